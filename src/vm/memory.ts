@@ -1,0 +1,217 @@
+import { TsbpfError } from '../errors.ts';
+
+/**
+ * What a region of VM memory holds. The kind decides nothing by itself; it
+ * names the region in errors and lets the verifier and JIT reason about it.
+ */
+export type RegionKind = 'stack' | 'context' | 'packet' | 'map' | 'rodata' | 'data' | 'input' | 'scratch';
+
+export interface Region {
+  readonly start: number;
+  readonly size: number;
+  readonly kind: RegionKind;
+  readonly writable: boolean;
+  /** Shown in errors: "map 'counts'", "packet", ... */
+  readonly name: string;
+}
+
+/** An access outside every region, or a write to a read-only one. */
+export class MemoryAccessError extends TsbpfError {
+  override name = 'MemoryAccessError';
+  constructor(
+    readonly address: bigint,
+    readonly size: number,
+    readonly write: boolean,
+    readonly pc: number,
+    readonly region: Region | undefined,
+  ) {
+    const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${address.toString(16)}`;
+    const where = region
+      ? `${region.name} is read-only (0x${region.start.toString(16)}+${region.size})`
+      : 'outside every memory region';
+    super(`instruction ${pc}: invalid ${what}: ${where}`);
+  }
+}
+
+export class OutOfMemoryError extends TsbpfError {
+  override name = 'OutOfMemoryError';
+}
+
+const PAGE = 65536;
+/** Addresses below this are never mapped, so NULL and small integers used as pointers fault. */
+export const NULL_GUARD = PAGE;
+const ALIGN = 16;
+/** memory32 limit minus a page so that `start + size` always fits in a u32. */
+const MAX_PAGES = 65535;
+
+interface FreeBlock {
+  start: number;
+  size: number;
+}
+
+/**
+ * The VM's single linear address space. Every object a program can point at
+ * (stack, context, packet, map storage, global data) lives here, at an
+ * address that is a plain offset into one `WebAssembly.Memory`, so the
+ * interpreter, the helpers and JIT-compiled WebAssembly share the same
+ * bytes with no copying. A BPF pointer value is such an offset.
+ *
+ * The interpreter checks each access against the registered regions; the
+ * region list is kept sorted by start so a lookup is a binary search,
+ * preceded by a one-entry cache that hits for almost every access.
+ */
+export class VmMemory {
+  readonly wasm: WebAssembly.Memory;
+  /** Views over the current buffer; replaced when the memory grows. */
+  u8!: Uint8Array;
+  view!: DataView;
+  /** Incremented each time the buffer is replaced, so cached views can be refreshed. */
+  generation = 0;
+
+  private readonly regions: Region[] = [];
+  private readonly free: FreeBlock[] = [];
+  private top = NULL_GUARD;
+  private cached: Region | undefined;
+
+  constructor(initialBytes = 1 << 20) {
+    this.wasm = new WebAssembly.Memory({ initial: Math.max(2, Math.ceil(initialBytes / PAGE)), maximum: MAX_PAGES });
+    this.refreshViews();
+  }
+
+  private refreshViews(): void {
+    this.u8 = new Uint8Array(this.wasm.buffer);
+    this.view = new DataView(this.wasm.buffer);
+    this.generation++;
+  }
+
+  get byteLength(): number {
+    return this.wasm.buffer.byteLength;
+  }
+
+  /** Reserves `size` zeroed bytes (16-byte aligned). Does not make them accessible: see `map`. */
+  allocate(size: number): number {
+    const need = Math.max(ALIGN, Math.ceil(size / ALIGN) * ALIGN);
+    const fit = this.free.findIndex((b) => b.size >= need);
+    let start: number;
+    if (fit >= 0) {
+      const block = this.free[fit]!;
+      start = block.start;
+      if (block.size === need) this.free.splice(fit, 1);
+      else {
+        block.start += need;
+        block.size -= need;
+      }
+    } else {
+      start = this.top;
+      this.ensure(start + need);
+      this.top += need;
+    }
+    this.u8.fill(0, start, start + need);
+    return start;
+  }
+
+  /** Returns an allocation to the free list, coalescing neighbours. */
+  release(start: number, size: number): void {
+    const sz = Math.max(ALIGN, Math.ceil(size / ALIGN) * ALIGN);
+    let i = this.free.findIndex((b) => b.start > start);
+    if (i < 0) i = this.free.length;
+    this.free.splice(i, 0, { start, size: sz });
+    const next = this.free[i + 1];
+    if (next && start + sz === next.start) {
+      this.free[i]!.size += next.size;
+      this.free.splice(i + 1, 1);
+    }
+    const prev = this.free[i - 1];
+    if (prev && prev.start + prev.size === start) {
+      prev.size += this.free[i]!.size;
+      this.free.splice(i, 1);
+    }
+    const last = this.free[this.free.length - 1];
+    if (last && last.start + last.size === this.top) {
+      this.top = last.start;
+      this.free.pop();
+    }
+  }
+
+  private ensure(end: number): void {
+    const have = this.wasm.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    if (have / PAGE + pages > MAX_PAGES) {
+      throw new OutOfMemoryError(`VM memory exhausted: need ${end} bytes, the 32-bit address space holds ${MAX_PAGES * PAGE}`);
+    }
+    this.wasm.grow(Math.max(pages, Math.ceil(have / PAGE / 4)));
+    this.refreshViews();
+  }
+
+  /** Makes [start, start+size) accessible to programs. Regions never overlap. */
+  map(region: Region): Region {
+    if (region.start < NULL_GUARD || region.start + region.size > this.byteLength) {
+      throw new RangeError(`region ${region.name} at 0x${region.start.toString(16)}+${region.size} is outside allocated memory`);
+    }
+    let i = this.regions.length;
+    while (i > 0 && this.regions[i - 1]!.start > region.start) i--;
+    const before = this.regions[i - 1];
+    const after = this.regions[i];
+    if ((before && before.start + before.size > region.start) || (after && region.start + region.size > after.start)) {
+      throw new RangeError(`region ${region.name} overlaps ${(before && before.start + before.size > region.start ? before : after)!.name}`);
+    }
+    this.regions.splice(i, 0, region);
+    return region;
+  }
+
+  /** Allocates and maps in one step. */
+  allocateRegion(size: number, kind: RegionKind, name: string, writable = true): Region {
+    return this.map({ start: this.allocate(size), size, kind, writable, name });
+  }
+
+  unmap(region: Region): void {
+    const i = this.regions.indexOf(region);
+    if (i >= 0) this.regions.splice(i, 1);
+    if (this.cached === region) this.cached = undefined;
+  }
+
+  /** Unmaps and frees a region made by `allocateRegion`. */
+  freeRegion(region: Region): void {
+    this.unmap(region);
+    this.release(region.start, region.size);
+  }
+
+  /** The region containing [address, address+size), or undefined. */
+  regionAt(address: number, size: number): Region | undefined {
+    const c = this.cached;
+    if (c !== undefined && address >= c.start && address + size <= c.start + c.size) return c;
+    let lo = 0;
+    let hi = this.regions.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.regions[mid]!;
+      if (address < r.start) hi = mid - 1;
+      else if (address >= r.start + r.size) lo = mid + 1;
+      else {
+        if (address + size > r.start + r.size) return undefined;
+        this.cached = r;
+        return r;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Checks a program's access. `hi` is the upper 32 bits of the 64-bit
+   * pointer: any non-zero value is outside the address space.
+   */
+  check(hi: number, address: number, size: number, write: boolean, pc: number): void {
+    if (hi === 0) {
+      const r = this.regionAt(address, size);
+      if (r !== undefined && (r.writable || !write)) return;
+      if (r !== undefined) throw new MemoryAccessError(BigInt(address), size, write, pc, r);
+    }
+    const full = (BigInt(hi >>> 0) << 32n) | BigInt(address >>> 0);
+    throw new MemoryAccessError(full, size, write, pc, undefined);
+  }
+
+  listRegions(): readonly Region[] {
+    return this.regions;
+  }
+}
