@@ -1,0 +1,8 @@
+import type { CliCommand } from './command.ts';
+
+/**
+ * Every CLI command, one line each. A command module exports a CliCommand
+ * and is loaded only when invoked, so `tsbpf` starts fast whatever the
+ * command set grows to.
+ */
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {};
