@@ -66,9 +66,13 @@ export function findClang(): string | undefined {
   return clangPath ?? undefined;
 }
 
-/** `skip` for tests that compile C to BPF. Fails instead in CI, which installs clang-19. */
+/** `skip` for tests that compile C to BPF (clang and libbpf's headers). Fails instead in CI, which installs both. */
 export function skipWithoutClang(): string | false {
-  const reason = findClang() ? undefined : 'no clang >= 18 with the BPF target (apt-get install clang-19)';
+  const reason = !findClang()
+    ? 'no clang >= 18 with the BPF target (apt-get install clang-19)'
+    : !existsSync('/usr/include/bpf/bpf_helpers.h')
+      ? 'libbpf headers missing (apt-get install libbpf-dev)'
+      : undefined;
   if (reason !== undefined && process.env.CI === 'true') throw new Error(`CI=true but ${reason}`);
   return skipUnless(reason);
 }
