@@ -42,7 +42,8 @@ export interface ProgramSpec {
   name: string;
   /** ELF section the function lives in, e.g. `tracepoint/syscalls/sys_enter_openat`. */
   section: string;
-  type: ProgramType;
+  /** 0 (BPF_PROG_TYPE_UNSPEC) when the section name does not say: set it before loading. */
+  type: ProgramType | 0;
   expectedAttachType?: AttachType;
   /**
    * Attach target parsed from the section name, when the section encodes one:
@@ -54,7 +55,7 @@ export interface ProgramSpec {
   attachTo?: string;
   /** `.s` sections: the program may sleep (BPF_F_SLEEPABLE). */
   sleepable: boolean;
-  /** Extra BPF_PROG_LOAD prog_flags implied by the section (BPF_F_XDP_HAS_FRAGS for `xdp.frags`). */
+  /** BPF_PROG_LOAD prog_flags implied by the section besides BPF_F_SLEEPABLE (BPF_F_XDP_HAS_FRAGS for `xdp.frags`). */
   programFlags: number;
   /**
    * The entry function followed by every subprogram it reaches, transitively,
