@@ -1,0 +1,111 @@
+/**
+ * Ownership of kernel file descriptors. Every fd this process creates is
+ * wrapped in an FdResource: `close()` is idempotent, use after close throws
+ * ClosedError, a FinalizationRegistry closes fds of objects that were
+ * dropped without close(), and on exit, SIGINT, SIGTERM or an uncaught
+ * exception everything still open is closed, so only pins the user asked
+ * for outlive the process.
+ */
+import { ClosedError } from './errors.ts';
+import { sysClose } from './ffi.ts';
+
+/** Every open fd this process owns, with an optional extra cleanup (unmapping, detaching...). */
+const live = new Map<number, { kind: string; release?: () => void }>();
+
+const finalizer = new FinalizationRegistry<number>((fd) => closeOwned(fd));
+
+function closeOwned(fd: number): void {
+  const entry = live.get(fd);
+  if (!entry) return;
+  live.delete(fd);
+  try {
+    entry.release?.();
+  } finally {
+    sysClose(fd);
+  }
+}
+
+let hooksInstalled = false;
+
+function closeEverything(): void {
+  for (const fd of [...live.keys()]) {
+    try {
+      closeOwned(fd);
+    } catch {
+      // keep closing the rest: this runs while the process goes away
+    }
+  }
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', closeEverything);
+  process.on('uncaughtExceptionMonitor', closeEverything);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const onSignal = (): void => {
+      closeEverything();
+      // Restore the default action so the signal still terminates the process.
+      process.removeListener(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+/** Number of fds this process currently owns through FdResource (for leak checks in tests). */
+export function openFdCount(): number {
+  return live.size;
+}
+
+/** Closes every fd this process created through the kernel backend. */
+export function closeAll(): void {
+  closeEverything();
+}
+
+/** Base of every object holding a kernel fd. */
+export abstract class FdResource {
+  #fd: number;
+  /** Kind shown in errors: `map`, `program`, `link`... */
+  protected abstract readonly kind: string;
+
+  protected constructor(fd: number, release?: () => void) {
+    this.#fd = fd;
+    live.set(fd, { kind: 'fd', release });
+    finalizer.register(this, fd, this);
+    installExitHooks();
+  }
+
+  /** The file descriptor; throws ClosedError after close(). */
+  get fd(): number {
+    if (this.#fd < 0) throw new ClosedError(`${this.describe()} is closed`);
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Text naming the object in errors (kind and name). */
+  protected describe(): string {
+    return this.kind;
+  }
+
+  /** Releases the fd (and anything attached to it). Closing twice does nothing. */
+  close(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    finalizer.unregister(this);
+    closeOwned(fd);
+  }
+}
+
+/** A bare owned fd (perf events, cgroup directories...) used internally by links and readers. */
+export class OwnedFd extends FdResource {
+  protected readonly kind: string;
+  constructor(fd: number, kind: string, release?: () => void) {
+    super(fd, release);
+    this.kind = kind;
+  }
+}
