@@ -1,0 +1,110 @@
+import { createReadStream } from 'node:fs';
+
+/**
+ * Where a capture's bytes come from: a file path, the bytes themselves, or
+ * any (async) iterable of chunks such as a Node Readable, a web
+ * ReadableStream or `process.stdin`.
+ */
+export type ByteSource = string | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+function chunksOf(source: ByteSource): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
+  if (typeof source === 'string') return createReadStream(source, { highWaterMark: 1 << 16 })[Symbol.asyncIterator]();
+  if (source instanceof Uint8Array) return [source][Symbol.iterator]();
+  if (Symbol.asyncIterator in source) return source[Symbol.asyncIterator]();
+  return source[Symbol.iterator]();
+}
+
+/**
+ * Pulls bytes from a source on demand, keeping only what has been fetched
+ * and not yet consumed, so memory stays proportional to the largest record,
+ * not to the file. `offset` is the absolute position of the next unread
+ * byte, used in error messages.
+ */
+export class ByteStream {
+  private readonly chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  private buffer: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
+  private done = false;
+  /** Absolute offset of `buffer[start]`. */
+  offset = 0;
+
+  constructor(source: ByteSource) {
+    this.chunks = chunksOf(source);
+  }
+
+  get buffered(): number {
+    return this.end - this.start;
+  }
+
+  /** Fetches chunks until `n` bytes are buffered or the source ends. Returns whether `n` are available. */
+  async fill(n: number): Promise<boolean> {
+    while (this.end - this.start < n && !this.done) {
+      const next = await this.chunks.next();
+      if (next.done) {
+        this.done = true;
+        break;
+      }
+      this.append(next.value);
+    }
+    return this.end - this.start >= n;
+  }
+
+  /** True when `buffer` is our own allocation (may be written), false when it is a caller's chunk. */
+  private ownsBuffer = false;
+
+  private append(received: Uint8Array): void {
+    if (received.length === 0) return;
+    // A plain view, so that subarray() never returns a Buffer (whose slice() does not copy).
+    const chunk = new Uint8Array(received.buffer, received.byteOffset, received.length);
+    const have = this.end - this.start;
+    if (have === 0) {
+      // The previous bytes are used up: adopt the chunk without copying.
+      this.buffer = chunk;
+      this.ownsBuffer = false;
+      this.start = 0;
+      this.end = chunk.length;
+      return;
+    }
+    if (this.ownsBuffer && this.buffer.length >= have + chunk.length) {
+      if (this.buffer.length - this.end < chunk.length) {
+        this.buffer.copyWithin(0, this.start, this.end);
+        this.start = 0;
+        this.end = have;
+      }
+      this.buffer.set(chunk, this.end);
+      this.end += chunk.length;
+      return;
+    }
+    const next = new Uint8Array(Math.max(have + chunk.length, 2 * have, 1 << 16));
+    next.set(this.buffer.subarray(this.start, this.end));
+    next.set(chunk, have);
+    this.buffer = next;
+    this.ownsBuffer = true;
+    this.start = 0;
+    this.end = have + chunk.length;
+  }
+
+  /**
+   * The next `n` buffered bytes without consuming them. Callers must have
+   * `fill(n)`ed first. The view stays valid until the next `fill`.
+   */
+  peek(n: number): Uint8Array {
+    return this.buffer.subarray(this.start, this.start + n);
+  }
+
+  /** Consumes `n` buffered bytes and returns a view of them (valid until the next `fill`). */
+  take(n: number): Uint8Array {
+    const bytes = this.buffer.subarray(this.start, this.start + n);
+    this.start += n;
+    this.offset += n;
+    if (this.start === this.end) this.start = this.end = 0;
+    return bytes;
+  }
+
+  /** Stops reading the source (closes a file stream early). */
+  async close(): Promise<void> {
+    this.done = true;
+    await this.chunks.return?.();
+  }
+}
