@@ -11,7 +11,8 @@
  */
 import type { Instruction } from '../isa/instruction.ts';
 import type { AttachType, MapType, ProgramType } from '../uapi/enums.ts';
-import type { Btf } from './btf.ts';
+import type { Btf } from '../btf/index.ts';
+import type { CoreRelocationKind } from '../btf/ext.ts';
 
 export type ByteOrder = 'little' | 'big';
 
@@ -101,30 +102,13 @@ export interface LineInfo {
   lineTextOffset: number;
 }
 
-/** bpf_core_relo kinds (enum bpf_core_relo_kind). */
-export const CoreRelocationKind = {
-  FIELD_BYTE_OFFSET: 0,
-  FIELD_BYTE_SIZE: 1,
-  FIELD_EXISTS: 2,
-  FIELD_SIGNED: 3,
-  FIELD_LSHIFT_U64: 4,
-  FIELD_RSHIFT_U64: 5,
-  TYPE_ID_LOCAL: 6,
-  TYPE_ID_TARGET: 7,
-  TYPE_EXISTS: 8,
-  TYPE_SIZE: 9,
-  ENUMVAL_EXISTS: 10,
-  ENUMVAL_VALUE: 11,
-  TYPE_MATCHES: 12,
-} as const;
-export type CoreRelocationKind = (typeof CoreRelocationKind)[keyof typeof CoreRelocationKind];
-
 export interface CoreRelocation {
   insnIndex: number;
   /** Root type id in the object's BTF. */
   typeId: number;
   /** Accessor string, e.g. `0:1:2`. */
   accessString: string;
+  /** enum bpf_core_relo_kind, as named by src/btf (`field_byte_offset`, `enum_value`...). */
   kind: CoreRelocationKind;
 }
 
