@@ -191,14 +191,17 @@ export interface LinkInfo {
 const LINK = { rawTracepoint: 1, tracing: 2, cgroup: 3, netns: 5, xdp: 6, perfEvent: 7, netfilter: 10, tcx: 11, netkit: 13 };
 
 export function linkInfo(fd: number): LinkInfo {
+  let v = rawInfo(fd, 64);
   let nameView: DataView | undefined;
-  const v = rawInfo(fd, 64, (info) => {
-    // Room for a raw tracepoint's name; other link types ignore these bytes as input.
-    const name = scratch.take(128);
-    nameView = name.view;
-    info.setBigUint64(16, name.address, true);
-    info.setUint32(24, 128, true);
-  });
+  if (u32(v, 0) === LINK.rawTracepoint) {
+    // Ask again with room for the tracepoint's name (other link types read these bytes as their own fields).
+    v = rawInfo(fd, 64, (info) => {
+      const name = scratch.take(128);
+      nameView = name.view;
+      info.setBigUint64(16, name.address, true);
+      info.setUint32(24, 128, true);
+    });
+  }
   const type = u32(v, 0);
   const details: Record<string, number | bigint | string> = {};
   switch (type) {

@@ -1,0 +1,329 @@
+/**
+ * Attaching programs. Every attach function returns a `Link` whose close()
+ * detaches; BPF links (LINK_CREATE, RAW_TRACEPOINT_OPEN) are fd objects that
+ * can also be pinned, updated with another program and force-detached.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { AttachType, ProgramType, attachTypeName, programTypeName } from '../uapi/enums.ts';
+import { BpfCommand, attr, bpfCall, scratch } from './bpf.ts';
+import { vmlinuxTypeId, BtfKindNumber } from './btf-lookup.ts';
+import { findFunctionOffset } from './elf-symbols.ts';
+import { KernelArgumentError, NotSupportedError, type Capability } from './errors.ts';
+import { FdResource, OwnedFd } from './fd.ts';
+import { sysIfNameToIndex, sysOpen, sysSetsockopt } from './ffi.ts';
+import { linkInfo, type LinkInfo } from './info.ts';
+import { pinObject } from './map.ts';
+import { PerfSoftware, PerfType, encodePerfAttr, perfEventOpen, probePmu, tracepointId } from './perf.ts';
+import { possibleCpus } from './map.ts';
+import type { KernelProgram } from './program.ts';
+
+/** Something attached; close() detaches it. Closing twice is harmless. */
+export interface Link {
+  /** What is attached where, e.g. `XDP program 'drop' on veth1 (ifindex 7, driver mode)`. */
+  readonly description: string;
+  readonly closed: boolean;
+  close(): void;
+}
+
+/** LINK_CREATE attr offsets. */
+const LC = { progFd: 0, target: 4, attachType: 8, flags: 12, union: 16, size: 64 };
+
+/** A BPF link: a kernel object holding the attachment, referenced by an fd. */
+export class KernelLink extends FdResource implements Link {
+  protected readonly kind = 'link';
+  readonly description: string;
+
+  /** `auxiliary` fds (the perf event of a tracepoint or uprobe link) are closed with the link. */
+  constructor(fd: number, description: string, auxiliary: OwnedFd[] = []) {
+    super(fd, () => auxiliary.forEach((a) => a.close()));
+    this.description = description;
+  }
+
+  protected override describe(): string {
+    return `link (${this.description})`;
+  }
+
+  /** Detaches the program while keeping the link fd (BPF_LINK_DETACH); later updates fail with ENOLINK. */
+  detach(): void {
+    bpfCall(BpfCommand.LINK_DETACH, attr(4).u32(0, this.fd), { subject: this.describe(), explain: { EOPNOTSUPP: 'this link type cannot be detached explicitly (close it instead)' } });
+  }
+
+  /** Atomically replaces the attached program (BPF_LINK_UPDATE). */
+  update(program: KernelProgram, expectedOld?: KernelProgram): void {
+    const a = attr(16).u32(0, this.fd).u32(4, program.fd);
+    if (expectedOld) a.u32(8, 1 << 1 /* BPF_F_REPLACE */).u32(12, expectedOld.fd);
+    bpfCall(BpfCommand.LINK_UPDATE, a, {
+      subject: this.describe(),
+      explain: { ENOLINK: 'the link was detached', EOPNOTSUPP: 'this link type does not support replacing its program', EPERM: 'the old program does not match (BPF_F_REPLACE)' },
+    });
+  }
+
+  pin(path: string): void {
+    pinObject(this.fd, path, this.describe());
+  }
+
+  info(): LinkInfo {
+    return linkInfo(this.fd);
+  }
+}
+
+/** Links made of several parts (a perf event per CPU), closed together. */
+export class LinkGroup implements Link {
+  readonly description: string;
+  readonly links: readonly Link[];
+  constructor(description: string, links: Link[]) {
+    this.description = description;
+    this.links = links;
+  }
+  get closed(): boolean {
+    return this.links.every((l) => l.closed);
+  }
+  close(): void {
+    for (const link of this.links) link.close();
+  }
+}
+
+function linkCreate(
+  program: KernelProgram,
+  target: number,
+  attachType: number,
+  description: string,
+  options: { flags?: number; fill?: (a: ReturnType<typeof attr>) => void; capabilities?: Capability[]; explain?: Partial<Record<string, string>>; auxiliary?: OwnedFd[] } = {},
+): KernelLink {
+  const a = attr(LC.size).u32(LC.progFd, program.fd).u32(LC.target, target).u32(LC.attachType, attachType).u32(LC.flags, options.flags ?? 0);
+  options.fill?.(a);
+  const fd = bpfCall(BpfCommand.LINK_CREATE, a, {
+    subject: `${attachTypeName(attachType)} for ${programTypeName(program.type)} program '${program.name}' (${description})`,
+    capabilities: options.capabilities ?? ['CAP_BPF', 'CAP_PERFMON'],
+    explain: { EINVAL: `the kernel does not accept a ${programTypeName(program.type)} program with attach type ${attachTypeName(attachType)} here`, ...options.explain },
+  });
+  return new KernelLink(fd, description, options.auxiliary);
+}
+
+/** Links a BPF program to an open perf event (tracepoint, uprobe, kprobe, sampling event). */
+function attachToPerfEvent(program: KernelProgram, event: OwnedFd, description: string, cookie = 0n): KernelLink {
+  try {
+    return linkCreate(program, event.fd, AttachType.PERF_EVENT, description, {
+      fill: (a) => a.u64(LC.union, cookie),
+      auxiliary: [event],
+    });
+  } catch (error) {
+    event.close();
+    throw error;
+  }
+}
+
+function requireType(program: KernelProgram, types: number[], what: string): void {
+  if (!types.includes(program.type)) {
+    throw new KernelArgumentError(`${what} needs a ${types.map(programTypeName).join(' or ')} program, got ${programTypeName(program.type)} program '${program.name}'`);
+  }
+}
+
+/** Attaches a TRACEPOINT program to `category/name` (e.g. `syscalls`, `sys_enter_openat`). */
+export function attachTracepoint(program: KernelProgram, category: string, name: string): KernelLink {
+  requireType(program, [ProgramType.TRACEPOINT], 'attachTracepoint');
+  const id = tracepointId(category, name);
+  const event = perfEventOpen(encodePerfAttr({ type: PerfType.TRACEPOINT, config: id }), { pid: -1, cpu: 0 }, `tracepoint ${category}/${name}`);
+  return attachToPerfEvent(program, event, `tracepoint ${category}/${name}`);
+}
+
+/** Attaches a RAW_TRACEPOINT program (BPF_RAW_TRACEPOINT_OPEN). */
+export function attachRawTracepoint(program: KernelProgram, name: string): KernelLink {
+  requireType(program, [ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE], 'attachRawTracepoint');
+  scratch.reset();
+  const a = attr(24).u64(0, scratch.put(name)).u32(8, program.fd);
+  const fd = bpfCall(BpfCommand.RAW_TRACEPOINT_OPEN, a, {
+    subject: `raw tracepoint ${name} for program '${program.name}'`,
+    capabilities: ['CAP_BPF', 'CAP_PERFMON'],
+    explain: { ENOENT: `there is no raw tracepoint named '${name}'` },
+  });
+  return new KernelLink(fd, `raw tracepoint ${name}`);
+}
+
+/**
+ * The attach_btf_id to load a TRACING/LSM program with: the vmlinux FUNC for
+ * fentry/fexit/fmod_ret, the `btf_trace_<name>` TYPEDEF for tp_btf, the
+ * `bpf_lsm_<hook>` FUNC for LSM.
+ */
+export function tracingTargetBtfId(kind: 'fentry' | 'fexit' | 'fmod_ret' | 'tp_btf' | 'lsm', name: string): number {
+  const [typeName, btfKind] =
+    kind === 'tp_btf' ? [`btf_trace_${name}`, BtfKindNumber.TYPEDEF] : kind === 'lsm' ? [`bpf_lsm_${name}`, BtfKindNumber.FUNC] : [name, BtfKindNumber.FUNC];
+  const id = vmlinuxTypeId(typeName, btfKind);
+  if (id === undefined) throw new KernelArgumentError(`${kind} target '${name}' not found in the kernel's BTF (no ${btfKind === BtfKindNumber.TYPEDEF ? 'typedef' : 'function'} ${typeName})`);
+  return id;
+}
+
+/** Attaches a TRACING (fentry/fexit/fmod_ret/tp_btf) or LSM program loaded with its attach_btf_id. */
+export function attachTracing(program: KernelProgram): KernelLink {
+  requireType(program, [ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT], 'attachTracing');
+  return linkCreate(program, 0, program.expectedAttachType, `${attachTypeName(program.expectedAttachType)} '${program.name}'`);
+}
+
+export interface UprobeOptions {
+  /** Executable or shared library path. */
+  path: string;
+  /** Function name in its symbol table (or give `offset`). */
+  symbol?: string;
+  /** File offset of the instruction to probe (added to the symbol's offset when both are given). */
+  offset?: number;
+  /** Only this process (default: every process running the file). */
+  pid?: number;
+  retprobe?: boolean;
+  cookie?: bigint;
+}
+
+/** Attaches a KPROBE-type program as a uprobe or uretprobe. */
+export function attachUprobe(program: KernelProgram, options: UprobeOptions): KernelLink {
+  requireType(program, [ProgramType.KPROBE], 'attachUprobe');
+  if (!existsSync(options.path)) throw new KernelArgumentError(`uprobe target ${options.path} does not exist`);
+  const pmu = probePmu('uprobe');
+  const base = options.symbol !== undefined ? findFunctionOffset(options.path, options.symbol).fileOffset : 0n;
+  const offset = base + BigInt(options.offset ?? 0);
+  scratch.reset();
+  const pathAddress = scratch.put(options.path);
+  const what = `${options.retprobe ? 'uretprobe' : 'uprobe'} ${options.path}:${options.symbol ?? ''}+0x${offset.toString(16)}${options.pid !== undefined ? ` pid ${options.pid}` : ''}`;
+  const event = perfEventOpen(
+    encodePerfAttr({ type: pmu.type, config: options.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n, config1: pathAddress, config2: offset, samplePeriod: 1 }),
+    options.pid !== undefined ? { pid: options.pid, cpu: -1 } : { pid: -1, cpu: 0 },
+    what,
+  );
+  return attachToPerfEvent(program, event, what, options.cookie);
+}
+
+/** Attaches a KPROBE program to kernel function `symbol` (+offset). Fails with NotSupportedError when the kernel has no kprobe PMU. */
+export function attachKprobe(program: KernelProgram, options: { symbol: string; offset?: number; retprobe?: boolean; cookie?: bigint }): KernelLink {
+  requireType(program, [ProgramType.KPROBE], 'attachKprobe');
+  const pmu = probePmu('kprobe');
+  scratch.reset();
+  const what = `${options.retprobe ? 'kretprobe' : 'kprobe'} ${options.symbol}+${options.offset ?? 0}`;
+  const event = perfEventOpen(
+    encodePerfAttr({ type: pmu.type, config: options.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n, config1: scratch.put(options.symbol), config2: options.offset ?? 0, samplePeriod: 1 }),
+    { pid: -1, cpu: 0 },
+    what,
+  );
+  return attachToPerfEvent(program, event, what, options.cookie);
+}
+
+/** Attaches a PERF_EVENT program to CPU-clock sampling at `frequency` Hz on every CPU (what profilers do). */
+export function attachCpuClockSampling(program: KernelProgram, frequency: number): LinkGroup {
+  requireType(program, [ProgramType.PERF_EVENT], 'attachCpuClockSampling');
+  if (!Number.isInteger(frequency) || frequency < 1) throw new KernelArgumentError(`sampling frequency must be a positive integer (Hz), got ${frequency}`);
+  const links: Link[] = [];
+  try {
+    for (let cpu = 0; cpu < possibleCpus(); cpu++) {
+      const event = perfEventOpen(
+        encodePerfAttr({ type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, samplePeriod: frequency, frequency: true }),
+        { pid: -1, cpu },
+        `cpu-clock ${frequency} Hz on CPU ${cpu}`,
+      );
+      links.push(attachToPerfEvent(program, event, `cpu-clock ${frequency} Hz on CPU ${cpu}`));
+    }
+  } catch (error) {
+    links.forEach((l) => l.close());
+    throw error;
+  }
+  return new LinkGroup(`cpu-clock sampling at ${frequency} Hz on ${links.length} CPUs`, links);
+}
+
+/** An interface index from a name (in this thread's network namespace) or an index. */
+export function resolveInterface(iface: string | number): { ifindex: number; label: string } {
+  if (typeof iface === 'number') {
+    if (!Number.isInteger(iface) || iface <= 0) throw new KernelArgumentError(`invalid interface index ${iface}`);
+    return { ifindex: iface, label: `ifindex ${iface}` };
+  }
+  const ifindex = sysIfNameToIndex(iface);
+  if (ifindex === 0) throw new KernelArgumentError(`network interface '${iface}' does not exist (in this network namespace)`);
+  return { ifindex, label: `${iface} (ifindex ${ifindex})` };
+}
+
+export type XdpMode = 'generic' | 'driver' | 'offload';
+const XDP_FLAGS: Record<XdpMode, number> = { generic: 1 << 1, driver: 1 << 2, offload: 1 << 3 };
+
+/** Attaches an XDP program to an interface with a BPF link. Without `mode` the kernel picks driver mode when supported, else generic. */
+export function attachXdp(program: KernelProgram, iface: string | number, mode?: XdpMode): KernelLink {
+  requireType(program, [ProgramType.XDP], 'attachXdp');
+  const { ifindex, label } = resolveInterface(iface);
+  const description = `XDP '${program.name}' on ${label}${mode ? `, ${mode} mode` : ''}`;
+  return linkCreate(program, ifindex, AttachType.XDP, description, {
+    flags: mode ? XDP_FLAGS[mode] : 0,
+    capabilities: ['CAP_NET_ADMIN', 'CAP_BPF'],
+    explain: {
+      ENODEV: `interface ${label} does not exist`,
+      EBUSY: `another XDP program is already attached to ${label}`,
+      EOPNOTSUPP: `${label} does not support XDP in ${mode ?? 'the requested'} mode`,
+      EINVAL: `the kernel rejected XDP on ${label}${mode ? ` in ${mode} mode` : ''}`,
+    },
+  });
+}
+
+/** Attaches a SCHED_CLS program to an interface's ingress or egress with a tcx link (Linux 6.6+). */
+export function attachTcx(program: KernelProgram, iface: string | number, direction: 'ingress' | 'egress'): KernelLink {
+  requireType(program, [ProgramType.SCHED_CLS], 'attachTcx');
+  const { ifindex, label } = resolveInterface(iface);
+  return linkCreate(program, ifindex, direction === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS, `tcx ${direction} '${program.name}' on ${label}`, {
+    capabilities: ['CAP_NET_ADMIN', 'CAP_BPF'],
+    explain: { ENODEV: `interface ${label} does not exist` },
+  });
+}
+
+const SOL_SOCKET = 1;
+const SO_ATTACH_BPF = 50;
+const SO_DETACH_BPF = 27;
+
+/** A socket filter attached with setsockopt(SO_ATTACH_BPF); close() detaches it. */
+class SocketFilterLink implements Link {
+  readonly description: string;
+  #socketFd: number;
+  constructor(socketFd: number, description: string) {
+    this.#socketFd = socketFd;
+    this.description = description;
+  }
+  get closed(): boolean {
+    return this.#socketFd < 0;
+  }
+  close(): void {
+    if (this.#socketFd < 0) return;
+    const fd = this.#socketFd;
+    this.#socketFd = -1;
+    try {
+      sysSetsockopt(fd, SOL_SOCKET, SO_DETACH_BPF, new Uint8Array(4), `setsockopt(${fd}, SO_DETACH_BPF)`);
+    } catch {
+      // the socket may already be closed, which detaches the filter too
+    }
+  }
+}
+
+/** Attaches a SOCKET_FILTER program to a socket fd (the caller keeps owning the socket). */
+export function attachSocketFilter(program: KernelProgram, socketFd: number): Link {
+  requireType(program, [ProgramType.SOCKET_FILTER], 'attachSocketFilter');
+  const value = new Uint8Array(4);
+  new DataView(value.buffer).setInt32(0, program.fd, true);
+  sysSetsockopt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, value, `setsockopt(${socketFd}, SO_ATTACH_BPF, program '${program.name}')`);
+  return new SocketFilterLink(socketFd, `socket filter '${program.name}' on socket fd ${socketFd}`);
+}
+
+/** The cgroup v2 mount point, from /proc/mounts. */
+export function cgroup2Mount(): string {
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, mountPoint, fsType] = line.split(' ');
+    if (fsType === 'cgroup2' && mountPoint) return mountPoint.replace(/\\040/g, ' ');
+  }
+  throw new NotSupportedError('no cgroup2 filesystem is mounted (see /proc/mounts)');
+}
+
+const O_RDONLY = 0;
+const O_DIRECTORY = 0o200000;
+
+/** Attaches a cgroup program (CGROUP_SKB, CGROUP_SOCK, CGROUP_SOCK_ADDR, ...) to a cgroup v2 directory with a link. */
+export function attachCgroup(program: KernelProgram, cgroupPath: string, attachType: number): KernelLink {
+  if (!existsSync(cgroupPath)) throw new KernelArgumentError(`cgroup ${cgroupPath} does not exist`);
+  const dir = new OwnedFd(sysOpen(cgroupPath, O_RDONLY | O_DIRECTORY), 'cgroup directory');
+  try {
+    return linkCreate(program, dir.fd, attachType, `${attachTypeName(attachType)} '${program.name}' on cgroup ${cgroupPath}`, {
+      capabilities: ['CAP_NET_ADMIN', 'CAP_BPF'],
+      explain: { EBADF: `${cgroupPath} is not a cgroup v2 directory` },
+    });
+  } finally {
+    dir.close(); // the link holds its own reference to the cgroup
+  }
+}
