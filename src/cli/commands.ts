@@ -5,4 +5,6 @@ import type { CliCommand } from './command.ts';
  * and is loaded only when invoked, so `tsbpf` starts fast whatever the
  * command set grows to.
  */
-export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {};
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  'conformance-plugin': { summary: 'run a program for the bpf_conformance runner (hex on stdin, r0 on stdout)', load: async () => (await import('./commands/conformance-plugin.ts')).command },
+};

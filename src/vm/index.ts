@@ -1,0 +1,7 @@
+export * from './memory.ts';
+export * from './errors.ts';
+export * from './helper-registry.ts';
+export * from './program.ts';
+export { InterpretedProgram, STACK_SIZE, STACK_GUARD, type InterpreterHost } from './interpreter.ts';
+export * from './vm.ts';
+export * from './conformance.ts';

@@ -1,0 +1,1223 @@
+import type { Instruction } from '../isa/instruction.ts';
+import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
+import { TsbpfError } from '../errors.ts';
+import type { Region, VmMemory } from './memory.ts';
+import { BudgetExceededError, CallDepthError, HelperError, VmRuntimeError } from './errors.ts';
+import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
+import {
+  MAY_GOTO_LOOPS,
+  type LoadedProgram,
+  type PacketData,
+  type PreparedProgram,
+  type RunOptions,
+  type RunResult,
+} from './program.ts';
+
+/**
+ * The interpreter.
+ *
+ * A program is decoded once into a flat Int32Array, four words per slot:
+ * `opcode | dst << 8 | src << 12`, offset, imm, and an auxiliary word (the
+ * absolute target of a jump or local call, the upper half of an lddw).
+ * Registers are two Int32Arrays of 32-bit halves, so the per-instruction
+ * path is plain int32 arithmetic with no BigInt and no allocation; only
+ * 64-bit division with operands beyond 32 bits falls back to BigInt.
+ * Dispatch is one switch on the opcode byte.
+ *
+ * Every load, store and atomic is checked against the VmMemory regions.
+ * The region of the last access is cached in locals, so the common check
+ * is three comparisons; any miss asks VmMemory, which throws
+ * MemoryAccessError naming the instruction and the address.
+ */
+
+/** What the interpreter needs from the VM that owns the program. */
+export interface InterpreterHost {
+  readonly memory: VmMemory;
+  readonly helpers: HelperRegistry;
+  readonly defaultBudget: number;
+  /** A zeroed stack allocation of `bytes`; returns its start address. */
+  acquireStack(bytes: number): number;
+  releaseStack(start: number): void;
+}
+
+/** Bytes of stack per run: MAX_CALL_FRAMES frames of 512 bytes. */
+export const STACK_SIZE = MAX_CALL_FRAMES * STACK_FRAME_SIZE;
+/** Unmapped bytes kept below the deepest frame so an overflow faults instead of reaching a neighbour region. */
+export const STACK_GUARD = STACK_FRAME_SIZE;
+
+const TWO32 = 4294967296;
+/** Index of the synthetic exit slot appended after the program (used by LD_ABS failure). */
+const SYNTHETIC_EXIT = 1;
+
+/** The decoded form of a program: see the file comment. */
+interface Decoded {
+  readonly code: Int32Array;
+  /** Helper or kfunc entry per call instruction index. */
+  readonly callees: readonly (HelperEntry | undefined)[];
+  readonly length: number;
+}
+
+function decodeProgram(prepared: PreparedProgram): Decoded {
+  const insns = prepared.instructions;
+  const n = insns.length;
+  // Two extra slots: a sentinel (opcode 0: falling off the end) and a synthetic exit.
+  const code = new Int32Array((n + 2) * 4);
+  const callees: (HelperEntry | undefined)[] = new Array(n).fill(undefined);
+  for (let pc = 0; pc < n; pc++) {
+    const i = insns[pc]!;
+    const at = pc * 4;
+    code[at] = i.opcode | (i.dst << 8) | (i.src << 12);
+    code[at + 1] = i.offset;
+    code[at + 2] = i.imm;
+    code[at + 3] = auxWord(i, pc, insns[pc + 1]);
+    const callee = prepared.callees.get(pc);
+    if (callee !== undefined) callees[pc] = callee;
+  }
+  code[(n + SYNTHETIC_EXIT) * 4] = 0x95;
+  return { code, callees, length: n };
+}
+
+function auxWord(i: Instruction, pc: number, next: Instruction | undefined): number {
+  switch (i.opcode) {
+    case 0x18:
+      return next!.imm;
+    case 0x06:
+      return pc + 1 + i.imm;
+    case 0x85:
+      return i.src === 1 ? pc + 1 + i.imm : 0;
+    default: {
+      const cls = i.opcode & 7;
+      return cls === 5 || cls === 6 ? pc + 1 + i.offset : 0;
+    }
+  }
+}
+
+/** A program loaded into the interpreter. */
+export class InterpretedProgram implements LoadedProgram {
+  readonly engine = 'interpreter' as const;
+  readonly name: string;
+  readonly instructions: readonly Instruction[];
+  /** @internal */
+  readonly decoded: Decoded;
+
+  constructor(
+    readonly host: InterpreterHost,
+    prepared: PreparedProgram,
+  ) {
+    this.name = prepared.name;
+    this.instructions = prepared.instructions;
+    this.decoded = decodeProgram(prepared);
+  }
+
+  run(options: RunOptions = {}): RunResult {
+    const state = new RunState(this, options);
+    try {
+      execute(state);
+      return { r0: state.r0(), instructions: state.count, tailCalls: state.tailCalls };
+    } finally {
+      state.finish();
+    }
+  }
+}
+
+function setRegister(lo: Int32Array, hi: Int32Array, r: number, value: number | bigint, what: string): void {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new VmRuntimeError(0, `${what} = ${value} is not a safe integer (pass a bigint)`);
+    lo[r] = value % TWO32;
+    hi[r] = Math.floor(value / TWO32);
+  } else {
+    const v = BigInt.asUintN(64, value);
+    lo[r] = Number(v & 0xffffffffn);
+    hi[r] = Number(v >> 32n);
+  }
+}
+
+function toU64(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/**
+ * The state of one run. It also serves as the HelperCall handed to helper
+ * implementations (one object per run, updated before each call).
+ */
+class RunState implements HelperCall {
+  readonly lo = new Int32Array(16);
+  readonly hi = new Int32Array(16);
+  readonly memory: VmMemory;
+  readonly context: unknown;
+  readonly budget: number;
+  readonly packet: PacketData | undefined;
+  count = 0;
+  tailCalls = 0;
+  pc = 0;
+  program: InterpretedProgram;
+  /** Set by exitProgram / tailCall during a helper call. */
+  pendingExit = false;
+  pendingTail: InterpretedProgram | undefined;
+
+  /** Start of the stack allocation; frames grow down from `stackTop`. */
+  readonly stackBase: number;
+  readonly stackTop: number;
+  private stackRegion: Region | undefined;
+  private input: { region: Region; target: Uint8Array } | undefined;
+
+  constructor(
+    readonly root: InterpretedProgram,
+    options: RunOptions,
+  ) {
+    const host = root.host;
+    this.program = root;
+    this.memory = host.memory;
+    this.context = options.context;
+    const budget = options.budget ?? host.defaultBudget;
+    if (!Number.isInteger(budget) || budget < 0) throw new VmRuntimeError(0, `invalid instruction budget ${budget}`);
+    this.budget = budget;
+    this.packet = options.packet;
+    this.stackBase = host.acquireStack(STACK_GUARD + STACK_SIZE);
+    this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+    try {
+      this.mapStack(0);
+      if (options.mem !== undefined && options.mem.length > 0) {
+        const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
+        this.memory.u8.set(options.mem, region.start);
+        this.input = { region, target: options.mem };
+        this.lo[1] = region.start;
+        this.lo[2] = options.mem.length;
+      }
+      if (this.packet !== undefined) {
+        const { start, length } = this.packet;
+        if (length > 0) this.memory.check(0, start, length, false, 0);
+      }
+      const args = [options.r1, options.r2, options.r3, options.r4, options.r5];
+      for (let r = 1; r <= 5; r++) {
+        const v = args[r - 1];
+        if (v !== undefined) setRegister(this.lo, this.hi, r, v, `r${r}`);
+      }
+      this.lo[10] = this.stackTop;
+    } catch (err) {
+      this.finish();
+      throw err;
+    }
+  }
+
+  /** Maps the stack so that frames 0..depth are accessible and nothing below. */
+  mapStack(depth: number): void {
+    if (this.stackRegion !== undefined) this.memory.unmap(this.stackRegion);
+    const size = (depth + 1) * STACK_FRAME_SIZE;
+    this.stackRegion = this.memory.map({ start: this.stackTop - size, size, kind: 'stack', writable: true, name: 'stack' });
+  }
+
+  finish(): void {
+    if (this.input !== undefined) {
+      const { region, target } = this.input;
+      target.set(this.memory.u8.subarray(region.start, region.start + target.length));
+      this.memory.freeRegion(region);
+      this.input = undefined;
+    }
+    if (this.stackRegion !== undefined) {
+      this.memory.unmap(this.stackRegion);
+      this.stackRegion = undefined;
+      this.root.host.releaseStack(this.stackBase);
+    }
+  }
+
+  r0(): bigint {
+    return toU64(this.lo[0]!, this.hi[0]!);
+  }
+
+  /**
+   * The slow path of an access check: `hi`:`lo`+`offset` is the effective
+   * address. Throws MemoryAccessError unless [address, address+size) lies
+   * in one region (writable for a write); returns that region for the cache.
+   */
+  region(hi: number, lo: number, offset: number, size: number, write: boolean, pc: number): Region {
+    const sum = (lo >>> 0) + offset;
+    const address = sum >>> 0;
+    const addressHi = (hi + Math.floor(sum / TWO32)) | 0;
+    this.memory.check(addressHi, address, size, write, pc);
+    return this.memory.regionAt(address, size)!;
+  }
+
+  // HelperCall
+
+  arg(n: ArgIndex): number {
+    const hi = this.hi[n]! >>> 0;
+    if (hi >= 0x200000) {
+      throw new VmRuntimeError(this.pc, `helper argument r${n} = 0x${toU64(this.lo[n]!, this.hi[n]!).toString(16)} does not fit in a number (use argU64)`);
+    }
+    return hi * TWO32 + (this.lo[n]! >>> 0);
+  }
+
+  argU32(n: ArgIndex): number {
+    return this.lo[n]! >>> 0;
+  }
+
+  argI32(n: ArgIndex): number {
+    return this.lo[n]!;
+  }
+
+  argU64(n: ArgIndex): bigint {
+    return toU64(this.lo[n]!, this.hi[n]!);
+  }
+
+  argI64(n: ArgIndex): bigint {
+    return BigInt.asIntN(64, toU64(this.lo[n]!, this.hi[n]!));
+  }
+
+  pointer(n: ArgIndex, size: number, write: boolean): number {
+    const lo = this.lo[n]! >>> 0;
+    if (size > 0) this.memory.check(this.hi[n]!, lo, size, write, this.pc);
+    return lo;
+  }
+
+  bytes(n: ArgIndex, size: number, write: boolean): Uint8Array {
+    const start = this.pointer(n, size, write);
+    return this.memory.u8.subarray(start, start + size);
+  }
+
+  tailCall(target: LoadedProgram): boolean {
+    if (!(target instanceof InterpretedProgram) || target.host !== this.root.host) {
+      throw new VmRuntimeError(this.pc, `tail call target '${target.name}' is not an interpreted program of this VM`);
+    }
+    if (this.tailCalls >= MAX_TAIL_CALL_COUNT) return false;
+    this.pendingTail = target;
+    return true;
+  }
+
+  exitProgram(r0: number | bigint): void {
+    setRegister(this.lo, this.hi, 0, r0, 'exit value');
+    this.pendingExit = true;
+  }
+
+  /** Calls a helper or kfunc and stores its result in r0. */
+  invoke(entry: HelperEntry, pc: number): void {
+    this.pc = pc;
+    let result: number | bigint | void;
+    try {
+      result = entry.fn(this);
+    } catch (err) {
+      if (err instanceof TsbpfError) throw err;
+      throw new HelperError(pc, entry.name, err);
+    }
+    if (this.pendingExit) return;
+    if (result === undefined) {
+      this.lo[0] = 0;
+      this.hi[0] = 0;
+    } else if (typeof result === 'bigint' || Number.isSafeInteger(result)) {
+      setRegister(this.lo, this.hi, 0, result, 'r0');
+    } else {
+      throw new VmRuntimeError(pc, `${entry.name} returned ${String(result)}, not an integer`);
+    }
+  }
+
+  /** LD_ABS / LD_IND: the big-endian value at packet offset `offset`, or -1 when out of bounds. */
+  loadPacket(offset: number, size: number, pc: number): number {
+    const packet = this.packet;
+    if (packet === undefined) throw new VmRuntimeError(pc, 'LD_ABS/LD_IND needs packet data (RunOptions.packet)');
+    if (offset < 0 || offset + size > packet.length) return -1;
+    const view = this.memory.view;
+    const at = packet.start + offset;
+    return size === 4 ? view.getUint32(at, false) : size === 2 ? view.getUint16(at, false) : view.getUint8(at);
+  }
+}
+
+/** Unsigned a > b for 64-bit values given as halves. */
+function gtU(ah: number, al: number, bh: number, bl: number): boolean {
+  ah >>>= 0;
+  bh >>>= 0;
+  return ah > bh || (ah === bh && al >>> 0 > bl >>> 0);
+}
+function geU(ah: number, al: number, bh: number, bl: number): boolean {
+  ah >>>= 0;
+  bh >>>= 0;
+  return ah > bh || (ah === bh && al >>> 0 >= bl >>> 0);
+}
+function gtS(ah: number, al: number, bh: number, bl: number): boolean {
+  return ah > bh || (ah === bh && al >>> 0 > bl >>> 0);
+}
+function geS(ah: number, al: number, bh: number, bl: number): boolean {
+  return ah > bh || (ah === bh && al >>> 0 >= bl >>> 0);
+}
+
+/** dst *= b (64-bit, low 64 bits of the product) without BigInt. */
+function mul64(lo: Int32Array, hi: Int32Array, d: number, bl: number, bh: number): void {
+  const al = lo[d]!;
+  const ah = hi[d]!;
+  const a0 = al & 0xffff;
+  const a1 = al >>> 16;
+  const b0 = bl & 0xffff;
+  const b1 = bl >>> 16;
+  const p00 = a0 * b0;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const carry = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+  lo[d] = Math.imul(al, bl);
+  hi[d] = (carry + Math.imul(al, bh) + Math.imul(ah, bl)) | 0;
+}
+
+function store64(lo: Int32Array, hi: Int32Array, d: number, v: bigint): void {
+  lo[d] = Number(v & 0xffffffffn);
+  hi[d] = Number((v >> 32n) & 0xffffffffn);
+}
+
+/** 64-bit div/mod; `signed` for sdiv/smod. Division by zero gives 0, modulo by zero leaves dst. */
+function divmod64(lo: Int32Array, hi: Int32Array, d: number, bl: number, bh: number, mod: boolean, signed: boolean): void {
+  const al = lo[d]!;
+  const ah = hi[d]!;
+  if (bl === 0 && bh === 0) {
+    if (!mod) lo[d] = hi[d] = 0;
+    return;
+  }
+  if (!signed) {
+    if (ah === 0 && bh === 0) {
+      const a = al >>> 0;
+      const b = bl >>> 0;
+      lo[d] = mod ? a % b : Math.floor(a / b);
+      return;
+    }
+    const a = toU64(al, ah);
+    const b = toU64(bl, bh);
+    store64(lo, hi, d, mod ? a % b : a / b);
+    return;
+  }
+  if (ah === al >> 31 && bh === bl >> 31) {
+    // Both fit in int32: exact in doubles, including INT32_MIN / -1 = 2^31.
+    const r = mod ? al % bl : Math.trunc(al / bl);
+    lo[d] = r | 0;
+    hi[d] = r < 0 ? -1 : 0;
+    return;
+  }
+  const a = BigInt.asIntN(64, toU64(al, ah));
+  const b = BigInt.asIntN(64, toU64(bl, bh));
+  // BigInt division truncates toward zero like C; INT64_MIN / -1 wraps back to INT64_MIN.
+  store64(lo, hi, d, BigInt.asUintN(64, mod ? a % b : a / b));
+}
+
+function lsh64(lo: Int32Array, hi: Int32Array, d: number, n: number): void {
+  if (n === 0) return;
+  if (n < 32) {
+    hi[d] = (hi[d]! << n) | (lo[d]! >>> (32 - n));
+    lo[d] = lo[d]! << n;
+  } else {
+    hi[d] = lo[d]! << (n - 32);
+    lo[d] = 0;
+  }
+}
+
+function rsh64(lo: Int32Array, hi: Int32Array, d: number, n: number): void {
+  if (n === 0) return;
+  if (n < 32) {
+    lo[d] = (lo[d]! >>> n) | (hi[d]! << (32 - n));
+    hi[d] = hi[d]! >>> n;
+  } else {
+    lo[d] = hi[d]! >>> (n - 32);
+    hi[d] = 0;
+  }
+}
+
+function arsh64(lo: Int32Array, hi: Int32Array, d: number, n: number): void {
+  if (n === 0) return;
+  if (n < 32) {
+    lo[d] = (lo[d]! >>> n) | (hi[d]! << (32 - n));
+    hi[d] = hi[d]! >> n;
+  } else {
+    lo[d] = hi[d]! >> (n - 32);
+    hi[d] = hi[d]! >> 31;
+  }
+}
+
+function bswap16(v: number): number {
+  return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
+}
+
+function bswap32(v: number): number {
+  return ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+}
+
+/** BPF_END: `toBe` swaps (be16/32/64 and bswap on a little-endian machine), otherwise truncates (le). */
+function endian(lo: Int32Array, hi: Int32Array, d: number, width: number, toBe: boolean): void {
+  if (width === 16) {
+    lo[d] = toBe ? bswap16(lo[d]!) : lo[d]! & 0xffff;
+    hi[d] = 0;
+  } else if (width === 32) {
+    if (toBe) lo[d] = bswap32(lo[d]!);
+    hi[d] = 0;
+  } else if (toBe) {
+    const l = lo[d]!;
+    lo[d] = bswap32(hi[d]!);
+    hi[d] = bswap32(l);
+  }
+}
+
+/** The main loop. Runs `state.program` until the outermost exit. */
+function execute(state: RunState): void {
+  const lo = state.lo;
+  const hi = state.hi;
+  const memory = state.memory;
+  const budget = state.budget === 0 ? Infinity : state.budget;
+  let view = memory.view;
+  let u8 = memory.u8;
+
+  let program = state.program;
+  let code = program.decoded.code;
+  let callees = program.decoded.callees;
+
+  // Cached region of the last access: [cStart, cEnd), writable cW.
+  let cStart = 0;
+  let cEnd = 0;
+  let cW = false;
+
+  // Call frames: return pc, program, may_goto budget and saved r6-r10 of each caller.
+  let depth = 0;
+  const returnPc = new Int32Array(MAX_CALL_FRAMES);
+  const framePrograms: InterpretedProgram[] = new Array(MAX_CALL_FRAMES);
+  const frameLoops = new Int32Array(MAX_CALL_FRAMES);
+  const saved = new Int32Array(MAX_CALL_FRAMES * 10);
+  let loops = MAY_GOTO_LOOPS;
+
+  let count = 0;
+  let pc = 0;
+  let a = 0; // effective address of the current access
+  try {
+    for (;;) {
+      if (++count > budget) throw new BudgetExceededError(pc, state.budget);
+      const at = pc << 2;
+      const w = code[at]!;
+      const d = (w >> 8) & 15;
+      const s = (w >> 12) & 15;
+      pc++;
+      switch (w & 0xff) {
+        // ALU (32-bit): results zero-extend into the 64-bit register.
+        case 0x04:
+          lo[d] = lo[d]! + code[at + 2]!;
+          hi[d] = 0;
+          break;
+        case 0x0c:
+          lo[d] = lo[d]! + lo[s]!;
+          hi[d] = 0;
+          break;
+        case 0x14:
+          lo[d] = lo[d]! - code[at + 2]!;
+          hi[d] = 0;
+          break;
+        case 0x1c:
+          lo[d] = lo[d]! - lo[s]!;
+          hi[d] = 0;
+          break;
+        case 0x24:
+          lo[d] = Math.imul(lo[d]!, code[at + 2]!);
+          hi[d] = 0;
+          break;
+        case 0x2c:
+          lo[d] = Math.imul(lo[d]!, lo[s]!);
+          hi[d] = 0;
+          break;
+        case 0x34:
+        case 0x3c: {
+          const b = (w & 0x08) === 0 ? code[at + 2]! : lo[s]!;
+          if (b === 0) lo[d] = 0;
+          else if (code[at + 1] === 0) lo[d] = Math.floor((lo[d]! >>> 0) / (b >>> 0));
+          else lo[d] = Math.trunc(lo[d]! / b);
+          hi[d] = 0;
+          break;
+        }
+        case 0x44:
+          lo[d] = lo[d]! | code[at + 2]!;
+          hi[d] = 0;
+          break;
+        case 0x4c:
+          lo[d] = lo[d]! | lo[s]!;
+          hi[d] = 0;
+          break;
+        case 0x54:
+          lo[d] = lo[d]! & code[at + 2]!;
+          hi[d] = 0;
+          break;
+        case 0x5c:
+          lo[d] = lo[d]! & lo[s]!;
+          hi[d] = 0;
+          break;
+        case 0x64:
+          lo[d] = lo[d]! << (code[at + 2]! & 31);
+          hi[d] = 0;
+          break;
+        case 0x6c:
+          lo[d] = lo[d]! << (lo[s]! & 31);
+          hi[d] = 0;
+          break;
+        case 0x74:
+          lo[d] = lo[d]! >>> (code[at + 2]! & 31);
+          hi[d] = 0;
+          break;
+        case 0x7c:
+          lo[d] = lo[d]! >>> (lo[s]! & 31);
+          hi[d] = 0;
+          break;
+        case 0x84:
+          lo[d] = -lo[d]!;
+          hi[d] = 0;
+          break;
+        case 0x94:
+        case 0x9c: {
+          const b = (w & 0x08) === 0 ? code[at + 2]! : lo[s]!;
+          // Modulo by zero leaves the low half (the 32-bit dst) unchanged.
+          if (b !== 0) lo[d] = code[at + 1] === 0 ? (lo[d]! >>> 0) % (b >>> 0) : lo[d]! % b;
+          hi[d] = 0;
+          break;
+        }
+        case 0xa4:
+          lo[d] = lo[d]! ^ code[at + 2]!;
+          hi[d] = 0;
+          break;
+        case 0xac:
+          lo[d] = lo[d]! ^ lo[s]!;
+          hi[d] = 0;
+          break;
+        case 0xb4:
+          lo[d] = code[at + 2]!;
+          hi[d] = 0;
+          break;
+        case 0xbc: {
+          const off = code[at + 1]!;
+          lo[d] = off === 0 ? lo[s]! : off === 8 ? (lo[s]! << 24) >> 24 : (lo[s]! << 16) >> 16;
+          hi[d] = 0;
+          break;
+        }
+        case 0xc4:
+          lo[d] = lo[d]! >> (code[at + 2]! & 31);
+          hi[d] = 0;
+          break;
+        case 0xcc:
+          lo[d] = lo[d]! >> (lo[s]! & 31);
+          hi[d] = 0;
+          break;
+        case 0xd4:
+          endian(lo, hi, d, code[at + 2]!, false);
+          break;
+        case 0xdc:
+          endian(lo, hi, d, code[at + 2]!, true);
+          break;
+
+        // ALU64
+        case 0x07: {
+          const imm = code[at + 2]!;
+          const sum = (lo[d]! >>> 0) + (imm >>> 0);
+          lo[d] = sum;
+          hi[d] = hi[d]! + (imm >> 31) + (sum >= TWO32 ? 1 : 0);
+          break;
+        }
+        case 0x0f: {
+          const sum = (lo[d]! >>> 0) + (lo[s]! >>> 0);
+          hi[d] = hi[d]! + hi[s]! + (sum >= TWO32 ? 1 : 0);
+          lo[d] = sum;
+          break;
+        }
+        case 0x17: {
+          const imm = code[at + 2]!;
+          const diff = (lo[d]! >>> 0) - (imm >>> 0);
+          lo[d] = diff;
+          hi[d] = hi[d]! - (imm >> 31) - (diff < 0 ? 1 : 0);
+          break;
+        }
+        case 0x1f: {
+          const diff = (lo[d]! >>> 0) - (lo[s]! >>> 0);
+          hi[d] = hi[d]! - hi[s]! - (diff < 0 ? 1 : 0);
+          lo[d] = diff;
+          break;
+        }
+        case 0x27: {
+          const imm = code[at + 2]!;
+          mul64(lo, hi, d, imm, imm >> 31);
+          break;
+        }
+        case 0x2f:
+          mul64(lo, hi, d, lo[s]!, hi[s]!);
+          break;
+        case 0x37: {
+          const imm = code[at + 2]!;
+          divmod64(lo, hi, d, imm, imm >> 31, false, code[at + 1] !== 0);
+          break;
+        }
+        case 0x3f:
+          divmod64(lo, hi, d, lo[s]!, hi[s]!, false, code[at + 1] !== 0);
+          break;
+        case 0x47: {
+          const imm = code[at + 2]!;
+          lo[d] = lo[d]! | imm;
+          hi[d] = hi[d]! | (imm >> 31);
+          break;
+        }
+        case 0x4f:
+          lo[d] = lo[d]! | lo[s]!;
+          hi[d] = hi[d]! | hi[s]!;
+          break;
+        case 0x57: {
+          const imm = code[at + 2]!;
+          lo[d] = lo[d]! & imm;
+          hi[d] = hi[d]! & (imm >> 31);
+          break;
+        }
+        case 0x5f:
+          lo[d] = lo[d]! & lo[s]!;
+          hi[d] = hi[d]! & hi[s]!;
+          break;
+        case 0x67:
+          lsh64(lo, hi, d, code[at + 2]! & 63);
+          break;
+        case 0x6f:
+          lsh64(lo, hi, d, lo[s]! & 63);
+          break;
+        case 0x77:
+          rsh64(lo, hi, d, code[at + 2]! & 63);
+          break;
+        case 0x7f:
+          rsh64(lo, hi, d, lo[s]! & 63);
+          break;
+        case 0x87: {
+          const l = lo[d]!;
+          lo[d] = -l;
+          hi[d] = ~hi[d]! + (l === 0 ? 1 : 0);
+          break;
+        }
+        case 0x97: {
+          const imm = code[at + 2]!;
+          divmod64(lo, hi, d, imm, imm >> 31, true, code[at + 1] !== 0);
+          break;
+        }
+        case 0x9f:
+          divmod64(lo, hi, d, lo[s]!, hi[s]!, true, code[at + 1] !== 0);
+          break;
+        case 0xa7: {
+          const imm = code[at + 2]!;
+          lo[d] = lo[d]! ^ imm;
+          hi[d] = hi[d]! ^ (imm >> 31);
+          break;
+        }
+        case 0xaf:
+          lo[d] = lo[d]! ^ lo[s]!;
+          hi[d] = hi[d]! ^ hi[s]!;
+          break;
+        case 0xb7: {
+          const imm = code[at + 2]!;
+          lo[d] = imm;
+          hi[d] = imm >> 31;
+          break;
+        }
+        case 0xbf: {
+          const off = code[at + 1]!;
+          if (off === 0) {
+            lo[d] = lo[s]!;
+            hi[d] = hi[s]!;
+          } else if (off === 1) {
+            // addr_space_cast: the VM's address space is 32-bit in both directions.
+            lo[d] = lo[s]!;
+            hi[d] = 0;
+          } else {
+            const v = off === 8 ? (lo[s]! << 24) >> 24 : off === 16 ? (lo[s]! << 16) >> 16 : lo[s]!;
+            lo[d] = v;
+            hi[d] = v >> 31;
+          }
+          break;
+        }
+        case 0xc7:
+          arsh64(lo, hi, d, code[at + 2]! & 63);
+          break;
+        case 0xcf:
+          arsh64(lo, hi, d, lo[s]! & 63);
+          break;
+        case 0xd7:
+          endian(lo, hi, d, code[at + 2]!, true);
+          break;
+
+        // lddw (pseudo sources were rejected at load)
+        case 0x18:
+          lo[d] = code[at + 2]!;
+          hi[d] = code[at + 3]!;
+          pc++;
+          break;
+
+        // Loads
+        case 0x61:
+          a = (lo[s]! >>> 0) + code[at + 1]!;
+          if (hi[s] !== 0 || a < cStart || a + 4 > cEnd) {
+            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 4, false, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          lo[d] = view.getInt32(a, true);
+          hi[d] = 0;
+          break;
+        case 0x69:
+          a = (lo[s]! >>> 0) + code[at + 1]!;
+          if (hi[s] !== 0 || a < cStart || a + 2 > cEnd) {
+            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 2, false, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          lo[d] = view.getUint16(a, true);
+          hi[d] = 0;
+          break;
+        case 0x71:
+          a = (lo[s]! >>> 0) + code[at + 1]!;
+          if (hi[s] !== 0 || a < cStart || a + 1 > cEnd) {
+            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 1, false, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          lo[d] = u8[a]!;
+          hi[d] = 0;
+          break;
+        case 0x79:
+          a = (lo[s]! >>> 0) + code[at + 1]!;
+          if (hi[s] !== 0 || a < cStart || a + 8 > cEnd) {
+            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 8, false, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          lo[d] = view.getInt32(a, true);
+          hi[d] = view.getInt32(a + 4, true);
+          break;
+        case 0x81:
+        case 0x89:
+        case 0x91: {
+          const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : 1;
+          a = (lo[s]! >>> 0) + code[at + 1]!;
+          if (hi[s] !== 0 || a < cStart || a + size > cEnd) {
+            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, size, false, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          const v = size === 4 ? view.getInt32(a, true) : size === 2 ? view.getInt16(a, true) : view.getInt8(a);
+          lo[d] = v;
+          hi[d] = v >> 31;
+          break;
+        }
+
+        // Stores of an immediate
+        case 0x62:
+        case 0x6a:
+        case 0x72:
+        case 0x7a: {
+          const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : (w & 0x18) === 0x10 ? 1 : 8;
+          a = (lo[d]! >>> 0) + code[at + 1]!;
+          if (hi[d] !== 0 || a < cStart || a + size > cEnd || !cW) {
+            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, size, true, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          const imm = code[at + 2]!;
+          if (size === 4) view.setInt32(a, imm, true);
+          else if (size === 2) view.setInt16(a, imm, true);
+          else if (size === 1) u8[a] = imm;
+          else {
+            view.setInt32(a, imm, true);
+            view.setInt32(a + 4, imm >> 31, true);
+          }
+          break;
+        }
+
+        // Stores of a register
+        case 0x63:
+          a = (lo[d]! >>> 0) + code[at + 1]!;
+          if (hi[d] !== 0 || a < cStart || a + 4 > cEnd || !cW) {
+            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 4, true, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          view.setInt32(a, lo[s]!, true);
+          break;
+        case 0x6b:
+          a = (lo[d]! >>> 0) + code[at + 1]!;
+          if (hi[d] !== 0 || a < cStart || a + 2 > cEnd || !cW) {
+            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 2, true, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          view.setInt16(a, lo[s]!, true);
+          break;
+        case 0x73:
+          a = (lo[d]! >>> 0) + code[at + 1]!;
+          if (hi[d] !== 0 || a < cStart || a + 1 > cEnd || !cW) {
+            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 1, true, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          u8[a] = lo[s]!;
+          break;
+        case 0x7b:
+          a = (lo[d]! >>> 0) + code[at + 1]!;
+          if (hi[d] !== 0 || a < cStart || a + 8 > cEnd || !cW) {
+            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 8, true, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          view.setInt32(a, lo[s]!, true);
+          view.setInt32(a + 4, hi[s]!, true);
+          break;
+
+        // Atomics (one JS thread: a read-modify-write is atomic)
+        case 0xc3:
+        case 0xdb: {
+          const wide = (w & 0x18) === 0x18;
+          const size = wide ? 8 : 4;
+          const imm = code[at + 2]!;
+          const loadAcquire = imm === 0x100;
+          const base = loadAcquire ? s : d;
+          // load-acquire / store-release are defined for every size.
+          a = (lo[base]! >>> 0) + code[at + 1]!;
+          if (hi[base] !== 0 || a < cStart || a + size > cEnd || (!cW && !loadAcquire)) {
+            const r = state.region(hi[base]!, lo[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          atomic(view, lo, hi, a, wide, imm, d, s);
+          break;
+        }
+        case 0xcb:
+        case 0xd3: {
+          // load-acquire / store-release of 1 or 2 bytes
+          const size = (w & 0x18) === 0x08 ? 2 : 1;
+          const imm = code[at + 2]!;
+          const loadAcquire = imm === 0x100;
+          const base = loadAcquire ? s : d;
+          a = (lo[base]! >>> 0) + code[at + 1]!;
+          if (hi[base] !== 0 || a < cStart || a + size > cEnd || (!cW && !loadAcquire)) {
+            const r = state.region(hi[base]!, lo[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
+            cStart = r.start;
+            cEnd = r.start + r.size;
+            cW = r.writable;
+          }
+          if (loadAcquire) {
+            lo[d] = size === 2 ? view.getUint16(a, true) : u8[a]!;
+            hi[d] = 0;
+          } else if (size === 2) view.setInt16(a, lo[s]!, true);
+          else u8[a] = lo[s]!;
+          break;
+        }
+
+        // Legacy packet loads: r0 = big-endian value; out of bounds: r0 = 0 and exit.
+        case 0x20:
+        case 0x28:
+        case 0x30:
+        case 0x40:
+        case 0x48:
+        case 0x50: {
+          const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : 1;
+          const offset = (w & 0xe0) === 0x20 ? code[at + 2]! : (lo[s]! + code[at + 2]!) | 0;
+          const v = state.loadPacket(offset, size, pc - 1);
+          lo[0] = v < 0 ? 0 : v;
+          hi[0] = 0;
+          if (v < 0) {
+            count--;
+            pc = program.decoded.length + SYNTHETIC_EXIT;
+          }
+          break;
+        }
+
+        // Jumps
+        case 0x05:
+        case 0x06:
+          pc = code[at + 3]!;
+          break;
+        case 0x15:
+          if (lo[d] === code[at + 2] && hi[d] === code[at + 2]! >> 31) pc = code[at + 3]!;
+          break;
+        case 0x1d:
+          if (lo[d] === lo[s] && hi[d] === hi[s]) pc = code[at + 3]!;
+          break;
+        case 0x25:
+          if (gtU(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          break;
+        case 0x2d:
+          if (gtU(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          break;
+        case 0x35:
+          if (geU(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          break;
+        case 0x3d:
+          if (geU(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          break;
+        case 0x45:
+          if ((lo[d]! & code[at + 2]!) !== 0 || (hi[d]! & (code[at + 2]! >> 31)) !== 0) pc = code[at + 3]!;
+          break;
+        case 0x4d:
+          if ((lo[d]! & lo[s]!) !== 0 || (hi[d]! & hi[s]!) !== 0) pc = code[at + 3]!;
+          break;
+        case 0x55:
+          if (lo[d] !== code[at + 2] || hi[d] !== code[at + 2]! >> 31) pc = code[at + 3]!;
+          break;
+        case 0x5d:
+          if (lo[d] !== lo[s] || hi[d] !== hi[s]) pc = code[at + 3]!;
+          break;
+        case 0x65:
+          if (gtS(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          break;
+        case 0x6d:
+          if (gtS(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          break;
+        case 0x75:
+          if (geS(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          break;
+        case 0x7d:
+          if (geS(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          break;
+        case 0xa5:
+          if (gtU(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xad:
+          if (gtU(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xb5:
+          if (geU(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xbd:
+          if (geU(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xc5:
+          if (gtS(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xcd:
+          if (gtS(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xd5:
+          if (geS(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+        case 0xdd:
+          if (geS(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          break;
+
+        // JMP32: compare the low halves.
+        case 0x16:
+          if (lo[d] === code[at + 2]) pc = code[at + 3]!;
+          break;
+        case 0x1e:
+          if (lo[d] === lo[s]) pc = code[at + 3]!;
+          break;
+        case 0x26:
+          if (lo[d]! >>> 0 > code[at + 2]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0x2e:
+          if (lo[d]! >>> 0 > lo[s]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0x36:
+          if (lo[d]! >>> 0 >= code[at + 2]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0x3e:
+          if (lo[d]! >>> 0 >= lo[s]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0x46:
+          if ((lo[d]! & code[at + 2]!) !== 0) pc = code[at + 3]!;
+          break;
+        case 0x4e:
+          if ((lo[d]! & lo[s]!) !== 0) pc = code[at + 3]!;
+          break;
+        case 0x56:
+          if (lo[d] !== code[at + 2]) pc = code[at + 3]!;
+          break;
+        case 0x5e:
+          if (lo[d] !== lo[s]) pc = code[at + 3]!;
+          break;
+        case 0x66:
+          if (lo[d]! > code[at + 2]!) pc = code[at + 3]!;
+          break;
+        case 0x6e:
+          if (lo[d]! > lo[s]!) pc = code[at + 3]!;
+          break;
+        case 0x76:
+          if (lo[d]! >= code[at + 2]!) pc = code[at + 3]!;
+          break;
+        case 0x7e:
+          if (lo[d]! >= lo[s]!) pc = code[at + 3]!;
+          break;
+        case 0xa6:
+          if (lo[d]! >>> 0 < code[at + 2]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0xae:
+          if (lo[d]! >>> 0 < lo[s]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0xb6:
+          if (lo[d]! >>> 0 <= code[at + 2]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0xbe:
+          if (lo[d]! >>> 0 <= lo[s]! >>> 0) pc = code[at + 3]!;
+          break;
+        case 0xc6:
+          if (lo[d]! < code[at + 2]!) pc = code[at + 3]!;
+          break;
+        case 0xce:
+          if (lo[d]! < lo[s]!) pc = code[at + 3]!;
+          break;
+        case 0xd6:
+          if (lo[d]! <= code[at + 2]!) pc = code[at + 3]!;
+          break;
+        case 0xde:
+          if (lo[d]! <= lo[s]!) pc = code[at + 3]!;
+          break;
+
+        // may_goto: the kernel's per-frame loop budget; jumps once it is spent.
+        case 0xe5:
+          if (loops === 0) pc = code[at + 3]!;
+          else loops--;
+          break;
+
+        case 0x85:
+        case 0x8d: {
+          let entry: HelperEntry | undefined;
+          if ((w & 0x08) !== 0) {
+            // callx: the register holds a helper id (uBPF and the conformance suite).
+            entry = hi[d] === 0 ? state.root.host.helpers.helper(lo[d]!) : undefined;
+            if (entry === undefined) {
+              throw new VmRuntimeError(pc - 1, `callx r${d}: no helper with id ${toU64(lo[d]!, hi[d]!)} is registered`);
+            }
+          } else if (s === 1) {
+            // bpf-to-bpf call: a fresh frame below the caller's; r6-r9 are callee-saved.
+            if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthError(pc - 1, depth + 2, MAX_CALL_FRAMES);
+            const sv = depth * 10;
+            for (let r = 0; r < 5; r++) {
+              saved[sv + r * 2] = lo[6 + r]!;
+              saved[sv + r * 2 + 1] = hi[6 + r]!;
+            }
+            returnPc[depth] = pc;
+            framePrograms[depth] = program;
+            frameLoops[depth] = loops;
+            depth++;
+            loops = MAY_GOTO_LOOPS;
+            lo[10] = state.stackTop - depth * STACK_FRAME_SIZE;
+            hi[10] = 0;
+            state.mapStack(depth);
+            cStart = cEnd = 0;
+            pc = code[at + 3]!;
+            break;
+          } else {
+            entry = callees[pc - 1]!;
+          }
+          state.program = program;
+          state.count = count;
+          state.invoke(entry, pc - 1);
+          // The helper may have grown memory or changed the region map.
+          view = memory.view;
+          u8 = memory.u8;
+          cStart = cEnd = 0;
+          if (state.pendingExit) return;
+          const target = state.pendingTail;
+          if (target !== undefined) {
+            state.pendingTail = undefined;
+            state.tailCalls++;
+            program = target;
+            code = program.decoded.code;
+            callees = program.decoded.callees;
+            loops = MAY_GOTO_LOOPS;
+            lo[10] = state.stackTop - depth * STACK_FRAME_SIZE;
+            hi[10] = 0;
+            u8.fill(0, lo[10]! - STACK_FRAME_SIZE, lo[10]!);
+            pc = 0;
+          }
+          break;
+        }
+
+        case 0x95: {
+          if (depth === 0) return;
+          depth--;
+          const sv = depth * 10;
+          for (let r = 0; r < 5; r++) {
+            lo[6 + r] = saved[sv + r * 2]!;
+            hi[6 + r] = saved[sv + r * 2 + 1]!;
+          }
+          pc = returnPc[depth]!;
+          loops = frameLoops[depth]!;
+          const caller = framePrograms[depth]!;
+          if (caller !== program) {
+            program = caller;
+            code = program.decoded.code;
+            callees = program.decoded.callees;
+          }
+          state.mapStack(depth);
+          cStart = cEnd = 0;
+          break;
+        }
+
+        case 0x00:
+          throw new VmRuntimeError(pc - 1, 'execution fell off the end of the program (no exit)');
+        default:
+          // Unreachable for programs that passed prepareProgram.
+          throw new VmRuntimeError(pc - 1, `unknown opcode 0x${(w & 0xff).toString(16).padStart(2, '0')}`);
+      }
+    }
+  } finally {
+    state.count = count;
+    state.program = program;
+  }
+}
+
+/** BPF_ATOMIC of 4 or 8 bytes at `a` (already checked). */
+function atomic(view: DataView, lo: Int32Array, hi: Int32Array, a: number, wide: boolean, imm: number, d: number, s: number): void {
+  if (imm === 0x100) {
+    lo[d] = view.getInt32(a, true);
+    hi[d] = wide ? view.getInt32(a + 4, true) : 0;
+    return;
+  }
+  if (imm === 0x110) {
+    view.setInt32(a, lo[s]!, true);
+    if (wide) view.setInt32(a + 4, hi[s]!, true);
+    return;
+  }
+  const oldLo = view.getInt32(a, true);
+  const oldHi = wide ? view.getInt32(a + 4, true) : 0;
+  let newLo: number;
+  let newHi = 0;
+  const srcLo = lo[s]!;
+  const srcHi = hi[s]!;
+  switch (imm & ~1) {
+    case 0x00: {
+      const sum = (oldLo >>> 0) + (srcLo >>> 0);
+      newLo = sum | 0;
+      newHi = (oldHi + srcHi + (sum >= TWO32 ? 1 : 0)) | 0;
+      break;
+    }
+    case 0x40:
+      newLo = oldLo | srcLo;
+      newHi = oldHi | srcHi;
+      break;
+    case 0x50:
+      newLo = oldLo & srcLo;
+      newHi = oldHi & srcHi;
+      break;
+    case 0xa0:
+      newLo = oldLo ^ srcLo;
+      newHi = oldHi ^ srcHi;
+      break;
+    case 0xe0:
+      newLo = srcLo;
+      newHi = srcHi;
+      break;
+    default: {
+      // cmpxchg: store src if mem == r0; r0 = old value either way.
+      const equal = wide ? oldLo === lo[0] && oldHi === hi[0] : oldLo === lo[0];
+      if (equal) {
+        view.setInt32(a, srcLo, true);
+        if (wide) view.setInt32(a + 4, srcHi, true);
+      }
+      lo[0] = oldLo;
+      hi[0] = oldHi;
+      return;
+    }
+  }
+  view.setInt32(a, newLo, true);
+  if (wide) view.setInt32(a + 4, newHi, true);
+  if ((imm & 1) !== 0) {
+    lo[s] = oldLo;
+    hi[s] = oldHi;
+  }
+}

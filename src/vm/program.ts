@@ -1,0 +1,229 @@
+import { helperById } from '../uapi/helpers.ts';
+import { type Instruction, isLddw } from '../isa/instruction.ts';
+import { instructionProblem } from '../isa/validate.ts';
+import {
+  AluOp,
+  AtomicOp,
+  CallSrc,
+  InsnClass,
+  JmpOp,
+  LdImm64Src,
+  Mode,
+  OPCODE_CALL,
+  OPCODE_CALLX,
+  OPCODE_JA32,
+  OPCODE_LDDW,
+  OPCODE_MAY_GOTO,
+  Source,
+  aluOp,
+  jmpOp,
+  opClass,
+  opMode,
+  opSource,
+} from '../isa/opcodes.ts';
+import { type MissingFunction, ProgramLoadError, UnknownHelperError } from './errors.ts';
+import type { HelperEntry, HelperRegistry } from './helper-registry.ts';
+
+/**
+ * The run API shared by the VM's execution engines (interpreter, JIT):
+ * load-time checks, options and results.
+ */
+
+/** Instruction-set version, as clang's -mcpu=v1..v4 and the conformance suite's --cpu_version. */
+export type IsaVersion = 1 | 2 | 3 | 4;
+
+/** The kernel's limit on instructions in a (privileged) program, BPF_COMPLEXITY_LIMIT_INSNS. */
+export const MAX_PROGRAM_SLOTS = 1_000_000;
+
+/** Instructions a run may execute unless told otherwise. */
+export const DEFAULT_BUDGET = 1_000_000_000;
+
+/** may_goto's per-frame iteration budget, the kernel's BPF_MAX_LOOPS. */
+export const MAY_GOTO_LOOPS = 8 * 1024 * 1024;
+
+export interface LoadOptions {
+  /** Shown in errors and listings. */
+  name?: string;
+  /** Reject instructions newer than this version (default 4: everything). */
+  isa?: IsaVersion;
+}
+
+/** Bytes the legacy packet loads (LD_ABS / LD_IND) read: the skb's linear data. */
+export interface PacketData {
+  /** VM address of the first byte. */
+  readonly start: number;
+  readonly length: number;
+}
+
+export interface RunOptions {
+  /** Initial r1-r5. A number must be an integer; negative values are sign-extended. */
+  r1?: number | bigint;
+  r2?: number | bigint;
+  r3?: number | bigint;
+  r4?: number | bigint;
+  r5?: number | bigint;
+  /**
+   * Input bytes, copied into a fresh VM region for the run: r1 = its address
+   * and r2 = its length unless r1/r2 are given. The region's final contents
+   * are copied back into this array after the run, even when it fails.
+   */
+  mem?: Uint8Array;
+  /** Whether the program may write `mem` (default true). */
+  memWritable?: boolean;
+  /** Most instructions to execute, 0 = unlimited (default: the VM's budget, normally DEFAULT_BUDGET). */
+  budget?: number;
+  /** Data for LD_ABS / LD_IND; those instructions fail without it. */
+  packet?: PacketData;
+  /** Handed to helpers untouched as `HelperCall.context`. */
+  context?: unknown;
+}
+
+export interface RunResult {
+  /** r0 at the final exit, as an unsigned 64-bit value. */
+  readonly r0: bigint;
+  /** Instructions executed (an lddw counts once). */
+  readonly instructions: number;
+  /** Successful tail calls made. */
+  readonly tailCalls: number;
+}
+
+/** A program ready to run in one engine. */
+export interface LoadedProgram {
+  readonly name: string;
+  readonly engine: 'interpreter' | 'jit';
+  readonly instructions: readonly Instruction[];
+  run(options?: RunOptions): RunResult;
+}
+
+/** The outcome of the load-time checks, shared by the engines. */
+export interface PreparedProgram {
+  readonly name: string;
+  readonly instructions: readonly Instruction[];
+  /** The function each helper or kfunc call reaches, by instruction index. */
+  readonly callees: ReadonlyMap<number, HelperEntry>;
+}
+
+/**
+ * The oldest instruction-set version that has `i`, using the conformance
+ * suite's classification: v2 added jlt/jle/jslt/jsle, v3 the JMP32 class,
+ * atomics and bpf-to-bpf calls, v4 signed division, sign-extending moves
+ * and loads, bswap and gotol. Newer kernel extensions (may_goto,
+ * load-acquire/store-release, addr_space_cast, kfunc calls) count as v4.
+ * callx, which Linux does not have, is v1 as in the suite (where it forms
+ * its own "callx" group).
+ */
+export function isaVersionOf(i: Instruction): IsaVersion {
+  const cls = opClass(i.opcode);
+  switch (cls) {
+    case InsnClass.ALU:
+    case InsnClass.ALU64: {
+      const op = aluOp(i.opcode);
+      if ((op === AluOp.DIV || op === AluOp.MOD) && i.offset !== 0) return 4;
+      if (op === AluOp.MOV && opSource(i.opcode) === Source.X && i.offset !== 0) return 4;
+      if (op === AluOp.END && cls === InsnClass.ALU64) return 4;
+      return 1;
+    }
+    case InsnClass.JMP32:
+      return i.opcode === OPCODE_JA32 ? 4 : 3;
+    case InsnClass.JMP: {
+      const op = jmpOp(i.opcode);
+      if (op === JmpOp.JLT || op === JmpOp.JLE || op === JmpOp.JSLT || op === JmpOp.JSLE) return 2;
+      if (i.opcode === OPCODE_CALL && i.src === CallSrc.LOCAL) return 3;
+      if (i.opcode === OPCODE_MAY_GOTO || (i.opcode === OPCODE_CALL && i.src === CallSrc.KFUNC)) return 4;
+      return 1;
+    }
+    case InsnClass.LDX:
+      return opMode(i.opcode) === Mode.MEMSX ? 4 : 1;
+    case InsnClass.STX:
+      if (opMode(i.opcode) !== Mode.ATOMIC) return 1;
+      return i.imm === AtomicOp.LOAD_ACQ || i.imm === AtomicOp.STORE_REL ? 4 : 3;
+    default:
+      return 1;
+  }
+}
+
+/** The oldest version that runs every instruction of `program`. */
+export function requiredIsaVersion(program: readonly Instruction[]): IsaVersion {
+  let version: IsaVersion = 1;
+  for (let n = 0; n < program.length; n++) {
+    const v = isaVersionOf(program[n]!);
+    if (v > version) version = v;
+    if (isLddw(program[n]!)) n++;
+  }
+  return version;
+}
+
+const PSEUDO_NAMES: Record<number, string> = {
+  [LdImm64Src.MAP_FD]: 'BPF_PSEUDO_MAP_FD',
+  [LdImm64Src.MAP_VALUE]: 'BPF_PSEUDO_MAP_VALUE',
+  [LdImm64Src.BTF_ID]: 'BPF_PSEUDO_BTF_ID',
+  [LdImm64Src.FUNC]: 'BPF_PSEUDO_FUNC',
+  [LdImm64Src.MAP_IDX]: 'BPF_PSEUDO_MAP_IDX',
+  [LdImm64Src.MAP_IDX_VALUE]: 'BPF_PSEUDO_MAP_IDX_VALUE',
+};
+
+/**
+ * Checks everything about a program that can be known before running it —
+ * well-formed instructions, jump and call targets inside the program and
+ * not into the middle of an lddw, no unresolved lddw pseudo sources, the
+ * ISA version — and resolves every helper and kfunc call against
+ * `helpers`, listing all the missing ones in one UnknownHelperError.
+ * Memory safety is not a load-time property here: every access is checked
+ * when it happens.
+ */
+export function prepareProgram(instructions: readonly Instruction[], helpers: HelperRegistry, options: LoadOptions = {}): PreparedProgram {
+  const n = instructions.length;
+  const isa = options.isa ?? 4;
+  if (n === 0) throw new ProgramLoadError(0, 'the program has no instructions');
+  if (n > MAX_PROGRAM_SLOTS) throw new ProgramLoadError(MAX_PROGRAM_SLOTS, `program of ${n} instructions exceeds the limit of ${MAX_PROGRAM_SLOTS}`);
+
+  // Slots that begin an instruction (false for the second half of an lddw).
+  const starts = new Uint8Array(n);
+  for (let pc = 0; pc < n; pc++) {
+    const i = instructions[pc]!;
+    starts[pc] = 1;
+    const problem = instructionProblem(i, instructions[pc + 1]);
+    if (problem !== undefined) throw new ProgramLoadError(pc, problem);
+    const version = isaVersionOf(i);
+    if (version > isa) throw new ProgramLoadError(pc, `opcode 0x${i.opcode.toString(16).padStart(2, '0')} needs ISA v${version}, the program is loaded as v${isa}`);
+    if (i.opcode === OPCODE_LDDW) {
+      if (i.src !== LdImm64Src.IMM64) {
+        const kind = PSEUDO_NAMES[i.src] ?? `src ${i.src}`;
+        throw new ProgramLoadError(pc, `lddw with ${kind} is unresolved: a loader must replace it with a value (src 0) before the program runs`);
+      }
+      pc++;
+    }
+  }
+
+  const callees = new Map<number, HelperEntry>();
+  const missing: MissingFunction[] = [];
+  const checkTarget = (pc: number, target: number, what: string): void => {
+    if (target < 0 || target >= n) throw new ProgramLoadError(pc, `${what} out of range: from insn ${pc} to ${target}`);
+    if (starts[target] === 0) throw new ProgramLoadError(pc, `${what} into the middle of ldimm64 insn ${target - 1}`);
+  };
+  for (let pc = 0; pc < n; pc++) {
+    if (starts[pc] === 0) continue;
+    const i = instructions[pc]!;
+    const cls = opClass(i.opcode);
+    if (cls !== InsnClass.JMP && cls !== InsnClass.JMP32) continue;
+    const op = jmpOp(i.opcode);
+    if (op === JmpOp.EXIT || i.opcode === OPCODE_CALLX) continue;
+    if (i.opcode === OPCODE_CALL) {
+      if (i.src === CallSrc.LOCAL) {
+        checkTarget(pc, pc + 1 + i.imm, 'call');
+      } else if (i.src === CallSrc.HELPER) {
+        const entry = helpers.helper(i.imm);
+        if (entry === undefined) missing.push({ index: pc, id: i.imm, kind: 'helper', name: helperById(i.imm)?.name });
+        else callees.set(pc, entry);
+      } else {
+        const entry = helpers.kfunc(i.imm, i.offset);
+        if (entry === undefined) missing.push({ index: pc, id: i.imm >>> 0, kind: 'kfunc', name: undefined });
+        else callees.set(pc, entry);
+      }
+      continue;
+    }
+    checkTarget(pc, pc + 1 + (i.opcode === OPCODE_JA32 ? i.imm : i.offset), 'jump');
+  }
+  if (missing.length > 0) throw new UnknownHelperError(missing);
+  return { name: options.name ?? 'program', instructions, callees };
+}
