@@ -1,2 +1,5 @@
 export * from './types.ts';
 export * from './btf.ts';
+export * from './ext.ts';
+export * from './raw.ts';
+export * from './core.ts';
