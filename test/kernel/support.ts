@@ -81,3 +81,18 @@ export function checkNoKernelLeaks(): void {
     }
   });
 }
+
+const BPF_FUNC_get_current_pid_tgid = 14;
+
+/** Wraps `body` (which must leave r0 free to clobber and fall through) so it only runs for process `pid`; the program returns 0. */
+export function onlyInProcess(pid: number, body: Instruction[]): Instruction[] {
+  return [
+    mov64Reg(6, 1), // keep ctx
+    callHelper(BPF_FUNC_get_current_pid_tgid),
+    alu64Imm(AluOp.RSH, 0, 32),
+    jmpImm(JmpOp.JNE, 0, pid, body.length),
+    ...body,
+    mov64Imm(0, 0),
+    exit(),
+  ];
+}
