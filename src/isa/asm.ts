@@ -88,6 +88,7 @@ function detectSyntax(list: readonly Statement[]): 'llvm' | 'ubpf' {
     if (text === '' || text.startsWith('.insn')) continue;
     if (s.opcodeHint !== undefined || text.includes('%r')) return s.opcodeHint !== undefined ? 'llvm' : 'ubpf';
     const first = /^[A-Za-z_][\w.]*/.exec(text)?.[0];
+    if (first === 'call' && /^call\s+(?:local|helper|runtime)\b/.test(text)) return 'ubpf';
     if (first === undefined || first === 'exit' || first === 'call') {
       if (first === undefined) return 'llvm';
       continue;
