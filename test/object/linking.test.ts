@@ -12,9 +12,9 @@ import type { CollectionSpec, ProgramSpec, Relocation } from '../../src/object/i
 import type { Instruction } from '../../src/isa/instruction.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
+import { FIXTURES } from './fixtures.ts';
 import { type ObjdumpFunction, type ObjdumpLine, objdumpAvailable, objdumpFunctions } from './objdump.ts';
 
-export const FIXTURES = ['btf_maps', 'legacy_maps', 'iproute2_maps', 'globals', 'subprogs', 'core', 'externs', 'sections'];
 
 const skip = skipWithoutClang() || (objdumpAvailable() ? false : 'llvm-objdump-19 not installed');
 
