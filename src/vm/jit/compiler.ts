@@ -1,0 +1,876 @@
+import type { Instruction } from '../../isa/instruction.ts';
+import {
+  AluOp,
+  AtomicOp,
+  EndSource,
+  InsnClass,
+  JmpOp,
+  Mode,
+  OPCODE_CALL,
+  OPCODE_CALLX,
+  OPCODE_LDDW,
+  OPCODE_MAY_GOTO,
+  STACK_FRAME_SIZE,
+  Source,
+  aluOp,
+  jmpOp,
+  opClass,
+  opMode,
+  opSize,
+  opSource,
+  sizeBytes,
+} from '../../isa/opcodes.ts';
+import { MAY_GOTO_LOOPS } from '../program.ts';
+import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
+import type { BasicBlock, FunctionCfg } from './cfg.ts';
+import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
+import { emitStructured } from './structure.ts';
+import { FunctionBody, I32, I64, ModuleBuilder, Op } from './wasm.ts';
+
+export interface CompileOptions {
+  /** Address of the control block (see layout.ts) in VM memory. */
+  controlBlock: number;
+  /** Bounds-check every access (default). Off only for programs a verifier has accepted. */
+  checked: boolean;
+  /** Minimum pages of the imported memory. */
+  memoryPages: number;
+}
+
+/** Traps raised through the `trap` import; the driver throws the interpreter's error for each. */
+export const TrapKind = {
+  /** Execution ran past the last slot; `pc` is the program length. */
+  fellOff: 0,
+  /** A bpf-to-bpf call would exceed MAX_CALL_FRAMES; `arg` is the caller's frame pointer. */
+  callDepth: 1,
+  /** LD_ABS/LD_IND in a run without packet data. */
+  noPacket: 2,
+  /** An instruction the load checks should have refused. */
+  invalid: 3,
+} as const;
+
+export interface CompiledModule {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Per function (by entry slot): 'structured' or 'dispatch' (irreducible CFG). */
+  strategies: Map<number, 'structured' | 'dispatch'>;
+}
+
+/** Import indices, in declaration order. */
+const IMPORT = { fault: 0, call: 1, callx: 2, budget: 3, trap: 4 } as const;
+
+const PARAMS = [I64, I64, I64, I64, I64, I32] as const; // r1..r5, frame pointer
+const FP = 5;
+
+/**
+ * Compiles a linked program (main program and its subprograms) to one
+ * WebAssembly module. Each subprogram becomes a function
+ * `(r1..r5: i64, fp: i32) -> i64`; the export `entry` takes r1..r5 as i32
+ * halves plus the frame pointer, stores r0 in the control block and returns
+ * a status, so calling it from JS creates no BigInt.
+ *
+ * The program must have passed `prepareProgram` (well-formed instructions,
+ * jump and call targets inside the program).
+ */
+export function compileProgram(insns: readonly Instruction[], options: CompileOptions): CompiledModule {
+  if (insns.length === 0) throw new RangeError('cannot compile an empty program');
+  const m = new ModuleBuilder();
+  m.importMemory('env', 'memory', options.memoryPages);
+  m.importFunction('env', 'fault', [I32, I32, I32, I32, I32], []);
+  m.importFunction('env', 'call', [I32], [I32]);
+  m.importFunction('env', 'callx', [I32, I32, I32], [I32]);
+  m.importFunction('env', 'budget', [I32, I32], []);
+  m.importFunction('env', 'trap', [I32, I32, I32], []);
+
+  const globals: Globals = { unwinding: m.addGlobal(I32), cacheStart: [], cacheLimit: [] };
+  for (let k = 0; k < 8; k++) {
+    globals.cacheStart.push(m.addGlobal(I64));
+    globals.cacheLimit.push(m.addGlobal(I64));
+  }
+
+  const entries = functionEntries(insns);
+  const functions = new Map<number, number>();
+  const bodies: FunctionBody[] = [];
+  for (const entry of entries) {
+    const fn = m.declareFunction(PARAMS, [I64]);
+    functions.set(entry, fn.index);
+    bodies.push(fn.body);
+  }
+  const slowCheck = m.declareFunction([I64, I32, I32, I32], []);
+  const resetCaches = m.declareFunction([], []);
+  const entryFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
+
+  const ctx: ModuleContext = { insns, options, globals, functions, slowCheck: slowCheck.index, resetCaches: resetCaches.index };
+  const leaders = blockLeaders(insns);
+  const strategies = new Map<number, 'structured' | 'dispatch'>();
+  entries.forEach((entry, k) => {
+    strategies.set(entry, new FunctionCompiler(ctx, buildCfg(insns, entry, leaders), bodies[k]!).compile());
+  });
+  emitSlowCheck(slowCheck.body, options.controlBlock, globals);
+  for (let k = 0; k < 8; k++) resetCaches.body.i64Const(0).globalSet(globals.cacheLimit[k]!);
+  emitEntry(entryFn.body, ctx);
+  m.exportFunction('entry', entryFn.index);
+  return { bytes: m.encode(), strategies };
+}
+
+interface Globals {
+  /** Set while an exitProgram unwinds every frame. */
+  unwinding: number;
+  /** Last-hit region per (access size, write): start, and exclusive limit of `address - start`. */
+  cacheStart: number[];
+  cacheLimit: number[];
+}
+
+interface ModuleContext {
+  insns: readonly Instruction[];
+  options: CompileOptions;
+  globals: Globals;
+  /** Function index of each subprogram, by entry slot. */
+  functions: Map<number, number>;
+  slowCheck: number;
+  resetCaches: number;
+}
+
+const cacheSlot = (size: number, write: boolean): number => (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3) + (write ? 4 : 0);
+
+/**
+ * `slowCheck(address, size, write, pc)`: finds the region holding the access
+ * (the live part of the stack, then the region table), refreshes the
+ * matching last-hit cache, or calls `fault`, which throws the interpreter's
+ * MemoryAccessError.
+ */
+function emitSlowCheck(f: FunctionBody, cb: number, g: Globals): void {
+  const [ADDR, SIZE, WRITE, PC] = [0, 1, 2, 3];
+  const entry = f.local(I32);
+  const last = f.local(I32);
+  const start = f.local(I64);
+  const end = f.local(I64);
+  const found = (): void => {
+    for (const size of [1, 2, 4, 8]) {
+      for (const write of [false, true]) {
+        const slot = cacheSlot(size, write);
+        f.get(SIZE).i32Const(size).op(Op.i32_eq).get(WRITE).i32Const(write ? 1 : 0).op(Op.i32_eq).op(Op.i32_and);
+        f.block(Op.if);
+        f.get(start).globalSet(g.cacheStart[slot]!);
+        f.get(end).get(start).op(Op.i64_sub).i64Const(size - 1).op(Op.i64_sub).globalSet(g.cacheLimit[slot]!);
+        f.op(Op.end);
+      }
+    }
+    f.op(Op.return);
+  };
+  // start <= address && address + size <= end
+  const inside = (): void => {
+    f.get(ADDR).get(start).op(Op.i64_ge_u);
+    f.get(ADDR).get(SIZE).op(Op.i64_extend_i32_u).op(Op.i64_add).get(end).op(Op.i64_le_u).op(Op.i32_and);
+  };
+  f.block(Op.block);
+  // Addresses beyond 32 bits are outside every region.
+  f.get(ADDR).i64Const(32).op(Op.i64_shr_u).op(Op.i64_eqz).op(Op.i32_eqz).br(Op.br_if, 0);
+  f.i32Const(0).mem(Op.i64_load32_u, cb + CB.stackLow).set(start);
+  f.i32Const(0).mem(Op.i64_load32_u, cb + CB.stackTop).set(end);
+  inside();
+  f.block(Op.if);
+  found();
+  f.op(Op.end);
+  f.i32Const(0).mem(Op.i32_load, cb + CB.regionTable).set(entry);
+  f.get(entry).i32Const(0).mem(Op.i32_load, cb + CB.regionCount).i32Const(REGION_ENTRY_SIZE).op(Op.i32_mul).op(Op.i32_add).set(last);
+  f.block(Op.loop);
+  f.get(entry).get(last).op(Op.i32_ge_u).br(Op.br_if, 1);
+  f.get(entry).mem(Op.i64_load32_u, 0).set(start);
+  f.get(entry).mem(Op.i64_load32_u, 4).set(end);
+  inside();
+  f.block(Op.if);
+  // A read-only region: the fault names it.
+  f.get(WRITE).op(Op.i32_eqz).get(entry).mem(Op.i32_load, 8).op(Op.i32_or).op(Op.i32_eqz).br(Op.br_if, 2);
+  found();
+  f.op(Op.end);
+  f.get(entry).i32Const(REGION_ENTRY_SIZE).op(Op.i32_add).set(entry);
+  f.br(Op.br, 0);
+  f.op(Op.end);
+  f.op(Op.end);
+  f.get(PC).get(ADDR).op(Op.i32_wrap_i64).get(ADDR).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).get(SIZE).get(WRITE);
+  f.call(IMPORT.fault);
+}
+
+/** `entry(r1lo, r1hi, ..., r5lo, r5hi, fp) -> status`; r0 goes to CB.r0. */
+function emitEntry(f: FunctionBody, ctx: ModuleContext): void {
+  const cb = ctx.options.controlBlock;
+  f.i32Const(0).globalSet(ctx.globals.unwinding);
+  f.call(ctx.resetCaches);
+  f.i32Const(0);
+  for (let r = 0; r < 5; r++) {
+    f.get(2 * r).op(Op.i64_extend_i32_u).get(2 * r + 1).op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl).op(Op.i64_or);
+  }
+  f.get(10).call(ctx.functions.get(0)!);
+  f.mem(Op.i64_store, cb + CB.r0);
+  // unwinding = 1 means a helper ended the program.
+  f.globalGet(ctx.globals.unwinding).i32Const(Status.exited).op(Op.i32_mul);
+}
+
+class FunctionCompiler {
+  /** Local index of each register r0..r10; r10 is a local only if the function writes it. */
+  private readonly reg: number[];
+  private readonly r10IsFramePointer: boolean;
+  private readonly loops: number;
+  private readonly addr: number;
+  private readonly t64: number;
+  private readonly u64: number;
+  private readonly i32a: number;
+  private readonly i32b: number;
+  private readonly cb: number;
+  /** The block being compiled (for the budget of early exits). */
+  private block!: BasicBlock;
+
+  constructor(
+    private readonly ctx: ModuleContext,
+    private readonly cfg: FunctionCfg,
+    private readonly f: FunctionBody,
+  ) {
+    const r0 = f.local(I64);
+    this.reg = [r0, 0, 1, 2, 3, 4, f.local(I64), f.local(I64), f.local(I64), f.local(I64), -1];
+    let writesR10 = false;
+    let mayGoto = false;
+    for (const b of cfg.blocks) {
+      for (let pc = b.start; pc < b.end; pc += ctx.insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1) {
+        const i = ctx.insns[pc]!;
+        if (i.dst === 10 && writesDst(i)) writesR10 = true;
+        if (i.opcode === OPCODE_MAY_GOTO) mayGoto = true;
+      }
+    }
+    // The interpreter lets a program overwrite r10; then it is an ordinary
+    // callee-saved register that starts at the frame pointer.
+    this.r10IsFramePointer = !writesR10;
+    if (writesR10) this.reg[10] = f.local(I64);
+    this.loops = mayGoto ? f.local(I32) : -1;
+    this.addr = f.local(I64);
+    this.t64 = f.local(I64);
+    this.u64 = f.local(I64);
+    this.i32a = f.local(I32);
+    this.i32b = f.local(I32);
+    this.cb = ctx.options.controlBlock;
+  }
+
+  compile(): 'structured' | 'dispatch' {
+    const { f } = this;
+    if (!this.r10IsFramePointer) f.get(FP).op(Op.i64_extend_i32_u).set(this.reg[10]!);
+    if (this.loops >= 0) f.i32Const(MAY_GOTO_LOOPS).set(this.loops);
+    return emitStructured(this.cfg, f, {
+      body: (b) => this.body(b),
+      condition: (b) => this.condition(b),
+      leave: (b) => this.leave(b),
+    });
+  }
+
+  // Registers.
+
+  private get(r: number): void {
+    if (r === 10 && this.r10IsFramePointer) this.f.get(FP).op(Op.i64_extend_i32_u);
+    else this.f.get(this.reg[r]!);
+  }
+
+  private set(r: number): void {
+    this.f.set(this.reg[r]!);
+  }
+
+  /** The low 32 bits of register `r`. */
+  private get32(r: number): void {
+    if (r === 10 && this.r10IsFramePointer) this.f.get(FP);
+    else this.f.get(this.reg[r]!).op(Op.i32_wrap_i64);
+  }
+
+  // Blocks.
+
+  private body(b: BasicBlock): void {
+    this.block = b;
+    if (b.insnCount > 0) this.countBudget(b);
+    const insns = this.ctx.insns;
+    for (let pc = b.start; pc < b.end; pc += insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1) {
+      const i = insns[pc]!;
+      // A final jump or exit is the terminator, emitted by the structurer.
+      if (pc === b.last && endsBlock(i)) break;
+      this.instruction(pc, i);
+    }
+  }
+
+  /**
+   * The instruction budget, counted per basic block: the whole block is
+   * charged on entry; a block that does not fit reports the instruction
+   * where the interpreter would have stopped.
+   */
+  private countBudget(b: BasicBlock): void {
+    const { f } = this;
+    const at = this.cb + CB.budget;
+    f.i32Const(0).mem(Op.i64_load, at).tee(this.t64).i64Const(b.insnCount).op(Op.i64_lt_s);
+    f.block(Op.if);
+    f.i32Const(b.start).get(this.t64).op(Op.i32_wrap_i64).call(IMPORT.budget);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    f.i32Const(0).get(this.t64).i64Const(b.insnCount).op(Op.i64_sub).mem(Op.i64_store, at);
+  }
+
+  /** Gives back the budget of the instructions after `pc` in the current block when leaving it early. */
+  private refundRest(pc: number): void {
+    const insns = this.ctx.insns;
+    let rest = 0;
+    for (let p = pc + (insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1); p < this.block.end; p += insns[p]!.opcode === OPCODE_LDDW ? 2 : 1) rest++;
+    if (rest === 0) return;
+    const at = this.cb + CB.budget;
+    this.f.i32Const(0).i32Const(0).mem(Op.i64_load, at).i64Const(rest).op(Op.i64_add).mem(Op.i64_store, at);
+  }
+
+  private leave(b: BasicBlock): void {
+    if (b.terminator.kind === 'trap') {
+      this.trap(TrapKind.fellOff, b.terminator.pc, 0);
+    } else {
+      this.get(0);
+      this.f.op(Op.return);
+    }
+  }
+
+  private condition(b: BasicBlock): void {
+    const t = b.terminator;
+    if (t.kind !== 'cond') throw new Error('condition of a block without a conditional jump');
+    const i = this.ctx.insns[t.pc]!;
+    const { f } = this;
+    if (i.opcode === OPCODE_MAY_GOTO) {
+      // Taken once the frame's loop budget is spent; otherwise count down.
+      f.get(this.loops).op(Op.i32_eqz);
+      f.block(Op.if, I32);
+      f.i32Const(1);
+      f.op(Op.else);
+      f.get(this.loops).i32Const(1).op(Op.i32_sub).set(this.loops);
+      f.i32Const(0);
+      f.op(Op.end);
+      return;
+    }
+    const wide = opClass(i.opcode) === InsnClass.JMP;
+    const x = opSource(i.opcode) === Source.X;
+    if (wide) this.get(i.dst);
+    else this.get32(i.dst);
+    if (wide) {
+      if (x) this.get(i.src);
+      else f.i64Const(i.imm);
+    } else if (x) this.get32(i.src);
+    else f.i32Const(i.imm);
+    const pick = (op64: number, op32: number): void => {
+      f.op(wide ? op64 : op32);
+    };
+    switch (jmpOp(i.opcode)) {
+      case JmpOp.JEQ:
+        return pick(Op.i64_eq, Op.i32_eq);
+      case JmpOp.JNE:
+        return pick(Op.i64_ne, Op.i32_ne);
+      case JmpOp.JGT:
+        return pick(Op.i64_gt_u, Op.i32_gt_u);
+      case JmpOp.JGE:
+        return pick(Op.i64_ge_u, Op.i32_ge_u);
+      case JmpOp.JLT:
+        return pick(Op.i64_lt_u, Op.i32_lt_u);
+      case JmpOp.JLE:
+        return pick(Op.i64_le_u, Op.i32_le_u);
+      case JmpOp.JSGT:
+        return pick(Op.i64_gt_s, Op.i32_gt_s);
+      case JmpOp.JSGE:
+        return pick(Op.i64_ge_s, Op.i32_ge_s);
+      case JmpOp.JSLT:
+        return pick(Op.i64_lt_s, Op.i32_lt_s);
+      case JmpOp.JSLE:
+        return pick(Op.i64_le_s, Op.i32_le_s);
+      case JmpOp.JSET:
+        if (wide) f.op(Op.i64_and).op(Op.i64_eqz).op(Op.i32_eqz);
+        else f.op(Op.i32_and);
+        return;
+      default:
+        throw new Error(`opcode 0x${i.opcode.toString(16)} at ${t.pc} is not a conditional jump`);
+    }
+  }
+
+  // Instructions.
+
+  private instruction(pc: number, i: Instruction): void {
+    switch (opClass(i.opcode)) {
+      case InsnClass.ALU64:
+        return this.alu64(i);
+      case InsnClass.ALU:
+        return this.alu32(i);
+      case InsnClass.LDX:
+        return this.load(pc, i);
+      case InsnClass.ST:
+      case InsnClass.STX:
+        return opMode(i.opcode) === Mode.ATOMIC ? this.atomic(pc, i) : this.store(pc, i);
+      case InsnClass.LD:
+        return i.opcode === OPCODE_LDDW ? this.lddw(pc, i) : this.legacyPacketLoad(pc, i);
+      case InsnClass.JMP:
+        if (i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX) return this.call(pc, i);
+        break;
+    }
+    this.trap(TrapKind.invalid, pc, 0);
+  }
+
+  private trap(kind: number, pc: number, arg: number): void {
+    this.f.i32Const(kind).i32Const(pc).i32Const(arg).call(IMPORT.trap);
+    this.f.op(Op.unreachable);
+  }
+
+  private alu64(i: Instruction): void {
+    const { f } = this;
+    const op = aluOp(i.opcode);
+    const x = opSource(i.opcode) === Source.X;
+    const src = (): void => {
+      if (x) this.get(i.src);
+      else f.i64Const(i.imm);
+    };
+    const binary = (code: number): void => {
+      this.get(i.dst);
+      src();
+      f.op(code);
+      this.set(i.dst);
+    };
+    switch (op) {
+      case AluOp.ADD:
+        return binary(Op.i64_add);
+      case AluOp.SUB:
+        return binary(Op.i64_sub);
+      case AluOp.MUL:
+        return binary(Op.i64_mul);
+      case AluOp.OR:
+        return binary(Op.i64_or);
+      case AluOp.AND:
+        return binary(Op.i64_and);
+      case AluOp.XOR:
+        return binary(Op.i64_xor);
+      case AluOp.LSH:
+        return binary(Op.i64_shl);
+      case AluOp.RSH:
+        return binary(Op.i64_shr_u);
+      case AluOp.ARSH:
+        return binary(Op.i64_shr_s);
+      case AluOp.NEG:
+        f.i64Const(0);
+        this.get(i.dst);
+        f.op(Op.i64_sub);
+        return this.set(i.dst);
+      case AluOp.MOV:
+        if (x) {
+          this.get(i.src);
+          if (i.offset === 8) f.op(Op.i64_extend8_s);
+          else if (i.offset === 16) f.op(Op.i64_extend16_s);
+          else if (i.offset === 32) f.op(Op.i64_extend32_s);
+        } else f.i64Const(i.imm);
+        return this.set(i.dst);
+      case AluOp.DIV:
+      case AluOp.MOD:
+        return this.divmod(i, true);
+      case AluOp.END:
+        this.get(i.dst);
+        this.bswap(i.imm);
+        return this.set(i.dst);
+    }
+  }
+
+  private alu32(i: Instruction): void {
+    const { f } = this;
+    const op = aluOp(i.opcode);
+    const x = opSource(i.opcode) === Source.X;
+    const src = (): void => {
+      if (x) this.get32(i.src);
+      else f.i32Const(i.imm);
+    };
+    const binary = (code: number): void => {
+      this.get32(i.dst);
+      src();
+      f.op(code).op(Op.i64_extend_i32_u);
+      this.set(i.dst);
+    };
+    switch (op) {
+      case AluOp.ADD:
+        return binary(Op.i32_add);
+      case AluOp.SUB:
+        return binary(Op.i32_sub);
+      case AluOp.MUL:
+        return binary(Op.i32_mul);
+      case AluOp.OR:
+        return binary(Op.i32_or);
+      case AluOp.AND:
+        return binary(Op.i32_and);
+      case AluOp.XOR:
+        return binary(Op.i32_xor);
+      case AluOp.LSH:
+        return binary(Op.i32_shl);
+      case AluOp.RSH:
+        return binary(Op.i32_shr_u);
+      case AluOp.ARSH:
+        return binary(Op.i32_shr_s);
+      case AluOp.NEG:
+        f.i32Const(0);
+        this.get32(i.dst);
+        f.op(Op.i32_sub).op(Op.i64_extend_i32_u);
+        return this.set(i.dst);
+      case AluOp.MOV:
+        if (x) {
+          this.get32(i.src);
+          if (i.offset === 8) f.op(Op.i32_extend8_s);
+          else if (i.offset === 16) f.op(Op.i32_extend16_s);
+          f.op(Op.i64_extend_i32_u);
+        } else f.i64Const(i.imm >>> 0);
+        return this.set(i.dst);
+      case AluOp.DIV:
+      case AluOp.MOD:
+        return this.divmod(i, false);
+      case AluOp.END:
+        this.get(i.dst);
+        if (opSource(i.opcode) === EndSource.TO_LE) {
+          // Little-endian host: only truncation to the width.
+          if (i.imm === 16) f.i64Const(0xffff).op(Op.i64_and);
+          else if (i.imm === 32) f.i64Const(0xffffffff).op(Op.i64_and);
+        } else this.bswap(i.imm);
+        return this.set(i.dst);
+    }
+  }
+
+  /**
+   * Byte swap of the low `width` bits of the i64 on the stack, zero-extended.
+   * 16 bits: two shifts; 32 bits: the rotate-and-mask form (4 ops on i32);
+   * 64 bits: swap bytes in pairs, then halves of each word, then rotate.
+   */
+  private bswap(width: number): void {
+    const { f } = this;
+    const t = this.t64;
+    if (width === 16) {
+      f.tee(t).i64Const(8).op(Op.i64_shr_u).i64Const(0xff).op(Op.i64_and);
+      f.get(t).i64Const(0xff).op(Op.i64_and).i64Const(8).op(Op.i64_shl).op(Op.i64_or);
+    } else if (width === 32) {
+      f.op(Op.i32_wrap_i64).set(this.i32a);
+      this.bswap32(this.i32a);
+      f.op(Op.i64_extend_i32_u);
+    } else {
+      f.tee(t).i64Const(8).op(Op.i64_shr_u).i64Const(0x00ff00ff00ff00ffn).op(Op.i64_and);
+      f.get(t).i64Const(0x00ff00ff00ff00ffn).op(Op.i64_and).i64Const(8).op(Op.i64_shl).op(Op.i64_or);
+      f.tee(t).i64Const(16).op(Op.i64_shr_u).i64Const(0x0000ffff0000ffffn).op(Op.i64_and);
+      f.get(t).i64Const(0x0000ffff0000ffffn).op(Op.i64_and).i64Const(16).op(Op.i64_shl).op(Op.i64_or);
+      f.i64Const(32).op(Op.i64_rotl);
+    }
+  }
+
+  /** Pushes bswap32 of i32 local `v`: (rotr(v, 8) & 0xff00ff00) | (rotl(v, 8) & 0x00ff00ff). */
+  private bswap32(v: number): void {
+    const { f } = this;
+    f.get(v).i32Const(8).op(Op.i32_rotr).i32Const(0xff00ff00 | 0).op(Op.i32_and);
+    f.get(v).i32Const(8).op(Op.i32_rotl).i32Const(0x00ff00ff).op(Op.i32_and);
+    f.op(Op.i32_or);
+  }
+
+  /**
+   * Division and modulo with the ISA's rules, which never trap: x/0 = 0,
+   * x%0 = x, and signed INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0. WebAssembly
+   * traps on a zero divisor and on signed INT_MIN/-1, so those divisors are
+   * tested first (at compile time for an immediate).
+   */
+  private divmod(i: Instruction, wide: boolean): void {
+    const { f } = this;
+    const isMod = aluOp(i.opcode) === AluOp.MOD;
+    const signed = i.offset === 1;
+    const x = opSource(i.opcode) === Source.X;
+    const T = wide ? I64 : I32;
+    const c = wide
+      ? { eqz: Op.i64_eqz, sub: Op.i64_sub, eq: Op.i64_eq, divU: Op.i64_div_u, divS: Op.i64_div_s, remU: Op.i64_rem_u, remS: Op.i64_rem_s }
+      : { eqz: Op.i32_eqz, sub: Op.i32_sub, eq: Op.i32_eq, divU: Op.i32_div_u, divS: Op.i32_div_s, remU: Op.i32_rem_u, remS: Op.i32_rem_s };
+    const dst = (): void => (wide ? this.get(i.dst) : this.get32(i.dst));
+    const konst = (v: number): void => {
+      if (wide) f.i64Const(v);
+      else f.i32Const(v);
+    };
+    const finish = (): void => {
+      if (!wide) f.op(Op.i64_extend_i32_u);
+      this.set(i.dst);
+    };
+    const divOp = isMod ? (signed ? c.remS : c.remU) : signed ? c.divS : c.divU;
+    if (!x) {
+      if (i.imm === 0) {
+        // x / 0 = 0; x % 0 = x (truncated to 32 bits for ALU32).
+        if (isMod) dst();
+        else konst(0);
+      } else if (signed && i.imm === -1) {
+        // x / -1 = -x (wrapping); x % -1 = 0.
+        if (isMod) konst(0);
+        else {
+          konst(0);
+          dst();
+          f.op(c.sub);
+        }
+      } else {
+        dst();
+        konst(i.imm);
+        f.op(divOp);
+      }
+      return finish();
+    }
+    const divisor = wide ? this.u64 : this.i32a;
+    if (wide) this.get(i.src);
+    else this.get32(i.src);
+    f.set(divisor);
+    f.get(divisor).op(c.eqz);
+    f.block(Op.if, T);
+    if (isMod) dst();
+    else konst(0);
+    f.op(Op.else);
+    if (signed) {
+      f.get(divisor);
+      konst(-1);
+      f.op(c.eq);
+      f.block(Op.if, T);
+      if (isMod) konst(0);
+      else {
+        konst(0);
+        dst();
+        f.op(c.sub);
+      }
+      f.op(Op.else);
+      dst();
+      f.get(divisor).op(divOp);
+      f.op(Op.end);
+    } else {
+      dst();
+      f.get(divisor).op(divOp);
+    }
+    f.op(Op.end);
+    finish();
+  }
+
+  private lddw(pc: number, i: Instruction): void {
+    const next = this.ctx.insns[pc + 1]!;
+    this.f.i64Const((BigInt(next.imm >>> 0) << 32n) | BigInt(i.imm >>> 0));
+    this.set(i.dst);
+  }
+
+  // Memory.
+
+  /**
+   * Leaves the i32 address of `base + offset` on the stack after making sure
+   * the `size`-byte access is inside a region (or raising the fault), and
+   * returns the constant offset for the load/store's memarg. An access
+   * through the frame pointer within the current frame needs no check: that
+   * frame is always accessible.
+   */
+  private address(pc: number, base: number, offset: number, size: number, write: boolean): number {
+    const { f } = this;
+    if (base === 10 && this.r10IsFramePointer && offset < 0 && offset >= -STACK_FRAME_SIZE && offset + size <= 0) {
+      f.get(FP).i32Const(offset).op(Op.i32_add);
+      return 0;
+    }
+    if (!this.ctx.options.checked) {
+      this.get32(base);
+      if (offset >= 0) return offset;
+      f.i32Const(offset).op(Op.i32_add);
+      return 0;
+    }
+    const slot = cacheSlot(size, write);
+    const g = this.ctx.globals;
+    this.get(base);
+    if (offset !== 0) f.i64Const(offset).op(Op.i64_add);
+    f.tee(this.addr).globalGet(g.cacheStart[slot]!).op(Op.i64_sub).globalGet(g.cacheLimit[slot]!).op(Op.i64_ge_u);
+    f.block(Op.if);
+    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc).call(this.ctx.slowCheck);
+    f.op(Op.end);
+    f.get(this.addr).op(Op.i32_wrap_i64);
+    return 0;
+  }
+
+  private load(pc: number, i: Instruction): void {
+    const size = sizeBytes(opSize(i.opcode));
+    const off = this.address(pc, i.src, i.offset, size, false);
+    this.f.mem(loadOp(size, opMode(i.opcode) === Mode.MEMSX), off);
+    this.set(i.dst);
+  }
+
+  private store(pc: number, i: Instruction): void {
+    const size = sizeBytes(opSize(i.opcode));
+    const off = this.address(pc, i.dst, i.offset, size, true);
+    if (opClass(i.opcode) === InsnClass.ST) this.f.i64Const(i.imm);
+    else this.get(i.src);
+    this.f.mem(storeOp(size), off);
+  }
+
+  /**
+   * Atomics. Linear memory is not shared between threads, so a plain
+   * load/modify/store sequence has the same single-threaded semantics and,
+   * unlike WebAssembly's atomic instructions, tolerates unaligned addresses
+   * as the interpreter does.
+   */
+  private atomic(pc: number, i: Instruction): void {
+    const { f } = this;
+    const size = sizeBytes(opSize(i.opcode));
+    const op = i.imm;
+    if (op === AtomicOp.LOAD_ACQ) {
+      const off = this.address(pc, i.src, i.offset, size, false);
+      f.mem(loadOp(size, false), off);
+      return this.set(i.dst);
+    }
+    if (op === AtomicOp.STORE_REL) {
+      const off = this.address(pc, i.dst, i.offset, size, true);
+      this.get(i.src);
+      f.mem(storeOp(size), off);
+      return;
+    }
+    const off = this.address(pc, i.dst, i.offset, size, true);
+    const at = this.i32b;
+    const old = this.t64;
+    f.tee(at).mem(loadOp(size, false), off).set(old);
+    if (op === AtomicOp.CMPXCHG) {
+      // if (mem == r0) mem = src; r0 = old (zero-extended for 32 bits)
+      f.get(old);
+      this.get(0);
+      if (size === 4) f.i64Const(0xffffffff).op(Op.i64_and);
+      f.op(Op.i64_eq);
+      f.block(Op.if);
+      f.get(at);
+      this.get(i.src);
+      f.mem(storeOp(size), off);
+      f.op(Op.end);
+      f.get(old);
+      return this.set(0);
+    }
+    f.get(at);
+    if (op === AtomicOp.XCHG) this.get(i.src);
+    else {
+      f.get(old);
+      this.get(i.src);
+      const base = op & ~AtomicOp.FETCH;
+      f.op(base === AtomicOp.ADD ? Op.i64_add : base === AtomicOp.OR ? Op.i64_or : base === AtomicOp.AND ? Op.i64_and : Op.i64_xor);
+    }
+    f.mem(storeOp(size), off);
+    if ((op & AtomicOp.FETCH) !== 0) {
+      f.get(old);
+      this.set(i.src);
+    }
+  }
+
+  /**
+   * LD_ABS / LD_IND: r0 = the big-endian value at packet offset imm (+ src,
+   * 32-bit). Out of bounds, r0 = 0 and the current frame exits, as in the
+   * interpreter (and as the kernel ends the program).
+   */
+  private legacyPacketLoad(pc: number, i: Instruction): void {
+    const { f } = this;
+    const size = sizeBytes(opSize(i.opcode));
+    const offset = this.i32a;
+    const length = this.i32b;
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.packetLength).tee(length).i32Const(-1).op(Op.i32_eq);
+    f.block(Op.if);
+    this.trap(TrapKind.noPacket, pc, 0);
+    f.op(Op.end);
+    f.i32Const(i.imm);
+    if (opMode(i.opcode) === Mode.IND) {
+      this.get32(i.src);
+      f.op(Op.i32_add);
+    }
+    f.tee(offset).i32Const(0).op(Op.i32_lt_s);
+    f.get(offset).op(Op.i64_extend_i32_u).i64Const(size).op(Op.i64_add).get(length).op(Op.i64_extend_i32_u).op(Op.i64_gt_u);
+    f.op(Op.i32_or);
+    f.block(Op.if);
+    this.refundRest(pc);
+    f.i64Const(0).op(Op.return);
+    f.op(Op.end);
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.packetStart).get(offset).op(Op.i32_add);
+    if (size === 1) f.mem(Op.i64_load8_u, 0);
+    else if (size === 2) {
+      f.mem(Op.i64_load16_u, 0);
+      this.bswap(16);
+    } else {
+      f.mem(Op.i32_load, 0).set(offset);
+      this.bswap32(offset);
+      f.op(Op.i64_extend_i32_u);
+    }
+    this.set(0);
+  }
+
+  // Calls.
+
+  private call(pc: number, i: Instruction): void {
+    const { f } = this;
+    if (isLocalCall(i)) return this.callLocal(pc, this.ctx.functions.get(pc + 1 + i.imm)!);
+    this.storeArgs();
+    if (i.opcode === OPCODE_CALLX) {
+      // callx: the register holds a helper id (the interpreter's rule, from uBPF).
+      this.get(i.dst);
+      f.tee(this.u64).op(Op.i32_wrap_i64).get(this.u64).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).i32Const(pc).call(IMPORT.callx);
+    } else {
+      f.i32Const(pc).call(IMPORT.call);
+    }
+    this.afterHostCall(pc);
+  }
+
+  private storeArgs(): void {
+    const { f } = this;
+    for (let r = 1; r <= 5; r++) {
+      f.i32Const(0);
+      this.get(r);
+      f.mem(Op.i64_store, this.cb + CB.args + 8 * (r - 1));
+    }
+    f.i32Const(0).get(FP).mem(Op.i32_store, this.cb + CB.framePointer);
+  }
+
+  /**
+   * With the import's status on the stack: ok → r0 from the control block;
+   * replaced (a tail call ran in this frame) → return its r0; exited → unwind.
+   * Regions may have changed during the call, so the access caches are reset.
+   */
+  private afterHostCall(pc: number): void {
+    const { f } = this;
+    const status = this.i32a;
+    f.set(status).call(this.ctx.resetCaches);
+    f.get(status);
+    f.block(Op.if);
+    f.get(status).i32Const(Status.exited).op(Op.i32_eq).globalSet(this.ctx.globals.unwinding);
+    this.refundRest(pc);
+    f.i32Const(0).mem(Op.i64_load, this.cb + CB.r0).op(Op.return);
+    f.op(Op.end);
+    f.i32Const(0).mem(Op.i64_load, this.cb + CB.r0);
+    this.set(0);
+  }
+
+  private callLocal(pc: number, index: number): void {
+    const { f } = this;
+    const newFp = this.i32a;
+    f.get(FP).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).tee(newFp);
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.minFramePointer).op(Op.i32_lt_s);
+    f.block(Op.if);
+    f.i32Const(TrapKind.callDepth).i32Const(pc).get(FP).call(IMPORT.trap);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    // The callee's frame becomes accessible for the call's duration.
+    f.i32Const(0).get(newFp).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.stackLow);
+    for (let r = 1; r <= 5; r++) this.get(r);
+    f.get(newFp).call(index);
+    this.set(0);
+    f.i32Const(0).get(FP).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.stackLow);
+    f.call(this.ctx.resetCaches);
+    f.globalGet(this.ctx.globals.unwinding);
+    f.block(Op.if);
+    this.refundRest(pc);
+    this.get(0);
+    f.op(Op.return);
+    f.op(Op.end);
+  }
+}
+
+const writesDst = (i: Instruction): boolean => {
+  const cls = opClass(i.opcode);
+  return cls === InsnClass.ALU || cls === InsnClass.ALU64 || cls === InsnClass.LDX || (cls === InsnClass.LD && i.opcode === OPCODE_LDDW);
+};
+
+function loadOp(size: number, signed: boolean): number {
+  switch (size) {
+    case 1:
+      return signed ? Op.i64_load8_s : Op.i64_load8_u;
+    case 2:
+      return signed ? Op.i64_load16_s : Op.i64_load16_u;
+    case 4:
+      return signed ? Op.i64_load32_s : Op.i64_load32_u;
+    default:
+      return Op.i64_load;
+  }
+}
+
+function storeOp(size: number): number {
+  return size === 1 ? Op.i64_store8 : size === 2 ? Op.i64_store16 : size === 4 ? Op.i64_store32 : Op.i64_store;
+}
+

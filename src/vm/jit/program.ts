@@ -1,0 +1,418 @@
+import type { Instruction } from '../../isa/instruction.ts';
+import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
+import { TsbpfError } from '../../errors.ts';
+import { BudgetExceededError, CallDepthError, HelperError, VmRuntimeError } from '../errors.ts';
+import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
+import { STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
+import type { Region, VmMemory } from '../memory.ts';
+import type { LoadedProgram, PreparedProgram, RunOptions, RunResult } from '../program.ts';
+import { TrapKind, compileProgram } from './compiler.ts';
+import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
+
+export interface JitOptions {
+  /**
+   * Compile a bounds check into every memory access (default true). Only a
+   * program a verifier has accepted may run with `checked: false`: its
+   * accesses then go straight to linear memory.
+   */
+  checked?: boolean;
+}
+
+/** Compile statistics of one program. */
+export interface JitStats {
+  /** Slots compiled (an lddw counts twice). */
+  readonly slots: number;
+  /** Size of the WebAssembly module. */
+  readonly moduleBytes: number;
+  /** Time to generate the module, and to compile it with the engine (WebAssembly.Module), in milliseconds. */
+  readonly generateMs: number;
+  readonly instantiateMs: number;
+  /** Subprograms whose CFG was irreducible and went through the dispatch-loop fallback. */
+  readonly dispatchFunctions: number;
+}
+
+const TWO32 = 4294967296;
+/** The budget of an unlimited run: counted, never reached (2^52 instructions), exact in a double. */
+const UNLIMITED = 2 ** 52;
+
+type EntryFn = (...args: number[]) => number;
+
+/**
+ * State shared by every JIT program of one VmMemory: the control block
+ * (see layout.ts) and the region table, both allocated (never mapped, so
+ * no program can reach them) in that memory.
+ */
+class JitRuntime {
+  readonly controlBlock: number;
+  private tableStart = 0;
+  private tableCapacity = 0;
+  /** The regions the table was last written from. */
+  private tableRegions: readonly Region[] = [];
+  /** The run in progress (the innermost one when a helper starts another run). */
+  run: JitRun | undefined;
+
+  constructor(readonly memory: VmMemory) {
+    this.controlBlock = memory.allocate(CB.size);
+  }
+
+  /** Rewrites the region table if the memory's regions changed. `exclude` is the running program's own stack. */
+  syncRegions(exclude: Region | undefined): void {
+    const regions = this.memory.listRegions();
+    const known = this.tableRegions;
+    let same = regions.length === known.length;
+    for (let k = 0; same && k < regions.length; k++) same = regions[k] === known[k];
+    if (same) return;
+    this.tableRegions = regions.slice();
+    const listed = regions.filter((r) => r !== exclude);
+    if (listed.length > this.tableCapacity) {
+      if (this.tableCapacity > 0) this.memory.release(this.tableStart, this.tableCapacity * REGION_ENTRY_SIZE);
+      this.tableCapacity = Math.max(16, listed.length * 2);
+      this.tableStart = this.memory.allocate(this.tableCapacity * REGION_ENTRY_SIZE);
+    }
+    const view = this.memory.view;
+    const cb = this.controlBlock;
+    listed.forEach((r, k) => {
+      const at = this.tableStart + k * REGION_ENTRY_SIZE;
+      view.setUint32(at, r.start, true);
+      view.setUint32(at + 4, r.start + r.size, true);
+      view.setUint32(at + 8, r.writable ? 1 : 0, true);
+    });
+    view.setUint32(cb + CB.regionTable, this.tableStart, true);
+    view.setUint32(cb + CB.regionCount, listed.length, true);
+  }
+
+  /** Forces the next syncRegions to rewrite the table. */
+  invalidateRegions(): void {
+    this.tableRegions = [];
+  }
+}
+
+const runtimes = new WeakMap<VmMemory, JitRuntime>();
+
+function runtimeFor(memory: VmMemory): JitRuntime {
+  let rt = runtimes.get(memory);
+  if (rt === undefined) {
+    rt = new JitRuntime(memory);
+    runtimes.set(memory, rt);
+  }
+  return rt;
+}
+
+/**
+ * A program compiled to WebAssembly. It has the interpreter's run API and
+ * semantics: the same results, the same memory effects, the same errors
+ * (MemoryAccessError, BudgetExceededError, CallDepthError, ...) naming the
+ * same instruction.
+ */
+export class JitProgram implements LoadedProgram {
+  readonly engine = 'jit' as const;
+  readonly name: string;
+  readonly instructions: readonly Instruction[];
+  readonly stats: JitStats;
+  /** @internal */
+  readonly runtime: JitRuntime;
+  /** @internal */
+  readonly entry: EntryFn;
+  private readonly callees: ReadonlyMap<number, HelperEntry>;
+
+  constructor(
+    readonly host: InterpreterHost,
+    prepared: PreparedProgram,
+    options: JitOptions = {},
+  ) {
+    this.name = prepared.name;
+    this.instructions = prepared.instructions;
+    this.callees = prepared.callees;
+    this.runtime = runtimeFor(host.memory);
+    const t0 = performance.now();
+    const compiled = compileProgram(prepared.instructions, {
+      controlBlock: this.runtime.controlBlock,
+      checked: options.checked ?? true,
+      memoryPages: 1,
+    });
+    const t1 = performance.now();
+    const module = new WebAssembly.Module(compiled.bytes);
+    const instance = new WebAssembly.Instance(module, { env: this.imports() });
+    const t2 = performance.now();
+    this.entry = instance.exports.entry as EntryFn;
+    let dispatch = 0;
+    for (const s of compiled.strategies.values()) if (s === 'dispatch') dispatch++;
+    this.stats = {
+      slots: prepared.instructions.length,
+      moduleBytes: compiled.bytes.length,
+      generateMs: t1 - t0,
+      instantiateMs: t2 - t1,
+      dispatchFunctions: dispatch,
+    };
+  }
+
+  run(options: RunOptions = {}): RunResult {
+    const run = new JitRun(this, options);
+    try {
+      return run.execute();
+    } finally {
+      run.finish();
+    }
+  }
+
+  private imports(): WebAssembly.ModuleImports {
+    const active = (): JitRun => this.runtime.run!;
+    return {
+      memory: this.host.memory.wasm,
+      fault: (pc: number, lo: number, hi: number, size: number, write: number): void => {
+        const run = active();
+        run.mapStack();
+        this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc);
+        throw new VmRuntimeError(pc, `JIT region table out of date at 0x${(lo >>> 0).toString(16)}`);
+      },
+      call: (pc: number): number => active().invoke(this, this.callees.get(pc)!, pc),
+      callx: (lo: number, hi: number, pc: number): number => {
+        const entry = hi === 0 ? this.host.helpers.helper(lo) : undefined;
+        if (entry === undefined) {
+          const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+          throw new VmRuntimeError(pc, `callx r${this.instructions[pc]!.dst}: no helper with id ${value} is registered`);
+        }
+        return active().invoke(this, entry, pc);
+      },
+      budget: (blockStart: number, remaining: number): void => {
+        let pc = blockStart;
+        for (let k = 0; k < remaining; k++) pc += this.instructions[pc]!.opcode === OPCODE_LDDW ? 2 : 1;
+        throw new BudgetExceededError(pc, active().budget);
+      },
+      trap: (kind: number, pc: number, arg: number): void => {
+        const run = active();
+        switch (kind) {
+          case TrapKind.fellOff:
+            throw new VmRuntimeError(pc, 'execution fell off the end of the program (no exit)');
+          case TrapKind.callDepth:
+            throw new CallDepthError(pc, (run.stackTop - arg) / STACK_FRAME_SIZE + 2, MAX_CALL_FRAMES);
+          case TrapKind.noPacket:
+            throw new VmRuntimeError(pc, 'LD_ABS/LD_IND needs packet data (RunOptions.packet)');
+          default:
+            throw new VmRuntimeError(pc, `unknown opcode 0x${this.instructions[pc]!.opcode.toString(16).padStart(2, '0')}`);
+        }
+      },
+    };
+  }
+}
+
+function halves(value: number | bigint, what: string): [number, number] {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new VmRuntimeError(0, `${what} = ${value} is not a safe integer (pass a bigint)`);
+    return [value % TWO32 | 0, Math.floor(value / TWO32) | 0];
+  }
+  const v = BigInt.asUintN(64, value);
+  return [Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0];
+}
+
+/** One run of a JIT program (with its tail calls); also the HelperCall handed to helpers. */
+class JitRun implements HelperCall {
+  readonly memory: VmMemory;
+  readonly context: unknown;
+  readonly budget: number;
+  pc = 0;
+  program: JitProgram;
+  tailCalls = 0;
+  readonly stackBase: number;
+  readonly stackTop: number;
+  private readonly runtime: JitRuntime;
+  private readonly initialBudget: number;
+  private readonly savedControlBlock: Uint8Array | undefined;
+  private readonly outer: JitRun | undefined;
+  private stackRegion: Region | undefined;
+  private input: { region: Region; target: Uint8Array } | undefined;
+  private readonly args = new Int32Array(10);
+  private pendingExit = false;
+  private pendingTail: JitProgram | undefined;
+
+  constructor(
+    readonly root: JitProgram,
+    options: RunOptions,
+  ) {
+    const host = root.host;
+    this.program = root;
+    this.memory = host.memory;
+    this.runtime = root.runtime;
+    this.context = options.context;
+    const budget = options.budget ?? host.defaultBudget;
+    if (!Number.isInteger(budget) || budget < 0) throw new VmRuntimeError(0, `invalid instruction budget ${budget}`);
+    this.budget = budget;
+    this.initialBudget = budget === 0 ? UNLIMITED : budget;
+    const cb = this.runtime.controlBlock;
+    // A helper may start another run on the same memory: keep the outer run's control block.
+    this.outer = this.runtime.run;
+    if (this.outer !== undefined) this.savedControlBlock = this.memory.u8.slice(cb, cb + CB.size);
+    this.stackBase = host.acquireStack(STACK_GUARD + STACK_SIZE);
+    this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+    this.runtime.run = this;
+    try {
+      if (options.mem !== undefined && options.mem.length > 0) {
+        const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
+        this.memory.u8.set(options.mem, region.start);
+        this.input = { region, target: options.mem };
+        this.args[0] = region.start;
+        this.args[2] = options.mem.length;
+      }
+      const packet = options.packet;
+      if (packet !== undefined && packet.length > 0) this.memory.check(0, packet.start, packet.length, false, 0);
+      const regs = [options.r1, options.r2, options.r3, options.r4, options.r5];
+      for (let r = 0; r < 5; r++) {
+        const v = regs[r];
+        if (v !== undefined) [this.args[2 * r], this.args[2 * r + 1]] = halves(v, `r${r + 1}`);
+      }
+      const view = this.memory.view;
+      view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
+      view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+      view.setUint32(cb + CB.minFramePointer, this.stackTop - (MAX_CALL_FRAMES - 1) * STACK_FRAME_SIZE, true);
+      view.setUint32(cb + CB.stackTop, this.stackTop, true);
+      view.setUint32(cb + CB.stackLow, this.stackTop - STACK_FRAME_SIZE, true);
+      view.setUint32(cb + CB.packetStart, packet?.start ?? 0, true);
+      view.setInt32(cb + CB.packetLength, packet === undefined ? -1 : packet.length, true);
+    } catch (err) {
+      this.finish();
+      throw err;
+    }
+  }
+
+  execute(): RunResult {
+    this.runtime.syncRegions(this.stackRegion);
+    const a = this.args;
+    this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    const r0 = (BigInt(view.getUint32(cb + CB.r0 + 4, true)) << 32n) | BigInt(view.getUint32(cb + CB.r0, true));
+    const remaining = view.getUint32(cb + CB.budget + 4, true) * TWO32 + view.getUint32(cb + CB.budget, true);
+    return { r0, instructions: this.initialBudget - remaining, tailCalls: this.tailCalls };
+  }
+
+  finish(): void {
+    if (this.input !== undefined) {
+      const { region, target } = this.input;
+      target.set(this.memory.u8.subarray(region.start, region.start + target.length));
+      this.memory.freeRegion(region);
+      this.input = undefined;
+    }
+    if (this.stackRegion !== undefined) {
+      this.memory.unmap(this.stackRegion);
+      this.stackRegion = undefined;
+    }
+    if (this.runtime.run === this) {
+      this.root.host.releaseStack(this.stackBase);
+      this.runtime.run = this.outer;
+      if (this.savedControlBlock !== undefined) this.memory.u8.set(this.savedControlBlock, this.runtime.controlBlock);
+      this.runtime.invalidateRegions();
+    }
+  }
+
+  /** Maps the stack region as the interpreter has it at this depth: the running frame and its callers. */
+  mapStack(): void {
+    const low = this.memory.view.getUint32(this.runtime.controlBlock + CB.stackLow, true);
+    const current = this.stackRegion;
+    if (current !== undefined && current.start === low) return;
+    if (current !== undefined) this.memory.unmap(current);
+    this.stackRegion = this.memory.map({ start: low, size: this.stackTop - low, kind: 'stack', writable: true, name: 'stack' });
+  }
+
+  /** A helper or kfunc call from `program` at `pc`: the interpreter's RunState.invoke plus tail calls. */
+  invoke(program: JitProgram, entry: HelperEntry, pc: number): number {
+    this.pc = pc;
+    this.program = program;
+    this.mapStack();
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    let result: number | bigint | void;
+    try {
+      result = entry.fn(this);
+    } catch (err) {
+      if (err instanceof TsbpfError) throw err;
+      throw new HelperError(pc, entry.name, err);
+    } finally {
+      this.runtime.syncRegions(this.stackRegion);
+    }
+    if (this.pendingExit) {
+      this.pendingExit = false;
+      return Status.exited;
+    }
+    if (result === undefined) this.setR0(0);
+    else if (typeof result === 'bigint' || Number.isSafeInteger(result)) this.setR0(result);
+    else throw new VmRuntimeError(pc, `${entry.name} returned ${String(result)}, not an integer`);
+    const target = this.pendingTail;
+    if (target === undefined) return Status.ok;
+    // The target replaces the calling frame: same frame pointer, registers r1-r5 as they are.
+    this.pendingTail = undefined;
+    this.tailCalls++;
+    const fp = view.getUint32(cb + CB.framePointer, true);
+    this.memory.u8.fill(0, fp - STACK_FRAME_SIZE, fp);
+    const arg = (k: number): number => view.getInt32(cb + CB.args + 4 * k, true);
+    this.program = target;
+    const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp);
+    return status === Status.exited ? Status.exited : Status.replaced;
+  }
+
+  private setR0(value: number | bigint): void {
+    const [lo, hi] = halves(value, 'r0');
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    view.setInt32(cb + CB.r0, lo, true);
+    view.setInt32(cb + CB.r0 + 4, hi, true);
+  }
+
+  // HelperCall
+
+  private argLo(n: ArgIndex): number {
+    return this.memory.view.getInt32(this.runtime.controlBlock + CB.args + 8 * (n - 1), true);
+  }
+
+  private argHi(n: ArgIndex): number {
+    return this.memory.view.getInt32(this.runtime.controlBlock + CB.args + 8 * (n - 1) + 4, true);
+  }
+
+  arg(n: ArgIndex): number {
+    const hi = this.argHi(n) >>> 0;
+    if (hi >= 0x200000) {
+      throw new VmRuntimeError(this.pc, `helper argument r${n} = 0x${this.argU64(n).toString(16)} does not fit in a number (use argU64)`);
+    }
+    return hi * TWO32 + (this.argLo(n) >>> 0);
+  }
+
+  argU32(n: ArgIndex): number {
+    return this.argLo(n) >>> 0;
+  }
+
+  argI32(n: ArgIndex): number {
+    return this.argLo(n);
+  }
+
+  argU64(n: ArgIndex): bigint {
+    return (BigInt(this.argHi(n) >>> 0) << 32n) | BigInt(this.argLo(n) >>> 0);
+  }
+
+  argI64(n: ArgIndex): bigint {
+    return BigInt.asIntN(64, this.argU64(n));
+  }
+
+  pointer(n: ArgIndex, size: number, write: boolean): number {
+    const lo = this.argLo(n) >>> 0;
+    if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc);
+    return lo;
+  }
+
+  bytes(n: ArgIndex, size: number, write: boolean): Uint8Array {
+    const start = this.pointer(n, size, write);
+    return this.memory.u8.subarray(start, start + size);
+  }
+
+  tailCall(target: LoadedProgram): boolean {
+    if (!(target instanceof JitProgram) || target.host !== this.root.host) {
+      throw new VmRuntimeError(this.pc, `tail call target '${target.name}' is not a JIT program of this VM`);
+    }
+    if (this.tailCalls >= MAX_TAIL_CALL_COUNT) return false;
+    this.pendingTail = target;
+    return true;
+  }
+
+  exitProgram(r0: number | bigint): void {
+    this.setR0(r0);
+    this.pendingExit = true;
+  }
+}
