@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { assemble, encode } from '../../src/isa/index.ts';
+import { CONFORMANCE_DIR, ROOT, skipWithoutConformance } from '../support/env.ts';
+import { parseConformanceVector } from '../support/conformance.ts';
+
+// Spawns `tsbpf conformance-plugin` the way bpf_conformance_runner does:
+// program as base-16 text on stdin, memory as one argv element "11  22  ".
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function plugin(args: string[], stdin: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'conformance-plugin', ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const runnerMem = (bytes: Uint8Array): string => Array.from(bytes, (b) => `${b.toString(16).padStart(2, '0')}  `).join('');
+
+test('conformance-plugin runs vectors as the runner invokes it', { skip: skipWithoutConformance() }, async () => {
+  const names = ['mem-len', 'stxdw', 'callx', 'sdiv64-intmin-by-negone-reg'];
+  const outcomes = await Promise.all(
+    names.map((name) => {
+      const v = parseConformanceVector(readFileSync(join(CONFORMANCE_DIR, `${name}.data`), 'utf8'), name);
+      const program = hex(encode(v.raw ?? assemble(v.asm, { syntax: 'ubpf' })));
+      return plugin(v.mem !== undefined ? [runnerMem(v.mem)] : [], `${program}\n`).then((o) => ({ o, v }));
+    }),
+  );
+  for (const { o, v } of outcomes) {
+    assert.equal(o.code, 0, `${v.name}: ${o.stderr}`);
+    // The runner parses the first line with strtoull(..., 16).
+    assert.equal(BigInt(o.stdout.split('\n')[0]!), v.result, v.name);
+  }
+});
+
+test('conformance-plugin fails with a non-zero exit and a message', async () => {
+  const exit = '9500000000000000';
+  const [badHex, unknownOpcode, fault, jit, elf] = await Promise.all([
+    plugin([], 'zz\n'),
+    plugin(['aa  bb  '], `f700000000000000${exit}\n`),
+    plugin([], `7911000000000000${exit}\n`), // r1 = *(u64 *)(r1 + 0) with r1 = 0
+    plugin(['--jit'], `${exit}\n`),
+    plugin(['--elf'], `${exit}\n`),
+  ]);
+  assert.equal(badHex.code, 2);
+  assert.match(badHex.stderr, /not base-16/);
+  assert.equal(unknownOpcode.code, 1);
+  assert.match(unknownOpcode.stderr, /instruction 0: unknown opcode f7/);
+  assert.equal(fault.code, 1);
+  assert.match(fault.stderr, /instruction 0: invalid read of 8 bytes at 0x0/);
+  assert.equal(jit.code, 1);
+  assert.match(jit.stderr, /JIT is not available yet/);
+  assert.equal(elf.code, 2);
+  assert.match(elf.stderr, /ELF input is not supported/);
+});
