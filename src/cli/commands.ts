@@ -7,4 +7,5 @@ import type { CliCommand } from './command.ts';
  */
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
   'conformance-plugin': { summary: 'run a program for the bpf_conformance runner (hex on stdin, r0 on stdout)', load: async () => (await import('./commands/conformance-plugin.ts')).command },
+  asm: { summary: 'assemble BPF assembly (llvm/kernel C-like or uBPF syntax) to bytecode', load: async () => (await import('./commands/asm.ts')).command },
 };
