@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/asm.ts';
+import { formatInstruction } from '../../src/isa/disasm.ts';
 import { CallSrc, OPCODE_CALL, OPCODE_LDDW } from '../../src/isa/opcodes.ts';
 import { loadCollectionSpec } from '../../src/object/index.ts';
 import type { CollectionSpec, ProgramSpec, Relocation } from '../../src/object/index.ts';
@@ -109,6 +110,8 @@ function checkProgram(spec: CollectionSpec, program: ProgramSpec, fns: ObjdumpFu
         continue;
       }
       assert.deepEqual(program.instructions.slice(at, at + reference.length), reference, where);
+      // Our disassembler prints what objdump prints.
+      assert.equal(formatInstruction(program.instructions, at, { helperNames: false }), line.text.replace(/ <[^<>]+>$/, ''), `${where}: disassembly`);
     }
   }
   return checked;
