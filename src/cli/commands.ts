@@ -8,4 +8,6 @@ import type { CliCommand } from './command.ts';
 export const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
   'conformance-plugin': { summary: 'run a program for the bpf_conformance runner (hex on stdin, r0 on stdout)', load: async () => (await import('./commands/conformance-plugin.ts')).command },
   asm: { summary: 'assemble BPF assembly (llvm/kernel C-like or uBPF syntax) to bytecode', load: async () => (await import('./commands/asm.ts')).command },
+  object: { summary: 'list the programs, maps, variables and relocations of a BPF object', load: async () => (await import('./commands/object.ts')).command },
+  disasm: { summary: 'disassemble the linked programs of a BPF object (with source lines) or raw bytecode', load: async () => (await import('./commands/disasm.ts')).command },
 };
