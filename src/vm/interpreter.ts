@@ -1119,9 +1119,10 @@ function execute(state: RunState): void {
             code = program.decoded.code;
             callees = program.decoded.callees;
             loops = MAY_GOTO_LOOPS;
-            lo[10] = state.stackTop - depth * STACK_FRAME_SIZE;
+            const frameTop = state.stackTop - depth * STACK_FRAME_SIZE;
+            lo[10] = frameTop;
             hi[10] = 0;
-            u8.fill(0, lo[10]! - STACK_FRAME_SIZE, lo[10]!);
+            u8.fill(0, frameTop - STACK_FRAME_SIZE, frameTop);
             pc = 0;
           }
           break;
