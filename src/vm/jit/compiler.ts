@@ -34,6 +34,8 @@ export interface CompileOptions {
   checked: boolean;
   /** Minimum pages of the imported memory. */
   memoryPages: number;
+  /** Compile every function through the dispatch-loop fallback (tests and measurements of that path). */
+  forceDispatch?: boolean;
 }
 
 /** Traps raised through the `trap` import; the driver throws the interpreter's error for each. */
@@ -256,7 +258,7 @@ class FunctionCompiler {
       body: (b) => this.body(b),
       condition: (b) => this.condition(b),
       leave: (b) => this.leave(b),
-    });
+    }, this.ctx.options.forceDispatch);
   }
 
   // Registers.

@@ -16,6 +16,12 @@ export interface JitOptions {
    * accesses then go straight to linear memory.
    */
   checked?: boolean;
+  /**
+   * 'structured' (default) rebuilds loops and blocks from the CFG and uses the
+   * dispatch loop only for irreducible functions; 'dispatch' forces the
+   * dispatch loop everywhere (for testing and measuring that fallback).
+   */
+  controlFlow?: 'structured' | 'dispatch';
 }
 
 /** Compile statistics of one program. */
@@ -53,6 +59,13 @@ class JitRuntime {
 
   constructor(readonly memory: VmMemory) {
     this.controlBlock = memory.allocate(CB.size);
+    this.reserveTable(16);
+  }
+
+  private reserveTable(entries: number): void {
+    if (this.tableCapacity > 0) this.memory.release(this.tableStart, this.tableCapacity * REGION_ENTRY_SIZE);
+    this.tableCapacity = entries;
+    this.tableStart = this.memory.allocate(entries * REGION_ENTRY_SIZE);
   }
 
   /** Rewrites the region table if the memory's regions changed. `exclude` is the running program's own stack. */
@@ -64,11 +77,7 @@ class JitRuntime {
     if (same) return;
     this.tableRegions = regions.slice();
     const listed = regions.filter((r) => r !== exclude);
-    if (listed.length > this.tableCapacity) {
-      if (this.tableCapacity > 0) this.memory.release(this.tableStart, this.tableCapacity * REGION_ENTRY_SIZE);
-      this.tableCapacity = Math.max(16, listed.length * 2);
-      this.tableStart = this.memory.allocate(this.tableCapacity * REGION_ENTRY_SIZE);
-    }
+    if (listed.length > this.tableCapacity) this.reserveTable(listed.length * 2);
     const view = this.memory.view;
     const cb = this.controlBlock;
     listed.forEach((r, k) => {
@@ -129,6 +138,7 @@ export class JitProgram implements LoadedProgram {
       controlBlock: this.runtime.controlBlock,
       checked: options.checked ?? true,
       memoryPages: 1,
+      forceDispatch: options.controlFlow === 'dispatch',
     });
     const t1 = performance.now();
     const module = new WebAssembly.Module(compiled.bytes);

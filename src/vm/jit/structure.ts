@@ -25,10 +25,15 @@ type Frame = { kind: 'loop'; header: number } | { kind: 'block'; follower: numbe
  * unverified programs can have, fall back to a dispatcher: one `loop` around
  * a `br_table` over all blocks, with a local holding the next block.
  *
- * Returns which strategy was used.
+ * Returns which strategy was used. `forceDispatch` uses the fallback for
+ * any graph (to test and measure it).
  */
-export function emitStructured(cfg: FunctionCfg, f: FunctionBody, emit: BlockEmitter): 'structured' | 'dispatch' {
+export function emitStructured(cfg: FunctionCfg, f: FunctionBody, emit: BlockEmitter, forceDispatch = false): 'structured' | 'dispatch' {
   const rpo = reversePostorder(cfg);
+  if (forceDispatch) {
+    emitDispatch(cfg, rpo.order, f, emit);
+    return 'dispatch';
+  }
   const idom = immediateDominators(cfg, rpo);
   const pos = rpo.index;
   for (const b of rpo.order) {

@@ -1,0 +1,249 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  AluOp,
+  AtomicOp,
+  type Instruction,
+  JmpOp,
+  Mode,
+  InsnClass,
+  Size,
+  alu64Imm,
+  alu64Reg,
+  atomic,
+  callHelper,
+  callLocal,
+  exit,
+  insn,
+  ja,
+  jmpImm,
+  lddw,
+  ldx,
+  mov64Imm,
+  mov64Reg,
+  st,
+  stx,
+} from '../../src/isa/index.ts';
+import { HelperRegistry, standardHelpers } from '../../src/vm/helper-registry.ts';
+import { Vm } from '../../src/vm/vm.ts';
+import type { LoadedProgram, RunOptions } from '../../src/vm/program.ts';
+import { loadJit } from '../../src/vm/jit/index.ts';
+import { ByteWriter } from '../../src/vm/jit/wasm.ts';
+
+/** Runs `insns` in the interpreter and the JIT (one VM) and requires the same outcome; returns it. */
+function same(insns: Instruction[], options: RunOptions = {}, vm = new Vm()): string {
+  const jit = loadJit(vm, insns);
+  const interpreted = vm.load(insns);
+  const outcome = (p: LoadedProgram): string => {
+    try {
+      const r = p.run({ ...options, mem: options.mem?.slice() });
+      return `r0=${r.r0} insns=${r.instructions} tail=${r.tailCalls}`;
+    } catch (err) {
+      return `${(err as Error).name}: ${(err as Error).message}`;
+    }
+  };
+  const expected = outcome(interpreted);
+  assert.equal(outcome(jit), expected);
+  return expected;
+}
+
+test('LEB128 encodings', () => {
+  const enc = (f: (w: ByteWriter) => void): number[] => {
+    const w = new ByteWriter();
+    f(w);
+    return [...w.view()];
+  };
+  assert.deepEqual(enc((w) => w.u32(624485)), [0xe5, 0x8e, 0x26]);
+  assert.deepEqual(enc((w) => w.s32(-123456)), [0xc0, 0xbb, 0x78]);
+  assert.deepEqual(enc((w) => w.s32(63)), [0x3f]);
+  assert.deepEqual(enc((w) => w.s32(64)), [0xc0, 0x00]);
+  assert.deepEqual(enc((w) => w.s64(-(2n ** 63n))), [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f]);
+  assert.deepEqual(enc((w) => w.s64(2n ** 40n)), [0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+});
+
+test('an irreducible CFG compiles through the dispatch fallback and runs correctly', () => {
+  // Two entries into the loop {A, B}: entry -> A, entry -> B, A -> B, B -> A.
+  const insns = [
+    mov64Imm(0, 0),
+    mov64Imm(2, 5),
+    jmpImm(JmpOp.JEQ, 1, 0, 3), // -> B
+    alu64Imm(AluOp.ADD, 0, 1), // A
+    alu64Imm(AluOp.SUB, 2, 1),
+    jmpImm(JmpOp.JEQ, 2, 0, 4), // -> exit
+    alu64Imm(AluOp.MUL, 0, 10), // B
+    alu64Imm(AluOp.SUB, 2, 1),
+    jmpImm(JmpOp.JNE, 2, 0, -6), // -> A
+    exit(),
+    exit(),
+  ];
+  const vm = new Vm();
+  assert.equal(loadJit(vm, insns).stats.dispatchFunctions, 1);
+  assert.equal(same(insns, { r1: 0 }, vm), 'r0=110 insns=19 tail=0');
+  assert.equal(same(insns, { r1: 1 }, vm), 'r0=111 insns=19 tail=0');
+});
+
+test('nested loops and if/else shapes stay structured', () => {
+  // for (i = 3; i; i--) for (j = 4; j; j--) r0 += (j & 1) ? i : j
+  const insns = [
+    mov64Imm(0, 0),
+    mov64Imm(6, 3),
+    mov64Imm(7, 4),
+    mov64Reg(8, 7),
+    alu64Imm(AluOp.AND, 8, 1),
+    jmpImm(JmpOp.JEQ, 8, 0, 2),
+    alu64Reg(AluOp.ADD, 0, 6),
+    ja(1),
+    alu64Reg(AluOp.ADD, 0, 7),
+    alu64Imm(AluOp.SUB, 7, 1),
+    jmpImm(JmpOp.JNE, 7, 0, -8),
+    alu64Imm(AluOp.SUB, 6, 1),
+    jmpImm(JmpOp.JNE, 6, 0, -11),
+    exit(),
+  ];
+  const vm = new Vm();
+  const jit = loadJit(vm, insns);
+  assert.equal(jit.stats.dispatchFunctions, 0);
+  assert.equal(same(insns, {}, vm), `r0=${3 * (2 + 4) + (3 + 2 + 1) * 2} insns=${jit.run().instructions} tail=0`);
+});
+
+test('memory faults match the interpreter: NULL, out of the buffer, beyond 32 bits, read-only, stack below the frame', () => {
+  const mem = new Uint8Array(16);
+  assert.match(same([mov64Imm(1, 0), ldx(Size.W, 0, 1, 0), exit()]), /MemoryAccessError: instruction 1: invalid read of 4 bytes at 0x0/);
+  assert.match(same([ldx(Size.DW, 0, 1, 12), exit()], { mem }), /instruction 0: invalid read of 8 bytes/);
+  assert.match(same([...lddw(2, 1n << 32n), alu64Reg(AluOp.ADD, 1, 2), st(Size.B, 1, 0, 1), exit()], { mem }), /instruction 3: invalid write of 1 byte at 0x1/);
+  assert.match(same([st(Size.B, 1, 0, 1), exit()], { mem, memWritable: false }), /is read-only/);
+  // Below the running frame (r10 - 513) through a derived pointer and directly.
+  assert.match(same([mov64Reg(2, 10), alu64Imm(AluOp.ADD, 2, -513), ldx(Size.B, 0, 2, 0), exit()]), /instruction 2: invalid read/);
+  assert.match(same([ldx(Size.B, 0, 10, -513), exit()]), /instruction 0: invalid read/);
+  // Reads and writes inside the buffer work after a fault-free slow path.
+  assert.equal(same([st(Size.DW, 1, 8, -2), ldx(Size.DW, 0, 1, 8), exit()], { mem }), 'r0=18446744073709551614 insns=3 tail=0');
+});
+
+test('a callee may read its caller frame but not its own returned frame', () => {
+  // main: r1 = r10 - 8, *(u64 *)(r10 - 8) = 7; call f; f reads *(r1) = 7 and returns it.
+  const callee = [ldx(Size.DW, 0, 1, 0), exit()];
+  const main = [st(Size.DW, 10, -8, 7), mov64Reg(1, 10), alu64Imm(AluOp.ADD, 1, -8), callLocal(1), exit()];
+  assert.equal(same([...main, ...callee]), 'r0=7 insns=7 tail=0');
+  // f returns its own r10; main then reads below its frame: a fault.
+  const leak = [mov64Reg(0, 10), exit()];
+  const main2 = [callLocal(3), alu64Imm(AluOp.ADD, 0, -8), ldx(Size.DW, 0, 0, 0), exit()];
+  assert.match(same([...main2, ...leak]), /MemoryAccessError: instruction 2/);
+});
+
+test('call depth: 8 frames run, a 9th is CallDepthError', () => {
+  // f(n): if n == 0 return 0; return f(n - 1) + 1
+  const f = (start: number): Instruction[] => [
+    jmpImm(JmpOp.JNE, 1, 0, 2),
+    mov64Imm(0, 0),
+    exit(),
+    alu64Imm(AluOp.SUB, 1, 1),
+    callLocal(start - (start + 4) - 1),
+    alu64Imm(AluOp.ADD, 0, 1),
+    exit(),
+  ];
+  const program = (n: number): Instruction[] => [mov64Imm(1, n), callLocal(1), exit(), ...f(3)];
+  assert.match(same(program(6)), /^r0=6 /);
+  assert.match(same(program(7)), /CallDepthError: instruction 7: the call stack of 9 frames is too deep/);
+});
+
+test('instruction budget: the same instruction index and count as the interpreter', () => {
+  const loop = [mov64Imm(0, 0), alu64Imm(AluOp.ADD, 0, 1), ...lddw(2, 5n), ja(-4)];
+  for (const budget of [1, 2, 3, 4, 5, 6, 7, 100]) {
+    assert.match(same(loop, { budget }), /BudgetExceededError/);
+  }
+  assert.equal(same([mov64Imm(0, 1), exit()], { budget: 2 }), 'r0=1 insns=2 tail=0');
+});
+
+test('falling off the end is the interpreter error', () => {
+  assert.equal(same([mov64Imm(0, 1), jmpImm(JmpOp.JEQ, 0, 2, -2), mov64Imm(0, 2)]), 'VmRuntimeError: instruction 3: execution fell off the end of the program (no exit)');
+});
+
+test('r10 may be overwritten (it is then a plain callee-saved register)', () => {
+  const mem = new Uint8Array(8);
+  assert.match(same([mov64Reg(10, 1), st(Size.W, 10, 4, 99), ldx(Size.W, 0, 10, 4), exit()], { mem }), /^r0=99 /);
+});
+
+test('LD_ABS / LD_IND: big-endian loads, out of bounds returns 0, no packet is an error', () => {
+  const vm = new Vm();
+  const packet = vm.memory.allocateRegion(6, 'packet', 'packet');
+  vm.memory.u8.set([0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc], packet.start);
+  const ldAbs = (size: number, imm: number): Instruction => insn(InsnClass.LD | Mode.ABS | size, 0, 0, 0, imm);
+  const ldInd = (size: number, src: number, imm: number): Instruction => insn(InsnClass.LD | Mode.IND | size, 0, src, 0, imm);
+  const p = { packet: { start: packet.start, length: 6 } };
+  assert.match(same([ldAbs(Size.W, 1), exit()], p, vm), /^r0=878082202 /);
+  assert.match(same([ldAbs(Size.H, 4), exit()], p, vm), /^r0=39612 /);
+  assert.match(same([mov64Imm(3, 2), ldInd(Size.B, 3, 3), exit()], p, vm), /^r0=188 /);
+  assert.match(same([ldAbs(Size.W, 3), mov64Imm(0, 5), exit()], p, vm), /^r0=0 insns=1 /);
+  assert.match(same([mov64Imm(3, -8), ldInd(Size.B, 3, 3), exit()], p, vm), /^r0=0 /);
+  assert.match(same([ldAbs(Size.B, 0), exit()], {}, vm), /needs packet data/);
+});
+
+test('atomics on the stack: every operation and fetch form', () => {
+  const ops = [AtomicOp.ADD, AtomicOp.OR, AtomicOp.AND, AtomicOp.XOR, AtomicOp.XCHG, AtomicOp.CMPXCHG];
+  for (const size of [Size.W, Size.DW]) {
+    for (const base of ops) {
+      for (const fetch of base === AtomicOp.XCHG || base === AtomicOp.CMPXCHG ? [0] : [0, AtomicOp.FETCH]) {
+        const insns = [
+          ...lddw(1, 0x1234_5678_9abc_def0n),
+          stx(Size.DW, 10, -8, 1),
+          ...lddw(2, 0x0fed_cba9_8765_4321n),
+          ...lddw(0, 0x9abc_def0n),
+          atomic(size, base | fetch, 10, -8, 2),
+          ldx(Size.DW, 3, 10, -8),
+          alu64Reg(AluOp.XOR, 0, 3),
+          alu64Reg(AluOp.XOR, 0, 2),
+          exit(),
+        ];
+        same(insns);
+      }
+    }
+  }
+});
+
+test('helpers: arguments, r0, errors, pointers and exitProgram behave as in the interpreter', () => {
+  const helpers = new HelperRegistry(standardHelpers);
+  const vm = new Vm({ helpers });
+  helpers.register(1001, (call) => call.argU64(1) * 3n + call.argU64(5));
+  helpers.register(1002, () => {
+    throw new Error('boom');
+  });
+  helpers.register(1003, (call) => call.exitProgram(call.argI64(1)));
+  helpers.register(1005, (call) => call.bytes(1, 4, true).fill(0xab).length);
+  assert.match(same([...lddw(1, 1n << 40n), mov64Imm(5, 7), callHelper(1001), exit()], {}, vm), new RegExp(`^r0=${3n * (1n << 40n) + 7n} `));
+  assert.match(same([callHelper(1002), exit()], {}, vm), /HelperError: instruction 0: helper 1002 failed: boom/);
+  // exitProgram from a subprogram ends the whole program.
+  assert.equal(same([callLocal(2), mov64Imm(0, 1), exit(), mov64Imm(1, 42), callHelper(1003), mov64Imm(0, 9), exit()], {}, vm), 'r0=42 insns=3 tail=0');
+  // A helper writing through a stack pointer, then a pointer outside every region.
+  assert.match(same([mov64Reg(1, 10), alu64Imm(AluOp.ADD, 1, -4), callHelper(1005), ldx(Size.W, 0, 10, -4), exit()], {}, vm), /^r0=2880154539 /);
+  assert.match(same([mov64Imm(1, 64), callHelper(1005), exit()], {}, vm), /MemoryAccessError: instruction 1/);
+});
+
+test('tail calls: 33 at most, the frame is reset, the result is the last program', () => {
+  const helpers = new HelperRegistry(standardHelpers);
+  const vm = new Vm({ helpers });
+  let target: LoadedProgram | undefined;
+  helpers.register(1004, (call) => (call.tailCall(target!) ? 0 : -1));
+  // *(r10-8) is 0 on entry (frame reset); count calls in a buffer.
+  const insns = [
+    ldx(Size.DW, 0, 10, -8),
+    st(Size.DW, 10, -8, 1),
+    ldx(Size.W, 2, 1, 0),
+    alu64Imm(AluOp.ADD, 2, 1),
+    stx(Size.W, 1, 0, 2),
+    callHelper(1004),
+    alu64Imm(AluOp.ADD, 0, 1000),
+    exit(),
+  ];
+  const prologue = [mov64Imm(6, 0)];
+  const outcomes: string[] = [];
+  for (const jit of [false, true]) {
+    const mem = new Uint8Array(4);
+    const first = jit ? loadJit(vm, [...prologue, ...insns]) : vm.load([...prologue, ...insns]);
+    target = jit ? loadJit(vm, insns) : vm.load(insns);
+    // The context (r1) carries over to the tail-called program.
+    const r = first.run({ mem });
+    outcomes.push(`r0=${BigInt.asIntN(64, r.r0)} tail=${r.tailCalls} count=${mem[0]} insns=${r.instructions}`);
+  }
+  assert.equal(outcomes[1], outcomes[0]);
+  assert.match(outcomes[0]!, /r0=999 tail=33 count=34/);
+});
