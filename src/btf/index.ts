@@ -3,3 +3,4 @@ export * from './btf.ts';
 export * from './ext.ts';
 export * from './raw.ts';
 export * from './core.ts';
+export * from './format.ts';
