@@ -4,3 +4,7 @@ export { loadCollectionSpec } from './load.ts';
 export { SECTION_DEFS, LEGACY_PREFIXES, classifySection, BPF_F_XDP_HAS_FRAGS } from './sections.ts';
 export type { SectionDef, SectionInfo, SectionMatch, AttachTargetKind } from './sections.ts';
 export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.ts';
+export { applyProgramCore, applyCollectionCore } from './core.ts';
+export type { CoreResult } from './core.ts';
+export { programListing, describeRelocation } from './listing.ts';
+export type { ListingOptions } from './listing.ts';
