@@ -46,6 +46,8 @@ export const STACK_SIZE = MAX_CALL_FRAMES * STACK_FRAME_SIZE;
 export const STACK_GUARD = STACK_FRAME_SIZE;
 
 const TWO32 = 4294967296;
+/** Largest instruction-budget chunk the main loop counts down (an int32). */
+const CHUNK = 0x3fffffff;
 /** Index of the synthetic exit slot appended after the program (used by LD_ABS failure). */
 const SYNTHETIC_EXIT = 1;
 
@@ -147,10 +149,26 @@ class RunState implements HelperCall {
   readonly context: unknown;
   readonly budget: number;
   readonly packet: PacketData | undefined;
+  /** Instructions executed; exact once the main loop has returned or thrown. */
   count = 0;
   tailCalls = 0;
   pc = 0;
   program: InterpretedProgram;
+
+  // Call frames: index of the current one, and per caller its return pc,
+  // program, may_goto budget and saved r6-r10 halves.
+  depth = 0;
+  /** may_goto budget of the current frame (the kernel's per-subprogram counter). */
+  loops = MAY_GOTO_LOOPS;
+  private readonly returnPcs = new Int32Array(MAX_CALL_FRAMES);
+  private readonly framePrograms: InterpretedProgram[] = new Array(MAX_CALL_FRAMES);
+  private readonly frameLoops = new Int32Array(MAX_CALL_FRAMES);
+  private readonly savedRegs = new Int32Array(MAX_CALL_FRAMES * 10);
+
+  // The budget is handed to the main loop in chunks that fit in an int32.
+  private budgetLeft: number;
+  private chunk = 0;
+  private executed = 0;
   /** Set by exitProgram / tailCall during a helper call. */
   pendingExit = false;
   pendingTail: InterpretedProgram | undefined;
@@ -172,6 +190,7 @@ class RunState implements HelperCall {
     const budget = options.budget ?? host.defaultBudget;
     if (!Number.isInteger(budget) || budget < 0) throw new VmRuntimeError(0, `invalid instruction budget ${budget}`);
     this.budget = budget;
+    this.budgetLeft = budget === 0 ? Infinity : budget;
     this.packet = options.packet;
     this.stackBase = host.acquireStack(STACK_GUARD + STACK_SIZE);
     this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
@@ -198,6 +217,70 @@ class RunState implements HelperCall {
       this.finish();
       throw err;
     }
+  }
+
+  /**
+   * Called by the main loop when its chunk is used up, before executing the
+   * instruction at `pc`: returns the new chunk minus that instruction, or
+   * throws BudgetExceededError.
+   */
+  nextChunk(pc: number): number {
+    this.executed += this.chunk;
+    this.budgetLeft -= this.chunk;
+    this.chunk = 0;
+    if (this.budgetLeft <= 0) throw new BudgetExceededError(pc, this.budget);
+    this.chunk = Math.min(this.budgetLeft, CHUNK);
+    return this.chunk - 1;
+  }
+
+  /** Records the final instruction count from the loop's `remaining`. */
+  settleCount(remaining: number): void {
+    this.count = remaining < 0 ? this.executed : this.executed + this.chunk - remaining;
+  }
+
+  /** A bpf-to-bpf call returning to `returnPc`: a fresh frame below the caller's; r6-r9 (and r10) are callee-saved. */
+  enterFrame(returnPc: number): void {
+    const depth = this.depth;
+    if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthError(returnPc - 1, depth + 2, MAX_CALL_FRAMES);
+    const at = depth * 10;
+    for (let r = 0; r < 5; r++) {
+      this.savedRegs[at + r * 2] = this.lo[6 + r]!;
+      this.savedRegs[at + r * 2 + 1] = this.hi[6 + r]!;
+    }
+    this.returnPcs[depth] = returnPc;
+    this.framePrograms[depth] = this.program;
+    this.frameLoops[depth] = this.loops;
+    this.depth = depth + 1;
+    this.loops = MAY_GOTO_LOOPS;
+    this.lo[10] = this.stackTop - this.depth * STACK_FRAME_SIZE;
+    this.hi[10] = 0;
+    this.mapStack(this.depth);
+  }
+
+  /** Exit from a subprogram: restores the caller's frame and returns the pc to continue at. */
+  leaveFrame(): number {
+    const depth = --this.depth;
+    const at = depth * 10;
+    for (let r = 0; r < 5; r++) {
+      this.lo[6 + r] = this.savedRegs[at + r * 2]!;
+      this.hi[6 + r] = this.savedRegs[at + r * 2 + 1]!;
+    }
+    this.loops = this.frameLoops[depth]!;
+    this.program = this.framePrograms[depth]!;
+    this.mapStack(depth);
+    return this.returnPcs[depth]!;
+  }
+
+  /** Performs the tail call a helper requested: the target runs in the current frame, zeroed. */
+  enterTailCall(): void {
+    this.program = this.pendingTail!;
+    this.pendingTail = undefined;
+    this.tailCalls++;
+    this.loops = MAY_GOTO_LOOPS;
+    const frameTop = this.stackTop - this.depth * STACK_FRAME_SIZE;
+    this.lo[10] = frameTop;
+    this.hi[10] = 0;
+    this.memory.u8.fill(0, frameTop - STACK_FRAME_SIZE, frameTop);
   }
 
   /** Maps the stack so that frames 0..depth are accessible and nothing below. */
@@ -452,36 +535,27 @@ function endian(lo: Int32Array, hi: Int32Array, d: number, width: number, toBe: 
 
 /** The main loop. Runs `state.program` until the outermost exit. */
 function execute(state: RunState): void {
+  // Only what nearly every instruction needs is kept in locals, so the
+  // optimizing compiler can keep it in machine registers; frames, may_goto
+  // counters and the current program live in `state`.
   const lo = state.lo;
   const hi = state.hi;
-  const memory = state.memory;
-  const budget = state.budget === 0 ? Infinity : state.budget;
-  let view = memory.view;
-  let u8 = memory.u8;
+  let view = state.memory.view;
+  let u8 = state.memory.u8;
+  let code = state.program.decoded.code;
 
-  let program = state.program;
-  let code = program.decoded.code;
-  let callees = program.decoded.callees;
-
-  // Cached region of the last access: [cStart, cEnd), writable cW.
+  // Cached region of the last access: [cStart, cEnd), writable up to cWEnd (0 if read-only).
   let cStart = 0;
   let cEnd = 0;
-  let cW = false;
+  let cWEnd = 0;
 
-  // Call frames: return pc, program, may_goto budget and saved r6-r10 of each caller.
-  let depth = 0;
-  const returnPc = new Int32Array(MAX_CALL_FRAMES);
-  const framePrograms: InterpretedProgram[] = new Array(MAX_CALL_FRAMES);
-  const frameLoops = new Int32Array(MAX_CALL_FRAMES);
-  const saved = new Int32Array(MAX_CALL_FRAMES * 10);
-  let loops = MAY_GOTO_LOOPS;
-
-  let count = 0;
+  // Instructions left in the current budget chunk (kept within int32).
+  let remaining = 0;
   let pc = 0;
   let a = 0; // effective address of the current access
   try {
     for (;;) {
-      if (++count > budget) throw new BudgetExceededError(pc, state.budget);
+      if (--remaining < 0) remaining = state.nextChunk(pc);
       const at = pc << 2;
       const w = code[at]!;
       const d = (w >> 8) & 15;
@@ -744,7 +818,7 @@ function execute(state: RunState): void {
             const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 4, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           lo[d] = view.getInt32(a, true);
           hi[d] = 0;
@@ -755,7 +829,7 @@ function execute(state: RunState): void {
             const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 2, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           lo[d] = view.getUint16(a, true);
           hi[d] = 0;
@@ -766,7 +840,7 @@ function execute(state: RunState): void {
             const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 1, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           lo[d] = u8[a]!;
           hi[d] = 0;
@@ -777,7 +851,7 @@ function execute(state: RunState): void {
             const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 8, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           lo[d] = view.getInt32(a, true);
           hi[d] = view.getInt32(a + 4, true);
@@ -791,7 +865,7 @@ function execute(state: RunState): void {
             const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, size, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           const v = size === 4 ? view.getInt32(a, true) : size === 2 ? view.getInt16(a, true) : view.getInt8(a);
           lo[d] = v;
@@ -806,11 +880,11 @@ function execute(state: RunState): void {
         case 0x7a: {
           const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : (w & 0x18) === 0x10 ? 1 : 8;
           a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + size > cEnd || !cW) {
+          if (hi[d] !== 0 || a < cStart || a + size > cWEnd) {
             const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, size, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           const imm = code[at + 2]!;
           if (size === 4) view.setInt32(a, imm, true);
@@ -826,41 +900,41 @@ function execute(state: RunState): void {
         // Stores of a register
         case 0x63:
           a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 4 > cEnd || !cW) {
+          if (hi[d] !== 0 || a < cStart || a + 4 > cWEnd) {
             const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 4, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           view.setInt32(a, lo[s]!, true);
           break;
         case 0x6b:
           a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 2 > cEnd || !cW) {
+          if (hi[d] !== 0 || a < cStart || a + 2 > cWEnd) {
             const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 2, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           view.setInt16(a, lo[s]!, true);
           break;
         case 0x73:
           a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 1 > cEnd || !cW) {
+          if (hi[d] !== 0 || a < cStart || a + 1 > cWEnd) {
             const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 1, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           u8[a] = lo[s]!;
           break;
         case 0x7b:
           a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 8 > cEnd || !cW) {
+          if (hi[d] !== 0 || a < cStart || a + 8 > cWEnd) {
             const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 8, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           view.setInt32(a, lo[s]!, true);
           view.setInt32(a + 4, hi[s]!, true);
@@ -876,11 +950,11 @@ function execute(state: RunState): void {
           const base = loadAcquire ? s : d;
           // load-acquire / store-release are defined for every size.
           a = (lo[base]! >>> 0) + code[at + 1]!;
-          if (hi[base] !== 0 || a < cStart || a + size > cEnd || (!cW && !loadAcquire)) {
+          if (hi[base] !== 0 || a < cStart || a + size > (loadAcquire ? cEnd : cWEnd)) {
             const r = state.region(hi[base]!, lo[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           atomic(view, lo, hi, a, wide, imm, d, s);
           break;
@@ -893,11 +967,11 @@ function execute(state: RunState): void {
           const loadAcquire = imm === 0x100;
           const base = loadAcquire ? s : d;
           a = (lo[base]! >>> 0) + code[at + 1]!;
-          if (hi[base] !== 0 || a < cStart || a + size > cEnd || (!cW && !loadAcquire)) {
+          if (hi[base] !== 0 || a < cStart || a + size > (loadAcquire ? cEnd : cWEnd)) {
             const r = state.region(hi[base]!, lo[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
-            cW = r.writable;
+            cWEnd = r.writable ? cEnd : 0;
           }
           if (loadAcquire) {
             lo[d] = size === 2 ? view.getUint16(a, true) : u8[a]!;
@@ -920,8 +994,8 @@ function execute(state: RunState): void {
           lo[0] = v < 0 ? 0 : v;
           hi[0] = 0;
           if (v < 0) {
-            count--;
-            pc = program.decoded.length + SYNTHETIC_EXIT;
+            remaining++;
+            pc = state.program.decoded.length + SYNTHETIC_EXIT;
           }
           break;
         }
@@ -1068,8 +1142,8 @@ function execute(state: RunState): void {
 
         // may_goto: the kernel's per-frame loop budget; jumps once it is spent.
         case 0xe5:
-          if (loops === 0) pc = code[at + 3]!;
-          else loops--;
+          if (state.loops === 0) pc = code[at + 3]!;
+          else state.loops--;
           break;
 
         case 0x85:
@@ -1082,70 +1156,32 @@ function execute(state: RunState): void {
               throw new VmRuntimeError(pc - 1, `callx r${d}: no helper with id ${toU64(lo[d]!, hi[d]!)} is registered`);
             }
           } else if (s === 1) {
-            // bpf-to-bpf call: a fresh frame below the caller's; r6-r9 are callee-saved.
-            if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthError(pc - 1, depth + 2, MAX_CALL_FRAMES);
-            const sv = depth * 10;
-            for (let r = 0; r < 5; r++) {
-              saved[sv + r * 2] = lo[6 + r]!;
-              saved[sv + r * 2 + 1] = hi[6 + r]!;
-            }
-            returnPc[depth] = pc;
-            framePrograms[depth] = program;
-            frameLoops[depth] = loops;
-            depth++;
-            loops = MAY_GOTO_LOOPS;
-            lo[10] = state.stackTop - depth * STACK_FRAME_SIZE;
-            hi[10] = 0;
-            state.mapStack(depth);
-            cStart = cEnd = 0;
+            state.enterFrame(pc);
+            cStart = cEnd = cWEnd = 0;
             pc = code[at + 3]!;
             break;
           } else {
-            entry = callees[pc - 1]!;
+            entry = state.program.decoded.callees[pc - 1]!;
           }
-          state.program = program;
-          state.count = count;
           state.invoke(entry, pc - 1);
           // The helper may have grown memory or changed the region map.
-          view = memory.view;
-          u8 = memory.u8;
-          cStart = cEnd = 0;
+          view = state.memory.view;
+          u8 = state.memory.u8;
+          cStart = cEnd = cWEnd = 0;
           if (state.pendingExit) return;
-          const target = state.pendingTail;
-          if (target !== undefined) {
-            state.pendingTail = undefined;
-            state.tailCalls++;
-            program = target;
-            code = program.decoded.code;
-            callees = program.decoded.callees;
-            loops = MAY_GOTO_LOOPS;
-            const frameTop = state.stackTop - depth * STACK_FRAME_SIZE;
-            lo[10] = frameTop;
-            hi[10] = 0;
-            u8.fill(0, frameTop - STACK_FRAME_SIZE, frameTop);
+          if (state.pendingTail !== undefined) {
+            state.enterTailCall();
+            code = state.program.decoded.code;
             pc = 0;
           }
           break;
         }
 
         case 0x95: {
-          if (depth === 0) return;
-          depth--;
-          const sv = depth * 10;
-          for (let r = 0; r < 5; r++) {
-            lo[6 + r] = saved[sv + r * 2]!;
-            hi[6 + r] = saved[sv + r * 2 + 1]!;
-          }
-          pc = returnPc[depth]!;
-          loops = frameLoops[depth]!;
-          const caller = framePrograms[depth]!;
-          if (caller !== program) {
-            program = caller;
-            code = program.decoded.code;
-            callees = program.decoded.callees;
-          }
-          state.mapStack(depth);
-          cStart = cEnd = 0;
+          if (state.depth === 0) return;
+          pc = state.leaveFrame();
+          code = state.program.decoded.code;
+          cStart = cEnd = cWEnd = 0;
           break;
         }
 
@@ -1157,8 +1193,7 @@ function execute(state: RunState): void {
       }
     }
   } finally {
-    state.count = count;
-    state.program = program;
+    state.settleCount(remaining);
   }
 }
 
