@@ -217,6 +217,21 @@ test('ALU and jumps agree with a BigInt reference on edge values', () => {
         assert.equal(got32, ref32 ? 1n : 0n, `${op}32 ${hex(a)}, ${hex(b)}`);
       }
     }
+    // Immediate forms: the 32-bit immediate is sign-extended for 64-bit operations.
+    for (const imm of [0, 1, -1, 3, 63, 0x7fffffff, -0x80000000, -7]) {
+      const b = u64(BigInt(imm));
+      for (const [op, ref] of Object.entries(alu64)) {
+        assert.equal(run(`lddw %r0, ${hex(a)}\n${op} %r0, ${imm}\nexit`, {}, vm), ref(a, b), `${op} ${hex(a)}, ${imm}`);
+        assert.equal(run(`lddw %r0, ${hex(a)}\n${op}32 %r0, ${imm}\nexit`, {}, vm), alu32[op]!(w32(a), w32(b)), `${op}32 ${hex(a)}, ${imm}`);
+      }
+      for (const [op, ref] of Object.entries(jumps)) {
+        assert.equal(run(`lddw %r1, ${hex(a)}\nmov %r0, 1\n${op} %r1, ${imm}, +1\nmov %r0, 0\nexit`, {}, vm), ref(a, b) ? 1n : 0n, `${op} ${hex(a)}, ${imm}`);
+        const ref32 = op.startsWith('js') ? ref(u64(s32(a)), u64(s32(b))) : ref(w32(a), w32(b));
+        assert.equal(run(`lddw %r1, ${hex(a)}\nmov %r0, 1\n${op}32 %r1, ${imm}, +1\nmov %r0, 0\nexit`, {}, vm), ref32 ? 1n : 0n, `${op}32 ${hex(a)}, ${imm}`);
+      }
+    }
+    assert.equal(run(`lddw %r0, ${hex(a)}\nneg %r0\nexit`, {}, vm), u64(-a), `neg ${hex(a)}`);
+    assert.equal(run(`lddw %r0, ${hex(a)}\nneg32 %r0\nexit`, {}, vm), w32(-a), `neg32 ${hex(a)}`);
   }
 });
 
