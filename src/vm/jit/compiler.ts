@@ -99,6 +99,7 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   const slowCheck = m.declareFunction([I64, I32, I32, I32], []);
   const resetCaches = m.declareFunction([], []);
   const entryFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
+  const repeatFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
 
   const ctx: ModuleContext = { insns, options, globals, functions, slowCheck: slowCheck.index, resetCaches: resetCaches.index };
   const leaders = blockLeaders(insns);
@@ -109,7 +110,9 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   emitSlowCheck(slowCheck.body, options.controlBlock, globals);
   for (let k = 0; k < 8; k++) resetCaches.body.i64Const(0).globalSet(globals.cacheLimit[k]!);
   emitEntry(entryFn.body, ctx);
+  emitRepeat(repeatFn.body, ctx, entryFn.index);
   m.exportFunction('entry', entryFn.index);
+  m.exportFunction('repeat', repeatFn.index);
   return { bytes: m.encode(), strategies };
 }
 
@@ -205,6 +208,30 @@ function emitEntry(f: FunctionBody, ctx: ModuleContext): void {
   f.mem(Op.i64_store, cb + CB.r0);
   // unwinding = 1 means a helper ended the program.
   f.globalGet(ctx.globals.unwinding).i32Const(Status.exited).op(Op.i32_mul);
+}
+
+/**
+ * `repeat(n, r1lo, ..., r5hi, fp) -> status`: runs the program n times with
+ * the same arguments and budget, as BPF_PROG_TEST_RUN's `repeat` does,
+ * stopping early if a run ends through exitProgram. r0 of the last run is
+ * in CB.r0.
+ */
+function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
+  const cb = ctx.options.controlBlock;
+  const budget = f.local(I64);
+  const status = f.local(I32);
+  f.i32Const(0).mem(Op.i64_load, cb + CB.budget).set(budget);
+  f.block(Op.block);
+  f.block(Op.loop);
+  f.get(0).op(Op.i32_eqz).br(Op.br_if, 1);
+  f.i32Const(0).get(budget).mem(Op.i64_store, cb + CB.budget);
+  for (let k = 1; k <= 11; k++) f.get(k);
+  f.call(entry).tee(status).br(Op.br_if, 1);
+  f.get(0).i32Const(1).op(Op.i32_sub).set(0);
+  f.br(Op.br, 0);
+  f.op(Op.end);
+  f.op(Op.end);
+  f.get(status);
 }
 
 class FunctionCompiler {

@@ -122,6 +122,8 @@ export class JitProgram implements LoadedProgram {
   readonly runtime: JitRuntime;
   /** @internal */
   readonly entry: EntryFn;
+  /** @internal */
+  readonly repeatEntry: EntryFn;
   private readonly callees: ReadonlyMap<number, HelperEntry>;
 
   constructor(
@@ -145,6 +147,7 @@ export class JitProgram implements LoadedProgram {
     const instance = new WebAssembly.Instance(module, { env: this.imports() });
     const t2 = performance.now();
     this.entry = instance.exports.entry as EntryFn;
+    this.repeatEntry = instance.exports.repeat as EntryFn;
     let dispatch = 0;
     for (const s of compiled.strategies.values()) if (s === 'dispatch') dispatch++;
     this.stats = {
@@ -159,7 +162,26 @@ export class JitProgram implements LoadedProgram {
   run(options: RunOptions = {}): RunResult {
     const run = new JitRun(this, options);
     try {
-      return run.execute();
+      return run.execute(1);
+    } finally {
+      run.finish();
+    }
+  }
+
+  /**
+   * Runs the program `repeat` times with the same options inside one
+   * WebAssembly call (what BPF_PROG_TEST_RUN's `repeat` does in the kernel),
+   * and returns the last run's result with the mean time per run. Memory
+   * written by one run is seen by the next; each run gets the full budget.
+   * `instructions` is the count of the last run.
+   */
+  runRepeated(options: RunOptions, repeat: number): RunResult & { nsPerRun: number } {
+    if (!Number.isInteger(repeat) || repeat < 1 || repeat > 0x7fffffff) throw new RangeError(`repeat must be an integer from 1 to 2^31-1, got ${repeat}`);
+    const run = new JitRun(this, options);
+    try {
+      const t0 = performance.now();
+      const result = run.execute(repeat);
+      return { ...result, nsPerRun: ((performance.now() - t0) * 1e6) / repeat };
     } finally {
       run.finish();
     }
@@ -284,10 +306,11 @@ class JitRun implements HelperCall {
     }
   }
 
-  execute(): RunResult {
+  execute(repeat: number): RunResult {
     this.runtime.syncRegions(this.stackRegion);
     const a = this.args;
-    this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+    if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+    else this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
     const r0 = (BigInt(view.getUint32(cb + CB.r0 + 4, true)) << 32n) | BigInt(view.getUint32(cb + CB.r0, true));

@@ -1,0 +1,429 @@
+// JIT benchmark: each program runs in the Linux kernel (BPF_PROG_TEST_RUN
+// with `repeat`, the kernel's own duration), in the interpreter and in the
+// JIT (checked, and unchecked since the kernel's verifier accepted the
+// program), in the same process. Prints ns per run, the ratio to the
+// kernel and the geometric mean of the ratios; and the compile time in
+// microseconds per instruction.
+//
+//   node --import tsx bench/jit.ts            (as root for the kernel column)
+//
+// All programs are XDP programs (verifier-valid), so the same bytecode runs
+// in both backends: the VM gets an xdp_md-shaped context whose data and
+// data_end words hold the packet's VM addresses.
+import assert from 'node:assert/strict';
+import { type Instruction, LdImm64Src, OPCODE_LDDW, assemble } from '../src/isa/index.ts';
+import { HelperRegistry, Vm, standardHelpers } from '../src/vm/index.ts';
+import { loadJit } from '../src/vm/jit/index.ts';
+import type { JitProgram } from '../src/vm/jit/index.ts';
+import { ArrayMap } from '../src/maps/array.ts';
+import { HashMap } from '../src/maps/hash.ts';
+import { type VmMap, vmMapByHandle } from '../src/maps/base.ts';
+import { MapType, ProgramType } from '../src/uapi/enums.ts';
+
+const MAP_LOOKUP = 1;
+
+interface MapDef {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** Entries to insert before running: [key, value] as u32 key / u64 value. */
+  fill: [number, number][];
+}
+
+interface Case {
+  name: string;
+  source: string;
+  packet: Uint8Array;
+  maps?: MapDef[];
+}
+
+function ipv4Packet(length: number, protocol: 6 | 17): Uint8Array {
+  const p = new Uint8Array(length);
+  const v = new DataView(p.buffer);
+  p.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2], 0);
+  v.setUint16(12, 0x0800);
+  p[14] = 0x45;
+  v.setUint16(16, length - 14);
+  p[22] = 64;
+  p[23] = protocol;
+  v.setUint32(26, 0x0a000001);
+  v.setUint32(30, 0x0a000002);
+  v.setUint16(34, 12345);
+  v.setUint16(36, 80);
+  if (protocol === 6) p[34 + 13] = 0x18;
+  for (let i = 54; i < length; i++) p[i] = (i * 7) & 0xff;
+  return p;
+}
+
+const ptr = `
+  ldxw %r2, [%r1]
+  ldxw %r3, [%r1+4]`;
+
+const cases: Case[] = [
+  {
+    name: 'alu loop (xorshift64 + mul, 1000 iterations)',
+    packet: new Uint8Array(64),
+    source: `
+      mov %r0, 1
+      mov %r3, 0
+      mov %r4, 1000
+    loop:
+      mov %r2, %r0
+      lsh %r2, 13
+      xor %r0, %r2
+      mov %r2, %r0
+      rsh %r2, 7
+      xor %r0, %r2
+      mov %r2, %r0
+      lsh %r2, 17
+      xor %r0, %r2
+      add %r3, %r0
+      mul %r3, 31
+      sub %r4, 1
+      jne %r4, 0, loop
+      mov32 %r0, %r3
+      and32 %r0, 3
+      exit`,
+  },
+  {
+    name: 'FNV-1a over a 1 KiB packet',
+    packet: ipv4Packet(1024, 17),
+    source: `${ptr}
+      mov %r0, 0
+      mov %r4, %r2
+      add %r4, 1024
+      jgt %r4, %r3, out
+      lddw %r0, 0xcbf29ce484222325
+      lddw %r5, 0x100000001b3
+      mov %r6, 0
+    loop:
+      mov %r4, %r2
+      add %r4, %r6
+      ldxb %r7, [%r4]
+      xor %r0, %r7
+      mul %r0, %r5
+      add %r6, 1
+      jlt %r6, 1024, loop
+      and32 %r0, 3
+    out:
+      exit`,
+  },
+  ...([64, 1500] as const).map(
+    (size): Case => ({
+      name: `XDP parser eth/ip/${size === 64 ? 'udp' : 'tcp'}, ${size}-byte packet`,
+      packet: ipv4Packet(size, size === 64 ? 17 : 6),
+      source: `${ptr}
+      mov %r0, 2
+      mov %r4, %r2
+      add %r4, 14
+      jgt %r4, %r3, out
+      ldxh %r5, [%r2+12]
+      be16 %r5
+      jne %r5, 0x0800, out
+      mov %r4, %r2
+      add %r4, 34
+      jgt %r4, %r3, out
+      ldxb %r5, [%r2+14]
+      and %r5, 0xf
+      lsh %r5, 2
+      jlt %r5, 20, drop
+      ldxb %r6, [%r2+23]
+      ldxw %r7, [%r2+26]
+      ldxw %r8, [%r2+30]
+      mov %r4, %r2
+      add %r4, 14
+      add %r4, %r5
+      jeq %r6, 17, udp
+      jne %r6, 6, out
+      mov %r9, %r4
+      add %r9, 20
+      jgt %r9, %r3, drop
+      ldxh %r5, [%r4]
+      ldxh %r6, [%r4+2]
+      ldxb %r9, [%r4+13]
+      and %r9, 0x3f
+      xor %r7, %r9
+      ja ports
+    udp:
+      mov %r9, %r4
+      add %r9, 8
+      jgt %r9, %r3, drop
+      ldxh %r5, [%r4]
+      ldxh %r6, [%r4+2]
+    ports:
+      be16 %r5
+      be16 %r6
+      xor %r7, %r8
+      add %r7, %r5
+      add %r7, %r6
+      mov32 %r0, %r7
+      and32 %r0, 3
+      exit
+    drop:
+      mov %r0, 1
+    out:
+      exit`,
+    }),
+  ),
+  {
+    name: 'IP checksum over 1500 bytes, bounds check per word',
+    packet: ipv4Packet(1500, 6),
+    source: `${ptr}
+      mov %r0, 0
+      mov %r6, 0
+    loop:
+      mov %r4, %r2
+      add %r4, %r6
+      mov %r5, %r4
+      add %r5, 2
+      jgt %r5, %r3, done
+      ldxh %r7, [%r4]
+      add %r0, %r7
+      add %r6, 2
+      jlt %r6, 1500, loop
+    done:
+      mov %r7, %r0
+      rsh %r7, 16
+      and %r0, 0xffff
+      add %r0, %r7
+      mov %r7, %r0
+      rsh %r7, 16
+      and %r0, 0xffff
+      add %r0, %r7
+      and32 %r0, 3
+      exit`,
+  },
+  {
+    name: 'map counting (64 array + 64 hash lookups)',
+    packet: new Uint8Array(64),
+    maps: [
+      { name: 'counts', type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 16, fill: [] },
+      { name: 'weights', type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 64, fill: Array.from({ length: 32 }, (_, k) => [k, k * 3]) },
+    ],
+    source: `
+      mov %r6, 0
+      mov %r7, 0
+    loop:
+      mov %r1, %r6
+      and %r1, 15
+      stxw [%r10-4], %r1
+      lddw %r1, 0
+      mov %r2, %r10
+      add %r2, -4
+      call 1
+      jeq %r0, 0, skip1
+      ldxdw %r1, [%r0]
+      add %r1, 1
+      stxdw [%r0], %r1
+    skip1:
+      mov %r1, %r6
+      and %r1, 31
+      stxw [%r10-8], %r1
+      lddw %r1, 1
+      mov %r2, %r10
+      add %r2, -8
+      call 1
+      jeq %r0, 0, skip2
+      ldxdw %r1, [%r0]
+      add %r7, %r1
+    skip2:
+      add %r6, 1
+      jlt %r6, 64, loop
+      mov32 %r0, %r7
+      and32 %r0, 3
+      exit`,
+  },
+  {
+    name: 'bpf-to-bpf calls (100 calls)',
+    packet: new Uint8Array(64),
+    source: `
+      mov %r6, 0
+      mov %r7, 0
+    loop:
+      mov %r1, %r6
+      mov %r2, %r7
+      call local mix
+      mov %r7, %r0
+      add %r6, 1
+      jlt %r6, 100, loop
+      mov32 %r0, %r7
+      and32 %r0, 3
+      exit
+    mix:
+      mov %r0, %r1
+      mul %r0, 0x9e3779b1
+      xor %r0, %r2
+      mov %r3, %r2
+      rsh %r3, 5
+      add %r0, %r3
+      exit`,
+  },
+  {
+    name: '32-bit ALU with byte swaps (256 iterations)',
+    packet: new Uint8Array(64),
+    source: `
+      mov32 %r0, 0x12345678
+      mov32 %r6, 0
+    loop:
+      mov32 %r2, %r0
+      be32 %r2
+      add32 %r0, %r2
+      mov32 %r3, %r0
+      be16 %r3
+      xor32 %r0, %r3
+      mov %r4, %r0
+      lsh %r4, 7
+      be64 %r4
+      rsh %r4, 29
+      add32 %r0, %r4
+      mov32 %r5, %r0
+      rsh32 %r5, 27
+      lsh32 %r0, 5
+      or32 %r0, %r5
+      add32 %r6, 1
+      jlt32 %r6, 256, loop
+      and32 %r0, 3
+      exit`,
+  },
+];
+
+/** Program with lddw #k (map placeholders) replaced: `resolve(k)` gives [src, imm]. */
+function withMaps(insns: Instruction[], maps: MapDef[] | undefined, resolve: (k: number) => [number, number]): Instruction[] {
+  if (!maps) return insns;
+  return insns.map((i) => (i.opcode === OPCODE_LDDW && i.src === 0 && i.imm < maps.length && i.dst === 1 ? { ...i, src: resolve(i.imm)[0], imm: resolve(i.imm)[1] } : i));
+}
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (n: number): Uint8Array => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+
+/** Time `fn(repeat)` (which reports ns per run) with repeat sized to about `targetMs`. */
+function calibrate(fn: (repeat: number) => number, targetMs = 300): number {
+  const probe = fn(100);
+  const repeat = Math.max(100, Math.min(50_000_000, Math.round((targetMs * 1e6) / Math.max(probe, 1))));
+  const samples = [fn(repeat), fn(repeat), fn(repeat)];
+  return Math.min(...samples);
+}
+
+interface KernelSide {
+  run(insns: Instruction[], c: Case): { ns: number; retval: number } | string;
+}
+
+async function kernelSide(): Promise<KernelSide | string> {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'not root on Linux';
+  try {
+    const { KernelProgram } = await import('../src/kernel/program.ts');
+    const { KernelMap } = await import('../src/kernel/map.ts');
+    return {
+      run(insns, c) {
+        const maps = (c.maps ?? []).map((m) => {
+          const map = KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name });
+          for (const [k, v] of m.fill) map.update(u32(k), u64(v));
+          return map;
+        });
+        try {
+          const program = KernelProgram.load({ type: ProgramType.XDP, instructions: withMaps(insns, c.maps, (k) => [LdImm64Src.MAP_FD, maps[k]!.fd]), name: 'bench' });
+          try {
+            let retval = 0;
+            const ns = calibrate((repeat) => {
+              const r = program.run({ data: c.packet, repeat });
+              retval = r.retval;
+              return r.durationNs;
+            });
+            return { ns, retval };
+          } finally {
+            program.close();
+          }
+        } catch (err) {
+          return (err as Error).message.split('\n')[0]!;
+        } finally {
+          for (const m of maps) m.close();
+        }
+      },
+    };
+  } catch (err) {
+    return `kernel backend unavailable: ${(err as Error).message}`;
+  }
+}
+
+function vmSide(insns: Instruction[], c: Case): { interpreter: number; checked: number; unchecked: number; r0: number; compileUsPerInsn: number } {
+  const helpers = new HelperRegistry(standardHelpers);
+  if (!standardHelpers.helper(MAP_LOOKUP)) {
+    // Until the VM's map helpers land: bpf_map_lookup_elem over src/maps.
+    helpers.register(MAP_LOOKUP, (call) => {
+      const map: VmMap | undefined = vmMapByHandle(call.argU32(1));
+      if (map === undefined) return 0;
+      return map.lookupElem(call.pointer(2, map.keySize, false), 0);
+    });
+  }
+  const vm = new Vm({ helpers, budget: 0 });
+  const maps = (c.maps ?? []).map((m) => {
+    const map = m.type === MapType.ARRAY ? new ArrayMap(vm.memory, m) : new HashMap(vm.memory, { ...m, seed: 0 });
+    for (const [k, v] of m.fill) map.update(u32(k), u64(v));
+    return map;
+  });
+  const program = withMaps(insns, c.maps, (k) => [0, maps[k]!.handle]);
+  const packet = vm.memory.allocateRegion(c.packet.length, 'packet', 'packet');
+  vm.memory.u8.set(c.packet, packet.start);
+  const ctx = vm.memory.allocateRegion(24, 'context', 'xdp_md', false);
+  vm.memory.view.setUint32(ctx.start, packet.start, true);
+  vm.memory.view.setUint32(ctx.start + 4, packet.start + packet.size, true);
+  const options = { r1: ctx.start };
+
+  const interpreted = vm.load(program);
+  const expected = interpreted.run(options).r0;
+  const interpreter = calibrate((repeat) => {
+    const t0 = performance.now();
+    for (let k = 0; k < repeat; k++) interpreted.run(options);
+    return ((performance.now() - t0) * 1e6) / repeat;
+  }, 200);
+  let compileUs = 0;
+  const jitTime = (checked: boolean): number => {
+    const t0 = performance.now();
+    const jit: JitProgram = loadJit(vm, program, { checked });
+    compileUs = ((performance.now() - t0) * 1000) / program.length;
+    assert.equal(jit.run(options).r0, expected, `${c.name}: JIT (checked=${checked}) disagrees with the interpreter`);
+    return calibrate((repeat) => jit.runRepeated(options, repeat).nsPerRun);
+  };
+  const checked = jitTime(true);
+  const unchecked = jitTime(false);
+  return { interpreter, checked, unchecked, r0: Number(expected & 0xffffffffn), compileUsPerInsn: compileUs };
+}
+
+const fmt = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
+const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+
+const kernel = await kernelSide();
+if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
+const rows: string[][] = [['program', 'kernel', 'interpreter', 'JIT checked', 'JIT unchecked', 'checked/kernel', 'unchecked/kernel']];
+const ratiosChecked: number[] = [];
+const ratiosUnchecked: number[] = [];
+const compile: number[] = [];
+for (const c of cases) {
+  const insns = assemble(c.source, { syntax: 'ubpf' });
+  const vm = vmSide(insns, c);
+  compile.push(vm.compileUsPerInsn);
+  let kernelCell = '-';
+  let rc = '-';
+  let ru = '-';
+  if (typeof kernel !== 'string') {
+    const k = kernel.run(insns, c);
+    if (typeof k === 'string') kernelCell = `(${k})`;
+    else {
+      assert.equal(k.retval >>> 0, vm.r0 >>> 0, `${c.name}: kernel returned ${k.retval}, the VM ${vm.r0}`);
+      kernelCell = fmt(k.ns);
+      ratiosChecked.push(vm.checked / k.ns);
+      ratiosUnchecked.push(vm.unchecked / k.ns);
+      rc = `${(vm.checked / k.ns).toFixed(2)}x`;
+      ru = `${(vm.unchecked / k.ns).toFixed(2)}x`;
+    }
+  }
+  rows.push([c.name, kernelCell, fmt(vm.interpreter), fmt(vm.checked), fmt(vm.unchecked), rc, ru]);
+}
+if (ratiosChecked.length > 0) {
+  rows.push(['geometric mean', '', '', '', '', `${geomean(ratiosChecked).toFixed(2)}x`, `${geomean(ratiosUnchecked).toFixed(2)}x`]);
+}
+const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+for (const r of rows) console.log(r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
+console.log(`\ncompile time: ${geomean(compile).toFixed(2)} µs per instruction (geometric mean over the programs, generation + WebAssembly compile + instantiate)`);
