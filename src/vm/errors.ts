@@ -38,6 +38,11 @@ export class UnknownHelperError extends TsbpfError {
   }
 }
 
+/** A bad option of a VM or a run (budget, initial registers, ...). */
+export class VmOptionError extends TsbpfError {
+  override name = 'VmOptionError';
+}
+
 /** A fault while running: a bad call, falling off the end, a misused instruction. */
 export class VmRuntimeError extends TsbpfError {
   override name = 'VmRuntimeError';

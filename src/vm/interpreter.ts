@@ -2,7 +2,7 @@ import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import { TsbpfError } from '../errors.ts';
 import type { Region, VmMemory } from './memory.ts';
-import { BudgetExceededError, CallDepthError, HelperError, VmRuntimeError } from './errors.ts';
+import { BudgetExceededError, CallDepthError, HelperError, VmOptionError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
   MAY_GOTO_LOOPS,
@@ -122,9 +122,10 @@ export class InterpretedProgram implements LoadedProgram {
   }
 }
 
-function setRegister(lo: Int32Array, hi: Int32Array, r: number, value: number | bigint, what: string): void {
+/** Sets register `r` from a helper result or option; false if `value` is a number that is not a safe integer. */
+function setRegister(lo: Int32Array, hi: Int32Array, r: number, value: number | bigint): boolean {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new VmRuntimeError(0, `${what} = ${value} is not a safe integer (pass a bigint)`);
+    if (!Number.isSafeInteger(value)) return false;
     lo[r] = value % TWO32;
     hi[r] = Math.floor(value / TWO32);
   } else {
@@ -132,6 +133,7 @@ function setRegister(lo: Int32Array, hi: Int32Array, r: number, value: number | 
     lo[r] = Number(v & 0xffffffffn);
     hi[r] = Number(v >> 32n);
   }
+  return true;
 }
 
 function toU64(lo: number, hi: number): bigint {
@@ -188,7 +190,7 @@ class RunState implements HelperCall {
     this.memory = host.memory;
     this.context = options.context;
     const budget = options.budget ?? host.defaultBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw new VmRuntimeError(0, `invalid instruction budget ${budget}`);
+    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
     this.budget = budget;
     this.budgetLeft = budget === 0 ? Infinity : budget;
     this.packet = options.packet;
@@ -210,7 +212,7 @@ class RunState implements HelperCall {
       const args = [options.r1, options.r2, options.r3, options.r4, options.r5];
       for (let r = 1; r <= 5; r++) {
         const v = args[r - 1];
-        if (v !== undefined) setRegister(this.lo, this.hi, r, v, `r${r}`);
+        if (v !== undefined && !setRegister(this.lo, this.hi, r, v)) throw new VmOptionError(`r${r} = ${v} is not a safe integer (pass a bigint)`);
       }
       this.lo[10] = this.stackTop;
     } catch (err) {
@@ -348,6 +350,7 @@ class RunState implements HelperCall {
   }
 
   pointer(n: ArgIndex, size: number, write: boolean): number {
+    if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.lo[n]! >>> 0;
     if (size > 0) this.memory.check(this.hi[n]!, lo, size, write, this.pc);
     return lo;
@@ -368,7 +371,7 @@ class RunState implements HelperCall {
   }
 
   exitProgram(r0: number | bigint): void {
-    setRegister(this.lo, this.hi, 0, r0, 'exit value');
+    if (!setRegister(this.lo, this.hi, 0, r0)) throw new VmRuntimeError(this.pc, `exit value ${r0} is not a safe integer`);
     this.pendingExit = true;
   }
 
@@ -386,9 +389,7 @@ class RunState implements HelperCall {
     if (result === undefined) {
       this.lo[0] = 0;
       this.hi[0] = 0;
-    } else if (typeof result === 'bigint' || Number.isSafeInteger(result)) {
-      setRegister(this.lo, this.hi, 0, result, 'r0');
-    } else {
+    } else if (!setRegister(this.lo, this.hi, 0, result)) {
       throw new VmRuntimeError(pc, `${entry.name} returned ${String(result)}, not an integer`);
     }
   }

@@ -3,7 +3,7 @@ import { VmMemory } from './memory.ts';
 import { HelperRegistry, standardHelpers } from './helper-registry.ts';
 import { InterpretedProgram, type InterpreterHost } from './interpreter.ts';
 import { DEFAULT_BUDGET, type LoadOptions, prepareProgram } from './program.ts';
-import { VmRuntimeError } from './errors.ts';
+import { VmOptionError } from './errors.ts';
 
 export interface VmOptions {
   /** The address space (default: a new 1 MiB VmMemory). Maps and contexts live here too. */
@@ -36,7 +36,7 @@ export class Vm implements InterpreterHost {
     this.memory = options.memory ?? new VmMemory();
     this.helpers = options.helpers ?? standardHelpers;
     const budget = options.budget ?? DEFAULT_BUDGET;
-    if (!Number.isInteger(budget) || budget < 0) throw new VmRuntimeError(0, `invalid instruction budget ${budget}`);
+    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
     this.defaultBudget = budget;
   }
 

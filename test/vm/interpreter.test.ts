@@ -27,6 +27,7 @@ import {
   type RunOptions,
   UnknownHelperError,
   Vm,
+  VmOptionError,
   VmRuntimeError,
   conformanceHelpers,
 } from '../../src/vm/index.ts';
@@ -347,6 +348,8 @@ test('the instruction budget stops a runaway program with a typed error naming i
   assert.throws(() => prog.run({ budget: 2 }), BudgetExceededError);
   assert.equal(prog.run({ budget: 0 }).r0, 2n);
   assert.throws(() => new Vm({ budget: 50 }).load(asm(loop)).run(), BudgetExceededError);
+  assert.throws(() => new Vm({ budget: -1 }), VmOptionError);
+  assert.throws(() => prog.run({ budget: 1.5 }), VmOptionError);
 });
 
 test('memory faults: NULL, stack underflow and overflow, read-only regions, pointers above 4 GiB', () => {
@@ -553,7 +556,7 @@ test('LD_ABS / LD_IND read the packet big-endian; out of bounds returns 0 from t
 test('r1-r5 accept numbers and bigints', () => {
   const prog = new Vm().load(asm('mov %r0, %r1\nadd %r0, %r2\nadd %r0, %r3\nadd %r0, %r4\nadd %r0, %r5\nexit'));
   assert.equal(prog.run({ r1: 1, r2: -2, r3: 2n ** 40n, r4: -1n, r5: 0 }).r0, u64(2n ** 40n - 2n));
-  assert.throws(() => prog.run({ r1: 0.5 }), /not a safe integer/);
+  assert.throws(() => prog.run({ r1: 0.5 }), (e: unknown) => e instanceof VmOptionError && /r1 = 0.5 is not a safe integer/.test(e.message));
 });
 
 test('the 64-bit multiply matches BigInt on random operands', () => {
