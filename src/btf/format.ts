@@ -9,7 +9,7 @@
  */
 import type { Btf } from './btf.ts';
 import { loadKernelBtf } from './core.ts';
-import { type BtfType, BtfError, type CompositeType, type EnumType, isComposite } from './types.ts';
+import { type BtfType, BtfError, type CompositeType, type EnumType, type RefType, isComposite } from './types.ts';
 
 export interface FormatCOptions {
   /** Types to declare (with everything they need); default: all of this BTF's own types. */
@@ -31,6 +31,8 @@ const enum Emit {
 
 /** Deeper than any real type graph; guards the recursion against hostile input. */
 const MAX_DEPTH = 2000;
+/** Largest struct hole printed as padding bitfields (1 MiB). */
+const MAX_PADDING_BITS = 8 << 20;
 
 /** Type aliases some architectures' compilers lack (libbpf's btf_dump_emit_missing_aliases). */
 const MISSING_ALIASES: Record<string, string> = {
@@ -299,7 +301,7 @@ class CDumper {
     return `${t.fwdKind} ${this.typeName(t)}`;
   }
 
-  private typedefDef(t: BtfType & { kind: 'typedef' }, lvl: number): string {
+  private typedefDef(t: RefType, lvl: number): string {
     const name = this.identName(t);
     // Old GCC emitted __gnuc_va_list as a typedef of void.
     if (t.type === 0 && name === '__gnuc_va_list') return 'typedef __builtin_va_list __gnuc_va_list';
@@ -397,6 +399,8 @@ class CDumper {
   /** btf_dump_emit_bit_padding: explicit anonymous bitfields that reproduce holes the compiler would not leave. */
   private bitPadding(curOff: number, nextOff: number, nextAlign: number, inBitfield: boolean, lvl: number): string {
     if (curOff >= nextOff) return '';
+    // Real layouts have small holes; a huge one (hostile input) would print millions of lines.
+    if (nextOff - curOff > MAX_PADDING_BITS) throw new BtfError(`C dump: a padding gap of ${(nextOff - curOff) / 8} bytes is too large to print`);
     const pads: [string, number][] = [
       ['long', this.ptrSize * 8],
       ['int', 32],
