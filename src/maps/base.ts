@@ -176,7 +176,7 @@ export abstract class VmMap implements BpfMap {
     this.valueStride = this.perCpu ? perCpuValueStride(this.valueSize) : this.valueSize;
     this.valueBufferSize = this.perCpu ? this.valueStride * this.cpus : this.valueSize;
     this.id = nextMapId++;
-    this.handle = this.reserve(Descriptor.SIZE, 'descriptor');
+    this.handle = this.reserveMemory(Descriptor.SIZE, 'descriptor');
     const view = memory.view;
     view.setUint32(this.handle + Descriptor.TYPE, this.type, true);
     view.setUint32(this.handle + Descriptor.KEY_SIZE, this.keySize, true);
@@ -211,7 +211,7 @@ export abstract class VmMap implements BpfMap {
   }
 
   /** Reserves VM memory for storage, throwing E2BIG past the VM's per-map limit. */
-  protected reserve(bytes: number, what: string): number {
+  protected reserveMemory(bytes: number, what: string): number {
     if (bytes > MAX_STORAGE) throw this.error('E2BIG', 'create', `${what} needs ${bytes} bytes, more than the VM allows per map (${MAX_STORAGE})`);
     const start = this.memory.allocate(bytes);
     this.allocations.push({ start, size: bytes });
@@ -220,7 +220,7 @@ export abstract class VmMap implements BpfMap {
 
   /** Reserves memory programs can point into (values), as a 'map' region. */
   protected reserveRegion(bytes: number): Region {
-    const start = this.reserve(bytes, 'value storage');
+    const start = this.reserveMemory(bytes, 'value storage');
     this.allocations.pop();
     const region = this.memory.map({ start, size: Math.max(bytes, 1), kind: 'map', writable: !this.programReadOnly, name: this.describe() });
     this.regions.push(region);

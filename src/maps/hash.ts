@@ -84,10 +84,10 @@ export class HashMap extends VmMap {
     this.cpuStride = this.perCpu ? roundUp8(this.valueSize) : this.valueSize;
     this.valueOffset = HashEntry.HEADER_SIZE + roundUp8(this.keySize);
     this.entryStride = roundUp8(this.valueOffset + (this.perCpu ? this.cpuStride * this.cpus : this.valueSize));
-    this.buckets = this.reserve(this.bucketCount * 4, 'buckets');
+    this.buckets = this.reserveMemory(this.bucketCount * 4, 'buckets');
     this.entries_ = this.reserveRegion(this.maxEntries * this.entryStride).start;
-    this.scratchKey = this.reserve(Math.max(this.keySize, 8), 'scratch key');
-    this.scratchValue = this.reserve(Math.max(this.valueBufferSize, 8), 'scratch value');
+    this.scratchKey = this.reserveMemory(Math.max(this.keySize, 8), 'scratch key');
+    this.scratchValue = this.reserveMemory(Math.max(this.valueBufferSize, 8), 'scratch value');
     for (let i = this.maxEntries - 1; i >= 0; i--) this.free.push(i);
     this.lruPrev = new Int32Array(this.lru ? this.maxEntries : 0).fill(-1);
     this.lruNext = new Int32Array(this.lru ? this.maxEntries : 0).fill(-1);
@@ -158,6 +158,7 @@ export class HashMap extends VmMap {
   }
 
   private lruUnlink(index: number): void {
+    if (this.lruPrev[index]! < 0 && this.lruHead !== index) return; // not on the list (a new entry)
     const prev = this.lruPrev[index]!;
     const next = this.lruNext[index]!;
     if (prev >= 0) this.lruNext[prev] = next;

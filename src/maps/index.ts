@@ -1,0 +1,11 @@
+export { Errno, MapError, errnoName, negErrno, type ErrnoName } from './errors.ts';
+export { Descriptor, VmMap, validateMapDefinition, vmMapByHandle, vmMapById, type VmMapOptions } from './base.ts';
+export { HashDescriptor, HashEntry, HashMap } from './hash.ts';
+export { ArrayDescriptor, ArrayMap, ReferenceArrayMap, type ReferenceKind } from './array.ts';
+export { LpmTrieMap } from './lpm.ts';
+export { BloomFilterMap, QueueStackMap } from './queue.ts';
+export { RingBufMap, VmRingBufferReader } from './ringbuf.ts';
+export { PerfEventArrayMap, PerfRing, VmPerfEventArrayReader, type PerfSample } from './perf.ts';
+export { StackTraceMap } from './stacktrace.ts';
+export { createVmMap, VM_MAP_TYPES } from './create.ts';
+export { jhash } from './jhash.ts';
