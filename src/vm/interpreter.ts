@@ -42,8 +42,13 @@ export interface InterpreterHost {
 
 /** Bytes of stack per run: MAX_CALL_FRAMES frames of 512 bytes. */
 export const STACK_SIZE = MAX_CALL_FRAMES * STACK_FRAME_SIZE;
-/** Unmapped bytes kept below the deepest frame so an overflow faults instead of reaching a neighbour region. */
+/**
+ * Unmapped bytes kept below the deepest frame and above the top frame, so a
+ * stack overflow or underflow faults instead of reaching a neighbour region.
+ */
 export const STACK_GUARD = STACK_FRAME_SIZE;
+/** Bytes of one run's stack allocation: guard, frames, guard. r10 of frame 0 is `start + STACK_GUARD + STACK_SIZE`. */
+export const STACK_ALLOCATION = STACK_GUARD + STACK_SIZE + STACK_GUARD;
 
 const TWO32 = 4294967296;
 /** Largest instruction-budget chunk the main loop counts down (an int32). */
@@ -194,7 +199,7 @@ class RunState implements HelperCall {
     this.budget = budget;
     this.budgetLeft = budget === 0 ? Infinity : budget;
     this.packet = options.packet;
-    this.stackBase = host.acquireStack(STACK_GUARD + STACK_SIZE);
+    this.stackBase = host.acquireStack(STACK_ALLOCATION);
     this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
     try {
       this.mapStack(0);

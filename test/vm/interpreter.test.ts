@@ -363,10 +363,10 @@ test('memory faults: NULL, stack underflow and overflow, read-only regions, poin
   fault('mov %r1, 0\nldxw %r0, [%r1]\nexit', {}, 1, 0n, false);
   fault('mov %r0, 0\nldxdw %r0, [%r1+16]\nexit', { r1: 0x10000 }, 1, 0x10010n, false);
   const vm = new Vm();
-  const top = BigInt(vm.memory.allocate(1)); // just to know where memory is; the stack comes from a fresh allocation
-  assert.ok(top > 0n);
-  // Reading the 8 bytes at r10 is above the stack (underflow).
+  // Reading the 8 bytes at r10 is above the stack (underflow), even when input memory was allocated right after it.
   assert.throws(() => run('ldxdw %r0, [%r10]\nexit'), (e: unknown) => e instanceof MemoryAccessError && e.pc === 0);
+  assert.throws(() => run('ldxdw %r0, [%r10]\nexit', { mem: new Uint8Array(64) }), (e: unknown) => e instanceof MemoryAccessError && e.pc === 0);
+  assert.throws(() => run('ldxdw %r0, [%r10+504]\nexit', { mem: new Uint8Array(64) }), (e: unknown) => e instanceof MemoryAccessError && e.pc === 0);
   // Frame 0 has 512 bytes: r10-512 is fine, r10-520 is not (overflow).
   assert.equal(run('stdw [%r10-512], 1\nldxdw %r0, [%r10-512]\nexit'), 1n);
   assert.throws(() => run('stdw [%r10-520], 1\nexit'), (e: unknown) => e instanceof MemoryAccessError && e.write);
