@@ -57,7 +57,7 @@ export class ArrayMap extends VmMap {
     return this.write(indexOf(this.memory, keyAddress), valueAddress, flags, false, cpu);
   }
 
-  override deleteElem(): number {
+  override deleteElem(_keyAddress: number): number {
     return negErrno('EINVAL');
   }
 

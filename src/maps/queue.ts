@@ -173,12 +173,12 @@ export class BloomFilterMap extends VmMap {
     if (this.add(value, 0, flags) < 0) throw this.error('EINVAL', 'update', `invalid flags ${flags} (bloom filters take BPF_ANY only)`);
   }
 
-  override delete(): boolean {
+  override delete(_key: Uint8Array): boolean {
     this.checkOpen();
     throw this.error('EOPNOTSUPP', 'delete', 'bloom filter elements cannot be deleted');
   }
 
-  override nextKey(): Uint8Array | undefined {
+  override nextKey(_key: Uint8Array | undefined): Uint8Array | undefined {
     this.checkOpen();
     throw this.error('EOPNOTSUPP', 'get_next_key', 'bloom filters cannot be iterated');
   }
