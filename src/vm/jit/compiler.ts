@@ -244,6 +244,8 @@ class FunctionCompiler {
   private readonly u64: number;
   private readonly i32a: number;
   private readonly i32b: number;
+  /** Remaining instruction budget, kept in a local (see countBudget). */
+  private readonly budget: number;
   private readonly cb: number;
   /** The block being compiled (for the budget of early exits). */
   private block!: BasicBlock;
@@ -274,6 +276,7 @@ class FunctionCompiler {
     this.u64 = f.local(I64);
     this.i32a = f.local(I32);
     this.i32b = f.local(I32);
+    this.budget = f.local(I64);
     this.cb = ctx.options.controlBlock;
   }
 
@@ -281,6 +284,7 @@ class FunctionCompiler {
     const { f } = this;
     if (!this.r10IsFramePointer) f.get(FP).op(Op.i64_extend_i32_u).set(this.reg[10]!);
     if (this.loops >= 0) f.i32Const(MAY_GOTO_LOOPS).set(this.loops);
+    this.loadBudget();
     return emitStructured(this.cfg, f, {
       body: (b) => this.body(b),
       condition: (b) => this.condition(b),
@@ -320,35 +324,43 @@ class FunctionCompiler {
   }
 
   /**
-   * The instruction budget, counted per basic block: the whole block is
-   * charged on entry; a block that does not fit reports the instruction
-   * where the interpreter would have stopped.
+   * The instruction budget, counted per basic block in a local: the whole
+   * block is charged on entry; a block that does not fit reports the
+   * instruction where the interpreter would have stopped. The local is
+   * written back to the control block around calls and on return.
    */
   private countBudget(b: BasicBlock): void {
     const { f } = this;
-    const at = this.cb + CB.budget;
-    f.i32Const(0).mem(Op.i64_load, at).tee(this.t64).i64Const(b.insnCount).op(Op.i64_lt_s);
+    f.get(this.budget).i64Const(b.insnCount).op(Op.i64_lt_s);
     f.block(Op.if);
-    f.i32Const(b.start).get(this.t64).op(Op.i32_wrap_i64).call(IMPORT.budget);
+    f.i32Const(b.start).get(this.budget).op(Op.i32_wrap_i64).call(IMPORT.budget);
     f.op(Op.unreachable);
     f.op(Op.end);
-    f.i32Const(0).get(this.t64).i64Const(b.insnCount).op(Op.i64_sub).mem(Op.i64_store, at);
+    f.get(this.budget).i64Const(b.insnCount).op(Op.i64_sub).set(this.budget);
   }
 
-  /** Gives back the budget of the instructions after `pc` in the current block when leaving it early. */
+  private saveBudget(): void {
+    this.f.i32Const(0).get(this.budget).mem(Op.i64_store, this.cb + CB.budget);
+  }
+
+  private loadBudget(): void {
+    this.f.i32Const(0).mem(Op.i64_load, this.cb + CB.budget).set(this.budget);
+  }
+
+  /** Gives back the budget of the instructions after `pc` in the current block when leaving it early, and saves it. */
   private refundRest(pc: number): void {
     const insns = this.ctx.insns;
     let rest = 0;
     for (let p = pc + (insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1); p < this.block.end; p += insns[p]!.opcode === OPCODE_LDDW ? 2 : 1) rest++;
-    if (rest === 0) return;
-    const at = this.cb + CB.budget;
-    this.f.i32Const(0).i32Const(0).mem(Op.i64_load, at).i64Const(rest).op(Op.i64_add).mem(Op.i64_store, at);
+    if (rest > 0) this.f.get(this.budget).i64Const(rest).op(Op.i64_add).set(this.budget);
+    this.saveBudget();
   }
 
   private leave(b: BasicBlock): void {
     if (b.terminator.kind === 'trap') {
       this.trap(TrapKind.fellOff, b.terminator.pc, 0);
     } else {
+      this.saveBudget();
       this.get(0);
       this.f.op(Op.return);
     }
@@ -817,6 +829,7 @@ class FunctionCompiler {
     const { f } = this;
     if (isLocalCall(i)) return this.callLocal(pc, this.ctx.functions.get(pc + 1 + i.imm)!);
     this.storeArgs();
+    this.saveBudget();
     if (i.opcode === OPCODE_CALLX) {
       // callx: the register holds a helper id (the interpreter's rule, from uBPF).
       this.get(i.dst);
@@ -846,6 +859,7 @@ class FunctionCompiler {
     const { f } = this;
     const status = this.i32a;
     f.set(status).call(this.ctx.resetCaches);
+    this.loadBudget();
     f.get(status);
     f.block(Op.if);
     f.get(status).i32Const(Status.exited).op(Op.i32_eq).globalSet(this.ctx.globals.unwinding);
@@ -867,9 +881,11 @@ class FunctionCompiler {
     f.op(Op.end);
     // The callee's frame becomes accessible for the call's duration.
     f.i32Const(0).get(newFp).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.stackLow);
+    this.saveBudget();
     for (let r = 1; r <= 5; r++) this.get(r);
     f.get(newFp).call(index);
     this.set(0);
+    this.loadBudget();
     f.i32Const(0).get(FP).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.stackLow);
     f.call(this.ctx.resetCaches);
     f.globalGet(this.ctx.globals.unwinding);

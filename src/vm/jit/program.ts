@@ -1,9 +1,9 @@
 import type { Instruction } from '../../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
-import { BudgetExceededError, CallDepthError, HelperError, VmRuntimeError } from '../errors.ts';
+import { BudgetExceededError, CallDepthError, HelperError, VmOptionError, VmRuntimeError } from '../errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
-import { STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
+import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, VmMemory } from '../memory.ts';
 import type { LoadedProgram, PreparedProgram, RunOptions, RunResult } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
@@ -228,9 +228,10 @@ export class JitProgram implements LoadedProgram {
   }
 }
 
-function halves(value: number | bigint, what: string): [number, number] {
+/** The 32-bit halves of a register value, or undefined for a number that is not a safe integer. */
+function halves(value: number | bigint): [number, number] | undefined {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new VmRuntimeError(0, `${what} = ${value} is not a safe integer (pass a bigint)`);
+    if (!Number.isSafeInteger(value)) return undefined;
     return [value % TWO32 | 0, Math.floor(value / TWO32) | 0];
   }
   const v = BigInt.asUintN(64, value);
@@ -267,14 +268,14 @@ class JitRun implements HelperCall {
     this.runtime = root.runtime;
     this.context = options.context;
     const budget = options.budget ?? host.defaultBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw new VmRuntimeError(0, `invalid instruction budget ${budget}`);
+    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
     this.budget = budget;
     this.initialBudget = budget === 0 ? UNLIMITED : budget;
     const cb = this.runtime.controlBlock;
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
     if (this.outer !== undefined) this.savedControlBlock = this.memory.u8.slice(cb, cb + CB.size);
-    this.stackBase = host.acquireStack(STACK_GUARD + STACK_SIZE);
+    this.stackBase = host.acquireStack(STACK_ALLOCATION);
     this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
     this.runtime.run = this;
     try {
@@ -290,7 +291,10 @@ class JitRun implements HelperCall {
       const regs = [options.r1, options.r2, options.r3, options.r4, options.r5];
       for (let r = 0; r < 5; r++) {
         const v = regs[r];
-        if (v !== undefined) [this.args[2 * r], this.args[2 * r + 1]] = halves(v, `r${r + 1}`);
+        if (v === undefined) continue;
+        const h = halves(v);
+        if (h === undefined) throw new VmOptionError(`r${r + 1} = ${v} is not a safe integer (pass a bigint)`);
+        [this.args[2 * r], this.args[2 * r + 1]] = h;
       }
       const view = this.memory.view;
       view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
@@ -366,9 +370,7 @@ class JitRun implements HelperCall {
       this.pendingExit = false;
       return Status.exited;
     }
-    if (result === undefined) this.setR0(0);
-    else if (typeof result === 'bigint' || Number.isSafeInteger(result)) this.setR0(result);
-    else throw new VmRuntimeError(pc, `${entry.name} returned ${String(result)}, not an integer`);
+    if (!this.setR0(result ?? 0)) throw new VmRuntimeError(pc, `${entry.name} returned ${String(result)}, not an integer`);
     const target = this.pendingTail;
     if (target === undefined) return Status.ok;
     // The target replaces the calling frame: same frame pointer, registers r1-r5 as they are.
@@ -382,12 +384,15 @@ class JitRun implements HelperCall {
     return status === Status.exited ? Status.exited : Status.replaced;
   }
 
-  private setR0(value: number | bigint): void {
-    const [lo, hi] = halves(value, 'r0');
+  /** Sets r0 in the control block; false if `value` is a number that is not a safe integer. */
+  private setR0(value: number | bigint): boolean {
+    const h = halves(value);
+    if (h === undefined) return false;
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
-    view.setInt32(cb + CB.r0, lo, true);
-    view.setInt32(cb + CB.r0 + 4, hi, true);
+    view.setInt32(cb + CB.r0, h[0], true);
+    view.setInt32(cb + CB.r0 + 4, h[1], true);
+    return true;
   }
 
   // HelperCall
@@ -425,6 +430,7 @@ class JitRun implements HelperCall {
   }
 
   pointer(n: ArgIndex, size: number, write: boolean): number {
+    if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.argLo(n) >>> 0;
     if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc);
     return lo;
@@ -445,7 +451,7 @@ class JitRun implements HelperCall {
   }
 
   exitProgram(r0: number | bigint): void {
-    this.setR0(r0);
+    if (!this.setR0(r0)) throw new VmRuntimeError(this.pc, `exit value ${r0} is not a safe integer`);
     this.pendingExit = true;
   }
 }
