@@ -92,6 +92,7 @@ export class Btf {
   readonly startId: number;
   private nameIndex: Map<string, number[]> | undefined;
   private pointerSizeCache: number | undefined;
+  private readonly alignCache = new Map<number, number>();
 
   /** Use `parseBtf` or `createBtf`. */
   constructor(
@@ -183,28 +184,53 @@ export class Btf {
     }
   }
 
-  /** Alignment in bytes, like libbpf's btf__align_of. */
+  /**
+   * Alignment in bytes, like libbpf's btf__align_of: natural alignment, except
+   * that a struct/union whose members or size are not naturally aligned
+   * (it was declared packed) has alignment 1.
+   */
   alignOf(id: number): number {
-    const t = this.resolve(id);
+    const cached = this.alignCache.get(id);
+    if (cached !== undefined) return cached;
+    const t = this.typeById(id);
+    let align: number;
     switch (t.kind) {
       case 'int':
       case 'float':
       case 'enum':
       case 'enum64':
-        return Math.min(this.pointerSize(), Math.max(1, t.size));
+        align = Math.min(this.pointerSize(), t.size);
+        break;
       case 'ptr':
-        return this.pointerSize();
+        align = this.pointerSize();
+        break;
+      case 'typedef':
+      case 'const':
+      case 'volatile':
+      case 'restrict':
+      case 'type_tag':
+        align = this.alignOf(t.type);
+        break;
       case 'array':
-        return this.alignOf(t.elemType);
+        align = this.alignOf(t.elemType);
+        break;
       case 'struct':
       case 'union': {
-        let align = 1;
-        for (const m of t.members) align = Math.max(align, this.alignOf(m.type));
-        return align;
+        let max = 1;
+        let packed = false;
+        for (const m of t.members) {
+          const a = this.alignOf(m.type);
+          max = Math.max(max, a);
+          if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) packed = true;
+        }
+        align = packed || t.size % max !== 0 ? 1 : max;
+        break;
       }
       default:
         throw new BtfError(`BTF type [${id}] ${this.describe(id)} has no alignment`, { typeId: id });
     }
+    this.alignCache.set(id, align);
+    return align;
   }
 
   /** Pointer size: the size of `long` in this BTF (8 when there is none), as libbpf guesses it. */

@@ -53,7 +53,6 @@ class CDumper {
   private readonly resolvedNames = new Map<number, string>();
   private readonly typeNames = new Map<string, number>();
   private readonly identNames = new Map<string, number>();
-  private readonly alignCache = new Map<number, number>();
   private queue: number[] = [];
   private readonly ptrSize: number;
 
@@ -333,56 +332,8 @@ class CDumper {
     return s;
   }
 
-  /** btf__align_of, with libbpf's packed detection (a misaligned member or size makes alignment 1). */
   private alignOf(id: number): number {
-    const cached = this.alignCache.get(id);
-    if (cached !== undefined) return cached;
-    const t = this.type(id);
-    let align: number;
-    switch (t.kind) {
-      case 'int':
-      case 'enum':
-      case 'enum64':
-      case 'float':
-        align = Math.min(this.ptrSize, t.size);
-        break;
-      case 'ptr':
-        align = this.ptrSize;
-        break;
-      case 'typedef':
-      case 'volatile':
-      case 'const':
-      case 'restrict':
-      case 'type_tag':
-        align = this.alignOf(t.type);
-        break;
-      case 'array':
-        align = this.alignOf(t.elemType);
-        break;
-      case 'struct':
-      case 'union': {
-        let max = 1;
-        align = 0;
-        for (const m of t.members) {
-          const a = this.alignOf(m.type);
-          if (a <= 0) {
-            align = a;
-            break;
-          }
-          max = Math.max(max, a);
-          if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) {
-            align = 1;
-            break;
-          }
-        }
-        if (align === 0) align = t.size % max !== 0 ? 1 : max;
-        break;
-      }
-      default:
-        align = 0;
-    }
-    this.alignCache.set(id, align);
-    return align;
+    return this.btf.alignOf(id);
   }
 
   /** btf_is_struct_packed. */
