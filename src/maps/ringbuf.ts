@@ -5,6 +5,16 @@ import { VmMap, type VmMapOptions } from './base.ts';
 import { negErrno } from './errors.ts';
 
 const { BUSY_BIT, DISCARD_BIT, HEADER_SIZE } = RingbufConst;
+
+const liveRingBuffers = new Set<RingBufMap>();
+
+/** The open ring buffer of `memory` whose data area holds `address` (a record bpf_ringbuf_submit names). */
+export function ringBufferContaining(memory: VmMemory, address: number): RingBufMap | undefined {
+  for (const map of liveRingBuffers) {
+    if (map.memory === memory && address >= map.data && address < map.data + 2 * map.maxEntries) return map;
+  }
+  return undefined;
+}
 /** RINGBUF_MAX_RECORD_SZ: UINT_MAX / 4. */
 const MAX_RECORD = Math.floor(0xffffffff / 4);
 
@@ -43,6 +53,7 @@ export class RingBufMap extends VmMap {
     this.data = this.base + 2 * PAGE_SIZE;
     this.mask = this.maxEntries - 1;
     [this.consumerPosAddress, this.producerPosAddress, this.data, this.mask].forEach((w, i) => this.setDescriptorWord(i, w));
+    liveRingBuffers.add(this);
   }
 
   get consumerPos(): number {
@@ -136,6 +147,7 @@ export class RingBufMap extends VmMap {
   }
 
   override close(): void {
+    liveRingBuffers.delete(this);
     this.listeners.clear();
     super.close();
   }
