@@ -964,6 +964,8 @@ function checkType(btf: Btf, t: BtfType): void {
       }
       break;
     case 'var':
+      // `extern const void sym __ksym;` (a typeless ksym) is an extern VAR of void, which libbpf accepts.
+      if (t.linkage === 'extern' && btf.resolve(t.type).kind === 'void') break;
       sizedRef(btf, t, t.type, 'variable');
       break;
     case 'datasec':

@@ -198,3 +198,15 @@ test('split BTF on a base: ids and strings continue after the base, bpftool agre
   // Parsed back without the base, the blob is invalid: its ids and strings point outside it.
   assert.throws(() => parseBtf(split.encode()), BtfError);
 });
+
+test('typeless and typed __ksym externs (extern VARs of void and int) parse and dump like bpftool', { skip: skipWithoutClang() || noBpftool }, () => {
+  const obj = compileBpf(fixturePath('btf', 'ksym.c'));
+  const btf = parseBtf(section(readElfSections(obj), '.BTF'));
+  const fops = btf.findByName('bpf_link_fops', 'var')[0];
+  assert.ok(fops && fops.kind === 'var' && fops.linkage === 'extern');
+  assert.equal(btf.resolve(fops.type).kind, 'void');
+  assert.equal(formatRaw(btf), execFileSync('bpftool', ['btf', 'dump', 'file', obj, 'format', 'raw'], { encoding: 'utf8' }));
+  // A non-extern VAR of void stays invalid.
+  fops.linkage = 'global';
+  assert.throws(() => parseBtf(btf.encode()), /variable type .* void/);
+});
