@@ -117,14 +117,33 @@ export class InterpretedProgram implements LoadedProgram {
   }
 
   run(options: RunOptions = {}): RunResult {
-    const state = new RunState(this, options);
+    const state = takeRunState(this.host);
     try {
+      state.begin(this, options);
       execute(state);
       return { r0: state.r0(), instructions: state.count, tailCalls: state.tailCalls };
     } finally {
       state.finish();
+      idleRunStates.get(this.host)!.push(state);
     }
   }
+}
+
+/**
+ * Run states not in use, per VM: creating one (register files, frame
+ * arrays, a stack allocation) costs more than a short run, so they are
+ * reused. There are as many as runs were ever nested (a helper may run a
+ * program), normally one.
+ */
+const idleRunStates = new WeakMap<InterpreterHost, RunState[]>();
+
+function takeRunState(host: InterpreterHost): RunState {
+  let idle = idleRunStates.get(host);
+  if (idle === undefined) {
+    idle = [];
+    idleRunStates.set(host, idle);
+  }
+  return idle.pop() ?? new RunState(host);
 }
 
 /** Sets register `r` from a helper result or option; false if `value` is a number that is not a safe integer. */
@@ -153,14 +172,15 @@ class RunState implements HelperCall {
   readonly lo = new Int32Array(16);
   readonly hi = new Int32Array(16);
   readonly memory: VmMemory;
-  readonly context: unknown;
-  readonly budget: number;
-  readonly packet: PacketData | undefined;
+  context: unknown;
+  budget = 0;
+  packet: PacketData | undefined;
   /** Instructions executed; exact once the main loop has returned or thrown. */
   count = 0;
   tailCalls = 0;
   pc = 0;
-  program: InterpretedProgram;
+  /** The program executing now (after a tail call, not the one the run started with). */
+  program!: InterpretedProgram;
 
   // Call frames: index of the current one, and per caller its return pc,
   // program, may_goto budget and saved r6-r10 halves.
@@ -168,62 +188,71 @@ class RunState implements HelperCall {
   /** may_goto budget of the current frame (the kernel's per-subprogram counter). */
   loops = MAY_GOTO_LOOPS;
   private readonly returnPcs = new Int32Array(MAX_CALL_FRAMES);
-  private readonly framePrograms: InterpretedProgram[] = new Array(MAX_CALL_FRAMES);
+  private readonly framePrograms: (InterpretedProgram | undefined)[] = new Array(MAX_CALL_FRAMES).fill(undefined);
   private readonly frameLoops = new Int32Array(MAX_CALL_FRAMES);
   private readonly savedRegs = new Int32Array(MAX_CALL_FRAMES * 10);
 
   // The budget is handed to the main loop in chunks that fit in an int32.
-  private budgetLeft: number;
+  private budgetLeft = 0;
   private chunk = 0;
   private executed = 0;
   /** Set by exitProgram / tailCall during a helper call. */
   pendingExit = false;
   pendingTail: InterpretedProgram | undefined;
 
-  /** Start of the stack allocation; frames grow down from `stackTop`. */
+  /** Start of this state's stack allocation (kept while the state is pooled); frames grow down from `stackTop`. */
   readonly stackBase: number;
   readonly stackTop: number;
+  /** The mapped part of the stack: frames 0..depth. Mapped only during a run. */
   private stackRegion: Region | undefined;
   private input: { region: Region; target: Uint8Array } | undefined;
 
-  constructor(
-    readonly root: InterpretedProgram,
-    options: RunOptions,
-  ) {
-    const host = root.host;
-    this.program = root;
+  constructor(readonly host: InterpreterHost) {
     this.memory = host.memory;
-    this.context = options.context;
-    const budget = options.budget ?? host.defaultBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
-    this.budget = budget;
-    this.budgetLeft = budget === 0 ? Infinity : budget;
-    this.packet = options.packet;
     this.stackBase = host.acquireStack(STACK_ALLOCATION);
     this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
-    try {
-      this.mapStack(0);
-      if (options.mem !== undefined && options.mem.length > 0) {
-        const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
-        this.memory.u8.set(options.mem, region.start);
-        this.input = { region, target: options.mem };
-        this.lo[1] = region.start;
-        this.lo[2] = options.mem.length;
-      }
-      if (this.packet !== undefined) {
-        const { start, length } = this.packet;
-        if (length > 0) this.memory.check(0, start, length, false, 0);
-      }
-      const args = [options.r1, options.r2, options.r3, options.r4, options.r5];
-      for (let r = 1; r <= 5; r++) {
-        const v = args[r - 1];
-        if (v !== undefined && !setRegister(this.lo, this.hi, r, v)) throw new VmOptionError(`r${r} = ${v} is not a safe integer (pass a bigint)`);
-      }
-      this.lo[10] = this.stackTop;
-    } catch (err) {
-      this.finish();
-      throw err;
+  }
+
+  /** Prepares a run of `root`: registers, a zeroed and mapped stack, input memory. */
+  begin(root: InterpretedProgram, options: RunOptions): void {
+    const budget = options.budget ?? this.host.defaultBudget;
+    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
+    this.program = root;
+    this.context = options.context;
+    this.budget = budget;
+    this.budgetLeft = budget === 0 ? Infinity : budget;
+    this.chunk = 0;
+    this.executed = 0;
+    this.packet = options.packet;
+    this.count = 0;
+    this.tailCalls = 0;
+    this.pc = 0;
+    this.depth = 0;
+    this.loops = MAY_GOTO_LOOPS;
+    this.pendingExit = false;
+    this.pendingTail = undefined;
+    this.lo.fill(0);
+    this.hi.fill(0);
+    // A fresh stack: nothing of an earlier run (of any program) shows through.
+    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
+    this.mapStack(0);
+    if (options.mem !== undefined && options.mem.length > 0) {
+      const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
+      this.memory.u8.set(options.mem, region.start);
+      this.input = { region, target: options.mem };
+      this.lo[1] = region.start;
+      this.lo[2] = options.mem.length;
     }
+    if (this.packet !== undefined) {
+      const { start, length } = this.packet;
+      if (length > 0) this.memory.check(0, start, length, false, 0);
+    }
+    const args = [options.r1, options.r2, options.r3, options.r4, options.r5];
+    for (let r = 1; r <= 5; r++) {
+      const v = args[r - 1];
+      if (v !== undefined && !setRegister(this.lo, this.hi, r, v)) throw new VmOptionError(`r${r} = ${v} is not a safe integer (pass a bigint)`);
+    }
+    this.lo[10] = this.stackTop;
   }
 
   /**
@@ -297,6 +326,7 @@ class RunState implements HelperCall {
     this.stackRegion = this.memory.map({ start: this.stackTop - size, size, kind: 'stack', writable: true, name: 'stack' });
   }
 
+  /** Ends a run (successful or not): copies input memory back, unmaps it and the stack, drops references. */
   finish(): void {
     if (this.input !== undefined) {
       const { region, target } = this.input;
@@ -307,8 +337,11 @@ class RunState implements HelperCall {
     if (this.stackRegion !== undefined) {
       this.memory.unmap(this.stackRegion);
       this.stackRegion = undefined;
-      this.root.host.releaseStack(this.stackBase);
     }
+    this.context = undefined;
+    this.packet = undefined;
+    this.pendingTail = undefined;
+    this.framePrograms.fill(undefined);
   }
 
   r0(): bigint {
@@ -367,7 +400,7 @@ class RunState implements HelperCall {
   }
 
   tailCall(target: LoadedProgram): boolean {
-    if (!(target instanceof InterpretedProgram) || target.host !== this.root.host) {
+    if (!(target instanceof InterpretedProgram) || target.host !== this.host) {
       throw new VmRuntimeError(this.pc, `tail call target '${target.name}' is not an interpreted program of this VM`);
     }
     if (this.tailCalls >= MAX_TAIL_CALL_COUNT) return false;
@@ -1157,7 +1190,7 @@ function execute(state: RunState): void {
           let entry: HelperEntry | undefined;
           if ((w & 0x08) !== 0) {
             // callx: the register holds a helper id (uBPF and the conformance suite).
-            entry = hi[d] === 0 ? state.root.host.helpers.helper(lo[d]!) : undefined;
+            entry = hi[d] === 0 ? state.host.helpers.helper(lo[d]!) : undefined;
             if (entry === undefined) {
               throw new VmRuntimeError(pc - 1, `callx r${d}: no helper with id ${toU64(lo[d]!, hi[d]!)} is registered`);
             }

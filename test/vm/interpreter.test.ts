@@ -409,6 +409,23 @@ test('regions and stacks are released after every run', () => {
   assert.equal(vm.memory.listRegions().length, before);
 });
 
+test('a helper may run programs of the same VM, including the caller, without disturbing it', () => {
+  const helpers = new HelperRegistry();
+  const vm = new Vm({ helpers });
+  // r1 = depth; the program keeps r1 on its stack across a helper that runs the same program one level down.
+  helpers.register(1000, (call) => (call.arg(1) === 0 ? 0 : Number(outer.run({ r1: call.arg(1) - 1 }).r0)));
+  const outer = vm.load(
+    asm(`
+      stxdw [%r10-8], %r1
+      call 1000
+      ldxdw %r3, [%r10-8]
+      add %r0, %r3
+      exit`),
+  );
+  assert.equal(outer.run({ r1: 3 }).r0, 6n); // 3 + 2 + 1 + 0
+  assert.equal(outer.run({ r1: 0 }).r0, 0n);
+});
+
 test('lddw pseudo sources must be resolved before loading', () => {
   for (const [src, name] of [
     [LdImm64Src.MAP_FD, 'BPF_PSEUDO_MAP_FD'],
