@@ -13,8 +13,11 @@ prints r0 in hex. Exits non-zero with the message on stderr on failure.
   --jit    run with the WebAssembly JIT instead of the interpreter
   --elf    (runner option) rejected: only raw bytecode is supported
 
+The runner passes <mem-hex> before its plugin options, so point --plugin_path at
+a wrapper script running \`tsbpf conformance-plugin "$@"\`:
+
   bpf_conformance_runner --test_file_directory tests --cpu_version v4 \\
-      --include_groups callx --plugin_path tsbpf --plugin_options conformance-plugin
+      --include_groups callx --plugin_path ./tsbpf-plugin
 `;
 
 function parseHex(text: string, what: string): Uint8Array {
