@@ -312,14 +312,12 @@ class StringWriter {
       const text = Buffer.from(initial.buffer, initial.byteOffset, initial.byteLength).toString('latin1');
       // Index the existing strings (latin1 keeps character positions equal to byte offsets);
       // a non-ASCII string is simply not found and gets appended as UTF-8.
-      {
-        let pos = 0;
-        while (pos < text.length) {
-          const end = text.indexOf('\0', pos);
-          const s = text.slice(pos, end);
-          if (!this.offsets.has(s) && !/[\x80-\xff]/.test(s)) this.offsets.set(s, start + pos);
-          pos = end + 1;
-        }
+      let pos = 0;
+      while (pos < text.length) {
+        const end = text.indexOf('\0', pos);
+        const s = text.slice(pos, end);
+        if (!this.offsets.has(s) && !/[\x80-\xff]/.test(s)) this.offsets.set(s, start + pos);
+        pos = end + 1;
       }
     } else if (start === 0) {
       this.append('');
