@@ -104,29 +104,44 @@ export class HashMap extends VmMap {
     return this.entries_ + index * this.entryStride;
   }
 
+  /** Typed views over VM memory, refreshed when it grows (entries and buckets are 4-byte aligned). */
+  private words = new Uint32Array(0);
+  private bytes: Uint8Array = new Uint8Array(0);
+  private viewGeneration = -1;
+
+  private refreshViews(): void {
+    if (this.viewGeneration === this.memory.generation) return;
+    this.words = new Uint32Array(this.memory.wasm.buffer);
+    this.bytes = this.memory.u8;
+    this.viewGeneration = this.memory.generation;
+  }
+
   /** Index of the entry holding the key at `keyAddress` (hash precomputed), or -1. */
   private find(keyAddress: number, hash: number): number {
-    const u8 = this.memory.u8;
-    const view = this.memory.view;
-    let link = view.getUint32(this.buckets + (hash & (this.bucketCount - 1)) * 4, true);
+    this.refreshViews();
+    const words = this.words;
+    const u8 = this.bytes;
+    const keySize = this.keySize;
+    const stride = this.entryStride;
+    let link = words[(this.buckets >>> 2) + (hash & (this.bucketCount - 1))]!;
     let steps = 0;
     while (link !== 0) {
-      const index = link - 1;
-      const entry = this.entryAddress(index);
-      if (view.getUint32(entry + HashEntry.HASH, true) === hash && this.keyEquals(u8, entry + HashEntry.HEADER_SIZE, keyAddress)) return index;
-      link = view.getUint32(entry + HashEntry.NEXT, true);
+      const entry = this.entries_ + (link - 1) * stride;
+      if (words[(entry + HashEntry.HASH) >>> 2] === hash) {
+        const stored = entry + HashEntry.HEADER_SIZE;
+        let i = 0;
+        while (i < keySize && u8[stored + i] === u8[keyAddress + i]) i++;
+        if (i === keySize) return link - 1;
+      }
+      link = words[(entry + HashEntry.NEXT) >>> 2]!;
       if (++steps > this.maxEntries) throw this.error('EFAULT', 'lookup', 'bucket chain is corrupted (a program wrote outside its value)');
     }
     return -1;
   }
 
-  private keyEquals(u8: Uint8Array, a: number, b: number): boolean {
-    for (let i = 0; i < this.keySize; i++) if (u8[a + i] !== u8[b + i]) return false;
-    return true;
-  }
-
   private hashAt(keyAddress: number): number {
-    return jhash(this.memory.u8, keyAddress, this.keySize, this.seed);
+    this.refreshViews();
+    return jhash(this.bytes, keyAddress, this.keySize, this.seed);
   }
 
   private unlinkFromBucket(index: number, hash: number): void {
@@ -268,11 +283,8 @@ export class HashMap extends VmMap {
     const index = this.find(keyAddress, this.hashAt(keyAddress));
     if (index < 0) return 0;
     const entry = this.entryAddress(index);
-    if (this.lru) {
-      const view = this.memory.view;
-      view.setUint32(entry + HashEntry.STATE, view.getUint32(entry + HashEntry.STATE, true) | HashEntry.STATE_REFERENCED, true);
-    }
-    if (this.innerTemplate) return this.memory.view.getUint32(entry + this.valueOffset, true);
+    if (this.lru) this.words[(entry + HashEntry.STATE) >>> 2]! |= HashEntry.STATE_REFERENCED;
+    if (this.innerTemplate) return this.words[(entry + this.valueOffset) >>> 2]!;
     return entry + this.valueOffset + (this.perCpu ? cpu * this.cpuStride : 0);
   }
 
