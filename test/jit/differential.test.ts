@@ -5,6 +5,7 @@ import { disassemble } from '../../src/isa/index.ts';
 import { HelperRegistry, standardHelpers } from '../../src/vm/helper-registry.ts';
 import { Vm } from '../../src/vm/vm.ts';
 import type { LoadedProgram } from '../../src/vm/program.ts';
+import { STACK_GUARD, STACK_SIZE } from '../../src/vm/interpreter.ts';
 import { loadJit } from '../../src/vm/jit/index.ts';
 import { BUFFER_SIZE, Rng, TEST_HELPER_ID, randomProgram } from './fuzz.ts';
 
@@ -23,12 +24,16 @@ interface Outcome {
   instructions?: number;
   error?: string;
   buffer: number[];
+  /** The frames of the stack after the run. */
   stack: number[];
   trace: string[];
 }
 
-/** One VM for both engines, so that stack and buffer addresses (and pointer values) coincide. */
-function setup(): { vm: Vm; trace: string[]; stacks: Uint8Array[] } {
+/**
+ * A VM with the deterministic test helper. Engines keep their stacks between
+ * runs, so the stack each run used is found through acquireStack.
+ */
+function setup(): { vm: Vm; trace: string[]; stacks: number[] } {
   const trace: string[] = [];
   const helpers = new HelperRegistry(standardHelpers).register(
     TEST_HELPER_ID,
@@ -42,19 +47,18 @@ function setup(): { vm: Vm; trace: string[]; stacks: Uint8Array[] } {
     'test_helper',
   );
   const vm = new Vm({ helpers, budget: 1_000_000 });
-  const stacks: Uint8Array[] = [];
-  // Keep each run's stack contents when it is released.
-  const release = vm.releaseStack.bind(vm);
-  vm.releaseStack = (start: number): void => {
-    stacks.push(vm.memory.u8.slice(start, start + 4608));
-    release(start);
+  const stacks: number[] = [];
+  const acquire = vm.acquireStack.bind(vm);
+  vm.acquireStack = (bytes: number): number => {
+    const start = acquire(bytes);
+    stacks.push(start);
+    return start;
   };
   return { vm, trace, stacks };
 }
 
-function runOnce(program: LoadedProgram, ctx: { trace: string[]; stacks: Uint8Array[] }, seed: number): Outcome {
+function runOnce(program: LoadedProgram, ctx: { vm: Vm; trace: string[]; stacks: number[] }, seed: number): Outcome {
   ctx.trace.length = 0;
-  ctx.stacks.length = 0;
   const rng = new Rng(seed ^ 0x5bd1e995);
   const buffer = Uint8Array.from({ length: BUFFER_SIZE }, () => rng.below(256));
   const out: Outcome = { buffer: [], stack: [], trace: [] };
@@ -66,7 +70,8 @@ function runOnce(program: LoadedProgram, ctx: { trace: string[]; stacks: Uint8Ar
     out.error = `${(err as Error).name}: ${(err as Error).message}`;
   }
   out.buffer = [...buffer];
-  out.stack = [...(ctx.stacks[0] ?? [])];
+  const top = ctx.stacks[ctx.stacks.length - 1]! + STACK_GUARD + STACK_SIZE;
+  out.stack = [...ctx.vm.memory.u8.subarray(top - STACK_SIZE, top)];
   out.trace = [...ctx.trace];
   return out;
 }
@@ -74,14 +79,16 @@ function runOnce(program: LoadedProgram, ctx: { trace: string[]; stacks: Uint8Ar
 function check(seed: number): void {
   const rng = new Rng(seed);
   const insns: Instruction[] = randomProgram(rng, 20 + rng.below(40));
-  const ctx = setup();
-  const checked = loadJit(ctx.vm, insns);
-  const unchecked = loadJit(ctx.vm, insns, { checked: false });
-  const dispatch = loadJit(ctx.vm, insns, { controlFlow: 'dispatch' });
-  const interpreted = ctx.vm.load(insns);
-  const expected = runOnce(interpreted, ctx, seed);
-  for (const [name, jit] of [['checked', checked], ['unchecked', unchecked], ['dispatch', dispatch]] as const) {
-    const actual = runOnce(jit, ctx, seed);
+  const reference = setup();
+  const expected = runOnce(reference.vm.load(insns), reference, seed);
+  const jitCtx = setup();
+  const variants = [
+    ['checked', loadJit(jitCtx.vm, insns)],
+    ['unchecked', loadJit(jitCtx.vm, insns, { checked: false })],
+    ['dispatch', loadJit(jitCtx.vm, insns, { controlFlow: 'dispatch' })],
+  ] as const;
+  for (const [name, jit] of variants) {
+    const actual = runOnce(jit, jitCtx, seed);
     assert.deepEqual(actual, expected, `seed ${seed} (${name}):\n${disassemble(insns)}`);
   }
 }

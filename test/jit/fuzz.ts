@@ -42,10 +42,11 @@ import {
  * store-release, conditional and unconditional forward jumps, bounded
  * loops (counter and may_goto), bpf-to-bpf calls and calls to a test helper.
  *
- * Register roles keep every program memory-safe and terminating:
- * r6 = the buffer (BUFFER_SIZE bytes), r9 = a scratch pointer derived right
- * before its use, r10 = the frame pointer; loop counters are not written by
- * the loop's body. Everything else is fair game.
+ * Register roles keep every program memory-safe, terminating and
+ * independent of addresses: r6 = the buffer (BUFFER_SIZE bytes), r9 = a
+ * scratch pointer derived right before its use, r10 = the frame pointer;
+ * pointers are only used as bases of accesses. Loop counters are not
+ * written by the loop's body. Everything else is fair game.
  */
 
 export const BUFFER_SIZE = 64;
@@ -132,9 +133,13 @@ class FunctionGen {
     return [0, 1, 2, 3, 4, 5, 7, 8].filter((r) => !busy.has(r));
   }
 
-  /** Any readable register. */
+  /**
+   * A register that may be read as a value. Pointers (r6, r9, r10) never
+   * flow into data, so results do not depend on where the engines place
+   * their stacks and buffers.
+   */
   private readable(): number {
-    return this.rng.pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 10]);
+    return this.rng.pick([0, 1, 2, 3, 4, 5, 7, 8]);
   }
 
   body(size: number, depth: number, busy: ReadonlySet<number>): void {
@@ -314,6 +319,7 @@ export function randomProgram(rng: Rng, size = 40): Instruction[] {
         g.items.push({ insn: a, second: b });
       }
     } else {
+      g.emit(mov64Imm(1, rng.imm()));
       g.emit(mov64Reg(0, 2));
       g.emit(mov64Reg(7, 3));
       g.emit(mov64Reg(8, 4));

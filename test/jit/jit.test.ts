@@ -30,10 +30,17 @@ import type { LoadedProgram, RunOptions } from '../../src/vm/program.ts';
 import { loadJit } from '../../src/vm/jit/index.ts';
 import { ByteWriter } from '../../src/vm/jit/wasm.ts';
 
-/** Runs `insns` in the interpreter and the JIT (one VM) and requires the same outcome; returns it. */
-function same(insns: Instruction[], options: RunOptions = {}, vm = new Vm()): string {
-  const jit = loadJit(vm, insns);
-  const interpreted = vm.load(insns);
+/**
+ * Runs `insns` in the interpreter and the JIT and requires the same outcome
+ * (r0 and instruction count, or the error message); returns it. Each engine
+ * gets its own VM from `make`, set up identically (the interpreter's VM
+ * also gets the JIT's control block), so addresses in messages coincide.
+ */
+function same(insns: Instruction[], options: RunOptions = {}, make: () => Vm = () => new Vm()): string {
+  const jit = loadJit(make(), insns);
+  const reference = make();
+  loadJit(reference, insns);
+  const interpreted = reference.load(insns);
   const outcome = (p: LoadedProgram): string => {
     try {
       const r = p.run({ ...options, mem: options.mem?.slice() });
@@ -42,8 +49,9 @@ function same(insns: Instruction[], options: RunOptions = {}, vm = new Vm()): st
       return `${(err as Error).name}: ${(err as Error).message}`;
     }
   };
+  const actual = outcome(jit);
   const expected = outcome(interpreted);
-  assert.equal(outcome(jit), expected);
+  assert.equal(actual, expected);
   return expected;
 }
 
@@ -76,10 +84,9 @@ test('an irreducible CFG compiles through the dispatch fallback and runs correct
     exit(),
     exit(),
   ];
-  const vm = new Vm();
-  assert.equal(loadJit(vm, insns).stats.dispatchFunctions, 1);
-  assert.equal(same(insns, { r1: 0 }, vm), 'r0=110 insns=19 tail=0');
-  assert.equal(same(insns, { r1: 1 }, vm), 'r0=111 insns=19 tail=0');
+  assert.equal(loadJit(new Vm(), insns).stats.dispatchFunctions, 1);
+  assert.equal(same(insns, { r1: 0 }), 'r0=110 insns=19 tail=0');
+  assert.equal(same(insns, { r1: 1 }), 'r0=111 insns=19 tail=0');
 });
 
 test('nested loops and if/else shapes stay structured', () => {
@@ -100,10 +107,9 @@ test('nested loops and if/else shapes stay structured', () => {
     jmpImm(JmpOp.JNE, 6, 0, -11),
     exit(),
   ];
-  const vm = new Vm();
-  const jit = loadJit(vm, insns);
+  const jit = loadJit(new Vm(), insns);
   assert.equal(jit.stats.dispatchFunctions, 0);
-  assert.equal(same(insns, {}, vm), `r0=${3 * (2 + 4) + (3 + 2 + 1) * 2} insns=${jit.run().instructions} tail=0`);
+  assert.equal(same(insns, {}), `r0=${3 * (2 + 4) + (3 + 2 + 1) * 2} insns=${jit.run().instructions} tail=0`);
 });
 
 test('memory faults match the interpreter: NULL, out of the buffer, beyond 32 bits, read-only, stack below the frame', () => {
@@ -164,9 +170,14 @@ test('r10 may be overwritten (it is then a plain callee-saved register)', () => 
 });
 
 test('LD_ABS / LD_IND: big-endian loads, out of bounds returns 0, no packet is an error', () => {
-  const vm = new Vm();
-  const packet = vm.memory.allocateRegion(6, 'packet', 'packet');
-  vm.memory.u8.set([0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc], packet.start);
+  let start = 0;
+  const vm = (): Vm => {
+    const made = new Vm();
+    start = made.memory.allocateRegion(6, 'packet', 'packet').start;
+    made.memory.u8.set([0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc], start);
+    return made;
+  };
+  const packet = { start: (vm(), start) };
   const ldAbs = (size: number, imm: number): Instruction => insn(InsnClass.LD | Mode.ABS | size, 0, 0, 0, imm);
   const ldInd = (size: number, src: number, imm: number): Instruction => insn(InsnClass.LD | Mode.IND | size, 0, src, 0, imm);
   const p = { packet: { start: packet.start, length: 6 } };
@@ -202,7 +213,7 @@ test('atomics on the stack: every operation and fetch form', () => {
 
 test('helpers: arguments, r0, errors, pointers and exitProgram behave as in the interpreter', () => {
   const helpers = new HelperRegistry(standardHelpers);
-  const vm = new Vm({ helpers });
+  const vm = (): Vm => new Vm({ helpers });
   helpers.register(1001, (call) => call.argU64(1) * 3n + call.argU64(5));
   helpers.register(1002, () => {
     throw new Error('boom');
@@ -246,4 +257,64 @@ test('tail calls: 33 at most, the frame is reset, the result is the last program
   }
   assert.equal(outcomes[1], outcomes[0]);
   assert.match(outcomes[0]!, /r0=999 tail=33 count=34/);
+});
+
+test('inlined map lookups (array, hash, LRU hash) match the helper, including misses and key faults', async () => {
+  const { ArrayMap } = await import('../../src/maps/array.ts');
+  const { HashMap } = await import('../../src/maps/hash.ts');
+  const { vmMapByHandle } = await import('../../src/maps/base.ts');
+  const { MapType } = await import('../../src/uapi/enums.ts');
+  const helpers = new HelperRegistry(standardHelpers);
+  if (!standardHelpers.helper(1)) {
+    helpers.register(1, (call) => {
+      const map = vmMapByHandle(call.argU32(1));
+      return map === undefined ? 0 : map.lookupElem(call.pointer(2, map.keySize, false), 0);
+    });
+  }
+  const key = (n: number, size: number): Uint8Array => Uint8Array.from({ length: size }, (_, k) => (n * 37 + k * 11) & 0xff);
+  // Each VM gets the same maps at the same addresses, filled the same way.
+  const setup = (): { vm: Vm; maps: (InstanceType<typeof ArrayMap> | InstanceType<typeof HashMap>)[] } => {
+    const vm = new Vm({ helpers });
+    const maps = [
+      new ArrayMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 12, maxEntries: 10 }),
+      ...[1, 3, 4, 7, 12, 13, 20, 25].map((keySize) => new HashMap(vm.memory, { type: MapType.HASH, keySize, valueSize: 8, maxEntries: 16 })),
+      new HashMap(vm.memory, { type: MapType.LRU_HASH, keySize: 6, valueSize: 8, maxEntries: 16 }),
+    ];
+    for (const [m, map] of maps.entries()) {
+      for (let n = 0; n < 12; n += 2) {
+        if (map instanceof ArrayMap) {
+          if (n < 10) map.update(Uint8Array.of(n, 0, 0, 0), new Uint8Array(12).fill(n + 1));
+        } else map.update(key(n, map.keySize), new Uint8Array(8).fill(n + m));
+      }
+    }
+    return { vm, maps };
+  };
+  const { vm, maps } = setup();
+  const make = (): Vm => setup().vm;
+  for (const map of maps) {
+    const keySize = map.keySize;
+    for (let n = 0; n < 12; n++) {
+      // Key on the stack, lookup, r0 = value word (or 12345 on a miss).
+      const keyBytes = map instanceof ArrayMap ? Uint8Array.of(n, 0, 0, 0) : key(n, keySize);
+      const stores = [...keyBytes].map((b, k) => st(Size.B, 10, -32 + k, b));
+      const insns = [
+        ...stores,
+        ...lddw(1, map.handle),
+        mov64Reg(2, 10),
+        alu64Imm(AluOp.ADD, 2, -32),
+        callHelper(1),
+        jmpImm(JmpOp.JEQ, 0, 0, 2),
+        ldx(Size.DW, 0, 0, 0),
+        exit(),
+        mov64Imm(0, 12345),
+        exit(),
+      ];
+      same(insns, {}, make);
+      const jit = loadJit(vm, insns);
+      const plain = loadJit(vm, insns, { inlineMaps: false });
+      assert.equal(jit.run().r0, plain.run().r0);
+    }
+    // A key pointer outside every region faults at the call, as the helper does.
+    assert.match(same([...lddw(1, map.handle), mov64Imm(2, 8), callHelper(1), exit()], {}, make), /MemoryAccessError: instruction 3: invalid read/);
+  }
 });

@@ -25,6 +25,7 @@ import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from 
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { emitStructured } from './structure.ts';
+import { HASH_ENTRY, type InlineMap } from './maps.ts';
 import { FunctionBody, I32, I64, ModuleBuilder, Op } from './wasm.ts';
 
 export interface CompileOptions {
@@ -36,6 +37,13 @@ export interface CompileOptions {
   memoryPages: number;
   /** Compile every function through the dispatch-loop fallback (tests and measurements of that path). */
   forceDispatch?: boolean;
+  /**
+   * For a helper call at `pc` whose r1 is the constant `handle` (an lddw in
+   * the same basic block): the map to inline bpf_map_lookup_elem for, or
+   * undefined to keep the call. Only answer for calls to a helper with the
+   * kernel's semantics (key read as `keySize` bytes at r2, value address or 0).
+   */
+  inlineMapLookup?: (pc: number, handle: number) => InlineMap | undefined;
 }
 
 /** Traps raised through the `trap` import; the driver throws the interpreter's error for each. */
@@ -315,11 +323,35 @@ class FunctionCompiler {
     this.block = b;
     if (b.insnCount > 0) this.countBudget(b);
     const insns = this.ctx.insns;
+    this.constants.clear();
     for (let pc = b.start; pc < b.end; pc += insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1) {
       const i = insns[pc]!;
       // A final jump or exit is the terminator, emitted by the structurer.
       if (pc === b.last && endsBlock(i)) break;
       this.instruction(pc, i);
+      this.trackConstants(pc, i);
+    }
+  }
+
+  /**
+   * Registers holding a known constant within the current block (lddw and
+   * 32-bit move immediates): enough to see which map a helper call is about.
+   * Anything else that may write a register forgets it; calls forget all.
+   */
+  private readonly constants = new Map<number, number>();
+
+  private trackConstants(pc: number, i: Instruction): void {
+    const known = this.constants;
+    if (i.opcode === OPCODE_LDDW) {
+      const hi = this.ctx.insns[pc + 1]!.imm;
+      if (hi === 0 && i.imm >= 0) known.set(i.dst, i.imm);
+      else known.delete(i.dst);
+    } else if (opClass(i.opcode) === InsnClass.JMP) {
+      known.clear();
+    } else {
+      known.delete(i.dst);
+      known.delete(i.src);
+      known.delete(0);
     }
   }
 
@@ -826,8 +858,17 @@ class FunctionCompiler {
   // Calls.
 
   private call(pc: number, i: Instruction): void {
-    const { f } = this;
     if (isLocalCall(i)) return this.callLocal(pc, this.ctx.functions.get(pc + 1 + i.imm)!);
+    const handle = this.constants.get(1);
+    if (i.opcode === OPCODE_CALL && i.src === 0 && handle !== undefined) {
+      const map = this.ctx.options.inlineMapLookup?.(pc, handle);
+      if (map !== undefined) return map.kind === 'array' ? this.inlineArrayLookup(pc, map) : this.inlineHashLookup(pc, i, map);
+    }
+    this.hostCall(pc, i);
+  }
+
+  private hostCall(pc: number, i: Instruction): void {
+    const { f } = this;
     this.storeArgs();
     this.saveBudget();
     if (i.opcode === OPCODE_CALLX) {
@@ -838,6 +879,171 @@ class FunctionCompiler {
       f.i32Const(pc).call(IMPORT.call);
     }
     this.afterHostCall(pc);
+  }
+
+  /** Checks the helper's read of the key (`size` bytes at r2) and leaves its i32 address in `i32a`. */
+  private keyAddress(pc: number, size: number): void {
+    const { f } = this;
+    if (size === 1 || size === 2 || size === 4 || size === 8) {
+      const off = this.address(pc, 2, 0, size, false);
+      if (off !== 0) f.i32Const(off).op(Op.i32_add);
+    } else if (this.ctx.options.checked) {
+      this.get(2);
+      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc).call(this.ctx.slowCheck);
+      f.get(this.addr).op(Op.i32_wrap_i64);
+    } else this.get32(2);
+    f.set(this.i32a);
+  }
+
+  /** bpf_map_lookup_elem on an array: r0 = index < max_entries ? &values[index] : 0. */
+  private inlineArrayLookup(pc: number, map: Extract<InlineMap, { kind: 'array' }>): void {
+    const { f } = this;
+    this.keyAddress(pc, 4);
+    f.get(this.i32a).mem(Op.i32_load, 0).tee(this.i32b).i32Const(map.maxEntries).op(Op.i32_lt_u);
+    f.block(Op.if, I64);
+    f.i32Const(map.values).get(this.i32b).i32Const(map.elementSize).op(Op.i32_mul).op(Op.i32_add).op(Op.i64_extend_i32_u);
+    f.op(Op.else);
+    f.i64Const(0);
+    f.op(Op.end);
+    this.set(0);
+  }
+
+  /**
+   * bpf_map_lookup_elem on a hash map, as src/maps/hash.ts does it: jhash
+   * of the key, walk of the bucket's chain comparing hash and key, r0 = the
+   * value's address or 0 (LRU maps mark the entry referenced). A chain
+   * longer than max_entries (corrupted) falls back to the helper, which
+   * reports it.
+   */
+  private inlineHashLookup(pc: number, i: Instruction, map: Extract<InlineMap, { kind: 'hash' }>): void {
+    const { f } = this;
+    const key = this.i32a;
+    this.keyAddress(pc, map.keySize);
+    const hash = this.jhash(key, map.keySize, map.seed);
+    const link = this.i32b;
+    const entry = this.scratch32(3);
+    const steps = this.scratch32(4);
+    f.i32Const(map.buckets).get(hash).i32Const(map.bucketMask).op(Op.i32_and).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).set(link);
+    f.i32Const(0).set(steps);
+    f.i64Const(0);
+    this.set(0);
+    f.block(Op.block);
+    f.block(Op.loop);
+    f.get(link).op(Op.i32_eqz).br(Op.br_if, 1);
+    f.get(steps).i32Const(1).op(Op.i32_add).tee(steps).i32Const(map.maxEntries).op(Op.i32_gt_u);
+    f.block(Op.if);
+    this.hostCall(pc, i);
+    f.br(Op.br, 2);
+    f.op(Op.end);
+    f.i32Const(map.entries).get(link).i32Const(1).op(Op.i32_sub).i32Const(map.entryStride).op(Op.i32_mul).op(Op.i32_add).set(entry);
+    f.get(entry).mem(Op.i32_load, HASH_ENTRY.HASH).get(hash).op(Op.i32_eq);
+    f.block(Op.if);
+    this.keysEqual(entry, HASH_ENTRY.HEADER_SIZE, key, map.keySize);
+    f.block(Op.if);
+    if (map.lru) f.get(entry).get(entry).mem(Op.i32_load, HASH_ENTRY.STATE).i32Const(HASH_ENTRY.STATE_REFERENCED).op(Op.i32_or).mem(Op.i32_store, HASH_ENTRY.STATE);
+    f.get(entry).i32Const(map.valueOffset).op(Op.i32_add).op(Op.i64_extend_i32_u);
+    this.set(0);
+    f.br(Op.br, 3);
+    f.op(Op.end);
+    f.op(Op.end);
+    f.get(entry).mem(Op.i32_load, HASH_ENTRY.NEXT).set(link);
+    f.br(Op.br, 0);
+    f.op(Op.end);
+    f.op(Op.end);
+  }
+
+  /** Pushes whether the `size` bytes at local a + offset equal those at local b. */
+  private keysEqual(a: number, offset: number, b: number, size: number): void {
+    const { f } = this;
+    let at = 0;
+    let first = true;
+    while (at < size) {
+      const chunk = size - at >= 8 ? 8 : size - at >= 4 ? 4 : size - at >= 2 ? 2 : 1;
+      const [load, eq] = chunk === 8 ? [Op.i64_load, Op.i64_eq] : chunk === 4 ? [Op.i32_load, Op.i32_eq] : chunk === 2 ? [Op.i32_load16_u, Op.i32_eq] : [Op.i32_load8_u, Op.i32_eq];
+      f.get(a).mem(load, offset + at).get(b).mem(load, at).op(eq);
+      if (!first) f.op(Op.i32_and);
+      first = false;
+      at += chunk;
+    }
+  }
+
+  /** Extra i32 scratch locals, allocated on first use. */
+  private readonly scratch: number[] = [];
+  private scratch32(k: number): number {
+    while (this.scratch.length <= k) this.scratch.push(this.f.local(I32));
+    return this.scratch[k]!;
+  }
+
+  /**
+   * The kernel's jhash (include/linux/jhash.h, as src/maps/jhash.ts) of the
+   * `length` bytes at local `key`, unrolled for the constant length; returns
+   * the local holding the hash.
+   */
+  private jhash(key: number, length: number, seed: number): number {
+    const { f } = this;
+    const [a, b, c] = [this.scratch32(0), this.scratch32(1), this.scratch32(2)];
+    f.i32Const((0xdeadbeef + length + seed) | 0).tee(a).tee(b).set(c);
+    // x op= y, or x op= rotl(y, k)
+    const upd = (x: number, op: number, y: number, rot?: number): void => {
+      f.get(x).get(y);
+      if (rot !== undefined) f.i32Const(rot).op(Op.i32_rotl);
+      f.op(op).set(x);
+    };
+    const addWord = (x: number, at: number, bytes: number): void => {
+      f.get(x);
+      if (bytes === 4) f.get(key).mem(Op.i32_load, at);
+      else if (bytes === 2) f.get(key).mem(Op.i32_load16_u, at);
+      else if (bytes === 1) f.get(key).mem(Op.i32_load8_u, at);
+      else f.get(key).mem(Op.i32_load16_u, at).get(key).mem(Op.i32_load8_u, at + 2).i32Const(16).op(Op.i32_shl).op(Op.i32_or);
+      f.op(Op.i32_add).set(x);
+    };
+    if (length === 0) return c;
+    let p = 0;
+    let n = length;
+    while (n > 12) {
+      addWord(a, p, 4);
+      addWord(b, p + 4, 4);
+      addWord(c, p + 8, 4);
+      const mix: [number, number, number][] = [
+        [a, c, 4],
+        [b, a, 6],
+        [c, b, 8],
+        [a, c, 16],
+        [b, a, 19],
+        [c, b, 4],
+      ];
+      for (const [x, y, k] of mix) {
+        upd(x, Op.i32_sub, y);
+        upd(x, Op.i32_xor, y, k);
+        // x's partner: c += b after a's step, a += c after b's, b += a after c's.
+        const [t, u] = x === a ? [c, b] : x === b ? [a, c] : [b, a];
+        upd(t, Op.i32_add, u);
+      }
+      n -= 12;
+      p += 12;
+    }
+    for (const [x, from] of [
+      [a, 0],
+      [b, 4],
+      [c, 8],
+    ] as const) {
+      const bytes = Math.min(4, n - from);
+      if (bytes > 0) addWord(x, p + from, bytes);
+    }
+    const final: [number, number, number][] = [
+      [c, b, 14],
+      [a, c, 11],
+      [b, a, 25],
+      [c, b, 16],
+      [a, c, 4],
+      [b, a, 14],
+      [c, b, 24],
+    ];
+    for (const [x, y, k] of final) {
+      upd(x, Op.i32_xor, y);
+      upd(x, Op.i32_sub, y, k);
+    }
+    return c;
   }
 
   private storeArgs(): void {

@@ -8,6 +8,7 @@ import type { Region, VmMemory } from '../memory.ts';
 import type { LoadedProgram, PreparedProgram, RunOptions, RunResult } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
+import { inlineMapAt } from './maps.ts';
 
 export interface JitOptions {
   /**
@@ -22,7 +23,17 @@ export interface JitOptions {
    * dispatch loop everywhere (for testing and measuring that fallback).
    */
   controlFlow?: 'structured' | 'dispatch';
+  /**
+   * Inline bpf_map_lookup_elem on array and hash maps (default true) when
+   * the map is a constant (lddw in the same basic block) and the helper
+   * registered for the call is named `bpf_map_lookup_elem`: such a helper
+   * must have the kernel's semantics (read the key at r2, return the
+   * value's address or 0), as the VM's standard one does.
+   */
+  inlineMaps?: boolean;
 }
+
+const MAP_LOOKUP_NAME = 'bpf_map_lookup_elem';
 
 /** Compile statistics of one program. */
 export interface JitStats {
@@ -56,6 +67,12 @@ class JitRuntime {
   private tableRegions: readonly Region[] = [];
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
+  /**
+   * Stack allocations not in use, kept rather than released: acquiring one
+   * costs more than a short run. There are as many as runs were ever
+   * nested, normally one.
+   */
+  readonly idleStacks: number[] = [];
 
   constructor(readonly memory: VmMemory) {
     this.controlBlock = memory.allocate(CB.size);
@@ -141,6 +158,7 @@ export class JitProgram implements LoadedProgram {
       checked: options.checked ?? true,
       memoryPages: 1,
       forceDispatch: options.controlFlow === 'dispatch',
+      inlineMapLookup: options.inlineMaps === false ? undefined : (pc, handle) => (this.callees.get(pc)?.name === MAP_LOOKUP_NAME ? inlineMapAt(host.memory, handle) : undefined),
     });
     const t1 = performance.now();
     const module = new WebAssembly.Module(compiled.bytes);
@@ -275,8 +293,10 @@ class JitRun implements HelperCall {
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
     if (this.outer !== undefined) this.savedControlBlock = this.memory.u8.slice(cb, cb + CB.size);
-    this.stackBase = host.acquireStack(STACK_ALLOCATION);
+    this.stackBase = this.runtime.idleStacks.pop() ?? host.acquireStack(STACK_ALLOCATION);
     this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+    // A fresh stack: nothing of an earlier run (of any program) shows through.
+    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.runtime.run = this;
     try {
       if (options.mem !== undefined && options.mem.length > 0) {
@@ -334,7 +354,7 @@ class JitRun implements HelperCall {
       this.stackRegion = undefined;
     }
     if (this.runtime.run === this) {
-      this.root.host.releaseStack(this.stackBase);
+      this.runtime.idleStacks.push(this.stackBase);
       this.runtime.run = this.outer;
       if (this.savedControlBlock !== undefined) this.memory.u8.set(this.savedControlBlock, this.runtime.controlBlock);
       this.runtime.invalidateRegions();
