@@ -1,0 +1,72 @@
+// Checks HELPER_AVAILABILITY and gplOnly against the running kernel: for
+// each program type, a program calling each helper (arguments all zero) is
+// loaded; the verifier either rejects the helper for the type ("program of
+// this type cannot use helper") or gets past that point (success, or an
+// argument error). Runs only as root with bpf().
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { skipWithoutKernel } from '../support/env.ts';
+import { HELPERS, HELPER_ATTACH_RESTRICTIONS, helperAllowed } from '../../src/uapi/helpers.ts';
+import { AttachType, ProgramType, programTypeName } from '../../src/uapi/enums.ts';
+import { callHelper, exit, mov64Imm } from '../../src/isa/instruction.ts';
+
+/** An expected attach type each program type loads with (the ones the kernel requires one for). */
+const LOADABLE: [number, number | undefined][] = [
+  [ProgramType.SOCKET_FILTER, undefined], [ProgramType.KPROBE, undefined], [ProgramType.SCHED_CLS, undefined], [ProgramType.SCHED_ACT, undefined],
+  [ProgramType.TRACEPOINT, undefined], [ProgramType.XDP, undefined], [ProgramType.PERF_EVENT, undefined], [ProgramType.CGROUP_SKB, undefined],
+  [ProgramType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_CREATE], [ProgramType.LWT_IN, undefined], [ProgramType.LWT_OUT, undefined],
+  [ProgramType.LWT_XMIT, undefined], [ProgramType.SOCK_OPS, undefined], [ProgramType.SK_SKB, undefined], [ProgramType.CGROUP_DEVICE, undefined],
+  [ProgramType.SK_MSG, undefined], [ProgramType.RAW_TRACEPOINT, undefined], [ProgramType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT],
+  [ProgramType.LWT_SEG6LOCAL, undefined], [ProgramType.SK_REUSEPORT, AttachType.SK_REUSEPORT_SELECT_OR_MIGRATE], [ProgramType.FLOW_DISSECTOR, undefined],
+  [ProgramType.CGROUP_SYSCTL, undefined], [ProgramType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT], [ProgramType.SK_LOOKUP, AttachType.SK_LOOKUP],
+  [ProgramType.NETFILTER, AttachType.NETFILTER],
+];
+
+/** The valid expected attach types of the program types with attach-dependent helpers. */
+const ATTACH_TYPES: Partial<Record<number, number[]>> = {
+  [ProgramType.CGROUP_SOCK_ADDR]: [8, 9, 10, 11, 14, 15, 19, 20, 29, 30, 31, 32, 49, 50, 51, 52, 53],
+  [ProgramType.CGROUP_SOCKOPT]: [AttachType.CGROUP_GETSOCKOPT, AttachType.CGROUP_SETSOCKOPT],
+};
+
+function program(helper: number) {
+  return [mov64Imm(1, 0), mov64Imm(2, 0), mov64Imm(3, 0), mov64Imm(4, 0), mov64Imm(5, 0), callHelper(helper), mov64Imm(0, 0), exit()];
+}
+
+test('helper availability per program type matches the running kernel', { skip: skipWithoutKernel() }, async () => {
+  const { KernelProgram } = await import('../../src/kernel/program.ts');
+  const verdict = (type: number, attach: number | undefined, helper: number, license = 'GPL'): string => {
+    try {
+      KernelProgram.load({ type, expectedAttachType: attach, instructions: program(helper), license, logLevel: 1 }).close();
+      return 'ok';
+    } catch (error) {
+      const log = (error as { log?: string }).log ?? '';
+      if (/cannot use helper/.test(log)) return 'unavailable';
+      if (/GPL-restricted/.test(log)) return 'gpl';
+      assert.match(log, /call /, `${programTypeName(type)} helper ${helper}: load failed before the call was verified: ${String(error)}`);
+      return 'ok';
+    }
+  };
+  const mismatches: string[] = [];
+  for (const [type, attach] of LOADABLE) {
+    for (const h of HELPERS) {
+      const kernel = verdict(type, attach, h.id) === 'ok';
+      if (kernel !== helperAllowed(type, h.id, attach)) mismatches.push(`${programTypeName(type)} ${h.name}: kernel ${kernel}`);
+    }
+  }
+  for (const r of HELPER_ATTACH_RESTRICTIONS) {
+    for (const attach of ATTACH_TYPES[r.programType]!) {
+      const kernel = verdict(r.programType, attach, r.helper) === 'ok';
+      if (kernel !== r.attachTypes.includes(attach)) mismatches.push(`${programTypeName(r.programType)} attach ${attach} helper ${r.helper}: kernel ${kernel}`);
+    }
+  }
+  assert.deepEqual(mismatches, []);
+  // gpl_only, checked on socket filters / kprobes where the helper exists.
+  const gplMismatches: string[] = [];
+  for (const h of HELPERS) {
+    const type = [ProgramType.KPROBE, ProgramType.SCHED_CLS, ProgramType.SOCKET_FILTER].find((t) => helperAllowed(t, h.id));
+    if (type === undefined) continue;
+    const restricted = verdict(type, undefined, h.id, 'Proprietary') === 'gpl';
+    if (restricted !== h.gplOnly) gplMismatches.push(`${h.name}: kernel gpl_only ${restricted}`);
+  }
+  assert.deepEqual(gplMismatches, []);
+});
