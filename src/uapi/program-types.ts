@@ -1,4 +1,4 @@
-import { ProgramType } from './enums.ts';
+import { AttachType, ProgramType } from './enums.ts';
 
 /**
  * Program types as data: the context struct each type's programs receive,
@@ -291,6 +291,10 @@ export interface ContextAccess {
   readonly narrowReads: readonly string[];
   /** Fields that may only be accessed with an 8-byte load even though their declared size differs. */
   readonly exactSize?: Readonly<Record<string, number>>;
+  /** Fields readable only under these expected attach types (AttachType values). */
+  readonly readAttachTypes?: Readonly<Record<string, readonly number[]>>;
+  /** Fields writable only under these expected attach types. */
+  readonly writeAttachTypes?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface ProgramTypeSpec {
@@ -369,6 +373,38 @@ const XDP_ACCESS: ContextAccess = {
   write: [],
   pointers: { data: 'packet', data_end: 'packet_end', data_meta: 'packet_meta' },
   narrowReads: ['ingress_ifindex', 'rx_queue_index', 'egress_ifindex'],
+  readAttachTypes: { egress_ifindex: [AttachType.XDP_DEVMAP] },
+};
+
+const A = AttachType;
+const SOCK_CREATE_RELEASE = [A.CGROUP_INET_SOCK_CREATE, A.CGROUP_INET_SOCK_RELEASE];
+/** sock_filter_is_valid_access / __sock_filter_check_attach_type. */
+const CGROUP_SOCK_ACCESS: ContextAccess = {
+  ...readOnly(CONTEXT_LAYOUTS.bpf_sock.fields, {}, ['bound_dev_if', 'mark', 'priority']),
+  readAttachTypes: {
+    bound_dev_if: SOCK_CREATE_RELEASE,
+    mark: SOCK_CREATE_RELEASE,
+    priority: SOCK_CREATE_RELEASE,
+    src_ip4: [A.CGROUP_INET4_POST_BIND],
+    src_ip6: [A.CGROUP_INET6_POST_BIND],
+    src_port: [A.CGROUP_INET4_POST_BIND, A.CGROUP_INET6_POST_BIND],
+  },
+  writeAttachTypes: { bound_dev_if: SOCK_CREATE_RELEASE, mark: SOCK_CREATE_RELEASE, priority: SOCK_CREATE_RELEASE },
+};
+const INET4_ADDR = [A.CGROUP_INET4_BIND, A.CGROUP_INET4_CONNECT, A.CGROUP_INET4_GETPEERNAME, A.CGROUP_INET4_GETSOCKNAME, A.CGROUP_UDP4_SENDMSG, A.CGROUP_UDP4_RECVMSG];
+const INET6_ADDR = [A.CGROUP_INET6_BIND, A.CGROUP_INET6_CONNECT, A.CGROUP_INET6_GETPEERNAME, A.CGROUP_INET6_GETSOCKNAME, A.CGROUP_UDP6_SENDMSG, A.CGROUP_UDP6_RECVMSG];
+const SOCK_ADDR_FAMILY = { user_ip4: INET4_ADDR, user_ip6: INET6_ADDR, msg_src_ip4: [A.CGROUP_UDP4_SENDMSG], msg_src_ip6: [A.CGROUP_UDP6_SENDMSG] };
+/** sock_addr_is_valid_access: address fields only for their family's attach types. */
+const CGROUP_SOCK_ADDR_ACCESS: ContextAccess = {
+  ...readOnly(CONTEXT_LAYOUTS.bpf_sock_addr.fields, { sk: 'sock' }, ['user_ip4', 'user_ip6', 'user_port', 'msg_src_ip4', 'msg_src_ip6']),
+  readAttachTypes: SOCK_ADDR_FAMILY,
+  writeAttachTypes: SOCK_ADDR_FAMILY,
+};
+/** cg_sockopt_is_valid_access: retval only for getsockopt, level/optname writable only for setsockopt. */
+const CGROUP_SOCKOPT_ACCESS: ContextAccess = {
+  ...readOnly(CONTEXT_LAYOUTS.bpf_sockopt.fields, { sk: 'sock', optval: 'packet', optval_end: 'packet_end' }, ['level', 'optname', 'optlen', 'retval']),
+  readAttachTypes: { retval: [A.CGROUP_GETSOCKOPT] },
+  writeAttachTypes: { retval: [A.CGROUP_GETSOCKOPT], level: [A.CGROUP_SETSOCKOPT], optname: [A.CGROUP_SETSOCKOPT] },
 };
 
 /** XDP program return codes (enum xdp_action). */
@@ -405,23 +441,23 @@ export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.XDP, name: 'xdp', context: 'xdp_md', contextSize: L.xdp_md.size, access: XDP_ACCESS, packetAccess: true, returnRange: [XdpAction.ABORTED, XdpAction.REDIRECT], testRun: true, testRunContext: 'xdp_md' },
   { type: ProgramType.PERF_EVENT, name: 'perf_event', context: 'bpf_perf_event_data', contextSize: L.bpf_perf_event_data.size, access: readOnly(L.bpf_perf_event_data.fields), packetAccess: false, testRun: false },
   { type: ProgramType.CGROUP_SKB, name: 'cgroup_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: CGROUP_SKB_ACCESS, packetAccess: true, returnRange: [0, 3], testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.CGROUP_SOCK, name: 'cgroup_sock', context: 'bpf_sock', contextSize: L.bpf_sock.size, access: readOnly(L.bpf_sock.fields, {}, ['bound_dev_if', 'mark', 'priority']), packetAccess: false, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.CGROUP_SOCK, name: 'cgroup_sock', context: 'bpf_sock', contextSize: L.bpf_sock.size, access: CGROUP_SOCK_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.LWT_IN, name: 'lwt_in', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LWT_OUT, name: 'lwt_out', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LWT_XMIT, name: 'lwt_xmit', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.SOCK_OPS, name: 'sock_ops', context: 'bpf_sock_ops', contextSize: L.bpf_sock_ops.size, access: readOnly(L.bpf_sock_ops.fields, { sk: 'sock_or_null', skb_data: 'packet', skb_data_end: 'packet_end' }, ['reply', 'replylong', 'sk_txhash']), packetAccess: true, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.SOCK_OPS, name: 'sock_ops', context: 'bpf_sock_ops', contextSize: L.bpf_sock_ops.size, access: readOnly(L.bpf_sock_ops.fields, { sk: 'sock_or_null', skb_data: 'packet', skb_data_end: 'packet_end' }, ['args', 'reply', 'replylong', 'sk_txhash']), packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.SK_SKB, name: 'sk_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SK_SKB_ACCESS, packetAccess: true, testRun: false },
   { type: ProgramType.CGROUP_DEVICE, name: 'cgroup_device', context: 'bpf_cgroup_dev_ctx', contextSize: L.bpf_cgroup_dev_ctx.size, access: readOnly(L.bpf_cgroup_dev_ctx.fields), packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.SK_MSG, name: 'sk_msg', context: 'sk_msg_md', contextSize: L.sk_msg_md.size, access: readOnly(L.sk_msg_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock' }), packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.RAW_TRACEPOINT, name: 'raw_tracepoint', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },
-  { type: ProgramType.CGROUP_SOCK_ADDR, name: 'cgroup_sock_addr', context: 'bpf_sock_addr', contextSize: L.bpf_sock_addr.size, access: readOnly(L.bpf_sock_addr.fields, { sk: 'sock' }, ['user_ip4', 'user_ip6', 'user_port', 'msg_src_ip4', 'msg_src_ip6']), packetAccess: false, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.CGROUP_SOCK_ADDR, name: 'cgroup_sock_addr', context: 'bpf_sock_addr', contextSize: L.bpf_sock_addr.size, access: CGROUP_SOCK_ADDR_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.LWT_SEG6LOCAL, name: 'lwt_seg6local', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LIRC_MODE2, name: 'lirc_mode2', context: 'raw tracepoint record', contextSize: 4, packetAccess: false, testRun: false },
   { type: ProgramType.SK_REUSEPORT, name: 'sk_reuseport', context: 'sk_reuseport_md', contextSize: L.sk_reuseport_md.size, access: readOnly(L.sk_reuseport_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock', migrating_sk: 'sock_or_null' }), packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.FLOW_DISSECTOR, name: 'flow_dissector', context: '__sk_buff', contextSize: L.__sk_buff.size, access: FLOW_DISSECTOR_ACCESS, packetAccess: true, testRun: true, testRunContext: 'bpf_flow_keys' },
   { type: ProgramType.CGROUP_SYSCTL, name: 'cgroup_sysctl', context: 'bpf_sysctl', contextSize: L.bpf_sysctl.size, access: readOnly(L.bpf_sysctl.fields, {}, ['file_pos']), packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.RAW_TRACEPOINT_WRITABLE, name: 'raw_tracepoint_writable', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },
-  { type: ProgramType.CGROUP_SOCKOPT, name: 'cgroup_sockopt', context: 'bpf_sockopt', contextSize: L.bpf_sockopt.size, access: readOnly(L.bpf_sockopt.fields, { sk: 'sock', optval: 'packet', optval_end: 'packet_end' }, ['level', 'optname', 'optlen', 'retval']), packetAccess: true, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.CGROUP_SOCKOPT, name: 'cgroup_sockopt', context: 'bpf_sockopt', contextSize: L.bpf_sockopt.size, access: CGROUP_SOCKOPT_ACCESS, packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.TRACING, name: 'tracing', context: 'btf function arguments', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.STRUCT_OPS, name: 'struct_ops', context: 'struct_ops arguments', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.EXT, name: 'ext', context: 'btf function arguments', contextSize: 8 * 12, packetAccess: false, testRun: false },
@@ -440,4 +476,17 @@ export function programTypeSpec(type: number): ProgramTypeSpec | undefined {
 /** The field of `layout` containing byte `offset`, preferring the first declared (union members overlap). */
 export function contextFieldAt(layout: ContextLayout, offset: number): ContextField | undefined {
   return layout.fields.find((f) => offset >= f.offset && offset < f.offset + f.size);
+}
+
+/**
+ * Whether a program of `spec`'s type may access context field `field`
+ * (reading or writing), with `attachType` its expected attach type.
+ * Widths and narrow loads are separate rules (`narrowReads`, `exactSize`).
+ */
+export function contextFieldAccessible(spec: ProgramTypeSpec, field: string, write: boolean, attachType?: number): boolean {
+  const access = spec.access;
+  if (access === undefined) return !write;
+  if (!(write ? access.write : access.read).includes(field)) return false;
+  const only = (write ? access.writeAttachTypes : access.readAttachTypes)?.[field];
+  return only === undefined || (attachType !== undefined && only.includes(attachType));
 }
