@@ -84,17 +84,13 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   if (insns.length === 0) throw new RangeError('cannot compile an empty program');
   const m = new ModuleBuilder();
   m.importMemory('env', 'memory', options.memoryPages);
-  m.importFunction('env', 'fault', [I32, I32, I32, I32, I32], []);
+  m.importFunction('env', 'fault', [I32, I32, I32, I32, I32, I32], []);
   m.importFunction('env', 'call', [I32], [I32]);
   m.importFunction('env', 'callx', [I32, I32, I32], [I32]);
   m.importFunction('env', 'budget', [I32, I32], []);
   m.importFunction('env', 'trap', [I32, I32, I32], []);
 
-  const globals: Globals = { unwinding: m.addGlobal(I32), cacheStart: [], cacheLimit: [] };
-  for (let k = 0; k < 8; k++) {
-    globals.cacheStart.push(m.addGlobal(I64));
-    globals.cacheLimit.push(m.addGlobal(I64));
-  }
+  const globals: Globals = { unwinding: m.addGlobal(I32) };
 
   const entries = functionEntries(insns);
   const functions = new Map<number, number>();
@@ -104,19 +100,17 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
     functions.set(entry, fn.index);
     bodies.push(fn.body);
   }
-  const slowCheck = m.declareFunction([I64, I32, I32, I32], []);
-  const resetCaches = m.declareFunction([], []);
+  const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
   const entryFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
   const repeatFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
 
-  const ctx: ModuleContext = { insns, options, globals, functions, slowCheck: slowCheck.index, resetCaches: resetCaches.index };
+  const ctx: ModuleContext = { insns, options, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
   const strategies = new Map<number, 'structured' | 'dispatch'>();
   entries.forEach((entry, k) => {
     strategies.set(entry, new FunctionCompiler(ctx, buildCfg(insns, entry, leaders), bodies[k]!).compile());
   });
-  emitSlowCheck(slowCheck.body, options.controlBlock, globals);
-  for (let k = 0; k < 8; k++) resetCaches.body.i64Const(0).globalSet(globals.cacheLimit[k]!);
+  emitSlowCheck(slowCheck.body, options.controlBlock);
   emitEntry(entryFn.body, ctx);
   emitRepeat(repeatFn.body, ctx, entryFn.index);
   m.exportFunction('entry', entryFn.index);
@@ -127,9 +121,6 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
 interface Globals {
   /** Set while an exitProgram unwinds every frame. */
   unwinding: number;
-  /** Last-hit region per (access size, write): start, and exclusive limit of `address - start`. */
-  cacheStart: number[];
-  cacheLimit: number[];
 }
 
 interface ModuleContext {
@@ -139,34 +130,26 @@ interface ModuleContext {
   /** Function index of each subprogram, by entry slot. */
   functions: Map<number, number>;
   slowCheck: number;
-  resetCaches: number;
 }
 
 const cacheSlot = (size: number, write: boolean): number => (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3) + (write ? 4 : 0);
 
 /**
- * `slowCheck(address, size, write, pc)`: finds the region holding the access
- * (the live part of the stack, then the region table), refreshes the
- * matching last-hit cache, or calls `fault`, which throws the interpreter's
+ * `slowCheck(address, size, write, pc, fp) -> (start, limit)`: finds the
+ * region holding the access (the stack from the calling frame up, then the
+ * region table) and returns it in the form of the callers' last-hit cache
+ * (an access of `size` bytes at `a` is inside iff `a - start < limit`,
+ * unsigned), or calls `fault`, which throws the interpreter's
  * MemoryAccessError.
  */
-function emitSlowCheck(f: FunctionBody, cb: number, g: Globals): void {
-  const [ADDR, SIZE, WRITE, PC] = [0, 1, 2, 3];
+function emitSlowCheck(f: FunctionBody, cb: number): void {
+  const [ADDR, SIZE, WRITE, PC, FRAME] = [0, 1, 2, 3, 4];
   const entry = f.local(I32);
   const last = f.local(I32);
   const start = f.local(I64);
   const end = f.local(I64);
   const found = (): void => {
-    for (const size of [1, 2, 4, 8]) {
-      for (const write of [false, true]) {
-        const slot = cacheSlot(size, write);
-        f.get(SIZE).i32Const(size).op(Op.i32_eq).get(WRITE).i32Const(write ? 1 : 0).op(Op.i32_eq).op(Op.i32_and);
-        f.block(Op.if);
-        f.get(start).globalSet(g.cacheStart[slot]!);
-        f.get(end).get(start).op(Op.i64_sub).i64Const(size - 1).op(Op.i64_sub).globalSet(g.cacheLimit[slot]!);
-        f.op(Op.end);
-      }
-    }
+    f.get(start).get(end).get(start).op(Op.i64_sub).get(SIZE).op(Op.i64_extend_i32_u).op(Op.i64_sub).i64Const(1).op(Op.i64_add);
     f.op(Op.return);
   };
   // start <= address && address + size <= end
@@ -177,7 +160,7 @@ function emitSlowCheck(f: FunctionBody, cb: number, g: Globals): void {
   f.block(Op.block);
   // Addresses beyond 32 bits are outside every region.
   f.get(ADDR).i64Const(32).op(Op.i64_shr_u).op(Op.i64_eqz).op(Op.i32_eqz).br(Op.br_if, 0);
-  f.i32Const(0).mem(Op.i64_load32_u, cb + CB.stackLow).set(start);
+  f.get(FRAME).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).op(Op.i64_extend_i32_u).set(start);
   f.i32Const(0).mem(Op.i64_load32_u, cb + CB.stackTop).set(end);
   inside();
   f.block(Op.if);
@@ -199,15 +182,15 @@ function emitSlowCheck(f: FunctionBody, cb: number, g: Globals): void {
   f.br(Op.br, 0);
   f.op(Op.end);
   f.op(Op.end);
-  f.get(PC).get(ADDR).op(Op.i32_wrap_i64).get(ADDR).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).get(SIZE).get(WRITE);
+  f.get(PC).get(ADDR).op(Op.i32_wrap_i64).get(ADDR).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).get(SIZE).get(WRITE).get(FRAME);
   f.call(IMPORT.fault);
+  f.op(Op.unreachable);
 }
 
 /** `entry(r1lo, r1hi, ..., r5lo, r5hi, fp) -> status`; r0 goes to CB.r0. */
 function emitEntry(f: FunctionBody, ctx: ModuleContext): void {
   const cb = ctx.options.controlBlock;
   f.i32Const(0).globalSet(ctx.globals.unwinding);
-  f.call(ctx.resetCaches);
   f.i32Const(0);
   for (let r = 0; r < 5; r++) {
     f.get(2 * r).op(Op.i64_extend_i32_u).get(2 * r + 1).op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl).op(Op.i64_or);
@@ -254,6 +237,14 @@ class FunctionCompiler {
   private readonly i32b: number;
   /** Remaining instruction budget, kept in a local (see countBudget). */
   private readonly budget: number;
+  /**
+   * Checked mode: the last region hit per (access size, write), as locals
+   * (start, limit: see slowCheck; limit 0 = empty). Valid for this frame
+   * until a helper runs or the region table changes (CB.epoch).
+   */
+  private readonly cacheStart: number[] = [];
+  private readonly cacheLimit: number[] = [];
+  private readonly epoch: number;
   private readonly cb: number;
   /** The block being compiled (for the budget of early exits). */
   private block!: BasicBlock;
@@ -285,7 +276,19 @@ class FunctionCompiler {
     this.i32a = f.local(I32);
     this.i32b = f.local(I32);
     this.budget = f.local(I64);
+    if (ctx.options.checked) {
+      for (let k = 0; k < 8; k++) {
+        this.cacheStart.push(f.local(I64));
+        this.cacheLimit.push(f.local(I64));
+      }
+    }
+    this.epoch = f.local(I32);
     this.cb = ctx.options.controlBlock;
+  }
+
+  /** Forgets the cached regions (after a helper, which may map or unmap regions). */
+  private resetCaches(): void {
+    for (const limit of this.cacheLimit) this.f.i64Const(0).set(limit);
   }
 
   compile(): 'structured' | 'dispatch' {
@@ -293,6 +296,7 @@ class FunctionCompiler {
     if (!this.r10IsFramePointer) f.get(FP).op(Op.i64_extend_i32_u).set(this.reg[10]!);
     if (this.loops >= 0) f.i32Const(MAY_GOTO_LOOPS).set(this.loops);
     this.loadBudget();
+    if (this.ctx.options.checked) f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).set(this.epoch);
     return emitStructured(this.cfg, f, {
       body: (b) => this.body(b),
       condition: (b) => this.condition(b),
@@ -736,12 +740,14 @@ class FunctionCompiler {
       return 0;
     }
     const slot = cacheSlot(size, write);
-    const g = this.ctx.globals;
+    const start = this.cacheStart[slot]!;
+    const limit = this.cacheLimit[slot]!;
     this.get(base);
     if (offset !== 0) f.i64Const(offset).op(Op.i64_add);
-    f.tee(this.addr).globalGet(g.cacheStart[slot]!).op(Op.i64_sub).globalGet(g.cacheLimit[slot]!).op(Op.i64_ge_u);
+    f.tee(this.addr).get(start).op(Op.i64_sub).get(limit).op(Op.i64_ge_u);
     f.block(Op.if);
-    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc).call(this.ctx.slowCheck);
+    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc).get(FP).call(this.ctx.slowCheck);
+    f.set(limit).set(start);
     f.op(Op.end);
     f.get(this.addr).op(Op.i32_wrap_i64);
     return 0;
@@ -889,7 +895,8 @@ class FunctionCompiler {
       if (off !== 0) f.i32Const(off).op(Op.i32_add);
     } else if (this.ctx.options.checked) {
       this.get(2);
-      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc).call(this.ctx.slowCheck);
+      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc).get(FP).call(this.ctx.slowCheck);
+      f.op(Op.drop).op(Op.drop);
       f.get(this.addr).op(Op.i32_wrap_i64);
     } else this.get32(2);
     f.set(this.i32a);
@@ -1064,7 +1071,8 @@ class FunctionCompiler {
   private afterHostCall(pc: number): void {
     const { f } = this;
     const status = this.i32a;
-    f.set(status).call(this.ctx.resetCaches);
+    f.set(status);
+    this.resetCaches();
     this.loadBudget();
     f.get(status);
     f.block(Op.if);
@@ -1085,15 +1093,19 @@ class FunctionCompiler {
     f.i32Const(TrapKind.callDepth).i32Const(pc).get(FP).call(IMPORT.trap);
     f.op(Op.unreachable);
     f.op(Op.end);
-    // The callee's frame becomes accessible for the call's duration.
-    f.i32Const(0).get(newFp).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.stackLow);
     this.saveBudget();
     for (let r = 1; r <= 5; r++) this.get(r);
     f.get(newFp).call(index);
     this.set(0);
     this.loadBudget();
-    f.i32Const(0).get(FP).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.stackLow);
-    f.call(this.ctx.resetCaches);
+    if (this.ctx.options.checked) {
+      // Regions changed while the callee ran (it called a helper that mapped or unmapped some).
+      f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).get(this.epoch).op(Op.i32_ne);
+      f.block(Op.if);
+      this.resetCaches();
+      f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).set(this.epoch);
+      f.op(Op.end);
+    }
     f.globalGet(this.ctx.globals.unwinding);
     f.block(Op.if);
     this.refundRest(pc);

@@ -21,8 +21,9 @@ export const CB = {
   regionCount: 68,
   /** Address of the region table (16-byte entries: start, end, writable, unused). */
   regionTable: 72,
-  /** The accessible stack: [stackLow, stackTop) = the frames from the deepest one up. */
-  stackLow: 76,
+  /** Bumped by the driver whenever the region table changes, so compiled code drops its cached regions. */
+  epoch: 76,
+  /** End of the stack frames; a frame with pointer fp may access [fp - 512, stackTop). */
   stackTop: 80,
   /** Frame pointer of the frame making a helper call (a tail call reuses that frame). */
   framePointer: 84,

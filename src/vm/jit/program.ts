@@ -85,26 +85,38 @@ class JitRuntime {
     this.tableStart = this.memory.allocate(entries * REGION_ENTRY_SIZE);
   }
 
-  /** Rewrites the region table if the memory's regions changed. `exclude` is the running program's own stack. */
+  /**
+   * Rewrites the region table if the memory's regions changed, and bumps
+   * CB.epoch so compiled code drops its cached regions. `exclude` is the
+   * running program's own stack, which compiled code checks by frame pointer.
+   */
   syncRegions(exclude: Region | undefined): void {
     const regions = this.memory.listRegions();
     const known = this.tableRegions;
-    let same = regions.length === known.length;
-    for (let k = 0; same && k < regions.length; k++) same = regions[k] === known[k];
-    if (same) return;
-    this.tableRegions = regions.slice();
+    let k = 0;
+    let same = true;
+    for (const r of regions) {
+      if (r === exclude) continue;
+      if (known[k++] !== r) {
+        same = false;
+        break;
+      }
+    }
+    if (same && k === known.length) return;
     const listed = regions.filter((r) => r !== exclude);
+    this.tableRegions = listed;
     if (listed.length > this.tableCapacity) this.reserveTable(listed.length * 2);
     const view = this.memory.view;
     const cb = this.controlBlock;
-    listed.forEach((r, k) => {
-      const at = this.tableStart + k * REGION_ENTRY_SIZE;
+    listed.forEach((r, n) => {
+      const at = this.tableStart + n * REGION_ENTRY_SIZE;
       view.setUint32(at, r.start, true);
       view.setUint32(at + 4, r.start + r.size, true);
       view.setUint32(at + 8, r.writable ? 1 : 0, true);
     });
     view.setUint32(cb + CB.regionTable, this.tableStart, true);
     view.setUint32(cb + CB.regionCount, listed.length, true);
+    view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
   }
 
   /** Forces the next syncRegions to rewrite the table. */
@@ -209,9 +221,9 @@ export class JitProgram implements LoadedProgram {
     const active = (): JitRun => this.runtime.run!;
     return {
       memory: this.host.memory.wasm,
-      fault: (pc: number, lo: number, hi: number, size: number, write: number): void => {
+      fault: (pc: number, lo: number, hi: number, size: number, write: number, fp: number): void => {
         const run = active();
-        run.mapStack();
+        run.mapStack(fp >>> 0);
         this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc);
         throw new VmRuntimeError(pc, `JIT region table out of date at 0x${(lo >>> 0).toString(16)}`);
       },
@@ -321,7 +333,6 @@ class JitRun implements HelperCall {
       view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
       view.setUint32(cb + CB.minFramePointer, this.stackTop - (MAX_CALL_FRAMES - 1) * STACK_FRAME_SIZE, true);
       view.setUint32(cb + CB.stackTop, this.stackTop, true);
-      view.setUint32(cb + CB.stackLow, this.stackTop - STACK_FRAME_SIZE, true);
       view.setUint32(cb + CB.packetStart, packet?.start ?? 0, true);
       view.setInt32(cb + CB.packetLength, packet === undefined ? -1 : packet.length, true);
     } catch (err) {
@@ -361,9 +372,9 @@ class JitRun implements HelperCall {
     }
   }
 
-  /** Maps the stack region as the interpreter has it at this depth: the running frame and its callers. */
-  mapStack(): void {
-    const low = this.memory.view.getUint32(this.runtime.controlBlock + CB.stackLow, true);
+  /** Maps the stack region as the interpreter has it for the frame `fp`: that frame and its callers. */
+  mapStack(fp: number): void {
+    const low = fp - STACK_FRAME_SIZE;
     const current = this.stackRegion;
     if (current !== undefined && current.start === low) return;
     if (current !== undefined) this.memory.unmap(current);
@@ -374,9 +385,9 @@ class JitRun implements HelperCall {
   invoke(program: JitProgram, entry: HelperEntry, pc: number): number {
     this.pc = pc;
     this.program = program;
-    this.mapStack();
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
+    this.mapStack(view.getUint32(cb + CB.framePointer, true));
     let result: number | bigint | void;
     try {
       result = entry.fn(this);
