@@ -376,6 +376,13 @@ const XDP_ACCESS: ContextAccess = {
   readAttachTypes: { egress_ifindex: [AttachType.XDP_DEVMAP] },
 };
 
+/** pe_prog_is_valid_access: registers as 8-byte words, sample_period and addr also narrower. */
+const PERF_EVENT_ACCESS: ContextAccess = {
+  ...readOnly(CONTEXT_LAYOUTS.bpf_perf_event_data.fields),
+  narrowReads: ['sample_period', 'addr'],
+  exactSize: { regs: 8 },
+};
+
 const A = AttachType;
 const SOCK_CREATE_RELEASE = [A.CGROUP_INET_SOCK_CREATE, A.CGROUP_INET_SOCK_RELEASE];
 /** sock_filter_is_valid_access / __sock_filter_check_attach_type. */
@@ -439,7 +446,7 @@ export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.SCHED_ACT, name: 'sched_act', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.TRACEPOINT, name: 'tracepoint', context: 'raw tracepoint record', contextSize: 4096, packetAccess: false, testRun: false },
   { type: ProgramType.XDP, name: 'xdp', context: 'xdp_md', contextSize: L.xdp_md.size, access: XDP_ACCESS, packetAccess: true, returnRange: [XdpAction.ABORTED, XdpAction.REDIRECT], testRun: true, testRunContext: 'xdp_md' },
-  { type: ProgramType.PERF_EVENT, name: 'perf_event', context: 'bpf_perf_event_data', contextSize: L.bpf_perf_event_data.size, access: readOnly(L.bpf_perf_event_data.fields), packetAccess: false, testRun: false },
+  { type: ProgramType.PERF_EVENT, name: 'perf_event', context: 'bpf_perf_event_data', contextSize: L.bpf_perf_event_data.size, access: PERF_EVENT_ACCESS, packetAccess: false, testRun: false },
   { type: ProgramType.CGROUP_SKB, name: 'cgroup_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: CGROUP_SKB_ACCESS, packetAccess: true, returnRange: [0, 3], testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.CGROUP_SOCK, name: 'cgroup_sock', context: 'bpf_sock', contextSize: L.bpf_sock.size, access: CGROUP_SOCK_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.LWT_IN, name: 'lwt_in', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },

@@ -36,7 +36,7 @@ test('context field access matches the running kernel verifier', { skip: skipWit
   };
   const mismatches: string[] = [];
   for (const spec of PROGRAM_TYPES) {
-    if (!spec.access || !(spec.context in CONTEXT_LAYOUTS) || spec.type === ProgramType.KPROBE || spec.type === ProgramType.PERF_EVENT) continue;
+    if (!spec.access || !(spec.context in CONTEXT_LAYOUTS)) continue;
     const layout = CONTEXT_LAYOUTS[spec.context as keyof typeof CONTEXT_LAYOUTS];
     for (const attach of ATTACH[spec.type] ?? [undefined]) {
       for (const field of layout.fields) {
