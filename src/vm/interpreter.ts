@@ -19,10 +19,11 @@ import {
  * A program is decoded once into a flat Int32Array, four words per slot:
  * `opcode | dst << 8 | src << 12`, offset, imm, and an auxiliary word (the
  * absolute target of a jump or local call, the upper half of an lddw).
- * Registers are two Int32Arrays of 32-bit halves, so the per-instruction
- * path is plain int32 arithmetic with no BigInt and no allocation; only
- * 64-bit division with operands beyond 32 bits falls back to BigInt.
- * Dispatch is one switch on the opcode byte.
+ * Registers are one Int32Array of 32-bit halves (rN's low half at 2N, high
+ * half at 2N+1; the loop decodes dst and src as those doubled indexes), so
+ * the per-instruction path is plain int32 arithmetic with no BigInt and no
+ * allocation; only 64-bit division with operands beyond 32 bits falls back
+ * to BigInt. Dispatch is one switch on the opcode byte.
  *
  * Every load, store and atomic is checked against the VmMemory regions.
  * The region of the last access is cached in locals, so the common check
@@ -147,15 +148,15 @@ function takeRunState(host: InterpreterHost): RunState {
 }
 
 /** Sets register `r` from a helper result or option; false if `value` is a number that is not a safe integer. */
-function setRegister(lo: Int32Array, hi: Int32Array, r: number, value: number | bigint): boolean {
+function setRegister(regs: Int32Array, r: number, value: number | bigint): boolean {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) return false;
-    lo[r] = value % TWO32;
-    hi[r] = Math.floor(value / TWO32);
+    regs[r * 2] = value % TWO32;
+    regs[r * 2 + 1] = Math.floor(value / TWO32);
   } else {
     const v = BigInt.asUintN(64, value);
-    lo[r] = Number(v & 0xffffffffn);
-    hi[r] = Number(v >> 32n);
+    regs[r * 2] = Number(v & 0xffffffffn);
+    regs[r * 2 + 1] = Number(v >> 32n);
   }
   return true;
 }
@@ -169,8 +170,8 @@ function toU64(lo: number, hi: number): bigint {
  * implementations (one object per run, updated before each call).
  */
 class RunState implements HelperCall {
-  readonly lo = new Int32Array(16);
-  readonly hi = new Int32Array(16);
+  /** r0-r10 as 32-bit halves: low half of rN at 2N, high half at 2N+1. */
+  readonly regs = new Int32Array(32);
   readonly memory: VmMemory;
   context: unknown;
   budget = 0;
@@ -231,8 +232,7 @@ class RunState implements HelperCall {
     this.loops = MAY_GOTO_LOOPS;
     this.pendingExit = false;
     this.pendingTail = undefined;
-    this.lo.fill(0);
-    this.hi.fill(0);
+    this.regs.fill(0);
     // A fresh stack: nothing of an earlier run (of any program) shows through.
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.mapStack(0);
@@ -240,8 +240,8 @@ class RunState implements HelperCall {
       const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
       this.memory.u8.set(options.mem, region.start);
       this.input = { region, target: options.mem };
-      this.lo[1] = region.start;
-      this.lo[2] = options.mem.length;
+      this.regs[2] = region.start;
+      this.regs[4] = options.mem.length;
     }
     if (this.packet !== undefined) {
       const { start, length } = this.packet;
@@ -250,9 +250,9 @@ class RunState implements HelperCall {
     const args = [options.r1, options.r2, options.r3, options.r4, options.r5];
     for (let r = 1; r <= 5; r++) {
       const v = args[r - 1];
-      if (v !== undefined && !setRegister(this.lo, this.hi, r, v)) throw new VmOptionError(`r${r} = ${v} is not a safe integer (pass a bigint)`);
+      if (v !== undefined && !setRegister(this.regs, r, v)) throw new VmOptionError(`r${r} = ${v} is not a safe integer (pass a bigint)`);
     }
-    this.lo[10] = this.stackTop;
+    this.regs[20] = this.stackTop;
   }
 
   /**
@@ -280,16 +280,16 @@ class RunState implements HelperCall {
     if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthError(returnPc - 1, depth + 2, MAX_CALL_FRAMES);
     const at = depth * 10;
     for (let r = 0; r < 5; r++) {
-      this.savedRegs[at + r * 2] = this.lo[6 + r]!;
-      this.savedRegs[at + r * 2 + 1] = this.hi[6 + r]!;
+      this.savedRegs[at + r * 2] = this.regs[12 + r * 2]!;
+      this.savedRegs[at + r * 2 + 1] = this.regs[12 + r * 2 + 1]!;
     }
     this.returnPcs[depth] = returnPc;
     this.framePrograms[depth] = this.program;
     this.frameLoops[depth] = this.loops;
     this.depth = depth + 1;
     this.loops = MAY_GOTO_LOOPS;
-    this.lo[10] = this.stackTop - this.depth * STACK_FRAME_SIZE;
-    this.hi[10] = 0;
+    this.regs[20] = this.stackTop - this.depth * STACK_FRAME_SIZE;
+    this.regs[21] = 0;
     this.mapStack(this.depth);
   }
 
@@ -298,8 +298,8 @@ class RunState implements HelperCall {
     const depth = --this.depth;
     const at = depth * 10;
     for (let r = 0; r < 5; r++) {
-      this.lo[6 + r] = this.savedRegs[at + r * 2]!;
-      this.hi[6 + r] = this.savedRegs[at + r * 2 + 1]!;
+      this.regs[12 + r * 2] = this.savedRegs[at + r * 2]!;
+      this.regs[12 + r * 2 + 1] = this.savedRegs[at + r * 2 + 1]!;
     }
     this.loops = this.frameLoops[depth]!;
     this.program = this.framePrograms[depth]!;
@@ -314,8 +314,8 @@ class RunState implements HelperCall {
     this.tailCalls++;
     this.loops = MAY_GOTO_LOOPS;
     const frameTop = this.stackTop - this.depth * STACK_FRAME_SIZE;
-    this.lo[10] = frameTop;
-    this.hi[10] = 0;
+    this.regs[20] = frameTop;
+    this.regs[21] = 0;
     this.memory.u8.fill(0, frameTop - STACK_FRAME_SIZE, frameTop);
   }
 
@@ -345,7 +345,7 @@ class RunState implements HelperCall {
   }
 
   r0(): bigint {
-    return toU64(this.lo[0]!, this.hi[0]!);
+    return toU64(this.regs[0]!, this.regs[1]!);
   }
 
   /**
@@ -364,33 +364,33 @@ class RunState implements HelperCall {
   // HelperCall
 
   arg(n: ArgIndex): number {
-    const hi = this.hi[n]! >>> 0;
+    const hi = this.regs[n * 2 + 1]! >>> 0;
     if (hi >= 0x200000) {
-      throw new VmRuntimeError(this.pc, `helper argument r${n} = 0x${toU64(this.lo[n]!, this.hi[n]!).toString(16)} does not fit in a number (use argU64)`);
+      throw new VmRuntimeError(this.pc, `helper argument r${n} = 0x${toU64(this.regs[n * 2]!, this.regs[n * 2 + 1]!).toString(16)} does not fit in a number (use argU64)`);
     }
-    return hi * TWO32 + (this.lo[n]! >>> 0);
+    return hi * TWO32 + (this.regs[n * 2]! >>> 0);
   }
 
   argU32(n: ArgIndex): number {
-    return this.lo[n]! >>> 0;
+    return this.regs[n * 2]! >>> 0;
   }
 
   argI32(n: ArgIndex): number {
-    return this.lo[n]!;
+    return this.regs[n * 2]!;
   }
 
   argU64(n: ArgIndex): bigint {
-    return toU64(this.lo[n]!, this.hi[n]!);
+    return toU64(this.regs[n * 2]!, this.regs[n * 2 + 1]!);
   }
 
   argI64(n: ArgIndex): bigint {
-    return BigInt.asIntN(64, toU64(this.lo[n]!, this.hi[n]!));
+    return BigInt.asIntN(64, toU64(this.regs[n * 2]!, this.regs[n * 2 + 1]!));
   }
 
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
-    const lo = this.lo[n]! >>> 0;
-    if (size > 0) this.memory.check(this.hi[n]!, lo, size, write, this.pc);
+    const lo = this.regs[n * 2]! >>> 0;
+    if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc);
     return lo;
   }
 
@@ -409,7 +409,7 @@ class RunState implements HelperCall {
   }
 
   exitProgram(r0: number | bigint): void {
-    if (!setRegister(this.lo, this.hi, 0, r0)) throw new VmRuntimeError(this.pc, `exit value ${r0} is not a safe integer`);
+    if (!setRegister(this.regs, 0, r0)) throw new VmRuntimeError(this.pc, `exit value ${r0} is not a safe integer`);
     this.pendingExit = true;
   }
 
@@ -425,9 +425,9 @@ class RunState implements HelperCall {
     }
     if (this.pendingExit) return;
     if (result === undefined) {
-      this.lo[0] = 0;
-      this.hi[0] = 0;
-    } else if (!setRegister(this.lo, this.hi, 0, result)) {
+      this.regs[0] = 0;
+      this.regs[1] = 0;
+    } else if (!setRegister(this.regs, 0, result)) {
       throw new VmRuntimeError(pc, `${entry.name} returned ${String(result)}, not an integer`);
     }
   }
@@ -461,10 +461,13 @@ function geS(ah: number, al: number, bh: number, bl: number): boolean {
   return ah > bh || (ah === bh && al >>> 0 >= bl >>> 0);
 }
 
+// In the 64-bit helpers below, `R` is the register file and `d` the index of
+// the destination's low half (twice the register number), as in the loop.
+
 /** dst *= b (64-bit, low 64 bits of the product) without BigInt. */
-function mul64(lo: Int32Array, hi: Int32Array, d: number, bl: number, bh: number): void {
-  const al = lo[d]!;
-  const ah = hi[d]!;
+function mul64(R: Int32Array, d: number, bl: number, bh: number): void {
+  const al = R[d]!;
+  const ah = R[d + 1]!;
   const a0 = al & 0xffff;
   const a1 = al >>> 16;
   const b0 = bl & 0xffff;
@@ -474,78 +477,78 @@ function mul64(lo: Int32Array, hi: Int32Array, d: number, bl: number, bh: number
   const p10 = a1 * b0;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
   const carry = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  lo[d] = Math.imul(al, bl);
-  hi[d] = (carry + Math.imul(al, bh) + Math.imul(ah, bl)) | 0;
+  R[d] = Math.imul(al, bl);
+  R[d + 1] = (carry + Math.imul(al, bh) + Math.imul(ah, bl)) | 0;
 }
 
-function store64(lo: Int32Array, hi: Int32Array, d: number, v: bigint): void {
-  lo[d] = Number(v & 0xffffffffn);
-  hi[d] = Number((v >> 32n) & 0xffffffffn);
+function store64(R: Int32Array, d: number, v: bigint): void {
+  R[d] = Number(v & 0xffffffffn);
+  R[d + 1] = Number((v >> 32n) & 0xffffffffn);
 }
 
 /** 64-bit div/mod; `signed` for sdiv/smod. Division by zero gives 0, modulo by zero leaves dst. */
-function divmod64(lo: Int32Array, hi: Int32Array, d: number, bl: number, bh: number, mod: boolean, signed: boolean): void {
-  const al = lo[d]!;
-  const ah = hi[d]!;
+function divmod64(R: Int32Array, d: number, bl: number, bh: number, mod: boolean, signed: boolean): void {
+  const al = R[d]!;
+  const ah = R[d + 1]!;
   if (bl === 0 && bh === 0) {
-    if (!mod) lo[d] = hi[d] = 0;
+    if (!mod) R[d] = R[d + 1] = 0;
     return;
   }
   if (!signed) {
     if (ah === 0 && bh === 0) {
       const a = al >>> 0;
       const b = bl >>> 0;
-      lo[d] = mod ? a % b : Math.floor(a / b);
+      R[d] = mod ? a % b : Math.floor(a / b);
       return;
     }
     const a = toU64(al, ah);
     const b = toU64(bl, bh);
-    store64(lo, hi, d, mod ? a % b : a / b);
+    store64(R, d, mod ? a % b : a / b);
     return;
   }
   if (ah === al >> 31 && bh === bl >> 31) {
     // Both fit in int32: exact in doubles, including INT32_MIN / -1 = 2^31.
     const r = mod ? al % bl : Math.trunc(al / bl);
-    lo[d] = r | 0;
-    hi[d] = r < 0 ? -1 : 0;
+    R[d] = r | 0;
+    R[d + 1] = r < 0 ? -1 : 0;
     return;
   }
   const a = BigInt.asIntN(64, toU64(al, ah));
   const b = BigInt.asIntN(64, toU64(bl, bh));
   // BigInt division truncates toward zero like C; INT64_MIN / -1 wraps back to INT64_MIN.
-  store64(lo, hi, d, BigInt.asUintN(64, mod ? a % b : a / b));
+  store64(R, d, BigInt.asUintN(64, mod ? a % b : a / b));
 }
 
-function lsh64(lo: Int32Array, hi: Int32Array, d: number, n: number): void {
+function lsh64(R: Int32Array, d: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    hi[d] = (hi[d]! << n) | (lo[d]! >>> (32 - n));
-    lo[d] = lo[d]! << n;
+    R[d + 1] = (R[d + 1]! << n) | (R[d]! >>> (32 - n));
+    R[d] = R[d]! << n;
   } else {
-    hi[d] = lo[d]! << (n - 32);
-    lo[d] = 0;
+    R[d + 1] = R[d]! << (n - 32);
+    R[d] = 0;
   }
 }
 
-function rsh64(lo: Int32Array, hi: Int32Array, d: number, n: number): void {
+function rsh64(R: Int32Array, d: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    lo[d] = (lo[d]! >>> n) | (hi[d]! << (32 - n));
-    hi[d] = hi[d]! >>> n;
+    R[d] = (R[d]! >>> n) | (R[d + 1]! << (32 - n));
+    R[d + 1] = R[d + 1]! >>> n;
   } else {
-    lo[d] = hi[d]! >>> (n - 32);
-    hi[d] = 0;
+    R[d] = R[d + 1]! >>> (n - 32);
+    R[d + 1] = 0;
   }
 }
 
-function arsh64(lo: Int32Array, hi: Int32Array, d: number, n: number): void {
+function arsh64(R: Int32Array, d: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    lo[d] = (lo[d]! >>> n) | (hi[d]! << (32 - n));
-    hi[d] = hi[d]! >> n;
+    R[d] = (R[d]! >>> n) | (R[d + 1]! << (32 - n));
+    R[d + 1] = R[d + 1]! >> n;
   } else {
-    lo[d] = hi[d]! >> (n - 32);
-    hi[d] = hi[d]! >> 31;
+    R[d] = R[d + 1]! >> (n - 32);
+    R[d + 1] = R[d + 1]! >> 31;
   }
 }
 
@@ -558,17 +561,17 @@ function bswap32(v: number): number {
 }
 
 /** BPF_END: `toBe` swaps (be16/32/64 and bswap on a little-endian machine), otherwise truncates (le). */
-function endian(lo: Int32Array, hi: Int32Array, d: number, width: number, toBe: boolean): void {
+function endian(R: Int32Array, d: number, width: number, toBe: boolean): void {
   if (width === 16) {
-    lo[d] = toBe ? bswap16(lo[d]!) : lo[d]! & 0xffff;
-    hi[d] = 0;
+    R[d] = toBe ? bswap16(R[d]!) : R[d]! & 0xffff;
+    R[d + 1] = 0;
   } else if (width === 32) {
-    if (toBe) lo[d] = bswap32(lo[d]!);
-    hi[d] = 0;
+    if (toBe) R[d] = bswap32(R[d]!);
+    R[d + 1] = 0;
   } else if (toBe) {
-    const l = lo[d]!;
-    lo[d] = bswap32(hi[d]!);
-    hi[d] = bswap32(l);
+    const l = R[d]!;
+    R[d] = bswap32(R[d + 1]!);
+    R[d + 1] = bswap32(l);
   }
 }
 
@@ -577,8 +580,7 @@ function execute(state: RunState): void {
   // Only what nearly every instruction needs is kept in locals, so the
   // optimizing compiler can keep it in machine registers; frames, may_goto
   // counters and the current program live in `state`.
-  const lo = state.lo;
-  const hi = state.hi;
+  const R = state.regs;
   let view = state.memory.view;
   let u8 = state.memory.u8;
   let code = state.program.decoded.code;
@@ -597,318 +599,318 @@ function execute(state: RunState): void {
       if (--remaining < 0) remaining = state.nextChunk(pc);
       const at = pc << 2;
       const w = code[at]!;
-      const d = (w >> 8) & 15;
-      const s = (w >> 12) & 15;
+      const d = (w >> 7) & 30;
+      const s = (w >> 11) & 30;
       pc++;
       switch (w & 0xff) {
         // ALU (32-bit): results zero-extend into the 64-bit register.
         case 0x04:
-          lo[d] = lo[d]! + code[at + 2]!;
-          hi[d] = 0;
+          R[d] = R[d]! + code[at + 2]!;
+          R[d + 1] = 0;
           break;
         case 0x0c:
-          lo[d] = lo[d]! + lo[s]!;
-          hi[d] = 0;
+          R[d] = R[d]! + R[s]!;
+          R[d + 1] = 0;
           break;
         case 0x14:
-          lo[d] = lo[d]! - code[at + 2]!;
-          hi[d] = 0;
+          R[d] = R[d]! - code[at + 2]!;
+          R[d + 1] = 0;
           break;
         case 0x1c:
-          lo[d] = lo[d]! - lo[s]!;
-          hi[d] = 0;
+          R[d] = R[d]! - R[s]!;
+          R[d + 1] = 0;
           break;
         case 0x24:
-          lo[d] = Math.imul(lo[d]!, code[at + 2]!);
-          hi[d] = 0;
+          R[d] = Math.imul(R[d]!, code[at + 2]!);
+          R[d + 1] = 0;
           break;
         case 0x2c:
-          lo[d] = Math.imul(lo[d]!, lo[s]!);
-          hi[d] = 0;
+          R[d] = Math.imul(R[d]!, R[s]!);
+          R[d + 1] = 0;
           break;
         case 0x34:
         case 0x3c: {
-          const b = (w & 0x08) === 0 ? code[at + 2]! : lo[s]!;
-          if (b === 0) lo[d] = 0;
-          else if (code[at + 1] === 0) lo[d] = Math.floor((lo[d]! >>> 0) / (b >>> 0));
-          else lo[d] = Math.trunc(lo[d]! / b);
-          hi[d] = 0;
+          const b = (w & 0x08) === 0 ? code[at + 2]! : R[s]!;
+          if (b === 0) R[d] = 0;
+          else if (code[at + 1] === 0) R[d] = Math.floor((R[d]! >>> 0) / (b >>> 0));
+          else R[d] = Math.trunc(R[d]! / b);
+          R[d + 1] = 0;
           break;
         }
         case 0x44:
-          lo[d] = lo[d]! | code[at + 2]!;
-          hi[d] = 0;
+          R[d] = R[d]! | code[at + 2]!;
+          R[d + 1] = 0;
           break;
         case 0x4c:
-          lo[d] = lo[d]! | lo[s]!;
-          hi[d] = 0;
+          R[d] = R[d]! | R[s]!;
+          R[d + 1] = 0;
           break;
         case 0x54:
-          lo[d] = lo[d]! & code[at + 2]!;
-          hi[d] = 0;
+          R[d] = R[d]! & code[at + 2]!;
+          R[d + 1] = 0;
           break;
         case 0x5c:
-          lo[d] = lo[d]! & lo[s]!;
-          hi[d] = 0;
+          R[d] = R[d]! & R[s]!;
+          R[d + 1] = 0;
           break;
         case 0x64:
-          lo[d] = lo[d]! << (code[at + 2]! & 31);
-          hi[d] = 0;
+          R[d] = R[d]! << (code[at + 2]! & 31);
+          R[d + 1] = 0;
           break;
         case 0x6c:
-          lo[d] = lo[d]! << (lo[s]! & 31);
-          hi[d] = 0;
+          R[d] = R[d]! << (R[s]! & 31);
+          R[d + 1] = 0;
           break;
         case 0x74:
-          lo[d] = lo[d]! >>> (code[at + 2]! & 31);
-          hi[d] = 0;
+          R[d] = R[d]! >>> (code[at + 2]! & 31);
+          R[d + 1] = 0;
           break;
         case 0x7c:
-          lo[d] = lo[d]! >>> (lo[s]! & 31);
-          hi[d] = 0;
+          R[d] = R[d]! >>> (R[s]! & 31);
+          R[d + 1] = 0;
           break;
         case 0x84:
-          lo[d] = -lo[d]!;
-          hi[d] = 0;
+          R[d] = -R[d]!;
+          R[d + 1] = 0;
           break;
         case 0x94:
         case 0x9c: {
-          const b = (w & 0x08) === 0 ? code[at + 2]! : lo[s]!;
+          const b = (w & 0x08) === 0 ? code[at + 2]! : R[s]!;
           // Modulo by zero leaves the low half (the 32-bit dst) unchanged.
-          if (b !== 0) lo[d] = code[at + 1] === 0 ? (lo[d]! >>> 0) % (b >>> 0) : lo[d]! % b;
-          hi[d] = 0;
+          if (b !== 0) R[d] = code[at + 1] === 0 ? (R[d]! >>> 0) % (b >>> 0) : R[d]! % b;
+          R[d + 1] = 0;
           break;
         }
         case 0xa4:
-          lo[d] = lo[d]! ^ code[at + 2]!;
-          hi[d] = 0;
+          R[d] = R[d]! ^ code[at + 2]!;
+          R[d + 1] = 0;
           break;
         case 0xac:
-          lo[d] = lo[d]! ^ lo[s]!;
-          hi[d] = 0;
+          R[d] = R[d]! ^ R[s]!;
+          R[d + 1] = 0;
           break;
         case 0xb4:
-          lo[d] = code[at + 2]!;
-          hi[d] = 0;
+          R[d] = code[at + 2]!;
+          R[d + 1] = 0;
           break;
         case 0xbc: {
           const off = code[at + 1]!;
-          lo[d] = off === 0 ? lo[s]! : off === 8 ? (lo[s]! << 24) >> 24 : (lo[s]! << 16) >> 16;
-          hi[d] = 0;
+          R[d] = off === 0 ? R[s]! : off === 8 ? (R[s]! << 24) >> 24 : (R[s]! << 16) >> 16;
+          R[d + 1] = 0;
           break;
         }
         case 0xc4:
-          lo[d] = lo[d]! >> (code[at + 2]! & 31);
-          hi[d] = 0;
+          R[d] = R[d]! >> (code[at + 2]! & 31);
+          R[d + 1] = 0;
           break;
         case 0xcc:
-          lo[d] = lo[d]! >> (lo[s]! & 31);
-          hi[d] = 0;
+          R[d] = R[d]! >> (R[s]! & 31);
+          R[d + 1] = 0;
           break;
         case 0xd4:
-          endian(lo, hi, d, code[at + 2]!, false);
+          endian(R, d, code[at + 2]!, false);
           break;
         case 0xdc:
-          endian(lo, hi, d, code[at + 2]!, true);
+          endian(R, d, code[at + 2]!, true);
           break;
 
         // ALU64
         case 0x07: {
           const imm = code[at + 2]!;
-          const sum = (lo[d]! >>> 0) + (imm >>> 0);
-          lo[d] = sum;
-          hi[d] = hi[d]! + (imm >> 31) + (sum >= TWO32 ? 1 : 0);
+          const sum = (R[d]! >>> 0) + (imm >>> 0);
+          R[d] = sum;
+          R[d + 1] = R[d + 1]! + (imm >> 31) + (sum >= TWO32 ? 1 : 0);
           break;
         }
         case 0x0f: {
-          const sum = (lo[d]! >>> 0) + (lo[s]! >>> 0);
-          hi[d] = hi[d]! + hi[s]! + (sum >= TWO32 ? 1 : 0);
-          lo[d] = sum;
+          const sum = (R[d]! >>> 0) + (R[s]! >>> 0);
+          R[d + 1] = R[d + 1]! + R[s + 1]! + (sum >= TWO32 ? 1 : 0);
+          R[d] = sum;
           break;
         }
         case 0x17: {
           const imm = code[at + 2]!;
-          const diff = (lo[d]! >>> 0) - (imm >>> 0);
-          lo[d] = diff;
-          hi[d] = hi[d]! - (imm >> 31) - (diff < 0 ? 1 : 0);
+          const diff = (R[d]! >>> 0) - (imm >>> 0);
+          R[d] = diff;
+          R[d + 1] = R[d + 1]! - (imm >> 31) - (diff < 0 ? 1 : 0);
           break;
         }
         case 0x1f: {
-          const diff = (lo[d]! >>> 0) - (lo[s]! >>> 0);
-          hi[d] = hi[d]! - hi[s]! - (diff < 0 ? 1 : 0);
-          lo[d] = diff;
+          const diff = (R[d]! >>> 0) - (R[s]! >>> 0);
+          R[d + 1] = R[d + 1]! - R[s + 1]! - (diff < 0 ? 1 : 0);
+          R[d] = diff;
           break;
         }
         case 0x27: {
           const imm = code[at + 2]!;
-          mul64(lo, hi, d, imm, imm >> 31);
+          mul64(R, d, imm, imm >> 31);
           break;
         }
         case 0x2f:
-          mul64(lo, hi, d, lo[s]!, hi[s]!);
+          mul64(R, d, R[s]!, R[s + 1]!);
           break;
         case 0x37: {
           const imm = code[at + 2]!;
-          divmod64(lo, hi, d, imm, imm >> 31, false, code[at + 1] !== 0);
+          divmod64(R, d, imm, imm >> 31, false, code[at + 1] !== 0);
           break;
         }
         case 0x3f:
-          divmod64(lo, hi, d, lo[s]!, hi[s]!, false, code[at + 1] !== 0);
+          divmod64(R, d, R[s]!, R[s + 1]!, false, code[at + 1] !== 0);
           break;
         case 0x47: {
           const imm = code[at + 2]!;
-          lo[d] = lo[d]! | imm;
-          hi[d] = hi[d]! | (imm >> 31);
+          R[d] = R[d]! | imm;
+          R[d + 1] = R[d + 1]! | (imm >> 31);
           break;
         }
         case 0x4f:
-          lo[d] = lo[d]! | lo[s]!;
-          hi[d] = hi[d]! | hi[s]!;
+          R[d] = R[d]! | R[s]!;
+          R[d + 1] = R[d + 1]! | R[s + 1]!;
           break;
         case 0x57: {
           const imm = code[at + 2]!;
-          lo[d] = lo[d]! & imm;
-          hi[d] = hi[d]! & (imm >> 31);
+          R[d] = R[d]! & imm;
+          R[d + 1] = R[d + 1]! & (imm >> 31);
           break;
         }
         case 0x5f:
-          lo[d] = lo[d]! & lo[s]!;
-          hi[d] = hi[d]! & hi[s]!;
+          R[d] = R[d]! & R[s]!;
+          R[d + 1] = R[d + 1]! & R[s + 1]!;
           break;
         case 0x67:
-          lsh64(lo, hi, d, code[at + 2]! & 63);
+          lsh64(R, d, code[at + 2]! & 63);
           break;
         case 0x6f:
-          lsh64(lo, hi, d, lo[s]! & 63);
+          lsh64(R, d, R[s]! & 63);
           break;
         case 0x77:
-          rsh64(lo, hi, d, code[at + 2]! & 63);
+          rsh64(R, d, code[at + 2]! & 63);
           break;
         case 0x7f:
-          rsh64(lo, hi, d, lo[s]! & 63);
+          rsh64(R, d, R[s]! & 63);
           break;
         case 0x87: {
-          const l = lo[d]!;
-          lo[d] = -l;
-          hi[d] = ~hi[d]! + (l === 0 ? 1 : 0);
+          const l = R[d]!;
+          R[d] = -l;
+          R[d + 1] = ~R[d + 1]! + (l === 0 ? 1 : 0);
           break;
         }
         case 0x97: {
           const imm = code[at + 2]!;
-          divmod64(lo, hi, d, imm, imm >> 31, true, code[at + 1] !== 0);
+          divmod64(R, d, imm, imm >> 31, true, code[at + 1] !== 0);
           break;
         }
         case 0x9f:
-          divmod64(lo, hi, d, lo[s]!, hi[s]!, true, code[at + 1] !== 0);
+          divmod64(R, d, R[s]!, R[s + 1]!, true, code[at + 1] !== 0);
           break;
         case 0xa7: {
           const imm = code[at + 2]!;
-          lo[d] = lo[d]! ^ imm;
-          hi[d] = hi[d]! ^ (imm >> 31);
+          R[d] = R[d]! ^ imm;
+          R[d + 1] = R[d + 1]! ^ (imm >> 31);
           break;
         }
         case 0xaf:
-          lo[d] = lo[d]! ^ lo[s]!;
-          hi[d] = hi[d]! ^ hi[s]!;
+          R[d] = R[d]! ^ R[s]!;
+          R[d + 1] = R[d + 1]! ^ R[s + 1]!;
           break;
         case 0xb7: {
           const imm = code[at + 2]!;
-          lo[d] = imm;
-          hi[d] = imm >> 31;
+          R[d] = imm;
+          R[d + 1] = imm >> 31;
           break;
         }
         case 0xbf: {
           const off = code[at + 1]!;
           if (off === 0) {
-            lo[d] = lo[s]!;
-            hi[d] = hi[s]!;
+            R[d] = R[s]!;
+            R[d + 1] = R[s + 1]!;
           } else if (off === 1) {
             // addr_space_cast: the VM's address space is 32-bit in both directions.
-            lo[d] = lo[s]!;
-            hi[d] = 0;
+            R[d] = R[s]!;
+            R[d + 1] = 0;
           } else {
-            const v = off === 8 ? (lo[s]! << 24) >> 24 : off === 16 ? (lo[s]! << 16) >> 16 : lo[s]!;
-            lo[d] = v;
-            hi[d] = v >> 31;
+            const v = off === 8 ? (R[s]! << 24) >> 24 : off === 16 ? (R[s]! << 16) >> 16 : R[s]!;
+            R[d] = v;
+            R[d + 1] = v >> 31;
           }
           break;
         }
         case 0xc7:
-          arsh64(lo, hi, d, code[at + 2]! & 63);
+          arsh64(R, d, code[at + 2]! & 63);
           break;
         case 0xcf:
-          arsh64(lo, hi, d, lo[s]! & 63);
+          arsh64(R, d, R[s]! & 63);
           break;
         case 0xd7:
-          endian(lo, hi, d, code[at + 2]!, true);
+          endian(R, d, code[at + 2]!, true);
           break;
 
         // lddw (pseudo sources were rejected at load)
         case 0x18:
-          lo[d] = code[at + 2]!;
-          hi[d] = code[at + 3]!;
+          R[d] = code[at + 2]!;
+          R[d + 1] = code[at + 3]!;
           pc++;
           break;
 
         // Loads
         case 0x61:
-          a = (lo[s]! >>> 0) + code[at + 1]!;
-          if (hi[s] !== 0 || a < cStart || a + 4 > cEnd) {
-            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 4, false, pc - 1);
+          a = (R[s]! >>> 0) + code[at + 1]!;
+          if (R[s + 1] !== 0 || a < cStart || a + 4 > cEnd) {
+            const r = state.region(R[s + 1]!, R[s]!, code[at + 1]!, 4, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          lo[d] = view.getInt32(a, true);
-          hi[d] = 0;
+          R[d] = view.getInt32(a, true);
+          R[d + 1] = 0;
           break;
         case 0x69:
-          a = (lo[s]! >>> 0) + code[at + 1]!;
-          if (hi[s] !== 0 || a < cStart || a + 2 > cEnd) {
-            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 2, false, pc - 1);
+          a = (R[s]! >>> 0) + code[at + 1]!;
+          if (R[s + 1] !== 0 || a < cStart || a + 2 > cEnd) {
+            const r = state.region(R[s + 1]!, R[s]!, code[at + 1]!, 2, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          lo[d] = view.getUint16(a, true);
-          hi[d] = 0;
+          R[d] = view.getUint16(a, true);
+          R[d + 1] = 0;
           break;
         case 0x71:
-          a = (lo[s]! >>> 0) + code[at + 1]!;
-          if (hi[s] !== 0 || a < cStart || a + 1 > cEnd) {
-            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 1, false, pc - 1);
+          a = (R[s]! >>> 0) + code[at + 1]!;
+          if (R[s + 1] !== 0 || a < cStart || a + 1 > cEnd) {
+            const r = state.region(R[s + 1]!, R[s]!, code[at + 1]!, 1, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          lo[d] = u8[a]!;
-          hi[d] = 0;
+          R[d] = u8[a]!;
+          R[d + 1] = 0;
           break;
         case 0x79:
-          a = (lo[s]! >>> 0) + code[at + 1]!;
-          if (hi[s] !== 0 || a < cStart || a + 8 > cEnd) {
-            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, 8, false, pc - 1);
+          a = (R[s]! >>> 0) + code[at + 1]!;
+          if (R[s + 1] !== 0 || a < cStart || a + 8 > cEnd) {
+            const r = state.region(R[s + 1]!, R[s]!, code[at + 1]!, 8, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          lo[d] = view.getInt32(a, true);
-          hi[d] = view.getInt32(a + 4, true);
+          R[d] = view.getInt32(a, true);
+          R[d + 1] = view.getInt32(a + 4, true);
           break;
         case 0x81:
         case 0x89:
         case 0x91: {
           const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : 1;
-          a = (lo[s]! >>> 0) + code[at + 1]!;
-          if (hi[s] !== 0 || a < cStart || a + size > cEnd) {
-            const r = state.region(hi[s]!, lo[s]!, code[at + 1]!, size, false, pc - 1);
+          a = (R[s]! >>> 0) + code[at + 1]!;
+          if (R[s + 1] !== 0 || a < cStart || a + size > cEnd) {
+            const r = state.region(R[s + 1]!, R[s]!, code[at + 1]!, size, false, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
           const v = size === 4 ? view.getInt32(a, true) : size === 2 ? view.getInt16(a, true) : view.getInt8(a);
-          lo[d] = v;
-          hi[d] = v >> 31;
+          R[d] = v;
+          R[d + 1] = v >> 31;
           break;
         }
 
@@ -918,9 +920,9 @@ function execute(state: RunState): void {
         case 0x72:
         case 0x7a: {
           const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : (w & 0x18) === 0x10 ? 1 : 8;
-          a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + size > cWEnd) {
-            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, size, true, pc - 1);
+          a = (R[d]! >>> 0) + code[at + 1]!;
+          if (R[d + 1] !== 0 || a < cStart || a + size > cWEnd) {
+            const r = state.region(R[d + 1]!, R[d]!, code[at + 1]!, size, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
@@ -938,45 +940,45 @@ function execute(state: RunState): void {
 
         // Stores of a register
         case 0x63:
-          a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 4 > cWEnd) {
-            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 4, true, pc - 1);
+          a = (R[d]! >>> 0) + code[at + 1]!;
+          if (R[d + 1] !== 0 || a < cStart || a + 4 > cWEnd) {
+            const r = state.region(R[d + 1]!, R[d]!, code[at + 1]!, 4, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          view.setInt32(a, lo[s]!, true);
+          view.setInt32(a, R[s]!, true);
           break;
         case 0x6b:
-          a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 2 > cWEnd) {
-            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 2, true, pc - 1);
+          a = (R[d]! >>> 0) + code[at + 1]!;
+          if (R[d + 1] !== 0 || a < cStart || a + 2 > cWEnd) {
+            const r = state.region(R[d + 1]!, R[d]!, code[at + 1]!, 2, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          view.setInt16(a, lo[s]!, true);
+          view.setInt16(a, R[s]!, true);
           break;
         case 0x73:
-          a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 1 > cWEnd) {
-            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 1, true, pc - 1);
+          a = (R[d]! >>> 0) + code[at + 1]!;
+          if (R[d + 1] !== 0 || a < cStart || a + 1 > cWEnd) {
+            const r = state.region(R[d + 1]!, R[d]!, code[at + 1]!, 1, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          u8[a] = lo[s]!;
+          u8[a] = R[s]!;
           break;
         case 0x7b:
-          a = (lo[d]! >>> 0) + code[at + 1]!;
-          if (hi[d] !== 0 || a < cStart || a + 8 > cWEnd) {
-            const r = state.region(hi[d]!, lo[d]!, code[at + 1]!, 8, true, pc - 1);
+          a = (R[d]! >>> 0) + code[at + 1]!;
+          if (R[d + 1] !== 0 || a < cStart || a + 8 > cWEnd) {
+            const r = state.region(R[d + 1]!, R[d]!, code[at + 1]!, 8, true, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          view.setInt32(a, lo[s]!, true);
-          view.setInt32(a + 4, hi[s]!, true);
+          view.setInt32(a, R[s]!, true);
+          view.setInt32(a + 4, R[s + 1]!, true);
           break;
 
         // Atomics (one JS thread: a read-modify-write is atomic)
@@ -988,14 +990,14 @@ function execute(state: RunState): void {
           const loadAcquire = imm === 0x100;
           const base = loadAcquire ? s : d;
           // load-acquire / store-release are defined for every size.
-          a = (lo[base]! >>> 0) + code[at + 1]!;
-          if (hi[base] !== 0 || a < cStart || a + size > (loadAcquire ? cEnd : cWEnd)) {
-            const r = state.region(hi[base]!, lo[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
+          a = (R[base]! >>> 0) + code[at + 1]!;
+          if (R[base + 1] !== 0 || a < cStart || a + size > (loadAcquire ? cEnd : cWEnd)) {
+            const r = state.region(R[base + 1]!, R[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
-          atomic(view, lo, hi, a, wide, imm, d, s);
+          atomic(view, R, a, wide, imm, d, s);
           break;
         }
         case 0xcb:
@@ -1005,18 +1007,18 @@ function execute(state: RunState): void {
           const imm = code[at + 2]!;
           const loadAcquire = imm === 0x100;
           const base = loadAcquire ? s : d;
-          a = (lo[base]! >>> 0) + code[at + 1]!;
-          if (hi[base] !== 0 || a < cStart || a + size > (loadAcquire ? cEnd : cWEnd)) {
-            const r = state.region(hi[base]!, lo[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
+          a = (R[base]! >>> 0) + code[at + 1]!;
+          if (R[base + 1] !== 0 || a < cStart || a + size > (loadAcquire ? cEnd : cWEnd)) {
+            const r = state.region(R[base + 1]!, R[base]!, code[at + 1]!, size, !loadAcquire, pc - 1);
             cStart = r.start;
             cEnd = r.start + r.size;
             cWEnd = r.writable ? cEnd : 0;
           }
           if (loadAcquire) {
-            lo[d] = size === 2 ? view.getUint16(a, true) : u8[a]!;
-            hi[d] = 0;
-          } else if (size === 2) view.setInt16(a, lo[s]!, true);
-          else u8[a] = lo[s]!;
+            R[d] = size === 2 ? view.getUint16(a, true) : u8[a]!;
+            R[d + 1] = 0;
+          } else if (size === 2) view.setInt16(a, R[s]!, true);
+          else u8[a] = R[s]!;
           break;
         }
 
@@ -1028,10 +1030,10 @@ function execute(state: RunState): void {
         case 0x48:
         case 0x50: {
           const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : 1;
-          const offset = (w & 0xe0) === 0x20 ? code[at + 2]! : (lo[s]! + code[at + 2]!) | 0;
+          const offset = (w & 0xe0) === 0x20 ? code[at + 2]! : (R[s]! + code[at + 2]!) | 0;
           const v = state.loadPacket(offset, size, pc - 1);
-          lo[0] = v < 0 ? 0 : v;
-          hi[0] = 0;
+          R[0] = v < 0 ? 0 : v;
+          R[1] = 0;
           if (v < 0) {
             remaining++;
             pc = state.program.decoded.length + SYNTHETIC_EXIT;
@@ -1045,138 +1047,138 @@ function execute(state: RunState): void {
           pc = code[at + 3]!;
           break;
         case 0x15:
-          if (lo[d] === code[at + 2] && hi[d] === code[at + 2]! >> 31) pc = code[at + 3]!;
+          if (R[d] === code[at + 2] && R[d + 1] === code[at + 2]! >> 31) pc = code[at + 3]!;
           break;
         case 0x1d:
-          if (lo[d] === lo[s] && hi[d] === hi[s]) pc = code[at + 3]!;
+          if (R[d] === R[s] && R[d + 1] === R[s + 1]) pc = code[at + 3]!;
           break;
         case 0x25:
-          if (gtU(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          if (gtU(R[d + 1]!, R[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
           break;
         case 0x2d:
-          if (gtU(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          if (gtU(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) pc = code[at + 3]!;
           break;
         case 0x35:
-          if (geU(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          if (geU(R[d + 1]!, R[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
           break;
         case 0x3d:
-          if (geU(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          if (geU(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) pc = code[at + 3]!;
           break;
         case 0x45:
-          if ((lo[d]! & code[at + 2]!) !== 0 || (hi[d]! & (code[at + 2]! >> 31)) !== 0) pc = code[at + 3]!;
+          if ((R[d]! & code[at + 2]!) !== 0 || (R[d + 1]! & (code[at + 2]! >> 31)) !== 0) pc = code[at + 3]!;
           break;
         case 0x4d:
-          if ((lo[d]! & lo[s]!) !== 0 || (hi[d]! & hi[s]!) !== 0) pc = code[at + 3]!;
+          if ((R[d]! & R[s]!) !== 0 || (R[d + 1]! & R[s + 1]!) !== 0) pc = code[at + 3]!;
           break;
         case 0x55:
-          if (lo[d] !== code[at + 2] || hi[d] !== code[at + 2]! >> 31) pc = code[at + 3]!;
+          if (R[d] !== code[at + 2] || R[d + 1] !== code[at + 2]! >> 31) pc = code[at + 3]!;
           break;
         case 0x5d:
-          if (lo[d] !== lo[s] || hi[d] !== hi[s]) pc = code[at + 3]!;
+          if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) pc = code[at + 3]!;
           break;
         case 0x65:
-          if (gtS(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          if (gtS(R[d + 1]!, R[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
           break;
         case 0x6d:
-          if (gtS(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          if (gtS(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) pc = code[at + 3]!;
           break;
         case 0x75:
-          if (geS(hi[d]!, lo[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
+          if (geS(R[d + 1]!, R[d]!, code[at + 2]! >> 31, code[at + 2]!)) pc = code[at + 3]!;
           break;
         case 0x7d:
-          if (geS(hi[d]!, lo[d]!, hi[s]!, lo[s]!)) pc = code[at + 3]!;
+          if (geS(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) pc = code[at + 3]!;
           break;
         case 0xa5:
-          if (gtU(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (gtU(code[at + 2]! >> 31, code[at + 2]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xad:
-          if (gtU(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (gtU(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xb5:
-          if (geU(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (geU(code[at + 2]! >> 31, code[at + 2]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xbd:
-          if (geU(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (geU(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xc5:
-          if (gtS(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (gtS(code[at + 2]! >> 31, code[at + 2]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xcd:
-          if (gtS(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (gtS(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xd5:
-          if (geS(code[at + 2]! >> 31, code[at + 2]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (geS(code[at + 2]! >> 31, code[at + 2]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
         case 0xdd:
-          if (geS(hi[s]!, lo[s]!, hi[d]!, lo[d]!)) pc = code[at + 3]!;
+          if (geS(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) pc = code[at + 3]!;
           break;
 
         // JMP32: compare the low halves.
         case 0x16:
-          if (lo[d] === code[at + 2]) pc = code[at + 3]!;
+          if (R[d] === code[at + 2]) pc = code[at + 3]!;
           break;
         case 0x1e:
-          if (lo[d] === lo[s]) pc = code[at + 3]!;
+          if (R[d] === R[s]) pc = code[at + 3]!;
           break;
         case 0x26:
-          if (lo[d]! >>> 0 > code[at + 2]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 > code[at + 2]! >>> 0) pc = code[at + 3]!;
           break;
         case 0x2e:
-          if (lo[d]! >>> 0 > lo[s]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 > R[s]! >>> 0) pc = code[at + 3]!;
           break;
         case 0x36:
-          if (lo[d]! >>> 0 >= code[at + 2]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 >= code[at + 2]! >>> 0) pc = code[at + 3]!;
           break;
         case 0x3e:
-          if (lo[d]! >>> 0 >= lo[s]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 >= R[s]! >>> 0) pc = code[at + 3]!;
           break;
         case 0x46:
-          if ((lo[d]! & code[at + 2]!) !== 0) pc = code[at + 3]!;
+          if ((R[d]! & code[at + 2]!) !== 0) pc = code[at + 3]!;
           break;
         case 0x4e:
-          if ((lo[d]! & lo[s]!) !== 0) pc = code[at + 3]!;
+          if ((R[d]! & R[s]!) !== 0) pc = code[at + 3]!;
           break;
         case 0x56:
-          if (lo[d] !== code[at + 2]) pc = code[at + 3]!;
+          if (R[d] !== code[at + 2]) pc = code[at + 3]!;
           break;
         case 0x5e:
-          if (lo[d] !== lo[s]) pc = code[at + 3]!;
+          if (R[d] !== R[s]) pc = code[at + 3]!;
           break;
         case 0x66:
-          if (lo[d]! > code[at + 2]!) pc = code[at + 3]!;
+          if (R[d]! > code[at + 2]!) pc = code[at + 3]!;
           break;
         case 0x6e:
-          if (lo[d]! > lo[s]!) pc = code[at + 3]!;
+          if (R[d]! > R[s]!) pc = code[at + 3]!;
           break;
         case 0x76:
-          if (lo[d]! >= code[at + 2]!) pc = code[at + 3]!;
+          if (R[d]! >= code[at + 2]!) pc = code[at + 3]!;
           break;
         case 0x7e:
-          if (lo[d]! >= lo[s]!) pc = code[at + 3]!;
+          if (R[d]! >= R[s]!) pc = code[at + 3]!;
           break;
         case 0xa6:
-          if (lo[d]! >>> 0 < code[at + 2]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 < code[at + 2]! >>> 0) pc = code[at + 3]!;
           break;
         case 0xae:
-          if (lo[d]! >>> 0 < lo[s]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 < R[s]! >>> 0) pc = code[at + 3]!;
           break;
         case 0xb6:
-          if (lo[d]! >>> 0 <= code[at + 2]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 <= code[at + 2]! >>> 0) pc = code[at + 3]!;
           break;
         case 0xbe:
-          if (lo[d]! >>> 0 <= lo[s]! >>> 0) pc = code[at + 3]!;
+          if (R[d]! >>> 0 <= R[s]! >>> 0) pc = code[at + 3]!;
           break;
         case 0xc6:
-          if (lo[d]! < code[at + 2]!) pc = code[at + 3]!;
+          if (R[d]! < code[at + 2]!) pc = code[at + 3]!;
           break;
         case 0xce:
-          if (lo[d]! < lo[s]!) pc = code[at + 3]!;
+          if (R[d]! < R[s]!) pc = code[at + 3]!;
           break;
         case 0xd6:
-          if (lo[d]! <= code[at + 2]!) pc = code[at + 3]!;
+          if (R[d]! <= code[at + 2]!) pc = code[at + 3]!;
           break;
         case 0xde:
-          if (lo[d]! <= lo[s]!) pc = code[at + 3]!;
+          if (R[d]! <= R[s]!) pc = code[at + 3]!;
           break;
 
         // may_goto: the kernel's per-frame loop budget; jumps once it is spent.
@@ -1190,11 +1192,11 @@ function execute(state: RunState): void {
           let entry: HelperEntry | undefined;
           if ((w & 0x08) !== 0) {
             // callx: the register holds a helper id (uBPF and the conformance suite).
-            entry = hi[d] === 0 ? state.host.helpers.helper(lo[d]!) : undefined;
+            entry = R[d + 1] === 0 ? state.host.helpers.helper(R[d]!) : undefined;
             if (entry === undefined) {
-              throw new VmRuntimeError(pc - 1, `callx r${d}: no helper with id ${toU64(lo[d]!, hi[d]!)} is registered`);
+              throw new VmRuntimeError(pc - 1, `callx r${d >> 1}: no helper with id ${toU64(R[d]!, R[d + 1]!)} is registered`);
             }
-          } else if (s === 1) {
+          } else if (s === 2) {
             state.enterFrame(pc);
             cStart = cEnd = cWEnd = 0;
             pc = code[at + 3]!;
@@ -1237,23 +1239,23 @@ function execute(state: RunState): void {
 }
 
 /** BPF_ATOMIC of 4 or 8 bytes at `a` (already checked). */
-function atomic(view: DataView, lo: Int32Array, hi: Int32Array, a: number, wide: boolean, imm: number, d: number, s: number): void {
+function atomic(view: DataView, R: Int32Array, a: number, wide: boolean, imm: number, d: number, s: number): void {
   if (imm === 0x100) {
-    lo[d] = view.getInt32(a, true);
-    hi[d] = wide ? view.getInt32(a + 4, true) : 0;
+    R[d] = view.getInt32(a, true);
+    R[d + 1] = wide ? view.getInt32(a + 4, true) : 0;
     return;
   }
   if (imm === 0x110) {
-    view.setInt32(a, lo[s]!, true);
-    if (wide) view.setInt32(a + 4, hi[s]!, true);
+    view.setInt32(a, R[s]!, true);
+    if (wide) view.setInt32(a + 4, R[s + 1]!, true);
     return;
   }
   const oldLo = view.getInt32(a, true);
   const oldHi = wide ? view.getInt32(a + 4, true) : 0;
   let newLo: number;
   let newHi = 0;
-  const srcLo = lo[s]!;
-  const srcHi = hi[s]!;
+  const srcLo = R[s]!;
+  const srcHi = R[s + 1]!;
   switch (imm & ~1) {
     case 0x00: {
       const sum = (oldLo >>> 0) + (srcLo >>> 0);
@@ -1279,20 +1281,20 @@ function atomic(view: DataView, lo: Int32Array, hi: Int32Array, a: number, wide:
       break;
     default: {
       // cmpxchg: store src if mem == r0; r0 = old value either way.
-      const equal = wide ? oldLo === lo[0] && oldHi === hi[0] : oldLo === lo[0];
+      const equal = wide ? oldLo === R[0] && oldHi === R[1] : oldLo === R[0];
       if (equal) {
         view.setInt32(a, srcLo, true);
         if (wide) view.setInt32(a + 4, srcHi, true);
       }
-      lo[0] = oldLo;
-      hi[0] = oldHi;
+      R[0] = oldLo;
+      R[1] = oldHi;
       return;
     }
   }
   view.setInt32(a, newLo, true);
   if (wide) view.setInt32(a + 4, newHi, true);
   if ((imm & 1) !== 0) {
-    lo[s] = oldLo;
-    hi[s] = oldHi;
+    R[s] = oldLo;
+    R[s + 1] = oldHi;
   }
 }
