@@ -67,8 +67,7 @@ export class ArrayMap extends VmMap {
     if ((flags & ~UpdateFlag.F_LOCK) === UpdateFlag.NOEXIST) return negErrno('EEXIST'); // every element always exists
     const u8 = this.memory.u8;
     if (!this.perCpu || !onAllCpus) {
-      const at = this.elementAddress(index, cpu);
-      u8.copyWithin(at, valueAddress, valueAddress + this.valueSize);
+      this.copyValue(u8, this.elementAddress(index, cpu), valueAddress);
       return 0;
     }
     for (let c = 0; c < this.cpus; c++) {
@@ -86,10 +85,10 @@ export class ArrayMap extends VmMap {
   override lookup(key: Uint8Array | null, flags = 0): Uint8Array | undefined {
     const index = this.index(key, 'lookup');
     this.checkUserRead('lookup');
-    if (flags !== 0) throw this.error('EINVAL', 'lookup', `invalid lookup flags ${flags}`);
+    this.checkLookupFlags(flags);
     if (index >= this.maxEntries) return undefined;
     const u8 = this.memory.u8;
-    if (!this.perCpu) return u8.slice(this.elementAddress(index), this.elementAddress(index) + this.valueSize);
+    if (!this.perCpu) return this.userValue(u8, this.elementAddress(index));
     const out = new Uint8Array(this.valueBufferSize);
     for (let c = 0; c < this.cpus; c++) out.set(u8.subarray(this.elementAddress(index, c), this.elementAddress(index, c) + this.valueSize), c * this.valueStride);
     return out;

@@ -1,7 +1,7 @@
 import type { BpfMap } from '../kernel/interface.ts';
 import { ClosedError } from '../kernel/errors.ts';
 import type { VmMemory, Region } from '../vm/memory.ts';
-import { mapTypeName } from '../uapi/enums.ts';
+import { MapType, mapTypeName } from '../uapi/enums.ts';
 import { ACCESS_FLAGS, MapFlag, PAGE_SIZE, UpdateFlag, mapFlagNames, mapTypeRule, perCpuValueStride, type MapTypeRule, type SizeRule } from '../uapi/maps.ts';
 import { MapError, negErrno, type ErrnoName } from './errors.ts';
 
@@ -21,6 +21,12 @@ export interface VmMapOptions {
   innerMap?: VmMap;
   /** Hash seed (the kernel's random hashrnd); ignored with BPF_F_ZERO_SEED, where it is 0. Default: random. */
   seed?: number;
+  /**
+   * Offset of a `struct bpf_spin_lock` in the value (from the value's BTF),
+   * for HASH and ARRAY maps: enables BPF_F_LOCK, and like the kernel the
+   * lock word is never copied in from user space and reads as 0 there.
+   */
+  spinLockOffset?: number;
 }
 
 /** Largest max_entries × entry size a VM map may reserve (the 32-bit address space is 4 GiB). */
@@ -124,6 +130,11 @@ export function validateMapDefinition(options: VmMapOptions): MapTypeRule {
   }
   if (rule.mapInMap && options.innerMap === undefined) fail('EINVAL', `${rule.name} maps need an inner map template (innerMap)`);
   if (options.mapExtra !== undefined && options.mapExtra !== 0n && rule.mapExtra === undefined) fail('EINVAL', `map_extra is not used by ${rule.name} maps and must be 0`);
+  if (options.spinLockOffset !== undefined) {
+    const at = options.spinLockOffset;
+    if (options.type !== MapType.HASH && options.type !== MapType.ARRAY) fail('EOPNOTSUPP', `${rule.name} maps cannot hold a bpf_spin_lock`);
+    if (!Number.isInteger(at) || at < 0 || at % 4 !== 0 || at + 4 > valueSize) fail('EINVAL', `bpf_spin_lock offset ${at} is not a 4-byte aligned offset inside the ${valueSize}-byte value`);
+  }
   const cpus = options.cpus ?? 1;
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096) fail('EINVAL', `cpus must be an integer in 1..4096, got ${cpus}`);
   return rule;
@@ -143,6 +154,7 @@ export abstract class VmMap implements BpfMap {
   readonly maxEntries: number;
   readonly flags: number;
   readonly mapExtra: bigint;
+  readonly spinLockOffset: number | undefined;
   readonly perCpu: boolean;
   readonly cpus: number;
   /** Bytes per CPU in per-CPU values seen from user space: round_up(valueSize, 8). */
@@ -171,6 +183,7 @@ export abstract class VmMap implements BpfMap {
     this.maxEntries = options.maxEntries;
     this.flags = options.flags ?? 0;
     this.mapExtra = options.mapExtra ?? 0n;
+    this.spinLockOffset = options.spinLockOffset;
     this.perCpu = this.rule.perCpu;
     this.cpus = options.cpus ?? 1;
     this.valueStride = this.perCpu ? perCpuValueStride(this.valueSize) : this.valueSize;
@@ -265,8 +278,32 @@ export abstract class VmMap implements BpfMap {
   protected updateFlagsError(flags: number): ErrnoName | undefined {
     const base = flags & ~UpdateFlag.F_LOCK;
     if (!Number.isInteger(flags) || flags < 0 || base > UpdateFlag.EXIST) return 'EINVAL';
-    if (flags & UpdateFlag.F_LOCK) return 'EINVAL'; // no VM map value carries a bpf_spin_lock (no BTF value type)
+    if (flags & UpdateFlag.F_LOCK && this.spinLockOffset === undefined) return 'EINVAL';
     return undefined;
+  }
+
+  /** User-space lookup flags: 0, or BPF_F_LOCK for values with a spin lock. */
+  protected checkLookupFlags(flags: number): void {
+    if (flags === 0 || (flags === UpdateFlag.F_LOCK && this.spinLockOffset !== undefined)) return;
+    throw this.error('EINVAL', 'lookup', `invalid lookup flags ${flags}${flags & UpdateFlag.F_LOCK ? ' (BPF_F_LOCK needs a bpf_spin_lock in the value: spinLockOffset)' : ''}`);
+  }
+
+  /** Copies one value inside VM memory, leaving the destination's spin lock word alone (copy_map_value). */
+  protected copyValue(u8: Uint8Array, destination: number, source: number): void {
+    const lock = this.spinLockOffset;
+    if (lock === undefined) {
+      u8.copyWithin(destination, source, source + this.valueSize);
+      return;
+    }
+    u8.copyWithin(destination, source, source + lock);
+    u8.copyWithin(destination + lock + 4, source + lock + 4, source + this.valueSize);
+  }
+
+  /** A value as user space sees it: a copy with the spin lock word zeroed. */
+  protected userValue(u8: Uint8Array, address: number): Uint8Array {
+    const out = u8.slice(address, address + this.valueSize);
+    if (this.spinLockOffset !== undefined) out.fill(0, this.spinLockOffset, this.spinLockOffset + 4);
+    return out;
   }
 
   protected unsupported(operation: string): never {

@@ -229,8 +229,8 @@ export class HashMap extends VmMap {
     const u8 = this.memory.u8;
     if (index >= 0) {
       if (mode === UpdateFlag.NOEXIST) return negErrno('EEXIST');
-      if (!this.perCpu) {
-        // The kernel replaces the element with a new one at the head of the chain.
+      if (!this.perCpu && !(flags & UpdateFlag.F_LOCK)) {
+        // The kernel replaces the element with a new one at the head of the chain (BPF_F_LOCK updates in place).
         this.unlinkFromBucket(index, hash);
         this.linkAtBucketHead(index, hash);
       }
@@ -244,7 +244,7 @@ export class HashMap extends VmMap {
       u8.copyWithin(entry + HashEntry.HEADER_SIZE, keyAddress, keyAddress + this.keySize);
       view.setUint32(entry + HashEntry.HASH, hash, true);
       view.setUint32(entry + HashEntry.STATE, HashEntry.STATE_USED, true);
-      if (this.perCpu) u8.fill(0, entry + this.valueOffset, entry + this.entryStride);
+      if (this.perCpu || this.spinLockOffset !== undefined) u8.fill(0, entry + this.valueOffset, entry + this.entryStride);
       this.linkAtBucketHead(index, hash);
       this.count++;
     }
@@ -253,7 +253,7 @@ export class HashMap extends VmMap {
       this.lruPushHead(index);
     }
     const value = this.entryAddress(index) + this.valueOffset;
-    if (!this.perCpu) u8.copyWithin(value, valueAddress, valueAddress + this.valueSize);
+    if (!this.perCpu) this.copyValue(u8, value, valueAddress);
     else if (onAllCpus) {
       for (let c = 0; c < this.cpus; c++) u8.copyWithin(value + c * this.cpuStride, valueAddress + c * this.valueStride, valueAddress + c * this.valueStride + this.valueSize);
     } else u8.copyWithin(value + cpu * this.cpuStride, valueAddress, valueAddress + this.valueSize);
@@ -303,7 +303,7 @@ export class HashMap extends VmMap {
   override lookup(key: Uint8Array | null, flags = 0): Uint8Array | undefined {
     this.checkKey(key, 'lookup');
     this.checkUserRead('lookup');
-    if (flags !== 0) throw this.error('EINVAL', 'lookup', `invalid lookup flags ${flags} (BPF_F_LOCK needs a bpf_spin_lock in the value)`);
+    this.checkLookupFlags(flags);
     const index = this.find(this.putKey(key!), this.hashAt(this.scratchKey));
     if (index < 0) return undefined;
     const value = this.entryAddress(index) + this.valueOffset;
@@ -314,7 +314,7 @@ export class HashMap extends VmMap {
       new DataView(out.buffer).setUint32(0, inner?.id ?? 0, true);
       return out;
     }
-    if (!this.perCpu) return u8.slice(value, value + this.valueSize);
+    if (!this.perCpu) return this.userValue(u8, value);
     const out = new Uint8Array(this.valueBufferSize);
     for (let c = 0; c < this.cpus; c++) out.set(u8.subarray(value + c * this.cpuStride, value + c * this.cpuStride + this.valueSize), c * this.valueStride);
     return out;

@@ -159,3 +159,27 @@ test('array semantics equal the kernel', { skip: skipWithoutKernel() }, async ()
     vm.close();
   }
 });
+
+test('BPF_F_LOCK needs a bpf_spin_lock in the value; the lock word is never copied from or to user space', () => {
+  const memory = new VmMemory();
+  const plain = new HashMap(memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 2 });
+  assert.equal(errnoOf(() => plain.update(u32(1), u64(1n), UpdateFlag.F_LOCK)), 'EINVAL');
+  assert.equal(errnoOf(() => plain.lookup(u32(1), UpdateFlag.F_LOCK)), 'EINVAL');
+  assert.equal(errnoOf(() => new HashMap(memory, { type: MapType.PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 2, spinLockOffset: 0 })), 'EOPNOTSUPP');
+  assert.equal(errnoOf(() => new ArrayMap(memory, { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, spinLockOffset: 6 })), 'EINVAL');
+  for (const m of [
+    new HashMap(memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 2, spinLockOffset: 0 }),
+    new ArrayMap(memory, { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, spinLockOffset: 0 }),
+  ]) {
+    const value = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]);
+    m.update(u32(1), value, UpdateFlag.F_LOCK);
+    const key = memory.allocate(4);
+    memory.view.setUint32(key, 1, true);
+    const address = m.lookupElem(key, 0);
+    assert.equal(memory.view.getUint32(address, true), 0, `${m.describe()}: lock word not written from user space`);
+    memory.view.setUint32(address, 1, true); // a program holds the lock
+    assert.deepEqual(m.lookup(u32(1), UpdateFlag.F_LOCK), new Uint8Array([0, 0, 0, 0, 1, 2, 3, 4]));
+    m.update(u32(1), new Uint8Array(8).fill(9));
+    assert.equal(memory.view.getUint32(address, true), 1, `${m.describe()}: lock word kept by updates`);
+  }
+});
