@@ -27,8 +27,10 @@ import {
   XDP_TAILROOM,
   helperName,
   installRuntimeHelpers,
+  resolveFunctionPointers,
   unavailableReason,
 } from './helpers/index.ts';
+import { type JitOptions, loadJit } from './jit/index.ts';
 import type { LoadedProgram } from './program.ts';
 import { Vm } from './vm.ts';
 
@@ -48,6 +50,10 @@ export interface VmProgramOptions {
   onTrace?: (line: string) => void;
   clock?: () => bigint;
   random?: () => number;
+  /** Compile to WebAssembly (src/vm/jit) instead of interpreting; JitOptions are passed through. */
+  jit?: boolean | JitOptions;
+  /** Virtual CPUs of the maps the program uses: `event.cpu` must be below it (default 1). */
+  cpus?: number;
 }
 
 export interface VmRunOptions extends RunOptions {
@@ -87,11 +93,23 @@ function checkHelpers(name: string, instructions: readonly Instruction[], regist
   if (missing.length > 0) throw new UnsupportedHelperError(name, missing);
 }
 
+let nextProgramId = 1;
+const livePrograms = new Map<number, VmProgram>();
+
+/** The open VmProgram with this id (the VM's stand-in for a program fd in prog array values). */
+export function vmProgramById(id: number): VmProgram | undefined {
+  return livePrograms.get(id);
+}
+
 export class VmProgram implements BpfProgram {
   readonly name: string;
   readonly spec: ProgramTypeSpec;
   readonly vm: Vm;
-  private readonly loaded: LoadedProgram;
+  /** Stands in for the program's fd/id: prog array values written from user space hold it. */
+  readonly id: number;
+  /** The program in its engine (interpreter or JIT): what prog arrays hold as tail call targets. */
+  readonly loaded: LoadedProgram;
+  private readonly releaseFunctionPointers: () => void;
   private closed = false;
 
   constructor(
@@ -107,15 +125,37 @@ export class VmProgram implements BpfProgram {
     this.vm = options.vm ?? new Vm();
     checkHelpers(this.name, instructions, this.vm.helpers);
     checkContextAccesses(instructions, spec, options.functionStarts);
-    this.loaded = this.vm.load(instructions, { name: this.name });
+    const jit = options.jit === true ? {} : options.jit === false ? undefined : options.jit;
+    const load = (code: readonly Instruction[]): LoadedProgram =>
+      jit !== undefined ? loadJit(this.vm, code, { ...jit, name: this.name }) : this.vm.load(code, { name: this.name });
+    const resolved = resolveFunctionPointers(this.vm.memory, this.name, instructions, load);
+    this.releaseFunctionPointers = resolved.release;
+    try {
+      this.loaded = load(resolved.instructions);
+    } catch (error) {
+      resolved.release();
+      throw error;
+    }
+    this.id = nextProgramId++;
+    livePrograms.set(this.id, this);
+  }
+
+  /** The engine that runs the program. */
+  get engine(): 'interpreter' | 'jit' {
+    return this.loaded.engine;
   }
 
   run(options: VmRunOptions = {}): VmRunResult {
     if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
     const repeat = options.repeat ?? 1;
     if (!Number.isInteger(repeat) || repeat < 0) throw new RunInputError(`repeat must be a non-negative integer, got ${repeat}`);
+    const event = options.event ?? this.options.event ?? {};
+    const cpus = this.options.cpus ?? 1;
+    if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {
+      throw new RunInputError(`event.cpu ${event.cpu} is not a CPU of this VM (0..${cpus - 1}; set cpus when loading)`);
+    }
     const env = new RunEnvironment({
-      ...(options.event ?? this.options.event ?? {}),
+      ...event,
       onTrace: this.options.onTrace,
       clock: this.options.clock,
       random: this.options.random,
@@ -273,7 +313,10 @@ export class VmProgram implements BpfProgram {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    livePrograms.delete(this.id);
+    this.releaseFunctionPointers();
   }
 }
 

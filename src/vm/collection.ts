@@ -1,0 +1,412 @@
+/**
+ * Loads a whole CollectionSpec (src/object) into the VM, as libbpf's
+ * bpf_object__load does for the kernel: every map is created in the VM's
+ * memory (BTF and legacy maps, global data, `.kconfig`, inner map
+ * templates), initial contents are written (values, map-in-map and
+ * prog-array entries), CO-RE relocations are applied against a target BTF,
+ * map and global-variable references are resolved, and each program becomes
+ * a VmProgram of its type.
+ *
+ * ```ts
+ * const coll = loadVmCollection('prog.o');
+ * coll.programs.xdp_count.run({ data: frame });
+ * coll.maps.counts.lookup(key);
+ * coll.close();
+ * ```
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import { type Btf, type CoreReport, loadKernelBtf, parseBtf } from '../btf/index.ts';
+import { TsbpfError } from '../errors.ts';
+import type { Instruction } from '../isa/instruction.ts';
+import { ArrayMap, ReferenceArrayMap } from '../maps/array.ts';
+import type { VmMap, VmMapOptions } from '../maps/base.ts';
+import { createVmMap } from '../maps/create.ts';
+import { MapError } from '../maps/errors.ts';
+import { applyProgramCore } from '../object/core.ts';
+import { loadCollectionSpec } from '../object/load.ts';
+import type { CollectionSpec, ExternSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
+import { MapType, type ProgramType } from '../uapi/enums.ts';
+import { type EventInput, REDIRECT_MAP_TYPES, RedirectMap } from './helpers/index.ts';
+import type { JitOptions } from './jit/index.ts';
+import { VmProgram, vmProgramById } from './runtime.ts';
+import { Vm } from './vm.ts';
+
+/** A collection could not be loaded into the VM; names the map, program or extern. */
+export class CollectionLoadError extends TsbpfError {
+  override name = 'CollectionLoadError';
+}
+
+export interface VmCollectionOptions {
+  /** The VM to load into (default a new one with the runtime helpers). */
+  vm?: Vm;
+  /** Run the programs with the WebAssembly JIT. */
+  jit?: boolean | JitOptions;
+  /** Virtual CPUs: values per per-CPU map element, rings of perf event arrays (default 1). */
+  cpus?: number;
+  /**
+   * CO-RE target for programs with CO-RE relocations: a Btf or a path to
+   * raw BTF (or an ELF object with .BTF). Default: the running kernel's
+   * /sys/kernel/btf/vmlinux.
+   */
+  coreTarget?: Btf | string;
+  /**
+   * `.kconfig` values by name, as written in a kernel .config ('y', 'm', 'n',
+   * numbers, quoted strings), or the path of such a file. Default: the
+   * running kernel's /proc/config.gz or /boot/config-$(uname -r); absent
+   * externs are zero when __weak and an error otherwise.
+   */
+  kconfig?: Record<string, string> | string;
+  /** Program types for programs whose section name does not say (type 0). */
+  programTypes?: Record<string, ProgramType>;
+  /** Load only these programs (default all). */
+  programs?: readonly string[];
+  /** Hash seed of hash maps without BPF_F_ZERO_SEED (default random, like the kernel). */
+  seed?: number;
+  event?: EventInput;
+  onTrace?: (line: string) => void;
+  clock?: () => bigint;
+  random?: () => number;
+}
+
+/** The loaded collection: programs and maps by name, as the kernel backend's collection. */
+export class VmCollection {
+  /** CO-RE results per program that had CO-RE relocations. */
+  readonly coreReports: Record<string, CoreReport> = {};
+  private closed = false;
+
+  constructor(
+    readonly vm: Vm,
+    readonly programs: Record<string, VmProgram>,
+    readonly maps: Record<string, VmMap>,
+    private readonly templates: VmMap[],
+  ) {}
+
+  /** The program named `name`, or an error listing the ones there are. */
+  program(name: string): VmProgram {
+    const program = this.programs[name];
+    if (program === undefined) throw new CollectionLoadError(`no program '${name}' in the collection (programs: ${Object.keys(this.programs).join(', ') || 'none'})`);
+    return program;
+  }
+
+  /** The map named `name`, or an error listing the ones there are. */
+  map(name: string): VmMap {
+    const map = this.maps[name];
+    if (map === undefined) throw new CollectionLoadError(`no map '${name}' in the collection (maps: ${Object.keys(this.maps).join(', ') || 'none'})`);
+    return map;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const program of Object.values(this.programs)) program.close();
+    for (const map of Object.values(this.maps)) map.close();
+    for (const map of this.templates) map.close();
+  }
+}
+
+/**
+ * Loads `source` (a CollectionSpec, or an object file's path or bytes) into
+ * the VM. Throws CollectionLoadError, MapError (a map the VM refuses, with
+ * the kernel's errno) or the program's load error; nothing created is left
+ * open on failure.
+ */
+export function loadVmCollection(source: CollectionSpec | string | Uint8Array, options: VmCollectionOptions = {}): VmCollection {
+  const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
+  if (spec.byteOrder !== 'little') throw new CollectionLoadError('the object is big-endian (bpfeb); the VM runs little-endian programs');
+  const vm = options.vm ?? new Vm();
+  const cpus = options.cpus ?? 1;
+  const maps: Record<string, VmMap> = {};
+  const templates: VmMap[] = [];
+  const programs: Record<string, VmProgram> = {};
+  const collection = new VmCollection(vm, programs, maps, templates);
+  try {
+    for (const mapSpec of Object.values(spec.maps)) maps[mapSpec.name] = createMap(vm, mapSpec, cpus, options.seed, templates);
+    fillKconfig(spec, maps, options.kconfig);
+    for (const mapSpec of Object.values(spec.maps)) fillMap(mapSpec, maps, 'data');
+
+    const selected = Object.values(spec.programs).filter((p) => options.programs === undefined || options.programs.includes(p.name));
+    for (const name of options.programs ?? []) {
+      if (spec.programs[name] === undefined) throw new CollectionLoadError(`no program '${name}' in the object (programs: ${Object.keys(spec.programs).join(', ')})`);
+    }
+    let coreTarget: Btf | undefined;
+    for (const program of selected) {
+      const type = program.type || options.programTypes?.[program.name];
+      if (!type) throw new CollectionLoadError(`program '${program.name}' (section '${program.section}'): the section does not give a program type; set programTypes['${program.name}']`);
+      let instructions: Instruction[];
+      if (program.coreRelocations.length > 0) {
+        coreTarget ??= resolveCoreTarget(options.coreTarget);
+        const core = applyProgramCore(program, coreTarget);
+        instructions = core.instructions;
+        collection.coreReports[program.name] = core.report;
+      } else {
+        instructions = program.instructions.map((i) => ({ ...i }));
+      }
+      resolveRelocations(program, instructions, maps, spec.externs);
+      programs[program.name] = new VmProgram(type, instructions, {
+        name: program.name,
+        vm,
+        functionStarts: program.functions.map((f) => f.insnIndex),
+        event: options.event,
+        onTrace: options.onTrace,
+        clock: options.clock,
+        random: options.random,
+        jit: options.jit,
+        cpus,
+      });
+    }
+    for (const mapSpec of Object.values(spec.maps)) fillMap(mapSpec, maps, 'references', programs);
+    return collection;
+  } catch (error) {
+    collection.close();
+    throw error;
+  }
+}
+
+function createMap(vm: Vm, spec: MapSpec, cpus: number, seed: number | undefined, templates: VmMap[]): VmMap {
+  const options: VmMapOptions = {
+    type: spec.type,
+    name: spec.name,
+    keySize: spec.keySize,
+    valueSize: spec.valueSize,
+    // libbpf sizes a perf event array without max_entries to the number of CPUs.
+    maxEntries: spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? cpus : spec.maxEntries,
+    flags: spec.flags,
+    mapExtra: spec.mapExtra,
+    cpus,
+    seed,
+  };
+  if (spec.innerMap !== undefined) {
+    const template = createMap(vm, { ...spec.innerMap, name: `${spec.name}.inner` }, cpus, seed, templates);
+    templates.push(template);
+    options.innerMap = template;
+  }
+  try {
+    return REDIRECT_MAP_TYPES.includes(spec.type) ? new RedirectMap(vm.memory, options) : createVmMap(vm.memory, options);
+  } catch (error) {
+    if (error instanceof MapError) throw new CollectionLoadError(`map '${spec.name}' (section ${spec.section}): ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+function entryKey(map: VmMap, entry: MapEntry): Uint8Array {
+  if (entry.key instanceof Uint8Array) return entry.key;
+  const key = new Uint8Array(map.keySize);
+  if (map.keySize !== 4) throw new CollectionLoadError(`map '${map.name}': numeric key ${entry.key} needs a 4-byte key, the map's is ${map.keySize}`);
+  new DataView(key.buffer).setUint32(0, entry.key, true);
+  return key;
+}
+
+/**
+ * Writes a map's initial contents. Pass 'data' (before programs exist):
+ * global data and byte values, then freezes `.rodata`/`.kconfig`. Pass
+ * 'references' (after): prog array slots and map-in-map values.
+ */
+function fillMap(spec: MapSpec, maps: Record<string, VmMap>, pass: 'data' | 'references', programs: Record<string, VmProgram> = {}): void {
+  const map = maps[spec.name]!;
+  const fail = (detail: string, cause?: unknown): never => {
+    throw new CollectionLoadError(`map '${spec.name}': ${detail}`, cause === undefined ? undefined : { cause });
+  };
+  try {
+    if (pass === 'data') {
+      if (spec.initialData !== undefined && spec.initialData.some((b) => b !== 0) && spec.name !== '.kconfig') {
+        if (spec.initialData.length !== map.valueSize) fail(`initial data is ${spec.initialData.length} bytes, the value size is ${map.valueSize}`);
+        map.update(new Uint8Array(4), spec.initialData);
+      }
+      for (const entry of spec.contents) {
+        if (entry.value instanceof Uint8Array) map.update(entryKey(map, entry), entry.value);
+      }
+      if (spec.frozen) map.freeze();
+      return;
+    }
+    if (map instanceof ReferenceArrayMap && map.kind === 'program') {
+      map.setResolver((id) => {
+        const program = vmProgramById(id);
+        return program !== undefined && program.vm.memory === map.memory ? program.loaded : undefined;
+      });
+    }
+    for (const entry of spec.contents) {
+      const value = entry.value;
+      if (value instanceof Uint8Array) continue;
+      const key = entryKey(map, entry);
+      const id = new Uint8Array(4);
+      if ('program' in value) {
+        const program = programs[value.program] ?? fail(`entry names program '${value.program}', which is not loaded`);
+        new DataView(id.buffer).setUint32(0, program.id, true);
+      } else {
+        const inner = maps[value.map] ?? fail(`entry names map '${value.map}', which is not in the collection`);
+        new DataView(id.buffer).setUint32(0, inner.id, true);
+      }
+      map.update(key, id);
+    }
+  } catch (error) {
+    if (error instanceof MapError) fail(error.message, error);
+    throw error;
+  }
+}
+
+/** Puts `value` (a 64-bit address or handle) into the lddw at `index`. */
+function setLddw(instructions: Instruction[], index: number, value: number): void {
+  instructions[index] = { ...instructions[index]!, src: 0, imm: value | 0 };
+  instructions[index + 1] = { ...instructions[index + 1]!, imm: 0 };
+}
+
+function resolveRelocations(program: ProgramSpec, instructions: Instruction[], maps: Record<string, VmMap>, externs: Record<string, ExternSpec>): void {
+  const where = (index: number): string => `program '${program.name}', instruction ${index}`;
+  const valueAddress = (mapName: string, offset: number, index: number): number => {
+    const map = maps[mapName];
+    if (!(map instanceof ArrayMap)) throw new CollectionLoadError(`${where(index)}: global data map '${mapName}' is missing or not an array`);
+    if (offset < 0 || offset >= map.valueSize) throw new CollectionLoadError(`${where(index)}: offset ${offset} is outside '${mapName}' (${map.valueSize} bytes)`);
+    return map.elementAddress(0) + offset;
+  };
+  for (const r of program.relocations) {
+    switch (r.kind) {
+      case 'map': {
+        const map = maps[r.mapName];
+        if (map === undefined) throw new CollectionLoadError(`${where(r.insnIndex)}: map '${r.mapName}' is not in the collection`);
+        setLddw(instructions, r.insnIndex, map.handle);
+        break;
+      }
+      case 'mapValue':
+      case 'kconfig':
+        setLddw(instructions, r.insnIndex, valueAddress(r.mapName, r.offset, r.insnIndex));
+        break;
+      case 'ksym': {
+        const extern = externs[r.externName];
+        if (!r.isFunction && extern?.weak) {
+          setLddw(instructions, r.insnIndex, 0);
+          break;
+        }
+        throw new CollectionLoadError(`${where(r.insnIndex)}: ${r.isFunction ? 'kfunc' : 'kernel symbol'} '${r.externName}' does not exist in the VM (no kernel)`);
+      }
+      case 'callback':
+        break; // lddw src=BPF_PSEUDO_FUNC: VmProgram turns it into a function pointer
+    }
+  }
+}
+
+function resolveCoreTarget(target: Btf | string | undefined): Btf {
+  if (target !== undefined && typeof target !== 'string') return target;
+  const path = target ?? '/sys/kernel/btf/vmlinux';
+  try {
+    if (target === undefined) return loadKernelBtf(path);
+    const bytes = new Uint8Array(readFileSync(path));
+    if (bytes[0] === 0x7f && bytes[1] === 0x45) {
+      const btf = loadCollectionSpec(bytes).btf;
+      if (btf === undefined) throw new CollectionLoadError(`CO-RE target ${path} is an ELF object without .BTF`);
+      return btf;
+    }
+    return parseBtf(bytes);
+  } catch (error) {
+    if (error instanceof CollectionLoadError) throw error;
+    throw new CollectionLoadError(`cannot read the CO-RE target BTF ${path}: ${(error as Error).message} (give coreTarget)`, { cause: error });
+  }
+}
+
+// ---- .kconfig ------------------------------------------------------------------------------
+
+/** The running kernel's configuration as name → value text ('y', '"str"', '100'), or undefined. */
+function runningKernelConfig(): Record<string, string> | undefined {
+  let text: string | undefined;
+  if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
+  return text === undefined ? undefined : parseKernelConfig(text);
+}
+
+/** Parses .config text: `CONFIG_X=value` lines and `# CONFIG_X is not set` (= 'n'). */
+export function parseKernelConfig(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const set = /^(CONFIG_\w+)=(.*)$/.exec(line.trim());
+    if (set) values[set[1]!] = set[2]!;
+    const unset = /^# (CONFIG_\w+) is not set$/.exec(line.trim());
+    if (unset) values[unset[1]!] = 'n';
+  }
+  return values;
+}
+
+/** libbpf's computed kconfig values (LINUX_KERNEL_VERSION ...). */
+function builtinKconfig(): Record<string, string> {
+  const [major = 0, minor = 0, patch = 0] = release().split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
+  return {
+    LINUX_KERNEL_VERSION: String((major << 16) | (minor << 8) | Math.min(patch, 255)),
+    LINUX_HAS_BPF_COOKIE: 'y',
+    LINUX_HAS_SYSCALL_WRAPPER: process.arch === 'x64' || process.arch === 'arm64' ? 'y' : 'n',
+  };
+}
+
+function fillKconfig(spec: CollectionSpec, maps: Record<string, VmMap>, source: VmCollectionOptions['kconfig']): void {
+  const externs = Object.values(spec.externs).filter((e) => e.kind === 'kconfig');
+  const map = maps['.kconfig'];
+  if (externs.length === 0 || map === undefined) return;
+  let config: Record<string, string> | undefined;
+  if (typeof source === 'string') config = parseKernelConfig(readFileSync(source, 'utf8'));
+  else config = source ?? runningKernelConfig();
+  const values = { ...builtinKconfig(), ...(config ?? {}) };
+  const data = new Uint8Array(map.valueSize);
+  for (const extern of externs) {
+    const text = values[extern.name];
+    if (text === undefined) {
+      if (extern.weak) continue;
+      throw new CollectionLoadError(`kconfig extern '${extern.name}' has no value${config === undefined ? ' (the kernel configuration is not readable: give kconfig)' : ''}; declare it __weak to default to 0`);
+    }
+    encodeKconfig(spec.btf, extern, text, data);
+  }
+  map.update(new Uint8Array(4), data);
+}
+
+/** Writes a kconfig value as the extern's type wants it (libbpf's set_kcfg_value_*). */
+function encodeKconfig(btf: Btf | undefined, extern: ExternSpec, text: string, data: Uint8Array): void {
+  const offset = extern.offset ?? 0;
+  const size = extern.size ?? 0;
+  const fail = (detail: string): never => {
+    throw new CollectionLoadError(`kconfig extern '${extern.name}' = ${text}: ${detail}`);
+  };
+  let kind: 'tristate' | 'bool' | 'char' | 'string' | 'int' = 'int';
+  if (btf !== undefined && extern.typeId !== undefined) {
+    let t = btf.resolve(extern.typeId);
+    if (t.kind === 'var') t = btf.resolve(t.type);
+    if (t.kind === 'enum' && t.name === 'libbpf_tristate') kind = 'tristate';
+    else if (t.kind === 'int' && t.encoding === 'bool') kind = 'bool';
+    else if (t.kind === 'int' && t.encoding === 'char' && t.size === 1) kind = 'char';
+    else if (t.kind === 'array') kind = 'string';
+  }
+  if (/^[ymn]$/.test(text)) {
+    if (kind === 'tristate') data[offset] = text === 'y' ? 1 : text === 'm' ? 2 : 0;
+    else if (kind === 'bool') {
+      if (text === 'm') fail("'m' (module) cannot be a bool; declare it enum libbpf_tristate");
+      data[offset] = text === 'y' ? 1 : 0;
+    } else if (kind === 'char') data[offset] = text.charCodeAt(0);
+    else fail(`a ${kind} extern cannot take y/m/n`);
+    return;
+  }
+  if (text.startsWith('"')) {
+    if (kind !== 'string') fail('a string value needs a char array extern');
+    const bytes = new TextEncoder().encode(text.replace(/^"|"$/g, ''));
+    if (bytes.length >= size) fail(`the string does not fit ${size} bytes with its NUL`);
+    data.set(bytes, offset);
+    return;
+  }
+  if (kind !== 'int') fail(`a number cannot go into a ${kind} extern`);
+  let value: bigint;
+  try {
+    value = BigInt(text);
+  } catch {
+    return fail('not a number');
+  }
+  if (![1, 2, 4, 8].includes(size)) fail(`unsupported integer size ${size}`);
+  const bits = BigInt(size * 8);
+  if (value >= 1n << bits || value < -(1n << (bits - 1n))) fail(`does not fit ${size} bytes`);
+  const u = BigInt.asUintN(size * 8, value);
+  for (let i = 0; i < size; i++) data[offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+}
+
+/** Exposed for tools: the kernel build configuration values, if readable. */
+export function readKernelConfig(): Record<string, string> | undefined {
+  try {
+    return runningKernelConfig();
+  } catch {
+    return undefined;
+  }
+}
