@@ -87,8 +87,10 @@ export const PerfEventConst = {
 
 /** Page size the kernel's size rules refer to (ring buffer, arena); 4096 on x86-64 and arm64's default. */
 export const PAGE_SIZE = 4096;
-/** MAX_BPF_STACK: the largest hash key. */
+/** MAX_BPF_STACK: the largest sockhash key (hash maps lifted this limit in recent kernels). */
 export const MAX_BPF_STACK = 512;
+/** KMALLOC_MAX_SIZE on x86-64 with 4 KiB pages: bounds hash map keys and values (E2BIG past it). */
+export const KMALLOC_MAX_SIZE = 1 << 22;
 /** PCPU_MIN_UNIT_SIZE: the largest per-CPU value. */
 export const PERCPU_VALUE_MAX = 32768;
 /** LPM trie keys: 4-byte prefix length then 1..256 data bytes. */
@@ -156,6 +158,7 @@ const ARRAY_FLAGS = F.NUMA_NODE | F.MMAPABLE | ACCESS_FLAGS | F.PRESERVE_ELEMS |
 const SOCK_FLAGS = F.NUMA_NODE | F.RDONLY | F.WRONLY;
 /** Array-backed types other than BPF_MAP_TYPE_ARRAY reject MMAPABLE, INNER_MAP and (except perf event arrays) PRESERVE_ELEMS. */
 const OTHER_ARRAY_FLAGS = ARRAY_FLAGS & ~(F.MMAPABLE | F.INNER_MAP | F.PRESERVE_ELEMS);
+const HASH_KEY = { min: 1, max: KMALLOC_MAX_SIZE } as const;
 const HASH_COMMANDS: readonly MapCommand[] = ['lookup', 'update', 'delete', 'get_next_key', 'lookup_and_delete', 'batch', 'freeze'];
 const ARRAY_COMMANDS: readonly MapCommand[] = ['lookup', 'update', 'get_next_key', 'batch', 'freeze', 'mmap'];
 const FD_ARRAY_COMMANDS: readonly MapCommand[] = ['lookup', 'update', 'delete', 'get_next_key'];
@@ -170,19 +173,19 @@ function rule(r: Omit<MapTypeRule, 'requiredFlags' | 'perCpu' | 'preallocatedInd
 }
 
 export const MAP_TYPE_RULES: readonly MapTypeRule[] = [
-  rule({ type: MapType.HASH, name: 'hash', key: { min: 1, max: MAX_BPF_STACK }, value: POSITIVE, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, commands: HASH_COMMANDS, programHelpers: 'any' }),
+  rule({ type: MapType.HASH, name: 'hash', key: HASH_KEY, value: POSITIVE, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, commands: HASH_COMMANDS, programHelpers: 'any' }),
   rule({ type: MapType.ARRAY, name: 'array', key: { exact: 4 }, value: POSITIVE, maxEntries: 'positive', flags: ARRAY_FLAGS & ~F.PRESERVE_ELEMS, preallocatedIndex: true, commands: ARRAY_COMMANDS, programHelpers: 'any' }),
   rule({ type: MapType.PROG_ARRAY, name: 'prog_array', key: { exact: 4 }, value: FD, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['tail_call'], valueIsReference: 'program' }),
   rule({ type: MapType.PERF_EVENT_ARRAY, name: 'perf_event_array', key: { exact: 4 }, value: FD, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS | F.PRESERVE_ELEMS, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['perf_event_read', 'perf_event_output', 'skb_output', 'perf_event_read_value', 'xdp_output'], valueIsReference: 'perf_event' }),
-  rule({ type: MapType.PERCPU_HASH, name: 'percpu_hash', key: { min: 1, max: MAX_BPF_STACK }, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, perCpu: true, commands: HASH_COMMANDS, programHelpers: 'any' }),
+  rule({ type: MapType.PERCPU_HASH, name: 'percpu_hash', key: HASH_KEY, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, perCpu: true, commands: HASH_COMMANDS, programHelpers: 'any' }),
   rule({ type: MapType.PERCPU_ARRAY, name: 'percpu_array', key: { exact: 4 }, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, perCpu: true, preallocatedIndex: true, commands: ARRAY_COMMANDS.filter((c) => c !== 'mmap'), programHelpers: 'any' }),
   rule({ type: MapType.STACK_TRACE, name: 'stack_trace', key: { exact: 4 }, value: { min: 8, max: 8 * PERF_EVENT_MAX_STACK, multipleOf: 8 }, maxEntries: 'positive', flags: F.NUMA_NODE | F.RDONLY | F.WRONLY | F.STACK_BUILD_ID, commands: ['lookup', 'delete', 'get_next_key', 'lookup_and_delete'], programHelpers: ['get_stackid'] }),
   rule({ type: MapType.CGROUP_ARRAY, name: 'cgroup_array', key: { exact: 4 }, value: FD, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['skb_under_cgroup', 'current_task_under_cgroup'], valueIsReference: 'cgroup' }),
-  rule({ type: MapType.LRU_HASH, name: 'lru_hash', key: { min: 1, max: MAX_BPF_STACK }, value: POSITIVE, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, commands: HASH_COMMANDS, programHelpers: 'any' }),
-  rule({ type: MapType.LRU_PERCPU_HASH, name: 'lru_percpu_hash', key: { min: 1, max: MAX_BPF_STACK }, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, perCpu: true, commands: HASH_COMMANDS, programHelpers: 'any' }),
+  rule({ type: MapType.LRU_HASH, name: 'lru_hash', key: HASH_KEY, value: POSITIVE, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, commands: HASH_COMMANDS, programHelpers: 'any' }),
+  rule({ type: MapType.LRU_PERCPU_HASH, name: 'lru_percpu_hash', key: HASH_KEY, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, perCpu: true, commands: HASH_COMMANDS, programHelpers: 'any' }),
   rule({ type: MapType.LPM_TRIE, name: 'lpm_trie', key: { min: LPM_KEY_SIZE_MIN, max: LPM_KEY_SIZE_MAX }, value: POSITIVE, maxEntries: 'positive', flags: F.NO_PREALLOC | F.NUMA_NODE | ACCESS_FLAGS, requiredFlags: F.NO_PREALLOC, commands: ['lookup', 'update', 'delete', 'get_next_key', 'batch', 'freeze'], programHelpers: 'any' }),
   rule({ type: MapType.ARRAY_OF_MAPS, name: 'array_of_maps', key: { exact: 4 }, value: FD, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, preallocatedIndex: true, mapInMap: true, commands: [...FD_ARRAY_COMMANDS, 'batch'], programHelpers: ['map_lookup_elem'], valueIsReference: 'map' }),
-  rule({ type: MapType.HASH_OF_MAPS, name: 'hash_of_maps', key: { min: 1, max: MAX_BPF_STACK }, value: FD, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, mapInMap: true, commands: ['lookup', 'update', 'delete', 'get_next_key', 'batch'], programHelpers: ['map_lookup_elem'], valueIsReference: 'map' }),
+  rule({ type: MapType.HASH_OF_MAPS, name: 'hash_of_maps', key: HASH_KEY, value: FD, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, mapInMap: true, commands: ['lookup', 'update', 'delete', 'get_next_key', 'batch'], programHelpers: ['map_lookup_elem'], valueIsReference: 'map' }),
   rule({ type: MapType.DEVMAP, name: 'devmap', key: { exact: 4 }, value: { exact: [4, 8] }, maxEntries: 'positive', flags: F.NUMA_NODE | F.RDONLY | F.WRONLY, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['redirect_map', 'map_lookup_elem'], valueIsReference: 'netdev' }),
   rule({ type: MapType.SOCKMAP, name: 'sockmap', key: { exact: 4 }, value: { exact: [4, 8] }, maxEntries: 'positive', flags: SOCK_FLAGS, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['sk_redirect_map', 'sock_map_update', 'msg_redirect_map', 'sk_select_reuseport', 'map_lookup_elem', 'map_update_elem', 'map_delete_elem'], valueIsReference: 'socket' }),
   rule({ type: MapType.CPUMAP, name: 'cpumap', key: { exact: 4 }, value: { exact: [4, 8] }, maxEntries: 'positive', flags: F.NUMA_NODE, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['redirect_map'], valueIsReference: 'cpu' }),
