@@ -145,20 +145,20 @@ export class HashMap extends VmMap {
   }
 
   private unlinkFromBucket(index: number, hash: number): void {
-    const view = this.memory.view;
-    const bucket = this.buckets + (hash & (this.bucketCount - 1)) * 4;
-    const entry = this.entryAddress(index);
-    const next = view.getUint32(entry + HashEntry.NEXT, true);
-    let link = view.getUint32(bucket, true);
+    this.refreshViews();
+    const words = this.words;
+    const bucket = (this.buckets >>> 2) + (hash & (this.bucketCount - 1));
+    const next = words[(this.entryAddress(index) + HashEntry.NEXT) >>> 2]!;
+    let link = words[bucket]!;
     if (link === index + 1) {
-      view.setUint32(bucket, next, true);
+      words[bucket] = next;
       return;
     }
     while (link !== 0) {
-      const at = this.entryAddress(link - 1);
-      const after = view.getUint32(at + HashEntry.NEXT, true);
+      const at = (this.entryAddress(link - 1) + HashEntry.NEXT) >>> 2;
+      const after = words[at]!;
       if (after === index + 1) {
-        view.setUint32(at + HashEntry.NEXT, next, true);
+        words[at] = next;
         return;
       }
       link = after;
@@ -166,10 +166,11 @@ export class HashMap extends VmMap {
   }
 
   private linkAtBucketHead(index: number, hash: number): void {
-    const view = this.memory.view;
-    const bucket = this.buckets + (hash & (this.bucketCount - 1)) * 4;
-    view.setUint32(this.entryAddress(index) + HashEntry.NEXT, view.getUint32(bucket, true), true);
-    view.setUint32(bucket, index + 1, true);
+    this.refreshViews();
+    const words = this.words;
+    const bucket = (this.buckets >>> 2) + (hash & (this.bucketCount - 1));
+    words[(this.entryAddress(index) + HashEntry.NEXT) >>> 2] = words[bucket]!;
+    words[bucket] = index + 1;
   }
 
   private lruUnlink(index: number): void {
