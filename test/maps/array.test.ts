@@ -183,3 +183,17 @@ test('BPF_F_LOCK needs a bpf_spin_lock in the value; the lock word is never copi
     assert.equal(memory.view.getUint32(address, true), 1, `${m.describe()}: lock word kept by updates`);
   }
 });
+
+test('LRU per-CPU hash: evicts when full, values per CPU', () => {
+  const memory = new VmMemory();
+  const m = new HashMap(memory, { type: MapType.LRU_PERCPU_HASH, keySize: 4, valueSize: 4, maxEntries: 2, cpus: 2, flags: MapFlag.NO_COMMON_LRU });
+  m.updatePerCpu(u32(1), [u32(10), u32(11)]);
+  m.updatePerCpu(u32(2), [u32(20), u32(21)]);
+  const key = memory.allocate(4);
+  memory.view.setUint32(key, 1, true);
+  assert.equal(memory.view.getUint32(m.lookupElem(key, 1), true), 11);
+  m.updatePerCpu(u32(3), [u32(30), u32(31)]);
+  assert.equal(m.lookup(u32(2)), undefined);
+  assert.deepEqual(m.lookupPerCpu(u32(1))!.map(readU32), [10, 11]);
+  assert.deepEqual(m.lookupPerCpu(u32(3))!.map(readU32), [30, 31]);
+});
