@@ -2,6 +2,7 @@ import type { Instruction } from '../isa/instruction.ts';
 import { HelperRegistry, standardHelpers } from './helper-registry.ts';
 import type { IsaVersion } from './program.ts';
 import { Vm } from './vm.ts';
+import { loadJit } from './jit/index.ts';
 
 /**
  * The execution model of the bpf_conformance suite (Alan-Jowett/bpf_conformance):
@@ -34,11 +35,14 @@ export interface ConformanceRunOptions {
   isa?: IsaVersion;
   /** Instruction budget (default: the VM's). */
   budget?: number;
+  /** Compile with the WebAssembly JIT (src/vm/jit) instead of interpreting. */
+  jit?: boolean;
 }
 
-/** Runs one conformance program in a fresh interpreter VM and returns r0; `mem` receives the final memory. */
+/** Runs one conformance program in a fresh VM (interpreter, or JIT with `jit`) and returns r0; `mem` receives the final memory. */
 export function runConformanceProgram(instructions: readonly Instruction[], mem: Uint8Array | undefined, options: ConformanceRunOptions = {}): bigint {
   const vm = new Vm({ helpers: conformanceHelpers() });
-  const program = vm.load(instructions, { name: 'conformance', isa: options.isa ?? 4 });
+  const loadOptions = { name: 'conformance', isa: options.isa ?? 4 };
+  const program = options.jit ? loadJit(vm, instructions, loadOptions) : vm.load(instructions, loadOptions);
   return program.run({ mem, budget: options.budget }).r0;
 }

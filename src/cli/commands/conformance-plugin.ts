@@ -1,4 +1,3 @@
-import { TsbpfError } from '../../errors.ts';
 import { decode } from '../../isa/encoding.ts';
 import { runConformanceProgram } from '../../vm/conformance.ts';
 import { type CliCommand, type CliIo, UsageError } from '../command.ts';
@@ -40,12 +39,11 @@ async function run(args: string[], io: CliIo): Promise<number> {
     else if (memText !== undefined) throw new UsageError('more than one memory argument');
     else memText = arg;
   }
-  if (jit) throw new TsbpfError('--jit: the WebAssembly JIT is not available yet');
   const mem = memText !== undefined ? parseHex(memText, 'the memory argument') : undefined;
   const text = new TextDecoder().decode(await io.stdin());
   const code = parseHex(text, 'the program on stdin');
   if (code.length === 0) throw new UsageError('no program on stdin');
-  const r0 = runConformanceProgram(decode(code, { validate: false }), mem);
+  const r0 = runConformanceProgram(decode(code, { validate: false }), mem, { jit });
   io.stdout(`0x${r0.toString(16)}\n`);
   return 0;
 }

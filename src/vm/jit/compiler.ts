@@ -605,8 +605,12 @@ class FunctionCompiler {
 
   /**
    * Byte swap of the low `width` bits of the i64 on the stack, zero-extended.
-   * 16 bits: two shifts; 32 bits: the rotate-and-mask form (4 ops on i32);
-   * 64 bits: swap bytes in pairs, then halves of each word, then rotate.
+   * Measured against alternatives (bench notes in docs/jit.md): 16 bits:
+   * shifts and masks; 32 bits: the rotate-and-mask form on i32; 64 bits:
+   * that 32-bit swap on both halves, recombined (faster than swapping
+   * byte pairs, then halfwords, then words in i64, and than a SIMD
+   * i8x16.swizzle, whose transfers to and from vector registers cost more
+   * than the shuffle saves).
    */
   private bswap(width: number): void {
     const { f } = this;
@@ -619,11 +623,12 @@ class FunctionCompiler {
       this.bswap32(this.i32a);
       f.op(Op.i64_extend_i32_u);
     } else {
-      f.tee(t).i64Const(8).op(Op.i64_shr_u).i64Const(0x00ff00ff00ff00ffn).op(Op.i64_and);
-      f.get(t).i64Const(0x00ff00ff00ff00ffn).op(Op.i64_and).i64Const(8).op(Op.i64_shl).op(Op.i64_or);
-      f.tee(t).i64Const(16).op(Op.i64_shr_u).i64Const(0x0000ffff0000ffffn).op(Op.i64_and);
-      f.get(t).i64Const(0x0000ffff0000ffffn).op(Op.i64_and).i64Const(16).op(Op.i64_shl).op(Op.i64_or);
-      f.i64Const(32).op(Op.i64_rotl);
+      f.tee(t).op(Op.i32_wrap_i64).set(this.i32a);
+      this.bswap32(this.i32a);
+      f.op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl);
+      f.get(t).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).set(this.i32a);
+      this.bswap32(this.i32a);
+      f.op(Op.i64_extend_i32_u).op(Op.i64_or);
     }
   }
 
