@@ -302,9 +302,11 @@ export interface ProgramTypeSpec {
   /** Name as libbpf's section prefixes and bpftool print it. */
   readonly name: string;
   /** Key into CONTEXT_LAYOUTS, or a description when the context is not a fixed struct. */
-  readonly context: keyof typeof CONTEXT_LAYOUTS | 'raw tracepoint record' | 'btf function arguments' | 'struct_ops arguments' | 'syscall arguments';
+  readonly context: keyof typeof CONTEXT_LAYOUTS | 'tracepoint record' | 'btf function arguments' | 'struct_ops arguments' | 'syscall arguments' | 'lirc sample';
   /** Context size the kernel accepts for direct loads (bytes past it are rejected). */
   readonly contextSize: number;
+  /** First byte a program may load when it is not 0 (tracepoint records hide their 8-byte common header). */
+  readonly contextStart?: number;
   /** How context loads are checked; absent when any aligned in-bounds read is allowed (tracepoint records, syscall args). */
   readonly access?: ContextAccess;
   /** Direct packet access through data/data_end (and data_meta). */
@@ -444,7 +446,7 @@ export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.KPROBE, name: 'kprobe', context: 'pt_regs', contextSize: L.pt_regs.size, access: readOnly(L.pt_regs.fields), packetAccess: false, testRun: false },
   { type: ProgramType.SCHED_CLS, name: 'sched_cls', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.SCHED_ACT, name: 'sched_act', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.TRACEPOINT, name: 'tracepoint', context: 'raw tracepoint record', contextSize: 4096, packetAccess: false, testRun: false },
+  { type: ProgramType.TRACEPOINT, name: 'tracepoint', context: 'tracepoint record', contextSize: 8192, contextStart: 8, packetAccess: false, testRun: false },
   { type: ProgramType.XDP, name: 'xdp', context: 'xdp_md', contextSize: L.xdp_md.size, access: XDP_ACCESS, packetAccess: true, returnRange: [XdpAction.ABORTED, XdpAction.REDIRECT], testRun: true, testRunContext: 'xdp_md' },
   { type: ProgramType.PERF_EVENT, name: 'perf_event', context: 'bpf_perf_event_data', contextSize: L.bpf_perf_event_data.size, access: PERF_EVENT_ACCESS, packetAccess: false, testRun: false },
   { type: ProgramType.CGROUP_SKB, name: 'cgroup_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: CGROUP_SKB_ACCESS, packetAccess: true, returnRange: [0, 3], testRun: true, testRunContext: '__sk_buff' },
@@ -459,7 +461,7 @@ export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.RAW_TRACEPOINT, name: 'raw_tracepoint', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.CGROUP_SOCK_ADDR, name: 'cgroup_sock_addr', context: 'bpf_sock_addr', contextSize: L.bpf_sock_addr.size, access: CGROUP_SOCK_ADDR_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.LWT_SEG6LOCAL, name: 'lwt_seg6local', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.LIRC_MODE2, name: 'lirc_mode2', context: 'raw tracepoint record', contextSize: 4, packetAccess: false, testRun: false },
+  { type: ProgramType.LIRC_MODE2, name: 'lirc_mode2', context: 'lirc sample', contextSize: 4, packetAccess: false, testRun: false },
   { type: ProgramType.SK_REUSEPORT, name: 'sk_reuseport', context: 'sk_reuseport_md', contextSize: L.sk_reuseport_md.size, access: readOnly(L.sk_reuseport_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock', migrating_sk: 'sock_or_null' }), packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.FLOW_DISSECTOR, name: 'flow_dissector', context: '__sk_buff', contextSize: L.__sk_buff.size, access: FLOW_DISSECTOR_ACCESS, packetAccess: true, testRun: true, testRunContext: 'bpf_flow_keys' },
   { type: ProgramType.CGROUP_SYSCTL, name: 'cgroup_sysctl', context: 'bpf_sysctl', contextSize: L.bpf_sysctl.size, access: readOnly(L.bpf_sysctl.fields, {}, ['file_pos']), packetAccess: false, returnRange: [0, 1], testRun: false },
