@@ -75,6 +75,11 @@ const SKB_CTX_FIELDS = ['mark', 'priority', 'ingress_ifindex', 'ifindex', 'cb', 
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
 /** Program types whose skb starts at the network header (the kernel pushes the MAC header back only for tc). */
 const L2_SKB_TYPES = new Set<number>([ProgramType.SCHED_CLS, ProgramType.SCHED_ACT]);
+/** BPF_PROG_TEST_RUN refuses skb frames whose IP header is shorter than the fixed header (measured on Linux 6.18). */
+const NETWORK_HEADER_BYTES: Partial<Record<number, { name: string; bytes: number }>> = {
+  0x0800: { name: 'IPv4', bytes: 20 },
+  0x86dd: { name: 'IPv6', bytes: 40 },
+};
 const LOOPBACK_IFINDEX = 1;
 const PACKET_HOST = 0;
 const PACKET_BROADCAST = 1;
@@ -241,6 +246,10 @@ export class VmProgram implements BpfProgram {
   private runSkb(options: VmRunOptions, env: RunEnvironment, repeat: number): VmRunResult {
     const data = options.data ?? new Uint8Array(0);
     if (data.length < ETH_HLEN) throw new RunInputError(`skb data is ${data.length} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
+    const networkHeader = NETWORK_HEADER_BYTES[(data[12]! << 8) | data[13]!];
+    if (networkHeader !== undefined && data.length < ETH_HLEN + networkHeader.bytes) {
+      throw new RunInputError(`skb data is ${data.length} bytes: an ${networkHeader.name} frame needs at least ${ETH_HLEN + networkHeader.bytes} (Ethernet + ${networkHeader.bytes}-byte ${networkHeader.name} header; the kernel's -EINVAL)`);
+    }
     const memory = this.vm.memory;
     const ctxIn = new Uint8Array(SKB.size);
     if (options.ctx !== undefined) {

@@ -1,0 +1,68 @@
+/**
+ * Differential harness: the same compiled fixture loaded into the VM
+ * (src/vm/collection.ts) and into the kernel (the run command's kernel
+ * loader), run over the same inputs, compared on return values, output
+ * packets and map contents.
+ */
+import assert from 'node:assert/strict';
+import { possibleCpus } from '../../src/kernel/map.ts';
+import type { BpfMap } from '../../src/kernel/interface.ts';
+import { loadKernelCollection, type KernelCollection } from '../../src/cli/commands/run-kernel.ts';
+import { loadVmCollection, type VmCollection } from '../../src/vm/collection.ts';
+import { MapType } from '../../src/uapi/enums.ts';
+import { compileBpf } from '../support/clang.ts';
+import { fixturePath } from '../support/env.ts';
+
+export const fixture = (name: string): string => compileBpf(fixturePath('runtime', `${name}.c`));
+
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** Map contents as key hex → value hex; per-CPU values summed over CPUs (as little-endian integers). */
+export function contents(map: BpfMap): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, value] of map.entries()) {
+    if (!map.perCpu) {
+      out.set(hex(key), hex(value));
+      continue;
+    }
+    const stride = Math.ceil(map.valueSize / 8) * 8;
+    let sum = 0n;
+    for (let at = 0; at < value.length; at += stride) {
+      let v = 0n;
+      for (let i = map.valueSize - 1; i >= 0; i--) v = (v << 8n) | BigInt(value[at + i]!);
+      sum += v;
+    }
+    out.set(hex(key), sum.toString());
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Maps whose contents are not comparable bytes: references (ids vs fds) and ring buffers. */
+const NOT_COMPARABLE = new Set<number>([MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
+
+export function assertSameMaps(vm: VmCollection, kernel: KernelCollection, only?: string[]): void {
+  for (const [name, kmap] of Object.entries(kernel.maps)) {
+    if (NOT_COMPARABLE.has(kmap.type) || (only && !only.includes(name))) continue;
+    assert.deepEqual(contents(vm.maps[name]!), contents(kmap), `map ${name}`);
+  }
+}
+
+/**
+ * Loads `name` in both backends (VM with as many CPUs as the kernel has, so
+ * per-CPU buffers have the same shape) and hands both to `body`; kernel
+ * objects are closed even when the body fails.
+ */
+export function withBoth(name: string, body: (vm: VmCollection, kernel: KernelCollection) => void, vmOptions: { jit?: boolean } = {}): void {
+  const path = fixture(name);
+  const vm = loadVmCollection(path, { cpus: possibleCpus(), jit: vmOptions.jit });
+  try {
+    const kernel = loadKernelCollection(path);
+    try {
+      body(vm, kernel);
+    } finally {
+      kernel.close();
+    }
+  } finally {
+    vm.close();
+  }
+}
