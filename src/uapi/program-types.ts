@@ -311,8 +311,10 @@ export interface ProgramTypeSpec {
   readonly access?: ContextAccess;
   /** Direct packet access through data/data_end (and data_meta). */
   readonly packetAccess: boolean;
-  /** The return values the verifier accepts, inclusive; undefined means any value. */
+  /** The return values the verifier enforces (check_return_code), inclusive; undefined means it accepts any value. */
   readonly returnRange?: readonly [number, number];
+  /** The return codes the kernel acts on (values outside are treated as the type's error/default case). */
+  readonly actions?: Readonly<Record<string, number>>;
   /** BPF_PROG_TEST_RUN support. */
   readonly testRun: boolean;
   /** The kernel struct a test-run ctx_in/ctx_out carries, when it accepts one. */
@@ -444,25 +446,26 @@ const L = CONTEXT_LAYOUTS;
 export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.SOCKET_FILTER, name: 'socket_filter', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SOCKET_FILTER_ACCESS, packetAccess: false, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.KPROBE, name: 'kprobe', context: 'pt_regs', contextSize: L.pt_regs.size, access: readOnly(L.pt_regs.fields), packetAccess: false, testRun: false },
-  { type: ProgramType.SCHED_CLS, name: 'sched_cls', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.SCHED_ACT, name: 'sched_act', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
+  { type: ProgramType.SCHED_CLS, name: 'sched_cls', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, actions: TcAction, testRun: true, testRunContext: '__sk_buff' },
+  { type: ProgramType.SCHED_ACT, name: 'sched_act', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, actions: TcAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.TRACEPOINT, name: 'tracepoint', context: 'tracepoint record', contextSize: 8192, contextStart: 8, packetAccess: false, testRun: false },
-  { type: ProgramType.XDP, name: 'xdp', context: 'xdp_md', contextSize: L.xdp_md.size, access: XDP_ACCESS, packetAccess: true, returnRange: [XdpAction.ABORTED, XdpAction.REDIRECT], testRun: true, testRunContext: 'xdp_md' },
+  { type: ProgramType.XDP, name: 'xdp', context: 'xdp_md', contextSize: L.xdp_md.size, access: XDP_ACCESS, packetAccess: true, actions: XdpAction, testRun: true, testRunContext: 'xdp_md' },
   { type: ProgramType.PERF_EVENT, name: 'perf_event', context: 'bpf_perf_event_data', contextSize: L.bpf_perf_event_data.size, access: PERF_EVENT_ACCESS, packetAccess: false, testRun: false },
+  // Egress may return 0-3 (bit 1: congestion notification); ingress only 0-1.
   { type: ProgramType.CGROUP_SKB, name: 'cgroup_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: CGROUP_SKB_ACCESS, packetAccess: true, returnRange: [0, 3], testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.CGROUP_SOCK, name: 'cgroup_sock', context: 'bpf_sock', contextSize: L.bpf_sock.size, access: CGROUP_SOCK_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
-  { type: ProgramType.LWT_IN, name: 'lwt_in', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.LWT_OUT, name: 'lwt_out', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.LWT_XMIT, name: 'lwt_xmit', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
+  { type: ProgramType.LWT_IN, name: 'lwt_in', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
+  { type: ProgramType.LWT_OUT, name: 'lwt_out', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
+  { type: ProgramType.LWT_XMIT, name: 'lwt_xmit', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.SOCK_OPS, name: 'sock_ops', context: 'bpf_sock_ops', contextSize: L.bpf_sock_ops.size, access: readOnly(L.bpf_sock_ops.fields, { sk: 'sock_or_null', skb_data: 'packet', skb_data_end: 'packet_end' }, ['args', 'reply', 'replylong', 'sk_txhash']), packetAccess: true, returnRange: [0, 1], testRun: false },
-  { type: ProgramType.SK_SKB, name: 'sk_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SK_SKB_ACCESS, packetAccess: true, testRun: false },
+  { type: ProgramType.SK_SKB, name: 'sk_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SK_SKB_ACCESS, packetAccess: true, actions: SkAction, testRun: false },
   { type: ProgramType.CGROUP_DEVICE, name: 'cgroup_device', context: 'bpf_cgroup_dev_ctx', contextSize: L.bpf_cgroup_dev_ctx.size, access: readOnly(L.bpf_cgroup_dev_ctx.fields), packetAccess: false, returnRange: [0, 1], testRun: false },
-  { type: ProgramType.SK_MSG, name: 'sk_msg', context: 'sk_msg_md', contextSize: L.sk_msg_md.size, access: readOnly(L.sk_msg_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock' }), packetAccess: true, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.SK_MSG, name: 'sk_msg', context: 'sk_msg_md', contextSize: L.sk_msg_md.size, access: readOnly(L.sk_msg_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock' }), packetAccess: true, actions: SkAction, testRun: false },
   { type: ProgramType.RAW_TRACEPOINT, name: 'raw_tracepoint', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.CGROUP_SOCK_ADDR, name: 'cgroup_sock_addr', context: 'bpf_sock_addr', contextSize: L.bpf_sock_addr.size, access: CGROUP_SOCK_ADDR_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
-  { type: ProgramType.LWT_SEG6LOCAL, name: 'lwt_seg6local', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, testRun: true, testRunContext: '__sk_buff' },
+  { type: ProgramType.LWT_SEG6LOCAL, name: 'lwt_seg6local', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LIRC_MODE2, name: 'lirc_mode2', context: 'lirc sample', contextSize: 4, packetAccess: false, testRun: false },
-  { type: ProgramType.SK_REUSEPORT, name: 'sk_reuseport', context: 'sk_reuseport_md', contextSize: L.sk_reuseport_md.size, access: readOnly(L.sk_reuseport_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock', migrating_sk: 'sock_or_null' }), packetAccess: true, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.SK_REUSEPORT, name: 'sk_reuseport', context: 'sk_reuseport_md', contextSize: L.sk_reuseport_md.size, access: readOnly(L.sk_reuseport_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock', migrating_sk: 'sock_or_null' }), packetAccess: true, actions: SkAction, testRun: false },
   { type: ProgramType.FLOW_DISSECTOR, name: 'flow_dissector', context: '__sk_buff', contextSize: L.__sk_buff.size, access: FLOW_DISSECTOR_ACCESS, packetAccess: true, testRun: true, testRunContext: 'bpf_flow_keys' },
   { type: ProgramType.CGROUP_SYSCTL, name: 'cgroup_sysctl', context: 'bpf_sysctl', contextSize: L.bpf_sysctl.size, access: readOnly(L.bpf_sysctl.fields, {}, ['file_pos']), packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.RAW_TRACEPOINT_WRITABLE, name: 'raw_tracepoint_writable', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },

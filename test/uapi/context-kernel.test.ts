@@ -52,3 +52,28 @@ test('context field access matches the running kernel verifier', { skip: skipWit
   }
   assert.deepEqual(mismatches, []);
 });
+
+test('return value ranges match the kernel verifier', { skip: skipWithoutKernel() }, async () => {
+  const { KernelProgram } = await import('../../src/kernel/program.ts');
+  const accepts = (type: number, attach: number | undefined, r0: number): boolean => {
+    try {
+      KernelProgram.load({ type, expectedAttachType: attach, instructions: [mov64Imm(0, r0), exit()] }).close();
+      return true;
+    } catch (error) {
+      assert.match((error as { log?: string }).log ?? '', /R0/, `${programTypeName(type)} r0=${r0}: ${String(error)}`);
+      return false;
+    }
+  };
+  const mismatches: string[] = [];
+  for (const spec of PROGRAM_TYPES) {
+    if (!(spec.context in CONTEXT_LAYOUTS) || spec.type === ProgramType.LIRC_MODE2) continue;
+    const attach = (ATTACH[spec.type] ?? [undefined])[0];
+    const [lo, hi] = spec.returnRange ?? [-1000, 1000];
+    for (const r0 of [lo, hi, hi + 1, lo - 1]) {
+      const expected = r0 >= lo && r0 <= hi;
+      if (spec.returnRange === undefined && (r0 === hi + 1 || r0 === lo - 1)) continue;
+      if (accepts(spec.type, attach, r0) !== expected) mismatches.push(`${spec.name} (attach ${attach}) r0=${r0}: kernel ${!expected}`);
+    }
+  }
+  assert.deepEqual(mismatches, []);
+});

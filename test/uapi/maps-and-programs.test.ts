@@ -63,7 +63,8 @@ test('context access rules', () => {
   assert.equal(tc.pointers.data, 'packet');
   assert.equal(tc.pointers.data_meta, 'packet_meta');
   assert.equal(programTypeSpec(ProgramType.XDP)!.access!.pointers.data_end, 'packet_end');
-  assert.deepEqual(programTypeSpec(ProgramType.XDP)!.returnRange, [0, 4]);
+  assert.equal(programTypeSpec(ProgramType.XDP)!.actions, XdpAction);
+  assert.deepEqual(programTypeSpec(ProgramType.CGROUP_SOCK)!.returnRange, [0, 1]);
   assert.equal(contextFieldAt(CONTEXT_LAYOUTS.__sk_buff, 50)!.name, 'cb');
   for (const spec of PROGRAM_TYPES) {
     const layout = spec.context in CONTEXT_LAYOUTS ? CONTEXT_LAYOUTS[spec.context as keyof typeof CONTEXT_LAYOUTS] : undefined;
