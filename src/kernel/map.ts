@@ -3,7 +3,7 @@ import { MapType, mapTypeName } from '../uapi/enums.ts';
 import { Attr, BpfCommand, attr, bpfCall, bpfError, scratch, tryBpfCall } from './bpf.ts';
 import { KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
-import { NativeBuffer, errnoValue } from './ffi.ts';
+import { NativeBuffer, errnoValue, sysMount } from './ffi.ts';
 import type { BpfMap } from './interface.ts';
 
 /** BPF_F_* map_flags. */
@@ -392,8 +392,24 @@ export class KernelMap extends FdResource implements BpfMap {
   }
 }
 
-/** BPF_OBJ_PIN. */
+/** Where bpffs is conventionally mounted. */
+export const BPFFS = '/sys/fs/bpf';
+
+/** Mounts bpffs at /sys/fs/bpf when it is not mounted there yet (as bpftool does). Returns the mount point. */
+export function ensureBpffs(): string {
+  const mounted = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const [, mountPoint, fsType] = line.split(' ');
+      return mountPoint === BPFFS && fsType === 'bpf';
+    });
+  if (!mounted) sysMount('bpf', BPFFS, 'bpf');
+  return BPFFS;
+}
+
+/** BPF_OBJ_PIN. Paths under /sys/fs/bpf get bpffs mounted first when needed. */
 export function pinObject(fd: number, path: string, subject: string): void {
+  if (path.startsWith(`${BPFFS}/`)) ensureBpffs();
   scratch.reset();
   const a = attr(20).u64(0, scratch.put(path)).u32(8, fd);
   bpfCall(BpfCommand.OBJ_PIN, a, { subject: `${subject} at ${path}`, explain: { EEXIST: `${path} already exists`, EPERM: `${path} is not on a bpf filesystem, or access is denied` } });
@@ -401,6 +417,7 @@ export function pinObject(fd: number, path: string, subject: string): void {
 
 /** BPF_OBJ_GET: an fd for the object pinned at `path`. */
 export function openPinned(path: string, flags = 0): number {
+  if (path.startsWith(`${BPFFS}/`)) ensureBpffs();
   scratch.reset();
   const a = attr(20).u64(0, scratch.put(path)).u32(12, flags);
   return bpfCall(BpfCommand.OBJ_GET, a, { subject: path, explain: { ENOENT: `nothing is pinned at ${path}`, EINVAL: `${path} is not on a bpf filesystem` } });
