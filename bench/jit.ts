@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { type Instruction, LdImm64Src, OPCODE_LDDW, assemble } from '../src/isa/index.ts';
 import { HelperRegistry, Vm, standardHelpers } from '../src/vm/index.ts';
 import { loadJit } from '../src/vm/jit/index.ts';
-import type { JitProgram } from '../src/vm/jit/index.ts';
+import type { JitProgram, JitStats } from '../src/vm/jit/index.ts';
+import { Rng, randomProgram } from '../test/jit/fuzz.ts';
 import { ArrayMap } from '../src/maps/array.ts';
 import { HashMap } from '../src/maps/hash.ts';
 import { type VmMap, vmMapByHandle } from '../src/maps/base.ts';
@@ -391,6 +392,7 @@ function vmSide(insns: Instruction[], c: Case): { interpreter: number; checked: 
     const t0 = performance.now();
     const jit: JitProgram = loadJit(vm, program, { checked });
     compileUs = ((performance.now() - t0) * 1000) / program.length;
+    if (checked) compileStats.push(jit.stats);
     assert.equal(jit.run(options).r0, expected, `${c.name}: JIT (checked=${checked}) disagrees with the interpreter`);
     return calibrate((repeat) => jit.runRepeated(options, repeat).nsPerRun);
   };
@@ -402,6 +404,7 @@ function vmSide(insns: Instruction[], c: Case): { interpreter: number; checked: 
 const fmt = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
 const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
 
+const compileStats: JitStats[] = [];
 const kernel = await kernelSide();
 if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
 const rows: string[][] = [['program', 'kernel', 'interpreter', 'JIT checked', 'JIT unchecked', 'checked/kernel', 'unchecked/kernel']];
@@ -434,4 +437,22 @@ if (ratiosChecked.length > 0) {
 }
 const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
 for (const r of rows) console.log(r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
-console.log(`\ncompile time: ${geomean(compile).toFixed(2)} µs per instruction (geometric mean over the programs, generation + WebAssembly compile + instantiate)`);
+console.log(`\ncompile time, bench programs: ${geomean(compile).toFixed(1)} µs per instruction (geometric mean; prepare + generate + WebAssembly compile + instantiate)`);
+const perInsn = (pick: (s: JitStats) => number): string => geomean(compileStats.map((s) => (pick(s) * 1000) / s.slots)).toFixed(1);
+console.log(`  of which generating the module: ${perInsn((s) => s.generateMs)} µs/insn, WebAssembly compile + instantiate: ${perInsn((s) => s.instantiateMs)} µs/insn`);
+{
+  // Larger programs, where fixed costs no longer dominate: random valid programs of the differential fuzzer.
+  const vm = new Vm({ helpers: new HelperRegistry(standardHelpers).register(1000, () => 0) });
+  for (const size of [500, 4000]) {
+    const insns = randomProgram(new Rng(size), size);
+    let best = Infinity;
+    let stats: JitStats | undefined;
+    for (let k = 0; k < 5; k++) {
+      const t0 = performance.now();
+      const jit = loadJit(vm, insns);
+      best = Math.min(best, performance.now() - t0);
+      stats = jit.stats;
+    }
+    console.log(`compile time, random program of ${insns.length} slots: ${((best * 1000) / insns.length).toFixed(2)} µs per instruction (generate ${((stats!.generateMs * 1000) / insns.length).toFixed(2)}, engine ${((stats!.instantiateMs * 1000) / insns.length).toFixed(2)})`);
+  }
+}
