@@ -11,4 +11,5 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   object: { summary: 'list the programs, maps, variables and relocations of a BPF object', load: async () => (await import('./commands/object.ts')).command },
   disasm: { summary: 'disassemble the linked programs of a BPF object (with source lines) or raw bytecode', load: async () => (await import('./commands/disasm.ts')).command },
   btf: { summary: 'dump BTF (raw file, object .BTF or the kernel) like bpftool, raw or as C / vmlinux.h', load: async () => (await import('./commands/btf.ts')).command },
+  run: { summary: 'run an XDP, tc or socket-filter program of an object over a packet or a pcap (VM or kernel)', load: async () => (await import('./commands/run.ts')).command },
 };
