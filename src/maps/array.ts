@@ -34,8 +34,7 @@ export class ArrayMap extends VmMap {
   private readonly scratch: number;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (this.type !== MapType.ARRAY && this.type !== MapType.PERCPU_ARRAY) throw this.error('EINVAL', 'create', 'ArrayMap implements ARRAY and PERCPU_ARRAY only');
+    super(memory, options, [MapType.ARRAY, MapType.PERCPU_ARRAY]);
     this.elementSize = roundUp8(this.valueSize);
     const cpus = this.perCpu ? this.cpus : 1;
     this.values = this.reserveRegion(this.maxEntries * this.elementSize * cpus).start;
@@ -132,6 +131,13 @@ export class ArrayMap extends VmMap {
 /** What a reference array's slots hold. */
 export type ReferenceKind = 'program' | 'map' | 'perf_event' | 'cgroup';
 
+const REFERENCE_KINDS: Partial<Record<number, ReferenceKind>> = {
+  [MapType.PROG_ARRAY]: 'program',
+  [MapType.ARRAY_OF_MAPS]: 'map',
+  [MapType.PERF_EVENT_ARRAY]: 'perf_event',
+  [MapType.CGROUP_ARRAY]: 'cgroup',
+};
+
 /**
  * Arrays whose values are references rather than bytes, which user space
  * writes as 4-byte ids (fds in the kernel): PROG_ARRAY (programs, for
@@ -148,22 +154,17 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
   private resolver: ((id: number) => T | undefined) | undefined;
 
   constructor(memory: VmMemory, options: VmMapOptions & { resolve?: (id: number) => T | undefined }) {
-    super(memory, options);
-    const kinds: Partial<Record<number, ReferenceKind>> = {
-      [MapType.PROG_ARRAY]: 'program',
-      [MapType.ARRAY_OF_MAPS]: 'map',
-      [MapType.PERF_EVENT_ARRAY]: 'perf_event',
-      [MapType.CGROUP_ARRAY]: 'cgroup',
-    };
-    const kind = kinds[this.type];
-    if (kind === undefined) throw this.error('EINVAL', 'create', 'ReferenceArrayMap implements PROG_ARRAY, ARRAY_OF_MAPS, PERF_EVENT_ARRAY and CGROUP_ARRAY');
-    this.kind = kind;
+    super(memory, options, Object.keys(REFERENCE_KINDS).map(Number));
+    this.kind = REFERENCE_KINDS[this.type]!;
     this.innerTemplate = options.innerMap;
-    if (this.innerTemplate) checkInnerMap(this, this.innerTemplate);
     this.slots = new Array(this.maxEntries).fill(undefined);
     this.handles = this.reserveMemory(this.maxEntries * 4, 'inner map handles');
     this.setDescriptorWord(0, this.handles);
     this.resolver = options.resolve;
+  }
+
+  protected override checkOptions(options: VmMapOptions): void {
+    if (options.innerMap) checkInnerMap(this, options.innerMap);
   }
 
   /** How user-space ids (4-byte values) become objects; needed for program, perf event and cgroup arrays. */

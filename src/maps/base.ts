@@ -173,7 +173,13 @@ export abstract class VmMap implements BpfMap {
   private readonly regions: Region[] = [];
   private readonly allocations: { start: number; size: number }[] = [];
 
-  constructor(memory: VmMemory, options: VmMapOptions) {
+  /**
+   * `implemented`: the map types the subclass implements (unchecked when omitted). Every check that
+   * can fail runs before any VM memory is reserved (checkOptions), and a
+   * failing reservation releases what was reserved, so a constructor that
+   * throws leaves nothing behind.
+   */
+  constructor(memory: VmMemory, options: VmMapOptions, implemented?: readonly number[]) {
     this.rule = validateMapDefinition(options);
     this.memory = memory;
     this.type = options.type;
@@ -188,6 +194,10 @@ export abstract class VmMap implements BpfMap {
     this.cpus = options.cpus ?? 1;
     this.valueStride = this.perCpu ? perCpuValueStride(this.valueSize) : this.valueSize;
     this.valueBufferSize = this.perCpu ? this.valueStride * this.cpus : this.valueSize;
+    if (implemented !== undefined && !implemented.includes(this.type)) {
+      throw this.error('EINVAL', 'create', `${new.target.name} implements ${implemented.map((t) => mapTypeName(t)).join(', ')}, not ${mapTypeName(this.type)}`);
+    }
+    this.checkOptions(options);
     this.id = nextMapId++;
     this.handle = this.reserveMemory(Descriptor.SIZE, 'descriptor');
     const view = memory.view;
@@ -199,6 +209,9 @@ export abstract class VmMap implements BpfMap {
     liveMaps.set(this.id, this);
     mapsByHandle.set(this.handle, this);
   }
+
+  /** Map-type specific creation checks; runs before any memory is reserved (subclass fields are not initialized yet). */
+  protected checkOptions(_options: VmMapOptions): void {}
 
   /** Writes map-type specific descriptor word `index` (0-based after the common words). */
   protected setDescriptorWord(index: number, value: number): void {
@@ -225,10 +238,15 @@ export abstract class VmMap implements BpfMap {
 
   /** Reserves VM memory for storage, throwing E2BIG past the VM's per-map limit. */
   protected reserveMemory(bytes: number, what: string): number {
-    if (bytes > MAX_STORAGE) throw this.error('E2BIG', 'create', `${what} needs ${bytes} bytes, more than the VM allows per map (${MAX_STORAGE})`);
-    const start = this.memory.allocate(bytes);
-    this.allocations.push({ start, size: bytes });
-    return start;
+    try {
+      if (bytes > MAX_STORAGE) throw this.error('E2BIG', 'create', `${what} needs ${bytes} bytes, more than the VM allows per map (${MAX_STORAGE})`);
+      const start = this.memory.allocate(bytes);
+      this.allocations.push({ start, size: bytes });
+      return start;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
   }
 
   /** Reserves memory programs can point into (values), as a 'map' region. */

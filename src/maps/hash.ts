@@ -39,6 +39,7 @@ export const HashDescriptor = {
 } as const;
 
 const roundUp8 = (n: number): number => (n + 7) & ~7;
+const isLru = (type: number): boolean => type === MapType.LRU_HASH || type === MapType.LRU_PERCPU_HASH;
 const roundUpPow2 = (n: number): number => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));
 
 /**
@@ -53,7 +54,7 @@ export class HashMap extends VmMap {
   readonly lru: boolean;
   readonly buckets: number;
   readonly bucketCount: number;
-  readonly entries_: number;
+  readonly entryArray: number;
   readonly entryStride: number;
   readonly valueOffset: number;
   /** Bytes between the per-CPU copies of a value. */
@@ -71,28 +72,28 @@ export class HashMap extends VmMap {
   readonly innerTemplate: VmMap | undefined;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (![MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.HASH_OF_MAPS].includes(this.type as 1)) {
-      throw this.error('EINVAL', 'create', 'HashMap implements the hash map types only');
-    }
-    this.lru = this.type === MapType.LRU_HASH || this.type === MapType.LRU_PERCPU_HASH;
-    if (this.flags & MapFlag.NO_COMMON_LRU && !this.lru) throw this.error('EINVAL', 'create', 'BPF_F_NO_COMMON_LRU is only valid for LRU maps');
+    super(memory, options, [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.HASH_OF_MAPS]);
+    this.lru = isLru(this.type);
     this.innerTemplate = options.innerMap;
-    if (this.innerTemplate) checkInnerMap(this, this.innerTemplate);
     this.seed = this.flags & MapFlag.ZERO_SEED ? 0 : (options.seed ?? (Math.random() * 2 ** 32) >>> 0);
     this.bucketCount = roundUpPow2(this.maxEntries);
     this.cpuStride = this.perCpu ? roundUp8(this.valueSize) : this.valueSize;
     this.valueOffset = HashEntry.HEADER_SIZE + roundUp8(this.keySize);
     this.entryStride = roundUp8(this.valueOffset + (this.perCpu ? this.cpuStride * this.cpus : this.valueSize));
     this.buckets = this.reserveMemory(this.bucketCount * 4, 'buckets');
-    this.entries_ = this.reserveRegion(this.maxEntries * this.entryStride).start;
+    this.entryArray = this.reserveRegion(this.maxEntries * this.entryStride).start;
     this.scratchKey = this.reserveMemory(Math.max(this.keySize, 8), 'scratch key');
     this.scratchValue = this.reserveMemory(Math.max(this.valueBufferSize, 8), 'scratch value');
     for (let i = this.maxEntries - 1; i >= 0; i--) this.free.push(i);
     this.lruPrev = new Int32Array(this.lru ? this.maxEntries : 0).fill(-1);
     this.lruNext = new Int32Array(this.lru ? this.maxEntries : 0).fill(-1);
-    const words = [this.bucketCount - 1, this.buckets, this.entries_, this.entryStride, this.valueOffset, this.seed, this.cpuStride, this.lru ? 1 : 0];
+    const words = [this.bucketCount - 1, this.buckets, this.entryArray, this.entryStride, this.valueOffset, this.seed, this.cpuStride, this.lru ? 1 : 0];
     words.forEach((w, i) => this.setDescriptorWord(i, w));
+  }
+
+  protected override checkOptions(options: VmMapOptions): void {
+    if (this.flags & MapFlag.NO_COMMON_LRU && !isLru(this.type)) throw this.error('EINVAL', 'create', 'BPF_F_NO_COMMON_LRU is only valid for LRU maps');
+    if (options.innerMap) checkInnerMap(this, options.innerMap);
   }
 
   /** Entries in use. */
@@ -101,7 +102,7 @@ export class HashMap extends VmMap {
   }
 
   private entryAddress(index: number): number {
-    return this.entries_ + index * this.entryStride;
+    return this.entryArray + index * this.entryStride;
   }
 
   /** Typed views over VM memory, refreshed when it grows (entries and buckets are 4-byte aligned). */
@@ -126,7 +127,7 @@ export class HashMap extends VmMap {
     let link = words[(this.buckets >>> 2) + (hash & (this.bucketCount - 1))]!;
     let steps = 0;
     while (link !== 0) {
-      const entry = this.entries_ + (link - 1) * stride;
+      const entry = this.entryArray + (link - 1) * stride;
       if (words[(entry + HashEntry.HASH) >>> 2] === hash) {
         const stored = entry + HashEntry.HEADER_SIZE;
         let i = 0;

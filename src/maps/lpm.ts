@@ -38,8 +38,7 @@ export class LpmTrieMap extends VmMap {
   private readonly scratch: number;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (this.type !== MapType.LPM_TRIE) throw this.error('EINVAL', 'create', 'LpmTrieMap implements LPM_TRIE only');
+    super(memory, options, [MapType.LPM_TRIE]);
     this.dataSize = this.keySize - 4;
     this.maxPrefixLen = this.dataSize * 8;
     this.slotSize = roundUp8(this.valueSize);

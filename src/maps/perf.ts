@@ -1,3 +1,4 @@
+import { MapType, mapTypeName } from '../uapi/enums.ts';
 import { PerfEventConst } from '../uapi/maps.ts';
 import type { VmMemory } from '../vm/memory.ts';
 import { ReferenceArrayMap } from './array.ts';
@@ -33,6 +34,10 @@ export class PerfEventArrayMap extends ReferenceArrayMap<PerfRing> {
 
   constructor(memory: VmMemory, options: VmMapOptions) {
     super(memory, options);
+    if (this.type !== MapType.PERF_EVENT_ARRAY) {
+      this.close();
+      throw this.error('EINVAL', 'create', `PerfEventArrayMap implements PERF_EVENT_ARRAY, not ${mapTypeName(this.type)}`);
+    }
   }
 
   /** bpf_perf_event_output's effect: 0 or a negative errno. */

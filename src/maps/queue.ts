@@ -19,8 +19,7 @@ export class QueueStackMap extends VmMap {
   private tail = 0;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (this.type !== MapType.QUEUE && this.type !== MapType.STACK) throw this.error('EINVAL', 'create', 'QueueStackMap implements QUEUE and STACK only');
+    super(memory, options, [MapType.QUEUE, MapType.STACK]);
     this.ringSize = this.maxEntries + 1;
     this.slots = new Uint8Array(this.ringSize * this.valueSize);
   }
@@ -98,6 +97,16 @@ export class QueueStackMap extends VmMap {
   }
 }
 
+/** The largest bloom filter bit array the VM keeps (bytes). */
+const MAX_BLOOM_BYTES = 1 << 29;
+
+/** bloom_map_alloc's bit count: roundup_pow_of_two(entries * hashes / 5 * 7), at least 64, 2^32 on overflow. */
+function bloomBits(maxEntries: number, hashCount: number): number {
+  const wanted = Math.floor((maxEntries * hashCount) / 5) * 7;
+  if (wanted > 2 ** 31) return 2 ** 32;
+  return wanted <= 64 ? 64 : 2 ** Math.ceil(Math.log2(wanted));
+}
+
 /**
  * BPF_MAP_TYPE_BLOOM_FILTER as kernel/bpf/bloom_filter.c: nr_hash_funcs
  * (map_extra & 0xf, default 5) jhash values of the value seeded
@@ -113,16 +122,18 @@ export class BloomFilterMap extends VmMap {
   private readonly bits: Uint32Array;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (this.type !== MapType.BLOOM_FILTER) throw this.error('EINVAL', 'create', 'BloomFilterMap implements BLOOM_FILTER only');
-    if (this.mapExtra & ~0xfn) throw this.error('EINVAL', 'create', `map_extra ${this.mapExtra} has bits above the 4-bit hash count`);
+    super(memory, options, [MapType.BLOOM_FILTER]);
     this.hashCount = Number(this.mapExtra) || BLOOM_DEFAULT_HASHES;
-    const wanted = Math.floor((this.maxEntries * this.hashCount) / 5) * 7;
-    const bitCount = wanted > 2 ** 31 ? 2 ** 32 : wanted <= 64 ? 64 : 2 ** Math.ceil(Math.log2(wanted));
+    const bitCount = bloomBits(this.maxEntries, this.hashCount);
     this.bitMask = (bitCount - 1) >>> 0;
-    if (bitCount / 8 > 1 << 29) throw this.error('E2BIG', 'create', `the bit array would take ${bitCount / 8} bytes`);
     this.bits = new Uint32Array(bitCount / 32);
     this.seed = this.flags & MapFlag.ZERO_SEED ? 0 : (options.seed ?? (Math.random() * 2 ** 32) >>> 0);
+  }
+
+  protected override checkOptions(): void {
+    if (this.mapExtra & ~0xfn) throw this.error('EINVAL', 'create', `map_extra ${this.mapExtra} has bits above the 4-bit hash count`);
+    const bytes = bloomBits(this.maxEntries, Number(this.mapExtra) || BLOOM_DEFAULT_HASHES) / 8;
+    if (bytes > MAX_BLOOM_BYTES) throw this.error('E2BIG', 'create', `the bit array would take ${bytes} bytes, more than the VM allows (${MAX_BLOOM_BYTES})`);
   }
 
   private bit(value: Uint8Array, offset: number, i: number): number {

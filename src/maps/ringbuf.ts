@@ -44,8 +44,7 @@ export class RingBufMap extends VmMap {
   dropped = 0;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (this.type !== MapType.RINGBUF) throw this.error('EINVAL', 'create', 'RingBufMap implements RINGBUF only');
+    super(memory, options, [MapType.RINGBUF]);
     const region = this.reserveRegion(2 * PAGE_SIZE + 2 * this.maxEntries);
     this.base = region.start;
     this.consumerPosAddress = this.base;

@@ -27,12 +27,14 @@ export class StackTraceMap extends VmMap {
   private readonly buckets: (StackBucket | undefined)[];
 
   constructor(memory: VmMemory, options: VmMapOptions) {
-    super(memory, options);
-    if (this.type !== MapType.STACK_TRACE) throw this.error('EINVAL', 'create', 'StackTraceMap implements STACK_TRACE only');
-    if (this.flags & MapFlag.STACK_BUILD_ID) throw this.error('EOPNOTSUPP', 'create', 'the VM has no build ids (BPF_F_STACK_BUILD_ID)');
+    super(memory, options, [MapType.STACK_TRACE]);
     this.maxDepth = this.valueSize / 8;
     this.bucketCount = roundUpPow2(this.maxEntries);
     this.buckets = new Array(this.bucketCount).fill(undefined);
+  }
+
+  protected override checkOptions(): void {
+    if (this.flags & MapFlag.STACK_BUILD_ID) throw this.error('EOPNOTSUPP', 'create', 'the VM has no build ids (BPF_F_STACK_BUILD_ID)');
   }
 
   /**

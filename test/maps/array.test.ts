@@ -197,3 +197,17 @@ test('LRU per-CPU hash: evicts when full, values per CPU', () => {
   assert.deepEqual(m.lookupPerCpu(u32(1))!.map(readU32), [10, 11]);
   assert.deepEqual(m.lookupPerCpu(u32(3))!.map(readU32), [30, 31]);
 });
+
+test('a map constructor that fails leaves no memory or registration behind', () => {
+  const memory = new VmMemory();
+  const regionsBefore = memory.listRegions().length;
+  const top = memory.allocate(16);
+  memory.release(top, 16);
+  assert.equal(errnoOf(() => new HashMap(memory, { type: MapType.HASH, keySize: 4, valueSize: 1 << 20, maxEntries: 4096 })), 'E2BIG');
+  assert.equal(errnoOf(() => new ArrayMap(memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 1 })), 'EINVAL');
+  const closed = new ArrayMap(memory, { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });
+  closed.close();
+  assert.equal(errnoOf(() => new HashMap(memory, { type: MapType.HASH_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: closed })), 'EBADF');
+  assert.equal(memory.listRegions().length, regionsBefore);
+  assert.equal(memory.allocate(16), top, 'all reserved memory was released');
+});
