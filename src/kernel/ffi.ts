@@ -53,8 +53,11 @@ interface Libc {
   setsockopt: (fd: number, level: number, name: number, value: Uint8Array, len: number) => number;
   socket: (domain: number, type: number, protocol: number) => number;
   ifNametoindex: (name: string) => number;
+  ifIndextoname: (index: number, name: Uint8Array) => unknown;
   mount: (source: string, target: string, type: string, flags: number, data: null) => number;
   open: (path: string, flags: number, mode: number) => number;
+  setns: (fd: number, nstype: number) => number;
+  bind: (fd: number, addr: Uint8Array, len: number) => number;
   errno: () => number;
   address: (p: NativePointer) => bigint;
   view: (p: NativePointer, len: number) => ArrayBuffer;
@@ -83,8 +86,11 @@ function libc(): Libc {
     setsockopt: lib.func('setsockopt', 'int', ['int', 'int', 'int', 'void *', 'uint']),
     socket: lib.func('socket', 'int', ['int', 'int', 'int']),
     ifNametoindex: lib.func('if_nametoindex', 'uint', ['str']),
+    ifIndextoname: lib.func('if_indextoname', 'void *', ['uint', 'void *']),
     mount: lib.func('mount', 'int', ['str', 'str', 'str', 'ulong', 'void *']),
     open: lib.func('open', 'int', ['str', 'int', 'uint']),
+    setns: lib.func('setns', 'int', ['int', 'int']),
+    bind: lib.func('bind', 'int', ['int', 'void *', 'uint']),
     errno: () => k.errno(),
     address: (p) => k.address(p),
     view: (p, len) => k.view(p, len),
@@ -217,8 +223,25 @@ export function sysIfNameToIndex(name: string): number {
   return libc().ifNametoindex(name);
 }
 
+/** Name of interface `index` in this thread's network namespace, or undefined. */
+export function sysIfIndexToName(index: number): string | undefined {
+  const name = new Uint8Array(16); // IF_NAMESIZE
+  if (libc().ifIndextoname(index, name) === null) return undefined;
+  return new TextDecoder().decode(name.subarray(0, name.indexOf(0)));
+}
+
 export function sysMount(source: string, target: string, type: string): void {
   check(`mount -t ${type} ${source} ${target}`, libc().mount(source, target, type, 0, null));
+}
+
+/** setns(fd, nstype) for the calling thread (Node's main thread). */
+export function sysSetns(fd: number, nstype: number, what: string): void {
+  check(`setns(${what})`, libc().setns(fd, nstype));
+}
+
+/** bind(fd, sockaddr). */
+export function sysBind(fd: number, address: Uint8Array, what: string): void {
+  check(`bind(${what})`, libc().bind(fd, address, address.length));
 }
 
 export function sysOpen(path: string, flags: number): number {

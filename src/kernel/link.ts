@@ -10,7 +10,7 @@ import { vmlinuxTypeId, BtfKindNumber } from './btf-lookup.ts';
 import { findFunctionOffset } from './elf-symbols.ts';
 import { KernelArgumentError, NotSupportedError, type Capability } from './errors.ts';
 import { FdResource, OwnedFd } from './fd.ts';
-import { sysIfNameToIndex, sysOpen, sysSetsockopt } from './ffi.ts';
+import { sysIfIndexToName, sysIfNameToIndex, sysOpen, sysSetsockopt } from './ffi.ts';
 import { linkInfo, type LinkInfo } from './info.ts';
 import { pinObject } from './map.ts';
 import { PerfSoftware, PerfType, encodePerfAttr, perfEventOpen, probePmu, tracepointId } from './perf.ts';
@@ -229,7 +229,9 @@ export function attachCpuClockSampling(program: KernelProgram, frequency: number
 export function resolveInterface(iface: string | number): { ifindex: number; label: string } {
   if (typeof iface === 'number') {
     if (!Number.isInteger(iface) || iface <= 0) throw new KernelArgumentError(`invalid interface index ${iface}`);
-    return { ifindex: iface, label: `ifindex ${iface}` };
+    const name = sysIfIndexToName(iface);
+    if (name === undefined) throw new KernelArgumentError(`network interface ifindex ${iface} does not exist (in this network namespace)`);
+    return { ifindex: iface, label: `${name} (ifindex ${iface})` };
   }
   const ifindex = sysIfNameToIndex(iface);
   if (ifindex === 0) throw new KernelArgumentError(`network interface '${iface}' does not exist (in this network namespace)`);
