@@ -106,6 +106,8 @@ export function validateMapDefinition(options: VmMapOptions): MapTypeRule {
   if (!sizeOk(rule.value, valueSize)) {
     fail(oversize(valueSize, rule.value) && rule.perCpu ? 'E2BIG' : 'EINVAL', `value size ${valueSize} is invalid for ${rule.name} maps (must be ${describeRule(rule.value)})`);
   }
+  const notSupported = flags & (rule.notSupportedFlags ?? 0);
+  if (notSupported !== 0) fail('ENOTSUPP', `${rule.name} maps do not support ${mapFlagNames(notSupported)}`);
   const unknown = flags & ~rule.flags;
   if (unknown !== 0) fail('EINVAL', `map_flags ${mapFlagNames(unknown)} not accepted by ${rule.name} maps`);
   if ((flags & rule.requiredFlags) !== rule.requiredFlags) fail('EINVAL', `${rule.name} maps require ${mapFlagNames(rule.requiredFlags)}`);

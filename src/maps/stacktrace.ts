@@ -1,5 +1,5 @@
 import { MapType } from '../uapi/enums.ts';
-import { MapFlag, StackFlag } from '../uapi/maps.ts';
+import { MapFlag, STACK_BUILD_ID_SIZE, StackFlag } from '../uapi/maps.ts';
 import type { VmMemory } from '../vm/memory.ts';
 import { VmMap, type VmMapOptions } from './base.ts';
 import { negErrno } from './errors.ts';
@@ -34,6 +34,9 @@ export class StackTraceMap extends VmMap {
   }
 
   protected override checkOptions(): void {
+    if (this.flags & MapFlag.STACK_BUILD_ID && this.valueSize % STACK_BUILD_ID_SIZE !== 0) {
+      throw this.error('EINVAL', 'create', `value size ${this.valueSize} is not a multiple of struct bpf_stack_build_id (${STACK_BUILD_ID_SIZE} bytes)`);
+    }
     if (this.flags & MapFlag.STACK_BUILD_ID) throw this.error('EOPNOTSUPP', 'create', 'the VM has no build ids (BPF_F_STACK_BUILD_ID)');
   }
 

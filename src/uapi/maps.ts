@@ -136,6 +136,8 @@ export interface MapTypeRule {
   readonly flags: number;
   /** Flags that must be present. */
   readonly requiredFlags: number;
+  /** Flags the kernel recognizes for this type but refuses with ENOTSUPP (524) rather than EINVAL. */
+  readonly notSupportedFlags?: number;
   /** Value is stored once per possible CPU (user space sees one 8-byte aligned slot per CPU). */
   readonly perCpu: boolean;
   /** Entries exist from creation (array-like: lookup never fails for a valid index, delete is EINVAL). */
@@ -181,8 +183,8 @@ export const MAP_TYPE_RULES: readonly MapTypeRule[] = [
   rule({ type: MapType.PERCPU_ARRAY, name: 'percpu_array', key: { exact: 4 }, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, perCpu: true, preallocatedIndex: true, commands: ARRAY_COMMANDS.filter((c) => c !== 'mmap'), programHelpers: 'any' }),
   rule({ type: MapType.STACK_TRACE, name: 'stack_trace', key: { exact: 4 }, value: { min: 8, max: 8 * PERF_EVENT_MAX_STACK, multipleOf: 8 }, maxEntries: 'positive', flags: F.NUMA_NODE | F.RDONLY | F.WRONLY | F.STACK_BUILD_ID, commands: ['lookup', 'delete', 'get_next_key', 'lookup_and_delete'], programHelpers: ['get_stackid'] }),
   rule({ type: MapType.CGROUP_ARRAY, name: 'cgroup_array', key: { exact: 4 }, value: FD, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, preallocatedIndex: true, commands: FD_ARRAY_COMMANDS, programHelpers: ['skb_under_cgroup', 'current_task_under_cgroup'], valueIsReference: 'cgroup' }),
-  rule({ type: MapType.LRU_HASH, name: 'lru_hash', key: HASH_KEY, value: POSITIVE, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, commands: HASH_COMMANDS, programHelpers: 'any' }),
-  rule({ type: MapType.LRU_PERCPU_HASH, name: 'lru_percpu_hash', key: HASH_KEY, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, perCpu: true, commands: HASH_COMMANDS, programHelpers: 'any' }),
+  rule({ type: MapType.LRU_HASH, name: 'lru_hash', key: HASH_KEY, value: POSITIVE, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, notSupportedFlags: F.NO_PREALLOC, commands: HASH_COMMANDS, programHelpers: 'any' }),
+  rule({ type: MapType.LRU_PERCPU_HASH, name: 'lru_percpu_hash', key: HASH_KEY, value: { min: 1, max: PERCPU_VALUE_MAX }, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_PREALLOC, notSupportedFlags: F.NO_PREALLOC, perCpu: true, commands: HASH_COMMANDS, programHelpers: 'any' }),
   rule({ type: MapType.LPM_TRIE, name: 'lpm_trie', key: { min: LPM_KEY_SIZE_MIN, max: LPM_KEY_SIZE_MAX }, value: POSITIVE, maxEntries: 'positive', flags: F.NO_PREALLOC | F.NUMA_NODE | ACCESS_FLAGS, requiredFlags: F.NO_PREALLOC, commands: ['lookup', 'update', 'delete', 'get_next_key', 'batch', 'freeze'], programHelpers: 'any' }),
   rule({ type: MapType.ARRAY_OF_MAPS, name: 'array_of_maps', key: { exact: 4 }, value: FD, maxEntries: 'positive', flags: OTHER_ARRAY_FLAGS, preallocatedIndex: true, mapInMap: true, commands: [...FD_ARRAY_COMMANDS, 'batch'], programHelpers: ['map_lookup_elem'], valueIsReference: 'map' }),
   rule({ type: MapType.HASH_OF_MAPS, name: 'hash_of_maps', key: HASH_KEY, value: FD, maxEntries: 'positive', flags: HASH_FLAGS & ~F.NO_COMMON_LRU, mapInMap: true, commands: ['lookup', 'update', 'delete', 'get_next_key', 'batch'], programHelpers: ['map_lookup_elem'], valueIsReference: 'map' }),

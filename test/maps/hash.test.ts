@@ -77,7 +77,7 @@ test('hash map: creation errors', () => {
   assert.equal(errno(() => new HashMap(memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 0 })), 'EINVAL');
   assert.equal(errno(() => new HashMap(memory, { type: MapType.HASH, keySize: 1 << 24, valueSize: 8, maxEntries: 1 })), 'E2BIG');
   assert.equal(errno(() => new HashMap(memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 1, flags: MapFlag.MMAPABLE })), 'EINVAL');
-  assert.equal(errno(() => new HashMap(memory, { type: MapType.LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 1, flags: MapFlag.NO_PREALLOC })), 'EINVAL');
+  assert.equal(errno(() => new HashMap(memory, { type: MapType.LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 1, flags: MapFlag.NO_PREALLOC })), 'ENOTSUPP');
   assert.equal(errno(() => new HashMap(memory, { type: MapType.PERCPU_HASH, keySize: 4, valueSize: 40000, maxEntries: 1 })), 'E2BIG');
 });
 
