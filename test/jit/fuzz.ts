@@ -117,6 +117,7 @@ class FunctionGen {
     private readonly index: number,
     private readonly functions: number,
     private readonly nextLabel: () => number,
+    private readonly sharedRegisters: boolean,
   ) {}
 
   label(): number {
@@ -293,32 +294,44 @@ class FunctionGen {
   }
 
   call(busy: ReadonlySet<number>): void {
-    // The call clobbers r0-r5 (the callee's r1-r5 are the caller's in the
-    // interpreter, copies in the JIT; the kernel forbids reading them after).
+    // The callee may change r0-r5: no loop counter may live there.
     if ([0, 1, 2, 3, 4, 5].some((r) => busy.has(r))) return this.alu(busy);
     const callee = this.index + 1 + this.rng.below(this.functions - this.index - 1);
+    if (this.sharedRegisters) {
+      // The interpreter's model: the callee sees and changes the caller's registers.
+      this.emit(callLocal(0), -1 - callee);
+      return;
+    }
+    // The kernel's convention: the buffer in r1; r1-r5 are clobbered by the call.
     this.emit(mov64Reg(1, 6));
     this.emit(callLocal(0), -1 - callee);
     for (let r = 1; r <= 5; r++) this.emit(mov64Imm(r, this.rng.imm()));
   }
 }
 
-/** A random valid program; `r1` = the buffer on entry. */
-export function randomProgram(rng: Rng, size = 40): Instruction[] {
+/**
+ * A random valid program; `r1` = the buffer on entry. By default calls
+ * follow the kernel's convention (arguments in r1-r5, which the caller does
+ * not read afterwards; the callee initializes what it uses). With
+ * `sharedRegisters`, callees use the caller's registers as they are and
+ * callers read what callees leave in r0-r5: the interpreter's model, which
+ * the JIT reproduces in checked mode.
+ */
+export function randomProgram(rng: Rng, size = 40, sharedRegisters = false): Instruction[] {
   let labelCount = 0;
   const nextLabel = (): number => labelCount++;
   const functions = 1 + rng.below(3);
   const gens: FunctionGen[] = [];
   for (let f = 0; f < functions; f++) {
-    const g = new FunctionGen(rng, f, functions, nextLabel);
-    // Prologue: every register gets a defined value (the engines may differ on undefined ones).
-    g.emit(mov64Reg(6, 1));
+    const g = new FunctionGen(rng, f, functions, nextLabel, sharedRegisters);
+    // Prologue: every register gets a defined value.
+    if (f === 0 || !sharedRegisters) g.emit(mov64Reg(6, 1));
     if (f === 0) {
       for (const r of [0, 1, 2, 3, 4, 5, 7, 8]) {
         const [a, b] = lddw(r, (BigInt(rng.next()) << 32n) | BigInt(rng.next()));
         g.items.push({ insn: a, second: b });
       }
-    } else {
+    } else if (!sharedRegisters) {
       g.emit(mov64Imm(1, rng.imm()));
       g.emit(mov64Reg(0, 2));
       g.emit(mov64Reg(7, 3));

@@ -26,7 +26,7 @@ import type { BasicBlock, FunctionCfg } from './cfg.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { emitStructured } from './structure.ts';
 import { HASH_ENTRY, type InlineMap } from './maps.ts';
-import { FunctionBody, I32, I64, ModuleBuilder, Op } from './wasm.ts';
+import { FunctionBody, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.ts';
 
 export interface CompileOptions {
   /** Address of the control block (see layout.ts) in VM memory. */
@@ -67,8 +67,27 @@ export interface CompiledModule {
 /** Import indices, in declaration order. */
 const IMPORT = { fault: 0, call: 1, callx: 2, budget: 3, trap: 4 } as const;
 
-const PARAMS = [I64, I64, I64, I64, I64, I32] as const; // r1..r5, frame pointer
-const FP = 5;
+/**
+ * How subprograms are called. Lean (unchecked mode, verified programs):
+ * `(r1..r5, fp) -> r0`, the kernel's convention, where r0 and r6-r9 start
+ * undefined in the callee and r1-r5 are clobbered by the call. Exact
+ * (checked mode, unverified programs): `(r0..r9, fp) -> (r0..r5)`, so that a
+ * callee sees the caller's registers and the caller sees the callee's r1-r5
+ * afterwards, as in the interpreter, where registers are shared.
+ */
+interface CallingConvention {
+  readonly exact: boolean;
+  readonly params: ValType[];
+  readonly results: ValType[];
+  /** Parameter index of the frame pointer. */
+  readonly fp: number;
+}
+
+function callingConvention(exact: boolean): CallingConvention {
+  return exact
+    ? { exact, params: [...Array<ValType>(10).fill(I64), I32], results: Array<ValType>(6).fill(I64), fp: 10 }
+    : { exact, params: [I64, I64, I64, I64, I64, I32], results: [I64], fp: 5 };
+}
 
 /**
  * Compiles a linked program (main program and its subprograms) to one
@@ -92,19 +111,20 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
 
   const globals: Globals = { unwinding: m.addGlobal(I32) };
 
+  const cc = callingConvention(options.checked);
   const entries = functionEntries(insns);
   const functions = new Map<number, number>();
   const bodies: FunctionBody[] = [];
   for (const entry of entries) {
-    const fn = m.declareFunction(PARAMS, [I64]);
+    const fn = m.declareFunction(cc.params, cc.results);
     functions.set(entry, fn.index);
     bodies.push(fn.body);
   }
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
-  const entryFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
-  const repeatFn = m.declareFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
+  const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
+  const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
 
-  const ctx: ModuleContext = { insns, options, globals, functions, slowCheck: slowCheck.index };
+  const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
   const strategies = new Map<number, 'structured' | 'dispatch'>();
   entries.forEach((entry, k) => {
@@ -126,6 +146,7 @@ interface Globals {
 interface ModuleContext {
   insns: readonly Instruction[];
   options: CompileOptions;
+  cc: CallingConvention;
   globals: Globals;
   /** Function index of each subprogram, by entry slot. */
   functions: Map<number, number>;
@@ -187,15 +208,40 @@ function emitSlowCheck(f: FunctionBody, cb: number): void {
   f.op(Op.unreachable);
 }
 
-/** `entry(r1lo, r1hi, ..., r5lo, r5hi, fp) -> status`; r0 goes to CB.r0. */
+/**
+ * `entry(r1lo, r1hi, ..., r5lo, r5hi, fp, inherit) -> status`: runs the
+ * main function; r0 goes to CB.r0 (and, exact convention, r1-r5 to
+ * CB.args, for a frame a tail call replaced). With `inherit` (a tail call,
+ * exact convention) r0 and r6-r9 start as the caller had them.
+ */
 function emitEntry(f: FunctionBody, ctx: ModuleContext): void {
   const cb = ctx.options.controlBlock;
+  const exact = ctx.cc.exact;
+  const inherited = (at: number): void => {
+    f.get(11);
+    f.block(Op.if, I64);
+    f.i32Const(0).mem(Op.i64_load, at);
+    f.op(Op.else);
+    f.i64Const(0);
+    f.op(Op.end);
+  };
   f.i32Const(0).globalSet(ctx.globals.unwinding);
-  f.i32Const(0);
+  if (exact) inherited(cb + CB.r0);
   for (let r = 0; r < 5; r++) {
     f.get(2 * r).op(Op.i64_extend_i32_u).get(2 * r + 1).op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl).op(Op.i64_or);
   }
+  if (exact) for (let r = 0; r < 4; r++) inherited(cb + CB.calleeSaved + 8 * r);
   f.get(10).call(ctx.functions.get(0)!);
+  if (exact) {
+    const results = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+    for (let r = 4; r >= 0; r--) f.set(results[r]!);
+    for (let r = 0; r < 5; r++) f.i32Const(0).get(results[r]!).mem(Op.i64_store, cb + CB.args + 8 * r);
+    const r0 = f.local(I64);
+    f.set(r0).i32Const(0).get(r0);
+  } else {
+    const r0 = f.local(I64);
+    f.set(r0).i32Const(0).get(r0);
+  }
   f.mem(Op.i64_store, cb + CB.r0);
   // unwinding = 1 means a helper ended the program.
   f.globalGet(ctx.globals.unwinding).i32Const(Status.exited).op(Op.i32_mul);
@@ -217,7 +263,7 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   f.get(0).op(Op.i32_eqz).br(Op.br_if, 1);
   f.i32Const(0).get(budget).mem(Op.i64_store, cb + CB.budget);
   for (let k = 1; k <= 11; k++) f.get(k);
-  f.call(entry).tee(status).br(Op.br_if, 1);
+  f.i32Const(0).call(entry).tee(status).br(Op.br_if, 1);
   f.get(0).i32Const(1).op(Op.i32_sub).set(0);
   f.br(Op.br, 0);
   f.op(Op.end);
@@ -228,6 +274,9 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
 class FunctionCompiler {
   /** Local index of each register r0..r10; r10 is a local only if the function writes it. */
   private readonly reg: number[];
+  /** Local index of the frame pointer parameter. */
+  private readonly fp: number;
+  private readonly cc: CallingConvention;
   private readonly r10IsFramePointer: boolean;
   private readonly loops: number;
   private readonly addr: number;
@@ -254,8 +303,10 @@ class FunctionCompiler {
     private readonly cfg: FunctionCfg,
     private readonly f: FunctionBody,
   ) {
-    const r0 = f.local(I64);
-    this.reg = [r0, 0, 1, 2, 3, 4, f.local(I64), f.local(I64), f.local(I64), f.local(I64), -1];
+    this.cc = ctx.cc;
+    this.fp = this.cc.fp;
+    if (this.cc.exact) this.reg = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1];
+    else this.reg = [f.local(I64), 0, 1, 2, 3, 4, f.local(I64), f.local(I64), f.local(I64), f.local(I64), -1];
     let writesR10 = false;
     let mayGoto = false;
     for (const b of cfg.blocks) {
@@ -293,7 +344,7 @@ class FunctionCompiler {
 
   compile(): 'structured' | 'dispatch' {
     const { f } = this;
-    if (!this.r10IsFramePointer) f.get(FP).op(Op.i64_extend_i32_u).set(this.reg[10]!);
+    if (!this.r10IsFramePointer) f.get(this.fp).op(Op.i64_extend_i32_u).set(this.reg[10]!);
     if (this.loops >= 0) f.i32Const(MAY_GOTO_LOOPS).set(this.loops);
     this.loadBudget();
     if (this.ctx.options.checked) f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).set(this.epoch);
@@ -307,7 +358,7 @@ class FunctionCompiler {
   // Registers.
 
   private get(r: number): void {
-    if (r === 10 && this.r10IsFramePointer) this.f.get(FP).op(Op.i64_extend_i32_u);
+    if (r === 10 && this.r10IsFramePointer) this.f.get(this.fp).op(Op.i64_extend_i32_u);
     else this.f.get(this.reg[r]!);
   }
 
@@ -317,7 +368,7 @@ class FunctionCompiler {
 
   /** The low 32 bits of register `r`. */
   private get32(r: number): void {
-    if (r === 10 && this.r10IsFramePointer) this.f.get(FP);
+    if (r === 10 && this.r10IsFramePointer) this.f.get(this.fp);
     else this.f.get(this.reg[r]!).op(Op.i32_wrap_i64);
   }
 
@@ -398,8 +449,20 @@ class FunctionCompiler {
     } else {
       this.saveBudget();
       this.get(0);
-      this.f.op(Op.return);
+      this.returnRegisters();
     }
+  }
+
+  /** With r0 on the stack: returns it (exact convention: and r1-r5, from `fromControlBlock` or the registers). */
+  private returnRegisters(fromControlBlock = false): void {
+    const { f } = this;
+    if (this.cc.exact) {
+      for (let r = 1; r <= 5; r++) {
+        if (fromControlBlock) f.i32Const(0).mem(Op.i64_load, this.cb + CB.args + 8 * (r - 1));
+        else this.get(r);
+      }
+    }
+    f.op(Op.return);
   }
 
   private condition(b: BasicBlock): void {
@@ -735,7 +798,7 @@ class FunctionCompiler {
   private address(pc: number, base: number, offset: number, size: number, write: boolean): number {
     const { f } = this;
     if (base === 10 && this.r10IsFramePointer && offset < 0 && offset >= -STACK_FRAME_SIZE && offset + size <= 0) {
-      f.get(FP).i32Const(offset).op(Op.i32_add);
+      f.get(this.fp).i32Const(offset).op(Op.i32_add);
       return 0;
     }
     if (!this.ctx.options.checked) {
@@ -751,7 +814,7 @@ class FunctionCompiler {
     if (offset !== 0) f.i64Const(offset).op(Op.i64_add);
     f.tee(this.addr).get(start).op(Op.i64_sub).get(limit).op(Op.i64_ge_u);
     f.block(Op.if);
-    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc).get(FP).call(this.ctx.slowCheck);
+    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc).get(this.fp).call(this.ctx.slowCheck);
     f.set(limit).set(start);
     f.op(Op.end);
     f.get(this.addr).op(Op.i32_wrap_i64);
@@ -851,7 +914,8 @@ class FunctionCompiler {
     f.op(Op.i32_or);
     f.block(Op.if);
     this.refundRest(pc);
-    f.i64Const(0).op(Op.return);
+    f.i64Const(0);
+    this.returnRegisters();
     f.op(Op.end);
     f.i32Const(0).mem(Op.i32_load, this.cb + CB.packetStart).get(offset).op(Op.i32_add);
     if (size === 1) f.mem(Op.i64_load8_u, 0);
@@ -900,7 +964,7 @@ class FunctionCompiler {
       if (off !== 0) f.i32Const(off).op(Op.i32_add);
     } else if (this.ctx.options.checked) {
       this.get(2);
-      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc).get(FP).call(this.ctx.slowCheck);
+      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc).get(this.fp).call(this.ctx.slowCheck);
       f.op(Op.drop).op(Op.drop);
       f.get(this.addr).op(Op.i32_wrap_i64);
     } else this.get32(2);
@@ -1065,7 +1129,14 @@ class FunctionCompiler {
       this.get(r);
       f.mem(Op.i64_store, this.cb + CB.args + 8 * (r - 1));
     }
-    f.i32Const(0).get(FP).mem(Op.i32_store, this.cb + CB.framePointer);
+    f.i32Const(0).get(this.fp).mem(Op.i32_store, this.cb + CB.framePointer);
+    if (this.cc.exact) {
+      for (let r = 6; r <= 9; r++) {
+        f.i32Const(0);
+        this.get(r);
+        f.mem(Op.i64_store, this.cb + CB.calleeSaved + 8 * (r - 6));
+      }
+    }
   }
 
   /**
@@ -1083,7 +1154,9 @@ class FunctionCompiler {
     f.block(Op.if);
     f.get(status).i32Const(Status.exited).op(Op.i32_eq).globalSet(this.ctx.globals.unwinding);
     this.refundRest(pc);
-    f.i32Const(0).mem(Op.i64_load, this.cb + CB.r0).op(Op.return);
+    // A replaced frame returns what the tail-called program left in r0-r5.
+    f.i32Const(0).mem(Op.i64_load, this.cb + CB.r0);
+    this.returnRegisters(true);
     f.op(Op.end);
     f.i32Const(0).mem(Op.i64_load, this.cb + CB.r0);
     this.set(0);
@@ -1092,16 +1165,22 @@ class FunctionCompiler {
   private callLocal(pc: number, index: number): void {
     const { f } = this;
     const newFp = this.i32a;
-    f.get(FP).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).tee(newFp);
+    f.get(this.fp).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).tee(newFp);
     f.i32Const(0).mem(Op.i32_load, this.cb + CB.minFramePointer).op(Op.i32_lt_s);
     f.block(Op.if);
-    f.i32Const(TrapKind.callDepth).i32Const(pc).get(FP).call(IMPORT.trap);
+    f.i32Const(TrapKind.callDepth).i32Const(pc).get(this.fp).call(IMPORT.trap);
     f.op(Op.unreachable);
     f.op(Op.end);
     this.saveBudget();
-    for (let r = 1; r <= 5; r++) this.get(r);
-    f.get(newFp).call(index);
-    this.set(0);
+    if (this.cc.exact) {
+      for (let r = 0; r <= 9; r++) this.get(r);
+      f.get(newFp).call(index);
+      for (let r = 5; r >= 0; r--) this.set(r);
+    } else {
+      for (let r = 1; r <= 5; r++) this.get(r);
+      f.get(newFp).call(index);
+      this.set(0);
+    }
     this.loadBudget();
     if (this.ctx.options.checked) {
       // Regions changed while the callee ran (it called a helper that mapped or unmapped some).
@@ -1115,7 +1194,7 @@ class FunctionCompiler {
     f.block(Op.if);
     this.refundRest(pc);
     this.get(0);
-    f.op(Op.return);
+    this.returnRegisters();
     f.op(Op.end);
   }
 }

@@ -27,7 +27,9 @@ export const CB = {
   stackTop: 80,
   /** Frame pointer of the frame making a helper call (a tail call reuses that frame). */
   framePointer: 84,
-  size: 88,
+  /** r6..r9 at a helper call (checked mode), which a tail-called program starts with, as in the interpreter. */
+  calleeSaved: 88,
+  size: 120,
 } as const;
 
 export const REGION_ENTRY_SIZE = 16;

@@ -344,7 +344,7 @@ class JitRun implements HelperCall {
   execute(repeat: number): RunResult {
     this.runtime.syncRegions(this.stackRegion);
     const a = this.args;
-    if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+    if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
     else this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
@@ -411,7 +411,8 @@ class JitRun implements HelperCall {
     this.memory.u8.fill(0, fp - STACK_FRAME_SIZE, fp);
     const arg = (k: number): number => view.getInt32(cb + CB.args + 4 * k, true);
     this.program = target;
-    const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp);
+    // inherit = 1: r0 (the helper's result) and r6-r9 carry over, as in the interpreter.
+    const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp, 1);
     return status === Status.exited ? Status.exited : Status.replaced;
   }
 
