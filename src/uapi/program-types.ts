@@ -367,16 +367,21 @@ const FLOW_DISSECTOR_ACCESS: ContextAccess = {
   exactSize: { flow_keys: 8 },
 };
 
-function readOnly(layoutFields: readonly ContextField[], pointers: Readonly<Record<string, ContextPointer>> = {}, write: readonly string[] = []): ContextAccess {
-  const all = names(layoutFields);
-  return { read: all, write, pointers, narrowReads: all.filter((n) => pointers[n] === undefined) };
+/** Every field readable at its full width, `write` writable; narrow loads only for `narrowReads`. */
+function readOnly(
+  layoutFields: readonly ContextField[],
+  pointers: Readonly<Record<string, ContextPointer>> = {},
+  write: readonly string[] = [],
+  narrowReads: readonly string[] = [],
+): ContextAccess {
+  return { read: names(layoutFields), write, pointers, narrowReads };
 }
 
 const XDP_ACCESS: ContextAccess = {
   read: names(CONTEXT_LAYOUTS.xdp_md.fields),
   write: [],
   pointers: { data: 'packet', data_end: 'packet_end', data_meta: 'packet_meta' },
-  narrowReads: ['ingress_ifindex', 'rx_queue_index', 'egress_ifindex'],
+  narrowReads: [],
   readAttachTypes: { egress_ifindex: [AttachType.XDP_DEVMAP] },
 };
 
@@ -391,7 +396,7 @@ const A = AttachType;
 const SOCK_CREATE_RELEASE = [A.CGROUP_INET_SOCK_CREATE, A.CGROUP_INET_SOCK_RELEASE];
 /** sock_filter_is_valid_access / __sock_filter_check_attach_type. */
 const CGROUP_SOCK_ACCESS: ContextAccess = {
-  ...readOnly(CONTEXT_LAYOUTS.bpf_sock.fields, {}, ['bound_dev_if', 'mark', 'priority']),
+  ...readOnly(CONTEXT_LAYOUTS.bpf_sock.fields, {}, ['bound_dev_if', 'mark', 'priority'], names(CONTEXT_LAYOUTS.bpf_sock.fields, ['bound_dev_if', 'mark', 'priority'])),
   readAttachTypes: {
     bound_dev_if: SOCK_CREATE_RELEASE,
     mark: SOCK_CREATE_RELEASE,
@@ -404,10 +409,11 @@ const CGROUP_SOCK_ACCESS: ContextAccess = {
 };
 const INET4_ADDR = [A.CGROUP_INET4_BIND, A.CGROUP_INET4_CONNECT, A.CGROUP_INET4_GETPEERNAME, A.CGROUP_INET4_GETSOCKNAME, A.CGROUP_UDP4_SENDMSG, A.CGROUP_UDP4_RECVMSG];
 const INET6_ADDR = [A.CGROUP_INET6_BIND, A.CGROUP_INET6_CONNECT, A.CGROUP_INET6_GETPEERNAME, A.CGROUP_INET6_GETSOCKNAME, A.CGROUP_UDP6_SENDMSG, A.CGROUP_UDP6_RECVMSG];
+const SOCK_ADDR_WRITABLE = ['user_ip4', 'user_ip6', 'user_port', 'msg_src_ip4', 'msg_src_ip6'];
 const SOCK_ADDR_FAMILY = { user_ip4: INET4_ADDR, user_ip6: INET6_ADDR, msg_src_ip4: [A.CGROUP_UDP4_SENDMSG], msg_src_ip6: [A.CGROUP_UDP6_SENDMSG] };
 /** sock_addr_is_valid_access: address fields only for their family's attach types. */
 const CGROUP_SOCK_ADDR_ACCESS: ContextAccess = {
-  ...readOnly(CONTEXT_LAYOUTS.bpf_sock_addr.fields, { sk: 'sock' }, ['user_ip4', 'user_ip6', 'user_port', 'msg_src_ip4', 'msg_src_ip6']),
+  ...readOnly(CONTEXT_LAYOUTS.bpf_sock_addr.fields, { sk: 'sock' }, SOCK_ADDR_WRITABLE, SOCK_ADDR_WRITABLE),
   readAttachTypes: SOCK_ADDR_FAMILY,
   writeAttachTypes: SOCK_ADDR_FAMILY,
 };
@@ -445,7 +451,7 @@ const L = CONTEXT_LAYOUTS;
 
 export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.SOCKET_FILTER, name: 'socket_filter', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SOCKET_FILTER_ACCESS, packetAccess: false, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.KPROBE, name: 'kprobe', context: 'pt_regs', contextSize: L.pt_regs.size, access: readOnly(L.pt_regs.fields), packetAccess: false, testRun: false },
+  { type: ProgramType.KPROBE, name: 'kprobe', context: 'pt_regs', contextSize: L.pt_regs.size, access: readOnly(L.pt_regs.fields, {}, [], names(L.pt_regs.fields)), packetAccess: false, testRun: false },
   { type: ProgramType.SCHED_CLS, name: 'sched_cls', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, actions: TcAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.SCHED_ACT, name: 'sched_act', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, actions: TcAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.TRACEPOINT, name: 'tracepoint', context: 'tracepoint record', contextSize: 8192, contextStart: 8, packetAccess: false, testRun: false },
@@ -457,24 +463,24 @@ export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.LWT_IN, name: 'lwt_in', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LWT_OUT, name: 'lwt_out', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LWT_XMIT, name: 'lwt_xmit', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.SOCK_OPS, name: 'sock_ops', context: 'bpf_sock_ops', contextSize: L.bpf_sock_ops.size, access: readOnly(L.bpf_sock_ops.fields, { sk: 'sock_or_null', skb_data: 'packet', skb_data_end: 'packet_end' }, ['args', 'reply', 'replylong', 'sk_txhash']), packetAccess: true, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.SOCK_OPS, name: 'sock_ops', context: 'bpf_sock_ops', contextSize: L.bpf_sock_ops.size, access: readOnly(L.bpf_sock_ops.fields, { sk: 'sock_or_null', skb_data: 'packet', skb_data_end: 'packet_end' }, ['args', 'reply', 'replylong', 'sk_txhash'], ['skb_tcp_flags']), packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.SK_SKB, name: 'sk_skb', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SK_SKB_ACCESS, packetAccess: true, actions: SkAction, testRun: false },
-  { type: ProgramType.CGROUP_DEVICE, name: 'cgroup_device', context: 'bpf_cgroup_dev_ctx', contextSize: L.bpf_cgroup_dev_ctx.size, access: readOnly(L.bpf_cgroup_dev_ctx.fields), packetAccess: false, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.CGROUP_DEVICE, name: 'cgroup_device', context: 'bpf_cgroup_dev_ctx', contextSize: L.bpf_cgroup_dev_ctx.size, access: readOnly(L.bpf_cgroup_dev_ctx.fields, {}, [], ['access_type']), packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.SK_MSG, name: 'sk_msg', context: 'sk_msg_md', contextSize: L.sk_msg_md.size, access: readOnly(L.sk_msg_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock' }), packetAccess: true, actions: SkAction, testRun: false },
   { type: ProgramType.RAW_TRACEPOINT, name: 'raw_tracepoint', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.CGROUP_SOCK_ADDR, name: 'cgroup_sock_addr', context: 'bpf_sock_addr', contextSize: L.bpf_sock_addr.size, access: CGROUP_SOCK_ADDR_ACCESS, packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.LWT_SEG6LOCAL, name: 'lwt_seg6local', context: '__sk_buff', contextSize: L.__sk_buff.size, access: LWT_ACCESS, packetAccess: true, actions: LwtAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.LIRC_MODE2, name: 'lirc_mode2', context: 'lirc sample', contextSize: 4, packetAccess: false, testRun: false },
-  { type: ProgramType.SK_REUSEPORT, name: 'sk_reuseport', context: 'sk_reuseport_md', contextSize: L.sk_reuseport_md.size, access: readOnly(L.sk_reuseport_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock', migrating_sk: 'sock_or_null' }), packetAccess: true, actions: SkAction, testRun: false },
+  { type: ProgramType.SK_REUSEPORT, name: 'sk_reuseport', context: 'sk_reuseport_md', contextSize: L.sk_reuseport_md.size, access: readOnly(L.sk_reuseport_md.fields, { data: 'packet', data_end: 'packet_end', sk: 'sock', migrating_sk: 'sock_or_null' }, [], ['len', 'ip_protocol', 'bind_inany']), packetAccess: true, actions: SkAction, testRun: false },
   { type: ProgramType.FLOW_DISSECTOR, name: 'flow_dissector', context: '__sk_buff', contextSize: L.__sk_buff.size, access: FLOW_DISSECTOR_ACCESS, packetAccess: true, testRun: true, testRunContext: 'bpf_flow_keys' },
-  { type: ProgramType.CGROUP_SYSCTL, name: 'cgroup_sysctl', context: 'bpf_sysctl', contextSize: L.bpf_sysctl.size, access: readOnly(L.bpf_sysctl.fields, {}, ['file_pos']), packetAccess: false, returnRange: [0, 1], testRun: false },
+  { type: ProgramType.CGROUP_SYSCTL, name: 'cgroup_sysctl', context: 'bpf_sysctl', contextSize: L.bpf_sysctl.size, access: readOnly(L.bpf_sysctl.fields, {}, ['file_pos'], ['write', 'file_pos']), packetAccess: false, returnRange: [0, 1], testRun: false },
   { type: ProgramType.RAW_TRACEPOINT_WRITABLE, name: 'raw_tracepoint_writable', context: 'bpf_raw_tracepoint_args', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.CGROUP_SOCKOPT, name: 'cgroup_sockopt', context: 'bpf_sockopt', contextSize: L.bpf_sockopt.size, access: CGROUP_SOCKOPT_ACCESS, packetAccess: true, returnRange: [0, 1], testRun: false },
   { type: ProgramType.TRACING, name: 'tracing', context: 'btf function arguments', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.STRUCT_OPS, name: 'struct_ops', context: 'struct_ops arguments', contextSize: 8 * 12, packetAccess: false, testRun: true },
   { type: ProgramType.EXT, name: 'ext', context: 'btf function arguments', contextSize: 8 * 12, packetAccess: false, testRun: false },
   { type: ProgramType.LSM, name: 'lsm', context: 'btf function arguments', contextSize: 8 * 12, packetAccess: false, testRun: false },
-  { type: ProgramType.SK_LOOKUP, name: 'sk_lookup', context: 'bpf_sk_lookup', contextSize: L.bpf_sk_lookup.size, access: readOnly(L.bpf_sk_lookup.fields, { sk: 'sock_or_null' }), packetAccess: false, returnRange: [0, 1], testRun: true, testRunContext: 'bpf_sk_lookup' },
+  { type: ProgramType.SK_LOOKUP, name: 'sk_lookup', context: 'bpf_sk_lookup', contextSize: L.bpf_sk_lookup.size, access: readOnly(L.bpf_sk_lookup.fields, { sk: 'sock_or_null' }, [], names(L.bpf_sk_lookup.fields, ['sk', 'cookie'])), packetAccess: false, returnRange: [0, 1], testRun: true, testRunContext: 'bpf_sk_lookup' },
   { type: ProgramType.SYSCALL, name: 'syscall', context: 'syscall arguments', contextSize: 65535, packetAccess: false, testRun: true },
   { type: ProgramType.NETFILTER, name: 'netfilter', context: 'bpf_nf_ctx', contextSize: L.bpf_nf_ctx.size, access: readOnly(L.bpf_nf_ctx.fields, { state: 'btf_id', skb: 'btf_id' }), packetAccess: false, returnRange: [0, 1], testRun: true },
 ];

@@ -81,7 +81,7 @@ test('map creation accepts and rejects like the kernel', { skip: skipWithoutKern
     const vm = outcome(() => createVmMap(new VmMemory(), c));
     if (kernel !== vm) mismatches.push(`${mapTypeName(c.type)} ${JSON.stringify({ ...c, mapExtra: c.mapExtra?.toString() })}: kernel ${kernel}, VM ${vm}`);
   }
-  assert.deepEqual(mismatches, []);
+  assert.equal(mismatches.length, 0, `${mismatches.length} mismatches:\n${mismatches.join('\n')}`);
 });
 
 test('per-CPU values look the same from user space as the kernel', { skip: skipWithoutKernel() }, async () => {

@@ -59,7 +59,7 @@ test('helper availability per program type matches the running kernel', { skip: 
       if (kernel !== r.attachTypes.includes(attach)) mismatches.push(`${programTypeName(r.programType)} attach ${attach} helper ${r.helper}: kernel ${kernel}`);
     }
   }
-  assert.deepEqual(mismatches, []);
+  assert.equal(mismatches.length, 0, `${mismatches.length} mismatches:\n${mismatches.join('\n')}`);
   // gpl_only, checked on socket filters / kprobes where the helper exists.
   const gplMismatches: string[] = [];
   for (const h of HELPERS) {
