@@ -26,7 +26,7 @@ import { createVmMap } from '../maps/create.ts';
 import { MapError } from '../maps/errors.ts';
 import { applyProgramCore } from '../object/core.ts';
 import { loadCollectionSpec } from '../object/load.ts';
-import type { CollectionSpec, ExternSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
+import type { CollectionSpec, ExternSpec, MapEntry, MapSpec, ProgramSpec, VariableSpec } from '../object/spec.ts';
 import { MapType, type ProgramType } from '../uapi/enums.ts';
 import { type EventInput, REDIRECT_MAP_TYPES, RedirectMap } from './helpers/index.ts';
 import type { JitOptions } from './jit/index.ts';
@@ -81,7 +81,41 @@ export class VmCollection {
     readonly programs: Record<string, VmProgram>,
     readonly maps: Record<string, VmMap>,
     private readonly templates: VmMap[],
+    /** Global variables by name: where they live in the global data maps. */
+    readonly variables: Record<string, VariableSpec> = {},
   ) {}
+
+  private variableSpec(name: string): VariableSpec {
+    const v = this.variables[name];
+    if (v === undefined) throw new CollectionLoadError(`no global variable '${name}' (variables: ${Object.keys(this.variables).join(', ') || 'none'})`);
+    return v;
+  }
+
+  /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
+  readVariable(name: string): Uint8Array {
+    const v = this.variableSpec(name);
+    return this.map(v.mapName).lookup(new Uint8Array(4))!.slice(v.offset, v.offset + v.size);
+  }
+
+  /**
+   * Sets global variable `name`: bytes of its size, or an integer written
+   * little-endian in its size. `.rodata` is frozen after loading, so this
+   * fails for constants with the map's EPERM (set them in the spec first).
+   */
+  writeVariable(name: string, value: Uint8Array | number | bigint): void {
+    const v = this.variableSpec(name);
+    let bytes: Uint8Array;
+    if (value instanceof Uint8Array) bytes = value;
+    else {
+      const n = BigInt.asUintN(v.size * 8, BigInt(value));
+      bytes = Uint8Array.from({ length: v.size }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+    }
+    if (bytes.length !== v.size) throw new CollectionLoadError(`global variable '${name}' is ${v.size} bytes, got ${bytes.length}`);
+    const map = this.map(v.mapName);
+    const data = map.lookup(new Uint8Array(4))!;
+    data.set(bytes, v.offset);
+    map.update(new Uint8Array(4), data);
+  }
 
   /** The program named `name`, or an error listing the ones there are. */
   program(name: string): VmProgram {
@@ -120,7 +154,7 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
   const maps: Record<string, VmMap> = {};
   const templates: VmMap[] = [];
   const programs: Record<string, VmProgram> = {};
-  const collection = new VmCollection(vm, programs, maps, templates);
+  const collection = new VmCollection(vm, programs, maps, templates, spec.variables);
   try {
     for (const mapSpec of Object.values(spec.maps)) maps[mapSpec.name] = createMap(vm, mapSpec, cpus, options.seed, templates);
     fillKconfig(spec, maps, options.kconfig);

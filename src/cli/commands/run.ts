@@ -5,7 +5,7 @@
  * the program let through to a pcap.
  */
 import type { BpfProgram, RunResult } from '../../kernel/interface.ts';
-import { CaptureReader, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
+import { CaptureReader, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
 import { loadCollectionSpec } from '../../object/load.ts';
 import type { CollectionSpec } from '../../object/spec.ts';
 import { ProgramType, programTypeName } from '../../uapi/enums.ts';
@@ -91,6 +91,7 @@ function parseArgs(args: string[]): Options {
   return options as Options;
 }
 
+const ETH_HLEN = 14;
 const RUNNABLE = new Set<number>([ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.SOCKET_FILTER]);
 
 function pickProgram(spec: CollectionSpec, name: string | undefined): string {
@@ -126,9 +127,11 @@ function verdictOf(type: number, result: RunResult, inputLength: number): Verdic
     return { label, passBytes: result.retval === XdpAction.PASS || result.retval === XdpAction.TX ? outLength : undefined };
   }
   if (type === ProgramType.SOCKET_FILTER) {
+    // The filter sees the packet from the network header; its return value truncates that part.
     if (result.retval === 0) return { label: 'drop' };
-    const bytes = Math.min(result.retval >>> 0, inputLength);
-    return { label: bytes < inputLength ? `accept ${bytes}` : 'accept', passBytes: bytes };
+    const network = inputLength - ETH_HLEN;
+    const bytes = Math.min(result.retval >>> 0, network);
+    return { label: bytes < network ? `accept ${bytes}` : 'accept', passBytes: ETH_HLEN + bytes };
   }
   const label = actionName(TcAction, 'TC_ACT_', result.retval);
   return { label, passBytes: result.retval === TcAction.OK ? outLength : undefined };
@@ -193,13 +196,15 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
     if (options.out !== undefined) writer = new PcapWriter(options.out);
     for await (const packet of reader) {
       const index = packets++;
-      const frame = toEthernet(packet.linkType, packet.data, `packet ${index + 1} (offset ${packet.offset})`);
+      let frame: Uint8Array = packet.data;
       let result: RunResult;
       try {
+        frame = toEthernet(packet.linkType, packet.data, `packet ${index + 1} (offset ${packet.offset})`);
         result = backend.program.run({ data: frame, repeat: options.repeat });
       } catch (error) {
-        // An input BPF_PROG_TEST_RUN refuses (too short...): counted, reported, not fatal.
-        if (!(error instanceof RunInputError) && !(options.backend === 'kernel' && /EINVAL/.test((error as Error).message))) throw error;
+        // A frame without a link header, or an input BPF_PROG_TEST_RUN refuses (too short...): counted, reported, not fatal.
+        const refusedInput = error instanceof RunInputError || error instanceof PcapError || (options.backend === 'kernel' && /EINVAL/.test((error as Error).message));
+        if (!refusedInput) throw error;
         refused++;
         counts.set('refused', (counts.get('refused') ?? 0) + 1);
         if (options.verbose) report(io, options, verbose, { packet: index + 1, length: frame.length, verdict: 'refused', reason: (error as Error).message });
