@@ -28,9 +28,11 @@ import { ProgramType } from './enums.ts';
  *
  * Several helpers have more than one prototype, chosen by program type
  * (e.g. bpf_perf_event_output for tracing vs. __sk_buff contexts); the entry
- * holds the principal one and `variants` names the others whose shape
- * differs. The shapes differ only in which context or BTF type argument 1
- * points to.
+ * holds the principal one and `variants` names the others whose prototype
+ * differs (found from the `case BPF_FUNC_x: return &proto` lines of every
+ * *_func_proto switch). Most differ only in which context or BTF type an
+ * argument points to; a few in arity (bpf_get_cgroup_classid_curr_proto has
+ * no argument).
  */
 
 /** Bits of a type value holding the base type (BPF_BASE_TYPE_BITS = 8 in include/linux/bpf.h). */
@@ -185,7 +187,7 @@ const ROWS: readonly HelperRow[] = [
   { id: 14, name: 'get_current_pid_tgid', gplOnly: false, ret: R.INTEGER, args: [], source: 'kernel/bpf/helpers.c:bpf_get_current_pid_tgid_proto' },
   { id: 15, name: 'get_current_uid_gid', gplOnly: false, ret: R.INTEGER, args: [], source: 'kernel/bpf/helpers.c:bpf_get_current_uid_gid_proto' },
   { id: 16, name: 'get_current_comm', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_UNINIT_MEM, A.CONST_SIZE], source: 'kernel/bpf/helpers.c:bpf_get_current_comm_proto' },
-  { id: 17, name: 'get_cgroup_classid', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX], source: 'net/core/filter.c:bpf_get_cgroup_classid_proto' },
+  { id: 17, name: 'get_cgroup_classid', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX], source: 'net/core/filter.c:bpf_get_cgroup_classid_proto', variants: ['bpf_get_cgroup_classid_curr_proto'] },
   { id: 18, name: 'skb_vlan_push', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING, A.ANYTHING], source: 'net/core/filter.c:bpf_skb_vlan_push_proto' },
   { id: 19, name: 'skb_vlan_pop', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX], source: 'net/core/filter.c:bpf_skb_vlan_pop_proto' },
   { id: 20, name: 'skb_get_tunnel_key', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.PTR_TO_UNINIT_MEM, A.CONST_SIZE, A.ANYTHING], source: 'net/core/filter.c:bpf_skb_get_tunnel_key_proto' },
@@ -214,7 +216,7 @@ const ROWS: readonly HelperRow[] = [
   { id: 43, name: 'skb_change_head', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING, A.ANYTHING], source: 'net/core/filter.c:bpf_skb_change_head_proto' },
   { id: 44, name: 'xdp_adjust_head', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING], source: 'net/core/filter.c:bpf_xdp_adjust_head_proto' },
   { id: 45, name: 'probe_read_str', gplOnly: true, ret: R.INTEGER, args: [A.PTR_TO_UNINIT_MEM, A.CONST_SIZE_OR_ZERO, A.ANYTHING], source: 'kernel/trace/bpf_trace.c:bpf_probe_read_compat_str_proto' },
-  { id: 46, name: 'get_socket_cookie', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX], source: 'net/core/filter.c:bpf_get_socket_cookie_proto' },
+  { id: 46, name: 'get_socket_cookie', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX], source: 'net/core/filter.c:bpf_get_socket_cookie_proto', variants: ['bpf_get_socket_ptr_cookie_proto'] },
   { id: 47, name: 'get_socket_uid', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX], source: 'net/core/filter.c:bpf_get_socket_uid_proto' },
   { id: 48, name: 'set_hash', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING], source: 'net/core/filter.c:bpf_set_hash_proto' },
   { id: 49, name: 'setsockopt', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING, A.ANYTHING, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE], source: 'net/core/filter.c:bpf_sock_ops_setsockopt_proto', variants: ['bpf_sk_setsockopt_proto', 'bpf_unlocked_sk_setsockopt_proto'] },
@@ -275,8 +277,8 @@ const ROWS: readonly HelperRow[] = [
   { id: 104, name: 'sysctl_set_new_value', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE], source: 'kernel/bpf/cgroup.c:bpf_sysctl_set_new_value_proto' },
   { id: 105, name: 'strtol', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE, A.ANYTHING, { type: A.PTR_TO_FIXED_SIZE_MEM | F.MEM_UNINIT | F.MEM_WRITE | F.MEM_ALIGNED, size: 8 }], source: 'kernel/bpf/helpers.c:bpf_strtol_proto' },
   { id: 106, name: 'strtoul', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE, A.ANYTHING, { type: A.PTR_TO_FIXED_SIZE_MEM | F.MEM_UNINIT | F.MEM_WRITE | F.MEM_ALIGNED, size: 8 }], source: 'kernel/bpf/helpers.c:bpf_strtoul_proto' },
-  { id: 107, name: 'sk_storage_get', gplOnly: false, ret: R.PTR_TO_MAP_VALUE_OR_NULL, args: [A.CONST_MAP_PTR, A.PTR_TO_BTF_ID_SOCK_COMMON, A.PTR_TO_MAP_VALUE_OR_NULL, A.ANYTHING], source: 'net/core/bpf_sk_storage.c:bpf_sk_storage_get_proto', variants: ['bpf_sk_storage_get_cg_sock_proto'] },
-  { id: 108, name: 'sk_storage_delete', gplOnly: false, ret: R.INTEGER, args: [A.CONST_MAP_PTR, A.PTR_TO_BTF_ID_SOCK_COMMON], source: 'net/core/bpf_sk_storage.c:bpf_sk_storage_delete_proto' },
+  { id: 107, name: 'sk_storage_get', gplOnly: false, ret: R.PTR_TO_MAP_VALUE_OR_NULL, args: [A.CONST_MAP_PTR, A.PTR_TO_BTF_ID_SOCK_COMMON, A.PTR_TO_MAP_VALUE_OR_NULL, A.ANYTHING], source: 'net/core/bpf_sk_storage.c:bpf_sk_storage_get_proto', variants: ['bpf_sk_storage_get_cg_sock_proto', 'bpf_sk_storage_get_tracing_proto'] },
+  { id: 108, name: 'sk_storage_delete', gplOnly: false, ret: R.INTEGER, args: [A.CONST_MAP_PTR, A.PTR_TO_BTF_ID_SOCK_COMMON], source: 'net/core/bpf_sk_storage.c:bpf_sk_storage_delete_proto', variants: ['bpf_sk_storage_delete_tracing_proto'] },
   { id: 109, name: 'send_signal', gplOnly: false, ret: R.INTEGER, args: [A.ANYTHING], source: 'kernel/trace/bpf_trace.c:bpf_send_signal_proto' },
   { id: 110, name: 'tcp_gen_syncookie', gplOnly: true, ret: R.INTEGER, args: [A.PTR_TO_BTF_ID_SOCK_COMMON, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE], pktAccess: true, source: 'net/core/filter.c:bpf_tcp_gen_syncookie_proto' },
   { id: 111, name: 'skb_output', gplOnly: true, ret: R.INTEGER, args: [{ type: A.PTR_TO_BTF_ID, btfType: 'sk_buff' }, A.CONST_MAP_PTR, A.ANYTHING, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE_OR_ZERO], source: 'net/core/filter.c:bpf_skb_output_proto' },
@@ -292,7 +294,7 @@ const ROWS: readonly HelperRow[] = [
   { id: 121, name: 'xdp_output', gplOnly: true, ret: R.INTEGER, args: [{ type: A.PTR_TO_BTF_ID, btfType: 'xdp_buff' }, A.CONST_MAP_PTR, A.ANYTHING, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE_OR_ZERO], source: 'net/core/filter.c:bpf_xdp_output_proto' },
   { id: 122, name: 'get_netns_cookie', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX_OR_NULL], source: 'net/core/filter.c:bpf_get_netns_cookie_sock_proto' },
   { id: 123, name: 'get_current_ancestor_cgroup_id', gplOnly: false, ret: R.INTEGER, args: [A.ANYTHING], source: 'kernel/bpf/helpers.c:bpf_get_current_ancestor_cgroup_id_proto' },
-  { id: 124, name: 'sk_assign', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.PTR_TO_BTF_ID_SOCK_COMMON, A.ANYTHING], source: 'net/core/filter.c:bpf_sk_assign_proto' },
+  { id: 124, name: 'sk_assign', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.PTR_TO_BTF_ID_SOCK_COMMON, A.ANYTHING], source: 'net/core/filter.c:bpf_sk_assign_proto', variants: ['bpf_sk_lookup_assign_proto'] },
   { id: 125, name: 'ktime_get_boot_ns', gplOnly: false, ret: R.INTEGER, args: [], source: 'kernel/bpf/helpers.c:bpf_ktime_get_boot_ns_proto' },
   { id: 126, name: 'seq_printf', gplOnly: true, ret: R.INTEGER, args: [{ type: A.PTR_TO_BTF_ID, btfType: 'seq_file' }, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE, A.PTR_TO_MEM | F.PTR_MAYBE_NULL | F.MEM_RDONLY, A.CONST_SIZE_OR_ZERO], source: 'kernel/trace/bpf_trace.c:bpf_seq_printf_proto' },
   { id: 127, name: 'seq_write', gplOnly: true, ret: R.INTEGER, args: [{ type: A.PTR_TO_BTF_ID, btfType: 'seq_file' }, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE_OR_ZERO], source: 'kernel/trace/bpf_trace.c:bpf_seq_write_proto' },

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skipWithoutKernel } from '../support/env.ts';
-import { HELPERS, HELPER_ATTACH_RESTRICTIONS, helperAllowed } from '../../src/uapi/helpers.ts';
+import { ArgType, HELPERS, HELPER_ATTACH_RESTRICTIONS, TypeFlag, argTypeName, baseType, helperAllowed } from '../../src/uapi/helpers.ts';
 import { AttachType, ProgramType, programTypeName } from '../../src/uapi/enums.ts';
 import { callHelper, exit, mov64Imm } from '../../src/isa/instruction.ts';
 
@@ -69,4 +69,53 @@ test('helper availability per program type matches the running kernel', { skip: 
     if (restricted !== h.gplOnly) gplMismatches.push(`${h.name}: kernel gpl_only ${restricted}`);
   }
   assert.deepEqual(gplMismatches, []);
+});
+
+/** What the verifier lists as expected register types when an argument of this base type gets a scalar. */
+const EXPECTED_TYPES: Partial<Record<number, RegExp>> = {
+  [ArgType.PTR_TO_CTX]: /^ctx$/,
+  [ArgType.CONST_MAP_PTR]: /^map_ptr$/,
+  [ArgType.PTR_TO_FUNC]: /^func$/,
+  [ArgType.PTR_TO_MEM]: /^fp, pkt, pkt_meta, map_key, map_value, mem/,
+  [ArgType.PTR_TO_MAP_VALUE]: /^map_value$/,
+  [ArgType.PTR_TO_RINGBUF_MEM]: /^ringbuf_mem$/,
+  [ArgType.PTR_TO_DYNPTR]: /^fp, dynptr_ptr$/,
+  [ArgType.PTR_TO_SOCK_COMMON]: /^sock_common, sock, tcp_sock, xdp_sock$/,
+  [ArgType.PTR_TO_BTF_ID_SOCK_COMMON]: /^sock_common, sock, tcp_sock, xdp_sock, ptr_/,
+  [ArgType.PTR_TO_BTF_ID]: /ptr_/,
+  [ArgType.PTR_TO_PERCPU_BTF_ID]: /^percpu_ptr_/,
+  [ArgType.PTR_TO_SPIN_LOCK]: /^map_value, ptr_$/,
+  [ArgType.KPTR_XCHG_DEST]: /^map_value, ptr_$/,
+  [ArgType.PTR_TO_TIMER]: /^map_value$/,
+};
+
+/** Argument types a zero scalar satisfies (the verifier moves on to the next argument). */
+function acceptsZero(type: number): boolean {
+  return type === ArgType.ANYTHING || type === ArgType.CONST_SIZE || type === ArgType.CONST_SIZE_OR_ZERO || type === ArgType.CONST_ALLOC_SIZE_OR_ZERO || (type & TypeFlag.PTR_MAYBE_NULL) !== 0;
+}
+
+test('prototypes agree with the running kernel verifier: the first argument refusing 0 and its expected types', { skip: skipWithoutKernel() }, async () => {
+  const { KernelProgram } = await import('../../src/kernel/program.ts');
+  const mismatches: string[] = [];
+  let checked = 0;
+  for (const h of HELPERS) {
+    if (h.mightSleep) continue; // the sleepable check comes before the arguments
+    const entry = LOADABLE.find(([type, attach]) => helperAllowed(type, h.id, attach));
+    if (entry === undefined) continue;
+    let outcome = 'accepted';
+    try {
+      KernelProgram.load({ type: entry[0], expectedAttachType: entry[1], instructions: program(h.id), logLevel: 1 }).close();
+    } catch (error) {
+      const log = (error as { log?: string }).log ?? '';
+      outcome = /R(\d) type=scalar expected=(.*)/.exec(log)?.slice(1, 3).join(' ') ?? log.trim().split('\n').at(-2) ?? '';
+    }
+    const index = h.args.findIndex((a) => !acceptsZero(a.type));
+    const match = /^(\d) (.*)$/.exec(outcome);
+    const ok = index < 0 ? outcome === 'accepted' : match !== null && Number(match[1]) === index + 1 && (EXPECTED_TYPES[baseType(h.args[index]!.type)]?.test(match[2]!) ?? true);
+    // A helper with prototype variants may have got another one for this program type.
+    if (!ok && h.variants.length === 0) mismatches.push(`${h.name} (${programTypeName(entry[0])}): predicted ${index < 0 ? 'accepted' : `R${index + 1} ${argTypeName(h.args[index]!.type)}`}, kernel: ${outcome}`);
+    checked++;
+  }
+  assert.ok(checked > 150, `only ${checked} helpers checked`);
+  assert.equal(mismatches.length, 0, `${mismatches.length} mismatches:\n${mismatches.join('\n')}`);
 });
