@@ -1,0 +1,58 @@
+import { disassemble } from '../../isa/disasm.ts';
+import { decode } from '../../isa/encoding.ts';
+import { programInfo, programXlated, listIds, withObjectFd, type ProgramInfo } from '../../kernel/info.ts';
+import { programTypeName } from '../../uapi/enums.ts';
+import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { bigintJson, parseId } from '../../kernel/format.ts';
+
+const usage = `usage: tsbpf prog list [--json]
+       tsbpf prog show ID [--json]
+       tsbpf prog dump ID [--kernel]
+
+Programs loaded in the kernel (needs root).
+
+  list         every program: id, type, name, tag, sizes, maps
+  show ID      one program, with its verifier and run statistics
+  dump ID      the instructions as the kernel rewrote them (xlated), disassembled
+  --json       machine-readable output
+  --kernel     the verifier log's syntax instead of llvm-objdump's
+`;
+
+function line(info: ProgramInfo): string {
+  const maps = info.mapIds.length > 0 ? `  map_ids ${info.mapIds.join(',')}` : '';
+  return `${info.id}: ${programTypeName(info.type).toLowerCase()}  name ${info.name || '-'}  tag ${info.tag}${info.gplCompatible ? '  gpl' : ''}\n\txlated ${info.xlatedSize}B  jited ${info.jitedSize}B  verified_insns ${info.verifiedInstructions}  uid ${info.createdByUid}${maps}\n`;
+}
+
+async function run(args: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  const json = rest.includes('--json');
+  const positional = rest.filter((a) => !a.startsWith('--'));
+  const unknown = rest.find((a) => a.startsWith('--') && a !== '--json' && a !== '--kernel');
+  if (unknown) throw new UsageError(`unknown option ${unknown}`);
+  switch (sub) {
+    case 'list': {
+      const infos = listIds('prog').flatMap((id) => withObjectFd('prog', id, programInfo) ?? []);
+      io.stdout(json ? `${JSON.stringify(infos, bigintJson, 2)}\n` : infos.map(line).join(''));
+      return 0;
+    }
+    case 'show': {
+      const id = parseId(positional[0], 'program');
+      const info = withObjectFd('prog', id, programInfo);
+      if (!info) throw new UsageError(`there is no program with id ${id}`);
+      if (json) io.stdout(`${JSON.stringify(info, bigintJson, 2)}\n`);
+      else io.stdout(`${line(info)}\tloaded ${info.loadTime}ns after boot  run_cnt ${info.runCount}  run_time_ns ${info.runTimeNs}  btf_id ${info.btfId}\n`);
+      return 0;
+    }
+    case 'dump': {
+      const id = parseId(positional[0], 'program');
+      const bytes = withObjectFd('prog', id, programXlated);
+      if (!bytes) throw new UsageError(`there is no program with id ${id}`);
+      io.stdout(disassemble(decode(bytes, { validate: false }), { style: rest.includes('--kernel') ? 'kernel' : undefined }));
+      return 0;
+    }
+    default:
+      throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`);
+  }
+}
+
+export const command: CliCommand = { name: 'prog', summary: 'list, show and dump programs loaded in the kernel', usage, run };

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { exit, mov64Imm } from '../../src/isa/instruction.ts';
+import { KernelMap } from '../../src/kernel/map.ts';
+import { KernelProgram } from '../../src/kernel/program.ts';
+import { attachRawTracepoint } from '../../src/kernel/link.ts';
+import { mapInfo } from '../../src/kernel/info.ts';
+import type { CliCommand, CliIo } from '../../src/cli/command.ts';
+import { MapType, ProgramType } from '../../src/uapi/enums.ts';
+import { skipWithoutKernel } from '../support/env.ts';
+import { checkNoKernelLeaks, u32 } from './support.ts';
+
+checkNoKernelLeaks();
+const kernel = { skip: skipWithoutKernel() };
+
+async function cli(name: string, args: string[]): Promise<string> {
+  const command = (await import(`../../src/cli/commands/${name}.ts`)).command as CliCommand;
+  let out = '';
+  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (out += t), stdin: async () => new Uint8Array() };
+  assert.equal(await command.run(args, io), 0);
+  return out;
+}
+
+test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
+  const map = KernelMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 4, name: 'tsbpf_cli_map' });
+  t.after(() => map.close());
+  map.update(u32(0x01020304), u32(0xaabbccdd));
+  const program = KernelProgram.load({ type: ProgramType.RAW_TRACEPOINT, name: 'tsbpf_cli_prog', instructions: [mov64Imm(0, 7), exit()] });
+  t.after(() => program.close());
+  const link = attachRawTracepoint(program, 'sys_exit');
+  t.after(() => link.close());
+  const id = program.info().id;
+
+  assert.match(await cli('prog', ['list']), new RegExp(`^${id}: raw_tracepoint  name tsbpf_cli_prog`, 'm'));
+  const shown = JSON.parse(await cli('prog', ['show', String(id), '--json'])) as { name: string; id: number };
+  assert.deepEqual([shown.name, shown.id], ['tsbpf_cli_prog', id]);
+  const dump = await cli('prog', ['dump', String(id)]);
+  assert.match(dump, /0: r0 = 0x7\n/);
+  assert.match(dump, /exit/);
+
+  const mapId = mapInfo(map.fd).id;
+  assert.match(await cli('map', ['list']), new RegExp(`^${mapId}: hash  name tsbpf_cli_map`, 'm'));
+  assert.match(await cli('map', ['dump', String(mapId)]), /key: 04 03 02 01 {2}value: dd cc bb aa\nFound 1 element/);
+  assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}  tracepoint sys_exit`));
+});
+
+test('tsbpf feature reports map and program types as JSON', kernel, async () => {
+  const report = JSON.parse(await cli('feature', ['--json', '--helpers', 'xdp'])) as {
+    mapTypes: Array<{ name: string; state: string }>;
+    programTypes: Array<{ name: string; state: string }>;
+    helpers: Record<string, Array<{ name: string; state: string }>>;
+  };
+  assert.equal(report.mapTypes.find((m) => m.name === 'HASH')?.state, 'supported');
+  assert.equal(report.programTypes.find((p) => p.name === 'XDP')?.state, 'supported');
+  assert.equal(report.programTypes.find((p) => p.name === 'LSM')?.state, 'not-permitted');
+  const xdpHelpers = report.helpers.XDP!;
+  assert.equal(xdpHelpers.find((h) => h.name === 'xdp_adjust_head')?.state, 'supported');
+  assert.equal(xdpHelpers.find((h) => h.name === 'probe_read')?.state, 'unsupported');
+});
