@@ -403,7 +403,7 @@ function encodeKconfig(btf: Btf | undefined, extern: ExternSpec, text: string, d
     if (t.kind === 'var') t = btf.resolve(t.type);
     if (t.kind === 'enum' && t.name === 'libbpf_tristate') kind = 'tristate';
     else if (t.kind === 'int' && t.encoding === 'bool') kind = 'bool';
-    else if (t.kind === 'int' && t.encoding === 'char' && t.size === 1) kind = 'char';
+    else if (t.kind === 'int' && t.size === 1) kind = 'char'; // libbpf: any 1-byte non-bool integer is KCFG_CHAR
     else if (t.kind === 'array') kind = 'string';
   }
   if (/^[ymn]$/.test(text)) {
@@ -422,7 +422,7 @@ function encodeKconfig(btf: Btf | undefined, extern: ExternSpec, text: string, d
     data.set(bytes, offset);
     return;
   }
-  if (kind !== 'int') fail(`a number cannot go into a ${kind} extern`);
+  if (kind !== 'int' && kind !== 'char') fail(`a number cannot go into a ${kind} extern`);
   let value: bigint;
   try {
     value = BigInt(text);

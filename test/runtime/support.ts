@@ -5,6 +5,8 @@
  * packets and map contents.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { possibleCpus } from '../../src/kernel/map.ts';
 import type { BpfMap } from '../../src/kernel/interface.ts';
 import { loadKernelCollection, type KernelCollection } from '../../src/cli/commands/run-kernel.ts';
@@ -13,7 +15,10 @@ import { MapType } from '../../src/uapi/enums.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath } from '../support/env.ts';
 
-export const fixture = (name: string): string => compileBpf(fixturePath('runtime', `${name}.c`));
+/** The shared header's hash goes into the compile options, so editing it recompiles the cached fixtures. */
+const HEADER_HASH = createHash('sha256').update(readFileSync(fixturePath('runtime', 'packet.h'))).digest('hex').slice(0, 12);
+
+export const fixture = (name: string): string => compileBpf(fixturePath('runtime', `${name}.c`), { args: [`-DRUNTIME_FIXTURE_HEADER=${HEADER_HASH}`] });
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildPacket, ethernet, ipv4, udp, payload } from '../../src/net/index.ts';
 import { VmRingBufferReader, type RingBufMap, MapError } from '../../src/maps/index.ts';
 import { loadCollectionSpec } from '../../src/object/load.ts';
+import { loadKernelBtf } from '../../src/btf/index.ts';
 import { CollectionLoadError, loadVmCollection, type VmCollection } from '../../src/vm/collection.ts';
 import { RunInputError } from '../../src/vm/runtime.ts';
 import { VmRuntimeError } from '../../src/vm/errors.ts';
@@ -215,6 +216,40 @@ test('function pointers are opaque: a program calling bpf_loop with a plain numb
   try {
     c.writeVariable('nr_loops', 1);
     assert.throws(() => c.programs.run_loop!.run({ data: frame }), (e: Error) => e instanceof VmRuntimeError && /0x1234 is not a function pointer/.test(e.message));
+  } finally {
+    c.close();
+  }
+});
+
+test('.kconfig externs of every kind are filled (given values, weak default) and CO-RE is applied against the given target BTF', { skip: skipWithoutClang() }, () => {
+  const path = fixture('kconfig_core');
+  const kconfig = { CONFIG_HZ: '250', CONFIG_BPF_SYSCALL: 'y', CONFIG_TSBPF_MODULE: 'm', CONFIG_TSBPF_CHAR: 'y', CONFIG_TSBPF_NAME: '"tsbpf"' };
+  const spec = loadCollectionSpec(path);
+  const c = loadVmCollection(spec, { kconfig, coreTarget: spec.btf });
+  try {
+    c.programs.read_config!.run({ data: frame });
+    const seen = c.readVariable('seen');
+    const values = Array.from({ length: 8 }, (_, i) => Buffer.from(seen).readBigUInt64LE(i * 8));
+    assert.ok(values[0]! >= 0x050000n, 'LINUX_KERNEL_VERSION from uname');
+    assert.deepEqual(values.slice(1), [250n, 1n, 2n, 121n, 0n, 4n, 1n]);
+    assert.equal(Buffer.from(c.readVariable('name')).toString(), 'tsbpf\0\0\0');
+    assert.deepEqual(Object.keys(c.coreReports), ['read_config']);
+  } finally {
+    c.close();
+  }
+  assert.throws(() => loadVmCollection(spec, { kconfig: { ...kconfig, CONFIG_BPF_SYSCALL: 'm' } }), /'m' \(module\) cannot be a bool/);
+  assert.throws(() => loadVmCollection(spec, { kconfig: { ...kconfig, CONFIG_HZ: undefined as unknown as string } }), /kconfig extern 'CONFIG_HZ' has no value/);
+  assert.throws(() => loadVmCollection(spec, { kconfig: { ...kconfig, CONFIG_TSBPF_NAME: '"much too long"' } }), /does not fit 8 bytes/);
+});
+
+test('CO-RE against the running kernel\'s BTF by default', { skip: skipWithoutClang() || skipWithoutKernel() }, () => {
+  const c = loadVmCollection(fixture('kconfig_core'), { kconfig: { CONFIG_HZ: '100', CONFIG_BPF_SYSCALL: 'y', CONFIG_TSBPF_MODULE: 'n', CONFIG_TSBPF_CHAR: 'n', CONFIG_TSBPF_NAME: '"x"' } });
+  try {
+    c.programs.read_config!.run({ data: frame });
+    const tgidOffset = Buffer.from(c.readVariable('seen')).readBigUInt64LE(6 * 8);
+    const task = loadKernelBtf().findByName('task_struct', 'struct')[0]!;
+    const member = task.kind === 'struct' ? task.members.find((m) => m.name === 'tgid') : undefined;
+    assert.equal(tgidOffset, BigInt(member!.bitOffset / 8));
   } finally {
     c.close();
   }
