@@ -14,7 +14,8 @@ import { BUFFER_SIZE, Rng, TEST_HELPER_ID, randomProgram } from './fuzz.ts';
 // kernel's calling convention, and with every function through the
 // irreducible-CFG dispatch fallback) must agree on r0, the
 // instruction count, the final buffer and stack contents and the trace of
-// helper calls. TSBPF_FUZZ_CASES sets the number of programs (default 300);
+// helper calls, also when the instruction budget runs out midway.
+// TSBPF_FUZZ_CASES sets the number of programs (default 300);
 // TSBPF_FUZZ_SEED the first seed.
 
 const CASES = Number(process.env.TSBPF_FUZZ_CASES ?? 300);
@@ -58,13 +59,13 @@ function setup(): { vm: Vm; trace: string[]; stacks: number[] } {
   return { vm, trace, stacks };
 }
 
-function runOnce(program: LoadedProgram, ctx: { vm: Vm; trace: string[]; stacks: number[] }, seed: number): Outcome {
+function runOnce(program: LoadedProgram, ctx: { vm: Vm; trace: string[]; stacks: number[] }, seed: number, budget?: number): Outcome {
   ctx.trace.length = 0;
   const rng = new Rng(seed ^ 0x5bd1e995);
   const buffer = Uint8Array.from({ length: BUFFER_SIZE }, () => rng.below(256));
   const out: Outcome = { buffer: [], stack: [], trace: [] };
   try {
-    const result = program.run({ mem: buffer });
+    const result = program.run({ mem: buffer, budget });
     out.r0 = result.r0;
     out.instructions = result.instructions;
   } catch (err) {
@@ -94,6 +95,15 @@ function check(seed: number): void {
   for (const [name, jit] of variants) {
     const actual = runOnce(jit, jitCtx, seed);
     assert.deepEqual(actual, expected, `seed ${seed} (${name}):\n${disassemble(insns)}`);
+  }
+  // Again with a budget that runs out somewhere in the middle: the same
+  // BudgetExceededError at the same instruction, after the same effects.
+  if (expected.instructions !== undefined && expected.instructions > 1) {
+    const budget = 1 + (Math.imul(seed, 7919) >>> 0) % (expected.instructions - 1);
+    const limited = runOnce(reference.vm.load(insns), reference, seed, budget);
+    for (const [name, jit] of variants) {
+      assert.deepEqual(runOnce(jit, jitCtx, seed, budget), limited, `seed ${seed} (${name}, budget ${budget}):\n${disassemble(insns)}`);
+    }
   }
 }
 

@@ -318,3 +318,25 @@ test('inlined map lookups (array, hash, LRU hash) match the helper, including mi
     assert.match(same([...lddw(1, map.handle), mov64Imm(2, 8), callHelper(1), exit()], {}, make), /MemoryAccessError: instruction 3: invalid read/);
   }
 });
+
+test('a budget that ends inside a block after a faulting access reports the fault, as the interpreter', () => {
+  const mem = new Uint8Array(8);
+  // One block: two moves, a faulting load at 2, more moves, exit.
+  const insns = [mov64Imm(0, 1), mov64Imm(2, 0), ldx(Size.W, 3, 2, 0), mov64Imm(0, 2), mov64Imm(0, 3), exit()];
+  for (let budget = 1; budget <= 7; budget++) same(insns, { budget, mem });
+  assert.match(same(insns, { budget: 2, mem }), /BudgetExceededError: instruction 2/);
+  assert.match(same(insns, { budget: 5, mem }), /MemoryAccessError: instruction 2/);
+  // A helper call inside the block, then the budget ends: the helper ran (its trace shows it).
+  const helpers = new HelperRegistry(standardHelpers);
+  const calls: number[] = [];
+  helpers.register(1006, (call) => {
+    calls.push(call.pc);
+    return 7;
+  });
+  const withHelper = [mov64Imm(1, 1), callHelper(1006), alu64Imm(AluOp.ADD, 0, 1), mov64Imm(2, 3), exit()];
+  for (let budget = 1; budget <= 6; budget++) {
+    calls.length = 0;
+    const outcome = same(withHelper, { budget }, () => new Vm({ helpers }));
+    assert.deepEqual(calls, budget >= 2 ? [1, 1] : [], `budget ${budget}: ${outcome}`);
+  }
+});

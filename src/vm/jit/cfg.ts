@@ -72,7 +72,12 @@ function forEachInstruction(insns: readonly Instruction[], fn: (i: Instruction, 
   }
 }
 
-/** Jumps, conditional jumps, may_goto and exit end a basic block; calls do not. */
+const isCall = (i: Instruction): boolean => {
+  const cls = opClass(i.opcode);
+  return (cls === InsnClass.JMP || cls === InsnClass.JMP32) && jmpOp(i.opcode) === JmpOp.CALL;
+};
+
+/** Jumps, conditional jumps, may_goto and exit end a basic block; calls do not (they return). */
 export function endsBlock(i: Instruction): boolean {
   const cls = opClass(i.opcode);
   return (cls === InsnClass.JMP || cls === InsnClass.JMP32) && jmpOp(i.opcode) !== JmpOp.CALL;
@@ -83,6 +88,10 @@ export function blockLeaders(insns: readonly Instruction[]): Uint8Array {
   const leader = new Uint8Array(insns.length + 1);
   for (const e of functionEntries(insns)) leader[e] = 1;
   forEachInstruction(insns, (i, pc) => {
+    // A call ends a block too: the budget is charged per block on entry, and
+    // a callee (or a tail-called program) must not find the instructions
+    // after the call already charged.
+    if (isCall(i)) leader[pc + 1] = 1;
     if (!endsBlock(i)) return;
     leader[pc + 1] = 1;
     if (jmpOp(i.opcode) !== JmpOp.EXIT) leader[jumpTarget(insns, pc)] = 1;

@@ -297,6 +297,8 @@ class FunctionCompiler {
   private readonly cb: number;
   /** The block being compiled (for the budget of early exits). */
   private block!: BasicBlock;
+  /** Compiling a block's per-instruction budget path (see countBudget). */
+  private precise = false;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -377,15 +379,56 @@ class FunctionCompiler {
   private body(b: BasicBlock): void {
     this.block = b;
     if (b.insnCount > 0) this.countBudget(b);
+    this.instructions(b);
+  }
+
+  /** The block's instructions up to its terminator; `precise`: each charged to the budget first. */
+  private instructions(b: BasicBlock, precise = false): void {
     const insns = this.ctx.insns;
     this.constants.clear();
     for (let pc = b.start; pc < b.end; pc += insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1) {
       const i = insns[pc]!;
       // A final jump or exit is the terminator, emitted by the structurer.
       if (pc === b.last && endsBlock(i)) break;
+      if (precise) this.chargeOne(pc);
       this.instruction(pc, i);
       this.trackConstants(pc, i);
     }
+  }
+
+  /** Budget for one instruction at `pc`, or the budget error there. */
+  private chargeOne(pc: number): void {
+    const { f } = this;
+    f.get(this.budget).i64Const(1).op(Op.i64_lt_s);
+    f.block(Op.if);
+    f.i32Const(pc).i32Const(0).call(IMPORT.budget);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    f.get(this.budget).i64Const(1).op(Op.i64_sub).set(this.budget);
+  }
+
+  /**
+   * Whether an instruction of the block (before its terminator) can raise
+   * an error or change memory: then a run whose budget ends inside the
+   * block must execute the instructions before that point, to leave the
+   * interpreter's memory and report its error. Register-only blocks can
+   * stop at their entry: registers are not observable after an error.
+   */
+  private hasEffects(b: BasicBlock): boolean {
+    const insns = this.ctx.insns;
+    for (let pc = b.start; pc < b.end; pc += insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1) {
+      const i = insns[pc]!;
+      if (pc === b.last && endsBlock(i)) break;
+      const cls = opClass(i.opcode);
+      if (cls === InsnClass.ALU || cls === InsnClass.ALU64 || i.opcode === OPCODE_LDDW) continue;
+      if (cls === InsnClass.LDX) {
+        const size = sizeBytes(opSize(i.opcode));
+        const inFrame = i.src === 10 && this.r10IsFramePointer && i.offset < 0 && i.offset >= -STACK_FRAME_SIZE && i.offset + size <= 0;
+        if (!this.ctx.options.checked || inFrame) continue;
+      }
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -420,7 +463,18 @@ class FunctionCompiler {
     const { f } = this;
     f.get(this.budget).i64Const(b.insnCount).op(Op.i64_lt_s);
     f.block(Op.if);
-    f.i32Const(b.start).get(this.budget).op(Op.i32_wrap_i64).call(IMPORT.budget);
+    if (this.hasEffects(b)) {
+      // The budget ends inside the block: run it instruction by instruction
+      // so that its effects and errors before that point happen, as in the
+      // interpreter. It never
+      // reaches the terminator (which is the last instruction it could run).
+      this.precise = true;
+      this.instructions(b, true);
+      this.precise = false;
+      if (endsBlock(this.ctx.insns[b.last]!)) f.i32Const(b.last).i32Const(0).call(IMPORT.budget);
+    } else {
+      f.i32Const(b.start).get(this.budget).op(Op.i32_wrap_i64).call(IMPORT.budget);
+    }
     f.op(Op.unreachable);
     f.op(Op.end);
     f.get(this.budget).i64Const(b.insnCount).op(Op.i64_sub).set(this.budget);
@@ -438,7 +492,10 @@ class FunctionCompiler {
   private refundRest(pc: number): void {
     const insns = this.ctx.insns;
     let rest = 0;
-    for (let p = pc + (insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1); p < this.block.end; p += insns[p]!.opcode === OPCODE_LDDW ? 2 : 1) rest++;
+    // The precise path charges each instruction as it runs: nothing to refund there.
+    if (!this.precise) {
+      for (let p = pc + (insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1); p < this.block.end; p += insns[p]!.opcode === OPCODE_LDDW ? 2 : 1) rest++;
+    }
     if (rest > 0) this.f.get(this.budget).i64Const(rest).op(Op.i64_add).set(this.budget);
     this.saveBudget();
   }
