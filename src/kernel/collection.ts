@@ -1,0 +1,350 @@
+/**
+ * Loading a CollectionSpec (src/object) into the kernel: the object's BTF
+ * with BTF_LOAD, maps (BTF key/value types, inner map templates, pinning by
+ * name, initial contents, global data with `.rodata` frozen), programs
+ * (CO-RE against vmlinux, map/global/kconfig/ksym relocations, func_info and
+ * line_info), then prog arrays and map-in-maps filled with fds. Anything that
+ * fails closes what was created before it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { release } from 'node:os';
+import type { Btf } from '../btf/btf.ts';
+import { loadKernelBtf } from '../btf/index.ts';
+import { applyProgramCore } from '../object/core.ts';
+import type { Instruction } from '../isa/instruction.ts';
+import { LdImm64Src } from '../isa/opcodes.ts';
+import type { CollectionSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
+import { MapType } from '../uapi/enums.ts';
+import { BpfCommand, attr, bpfError, tryBpfCall } from './bpf.ts';
+import { BtfKindNumber, vmlinuxTypeId } from './btf-lookup.ts';
+import { KernelArgumentError } from './errors.ts';
+import { FdResource } from './fd.ts';
+import { NativeBuffer, errnoValue } from './ffi.ts';
+import { mapInfo } from './info.ts';
+import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
+import { KernelProgram } from './program.ts';
+
+/** A problem with the collection itself (missing map, unsupported extern...). */
+export class CollectionLoadError extends KernelArgumentError {
+  override name = 'CollectionLoadError';
+}
+
+/** BTF loaded into the kernel (BPF_BTF_LOAD). */
+export class KernelBtf extends FdResource {
+  protected readonly kind = 'BTF';
+  /** The BTF verifier's log when a log level was requested. */
+  readonly log: string;
+  constructor(fd: number, log = '') {
+    super(fd);
+    this.log = log;
+  }
+
+  /** Loads raw BTF (header, types, strings). On rejection the error carries the kernel's BTF log. */
+  static load(bytes: Uint8Array, options: { logLevel?: 0 | 1 | 2; logSize?: number } = {}): KernelBtf {
+    const data = NativeBuffer.allocate(bytes.length);
+    data.bytes.set(bytes);
+    let level = options.logLevel ?? 0;
+    let logSize = options.logSize ?? 64 * 1024;
+    try {
+      while (true) {
+        const log = level > 0 ? NativeBuffer.allocate(logSize) : undefined;
+        try {
+          const a = attr(32).u64(0, data.address).u64(8, log?.address ?? 0n).u32(16, bytes.length).u32(20, log ? logSize : 0).u32(24, level);
+          const { ret, errno } = tryBpfCall(BpfCommand.BTF_LOAD, a);
+          const trueSize = a.readU32(28);
+          const text = log ? new TextDecoder().decode(log.bytes.subarray(0, Math.max(0, log.bytes.indexOf(0)))) : '';
+          if (ret >= 0) return new KernelBtf(ret, text);
+          if (log && (errno === errnoValue('ENOSPC') || trueSize > logSize) && logSize < 64 * 1024 * 1024) {
+            logSize = Math.max(logSize * 4, trueSize + 1);
+            continue;
+          }
+          if (level === 0 && errno !== errnoValue('EPERM')) {
+            level = 1;
+            continue;
+          }
+          throw bpfError(BpfCommand.BTF_LOAD, errno, { subject: `BTF (${bytes.length} bytes)`, capabilities: ['CAP_BPF'] }, log ? { text, truncated: false } : undefined);
+        } finally {
+          log?.free();
+        }
+      }
+    } finally {
+      data.free();
+    }
+  }
+}
+
+export interface CollectionOptions {
+  /** Load only these programs (default: all). */
+  programs?: readonly string[];
+  /** Program types for sections that do not determine one. */
+  programTypes?: Record<string, number>;
+  /** Directory for maps with `pinning: 'by-name'` (default /sys/fs/bpf). */
+  pinPath?: string;
+  /** CO-RE target BTF (default: the running kernel's, when a program has CO-RE relocations). */
+  coreTarget?: Btf;
+  /** Kconfig values overriding /proc/config.gz (e.g. { CONFIG_HZ: 250 }). */
+  kconfig?: Record<string, string | number | boolean>;
+  /** Verifier log level for every program (default 0: log only on failure). */
+  logLevel?: 0 | 1 | 2;
+}
+
+/** The kernel objects of a loaded collection. close() releases all of them (pins stay). */
+export class KernelCollection {
+  readonly programs: Record<string, KernelProgram> = {};
+  readonly maps: Record<string, KernelMap> = {};
+  btf: KernelBtf | undefined;
+  #closed = false;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const p of Object.values(this.programs)) p.close();
+    for (const m of Object.values(this.maps)) m.close();
+    this.btf?.close();
+  }
+}
+
+/** The kernel's object names: at most 15 bytes of [A-Za-z0-9_.]. */
+export function kernelObjectName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+const u32 = (value: number): Uint8Array => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value, true);
+  return out;
+};
+const keyBytes = (entry: MapEntry): Uint8Array => (entry.key instanceof Uint8Array ? entry.key : u32(entry.key));
+
+function mapOptions(spec: MapSpec, btf: KernelBtf | undefined, inner: KernelMap | undefined): Parameters<typeof KernelMap.create>[0] {
+  const withBtf = btf !== undefined && spec.btfValueTypeId !== undefined && spec.btfValueTypeId > 0 && spec.type !== MapType.PERF_EVENT_ARRAY;
+  return {
+    type: spec.type,
+    name: kernelObjectName(spec.name),
+    keySize: spec.keySize,
+    valueSize: spec.valueSize,
+    maxEntries: spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? possibleCpus() : spec.maxEntries,
+    flags: spec.flags | (spec.readOnly ? MapFlags.RDONLY_PROG : 0),
+    mapExtra: spec.mapExtra,
+    numaNode: spec.numaNode,
+    innerMap: inner,
+    ...(withBtf ? { btfFd: btf.fd, btfKeyTypeId: spec.btfKeyTypeId ?? 0, btfValueTypeId: spec.btfValueTypeId, btfVmlinuxValueTypeId: spec.btfVmlinuxValueTypeId } : {}),
+  };
+}
+
+function createMap(spec: MapSpec, btf: KernelBtf | undefined): KernelMap {
+  const inner = spec.innerMap !== undefined ? createMap({ ...spec.innerMap, name: `${spec.name}.inner`, pinning: 'none' }, btf) : undefined;
+  try {
+    return KernelMap.create(mapOptions(spec, btf, inner));
+  } finally {
+    inner?.close(); // the outer map keeps what it needs of the template
+  }
+}
+
+/** Opens a pinned map and checks it matches the spec (as libbpf's map_is_reuse_compat). */
+function reusePinned(spec: MapSpec, path: string): KernelMap {
+  const fd = openPinned(path);
+  const info = mapInfo(fd);
+  const expected = mapOptions(spec, undefined, undefined);
+  const mismatch = (['type', 'keySize', 'valueSize', 'maxEntries'] as const).find((field) => info[field] !== expected[field]);
+  const map = new KernelMap(fd, { type: info.type, name: info.name, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags });
+  if (mismatch || info.flags !== (expected.flags ?? 0)) {
+    map.close();
+    throw new CollectionLoadError(`map '${spec.name}' pinned at ${path} does not match the object's definition (${mismatch ?? 'flags'} differs): unpin it or fix the definition`);
+  }
+  return map;
+}
+
+let kernelConfigCache: Map<string, string> | undefined;
+
+/** CONFIG_* values of the running kernel from /proc/config.gz or /boot/config-$(uname -r). */
+function kernelConfig(): Map<string, string> {
+  if (kernelConfigCache) return kernelConfigCache;
+  let text: string | undefined;
+  if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
+  const config = new Map<string, string>();
+  for (const line of (text ?? '').split('\n')) {
+    const match = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (match) config.set(match[1]!, match[2]!);
+  }
+  kernelConfigCache = config;
+  return config;
+}
+
+function linuxVersionCode(): number {
+  const [major = 0, minor = 0, patch = 0] = release().split(/[.-]/).map(Number);
+  return (major << 16) + (minor << 8) + Math.min(patch, 255);
+}
+
+/** Writes the value of kconfig extern `name` (`size` bytes) into `data` at `offset`, as libbpf does. */
+function fillKconfig(data: Uint8Array, name: string, offset: number, size: number, weak: boolean, overrides: CollectionOptions['kconfig']): void {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let raw: string | number | boolean | undefined = overrides?.[name];
+  if (raw === undefined) raw = name === 'LINUX_KERNEL_VERSION' ? linuxVersionCode() : name === 'LINUX_HAS_SYSCALL_WRAPPER' ? 1 : kernelConfig().get(name);
+  if (raw === undefined) {
+    if (weak) return; // an unset __weak extern reads as zero
+    throw new CollectionLoadError(`kconfig extern ${name} is not set in this kernel's configuration and is not __weak`);
+  }
+  if (typeof raw === 'string' && raw.startsWith('"')) {
+    const bytes = new TextEncoder().encode(JSON.parse(raw) as string);
+    data.set(bytes.subarray(0, size - 1), offset);
+    return;
+  }
+  const value = raw === 'y' || raw === true ? 1n : raw === 'm' ? 2n : raw === 'n' || raw === false ? 0n : BigInt(raw);
+  switch (size) {
+    case 1: view.setUint8(offset, Number(value & 0xffn)); break;
+    case 2: view.setUint16(offset, Number(value & 0xffffn), true); break;
+    case 4: view.setUint32(offset, Number(value & 0xffffffffn), true); break;
+    case 8: view.setBigUint64(offset, BigInt.asUintN(64, value), true); break;
+    default: throw new CollectionLoadError(`kconfig extern ${name} has unsupported size ${size}`);
+  }
+}
+
+function relocate(program: ProgramSpec, instructions: Instruction[], maps: Record<string, KernelMap>, spec: CollectionSpec): void {
+  for (const r of program.relocations) {
+    const at = `program '${program.name}', instruction ${r.insnIndex}`;
+    switch (r.kind) {
+      case 'callback':
+        break; // BPF_PSEUDO_FUNC offsets are already linked
+      case 'map':
+      case 'mapValue':
+      case 'kconfig': {
+        const map = maps[r.mapName];
+        if (!map) throw new CollectionLoadError(`${at}: map '${r.mapName}' is not in the collection`);
+        const value = r.kind !== 'map';
+        const offset = r.kind === 'mapValue' ? r.offset : r.kind === 'kconfig' ? (spec.externs[r.externName]?.offset ?? 0) : 0;
+        instructions[r.insnIndex] = { ...instructions[r.insnIndex]!, src: value ? LdImm64Src.MAP_VALUE : LdImm64Src.MAP_FD, imm: map.fd };
+        instructions[r.insnIndex + 1] = { ...instructions[r.insnIndex + 1]!, imm: value ? offset : 0 };
+        break;
+      }
+      case 'ksym': {
+        const extern = spec.externs[r.externName];
+        const id = vmlinuxTypeId(r.externName, r.isFunction ? BtfKindNumber.FUNC : BtfKindNumber.VAR);
+        if (id === undefined) {
+          if (extern?.weak) {
+            instructions[r.insnIndex] = { ...instructions[r.insnIndex]!, imm: 0 };
+            continue;
+          }
+          throw new CollectionLoadError(`${at}: kernel symbol '${r.externName}' is not in vmlinux BTF`);
+        }
+        // kfunc call: imm = BTF id, offset 0 (vmlinux); typed ksym lddw: imm = BTF id of the VAR.
+        instructions[r.insnIndex] = { ...instructions[r.insnIndex]!, imm: id, ...(r.isFunction ? { offset: 0 } : {}) };
+        break;
+      }
+    }
+  }
+}
+
+function infoRecords<T>(items: readonly T[], size: number, write: (view: DataView, offset: number, item: T) => void): Uint8Array {
+  const out = new Uint8Array(items.length * size);
+  const view = new DataView(out.buffer);
+  items.forEach((item, i) => write(view, i * size, item));
+  return out;
+}
+
+/**
+ * The object's BTF as the kernel accepts it: extern VARs and FUNCs (kconfig
+ * and ksym declarations, linkage `extern`) become `global`, as libbpf does
+ * before BTF_LOAD; the kernel rejects extern linkage. The spec's BTF is left
+ * as it was.
+ */
+export function kernelCompatibleBtf(btf: Btf): Uint8Array {
+  const externs = btf.types.filter((t): t is Extract<typeof t, { linkage: string }> => (t.kind === 'var' || t.kind === 'func') && t.linkage === 'extern');
+  for (const t of externs) t.linkage = 'global';
+  try {
+    return btf.encode();
+  } finally {
+    for (const t of externs) t.linkage = 'extern';
+  }
+}
+
+/** Loads `spec` into the kernel. */
+export function loadCollection(spec: CollectionSpec, options: CollectionOptions = {}): KernelCollection {
+  const collection = new KernelCollection();
+  try {
+    if (spec.btf) collection.btf = KernelBtf.load(kernelCompatibleBtf(spec.btf));
+    const btf = collection.btf;
+    for (const m of Object.values(spec.maps)) {
+      const pinned = m.pinning === 'by-name' ? `${options.pinPath ?? BPFFS}/${m.name}` : undefined;
+      if (pinned && existsSync(pinned)) {
+        collection.maps[m.name] = reusePinned(m, pinned);
+        continue;
+      }
+      const map = (collection.maps[m.name] = createMap(m, btf));
+      const data = m.initialData ? new Uint8Array(m.initialData) : undefined;
+      if (data && m.section === '.kconfig') {
+        for (const extern of Object.values(spec.externs)) {
+          if (extern.kind === 'kconfig' && extern.offset !== undefined && extern.size !== undefined) fillKconfig(data, extern.name, extern.offset, extern.size, extern.weak, options.kconfig);
+        }
+      }
+      if (data && data.some((b) => b !== 0)) map.update(u32(0), data);
+      for (const entry of m.contents) if (entry.value instanceof Uint8Array) map.update(keyBytes(entry), entry.value);
+      if (m.frozen) map.freeze();
+      if (pinned) map.pin(pinned);
+    }
+    let coreTarget = options.coreTarget;
+    for (const p of Object.values(spec.programs)) {
+      if (options.programs && !options.programs.includes(p.name)) continue;
+      const type = p.type || options.programTypes?.[p.name];
+      if (!type) throw new CollectionLoadError(`program '${p.name}' (section '${p.section}') has no program type: pass programTypes`);
+      let instructions: Instruction[];
+      if (p.coreRelocations.length > 0) {
+        coreTarget ??= loadKernelBtf();
+        instructions = applyProgramCore(p, coreTarget).instructions;
+      } else {
+        instructions = p.instructions.map((i) => ({ ...i }));
+      }
+      relocate(p, instructions, collection.maps, spec);
+      const hasBtfInfo = btf !== undefined && p.funcInfo.length > 0;
+      collection.programs[p.name] = KernelProgram.load({
+        type,
+        instructions,
+        license: p.license || spec.license || 'GPL',
+        name: kernelObjectName(p.name),
+        expectedAttachType: p.expectedAttachType,
+        flags: p.programFlags | (p.sleepable ? 1 << 4 : 0),
+        kernelVersion: p.kernelVersion || spec.kernelVersion,
+        logLevel: options.logLevel,
+        ...(hasBtfInfo
+          ? {
+              btfFd: btf.fd,
+              funcInfo: infoRecords(p.funcInfo, 8, (v, o, f) => {
+                v.setUint32(o, f.insnIndex, true);
+                v.setUint32(o + 4, f.typeId, true);
+              }),
+              funcInfoRecordSize: 8,
+              lineInfo: infoRecords(p.lineInfo, 16, (v, o, l) => {
+                v.setUint32(o, l.insnIndex, true);
+                v.setUint32(o + 4, l.fileNameOffset, true);
+                v.setUint32(o + 8, l.lineTextOffset, true);
+                v.setUint32(o + 12, (l.line << 10) | (l.column & 0x3ff), true);
+              }),
+              lineInfoRecordSize: 16,
+            }
+          : {}),
+      });
+    }
+    for (const m of Object.values(spec.maps)) {
+      for (const entry of m.contents) {
+        const value = entry.value;
+        if (value instanceof Uint8Array) continue;
+        const target = 'program' in value ? collection.programs[value.program] : collection.maps[value.map];
+        if (!target) {
+          if ('program' in value && options.programs) continue; // that program was not selected
+          throw new CollectionLoadError(`map '${m.name}': an initial entry names ${'program' in value ? `program '${value.program}'` : `map '${value.map}'`}, which is not in the collection`);
+        }
+        collection.maps[m.name]!.update(keyBytes(entry), u32(target.fd));
+      }
+    }
+    return collection;
+  } catch (error) {
+    collection.close();
+    throw error;
+  }
+}
