@@ -5,6 +5,7 @@
 import { BpfCommand, attr, bpfCall, decodeCString, scratch, tryBpfCall } from './bpf.ts';
 import { sysClose, errnoValue } from './ffi.ts';
 import { KernelArgumentError } from './errors.ts';
+import { OwnedFd } from './fd.ts';
 
 export type ObjectKind = 'prog' | 'map' | 'link' | 'btf';
 
@@ -275,7 +276,7 @@ export function withObjectFd<T>(kind: ObjectKind, id: number, use: (fd: number) 
   }
 }
 
-/** BPF_STATS_RUN_TIME: while the returned fd is open the kernel records run_time_ns/run_cnt for every program. */
-export function enableRunTimeStats(): number {
-  return bpfCall(BpfCommand.ENABLE_STATS, attr(4).u32(0, 0), { capabilities: ['CAP_SYS_ADMIN'] });
+/** BPF_STATS_RUN_TIME: until the returned handle is closed the kernel records run_time_ns/run_cnt for every program. */
+export function enableRunTimeStats(): OwnedFd {
+  return new OwnedFd(bpfCall(BpfCommand.ENABLE_STATS, attr(4).u32(0, 0), { capabilities: ['CAP_SYS_ADMIN'] }), 'run-time statistics');
 }

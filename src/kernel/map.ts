@@ -189,9 +189,19 @@ export class KernelMap extends FdResource implements BpfMap {
     return attr(ELEM.size).u32(ELEM.fd, fd).u64(ELEM.key, key).u64(ELEM.value, value).u64(ELEM.flags, flags);
   }
 
+  /** Prebuilt attrs of the hot paths (fd and buffer addresses never change): only the flags word is rewritten per call. */
+  #lookupAttr: Attr | undefined;
+  #updateAttr: Attr | undefined;
+
+  #fixedAttr(value: bigint): Attr {
+    const a = new Attr().reset(ELEM.size);
+    return a.u32(ELEM.fd, this.fd).u64(ELEM.key, this.keySize === 0 ? 0n : this.#keyBuffer.address).u64(ELEM.value, value);
+  }
+
   lookup(key: Uint8Array | null, flags = 0): Uint8Array | undefined {
-    const fd = this.fd; // first: the native buffers are gone once closed
-    const a = this.#elem(fd, this.#putKey(key), this.#valueBuffer.address, flags);
+    void this.fd; // first: throws once closed, when the native buffers are gone
+    this.#putKey(key);
+    const a = (this.#lookupAttr ??= this.#fixedAttr(this.#valueBuffer.address)).u32(ELEM.flags, flags);
     const { ret, errno } = tryBpfCall(BpfCommand.MAP_LOOKUP_ELEM, a);
     if (ret >= 0) return this.#valueBuffer.bytes.slice(0, this.valueBufferSize);
     if (errno === errnoValue('ENOENT')) return undefined;
@@ -199,9 +209,13 @@ export class KernelMap extends FdResource implements BpfMap {
   }
 
   update(key: Uint8Array | null, value: Uint8Array, flags = 0): void {
-    const fd = this.fd;
-    const a = this.#elem(fd, this.#putKey(key), this.#putValue(value), flags);
-    bpfCall(BpfCommand.MAP_UPDATE_ELEM, a, {
+    void this.fd;
+    this.#putKey(key);
+    this.#putValue(value);
+    const a = (this.#updateAttr ??= this.#fixedAttr(this.#valueBuffer.address)).u32(ELEM.flags, flags);
+    const { ret, errno } = tryBpfCall(BpfCommand.MAP_UPDATE_ELEM, a);
+    if (ret >= 0) return;
+    throw bpfError(BpfCommand.MAP_UPDATE_ELEM, errno, {
       subject: this.#subject(),
       explain: {
         EEXIST: 'the key exists (BPF_NOEXIST)',

@@ -12,6 +12,7 @@ import { attachKprobe, attachRawTracepoint, attachTracepoint, attachTracing, att
 import { RingBufferReader } from '../../src/kernel/ringbuf.ts';
 import { PerfEventArrayReader } from '../../src/kernel/perfbuf.ts';
 import { BpfSyscallError, NotSupportedError } from '../../src/kernel/errors.ts';
+import { enableRunTimeStats } from '../../src/kernel/info.ts';
 import { AttachType, MapType, ProgramType } from '../../src/uapi/enums.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks, incrementMapSlot, onlyInProcess, readU64, u32 } from './support.ts';
@@ -41,7 +42,27 @@ test('tracepoint program counts exactly the getppid calls this process makes', {
   link.close();
   void process.ppid;
   assert.equal(readU64(counts.lookup(u32(0))), 137n, 'no counting after the link is closed');
-  assert.ok(program.info().runCount >= 0n);
+  const stats = enableRunTimeStats();
+  try {
+    for (let i = 0; i < 3; i++) void process.ppid;
+    assert.ok(program.info().runCount === 0n, 'the link is closed: no runs');
+  } finally {
+    stats.close();
+  }
+});
+
+test('run-time statistics count tracepoint runs while enabled', { skip: skipWithoutKernel() }, (t) => {
+  const counts = counterMap(t);
+  const program = KernelProgram.load({ type: ProgramType.TRACEPOINT, name: 'tsbpf_stats', instructions: onlyInProcess(process.pid, incrementMapSlot(counts, 0)) });
+  t.after(() => program.close());
+  const link = attachTracepoint(program, 'syscalls', 'sys_enter_getppid');
+  t.after(() => link.close());
+  const stats = enableRunTimeStats();
+  t.after(() => stats.close());
+  for (let i = 0; i < 25; i++) void process.ppid;
+  const info = program.info();
+  assert.ok(info.runCount >= 25n, `run_cnt ${info.runCount}`);
+  assert.ok(info.runTimeNs > 0n);
 });
 
 test('raw tracepoint program sees sys_enter for our getppid calls', { skip: skipWithoutKernel() }, (t) => {

@@ -1,0 +1,34 @@
+/** The Linux kernel backend: bpf(), maps, programs, links, readers, probes, collections. */
+export * from './interface.ts';
+export { BpfSyscallError, SyscallError, ClosedError, NotSupportedError, KernelArgumentError, type Capability } from './errors.ts';
+export { closeAll, openFdCount } from './fd.ts';
+export { KernelMap, MapFlags, possibleCpus, parseCpuList, pinObject, openPinned, ensureBpffs, BPFFS, type MapOptions } from './map.ts';
+export { KernelProgram, ProgramFlags, TestRunFlags, type ProgramOptions, type VerifierStats } from './program.ts';
+export {
+  type Link,
+  KernelLink,
+  LinkGroup,
+  attachTracepoint,
+  attachRawTracepoint,
+  attachTracing,
+  tracingTargetBtfId,
+  attachUprobe,
+  attachKprobe,
+  attachCpuClockSampling,
+  attachXdp,
+  attachTcx,
+  attachSocketFilter,
+  attachCgroup,
+  cgroup2Mount,
+  resolveInterface,
+  type UprobeOptions,
+  type XdpMode,
+} from './link.ts';
+export { RingBufferReader, type RecordCallback } from './ringbuf.ts';
+export { PerfEventArrayReader, type PerfReaderOptions, type PerfSample } from './perfbuf.ts';
+export { listIds, fdById, programInfo, programXlated, mapInfo, linkInfo, btfInfo, withObjectFd, enableRunTimeStats, type ProgramInfo, type MapInfo, type LinkInfo, type BtfInfo, type ObjectKind } from './info.ts';
+export { probeAll, probeMapTypes, probeProgramTypes, probeHelpers, probeLinkKinds, type FeatureReport, type FeatureResult, type FeatureState } from './features.ts';
+export { loadCollection, KernelCollection, KernelBtf, CollectionLoadError, kernelCompatibleBtf, kernelObjectName, type CollectionOptions } from './collection.ts';
+export { withNetworkNamespace } from './netns.ts';
+export { findFunctionOffset, type SymbolLocation } from './elf-symbols.ts';
+export { tracefs, tracepointId } from './perf.ts';
