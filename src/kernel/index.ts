@@ -19,6 +19,8 @@ export {
   attachTcx,
   attachSocketFilter,
   attachCgroup,
+  attachCgroupLegacy,
+  ProgAttachFlags,
   cgroup2Mount,
   resolveInterface,
   type UprobeOptions,

@@ -329,3 +329,60 @@ export function attachCgroup(program: KernelProgram, cgroupPath: string, attachT
     dir.close(); // the link holds its own reference to the cgroup
   }
 }
+
+/** BPF_F_ALLOW_OVERRIDE / BPF_F_ALLOW_MULTI / BPF_F_REPLACE for PROG_ATTACH. */
+export const ProgAttachFlags = { ALLOW_OVERRIDE: 1, ALLOW_MULTI: 2, REPLACE: 4 } as const;
+
+/** An attachment made with BPF_PROG_ATTACH; close() runs BPF_PROG_DETACH. */
+class ProgAttachment implements Link {
+  readonly description: string;
+  readonly #target: OwnedFd;
+  readonly #program: KernelProgram;
+  readonly #attachType: number;
+  #closed = false;
+  constructor(target: OwnedFd, program: KernelProgram, attachType: number, description: string) {
+    this.#target = target;
+    this.#program = program;
+    this.#attachType = attachType;
+    this.description = description;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      if (!this.#program.closed && !this.#target.closed) {
+        bpfCall(BpfCommand.PROG_DETACH, attr(20).u32(0, this.#target.fd).u32(4, this.#program.fd).u32(8, this.#attachType), {
+          subject: this.description,
+          capabilities: ['CAP_NET_ADMIN', 'CAP_BPF'],
+        });
+      }
+    } finally {
+      this.#target.close();
+    }
+  }
+}
+
+/**
+ * Attaches with the pre-link API (BPF_PROG_ATTACH) to a cgroup v2 directory:
+ * the attachment outlives this process unless closed, so prefer
+ * attachCgroup; this exists for kernels and tools that expect it.
+ */
+export function attachCgroupLegacy(program: KernelProgram, cgroupPath: string, attachType: number, flags = ProgAttachFlags.ALLOW_MULTI): Link {
+  if (!existsSync(cgroupPath)) throw new KernelArgumentError(`cgroup ${cgroupPath} does not exist`);
+  const dir = new OwnedFd(sysOpen(cgroupPath, O_RDONLY | O_DIRECTORY), 'cgroup directory');
+  const description = `${attachTypeName(attachType)} '${program.name}' on cgroup ${cgroupPath} (PROG_ATTACH)`;
+  try {
+    bpfCall(BpfCommand.PROG_ATTACH, attr(20).u32(0, dir.fd).u32(4, program.fd).u32(8, attachType).u32(12, flags), {
+      subject: description,
+      capabilities: ['CAP_NET_ADMIN', 'CAP_BPF'],
+      explain: { EPERM: 'another program is attached without BPF_F_ALLOW_MULTI/OVERRIDE, or access is denied' },
+    });
+  } catch (error) {
+    dir.close();
+    throw error;
+  }
+  return new ProgAttachment(dir, program, attachType, description);
+}

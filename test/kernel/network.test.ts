@@ -9,7 +9,7 @@ import { AluOp, AtomicOp, JmpOp, LdImm64Src, Size } from '../../src/isa/opcodes.
 import { type Instruction, alu64Imm, atomic, callHelper, exit, jmpImm, jmpReg, lddw, ldx, mov64Imm, mov64Reg, st, stx } from '../../src/isa/instruction.ts';
 import { KernelMap } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
-import { attachCgroup, attachSocketFilter, attachTcx, attachXdp, cgroup2Mount, resolveInterface } from '../../src/kernel/link.ts';
+import { attachCgroup, attachCgroupLegacy, attachSocketFilter, attachTcx, attachXdp, cgroup2Mount, resolveInterface } from '../../src/kernel/link.ts';
 import { withNetworkNamespace } from '../../src/kernel/netns.ts';
 import { BpfSyscallError, ClosedError, KernelArgumentError } from '../../src/kernel/errors.ts';
 import { OwnedFd } from '../../src/kernel/fd.ts';
@@ -225,9 +225,24 @@ test('cgroup programs: count egress packets and deny socket creation for a child
   t.after(() => deny.close());
   const denyLink = attachCgroup(deny, cgroup, AttachType.CGROUP_INET_SOCK_CREATE);
   t.after(() => denyLink.close());
-  const denied = inCgroup(`require('dgram').createSocket('udp4').bind(0, () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exit(3); });`);
-  assert.equal(denied.status, 3);
-  assert.match(String(denied.stdout), /EPERM/);
+  // Prints 'bound' when the socket could be created, else the error code (exit 3).
+  const createSocket = `require('dgram').createSocket('udp4').bind(0, function () { console.log('bound'); this.close(); }).on('error', (e) => { console.log(e.code); process.exit(3); });`;
+  const expectDenied = (why: string): void => {
+    const run = inCgroup(createSocket);
+    assert.deepEqual([run.status, String(run.stdout).trim()], [3, 'EPERM'], why);
+  };
+  const expectAllowed = (why: string): void => {
+    const run = inCgroup(createSocket);
+    assert.deepEqual([run.status, String(run.stdout).trim()], [0, 'bound'], why);
+  };
+  expectDenied('denied through the link');
   denyLink.close();
-  assert.equal(inCgroup(`require('dgram').createSocket('udp4').bind(0, function () { this.close(); })`).status, 0, 'allowed again after the link is closed');
+  expectAllowed('allowed again after the link is closed');
+
+  // The same through BPF_PROG_ATTACH / BPF_PROG_DETACH.
+  const legacy = attachCgroupLegacy(deny, cgroup, AttachType.CGROUP_INET_SOCK_CREATE);
+  t.after(() => legacy.close());
+  expectDenied('denied through PROG_ATTACH');
+  legacy.close();
+  expectAllowed('allowed again after PROG_DETACH');
 });
