@@ -53,6 +53,17 @@ function installExitHooks(): void {
   }
 }
 
+const creationObservers = new Set<(resource: FdResource, fd: number) => void>();
+
+/**
+ * Calls `observer` for every FdResource created from now on (tests use it to
+ * record the kernel ids of what they create). Returns the unsubscribe function.
+ */
+export function observeCreations(observer: (resource: FdResource, fd: number) => void): () => void {
+  creationObservers.add(observer);
+  return () => creationObservers.delete(observer);
+}
+
 /** Number of fds this process currently owns through FdResource (for leak checks in tests). */
 export function openFdCount(): number {
   return live.size;
@@ -74,6 +85,7 @@ export abstract class FdResource {
     live.set(fd, { kind: 'fd', release });
     finalizer.register(this, fd, this);
     installExitHooks();
+    for (const observe of creationObservers) observe(this, fd);
   }
 
   /** The file descriptor; throws ClosedError after close(). */

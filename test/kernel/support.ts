@@ -19,9 +19,11 @@ import {
   st,
 } from '../../src/isa/instruction.ts';
 import { AluOp } from '../../src/isa/opcodes.ts';
-import { listIds } from '../../src/kernel/info.ts';
-import { openFdCount } from '../../src/kernel/fd.ts';
-import type { KernelMap } from '../../src/kernel/map.ts';
+import { linkInfo, listIds, mapInfo, programInfo } from '../../src/kernel/info.ts';
+import { observeCreations, openFdCount } from '../../src/kernel/fd.ts';
+import { KernelMap } from '../../src/kernel/map.ts';
+import { KernelProgram } from '../../src/kernel/program.ts';
+import { KernelLink } from '../../src/kernel/link.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 
 const BPF_FUNC_map_lookup_elem = 1;
@@ -52,33 +54,36 @@ export const readU64 = (bytes: Uint8Array | undefined): bigint => {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
 };
 
-async function waitForIds(kind: 'prog' | 'map' | 'link', baseline: Set<number>): Promise<number[]> {
-  // The kernel frees objects after an RCU grace period: give it a moment.
-  let extra: number[] = [];
-  for (let attempt = 0; attempt < 50; attempt++) {
-    extra = listIds(kind).filter((id) => !baseline.has(id));
-    if (extra.length === 0) return extra;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return extra;
-}
-
 /**
- * Registers before/after hooks on the current test file: after all tests,
- * no program, map or link created during the file may remain in the kernel
- * and no fd may remain open.
+ * Registers before/after hooks on the current test file: every program, map
+ * and link this process creates during the file must be gone from the
+ * kernel after it, and no fd may remain open. Ids are recorded at creation,
+ * so test files running in parallel do not disturb the check.
  */
 export function checkNoKernelLeaks(): void {
   if (skipWithoutKernel() !== false) return;
-  const baseline = { prog: new Set<number>(), map: new Set<number>(), link: new Set<number>() };
+  const created: Array<{ kind: 'prog' | 'map' | 'link'; id: number }> = [];
+  let unsubscribe: (() => void) | undefined;
   before(() => {
-    for (const kind of ['prog', 'map', 'link'] as const) baseline[kind] = new Set(listIds(kind));
+    unsubscribe = observeCreations((resource, fd) => {
+      if (resource instanceof KernelProgram) created.push({ kind: 'prog', id: programInfo(fd).id });
+      else if (resource instanceof KernelMap) created.push({ kind: 'map', id: mapInfo(fd).id });
+      else if (resource instanceof KernelLink) created.push({ kind: 'link', id: linkInfo(fd).id });
+    });
   });
   after(async () => {
+    unsubscribe?.();
     assert.equal(openFdCount(), 0, 'every fd the tests created must be closed');
-    for (const kind of ['link', 'prog', 'map'] as const) {
-      assert.deepEqual(await waitForIds(kind, baseline[kind]), [], `${kind} objects left in the kernel`);
+    // The kernel frees objects after an RCU grace period: give it a moment.
+    let left: typeof created = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const live = { prog: new Set(listIds('prog')), map: new Set(listIds('map')), link: new Set(listIds('link')) };
+      left = created.filter(({ kind, id }) => live[kind].has(id));
+      if (left.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    assert.deepEqual(left, [], 'objects created by this file are still in the kernel');
+    assert.ok(created.length > 0, 'the leak check saw the objects the tests created');
   });
 }
 
