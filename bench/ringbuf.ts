@@ -51,53 +51,97 @@ int main(int argc, char **argv) {
 );
 execFileSync('gcc', ['-O2', '-o', join(dir, 'spin'), join(dir, 'spin.c')]);
 
-const child = spawn(join(dir, 'spin'), [String(seconds)], { stdio: ['pipe', 'inherit', 'inherit'] });
-const ring = KernelMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringBytes, name: 'tsbpf_bench_rb' });
-// slot 0: records submitted, slot 1: reserve failures (ring full)
-const counters = KernelMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: 'tsbpf_bench_ct' });
+interface Setup {
+  child: ReturnType<typeof spawn>;
+  exited: Promise<void>;
+  ring: KernelMap;
+  counters: KernelMap;
+  program: KernelProgram;
+  link: ReturnType<typeof attachTracepoint>;
+  reader: RingBufferReader;
+}
 
-const increment = (slot: number) => [
-  st(Size.W, 10, -4, slot),
-  mov64Reg(2, 10),
-  alu64Imm(AluOp.ADD, 2, -4),
-  ...lddw(1, counters.fd, LdImm64Src.MAP_FD),
-  callHelper(HELPER.mapLookup),
-  jmpImm(JmpOp.JEQ, 0, 0, 2),
-  mov64Imm(1, 1),
-  atomic(Size.DW, AtomicOp.ADD, 0, 0, 1),
-];
-const submit = [
-  mov64Reg(1, 0),
-  stx(Size.DW, 1, 0, 7), // pid_tgid
-  st(Size.DW, 1, 8, 0x64),
-  st(Size.DW, 1, 56, 0x7a11),
-  mov64Imm(2, 0),
-  callHelper(HELPER.ringbufSubmit),
-  ...increment(0),
-  mov64Imm(0, 0),
-  exit(),
-];
-const program = KernelProgram.load({
-  type: ProgramType.TRACEPOINT,
-  name: 'tsbpf_bench',
-  instructions: [
-    callHelper(HELPER.pidTgid),
-    mov64Reg(7, 0),
-    alu64Imm(AluOp.RSH, 0, 32),
-    jmpImm(JmpOp.JNE, 0, child.pid!, 6 + submit.length + 9), // other processes: to the final r0 = 0
-    ...lddw(1, ring.fd, LdImm64Src.MAP_FD),
-    mov64Imm(2, RECORD),
-    mov64Imm(3, 0),
-    callHelper(HELPER.ringbufReserve),
-    jmpImm(JmpOp.JEQ, 0, 0, submit.length),
-    ...submit,
-    ...increment(1),
+/** Spawns the spinning child (waiting for a byte on stdin) and attaches a program writing a record per getppid() it makes. */
+function setup(runSeconds: number, bytes: number, batchedWakeups: boolean): Setup {
+  const child = spawn(join(dir, 'spin'), [String(runSeconds)], { stdio: ['pipe', 'inherit', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const ring = KernelMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: bytes, name: 'tsbpf_bench_rb' });
+  // slot 0: records submitted, slot 1: reserve failures (ring full)
+  const counters = KernelMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, name: 'tsbpf_bench_ct' });
+  const increment = (slot: number) => [
+    st(Size.W, 10, -4, slot),
+    mov64Reg(2, 10),
+    alu64Imm(AluOp.ADD, 2, -4),
+    ...lddw(1, counters.fd, LdImm64Src.MAP_FD),
+    callHelper(HELPER.mapLookup),
+    jmpImm(JmpOp.JEQ, 0, 0, 2),
+    mov64Imm(1, 1),
+    atomic(Size.DW, AtomicOp.ADD, 0, 0, 1),
+  ];
+  // Record fields, then bump the submitted counter; with batched wakeups its old value picks the submit flags:
+  // BPF_RB_FORCE_WAKEUP (2) every 1024th record, BPF_RB_NO_WAKEUP (1) otherwise. Adaptive: flags 0.
+  const flags = batchedWakeups
+    ? [
+        jmpImm(JmpOp.JEQ, 0, 0, 7),
+        mov64Imm(1, 1),
+        atomic(Size.DW, AtomicOp.ADD | AtomicOp.FETCH, 0, 0, 1),
+        alu64Imm(AluOp.AND, 1, 1023),
+        mov64Imm(2, 1),
+        jmpImm(JmpOp.JNE, 1, 0, 1),
+        mov64Imm(2, 2),
+        jmpImm(JmpOp.JA, 0, 0, 1),
+        mov64Imm(2, 0),
+      ]
+    : [jmpImm(JmpOp.JEQ, 0, 0, 2), mov64Imm(1, 1), atomic(Size.DW, AtomicOp.ADD, 0, 0, 1), mov64Imm(2, 0)];
+  const submit = [
+    mov64Reg(8, 0),
+    stx(Size.DW, 8, 0, 7), // pid_tgid
+    st(Size.DW, 8, 8, 0x64),
+    st(Size.DW, 8, 56, 0x7a11),
+    st(Size.W, 10, -4, 0),
+    mov64Reg(2, 10),
+    alu64Imm(AluOp.ADD, 2, -4),
+    ...lddw(1, counters.fd, LdImm64Src.MAP_FD),
+    callHelper(HELPER.mapLookup),
+    ...flags,
+    mov64Reg(1, 8),
+    callHelper(HELPER.ringbufSubmit),
     mov64Imm(0, 0),
     exit(),
-  ],
-});
-const link = attachTracepoint(program, 'syscalls', 'sys_enter_getppid');
-const reader = new RingBufferReader(ring);
+  ];
+  const program = KernelProgram.load({
+    type: ProgramType.TRACEPOINT,
+    name: 'tsbpf_bench',
+    instructions: [
+      callHelper(HELPER.pidTgid),
+      mov64Reg(7, 0),
+      alu64Imm(AluOp.RSH, 0, 32),
+      jmpImm(JmpOp.JNE, 0, child.pid!, 6 + submit.length + 9), // other processes: to the final r0 = 0
+      ...lddw(1, ring.fd, LdImm64Src.MAP_FD),
+      mov64Imm(2, RECORD),
+      mov64Imm(3, 0),
+      callHelper(HELPER.ringbufReserve),
+      jmpImm(JmpOp.JEQ, 0, 0, submit.length),
+      ...submit,
+      ...increment(1),
+      mov64Imm(0, 0),
+      exit(),
+    ],
+  });
+  const link = attachTracepoint(program, 'syscalls', 'sys_enter_getppid');
+  return { child, exited, ring, counters, program, link, reader: new RingBufferReader(ring) };
+}
+
+function teardown(s: Setup): { submitted: bigint; dropped: bigint } {
+  const count = (slot: number): bigint => new DataView(s.counters.lookup(new Uint8Array(new Uint32Array([slot]).buffer))!.buffer).getBigUint64(0, true);
+  const result = { submitted: count(0), dropped: count(1) };
+  s.reader.close();
+  s.link.close();
+  s.program.close();
+  s.ring.close();
+  s.counters.close();
+  return result;
+}
 
 let consumed = 0;
 let corrupt = 0;
@@ -105,33 +149,42 @@ const onRecord = (record: Uint8Array): void => {
   consumed++;
   if (record.length !== RECORD || record[8] !== 0x64 || record[56] !== 0x11) corrupt++;
 };
-const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-let childDone = false;
-void exited.then(() => (childDone = true));
 
-const start = process.hrtime.bigint();
-child.stdin.write('g');
-while (!childDone) {
-  if (reader.poll(onRecord) === 0) await reader.wait(50);
+// Phase 1: producer and consumer together, with the kernel's adaptive wakeups and then with batched ones.
+for (const batched of [false, true]) {
+  consumed = 0;
+  corrupt = 0;
+  const live = setup(seconds, ringBytes, batched);
+  let childDone = false;
+  void live.exited.then(() => (childDone = true));
+  const start = process.hrtime.bigint();
+  live.child.stdin!.write('g');
+  while (!childDone) {
+    // With batched wakeups up to 1023 records may wait without a wakeup: a short timeout bounds their latency.
+    if (live.reader.poll(onRecord) === 0) await live.reader.wait(batched ? 5 : 50);
+  }
+  live.reader.poll(onRecord); // what is left after the producer stopped
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  const { submitted, dropped } = teardown(live);
+  const rate = consumed / elapsed;
+  console.log(`${batched ? 'batched wakeups (NO_WAKEUP, FORCE_WAKEUP every 1024th)' : 'adaptive wakeups (submit flags 0)'}: ring ${ringBytes / 1048576} MiB, ${RECORD}-byte records, ${elapsed.toFixed(2)} s`);
+  console.log(`  consumed ${consumed} records: ${(rate / 1e6).toFixed(2)} M records/s (${((rate * RECORD) / 1048576).toFixed(0)} MiB/s); submitted ${submitted}, reserve failures (ring full, counted) ${dropped}, corrupt ${corrupt}`);
+  if (BigInt(consumed) !== submitted) {
+    console.error(`  MISMATCH: consumed ${consumed} != submitted ${submitted}`);
+    process.exitCode = 1;
+  }
 }
-reader.poll(onRecord); // what is left after the producer stopped
-const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-const count = (slot: number): bigint => new DataView(counters.lookup(new Uint8Array(new Uint32Array([slot]).buffer))!.buffer).getBigUint64(0, true);
-const submitted = count(0);
-const dropped = count(1);
 
-reader.close();
-link.close();
-program.close();
-ring.close();
-counters.close();
+// Phase 2: the consumer alone, draining a ring filled while it was paused.
+const filled = setup(0.3, 64 * 1024 * 1024, true);
+filled.child.stdin!.write('g');
+await filled.exited;
+consumed = 0;
+corrupt = 0;
+const drainStart = process.hrtime.bigint();
+while (filled.reader.poll(onRecord) > 0);
+const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
+const drained = teardown(filled);
+console.log(`consumer alone: drained ${consumed} records in ${(drainSeconds * 1000).toFixed(0)} ms: ${(consumed / drainSeconds / 1e6).toFixed(2)} M records/s (submitted ${drained.submitted}, reserve failures ${drained.dropped}, corrupt ${corrupt})`);
+if (BigInt(consumed) !== drained.submitted) process.exitCode = 1;
 rmSync(dir, { recursive: true, force: true });
-
-const rate = consumed / elapsed;
-console.log(`ring buffer ${ringBytes / 1048576} MiB, ${RECORD}-byte records, ${elapsed.toFixed(2)} s`);
-console.log(`consumed ${consumed} records: ${(rate / 1e6).toFixed(2)} M records/s (${((rate * RECORD) / 1048576).toFixed(0)} MiB/s)`);
-console.log(`submitted by the program ${submitted}, reserve failures (ring full, counted) ${dropped}, corrupt ${corrupt}`);
-if (BigInt(consumed) !== submitted) {
-  console.error(`MISMATCH: consumed ${consumed} != submitted ${submitted}`);
-  process.exitCode = 1;
-}

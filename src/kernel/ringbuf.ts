@@ -93,39 +93,42 @@ export class RingBufferReader {
   /**
    * Consumes every committed record now available, calling `callback` with a
    * view valid during the call; stops at `max` records. Returns how many
-   * were delivered. A callback returning a promise is not awaited here: use
-   * consume() for backpressure.
+   * were delivered. The consumer position is published once per batch (each
+   * time the reader catches up with the producer position it read, and at
+   * the end), not per record: the kernel wakes the reader only when it finds
+   * it caught up, so fewer publications mean fewer wakeups for the producer
+   * to send. A callback returning a promise is not awaited here: use
+   * consume() for backpressure. A throwing callback consumes its record.
    */
   poll(callback: (record: Uint8Array) => void, max = Infinity): number {
     this.#check();
     let consumer = this.#readConsumer();
     let producer = this.#readProducer();
     let count = 0;
-    while (count < max) {
-      if (consumer >= producer) {
-        producer = this.#readProducer();
-        if (consumer >= producer) break;
-      }
-      const offset = consumer & this.#mask;
-      const header = Atomics.load(this.#headers, offset >>> 2) >>> 0;
-      if (header & BUSY_BIT) break; // reserved but not yet committed: records after it must wait
-      const length = header & ~(BUSY_BIT | DISCARD_BIT);
-      const next = consumer + ((length + HEADER_SIZE + 7) & ~7);
-      if (header & DISCARD_BIT) {
-        this.discarded++;
-      } else {
-        try {
-          callback(this.#data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length));
-        } finally {
-          if (!this.#closed) this.#writeConsumer(next);
+    try {
+      while (count < max) {
+        if (consumer >= producer) {
+          this.#writeConsumer(consumer);
+          producer = this.#readProducer();
+          if (consumer >= producer) break;
+        }
+        const offset = consumer & this.#mask;
+        const header = Atomics.load(this.#headers, offset >>> 2) >>> 0;
+        if (header & BUSY_BIT) break; // reserved but not yet committed: records after it must wait
+        const length = header & ~(BUSY_BIT | DISCARD_BIT);
+        consumer += (length + HEADER_SIZE + 7) & ~7;
+        if (header & DISCARD_BIT) {
+          this.discarded++;
+          continue;
         }
         count++;
+        callback(this.#data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length));
         if (this.#closed) break; // the callback closed the reader: the mapping is gone
       }
-      consumer = next;
-      this.#writeConsumer(consumer);
+    } finally {
+      if (!this.#closed) this.#writeConsumer(consumer);
+      this.delivered += count;
     }
-    this.delivered += count;
     return count;
   }
 
