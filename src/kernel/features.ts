@@ -6,9 +6,9 @@
  */
 import { exit, callHelper, mov64Imm } from '../isa/instruction.ts';
 import { HELPERS } from '../uapi/helpers.ts';
-import { AttachType, MapType, ProgramType } from '../uapi/enums.ts';
+import { AttachType, MapType, ProgramType, programTypeName } from '../uapi/enums.ts';
 import { BpfCommand, attr, scratch, tryBpfCall } from './bpf.ts';
-import { BpfSyscallError, SyscallError } from './errors.ts';
+import { BpfSyscallError, KernelArgumentError, SyscallError } from './errors.ts';
 import { errnoName, sysClose } from './ffi.ts';
 import { attachXdp, tracingTargetBtfId } from './link.ts';
 import { KernelMap, type MapOptions } from './map.ts';
@@ -148,7 +148,7 @@ export function probeProgramTypes(): FeatureResult[] {
  */
 export function probeHelpers(programType: number, helperIds: number[] = HELPERS.map((h) => h.id)): FeatureResult[] {
   const base = programProbeOptions(programType);
-  if (!base) throw new BpfSyscallError('PROG_LOAD', 'EINVAL', 22, { detail: `cannot probe helpers of program type ${programType}: it needs an attach target` });
+  if (!base) throw new KernelArgumentError(`cannot probe the helpers of program type ${programTypeName(programType)}: loading it needs an attach target`);
   return helperIds.map((id) => {
     const name = HELPERS.find((h) => h.id === id)?.name ?? `helper#${id}`;
     const instructions = [mov64Imm(1, 0), mov64Imm(2, 0), mov64Imm(3, 0), mov64Imm(4, 0), mov64Imm(5, 0), callHelper(id), mov64Imm(0, 0), exit()];

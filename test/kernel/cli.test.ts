@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { exit, mov64Imm } from '../../src/isa/instruction.ts';
-import { KernelMap } from '../../src/kernel/map.ts';
+import { rmSync } from 'node:fs';
+import { KernelMap, ensureBpffs } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { attachRawTracepoint } from '../../src/kernel/link.ts';
 import { mapInfo } from '../../src/kernel/info.ts';
@@ -41,6 +42,12 @@ test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
   const mapId = mapInfo(map.fd).id;
   assert.match(await cli('map', ['list']), new RegExp(`^${mapId}: hash  name tsbpf_cli_map`, 'm'));
   assert.match(await cli('map', ['dump', String(mapId)]), /key: 04 03 02 01 {2}value: dd cc bb aa\nFound 1 element/);
+  const pin = `${ensureBpffs()}/tsbpf_cli_pin_${process.pid}`;
+  map.pin(pin);
+  t.after(() => rmSync(pin, { force: true }));
+  const dumped = JSON.parse(await cli('map', ['dump', pin, '--json'])) as { map: { id: number }; entries: Array<{ key: string; value: string }> };
+  assert.equal(dumped.map.id, mapId);
+  assert.deepEqual(dumped.entries, [{ key: '04 03 02 01', value: 'dd cc bb aa' }]);
   assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}  tracepoint sys_exit`));
 });
 

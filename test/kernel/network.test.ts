@@ -154,6 +154,11 @@ test('attaching to a missing interface names it', kernel, (t) => {
   assert.throws(() => attachXdp(xdp, 'tsbpf_nope0'), (e: unknown) => e instanceof KernelArgumentError && /'tsbpf_nope0' does not exist/.test(e.message));
   assert.throws(() => attachXdp(xdp, 999999), (e: unknown) => e instanceof KernelArgumentError && /ifindex 999999 does not exist/.test(e.message));
   assert.throws(() => withNetworkNamespace('tsbpf_no_such_ns', () => 1), /network namespace 'tsbpf_no_such_ns' does not exist/);
+  // Modes: generic works on any device; offload needs a NIC that supports it, and the error names the interface.
+  const generic = attachXdp(xdp, 'lo', 'generic');
+  assert.match(generic.description, /on lo \(ifindex 1\), generic mode/);
+  generic.close();
+  assert.throws(() => attachXdp(xdp, 'lo', 'offload'), (e: unknown) => e instanceof BpfSyscallError && /on lo \(ifindex 1\)/.test(e.message) && /offload mode/.test(e.message));
 });
 
 test('socket filter attached with SO_ATTACH_BPF drops large datagrams', kernel, async (t) => {
