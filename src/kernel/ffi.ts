@@ -57,6 +57,8 @@ interface Libc {
   mount: (source: string, target: string, type: string, flags: number, data: null) => number;
   open: (path: string, flags: number, mode: number) => number;
   setns: (fd: number, nstype: number) => number;
+  schedSetaffinity: (pid: number, size: number, mask: Uint8Array) => number;
+  schedGetaffinity: (pid: number, size: number, mask: Uint8Array) => number;
   bind: (fd: number, addr: Uint8Array, len: number) => number;
   errno: () => number;
   address: (p: NativePointer) => bigint;
@@ -90,6 +92,8 @@ function libc(): Libc {
     mount: lib.func('mount', 'int', ['str', 'str', 'str', 'ulong', 'void *']),
     open: lib.func('open', 'int', ['str', 'int', 'uint']),
     setns: lib.func('setns', 'int', ['int', 'int']),
+    schedSetaffinity: lib.func('sched_setaffinity', 'int', ['int', 'size_t', 'void *']),
+    schedGetaffinity: lib.func('sched_getaffinity', 'int', ['int', 'size_t', 'void *']),
     bind: lib.func('bind', 'int', ['int', 'void *', 'uint']),
     errno: () => k.errno(),
     address: (p) => k.address(p),
@@ -237,6 +241,18 @@ export function sysMount(source: string, target: string, type: string): void {
 /** setns(fd, nstype) for the calling thread (Node's main thread). */
 export function sysSetns(fd: number, nstype: number, what: string): void {
   check(`setns(${what})`, libc().setns(fd, nstype));
+}
+
+/** The calling thread's CPU affinity mask (cpu_set_t bytes). */
+export function sysGetAffinity(): Uint8Array {
+  const mask = new Uint8Array(128);
+  check('sched_getaffinity', libc().schedGetaffinity(0, mask.length, mask));
+  return mask;
+}
+
+/** Sets the calling thread's CPU affinity mask (as returned by sysGetAffinity, or built with one bit per CPU). */
+export function sysSetAffinity(mask: Uint8Array): void {
+  check('sched_setaffinity', libc().schedSetaffinity(0, mask.length, mask));
 }
 
 /** bind(fd, sockaddr). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +14,7 @@ import { RingBufferReader } from '../../src/kernel/ringbuf.ts';
 import { PerfEventArrayReader } from '../../src/kernel/perfbuf.ts';
 import { BpfSyscallError, NotSupportedError } from '../../src/kernel/errors.ts';
 import { enableRunTimeStats } from '../../src/kernel/info.ts';
+import { sysGetAffinity, sysSetAffinity } from '../../src/kernel/ffi.ts';
 import { AttachType, MapType, ProgramType } from '../../src/uapi/enums.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks, incrementMapSlot, onlyInProcess, readU64, u32 } from './support.ts';
@@ -142,6 +144,33 @@ int main(int argc, char **argv) { int n = atoi(argv[1]), s = 0; for (int i = 0; 
   assert.throws(() => attachUprobe(entry, { path: binary, symbol: 'not_there' }), /'not_there' not found/);
 });
 
+test('uprobe on a shared library function (libc getppid) filtered to one process', { skip: skipWithoutKernel() }, async (t) => {
+  const libc = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/)[5] ?? '').find((p) => /\/libc[.-].*so/.test(p));
+  assert.ok(libc, 'libc is mapped into this process');
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-uprobe-lib-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'caller.c'),
+    `#include <unistd.h>
+#include <stdlib.h>
+int main(int argc, char **argv) { char go; if (read(0, &go, 1) != 1) return 1; int n = atoi(argv[1]); for (int i = 0; i < n; i++) getppid(); return 0; }
+`,
+  );
+  execFileSync('gcc', ['-O1', '-o', join(dir, 'caller'), join(dir, 'caller.c')]);
+  const counts = counterMap(t);
+  const program = KernelProgram.load({ type: ProgramType.KPROBE, name: 'tsbpf_libc', instructions: [...incrementMapSlot(counts, 0), mov64Imm(0, 0), exit()] });
+  t.after(() => program.close());
+  const child = spawn(join(dir, 'caller'), ['31'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const exited = once(child, 'exit');
+  const link = attachUprobe(program, { path: libc, symbol: 'getppid', pid: child.pid! });
+  t.after(() => link.close());
+  for (let i = 0; i < 5; i++) void process.ppid; // our own getppid calls do not count: pid filter (Node calls the syscall through libuv's uv_os_getppid -> getppid)
+  child.stdin.end('g');
+  const [code] = (await exited) as [number | null];
+  assert.equal(code, 0);
+  assert.equal(readU64(counts.lookup(u32(0))), 31n);
+});
+
 /** Program: for our getppid calls, reserve a 16-byte ring record holding (marker, i) or discard when marker is odd. */
 function ringProgram(ring: KernelMap, counter: KernelMap): KernelProgram {
   const submitAndCount = [
@@ -221,10 +250,13 @@ test('ring buffer async iterator yields records and counts discarded ones', { sk
   assert.equal(reader.discarded, 4);
 });
 
-test('perf event array samples arrive per CPU with their bytes', { skip: skipWithoutKernel() }, async (t) => {
+test('perf event array samples arrive with their bytes; a full ring reports exactly the samples the program failed to write', { skip: skipWithoutKernel() }, async (t) => {
   const events = KernelMap.create({ type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 64, name: 'tsbpf_perf' });
   t.after(() => events.close());
-  // Output 16 bytes from the stack: (0xfeed, 0x1234).
+  const outcomes = counterMap(t); // slot 0: outputs written, slot 1: outputs refused (ring full)
+  // Output 16 bytes from the stack: (0xfeed, 0x1234), then count the helper's verdict.
+  const countWritten = incrementMapSlot(outcomes, 0);
+  const countRefused = incrementMapSlot(outcomes, 1);
   const body = [
     st(Size.DW, 10, -16, 0xfeed),
     st(Size.DW, 10, -8, 0x1234),
@@ -235,6 +267,10 @@ test('perf event array samples arrive per CPU with their bytes', { skip: skipWit
     alu64Imm(AluOp.ADD, 4, -16),
     mov64Imm(5, 16),
     callHelper(BPF_FUNC_perf_event_output),
+    jmpImm(JmpOp.JNE, 0, 0, countWritten.length + 1),
+    ...countWritten,
+    jmpImm(JmpOp.JA, 0, 0, countRefused.length),
+    ...countRefused,
   ];
   const program = KernelProgram.load({ type: ProgramType.TRACEPOINT, name: 'tsbpf_perfout', instructions: onlyInProcess(process.pid, body) });
   t.after(() => program.close());
@@ -242,23 +278,34 @@ test('perf event array samples arrive per CPU with their bytes', { skip: skipWit
   t.after(() => link.close());
   const reader = new PerfEventArrayReader(events, { pagesPerCpu: 4 });
   t.after(() => reader.close());
+  // Stay on one CPU: the kernel reports a ring's losses before the next sample that fits in that same ring.
+  const affinity = sysGetAffinity();
+  const cpu0 = new Uint8Array(affinity.length);
+  cpu0[0] = 1;
+  sysSetAffinity(cpu0);
+  t.after(() => sysSetAffinity(affinity));
+
   for (let i = 0; i < 20; i++) void process.ppid;
   assert.equal(await reader.wait(1000), true);
-  const samples: Array<[bigint, bigint]> = [];
-  reader.poll(({ data }) => {
+  const samples: Array<[number, bigint, bigint]> = [];
+  reader.poll(({ cpu, data }) => {
     const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    samples.push([v.getBigUint64(0, true), v.getBigUint64(8, true)]);
+    samples.push([cpu, v.getBigUint64(0, true), v.getBigUint64(8, true)]);
   });
   assert.equal(samples.length, 20);
-  assert.ok(samples.every(([a, b]) => a === 0xfeedn && b === 0x1234n));
+  assert.ok(samples.every(([cpu, a, b]) => cpu === 0 && a === 0xfeedn && b === 0x1234n));
   assert.equal(reader.lost, 0);
-  // Overflow a 4-page ring: lost samples are counted, not hidden.
+
+  // Overflow the 4-page ring without reading it.
   for (let i = 0; i < 2000; i++) void process.ppid;
-  let got = 0;
+  let got = samples.length;
   reader.poll(() => got++);
-  // The kernel writes PERF_RECORD_LOST before the next sample that fits: make one.
-  void process.ppid;
+  void process.ppid; // a sample that fits: the kernel writes PERF_RECORD_LOST before it
   reader.poll(() => got++);
-  assert.equal(got + reader.lost, 2001);
-  assert.ok(reader.lost > 0);
+  const written = readU64(outcomes.lookup(u32(0)));
+  const refused = readU64(outcomes.lookup(u32(1)));
+  assert.equal(written + refused, 2021n);
+  assert.ok(refused > 0n, 'the ring overflowed');
+  assert.equal(BigInt(got), written);
+  assert.equal(BigInt(reader.lost), refused);
 });
