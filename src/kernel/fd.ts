@@ -41,7 +41,10 @@ function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on('exit', closeEverything);
-  process.on('uncaughtExceptionMonitor', closeEverything);
+  // Only when the exception is fatal: a process with an 'uncaughtException' handler keeps running and keeps its objects.
+  process.on('uncaughtExceptionMonitor', () => {
+    if (process.listenerCount('uncaughtException') === 0) closeEverything();
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = (): void => {
       closeEverything();
