@@ -47,10 +47,12 @@ function installExitHooks(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = (): void => {
+      // Another handler decides what the signal means (the process may go on): leave the objects to it and to 'exit'.
+      if (process.listenerCount(signal) > 1) return;
       closeEverything();
       // Restore the default action so the signal still terminates the process.
       process.removeListener(signal, onSignal);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      process.kill(process.pid, signal);
     };
     process.on(signal, onSignal);
   }
