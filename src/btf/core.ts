@@ -425,7 +425,7 @@ function fieldValue(spec: Spec | undefined, relo: CoreRelocation, bigEndian: boo
   if (!spec) return undefined;
   const btf = spec.btf;
   const acc = spec.accessors[spec.accessors.length - 1]!;
-  const where = `CO-RE ${relo.kind} relocation at instruction ${relo.insnOffset}`;
+  const where = `CO-RE ${relo.kind} relocation at instruction ${relo.insnIndex}`;
   if (acc.name === undefined) {
     const size = sizeFor(btf, acc.typeId, where);
     if (relo.kind === 'field_byte_offset') {
@@ -501,9 +501,9 @@ function typeValue(spec: Spec | undefined, relo: CoreRelocation): { value: bigin
     case 'type_matches':
       return { value: 1n, validate: true };
     case 'type_size':
-      return { value: BigInt(sizeFor(spec.btf, spec.rootTypeId, `CO-RE type_size relocation at instruction ${relo.insnOffset}`)), validate: true };
+      return { value: BigInt(sizeFor(spec.btf, spec.rootTypeId, `CO-RE type_size relocation at instruction ${relo.insnIndex}`)), validate: true };
     default:
-      throw new CoreRelocationError(`CO-RE ${relo.kind} relocation at instruction ${relo.insnOffset}: not a type relocation`);
+      throw new CoreRelocationError(`CO-RE ${relo.kind} relocation at instruction ${relo.insnIndex}: not a type relocation`);
   }
 }
 
@@ -605,7 +605,7 @@ export function resolveCoreRelocation(relo: CoreRelocation, local: Btf, target: 
     return { ...base, localValue: id, targetValue: id, poison: false, validate: false, localSize: 0, targetSize: 0, failMemSizeAdjust: false, targetTypeId: 0 };
   }
   if (localType.name === '') {
-    throw new CoreRelocationError(`CO-RE ${relo.kind} relocation at instruction ${relo.insnOffset}: root type [${relo.typeId}] ${localType.kind.toUpperCase()} is anonymous; candidates are found by name`, { typeId: relo.typeId });
+    throw new CoreRelocationError(`CO-RE ${relo.kind} relocation at instruction ${relo.insnIndex}: root type [${relo.typeId}] ${localType.kind.toUpperCase()} is anonymous; candidates are found by name`, { typeId: relo.typeId });
   }
   const candidates = findCoreCandidates(local, relo.typeId, target);
   let chosen: { spec: Spec; res: CalcResult } | undefined;
@@ -619,12 +619,12 @@ export function resolveCoreRelocation(relo: CoreRelocation, local: Btf, target: 
       chosen = { spec, res };
     } else if (spec.bitOffset !== chosen.spec.bitOffset) {
       throw new CoreRelocationError(
-        `CO-RE ${relo.kind} relocation at instruction ${relo.insnOffset} for ${describeSpec(localSpec)}: field offset ambiguity between candidates ${describeSpec(chosen.spec)} and ${describeSpec(spec)}`,
+        `CO-RE ${relo.kind} relocation at instruction ${relo.insnIndex} for ${describeSpec(localSpec)}: field offset ambiguity between candidates ${describeSpec(chosen.spec)} and ${describeSpec(spec)}`,
         { typeId: relo.typeId },
       );
     } else if (res.poison !== chosen.res.poison || res.targetValue !== chosen.res.targetValue) {
       throw new CoreRelocationError(
-        `CO-RE ${relo.kind} relocation at instruction ${relo.insnOffset} for ${describeSpec(localSpec)}: candidates disagree (${describeSpec(chosen.spec)} gives ${chosen.res.poison ? 'failure' : chosen.res.targetValue}, ${describeSpec(spec)} gives ${res.poison ? 'failure' : res.targetValue})`,
+        `CO-RE ${relo.kind} relocation at instruction ${relo.insnIndex} for ${describeSpec(localSpec)}: candidates disagree (${describeSpec(chosen.spec)} gives ${chosen.res.poison ? 'failure' : chosen.res.targetValue}, ${describeSpec(spec)} gives ${res.poison ? 'failure' : res.targetValue})`,
         { typeId: relo.typeId },
       );
     }
@@ -643,7 +643,7 @@ export function resolveCoreRelocation(relo: CoreRelocation, local: Btf, target: 
 
 export interface CoreReportEntry {
   relocation: CoreRelocation;
-  /** Instruction index patched (the relocation's insnOffset). */
+  /** Instruction index patched (the relocation's insnIndex). */
   insnIndex: number;
   result: CoreRelocationResult;
   /** Instruction(s) before and after (two slots for lddw). */
@@ -688,7 +688,7 @@ export function applyCoreRelocations(
   const report: CoreReport = { entries: [], poisoned: [] };
   const prog = options.programName !== undefined ? `program '${options.programName}': ` : '';
   relos.forEach((relo, reloIndex) => {
-    const idx = relo.insnOffset;
+    const idx = relo.insnIndex;
     const insn = instructions[idx];
     const where = `${prog}CO-RE relocation #${reloIndex} (${relo.kind}) at instruction ${idx}`;
     if (insn === undefined) throw new CoreRelocationError(`${where}: instruction index out of range (${instructions.length} instructions)`, { typeId: relo.typeId });

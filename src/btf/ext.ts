@@ -42,9 +42,15 @@ export const CORE_RELOCATION_KINDS: readonly CoreRelocationKind[] = [
 /** The kernel's number of a relocation kind (enum bpf_core_relo_kind). */
 export const coreRelocationKindNumber = (kind: CoreRelocationKind): number => CORE_RELOCATION_KINDS.indexOf(kind);
 
+/*
+ * The record types below serve both the parsed `.BTF.ext` (where `insnIndex`
+ * counts the 8-byte slots of the record's ELF section) and the object
+ * loader's ProgramSpec (where it counts slots of the linked program).
+ */
+
 export interface CoreRelocation {
-  /** Instruction index (8-byte slots) within the ELF section. */
-  insnOffset: number;
+  /** Instruction index (8-byte slots). */
+  insnIndex: number;
   /** Root type id in the local (object) BTF. */
   typeId: number;
   /** Accessor string, e.g. `0:1:2`. */
@@ -52,27 +58,29 @@ export interface CoreRelocation {
   kind: CoreRelocationKind;
 }
 
-export interface FuncInfoRecord {
-  /** Instruction index within the ELF section (the file stores bytes). */
-  insnOffset: number;
+export interface FuncInfo {
+  /** Instruction index (8-byte slots; the file stores bytes). */
+  insnIndex: number;
   /** BTF_KIND_FUNC type id. */
   typeId: number;
 }
 
-export interface LineInfoRecord {
-  insnOffset: number;
+export interface LineInfo {
+  /** Instruction index (8-byte slots; the file stores bytes). */
+  insnIndex: number;
   fileName: string;
   line: number;
   column: number;
+  /** The source line's text ('' when the compiler did not record it). */
   lineText: string;
-  /** String offsets as stored, for handing line_info to the kernel unchanged. */
+  /** Offsets into the BTF string section, as bpf_line_info carries them to the kernel. */
   fileNameOffset: number;
   lineTextOffset: number;
 }
 
 export interface BtfExt {
-  funcInfo: Map<string, FuncInfoRecord[]>;
-  lineInfo: Map<string, LineInfoRecord[]>;
+  funcInfo: Map<string, FuncInfo[]>;
+  lineInfo: Map<string, LineInfo[]>;
   coreRelos: Map<string, CoreRelocation[]>;
   /** Record sizes found in the blob (what the kernel must be given as func_info_rec_size / line_info_rec_size). */
   funcInfoRecordSize: number;
@@ -168,14 +176,14 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, options: { endianness?:
   };
 
   ext.funcInfoRecordSize = readInfoBlock(block('func_info', 8, 8), btf, (sec, pos) => {
-    push(ext.funcInfo, sec, { insnOffset: instructionIndex(view.getUint32(pos, le), 'func_info', pos), typeId: typeId(view.getUint32(pos + 4, le), 'func_info', pos) });
+    push(ext.funcInfo, sec, { insnIndex: instructionIndex(view.getUint32(pos, le), 'func_info', pos), typeId: typeId(view.getUint32(pos + 4, le), 'func_info', pos) });
   });
   ext.lineInfoRecordSize = readInfoBlock(block('line_info', 16, 16), btf, (sec, pos) => {
     const fileNameOffset = view.getUint32(pos + 4, le);
     const lineTextOffset = view.getUint32(pos + 8, le);
     const lineCol = view.getUint32(pos + 12, le);
     push(ext.lineInfo, sec, {
-      insnOffset: instructionIndex(view.getUint32(pos, le), 'line_info', pos),
+      insnIndex: instructionIndex(view.getUint32(pos, le), 'line_info', pos),
       fileName: string(fileNameOffset, 'line_info file name', pos),
       lineText: string(lineTextOffset, 'line_info line', pos),
       line: lineCol >>> 10,
@@ -192,7 +200,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, options: { endianness?:
       const accessString = string(view.getUint32(pos + 8, le), 'core_relo access string', pos);
       if (!/^\d+(:\d+)*$/.test(accessString)) throw new BtfError(`${SECTION} core_relo: malformed access string '${accessString}' at offset ${pos}`, { section: SECTION, offset: pos });
       push(ext.coreRelos, sec, {
-        insnOffset: instructionIndex(view.getUint32(pos, le), 'core_relo', pos),
+        insnIndex: instructionIndex(view.getUint32(pos, le), 'core_relo', pos),
         typeId: typeId(view.getUint32(pos + 4, le), 'core_relo', pos),
         accessString,
         kind,

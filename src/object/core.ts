@@ -25,8 +25,7 @@ export function applyProgramCore(program: ProgramSpec, target: Btf): CoreResult 
   const instructions = program.instructions.map(({ opcode, dst, src, offset, imm }) => ({ opcode, dst, src, offset, imm }));
   if (program.coreRelocations.length === 0) return { instructions, report: { entries: [], poisoned: [] } };
   if (program.btf === undefined) throw new ObjectError(`program '${program.name}' has CO-RE relocations but no BTF`, program.section);
-  const relocations = program.coreRelocations.map((r) => ({ insnOffset: r.insnIndex, typeId: r.typeId, accessString: r.accessString, kind: r.kind }));
-  const report = applyCoreRelocations(instructions, relocations, program.btf, target, { programName: program.name });
+  const report = applyCoreRelocations(instructions, program.coreRelocations, program.btf, target, { programName: program.name });
   return { instructions, report };
 }
 

@@ -377,46 +377,22 @@ class ObjectLoader {
     if (section === undefined || this.btf === undefined) return;
     const ext = inSection('.BTF.ext', () => parseBtfExt(this.elf.contents(section), this.btf!, { endianness: this.elf.byteOrder }));
     const byName = new Map([...this.code.values()].map((c) => [c.name, c]));
-    const target = (name: string, what: string): CodeSection => {
-      const code = byName.get(name);
-      if (code === undefined) throw new ObjectError(`${what} for section '${name}', which is not a code section`, '.BTF.ext');
-      return code;
+    /** Copies one kind of per-section record onto its code section, in instruction order. */
+    const attach = <T extends { insnIndex: number }>(bySection: Map<string, T[]>, what: string, list: (code: CodeSection) => T[]): void => {
+      for (const [name, records] of bySection) {
+        const code = byName.get(name);
+        if (code === undefined) throw new ObjectError(`${what} for section '${name}', which is not a code section`, '.BTF.ext');
+        const out = list(code);
+        for (const r of records) {
+          if (r.insnIndex >= code.instructions.length) throw new ObjectError(`${what} for instruction ${r.insnIndex} of '${code.name}', which has ${code.instructions.length}`, '.BTF.ext');
+          out.push({ ...r });
+        }
+        out.sort((x, y) => x.insnIndex - y.insnIndex);
+      }
     };
-    const checkIndex = (code: CodeSection, index: number, what: string): void => {
-      if (index >= code.instructions.length) throw new ObjectError(`${what} for instruction ${index} of '${code.name}', which has ${code.instructions.length}`, '.BTF.ext');
-    };
-    for (const [name, records] of ext.funcInfo) {
-      const code = target(name, 'func_info');
-      for (const r of records) {
-        checkIndex(code, r.insnOffset, 'func_info');
-        code.funcInfo.push({ insnIndex: r.insnOffset, typeId: r.typeId });
-      }
-      code.funcInfo.sort((a, b) => a.insnIndex - b.insnIndex);
-    }
-    for (const [name, records] of ext.lineInfo) {
-      const code = target(name, 'line_info');
-      for (const r of records) {
-        checkIndex(code, r.insnOffset, 'line_info');
-        code.lineInfo.push({
-          insnIndex: r.insnOffset,
-          fileName: r.fileName,
-          line: r.line,
-          column: r.column,
-          lineText: r.lineText,
-          fileNameOffset: r.fileNameOffset,
-          lineTextOffset: r.lineTextOffset,
-        });
-      }
-      code.lineInfo.sort((a, b) => a.insnIndex - b.insnIndex);
-    }
-    for (const [name, records] of ext.coreRelos) {
-      const code = target(name, 'CO-RE relocation');
-      for (const r of records) {
-        checkIndex(code, r.insnOffset, 'CO-RE relocation');
-        code.coreRelocations.push({ insnIndex: r.insnOffset, typeId: r.typeId, accessString: r.accessString, kind: r.kind });
-      }
-      code.coreRelocations.sort((a, b) => a.insnIndex - b.insnIndex);
-    }
+    attach(ext.funcInfo, 'func_info', (code) => code.funcInfo);
+    attach(ext.lineInfo, 'line_info', (code) => code.lineInfo);
+    attach(ext.coreRelos, 'CO-RE relocation', (code) => code.coreRelocations);
   }
 
   /** `values` initialisers must name programs and maps of the collection. */

@@ -12,7 +12,9 @@
 import type { Instruction } from '../isa/instruction.ts';
 import type { AttachType, MapType, ProgramType } from '../uapi/enums.ts';
 import type { Btf } from '../btf/index.ts';
-import type { CoreRelocationKind } from '../btf/ext.ts';
+import type { CoreRelocation, FuncInfo, LineInfo } from '../btf/ext.ts';
+
+export type { CoreRelocation, FuncInfo, LineInfo };
 
 export type ByteOrder = 'little' | 'big';
 
@@ -82,34 +84,6 @@ export interface ProgramSpec {
 export interface FunctionSymbol {
   name: string;
   insnIndex: number;
-}
-
-export interface FuncInfo {
-  insnIndex: number;
-  /** BTF_KIND_FUNC type id in the object's BTF. */
-  typeId: number;
-}
-
-export interface LineInfo {
-  insnIndex: number;
-  fileName: string;
-  line: number;
-  column: number;
-  /** The source line's text ('' when the compiler did not record it). */
-  lineText: string;
-  /** Offsets into the BTF string section, as bpf_line_info carries them to the kernel. */
-  fileNameOffset: number;
-  lineTextOffset: number;
-}
-
-export interface CoreRelocation {
-  insnIndex: number;
-  /** Root type id in the object's BTF. */
-  typeId: number;
-  /** Accessor string, e.g. `0:1:2`. */
-  accessString: string;
-  /** enum bpf_core_relo_kind, as named by src/btf (`field_byte_offset`, `enum_value`...). */
-  kind: CoreRelocationKind;
 }
 
 /**

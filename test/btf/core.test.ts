@@ -151,7 +151,7 @@ function pointBtf(names: string[], yOffsets: number[]): Btf {
 
 test('candidates must agree; equal candidates are fine', () => {
   const local = pointBtf(['point'], [4]);
-  const relo = { insnOffset: 0, typeId: 2, accessString: '0:1', kind: 'field_byte_offset' as const };
+  const relo = { insnIndex: 0, typeId: 2, accessString: '0:1', kind: 'field_byte_offset' as const };
   const agreeing = resolveCoreRelocation(relo, local, pointBtf(['point', 'point___dup'], [8, 8]));
   assert.equal(agreeing.targetValue, 8n);
   assert.equal(agreeing.matches, 2);
@@ -161,14 +161,14 @@ test('candidates must agree; equal candidates are fine', () => {
 test('patching validates the instruction against the local value and the access string against the type', () => {
   const local = pointBtf(['point'], [4]);
   const target = pointBtf(['point'], [8]);
-  const relo = { insnOffset: 0, typeId: 2, accessString: '0:1', kind: 'field_byte_offset' as const };
+  const relo = { insnIndex: 0, typeId: 2, accessString: '0:1', kind: 'field_byte_offset' as const };
   const ok = [{ opcode: 0x61, dst: 1, src: 2, offset: 4, imm: 0 }];
   applyCoreRelocations(ok, [relo], local, target);
   assert.equal(ok[0]!.offset, 8);
   const wrong = [{ opcode: 0x61, dst: 1, src: 2, offset: 6, imm: 0 }];
   assert.throws(() => applyCoreRelocations(wrong, [relo], local, target, { programName: 'p' }), /program 'p': CO-RE relocation #0 \(field_byte_offset\) at instruction 0 .*unexpected offset 6, expected 4/);
   assert.throws(() => applyCoreRelocations(ok, [{ ...relo, accessString: '0:7' }], local, target), /member index 7 is out of range/);
-  assert.throws(() => applyCoreRelocations(ok, [{ ...relo, insnOffset: 5 }], local, target), /instruction index out of range/);
+  assert.throws(() => applyCoreRelocations(ok, [{ ...relo, insnIndex: 5 }], local, target), /instruction index out of range/);
   const reg = [{ opcode: 0x0f, dst: 1, src: 2, offset: 0, imm: 4 }];
   assert.throws(() => applyCoreRelocations(reg, [relo], local, target), /does not use an immediate/);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { type BtfType, BtfError, createBtf, formatC, formatRaw, parseBtf, parseBtfExt, resolveCoreRelocation } from '../../src/btf/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 import { readElfSections, section } from './elf-sections.ts';
 
 const KIND = { int: 1, ptr: 2, array: 3, struct: 4, union: 5, enum: 6, typedef: 8, const: 10, func: 12, func_proto: 13 } as const;
@@ -28,6 +29,8 @@ const info = (kind: number, vlen = 0, kflag = 0): number => ((kflag << 31) | (ki
 /** [1] int 'int' size 4, 32 bits signed. */
 const INT = [1, info(KIND.int), 4, (1 << 24) | 32];
 
+const HANG_MS = 5_000;
+
 function expectBtfError(bytes: Uint8Array, pattern: RegExp): void {
   const start = performance.now();
   assert.throws(() => parseBtf(bytes), (err: unknown) => {
@@ -35,7 +38,9 @@ function expectBtfError(bytes: Uint8Array, pattern: RegExp): void {
     assert.match(err.message, pattern);
     return true;
   });
-  assert.ok(performance.now() - start < 200, 'rejection took too long');
+  // A hang detector, not a benchmark: malformed counts and cycles must be
+  // rejected by a bounded check, never by walking billions of entries.
+  assert.ok(performance.now() - start < HANG_MS, `rejection took ${(performance.now() - start).toFixed(0)} ms`);
 }
 
 test('a well-formed hand-built blob parses (the base for the malformed cases)', () => {
@@ -121,7 +126,7 @@ test('BTF.ext problems are BtfErrors naming the block', () => {
     patch?.(v);
     return out;
   };
-  assert.equal(parseBtfExt(ext([8, 5, 1, 16, 1]), btf).funcInfo.get('socket')?.[0]?.insnOffset, 2);
+  assert.equal(parseBtfExt(ext([8, 5, 1, 16, 1]), btf).funcInfo.get('socket')?.[0]?.insnIndex, 2);
   const bad: [Uint8Array, RegExp][] = [
     [ext([8, 5, 1, 12, 1]), /insn_off 12 .* not a multiple of 8/],
     [ext([8, 5, 1, 16, 9]), /type id 9 .* out of range/],
@@ -151,23 +156,12 @@ function useEverything(btf: ReturnType<typeof parseBtf>): void {
   parseBtf(btf.encode());
 }
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function fuzz(seedBlob: Uint8Array, iterations: number, seed: number): { parsed: number; rejected: number } {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const interesting = [0, 1, 2, 0xff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 24, 12, 0x04000001, 0x80000003];
   let parsed = 0;
   let rejected = 0;
-  const deadline = performance.now() + 8_000;
-  for (let i = 0; i < iterations && performance.now() < deadline; i++) {
+  for (let i = 0; i < iterations; i++) {
     const bytes = seedBlob.slice();
     const view = new DataView(bytes.buffer);
     const mutations = 1 + Math.floor(random() * 4);
@@ -221,17 +215,16 @@ function syntheticSeed(): Uint8Array {
 }
 
 test('fuzz: mutated BTF blobs only ever raise BtfError, never hang', () => {
-  const result = fuzz(syntheticSeed(), 4000, 1);
+  const result = fuzz(syntheticSeed(), 4000, fuzzSeed(1));
   console.log(`# synthetic seed: ${result.parsed} parsed, ${result.rejected} rejected`);
-  assert.ok(result.parsed + result.rejected >= 1000, 'fuzzing ran too few iterations');
   assert.ok(result.parsed > 0 && result.rejected > 0);
 });
 
 test('fuzz: mutated compiler BTF only ever raises BtfError', { skip: skipWithoutClang() }, () => {
   const seedBlob = section(readElfSections(compileBpf(fixturePath('btf', 'kinds.c'))), '.BTF');
-  const result = fuzz(new Uint8Array(seedBlob), 3000, 2);
+  const result = fuzz(new Uint8Array(seedBlob), 3000, fuzzSeed(2));
   console.log(`# kinds.c seed: ${result.parsed} parsed, ${result.rejected} rejected`);
-  assert.ok(result.parsed + result.rejected >= 1000);
+  assert.ok(result.parsed > 0 && result.rejected > 0);
 });
 
 test('fuzz: mutated .BTF.ext and CO-RE records only ever raise BtfError', { skip: skipWithoutClang() }, () => {
@@ -239,13 +232,14 @@ test('fuzz: mutated .BTF.ext and CO-RE records only ever raise BtfError', { skip
   const local = parseBtf(section(elf, '.BTF'));
   const target = parseBtf(section(readElfSections(compileBpf(fixturePath('btf', 'core_target.c'))), '.BTF'));
   const seedExt = section(elf, '.BTF.ext');
-  const random = mulberry32(3);
+  const seed = fuzzSeed(3);
+  const random = seededRandom(seed);
   let parsed = 0;
-  const deadline = performance.now() + 5_000;
-  let i = 0;
-  for (; i < 3000 && performance.now() < deadline; i++) {
+  const iterations = 3000;
+  for (let i = 0; i < iterations; i++) {
     const bytes = seedExt.slice();
-    for (let m = 0; m < 1 + Math.floor(random() * 3); m++) {
+    const mutations = 1 + Math.floor(random() * 3);
+    for (let m = 0; m < mutations; m++) {
       const pos = Math.floor(random() * bytes.length);
       bytes[pos] = random() < 0.5 ? Math.floor(random() * 256) : bytes[pos]! ^ (1 << Math.floor(random() * 8));
     }
@@ -260,9 +254,9 @@ test('fuzz: mutated .BTF.ext and CO-RE records only ever raise BtfError', { skip
       }
       parsed++;
     } catch (err) {
-      if (!(err instanceof BtfError)) throw new Error(`iteration ${i}: non-BtfError ${String((err as Error).stack ?? err)}`);
+      if (!(err instanceof BtfError)) throw new Error(`iteration ${i} (seed ${seed}): non-BtfError ${String((err as Error).stack ?? err)}\ninput: ${Buffer.from(bytes).toString('hex')}`);
     }
   }
-  console.log(`# .BTF.ext: ${i} iterations, ${parsed} parsed`);
-  assert.ok(i >= 1000 && parsed > 0);
+  console.log(`# .BTF.ext: ${iterations} iterations, ${parsed} parsed`);
+  assert.ok(parsed > 0, 'no mutation parsed: the mutations exercise nothing past the header');
 });

@@ -29,19 +29,13 @@ function member(btf: ReturnType<typeof parseBtf>, t: BtfType, name: string) {
   return { ...m, type: btf.resolve(m.type) };
 }
 
-test('parses the running kernel BTF quickly and finds well-known types', { skip: noVmlinux }, () => {
+test('parses the running kernel BTF and finds well-known types', { skip: noVmlinux }, () => {
   const bytes = readFileSync(VMLINUX);
-  parseBtf(bytes); // warm up the JIT
-  const runs: number[] = [];
-  let btf = parseBtf(bytes);
-  for (let i = 0; i < 3; i++) {
-    const start = performance.now();
-    btf = parseBtf(bytes);
-    runs.push(performance.now() - start);
-  }
-  const best = Math.min(...runs);
-  console.log(`# parsed ${bytes.length} bytes, ${btf.types.length} types in ${best.toFixed(1)} ms (best of 3)`);
-  assert.ok(best < 1000, `parse took ${best} ms`);
+  const start = performance.now();
+  const btf = parseBtf(bytes);
+  const elapsed = performance.now() - start;
+  // A hang detector (parsing must stay linear), not a benchmark: bench/btf.ts measures it.
+  assert.ok(elapsed < 15_000, `parsing vmlinux took ${elapsed.toFixed(0)} ms`);
   assert.ok(btf.types.length > 10000);
 
   const [task] = btf.findByName('task_struct', 'struct');
@@ -118,11 +112,11 @@ test('BTF.ext: func_info, line_info with text, byte offsets as instruction index
   const ext = parseBtfExt(section(elf, '.BTF.ext'), btf);
   const socket = ext.funcInfo.get('socket');
   assert.ok(socket);
-  assert.deepEqual(socket.map((f) => [f.insnOffset, btf.nameOf(f.typeId)]), [[0, 'prog']]);
+  assert.deepEqual(socket.map((f) => [f.insnIndex, btf.nameOf(f.typeId)]), [[0, 'prog']]);
   const text = ext.funcInfo.get('.text')!;
   assert.deepEqual(new Set(text.map((f) => btf.nameOf(f.typeId))), new Set(['global_func', 'helper']));
-  assert.equal(text[0]!.insnOffset, 0);
-  assert.ok(text[1]!.insnOffset > 0 && text[1]!.insnOffset < section(elf, '.text').length / 8);
+  assert.equal(text[0]!.insnIndex, 0);
+  assert.ok(text[1]!.insnIndex > 0 && text[1]!.insnIndex < section(elf, '.text').length / 8);
   const lines = ext.lineInfo.get('socket')!;
   assert.ok(lines.length > 0);
   assert.ok(lines.every((l) => l.fileName.endsWith('kinds.c')));
@@ -150,7 +144,7 @@ test('BTF.ext: records longer than known are read by their known prefix', { skip
   const records: number[] = [12];
   for (const [name, list] of funcs) {
     records.push(secNameOffset(name), list.length);
-    for (const f of list) records.push(f.insnOffset * 8, f.typeId, 0xdeadbeef);
+    for (const f of list) records.push(f.insnIndex * 8, f.typeId, 0xdeadbeef);
   }
   const body = new Uint32Array(records);
   const blob = new Uint8Array(32 + body.byteLength);
