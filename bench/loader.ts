@@ -3,7 +3,7 @@
 // prog array and a map-in-map). Run: node --import tsx bench/loader.ts
 import { readFileSync } from 'node:fs';
 import { loadCollectionSpec } from '../src/object/index.ts';
-import { compileLargeFixture } from '../test/object/large-fixture.ts';
+import { compileLargeFixture } from '../test/support/large-object.ts';
 
 const path = compileLargeFixture();
 const bytes = new Uint8Array(readFileSync(path));

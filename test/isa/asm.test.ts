@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsmError, type Instruction, assemble, encode, insn } from '../../src/isa/index.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 
 /** Hex of the encoded slots, for compact expectations (little-endian struct bpf_insn bytes). */
 function hex(source: string, syntax: 'auto' | 'llvm' | 'ubpf' = 'auto'): string {
@@ -243,13 +244,8 @@ test('syntax detection per source', () => {
 });
 
 test('fuzz: arbitrary and mutated text only ever throws AsmError', () => {
-  let seed = 0x2545f491;
-  const rand = (n: number): number => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
+  const random = seededRandom(fuzzSeed(0x2545f491));
+  const rand = (n: number): number => Math.floor(random() * n);
   const corpus = [...LLVM_CASES.map(([s]) => s), ...UBPF_CASES.map(([s]) => s), 'lddw %r0, 0x1122334455667788', 'label:', '/*', '*/', '#', '<', '>'];
   const alphabet = ' \t\n()[]*+-=<>&|^%#:;,/sSuUrRwWx0123456789abcdefl_.pcgoitkmv\\\'"\r\u00e9';
   let thrown = 0;

@@ -11,6 +11,7 @@ import {
   instructionProblem,
   isLddw,
 } from '../../src/isa/index.ts';
+import { seededRandom } from '../support/random.ts';
 
 const IMMS = [0, 1, -1, 5, 8, 16, 32, 64, 0x10000, 0x7fffffff, -0x80000000, 0x12345678, -0x1234,
   AtomicOp.ADD | AtomicOp.FETCH, AtomicOp.OR, AtomicOp.OR | AtomicOp.FETCH, AtomicOp.AND, AtomicOp.AND | AtomicOp.FETCH,
@@ -100,13 +101,8 @@ test('helperNames: false prints numeric helper ids that still round trip', () =>
 });
 
 test('randomized round trip over valid instructions', () => {
-  let seed = 0x9e3779b9;
-  const next = (): number => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return seed >>> 0;
-  };
+  const random = seededRandom(0x9e3779b9);
+  const next = (): number => Math.floor(random() * 2 ** 32);
   const program: Instruction[] = [];
   let tried = 0;
   while (program.length < 30000) {

@@ -1,17 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 import { PcapError, buildPacket, decodePacket, encodeCapture, ethernet, ipv4, ipv6, payload, readCaptureAll, tcp, udp } from '../../src/net/index.ts';
-
-/** xorshift32: reproducible "random" input (the seed is printed on failure). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 function corpus(): Uint8Array[] {
   const packets = [
@@ -30,8 +20,8 @@ function corpus(): Uint8Array[] {
 
 test('fuzz: mutated and truncated captures either parse or raise PcapError, never anything else', async () => {
   const seeds = corpus();
-  const seed = Number(process.env.TSBPF_FUZZ_SEED ?? 0x5eed);
-  const random = rng(seed);
+  const seed = fuzzSeed(0x5eed);
+  const random = seededRandom(seed);
   let parsed = 0;
   let rejected = 0;
   for (let round = 0; round < 3000; round++) {
@@ -70,7 +60,7 @@ test('fuzz: mutated and truncated captures either parse or raise PcapError, neve
 });
 
 test('fuzz: decodePacket never throws on random frames', () => {
-  const random = rng(1234);
+  const random = seededRandom(fuzzSeed(1234));
   const base = buildPacket(ethernet(), ipv4(), tcp(), payload(20));
   for (let i = 0; i < 5000; i++) {
     const frame = base.slice(0, Math.floor(random() * (base.length + 1)));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { MapType } from '../../src/uapi/enums.ts';
 import { loadCollectionSpec } from '../../src/object/index.ts';
 import { skipWithoutClang } from '../support/env.ts';
-import { DEFAULT_SHAPE, compileLargeFixture } from './large-fixture.ts';
+import { DEFAULT_SHAPE, compileLargeFixture } from '../support/large-object.ts';
 
 test('generated large object: every program linked, tail-call array and map-in-map initialised', { skip: skipWithoutClang() }, () => {
   const spec = loadCollectionSpec(compileLargeFixture());

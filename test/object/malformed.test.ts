@@ -7,6 +7,7 @@ import { TsbpfError } from '../../src/errors.ts';
 import { ObjectError, loadCollectionSpec } from '../../src/object/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 import { FIXTURES } from './fixtures.ts';
 
 const skip = skipWithoutClang();
@@ -56,6 +57,8 @@ class Patcher {
   }
 }
 
+const HANG_MS = 5_000;
+
 function expectObjectError(bytes: Uint8Array, pattern: RegExp): void {
   const started = performance.now();
   assert.throws(() => loadCollectionSpec(bytes), (err: unknown) => {
@@ -63,7 +66,8 @@ function expectObjectError(bytes: Uint8Array, pattern: RegExp): void {
     assert.match(err.message, pattern);
     return true;
   });
-  assert.ok(performance.now() - started < 200, 'rejected quickly');
+  // A hang detector, not a benchmark: bad counts and offsets are rejected by bounded checks.
+  assert.ok(performance.now() - started < HANG_MS, `rejection took ${(performance.now() - started).toFixed(0)} ms`);
 }
 
 test('malformed objects give ObjectError naming the problem', { skip }, () => {
@@ -119,18 +123,6 @@ test('a relocation pointing a call at a non-function is an ObjectError', { skip 
   expectObjectError(p.bytes, /neither lddw nor call/);
 });
 
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function mutate(original: Uint8Array, rand: () => number): Uint8Array {
   const int = (n: number): number => Math.floor(rand() * n);
   const choice = int(6);
@@ -169,8 +161,9 @@ function mutate(original: Uint8Array, rand: () => number): Uint8Array {
   return bytes;
 }
 
-test('fuzz: mutated fixtures only ever throw TsbpfError, and quickly', { skip, timeout: 120_000 }, () => {
-  const rand = random(0x5eed);
+test('fuzz: mutated fixtures only ever throw TsbpfError, and never hang', { skip, timeout: 120_000 }, () => {
+  const seed = fuzzSeed(0x5eed);
+  const rand = seededRandom(seed);
   const casesPerObject = 200;
   let loaded = 0;
   let rejected = 0;
@@ -187,7 +180,7 @@ test('fuzz: mutated fixtures only ever throw TsbpfError, and quickly', { skip, t
           loaded++;
         } catch (err) {
           if (!(err instanceof TsbpfError)) {
-            throw new Error(`${name}${bigEndian ? ' (big-endian)' : ''} case ${i}: not a TsbpfError: ${(err as Error)?.stack ?? String(err)}`);
+            throw new Error(`${name}${bigEndian ? ' (big-endian)' : ''} case ${i} (seed ${seed}): not a TsbpfError: ${(err as Error)?.stack ?? String(err)}`);
           }
           rejected++;
         }
@@ -198,6 +191,6 @@ test('fuzz: mutated fixtures only ever throw TsbpfError, and quickly', { skip, t
   const total = loaded + rejected;
   assert.equal(total, FIXTURES.length * 2 * casesPerObject);
   assert.ok(rejected > total / 4, `most mutations should be rejected (${rejected}/${total})`);
-  assert.ok(slowest < 1000, `slowest case took ${slowest.toFixed(1)} ms`);
+  assert.ok(slowest < HANG_MS, `slowest case took ${slowest.toFixed(1)} ms`);
   console.log(`fuzz: ${total} cases, ${rejected} rejected, ${loaded} loaded, slowest ${slowest.toFixed(1)} ms, total ${(performance.now() - started).toFixed(0)} ms`);
 });

@@ -2,12 +2,12 @@
  * A generated C fixture imitating a large BPF project: many programs across
  * several sections, a tree of shared subprograms, a tail-call prog array
  * initialised with every program, and a map-in-map. Used by the loader
- * benchmark (bench/loader.ts) and its test.
+ * benchmark (bench/loader.ts) and test/object/large.test.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileBpf } from '../support/clang.ts';
+import { compileBpf } from './clang.ts';
 
 export interface LargeFixtureShape {
   programs: number;
