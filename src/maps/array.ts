@@ -76,13 +76,8 @@ export class ArrayMap extends VmMap {
     return 0;
   }
 
-  private index(key: Uint8Array | null, operation: string): number {
-    this.checkKey(key, operation);
-    return new DataView(key!.buffer, key!.byteOffset, 4).getUint32(0, true);
-  }
-
   override lookup(key: Uint8Array | null, flags = 0): Uint8Array | undefined {
-    const index = this.index(key, 'lookup');
+    const index = this.keyIndex(key, 'lookup');
     this.checkUserRead('lookup');
     this.checkLookupFlags(flags);
     if (index >= this.maxEntries) return undefined;
@@ -94,7 +89,7 @@ export class ArrayMap extends VmMap {
   }
 
   override update(key: Uint8Array | null, value: Uint8Array, flags = 0): void {
-    const index = this.index(key, 'update');
+    const index = this.keyIndex(key, 'update');
     this.checkValue(value, 'update');
     this.checkUserWrite('update');
     this.memory.u8.set(value, this.scratch);
@@ -105,19 +100,12 @@ export class ArrayMap extends VmMap {
   }
 
   override delete(key: Uint8Array): boolean {
-    this.index(key, 'delete');
+    this.keyIndex(key, 'delete');
     throw this.error('EINVAL', 'delete', 'array elements cannot be deleted');
   }
 
-  /** Index order, as array_map_get_next_key: after the last index (or an out-of-range one: from 0), ENOENT. */
   override nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
-    this.checkOpen();
-    const index = key === undefined ? -1 : this.index(key, 'get_next_key');
-    const next = index === -1 || index >= this.maxEntries ? 0 : index + 1;
-    if (next >= this.maxEntries) return undefined;
-    const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, next, true);
-    return out;
+    return this.nextArrayKey(key);
   }
 
   /** The array's bytes as an mmap of a BPF_F_MMAPABLE array shows them (a live view; re-take it after VM memory grows). */
@@ -185,11 +173,6 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
     return index >= 0 && index < this.maxEntries ? this.slots[index]?.target : undefined;
   }
 
-  private index(key: Uint8Array | null, operation: string): number {
-    this.checkKey(key, operation);
-    return new DataView(key!.buffer, key!.byteOffset, 4).getUint32(0, true);
-  }
-
   override lookupElem(keyAddress: number): number {
     if (this.kind !== 'map') return 0;
     const index = this.memory.view.getUint32(keyAddress, true);
@@ -197,7 +180,7 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
   }
 
   override lookup(key: Uint8Array | null, flags = 0): Uint8Array | undefined {
-    const index = this.index(key, 'lookup');
+    const index = this.keyIndex(key, 'lookup');
     this.checkUserRead('lookup');
     if (flags !== 0) throw this.error('EINVAL', 'lookup', `invalid lookup flags ${flags}`);
     if (this.kind === 'perf_event') throw this.error('EOPNOTSUPP', 'lookup', 'perf event arrays cannot be read from user space');
@@ -209,7 +192,7 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
   }
 
   override update(key: Uint8Array | null, value: Uint8Array, flags = 0): void {
-    const index = this.index(key, 'update');
+    const index = this.keyIndex(key, 'update');
     this.checkValue(value, 'update');
     this.checkUserWrite('update');
     if (flags > UpdateFlag.EXIST || flags < 0) throw this.error('EINVAL', 'update', `invalid update flags ${flags}`);
@@ -227,7 +210,7 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
   }
 
   override delete(key: Uint8Array): boolean {
-    const index = this.index(key, 'delete');
+    const index = this.keyIndex(key, 'delete');
     this.checkUserWrite('delete');
     if (index >= this.maxEntries) throw this.error('E2BIG', 'delete', `index ${index} is out of range (max_entries ${this.maxEntries})`);
     if (this.slots[index] === undefined) return false;
@@ -237,13 +220,7 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
   }
 
   override nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
-    this.checkOpen();
-    const index = key === undefined ? -1 : this.index(key, 'get_next_key');
-    const next = index === -1 || index >= this.maxEntries ? 0 : index + 1;
-    if (next >= this.maxEntries) return undefined;
-    const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, next, true);
-    return out;
+    return this.nextArrayKey(key);
   }
 
   /** Inner maps of an ARRAY_OF_MAPS, via the handle a program's lookup returned. */

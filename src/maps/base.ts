@@ -264,6 +264,27 @@ export abstract class VmMap implements BpfMap {
     if (this.closedFlag) throw new ClosedError(`${this.describe()} is closed`);
   }
 
+  /** The u32 index a 4-byte key holds (array-like maps and stack ids), after checkKey. */
+  protected keyIndex(key: Uint8Array | null, operation: string): number {
+    this.checkKey(key, operation);
+    return new DataView(key!.buffer, key!.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** A 4-byte key holding `index`, as get_next_key returns it for index-keyed maps. */
+  protected static indexKey(index: number): Uint8Array {
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setUint32(0, index, true);
+    return out;
+  }
+
+  /** get_next_key of arrays (array_map_get_next_key): index order; a missing or out-of-range key starts at 0; after the last, ENOENT. */
+  protected nextArrayKey(key: Uint8Array | undefined): Uint8Array | undefined {
+    this.checkOpen();
+    const index = key === undefined ? -1 : this.keyIndex(key, 'get_next_key');
+    const next = index === -1 || index >= this.maxEntries ? 0 : index + 1;
+    return next < this.maxEntries ? VmMap.indexKey(next) : undefined;
+  }
+
   protected checkKey(key: Uint8Array | null, operation: string): void {
     this.checkOpen();
     if (key === null) {

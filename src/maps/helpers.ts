@@ -1,6 +1,6 @@
 import type { HelperCall, HelperRegistry } from '../vm/helper-registry.ts';
 import type { LoadedProgram } from '../vm/program.ts';
-import { helperByName } from '../uapi/helpers.ts';
+import { helperId as id } from '../uapi/helpers.ts';
 import { ReferenceArrayMap } from './array.ts';
 import { vmMapByHandle, type VmMap } from './base.ts';
 import { negErrno } from './errors.ts';
@@ -10,12 +10,6 @@ import { RingBufMap, ringBufferContaining } from './ringbuf.ts';
 export interface MapHelperOptions {
   /** The virtual CPU a call runs on (per-CPU values, BPF_F_CURRENT_CPU); default 0. */
   cpuOf?: (call: HelperCall) => number;
-}
-
-function id(name: string): number {
-  const spec = helperByName(name);
-  if (spec === undefined) throw new Error(`unknown helper ${name}`);
-  return spec.id;
 }
 
 /** The map an argument register points to (a map handle), or undefined. */

@@ -63,13 +63,8 @@ export class StackTraceMap extends VmMap {
     return id;
   }
 
-  private stackIdOf(key: Uint8Array | null, operation: string): number {
-    this.checkKey(key, operation);
-    return new DataView(key!.buffer, key!.byteOffset, 4).getUint32(0, true);
-  }
-
   override lookup(key: Uint8Array | null, flags = 0): Uint8Array | undefined {
-    const id = this.stackIdOf(key, 'lookup');
+    const id = this.keyIndex(key, 'lookup');
     this.checkUserRead('lookup');
     if (flags !== 0) throw this.error('EINVAL', 'lookup', `invalid lookup flags ${flags}`);
     const bucket = id < this.bucketCount ? this.buckets[id] : undefined;
@@ -80,7 +75,7 @@ export class StackTraceMap extends VmMap {
   }
 
   override delete(key: Uint8Array): boolean {
-    const id = this.stackIdOf(key, 'delete');
+    const id = this.keyIndex(key, 'delete');
     this.checkUserWrite('delete');
     if (id >= this.bucketCount || !this.buckets[id]) return false;
     this.buckets[id] = undefined;
@@ -97,13 +92,10 @@ export class StackTraceMap extends VmMap {
     this.checkOpen();
     let id = 0;
     if (key !== undefined) {
-      const current = this.stackIdOf(key, 'get_next_key');
+      const current = this.keyIndex(key, 'get_next_key');
       id = current >= this.bucketCount || !this.buckets[current] ? 0 : current + 1;
     }
     while (id < this.bucketCount && !this.buckets[id]) id++;
-    if (id >= this.bucketCount) return undefined;
-    const out = new Uint8Array(4);
-    new DataView(out.buffer).setUint32(0, id, true);
-    return out;
+    return id < this.bucketCount ? VmMap.indexKey(id) : undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { TsbpfError } from '../errors.ts';
 import { ProgramType } from './enums.ts';
 
 /**
@@ -407,6 +408,21 @@ export function helperById(id: number): HelperSpec | undefined {
 /** Accepts `map_lookup_elem` or `bpf_map_lookup_elem`. */
 export function helperByName(name: string): HelperSpec | undefined {
   return byName.get(name.startsWith('bpf_') ? name.slice(4) : name);
+}
+
+/** A helper name that is not in the kernel's enum bpf_func_id. */
+export class UnknownHelperNameError extends TsbpfError {
+  override name = 'UnknownHelperNameError';
+  constructor(readonly helper: string) {
+    super(`bpf_${helper.replace(/^bpf_/, '')} is not a helper of enum bpf_func_id`);
+  }
+}
+
+/** The id of a helper named like helperByName accepts; throws UnknownHelperNameError for other names. */
+export function helperId(name: string): number {
+  const spec = helperByName(name);
+  if (spec === undefined) throw new UnknownHelperNameError(name);
+  return spec.id;
 }
 
 /** The base type of an argument or return type value (without flags). */

@@ -13,7 +13,9 @@ import {
   helperAllowed,
   helperById,
   helperByName,
+  helperId,
   returnTypeName,
+  UnknownHelperNameError,
 } from '../../src/uapi/helpers.ts';
 import { AttachType, ProgramType } from '../../src/uapi/enums.ts';
 
@@ -97,4 +99,10 @@ test('availability per program type', () => {
   for (const [type, ids] of Object.entries(HELPER_AVAILABILITY)) {
     for (const id of ids) assert.ok(helperById(id), `program type ${type} lists unknown helper ${id}`);
   }
+});
+
+test('helperId names the helper it cannot find with a typed error', () => {
+  assert.equal(helperId('map_lookup_elem'), 1);
+  assert.equal(helperId('bpf_tail_call'), 12);
+  assert.throws(() => helperId('no_such_helper'), (e: unknown) => e instanceof UnknownHelperNameError && e.helper === 'no_such_helper' && /bpf_no_such_helper/.test(e.message));
 });

@@ -13,15 +13,13 @@ import { StackTraceMap } from '../../maps/stacktrace.ts';
 import { vmMapByHandle } from '../../maps/base.ts';
 import { MapType } from '../../uapi/enums.ts';
 import { StackFlag } from '../../uapi/maps.ts';
-import { helperByName } from '../../uapi/helpers.ts';
+import { helperId as id } from '../../uapi/helpers.ts';
 import type { HelperCall, HelperRegistry } from '../helper-registry.ts';
 import { MAY_GOTO_LOOPS } from '../program.ts';
 import { callFunctionPointer } from './callbacks.ts';
 import { RunEnvironment } from './environment.ts';
 import { EINVAL, EFAULT, E2BIG } from './errno.ts';
 import { RedirectMap } from './redirect-map.ts';
-
-const id = (name: string): number => helperByName(name)!.id;
 
 /** The virtual CPU of the run (`event.cpu`, default 0). */
 export function runCpu(call: HelperCall): number {
