@@ -17,19 +17,14 @@
  * the pass cannot follow (spilled to the stack and reloaded) is bounded at
  * run time by the context region only.
  */
-import { TsbpfError } from '../errors.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { AluOp, InsnClass, JmpOp, Mode, OPCODE_CALL, OPCODE_EXIT, OPCODE_JA, OPCODE_JA32, Source, aluOp, jmpOp, opClass, opMode, opSource } from '../isa/opcodes.ts';
 import { type ContextLayout, type ProgramTypeSpec, CONTEXT_LAYOUTS, contextFieldAt } from '../uapi/program-types.ts';
+import { ProgramLoadError } from './errors.ts';
 
-export class ContextAccessError extends TsbpfError {
+/** A context access the program type does not allow: a load-time refusal, as the kernel's verifier makes it. */
+export class ContextAccessError extends ProgramLoadError {
   override name = 'ContextAccessError';
-  constructor(
-    readonly index: number,
-    readonly reason: string,
-  ) {
-    super(`instruction ${index}: ${reason}`);
-  }
 }
 
 const SIZE_BYTES = [4, 2, 1, 8];

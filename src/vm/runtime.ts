@@ -11,7 +11,7 @@ import type { Instruction } from '../isa/instruction.ts';
 import { OPCODE_CALL } from '../isa/opcodes.ts';
 import type { BpfProgram, RunOptions, RunResult } from '../kernel/interface.ts';
 import { ProgramType } from '../uapi/enums.ts';
-import { type ProgramTypeSpec, CONTEXT_LAYOUTS, programTypeSpec } from '../uapi/program-types.ts';
+import { type ContextLayout, type ProgramTypeSpec, CONTEXT_LAYOUTS, programTypeSpec } from '../uapi/program-types.ts';
 import { checkContextAccesses } from './context.ts';
 import type { HelperRegistry } from './helper-registry.ts';
 import {
@@ -31,6 +31,7 @@ import {
   unavailableReason,
 } from './helpers/index.ts';
 import { type JitOptions, loadJit } from './jit/index.ts';
+import type { Region } from './memory.ts';
 import type { LoadedProgram } from './program.ts';
 import { Vm } from './vm.ts';
 
@@ -69,7 +70,7 @@ export interface VmRunResult extends RunResult {
 
 const XDP_MD = CONTEXT_LAYOUTS.xdp_md;
 const SKB = CONTEXT_LAYOUTS.__sk_buff;
-const field = (layout: { fields: readonly { name: string; offset: number; size: number }[] }, name: string): number => layout.fields.find((f) => f.name === name)!.offset;
+const field = (layout: ContextLayout, name: string): number => layout.fields.find((f) => f.name === name)!.offset;
 /** __sk_buff fields BPF_PROG_TEST_RUN accepts in ctx_in and returns in ctx_out (convert___skb_to_skb). */
 const SKB_CTX_FIELDS = ['mark', 'priority', 'ingress_ifindex', 'ifindex', 'cb', 'tstamp', 'wire_len', 'gso_segs', 'gso_size', 'hwtstamp'];
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
@@ -210,22 +211,14 @@ export class VmProgram implements BpfProgram {
     }
     if (data.length - metaLength < ETH_HLEN) throw new RunInputError(`XDP data is ${data.length - metaLength} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
     if (data.length > XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM) throw new RunInputError(`XDP data of ${data.length} bytes does not fit a ${XDP_FRAME_BYTES}-byte frame`);
-    const memory = this.vm.memory;
-    const packet = new PacketBuffer(memory, data, 'xdp', XDP_HEADROOM - metaLength, XDP_TAILROOM, XDP_FRAME_BYTES);
+    const packet = new PacketBuffer(this.vm.memory, data, 'xdp', XDP_HEADROOM - metaLength, XDP_TAILROOM, XDP_FRAME_BYTES);
     packet.setBounds({ dataMeta: packet.dataMeta, data: packet.dataMeta + metaLength, dataEnd: packet.dataEnd });
-    const ctxRegion = memory.allocateRegion(XDP_MD.size, 'context', 'xdp_md', false);
-    try {
-      const write = (name: string, value: number): void => memory.view.setUint32(ctxRegion.start + field(XDP_MD, name), value, true);
-      packet.onBoundsChange = (b): void => {
-        write('data', b.data);
-        write('data_end', b.dataEnd);
-        write('data_meta', b.dataMeta);
-      };
-      packet.onBoundsChange(packet);
-      write('ingress_ifindex', ingress);
-      write('rx_queue_index', rxQueue);
-      env.packet = packet;
-      const { retval, durationNs } = this.execute(ctxRegion.start, env, repeat);
+    const fill = (context: number): void => {
+      const view = this.vm.memory.view;
+      view.setUint32(context + field(XDP_MD, 'ingress_ifindex'), ingress, true);
+      view.setUint32(context + field(XDP_MD, 'rx_queue_index'), rxQueue, true);
+    };
+    return this.runOnPacket(packet, XDP_MD, false, env, repeat, fill, ({ retval, durationNs }) => {
       const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: [...env.trace] };
       if (options.ctx !== undefined) {
         const out = new DataView(new ArrayBuffer(XDP_MD.size));
@@ -235,12 +228,8 @@ export class VmProgram implements BpfProgram {
         out.setUint32(field(XDP_MD, 'rx_queue_index'), rxQueue, true);
         result.ctx = new Uint8Array(out.buffer);
       }
-      if (env.redirect !== undefined) result.redirect = env.redirect;
       return result;
-    } finally {
-      memory.freeRegion(ctxRegion);
-      packet.release();
-    }
+    });
   }
 
   private runSkb(options: VmRunOptions, env: RunEnvironment, repeat: number): VmRunResult {
@@ -250,7 +239,6 @@ export class VmProgram implements BpfProgram {
     if (networkHeader !== undefined && data.length < ETH_HLEN + networkHeader.bytes) {
       throw new RunInputError(`skb data is ${data.length} bytes: an ${networkHeader.name} frame needs at least ${ETH_HLEN + networkHeader.bytes} (Ethernet + ${networkHeader.bytes}-byte ${networkHeader.name} header; the kernel's -EINVAL)`);
     }
-    const memory = this.vm.memory;
     const ctxIn = new Uint8Array(SKB.size);
     if (options.ctx !== undefined) {
       this.checkContextSize(options.ctx, SKB.size, 'struct __sk_buff');
@@ -264,13 +252,13 @@ export class VmProgram implements BpfProgram {
       }
     }
     const l2 = L2_SKB_TYPES.has(this.type);
+    const memory = this.vm.memory;
     const packet = new PacketBuffer(memory, data, 'skb', SKB_HEADROOM, 0);
     if (!l2) packet.setBounds({ dataMeta: packet.data + ETH_HLEN, data: packet.data + ETH_HLEN, dataEnd: packet.dataEnd });
-    const ctxRegion = memory.allocateRegion(SKB.size, 'context', '__sk_buff', this.spec.access !== undefined && this.spec.access.write.length > 0);
-    try {
+    const fill = (context: number): void => {
+      memory.u8.set(ctxIn, context);
       const view = memory.view;
-      const at = (name: string): number => ctxRegion.start + field(SKB, name);
-      memory.u8.set(ctxIn, ctxRegion.start);
+      const at = (name: string): number => context + field(SKB, name);
       const u32 = (name: string, value: number): void => view.setUint32(at(name), value, true);
       const etherType = (data[12]! << 8) | data[13]!;
       u32('len', packet.length);
@@ -278,14 +266,9 @@ export class VmProgram implements BpfProgram {
       u32('pkt_type', packetType(data));
       if (view.getUint32(at('ifindex'), true) === 0) u32('ifindex', LOOPBACK_IFINDEX);
       if (view.getUint32(at('wire_len'), true) === 0) u32('wire_len', packet.length);
-      packet.onBoundsChange = (b): void => {
-        u32('data', b.data);
-        u32('data_end', b.dataEnd);
-        u32('data_meta', b.dataMeta);
-      };
-      packet.onBoundsChange(packet);
-      env.packet = packet;
-      const { retval, durationNs } = this.execute(ctxRegion.start, env, repeat);
+    };
+    const writable = this.spec.access !== undefined && this.spec.access.write.length > 0;
+    return this.runOnPacket(packet, SKB, writable, env, repeat, fill, ({ retval, durationNs }, context) => {
       const output = memory.u8.slice(packet.macHeader, packet.dataEnd);
       // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
       if (!l2) output.fill(0, 0, ETH_HLEN);
@@ -293,14 +276,49 @@ export class VmProgram implements BpfProgram {
       if (options.ctx !== undefined) {
         const out = new Uint8Array(SKB.size);
         for (const f of SKB.fields.filter((g) => SKB_CTX_FIELDS.includes(g.name))) {
-          out.set(memory.u8.subarray(ctxRegion.start + f.offset, ctxRegion.start + f.offset + f.size), f.offset);
+          out.set(memory.u8.subarray(context + f.offset, context + f.offset + f.size), f.offset);
         }
         result.ctx = out;
       }
+      return result;
+    });
+  }
+
+  /**
+   * Runs the program on `packet` with its context struct `layout` in a new context region:
+   * `fill` writes the context, the 32-bit data, data_end and data_meta fields follow the packet's
+   * bounds (helpers move them), `collect` builds the result from the run. The packet and the
+   * region are released however the run ends.
+   */
+  private runOnPacket(
+    packet: PacketBuffer,
+    layout: ContextLayout,
+    writable: boolean,
+    env: RunEnvironment,
+    repeat: number,
+    fill: (context: number) => void,
+    collect: (run: { retval: number; durationNs: number }, context: number) => VmRunResult,
+  ): VmRunResult {
+    const memory = this.vm.memory;
+    let region: Region | undefined;
+    try {
+      region = memory.allocateRegion(layout.size, 'context', layout.struct, writable);
+      const context = region.start;
+      fill(context);
+      // memory.view is re-read on every change: a helper may grow the memory during the run.
+      const bound = (name: string, value: number): void => memory.view.setUint32(context + field(layout, name), value, true);
+      packet.onBoundsChange = (b): void => {
+        bound('data', b.data);
+        bound('data_end', b.dataEnd);
+        bound('data_meta', b.dataMeta);
+      };
+      packet.onBoundsChange(packet);
+      env.packet = packet;
+      const result = collect(this.execute(context, env, repeat), context);
       if (env.redirect !== undefined) result.redirect = env.redirect;
       return result;
     } finally {
-      memory.freeRegion(ctxRegion);
+      if (region !== undefined) memory.freeRegion(region);
       packet.release();
     }
   }

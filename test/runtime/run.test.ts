@@ -4,6 +4,7 @@ import { assemble } from '../../src/isa/asm.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
 import { VmProgram, RunInputError } from '../../src/vm/runtime.ts';
 import { ContextAccessError } from '../../src/vm/context.ts';
+import { ProgramLoadError } from '../../src/vm/errors.ts';
 import { UnsupportedHelperError } from '../../src/vm/helpers/index.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { buildPacket, ethernet, ipv4, ipv6, udp, tcp, payload, decodePacket } from '../../src/net/index.ts';
@@ -130,7 +131,7 @@ test('clear errors: truncated packet, wrong context size, invalid context access
   assert.throws(() => program.run({ data: new Uint8Array(10) }), (e: unknown) => e instanceof RunInputError && /10 bytes, shorter than an Ethernet header/.test(e.message));
   assert.throws(() => program.run({ data: packets[0], ctx: new Uint8Array(32).fill(1) }), /larger than struct xdp_md \(24 bytes\)/);
   assert.throws(() => program.run({ data: packets[0], ctx: new Uint8Array(24) }), /data_end is 0, but data is/);
-  assert.throws(() => new VmProgram(ProgramType.XDP, assemble('r2 = 5\n*(u32 *)(r1 + 0) = r2\nr0 = 2\nexit')), (e: unknown) => e instanceof ContextAccessError && /xdp_md->data is not writable by xdp programs/.test(e.message) && e.index === 1);
+  assert.throws(() => new VmProgram(ProgramType.XDP, assemble('r2 = 5\n*(u32 *)(r1 + 0) = r2\nr0 = 2\nexit')), (e: unknown) => e instanceof ContextAccessError && e instanceof ProgramLoadError && /xdp_md->data is not writable by xdp programs/.test(e.message) && e.index === 1);
   assert.throws(() => new VmProgram(ProgramType.XDP, assemble('r6 = r1\nr6 += 24\nr0 = *(u32 *)(r6 + 0)\nexit')), /outside the 24-byte context/);
   assert.throws(() => new VmProgram(ProgramType.XDP, assemble('r0 = *(u16 *)(r1 + 0)\nexit')), /xdp_md->data must be read with a 4-byte load/);
   assert.throws(() => new VmProgram(ProgramType.SOCKET_FILTER, assemble('r0 = *(u32 *)(r1 + 76)\nexit')), /__sk_buff->data is not readable by socket_filter programs/);
