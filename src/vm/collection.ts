@@ -435,12 +435,3 @@ function encodeKconfig(btf: Btf | undefined, extern: ExternSpec, text: string, d
   const u = BigInt.asUintN(size * 8, value);
   for (let i = 0; i < size; i++) data[offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
 }
-
-/** Exposed for tools: the kernel build configuration values, if readable. */
-export function readKernelConfig(): Record<string, string> | undefined {
-  try {
-    return runningKernelConfig();
-  } catch {
-    return undefined;
-  }
-}
