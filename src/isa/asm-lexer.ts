@@ -1,4 +1,5 @@
 import { TsbpfError } from '../errors.ts';
+import { AtomicOp } from './opcodes.ts';
 
 /** An assembly error at a 1-based line and column. */
 export class AsmError extends TsbpfError {
@@ -192,7 +193,17 @@ export class Cursor {
     if (n.value < -32768n || n.value > 32767n) this.fail(`offset ${n.value} out of range -32768..32767`, n.column);
     return Number(n.value);
   }
+
+  /** A pc-relative jump or call distance: 16 bits in `offset`, 32 bits in `imm` (gotol, local calls). */
+  jumpOffset(n: ParsedNumber, bits: 16 | 32): number {
+    const limit = bits === 16 ? 32768n : 2n ** 31n;
+    if (n.value < -limit || n.value >= limit) this.fail(`jump offset ${n.value} out of range ${-limit}..${limit - 1n}`, n.column);
+    return Number(n.value);
+  }
 }
+
+/** The atomic ALU operations by the mnemonic both dialects spell them with. */
+export const ATOMIC_ALU_OPS: Readonly<Record<string, number>> = { add: AtomicOp.ADD, and: AtomicOp.AND, or: AtomicOp.OR, xor: AtomicOp.XOR };
 
 export function toImm32(n: ParsedNumber, unsignedDecimal: boolean, at: Cursor): number {
   const max = n.hex || unsignedDecimal ? UINT32_MAX : INT32_MAX;

@@ -4,7 +4,7 @@
  */
 import { helperByName } from '../uapi/helpers.ts';
 import type { ProgramBuilder, Target } from './asm-builder.ts';
-import { type Cursor, type ParsedNumber, INT32_MAX, INT32_MIN, toImm32, toImm64 } from './asm-lexer.ts';
+import { type Cursor, type ParsedNumber, ATOMIC_ALU_OPS, INT32_MAX, INT32_MIN, toImm32, toImm64 } from './asm-lexer.ts';
 import { type Instruction, insn, lddw } from './instruction.ts';
 import {
   AluOp,
@@ -80,8 +80,6 @@ const LOCK_OPS: ReadonlyArray<readonly [string, number]> = [
   ['&=', AtomicOp.AND],
   ['^=', AtomicOp.XOR],
 ];
-
-const FETCH_OPS: Readonly<Record<string, number>> = { add: AtomicOp.ADD, and: AtomicOp.AND, or: AtomicOp.OR, xor: AtomicOp.XOR };
 
 const SIZE_BY_BITS: Readonly<Record<string, Size>> = { '8': Size.B, '16': Size.H, '32': Size.W, '64': Size.DW };
 
@@ -198,11 +196,11 @@ function target(c: Cursor, bits: 16 | 32): Target {
   let result: Target;
   if (c.eat('pc')) {
     const n = signedTail(c) ?? c.expected("'+' or '-' after pc");
-    result = { relative: relativeValue(c, n, bits) };
+    result = { relative: c.jumpOffset(n, bits) };
   } else {
     const n = c.number();
     if (n) {
-      result = { relative: relativeValue(c, n, bits) };
+      result = { relative: c.jumpOffset(n, bits) };
     } else {
       const label = c.word() ?? c.expected('a jump target (pc+N, +N, -N or a label)');
       result = { label, column };
@@ -211,12 +209,6 @@ function target(c: Cursor, bits: 16 | 32): Target {
   skipAnnotation(c);
   c.end();
   return result;
-}
-
-function relativeValue(c: Cursor, n: ParsedNumber, bits: 16 | 32): number {
-  const limit = bits === 16 ? 32768n : 2n ** 31n;
-  if (n.value < -limit || n.value >= limit) c.fail(`jump offset ${n.value} out of range ${-limit}..${limit - 1n}`, n.column);
-  return Number(n.value);
 }
 
 function skipAnnotation(c: Cursor): void {
@@ -248,13 +240,13 @@ function call(c: Cursor, b: ProgramBuilder): void {
   const column = c.column;
   if (c.eat('pc')) {
     const n = signedTail(c) ?? c.expected("'+' or '-' after pc");
-    return finishCall(c, b, insn(OPCODE_CALL, 0, CallSrc.LOCAL, 0, relativeValue(c, n, 32)));
+    return finishCall(c, b, insn(OPCODE_CALL, 0, CallSrc.LOCAL, 0, c.jumpOffset(n, 32)));
   }
   const n = c.number();
   if (n) {
     // llvm-objdump prints local calls as `call -0x1`: a signed number is pc-relative, a bare one a helper id.
     const signed = c.text[n.column - 1] === '+' || c.text[n.column - 1] === '-';
-    const i = signed ? insn(OPCODE_CALL, 0, CallSrc.LOCAL, 0, relativeValue(c, n, 32)) : insn(OPCODE_CALL, 0, CallSrc.HELPER, 0, toImm32(n, true, c));
+    const i = signed ? insn(OPCODE_CALL, 0, CallSrc.LOCAL, 0, c.jumpOffset(n, 32)) : insn(OPCODE_CALL, 0, CallSrc.HELPER, 0, toImm32(n, true, c));
     return finishCall(c, b, i);
   }
   const name = c.word(true) ?? c.expected('a helper name, helper id, pc+N or a label');
@@ -474,7 +466,7 @@ function atomicAssignment(c: Cursor, b: ProgramBuilder, dst: Reg, word: string, 
   c.expect(')');
   c.end();
   if (!isCmpxchg && value.n !== dst.n) c.fail(`the old value is returned in the source register: expected ${dst.w ? 'w' : 'r'}${value.n} = ...`, column);
-  const op = isCmpxchg ? AtomicOp.CMPXCHG : (kernel?.[3] ?? llvm?.[1]) === 'xchg' ? AtomicOp.XCHG : FETCH_OPS[kernel![2]!]! | AtomicOp.FETCH;
+  const op = isCmpxchg ? AtomicOp.CMPXCHG : (kernel?.[3] ?? llvm?.[1]) === 'xchg' ? AtomicOp.XCHG : ATOMIC_ALU_OPS[kernel![2]!]! | AtomicOp.FETCH;
   b.emit(insn(InsnClass.STX | Mode.ATOMIC | size, mem.reg, value.n, mem.offset, op));
   return true;
 }
@@ -527,10 +519,10 @@ function pseudoConstant(c: Cursor, b: ProgramBuilder, dst: Reg, word: string): b
     const column = c.ws().column;
     let t: Target;
     if (c.eat('pc')) {
-      t = { relative: relativeValue(c, signedTail(c) ?? c.expected("'+' or '-' after pc"), 32) };
+      t = { relative: c.jumpOffset(signedTail(c) ?? c.expected("'+' or '-' after pc"), 32) };
     } else {
       const n = c.number();
-      t = n ? { relative: relativeValue(c, n, 32) } : { label: c.word() ?? c.expected('pc+N or a label'), column };
+      t = n ? { relative: c.jumpOffset(n, 32) } : { label: c.word() ?? c.expected('pc+N or a label'), column };
     }
     c.expect(')');
     c.eat('ll');

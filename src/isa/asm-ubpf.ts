@@ -3,7 +3,7 @@
  * (`mov32 %r0, 1`, `ldxw %r0, [%r1+2]`, `jeq %r1, 0x5, label`, `lock fetch add [%r10-8], %r1`).
  */
 import type { ProgramBuilder, Target } from './asm-builder.ts';
-import { type Cursor, type ParsedNumber, toImm32, toImm64 } from './asm-lexer.ts';
+import { type Cursor, ATOMIC_ALU_OPS, toImm32, toImm64 } from './asm-lexer.ts';
 import { insn, lddw } from './instruction.ts';
 import {
   AluOp,
@@ -54,7 +54,6 @@ const JMP_OPS: Readonly<Record<string, JmpOp>> = {
 };
 
 const SIZES: Readonly<Record<string, Size>> = { b: Size.B, h: Size.H, w: Size.W, dw: Size.DW };
-const ATOMIC_OPS: Readonly<Record<string, number>> = { add: AtomicOp.ADD, or: AtomicOp.OR, and: AtomicOp.AND, xor: AtomicOp.XOR };
 
 /** Whether `word` is a uBPF mnemonic (other than `exit` and `call`, which both dialects share). */
 export function isUbpfMnemonic(word: string): boolean {
@@ -222,15 +221,9 @@ function target(c: Cursor, bits: 16 | 32): Target {
   c.ws();
   const column = c.column;
   const n = c.number();
-  if (n) return { relative: relative(c, n, bits) };
+  if (n) return { relative: c.jumpOffset(n, bits) };
   const label = c.word() ?? c.expected('a jump target (+N, -N or a label)');
   return { label, column };
-}
-
-function relative(c: Cursor, n: ParsedNumber, bits: 16 | 32): number {
-  const limit = bits === 16 ? 32768n : 2n ** 31n;
-  if (n.value < -limit || n.value >= limit) c.fail(`jump offset ${n.value} out of range ${-limit}..${limit - 1n}`, n.column);
-  return Number(n.value);
 }
 
 /** `call N`, `call helper N`, `call local label|+N`, `call runtime N` (kfunc), `call %rN` (callx, register in dst). */
@@ -271,7 +264,7 @@ function atomic(c: Cursor, b: ProgramBuilder): void {
   let op: number;
   if (m[1] === 'xchg') op = AtomicOp.XCHG;
   else if (m[1] === 'cmpxchg') op = AtomicOp.CMPXCHG;
-  else op = ATOMIC_OPS[m[1]!]! | (fetch ? AtomicOp.FETCH : 0);
+  else op = ATOMIC_ALU_OPS[m[1]!]! | (fetch ? AtomicOp.FETCH : 0);
   const mem = memory(c);
   c.expect(',');
   const src = register(c);

@@ -5,6 +5,7 @@
  * that is not a valid instruction prints as `.insn` with its raw fields.
  */
 import { helperById } from '../uapi/helpers.ts';
+import { DecodeError } from './encoding.ts';
 import { type Instruction, isLddw, lddwValue } from './instruction.ts';
 import {
   AluOp,
@@ -125,7 +126,7 @@ class Printer {
 /** Text of the logical instruction at slot `index` (an lddw reads both slots). */
 export function formatInstruction(program: readonly Instruction[], index: number, options: DisasmOptions = {}): string {
   const i = program[index];
-  if (i === undefined) throw new RangeError(`no instruction at slot ${index} (program has ${program.length})`);
+  if (i === undefined) throw new DecodeError(index, `no instruction at this slot (program has ${program.length})`);
   const problem = instructionProblem(i, program[index + 1]);
   if (problem !== undefined) return rawInstruction(i, problem);
   return format(new Printer(options), i, program[index + 1]);

@@ -377,7 +377,7 @@ class ObjectLoader {
     if (section === undefined || this.btf === undefined) return;
     const ext = inSection('.BTF.ext', () => parseBtfExt(this.elf.contents(section), this.btf!, { endianness: this.elf.byteOrder }));
     const byName = new Map([...this.code.values()].map((c) => [c.name, c]));
-    /** Copies one kind of per-section record onto its code section, in instruction order. */
+    /** Moves one kind of per-section record onto its code section, in instruction order. */
     const attach = <T extends { insnIndex: number }>(bySection: Map<string, T[]>, what: string, list: (code: CodeSection) => T[]): void => {
       for (const [name, records] of bySection) {
         const code = byName.get(name);
@@ -385,7 +385,7 @@ class ObjectLoader {
         const out = list(code);
         for (const r of records) {
           if (r.insnIndex >= code.instructions.length) throw new ObjectError(`${what} for instruction ${r.insnIndex} of '${code.name}', which has ${code.instructions.length}`, '.BTF.ext');
-          out.push({ ...r });
+          out.push(r);
         }
         out.sort((x, y) => x.insnIndex - y.insnIndex);
       }

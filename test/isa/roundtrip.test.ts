@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AtomicOp,
+  DecodeError,
   type DisasmOptions,
   type Instruction,
   assemble,
@@ -119,6 +120,13 @@ test('randomized round trip over valid instructions', () => {
   }
   assert.ok(tried > program.length);
   for (const style of ['llvm', 'kernel'] as const) checkRoundTrip(program, { style });
+});
+
+test('formatInstruction outside the program is a DecodeError naming the slot', () => {
+  const program = assemble('r0 = 0\nexit');
+  for (const index of [2, -1, 0.5]) {
+    assert.throws(() => formatInstruction(program, index), (err: unknown) => err instanceof DecodeError && err.index === index && /program has 2/.test(err.message));
+  }
 });
 
 test('invalid slots print as .insn and still round trip', () => {
