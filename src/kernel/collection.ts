@@ -12,6 +12,7 @@ import { release } from 'node:os';
 import type { Btf } from '../btf/btf.ts';
 import { loadKernelBtf } from '../btf/index.ts';
 import { applyProgramCore } from '../object/core.ts';
+import { loadCollectionSpec } from '../object/load.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { LdImm64Src } from '../isa/opcodes.ts';
 import type { CollectionSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
@@ -264,8 +265,9 @@ export function kernelCompatibleBtf(btf: Btf): Uint8Array {
   }
 }
 
-/** Loads `spec` into the kernel. */
-export function loadCollection(spec: CollectionSpec, options: CollectionOptions = {}): KernelCollection {
+/** Loads a collection (a parsed spec, an ELF object's path or its bytes) into the kernel. */
+export function loadCollection(source: CollectionSpec | string | Uint8Array, options: CollectionOptions = {}): KernelCollection {
+  const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
   const collection = new KernelCollection();
   try {
     if (spec.btf) collection.btf = KernelBtf.load(kernelCompatibleBtf(spec.btf));

@@ -32,7 +32,7 @@ function packets(): Uint8Array[] {
 }
 
 /** Runs `program` in both backends over the packets; return values and output frames must match. */
-function runAll(vm: import('../../src/vm/collection.ts').VmCollection, kernel: import('../../src/cli/commands/run-kernel.ts').KernelCollection, program: string): number[] {
+function runAll(vm: import('../../src/vm/collection.ts').VmCollection, kernel: import('../../src/kernel/collection.ts').KernelCollection, program: string): number[] {
   const verdicts: number[] = [];
   packets().forEach((data, i) => {
     let k;

@@ -1,15 +1,15 @@
 /**
  * Differential harness: the same compiled fixture loaded into the VM
- * (src/vm/collection.ts) and into the kernel (the run command's kernel
- * loader), run over the same inputs, compared on return values, output
- * packets and map contents.
+ * (src/vm/collection.ts) and into the kernel (src/kernel/collection.ts),
+ * run over the same inputs, compared on return values, output packets and
+ * map contents.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { possibleCpus } from '../../src/kernel/map.ts';
 import type { BpfMap } from '../../src/kernel/interface.ts';
-import { loadKernelCollection, type KernelCollection } from '../../src/cli/commands/run-kernel.ts';
+import { loadCollection, type KernelCollection } from '../../src/kernel/collection.ts';
 import { loadVmCollection, type VmCollection } from '../../src/vm/collection.ts';
 import { MapType } from '../../src/uapi/enums.ts';
 import { compileBpf } from '../support/clang.ts';
@@ -61,7 +61,7 @@ export function withBoth(name: string, body: (vm: VmCollection, kernel: KernelCo
   const path = fixture(name);
   const vm = loadVmCollection(path, { cpus: possibleCpus(), jit: vmOptions.jit });
   try {
-    const kernel = loadKernelCollection(path);
+    const kernel = loadCollection(path);
     try {
       body(vm, kernel);
     } finally {

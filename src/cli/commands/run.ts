@@ -149,8 +149,8 @@ async function openBackend(options: Options, spec: CollectionSpec, name: string)
     const collection = loadVmCollection(spec, { jit: options.jit });
     return { program: collection.program(name), type, close: () => collection.close() };
   }
-  const { loadKernelCollection } = await import('./run-kernel.ts');
-  const collection = loadKernelCollection(spec);
+  const { loadCollection } = await import('../../kernel/collection.ts');
+  const collection = loadCollection(spec);
   return { program: collection.programs[name]!, type, close: () => collection.close() };
 }
 
