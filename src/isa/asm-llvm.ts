@@ -138,7 +138,8 @@ function register(c: Cursor): Reg | undefined {
   const m = /^([rw])(\d+)(?![\w.])/.exec(c.text.slice(c.pos));
   if (!m) return undefined;
   const n = Number(m[2]);
-  if (m[2]!.length > 2 || n > 15) c.fail(`register ${m[0]} does not exist (r0-r10; the encoding allows up to r15)`);
+  // llvm-mc rejects r11-r15 too; `.insn` spells such slots when they must be written.
+  if (m[2]!.length > 2 || n > 10) c.fail(`register ${m[0]} does not exist (BPF has r0-r10)`);
   c.pos += m[0].length;
   return { n, w: m[1] === 'w', column };
 }

@@ -276,3 +276,10 @@ test('fuzz: arbitrary and mutated text only ever throws AsmError', () => {
   }
   assert.ok(thrown > 1000, `only ${thrown} inputs were rejected; the fuzzer is not exercising errors`);
 });
+
+test('C-like syntax has registers r0-r10 only, as llvm-mc', () => {
+  for (const source of ['r11 = 1', 'w15 += 1', 'r0 = r12']) {
+    assert.throws(() => assemble(source, { syntax: 'llvm' }), (e: unknown) => e instanceof AsmError && /does not exist/.test(e.message));
+  }
+  assert.deepEqual(assemble('r10 = r10', { syntax: 'llvm' })[0]!.dst, 10);
+});
