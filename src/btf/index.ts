@@ -4,3 +4,4 @@ export * from './ext.ts';
 export * from './raw.ts';
 export * from './core.ts';
 export * from './format.ts';
+export * from './value.ts';

@@ -25,6 +25,8 @@ import { NativeBuffer, errnoValue } from './ffi.ts';
 import { mapInfo } from './info.ts';
 import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
 import { KernelProgram } from './program.ts';
+import { type TypedMap, typedSpecMap } from './typed-map.ts';
+import type { BtfValue } from '../btf/value.ts';
 
 /** A problem with the collection itself (missing map, unsupported extern...). */
 export class CollectionLoadError extends KernelArgumentError {
@@ -96,6 +98,16 @@ export class KernelCollection {
   readonly maps: Record<string, KernelMap> = {};
   btf: KernelBtf | undefined;
   #closed = false;
+
+  /** `spec` is what was loaded: its BTF types the maps (typed()). */
+  constructor(readonly spec: CollectionSpec) {}
+
+  /** Map `name` with keys and values decoded from and encoded to its BTF types. */
+  typed<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): TypedMap<K, V> {
+    const map = this.maps[name];
+    if (map === undefined) throw new CollectionLoadError(`the collection has no map '${name}' (maps: ${Object.keys(this.maps).join(', ')})`);
+    return typedSpecMap<K, V>(this.spec, name, map);
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -268,7 +280,7 @@ export function kernelCompatibleBtf(btf: Btf): Uint8Array {
 /** Loads a collection (a parsed spec, an ELF object's path or its bytes) into the kernel. */
 export function loadCollection(source: CollectionSpec | string | Uint8Array, options: CollectionOptions = {}): KernelCollection {
   const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
-  const collection = new KernelCollection();
+  const collection = new KernelCollection(spec);
   try {
     if (spec.btf) collection.btf = KernelBtf.load(kernelCompatibleBtf(spec.btf));
     const btf = collection.btf;

@@ -31,6 +31,7 @@ export { PerfEventArrayReader, type PerfReaderOptions, type PerfSample } from '.
 export { listIds, fdById, programInfo, programXlated, mapInfo, linkInfo, btfInfo, withObjectFd, enableRunTimeStats, type ProgramInfo, type MapInfo, type LinkInfo, type BtfInfo, type ObjectKind } from './info.ts';
 export { probeAll, probeMapTypes, probeProgramTypes, probeHelpers, probeLinkKinds, type FeatureReport, type FeatureResult, type FeatureState } from './features.ts';
 export { loadCollection, KernelCollection, KernelBtf, CollectionLoadError, kernelCompatibleBtf, kernelObjectName, type CollectionOptions } from './collection.ts';
+export { TypedMap, typedMap, typedSpecMap } from './typed-map.ts';
 export { withNetworkNamespace } from './netns.ts';
 export { findFunctionOffset, type SymbolLocation } from './elf-symbols.ts';
 export { tracefs, tracepointId } from './perf.ts';
