@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BtfValueError } from '../../src/btf/value.ts';
+import { type BtfValue, BtfValueError } from '../../src/btf/value.ts';
 import { loadCollection } from '../../src/kernel/collection.ts';
 import { KernelArgumentError } from '../../src/kernel/errors.ts';
 import type { BpfMap } from '../../src/kernel/interface.ts';
@@ -61,7 +61,7 @@ function exercise(spec: CollectionSpec, maps: Record<string, BpfMap>, typed: (na
   assert.throws(() => flows.set(other, { ...value, hops: [1, 2] }), (e) => e instanceof BtfValueError && e.path === 'value.hops');
   assert.throws(() => flows.set({ ...other, proto: 'PROTO_SCTP' }, value), /no enumerator 'PROTO_SCTP'/);
   assert.throws(() => flows.set(other, { ...value, as_u32: 1 }), /union members .* give different bytes/);
-  const missing: Record<string, unknown> = { ...value };
+  const missing: Record<string, BtfValue> = { ...value };
   delete missing.cookie;
   assert.throws(() => flows.set(other, missing), /member 'cookie' .* is missing/);
   assert.throws(() => flows.set(other, { ...value, extra: 1 }), /no member 'extra'/);
