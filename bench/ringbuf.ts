@@ -175,16 +175,32 @@ for (const batched of [false, true]) {
   }
 }
 
-// Phase 2: the consumer alone, draining a ring filled while it was paused.
-const filled = setup(0.3, 64 * 1024 * 1024, true);
-filled.child.stdin!.write('g');
-await filled.exited;
-consumed = 0;
-corrupt = 0;
-const drainStart = process.hrtime.bigint();
-while (filled.reader.poll(onRecord) > 0);
-const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
-const drained = teardown(filled);
-console.log(`consumer alone: drained ${consumed} records in ${(drainSeconds * 1000).toFixed(0)} ms: ${(consumed / drainSeconds / 1e6).toFixed(2)} M records/s (submitted ${drained.submitted}, reserve failures ${drained.dropped}, corrupt ${corrupt})`);
-if (BigInt(consumed) !== drained.submitted) process.exitCode = 1;
+// Phase 2: the consumer alone, draining a ring filled while it was paused, with each of the reader's APIs.
+const submittedSoFar = (s: Setup): number => Number(new DataView(s.counters.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true));
+for (const api of ['poll', 'consume', 'async iterator'] as const) {
+  const filled = setup(0.3, 64 * 1024 * 1024, true);
+  filled.child.stdin!.write('g');
+  await filled.exited;
+  const expected = submittedSoFar(filled);
+  consumed = 0;
+  corrupt = 0;
+  const drainStart = process.hrtime.bigint();
+  if (api === 'poll') {
+    while (filled.reader.poll(onRecord) > 0);
+  } else if (api === 'consume') {
+    await filled.reader.consume((record) => {
+      onRecord(record);
+      if (consumed === expected) filled.reader.close();
+    });
+  } else {
+    for await (const record of filled.reader) {
+      onRecord(record);
+      if (consumed === expected) break;
+    }
+  }
+  const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
+  const drained = teardown(filled);
+  console.log(`consumer alone (${api}): drained ${consumed} records in ${(drainSeconds * 1000).toFixed(0)} ms: ${(consumed / drainSeconds / 1e6).toFixed(2)} M records/s (submitted ${drained.submitted}, reserve failures ${drained.dropped}, corrupt ${corrupt})`);
+  if (BigInt(consumed) !== drained.submitted) process.exitCode = 1;
+}
 rmSync(dir, { recursive: true, force: true });

@@ -1,27 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { MapType, mapTypeName } from '../uapi/enums.ts';
+import { MapFlag } from '../uapi/maps.ts';
 import { Attr, BpfCommand, attr, bpfCall, bpfError, scratch, tryBpfCall } from './bpf.ts';
 import { KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue, sysMount } from './ffi.ts';
 import type { BpfMap } from './interface.ts';
 
-/** BPF_F_* map_flags. */
-export const MapFlags = {
-  NO_PREALLOC: 1 << 0,
-  NO_COMMON_LRU: 1 << 1,
-  NUMA_NODE: 1 << 2,
-  RDONLY: 1 << 3,
-  WRONLY: 1 << 4,
-  STACK_BUILD_ID: 1 << 5,
-  ZERO_SEED: 1 << 6,
-  RDONLY_PROG: 1 << 7,
-  WRONLY_PROG: 1 << 8,
-  CLONE: 1 << 9,
-  MMAPABLE: 1 << 10,
-  PRESERVE_ELEMS: 1 << 11,
-  INNER_MAP: 1 << 12,
-} as const;
+/** BPF_F_* map_flags: the uapi table (src/uapi/maps.ts) under the kernel backend's historical name. */
+export { MapFlag as MapFlags } from '../uapi/maps.ts';
 
 const PER_CPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
 
@@ -134,7 +121,7 @@ export class KernelMap extends FdResource implements BpfMap {
       .u32(MC.keySize, options.keySize)
       .u32(MC.valueSize, options.valueSize)
       .u32(MC.maxEntries, options.maxEntries)
-      .u32(MC.flags, (options.flags ?? 0) | (options.numaNode !== undefined ? MapFlags.NUMA_NODE : 0))
+      .u32(MC.flags, (options.flags ?? 0) | (options.numaNode !== undefined ? MapFlag.NUMA_NODE : 0))
       .u32(MC.innerMapFd, options.innerMap?.fd ?? 0)
       .u32(MC.numaNode, options.numaNode ?? 0)
       .name(MC.name, name, BPF_OBJ_NAME_LEN)

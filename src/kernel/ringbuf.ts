@@ -33,6 +33,8 @@ export class RingBufferReader {
   readonly #headers: Int32Array;
   readonly #data: Uint8Array;
   readonly #mask: number;
+  /** Unpublished consumed bytes after which the consumer position is written even mid-batch. */
+  readonly #publishEvery: number;
   readonly #waiter: EpollWaiter;
   #closed = false;
 
@@ -42,6 +44,7 @@ export class RingBufferReader {
     const size = map.maxEntries;
     this.map = map;
     this.#mask = size - 1;
+    this.#publishEvery = size / 4;
     this.#consumer = NativeBuffer.mapFile(map.fd, page, PROT_READ | PROT_WRITE, 0, 'mmap(ring buffer consumer page)');
     try {
       this.#producer = NativeBuffer.mapFile(map.fd, page + 2 * size, PROT_READ, page, 'mmap(ring buffer producer page and data)');
@@ -176,31 +179,38 @@ export class RingBufferReader {
 
   #pollUntilPromise(callback: RecordCallback, onPromise: (p: Promise<void>) => void): void {
     let consumer = this.#readConsumer();
+    let published = consumer;
     let producer = this.#readProducer();
-    while (!this.#closed) {
-      if (consumer >= producer) {
-        producer = this.#readProducer();
-        if (consumer >= producer) return;
-      }
-      const offset = consumer & this.#mask;
-      const header = Atomics.load(this.#headers, offset >>> 2) >>> 0;
-      if (header & BUSY_BIT) return;
-      const length = header & ~(BUSY_BIT | DISCARD_BIT);
-      const next = consumer + ((length + HEADER_SIZE + 7) & ~7);
-      if (header & DISCARD_BIT) {
-        this.discarded++;
-      } else {
-        const result = callback(this.#data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length));
-        this.delivered++;
-        if (this.#closed) return;
-        if (result && typeof (result as Promise<void>).then === 'function') {
-          this.#pausedNext = next;
-          onPromise(result as Promise<void>);
-          return;
+    try {
+      while (!this.#closed) {
+        if (consumer >= producer) {
+          this.#writeConsumer((published = consumer)); // caught up: publish before looking again
+          producer = this.#readProducer();
+          if (consumer >= producer) return;
         }
+        const offset = consumer & this.#mask;
+        const header = Atomics.load(this.#headers, offset >>> 2) >>> 0;
+        if (header & BUSY_BIT) return;
+        const length = header & ~(BUSY_BIT | DISCARD_BIT);
+        const next = consumer + ((length + HEADER_SIZE + 7) & ~7);
+        if (header & DISCARD_BIT) {
+          this.discarded++;
+        } else {
+          const result = callback(this.#data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length));
+          this.delivered++;
+          if (this.#closed) return;
+          if (result && typeof (result as Promise<void>).then === 'function') {
+            this.#pausedNext = next;
+            onPromise(result as Promise<void>);
+            return;
+          }
+        }
+        consumer = next;
+        // A long run without catching up still frees space for the producer regularly.
+        if (consumer - published >= this.#publishEvery) this.#writeConsumer((published = consumer));
       }
-      consumer = next;
-      this.#writeConsumer(consumer);
+    } finally {
+      if (!this.#closed && consumer !== published) this.#writeConsumer(consumer);
     }
   }
 
@@ -211,35 +221,77 @@ export class RingBufferReader {
 
   /**
    * Records one at a time; each view is valid until the next iteration step.
-   * Ends when the reader is closed.
+   * Ends when the reader is closed. Not an async generator: a step that
+   * finds a record already committed resolves at once, and the consumer
+   * position is published when the reader catches up with the producer (or
+   * every quarter of the ring), not per record. One consumer at a time:
+   * do not mix it with poll() or consume() while it is running.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    while (await this.wait()) {
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    let consumer = -1; // where the record after the one being viewed starts; -1 before the first step
+    let producer = 0;
+    let published = 0;
+    const publish = (position: number): void => {
+      this.#writeConsumer((published = position));
+    };
+    const finish = (): void => {
+      if (consumer >= 0 && !this.#closed) publish(consumer);
+      consumer = -1;
+    };
+    /** The next committed record, or undefined when none is ready; consumes the previous one. */
+    const take = (): Uint8Array | undefined => {
+      if (consumer < 0) {
+        consumer = published = this.#readConsumer();
+        producer = this.#readProducer();
+      }
       while (!this.#closed) {
-        const consumer = this.#readConsumer();
-        if (consumer >= this.#readProducer()) break;
+        if (consumer >= producer) {
+          publish(consumer);
+          producer = this.#readProducer();
+          if (consumer >= producer) return undefined;
+        }
         const offset = consumer & this.#mask;
         const header = Atomics.load(this.#headers, offset >>> 2) >>> 0;
-        if (header & BUSY_BIT) break;
+        if (header & BUSY_BIT) {
+          publish(consumer);
+          return undefined;
+        }
         const length = header & ~(BUSY_BIT | DISCARD_BIT);
-        const next = consumer + ((length + HEADER_SIZE + 7) & ~7);
+        const start = consumer;
+        consumer += (length + HEADER_SIZE + 7) & ~7;
         if (header & DISCARD_BIT) {
           this.discarded++;
-        } else {
-          this.delivered++;
-          try {
-            yield this.#data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length);
-          } finally {
-            if (!this.#closed) this.#writeConsumer(next);
-          }
           continue;
         }
-        this.#writeConsumer(next);
+        if (start - published >= this.#publishEvery) publish(start);
+        this.delivered++;
+        return this.#data.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length);
       }
-      if (this.#closed) return;
-      // A busy record: the producer commits soon; epoll may not fire again for it.
-      if (this.pending > 0) await new Promise((resolve) => setImmediate(resolve));
-    }
+      return undefined;
+    };
+    const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+    const waitThenTake = async (): Promise<IteratorResult<Uint8Array>> => {
+      while (await this.wait()) {
+        const record = take();
+        if (record) return { done: false, value: record };
+        // A busy record: the producer commits soon; epoll may not fire again for it.
+        if (this.pending > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      return done;
+    };
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: () => {
+        if (this.#closed) return Promise.resolve(done);
+        const record = take();
+        return record ? Promise.resolve({ done: false, value: record }) : waitThenTake();
+      },
+      return: () => {
+        finish();
+        return Promise.resolve(done);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   get closed(): boolean {
