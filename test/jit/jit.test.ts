@@ -340,3 +340,20 @@ test('a budget that ends inside a block after a faulting access reports the faul
     assert.deepEqual(calls, budget >= 2 ? [1, 1] : [], `budget ${budget}: ${outcome}`);
   }
 });
+
+test('deep and large programs: a 6 000-deep chain of conditionals compiles both ways; a module the engine refuses is a JitCompileError', async () => {
+  const { JitCompileError } = await import('../../src/vm/jit/index.ts');
+  const chain = (n: number): Instruction[] => {
+    const p: Instruction[] = [mov64Imm(0, 0)];
+    for (let k = 0; k < n; k++) p.push(jmpImm(JmpOp.JEQ, 1, k & 7, 1), alu64Imm(AluOp.ADD, 0, 1));
+    return [...p, exit()];
+  };
+  const p = chain(6_000);
+  const vm = new Vm();
+  const expected = vm.load(p).run({ r1: 3 });
+  for (const controlFlow of ['structured', 'dispatch'] as const) {
+    const r = loadJit(vm, p, { controlFlow }).run({ r1: 3 });
+    assert.deepEqual([r.r0, r.instructions], [expected.r0, expected.instructions]);
+  }
+  assert.throws(() => loadJit(vm, chain(100_000), { controlFlow: 'dispatch' }), JitCompileError);
+});

@@ -3,7 +3,7 @@ import type { InterpreterHost } from '../interpreter.ts';
 import { type LoadOptions, prepareProgram } from '../program.ts';
 import { JitProgram, type JitOptions } from './program.ts';
 
-export { JitProgram, type JitOptions, type JitStats } from './program.ts';
+export { JitCompileError, JitProgram, type JitOptions, type JitStats } from './program.ts';
 export { compileProgram, type CompileOptions, type CompiledModule } from './compiler.ts';
 
 /**

@@ -35,6 +35,23 @@ export interface JitOptions {
 
 const MAP_LOOKUP_NAME = 'bpf_map_lookup_elem';
 
+/**
+ * The WebAssembly engine refused the compiled module: in practice a
+ * subprogram too large for one WebAssembly function (V8 accepts up to
+ * about 7.6 MB of code per function, some 100 000 instructions). Such a
+ * program runs in the interpreter.
+ */
+export class JitCompileError extends TsbpfError {
+  override name = 'JitCompileError';
+  constructor(
+    readonly program: string,
+    readonly moduleBytes: number,
+    override readonly cause: unknown,
+  ) {
+    super(`program '${program}': the WebAssembly engine refused the compiled module (${moduleBytes} bytes): ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
 /** Compile statistics of one program. */
 export interface JitStats {
   /** Slots compiled (an lddw counts twice). */
@@ -173,8 +190,12 @@ export class JitProgram implements LoadedProgram {
       inlineMapLookup: options.inlineMaps === false ? undefined : (pc, handle) => (this.callees.get(pc)?.name === MAP_LOOKUP_NAME ? inlineMapAt(host.memory, handle) : undefined),
     });
     const t1 = performance.now();
-    const module = new WebAssembly.Module(compiled.bytes);
-    const instance = new WebAssembly.Instance(module, { env: this.imports() });
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(compiled.bytes), { env: this.imports() });
+    } catch (err) {
+      throw new JitCompileError(this.name, compiled.bytes.length, err);
+    }
     const t2 = performance.now();
     this.entry = instance.exports.entry as EntryFn;
     this.repeatEntry = instance.exports.repeat as EntryFn;

@@ -13,8 +13,6 @@ export interface BlockEmitter {
   leave(block: BasicBlock): void;
 }
 
-type Frame = { kind: 'loop'; header: number } | { kind: 'block'; follower: number } | { kind: 'if' };
-
 /**
  * Rebuilds structured control flow from a CFG. Reducible graphs (everything
  * clang emits) go through Ramsey's algorithm ("Beyond Relooper", 2022): a walk
@@ -44,15 +42,25 @@ export function emitStructured(cfg: FunctionCfg, f: FunctionBody, emit: BlockEmi
       }
     }
   }
-  new Structurer(cfg, f, emit, pos, idom).tree(rpo.order[0]!, []);
+  new Structurer(cfg, f, emit, pos, idom).run(rpo.order[0]!);
   f.op(Op.unreachable);
   return 'structured';
 }
 
+/**
+ * Ramsey's algorithm as a work list rather than recursion (a long chain of
+ * conditionals nests as deep as the program is long). Labels are tracked by
+ * absolute nesting depth: the `loop` of header x and the `block` followed by
+ * merge node y record the depth at which they were opened, so a branch
+ * from depth d to them is `br (d - 1 - opened)`.
+ */
 class Structurer {
   private readonly children: number[][];
   private readonly loopHeader: Uint8Array;
   private readonly merge: Uint8Array;
+  private readonly loopOpenedAt: Int32Array;
+  private readonly blockOpenedAt: Int32Array;
+  private readonly work: (() => void)[] = [];
 
   constructor(
     private readonly cfg: FunctionCfg,
@@ -65,6 +73,8 @@ class Structurer {
     this.children = Array.from({ length: n }, () => []);
     this.loopHeader = new Uint8Array(n);
     this.merge = new Uint8Array(n);
+    this.loopOpenedAt = new Int32Array(n).fill(-1);
+    this.blockOpenedAt = new Int32Array(n).fill(-1);
     for (const b of cfg.blocks) {
       if (pos[b.id] === -1) continue;
       if (idom[b.id]! >= 0) this.children[idom[b.id]!]!.push(b.id);
@@ -78,59 +88,77 @@ class Structurer {
     }
   }
 
-  tree(x: number, ctx: Frame[]): void {
+  run(entry: number): void {
+    this.work.push(() => this.tree(entry, 0));
+    while (this.work.length > 0) this.work.pop()!();
+  }
+
+  /** Schedules actions to run in the order given (the work list is LIFO). */
+  private then(...actions: (() => void)[]): void {
+    for (let k = actions.length - 1; k >= 0; k--) this.work.push(actions[k]!);
+  }
+
+  private end = (): void => {
+    this.f.op(Op.end);
+  };
+
+  private tree(x: number, depth: number): void {
     // Merge children, outermost block (latest in reverse postorder) first.
     const merges = this.children[x]!.filter((c) => this.merge[c]).sort((a, b) => this.pos[b]! - this.pos[a]!);
     if (this.loopHeader[x]) {
       this.f.block(Op.loop);
-      this.within(x, merges, [{ kind: 'loop', header: x }, ...ctx]);
-      this.f.op(Op.end);
+      this.loopOpenedAt[x] = depth;
+      this.then(() => this.within(x, merges, 0, depth + 1), this.end);
     } else {
-      this.within(x, merges, ctx);
+      this.within(x, merges, 0, depth);
     }
   }
 
-  private within(x: number, merges: number[], ctx: Frame[]): void {
-    if (merges.length === 0) {
-      this.code(x, ctx);
+  private within(x: number, merges: number[], k: number, depth: number): void {
+    if (k === merges.length) {
+      this.code(x, depth);
       return;
     }
-    const [y, ...inner] = merges as [number, ...number[]];
+    const y = merges[k]!;
     this.f.block(Op.block);
-    this.within(x, inner, [{ kind: 'block', follower: y }, ...ctx]);
-    this.f.op(Op.end);
-    this.tree(y, ctx);
+    this.blockOpenedAt[y] = depth;
+    this.then(
+      () => this.within(x, merges, k + 1, depth + 1),
+      this.end,
+      () => this.tree(y, depth),
+    );
   }
 
-  private code(x: number, ctx: Frame[]): void {
+  private code(x: number, depth: number): void {
     const b = this.cfg.blocks[x]!;
     this.emit.body(b);
     const t = b.terminator;
     switch (t.kind) {
       case 'fall':
-        return this.branch(x, t.next, ctx);
+        return this.branch(x, t.next, depth);
       case 'jump':
-        return this.branch(x, t.target, ctx);
+        return this.branch(x, t.target, depth);
       case 'exit':
       case 'trap':
         return this.emit.leave(b);
       case 'cond': {
-        if (t.taken === t.next) return this.branch(x, t.next, ctx);
+        if (t.taken === t.next) return this.branch(x, t.next, depth);
         this.emit.condition(b);
         if (this.isBr(x, t.taken)) {
-          this.f.br(Op.br_if, this.depth(x, t.taken, ctx));
-          return this.branch(x, t.next, ctx);
+          this.f.br(Op.br_if, this.label(x, t.taken, depth));
+          return this.branch(x, t.next, depth);
         }
         if (this.isBr(x, t.next)) {
-          this.f.op(Op.i32_eqz).br(Op.br_if, this.depth(x, t.next, ctx));
-          return this.branch(x, t.taken, ctx);
+          this.f.op(Op.i32_eqz).br(Op.br_if, this.label(x, t.next, depth));
+          return this.branch(x, t.taken, depth);
         }
-        const inner: Frame[] = [{ kind: 'if' }, ...ctx];
         this.f.block(Op.if);
-        this.branch(x, t.taken, inner);
-        this.f.op(Op.else);
-        this.branch(x, t.next, inner);
-        this.f.op(Op.end);
+        this.then(
+          () => this.branch(x, t.taken, depth + 1),
+          () => this.f.op(Op.else),
+          () => this.branch(x, t.next, depth + 1),
+          this.end,
+        );
         return;
       }
     }
@@ -140,16 +168,16 @@ class Structurer {
     return this.pos[to]! <= this.pos[from]! || this.merge[to] === 1;
   }
 
-  private depth(from: number, to: number, ctx: Frame[]): number {
-    const backward = this.pos[to]! <= this.pos[from]!;
-    const i = ctx.findIndex((fr) => (backward ? fr.kind === 'loop' && fr.header === to : fr.kind === 'block' && fr.follower === to));
-    if (i < 0) throw new Error(`structurer: no label for edge ${from} -> ${to}`);
-    return i;
+  /** Relative depth of the label an edge branches to, from nesting depth `depth`. */
+  private label(from: number, to: number, depth: number): number {
+    const opened = this.pos[to]! <= this.pos[from]! ? this.loopOpenedAt[to]! : this.blockOpenedAt[to]!;
+    if (opened < 0 || opened >= depth) throw new Error(`structurer: no enclosing label for edge ${from} -> ${to}`);
+    return depth - 1 - opened;
   }
 
-  private branch(from: number, to: number, ctx: Frame[]): void {
-    if (this.isBr(from, to)) this.f.br(Op.br, this.depth(from, to, ctx));
-    else this.tree(to, ctx);
+  private branch(from: number, to: number, depth: number): void {
+    if (this.isBr(from, to)) this.f.br(Op.br, this.label(from, to, depth));
+    else this.work.push(() => this.tree(to, depth));
   }
 }
 
