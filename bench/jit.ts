@@ -20,6 +20,7 @@ import { ArrayMap } from '../src/maps/array.ts';
 import { HashMap } from '../src/maps/hash.ts';
 import { type VmMap, vmMapByHandle } from '../src/maps/base.ts';
 import { MapType, ProgramType } from '../src/uapi/enums.ts';
+import { type FunctionBody, I32, I64, ModuleBuilder, Op, type ValType } from '../src/vm/jit/wasm.ts';
 
 const MAP_LOOKUP = 1;
 
@@ -454,5 +455,137 @@ console.log(`  of which generating the module: ${perInsn((s) => s.generateMs)} Â
       stats = jit.stats;
     }
     console.log(`compile time, random program of ${insns.length} slots: ${((best * 1000) / insns.length).toFixed(2)} Âµs per instruction (generate ${((stats!.generateMs * 1000) / insns.length).toFixed(2)}, engine ${((stats!.instantiateMs * 1000) / insns.length).toFixed(2)})`);
+  }
+}
+
+// Design measurements behind two choices in src/vm/jit (docs/jit.md):
+// how helper arguments cross from WebAssembly to JS, and which byte-swap
+// sequence to emit. Each builds a tiny module with the JIT's own emitter.
+{
+  const best = (run: (n: number) => unknown, n: number): number => {
+    run(n);
+    let fastest = Infinity;
+    for (let k = 0; k < 20; k++) {
+      const t0 = performance.now();
+      run(n);
+      fastest = Math.min(fastest, ((performance.now() - t0) * 1e6) / n);
+    }
+    return fastest;
+  };
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const view = new DataView(memory.buffer);
+  const abi = (kind: 'scratch memory' | 'i32 halves' | 'i64 (BigInt)'): number => {
+    const m = new ModuleBuilder();
+    m.importMemory('env', 'memory', 1);
+    if (kind === 'scratch memory') m.importFunction('env', 'h', [I32], [I32]);
+    else if (kind === 'i32 halves') m.importFunction('env', 'h', Array<ValType>(10).fill(I32), [I32]);
+    else m.importFunction('env', 'h', [I64, I64, I64, I64, I64], [I64]);
+    const { index, body: f } = m.declareFunction([I32], [I32]);
+    const r = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+    const acc = f.local(I64);
+    f.block(Op.loop);
+    for (let k = 0; k < 5; k++) f.get(acc).i64Const(k * 7 + 1).op(Op.i64_add).set(r[k]!);
+    if (kind === 'scratch memory') {
+      for (let k = 0; k < 5; k++) f.i32Const(0).get(r[k]!).mem(Op.i64_store, 8 * k);
+      f.i32Const(42).call(0).op(Op.drop);
+      f.i32Const(0).mem(Op.i64_load, 40).set(acc);
+    } else if (kind === 'i32 halves') {
+      for (let k = 0; k < 5; k++) f.get(r[k]!).op(Op.i32_wrap_i64).get(r[k]!).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
+      f.call(0).op(Op.i64_extend_i32_u).set(acc);
+    } else {
+      for (let k = 0; k < 5; k++) f.get(r[k]!);
+      f.call(0).set(acc);
+    }
+    f.get(0).i32Const(1).op(Op.i32_sub).tee(0).br(Op.br_if, 0);
+    f.op(Op.end);
+    f.get(acc).op(Op.i32_wrap_i64);
+    m.exportFunction('run', index);
+    // Each helper adds r1 and r3 and returns the sum as r0.
+    const h =
+      kind === 'scratch memory'
+        ? (): number => {
+            view.setUint32(40, view.getUint32(0, true) + view.getUint32(16, true), true);
+            view.setUint32(44, 0, true);
+            return 0;
+          }
+        : kind === 'i32 halves'
+          ? (a: number, _ah: number, _b: number, _bh: number, c: number): number => (a + c) | 0
+          : (a: bigint, _b: bigint, c: bigint): bigint => BigInt.asUintN(64, a + c);
+    const run = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory, h } }).exports.run as (n: number) => number;
+    return best(run, 200_000);
+  };
+  console.log('\nhelper call from WebAssembly (5 arguments, r0 back), ns per call:');
+  for (const kind of ['scratch memory', 'i32 halves', 'i64 (BigInt)'] as const) console.log(`  ${kind.padEnd(16)} ${abi(kind).toFixed(1)}`);
+
+  type Swap = (f: FunctionBody, t: number, width: number) => void;
+  const bswap32 = (f: FunctionBody, v: number): void => {
+    f.get(v).i32Const(8).op(Op.i32_rotr).i32Const(0xff00ff00 | 0).op(Op.i32_and);
+    f.get(v).i32Const(8).op(Op.i32_rotl).i32Const(0x00ff00ff).op(Op.i32_and);
+    f.op(Op.i32_or);
+  };
+  const scalar: Swap = (f, t, width) => {
+    if (width === 16) {
+      f.tee(t).i64Const(8).op(Op.i64_shr_u).i64Const(0xff).op(Op.i64_and);
+      f.get(t).i64Const(0xff).op(Op.i64_and).i64Const(8).op(Op.i64_shl).op(Op.i64_or);
+    } else if (width === 32) {
+      f.op(Op.i32_wrap_i64).set(t + 1);
+      bswap32(f, t + 1);
+      f.op(Op.i64_extend_i32_u);
+    } else {
+      // byte pairs, then half-words, then words, in i64
+      f.tee(t).i64Const(8).op(Op.i64_shr_u).i64Const(0x00ff00ff00ff00ffn).op(Op.i64_and);
+      f.get(t).i64Const(0x00ff00ff00ff00ffn).op(Op.i64_and).i64Const(8).op(Op.i64_shl).op(Op.i64_or);
+      f.tee(t).i64Const(16).op(Op.i64_shr_u).i64Const(0x0000ffff0000ffffn).op(Op.i64_and);
+      f.get(t).i64Const(0x0000ffff0000ffffn).op(Op.i64_and).i64Const(16).op(Op.i64_shl).op(Op.i64_or);
+      f.i64Const(32).op(Op.i64_rotl);
+    }
+  };
+  const halves: Swap = (f, t, width) => {
+    if (width !== 64) return scalar(f, t, width);
+    f.tee(t).op(Op.i32_wrap_i64).set(t + 1);
+    bswap32(f, t + 1);
+    f.op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl);
+    f.get(t).i64Const(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).set(t + 1);
+    bswap32(f, t + 1);
+    f.op(Op.i64_extend_i32_u).op(Op.i64_or);
+  };
+  const simd: Swap = (f, _t, width) => {
+    const n = width / 8;
+    f.byte(0xfd).u32(0x12); // i64x2.splat
+    f.byte(0xfd).u32(0x0c).bytes(Array.from({ length: 16 }, (_, k) => (k < n ? n - 1 - k : 0x80))); // v128.const
+    f.byte(0xfd).u32(0x0e); // i8x16.swizzle
+    f.byte(0xfd).u32(0x1d).byte(0); // i64x2.extract_lane 0
+  };
+  const swapLoop = (swap: Swap, width: number): ((n: number) => bigint) => {
+    const m = new ModuleBuilder();
+    const { index, body: f } = m.declareFunction([I32], [I64]);
+    const x = f.local(I64);
+    const t = f.local(I64);
+    f.local(I32);
+    f.i64Const(0x0123456789abcdefn).set(x);
+    f.block(Op.loop);
+    f.get(x);
+    swap(f, t, width);
+    f.i64Const(0x9e3779b97f4a7c15n).op(Op.i64_add).set(x);
+    f.get(0).i32Const(1).op(Op.i32_sub).tee(0).br(Op.br_if, 0);
+    f.op(Op.end);
+    f.get(x);
+    m.exportFunction('run', index);
+    return new WebAssembly.Instance(new WebAssembly.Module(m.encode())).exports.run as (n: number) => bigint;
+  };
+  console.log('byte swap + add in a loop, ns per iteration:');
+  for (const width of [16, 32, 64]) {
+    const variants: [string, Swap][] = [
+      ['masks/rotates', scalar],
+      ['32-bit halves', halves],
+      ['SIMD swizzle', simd],
+    ];
+    const reference = swapLoop(scalar, width)(1000);
+    const cells = variants.map(([name, swap]) => {
+      const run = swapLoop(swap, width);
+      assert.equal(run(1000), reference, `${name} computes bswap${width} differently`);
+      return `${name} ${best(run, 1_000_000).toFixed(2)}`;
+    });
+    console.log(`  bswap${width}: ${cells.join(', ')}`);
   }
 }
