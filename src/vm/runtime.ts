@@ -154,7 +154,8 @@ export class VmProgram implements BpfProgram {
   run(options: VmRunOptions = {}): VmRunResult {
     if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
     const repeat = options.repeat ?? 1;
-    if (!Number.isInteger(repeat) || repeat < 0) throw new RunInputError(`repeat must be a non-negative integer, got ${repeat}`);
+    // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
+    if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
     const event = options.event ?? this.options.event ?? {};
     const cpus = this.options.cpus ?? 1;
     if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {

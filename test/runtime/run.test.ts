@@ -124,6 +124,9 @@ test('XDP in the VM: packet pointers from xdp_md, adjust_head/meta, output data 
   assert.deepEqual([ctx.getUint32(0, true), ctx.getUint32(4, true), ctx.getUint32(8, true), ctx.getUint32(12, true)], [8, 8 + 4 + packets[1]!.length, 0, 1]);
   assert.equal(program.run({ data: packets[2] }).retval, 1);
   assert.equal(program.run({ data: packets[0], repeat: 10 }).retval, 3);
+  for (const repeat of [-1, 1.5, Number.NaN, 2 ** 32, 2 ** 40]) {
+    assert.throws(() => program.run({ data: packets[0], repeat }), (e: unknown) => e instanceof RunInputError && /repeat must be an integer in 0\.\.2\^32-1/.test(e.message), String(repeat));
+  }
 });
 
 test('clear errors: truncated packet, wrong context size, invalid context access, unavailable helper', () => {
