@@ -25,7 +25,8 @@ import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from 
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { emitStructured } from './structure.ts';
-import { HASH_ENTRY, type InlineMap } from './maps.ts';
+import { HashEntry } from '../../maps/hash.ts';
+import type { InlineMap } from './maps.ts';
 import { FunctionBody, I32, I64, ModuleBuilder, Op, type ValType } from './wasm.ts';
 
 export interface CompileOptions {
@@ -91,8 +92,8 @@ function callingConvention(exact: boolean): CallingConvention {
 
 /**
  * Compiles a linked program (main program and its subprograms) to one
- * WebAssembly module. Each subprogram becomes a function
- * `(r1..r5: i64, fp: i32) -> i64`; the export `entry` takes r1..r5 as i32
+ * WebAssembly module. Each subprogram becomes a function (see
+ * CallingConvention); the export `entry` takes r1..r5 as i32
  * halves plus the frame pointer, stores r0 in the control block and returns
  * a status, so calling it from JS creates no BigInt.
  *
@@ -1069,17 +1070,17 @@ class FunctionCompiler {
     f.br(Op.br, 2);
     f.op(Op.end);
     f.i32Const(map.entries).get(link).i32Const(1).op(Op.i32_sub).i32Const(map.entryStride).op(Op.i32_mul).op(Op.i32_add).set(entry);
-    f.get(entry).mem(Op.i32_load, HASH_ENTRY.HASH).get(hash).op(Op.i32_eq);
+    f.get(entry).mem(Op.i32_load, HashEntry.HASH).get(hash).op(Op.i32_eq);
     f.block(Op.if);
-    this.keysEqual(entry, HASH_ENTRY.HEADER_SIZE, key, map.keySize);
+    this.keysEqual(entry, HashEntry.HEADER_SIZE, key, map.keySize);
     f.block(Op.if);
-    if (map.lru) f.get(entry).get(entry).mem(Op.i32_load, HASH_ENTRY.STATE).i32Const(HASH_ENTRY.STATE_REFERENCED).op(Op.i32_or).mem(Op.i32_store, HASH_ENTRY.STATE);
+    if (map.lru) f.get(entry).get(entry).mem(Op.i32_load, HashEntry.STATE).i32Const(HashEntry.STATE_REFERENCED).op(Op.i32_or).mem(Op.i32_store, HashEntry.STATE);
     f.get(entry).i32Const(map.valueOffset).op(Op.i32_add).op(Op.i64_extend_i32_u);
     this.set(0);
     f.br(Op.br, 3);
     f.op(Op.end);
     f.op(Op.end);
-    f.get(entry).mem(Op.i32_load, HASH_ENTRY.NEXT).set(link);
+    f.get(entry).mem(Op.i32_load, HashEntry.NEXT).set(link);
     f.br(Op.br, 0);
     f.op(Op.end);
     f.op(Op.end);

@@ -1,6 +1,6 @@
 import { ArrayDescriptor } from '../../maps/array.ts';
 import { Descriptor, vmMapByHandle } from '../../maps/base.ts';
-import { HashDescriptor, HashEntry } from '../../maps/hash.ts';
+import { HashDescriptor } from '../../maps/hash.ts';
 import { MapType } from '../../uapi/enums.ts';
 import type { VmMemory } from '../memory.ts';
 
@@ -24,8 +24,6 @@ export type InlineMap =
       readonly lru: boolean;
       readonly maxEntries: number;
     };
-
-export const HASH_ENTRY = HashEntry;
 
 /** The inlinable description of the live VM map whose descriptor is at `handle` in `memory`, or undefined. */
 export function inlineMapAt(memory: VmMemory, handle: number): InlineMap | undefined {
