@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { TsbpfError } from '../../src/errors.ts';
 import type { Instruction } from '../../src/isa/index.ts';
 import { HelperRegistry, Vm } from '../../src/vm/index.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 
 // Random programs must either run or fail with a TsbpfError: never a
 // RangeError from a typed array, a hang, or a leaked region.
@@ -18,11 +19,9 @@ const OPCODES = [
 const ATOMIC_IMMS = [0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1, 0x100, 0x110];
 
 test('random programs run or fail with a TsbpfError', () => {
-  let seed = 12345;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 8) % n;
-  };
+  const seed = fuzzSeed(12345);
+  const random = seededRandom(seed);
+  const rand = (n: number): number => Math.floor(random() * n);
   const helpers = new HelperRegistry().register(1, (call) => call.arg(1)).register(2, (call) => call.bytes(1, 8, true).length);
   const vm = new Vm({ helpers, budget: 2000 });
   const regionsBefore = vm.memory.listRegions().length;
@@ -84,7 +83,7 @@ test('random programs run or fail with a TsbpfError', () => {
       outcome = 'ran';
       prog.run({ mem: new Uint8Array(16), r3: 0x10000 + rand(0x100000), packet: { start: 0x10000, length: 0 } });
     } catch (err) {
-      if (!(err instanceof TsbpfError)) throw new Error(`program ${JSON.stringify(program)} threw ${String(err)}`, { cause: err });
+      if (!(err instanceof TsbpfError)) throw new Error(`seed ${seed}, program ${n}: ${JSON.stringify(program)} threw ${String(err)}`, { cause: err });
       outcome = err.name;
     }
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);

@@ -4,6 +4,7 @@ import { type Instruction, exit, insn, lddw } from '../../src/isa/index.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
 import { Vm } from '../../src/vm/index.ts';
 import { skipWithoutKernel } from '../support/env.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 
 // Differential tests against Linux: random straight-line programs with
 // forward branches over every ALU and JMP/JMP32 opcode, and random mixes of
@@ -158,98 +159,66 @@ function randomCallProgram(rand: (n: number) => number): Instruction[] {
   return [...main, ...sub];
 }
 
-test('interpreter agrees with the Linux kernel on random ALU/JMP programs', { skip: skipWithoutKernel() }, async () => {
+interface Differential {
+  name: string;
+  seed: number;
+  count: number;
+  generate: (rand: (n: number) => number) => Instruction[];
+  /** Program type in the kernel (default XDP) and its test-run data (default 64 zero bytes). */
+  type?: number;
+  data?: Uint8Array;
+  /** How the VM runs a program (default: no input). */
+  runVm?: (vm: Vm, program: Instruction[]) => bigint;
+}
+
+/** Runs `count` generated programs in the VM and in the kernel, compares r0's low half, returns the distinct results. */
+async function differential(d: Differential, vm = new Vm()): Promise<Set<number>> {
   const { KernelProgram } = await import('../../src/kernel/program.ts');
-  let seed = 0xc0ffee;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return Math.floor((seed / 2 ** 32) * n);
-  };
-  const vm = new Vm();
-  const packet = new Uint8Array(64);
-  let compared = 0;
+  const seed = fuzzSeed(d.seed);
+  const random = seededRandom(seed);
+  const rand = (n: number): number => Math.floor(random() * n);
+  const data = d.data ?? new Uint8Array(64);
+  const runVm = d.runVm ?? ((v: Vm, program: Instruction[]): bigint => v.load(program).run().r0);
   const seen = new Set<number>();
-  for (let n = 0; n < 300; n++) {
-    const program = randomProgram(rand);
-    const expected = vm.load(program).run().r0;
-    const kernel = KernelProgram.load({ type: ProgramType.XDP, instructions: program, name: 'vm_diff' });
+  for (let n = 0; n < d.count; n++) {
+    const program = d.generate(rand);
+    const expected = runVm(vm, program);
+    const kernel = KernelProgram.load({ type: d.type ?? ProgramType.XDP, instructions: program, name: d.name });
     try {
-      const { retval } = kernel.run({ data: packet });
-      assert.equal(retval >>> 0, Number(expected & 0xffffffffn), `program ${n}: ${JSON.stringify(program)}`);
-      compared++;
+      const { retval } = kernel.run({ data });
+      assert.equal(retval >>> 0, Number(expected & 0xffffffffn), `seed ${seed}, program ${n}: ${JSON.stringify(program)}`);
       seen.add(retval);
     } finally {
       kernel.close();
     }
   }
-  assert.equal(compared, 300);
-  // The generator must produce varied results, not a constant the two sides agree on trivially.
+  return seen;
+}
+
+// The generators must produce varied results, not a constant the two sides agree on trivially.
+
+test('interpreter agrees with the Linux kernel on random ALU/JMP programs', { skip: skipWithoutKernel() }, async () => {
+  const seen = await differential({ name: 'vm_diff', seed: 0xc0ffee, count: 300, generate: randomProgram });
   assert.ok(seen.size > 150, `only ${seen.size} distinct results`);
 });
 
 test('interpreter agrees with the Linux kernel on random stack loads, stores and atomics', { skip: skipWithoutKernel() }, async () => {
-  const { KernelProgram } = await import('../../src/kernel/program.ts');
-  let seed = 0xbadc0de;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return Math.floor((seed / 2 ** 32) * n);
-  };
-  const vm = new Vm();
-  const packet = new Uint8Array(64);
-  const seen = new Set<number>();
-  for (let n = 0; n < 200; n++) {
-    const program = randomMemoryProgram(rand);
-    const expected = vm.load(program).run().r0;
-    const kernel = KernelProgram.load({ type: ProgramType.XDP, instructions: program, name: 'vm_diff_mem' });
-    try {
-      const { retval } = kernel.run({ data: packet });
-      assert.equal(retval >>> 0, Number(expected & 0xffffffffn), `program ${n}: ${JSON.stringify(program)}`);
-      seen.add(retval);
-    } finally {
-      kernel.close();
-    }
-  }
+  const seen = await differential({ name: 'vm_diff_mem', seed: 0xbadc0de, count: 200, generate: randomMemoryProgram });
   assert.ok(seen.size > 150, `only ${seen.size} distinct results`);
 });
 
 test('interpreter agrees with the Linux kernel on random bpf-to-bpf calls', { skip: skipWithoutKernel() }, async () => {
-  const { KernelProgram } = await import('../../src/kernel/program.ts');
-  let seed = 0x5eed;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return Math.floor((seed / 2 ** 32) * n);
-  };
-  const vm = new Vm();
-  const packet = new Uint8Array(64);
-  const seen = new Set<number>();
-  for (let n = 0; n < 60; n++) {
-    const program = randomCallProgram(rand);
-    const expected = vm.load(program).run().r0;
-    const kernel = KernelProgram.load({ type: ProgramType.XDP, instructions: program, name: 'vm_diff_call' });
-    try {
-      const { retval } = kernel.run({ data: packet });
-      assert.equal(retval >>> 0, Number(expected & 0xffffffffn), `program ${n}: ${JSON.stringify(program)}`);
-      seen.add(retval);
-    } finally {
-      kernel.close();
-    }
-  }
+  const seen = await differential({ name: 'vm_diff_call', seed: 0x5eed, count: 60, generate: randomCallProgram });
   assert.ok(seen.size > 50, `only ${seen.size} distinct results`);
 });
 
 test('interpreter agrees with the Linux kernel on LD_ABS / LD_IND, in and out of bounds', { skip: skipWithoutKernel() }, async () => {
-  const { KernelProgram } = await import('../../src/kernel/program.ts');
-  let seed = 0xab5;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return Math.floor((seed / 2 ** 32) * n);
-  };
-  const packetBytes = Uint8Array.from({ length: 64 }, () => rand(256));
+  const random = seededRandom(fuzzSeed(0xab5));
+  const packetBytes = Uint8Array.from({ length: 64 }, () => Math.floor(random() * 256));
   const vm = new Vm();
   const region = vm.memory.allocateRegion(packetBytes.length, 'packet', 'packet', false);
   vm.memory.u8.set(packetBytes, region.start);
-  const seen = new Set<number>();
-  for (let n = 0; n < 60; n++) {
+  const generate = (rand: (n: number) => number): Instruction[] => {
     // r6 = ctx (the kernel's LD_ABS needs it); r7 accumulates; r8 is the LD_IND base.
     const base = rand(48);
     const program: Instruction[] = [insn(0xbf, 6, 1), insn(0xb7, 7, 0, 0, 1), insn(0xb7, 8, 0, 0, base)];
@@ -262,16 +231,20 @@ test('interpreter agrees with the Linux kernel on LD_ABS / LD_IND, in and out of
       program.push(insn(0x27, 7, 0, 0, 31), insn(0xaf, 7, 0));
     }
     program.push(insn(0xbf, 0, 7), insn(0xbf, 1, 0), insn(0x77, 1, 0, 0, 32), insn(0xaf, 0, 1), exit());
-    const expected = vm.load(program).run({ packet: { start: region.start, length: packetBytes.length } }).r0;
-    const kernel = KernelProgram.load({ type: ProgramType.SCHED_CLS, instructions: program, name: 'vm_diff_ldabs' });
-    try {
-      const { retval } = kernel.run({ data: packetBytes });
-      assert.equal(retval >>> 0, Number(expected & 0xffffffffn), `program ${n}: ${JSON.stringify(program)}`);
-      seen.add(retval);
-    } finally {
-      kernel.close();
-    }
-  }
+    return program;
+  };
+  const seen = await differential(
+    {
+      name: 'vm_diff_ldabs',
+      seed: 0xab5 + 1,
+      count: 60,
+      generate,
+      type: ProgramType.SCHED_CLS,
+      data: packetBytes,
+      runVm: (v, program) => v.load(program).run({ packet: { start: region.start, length: packetBytes.length } }).r0,
+    },
+    vm,
+  );
   assert.ok(seen.has(0), 'some programs went out of bounds');
   assert.ok(seen.size > 25, `only ${seen.size} distinct results`);
 });
