@@ -357,3 +357,33 @@ test('deep and large programs: a 6 000-deep chain of conditionals compiles both 
   }
   assert.throws(() => loadJit(vm, chain(100_000), { controlFlow: 'dispatch' }), JitCompileError);
 });
+
+test('a helper may run another program (nested run) in the middle of a run', () => {
+  const helpers = new HelperRegistry(standardHelpers);
+  let inner: LoadedProgram | undefined;
+  helpers.register(1007, (call) => inner!.run({ r1: call.argU64(1), budget: 50 }).r0 + 1000n);
+  // Outer: stack data, a loop calling the helper, then reads its stack back.
+  const outer = [
+    st(Size.DW, 10, -8, 5),
+    mov64Imm(6, 3),
+    mov64Imm(7, 0),
+    mov64Reg(1, 6),
+    callHelper(1007),
+    alu64Reg(AluOp.ADD, 7, 0),
+    alu64Imm(AluOp.SUB, 6, 1),
+    jmpImm(JmpOp.JNE, 6, 0, -5),
+    ldx(Size.DW, 0, 10, -8),
+    alu64Reg(AluOp.ADD, 0, 7),
+    exit(),
+  ];
+  // Inner: its own stack and a bpf-to-bpf call.
+  const innerCode = [st(Size.DW, 10, -8, 11), callLocal(2), ldx(Size.DW, 1, 10, -8), exit(), alu64Imm(AluOp.MUL, 1, 7), mov64Reg(0, 1), exit()];
+  const outcomes = [false, true].map((jit) => {
+    const vm = new Vm({ helpers });
+    inner = jit ? loadJit(vm, innerCode) : vm.load(innerCode);
+    const r = (jit ? loadJit(vm, outer) : vm.load(outer)).run();
+    return `r0=${r.r0} insns=${r.instructions}`;
+  });
+  assert.equal(outcomes[1], outcomes[0]);
+  assert.equal(outcomes[0], `r0=${5 + (21 + 1000) + (14 + 1000) + (7 + 1000)} insns=${3 + 3 * 5 + 3}`);
+});
