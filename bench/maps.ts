@@ -137,4 +137,11 @@ if (process.getuid?.() === 0) {
     console.log(`kernel: not measured (${(error as Error).message})`);
   }
 }
+
+// Ratios against the reference measured in this same run (a plain JS Map), so figures from different machines compare.
+const reference = results.find(([name]) => name.startsWith('baseline: JS Map<number'));
+if (reference !== undefined) {
+  console.log(`\nrelative to ${reference[0].slice('baseline: '.length)} (${reference[1].toFixed(1)} ns):`);
+  for (const [name, ns] of results) console.log(`  ${name.padEnd(56)} ${(ns / reference[1]).toFixed(2).padStart(7)}x`);
+}
 if (sink === 0.5) console.log(sink); // keep the loops' results alive
