@@ -21,6 +21,7 @@ import {
   sizeBytes,
 } from '../../isa/opcodes.ts';
 import { MAY_GOTO_LOOPS } from '../program.ts';
+import { ProgramLoadError } from '../errors.ts';
 import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
@@ -101,7 +102,7 @@ function callingConvention(exact: boolean): CallingConvention {
  * jump and call targets inside the program).
  */
 export function compileProgram(insns: readonly Instruction[], options: CompileOptions): CompiledModule {
-  if (insns.length === 0) throw new RangeError('cannot compile an empty program');
+  if (insns.length === 0) throw new ProgramLoadError(0, 'the program has no instructions');
   const m = new ModuleBuilder();
   m.importMemory('env', 'memory', options.memoryPages);
   m.importFunction('env', 'fault', [I32, I32, I32, I32, I32, I32], []);
