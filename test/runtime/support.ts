@@ -54,20 +54,27 @@ export function assertSameMaps(vm: VmCollection, kernel: KernelCollection, only?
 
 /**
  * Loads `name` in both backends (VM with as many CPUs as the kernel has, so
- * per-CPU buffers have the same shape) and hands both to `body`; kernel
- * objects are closed even when the body fails.
+ * per-CPU buffers have the same shape) and hands both to `body`, once for
+ * each VM engine: the interpreter and the JIT (or only the one `vmOptions`
+ * names). Each round starts from freshly loaded collections; kernel objects
+ * are closed even when the body fails.
  */
 export function withBoth(name: string, body: (vm: VmCollection, kernel: KernelCollection) => void, vmOptions: { jit?: boolean } = {}): void {
   const path = fixture(name);
-  const vm = loadVmCollection(path, { cpus: possibleCpus(), jit: vmOptions.jit });
-  try {
-    const kernel = loadCollection(path);
+  for (const jit of vmOptions.jit === undefined ? [false, true] : [vmOptions.jit]) {
+    const vm = loadVmCollection(path, { cpus: possibleCpus(), jit });
     try {
-      body(vm, kernel);
+      const kernel = loadCollection(path);
+      try {
+        body(vm, kernel);
+      } catch (err) {
+        if (err instanceof Error) err.message = `[${jit ? 'jit' : 'interpreter'}] ${err.message}`;
+        throw err;
+      } finally {
+        kernel.close();
+      }
     } finally {
-      kernel.close();
+      vm.close();
     }
-  } finally {
-    vm.close();
   }
 }
