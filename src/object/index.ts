@@ -8,3 +8,4 @@ export { applyProgramCore, applyCollectionCore } from './core.ts';
 export type { CoreResult } from './core.ts';
 export { programListing, describeRelocation } from './listing.ts';
 export type { ListingOptions } from './listing.ts';
+export { collectionFromInstructions, type InstructionProgram } from './from-instructions.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { command } from '../../src/cli/commands/run.ts';
 import { UsageError, type CliIo } from '../../src/cli/command.ts';
 import { PcapError, PcapWriter, buildPacket, decodePacket, ethernet, icmp, ipv4, payload, readCaptureAll, tcp, udp } from '../../src/net/index.ts';
-import { skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
+import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { fixture, hex } from './support.ts';
 
 async function runCli(args: string[]): Promise<{ code: number; out: string }> {
@@ -119,6 +119,39 @@ test('tsbpf run: malformed and truncated captures, short frames, bad arguments',
     await assert.rejects(runCli([fixture('xdp_parser')]), /exactly one of --pcap and --data/);
     await assert.rejects(runCli([fixture('xdp_parser'), '--data', '00', '--backend', 'kernel', '--jit']), /--jit is for the vm backend/);
     await assert.rejects(runCli([fixture('exec_trace'), '--program', 'on_exec', '--data', '00']), /is TRACEPOINT; tsbpf run runs XDP/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tsbpf run on an assembly source: --type gives the program type, on the VM (both engines) and in the kernel', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-run-asm-'));
+  try {
+    const input = writeCapture(dir);
+    const source = join(ROOT, 'examples', 'xdp-drop-udp.s');
+    const backends = [[], ['--jit'], ...(skipWithoutKernel() === false ? [['--backend', 'kernel']] : [])];
+    for (const backend of backends) {
+      const result = await runCli([source, '--type', 'xdp', '--pcap', input, '--json', ...backend]);
+      assert.equal(result.code, 0);
+      const summary = JSON.parse(result.out);
+      assert.deepEqual(summary.verdicts, { XDP_PASS: 30, XDP_DROP: 10 }, `backend ${backend.join(' ') || 'vm'}`);
+    }
+    const toPort9 = buildPacket(ethernet(), ipv4(), udp({ dport: 9 }), payload('x'));
+    assert.match((await runCli([source, '--type', 'xdp', '--data', hex(toPort9)])).out, /^retval 1 \(XDP_DROP\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tsbpf run on an assembly source: bad input is named', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-run-asm-'));
+  try {
+    const bad = join(dir, 'bad.s');
+    writeFileSync(bad, 'r0 = 2\nr0 +=\nexit\n');
+    await assert.rejects(runCli([bad, '--type', 'xdp', '--data', '00']), /bad\.s:2:\d+: /);
+    await assert.rejects(runCli([bad, '--data', '00']), (e: unknown) => e instanceof UsageError && /not an ELF object.*--type/.test(e.message));
+    writeFileSync(bad, 'r0 = 2\nexit\n');
+    await assert.rejects(runCli([bad, '--type', 'nonsense', '--data', '00']), /'nonsense' is not a section name/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

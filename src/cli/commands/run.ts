@@ -1,27 +1,40 @@
 /**
- * `tsbpf run`: runs an XDP, tc or socket-filter program of an object over
- * one packet (--data) or a capture (--pcap, streamed one packet at a time),
- * in the VM or in the kernel (BPF_PROG_TEST_RUN), and writes the packets
- * the program let through to a pcap.
+ * `tsbpf run`: runs an XDP, tc or socket-filter program of an object (or of
+ * an assembly source) over one packet (--data) or a capture (--pcap,
+ * streamed one packet at a time), in the VM or in the kernel
+ * (BPF_PROG_TEST_RUN), and writes the packets the program let through to a
+ * pcap.
  */
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { AsmError, assemble } from '../../isa/index.ts';
+import { BpfSyscallError } from '../../kernel/errors.ts';
 import type { BpfProgram, RunResult } from '../../kernel/interface.ts';
 import { CaptureReader, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
+import { collectionFromInstructions } from '../../object/from-instructions.ts';
 import { loadCollectionSpec } from '../../object/load.ts';
 import type { CollectionSpec } from '../../object/spec.ts';
 import { ProgramType, programTypeName } from '../../uapi/enums.ts';
 import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
+import { ETH_HLEN } from '../../vm/helpers/packet.ts';
 import { RunInputError } from '../../vm/runtime.ts';
 import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { AsmFileError } from './asm.ts';
 
 const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data HEX)
                  [--backend vm|kernel] [--jit] [--repeat N] [--out PASSED.pcap]
                  [--verbose] [--json]
+       tsbpf run PROG.s --type SECTION (--pcap IN.pcap | --data HEX) [...]
 
 Runs an XDP, tc (sched_cls/sched_act) or socket-filter program of FILE.o the
 way BPF_PROG_TEST_RUN does, with every map of the object created and filled.
+A file that is not an ELF object is read as assembly (llvm-objdump, kernel
+log or uBPF syntax, see 'tsbpf asm') and needs --type.
 
   --program NAME  the program to run (needed when the object has several)
+  --type SECTION  for an assembly source: the program type, as a libbpf
+                  section name (xdp, tc, socket)
   --data HEX      one frame (Ethernet header first) as hex; prints the return
                   value, the output frame and the duration
   --pcap FILE     every packet of a pcap/pcapng capture, streamed; prints the
@@ -39,6 +52,7 @@ way BPF_PROG_TEST_RUN does, with every map of the object created and filled.
 interface Options {
   file: string;
   program?: string;
+  type?: string;
   pcap?: string;
   data?: Uint8Array;
   backend: 'vm' | 'kernel';
@@ -65,6 +79,7 @@ function parseArgs(args: string[]): Options {
       return v;
     };
     if (arg === '--program') options.program = value();
+    else if (arg === '--type') options.type = value();
     else if (arg === '--pcap') options.pcap = value();
     else if (arg === '--data') options.data = parseHex(value());
     else if (arg === '--backend') {
@@ -91,7 +106,6 @@ function parseArgs(args: string[]): Options {
   return options as Options;
 }
 
-const ETH_HLEN = 14;
 const RUNNABLE = new Set<number>([ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.SOCKET_FILTER]);
 
 function pickProgram(spec: CollectionSpec, name: string | undefined): string {
@@ -154,11 +168,30 @@ async function openBackend(options: Options, spec: CollectionSpec, name: string)
   return { program: collection.programs[name]!, type, close: () => collection.close() };
 }
 
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+
+/** An ELF object as it is, anything else as an assembly source of the `--type` given. */
+function loadSpec(options: Options): CollectionSpec {
+  const bytes = readFileSync(options.file);
+  if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {
+    if (options.type !== undefined) throw new UsageError(`--type is for assembly sources: the sections of ${options.file} give the program types`);
+    return loadCollectionSpec(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  if (options.type === undefined) throw new UsageError(`${options.file} is not an ELF object; to run it as assembly give --type SECTION (xdp, tc or socket)`);
+  let instructions;
+  try {
+    instructions = assemble(bytes.toString('utf8'));
+  } catch (error) {
+    throw error instanceof AsmError ? new AsmFileError(options.file, error) : error;
+  }
+  return collectionFromInstructions({ name: options.program ?? basename(options.file, extname(options.file)), section: options.type, instructions });
+}
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const options = parseArgs(args);
-  const spec = loadCollectionSpec(options.file);
+  const spec = loadSpec(options);
   const name = pickProgram(spec, options.program);
   const backend = await openBackend(options, spec, name);
   try {
@@ -203,7 +236,7 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
         result = backend.program.run({ data: frame, repeat: options.repeat });
       } catch (error) {
         // A frame without a link header, or an input BPF_PROG_TEST_RUN refuses (too short...): counted, reported, not fatal.
-        const refusedInput = error instanceof RunInputError || error instanceof PcapError || (options.backend === 'kernel' && /EINVAL/.test((error as Error).message));
+        const refusedInput = error instanceof RunInputError || error instanceof PcapError || (error instanceof BpfSyscallError && error.code === 'EINVAL');
         if (!refusedInput) throw error;
         refused++;
         counts.set('refused', (counts.get('refused') ?? 0) + 1);
