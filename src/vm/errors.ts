@@ -6,6 +6,11 @@ import { TsbpfError } from '../errors.ts';
  * memory.ts.
  */
 
+/** The message of something thrown by code outside tsbpf (a helper, the WebAssembly engine). */
+export function describeCause(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
 /** A program the VM refuses to load; `index` is the offending instruction. */
 export class ProgramLoadError extends TsbpfError {
   override name = 'ProgramLoadError';
@@ -85,6 +90,6 @@ export class HelperError extends VmRuntimeError {
     readonly helper: string,
     override readonly cause: unknown,
   ) {
-    super(pc, `${helper} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(pc, `${helper} failed: ${describeCause(cause)}`);
   }
 }

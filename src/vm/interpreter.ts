@@ -1,8 +1,8 @@
 import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
-import { TsbpfError } from '../errors.ts';
 import type { Region, VmMemory } from './memory.ts';
-import { BudgetExceededError, CallDepthError, HelperError, VmOptionError, VmRuntimeError } from './errors.ts';
+import { callHelper, marshalRunArguments, registerHalves, releaseInput, runBudget, type RunInput } from './run-setup.ts';
+import { BudgetExceededError, CallDepthError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
   MAY_GOTO_LOOPS,
@@ -147,17 +147,12 @@ function takeRunState(host: InterpreterHost): RunState {
   return idle.pop() ?? new RunState(host);
 }
 
-/** Sets register `r` from a helper result or option; false if `value` is a number that is not a safe integer. */
+/** Sets register `r` from a helper result; false if `value` is a number that is not a safe integer. */
 function setRegister(regs: Int32Array, r: number, value: number | bigint): boolean {
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) return false;
-    regs[r * 2] = value % TWO32;
-    regs[r * 2 + 1] = Math.floor(value / TWO32);
-  } else {
-    const v = BigInt.asUintN(64, value);
-    regs[r * 2] = Number(v & 0xffffffffn);
-    regs[r * 2 + 1] = Number(v >> 32n);
-  }
+  const h = registerHalves(value);
+  if (h === undefined) return false;
+  regs[r * 2] = h[0];
+  regs[r * 2 + 1] = h[1];
   return true;
 }
 
@@ -206,7 +201,7 @@ class RunState implements HelperCall {
   readonly stackTop: number;
   /** The mapped part of the stack: frames 0..depth. Mapped only during a run. */
   private stackRegion: Region | undefined;
-  private input: { region: Region; target: Uint8Array } | undefined;
+  private input: RunInput | undefined;
 
   constructor(readonly host: InterpreterHost) {
     this.memory = host.memory;
@@ -216,8 +211,7 @@ class RunState implements HelperCall {
 
   /** Prepares a run of `root`: registers, a zeroed and mapped stack, input memory. */
   begin(root: InterpretedProgram, options: RunOptions): void {
-    const budget = options.budget ?? this.host.defaultBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
+    const budget = runBudget(options, this.host.defaultBudget);
     this.program = root;
     this.context = options.context;
     this.budget = budget;
@@ -236,22 +230,7 @@ class RunState implements HelperCall {
     // A fresh stack: nothing of an earlier run (of any program) shows through.
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.mapStack(0);
-    if (options.mem !== undefined && options.mem.length > 0) {
-      const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
-      this.memory.u8.set(options.mem, region.start);
-      this.input = { region, target: options.mem };
-      this.regs[2] = region.start;
-      this.regs[4] = options.mem.length;
-    }
-    if (this.packet !== undefined) {
-      const { start, length } = this.packet;
-      if (length > 0) this.memory.check(0, start, length, false, 0);
-    }
-    const args = [options.r1, options.r2, options.r3, options.r4, options.r5];
-    for (let r = 1; r <= 5; r++) {
-      const v = args[r - 1];
-      if (v !== undefined && !setRegister(this.regs, r, v)) throw new VmOptionError(`r${r} = ${v} is not a safe integer (pass a bigint)`);
-    }
+    this.input = marshalRunArguments(this.memory, options, this.regs, 2);
     this.regs[20] = this.stackTop;
   }
 
@@ -329,9 +308,7 @@ class RunState implements HelperCall {
   /** Ends a run (successful or not): copies input memory back, unmaps it and the stack, drops references. */
   finish(): void {
     if (this.input !== undefined) {
-      const { region, target } = this.input;
-      target.set(this.memory.u8.subarray(region.start, region.start + target.length));
-      this.memory.freeRegion(region);
+      releaseInput(this.memory, this.input);
       this.input = undefined;
     }
     if (this.stackRegion !== undefined) {
@@ -416,13 +393,7 @@ class RunState implements HelperCall {
   /** Calls a helper or kfunc and stores its result in r0. */
   invoke(entry: HelperEntry, pc: number): void {
     this.pc = pc;
-    let result: number | bigint | void;
-    try {
-      result = entry.fn(this);
-    } catch (err) {
-      if (err instanceof TsbpfError) throw err;
-      throw new HelperError(pc, entry.name, err);
-    }
+    const result = callHelper(entry, this, pc);
     if (this.pendingExit) return;
     if (result === undefined) {
       this.regs[0] = 0;

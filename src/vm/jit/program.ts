@@ -1,7 +1,8 @@
 import type { Instruction } from '../../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
-import { BudgetExceededError, CallDepthError, HelperError, VmOptionError, VmRuntimeError } from '../errors.ts';
+import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } from '../errors.ts';
+import { callHelper, marshalRunArguments, registerHalves, releaseInput, runBudget, type RunInput } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, VmMemory } from '../memory.ts';
@@ -48,7 +49,7 @@ export class JitCompileError extends TsbpfError {
     readonly moduleBytes: number,
     override readonly cause: unknown,
   ) {
-    super(`program '${program}': the WebAssembly engine refused the compiled module (${moduleBytes} bytes): ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`program '${program}': the WebAssembly engine refused the compiled module (${moduleBytes} bytes): ${describeCause(cause)}`);
   }
 }
 
@@ -279,16 +280,6 @@ export class JitProgram implements LoadedProgram {
   }
 }
 
-/** The 32-bit halves of a register value, or undefined for a number that is not a safe integer. */
-function halves(value: number | bigint): [number, number] | undefined {
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) return undefined;
-    return [value % TWO32 | 0, Math.floor(value / TWO32) | 0];
-  }
-  const v = BigInt.asUintN(64, value);
-  return [Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0];
-}
-
 /** One run of a JIT program (with its tail calls); also the HelperCall handed to helpers. */
 class JitRun implements HelperCall {
   readonly memory: VmMemory;
@@ -304,7 +295,7 @@ class JitRun implements HelperCall {
   private readonly savedControlBlock: Uint8Array | undefined;
   private readonly outer: JitRun | undefined;
   private stackRegion: Region | undefined;
-  private input: { region: Region; target: Uint8Array } | undefined;
+  private input: RunInput | undefined;
   private readonly args = new Int32Array(10);
   private pendingExit = false;
   private pendingTail: JitProgram | undefined;
@@ -318,8 +309,7 @@ class JitRun implements HelperCall {
     this.memory = host.memory;
     this.runtime = root.runtime;
     this.context = options.context;
-    const budget = options.budget ?? host.defaultBudget;
-    if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
+    const budget = runBudget(options, host.defaultBudget);
     this.budget = budget;
     this.initialBudget = budget === 0 ? UNLIMITED : budget;
     const cb = this.runtime.controlBlock;
@@ -332,23 +322,8 @@ class JitRun implements HelperCall {
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.runtime.run = this;
     try {
-      if (options.mem !== undefined && options.mem.length > 0) {
-        const region = this.memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
-        this.memory.u8.set(options.mem, region.start);
-        this.input = { region, target: options.mem };
-        this.args[0] = region.start;
-        this.args[2] = options.mem.length;
-      }
+      this.input = marshalRunArguments(this.memory, options, this.args, 0);
       const packet = options.packet;
-      if (packet !== undefined && packet.length > 0) this.memory.check(0, packet.start, packet.length, false, 0);
-      const regs = [options.r1, options.r2, options.r3, options.r4, options.r5];
-      for (let r = 0; r < 5; r++) {
-        const v = regs[r];
-        if (v === undefined) continue;
-        const h = halves(v);
-        if (h === undefined) throw new VmOptionError(`r${r + 1} = ${v} is not a safe integer (pass a bigint)`);
-        [this.args[2 * r], this.args[2 * r + 1]] = h;
-      }
       const view = this.memory.view;
       view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
       view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
@@ -376,9 +351,7 @@ class JitRun implements HelperCall {
 
   finish(): void {
     if (this.input !== undefined) {
-      const { region, target } = this.input;
-      target.set(this.memory.u8.subarray(region.start, region.start + target.length));
-      this.memory.freeRegion(region);
+      releaseInput(this.memory, this.input);
       this.input = undefined;
     }
     if (this.stackRegion !== undefined) {
@@ -411,10 +384,7 @@ class JitRun implements HelperCall {
     this.mapStack(view.getUint32(cb + CB.framePointer, true));
     let result: number | bigint | void;
     try {
-      result = entry.fn(this);
-    } catch (err) {
-      if (err instanceof TsbpfError) throw err;
-      throw new HelperError(pc, entry.name, err);
+      result = callHelper(entry, this, pc);
     } finally {
       this.runtime.syncRegions(this.stackRegion);
     }
@@ -439,7 +409,7 @@ class JitRun implements HelperCall {
 
   /** Sets r0 in the control block; false if `value` is a number that is not a safe integer. */
   private setR0(value: number | bigint): boolean {
-    const h = halves(value);
+    const h = registerHalves(value);
     if (h === undefined) return false;
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;

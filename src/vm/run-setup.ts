@@ -1,0 +1,87 @@
+import { TsbpfError } from '../errors.ts';
+import { HelperError, VmOptionError } from './errors.ts';
+import type { HelperCall, HelperEntry } from './helper-registry.ts';
+import type { Region, VmMemory } from './memory.ts';
+import type { RunOptions } from './program.ts';
+
+/**
+ * The parts of a run that the interpreter and the JIT share: validating the
+ * options, marshalling input memory and r1-r5, copying input memory back,
+ * and calling a helper. Each engine keeps its own register file; both store
+ * a register as two int32 halves, low half first.
+ */
+
+const TWO32 = 4294967296;
+
+/** The 32-bit halves [low, high] of a register value, or undefined for a number that is not a safe integer. */
+export function registerHalves(value: number | bigint): [number, number] | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) return undefined;
+    return [value % TWO32 | 0, Math.floor(value / TWO32) | 0];
+  }
+  const v = BigInt.asUintN(64, value);
+  return [Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0];
+}
+
+/** The run's instruction budget (0 = unlimited), or VmOptionError. */
+export function runBudget(options: RunOptions, defaultBudget: number): number {
+  const budget = options.budget ?? defaultBudget;
+  if (!Number.isInteger(budget) || budget < 0) throw new VmOptionError(`invalid instruction budget ${budget}: a non-negative integer is needed (0 = unlimited)`);
+  return budget;
+}
+
+/** Input memory (RunOptions.mem) copied into a region for the run; copied back by releaseInput. */
+export interface RunInput {
+  readonly region: Region;
+  readonly target: Uint8Array;
+}
+
+/**
+ * Marshals a run's arguments into `regs` (r1 at index `r1Index`, r2 at
+ * `r1Index + 2`, ...): input memory as r1 = address, r2 = length (RunOptions.mem),
+ * then the explicit r1-r5. Checks that the packet lies in mapped memory.
+ * Everything is validated before input memory is allocated, so a throw
+ * leaves nothing to release.
+ */
+export function marshalRunArguments(memory: VmMemory, options: RunOptions, regs: Int32Array, r1Index: number): RunInput | undefined {
+  const packet = options.packet;
+  if (packet !== undefined && packet.length > 0) memory.check(0, packet.start, packet.length, false, 0);
+  const explicit = [options.r1, options.r2, options.r3, options.r4, options.r5].map((value, r) => {
+    if (value === undefined) return undefined;
+    const h = registerHalves(value);
+    if (h === undefined) throw new VmOptionError(`r${r + 1} = ${value} is not a safe integer (pass a bigint)`);
+    return h;
+  });
+  let input: RunInput | undefined;
+  if (options.mem !== undefined && options.mem.length > 0) {
+    const region = memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
+    memory.u8.set(options.mem, region.start);
+    input = { region, target: options.mem };
+    regs[r1Index] = region.start;
+    regs[r1Index + 1] = 0;
+    regs[r1Index + 2] = options.mem.length;
+    regs[r1Index + 3] = 0;
+  }
+  explicit.forEach((h, r) => {
+    if (h === undefined) return;
+    regs[r1Index + 2 * r] = h[0];
+    regs[r1Index + 2 * r + 1] = h[1];
+  });
+  return input;
+}
+
+/** Ends a run's use of its input memory: copies the region back into the caller's buffer and frees it. */
+export function releaseInput(memory: VmMemory, input: RunInput): void {
+  input.target.set(memory.u8.subarray(input.region.start, input.region.start + input.target.length));
+  memory.freeRegion(input.region);
+}
+
+/** Calls a helper or kfunc; anything it throws that is not a TsbpfError becomes a HelperError at `pc`. */
+export function callHelper(entry: HelperEntry, call: HelperCall, pc: number): number | bigint | void {
+  try {
+    return entry.fn(call);
+  } catch (err) {
+    if (err instanceof TsbpfError) throw err;
+    throw new HelperError(pc, entry.name, err);
+  }
+}
