@@ -28,3 +28,4 @@ export {
   type RedirectDecision,
   type Route,
 } from './helpers/index.ts';
+export { loadJit, JitCompileError, JitProgram, type JitOptions, type JitStats } from './jit/index.ts';
