@@ -108,3 +108,55 @@ export interface BpfProgram {
   run(options?: RunOptions): RunResult;
   close(): void;
 }
+
+/**
+ * Implementations of the conventions above that do not depend on the
+ * backend, so that the kernel and VM maps share one copy.
+ */
+
+/** `keys()` of a BpfMap: nextKey from the first key until the end. */
+export function* iterateMapKeys(map: Pick<BpfMap, 'nextKey'>): IterableIterator<Uint8Array> {
+  let key = map.nextKey(undefined);
+  while (key !== undefined) {
+    yield key;
+    key = map.nextKey(key);
+  }
+}
+
+/** `entries()` of a BpfMap: each key with its value. */
+export function* iterateMapEntries(map: Pick<BpfMap, 'nextKey' | 'lookup'>): IterableIterator<[Uint8Array, Uint8Array]> {
+  for (const key of iterateMapKeys(map)) {
+    const value = map.lookup(key);
+    // Deleted between nextKey and lookup: skip it, as bpftool does.
+    if (value !== undefined) yield [key, value];
+  }
+}
+
+/** The layout of a per-CPU value buffer: `cpus` slots of `valueStride` bytes, each holding `valueSize` bytes. */
+export interface PerCpuLayout {
+  readonly valueSize: number;
+  readonly valueStride: number;
+  readonly cpus: number;
+}
+
+/** `lookupPerCpu`: the concatenated value buffer split into one copy per CPU. */
+export function splitPerCpuValues(all: Uint8Array, layout: PerCpuLayout): Uint8Array[] {
+  const { valueSize, valueStride, cpus } = layout;
+  return Array.from({ length: cpus }, (_, cpu) => all.slice(cpu * valueStride, cpu * valueStride + valueSize));
+}
+
+/**
+ * `updatePerCpu`: one value per CPU joined into the buffer `update` takes.
+ * Wrong counts or sizes are reported through `invalid`, which builds the
+ * backend's own error type.
+ */
+export function joinPerCpuValues(values: readonly Uint8Array[], layout: PerCpuLayout, invalid: (problem: string) => Error): Uint8Array {
+  const { valueSize, valueStride, cpus } = layout;
+  if (values.length !== cpus) throw invalid(`updatePerCpu needs ${cpus} values (one per CPU), got ${values.length}`);
+  const all = new Uint8Array(valueStride * cpus);
+  values.forEach((v, cpu) => {
+    if (v.length !== valueSize) throw invalid(`value for CPU ${cpu} is ${v.length} bytes, the value size is ${valueSize}`);
+    all.set(v, cpu * valueStride);
+  });
+  return all;
+}

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { MapType, mapTypeName } from '../uapi/enums.ts';
-import { MapFlag } from '../uapi/maps.ts';
+import { MapFlag, perCpuValueStride } from '../uapi/maps.ts';
 import { Attr, BpfCommand, attr, bpfCall, bpfError, scratch, tryBpfCall } from './bpf.ts';
 import { KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue, sysMount } from './ffi.ts';
-import type { BpfMap } from './interface.ts';
+import { iterateMapEntries, iterateMapKeys, joinPerCpuValues, splitPerCpuValues, type BpfMap, type PerCpuLayout } from './interface.ts';
 
 /** BPF_F_* map_flags: the uapi table (src/uapi/maps.ts) under the kernel backend's historical name. */
 export { MapFlag as MapFlags } from '../uapi/maps.ts';
@@ -91,7 +91,7 @@ export class KernelMap extends FdResource implements BpfMap {
     const keyBuffer = NativeBuffer.allocate(Math.max(props.keySize, 8));
     const nextKeyBuffer = NativeBuffer.allocate(Math.max(props.keySize, 8));
     const perCpu = PER_CPU_TYPES.has(props.type);
-    const valueStride = perCpu ? Math.ceil(props.valueSize / 8) * 8 : props.valueSize;
+    const valueStride = perCpu ? perCpuValueStride(props.valueSize) : props.valueSize;
     const valueBufferSize = perCpu ? valueStride * possibleCpus() : props.valueSize;
     const valueBuffer = NativeBuffer.allocate(Math.max(valueBufferSize, 8));
     super(fd, () => {
@@ -244,42 +244,27 @@ export class KernelMap extends FdResource implements BpfMap {
     throw bpfError(BpfCommand.MAP_GET_NEXT_KEY, errno, { subject: this.#subject() });
   }
 
-  *keys(): IterableIterator<Uint8Array> {
-    let key = this.nextKey(undefined);
-    while (key !== undefined) {
-      yield key;
-      key = this.nextKey(key);
-    }
+  keys(): IterableIterator<Uint8Array> {
+    return iterateMapKeys(this);
   }
 
-  *entries(): IterableIterator<[Uint8Array, Uint8Array]> {
-    for (const key of this.keys()) {
-      const value = this.lookup(key);
-      // Deleted between GET_NEXT_KEY and LOOKUP: skip it, as bpftool does.
-      if (value !== undefined) yield [key, value];
-    }
+  entries(): IterableIterator<[Uint8Array, Uint8Array]> {
+    return iterateMapEntries(this);
   }
 
   lookupPerCpu(key: Uint8Array): Uint8Array[] | undefined {
     this.#requirePerCpu('lookupPerCpu');
     const all = this.lookup(key);
-    if (all === undefined) return undefined;
-    const values: Uint8Array[] = [];
-    for (let cpu = 0; cpu < possibleCpus(); cpu++) values.push(all.slice(cpu * this.valueStride, cpu * this.valueStride + this.valueSize));
-    return values;
+    return all === undefined ? undefined : splitPerCpuValues(all, this.#perCpuLayout());
   }
 
   updatePerCpu(key: Uint8Array, values: Uint8Array[], flags = 0): void {
     this.#requirePerCpu('updatePerCpu');
-    if (values.length !== possibleCpus()) {
-      throw new KernelArgumentError(`${this.describe()}: updatePerCpu needs ${possibleCpus()} values (one per possible CPU), got ${values.length}`);
-    }
-    const all = new Uint8Array(this.valueBufferSize);
-    values.forEach((v, cpu) => {
-      if (v.length !== this.valueSize) throw new KernelArgumentError(`${this.describe()}: value for CPU ${cpu} is ${v.length} bytes, the value size is ${this.valueSize}`);
-      all.set(v, cpu * this.valueStride);
-    });
-    this.update(key, all, flags);
+    this.update(key, joinPerCpuValues(values, this.#perCpuLayout(), (problem) => new KernelArgumentError(`${this.describe()}: ${problem}`)), flags);
+  }
+
+  #perCpuLayout(): PerCpuLayout {
+    return { valueSize: this.valueSize, valueStride: this.valueStride, cpus: possibleCpus() };
   }
 
   #requirePerCpu(method: string): void {

@@ -1,4 +1,4 @@
-import type { BpfMap } from '../kernel/interface.ts';
+import { iterateMapEntries, iterateMapKeys, joinPerCpuValues, splitPerCpuValues, type BpfMap } from '../kernel/interface.ts';
 import { ClosedError } from '../kernel/errors.ts';
 import type { VmMemory, Region } from '../vm/memory.ts';
 import { MapType, mapTypeName } from '../uapi/enums.ts';
@@ -370,19 +370,12 @@ export abstract class VmMap implements BpfMap {
     return this.unsupported('get_next_key');
   }
 
-  *keys(): IterableIterator<Uint8Array> {
-    let key = this.nextKey(undefined);
-    while (key !== undefined) {
-      yield key;
-      key = this.nextKey(key);
-    }
+  keys(): IterableIterator<Uint8Array> {
+    return iterateMapKeys(this);
   }
 
-  *entries(): IterableIterator<[Uint8Array, Uint8Array]> {
-    for (const key of this.keys()) {
-      const value = this.lookup(key);
-      if (value !== undefined) yield [key, value];
-    }
+  entries(): IterableIterator<[Uint8Array, Uint8Array]> {
+    return iterateMapEntries(this);
   }
 
   /** Batches are served from get_next_key/lookup; the result is the same as the kernel's batch commands. */
@@ -431,19 +424,12 @@ export abstract class VmMap implements BpfMap {
   lookupPerCpu(key: Uint8Array): Uint8Array[] | undefined {
     this.requirePerCpu('lookupPerCpu');
     const all = this.lookup(key);
-    if (all === undefined) return undefined;
-    return Array.from({ length: this.cpus }, (_, cpu) => all.slice(cpu * this.valueStride, cpu * this.valueStride + this.valueSize));
+    return all === undefined ? undefined : splitPerCpuValues(all, this);
   }
 
   updatePerCpu(key: Uint8Array, values: Uint8Array[], flags = 0): void {
     this.requirePerCpu('updatePerCpu');
-    if (values.length !== this.cpus) throw this.error('EINVAL', 'update', `updatePerCpu needs ${this.cpus} values (one per CPU), got ${values.length}`);
-    const all = new Uint8Array(this.valueBufferSize);
-    values.forEach((v, cpu) => {
-      if (v.length !== this.valueSize) throw this.error('EINVAL', 'update', `value for CPU ${cpu} is ${v.length} bytes, the value size is ${this.valueSize}`);
-      all.set(v, cpu * this.valueStride);
-    });
-    this.update(key, all, flags);
+    this.update(key, joinPerCpuValues(values, this, (problem) => this.error('EINVAL', 'update', problem)), flags);
   }
 
   private requirePerCpu(method: string): void {
