@@ -362,7 +362,7 @@ function vmSide(insns: Instruction[], c: Case): { interpreter: number; checked: 
   if (!standardHelpers.helper(MAP_LOOKUP)) {
     // Until the VM's map helpers land: bpf_map_lookup_elem over src/maps.
     helpers.register(MAP_LOOKUP, (call) => {
-      const map: VmMap | undefined = vmMapByHandle(call.argU32(1));
+      const map: VmMap | undefined = vmMapByHandle(call.memory, call.argU32(1));
       if (map === undefined) return 0;
       return map.lookupElem(call.pointer(2, map.keySize, false), 0);
     });

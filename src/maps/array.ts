@@ -1,7 +1,7 @@
 import { MapType } from '../uapi/enums.ts';
 import { MapFlag, UpdateFlag } from '../uapi/maps.ts';
 import type { VmMemory } from '../vm/memory.ts';
-import { VmMap, vmMapByHandle, type VmMapOptions } from './base.ts';
+import { VmMap, type VmMapOptions } from './base.ts';
 import { negErrno } from './errors.ts';
 import { checkInnerMap, innerMapFromValue } from './inner.ts';
 
@@ -221,10 +221,5 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
 
   override nextKey(key: Uint8Array | undefined): Uint8Array | undefined {
     return this.nextArrayKey(key);
-  }
-
-  /** Inner maps of an ARRAY_OF_MAPS, via the handle a program's lookup returned. */
-  static innerMap(handle: number): VmMap | undefined {
-    return vmMapByHandle(handle);
   }
 }

@@ -34,16 +34,17 @@ const MAX_STORAGE = 1 << 30;
 
 let nextMapId = 1;
 const liveMaps = new Map<number, VmMap>();
-const mapsByHandle = new Map<number, VmMap>();
+/** Per address space: two VMs (two collections) have maps at the same addresses. */
+const mapsByHandle = new WeakMap<VmMemory, Map<number, VmMap>>();
 
 /** The live VM map with this id (the VM's stand-in for a map fd in map-in-map values). */
 export function vmMapById(id: number): VmMap | undefined {
   return liveMaps.get(id);
 }
 
-/** The live VM map whose descriptor is at `handle` (a map pointer in a program's register). */
-export function vmMapByHandle(handle: number): VmMap | undefined {
-  return mapsByHandle.get(handle);
+/** The live VM map whose descriptor is at `handle` in `memory` (a map pointer in a program's register). */
+export function vmMapByHandle(memory: VmMemory, handle: number): VmMap | undefined {
+  return mapsByHandle.get(memory)?.get(handle);
 }
 
 /**
@@ -209,7 +210,9 @@ export abstract class VmMap implements BpfMap {
     view.setUint32(this.handle + Descriptor.MAX_ENTRIES, this.maxEntries, true);
     view.setUint32(this.handle + Descriptor.FLAGS, this.flags, true);
     liveMaps.set(this.id, this);
-    mapsByHandle.set(this.handle, this);
+    let maps = mapsByHandle.get(this.memory);
+    if (maps === undefined) mapsByHandle.set(this.memory, (maps = new Map()));
+    maps.set(this.handle, this);
   }
 
   /** Map-type specific creation checks; runs before any memory is reserved (subclass fields are not initialized yet). */
@@ -448,7 +451,7 @@ export abstract class VmMap implements BpfMap {
     if (this.closedFlag) return;
     this.closedFlag = true;
     liveMaps.delete(this.id);
-    mapsByHandle.delete(this.handle);
+    mapsByHandle.get(this.memory)?.delete(this.handle);
     for (const region of this.regions) this.memory.freeRegion(region);
     for (const a of this.allocations) this.memory.release(a.start, a.size);
     this.regions.length = 0;

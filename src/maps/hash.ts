@@ -311,7 +311,7 @@ export class HashMap extends VmMap {
     const value = this.entryAddress(index) + this.valueOffset;
     const u8 = this.memory.u8;
     if (this.innerTemplate) {
-      const inner = vmMapByHandle(this.memory.view.getUint32(value, true));
+      const inner = vmMapByHandle(this.memory, this.memory.view.getUint32(value, true));
       const out = new Uint8Array(4);
       new DataView(out.buffer).setUint32(0, inner?.id ?? 0, true);
       return out;

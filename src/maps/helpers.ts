@@ -14,7 +14,7 @@ export interface MapHelperOptions {
 
 /** The map an argument register points to (a map handle), or undefined. */
 function mapArg(call: HelperCall, n: 1 | 2): VmMap | undefined {
-  return vmMapByHandle(call.argU32(n));
+  return vmMapByHandle(call.memory, call.argU32(n));
 }
 
 /**

@@ -267,7 +267,7 @@ test('inlined map lookups (array, hash, LRU hash) match the helper, including mi
   const helpers = new HelperRegistry(standardHelpers);
   if (!standardHelpers.helper(1)) {
     helpers.register(1, (call) => {
-      const map = vmMapByHandle(call.argU32(1));
+      const map = vmMapByHandle(call.memory, call.argU32(1));
       return map === undefined ? 0 : map.lookupElem(call.pointer(2, map.keySize, false), 0);
     });
   }

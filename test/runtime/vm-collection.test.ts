@@ -254,3 +254,20 @@ test('CO-RE against the running kernel\'s BTF by default', { skip: skipWithoutCl
     c.close();
   }
 });
+
+test('collections loaded side by side keep their own maps (each VM has its own address space)', { skip: skipWithoutClang() }, () => {
+  const spec = loadCollectionSpec(fixture('counters'));
+  for (const jit of [false, true]) {
+    const first = loadVmCollection(spec, { jit });
+    const second = loadVmCollection(spec, { jit });
+    try {
+      const frame = buildPacket(ethernet(), ipv4({ src: '10.1.2.3' }), udp({ dport: 53 }), payload('x'));
+      first.program('xdp_count').run({ data: frame });
+      assert.equal([...first.maps.by_source!.keys()].length, 1, 'the first collection counted the packet');
+      assert.equal([...second.maps.by_source!.keys()].length, 0, 'the second collection did not');
+    } finally {
+      first.close();
+      second.close();
+    }
+  }
+});

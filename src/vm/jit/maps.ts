@@ -27,8 +27,8 @@ export type InlineMap =
 
 /** The inlinable description of the live VM map whose descriptor is at `handle` in `memory`, or undefined. */
 export function inlineMapAt(memory: VmMemory, handle: number): InlineMap | undefined {
-  const map = vmMapByHandle(handle);
-  if (map === undefined || map.memory !== memory) return undefined;
+  const map = vmMapByHandle(memory, handle);
+  if (map === undefined) return undefined;
   const view = memory.view;
   const word = (offset: number): number => view.getUint32(handle + offset, true);
   const specific = (index: number): number => word(Descriptor.SPECIFIC + 4 * index);
