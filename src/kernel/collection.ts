@@ -18,12 +18,12 @@ import { LdImm64Src } from '../isa/opcodes.ts';
 import type { CollectionSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
 import { MapType } from '../uapi/enums.ts';
 import { BpfCommand, attr, bpfError, tryBpfCall } from './bpf.ts';
-import { BtfKindNumber, vmlinuxTypeId } from './btf-lookup.ts';
 import { KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue } from './ffi.ts';
 import { mapInfo } from './info.ts';
 import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
+import { vmlinuxTypeId } from './link.ts';
 import { KernelProgram } from './program.ts';
 import { type TypedMap, typedSpecMap } from './typed-map.ts';
 import type { BtfValue } from '../btf/value.ts';
@@ -238,7 +238,7 @@ function relocate(program: ProgramSpec, instructions: Instruction[], maps: Recor
       }
       case 'ksym': {
         const extern = spec.externs[r.externName];
-        const id = vmlinuxTypeId(r.externName, r.isFunction ? BtfKindNumber.FUNC : BtfKindNumber.VAR);
+        const id = vmlinuxTypeId(r.externName, r.isFunction ? 'func' : 'var');
         if (id === undefined) {
           if (extern?.weak) {
             instructions[r.insnIndex] = { ...instructions[r.insnIndex]!, imm: 0 };

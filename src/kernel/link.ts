@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AttachType, ProgramType, attachTypeName, programTypeName } from '../uapi/enums.ts';
 import { BpfCommand, attr, bpfCall, scratch } from './bpf.ts';
-import { vmlinuxTypeId, BtfKindNumber } from './btf-lookup.ts';
+import { loadKernelBtf } from '../btf/core.ts';
+import type { BtfKind } from '../btf/types.ts';
 import { findFunctionOffset } from './elf-symbols.ts';
 import { KernelArgumentError, NotSupportedError, type Capability } from './errors.ts';
 import { FdResource, OwnedFd } from './fd.ts';
@@ -140,16 +141,29 @@ export function attachRawTracepoint(program: KernelProgram, name: string): Kerne
   return new KernelLink(fd, `raw tracepoint ${name}`);
 }
 
+const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+/**
+ * The id of the first vmlinux BTF type named `name` of `kind`, or undefined.
+ * The kernel's BTF is parsed by src/btf once per process (the same parse
+ * CO-RE relocation uses) and indexed by name on first lookup.
+ */
+export function vmlinuxTypeId(name: string, kind: BtfKind): number | undefined {
+  if (!existsSync(VMLINUX_BTF)) {
+    throw new NotSupportedError(`the kernel has no BTF (${VMLINUX_BTF} is missing): fentry/fexit, tp_btf, LSM programs and kernel symbols (ksyms) need CONFIG_DEBUG_INFO_BTF`);
+  }
+  return loadKernelBtf(VMLINUX_BTF).findByName(name, kind)[0]?.id;
+}
+
 /**
  * The attach_btf_id to load a TRACING/LSM program with: the vmlinux FUNC for
  * fentry/fexit/fmod_ret, the `btf_trace_<name>` TYPEDEF for tp_btf, the
  * `bpf_lsm_<hook>` FUNC for LSM.
  */
 export function tracingTargetBtfId(kind: 'fentry' | 'fexit' | 'fmod_ret' | 'tp_btf' | 'lsm', name: string): number {
-  const [typeName, btfKind] =
-    kind === 'tp_btf' ? [`btf_trace_${name}`, BtfKindNumber.TYPEDEF] : kind === 'lsm' ? [`bpf_lsm_${name}`, BtfKindNumber.FUNC] : [name, BtfKindNumber.FUNC];
+  const [typeName, btfKind]: [string, BtfKind] = kind === 'tp_btf' ? [`btf_trace_${name}`, 'typedef'] : kind === 'lsm' ? [`bpf_lsm_${name}`, 'func'] : [name, 'func'];
   const id = vmlinuxTypeId(typeName, btfKind);
-  if (id === undefined) throw new KernelArgumentError(`${kind} target '${name}' not found in the kernel's BTF (no ${btfKind === BtfKindNumber.TYPEDEF ? 'typedef' : 'function'} ${typeName})`);
+  if (id === undefined) throw new KernelArgumentError(`${kind} target '${name}' not found in the kernel's BTF (no ${btfKind === 'typedef' ? 'typedef' : 'function'} ${typeName})`);
   return id;
 }
 
