@@ -23,7 +23,7 @@ import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue } from './ffi.ts';
 import { mapInfo } from './info.ts';
 import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
-import { vmlinuxTypeId } from './link.ts';
+import { type KsymResolution, applyKsym, kernelCompatibleBtf, resolveKsyms } from './ksyms.ts';
 import { KernelProgram } from './program.ts';
 import { type TypedMap, typedSpecMap } from './typed-map.ts';
 import type { BtfValue } from '../btf/value.ts';
@@ -219,7 +219,7 @@ function fillKconfig(data: Uint8Array, name: string, offset: number, size: numbe
   }
 }
 
-function relocate(program: ProgramSpec, instructions: Instruction[], maps: Record<string, KernelMap>, spec: CollectionSpec): void {
+function relocate(program: ProgramSpec, instructions: Instruction[], maps: Record<string, KernelMap>, spec: CollectionSpec, ksyms: Map<string, KsymResolution>): void {
   for (const r of program.relocations) {
     const at = `program '${program.name}', instruction ${r.insnIndex}`;
     switch (r.kind) {
@@ -237,17 +237,9 @@ function relocate(program: ProgramSpec, instructions: Instruction[], maps: Recor
         break;
       }
       case 'ksym': {
-        const extern = spec.externs[r.externName];
-        const id = vmlinuxTypeId(r.externName, r.isFunction ? 'func' : 'var');
-        if (id === undefined) {
-          if (extern?.weak) {
-            instructions[r.insnIndex] = { ...instructions[r.insnIndex]!, imm: 0 };
-            continue;
-          }
-          throw new CollectionLoadError(`${at}: kernel symbol '${r.externName}' is not in vmlinux BTF`);
-        }
-        // kfunc call: imm = BTF id, offset 0 (vmlinux); typed ksym lddw: imm = BTF id of the VAR.
-        instructions[r.insnIndex] = { ...instructions[r.insnIndex]!, imm: id, ...(r.isFunction ? { offset: 0 } : {}) };
+        const resolution = ksyms.get(r.externName);
+        if (!resolution) throw new CollectionLoadError(`${at}: '${r.externName}' is not a .ksyms extern of the object`);
+        applyKsym(instructions, r.insnIndex, resolution, at);
         break;
       }
     }
@@ -261,27 +253,13 @@ function infoRecords<T>(items: readonly T[], size: number, write: (view: DataVie
   return out;
 }
 
-/**
- * The object's BTF as the kernel accepts it: extern VARs and FUNCs (kconfig
- * and ksym declarations, linkage `extern`) become `global`, as libbpf does
- * before BTF_LOAD; the kernel rejects extern linkage. The spec's BTF is left
- * as it was.
- */
-export function kernelCompatibleBtf(btf: Btf): Uint8Array {
-  const externs = btf.types.filter((t): t is Extract<typeof t, { linkage: string }> => (t.kind === 'var' || t.kind === 'func') && t.linkage === 'extern');
-  for (const t of externs) t.linkage = 'global';
-  try {
-    return btf.encode();
-  } finally {
-    for (const t of externs) t.linkage = 'extern';
-  }
-}
-
 /** Loads a collection (a parsed spec, an ELF object's path or its bytes) into the kernel. */
 export function loadCollection(source: CollectionSpec | string | Uint8Array, options: CollectionOptions = {}): KernelCollection {
   const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
   const collection = new KernelCollection(spec);
   try {
+    // Externs first: an unresolvable ksym fails before anything is created.
+    const ksyms = resolveKsyms(spec);
     if (spec.btf) collection.btf = KernelBtf.load(kernelCompatibleBtf(spec.btf));
     const btf = collection.btf;
     for (const m of Object.values(spec.maps)) {
@@ -314,7 +292,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
       } else {
         instructions = p.instructions.map((i) => ({ ...i }));
       }
-      relocate(p, instructions, collection.maps, spec);
+      relocate(p, instructions, collection.maps, spec, ksyms);
       const hasBtfInfo = btf !== undefined && p.funcInfo.length > 0;
       collection.programs[p.name] = KernelProgram.load({
         type,

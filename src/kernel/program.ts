@@ -238,7 +238,9 @@ function testRun(program: KernelProgram, options: RunOptions): RunResult {
   const data = options.data;
   const ctx = options.ctx;
   const dataOutSize = data ? (options.dataOutSize ?? data.length + 256) : 0;
-  const ctxOutSize = ctx ? (options.ctxOutSize ?? ctx.length) : 0;
+  // SYSCALL programs (bpf_prog_test_run_syscall) refuse repeat, data and ctx_out: they run once and write the ctx back into ctx_in.
+  const syscall = program.type === ProgramType.SYSCALL;
+  const ctxOutSize = ctx && !syscall ? (options.ctxOutSize ?? ctx.length) : 0;
   const buffers = NativeBuffer.allocate((data?.length ?? 0) + dataOutSize + (ctx?.length ?? 0) + ctxOutSize + 32);
   try {
     let offset = 0;
@@ -259,7 +261,7 @@ function testRun(program: KernelProgram, options: RunOptions): RunResult {
       .u32(TR.dataSizeOut, dataOutSize)
       .u64(TR.dataIn, data ? dataIn.address : 0n)
       .u64(TR.dataOut, data ? dataOut.address : 0n)
-      .u32(TR.repeat, repeat)
+      .u32(TR.repeat, syscall && repeat === 1 ? 0 : repeat)
       .u32(TR.ctxSizeIn, ctx?.length ?? 0)
       .u32(TR.ctxSizeOut, ctxOutSize)
       .u64(TR.ctxIn, ctx ? ctxIn.address : 0n)
@@ -281,7 +283,7 @@ function testRun(program: KernelProgram, options: RunOptions): RunResult {
     }
     const result: RunResult = { retval: a.readU32(TR.retval) | 0, durationNs: a.readU32(TR.duration) };
     if (data) result.data = dataOut.bytes.slice(0, Math.min(a.readU32(TR.dataSizeOut), dataOutSize));
-    if (ctx) result.ctx = ctxOut.bytes.slice(0, Math.min(a.readU32(TR.ctxSizeOut), ctxOutSize));
+    if (ctx) result.ctx = syscall ? ctxIn.bytes.slice() : ctxOut.bytes.slice(0, Math.min(a.readU32(TR.ctxSizeOut), ctxOutSize));
     return result;
   } finally {
     buffers.free();
