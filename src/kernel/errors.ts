@@ -5,6 +5,10 @@ export type Capability = 'CAP_BPF' | 'CAP_SYS_ADMIN' | 'CAP_PERFMON' | 'CAP_NET_
 
 function permissionHint(errno: string, capabilities: readonly Capability[] | undefined): string {
   if ((errno !== 'EPERM' && errno !== 'EACCES') || !capabilities || capabilities.length === 0) return '';
+  // As root the capabilities are there: the refusal comes from kernel policy, and advice to become root would mislead.
+  if (process.geteuid?.() === 0) {
+    return ` (refused although this process is root and has ${capabilities.join(' + ')}: the kernel's policy forbids it here, e.g. lockdown, an LSM, or a feature this kernel does not allow)`;
+  }
   return ` (this needs ${capabilities.join(' + ')}; run as root, or grant the capabilities to node)`;
 }
 
