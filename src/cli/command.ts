@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
 
 /** Output sinks, injectable so commands can be tested in-process. */
@@ -11,7 +12,7 @@ export interface CliCommand {
   readonly name: string;
   /** One line, shown by `tsbpf help`. */
   readonly summary: string;
-  /** Full usage text shown by `tsbpf help NAME` and on a usage error. */
+  /** Full usage text shown by `tsbpf help NAME`, `tsbpf NAME --help` and on a usage error. */
   readonly usage: string;
   /** Returns the process exit code. */
   run(args: string[], io: CliIo): Promise<number>;
@@ -20,4 +21,76 @@ export interface CliCommand {
 /** Wrong arguments: the CLI prints the message and the command's usage, exit code 2. */
 export class UsageError extends TsbpfError {
   override name = 'UsageError';
+}
+
+/** A file given on the command line that cannot be read. */
+export class InputFileError extends TsbpfError {
+  override name = 'InputFileError';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`cannot read ${path}: ${reason}`);
+  }
+}
+
+/**
+ * A failed system call on a path the user gave (ENOENT, EACCES, EISDIR...):
+ * the user's problem, reported in one line, unlike a bug.
+ */
+export function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** Reads a whole input file; '-' is standard input. */
+export async function readInputFile(path: string, io: CliIo): Promise<Uint8Array> {
+  if (path === '-') return io.stdin();
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new InputFileError(path, isSystemError(err) ? `${err.code}: ${systemReason(err)}` : (err as Error).message);
+  }
+}
+
+/** Node's message without the code and syscall it repeats ("ENOENT: no such file or directory, open 'x'"). */
+function systemReason(err: NodeJS.ErrnoException): string {
+  return err.message.replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '');
+}
+
+/** Usage errors worded the same way by every command. */
+export function unknownOption(arg: string): UsageError {
+  return new UsageError(`unknown option '${arg}'`);
+}
+
+export function unexpectedArgument(arg: string): UsageError {
+  return new UsageError(`unexpected argument '${arg}'`);
+}
+
+/**
+ * Splits the arguments of a command without valued options into its
+ * boolean flags (each one of `allowed`) and positional arguments, of which
+ * there may be at most `maxPositional`.
+ */
+export function parseFlags(args: string[], allowed: readonly string[], maxPositional: number): { flags: Set<string>; positional: string[] } {
+  const flags = new Set<string>();
+  const positional: string[] = [];
+  for (const arg of args) {
+    if (arg.startsWith('-')) {
+      if (!allowed.includes(arg)) throw unknownOption(arg);
+      flags.add(arg);
+    } else if (positional.length === maxPositional) {
+      throw unexpectedArgument(arg);
+    } else {
+      positional.push(arg);
+    }
+  }
+  return { flags, positional };
+}
+
+/** A kernel object id argument (1 to 2^32-1). */
+export function parseObjectId(text: string | undefined, what: string): number {
+  if (text === undefined) throw new UsageError(`missing ${what} id`);
+  const id = Number(text);
+  if (!/^\d+$/.test(text) || id <= 0 || id > 0xffffffff) throw new UsageError(`invalid ${what} id '${text}'`);
+  return id;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { COMMANDS } from './commands.ts';
-import { type CliIo, UsageError } from './command.ts';
+import { type CliIo, UsageError, isSystemError } from './command.ts';
 import { TsbpfError } from '../errors.ts';
 
 async function readStdin(): Promise<Uint8Array> {
@@ -8,6 +8,12 @@ async function readStdin(): Promise<Uint8Array> {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return new Uint8Array(Buffer.concat(chunks));
 }
+
+// `tsbpf ... | head` closes the pipe early: that ends the output, it is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const io: CliIo = {
   stdout: (t) => process.stdout.write(t),
@@ -18,14 +24,29 @@ const io: CliIo = {
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length), 4);
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: tsbpf <command> [arguments]\n\ncommands:\n${lines.join('\n')}\n\n'tsbpf help <command>' shows a command's usage.\n`;
+  return `usage: tsbpf <command> [arguments]\n\ncommands:\n${lines.join('\n')}\n\n'tsbpf help <command>' or 'tsbpf <command> --help' shows a command's usage.\n`;
 }
 
+/**
+ * Runs one CLI invocation. Exit codes: 0 success, 1 failure (a TsbpfError
+ * or a file the system refused, printed as one line `tsbpf CMD: message`),
+ * 2 wrong usage (message and the command's usage on stderr). Any other
+ * error is a bug in tsbpf and propagates with its stack.
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    const topic = args[0] !== undefined ? COMMANDS[args[0]] : undefined;
-    io.stdout(topic ? (await topic.load()).usage : help());
+    const topic = args[0];
+    if (topic === undefined) {
+      io.stdout(help());
+      return 0;
+    }
+    const entry = COMMANDS[topic];
+    if (entry === undefined) {
+      io.stderr(`tsbpf help: unknown command '${topic}'\n\n${help()}`);
+      return 2;
+    }
+    io.stdout((await entry.load()).usage);
     return 0;
   }
   const entry = COMMANDS[name];
@@ -34,6 +55,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = await entry.load();
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(command.usage);
+    return 0;
+  }
   try {
     return await command.run(args, io);
   } catch (err) {
@@ -41,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       io.stderr(`tsbpf ${name}: ${err.message}\n\n${command.usage}`);
       return 2;
     }
-    if (err instanceof TsbpfError) {
+    if (err instanceof TsbpfError || isSystemError(err)) {
       io.stderr(`tsbpf ${name}: ${err.message}\n`);
       return 1;
     }

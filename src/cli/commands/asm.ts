@@ -1,22 +1,23 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { TsbpfError } from '../../errors.ts';
 import { type AsmSyntax, AsmError, assemble } from '../../isa/asm.ts';
 import { encode } from '../../isa/encoding.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
 
-const usage = `usage: tsbpf asm FILE [--syntax auto|llvm|ubpf] [-o OUT.bin] [--hex]
+const usage = `usage: tsbpf asm FILE [--syntax auto|llvm|ubpf] [-o|--out OUT.bin] [--hex]
 
 Assembles BPF assembly to raw bytecode (struct bpf_insn[], little-endian).
-FILE '-' reads standard input.
+FILE '-' reads standard input. Without --out the bytecode goes to standard
+output as hex text.
 
-  --syntax S   llvm: the C-like syntax of llvm-objdump and the kernel verifier
-               log (r0 = *(u32 *)(r1 + 4)); ubpf: the conformance vectors'
-               dialect (ldxw %r0, [%r1+4]); auto (default) detects it
-  -o OUT       write to OUT (raw bytes, or hex text with --hex)
-  --hex        base-16 text, as the bpf_conformance plugin protocol uses
-               (the default when writing to standard output)
+  --syntax S     llvm: the C-like syntax of llvm-objdump and the kernel
+                 verifier log (r0 = *(u32 *)(r1 + 4)); ubpf: the conformance
+                 vectors' dialect (ldxw %r0, [%r1+4]); auto (default) detects it
+  -o, --out OUT  write to OUT: raw bytes, or hex text with --hex
+  --hex          with --out: base-16 text, as the bpf_conformance plugin
+                 protocol uses
 
-  tsbpf asm prog.s --hex | tsbpf conformance-plugin
+  tsbpf asm prog.s | tsbpf conformance-plugin
 `;
 
 /** An assembly error located as file:line:column. */
@@ -39,30 +40,25 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const arg = args[n]!;
     if (arg === '--hex') {
       hex = true;
-    } else if (arg === '-o' || arg === '--syntax') {
+    } else if (arg === '-o' || arg === '--out' || arg === '--syntax') {
       const value = args[++n];
       if (value === undefined) throw new UsageError(`${arg} needs a value`);
-      if (arg === '-o') {
+      if (arg !== '--syntax') {
         out = value;
       } else {
         if (value !== 'auto' && value !== 'llvm' && value !== 'ubpf') throw new UsageError(`--syntax must be auto, llvm or ubpf, not '${value}'`);
         syntax = value;
       }
     } else if (arg.startsWith('-') && arg !== '-') {
-      throw new UsageError(`unknown option ${arg}`);
+      throw unknownOption(arg);
     } else if (file !== undefined) {
-      throw new UsageError('more than one input file');
+      throw unexpectedArgument(arg);
     } else {
       file = arg;
     }
   }
-  if (file === undefined) throw new UsageError('no input file');
-  let source: string;
-  try {
-    source = file === '-' ? new TextDecoder().decode(await io.stdin()) : readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new TsbpfError(`${file}: ${(err as Error).message}`);
-  }
+  if (file === undefined) throw new UsageError('missing FILE');
+  const source = new TextDecoder().decode(await readInputFile(file, io));
   let bytes: Uint8Array;
   try {
     bytes = encode(assemble(source, { syntax }));

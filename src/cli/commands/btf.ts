@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Btf, BtfError, formatC, formatRaw, loadKernelBtf, parseBtf } from '../../btf/index.ts';
 import { ElfFile } from '../../object/elf.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf btf dump FILE|vmlinux [--format raw|c] [--type NAME] [--base FILE]
 
@@ -55,12 +55,12 @@ async function run(args: string[], io: CliIo): Promise<number> {
     if (arg === '--format') format = value();
     else if (arg === '--type') typeName = value();
     else if (arg === '--base') basePath = value();
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
+    else if (arg.startsWith('-')) throw unknownOption(arg);
     else if (file === undefined) file = arg;
-    else throw new UsageError(`unexpected argument '${arg}'`);
+    else throw unexpectedArgument(arg);
   }
   if (file === undefined) throw new UsageError('missing FILE');
-  if (format !== 'raw' && format !== 'c') throw new UsageError(`unknown format '${format}' (raw or c)`);
+  if (format !== 'raw' && format !== 'c') throw new UsageError(`--format must be raw or c, not '${format}'`);
   const base = basePath === undefined ? undefined : loadBtf(basePath, undefined);
   const btf = loadBtf(file, base);
   let typeIds: number[] | undefined;
@@ -74,7 +74,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const command: CliCommand = {
   name: 'btf',
-  summary: 'dump BTF (raw BTF, an object\'s .BTF or the kernel\'s) as bpftool does, raw or as C (vmlinux.h)',
+  summary: 'dump BTF (raw file, object .BTF or the kernel) like bpftool, raw or as C / vmlinux.h',
   usage,
   run,
 };

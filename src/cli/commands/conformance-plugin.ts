@@ -1,6 +1,6 @@
 import { decode } from '../../isa/encoding.ts';
 import { runConformanceProgram } from '../../vm/conformance.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf conformance-plugin [--jit] [<mem-hex>]
 
@@ -21,8 +21,9 @@ a wrapper script running \`tsbpf conformance-plugin "$@"\`:
 
 function parseHex(text: string, what: string): Uint8Array {
   const digits = text.replace(/\s+/g, '');
+  const shown = text.trim();
   if (digits.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(digits)) {
-    throw new UsageError(`${what} is not base-16 bytes: '${text.length > 40 ? `${text.slice(0, 40)}...` : text}'`);
+    throw new UsageError(`${what} is not base-16 bytes: '${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown}'`);
   }
   const bytes = new Uint8Array(digits.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(digits.slice(i * 2, i * 2 + 2), 16);
@@ -35,8 +36,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
   for (const arg of args) {
     if (arg === '--jit') jit = true;
     else if (arg === '--elf') throw new UsageError('--elf: ELF input is not supported; run the conformance runner without --elf true');
-    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
-    else if (memText !== undefined) throw new UsageError('more than one memory argument');
+    else if (arg.startsWith('--')) throw unknownOption(arg);
+    else if (memText !== undefined) throw unexpectedArgument(arg);
     else memText = arg;
   }
   const mem = memText !== undefined ? parseHex(memText, 'the memory argument') : undefined;

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { TsbpfError } from '../../errors.ts';
 import { type DisasmOptions, disassemble } from '../../isa/disasm.ts';
 import { decode } from '../../isa/encoding.ts';
 import { loadCollectionSpec } from '../../object/load.ts';
 import { programListing } from '../../object/listing.ts';
 import { programTypeName } from '../../uapi/enums.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf disasm FILE.o [--program NAME] [--no-source] [--kernel] [--helper-ids]
        tsbpf disasm --raw FILE.bin [--big-endian] [--kernel] [--helper-ids]
@@ -21,15 +19,9 @@ function followed by the subprograms it calls, with the C source line
   --helper-ids    'call 0x1' instead of 'call bpf_map_lookup_elem'
   --raw           FILE is raw bytecode (struct bpf_insn[]), not an ELF object
   --big-endian    raw bytecode is big-endian
-`;
 
-function readInput(file: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(file));
-  } catch (err) {
-    throw new TsbpfError(`${file}: ${(err as Error).message}`);
-  }
-}
+FILE '-' reads standard input.
+`;
 
 async function run(args: string[], io: CliIo): Promise<number> {
   let file: string | undefined;
@@ -48,17 +40,17 @@ async function run(args: string[], io: CliIo): Promise<number> {
     else if (arg === '--no-source') source = false;
     else if (arg === '--kernel') options.style = 'kernel';
     else if (arg === '--helper-ids') options.helperNames = false;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    else if (file !== undefined) throw new UsageError('more than one input file');
+    else if (arg.startsWith('-') && arg !== '-') throw unknownOption(arg);
+    else if (file !== undefined) throw unexpectedArgument(arg);
     else file = arg;
   }
-  if (file === undefined) throw new UsageError('no input file');
+  if (file === undefined) throw new UsageError('missing FILE');
   if (raw) {
     if (programName !== undefined) throw new UsageError('--program needs an object file, not --raw bytecode');
-    io.stdout(disassemble(decode(readInput(file), { endianness: bigEndian ? 'big' : 'little', validate: false }), options));
+    io.stdout(disassemble(decode(await readInputFile(file, io), { endianness: bigEndian ? 'big' : 'little', validate: false }), options));
     return 0;
   }
-  const spec = loadCollectionSpec(readInput(file));
+  const spec = loadCollectionSpec(await readInputFile(file, io));
   const programs = Object.values(spec.programs).filter((p) => programName === undefined || p.name === programName);
   if (programs.length === 0) {
     throw new UsageError(programName === undefined ? `${file} has no programs` : `no program '${programName}' in ${file} (it has: ${Object.keys(spec.programs).join(', ')})`);

@@ -1,6 +1,6 @@
 import { probeAll, type FeatureResult } from '../../kernel/features.ts';
 import { ProgramType } from '../../uapi/enums.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf feature [--json] [--helpers TYPE[,TYPE...]|all]
 
@@ -36,7 +36,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const arg = args[n]!;
     if (arg === '--json') json = true;
     else if (arg === '--helpers') helpersFor = parseTypes(args[++n]);
-    else throw new UsageError(`unknown argument ${arg}`);
+    else if (arg.startsWith('-')) throw unknownOption(arg);
+    else throw unexpectedArgument(arg);
   }
   const report = probeAll({ helpersFor });
   if (json) {

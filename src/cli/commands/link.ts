@@ -1,6 +1,6 @@
 import { linkInfo, listIds, withObjectFd, type LinkInfo } from '../../kernel/info.ts';
 import { attachTypeName, linkTypeName } from '../../uapi/enums.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, parseFlags } from '../command.ts';
 import { bigintJson } from '../../kernel/format.ts';
 
 const usage = `usage: tsbpf link list [--json]
@@ -18,11 +18,10 @@ function line(info: LinkInfo): string {
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
-  const unknown = rest.find((a) => a !== '--json');
-  if (unknown) throw new UsageError(`unknown argument ${unknown}`);
+  const { flags } = parseFlags(rest, ['--json'], 0);
   if (sub !== 'list') throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`);
   const infos = listIds('link').flatMap((id) => withObjectFd('link', id, linkInfo) ?? []);
-  io.stdout(rest.includes('--json') ? `${JSON.stringify(infos, bigintJson, 2)}\n` : infos.map(line).join(''));
+  io.stdout(flags.has('--json') ? `${JSON.stringify(infos, bigintJson, 2)}\n` : infos.map(line).join(''));
   return 0;
 }
 

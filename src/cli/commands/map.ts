@@ -1,8 +1,9 @@
 import { fdById, listIds, mapInfo, withObjectFd, type MapInfo } from '../../kernel/info.ts';
 import { KernelMap, openPinned, possibleCpus } from '../../kernel/map.ts';
 import { mapTypeName } from '../../uapi/enums.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
-import { bigintJson, hex, parseId } from '../../kernel/format.ts';
+import { TsbpfError } from '../../errors.ts';
+import { type CliCommand, type CliIo, UsageError, parseFlags, parseObjectId } from '../command.ts';
+import { bigintJson, hex } from '../../kernel/format.ts';
 
 const usage = `usage: tsbpf map list [--json]
        tsbpf map dump ID|PINNED_PATH [--json]
@@ -24,7 +25,7 @@ const NOT_ITERABLE = new Set(['RINGBUF', 'USER_RINGBUF', 'PERF_EVENT_ARRAY', 'QU
 function dump(fd: number, json: boolean, io: CliIo): void {
   const info = mapInfo(fd);
   const typeName = mapTypeName(info.type);
-  if (NOT_ITERABLE.has(typeName)) throw new UsageError(`map ${info.id} is a ${typeName} map: it has no keys to iterate`);
+  if (NOT_ITERABLE.has(typeName)) throw new TsbpfError(`map ${info.id} is a ${typeName} map: it has no keys to iterate`);
   const map = new KernelMap(fd, { type: info.type, name: info.name, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags });
   try {
     const rows: Array<{ key: string; value?: string; values?: string[] }> = [];
@@ -53,10 +54,8 @@ function dump(fd: number, json: boolean, io: CliIo): void {
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
-  const json = rest.includes('--json');
-  const unknown = rest.find((a) => a.startsWith('--') && a !== '--json');
-  if (unknown) throw new UsageError(`unknown option ${unknown}`);
-  const positional = rest.filter((a) => !a.startsWith('--'));
+  const { flags, positional } = parseFlags(rest, ['--json'], sub === 'dump' ? 1 : 0);
+  const json = flags.has('--json');
   switch (sub) {
     case 'list': {
       const infos = listIds('map').flatMap((id) => withObjectFd('map', id, mapInfo) ?? []);
@@ -66,7 +65,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     case 'dump': {
       const target = positional[0];
       if (target === undefined) throw new UsageError('missing map id or pinned path');
-      const fd = target.includes('/') ? openPinned(target) : fdById('map', parseId(target, 'map'));
+      const fd = target.includes('/') ? openPinned(target) : fdById('map', parseObjectId(target, 'map'));
       dump(fd, json, io);
       return 0;
     }

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { TsbpfError } from '../../errors.ts';
 import { loadCollectionSpec } from '../../object/load.ts';
 import { describeRelocation } from '../../object/listing.ts';
 import type { CollectionSpec, MapSpec } from '../../object/spec.ts';
 import { attachTypeName, mapTypeName, programTypeName } from '../../uapi/enums.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf object FILE.o [--json]
 
@@ -74,18 +72,12 @@ async function run(args: string[], io: CliIo): Promise<number> {
   let json = false;
   for (const arg of args) {
     if (arg === '--json') json = true;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    else if (file !== undefined) throw new UsageError('more than one input file');
+    else if (arg.startsWith('-')) throw unknownOption(arg);
+    else if (file !== undefined) throw unexpectedArgument(arg);
     else file = arg;
   }
-  if (file === undefined) throw new UsageError('no input file');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (err) {
-    throw new TsbpfError(`${file}: ${(err as Error).message}`);
-  }
-  const spec = loadCollectionSpec(bytes);
+  if (file === undefined) throw new UsageError('missing FILE.o');
+  const spec = loadCollectionSpec(await readInputFile(file, io));
   io.stdout(json ? toJson(spec) : summary(spec));
   return 0;
 }

@@ -2,8 +2,9 @@ import { disassemble } from '../../isa/disasm.ts';
 import { decode } from '../../isa/encoding.ts';
 import { programInfo, programXlated, listIds, withObjectFd, type ProgramInfo } from '../../kernel/info.ts';
 import { programTypeName } from '../../uapi/enums.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
-import { bigintJson, parseId } from '../../kernel/format.ts';
+import { TsbpfError } from '../../errors.ts';
+import { type CliCommand, type CliIo, UsageError, parseFlags, parseObjectId } from '../command.ts';
+import { bigintJson } from '../../kernel/format.ts';
 
 const usage = `usage: tsbpf prog list [--json]
        tsbpf prog show ID [--json]
@@ -25,10 +26,8 @@ function line(info: ProgramInfo): string {
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
-  const json = rest.includes('--json');
-  const positional = rest.filter((a) => !a.startsWith('--'));
-  const unknown = rest.find((a) => a.startsWith('--') && a !== '--json' && a !== '--kernel');
-  if (unknown) throw new UsageError(`unknown option ${unknown}`);
+  const { flags, positional } = parseFlags(rest, sub === 'dump' ? ['--kernel'] : ['--json'], sub === 'list' ? 0 : 1);
+  const json = flags.has('--json');
   switch (sub) {
     case 'list': {
       const infos = listIds('prog').flatMap((id) => withObjectFd('prog', id, programInfo) ?? []);
@@ -36,18 +35,18 @@ async function run(args: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'show': {
-      const id = parseId(positional[0], 'program');
+      const id = parseObjectId(positional[0], 'program');
       const info = withObjectFd('prog', id, programInfo);
-      if (!info) throw new UsageError(`there is no program with id ${id}`);
+      if (!info) throw new TsbpfError(`there is no program with id ${id}`);
       if (json) io.stdout(`${JSON.stringify(info, bigintJson, 2)}\n`);
       else io.stdout(`${line(info)}\tloaded ${info.loadTime}ns after boot  run_cnt ${info.runCount}  run_time_ns ${info.runTimeNs}  btf_id ${info.btfId}\n`);
       return 0;
     }
     case 'dump': {
-      const id = parseId(positional[0], 'program');
+      const id = parseObjectId(positional[0], 'program');
       const bytes = withObjectFd('prog', id, programXlated);
-      if (!bytes) throw new UsageError(`there is no program with id ${id}`);
-      io.stdout(disassemble(decode(bytes, { validate: false }), { style: rest.includes('--kernel') ? 'kernel' : undefined }));
+      if (!bytes) throw new TsbpfError(`there is no program with id ${id}`);
+      io.stdout(disassemble(decode(bytes, { validate: false }), { style: flags.has('--kernel') ? 'kernel' : undefined }));
       return 0;
     }
     default:

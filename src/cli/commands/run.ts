@@ -5,7 +5,6 @@
  * (BPF_PROG_TEST_RUN), and writes the packets the program let through to a
  * pcap.
  */
-import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { AsmError, assemble } from '../../isa/index.ts';
 import { BpfSyscallError } from '../../kernel/errors.ts';
@@ -19,11 +18,11 @@ import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
 import { RunInputError } from '../../vm/runtime.ts';
-import { type CliCommand, type CliIo, UsageError } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
 import { AsmFileError } from './asm.ts';
 
 const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data HEX)
-                 [--backend vm|kernel] [--jit] [--repeat N] [--out PASSED.pcap]
+                 [--backend vm|kernel] [--jit] [--repeat N] [-o|--out PASSED.pcap]
                  [--verbose] [--json]
        tsbpf run PROG.s --type SECTION (--pcap IN.pcap | --data HEX) [...]
 
@@ -42,7 +41,7 @@ log or uBPF syntax, see 'tsbpf asm') and needs --type.
   --backend B     vm (default: the userspace VM) or kernel (bpf(), needs root)
   --jit           VM backend: compile to WebAssembly instead of interpreting
   --repeat N      run each input N times (durations are the mean), default 1
-  --out FILE      write the packets that passed (XDP_PASS/XDP_TX, TC_ACT_OK,
+  -o, --out FILE  write the packets that passed (XDP_PASS/XDP_TX, TC_ACT_OK,
                   socket filter non-zero, truncated to the returned length)
                   to a pcap
   --verbose       with --pcap: one line per packet
@@ -92,14 +91,14 @@ function parseArgs(args: string[]): Options {
       const n = Number(text);
       if (!/^\d+$/.test(text) || n < 1 || n > 1e9) throw new UsageError(`--repeat must be a positive integer, got '${text}'`);
       options.repeat = n;
-    } else if (arg === '--out') options.out = value();
+    } else if (arg === '--out' || arg === '-o') options.out = value();
     else if (arg === '--verbose') options.verbose = true;
     else if (arg === '--json') options.json = true;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
+    else if (arg.startsWith('-')) throw unknownOption(arg);
     else if (options.file === undefined) options.file = arg;
-    else throw new UsageError(`unexpected argument '${arg}'`);
+    else throw unexpectedArgument(arg);
   }
-  if (options.file === undefined) throw new UsageError('missing FILE.o');
+  if (options.file === undefined) throw new UsageError('missing FILE.o or PROG.s');
   if ((options.pcap === undefined) === (options.data === undefined)) throw new UsageError('give exactly one of --pcap and --data');
   if (options.jit && options.backend === 'kernel') throw new UsageError('--jit is for the vm backend (the kernel JITs on its own)');
   if (options.out !== undefined && options.pcap === undefined) throw new UsageError('--out needs --pcap');
@@ -171,16 +170,16 @@ async function openBackend(options: Options, spec: CollectionSpec, name: string)
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 /** An ELF object as it is, anything else as an assembly source of the `--type` given. */
-function loadSpec(options: Options): CollectionSpec {
-  const bytes = readFileSync(options.file);
+async function loadSpec(options: Options, io: CliIo): Promise<CollectionSpec> {
+  const bytes = await readInputFile(options.file, io);
   if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {
     if (options.type !== undefined) throw new UsageError(`--type is for assembly sources: the sections of ${options.file} give the program types`);
-    return loadCollectionSpec(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return loadCollectionSpec(bytes);
   }
   if (options.type === undefined) throw new UsageError(`${options.file} is not an ELF object; to run it as assembly give --type SECTION (xdp, tc or socket)`);
   let instructions;
   try {
-    instructions = assemble(bytes.toString('utf8'));
+    instructions = assemble(new TextDecoder().decode(bytes));
   } catch (error) {
     throw error instanceof AsmError ? new AsmFileError(options.file, error) : error;
   }
@@ -191,7 +190,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const options = parseArgs(args);
-  const spec = loadSpec(options);
+  const spec = await loadSpec(options, io);
   const name = pickProgram(spec, options.program);
   const backend = await openBackend(options, spec, name);
   try {
