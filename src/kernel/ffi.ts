@@ -108,7 +108,8 @@ function syscallNumbers(): { bpf: number; perfEventOpen: number } {
   return numbers;
 }
 
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, value]) => [value, name]));
+/** Node's table plus ENOTSUPP (524), which the kernel returns from bpf() but user space headers do not define. */
+const errnoNames = new Map<number, string>([...Object.entries(osConstants.errno).map(([name, value]) => [value, name] as [number, string]), [524, 'ENOTSUPP']]);
 
 /** `EPERM` for 1, ... (`errno N` when the number is unknown). */
 export function errnoName(errno: number): string {
