@@ -2,7 +2,9 @@
  * A strict reader for the ELF64 relocatable objects clang emits for BPF
  * (little- or big-endian). Every header, section, symbol, string and
  * relocation is bounds-checked; anything malformed becomes an ObjectError
- * naming the section and offset. Only what a BPF loader needs is decoded.
+ * naming the section and offset. Only what a BPF loader needs is decoded;
+ * with `kind: 'linked'` it also reads the symbols and program headers of
+ * executables and shared libraries (uprobe targets).
  */
 import { ObjectError } from './errors.ts';
 import type { ByteOrder } from './spec.ts';
@@ -15,12 +17,17 @@ export const SectionType = {
   RELA: 4,
   NOBITS: 8,
   REL: 9,
+  DYNSYM: 11,
   SYMTAB_SHNDX: 18,
 } as const;
 
 export const SectionFlag = { WRITE: 0x1, ALLOC: 0x2, EXECINSTR: 0x4 } as const;
 
-export const SymbolType = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4 } as const;
+export const SymbolType = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4, GNU_IFUNC: 10 } as const;
+
+/** p_type and p_flags of program headers. */
+export const SegmentType = { LOAD: 1 } as const;
+export const SegmentFlag = { EXECUTE: 0x1, WRITE: 0x2, READ: 0x4 } as const;
 export const SymbolBinding = { LOCAL: 0, GLOBAL: 1, WEAK: 2 } as const;
 
 /** Special section indexes of st_shndx. */
@@ -42,7 +49,10 @@ export const RelocationType = {
 
 export const EM_BPF = 247;
 const ET_REL = 1;
+const ET_EXEC = 2;
+const ET_DYN = 3;
 const EHDR_SIZE = 64;
+const PHDR_SIZE = 56;
 const SHDR_SIZE = 64;
 const SYM_SIZE = 24;
 const REL_SIZE = 16;
@@ -83,16 +93,51 @@ export interface ElfRelocation {
   addend?: bigint;
 }
 
+/** A program header (linked files only). */
+export interface ElfSegment {
+  index: number;
+  type: number;
+  flags: number;
+  /** File offset of the segment. */
+  offset: number;
+  /** Virtual address. */
+  vaddr: number;
+  fileSize: number;
+  memorySize: number;
+}
+
+export interface ElfFileOptions {
+  /**
+   * 'relocatable' (default): a BPF object as clang emits it (ET_REL, EM_BPF,
+   * one .symtab, relocations decoded). 'linked': an executable or shared
+   * library of any machine (ET_EXEC/ET_DYN), as uprobes attach to: .symtab
+   * and .dynsym (either may be missing, e.g. stripped) and the program
+   * headers are read; relocations are not.
+   */
+  kind?: 'relocatable' | 'linked';
+}
+
 export class ElfFile {
   readonly sections: ElfSection[] = [];
+  /** .symtab entries (empty for a linked file without one). */
   readonly symbols: ElfSymbol[] = [];
+  /** .dynsym entries (linked files only). */
+  readonly dynamicSymbols: ElfSymbol[] = [];
+  /** Program headers (linked files only). */
+  readonly segments: ElfSegment[] = [];
   readonly byteOrder: ByteOrder;
   /** Relocation entries by the index of the section they apply to. */
   readonly relocations = new Map<number, ElfRelocation[]>();
   private readonly view: DataView;
   private readonly little: boolean;
 
-  constructor(readonly bytes: Uint8Array) {
+  readonly kind: 'relocatable' | 'linked';
+
+  constructor(
+    readonly bytes: Uint8Array,
+    options: ElfFileOptions = {},
+  ) {
+    this.kind = options.kind ?? 'relocatable';
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes.length < EHDR_SIZE) throw new ObjectError(`file is ${bytes.length} bytes, shorter than an ELF64 header`, 'ELF header', 0);
     if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
@@ -104,13 +149,23 @@ export class ElfFile {
     this.byteOrder = this.little ? 'little' : 'big';
     if (bytes[6] !== 1) throw new ObjectError(`ELF ident version ${bytes[6]} is not 1`, 'ELF header', 6);
     const type = this.u16(16);
-    if (type !== ET_REL) throw new ObjectError(`ELF type ${type} is not a relocatable object (ET_REL)`, 'ELF header', 16);
-    const machine = this.u16(18);
-    if (machine !== EM_BPF && machine !== 0) throw new ObjectError(`ELF machine ${machine} is not EM_BPF (247)`, 'ELF header', 18);
+    if (this.kind === 'linked') {
+      if (type !== ET_EXEC && type !== ET_DYN) throw new ObjectError(`ELF type ${type} is not an executable or shared library (ET_EXEC/ET_DYN)`, 'ELF header', 16);
+    } else {
+      if (type !== ET_REL) throw new ObjectError(`ELF type ${type} is not a relocatable object (ET_REL)`, 'ELF header', 16);
+      const machine = this.u16(18);
+      if (machine !== EM_BPF && machine !== 0) throw new ObjectError(`ELF machine ${machine} is not EM_BPF (247)`, 'ELF header', 18);
+    }
     this.readSections();
     this.checkOverlaps();
-    this.readSymbols();
-    this.readRelocations();
+    if (this.kind === 'linked') {
+      this.symbols.push(...this.readSymbolTable(SectionType.SYMTAB, false));
+      this.dynamicSymbols.push(...this.readSymbolTable(SectionType.DYNSYM, false));
+      this.readSegments();
+    } else {
+      this.symbols.push(...this.readSymbolTable(SectionType.SYMTAB, true));
+      this.readRelocations();
+    }
   }
 
   u16(at: number): number {
@@ -189,15 +244,21 @@ export class ElfFile {
     }
   }
 
-  private readSymbols(): void {
-    const tables = this.sections.filter((s) => s.type === SectionType.SYMTAB);
-    if (tables.length === 0) throw new ObjectError('no symbol table (SHT_SYMTAB)');
-    if (tables.length > 1) throw new ObjectError(`${tables.length} symbol tables, expected one`, tables[1]!.name);
+  /** The entries of the symbol table of `type` (.symtab or .dynsym): at most one such table, exactly one if `required`. */
+  private readSymbolTable(type: number, required: boolean): ElfSymbol[] {
+    const tables = this.sections.filter((s) => s.type === type);
+    const what = type === SectionType.DYNSYM ? 'dynamic symbol table (SHT_DYNSYM)' : 'symbol table (SHT_SYMTAB)';
+    if (tables.length === 0) {
+      if (required) throw new ObjectError(`no ${what}`);
+      return [];
+    }
+    if (tables.length > 1) throw new ObjectError(`${tables.length} ${what}s, expected one`, tables[1]!.name);
     const symtab = tables[0]!;
     if (symtab.entsize !== SYM_SIZE) throw new ObjectError(`symbol entry size ${symtab.entsize}, expected ${SYM_SIZE}`, symtab.name);
     if (symtab.size % SYM_SIZE !== 0) throw new ObjectError(`size ${symtab.size} is not a multiple of ${SYM_SIZE}`, symtab.name);
     const strtab = this.linkedSection(symtab, SectionType.STRTAB);
     const count = symtab.size / SYM_SIZE;
+    const symbols: ElfSymbol[] = [];
     for (let i = 0; i < count; i++) {
       const at = symtab.offset + i * SYM_SIZE;
       const info = this.bytes[at + 4]!;
@@ -207,7 +268,7 @@ export class ElfFile {
         throw new ObjectError(`symbol ${i} refers to section ${sectionIndex}, there are ${this.sections.length}`, symtab.name, at - symtab.offset);
       }
       if (sectionIndex >= SHN_LORESERVE && sectionIndex !== SHN_ABS && sectionIndex !== SHN_COMMON) sectionIndex = SHN_UNDEF;
-      this.symbols.push({
+      symbols.push({
         index: i,
         name: this.string(strtab, this.u32(at), `name of symbol ${i}`),
         type: info & 0xf,
@@ -216,6 +277,28 @@ export class ElfFile {
         sectionIndex,
         value: this.u64(at + 8),
         size: this.u64(at + 16),
+      });
+    }
+    return symbols;
+  }
+
+  private readSegments(): void {
+    const phoff = this.u64(0x20);
+    const phentsize = this.u16(0x36);
+    const phnum = this.u16(0x38);
+    if (phnum === 0) return;
+    if (phentsize !== PHDR_SIZE) throw new ObjectError(`program header size ${phentsize}, expected ${PHDR_SIZE}`, 'ELF header', 0x36);
+    this.checkRange(phoff, phnum * PHDR_SIZE, 'program header table', 'ELF header', 0x20);
+    for (let i = 0; i < phnum; i++) {
+      const at = phoff + i * PHDR_SIZE;
+      this.segments.push({
+        index: i,
+        type: this.u32(at),
+        flags: this.u32(at + 4),
+        offset: this.u64(at + 8),
+        vaddr: this.u64(at + 0x10),
+        fileSize: this.u64(at + 0x20),
+        memorySize: this.u64(at + 0x28),
       });
     }
   }
@@ -296,9 +379,14 @@ function isLoaderRelevant(section: ElfSection): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+/** Names are almost always short ASCII: built directly; longer or non-ASCII ones go through the UTF-8 decoder (identical for ASCII, faster for long names). */
 function decodeString(bytes: Uint8Array, start: number, end: number): string {
-  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return utf8.decode(bytes.subarray(start, end));
+  if (end - start > 16) return utf8.decode(bytes.subarray(start, end));
   let s = '';
-  for (let i = start; i < end; i += 4096) s += String.fromCharCode(...bytes.subarray(i, Math.min(end, i + 4096)));
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) return utf8.decode(bytes.subarray(start, end));
+    s += String.fromCharCode(byte);
+  }
   return s;
 }
