@@ -23,7 +23,7 @@ import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue } from './ffi.ts';
 import { mapInfo } from './info.ts';
 import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
-import { type KsymResolution, applyKsym, kernelCompatibleBtf, resolveKsyms } from './ksyms.ts';
+import { type KsymResolution, applyKsym, explainPoisonedKfuncCall, kernelCompatibleBtf, resolveKsyms } from './ksyms.ts';
 import { KernelProgram } from './program.ts';
 import { type TypedMap, typedSpecMap } from './typed-map.ts';
 import type { BtfValue } from '../btf/value.ts';
@@ -294,33 +294,37 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
       }
       relocate(p, instructions, collection.maps, spec, ksyms);
       const hasBtfInfo = btf !== undefined && p.funcInfo.length > 0;
-      collection.programs[p.name] = KernelProgram.load({
-        type,
-        instructions,
-        license: p.license || spec.license || 'GPL',
-        name: kernelObjectName(p.name),
-        expectedAttachType: p.expectedAttachType,
-        flags: p.programFlags | (p.sleepable ? 1 << 4 : 0),
-        kernelVersion: p.kernelVersion || spec.kernelVersion,
-        logLevel: options.logLevel,
-        ...(hasBtfInfo
-          ? {
-              btfFd: btf.fd,
-              funcInfo: infoRecords(p.funcInfo, 8, (v, o, f) => {
-                v.setUint32(o, f.insnIndex, true);
-                v.setUint32(o + 4, f.typeId, true);
-              }),
-              funcInfoRecordSize: 8,
-              lineInfo: infoRecords(p.lineInfo, 16, (v, o, l) => {
-                v.setUint32(o, l.insnIndex, true);
-                v.setUint32(o + 4, l.fileNameOffset, true);
-                v.setUint32(o + 8, l.lineTextOffset, true);
-                v.setUint32(o + 12, (l.line << 10) | (l.column & 0x3ff), true);
-              }),
-              lineInfoRecordSize: 16,
-            }
-          : {}),
-      });
+      try {
+        collection.programs[p.name] = KernelProgram.load({
+          type,
+          instructions,
+          license: p.license || spec.license || 'GPL',
+          name: kernelObjectName(p.name),
+          expectedAttachType: p.expectedAttachType,
+          flags: p.programFlags | (p.sleepable ? 1 << 4 : 0),
+          kernelVersion: p.kernelVersion || spec.kernelVersion,
+          logLevel: options.logLevel,
+          ...(hasBtfInfo
+            ? {
+                btfFd: btf.fd,
+                funcInfo: infoRecords(p.funcInfo, 8, (v, o, f) => {
+                  v.setUint32(o, f.insnIndex, true);
+                  v.setUint32(o + 4, f.typeId, true);
+                }),
+                funcInfoRecordSize: 8,
+                lineInfo: infoRecords(p.lineInfo, 16, (v, o, l) => {
+                  v.setUint32(o, l.insnIndex, true);
+                  v.setUint32(o + 4, l.fileNameOffset, true);
+                  v.setUint32(o + 8, l.lineTextOffset, true);
+                  v.setUint32(o + 12, (l.line << 10) | (l.column & 0x3ff), true);
+                }),
+                lineInfoRecordSize: 16,
+              }
+            : {}),
+        });
+      } catch (error) {
+        throw explainPoisonedKfuncCall(error, spec, p.name);
+      }
     }
     for (const m of Object.values(spec.maps)) {
       for (const entry of m.contents) {

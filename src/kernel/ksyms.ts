@@ -29,7 +29,7 @@ import type { Instruction } from '../isa/instruction.ts';
 import { CallSrc, LdImm64Src, OPCODE_CALL, OPCODE_LDDW } from '../isa/opcodes.ts';
 import type { CollectionSpec, ExternSpec } from '../object/spec.ts';
 import { vmlinuxTypeId } from './link.ts';
-import { KernelArgumentError } from './errors.ts';
+import { BpfSyscallError, KernelArgumentError } from './errors.ts';
 
 /** A `.ksyms` extern that cannot be resolved against the running kernel. */
 export class KsymError extends KernelArgumentError {
@@ -194,6 +194,23 @@ export function applyKsym(instructions: Instruction[], index: number, resolution
   const address = resolution.kind === 'address' ? resolution.address : 0n;
   instructions[index] = { ...insn, src: LdImm64Src.IMM64, imm: Number(BigInt.asIntN(32, address)) };
   instructions[index + 1] = { ...next, imm: Number(BigInt.asIntN(32, address >> 32n)) };
+}
+
+/**
+ * The verifier only says `invalid func unknown#2002000011` when a call to a
+ * missing __weak kfunc is reachable; this names the extern (as libbpf's
+ * verifier log fixup does). Other errors are returned unchanged.
+ */
+export function explainPoisonedKfuncCall(error: unknown, spec: CollectionSpec, programName: string): unknown {
+  if (!(error instanceof BpfSyscallError)) return error;
+  const match = /invalid func unknown#(\d+)/.exec(error.log ?? '');
+  const index = match ? Number(match[1]) - POISON_CALL_KFUNC_BASE : -1;
+  const extern = index >= 0 ? Object.values(spec.externs)[index] : undefined;
+  if (extern === undefined) return error;
+  return new KsymError(
+    `program '${programName}' calls __weak kfunc '${extern.name}', which the kernel does not have (or has with an incompatible prototype), on a path the verifier found reachable: guard the call with bpf_ksym_exists(${extern.name})`,
+    { cause: error },
+  );
 }
 
 const DUMMY_KSYM = 'dummy_ksym';

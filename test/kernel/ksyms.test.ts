@@ -96,6 +96,19 @@ test('missing weak kfunc: its call is poisoned as libbpf does, the lddw loads 0'
   assert.equal(instructions[load.insnIndex + 1]!.imm, 0);
 });
 
+test('a reachable call to a missing weak kfunc: the verifier refusal names the extern', needs, () => {
+  const spec = specOf('UNGUARDED_WEAK_KFUNC');
+  const index = Object.keys(spec.externs).indexOf('tsbpf_missing_kfunc');
+  assert.throws(
+    () => loadCollection(spec, { programs: ['typeless_and_weak'] }),
+    (e: unknown) =>
+      e instanceof KsymError &&
+      /program 'typeless_and_weak' calls __weak kfunc 'tsbpf_missing_kfunc'.*bpf_ksym_exists\(tsbpf_missing_kfunc\)/.test(e.message) &&
+      e.cause instanceof BpfSyscallError &&
+      (e.cause.log ?? '').includes(`invalid func unknown#${POISON_CALL_KFUNC_BASE + index}`),
+  );
+});
+
 test('typed ksym (runqueues): lddw BPF_PSEUDO_BTF_ID of the vmlinux VAR; runs where the kernel has its address', needs, (t) => {
   const spec = specOf();
   const id = kernelId('runqueues', 'var');
