@@ -60,8 +60,33 @@ function rawInfo(fd: number, size: number, prepare?: (info: DataView) => void): 
   return info.view;
 }
 
+/**
+ * Where an info struct points at a user buffer the kernel fills: the
+ * offsets of its address (u64) and count (u32) fields, and the bytes one
+ * counted element takes (1 for byte lengths).
+ */
+interface InfoBufferField {
+  readonly address: number;
+  readonly count: number;
+  readonly elementSize: number;
+}
+
+/** rawInfo with an output buffer of `count` elements behind `field`; returns the struct and the buffer. */
+function rawInfoWithBuffer(fd: number, size: number, field: InfoBufferField, count: number): { info: DataView; buffer: DataView } {
+  let buffer: DataView | undefined;
+  // rawInfo resets the scratch area, so the buffer is taken inside prepare.
+  const info = rawInfo(fd, size, (view) => {
+    const taken = scratch.take(count * field.elementSize);
+    buffer = taken.view;
+    view.setBigUint64(field.address, taken.address, true);
+    view.setUint32(field.count, count, true);
+  });
+  return { info, buffer: buffer! };
+}
+
 const u64 = (v: DataView, off: number): bigint => v.getBigUint64(off, true);
 const u32 = (v: DataView, off: number): number => v.getUint32(off, true);
+const i32 = (v: DataView, off: number): number => v.getInt32(off, true);
 const cstr = (v: DataView, off: number, len: number): string => decodeCString(new Uint8Array(v.buffer, v.byteOffset + off, len));
 
 export interface ProgramInfo {
@@ -89,6 +114,9 @@ export interface ProgramInfo {
 }
 
 const PROG_INFO_SIZE = 232;
+/** bpf_prog_info's map_ids (nr_map_ids, map_ids) and xlated_prog_insns (xlated_prog_len) arrays. */
+const PROG_MAP_IDS: InfoBufferField = { count: 52, address: 56, elementSize: 4 };
+const PROG_XLATED: InfoBufferField = { count: 20, address: 32, elementSize: 1 };
 
 export function programInfo(fd: number): ProgramInfo {
   const first = rawInfo(fd, PROG_INFO_SIZE);
@@ -96,15 +124,10 @@ export function programInfo(fd: number): ProgramInfo {
   let mapIds: number[] = [];
   let v = first;
   if (mapCount > 0) {
-    // Second call with a buffer for the map ids. Scratch is reset by rawInfo, so allocate inside prepare.
-    let idsView: DataView | undefined;
-    v = rawInfo(fd, PROG_INFO_SIZE, (info) => {
-      const ids = scratch.take(mapCount * 4);
-      idsView = ids.view;
-      info.setUint32(52, mapCount, true);
-      info.setBigUint64(56, ids.address, true);
-    });
-    mapIds = Array.from({ length: Math.min(mapCount, u32(v, 52)) }, (_, i) => idsView!.getUint32(i * 4, true));
+    // Second call with a buffer for the map ids.
+    const { info, buffer } = rawInfoWithBuffer(fd, PROG_INFO_SIZE, PROG_MAP_IDS, mapCount);
+    v = info;
+    mapIds = Array.from({ length: Math.min(mapCount, u32(v, PROG_MAP_IDS.count)) }, (_, i) => buffer.getUint32(i * 4, true));
   }
   return decodeProgramInfo(v, mapIds);
 }
@@ -134,16 +157,10 @@ function decodeProgramInfo(v: DataView, mapIds: number[]): ProgramInfo {
 
 /** The instructions as the kernel rewrote them after verification (xlated), 8 bytes each. */
 export function programXlated(fd: number): Uint8Array {
-  const size = u32(rawInfo(fd, PROG_INFO_SIZE), 20);
+  const size = u32(rawInfo(fd, PROG_INFO_SIZE), PROG_XLATED.count);
   if (size === 0) throw new KernelArgumentError('the kernel returned no translated instructions (bpf_jit_harden or kernel.kptr_restrict may hide them)');
-  let out: Uint8Array | undefined;
-  rawInfo(fd, PROG_INFO_SIZE, (info) => {
-    const buf = scratch.take(size);
-    out = buf.bytes;
-    info.setUint32(20, size, true);
-    info.setBigUint64(32, buf.address, true);
-  });
-  return out!.slice();
+  const { buffer } = rawInfoWithBuffer(fd, PROG_INFO_SIZE, PROG_XLATED, size);
+  return new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + size));
 }
 
 export interface MapInfo {
@@ -190,56 +207,35 @@ export interface LinkInfo {
 }
 
 const LINK = { rawTracepoint: 1, tracing: 2, cgroup: 3, netns: 5, xdp: 6, perfEvent: 7, netfilter: 10, tcx: 11, netkit: 13 };
+const LINK_INFO_SIZE = 64;
+/** bpf_link_info.raw_tracepoint's tp_name / tp_name_len, read with a second call. */
+const LINK_TP_NAME: InfoBufferField = { address: 16, count: 24, elementSize: 1 };
+const TP_NAME_SIZE = 128;
+
+type FieldReader = (v: DataView, off: number) => number | bigint;
+/** The fields of each link type's part of the bpf_link_info union (at offset 16): name, reader, offset. */
+const LINK_DETAILS: Record<number, ReadonlyArray<readonly [string, FieldReader, number]>> = {
+  [LINK.tracing]: [['attachType', u32, 16], ['targetObjId', u32, 20], ['targetBtfId', u32, 24]],
+  [LINK.cgroup]: [['cgroupId', u64, 16], ['attachType', u32, 24]],
+  [LINK.netns]: [['netnsIno', u32, 16], ['attachType', u32, 20]],
+  [LINK.xdp]: [['ifindex', u32, 16]],
+  [LINK.tcx]: [['ifindex', u32, 16], ['attachType', u32, 20]],
+  [LINK.netkit]: [['ifindex', u32, 16], ['attachType', u32, 20]],
+  [LINK.netfilter]: [['pf', u32, 16], ['hooknum', u32, 20], ['priority', i32, 24]],
+  [LINK.perfEvent]: [['perfEventType', u32, 16]],
+};
 
 export function linkInfo(fd: number): LinkInfo {
-  let v = rawInfo(fd, 64);
-  let nameView: DataView | undefined;
+  let v = rawInfo(fd, LINK_INFO_SIZE);
+  const details: Record<string, number | bigint | string> = {};
   if (u32(v, 0) === LINK.rawTracepoint) {
     // Ask again with room for the tracepoint's name (other link types read these bytes as their own fields).
-    v = rawInfo(fd, 64, (info) => {
-      const name = scratch.take(128);
-      nameView = name.view;
-      info.setBigUint64(16, name.address, true);
-      info.setUint32(24, 128, true);
-    });
+    const { info, buffer } = rawInfoWithBuffer(fd, LINK_INFO_SIZE, LINK_TP_NAME, TP_NAME_SIZE);
+    v = info;
+    details.tracepoint = cstr(buffer, 0, TP_NAME_SIZE);
   }
-  const type = u32(v, 0);
-  const details: Record<string, number | bigint | string> = {};
-  switch (type) {
-    case LINK.rawTracepoint:
-      details.tracepoint = cstr(nameView!, 0, 128);
-      break;
-    case LINK.tracing:
-      details.attachType = u32(v, 16);
-      details.targetObjId = u32(v, 20);
-      details.targetBtfId = u32(v, 24);
-      break;
-    case LINK.cgroup:
-      details.cgroupId = u64(v, 16);
-      details.attachType = u32(v, 24);
-      break;
-    case LINK.netns:
-      details.netnsIno = u32(v, 16);
-      details.attachType = u32(v, 20);
-      break;
-    case LINK.xdp:
-      details.ifindex = u32(v, 16);
-      break;
-    case LINK.tcx:
-    case LINK.netkit:
-      details.ifindex = u32(v, 16);
-      details.attachType = u32(v, 20);
-      break;
-    case LINK.netfilter:
-      details.pf = u32(v, 16);
-      details.hooknum = u32(v, 20);
-      details.priority = v.getInt32(24, true);
-      break;
-    case LINK.perfEvent:
-      details.perfEventType = u32(v, 16);
-      break;
-  }
-  return { type, id: u32(v, 4), progId: u32(v, 8), details };
+  for (const [name, read, offset] of LINK_DETAILS[u32(v, 0)] ?? []) details[name] = read(v, offset);
+  return { type: u32(v, 0), id: u32(v, 4), progId: u32(v, 8), details };
 }
 
 export interface BtfInfo {
@@ -249,15 +245,13 @@ export interface BtfInfo {
   kernelBtf: boolean;
 }
 
+/** bpf_btf_info's name / name_len. */
+const BTF_NAME: InfoBufferField = { address: 16, count: 24, elementSize: 1 };
+const BTF_NAME_SIZE = 64;
+
 export function btfInfo(fd: number): BtfInfo {
-  let nameView: DataView | undefined;
-  const v = rawInfo(fd, 32, (info) => {
-    const name = scratch.take(64);
-    nameView = name.view;
-    info.setBigUint64(16, name.address, true);
-    info.setUint32(24, 64, true);
-  });
-  return { size: u32(v, 8), id: u32(v, 12), name: cstr(nameView!, 0, 64), kernelBtf: u32(v, 28) !== 0 };
+  const { info: v, buffer: name } = rawInfoWithBuffer(fd, 32, BTF_NAME, BTF_NAME_SIZE);
+  return { size: u32(v, 8), id: u32(v, 12), name: cstr(name, 0, BTF_NAME_SIZE), kernelBtf: u32(v, 28) !== 0 };
 }
 
 /** Runs `use` with a temporary fd for the object `id`; closes it afterwards. Returns undefined if the object vanished. */
