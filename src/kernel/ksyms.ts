@@ -46,11 +46,8 @@ export type KsymResolution =
   | { kind: 'missing'; index: number };
 
 const KALLSYMS = '/proc/kallsyms';
-let kallsymsCache: Map<string, bigint[]> | undefined;
-
 /** Every address of each /proc/kallsyms name (module symbols included, without their `[module]` tag). */
-function kallsyms(): Map<string, bigint[]> {
-  if (kallsymsCache) return kallsymsCache;
+function readKallsyms(): Map<string, bigint[]> {
   let text: string;
   try {
     text = readFileSync(KALLSYMS, 'latin1');
@@ -71,7 +68,6 @@ function kallsyms(): Map<string, bigint[]> {
   if (allZero && symbols.size > 0) {
     throw new KsymError(`${KALLSYMS} shows every address as 0 (kernel.kptr_restrict, or not running with CAP_SYSLOG): typeless ksyms cannot be resolved`);
   }
-  kallsymsCache = symbols;
   return symbols;
 }
 
@@ -145,7 +141,7 @@ function resolveTypedVariable(spec: CollectionSpec, extern: ExternSpec, local: V
   return { kind: 'btf', btfId: id };
 }
 
-function resolveTypeless(extern: ExternSpec, index: number): KsymResolution {
+function resolveTypeless(extern: ExternSpec, index: number, kallsyms: () => Map<string, bigint[]>): KsymResolution {
   const addresses = kallsyms().get(extern.name);
   if (addresses === undefined) {
     if (extern.weak) return { kind: 'missing', index };
@@ -160,12 +156,15 @@ function resolveTypeless(extern: ExternSpec, index: number): KsymResolution {
 /** Resolves every `.ksyms` extern of `spec` against the running kernel (vmlinux BTF and /proc/kallsyms). */
 export function resolveKsyms(spec: CollectionSpec): Map<string, KsymResolution> {
   const resolved = new Map<string, KsymResolution>();
+  // Read once per load, and only when a typeless ksym needs it (modules come and go, so not cached longer).
+  let symbols: Map<string, bigint[]> | undefined;
+  const kallsyms = (): Map<string, bigint[]> => (symbols ??= readKallsyms());
   Object.values(spec.externs).forEach((extern, index) => {
     if (extern.kind !== 'ksym') return;
     const local = localType(spec, extern);
     if (extern.isFunction || local?.kind === 'func') resolved.set(extern.name, resolveFunction(spec, extern, index));
     else if (local?.kind === 'var' && spec.btf!.resolve(local.type).kind !== 'void') resolved.set(extern.name, resolveTypedVariable(spec, extern, local, index));
-    else resolved.set(extern.name, resolveTypeless(extern, index));
+    else resolved.set(extern.name, resolveTypeless(extern, index, kallsyms));
   });
   return resolved;
 }
@@ -174,14 +173,11 @@ export function resolveKsyms(spec: CollectionSpec): Map<string, KsymResolution> 
 export function applyKsym(instructions: Instruction[], index: number, resolution: KsymResolution, where: string): void {
   const insn = instructions[index];
   if (insn?.opcode === OPCODE_CALL) {
+    if (resolution.kind === 'address') throw new KsymError(`${where}: a call to a ksym resolved to an address, not a kfunc`);
     instructions[index] =
       resolution.kind === 'btf'
         ? { ...insn, src: CallSrc.KFUNC, imm: resolution.btfId, offset: 0 }
-        : resolution.kind === 'missing'
-          ? { ...insn, dst: 0, src: CallSrc.HELPER, offset: 0, imm: POISON_CALL_KFUNC_BASE + resolution.index }
-          : (() => {
-              throw new KsymError(`${where}: call to a ksym resolved to an address, not a kfunc`);
-            })();
+        : { ...insn, dst: 0, src: CallSrc.HELPER, offset: 0, imm: POISON_CALL_KFUNC_BASE + resolution.index };
     return;
   }
   const next = instructions[index + 1];
