@@ -1,7 +1,7 @@
 import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import type { Region, VmMemory } from './memory.ts';
-import { callHelper, marshalRunArguments, registerHalves, releaseInput, runBudget, type RunInput } from './run-setup.ts';
+import { RunRegions, callHelper, marshalRunArguments, registerHalves, runBudget } from './run-setup.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
@@ -199,12 +199,12 @@ class RunState implements HelperCall {
   /** Start of this state's stack allocation (kept while the state is pooled); frames grow down from `stackTop`. */
   readonly stackBase: number;
   readonly stackTop: number;
-  /** The mapped part of the stack: frames 0..depth. Mapped only during a run. */
-  private stackRegion: Region | undefined;
-  private input: RunInput | undefined;
+  /** Input memory and the mapped part of the stack (frames 0..depth); mapped only during a run. */
+  private readonly regions: RunRegions;
 
   constructor(readonly host: InterpreterHost) {
     this.memory = host.memory;
+    this.regions = new RunRegions(host.memory);
     this.stackBase = host.acquireStack(STACK_ALLOCATION);
     this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
   }
@@ -230,7 +230,7 @@ class RunState implements HelperCall {
     // A fresh stack: nothing of an earlier run (of any program) shows through.
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.mapStack(0);
-    this.input = marshalRunArguments(this.memory, options, this.regs, 2);
+    this.regions.input = marshalRunArguments(this.memory, options, this.regs, 2);
     this.regs[20] = this.stackTop;
   }
 
@@ -300,21 +300,12 @@ class RunState implements HelperCall {
 
   /** Maps the stack so that frames 0..depth are accessible and nothing below. */
   mapStack(depth: number): void {
-    if (this.stackRegion !== undefined) this.memory.unmap(this.stackRegion);
-    const size = (depth + 1) * STACK_FRAME_SIZE;
-    this.stackRegion = this.memory.map({ start: this.stackTop - size, size, kind: 'stack', writable: true, name: 'stack' });
+    this.regions.mapStack(this.stackTop - (depth + 1) * STACK_FRAME_SIZE, this.stackTop);
   }
 
   /** Ends a run (successful or not): copies input memory back, unmaps it and the stack, drops references. */
   finish(): void {
-    if (this.input !== undefined) {
-      releaseInput(this.memory, this.input);
-      this.input = undefined;
-    }
-    if (this.stackRegion !== undefined) {
-      this.memory.unmap(this.stackRegion);
-      this.stackRegion = undefined;
-    }
+    this.regions.release();
     this.context = undefined;
     this.packet = undefined;
     this.pendingTail = undefined;

@@ -30,7 +30,7 @@ export function runBudget(options: RunOptions, defaultBudget: number): number {
   return budget;
 }
 
-/** Input memory (RunOptions.mem) copied into a region for the run; copied back by releaseInput. */
+/** Input memory (RunOptions.mem) copied into a region for the run; copied back by RunRegions.release. */
 export interface RunInput {
   readonly region: Region;
   readonly target: Uint8Array;
@@ -70,10 +70,37 @@ export function marshalRunArguments(memory: VmMemory, options: RunOptions, regs:
   return input;
 }
 
-/** Ends a run's use of its input memory: copies the region back into the caller's buffer and frees it. */
-export function releaseInput(memory: VmMemory, input: RunInput): void {
-  input.target.set(memory.u8.subarray(input.region.start, input.region.start + input.target.length));
-  memory.freeRegion(input.region);
+/** The regions one run maps: its input memory and the accessible part of its stack. */
+export class RunRegions {
+  input: RunInput | undefined;
+  /** The mapped part of the stack (the current frame and its callers). */
+  stack: Region | undefined;
+
+  constructor(private readonly memory: VmMemory) {}
+
+  /** Maps [low, top) as the stack in place of the previous mapping (kept if it is the same). */
+  mapStack(low: number, top: number): void {
+    const current = this.stack;
+    if (current !== undefined) {
+      if (current.start === low && current.size === top - low) return;
+      this.memory.unmap(current);
+    }
+    this.stack = this.memory.map({ start: low, size: top - low, kind: 'stack', writable: true, name: 'stack' });
+  }
+
+  /** Ends the run (successful or not): input memory copied back into the caller's buffer and freed, the stack unmapped. */
+  release(): void {
+    const input = this.input;
+    if (input !== undefined) {
+      input.target.set(this.memory.u8.subarray(input.region.start, input.region.start + input.target.length));
+      this.memory.freeRegion(input.region);
+      this.input = undefined;
+    }
+    if (this.stack !== undefined) {
+      this.memory.unmap(this.stack);
+      this.stack = undefined;
+    }
+  }
 }
 
 /** Calls a helper or kfunc; anything it throws that is not a TsbpfError becomes a HelperError at `pc`. */

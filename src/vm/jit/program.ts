@@ -2,7 +2,7 @@ import type { Instruction } from '../../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } from '../errors.ts';
-import { callHelper, marshalRunArguments, registerHalves, releaseInput, runBudget, type RunInput } from '../run-setup.ts';
+import { RunRegions, callHelper, marshalRunArguments, registerHalves, runBudget } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, VmMemory } from '../memory.ts';
@@ -294,8 +294,7 @@ class JitRun implements HelperCall {
   private readonly initialBudget: number;
   private readonly savedControlBlock: Uint8Array | undefined;
   private readonly outer: JitRun | undefined;
-  private stackRegion: Region | undefined;
-  private input: RunInput | undefined;
+  private readonly regions: RunRegions;
   private readonly args = new Int32Array(10);
   private pendingExit = false;
   private pendingTail: JitProgram | undefined;
@@ -307,6 +306,7 @@ class JitRun implements HelperCall {
     const host = root.host;
     this.program = root;
     this.memory = host.memory;
+    this.regions = new RunRegions(host.memory);
     this.runtime = root.runtime;
     this.context = options.context;
     const budget = runBudget(options, host.defaultBudget);
@@ -322,7 +322,7 @@ class JitRun implements HelperCall {
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.runtime.run = this;
     try {
-      this.input = marshalRunArguments(this.memory, options, this.args, 0);
+      this.regions.input = marshalRunArguments(this.memory, options, this.args, 0);
       const packet = options.packet;
       const view = this.memory.view;
       view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
@@ -338,7 +338,7 @@ class JitRun implements HelperCall {
   }
 
   execute(repeat: number): RunResult {
-    this.runtime.syncRegions(this.stackRegion);
+    this.runtime.syncRegions(this.regions.stack);
     const a = this.args;
     if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
     else this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
@@ -350,14 +350,7 @@ class JitRun implements HelperCall {
   }
 
   finish(): void {
-    if (this.input !== undefined) {
-      releaseInput(this.memory, this.input);
-      this.input = undefined;
-    }
-    if (this.stackRegion !== undefined) {
-      this.memory.unmap(this.stackRegion);
-      this.stackRegion = undefined;
-    }
+    this.regions.release();
     if (this.runtime.run === this) {
       this.runtime.idleStacks.push(this.stackBase);
       this.runtime.run = this.outer;
@@ -368,11 +361,7 @@ class JitRun implements HelperCall {
 
   /** Maps the stack region as the interpreter has it for the frame `fp`: that frame and its callers. */
   mapStack(fp: number): void {
-    const low = fp - STACK_FRAME_SIZE;
-    const current = this.stackRegion;
-    if (current !== undefined && current.start === low) return;
-    if (current !== undefined) this.memory.unmap(current);
-    this.stackRegion = this.memory.map({ start: low, size: this.stackTop - low, kind: 'stack', writable: true, name: 'stack' });
+    this.regions.mapStack(fp - STACK_FRAME_SIZE, this.stackTop);
   }
 
   /** A helper or kfunc call from `program` at `pc`: the interpreter's RunState.invoke plus tail calls. */
@@ -386,7 +375,7 @@ class JitRun implements HelperCall {
     try {
       result = callHelper(entry, this, pc);
     } finally {
-      this.runtime.syncRegions(this.stackRegion);
+      this.runtime.syncRegions(this.regions.stack);
     }
     if (this.pendingExit) {
       this.pendingExit = false;
