@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { COMMANDS } from './commands.ts';
 import { type CliIo, UsageError, isSystemError } from './command.ts';
 import { TsbpfError } from '../errors.ts';
@@ -21,10 +22,16 @@ const io: CliIo = {
   stdin: readStdin,
 };
 
+/** The package's version: package.json is two levels up from both src/cli/main.ts and dist/cli/main.js. */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `tsbpf ${manifest.version}\n`;
+}
+
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length), 4);
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: tsbpf <command> [arguments]\n\ncommands:\n${lines.join('\n')}\n\n'tsbpf help <command>' or 'tsbpf <command> --help' shows a command's usage.\n`;
+  return `usage: tsbpf <command> [arguments]\n       tsbpf --version\n\ncommands:\n${lines.join('\n')}\n\n'tsbpf help <command>' or 'tsbpf <command> --help' shows a command's usage.\n`;
 }
 
 /**
@@ -35,6 +42,10 @@ function help(): string {
  */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
+  if (name === '--version' || name === '-V') {
+    io.stdout(version());
+    return 0;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const topic = args[0];
     if (topic === undefined) {

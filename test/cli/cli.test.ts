@@ -52,7 +52,9 @@ function dropsRule(frame: Uint8Array): boolean {
 
 test('help: the command list, and every command\'s usage through --help', async () => {
   const names = Object.keys(COMMANDS);
-  const [list, helpRun, ...perCommand] = await Promise.all([tsbpf(['help']), tsbpf(['help', 'run']), ...names.map((name) => tsbpf([name, '--help']))]);
+  const [list, helpRun, version, ...perCommand] = await Promise.all([tsbpf(['help']), tsbpf(['help', 'run']), tsbpf(['--version']), ...names.map((name) => tsbpf([name, '--help']))]);
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout, `tsbpf ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   assert.equal(list.code, 0);
   assert.equal(list.stderr, '');
   for (const name of names) assert.match(list.stdout, new RegExp(`^  ${name} +\\S`, 'm'), `'tsbpf help' lists ${name}`);
@@ -68,7 +70,7 @@ test('help: the command list, and every command\'s usage through --help', async 
 });
 
 test('usage errors exit 2 with the message and the usage on stderr', async () => {
-  const [unknownCommand, helpUnknown, unknownOption, extraArgument, missingFile, badId, badValue] = await Promise.all([
+  const [unknownCommand, helpUnknown, unknownOption, extraArgument, missingFile, badId, badValue, notRunnable] = await Promise.all([
     tsbpf(['bogus']),
     tsbpf(['help', 'bogus']),
     tsbpf(['run', EXAMPLE, '--type', 'xdp', '--data', '00', '--bogus']),
@@ -76,6 +78,7 @@ test('usage errors exit 2 with the message and the usage on stderr', async () =>
     tsbpf(['asm']),
     tsbpf(['prog', 'show', 'abc']),
     tsbpf(['btf', 'dump', 'vmlinux', '--format', 'json']),
+    tsbpf(['run', EXAMPLE, '--type', 'kprobe/do_nanosleep', '--data', udpFrame(9)]),
   ]);
   const expectations: Array<[Outcome, RegExp]> = [
     [unknownCommand, /^tsbpf: unknown command 'bogus'\n\nusage: tsbpf <command>/],
@@ -85,6 +88,7 @@ test('usage errors exit 2 with the message and the usage on stderr', async () =>
     [missingFile, /^tsbpf asm: missing FILE\n\nusage: tsbpf asm /],
     [badId, /^tsbpf prog: invalid program id 'abc'\n\nusage: tsbpf prog /],
     [badValue, /^tsbpf btf: --format must be raw or c, not 'json'\n\nusage: tsbpf btf /],
+    [notRunnable, /^tsbpf run: only XDP, tc and socket-filter programs can run; there are only xdp-drop-udp \(KPROBE\)\n\nusage: tsbpf run /],
   ];
   for (const [outcome, message] of expectations) {
     assert.equal(outcome.code, 2, outcome.stderr);

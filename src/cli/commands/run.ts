@@ -111,7 +111,11 @@ function pickProgram(spec: CollectionSpec, name: string | undefined): string {
   const runnable = Object.values(spec.programs).filter((p) => RUNNABLE.has(p.type));
   if (name === undefined) {
     if (runnable.length === 1) return runnable[0]!.name;
-    throw new UsageError(`--program is needed: the object has ${runnable.length === 0 ? 'no XDP, tc or socket-filter programs' : `several: ${runnable.map((p) => p.name).join(', ')}`}`);
+    if (runnable.length === 0) {
+      const programs = Object.values(spec.programs).map((p) => `${p.name} (${p.type === 0 ? 'unknown type' : programTypeName(p.type)})`);
+      throw new UsageError(`only XDP, tc and socket-filter programs can run; ${programs.length === 0 ? 'there are no programs' : `there are only ${programs.join(', ')}`}`);
+    }
+    throw new UsageError(`--program is needed: the object has several: ${runnable.map((p) => p.name).join(', ')}`);
   }
   const program = spec.programs[name];
   if (program === undefined) throw new UsageError(`no program '${name}' in the object (programs: ${Object.keys(spec.programs).join(', ')})`);
