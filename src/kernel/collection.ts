@@ -10,20 +10,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { release } from 'node:os';
 import type { Btf } from '../btf/btf.ts';
-import { loadKernelBtf } from '../btf/index.ts';
+import { type CoreReport, POISON_CALL_IMM, loadKernelBtf } from '../btf/index.ts';
 import { applyProgramCore } from '../object/core.ts';
 import { loadCollectionSpec } from '../object/load.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { LdImm64Src } from '../isa/opcodes.ts';
 import type { CollectionSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
-import { MapType } from '../uapi/enums.ts';
+import { MapType, ProgramType } from '../uapi/enums.ts';
 import { BpfCommand, attr, bpfError, tryBpfCall } from './bpf.ts';
-import { KernelArgumentError } from './errors.ts';
+import { BpfSyscallError, KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue } from './ffi.ts';
 import { mapInfo } from './info.ts';
 import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
 import { type KsymResolution, applyKsym, explainPoisonedKfuncCall, kernelCompatibleBtf, resolveKsyms } from './ksyms.ts';
+import { loadTimeAttachBtfId } from './link.ts';
 import { KernelProgram } from './program.ts';
 import { type TypedMap, typedSpecMap } from './typed-map.ts';
 import type { BtfValue } from '../btf/value.ts';
@@ -159,6 +160,19 @@ function createMap(spec: MapSpec, btf: KernelBtf | undefined): KernelMap {
   }
 }
 
+/**
+ * The verifier refuses a reachable instruction that CO-RE poisoned (a call
+ * to unknown#195896080): say which relocation poisoned it and why, as
+ * libbpf does, instead of the bare verifier message.
+ */
+function explainPoisonedCoreAccess(error: unknown, report: CoreReport | undefined): unknown {
+  if (!(error instanceof BpfSyscallError) || report === undefined || report.poisoned.length === 0) return error;
+  const at = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_CALL_IMM}$`, 'm').exec(error.log ?? '');
+  if (at === null) return error;
+  const entry = report.poisoned.find((e) => e.insnIndex === Number(at[1])) ?? report.poisoned[0]!;
+  return new CollectionLoadError(`${entry.message}; the verifier found instruction ${at[1]} reachable, so the kernel refuses the program (guard the access with bpf_core_field_exists() or bpf_core_type_exists())`, { cause: error });
+}
+
 /** Opens a pinned map and checks it matches the spec (as libbpf's map_is_reuse_compat). */
 function reusePinned(spec: MapSpec, path: string): KernelMap {
   const fd = openPinned(path);
@@ -166,7 +180,9 @@ function reusePinned(spec: MapSpec, path: string): KernelMap {
   const expected = mapOptions(spec, undefined, undefined);
   const mismatch = (['type', 'keySize', 'valueSize', 'maxEntries'] as const).find((field) => info[field] !== expected[field]);
   const map = new KernelMap(fd, { type: info.type, name: info.name, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags });
-  if (mismatch || info.flags !== (expected.flags ?? 0)) {
+  // KernelMap.create adds BPF_F_NUMA_NODE when a node is given, so the pinned map reports it.
+  const expectedFlags = (expected.flags ?? 0) | (expected.numaNode !== undefined ? MapFlags.NUMA_NODE : 0);
+  if (mismatch || info.flags !== expectedFlags) {
     map.close();
     throw new CollectionLoadError(`map '${spec.name}' pinned at ${path} does not match the object's definition (${mismatch ?? 'flags'} differs): unpin it or fix the definition`);
   }
@@ -285,10 +301,17 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
       if (options.programs && !options.programs.includes(p.name)) continue;
       const type = p.type || options.programTypes?.[p.name];
       if (!type) throw new CollectionLoadError(`program '${p.name}' (section '${p.section}') has no program type: pass programTypes`);
+      if (type === ProgramType.STRUCT_OPS || type === ProgramType.EXT) {
+        throw new CollectionLoadError(
+          `program '${p.name}' (section '${p.section}'): ${type === ProgramType.EXT ? 'freplace programs need the program they replace' : 'struct_ops programs load with their struct_ops map'}, which loadCollection does not support yet; leave it out with the programs option`,
+        );
+      }
+      const attachBtfId = loadTimeAttachBtfId(type, p.expectedAttachType, p.attachTo, `program '${p.name}' (section '${p.section}')`);
       let instructions: Instruction[];
+      let coreReport: CoreReport | undefined;
       if (p.coreRelocations.length > 0) {
         coreTarget ??= loadKernelBtf();
-        instructions = applyProgramCore(p, coreTarget).instructions;
+        ({ instructions, report: coreReport } = applyProgramCore(p, coreTarget));
       } else {
         instructions = p.instructions.map((i) => ({ ...i }));
       }
@@ -301,6 +324,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
           license: p.license || spec.license || 'GPL',
           name: kernelObjectName(p.name),
           expectedAttachType: p.expectedAttachType,
+          ...(attachBtfId !== undefined ? { attachBtfId } : {}),
           flags: p.programFlags | (p.sleepable ? 1 << 4 : 0),
           kernelVersion: p.kernelVersion || spec.kernelVersion,
           logLevel: options.logLevel,
@@ -323,7 +347,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
             : {}),
         });
       } catch (error) {
-        throw explainPoisonedKfuncCall(error, spec, p.name);
+        throw explainPoisonedCoreAccess(explainPoisonedKfuncCall(error, spec, p.name), coreReport);
       }
     }
     for (const m of Object.values(spec.maps)) {

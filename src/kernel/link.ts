@@ -155,16 +155,43 @@ export function vmlinuxTypeId(name: string, kind: BtfKind): number | undefined {
   return loadKernelBtf(VMLINUX_BTF).findByName(name, kind)[0]?.id;
 }
 
+export type TracingTargetKind = 'fentry' | 'fexit' | 'fmod_ret' | 'tp_btf' | 'lsm' | 'iter';
+
 /**
  * The attach_btf_id to load a TRACING/LSM program with: the vmlinux FUNC for
  * fentry/fexit/fmod_ret, the `btf_trace_<name>` TYPEDEF for tp_btf, the
- * `bpf_lsm_<hook>` FUNC for LSM.
+ * `bpf_lsm_<hook>` FUNC for LSM, the `bpf_iter_<name>` FUNC for iterators
+ * (libbpf's find_attach_btf_id).
  */
-export function tracingTargetBtfId(kind: 'fentry' | 'fexit' | 'fmod_ret' | 'tp_btf' | 'lsm', name: string): number {
-  const [typeName, btfKind]: [string, BtfKind] = kind === 'tp_btf' ? [`btf_trace_${name}`, 'typedef'] : kind === 'lsm' ? [`bpf_lsm_${name}`, 'func'] : [name, 'func'];
+export function tracingTargetBtfId(kind: TracingTargetKind, name: string): number {
+  const [typeName, btfKind]: [string, BtfKind] =
+    kind === 'tp_btf' ? [`btf_trace_${name}`, 'typedef'] : kind === 'lsm' ? [`bpf_lsm_${name}`, 'func'] : kind === 'iter' ? [`bpf_iter_${name}`, 'func'] : [name, 'func'];
   const id = vmlinuxTypeId(typeName, btfKind);
   if (id === undefined) throw new KernelArgumentError(`${kind} target '${name}' not found in the kernel's BTF (no ${btfKind === 'typedef' ? 'typedef' : 'function'} ${typeName})`);
   return id;
+}
+
+const TRACING_KIND_BY_ATTACH_TYPE = new Map<number, TracingTargetKind>([
+  [AttachType.TRACE_FENTRY, 'fentry'],
+  [AttachType.TRACE_FEXIT, 'fexit'],
+  [AttachType.MODIFY_RETURN, 'fmod_ret'],
+  [AttachType.TRACE_RAW_TP, 'tp_btf'],
+  [AttachType.LSM_MAC, 'lsm'],
+  [AttachType.LSM_CGROUP, 'lsm'],
+  [AttachType.TRACE_ITER, 'iter'],
+]);
+
+/**
+ * The attach_btf_id a program of this type and expected attach type must be
+ * loaded with, found from its attach target (the section name's `fentry/NAME`
+ * part); undefined for programs that take none.
+ */
+export function loadTimeAttachBtfId(type: number, expectedAttachType: number | undefined, target: string | undefined, what: string): number | undefined {
+  if (type !== ProgramType.TRACING && type !== ProgramType.LSM) return undefined;
+  const kind = expectedAttachType === undefined ? undefined : TRACING_KIND_BY_ATTACH_TYPE.get(expectedAttachType);
+  if (kind === undefined) throw new KernelArgumentError(`${what}: a ${programTypeName(type)} program needs an expected attach type (fentry, fexit, fmod_ret, tp_btf, lsm or iter)`);
+  if (target === undefined || target === '') throw new KernelArgumentError(`${what}: a ${kind} program needs a target (e.g. SEC("${kind}/NAME"))`);
+  return tracingTargetBtfId(kind, target);
 }
 
 /** Attaches a TRACING (fentry/fexit/fmod_ret/tp_btf) or LSM program loaded with its attach_btf_id. */
