@@ -1,7 +1,7 @@
 import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import type { Region, VmMemory } from './memory.ts';
-import { RunRegions, callHelper, marshalRunArguments, registerHalves, runBudget } from './run-setup.ts';
+import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
@@ -149,11 +149,7 @@ function takeRunState(host: InterpreterHost): RunState {
 
 /** Sets register `r` from a helper result; false if `value` is a number that is not a safe integer. */
 function setRegister(regs: Int32Array, r: number, value: number | bigint): boolean {
-  const h = registerHalves(value);
-  if (h === undefined) return false;
-  regs[r * 2] = h[0];
-  regs[r * 2 + 1] = h[1];
-  return true;
+  return writeRegister(regs, r * 2, value);
 }
 
 function toU64(lo: number, hi: number): bigint {

@@ -13,14 +13,22 @@ import type { RunOptions } from './program.ts';
 
 const TWO32 = 4294967296;
 
-/** The 32-bit halves [low, high] of a register value, or undefined for a number that is not a safe integer. */
-export function registerHalves(value: number | bigint): [number, number] | undefined {
+/**
+ * Stores a register value as two int32 halves, low at `regs[index]`, high
+ * at `regs[index + 1]`; false (nothing written) if `value` is a number that
+ * is not a safe integer. Negative values are sign-extended.
+ */
+export function writeRegister(regs: Int32Array, index: number, value: number | bigint): boolean {
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) return undefined;
-    return [value % TWO32 | 0, Math.floor(value / TWO32) | 0];
+    if (!Number.isSafeInteger(value)) return false;
+    regs[index] = value % TWO32;
+    regs[index + 1] = Math.floor(value / TWO32);
+  } else {
+    const v = BigInt.asUintN(64, value);
+    regs[index] = Number(v & 0xffffffffn);
+    regs[index + 1] = Number(v >> 32n);
   }
-  const v = BigInt.asUintN(64, value);
-  return [Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0];
+  return true;
 }
 
 /** The run's instruction budget (0 = unlimited), or VmOptionError. */
@@ -46,12 +54,11 @@ export interface RunInput {
 export function marshalRunArguments(memory: VmMemory, options: RunOptions, regs: Int32Array, r1Index: number): RunInput | undefined {
   const packet = options.packet;
   if (packet !== undefined && packet.length > 0) memory.check(0, packet.start, packet.length, false, 0);
-  const explicit = [options.r1, options.r2, options.r3, options.r4, options.r5].map((value, r) => {
-    if (value === undefined) return undefined;
-    const h = registerHalves(value);
-    if (h === undefined) throw new VmOptionError(`r${r + 1} = ${value} is not a safe integer (pass a bigint)`);
-    return h;
-  });
+  const explicit = [options.r1, options.r2, options.r3, options.r4, options.r5];
+  for (let r = 0; r < 5; r++) {
+    const value = explicit[r];
+    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new VmOptionError(`r${r + 1} = ${value} is not a safe integer (pass a bigint)`);
+  }
   let input: RunInput | undefined;
   if (options.mem !== undefined && options.mem.length > 0) {
     const region = memory.allocateRegion(options.mem.length, 'input', 'input memory', options.memWritable ?? true);
@@ -62,11 +69,10 @@ export function marshalRunArguments(memory: VmMemory, options: RunOptions, regs:
     regs[r1Index + 2] = options.mem.length;
     regs[r1Index + 3] = 0;
   }
-  explicit.forEach((h, r) => {
-    if (h === undefined) return;
-    regs[r1Index + 2 * r] = h[0];
-    regs[r1Index + 2 * r + 1] = h[1];
-  });
+  for (let r = 0; r < 5; r++) {
+    const value = explicit[r];
+    if (value !== undefined) writeRegister(regs, r1Index + 2 * r, value);
+  }
   return input;
 }
 

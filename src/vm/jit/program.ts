@@ -2,7 +2,7 @@ import type { Instruction } from '../../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } from '../errors.ts';
-import { RunRegions, callHelper, marshalRunArguments, registerHalves, runBudget } from '../run-setup.ts';
+import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, VmMemory } from '../memory.ts';
@@ -296,6 +296,8 @@ class JitRun implements HelperCall {
   private readonly outer: JitRun | undefined;
   private readonly regions: RunRegions;
   private readonly args = new Int32Array(10);
+  /** r0 as halves on its way from a helper result to the control block. */
+  private readonly r0Halves = new Int32Array(2);
   private pendingExit = false;
   private pendingTail: JitProgram | undefined;
 
@@ -398,12 +400,12 @@ class JitRun implements HelperCall {
 
   /** Sets r0 in the control block; false if `value` is a number that is not a safe integer. */
   private setR0(value: number | bigint): boolean {
-    const h = registerHalves(value);
-    if (h === undefined) return false;
+    const h = this.r0Halves;
+    if (!writeRegister(h, 0, value)) return false;
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
-    view.setInt32(cb + CB.r0, h[0], true);
-    view.setInt32(cb + CB.r0 + 4, h[1], true);
+    view.setInt32(cb + CB.r0, h[0]!, true);
+    view.setInt32(cb + CB.r0 + 4, h[1]!, true);
     return true;
   }
 
