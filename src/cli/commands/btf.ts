@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { type Btf, BtfError, formatC, formatRaw, loadKernelBtf, parseBtf } from '../../btf/index.ts';
 import { ElfFile } from '../../object/elf.ts';
-import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf btf dump FILE|vmlinux [--format raw|c] [--type NAME] [--base FILE]
 
@@ -17,9 +18,17 @@ Prints BTF like \`bpftool btf dump file FILE format raw|c\`.
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
-async function loadBtf(source: string, base: Btf | undefined, io: CliIo): Promise<Btf> {
+function readBytes(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new BtfError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+function loadBtf(source: string, base: Btf | undefined): Btf {
   if (source === 'vmlinux' && base === undefined) return loadKernelBtf();
-  const bytes = await readInputFile(source, io);
+  const bytes = readBytes(source);
   if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {
     const elf = new ElfFile(bytes);
     const section = elf.sectionByName('.BTF');
@@ -52,8 +61,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
   if (file === undefined) throw new UsageError('missing FILE');
   if (format !== 'raw' && format !== 'c') throw new UsageError(`--format must be raw or c, not '${format}'`);
-  const base = basePath === undefined ? undefined : await loadBtf(basePath, undefined, io);
-  const btf = await loadBtf(file, base, io);
+  const base = basePath === undefined ? undefined : loadBtf(basePath, undefined);
+  const btf = loadBtf(file, base);
   let typeIds: number[] | undefined;
   if (typeName !== undefined) {
     typeIds = btf.findByName(typeName).map((t) => t.id);
