@@ -187,7 +187,9 @@ async function loadSpec(options: Options, io: CliIo): Promise<CollectionSpec> {
   } catch (error) {
     throw error instanceof AsmError ? new AsmFileError(options.file, error) : error;
   }
-  return collectionFromInstructions({ name: options.program ?? basename(options.file, extname(options.file)), section: options.type, instructions });
+  // The file name as a C identifier, so the program has the same name on both backends (the kernel's must be one).
+  const name = options.program ?? basename(options.file, extname(options.file)).replace(/[^A-Za-z0-9_]/g, '_');
+  return collectionFromInstructions({ name, section: options.type, instructions });
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
