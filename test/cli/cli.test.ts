@@ -88,7 +88,7 @@ test('usage errors exit 2 with the message and the usage on stderr', async () =>
     [missingFile, /^tsbpf asm: missing FILE\n\nusage: tsbpf asm /],
     [badId, /^tsbpf prog: invalid program id 'abc'\n\nusage: tsbpf prog /],
     [badValue, /^tsbpf btf: --format must be raw or c, not 'json'\n\nusage: tsbpf btf /],
-    [notRunnable, /^tsbpf run: only XDP, tc and socket-filter programs can run; there are only xdp-drop-udp \(KPROBE\)\n\nusage: tsbpf run /],
+    [notRunnable, /^tsbpf run: only XDP, tc and socket-filter programs can run; there are only xdp_drop_udp \(KPROBE\)\n\nusage: tsbpf run /],
   ];
   for (const [outcome, message] of expectations) {
     assert.equal(outcome.code, 2, outcome.stderr);
