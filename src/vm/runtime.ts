@@ -30,8 +30,9 @@ import {
   resolveFunctionPointers,
   unavailableReason,
 } from './helpers/index.ts';
+import type { PacketBounds } from './helpers/packet.ts';
 import { type JitOptions, loadJit } from './jit/index.ts';
-import type { Region } from './memory.ts';
+import type { Region, VmMemory } from './memory.ts';
 import type { LoadedProgram } from './program.ts';
 import { Vm } from './vm.ts';
 
@@ -71,8 +72,33 @@ export interface VmRunResult extends RunResult {
 const XDP_MD = CONTEXT_LAYOUTS.xdp_md;
 const SKB = CONTEXT_LAYOUTS.__sk_buff;
 const field = (layout: ContextLayout, name: string): number => layout.fields.find((f) => f.name === name)!.offset;
+const XDP_DATA = field(XDP_MD, 'data');
+const XDP_DATA_END = field(XDP_MD, 'data_end');
+const XDP_DATA_META = field(XDP_MD, 'data_meta');
+const XDP_INGRESS_IFINDEX = field(XDP_MD, 'ingress_ifindex');
+const XDP_RX_QUEUE_INDEX = field(XDP_MD, 'rx_queue_index');
+const XDP_EGRESS_IFINDEX = field(XDP_MD, 'egress_ifindex');
+const SKB_LEN = field(SKB, 'len');
+const SKB_PROTOCOL = field(SKB, 'protocol');
+const SKB_PKT_TYPE = field(SKB, 'pkt_type');
+const SKB_IFINDEX = field(SKB, 'ifindex');
+const SKB_WIRE_LEN = field(SKB, 'wire_len');
+/** Where a context struct keeps the packet's data, data_end and data_meta (as 32-bit VM addresses). */
+interface PacketFields {
+  readonly data: number;
+  readonly dataEnd: number;
+  readonly dataMeta: number;
+}
+const packetFieldsOf = (layout: ContextLayout): PacketFields => ({ data: field(layout, 'data'), dataEnd: field(layout, 'data_end'), dataMeta: field(layout, 'data_meta') });
+const XDP_PACKET_FIELDS = packetFieldsOf(XDP_MD);
+const SKB_PACKET_FIELDS = packetFieldsOf(SKB);
 /** __sk_buff fields BPF_PROG_TEST_RUN accepts in ctx_in and returns in ctx_out (convert___skb_to_skb). */
 const SKB_CTX_FIELDS = ['mark', 'priority', 'ingress_ifindex', 'ifindex', 'cb', 'tstamp', 'wire_len', 'gso_segs', 'gso_size', 'hwtstamp'];
+const SKB_CTX_OUT_FIELDS = SKB.fields.filter((f) => SKB_CTX_FIELDS.includes(f.name));
+/** Per byte of __sk_buff: whether it lies in a field ctx_in may set. */
+const SKB_CTX_IN_BYTES = new Uint8Array(SKB.size);
+for (const f of SKB_CTX_OUT_FIELDS) SKB_CTX_IN_BYTES.fill(1, f.offset, f.offset + f.size);
+const EMPTY = new Uint8Array(0);
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
 /** Program types whose skb starts at the network header (the kernel pushes the MAC header back only for tc). */
 const L2_SKB_TYPES = new Set<number>([ProgramType.SCHED_CLS, ProgramType.SCHED_ACT]);
@@ -117,6 +143,9 @@ export class VmProgram implements BpfProgram {
   readonly loaded: LoadedProgram;
   private readonly releaseFunctionPointers: () => void;
   private closed = false;
+  /** Packet and context memory reused from run to run (see RunWorkspace). */
+  private workspace: RunWorkspace | undefined;
+  private running = false;
 
   constructor(
     readonly type: number,
@@ -167,9 +196,19 @@ export class VmProgram implements BpfProgram {
       clock: this.options.clock,
       random: this.options.random,
     });
-    if (this.type === ProgramType.XDP) return this.runXdp(options, env, Math.max(1, repeat));
-    if (SKB_PROGRAM_TYPES.has(this.type)) return this.runSkb(options, env, Math.max(1, repeat));
-    return this.runRaw(options, env, Math.max(1, repeat));
+    // A run started from inside a run (a trace callback calling run) gets memory of its own.
+    const nested = this.running;
+    const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
+    this.running = true;
+    try {
+      if (this.type === ProgramType.XDP) return this.runXdp(options, env, Math.max(1, repeat), workspace);
+      if (SKB_PROGRAM_TYPES.has(this.type)) return this.runSkb(options, env, Math.max(1, repeat), workspace);
+      return this.runRaw(options, env, Math.max(1, repeat), workspace);
+    } finally {
+      workspace.endRun();
+      if (nested) workspace.release();
+      else this.running = false;
+    }
   }
 
   private checkContextSize(ctx: Uint8Array, size: number, struct: string): void {
@@ -180,18 +219,19 @@ export class VmProgram implements BpfProgram {
 
   private execute(contextAddress: number, env: RunEnvironment, repeat: number): { retval: number; durationNs: number } {
     env.contextAddress = contextAddress;
+    const runOptions = { r1: contextAddress, context: env };
     let r0 = 0n;
     const start = process.hrtime.bigint();
     for (let i = 0; i < repeat; i++) {
       env.trace.length = 0;
-      r0 = this.loaded.run({ r1: contextAddress, context: env }).r0;
+      r0 = this.loaded.run(runOptions).r0;
     }
     const durationNs = Number((process.hrtime.bigint() - start) / BigInt(repeat));
     return { retval: Number(BigInt.asUintN(32, r0)), durationNs };
   }
 
-  private runXdp(options: VmRunOptions, env: RunEnvironment, repeat: number): VmRunResult {
-    const data = options.data ?? new Uint8Array(0);
+  private runXdp(options: VmRunOptions, env: RunEnvironment, repeat: number, workspace: RunWorkspace): VmRunResult {
+    const data = options.data ?? EMPTY;
     let metaLength = 0;
     let ingress = LOOPBACK_IFINDEX;
     let rxQueue = 0;
@@ -200,144 +240,110 @@ export class VmProgram implements BpfProgram {
       const ctx = new Uint8Array(XDP_MD.size);
       ctx.set(options.ctx.subarray(0, XDP_MD.size));
       const view = new DataView(ctx.buffer);
-      const dataField = view.getUint32(field(XDP_MD, 'data'), true);
-      const dataEnd = view.getUint32(field(XDP_MD, 'data_end'), true);
-      if (view.getUint32(field(XDP_MD, 'data_meta'), true) !== 0) throw new RunInputError('xdp_md.data_meta must be 0 in ctx_in');
+      const dataField = view.getUint32(XDP_DATA, true);
+      const dataEnd = view.getUint32(XDP_DATA_END, true);
+      if (view.getUint32(XDP_DATA_META, true) !== 0) throw new RunInputError('xdp_md.data_meta must be 0 in ctx_in');
       if (dataEnd !== data.length) throw new RunInputError(`xdp_md.data_end is ${dataEnd}, but data is ${data.length} bytes`);
       if (dataField > dataEnd || dataField % 4 !== 0 || dataField > 252) throw new RunInputError(`xdp_md.data ${dataField} is not a valid metadata length (a multiple of 4, at most 252, within data)`);
-      if (view.getUint32(field(XDP_MD, 'egress_ifindex'), true) !== 0) throw new RunInputError('xdp_md.egress_ifindex must be 0 in ctx_in');
+      if (view.getUint32(XDP_EGRESS_IFINDEX, true) !== 0) throw new RunInputError('xdp_md.egress_ifindex must be 0 in ctx_in');
       metaLength = dataField;
-      ingress = view.getUint32(field(XDP_MD, 'ingress_ifindex'), true) || LOOPBACK_IFINDEX;
-      rxQueue = view.getUint32(field(XDP_MD, 'rx_queue_index'), true);
+      ingress = view.getUint32(XDP_INGRESS_IFINDEX, true) || LOOPBACK_IFINDEX;
+      rxQueue = view.getUint32(XDP_RX_QUEUE_INDEX, true);
     }
     if (data.length - metaLength < ETH_HLEN) throw new RunInputError(`XDP data is ${data.length - metaLength} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
     if (data.length > XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM) throw new RunInputError(`XDP data of ${data.length} bytes does not fit a ${XDP_FRAME_BYTES}-byte frame`);
-    const packet = new PacketBuffer(this.vm.memory, data, 'xdp', XDP_HEADROOM - metaLength, XDP_TAILROOM, XDP_FRAME_BYTES);
-    packet.setBounds({ dataMeta: packet.dataMeta, data: packet.dataMeta + metaLength, dataEnd: packet.dataEnd });
-    const fill = (context: number): void => {
-      const view = this.vm.memory.view;
-      view.setUint32(context + field(XDP_MD, 'ingress_ifindex'), ingress, true);
-      view.setUint32(context + field(XDP_MD, 'rx_queue_index'), rxQueue, true);
-    };
-    return this.runOnPacket(packet, XDP_MD, false, env, repeat, fill, ({ retval, durationNs }) => {
-      const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: [...env.trace] };
-      if (options.ctx !== undefined) {
-        const out = new DataView(new ArrayBuffer(XDP_MD.size));
-        out.setUint32(field(XDP_MD, 'data'), packet.metaLength, true);
-        out.setUint32(field(XDP_MD, 'data_end'), packet.dataEnd - packet.dataMeta, true);
-        out.setUint32(field(XDP_MD, 'ingress_ifindex'), ingress, true);
-        out.setUint32(field(XDP_MD, 'rx_queue_index'), rxQueue, true);
-        result.ctx = new Uint8Array(out.buffer);
-      }
-      return result;
-    });
+    const packet = workspace.loadPacket('xdp', data, XDP_HEADROOM - metaLength, XDP_TAILROOM, XDP_FRAME_BYTES);
+    if (metaLength > 0) packet.setBounds({ dataMeta: packet.dataMeta, data: packet.dataMeta + metaLength, dataEnd: packet.dataEnd });
+    const context = workspace.mapContext(XDP_MD.size, XDP_MD.struct, false);
+    const view = this.vm.memory.view;
+    view.setUint32(context + XDP_INGRESS_IFINDEX, ingress, true);
+    view.setUint32(context + XDP_RX_QUEUE_INDEX, rxQueue, true);
+    const { retval, durationNs } = this.runOnPacket(packet, context, XDP_PACKET_FIELDS, env, repeat);
+    const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: traceOf(env) };
+    if (options.ctx !== undefined) {
+      const out = new DataView(new ArrayBuffer(XDP_MD.size));
+      out.setUint32(XDP_DATA, packet.metaLength, true);
+      out.setUint32(XDP_DATA_END, packet.dataEnd - packet.dataMeta, true);
+      out.setUint32(XDP_INGRESS_IFINDEX, ingress, true);
+      out.setUint32(XDP_RX_QUEUE_INDEX, rxQueue, true);
+      result.ctx = new Uint8Array(out.buffer);
+    }
+    if (env.redirect !== undefined) result.redirect = env.redirect;
+    return result;
   }
 
-  private runSkb(options: VmRunOptions, env: RunEnvironment, repeat: number): VmRunResult {
-    const data = options.data ?? new Uint8Array(0);
+  private runSkb(options: VmRunOptions, env: RunEnvironment, repeat: number, workspace: RunWorkspace): VmRunResult {
+    const data = options.data ?? EMPTY;
     if (data.length < ETH_HLEN) throw new RunInputError(`skb data is ${data.length} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
-    const networkHeader = NETWORK_HEADER_BYTES[(data[12]! << 8) | data[13]!];
+    const etherType = (data[12]! << 8) | data[13]!;
+    const networkHeader = NETWORK_HEADER_BYTES[etherType];
     if (networkHeader !== undefined && data.length < ETH_HLEN + networkHeader.bytes) {
       throw new RunInputError(`skb data is ${data.length} bytes: an ${networkHeader.name} frame needs at least ${ETH_HLEN + networkHeader.bytes} (Ethernet + ${networkHeader.bytes}-byte ${networkHeader.name} header; the kernel's -EINVAL)`);
     }
-    const ctxIn = new Uint8Array(SKB.size);
     if (options.ctx !== undefined) {
       this.checkContextSize(options.ctx, SKB.size, 'struct __sk_buff');
-      ctxIn.set(options.ctx.subarray(0, SKB.size));
-      for (const f of SKB.fields) {
-        if (SKB_CTX_FIELDS.includes(f.name)) continue;
-        const inside = (o: number): boolean => SKB.fields.some((g) => SKB_CTX_FIELDS.includes(g.name) && o >= g.offset && o < g.offset + g.size);
-        for (let o = f.offset; o < f.offset + f.size; o++) {
-          if (ctxIn[o] !== 0 && !inside(o)) throw new RunInputError(`__sk_buff.${f.name} must be zero in ctx_in (BPF_PROG_TEST_RUN accepts only ${SKB_CTX_FIELDS.join(', ')})`);
+      const ctxIn = options.ctx.subarray(0, SKB.size);
+      for (let o = 0; o < ctxIn.length; o++) {
+        if (ctxIn[o] !== 0 && !SKB_CTX_IN_BYTES[o]) {
+          const f = SKB.fields.find((g) => o >= g.offset && o < g.offset + g.size);
+          if (f !== undefined) throw new RunInputError(`__sk_buff.${f.name} must be zero in ctx_in (BPF_PROG_TEST_RUN accepts only ${SKB_CTX_FIELDS.join(', ')})`);
         }
       }
     }
     const l2 = L2_SKB_TYPES.has(this.type);
     const memory = this.vm.memory;
-    const packet = new PacketBuffer(memory, data, 'skb', SKB_HEADROOM, 0);
+    const packet = workspace.loadPacket('skb', data, SKB_HEADROOM, 0, 0);
     if (!l2) packet.setBounds({ dataMeta: packet.data + ETH_HLEN, data: packet.data + ETH_HLEN, dataEnd: packet.dataEnd });
-    const fill = (context: number): void => {
-      memory.u8.set(ctxIn, context);
-      const view = memory.view;
-      const at = (name: string): number => context + field(SKB, name);
-      const u32 = (name: string, value: number): void => view.setUint32(at(name), value, true);
-      const etherType = (data[12]! << 8) | data[13]!;
-      u32('len', packet.length);
-      u32('protocol', ((etherType & 0xff) << 8) | (etherType >> 8));
-      u32('pkt_type', packetType(data));
-      if (view.getUint32(at('ifindex'), true) === 0) u32('ifindex', LOOPBACK_IFINDEX);
-      if (view.getUint32(at('wire_len'), true) === 0) u32('wire_len', packet.length);
-    };
     const writable = this.spec.access !== undefined && this.spec.access.write.length > 0;
-    return this.runOnPacket(packet, SKB, writable, env, repeat, fill, ({ retval, durationNs }, context) => {
-      const output = memory.u8.slice(packet.macHeader, packet.dataEnd);
-      // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
-      if (!l2) output.fill(0, 0, ETH_HLEN);
-      const result: VmRunResult = { retval, durationNs, data: output, trace: [...env.trace] };
-      if (options.ctx !== undefined) {
-        const out = new Uint8Array(SKB.size);
-        for (const f of SKB.fields.filter((g) => SKB_CTX_FIELDS.includes(g.name))) {
-          out.set(memory.u8.subarray(context + f.offset, context + f.offset + f.size), f.offset);
-        }
-        result.ctx = out;
-      }
-      return result;
-    });
+    const context = workspace.mapContext(SKB.size, SKB.struct, writable);
+    if (options.ctx !== undefined) memory.u8.set(options.ctx.subarray(0, SKB.size), context);
+    const view = memory.view;
+    view.setUint32(context + SKB_LEN, packet.length, true);
+    view.setUint32(context + SKB_PROTOCOL, ((etherType & 0xff) << 8) | (etherType >> 8), true);
+    view.setUint32(context + SKB_PKT_TYPE, packetType(data), true);
+    if (view.getUint32(context + SKB_IFINDEX, true) === 0) view.setUint32(context + SKB_IFINDEX, LOOPBACK_IFINDEX, true);
+    if (view.getUint32(context + SKB_WIRE_LEN, true) === 0) view.setUint32(context + SKB_WIRE_LEN, packet.length, true);
+    const { retval, durationNs } = this.runOnPacket(packet, context, SKB_PACKET_FIELDS, env, repeat);
+    const output = memory.u8.slice(packet.macHeader, packet.dataEnd);
+    // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
+    if (!l2) output.fill(0, 0, ETH_HLEN);
+    const result: VmRunResult = { retval, durationNs, data: output, trace: traceOf(env) };
+    if (options.ctx !== undefined) {
+      const out = new Uint8Array(SKB.size);
+      const u8 = memory.u8;
+      for (const f of SKB_CTX_OUT_FIELDS) out.set(u8.subarray(context + f.offset, context + f.offset + f.size), f.offset);
+      result.ctx = out;
+    }
+    if (env.redirect !== undefined) result.redirect = env.redirect;
+    return result;
   }
 
   /**
-   * Runs the program on `packet` with its context struct `layout` in a new context region:
-   * `fill` writes the context, the 32-bit data, data_end and data_meta fields follow the packet's
-   * bounds (helpers move them), `collect` builds the result from the run. The packet and the
-   * region are released however the run ends.
+   * Runs the program on `packet` with its context at `context`: the context's data, data_end and
+   * data_meta `fields` follow the packet's bounds as helpers move them. The caller's workspace
+   * unmaps the packet and context however the run ends.
    */
-  private runOnPacket(
-    packet: PacketBuffer,
-    layout: ContextLayout,
-    writable: boolean,
-    env: RunEnvironment,
-    repeat: number,
-    fill: (context: number) => void,
-    collect: (run: { retval: number; durationNs: number }, context: number) => VmRunResult,
-  ): VmRunResult {
+  private runOnPacket(packet: PacketBuffer, context: number, fields: PacketFields, env: RunEnvironment, repeat: number): { retval: number; durationNs: number } {
     const memory = this.vm.memory;
-    let region: Region | undefined;
-    try {
-      region = memory.allocateRegion(layout.size, 'context', layout.struct, writable);
-      const context = region.start;
-      fill(context);
-      // memory.view is re-read on every change: a helper may grow the memory during the run.
-      const bound = (name: string, value: number): void => memory.view.setUint32(context + field(layout, name), value, true);
-      packet.onBoundsChange = (b): void => {
-        bound('data', b.data);
-        bound('data_end', b.dataEnd);
-        bound('data_meta', b.dataMeta);
-      };
-      packet.onBoundsChange(packet);
-      env.packet = packet;
-      const result = collect(this.execute(context, env, repeat), context);
-      if (env.redirect !== undefined) result.redirect = env.redirect;
-      return result;
-    } finally {
-      if (region !== undefined) memory.freeRegion(region);
-      packet.release();
-    }
+    // memory.view is re-read on every change: a helper may grow the memory during the run.
+    packet.onBoundsChange = (b): void => writePacketBounds(memory.view, context, fields, b);
+    writePacketBounds(memory.view, context, fields, packet);
+    env.packet = packet;
+    return this.execute(context, env, repeat);
   }
 
   /** Tracing and other programs: the ctx bytes are the context as they are (a tracepoint record, pt_regs, raw tp args). */
-  private runRaw(options: VmRunOptions, env: RunEnvironment, repeat: number): VmRunResult {
-    const ctx = options.ctx ?? new Uint8Array(0);
+  private runRaw(options: VmRunOptions, env: RunEnvironment, repeat: number, workspace: RunWorkspace): VmRunResult {
+    const ctx = options.ctx ?? EMPTY;
     if (options.data !== undefined && options.data.length > 0) throw new RunInputError(`${this.spec.name} programs take no data, only ctx`);
     if (ctx.length > this.spec.contextSize) throw new RunInputError(`ctx is ${ctx.length} bytes, more than the ${this.spec.contextSize} a ${this.spec.name} context has`);
     const memory = this.vm.memory;
-    const region = memory.allocateRegion(Math.max(ctx.length, 1), 'context', `${this.spec.name} context`, true);
-    try {
-      memory.u8.set(ctx, region.start);
-      const { retval, durationNs } = this.execute(region.start, env, repeat);
-      return { retval, durationNs, trace: [...env.trace], ...(options.ctx !== undefined ? { ctx: memory.u8.slice(region.start, region.start + ctx.length) } : {}) };
-    } finally {
-      memory.freeRegion(region);
-    }
+    const context = workspace.mapContext(Math.max(ctx.length, 1), `${this.spec.name} context`, true);
+    memory.u8.set(ctx, context);
+    const { retval, durationNs } = this.execute(context, env, repeat);
+    const result: VmRunResult = { retval, durationNs, trace: traceOf(env) };
+    if (options.ctx !== undefined) result.ctx = memory.u8.slice(context, context + ctx.length);
+    return result;
   }
 
   close(): void {
@@ -345,7 +351,77 @@ export class VmProgram implements BpfProgram {
     this.closed = true;
     livePrograms.delete(this.id);
     this.releaseFunctionPointers();
+    this.workspace?.release();
+    this.workspace = undefined;
   }
+}
+
+/**
+ * The memory a VmProgram's runs use, kept from run to run: one packet frame
+ * and one context block, each grown to the largest size needed so far.
+ * Between runs nothing is mapped, so only a run can reach them.
+ */
+class RunWorkspace {
+  private packet: PacketBuffer | undefined;
+  private contextStart = 0;
+  private contextCapacity = 0;
+  private contextRegion: Region | undefined;
+  private lastContextRegion: Region | undefined;
+
+  constructor(private readonly memory: VmMemory) {}
+
+  /** The run's packet: `data` after `headroom` zeroed bytes in a zeroed frame, [data, data_end) mapped. */
+  loadPacket(kind: 'xdp' | 'skb', data: Uint8Array, headroom: number, tailroom: number, minimumFrame: number): PacketBuffer {
+    if (this.packet === undefined || this.packet.kind !== kind) {
+      this.packet?.release();
+      this.packet = new PacketBuffer(this.memory, data, kind, headroom, tailroom, minimumFrame);
+    } else this.packet.reload(data, headroom, tailroom, minimumFrame);
+    return this.packet;
+  }
+
+  /** Maps `size` zeroed bytes as the run's context region and returns their address. */
+  mapContext(size: number, name: string, writable: boolean): number {
+    const memory = this.memory;
+    if (size > this.contextCapacity) {
+      if (this.contextCapacity > 0) memory.release(this.contextStart, this.contextCapacity);
+      this.contextStart = memory.allocate(size);
+      this.contextCapacity = size;
+    } else memory.u8.fill(0, this.contextStart, this.contextStart + size);
+    // The same Region object for the same mapping: the JIT's region table is then left as it is.
+    let region = this.lastContextRegion;
+    if (region === undefined || region.start !== this.contextStart || region.size !== size || region.writable !== writable || region.name !== name) {
+      region = this.lastContextRegion = { start: this.contextStart, size, kind: 'context', writable, name };
+    }
+    this.contextRegion = memory.map(region);
+    return this.contextStart;
+  }
+
+  /** Unmaps what the run mapped (the memory is kept for the next run). */
+  endRun(): void {
+    this.packet?.unmap();
+    if (this.contextRegion !== undefined) this.memory.unmap(this.contextRegion);
+    this.contextRegion = undefined;
+  }
+
+  release(): void {
+    this.endRun();
+    this.packet?.release();
+    this.packet = undefined;
+    if (this.contextCapacity > 0) this.memory.release(this.contextStart, this.contextCapacity);
+    this.contextCapacity = 0;
+  }
+}
+
+/** Writes the packet's bounds into the context at `context`. */
+function writePacketBounds(view: DataView, context: number, fields: PacketFields, bounds: PacketBounds): void {
+  view.setUint32(context + fields.data, bounds.data, true);
+  view.setUint32(context + fields.dataEnd, bounds.dataEnd, true);
+  view.setUint32(context + fields.dataMeta, bounds.dataMeta, true);
+}
+
+/** The run's trace_printk lines, copied (no copy when there are none). */
+function traceOf(env: RunEnvironment): string[] {
+  return env.trace.length === 0 ? [] : env.trace.slice();
 }
 
 /** eth_type_trans's pkt_type on the loopback device (address 00:00:00:00:00:00). */

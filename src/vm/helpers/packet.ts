@@ -6,6 +6,14 @@
  * packet region, so an access past data_end faults as the verifier would
  * have refused it; the helpers that move data, data_meta and data_end
  * re-map the region and update the context fields through `onBoundsChange`.
+ *
+ * A buffer is reusable: `reload` lays out the next run's frame in the same
+ * memory (grown when a larger frame is needed), and `unmap` ends a run
+ * without freeing it. The kernel's frame is zeroed apart from the data
+ * (kzalloc), so a reload zeroes what earlier runs may have written: bytes
+ * change only through the packet region (program stores and the packet
+ * helpers), so the union of every [data_meta, data_end) mapped since the
+ * last reload bounds them.
  */
 import type { Region, VmMemory } from '../memory.ts';
 
@@ -31,16 +39,22 @@ export interface PacketBounds {
 
 export class PacketBuffer {
   /** Start of the frame buffer (data_hard_start). */
-  readonly hardStart: number;
+  hardStart = 0;
   /** End of the usable frame (data_hard_end). */
-  readonly hardEnd: number;
-  readonly frameBytes: number;
+  hardEnd = 0;
+  /** Bytes reserved for frames at hardStart: the largest frame laid out so far. */
+  frameBytes = 0;
+  headroom = 0;
   /** Where the Ethernet header starts (skb_load_bytes_relative's BPF_HDR_START_MAC). */
-  readonly macHeader: number;
-  dataMeta: number;
-  data: number;
-  dataEnd: number;
+  macHeader = 0;
+  dataMeta = 0;
+  data = 0;
+  dataEnd = 0;
+  /** [dirtyStart, dirtyEnd): the part of the frame that may hold non-zero bytes. */
+  private dirtyStart = 0;
+  private dirtyEnd = 0;
   private region: Region | undefined;
+  private lastRegion: Region | undefined;
   /** Called after data/data_meta/data_end move, to update the context fields that hold them. */
   onBoundsChange: ((bounds: PacketBounds) => void) | undefined;
 
@@ -52,18 +66,41 @@ export class PacketBuffer {
     readonly memory: VmMemory,
     input: Uint8Array,
     readonly kind: 'xdp' | 'skb',
-    readonly headroom: number,
+    headroom: number,
     tailroom: number,
     minimumFrame = 0,
   ) {
+    this.reload(input, headroom, tailroom, minimumFrame);
+  }
+
+  /**
+   * Lays out a new frame as the constructor does, in this buffer's memory
+   * when it is large enough: earlier runs' bytes zeroed, `input` copied in
+   * after the headroom, [data, data_end) mapped. The previous mapping must
+   * have been ended with `unmap`.
+   */
+  reload(input: Uint8Array, headroom: number, tailroom: number, minimumFrame = 0): void {
     const frame = Math.max(headroom + input.length + tailroom, minimumFrame);
-    this.frameBytes = frame;
-    this.hardStart = memory.allocate(frame);
+    const memory = this.memory;
+    if (frame > this.frameBytes) {
+      if (this.frameBytes > 0) memory.release(this.hardStart, this.frameBytes);
+      this.hardStart = memory.allocate(frame);
+      this.frameBytes = frame;
+      this.dirtyStart = this.dirtyEnd = this.hardStart;
+    }
+    const data = this.hardStart + headroom;
+    const dataEnd = data + input.length;
+    const u8 = memory.u8;
+    // Zero the stale bytes around the new data; the data itself is overwritten.
+    if (this.dirtyStart < data) u8.fill(0, this.dirtyStart, Math.min(data, this.dirtyEnd));
+    if (this.dirtyEnd > dataEnd) u8.fill(0, Math.max(dataEnd, this.dirtyStart), this.dirtyEnd);
+    u8.set(input, data);
+    this.headroom = headroom;
     this.hardEnd = this.hardStart + frame - tailroom;
-    this.data = this.dataMeta = this.hardStart + headroom;
-    this.macHeader = this.data;
-    this.dataEnd = this.data + input.length;
-    memory.u8.set(input, this.data);
+    this.data = this.dataMeta = this.macHeader = data;
+    this.dataEnd = dataEnd;
+    this.dirtyStart = data;
+    this.dirtyEnd = dataEnd;
     this.remap();
   }
 
@@ -89,16 +126,33 @@ export class PacketBuffer {
   }
 
   private remap(): void {
-    if (this.region !== undefined) this.memory.unmap(this.region);
+    const memory = this.memory;
+    if (this.region !== undefined) memory.unmap(this.region);
     this.region = undefined;
     const size = this.dataEnd - this.dataMeta;
-    if (size > 0) this.region = this.memory.map({ start: this.dataMeta, size, kind: 'packet', writable: true, name: 'packet' });
+    if (size > 0) {
+      // The same Region object for the same bounds: the JIT's region table is then left as it is.
+      let region = this.lastRegion;
+      if (region === undefined || region.start !== this.dataMeta || region.size !== size) {
+        region = this.lastRegion = { start: this.dataMeta, size, kind: 'packet', writable: true, name: 'packet' };
+      }
+      this.region = memory.map(region);
+      if (this.dataMeta < this.dirtyStart) this.dirtyStart = this.dataMeta;
+      if (this.dataEnd > this.dirtyEnd) this.dirtyEnd = this.dataEnd;
+    }
+  }
+
+  /** Ends a run: the packet region is unmapped, the frame kept for `reload`. */
+  unmap(): void {
+    if (this.region !== undefined) this.memory.unmap(this.region);
+    this.region = undefined;
+    this.onBoundsChange = undefined;
   }
 
   /** Unmaps and frees the frame. */
   release(): void {
-    if (this.region !== undefined) this.memory.unmap(this.region);
-    this.region = undefined;
-    this.memory.release(this.hardStart, this.frameBytes);
+    this.unmap();
+    if (this.frameBytes > 0) this.memory.release(this.hardStart, this.frameBytes);
+    this.frameBytes = 0;
   }
 }
