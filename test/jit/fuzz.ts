@@ -32,6 +32,10 @@ import {
   Source,
   mayGoto,
 } from '../../src/isa/index.ts';
+import { seededRandom } from '../support/random.ts';
+import { helperId } from '../../src/uapi/helpers.ts';
+import { MapType } from '../../src/uapi/enums.ts';
+import { UpdateFlag } from '../../src/uapi/maps.ts';
 
 /**
  * A generator of random valid programs for differential testing of the JIT
@@ -41,6 +45,11 @@ import {
  * buffer (directly and through a derived pointer), atomics, load-acquire /
  * store-release, conditional and unconditional forward jumps, bounded
  * loops (counter and may_goto), bpf-to-bpf calls and calls to a test helper.
+ * Given map specifications (randomMapSpecs), programs also look up, update
+ * and delete elements of real VM maps through the bpf_map_* helpers, read
+ * and write the values found, with the map loaded in r1 right before the
+ * call (what the JIT inlines) or from another register or basic block (the
+ * helper path); see randomMapProgram.
  *
  * Register roles keep every program memory-safe, terminating and
  * independent of addresses: r6 = the buffer (BUFFER_SIZE bytes), r9 = a
@@ -52,19 +61,15 @@ import {
 export const BUFFER_SIZE = 64;
 export const TEST_HELPER_ID = 1000;
 
-/** xorshift32: deterministic, seedable. */
+/** Seeded random choices for the generator (test/support/random.ts underneath). */
 export class Rng {
-  private s: number;
+  private readonly random: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
+    this.random = seededRandom(seed);
   }
+  /** A uniform unsigned 32-bit number. */
   next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
+    return Math.floor(this.random() * 4294967296);
   }
   below(n: number): number {
     return this.next() % n;
@@ -88,7 +93,44 @@ export class Rng {
   }
 }
 
-type Item = { insn: Instruction; target?: number; second?: Instruction } | { label: number };
+/** `map`: the lddw loads the handle of that map (index into the specs), bound by withMapHandles. */
+type Item = { insn: Instruction; target?: number; second?: Instruction; map?: number } | { label: number };
+
+/** A VM map a generated program uses; tests create it with createVmMap. */
+export interface FuzzMapSpec {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** Virtual CPUs of a per-CPU map. */
+  cpus?: number;
+}
+
+/** The CPU generated programs run on (per-CPU maps have two). */
+export const FUZZ_CPU = 1;
+
+/**
+ * The maps of one case: an array and a hash map (both inlined by the JIT),
+ * an LRU hash (inlined, marks entries referenced) and a per-CPU array (the
+ * helper path), small so that keys hit and miss and hash maps fill up.
+ */
+export function randomMapSpecs(rng: Rng): FuzzMapSpec[] {
+  const valueSize = (): number => rng.pick([4, 8, 12, 16, 20, 24]);
+  const entries = (): number => 1 + rng.below(6);
+  return [
+    { type: MapType.ARRAY, keySize: 4, valueSize: valueSize(), maxEntries: entries() },
+    { type: MapType.HASH, keySize: rng.pick([1, 2, 3, 4, 6, 8, 12]), valueSize: valueSize(), maxEntries: entries() },
+    { type: MapType.LRU_HASH, keySize: rng.pick([4, 5, 8, 12]), valueSize: valueSize(), maxEntries: entries() },
+    { type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: valueSize(), maxEntries: entries(), cpus: 2 },
+  ];
+}
+
+const MAP_LOOKUP = helperId('map_lookup_elem');
+const MAP_UPDATE = helperId('map_update_elem');
+const MAP_DELETE = helperId('map_delete_elem');
+/** Stack areas of map keys and update values (fp-relative, 16 bytes apart; keys and values are at most 24 bytes). */
+const KEY_AREAS = 15;
+const VALUE_AREA = -512;
 
 const ALU_OPS = [AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.DIV, AluOp.OR, AluOp.AND, AluOp.LSH, AluOp.RSH, AluOp.NEG, AluOp.MOD, AluOp.XOR, AluOp.MOV, AluOp.ARSH, AluOp.END];
 const JMP_OPS = [JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JSGT, JmpOp.JSGE, JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE];
@@ -118,6 +160,7 @@ class FunctionGen {
     private readonly functions: number,
     private readonly nextLabel: () => number,
     private readonly sharedRegisters: boolean,
+    private readonly maps: readonly FuzzMapSpec[],
   ) {}
 
   label(): number {
@@ -145,6 +188,10 @@ class FunctionGen {
 
   body(size: number, depth: number, busy: ReadonlySet<number>): void {
     for (let k = 0; k < size; k++) {
+      if (this.maps.length > 0 && this.rng.chance(0.12)) {
+        this.mapOp(busy);
+        continue;
+      }
       const roll = this.rng.below(100);
       if (roll < 40) this.alu(busy);
       else if (roll < 60) this.memory(busy);
@@ -293,6 +340,160 @@ class FunctionGen {
     this.emit(callHelper(TEST_HELPER_ID));
   }
 
+  /** Loads map `map`'s handle (bound later) into `dst`. */
+  private loadMap(dst: number, map: number): void {
+    const [a, b] = lddw(dst, 0);
+    this.items.push({ insn: a, second: b, map });
+  }
+
+  /** Writes a key of `keySize` bytes at fp+`at`: a small index (hits and misses), from an immediate or a register. */
+  private writeKey(at: number, spec: FuzzMapSpec): void {
+    const { rng } = this;
+    for (let done = 0; done < spec.keySize; ) {
+      const size = spec.keySize - done >= 8 ? Size.DW : spec.keySize - done >= 4 ? Size.W : spec.keySize - done >= 2 ? Size.H : Size.B;
+      this.emit(st(size, 10, at + done, 0));
+      done += sizeBytes(size);
+    }
+    const bound = spec.type === MapType.ARRAY || spec.type === MapType.PERCPU_ARRAY ? spec.maxEntries + 2 : 2 * spec.maxEntries + 2;
+    if (rng.chance(0.5)) return this.emit(st(Size.B, 10, at, rng.below(bound)));
+    // A key computed from data: r2 is overwritten with the key pointer next.
+    this.emit(mov64Reg(2, this.readable()));
+    this.emit(alu64Imm(AluOp.AND, 2, 7));
+    this.emit(stx(Size.B, 10, at, 2));
+  }
+
+  /** Argument registers hold pointers after a helper call: give them data again, as the kernel's clobbering allows. */
+  private clobberArguments(): void {
+    for (let r = 1; r <= 5; r++) this.emit(mov64Imm(r, this.rng.imm()));
+  }
+
+  /**
+   * A bpf_map_lookup_elem / update / delete on one of the maps, with the
+   * key built on the stack. The map pointer reaches r1 by an lddw in the
+   * call's basic block (inlined by the JIT for arrays and hash maps), by a
+   * register move or from a previous block (the helper call). A lookup's
+   * result is null-checked; on a hit the value is read and written at
+   * in-bounds offsets, and r0 gets data again before the paths join.
+   */
+  mapOp(busy: ReadonlySet<number>): void {
+    // The sequence writes r0-r5 (arguments and result).
+    if ([0, 1, 2, 3, 4, 5].some((r) => busy.has(r))) return this.alu(busy);
+    const { rng } = this;
+    const map = rng.below(this.maps.length);
+    const spec = this.maps[map]!;
+    const roll = rng.below(10);
+    const helper = roll < 6 ? MAP_LOOKUP : roll < 9 ? MAP_UPDATE : MAP_DELETE;
+    const keyAt = -16 * (1 + rng.below(KEY_AREAS));
+    this.writeKey(keyAt, spec);
+    if (helper === MAP_UPDATE) {
+      // The new value: whatever the stack holds there, partly overwritten.
+      for (let k = rng.below(4); k > 0; k--) {
+        const size = rng.pick(SIZES.filter((s) => sizeBytes(s) <= spec.valueSize));
+        const offset = VALUE_AREA + rng.below(spec.valueSize - sizeBytes(size) + 1);
+        if (rng.chance(0.5)) this.emit(st(size, 10, offset, rng.imm()));
+        else this.emit(stx(size, 10, offset, this.readable()));
+      }
+    }
+    const setArguments = (): void => {
+      this.emit(mov64Reg(2, 10));
+      this.emit(alu64Imm(AluOp.ADD, 2, keyAt));
+      if (helper !== MAP_UPDATE) return;
+      this.emit(mov64Reg(3, 10));
+      this.emit(alu64Imm(AluOp.ADD, 3, VALUE_AREA));
+      const flags = rng.chance(0.05) ? UpdateFlag.F_LOCK : rng.pick([UpdateFlag.ANY, UpdateFlag.NOEXIST, UpdateFlag.EXIST]);
+      this.emit(mov64Imm(4, flags));
+    };
+    switch (rng.below(4)) {
+      case 0: {
+        // Through another register: not a constant of r1 for the JIT.
+        this.loadMap(5, map);
+        setArguments();
+        this.emit(mov64Reg(1, 5));
+        break;
+      }
+      case 1: {
+        // From the previous basic block.
+        this.loadMap(1, map);
+        const next = this.label();
+        if (rng.chance(0.5)) this.emit(ja(0), next);
+        else this.emit(jmpImm(rng.pick(JMP_OPS), this.readable(), rng.imm(), 0), next);
+        this.items.push({ label: next });
+        setArguments();
+        break;
+      }
+      default:
+        // The inlinable shape: lddw in the call's block, before or after the other arguments.
+        if (rng.chance(0.5)) {
+          this.loadMap(1, map);
+          setArguments();
+        } else {
+          setArguments();
+          this.loadMap(1, map);
+        }
+    }
+    this.emit(callHelper(helper));
+    this.clobberArguments();
+    if (helper === MAP_LOOKUP) this.useValue(spec, busy);
+  }
+
+  /** After a lookup: both outcomes of the null check, value accesses through r9 on a hit; r0 is data again on both paths. */
+  private useValue(spec: FuzzMapSpec, busy: ReadonlySet<number>): void {
+    const { rng } = this;
+    const miss = this.label();
+    const end = this.label();
+    const hit = (): void => {
+      this.emit(mov64Reg(9, 0));
+      // The value's address must not flow into data.
+      if (rng.chance(0.5)) this.emit(ldx(Size.B, 0, 9, 0));
+      else this.emit(mov64Imm(0, rng.imm()));
+      let room = spec.valueSize;
+      if (rng.chance(0.3)) {
+        const k = rng.below(spec.valueSize - 3);
+        this.emit(alu64Imm(AluOp.ADD, 9, k));
+        room -= k;
+      }
+      for (let k = 1 + rng.below(4); k > 0; k--) {
+        const size = rng.pick(SIZES.filter((s) => sizeBytes(s) <= room));
+        const offset = rng.below(room - sizeBytes(size) + 1);
+        const dst = rng.pick(this.writable(busy));
+        switch (rng.below(6)) {
+          case 0:
+            this.emit(ldx(size, dst, 9, offset));
+            break;
+          case 1:
+            this.emit(size === Size.DW ? ldx(size, dst, 9, offset) : ldxs(size, dst, 9, offset));
+            break;
+          case 2:
+            this.emit(st(size, 9, offset, rng.imm()));
+            break;
+          case 3:
+            this.emit(stx(size, 9, offset, this.readable()));
+            break;
+          default:
+            if (size === Size.W || size === Size.DW) {
+              const fetch = rng.chance(0.5);
+              this.emit(atomic(size, fetch ? AtomicOp.ADD | AtomicOp.FETCH : AtomicOp.ADD, 9, offset, fetch ? dst : this.readable()));
+            } else this.emit(stx(size, 9, offset, this.readable()));
+        }
+      }
+    };
+    if (rng.chance(0.5)) {
+      this.emit(jmpImm(JmpOp.JEQ, 0, 0, 0), miss);
+      hit();
+      this.emit(ja(0), end);
+      this.items.push({ label: miss });
+      if (rng.chance(0.5)) this.alu(busy);
+    } else {
+      const found = miss;
+      this.emit(jmpImm(JmpOp.JNE, 0, 0, 0), found);
+      if (rng.chance(0.5)) this.alu(busy);
+      this.emit(ja(0), end);
+      this.items.push({ label: found });
+      hit();
+    }
+    this.items.push({ label: end });
+  }
+
   call(busy: ReadonlySet<number>): void {
     // The callee may change r0-r5: no loop counter may live there.
     if ([0, 1, 2, 3, 4, 5].some((r) => busy.has(r))) return this.alu(busy);
@@ -318,12 +519,26 @@ class FunctionGen {
  * the JIT reproduces in checked mode.
  */
 export function randomProgram(rng: Rng, size = 40, sharedRegisters = false): Instruction[] {
+  return randomMapProgram(rng, [], size, sharedRegisters).insns;
+}
+
+/** A generated program whose lddw at each of `mapSlots` loads the handle of map `maps[k]`. */
+export interface MapProgram {
+  insns: Instruction[];
+  mapSlots: { slot: number; map: number }[];
+}
+
+/**
+ * A random valid program (as randomProgram) that also uses the maps of
+ * `maps`; bind them to real maps with withMapHandles.
+ */
+export function randomMapProgram(rng: Rng, maps: readonly FuzzMapSpec[], size = 40, sharedRegisters = false): MapProgram {
   let labelCount = 0;
   const nextLabel = (): number => labelCount++;
   const functions = 1 + rng.below(3);
   const gens: FunctionGen[] = [];
   for (let f = 0; f < functions; f++) {
-    const g = new FunctionGen(rng, f, functions, nextLabel, sharedRegisters);
+    const g = new FunctionGen(rng, f, functions, nextLabel, sharedRegisters, maps);
     // Prologue: every register gets a defined value.
     if (f === 0 || !sharedRegisters) g.emit(mov64Reg(6, 1));
     if (f === 0) {
@@ -347,6 +562,7 @@ export function randomProgram(rng: Rng, size = 40, sharedRegisters = false): Ins
   const labelAt = new Map<number, number>();
   const entryAt: number[] = [];
   const fixups: { at: number; target: number }[] = [];
+  const mapSlots: { slot: number; map: number }[] = [];
   for (const g of gens) {
     entryAt.push(slots.length);
     for (const item of g.items) {
@@ -355,6 +571,7 @@ export function randomProgram(rng: Rng, size = 40, sharedRegisters = false): Ins
         continue;
       }
       if (item.target !== undefined) fixups.push({ at: slots.length, target: item.target });
+      if (item.map !== undefined) mapSlots.push({ slot: slots.length, map: item.map });
       slots.push({ ...item.insn });
       if (item.second) slots.push({ ...item.second });
     }
@@ -364,5 +581,16 @@ export function randomProgram(rng: Rng, size = 40, sharedRegisters = false): Ins
     if (target < 0) i.imm = entryAt[-1 - target]! - at - 1;
     else i.offset = labelAt.get(target)! - at - 1;
   }
-  return slots;
+  return { insns: slots, mapSlots };
+}
+
+/** The program with each map reference loading `handles[map]` (a plain lddw of the handle, as collections relocate maps). */
+export function withMapHandles(program: MapProgram, handles: readonly number[]): Instruction[] {
+  const insns = program.insns.map((i) => ({ ...i }));
+  for (const { slot, map } of program.mapSlots) {
+    const [a, b] = lddw(insns[slot]!.dst, handles[map]!);
+    insns[slot] = a;
+    insns[slot + 1] = b;
+  }
+  return insns;
 }
