@@ -14,23 +14,9 @@ import { ProgramType } from '../uapi/enums.ts';
 import { type ContextLayout, type ProgramTypeSpec, CONTEXT_LAYOUTS, programTypeSpec } from '../uapi/program-types.ts';
 import { checkContextAccesses } from './context.ts';
 import type { HelperRegistry } from './helper-registry.ts';
-import {
-  ETH_HLEN,
-  type EventInput,
-  PacketBuffer,
-  type RedirectDecision,
-  RunEnvironment,
-  SKB_HEADROOM,
-  UnsupportedHelperError,
-  XDP_FRAME_BYTES,
-  XDP_HEADROOM,
-  XDP_TAILROOM,
-  helperName,
-  installRuntimeHelpers,
-  resolveFunctionPointers,
-  unavailableReason,
-} from './helpers/index.ts';
-import type { PacketBounds } from './helpers/packet.ts';
+import { type EventInput, type RedirectDecision, RunEnvironment } from './helpers/environment.ts';
+import { UnsupportedHelperError, helperName, installRuntimeHelpers, resolveFunctionPointers, unavailableReason } from './helpers/index.ts';
+import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTES, XDP_HEADROOM, XDP_TAILROOM, copyBytes } from './helpers/packet.ts';
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { Region, VmMemory } from './memory.ts';
 import type { LoadedProgram } from './program.ts';
@@ -226,7 +212,7 @@ export class VmProgram implements BpfProgram {
       env.trace.length = 0;
       r0 = this.loaded.run(runOptions).r0;
     }
-    const durationNs = Number((process.hrtime.bigint() - start) / BigInt(repeat));
+    const durationNs = Math.floor(Number(process.hrtime.bigint() - start) / repeat);
     return { retval: Number(BigInt.asUintN(32, r0)), durationNs };
   }
 
@@ -304,7 +290,7 @@ export class VmProgram implements BpfProgram {
     if (view.getUint32(context + SKB_IFINDEX, true) === 0) view.setUint32(context + SKB_IFINDEX, LOOPBACK_IFINDEX, true);
     if (view.getUint32(context + SKB_WIRE_LEN, true) === 0) view.setUint32(context + SKB_WIRE_LEN, packet.length, true);
     const { retval, durationNs } = this.runOnPacket(packet, context, SKB_PACKET_FIELDS, env, repeat);
-    const output = memory.u8.slice(packet.macHeader, packet.dataEnd);
+    const output = copyBytes(memory.u8, packet.macHeader, packet.dataEnd);
     // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
     if (!l2) output.fill(0, 0, ETH_HLEN);
     const result: VmRunResult = { retval, durationNs, data: output, trace: traceOf(env) };

@@ -31,6 +31,34 @@ export const XDP_MAX_META = 252;
 export const SKB_HEADROOM = 64 + 2;
 export const ETH_HLEN = 14;
 
+/** Size of the chunks packet copies are carved from, and the largest copy carved from one. */
+const COPY_CHUNK_BYTES = 16384;
+const MAX_POOLED_COPY = 2048;
+/** Smaller copies are cheaper as their own ArrayBuffer than as a view. */
+const MIN_POOLED_COPY = 128;
+let copyChunk = new ArrayBuffer(COPY_CHUNK_BYTES);
+let copyChunkUsed = 0;
+
+/**
+ * A copy of `source[start, end)`. Frame-sized copies are views into a shared
+ * 16 KiB chunk (as Node's Buffer.allocUnsafe pools small buffers): a new
+ * ArrayBuffer per packet costs more than running the program. Such a copy's
+ * `buffer` holds other copies too, so it is addressed with its byteOffset.
+ */
+export function copyBytes(source: Uint8Array, start: number, end: number): Uint8Array {
+  const length = end - start;
+  if (length < MIN_POOLED_COPY || length > MAX_POOLED_COPY) return source.slice(start, end);
+  if (copyChunkUsed + length > COPY_CHUNK_BYTES) {
+    copyChunk = new ArrayBuffer(COPY_CHUNK_BYTES);
+    copyChunkUsed = 0;
+  }
+  const copy = new Uint8Array(copyChunk, copyChunkUsed, length);
+  // Keep every copy 8-byte aligned, so a DataView or wider typed array over it is as fast as over a fresh buffer.
+  copyChunkUsed += (length + 7) & ~7;
+  copy.set(source.subarray(start, end));
+  return copy;
+}
+
 export interface PacketBounds {
   dataMeta: number;
   data: number;
@@ -114,7 +142,7 @@ export class PacketBuffer {
 
   /** The bytes of [data_meta, data_end) or [data, data_end), copied. */
   read(withMeta: boolean): Uint8Array {
-    return this.memory.u8.slice(withMeta ? this.dataMeta : this.data, this.dataEnd);
+    return copyBytes(this.memory.u8, withMeta ? this.dataMeta : this.data, this.dataEnd);
   }
 
   setBounds(bounds: PacketBounds): void {
