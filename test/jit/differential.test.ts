@@ -91,9 +91,11 @@ function randomContents(rng: Rng, specs: readonly FuzzMapSpec[]): Contents {
       for (let i = 0; i < spec.maxEntries; i++) elements.push([Uint8Array.of(i, 0, 0, 0), values()]);
       return elements;
     }
-    // Hash maps: some of the small keys programs use (the key's first byte), so lookups hit and miss.
+    // Hash maps: some of the small keys programs use (the key's first byte), so lookups hit and miss;
+    // LRU maps start full, so that inserting evicts and which entries lookups referenced matters.
     const present = new Set<number>();
-    for (let k = rng.below(spec.maxEntries + 1); k > 0; k--) present.add(rng.below(2 * spec.maxEntries + 2));
+    const count = spec.type === MapType.LRU_HASH ? spec.maxEntries : rng.below(spec.maxEntries + 1);
+    while (present.size < count) present.add(rng.below(2 * spec.maxEntries + 2));
     for (const first of present) {
       const key = new Uint8Array(spec.keySize);
       key[0] = first;
