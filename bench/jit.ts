@@ -11,6 +11,7 @@
 // in both backends: the VM gets an xdp_md-shaped context whose data and
 // data_end words hold the packet's VM addresses.
 import assert from 'node:assert/strict';
+import { buildPacket, ethernet, ipv4, payload, tcp, udp } from '../src/net/index.ts';
 import { type Instruction, LdImm64Src, OPCODE_LDDW, assemble } from '../src/isa/index.ts';
 import { HelperRegistry, Vm, standardHelpers } from '../src/vm/index.ts';
 import { loadJit } from '../src/vm/jit/index.ts';
@@ -42,21 +43,9 @@ interface Case {
 }
 
 function ipv4Packet(length: number, protocol: 6 | 17): Uint8Array {
-  const p = new Uint8Array(length);
-  const v = new DataView(p.buffer);
-  p.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2], 0);
-  v.setUint16(12, 0x0800);
-  p[14] = 0x45;
-  v.setUint16(16, length - 14);
-  p[22] = 64;
-  p[23] = protocol;
-  v.setUint32(26, 0x0a000001);
-  v.setUint32(30, 0x0a000002);
-  v.setUint16(34, 12345);
-  v.setUint16(36, 80);
-  if (protocol === 6) p[34 + 13] = 0x18;
-  for (let i = 54; i < length; i++) p[i] = (i * 7) & 0xff;
-  return p;
+  const headers = 14 + 20 + (protocol === 6 ? 20 : 8);
+  const l4 = protocol === 6 ? tcp({ sport: 12345, dport: 80, flags: 0x18 }) : udp({ sport: 12345, dport: 80 });
+  return buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), l4, payload(Uint8Array.from({ length: length - headers }, (_, i) => (i * 7) & 0xff)));
 }
 
 const ptr = `

@@ -10,6 +10,7 @@
 //
 //   node --import tsx bench/vm-run.ts
 import assert from 'node:assert/strict';
+import { buildPacket, ethernet, ipv4, payload, udp } from '../src/net/index.ts';
 import { type Instruction, assemble } from '../src/isa/index.ts';
 import { ProgramType } from '../src/uapi/enums.ts';
 import { CONTEXT_LAYOUTS } from '../src/uapi/program-types.ts';
@@ -63,21 +64,7 @@ const CASES: Case[] = [
 
 /** An Ethernet + IPv4 + UDP frame of `length` bytes to port 80 (the program passes it after the whole parse). */
 function udpFrame(length: number): Uint8Array {
-  const p = new Uint8Array(length);
-  const v = new DataView(p.buffer);
-  p.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2], 0);
-  v.setUint16(12, 0x0800);
-  p[14] = 0x45;
-  v.setUint16(16, length - 14);
-  p[22] = 64;
-  p[23] = 17;
-  v.setUint32(26, 0x0a000001);
-  v.setUint32(30, 0x0a000002);
-  v.setUint16(34, 12345);
-  v.setUint16(36, 80);
-  v.setUint16(38, length - 34);
-  for (let i = 42; i < length; i++) p[i] = (i * 7) & 0xff;
-  return p;
+  return buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 12345, dport: 80 }), payload(Uint8Array.from({ length: length - 42 }, (_, i) => (i * 7) & 0xff)));
 }
 
 /** ns per call of `body`: the median of 7 samples, each long enough (~40 ms) to swamp timer noise. */

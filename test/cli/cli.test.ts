@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,30 +7,14 @@ import { COMMANDS } from '../../src/cli/commands.ts';
 import { assemble, decode, disassemble, encode } from '../../src/isa/index.ts';
 import { CaptureReader, decodePacket } from '../../src/net/index.ts';
 import { loadKernelBtf } from '../../src/btf/index.ts';
+import { spawnTsbpf, type CliOutcome } from '../support/cli.ts';
 import { ROOT, fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { compileBpf } from '../support/clang.ts';
 
 // Every test spawns the CLI built from source, as a user's shell would run
 // `tsbpf`; spawns within a test run in parallel (each costs ~0.5 s).
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function tsbpf(args: string[], stdin: string | Uint8Array = ''): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const tsbpf = spawnTsbpf;
 
 const EXAMPLE = join(ROOT, 'examples', 'xdp-drop-udp.s');
 const TRAFFIC = join(ROOT, 'examples', 'traffic.pcap');
@@ -80,7 +63,7 @@ test('usage errors exit 2 with the message and the usage on stderr', async () =>
     tsbpf(['btf', 'dump', 'vmlinux', '--format', 'json']),
     tsbpf(['run', EXAMPLE, '--type', 'kprobe/do_nanosleep', '--data', udpFrame(9)]),
   ]);
-  const expectations: Array<[Outcome, RegExp]> = [
+  const expectations: Array<[CliOutcome, RegExp]> = [
     [unknownCommand, /^tsbpf: unknown command 'bogus'\n\nusage: tsbpf <command>/],
     [helpUnknown, /^tsbpf help: unknown command 'bogus'\n\nusage: tsbpf <command>/],
     [unknownOption, /^tsbpf run: unknown option '--bogus'\n\nusage: tsbpf run /],
@@ -104,7 +87,7 @@ test('failures exit 1 with one line on stderr, no stack', async () => {
     tsbpf(['object', TRAFFIC]),
     tsbpf(['disasm', ROOT]),
   ]);
-  const expectations: Array<[Outcome, RegExp]> = [
+  const expectations: Array<[CliOutcome, RegExp]> = [
     [missing, /^tsbpf asm: cannot read \/nonexistent\/prog\.s: ENOENT: no such file or directory\n$/],
     [notAssembly, /^tsbpf run: .*traffic\.pcap:1:1: expected an instruction, found '.'\n$/],
     [notElf, /^tsbpf object: .*not an ELF file.*\n$/],

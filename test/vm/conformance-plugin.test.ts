@@ -1,32 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { assemble, encode } from '../../src/isa/index.ts';
-import { CONFORMANCE_DIR, ROOT, skipWithoutConformance } from '../support/env.ts';
+import { spawnTsbpf, type CliOutcome } from '../support/cli.ts';
+import { CONFORMANCE_DIR, skipWithoutConformance } from '../support/env.ts';
 import { parseConformanceVector } from '../support/conformance.ts';
 
 // Spawns `tsbpf conformance-plugin` the way bpf_conformance_runner does:
 // program as base-16 text on stdin, memory as one argv element "11  22  ".
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function plugin(args: string[], stdin: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'conformance-plugin', ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function plugin(args: string[], stdin: string): Promise<CliOutcome> {
+  return spawnTsbpf(['conformance-plugin', ...args], stdin);
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
