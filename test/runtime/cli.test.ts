@@ -135,7 +135,8 @@ test('tsbpf run on an assembly source: --type gives the program type, on the VM 
       assert.equal(result.code, 0);
       const summary = JSON.parse(result.out);
       assert.deepEqual(summary.verdicts, { XDP_PASS: 30, XDP_DROP: 10 }, `backend ${backend.join(' ') || 'vm'}`);
-      assert.ok(summary.medianProgramNs > 0 && summary.medianProgramNs <= summary.meanProgramNs * 40, `median ${summary.medianProgramNs} ns, mean ${summary.meanProgramNs} ns`);
+      // At least half the runs take the median or longer, so the mean is at least half the median (+5% buckets).
+      assert.ok(summary.medianProgramNs > 0 && summary.medianProgramNs <= summary.meanProgramNs * 2.1, `median ${summary.medianProgramNs} ns, mean ${summary.meanProgramNs} ns`);
     }
     const toPort9 = buildPacket(ethernet(), ipv4(), udp({ dport: 9 }), payload('x'));
     assert.match((await runCli([source, '--type', 'xdp', '--data', hex(toPort9)])).out, /^retval 1 \(XDP_DROP\)/);
