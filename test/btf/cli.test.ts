@@ -8,7 +8,7 @@ import { command } from '../../src/cli/commands/btf.ts';
 import { UsageError } from '../../src/cli/command.ts';
 import { BtfError } from '../../src/btf/index.ts';
 import { compileBpf } from '../support/clang.ts';
-import { fixturePath, skipWithoutClang } from '../support/env.ts';
+import { fixturePath, skipWithoutClang, skipWithoutCommand } from '../support/env.ts';
 import { readElfSections, section } from './elf-sections.ts';
 
 async function run(...args: string[]): Promise<string> {
@@ -18,7 +18,7 @@ async function run(...args: string[]): Promise<string> {
   return out;
 }
 
-test('tsbpf btf dump prints an object\'s and a raw file\'s BTF as bpftool does', { skip: skipWithoutClang() }, async () => {
+test('tsbpf btf dump prints an object\'s and a raw file\'s BTF as bpftool does', { skip: skipWithoutClang() || skipWithoutCommand('bpftool', 'apt-get install bpftool') }, async () => {
   const obj = compileBpf(fixturePath('btf', 'kinds.c'));
   const raw = join(mkdtempSync(join(tmpdir(), 'tsbpf-btf-cli-')), 'kinds.btf');
   writeFileSync(raw, section(readElfSections(obj), '.BTF'));

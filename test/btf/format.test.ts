@@ -6,17 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Btf, formatC, generateVmlinuxH, loadKernelBtf, parseBtf } from '../../src/btf/index.ts';
 import { compileBpf } from '../support/clang.ts';
-import { fixturePath, skipWithoutClang } from '../support/env.ts';
+import { fixturePath, skipWithoutClang, skipWithoutCommand } from '../support/env.ts';
 import { readElfSections, section } from './elf-sections.ts';
 
 const noVmlinux = existsSync('/sys/kernel/btf/vmlinux') ? false : 'no /sys/kernel/btf/vmlinux';
-let bpftool: string | false;
-try {
-  execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-  bpftool = false;
-} catch {
-  bpftool = 'bpftool not installed';
-}
+const bpftool = skipWithoutCommand('bpftool', 'apt-get install bpftool');
 
 /** Newer libbpf marks 1-byte enums with mode(byte); the installed bpftool may predate that. */
 const normalize = (c: string): string => c.replaceAll(' __attribute__((mode(byte)))', '');

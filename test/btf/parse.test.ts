@@ -6,21 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BtfType, BtfError, createBtf, formatRaw, parseBtf, parseBtfExt } from '../../src/btf/index.ts';
 import { compileBpf } from '../support/clang.ts';
-import { fixturePath, skipWithoutClang } from '../support/env.ts';
+import { fixturePath, skipWithoutClang, skipWithoutCommand } from '../support/env.ts';
 import { readElfSections, section } from './elf-sections.ts';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const noVmlinux = existsSync(VMLINUX) ? false : 'no /sys/kernel/btf/vmlinux';
 
-function hasBpftool(): boolean {
-  try {
-    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const noBpftool = hasBpftool() ? false : 'bpftool not installed';
+const noBpftool = skipWithoutCommand('bpftool', 'apt-get install bpftool');
 
 function member(btf: ReturnType<typeof parseBtf>, t: BtfType, name: string) {
   assert.ok(t.kind === 'struct' || t.kind === 'union', `${t.name} is a ${t.kind}`);

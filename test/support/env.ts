@@ -78,3 +78,21 @@ export function skipWithoutClang(): string | false {
 }
 
 export const fixturePath = (...parts: string[]): string => join(ROOT, 'test', 'fixtures', ...parts);
+
+/**
+ * `skip` for tests that compare with a command-line tool (bpftool, ...).
+ * Fails instead in CI (CI=true), which installs the tools: a comparison that
+ * silently stops running proves nothing.
+ */
+export function skipWithoutCommand(command: string, installHint: string): string | false {
+  let reason: string | undefined;
+  try {
+    execFileSync(command, ['--version'], { stdio: 'ignore' });
+  } catch (error) {
+    // A tool that runs but rejects --version still exists; only a missing binary counts.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') reason = `${command} not installed (${installHint})`;
+  }
+  if (reason !== undefined && process.env.CI === 'true') throw new Error(`CI=true but ${reason}`);
+  return skipUnless(reason);
+}
+
