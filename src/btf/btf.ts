@@ -10,7 +10,7 @@
  * itself, a struct holding itself) are rejected, so no later walk over the
  * types can loop forever or overflow the stack.
  */
-import { Buffer } from 'node:buffer';
+import { latin1Text } from '../host/node.ts';
 import {
   type BtfKind,
   type BtfType,
@@ -64,7 +64,7 @@ class StringTable {
   ) {
     // One latin1 decode of the whole table; names are ASCII, so each lookup
     // is a cheap slice. Non-ASCII strings (source lines) are re-decoded as UTF-8.
-    this.text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    this.text = latin1Text(bytes);
     this.ascii = !/[\x80-\xff]/.test(this.text);
   }
 
@@ -309,7 +309,7 @@ class StringWriter {
     if (initial && initial.length > 0) {
       this.chunks.push(initial);
       this.size = initial.length;
-      const text = Buffer.from(initial.buffer, initial.byteOffset, initial.byteLength).toString('latin1');
+      const text = latin1Text(initial);
       // Index the existing strings (latin1 keeps character positions equal to byte offsets);
       // a non-ASCII string is simply not found and gets appended as UTF-8.
       let pos = 0;

@@ -8,7 +8,7 @@
  * relocations that cannot be satisfied, and validation of the instruction's
  * expected value before patching.
  */
-import { readFileSync } from 'node:fs';
+import { readFile } from '../host/node.ts';
 import { InsnClass, OPCODE_CALL, OPCODE_LDDW, SOURCE_MASK, Size, Source, opClass } from '../isa/opcodes.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { type Btf, parseBtf } from './btf.ts';
@@ -786,7 +786,7 @@ export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
   if (btf === undefined) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(path);
+      bytes = readFile(path);
     } catch (err) {
       throw new BtfError(`cannot read kernel BTF ${path}: ${(err as Error).message}`, { section: path });
     }

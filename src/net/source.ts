@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { readFileChunks } from '../host/node.ts';
 
 /**
  * Where a capture's bytes come from: a file path, the bytes themselves, or
@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 export type ByteSource = string | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 function chunksOf(source: ByteSource): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
-  if (typeof source === 'string') return createReadStream(source, { highWaterMark: 1 << 16 })[Symbol.asyncIterator]();
+  if (typeof source === 'string') return readFileChunks(source);
   if (source instanceof Uint8Array) return [source][Symbol.iterator]();
   if (Symbol.asyncIterator in source) return source[Symbol.asyncIterator]();
   return source[Symbol.iterator]();

@@ -4,7 +4,7 @@
  * optional comments). Output goes to a `ByteSink`: a file (buffered, written
  * synchronously so memory stays constant) or memory.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeFile, openFileForWriting, writeFileBytes } from '../host/node.ts';
 import { PcapError } from './errors.ts';
 import { LinkType } from './linktype.ts';
 
@@ -20,13 +20,13 @@ export class FileSink implements ByteSink {
   private used = 0;
 
   constructor(path: string) {
-    this.fd = openSync(path, 'w');
+    this.fd = openFileForWriting(path);
   }
 
   write(bytes: Uint8Array): void {
     if (this.used + bytes.length > this.buffer.length) this.flush();
     if (bytes.length >= this.buffer.length) {
-      writeAll(this.fd, bytes);
+      writeFileBytes(this.fd, bytes);
       return;
     }
     this.buffer.set(bytes, this.used);
@@ -34,19 +34,14 @@ export class FileSink implements ByteSink {
   }
 
   private flush(): void {
-    writeAll(this.fd, this.buffer.subarray(0, this.used));
+    writeFileBytes(this.fd, this.buffer.subarray(0, this.used));
     this.used = 0;
   }
 
   close(): void {
     this.flush();
-    closeSync(this.fd);
+    closeFile(this.fd);
   }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 /** Collects the output in memory; `bytes()` concatenates it. */

@@ -3,7 +3,7 @@
  * maps, global data and externs → code relocations → one linked program
  * per entry function.
  */
-import { readFileSync } from 'node:fs';
+import { readFile } from '../host/node.ts';
 import { type Btf, parseBtf } from '../btf/index.ts';
 import { parseBtfExt } from '../btf/ext.ts';
 import { decode } from '../isa/encoding.ts';
@@ -24,7 +24,7 @@ const KSYMS_SECTION = '.ksyms';
 /**
  * Reads a BPF object (a path or its bytes) into a CollectionSpec.
  * Synchronous: parsing and linking are pure computation, and a path is read
- * with readFileSync. Throws ObjectError (or BtfError for a malformed .BTF /
+ * synchronously. Throws ObjectError (or BtfError for a malformed .BTF /
  * .BTF.ext) for anything malformed.
  */
 export function loadCollectionSpec(source: Uint8Array | string): CollectionSpec {
@@ -34,7 +34,7 @@ export function loadCollectionSpec(source: Uint8Array | string): CollectionSpec 
 
 function readObjectFile(path: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    return readFile(path);
   } catch (err) {
     throw new ObjectError(`cannot read ${path}: ${(err as Error).message}`);
   }

@@ -14,11 +14,9 @@
  * coll.close();
  * ```
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
-import { gunzipSync } from 'node:zlib';
 import { type Btf, type CoreReport, loadKernelBtf, parseBtf } from '../btf/index.ts';
 import { TsbpfError } from '../errors.ts';
+import { fileExists, gunzip, hostArch, kernelRelease, readFile, readTextFile } from '../host/node.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { ArrayMap, ReferenceArrayMap } from '../maps/array.ts';
 import type { VmMap, VmMapOptions } from '../maps/base.ts';
@@ -325,7 +323,7 @@ function resolveCoreTarget(target: Btf | string | undefined): Btf {
   const path = target ?? '/sys/kernel/btf/vmlinux';
   try {
     if (target === undefined) return loadKernelBtf(path);
-    const bytes = new Uint8Array(readFileSync(path));
+    const bytes = readFile(path);
     if (bytes[0] === 0x7f && bytes[1] === 0x45) {
       const btf = loadCollectionSpec(bytes).btf;
       if (btf === undefined) throw new CollectionLoadError(`CO-RE target ${path} is an ELF object without .BTF`);
@@ -343,8 +341,8 @@ function resolveCoreTarget(target: Btf | string | undefined): Btf {
 /** The running kernel's configuration as name → value text ('y', '"str"', '100'), or undefined. */
 function runningKernelConfig(): Record<string, string> | undefined {
   let text: string | undefined;
-  if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
+  if (fileExists('/proc/config.gz')) text = new TextDecoder().decode(gunzip(readFile('/proc/config.gz')));
+  else if (fileExists(`/boot/config-${kernelRelease()}`)) text = readTextFile(`/boot/config-${kernelRelease()}`);
   return text === undefined ? undefined : parseKernelConfig(text);
 }
 
@@ -360,14 +358,23 @@ export function parseKernelConfig(text: string): Record<string, string> {
   return values;
 }
 
-/** libbpf's computed kconfig values (LINUX_KERNEL_VERSION ...). */
-function builtinKconfig(): Record<string, string> {
-  const [major = 0, minor = 0, patch = 0] = release().split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
-  return {
-    LINUX_KERNEL_VERSION: String((major << 16) | (minor << 8) | Math.min(patch, 255)),
-    LINUX_HAS_BPF_COOKIE: 'y',
-    LINUX_HAS_SYSCALL_WRAPPER: process.arch === 'x64' || process.arch === 'arm64' ? 'y' : 'n',
-  };
+/**
+ * libbpf's computed kconfig value `name` (LINUX_KERNEL_VERSION ...), or
+ * undefined. Computed on demand so that a given config needs no host access.
+ */
+function builtinKconfig(name: string): string | undefined {
+  switch (name) {
+    case 'LINUX_KERNEL_VERSION': {
+      const [major = 0, minor = 0, patch = 0] = kernelRelease().split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
+      return String((major << 16) | (minor << 8) | Math.min(patch, 255));
+    }
+    case 'LINUX_HAS_BPF_COOKIE':
+      return 'y';
+    case 'LINUX_HAS_SYSCALL_WRAPPER':
+      return hostArch() === 'x64' || hostArch() === 'arm64' ? 'y' : 'n';
+    default:
+      return undefined;
+  }
 }
 
 function fillKconfig(spec: CollectionSpec, maps: Record<string, VmMap>, source: VmCollectionOptions['kconfig']): void {
@@ -375,12 +382,11 @@ function fillKconfig(spec: CollectionSpec, maps: Record<string, VmMap>, source: 
   const map = maps['.kconfig'];
   if (externs.length === 0 || map === undefined) return;
   let config: Record<string, string> | undefined;
-  if (typeof source === 'string') config = parseKernelConfig(readFileSync(source, 'utf8'));
+  if (typeof source === 'string') config = parseKernelConfig(readTextFile(source));
   else config = source ?? runningKernelConfig();
-  const values = { ...builtinKconfig(), ...(config ?? {}) };
   const data = new Uint8Array(map.valueSize);
   for (const extern of externs) {
-    const text = values[extern.name];
+    const text = config?.[extern.name] ?? builtinKconfig(extern.name);
     if (text === undefined) {
       if (extern.weak) continue;
       throw new CollectionLoadError(`kconfig extern '${extern.name}' has no value${config === undefined ? ' (the kernel configuration is not readable: give kconfig)' : ''}; declare it __weak to default to 0`);

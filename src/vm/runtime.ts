@@ -7,6 +7,7 @@
  * fields it accepts in ctx_in and returns in ctx_out.
  */
 import { TsbpfError } from '../errors.ts';
+import { monotonicNs } from '../host/node.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { OPCODE_CALL } from '../isa/opcodes.ts';
 import type { BpfProgram, RunOptions, RunResult } from '../kernel/interface.ts';
@@ -207,12 +208,12 @@ export class VmProgram implements BpfProgram {
     env.contextAddress = contextAddress;
     const runOptions = { r1: contextAddress, context: env };
     let r0 = 0n;
-    const start = process.hrtime.bigint();
+    const start = monotonicNs();
     for (let i = 0; i < repeat; i++) {
       env.trace.length = 0;
       r0 = this.loaded.run(runOptions).r0;
     }
-    const durationNs = Math.floor(Number(process.hrtime.bigint() - start) / repeat);
+    const durationNs = Math.floor(Number(monotonicNs() - start) / repeat);
     return { retval: Number(BigInt.asUintN(32, r0)), durationNs };
   }
 

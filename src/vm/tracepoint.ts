@@ -11,10 +11,8 @@
  * program.run({ ctx });
  * ```
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { TsbpfError } from '../errors.ts';
+import { fileExists, mountTracefs, readTextFile } from '../host/node.ts';
 
 export class TracepointFormatError extends TsbpfError {
   override name = 'TracepointFormatError';
@@ -90,20 +88,25 @@ const TRACEFS_ROOTS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
  */
 export function readTracepointFormat(category: string, name: string, options: { tracefs?: string } = {}): TracepointFormat {
   if (!/^\w+$/.test(category) || !/^\w+$/.test(name)) throw new TracepointFormatError(`invalid tracepoint name '${category}/${name}'`);
-  const relative = join('events', category, name, 'format');
+  const relative = `events/${category}/${name}/format`;
   const roots = options.tracefs !== undefined ? [options.tracefs] : TRACEFS_ROOTS;
-  let root = roots.find((r) => existsSync(join(r, 'events')));
+  let root = roots.find((r) => fileExists(joinPath(r, 'events')));
   if (root === undefined && options.tracefs === undefined) {
     try {
-      execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS_ROOTS[0]!], { stdio: 'ignore' });
+      mountTracefs(TRACEFS_ROOTS[0]!);
       root = TRACEFS_ROOTS[0];
     } catch {
       throw new TracepointFormatError(`tracefs is not mounted and could not be mounted on ${TRACEFS_ROOTS[0]} (needs root); give the format text to parseTracepointFormat instead`);
     }
   }
-  const path = join(root ?? roots[0]!, relative);
-  if (!existsSync(path)) throw new TracepointFormatError(`no tracepoint ${category}/${name} (${path} does not exist)`);
-  return parseTracepointFormat(readFileSync(path, 'utf8'));
+  const path = joinPath(root ?? roots[0]!, relative);
+  if (!fileExists(path)) throw new TracepointFormatError(`no tracepoint ${category}/${name} (${path} does not exist)`);
+  return parseTracepointFormat(readTextFile(path));
+}
+
+/** `directory/relative` with one separator between them (tracefs paths need no further normalising). */
+function joinPath(directory: string, relative: string): string {
+  return `${directory.replace(/\/+$/, '')}/${relative}`;
 }
 
 export type TracepointValue = number | bigint | string | Uint8Array;

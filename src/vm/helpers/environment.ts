@@ -6,6 +6,7 @@
  * helpers get it back from `HelperCall.context`.
  */
 import { TsbpfError } from '../../errors.ts';
+import { monotonicNs } from '../../host/node.ts';
 import type { HelperCall } from '../helper-registry.ts';
 import type { PacketBuffer } from './packet.ts';
 
@@ -69,7 +70,7 @@ export interface EventInput {
 }
 
 export interface EnvironmentOptions extends EventInput {
-  /** Monotonic clock in ns for ktime_get_ns/boot_ns/coarse_ns (default: process.hrtime). */
+  /** Monotonic clock in ns for ktime_get_ns/boot_ns/coarse_ns (default: the host's monotonic clock). */
   clock?: () => bigint;
   /** Source of bpf_get_prandom_u32 (default: Math.random); give one for reproducible runs. */
   random?: () => number;
@@ -94,7 +95,7 @@ export class RunEnvironment {
 
   constructor(options: EnvironmentOptions = {}) {
     this.event = options;
-    this.clock = options.clock ?? (() => process.hrtime.bigint());
+    this.clock = options.clock ?? monotonicNs;
     this.random = options.random ?? (() => Math.floor(Math.random() * 2 ** 32));
     this.onTrace = options.onTrace;
   }

@@ -1,0 +1,75 @@
+/**
+ * Host access for Node: the only place the VM-side areas (isa, btf, object,
+ * vm, maps, uapi, net) touch the file system, the OS or Node globals.
+ * package.json's "browser" field maps this module to ./browser.ts, whose
+ * functions have the same signatures, so bundlers build the VM for web pages.
+ * Keep the two in step: test/browser/bundle.test.ts checks they match.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+
+/** The bytes of the file at `path` (synchronous). */
+export function readFile(path: string): Uint8Array {
+  const buffer = readFileSync(path);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** The file at `path` decoded as UTF-8 (synchronous). */
+export function readTextFile(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** The file at `path` as chunks of at most 64 KiB, read as they are pulled. */
+export function readFileChunks(path: string): AsyncIterator<Uint8Array> {
+  return createReadStream(path, { highWaterMark: 1 << 16 })[Symbol.asyncIterator]();
+}
+
+export function fileExists(path: string): boolean {
+  return existsSync(path);
+}
+
+/** Opens `path` for writing (created or truncated); returns a descriptor for writeFileBytes/closeFile. */
+export function openFileForWriting(path: string): number {
+  return openSync(path, 'w');
+}
+
+export function writeFileBytes(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+export function closeFile(fd: number): void {
+  closeSync(fd);
+}
+
+/** The running kernel's release string (uname -r). */
+export function kernelRelease(): string {
+  return release();
+}
+
+/** The CPU architecture in Node's spelling ('x64', 'arm64', ...). */
+export function hostArch(): string {
+  return process.arch;
+}
+
+export function gunzip(bytes: Uint8Array): Uint8Array {
+  const buffer = gunzipSync(bytes);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Mounts tracefs on `target` (needs root); throws when mount fails. */
+export function mountTracefs(target: string): void {
+  execFileSync('mount', ['-t', 'tracefs', 'nodev', target], { stdio: 'ignore' });
+}
+
+/** A monotonic clock in nanoseconds. */
+export function monotonicNs(): bigint {
+  return process.hrtime.bigint();
+}
+
+/** Bytes as ISO-8859-1 text: one char per byte, code point = byte value. */
+export function latin1Text(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
