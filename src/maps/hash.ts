@@ -117,6 +117,16 @@ export class HashMap extends VmMap {
     this.viewGeneration = this.memory.generation;
   }
 
+  /**
+   * A chain link (entry index + 1) read from entry headers, which sit in the
+   * value storage region a program can write: one that points outside the
+   * entry array must not send map code (or its writes) elsewhere.
+   */
+  private checkLink(link: number, operation: string): number {
+    if (link > this.maxEntries) throw this.error('EFAULT', operation, `bucket chain is corrupted: link ${link} past ${this.maxEntries} entries (a program wrote outside its value)`);
+    return link;
+  }
+
   /** Index of the entry holding the key at `keyAddress` (hash precomputed), or -1. */
   private find(keyAddress: number, hash: number): number {
     this.refreshViews();
@@ -127,6 +137,7 @@ export class HashMap extends VmMap {
     let link = words[(this.buckets >>> 2) + (hash & (this.bucketCount - 1))]!;
     let steps = 0;
     while (link !== 0) {
+      this.checkLink(link, 'lookup');
       const entry = this.entryArray + (link - 1) * stride;
       if (words[(entry + HashEntry.HASH) >>> 2] === hash) {
         const stored = entry + HashEntry.HEADER_SIZE;
@@ -156,6 +167,7 @@ export class HashMap extends VmMap {
       return;
     }
     while (link !== 0) {
+      this.checkLink(link, 'delete');
       const at = (this.entryAddress(link - 1) + HashEntry.NEXT) >>> 2;
       const after = words[at]!;
       if (after === index + 1) {
@@ -378,7 +390,7 @@ export class HashMap extends VmMap {
       const index = this.find(this.scratchKey, hash);
       if (index >= 0) {
         const next = view.getUint32(this.entryAddress(index) + HashEntry.NEXT, true);
-        if (next !== 0) return this.keyOf(next - 1);
+        if (next !== 0) return this.keyOf(this.checkLink(next, 'get_next_key') - 1);
         bucket = (hash & (this.bucketCount - 1)) + 1;
       }
     }

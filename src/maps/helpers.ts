@@ -5,7 +5,7 @@ import { ReferenceArrayMap } from './array.ts';
 import { vmMapByHandle, type VmMap } from './base.ts';
 import { negErrno } from './errors.ts';
 import { PerfEventArrayMap } from './perf.ts';
-import { RingBufMap, ringBufferContaining } from './ringbuf.ts';
+import { RingBufMap, RingBufferRecordError, ringBufferContaining } from './ringbuf.ts';
 
 export interface MapHelperOptions {
   /** The virtual CPU a call runs on (per-CPU values, BPF_F_CURRENT_CPU); default 0. */
@@ -69,7 +69,9 @@ export function registerMapHelpers(registry: HelperRegistry, options: MapHelperO
   });
   const commit = (discard: boolean) => (call: HelperCall) => {
     const address = call.argU32(1);
-    ringBufferContaining(call.memory, address)?.commit(address, discard);
+    const ring = ringBufferContaining(call.memory, address);
+    if (ring === undefined) throw new RingBufferRecordError(`bpf_ringbuf_${discard ? 'discard' : 'submit'}: 0x${address.toString(16)} is not in any ring buffer`);
+    ring.commit(address, discard);
   };
   registry.register(id('ringbuf_submit'), commit(false));
   registry.register(id('ringbuf_discard'), commit(true));

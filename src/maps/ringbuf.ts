@@ -1,6 +1,7 @@
+import { TsbpfError } from '../errors.ts';
 import { MapType } from '../uapi/enums.ts';
 import { PAGE_SIZE, RingbufConst } from '../uapi/maps.ts';
-import type { VmMemory } from '../vm/memory.ts';
+import type { Region, VmMemory } from '../vm/memory.ts';
 import { VmMap, type VmMapOptions } from './base.ts';
 import { negErrno } from './errors.ts';
 
@@ -15,6 +16,15 @@ export function ringBufferContaining(memory: VmMemory, address: number): RingBuf
   }
   return undefined;
 }
+/**
+ * bpf_ringbuf_submit/discard of a pointer that is not a record the ring
+ * reserved and has not committed: the kernel's verifier rejects such
+ * programs; the VM stops the program.
+ */
+export class RingBufferRecordError extends TsbpfError {
+  override name = 'RingBufferRecordError';
+}
+
 /** RINGBUF_MAX_RECORD_SZ: UINT_MAX / 4. */
 const MAX_RECORD = Math.floor(0xffffffff / 4);
 
@@ -29,6 +39,12 @@ const MAX_RECORD = Math.floor(0xffffffff / 4);
  * contiguous; here the data area is followed by a mirror of the same size:
  * a reserved record is always contiguous at its address, and the part
  * written past the end is copied to the start on submit/discard.
+ *
+ * Programs see only their reserved records: the ring itself is not a region
+ * they can address (the kernel gives them PTR_TO_MEM of the record's size),
+ * each reservation maps just its data until it is committed, and commit
+ * trusts the map's own record of the reservation, never the header a
+ * program could have rewritten.
  */
 export class RingBufMap extends VmMap {
   /** Start of the consumer page; producer page and data follow. */
@@ -39,14 +55,15 @@ export class RingBufMap extends VmMap {
   readonly mask: number;
   /** Reserved, not yet committed records (their start positions), oldest first: the kernel's pending_pos. */
   private readonly pending: number[] = [];
+  /** The same records by data address: their size, position and the region that lets the program write them. */
+  private readonly reserved = new Map<number, { size: number; position: number; region: Region | undefined }>();
   private readonly listeners = new Set<() => void>();
   /** Records dropped because the ring was full (reserve/output failures). */
   dropped = 0;
 
   constructor(memory: VmMemory, options: VmMapOptions) {
     super(memory, options, [MapType.RINGBUF]);
-    const region = this.reserveRegion(2 * PAGE_SIZE + 2 * this.maxEntries);
-    this.base = region.start;
+    this.base = this.reserveMemory(2 * PAGE_SIZE + 2 * this.maxEntries, 'ring');
     this.consumerPosAddress = this.base;
     this.producerPosAddress = this.base + PAGE_SIZE;
     this.data = this.base + 2 * PAGE_SIZE;
@@ -88,29 +105,26 @@ export class RingBufMap extends VmMap {
     view.setUint32(header + 4, Math.floor((header - this.base) / PAGE_SIZE), true);
     this.pending.push(producer);
     this.producerPos = next;
-    return header + HEADER_SIZE;
+    const address = header + HEADER_SIZE;
+    const region = size > 0 ? this.memory.map({ start: address, size, kind: 'map', writable: true, name: `${this.describe()} record` }) : undefined;
+    this.reserved.set(address, { size, position: producer, region });
+    return address;
   }
 
   /** bpf_ringbuf_submit / bpf_ringbuf_discard of the record whose data is at `address`. */
   commit(address: number, discard: boolean): void {
+    const record = this.reserved.get(address);
+    if (record === undefined) throw new RingBufferRecordError(`${this.describe()}: 0x${address.toString(16)} is not a record reserved from this ring buffer and not yet submitted or discarded`);
+    this.reserved.delete(address);
+    if (record.region !== undefined) this.memory.unmap(record.region);
     const header = address - HEADER_SIZE;
-    const view = this.memory.view;
-    const word = view.getUint32(header, true);
-    const size = word & ~(BUSY_BIT | DISCARD_BIT);
-    const end = header + HEADER_SIZE + size;
+    const end = address + record.size;
     const dataEnd = this.data + this.maxEntries;
     if (end > dataEnd) this.memory.u8.copyWithin(this.data, dataEnd, end); // the mirror's bytes belong at the start
-    view.setUint32(header, (size | (discard ? DISCARD_BIT : 0)) >>> 0, true);
-    const position = this.positionOf(header);
-    const i = this.pending.indexOf(position);
+    this.memory.view.setUint32(header, (record.size | (discard ? DISCARD_BIT : 0)) >>> 0, true);
+    const i = this.pending.indexOf(record.position);
     if (i >= 0) this.pending.splice(i, 1);
     if (!discard) for (const listener of this.listeners) listener();
-  }
-
-  private positionOf(header: number): number {
-    // The pending record at this offset in the ring (positions are unique modulo the ring size while pending).
-    const offset = header - this.data;
-    return this.pending.find((p) => (p & this.mask) === offset) ?? -1;
   }
 
   /** bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when full. */
@@ -148,6 +162,8 @@ export class RingBufMap extends VmMap {
   override close(): void {
     liveRingBuffers.delete(this);
     this.listeners.clear();
+    for (const { region } of this.reserved.values()) if (region !== undefined) this.memory.unmap(region);
+    this.reserved.clear();
     super.close();
   }
 }

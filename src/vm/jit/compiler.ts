@@ -1047,8 +1047,8 @@ class FunctionCompiler {
    * bpf_map_lookup_elem on a hash map, as src/maps/hash.ts does it: jhash
    * of the key, walk of the bucket's chain comparing hash and key, r0 = the
    * value's address or 0 (LRU maps mark the entry referenced). A chain
-   * longer than max_entries (corrupted) falls back to the helper, which
-   * reports it.
+   * longer than max_entries or a link past the entry array (corrupted)
+   * falls back to the helper, which reports it.
    */
   private inlineHashLookup(pc: number, i: Instruction, map: Extract<InlineMap, { kind: 'hash' }>): void {
     const { f } = this;
@@ -1066,6 +1066,8 @@ class FunctionCompiler {
     f.block(Op.loop);
     f.get(link).op(Op.i32_eqz).br(Op.br_if, 1);
     f.get(steps).i32Const(1).op(Op.i32_add).tee(steps).i32Const(map.maxEntries).op(Op.i32_gt_u);
+    // A link past the entry array (a program rewrote a header) must not address memory: the helper reports it.
+    f.get(link).i32Const(map.maxEntries).op(Op.i32_gt_u).op(Op.i32_or);
     f.block(Op.if);
     this.hostCall(pc, i);
     f.br(Op.br, 2);

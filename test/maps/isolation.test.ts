@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assemble } from '../../src/isa/index.ts';
+import { HashEntry, MapError, createVmMap, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
+import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
+import { MemoryAccessError, Vm, VmProgram } from '../../src/vm/index.ts';
+
+// A program can only reach what the kernel would let it reach: map internals
+// (ring buffer pages and headers, hash chain links) must not turn into writes
+// outside the program's regions, in the interpreter or the JIT.
+
+const engines = [false, true];
+const frame = new Uint8Array(64);
+
+test('ring buffer: a record header, the ring pages and unreserved addresses are out of reach', () => {
+  for (const jit of engines) {
+    const vm = new Vm();
+    const ring = createVmMap(vm.memory, { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 }) as RingBufMap;
+    assert.equal(vm.memory.regionAt(ring.base, 8), undefined, 'the consumer page is not a program region');
+    const reserveThen = (body: string): VmProgram =>
+      new VmProgram(ProgramType.XDP, assemble(`r1 = ${ring.handle} ll\nr2 = 8\nr3 = 0\ncall ${helperId('ringbuf_reserve')}\nif r0 == 0 goto out\n${body}\nout:\nr0 = 2\nexit`), { vm, jit });
+    // The kernel's reproducer of a length rewrite: the header is not writable, so submit cannot be fooled.
+    assert.throws(() => reserveThen('r1 = 16384\n*(u32 *)(r0 - 8) = r1\nr1 = r0\nr2 = 0\ncall ' + helperId('ringbuf_submit')).run({ data: frame }), MemoryAccessError);
+    assert.throws(() => reserveThen('*(u64 *)(r0 + 8) = r1').run({ data: frame }), MemoryAccessError, 'past the 8 reserved bytes');
+    assert.throws(() => reserveThen(`r6 = r0\nr1 = r0\nr2 = 0\ncall ${helperId('ringbuf_submit')}\nr1 = r6\nr2 = 0\ncall ${helperId('ringbuf_discard')}`).run({ data: frame }), RingBufferRecordError, 'a record committed twice');
+    assert.throws(() => reserveThen(`r1 = r0\nr1 += 16\nr2 = 0\ncall ${helperId('ringbuf_submit')}`).run({ data: frame }), RingBufferRecordError, 'an address inside the ring that is no record');
+    const ok = reserveThen(`r1 = 7\n*(u64 *)(r0 + 0) = r1\nr1 = r0\nr2 = 0\ncall ${helperId('ringbuf_submit')}`);
+    assert.equal(ok.run({ data: frame }).retval, 2);
+    assert.ok(ring.producerPos > 0, `${jit ? 'jit' : 'interpreter'}: records are still written`);
+    ring.close();
+  }
+});
+
+test('hash map: a chain link rewritten by a program stops the lookup with EFAULT instead of addressing other memory', () => {
+  for (const jit of engines) {
+    const vm = new Vm();
+    // One bucket, so every lookup walks the entry the program corrupts.
+    const map = createVmMap(vm.memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 1 }) as HashMap;
+    map.update(new Uint8Array([1, 0, 0, 0]), new Uint8Array(8));
+    const linkOffset = -map.valueOffset + HashEntry.NEXT;
+    const source = `
+      r1 = 1
+      *(u32 *)(r10 - 4) = r1
+      r1 = ${map.handle} ll
+      r2 = r10
+      r2 += -4
+      call ${helperId('map_lookup_elem')}
+      if r0 == 0 goto out
+      r1 = 1000
+      *(u32 *)(r0 ${linkOffset < 0 ? '-' : '+'} ${Math.abs(linkOffset)}) = r1
+      r1 = 2
+      *(u32 *)(r10 - 4) = r1
+      r1 = ${map.handle} ll
+      r2 = r10
+      r2 += -4
+      call ${helperId('map_lookup_elem')}
+    out:
+      r0 = 2
+      exit`;
+    const program = new VmProgram(ProgramType.XDP, assemble(source), { vm, jit });
+    assert.throws(() => program.run({ data: frame }), (e: unknown) => e instanceof MapError && e.code === 'EFAULT' && /bucket chain is corrupted/.test(e.message), jit ? 'jit' : 'interpreter');
+    map.close();
+  }
+});
