@@ -447,10 +447,35 @@ export abstract class VmMap implements BpfMap {
     this.frozen = true;
   }
 
+  /** Loaded programs that embed this map's handle (see hold). */
+  private holders = 0;
+
+  /**
+   * Called by a loaded program that embeds this map's handle: as kernel
+   * programs hold their maps, a held map closed from user space keeps its
+   * memory and handle, and keeps working for the program, until the last
+   * holder lets go (the returned function; calling it twice is harmless).
+   */
+  hold(): () => void {
+    this.checkOpen();
+    this.holders++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holders === 0 && this.closedFlag) this.releaseStorage();
+    };
+  }
+
+  /** Ends user-space access; the memory goes when no loaded program holds the map any more. */
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
     liveMaps.delete(this.id);
+    if (this.holders === 0) this.releaseStorage();
+  }
+
+  private releaseStorage(): void {
     mapsByHandle.get(this.memory)?.delete(this.handle);
     for (const region of this.regions) this.memory.freeRegion(region);
     for (const a of this.allocations) this.memory.release(a.start, a.size);

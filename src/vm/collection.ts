@@ -175,8 +175,9 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
       } else {
         instructions = program.instructions.map((i) => ({ ...i }));
       }
-      resolveRelocations(program, instructions, maps, spec.externs);
+      const referenced = resolveRelocations(program, instructions, maps, spec.externs);
       programs[program.name] = new VmProgram(type, instructions, {
+        holds: [...referenced],
         name: program.name,
         vm,
         functionStarts: program.functions.map((f) => f.insnIndex),
@@ -284,12 +285,15 @@ function setLddw(instructions: Instruction[], index: number, value: number): voi
   instructions[index + 1] = { ...instructions[index + 1]!, imm: 0 };
 }
 
-function resolveRelocations(program: ProgramSpec, instructions: Instruction[], maps: Record<string, VmMap>, externs: Record<string, ExternSpec>): void {
+/** Patches the program's relocations; returns the maps whose handles or values it now embeds. */
+function resolveRelocations(program: ProgramSpec, instructions: Instruction[], maps: Record<string, VmMap>, externs: Record<string, ExternSpec>): Set<VmMap> {
+  const referenced = new Set<VmMap>();
   const where = (index: number): string => `program '${program.name}', instruction ${index}`;
   const valueAddress = (mapName: string, offset: number, index: number): number => {
     const map = maps[mapName];
     if (!(map instanceof ArrayMap)) throw new CollectionLoadError(`${where(index)}: global data map '${mapName}' is missing or not an array`);
     if (offset < 0 || offset >= map.valueSize) throw new CollectionLoadError(`${where(index)}: offset ${offset} is outside '${mapName}' (${map.valueSize} bytes)`);
+    referenced.add(map);
     return map.elementAddress(0) + offset;
   };
   for (const r of program.relocations) {
@@ -298,6 +302,7 @@ function resolveRelocations(program: ProgramSpec, instructions: Instruction[], m
         const map = maps[r.mapName];
         if (map === undefined) throw new CollectionLoadError(`${where(r.insnIndex)}: map '${r.mapName}' is not in the collection`);
         setLddw(instructions, r.insnIndex, map.handle);
+        referenced.add(map);
         break;
       }
       case 'mapValue':
@@ -316,6 +321,7 @@ function resolveRelocations(program: ProgramSpec, instructions: Instruction[], m
         break; // lddw src=BPF_PSEUDO_FUNC: VmProgram turns it into a function pointer
     }
   }
+  return referenced;
 }
 
 function resolveCoreTarget(target: Btf | string | undefined): Btf {

@@ -19,6 +19,7 @@ import { type EventInput, type RedirectDecision, RunEnvironment } from './helper
 import { UnsupportedHelperError, helperName, installRuntimeHelpers, resolveFunctionPointers, unavailableReason } from './helpers/index.ts';
 import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTES, XDP_HEADROOM, XDP_TAILROOM, copyBytes } from './helpers/packet.ts';
 import { type JitOptions, loadJit } from './jit/index.ts';
+import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
 import type { LoadedProgram } from './program.ts';
 import { Vm } from './vm.ts';
@@ -41,6 +42,8 @@ export interface VmProgramOptions {
   random?: () => number;
   /** Compile to WebAssembly (src/vm/jit) instead of interpreting; JitOptions are passed through. */
   jit?: boolean | JitOptions;
+  /** Maps whose handles or values the instructions embed: held while the program is loaded, as the kernel does. */
+  holds?: readonly VmMap[];
   /** Virtual CPUs of the maps the program uses: `event.cpu` must be below it (default 1). */
   cpus?: number;
 }
@@ -129,6 +132,8 @@ export class VmProgram implements BpfProgram {
   /** The program in its engine (interpreter or JIT): what prog arrays hold as tail call targets. */
   readonly loaded: LoadedProgram;
   private readonly releaseFunctionPointers: () => void;
+  /** Lets go of the maps the program holds (options.holds). */
+  private readonly mapReleases: Array<() => void> = [];
   private closed = false;
   /** Packet and context memory reused from run to run (see RunWorkspace). */
   private workspace: RunWorkspace | undefined;
@@ -158,6 +163,7 @@ export class VmProgram implements BpfProgram {
       resolved.release();
       throw error;
     }
+    for (const map of options.holds ?? []) this.mapReleases.push(map.hold());
     this.id = nextProgramId++;
     livePrograms.set(this.id, this);
   }
@@ -337,6 +343,7 @@ export class VmProgram implements BpfProgram {
     if (this.closed) return;
     this.closed = true;
     livePrograms.delete(this.id);
+    for (const release of this.mapReleases) release();
     this.releaseFunctionPointers();
     this.workspace?.release();
     this.workspace = undefined;

@@ -4,7 +4,10 @@ import { assemble } from '../../src/isa/index.ts';
 import { HashEntry, MapError, createVmMap, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
 import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
 import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
-import { MemoryAccessError, Vm, VmProgram } from '../../src/vm/index.ts';
+import { MemoryAccessError, Vm, VmProgram, loadVmCollection } from '../../src/vm/index.ts';
+import { buildPacket, ethernet, ipv4, payload, udp } from '../../src/net/index.ts';
+import { compileBpf } from '../support/clang.ts';
+import { fixturePath, skipWithoutClang } from '../support/env.ts';
 
 // A program can only reach what the kernel would let it reach: map internals
 // (ring buffer pages and headers, hash chain links) must not turn into writes
@@ -61,5 +64,23 @@ test('hash map: a chain link rewritten by a program stops the lookup with EFAULT
     const program = new VmProgram(ProgramType.XDP, assemble(source), { vm, jit });
     assert.throws(() => program.run({ data: frame }), (e: unknown) => e instanceof MapError && e.code === 'EFAULT' && /bucket chain is corrupted/.test(e.message), jit ? 'jit' : 'interpreter');
     map.close();
+  }
+});
+
+test('a map closed from user space stays alive for the loaded programs that use it, as in the kernel', { skip: skipWithoutClang() }, () => {
+  for (const jit of engines) {
+    const collection = loadVmCollection(compileBpf(fixturePath('runtime', 'counters.c')), { jit });
+    const program = collection.program('xdp_count');
+    const byProto = collection.maps.by_proto!;
+    const frame = buildPacket(ethernet(), ipv4(), udp({ dport: 53 }), payload('x'));
+    byProto.close();
+    assert.throws(() => byProto.lookup(new Uint8Array(4)), /closed/, 'user space can no longer use it');
+    // A new map must not take over the closed map's address while the program still points at it.
+    const other = createVmMap(collection.vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: byProto.valueSize, maxEntries: byProto.maxEntries });
+    assert.notEqual(other.handle, byProto.handle);
+    program.run({ data: frame });
+    assert.ok([...other.entries()].every(([, v]) => v.every((b) => b === 0)), `${jit ? 'jit' : 'interpreter'}: the program wrote to its own map, not the new one`);
+    other.close();
+    collection.close();
   }
 });
