@@ -9,6 +9,9 @@
 import { ObjectError } from './errors.ts';
 import type { ByteOrder } from './spec.ts';
 
+/** The largest zero-filled (SHT_NOBITS) section accepted: well above any BPF program's .bss, far below what would exhaust memory. */
+const MAX_NOBITS_SIZE = 1 << 26;
+
 export const SectionType = {
   NULL: 0,
   PROGBITS: 1,
@@ -214,6 +217,9 @@ export class ElfFile {
       };
       if (section.type !== SectionType.NOBITS && section.type !== SectionType.NULL) {
         this.checkRange(section.offset, section.size, `contents of section ${i}`, `#${i}`, at + 0x18);
+      } else if (section.type === SectionType.NOBITS && section.size > MAX_NOBITS_SIZE) {
+        // .bss takes no file space, so its size is the one count the file cannot bound: bound it here.
+        throw new ObjectError(`SHT_NOBITS section of ${section.size} bytes (more than ${MAX_NOBITS_SIZE})`, `#${i}`, at + 0x20);
       }
       this.sections.push(section);
     }

@@ -194,3 +194,12 @@ test('fuzz: mutated fixtures only ever throw TsbpfError, and never hang', { skip
   assert.ok(slowest < HANG_MS, `slowest case took ${slowest.toFixed(1)} ms`);
   console.log(`fuzz: ${total} cases, ${rejected} rejected, ${loaded} loaded, slowest ${slowest.toFixed(1)} ms, total ${(performance.now() - started).toFixed(0)} ms`);
 });
+
+test('a .bss whose size no file bounds is refused, not allocated', { skip }, () => {
+  const original = objectBytes('globals');
+  const p = new Patcher(original);
+  const bss = p.section('.bss');
+  for (const size of [0x7fffffffffff0000n, 0xfffffff0n]) {
+    expectObjectError(new Patcher(original).u64(p.header(bss) + 0x20, size).bytes, /SHT_NOBITS section of \d+ bytes/);
+  }
+});
