@@ -6,7 +6,7 @@
  * line_info), then prog arrays and map-in-maps filled with fds. Anything that
  * fails closes what was created before it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { release } from 'node:os';
 import type { Btf } from '../btf/btf.ts';
@@ -273,6 +273,8 @@ function infoRecords<T>(items: readonly T[], size: number, write: (view: DataVie
 export function loadCollection(source: CollectionSpec | string | Uint8Array, options: CollectionOptions = {}): KernelCollection {
   const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
   const collection = new KernelCollection(spec);
+  /** Pins this load created (not reused ones): removed again if the load fails, as libbpf does. */
+  const createdPins: string[] = [];
   try {
     // Externs first: an unresolvable ksym fails before anything is created.
     const ksyms = resolveKsyms(spec);
@@ -294,7 +296,10 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
       if (data && data.some((b) => b !== 0)) map.update(u32(0), data);
       for (const entry of m.contents) if (entry.value instanceof Uint8Array) map.update(keyBytes(entry), entry.value);
       if (m.frozen) map.freeze();
-      if (pinned) map.pin(pinned);
+      if (pinned) {
+        map.pin(pinned);
+        createdPins.push(pinned);
+      }
     }
     let coreTarget = options.coreTarget;
     for (const p of Object.values(spec.programs)) {
@@ -321,7 +326,8 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
         collection.programs[p.name] = KernelProgram.load({
           type,
           instructions,
-          license: p.license || spec.license || 'GPL',
+          // As libbpf: the object's own license, '' when it declares none (GPL-only helpers are then refused).
+          license: p.license || spec.license,
           name: kernelObjectName(p.name),
           expectedAttachType: p.expectedAttachType,
           ...(attachBtfId !== undefined ? { attachBtfId } : {}),
@@ -365,6 +371,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
     return collection;
   } catch (error) {
     collection.close();
+    for (const path of createdPins) rmSync(path, { force: true });
     throw error;
   }
 }

@@ -69,3 +69,21 @@ test('sections: each program loads with its section-derived type, attach type an
     }
   }
 });
+
+const failing = (define: string): CollectionSpec => loadCollectionSpec(compileBpf(fixturePath('..', 'kernel', 'fixtures', 'load_failures.c'), { args: [`-D${define}`] }));
+
+test('an object without a license is loaded as such: GPL-only helpers are refused, as with libbpf', needs, () => {
+  const spec = failing('NO_LICENSE');
+  assert.equal(spec.license, '');
+  assert.throws(() => loadCollection(spec).close(), (e: unknown) => e instanceof BpfSyscallError && /GPL/.test(e.log ?? ''));
+});
+
+test('a failed load removes the pins it created', needs, () => {
+  mkdirSync(PIN_DIR, { recursive: true });
+  try {
+    assert.throws(() => loadCollection(failing('PIN_THEN_FAIL'), { pinPath: PIN_DIR }).close(), BpfSyscallError);
+    assert.deepEqual(readdirSync(PIN_DIR), []);
+  } finally {
+    rmSync(PIN_DIR, { recursive: true, force: true });
+  }
+});
