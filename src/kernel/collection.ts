@@ -17,6 +17,7 @@ import type { Instruction } from '../isa/instruction.ts';
 import { LdImm64Src } from '../isa/opcodes.ts';
 import type { CollectionSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
 import { MapType, ProgramType } from '../uapi/enums.ts';
+import { loadTimeMaxEntries } from '../uapi/maps.ts';
 import { BpfCommand, attr, bpfError, tryBpfCall } from './bpf.ts';
 import { BpfSyscallError, KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
@@ -142,7 +143,7 @@ function mapOptions(spec: MapSpec, btf: KernelBtf | undefined, inner: KernelMap 
     name: kernelObjectName(spec.name),
     keySize: spec.keySize,
     valueSize: spec.valueSize,
-    maxEntries: spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? possibleCpus() : spec.maxEntries,
+    maxEntries: loadTimeMaxEntries(spec.type, spec.maxEntries, possibleCpus()),
     flags: spec.flags | (spec.readOnly ? MapFlags.RDONLY_PROG : 0),
     mapExtra: spec.mapExtra,
     numaNode: spec.numaNode,

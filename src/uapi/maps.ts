@@ -277,3 +277,18 @@ export function mapHelperCompatible(mapType: number, helperName: string): boolea
 export function perCpuValueStride(valueSize: number): number {
   return (valueSize + 7) & ~7;
 }
+
+/**
+ * max_entries as libbpf creates the map, from the value an object declares:
+ * a perf event array without one gets one slot per possible CPU, and a ring
+ * buffer's size is rounded up to a power-of-two multiple of the page size
+ * (libbpf's adjust_ringbuf_sz), as the kernel requires.
+ */
+export function loadTimeMaxEntries(type: number, declared: number, possibleCpus: number): number {
+  if (type === MapType.PERF_EVENT_ARRAY && declared === 0) return possibleCpus;
+  if (type === MapType.RINGBUF || type === MapType.USER_RINGBUF) {
+    if (declared === 0) return PAGE_SIZE;
+    for (let pages = 1; pages <= 0xffffffff / PAGE_SIZE; pages *= 2) if (pages * PAGE_SIZE >= declared) return pages * PAGE_SIZE;
+  }
+  return declared;
+}

@@ -25,7 +25,8 @@ import { MapError } from '../maps/errors.ts';
 import { applyProgramCore } from '../object/core.ts';
 import { loadCollectionSpec } from '../object/load.ts';
 import type { CollectionSpec, ExternSpec, MapEntry, MapSpec, ProgramSpec, VariableSpec } from '../object/spec.ts';
-import { MapType, type ProgramType } from '../uapi/enums.ts';
+import type { ProgramType } from '../uapi/enums.ts';
+import { loadTimeMaxEntries } from '../uapi/maps.ts';
 import { type EventInput, REDIRECT_MAP_TYPES, RedirectMap } from './helpers/index.ts';
 import type { JitOptions } from './jit/index.ts';
 import { VmProgram, vmProgramById } from './runtime.ts';
@@ -203,8 +204,7 @@ function createMap(vm: Vm, spec: MapSpec, cpus: number, seed: number | undefined
     name: spec.name,
     keySize: spec.keySize,
     valueSize: spec.valueSize,
-    // libbpf sizes a perf event array without max_entries to the number of CPUs.
-    maxEntries: spec.type === MapType.PERF_EVENT_ARRAY && spec.maxEntries === 0 ? cpus : spec.maxEntries,
+    maxEntries: loadTimeMaxEntries(spec.type, spec.maxEntries, cpus),
     flags: spec.flags,
     mapExtra: spec.mapExtra,
     cpus,
