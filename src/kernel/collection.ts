@@ -6,12 +6,11 @@
  * line_info), then prog arrays and map-in-maps filled with fds. Anything that
  * fails closes what was created before it.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { release } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import type { Btf } from '../btf/btf.ts';
 import { type CoreReport, POISON_CALL_IMM, loadKernelBtf } from '../btf/index.ts';
 import { applyProgramCore } from '../object/core.ts';
+import { type KconfigSource, kconfigData } from '../object/kconfig.ts';
 import { loadCollectionSpec } from '../object/load.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { LdImm64Src } from '../isa/opcodes.ts';
@@ -89,7 +88,7 @@ export interface CollectionOptions {
   /** CO-RE target BTF (default: the running kernel's, when a program has CO-RE relocations). */
   coreTarget?: Btf;
   /** Kconfig values overriding /proc/config.gz (e.g. { CONFIG_HZ: 250 }). */
-  kconfig?: Record<string, string | number | boolean>;
+  kconfig?: KconfigSource;
   /** Verifier log level for every program (default 0: log only on failure). */
   logLevel?: 0 | 1 | 2;
 }
@@ -190,52 +189,6 @@ function reusePinned(spec: MapSpec, path: string): KernelMap {
   return map;
 }
 
-let kernelConfigCache: Map<string, string> | undefined;
-
-/** CONFIG_* values of the running kernel from /proc/config.gz or /boot/config-$(uname -r). */
-function kernelConfig(): Map<string, string> {
-  if (kernelConfigCache) return kernelConfigCache;
-  let text: string | undefined;
-  if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
-  const config = new Map<string, string>();
-  for (const line of (text ?? '').split('\n')) {
-    const match = /^(CONFIG_\w+)=(.*)$/.exec(line);
-    if (match) config.set(match[1]!, match[2]!);
-  }
-  kernelConfigCache = config;
-  return config;
-}
-
-function linuxVersionCode(): number {
-  const [major = 0, minor = 0, patch = 0] = release().split(/[.-]/).map(Number);
-  return (major << 16) + (minor << 8) + Math.min(patch, 255);
-}
-
-/** Writes the value of kconfig extern `name` (`size` bytes) into `data` at `offset`, as libbpf does. */
-function fillKconfig(data: Uint8Array, name: string, offset: number, size: number, weak: boolean, overrides: CollectionOptions['kconfig']): void {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let raw: string | number | boolean | undefined = overrides?.[name];
-  if (raw === undefined) raw = name === 'LINUX_KERNEL_VERSION' ? linuxVersionCode() : name === 'LINUX_HAS_SYSCALL_WRAPPER' ? 1 : kernelConfig().get(name);
-  if (raw === undefined) {
-    if (weak) return; // an unset __weak extern reads as zero
-    throw new CollectionLoadError(`kconfig extern ${name} is not set in this kernel's configuration and is not __weak`);
-  }
-  if (typeof raw === 'string' && raw.startsWith('"')) {
-    const bytes = new TextEncoder().encode(JSON.parse(raw) as string);
-    data.set(bytes.subarray(0, size - 1), offset);
-    return;
-  }
-  const value = raw === 'y' || raw === true ? 1n : raw === 'm' ? 2n : raw === 'n' || raw === false ? 0n : BigInt(raw);
-  switch (size) {
-    case 1: view.setUint8(offset, Number(value & 0xffn)); break;
-    case 2: view.setUint16(offset, Number(value & 0xffffn), true); break;
-    case 4: view.setUint32(offset, Number(value & 0xffffffffn), true); break;
-    case 8: view.setBigUint64(offset, BigInt.asUintN(64, value), true); break;
-    default: throw new CollectionLoadError(`kconfig extern ${name} has unsupported size ${size}`);
-  }
-}
-
 function relocate(program: ProgramSpec, instructions: Instruction[], maps: Record<string, KernelMap>, spec: CollectionSpec, ksyms: Map<string, KsymResolution>): void {
   for (const r of program.relocations) {
     const at = `program '${program.name}', instruction ${r.insnIndex}`;
@@ -288,12 +241,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
         continue;
       }
       const map = (collection.maps[m.name] = createMap(m, btf));
-      const data = m.initialData ? new Uint8Array(m.initialData) : undefined;
-      if (data && m.section === '.kconfig') {
-        for (const extern of Object.values(spec.externs)) {
-          if (extern.kind === 'kconfig' && extern.offset !== undefined && extern.size !== undefined) fillKconfig(data, extern.name, extern.offset, extern.size, extern.weak, options.kconfig);
-        }
-      }
+      const data = m.section === '.kconfig' ? kconfigData(spec, m.valueSize, options.kconfig) : m.initialData ? new Uint8Array(m.initialData) : undefined;
       if (data && data.some((b) => b !== 0)) map.update(u32(0), data);
       for (const entry of m.contents) if (entry.value instanceof Uint8Array) map.update(keyBytes(entry), entry.value);
       if (m.frozen) map.freeze();

@@ -9,3 +9,4 @@ export type { CoreResult } from './core.ts';
 export { programListing, describeRelocation } from './listing.ts';
 export type { ListingOptions } from './listing.ts';
 export { collectionFromInstructions, type InstructionProgram } from './from-instructions.ts';
+export { KconfigError, kconfigData, parseKernelConfig, type KconfigSource } from './kconfig.ts';

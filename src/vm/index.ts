@@ -13,7 +13,7 @@ export * from './vm.ts';
 export * from './conformance.ts';
 export { ContextAccessError, checkContextAccesses } from './context.ts';
 export { RunInputError, VmProgram, vmProgramById, type VmProgramOptions, type VmRunOptions, type VmRunResult } from './runtime.ts';
-export { CollectionLoadError, VmCollection, loadVmCollection, parseKernelConfig, type VmCollectionOptions } from './collection.ts';
+export { CollectionLoadError, VmCollection, loadVmCollection, type VmCollectionOptions } from './collection.ts';
 export * from './tracepoint.ts';
 export {
   FunctionPointerError,

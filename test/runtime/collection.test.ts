@@ -6,7 +6,10 @@ import type { KernelMap } from '../../src/kernel/map.ts';
 import { VmRingBufferReader, type RingBufMap } from '../../src/maps/index.ts';
 import { RunInputError } from '../../src/vm/runtime.ts';
 import { skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
-import { assertSameMaps, hex, withBoth } from './support.ts';
+import { assertSameMaps, fixture, hex, withBoth } from './support.ts';
+import { loadVmCollection } from '../../src/vm/collection.ts';
+import { loadCollection } from '../../src/kernel/collection.ts';
+import { possibleCpus } from '../../src/kernel/map.ts';
 
 const both = (): string | false => skipWithoutClang() || skipWithoutKernel();
 
@@ -163,4 +166,24 @@ test('LRU flow table below capacity: same entries and new-flow count', { skip: b
     runAll(vm, kernel, 'tc_lru');
     assertSameMaps(vm, kernel);
   });
+});
+
+test('.kconfig externs are written alike by both backends, as libbpf writes them (char y = 121, tristate m = 2)', { skip: both() }, () => {
+  const kconfig = { CONFIG_HZ: '250', CONFIG_BPF_SYSCALL: 'y', CONFIG_TSBPF_MODULE: 'm', CONFIG_TSBPF_CHAR: 'y', CONFIG_TSBPF_NAME: '"tsbpf"' };
+  const vm = loadVmCollection(fixture('kconfig_core'), { kconfig, cpus: possibleCpus() });
+  try {
+    const kernel = loadCollection(fixture('kconfig_core'), { kconfig });
+    try {
+      const frame = buildPacket(ethernet(), ipv4(), udp(), payload('k'));
+      vm.programs.read_config!.run({ data: frame });
+      kernel.programs.read_config!.run({ data: frame });
+      assertSameMaps(vm, kernel);
+      const seen = vm.readVariable('seen');
+      assert.deepEqual([1, 2, 3, 4].map((i) => Buffer.from(seen).readBigUInt64LE(i * 8)), [250n, 1n, 2n, 121n]);
+    } finally {
+      kernel.close();
+    }
+  } finally {
+    vm.close();
+  }
 });
