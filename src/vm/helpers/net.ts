@@ -172,6 +172,16 @@ function fibLookup(call: HelperCall): number {
   return FibResult.SUCCESS;
 }
 
+/** skb_load_bytes(_relative): `to` gets the packet bytes at `start`, or zeros and EFAULT when they run past `end`. */
+function loadPacketBytes(call: HelperCall, start: number, end: number, to: Uint8Array): number {
+  if (start + to.length > end) {
+    to.fill(0);
+    return EFAULT;
+  }
+  to.set(call.memory.u8.subarray(start, start + to.length));
+  return 0;
+}
+
 /** Registers the helpers of this file (by kernel helper id). */
 export function registerNetHelpers(registry: HelperRegistry): void {
   registry
@@ -180,13 +190,7 @@ export function registerNetHelpers(registry: HelperRegistry): void {
       const packet = packetOf(call, 'skb_load_bytes');
       const offset = call.argU32(2);
       const length = call.arg(4);
-      const to = call.bytes(3, length, true);
-      if (offset + length > packet.length) {
-        to.fill(0);
-        return EFAULT;
-      }
-      to.set(call.memory.u8.subarray(packet.data + offset, packet.data + offset + length));
-      return 0;
+      return loadPacketBytes(call, packet.data + offset, packet.data + packet.length, call.bytes(3, length, true));
     })
     .register(68, (call) => {
       // skb_load_bytes_relative(skb, offset, to, len, start_header): only BPF_HDR_START_MAC (0) and NET (1)
@@ -196,12 +200,11 @@ export function registerNetHelpers(registry: HelperRegistry): void {
       const start = call.argU32(5);
       const to = call.bytes(3, length, true);
       const base = start === 0 ? packet.macHeader : start === 1 ? packet.macHeader + ETH_HLEN : -1;
-      if (base < 0 || base + offset + length > packet.dataEnd) {
+      if (base < 0) {
         to.fill(0);
-        return base < 0 ? EINVAL : EFAULT;
+        return EINVAL;
       }
-      to.set(call.memory.u8.subarray(base + offset, base + offset + length));
-      return 0;
+      return loadPacketBytes(call, base + offset, packet.dataEnd, to);
     })
     .register(9, (call) => {
       // skb_store_bytes(skb, offset, from, len, flags)
