@@ -88,27 +88,14 @@ export class RingBufMap extends VmMap {
     this.memory.view.setBigUint64(this.producerPosAddress, BigInt(position), true);
   }
 
-  /** bpf_ringbuf_reserve: the record's data address, or 0 when it does not fit. */
+  /** bpf_ringbuf_reserve: the record's data address, mapped for the program until committed, or 0 when it does not fit. */
   reserve(size: number, flags = 0): number {
-    if (flags !== 0 || size > MAX_RECORD) return 0;
-    const length = (size + HEADER_SIZE + 7) & ~7;
-    const producer = this.producerPos;
-    const next = producer + length;
-    const oldestPending = this.pending[0] ?? producer;
-    if (next - this.consumerPos > this.mask || next - oldestPending > this.mask) {
-      this.dropped++;
-      return 0;
-    }
-    const header = this.data + (producer & this.mask);
-    const view = this.memory.view;
-    view.setUint32(header, (size | BUSY_BIT) >>> 0, true);
-    view.setUint32(header + 4, Math.floor((header - this.base) / PAGE_SIZE), true);
-    this.pending.push(producer);
-    this.producerPos = next;
-    const address = header + HEADER_SIZE;
-    const region = size > 0 ? this.memory.map({ start: address, size, kind: 'map', writable: true, name: `${this.describe()} record` }) : undefined;
-    this.reserved.set(address, { size, position: producer, region });
-    return address;
+    if (flags !== 0) return 0;
+    const record = this.allocateRecord(size);
+    if (record === undefined) return 0;
+    const region = size > 0 ? this.memory.map({ start: record.address, size, kind: 'map', writable: true, name: `${this.describe()} record` }) : undefined;
+    this.reserved.set(record.address, { size, position: record.position, region });
+    return record.address;
   }
 
   /** bpf_ringbuf_submit / bpf_ringbuf_discard of the record whose data is at `address`. */
@@ -117,24 +104,48 @@ export class RingBufMap extends VmMap {
     if (record === undefined) throw new RingBufferRecordError(`${this.describe()}: 0x${address.toString(16)} is not a record reserved from this ring buffer and not yet submitted or discarded`);
     this.reserved.delete(address);
     if (record.region !== undefined) this.memory.unmap(record.region);
-    const header = address - HEADER_SIZE;
-    const end = address + record.size;
-    const dataEnd = this.data + this.maxEntries;
-    if (end > dataEnd) this.memory.u8.copyWithin(this.data, dataEnd, end); // the mirror's bytes belong at the start
-    this.memory.view.setUint32(header, (record.size | (discard ? DISCARD_BIT : 0)) >>> 0, true);
-    const i = this.pending.indexOf(record.position);
-    if (i >= 0) this.pending.splice(i, 1);
-    if (!discard) for (const listener of this.listeners) listener();
+    this.completeRecord(address, record.size, record.position, discard);
   }
 
-  /** bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when full. */
+  /** bpf_ringbuf_output: 0, -EINVAL for bad flags, -EAGAIN when full. The record is written here, never mapped for the program. */
   output(bytes: Uint8Array, flags = 0): number {
     if (flags & ~(RingbufConst.NO_WAKEUP | RingbufConst.FORCE_WAKEUP)) return negErrno('EINVAL');
-    const address = this.reserve(bytes.length);
-    if (address === 0) return negErrno('EAGAIN');
-    this.memory.u8.set(bytes, address);
-    this.commit(address, false);
+    const record = this.allocateRecord(bytes.length);
+    if (record === undefined) return negErrno('EAGAIN');
+    this.memory.u8.set(bytes, record.address);
+    this.completeRecord(record.address, bytes.length, record.position, false);
     return 0;
+  }
+
+  /** Claims space for a record of `size` bytes (BUSY header written, producer advanced), or undefined when it does not fit. */
+  private allocateRecord(size: number): { address: number; position: number } | undefined {
+    if (size > MAX_RECORD) return undefined;
+    const length = (size + HEADER_SIZE + 7) & ~7;
+    const producer = this.producerPos;
+    const next = producer + length;
+    const oldestPending = this.pending[0] ?? producer;
+    if (next - this.consumerPos > this.mask || next - oldestPending > this.mask) {
+      this.dropped++;
+      return undefined;
+    }
+    const header = this.data + (producer & this.mask);
+    const view = this.memory.view;
+    view.setUint32(header, (size | BUSY_BIT) >>> 0, true);
+    view.setUint32(header + 4, Math.floor((header - this.base) / PAGE_SIZE), true);
+    this.pending.push(producer);
+    this.producerPos = next;
+    return { address: header + HEADER_SIZE, position: producer };
+  }
+
+  /** Publishes (or discards) a record: the mirror's bytes wrapped to the start, BUSY cleared, readers woken. */
+  private completeRecord(address: number, size: number, position: number, discard: boolean): void {
+    const end = address + size;
+    const dataEnd = this.data + this.maxEntries;
+    if (end > dataEnd) this.memory.u8.copyWithin(this.data, dataEnd, end); // the mirror's bytes belong at the start
+    this.memory.view.setUint32(address - HEADER_SIZE, (size | (discard ? DISCARD_BIT : 0)) >>> 0, true);
+    const i = this.pending.indexOf(position);
+    if (i >= 0) this.pending.splice(i, 1);
+    if (!discard) for (const listener of this.listeners) listener();
   }
 
   /** bpf_ringbuf_query. */
