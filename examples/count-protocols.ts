@@ -9,7 +9,7 @@
 import { loadCollectionSpec } from '../src/object/index.ts';
 import { loadVmCollection } from '../src/vm/index.ts';
 import { loadCollection } from '../src/kernel/index.ts';
-import type { BpfMap, BpfProgram } from '../src/kernel/interface.ts';
+import type { BpfMap, BpfProgram } from '../src/backend/index.ts';
 import { readCaptureAll } from '../src/net/index.ts';
 
 const spec = loadCollectionSpec(process.argv[2] ?? 'count-protocols.o');

@@ -2,7 +2,7 @@
  * tsbpf: eBPF for TypeScript.
  *
  * Each area is a namespace here and a subpath of its own (`tsbpf/isa`,
- * `tsbpf/btf`, `tsbpf/object`, `tsbpf/vm`, `tsbpf/maps`, `tsbpf/kernel`,
+ * `tsbpf/btf`, `tsbpf/object`, `tsbpf/backend`, `tsbpf/vm`, `tsbpf/maps`, `tsbpf/kernel`,
  * `tsbpf/uapi`, `tsbpf/net`). The kernel backend loads its FFI library
  * only when first used, so importing this module is safe anywhere.
  */
@@ -11,6 +11,7 @@ export * as btf from './btf/index.ts';
 export * as object from './object/index.ts';
 export * as vm from './vm/index.ts';
 export * as maps from './maps/index.ts';
+export * as backend from './backend/index.ts';
 export * as kernel from './kernel/index.ts';
 export * as uapi from './uapi/index.ts';
 export * as net from './net/index.ts';

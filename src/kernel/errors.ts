@@ -73,11 +73,6 @@ export class BpfSyscallError extends TsbpfError {
   }
 }
 
-/** Using an object whose file descriptor was already closed. */
-export class ClosedError extends TsbpfError {
-  override name = 'ClosedError';
-}
-
 /** A kernel feature this operation needs is missing (not built in, too old...). */
 export class NotSupportedError extends TsbpfError {
   override name = 'NotSupportedError';
@@ -87,3 +82,5 @@ export class NotSupportedError extends TsbpfError {
 export class KernelArgumentError extends TsbpfError {
   override name = 'KernelArgumentError';
 }
+
+export { ClosedError } from '../backend/index.ts';

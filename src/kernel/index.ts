@@ -1,5 +1,5 @@
 /** The Linux kernel backend: bpf(), maps, programs, links, readers, probes, collections. */
-export * from './interface.ts';
+export * from '../backend/index.ts';
 export { BpfSyscallError, SyscallError, ClosedError, NotSupportedError, KernelArgumentError, type Capability } from './errors.ts';
 export { closeAll, openFdCount } from './fd.ts';
 export { KernelMap, MapFlags, possibleCpus, parseCpuList, pinObject, openPinned, ensureBpffs, BPFFS, type MapOptions } from './map.ts';

@@ -5,7 +5,7 @@ import { Attr, BpfCommand, attr, bpfCall, bpfError, scratch, tryBpfCall } from '
 import { KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue, sysMount } from './ffi.ts';
-import { iterateMapEntries, iterateMapKeys, joinPerCpuValues, splitPerCpuValues, type BpfMap, type PerCpuLayout } from './interface.ts';
+import { iterateMapEntries, iterateMapKeys, joinPerCpuValues, splitPerCpuValues, type BpfMap, type PerCpuLayout } from '../backend/index.ts';
 
 /** BPF_F_* map_flags: the uapi table (src/uapi/maps.ts) under the kernel backend's historical name. */
 export { MapFlag as MapFlags } from '../uapi/maps.ts';

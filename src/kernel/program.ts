@@ -7,7 +7,7 @@ import { KernelArgumentError, type Capability } from './errors.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue } from './ffi.ts';
 import { programInfo } from './info.ts';
-import type { BpfProgram, RunOptions, RunResult } from './interface.ts';
+import type { BpfProgram, RunOptions, RunResult } from '../backend/index.ts';
 
 /** PROG_LOAD attr offsets (include/uapi/linux/bpf.h). */
 const PL = {

@@ -7,7 +7,7 @@ import type { Btf } from '../btf/btf.ts';
 import { type BtfValue, type BtfValueCodec, btfValueCodec } from '../btf/value.ts';
 import type { CollectionSpec } from '../object/spec.ts';
 import { KernelArgumentError } from './errors.ts';
-import type { BpfMap } from './interface.ts';
+import type { BpfMap } from '../backend/index.ts';
 
 /** A BpfMap seen through its BTF types. `K`/`V` describe the decoded shapes (default: any BtfValue). */
 export class TypedMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue> {

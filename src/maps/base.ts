@@ -1,5 +1,5 @@
-import { iterateMapEntries, iterateMapKeys, joinPerCpuValues, splitPerCpuValues, type BpfMap } from '../kernel/interface.ts';
-import { ClosedError } from '../kernel/errors.ts';
+import { iterateMapEntries, iterateMapKeys, joinPerCpuValues, splitPerCpuValues, type BpfMap } from '../backend/index.ts';
+import { ClosedError } from '../backend/index.ts';
 import type { VmMemory, Region } from '../vm/memory.ts';
 import { MapType, mapTypeName } from '../uapi/enums.ts';
 import { ACCESS_FLAGS, MapFlag, PAGE_SIZE, UpdateFlag, mapFlagNames, mapTypeRule, perCpuValueStride, type MapTypeRule, type SizeRule } from '../uapi/maps.ts';

@@ -1,7 +1,7 @@
 /**
  * The VM backend's program object: a program of a given type loaded into a
  * Vm with the runtime helpers, offering the same `run({ data, ctx, repeat })`
- * as the kernel backend's BPF_PROG_TEST_RUN (src/kernel/interface.ts), and
+ * as the kernel backend's BPF_PROG_TEST_RUN (src/backend/interface.ts), and
  * modelled on what the kernel's test run does for each program type
  * (net/bpf/test_run.c): the packet layout, the context fields it fills, the
  * fields it accepts in ctx_in and returns in ctx_out.
@@ -10,7 +10,7 @@ import { TsbpfError } from '../errors.ts';
 import { monotonicNs } from '../host/node.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { OPCODE_CALL } from '../isa/opcodes.ts';
-import type { BpfProgram, RunOptions, RunResult } from '../kernel/interface.ts';
+import type { BpfProgram, RunOptions, RunResult } from '../backend/index.ts';
 import { ProgramType } from '../uapi/enums.ts';
 import { type ContextLayout, type ProgramTypeSpec, CONTEXT_LAYOUTS, programTypeSpec } from '../uapi/program-types.ts';
 import { checkContextAccesses } from './context.ts';

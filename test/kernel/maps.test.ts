@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { KernelMap, ensureBpffs, openPinned, possibleCpus, parseCpuList } from '../../src/kernel/map.ts';
 import { mapInfo, listIds } from '../../src/kernel/info.ts';
 import { BpfSyscallError, ClosedError, KernelArgumentError } from '../../src/kernel/errors.ts';
-import { UpdateFlags } from '../../src/kernel/interface.ts';
+import { UpdateFlags } from '../../src/backend/index.ts';
 import { sysClose } from '../../src/kernel/ffi.ts';
 import { MapType } from '../../src/uapi/enums.ts';
 import { skipWithoutKernel } from '../support/env.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { type BtfValue, BtfValueError } from '../../src/btf/value.ts';
 import { loadCollection } from '../../src/kernel/collection.ts';
 import { KernelArgumentError } from '../../src/kernel/errors.ts';
-import type { BpfMap } from '../../src/kernel/interface.ts';
+import type { BpfMap } from '../../src/backend/index.ts';
 import { possibleCpus } from '../../src/kernel/map.ts';
 import { type TypedMap, typedMap, typedSpecMap } from '../../src/kernel/typed-map.ts';
 import { loadCollectionSpec } from '../../src/object/load.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { possibleCpus } from '../../src/kernel/map.ts';
-import type { BpfMap } from '../../src/kernel/interface.ts';
+import type { BpfMap } from '../../src/backend/index.ts';
 import { loadCollection, type KernelCollection } from '../../src/kernel/collection.ts';
 import { loadVmCollection, type VmCollection } from '../../src/vm/collection.ts';
 import { MapType } from '../../src/uapi/enums.ts';

@@ -8,7 +8,7 @@
 import { basename, extname } from 'node:path';
 import { AsmError, assemble } from '../../isa/index.ts';
 import { BpfSyscallError } from '../../kernel/errors.ts';
-import type { BpfProgram, RunResult } from '../../kernel/interface.ts';
+import type { BpfProgram, RunResult } from '../../backend/index.ts';
 import { CaptureReader, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
 import { collectionFromInstructions } from '../../object/from-instructions.ts';
 import { loadCollectionSpec } from '../../object/load.ts';

@@ -20,6 +20,13 @@
  * - after `close()` every method throws a ClosedError; close() twice is harmless.
  */
 
+import { TsbpfError } from '../errors.ts';
+
+/** Using a map, program or reader (of either backend) after close(). */
+export class ClosedError extends TsbpfError {
+  override name = 'ClosedError';
+}
+
 /** BPF_ANY / BPF_NOEXIST / BPF_EXIST (and BPF_F_LOCK, 4) for updates. */
 export const UpdateFlags = {
   ANY: 0,
