@@ -181,7 +181,7 @@ export class KernelProgram extends FdResource implements BpfProgram {
             logSize = Math.min(maxLog, Math.max(logSize * 4, logTrueSize + 1));
             continue;
           }
-          if (level === 0 && errno !== errnoValue('EPERM') && errno !== errnoValue('E2BIG')) {
+          if (level === 0 && errno !== errnoValue('EPERM')) {
             level = 1; // ask the verifier why
             continue;
           }
@@ -215,7 +215,7 @@ function loadExplanations(options: ProgramOptions): Partial<Record<string, strin
       ? `unknown program type ${options.type}`
       : 'the kernel rejected the program (see the verifier log)',
     EACCES: 'the verifier rejected the program (see the log)',
-    E2BIG: 'too many instructions',
+    E2BIG: 'the program is too large or too complex for the verifier (more than 1,000,000 instructions processed or 8,192 branches pending; see the log)',
   };
 }
 

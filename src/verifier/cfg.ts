@@ -1,0 +1,269 @@
+/**
+ * The program's static structure, checked before any path is explored
+ * (the kernel's check_subprogs and check_cfg): subprogram boundaries,
+ * jumps that stay inside their function, no jump into the middle of an
+ * lddw, every instruction reachable; then prune points and register
+ * liveness (compute_live_registers in Linux 6.18), which the state
+ * comparison uses to ignore dead registers.
+ */
+import {
+  type Instruction,
+  CallSrc,
+  InsnClass,
+  JmpOp,
+  LdImm64Src,
+  Mode,
+  OPCODE_LDDW,
+  Source,
+  isLddw,
+  jmpOp,
+  opClass,
+  opMode,
+  opSource,
+} from '../isa/index.ts';
+import { helperById } from '../uapi/index.ts';
+import { Rejection } from './errors.ts';
+
+export interface Subprogram {
+  start: number;
+  /** One past the last instruction. */
+  end: number;
+}
+
+export interface ProgramShape {
+  subprogs: Subprogram[];
+  /** subprog index of each instruction. */
+  subprogOf: Int32Array;
+  prunePoint: Uint8Array;
+  /** may_goto and callback-calling helper calls: always store a checkpoint here (mark_force_checkpoint). */
+  forceCheckpoint: Uint8Array;
+  /** Bit i set: register i may be read before it is written, from this instruction on. */
+  liveIn: Uint16Array;
+}
+
+const isJmp = (i: Instruction): boolean => {
+  const cls = opClass(i.opcode);
+  return cls === InsnClass.JMP || cls === InsnClass.JMP32;
+};
+const isCall = (i: Instruction): boolean => opClass(i.opcode) === InsnClass.JMP && jmpOp(i.opcode) === JmpOp.CALL;
+const isExit = (i: Instruction): boolean => opClass(i.opcode) === InsnClass.JMP && jmpOp(i.opcode) === JmpOp.EXIT;
+export const isPseudoCall = (i: Instruction): boolean => isCall(i) && i.src === CallSrc.LOCAL;
+export const isPseudoFunc = (i: Instruction): boolean => i.opcode === OPCODE_LDDW && i.src === LdImm64Src.FUNC;
+const isUncondJump = (i: Instruction): boolean => isJmp(i) && jmpOp(i.opcode) === JmpOp.JA;
+
+/** Target of a jump (JA32 takes its distance from imm). */
+export function jumpTarget(insns: readonly Instruction[], t: number): number {
+  const i = insns[t]!;
+  const distance = opClass(i.opcode) === InsnClass.JMP32 && jmpOp(i.opcode) === JmpOp.JA ? i.imm : i.offset;
+  return t + distance + 1;
+}
+
+export function analyzeShape(insns: readonly Instruction[]): ProgramShape {
+  const n = insns.length;
+  const starts = new Set<number>([0]);
+  for (let t = 0; t < n; t++) {
+    const i = insns[t]!;
+    if (isPseudoCall(i) || isPseudoFunc(i)) {
+      const target = t + i.imm + 1;
+      if (target < 0 || target >= n) throw new Rejection(t, 'call to invalid destination');
+      starts.add(target);
+    }
+    if (isLddw(i)) t++;
+  }
+  const sorted = [...starts].sort((a, b) => a - b);
+  const subprogs = sorted.map((start, k) => ({ start, end: sorted[k + 1] ?? n }));
+  const subprogOf = new Int32Array(n);
+  for (let k = 0; k < subprogs.length; k++) subprogOf.fill(k, subprogs[k]!.start, subprogs[k]!.end);
+
+  // check_subprogs: jumps stay in their function; each function ends in exit or ja.
+  for (const sp of subprogs) {
+    for (let t = sp.start; t < sp.end; t++) {
+      const i = insns[t]!;
+      if (isJmp(i) && !isCall(i) && !isExit(i)) {
+        const target = jumpTarget(insns, t);
+        if (target < sp.start || target >= sp.end) throw new Rejection(t, `jump out of range from insn ${t} to ${target}`);
+      }
+      if (isLddw(i)) t++;
+    }
+    const last = insns[sp.end - 1]!;
+    if (!isExit(last) && !isUncondJump(last)) throw new Rejection(sp.end - 1, 'last insn is not an exit or jmp');
+  }
+
+  const prunePoint = new Uint8Array(n);
+  const forceCheckpoint = new Uint8Array(n);
+  checkCfg(insns, prunePoint, forceCheckpoint);
+  const liveIn = computeLiveness(insns, subprogs);
+  return { subprogs, subprogOf, prunePoint, forceCheckpoint, liveIn };
+}
+
+/** bpf_loop, for_each_map_elem, find_vma, user_ringbuf_drain: their calls are loop heads (is_sync_callback_calling_insn). */
+const SYNC_CALLBACK_HELPERS = new Set([181, 164, 180, 209]);
+
+const DISCOVERED = 1;
+const EXPLORED = 2;
+
+/** check_cfg: depth-first over the CFG; records prune points and back-edges (loop heads). */
+function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCheckpoint: Uint8Array): void {
+  const n = insns.length;
+  const state = new Uint8Array(n);
+  const stack: number[] = [];
+  const edgesDone = new Uint8Array(n);
+  const successors = (t: number): Array<{ to: number; branch: boolean }> => {
+    const i = insns[t]!;
+    const size = isLddw(i) ? 2 : 1;
+    if (isPseudoFunc(i)) return [{ to: t + size, branch: false }, { to: t + i.imm + 1, branch: true }];
+    if (!isJmp(i)) return [{ to: t + size, branch: false }];
+    const op = jmpOp(i.opcode);
+    if (op === JmpOp.EXIT) return [];
+    if (op === JmpOp.CALL) {
+      prunePoint[t + 1] = 1;
+      if (i.src === CallSrc.HELPER && SYNC_CALLBACK_HELPERS.has(i.imm)) {
+        prunePoint[t] = 1;
+        forceCheckpoint[t] = 1;
+      }
+      if (i.src === CallSrc.LOCAL) {
+        prunePoint[t] = 1;
+        return [{ to: t + 1, branch: false }, { to: t + i.imm + 1, branch: true }];
+      }
+      return [{ to: t + 1, branch: false }];
+    }
+    if (op === JmpOp.JA) {
+      const to = jumpTarget(insns, t);
+      prunePoint[to] = 1;
+      return [{ to, branch: false }];
+    }
+    prunePoint[t] = 1;
+    if (op === JmpOp.JCOND) forceCheckpoint[t] = 1;
+    return [{ to: t + 1, branch: false }, { to: t + i.offset + 1, branch: true }];
+  };
+  const visitFrom = (root: number): void => {
+    if (state[root] !== 0) return;
+    state[root] = DISCOVERED;
+    stack.push(root);
+    while (stack.length > 0) {
+      const t = stack[stack.length - 1]!;
+      const succ = successors(t);
+      let pushed = false;
+      while (edgesDone[t]! < succ.length) {
+        const { to, branch } = succ[edgesDone[t]!]!;
+        edgesDone[t]!++;
+        if (to < 0 || to >= n) throw new Rejection(t, `jump out of range from insn ${t} to ${to}`);
+        if (branch) prunePoint[to] = 1;
+        if (state[to] === 0) {
+          state[to] = DISCOVERED;
+          stack.push(to);
+          pushed = true;
+          break;
+        }
+      }
+      if (!pushed) {
+        state[t] = EXPLORED;
+        stack.pop();
+      }
+    }
+  };
+  visitFrom(0);
+  for (let t = 0; t < n; t++) {
+    if (state[t] === 0) throw new Rejection(t, `unreachable insn ${t}`);
+    const i = insns[t]!;
+    if (isLddw(i)) {
+      if (t + 1 < n && state[t + 1] !== 0) throw new Rejection(t + 1, `jump into the middle of ldimm64 insn ${t + 1}`);
+      t++;
+    }
+  }
+}
+
+const ALL_ARGS = 0b111110;
+const CALLER_SAVED = 0b111111;
+
+/** Registers an instruction reads (use) and writes (def), as bit masks. */
+function useDef(insns: readonly Instruction[], t: number): { use: number; def: number } {
+  const i = insns[t]!;
+  const cls = opClass(i.opcode);
+  const dst = 1 << i.dst;
+  const src = 1 << i.src;
+  switch (cls) {
+    case InsnClass.ALU:
+    case InsnClass.ALU64: {
+      const op = i.opcode & 0xf0;
+      const x = opSource(i.opcode) === Source.X;
+      if (op === 0xb0) return { use: x ? src : 0, def: dst };
+      if (op === 0x80 || op === 0xd0) return { use: dst, def: dst };
+      return { use: dst | (x ? src : 0), def: dst };
+    }
+    case InsnClass.LDX:
+      return { use: src, def: dst };
+    case InsnClass.ST:
+      return { use: dst, def: 0 };
+    case InsnClass.STX:
+      if (opMode(i.opcode) === Mode.ATOMIC) {
+        const fetch = (i.imm & 1) !== 0;
+        const cmpxchg = i.imm === 0xf1;
+        if (i.imm === 0x100) return { use: src, def: dst };
+        return { use: dst | src | (cmpxchg ? 1 : 0), def: cmpxchg ? 1 : fetch ? src : 0 };
+      }
+      return { use: dst | src, def: 0 };
+    case InsnClass.LD:
+      if (isLddw(i)) return { use: 0, def: dst };
+      // LD_ABS / LD_IND read the context in r6 (and src for IND), clobber r0-r5.
+      return { use: (1 << 6) | (opMode(i.opcode) === Mode.IND ? src : 0), def: CALLER_SAVED };
+    case InsnClass.JMP:
+    case InsnClass.JMP32: {
+      const op = jmpOp(i.opcode);
+      if (op === JmpOp.EXIT) return { use: 1, def: 0 };
+      if (op === JmpOp.CALL) {
+        if (i.src === CallSrc.HELPER) {
+          const helper = helperById(i.imm);
+          const args = helper ? helper.args.length : 5;
+          return { use: ALL_ARGS & ((1 << (args + 1)) - 1), def: CALLER_SAVED };
+        }
+        return { use: ALL_ARGS, def: CALLER_SAVED };
+      }
+      if (op === JmpOp.JA || op === JmpOp.JCOND) return { use: 0, def: 0 };
+      return { use: dst | (opSource(i.opcode) === Source.X ? src : 0), def: 0 };
+    }
+    default:
+      return { use: 0, def: 0 };
+  }
+}
+
+/** Backward dataflow to a fixed point within each function (calls are opaque: they use r1-r5). */
+function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subprogram[]): Uint16Array {
+  const n = insns.length;
+  const liveIn = new Uint16Array(n);
+  const use = new Uint16Array(n);
+  const def = new Uint16Array(n);
+  const succ: number[][] = [];
+  for (let t = 0; t < n; t++) {
+    const ud = useDef(insns, t);
+    use[t] = ud.use & 0x7ff;
+    def[t] = ud.def & 0x7ff;
+    const i = insns[t]!;
+    const s: number[] = [];
+    if (isJmp(i)) {
+      const op = jmpOp(i.opcode);
+      if (op === JmpOp.EXIT) {
+        // no successors
+      } else if (op === JmpOp.CALL) s.push(t + 1);
+      else if (op === JmpOp.JA) s.push(jumpTarget(insns, t));
+      else s.push(t + 1, t + i.offset + 1);
+    } else s.push(t + (isLddw(i) ? 2 : 1));
+    succ.push(s.filter((x) => x >= 0 && x < n));
+  }
+  for (const sp of subprogs) {
+    let changed = true;
+    while (changed) {
+      changed = false;
+      for (let t = sp.end - 1; t >= sp.start; t--) {
+        let out = 0;
+        for (const s of succ[t]!) out |= liveIn[s]!;
+        const value = use[t]! | (out & ~def[t]!);
+        if (value !== liveIn[t]) {
+          liveIn[t] = value;
+          changed = true;
+        }
+      }
+    }
+  }
+  return liveIn;
+}

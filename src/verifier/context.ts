@@ -1,0 +1,70 @@
+/**
+ * Context accesses per program type, read from the shared data in
+ * src/uapi (the kernel's *_is_valid_access functions): which bytes of the
+ * context a program may load or store, with which sizes, and which loads
+ * give packet or socket pointers.
+ */
+import {
+  CONTEXT_LAYOUTS,
+  ProgramType,
+  type ProgramTypeSpec,
+  contextFieldAccessible,
+  contextFieldAt,
+} from '../uapi/index.ts';
+import { MAYBE_NULL, RegType } from './state.ts';
+
+export interface ContextAccessResult {
+  ok: boolean;
+  /** Register type a load gives (SCALAR unless the field is a pointer). */
+  regType: number;
+  btfName?: string;
+}
+
+const DENY: ContextAccessResult = { ok: false, regType: RegType.SCALAR };
+const SCALAR: ContextAccessResult = { ok: true, regType: RegType.SCALAR };
+
+const POINTER_TYPES: Readonly<Record<string, number>> = {
+  packet: RegType.PTR_TO_PACKET,
+  packet_end: RegType.PTR_TO_PACKET_END,
+  packet_meta: RegType.PTR_TO_PACKET_META,
+  sock_common_or_null: RegType.PTR_TO_SOCK_COMMON | MAYBE_NULL,
+  sock_or_null: RegType.PTR_TO_SOCKET | MAYBE_NULL,
+  sock: RegType.PTR_TO_SOCKET,
+  flow_keys: RegType.PTR_TO_FLOW_KEYS,
+  btf_id: RegType.PTR_TO_BTF_ID,
+};
+
+/** Whether `[off, off+size)` of the context may be read (or written) by a program of `spec`'s type. */
+export function contextAccess(spec: ProgramTypeSpec, off: number, size: number, write: boolean, attachType: number | undefined): ContextAccessResult {
+  if (off < 0 || off + size > spec.contextSize) return DENY;
+  const access = spec.access;
+  if (access === undefined) return genericAccess(spec, off, size, write);
+  const layout = CONTEXT_LAYOUTS[spec.context as keyof typeof CONTEXT_LAYOUTS];
+  const field = contextFieldAt(layout, off);
+  if (field === undefined) return DENY;
+  if (!contextFieldAccessible(spec, field.name, write, attachType)) return DENY;
+  const pointer = access.pointers[field.name];
+  const exact = access.exactSize?.[field.name];
+  if (pointer !== undefined) {
+    if (write || off !== field.offset) return DENY;
+    const want = exact ?? field.size;
+    if (size !== want) return DENY;
+    return { ok: true, regType: POINTER_TYPES[pointer] ?? RegType.SCALAR, btfName: pointer === 'btf_id' ? field.name : undefined };
+  }
+  if (exact !== undefined) return size === exact && off === field.offset ? SCALAR : DENY;
+  const end = field.offset + field.size;
+  if (off + size > end) return DENY;
+  if (size === field.size || (field.size > 8 && size <= 8 && off % size === 0)) return off % Math.min(size, 8) === 0 ? SCALAR : DENY;
+  // Narrower than the field: only reads of fields that allow it, at an offset aligned to the load size.
+  if (write || !access.narrowReads.includes(field.name)) return DENY;
+  return off % size === 0 ? SCALAR : DENY;
+}
+
+/** Tracepoint records, raw tracepoint and BTF arguments, pt_regs, syscall args: aligned reads inside the struct. */
+function genericAccess(spec: ProgramTypeSpec, off: number, size: number, write: boolean): ContextAccessResult {
+  if (spec.type === ProgramType.SYSCALL) return SCALAR;
+  if (write && spec.type !== ProgramType.RAW_TRACEPOINT_WRITABLE) return DENY;
+  if (off < (spec.contextStart ?? 0)) return DENY;
+  if (off % size !== 0) return DENY;
+  return SCALAR;
+}

@@ -1,0 +1,158 @@
+/**
+ * tsbpf's verifier: decides before a program runs whether the Linux
+ * kernel's verifier would accept it, with the kernel's messages and log
+ * format, and explains every rejection in plain words.
+ *
+ * ```ts
+ * const result = verify(spec.programs.xdp_prog, { maps: spec.maps });
+ * if (!result.accepted) console.log(result.error.message, result.error.explanation.fix);
+ * ```
+ */
+import type { Btf } from '../btf/index.ts';
+import type { Instruction } from '../isa/index.ts';
+import { LdImm64Src } from '../isa/index.ts';
+import { type CollectionSpec, type MapSpec, type ProgramSpec, applyProgramCore } from '../object/index.ts';
+import { Rejection, VerifierError } from './errors.ts';
+import { type Explanation, explain, formatExplanation } from './explain.ts';
+import type { VerifierMap } from './state.ts';
+import { Verifier } from './verifier.ts';
+
+export { Rejection, VerifierError } from './errors.ts';
+export { type Explanation, explain, formatExplanation } from './explain.ts';
+export { COMPLEXITY_LIMIT_INSNS } from './verifier.ts';
+
+export interface VerifyOptions {
+  /** Program type (defaults to the spec's; required for bare instructions). */
+  type?: number;
+  expectedAttachType?: number;
+  /** The collection's maps, for the program's map relocations (CollectionSpec.maps). */
+  maps?: Readonly<Record<string, MapSpec>>;
+  /** Maps referenced by `lddw rX, map_fd(N)` in bare instructions, by N. */
+  mapsByFd?: ReadonlyMap<number, MapSpec>;
+  /** Log level as the kernel's log_level: 0 none, 1 the failing path, 2 every instruction. Default 1. */
+  logLevel?: 0 | 1 | 2;
+  /** License, for GPL-only helpers (defaults to the spec's; 'GPL' for bare instructions). */
+  license?: string;
+  sleepable?: boolean;
+  /** Verify as a privileged (CAP_BPF + CAP_PERFMON) load, as root does. Default true. */
+  privileged?: boolean;
+  /** BTF to resolve CO-RE relocations against before verifying (the running kernel's, usually). */
+  targetBtf?: Btf;
+}
+
+export interface VerifyError {
+  insnIndex: number;
+  /** The kernel's message (possibly several lines, as the kernel logs them). */
+  message: string;
+  errno: string;
+  explanation: Explanation;
+}
+
+export interface VerifyResult {
+  accepted: boolean;
+  processedInsns: number;
+  verificationTimeUs: number;
+  maxStatesPerInsn: number;
+  totalStates: number;
+  peakStates: number;
+  /** Stack bytes per subprogram (the kernel's `stack depth` line). */
+  stackDepth: number[];
+  /** The verifier log in the kernel's format. */
+  log: string;
+  /**
+   * Every memory access went to a region whose bounds the verifier proved
+   * (stack, map keys and values, checked packet, sized memory, fixed-layout
+   * contexts): a VM may run the program without run-time bounds checks.
+   * False when the program reads through kernel pointers (BTF ids, arena,
+   * tracing contexts) that only run-time checks can confine.
+   */
+  boundsProven: boolean;
+  error?: VerifyError;
+}
+
+/** Licenses the kernel treats as GPL-compatible (license_is_gpl_compatible). */
+const GPL_COMPATIBLE = new Set(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL']);
+
+let mapUid = 0;
+
+/** Verifies one program: a ProgramSpec from an object or assembly, or bare instructions. */
+export function verify(program: ProgramSpec | readonly Instruction[], options: VerifyOptions = {}): VerifyResult {
+  const spec = Array.isArray(program) ? undefined : (program as ProgramSpec);
+  const type = options.type ?? (spec?.type || undefined);
+  if (type === undefined) throw new VerifierError('verify: no program type (set options.type for bare instructions or an unknown section)', spec?.name ?? '', 0, '', '', '');
+  let insns: readonly Instruction[] = spec ? spec.instructions : (program as readonly Instruction[]);
+  if (spec && spec.coreRelocations.length > 0 && options.targetBtf) insns = applyProgramCore(spec, options.targetBtf).instructions;
+  const mapByInsn = new Map<number, VerifierMap>();
+  const byName = new Map<string, VerifierMap>();
+  const wrap = (name: string, mapSpec: MapSpec): VerifierMap => {
+    let m = byName.get(name);
+    if (m === undefined) {
+      m = { name: name.length > 15 ? name.slice(0, 15) : name, spec: mapSpec, uid: ++mapUid };
+      byName.set(name, m);
+    }
+    return m;
+  };
+  for (const reloc of spec?.relocations ?? []) {
+    if (reloc.kind !== 'map' && reloc.kind !== 'mapValue' && reloc.kind !== 'kconfig') continue;
+    const mapSpec = options.maps?.[reloc.mapName];
+    if (mapSpec !== undefined) mapByInsn.set(reloc.insnIndex, wrap(reloc.mapName, mapSpec));
+  }
+  const byFd = new Map<number, VerifierMap>();
+  for (const [fd, mapSpec] of options.mapsByFd ?? []) byFd.set(fd, wrap(mapSpec.name || `fd${fd}`, mapSpec));
+  const license = options.license ?? spec?.license ?? 'GPL';
+  const started = performance.now();
+  const outcome = Verifier.check({
+    insns,
+    programType: type,
+    expectedAttachType: options.expectedAttachType ?? spec?.expectedAttachType,
+    mapAt: (idx, insn) => mapByInsn.get(idx) ?? (insn.src === LdImm64Src.MAP_FD || insn.src === LdImm64Src.MAP_VALUE ? byFd.get(insn.imm) : undefined),
+    gplCompatible: GPL_COMPATIBLE.has(license),
+    sleepable: options.sleepable ?? spec?.sleepable ?? false,
+    privileged: options.privileged ?? true,
+    logLevel: options.logLevel ?? 1,
+    lineInfo: spec?.lineInfo ?? [],
+    functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
+  });
+  const verificationTimeUs = Math.round((performance.now() - started) * 1000);
+  const result: VerifyResult = {
+    accepted: outcome.rejection === undefined,
+    processedInsns: outcome.stats.processedInsns,
+    verificationTimeUs,
+    maxStatesPerInsn: outcome.stats.maxStatesPerInsn,
+    totalStates: outcome.stats.totalStates,
+    peakStates: outcome.stats.peakStates,
+    stackDepth: outcome.stats.stackDepth,
+    log: outcome.log,
+    boundsProven: outcome.rejection === undefined && outcome.boundsProven,
+  };
+  if (outcome.rejection) {
+    const r: Rejection = outcome.rejection;
+    result.error = { insnIndex: r.insnIndex, message: r.message, errno: r.errno, explanation: explain(r.message, outcome.failingPath, spec?.lineInfo ?? []) };
+  }
+  return result;
+}
+
+/** Verifies every program of a collection, by program name. */
+export function verifyCollection(collection: CollectionSpec, options: Omit<VerifyOptions, 'maps' | 'type'> = {}): Record<string, VerifyResult> {
+  const out: Record<string, VerifyResult> = {};
+  for (const [name, program] of Object.entries(collection.programs)) {
+    if (program.type === 0) continue;
+    out[name] = verify(program, { ...options, maps: collection.maps });
+  }
+  return out;
+}
+
+/** Throws a VerifierError (with the explanation in its message) when `result` is a rejection. */
+export function assertAccepted(program: string, result: VerifyResult): void {
+  if (result.accepted || result.error === undefined) return;
+  const e = result.error;
+  throw new VerifierError(
+    `the verifier rejected program '${program}' at insn ${e.insnIndex}: ${e.message.split('\n').at(-1)}\n${formatExplanation(e.explanation)}`,
+    program,
+    e.insnIndex,
+    e.message,
+    result.log,
+    formatExplanation(e.explanation),
+  );
+}
+

@@ -1,0 +1,218 @@
+/**
+ * The verifier log in the kernel's format (kernel/bpf/log.c): register
+ * states as print_reg_state writes them, the `; R1=...` column after each
+ * instruction, source lines from BTF line info, and the level-1 rule that a
+ * path's lines are dropped again when that path verifies.
+ */
+import type { LineInfo } from '../object/index.ts';
+import { TypeFlag } from '../uapi/index.ts';
+import { scalarRangesToString } from './scalar.ts';
+import { tnumIsConst } from './tnum.ts';
+import { BASE_MASK, type Frame, type Reg, RegType, SLOT_CHAR, Slot, mayBeNull } from './state.ts';
+
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  [RegType.NOT_INIT]: '?',
+  [RegType.SCALAR]: 'scalar',
+  [RegType.PTR_TO_CTX]: 'ctx',
+  [RegType.CONST_PTR_TO_MAP]: 'map_ptr',
+  [RegType.PTR_TO_MAP_VALUE]: 'map_value',
+  [RegType.PTR_TO_STACK]: 'fp',
+  [RegType.PTR_TO_PACKET]: 'pkt',
+  [RegType.PTR_TO_PACKET_META]: 'pkt_meta',
+  [RegType.PTR_TO_PACKET_END]: 'pkt_end',
+  [RegType.PTR_TO_FLOW_KEYS]: 'flow_keys',
+  [RegType.PTR_TO_SOCKET]: 'sock',
+  [RegType.PTR_TO_SOCK_COMMON]: 'sock_common',
+  [RegType.PTR_TO_TCP_SOCK]: 'tcp_sock',
+  [RegType.PTR_TO_TP_BUFFER]: 'tp_buffer',
+  [RegType.PTR_TO_XDP_SOCK]: 'xdp_sock',
+  [RegType.PTR_TO_BTF_ID]: 'ptr_',
+  [RegType.PTR_TO_MEM]: 'mem',
+  [RegType.PTR_TO_ARENA]: 'arena',
+  [RegType.PTR_TO_BUF]: 'buf',
+  [RegType.PTR_TO_FUNC]: 'func',
+  [RegType.PTR_TO_MAP_KEY]: 'map_key',
+  [RegType.CONST_PTR_TO_DYNPTR]: 'dynptr_ptr',
+};
+
+/** reg_type_str: `rdonly_ringbuf_mem_or_null`, `ptr_or_null_`... */
+export function regTypeName(type: number): string {
+  const base = type & BASE_MASK;
+  const F = TypeFlag;
+  const prefix =
+    (type & F.MEM_RDONLY ? 'rdonly_' : '') +
+    (type & F.MEM_RINGBUF ? 'ringbuf_' : '') +
+    (type & F.MEM_USER ? 'user_' : '') +
+    (type & F.MEM_PERCPU ? 'percpu_' : '') +
+    (type & F.MEM_RCU ? 'rcu_' : '') +
+    (type & F.PTR_UNTRUSTED ? 'untrusted_' : '') +
+    (type & F.PTR_TRUSTED ? 'trusted_' : '');
+  const postfix = mayBeNull(type) ? (base === RegType.PTR_TO_BTF_ID ? 'or_null_' : '_or_null') : '';
+  return `${prefix}${TYPE_NAMES[base] ?? `type${base}`}${postfix}`;
+}
+
+const U16_MAX = 0xffffn;
+
+/** verbose_snum: decimal within s16, otherwise hex of the 64-bit pattern. */
+export function snum(v: bigint): string {
+  const s = BigInt.asIntN(64, v);
+  if (s >= -32768n && s <= 32767n) return String(s);
+  return `0x${BigInt.asUintN(64, v).toString(16)}`;
+}
+
+/** verbose_unum: decimal up to u16, hex above. */
+export function unum(v: bigint): string {
+  const u = BigInt.asUintN(64, v);
+  return u <= U16_MAX ? String(u) : `0x${u.toString(16)}`;
+}
+
+/** print_reg_state. `frameno` is the frame being printed (stack pointers into other frames show `[N]`). */
+export function formatReg(r: Reg, frameno: number): string {
+  const t = r.type;
+  if (t === RegType.SCALAR && tnumIsConst(r.v.var)) return snum(r.v.var.value);
+  let out = regTypeName(t);
+  if (t === RegType.PTR_TO_ARENA) return out;
+  if (t === RegType.PTR_TO_STACK) {
+    if (frameno !== r.frameno) out += `[${r.frameno}]`;
+    if (tnumIsConst(r.v.var)) return out + snum(r.v.var.value + BigInt(r.off));
+  }
+  if ((t & BASE_MASK) === RegType.PTR_TO_BTF_ID) out += r.btfName ?? '';
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}`);
+  if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
+  const base = t & BASE_MASK;
+  if (r.map !== undefined && (base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_MAP_VALUE)) {
+    if (r.map.name) parts.push(`map=${r.map.name}`);
+    parts.push(`ks=${r.map.spec.keySize},vs=${r.map.spec.valueSize}`);
+  }
+  if (t !== RegType.SCALAR && r.off) parts.push(`off=${snum(BigInt(r.off))}`);
+  if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) parts.push(`r=${unum(BigInt(r.range))}`);
+  if (base === RegType.PTR_TO_MEM) parts.push(`sz=${unum(BigInt(r.memSize))}`);
+  if (tnumIsConst(r.v.var)) {
+    if (r.v.var.value !== 0n) parts.push(`imm=${snum(r.v.var.value)}`);
+  } else {
+    const ranges = scalarRangesToString(r.v);
+    if (ranges) parts.push(ranges);
+  }
+  return `${out}(${parts.join(',')})`;
+}
+
+/**
+ * print_verifier_state for one frame: every initialised register (or only
+ * `scratched` ones) and every written stack slot.
+ */
+export function formatFrame(f: Frame, scratchedRegs?: ReadonlySet<number>, scratchedSlots?: ReadonlySet<number>, refs?: readonly number[]): string {
+  let out = f.frameno ? ` frame${f.frameno}:` : '';
+  for (let i = 0; i <= 10; i++) {
+    const r = f.regs[i]!;
+    if (r.type === RegType.NOT_INIT) continue;
+    if (scratchedRegs && !scratchedRegs.has(i)) continue;
+    out += ` R${i}=${formatReg(r, f.frameno)}`;
+  }
+  for (let spi = 0; spi < f.stack.length; spi++) {
+    const slot = f.stack[spi];
+    if (slot === undefined) continue;
+    if (scratchedSlots && !scratchedSlots.has(spi)) continue;
+    if (slot.types.every((t) => t === Slot.INVALID)) continue;
+    let types = slot.types.map((t) => SLOT_CHAR[t]).join('');
+    const off = -(spi + 1) * 8;
+    if (slot.types[7] === Slot.SPILL && slot.spilled) {
+      const first = slot.types.indexOf(Slot.SPILL);
+      types = types.slice(0, first);
+      out += ` fp${off}=${types}${formatReg(slot.spilled, f.frameno)}`;
+    } else {
+      out += ` fp${off}=${types}`;
+    }
+  }
+  if (refs && refs.length > 0) out += ` refs=${refs.join(',')}`;
+  if (f.callback) out += ' cb';
+  return out;
+}
+
+/** vlog_alignment: the column the `;` state goes to after an instruction of `width` characters. */
+function alignment(width: number): number {
+  const aligned = Math.ceil(Math.max(width + 4, 40) / 8) * 8;
+  return aligned - width - 1;
+}
+
+/**
+ * The log being written. Level 1 keeps only the path that failed: each
+ * pushed branch remembers the log length, and popping a verified path
+ * truncates back to it (the kernel's pop_log).
+ */
+export class VerifierLog {
+  private text = '';
+  private lastInsnLineStart = -1;
+  private lastInsnWidth = 0;
+  private prevLine: LineInfo | undefined;
+
+  constructor(
+    readonly level: 0 | 1 | 2,
+    private readonly lineInfo: readonly LineInfo[],
+  ) {}
+
+  get enabled(): boolean {
+    return this.level > 0;
+  }
+
+  get length(): number {
+    return this.text.length;
+  }
+
+  truncate(length: number): void {
+    if (length < this.text.length) this.text = this.text.slice(0, length);
+    this.lastInsnLineStart = -1;
+  }
+
+  write(s: string): void {
+    if (this.level > 0) this.text += s;
+  }
+
+  /** `; source line @ file.c:12` before an instruction whose line changed. */
+  sourceLine(insnIdx: number, prefix = '; '): void {
+    if (this.level === 0) return;
+    const line = findLineInfo(this.lineInfo, insnIdx);
+    if (line === undefined || line === this.prevLine) return;
+    if (this.prevLine && line.fileName === this.prevLine.fileName && line.line === this.prevLine.line) return;
+    const file = line.fileName.slice(line.fileName.lastIndexOf('/') + 1);
+    this.text += `${prefix}${line.lineText.trimStart()} @ ${file}:${line.line}\n`;
+    this.prevLine = line;
+  }
+
+  /** `12: (bf) r1 = r6` */
+  instruction(insnIdx: number, text: string): void {
+    if (this.level === 0) return;
+    const line = `${insnIdx}: ${text}`;
+    this.lastInsnLineStart = this.text.length;
+    this.lastInsnWidth = line.length;
+    this.text += `${line}\n`;
+  }
+
+  /** The state after the last instruction, on its line after `;` when nothing was written since. */
+  stateAfter(insnIdx: number, state: string): void {
+    if (this.level === 0 || state === '') return;
+    if (this.lastInsnLineStart >= 0 && this.text.length === this.lastInsnLineStart + this.lastInsnWidth + 1) {
+      this.text = `${this.text.slice(0, -1)}${' '.repeat(alignment(this.lastInsnWidth))};${state}\n`;
+    } else {
+      this.text += `${insnIdx}:${state}\n`;
+    }
+    this.lastInsnLineStart = -1;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** The line-info record covering `insnIdx` (the rightmost with insnIndex <= insnIdx). */
+export function findLineInfo(lines: readonly LineInfo[], insnIdx: number): LineInfo | undefined {
+  let lo = 0;
+  let hi = lines.length - 1;
+  if (hi < 0 || lines[0]!.insnIndex > insnIdx) return undefined;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo + 1) >> 1);
+    if (lines[mid]!.insnIndex <= insnIdx) lo = mid;
+    else hi = mid - 1;
+  }
+  return lines[lo];
+}

@@ -1,0 +1,210 @@
+/**
+ * The verifier's abstract machine state, modelled on the kernel's
+ * struct bpf_reg_state / bpf_func_state / bpf_verifier_state
+ * (include/linux/bpf_verifier.h): what every register and stack byte may
+ * hold at one instruction on one path.
+ */
+import type { MapSpec } from '../object/index.ts';
+import { TypeFlag } from '../uapi/index.ts';
+import { SCALAR_UNKNOWN, scalarConst, type Scalar } from './scalar.ts';
+
+/** Base register types (enum bpf_reg_type); flags from uapi's TypeFlag are or-ed on top. */
+export const RegType = {
+  NOT_INIT: 0,
+  SCALAR: 1,
+  PTR_TO_CTX: 2,
+  CONST_PTR_TO_MAP: 3,
+  PTR_TO_MAP_VALUE: 4,
+  PTR_TO_MAP_KEY: 5,
+  PTR_TO_STACK: 6,
+  PTR_TO_PACKET_META: 7,
+  PTR_TO_PACKET: 8,
+  PTR_TO_PACKET_END: 9,
+  PTR_TO_FLOW_KEYS: 10,
+  PTR_TO_SOCKET: 11,
+  PTR_TO_SOCK_COMMON: 12,
+  PTR_TO_TCP_SOCK: 13,
+  PTR_TO_TP_BUFFER: 14,
+  PTR_TO_XDP_SOCK: 15,
+  PTR_TO_BTF_ID: 16,
+  PTR_TO_MEM: 17,
+  PTR_TO_ARENA: 18,
+  PTR_TO_BUF: 19,
+  PTR_TO_FUNC: 20,
+  CONST_PTR_TO_DYNPTR: 21,
+} as const;
+
+export const BASE_MASK = 0xff;
+export const MAYBE_NULL = TypeFlag.PTR_MAYBE_NULL;
+export const baseOf = (type: number): number => type & BASE_MASK;
+export const mayBeNull = (type: number): boolean => (type & MAYBE_NULL) !== 0;
+
+/** What the verifier knows of a map a program references. */
+export interface VerifierMap {
+  readonly name: string;
+  readonly spec: MapSpec;
+  /** Stable identity for pointer comparisons between states. */
+  readonly uid: number;
+}
+
+export interface Reg {
+  type: number;
+  /** Fixed part of a pointer's offset (reg->off). */
+  off: number;
+  /** A scalar's value, or a pointer's variable offset (var_off and bounds). */
+  v: Scalar;
+  /** Links registers holding the same or-null pointer / packet pointer / scalar. */
+  id: number;
+  /** The acquired reference this pointer holds (0 when none). */
+  refObjId: number;
+  /** Packet pointers: bytes after `off` proven below data_end. */
+  range: number;
+  map: VerifierMap | undefined;
+  /** PTR_TO_MEM: size of the region. */
+  memSize: number;
+  /** PTR_TO_BTF_ID: kernel struct name. */
+  btfName: string | undefined;
+  /** PTR_TO_STACK: the frame whose stack it points into. */
+  frameno: number;
+  /** PTR_TO_FUNC: the subprogram it points to. */
+  subprog: number;
+}
+
+export const NOT_INIT_REG: Readonly<Reg> = Object.freeze({
+  type: RegType.NOT_INIT,
+  off: 0,
+  v: SCALAR_UNKNOWN,
+  id: 0,
+  refObjId: 0,
+  range: 0,
+  map: undefined,
+  memSize: 0,
+  btfName: undefined,
+  frameno: 0,
+  subprog: 0,
+});
+
+export function unknownScalar(): Reg {
+  return { ...NOT_INIT_REG, type: RegType.SCALAR };
+}
+
+export function knownScalar(value: bigint): Reg {
+  return { ...NOT_INIT_REG, type: RegType.SCALAR, v: scalarConst(value) };
+}
+
+export function scalarReg(v: Scalar): Reg {
+  return { ...NOT_INIT_REG, type: RegType.SCALAR, v };
+}
+
+/** A pointer of `type` with offset 0 and a known-zero variable offset. */
+export function pointerReg(type: number, fields: Partial<Reg> = {}): Reg {
+  return { ...NOT_INIT_REG, type, v: ZERO, ...fields };
+}
+
+export const ZERO: Scalar = scalarConst(0n);
+
+export const isPointer = (r: Reg): boolean => r.type !== RegType.SCALAR && r.type !== RegType.NOT_INIT;
+export const isPacketPointer = (type: number): boolean => type === RegType.PTR_TO_PACKET || type === RegType.PTR_TO_PACKET_META;
+
+/** Stack byte kinds (enum bpf_stack_slot_type). */
+export const Slot = { INVALID: 0, SPILL: 1, MISC: 2, ZERO: 3, DYNPTR: 4, ITER: 5 } as const;
+export const SLOT_CHAR = '?rm0di';
+
+/** 8 bytes of stack. `types[7]` is the lowest address, `types[0]` the highest (the kernel's slot_type order). */
+export interface StackSlot {
+  types: number[];
+  spilled: Reg | undefined;
+}
+
+export const MAX_BPF_STACK = 512;
+
+export interface Frame {
+  regs: Reg[];
+  /** Index spi covers bytes [-(spi+1)*8, -spi*8). */
+  stack: (StackSlot | undefined)[];
+  frameno: number;
+  /** Instruction of the call that created this frame (-1 for the main program). */
+  callsite: number;
+  subprog: number;
+  /** A callback frame (bpf_loop...): its return value is range-checked and it returns into the helper call. */
+  callback: CallbackInfo | undefined;
+}
+
+export interface CallbackInfo {
+  /** Allowed return values (inclusive). */
+  retMin: number;
+  retMax: number;
+  helper: string;
+}
+
+/** An acquired reference (ringbuf reservation, socket) that must be released on every path. */
+export interface Reference {
+  id: number;
+  insnIdx: number;
+  kind: 'ringbuf' | 'socket' | 'other';
+}
+
+export interface VerifierState {
+  frames: Frame[];
+  refs: Reference[];
+  insnIdx: number;
+  prevInsnIdx: number;
+  /** The checkpoint this path last passed (for branch counting and loop detection). */
+  parent: Checkpoint | undefined;
+  /** may_goto's per-state depth (bpf_verifier_state.may_goto_depth). */
+  mayGotoDepth: number;
+  activeLock: number;
+}
+
+/** A stored state at a prune point (struct bpf_verifier_state_list). */
+export interface Checkpoint {
+  state: VerifierState;
+  /** Paths still being explored below this state; 0 means fully verified and usable for pruning. */
+  branches: number;
+  parent: Checkpoint | undefined;
+  hits: number;
+  misses: number;
+}
+
+export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
+  const regs: Reg[] = [];
+  for (let i = 0; i <= 10; i++) regs.push(NOT_INIT_REG);
+  regs[10] = pointerReg(RegType.PTR_TO_STACK, { frameno });
+  return { regs, stack: [], frameno, callsite, subprog, callback: undefined };
+}
+
+function cloneSlot(s: StackSlot | undefined): StackSlot | undefined {
+  return s === undefined ? undefined : { types: s.types.slice(), spilled: s.spilled };
+}
+
+export function cloneFrame(f: Frame): Frame {
+  return { ...f, regs: f.regs.slice(), stack: f.stack.map(cloneSlot) };
+}
+
+export function cloneState(s: VerifierState): VerifierState {
+  return { ...s, frames: s.frames.map(cloneFrame), refs: s.refs.slice() };
+}
+
+export function currentFrame(s: VerifierState): Frame {
+  return s.frames[s.frames.length - 1]!;
+}
+
+/** Bytes of stack the frame has touched (allocated_stack), a multiple of 8. */
+export function allocatedStack(f: Frame): number {
+  return f.stack.length * 8;
+}
+
+/** The slot holding byte `off` (negative, fp-relative), created when `create`. */
+export function stackSlot(f: Frame, spi: number, create: boolean): StackSlot | undefined {
+  let slot = f.stack[spi];
+  if (slot === undefined && create) {
+    while (f.stack.length <= spi) f.stack.push(undefined);
+    slot = { types: [0, 0, 0, 0, 0, 0, 0, 0], spilled: undefined };
+    f.stack[spi] = slot;
+  }
+  return slot;
+}
+
+export function isSpilled(slot: StackSlot | undefined): boolean {
+  return slot !== undefined && slot.types[7] === Slot.SPILL;
+}

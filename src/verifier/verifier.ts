@@ -1,0 +1,1987 @@
+/**
+ * The path explorer (the kernel's do_check and everything it calls):
+ * abstract interpretation of every path through the program, with the
+ * kernel's rules for registers, memory regions, helper calls, bpf-to-bpf
+ * calls and exits, state pruning at prune points, and its limits.
+ *
+ * Verification runs as a privileged (CAP_BPF + CAP_PERFMON) load does,
+ * the way root loads programs on Linux: uninitialised stack reads and
+ * pointer leaks are allowed there, exactly as the kernel allows them.
+ * `privileged: false` applies the unprivileged rules on top.
+ */
+import {
+  type Instruction,
+  AluOp,
+  AtomicOp,
+  CallSrc,
+  InsnClass,
+  JmpOp,
+  LdImm64Src,
+  Mode,
+  Size,
+  Source,
+  aluOp,
+  formatInstruction,
+  instructionProblem,
+  isLddw,
+  jmpOp,
+  lddwValue,
+  opClass,
+  opMode,
+  opSize,
+  opSource,
+  sizeBytes,
+} from '../isa/index.ts';
+import type { LineInfo } from '../object/index.ts';
+import {
+  ArgType,
+  MapType,
+  ProgramType,
+  ReturnType,
+  TypeFlag,
+  baseType,
+  helperAllowed,
+  helperById,
+  mapHelperCompatible,
+  programTypeSpec,
+  type HelperSpec,
+  type ProgramTypeSpec,
+} from '../uapi/index.ts';
+import { type ProgramShape, analyzeShape, isPseudoCall, jumpTarget } from './cfg.ts';
+import { contextAccess } from './context.ts';
+import { Rejection } from './errors.ts';
+import { VerifierLog, formatFrame, regTypeName } from './log.ts';
+import {
+  SCALAR_UNKNOWN,
+  type Scalar,
+  branchTaken,
+  refineBranch,
+  scalarAlu,
+  scalarBswap,
+  scalarMovSx,
+  scalarNeg,
+  scalarSignExtend,
+  scalarSync,
+  scalarTruncate,
+  scalarWithin,
+  scalarZext32,
+} from './scalar.ts';
+import {
+  type Checkpoint,
+  type Frame,
+  type Reg,
+  type StackSlot,
+  type VerifierMap,
+  type VerifierState,
+  MAX_BPF_STACK,
+  MAYBE_NULL,
+  NOT_INIT_REG,
+  RegType,
+  Slot,
+  baseOf,
+  cloneState,
+  isPacketPointer,
+  isPointer,
+  isSpilled,
+  knownScalar,
+  mayBeNull,
+  newFrame,
+  pointerReg,
+  scalarReg,
+  stackSlot,
+  unknownScalar,
+} from './state.ts';
+import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumToString } from './tnum.ts';
+
+export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
+export const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+const MAX_CALL_FRAMES = 8;
+/** Instructions of the current path remembered for explanations. */
+const PATH_KEPT = 256;
+const BPF_MAX_VAR_OFF = 1 << 29;
+const MAX_PACKET_OFF = 0xffff;
+const AT_PKT_END = -1;
+const BEYOND_PKT_END = -2;
+const S64_MIN = -(1n << 63n);
+
+export interface VerifierInput {
+  insns: readonly Instruction[];
+  programType: number;
+  expectedAttachType?: number;
+  /** Map a `lddw` at an instruction index refers to (resolved relocations or fds). */
+  mapAt: (insnIdx: number, insn: Instruction) => VerifierMap | undefined;
+  gplCompatible: boolean;
+  sleepable: boolean;
+  privileged: boolean;
+  logLevel: 0 | 1 | 2;
+  lineInfo: readonly LineInfo[];
+  /** Names of the functions starting at these instructions (for messages). */
+  functionNames: ReadonlyMap<number, string>;
+}
+
+export interface VerifierStats {
+  processedInsns: number;
+  totalStates: number;
+  peakStates: number;
+  maxStatesPerInsn: number;
+  /** Stack bytes each subprogram uses, in subprogram order. */
+  stackDepth: number[];
+}
+
+export interface VerifierOutcome {
+  stats: VerifierStats;
+  log: string;
+  rejection: Rejection | undefined;
+  /** Instructions on the path that failed, oldest first (for explanations). */
+  failingPath: number[];
+  /** No access relied on run-time checks (see VerifyResult.boundsProven). */
+  boundsProven: boolean;
+}
+
+interface PendingBranch {
+  state: VerifierState;
+  logLength: number;
+  /** Path so far (instruction indexes), for explanations of failures found later. */
+  path: number[];
+}
+
+interface CallMeta {
+  map: VerifierMap | undefined;
+  rawMode: boolean;
+  accessSize: number;
+  rawRegno: number;
+  memSize: number;
+  releaseRegno: number;
+  refObjId: number;
+  subprog: number;
+  maxSize: bigint;
+}
+
+const ALU_NAMES: Readonly<Record<number, string>> = {
+  [AluOp.ADD]: '+=', [AluOp.SUB]: '-=', [AluOp.MUL]: '*=', [AluOp.DIV]: '/=', [AluOp.OR]: '|=', [AluOp.AND]: '&=',
+  [AluOp.LSH]: '<<=', [AluOp.RSH]: '>>=', [AluOp.NEG]: 'neg', [AluOp.MOD]: '%=', [AluOp.XOR]: '^=', [AluOp.MOV]: '=',
+  [AluOp.ARSH]: 's>>=', [AluOp.END]: 'endian',
+};
+
+/** Helpers that acquire a reference the program must release (is_acquire_function). */
+const ACQUIRE_HELPERS = new Set(['sk_lookup_tcp', 'sk_lookup_udp', 'skc_lookup_tcp', 'ringbuf_reserve', 'kptr_xchg']);
+/** Helpers that change packet data, invalidating packet pointers (bpf_helper_changes_pkt_data). */
+const CHANGES_PKT_DATA = new Set([
+  'skb_store_bytes', 'skb_change_proto', 'skb_change_type', 'skb_change_head', 'skb_change_tail', 'skb_pull_data', 'skb_vlan_push',
+  'skb_vlan_pop', 'skb_adjust_room', 'l3_csum_replace', 'l4_csum_replace', 'clone_redirect', 'xdp_adjust_head', 'xdp_adjust_meta',
+  'xdp_adjust_tail', 'msg_pull_data', 'msg_push_data', 'msg_pop_data', 'lwt_push_encap', 'lwt_seg6_store_bytes', 'lwt_seg6_adjust_srh',
+  'lwt_seg6_action', 'store_hdr_opt', 'skb_ecn_set_ce', 'dynptr_write',
+]);
+/** Helpers returning at most their size argument (do_refine_retval_range). */
+const SIZED_RETURN = new Set(['get_stack', 'get_task_stack', 'probe_read_str', 'probe_read_kernel_str', 'probe_read_user_str']);
+/** Helpers whose callback argument runs synchronously, with the callback's frame set up as the kernel does. */
+const CALLBACK_HELPERS: Readonly<Record<string, { args: (caller: Frame, meta: CallMeta) => Reg[]; retMin: number; retMax: number }>> = {
+  loop: { args: (c) => [unknownScalar(), c.regs[3]!], retMin: 0, retMax: 1 },
+  for_each_map_elem: {
+    args: (c, meta) => [
+      pointerReg(RegType.CONST_PTR_TO_MAP, { map: meta.map }),
+      pointerReg(RegType.PTR_TO_MAP_KEY, { map: meta.map }),
+      pointerReg(RegType.PTR_TO_MAP_VALUE, { map: meta.map }),
+      c.regs[3]!,
+    ],
+    retMin: 0,
+    retMax: 1,
+  },
+  find_vma: { args: (c) => [pointerReg(RegType.PTR_TO_BTF_ID, { btfName: 'task_struct' }), pointerReg(RegType.PTR_TO_BTF_ID, { btfName: 'vm_area_struct' }), c.regs[4]!], retMin: 0, retMax: 1 },
+  user_ringbuf_drain: { args: (c) => [pointerReg(RegType.CONST_PTR_TO_DYNPTR), c.regs[3]!], retMin: 0, retMax: 1 },
+};
+
+/** Registers holding values a program may not see from a pointer (unprivileged rule). */
+const isPointerValue = (r: Reg): boolean => isPointer(r);
+
+export class Verifier {
+  private readonly insns: readonly Instruction[];
+  private readonly shape: ProgramShape;
+  private readonly progSpec: ProgramTypeSpec | undefined;
+  private readonly log: VerifierLog;
+  private readonly pending: PendingBranch[] = [];
+  private readonly explored = new Map<number, Checkpoint[]>();
+  private cur!: VerifierState;
+  private path: number[] = [];
+  private idGen = 0;
+  private processed = 0;
+  private totalStates = 0;
+  private curStates = 0;
+  private peakStates = 0;
+  private maxStatesPerInsn = 0;
+  private prevInsnProcessed = 0;
+  private prevJmpsProcessed = 0;
+  private jmpsProcessed = 0;
+  private readonly stackDepth: number[];
+  private scratchedRegs = new Set<number>();
+  private scratchedSlots = new Set<number>();
+  private printFromState = false;
+  /** Set when an access goes through a pointer whose target only run-time checks can confine. */
+  private needsRuntimeChecks = false;
+
+  constructor(private readonly input: VerifierInput) {
+    this.insns = input.insns;
+    this.log = new VerifierLog(input.logLevel, input.lineInfo);
+    this.progSpec = programTypeSpec(input.programType);
+    this.shape = analyzeShape(this.insns);
+    this.stackDepth = this.shape.subprogs.map(() => 0);
+  }
+
+  static check(input: VerifierInput): VerifierOutcome {
+    let verifier: Verifier;
+    try {
+      verifier = new Verifier(input);
+    } catch (e) {
+      if (!(e instanceof Rejection)) throw e;
+      const log = `${e.message}\nprocessed 0 insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n`;
+      return { stats: { processedInsns: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, stackDepth: [] }, log, rejection: e, failingPath: [e.insnIndex], boundsProven: false };
+    }
+    return verifier.run();
+  }
+
+  private run(): VerifierOutcome {
+    let rejection: Rejection | undefined;
+    try {
+      this.validateInstructions();
+      this.checkStackDepth();
+      this.cur = this.initialState();
+      if (this.log.level > 0) this.log.write(`0:${formatFrame(this.frame())}\n`);
+      this.explore();
+    } catch (e) {
+      if (!(e instanceof Rejection)) throw e;
+      rejection = e;
+      this.log.write(`${e.message}\n${e.logDetail}`);
+    }
+    const maxStatesPerInsn = this.maxStatesPerInsn;
+    const stats: VerifierStats = {
+      processedInsns: this.processed,
+      totalStates: this.totalStates,
+      peakStates: this.peakStates,
+      maxStatesPerInsn,
+      stackDepth: this.stackDepth,
+    };
+    if (rejection === undefined && this.log.level === 1) this.log.truncate(0);
+    this.log.write(
+      `processed ${this.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0\n`,
+    );
+    return { stats, log: this.log.toString(), rejection, failingPath: rejection ? [...this.path, rejection.insnIndex] : [], boundsProven: !this.needsRuntimeChecks };
+  }
+
+  // ---- set-up ---------------------------------------------------------------
+
+  private validateInstructions(): void {
+    for (let t = 0; t < this.insns.length; t++) {
+      const i = this.insns[t]!;
+      const problem = instructionProblem(i, this.insns[t + 1]);
+      if (problem !== undefined) throw new Rejection(t, problem, 'EINVAL');
+      if (isLddw(i)) t++;
+    }
+  }
+
+  private initialState(): VerifierState {
+    const frame = newFrame(0, -1, 0);
+    frame.regs[1] = pointerReg(RegType.PTR_TO_CTX);
+    return { frames: [frame], refs: [], insnIdx: 0, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0 };
+  }
+
+  /**
+   * check_max_stack_depth: the deepest chain of bpf-to-bpf calls may use
+   * 512 bytes of stack in total; each function's own use is taken from its
+   * stores and loads relative to r10 (rounded up to 8 as the kernel does).
+   */
+  private checkStackDepth(): void {
+    const { subprogs, subprogOf } = this.shape;
+    const own = subprogs.map(() => 0);
+    const callees = subprogs.map(() => new Set<number>());
+    for (let t = 0; t < this.insns.length; t++) {
+      const i = this.insns[t]!;
+      const sp = subprogOf[t]!;
+      const cls = opClass(i.opcode);
+      if ((cls === InsnClass.STX || cls === InsnClass.ST) && i.dst === 10) own[sp] = Math.max(own[sp]!, -i.offset);
+      if (cls === InsnClass.LDX && i.src === 10) own[sp] = Math.max(own[sp]!, -i.offset);
+      if (isPseudoCall(i)) callees[sp]!.add(subprogOf[t + i.imm + 1]!);
+      if (isLddw(i)) t++;
+    }
+    const rounded = own.map((b) => Math.ceil(Math.max(b, 0) / 8) * 8);
+    const visit = (sp: number, depth: number, total: number, chain: number[]): void => {
+      const here = total + Math.max(rounded[sp]!, sp === 0 || rounded[sp]! > 0 ? rounded[sp]! : 0);
+      if (chain.length >= MAX_CALL_FRAMES) {
+        throw new Rejection(this.shape.subprogs[sp]!.start, `the call stack of ${chain.length + 1} frames is too deep !`, 'E2BIG');
+      }
+      if (here > MAX_BPF_STACK) {
+        throw new Rejection(this.shape.subprogs[sp]!.start, `combined stack size of ${chain.length + 1} calls is ${here}. Too large`, 'EACCES');
+      }
+      for (const c of callees[sp]!) if (!chain.includes(c)) visit(c, depth + 1, here, [...chain, sp]);
+    };
+    visit(0, 0, 0, []);
+  }
+
+  // ---- the main loop --------------------------------------------------------
+
+  private frame(): Frame {
+    return this.cur.frames[this.cur.frames.length - 1]!;
+  }
+
+  private regs(): Reg[] {
+    return this.frame().regs;
+  }
+
+  private explore(): void {
+    for (;;) {
+      const idx = this.cur.insnIdx;
+      if (idx < 0 || idx >= this.insns.length) throw new Rejection(idx, `invalid insn idx ${idx} insn_cnt ${this.insns.length}`, 'EFAULT');
+      if (++this.processed > COMPLEXITY_LIMIT_INSNS) {
+        throw new Rejection(idx, `BPF program is too large. Processed ${this.processed} insn`, 'E2BIG');
+      }
+      if (this.shape.prunePoint[idx] && this.isStateVisited(idx)) {
+        if (this.log.level > 0) {
+          this.log.write(this.printFromState ? `\nfrom ${this.cur.prevInsnIdx} to ${idx}: safe\n` : `${idx}: safe\n`);
+        }
+        if (!this.finishPath()) return;
+        continue;
+      }
+      if (this.log.level > 1 && this.printFromState) {
+        this.log.write(`\nfrom ${this.cur.prevInsnIdx} to ${idx}:${formatFrame(this.frame(), undefined, undefined, this.refIds())}\n`);
+        this.printFromState = false;
+      } else if (this.log.level === 1 && this.printFromState) {
+        this.log.write(`\nfrom ${this.cur.prevInsnIdx} to ${idx}:${formatFrame(this.frame(), undefined, undefined, this.refIds())}\n`);
+        this.printFromState = false;
+      }
+      if (this.log.level > 0) {
+        this.log.sourceLine(idx);
+        this.log.instruction(idx, `(${this.insns[idx]!.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(this.insns, idx, { style: 'kernel' })}`);
+      }
+      this.scratchedRegs = new Set();
+      this.scratchedSlots = new Set();
+      // Only the recent path is kept: explanations show its last source lines.
+      if (this.path.length >= PATH_KEPT * 2) this.path = this.path.slice(-PATH_KEPT);
+      this.path.push(idx);
+      this.cur.prevInsnIdx = idx;
+      const done = this.step(idx);
+      if (done) {
+        if (!this.finishPath()) return;
+        continue;
+      }
+      if (this.log.level > 0 && (this.scratchedRegs.size > 0 || this.scratchedSlots.size > 0)) {
+        this.log.stateAfter(idx, formatFrame(this.frame(), this.scratchedRegs, this.scratchedSlots));
+      }
+    }
+  }
+
+  private refIds(): number[] {
+    return this.cur.refs.map((r) => r.id);
+  }
+
+  /** A path ended (exit of the main program, or pruned). Returns false when nothing is left to explore. */
+  private finishPath(): boolean {
+    this.updateBranchCounts(this.cur.parent);
+    const next = this.pending.pop();
+    if (next === undefined) return false;
+    if (this.log.level === 1) this.log.truncate(next.logLength);
+    this.cur = next.state;
+    this.path = next.path;
+    this.printFromState = true;
+    return true;
+  }
+
+  private updateBranchCounts(parent: Checkpoint | undefined): void {
+    let p = parent;
+    while (p !== undefined) {
+      p.branches--;
+      if (p.branches > 0) break;
+      p = p.parent;
+    }
+  }
+
+  /** Queue the other side of a branch, continuing at `insnIdx`. */
+  private pushBranch(insnIdx: number, state: VerifierState): void {
+    state.insnIdx = insnIdx;
+    if (state.parent) state.parent.branches++;
+    this.pending.push({ state, logLength: this.log.length, path: this.path.slice() });
+    if (this.pending.length > COMPLEXITY_LIMIT_JMP_SEQ) {
+      throw new Rejection(this.cur.prevInsnIdx, `The sequence of ${this.pending.length} jumps is too complex.`, 'E2BIG');
+    }
+  }
+
+  // ---- state pruning ----------------------------------------------------------
+
+  /** is_state_visited: prune when an explored state covers this one; store a checkpoint otherwise. */
+  private isStateVisited(idx: number): boolean {
+    const list = this.explored.get(idx) ?? [];
+    const force = this.shape.forceCheckpoint[idx] === 1;
+    const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
+    this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, list.length);
+    for (let k = 0; k < list.length; k++) {
+      const old = list[k]!;
+      if (old.branches > 0) {
+        // An ancestor at the same instruction: the path looped back.
+        if (this.statesExactlyEqual(old.state, this.cur)) {
+          const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
+          throw new Rejection(idx, `infinite loop detected at insn ${idx}`, 'EINVAL', `cur state:${dump(this.cur)}\nold state:${dump(old.state)}\n`);
+        }
+      } else if (this.statesEqual(old.state, this.cur, idx)) {
+        old.hits++;
+        return true;
+      }
+      old.misses++;
+      // The kernel's heuristic: a state that keeps missing is dropped to keep comparisons cheap.
+      const n = force && old.branches > 0 ? 64 : 3;
+      if (old.misses > old.hits * n + n) {
+        list.splice(k--, 1);
+        this.curStates--;
+      }
+    }
+    if (!addNew) return false;
+    this.prevJmpsProcessed = this.jmpsProcessed;
+    this.prevInsnProcessed = this.processed;
+    const checkpoint: Checkpoint = { state: cloneState(this.cur), branches: 1, parent: this.cur.parent, hits: 0, misses: 0 };
+    list.push(checkpoint);
+    this.explored.set(idx, list);
+    this.cur.parent = checkpoint;
+    this.totalStates++;
+    this.curStates++;
+    this.peakStates = Math.max(this.peakStates, this.curStates);
+    return false;
+  }
+
+  private statesExactlyEqual(a: VerifierState, b: VerifierState): boolean {
+    if (a.frames.length !== b.frames.length || a.mayGotoDepth !== b.mayGotoDepth) return false;
+    for (let f = 0; f < a.frames.length; f++) {
+      const fa = a.frames[f]!;
+      const fb = b.frames[f]!;
+      if (fa.callsite !== fb.callsite) return false;
+      for (let r = 0; r <= 10; r++) if (!regsIdentical(fa.regs[r]!, fb.regs[r]!)) return false;
+      const n = Math.max(fa.stack.length, fb.stack.length);
+      for (let s = 0; s < n; s++) if (!slotsIdentical(fa.stack[s], fb.stack[s])) return false;
+    }
+    return true;
+  }
+
+  /** states_equal: every value `cur` may hold, `old` (already proven safe) may hold too. */
+  private statesEqual(old: VerifierState, cur: VerifierState, idx: number): boolean {
+    if (old.frames.length !== cur.frames.length) return false;
+    if (old.refs.length !== cur.refs.length) return false;
+    if (old.activeLock !== cur.activeLock || old.mayGotoDepth !== cur.mayGotoDepth) return false;
+    const ids = new IdMap();
+    for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
+    for (let f = 0; f < old.frames.length; f++) {
+      const fo = old.frames[f]!;
+      const fc = cur.frames[f]!;
+      if (fo.callsite !== fc.callsite) return false;
+      // Liveness of the innermost frame is at idx; callers resume after their call instruction.
+      const live = f === old.frames.length - 1 ? this.shape.liveIn[idx]! : this.shape.liveIn[old.frames[f + 1]!.callsite + 1]! | 0x3c0;
+      for (let r = 0; r <= 10; r++) {
+        if (!(live & (1 << r)) && r !== 10) continue;
+        if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids)) return false;
+      }
+      if (!stacksafe(fo, fc, ids)) return false;
+    }
+    return true;
+  }
+
+  // ---- one instruction --------------------------------------------------------
+
+  /** Executes the instruction at `idx` on the current state. Returns true when the path ended. */
+  private step(idx: number): boolean {
+    const insn = this.insns[idx]!;
+    const cls = opClass(insn.opcode);
+    switch (cls) {
+      case InsnClass.ALU:
+      case InsnClass.ALU64:
+        this.checkAlu(idx, insn);
+        this.cur.insnIdx = idx + 1;
+        return false;
+      case InsnClass.LDX:
+        this.checkLoad(idx, insn);
+        this.cur.insnIdx = idx + 1;
+        return false;
+      case InsnClass.STX:
+        if (opMode(insn.opcode) === Mode.ATOMIC) this.checkAtomic(idx, insn);
+        else this.checkStore(idx, insn, true);
+        this.cur.insnIdx = idx + 1;
+        return false;
+      case InsnClass.ST:
+        this.checkStore(idx, insn, false);
+        this.cur.insnIdx = idx + 1;
+        return false;
+      case InsnClass.LD:
+        if (isLddw(insn)) {
+          this.checkLdImm64(idx, insn);
+          this.cur.insnIdx = idx + 2;
+        } else {
+          this.checkLdAbs(idx, insn);
+          this.cur.insnIdx = idx + 1;
+        }
+        return false;
+      default:
+        this.jmpsProcessed++;
+        return this.checkJmp(idx, insn);
+    }
+  }
+
+  private readReg(idx: number, regno: number): Reg {
+    const r = this.regs()[regno]!;
+    if (r.type === RegType.NOT_INIT) throw new Rejection(idx, `R${regno} !read_ok`);
+    this.scratchedRegs.add(regno);
+    return r;
+  }
+
+  private writeReg(regno: number, r: Reg): void {
+    this.regs()[regno] = r;
+    this.scratchedRegs.add(regno);
+  }
+
+  private checkDst(idx: number, regno: number): void {
+    if (regno === 10) throw new Rejection(idx, 'frame pointer is read only');
+  }
+
+  private newId(): number {
+    return ++this.idGen;
+  }
+
+  private isLeak(r: Reg): boolean {
+    return !this.input.privileged && isPointerValue(r);
+  }
+
+  // ---- ALU --------------------------------------------------------------------
+
+  private checkAlu(idx: number, insn: Instruction): void {
+    const op = aluOp(insn.opcode);
+    const alu32 = opClass(insn.opcode) === InsnClass.ALU;
+    const x = opSource(insn.opcode) === Source.X;
+    if (op === AluOp.END || op === AluOp.NEG) {
+      const dst = this.readReg(idx, insn.dst);
+      if (this.isLeak(dst)) throw new Rejection(idx, `R${insn.dst} pointer arithmetic prohibited`);
+      this.checkDst(idx, insn.dst);
+      if (dst.type !== RegType.SCALAR) {
+        this.writeReg(insn.dst, unknownScalar());
+        return;
+      }
+      if (op === AluOp.NEG) this.writeReg(insn.dst, scalarReg(scalarNeg(dst.v, alu32)));
+      else {
+        const bits = insn.imm as 16 | 32 | 64;
+        // ALU64 BPF_END always swaps; the ALU form swaps only to big endian (this is a little-endian target).
+        const swaps = !alu32 || opSource(insn.opcode) === Source.X;
+        const v = swaps ? scalarBswap(dst.v, bits) : scalarTruncate(dst.v, (bits / 8) as 2 | 4 | 8);
+        this.writeReg(insn.dst, scalarReg(v));
+      }
+      return;
+    }
+    if (op === AluOp.MOV) {
+      this.checkMov(idx, insn, alu32, x);
+      return;
+    }
+    if (op > AluOp.END) throw new Rejection(idx, `invalid BPF_ALU opcode ${(op >> 4).toString(16)}`, 'EINVAL');
+    const src = x ? this.readReg(idx, insn.src) : knownScalar(BigInt(insn.imm));
+    const dst = this.readReg(idx, insn.dst);
+    if ((op === AluOp.MOD || op === AluOp.DIV) && !x && insn.imm === 0) throw new Rejection(idx, 'div by zero', 'EINVAL');
+    if ((op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH) && !x) {
+      const size = alu32 ? 32 : 64;
+      if (insn.imm < 0 || insn.imm >= size) throw new Rejection(idx, `invalid shift ${insn.imm}`, 'EINVAL');
+    }
+    this.checkDst(idx, insn.dst);
+    this.writeReg(insn.dst, this.aluResult(idx, insn, op, alu32, dst, src));
+  }
+
+  private checkMov(idx: number, insn: Instruction, alu32: boolean, x: boolean): void {
+    if (!x) {
+      this.checkDst(idx, insn.dst);
+      this.writeReg(insn.dst, knownScalar(alu32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)));
+      return;
+    }
+    const src = this.readReg(idx, insn.src);
+    this.checkDst(idx, insn.dst);
+    if (!alu32) {
+      if (insn.offset === 0) {
+        const copy = { ...src };
+        if (src.type === RegType.SCALAR && !tnumIsConst(src.v.var)) {
+          // assign_scalar_id_before_mov: link both registers so a later check on one bounds the other.
+          if (copy.id === 0) {
+            copy.id = this.newId();
+            this.regs()[insn.src] = { ...src, id: copy.id };
+          }
+        }
+        this.writeReg(insn.dst, copy);
+        return;
+      }
+      if (this.isLeak(src)) throw new Rejection(idx, `R${insn.src} sign-extension part of pointer`);
+      if (src.type !== RegType.SCALAR) {
+        this.writeReg(insn.dst, unknownScalar());
+        return;
+      }
+      this.writeReg(insn.dst, scalarReg(scalarMovSx(src.v, insn.offset as 8 | 16 | 32, false)));
+      return;
+    }
+    if (this.isLeak(src)) throw new Rejection(idx, `R${insn.src} partial copy of pointer`);
+    if (src.type !== RegType.SCALAR) {
+      this.writeReg(insn.dst, scalarReg(scalarZext32(SCALAR_UNKNOWN)));
+      return;
+    }
+    const v = insn.offset === 0 ? scalarZext32(src.v) : scalarMovSx(src.v, insn.offset as 8 | 16, true);
+    this.writeReg(insn.dst, scalarReg(v));
+  }
+
+  /** adjust_reg_min_max_vals: pointer arithmetic rules, then scalar bounds. */
+  private aluResult(idx: number, insn: Instruction, op: number, alu32: boolean, dst: Reg, src: Reg): Reg {
+    const x = opSource(insn.opcode) === Source.X;
+    if (src.type !== RegType.SCALAR && x) {
+      if (dst.type !== RegType.SCALAR) {
+        if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
+        throw new Rejection(idx, `R${insn.dst} pointer ${ALU_NAMES[op]} pointer prohibited`);
+      }
+      return this.pointerArith(idx, insn, op, alu32, src, dst, false);
+    }
+    if (dst.type !== RegType.SCALAR) return this.pointerArith(idx, insn, op, alu32, dst, src, true);
+    return scalarReg(scalarAlu(op, dst.v, src.v, alu32, insn.offset === 1));
+  }
+
+  /** adjust_ptr_min_max_vals. */
+  private pointerArith(idx: number, insn: Instruction, op: number, alu32: boolean, ptr: Reg, off: Reg, ptrIsDst: boolean): Reg {
+    const dstno = insn.dst;
+    const known = tnumIsConst(off.v.var);
+    if (off.v.smin > off.v.smax || off.v.umin > off.v.umax) return unknownScalar();
+    if (alu32) {
+      if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
+      throw new Rejection(idx, `R${dstno} 32-bit pointer arithmetic prohibited`);
+    }
+    const typeName = regTypeName(ptr.type);
+    if (mayBeNull(ptr.type)) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${typeName} prohibited, null-check it first`);
+    const base = baseOf(ptr.type);
+    const allowed =
+      base === RegType.PTR_TO_CTX || base === RegType.PTR_TO_MAP_VALUE || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_STACK ||
+      base === RegType.PTR_TO_PACKET_META || base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_TP_BUFFER ||
+      base === RegType.PTR_TO_BTF_ID || base === RegType.PTR_TO_MEM || base === RegType.PTR_TO_BUF || base === RegType.PTR_TO_FUNC ||
+      base === RegType.CONST_PTR_TO_DYNPTR || (base === RegType.PTR_TO_FLOW_KEYS && known) ||
+      (base === RegType.CONST_PTR_TO_MAP && known && off.v.smin === 0n && op === AluOp.ADD);
+    if (!allowed) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${typeName} prohibited`);
+    this.checkSaneOffset(idx, off, ptr.type);
+    this.checkSaneOffset(idx, ptr, ptr.type);
+    let result: Reg;
+    if (op === AluOp.ADD) {
+      const k = known ? Number(BigInt.asIntN(64, off.v.var.value)) : 0;
+      if (known && Number.isSafeInteger(ptr.off + k) && ptr.off + k === ((ptr.off + k) | 0)) {
+        result = { ...ptr, off: ptr.off + k };
+      } else {
+        result = { ...ptr, v: scalarAlu(AluOp.ADD, ptr.v, off.v, false) };
+        if (isPacketPointer(base)) result = { ...result, id: this.newId(), range: 0 };
+      }
+    } else if (op === AluOp.SUB) {
+      if (!ptrIsDst) throw new Rejection(idx, `R${dstno} tried to subtract pointer from scalar`);
+      if (base === RegType.PTR_TO_STACK) throw new Rejection(idx, `R${dstno} subtraction from stack pointer prohibited`);
+      const k = known ? Number(BigInt.asIntN(64, off.v.var.value)) : 0;
+      if (known && ptr.off - k === ((ptr.off - k) | 0)) {
+        result = { ...ptr, off: ptr.off - k };
+      } else {
+        result = { ...ptr, v: scalarAlu(AluOp.SUB, ptr.v, off.v, false) };
+        if (isPacketPointer(base)) result = { ...result, id: this.newId(), range: off.v.smin < 0n ? 0 : ptr.range };
+      }
+    } else if (op === AluOp.AND || op === AluOp.OR || op === AluOp.XOR) {
+      throw new Rejection(idx, `R${dstno} bitwise operator ${ALU_NAMES[op]} on pointer prohibited`);
+    } else {
+      throw new Rejection(idx, `R${dstno} pointer arithmetic with ${ALU_NAMES[op]} operator prohibited`);
+    }
+    this.checkSaneOffset(idx, result, ptr.type);
+    return result;
+  }
+
+  /** check_reg_sane_offset. */
+  private checkSaneOffset(idx: number, r: Reg, type: number): void {
+    const name = regTypeName(type);
+    const known = tnumIsConst(r.v.var);
+    const val = BigInt.asIntN(64, r.v.var.value);
+    const limit = BigInt(BPF_MAX_VAR_OFF);
+    if (known && (val >= limit || val <= -limit)) throw new Rejection(idx, `math between ${name} pointer and ${val} is not allowed`);
+    if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${name} pointer offset ${r.off} is not allowed`);
+    if (r.v.smin === S64_MIN) throw new Rejection(idx, `math between ${name} pointer and register with unbounded min value is not allowed`);
+    if (r.v.smin >= limit || r.v.smin <= -limit) throw new Rejection(idx, `value ${r.v.smin} makes ${name} pointer be out of bounds`);
+  }
+
+  // ---- loads and stores -------------------------------------------------------
+
+  private checkLoad(idx: number, insn: Instruction): void {
+    this.readReg(idx, insn.src);
+    this.checkDst(idx, insn.dst);
+    const sx = opMode(insn.opcode) === Mode.MEMSX;
+    const value = this.memAccess(idx, insn.src, insn.offset, sizeBytes(opSize(insn.opcode)), false, undefined, sx);
+    this.writeReg(insn.dst, value!);
+  }
+
+  private checkStore(idx: number, insn: Instruction, fromReg: boolean): void {
+    let value: Reg;
+    if (fromReg) {
+      if (opMode(insn.opcode) !== Mode.MEM || insn.imm !== 0) throw new Rejection(idx, 'BPF_STX uses reserved fields', 'EINVAL');
+      value = this.readReg(idx, insn.src);
+    } else {
+      value = knownScalar(BigInt(insn.imm));
+    }
+    this.readReg(idx, insn.dst);
+    this.memAccess(idx, insn.dst, insn.offset, sizeBytes(opSize(insn.opcode)), true, { reg: value, regno: fromReg ? insn.src : -1, isImm: !fromReg }, false);
+  }
+
+  private checkAtomic(idx: number, insn: Instruction): void {
+    const size = opSize(insn.opcode);
+    if (insn.imm === AtomicOp.LOAD_ACQ) {
+      this.readReg(idx, insn.src);
+      this.checkDst(idx, insn.dst);
+      this.writeReg(insn.dst, this.memAccess(idx, insn.src, insn.offset, sizeBytes(size), false, undefined, false)!);
+      return;
+    }
+    if (insn.imm === AtomicOp.STORE_REL) {
+      const value = this.readReg(idx, insn.src);
+      this.readReg(idx, insn.dst);
+      this.memAccess(idx, insn.dst, insn.offset, sizeBytes(size), true, { reg: value, regno: insn.src, isImm: false }, false);
+      return;
+    }
+    if (size !== Size.W && size !== Size.DW) throw new Rejection(idx, 'invalid atomic operand size', 'EINVAL');
+    const src = this.readReg(idx, insn.src);
+    const dst = this.readReg(idx, insn.dst);
+    if (insn.imm === AtomicOp.CMPXCHG) this.readReg(idx, 0);
+    if (isPointer(src) && this.isLeak(src)) throw new Rejection(idx, `R${insn.src} leaks addr into mem`);
+    const base = baseOf(dst.type);
+    if (base === RegType.PTR_TO_CTX || isPacketPointer(base) || base === RegType.PTR_TO_FLOW_KEYS || base === RegType.PTR_TO_SOCKET || base === RegType.PTR_TO_SOCK_COMMON || base === RegType.PTR_TO_TCP_SOCK || base === RegType.PTR_TO_XDP_SOCK) {
+      throw new Rejection(idx, `BPF_ATOMIC stores into R${insn.dst} ${regTypeName(dst.type)} is not allowed`);
+    }
+    const bytes = sizeBytes(size);
+    const fetch = (insn.imm & AtomicOp.FETCH) !== 0;
+    const loaded = this.memAccess(idx, insn.dst, insn.offset, bytes, false, undefined, false);
+    this.memAccess(idx, insn.dst, insn.offset, bytes, true, { reg: unknownScalar(), regno: -1, isImm: false }, false);
+    if (insn.imm === AtomicOp.CMPXCHG) this.writeReg(0, loaded ?? unknownScalar());
+    else if (fetch) {
+      this.checkDst(idx, insn.src);
+      this.writeReg(insn.src, loaded ?? unknownScalar());
+    }
+  }
+
+  /**
+   * check_mem_access: a load (returns the loaded register) or a store of
+   * `size` bytes at `reg + off`, by the region the register points to.
+   */
+  private memAccess(
+    idx: number,
+    regno: number,
+    insnOff: number,
+    size: number,
+    write: boolean,
+    store: { reg: Reg; regno: number; isImm: boolean } | undefined,
+    sx: boolean,
+  ): Reg | undefined {
+    const reg = this.regs()[regno]!;
+    this.checkAlignment(idx, reg, insnOff, size);
+    const off = insnOff + reg.off;
+    const base = baseOf(reg.type);
+    const t = reg.type;
+    let loaded: Reg | undefined = write ? undefined : unknownScalar();
+    const leak = (where: string): void => {
+      if (store && store.regno >= 0 && this.isLeak(store.reg)) throw new Rejection(idx, `R${store.regno} leaks addr into ${where}`);
+    };
+    if (t === RegType.PTR_TO_MAP_KEY) {
+      if (write) throw new Rejection(idx, `write to change key R${regno} not allowed`);
+      this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.keySize, false, 'key');
+    } else if (t === RegType.PTR_TO_MAP_VALUE) {
+      leak('map');
+      this.checkMapAccessType(idx, reg, off, size, write);
+      this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.valueSize, false, 'value');
+      if (!write && tnumIsConst(reg.v.var)) {
+        const constant = readOnlyMapValue(reg.map!, off + Number(reg.v.var.value), size, sx);
+        if (constant !== undefined) loaded = knownScalar(constant);
+      }
+    } else if (base === RegType.PTR_TO_MEM) {
+      if (mayBeNull(t)) throw new Rejection(idx, `R${regno} invalid mem access '${regTypeName(t)}'`);
+      if (write && t & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
+      leak('mem');
+      this.checkMemRegion(idx, regno, reg, off, size, reg.memSize, false, 'mem');
+    } else if (t === RegType.PTR_TO_CTX) {
+      leak('ctx');
+      if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) {
+        if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`);
+        throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
+      }
+      const spec = this.progSpec;
+      if (spec?.access === undefined) this.needsRuntimeChecks = true;
+      const result = spec ? contextAccess(spec, off, size, write, this.input.expectedAttachType) : { ok: false, regType: RegType.SCALAR };
+      if (!result.ok) {
+        this.log.sourceLine(idx);
+        throw new Rejection(idx, `invalid bpf_context access off=${off} size=${size}`);
+      }
+      if (!write && result.regType !== RegType.SCALAR) {
+        loaded = pointerReg(result.regType, { btfName: result.btfName });
+        if (mayBeNull(result.regType)) loaded.id = this.newId();
+      }
+    } else if (t === RegType.PTR_TO_STACK) {
+      return this.stackAccess(idx, regno, reg, off, size, write, store, sx);
+    } else if (isPacketPointer(t)) {
+      if (write && !this.mayAccessPacket(true)) throw new Rejection(idx, 'cannot write into packet');
+      leak('packet');
+      this.checkPacketAccess(idx, regno, reg, off, size, false);
+    } else if (t === RegType.PTR_TO_FLOW_KEYS) {
+      leak('flow keys');
+      this.needsRuntimeChecks = true;
+      if (off < 0 || off + size > 56) throw new Rejection(idx, `invalid access to flow keys off=${off} size=${size}`);
+    } else if (t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_SOCK_COMMON || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK) {
+      this.needsRuntimeChecks = true;
+      if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
+      if (reg.off !== 0 || off < 0) throw new Rejection(idx, `R${regno} invalid ${regTypeName(t)} access off=${off} size=${size}`);
+    } else if (t === RegType.PTR_TO_TP_BUFFER) {
+      this.needsRuntimeChecks = true;
+      if (off < 0) throw new Rejection(idx, `R${regno} invalid tracepoint buffer access: off=${off}, size=${size}`);
+    } else if (base === RegType.PTR_TO_BTF_ID && !mayBeNull(t)) {
+      this.needsRuntimeChecks = true;
+      if (write) throw new Rejection(idx, `only read is supported`);
+    } else if (t === RegType.CONST_PTR_TO_MAP) {
+      if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
+    } else if (base === RegType.PTR_TO_BUF && !mayBeNull(t)) {
+      this.needsRuntimeChecks = true;
+      if (write && t & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
+    } else if (t === RegType.PTR_TO_ARENA) {
+      this.needsRuntimeChecks = true;
+      // arena memory is checked at run time by the kernel's fault handler
+    } else {
+      throw new Rejection(idx, `R${regno} invalid mem access '${regTypeName(t)}'`);
+    }
+    if (loaded && loaded.type === RegType.SCALAR && size < 8) {
+      loaded = scalarReg(sx ? scalarSignExtend(loaded.v, size as 1 | 2 | 4) : scalarTruncate(loaded.v, size as 1 | 2 | 4));
+    }
+    return loaded;
+  }
+
+  private mayAccessPacket(write: boolean): boolean {
+    switch (this.input.programType) {
+      case ProgramType.LWT_IN:
+      case ProgramType.LWT_OUT:
+      case ProgramType.LWT_SEG6LOCAL:
+      case ProgramType.SK_REUSEPORT:
+      case ProgramType.FLOW_DISSECTOR:
+      case ProgramType.CGROUP_SKB:
+        return !write;
+      case ProgramType.SCHED_CLS:
+      case ProgramType.SCHED_ACT:
+      case ProgramType.XDP:
+      case ProgramType.LWT_XMIT:
+      case ProgramType.SK_SKB:
+      case ProgramType.SK_MSG:
+      case ProgramType.CGROUP_SOCKOPT:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * check_ptr_alignment: on x86 (no strict alignment) only stack accesses
+   * must be aligned to their size; packet, map and ctx accesses may not be.
+   */
+  private checkAlignment(idx: number, reg: Reg, off: number, size: number): void {
+    if (reg.type !== RegType.PTR_TO_STACK || size === 1) return;
+    const address = tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off)));
+    if (!tnumIsAligned(address, size)) {
+      throw new Rejection(idx, `misaligned stack access off ${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
+    }
+  }
+
+  private checkMapAccessType(idx: number, reg: Reg, off: number, size: number, write: boolean): void {
+    const spec = reg.map!.spec;
+    if (write && spec.readOnly) throw new Rejection(idx, `write into map forbidden, value_size=${spec.valueSize} off=${off} size=${size}`);
+    if (!write && (spec.flags & 0x100) !== 0) throw new Rejection(idx, `read from map forbidden, value_size=${spec.valueSize} off=${off} size=${size}`);
+  }
+
+  /** check_mem_region_access with __check_mem_access's messages. */
+  private checkMemRegion(idx: number, regno: number, reg: Reg, off: number, size: number, memSize: number, zeroOk: boolean, what: 'key' | 'value' | 'mem'): void {
+    const v = reg.v;
+    const smin = v.smin;
+    if (smin < 0n && (smin === S64_MIN || BigInt(off) + smin !== BigInt.asIntN(32, BigInt(off) + smin) || smin + BigInt(off) < 0n)) {
+      throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    }
+    const bad = (o: bigint): string | undefined => {
+      const sizeOk = size > 0 || (size === 0 && zeroOk);
+      if (o >= 0n && sizeOk && o + BigInt(size) <= BigInt(memSize)) return undefined;
+      const shown = Number(BigInt.asIntN(32, o));
+      if (what === 'key') return `invalid access to map key, key_size=${memSize} off=${shown} size=${size}`;
+      if (what === 'value') return `invalid access to map value, value_size=${memSize} off=${shown} size=${size}`;
+      return `invalid access to memory, mem_size=${memSize} off=${shown} size=${size}`;
+    };
+    const minProblem = bad(smin + BigInt(off));
+    if (minProblem) throw new Rejection(idx, `${minProblem}\nR${regno} min value is outside of the allowed memory range`);
+    if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const maxProblem = bad(v.umax + BigInt(off));
+    if (maxProblem) throw new Rejection(idx, `${maxProblem}\nR${regno} max value is outside of the allowed memory range`);
+  }
+
+  /** check_packet_access. */
+  private checkPacketAccess(idx: number, regno: number, reg: Reg, off: number, size: number, zeroOk: boolean): void {
+    if (reg.v.smin < 0n) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    const sizeOk = size > 0 || (size === 0 && zeroOk);
+    if (reg.range < 0 || !(off >= 0 && sizeOk && off + size <= reg.range)) {
+      const detail = `invalid access to packet, off=${off} size=${size}, R${regno}(id=${reg.id},off=${off},r=${reg.range})`;
+      throw new Rejection(idx, `${detail}\nR${regno} offset is outside of the packet`);
+    }
+  }
+
+  // ---- the stack ------------------------------------------------------------------
+
+  private stackFrameOf(reg: Reg): Frame {
+    return this.cur.frames[reg.frameno]!;
+  }
+
+  /** check_stack_access_within_bounds; returns [min, max) offsets relative to the frame pointer. */
+  private stackBounds(idx: number, regno: number, reg: Reg, off: number, size: number, kind: 'read from' | 'write to'): [number, number] {
+    let minOff: number;
+    let maxOff: number;
+    if (tnumIsConst(reg.v.var)) {
+      minOff = Number(BigInt.asIntN(64, reg.v.var.value)) + off;
+      maxOff = minOff + size;
+    } else {
+      if (reg.v.smax >= BigInt(BPF_MAX_VAR_OFF) || reg.v.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+        throw new Rejection(idx, `invalid unbounded variable-offset ${kind} stack R${regno}`);
+      }
+      minOff = Number(reg.v.smin) + off;
+      maxOff = Number(reg.v.smax) + off + size;
+    }
+    if (minOff < -MAX_BPF_STACK || minOff > -1 || maxOff > 0 || size < 0) {
+      if (tnumIsConst(reg.v.var)) throw new Rejection(idx, `invalid ${kind} stack R${regno} off=${off} size=${size}`);
+      throw new Rejection(idx, `invalid variable-offset ${kind} stack R${regno} var_off=${tnumToString(reg.v.var)} off=${off} size=${size}`);
+    }
+    const frame = this.stackFrameOf(reg);
+    const sp = frame.subprog;
+    this.stackDepth[sp] = Math.max(this.stackDepth[sp]!, Math.ceil(-minOff / 8) * 8);
+    return [minOff, maxOff];
+  }
+
+  private stackAccess(
+    idx: number,
+    regno: number,
+    reg: Reg,
+    off: number,
+    size: number,
+    write: boolean,
+    store: { reg: Reg; regno: number; isImm: boolean } | undefined,
+    sx: boolean,
+  ): Reg | undefined {
+    const [minOff, maxOff] = this.stackBounds(idx, regno, reg, off, size, write ? 'write to' : 'read from');
+    const frame = this.stackFrameOf(reg);
+    if (!tnumIsConst(reg.v.var)) {
+      if (!this.input.privileged) throw new Rejection(idx, `R${regno} variable offset stack access prohibited for !root, var_off=${tnumToString(reg.v.var)}`);
+      if (write) {
+        for (let o = minOff; o < maxOff; o++) this.setStackByte(frame, o, store?.reg.type === RegType.SCALAR && tnumIsConst(store.reg.v.var) && store.reg.v.var.value === 0n ? Slot.ZERO : Slot.MISC);
+        return undefined;
+      }
+      for (let o = minOff; o < maxOff; o++) {
+        const slot = frame.stack[(-o - 1) >> 3];
+        const type = slot?.types[(-o - 1) & 7] ?? Slot.INVALID;
+        if (type === Slot.INVALID && !this.input.privileged) {
+          throw new Rejection(idx, `invalid variable-offset read from stack R${regno} var_off=${tnumToString(reg.v.var)} off=${o} size=${size}`);
+        }
+      }
+      return unknownScalar();
+    }
+    const start = minOff;
+    const spi = (-start - 1) >> 3;
+    if (write) {
+      this.stackWriteFixed(idx, frame, start, size, store!);
+      return undefined;
+    }
+    return this.stackReadFixed(idx, frame, start, size, spi, sx);
+  }
+
+  private setStackByte(frame: Frame, off: number, type: number): void {
+    const slotIdx = -off - 1;
+    const slot = stackSlot(frame, slotIdx >> 3, true)!;
+    if (slot.types[7] === Slot.SPILL) {
+      // Overwriting part of a spilled register turns the rest into plain data.
+      for (let j = 0; j < 8; j++) if (slot.types[j] === Slot.SPILL) slot.types[j] = Slot.MISC;
+      slot.spilled = undefined;
+    }
+    slot.types[slotIdx & 7] = type;
+    this.scratchedSlots.add(slotIdx >> 3);
+  }
+
+  /** check_stack_write_fixed_off. */
+  private stackWriteFixed(idx: number, frame: Frame, off: number, size: number, store: { reg: Reg; regno: number; isImm: boolean }): void {
+    const slotIdx = -off - 1;
+    const spi = slotIdx >> 3;
+    const existing = frame.stack[spi];
+    if (!this.input.privileged && isSpilled(existing) && existing!.spilled!.type !== RegType.SCALAR && size !== 8) {
+      throw new Rejection(idx, 'attempt to corrupt spilled pointer on stack');
+    }
+    const value = store.reg;
+    const slot = stackSlot(frame, spi, true)!;
+    this.scratchedSlots.add(spi);
+    const aligned = off % 8 === 0;
+    if (aligned && value.type === RegType.SCALAR && (store.regno >= 0 || store.isImm)) {
+      // save_register_state: spill a scalar (also a partial one: the kernel keeps narrow spills too).
+      if (store.regno >= 0 && value.id === 0 && !tnumIsConst(value.v.var) && size === 8) {
+        const id = this.newId();
+        this.regs()[store.regno] = { ...value, id };
+        slot.spilled = { ...value, id };
+      } else {
+        slot.spilled = size === 8 ? value : { ...value, id: 0, v: scalarTruncate(value.v, size as 1 | 2 | 4) };
+      }
+      for (let j = 0; j < 8; j++) {
+        if (j >= 8 - size) slot.types[j] = Slot.SPILL;
+        else if (slot.types[j] === Slot.SPILL) slot.types[j] = Slot.MISC;
+      }
+      return;
+    }
+    if (isPointer(value) && store.regno >= 0) {
+      if (size !== 8) {
+        if (!this.input.privileged) {
+          this.log.sourceLine(idx);
+          throw new Rejection(idx, 'invalid size of register spill');
+        }
+        for (let i = 0; i < size; i++) this.setStackByte(frame, off + i, Slot.MISC);
+        return;
+      }
+      if (!aligned) throw new Rejection(idx, 'invalid size of register spill');
+      if (frame !== this.frame() && value.type === RegType.PTR_TO_STACK) {
+        throw new Rejection(idx, 'cannot spill pointers to stack into stack frame of the caller', 'EINVAL');
+      }
+      slot.spilled = value;
+      slot.types.fill(Slot.SPILL);
+      return;
+    }
+    const zero = value.type === RegType.SCALAR && tnumIsConst(value.v.var) && value.v.var.value === 0n;
+    if (size === 8) slot.spilled = undefined;
+    for (let i = 0; i < size; i++) this.setStackByte(frame, off + i, zero ? Slot.ZERO : Slot.MISC);
+  }
+
+  /** check_stack_read_fixed_off. */
+  private stackReadFixed(idx: number, frame: Frame, off: number, size: number, spi: number, sx: boolean): Reg {
+    const slot = frame.stack[spi];
+    this.scratchedSlots.add(spi);
+    const slotIdx = -off - 1;
+    if (isSpilled(slot)) {
+      const spilled = slot!.spilled!;
+      let spillSize = 1;
+      for (let i = 7; i > 0 && slot!.types[i - 1] === Slot.SPILL; i--) spillSize++;
+      if (size !== 8 || spillSize !== 8) {
+        if (spilled.type !== RegType.SCALAR) {
+          this.log.sourceLine(idx);
+          throw new Rejection(idx, 'invalid size of register fill');
+        }
+        // A narrow fill of the low bytes keeps the value (little-endian); anything else becomes unknown.
+        const lowBytes = off === -(spi + 1) * 8;
+        if (size <= spillSize && lowBytes) {
+          return scalarReg(sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : size === 8 ? spilled.v : scalarTruncate(spilled.v, size as 1 | 2 | 4));
+        }
+        let zeros = 0;
+        for (let i = 0; i < size; i++) {
+          const type = slot!.types[(slotIdx - i) & 7]!;
+          if (type === Slot.ZERO) zeros++;
+          else if (type === Slot.INVALID && !this.input.privileged) throw new Rejection(idx, `invalid read from stack off ${off}+${i} size ${size}`);
+        }
+        if (zeros === size) return knownScalar(0n);
+        return scalarReg(size === 8 ? SCALAR_UNKNOWN : scalarTruncate(SCALAR_UNKNOWN, size as 1 | 2 | 4));
+      }
+      return spilled;
+    }
+    let zeros = 0;
+    for (let i = 0; i < size; i++) {
+      const byte = -(off + i) - 1;
+      const s = frame.stack[byte >> 3];
+      const type = s?.types[byte & 7] ?? Slot.INVALID;
+      if (type === Slot.ZERO) zeros++;
+      else if (type === Slot.MISC) continue;
+      else if (type === Slot.INVALID && this.input.privileged) continue;
+      else throw new Rejection(idx, `invalid read from stack off ${off}+${i} size ${size}`);
+    }
+    if (zeros === size) return knownScalar(0n);
+    const v = size === 8 ? SCALAR_UNKNOWN : sx ? scalarSignExtend(SCALAR_UNKNOWN, size as 1 | 2 | 4) : scalarTruncate(SCALAR_UNKNOWN, size as 1 | 2 | 4);
+    return scalarReg(v);
+  }
+
+  // ---- lddw and legacy packet loads ----------------------------------------------------
+
+  private checkLdImm64(idx: number, insn: Instruction): void {
+    this.checkDst(idx, insn.dst);
+    const next = this.insns[idx + 1]!;
+    switch (insn.src) {
+      case LdImm64Src.IMM64:
+        this.writeReg(insn.dst, knownScalar(lddwValue(insn, next)));
+        return;
+      case LdImm64Src.MAP_FD:
+      case LdImm64Src.MAP_IDX: {
+        const map = this.input.mapAt(idx, insn);
+        if (map === undefined) throw new Rejection(idx, `fd ${insn.imm} is not pointing to valid bpf_map`, 'EBADF');
+        this.writeReg(insn.dst, pointerReg(RegType.CONST_PTR_TO_MAP, { map }));
+        return;
+      }
+      case LdImm64Src.MAP_VALUE:
+      case LdImm64Src.MAP_IDX_VALUE: {
+        const map = this.input.mapAt(idx, insn);
+        if (map === undefined) throw new Rejection(idx, `fd ${insn.imm} is not pointing to valid bpf_map`, 'EBADF');
+        const offset = next.imm >>> 0;
+        if (map.spec.type !== MapType.ARRAY || map.spec.maxEntries !== 1) {
+          throw new Rejection(idx, 'map_direct_value_addr not supported for this map type', 'EINVAL');
+        }
+        if (offset >= map.spec.valueSize) throw new Rejection(idx, `invalid access to map value pointer, value_size=${map.spec.valueSize} off=${offset}`, 'EINVAL');
+        this.writeReg(insn.dst, pointerReg(RegType.PTR_TO_MAP_VALUE, { map, off: offset }));
+        return;
+      }
+      case LdImm64Src.FUNC: {
+        const target = idx + insn.imm + 1;
+        this.writeReg(insn.dst, pointerReg(RegType.PTR_TO_FUNC, { subprog: this.shape.subprogOf[target]! }));
+        return;
+      }
+      case LdImm64Src.BTF_ID:
+        this.writeReg(insn.dst, pointerReg(RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY, { memSize: 8 }));
+        return;
+      default:
+        throw new Rejection(idx, 'invalid bpf_ld_imm64 insn', 'EINVAL');
+    }
+  }
+
+  /** check_ld_abs: LD_ABS / LD_IND read packet bytes through the skb in r6; r0 gets the value. */
+  private checkLdAbs(idx: number, insn: Instruction): void {
+    const t = this.input.programType;
+    if (t !== ProgramType.SOCKET_FILTER && t !== ProgramType.SCHED_CLS && t !== ProgramType.SCHED_ACT) {
+      throw new Rejection(idx, 'BPF_LD_[ABS|IND] instructions not allowed for this program type', 'EINVAL');
+    }
+    const mode = opMode(insn.opcode);
+    if (insn.dst !== 0 || insn.offset !== 0 || opSize(insn.opcode) === Size.DW || (mode === Mode.ABS && insn.src !== 0)) {
+      throw new Rejection(idx, 'BPF_LD_[ABS|IND] uses reserved fields', 'EINVAL');
+    }
+    const ctx = this.readReg(idx, 6);
+    if (mode === Mode.IND) this.readReg(idx, insn.src);
+    if (this.cur.refs.length > 0) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be mixed with socket references', 'EINVAL');
+    if (ctx.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb', 'EINVAL');
+    for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
+    this.writeReg(0, scalarReg(scalarTruncate(SCALAR_UNKNOWN, sizeBytes(opSize(insn.opcode)) as 1 | 2 | 4)));
+  }
+
+  // ---- jumps, calls, exits -----------------------------------------------------------------
+
+  private checkJmp(idx: number, insn: Instruction): boolean {
+    const op = jmpOp(insn.opcode);
+    const cls = opClass(insn.opcode);
+    if (op === JmpOp.JA) {
+      this.cur.insnIdx = jumpTarget(this.insns, idx);
+      return false;
+    }
+    if (op === JmpOp.EXIT) return this.checkExit(idx);
+    if (op === JmpOp.CALL) {
+      if (cls !== InsnClass.JMP) throw new Rejection(idx, 'BPF_CALL uses reserved fields', 'EINVAL');
+      if (insn.src === CallSrc.LOCAL) {
+        this.checkFuncCall(idx, insn);
+        return false;
+      }
+      if (insn.src === CallSrc.KFUNC) throw new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (call at insn ${idx})`, 'ENOTSUPP');
+      if (opSource(insn.opcode) === Source.X) throw new Rejection(idx, 'BPF_CALL uses reserved fields', 'EINVAL');
+      this.checkHelperCall(idx, insn);
+      this.cur.insnIdx = idx + 1;
+      return false;
+    }
+    if (op === JmpOp.JCOND) {
+      const queued = cloneState(this.cur);
+      queued.mayGotoDepth++;
+      this.pushBranch(idx + insn.offset + 1, queued);
+      this.cur.insnIdx = idx + 1;
+      return false;
+    }
+    this.checkCondJmp(idx, insn);
+    return false;
+  }
+
+  private checkCondJmp(idx: number, insn: Instruction): void {
+    const op = jmpOp(insn.opcode);
+    const is32 = opClass(insn.opcode) === InsnClass.JMP32;
+    const x = opSource(insn.opcode) === Source.X;
+    const dst = this.readReg(idx, insn.dst);
+    let src: Reg;
+    if (x) {
+      src = this.readReg(idx, insn.src);
+      if (!(isAnyPacket(dst) && isAnyPacket(src)) && this.isLeak(src)) throw new Rejection(idx, `R${insn.src} pointer comparison prohibited`);
+    } else {
+      src = knownScalar(BigInt(insn.imm));
+    }
+    const target = idx + insn.offset + 1;
+    const pred = this.isBranchTaken(dst, src, op, is32);
+    if (pred === 1) {
+      this.cur.insnIdx = target;
+      return;
+    }
+    if (pred === 0) {
+      this.cur.insnIdx = idx + 1;
+      return;
+    }
+    const other = cloneState(this.cur);
+    const otherRegs = other.frames[other.frames.length - 1]!.regs;
+    const thisRegs = this.regs();
+    if (dst.type === RegType.SCALAR && src.type === RegType.SCALAR) {
+      const taken = refineBranch(dst.v, src.v, op, is32, true);
+      const notTaken = refineBranch(dst.v, src.v, op, is32, false);
+      // An impossible side is pruned: it cannot execute.
+      if (taken === undefined && notTaken === undefined) throw new Rejection(idx, 'verifier internal error: both branches impossible', 'EFAULT');
+      if (taken === undefined) {
+        this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!);
+        this.cur.insnIdx = idx + 1;
+        return;
+      }
+      if (notTaken === undefined) {
+        this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, taken);
+        this.cur.insnIdx = target;
+        return;
+      }
+      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken);
+      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken);
+    }
+    if (!is32 && x && isPointer(src) && isPointer(dst) && baseOf(src.type) !== RegType.PTR_TO_BTF_ID && baseOf(dst.type) !== RegType.PTR_TO_BTF_ID) {
+      const eq = op === JmpOp.JEQ ? otherRegs : op === JmpOp.JNE ? thisRegs : undefined;
+      if (eq) {
+        if (regNotNull(dst) && mayBeNull(src.type)) eq[insn.src] = { ...eq[insn.src]!, type: src.type & ~MAYBE_NULL };
+        if (regNotNull(src) && mayBeNull(dst.type)) eq[insn.dst] = { ...eq[insn.dst]!, type: dst.type & ~MAYBE_NULL };
+      }
+    }
+    if (!is32 && !x && insn.imm === 0 && (op === JmpOp.JEQ || op === JmpOp.JNE) && mayBeNull(dst.type)) {
+      this.markPtrOrNull(this.cur, dst, op === JmpOp.JNE);
+      this.markPtrOrNull(other, dst, op === JmpOp.JEQ);
+    } else if (!this.matchPacketPointers(insn, dst, src, this.cur, other) && this.isLeak(dst)) {
+      throw new Rejection(idx, `R${insn.dst} pointer comparison prohibited`);
+    }
+    this.pushBranch(target, other);
+    this.cur.insnIdx = idx + 1;
+  }
+
+  private applyRefinement(regs: Reg[], state: VerifierState, insn: Instruction, x: boolean, dst: Reg, src: Reg, r: { a: Scalar; b: Scalar }): void {
+    regs[insn.dst] = { ...regs[insn.dst]!, v: r.a };
+    if (x) regs[insn.src] = { ...regs[insn.src]!, v: r.b };
+    // sync_linked_regs: registers copied from the compared one learn the same bounds.
+    if (dst.id) syncLinked(state, dst.id, r.a);
+    if (x && src.id) syncLinked(state, src.id, r.b);
+  }
+
+  private isBranchTaken(dst: Reg, src: Reg, op: number, is32: boolean): 1 | 0 | -1 {
+    if (isAnyPacket(dst) && isAnyPacket(src) && !is32) return packetBranchTaken(dst, src, op);
+    if (isPointer(dst) || isPointer(src)) {
+      if (is32) return -1;
+      let a = dst;
+      let b = src;
+      let o = op;
+      if (!(b.type === RegType.SCALAR && tnumIsConst(b.v.var))) {
+        [a, b] = [b, a];
+        o = flipOpcode(op);
+      }
+      if (!(b.type === RegType.SCALAR && tnumIsConst(b.v.var))) return -1;
+      if (!regNotNull(a)) return -1;
+      if (b.v.var.value !== 0n) return -1;
+      if (o === JmpOp.JEQ) return 0;
+      if (o === JmpOp.JNE) return 1;
+      return -1;
+    }
+    return branchTaken(dst.v, src.v, op, is32);
+  }
+
+  /** mark_ptr_or_null_regs: after a null check, every copy of the pointer is either NULL (a scalar 0) or valid. */
+  private markPtrOrNull(state: VerifierState, reg: Reg, isNull: boolean): void {
+    const id = reg.id;
+    const refObjId = reg.refObjId;
+    if (refObjId && refObjId === id && isNull) state.refs = state.refs.filter((r) => r.id !== id);
+    forEachReg(state, (r) => {
+      if (!mayBeNull(r.type) || r.id !== id) return r;
+      if (isNull) return knownScalar(0n);
+      return { ...r, type: r.type & ~MAYBE_NULL, id: 0 };
+    });
+  }
+
+  /** try_match_pkt_pointers: a comparison against data_end proves a packet range on one side. */
+  private matchPacketPointers(insn: Instruction, dst: Reg, src: Reg, thisBranch: VerifierState, otherBranch: VerifierState): boolean {
+    if (opSource(insn.opcode) !== Source.X || opClass(insn.opcode) === InsnClass.JMP32) return false;
+    const op = jmpOp(insn.opcode);
+    const dstIsData = (dst.type === RegType.PTR_TO_PACKET && src.type === RegType.PTR_TO_PACKET_END) || (dst.type === RegType.PTR_TO_PACKET_META && isInitPacket(src));
+    const srcIsData = (dst.type === RegType.PTR_TO_PACKET_END && src.type === RegType.PTR_TO_PACKET) || (isInitPacket(dst) && src.type === RegType.PTR_TO_PACKET_META);
+    if (!dstIsData && !srcIsData) return false;
+    // For `data' OP data_end`: which side proves the range, and whether the bound is open.
+    switch (op) {
+      case JmpOp.JGT:
+        if (dstIsData) {
+          findGoodPacketPointers(thisBranch, dst, false);
+          markPacketEnd(otherBranch, insn.dst, true);
+        } else {
+          findGoodPacketPointers(otherBranch, src, true);
+          markPacketEnd(thisBranch, insn.src, false);
+        }
+        return true;
+      case JmpOp.JLT:
+        if (dstIsData) {
+          findGoodPacketPointers(otherBranch, dst, true);
+          markPacketEnd(thisBranch, insn.dst, false);
+        } else {
+          findGoodPacketPointers(thisBranch, src, false);
+          markPacketEnd(otherBranch, insn.src, true);
+        }
+        return true;
+      case JmpOp.JGE:
+        if (dstIsData) {
+          findGoodPacketPointers(thisBranch, dst, true);
+          markPacketEnd(otherBranch, insn.dst, false);
+        } else {
+          findGoodPacketPointers(otherBranch, src, false);
+          markPacketEnd(thisBranch, insn.src, true);
+        }
+        return true;
+      case JmpOp.JLE:
+        if (dstIsData) {
+          findGoodPacketPointers(otherBranch, dst, false);
+          markPacketEnd(thisBranch, insn.dst, true);
+        } else {
+          findGoodPacketPointers(thisBranch, src, true);
+          markPacketEnd(otherBranch, insn.src, false);
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** check_func_call: a bpf-to-bpf call gets a new frame with r1-r5 of the caller. */
+  private checkFuncCall(idx: number, insn: Instruction): void {
+    if (this.cur.frames.length >= MAX_CALL_FRAMES) {
+      throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
+    }
+    if (this.cur.activeLock) throw new Rejection(idx, 'function calls are not allowed while holding a lock');
+    const target = idx + insn.imm + 1;
+    const callee = newFrame(this.cur.frames.length, idx, this.shape.subprogOf[target]!);
+    const caller = this.frame();
+    for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
+    this.cur.frames.push(callee);
+    if (this.log.level > 0) {
+      this.log.write(`caller:${formatFrame(caller, undefined, undefined, this.refIds())}\ncallee:${formatFrame(callee)}\n`);
+    }
+    for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT_REG;
+    this.cur.insnIdx = target;
+  }
+
+  /** BPF_EXIT: return to the caller, or finish the path with the kernel's exit checks. */
+  private checkExit(idx: number): boolean {
+    const insn = this.insns[idx]!;
+    if (opSource(insn.opcode) !== Source.K || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || opClass(insn.opcode) === InsnClass.JMP32) {
+      throw new Rejection(idx, 'BPF_EXIT uses reserved fields', 'EINVAL');
+    }
+    if (this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock is missing');
+    const frame = this.frame();
+    if (this.cur.frames.length > 1) {
+      const r0 = this.readReg(idx, 0);
+      const caller = this.cur.frames[this.cur.frames.length - 2]!;
+      if (frame.callback) {
+        if (r0.type !== RegType.SCALAR) throw new Rejection(idx, 'R0 not a scalar value');
+        if (r0.v.smin < BigInt(frame.callback.retMin) || r0.v.smax > BigInt(frame.callback.retMax)) {
+          throw new Rejection(idx, invalidScalarMessage(r0.v, frame.callback.retMin, frame.callback.retMax, 'At callback return', 'R0'), 'EINVAL');
+        }
+        this.cur.frames.pop();
+        caller.regs[0] = unknownScalar();
+      } else {
+        this.cur.frames.pop();
+        caller.regs[0] = r0;
+      }
+      if (this.log.level > 0) {
+        this.log.write(`returning from callee:\n${formatFrame(frame)}\nto caller at ${frame.callsite + 1}:\n${formatFrame(caller, undefined, undefined, this.refIds())}\n`);
+      }
+      this.cur.insnIdx = frame.callsite + 1;
+      this.printFromState = false;
+      return false;
+    }
+    this.checkReferenceLeak(idx, 'BPF_EXIT instruction in main prog');
+    this.checkReturnCode(idx);
+    return true;
+  }
+
+  /** check_resource_leak: every acquired reference must be released before `what`. */
+  private checkReferenceLeak(idx: number, what: string): void {
+    if (this.cur.refs.length === 0) return;
+    const lines = this.cur.refs.map((ref) => `Unreleased reference id=${ref.id} alloc_insn=${ref.insnIdx}`);
+    throw new Rejection(idx, `${lines.join('\n')}\n${what} would lead to reference leak`, 'EINVAL');
+  }
+
+  /** check_return_code for the main program. */
+  private checkReturnCode(idx: number): void {
+    const r0 = this.readReg(idx, 0);
+    if (this.isLeak(r0)) throw new Rejection(idx, 'R0 leaks addr as return value');
+    const range = returnRange(this.input.programType, this.input.expectedAttachType);
+    if (range === undefined) return;
+    if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At program exit the register R0 is not a known value (${regTypeName(r0.type)})`, 'EINVAL');
+    if (r0.v.smin < BigInt(range[0]) || r0.v.smax > BigInt(range[1])) {
+      throw new Rejection(idx, invalidScalarMessage(r0.v, range[0], range[1], 'At program exit', 'R0'), 'EINVAL');
+    }
+  }
+
+  // ---- helper calls ---------------------------------------------------------------------------
+
+  private checkHelperCall(idx: number, insn: Instruction): void {
+    const helper = helperById(insn.imm);
+    const name = helper ? `bpf_${helper.name}` : 'unknown';
+    if (helper === undefined) throw new Rejection(idx, `invalid func ${name}#${insn.imm}`, 'EINVAL');
+    const allowed = helperAllowed(this.input.programType, helper.id, this.input.expectedAttachType);
+    if (allowed === false) throw new Rejection(idx, `program of this type cannot use helper ${name}#${helper.id}`, 'EINVAL');
+    if (!this.input.gplCompatible && helper.gplOnly) throw new Rejection(idx, 'cannot call GPL-restricted function from non-GPL compatible program', 'EINVAL');
+    if (!this.input.sleepable && helper.mightSleep) throw new Rejection(idx, 'helper call might sleep in a non-sleepable prog', 'EINVAL');
+    const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0n };
+    for (let arg = 0; arg < helper.args.length; arg++) this.checkFuncArg(idx, helper, arg, meta);
+    // Helper writes to the stack (raw mode) initialise the bytes.
+    if (meta.rawMode && meta.rawRegno > 0) {
+      const reg = this.regs()[meta.rawRegno]!;
+      if (reg.type === RegType.PTR_TO_STACK) {
+        const frame = this.stackFrameOf(reg);
+        const start = Number(BigInt.asIntN(64, reg.v.smin)) + reg.off;
+        const end = Number(BigInt.asIntN(64, reg.v.smax)) + reg.off + meta.accessSize;
+        for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
+      }
+    }
+    if (meta.releaseRegno) {
+      if (meta.refObjId) this.releaseReference(idx, meta.refObjId);
+      else if (!isNullReg(this.regs()[meta.releaseRegno]!)) throw new Rejection(idx, `func ${name}#${helper.id} reference has not been acquired before`, 'EINVAL');
+    }
+    if (helper.name === 'tail_call') {
+      if (this.cur.activeLock) throw new Rejection(idx, 'tail_call cannot be used inside bpf_spin_lock-ed region', 'EINVAL');
+      this.checkReferenceLeak(idx, 'tail_call');
+    }
+    if (helper.name === 'get_local_storage' && !isNullReg(this.regs()[2]!)) throw new Rejection(idx, "get_local_storage() doesn't support non-zero flags", 'EINVAL');
+    if (helper.name === 'spin_lock') {
+      if (this.cur.activeLock) throw new Rejection(idx, 'Locking two bpf_spin_locks are not allowed', 'EINVAL');
+      this.cur.activeLock = this.newId();
+    } else if (helper.name === 'spin_unlock') {
+      if (!this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock without taking a lock', 'EINVAL');
+      this.cur.activeLock = 0;
+    }
+    const callback = CALLBACK_HELPERS[helper.name];
+    const caller = this.frame();
+    const callbackArgs = callback && meta.subprog >= 0 ? callback.args(caller, meta) : undefined;
+    // Caller-saved registers are clobbered.
+    for (let r = 0; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
+    this.writeReg(0, this.helperResult(idx, helper, meta, name));
+    if (CHANGES_PKT_DATA.has(helper.name)) this.clearPacketPointers();
+    if (helper.name !== 'tail_call' && meta.map !== undefined && !mapHelperCompatible(meta.map.spec.type, helper.name)) {
+      throw new Rejection(idx, `cannot pass map_type ${meta.map.spec.type} into func ${name}#${helper.id}`, 'EINVAL');
+    }
+    if (callback && callbackArgs && meta.subprog >= 0) this.enterCallback(idx, meta.subprog, callbackArgs, callback, helper.name);
+  }
+
+  /** Verifies a synchronous callback: the helper may call it zero or more times before returning. */
+  private enterCallback(idx: number, subprog: number, args: Reg[], callback: { retMin: number; retMax: number }, helperName: string): void {
+    if (this.cur.frames.length >= MAX_CALL_FRAMES) throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
+    // The path where the callback is never called continues after the helper.
+    const skip = cloneState(this.cur);
+    const callee = newFrame(this.cur.frames.length, idx, subprog);
+    args.forEach((r, i) => (callee.regs[i + 1] = r));
+    callee.callback = { retMin: callback.retMin, retMax: callback.retMax, helper: helperName };
+    this.cur.frames.push(callee);
+    this.pushBranch(idx + 1, skip);
+    this.cur.insnIdx = this.shape.subprogs[subprog]!.start;
+  }
+
+  private helperResult(idx: number, helper: HelperSpec, meta: CallMeta, name: string): Reg {
+    const ret = helper.ret;
+    const flags = ret & ~0xff;
+    let r0: Reg;
+    switch (baseType(ret)) {
+      case ReturnType.INTEGER:
+        r0 = unknownScalar();
+        if (SIZED_RETURN.has(helper.name)) r0 = scalarReg(sizedReturn(meta.maxSize));
+        break;
+      case ReturnType.VOID:
+        r0 = NOT_INIT_REG;
+        break;
+      case ReturnType.PTR_TO_MAP_VALUE: {
+        if (meta.map === undefined) throw new Rejection(idx, 'kernel subsystem misconfigured verifier', 'EINVAL');
+        const inner = meta.map.spec.innerMap;
+        if ((meta.map.spec.type === MapType.ARRAY_OF_MAPS || meta.map.spec.type === MapType.HASH_OF_MAPS) && inner) {
+          r0 = pointerReg(RegType.CONST_PTR_TO_MAP | (flags & MAYBE_NULL), { map: { name: inner.name, spec: inner, uid: meta.map.uid + 0.5 } });
+        } else {
+          r0 = pointerReg(RegType.PTR_TO_MAP_VALUE | (flags & MAYBE_NULL), { map: meta.map });
+        }
+        break;
+      }
+      case ReturnType.PTR_TO_SOCKET:
+        r0 = pointerReg(RegType.PTR_TO_SOCKET | flags);
+        break;
+      case ReturnType.PTR_TO_SOCK_COMMON:
+        r0 = pointerReg(RegType.PTR_TO_SOCK_COMMON | flags);
+        break;
+      case ReturnType.PTR_TO_TCP_SOCK:
+        r0 = pointerReg(RegType.PTR_TO_TCP_SOCK | flags);
+        break;
+      case ReturnType.PTR_TO_MEM:
+        r0 = pointerReg(RegType.PTR_TO_MEM | flags, { memSize: meta.memSize });
+        break;
+      case ReturnType.PTR_TO_BTF_ID:
+      case ReturnType.PTR_TO_MEM_OR_BTF_ID:
+        r0 = pointerReg(RegType.PTR_TO_BTF_ID | (flags & ~TypeFlag.MEM_RDONLY), { btfName: helper.retBtfType });
+        break;
+      default:
+        throw new Rejection(idx, `unknown return type ${baseType(ret)} of func ${name}#${helper.id}`, 'EINVAL');
+    }
+    if (mayBeNull(r0.type)) r0 = { ...r0, id: this.newId() };
+    if (ACQUIRE_HELPERS.has(helper.name)) {
+      const id = this.newId();
+      this.cur.refs = [...this.cur.refs, { id, insnIdx: idx, kind: helper.name === 'ringbuf_reserve' ? 'ringbuf' : 'socket' }];
+      r0 = { ...r0, id, refObjId: id };
+    } else if (meta.refObjId && (helper.name === 'tcp_sock' || helper.name === 'sk_fullsock' || helper.name === 'skc_to_tcp_sock' || helper.name === 'get_listener_sock')) {
+      r0 = { ...r0, refObjId: meta.refObjId };
+    }
+    return r0;
+  }
+
+  private releaseReference(idx: number, id: number): void {
+    if (!this.cur.refs.some((r) => r.id === id)) throw new Rejection(idx, `verifier internal error: reference ${id} not found`, 'EFAULT');
+    this.cur.refs = this.cur.refs.filter((r) => r.id !== id);
+    forEachReg(this.cur, (r) => (r.refObjId === id ? NOT_INIT_REG : r));
+  }
+
+  private clearPacketPointers(): void {
+    forEachReg(this.cur, (r) => (isAnyPacket(r) ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
+  }
+
+  /** check_func_arg for argument `arg` (register arg+1). */
+  private checkFuncArg(idx: number, helper: HelperSpec, arg: number, meta: CallMeta): void {
+    const regno = arg + 1;
+    const spec = helper.args[arg]!;
+    const argType = spec.type;
+    if (argType === ArgType.DONTCARE) return;
+    const reg = this.readReg(idx, regno);
+    if (argType === ArgType.ANYTHING) {
+      if (this.isLeak(reg)) throw new Rejection(idx, `R${regno} leaks addr into helper function`);
+      return;
+    }
+    const base = baseType(argType);
+    if (isAnyPacket(reg) && !(this.mayAccessPacket(false) && helper.pktAccess)) {
+      throw new Rejection(idx, 'helper access to the packet is not allowed');
+    }
+    const nullOk = isNullReg(reg) && (argType & MAYBE_NULL) !== 0;
+    if (!nullOk) {
+      this.checkRegType(idx, regno, reg, argType);
+      this.checkArgOffset(idx, regno, reg, argType);
+    }
+    if (argType & TypeFlag.OBJ_RELEASE) {
+      if (!reg.refObjId && !isNullReg(reg)) throw new Rejection(idx, `R${regno} must be referenced when passed to release function`, 'EINVAL');
+      meta.releaseRegno = regno;
+    }
+    if (reg.refObjId) meta.refObjId = reg.refObjId;
+    switch (base) {
+      case ArgType.CONST_MAP_PTR:
+        meta.map = reg.map;
+        break;
+      case ArgType.PTR_TO_MAP_KEY:
+        if (!meta.map) throw new Rejection(idx, 'invalid map_ptr to access map->key');
+        this.helperMemAccess(idx, regno, reg, meta.map.spec.keySize, false, false, undefined);
+        break;
+      case ArgType.PTR_TO_MAP_VALUE:
+        if (nullOk) break;
+        if (!meta.map) throw new Rejection(idx, 'invalid map_ptr to access map->value');
+        meta.rawMode = (argType & TypeFlag.MEM_UNINIT) !== 0;
+        this.helperMemAccess(idx, regno, reg, meta.map.spec.valueSize, (argType & TypeFlag.MEM_WRITE) !== 0, false, meta);
+        break;
+      case ArgType.PTR_TO_FUNC:
+        meta.subprog = reg.subprog;
+        break;
+      case ArgType.PTR_TO_MEM:
+        meta.rawMode = (argType & TypeFlag.MEM_UNINIT) !== 0;
+        if (argType & TypeFlag.MEM_FIXED_SIZE && !nullOk) this.helperMemAccess(idx, regno, reg, spec.size ?? 0, (argType & TypeFlag.MEM_WRITE) !== 0, false, meta);
+        break;
+      case ArgType.CONST_SIZE:
+      case ArgType.CONST_SIZE_OR_ZERO:
+        this.checkMemSize(idx, regno, reg, helper.args[arg - 1]!.type, base === ArgType.CONST_SIZE_OR_ZERO, meta);
+        break;
+      case ArgType.CONST_ALLOC_SIZE_OR_ZERO:
+        if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} is not a known constant'`);
+        meta.memSize = Number(reg.v.var.value);
+        break;
+      case ArgType.PTR_TO_CONST_STR:
+        this.checkConstString(idx, regno, reg);
+        break;
+      case ArgType.PTR_TO_DYNPTR:
+        if (reg.type === RegType.PTR_TO_STACK) this.helperMemAccess(idx, regno, reg, 16, (argType & TypeFlag.MEM_UNINIT) !== 0, false, undefined);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** check_reg_type: the register must be one of the argument type's compatible register types. */
+  private checkRegType(idx: number, regno: number, reg: Reg, argType: number): void {
+    const base = baseType(argType);
+    const compatible = COMPATIBLE[base];
+    if (compatible === undefined) return;
+    let type = reg.type;
+    if (argType & TypeFlag.MEM_RDONLY) type &= ~TypeFlag.MEM_RDONLY;
+    if (argType & MAYBE_NULL) type &= ~MAYBE_NULL;
+    if (compatible.includes(type)) return;
+    throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=${compatible.map(regTypeName).join(', ')}`);
+  }
+
+  /** check_func_arg_reg_off: most pointer arguments must point at the start of their object. */
+  private checkArgOffset(idx: number, regno: number, reg: Reg, argType: number): void {
+    const base = baseOf(reg.type);
+    if (base === RegType.PTR_TO_STACK || isPacketPointer(base) || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_MAP_VALUE || base === RegType.PTR_TO_MEM || base === RegType.PTR_TO_BUF) {
+      if (reg.type & TypeFlag.MEM_RINGBUF && argType & TypeFlag.OBJ_RELEASE) {
+        if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) {
+          throw new Rejection(idx, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+        }
+      }
+      return;
+    }
+    if (base === RegType.SCALAR) return;
+    if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ${regTypeName(reg.type)} ptr R${regno} off=${reg.off} disallowed`);
+    if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `variable ${regTypeName(reg.type)} access var_off=${tnumToString(reg.v.var)} disallowed`);
+  }
+
+  /** check_mem_size_reg. */
+  private checkMemSize(idx: number, regno: number, reg: Reg, memArgType: number, zeroOk: boolean, meta: CallMeta): void {
+    const v = reg.v;
+    meta.maxSize = v.umax;
+    if (v.smin < 0n) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+    if (v.umin === 0n && !zeroOk) throw new Rejection(idx, `R${regno} invalid zero-sized read: u64=[${v.umin},${v.umax}]`);
+    if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+    const memReg = this.regs()[regno - 1]!;
+    if (zeroOk && v.umax === 0n && isNullReg(memReg)) return;
+    if (isNullReg(memReg) && memArgType & MAYBE_NULL) return;
+    this.helperMemAccess(idx, regno - 1, memReg, Number(v.umax), (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
+  }
+
+  /** check_helper_mem_access: a helper reads or writes `size` bytes at the register. */
+  private helperMemAccess(idx: number, regno: number, reg: Reg, size: number, write: boolean, zeroOk: boolean, meta: CallMeta | undefined): void {
+    const base = baseOf(reg.type);
+    switch (base) {
+      case RegType.PTR_TO_PACKET:
+      case RegType.PTR_TO_PACKET_META:
+        this.checkPacketAccess(idx, regno, reg, reg.off, size, zeroOk);
+        return;
+      case RegType.PTR_TO_MAP_KEY:
+        if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(reg.type)}`);
+        this.checkMemRegion(idx, regno, reg, reg.off, size, reg.map!.spec.keySize, false, 'key');
+        return;
+      case RegType.PTR_TO_MAP_VALUE:
+        this.checkMapAccessType(idx, reg, reg.off, size, write);
+        this.checkMemRegion(idx, regno, reg, reg.off, size, reg.map!.spec.valueSize, zeroOk, 'value');
+        return;
+      case RegType.PTR_TO_MEM:
+        if (write && reg.type & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(reg.type)}`);
+        this.checkMemRegion(idx, regno, reg, reg.off, size, reg.memSize, zeroOk, 'mem');
+        return;
+      case RegType.PTR_TO_BUF:
+      case RegType.PTR_TO_BTF_ID:
+        return;
+      case RegType.PTR_TO_STACK:
+        this.stackRangeInitialized(idx, regno, reg, size, write || (meta?.rawMode ?? false), zeroOk, meta);
+        return;
+      case RegType.PTR_TO_CTX:
+        if (size === 0) {
+          if (zeroOk) return;
+          throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=fp`);
+        }
+        this.memAccess(idx, regno, size - 1, 1, write, write ? { reg: unknownScalar(), regno: -1, isImm: false } : undefined, false);
+        return;
+      default:
+        if (zeroOk && size === 0 && isNullReg(reg)) return;
+        throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=fp`);
+    }
+  }
+
+  /** check_stack_range_initialized for helper accesses. */
+  private stackRangeInitialized(idx: number, regno: number, reg: Reg, size: number, write: boolean, zeroOk: boolean, meta: CallMeta | undefined): void {
+    if (size === 0 && !zeroOk) throw new Rejection(idx, 'invalid zero-sized read');
+    this.stackBounds(idx, regno, reg, reg.off, size, write ? 'write to' : 'read from');
+    let lo: number;
+    let hi: number;
+    if (tnumIsConst(reg.v.var)) {
+      lo = hi = Number(BigInt.asIntN(64, reg.v.var.value)) + reg.off;
+    } else {
+      if (!this.input.privileged) throw new Rejection(idx, `R${regno} indirect variable offset stack access prohibited for !root, var_off=${tnumToString(reg.v.var)}`);
+      lo = Number(reg.v.smin) + reg.off;
+      hi = Number(reg.v.smax) + reg.off;
+    }
+    if (meta && meta.rawMode) {
+      meta.accessSize = size;
+      meta.rawRegno = regno;
+      return;
+    }
+    const frame = this.stackFrameOf(reg);
+    for (let i = lo; i < hi + size; i++) {
+      const byte = -i - 1;
+      const slot = frame.stack[byte >> 3];
+      const type = slot?.types[byte & 7] ?? Slot.INVALID;
+      if (type === Slot.MISC || type === Slot.ZERO) continue;
+      if (type === Slot.INVALID && this.input.privileged) continue;
+      if (isSpilled(slot) && (slot!.spilled!.type === RegType.SCALAR || this.input.privileged)) continue;
+      if (tnumIsConst(reg.v.var)) throw new Rejection(idx, `invalid indirect read from stack R${regno} off ${lo}+${i - lo} size ${size}`);
+      throw new Rejection(idx, `invalid indirect read from stack R${regno} var_off ${tnumToString(reg.v.var)}+${i - lo} size ${size}`);
+    }
+  }
+
+  /** check_reg_const_str: a format string in a read-only map, NUL-terminated. */
+  private checkConstString(idx: number, regno: number, reg: Reg): void {
+    const map = reg.map;
+    if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=map_value`);
+    if (!map.spec.readOnly) throw new Rejection(idx, `R${regno} does not point to a readonly map'`);
+    if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} is not a constant address'`);
+    const off = reg.off + Number(reg.v.var.value);
+    const data = map.spec.initialData;
+    if (data === undefined) return;
+    if (data.indexOf(0, off) < 0) throw new Rejection(idx, 'string is not zero-terminated');
+  }
+}
+
+/** compatible_reg_types, keyed by base argument type. */
+const MEM_TYPES = [
+  RegType.PTR_TO_STACK,
+  RegType.PTR_TO_PACKET,
+  RegType.PTR_TO_PACKET_META,
+  RegType.PTR_TO_MAP_KEY,
+  RegType.PTR_TO_MAP_VALUE,
+  RegType.PTR_TO_MEM,
+  RegType.PTR_TO_MEM | TypeFlag.MEM_RINGBUF,
+  RegType.PTR_TO_BUF,
+  RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED,
+];
+const COMPATIBLE: Readonly<Record<number, readonly number[]>> = {
+  [ArgType.PTR_TO_MAP_KEY]: MEM_TYPES,
+  [ArgType.PTR_TO_MAP_VALUE]: MEM_TYPES,
+  [ArgType.CONST_SIZE]: [RegType.SCALAR],
+  [ArgType.CONST_SIZE_OR_ZERO]: [RegType.SCALAR],
+  [ArgType.CONST_ALLOC_SIZE_OR_ZERO]: [RegType.SCALAR],
+  [ArgType.CONST_MAP_PTR]: [RegType.CONST_PTR_TO_MAP],
+  [ArgType.PTR_TO_CTX]: [RegType.PTR_TO_CTX],
+  [ArgType.PTR_TO_SOCK_COMMON]: [RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK],
+  [ArgType.PTR_TO_BTF_ID_SOCK_COMMON]: [RegType.PTR_TO_SOCK_COMMON, RegType.PTR_TO_SOCKET, RegType.PTR_TO_TCP_SOCK, RegType.PTR_TO_XDP_SOCK, RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED],
+  [ArgType.PTR_TO_SOCKET]: [RegType.PTR_TO_SOCKET],
+  [ArgType.PTR_TO_BTF_ID]: [RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED, RegType.PTR_TO_BTF_ID | TypeFlag.MEM_RCU],
+  [ArgType.PTR_TO_SPIN_LOCK]: [RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_BTF_ID | TypeFlag.MEM_ALLOC],
+  [ArgType.PTR_TO_MEM]: MEM_TYPES,
+  [ArgType.PTR_TO_RINGBUF_MEM]: [RegType.PTR_TO_MEM | TypeFlag.MEM_RINGBUF],
+  [ArgType.PTR_TO_FUNC]: [RegType.PTR_TO_FUNC],
+  [ArgType.PTR_TO_STACK]: [RegType.PTR_TO_STACK],
+  [ArgType.PTR_TO_CONST_STR]: [RegType.PTR_TO_MAP_VALUE],
+  [ArgType.PTR_TO_TIMER]: [RegType.PTR_TO_MAP_VALUE],
+  [ArgType.PTR_TO_DYNPTR]: [RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR],
+};
+
+const isAnyPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
+const isInitPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+
+function regNotNull(r: Reg): boolean {
+  if (mayBeNull(r.type)) return false;
+  if (r.v.smin <= -BigInt(BPF_MAX_VAR_OFF) || r.v.smax >= BigInt(BPF_MAX_VAR_OFF)) return false;
+  const t = baseOf(r.type);
+  return (
+    t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK || t === RegType.PTR_TO_BUF ||
+    t === RegType.PTR_TO_MAP_VALUE || t === RegType.PTR_TO_MAP_KEY || t === RegType.PTR_TO_SOCK_COMMON ||
+    (t === RegType.PTR_TO_BTF_ID && (r.type & TypeFlag.PTR_TRUSTED) !== 0) || t === RegType.PTR_TO_MEM || t === RegType.CONST_PTR_TO_MAP
+  );
+}
+
+function flipOpcode(op: number): number {
+  switch (op) {
+    case JmpOp.JGT: return JmpOp.JLT;
+    case JmpOp.JLT: return JmpOp.JGT;
+    case JmpOp.JGE: return JmpOp.JLE;
+    case JmpOp.JLE: return JmpOp.JGE;
+    case JmpOp.JSGT: return JmpOp.JSLT;
+    case JmpOp.JSLT: return JmpOp.JSGT;
+    case JmpOp.JSGE: return JmpOp.JSLE;
+    case JmpOp.JSLE: return JmpOp.JSGE;
+    default: return op;
+  }
+}
+
+/** is_pkt_ptr_branch_taken: a pointer already known to be at or past data_end decides the comparison. */
+function packetBranchTaken(dst: Reg, src: Reg, op: number): 1 | 0 | -1 {
+  let pkt: Reg;
+  let o = op;
+  if (src.type === RegType.PTR_TO_PACKET_END) pkt = dst;
+  else if (dst.type === RegType.PTR_TO_PACKET_END) {
+    pkt = src;
+    o = flipOpcode(op);
+  } else return -1;
+  if (pkt.range >= 0) return -1;
+  switch (o) {
+    case JmpOp.JLE:
+    case JmpOp.JGT:
+      if (pkt.range === BEYOND_PKT_END) return o === JmpOp.JGT ? 1 : 0;
+      break;
+    case JmpOp.JLT:
+    case JmpOp.JGE:
+      if (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END) return o === JmpOp.JGE ? 1 : 0;
+      break;
+  }
+  return -1;
+}
+
+function findGoodPacketPointers(state: VerifierState, dst: Reg, rangeRightOpen: boolean): void {
+  if (dst.off < 0 || (dst.off === 0 && rangeRightOpen)) return;
+  if (dst.v.umax > BigInt(MAX_PACKET_OFF) || dst.v.umax + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
+  const newRange = dst.off + (rangeRightOpen ? 1 : 0);
+  forEachReg(state, (r) => (r.type === dst.type && r.id === dst.id ? { ...r, range: Math.max(r.range, newRange) } : r));
+}
+
+function markPacketEnd(state: VerifierState, regno: number, rangeOpen: boolean): void {
+  const regs = state.frames[state.frames.length - 1]!.regs;
+  const r = regs[regno]!;
+  if (r.type !== RegType.PTR_TO_PACKET) return;
+  regs[regno] = { ...r, range: rangeOpen ? BEYOND_PKT_END : AT_PKT_END };
+}
+
+/** Applies `f` to every register and spilled register of every frame. */
+function forEachReg(state: VerifierState, f: (r: Reg) => Reg): void {
+  for (const frame of state.frames) {
+    for (let i = 0; i <= 10; i++) frame.regs[i] = f(frame.regs[i]!);
+    for (let s = 0; s < frame.stack.length; s++) {
+      const slot = frame.stack[s];
+      if (slot?.spilled && isSpilled(slot)) {
+        const updated = f(slot.spilled);
+        if (updated !== slot.spilled) frame.stack[s] = { types: updated.type === RegType.NOT_INIT ? slot.types.map(() => Slot.MISC) : slot.types, spilled: updated.type === RegType.NOT_INIT ? undefined : updated };
+      }
+    }
+  }
+}
+
+/** sync_linked_regs: scalars sharing an id get the refined value. */
+function syncLinked(state: VerifierState, id: number, v: Scalar): void {
+  forEachReg(state, (r) => (r.type === RegType.SCALAR && r.id === id ? { ...r, v } : r));
+}
+
+/** do_refine_retval_range: string and stack helpers return at most the buffer size, or a negative errno. */
+function sizedReturn(max: bigint): Scalar {
+  const MAX_ERRNO = 4095n;
+  return scalarSync({ ...SCALAR_UNKNOWN, smin: -MAX_ERRNO, smax: max, s32min: -Number(MAX_ERRNO), s32max: Number(max) });
+}
+
+function invalidScalarMessage(v: Scalar, min: number, max: number, ctx: string, name: string): string {
+  let out = `${ctx} the register ${name} has`;
+  let unknown = true;
+  if (v.smin > S64_MIN) {
+    out += ` smin=${v.smin}`;
+    unknown = false;
+  }
+  if (v.smax < (1n << 63n) - 1n) {
+    out += ` smax=${v.smax}`;
+    unknown = false;
+  }
+  if (unknown) out += ' unknown scalar value';
+  return `${out} should have been in [${min}, ${max}]`;
+}
+
+/** The range check_return_code enforces, or undefined when the kernel accepts any value. */
+export function returnRange(programType: number, attachType: number | undefined): readonly [number, number] | undefined {
+  switch (programType) {
+    case ProgramType.CGROUP_SKB:
+      return attachType === 1 /* BPF_CGROUP_INET_EGRESS */ ? [0, 3] : [0, 1];
+    case ProgramType.CGROUP_SOCK:
+    case ProgramType.SOCK_OPS:
+    case ProgramType.CGROUP_DEVICE:
+    case ProgramType.CGROUP_SYSCTL:
+    case ProgramType.CGROUP_SOCKOPT:
+      return [0, 1];
+    case ProgramType.CGROUP_SOCK_ADDR:
+      return [0, 1];
+    case ProgramType.SK_LOOKUP:
+      return [0, 1];
+    case ProgramType.NETFILTER:
+      return [0, 1];
+    default:
+      return undefined;
+  }
+}
+
+/** The constant a read-only, frozen map holds at `off` (bpf_map_direct_read), when known. */
+function readOnlyMapValue(map: VerifierMap, off: number, size: number, sx: boolean): bigint | undefined {
+  const spec = map.spec;
+  if (!spec.readOnly || !spec.frozen || spec.initialData === undefined) return undefined;
+  const data = spec.initialData;
+  if (off < 0 || off + size > data.length) return undefined;
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[off + i]!);
+  return sx ? BigInt.asIntN(size * 8, v) : v;
+}
+
+function regsIdentical(a: Reg, b: Reg): boolean {
+  return (
+    a.type === b.type && a.off === b.off && a.range === b.range && a.map?.uid === b.map?.uid && a.memSize === b.memSize && a.frameno === b.frameno &&
+    a.v.var.value === b.v.var.value && a.v.var.mask === b.v.var.mask && a.v.smin === b.v.smin && a.v.smax === b.v.smax && a.v.umin === b.v.umin && a.v.umax === b.v.umax &&
+    a.v.s32min === b.v.s32min && a.v.s32max === b.v.s32max && a.v.u32min === b.v.u32min && a.v.u32max === b.v.u32max
+  );
+}
+
+function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boolean {
+  const ta = a?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
+  const tb = b?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 8; i++) if (ta[i] !== tb[i]) return false;
+  if (isSpilled(a) !== isSpilled(b)) return false;
+  return !isSpilled(a) || regsIdentical(a!.spilled!, b!.spilled!);
+}
+
+/** check_ids: a consistent mapping between the ids of the old and the current state. */
+class IdMap {
+  private readonly oldToCur = new Map<number, number>();
+  private readonly curToOld = new Map<number, number>();
+  check(oldId: number, curId: number): boolean {
+    if (!oldId && !curId) return true;
+    if (!oldId || !curId) return false;
+    const mapped = this.oldToCur.get(oldId);
+    const back = this.curToOld.get(curId);
+    if (mapped === undefined && back === undefined) {
+      this.oldToCur.set(oldId, curId);
+      this.curToOld.set(curId, oldId);
+      return true;
+    }
+    return mapped === curId && back === oldId;
+  }
+}
+
+/** regsafe: may `cur` stand in for `old`, which was proven safe from here? */
+function regsafe(old: Reg, cur: Reg, ids: IdMap): boolean {
+  if (old.type === RegType.NOT_INIT) return true;
+  if (cur.type === RegType.NOT_INIT) return false;
+  if (old.type === RegType.SCALAR) {
+    if (cur.type !== RegType.SCALAR) return false;
+    if (old.id && !ids.check(old.id, cur.id)) {
+      // Linked scalars must stay linked the same way.
+      return false;
+    }
+    return scalarWithin(old.v, cur.v);
+  }
+  if (old.type !== cur.type) return false;
+  const base = baseOf(old.type);
+  switch (base) {
+    case RegType.PTR_TO_MAP_KEY:
+    case RegType.PTR_TO_MAP_VALUE:
+    case RegType.CONST_PTR_TO_MAP:
+    case RegType.PTR_TO_MEM:
+    case RegType.PTR_TO_BUF:
+    case RegType.PTR_TO_TP_BUFFER:
+      return old.off === cur.off && old.map?.uid === cur.map?.uid && old.memSize === cur.memSize && scalarWithin(old.v, cur.v) && ids.check(old.id, cur.id) && ids.check(old.refObjId, cur.refObjId);
+    case RegType.PTR_TO_PACKET_META:
+    case RegType.PTR_TO_PACKET:
+      if (cur.range < old.range && !(old.range < 0 && old.range === cur.range)) return false;
+      if (old.range < 0 && cur.range !== old.range) return false;
+      if (old.off !== cur.off) return false;
+      if (!ids.check(old.id, cur.id)) return false;
+      return scalarWithin(old.v, cur.v);
+    case RegType.PTR_TO_STACK:
+      return old.frameno === cur.frameno && old.off === cur.off && scalarWithin(old.v, cur.v);
+    case RegType.PTR_TO_FUNC:
+      return old.subprog === cur.subprog;
+    default:
+      return old.off === cur.off && old.btfName === cur.btfName && ids.check(old.id, cur.id) && ids.check(old.refObjId, cur.refObjId) && scalarWithin(old.v, cur.v);
+  }
+}
+
+/** stacksafe: every stack byte the old state relied on holds something at least as good now. */
+function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
+  for (let spi = 0; spi < old.stack.length; spi++) {
+    const o = old.stack[spi];
+    if (o === undefined) continue;
+    const c = cur.stack[spi];
+    for (let j = 0; j < 8; j++) {
+      const ot = o.types[j]!;
+      if (ot === Slot.INVALID) continue;
+      const ct = c?.types[j] ?? Slot.INVALID;
+      if (ot === Slot.MISC && ct === Slot.ZERO) continue;
+      if (ot === Slot.MISC && ct !== Slot.INVALID && ct !== Slot.SPILL) continue;
+      if (ot === Slot.MISC && ct === Slot.SPILL && c?.spilled?.type === RegType.SCALAR) continue;
+      if (ot !== ct) return false;
+    }
+    if (isSpilled(o)) {
+      if (!isSpilled(c)) return false;
+      if (!regsafe(o.spilled!, c!.spilled!, ids)) return false;
+    }
+  }
+  return true;
+}
+

@@ -1,0 +1,261 @@
+/**
+ * Verifier cases in assembly: each names the program type, the maps it
+ * uses (referenced as `map_fd(N)`, N the index in `maps`), and what the
+ * Linux kernel answers: 'accept', or the last line of its verifier log.
+ * test/verifier/rules.test.ts checks tsbpf's verifier against the expected
+ * answer; test/verifier/kernel-agreement.test.ts loads every case into the
+ * running kernel and checks that the expectation is the kernel's.
+ */
+import { MapType } from '../../src/uapi/index.ts';
+
+export interface CaseMap {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  /** Initial value of a read-only array (frozen after filling). */
+  rodata?: Uint8Array;
+}
+
+export interface VerifierCase {
+  name: string;
+  /** libbpf section name giving the program type. */
+  section: string;
+  asm: string;
+  maps?: CaseMap[];
+  /** 'accept', or the kernel's final message (the last line before the statistics). */
+  expect: 'accept' | string;
+  license?: string;
+}
+
+const hash = (valueSize = 16): CaseMap => ({ type: MapType.HASH, keySize: 4, valueSize, maxEntries: 16 });
+const array = (valueSize = 16): CaseMap => ({ type: MapType.ARRAY, keySize: 4, valueSize, maxEntries: 4 });
+const ringbuf: CaseMap = { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 };
+
+/** r0 = lookup(map 0, key 0 on the stack) */
+const LOOKUP = `
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+r1 = map_fd(0) ll
+call bpf_map_lookup_elem
+`;
+
+/** r2 = data, r3 = data_end of an XDP context in r1 */
+const XDP_PKT = `
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r1 + 4)
+`;
+
+export const CASES: VerifierCase[] = [
+  // --- registers
+  { name: 'return constant', section: 'xdp', asm: 'r0 = 2\nexit', expect: 'accept' },
+  { name: 'uninitialised r0 at exit', section: 'xdp', asm: 'exit', expect: 'R0 !read_ok' },
+  { name: 'uninitialised source register', section: 'xdp', asm: 'r0 = r5\nexit', expect: 'R5 !read_ok' },
+  { name: 'write to frame pointer', section: 'xdp', asm: 'r10 = 0\nr0 = 0\nexit', expect: 'frame pointer is read only' },
+  { name: 'r1-r5 clobbered by a call', section: 'xdp', asm: 'r6 = r1\ncall bpf_ktime_get_ns\nr0 = r1\nexit', expect: 'R1 !read_ok' },
+  { name: 'callee-saved r6 kept over a call', section: 'xdp', asm: 'r6 = 1\ncall bpf_ktime_get_ns\nr0 = r6\nexit', expect: 'accept' },
+  { name: 'division by constant zero', section: 'xdp', asm: 'r0 = 1\nr0 /= 0\nexit', expect: 'div by zero' },
+  { name: 'division by register is allowed', section: 'xdp', asm: 'r0 = 1\nr1 = 0\nr0 /= r1\nexit', expect: 'accept' },
+  { name: 'shift by 64', section: 'xdp', asm: 'r0 = 1\nr0 <<= 64\nexit', expect: 'invalid shift 64' },
+  { name: '32-bit shift by 32', section: 'xdp', asm: 'w0 = 1\nw0 <<= 32\nexit', expect: 'invalid shift 32' },
+  // --- control flow
+  { name: 'unreachable instruction', section: 'xdp', asm: 'r0 = 0\nexit\nr0 = 1\nexit', expect: 'unreachable insn 2' },
+  { name: 'jump out of range', section: 'xdp', asm: 'r0 = 0\nif r0 == 0 goto +5\nexit', expect: 'jump out of range from insn 1 to 7' },
+  { name: 'last instruction not exit', section: 'xdp', asm: 'r0 = 0', expect: 'last insn is not an exit or jmp' },
+  { name: 'infinite loop', section: 'xdp', asm: 'r0 = 0\ngoto -1', expect: 'infinite loop detected at insn 1' },
+  {
+    name: 'bounded loop',
+    section: 'xdp',
+    asm: 'r0 = 0\nr1 = 0\nr0 += r1\nr1 += 1\nif r1 < 10 goto -3\nr0 = 2\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'loop without a bound',
+    section: 'xdp',
+    asm: 'r6 = r1\ncall bpf_get_prandom_u32\nr1 = 0\nr1 += 1\nif r1 != r0 goto -2\nr0 = 2\nexit',
+    expect: 'BPF program is too large. Processed 1000001 insn',
+  },
+  // --- stack
+  { name: 'stack write and read', section: 'xdp', asm: '*(u64 *)(r10 - 8) = 7\nr0 = *(u64 *)(r10 - 8)\nexit', expect: 'accept' },
+  { name: 'stack access below 512 bytes', section: 'xdp', asm: '*(u64 *)(r10 - 520) = 0\nr0 = 0\nexit', expect: 'invalid write to stack R10 off=-520 size=8' },
+  { name: 'stack access above the frame', section: 'xdp', asm: '*(u64 *)(r10 + 0) = 0\nr0 = 0\nexit', expect: 'invalid write to stack R10 off=0 size=8' },
+  { name: 'misaligned stack access', section: 'xdp', asm: '*(u32 *)(r10 - 6) = 0\nr0 = 0\nexit', expect: 'misaligned stack access off 0+0+-6 size 4' },
+  { name: 'uninitialised stack read as root', section: 'xdp', asm: 'r0 = *(u64 *)(r10 - 8)\nexit', expect: 'accept' },
+  { name: 'spill and fill a pointer', section: 'xdp', asm: '*(u64 *)(r10 - 8) = r1\nr1 = *(u64 *)(r10 - 8)\nr0 = *(u32 *)(r1 + 0)\nexit', expect: 'accept' },
+  { name: 'narrow fill of a spilled pointer', section: 'xdp', asm: '*(u64 *)(r10 - 8) = r1\nr1 = *(u32 *)(r10 - 8)\nr0 = 0\nexit', expect: 'invalid size of register fill' },
+  { name: 'stack pointer subtraction', section: 'xdp', asm: 'r1 = r10\nr2 = 8\nr1 -= r2\nr0 = 0\nexit', expect: 'R1 subtraction from stack pointer prohibited' },
+  // --- context
+  { name: 'xdp reads ingress_ifindex', section: 'xdp', asm: 'r0 = *(u32 *)(r1 + 12)\nexit', expect: 'accept' },
+  { name: 'xdp ctx out of bounds', section: 'xdp', asm: 'r0 = *(u32 *)(r1 + 24)\nexit', expect: 'invalid bpf_context access off=24 size=4' },
+  { name: 'xdp ctx write', section: 'xdp', asm: '*(u32 *)(r1 + 12) = 0\nr0 = 0\nexit', expect: 'invalid bpf_context access off=12 size=4' },
+  { name: 'xdp narrow ctx load of data', section: 'xdp', asm: 'r0 = *(u16 *)(r1 + 0)\nexit', expect: 'invalid bpf_context access off=0 size=2' },
+  { name: 'modified ctx pointer', section: 'xdp', asm: 'r1 += 4\nr0 = *(u32 *)(r1 + 0)\nexit', expect: 'dereference of modified ctx ptr R1 off=4 disallowed' },
+  { name: 'tc writes mark', section: 'tc', asm: 'r2 = 1\n*(u32 *)(r1 + 8) = r2\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'socket filter reads len', section: 'socket', asm: 'r0 = *(u32 *)(r1 + 0)\nexit', expect: 'accept' },
+  { name: 'socket filter cannot read data', section: 'socket', asm: 'r0 = *(u32 *)(r1 + 76)\nexit', expect: 'invalid bpf_context access off=76 size=4' },
+  { name: 'tc narrow read of protocol', section: 'tc', asm: 'r0 = *(u16 *)(r1 + 16)\nexit', expect: 'accept' },
+  // --- packet
+  { name: 'unchecked packet read', section: 'xdp', asm: `${XDP_PKT}r0 = *(u8 *)(r2 + 0)\nexit`, expect: 'R2 offset is outside of the packet' },
+  {
+    name: 'checked packet read',
+    section: 'xdp',
+    asm: `${XDP_PKT}r4 = r2\nr4 += 14\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 + 13)\nexit\nr0 = 1\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'read one byte past the check',
+    section: 'xdp',
+    asm: `${XDP_PKT}r4 = r2\nr4 += 14\nif r4 > r3 goto +2\nr0 = *(u8 *)(r2 + 14)\nexit\nr0 = 1\nexit`,
+    expect: 'R2 offset is outside of the packet',
+  },
+  {
+    name: 'packet check in the other direction',
+    section: 'xdp',
+    asm: `${XDP_PKT}r4 = r2\nr4 += 4\nif r3 >= r4 goto +2\nr0 = 1\nexit\nr0 = *(u32 *)(r2 + 0)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'packet write in tc',
+    section: 'tc',
+    asm: `r2 = *(u32 *)(r1 + 76)\nr3 = *(u32 *)(r1 + 80)\nr4 = r2\nr4 += 1\nif r4 > r3 goto +1\n*(u8 *)(r2 + 0) = 0\nr0 = 0\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'packet write in cgroup skb',
+    section: 'cgroup_skb/ingress',
+    asm: `r2 = *(u32 *)(r1 + 76)\nr3 = *(u32 *)(r1 + 80)\nr4 = r2\nr4 += 1\nif r4 > r3 goto +1\n*(u8 *)(r2 + 0) = 0\nr0 = 1\nexit`,
+    expect: 'cannot write into packet',
+  },
+  {
+    name: 'packet pointer invalidated by adjust_head',
+    section: 'xdp',
+    asm: `${XDP_PKT}r4 = r2\nr4 += 1\nif r4 > r3 goto +5\nr6 = r2\nr2 = 0\ncall bpf_xdp_adjust_head\nr0 = *(u8 *)(r6 + 0)\nexit\nr0 = 1\nexit`,
+    expect: "R6 invalid mem access 'scalar'",
+  },
+  {
+    name: 'variable packet offset bounded by a mask',
+    section: 'xdp',
+    asm: `${XDP_PKT}r4 = *(u32 *)(r1 + 12)\nr4 &= 15\nr2 += r4\nr5 = r2\nr5 += 4\nif r5 > r3 goto +2\nr0 = *(u32 *)(r2 + 0)\nexit\nr0 = 1\nexit`,
+    expect: 'accept',
+  },
+  // --- maps
+  { name: 'lookup without null check', section: 'xdp', maps: [hash()], asm: `${LOOKUP}r0 = *(u64 *)(r0 + 0)\nexit`, expect: "R0 invalid mem access 'map_value_or_null'" },
+  { name: 'lookup with null check', section: 'xdp', maps: [hash()], asm: `${LOOKUP}if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: 'accept' },
+  { name: 'null check with !=', section: 'xdp', maps: [hash()], asm: `${LOOKUP}if r0 != 0 goto +2\nr0 = 1\nexit\nr0 = *(u64 *)(r0 + 8)\nr0 = 2\nexit`, expect: 'accept' },
+  { name: 'map value read past the end', section: 'xdp', maps: [hash()], asm: `${LOOKUP}if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 16)\nr0 = 2\nexit`, expect: 'R0 min value is outside of the allowed memory range' },
+  { name: 'map value negative offset', section: 'xdp', maps: [hash()], asm: `${LOOKUP}if r0 == 0 goto +1\nr0 = *(u8 *)(r0 - 1)\nr0 = 2\nexit`, expect: 'R0 min value is outside of the allowed memory range' },
+  {
+    name: 'map value index bounded',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `r6 = *(u32 *)(r1 + 12)\n${LOOKUP}if r0 == 0 goto +4\nr6 &= 7\nr6 <<= 3\nr0 += r6\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'map value index unbounded',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `r6 = *(u32 *)(r1 + 12)\n${LOOKUP}if r0 == 0 goto +3\nr0 += r6\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'R0 unbounded memory access, make sure to bounds check any such access',
+  },
+  {
+    name: 'map value index checked with a branch',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `r6 = *(u32 *)(r1 + 12)\n${LOOKUP}if r0 == 0 goto +4\nif r6 > 56 goto +3\nr0 += r6\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'map value index one past with a branch',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `r6 = *(u32 *)(r1 + 12)\n${LOOKUP}if r0 == 0 goto +4\nif r6 > 57 goto +3\nr0 += r6\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'R0 max value is outside of the allowed memory range',
+  },
+  { name: 'arithmetic on map_value_or_null', section: 'xdp', maps: [hash()], asm: `${LOOKUP}r0 += 8\nr0 = 2\nexit`, expect: 'R0 pointer arithmetic on map_value_or_null prohibited, null-check it first' },
+  { name: 'lookup with an uninitialised key as root', section: 'xdp', maps: [hash()], asm: 'r2 = r10\nr2 += -4\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\nr0 = 2\nexit', expect: 'accept' },
+  { name: 'lookup key too close to the frame', section: 'xdp', maps: [hash()], asm: 'r2 = r10\nr2 += -2\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\nr0 = 2\nexit', expect: 'invalid read from stack R2 off=-2 size=4' },
+  { name: 'key is not a pointer', section: 'xdp', maps: [hash()], asm: 'r2 = 0\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\nr0 = 2\nexit', expect: 'R2 type=scalar expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_' },
+  { name: 'map argument is not a map', section: 'xdp', asm: 'r2 = r10\nr2 += -8\nr1 = 0\ncall bpf_map_lookup_elem\nr0 = 2\nexit', expect: 'R1 type=scalar expected=map_ptr' },
+  {
+    name: 'update from a map value',
+    section: 'xdp',
+    maps: [hash()],
+    asm: `${LOOKUP}if r0 == 0 goto +7\nr3 = r0\nr2 = r10\nr2 += -4\nr1 = map_fd(0) ll\nr4 = 0\ncall bpf_map_update_elem\nr0 = 2\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'read-only map written',
+    section: 'xdp',
+    maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0x80 }],
+    asm: `${LOOKUP}if r0 == 0 goto +1\n*(u64 *)(r0 + 0) = 1\nr0 = 2\nexit`,
+    expect: 'write into map forbidden, value_size=8 off=0 size=8',
+  },
+  // --- helpers
+  { name: 'unknown helper', section: 'xdp', asm: 'call 1000\nr0 = 0\nexit', expect: 'invalid func unknown#1000' },
+  { name: 'helper not for this program type', section: 'xdp', asm: 'r2 = 0\nr3 = r10\nr3 += -8\nr4 = 8\ncall bpf_skb_load_bytes\nr0 = 0\nexit', expect: 'program of this type cannot use helper bpf_skb_load_bytes#26' },
+  { name: 'GPL-only helper from a non-GPL program', section: 'tracepoint/syscalls/sys_enter_getpid', license: 'MIT', asm: 'call bpf_get_current_task\nr0 = 0\nexit', expect: 'cannot call GPL-restricted function from non-GPL compatible program' },
+  { name: 'get_current_comm into the stack', section: 'tracepoint/syscalls/sys_enter_getpid', asm: 'r1 = r10\nr1 += -16\nr2 = 16\ncall bpf_get_current_comm\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'get_current_comm size too large', section: 'tracepoint/syscalls/sys_enter_getpid', asm: 'r1 = r10\nr1 += -16\nr2 = 17\ncall bpf_get_current_comm\nr0 = 0\nexit', expect: 'invalid write to stack R1 off=-16 size=17' },
+  { name: 'helper size of zero', section: 'tracepoint/syscalls/sys_enter_getpid', asm: 'r1 = r10\nr1 += -16\nr2 = 0\ncall bpf_get_current_comm\nr0 = 0\nexit', expect: 'R2 invalid zero-sized read: u64=[0,0]' },
+  {
+    name: 'helper size unbounded',
+    section: 'tracepoint/syscalls/sys_enter_getpid',
+    asm: 'call bpf_get_prandom_u32\nr2 = r0\nr1 = r10\nr1 += -16\ncall bpf_get_current_comm\nr0 = 0\nexit',
+    expect: "R2 min value is negative, either use unsigned or 'var &= const'",
+  },
+  // --- ring buffer references
+  {
+    name: 'ringbuf reserve and submit',
+    section: 'tracepoint/syscalls/sys_enter_getpid',
+    maps: [ringbuf],
+    asm: 'r1 = map_fd(0) ll\nr2 = 16\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +4\n*(u64 *)(r0 + 0) = 1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'ringbuf reservation leaked',
+    section: 'tracepoint/syscalls/sys_enter_getpid',
+    maps: [ringbuf],
+    asm: 'r1 = map_fd(0) ll\nr2 = 16\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit',
+    expect: 'BPF_EXIT instruction in main prog would lead to reference leak',
+  },
+  {
+    name: 'ringbuf record written out of bounds',
+    section: 'tracepoint/syscalls/sys_enter_getpid',
+    maps: [ringbuf],
+    asm: 'r1 = map_fd(0) ll\nr2 = 16\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +4\n*(u64 *)(r0 + 16) = 1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit',
+    expect: 'R0 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'ringbuf reserve size not constant',
+    section: 'tracepoint/syscalls/sys_enter_getpid',
+    maps: [ringbuf],
+    asm: 'call bpf_get_prandom_u32\nr2 = r0\nr1 = map_fd(0) ll\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit',
+    expect: "R2 is not a known constant'",
+  },
+  // --- bpf-to-bpf calls
+  {
+    name: 'bpf-to-bpf call',
+    section: 'xdp',
+    asm: 'r1 = 1\ncall pc+2\nr0 = 2\nexit\nr0 = r1\nr0 += 1\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'callee reads caller-saved register it was not given',
+    section: 'xdp',
+    asm: 'r6 = 1\ncall pc+2\nr0 = 2\nexit\nr0 = r6\nexit',
+    expect: 'R6 !read_ok',
+  },
+  // --- return values
+  { name: 'cgroup skb returns 1', section: 'cgroup_skb/ingress', asm: 'r0 = 1\nexit', expect: 'accept' },
+  { name: 'cgroup skb returns 2 on ingress', section: 'cgroup_skb/ingress', asm: 'r0 = 2\nexit', expect: 'At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]' },
+  { name: 'cgroup sock returns an unknown value', section: 'cgroup/sock_create', asm: 'call bpf_get_prandom_u32\nexit', expect: 'At program exit the register R0 has unknown scalar value should have been in [0, 1]' },
+  { name: 'cgroup sock returns a pointer', section: 'cgroup/sock_create', asm: 'r0 = r1\nexit', expect: 'At program exit the register R0 is not a known value (ctx)' },
+  // --- pointer arithmetic
+  { name: 'bitwise and on a pointer', section: 'xdp', asm: 'r1 &= 1\nr0 = 0\nexit', expect: 'R1 bitwise operator &= on pointer prohibited' },
+  { name: '32-bit arithmetic on a pointer', section: 'xdp', asm: 'w1 += 1\nr0 = 0\nexit', expect: 'R1 32-bit pointer arithmetic prohibited' },
+  { name: 'multiply a pointer', section: 'xdp', asm: 'r1 *= 2\nr0 = 0\nexit', expect: 'R1 pointer arithmetic with *= operator prohibited' },
+  { name: 'pointer minus pointer as root', section: 'xdp', asm: 'r2 = r10\nr2 -= r1\nr0 = 0\nexit', expect: 'accept' },
+];

@@ -1,0 +1,75 @@
+/**
+ * Runs a verifier case through tsbpf's verifier and through the running
+ * kernel (BPF_PROG_LOAD), and reads the kernel's verdict and final message.
+ */
+import { assemble } from '../../src/isa/index.ts';
+import { KernelMap } from '../../src/kernel/map.ts';
+import { KernelProgram } from '../../src/kernel/program.ts';
+import { BpfSyscallError } from '../../src/kernel/errors.ts';
+import { classifySection, type MapSpec } from '../../src/object/index.ts';
+import { type VerifyResult, verify } from '../../src/verifier/index.ts';
+import type { CaseMap, VerifierCase } from './cases.ts';
+
+export interface Verdict {
+  accepted: boolean;
+  /** The last line of the log before the statistics line ('' when accepted). */
+  message: string;
+  log: string;
+}
+
+/** The kernel's final message: the last log line that is not the statistics or a state dump. */
+export function finalMessage(log: string): string {
+  const lines = log
+    .split('\n')
+    .filter((l) => l.length > 0 && !/^(processed |verification time|stack depth|cur state:|old state:)/.test(l));
+  return lines.at(-1) ?? '';
+}
+
+function caseType(c: VerifierCase): { type: number; attach?: number } {
+  const info = classifySection(c.section);
+  if (info === undefined) throw new Error(`case '${c.name}': unknown section ${c.section}`);
+  return { type: info.programType, ...(info.expectedAttachType !== undefined ? { attach: info.expectedAttachType } : {}) };
+}
+
+function mapSpec(m: CaseMap, i: number): MapSpec {
+  return {
+    name: `m${i}`,
+    type: m.type as MapSpec['type'],
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: m.maxEntries,
+    flags: m.flags ?? 0,
+    pinning: 'none',
+    contents: [],
+    readOnly: ((m.flags ?? 0) & 0x80) !== 0,
+    frozen: m.rodata !== undefined,
+    section: 'maps',
+    ...(m.rodata ? { initialData: m.rodata } : {}),
+  };
+}
+
+export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdict: Verdict; result: VerifyResult } {
+  const { type, attach } = caseType(c);
+  const maps = new Map((c.maps ?? []).map((m, i) => [i, mapSpec(m, i)]));
+  const result = verify(assemble(c.asm), { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel });
+  return { verdict: { accepted: result.accepted, message: result.accepted ? '' : finalMessage(result.log), log: result.log }, result };
+}
+
+export function kernelVerdict(c: VerifierCase): Verdict {
+  const { type, attach } = caseType(c);
+  const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}` }));
+  try {
+    const asm = c.asm.replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`);
+    try {
+      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: 1, ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
+      program.close();
+      return { accepted: true, message: '', log: program.verifierLog };
+    } catch (e) {
+      if (!(e instanceof BpfSyscallError)) throw e;
+      const log = e.log ?? '';
+      return { accepted: false, message: finalMessage(log), log };
+    }
+  } finally {
+    for (const m of maps) m.close();
+  }
+}
