@@ -65,14 +65,15 @@ export function unpackDebianPackage(deb: string, dest: string): string {
 /**
  * The parts of the kernel tree matching `patterns` (tar wildcards relative
  * to the tree's root, `*` matching `/` too, e.g. `tools/lib/bpf/*.h`), extracted from the
- * linux-source package's tarball into `<cacheDir>/<package>`. A stamp file
+ * linux-source package's tarball (downloaded into `downloadDir` when not
+ * there) into `<cacheDir>/<package>`. A stamp file
  * records the pattern set, so a changed set re-extracts.
  */
-export function linuxSourceTree(cacheDir: string, patterns: readonly string[]): string {
+export function linuxSourceTree(cacheDir: string, downloadDir: string, patterns: readonly string[]): string {
   const root = join(cacheDir, LINUX_SOURCE_PACKAGE);
   const stampName = `.extracted-${hashPatterns(patterns)}`;
   if (existsSync(join(root, stampName))) return root;
-  const deb = debianPackage(LINUX_SOURCE_PACKAGE, join(cacheDir, 'debs'));
+  const deb = debianPackage(LINUX_SOURCE_PACKAGE, downloadDir);
   const staging = `${root}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });

@@ -10,9 +10,9 @@
 import { findClang } from '../env.ts';
 import { CorpusSourceError } from './debian.ts';
 import { buildDebianCorpus, buildSamplesCorpus } from './objects.ts';
-import { type CorpusSource, DEFAULT_CORPUS_DIR, type FileRecord, type ProgramRecord, type SourceSummary, summarize, summaryPath, writeSourceRecords } from './records.ts';
+import { type CorpusSource, DEFAULT_CORPUS_DIR, DEFAULT_DOWNLOAD_DIR, type FileRecord, type ProgramRecord, type SourceSummary, summarize, summaryPath, writeSourceRecords } from './records.ts';
 import { type SelftestCpu, buildSelftestCorpus } from './selftests.ts';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 export * from './records.ts';
 export { annotationsFromTags, compileExpectedMessage, firstUnmatchedMessage, parseTestAnnotations, type TestAnnotations } from './annotations.ts';
@@ -23,6 +23,8 @@ export { CorpusSourceError } from './debian.ts';
 export interface BuildCorpusOptions {
   /** Default .cache/verifier-corpus in the repository. */
   cacheDir?: string;
+  /** Default .cache/debs in the repository. */
+  downloadDir?: string;
   /** Default every source. */
   sources?: readonly CorpusSource[];
   /** Selftest files to build (`verifier_and.c`...); default all. */
@@ -43,6 +45,7 @@ export interface CorpusBuild {
 /** Builds the corpus (compiling and unpacking only what the cache lacks), loads every program into the kernel and writes the records. */
 export async function buildVerifierCorpus(options: BuildCorpusOptions = {}): Promise<CorpusBuild> {
   const cacheDir = options.cacheDir ?? DEFAULT_CORPUS_DIR;
+  const downloadDir = options.downloadDir ?? DEFAULT_DOWNLOAD_DIR;
   const sources = options.sources ?? ['selftests', 'samples', 'debian'];
   const clang = findClang();
   if (clang === undefined && sources.some((s) => s !== 'debian')) throw new CorpusSourceError('no clang >= 18 with the BPF target (apt-get install clang-19)');
@@ -53,11 +56,11 @@ export async function buildVerifierCorpus(options: BuildCorpusOptions = {}): Pro
     const started = Date.now();
     let part: { files: FileRecord[]; records: ProgramRecord[]; unprivilegedNotRun?: number };
     if (source === 'selftests') {
-      part = await buildSelftestCorpus({ cacheDir, clang: clang!, ...(options.selftestFiles ? { files: options.selftestFiles } : {}), ...(options.selftestCpus ? { cpus: options.selftestCpus } : {}), ...(options.parallel ? { parallel: options.parallel } : {}), progress: say });
+      part = await buildSelftestCorpus({ cacheDir, downloadDir, clang: clang!, ...(options.selftestFiles ? { files: options.selftestFiles } : {}), ...(options.selftestCpus ? { cpus: options.selftestCpus } : {}), ...(options.parallel ? { parallel: options.parallel } : {}), progress: say });
     } else if (source === 'samples') {
-      part = await buildSamplesCorpus(cacheDir, clang!, options.parallel);
+      part = await buildSamplesCorpus(cacheDir, downloadDir, clang!, options.parallel);
     } else {
-      part = buildDebianCorpus(cacheDir);
+      part = buildDebianCorpus(cacheDir, downloadDir);
     }
     writeSourceRecords(cacheDir, source, part.files, part.records);
     build.records.push(...part.records);
@@ -65,6 +68,8 @@ export async function buildVerifierCorpus(options: BuildCorpusOptions = {}): Pro
     build.summary[source] = summarize(part.files, part.records, part.unprivilegedNotRun);
     say(`${source}: ${JSON.stringify(build.summary[source])} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
-  writeFileSync(summaryPath(cacheDir), `${JSON.stringify(build.summary, null, 2)}\n`);
+  // Sources not rebuilt this time keep their figures.
+  const previous = existsSync(summaryPath(cacheDir)) ? (JSON.parse(readFileSync(summaryPath(cacheDir), 'utf8')) as CorpusBuild['summary']) : {};
+  writeFileSync(summaryPath(cacheDir), `${JSON.stringify({ ...previous, ...build.summary }, null, 2)}\n`);
   return build;
 }

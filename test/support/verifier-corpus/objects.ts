@@ -9,7 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, stat
 import { join, relative } from 'node:path';
 import { loadCollectionSpec } from '../../../src/object/index.ts';
 import type { CollectionSpec } from '../../../src/object/index.ts';
-import { programTypeName } from '../../../src/uapi/enums.ts';
+import { ProgramType, programTypeName } from '../../../src/uapi/enums.ts';
 import { type CompileJob, baseClangArgs, compileAll, prepareIncludeDir } from './compile.ts';
 import { KERNEL_TREE_PATTERNS, debianPackage, linuxSourceTree, unpackDebianPackage } from './debian.ts';
 import { kernelVerdict } from './kernel-verdict.ts';
@@ -51,8 +51,23 @@ function findBpfObjects(dir: string): string[] {
   return out;
 }
 
-/** Reads one object and judges each of its programs. */
-function judgeObject(source: CorpusSource, file: string, object: string, compiled: boolean, out: ObjectCorpus): void {
+/**
+ * Program types samples/bpf's scripts give sections whose names say none:
+ * tc loads tcbpf1, test_cgrp2_tc and xdp2skb_meta's tc_mark as classifiers,
+ * `ip route ... encap bpf out` loads lwt_len_hist.
+ */
+const SAMPLE_SECTION_TYPES: Readonly<Record<string, ProgramType>> = {
+  redirect_xmit: ProgramType.SCHED_CLS,
+  redirect_recv: ProgramType.SCHED_CLS,
+  clone_redirect_xmit: ProgramType.SCHED_CLS,
+  clone_redirect_recv: ProgramType.SCHED_CLS,
+  filter: ProgramType.SCHED_CLS,
+  tc_mark: ProgramType.SCHED_CLS,
+  len_hist: ProgramType.LWT_OUT,
+};
+
+/** Reads one object and judges each of its programs (`sectionTypes` types the sections its loader typed). */
+function judgeObject(source: CorpusSource, file: string, object: string, compiled: boolean, out: ObjectCorpus, sectionTypes: Readonly<Record<string, ProgramType>> = {}): void {
   const fileRecord: FileRecord = { source, file, object, compiled, read: false, programs: 0 };
   out.files.push(fileRecord);
   let spec: CollectionSpec;
@@ -66,17 +81,18 @@ function judgeObject(source: CorpusSource, file: string, object: string, compile
   const hostOrder = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 'little' : 'big';
   for (const [name, p] of Object.entries(spec.programs)) {
     fileRecord.programs++;
+    const type = p.type === 0 && Object.hasOwn(sectionTypes, p.section) ? sectionTypes[p.section]! : p.type;
     const kernel =
       spec.byteOrder !== hostOrder
         ? { verdict: 'not-loadable' as const, reason: `${spec.byteOrder}-endian object on a ${hostOrder}-endian kernel`, btfDropped: false }
-        : kernelVerdict(spec, name);
+        : kernelVerdict(spec, name, type !== p.type ? { programType: type } : {});
     const record: ProgramRecord = {
       source,
       file,
       object,
       program: name,
       section: p.section,
-      programType: p.type === 0 ? 'UNSPEC' : programTypeName(p.type),
+      programType: type === 0 ? 'UNSPEC' : programTypeName(type),
       programFlags: 0,
       companions: [],
       kernel,
@@ -87,10 +103,10 @@ function judgeObject(source: CorpusSource, file: string, object: string, compile
 }
 
 /** Objects shipped in Debian packages, downloaded and unpacked into the cache. */
-export function buildDebianCorpus(cacheDir: string, packages: readonly string[] = DEBIAN_OBJECT_PACKAGES): ObjectCorpus {
+export function buildDebianCorpus(cacheDir: string, downloadDir: string, packages: readonly string[] = DEBIAN_OBJECT_PACKAGES): ObjectCorpus {
   const out: ObjectCorpus = { files: [], records: [] };
   for (const pkg of packages) {
-    const root = unpackDebianPackage(debianPackage(pkg, join(cacheDir, 'debs')), join(cacheDir, 'debian', pkg));
+    const root = unpackDebianPackage(debianPackage(pkg, downloadDir), join(cacheDir, 'debian', pkg));
     for (const object of findBpfObjects(root)) judgeObject('debian', `${pkg}:/${relative(root, object)}`, object, false, out);
   }
   return out;
@@ -125,8 +141,8 @@ typedef __s8 s8; typedef __s16 s16; typedef __s32 s32; typedef __s64 s64;
 `;
 
 /** samples/bpf of the linux-source package: `*.bpf.c` against vmlinux.h, `*_kern.c` against UAPI headers. */
-export async function buildSamplesCorpus(cacheDir: string, clang: string, parallel?: number): Promise<ObjectCorpus> {
-  const tree = linuxSourceTree(cacheDir, KERNEL_TREE_PATTERNS);
+export async function buildSamplesCorpus(cacheDir: string, downloadDir: string, clang: string, parallel?: number): Promise<ObjectCorpus> {
+  const tree = linuxSourceTree(cacheDir, downloadDir, KERNEL_TREE_PATTERNS);
   const include = prepareIncludeDir(tree, join(cacheDir, 'include'));
   const samples = join(tree, 'samples', 'bpf');
   const shimDir = join(cacheDir, 'samples-shim');
@@ -154,7 +170,7 @@ export async function buildSamplesCorpus(cacheDir: string, clang: string, parall
       out.files.push({ source: 'samples', file, compiled: false, read: false, programs: 0, error: result.error! });
       continue;
     }
-    judgeObject('samples', file, result.job.output, true, out);
+    judgeObject('samples', file, result.job.output, true, out, SAMPLE_SECTION_TYPES);
   }
   return out;
 }

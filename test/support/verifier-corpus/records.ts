@@ -13,6 +13,8 @@ import type { KernelVerdict } from './kernel-verdict.ts';
 
 /** Where the corpus is built and cached (gitignored). */
 export const DEFAULT_CORPUS_DIR = join(ROOT, '.cache', 'verifier-corpus');
+/** Where its Debian packages are downloaded, shared by every corpus directory (the tests build theirs apart). */
+export const DEFAULT_DOWNLOAD_DIR = join(ROOT, '.cache', 'debs');
 
 export type CorpusSource = 'selftests' | 'samples' | 'debian';
 export const CORPUS_SOURCES: readonly CorpusSource[] = ['selftests', 'samples', 'debian'];

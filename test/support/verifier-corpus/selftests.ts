@@ -24,6 +24,8 @@ export type SelftestCpu = 'v3' | 'v4';
 
 export interface SelftestCorpusOptions {
   cacheDir: string;
+  /** Where Debian packages are downloaded (shared by corpus directories). */
+  downloadDir: string;
   clang: string;
   /** Only these files (names like `verifier_and.c`); all verifier_*.c by default. */
   files?: readonly string[];
@@ -83,7 +85,7 @@ function judge(spec: CollectionSpec, object: string, file: string, program: stri
 /** Builds (or reuses) the objects and judges every program. */
 export async function buildSelftestCorpus(options: SelftestCorpusOptions): Promise<SelftestCorpus> {
   const say = options.progress ?? (() => {});
-  const tree = linuxSourceTree(options.cacheDir, KERNEL_TREE_PATTERNS);
+  const tree = linuxSourceTree(options.cacheDir, options.downloadDir, KERNEL_TREE_PATTERNS);
   const include = prepareIncludeDir(tree, join(options.cacheDir, 'include'));
   const selftests = join(tree, SELFTESTS_DIR);
   const wanted = options.files;
