@@ -36,7 +36,7 @@ test('selftests: the kernel agrees with every annotation, logs hold the expected
       if (r.expected!.messages.length > 0) assert.equal(r.messagesMatched, true, `${where}: log lacks ${JSON.stringify(r.expected!.messages)}`);
     }
     assert.ok(selftests.accepted > 20 && selftests.rejected > 20, JSON.stringify(selftests));
-    const { spec, program } = corpusProgram(records.find((r) => r.program === 'invalid_and_of_negative_number')!);
+    const { spec, program } = corpusProgram(records.find((r) => r.program === 'invalid_and_of_negative_number')!, cacheDir);
     assert.equal(program.section, 'socket');
     assert.ok(Object.keys(spec.maps).includes('map_hash_48b'));
 

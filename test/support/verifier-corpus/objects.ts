@@ -66,13 +66,14 @@ const SAMPLE_SECTION_TYPES: Readonly<Record<string, ProgramType>> = {
   len_hist: ProgramType.LWT_OUT,
 };
 
-/** Reads one object and judges each of its programs (`sectionTypes` types the sections its loader typed). */
-function judgeObject(source: CorpusSource, file: string, object: string, compiled: boolean, out: ObjectCorpus, sectionTypes: Readonly<Record<string, ProgramType>> = {}): void {
+/** Reads one object (a path inside `cacheDir`) and judges each of its programs (`sectionTypes` types the sections its loader typed). */
+function judgeObject(source: CorpusSource, file: string, cacheDir: string, path: string, compiled: boolean, out: ObjectCorpus, sectionTypes: Readonly<Record<string, ProgramType>> = {}): void {
+  const object = relative(cacheDir, path);
   const fileRecord: FileRecord = { source, file, object, compiled, read: false, programs: 0 };
   out.files.push(fileRecord);
   let spec: CollectionSpec;
   try {
-    spec = loadCollectionSpec(object);
+    spec = loadCollectionSpec(path);
   } catch (error) {
     fileRecord.error = `${(error as Error).name}: ${(error as Error).message}`;
     return;
@@ -107,7 +108,7 @@ export function buildDebianCorpus(cacheDir: string, downloadDir: string, package
   const out: ObjectCorpus = { files: [], records: [] };
   for (const pkg of packages) {
     const root = unpackDebianPackage(debianPackage(pkg, downloadDir), join(cacheDir, 'debian', pkg));
-    for (const object of findBpfObjects(root)) judgeObject('debian', `${pkg}:/${relative(root, object)}`, object, false, out);
+    for (const object of findBpfObjects(root)) judgeObject('debian', `${pkg}:/${relative(root, object)}`, cacheDir, object, false, out);
   }
   return out;
 }
@@ -170,7 +171,7 @@ export async function buildSamplesCorpus(cacheDir: string, downloadDir: string, 
       out.files.push({ source: 'samples', file, compiled: false, read: false, programs: 0, error: result.error! });
       continue;
     }
-    judgeObject('samples', file, result.job.output, true, out, SAMPLE_SECTION_TYPES);
+    judgeObject('samples', file, cacheDir, result.job.output, true, out, SAMPLE_SECTION_TYPES);
   }
   return out;
 }

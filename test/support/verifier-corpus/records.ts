@@ -34,7 +34,7 @@ export interface ProgramRecord {
   source: CorpusSource;
   /** The input as its origin names it: a kernel tree path (tools/testing/selftests/bpf/progs/verifier_and.c) or `package:/path/in/package`. */
   file: string;
-  /** The object loaded: absolute path of the compiled or unpacked ELF file in the corpus cache. */
+  /** The object loaded: the compiled or unpacked ELF file, relative to the corpus directory. */
   object: string;
   program: string;
   section: string;
@@ -157,16 +157,18 @@ export function readCorpusFiles(dir: string = DEFAULT_CORPUS_DIR, source: Corpus
 const specCache = new Map<string, CollectionSpec>();
 
 /**
- * The spec and program a record describes, ready for `verify()` or a
- * backend: the object is read once per path and cached.
+ * The spec and program a record describes (its object under the corpus
+ * directory `dir`), ready for `verify()` or a backend: each object is read
+ * once and cached.
  */
-export function corpusProgram(record: ProgramRecord): { spec: CollectionSpec; program: ProgramSpec } {
-  let spec = specCache.get(record.object);
+export function corpusProgram(record: ProgramRecord, dir: string = DEFAULT_CORPUS_DIR): { spec: CollectionSpec; program: ProgramSpec } {
+  const path = join(dir, record.object);
+  let spec = specCache.get(path);
   if (spec === undefined) {
-    spec = loadCollectionSpec(record.object);
-    specCache.set(record.object, spec);
+    spec = loadCollectionSpec(path);
+    specCache.set(path, spec);
   }
   const program = spec.programs[record.program];
-  if (program === undefined) throw new CorpusSourceError(`${record.object} has no program '${record.program}' (rebuild the corpus)`);
+  if (program === undefined) throw new CorpusSourceError(`${path} has no program '${record.program}' (rebuild the corpus)`);
   return { spec, program };
 }

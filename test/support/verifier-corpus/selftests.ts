@@ -112,7 +112,7 @@ export async function buildSelftestCorpus(options: SelftestCorpusOptions): Promi
       fileRecord.error = result.error!;
       continue;
     }
-    fileRecord.object = result.job.output;
+    fileRecord.object = relative(options.cacheDir, result.job.output);
     let spec: CollectionSpec;
     try {
       spec = loadCollectionSpec(result.job.output);
@@ -135,7 +135,7 @@ export async function buildSelftestCorpus(options: SelftestCorpusOptions): Promi
       if (a.unprivileged !== undefined && !a.auxiliary) out.unprivilegedNotRun++;
       if (a.auxiliary || a.privileged === undefined) continue;
       fileRecord.programs++;
-      out.records.push(judge(spec, result.job.output, file, name, a, companions, options.cacheDir, logDir));
+      out.records.push(judge(spec, fileRecord.object, file, name, a, companions, options.cacheDir, logDir));
     }
   }
   return out;
