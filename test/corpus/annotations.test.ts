@@ -44,6 +44,7 @@ test('tag lists: modes, numeric flags and retvals, architectures, unknown values
   assert.equal(a.privileged?.retval, 16);
   assert.deepEqual([a.unprivileged?.verdict, a.unprivileged?.retval, a.unprivileged?.messages.map((m) => m.text)], ['reject', 16, ['R1 leaks addr']]);
   assert.equal(a.programFlags, DEFAULT_TEST_PROG_FLAGS | 8);
+  assert.equal(annotationsFromTags(['comment:test_retval=0xfffffffe'], 'w').privileged?.retval, -2, 'a C int, as test_loader stores it');
   assert.deepEqual(a.arches, ['ARM64']);
   const unprivOnly = annotationsFromTags(['comment:test_auxiliary_unpriv'], 'q');
   assert.deepEqual([unprivOnly.privileged, unprivOnly.unprivileged?.verdict, unprivOnly.auxiliary], [undefined, 'accept', true]);

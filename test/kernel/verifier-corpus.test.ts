@@ -34,7 +34,10 @@ test('selftests: the kernel agrees with every annotation, logs hold the expected
       if (r.kernel.verdict === 'accepted') assert.ok(r.kernel.processedInsns > 0, `${where}: processed instructions`);
       if (r.kernel.verdict === 'rejected') assert.ok(r.kernel.message && r.kernel.errno, `${where}: message and errno recorded`);
       if (r.expected!.messages.length > 0) assert.equal(r.messagesMatched, true, `${where}: log lacks ${JSON.stringify(r.expected!.messages)}`);
+      if (r.retvalMatched !== undefined) assert.equal(r.retvalMatched, true, `${where}: test run returned ${r.kernel.retval}, expected ${r.expected!.retval}`);
     }
+    assert.ok(selftests.withRetval! > 30, `__retval() tests ran: ${selftests.withRetval}`);
+    assert.ok(records.some((r) => r.mapContents !== undefined && r.retvalMatched), 'a test reading the map prog_tests/verifier.c fills passes');
     assert.ok(selftests.accepted > 20 && selftests.rejected > 20, JSON.stringify(selftests));
     const { spec, program } = corpusProgram(records.find((r) => r.program === 'invalid_and_of_negative_number')!, cacheDir);
     assert.equal(program.section, 'socket');

@@ -213,6 +213,10 @@ function prefixed(tag: string, prefix: string): string | undefined {
   return tag.startsWith(prefix) ? tag.slice(prefix.length) : undefined;
 }
 
+/** test_loader stores __retval() in a C int: larger values wrap to 32 bits. */
 function parseRetval(text: string, program: string): number {
-  return NAMED_RETVALS[text] ?? parseInteger(text, 'the expected return value', program);
+  return (NAMED_RETVALS[text] ?? parseInteger(text, 'the expected return value', program)) | 0;
 }
+
+/** `__retval(POINTER_VALUE)`: the program returns a pointer, any value passes (test_loader.c). */
+export const POINTER_RETVAL = NAMED_RETVALS.POINTER_VALUE! | 0;

@@ -7,6 +7,7 @@
 import type { CollectionSpec } from '../../../src/object/index.ts';
 import { BpfSyscallError, loadCollection } from '../../../src/kernel/index.ts';
 import { TsbpfError } from '../../../src/errors.ts';
+import { ProgramType } from '../../../src/uapi/enums.ts';
 import { parseVerifierLog } from './kernel-log.ts';
 
 /** BPF_LOG_STATS: messages and statistics only, no instruction trace (the cheapest log, the honest timing). */
@@ -39,6 +40,10 @@ export interface KernelVerdict {
   stackDepth?: number[];
   /** The kernel refused the object's BTF, so the program was loaded without it (as libbpf does). */
   btfDropped: boolean;
+  /** `testRun`: r0 of one BPF_PROG_TEST_RUN of the accepted program (as a signed 32-bit value). */
+  retval?: number;
+  /** `testRun`: why the test run failed (program types without test runs, ...). */
+  testRunError?: string;
   /** The log at the requested level (`logLevel` option), when one was requested. */
   log?: string;
 }
@@ -52,7 +57,13 @@ export interface KernelVerdictOptions {
   logLevel?: 0 | 1 | 2;
   /** Program type for a section that does not determine one. */
   programType?: number;
+  /** Run the accepted program once, as test_loader runs `__retval()` tests: 64 zero bytes in, room for 256 out. */
+  testRun?: boolean;
 }
+
+/** test_loader.c's TEST_DATA_LEN and its output room (TEST_DATA_LEN << 2). */
+const TEST_DATA_LEN = 64;
+const TEST_DATA_OUT = TEST_DATA_LEN << 2;
 
 /** A spec safe to load for measurement: nothing pinned (the corpus must leave no trace in bpffs). */
 function unpinned(spec: CollectionSpec): CollectionSpec {
@@ -64,6 +75,8 @@ interface LoadOutcome {
   ok: boolean;
   log: string;
   error?: unknown;
+  retval?: number;
+  testRunError?: string;
 }
 
 const isBtfRefusal = (error: unknown): boolean => error instanceof BpfSyscallError && error.command === 'BTF_LOAD';
@@ -90,9 +103,18 @@ function loadOnce(spec: CollectionSpec, program: string, options: KernelVerdictO
       ...(options.programFlags !== undefined ? { programFlags: options.programFlags } : {}),
       ...(options.programType !== undefined ? { programTypes: Object.fromEntries(programs.map((p) => [p, options.programType!])) } : {}),
     });
-    const log = collection.programs[program]?.verifierLog ?? '';
-    collection.close();
-    return { ok: true, log };
+    const loaded = collection.programs[program]!;
+    const outcome: LoadOutcome = { ok: true, log: loaded.verifierLog };
+    try {
+      // BPF_PROG_TYPE_SYSCALL test runs take no data: test_loader runs them with empty options.
+      const input = loaded.type === ProgramType.SYSCALL ? {} : { data: new Uint8Array(TEST_DATA_LEN), dataOutSize: TEST_DATA_OUT };
+      if (options.testRun && logLevel === LOG_STATS) outcome.retval = loaded.run(input).retval | 0;
+    } catch (error) {
+      outcome.testRunError = `${(error as Error).name}: ${(error as Error).message.split('\n')[0]}`;
+    } finally {
+      collection.close();
+    }
+    return outcome;
   } catch (error) {
     return { ok: false, log: error instanceof BpfSyscallError && error.command === 'PROG_LOAD' ? (error.log ?? '') : '', error };
   }
@@ -122,6 +144,8 @@ export function kernelVerdict(spec: CollectionSpec, program: string, options: Ke
     out.peakStates = parsed.stats.peakStates;
     if (parsed.stats.markRead !== undefined) out.markRead = parsed.stats.markRead;
   }
+  if (first.retval !== undefined) out.retval = first.retval;
+  if (first.testRunError !== undefined) out.testRunError = first.testRunError;
   if (parsed.verificationTimeUs !== undefined) out.verificationTimeUs = parsed.verificationTimeUs;
   if (parsed.stackDepth !== undefined) out.stackDepth = parsed.stackDepth;
   if (options.logLevel !== undefined && options.logLevel > 0 && out.verdict !== 'not-loadable') {

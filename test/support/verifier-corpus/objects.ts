@@ -93,6 +93,7 @@ function judgeObject(source: CorpusSource, file: string, cacheDir: string, path:
       object,
       program: name,
       section: p.section,
+      instructions: p.instructions.length,
       programType: type === 0 ? 'UNSPEC' : programTypeName(type),
       programFlags: 0,
       companions: [],

@@ -44,6 +44,8 @@ export interface ProgramRecord {
   programFlags: number;
   /** Programs loaded beside this one (selftests' `__auxiliary` programs). */
   companions: string[];
+  /** Map entries written before the program ran (prog_tests/verifier.c's pre-execution callbacks), value as hex. */
+  mapContents?: { map: string; key: number; value: string }[];
   /** Selftests only: what the annotations expect. */
   expected?: ExpectedVerdict;
   kernel: Omit<KernelVerdict, 'log'>;
@@ -51,6 +53,10 @@ export interface ProgramRecord {
   logFile?: string;
   /** Selftests with `__msg()`: whether the kernel's log has every expected message in order. */
   messagesMatched?: boolean;
+  /** Selftests with `__retval()` the kernel accepted and ran: whether r0 of its test run is the expected value. */
+  retvalMatched?: boolean;
+  /** Instructions of the linked program (8-byte slots). */
+  instructions: number;
   /** Why the record does not count for agreement (not loadable here, custom BTF, other architecture...). */
   excluded?: string;
   /** Selftests, when not excluded: the kernel's verdict equals the annotation's. */
@@ -86,6 +92,9 @@ export interface SourceSummary {
   /** Selftests with `__msg()` and a kernel verdict: how many logs matched every message. */
   withMessages?: number;
   messagesMatched?: number;
+  /** Selftests with `__retval()` that ran: how many returned the expected value. */
+  withRetval?: number;
+  retvalMatched?: number;
   /** Unprivileged variants not run (kernel.unprivileged_bpf_disabled, and the corpus runs as root). */
   unprivilegedNotRun?: number;
 }
@@ -110,6 +119,9 @@ export function summarize(files: readonly FileRecord[], records: readonly Progra
     const withMessages = records.filter((r) => r.messagesMatched !== undefined);
     summary.withMessages = withMessages.length;
     summary.messagesMatched = withMessages.filter((r) => r.messagesMatched).length;
+    const withRetval = records.filter((r) => r.retvalMatched !== undefined);
+    summary.withRetval = withRetval.length;
+    summary.retvalMatched = withRetval.filter((r) => r.retvalMatched).length;
     if (unprivilegedNotRun !== undefined) summary.unprivilegedNotRun = unprivilegedNotRun;
   }
   return summary;
@@ -158,8 +170,8 @@ const specCache = new Map<string, CollectionSpec>();
 
 /**
  * The spec and program a record describes (its object under the corpus
- * directory `dir`), ready for `verify()` or a backend: each object is read
- * once and cached.
+ * directory `dir`, with the map contents the record's test ran with),
+ * ready for `verify()` or a backend: each object is read once and cached.
  */
 export function corpusProgram(record: ProgramRecord, dir: string = DEFAULT_CORPUS_DIR): { spec: CollectionSpec; program: ProgramSpec } {
   const path = join(dir, record.object);
@@ -167,6 +179,7 @@ export function corpusProgram(record: ProgramRecord, dir: string = DEFAULT_CORPU
   if (spec === undefined) {
     spec = loadCollectionSpec(path);
     specCache.set(path, spec);
+    for (const { map, key, value } of record.mapContents ?? []) spec.maps[map]?.contents.push({ key, value: Uint8Array.from(Buffer.from(value, 'hex')) });
   }
   const program = spec.programs[record.program];
   if (program === undefined) throw new CorpusSourceError(`${path} has no program '${record.program}' (rebuild the corpus)`);

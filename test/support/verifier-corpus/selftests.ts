@@ -12,7 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import { loadCollectionSpec } from '../../../src/object/index.ts';
 import type { CollectionSpec } from '../../../src/object/index.ts';
 import { programTypeName } from '../../../src/uapi/enums.ts';
-import { type TestAnnotations, firstUnmatchedMessage, parseTestAnnotations } from './annotations.ts';
+import { POINTER_RETVAL, type TestAnnotations, firstUnmatchedMessage, parseTestAnnotations } from './annotations.ts';
 import { type CompileJob, baseClangArgs, compileAll, prepareIncludeDir } from './compile.ts';
 import { KERNEL_TREE_PATTERNS, linuxSourceTree } from './debian.ts';
 import { kernelVerdict } from './kernel-verdict.ts';
@@ -41,6 +41,25 @@ export interface SelftestCorpus {
   unprivilegedNotRun: number;
 }
 
+/**
+ * Maps prog_tests/verifier.c fills before running a file's `__retval()`
+ * tests (init_test_val_map): key 0 holds struct test_val { u32 index =
+ * 7 * sizeof(int); int foo[11], foo[6] = 0xabcdef12 }. The verifier does
+ * not see the contents (the maps are not frozen); only the test runs do.
+ */
+const PRE_EXECUTION_MAPS: Readonly<Record<string, string>> = {
+  'verifier_array_access.c': 'map_array_ro',
+  'verifier_value_ptr_arith.c': 'map_array_48b',
+};
+
+function testValValue(): Uint8Array {
+  const value = new Uint8Array(4 + 11 * 4);
+  const view = new DataView(value.buffer);
+  view.setUint32(0, 7 * 4, true);
+  view.setInt32(4 + 6 * 4, 0xabcdef12 | 0, true);
+  return value;
+}
+
 const HOST_ARCH = process.arch === 'arm64' ? 'ARM64' : process.arch === 'riscv64' ? 'RISCV64' : 'X86_64';
 
 /** Why a test's kernel verdict cannot be compared with its annotation on this machine, if it cannot. */
@@ -54,7 +73,7 @@ function judge(spec: CollectionSpec, object: string, file: string, program: stri
   const expected = annotations.privileged!;
   const p = spec.programs[program]!;
   const logLevel = expected.messages.length > 0 ? (Math.max(1, annotations.logLevel & 3) as 1 | 2) : undefined;
-  const verdict = kernelVerdict(spec, program, { companions, programFlags: annotations.programFlags, ...(logLevel !== undefined ? { logLevel } : {}) });
+  const verdict = kernelVerdict(spec, program, { companions, programFlags: annotations.programFlags, testRun: expected.retval !== undefined, ...(logLevel !== undefined ? { logLevel } : {}) });
   const { log, ...kernel } = verdict;
   const record: ProgramRecord = {
     source: 'selftests',
@@ -62,13 +81,17 @@ function judge(spec: CollectionSpec, object: string, file: string, program: stri
     object,
     program,
     section: p.section,
+    instructions: p.instructions.length,
     programType: p.type === 0 ? 'UNSPEC' : programTypeName(p.type),
     programFlags: annotations.programFlags,
     companions,
     expected: { verdict: expected.verdict, messages: expected.messages.map((m) => m.text), description: annotations.description, logLevel: annotations.logLevel },
     kernel,
   };
-  if (expected.retval !== undefined) record.expected!.retval = expected.retval;
+  if (expected.retval !== undefined) {
+    record.expected!.retval = expected.retval;
+    if (verdict.retval !== undefined) record.retvalMatched = expected.retval === POINTER_RETVAL || verdict.retval === expected.retval;
+  }
   if (log !== undefined && verdict.verdict !== 'not-loadable') {
     const logPath = join(logDir, `${program}.log`);
     mkdirSync(dirname(logPath), { recursive: true });
@@ -121,6 +144,10 @@ export async function buildSelftestCorpus(options: SelftestCorpusOptions): Promi
       continue;
     }
     fileRecord.read = true;
+    const sourceName = result.job.source.split('/').pop()!;
+    const prefilled = PRE_EXECUTION_MAPS[sourceName];
+    const mapContents = prefilled !== undefined && spec.maps[prefilled] !== undefined ? [{ map: prefilled, key: 0, value: testValValue() }] : [];
+    for (const { map, key, value } of mapContents) spec.maps[map]!.contents.push({ key, value });
     const annotations = new Map<string, TestAnnotations>();
     for (const name of Object.keys(spec.programs)) {
       try {
@@ -130,12 +157,14 @@ export async function buildSelftestCorpus(options: SelftestCorpusOptions): Promi
       }
     }
     const companions = [...annotations].filter(([, a]) => a.auxiliary && a.privileged !== undefined).map(([name]) => name);
-    const logDir = join(options.cacheDir, 'logs', `selftests-${cpu}`, result.job.source.split('/').pop()!.replace(/\.c$/, ''));
+    const logDir = join(options.cacheDir, 'logs', `selftests-${cpu}`, sourceName.replace(/\.c$/, ''));
     for (const [name, a] of annotations) {
       if (a.unprivileged !== undefined && !a.auxiliary) out.unprivilegedNotRun++;
       if (a.auxiliary || a.privileged === undefined) continue;
       fileRecord.programs++;
-      out.records.push(judge(spec, fileRecord.object, file, name, a, companions, options.cacheDir, logDir));
+      const record = judge(spec, fileRecord.object, file, name, a, companions, options.cacheDir, logDir);
+      if (mapContents.length > 0) record.mapContents = mapContents.map(({ map, key, value }) => ({ map, key, value: Buffer.from(value).toString('hex') }));
+      out.records.push(record);
     }
   }
   return out;
