@@ -79,6 +79,7 @@ const rows = Object.entries(build.summary).map(([source, s]) => ({
   'not loadable': s.notLoadable,
   agreement: s.compared !== undefined ? `${s.agreeing}/${s.compared}` : '',
   'messages matched': s.withMessages !== undefined ? `${s.messagesMatched}/${s.withMessages}` : '',
+  'retvals matched': s.withRetval !== undefined ? `${s.retvalMatched}/${s.withRetval}` : '',
 }));
 console.table(rows);
 const disagreements = build.records.filter((r) => r.agrees === false);

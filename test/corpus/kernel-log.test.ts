@@ -15,6 +15,7 @@ test('a rejection at BPF_LOG_STATS: message, time, stack depth per subprogram, s
   ].join('\n');
   assert.deepEqual(parseVerifierLog(log), {
     lastMessage: "R0 invalid mem access 'map_value_or_null'",
+    messages: ["R0 invalid mem access 'map_value_or_null'"],
     verificationTimeUs: 31,
     stackDepth: [8, 0, 16],
     stats: { processedInsns: 12, insnLimit: 1000000, maxStatesPerInsn: 1, totalStates: 3, peakStates: 3, markRead: 2 },
@@ -35,15 +36,17 @@ test('a level-2 log: the last line that is not a figure is the message; framing 
   ].join('\r\n');
   const parsed = parseVerifierLog(log);
   assert.equal(parsed.lastMessage, 'R2 offset is outside of the packet');
+  assert.deepEqual(parsed.messages.slice(-2), ['invalid access to packet, off=14 size=4, R2(id=0,off=14,r=0)', 'R2 offset is outside of the packet']);
+  assert.equal(parsed.messages[0], 'func#0 @0', 'framing lines are not messages');
   assert.equal(parsed.stats?.processedInsns, 5);
   assert.equal(parsed.verificationTimeUs, undefined, 'no BPF_LOG_STATS, no time');
 });
 
 test('older kernels without mark_read; an accepted program has no message; no stats means the verifier never ran', () => {
   const old = parseVerifierLog('processed 3 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0\n');
-  assert.deepEqual(old, { stats: { processedInsns: 3, insnLimit: 1000000, maxStatesPerInsn: 0, totalStates: 0, peakStates: 0 } });
-  assert.deepEqual(parseVerifierLog(''), {});
-  assert.deepEqual(parseVerifierLog('Unrecognized arg#0 type PTR\n'), { lastMessage: 'Unrecognized arg#0 type PTR' });
+  assert.deepEqual(old, { messages: [], stats: { processedInsns: 3, insnLimit: 1000000, maxStatesPerInsn: 0, totalStates: 0, peakStates: 0 } });
+  assert.deepEqual(parseVerifierLog(''), { messages: [] });
+  assert.deepEqual(parseVerifierLog('Unrecognized arg#0 type PTR\n'), { lastMessage: 'Unrecognized arg#0 type PTR', messages: ['Unrecognized arg#0 type PTR'] });
   assert.throws(() => parseVerifierLog('processed 99999999999999999999 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0'), VerifierLogError);
 });
 

@@ -31,6 +31,8 @@ export interface ParsedVerifierLog {
   stackDepth?: number[];
   /** The last meaningful line: on rejection, the verifier's message. */
   lastMessage?: string;
+  /** Every line that is not a figure, in order (at BPF_LOG_STATS alone: the verifier's diagnostics and nothing else). */
+  messages: string[];
 }
 
 const STATS_LINE = /^processed (\d+) insns \(limit (\d+)\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+)(?: mark_read (\d+))?\s*$/;
@@ -47,7 +49,7 @@ const toInt = (text: string, line: string): number => {
 
 /** Reads the stats, timing, stack depth and last message out of a verifier log of any level. */
 export function parseVerifierLog(log: string): ParsedVerifierLog {
-  const out: ParsedVerifierLog = {};
+  const out: ParsedVerifierLog = { messages: [] };
   for (const raw of log.split('\n')) {
     const line = raw.replace(/\r$/, '');
     const trimmed = line.trim();
@@ -68,6 +70,7 @@ export function parseVerifierLog(log: string): ParsedVerifierLog {
       out.stackDepth = m[1]!.split('+').map((d) => toInt(d, trimmed));
     } else {
       out.lastMessage = trimmed;
+      out.messages.push(trimmed);
     }
   }
   return out;

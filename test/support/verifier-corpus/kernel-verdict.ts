@@ -10,6 +10,8 @@ import { TsbpfError } from '../../../src/errors.ts';
 import { ProgramType } from '../../../src/uapi/enums.ts';
 import { parseVerifierLog } from './kernel-log.ts';
 
+const MAX_MESSAGES = 20;
+
 /** BPF_LOG_STATS: messages and statistics only, no instruction trace (the cheapest log, the honest timing). */
 export const LOG_STATS = 4;
 
@@ -28,6 +30,8 @@ export interface KernelVerdict {
   errno?: string;
   /** The log's last meaningful line on rejection: the verifier's message. */
   message?: string;
+  /** On rejection, every diagnostic line of the BPF_LOG_STATS log (no instruction trace), at most the last 20. */
+  messages?: string[];
   /** Why the program could not be judged, for `not-loadable`. */
   reason?: string;
   processedInsns?: number;
@@ -134,6 +138,7 @@ export function kernelVerdict(spec: CollectionSpec, program: string, options: Ke
       out.reason = notLoadableReason(error, parsed.lastMessage);
     } else if (parsed.lastMessage !== undefined) {
       out.message = parsed.lastMessage;
+      out.messages = parsed.messages.slice(-MAX_MESSAGES);
     }
   }
   if (parsed.stats !== undefined) {
