@@ -1,11 +1,12 @@
 /**
  * Real-world objects: BPF objects Debian ships compiled (libxdp's
  * dispatcher and filters, xdp-tools' test programs, cilium/ebpf's test
- * objects built by clang 7 to 14 in both byte orders), and the kernel's
+ * objects built by clang 7 to 14 in both byte orders, the objects embedded
+ * in libbpf-tools' programs), and the kernel's
  * samples/bpf compiled here. Each program is read with loadCollectionSpec
  * and loaded into the running kernel with its maps.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadCollectionSpec } from '../../../src/object/index.ts';
 import type { CollectionSpec } from '../../../src/object/index.ts';
@@ -15,8 +16,8 @@ import { KERNEL_TREE_PATTERNS, debianPackage, linuxSourceTree, unpackDebianPacka
 import { kernelVerdict } from './kernel-verdict.ts';
 import type { CorpusSource, FileRecord, ProgramRecord } from './records.ts';
 
-/** Debian packages that ship compiled BPF objects. */
-export const DEBIAN_OBJECT_PACKAGES: readonly string[] = ['libxdp1', 'xdp-tests', 'golang-github-cilium-ebpf-dev'];
+/** Debian packages that ship compiled BPF objects, as files or embedded in programs (libbpf skeletons of libbpf-tools). */
+export const DEBIAN_OBJECT_PACKAGES: readonly string[] = ['libxdp1', 'xdp-tests', 'golang-github-cilium-ebpf-dev', 'libbpf-tools'];
 
 export interface ObjectCorpus {
   files: FileRecord[];
@@ -40,15 +41,68 @@ function isBpfObject(path: string): boolean {
   return machine === EM_BPF;
 }
 
-function findBpfObjects(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    const stat = statSync(path);
-    if (stat.isDirectory()) out.push(...findBpfObjects(path));
-    else if (stat.isFile() && /\.(o|elf|bpf)$/.test(name) && isBpfObject(path)) out.push(path);
+/** Regular files under `dir`, sorted. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      const stat = statSync(path);
+      return stat.isDirectory() ? filesUnder(path) : stat.isFile() ? [path] : [];
+    });
+}
+
+/** Host executables larger than this are not searched for embedded objects. */
+const MAX_CARVED_FILE = 64 * 1024 * 1024;
+
+/**
+ * BPF ELF objects embedded in a host binary (a libbpf skeleton keeps its
+ * object as bytes): every ELF64 header for EM_BPF, each object ending at its
+ * section header table.
+ */
+export function embeddedBpfObjects(bytes: Uint8Array): Uint8Array[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Uint8Array[] = [];
+  for (let at = bytes.indexOf(0x7f, 1); at >= 0 && at + 64 <= bytes.length; at = bytes.indexOf(0x7f, at + 1)) {
+    if (bytes[at + 1] !== 0x45 || bytes[at + 2] !== 0x4c || bytes[at + 3] !== 0x46 || bytes[at + 4] !== 2) continue;
+    const little = bytes[at + 5] === 1;
+    if (!little && bytes[at + 5] !== 2) continue;
+    if (view.getUint16(at + 18, little) !== EM_BPF) continue;
+    const end = at + Number(view.getBigUint64(at + 0x28, little)) + view.getUint16(at + 0x3a, little) * view.getUint16(at + 0x3c, little);
+    if (end > bytes.length || end <= at + 64) continue;
+    out.push(bytes.slice(at, end));
+    at = end - 1;
   }
   return out;
+}
+
+/** BPF objects of an unpacked package: object files, and objects carved out of its host binaries into `carveDir`. */
+function findBpfObjects(dir: string, carveDir: string): { object: string; origin: string }[] {
+  const out: { object: string; origin: string }[] = [];
+  for (const path of filesUnder(dir)) {
+    const origin = relative(dir, path);
+    if (/\.(o|elf|bpf)$/.test(path) && isBpfObject(path)) {
+      out.push({ object: path, origin });
+    } else if (!path.endsWith('.o') && statSync(path).size < MAX_CARVED_FILE && isElf(path)) {
+      embeddedBpfObjects(new Uint8Array(readFileSync(path))).forEach((bytes, i) => {
+        const object = join(carveDir, `${origin.replace(/\//g, '_')}.${i}.o`);
+        mkdirSync(carveDir, { recursive: true });
+        writeFileSync(object, bytes);
+        out.push({ object, origin: `${origin}#${i}` });
+      });
+    }
+  }
+  return out;
+}
+
+function isElf(path: string): boolean {
+  const magic = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try {
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic[0] === 0x7f && magic[1] === 0x45 && magic[2] === 0x4c && magic[3] === 0x46;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -109,7 +163,7 @@ export function buildDebianCorpus(cacheDir: string, downloadDir: string, package
   const out: ObjectCorpus = { files: [], records: [] };
   for (const pkg of packages) {
     const root = unpackDebianPackage(debianPackage(pkg, downloadDir), join(cacheDir, 'debian', pkg));
-    for (const object of findBpfObjects(root)) judgeObject('debian', `${pkg}:/${relative(root, object)}`, cacheDir, object, false, out);
+    for (const { object, origin } of findBpfObjects(root, join(cacheDir, 'debian', `${pkg}.embedded`))) judgeObject('debian', `${pkg}:/${origin}`, cacheDir, object, false, out);
   }
   return out;
 }
