@@ -237,6 +237,11 @@ function collectValues(elf: ElfFile, section: ElfSection, maps: MapSpec[], locat
   for (const map of maps) map.contents.sort((a, b) => (a.key as number) - (b.key as number));
 }
 
+/** samples/bpf's bpf_load.c-era struct bpf_map_def: the five fields, inner_map_idx, numa_node. */
+const BPF_LOAD_MAP_DEF_SIZE = 28;
+/** BPF_F_NUMA_NODE (include/uapi/linux/bpf.h). */
+const BPF_F_NUMA_NODE = 1 << 2;
+
 /** gobpf's struct bpf_map_def: the five fields, pinning, then a 256-byte pin namespace (BUF_SIZE_MAP_NS). */
 const GOBPF_MAP_DEF_SIZE = 280;
 const GOBPF_NAMESPACE_OFFSET = 24;
@@ -276,6 +281,10 @@ function legacyMapDef(elf: ElfFile, section: ElfSection, name: string, offset: n
     const end = raw.indexOf(0);
     map.legacy = { layout: 'gobpf', pinning: field(5), namespace: new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end)) };
     map.pinning = pinnedByName(field(5));
+  } else if (size === BPF_LOAD_MAP_DEF_SIZE && (isMapInMap(map.type) || (map.flags & BPF_F_NUMA_NODE) !== 0)) {
+    // As large as iproute2's 7-field bpf_elf_map, which has no map-in-map and no NUMA node: these only mean something here.
+    map.legacy = { layout: 'bpf_load_map_def', innerMapIndex: field(5) };
+    if ((map.flags & BPF_F_NUMA_NODE) !== 0) map.numaNode = field(6);
   } else if (size >= 28) {
     map.legacy = { layout: 'bpf_elf_map', pinning: field(6), id: field(5), innerId: field(7), innerIndex: field(8) };
     map.pinning = pinnedByName(field(6));
@@ -313,7 +322,19 @@ export function parseLegacyMaps(elf: ElfFile, section: ElfSection): BtfMapsResul
     locations.push({ section: section.index, offset: symbol.value, size, name: symbol.name });
   });
   linkIproute2MapInMap(maps, section.name);
+  linkBpfLoadMapInMap(maps, section.name);
   return { maps, locations };
+}
+
+/** bpf_load.c's map-in-map: `inner_map_idx` is the inner template's position among the section's maps. */
+function linkBpfLoadMapInMap(maps: MapSpec[], section: string): void {
+  for (const outer of maps) {
+    if (outer.legacy?.layout !== 'bpf_load_map_def' || !isMapInMap(outer.type)) continue;
+    const index = outer.legacy.innerMapIndex ?? 0;
+    const inner = maps[index];
+    if (inner === undefined || inner === outer) throw new ObjectError(`map '${outer.name}': inner_map_idx ${index} names no other map of the section (it has ${maps.length})`, section);
+    outer.innerMap = { ...inner, name: `${outer.name}.inner`, contents: [] };
+  }
 }
 
 /**

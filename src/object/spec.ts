@@ -187,8 +187,10 @@ export interface MapSpec {
  * PIN_CUSTOM_NS = 3) are kept here and not pinned.
  */
 export interface LegacyMapFields {
-  /** libbpf's struct bpf_map_def, iproute2's (and Cilium's) struct bpf_elf_map, or gobpf's 280-byte bpf_map_def. */
-  layout: 'bpf_map_def' | 'bpf_elf_map' | 'gobpf';
+  /** libbpf's struct bpf_map_def, samples/bpf's bpf_load.c one (with inner_map_idx and numa_node), iproute2's (and Cilium's) struct bpf_elf_map, or gobpf's 280-byte bpf_map_def. */
+  layout: 'bpf_map_def' | 'bpf_load_map_def' | 'bpf_elf_map' | 'gobpf';
+  /** bpf_load_map_def: the map-in-map's inner template, by position among the section's maps. */
+  innerMapIndex?: number;
   pinning?: number;
   /** bpf_elf_map: `id`, and the map-in-map link `inner_id` / `inner_idx`. */
   id?: number;

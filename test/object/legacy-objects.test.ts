@@ -30,13 +30,19 @@ test('code without function symbols: a section is one program named after it; si
     assert.equal(xdp.instructions[1]!.imm, 14 - 1 - 1, 'the call reaches the linked helper');
     assert.deepEqual(xdp.relocations, [{ kind: 'map', insnIndex: 6, mapName: 'counts' }]);
     assert.deepEqual(
-      Object.values(spec.maps).map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]),
+      Object.values(spec.maps).map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags, m.legacy?.layout]),
       [
-        ['counts', MapType.ARRAY, 4, 8, 1, 0],
-        ['seen', MapType.HASH, 4, 4, 64, 1],
+        ['counts', MapType.ARRAY, 4, 8, 1, 0, 'bpf_map_def'],
+        ['seen', MapType.HASH, 4, 4, 64, 1, 'bpf_map_def'],
+        ['inner', MapType.ARRAY, 4, 4, 1, 0, 'bpf_elf_map'],
+        ['outer', MapType.ARRAY_OF_MAPS, 4, 4, 2, 0, 'bpf_load_map_def'],
+        ['near', MapType.HASH, 4, 8, 8, 4, 'bpf_load_map_def'],
       ],
-      'size-0 map symbols span to the next symbol',
+      'size-0 map symbols span to the next symbol; 28 bytes is bpf_load.c\'s layout when only it gives the fields a meaning',
     );
+    const outer = spec.maps.outer!;
+    assert.deepEqual([outer.innerMap?.name, outer.innerMap?.type, outer.innerMap?.valueSize, outer.pinning], ['outer.inner', MapType.ARRAY, 4, 'none'], 'inner_map_idx 2 is the third map');
+    assert.deepEqual([spec.maps.near!.numaNode, spec.maps.near!.pinning], [0, 'none']);
   }
 });
 
@@ -97,6 +103,11 @@ test('malformed legacy definitions and code are typed errors', { skip }, () => {
   const broken = bytes.slice();
   new DataView(broken.buffer).setBigUint64(symtab.offset + symbol.index * 24 + 8, 3n, true);
   assert.throws(() => loadCollectionSpec(broken), /'xdp_prog'.*function 'xdp_main' at byte 3 is misaligned/);
+  // Point the map-in-map's inner_map_idx past the section's maps.
+  const outer = elf.symbols.find((s) => s.name === 'outer')!;
+  const badIndex = bytes.slice();
+  new DataView(badIndex.buffer).setUint32(elf.sections[outer.sectionIndex]!.offset + outer.value + 20, 9, true);
+  assert.throws(() => loadCollectionSpec(badIndex), /map 'outer': inner_map_idx 9 names no other map of the section \(it has 5\)/);
   const seed = fuzzSeed(0x1e6ac7);
   const rand = seededRandom(seed);
   for (let i = 0; i < 300; i++) {
