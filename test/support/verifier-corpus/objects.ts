@@ -185,6 +185,8 @@ typedef __s8 s8; typedef __s16 s16; typedef __s32 s32; typedef __s64 s64;
 #define SOL_SOCKET 1
 #define SOL_TCP 6
 #define SOL_IPV6 41
+#define SO_SNDBUF 7
+#define SO_RCVBUF 8
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define __force
