@@ -15,8 +15,8 @@ import { loadCollectionSpec } from '../object/load.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { LdImm64Src } from '../isa/opcodes.ts';
 import type { CollectionSpec, MapEntry, MapSpec, ProgramSpec } from '../object/spec.ts';
-import { MapType, ProgramType } from '../uapi/enums.ts';
-import { loadTimeMaxEntries } from '../uapi/maps.ts';
+import { ProgramType } from '../uapi/enums.ts';
+import { MAP_TYPES_WITHOUT_BTF, loadTimeMaxEntries } from '../uapi/maps.ts';
 import { BpfCommand, attr, bpfError, tryBpfCall } from './bpf.ts';
 import { BpfSyscallError, KernelArgumentError } from './errors.ts';
 import { FdResource } from './fd.ts';
@@ -89,8 +89,10 @@ export interface CollectionOptions {
   coreTarget?: Btf;
   /** Kconfig values overriding /proc/config.gz (e.g. { CONFIG_HZ: 250 }). */
   kconfig?: KconfigSource;
-  /** Verifier log level for every program (default 0: log only on failure). */
-  logLevel?: 0 | 1 | 2;
+  /** Verifier log level for every program (default 0: log only on failure; see ProgramOptions.logLevel). */
+  logLevel?: 0 | 1 | 2 | 4 | 5 | 6;
+  /** prog_flags added to every program's own (BPF_F_ANY_ALIGNMENT, BPF_F_TEST_RND_HI32... as the kernel selftests load). */
+  programFlags?: number;
 }
 
 /** The kernel objects of a loaded collection. close() releases all of them (pins stay). */
@@ -136,7 +138,7 @@ const u32 = (value: number): Uint8Array => {
 const keyBytes = (entry: MapEntry): Uint8Array => (entry.key instanceof Uint8Array ? entry.key : u32(entry.key));
 
 function mapOptions(spec: MapSpec, btf: KernelBtf | undefined, inner: KernelMap | undefined): Parameters<typeof KernelMap.create>[0] {
-  const withBtf = btf !== undefined && spec.btfValueTypeId !== undefined && spec.btfValueTypeId > 0 && spec.type !== MapType.PERF_EVENT_ARRAY;
+  const withBtf = btf !== undefined && spec.btfValueTypeId !== undefined && spec.btfValueTypeId > 0 && !MAP_TYPES_WITHOUT_BTF.has(spec.type);
   return {
     type: spec.type,
     name: kernelObjectName(spec.name),
@@ -280,7 +282,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
           name: kernelObjectName(p.name),
           expectedAttachType: p.expectedAttachType,
           ...(attachBtfId !== undefined ? { attachBtfId } : {}),
-          flags: p.programFlags | (p.sleepable ? 1 << 4 : 0),
+          flags: p.programFlags | (p.sleepable ? 1 << 4 : 0) | (options.programFlags ?? 0),
           kernelVersion: p.kernelVersion || spec.kernelVersion,
           logLevel: options.logLevel,
           ...(hasBtfInfo

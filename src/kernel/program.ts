@@ -54,9 +54,11 @@ export interface ProgramOptions {
   fdArray?: number[];
   /**
    * Verifier log: 0 = only on failure (level 1 retry), 1 = basic, 2 = every
-   * instruction's state. With 1 or 2 the log is kept in `program.verifierLog`.
+   * instruction's state, each optionally with 4 (BPF_LOG_STATS: verification
+   * time and stack depth; 4 alone logs only messages and statistics). With a
+   * non-zero level the log is kept in `program.verifierLog`.
    */
-  logLevel?: 0 | 1 | 2;
+  logLevel?: 0 | 1 | 2 | 4 | 5 | 6;
   /** Initial log buffer size (grows on ENOSPC up to `maxLogSize`). */
   logSize?: number;
   maxLogSize?: number;
@@ -89,7 +91,7 @@ export class KernelProgram extends FdResource implements BpfProgram {
   readonly type: number;
   readonly name: string;
   readonly expectedAttachType: number;
-  /** The verifier log when logLevel 1 or 2 was requested ('' otherwise). */
+  /** The verifier log when a non-zero logLevel was requested ('' otherwise). */
   readonly verifierLog: string;
   readonly stats: VerifierStats;
 

@@ -30,6 +30,8 @@ export interface CodeFunction {
   /** Instruction index range [start, end) within the section. */
   start: number;
   end: number;
+  /** Only reached by calls, never a program of its own (static functions of pre-clang-8 objects). */
+  subprogramOnly?: boolean;
 }
 
 /** Per code section, with BTF.ext records indexed by section instruction. */

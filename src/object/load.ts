@@ -11,14 +11,25 @@ import type { Instruction } from '../isa/instruction.ts';
 import { CallSrc, LdImm64Src, OPCODE_CALL, OPCODE_LDDW } from '../isa/opcodes.ts';
 import { TsbpfError } from '../errors.ts';
 import { MapType } from '../uapi/enums.ts';
-import { ElfFile, type ElfRelocation, type ElfSymbol, RelocationType, SHN_ABS, SHN_COMMON, SHN_UNDEF, SectionFlag, SectionType, SymbolBinding, SymbolType } from './elf.ts';
+import { ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol, RelocationType, SHN_ABS, SHN_COMMON, SHN_UNDEF, SectionFlag, SectionType, SymbolBinding, SymbolType } from './elf.ts';
 import { ObjectError } from './errors.ts';
 import { type CodeFunction, type CodeSection, type SectionRelocation, linkProgram } from './link.ts';
-import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, type MapLocation, globalDataKind, globalDataMap, parseBtfMaps, parseLegacyMaps } from './maps.ts';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, type MapLocation, globalDataKind, globalDataMap, parseBtfMaps, parseLegacyMaps, parseNamedMapSection } from './maps.ts';
 import { classifySection } from './sections.ts';
 import type { CollectionSpec, ExternSpec, MapSpec, ProgramSpec, VariableSpec } from './spec.ts';
 
 const KCONFIG_SECTION = '.kconfig';
+
+/**
+ * A size-0 symbol that names a function in objects from before clang 8:
+ * NOTYPE or FUNC, global, or local but not one of the compiler's branch
+ * labels (`LBB0_3`, `.Ltmp1`).
+ */
+function isUnsizedFunctionSymbol(symbol: ElfSymbol): boolean {
+  if (symbol.size !== 0 || symbol.name === '') return false;
+  if (symbol.type !== SymbolType.NOTYPE && symbol.type !== SymbolType.FUNC) return false;
+  return symbol.binding !== SymbolBinding.LOCAL || !/^\.?L/.test(symbol.name);
+}
 const KSYMS_SECTION = '.ksyms';
 
 /**
@@ -81,6 +92,7 @@ class ObjectLoader {
       if (section.name === '.text') continue;
       const info = classifySection(section.name);
       for (const fn of section.functions) {
+        if (fn.subprogramOnly) continue;
         if (Object.hasOwn(programs, fn.name)) throw new ObjectError(`two programs are named '${fn.name}'`, section.name);
         const linked = linkProgram(fn, this.code);
         const program: ProgramSpec = {
@@ -161,16 +173,7 @@ class ObjectLoader {
       if (section.type !== SectionType.PROGBITS || (section.flags & SectionFlag.EXECINSTR) === 0 || section.size === 0) continue;
       if (section.size % 8 !== 0) throw new ObjectError(`code size ${section.size} is not a multiple of 8`, section.name);
       const instructions = decode(this.elf.contents(section), { endianness: this.elf.byteOrder, validate: false });
-      const functions: CodeFunction[] = [];
-      for (const symbol of this.elf.symbols) {
-        if (symbol.sectionIndex !== section.index || symbol.type !== SymbolType.FUNC || symbol.size === 0) continue;
-        if (symbol.value % 8 !== 0 || symbol.size % 8 !== 0 || symbol.value + symbol.size > section.size) {
-          throw new ObjectError(`function '${symbol.name}' (${symbol.size} bytes at ${symbol.value}) is misaligned or outside the ${section.size}-byte section`, section.name, symbol.value);
-        }
-        functions.push({ name: symbol.name, sectionIndex: section.index, start: symbol.value / 8, end: (symbol.value + symbol.size) / 8 });
-      }
-      if (functions.length === 0) throw new ObjectError('executable section has code but no function symbols', section.name);
-      functions.sort((a, b) => a.start - b.start);
+      const functions = this.sectionFunctions(section);
       for (let i = 1; i < functions.length; i++) {
         if (functions[i]!.start < functions[i - 1]!.end) {
           throw new ObjectError(`functions '${functions[i - 1]!.name}' and '${functions[i]!.name}' overlap`, section.name, functions[i]!.start * 8);
@@ -178,6 +181,46 @@ class ObjectLoader {
       }
       this.code.set(section.index, { index: section.index, name: section.name, instructions, relocations: new Map(), functions, funcInfo: [], lineInfo: [], coreRelocations: [] });
     }
+  }
+
+  /**
+   * The functions of a code section. Sized FUNC symbols, as clang 8 and
+   * later emit them; failing those, the kernel-era loaders' reading: older
+   * clang marks functions with size-0 NOTYPE symbols, each running to the
+   * next one (cilium/ebpf's reading); a section with no symbol at all is one
+   * program named after the section (iproute2, bcc, samples/bpf's
+   * bpf_load.c).
+   */
+  private sectionFunctions(section: ElfSection): CodeFunction[] {
+    const inSection = this.elf.symbols.filter((s) => s.sectionIndex === section.index);
+    const functions: CodeFunction[] = [];
+    for (const symbol of inSection) {
+      if (symbol.type !== SymbolType.FUNC || symbol.size === 0) continue;
+      if (symbol.value % 8 !== 0 || symbol.size % 8 !== 0 || symbol.value + symbol.size > section.size) {
+        throw new ObjectError(`function '${symbol.name}' (${symbol.size} bytes at ${symbol.value}) is misaligned or outside the ${section.size}-byte section`, section.name, symbol.value);
+      }
+      functions.push({ name: symbol.name, sectionIndex: section.index, start: symbol.value / 8, end: (symbol.value + symbol.size) / 8 });
+    }
+    if (functions.length > 0) return functions.sort((a, b) => a.start - b.start);
+    const starts = new Map<number, ElfSymbol>();
+    for (const symbol of inSection) {
+      if (!isUnsizedFunctionSymbol(symbol)) continue;
+      if (symbol.value % 8 !== 0 || symbol.value >= section.size) {
+        throw new ObjectError(`function '${symbol.name}' at byte ${symbol.value} is misaligned or outside the ${section.size}-byte section`, section.name, symbol.value);
+      }
+      // Two names at one offset (an alias): a global name wins over a local one.
+      if (!starts.has(symbol.value) || symbol.binding !== SymbolBinding.LOCAL) starts.set(symbol.value, symbol);
+    }
+    if (starts.size === 0) return [{ name: section.name, sectionIndex: section.index, start: 0, end: section.size / 8 }];
+    const offsets = [...starts.keys()].sort((a, b) => a - b);
+    if (offsets[0] !== 0) throw new ObjectError(`code before the first function symbol ('${starts.get(offsets[0]!)!.name}' at byte ${offsets[0]}) belongs to no function`, section.name, 0);
+    // A static function after the section's start is a callee: those loaders loaded a section from its first instruction.
+    return offsets.map((offset, i) => {
+      const symbol = starts.get(offset)!;
+      const fn: CodeFunction = { name: symbol.name, sectionIndex: section.index, start: offset / 8, end: (offsets[i + 1] ?? section.size) / 8 };
+      if (offset > 0 && symbol.binding === SymbolBinding.LOCAL) fn.subprogramOnly = true;
+      return fn;
+    });
   }
 
   /** The program name an entry function symbol stands for (prog array initialisers). */
@@ -198,8 +241,8 @@ class ObjectLoader {
         const { maps, locations } = parseBtfMaps(this.elf, section, this.btf, this.programOfSymbol);
         for (const map of maps) this.addMap(map, section.name);
         this.mapLocations.push(...locations);
-      } else if (section.name === 'maps' && section.type === SectionType.PROGBITS) {
-        const { maps, locations } = parseLegacyMaps(this.elf, section);
+      } else if ((section.name === 'maps' || section.name.startsWith('maps/')) && section.type === SectionType.PROGBITS) {
+        const { maps, locations } = section.name === 'maps' ? parseLegacyMaps(this.elf, section) : parseNamedMapSection(this.elf, section);
         for (const map of maps) this.addMap(map, section.name);
         this.mapLocations.push(...locations);
       } else {

@@ -190,11 +190,7 @@ function parseBtfMapDef(btf: Btf, name: string, def: CompositeType, section: str
     }
     map.valueSize = explicitValueSize;
   }
-  // Prog arrays and map-in-maps hold 4-byte fds/ids; libbpf fills unset sizes.
-  if (map.type === MapType.PROG_ARRAY || isMapInMap(map.type)) {
-    if (map.keySize === 0 && map.type !== MapType.HASH_OF_MAPS) map.keySize = 4;
-    if (map.valueSize === 0) map.valueSize = 4;
-  }
+  fillFdMapSizes(map);
   return map;
 }
 
@@ -241,13 +237,76 @@ function collectValues(elf: ElfFile, section: ElfSection, maps: MapSpec[], locat
   for (const map of maps) map.contents.sort((a, b) => (a.key as number) - (b.key as number));
 }
 
+/** samples/bpf's bpf_load.c-era struct bpf_map_def: the five fields, inner_map_idx, numa_node. */
+const BPF_LOAD_MAP_DEF_SIZE = 28;
+/** BPF_F_NUMA_NODE (include/uapi/linux/bpf.h). */
+const BPF_F_NUMA_NODE = 1 << 2;
+
+/** gobpf's struct bpf_map_def: the five fields, pinning, then a 256-byte pin namespace (BUF_SIZE_MAP_NS). */
+const GOBPF_MAP_DEF_SIZE = 280;
+const GOBPF_NAMESPACE_OFFSET = 24;
+const GOBPF_NAMESPACE_SIZE = 256;
+
+/** Pinning values that mean "pinned by name" in every legacy layout: PIN_OBJECT_NS and PIN_GLOBAL_NS. */
+const pinnedByName = (pinning: number): Pinning => (pinning === IPROUTE2_PIN_OBJECT_NS || pinning === IPROUTE2_PIN_GLOBAL_NS ? 'by-name' : 'none');
+
 /**
- * Legacy map definitions in a `maps` section: one symbol per map, the layout
- * chosen by the symbol's size. 20 bytes or less is libbpf's struct
- * bpf_map_def {type, key_size, value_size, max_entries, map_flags}; 28 bytes
- * or more is iproute2's struct bpf_elf_map {type, size_key, size_value,
- * max_elem, flags, id, pinning[, inner_id, inner_idx]}. Fields beyond a
- * shorter definition read as zero.
+ * One legacy definition of `size` bytes at `offset` in `section`, its
+ * layout chosen by size: 20 bytes or less is libbpf's struct bpf_map_def
+ * {type, key_size, value_size, max_entries, map_flags}; gobpf's 280-byte
+ * bpf_map_def adds pinning and a pin namespace; 28 bytes or more is
+ * iproute2's struct bpf_elf_map {..., id, pinning[, inner_id, inner_idx]}
+ * as tc and Cilium use it. Fields beyond a shorter definition read as zero.
+ */
+function legacyMapDef(elf: ElfFile, section: ElfSection, name: string, offset: number, size: number): MapSpec {
+  if (offset + size > section.size || size < 4) {
+    throw new ObjectError(`map '${name}' (${size} bytes at ${offset}) does not fit in the ${section.size}-byte section`, section.name, offset);
+  }
+  const field = (index: number): number => (index * 4 + 4 <= size ? elf.u32(section.offset + offset + index * 4) : 0);
+  const map: MapSpec = {
+    name,
+    type: field(0) as MapType,
+    keySize: field(1),
+    valueSize: field(2),
+    maxEntries: field(3),
+    flags: field(4),
+    pinning: 'none',
+    contents: [],
+    readOnly: false,
+    frozen: false,
+    section: section.name,
+  };
+  if (size === GOBPF_MAP_DEF_SIZE) {
+    const raw = elf.contents(section).subarray(offset + GOBPF_NAMESPACE_OFFSET, offset + GOBPF_NAMESPACE_OFFSET + GOBPF_NAMESPACE_SIZE);
+    const end = raw.indexOf(0);
+    map.legacy = { layout: 'gobpf', pinning: field(5), namespace: new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end)) };
+    map.pinning = pinnedByName(field(5));
+  } else if (size === BPF_LOAD_MAP_DEF_SIZE && (isMapInMap(map.type) || (map.flags & BPF_F_NUMA_NODE) !== 0)) {
+    // As large as iproute2's 7-field bpf_elf_map, which has no map-in-map and no NUMA node: these only mean something here.
+    map.legacy = { layout: 'bpf_load_map_def', innerMapIndex: field(5) };
+    if ((map.flags & BPF_F_NUMA_NODE) !== 0) map.numaNode = field(6);
+  } else if (size >= 28) {
+    map.legacy = { layout: 'bpf_elf_map', pinning: field(6), id: field(5), innerId: field(7), innerIndex: field(8) };
+    map.pinning = pinnedByName(field(6));
+  } else {
+    map.legacy = { layout: 'bpf_map_def' };
+  }
+  fillFdMapSizes(map);
+  return map;
+}
+
+/** Prog arrays, map-in-maps and perf event arrays hold 4-byte fds or ids: libbpf fills sizes left unset. */
+function fillFdMapSizes(map: MapSpec): void {
+  if (map.type === MapType.PROG_ARRAY || map.type === MapType.PERF_EVENT_ARRAY || isMapInMap(map.type)) {
+    if (map.keySize === 0 && map.type !== MapType.HASH_OF_MAPS) map.keySize = 4;
+    if (map.valueSize === 0) map.valueSize = 4;
+  }
+}
+
+/**
+ * Legacy map definitions in a `maps` section: one symbol per map, each
+ * definition running to its symbol's size or, for the size-0 symbols of old
+ * compilers, to the next symbol (see legacyMapDef for the layouts).
  */
 export function parseLegacyMaps(elf: ElfFile, section: ElfSection): BtfMapsResult {
   const symbols = elf.symbols
@@ -256,55 +315,51 @@ export function parseLegacyMaps(elf: ElfFile, section: ElfSection): BtfMapsResul
   if (symbols.length === 0) return { maps: [], locations: [] };
   const maps: MapSpec[] = [];
   const locations: MapLocation[] = [];
-  const iproute2 = new Map<string, { id: number; innerId: number; innerIndex: number }>();
-  const evenSize = Math.floor(section.size / symbols.length);
-  for (const symbol of symbols) {
-    const size = symbol.size > 0 ? symbol.size : evenSize;
-    if (symbol.value + size > section.size || size < 4) {
-      throw new ObjectError(`map '${symbol.name}' (${size} bytes at ${symbol.value}) does not fit in the ${section.size}-byte section`, section.name, symbol.value);
-    }
-    const field = (index: number): number => (index * 4 + 4 <= size ? elf.u32(section.offset + symbol.value + index * 4) : 0);
-    const map: MapSpec = {
-      name: symbol.name,
-      type: field(0) as MapType,
-      keySize: field(1),
-      valueSize: field(2),
-      maxEntries: field(3),
-      flags: field(4),
-      pinning: 'none',
-      contents: [],
-      readOnly: false,
-      frozen: false,
-      section: section.name,
-    };
-    if (size >= 28) {
-      const pinning = field(6);
-      if (pinning !== 0 && pinning !== IPROUTE2_PIN_OBJECT_NS && pinning !== IPROUTE2_PIN_GLOBAL_NS) {
-        throw new ObjectError(`map '${symbol.name}': iproute2 pinning ${pinning} is not supported (only PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS)`, section.name, symbol.value + 24);
-      }
-      map.pinning = (pinning === 0 ? 'none' : 'by-name') satisfies Pinning;
-      iproute2.set(map.name, { id: field(5), innerId: field(7), innerIndex: field(8) });
-    }
-    maps.push(map);
+  symbols.forEach((symbol, i) => {
+    const nextStart = symbols.slice(i + 1).find((s) => s.value > symbol.value)?.value ?? section.size;
+    const size = symbol.size > 0 ? symbol.size : nextStart - symbol.value;
+    maps.push(legacyMapDef(elf, section, symbol.name, symbol.value, size));
     locations.push({ section: section.index, offset: symbol.value, size, name: symbol.name });
-  }
-  linkIproute2MapInMap(maps, iproute2, section.name);
+  });
+  linkIproute2MapInMap(maps, section.name);
+  linkBpfLoadMapInMap(maps, section.name);
   return { maps, locations };
+}
+
+/** bpf_load.c's map-in-map: `inner_map_idx` is the inner template's position among the section's maps. */
+function linkBpfLoadMapInMap(maps: MapSpec[], section: string): void {
+  for (const outer of maps) {
+    if (outer.legacy?.layout !== 'bpf_load_map_def' || !isMapInMap(outer.type)) continue;
+    const index = outer.legacy.innerMapIndex ?? 0;
+    const inner = maps[index];
+    if (inner === undefined || inner === outer) throw new ObjectError(`map '${outer.name}': inner_map_idx ${index} names no other map of the section (it has ${maps.length})`, section);
+    outer.innerMap = { ...inner, name: `${outer.name}.inner`, contents: [] };
+  }
+}
+
+/**
+ * A `maps/NAME` section (gobpf and the bcc-era loaders built on it): one
+ * map, named NAME, whose definition is the whole section.
+ */
+export function parseNamedMapSection(elf: ElfFile, section: ElfSection): BtfMapsResult {
+  const name = section.name.slice('maps/'.length);
+  if (name === '') throw new ObjectError("a 'maps/' section needs a map name after the slash", section.name);
+  return { maps: [legacyMapDef(elf, section, name, 0, section.size)], locations: [{ section: section.index, offset: 0, size: section.size, name }] };
 }
 
 /**
  * iproute2 map-in-map: an outer map names its inner template by `inner_id`;
  * every map whose `id` equals it is placed at its `inner_idx`.
  */
-function linkIproute2MapInMap(maps: MapSpec[], ids: Map<string, { id: number; innerId: number; innerIndex: number }>, section: string): void {
+function linkIproute2MapInMap(maps: MapSpec[], section: string): void {
   for (const outer of maps) {
-    const outerIds = ids.get(outer.name);
-    if (outerIds === undefined || outerIds.innerId === 0) continue;
-    if (!isMapInMap(outer.type)) throw new ObjectError(`map '${outer.name}' has inner_id ${outerIds.innerId} but is not a map-in-map`, section);
-    const inners = maps.filter((m) => m !== outer && ids.get(m.name)?.id === outerIds.innerId);
-    if (inners.length === 0) throw new ObjectError(`map '${outer.name}': no map has id ${outerIds.innerId} (its inner_id)`, section);
+    const innerId = outer.legacy?.innerId ?? 0;
+    if (innerId === 0) continue;
+    if (!isMapInMap(outer.type)) throw new ObjectError(`map '${outer.name}' has inner_id ${innerId} but is not a map-in-map`, section);
+    const inners = maps.filter((m) => m !== outer && m.legacy?.id === innerId);
+    if (inners.length === 0) throw new ObjectError(`map '${outer.name}': no map has id ${innerId} (its inner_id)`, section);
     outer.innerMap = { ...inners[0]!, name: `${outer.name}.inner`, contents: [] };
-    for (const inner of inners) outer.contents.push({ key: ids.get(inner.name)!.innerIndex, value: { map: inner.name } });
+    for (const inner of inners) outer.contents.push({ key: inner.legacy!.innerIndex ?? 0, value: { map: inner.name } });
   }
 }
 

@@ -203,6 +203,8 @@ export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 
 /** Program type and attach details for a section name, or undefined when nothing matches. */
 export function classifySection(name: string): SectionInfo | undefined {
+  // libbpf's SEC("?...") only turns autoload off; the rest of the name says what the program is.
+  if (name.startsWith('?')) return classifySection(name.slice(1));
   for (const d of SECTION_DEFS) {
     let attachTo: string | undefined;
     if (d.match === 'exact') {

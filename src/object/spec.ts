@@ -175,6 +175,29 @@ export interface MapSpec {
   btfKeyTypeId?: number;
   btfValueTypeId?: number;
   btfVmlinuxValueTypeId?: number;
+  /** What a legacy (`maps`, `maps/NAME`) definition holds beyond the fields above, as read. */
+  legacy?: LegacyMapFields;
+}
+
+/**
+ * Fields of a legacy map definition. `pinning` is the raw value: 1
+ * (PIN_OBJECT_NS) and 2 (PIN_GLOBAL_NS) make the map `pinning: 'by-name'`;
+ * loader-specific values (iproute2's custom namespaces from
+ * /etc/iproute2/bpf_pinning, Cilium's CILIUM_PIN_REPLACE = 16, gobpf's
+ * PIN_CUSTOM_NS = 3) are kept here and not pinned.
+ */
+export interface LegacyMapFields {
+  /** libbpf's struct bpf_map_def, samples/bpf's bpf_load.c one (with inner_map_idx and numa_node), iproute2's (and Cilium's) struct bpf_elf_map, or gobpf's 280-byte bpf_map_def. */
+  layout: 'bpf_map_def' | 'bpf_load_map_def' | 'bpf_elf_map' | 'gobpf';
+  /** bpf_load_map_def: the map-in-map's inner template, by position among the section's maps. */
+  innerMapIndex?: number;
+  pinning?: number;
+  /** bpf_elf_map: `id`, and the map-in-map link `inner_id` / `inner_idx`. */
+  id?: number;
+  innerId?: number;
+  innerIndex?: number;
+  /** gobpf: the pin namespace (PIN_CUSTOM_NS). */
+  namespace?: string;
 }
 
 /**

@@ -210,6 +210,16 @@ export const MAP_TYPE_RULES: readonly MapTypeRule[] = [
   rule({ type: MapType.ARENA, name: 'arena', key: NONE, value: NONE, maxEntries: 'positive', flags: F.MMAPABLE | F.SEGV_ON_FAULT | F.NO_USER_CONV | F.NUMA_NODE | ACCESS_FLAGS, requiredFlags: F.MMAPABLE, commands: ['mmap'], programHelpers: [], mapExtra: 'user-space address the arena is mapped at (page aligned), or 0' }),
 ];
 
+/**
+ * Map types created without BTF key/value types, as libbpf does
+ * (bpf_object__create_map): the kernel refuses BTF for them (ENOTSUPP) or
+ * their values are fds and ids that BTF cannot describe.
+ */
+export const MAP_TYPES_WITHOUT_BTF: ReadonlySet<number> = new Set<number>([
+  MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRACE, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.DEVMAP,
+  MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH, MapType.QUEUE, MapType.STACK, MapType.ARENA,
+]);
+
 const rulesByType = new Map<number, MapTypeRule>(MAP_TYPE_RULES.map((r) => [r.type, r]));
 
 export function mapTypeRule(type: number): MapTypeRule | undefined {

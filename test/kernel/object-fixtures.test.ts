@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { loadCollectionSpec, type CollectionSpec } from '../../src/object/index.ts';
 import { BpfSyscallError, loadCollection } from '../../src/kernel/index.ts';
+import { ProgramType } from '../../src/uapi/enums.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from './support.ts';
@@ -31,7 +32,15 @@ const refusedByPolicy = (e: unknown): boolean => e instanceof BpfSyscallError &&
 
 test('every object fixture is covered here', needs, () => {
   const fixtures = readdirSync(fixturePath('object')).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
-  assert.deepEqual(fixtures, ['btf_maps', 'core', 'externs', 'globals', 'iproute2_maps', 'ksym_typeless', 'legacy_maps', 'sections', 'subprogs']);
+  assert.deepEqual(fixtures, ['btf_maps', 'cilium_maps', 'core', 'externs', 'globals', 'gobpf_maps', 'iproute2_maps', 'ksym_typeless', 'legacy_maps', 'sections', 'subprogs']);
+});
+
+test('kernel-era objects load with their maps: Cilium bpf_elf_map (as tc types them), gobpf maps/NAME, symbol-less code', needs, () => {
+  const cilium = specOf('cilium_maps');
+  for (const program of Object.values(cilium.programs)) program.type = ProgramType.SCHED_CLS;
+  load(cilium);
+  load(specOf('gobpf_maps'));
+  load(loadCollectionSpec(compileBpf(fixturePath('object', 'legacy_code.s'))));
 });
 
 for (const name of ['btf_maps', 'globals', 'iproute2_maps', 'ksym_typeless', 'legacy_maps', 'subprogs']) {

@@ -1,6 +1,6 @@
 import { loadCollectionSpec } from '../../object/load.ts';
 import { describeRelocation } from '../../object/listing.ts';
-import type { CollectionSpec, MapSpec } from '../../object/spec.ts';
+import type { CollectionSpec, LegacyMapFields, MapSpec } from '../../object/spec.ts';
 import { attachTypeName, mapTypeName, programTypeName } from '../../uapi/enums.ts';
 import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
 
@@ -14,10 +14,21 @@ variables, externs, relocations and a BTF summary.
            summarised; bigints and byte arrays as strings)
 `;
 
+/** A legacy definition's own fields: its layout and what it sets besides the common ones (raw pinning the loader does not apply included). */
+function legacyFields(legacy: LegacyMapFields): string {
+  const set = [
+    legacy.id ? `id=${legacy.id}` : '',
+    legacy.pinning !== undefined && legacy.pinning > 2 ? `pin-value=${legacy.pinning} (not pinned)` : '',
+    legacy.namespace ? `namespace=${legacy.namespace}` : '',
+  ].filter((f) => f !== '');
+  return `${legacy.layout}${set.length > 0 ? `(${set.join(' ')})` : ''}`;
+}
+
 function mapLine(m: MapSpec): string {
   const extra = [
     m.flags !== 0 ? `flags=0x${m.flags.toString(16)}` : '',
     m.pinning !== 'none' ? `pinning=${m.pinning}` : '',
+    m.legacy ? legacyFields(m.legacy) : '',
     m.readOnly ? 'read-only' : '',
     m.mapExtra !== undefined ? `map_extra=${m.mapExtra}` : '',
     m.innerMap ? `inner=${mapTypeName(m.innerMap.type)}(key ${m.innerMap.keySize}, value ${m.innerMap.valueSize}, max ${m.innerMap.maxEntries})` : '',
