@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exit, mov64Imm } from '../../src/isa/instruction.ts';
+import { callHelper, exit, jmpImm, lddw, mov64Imm, mov64Reg } from '../../src/isa/instruction.ts';
+import { JmpOp, LdImm64Src } from '../../src/isa/opcodes.ts';
 import { rmSync } from 'node:fs';
 import { KernelMap, ensureBpffs } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
@@ -49,6 +50,36 @@ test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
   assert.equal(dumped.map.id, mapId);
   assert.deepEqual(dumped.entries, [{ key: '04 03 02 01', value: 'dd cc bb aa' }]);
   assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}  tracepoint sys_exit`));
+});
+
+test('tsbpf prog dump names helper calls as bpftool does (bpf_ringbuf_reserve#131), not by their xlated offsets', kernel, async (t) => {
+  const ring = KernelMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096, name: 'tsbpf_cli_rb' });
+  t.after(() => ring.close());
+  const program = KernelProgram.load({
+    type: ProgramType.RAW_TRACEPOINT,
+    name: 'tsbpf_cli_call',
+    license: 'GPL',
+    instructions: [
+      callHelper(5), // bpf_ktime_get_ns
+      ...lddw(1, ring.fd, LdImm64Src.MAP_FD),
+      mov64Imm(2, 8),
+      mov64Imm(3, 0),
+      callHelper(131), // bpf_ringbuf_reserve
+      jmpImm(JmpOp.JEQ, 0, 0, 3),
+      mov64Imm(2, 0),
+      mov64Reg(1, 0),
+      callHelper(133), // bpf_ringbuf_discard
+      mov64Imm(0, 0),
+      exit(),
+    ],
+  });
+  t.after(() => program.close());
+  const dump = await cli('prog', ['dump', String(program.info().id)]);
+  assert.match(dump, /call bpf_ktime_get_ns#5\n/);
+  assert.match(dump, /call bpf_ringbuf_reserve#131\n/);
+  assert.match(dump, /call bpf_ringbuf_discard#133\n/);
+  assert.doesNotMatch(dump, /call (0x|unknown#|-)/);
+  assert.match(await cli('prog', ['dump', String(program.info().id), '--kernel']), /\(85\) call bpf_ringbuf_reserve#131\n/);
 });
 
 test('tsbpf feature reports map and program types as JSON', kernel, async () => {

@@ -2,6 +2,8 @@ import { disassemble } from '../../isa/disasm.ts';
 import { decode } from '../../isa/encoding.ts';
 import { programInfo, programXlated, listIds, withObjectFd, type ProgramInfo } from '../../kernel/info.ts';
 import { programTypeName } from '../../uapi/enums.ts';
+import { helperByName } from '../../uapi/helpers.ts';
+import { KernelSymbols } from '../../kernel/symbolize.ts';
 import { TsbpfError } from '../../errors.ts';
 import { type CliCommand, type CliIo, UsageError, parseFlags, parseObjectId } from '../command.ts';
 import { bigintJson } from '../../kernel/format.ts';
@@ -22,6 +24,29 @@ Programs loaded in the kernel (needs root).
 function line(info: ProgramInfo): string {
   const maps = info.mapIds.length > 0 ? `  map_ids ${info.mapIds.join(',')}` : '';
   return `${info.id}: ${programTypeName(info.type).toLowerCase()}  name ${info.name || '-'}  tag ${info.tag}${info.gplCompatible ? '  gpl' : ''}\n\txlated ${info.xlatedSize}B  jited ${info.jitedSize}B  verified_insns ${info.verifiedInstructions}  uid ${info.createdByUid}${maps}\n`;
+}
+
+/**
+ * Names the helper calls of xlated code as bpftool does: the kernel keeps
+ * each call's target as an offset from `__bpf_call_base`, which kallsyms
+ * turns into the function (`bpf_ringbuf_reserve`), printed with its helper
+ * id (`#131`) when it is one. Without readable kallsyms, calls stay numeric.
+ */
+function xlatedCallNamer(): ((imm: number) => string | undefined) | undefined {
+  let symbols: KernelSymbols;
+  try {
+    symbols = new KernelSymbols();
+  } catch {
+    return undefined;
+  }
+  const base = symbols.address('__bpf_call_base');
+  if (base === undefined) return undefined;
+  return (imm) => {
+    const symbol = symbols.lookup(base + BigInt(imm));
+    if (symbol === undefined || symbol.offset !== 0n) return undefined;
+    const helper = symbol.name.startsWith('bpf_') ? helperByName(symbol.name.slice(4)) : undefined;
+    return helper ? `${symbol.name}#${helper.id}` : symbol.name;
+  };
 }
 
 async function run(args: string[], io: CliIo): Promise<number> {
@@ -46,7 +71,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       const id = parseObjectId(positional[0], 'program');
       const bytes = withObjectFd('prog', id, programXlated);
       if (!bytes) throw new TsbpfError(`there is no program with id ${id}`);
-      io.stdout(disassemble(decode(bytes, { validate: false }), { style: flags.has('--kernel') ? 'kernel' : undefined }));
+      io.stdout(disassemble(decode(bytes, { validate: false }), { style: flags.has('--kernel') ? 'kernel' : undefined, callName: xlatedCallNamer() }));
       return 0;
     }
     default:
