@@ -113,19 +113,39 @@ export class GlobalVariables {
 
   write(name: string, value: Uint8Array | number | bigint): void {
     const { variable, map } = this.#where(name);
-    let bytes: Uint8Array;
-    if (value instanceof Uint8Array) bytes = value;
-    else if ((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint') {
-      const n = BigInt.asUintN(variable.size * 8, BigInt(value));
-      bytes = Uint8Array.from({ length: variable.size }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
-    } else throw new CollectionError(`global variable '${name}': expected bytes or an integer, got ${typeof value}`);
-    if (bytes.length !== variable.size) throw new CollectionError(`global variable '${name}' is ${variable.size} bytes, got ${bytes.length}`);
+    const bytes = variableBytes(variable, value);
     const key = new Uint8Array(4);
     const data = map.lookup(key);
     if (data === undefined) throw new CollectionError(`global variable '${name}': map '${map.name}' has no element 0`);
     data.set(bytes, variable.offset);
     map.update(key, data);
   }
+}
+
+/** `value` as the bytes of `variable`: bytes of its size, or an integer written little-endian in its size. */
+function variableBytes(variable: VariableSpec, value: Uint8Array | number | bigint): Uint8Array {
+  let bytes: Uint8Array;
+  if (value instanceof Uint8Array) bytes = value;
+  else if ((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint') {
+    const n = BigInt.asUintN(variable.size * 8, BigInt(value));
+    bytes = Uint8Array.from({ length: variable.size }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+  } else throw new CollectionError(`global variable '${variable.name}': expected bytes or an integer, got ${typeof value}`);
+  if (bytes.length !== variable.size) throw new CollectionError(`global variable '${variable.name}' is ${variable.size} bytes, got ${bytes.length}`);
+  return bytes;
+}
+
+/**
+ * Sets global variable `name` in a spec before it is loaded: the way to
+ * give `.rodata` constants (`const volatile`) their values, which the
+ * loaded collection then freezes.
+ */
+export function writeSpecVariable(spec: CollectionSpec, name: string, value: Uint8Array | number | bigint): void {
+  const variable = lookupByName(spec.variables, name, 'global variable');
+  const map = lookupByName(spec.maps, variable.mapName, 'map');
+  const bytes = variableBytes(variable, value);
+  const data = map.initialData ?? new Uint8Array(map.valueSize);
+  data.set(bytes, variable.offset);
+  map.initialData = data;
 }
 
 /**
