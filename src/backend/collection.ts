@@ -68,9 +68,9 @@ export interface BpfCollection<P extends BpfProgram = BpfProgram, M extends BpfM
   /** What was loaded: BTF, map definitions, sections, variables. */
   readonly spec: CollectionSpec;
   /** Map `name` with keys and values decoded from its BTF types (a plain map; values are `V`). */
-  typed<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): TypedMap<K, V>;
+  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V>;
   /** Per-CPU map `name` typed from BTF: values are `V[]`, one per CPU. */
-  typedPerCpu<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): PerCpuTypedMap<K, V>;
+  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V>;
   /** The current bytes of global variable `name`. */
   readVariable(name: string): Uint8Array;
   /** Sets global variable `name` (bytes of its size, or an integer). `.rodata` is frozen once loaded. */

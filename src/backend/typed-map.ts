@@ -22,7 +22,7 @@ export class TypedMapError extends TsbpfError {
 /** How the keys of a map are written: through a BTF type, as a u32 index, or absent (queue, stack). */
 type KeyCodec = { kind: 'btf'; codec: BtfValueCodec } | { kind: 'index' } | { kind: 'none' };
 
-abstract class TypedMapBase<K extends BtfValue> {
+abstract class TypedMapBase<K> {
   /** The key's codec; undefined when the map has no BTF key type. */
   readonly key: BtfValueCodec | undefined;
   readonly value: BtfValueCodec;
@@ -83,7 +83,7 @@ abstract class TypedMapBase<K extends BtfValue> {
 }
 
 /** A plain (not per-CPU) BpfMap seen through its BTF types; `K`/`V` describe the decoded shapes. */
-export class TypedMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue> extends TypedMapBase<K> {
+export class TypedMap<K = BtfValue, V = BtfValue> extends TypedMapBase<K> {
   constructor(map: BpfMap, btf: Btf, keyTypeId: number, valueTypeId: number) {
     if (map.perCpu) throw new TypedMapError(`map '${map.name}' is per-CPU: use PerCpuTypedMap (typedPerCpu), whose values are one per CPU`);
     super(map, btf, keyTypeId, valueTypeId);
@@ -116,7 +116,7 @@ export class TypedMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfVal
 }
 
 /** A per-CPU BpfMap seen through its BTF types: every value is one `V` per possible CPU. */
-export class PerCpuTypedMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue> extends TypedMapBase<K> {
+export class PerCpuTypedMap<K = BtfValue, V = BtfValue> extends TypedMapBase<K> {
   constructor(map: BpfMap, btf: Btf, keyTypeId: number, valueTypeId: number) {
     if (!map.perCpu) throw new TypedMapError(`map '${map.name}' is not per-CPU: use TypedMap (typed), whose values are single`);
     super(map, btf, keyTypeId, valueTypeId);
@@ -154,12 +154,12 @@ export class PerCpuTypedMap<K extends BtfValue = BtfValue, V extends BtfValue = 
 }
 
 /** `map` typed with explicit BTF type ids. */
-export function typedMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(map: BpfMap, btf: Btf, keyTypeId: number, valueTypeId: number): TypedMap<K, V> {
+export function typedMap<K = BtfValue, V = BtfValue>(map: BpfMap, btf: Btf, keyTypeId: number, valueTypeId: number): TypedMap<K, V> {
   return new TypedMap<K, V>(map, btf, keyTypeId, valueTypeId);
 }
 
 /** Per-CPU `map` typed with explicit BTF type ids. */
-export function typedPerCpuMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(map: BpfMap, btf: Btf, keyTypeId: number, valueTypeId: number): PerCpuTypedMap<K, V> {
+export function typedPerCpuMap<K = BtfValue, V = BtfValue>(map: BpfMap, btf: Btf, keyTypeId: number, valueTypeId: number): PerCpuTypedMap<K, V> {
   return new PerCpuTypedMap<K, V>(map, btf, keyTypeId, valueTypeId);
 }
 
@@ -174,13 +174,13 @@ function specTypes(spec: CollectionSpec, name: string): { btf: Btf; keyTypeId: n
 }
 
 /** `map` typed with the BTF key/value types its definition `name` in `spec` records (either backend's collection map). */
-export function typedSpecMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(spec: CollectionSpec, name: string, map: BpfMap): TypedMap<K, V> {
+export function typedSpecMap<K = BtfValue, V = BtfValue>(spec: CollectionSpec, name: string, map: BpfMap): TypedMap<K, V> {
   const { btf, keyTypeId, valueTypeId } = specTypes(spec, name);
   return new TypedMap<K, V>(map, btf, keyTypeId, valueTypeId);
 }
 
 /** Per-CPU `map` typed with the BTF types of its definition `name` in `spec`. */
-export function typedSpecPerCpuMap<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(spec: CollectionSpec, name: string, map: BpfMap): PerCpuTypedMap<K, V> {
+export function typedSpecPerCpuMap<K = BtfValue, V = BtfValue>(spec: CollectionSpec, name: string, map: BpfMap): PerCpuTypedMap<K, V> {
   const { btf, keyTypeId, valueTypeId } = specTypes(spec, name);
   return new PerCpuTypedMap<K, V>(map, btf, keyTypeId, valueTypeId);
 }

@@ -122,12 +122,12 @@ export class KernelCollection implements BpfCollection<KernelProgram, KernelMap>
   }
 
   /** Map `name` with keys and values decoded from and encoded to its BTF types (values `V`; see typedPerCpu). */
-  typed<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): TypedMap<K, V> {
+  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
     return typedSpecMap<K, V>(this.spec, name, lookupByName(this.maps, name, 'map'));
   }
 
   /** Per-CPU map `name` typed from BTF: values `V[]`, one per possible CPU. */
-  typedPerCpu<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): PerCpuTypedMap<K, V> {
+  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
     return typedSpecPerCpuMap<K, V>(this.spec, name, lookupByName(this.maps, name, 'map'));
   }
 

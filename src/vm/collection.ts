@@ -141,12 +141,12 @@ export class VmCollection implements BpfCollection<VmProgram, VmMap> {
   }
 
   /** Map `name` with keys and values decoded from its BTF types (values `V`; see typedPerCpu). */
-  typed<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): TypedMap<K, V> {
+  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
     return typedSpecMap<K, V>(this.spec, name, this.map(name));
   }
 
   /** Per-CPU map `name` typed from BTF: values `V[]`, one per virtual CPU. */
-  typedPerCpu<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): PerCpuTypedMap<K, V> {
+  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
     return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
   }
 
