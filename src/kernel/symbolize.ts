@@ -17,6 +17,9 @@ export interface ResolvedSymbol {
   module?: string;
 }
 
+/** Leading underscores mark internal names: the fewer, the more a name is what people call the function. */
+const preference = (name: string): number => name.length - name.replace(/^_+/, '').length;
+
 /** Symbols sorted by address, looked up by binary search. */
 class SortedSymbols {
   readonly #addresses: bigint[] = [];
@@ -25,8 +28,10 @@ class SortedSymbols {
   readonly #sizes: (bigint | undefined)[] = [];
 
   constructor(entries: Array<{ address: bigint; name: string; module?: string; size?: bigint }>) {
-    entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    entries.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : preference(a.name) - preference(b.name)));
     for (const e of entries) {
+      // Aliases (`malloc` and `__libc_malloc`): the first, most public name of each address stands.
+      if (this.#addresses.at(-1) === e.address) continue;
       this.#addresses.push(e.address);
       this.#names.push(e.name);
       this.#modules.push(e.module);

@@ -49,7 +49,7 @@ test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
   const dumped = JSON.parse(await cli('map', ['dump', pin, '--json'])) as { map: { id: number }; entries: Array<{ key: string; value: string }> };
   assert.equal(dumped.map.id, mapId);
   assert.deepEqual(dumped.entries, [{ key: '04 03 02 01', value: 'dd cc bb aa' }]);
-  assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}  tracepoint sys_exit`));
+  assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}\n\ttracepoint sys_exit`));
 });
 
 test('tsbpf prog dump names helper calls as bpftool does (bpf_ringbuf_reserve#131), not by their xlated offsets', kernel, async (t) => {
