@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { CliCommand, CliIo } from '../../src/cli/command.ts';
+import { runCommand } from '../support/cli.ts';
 import { writeSpecVariable } from '../../src/backend/index.ts';
 import { loadCollection } from '../../src/kernel/collection.ts';
 import { enableRunTimeStats, mapInfo } from '../../src/kernel/info.ts';
@@ -16,13 +16,7 @@ import { checkNoKernelLeaks } from './support.ts';
 checkNoKernelLeaks();
 const kernel = { skip: skipWithoutKernel() || skipWithoutClang() };
 
-async function cli(name: string, args: string[]): Promise<string> {
-  const command = (await import(`../../src/cli/commands/${name}.ts`)).command as CliCommand;
-  let out = '';
-  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (out += t), stdin: async () => new Uint8Array() };
-  assert.equal(await command.run(args, io), 0);
-  return out;
-}
+const cli = runCommand;
 
 test('map dump decodes keys and values with the map BTF (bpftool style); prog show/list give bpftool fields; link list names perf_event types', kernel, async () => {
   using collection = loadCollection(compileBpf(fixturePath('..', 'kernel', 'fixtures', 'typed.c')));

@@ -7,7 +7,7 @@ import { KernelMap, ensureBpffs } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { attachRawTracepoint } from '../../src/kernel/link.ts';
 import { mapInfo } from '../../src/kernel/info.ts';
-import type { CliCommand, CliIo } from '../../src/cli/command.ts';
+import { runCommand } from '../support/cli.ts';
 import { MapType, ProgramType } from '../../src/uapi/enums.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks, u32 } from './support.ts';
@@ -15,13 +15,7 @@ import { checkNoKernelLeaks, u32 } from './support.ts';
 checkNoKernelLeaks();
 const kernel = { skip: skipWithoutKernel() };
 
-async function cli(name: string, args: string[]): Promise<string> {
-  const command = (await import(`../../src/cli/commands/${name}.ts`)).command as CliCommand;
-  let out = '';
-  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (out += t), stdin: async () => new Uint8Array() };
-  assert.equal(await command.run(args, io), 0);
-  return out;
-}
+const cli = runCommand;
 
 test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
   const map = KernelMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 4, name: 'tsbpf_cli_map' });
