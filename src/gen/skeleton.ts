@@ -7,6 +7,7 @@
 import type { AttachOptions, AttachedLinks, BpfCollection, BpfMap, BpfProgram, PerCpuTypedMap, RecordReader, TypedMap } from '../backend/index.ts';
 import { CollectionError, lookupByName, writeSpecVariable } from '../backend/index.ts';
 import { btfValueCodec } from '../btf/value.ts';
+import { importKernelBackend } from '../host/node.ts';
 import { loadCollectionSpec } from '../object/load.ts';
 import type { CollectionSpec } from '../object/spec.ts';
 
@@ -51,7 +52,7 @@ export async function openSkeleton(objectBase64: string, options: SkeletonOption
   const backend = options.backend ?? 'vm';
   let load: (spec: CollectionSpec) => BpfCollection;
   if (backend === 'kernel') {
-    const kernel = await import('../kernel/index.ts');
+    const kernel = await importKernelBackend();
     load = (s) => kernel.loadCollection(s, options.loadOptions);
   } else if (backend === 'vm') {
     const vm = await import('../vm/index.ts');

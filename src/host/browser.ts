@@ -75,3 +75,7 @@ export function latin1Text(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i += LATIN1_CHUNK) parts.push(String.fromCharCode(...bytes.subarray(i, i + LATIN1_CHUNK)));
   return parts.join('');
 }
+
+export function importKernelBackend(): Promise<typeof import('../kernel/index.ts')> {
+  return Promise.reject(new HostUnavailableError('the kernel backend', "load with { backend: 'vm' }"));
+}

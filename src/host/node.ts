@@ -110,3 +110,8 @@ export function monotonicNs(): bigint {
 export function latin1Text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
+
+/** The kernel backend, imported on demand (generated bindings with `backend: 'kernel'`). */
+export function importKernelBackend(): Promise<typeof import('../kernel/index.ts')> {
+  return import('../kernel/index.ts');
+}
