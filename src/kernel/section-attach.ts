@@ -40,9 +40,10 @@ export function parseUprobeTarget(target: string, where: string): { path: string
   const colon = target.lastIndexOf(':');
   if (colon <= 0) throw new KernelArgumentError(`${where}: uprobe target '${target}' is not BINARY:FUNCTION[+OFFSET]`);
   const path = resolveUprobeBinary(target.slice(0, colon));
-  const match = /^([A-Za-z_.$@][\w.$@]*)?(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(target.slice(colon + 1));
-  if (match === null || (match[1] === undefined && match[2] === undefined)) throw new KernelArgumentError(`${where}: uprobe function '${target.slice(colon + 1)}' is not FUNCTION[+OFFSET] or an offset`);
-  return { path, ...(match[1] !== undefined ? { symbol: match[1] } : {}), ...(match[2] !== undefined ? { offset: Number(match[2]) } : {}) };
+  const match = /^(?:([A-Za-z_.$@][\w.$@]*)(?:\+(0x[0-9a-fA-F]+|\d+))?|(0x[0-9a-fA-F]+|\d+))$/.exec(target.slice(colon + 1));
+  if (match === null) throw new KernelArgumentError(`${where}: uprobe function '${target.slice(colon + 1)}' is not FUNCTION[+OFFSET] or an offset`);
+  const offset = match[2] ?? match[3];
+  return { path, ...(match[1] !== undefined ? { symbol: match[1] } : {}), ...(offset !== undefined ? { offset: Number(offset) } : {}) };
 }
 
 /**
