@@ -193,6 +193,11 @@ const GLOBAL_SECTIONS: ReadonlyArray<[string, string]> = [
   ['.bss', 'bss'],
 ];
 
+/** An interface of members, or an empty record type when there are none (linters refuse empty interfaces). */
+function group(name: string, members: readonly string[]): string {
+  return members.length === 0 ? `export type ${name} = Record<string, never>;\n` : `export interface ${name} {\n${members.join('\n')}\n}\n`;
+}
+
 /** The bindings' TypeScript source. */
 export function generateTypes(spec: CollectionSpec, options: GenerateOptions): string {
   const btf = spec.btf;
@@ -257,9 +262,9 @@ export function generateTypes(spec: CollectionSpec, options: GenerateOptions): s
     `import { type EventStream, type SkeletonObjects, type SkeletonOptions, openSkeleton } from '${entry('gen')}';`,
     '',
     ...writer.declarations,
-    `export interface ${base}Maps {\n${mapLines.join('\n')}${mapLines.length ? '\n' : ''}}\n`,
-    `export interface ${base}Readers {\n${ringLines.join('\n')}${ringLines.length ? '\n' : ''}}\n`,
-    `export interface ${base}Programs {\n${programLines.join('\n')}${programLines.length ? '\n' : ''}}\n`,
+    group(`${base}Maps`, mapLines),
+    group(`${base}Readers`, ringLines),
+    group(`${base}Programs`, programLines),
     `/** The object's maps, event readers, variables and programs; it loads on first use of a map or program (set .rodata first). */`,
     `export interface ${base}Objects extends SkeletonObjects {`,
     `  readonly maps: ${base}Maps;`,
