@@ -67,6 +67,10 @@ export interface BpfCollection<P extends BpfProgram = BpfProgram, M extends BpfM
   readonly maps: Readonly<Record<string, M>>;
   /** What was loaded: BTF, map definitions, sections, variables. */
   readonly spec: CollectionSpec;
+  /** Program `name`, or a CollectionError listing the programs there are. */
+  program(name: string): P;
+  /** Map `name`, or a CollectionError listing the maps there are. */
+  map(name: string): M;
   /** Map `name` with keys and values decoded from its BTF types (a plain map; values are `V`). */
   typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V>;
   /** Per-CPU map `name` typed from BTF: values are `V[]`, one per CPU. */

@@ -121,14 +121,24 @@ export class KernelCollection implements BpfCollection<KernelProgram, KernelMap>
     this.#variables = new GlobalVariables(spec.variables, this.maps);
   }
 
+  /** Program `name`, or an error listing the programs there are. */
+  program(name: string): KernelProgram {
+    return lookupByName(this.programs, name, 'program');
+  }
+
+  /** Map `name`, or an error listing the maps there are. */
+  map(name: string): KernelMap {
+    return lookupByName(this.maps, name, 'map');
+  }
+
   /** Map `name` with keys and values decoded from and encoded to its BTF types (values `V`; see typedPerCpu). */
   typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
-    return typedSpecMap<K, V>(this.spec, name, lookupByName(this.maps, name, 'map'));
+    return typedSpecMap<K, V>(this.spec, name, this.map(name));
   }
 
   /** Per-CPU map `name` typed from BTF: values `V[]`, one per possible CPU. */
   typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
-    return typedSpecPerCpuMap<K, V>(this.spec, name, lookupByName(this.maps, name, 'map'));
+    return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
   }
 
   /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
@@ -143,12 +153,12 @@ export class KernelCollection implements BpfCollection<KernelProgram, KernelMap>
 
   /** A reader of ring buffer map `name` (mmap + epoll). */
   ringBuffer(name: string): RingBufferReader {
-    return new RingBufferReader(lookupByName(this.maps, name, 'map'));
+    return new RingBufferReader(this.map(name));
   }
 
   /** A reader of perf event array map `name`, one ring per CPU. */
   perfBuffer(name: string, options?: PerfReaderOptions): PerfEventArrayReader {
-    return new PerfEventArrayReader(lookupByName(this.maps, name, 'map'), options);
+    return new PerfEventArrayReader(this.map(name), options);
   }
 
   /**
@@ -163,7 +173,7 @@ export class KernelCollection implements BpfCollection<KernelProgram, KernelMap>
     const skipped: Record<string, string> = {};
     try {
       for (const name of names) {
-        const program = lookupByName(this.programs, name, 'program');
+        const program = this.program(name);
         const result = attachFromSection(program, lookupByName(this.spec.programs, name, 'program'), options);
         if ('reason' in result) {
           if (options.programs !== undefined) throw new CollectionError(`cannot attach ${result.reason}`);

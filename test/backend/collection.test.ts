@@ -70,6 +70,8 @@ async function scenario(collection: BpfCollection): Promise<void> {
   assert.deepEqual(collection.typed('.rodata').get(0), { stamp: STAMP });
   assert.equal(new DataView(collection.readVariable('seq').buffer).getUint32(0, true), 120);
   assert.throws(() => collection.writeVariable('stamp', 1), (e) => e instanceof BpfSyscallError || /EPERM|frozen|read-only/i.test(String(e)), '.rodata is frozen');
+  assert.throws(() => collection.map('nope'), (e) => e instanceof CollectionError && /no map 'nope' in the collection \(maps: .*events, calls/.test(e.message));
+  assert.equal(collection.program('record'), collection.programs.record);
   assert.throws(() => collection.readVariable('nope'), (e) => e instanceof CollectionError && /no global variable 'nope' .*stamp, use_long, seq/.test(e.message));
 
   const perCpu = collection.typedPerCpu<number, bigint>('calls').get(0)!;
