@@ -9,6 +9,8 @@ import { join, relative } from 'node:path';
 import { generateTypes, GenerateError } from '../../src/gen/index.ts';
 import { loadCollectionSpec } from '../../src/object/load.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
+import { TsbpfError } from '../../src/errors.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
 import { compileBpf } from '../support/clang.ts';
 import { spawnTsbpf } from '../support/cli.ts';
 import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
@@ -122,4 +124,21 @@ test('gen types: the generated loader runs on the kernel and in the VM', kernel,
     assert.equal(outcome.rodataAfterLoad, backend === 'kernel' ? 'BpfSyscallError' : 'MapError');
     assert.equal(outcome.ppidCalls, backend === 'kernel' ? 2n : 0n);
   }
+});
+
+test('fuzz: bindings for mutated objects are generated or refused with a TsbpfError', clang, () => {
+  const original = new Uint8Array(readFileSync(object()));
+  const random = seededRandom(fuzzSeed(31));
+  let generated = 0;
+  for (let i = 0; i < 300; i++) {
+    const bytes = original.slice();
+    for (let n = 1 + Math.floor(random() * 4); n > 0; n--) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+    try {
+      generateTypes(loadCollectionSpec(bytes), { name: 'fuzz', object: bytes });
+      generated++;
+    } catch (error) {
+      if (!(error instanceof TsbpfError)) throw new Error(`iteration ${i}: ${String((error as Error).stack)}`);
+    }
+  }
+  assert.ok(generated > 0);
 });

@@ -4,6 +4,10 @@ import { readFileSync } from 'node:fs';
 import { findFunctionOffset } from '../../src/kernel/elf-symbols.ts';
 import { ElfSymbols, KernelSymbols, ProcessSymbols, formatSymbol, stackAddresses, symbolizeStack } from '../../src/kernel/symbolize.ts';
 import { skipWithoutKernel } from '../support/env.ts';
+import { fuzzSeed, seededRandom } from '../support/random.ts';
+import { KernelArgumentError } from '../../src/kernel/errors.ts';
+import { parseUprobeTarget } from '../../src/kernel/section-attach.ts';
+import { parseTraceLine } from '../../src/cli/commands/trace-pipe.ts';
 
 const KALLSYMS = `ffffffff81000000 T _stext
 ffffffff81000100 T do_one
@@ -50,4 +54,25 @@ test('the running kernel: __bpf_call_base and a helper resolve through /proc/kal
   assert.deepEqual(symbols.lookup(base), { name: '__bpf_call_base', offset: 0n });
   const reserve = symbols.address('bpf_ringbuf_reserve')!;
   assert.equal(symbols.lookup(reserve + 1n)!.name, 'bpf_ringbuf_reserve');
+});
+
+test('fuzz: kallsyms text, trace_pipe lines and uprobe targets: only typed errors, never a crash', () => {
+  const random = seededRandom(fuzzSeed(21));
+  const alphabet = 'ffffffff81000000 Tt_ab:+0x/[]\t\n.-123 (  )d..1 bpf_trace_printk: ';
+  const text = (length: number): string => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+  for (let i = 0; i < 2000; i++) {
+    const input = text(Math.floor(random() * 80));
+    try {
+      new KernelSymbols(`${KALLSYMS}${input}`).lookup(BigInt(Math.floor(random() * 2 ** 48)) | 0xffff000000000000n);
+    } catch (error) {
+      assert.ok(error instanceof KernelArgumentError, String(error));
+    }
+    const line = parseTraceLine(input);
+    if (line !== undefined) assert.ok(Number.isInteger(line.pid) && Number.isFinite(line.timestamp));
+    try {
+      parseUprobeTarget(input, 'fuzz');
+    } catch (error) {
+      assert.ok(error instanceof KernelArgumentError, String(error));
+    }
+  }
 });
