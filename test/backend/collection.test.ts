@@ -53,6 +53,7 @@ async function recordEvents(collection: BpfCollection, times: number): Promise<E
 
 /** The same scenario on either backend, through BpfCollection only. */
 async function scenario(collection: BpfCollection): Promise<void> {
+  const samples = collection.perfBuffer('samples');
   // 60 records of 56 bytes fill most of the 4 KiB ring; the next 60 wrap onto the bytes they left.
   const long = await recordEvents(collection, 60);
   assert.deepEqual(long.map((e) => e.filename), Array(60).fill(LONG), 'a char[] without NUL is the whole array');
@@ -70,9 +71,18 @@ async function scenario(collection: BpfCollection): Promise<void> {
   assert.deepEqual(collection.typed('.rodata').get(0), { stamp: STAMP });
   assert.equal(new DataView(collection.readVariable('seq').buffer).getUint32(0, true), 120);
   assert.throws(() => collection.writeVariable('stamp', 1), (e) => e instanceof BpfSyscallError || /EPERM|frozen|read-only/i.test(String(e)), '.rodata is frozen');
-  assert.throws(() => collection.map('nope'), (e) => e instanceof CollectionError && /no map 'nope' in the collection \(maps: .*events, calls/.test(e.message));
+  assert.throws(() => collection.map('nope'), (e) => e instanceof CollectionError && /no map 'nope' in the collection \(maps: .*events, samples, calls/.test(e.message));
   assert.equal(collection.program('record'), collection.programs.record);
   assert.throws(() => collection.readVariable('nope'), (e) => e instanceof CollectionError && /no global variable 'nope' .*stamp, use_long, seq/.test(e.message));
+
+  // The perf event array got each run's sequence number: read through the same async iterator interface.
+  const sequence: number[] = [];
+  for await (const sample of samples) {
+    sequence.push(new DataView(sample.data.buffer, sample.data.byteOffset).getUint32(0, true));
+    if (sequence.length === 120) break;
+  }
+  samples.close();
+  assert.deepEqual(sequence.sort((a, b) => a - b), Array.from({ length: 120 }, (_, i) => i + 1));
 
   const perCpu = collection.typedPerCpu<number, bigint>('calls').get(0)!;
   assert.equal(perCpu.reduce((a, b) => a + b, 0n), 120n);
