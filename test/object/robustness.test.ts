@@ -10,7 +10,7 @@ import { TsbpfError } from '../../src/errors.ts';
 import { InputTooLargeError, readFile } from '../../src/host/node.ts';
 import { ObjectError, loadCollectionSpec } from '../../src/object/index.ts';
 import { compileBpf } from '../support/clang.ts';
-import { ROOT, fixturePath, skipWithoutClang } from '../support/env.ts';
+import { ROOT, skipWithoutClang } from '../support/env.ts';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
 
 const clang = { skip: skipWithoutClang() };
@@ -36,7 +36,7 @@ function tsbpf(args: string[], stdinPath?: string): Promise<{ code: number | nul
 }
 
 test('a map-in-map whose values name its own definition is an ObjectError, in the API and in every CLI command', clang, async () => {
-  const path = compileBpf(fixturePath('object', 'recursive_map.c'));
+  const path = compileBpf(join(ROOT, 'test', 'object', 'fixtures', 'recursive_map.c'));
   assert.throws(
     () => loadCollectionSpec(path),
     (e) => e instanceof ObjectError && /map 'self.inner': an inner map definition cannot have 'values' itself: 'values' names the outer map's own definition/.test(e.message),
@@ -49,7 +49,7 @@ test('a map-in-map whose values name its own definition is an ObjectError, in th
 });
 
 test('fuzz: mutated recursive map-in-map objects only ever throw TsbpfError', clang, () => {
-  const original = new Uint8Array(readFileSync(compileBpf(fixturePath('object', 'recursive_map.c'))));
+  const original = new Uint8Array(readFileSync(compileBpf(join(ROOT, 'test', 'object', 'fixtures', 'recursive_map.c'))));
   const random = seededRandom(fuzzSeed(11));
   let rejected = 0;
   for (let i = 0; i < 300; i++) {
