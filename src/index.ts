@@ -3,22 +3,11 @@
  *
  * Each area is a namespace here and a subpath of its own (`tsbpf/isa`,
  * `tsbpf/btf`, `tsbpf/object`, `tsbpf/backend`, `tsbpf/vm`, `tsbpf/maps`, `tsbpf/kernel`,
- * `tsbpf/uapi`, `tsbpf/net`). The kernel backend loads its FFI library
- * only when first used, so importing this module is safe anywhere.
+ * `tsbpf/uapi`, `tsbpf/net`, `tsbpf/gen`). The kernel backend loads its FFI library
+ * only when first used, so importing this module is safe anywhere in Node;
+ * bundlers building for browsers take `./browser.ts` instead (the
+ * `"browser"` export condition), which is this module without the kernel.
  */
-export * as isa from './isa/index.ts';
-export * as btf from './btf/index.ts';
-export * as object from './object/index.ts';
-export * as vm from './vm/index.ts';
-export * as maps from './maps/index.ts';
-export * as backend from './backend/index.ts';
+export * from './browser.ts';
 export * as kernel from './kernel/index.ts';
-export * as uapi from './uapi/index.ts';
-export * as net from './net/index.ts';
-export { TsbpfError } from './errors.ts';
-
-// The entry points most programs start from.
-export { assemble, disassemble, decode, encode } from './isa/index.ts';
-export { loadCollectionSpec } from './object/index.ts';
-export { loadVmCollection } from './vm/index.ts';
 export { loadCollection } from './kernel/index.ts';

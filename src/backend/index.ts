@@ -4,3 +4,5 @@
  * It belongs to neither backend, so the VM side never names `kernel/`.
  */
 export * from './interface.ts';
+export * from './typed-map.ts';
+export * from './collection.ts';

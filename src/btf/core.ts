@@ -9,6 +9,7 @@
  * expected value before patching.
  */
 import { readFile } from '../host/node.ts';
+import { TsbpfError } from '../errors.ts';
 import { InsnClass, OPCODE_CALL, OPCODE_LDDW, SOURCE_MASK, Size, Source, opClass } from '../isa/opcodes.ts';
 import type { Instruction } from '../isa/instruction.ts';
 import { type Btf, parseBtf } from './btf.ts';
@@ -788,7 +789,9 @@ export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
     try {
       bytes = readFile(path);
     } catch (err) {
-      throw new BtfError(`cannot read kernel BTF ${path}: ${(err as Error).message}`, { section: path });
+      // Host errors (HostUnavailableError in a browser, InputTooLargeError) already name the file and the remedy.
+      if (err instanceof TsbpfError) throw err;
+      throw Object.assign(new BtfError(`cannot read kernel BTF ${path}: ${(err as Error).message}`, { section: path }), { cause: err });
     }
     btf = parseBtf(bytes);
     kernelBtfCache.set(path, btf);

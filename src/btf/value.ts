@@ -6,15 +6,18 @@
  * - integers: `number`, or `bigint` when the type has more than 53 value
  *   bits (u64, s64, __int128); `bool` as `boolean`;
  * - arrays of `char` (the C type, not `__u8`/`unsigned char`): a `string`
- *   when the bytes are a NUL-terminated UTF-8 string followed only by NULs,
- *   otherwise an array of numbers (encoding accepts either);
+ *   ending, as in C, at the first NUL (or at the array's end when there is
+ *   none), whatever bytes follow the NUL; bytes that are not UTF-8 decode
+ *   as U+FFFD, so the raw bytes (the record or map value given to decode)
+ *   stay the exact form; encoding accepts a string or an array of numbers;
  * - enums: the enumerator's name, or the number when no enumerator has it;
  * - structs and unions: plain objects by member name (members of anonymous
  *   struct/union members appear in the parent, as C accesses them);
  *   bitfields as integers;
  * - pointers: `bigint` addresses; floats (4 and 8 bytes): `number`;
  * - DATASEC (the value type of `.data`/`.bss`/`.rodata` maps): an object by
- *   variable name.
+ *   variable name (a DATASEC of size 0, as clang emits it before a loader
+ *   sets section sizes, spans its variables).
  *
  * Encoding checks everything: integer ranges, string lengths, array
  * lengths, unknown or missing members, and names the place in the value
@@ -254,10 +257,7 @@ class LayoutBuilder {
     return {
       size,
       read: (view, offset) => {
-        if (chars) {
-          const text = cString(new Uint8Array(view.buffer, view.byteOffset + offset, count));
-          if (text !== undefined) return text;
-        }
+        if (chars) return cString(new Uint8Array(view.buffer, view.byteOffset + offset, count));
         const out: BtfValue[] = new Array<BtfValue>(count);
         for (let i = 0; i < count; i++) out[i] = elem.read(view, offset + i * elem.size);
         return out;
@@ -266,7 +266,8 @@ class LayoutBuilder {
         if (chars && typeof value === 'string') {
           const bytes = new TextEncoder().encode(value);
           if (bytes.includes(0)) this.#fail(id, `the string contains a NUL byte`, path);
-          if (bytes.length >= count) this.#fail(id, `the string takes ${bytes.length} bytes; char[${count}] holds at most ${count - 1} and the terminating NUL`, path);
+          // As C's `char s[3] = "abc"`: a string that fills the array has no room for, and needs no, NUL.
+          if (bytes.length > count) this.#fail(id, `the string takes ${bytes.length} bytes; char[${count}] holds at most ${count}`, path);
           new Uint8Array(view.buffer, view.byteOffset + offset, count).fill(0).set(bytes);
           return;
         }
@@ -385,9 +386,14 @@ class LayoutBuilder {
       const variable = this.btf.typeById(v.type);
       return { name: variable.name, offset: v.offset, layout: this.layout(v.type) };
     });
+    const extent = vars.reduce((end, v) => Math.max(end, v.offset + v.layout.size), 0);
+    // Size 0 is a section the loader has not sized yet: its variables say how far it reaches.
+    const size = t.size === 0 ? extent : t.size;
+    const outside = vars.find((v) => v.offset + v.layout.size > size);
+    if (outside) this.#fail(t.id, `variable '${outside.name}' of ${t.name} (offset ${outside.offset}, ${outside.layout.size} bytes) ends past the section's ${size} bytes`);
     const names = vars.map((v) => v.name);
     return {
-      size: t.size,
+      size,
       read: (view, offset) => Object.fromEntries(vars.map((v) => [v.name, v.layout.read(view, offset + v.offset)])),
       write: (view, offset, value, path) => {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) this.#fail(t.id, `expected an object of ${t.name}'s variables, got ${describeValue(value)}`, path);
@@ -408,24 +414,22 @@ function sameBytes(a: Uint8Array, b: Uint8Array, from: number, to: number): bool
   return true;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8');
 
-/** The text of a NUL-terminated UTF-8 string with only NULs after it; undefined for anything else. */
-function cString(bytes: Uint8Array): string | undefined {
+/** C's reading of a char array: the bytes up to the first NUL (all of them when there is none), as UTF-8. */
+function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
-  if (end < 0) return undefined;
-  for (let i = end + 1; i < bytes.length; i++) if (bytes[i] !== 0) return undefined;
-  try {
-    return utf8.decode(bytes.subarray(0, end));
-  } catch {
-    return undefined;
-  }
+  return utf8.decode(bytes.subarray(0, end < 0 ? bytes.length : end));
 }
 
 const builders = new WeakMap<Btf, LayoutBuilder>();
 
 /** The codec of type `typeId` of `btf` (layouts are built once per BTF and cached). */
 export function btfValueCodec(btf: Btf, typeId: number, what = 'value'): BtfValueCodec {
+  if (typeof btf !== 'object' || btf === null || typeof btf.resolve !== 'function') throw new BtfValueError(`expected a Btf (from parseBtf or a collection spec's btf), got ${describeValue(btf)}`, what, 0);
+  if (typeof typeId !== 'number' || !Number.isInteger(typeId) || typeId < 0 || typeId >= btf.types.length) {
+    throw new BtfValueError(`the type id must be an integer from 1 to ${btf.types.length - 1}, got ${describeValue(typeId)}`, what, 0);
+  }
   let builder = builders.get(btf);
   if (builder === undefined) {
     builder = new LayoutBuilder(btf);
@@ -437,7 +441,8 @@ export function btfValueCodec(btf: Btf, typeId: number, what = 'value'): BtfValu
     typeId,
     size,
     decode(bytes, offset = 0) {
-      if (offset < 0 || bytes.length - offset < size) throw new BtfValueError(`${bytes.length - offset} bytes at offset ${offset}; ${btf.describe(typeId)} takes ${size}`, what, typeId);
+      if (!(bytes instanceof Uint8Array)) throw new BtfValueError(`expected a Uint8Array to decode, got ${describeValue(bytes)}`, what, typeId);
+      if (!Number.isInteger(offset) || offset < 0 || bytes.length - offset < size) throw new BtfValueError(`${bytes.length - offset} bytes at offset ${offset}; ${btf.describe(typeId)} takes ${size}`, what, typeId);
       return layout.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset);
     },
     encode(value) {

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { InputTooLargeError, maxInputBytes, readFile } from '../host/node.ts';
 import { TsbpfError } from '../errors.ts';
 
 /** Output sinks, injectable so commands can be tested in-process. */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  stdin: () => Promise<Uint8Array>;
+  /** All of standard input; more than `limit` bytes is an InputTooLargeError (read no further). */
+  stdin: (limit: number) => Promise<Uint8Array>;
 }
 
 export interface CliCommand {
@@ -42,12 +43,13 @@ export function isSystemError(err: unknown): err is NodeJS.ErrnoException {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
 }
 
-/** Reads a whole input file; '-' is standard input. */
+/** Reads a whole input file; '-' is standard input. Both stop at the input limit (maxInputBytes). */
 export async function readInputFile(path: string, io: CliIo): Promise<Uint8Array> {
-  if (path === '-') return io.stdin();
+  if (path === '-') return io.stdin(maxInputBytes());
   try {
-    return new Uint8Array(readFileSync(path));
+    return readFile(path);
   } catch (err) {
+    if (err instanceof InputTooLargeError) throw err;
     throw new InputFileError(path, isSystemError(err) ? `${err.code}: ${systemReason(err)}` : (err as Error).message);
   }
 }

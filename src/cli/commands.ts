@@ -16,5 +16,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   prog: { summary: 'list, show and dump programs loaded in the kernel', load: async () => (await import('./commands/prog.ts')).command },
   map: { summary: 'list maps in the kernel and dump their entries', load: async () => (await import('./commands/map.ts')).command },
   link: { summary: 'list BPF links in the kernel', load: async () => (await import('./commands/link.ts')).command },
+  'trace-pipe': { summary: 'print bpf_printk output (tracefs trace_pipe), like bpftool prog tracelog', load: async () => (await import('./commands/trace-pipe.ts')).command },
+  gen: { summary: 'generate TypeScript bindings (types and a typed loader) for a BPF object', load: async () => (await import('./commands/gen.ts')).command },
   feature: { summary: 'probe the kernel for map types, program types, helpers and link kinds', load: async () => (await import('./commands/feature.ts')).command },
 };

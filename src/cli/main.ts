@@ -3,11 +3,10 @@ import { readFileSync } from 'node:fs';
 import { COMMANDS } from './commands.ts';
 import { type CliIo, UsageError, isSystemError } from './command.ts';
 import { TsbpfError } from '../errors.ts';
+import { collectBounded } from '../host/node.ts';
 
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return new Uint8Array(Buffer.concat(chunks));
+async function readStdin(limit: number): Promise<Uint8Array> {
+  return collectBounded(process.stdin as AsyncIterable<Uint8Array>, limit, 'standard input');
 }
 
 // `tsbpf ... | head` closes the pipe early: that ends the output, it is not an error.

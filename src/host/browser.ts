@@ -4,22 +4,22 @@
  * or tracefs, so those functions throw HostUnavailableError naming what to
  * pass instead; the clock and text decoding use web APIs.
  */
-import { TsbpfError } from '../errors.ts';
+import { HostUnavailableError, InputTooLargeError, inputLimit } from './errors.ts';
 
-/** A Node-only host facility was used in a browser. */
-export class HostUnavailableError extends TsbpfError {
-  override name = 'HostUnavailableError';
-  constructor(
-    readonly operation: string,
-    alternative: string,
-  ) {
-    super(`${operation} needs Node: in the browser ${alternative} instead`);
-  }
+export { HostUnavailableError, InputTooLargeError };
+
+/** The input limit (web pages have no environment: the default). */
+export function maxInputBytes(): number {
+  return inputLimit();
 }
+
+/** Collects chunks into one array, failing with InputTooLargeError past `limit` bytes. */
+export { collectBounded } from './bounded.ts';
 
 const PASS_BYTES = 'pass the bytes (a Uint8Array), the config (a record) or the format text';
 
-export function readFile(path: string): Uint8Array {
+export function readFile(path: string, limit?: number): Uint8Array {
+  void limit;
   throw new HostUnavailableError(`reading ${path}`, PASS_BYTES);
 }
 
@@ -74,4 +74,8 @@ export function latin1Text(bytes: Uint8Array): string {
   const parts: string[] = [];
   for (let i = 0; i < bytes.length; i += LATIN1_CHUNK) parts.push(String.fromCharCode(...bytes.subarray(i, i + LATIN1_CHUNK)));
   return parts.join('');
+}
+
+export function importKernelBackend(): Promise<typeof import('../kernel/index.ts')> {
+  return Promise.reject(new HostUnavailableError('the kernel backend', "load with { backend: 'vm' }"));
 }

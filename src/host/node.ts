@@ -6,15 +6,52 @@
  * Keep the two in step: test/browser/bundle.test.ts checks they match.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, createReadStream, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
+import { concatChunks } from './bounded.ts';
+import { HostUnavailableError, InputTooLargeError, inputLimit } from './errors.ts';
 
-/** The bytes of the file at `path` (synchronous). */
-export function readFile(path: string): Uint8Array {
-  const buffer = readFileSync(path);
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+export { HostUnavailableError, InputTooLargeError };
+export { collectBounded } from './bounded.ts';
+
+/** The input limit: TSBPF_MAX_INPUT_BYTES, or 256 MiB. */
+export function maxInputBytes(): number {
+  return inputLimit(process.env);
 }
+
+/**
+ * The bytes of the file at `path` (synchronous), at most `limit` bytes
+ * (default maxInputBytes()): a larger regular file is refused before it is
+ * read, and a device, pipe or procfs file is read only up to the limit, so
+ * `/dev/zero` fails with InputTooLargeError instead of exhausting memory.
+ */
+export function readFile(path: string, limit = maxInputBytes()): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.size > limit) throw new InputTooLargeError(path, limit);
+    // procfs and sysfs files report size 0 and devices no size: read them in chunks up to the limit.
+    if (stat.isFile() && stat.size > 0) {
+      const buffer = readFileSync(fd);
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = new Uint8Array(Math.min(1 << 20, limit + 1 - total));
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      chunks.push(chunk.subarray(0, read));
+      total += read;
+      if (total > limit) throw new InputTooLargeError(path, limit);
+    }
+    return concatChunks(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 
 /** The file at `path` decoded as UTF-8 (synchronous). */
 export function readTextFile(path: string): string {
@@ -72,4 +109,9 @@ export function monotonicNs(): bigint {
 /** Bytes as ISO-8859-1 text: one char per byte, code point = byte value. */
 export function latin1Text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/** The kernel backend, imported on demand (generated bindings with `backend: 'kernel'`). */
+export function importKernelBackend(): Promise<typeof import('../kernel/index.ts')> {
+  return import('../kernel/index.ts');
 }

@@ -41,6 +41,12 @@ export interface DisasmOptions {
   style?: 'llvm' | 'kernel';
   /** Name helper calls (`call bpf_map_lookup_elem`) instead of `call 0x1` (default true). */
   helperNames?: boolean;
+  /**
+   * The name of a helper call's target when its immediate is not a helper id
+   * (`call NAME`): in xlated code the kernel stores the function's offset
+   * from `__bpf_call_base`, which only kallsyms can name.
+   */
+  callName?: (imm: number) => string | undefined;
 }
 
 const ALU_OPS: Readonly<Record<number, string>> = {
@@ -91,9 +97,11 @@ const hex2 = (v: number): string => v.toString(16).padStart(2, '0');
 class Printer {
   readonly kernel: boolean;
   readonly names: boolean;
+  readonly callName: ((imm: number) => string | undefined) | undefined;
   constructor(options: DisasmOptions) {
     this.kernel = options.style === 'kernel';
     this.names = options.helperNames ?? true;
+    this.callName = options.callName;
   }
 
   /** ALU / store immediates: `%d` in the kernel log, signed hex in llvm. */
@@ -209,6 +217,8 @@ function formatJmp(p: Printer, i: Instruction, cls: number): string {
 function formatCall(p: Printer, i: Instruction): string {
   if (i.src === CallSrc.LOCAL) return `call ${p.rel(i.imm)}`;
   if (i.src === CallSrc.KFUNC) return `call kernel-function#${i.imm}${i.offset !== 0 ? `, btf_fd_idx=${i.offset}` : ''}`;
+  const named = p.callName?.(i.imm);
+  if (named !== undefined) return `call ${named}`;
   const helper = helperById(i.imm);
   if (p.kernel) return helper ? `call bpf_${helper.name}#${i.imm}` : `call unknown#${i.imm}`;
   if (helper && p.names) return `call bpf_${helper.name}`;

@@ -26,8 +26,23 @@ import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
 import { type KsymResolution, applyKsym, explainPoisonedKfuncCall, kernelCompatibleBtf, resolveKsyms } from './ksyms.ts';
 import { loadTimeAttachBtfId } from './link.ts';
 import { KernelProgram } from './program.ts';
-import { type TypedMap, typedSpecMap } from './typed-map.ts';
 import type { BtfValue } from '../btf/value.ts';
+import {
+  type AttachOptions,
+  type AttachedLinks,
+  type BpfCollection,
+  CollectionError,
+  GlobalVariables,
+  type PerCpuTypedMap,
+  type TypedMap,
+  lookupByName,
+  typedSpecMap,
+  typedSpecPerCpuMap,
+} from '../backend/index.ts';
+import type { Link } from './link.ts';
+import { PerfEventArrayReader, type PerfReaderOptions } from './perfbuf.ts';
+import { RingBufferReader } from './ringbuf.ts';
+import { attachFromSection } from './section-attach.ts';
 
 /** A problem with the collection itself (missing map, unsupported extern...). */
 export class CollectionLoadError extends KernelArgumentError {
@@ -96,20 +111,82 @@ export interface CollectionOptions {
 }
 
 /** The kernel objects of a loaded collection. close() releases all of them (pins stay). */
-export class KernelCollection {
+export class KernelCollection implements BpfCollection<KernelProgram, KernelMap> {
   readonly programs: Record<string, KernelProgram> = {};
   readonly maps: Record<string, KernelMap> = {};
   btf: KernelBtf | undefined;
   #closed = false;
+  readonly #variables: GlobalVariables;
 
   /** `spec` is what was loaded: its BTF types the maps (typed()). */
-  constructor(readonly spec: CollectionSpec) {}
+  constructor(readonly spec: CollectionSpec) {
+    this.#variables = new GlobalVariables(spec.variables, this.maps);
+  }
 
-  /** Map `name` with keys and values decoded from and encoded to its BTF types. */
-  typed<K extends BtfValue = BtfValue, V extends BtfValue = BtfValue>(name: string): TypedMap<K, V> {
-    const map = this.maps[name];
-    if (map === undefined) throw new CollectionLoadError(`the collection has no map '${name}' (maps: ${Object.keys(this.maps).join(', ')})`);
-    return typedSpecMap<K, V>(this.spec, name, map);
+  /** Program `name`, or an error listing the programs there are. */
+  program(name: string): KernelProgram {
+    return lookupByName(this.programs, name, 'program');
+  }
+
+  /** Map `name`, or an error listing the maps there are. */
+  map(name: string): KernelMap {
+    return lookupByName(this.maps, name, 'map');
+  }
+
+  /** Map `name` with keys and values decoded from and encoded to its BTF types (values `V`; see typedPerCpu). */
+  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
+    return typedSpecMap<K, V>(this.spec, name, this.map(name));
+  }
+
+  /** Per-CPU map `name` typed from BTF: values `V[]`, one per possible CPU. */
+  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
+    return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
+  }
+
+  /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
+  readVariable(name: string): Uint8Array {
+    return this.#variables.read(name);
+  }
+
+  /** Sets global variable `name`; `.rodata` is frozen once loaded (the map's EPERM): set constants in the spec first. */
+  writeVariable(name: string, value: Uint8Array | number | bigint): void {
+    this.#variables.write(name, value);
+  }
+
+  /** A reader of ring buffer map `name` (mmap + epoll). */
+  ringBuffer(name: string): RingBufferReader {
+    return new RingBufferReader(this.map(name));
+  }
+
+  /** A reader of perf event array map `name`, one ring per CPU. */
+  perfBuffer(name: string, options?: PerfReaderOptions): PerfEventArrayReader {
+    return new PerfEventArrayReader(this.map(name), options);
+  }
+
+  /**
+   * Attaches every program whose SEC() names an attach point (or the
+   * `programs` given, which must all attach). Programs whose section needs
+   * what `options` does not give (an XDP interface) are left out unless
+   * named. A failure detaches what was attached before it.
+   */
+  attach(options: AttachOptions = {}): KernelLinks {
+    const names = options.programs ?? Object.keys(this.programs);
+    const links: Record<string, Link> = {};
+    const skipped: Record<string, string> = {};
+    try {
+      for (const name of names) {
+        const program = this.program(name);
+        const result = attachFromSection(program, lookupByName(this.spec.programs, name, 'program'), options);
+        if ('reason' in result) {
+          if (options.programs !== undefined) throw new CollectionError(`cannot attach ${result.reason}`);
+          skipped[name] = result.reason;
+        } else links[name] = result;
+      }
+    } catch (error) {
+      for (const link of Object.values(links)) link.close();
+      throw error;
+    }
+    return new KernelLinks(links, skipped);
   }
 
   get closed(): boolean {
@@ -122,6 +199,27 @@ export class KernelCollection {
     for (const p of Object.values(this.programs)) p.close();
     for (const m of Object.values(this.maps)) m.close();
     this.btf?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The links of KernelCollection.attach(): by program name, with the programs left out and why. */
+export class KernelLinks implements AttachedLinks {
+  constructor(
+    readonly links: Readonly<Record<string, Link>>,
+    /** Programs not attached because their section names no attach point, with the reason. */
+    readonly skipped: Readonly<Record<string, string>>,
+  ) {}
+
+  close(): void {
+    for (const link of Object.values(this.links)) link.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 
@@ -228,6 +326,8 @@ function infoRecords<T>(items: readonly T[], size: number, write: (view: DataVie
 /** Loads a collection (a parsed spec, an ELF object's path or its bytes) into the kernel. */
 export function loadCollection(source: CollectionSpec | string | Uint8Array, options: CollectionOptions = {}): KernelCollection {
   const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
+  const unknown = (options.programs ?? []).filter((name) => spec.programs[name] === undefined);
+  if (unknown.length > 0) throw new CollectionLoadError(`no program ${unknown.map((n) => `'${n}'`).join(', ')} in the object (programs: ${Object.keys(spec.programs).join(', ') || 'none'})`);
   const collection = new KernelCollection(spec);
   /** Pins this load created (not reused ones): removed again if the load fails, as libbpf does. */
   const createdPins: string[] = [];

@@ -7,6 +7,8 @@ function permissionHint(errno: string, capabilities: readonly Capability[] | und
   if ((errno !== 'EPERM' && errno !== 'EACCES') || !capabilities || capabilities.length === 0) return '';
   // As root the capabilities are there: the refusal comes from kernel policy, and advice to become root would mislead.
   if (process.geteuid?.() === 0) {
+    // EACCES as root is a check that looked at the object (the verifier, a pinned file's mode), not policy.
+    if (errno === 'EACCES') return '';
     return ` (refused although this process is root and has ${capabilities.join(' + ')}: the kernel's policy forbids it here, e.g. lockdown, an LSM, or a feature this kernel does not allow)`;
   }
   return ` (this needs ${capabilities.join(' + ')}; run as root, or grant the capabilities to node)`;
@@ -56,8 +58,10 @@ export class BpfSyscallError extends TsbpfError {
     options: { subject?: string; detail?: string; log?: string; logTruncated?: boolean; capabilities?: readonly Capability[] } = {},
   ) {
     const subject = options.subject ? ` ${options.subject}` : '';
-    const detail = options.detail ? `: ${options.detail}` : '';
-    let message = `bpf(${command})${subject} failed: ${code}${detail}${permissionHint(code, options.capabilities)}`;
+    // PROG_LOAD's EACCES is the verifier refusing the program, whoever loads it.
+    const verifierRejection = command === 'PROG_LOAD' && code === 'EACCES';
+    const detail = options.detail ? `: ${options.detail}` : verifierRejection ? ': the verifier rejected the program' : '';
+    let message = `bpf(${command})${subject} failed: ${code}${detail}${verifierRejection ? '' : permissionHint(code, options.capabilities)}`;
     const lines = (options.log ?? '').trimEnd().split('\n').filter((l) => l.length > 0);
     if (lines.length > 0) {
       const tail = lines.slice(-LOG_TAIL_LINES);

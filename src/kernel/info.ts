@@ -225,6 +225,12 @@ const LINK_DETAILS: Record<number, ReadonlyArray<readonly [string, FieldReader, 
   [LINK.perfEvent]: [['perfEventType', u32, 16]],
 };
 
+/** enum bpf_perf_event_type: what a perf_event link is attached to, by bpftool's names. */
+export const PERF_EVENT_TYPE_NAMES: Readonly<Record<number, string>> = { 1: 'uprobe', 2: 'uretprobe', 3: 'kprobe', 4: 'kretprobe', 5: 'tracepoint', 6: 'event' };
+/** bpf_link_info.perf_event's name / name_len for uprobes (file), kprobes (function) and tracepoints. */
+const PERF_EVENT_NAME: InfoBufferField = { address: 24, count: 32, elementSize: 1 };
+const PERF_EVENT_NAME_FIELD: Readonly<Record<number, string>> = { 1: 'file', 2: 'file', 3: 'function', 4: 'function', 5: 'tracepoint' };
+
 export function linkInfo(fd: number): LinkInfo {
   let v = rawInfo(fd, LINK_INFO_SIZE);
   const details: Record<string, number | bigint | string> = {};
@@ -235,6 +241,13 @@ export function linkInfo(fd: number): LinkInfo {
     details.tracepoint = cstr(buffer, 0, TP_NAME_SIZE);
   }
   for (const [name, read, offset] of LINK_DETAILS[u32(v, 0)] ?? []) details[name] = read(v, offset);
+  const nameField = u32(v, 0) === LINK.perfEvent ? PERF_EVENT_NAME_FIELD[u32(v, 16)] : undefined;
+  if (nameField !== undefined) {
+    const { info, buffer } = rawInfoWithBuffer(fd, LINK_INFO_SIZE, PERF_EVENT_NAME, TP_NAME_SIZE);
+    v = info;
+    details[nameField] = cstr(buffer, 0, TP_NAME_SIZE);
+    if (nameField !== 'tracepoint') details.offset = u32(v, 36);
+  }
   return { type: u32(v, 0), id: u32(v, 4), progId: u32(v, 8), details };
 }
 
@@ -248,6 +261,16 @@ export interface BtfInfo {
 /** bpf_btf_info's name / name_len. */
 const BTF_NAME: InfoBufferField = { address: 16, count: 24, elementSize: 1 };
 const BTF_NAME_SIZE = 64;
+
+/** bpf_btf_info's btf / btf_size: the raw BTF the kernel holds. */
+const BTF_DATA: InfoBufferField = { address: 0, count: 8, elementSize: 1 };
+
+/** The raw BTF (header, types, strings) of a BTF object, as BTF_LOAD received it. */
+export function btfData(fd: number): Uint8Array {
+  const size = u32(rawInfo(fd, 32), BTF_DATA.count);
+  const { buffer } = rawInfoWithBuffer(fd, 32, BTF_DATA, size);
+  return new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + size));
+}
 
 export function btfInfo(fd: number): BtfInfo {
   const { info: v, buffer: name } = rawInfoWithBuffer(fd, 32, BTF_NAME, BTF_NAME_SIZE);

@@ -245,13 +245,17 @@ export function attachKprobe(program: KernelProgram, options: { symbol: string; 
   return attachToPerfEvent(program, event, what, options.cookie);
 }
 
-/** Attaches a PERF_EVENT program to CPU-clock sampling at `frequency` Hz on every CPU (what profilers do). */
-export function attachCpuClockSampling(program: KernelProgram, frequency: number): LinkGroup {
+/** Attaches a PERF_EVENT program to CPU-clock sampling at `frequency` Hz on every CPU, or on `cpus` (what profilers do). */
+export function attachCpuClockSampling(program: KernelProgram, frequency: number, cpus?: readonly number[]): LinkGroup {
   requireType(program, [ProgramType.PERF_EVENT], 'attachCpuClockSampling');
   if (!Number.isInteger(frequency) || frequency < 1) throw new KernelArgumentError(`sampling frequency must be a positive integer (Hz), got ${frequency}`);
   const links: Link[] = [];
   try {
-    for (let cpu = 0; cpu < possibleCpus(); cpu++) {
+    const all = possibleCpus();
+    const chosen = cpus ?? Array.from({ length: all }, (_, cpu) => cpu);
+    const wrong = chosen.find((cpu) => !Number.isInteger(cpu) || cpu < 0 || cpu >= all);
+    if (wrong !== undefined) throw new KernelArgumentError(`CPU ${wrong} does not exist (possible CPUs 0-${all - 1})`);
+    for (const cpu of chosen) {
       const event = perfEventOpen(
         encodePerfAttr({ type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, samplePeriod: frequency, frequency: true }),
         { pid: -1, cpu },

@@ -5,6 +5,7 @@
  * Samples are zero-copy views unless they wrap around the end of the ring
  * (then copied). PERF_RECORD_LOST records are counted, never dropped silently.
  */
+import { type PerfSample, consumeBatches, copyPerfSample, iterateBatches } from '../backend/index.ts';
 import { MapType } from '../uapi/enums.ts';
 import { EpollWaiter } from './epoll.ts';
 import { ClosedError, KernelArgumentError, SyscallError } from './errors.ts';
@@ -31,11 +32,7 @@ export interface PerfReaderOptions {
   wakeupBytes?: number;
 }
 
-export interface PerfSample {
-  cpu: number;
-  /** The raw bytes the program passed to bpf_perf_event_output (padded to keep 8-byte alignment). */
-  data: Uint8Array;
-}
+export type { PerfSample };
 
 class CpuRing {
   readonly cpu: number;
@@ -176,17 +173,20 @@ export class PerfEventArrayReader {
     return !this.#closed && (ready.length > 0 || this.#rings.some((r) => r.dataTail() < r.dataHead()));
   }
 
-  /** Delivers samples until close() or `signal` aborts. */
-  async consume(callback: (sample: PerfSample) => void, options: { signal?: AbortSignal; onLost?: (count: number, cpu: number) => void } = {}): Promise<void> {
-    const onAbort = (): void => this.close();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      while (!this.#closed) {
-        if (await this.wait()) this.poll(callback, options.onLost);
-      }
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-    }
+  /** Delivers samples until close() or `signal` aborts; a callback's promise is awaited before the next sample. */
+  async consume(callback: (sample: PerfSample) => void | Promise<void>, options: { signal?: AbortSignal; onLost?: (count: number, cpu: number) => void } = {}): Promise<void> {
+    const onLost = options.onLost;
+    const reader = onLost ? { wait: (t?: number) => this.wait(t), poll: (cb: (s: PerfSample) => void) => this.poll(cb, onLost), close: () => this.close() } : this;
+    await consumeBatches(reader, copyPerfSample, callback, options.signal);
+  }
+
+  /** Samples as they come, each a copy, until close(). */
+  [Symbol.asyncIterator](): AsyncIterator<PerfSample> {
+    return iterateBatches(this, copyPerfSample);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   get closed(): boolean {

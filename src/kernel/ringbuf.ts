@@ -294,6 +294,10 @@ export class RingBufferReader {
     return iterator;
   }
 
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

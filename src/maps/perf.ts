@@ -1,3 +1,4 @@
+import { type PerfSample, consumeBatches, copyPerfSample, iterateBatches } from '../backend/index.ts';
 import { MapType, mapTypeName } from '../uapi/enums.ts';
 import { PerfEventConst } from '../uapi/maps.ts';
 import type { VmMemory } from '../vm/memory.ts';
@@ -16,11 +17,7 @@ export class PerfRing {
   ) {}
 }
 
-export interface PerfSample {
-  cpu: number;
-  /** The bytes the program passed, zero-padded so that 4 + length is a multiple of 8 (the kernel's raw sample). */
-  data: Uint8Array;
-}
+export type { PerfSample };
 
 /**
  * BPF_MAP_TYPE_PERF_EVENT_ARRAY. Slot i holds CPU i's ring once a reader is
@@ -124,6 +121,20 @@ export class VmPerfEventArrayReader {
       };
       this.wake = finish;
     });
+  }
+
+  /** Delivers samples until close() or `signal` aborts; a callback's promise is awaited before the next sample. */
+  async consume(callback: (sample: PerfSample) => void | Promise<void>, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await consumeBatches(this, copyPerfSample, callback, options.signal);
+  }
+
+  /** Samples as they come, each a copy, until close(). */
+  [Symbol.asyncIterator](): AsyncIterator<PerfSample> {
+    return iterateBatches(this, copyPerfSample);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   close(): void {

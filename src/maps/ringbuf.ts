@@ -280,6 +280,10 @@ export class VmRingBufferReader {
     }
   }
 
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;

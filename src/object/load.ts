@@ -47,7 +47,9 @@ function readObjectFile(path: string): Uint8Array {
   try {
     return readFile(path);
   } catch (err) {
-    throw new ObjectError(`cannot read ${path}: ${(err as Error).message}`);
+    // Host errors (HostUnavailableError in a browser, InputTooLargeError) already name the file and the remedy.
+    if (err instanceof TsbpfError) throw err;
+    throw Object.assign(new ObjectError(`cannot read ${path}: ${(err as Error).message}`), { cause: err });
   }
 }
 

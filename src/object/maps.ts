@@ -110,7 +110,7 @@ function typeField(btf: Btf, mapName: string, field: string, typeId: number, sec
   }
 }
 
-function parseBtfMapDef(btf: Btf, name: string, def: CompositeType, section: string, offset: number): MapSpec {
+function parseBtfMapDef(btf: Btf, name: string, def: CompositeType, section: string, offset: number, outer?: CompositeType): MapSpec {
   const map: MapSpec = {
     name,
     type: 0 as MapType,
@@ -171,7 +171,12 @@ function parseBtfMapDef(btf: Btf, name: string, def: CompositeType, section: str
         break;
       }
       case 'values':
-        parseValuesMember(btf, map, member.type, section, at);
+        // An inner definition with its own 'values' would nest without end when it names itself (C allows that).
+        if (outer !== undefined) {
+          const itself = outer === def ? ": 'values' names the outer map's own definition, a map-in-map that contains itself" : '';
+          throw new ObjectError(`map '${name}': an inner map definition cannot have 'values' itself${itself}`, section, at);
+        }
+        parseValuesMember(btf, map, def, member.type, section, at);
         break;
       default:
         throw new ObjectError(`map '${name}': unknown attribute '${member.name}'`, section, at);
@@ -195,7 +200,7 @@ function parseBtfMapDef(btf: Btf, name: string, def: CompositeType, section: str
 }
 
 /** `__array(values, T)`: T is the inner map definition (map-in-map) or a function prototype (prog array). */
-function parseValuesMember(btf: Btf, map: MapSpec, typeId: number, section: string, at: number): void {
+function parseValuesMember(btf: Btf, map: MapSpec, def: CompositeType, typeId: number, section: string, at: number): void {
   const array = btfType(btf, typeId, section, true);
   if (array.kind !== 'array') throw new ObjectError(`map '${map.name}': 'values' is a ${array.kind.toUpperCase()}, expected __array()`, section, at);
   const ptr = btfType(btf, array.elemType, section, true);
@@ -203,7 +208,7 @@ function parseValuesMember(btf: Btf, map: MapSpec, typeId: number, section: stri
   const target = btfType(btf, ptr.type, section, true);
   if (isMapInMap(map.type)) {
     if (target.kind !== 'struct') throw new ObjectError(`map '${map.name}': inner map definition is a ${target.kind.toUpperCase()}, expected a struct`, section, at);
-    const inner = parseBtfMapDef(btf, `${map.name}.inner`, target, section, at);
+    const inner = parseBtfMapDef(btf, `${map.name}.inner`, target, section, at, def);
     if (isMapInMap(inner.type)) throw new ObjectError(`map '${map.name}': inner map is itself a map-in-map`, section, at);
     map.innerMap = inner;
   } else if (map.type === MapType.PROG_ARRAY) {

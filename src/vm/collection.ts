@@ -28,7 +28,23 @@ import { loadCollectionSpec } from '../object/load.ts';
 import type { CollectionSpec, ExternSpec, MapEntry, MapSpec, ProgramSpec, VariableSpec } from '../object/spec.ts';
 import type { ProgramType } from '../uapi/enums.ts';
 import { loadTimeMaxEntries } from '../uapi/maps.ts';
-import { type EventInput, REDIRECT_MAP_TYPES, RedirectMap } from './helpers/index.ts';
+import { type EventInput, REDIRECT_MAP_TYPES, RedirectMap, UnsupportedHelperError } from './helpers/index.ts';
+import {
+  type AttachOptions,
+  type AttachedLinks,
+  type BpfCollection,
+  CollectionError,
+  GlobalVariables,
+  type PerCpuTypedMap,
+  type TypedMap,
+  lookupByName,
+  typedSpecMap,
+  typedSpecPerCpuMap,
+} from '../backend/index.ts';
+import type { BtfValue } from '../btf/value.ts';
+import { PerfEventArrayMap, VmPerfEventArrayReader } from '../maps/perf.ts';
+import { RingBufMap, VmRingBufferReader } from '../maps/ringbuf.ts';
+import { mapTypeName } from '../uapi/enums.ts';
 import type { JitOptions } from './jit/index.ts';
 import { VmProgram, vmProgramById } from './runtime.ts';
 import { Vm } from './vm.ts';
@@ -70,31 +86,49 @@ export interface VmCollectionOptions {
   random?: () => number;
 }
 
-/** The loaded collection: programs and maps by name, as the kernel backend's collection. */
-export class VmCollection {
+/** The loaded collection: programs and maps by name, with the kernel backend's collection's members (BpfCollection). */
+export class VmCollection implements BpfCollection<VmProgram, VmMap> {
   /** CO-RE results per program that had CO-RE relocations. */
   readonly coreReports: Record<string, CoreReport> = {};
+  /**
+   * Programs the VM cannot run (a helper that needs kernel objects), by
+   * name, with the reason: the rest of the collection loaded, and using one
+   * of these (`programs[name]`, `program(name)`) throws this error.
+   */
+  readonly unavailable: Record<string, UnsupportedHelperError> = {};
   private closed = false;
+  readonly #variables: GlobalVariables;
 
   constructor(
     readonly vm: Vm,
     readonly programs: Record<string, VmProgram>,
     readonly maps: Record<string, VmMap>,
     private readonly templates: VmMap[],
-    /** Global variables by name: where they live in the global data maps. */
-    readonly variables: Record<string, VariableSpec> = {},
-  ) {}
+    /** What was loaded: BTF, map definitions, sections, variables. */
+    readonly spec: CollectionSpec,
+  ) {
+    this.#variables = new GlobalVariables(spec.variables, maps);
+  }
 
-  private variableSpec(name: string): VariableSpec {
-    const v = this.variables[name];
-    if (v === undefined) throw new CollectionLoadError(`no global variable '${name}' (variables: ${Object.keys(this.variables).join(', ') || 'none'})`);
-    return v;
+  /** Global variables by name: where they live in the global data maps. */
+  get variables(): Record<string, VariableSpec> {
+    return this.spec.variables;
+  }
+
+  /** Records a program that cannot run here: it stays out of `programs` listings, and reaching for it throws `error`. */
+  markUnavailable(name: string, error: UnsupportedHelperError): void {
+    this.unavailable[name] = error;
+    Object.defineProperty(this.programs, name, {
+      enumerable: false,
+      get: () => {
+        throw error;
+      },
+    });
   }
 
   /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
   readVariable(name: string): Uint8Array {
-    const v = this.variableSpec(name);
-    return this.map(v.mapName).lookup(new Uint8Array(4))!.slice(v.offset, v.offset + v.size);
+    return this.#variables.read(name);
   }
 
   /**
@@ -103,32 +137,57 @@ export class VmCollection {
    * fails for constants with the map's EPERM (set them in the spec first).
    */
   writeVariable(name: string, value: Uint8Array | number | bigint): void {
-    const v = this.variableSpec(name);
-    let bytes: Uint8Array;
-    if (value instanceof Uint8Array) bytes = value;
-    else {
-      const n = BigInt.asUintN(v.size * 8, BigInt(value));
-      bytes = Uint8Array.from({ length: v.size }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
-    }
-    if (bytes.length !== v.size) throw new CollectionLoadError(`global variable '${name}' is ${v.size} bytes, got ${bytes.length}`);
-    const map = this.map(v.mapName);
-    const data = map.lookup(new Uint8Array(4))!;
-    data.set(bytes, v.offset);
-    map.update(new Uint8Array(4), data);
+    this.#variables.write(name, value);
   }
 
-  /** The program named `name`, or an error listing the ones there are. */
+  /** Map `name` with keys and values decoded from its BTF types (values `V`; see typedPerCpu). */
+  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
+    return typedSpecMap<K, V>(this.spec, name, this.map(name));
+  }
+
+  /** Per-CPU map `name` typed from BTF: values `V[]`, one per virtual CPU. */
+  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
+    return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
+  }
+
+  /** A reader of ring buffer map `name`. */
+  ringBuffer(name: string): VmRingBufferReader {
+    const map = this.map(name);
+    if (!(map instanceof RingBufMap)) throw new CollectionError(`map '${name}' is not a ring buffer (it is ${mapTypeName(map.type)})`);
+    return new VmRingBufferReader(map);
+  }
+
+  /** A reader of perf event array map `name`, one ring per virtual CPU. */
+  perfBuffer(name: string, options?: { bytesPerCpu?: number }): VmPerfEventArrayReader {
+    const map = this.map(name);
+    if (!(map instanceof PerfEventArrayMap)) throw new CollectionError(`map '${name}' is not a perf event array (it is ${mapTypeName(map.type)})`);
+    return new VmPerfEventArrayReader(map, options);
+  }
+
+  /**
+   * The VM observes no kernel events, so nothing attaches here: programs
+   * run through `program.run()`. Throws for any program whose section names
+   * an attach point, so that code written for the kernel does not silently
+   * wait for events that never come; returns no links when none does.
+   */
+  attach(options: AttachOptions = {}): AttachedLinks {
+    const names = options.programs ?? Object.keys(this.programs);
+    for (const name of names) this.program(name);
+    if (names.length > 0) {
+      const sections = names.map((name) => `'${name}' (SEC("${lookupByName(this.spec.programs, name, 'program').section}"))`);
+      throw new CollectionError(`the VM backend has no kernel events to attach ${sections.join(', ')} to: run programs with program.run(), or load the collection with the kernel backend to attach them`);
+    }
+    return { links: {}, close: () => undefined, [Symbol.dispose]: () => undefined };
+  }
+
+  /** The program named `name`, or an error listing the ones there are (or saying why the VM cannot run it). */
   program(name: string): VmProgram {
-    const program = this.programs[name];
-    if (program === undefined) throw new CollectionLoadError(`no program '${name}' in the collection (programs: ${Object.keys(this.programs).join(', ') || 'none'})`);
-    return program;
+    return lookupByName(this.programs, name, 'program');
   }
 
   /** The map named `name`, or an error listing the ones there are. */
   map(name: string): VmMap {
-    const map = this.maps[name];
-    if (map === undefined) throw new CollectionLoadError(`no map '${name}' in the collection (maps: ${Object.keys(this.maps).join(', ') || 'none'})`);
-    return map;
+    return lookupByName(this.maps, name, 'map');
   }
 
   close(): void {
@@ -137,6 +196,10 @@ export class VmCollection {
     for (const program of Object.values(this.programs)) program.close();
     for (const map of Object.values(this.maps)) map.close();
     for (const map of this.templates) map.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 
@@ -154,7 +217,7 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
   const maps: Record<string, VmMap> = {};
   const templates: VmMap[] = [];
   const programs: Record<string, VmProgram> = {};
-  const collection = new VmCollection(vm, programs, maps, templates, spec.variables);
+  const collection = new VmCollection(vm, programs, maps, templates, spec);
   try {
     for (const mapSpec of Object.values(spec.maps)) maps[mapSpec.name] = createMap(vm, mapSpec, cpus, options.seed, templates);
     const kconfigMap = maps['.kconfig'];
@@ -180,7 +243,7 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
         instructions = program.instructions.map((i) => ({ ...i }));
       }
       const referenced = resolveRelocations(program, instructions, maps, spec.externs);
-      programs[program.name] = new VmProgram(type, instructions, {
+      const loaded = loadProgram(program.name, () => new VmProgram(type, instructions, {
         holds: [...referenced],
         name: program.name,
         vm,
@@ -191,12 +254,24 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
         random: options.random,
         jit: options.jit,
         cpus,
-      });
+      }));
+      if (loaded instanceof UnsupportedHelperError) collection.markUnavailable(program.name, loaded);
+      else programs[program.name] = loaded;
     }
-    for (const mapSpec of Object.values(spec.maps)) fillMap(mapSpec, maps, 'references', programs);
+    for (const mapSpec of Object.values(spec.maps)) fillMap(mapSpec, maps, 'references', programs, collection.unavailable);
     return collection;
   } catch (error) {
     collection.close();
+    throw error;
+  }
+}
+
+/** A program, or the error saying which helper keeps the VM from running it (the rest of the collection still loads). */
+function loadProgram(name: string, load: () => VmProgram): VmProgram | UnsupportedHelperError {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof UnsupportedHelperError && error.program === name) return error;
     throw error;
   }
 }
@@ -239,7 +314,7 @@ function entryKey(map: VmMap, entry: MapEntry): Uint8Array {
  * global data and byte values, then freezes `.rodata`/`.kconfig`. Pass
  * 'references' (after): prog array slots and map-in-map values.
  */
-function fillMap(spec: MapSpec, maps: Record<string, VmMap>, pass: 'data' | 'references', programs: Record<string, VmProgram> = {}): void {
+function fillMap(spec: MapSpec, maps: Record<string, VmMap>, pass: 'data' | 'references', programs: Record<string, VmProgram> = {}, unavailable: Record<string, unknown> = {}): void {
   const map = maps[spec.name]!;
   const fail = (detail: string, cause?: unknown): never => {
     throw new CollectionLoadError(`map '${spec.name}': ${detail}`, cause === undefined ? undefined : { cause });
@@ -267,6 +342,8 @@ function fillMap(spec: MapSpec, maps: Record<string, VmMap>, pass: 'data' | 'ref
       if (value instanceof Uint8Array) continue;
       const key = entryKey(map, entry);
       const id = new Uint8Array(4);
+      // A program the VM cannot run leaves its slot empty, as a tail call to it would fail.
+      if ('program' in value && value.program in unavailable) continue;
       if ('program' in value) {
         const program = programs[value.program] ?? fail(`entry names program '${value.program}', which is not loaded`);
         new DataView(id.buffer).setUint32(0, program.id, true);

@@ -95,8 +95,8 @@ export function readTracepointFormat(category: string, name: string, options: { 
     try {
       mountTracefs(TRACEFS_ROOTS[0]!);
       root = TRACEFS_ROOTS[0];
-    } catch {
-      throw new TracepointFormatError(`tracefs is not mounted and could not be mounted on ${TRACEFS_ROOTS[0]} (needs root); give the format text to parseTracepointFormat instead`);
+    } catch (err) {
+      throw Object.assign(new TracepointFormatError(`tracefs is not mounted and could not be mounted on ${TRACEFS_ROOTS[0]} (needs root); give the format text to parseTracepointFormat instead`), { cause: err });
     }
   }
   const path = joinPath(root ?? roots[0]!, relative);

@@ -1,46 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import { createContext, runInContext } from 'node:vm';
 import { webcrypto } from 'node:crypto';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { ROOT, browserFieldPlugin } from './support.ts';
 import { assemble, disassemble } from '../../src/isa/index.ts';
 import * as NodeHost from '../../src/host/node.ts';
 import * as BrowserHost from '../../src/host/browser.ts';
 import { TsbpfError } from '../../src/errors.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
 // The browser host must offer everything the Node host does, with the same signatures.
 const browserHostCoversNode: typeof NodeHost = BrowserHost;
 void browserHostCoversNode;
-
-/**
- * package.json's "browser" field maps published dist/ files; the test bundles
- * src/, so each mapping is applied to the matching source file
- * (./dist/host/node.js → src/host/node.ts), checking the mapping that ships.
- */
-function browserFieldPlugin(): Plugin {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { browser?: Record<string, string> };
-  const toSource = (distPath: string): string => {
-    const match = /^\.\/dist\/(.+)\.js$/.exec(distPath);
-    if (match === null) throw new Error(`package.json browser field: ${distPath} is not a ./dist/*.js file`);
-    return join(ROOT, 'src', `${match[1]}.ts`);
-  };
-  const replacements = new Map(Object.entries(pkg.browser ?? {}).map(([from, to]) => [toSource(from), toSource(to)]));
-  return {
-    name: 'package-browser-field',
-    setup(builder) {
-      builder.onResolve({ filter: /\.ts$/ }, (args) => {
-        const path = resolve(args.resolveDir, args.path);
-        const replacement = replacements.get(path);
-        return replacement === undefined ? undefined : { path: replacement };
-      });
-    },
-  };
-}
 
 async function bundlePage(): Promise<string> {
   const result = await build({
@@ -93,7 +65,8 @@ test('the VM bundles for the browser and runs programs without Node', async () =
   assert.equal(results.arithmetic.jit, results.arithmetic.interpreter);
   assert.equal(results.arithmetic.listing, disassemble(assemble('r0 = r1\nr0 *= 3\nr0 += 7\nr0 ^= r2\nexit')));
   assert.deepEqual(results.collection, [2]);
-  assert.equal(results.fileAccess.name, 'ObjectError');
+  // Regression: the host's error arrives as itself, not wrapped in an ObjectError without its cause.
+  assert.equal(results.fileAccess.name, 'HostUnavailableError');
   assert.match(results.fileAccess.message, /reading \/tmp\/object\.o needs Node: in the browser pass the bytes/);
 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type BtfType, BtfError, createBtf, formatC, formatRaw, parseBtf, parseBtfExt, resolveCoreRelocation } from '../../src/btf/index.ts';
+import { type BtfType, BtfError, btfValueCodec, createBtf, formatC, formatRaw, parseBtf, parseBtfExt, resolveCoreRelocation } from '../../src/btf/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
@@ -152,8 +152,20 @@ function useEverything(btf: ReturnType<typeof parseBtf>): void {
     } catch (err) {
       if (!(err instanceof BtfError)) throw err;
     }
+    decodeEveryValue(btf, id);
   }
   parseBtf(btf.encode());
+}
+
+/** Decodes zeros and 0xff bytes as type `id` and encodes the result back (DATASECs of size 0 included); only BtfError may escape. */
+function decodeEveryValue(btf: ReturnType<typeof parseBtf>, id: number): void {
+  try {
+    const codec = btfValueCodec(btf, id);
+    if (codec.size > 1 << 16) return;
+    for (const fill of [0, 0xff]) codec.encode(codec.decode(new Uint8Array(codec.size).fill(fill)));
+  } catch (err) {
+    if (!(err instanceof BtfError)) throw err;
+  }
 }
 
 function fuzz(seedBlob: Uint8Array, iterations: number, seed: number): { parsed: number; rejected: number } {
@@ -204,7 +216,7 @@ function syntheticSeed(): Uint8Array {
     { id: 8, kind: 'func_proto', name: '', returnType: 1, params: [{ name: 'n', type: 2 }] },
     { id: 9, kind: 'func', name: 'f', type: 8, linkage: 'global' },
     { id: 10, kind: 'var', name: 'v', type: 7, linkage: 'global' },
-    { id: 11, kind: 'datasec', name: '.data', size: 24, vars: [{ type: 10, offset: 0, size: 24 }] },
+    { id: 11, kind: 'datasec', name: '.data', size: 0, vars: [{ type: 10, offset: 0, size: 24 }] },
     { id: 12, kind: 'enum64', name: 'e64', size: 8, signed: true, values: [{ name: 'Y', value: -5n }] },
     { id: 13, kind: 'decl_tag', name: 'tag', type: 3, componentIdx: 1, attribute: false },
     { id: 14, kind: 'union', name: 'u', size: 8, bitfieldEncoding: false, members: [{ name: 'p', type: 2, bitOffset: 0, bitSize: 0 }] },

@@ -44,14 +44,41 @@ test('scalars: ranges, bigint above 53 bits, floats, pointers, enum64', () => {
   assert.throws(() => btfValueCodec(btf, 1).decode(new Uint8Array(3)), /3 bytes at offset 0/);
 });
 
-test('char arrays are strings only when they are C strings; __u8 arrays stay numbers', () => {
+test('char arrays are C strings: they end at the first NUL whatever follows; __u8 arrays stay numbers', () => {
   assert.equal(decodeBtfValue(btf, 4, new Uint8Array([104, 105, 0, 0])), 'hi');
-  assert.deepEqual(decodeBtfValue(btf, 4, new Uint8Array([104, 105, 0, 1])), [104, 105, 0, 1], 'bytes after the NUL');
-  assert.deepEqual(decodeBtfValue(btf, 4, new Uint8Array([104, 105, 106, 107])), [104, 105, 106, 107], 'no terminator');
+  // A reused buffer (a ring buffer record after the ring wrapped) keeps old bytes after the NUL.
+  assert.equal(decodeBtfValue(btf, 4, new Uint8Array([104, 105, 0, 1])), 'hi', 'bytes after the NUL');
+  assert.equal(decodeBtfValue(btf, 4, new Uint8Array([0, 116, 109, 112])), '', 'an empty string with garbage after it');
+  assert.equal(decodeBtfValue(btf, 4, new Uint8Array([104, 105, 106, 107])), 'hijk', 'no terminator: the whole array');
+  assert.equal(decodeBtfValue(btf, 4, new Uint8Array([0xff, 104, 0, 0])), '\ufffdh', 'bytes that are not UTF-8');
   assert.deepEqual(decodeBtfValue(btf, 10, new Uint8Array([104, 105, 0, 0])), [104, 105, 0, 0]);
   assert.deepEqual(encodeBtfValue(btf, 4, 'abc'), new Uint8Array([97, 98, 99, 0]));
-  assert.throws(() => encodeBtfValue(btf, 4, 'abcd'), /holds at most 3/);
+  assert.deepEqual(encodeBtfValue(btf, 4, 'abcd'), new Uint8Array([97, 98, 99, 100]), 'a string filling the array, as C allows');
+  assert.deepEqual(encodeBtfValue(btf, 4, [104, 105, 0, 1]), new Uint8Array([104, 105, 0, 1]), 'exact bytes as numbers');
+  assert.throws(() => encodeBtfValue(btf, 4, 'abcde'), /holds at most 4/);
   assert.throws(() => encodeBtfValue(btf, 10, 'ab'), /expected an array of 4, got string/);
+});
+
+test('arguments are checked at the edge: a missing type id or Btf is a BtfValueError naming it', () => {
+  assert.throws(() => btfValueCodec(btf, undefined as unknown as number), (e) => e instanceof BtfValueError && /type id must be an integer .* got undefined/.test(e.message));
+  assert.throws(() => btfValueCodec(btf, 1.5), (e) => e instanceof BtfValueError && /got number 1.5/.test(e.message));
+  assert.throws(() => btfValueCodec(btf, 10_000), (e) => e instanceof BtfValueError && /from 1 to/.test(e.message));
+  assert.throws(() => btfValueCodec(undefined as unknown as typeof btf, 1), (e) => e instanceof BtfValueError && /expected a Btf/.test(e.message));
+  assert.throws(() => btfValueCodec(btf, 1).decode('abc' as unknown as Uint8Array), (e) => e instanceof BtfValueError && /expected a Uint8Array/.test(e.message));
+});
+
+test('a DATASEC of size 0 (before the loader sizes it) spans its variables; a variable past a sized section is an error', () => {
+  const sec = createBtf([
+    int(1, 'int', 4, 'signed'),
+    { id: 2, kind: 'var', name: 'a', type: 1, linkage: 'global' },
+    { id: 3, kind: 'var', name: 'b', type: 1, linkage: 'global' },
+    { id: 4, kind: 'datasec', name: '.bss', size: 0, vars: [{ type: 2, offset: 0, size: 4 }, { type: 3, offset: 4, size: 4 }] },
+    // The entry claims 2 bytes, the variable's type takes 4.
+    { id: 5, kind: 'datasec', name: '.data', size: 6, vars: [{ type: 2, offset: 0, size: 4 }, { type: 3, offset: 4, size: 2 }] },
+  ]);
+  assert.equal(btfValueCodec(sec, 4).size, 8);
+  assert.deepEqual(decodeBtfValue(sec, 4, encodeBtfValue(sec, 4, { a: 1, b: -2 })), { a: 1, b: -2 });
+  assert.throws(() => btfValueCodec(sec, 5), (e) => e instanceof BtfValueError && /variable 'b' of .data .* ends past the section's 6 bytes/.test(e.message));
 });
 
 test('bitfields, little and big endian', () => {

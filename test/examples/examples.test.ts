@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileBpf } from '../support/clang.ts';
 import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
@@ -23,4 +24,17 @@ test('README: count-protocols gives the same map contents on the interpreter, th
   assert.equal(results[0], 'packets by protocol 1:50 6:100 17:200; bytes from 20 sources, 10.0.0.1 sent 1920');
   assert.equal(results[1], results[0]);
   assert.equal(results[2], results[0]);
+});
+
+test('README: execsnoop through generated bindings sees the three commands it starts', { skip: skipWithoutClang() || skipWithoutKernel() }, () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/execsnoop.ts'], { cwd: ROOT, encoding: 'utf8' });
+  const lines = out.trim().split('\n');
+  assert.equal(lines[0], 'PID      PPID     COMM             FILENAME');
+  assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/).slice(2)), [['node', '/bin/true'], ['node', '/bin/echo'], ['node', '/usr/bin/env']]);
+});
+
+test('README: examples/execsnoop.gen.ts is what tsbpf gen types writes for examples/execsnoop.c', { skip: skipWithoutClang() }, () => {
+  const object = compileBpf(join(ROOT, 'examples', 'execsnoop.c'));
+  const fresh = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gen', 'types', object, '--name', 'execsnoop', '--import-from', '../src'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(fresh.replace(/^const OBJECT = .*$/m, ''), readFileSync(join(ROOT, 'examples', 'execsnoop.gen.ts'), 'utf8').replace(/^const OBJECT = .*$/m, ''));
 });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exit, mov64Imm } from '../../src/isa/instruction.ts';
+import { callHelper, exit, jmpImm, lddw, mov64Imm, mov64Reg } from '../../src/isa/instruction.ts';
+import { JmpOp, LdImm64Src } from '../../src/isa/opcodes.ts';
 import { rmSync } from 'node:fs';
 import { KernelMap, ensureBpffs } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { attachRawTracepoint } from '../../src/kernel/link.ts';
 import { mapInfo } from '../../src/kernel/info.ts';
-import type { CliCommand, CliIo } from '../../src/cli/command.ts';
+import { runCommand } from '../support/cli.ts';
 import { MapType, ProgramType } from '../../src/uapi/enums.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks, u32 } from './support.ts';
@@ -14,13 +15,7 @@ import { checkNoKernelLeaks, u32 } from './support.ts';
 checkNoKernelLeaks();
 const kernel = { skip: skipWithoutKernel() };
 
-async function cli(name: string, args: string[]): Promise<string> {
-  const command = (await import(`../../src/cli/commands/${name}.ts`)).command as CliCommand;
-  let out = '';
-  const io: CliIo = { stdout: (t) => (out += t), stderr: (t) => (out += t), stdin: async () => new Uint8Array() };
-  assert.equal(await command.run(args, io), 0);
-  return out;
-}
+const cli = runCommand;
 
 test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
   const map = KernelMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 4, name: 'tsbpf_cli_map' });
@@ -48,7 +43,37 @@ test('tsbpf prog/map/link show what this process loaded', kernel, async (t) => {
   const dumped = JSON.parse(await cli('map', ['dump', pin, '--json'])) as { map: { id: number }; entries: Array<{ key: string; value: string }> };
   assert.equal(dumped.map.id, mapId);
   assert.deepEqual(dumped.entries, [{ key: '04 03 02 01', value: 'dd cc bb aa' }]);
-  assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}  tracepoint sys_exit`));
+  assert.match(await cli('link', ['list']), new RegExp(`raw_tracepoint  prog ${id}\n\ttracepoint sys_exit`));
+});
+
+test('tsbpf prog dump names helper calls as bpftool does (bpf_ringbuf_reserve#131), not by their xlated offsets', kernel, async (t) => {
+  const ring = KernelMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096, name: 'tsbpf_cli_rb' });
+  t.after(() => ring.close());
+  const program = KernelProgram.load({
+    type: ProgramType.RAW_TRACEPOINT,
+    name: 'tsbpf_cli_call',
+    license: 'GPL',
+    instructions: [
+      callHelper(5), // bpf_ktime_get_ns
+      ...lddw(1, ring.fd, LdImm64Src.MAP_FD),
+      mov64Imm(2, 8),
+      mov64Imm(3, 0),
+      callHelper(131), // bpf_ringbuf_reserve
+      jmpImm(JmpOp.JEQ, 0, 0, 3),
+      mov64Imm(2, 0),
+      mov64Reg(1, 0),
+      callHelper(133), // bpf_ringbuf_discard
+      mov64Imm(0, 0),
+      exit(),
+    ],
+  });
+  t.after(() => program.close());
+  const dump = await cli('prog', ['dump', String(program.info().id)]);
+  assert.match(dump, /call bpf_ktime_get_ns#5\n/);
+  assert.match(dump, /call bpf_ringbuf_reserve#131\n/);
+  assert.match(dump, /call bpf_ringbuf_discard#133\n/);
+  assert.doesNotMatch(dump, /call (0x|unknown#|-)/);
+  assert.match(await cli('prog', ['dump', String(program.info().id), '--kernel']), /\(85\) call bpf_ringbuf_reserve#131\n/);
 });
 
 test('tsbpf feature reports map and program types as JSON', kernel, async () => {

@@ -124,6 +124,9 @@ test('verifier rejection carries the log tail in the message and the whole log',
   assert.equal(caught.code, 'EACCES');
   assert.equal(caught.command, 'PROG_LOAD');
   assert.match(caught.message, /R9 !read_ok/);
+  assert.match(caught.message, /failed: EACCES: the verifier rejected the program/);
+  // The verifier's verdict is no permission problem: no capability or kernel-policy advice.
+  assert.doesNotMatch(caught.message, /refused although|lockdown|CAP_BPF/);
   assert.match(caught.message, /last 8 of \d+ lines/);
   assert.ok(caught.log && caught.log.split('\n').length > 30 && caught.log.includes('0: R1=ctx()'));
   assert.ok(!caught.message.includes('0: R1=ctx()'), 'the message only shows the tail');

@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BtfValue, BtfValueError } from '../../src/btf/value.ts';
 import { loadCollection } from '../../src/kernel/collection.ts';
-import { KernelArgumentError } from '../../src/kernel/errors.ts';
-import type { BpfMap } from '../../src/backend/index.ts';
 import { possibleCpus } from '../../src/kernel/map.ts';
-import { type TypedMap, typedMap, typedSpecMap } from '../../src/kernel/typed-map.ts';
+import { type BpfCollection, TypedMapError, typedMap, typedPerCpuMap, typedSpecMap } from '../../src/backend/index.ts';
 import { loadCollectionSpec } from '../../src/object/load.ts';
-import type { CollectionSpec } from '../../src/object/spec.ts';
 import { loadVmCollection } from '../../src/vm/collection.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
@@ -36,8 +33,9 @@ const SKB_LEN = 50n;
 const zero = { bytes: 0n, delta: 0, kind: 0, urgent: 0, level: 0, spare: 0, seen: false, hops: [0, 0, 0], as_u32: 0, as_bytes: [0, 0, 0, 0], cookie: 0n };
 
 /** The same checks on either backend's maps: what the program wrote, then typed writes, reads, deletes and errors. */
-function exercise(spec: CollectionSpec, maps: Record<string, BpfMap>, typed: (name: string) => TypedMap): void {
-  const flows = typed('flows');
+function exercise(collection: BpfCollection): void {
+  const { spec, maps } = collection;
+  const flows = collection.typed('flows');
   assert.deepEqual([...flows.entries()], [[key, written(0x123456789abcdefn + SKB_LEN)]]);
   assert.deepEqual(flows.lookupBatch(), [...flows.entries()]);
 
@@ -56,7 +54,7 @@ function exercise(spec: CollectionSpec, maps: Record<string, BpfMap>, typed: (na
   flows.set({ ...other, proto: 99 as unknown as string }, value);
   assert.deepEqual([...flows.keys()].find((k) => (k as { proto: unknown }).proto === 99), { ...other, proto: 99 });
 
-  assert.throws(() => flows.set({ ...other, ifname: 'much-too-long' }, value), (e) => e instanceof BtfValueError && e.path === 'key.ifname' && /holds at most 7/.test(e.message));
+  assert.throws(() => flows.set({ ...other, ifname: 'much-too-long' }, value), (e) => e instanceof BtfValueError && e.path === 'key.ifname' && /holds at most 8/.test(e.message));
   assert.throws(() => flows.set(other, { ...value, level: 4096 }), (e) => e instanceof BtfValueError && e.path === 'value.level' && /out of range/.test(e.message));
   assert.throws(() => flows.set(other, { ...value, hops: [1, 2] }), (e) => e instanceof BtfValueError && e.path === 'value.hops');
   assert.throws(() => flows.set({ ...other, proto: 'PROTO_SCTP' }, value), /no enumerator 'PROTO_SCTP'/);
@@ -67,8 +65,8 @@ function exercise(spec: CollectionSpec, maps: Record<string, BpfMap>, typed: (na
   assert.throws(() => flows.set(other, { ...value, extra: 1 }), /no member 'extra'/);
 
   // Per-CPU: one decoded value per possible CPU.
-  const perCpu = typed('per_cpu');
-  const slot = perCpu.get(1) as Array<typeof zero>;
+  const perCpu = collection.typedPerCpu<number, typeof zero>('per_cpu');
+  const slot = perCpu.get(1)!;
   assert.equal(slot.length, possibleCpus());
   const ran = slot.filter((v) => v.bytes !== 0n);
   assert.deepEqual(ran, [{ ...zero, bytes: SKB_LEN, level: 77 }], 'the program ran on one CPU');
@@ -76,9 +74,11 @@ function exercise(spec: CollectionSpec, maps: Record<string, BpfMap>, typed: (na
   const values = Array.from({ length: possibleCpus() }, (_, cpu) => ({ ...zero, bytes: BigInt(cpu + 10), hops: [cpu, cpu, cpu] }));
   perCpu.set(0, values);
   assert.deepEqual(perCpu.get(0), values);
-  assert.throws(() => perCpu.set(0, values[0]!), KernelArgumentError);
+  assert.throws(() => perCpu.set(0, values[0] as unknown as (typeof zero)[]), TypedMapError);
+  assert.throws(() => collection.typed('per_cpu'), (e) => e instanceof TypedMapError && /is per-CPU: use PerCpuTypedMap/.test(e.message));
+  assert.throws(() => collection.typedPerCpu('flows'), (e) => e instanceof TypedMapError && /is not per-CPU/.test(e.message));
   assert.equal([...perCpu.entries()].length, 2);
-  assert.deepEqual(typedMap(maps.per_cpu!, spec.btf!, spec.maps.per_cpu!.btfKeyTypeId!, spec.maps.per_cpu!.btfValueTypeId!).get(0), values);
+  assert.deepEqual(typedPerCpuMap(maps.per_cpu!, spec.btf!, spec.maps.per_cpu!.btfKeyTypeId!, spec.maps.per_cpu!.btfValueTypeId!).get(0), values);
 }
 
 test('typed maps: struct keys and values decoded from BTF, on a kernel map and a VM map', needs, () => {
@@ -87,14 +87,14 @@ test('typed maps: struct keys and values decoded from BTF, on a kernel map and a
   const kernel = loadCollection(spec);
   try {
     assert.equal(kernel.programs.record!.run({ data }).retval, 0);
-    exercise(spec, kernel.maps, (name) => kernel.typed(name));
+    exercise(kernel);
   } finally {
     kernel.close();
   }
   const vm = loadVmCollection(spec, { cpus: possibleCpus() });
   try {
     assert.equal(vm.programs.record!.run({ data }).retval, 0);
-    exercise(spec, vm.maps, (name) => typedSpecMap(spec, name, vm.maps[name]!));
+    exercise(vm);
   } finally {
     vm.close();
   }
@@ -106,7 +106,7 @@ test('typed maps: type ids that do not fit the map are refused', needs, () => {
   try {
     const flows = spec.maps.flows!;
     assert.throws(() => typedMap(vm.maps.flows!, spec.btf!, flows.btfValueTypeId!, flows.btfValueTypeId!), /BTF key type .* is 32 bytes, the map's key size is 20/);
-    assert.throws(() => typedMap(vm.maps.flows!, spec.btf!, 0, flows.btfValueTypeId!), /key type id 0/);
+    assert.throws(() => typedMap(vm.maps.flows!, spec.btf!, 0, flows.btfValueTypeId!), /no BTF key type for a 20-byte key/);
     assert.throws(() => typedSpecMap(spec, 'nope', vm.maps.flows!), /no map 'nope' \(maps: .*flows, per_cpu\)/);
   } finally {
     vm.close();

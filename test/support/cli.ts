@@ -21,3 +21,12 @@ export function spawnTsbpf(args: string[], stdin: string | Uint8Array = ''): Pro
     child.stdin.end(stdin);
   });
 }
+
+/** Runs command `name` in this process (its module's run) and returns what it printed; it must exit 0. */
+export async function runCommand(name: string, args: string[]): Promise<string> {
+  const { command } = (await import(`../../src/cli/commands/${name}.ts`)) as { command: import('../../src/cli/command.ts').CliCommand };
+  let out = '';
+  const code = await command.run(args, { stdout: (t) => (out += t), stderr: (t) => (out += t), stdin: async () => new Uint8Array() });
+  if (code !== 0) throw new Error(`tsbpf ${name} ${args.join(' ')} exited ${code}: ${out}`);
+  return out;
+}

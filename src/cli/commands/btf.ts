@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { InputTooLargeError, readFile } from '../../host/node.ts';
 import { type Btf, BtfError, formatC, formatRaw, loadKernelBtf, parseBtf } from '../../btf/index.ts';
 import { ElfFile } from '../../object/elf.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
@@ -20,8 +20,9 @@ const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 function readBytes(path: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    return readFile(path);
   } catch (err) {
+    if (err instanceof InputTooLargeError) throw err;
     throw new BtfError(`cannot read ${path}: ${(err as Error).message}`);
   }
 }

@@ -1,6 +1,7 @@
 import { decode } from '../../isa/encoding.ts';
 import { runConformanceProgram } from '../../vm/conformance.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { maxInputBytes } from '../../host/node.ts';
 
 const usage = `usage: tsbpf conformance-plugin [--jit] [<mem-hex>]
 
@@ -41,7 +42,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     else memText = arg;
   }
   const mem = memText !== undefined ? parseHex(memText, 'the memory argument') : undefined;
-  const text = new TextDecoder().decode(await io.stdin());
+  const text = new TextDecoder().decode(await io.stdin(maxInputBytes()));
   const code = parseHex(text, 'the program on stdin');
   if (code.length === 0) throw new UsageError('no program on stdin');
   const r0 = runConformanceProgram(decode(code, { validate: false }), mem, { jit });

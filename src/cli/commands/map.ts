@@ -1,4 +1,8 @@
-import { fdById, listIds, mapInfo, withObjectFd, type MapInfo } from '../../kernel/info.ts';
+import { btfData, fdById, listIds, mapInfo, withObjectFd, type MapInfo } from '../../kernel/info.ts';
+import { parseBtf } from '../../btf/btf.ts';
+import { type BtfValue, type BtfValueCodec, btfValueCodec } from '../../btf/value.ts';
+import { MapType } from '../../uapi/enums.ts';
+import { KernelSymbols, stackAddresses, symbolizeStack } from '../../kernel/symbolize.ts';
 import { KernelMap, openPinned, possibleCpus } from '../../kernel/map.ts';
 import { mapTypeName } from '../../uapi/enums.ts';
 import { TsbpfError } from '../../errors.ts';
@@ -11,8 +15,11 @@ const usage = `usage: tsbpf map list [--json]
 Maps in the kernel (needs root).
 
   list               every map: id, type, name, key/value sizes, max entries, flags
-  dump ID|PATH       every entry of the map with that id or pinned at PATH (hex);
-                     per-CPU maps show one value per possible CPU
+  dump ID|PATH       every entry of the map with that id or pinned at PATH:
+                     decoded from the map's BTF when it has some (bpftool's
+                     {"comm":"sh"}: 114), hex otherwise; stack trace maps as
+                     symbolised frames (kallsyms); per-CPU maps show one value
+                     per possible CPU
   --json             machine-readable output
 `;
 
@@ -22,29 +29,71 @@ function line(info: MapInfo): string {
 
 const NOT_ITERABLE = new Set(['RINGBUF', 'USER_RINGBUF', 'PERF_EVENT_ARRAY', 'QUEUE', 'STACK', 'BLOOM_FILTER', 'STRUCT_OPS', 'ARENA']);
 
+/** A decoded value as bpftool prints BTF values: JSON, with 64-bit integers and addresses as plain numbers. */
+export function formatBtfValue(value: BtfValue): string {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return `[${value.map(formatBtfValue).join(',')}]`;
+  if (typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${formatBtfValue(v)}`).join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/** How a map's keys and values print: through BTF codecs when the map has BTF types, as hex bytes otherwise. */
+interface Printer {
+  key(bytes: Uint8Array): string;
+  value(bytes: Uint8Array): string;
+  /** Decoded forms for --json (undefined without BTF). */
+  decodedKey?(bytes: Uint8Array): BtfValue;
+  decodedValue?(bytes: Uint8Array): BtfValue;
+}
+
+function printer(info: MapInfo): Printer {
+  if (info.type === MapType.STACK_TRACE) {
+    let symbols: KernelSymbols | undefined;
+    try {
+      symbols = new KernelSymbols();
+    } catch {
+      symbols = undefined; // kallsyms hidden: frames print as addresses
+    }
+    const frames = (bytes: Uint8Array): string[] => symbolizeStack(stackAddresses(bytes), { kernel: symbols });
+    return { key: (b) => String(new DataView(b.buffer, b.byteOffset).getUint32(0, true)), value: (b) => `\n${frames(b).map((f) => `    ${f}`).join('\n')}`, decodedValue: (b) => frames(b) };
+  }
+  if (info.btfId === 0 || info.btfValueTypeId === 0) return { key: hex, value: hex };
+  const btfBytes = withObjectFd('btf', info.btfId, btfData);
+  if (btfBytes === undefined) return { key: hex, value: hex }; // the BTF went away with its last user
+  const btf = parseBtf(btfBytes);
+  const value = btfValueCodec(btf, info.btfValueTypeId);
+  let key: BtfValueCodec | undefined;
+  if (info.btfKeyTypeId !== 0) key = btfValueCodec(btf, info.btfKeyTypeId);
+  const decodeKey = (b: Uint8Array): BtfValue => (key ? key.decode(b) : info.keySize === 4 ? new DataView(b.buffer, b.byteOffset).getUint32(0, true) : hex(b));
+  return { key: (b) => formatBtfValue(decodeKey(b)), value: (b) => formatBtfValue(value.decode(b)), decodedKey: decodeKey, decodedValue: (b) => value.decode(b) };
+}
+
 function dump(fd: number, json: boolean, io: CliIo): void {
   const info = mapInfo(fd);
   const typeName = mapTypeName(info.type);
   if (NOT_ITERABLE.has(typeName)) throw new TsbpfError(`map ${info.id} is a ${typeName} map: it has no keys to iterate`);
   const map = new KernelMap(fd, { type: info.type, name: info.name, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags });
   try {
-    const rows: Array<{ key: string; value?: string; values?: string[] }> = [];
+    const print = printer(info);
+    const rows: Array<{ key: Uint8Array; values: Uint8Array[] }> = [];
     for (const key of map.keys()) {
-      if (map.perCpu) {
-        const values = map.lookupPerCpu(key);
-        if (values) rows.push({ key: hex(key), values: values.map(hex) });
-      } else {
-        const value = map.lookup(key);
-        if (value) rows.push({ key: hex(key), value: hex(value) });
-      }
+      const values = map.perCpu ? map.lookupPerCpu(key) : [map.lookup(key)].filter((v) => v !== undefined);
+      if (values && values.length > 0) rows.push({ key, values });
     }
     if (json) {
-      io.stdout(`${JSON.stringify({ map: info, entries: rows }, bigintJson, 2)}\n`);
+      const entries = rows.map(({ key, values }) => ({
+        key: hex(key),
+        ...(map.perCpu ? { values: values.map(hex) } : { value: hex(values[0]!) }),
+        ...(print.decodedKey ? { formatted: { key: print.decodedKey(key), ...(map.perCpu ? { values: values.map((v) => print.decodedValue!(v)) } : { value: print.decodedValue!(values[0]!) }) } } : {}),
+        ...(!print.decodedKey && print.decodedValue ? { frames: print.decodedValue(values[0]!) } : {}),
+      }));
+      io.stdout(`${JSON.stringify({ map: info, entries }, bigintJson, 2)}\n`);
       return;
     }
-    for (const row of rows) {
-      if (row.values) io.stdout(`key: ${row.key}\n${row.values.map((v, cpu) => `  value (CPU ${String(cpu).padStart(2, '0')}): ${v}`).join('\n')}\n`);
-      else io.stdout(`key: ${row.key}  value: ${row.value}\n`);
+    const decoded = print.decodedKey !== undefined;
+    for (const { key, values } of rows) {
+      if (map.perCpu) io.stdout(`key: ${print.key(key)}\n${values.map((v, cpu) => `  value (CPU ${String(cpu).padStart(2, '0')}): ${print.value(v)}`).join('\n')}\n`);
+      else io.stdout(decoded ? `${print.key(key)}: ${print.value(values[0]!)}\n` : `key: ${print.key(key)}  value: ${print.value(values[0]!)}\n`);
     }
     io.stdout(`Found ${rows.length} element${rows.length === 1 ? '' : 's'}${map.perCpu ? ` (${possibleCpus()} possible CPUs)` : ''}\n`);
   } finally {

@@ -49,8 +49,19 @@ export class JitCompileError extends TsbpfError {
     readonly moduleBytes: number,
     override readonly cause: unknown,
   ) {
-    super(`program '${program}': the WebAssembly engine refused the compiled module (${moduleBytes} bytes): ${describeCause(cause)}`);
+    super(`program '${program}': the WebAssembly engine refused the compiled module (${moduleBytes} bytes): ${describeCause(cause)}${refusalHint(describeCause(cause))}`);
   }
+}
+
+/**
+ * What to do about the refusals web pages meet: a Content-Security-Policy
+ * without 'wasm-unsafe-eval', and Chromium's limit on compiling modules
+ * over 8 MB synchronously on the main thread.
+ */
+function refusalHint(cause: string): string {
+  if (/main thread|larger than|8MB|8 MB/i.test(cause)) return ' (browsers compile modules over 8 MB only off the main thread: run the VM in a Web Worker, see docs/vm.md "In the browser", or use the interpreter)';
+  if (/code generation|disallowed|Content.Security|CSP|unsafe-eval/i.test(cause)) return " (the page's Content-Security-Policy forbids compiling WebAssembly: add 'wasm-unsafe-eval' to its script-src, or use the interpreter)";
+  return '';
 }
 
 /** Compile statistics of one program. */
