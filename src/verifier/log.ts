@@ -131,8 +131,8 @@ export function formatFrame(f: Frame, scratchedRegs?: ReadonlySet<number>, scrat
 
 /** vlog_alignment: the column the `;` state goes to after an instruction of `width` characters. */
 function alignment(width: number): number {
-  const aligned = Math.ceil(Math.max(width + 4, 40) / 8) * 8;
-  return aligned - width - 1;
+  const pos = width + 1; // the kernel measures the line with its newline
+  return Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
 }
 
 /**
@@ -141,9 +141,11 @@ function alignment(width: number): number {
  * truncates back to it (the kernel's pop_log).
  */
 export class VerifierLog {
-  private text = '';
-  private lastInsnLineStart = -1;
-  private lastInsnWidth = 0;
+  /** The log as pieces (appending and truncating stay cheap on long logs). */
+  private readonly parts: string[] = [];
+  private total = 0;
+  /** Index in `parts` of the last instruction line while nothing followed it. */
+  private lastInsnPart = -1;
   private prevLine: LineInfo | undefined;
 
   constructor(
@@ -156,16 +158,28 @@ export class VerifierLog {
   }
 
   get length(): number {
-    return this.text.length;
+    return this.total;
   }
 
   truncate(length: number): void {
-    if (length < this.text.length) this.text = this.text.slice(0, length);
-    this.lastInsnLineStart = -1;
+    while (this.total > length && this.parts.length > 0) {
+      const last = this.parts.pop()!;
+      this.total -= last.length;
+      if (this.total < length) {
+        const kept = last.slice(0, length - this.total);
+        this.parts.push(kept);
+        this.total += kept.length;
+      }
+    }
+    this.lastInsnPart = -1;
+    this.prevLine = undefined;
   }
 
   write(s: string): void {
-    if (this.level > 0) this.text += s;
+    if (this.level === 0 || s === '') return;
+    this.parts.push(s);
+    this.total += s.length;
+    this.lastInsnPart = -1;
   }
 
   /** `; source line @ file.c:12` before an instruction whose line changed. */
@@ -175,32 +189,34 @@ export class VerifierLog {
     if (line === undefined || line === this.prevLine) return;
     if (this.prevLine && line.fileName === this.prevLine.fileName && line.line === this.prevLine.line) return;
     const file = line.fileName.slice(line.fileName.lastIndexOf('/') + 1);
-    this.text += `${prefix}${line.lineText.trimStart()} @ ${file}:${line.line}\n`;
+    this.write(`${prefix}${line.lineText.trimStart()} @ ${file}:${line.line}\n`);
     this.prevLine = line;
   }
 
   /** `12: (bf) r1 = r6` */
   instruction(insnIdx: number, text: string): void {
     if (this.level === 0) return;
-    const line = `${insnIdx}: ${text}`;
-    this.lastInsnLineStart = this.text.length;
-    this.lastInsnWidth = line.length;
-    this.text += `${line}\n`;
+    this.write(`${insnIdx}: ${text}\n`);
+    this.lastInsnPart = this.parts.length - 1;
   }
 
-  /** The state after the last instruction, on its line after `;` when nothing was written since. */
+  /** The state after the last instruction, on its line after `;` when nothing was written since (print_insn_state). */
   stateAfter(insnIdx: number, state: string): void {
     if (this.level === 0 || state === '') return;
-    if (this.lastInsnLineStart >= 0 && this.text.length === this.lastInsnLineStart + this.lastInsnWidth + 1) {
-      this.text = `${this.text.slice(0, -1)}${' '.repeat(alignment(this.lastInsnWidth))};${state}\n`;
+    if (this.lastInsnPart >= 0 && this.lastInsnPart === this.parts.length - 1) {
+      const line = this.parts[this.lastInsnPart]!;
+      const width = line.length - 1;
+      const updated = `${line.slice(0, -1)}${' '.repeat(alignment(width))};${state}\n`;
+      this.parts[this.lastInsnPart] = updated;
+      this.total += updated.length - line.length;
+      this.lastInsnPart = -1;
     } else {
-      this.text += `${insnIdx}:${state}\n`;
+      this.write(`${insnIdx}:${state}\n`);
     }
-    this.lastInsnLineStart = -1;
   }
 
   toString(): string {
-    return this.text;
+    return this.parts.join('');
   }
 }
 

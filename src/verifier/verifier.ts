@@ -243,10 +243,10 @@ export class Verifier {
     let rejection: Rejection | undefined;
     try {
       this.validateInstructions();
-      this.checkStackDepth();
       this.cur = this.initialState();
       if (this.log.level > 0) this.log.write(`0:${formatFrame(this.frame())}\n`);
       this.explore();
+      this.checkStackDepth();
     } catch (e) {
       if (!(e instanceof Rejection)) throw e;
       rejection = e;
@@ -285,35 +285,27 @@ export class Verifier {
   }
 
   /**
-   * check_max_stack_depth: the deepest chain of bpf-to-bpf calls may use
-   * 512 bytes of stack in total; each function's own use is taken from its
-   * stores and loads relative to r10 (rounded up to 8 as the kernel does).
+   * check_max_stack_depth, after exploration: along every chain of
+   * bpf-to-bpf calls the functions' stack use (as verified, rounded up to 16
+   * bytes as for JIT-compiled programs) may add up to 512 bytes at most.
    */
   private checkStackDepth(): void {
     const { subprogs, subprogOf } = this.shape;
-    const own = subprogs.map(() => 0);
     const callees = subprogs.map(() => new Set<number>());
     for (let t = 0; t < this.insns.length; t++) {
       const i = this.insns[t]!;
-      const sp = subprogOf[t]!;
-      const cls = opClass(i.opcode);
-      if ((cls === InsnClass.STX || cls === InsnClass.ST) && i.dst === 10) own[sp] = Math.max(own[sp]!, -i.offset);
-      if (cls === InsnClass.LDX && i.src === 10) own[sp] = Math.max(own[sp]!, -i.offset);
-      if (isPseudoCall(i)) callees[sp]!.add(subprogOf[t + i.imm + 1]!);
+      if (isPseudoCall(i)) callees[subprogOf[t]!]!.add(subprogOf[t + i.imm + 1]!);
       if (isLddw(i)) t++;
     }
-    const rounded = own.map((b) => Math.ceil(Math.max(b, 0) / 8) * 8);
-    const visit = (sp: number, depth: number, total: number, chain: number[]): void => {
-      const here = total + Math.max(rounded[sp]!, sp === 0 || rounded[sp]! > 0 ? rounded[sp]! : 0);
-      if (chain.length >= MAX_CALL_FRAMES) {
-        throw new Rejection(this.shape.subprogs[sp]!.start, `the call stack of ${chain.length + 1} frames is too deep !`, 'E2BIG');
+    const own = this.stackDepth.map((d) => Math.ceil(d / 16) * 16);
+    const visit = (sp: number, total: number, frames: number, chain: readonly number[]): void => {
+      const depth = total + own[sp]!;
+      if (depth > MAX_BPF_STACK) {
+        throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frames} calls is ${depth}. Too large`, 'EACCES');
       }
-      if (here > MAX_BPF_STACK) {
-        throw new Rejection(this.shape.subprogs[sp]!.start, `combined stack size of ${chain.length + 1} calls is ${here}. Too large`, 'EACCES');
-      }
-      for (const c of callees[sp]!) if (!chain.includes(c)) visit(c, depth + 1, here, [...chain, sp]);
+      for (const c of callees[sp]!) if (!chain.includes(c)) visit(c, depth, frames + 1, [...chain, c]);
     };
-    visit(0, 0, 0, []);
+    visit(0, 0, 1, [0]);
   }
 
   // ---- the main loop --------------------------------------------------------
@@ -340,13 +332,13 @@ export class Verifier {
         if (!this.finishPath()) return;
         continue;
       }
-      if (this.log.level > 1 && this.printFromState) {
-        this.log.write(`\nfrom ${this.cur.prevInsnIdx} to ${idx}:${formatFrame(this.frame(), undefined, undefined, this.refIds())}\n`);
-        this.printFromState = false;
-      } else if (this.log.level === 1 && this.printFromState) {
-        this.log.write(`\nfrom ${this.cur.prevInsnIdx} to ${idx}:${formatFrame(this.frame(), undefined, undefined, this.refIds())}\n`);
-        this.printFromState = false;
+      if (this.printFromState && this.log.level > 0) {
+        // After a popped branch: level 2 announces it, both levels print the whole state once.
+        const state = formatFrame(this.frame(), undefined, undefined, this.refIds());
+        if (this.log.level > 1) this.log.write(`\nfrom ${this.cur.prevInsnIdx} to ${idx}:${state}\n`);
+        this.log.write(`${idx}:${state}\n`);
       }
+      this.printFromState = false;
       if (this.log.level > 0) {
         this.log.sourceLine(idx);
         this.log.instruction(idx, `(${this.insns[idx]!.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(this.insns, idx, { style: 'kernel' })}`);
@@ -410,7 +402,7 @@ export class Verifier {
     const list = this.explored.get(idx) ?? [];
     const force = this.shape.forceCheckpoint[idx] === 1;
     const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
-    this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, list.length);
+    const compared = list.length;
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
@@ -431,6 +423,7 @@ export class Verifier {
         this.curStates--;
       }
     }
+    this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, compared);
     if (!addNew) return false;
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
