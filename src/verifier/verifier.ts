@@ -1158,8 +1158,9 @@ export class Verifier {
       }
       if (insn.src === CallSrc.KFUNC) throw new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (call at insn ${idx})`, 'ENOTSUPP');
       if (opSource(insn.opcode) === Source.X) throw new Rejection(idx, 'BPF_CALL uses reserved fields', 'EINVAL');
-      this.checkHelperCall(idx, insn);
+      // Set first: a callback-calling helper continues in the callback instead.
       this.cur.insnIdx = idx + 1;
+      this.checkHelperCall(idx, insn);
       return false;
     }
     if (op === JmpOp.JCOND) {
@@ -1434,6 +1435,9 @@ export class Verifier {
       this.cur.activeLock = 0;
     }
     const callback = CALLBACK_HELPERS[helper.name];
+    if (helper.name === 'for_each_map_elem' && meta.map !== undefined && !mapHelperCompatible(meta.map.spec.type, helper.name)) {
+      throw new Rejection(idx, 'callback function not allowed for map', 'ENOTSUPP');
+    }
     const caller = this.frame();
     const callbackArgs = callback && meta.subprog >= 0 ? callback.args(caller, meta) : undefined;
     // Caller-saved registers are clobbered.

@@ -48,6 +48,7 @@ import { mapTypeName } from '../uapi/enums.ts';
 import type { JitOptions } from './jit/index.ts';
 import { VmProgram, vmProgramById } from './runtime.ts';
 import { Vm } from './vm.ts';
+import { assertAccepted, verify } from '../verifier/index.ts';
 
 /** A collection could not be loaded into the VM; names the map, program or extern. */
 export class CollectionLoadError extends TsbpfError {
@@ -59,6 +60,14 @@ export interface VmCollectionOptions {
   vm?: Vm;
   /** Run the programs with the WebAssembly JIT. */
   jit?: boolean | JitOptions;
+  /**
+   * Verify every program with tsbpf's verifier before loading (default
+   * true), as the kernel does: a rejected program fails to load with a
+   * VerifierError. An accepted program whose memory accesses the verifier
+   * proved in bounds runs in the JIT without per-access checks. `false`
+   * loads without verifying and keeps every run-time check.
+   */
+  verify?: boolean;
   /** Virtual CPUs: values per per-CPU map element, rings of perf event arrays (default 1). */
   cpus?: number;
   /**
@@ -242,6 +251,7 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
       } else {
         instructions = program.instructions.map((i) => ({ ...i }));
       }
+      const jit = verifiedJitOptions({ ...program, instructions, coreRelocations: [] }, type, spec, options);
       const referenced = resolveRelocations(program, instructions, maps, spec.externs);
       const loaded = loadProgram(program.name, () => new VmProgram(type, instructions, {
         holds: [...referenced],
@@ -252,7 +262,7 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
         onTrace: options.onTrace,
         clock: options.clock,
         random: options.random,
-        jit: options.jit,
+        jit,
         cpus,
       }));
       if (loaded instanceof UnsupportedHelperError) collection.markUnavailable(program.name, loaded);
@@ -274,6 +284,23 @@ function loadProgram(name: string, load: () => VmProgram): VmProgram | Unsupport
     if (error instanceof UnsupportedHelperError && error.program === name) return error;
     throw error;
   }
+}
+
+/**
+ * The JIT options of one program: verified (unless `verify: false`), and
+ * without run-time checks when the verifier proved every access in bounds
+ * of regions the VM lays out exactly as the verifier assumes.
+ */
+function verifiedJitOptions(program: ProgramSpec, type: ProgramType, spec: CollectionSpec, options: VmCollectionOptions): boolean | JitOptions | undefined {
+  if (options.verify === false) return options.jit;
+  const result = verify(program, { type, maps: spec.maps, logLevel: 0 });
+  if (!result.accepted) {
+    // Log level 1 only for the error: the path that failed, as the kernel reports it.
+    assertAccepted(program.name, verify(program, { type, maps: spec.maps, logLevel: 1 }));
+  }
+  if (!options.jit || !result.boundsProven) return options.jit;
+  const jit = options.jit === true ? {} : options.jit;
+  return jit.checked === undefined ? { ...jit, checked: false } : jit;
 }
 
 function createMap(vm: Vm, spec: MapSpec, cpus: number, seed: number | undefined, templates: VmMap[]): VmMap {
