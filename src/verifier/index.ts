@@ -34,6 +34,8 @@ export interface VerifyOptions {
   /** License, for GPL-only helpers (defaults to the spec's; 'GPL' for bare instructions). */
   license?: string;
   sleepable?: boolean;
+  /** BPF_PROG_LOAD prog_flags (defaults to the spec's): BPF_F_STRICT_ALIGNMENT (1) is honoured. */
+  programFlags?: number;
   /** Verify as a privileged (CAP_BPF + CAP_PERFMON) load, as root does. Default true. */
   privileged?: boolean;
   /** BTF to resolve CO-RE relocations against before verifying (the running kernel's, usually). */
@@ -73,6 +75,8 @@ export interface VerifyResult {
 /** Licenses the kernel treats as GPL-compatible (license_is_gpl_compatible). */
 const GPL_COMPATIBLE = new Set(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL']);
 
+const BPF_F_STRICT_ALIGNMENT = 1;
+
 let mapUid = 0;
 
 /** Verifies one program: a ProgramSpec from an object or assembly, or bare instructions. */
@@ -108,6 +112,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     mapAt: (idx, insn) => mapByInsn.get(idx) ?? (insn.src === LdImm64Src.MAP_FD || insn.src === LdImm64Src.MAP_VALUE ? byFd.get(insn.imm) : undefined),
     gplCompatible: GPL_COMPATIBLE.has(license),
     sleepable: options.sleepable ?? spec?.sleepable ?? false,
+    strictAlignment: ((options.programFlags ?? spec?.programFlags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0,
     privileged: options.privileged ?? true,
     logLevel: options.logLevel ?? 1,
     lineInfo: spec?.lineInfo ?? [],

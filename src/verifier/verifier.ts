@@ -35,6 +35,7 @@ import {
 import type { LineInfo } from '../object/index.ts';
 import {
   ArgType,
+  AttachType,
   MapType,
   ProgramType,
   ReturnType,
@@ -112,6 +113,8 @@ export interface VerifierInput {
   mapAt: (insnIdx: number, insn: Instruction) => VerifierMap | undefined;
   gplCompatible: boolean;
   sleepable: boolean;
+  /** BPF_F_STRICT_ALIGNMENT: every access aligned to its size, packet accesses to NET_IP_ALIGN. */
+  strictAlignment: boolean;
   privileged: boolean;
   logLevel: 0 | 1 | 2;
   lineInfo: readonly LineInfo[];
@@ -172,6 +175,8 @@ const CHANGES_PKT_DATA = new Set([
   'xdp_adjust_tail', 'msg_pull_data', 'msg_push_data', 'msg_pop_data', 'lwt_push_encap', 'lwt_seg6_store_bytes', 'lwt_seg6_adjust_srh',
   'lwt_seg6_action', 'store_hdr_opt', 'skb_ecn_set_ce', 'dynptr_write',
 ]);
+/** is_ptr_cast_function: the result carries the argument's reference. */
+const PTR_CAST_HELPERS = new Set(['tcp_sock', 'sk_fullsock', 'skc_to_tcp_sock', 'skc_to_tcp6_sock', 'skc_to_udp6_sock', 'skc_to_mptcp_sock', 'skc_to_tcp_timewait_sock', 'skc_to_tcp_request_sock']);
 /** Helpers returning at most their size argument (do_refine_retval_range). */
 const SIZED_RETURN = new Set(['get_stack', 'get_task_stack', 'probe_read_str', 'probe_read_kernel_str', 'probe_read_user_str']);
 /** Helpers whose callback argument runs synchronously, with the callback's frame set up as the kernel does. */
@@ -736,8 +741,8 @@ export class Verifier {
     }
     const bytes = sizeBytes(size);
     const fetch = (insn.imm & AtomicOp.FETCH) !== 0;
-    const loaded = this.memAccess(idx, insn.dst, insn.offset, bytes, false, undefined, false);
-    this.memAccess(idx, insn.dst, insn.offset, bytes, true, { reg: unknownScalar(), regno: -1, isImm: false }, false);
+    const loaded = this.memAccess(idx, insn.dst, insn.offset, bytes, false, undefined, false, true);
+    this.memAccess(idx, insn.dst, insn.offset, bytes, true, { reg: unknownScalar(), regno: -1, isImm: false }, false, true);
     if (insn.imm === AtomicOp.CMPXCHG) this.writeReg(0, loaded ?? unknownScalar());
     else if (fetch) {
       this.checkDst(idx, insn.src);
@@ -757,9 +762,10 @@ export class Verifier {
     write: boolean,
     store: { reg: Reg; regno: number; isImm: boolean } | undefined,
     sx: boolean,
+    strictOnce = false,
   ): Reg | undefined {
     const reg = this.regs()[regno]!;
-    this.checkAlignment(idx, reg, insnOff, size);
+    this.checkAlignment(idx, reg, insnOff, size, strictOnce);
     const off = insnOff + reg.off;
     const base = baseOf(reg.type);
     const t = reg.type;
@@ -791,7 +797,8 @@ export class Verifier {
       }
       const spec = this.progSpec;
       if (spec?.access === undefined) this.needsRuntimeChecks = true;
-      const result = spec ? contextAccess(spec, off, size, write, this.input.expectedAttachType) : { ok: false, regType: RegType.SCALAR };
+      // Sign-extending loads from the context are refused (the is_valid_access callbacks reject is_ldsx).
+      const result = spec && !sx ? contextAccess(spec, off, size, write, this.input.expectedAttachType) : { ok: false, regType: RegType.SCALAR };
       if (!result.ok) {
         this.log.sourceLine(idx);
         throw new Rejection(idx, `invalid bpf_context access off=${off} size=${size}`);
@@ -863,17 +870,29 @@ export class Verifier {
    * check_ptr_alignment: on x86 (no strict alignment) only stack accesses
    * must be aligned to their size; packet, map and ctx accesses may not be.
    */
-  private checkAlignment(idx: number, reg: Reg, off: number, size: number): void {
-    if (reg.type !== RegType.PTR_TO_STACK || size === 1) return;
-    const address = tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off)));
-    if (!tnumIsAligned(address, size)) {
-      throw new Rejection(idx, `misaligned stack access off ${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
+  private checkAlignment(idx: number, reg: Reg, off: number, size: number, strictOnce: boolean): void {
+    const strict = this.input.strictAlignment || strictOnce;
+    if (size === 1) return;
+    const base = baseOf(reg.type);
+    if (isPacketPointer(base)) {
+      if (!strict) return;
+      // NET_IP_ALIGN: the IP header sits 2 bytes into the buffer.
+      if (!tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(2 + reg.off + off))), size)) {
+        throw new Rejection(idx, `misaligned packet access off 2+${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
+      }
+      return;
+    }
+    const desc = ALIGNMENT_DESC[base];
+    if (desc === undefined || base === RegType.PTR_TO_ARENA) return;
+    if (!strict && base !== RegType.PTR_TO_STACK) return;
+    if (!tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off))), size)) {
+      throw new Rejection(idx, `misaligned ${desc}access off ${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
     }
   }
 
   private checkMapAccessType(idx: number, reg: Reg, off: number, size: number, write: boolean): void {
     const spec = reg.map!.spec;
-    if (write && spec.readOnly) throw new Rejection(idx, `write into map forbidden, value_size=${spec.valueSize} off=${off} size=${size}`);
+    if (write && (spec.readOnly || (spec.flags & 0x80) !== 0)) throw new Rejection(idx, `write into map forbidden, value_size=${spec.valueSize} off=${off} size=${size}`);
     if (!write && (spec.flags & 0x100) !== 0) throw new Rejection(idx, `read from map forbidden, value_size=${spec.valueSize} off=${off} size=${size}`);
   }
 
@@ -1000,13 +1019,15 @@ export class Verifier {
     this.scratchedSlots.add(spi);
     const aligned = off % 8 === 0;
     if (aligned && value.type === RegType.SCALAR && (store.regno >= 0 || store.isImm)) {
-      // save_register_state: spill a scalar (also a partial one: the kernel keeps narrow spills too).
-      if (store.regno >= 0 && value.id === 0 && !tnumIsConst(value.v.var) && size === 8) {
+      // save_register_state: the whole register is kept, even for a narrow spill; it stays linked
+      // to its source register only when its value fits the bytes stored.
+      const fits = regWidth(value) <= size * 8;
+      if (store.regno >= 0 && fits && value.id === 0 && !tnumIsConst(value.v.var)) {
         const id = this.newId();
         this.regs()[store.regno] = { ...value, id };
         slot.spilled = { ...value, id };
       } else {
-        slot.spilled = size === 8 ? value : { ...value, id: 0, v: scalarTruncate(value.v, size as 1 | 2 | 4) };
+        slot.spilled = fits ? value : { ...value, id: 0 };
       }
       for (let j = 0; j < 8; j++) {
         if (j >= 8 - size) slot.types[j] = Slot.SPILL;
@@ -1050,10 +1071,13 @@ export class Verifier {
           this.log.sourceLine(idx);
           throw new Rejection(idx, 'invalid size of register fill');
         }
-        // A narrow fill of the low bytes keeps the value (little-endian); anything else becomes unknown.
+        // A narrow fill of the low bytes (little-endian) gives the spilled register back, truncated as
+        // the load is; it keeps its link to other copies when its value fits the load.
         const lowBytes = off === -(spi + 1) * 8;
         if (size <= spillSize && lowBytes) {
-          return scalarReg(sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : size === 8 ? spilled.v : scalarTruncate(spilled.v, size as 1 | 2 | 4));
+          const id = regWidth(spilled) > size * 8 ? 0 : spilled.id;
+          if (size === 8) return { ...spilled, id };
+          return { ...spilled, id, v: sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : scalarTruncate(spilled.v, size as 1 | 2 | 4) };
         }
         let zeros = 0;
         for (let i = 0; i < size; i++) {
@@ -1505,11 +1529,13 @@ export class Verifier {
         throw new Rejection(idx, `unknown return type ${baseType(ret)} of func ${name}#${helper.id}`, 'EINVAL');
     }
     if (mayBeNull(r0.type)) r0 = { ...r0, id: this.newId() };
-    if (ACQUIRE_HELPERS.has(helper.name)) {
+    const sockMapLookup = helper.name === 'map_lookup_elem' && (meta.map?.spec.type === MapType.SOCKMAP || meta.map?.spec.type === MapType.SOCKHASH);
+    if (sockMapLookup) r0 = { ...r0, type: RegType.PTR_TO_SOCKET | MAYBE_NULL, map: undefined };
+    if (ACQUIRE_HELPERS.has(helper.name) || sockMapLookup) {
       const id = this.newId();
       this.cur.refs = [...this.cur.refs, { id, insnIdx: idx, kind: helper.name === 'ringbuf_reserve' ? 'ringbuf' : 'socket' }];
       r0 = { ...r0, id, refObjId: id };
-    } else if (meta.refObjId && (helper.name === 'tcp_sock' || helper.name === 'sk_fullsock' || helper.name === 'skc_to_tcp_sock' || helper.name === 'get_listener_sock')) {
+    } else if (meta.refObjId && PTR_CAST_HELPERS.has(helper.name)) {
       r0 = { ...r0, refObjId: meta.refObjId };
     }
     return r0;
@@ -1569,7 +1595,10 @@ export class Verifier {
         break;
       case ArgType.PTR_TO_MEM:
         meta.rawMode = (argType & TypeFlag.MEM_UNINIT) !== 0;
-        if (argType & TypeFlag.MEM_FIXED_SIZE && !nullOk) this.helperMemAccess(idx, regno, reg, spec.size ?? 0, (argType & TypeFlag.MEM_WRITE) !== 0, false, meta);
+        if (argType & TypeFlag.MEM_FIXED_SIZE && !nullOk) {
+          this.helperMemAccess(idx, regno, reg, spec.size ?? 0, (argType & TypeFlag.MEM_WRITE) !== 0, false, meta);
+          if (argType & TypeFlag.MEM_ALIGNED) this.checkAlignment(idx, reg, 0, spec.size ?? 0, true);
+        }
         break;
       case ArgType.CONST_SIZE:
       case ArgType.CONST_SIZE_OR_ZERO:
@@ -1748,6 +1777,24 @@ const COMPATIBLE: Readonly<Record<number, readonly number[]>> = {
   [ArgType.PTR_TO_DYNPTR]: [RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR],
 };
 
+/** check_ptr_alignment's pointer_desc per register type. */
+const ALIGNMENT_DESC: Readonly<Record<number, string>> = {
+  [RegType.PTR_TO_FLOW_KEYS]: 'flow keys ',
+  [RegType.PTR_TO_MAP_KEY]: 'key ',
+  [RegType.PTR_TO_MAP_VALUE]: 'value ',
+  [RegType.PTR_TO_CTX]: 'context ',
+  [RegType.PTR_TO_STACK]: 'stack ',
+  [RegType.PTR_TO_SOCKET]: 'sock ',
+  [RegType.PTR_TO_SOCK_COMMON]: 'sock_common ',
+  [RegType.PTR_TO_TCP_SOCK]: 'tcp_sock ',
+  [RegType.PTR_TO_XDP_SOCK]: 'xdp_sock ',
+  [RegType.PTR_TO_BTF_ID]: '',
+  [RegType.PTR_TO_MEM]: '',
+  [RegType.PTR_TO_BUF]: '',
+};
+
+/** get_reg_width: bits needed for the register's largest unsigned value. */
+const regWidth = (r: Reg): number => (r.v.umax === 0n ? 0 : r.v.umax.toString(2).length);
 const isAnyPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
 const isInitPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.v.var) && r.v.var.value === 0n;
 const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(r.v.var) && r.v.var.value === 0n;
@@ -1854,6 +1901,13 @@ function invalidScalarMessage(v: Scalar, min: number, max: number, ctx: string, 
   return `${out} should have been in [${min}, ${max}]`;
 }
 
+/** cgroup_sock_addr attach types whose programs must return 1 (recvmsg, getpeername, getsockname). */
+const SOCK_ADDR_RET_ONE = new Set<number>([
+  AttachType.CGROUP_UDP4_RECVMSG, AttachType.CGROUP_UDP6_RECVMSG, AttachType.CGROUP_UNIX_RECVMSG,
+  AttachType.CGROUP_INET4_GETPEERNAME, AttachType.CGROUP_INET6_GETPEERNAME, AttachType.CGROUP_UNIX_GETPEERNAME,
+  AttachType.CGROUP_INET4_GETSOCKNAME, AttachType.CGROUP_INET6_GETSOCKNAME, AttachType.CGROUP_UNIX_GETSOCKNAME,
+]);
+
 /** The range check_return_code enforces, or undefined when the kernel accepts any value. */
 export function returnRange(programType: number, attachType: number | undefined): readonly [number, number] | undefined {
   switch (programType) {
@@ -1866,6 +1920,8 @@ export function returnRange(programType: number, attachType: number | undefined)
     case ProgramType.CGROUP_SOCKOPT:
       return [0, 1];
     case ProgramType.CGROUP_SOCK_ADDR:
+      if (attachType !== undefined && SOCK_ADDR_RET_ONE.has(attachType)) return [1, 1];
+      if (attachType === AttachType.CGROUP_INET4_BIND || attachType === AttachType.CGROUP_INET6_BIND) return [0, 3];
       return [0, 1];
     case ProgramType.SK_LOOKUP:
       return [0, 1];
