@@ -118,9 +118,22 @@ export class InterpretedProgram implements LoadedProgram {
   }
 
   run(options: RunOptions = {}): RunResult {
+    return this.runRepeated(options, 1);
+  }
+
+  /**
+   * Runs the program `repeat` times after one set-up (what BPF_PROG_TEST_RUN's
+   * `repeat` does): each run starts from the same r1-r5 with the full budget
+   * and sees the memory the previous one left (the stack included, as in the
+   * kernel); a run ended by a helper's exitProgram ends the repetition. The
+   * result is the last run's.
+   */
+  runRepeated(options: RunOptions, repeat: number): RunResult {
+    if (!Number.isInteger(repeat) || repeat < 1) throw new RangeError(`repeat must be a positive integer, got ${repeat}`);
     const state = takeRunState(this.host);
     try {
       state.begin(this, options);
+      state.repeatsLeft = repeat - 1;
       execute(state);
       return { r0: state.r0(), instructions: state.count, tailCalls: state.tailCalls };
     } finally {
@@ -163,6 +176,8 @@ function toU64(lo: number, hi: number): bigint {
 class RunState implements HelperCall {
   /** r0-r10 as 32-bit halves: low half of rN at 2N, high half at 2N+1. */
   readonly regs = new Int32Array(32);
+  /** r1-r5 as the run's set-up left them, for the later runs of a repetition. */
+  private readonly initialArgs = new Int32Array(10);
   readonly memory: VmMemory;
   context: unknown;
   budget = 0;
@@ -173,6 +188,8 @@ class RunState implements HelperCall {
   pc = 0;
   /** The program executing now (after a tail call, not the one the run started with). */
   program!: InterpretedProgram;
+  /** The program the run started with. */
+  private root!: InterpretedProgram;
 
   // Call frames: index of the current one, and per caller its return pc,
   // program, may_goto budget and saved r6-r10 halves.
@@ -190,6 +207,8 @@ class RunState implements HelperCall {
   private executed = 0;
   /** Set by exitProgram / tailCall during a helper call. */
   pendingExit = false;
+  /** Runs still to start after this one (a repeated run); a helper's exitProgram ends the repetition. */
+  repeatsLeft = 0;
   pendingTail: InterpretedProgram | undefined;
 
   /** Start of this state's stack allocation (kept while the state is pooled); frames grow down from `stackTop`. */
@@ -208,13 +227,50 @@ class RunState implements HelperCall {
   /** Prepares a run of `root`: registers, a zeroed and mapped stack, input memory. */
   begin(root: InterpretedProgram, options: RunOptions): void {
     const budget = runBudget(options, this.host.defaultBudget);
-    this.program = root;
+    this.root = this.program = root;
     this.context = options.context;
     this.budget = budget;
-    this.budgetLeft = budget === 0 ? Infinity : budget;
+    this.packet = options.packet;
+    this.regs.fill(0);
+    this.resetRun();
+    // A fresh stack: nothing of an earlier run (of any program) shows through.
+    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
+    this.regions.input = marshalRunArguments(this.memory, options, this.regs, 2);
+    this.regs[20] = this.stackTop;
+    this.initialArgs.set(this.regs.subarray(2, 12));
+  }
+
+  /**
+   * The next run of a repetition: r1-r5 and r10 as the first run had them,
+   * r0 and r6-r9 zero, the full budget, whose first chunk it returns. The
+   * stack stays mapped as a run at depth 0 has it.
+   */
+  restart(): number {
+    this.repeatsLeft--;
+    this.program = this.root;
+    this.resetCounters();
+    const budgetLeft = this.budgetLeft;
+    this.chunk = budgetLeft < CHUNK ? budgetLeft : CHUNK;
+    // Element by element: cheaper than fill/set calls for 22 words, and this runs once per repetition.
+    const regs = this.regs;
+    const args = this.initialArgs;
+    regs[0] = regs[1] = 0;
+    for (let k = 0; k < 10; k++) regs[2 + k] = args[k]!;
+    for (let k = 12; k < 20; k++) regs[k] = 0;
+    regs[20] = this.stackTop;
+    regs[21] = 0;
+    return this.chunk;
+  }
+
+  private resetRun(): void {
+    this.resetCounters();
+    this.mapStack(0);
+  }
+
+  private resetCounters(): void {
+    this.budgetLeft = this.budget === 0 ? Infinity : this.budget;
     this.chunk = 0;
     this.executed = 0;
-    this.packet = options.packet;
     this.count = 0;
     this.tailCalls = 0;
     this.pc = 0;
@@ -222,12 +278,6 @@ class RunState implements HelperCall {
     this.loops = MAY_GOTO_LOOPS;
     this.pendingExit = false;
     this.pendingTail = undefined;
-    this.regs.fill(0);
-    // A fresh stack: nothing of an earlier run (of any program) shows through.
-    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
-    this.mapStack(0);
-    this.regions.input = marshalRunArguments(this.memory, options, this.regs, 2);
-    this.regs[20] = this.stackTop;
   }
 
   /**
@@ -375,6 +425,7 @@ class RunState implements HelperCall {
   exitProgram(r0: number | bigint): void {
     if (!setRegister(this.regs, 0, r0)) throw new VmRuntimeError(this.pc, `exit value ${r0} is not a safe integer`);
     this.pendingExit = true;
+    this.repeatsLeft = 0;
   }
 
   /** Calls a helper or kfunc and stores its result in r0. */
@@ -1177,7 +1228,14 @@ function execute(state: RunState): void {
         }
 
         case 0x95: {
-          if (state.depth === 0) return;
+          if (state.depth === 0) {
+            if (state.repeatsLeft === 0) return;
+            // The next run of a repetition, in this same loop: its own full budget, from the first instruction of the root program.
+            remaining = state.restart();
+            code = state.program.decoded.code;
+            pc = 0;
+            break;
+          }
           pc = state.leaveFrame();
           code = state.program.decoded.code;
           cStart = cEnd = cWEnd = 0;

@@ -68,6 +68,9 @@ export class VmMemory {
   /** Incremented each time the buffer is replaced, so cached views can be refreshed. */
   generation = 0;
 
+  /** Incremented whenever a region is mapped, unmapped or moved: an unchanged version means an unchanged region list. */
+  layoutVersion = 0;
+
   private readonly regions: Region[] = [];
   private readonly free: FreeBlock[] = [];
   private top = NULL_GUARD;
@@ -157,7 +160,27 @@ export class VmMemory {
       throw new RangeError(`region ${region.name} overlaps ${(before && before.start + before.size > region.start ? before : after)!.name}`);
     }
     this.regions.splice(i, 0, region);
+    this.layoutVersion++;
     return region;
+  }
+
+  /**
+   * Moves a mapped region to [start, start+size) in place (the same object,
+   * so caches keyed by it stay valid), for a region whose bounds change from
+   * run to run such as a packet's. It may not cross its neighbours.
+   */
+  moveRegion(region: Region, start: number, size: number): void {
+    const i = this.regions.indexOf(region);
+    if (i < 0) throw new RangeError(`region ${region.name} is not mapped`);
+    const before = this.regions[i - 1];
+    const after = this.regions[i + 1];
+    if (start < NULL_GUARD || start + size > this.byteLength || (before && before.start + before.size > start) || (after && start + size > after.start)) {
+      throw new RangeError(`region ${region.name} cannot move to 0x${start.toString(16)}+${size}`);
+    }
+    const mutable = region as { start: number; size: number };
+    mutable.start = start;
+    mutable.size = size;
+    this.layoutVersion++;
   }
 
   /** Allocates and maps in one step. */
@@ -167,7 +190,10 @@ export class VmMemory {
 
   unmap(region: Region): void {
     const i = this.regions.indexOf(region);
-    if (i >= 0) this.regions.splice(i, 1);
+    if (i >= 0) {
+      this.regions.splice(i, 1);
+      this.layoutVersion++;
+    }
     if (this.cached === region) this.cached = undefined;
   }
 

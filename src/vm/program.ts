@@ -93,6 +93,13 @@ export interface LoadedProgram {
   readonly engine: 'interpreter' | 'jit';
   readonly instructions: readonly Instruction[];
   run(options?: RunOptions): RunResult;
+  /**
+   * Runs `repeat` times (1..2^31-1) after one set-up, as BPF_PROG_TEST_RUN's
+   * `repeat`: the same r1-r5 and full budget each time, memory carried over;
+   * stops early when a helper ends the program (exitProgram). Returns the
+   * last run's result.
+   */
+  runRepeated(options: RunOptions, repeat: number): RunResult;
 }
 
 /** The outcome of the load-time checks, shared by the engines. */

@@ -155,19 +155,22 @@ export class PacketBuffer {
 
   private remap(): void {
     const memory = this.memory;
-    if (this.region !== undefined) memory.unmap(this.region);
-    this.region = undefined;
     const size = this.dataEnd - this.dataMeta;
-    if (size > 0) {
-      // The same Region object for the same bounds: the JIT's region table is then left as it is.
-      let region = this.lastRegion;
-      if (region === undefined || region.start !== this.dataMeta || region.size !== size) {
-        region = this.lastRegion = { start: this.dataMeta, size, kind: 'packet', writable: true, name: 'packet' };
-      }
-      this.region = memory.map(region);
-      if (this.dataMeta < this.dirtyStart) this.dirtyStart = this.dataMeta;
-      if (this.dataEnd > this.dirtyEnd) this.dirtyEnd = this.dataEnd;
+    if (size <= 0) {
+      if (this.region !== undefined) memory.unmap(this.region);
+      this.region = undefined;
+      return;
     }
+    // One Region object for the buffer's life, moved rather than replaced: the JIT's region table then changes in place.
+    if (this.region !== undefined) memory.moveRegion(this.region, this.dataMeta, size);
+    else {
+      const region = (this.lastRegion ??= { start: this.dataMeta, size, kind: 'packet', writable: true, name: 'packet' }) as { start: number; size: number };
+      region.start = this.dataMeta;
+      region.size = size;
+      this.region = memory.map(this.lastRegion);
+    }
+    if (this.dataMeta < this.dirtyStart) this.dirtyStart = this.dataMeta;
+    if (this.dataEnd > this.dirtyEnd) this.dirtyEnd = this.dataEnd;
   }
 
   /** Ends a run: the packet region is unmapped, the frame kept for `reload`. */

@@ -81,16 +81,18 @@ class JitRuntime {
   readonly controlBlock: number;
   private tableStart = 0;
   private tableCapacity = 0;
-  /** The regions the table was last written from. */
+  /** The regions the table was last written from, at this VmMemory.layoutVersion, without this stack. */
   private tableRegions: readonly Region[] = [];
+  private tableVersion = -1;
+  private tableExclude: Region | undefined;
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
   /**
-   * Stack allocations not in use, kept rather than released: acquiring one
-   * costs more than a short run. There are as many as runs were ever
-   * nested, normally one.
+   * Runs not in use, each with its stack allocation, kept rather than
+   * released: creating one costs more than a short run. There are as many
+   * as runs were ever nested, normally one.
    */
-  readonly idleStacks: number[] = [];
+  private readonly idleRuns: JitRun[] = [];
 
   constructor(readonly memory: VmMemory) {
     this.controlBlock = memory.allocate(CB.size);
@@ -109,7 +111,11 @@ class JitRuntime {
    * running program's own stack, which compiled code checks by frame pointer.
    */
   syncRegions(exclude: Region | undefined): void {
-    const regions = this.memory.listRegions();
+    const memory = this.memory;
+    if (memory.layoutVersion === this.tableVersion && exclude === this.tableExclude) return;
+    this.tableVersion = memory.layoutVersion;
+    this.tableExclude = exclude;
+    const regions = memory.listRegions();
     const known = this.tableRegions;
     let k = 0;
     let same = true;
@@ -120,7 +126,7 @@ class JitRuntime {
         break;
       }
     }
-    if (same && k === known.length) return;
+    if (same && k === known.length && !this.boundsMoved(known)) return;
     const listed = regions.filter((r) => r !== exclude);
     this.tableRegions = listed;
     if (listed.length > this.tableCapacity) this.reserveTable(listed.length * 2);
@@ -137,9 +143,33 @@ class JitRuntime {
     view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
   }
 
+  /** Whether a region listed in the table was moved (VmMemory.moveRegion) since the table was written. */
+  private boundsMoved(listed: readonly Region[]): boolean {
+    const view = this.memory.view;
+    for (let n = 0; n < listed.length; n++) {
+      const r = listed[n]!;
+      const at = this.tableStart + n * REGION_ENTRY_SIZE;
+      if (view.getUint32(at, true) !== r.start || view.getUint32(at + 4, true) !== r.start + r.size) return true;
+    }
+    return false;
+  }
+
+  /** A run of `root` set up with `options` (pooled: give it back with JitRun.finish). */
+  takeRun(root: JitProgram, options: RunOptions): JitRun {
+    const run = this.idleRuns.pop() ?? new JitRun(this, root.host);
+    run.begin(root, options);
+    return run;
+  }
+
+  /** Takes back a finished run. */
+  releaseRun(run: JitRun): void {
+    this.idleRuns.push(run);
+  }
+
   /** Forces the next syncRegions to rewrite the table. */
   invalidateRegions(): void {
     this.tableRegions = [];
+    this.tableVersion = -1;
   }
 }
 
@@ -212,7 +242,7 @@ export class JitProgram implements LoadedProgram {
   }
 
   run(options: RunOptions = {}): RunResult {
-    const run = new JitRun(this, options);
+    const run = this.runtime.takeRun(this, options);
     try {
       return run.execute(1);
     } finally {
@@ -229,7 +259,7 @@ export class JitProgram implements LoadedProgram {
    */
   runRepeated(options: RunOptions, repeat: number): RunResult & { nsPerRun: number } {
     if (!Number.isInteger(repeat) || repeat < 1 || repeat > 0x7fffffff) throw new RangeError(`repeat must be an integer from 1 to 2^31-1, got ${repeat}`);
-    const run = new JitRun(this, options);
+    const run = this.runtime.takeRun(this, options);
     try {
       const t0 = performance.now();
       const result = run.execute(repeat);
@@ -280,20 +310,20 @@ export class JitProgram implements LoadedProgram {
   }
 }
 
-/** One run of a JIT program (with its tail calls); also the HelperCall handed to helpers. */
+/** One run of a JIT program (with its tail calls); also the HelperCall handed to helpers. Pooled per JitRuntime. */
 class JitRun implements HelperCall {
   readonly memory: VmMemory;
-  readonly context: unknown;
-  readonly budget: number;
+  context: unknown;
+  budget = 0;
   pc = 0;
-  program: JitProgram;
+  program!: JitProgram;
+  root!: JitProgram;
   tailCalls = 0;
   readonly stackBase: number;
   readonly stackTop: number;
-  private readonly runtime: JitRuntime;
-  private readonly initialBudget: number;
-  private readonly savedControlBlock: Uint8Array | undefined;
-  private readonly outer: JitRun | undefined;
+  private initialBudget = 0;
+  private savedControlBlock: Uint8Array | undefined;
+  private outer: JitRun | undefined;
   private readonly regions: RunRegions;
   private readonly args = new Int32Array(10);
   /** r0 as halves on its way from a helper result to the control block. */
@@ -302,24 +332,32 @@ class JitRun implements HelperCall {
   private pendingTail: JitProgram | undefined;
 
   constructor(
-    readonly root: JitProgram,
-    options: RunOptions,
+    private readonly runtime: JitRuntime,
+    host: InterpreterHost,
   ) {
-    const host = root.host;
-    this.program = root;
     this.memory = host.memory;
     this.regions = new RunRegions(host.memory);
-    this.runtime = root.runtime;
+    this.stackBase = host.acquireStack(STACK_ALLOCATION);
+    this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+  }
+
+  /** Sets up a run of `root`: budget, a zeroed stack, the arguments, the packet of LD_ABS/LD_IND. */
+  begin(root: JitProgram, options: RunOptions): void {
+    const host = root.host;
+    this.root = this.program = root;
     this.context = options.context;
+    this.pc = 0;
+    this.tailCalls = 0;
+    this.pendingExit = false;
+    this.pendingTail = undefined;
+    this.args.fill(0);
     const budget = runBudget(options, host.defaultBudget);
     this.budget = budget;
     this.initialBudget = budget === 0 ? UNLIMITED : budget;
     const cb = this.runtime.controlBlock;
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
-    if (this.outer !== undefined) this.savedControlBlock = this.memory.u8.slice(cb, cb + CB.size);
-    this.stackBase = this.runtime.idleStacks.pop() ?? host.acquireStack(STACK_ALLOCATION);
-    this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+    this.savedControlBlock = this.outer !== undefined ? this.memory.u8.slice(cb, cb + CB.size) : undefined;
     // A fresh stack: nothing of an earlier run (of any program) shows through.
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.runtime.run = this;
@@ -353,11 +391,17 @@ class JitRun implements HelperCall {
 
   finish(): void {
     this.regions.release();
+    this.context = undefined;
+    this.pendingTail = undefined;
     if (this.runtime.run === this) {
-      this.runtime.idleStacks.push(this.stackBase);
       this.runtime.run = this.outer;
-      if (this.savedControlBlock !== undefined) this.memory.u8.set(this.savedControlBlock, this.runtime.controlBlock);
-      this.runtime.invalidateRegions();
+      this.outer = undefined;
+      this.runtime.releaseRun(this);
+      // The outer run's table was rewritten for this run's regions (its control block is restored above).
+      if (this.savedControlBlock !== undefined) {
+        this.memory.u8.set(this.savedControlBlock, this.runtime.controlBlock);
+        this.runtime.invalidateRegions();
+      }
     }
   }
 
