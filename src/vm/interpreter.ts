@@ -11,6 +11,9 @@ import {
   type PreparedProgram,
   type RunOptions,
   type RunResult,
+  type RunSession,
+  runSession,
+  sessionStackBytes,
 } from './program.ts';
 
 /**
@@ -119,6 +122,30 @@ export class InterpretedProgram implements LoadedProgram {
 
   run(options: RunOptions = {}): RunResult {
     return this.runRepeated(options, 1);
+  }
+
+  openSession(options: RunOptions): RunSession {
+    const state = takeRunState(this.host);
+    try {
+      state.begin(this, options);
+    } catch (error) {
+      state.finish();
+      idleRunStates.get(this.host)!.push(state);
+      throw error;
+    }
+    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    return runSession(
+      this.name,
+      (first) => {
+        if (!first) state.rerun(frameBytes);
+        execute(state);
+        return state.regs[0]! >>> 0;
+      },
+      () => {
+        state.finish();
+        idleRunStates.get(this.host)!.push(state);
+      },
+    );
   }
 
   /**
@@ -260,6 +287,16 @@ class RunState implements HelperCall {
     regs[20] = this.stackTop;
     regs[21] = 0;
     return this.chunk;
+  }
+
+  /** A session's next run: as `restart`, with the first `frameBytes` of the stack zeroed and mapped as at depth 0. */
+  rerun(frameBytes: number): void {
+    this.repeatsLeft = 1;
+    this.restart();
+    // execute() starts by asking for its first chunk.
+    this.chunk = 0;
+    this.mapStack(0);
+    this.memory.u8.fill(0, this.stackTop - frameBytes, this.stackTop);
   }
 
   private resetRun(): void {

@@ -70,6 +70,9 @@ export class VmMemory {
 
   /** Incremented whenever a region is mapped, unmapped or moved: an unchanged version means an unchanged region list. */
   layoutVersion = 0;
+  /** The region whose move made the current layoutVersion (undefined when the last change was a map or an unmap). */
+  lastMoved: Region | undefined;
+  private movedIndex = 0;
 
   private readonly regions: Region[] = [];
   private readonly free: FreeBlock[] = [];
@@ -161,6 +164,7 @@ export class VmMemory {
     }
     this.regions.splice(i, 0, region);
     this.layoutVersion++;
+    this.lastMoved = undefined;
     return region;
   }
 
@@ -170,17 +174,21 @@ export class VmMemory {
    * run to run such as a packet's. It may not cross its neighbours.
    */
   moveRegion(region: Region, start: number, size: number): void {
-    const i = this.regions.indexOf(region);
+    if (region.start === start && region.size === size) return;
+    const i = this.regions[this.movedIndex] === region ? this.movedIndex : this.regions.indexOf(region);
     if (i < 0) throw new RangeError(`region ${region.name} is not mapped`);
-    const before = this.regions[i - 1];
-    const after = this.regions[i + 1];
-    if (start < NULL_GUARD || start + size > this.byteLength || (before && before.start + before.size > start) || (after && start + size > after.start)) {
+    // Indexes checked first: reading an array out of bounds (regions[-1]) takes V8's slow path.
+    const before = i > 0 ? this.regions[i - 1] : undefined;
+    const after = i + 1 < this.regions.length ? this.regions[i + 1] : undefined;
+    if (start < NULL_GUARD || start + size > this.u8.length || (before && before.start + before.size > start) || (after && start + size > after.start)) {
       throw new RangeError(`region ${region.name} cannot move to 0x${start.toString(16)}+${size}`);
     }
     const mutable = region as { start: number; size: number };
     mutable.start = start;
     mutable.size = size;
     this.layoutVersion++;
+    this.lastMoved = region;
+    this.movedIndex = i;
   }
 
   /** Allocates and maps in one step. */
@@ -193,6 +201,7 @@ export class VmMemory {
     if (i >= 0) {
       this.regions.splice(i, 1);
       this.layoutVersion++;
+      this.lastMoved = undefined;
     }
     if (this.cached === region) this.cached = undefined;
   }

@@ -21,7 +21,7 @@ import {
   opMode,
   opSource,
 } from '../isa/opcodes.ts';
-import { type MissingFunction, ProgramLoadError, UnknownHelperError } from './errors.ts';
+import { type MissingFunction, ProgramLoadError, UnknownHelperError, VmOptionError } from './errors.ts';
 import type { HelperEntry, HelperRegistry } from './helper-registry.ts';
 
 /**
@@ -100,7 +100,59 @@ export interface LoadedProgram {
    * last run's result.
    */
   runRepeated(options: RunOptions, repeat: number): RunResult;
+  /**
+   * Sets up runs with `options` once, for many runs on inputs the caller
+   * changes in memory between them (the streaming path: one packet after
+   * another at the same addresses). Each run starts afresh (registers, full
+   * budget, zeroed stack frames); close the session when done.
+   */
+  openSession(options: RunOptions): RunSession;
 }
+
+/** Runs of one program with the same options: see LoadedProgram.openSession. */
+export interface RunSession {
+  /** Runs the program once; returns r0's low 32 bits, unsigned. */
+  run(): number;
+  close(): void;
+}
+
+/**
+ * A RunSession over an engine's `runOnce(first)` (first: the run just after
+ * set-up) and `release`, refusing runs once closed.
+ */
+export function runSession(name: string, runOnce: (first: boolean) => number, release: () => void): RunSession {
+  let first = true;
+  let open = true;
+  return {
+    run: (): number => {
+      if (!open) throw new VmOptionError(`program '${name}': run on a closed session`);
+      const r0 = runOnce(first);
+      first = false;
+      return r0;
+    },
+    close: (): void => {
+      if (!open) return;
+      open = false;
+      release();
+    },
+  };
+}
+
+/**
+ * The stack bytes a session's run zeroes before it starts (see
+ * LoadedProgram.openSession), so that nothing of the previous run shows
+ * through: none when no instruction names r10 (then only a tail call target,
+ * which gets a zeroed frame of its own, can reach the stack); all the frames
+ * when a bpf-to-bpf or tail call can reach deeper ones; else the first frame.
+ */
+export function sessionStackBytes(program: readonly Instruction[], frameBytes: number, allFramesBytes: number): number {
+  if (!program.some((i) => i.dst === 10 || i.src === 10)) return 0;
+  const deeper = program.some((i) => i.opcode === OPCODE_CALLX || (i.opcode === OPCODE_CALL && (i.src === CallSrc.LOCAL || (i.src === CallSrc.HELPER && i.imm === TAIL_CALL_HELPER))));
+  return deeper ? allFramesBytes : frameBytes;
+}
+
+/** bpf_tail_call's helper id. */
+const TAIL_CALL_HELPER = 12;
 
 /** The outcome of the load-time checks, shared by the engines. */
 export interface PreparedProgram {

@@ -21,7 +21,8 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import type { LoadedProgram } from './program.ts';
+import type { LoadedProgram, RunSession } from './program.ts';
+import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
 /** A run's input the kernel would refuse (BPF_PROG_TEST_RUN's -EINVAL / -E2BIG cases), named. */
@@ -180,17 +181,7 @@ export class VmProgram implements BpfProgram {
     const repeat = options.repeat ?? 1;
     // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
-    const event = options.event ?? this.options.event ?? {};
-    const cpus = this.options.cpus ?? 1;
-    if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {
-      throw new RunInputError(`event.cpu ${event.cpu} is not a CPU of this VM (0..${cpus - 1}; set cpus when loading)`);
-    }
-    const env = new RunEnvironment({
-      ...event,
-      onTrace: this.options.onTrace,
-      clock: this.options.clock,
-      random: this.options.random,
-    });
+    const env = this.environment(options.event);
     // A run started from inside a run (a trace callback calling run) gets memory of its own.
     const nested = this.running;
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
@@ -204,6 +195,110 @@ export class VmProgram implements BpfProgram {
       if (nested) workspace.release();
       else this.running = false;
     }
+  }
+
+  /**
+   * Runs the program once on each packet, as `run({ data })` would (same
+   * verdicts, packets and redirects), through the streaming path: for XDP
+   * one engine set-up for the whole batch, each packet copied into the same
+   * frame with only its bounds rewritten in the context; other types run
+   * packet by packet. An input the test run refuses (a frame too short or
+   * too long) is reported in `errors`, not thrown; an error of the program
+   * itself (a bad access...) is thrown.
+   */
+  runBatch(packets: readonly Uint8Array[], options: VmBatchOptions = {}): VmBatchResult {
+    const result: VmBatchResult = { retvals: new Uint32Array(packets.length), errors: new Map(), redirects: new Map(), durationNs: 0 };
+    if (options.output) result.data = new Array<Uint8Array | undefined>(packets.length).fill(undefined);
+    const start = monotonicNs();
+    const stream = this.openStream(options.event);
+    try {
+      const output = options.output === true;
+      for (let n = 0; n < packets.length; n++) stream.runOne(packets[n]!, 0, packets[n]!.length, n, result, output);
+    } finally {
+      stream.close();
+    }
+    result.durationNs = Number(monotonicNs() - start);
+    return result;
+  }
+
+  /**
+   * Runs the program over every packet of a capture (pcap or pcapng, a
+   * path, bytes or a stream of chunks; src/net), streamed in batches through
+   * the path of `runBatch`. Frames of other link types are converted to
+   * Ethernet first (a packet that cannot be is in `errors`). Yields one
+   * result per batch, valid until the next one is asked for.
+   */
+  async *runCapture(source: ByteSource, options: VmBatchOptions & { batchSize?: number } = {}): AsyncGenerator<VmCaptureBatch, void, undefined> {
+    const reader = await CaptureReader.open(source);
+    const capacity = options.batchSize ?? 4096;
+    const batch = new CaptureBatch(capacity);
+    const result: VmCaptureBatch = { packets: batch, retvals: new Uint32Array(capacity), errors: new Map(), redirects: new Map(), durationNs: 0 };
+    const output = options.output === true;
+    try {
+      while ((await reader.readBatch(batch)) > 0) {
+        result.errors.clear();
+        result.redirects.clear();
+        if (output) result.data = new Array<Uint8Array | undefined>(batch.count).fill(undefined);
+        const start = monotonicNs();
+        const stream = this.openStream(options.event);
+        try {
+          const bytes = batch.bytes;
+          for (let n = 0; n < batch.count; n++) {
+            const linkType = batch.linkType[n]!;
+            if (linkType === LinkType.ETHERNET) stream.runOne(bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
+            else {
+              let frame: Uint8Array;
+              try {
+                frame = toEthernet(linkType, batch.data(n), `packet at offset ${batch.offset[n]}`);
+              } catch (error) {
+                if (!(error instanceof PcapError)) throw error;
+                result.retvals[n] = 0;
+                result.errors.set(n, error);
+                continue;
+              }
+              stream.runOne(frame, 0, frame.length, n, result, output);
+            }
+          }
+        } finally {
+          stream.close();
+        }
+        result.durationNs = Number(monotonicNs() - start);
+        yield result;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** The streaming path's runner: one engine session for XDP, plain runs for the other types. */
+  private openStream(event: EventInput | undefined): PacketStream {
+    if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
+    if (this.type !== ProgramType.XDP || this.running) return new PerPacketStream(this, event);
+    const env = this.environment(event);
+    this.running = true;
+    try {
+      return new XdpStream(this, (this.workspace ??= new RunWorkspace(this.vm.memory)), env, () => {
+        this.running = false;
+      });
+    } catch (error) {
+      this.running = false;
+      throw error;
+    }
+  }
+
+  /** The environment of a run: the event's data, the program's trace, clock and random sources. */
+  private environment(runEvent: EventInput | undefined): RunEnvironment {
+    const event = runEvent ?? this.options.event ?? {};
+    const cpus = this.options.cpus ?? 1;
+    if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {
+      throw new RunInputError(`event.cpu ${event.cpu} is not a CPU of this VM (0..${cpus - 1}; set cpus when loading)`);
+    }
+    return new RunEnvironment({
+      ...event,
+      onTrace: this.options.onTrace,
+      clock: this.options.clock,
+      random: this.options.random,
+    });
   }
 
   private checkContextSize(ctx: Uint8Array, size: number, struct: string): void {
@@ -244,8 +339,8 @@ export class VmProgram implements BpfProgram {
       ingress = view.getUint32(XDP_INGRESS_IFINDEX, true) || LOOPBACK_IFINDEX;
       rxQueue = view.getUint32(XDP_RX_QUEUE_INDEX, true);
     }
-    if (data.length - metaLength < ETH_HLEN) throw new RunInputError(`XDP data is ${data.length - metaLength} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
-    if (data.length > XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM) throw new RunInputError(`XDP data of ${data.length} bytes does not fit a ${XDP_FRAME_BYTES}-byte frame`);
+    const lengthError = xdpLengthError(data.length, metaLength);
+    if (lengthError !== undefined) throw lengthError;
     const packet = workspace.loadPacket('xdp', data, XDP_HEADROOM - metaLength, XDP_TAILROOM, XDP_FRAME_BYTES);
     if (metaLength > 0) packet.setBounds({ dataMeta: packet.dataMeta, data: packet.dataMeta + metaLength, dataEnd: packet.dataEnd });
     const context = workspace.mapContext(XDP_MD.size, XDP_MD.struct, false);
@@ -404,6 +499,130 @@ class RunWorkspace {
     this.packet = undefined;
     if (this.contextCapacity > 0) this.memory.release(this.contextStart, this.contextCapacity);
     this.contextCapacity = 0;
+  }
+}
+
+/** BPF_PROG_TEST_RUN's limits on an XDP frame: an Ethernet header after the metadata, and room in one page. */
+function xdpLengthError(length: number, metaLength: number): RunInputError | undefined {
+  if (length - metaLength < ETH_HLEN) return new RunInputError(`XDP data is ${length - metaLength} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
+  if (length > XDP_MAX_DATA) return new RunInputError(`XDP data of ${length} bytes does not fit a ${XDP_FRAME_BYTES}-byte frame`);
+  return undefined;
+}
+const XDP_MAX_DATA = XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM;
+
+export interface VmBatchOptions {
+  /** Return each packet as the program left it (`data`), as `run` does (default false: only the return values). */
+  output?: boolean;
+  /** Event data for tracing helpers (default: the program's). */
+  event?: EventInput;
+}
+
+export interface VmBatchResult {
+  /** Each packet's return value (0 for a refused packet). */
+  retvals: Uint32Array;
+  /** The packets the test run refuses (too short, too long, no Ethernet header), by index. */
+  errors: Map<number, TsbpfError>;
+  /** bpf_redirect / bpf_redirect_map decisions, by packet index. */
+  redirects: Map<number, RedirectDecision>;
+  /** With `output`: each packet after its run (undefined for a refused one). */
+  data?: (Uint8Array | undefined)[];
+  /** Wall time of the batch (set-up, copies and runs), in nanoseconds. */
+  durationNs: number;
+}
+
+/** One batch of `runCapture`: the packets as read (timestamps, lengths) and their results, by index in the batch. */
+export interface VmCaptureBatch extends VmBatchResult {
+  packets: CaptureBatch;
+}
+
+/** Runs packets one after another into a batch result. */
+interface PacketStream {
+  /** Runs the program on `bytes[start, end)` and records the outcome as packet `n` of `result`. */
+  runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void;
+  close(): void;
+}
+
+/** The general path: `run({ data })` per packet. */
+class PerPacketStream implements PacketStream {
+  constructor(
+    private readonly program: VmProgram,
+    private readonly event: EventInput | undefined,
+  ) {}
+
+  runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void {
+    let run: VmRunResult;
+    try {
+      run = this.program.run({ data: bytes.subarray(start, end), event: this.event });
+    } catch (error) {
+      if (!(error instanceof RunInputError)) throw error;
+      result.retvals[n] = 0;
+      result.errors.set(n, error);
+      return;
+    }
+    result.retvals[n] = run.retval;
+    if (run.redirect !== undefined) result.redirects.set(n, run.redirect);
+    if (output) result.data![n] = run.data;
+  }
+
+  close(): void {}
+}
+
+/**
+ * The XDP streaming path: one context and one packet frame for the whole
+ * stream, one engine session (LoadedProgram.openSession); per packet, the
+ * frame is reloaded (the bytes copied, what earlier packets left zeroed)
+ * and the context's data, data_end and data_meta rewritten.
+ */
+class XdpStream implements PacketStream {
+  private readonly context: number;
+  private readonly packet: PacketBuffer;
+  private readonly session: RunSession;
+
+  constructor(
+    program: VmProgram,
+    private readonly workspace: RunWorkspace,
+    private readonly env: RunEnvironment,
+    private readonly onClose: () => void,
+  ) {
+    const memory = program.vm.memory;
+    this.packet = workspace.loadPacket('xdp', new Uint8Array(ETH_HLEN), XDP_HEADROOM, XDP_TAILROOM, XDP_FRAME_BYTES);
+    this.context = workspace.mapContext(XDP_MD.size, XDP_MD.struct, false);
+    memory.view.setUint32(this.context + XDP_INGRESS_IFINDEX, LOOPBACK_IFINDEX, true);
+    const context = this.context;
+    this.packet.onBoundsChange = (b): void => writePacketBounds(memory.view, context, XDP_PACKET_FIELDS, b);
+    env.packet = this.packet;
+    env.contextAddress = context;
+    try {
+      this.session = program.loaded.openSession({ r1: context, context: env });
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void {
+    const length = end - start;
+    if (length < ETH_HLEN || length > XDP_MAX_DATA) {
+      result.retvals[n] = 0;
+      result.errors.set(n, xdpLengthError(length, 0)!);
+      return;
+    }
+    const packet = this.packet;
+    const env = this.env;
+    packet.reloadData(bytes, start, end);
+    writePacketBounds(packet.memory.view, this.context, XDP_PACKET_FIELDS, packet);
+    env.redirect = undefined;
+    if (env.trace.length !== 0) env.trace.length = 0;
+    result.retvals[n] = this.session.run();
+    if (env.redirect !== undefined) result.redirects.set(n, env.redirect);
+    if (output) result.data![n] = packet.read(true);
+  }
+
+  close(): void {
+    // session is unset when opening it failed.
+    (this.session as RunSession | undefined)?.close();
+    this.workspace.endRun();
+    this.onClose();
   }
 }
 

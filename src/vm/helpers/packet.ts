@@ -132,6 +132,25 @@ export class PacketBuffer {
     this.remap();
   }
 
+  /**
+   * The streaming path's reload: `bytes[start, end)` as the next frame's
+   * data, with the headroom, tailroom and frame of the last `reload` (the
+   * frame must be large enough) and the packet region still mapped.
+   */
+  reloadData(bytes: Uint8Array, start: number, end: number): void {
+    const data = this.hardStart + this.headroom;
+    const dataEnd = data + end - start;
+    const u8 = this.memory.u8;
+    if (this.dirtyStart < data) u8.fill(0, this.dirtyStart, Math.min(data, this.dirtyEnd));
+    if (this.dirtyEnd > dataEnd) u8.fill(0, Math.max(dataEnd, this.dirtyStart), this.dirtyEnd);
+    u8.set(bytes.subarray(start, end), data);
+    this.data = this.dataMeta = this.macHeader = data;
+    this.dataEnd = dataEnd;
+    this.dirtyStart = data;
+    this.dirtyEnd = dataEnd;
+    this.remap();
+  }
+
   get length(): number {
     return this.dataEnd - this.data;
   }

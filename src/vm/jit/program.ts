@@ -6,7 +6,7 @@ import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister }
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, VmMemory } from '../memory.ts';
-import type { LoadedProgram, PreparedProgram, RunOptions, RunResult } from '../program.ts';
+import { type LoadedProgram, type PreparedProgram, type RunOptions, type RunResult, type RunSession, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
@@ -112,7 +112,24 @@ class JitRuntime {
    */
   syncRegions(exclude: Region | undefined): void {
     const memory = this.memory;
-    if (memory.layoutVersion === this.tableVersion && exclude === this.tableExclude) return;
+    if (exclude === this.tableExclude) {
+      if (memory.layoutVersion === this.tableVersion) return;
+      // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
+      const moved = memory.lastMoved;
+      if (moved !== undefined && memory.layoutVersion === this.tableVersion + 1) {
+        const n = this.tableRegions.indexOf(moved);
+        if (n >= 0) {
+          const view = memory.view;
+          const at = this.tableStart + n * REGION_ENTRY_SIZE;
+          view.setUint32(at, moved.start, true);
+          view.setUint32(at + 4, moved.start + moved.size, true);
+          const cb = this.controlBlock;
+          view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
+          this.tableVersion = memory.layoutVersion;
+          return;
+        }
+      }
+    }
     this.tableVersion = memory.layoutVersion;
     this.tableExclude = exclude;
     const regions = memory.listRegions();
@@ -248,6 +265,16 @@ export class JitProgram implements LoadedProgram {
     } finally {
       run.finish();
     }
+  }
+
+  openSession(options: RunOptions): RunSession {
+    const run = this.runtime.takeRun(this, options);
+    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    return runSession(
+      this.name,
+      (first) => run.runAgain(first ? 0 : frameBytes),
+      () => run.finish(),
+    );
   }
 
   /**
@@ -387,6 +414,26 @@ class JitRun implements HelperCall {
     const r0 = (BigInt(view.getUint32(cb + CB.r0 + 4, true)) << 32n) | BigInt(view.getUint32(cb + CB.r0, true));
     const remaining = view.getUint32(cb + CB.budget + 4, true) * TWO32 + view.getUint32(cb + CB.budget, true);
     return { r0, instructions: this.initialBudget - remaining, tailCalls: this.tailCalls };
+  }
+
+  /**
+   * One run of a session (see JitProgram.openSession): the budget reset, the
+   * top `zeroBytes` of the stack zeroed, the region table brought up to date;
+   * returns r0's low 32 bits.
+   */
+  runAgain(zeroBytes: number): number {
+    const memory = this.memory;
+    const cb = this.runtime.controlBlock;
+    const view = memory.view;
+    this.program = this.root;
+    this.tailCalls = 0;
+    view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
+    view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+    if (zeroBytes > 0) memory.u8.fill(0, this.stackTop - zeroBytes, this.stackTop);
+    this.runtime.syncRegions(this.regions.stack);
+    const a = this.args;
+    this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
+    return memory.view.getUint32(cb + CB.r0, true);
   }
 
   finish(): void {
