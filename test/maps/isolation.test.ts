@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
-import { HashEntry, MapError, createVmMap, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import { HashEntry, MapError, createVmMap, jhash, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
 import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
 import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
 import { MemoryAccessError, Vm, VmProgram, loadVmCollection } from '../../src/vm/index.ts';
@@ -63,6 +63,71 @@ test('hash map: a chain link rewritten by a program stops the lookup with EFAULT
       exit`;
     const program = new VmProgram(ProgramType.XDP, assemble(source), { vm, jit });
     assert.throws(() => program.run({ data: frame }), (e: unknown) => e instanceof MapError && e.code === 'EFAULT' && /bucket chain is corrupted/.test(e.message), jit ? 'jit' : 'interpreter');
+    map.close();
+  }
+});
+
+/** A program writing `value` at `offset` from the value of `key` (a 4-byte key) in `map`: headers sit before values, in the same storage. */
+function corruptor(map: HashMap, key: number, offset: number, value: number, jit: boolean, vm: Vm): VmProgram {
+  const source = `
+    r1 = ${key}
+    *(u32 *)(r10 - 4) = r1
+    r1 = ${map.handle} ll
+    r2 = r10
+    r2 += -4
+    call ${helperId('map_lookup_elem')}
+    if r0 == 0 goto out
+    r1 = ${value}
+    *(u32 *)(r0 ${offset < 0 ? '-' : '+'} ${Math.abs(offset)}) = r1
+  out:
+    r0 = 2
+    exit`;
+  return new VmProgram(ProgramType.XDP, assemble(source), { vm, jit });
+}
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+const isEfault = (e: unknown): boolean => e instanceof MapError && e.code === 'EFAULT';
+
+test('hash map: keys(), entries() and lookupBatch() over a chain a program linked to itself end with EFAULT, not a hang', () => {
+  for (const jit of engines) {
+    for (const corruption of ['self link', 'rewritten key'] as const) {
+      const vm = new Vm();
+      const map = createVmMap(vm.memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 8 }) as HashMap;
+      for (let k = 1; k <= 5; k++) map.update(u32(k), new Uint8Array(8));
+      // Entry 0 holds key 1 (the first taken): link 1 points back at itself. A rewritten key hashes to another bucket, so nextKey would lose it and restart.
+      const program = corrupt(map, corruption, jit, vm);
+      assert.equal(program.run({ data: frame }).retval, 2);
+      const label = `${jit ? 'jit' : 'interpreter'}, ${corruption}`;
+      assert.throws(() => [...map.keys()], isEfault, label);
+      assert.throws(() => [...map.entries()], isEfault, label);
+      assert.throws(() => map.lookupBatch(), isEfault, label);
+      program.close();
+      map.close();
+    }
+  }
+});
+
+function corrupt(map: HashMap, corruption: 'self link' | 'rewritten key', jit: boolean, vm: Vm): VmProgram {
+  if (corruption === 'self link') return corruptor(map, 1, -map.valueOffset + HashEntry.NEXT, 1, jit, vm);
+  return corruptor(map, 1, -map.valueOffset + HashEntry.HEADER_SIZE, 0x7777, jit, vm);
+}
+
+test('LRU hash: eviction through a chain a program linked into a cycle ends with EFAULT, not a hang', () => {
+  for (const jit of engines) {
+    const vm = new Vm();
+    const map = createVmMap(vm.memory, { type: MapType.LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 2, seed: 0 }) as HashMap;
+    // Two keys of one bucket: the first (entry 0) is the least recently used, the second (entry 1) heads the chain.
+    const bucketOf = (k: number): number => jhash(u32(k), 0, 4, 0) & (map.bucketCount - 1);
+    const first = 1;
+    let second = 2;
+    while (bucketOf(second) !== bucketOf(first)) second++;
+    map.update(u32(first), new Uint8Array(8));
+    map.update(u32(second), new Uint8Array(8));
+    // The head links to itself: unlinking entry 0 on eviction walks the head's chain and never meets it.
+    const program = corruptor(map, second, -map.valueOffset + HashEntry.NEXT, 2, jit, vm);
+    assert.equal(program.run({ data: frame }).retval, 2);
+    assert.throws(() => map.update(u32(second + 1000), new Uint8Array(8)), isEfault, jit ? 'jit' : 'interpreter');
+    program.close();
     map.close();
   }
 });
