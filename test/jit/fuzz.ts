@@ -35,6 +35,10 @@ import {
 import { seededRandom } from '../support/random.ts';
 import { helperId } from '../../src/uapi/helpers.ts';
 import { MapType } from '../../src/uapi/enums.ts';
+import { HashEntry } from '../../src/maps/hash.ts';
+
+/** Map types whose entries carry a header (chain link, hash, state) before the key and value. */
+const HASH_TYPES = new Set<number>([MapType.HASH, MapType.LRU_HASH, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]);
 import { UpdateFlag } from '../../src/uapi/maps.ts';
 
 /**
@@ -447,11 +451,14 @@ class FunctionGen {
       if (rng.chance(0.5)) this.emit(ldx(Size.B, 0, 9, 0));
       else this.emit(mov64Imm(0, rng.imm()));
       let room = spec.valueSize;
+      let advanced = 0;
       if (rng.chance(0.3)) {
-        const k = rng.below(spec.valueSize - 3);
-        this.emit(alu64Imm(AluOp.ADD, 9, k));
-        room -= k;
+        advanced = rng.below(spec.valueSize - 3);
+        this.emit(alu64Imm(AluOp.ADD, 9, advanced));
+        room -= advanced;
       }
+      // Now and then a write into the entry's header or key, which share the value's storage: map code must survive it.
+      if (HASH_TYPES.has(spec.type) && rng.chance(0.1)) this.corruptEntry(spec, advanced);
       for (let k = 1 + rng.below(4); k > 0; k--) {
         const size = rng.pick(SIZES.filter((s) => sizeBytes(s) <= room));
         const offset = rng.below(room - sizeBytes(size) + 1);
@@ -492,6 +499,19 @@ class FunctionGen {
       hit();
     }
     this.items.push({ label: end });
+  }
+
+  /**
+   * A store through r9 (the value's address plus `advanced`) into the hash
+   * entry's header (chain link, hash, state) or key: a link to itself, past
+   * the entries or anywhere, a hash or key that no longer match.
+   */
+  private corruptEntry(spec: FuzzMapSpec, advanced: number): void {
+    const { rng } = this;
+    const valueOffset = HashEntry.HEADER_SIZE + ((spec.keySize + 7) & ~7);
+    const field = rng.pick([HashEntry.NEXT, HashEntry.HASH, HashEntry.STATE, HashEntry.HEADER_SIZE]);
+    const value = field === HashEntry.NEXT ? rng.below(spec.maxEntries + 2) : field === HashEntry.STATE ? rng.below(4) : rng.imm();
+    this.emit(st(Size.W, 9, field - valueOffset - advanced, value));
   }
 
   call(busy: ReadonlySet<number>): void {

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
-import { HashEntry, MapError, createVmMap, jhash, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import { HashEntry, MapError, createVmMap, jhash, registerMapHelpers, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import type { VmMap } from '../../src/maps/base.ts';
 import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
 import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
-import { MemoryAccessError, Vm, VmProgram, loadVmCollection } from '../../src/vm/index.ts';
+import { HelperRegistry, MemoryAccessError, Vm, VmProgram, loadVmCollection, standardHelpers } from '../../src/vm/index.ts';
+import { loadJit } from '../../src/vm/jit/index.ts';
+import { TsbpfError } from '../../src/errors.ts';
+import { BUFFER_SIZE, FUZZ_CPU, Rng, TEST_HELPER_ID, randomMapProgram, randomMapSpecs, withMapHandles } from '../jit/fuzz.ts';
 import { buildPacket, ethernet, ipv4, payload, udp } from '../../src/net/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
@@ -148,4 +152,54 @@ test('a map closed from user space stays alive for the loaded programs that use 
     other.close();
     collection.close();
   }
+});
+
+test('isolation fuzz: random programs that also corrupt hash entries leave other memory alone, and every map operation afterwards ends (a result or a MapError)', () => {
+  const helpers = new HelperRegistry(standardHelpers).register(TEST_HELPER_ID, () => 0, 'test_helper');
+  registerMapHelpers(helpers, { cpuOf: () => FUZZ_CPU });
+  let corrupted = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    for (const jit of engines) {
+      const rng = new Rng(seed);
+      const vm = new Vm({ helpers, budget: 100_000 });
+      // A map no program references, allocated between the program's maps: its bytes must not change.
+      const specs = randomMapSpecs(rng);
+      const maps = specs.map((spec, k) => createVmMap(vm.memory, { ...spec, name: `fuzz${k}`, seed: k }));
+      const bystander = createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 64, maxEntries: 4 });
+      // Hash maps full, with the small keys programs build (the key's first byte).
+      const keyOf = (map: VmMap, k: number): Uint8Array => Uint8Array.from({ length: map.keySize }, (_, i) => (i === 0 ? k : 0));
+      for (const map of maps) {
+        if (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) continue;
+        for (let k = 0; k < map.maxEntries; k++) {
+          if (map.perCpu) map.updatePerCpu(keyOf(map, k), Array.from({ length: map.cpus }, () => new Uint8Array(map.valueSize).fill(k)));
+          else map.update(keyOf(map, k), new Uint8Array(map.valueSize).fill(k));
+        }
+      }
+      for (let k = 0; k < 4; k++) bystander.update(u32(k), new Uint8Array(64).fill(0xa0 + k));
+      const generated = randomMapProgram(rng, specs, 30 + rng.below(30));
+      const insns = withMapHandles(generated, maps.map((m) => m.handle));
+      const program = jit ? loadJit(vm, insns) : vm.load(insns);
+      for (let run = 0; run < 3; run++) {
+        try {
+          program.run({ mem: new Uint8Array(BUFFER_SIZE) });
+        } catch (error) {
+          assert.ok(error instanceof TsbpfError, `seed ${seed}: ${String(error)}`);
+        }
+      }
+      for (let k = 0; k < 4; k++) assert.deepEqual(bystander.lookup(u32(k)), new Uint8Array(64).fill(0xa0 + k), `seed ${seed}: the bystander map changed`);
+      for (const map of maps) {
+        const value = new Uint8Array(map.valueSize);
+        const attempts = [() => [...map.keys()], () => [...map.entries()], () => map.lookupBatch(), () => map.update(keyOf(map, 0x7f), value), () => map.delete(keyOf(map, 1)), () => map.nextKey(keyOf(map, 2))];
+        for (const attempt of attempts) {
+          try {
+            attempt();
+          } catch (error) {
+            assert.ok(error instanceof MapError, `seed ${seed}: ${String(error)}`);
+            if (error.code === 'EFAULT') corrupted++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(corrupted > 0, 'some programs corrupted a chain');
 });
