@@ -395,6 +395,16 @@ export class HashMap extends VmMap {
     return this.deleteAt(this.putKey(key)) === 0;
   }
 
+  override holdsInnerMap(map: VmMap): boolean {
+    if (this.innerTemplate === undefined) return false;
+    this.refreshViews();
+    for (let index = 0; index < this.maxEntries; index++) {
+      const entry = this.entryAddress(index);
+      if (this.words[(entry + HashEntry.STATE) >>> 2]! & HashEntry.STATE_USED && this.words[(entry + this.valueOffset) >>> 2] === map.handle) return true;
+    }
+    return false;
+  }
+
   override lookupAndDelete(key: Uint8Array | null): Uint8Array | undefined {
     if (this.innerTemplate) return this.unsupported('lookup_and_delete');
     const value = this.lookup(key);

@@ -1,6 +1,7 @@
 import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import type { Region, VmMemory } from './memory.ts';
+import { ProgramView } from './view.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
@@ -110,6 +111,7 @@ export class InterpretedProgram implements LoadedProgram {
   readonly instructions: readonly Instruction[];
   /** @internal */
   readonly decoded: Decoded;
+  readonly view: ProgramView;
 
   constructor(
     readonly host: InterpreterHost,
@@ -118,6 +120,7 @@ export class InterpretedProgram implements LoadedProgram {
     this.name = prepared.name;
     this.instructions = prepared.instructions;
     this.decoded = decodeProgram(prepared);
+    this.view = new ProgramView(host.memory, prepared.instructions);
   }
 
   run(options: RunOptions = {}): RunResult {
@@ -408,7 +411,7 @@ class RunState implements HelperCall {
     const sum = (lo >>> 0) + offset;
     const address = sum >>> 0;
     const addressHi = (hi + Math.floor(sum / TWO32)) | 0;
-    this.memory.check(addressHi, address, size, write, pc);
+    this.memory.check(addressHi, address, size, write, pc, this.program.view);
     return this.memory.regionAt(address, size)!;
   }
 
@@ -441,7 +444,7 @@ class RunState implements HelperCall {
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.regs[n * 2]! >>> 0;
-    if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc);
+    if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc, this.program.view);
     return lo;
   }
 

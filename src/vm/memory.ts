@@ -13,6 +13,17 @@ export interface Region {
   readonly writable: boolean;
   /** Shown in errors: "map 'counts'", "packet", ... */
   readonly name: string;
+  /** The map whose storage this is: only programs that use that map reach it (see RegionView). */
+  readonly owner?: object;
+}
+
+/**
+ * Which regions a program may reach (its ProgramView): every region without
+ * an owner (stacks, contexts, packets, input memory) and the storage of the
+ * maps the program uses.
+ */
+export interface RegionView {
+  reaches(region: Region): boolean;
 }
 
 /** An access outside every region, or a write to a read-only one. */
@@ -24,11 +35,15 @@ export class MemoryAccessError extends TsbpfError {
     readonly write: boolean,
     readonly pc: number,
     readonly region: Region | undefined,
+    /** The region exists but belongs to a map the program does not use. */
+    readonly unreachable = false,
   ) {
     const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${address.toString(16)}`;
-    const where = region
-      ? `${region.name} is read-only (0x${region.start.toString(16)}+${region.size})`
-      : 'outside every memory region';
+    const where = !region
+      ? 'outside every memory region'
+      : unreachable
+        ? `${region.name} (0x${region.start.toString(16)}+${region.size}) is not a map this program uses`
+        : `${region.name} is read-only (0x${region.start.toString(16)}+${region.size})`;
     super(`instruction ${pc}: invalid ${what}: ${where}`);
   }
 }
@@ -236,9 +251,10 @@ export class VmMemory {
    * Checks a program's access. `hi` is the upper 32 bits of the 64-bit
    * pointer: any non-zero value is outside the address space.
    */
-  check(hi: number, address: number, size: number, write: boolean, pc: number): void {
+  check(hi: number, address: number, size: number, write: boolean, pc: number, view?: RegionView): void {
     if (hi === 0) {
       const r = this.regionAt(address, size);
+      if (r !== undefined && view !== undefined && !view.reaches(r)) throw new MemoryAccessError(BigInt(address), size, write, pc, r, true);
       if (r !== undefined && (r.writable || !write)) return;
       if (r !== undefined) throw new MemoryAccessError(BigInt(address), size, write, pc, r);
     }

@@ -23,6 +23,7 @@ import {
 } from '../isa/opcodes.ts';
 import { type MissingFunction, ProgramLoadError, UnknownHelperError, VmOptionError } from './errors.ts';
 import type { HelperEntry, HelperRegistry } from './helper-registry.ts';
+import type { ProgramView } from './view.ts';
 
 /**
  * The run API shared by the VM's execution engines (interpreter, JIT):
@@ -92,6 +93,8 @@ export interface LoadedProgram {
   readonly name: string;
   readonly engine: 'interpreter' | 'jit';
   readonly instructions: readonly Instruction[];
+  /** The regions and maps the program may reach (src/vm/view.ts). */
+  readonly view: ProgramView;
   run(options?: RunOptions): RunResult;
   /**
    * Runs `repeat` times (1..2^31-1) after one set-up, as BPF_PROG_TEST_RUN's

@@ -71,15 +71,13 @@ test('hash map: a chain link rewritten by a program stops the lookup with EFAULT
   }
 });
 
+/** Assembly: r0 = bpf_map_lookup_elem(map, &key), the 4-byte key on the stack. */
+const lookupAsm = (handle: number, key: number): string => `r1 = ${key}\n*(u32 *)(r10 - 4) = r1\nr1 = ${handle} ll\nr2 = r10\nr2 += -4\ncall ${helperId('map_lookup_elem')}`;
+
 /** A program writing `value` at `offset` from the value of `key` (a 4-byte key) in `map`: headers sit before values, in the same storage. */
 function corruptor(map: HashMap, key: number, offset: number, value: number, jit: boolean, vm: Vm): VmProgram {
   const source = `
-    r1 = ${key}
-    *(u32 *)(r10 - 4) = r1
-    r1 = ${map.handle} ll
-    r2 = r10
-    r2 += -4
-    call ${helperId('map_lookup_elem')}
+    ${lookupAsm(map.handle, key)}
     if r0 == 0 goto out
     r1 = ${value}
     *(u32 *)(r0 ${offset < 0 ? '-' : '+'} ${Math.abs(offset)}) = r1
@@ -202,4 +200,34 @@ test('isolation fuzz: random programs that also corrupt hash entries leave other
     }
   }
   assert.ok(corrupted > 0, 'some programs corrupted a chain');
+});
+
+test('each program reaches only the maps it uses: another map\'s storage (an address computed from its own value, or handed to a helper) and a forged map handle are refused', () => {
+  for (const jit of engines) {
+    const vm = new Vm();
+    const own = createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 2, name: 'own' });
+    const other = createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 2, name: 'other' });
+    other.update(u32(0), new Uint8Array(16).fill(0x5a));
+    const storage = (map: VmMap): number => vm.memory.listRegions().find((r) => r.owner === map)!.start;
+    const distance = storage(other) - storage(own);
+    const lookupOwn = `${lookupAsm(own.handle, 0)}
+if r0 == 0 goto out`;
+    const run = (body: string): number => new VmProgram(ProgramType.XDP, assemble(`${lookupOwn}\n${body}\nout:\nr0 = 2\nexit`), { vm, jit }).run({ data: frame }).retval;
+    const label = jit ? 'jit' : 'interpreter';
+    const unreachable = (e: unknown): boolean => e instanceof MemoryAccessError && e.unreachable && /map 'other'.* is not a map this program uses/.test(e.message);
+    // A store and a load through an address computed from the program's own value.
+    assert.throws(() => run(`r0 += ${distance}\nr1 = 7\n*(u8 *)(r0 + 0) = r1`), unreachable, label);
+    assert.throws(() => run(`r0 += ${distance}\nr1 = *(u8 *)(r0 + 0)`), unreachable, label);
+    // The other map's storage as a helper's key or value.
+    assert.throws(() => run(`r3 = r0\nr3 += ${distance}\nr1 = ${own.handle} ll\nr2 = r10\nr2 += -4\nr4 = 0\ncall ${helperId('map_update_elem')}`), unreachable, label);
+    // A forged handle (computed, not loaded): the helper refuses it as no map (-EINVAL, as for any non-map).
+    const forged = run(`r1 = ${own.handle} ll\nr1 += ${other.handle - own.handle}\nr2 = r10\nr2 += -4\nr3 = r0\nr4 = 0\ncall ${helperId('map_update_elem')}\nr0 = -r0\nexit`);
+    assert.equal(forged, 22, `${label}: -EINVAL for a forged handle`);
+    assert.deepEqual(other.lookup(u32(0)), new Uint8Array(16).fill(0x5a), `${label}: the other map is unchanged`);
+    // Its own map, through the same paths, still works.
+    assert.equal(run(`r1 = 9\n*(u8 *)(r0 + 0) = r1\nr0 = 2\nexit`), 2);
+    assert.equal(own.lookup(u32(0))![0], 9);
+    own.close();
+    other.close();
+  }
 });

@@ -5,7 +5,8 @@ import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } fr
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
-import type { Region, VmMemory } from '../memory.ts';
+import type { Region, RegionView, VmMemory } from '../memory.ts';
+import { ProgramView } from '../view.ts';
 import { type LoadedProgram, type PreparedProgram, type RunOptions, type RunResult, type RunSession, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
@@ -85,6 +86,7 @@ class JitRuntime {
   private tableRegions: readonly Region[] = [];
   private tableVersion = -1;
   private tableExclude: Region | undefined;
+  private tableView: RegionView | undefined;
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
   /**
@@ -108,11 +110,13 @@ class JitRuntime {
   /**
    * Rewrites the region table if the memory's regions changed, and bumps
    * CB.epoch so compiled code drops its cached regions. `exclude` is the
-   * running program's own stack, which compiled code checks by frame pointer.
+   * running program's own stack, which compiled code checks by frame pointer;
+   * `view` the running program's (ProgramView): only the regions it reaches
+   * are listed, so other maps' storage faults.
    */
-  syncRegions(exclude: Region | undefined): void {
+  syncRegions(exclude: Region | undefined, programView: RegionView): void {
     const memory = this.memory;
-    if (exclude === this.tableExclude) {
+    if (exclude === this.tableExclude && programView === this.tableView) {
       if (memory.layoutVersion === this.tableVersion) return;
       // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
       const moved = memory.lastMoved;
@@ -132,19 +136,20 @@ class JitRuntime {
     }
     this.tableVersion = memory.layoutVersion;
     this.tableExclude = exclude;
+    this.tableView = programView;
     const regions = memory.listRegions();
     const known = this.tableRegions;
     let k = 0;
     let same = true;
     for (const r of regions) {
-      if (r === exclude) continue;
+      if (r === exclude || !programView.reaches(r)) continue;
       if (known[k++] !== r) {
         same = false;
         break;
       }
     }
     if (same && k === known.length && !this.boundsMoved(known)) return;
-    const listed = regions.filter((r) => r !== exclude);
+    const listed = regions.filter((r) => r !== exclude && programView.reaches(r));
     this.tableRegions = listed;
     if (listed.length > this.tableCapacity) this.reserveTable(listed.length * 2);
     const view = this.memory.view;
@@ -212,6 +217,7 @@ export class JitProgram implements LoadedProgram {
   readonly name: string;
   readonly instructions: readonly Instruction[];
   readonly stats: JitStats;
+  readonly view: ProgramView;
   /** @internal */
   readonly runtime: JitRuntime;
   /** @internal */
@@ -229,6 +235,7 @@ export class JitProgram implements LoadedProgram {
     this.instructions = prepared.instructions;
     this.callees = prepared.callees;
     this.runtime = runtimeFor(host.memory);
+    this.view = new ProgramView(host.memory, prepared.instructions);
     const t0 = performance.now();
     const compiled = compileProgram(prepared.instructions, {
       controlBlock: this.runtime.controlBlock,
@@ -303,7 +310,7 @@ export class JitProgram implements LoadedProgram {
       fault: (pc: number, lo: number, hi: number, size: number, write: number, fp: number): void => {
         const run = active();
         run.mapStack(fp >>> 0);
-        this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc);
+        this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc, this.view);
         throw new VmRuntimeError(pc, `JIT region table out of date at 0x${(lo >>> 0).toString(16)}`);
       },
       call: (pc: number): number => active().invoke(this, this.callees.get(pc)!, pc),
@@ -405,7 +412,7 @@ class JitRun implements HelperCall {
   }
 
   execute(repeat: number): RunResult {
-    this.runtime.syncRegions(this.regions.stack);
+    this.runtime.syncRegions(this.regions.stack, this.root.view);
     const a = this.args;
     if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
     else this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
@@ -430,7 +437,7 @@ class JitRun implements HelperCall {
     view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
     if (zeroBytes > 0) memory.u8.fill(0, this.stackTop - zeroBytes, this.stackTop);
-    this.runtime.syncRegions(this.regions.stack);
+    this.runtime.syncRegions(this.regions.stack, this.root.view);
     const a = this.args;
     this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
     return memory.view.getUint32(cb + CB.r0, true);
@@ -468,7 +475,7 @@ class JitRun implements HelperCall {
     try {
       result = callHelper(entry, this, pc);
     } finally {
-      this.runtime.syncRegions(this.regions.stack);
+      this.runtime.syncRegions(this.regions.stack, program.view);
     }
     if (this.pendingExit) {
       this.pendingExit = false;
@@ -484,8 +491,12 @@ class JitRun implements HelperCall {
     this.memory.u8.fill(0, fp - STACK_FRAME_SIZE, fp);
     const arg = (k: number): number => view.getInt32(cb + CB.args + 4 * k, true);
     this.program = target;
+    this.runtime.syncRegions(this.regions.stack, target.view);
     // inherit = 1: r0 (the helper's result) and r6-r9 carry over, as in the interpreter.
     const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp, 1);
+    // The caller's callers (a tail call from a subprogram) go on with the caller's maps.
+    this.program = program;
+    this.runtime.syncRegions(this.regions.stack, program.view);
     return status === Status.exited ? Status.exited : Status.replaced;
   }
 
@@ -537,7 +548,7 @@ class JitRun implements HelperCall {
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.argLo(n) >>> 0;
-    if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc);
+    if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc, this.program.view);
     return lo;
   }
 
