@@ -13,6 +13,7 @@ import {
   type RunOptions,
   type RunResult,
   type RunSession,
+  loadLegacyPacket,
   runSession,
   sessionStackBytes,
 } from './program.ts';
@@ -485,10 +486,7 @@ class RunState implements HelperCall {
   loadPacket(offset: number, size: number, pc: number): number {
     const packet = this.packet;
     if (packet === undefined) throw new VmRuntimeError(pc, 'LD_ABS/LD_IND needs packet data (RunOptions.packet)');
-    if (offset < 0 || offset + size > packet.length) return -1;
-    const view = this.memory.view;
-    const at = packet.start + offset;
-    return size === 4 ? view.getUint32(at, false) : size === 2 ? view.getUint16(at, false) : view.getUint8(at);
+    return loadLegacyPacket(this.memory.view, packet, offset, size);
   }
 }
 

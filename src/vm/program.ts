@@ -51,9 +51,43 @@ export interface LoadOptions {
 
 /** Bytes the legacy packet loads (LD_ABS / LD_IND) read: the skb's linear data. */
 export interface PacketData {
-  /** VM address of the first byte. */
+  /** VM address of the first byte (skb->data). */
   readonly start: number;
   readonly length: number;
+  /** VM address of the link-layer header, which offsets from SKF_LL_OFF read (none: such loads fail). */
+  readonly macHeader?: number;
+  /** VM address of the network header, which offsets from SKF_NET_OFF read (none: such loads fail). */
+  readonly networkHeader?: number;
+}
+
+/** Negative LD_ABS / LD_IND offsets from here read the network header (linux/filter.h). */
+export const SKF_NET_OFF = -0x100000;
+/** Negative offsets from here (below SKF_NET_OFF) read the link-layer header. */
+export const SKF_LL_OFF = -0x200000;
+
+/**
+ * LD_ABS / LD_IND of `size` bytes at `offset` (the 32-bit sum of imm and
+ * src), as the kernel's bpf_skb_load_helper does: a non-negative offset is
+ * from skb->data and must lie within the linear data; a negative one is
+ * relative to the network header from SKF_NET_OFF, to the link-layer header
+ * from SKF_LL_OFF (bpf_internal_load_pointer_neg_helper), and must end by
+ * the tail; anything else fails. Returns the big-endian value, or -1 when
+ * the load fails (the program then exits with 0).
+ */
+export function loadLegacyPacket(view: DataView, packet: PacketData, offset: number, size: number): number {
+  let at: number;
+  if (offset >= 0) {
+    if (offset + size > packet.length) return -1;
+    at = packet.start + offset;
+  } else if (offset >= SKF_NET_OFF) {
+    if (packet.networkHeader === undefined) return -1;
+    at = packet.networkHeader + (offset - SKF_NET_OFF);
+  } else if (offset >= SKF_LL_OFF) {
+    if (packet.macHeader === undefined) return -1;
+    at = packet.macHeader + (offset - SKF_LL_OFF);
+  } else return -1;
+  if (at + size > packet.start + packet.length) return -1;
+  return size === 4 ? view.getUint32(at, false) : size === 2 ? view.getUint16(at, false) : view.getUint8(at);
 }
 
 export interface RunOptions {

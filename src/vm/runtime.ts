@@ -21,7 +21,7 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import type { LoadedProgram, RunSession } from './program.ts';
+import type { LoadedProgram, PacketData, RunSession } from './program.ts';
 import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
@@ -307,9 +307,9 @@ export class VmProgram implements BpfProgram {
     }
   }
 
-  private execute(contextAddress: number, env: RunEnvironment, repeat: number): { retval: number; durationNs: number } {
+  private execute(contextAddress: number, env: RunEnvironment, repeat: number, packet?: PacketData): { retval: number; durationNs: number } {
     env.contextAddress = contextAddress;
-    const runOptions = { r1: contextAddress, context: env };
+    const runOptions = { r1: contextAddress, context: env, packet };
     let r0 = 0n;
     // The engine loops (one WebAssembly call, or one interpreter set-up, per chunk); the duration is the mean over the measured total.
     const start = monotonicNs();
@@ -392,7 +392,9 @@ export class VmProgram implements BpfProgram {
     view.setUint32(context + SKB_PKT_TYPE, packetType(data), true);
     if (view.getUint32(context + SKB_IFINDEX, true) === 0) view.setUint32(context + SKB_IFINDEX, LOOPBACK_IFINDEX, true);
     if (view.getUint32(context + SKB_WIRE_LEN, true) === 0) view.setUint32(context + SKB_WIRE_LEN, packet.length, true);
-    const { retval, durationNs } = this.runOnPacket(packet, context, SKB_PACKET_FIELDS, env, repeat);
+    // LD_ABS / LD_IND read the linear data from skb->data, and the headers through SKF_NET_OFF / SKF_LL_OFF.
+    const legacy: PacketData = { start: packet.data, length: packet.length, macHeader: packet.macHeader, networkHeader: packet.macHeader + ETH_HLEN };
+    const { retval, durationNs } = this.runOnPacket(packet, context, SKB_PACKET_FIELDS, env, repeat, legacy);
     const output = copyBytes(memory.u8, packet.macHeader, packet.dataEnd);
     // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
     if (!l2) output.fill(0, 0, ETH_HLEN);
@@ -412,13 +414,13 @@ export class VmProgram implements BpfProgram {
    * data_meta `fields` follow the packet's bounds as helpers move them. The caller's workspace
    * unmaps the packet and context however the run ends.
    */
-  private runOnPacket(packet: PacketBuffer, context: number, fields: PacketFields, env: RunEnvironment, repeat: number): { retval: number; durationNs: number } {
+  private runOnPacket(packet: PacketBuffer, context: number, fields: PacketFields, env: RunEnvironment, repeat: number, legacy?: PacketData): { retval: number; durationNs: number } {
     const memory = this.vm.memory;
     // memory.view is re-read on every change: a helper may grow the memory during the run.
     packet.onBoundsChange = (b): void => writePacketBounds(memory.view, context, fields, b);
     writePacketBounds(memory.view, context, fields, packet);
     env.packet = packet;
-    return this.execute(context, env, repeat);
+    return this.execute(context, env, repeat, legacy);
   }
 
   /** Tracing and other programs: the ctx bytes are the context as they are (a tracepoint record, pt_regs, raw tp args). */

@@ -67,7 +67,7 @@ export interface CompiledModule {
 }
 
 /** Import indices, in declaration order. */
-const IMPORT = { fault: 0, call: 1, callx: 2, budget: 3, trap: 4 } as const;
+const IMPORT = { fault: 0, call: 1, callx: 2, budget: 3, trap: 4, packetLoad: 5 } as const;
 
 /**
  * How subprograms are called. Lean (unchecked mode, verified programs):
@@ -110,6 +110,8 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   m.importFunction('env', 'callx', [I32, I32, I32], [I32]);
   m.importFunction('env', 'budget', [I32, I32], []);
   m.importFunction('env', 'trap', [I32, I32, I32], []);
+  // LD_ABS / LD_IND at a negative offset (SKF_NET_OFF, SKF_LL_OFF): (offset, size) -> value, or -1.
+  m.importFunction('env', 'packetLoad', [I32, I32], [I64]);
 
   const globals: Globals = { unwinding: m.addGlobal(I32) };
 
@@ -969,8 +971,18 @@ class FunctionCompiler {
       f.op(Op.i32_add);
     }
     f.tee(offset).i32Const(0).op(Op.i32_lt_s);
+    f.block(Op.if);
+    // Negative offsets (the network or link-layer header) are rare: the driver resolves them.
+    f.get(offset).i32Const(size).call(IMPORT.packetLoad).tee(this.t64).i64Const(0).op(Op.i64_lt_s);
+    f.block(Op.if);
+    this.refundRest(pc);
+    f.i64Const(0);
+    this.returnRegisters();
+    f.op(Op.end);
+    f.get(this.t64);
+    this.set(0);
+    f.op(Op.else);
     f.get(offset).op(Op.i64_extend_i32_u).i64Const(size).op(Op.i64_add).get(length).op(Op.i64_extend_i32_u).op(Op.i64_gt_u);
-    f.op(Op.i32_or);
     f.block(Op.if);
     this.refundRest(pc);
     f.i64Const(0);
@@ -987,6 +999,7 @@ class FunctionCompiler {
       f.op(Op.i64_extend_i32_u);
     }
     this.set(0);
+    f.op(Op.end);
   }
 
   // Calls.

@@ -7,7 +7,7 @@ import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, RegionView, VmMemory } from '../memory.ts';
 import { ProgramView } from '../view.ts';
-import { type LoadedProgram, type PreparedProgram, type RunOptions, type RunResult, type RunSession, runSession, sessionStackBytes } from '../program.ts';
+import { type LoadedProgram, type PacketData, type PreparedProgram, type RunOptions, type RunResult, type RunSession, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
@@ -327,6 +327,10 @@ export class JitProgram implements LoadedProgram {
         for (let k = 0; k < remaining; k++) pc += this.instructions[pc]!.opcode === OPCODE_LDDW ? 2 : 1;
         throw new BudgetExceededError(pc, active().budget);
       },
+      packetLoad: (offset: number, size: number): bigint => {
+        const packet = active().packet;
+        return BigInt(packet === undefined ? -1 : loadLegacyPacket(this.host.memory.view, packet, offset, size));
+      },
       trap: (kind: number, pc: number, arg: number): void => {
         const run = active();
         switch (kind) {
@@ -350,6 +354,8 @@ class JitRun implements HelperCall {
   context: unknown;
   budget = 0;
   pc = 0;
+  /** The data of LD_ABS / LD_IND (RunOptions.packet). */
+  packet: PacketData | undefined;
   program!: JitProgram;
   root!: JitProgram;
   tailCalls = 0;
@@ -380,6 +386,7 @@ class JitRun implements HelperCall {
     const host = root.host;
     this.root = this.program = root;
     this.context = options.context;
+    this.packet = options.packet;
     this.pc = 0;
     this.tailCalls = 0;
     this.pendingExit = false;
@@ -446,6 +453,7 @@ class JitRun implements HelperCall {
   finish(): void {
     this.regions.release();
     this.context = undefined;
+    this.packet = undefined;
     this.pendingTail = undefined;
     if (this.runtime.run === this) {
       this.runtime.run = this.outer;
