@@ -1,5 +1,6 @@
 import { helperById } from '../uapi/helpers.ts';
 import { type Instruction, isLddw } from '../isa/instruction.ts';
+import { MAX_CALL_FRAMES, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import { instructionProblem } from '../isa/validate.ts';
 import {
   AluOp,
@@ -151,6 +152,101 @@ export interface RunSession {
   /** Runs the program once; returns r0's low 32 bits, unsigned. */
   run(): number;
   close(): void;
+}
+
+/** The kernel's MAX_BPF_STACK: the stack of a whole call chain, all frames together. */
+export const MAX_COMBINED_STACK = 512;
+
+/**
+ * Bytes of stack each function (by entry instruction) uses, as far as its
+ * instructions show: the deepest offset below r10 that a load, store or
+ * atomic reaches, through r10 or a register holding r10 plus a constant
+ * (including a pointer handed to a helper), rounded up to 16 bytes as the
+ * kernel's verifier rounds a frame for the JIT. A pointer whose offset is
+ * not a constant counts as the whole frame.
+ */
+export function functionStackDepths(instructions: readonly Instruction[], starts: Uint8Array): Map<number, number> {
+  const entries = new Set<number>([0]);
+  instructions.forEach((i, pc) => {
+    if (starts[pc] && i.opcode === OPCODE_CALL && i.src === CallSrc.LOCAL) entries.add(pc + 1 + i.imm);
+  });
+  const depths = new Map<number, number>();
+  const sorted = [...entries].sort((a, b) => a - b);
+  sorted.forEach((entry, k) => {
+    const end = sorted[k + 1] ?? instructions.length;
+    // Registers known to hold r10 + offset (linear scan: an estimate over every path, as a bound).
+    const offsets = new Map<number, number>([[10, 0]]);
+    let depth = 0;
+    const reach = (base: number, offset: number): void => {
+      const known = offsets.get(base);
+      // Accesses past the frame fault when they run (the verifier would refuse them): they size no frame.
+      if (known !== undefined && known + offset < 0 && -(known + offset) <= STACK_FRAME_SIZE) depth = Math.max(depth, -(known + offset));
+    };
+    for (let pc = entry; pc < end; pc++) {
+      if (!starts[pc]) continue;
+      const i = instructions[pc]!;
+      const cls = opClass(i.opcode);
+      if (cls === InsnClass.LDX) reach(i.src, i.offset);
+      else if (cls === InsnClass.ST || cls === InsnClass.STX) reach(i.dst, i.offset);
+      if (cls === InsnClass.ALU64 && aluOp(i.opcode) === AluOp.MOV && opSource(i.opcode) === Source.X && i.offset === 0) {
+        const from = offsets.get(i.src);
+        if (from !== undefined) offsets.set(i.dst, from);
+        else offsets.delete(i.dst);
+        continue;
+      }
+      if (cls === InsnClass.ALU64 && (aluOp(i.opcode) === AluOp.ADD || aluOp(i.opcode) === AluOp.SUB) && opSource(i.opcode) === Source.K && offsets.has(i.dst)) {
+        const next = offsets.get(i.dst)! + (aluOp(i.opcode) === AluOp.ADD ? i.imm : -i.imm);
+        offsets.set(i.dst, next);
+        if (next < 0 && -next <= STACK_FRAME_SIZE) depth = Math.max(depth, -next);
+        continue;
+      }
+      if ((cls === InsnClass.ALU64 || cls === InsnClass.ALU) && offsets.has(i.dst) && i.dst !== 10) {
+        // Arithmetic the scan cannot follow on a stack pointer: assume the whole frame.
+        if (opSource(i.opcode) === Source.X || aluOp(i.opcode) !== AluOp.MOV) depth = STACK_FRAME_SIZE;
+        offsets.delete(i.dst);
+      } else if (cls === InsnClass.LDX || i.opcode === OPCODE_LDDW) offsets.delete(i.dst);
+      else if (i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX) for (let r = 0; r <= 5; r++) offsets.delete(r);
+    }
+    depths.set(entry, Math.min(STACK_FRAME_SIZE, (depth + 15) & ~15));
+  });
+  return depths;
+}
+
+/**
+ * The kernel's check_max_stack_depth: along every chain of bpf-to-bpf
+ * calls from the entry, the frames' stack together stay within 512 bytes.
+ * Recursion is left to the run-time frame limit.
+ */
+function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8Array): void {
+  const depths = functionStackDepths(instructions, starts);
+  if (depths.size === 1) return;
+  const functions = [...depths.keys()].sort((a, b) => a - b);
+  const functionOf = (pc: number): number => {
+    let f = 0;
+    for (const start of functions) if (start <= pc) f = start;
+    return f;
+  };
+  const calls = new Map<number, { pc: number; target: number }[]>();
+  instructions.forEach((i, pc) => {
+    if (!starts[pc] || i.opcode !== OPCODE_CALL || i.src !== CallSrc.LOCAL) return;
+    const f = functionOf(pc);
+    const target = pc + 1 + i.imm;
+    if (!calls.has(f)) calls.set(f, []);
+    // One call site per callee: the chains through it are the same.
+    if (!calls.get(f)!.some((c) => c.target === target)) calls.get(f)!.push({ pc, target });
+  });
+  const onPath = new Set<number>();
+  const walk = (fn: number, total: number, frames: number): void => {
+    onPath.add(fn);
+    for (const { pc, target } of calls.get(fn) ?? []) {
+      if (onPath.has(target) || frames >= MAX_CALL_FRAMES) continue;
+      const sum = total + depths.get(target)!;
+      if (sum > MAX_COMBINED_STACK) throw new ProgramLoadError(pc, `combined stack size of ${frames + 1} calls is ${sum}. Too large (the frames of a call chain share ${MAX_COMBINED_STACK} bytes)`);
+      walk(target, sum, frames + 1);
+    }
+    onPath.delete(fn);
+  };
+  walk(0, depths.get(0)!, 1);
 }
 
 /**
@@ -321,5 +417,6 @@ export function prepareProgram(instructions: readonly Instruction[], helpers: He
     checkTarget(pc, pc + 1 + (i.opcode === OPCODE_JA32 ? i.imm : i.offset), 'jump');
   }
   if (missing.length > 0) throw new UnknownHelperError(missing);
+  checkCombinedStack(instructions, starts);
   return { name: options.name ?? 'program', instructions, callees };
 }
