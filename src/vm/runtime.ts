@@ -243,7 +243,11 @@ export class VmProgram implements BpfProgram {
         const stream = this.openStream(options.event);
         try {
           const bytes = batch.bytes;
-          for (let n = 0; n < batch.count; n++) {
+          if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
+            // The whole batch copied into VM memory at once: each packet is then a copy within the memory.
+            const staged = this.workspace!.stage(bytes);
+            for (let n = 0; n < batch.count; n++) stream.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+          } else for (let n = 0; n < batch.count; n++) {
             const linkType = batch.linkType[n]!;
             if (linkType === LinkType.ETHERNET) stream.runOne(bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
             else {
@@ -501,6 +505,26 @@ class RunWorkspace {
     this.packet = undefined;
     if (this.contextCapacity > 0) this.memory.release(this.contextStart, this.contextCapacity);
     this.contextCapacity = 0;
+    if (this.stagingCapacity > 0) this.memory.release(this.stagingStart, this.stagingCapacity);
+    this.stagingCapacity = 0;
+  }
+
+  private stagingStart = 0;
+  private stagingCapacity = 0;
+
+  /**
+   * `bytes` copied into VM memory that no program can reach (allocated, never
+   * mapped), for the streaming path to copy packets from within the memory;
+   * returns their address. The area is kept for the next batch.
+   */
+  stage(bytes: Uint8Array): number {
+    if (bytes.length > this.stagingCapacity) {
+      if (this.stagingCapacity > 0) this.memory.release(this.stagingStart, this.stagingCapacity);
+      this.stagingCapacity = Math.max(bytes.length, 2 * this.stagingCapacity);
+      this.stagingStart = this.memory.allocate(this.stagingCapacity);
+    }
+    this.memory.u8.set(bytes, this.stagingStart);
+    return this.stagingStart;
   }
 }
 
@@ -609,9 +633,24 @@ class XdpStream implements PacketStream {
       result.errors.set(n, xdpLengthError(length, 0)!);
       return;
     }
+    this.packet.reloadData(bytes, start, end);
+    this.runLoaded(n, result, output);
+  }
+
+  /** As runOne, for a packet of `length` bytes at `address` in VM memory (staged by RunWorkspace.stage). */
+  runStaged(address: number, length: number, n: number, result: VmBatchResult, output: boolean): void {
+    if (length < ETH_HLEN || length > XDP_MAX_DATA) {
+      result.retvals[n] = 0;
+      result.errors.set(n, xdpLengthError(length, 0)!);
+      return;
+    }
+    this.packet.reloadData(this.packet.memory.u8, address, address + length);
+    this.runLoaded(n, result, output);
+  }
+
+  private runLoaded(n: number, result: VmBatchResult, output: boolean): void {
     const packet = this.packet;
     const env = this.env;
-    packet.reloadData(bytes, start, end);
     writePacketBounds(packet.memory.view, this.context, XDP_PACKET_FIELDS, packet);
     env.redirect = undefined;
     if (env.trace.length !== 0) env.trace.length = 0;

@@ -133,7 +133,8 @@ export class PacketBuffer {
   }
 
   /**
-   * The streaming path's reload: `bytes[start, end)` as the next frame's
+   * The streaming path's reload: `bytes[start, end)` (which may be the VM
+   * memory's own `u8`) as the next frame's
    * data, with the headroom, tailroom and frame of the last `reload` (the
    * frame must be large enough) and the packet region still mapped.
    */
@@ -143,7 +144,9 @@ export class PacketBuffer {
     const u8 = this.memory.u8;
     if (this.dirtyStart < data) u8.fill(0, this.dirtyStart, Math.min(data, this.dirtyEnd));
     if (this.dirtyEnd > dataEnd) u8.fill(0, Math.max(dataEnd, this.dirtyStart), this.dirtyEnd);
-    u8.set(bytes.subarray(start, end), data);
+    // From VM memory itself (a staged batch): a copy within the buffer, no view to allocate.
+    if (bytes === u8) u8.copyWithin(data, start, end);
+    else u8.set(bytes.subarray(start, end), data);
     this.data = this.dataMeta = this.macHeader = data;
     this.dataEnd = dataEnd;
     this.dirtyStart = data;
