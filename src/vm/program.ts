@@ -25,6 +25,7 @@ import {
 import { type MissingFunction, ProgramLoadError, UnknownHelperError, VmOptionError } from './errors.ts';
 import type { HelperEntry, HelperRegistry } from './helper-registry.ts';
 import type { ProgramView } from './view.ts';
+import type { Region } from './memory.ts';
 
 /**
  * The run API shared by the VM's execution engines (interpreter, JIT):
@@ -151,7 +152,32 @@ export interface LoadedProgram {
 export interface RunSession {
   /** Runs the program once; returns r0's low 32 bits, unsigned. */
   run(): number;
+  /**
+   * The JIT, for XDP programs that call nothing: runs a whole batch of
+   * packets already in VM memory in one WebAssembly call (see PacketLoop).
+   */
+  runPackets?(loop: PacketLoop): void;
   close(): void;
+}
+
+/**
+ * A batch for RunSession.runPackets, all addresses in VM memory: `count`
+ * (address, length) pairs at `descriptors`; each packet is copied to `data`
+ * (the start of the mapped packet region `packetRegion`, which ends at
+ * data + length), the xdp_md at `context` rewritten, and r0's low half
+ * stored at `results + 4i`; `progress` holds the index being run (on an
+ * error, the packet that failed); `previousLength` bytes at `data` may be
+ * non-zero before the first.
+ */
+export interface PacketLoop {
+  count: number;
+  descriptors: number;
+  data: number;
+  context: number;
+  packetRegion: Region;
+  results: number;
+  progress: number;
+  previousLength: number;
 }
 
 /** The kernel's MAX_BPF_STACK: the stack of a whole call chain, all frames together. */
@@ -251,14 +277,18 @@ function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8A
 
 /**
  * A RunSession over an engine's `runOnce(first)` (first: the run just after
- * set-up) and `release`, refusing runs once closed.
+ * set-up) and `release` (and `runPackets`, when the engine has it),
+ * refusing runs once closed.
  */
-export function runSession(name: string, runOnce: (first: boolean) => number, release: () => void): RunSession {
+export function runSession(name: string, runOnce: (first: boolean) => number, release: () => void, runPackets?: (loop: PacketLoop) => void): RunSession {
   let first = true;
   let open = true;
-  return {
+  const checkOpen = (): void => {
+    if (!open) throw new VmOptionError(`program '${name}': run on a closed session`);
+  };
+  const session: RunSession = {
     run: (): number => {
-      if (!open) throw new VmOptionError(`program '${name}': run on a closed session`);
+      checkOpen();
       const r0 = runOnce(first);
       first = false;
       return r0;
@@ -269,6 +299,14 @@ export function runSession(name: string, runOnce: (first: boolean) => number, re
       release();
     },
   };
+  if (runPackets !== undefined) {
+    session.runPackets = (loop): void => {
+      checkOpen();
+      runPackets(loop);
+      first = false;
+    };
+  }
+  return session;
 }
 
 /**

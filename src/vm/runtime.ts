@@ -245,8 +245,8 @@ export class VmProgram implements BpfProgram {
           const bytes = batch.bytes;
           if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
             // The whole batch copied into VM memory at once: each packet is then a copy within the memory.
-            const staged = this.workspace!.stage(bytes);
-            for (let n = 0; n < batch.count; n++) stream.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+            const workspace = this.workspace!;
+            stream.runStagedBatch(workspace.stage(bytes), batch, result, output, (size) => workspace.scratch(size));
           } else for (let n = 0; n < batch.count; n++) {
             const linkType = batch.linkType[n]!;
             if (linkType === LinkType.ETHERNET) stream.runOne(bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
@@ -507,10 +507,24 @@ class RunWorkspace {
     this.contextCapacity = 0;
     if (this.stagingCapacity > 0) this.memory.release(this.stagingStart, this.stagingCapacity);
     this.stagingCapacity = 0;
+    if (this.scratchCapacity > 0) this.memory.release(this.scratchStart, this.scratchCapacity);
+    this.scratchCapacity = 0;
   }
 
   private stagingStart = 0;
   private stagingCapacity = 0;
+  private scratchStart = 0;
+  private scratchCapacity = 0;
+
+  /** `bytes` of unmapped VM memory for the streaming path's bookkeeping, kept from batch to batch. */
+  scratch(bytes: number): number {
+    if (bytes > this.scratchCapacity) {
+      if (this.scratchCapacity > 0) this.memory.release(this.scratchStart, this.scratchCapacity);
+      this.scratchCapacity = Math.max(bytes, 2 * this.scratchCapacity);
+      this.scratchStart = this.memory.allocate(this.scratchCapacity);
+    }
+    return this.scratchStart;
+  }
 
   /**
    * `bytes` copied into VM memory that no program can reach (allocated, never
@@ -646,6 +660,57 @@ class XdpStream implements PacketStream {
     }
     this.packet.reloadData(this.packet.memory.u8, address, address + length);
     this.runLoaded(n, result, output);
+  }
+
+  /**
+   * Runs packets `from`..`to` of a capture batch staged at `staged` in VM
+   * memory, in one engine call when the session has runPackets (the JIT, a
+   * program that calls nothing) and no output is wanted; else one by one.
+   * `scratch` gives unmapped VM memory for the loop's descriptors and results.
+   */
+  runStagedBatch(staged: number, batch: CaptureBatch, result: VmBatchResult, output: boolean, scratch: (bytes: number) => number): void {
+    const runPackets = this.session.runPackets;
+    if (output || runPackets === undefined) {
+      for (let n = 0; n < batch.count; n++) this.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+      return;
+    }
+    const packet = this.packet;
+    const memory = packet.memory;
+    // Descriptors of the packets a test run accepts; refused ones are reported here.
+    const valid: number[] = [];
+    for (let n = 0; n < batch.count; n++) {
+      const length = batch.length[n]!;
+      if (length < ETH_HLEN || length > XDP_MAX_DATA) {
+        result.retvals[n] = 0;
+        result.errors.set(n, xdpLengthError(length, 0)!);
+      } else valid.push(n);
+    }
+    if (valid.length === 0) return;
+    const descriptors = scratch(valid.length * 12 + 4);
+    const results = descriptors + valid.length * 8;
+    const progress = results + valid.length * 4;
+    let view = memory.view;
+    valid.forEach((n, k) => {
+      view.setUint32(descriptors + 8 * k, staged + batch.start[n]!, true);
+      view.setUint32(descriptors + 8 * k + 4, batch.length[n]!, true);
+    });
+    const previousLength = packet.beginLoop();
+    const loop = { count: valid.length, descriptors, data: packet.data, context: this.context, packetRegion: packet.mappedRegion!, results, progress, previousLength };
+    try {
+      runPackets(loop);
+    } catch (error) {
+      // The packet that failed runs again on the per-packet path, for its exact error (a program that calls nothing does the same again).
+      const failed = memory.view.getUint32(progress, true);
+      packet.endLoop(batch.length[valid[failed]!]!);
+      const n = valid[failed]!;
+      this.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+      throw error;
+    }
+    packet.endLoop(batch.length[valid[valid.length - 1]!]!);
+    view = memory.view;
+    valid.forEach((n, k) => {
+      result.retvals[n] = view.getUint32(results + 4 * k, true);
+    });
   }
 
   private runLoaded(n: number, result: VmBatchResult, output: boolean): void {

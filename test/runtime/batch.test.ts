@@ -198,3 +198,56 @@ test('CaptureReader.readBatch: the packets iteration gives, in columns; a trunca
   await assert.rejects((await CaptureReader.open(corrupt)).readBatch(batch), (e: unknown) => e instanceof PcapError && /offset 32\b/.test(e.message));
   assert.throws(() => new CaptureBatch(0), RangeError);
 });
+
+test('runCapture without output: a program that calls nothing runs whole batches in one WebAssembly call, with the results and errors of run()', async () => {
+  // Writes the packet, reads at a length-dependent offset (past data_end faults, without a bounds check), returns what it read.
+  const source = assemble(`
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u8 *)(r2 + 0)
+    r3 += 1
+    *(u8 *)(r2 + 0) = r3
+    r4 = *(u8 *)(r2 + 14)
+    r4 &= 63
+    r2 += r4
+    r0 = *(u8 *)(r2 + 20)
+    r0 += r3
+    exit
+  `);
+  const packets = frames().map((frame, i) => (frame.length >= 34 ? frame.map((b, k) => (k === 14 ? (i * 7) % 40 : b)) : frame));
+  const capture = encodeCapture(packets.map((data) => ({ data })));
+  for (const jit of [false, true]) {
+    const program = new VmProgram(ProgramType.XDP, source, { jit });
+    try {
+      const expected: (number | string)[] = packets.map((data) => {
+        try {
+          return program.run({ data }).retval;
+        } catch (error) {
+          return (error as Error).name;
+        }
+      });
+      const firstFault = expected.findIndex((e) => e === 'MemoryAccessError');
+      assert.ok(firstFault > 0, 'some packet makes the program fault');
+      // The packets before the first fault, then the fault itself, exactly as run() gives them.
+      const got: (number | string)[] = [];
+      await assert.rejects(async () => {
+        for await (const batch of program.runCapture(capture, { batchSize: 5 })) {
+          for (let n = 0; n < batch.packets.count; n++) got.push(batch.errors.has(n) ? batch.errors.get(n)!.name : batch.retvals[n]!);
+        }
+      }, (e: unknown) => (e as Error).name === 'MemoryAccessError');
+      assert.deepEqual(got, expected.slice(0, got.length), jit ? 'JIT' : 'interpreter');
+      assert.ok(got.length >= firstFault - 5, `${got.length} results before the failing batch`);
+      // The packets without the faulting ones: every result, and run() afterwards still sees a clean frame.
+      const clean = packets.filter((_, i) => expected[i] !== 'MemoryAccessError');
+      const cleanExpected = expected.filter((e) => e !== 'MemoryAccessError');
+      const all: (number | string)[] = [];
+      for await (const batch of program.runCapture(encodeCapture(clean.map((data) => ({ data }))), { batchSize: 8 })) {
+        for (let n = 0; n < batch.packets.count; n++) all.push(batch.errors.has(n) ? batch.errors.get(n)!.name : batch.retvals[n]!);
+      }
+      assert.deepEqual(all, cleanExpected);
+      const last = clean.filter((p) => p.length >= 34).at(-1)!;
+      assert.deepEqual(program.run({ data: last }).data![0], (last[0]! + 1) & 0xff);
+    } finally {
+      program.close();
+    }
+  }
+});

@@ -1,5 +1,5 @@
 import type { Instruction } from '../../isa/instruction.ts';
-import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
+import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_CALL, OPCODE_CALLX, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } from '../errors.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
@@ -7,7 +7,7 @@ import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, RegionView, VmMemory } from '../memory.ts';
 import { ProgramView } from '../view.ts';
-import { type LoadedProgram, type PacketData, type PreparedProgram, type RunOptions, type RunResult, type RunSession, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
+import { type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
@@ -176,6 +176,12 @@ class JitRuntime {
     return false;
   }
 
+  /** Address of `region`'s entry in the region table as last written, if listed. */
+  tableEntryOf(region: Region): number | undefined {
+    const n = this.tableRegions.indexOf(region);
+    return n < 0 ? undefined : this.tableStart + n * REGION_ENTRY_SIZE;
+  }
+
   /** A run of `root` set up with `options` (pooled: give it back with JitRun.finish). */
   takeRun(root: JitProgram, options: RunOptions): JitRun {
     const run = this.idleRuns.pop() ?? new JitRun(this, root.host);
@@ -224,6 +230,8 @@ export class JitProgram implements LoadedProgram {
   readonly entry: EntryFn;
   /** @internal */
   readonly repeatEntry: EntryFn;
+  /** @internal */
+  readonly packetsEntry: (...args: number[]) => void;
   private readonly callees: ReadonlyMap<number, HelperEntry>;
 
   constructor(
@@ -254,6 +262,7 @@ export class JitProgram implements LoadedProgram {
     const t2 = performance.now();
     this.entry = instance.exports.entry as EntryFn;
     this.repeatEntry = instance.exports.repeat as EntryFn;
+    this.packetsEntry = instance.exports.packets as (...args: number[]) => void;
     let dispatch = 0;
     for (const s of compiled.strategies.values()) if (s === 'dispatch') dispatch++;
     this.stats = {
@@ -277,10 +286,13 @@ export class JitProgram implements LoadedProgram {
   openSession(options: RunOptions): RunSession {
     const run = this.runtime.takeRun(this, options);
     const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    // Nothing can run in JavaScript in the middle of a program that calls nothing: its packet loop may stay in WebAssembly.
+    const callsNothing = !this.instructions.some((i) => i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX);
     return runSession(
       this.name,
       (first) => run.runAgain(first ? 0 : frameBytes),
       () => run.finish(),
+      callsNothing ? (loop): void => run.runPackets(loop, frameBytes) : undefined,
     );
   }
 
@@ -448,6 +460,20 @@ class JitRun implements HelperCall {
     const a = this.args;
     this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
     return memory.view.getUint32(cb + CB.r0, true);
+  }
+
+  /** RunSession.runPackets: the budget reset and the region table brought up to date, then the module's packet loop. */
+  runPackets(loop: PacketLoop, stackZero: number): void {
+    const cb = this.runtime.controlBlock;
+    const view = this.memory.view;
+    this.program = this.root;
+    this.tailCalls = 0;
+    view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
+    view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+    this.runtime.syncRegions(this.regions.stack, this.root.view);
+    const entry = this.runtime.tableEntryOf(loop.packetRegion);
+    if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
+    this.root.packetsEntry(loop.count, loop.descriptors, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
   }
 
   finish(): void {
