@@ -1,29 +1,42 @@
-// Per-run overhead of VmProgram.run (src/vm/runtime.ts): wall time of one
-// `run({ data })` call for a small packet program, XDP and tc (sched_cls),
-// on 64- and 1500-byte frames, interpreter and JIT, against the bare engine
-// run of the same program in the same process (`vm.load(...).run` /
-// `loadJit(...).run` with r1 pointing at a prebuilt context whose data and
-// data_end words hold the packet's VM addresses). The difference is what
-// VmProgram.run adds per packet: packet and context set-up, result copy.
-// As root, the kernel's BPF_PROG_TEST_RUN wall time per call (one syscall,
-// repeat 1, measured around the call) is a second reference.
+// The VM as users call it, beside the kernel and tcpdump in the same run:
 //
-//   node --import tsx bench/vm-run.ts
+// 1. Per-run overhead: an empty XDP program (r0 = XDP_PASS; exit) through
+//    `program.run({ data, repeat })` on the interpreter, the JIT and the
+//    kernel (BPF_PROG_TEST_RUN); the reported durationNs is the mean over
+//    the repetitions, so this is what one more iteration of each engine's
+//    loop costs.
+// 2. Repeated runs of the bench programs (bench/support/programs.ts, shared
+//    with bench/jit.ts) through `program.run({ data, repeat })`, the VM's
+//    time over the kernel's.
+// 3. One `program.run({ data })` call: wall time per call for one packet
+//    (the VM's set-up and result copy; the kernel's system call).
+// 4. A 200,000-packet capture through `program.runCapture` (the path of
+//    `tsbpf run --pcap` on the VM), packets/s beside
+//    `tcpdump -r FILE -w OUT 'udp port 9'` filtering the same file; both
+//    must find the same packets.
+//
+//   node --import tsx bench/vm-run.ts        (as root for the kernel column)
 import assert from 'node:assert/strict';
-import { buildPacket, ethernet, ipv4, payload, udp } from '../src/net/index.ts';
-import { type Instruction, assemble } from '../src/isa/index.ts';
-import { ProgramType } from '../src/uapi/enums.ts';
-import { CONTEXT_LAYOUTS } from '../src/uapi/program-types.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Instruction, LdImm64Src, assemble } from '../src/isa/index.ts';
+import { ArrayMap } from '../src/maps/array.ts';
+import { HashMap } from '../src/maps/hash.ts';
+import type { VmMap } from '../src/maps/base.ts';
+import { PcapWriter, buildPacket, ethernet, ipv4, payload, readCaptureAll, tcp, udp } from '../src/net/index.ts';
+import { MapType, ProgramType } from '../src/uapi/enums.ts';
+import { XdpAction } from '../src/uapi/program-types.ts';
 import { Vm } from '../src/vm/index.ts';
-import { loadJit } from '../src/vm/jit/index.ts';
-import type { LoadedProgram } from '../src/vm/program.ts';
 import { VmProgram } from '../src/vm/runtime.ts';
+import type { BpfProgram } from '../src/backend/index.ts';
+import { type Case, calibrate, cases, u32, u64, withMaps } from './support/programs.ts';
 
-/** examples/xdp-drop-udp.s, parameterised by where the context keeps data/data_end and the two verdicts. */
-function dropUdp(dataOffset: number, dataEndOffset: number, drop: number, pass: number): Instruction[] {
-  return assemble(`
-    r2 = *(u32 *)(r1 + ${dataEndOffset})
-    r1 = *(u32 *)(r1 + ${dataOffset})
+const EMPTY = assemble('r0 = 2\nexit');
+const DROP_UDP_9 = assemble(`
+    r2 = *(u32 *)(r1 + 4)
+    r1 = *(u32 *)(r1 + 0)
     r3 = r1
     r3 += 42
     if r3 > r2 goto pass
@@ -36,120 +49,222 @@ function dropUdp(dataOffset: number, dataEndOffset: number, drop: number, pass: 
     if r4 != 17 goto pass
     r4 = *(u16 *)(r1 + 36)
     if r4 != 0x900 goto pass
-    r0 = ${drop}
+    r0 = 1
     exit
 pass:
-    r0 = ${pass}
+    r0 = 2
     exit
 `);
-}
+const PACKET_64 = buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 12345, dport: 80 }), payload(new Uint8Array(22)));
 
-const offsetOf = (fields: readonly { name: string; offset: number }[], name: string): number => fields.find((f) => f.name === name)!.offset;
-const XDP_MD = CONTEXT_LAYOUTS.xdp_md;
-const SKB = CONTEXT_LAYOUTS.__sk_buff;
-
-interface Case {
-  name: string;
-  type: number;
-  instructions: Instruction[];
-  contextSize: number;
-  dataOffset: number;
-  dataEndOffset: number;
-}
-
-const CASES: Case[] = [
-  { name: 'xdp', type: ProgramType.XDP, instructions: dropUdp(offsetOf(XDP_MD.fields, 'data'), offsetOf(XDP_MD.fields, 'data_end'), 1, 2), contextSize: XDP_MD.size, dataOffset: offsetOf(XDP_MD.fields, 'data'), dataEndOffset: offsetOf(XDP_MD.fields, 'data_end') },
-  { name: 'tc', type: ProgramType.SCHED_CLS, instructions: dropUdp(offsetOf(SKB.fields, 'data'), offsetOf(SKB.fields, 'data_end'), 2, 0), contextSize: SKB.size, dataOffset: offsetOf(SKB.fields, 'data'), dataEndOffset: offsetOf(SKB.fields, 'data_end') },
-];
-
-/** An Ethernet + IPv4 + UDP frame of `length` bytes to port 80 (the program passes it after the whole parse). */
-function udpFrame(length: number): Uint8Array {
-  return buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 12345, dport: 80 }), payload(Uint8Array.from({ length: length - 42 }, (_, i) => (i * 7) & 0xff)));
-}
-
-/** ns per call of `body`: the median of 7 samples, each long enough (~40 ms) to swamp timer noise. */
-function measure(body: () => void): number {
-  let n = 1;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) body();
-    const ns = Number(process.hrtime.bigint() - t0);
-    if (ns > 40e6) break;
-    n = ns < 1e6 ? n * 10 : Math.ceil((n * 40e6) / ns);
-  }
-  const samples: number[] = [];
-  for (let s = 0; s < 7; s++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) body();
-    samples.push(Number(process.hrtime.bigint() - t0) / n);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[3]!;
-}
-
-/** The bare engine run: the program on a prebuilt context and packet, nothing else per call. */
-function bareRun(c: Case, frame: Uint8Array, jit: boolean): { ns: number; r0: bigint } {
-  const vm = new Vm();
-  const packet = vm.memory.allocateRegion(frame.length, 'packet', 'packet');
-  vm.memory.u8.set(frame, packet.start);
-  const ctx = vm.memory.allocateRegion(c.contextSize, 'context', 'context', false);
-  vm.memory.view.setUint32(ctx.start + c.dataOffset, packet.start, true);
-  vm.memory.view.setUint32(ctx.start + c.dataEndOffset, packet.start + packet.size, true);
-  const program: LoadedProgram = jit ? loadJit(vm, c.instructions) : vm.load(c.instructions);
-  const options = { r1: ctx.start };
-  const r0 = program.run(options).r0;
-  return { ns: measure(() => program.run(options)), r0 };
-}
-
-function vmProgramRun(c: Case, frame: Uint8Array, jit: boolean): { ns: number; retval: number } {
-  const program = new VmProgram(c.type, c.instructions, { jit });
-  const options = { data: frame };
-  const retval = program.run(options).retval;
-  const ns = measure(() => program.run(options));
-  program.close();
+/** ns per run of `program` on `data`, from the durations it reports for repeated runs (fastest of the samples). */
+function repeatedNs(program: BpfProgram, data: Uint8Array): { ns: number; retval: number } {
+  let retval = 0;
+  const ns = calibrate((repeat) => {
+    const result = program.run({ data, repeat });
+    retval = result.retval;
+    return result.durationNs;
+  }, 4, 20);
   return { ns, retval };
 }
 
-interface KernelRunner {
-  run(c: Case, frame: Uint8Array): { ns: number; retval: number };
+/** Wall ns per `program.run({ data })` call (fastest of the samples). */
+function singleCallNs(program: BpfProgram, data: Uint8Array): number {
+  return calibrate((repeat) => {
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < repeat; k++) program.run({ data });
+    return Number(process.hrtime.bigint() - t0) / repeat;
+  }, 4, 10);
 }
 
-async function kernelRunner(): Promise<KernelRunner | string> {
+interface KernelSide {
+  load(instructions: Instruction[], c?: Case): { program: BpfProgram; close(): void };
+}
+
+async function kernelSide(): Promise<KernelSide | string> {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'not root on Linux';
   try {
     const { KernelProgram } = await import('../src/kernel/program.ts');
+    const { KernelMap } = await import('../src/kernel/map.ts');
     return {
-      run(c, frame) {
-        const program = KernelProgram.load({ type: c.type, instructions: c.instructions, name: 'bench' });
+      load(instructions, c) {
+        const maps = (c?.maps ?? []).map((m) => {
+          const map = KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name });
+          for (const [k, v] of m.fill) map.update(u32(k), u64(v));
+          return map;
+        });
         try {
-          const options = { data: frame };
-          const retval = program.run(options).retval;
-          return { ns: measure(() => program.run(options)), retval };
-        } finally {
-          program.close();
+          const program = KernelProgram.load({ type: ProgramType.XDP, instructions: withMaps(instructions, c?.maps, (k) => [LdImm64Src.MAP_FD, maps[k]!.fd]), name: 'bench' });
+          return {
+            program,
+            close: () => {
+              program.close();
+              for (const m of maps) m.close();
+            },
+          };
+        } catch (error) {
+          for (const m of maps) m.close();
+          throw error;
         }
       },
     };
   } catch (error) {
-    return (error as Error).message;
+    return `kernel backend unavailable: ${(error as Error).message}`;
   }
 }
 
-const kernel = await kernelRunner();
+/** A VmProgram of `instructions` on a VM of its own holding the case's maps. */
+function vmProgram(instructions: Instruction[], jit: boolean, c?: Case): VmProgram {
+  const vm = new Vm({ budget: 0 });
+  const maps: VmMap[] = (c?.maps ?? []).map((m) => {
+    const map = m.type === MapType.ARRAY ? new ArrayMap(vm.memory, m) : new HashMap(vm.memory, { ...m, seed: 0 });
+    for (const [k, v] of m.fill) map.update(u32(k), u64(v));
+    return map;
+  });
+  return new VmProgram(ProgramType.XDP, withMaps(instructions, c?.maps, (k) => [0, maps[k]!.handle]), { vm, jit, holds: maps, name: 'bench' });
+}
+
+const fmt = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
+const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+function table(rows: string[][]): void {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  for (const r of rows) console.log(r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
+}
+
+const kernel = await kernelSide();
 if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
-const pad = (s: string | number, n: number): string => String(s).padStart(n);
-console.log(`${'case'.padEnd(22)}${pad('bare ns', 10)}${pad('run() ns', 10)}${pad('ratio', 8)}${pad('overhead', 10)}${pad('kernel ns', 11)}`);
-for (const c of CASES) {
-  for (const size of [64, 1500]) {
-    const frame = udpFrame(size);
-    const k = typeof kernel === 'string' ? undefined : kernel.run(c, frame);
-    for (const jit of [false, true]) {
-      const bare = bareRun(c, frame, jit);
-      const full = vmProgramRun(c, frame, jit);
-      assert.equal(BigInt(full.retval), bare.r0, `${c.name}: VmProgram.run and the bare run disagree`);
-      if (k !== undefined) assert.equal(full.retval, k.retval, `${c.name}: VM and kernel disagree`);
-      const label = `${c.name} ${size}B ${jit ? 'jit' : 'interp'}`;
-      console.log(`${label.padEnd(22)}${pad(bare.ns.toFixed(0), 10)}${pad(full.ns.toFixed(0), 10)}${pad((full.ns / bare.ns).toFixed(1), 8)}${pad((full.ns - bare.ns).toFixed(0), 10)}${pad(k === undefined ? '-' : k.ns.toFixed(0), 11)}`);
+
+// 1. Per-run overhead.
+{
+  console.log('\nper-run overhead: empty XDP program, program.run({ data: 64 bytes, repeat }), durationNs');
+  const rows = [['engine', 'ns per run']];
+  for (const jit of [false, true]) {
+    const program = vmProgram(EMPTY, jit);
+    const { ns, retval } = repeatedNs(program, PACKET_64);
+    assert.equal(retval, XdpAction.PASS);
+    rows.push([jit ? 'VM JIT' : 'VM interpreter', fmt(ns)]);
+    program.close();
+  }
+  if (typeof kernel !== 'string') {
+    const loaded = kernel.load(EMPTY);
+    try {
+      rows.push(['kernel BPF_PROG_TEST_RUN', fmt(repeatedNs(loaded.program, PACKET_64).ns)]);
+    } finally {
+      loaded.close();
     }
+  }
+  table(rows);
+}
+
+// 2. Repeated runs of the bench programs.
+{
+  console.log('\nbench programs, program.run({ data, repeat }): ns per run');
+  const rows = [['program', 'kernel', 'VM interpreter', 'VM JIT', 'JIT/kernel', 'JIT/interpreter']];
+  const ratios: number[] = [];
+  for (const c of cases) {
+    const instructions = assemble(c.source, { syntax: 'ubpf' });
+    const results = [false, true].map((jit) => {
+      const program = vmProgram(instructions, jit, c);
+      try {
+        return repeatedNs(program, c.packet);
+      } finally {
+        program.close();
+      }
+    });
+    const [interp, jit] = results as [{ ns: number; retval: number }, { ns: number; retval: number }];
+    assert.equal(jit.retval, interp.retval, `${c.name}: JIT and interpreter disagree`);
+    let kernelCell = '-';
+    let ratio = '-';
+    if (typeof kernel !== 'string') {
+      const loaded = kernel.load(instructions, c);
+      try {
+        const k = repeatedNs(loaded.program, c.packet);
+        assert.equal(k.retval, jit.retval, `${c.name}: kernel returned ${k.retval}, the VM ${jit.retval}`);
+        kernelCell = fmt(k.ns);
+        ratios.push(jit.ns / k.ns);
+        ratio = `${(jit.ns / k.ns).toFixed(2)}x`;
+      } finally {
+        loaded.close();
+      }
+    }
+    rows.push([c.name, kernelCell, fmt(interp.ns), fmt(jit.ns), ratio, `${(jit.ns / interp.ns).toFixed(2)}x`]);
+  }
+  if (ratios.length > 0) rows.push(['geometric mean', '', '', '', `${geomean(ratios).toFixed(2)}x`, '']);
+  table(rows);
+}
+
+// 3. One run() call.
+{
+  console.log('\none program.run({ data: 64 bytes }) call, wall time (UDP/9 filter)');
+  const rows = [['engine', 'ns per call']];
+  for (const jit of [false, true]) {
+    const program = vmProgram(DROP_UDP_9, jit);
+    rows.push([jit ? 'VM JIT' : 'VM interpreter', fmt(singleCallNs(program, PACKET_64))]);
+    program.close();
+  }
+  if (typeof kernel !== 'string') {
+    const loaded = kernel.load(DROP_UDP_9);
+    try {
+      rows.push(['kernel BPF_PROG_TEST_RUN (one system call)', fmt(singleCallNs(loaded.program, PACKET_64))]);
+    } finally {
+      loaded.close();
+    }
+  }
+  table(rows);
+}
+
+// 4. A capture, beside tcpdump.
+{
+  const COUNT = 200_000;
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-vm-run-'));
+  try {
+    const file = join(dir, 'traffic.pcap');
+    const writer = new PcapWriter(file, { nanosecond: false });
+    for (let i = 0; i < COUNT; i++) {
+      const body = payload(new Uint8Array(i % 97).fill(i & 0xff));
+      const l4 = i % 4 === 0 ? udp({ sport: 40000 + (i % 1000), dport: 9 }) : i % 4 === 1 ? tcp({ sport: 40000, dport: 80, flags: 0x18 }) : udp({ sport: 40000, dport: 53 });
+      writer.write({ data: buildPacket(ethernet(), ipv4({ src: `10.0.${(i >> 8) & 0xff}.${i & 0xff}`, dst: '10.1.0.1' }), l4, body), timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 1000n });
+    }
+    writer.close();
+    console.log(`\n${COUNT}-packet capture (a quarter UDP to port 9): packets/s, best of 3 (first run in brackets)`);
+    const rows = [['filter', 'packets/s', 'vs tcpdump']];
+    const matched = join(dir, 'matched.pcap');
+    let tcpdumpRate = 0;
+    const tcpdump = spawnSync('tcpdump', ['--version'], { encoding: 'utf8' });
+    if (tcpdump.error !== undefined) rows.push(["tcpdump -r FILE -w OUT 'udp port 9'", '(tcpdump not installed)', '']);
+    else {
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t0 = process.hrtime.bigint();
+        const run = spawnSync('tcpdump', ['-r', file, '-w', matched, 'udp port 9'], { encoding: 'utf8' });
+        assert.equal(run.status, 0, run.stderr);
+        best = Math.min(best, Number(process.hrtime.bigint() - t0));
+      }
+      tcpdumpRate = COUNT / (best / 1e9);
+      rows.push(["tcpdump -r FILE -w OUT 'udp port 9' (process included)", tcpdumpRate.toFixed(0), '1.00x']);
+    }
+    const expectedDrops = tcpdump.error === undefined ? (await readCaptureAll(matched)).length : COUNT / 4;
+    for (const jit of [false, true]) {
+      const program = vmProgram(DROP_UDP_9, jit);
+      const rates: number[] = [];
+      for (let k = 0; k < 3; k++) {
+        let packets = 0;
+        let drops = 0;
+        const t0 = process.hrtime.bigint();
+        for await (const batch of program.runCapture(file)) {
+          packets += batch.packets.count;
+          for (let n = 0; n < batch.packets.count; n++) if (batch.retvals[n] === XdpAction.DROP) drops++;
+        }
+        rates.push(packets / (Number(process.hrtime.bigint() - t0) / 1e9));
+        assert.equal(packets, COUNT);
+        assert.equal(drops, expectedDrops, 'the VM and tcpdump find the same packets');
+      }
+      program.close();
+      const best = Math.max(...rates);
+      rows.push([`VM ${jit ? 'JIT' : 'interpreter'}, program.runCapture`, `${best.toFixed(0)} (${rates[0]!.toFixed(0)})`, tcpdumpRate > 0 ? `${(best / tcpdumpRate).toFixed(2)}x` : '-']);
+    }
+    table(rows);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -60,7 +60,8 @@ export function readTextFile(path: string): string {
 
 /** The file at `path` as chunks of at most 64 KiB, read as they are pulled. */
 export function readFileChunks(path: string): AsyncIterator<Uint8Array> {
-  return createReadStream(path, { highWaterMark: 1 << 16 })[Symbol.asyncIterator]();
+  // 1 MiB reads: a capture streamed at millions of packets per second spends less on each read.
+  return createReadStream(path, { highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
 }
 
 export function fileExists(path: string): boolean {

@@ -173,6 +173,10 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
     return index >= 0 && index < this.maxEntries ? this.slots[index]?.target : undefined;
   }
 
+  override holdsInnerMap(map: VmMap): boolean {
+    return this.kind === 'map' && this.slots.some((slot) => slot?.target === map);
+  }
+
   override lookupElem(keyAddress: number): number {
     if (this.kind !== 'map') return 0;
     const index = this.memory.view.getUint32(keyAddress, true);

@@ -258,7 +258,7 @@ export abstract class VmMap implements BpfMap {
   protected reserveRegion(bytes: number): Region {
     const start = this.reserveMemory(bytes, 'value storage');
     this.allocations.pop();
-    const region = this.memory.map({ start, size: Math.max(bytes, 1), kind: 'map', writable: !this.programReadOnly, name: this.describe() });
+    const region = this.memory.map({ start, size: Math.max(bytes, 1), kind: 'map', writable: !this.programReadOnly, name: this.describe(), owner: this });
     this.regions.push(region);
     return region;
   }
@@ -456,6 +456,11 @@ export abstract class VmMap implements BpfMap {
    * memory and handle, and keeps working for the program, until the last
    * holder lets go (the returned function; calling it twice is harmless).
    */
+  /** Whether `map` is one of this map's inner maps (maps of maps); programs that use this map reach it. */
+  holdsInnerMap(_map: VmMap): boolean {
+    return false;
+  }
+
   hold(): () => void {
     this.checkOpen();
     this.holders++;

@@ -166,6 +166,7 @@ export class HashMap extends VmMap {
       words[bucket] = next;
       return;
     }
+    let steps = 0;
     while (link !== 0) {
       this.checkLink(link, 'delete');
       const at = (this.entryAddress(link - 1) + HashEntry.NEXT) >>> 2;
@@ -175,6 +176,32 @@ export class HashMap extends VmMap {
         return;
       }
       link = after;
+      // A chain a program rewrote into a cycle would be walked forever (LRU eviction runs this on every update of a full map).
+      if (++steps > this.maxEntries) throw this.error('EFAULT', 'delete', 'bucket chain is corrupted: it does not end (a program wrote outside its value)');
+    }
+  }
+
+  /**
+   * Checks the chain of `bucket` before nextKey hands out one of its keys:
+   * it ends within maxEntries links, and each entry's stored hash belongs to
+   * the bucket and is its key's hash. A program can rewrite headers and keys
+   * (they share the writable entry storage); without these checks `keys()`
+   * could cycle forever (an entry linked to itself, or a key that nextKey can
+   * no longer find, which restarts the walk from the first bucket).
+   */
+  private checkChain(bucket: number, operation: string): void {
+    this.refreshViews();
+    const words = this.words;
+    let link = words[(this.buckets >>> 2) + bucket]!;
+    for (let steps = 0; link !== 0; steps++) {
+      if (steps >= this.maxEntries) throw this.error('EFAULT', operation, `bucket ${bucket}'s chain does not end (a program wrote outside its value)`);
+      this.checkLink(link, operation);
+      const entry = this.entryAddress(link - 1);
+      const hash = words[(entry + HashEntry.HASH) >>> 2]!;
+      if ((hash & (this.bucketCount - 1)) !== bucket || jhash(this.bytes, entry + HashEntry.HEADER_SIZE, this.keySize, this.seed) !== hash) {
+        throw this.error('EFAULT', operation, `entry ${link - 1} in bucket ${bucket} does not hash there (a program rewrote its key or header)`);
+      }
+      link = words[(entry + HashEntry.NEXT) >>> 2]!;
     }
   }
 
@@ -368,6 +395,16 @@ export class HashMap extends VmMap {
     return this.deleteAt(this.putKey(key)) === 0;
   }
 
+  override holdsInnerMap(map: VmMap): boolean {
+    if (this.innerTemplate === undefined) return false;
+    this.refreshViews();
+    for (let index = 0; index < this.maxEntries; index++) {
+      const entry = this.entryAddress(index);
+      if (this.words[(entry + HashEntry.STATE) >>> 2]! & HashEntry.STATE_USED && this.words[(entry + this.valueOffset) >>> 2] === map.handle) return true;
+    }
+    return false;
+  }
+
   override lookupAndDelete(key: Uint8Array | null): Uint8Array | undefined {
     if (this.innerTemplate) return this.unsupported('lookup_and_delete');
     const value = this.lookup(key);
@@ -389,14 +426,19 @@ export class HashMap extends VmMap {
       const hash = this.hashAt(this.putKey(key));
       const index = this.find(this.scratchKey, hash);
       if (index >= 0) {
+        const own = hash & (this.bucketCount - 1);
+        this.checkChain(own, 'get_next_key');
         const next = view.getUint32(this.entryAddress(index) + HashEntry.NEXT, true);
-        if (next !== 0) return this.keyOf(this.checkLink(next, 'get_next_key') - 1);
-        bucket = (hash & (this.bucketCount - 1)) + 1;
+        if (next !== 0) return this.keyOf(next - 1);
+        bucket = own + 1;
       }
     }
     for (; bucket < this.bucketCount; bucket++) {
       const head = view.getUint32(this.buckets + bucket * 4, true);
-      if (head !== 0) return this.keyOf(head - 1);
+      if (head !== 0) {
+        this.checkChain(bucket, 'get_next_key');
+        return this.keyOf(head - 1);
+      }
     }
     return undefined;
   }

@@ -12,9 +12,14 @@ export interface MapHelperOptions {
   cpuOf?: (call: HelperCall) => number;
 }
 
-/** The map an argument register points to (a map handle), or undefined. */
-function mapArg(call: HelperCall, n: 1 | 2): VmMap | undefined {
-  return vmMapByHandle(call.memory, call.argU32(n));
+/**
+ * The map an argument register points to (a map handle) among the maps the
+ * calling program uses, or undefined: another map's handle is refused as a
+ * forged one (the verifier would not let it reach the helper).
+ */
+export function mapArg(call: HelperCall, n: 1 | 2): VmMap | undefined {
+  const map = vmMapByHandle(call.memory, call.argU32(n));
+  return map !== undefined && call.program.view.reachesMap(map) ? map : undefined;
 }
 
 /**

@@ -93,7 +93,7 @@ export class RingBufMap extends VmMap {
     if (flags !== 0) return 0;
     const record = this.allocateRecord(size);
     if (record === undefined) return 0;
-    const region = size > 0 ? this.memory.map({ start: record.address, size, kind: 'map', writable: true, name: `${this.describe()} record` }) : undefined;
+    const region = size > 0 ? this.memory.map({ start: record.address, size, kind: 'map', writable: true, name: `${this.describe()} record`, owner: this }) : undefined;
     this.reserved.set(record.address, { size, position: record.position, region });
     return record.address;
   }

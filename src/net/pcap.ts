@@ -44,6 +44,47 @@ export interface CapturedPacket {
   flags?: number;
 }
 
+/**
+ * Packets read at once by `CaptureReader.readBatch`, as columns (no object
+ * per packet): packet `i` is `bytes[start[i], start[i] + length[i])`. The
+ * arrays are reused by the next `readBatch` of the same reader, and `bytes`
+ * may be the reader's own buffer: copy what must outlive the batch.
+ */
+export class CaptureBatch {
+  count = 0;
+  bytes: Uint8Array = new Uint8Array(0);
+  readonly start: Int32Array;
+  readonly length: Int32Array;
+  readonly originalLength: Float64Array;
+  /** The timestamp as whole seconds since the epoch and nanoseconds within the second. */
+  readonly seconds: Float64Array;
+  readonly nanoseconds: Uint32Array;
+  readonly linkType: Uint16Array;
+  /** Byte offset of each packet's record in the file. */
+  readonly offset: Float64Array;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a capture batch holds at least one packet, not ${capacity}`);
+    this.start = new Int32Array(capacity);
+    this.length = new Int32Array(capacity);
+    this.originalLength = new Float64Array(capacity);
+    this.seconds = new Float64Array(capacity);
+    this.nanoseconds = new Uint32Array(capacity);
+    this.linkType = new Uint16Array(capacity);
+    this.offset = new Float64Array(capacity);
+  }
+
+  /** Packet `i`'s timestamp in nanoseconds since the epoch. */
+  timestamp(i: number): bigint {
+    return BigInt(this.seconds[i]!) * 1_000_000_000n + BigInt(this.nanoseconds[i]!);
+  }
+
+  /** Packet `i`'s bytes (a view, valid as long as the batch). */
+  data(i: number): Uint8Array {
+    return this.bytes.subarray(this.start[i]!, this.start[i]! + this.length[i]!);
+  }
+}
+
 /** Captured lengths above this are corrupt, not big packets (libpcap uses 256 KiB; pcapng blocks are kept under 64 MiB). */
 const MAX_RECORD = 64 << 20;
 const PCAP_MAX_CAPLEN = 262144;
@@ -322,9 +363,7 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     const captured = u32(h, 8, little);
     const original = u32(h, 12, little);
     const iface = this.interfaces[0]!;
-    const limit = Math.max(iface.snapLength, PCAP_MAX_CAPLEN);
-    if (captured > limit) throw new PcapError(`captured length ${captured} is larger than the snap length ${iface.snapLength} allows`, offset + 8);
-    if (captured > original) throw new PcapError(`captured length ${captured} exceeds the original length ${original}`, offset + 8);
+    this.checkPcapRecord(h, 0, offset);
     if (!(await s.fill(headerLength + captured))) {
       throw new PcapError(`truncated packet: ${captured} bytes declared, ${s.buffered - headerLength} present`, offset + headerLength);
     }
@@ -338,6 +377,89 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
       linkType: iface.linkType,
       offset,
     };
+  }
+
+  /**
+   * Reads the next packets into `batch` (as many as it holds, or as are
+   * buffered, at least one): returns how many, 0 at the end of the capture.
+   * A classic pcap is parsed in place in the read buffer, with no
+   * allocation per packet; pcapng packets are read one by one and copied.
+   * Do not mix with iterating the reader.
+   */
+  async readBatch(batch: CaptureBatch): Promise<number> {
+    batch.count = 0;
+    if (this.format === 'pcapng') return this.readPcapngBatch(batch);
+    const s = this.stream;
+    const headerLength = this.modified ? 24 : 16;
+    if (!(await s.fill(1))) return 0;
+    // At least one whole record, then every whole record already buffered.
+    if (!(await s.fill(headerLength))) throw new PcapError(`truncated packet record header: ${s.buffered} of ${headerLength} bytes`, s.offset);
+    const first = this.checkPcapRecord(s.peek(headerLength), 0, s.offset);
+    if (!(await s.fill(headerLength + first))) throw new PcapError(`truncated packet: ${first} bytes declared, ${s.buffered - headerLength} present`, s.offset + headerLength);
+    const bytes = s.peek(s.buffered);
+    const little = this.littleEndian;
+    const iface = this.interfaces[0]!;
+    const nanosPerUnit = this.nanosecond ? 1 : 1000;
+    const unitsPerSecond = this.nanosecond ? 1e9 : 1e6;
+    let at = 0;
+    let n = 0;
+    while (n < batch.capacity && at + headerLength <= bytes.length) {
+      const captured = this.checkPcapRecord(bytes, at, s.offset + at);
+      if (at + headerLength + captured > bytes.length) break;
+      const fraction = u32(bytes, at + 4, little);
+      batch.seconds[n] = u32(bytes, at, little) + Math.floor(fraction / unitsPerSecond);
+      batch.nanoseconds[n] = (fraction % unitsPerSecond) * nanosPerUnit;
+      batch.start[n] = at + headerLength;
+      batch.length[n] = captured;
+      batch.originalLength[n] = u32(bytes, at + 12, little);
+      batch.linkType[n] = iface.linkType;
+      batch.offset[n] = s.offset + at;
+      at += headerLength + captured;
+      n++;
+    }
+    batch.bytes = bytes;
+    batch.count = n;
+    s.take(at);
+    return n;
+  }
+
+  /** Checks the pcap record header at `bytes[at]` (file offset `offset`) and returns its captured length. */
+  private checkPcapRecord(bytes: Uint8Array, at: number, offset: number): number {
+    const captured = u32(bytes, at + 8, this.littleEndian);
+    const original = u32(bytes, at + 12, this.littleEndian);
+    const iface = this.interfaces[0]!;
+    const limit = Math.max(iface.snapLength, PCAP_MAX_CAPLEN);
+    if (captured > limit) throw new PcapError(`captured length ${captured} is larger than the snap length ${iface.snapLength} allows`, offset + 8);
+    if (captured > original) throw new PcapError(`captured length ${captured} exceeds the original length ${original}`, offset + 8);
+    return captured;
+  }
+
+  private async readPcapngBatch(batch: CaptureBatch): Promise<number> {
+    const packets: CapturedPacket[] = [];
+    let total = 0;
+    // A batch of pcapng packets stops at about 1 MiB of data, whatever its capacity.
+    while (packets.length < batch.capacity && total < 1 << 20) {
+      const packet = await this.nextPcapng();
+      if (packet === undefined) break;
+      packets.push(packet);
+      total += packet.data.length;
+    }
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    packets.forEach((p, n) => {
+      bytes.set(p.data, at);
+      batch.start[n] = at;
+      batch.length[n] = p.data.length;
+      batch.originalLength[n] = p.originalLength;
+      batch.seconds[n] = Number(p.timestamp / 1_000_000_000n);
+      batch.nanoseconds[n] = Number(p.timestamp % 1_000_000_000n);
+      batch.linkType[n] = p.linkType;
+      batch.offset[n] = p.offset;
+      at += p.data.length;
+    });
+    batch.bytes = bytes;
+    batch.count = packets.length;
+    return packets.length;
   }
 
   /** The next packet, or undefined at the end of the capture. */

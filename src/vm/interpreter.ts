@@ -1,6 +1,7 @@
 import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import type { Region, VmMemory } from './memory.ts';
+import { ProgramView } from './view.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
@@ -11,6 +12,10 @@ import {
   type PreparedProgram,
   type RunOptions,
   type RunResult,
+  type RunSession,
+  loadLegacyPacket,
+  runSession,
+  sessionStackBytes,
 } from './program.ts';
 
 /**
@@ -107,6 +112,7 @@ export class InterpretedProgram implements LoadedProgram {
   readonly instructions: readonly Instruction[];
   /** @internal */
   readonly decoded: Decoded;
+  readonly view: ProgramView;
 
   constructor(
     readonly host: InterpreterHost,
@@ -115,12 +121,50 @@ export class InterpretedProgram implements LoadedProgram {
     this.name = prepared.name;
     this.instructions = prepared.instructions;
     this.decoded = decodeProgram(prepared);
+    this.view = new ProgramView(host.memory, prepared.instructions);
   }
 
   run(options: RunOptions = {}): RunResult {
+    return this.runRepeated(options, 1);
+  }
+
+  openSession(options: RunOptions): RunSession {
     const state = takeRunState(this.host);
     try {
       state.begin(this, options);
+    } catch (error) {
+      state.finish();
+      idleRunStates.get(this.host)!.push(state);
+      throw error;
+    }
+    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    return runSession(
+      this.name,
+      (first) => {
+        if (!first) state.rerun(frameBytes);
+        execute(state);
+        return state.regs[0]! >>> 0;
+      },
+      () => {
+        state.finish();
+        idleRunStates.get(this.host)!.push(state);
+      },
+    );
+  }
+
+  /**
+   * Runs the program `repeat` times after one set-up (what BPF_PROG_TEST_RUN's
+   * `repeat` does): each run starts from the same r1-r5 with the full budget
+   * and sees the memory the previous one left (the stack included, as in the
+   * kernel); a run ended by a helper's exitProgram ends the repetition. The
+   * result is the last run's.
+   */
+  runRepeated(options: RunOptions, repeat: number): RunResult {
+    if (!Number.isInteger(repeat) || repeat < 1) throw new RangeError(`repeat must be a positive integer, got ${repeat}`);
+    const state = takeRunState(this.host);
+    try {
+      state.begin(this, options);
+      state.repeatsLeft = repeat - 1;
       execute(state);
       return { r0: state.r0(), instructions: state.count, tailCalls: state.tailCalls };
     } finally {
@@ -163,6 +207,8 @@ function toU64(lo: number, hi: number): bigint {
 class RunState implements HelperCall {
   /** r0-r10 as 32-bit halves: low half of rN at 2N, high half at 2N+1. */
   readonly regs = new Int32Array(32);
+  /** r1-r5 as the run's set-up left them, for the later runs of a repetition. */
+  private readonly initialArgs = new Int32Array(10);
   readonly memory: VmMemory;
   context: unknown;
   budget = 0;
@@ -173,6 +219,8 @@ class RunState implements HelperCall {
   pc = 0;
   /** The program executing now (after a tail call, not the one the run started with). */
   program!: InterpretedProgram;
+  /** The program the run started with. */
+  private root!: InterpretedProgram;
 
   // Call frames: index of the current one, and per caller its return pc,
   // program, may_goto budget and saved r6-r10 halves.
@@ -190,6 +238,8 @@ class RunState implements HelperCall {
   private executed = 0;
   /** Set by exitProgram / tailCall during a helper call. */
   pendingExit = false;
+  /** Runs still to start after this one (a repeated run); a helper's exitProgram ends the repetition. */
+  repeatsLeft = 0;
   pendingTail: InterpretedProgram | undefined;
 
   /** Start of this state's stack allocation (kept while the state is pooled); frames grow down from `stackTop`. */
@@ -208,13 +258,60 @@ class RunState implements HelperCall {
   /** Prepares a run of `root`: registers, a zeroed and mapped stack, input memory. */
   begin(root: InterpretedProgram, options: RunOptions): void {
     const budget = runBudget(options, this.host.defaultBudget);
-    this.program = root;
+    this.root = this.program = root;
     this.context = options.context;
     this.budget = budget;
-    this.budgetLeft = budget === 0 ? Infinity : budget;
+    this.packet = options.packet;
+    this.regs.fill(0);
+    this.resetRun();
+    // A fresh stack: nothing of an earlier run (of any program) shows through.
+    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
+    this.regions.input = marshalRunArguments(this.memory, options, this.regs, 2);
+    this.regs[20] = this.stackTop;
+    this.initialArgs.set(this.regs.subarray(2, 12));
+  }
+
+  /**
+   * The next run of a repetition: r1-r5 and r10 as the first run had them,
+   * r0 and r6-r9 zero, the full budget, whose first chunk it returns. The
+   * stack stays mapped as a run at depth 0 has it.
+   */
+  restart(): number {
+    this.repeatsLeft--;
+    this.program = this.root;
+    this.resetCounters();
+    const budgetLeft = this.budgetLeft;
+    this.chunk = budgetLeft < CHUNK ? budgetLeft : CHUNK;
+    // Element by element: cheaper than fill/set calls for 22 words, and this runs once per repetition.
+    const regs = this.regs;
+    const args = this.initialArgs;
+    regs[0] = regs[1] = 0;
+    for (let k = 0; k < 10; k++) regs[2 + k] = args[k]!;
+    for (let k = 12; k < 20; k++) regs[k] = 0;
+    regs[20] = this.stackTop;
+    regs[21] = 0;
+    return this.chunk;
+  }
+
+  /** A session's next run: as `restart`, with the first `frameBytes` of the stack zeroed and mapped as at depth 0. */
+  rerun(frameBytes: number): void {
+    this.repeatsLeft = 1;
+    this.restart();
+    // execute() starts by asking for its first chunk.
+    this.chunk = 0;
+    this.mapStack(0);
+    this.memory.u8.fill(0, this.stackTop - frameBytes, this.stackTop);
+  }
+
+  private resetRun(): void {
+    this.resetCounters();
+    this.mapStack(0);
+  }
+
+  private resetCounters(): void {
+    this.budgetLeft = this.budget === 0 ? Infinity : this.budget;
     this.chunk = 0;
     this.executed = 0;
-    this.packet = options.packet;
     this.count = 0;
     this.tailCalls = 0;
     this.pc = 0;
@@ -222,12 +319,6 @@ class RunState implements HelperCall {
     this.loops = MAY_GOTO_LOOPS;
     this.pendingExit = false;
     this.pendingTail = undefined;
-    this.regs.fill(0);
-    // A fresh stack: nothing of an earlier run (of any program) shows through.
-    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
-    this.mapStack(0);
-    this.regions.input = marshalRunArguments(this.memory, options, this.regs, 2);
-    this.regs[20] = this.stackTop;
   }
 
   /**
@@ -321,7 +412,7 @@ class RunState implements HelperCall {
     const sum = (lo >>> 0) + offset;
     const address = sum >>> 0;
     const addressHi = (hi + Math.floor(sum / TWO32)) | 0;
-    this.memory.check(addressHi, address, size, write, pc);
+    this.memory.check(addressHi, address, size, write, pc, this.program.view);
     return this.memory.regionAt(address, size)!;
   }
 
@@ -354,7 +445,7 @@ class RunState implements HelperCall {
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.regs[n * 2]! >>> 0;
-    if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc);
+    if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc, this.program.view);
     return lo;
   }
 
@@ -375,6 +466,7 @@ class RunState implements HelperCall {
   exitProgram(r0: number | bigint): void {
     if (!setRegister(this.regs, 0, r0)) throw new VmRuntimeError(this.pc, `exit value ${r0} is not a safe integer`);
     this.pendingExit = true;
+    this.repeatsLeft = 0;
   }
 
   /** Calls a helper or kfunc and stores its result in r0. */
@@ -394,10 +486,7 @@ class RunState implements HelperCall {
   loadPacket(offset: number, size: number, pc: number): number {
     const packet = this.packet;
     if (packet === undefined) throw new VmRuntimeError(pc, 'LD_ABS/LD_IND needs packet data (RunOptions.packet)');
-    if (offset < 0 || offset + size > packet.length) return -1;
-    const view = this.memory.view;
-    const at = packet.start + offset;
-    return size === 4 ? view.getUint32(at, false) : size === 2 ? view.getUint16(at, false) : view.getUint8(at);
+    return loadLegacyPacket(this.memory.view, packet, offset, size);
   }
 }
 
@@ -1177,7 +1266,14 @@ function execute(state: RunState): void {
         }
 
         case 0x95: {
-          if (state.depth === 0) return;
+          if (state.depth === 0) {
+            if (state.repeatsLeft === 0) return;
+            // The next run of a repetition, in this same loop: its own full budget, from the first instruction of the root program.
+            remaining = state.restart();
+            code = state.program.decoded.code;
+            pc = 0;
+            break;
+          }
           pc = state.leaveFrame();
           code = state.program.decoded.code;
           cStart = cEnd = cWEnd = 0;

@@ -13,6 +13,17 @@ export interface Region {
   readonly writable: boolean;
   /** Shown in errors: "map 'counts'", "packet", ... */
   readonly name: string;
+  /** The map whose storage this is: only programs that use that map reach it (see RegionView). */
+  readonly owner?: object;
+}
+
+/**
+ * Which regions a program may reach (its ProgramView): every region without
+ * an owner (stacks, contexts, packets, input memory) and the storage of the
+ * maps the program uses.
+ */
+export interface RegionView {
+  reaches(region: Region): boolean;
 }
 
 /** An access outside every region, or a write to a read-only one. */
@@ -24,11 +35,15 @@ export class MemoryAccessError extends TsbpfError {
     readonly write: boolean,
     readonly pc: number,
     readonly region: Region | undefined,
+    /** The region exists but belongs to a map the program does not use. */
+    readonly unreachable = false,
   ) {
     const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${address.toString(16)}`;
-    const where = region
-      ? `${region.name} is read-only (0x${region.start.toString(16)}+${region.size})`
-      : 'outside every memory region';
+    const where = !region
+      ? 'outside every memory region'
+      : unreachable
+        ? `${region.name} (0x${region.start.toString(16)}+${region.size}) is not a map this program uses`
+        : `${region.name} is read-only (0x${region.start.toString(16)}+${region.size})`;
     super(`instruction ${pc}: invalid ${what}: ${where}`);
   }
 }
@@ -67,6 +82,12 @@ export class VmMemory {
   view!: DataView;
   /** Incremented each time the buffer is replaced, so cached views can be refreshed. */
   generation = 0;
+
+  /** Incremented whenever a region is mapped, unmapped or moved: an unchanged version means an unchanged region list. */
+  layoutVersion = 0;
+  /** The region whose move made the current layoutVersion (undefined when the last change was a map or an unmap). */
+  lastMoved: Region | undefined;
+  private movedIndex = 0;
 
   private readonly regions: Region[] = [];
   private readonly free: FreeBlock[] = [];
@@ -157,7 +178,32 @@ export class VmMemory {
       throw new RangeError(`region ${region.name} overlaps ${(before && before.start + before.size > region.start ? before : after)!.name}`);
     }
     this.regions.splice(i, 0, region);
+    this.layoutVersion++;
+    this.lastMoved = undefined;
     return region;
+  }
+
+  /**
+   * Moves a mapped region to [start, start+size) in place (the same object,
+   * so caches keyed by it stay valid), for a region whose bounds change from
+   * run to run such as a packet's. It may not cross its neighbours.
+   */
+  moveRegion(region: Region, start: number, size: number): void {
+    if (region.start === start && region.size === size) return;
+    const i = this.regions[this.movedIndex] === region ? this.movedIndex : this.regions.indexOf(region);
+    if (i < 0) throw new RangeError(`region ${region.name} is not mapped`);
+    // Indexes checked first: reading an array out of bounds (regions[-1]) takes V8's slow path.
+    const before = i > 0 ? this.regions[i - 1] : undefined;
+    const after = i + 1 < this.regions.length ? this.regions[i + 1] : undefined;
+    if (start < NULL_GUARD || start + size > this.u8.length || (before && before.start + before.size > start) || (after && start + size > after.start)) {
+      throw new RangeError(`region ${region.name} cannot move to 0x${start.toString(16)}+${size}`);
+    }
+    const mutable = region as { start: number; size: number };
+    mutable.start = start;
+    mutable.size = size;
+    this.layoutVersion++;
+    this.lastMoved = region;
+    this.movedIndex = i;
   }
 
   /** Allocates and maps in one step. */
@@ -167,7 +213,11 @@ export class VmMemory {
 
   unmap(region: Region): void {
     const i = this.regions.indexOf(region);
-    if (i >= 0) this.regions.splice(i, 1);
+    if (i >= 0) {
+      this.regions.splice(i, 1);
+      this.layoutVersion++;
+      this.lastMoved = undefined;
+    }
     if (this.cached === region) this.cached = undefined;
   }
 
@@ -201,9 +251,10 @@ export class VmMemory {
    * Checks a program's access. `hi` is the upper 32 bits of the 64-bit
    * pointer: any non-zero value is outside the address space.
    */
-  check(hi: number, address: number, size: number, write: boolean, pc: number): void {
+  check(hi: number, address: number, size: number, write: boolean, pc: number, view?: RegionView): void {
     if (hi === 0) {
       const r = this.regionAt(address, size);
+      if (r !== undefined && view !== undefined && !view.reaches(r)) throw new MemoryAccessError(BigInt(address), size, write, pc, r, true);
       if (r !== undefined && (r.writable || !write)) return;
       if (r !== undefined) throw new MemoryAccessError(BigInt(address), size, write, pc, r);
     }

@@ -1,5 +1,6 @@
 import { helperById } from '../uapi/helpers.ts';
 import { type Instruction, isLddw } from '../isa/instruction.ts';
+import { MAX_CALL_FRAMES, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import { instructionProblem } from '../isa/validate.ts';
 import {
   AluOp,
@@ -21,8 +22,10 @@ import {
   opMode,
   opSource,
 } from '../isa/opcodes.ts';
-import { type MissingFunction, ProgramLoadError, UnknownHelperError } from './errors.ts';
+import { type MissingFunction, ProgramLoadError, UnknownHelperError, VmOptionError } from './errors.ts';
 import type { HelperEntry, HelperRegistry } from './helper-registry.ts';
+import type { ProgramView } from './view.ts';
+import type { Region } from './memory.ts';
 
 /**
  * The run API shared by the VM's execution engines (interpreter, JIT):
@@ -50,9 +53,43 @@ export interface LoadOptions {
 
 /** Bytes the legacy packet loads (LD_ABS / LD_IND) read: the skb's linear data. */
 export interface PacketData {
-  /** VM address of the first byte. */
+  /** VM address of the first byte (skb->data). */
   readonly start: number;
   readonly length: number;
+  /** VM address of the link-layer header, which offsets from SKF_LL_OFF read (none: such loads fail). */
+  readonly macHeader?: number;
+  /** VM address of the network header, which offsets from SKF_NET_OFF read (none: such loads fail). */
+  readonly networkHeader?: number;
+}
+
+/** Negative LD_ABS / LD_IND offsets from here read the network header (linux/filter.h). */
+export const SKF_NET_OFF = -0x100000;
+/** Negative offsets from here (below SKF_NET_OFF) read the link-layer header. */
+export const SKF_LL_OFF = -0x200000;
+
+/**
+ * LD_ABS / LD_IND of `size` bytes at `offset` (the 32-bit sum of imm and
+ * src), as the kernel's bpf_skb_load_helper does: a non-negative offset is
+ * from skb->data and must lie within the linear data; a negative one is
+ * relative to the network header from SKF_NET_OFF, to the link-layer header
+ * from SKF_LL_OFF (bpf_internal_load_pointer_neg_helper), and must end by
+ * the tail; anything else fails. Returns the big-endian value, or -1 when
+ * the load fails (the program then exits with 0).
+ */
+export function loadLegacyPacket(view: DataView, packet: PacketData, offset: number, size: number): number {
+  let at: number;
+  if (offset >= 0) {
+    if (offset + size > packet.length) return -1;
+    at = packet.start + offset;
+  } else if (offset >= SKF_NET_OFF) {
+    if (packet.networkHeader === undefined) return -1;
+    at = packet.networkHeader + (offset - SKF_NET_OFF);
+  } else if (offset >= SKF_LL_OFF) {
+    if (packet.macHeader === undefined) return -1;
+    at = packet.macHeader + (offset - SKF_LL_OFF);
+  } else return -1;
+  if (at + size > packet.start + packet.length) return -1;
+  return size === 4 ? view.getUint32(at, false) : size === 2 ? view.getUint16(at, false) : view.getUint8(at);
 }
 
 export interface RunOptions {
@@ -92,8 +129,201 @@ export interface LoadedProgram {
   readonly name: string;
   readonly engine: 'interpreter' | 'jit';
   readonly instructions: readonly Instruction[];
+  /** The regions and maps the program may reach (src/vm/view.ts). */
+  readonly view: ProgramView;
   run(options?: RunOptions): RunResult;
+  /**
+   * Runs `repeat` times (1..2^31-1) after one set-up, as BPF_PROG_TEST_RUN's
+   * `repeat`: the same r1-r5 and full budget each time, memory carried over;
+   * stops early when a helper ends the program (exitProgram). Returns the
+   * last run's result.
+   */
+  runRepeated(options: RunOptions, repeat: number): RunResult;
+  /**
+   * Sets up runs with `options` once, for many runs on inputs the caller
+   * changes in memory between them (the streaming path: one packet after
+   * another at the same addresses). Each run starts afresh (registers, full
+   * budget, zeroed stack frames); close the session when done.
+   */
+  openSession(options: RunOptions): RunSession;
 }
+
+/** Runs of one program with the same options: see LoadedProgram.openSession. */
+export interface RunSession {
+  /** Runs the program once; returns r0's low 32 bits, unsigned. */
+  run(): number;
+  /**
+   * The JIT, for XDP programs that call nothing: runs a whole batch of
+   * packets already in VM memory in one WebAssembly call (see PacketLoop).
+   */
+  runPackets?(loop: PacketLoop): void;
+  close(): void;
+}
+
+/**
+ * A batch for RunSession.runPackets, all addresses in VM memory: `count`
+ * (address, length) pairs at `descriptors`; each packet is copied to `data`
+ * (the start of the mapped packet region `packetRegion`, which ends at
+ * data + length), the xdp_md at `context` rewritten, and r0's low half
+ * stored at `results + 4i`; `progress` holds the index being run (on an
+ * error, the packet that failed); `previousLength` bytes at `data` may be
+ * non-zero before the first.
+ */
+export interface PacketLoop {
+  count: number;
+  descriptors: number;
+  data: number;
+  context: number;
+  packetRegion: Region;
+  results: number;
+  progress: number;
+  previousLength: number;
+}
+
+/** The kernel's MAX_BPF_STACK: the stack of a whole call chain, all frames together. */
+export const MAX_COMBINED_STACK = 512;
+
+/**
+ * Bytes of stack each function (by entry instruction) uses, as far as its
+ * instructions show: the deepest offset below r10 that a load, store or
+ * atomic reaches, through r10 or a register holding r10 plus a constant
+ * (including a pointer handed to a helper), rounded up to 16 bytes as the
+ * kernel's verifier rounds a frame for the JIT. A pointer whose offset is
+ * not a constant counts as the whole frame.
+ */
+export function functionStackDepths(instructions: readonly Instruction[], starts: Uint8Array): Map<number, number> {
+  const entries = new Set<number>([0]);
+  instructions.forEach((i, pc) => {
+    if (starts[pc] && i.opcode === OPCODE_CALL && i.src === CallSrc.LOCAL) entries.add(pc + 1 + i.imm);
+  });
+  const depths = new Map<number, number>();
+  const sorted = [...entries].sort((a, b) => a - b);
+  sorted.forEach((entry, k) => {
+    const end = sorted[k + 1] ?? instructions.length;
+    // Registers known to hold r10 + offset (linear scan: an estimate over every path, as a bound).
+    const offsets = new Map<number, number>([[10, 0]]);
+    let depth = 0;
+    const reach = (base: number, offset: number): void => {
+      const known = offsets.get(base);
+      // Accesses past the frame fault when they run (the verifier would refuse them): they size no frame.
+      if (known !== undefined && known + offset < 0 && -(known + offset) <= STACK_FRAME_SIZE) depth = Math.max(depth, -(known + offset));
+    };
+    for (let pc = entry; pc < end; pc++) {
+      if (!starts[pc]) continue;
+      const i = instructions[pc]!;
+      const cls = opClass(i.opcode);
+      if (cls === InsnClass.LDX) reach(i.src, i.offset);
+      else if (cls === InsnClass.ST || cls === InsnClass.STX) reach(i.dst, i.offset);
+      if (cls === InsnClass.ALU64 && aluOp(i.opcode) === AluOp.MOV && opSource(i.opcode) === Source.X && i.offset === 0) {
+        const from = offsets.get(i.src);
+        if (from !== undefined) offsets.set(i.dst, from);
+        else offsets.delete(i.dst);
+        continue;
+      }
+      if (cls === InsnClass.ALU64 && (aluOp(i.opcode) === AluOp.ADD || aluOp(i.opcode) === AluOp.SUB) && opSource(i.opcode) === Source.K && offsets.has(i.dst)) {
+        const next = offsets.get(i.dst)! + (aluOp(i.opcode) === AluOp.ADD ? i.imm : -i.imm);
+        offsets.set(i.dst, next);
+        if (next < 0 && -next <= STACK_FRAME_SIZE) depth = Math.max(depth, -next);
+        continue;
+      }
+      if ((cls === InsnClass.ALU64 || cls === InsnClass.ALU) && offsets.has(i.dst) && i.dst !== 10) {
+        // Arithmetic the scan cannot follow on a stack pointer: assume the whole frame.
+        if (opSource(i.opcode) === Source.X || aluOp(i.opcode) !== AluOp.MOV) depth = STACK_FRAME_SIZE;
+        offsets.delete(i.dst);
+      } else if (cls === InsnClass.LDX || i.opcode === OPCODE_LDDW) offsets.delete(i.dst);
+      else if (i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX) for (let r = 0; r <= 5; r++) offsets.delete(r);
+    }
+    depths.set(entry, Math.min(STACK_FRAME_SIZE, (depth + 15) & ~15));
+  });
+  return depths;
+}
+
+/**
+ * The kernel's check_max_stack_depth: along every chain of bpf-to-bpf
+ * calls from the entry, the frames' stack together stay within 512 bytes.
+ * Recursion is left to the run-time frame limit.
+ */
+function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8Array): void {
+  const depths = functionStackDepths(instructions, starts);
+  if (depths.size === 1) return;
+  const functions = [...depths.keys()].sort((a, b) => a - b);
+  const functionOf = (pc: number): number => {
+    let f = 0;
+    for (const start of functions) if (start <= pc) f = start;
+    return f;
+  };
+  const calls = new Map<number, { pc: number; target: number }[]>();
+  instructions.forEach((i, pc) => {
+    if (!starts[pc] || i.opcode !== OPCODE_CALL || i.src !== CallSrc.LOCAL) return;
+    const f = functionOf(pc);
+    const target = pc + 1 + i.imm;
+    if (!calls.has(f)) calls.set(f, []);
+    // One call site per callee: the chains through it are the same.
+    if (!calls.get(f)!.some((c) => c.target === target)) calls.get(f)!.push({ pc, target });
+  });
+  const onPath = new Set<number>();
+  const walk = (fn: number, total: number, frames: number): void => {
+    onPath.add(fn);
+    for (const { pc, target } of calls.get(fn) ?? []) {
+      if (onPath.has(target) || frames >= MAX_CALL_FRAMES) continue;
+      const sum = total + depths.get(target)!;
+      if (sum > MAX_COMBINED_STACK) throw new ProgramLoadError(pc, `combined stack size of ${frames + 1} calls is ${sum}. Too large (the frames of a call chain share ${MAX_COMBINED_STACK} bytes)`);
+      walk(target, sum, frames + 1);
+    }
+    onPath.delete(fn);
+  };
+  walk(0, depths.get(0)!, 1);
+}
+
+/**
+ * A RunSession over an engine's `runOnce(first)` (first: the run just after
+ * set-up) and `release` (and `runPackets`, when the engine has it),
+ * refusing runs once closed.
+ */
+export function runSession(name: string, runOnce: (first: boolean) => number, release: () => void, runPackets?: (loop: PacketLoop) => void): RunSession {
+  let first = true;
+  let open = true;
+  const checkOpen = (): void => {
+    if (!open) throw new VmOptionError(`program '${name}': run on a closed session`);
+  };
+  const session: RunSession = {
+    run: (): number => {
+      checkOpen();
+      const r0 = runOnce(first);
+      first = false;
+      return r0;
+    },
+    close: (): void => {
+      if (!open) return;
+      open = false;
+      release();
+    },
+  };
+  if (runPackets !== undefined) {
+    session.runPackets = (loop): void => {
+      checkOpen();
+      runPackets(loop);
+      first = false;
+    };
+  }
+  return session;
+}
+
+/**
+ * The stack bytes a session's run zeroes before it starts (see
+ * LoadedProgram.openSession), so that nothing of the previous run shows
+ * through: none when no instruction names r10 (then only a tail call target,
+ * which gets a zeroed frame of its own, can reach the stack); all the frames
+ * when a bpf-to-bpf or tail call can reach deeper ones; else the first frame.
+ */
+export function sessionStackBytes(program: readonly Instruction[], frameBytes: number, allFramesBytes: number): number {
+  if (!program.some((i) => i.dst === 10 || i.src === 10)) return 0;
+  const deeper = program.some((i) => i.opcode === OPCODE_CALLX || (i.opcode === OPCODE_CALL && (i.src === CallSrc.LOCAL || (i.src === CallSrc.HELPER && i.imm === TAIL_CALL_HELPER))));
+  return deeper ? allFramesBytes : frameBytes;
+}
+
+/** bpf_tail_call's helper id. */
+const TAIL_CALL_HELPER = 12;
 
 /** The outcome of the load-time checks, shared by the engines. */
 export interface PreparedProgram {
@@ -225,5 +455,6 @@ export function prepareProgram(instructions: readonly Instruction[], helpers: He
     checkTarget(pc, pc + 1 + (i.opcode === OPCODE_JA32 ? i.imm : i.offset), 'jump');
   }
   if (missing.length > 0) throw new UnknownHelperError(missing);
+  checkCombinedStack(instructions, starts);
   return { name: options.name ?? 'program', instructions, callees };
 }

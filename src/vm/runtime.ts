@@ -21,7 +21,8 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import type { LoadedProgram } from './program.ts';
+import type { LoadedProgram, PacketData, RunSession } from './program.ts';
+import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
 /** A run's input the kernel would refuse (BPF_PROG_TEST_RUN's -EINVAL / -E2BIG cases), named. */
@@ -53,7 +54,7 @@ export interface VmRunOptions extends RunOptions {
 }
 
 export interface VmRunResult extends RunResult {
-  /** trace_printk output of the run (the last repetition). */
+  /** trace_printk output of the run: with `repeat`, of every repetition, the last TRACE_LINES_KEPT (1000) lines (onTrace sees them all). */
   trace: string[];
   /** bpf_redirect / bpf_redirect_map decision, when the program made one. */
   redirect?: RedirectDecision;
@@ -89,6 +90,8 @@ const SKB_CTX_OUT_FIELDS = SKB.fields.filter((f) => SKB_CTX_FIELDS.includes(f.na
 const SKB_CTX_IN_BYTES = new Uint8Array(SKB.size);
 for (const f of SKB_CTX_OUT_FIELDS) SKB_CTX_IN_BYTES.fill(1, f.offset, f.offset + f.size);
 const EMPTY = new Uint8Array(0);
+/** Most runs handed to the engine at once (a WebAssembly i32 count). */
+const REPEAT_CHUNK = 0x40000000;
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
 /** Program types whose skb starts at the network header (the kernel pushes the MAC header back only for tc). */
 const L2_SKB_TYPES = new Set<number>([ProgramType.SCHED_CLS, ProgramType.SCHED_ACT]);
@@ -178,17 +181,7 @@ export class VmProgram implements BpfProgram {
     const repeat = options.repeat ?? 1;
     // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
-    const event = options.event ?? this.options.event ?? {};
-    const cpus = this.options.cpus ?? 1;
-    if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {
-      throw new RunInputError(`event.cpu ${event.cpu} is not a CPU of this VM (0..${cpus - 1}; set cpus when loading)`);
-    }
-    const env = new RunEnvironment({
-      ...event,
-      onTrace: this.options.onTrace,
-      clock: this.options.clock,
-      random: this.options.random,
-    });
+    const env = this.environment(options.event);
     // A run started from inside a run (a trace callback calling run) gets memory of its own.
     const nested = this.running;
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
@@ -204,21 +197,128 @@ export class VmProgram implements BpfProgram {
     }
   }
 
+  /**
+   * Runs the program once on each packet, as `run({ data })` would (same
+   * verdicts, packets and redirects), through the streaming path: for XDP
+   * one engine set-up for the whole batch, each packet copied into the same
+   * frame with only its bounds rewritten in the context; other types run
+   * packet by packet. An input the test run refuses (a frame too short or
+   * too long) is reported in `errors`, not thrown; an error of the program
+   * itself (a bad access...) is thrown.
+   */
+  runBatch(packets: readonly Uint8Array[], options: VmBatchOptions = {}): VmBatchResult {
+    const result: VmBatchResult = { retvals: new Uint32Array(packets.length), errors: new Map(), redirects: new Map(), durationNs: 0 };
+    if (options.output) result.data = new Array<Uint8Array | undefined>(packets.length).fill(undefined);
+    const start = monotonicNs();
+    const stream = this.openStream(options.event);
+    try {
+      const output = options.output === true;
+      for (let n = 0; n < packets.length; n++) stream.runOne(packets[n]!, 0, packets[n]!.length, n, result, output);
+    } finally {
+      stream.close();
+    }
+    result.durationNs = Number(monotonicNs() - start);
+    return result;
+  }
+
+  /**
+   * Runs the program over every packet of a capture (pcap or pcapng, a
+   * path, bytes or a stream of chunks; src/net), streamed in batches through
+   * the path of `runBatch`. Frames of other link types are converted to
+   * Ethernet first (a packet that cannot be is in `errors`). Yields one
+   * result per batch, valid until the next one is asked for.
+   */
+  async *runCapture(source: ByteSource, options: VmBatchOptions & { batchSize?: number } = {}): AsyncGenerator<VmCaptureBatch, void, undefined> {
+    const reader = await CaptureReader.open(source);
+    const capacity = options.batchSize ?? 4096;
+    const batch = new CaptureBatch(capacity);
+    const result: VmCaptureBatch = { packets: batch, retvals: new Uint32Array(capacity), errors: new Map(), redirects: new Map(), durationNs: 0 };
+    const output = options.output === true;
+    try {
+      while ((await reader.readBatch(batch)) > 0) {
+        result.errors.clear();
+        result.redirects.clear();
+        if (output) result.data = new Array<Uint8Array | undefined>(batch.count).fill(undefined);
+        const start = monotonicNs();
+        const stream = this.openStream(options.event);
+        try {
+          const bytes = batch.bytes;
+          if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
+            // The whole batch copied into VM memory at once: each packet is then a copy within the memory.
+            const workspace = this.workspace!;
+            stream.runStagedBatch(workspace.stage(bytes), batch, result, output, (size) => workspace.scratch(size));
+          } else for (let n = 0; n < batch.count; n++) {
+            const linkType = batch.linkType[n]!;
+            if (linkType === LinkType.ETHERNET) stream.runOne(bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
+            else {
+              let frame: Uint8Array;
+              try {
+                frame = toEthernet(linkType, batch.data(n), `packet at offset ${batch.offset[n]}`);
+              } catch (error) {
+                if (!(error instanceof PcapError)) throw error;
+                result.retvals[n] = 0;
+                result.errors.set(n, error);
+                continue;
+              }
+              stream.runOne(frame, 0, frame.length, n, result, output);
+            }
+          }
+        } finally {
+          stream.close();
+        }
+        result.durationNs = Number(monotonicNs() - start);
+        yield result;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** The streaming path's runner: one engine session for XDP, plain runs for the other types. */
+  private openStream(event: EventInput | undefined): PacketStream {
+    if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
+    if (this.type !== ProgramType.XDP || this.running) return new PerPacketStream(this, event);
+    const env = this.environment(event);
+    this.running = true;
+    try {
+      return new XdpStream(this, (this.workspace ??= new RunWorkspace(this.vm.memory)), env, () => {
+        this.running = false;
+      });
+    } catch (error) {
+      this.running = false;
+      throw error;
+    }
+  }
+
+  /** The environment of a run: the event's data, the program's trace, clock and random sources. */
+  private environment(runEvent: EventInput | undefined): RunEnvironment {
+    const event = runEvent ?? this.options.event ?? {};
+    const cpus = this.options.cpus ?? 1;
+    if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {
+      throw new RunInputError(`event.cpu ${event.cpu} is not a CPU of this VM (0..${cpus - 1}; set cpus when loading)`);
+    }
+    return new RunEnvironment({
+      ...event,
+      onTrace: this.options.onTrace,
+      clock: this.options.clock,
+      random: this.options.random,
+    });
+  }
+
   private checkContextSize(ctx: Uint8Array, size: number, struct: string): void {
     if (ctx.length > size && ctx.subarray(size).some((b) => b !== 0)) {
       throw new RunInputError(`ctx is ${ctx.length} bytes, larger than ${struct} (${size} bytes) with non-zero bytes past its end (the kernel's -E2BIG)`);
     }
   }
 
-  private execute(contextAddress: number, env: RunEnvironment, repeat: number): { retval: number; durationNs: number } {
+  private execute(contextAddress: number, env: RunEnvironment, repeat: number, packet?: PacketData): { retval: number; durationNs: number } {
     env.contextAddress = contextAddress;
-    const runOptions = { r1: contextAddress, context: env };
+    const runOptions = { r1: contextAddress, context: env, packet };
     let r0 = 0n;
+    // The engine loops (one WebAssembly call, or one interpreter set-up, per chunk); the duration is the mean over the measured total.
     const start = monotonicNs();
-    for (let i = 0; i < repeat; i++) {
-      env.trace.length = 0;
-      r0 = this.loaded.run(runOptions).r0;
-    }
+    if (repeat === 1) r0 = this.loaded.run(runOptions).r0;
+    else for (let left = repeat; left > 0; left -= REPEAT_CHUNK) r0 = this.loaded.runRepeated(runOptions, Math.min(left, REPEAT_CHUNK)).r0;
     const durationNs = Math.floor(Number(monotonicNs() - start) / repeat);
     return { retval: Number(BigInt.asUintN(32, r0)), durationNs };
   }
@@ -243,8 +343,8 @@ export class VmProgram implements BpfProgram {
       ingress = view.getUint32(XDP_INGRESS_IFINDEX, true) || LOOPBACK_IFINDEX;
       rxQueue = view.getUint32(XDP_RX_QUEUE_INDEX, true);
     }
-    if (data.length - metaLength < ETH_HLEN) throw new RunInputError(`XDP data is ${data.length - metaLength} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
-    if (data.length > XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM) throw new RunInputError(`XDP data of ${data.length} bytes does not fit a ${XDP_FRAME_BYTES}-byte frame`);
+    const lengthError = xdpLengthError(data.length, metaLength);
+    if (lengthError !== undefined) throw lengthError;
     const packet = workspace.loadPacket('xdp', data, XDP_HEADROOM - metaLength, XDP_TAILROOM, XDP_FRAME_BYTES);
     if (metaLength > 0) packet.setBounds({ dataMeta: packet.dataMeta, data: packet.dataMeta + metaLength, dataEnd: packet.dataEnd });
     const context = workspace.mapContext(XDP_MD.size, XDP_MD.struct, false);
@@ -252,7 +352,7 @@ export class VmProgram implements BpfProgram {
     view.setUint32(context + XDP_INGRESS_IFINDEX, ingress, true);
     view.setUint32(context + XDP_RX_QUEUE_INDEX, rxQueue, true);
     const { retval, durationNs } = this.runOnPacket(packet, context, XDP_PACKET_FIELDS, env, repeat);
-    const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: traceOf(env) };
+    const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: env.traceLines() };
     if (options.ctx !== undefined) {
       const out = new DataView(new ArrayBuffer(XDP_MD.size));
       out.setUint32(XDP_DATA, packet.metaLength, true);
@@ -296,11 +396,13 @@ export class VmProgram implements BpfProgram {
     view.setUint32(context + SKB_PKT_TYPE, packetType(data), true);
     if (view.getUint32(context + SKB_IFINDEX, true) === 0) view.setUint32(context + SKB_IFINDEX, LOOPBACK_IFINDEX, true);
     if (view.getUint32(context + SKB_WIRE_LEN, true) === 0) view.setUint32(context + SKB_WIRE_LEN, packet.length, true);
-    const { retval, durationNs } = this.runOnPacket(packet, context, SKB_PACKET_FIELDS, env, repeat);
+    // LD_ABS / LD_IND read the linear data from skb->data, and the headers through SKF_NET_OFF / SKF_LL_OFF.
+    const legacy: PacketData = { start: packet.data, length: packet.length, macHeader: packet.macHeader, networkHeader: packet.macHeader + ETH_HLEN };
+    const { retval, durationNs } = this.runOnPacket(packet, context, SKB_PACKET_FIELDS, env, repeat, legacy);
     const output = copyBytes(memory.u8, packet.macHeader, packet.dataEnd);
     // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
     if (!l2) output.fill(0, 0, ETH_HLEN);
-    const result: VmRunResult = { retval, durationNs, data: output, trace: traceOf(env) };
+    const result: VmRunResult = { retval, durationNs, data: output, trace: env.traceLines() };
     if (options.ctx !== undefined) {
       const out = new Uint8Array(SKB.size);
       const u8 = memory.u8;
@@ -316,13 +418,13 @@ export class VmProgram implements BpfProgram {
    * data_meta `fields` follow the packet's bounds as helpers move them. The caller's workspace
    * unmaps the packet and context however the run ends.
    */
-  private runOnPacket(packet: PacketBuffer, context: number, fields: PacketFields, env: RunEnvironment, repeat: number): { retval: number; durationNs: number } {
+  private runOnPacket(packet: PacketBuffer, context: number, fields: PacketFields, env: RunEnvironment, repeat: number, legacy?: PacketData): { retval: number; durationNs: number } {
     const memory = this.vm.memory;
     // memory.view is re-read on every change: a helper may grow the memory during the run.
     packet.onBoundsChange = (b): void => writePacketBounds(memory.view, context, fields, b);
     writePacketBounds(memory.view, context, fields, packet);
     env.packet = packet;
-    return this.execute(context, env, repeat);
+    return this.execute(context, env, repeat, legacy);
   }
 
   /** Tracing and other programs: the ctx bytes are the context as they are (a tracepoint record, pt_regs, raw tp args). */
@@ -334,7 +436,7 @@ export class VmProgram implements BpfProgram {
     const context = workspace.mapContext(Math.max(ctx.length, 1), `${this.spec.name} context`, true);
     memory.u8.set(ctx, context);
     const { retval, durationNs } = this.execute(context, env, repeat);
-    const result: VmRunResult = { retval, durationNs, trace: traceOf(env) };
+    const result: VmRunResult = { retval, durationNs, trace: env.traceLines() };
     if (options.ctx !== undefined) result.ctx = memory.u8.slice(context, context + ctx.length);
     return result;
   }
@@ -403,6 +505,230 @@ class RunWorkspace {
     this.packet = undefined;
     if (this.contextCapacity > 0) this.memory.release(this.contextStart, this.contextCapacity);
     this.contextCapacity = 0;
+    if (this.stagingCapacity > 0) this.memory.release(this.stagingStart, this.stagingCapacity);
+    this.stagingCapacity = 0;
+    if (this.scratchCapacity > 0) this.memory.release(this.scratchStart, this.scratchCapacity);
+    this.scratchCapacity = 0;
+  }
+
+  private stagingStart = 0;
+  private stagingCapacity = 0;
+  private scratchStart = 0;
+  private scratchCapacity = 0;
+
+  /** `bytes` of unmapped VM memory for the streaming path's bookkeeping, kept from batch to batch. */
+  scratch(bytes: number): number {
+    if (bytes > this.scratchCapacity) {
+      if (this.scratchCapacity > 0) this.memory.release(this.scratchStart, this.scratchCapacity);
+      this.scratchCapacity = Math.max(bytes, 2 * this.scratchCapacity);
+      this.scratchStart = this.memory.allocate(this.scratchCapacity);
+    }
+    return this.scratchStart;
+  }
+
+  /**
+   * `bytes` copied into VM memory that no program can reach (allocated, never
+   * mapped), for the streaming path to copy packets from within the memory;
+   * returns their address. The area is kept for the next batch.
+   */
+  stage(bytes: Uint8Array): number {
+    if (bytes.length > this.stagingCapacity) {
+      if (this.stagingCapacity > 0) this.memory.release(this.stagingStart, this.stagingCapacity);
+      this.stagingCapacity = Math.max(bytes.length, 2 * this.stagingCapacity);
+      this.stagingStart = this.memory.allocate(this.stagingCapacity);
+    }
+    this.memory.u8.set(bytes, this.stagingStart);
+    return this.stagingStart;
+  }
+}
+
+/** BPF_PROG_TEST_RUN's limits on an XDP frame: an Ethernet header after the metadata, and room in one page. */
+function xdpLengthError(length: number, metaLength: number): RunInputError | undefined {
+  if (length - metaLength < ETH_HLEN) return new RunInputError(`XDP data is ${length - metaLength} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
+  if (length > XDP_MAX_DATA) return new RunInputError(`XDP data of ${length} bytes does not fit a ${XDP_FRAME_BYTES}-byte frame`);
+  return undefined;
+}
+const XDP_MAX_DATA = XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM;
+
+export interface VmBatchOptions {
+  /** Return each packet as the program left it (`data`), as `run` does (default false: only the return values). */
+  output?: boolean;
+  /** Event data for tracing helpers (default: the program's). */
+  event?: EventInput;
+}
+
+export interface VmBatchResult {
+  /** Each packet's return value (0 for a refused packet). */
+  retvals: Uint32Array;
+  /** The packets the test run refuses (too short, too long, no Ethernet header), by index. */
+  errors: Map<number, TsbpfError>;
+  /** bpf_redirect / bpf_redirect_map decisions, by packet index. */
+  redirects: Map<number, RedirectDecision>;
+  /** With `output`: each packet after its run (undefined for a refused one). */
+  data?: (Uint8Array | undefined)[];
+  /** Wall time of the batch (set-up, copies and runs), in nanoseconds. */
+  durationNs: number;
+}
+
+/** One batch of `runCapture`: the packets as read (timestamps, lengths) and their results, by index in the batch. */
+export interface VmCaptureBatch extends VmBatchResult {
+  packets: CaptureBatch;
+}
+
+/** Runs packets one after another into a batch result. */
+interface PacketStream {
+  /** Runs the program on `bytes[start, end)` and records the outcome as packet `n` of `result`. */
+  runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void;
+  close(): void;
+}
+
+/** The general path: `run({ data })` per packet. */
+class PerPacketStream implements PacketStream {
+  constructor(
+    private readonly program: VmProgram,
+    private readonly event: EventInput | undefined,
+  ) {}
+
+  runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void {
+    let run: VmRunResult;
+    try {
+      run = this.program.run({ data: bytes.subarray(start, end), event: this.event });
+    } catch (error) {
+      if (!(error instanceof RunInputError)) throw error;
+      result.retvals[n] = 0;
+      result.errors.set(n, error);
+      return;
+    }
+    result.retvals[n] = run.retval;
+    if (run.redirect !== undefined) result.redirects.set(n, run.redirect);
+    if (output) result.data![n] = run.data;
+  }
+
+  close(): void {}
+}
+
+/**
+ * The XDP streaming path: one context and one packet frame for the whole
+ * stream, one engine session (LoadedProgram.openSession); per packet, the
+ * frame is reloaded (the bytes copied, what earlier packets left zeroed)
+ * and the context's data, data_end and data_meta rewritten.
+ */
+class XdpStream implements PacketStream {
+  private readonly context: number;
+  private readonly packet: PacketBuffer;
+  private readonly session: RunSession;
+
+  constructor(
+    program: VmProgram,
+    private readonly workspace: RunWorkspace,
+    private readonly env: RunEnvironment,
+    private readonly onClose: () => void,
+  ) {
+    const memory = program.vm.memory;
+    this.packet = workspace.loadPacket('xdp', new Uint8Array(ETH_HLEN), XDP_HEADROOM, XDP_TAILROOM, XDP_FRAME_BYTES);
+    this.context = workspace.mapContext(XDP_MD.size, XDP_MD.struct, false);
+    memory.view.setUint32(this.context + XDP_INGRESS_IFINDEX, LOOPBACK_IFINDEX, true);
+    const context = this.context;
+    this.packet.onBoundsChange = (b): void => writePacketBounds(memory.view, context, XDP_PACKET_FIELDS, b);
+    env.packet = this.packet;
+    env.contextAddress = context;
+    try {
+      this.session = program.loaded.openSession({ r1: context, context: env });
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void {
+    const length = end - start;
+    if (length < ETH_HLEN || length > XDP_MAX_DATA) {
+      result.retvals[n] = 0;
+      result.errors.set(n, xdpLengthError(length, 0)!);
+      return;
+    }
+    this.packet.reloadData(bytes, start, end);
+    this.runLoaded(n, result, output);
+  }
+
+  /** As runOne, for a packet of `length` bytes at `address` in VM memory (staged by RunWorkspace.stage). */
+  runStaged(address: number, length: number, n: number, result: VmBatchResult, output: boolean): void {
+    if (length < ETH_HLEN || length > XDP_MAX_DATA) {
+      result.retvals[n] = 0;
+      result.errors.set(n, xdpLengthError(length, 0)!);
+      return;
+    }
+    this.packet.reloadData(this.packet.memory.u8, address, address + length);
+    this.runLoaded(n, result, output);
+  }
+
+  /**
+   * Runs packets `from`..`to` of a capture batch staged at `staged` in VM
+   * memory, in one engine call when the session has runPackets (the JIT, a
+   * program that calls nothing) and no output is wanted; else one by one.
+   * `scratch` gives unmapped VM memory for the loop's descriptors and results.
+   */
+  runStagedBatch(staged: number, batch: CaptureBatch, result: VmBatchResult, output: boolean, scratch: (bytes: number) => number): void {
+    const runPackets = this.session.runPackets;
+    if (output || runPackets === undefined) {
+      for (let n = 0; n < batch.count; n++) this.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+      return;
+    }
+    const packet = this.packet;
+    const memory = packet.memory;
+    // Descriptors of the packets a test run accepts; refused ones are reported here.
+    const valid: number[] = [];
+    for (let n = 0; n < batch.count; n++) {
+      const length = batch.length[n]!;
+      if (length < ETH_HLEN || length > XDP_MAX_DATA) {
+        result.retvals[n] = 0;
+        result.errors.set(n, xdpLengthError(length, 0)!);
+      } else valid.push(n);
+    }
+    if (valid.length === 0) return;
+    const descriptors = scratch(valid.length * 12 + 4);
+    const results = descriptors + valid.length * 8;
+    const progress = results + valid.length * 4;
+    let view = memory.view;
+    valid.forEach((n, k) => {
+      view.setUint32(descriptors + 8 * k, staged + batch.start[n]!, true);
+      view.setUint32(descriptors + 8 * k + 4, batch.length[n]!, true);
+    });
+    const previousLength = packet.beginLoop();
+    const loop = { count: valid.length, descriptors, data: packet.data, context: this.context, packetRegion: packet.mappedRegion!, results, progress, previousLength };
+    try {
+      runPackets(loop);
+    } catch (error) {
+      // The packet that failed runs again on the per-packet path, for its exact error (a program that calls nothing does the same again).
+      const failed = memory.view.getUint32(progress, true);
+      packet.endLoop(batch.length[valid[failed]!]!);
+      const n = valid[failed]!;
+      this.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+      throw error;
+    }
+    packet.endLoop(batch.length[valid[valid.length - 1]!]!);
+    view = memory.view;
+    valid.forEach((n, k) => {
+      result.retvals[n] = view.getUint32(results + 4 * k, true);
+    });
+  }
+
+  private runLoaded(n: number, result: VmBatchResult, output: boolean): void {
+    const packet = this.packet;
+    const env = this.env;
+    writePacketBounds(packet.memory.view, this.context, XDP_PACKET_FIELDS, packet);
+    env.redirect = undefined;
+    if (env.trace.length !== 0) env.trace.length = 0;
+    result.retvals[n] = this.session.run();
+    if (env.redirect !== undefined) result.redirects.set(n, env.redirect);
+    if (output) result.data![n] = packet.read(true);
+  }
+
+  close(): void {
+    // session is unset when opening it failed.
+    (this.session as RunSession | undefined)?.close();
+    this.workspace.endRun();
+    this.onClose();
   }
 }
 
@@ -411,11 +737,6 @@ function writePacketBounds(view: DataView, context: number, fields: PacketFields
   view.setUint32(context + fields.data, bounds.data, true);
   view.setUint32(context + fields.dataEnd, bounds.dataEnd, true);
   view.setUint32(context + fields.dataMeta, bounds.dataMeta, true);
-}
-
-/** The run's trace_printk lines, copied (no copy when there are none). */
-function traceOf(env: RunEnvironment): string[] {
-  return env.trace.length === 0 ? [] : env.trace.slice();
 }
 
 /** eth_type_trans's pkt_type on the loopback device (address 00:00:00:00:00:00). */

@@ -35,6 +35,10 @@ import {
 import { seededRandom } from '../support/random.ts';
 import { helperId } from '../../src/uapi/helpers.ts';
 import { MapType } from '../../src/uapi/enums.ts';
+import { HashEntry } from '../../src/maps/hash.ts';
+
+/** Map types whose entries carry a header (chain link, hash, state) before the key and value. */
+const HASH_TYPES = new Set<number>([MapType.HASH, MapType.LRU_HASH, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]);
 import { UpdateFlag } from '../../src/uapi/maps.ts';
 
 /**
@@ -128,9 +132,8 @@ export function randomMapSpecs(rng: Rng): FuzzMapSpec[] {
 const MAP_LOOKUP = helperId('map_lookup_elem');
 const MAP_UPDATE = helperId('map_update_elem');
 const MAP_DELETE = helperId('map_delete_elem');
-/** Stack areas of map keys and update values (fp-relative, 16 bytes apart; keys and values are at most 24 bytes). */
+/** Most stack areas of map keys (fp-relative, 16 bytes apart; keys and values are at most 24 bytes); the update value sits at the frame's bottom. */
 const KEY_AREAS = 15;
-const VALUE_AREA = -512;
 
 const ALU_OPS = [AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.DIV, AluOp.OR, AluOp.AND, AluOp.LSH, AluOp.RSH, AluOp.NEG, AluOp.MOD, AluOp.XOR, AluOp.MOV, AluOp.ARSH, AluOp.END];
 const JMP_OPS = [JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JSGT, JmpOp.JSGE, JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE];
@@ -152,6 +155,10 @@ const sizeBytes = (s: number): number => (s === Size.B ? 1 : s === Size.H ? 2 : 
 class FunctionGen {
   readonly items: Item[] = [];
   private labels = 0;
+  /** This function's stack bytes: the frames of a call chain share 512, as in the kernel. */
+  private readonly frame: number;
+  private readonly keyAreas: number;
+  private readonly valueArea: number;
 
   constructor(
     private readonly rng: Rng,
@@ -161,7 +168,11 @@ class FunctionGen {
     private readonly nextLabel: () => number,
     private readonly sharedRegisters: boolean,
     private readonly maps: readonly FuzzMapSpec[],
-  ) {}
+  ) {
+    this.frame = Math.floor(512 / functions / 16) * 16;
+    this.keyAreas = Math.min(KEY_AREAS, (this.frame - 48) / 16);
+    this.valueArea = -this.frame;
+  }
 
   label(): number {
     this.labels++;
@@ -243,7 +254,7 @@ class FunctionGen {
       case 0:
         return [6, rng.below(BUFFER_SIZE - bytes + 1)];
       case 1:
-        return [10, -bytes - rng.below(512 - bytes + 1)];
+        return [10, -bytes - rng.below(this.frame - bytes + 1)];
       default: {
         // A derived pointer, so the access goes through the checked path.
         if (rng.chance(0.5)) {
@@ -252,10 +263,10 @@ class FunctionGen {
           this.emit(alu64Imm(AluOp.ADD, 9, k));
           return [9, rng.below(BUFFER_SIZE - bytes - k + 1)];
         }
-        const k = rng.below(256);
+        const k = rng.below(this.frame / 2);
         this.emit(mov64Reg(9, 10));
         this.emit(alu64Imm(AluOp.ADD, 9, -k));
-        return [9, -bytes - rng.below(512 - k - bytes + 1)];
+        return [9, -bytes - rng.below(this.frame - k - bytes + 1)];
       }
     }
   }
@@ -383,13 +394,13 @@ class FunctionGen {
     const spec = this.maps[map]!;
     const roll = rng.below(10);
     const helper = roll < 6 ? MAP_LOOKUP : roll < 9 ? MAP_UPDATE : MAP_DELETE;
-    const keyAt = -16 * (1 + rng.below(KEY_AREAS));
+    const keyAt = -16 * (1 + rng.below(this.keyAreas));
     this.writeKey(keyAt, spec);
     if (helper === MAP_UPDATE) {
       // The new value: whatever the stack holds there, partly overwritten.
       for (let k = rng.below(4); k > 0; k--) {
         const size = rng.pick(SIZES.filter((s) => sizeBytes(s) <= spec.valueSize));
-        const offset = VALUE_AREA + rng.below(spec.valueSize - sizeBytes(size) + 1);
+        const offset = this.valueArea + rng.below(spec.valueSize - sizeBytes(size) + 1);
         if (rng.chance(0.5)) this.emit(st(size, 10, offset, rng.imm()));
         else this.emit(stx(size, 10, offset, this.readable()));
       }
@@ -399,7 +410,7 @@ class FunctionGen {
       this.emit(alu64Imm(AluOp.ADD, 2, keyAt));
       if (helper !== MAP_UPDATE) return;
       this.emit(mov64Reg(3, 10));
-      this.emit(alu64Imm(AluOp.ADD, 3, VALUE_AREA));
+      this.emit(alu64Imm(AluOp.ADD, 3, this.valueArea));
       const flags = rng.chance(0.05) ? UpdateFlag.F_LOCK : rng.pick([UpdateFlag.ANY, UpdateFlag.NOEXIST, UpdateFlag.EXIST]);
       this.emit(mov64Imm(4, flags));
     };
@@ -447,11 +458,14 @@ class FunctionGen {
       if (rng.chance(0.5)) this.emit(ldx(Size.B, 0, 9, 0));
       else this.emit(mov64Imm(0, rng.imm()));
       let room = spec.valueSize;
+      let advanced = 0;
       if (rng.chance(0.3)) {
-        const k = rng.below(spec.valueSize - 3);
-        this.emit(alu64Imm(AluOp.ADD, 9, k));
-        room -= k;
+        advanced = rng.below(spec.valueSize - 3);
+        this.emit(alu64Imm(AluOp.ADD, 9, advanced));
+        room -= advanced;
       }
+      // Now and then a write into the entry's header or key, which share the value's storage: map code must survive it.
+      if (HASH_TYPES.has(spec.type) && rng.chance(0.1)) this.corruptEntry(spec, advanced);
       for (let k = 1 + rng.below(4); k > 0; k--) {
         const size = rng.pick(SIZES.filter((s) => sizeBytes(s) <= room));
         const offset = rng.below(room - sizeBytes(size) + 1);
@@ -492,6 +506,19 @@ class FunctionGen {
       hit();
     }
     this.items.push({ label: end });
+  }
+
+  /**
+   * A store through r9 (the value's address plus `advanced`) into the hash
+   * entry's header (chain link, hash, state) or key: a link to itself, past
+   * the entries or anywhere, a hash or key that no longer match.
+   */
+  private corruptEntry(spec: FuzzMapSpec, advanced: number): void {
+    const { rng } = this;
+    const valueOffset = HashEntry.HEADER_SIZE + ((spec.keySize + 7) & ~7);
+    const field = rng.pick([HashEntry.NEXT, HashEntry.HASH, HashEntry.STATE, HashEntry.HEADER_SIZE]);
+    const value = field === HashEntry.NEXT ? rng.below(spec.maxEntries + 2) : field === HashEntry.STATE ? rng.below(4) : rng.imm();
+    this.emit(st(Size.W, 9, field - valueOffset - advanced, value));
   }
 
   call(busy: ReadonlySet<number>): void {

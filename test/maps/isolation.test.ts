@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
-import { HashEntry, MapError, createVmMap, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import { HashEntry, MapError, createVmMap, jhash, registerMapHelpers, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import type { VmMap } from '../../src/maps/base.ts';
 import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
 import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
-import { MemoryAccessError, Vm, VmProgram, loadVmCollection } from '../../src/vm/index.ts';
+import { HelperRegistry, MemoryAccessError, Vm, VmProgram, loadVmCollection, standardHelpers } from '../../src/vm/index.ts';
+import { loadJit } from '../../src/vm/jit/index.ts';
+import { TsbpfError } from '../../src/errors.ts';
+import { BUFFER_SIZE, FUZZ_CPU, Rng, TEST_HELPER_ID, randomMapProgram, randomMapSpecs, withMapHandles } from '../jit/fuzz.ts';
 import { buildPacket, ethernet, ipv4, payload, udp } from '../../src/net/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
@@ -67,6 +71,69 @@ test('hash map: a chain link rewritten by a program stops the lookup with EFAULT
   }
 });
 
+/** Assembly: r0 = bpf_map_lookup_elem(map, &key), the 4-byte key on the stack. */
+const lookupAsm = (handle: number, key: number): string => `r1 = ${key}\n*(u32 *)(r10 - 4) = r1\nr1 = ${handle} ll\nr2 = r10\nr2 += -4\ncall ${helperId('map_lookup_elem')}`;
+
+/** A program writing `value` at `offset` from the value of `key` (a 4-byte key) in `map`: headers sit before values, in the same storage. */
+function corruptor(map: HashMap, key: number, offset: number, value: number, jit: boolean, vm: Vm): VmProgram {
+  const source = `
+    ${lookupAsm(map.handle, key)}
+    if r0 == 0 goto out
+    r1 = ${value}
+    *(u32 *)(r0 ${offset < 0 ? '-' : '+'} ${Math.abs(offset)}) = r1
+  out:
+    r0 = 2
+    exit`;
+  return new VmProgram(ProgramType.XDP, assemble(source), { vm, jit });
+}
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+const isEfault = (e: unknown): boolean => e instanceof MapError && e.code === 'EFAULT';
+
+test('hash map: keys(), entries() and lookupBatch() over a chain a program linked to itself end with EFAULT, not a hang', () => {
+  for (const jit of engines) {
+    for (const corruption of ['self link', 'rewritten key'] as const) {
+      const vm = new Vm();
+      const map = createVmMap(vm.memory, { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 8 }) as HashMap;
+      for (let k = 1; k <= 5; k++) map.update(u32(k), new Uint8Array(8));
+      // Entry 0 holds key 1 (the first taken): link 1 points back at itself. A rewritten key hashes to another bucket, so nextKey would lose it and restart.
+      const program = corrupt(map, corruption, jit, vm);
+      assert.equal(program.run({ data: frame }).retval, 2);
+      const label = `${jit ? 'jit' : 'interpreter'}, ${corruption}`;
+      assert.throws(() => [...map.keys()], isEfault, label);
+      assert.throws(() => [...map.entries()], isEfault, label);
+      assert.throws(() => map.lookupBatch(), isEfault, label);
+      program.close();
+      map.close();
+    }
+  }
+});
+
+function corrupt(map: HashMap, corruption: 'self link' | 'rewritten key', jit: boolean, vm: Vm): VmProgram {
+  if (corruption === 'self link') return corruptor(map, 1, -map.valueOffset + HashEntry.NEXT, 1, jit, vm);
+  return corruptor(map, 1, -map.valueOffset + HashEntry.HEADER_SIZE, 0x7777, jit, vm);
+}
+
+test('LRU hash: eviction through a chain a program linked into a cycle ends with EFAULT, not a hang', () => {
+  for (const jit of engines) {
+    const vm = new Vm();
+    const map = createVmMap(vm.memory, { type: MapType.LRU_HASH, keySize: 4, valueSize: 8, maxEntries: 2, seed: 0 }) as HashMap;
+    // Two keys of one bucket: the first (entry 0) is the least recently used, the second (entry 1) heads the chain.
+    const bucketOf = (k: number): number => jhash(u32(k), 0, 4, 0) & (map.bucketCount - 1);
+    const first = 1;
+    let second = 2;
+    while (bucketOf(second) !== bucketOf(first)) second++;
+    map.update(u32(first), new Uint8Array(8));
+    map.update(u32(second), new Uint8Array(8));
+    // The head links to itself: unlinking entry 0 on eviction walks the head's chain and never meets it.
+    const program = corruptor(map, second, -map.valueOffset + HashEntry.NEXT, 2, jit, vm);
+    assert.equal(program.run({ data: frame }).retval, 2);
+    assert.throws(() => map.update(u32(second + 1000), new Uint8Array(8)), isEfault, jit ? 'jit' : 'interpreter');
+    program.close();
+    map.close();
+  }
+});
+
 test('a map closed from user space stays alive for the loaded programs that use it, as in the kernel', { skip: skipWithoutClang() }, () => {
   for (const jit of engines) {
     const collection = loadVmCollection(compileBpf(fixturePath('runtime', 'counters.c')), { jit });
@@ -82,5 +149,85 @@ test('a map closed from user space stays alive for the loaded programs that use 
     assert.ok([...other.entries()].every(([, v]) => v.every((b) => b === 0)), `${jit ? 'jit' : 'interpreter'}: the program wrote to its own map, not the new one`);
     other.close();
     collection.close();
+  }
+});
+
+test('isolation fuzz: random programs that also corrupt hash entries leave other memory alone, and every map operation afterwards ends (a result or a MapError)', () => {
+  const helpers = new HelperRegistry(standardHelpers).register(TEST_HELPER_ID, () => 0, 'test_helper');
+  registerMapHelpers(helpers, { cpuOf: () => FUZZ_CPU });
+  let corrupted = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    for (const jit of engines) {
+      const rng = new Rng(seed);
+      const vm = new Vm({ helpers, budget: 100_000 });
+      // A map no program references, allocated between the program's maps: its bytes must not change.
+      const specs = randomMapSpecs(rng);
+      const maps = specs.map((spec, k) => createVmMap(vm.memory, { ...spec, name: `fuzz${k}`, seed: k }));
+      const bystander = createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 64, maxEntries: 4 });
+      // Hash maps full, with the small keys programs build (the key's first byte).
+      const keyOf = (map: VmMap, k: number): Uint8Array => Uint8Array.from({ length: map.keySize }, (_, i) => (i === 0 ? k : 0));
+      for (const map of maps) {
+        if (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) continue;
+        for (let k = 0; k < map.maxEntries; k++) {
+          if (map.perCpu) map.updatePerCpu(keyOf(map, k), Array.from({ length: map.cpus }, () => new Uint8Array(map.valueSize).fill(k)));
+          else map.update(keyOf(map, k), new Uint8Array(map.valueSize).fill(k));
+        }
+      }
+      for (let k = 0; k < 4; k++) bystander.update(u32(k), new Uint8Array(64).fill(0xa0 + k));
+      const generated = randomMapProgram(rng, specs, 30 + rng.below(30));
+      const insns = withMapHandles(generated, maps.map((m) => m.handle));
+      const program = jit ? loadJit(vm, insns) : vm.load(insns);
+      for (let run = 0; run < 3; run++) {
+        try {
+          program.run({ mem: new Uint8Array(BUFFER_SIZE) });
+        } catch (error) {
+          assert.ok(error instanceof TsbpfError, `seed ${seed}: ${String(error)}`);
+        }
+      }
+      for (let k = 0; k < 4; k++) assert.deepEqual(bystander.lookup(u32(k)), new Uint8Array(64).fill(0xa0 + k), `seed ${seed}: the bystander map changed`);
+      for (const map of maps) {
+        const value = new Uint8Array(map.valueSize);
+        const attempts = [() => [...map.keys()], () => [...map.entries()], () => map.lookupBatch(), () => map.update(keyOf(map, 0x7f), value), () => map.delete(keyOf(map, 1)), () => map.nextKey(keyOf(map, 2))];
+        for (const attempt of attempts) {
+          try {
+            attempt();
+          } catch (error) {
+            assert.ok(error instanceof MapError, `seed ${seed}: ${String(error)}`);
+            if (error.code === 'EFAULT') corrupted++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(corrupted > 0, 'some programs corrupted a chain');
+});
+
+test('each program reaches only the maps it uses: another map\'s storage (an address computed from its own value, or handed to a helper) and a forged map handle are refused', () => {
+  for (const jit of engines) {
+    const vm = new Vm();
+    const own = createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 2, name: 'own' });
+    const other = createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 2, name: 'other' });
+    other.update(u32(0), new Uint8Array(16).fill(0x5a));
+    const storage = (map: VmMap): number => vm.memory.listRegions().find((r) => r.owner === map)!.start;
+    const distance = storage(other) - storage(own);
+    const lookupOwn = `${lookupAsm(own.handle, 0)}
+if r0 == 0 goto out`;
+    const run = (body: string): number => new VmProgram(ProgramType.XDP, assemble(`${lookupOwn}\n${body}\nout:\nr0 = 2\nexit`), { vm, jit }).run({ data: frame }).retval;
+    const label = jit ? 'jit' : 'interpreter';
+    const unreachable = (e: unknown): boolean => e instanceof MemoryAccessError && e.unreachable && /map 'other'.* is not a map this program uses/.test(e.message);
+    // A store and a load through an address computed from the program's own value.
+    assert.throws(() => run(`r0 += ${distance}\nr1 = 7\n*(u8 *)(r0 + 0) = r1`), unreachable, label);
+    assert.throws(() => run(`r0 += ${distance}\nr1 = *(u8 *)(r0 + 0)`), unreachable, label);
+    // The other map's storage as a helper's key or value.
+    assert.throws(() => run(`r3 = r0\nr3 += ${distance}\nr1 = ${own.handle} ll\nr2 = r10\nr2 += -4\nr4 = 0\ncall ${helperId('map_update_elem')}`), unreachable, label);
+    // A forged handle (computed, not loaded): the helper refuses it as no map (-EINVAL, as for any non-map).
+    const forged = run(`r1 = ${own.handle} ll\nr1 += ${other.handle - own.handle}\nr2 = r10\nr2 += -4\nr3 = r0\nr4 = 0\ncall ${helperId('map_update_elem')}\nr0 = -r0\nexit`);
+    assert.equal(forged, 22, `${label}: -EINVAL for a forged handle`);
+    assert.deepEqual(other.lookup(u32(0)), new Uint8Array(16).fill(0x5a), `${label}: the other map is unchanged`);
+    // Its own map, through the same paths, still works.
+    assert.equal(run(`r1 = 9\n*(u8 *)(r0 + 0) = r1\nr0 = 2\nexit`), 2);
+    assert.equal(own.lookup(u32(0))![0], 9);
+    own.close();
+    other.close();
   }
 });

@@ -9,7 +9,7 @@ import { basename, extname } from 'node:path';
 import { AsmError, assemble } from '../../isa/index.ts';
 import { BpfSyscallError } from '../../kernel/errors.ts';
 import type { BpfProgram, RunResult } from '../../backend/index.ts';
-import { CaptureReader, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
+import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
 import { collectionFromInstructions } from '../../object/from-instructions.ts';
 import { loadCollectionSpec } from '../../object/load.ts';
 import type { CollectionSpec } from '../../object/spec.ts';
@@ -17,7 +17,7 @@ import { ProgramType, programTypeName } from '../../uapi/enums.ts';
 import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
-import { RunInputError } from '../../vm/runtime.ts';
+import { RunInputError, VmProgram } from '../../vm/runtime.ts';
 import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
 import { AsmFileError } from './asm.ts';
 
@@ -220,63 +220,155 @@ function runOnce(backend: Backend, options: Options, data: Uint8Array, io: CliIo
   return 0;
 }
 
+/** One packet of a capture and what the program did with it. */
+interface PacketOutcome {
+  /** 0-based position in the capture. */
+  index: number;
+  /** The frame the program ran on (Ethernet). */
+  frame: Uint8Array;
+  timestamp: () => bigint;
+  /** The packet's result, or why the test run refused it. */
+  result: RunResult | Error;
+}
+
+/** Counts, pcap output and per-packet lines of a capture run, fed one packet at a time by either path. */
+class CaptureReport {
+  readonly counts = new Map<string, number>();
+  readonly lines: object[] = [];
+  packets = 0;
+  passed = 0;
+  refused = 0;
+  programNs = 0;
+  readonly durations = new DurationHistogram();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly options: Options,
+    private readonly io: CliIo,
+    private readonly writer: CaptureWriter | undefined,
+  ) {}
+
+  /**
+   * A run whose verdict depends on its return value only (XDP, tc) and that
+   * is neither written nor reported: counted through a per-value cache.
+   */
+  addVerdictOnly(retval: number): void {
+    this.packets++;
+    let cached = this.byRetval.get(retval);
+    if (cached === undefined) {
+      cached = verdictOf(this.backend.type, { retval, durationNs: 0 }, 0);
+      this.byRetval.set(retval, cached);
+    }
+    this.counts.set(cached.label, (this.counts.get(cached.label) ?? 0) + 1);
+    if (cached.passBytes !== undefined) this.passed++;
+  }
+
+  private readonly byRetval = new Map<number, Verdict>();
+
+  add(outcome: PacketOutcome): void {
+    const { frame, result, index } = outcome;
+    this.packets++;
+    const options = this.options;
+    if (result instanceof Error) {
+      this.refused++;
+      this.counts.set('refused', (this.counts.get('refused') ?? 0) + 1);
+      if (options.verbose) report(this.io, options, this.lines, { packet: index + 1, length: frame.length, verdict: 'refused', reason: result.message });
+      return;
+    }
+    const verdict = verdictOf(this.backend.type, result, frame.length);
+    this.counts.set(verdict.label, (this.counts.get(verdict.label) ?? 0) + 1);
+    if (verdict.passBytes !== undefined) {
+      this.passed++;
+      // Socket filters cannot change the packet: pass the input frame (the test run returns its MAC header zeroed).
+      const out = this.backend.type === ProgramType.SOCKET_FILTER ? frame.subarray(0, verdict.passBytes) : (result.data ?? frame);
+      this.writer?.write({ data: out, timestamp: outcome.timestamp(), originalLength: Math.max(out.length, verdict.passBytes) });
+    }
+    if (options.verbose) {
+      report(this.io, options, this.lines, { packet: index + 1, length: frame.length, retval: result.retval, verdict: verdict.label, durationNs: result.durationNs >= 0 ? result.durationNs : undefined, summary: decodePacket(frame).summary });
+    }
+  }
+}
+
+/** A refused input: one the test run rejects (too short...) or a frame without a link header; counted, reported, not fatal. */
+function isRefusedInput(error: unknown): boolean {
+  return error instanceof RunInputError || error instanceof PcapError || (error instanceof BpfSyscallError && error.code === 'EINVAL');
+}
+
 async function runCapture(backend: Backend, options: Options, io: CliIo): Promise<number> {
-  const reader = await CaptureReader.open(options.pcap!);
   let writer: CaptureWriter | undefined;
-  const counts = new Map<string, number>();
-  const verbose: object[] = [];
-  let packets = 0;
-  let passed = 0;
-  let refused = 0;
-  let programNs = 0;
-  const durations = new DurationHistogram();
+  let streamed = false;
   const start = process.hrtime.bigint();
+  let captured: CaptureReport;
   try {
     if (options.out !== undefined) writer = new PcapWriter(options.out);
-    for await (const packet of reader) {
-      const index = packets++;
-      let frame: Uint8Array = packet.data;
-      let result: RunResult;
-      try {
-        frame = toEthernet(packet.linkType, packet.data, `packet ${index + 1} (offset ${packet.offset})`);
-        result = backend.program.run({ data: frame, repeat: options.repeat });
-      } catch (error) {
-        // A frame without a link header, or an input BPF_PROG_TEST_RUN refuses (too short...): counted, reported, not fatal.
-        const refusedInput = error instanceof RunInputError || error instanceof PcapError || (error instanceof BpfSyscallError && error.code === 'EINVAL');
-        if (!refusedInput) throw error;
-        refused++;
-        counts.set('refused', (counts.get('refused') ?? 0) + 1);
-        if (options.verbose) report(io, options, verbose, { packet: index + 1, length: frame.length, verdict: 'refused', reason: (error as Error).message });
-        continue;
-      }
-      programNs += result.durationNs;
-      durations.add(result.durationNs);
-      const verdict = verdictOf(backend.type, result, frame.length);
-      counts.set(verdict.label, (counts.get(verdict.label) ?? 0) + 1);
-      if (verdict.passBytes !== undefined) {
-        passed++;
-        // Socket filters cannot change the packet: pass the input frame (the test run returns its MAC header zeroed).
-        const out = backend.type === ProgramType.SOCKET_FILTER ? frame.subarray(0, verdict.passBytes) : (result.data ?? frame);
-        writer?.write({ data: out, timestamp: packet.timestamp, originalLength: Math.max(out.length, verdict.passBytes) });
-      }
-      if (options.verbose) {
-        report(io, options, verbose, { packet: index + 1, length: frame.length, retval: result.retval, verdict: verdict.label, durationNs: result.durationNs, summary: decodePacket(frame).summary });
-      }
-    }
+    const program = backend.program;
+    captured = new CaptureReport(backend, options, io, writer);
+    if (program instanceof VmProgram && options.repeat === 1) {
+      streamed = true;
+      await streamCapture(program, options.pcap!, captured, writer !== undefined, options.verbose);
+    } else await runEachPacket(backend, options, captured);
   } finally {
     writer?.close();
   }
+  const { packets, passed, refused } = captured;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const perSecond = seconds > 0 ? Math.round(packets / seconds) : 0;
-  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(counts), seconds, packetsPerSecond: perSecond, meanProgramNs: packets - refused > 0 ? Math.round(programNs / (packets - refused)) : 0, medianProgramNs: durations.median() };
+  const runs = packets - refused;
+  const meanProgramNs = runs > 0 ? Math.round(captured.programNs / runs) : 0;
+  // The streaming path times batches (copies included), not single runs: it has a mean, no median.
+  const medianProgramNs = streamed ? undefined : captured.durations.median();
+  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(captured.counts), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs };
   if (options.json) {
-    io.stdout(`${JSON.stringify(options.verbose ? { ...summary, perPacket: verbose } : summary)}\n`);
+    io.stdout(`${JSON.stringify(options.verbose ? { ...summary, perPacket: captured.lines } : summary)}\n`);
   } else {
     io.stdout(`${packets} packets, ${passed} passed${refused ? `, ${refused} refused by the test run` : ''}${options.out ? ` (written to ${options.out})` : ''}\n`);
-    for (const [label, n] of [...counts].sort((a, b) => b[1] - a[1])) io.stdout(`  ${label.padEnd(20)} ${n}\n`);
-    io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${summary.medianProgramNs} ns/packet (median; mean ${summary.meanProgramNs}, with warm-up)\n`);
+    for (const [label, n] of [...captured.counts].sort((a, b) => b[1] - a[1])) io.stdout(`  ${label.padEnd(20)} ${n}\n`);
+    const time = streamed ? `${meanProgramNs} ns/packet (streamed in batches, copies included)` : `${medianProgramNs} ns/packet (median; mean ${meanProgramNs}, with warm-up)`;
+    io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${time}\n`);
   }
   return 0;
+}
+
+/** The VM's streaming path (VmProgram.runCapture): packets copied into VM memory in batches, one engine set-up per batch. */
+async function streamCapture(program: VmProgram, path: string, captured: CaptureReport, output: boolean, verbose: boolean): Promise<void> {
+  const verdictOnly = !output && !verbose && program.type !== ProgramType.SOCKET_FILTER;
+  for await (const batch of program.runCapture(path, { output })) {
+    const packets = batch.packets;
+    captured.programNs += batch.durationNs;
+    for (let n = 0; n < packets.count; n++) {
+      if (verdictOnly && !batch.errors.has(n)) {
+        captured.addVerdictOnly(batch.retvals[n]!);
+        continue;
+      }
+      const raw = packets.data(n);
+      const error = batch.errors.get(n);
+      let frame = raw;
+      // runCapture ran other link types converted to Ethernet; the report shows the frame as the program saw it.
+      if (error === undefined && packets.linkType[n] !== LinkType.ETHERNET) frame = toEthernet(packets.linkType[n]!, raw);
+      const result: RunResult | Error = error ?? { retval: batch.retvals[n]!, durationNs: -1, data: batch.data?.[n] };
+      captured.add({ index: captured.packets, frame, timestamp: () => packets.timestamp(n), result });
+    }
+  }
+}
+
+/** The per-packet path (the kernel's BPF_PROG_TEST_RUN, or --repeat): one run() per packet, each timed. */
+async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport): Promise<void> {
+  const reader = await CaptureReader.open(options.pcap!);
+  let index = 0;
+  for await (const packet of reader) {
+    let frame: Uint8Array = packet.data;
+    let result: RunResult | Error;
+    try {
+      frame = toEthernet(packet.linkType, packet.data, `packet ${index + 1} (offset ${packet.offset})`);
+      result = backend.program.run({ data: frame, repeat: options.repeat });
+      captured.programNs += result.durationNs;
+      captured.durations.add(result.durationNs);
+    } catch (error) {
+      if (!isRefusedInput(error)) throw error;
+      result = error as Error;
+    }
+    captured.add({ index: index++, frame, timestamp: () => packet.timestamp, result });
+  }
 }
 
 /**

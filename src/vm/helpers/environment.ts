@@ -78,6 +78,9 @@ export interface EnvironmentOptions extends EventInput {
   onTrace?: (line: string) => void;
 }
 
+/** trace_printk lines a run keeps (all are passed to onTrace). */
+export const TRACE_LINES_KEPT = 1000;
+
 export class RunEnvironment {
   readonly event: EventInput;
   readonly clock: () => bigint;
@@ -101,8 +104,18 @@ export class RunEnvironment {
   }
 
   print(line: string): void {
-    this.trace.push(line);
+    const trace = this.trace;
+    // A repeated run prints on every repetition: keep the latest lines, in bounded memory.
+    if (trace.length >= 2 * TRACE_LINES_KEPT) trace.splice(0, trace.length - TRACE_LINES_KEPT + 1);
+    trace.push(line);
     this.onTrace?.(line);
+  }
+
+  /** The run's trace lines: the last TRACE_LINES_KEPT of them (a repeated run prints once per repetition). */
+  traceLines(): string[] {
+    const trace = this.trace;
+    if (trace.length === 0) return [];
+    return trace.slice(Math.max(0, trace.length - TRACE_LINES_KEPT));
   }
 }
 

@@ -6,11 +6,10 @@
  * helpers bpf_loop and bpf_for_each_map_elem (kernel/bpf/bpf_iter.c,
  * arraymap.c, hashtab.c).
  */
-import { registerMapHelpers } from '../../maps/helpers.ts';
+import { mapArg, registerMapHelpers } from '../../maps/helpers.ts';
 import { ArrayMap } from '../../maps/array.ts';
 import { HashMap } from '../../maps/hash.ts';
 import { StackTraceMap } from '../../maps/stacktrace.ts';
-import { vmMapByHandle } from '../../maps/base.ts';
 import { MapType } from '../../uapi/enums.ts';
 import { StackFlag } from '../../uapi/maps.ts';
 import { helperId as id } from '../../uapi/helpers.ts';
@@ -40,7 +39,7 @@ export function registerRuntimeMapHelpers(registry: HelperRegistry): void {
   registerMapHelpers(registry, { cpuOf: runCpu });
 
   registry.register(id('get_stackid'), (call) => {
-    const map = vmMapByHandle(call.memory, call.argU32(2));
+    const map = mapArg(call, 2);
     if (!(map instanceof StackTraceMap)) return EINVAL;
     const flags = call.argU64(3);
     if (flags > 0xffffffffn) return EINVAL;
@@ -53,7 +52,7 @@ export function registerRuntimeMapHelpers(registry: HelperRegistry): void {
   // bpf_redirect_map (net/core/filter.c, __bpf_xdp_redirect_map): XDP_REDIRECT when the key has a
   // target, else the default action in the flags' low bits; unknown flags are XDP_ABORTED.
   registry.register(id('redirect_map'), (call) => {
-    const map = vmMapByHandle(call.memory, call.argU32(1));
+    const map = mapArg(call, 1);
     if (!(map instanceof RedirectMap)) return XDP_ABORTED;
     const key = call.argU32(2);
     const flags = call.argU64(3);
@@ -80,7 +79,7 @@ export function registerRuntimeMapHelpers(registry: HelperRegistry): void {
   // bpf_for_each_map_elem(map, callback, ctx, flags): callback(map, key, value, ctx) per element
   // until it returns non-zero; returns the number of elements visited.
   registry.register(id('for_each_map_elem'), (call) => {
-    const map = vmMapByHandle(call.memory, call.argU32(1));
+    const map = mapArg(call, 1);
     const callback = call.argU64(2);
     const ctx = call.argU64(3);
     if (call.argU64(4) !== 0n) return EINVAL;

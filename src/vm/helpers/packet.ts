@@ -132,6 +132,54 @@ export class PacketBuffer {
     this.remap();
   }
 
+  /**
+   * The streaming path's reload: `bytes[start, end)` (which may be the VM
+   * memory's own `u8`) as the next frame's
+   * data, with the headroom, tailroom and frame of the last `reload` (the
+   * frame must be large enough) and the packet region still mapped.
+   */
+  reloadData(bytes: Uint8Array, start: number, end: number): void {
+    const data = this.hardStart + this.headroom;
+    const dataEnd = data + end - start;
+    const u8 = this.memory.u8;
+    if (this.dirtyStart < data) u8.fill(0, this.dirtyStart, Math.min(data, this.dirtyEnd));
+    if (this.dirtyEnd > dataEnd) u8.fill(0, Math.max(dataEnd, this.dirtyStart), this.dirtyEnd);
+    // From VM memory itself (a staged batch): a copy within the buffer, no view to allocate.
+    if (bytes === u8) u8.copyWithin(data, start, end);
+    else u8.set(bytes.subarray(start, end), data);
+    this.data = this.dataMeta = this.macHeader = data;
+    this.dataEnd = dataEnd;
+    this.dirtyStart = data;
+    this.dirtyEnd = dataEnd;
+    this.remap();
+  }
+
+  /**
+   * Before compiled code copies packets in itself (RunSession.runPackets):
+   * the frame's bytes outside [data, data_end) zeroed; returns data_end - data,
+   * the bytes the loop must clear past a shorter packet.
+   */
+  beginLoop(): number {
+    const u8 = this.memory.u8;
+    if (this.dirtyStart < this.dataMeta) u8.fill(0, this.dirtyStart, this.dataMeta);
+    if (this.dirtyEnd > this.dataEnd) u8.fill(0, this.dataEnd, this.dirtyEnd);
+    this.dirtyStart = this.dataMeta;
+    this.dirtyEnd = this.dataEnd;
+    return this.dataEnd - this.data;
+  }
+
+  /** After such a loop: the frame holds the last packet, `length` bytes at data (zeros after). */
+  endLoop(length: number): void {
+    this.dataEnd = this.data + length;
+    this.dirtyEnd = Math.max(this.dirtyEnd, this.dataEnd);
+    this.remap();
+  }
+
+  /** The packet region while mapped. */
+  get mappedRegion(): Region | undefined {
+    return this.region;
+  }
+
   get length(): number {
     return this.dataEnd - this.data;
   }
@@ -155,19 +203,22 @@ export class PacketBuffer {
 
   private remap(): void {
     const memory = this.memory;
-    if (this.region !== undefined) memory.unmap(this.region);
-    this.region = undefined;
     const size = this.dataEnd - this.dataMeta;
-    if (size > 0) {
-      // The same Region object for the same bounds: the JIT's region table is then left as it is.
-      let region = this.lastRegion;
-      if (region === undefined || region.start !== this.dataMeta || region.size !== size) {
-        region = this.lastRegion = { start: this.dataMeta, size, kind: 'packet', writable: true, name: 'packet' };
-      }
-      this.region = memory.map(region);
-      if (this.dataMeta < this.dirtyStart) this.dirtyStart = this.dataMeta;
-      if (this.dataEnd > this.dirtyEnd) this.dirtyEnd = this.dataEnd;
+    if (size <= 0) {
+      if (this.region !== undefined) memory.unmap(this.region);
+      this.region = undefined;
+      return;
     }
+    // One Region object for the buffer's life, moved rather than replaced: the JIT's region table then changes in place.
+    if (this.region !== undefined) memory.moveRegion(this.region, this.dataMeta, size);
+    else {
+      const region = (this.lastRegion ??= { start: this.dataMeta, size, kind: 'packet', writable: true, name: 'packet' }) as { start: number; size: number };
+      region.start = this.dataMeta;
+      region.size = size;
+      this.region = memory.map(this.lastRegion);
+    }
+    if (this.dataMeta < this.dirtyStart) this.dirtyStart = this.dataMeta;
+    if (this.dataEnd > this.dirtyEnd) this.dirtyEnd = this.dataEnd;
   }
 
   /** Ends a run: the packet region is unmapped, the frame kept for `reload`. */

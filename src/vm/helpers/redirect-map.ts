@@ -38,7 +38,7 @@ export class RedirectMap extends VmMap {
 
   private reserveRegionReadOnly(bytes: number): number {
     const start = this.reserveMemory(Math.max(bytes, 1), 'values');
-    this.valueRegion = this.memory.map({ start, size: Math.max(bytes, 1), kind: 'map', writable: false, name: this.describe() });
+    this.valueRegion = this.memory.map({ start, size: Math.max(bytes, 1), kind: 'map', writable: false, name: this.describe(), owner: this });
     return start;
   }
 

@@ -1,3 +1,4 @@
+import { CONTEXT_LAYOUTS } from '../../uapi/program-types.ts';
 import type { Instruction } from '../../isa/instruction.ts';
 import {
   AluOp,
@@ -67,7 +68,7 @@ export interface CompiledModule {
 }
 
 /** Import indices, in declaration order. */
-const IMPORT = { fault: 0, call: 1, callx: 2, budget: 3, trap: 4 } as const;
+const IMPORT = { fault: 0, call: 1, callx: 2, budget: 3, trap: 4, packetLoad: 5 } as const;
 
 /**
  * How subprograms are called. Lean (unchecked mode, verified programs):
@@ -110,6 +111,8 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   m.importFunction('env', 'callx', [I32, I32, I32], [I32]);
   m.importFunction('env', 'budget', [I32, I32], []);
   m.importFunction('env', 'trap', [I32, I32, I32], []);
+  // LD_ABS / LD_IND at a negative offset (SKF_NET_OFF, SKF_LL_OFF): (offset, size) -> value, or -1.
+  m.importFunction('env', 'packetLoad', [I32, I32], [I64]);
 
   const globals: Globals = { unwinding: m.addGlobal(I32) };
 
@@ -125,6 +128,7 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
   const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
   const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
+  const packetsFn = m.declareFunction(Array<ValType>(10).fill(I32), []);
 
   const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
@@ -135,8 +139,10 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   emitSlowCheck(slowCheck.body, options.controlBlock);
   emitEntry(entryFn.body, ctx);
   emitRepeat(repeatFn.body, ctx, entryFn.index);
+  emitPackets(packetsFn.body, ctx, entryFn.index);
   m.exportFunction('entry', entryFn.index);
   m.exportFunction('repeat', repeatFn.index);
+  m.exportFunction('packets', packetsFn.index);
   return { bytes: m.encode(), strategies };
 }
 
@@ -272,6 +278,63 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   f.op(Op.end);
   f.get(status);
 }
+
+/**
+ * `packets(count, descriptors, data, context, tableEntry, results, progress,
+ * previousLength, stackTop, stackZero)`: the streaming path's loop for XDP
+ * programs that call nothing (no helper can move the packet meanwhile). Per
+ * packet `i`, described by (address, length) at `descriptors + 8i` in VM
+ * memory: the bytes the previous packet left past the new end zeroed, the
+ * packet copied to `data`, xdp_md's data / data_end / data_meta and the
+ * packet's region table entry (its end) rewritten, the top `stackZero` bytes
+ * of the stack zeroed, the budget reset, the program run with r1 = context;
+ * r0's low half goes to `results + 4i`. `progress` holds the index of the
+ * packet being run, so that the driver knows which one failed.
+ */
+function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
+  const cb = ctx.options.controlBlock;
+  const [count, descriptors, data, context, tableEntry, results, progress, previous, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const budget = f.local(I64);
+  const i = f.local(I32);
+  const source = f.local(I32);
+  const length = f.local(I32);
+  const end = f.local(I32);
+  f.i32Const(0).mem(Op.i64_load, cb + CB.budget).set(budget);
+  f.block(Op.block);
+  f.block(Op.loop);
+  f.get(i).get(count).op(Op.i32_ge_u).br(Op.br_if, 1);
+  f.get(descriptors).get(i).i32Const(3).op(Op.i32_shl).op(Op.i32_add).tee(source).mem(Op.i32_load, 4).set(length);
+  f.get(source).mem(Op.i32_load, 0).set(source);
+  f.get(progress).get(i).mem(Op.i32_store, 0);
+  f.get(data).get(length).op(Op.i32_add).set(end);
+  // Bytes of the previous packet past this one's end.
+  f.get(previous).get(length).op(Op.i32_gt_u);
+  f.block(Op.if);
+  f.get(end).i32Const(0).get(previous).get(length).op(Op.i32_sub).memoryFill();
+  f.op(Op.end);
+  f.get(data).get(source).get(length).memoryCopy();
+  f.get(context).get(data).mem(Op.i32_store, XDP_MD_DATA);
+  f.get(context).get(end).mem(Op.i32_store, XDP_MD_DATA_END);
+  f.get(context).get(data).mem(Op.i32_store, XDP_MD_DATA_META);
+  f.get(tableEntry).get(end).mem(Op.i32_store, 4);
+  f.i32Const(0).i32Const(0).mem(Op.i32_load, cb + CB.epoch).i32Const(1).op(Op.i32_add).mem(Op.i32_store, cb + CB.epoch);
+  f.get(stackTop).get(stackZero).op(Op.i32_sub).i32Const(0).get(stackZero).memoryFill();
+  f.i32Const(0).get(budget).mem(Op.i64_store, cb + CB.budget);
+  f.get(context);
+  for (let k = 1; k < 10; k++) f.i32Const(0);
+  f.get(stackTop).i32Const(0).call(entry).op(Op.drop);
+  f.get(results).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).i32Const(0).mem(Op.i32_load, cb + CB.r0).mem(Op.i32_store, 0);
+  f.get(length).set(previous);
+  f.get(i).i32Const(1).op(Op.i32_add).set(i);
+  f.br(Op.br, 0);
+  f.op(Op.end);
+  f.op(Op.end);
+}
+
+const xdpField = (name: string): number => CONTEXT_LAYOUTS.xdp_md.fields.find((f) => f.name === name)!.offset;
+const XDP_MD_DATA = xdpField('data');
+const XDP_MD_DATA_END = xdpField('data_end');
+const XDP_MD_DATA_META = xdpField('data_meta');
 
 class FunctionCompiler {
   /** Local index of each register r0..r10; r10 is a local only if the function writes it. */
@@ -969,8 +1032,18 @@ class FunctionCompiler {
       f.op(Op.i32_add);
     }
     f.tee(offset).i32Const(0).op(Op.i32_lt_s);
+    f.block(Op.if);
+    // Negative offsets (the network or link-layer header) are rare: the driver resolves them.
+    f.get(offset).i32Const(size).call(IMPORT.packetLoad).tee(this.t64).i64Const(0).op(Op.i64_lt_s);
+    f.block(Op.if);
+    this.refundRest(pc);
+    f.i64Const(0);
+    this.returnRegisters();
+    f.op(Op.end);
+    f.get(this.t64);
+    this.set(0);
+    f.op(Op.else);
     f.get(offset).op(Op.i64_extend_i32_u).i64Const(size).op(Op.i64_add).get(length).op(Op.i64_extend_i32_u).op(Op.i64_gt_u);
-    f.op(Op.i32_or);
     f.block(Op.if);
     this.refundRest(pc);
     f.i64Const(0);
@@ -987,6 +1060,7 @@ class FunctionCompiler {
       f.op(Op.i64_extend_i32_u);
     }
     this.set(0);
+    f.op(Op.end);
   }
 
   // Calls.

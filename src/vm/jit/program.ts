@@ -1,12 +1,13 @@
 import type { Instruction } from '../../isa/instruction.ts';
-import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
+import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_CALL, OPCODE_CALLX, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
 import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } from '../errors.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
-import type { Region, VmMemory } from '../memory.ts';
-import type { LoadedProgram, PreparedProgram, RunOptions, RunResult } from '../program.ts';
+import type { Region, RegionView, VmMemory } from '../memory.ts';
+import { ProgramView } from '../view.ts';
+import { type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
 import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
@@ -92,16 +93,19 @@ class JitRuntime {
   readonly controlBlock: number;
   private tableStart = 0;
   private tableCapacity = 0;
-  /** The regions the table was last written from. */
+  /** The regions the table was last written from, at this VmMemory.layoutVersion, without this stack. */
   private tableRegions: readonly Region[] = [];
+  private tableVersion = -1;
+  private tableExclude: Region | undefined;
+  private tableView: RegionView | undefined;
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
   /**
-   * Stack allocations not in use, kept rather than released: acquiring one
-   * costs more than a short run. There are as many as runs were ever
-   * nested, normally one.
+   * Runs not in use, each with its stack allocation, kept rather than
+   * released: creating one costs more than a short run. There are as many
+   * as runs were ever nested, normally one.
    */
-  readonly idleStacks: number[] = [];
+  private readonly idleRuns: JitRun[] = [];
 
   constructor(readonly memory: VmMemory) {
     this.controlBlock = memory.allocate(CB.size);
@@ -117,22 +121,46 @@ class JitRuntime {
   /**
    * Rewrites the region table if the memory's regions changed, and bumps
    * CB.epoch so compiled code drops its cached regions. `exclude` is the
-   * running program's own stack, which compiled code checks by frame pointer.
+   * running program's own stack, which compiled code checks by frame pointer;
+   * `view` the running program's (ProgramView): only the regions it reaches
+   * are listed, so other maps' storage faults.
    */
-  syncRegions(exclude: Region | undefined): void {
-    const regions = this.memory.listRegions();
+  syncRegions(exclude: Region | undefined, programView: RegionView): void {
+    const memory = this.memory;
+    if (exclude === this.tableExclude && programView === this.tableView) {
+      if (memory.layoutVersion === this.tableVersion) return;
+      // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
+      const moved = memory.lastMoved;
+      if (moved !== undefined && memory.layoutVersion === this.tableVersion + 1) {
+        const n = this.tableRegions.indexOf(moved);
+        if (n >= 0) {
+          const view = memory.view;
+          const at = this.tableStart + n * REGION_ENTRY_SIZE;
+          view.setUint32(at, moved.start, true);
+          view.setUint32(at + 4, moved.start + moved.size, true);
+          const cb = this.controlBlock;
+          view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
+          this.tableVersion = memory.layoutVersion;
+          return;
+        }
+      }
+    }
+    this.tableVersion = memory.layoutVersion;
+    this.tableExclude = exclude;
+    this.tableView = programView;
+    const regions = memory.listRegions();
     const known = this.tableRegions;
     let k = 0;
     let same = true;
     for (const r of regions) {
-      if (r === exclude) continue;
+      if (r === exclude || !programView.reaches(r)) continue;
       if (known[k++] !== r) {
         same = false;
         break;
       }
     }
-    if (same && k === known.length) return;
-    const listed = regions.filter((r) => r !== exclude);
+    if (same && k === known.length && !this.boundsMoved(known)) return;
+    const listed = regions.filter((r) => r !== exclude && programView.reaches(r));
     this.tableRegions = listed;
     if (listed.length > this.tableCapacity) this.reserveTable(listed.length * 2);
     const view = this.memory.view;
@@ -148,9 +176,39 @@ class JitRuntime {
     view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
   }
 
+  /** Whether a region listed in the table was moved (VmMemory.moveRegion) since the table was written. */
+  private boundsMoved(listed: readonly Region[]): boolean {
+    const view = this.memory.view;
+    for (let n = 0; n < listed.length; n++) {
+      const r = listed[n]!;
+      const at = this.tableStart + n * REGION_ENTRY_SIZE;
+      if (view.getUint32(at, true) !== r.start || view.getUint32(at + 4, true) !== r.start + r.size) return true;
+    }
+    return false;
+  }
+
+  /** Address of `region`'s entry in the region table as last written, if listed. */
+  tableEntryOf(region: Region): number | undefined {
+    const n = this.tableRegions.indexOf(region);
+    return n < 0 ? undefined : this.tableStart + n * REGION_ENTRY_SIZE;
+  }
+
+  /** A run of `root` set up with `options` (pooled: give it back with JitRun.finish). */
+  takeRun(root: JitProgram, options: RunOptions): JitRun {
+    const run = this.idleRuns.pop() ?? new JitRun(this, root.host);
+    run.begin(root, options);
+    return run;
+  }
+
+  /** Takes back a finished run. */
+  releaseRun(run: JitRun): void {
+    this.idleRuns.push(run);
+  }
+
   /** Forces the next syncRegions to rewrite the table. */
   invalidateRegions(): void {
     this.tableRegions = [];
+    this.tableVersion = -1;
   }
 }
 
@@ -176,12 +234,15 @@ export class JitProgram implements LoadedProgram {
   readonly name: string;
   readonly instructions: readonly Instruction[];
   readonly stats: JitStats;
+  readonly view: ProgramView;
   /** @internal */
   readonly runtime: JitRuntime;
   /** @internal */
   readonly entry: EntryFn;
   /** @internal */
   readonly repeatEntry: EntryFn;
+  /** @internal */
+  readonly packetsEntry: (...args: number[]) => void;
   private readonly callees: ReadonlyMap<number, HelperEntry>;
 
   constructor(
@@ -193,6 +254,7 @@ export class JitProgram implements LoadedProgram {
     this.instructions = prepared.instructions;
     this.callees = prepared.callees;
     this.runtime = runtimeFor(host.memory);
+    this.view = new ProgramView(host.memory, prepared.instructions);
     const t0 = performance.now();
     const compiled = compileProgram(prepared.instructions, {
       controlBlock: this.runtime.controlBlock,
@@ -211,6 +273,7 @@ export class JitProgram implements LoadedProgram {
     const t2 = performance.now();
     this.entry = instance.exports.entry as EntryFn;
     this.repeatEntry = instance.exports.repeat as EntryFn;
+    this.packetsEntry = instance.exports.packets as (...args: number[]) => void;
     let dispatch = 0;
     for (const s of compiled.strategies.values()) if (s === 'dispatch') dispatch++;
     this.stats = {
@@ -223,12 +286,25 @@ export class JitProgram implements LoadedProgram {
   }
 
   run(options: RunOptions = {}): RunResult {
-    const run = new JitRun(this, options);
+    const run = this.runtime.takeRun(this, options);
     try {
       return run.execute(1);
     } finally {
       run.finish();
     }
+  }
+
+  openSession(options: RunOptions): RunSession {
+    const run = this.runtime.takeRun(this, options);
+    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    // Nothing can run in JavaScript in the middle of a program that calls nothing: its packet loop may stay in WebAssembly.
+    const callsNothing = !this.instructions.some((i) => i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX);
+    return runSession(
+      this.name,
+      (first) => run.runAgain(first ? 0 : frameBytes),
+      () => run.finish(),
+      callsNothing ? (loop): void => run.runPackets(loop, frameBytes) : undefined,
+    );
   }
 
   /**
@@ -240,7 +316,7 @@ export class JitProgram implements LoadedProgram {
    */
   runRepeated(options: RunOptions, repeat: number): RunResult & { nsPerRun: number } {
     if (!Number.isInteger(repeat) || repeat < 1 || repeat > 0x7fffffff) throw new RangeError(`repeat must be an integer from 1 to 2^31-1, got ${repeat}`);
-    const run = new JitRun(this, options);
+    const run = this.runtime.takeRun(this, options);
     try {
       const t0 = performance.now();
       const result = run.execute(repeat);
@@ -257,7 +333,7 @@ export class JitProgram implements LoadedProgram {
       fault: (pc: number, lo: number, hi: number, size: number, write: number, fp: number): void => {
         const run = active();
         run.mapStack(fp >>> 0);
-        this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc);
+        this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc, this.view);
         throw new VmRuntimeError(pc, `JIT region table out of date at 0x${(lo >>> 0).toString(16)}`);
       },
       call: (pc: number): number => active().invoke(this, this.callees.get(pc)!, pc),
@@ -273,6 +349,10 @@ export class JitProgram implements LoadedProgram {
         let pc = blockStart;
         for (let k = 0; k < remaining; k++) pc += this.instructions[pc]!.opcode === OPCODE_LDDW ? 2 : 1;
         throw new BudgetExceededError(pc, active().budget);
+      },
+      packetLoad: (offset: number, size: number): bigint => {
+        const packet = active().packet;
+        return BigInt(packet === undefined ? -1 : loadLegacyPacket(this.host.memory.view, packet, offset, size));
       },
       trap: (kind: number, pc: number, arg: number): void => {
         const run = active();
@@ -291,20 +371,22 @@ export class JitProgram implements LoadedProgram {
   }
 }
 
-/** One run of a JIT program (with its tail calls); also the HelperCall handed to helpers. */
+/** One run of a JIT program (with its tail calls); also the HelperCall handed to helpers. Pooled per JitRuntime. */
 class JitRun implements HelperCall {
   readonly memory: VmMemory;
-  readonly context: unknown;
-  readonly budget: number;
+  context: unknown;
+  budget = 0;
   pc = 0;
-  program: JitProgram;
+  /** The data of LD_ABS / LD_IND (RunOptions.packet). */
+  packet: PacketData | undefined;
+  program!: JitProgram;
+  root!: JitProgram;
   tailCalls = 0;
   readonly stackBase: number;
   readonly stackTop: number;
-  private readonly runtime: JitRuntime;
-  private readonly initialBudget: number;
-  private readonly savedControlBlock: Uint8Array | undefined;
-  private readonly outer: JitRun | undefined;
+  private initialBudget = 0;
+  private savedControlBlock: Uint8Array | undefined;
+  private outer: JitRun | undefined;
   private readonly regions: RunRegions;
   private readonly args = new Int32Array(10);
   /** r0 as halves on its way from a helper result to the control block. */
@@ -313,24 +395,33 @@ class JitRun implements HelperCall {
   private pendingTail: JitProgram | undefined;
 
   constructor(
-    readonly root: JitProgram,
-    options: RunOptions,
+    private readonly runtime: JitRuntime,
+    host: InterpreterHost,
   ) {
-    const host = root.host;
-    this.program = root;
     this.memory = host.memory;
     this.regions = new RunRegions(host.memory);
-    this.runtime = root.runtime;
+    this.stackBase = host.acquireStack(STACK_ALLOCATION);
+    this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+  }
+
+  /** Sets up a run of `root`: budget, a zeroed stack, the arguments, the packet of LD_ABS/LD_IND. */
+  begin(root: JitProgram, options: RunOptions): void {
+    const host = root.host;
+    this.root = this.program = root;
     this.context = options.context;
+    this.packet = options.packet;
+    this.pc = 0;
+    this.tailCalls = 0;
+    this.pendingExit = false;
+    this.pendingTail = undefined;
+    this.args.fill(0);
     const budget = runBudget(options, host.defaultBudget);
     this.budget = budget;
     this.initialBudget = budget === 0 ? UNLIMITED : budget;
     const cb = this.runtime.controlBlock;
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
-    if (this.outer !== undefined) this.savedControlBlock = this.memory.u8.slice(cb, cb + CB.size);
-    this.stackBase = this.runtime.idleStacks.pop() ?? host.acquireStack(STACK_ALLOCATION);
-    this.stackTop = this.stackBase + STACK_GUARD + STACK_SIZE;
+    this.savedControlBlock = this.outer !== undefined ? this.memory.u8.slice(cb, cb + CB.size) : undefined;
     // A fresh stack: nothing of an earlier run (of any program) shows through.
     this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.runtime.run = this;
@@ -351,7 +442,7 @@ class JitRun implements HelperCall {
   }
 
   execute(repeat: number): RunResult {
-    this.runtime.syncRegions(this.regions.stack);
+    this.runtime.syncRegions(this.regions.stack, this.root.view);
     const a = this.args;
     if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
     else this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
@@ -362,13 +453,54 @@ class JitRun implements HelperCall {
     return { r0, instructions: this.initialBudget - remaining, tailCalls: this.tailCalls };
   }
 
+  /**
+   * One run of a session (see JitProgram.openSession): the budget reset, the
+   * top `zeroBytes` of the stack zeroed, the region table brought up to date;
+   * returns r0's low 32 bits.
+   */
+  runAgain(zeroBytes: number): number {
+    const memory = this.memory;
+    const cb = this.runtime.controlBlock;
+    const view = memory.view;
+    this.program = this.root;
+    this.tailCalls = 0;
+    view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
+    view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+    if (zeroBytes > 0) memory.u8.fill(0, this.stackTop - zeroBytes, this.stackTop);
+    this.runtime.syncRegions(this.regions.stack, this.root.view);
+    const a = this.args;
+    this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
+    return memory.view.getUint32(cb + CB.r0, true);
+  }
+
+  /** RunSession.runPackets: the budget reset and the region table brought up to date, then the module's packet loop. */
+  runPackets(loop: PacketLoop, stackZero: number): void {
+    const cb = this.runtime.controlBlock;
+    const view = this.memory.view;
+    this.program = this.root;
+    this.tailCalls = 0;
+    view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
+    view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+    this.runtime.syncRegions(this.regions.stack, this.root.view);
+    const entry = this.runtime.tableEntryOf(loop.packetRegion);
+    if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
+    this.root.packetsEntry(loop.count, loop.descriptors, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
+  }
+
   finish(): void {
     this.regions.release();
+    this.context = undefined;
+    this.packet = undefined;
+    this.pendingTail = undefined;
     if (this.runtime.run === this) {
-      this.runtime.idleStacks.push(this.stackBase);
       this.runtime.run = this.outer;
-      if (this.savedControlBlock !== undefined) this.memory.u8.set(this.savedControlBlock, this.runtime.controlBlock);
-      this.runtime.invalidateRegions();
+      this.outer = undefined;
+      this.runtime.releaseRun(this);
+      // The outer run's table was rewritten for this run's regions (its control block is restored above).
+      if (this.savedControlBlock !== undefined) {
+        this.memory.u8.set(this.savedControlBlock, this.runtime.controlBlock);
+        this.runtime.invalidateRegions();
+      }
     }
   }
 
@@ -388,7 +520,7 @@ class JitRun implements HelperCall {
     try {
       result = callHelper(entry, this, pc);
     } finally {
-      this.runtime.syncRegions(this.regions.stack);
+      this.runtime.syncRegions(this.regions.stack, program.view);
     }
     if (this.pendingExit) {
       this.pendingExit = false;
@@ -404,8 +536,12 @@ class JitRun implements HelperCall {
     this.memory.u8.fill(0, fp - STACK_FRAME_SIZE, fp);
     const arg = (k: number): number => view.getInt32(cb + CB.args + 4 * k, true);
     this.program = target;
+    this.runtime.syncRegions(this.regions.stack, target.view);
     // inherit = 1: r0 (the helper's result) and r6-r9 carry over, as in the interpreter.
     const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp, 1);
+    // The caller's callers (a tail call from a subprogram) go on with the caller's maps.
+    this.program = program;
+    this.runtime.syncRegions(this.regions.stack, program.view);
     return status === Status.exited ? Status.exited : Status.replaced;
   }
 
@@ -457,7 +593,7 @@ class JitRun implements HelperCall {
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.argLo(n) >>> 0;
-    if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc);
+    if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc, this.program.view);
     return lo;
   }
 

@@ -248,6 +248,16 @@ export class FunctionBody extends ByteWriter {
     return this.byte(Op.global_set).u32(index);
   }
 
+  /** memory.copy (bulk memory): (destination, source, length) on the stack. */
+  memoryCopy(): this {
+    return this.byte(0xfc).u32(10).byte(0).byte(0);
+  }
+
+  /** memory.fill (bulk memory): (destination, byte, length) on the stack. */
+  memoryFill(): this {
+    return this.byte(0xfc).u32(11).byte(0);
+  }
+
   /** A load or store with its memarg (alignment hint 0: eBPF accesses may be unaligned). */
   mem(code: number, offset: number): this {
     return this.byte(code).u32(0).u32(offset);
