@@ -1,0 +1,420 @@
+/**
+ * The exporter's config: Cloudflare ebpf_exporter's YAML format, so its
+ * users can bring their configs, in two shapes:
+ *
+ * - one ebpf_exporter config (top-level `metrics`, `tracing`, `kaddrs`): one
+ *   program named after the file, its object `<name>.bpf.o` beside it, as
+ *   ebpf_exporter's `--config.dir`/`--config.names` find them;
+ * - a tsbpf file listing several: `programs: [{ name, object, metrics,
+ *   tracing, kaddrs }]`, plus `otlp` (where spans and logs go) and
+ *   `program_stats`.
+ *
+ * Every problem is an ExportConfigError naming the file, the key path and
+ * the line. Unknown keys are errors (ebpf_exporter's schema allows none), so
+ * a misspelt key never silently does nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import { ExportConfigError } from './errors.ts';
+
+export const DECODER_NAMES = [
+  'cgroup',
+  'dname',
+  'errno',
+  'hex',
+  'ifname',
+  'inet_ip',
+  'kstack',
+  'ksym',
+  'majorminor',
+  'pci_class',
+  'pci_device',
+  'pci_subclass',
+  'pci_vendor',
+  'regexp',
+  'static_map',
+  'string',
+  'syscall',
+  'uint',
+] as const;
+export type DecoderName = (typeof DECODER_NAMES)[number];
+
+export interface DecoderConfig {
+  name: DecoderName;
+  staticMap?: Record<string, string>;
+  regexps?: RegExp[];
+  allowUnknown: boolean;
+}
+
+export interface LabelConfig {
+  name: string;
+  /** Bytes of the key (or event) this label decodes. */
+  size: number;
+  /** Bytes skipped after it (struct padding). */
+  padding: number;
+  decoders: DecoderConfig[];
+}
+
+export interface CounterConfig {
+  name: string;
+  help: string;
+  labels: LabelConfig[];
+  /** Where it was declared, for errors found at run time. */
+  keyPath: string;
+}
+
+export const BUCKET_TYPES = ['exp2', 'exp2zero', 'linear', 'fixed'] as const;
+export type BucketType = (typeof BUCKET_TYPES)[number];
+
+export interface HistogramConfig {
+  name: string;
+  help: string;
+  bucketType: BucketType;
+  bucketMultiplier: number;
+  bucketMin: number;
+  bucketMax: number;
+  bucketKeys: number[];
+  /** The last label is the bucket index. */
+  labels: LabelConfig[];
+  keyPath: string;
+}
+
+/** A ring buffer whose records become OpenTelemetry spans or log records. */
+export interface EventConfig {
+  ringbuf: string;
+  name: string;
+  service: string;
+  labels: LabelConfig[];
+  keyPath: string;
+}
+
+export interface ProgramConfig {
+  name: string;
+  /** Absolute path of the compiled BPF object. */
+  object: string;
+  kaddrs: string[];
+  counters: CounterConfig[];
+  histograms: HistogramConfig[];
+  spans: EventConfig[];
+  logs: EventConfig[];
+  keyPath: string;
+}
+
+export interface OtlpConfig {
+  /** Base URL of an OTLP/HTTP receiver: spans go to `<endpoint>/v1/traces`, logs to `<endpoint>/v1/logs`. */
+  endpoint: string;
+  headers: Record<string, string>;
+}
+
+export interface ExporterConfig {
+  file: string;
+  programs: ProgramConfig[];
+  otlp?: OtlpConfig;
+  /** Turn on the kernel's run-time statistics (kernel.bpf_stats_enabled) while the exporter runs. */
+  programStats: boolean;
+}
+
+/** Metric names get ebpf_exporter's namespace, so its dashboards and alerts carry over. */
+export const METRIC_NAMESPACE = 'ebpf_exporter';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** A key or event wider than this is not something a label decodes. */
+const MAX_LABEL_SIZE = 4096;
+const MAX_BUCKETS = 1024;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+type Value = unknown;
+type Path = ReadonlyArray<string | number>;
+
+function pathText(path: Path): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
+  return out;
+}
+
+/** Reads and checks a config file; every problem names the file, the key path and the line. */
+export function loadExporterConfig(file: string): ExporterConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ExportConfigError(file, '', `cannot read the config: ${(error as Error).message}`);
+  }
+  return parseExporterConfig(text, file);
+}
+
+/** Parses config text; `file` names it in errors and anchors relative object paths. */
+export function parseExporterConfig(text: string, file: string): ExporterConfig {
+  if (text.length > MAX_CONFIG_BYTES) throw new ExportConfigError(file, '', `the config is ${text.length} bytes; more than ${MAX_CONFIG_BYTES} is not a config`);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax !== undefined) {
+    throw new ExportConfigError(file, '', `YAML syntax: ${syntax.message.split('\n')[0]}`, syntax.linePos?.[0].line);
+  }
+  let root: Value;
+  try {
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new ExportConfigError(file, '', `YAML: ${(error as Error).message}`);
+  }
+  const fail = (path: Path, problem: string): never => {
+    let line: number | undefined;
+    try {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) line = lines.linePos(node.range[0]).line;
+    } catch {
+      // A path through a scalar has no node: report without a line.
+    }
+    throw new ExportConfigError(file, pathText(path), problem, line);
+  };
+  return new ConfigReader(file, fail).root(root, isMap(doc.contents) || isSeq(doc.contents) || doc.contents === null);
+}
+
+class ConfigReader {
+  readonly #metricNames = new Map<string, string>();
+
+  constructor(
+    readonly file: string,
+    readonly fail: (path: Path, problem: string) => never,
+  ) {}
+
+  root(value: Value, structured: boolean): ExporterConfig {
+    if (!structured || !isObject(value)) return this.fail([], 'the config must be a YAML mapping (with metrics/tracing, or programs)');
+    const directory = dirname(resolve(this.file));
+    if ('programs' in value) {
+      this.keys(value, [], ['programs', 'otlp', 'program_stats']);
+      const programs = this.array(value.programs, ['programs']).map((entry, i) => this.program(entry, ['programs', i], directory, undefined));
+      if (programs.length === 0) this.fail(['programs'], 'lists no program');
+      const names = new Set<string>();
+      programs.forEach((p, i) => {
+        if (names.has(p.name)) this.fail(['programs', i, 'name'], `a second program named '${p.name}'`);
+        names.add(p.name);
+      });
+      const otlp = value.otlp === undefined ? undefined : this.otlp(value.otlp, ['otlp']);
+      const programStats = value.program_stats === undefined ? true : this.boolean(value.program_stats, ['program_stats']);
+      return { file: this.file, programs, ...(otlp ? { otlp } : {}), programStats };
+    }
+    const name = basename(this.file, extname(this.file));
+    return { file: this.file, programs: [this.program(value, [], directory, name)], programStats: true };
+  }
+
+  /** One program: `implicitName` is set for a single ebpf_exporter config (no name/object keys). */
+  program(value: Value, path: Path, directory: string, implicitName: string | undefined): ProgramConfig {
+    const entry = this.object(value, path);
+    const sourceKeys = ['name', 'object', 'script', 'tool'];
+    this.keys(entry, path, ['metrics', 'tracing', 'kaddrs', 'cgroup_id_map', ...(implicitName === undefined ? sourceKeys : [])]);
+    if (entry.cgroup_id_map !== undefined) this.fail([...path, 'cgroup_id_map'], 'cgroup_id_map is not supported by tsbpf yet: remove it and filter cgroups in the program');
+    for (const key of ['script', 'tool'] as const) {
+      if (entry[key] !== undefined) this.fail([...path, key], `${key === 'script' ? 'tsbpf trace scripts' : "tsbpf's tools"} as metric sources are not wired into the exporter yet; use a compiled object ('object')`);
+    }
+    const name = implicitName ?? this.string(entry.name, [...path, 'name']);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) this.fail(implicitName === undefined ? [...path, 'name'] : [], `program name '${name}' may only hold letters, digits, '_', '.' and '-'`);
+    const object = implicitName === undefined && entry.object !== undefined ? this.string(entry.object, [...path, 'object']) : `${name}.bpf.o`;
+    const metrics = entry.metrics === undefined ? {} : this.object(entry.metrics, [...path, 'metrics']);
+    this.keys(metrics, [...path, 'metrics'], ['counters', 'histograms']);
+    const tracing = entry.tracing === undefined ? {} : this.object(entry.tracing, [...path, 'tracing']);
+    this.keys(tracing, [...path, 'tracing'], ['spans', 'logs']);
+    const counters = this.optionalArray(metrics.counters, [...path, 'metrics', 'counters']).map((c, i) => this.counter(c, [...path, 'metrics', 'counters', i]));
+    const histograms = this.optionalArray(metrics.histograms, [...path, 'metrics', 'histograms']).map((h, i) => this.histogram(h, [...path, 'metrics', 'histograms', i]));
+    const spans = this.optionalArray(tracing.spans, [...path, 'tracing', 'spans']).map((s, i) => this.event(s, [...path, 'tracing', 'spans', i], 'span'));
+    const logs = this.optionalArray(tracing.logs, [...path, 'tracing', 'logs']).map((s, i) => this.event(s, [...path, 'tracing', 'logs', i], 'log'));
+    if (counters.length + histograms.length + spans.length + logs.length === 0) this.fail(path, 'defines neither metrics (counters, histograms) nor tracing (spans, logs)');
+    const kaddrs = this.optionalArray(entry.kaddrs, [...path, 'kaddrs']).map((k, i) => this.string(k, [...path, 'kaddrs', i]));
+    return { name, object: resolve(directory, object), kaddrs, counters, histograms, spans, logs, keyPath: pathText(path) };
+  }
+
+  counter(value: Value, path: Path): CounterConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'help', 'labels', 'perf_event_array', 'flush_interval']);
+    if (entry.perf_event_array !== undefined && this.boolean(entry.perf_event_array, [...path, 'perf_event_array'])) {
+      this.fail([...path, 'perf_event_array'], 'counters fed from a perf event array are not supported by tsbpf yet: count in a hash map');
+    }
+    if (entry.flush_interval !== undefined) this.fail([...path, 'flush_interval'], 'flush_interval only applies to perf_event_array counters, which tsbpf does not support yet');
+    const name = this.metricName(entry.name, [...path, 'name']);
+    return { name, help: this.string(entry.help, [...path, 'help']), labels: this.labels(entry.labels, [...path, 'labels'], false), keyPath: pathText(path) };
+  }
+
+  histogram(value: Value, path: Path): HistogramConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'help', 'labels', 'bucket_type', 'bucket_multiplier', 'bucket_min', 'bucket_max', 'bucket_keys']);
+    const name = this.metricName(entry.name, [...path, 'name']);
+    const help = this.string(entry.help, [...path, 'help']);
+    const bucketType = this.string(entry.bucket_type, [...path, 'bucket_type']) as BucketType;
+    if (!BUCKET_TYPES.includes(bucketType)) this.fail([...path, 'bucket_type'], `unknown bucket type '${bucketType}' (one of ${BUCKET_TYPES.join(', ')})`);
+    const bucketMultiplier = entry.bucket_multiplier === undefined ? 1 : this.number(entry.bucket_multiplier, [...path, 'bucket_multiplier']);
+    if (!(bucketMultiplier > 0) || !Number.isFinite(bucketMultiplier)) this.fail([...path, 'bucket_multiplier'], `must be a positive number, not ${bucketMultiplier}`);
+    const labels = this.labels(entry.labels, [...path, 'labels'], true);
+    let bucketMin = 0;
+    let bucketMax = 0;
+    let bucketKeys: number[] = [];
+    if (bucketType === 'fixed') {
+      for (const key of ['bucket_min', 'bucket_max'] as const) if (entry[key] !== undefined) this.fail([...path, key], `is not used by fixed buckets (they take bucket_keys)`);
+      bucketKeys = this.array(entry.bucket_keys, [...path, 'bucket_keys']).map((k, i) => this.integer(k, [...path, 'bucket_keys', i], 0, Number.MAX_SAFE_INTEGER - 1));
+      if (bucketKeys.length === 0 || bucketKeys.length > MAX_BUCKETS) this.fail([...path, 'bucket_keys'], `needs between 1 and ${MAX_BUCKETS} keys, has ${bucketKeys.length}`);
+      bucketKeys.forEach((k, i) => {
+        if (i > 0 && k <= bucketKeys[i - 1]!) this.fail([...path, 'bucket_keys', i], `keys must increase: ${k} follows ${bucketKeys[i - 1]}`);
+      });
+    } else {
+      if (entry.bucket_keys !== undefined) this.fail([...path, 'bucket_keys'], `is only used by fixed buckets, not ${bucketType}`);
+      const limit = bucketType === 'linear' ? 1_000_000 : 63;
+      bucketMin = this.integer(entry.bucket_min, [...path, 'bucket_min'], 0, limit);
+      bucketMax = this.integer(entry.bucket_max, [...path, 'bucket_max'], 0, limit);
+      if (bucketMax <= bucketMin) this.fail([...path, 'bucket_max'], `must be above bucket_min (${bucketMin}), is ${bucketMax}`);
+      if (bucketMax - bucketMin >= MAX_BUCKETS) this.fail([...path, 'bucket_max'], `${bucketMax - bucketMin + 1} buckets; at most ${MAX_BUCKETS}`);
+    }
+    return { name, help, bucketType, bucketMultiplier, bucketMin, bucketMax, bucketKeys, labels, keyPath: pathText(path) };
+  }
+
+  event(value: Value, path: Path, kind: 'span' | 'log'): EventConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'ringbuf', 'service', 'labels']);
+    const ringbuf = this.string(entry.ringbuf, [...path, 'ringbuf']);
+    const name = entry.name === undefined ? ringbuf : this.string(entry.name, [...path, 'name']);
+    const service = entry.service === undefined ? 'ebpf_exporter' : this.string(entry.service, [...path, 'service']);
+    if (entry.labels === undefined) this.fail(path, `a ${kind} needs labels: how to decode the ring buffer's records`);
+    return { ringbuf, name, service, labels: this.labels(entry.labels, [...path, 'labels'], false), keyPath: pathText(path) };
+  }
+
+  labels(value: Value, path: Path, histogram: boolean): LabelConfig[] {
+    const labels = (value === undefined && !histogram ? [] : this.array(value, path)).map((l, i) => this.label(l, [...path, i]));
+    if (histogram && labels.length === 0) this.fail(path, 'a histogram needs at least one label: the last one is the bucket');
+    const names = new Set<string>();
+    labels.forEach((l, i) => {
+      if (names.has(l.name)) this.fail([...path, i, 'name'], `label '${l.name}' appears twice`);
+      names.add(l.name);
+    });
+    return labels;
+  }
+
+  label(value: Value, path: Path): LabelConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'size', 'padding', 'decoders']);
+    const name = this.string(entry.name, [...path, 'name']);
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) this.fail([...path, 'name'], `'${name}' is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)`);
+    const size = this.integer(entry.size, [...path, 'size'], 1, MAX_LABEL_SIZE);
+    const padding = entry.padding === undefined ? 0 : this.integer(entry.padding, [...path, 'padding'], 0, MAX_LABEL_SIZE);
+    const decoders = this.array(entry.decoders, [...path, 'decoders']).map((d, i) => this.decoder(d, [...path, 'decoders', i]));
+    if (decoders.length === 0) this.fail([...path, 'decoders'], 'needs at least one decoder');
+    const first = decoders[0]!.name;
+    const sizes: Partial<Record<DecoderName, readonly number[]>> = { uint: [1, 2, 4, 8], ksym: [8], inet_ip: [4, 16], majorminor: [4], ifname: [4] };
+    const allowed = sizes[first];
+    if (allowed && !allowed.includes(size)) this.fail([...path, 'size'], `${size} bytes cannot go to the ${first} decoder, which takes ${allowed.join(', ')} bytes`);
+    if (first === 'kstack' && size % 8 !== 0) this.fail([...path, 'size'], `${size} bytes: kstack takes 8-byte addresses`);
+    return { name, size, padding, decoders };
+  }
+
+  decoder(value: Value, path: Path): DecoderConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'static_map', 'regexps', 'allow_unknown']);
+    const name = this.string(entry.name, [...path, 'name']) as DecoderName;
+    if (!DECODER_NAMES.includes(name)) this.fail([...path, 'name'], `unknown decoder '${name}' (one of ${DECODER_NAMES.join(', ')})`);
+    const allowUnknown = entry.allow_unknown === undefined ? false : this.boolean(entry.allow_unknown, [...path, 'allow_unknown']);
+    const decoder: DecoderConfig = { name, allowUnknown };
+    if (name === 'static_map') {
+      const map = this.object(entry.static_map, [...path, 'static_map']);
+      decoder.staticMap = {};
+      for (const [key, mapped] of Object.entries(map)) {
+        if (typeof mapped !== 'string' && typeof mapped !== 'number' && typeof mapped !== 'boolean') this.fail([...path, 'static_map', key], `must map to a string, not ${describe(mapped)}`);
+        decoder.staticMap[key] = String(mapped);
+      }
+    } else if (entry.static_map !== undefined) this.fail([...path, 'static_map'], `is only read by the static_map decoder, not ${name}`);
+    if (name === 'regexp') {
+      const sources = this.array(entry.regexps, [...path, 'regexps']);
+      if (sources.length === 0) this.fail([...path, 'regexps'], 'needs at least one regular expression');
+      decoder.regexps = sources.map((source, i) => {
+        const text = this.string(source, [...path, 'regexps', i]);
+        try {
+          return new RegExp(text);
+        } catch (error) {
+          return this.fail([...path, 'regexps', i], `not a regular expression: ${(error as Error).message}`);
+        }
+      });
+    } else if (entry.regexps !== undefined) this.fail([...path, 'regexps'], `is only read by the regexp decoder, not ${name}`);
+    return decoder;
+  }
+
+  otlp(value: Value, path: Path): OtlpConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['endpoint', 'headers']);
+    const endpoint = this.string(entry.endpoint, [...path, 'endpoint']);
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      return this.fail([...path, 'endpoint'], `'${endpoint}' is not a URL (e.g. http://127.0.0.1:4318)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') this.fail([...path, 'endpoint'], `OTLP/HTTP needs an http or https URL, not ${url.protocol}`);
+    const headers: Record<string, string> = {};
+    if (entry.headers !== undefined) {
+      for (const [key, header] of Object.entries(this.object(entry.headers, [...path, 'headers']))) headers[key] = this.string(header, [...path, 'headers', key]);
+    }
+    return { endpoint: endpoint.replace(/\/+$/, ''), headers };
+  }
+
+  metricName(value: Value, path: Path): string {
+    const name = this.string(value, path);
+    const full = `${METRIC_NAMESPACE}_${name}`;
+    if (!METRIC_NAME.test(full)) this.fail(path, `'${name}' is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)`);
+    const previous = this.#metricNames.get(full);
+    if (previous !== undefined) this.fail(path, `metric '${name}' is already defined at ${previous}`);
+    this.#metricNames.set(full, pathText(path));
+    return name;
+  }
+
+  keys(entry: Record<string, Value>, path: Path, allowed: readonly string[]): void {
+    for (const key of Object.keys(entry)) if (!allowed.includes(key)) this.fail([...path, key], `unknown key (expected one of ${allowed.join(', ')})`);
+  }
+
+  object(value: Value, path: Path): Record<string, Value> {
+    if (value === undefined) return this.fail(path, 'is missing');
+    if (!isObject(value)) return this.fail(path, `must be a mapping, not ${describe(value)}`);
+    return value;
+  }
+
+  array(value: Value, path: Path): Value[] {
+    if (value === undefined) return this.fail(path, 'is missing');
+    if (!Array.isArray(value)) return this.fail(path, `must be a list, not ${describe(value)}`);
+    return value;
+  }
+
+  optionalArray(value: Value, path: Path): Value[] {
+    return value === undefined || value === null ? [] : this.array(value, path);
+  }
+
+  string(value: Value, path: Path): string {
+    if (value === undefined) return this.fail(path, 'is missing');
+    if (typeof value !== 'string' || value === '') return this.fail(path, `must be a non-empty string, not ${describe(value)}`);
+    return value;
+  }
+
+  number(value: Value, path: Path): number {
+    if (typeof value !== 'number') return this.fail(path, `must be a number, not ${describe(value)}`);
+    return value;
+  }
+
+  integer(value: Value, path: Path, min: number, max: number): number {
+    if (value === undefined) return this.fail(path, 'is missing');
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) return this.fail(path, `must be an integer from ${min} to ${max}, not ${describe(value)}`);
+    return value;
+  }
+
+  boolean(value: Value, path: Path): boolean {
+    if (typeof value !== 'boolean') return this.fail(path, `must be true or false, not ${describe(value)}`);
+    return value;
+  }
+}
+
+function isObject(value: Value): value is Record<string, Value> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: Value): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `the string '${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
+  return `${typeof value} ${String(value)}`;
+}

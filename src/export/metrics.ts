@@ -1,0 +1,247 @@
+/**
+ * Metric families read from BPF maps at scrape time, and their exposition
+ * through prom-client: each family is registered in a prom-client Registry
+ * as a custom metric (prom-client's registry writes the text format and
+ * OpenMetrics; nothing here formats exposition text).
+ */
+import { type OpenMetricsContentType, type PrometheusContentType, Registry } from 'prom-client';
+import type { BpfMap } from '../backend/index.ts';
+import { type CounterConfig, type HistogramConfig, type LabelConfig, METRIC_NAMESPACE } from './config.ts';
+import { type DecoderSet, SKIP_LABEL_SET } from './decoders.ts';
+import { ExportError } from './errors.ts';
+import { toPromHistogram } from './histogram.ts';
+
+export type Labels = Record<string, string>;
+
+export interface Sample {
+  labels: Labels;
+  value: number;
+  /** `_bucket`, `_sum`, `_count` for histogram series. */
+  suffix?: string;
+}
+
+export type FamilyType = 'counter' | 'gauge' | 'histogram';
+
+/** A metric family whose samples are computed when scraped. */
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: FamilyType;
+  samples(): Sample[];
+}
+
+/** Decode failures and read failures, per config; the exporter turns them into decoder_errors_total. */
+export interface DecodeErrorSink {
+  decodeError(config: string, error: unknown): void;
+}
+
+/** More cached label sets than this (per metric) and the cache starts over: keys churn, memory must not grow forever. */
+const MAX_CACHED_KEYS = 1_000_000;
+const BATCH_SIZE = 4096;
+
+/** A map's keys decoded to label values (cached per key), with values summed over CPUs (or per CPU with a trailing `cpu` label). */
+export class MapReader {
+  readonly #cache = new Map<string, string[] | typeof SKIP_LABEL_SET>();
+  #batchWorks = true;
+
+  constructor(
+    readonly map: BpfMap,
+    readonly labels: readonly LabelConfig[],
+    readonly decoders: DecoderSet,
+    readonly what: string,
+  ) {
+    if (map.valueSize !== 8) throw new ExportError(`${what}: map '${map.name}' has ${map.valueSize}-byte values; metrics read u64 values (8 bytes)`);
+  }
+
+  #entries(): Array<[Uint8Array, Uint8Array]> {
+    if (this.#batchWorks) {
+      try {
+        return this.map.lookupBatch({ batchSize: BATCH_SIZE });
+      } catch {
+        // Older kernels and some map types have no batch lookup: fall back to one lookup per key.
+        this.#batchWorks = false;
+      }
+    }
+    return [...this.map.entries()];
+  }
+
+  /** Every label set with its value; same label sets (after decoding) are summed, as ebpf_exporter does. */
+  read(): Array<{ labels: string[]; value: number }> {
+    // u64 values: each CPU's slot of a per-CPU value is exactly 8 bytes.
+    const perCpuLabel = this.map.perCpu && this.labels.at(-1)?.name === 'cpu';
+    const totals = new Map<string, { labels: string[]; value: number }>();
+    const add = (labels: string[], value: number): void => {
+      const id = labels.join('\u0000');
+      const existing = totals.get(id);
+      if (existing) existing.value += value;
+      else totals.set(id, { labels, value });
+    };
+    for (const [key, value] of this.#entries()) {
+      const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      if (perCpuLabel) {
+        const base = this.labels.length === 1 && key.length === 4 && key.every((b) => b === 0) ? new Uint8Array(0) : key;
+        for (let cpu = 0; cpu * 8 < value.length; cpu++) {
+          const withCpu = new Uint8Array(base.length + 2);
+          withCpu.set(base);
+          new DataView(withCpu.buffer).setUint16(base.length, cpu, true);
+          const labels = this.#labels(withCpu);
+          if (labels !== SKIP_LABEL_SET) add(labels, Number(view.getBigUint64(cpu * 8, true)));
+        }
+        continue;
+      }
+      let total = 0;
+      if (this.map.perCpu) for (let at = 0; at + 8 <= value.length; at += 8) total += Number(view.getBigUint64(at, true));
+      else total = Number(view.getBigUint64(0, true));
+      const labels = this.labels.length === 0 && key.length === 4 && key.every((b) => b === 0) ? [] : this.#labels(key);
+      if (labels !== SKIP_LABEL_SET) add(labels, total);
+    }
+    return [...totals.values()];
+  }
+
+  #labels(key: Uint8Array): string[] | typeof SKIP_LABEL_SET {
+    const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) return cached;
+    const decoded = this.decoders.decodeLabels(key, this.labels);
+    if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
+    this.#cache.set(id, decoded);
+    return decoded;
+  }
+}
+
+const labelObject = (names: readonly LabelConfig[], values: readonly string[]): Labels => {
+  const out: Labels = {};
+  names.forEach((label, i) => (out[label.name] = values[i]!));
+  return out;
+};
+
+/** A family read from one map; read failures count as decode errors of its program, as in ebpf_exporter. */
+abstract class MapFamily<C extends CounterConfig | HistogramConfig> implements MetricFamily {
+  abstract readonly type: FamilyType;
+  readonly name: string;
+  readonly help: string;
+  constructor(
+    readonly config: C,
+    readonly reader: MapReader,
+    readonly program: string,
+    readonly errors: DecodeErrorSink,
+  ) {
+    this.name = `${METRIC_NAMESPACE}_${config.name}`;
+    this.help = config.help;
+  }
+
+  samples(): Sample[] {
+    let rows: Array<{ labels: string[]; value: number }>;
+    try {
+      rows = this.reader.read();
+    } catch (error) {
+      this.errors.decodeError(this.program, error);
+      return [];
+    }
+    return this.fromRows(rows);
+  }
+
+  protected abstract fromRows(rows: Array<{ labels: string[]; value: number }>): Sample[];
+}
+
+/** A counter read from a map of u64 counts. */
+export class CounterFamily extends MapFamily<CounterConfig> {
+  readonly type = 'counter';
+  protected fromRows(rows: Array<{ labels: string[]; value: number }>): Sample[] {
+    return rows.map(({ labels, value }) => ({ labels: labelObject(this.config.labels, labels), value }));
+  }
+}
+
+/** A histogram read from a map whose last key label is the bucket index. */
+export class HistogramFamily extends MapFamily<HistogramConfig> {
+  readonly type = 'histogram';
+  protected fromRows(rows: Array<{ labels: string[]; value: number }>): Sample[] {
+    const sets = new Map<string, { labels: string[]; counts: Map<number, number> }>();
+    for (const { labels, value } of rows) {
+      const bucket = labels[labels.length - 1]!;
+      if (!/^\d{1,15}$/.test(bucket)) {
+        this.errors.decodeError(this.program, new ExportError(`${this.config.keyPath}: bucket label '${this.config.labels.at(-1)!.name}' decoded to '${bucket}', not a bucket index (decode it with uint)`));
+        return [];
+      }
+      const rest = labels.slice(0, -1);
+      const id = rest.join('\u0000');
+      let set = sets.get(id);
+      if (!set) sets.set(id, (set = { labels: rest, counts: new Map() }));
+      set.counts.set(Number(bucket), (set.counts.get(Number(bucket)) ?? 0) + value);
+    }
+    const samples: Sample[] = [];
+    const names = this.config.labels.slice(0, -1);
+    for (const { labels, counts } of sets.values()) {
+      const base = labelObject(names, labels);
+      const histogram = toPromHistogram(this.config, counts);
+      for (const [le, count] of histogram.buckets) samples.push({ labels: { ...base, le: String(le) }, value: count, suffix: '_bucket' });
+      samples.push({ labels: { ...base, le: '+Inf' }, value: histogram.count, suffix: '_bucket' });
+      samples.push({ labels: base, value: histogram.sum, suffix: '_sum' });
+      samples.push({ labels: base, value: histogram.count, suffix: '_count' });
+    }
+    return samples;
+  }
+}
+
+/** A family computed by a function (the exporter's own metrics). */
+export class ComputedFamily implements MetricFamily {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: FamilyType,
+    readonly samples: () => Sample[],
+  ) {}
+}
+
+/**
+ * A family as prom-client's Registry expects a metric (name, help, type,
+ * get()). OpenMetrics names counter families without `_total` (prom-client
+ * appends it to the samples), the text format keeps the name as configured,
+ * so each format has its own view of the same family.
+ */
+class RegistryView {
+  readonly help: string;
+  readonly type: FamilyType;
+  readonly aggregator = 'sum';
+  name: string;
+  readonly #name: string;
+
+  constructor(
+    readonly family: MetricFamily,
+    openMetrics: boolean,
+  ) {
+    this.#name = openMetrics && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+    this.name = this.#name;
+    this.help = family.help;
+    this.type = family.type;
+  }
+
+  get(): { name: string; help: string; type: FamilyType; aggregator: string; values: Array<{ labels: Labels; value: number; metricName?: string }> } {
+    const values = this.family.samples().map((s) => (s.suffix ? { labels: s.labels, value: s.value, metricName: `${this.#name}${s.suffix}` } : { labels: s.labels, value: s.value }));
+    return { name: this.#name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    // Values live in the kernel's maps; there is nothing to reset here.
+  }
+}
+
+/** The two registries (text format 0.0.4 and OpenMetrics 1.0) over the same families. */
+export class MetricRegistries {
+  readonly text = new Registry<PrometheusContentType>();
+  readonly openMetrics = new Registry<OpenMetricsContentType>();
+
+  constructor() {
+    this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  }
+
+  add(family: MetricFamily): void {
+    this.text.registerMetric(new RegistryView(family, false) as never);
+    this.openMetrics.registerMetric(new RegistryView(family, true) as never);
+  }
+
+  /** The registry for a request's Accept header (OpenMetrics when asked for, as Prometheus does by default). */
+  forAccept(accept: string | undefined): Registry<PrometheusContentType> | Registry<OpenMetricsContentType> {
+    return accept !== undefined && /application\/openmetrics-text/.test(accept) ? this.openMetrics : this.text;
+  }
+}

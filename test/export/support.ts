@@ -1,0 +1,77 @@
+/** Shared pieces of the exporter tests: the compiled test program, an OTLP/HTTP receiver, free ports. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { compileBpf } from '../support/clang.ts';
+import { fixturePath } from '../support/env.ts';
+
+export { parsePrometheusTextFormat };
+
+/** A directory with syscalls.bpf.o (counting only `tgid`'s calls) and its ebpf_exporter config; removed by cleanup(). */
+export function programDirectory(tgid: number): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-export-'));
+  const object = compileBpf(fixturePath('export', 'syscalls.bpf.c'), { args: [`-DTARGET_TGID=${tgid}`] });
+  copyFileSync(object, join(dir, 'syscalls.bpf.o'));
+  copyFileSync(fixturePath('export', 'syscalls.yaml'), join(dir, 'syscalls.yaml'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** OTLP/HTTP JSON requests received, by path (/v1/traces, /v1/logs). */
+export interface OtlpReceiver {
+  url: string;
+  requests: Map<string, unknown[]>;
+  close(): Promise<void>;
+}
+
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const requests = new Map<string, unknown[]>();
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const list = requests.get(request.url ?? '') ?? [];
+      list.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      requests.set(request.url ?? '', list);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Polls `check` every `intervalMs` until it returns a value or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
