@@ -149,10 +149,10 @@ export function loadExporterConfig(file: string): ExporterConfig {
 export function parseExporterConfig(text: string, file: string): ExporterConfig {
   if (text.length > MAX_CONFIG_BYTES) throw new ExportConfigError(file, '', `the config is ${text.length} bytes; more than ${MAX_CONFIG_BYTES} is not a config`);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   const syntax = doc.errors[0];
   if (syntax !== undefined) {
-    throw new ExportConfigError(file, '', `YAML syntax: ${syntax.message.split('\n')[0]}`, syntax.linePos?.[0].line);
+    throw new ExportConfigError(file, '', `YAML syntax: ${syntax.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, syntax.linePos?.[0].line);
   }
   let root: Value;
   try {
