@@ -1,21 +1,30 @@
 /** Shared pieces of the exporter tests: the compiled test program, an OTLP/HTTP receiver, free ports. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { compileBpf } from '../support/clang.ts';
-import { fixturePath } from '../support/env.ts';
+import { METRIC_NAMESPACE } from '../../src/export/index.ts';
+import { ROOT, fixturePath } from '../support/env.ts';
 
 export { parsePrometheusTextFormat };
 
 /** A directory with syscalls.bpf.o (counting only `tgid`'s calls) and its ebpf_exporter config; removed by cleanup(). */
 export function programDirectory(tgid: number): { dir: string; cleanup: () => void } {
+  return compiledProgram(fixturePath('export', 'syscalls.bpf.c'), fixturePath('export', 'syscalls.yaml'), [`-DTARGET_TGID=${tgid}`]);
+}
+
+/** The fleet example program of deploy/programs (node-wide), compiled beside its config. */
+export function fleetProgramDirectory(): { dir: string; cleanup: () => void } {
+  return compiledProgram(join(ROOT, 'deploy', 'programs', 'node-activity.bpf.c'), join(ROOT, 'deploy', 'programs', 'node-activity.yaml'), []);
+}
+
+function compiledProgram(source: string, config: string, args: string[]): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-export-'));
-  const object = compileBpf(fixturePath('export', 'syscalls.bpf.c'), { args: [`-DTARGET_TGID=${tgid}`] });
-  copyFileSync(object, join(dir, 'syscalls.bpf.o'));
-  copyFileSync(fixturePath('export', 'syscalls.yaml'), join(dir, 'syscalls.yaml'));
+  copyFileSync(compileBpf(source, { args }), join(dir, basename(source).replace(/\.c$/, '.o')));
+  copyFileSync(config, join(dir, basename(config)));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -75,3 +84,12 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/** Every metric name a dashboard expression uses, and the expressions. */
+export function dashboardExpressions(): { expressions: string[]; metrics: Set<string> } {
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy', 'grafana', 'tsbpf-exporter.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  const expressions = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+  const metrics = new Set(expressions.flatMap((e) => [...e.matchAll(new RegExp(`\\b${METRIC_NAMESPACE}_[a-z0-9_]+`, 'g'))].map((m) => m[0])));
+  return { expressions, metrics };
+}
+
