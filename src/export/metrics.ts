@@ -13,11 +13,12 @@ import { toPromHistogram } from './histogram.ts';
 
 export type Labels = Record<string, string>;
 
+/** One series as prom-client's registry reads it. */
 export interface Sample {
   labels: Labels;
   value: number;
-  /** `_bucket`, `_sum`, `_count` for histogram series. */
-  suffix?: string;
+  /** The series name when it is not the family's (histograms' `_bucket`, `_sum`, `_count`). */
+  metricName?: string;
 }
 
 export type FamilyType = 'counter' | 'gauge' | 'histogram';
@@ -39,9 +40,33 @@ export interface DecodeErrorSink {
 const MAX_CACHED_KEYS = 1_000_000;
 const BATCH_SIZE = 4096;
 
+const labelObject = (names: readonly LabelConfig[], values: readonly string[]): Labels => {
+  const out: Labels = {};
+  names.forEach((label, i) => (out[label.name] = values[i]!));
+  return out;
+};
+
+/** A key's label values, decoded once and kept: scrapes then allocate nothing per unchanged key. */
+export interface DecodedKey {
+  readonly values: readonly string[];
+  readonly labels: Labels;
+  /** The read that last saw this label set, and its row there: keys decoding to the same set add up without a lookup table per read. */
+  read: number;
+  row: number;
+}
+
+const TWO_32 = 4294967296;
+/** The u64 at `at` as a number (counts past 2^53 lose precision, as float64 samples do anyway). */
+const u64At = (bytes: Uint8Array, at: number): number =>
+  (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 0x1000000 + (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16)) * TWO_32 + bytes[at + 7]! * 0x1000000 * TWO_32;
+
 /** A map's keys decoded to label values (cached per key), with values summed over CPUs (or per CPU with a trailing `cpu` label). */
 export class MapReader {
-  readonly #cache = new Map<string, string[] | typeof SKIP_LABEL_SET>();
+  readonly #cache = new Map<string, DecodedKey | typeof SKIP_LABEL_SET>();
+  /** One DecodedKey per distinct label set, so keys decoding alike share it. */
+  readonly #labelSets = new Map<string, DecodedKey>();
+  readonly #noLabels: DecodedKey = { values: [], labels: {}, read: 0, row: 0 };
+  #reads = 0;
   #batchWorks = true;
 
   constructor(
@@ -66,54 +91,61 @@ export class MapReader {
   }
 
   /** Every label set with its value; same label sets (after decoding) are summed, as ebpf_exporter does. */
-  read(): Array<{ labels: string[]; value: number }> {
+  read(): Array<{ key: DecodedKey; value: number }> {
     // u64 values: each CPU's slot of a per-CPU value is exactly 8 bytes.
     const perCpuLabel = this.map.perCpu && this.labels.at(-1)?.name === 'cpu';
-    const totals = new Map<string, { labels: string[]; value: number }>();
-    const add = (labels: string[], value: number): void => {
-      const id = labels.join('\u0000');
-      const existing = totals.get(id);
-      if (existing) existing.value += value;
-      else totals.set(id, { labels, value });
+    const read = ++this.#reads;
+    const rows: Array<{ key: DecodedKey; value: number }> = [];
+    const add = (key: DecodedKey | typeof SKIP_LABEL_SET, value: number): void => {
+      if (key === SKIP_LABEL_SET) return;
+      if (key.read === read) {
+        rows[key.row]!.value += value;
+        return;
+      }
+      key.read = read;
+      key.row = rows.length;
+      rows.push({ key, value });
     };
+    const zeroKey = (key: Uint8Array): boolean => key.length === 4 && key[0] === 0 && key[1] === 0 && key[2] === 0 && key[3] === 0;
     for (const [key, value] of this.#entries()) {
-      const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
       if (perCpuLabel) {
-        const base = this.labels.length === 1 && key.length === 4 && key.every((b) => b === 0) ? new Uint8Array(0) : key;
+        const base = this.labels.length === 1 && zeroKey(key) ? new Uint8Array(0) : key;
         for (let cpu = 0; cpu * 8 < value.length; cpu++) {
           const withCpu = new Uint8Array(base.length + 2);
           withCpu.set(base);
-          new DataView(withCpu.buffer).setUint16(base.length, cpu, true);
-          const labels = this.#labels(withCpu);
-          if (labels !== SKIP_LABEL_SET) add(labels, Number(view.getBigUint64(cpu * 8, true)));
+          withCpu[base.length] = cpu & 0xff;
+          withCpu[base.length + 1] = cpu >> 8;
+          add(this.#decoded(withCpu), u64At(value, cpu * 8));
         }
         continue;
       }
       let total = 0;
-      if (this.map.perCpu) for (let at = 0; at + 8 <= value.length; at += 8) total += Number(view.getBigUint64(at, true));
-      else total = Number(view.getBigUint64(0, true));
-      const labels = this.labels.length === 0 && key.length === 4 && key.every((b) => b === 0) ? [] : this.#labels(key);
-      if (labels !== SKIP_LABEL_SET) add(labels, total);
+      if (this.map.perCpu) for (let at = 0; at + 8 <= value.length; at += 8) total += u64At(value, at);
+      else total = u64At(value, 0);
+      add(this.labels.length === 0 && zeroKey(key) ? this.#noLabels : this.#decoded(key), total);
     }
-    return [...totals.values()];
+    return rows;
   }
 
-  #labels(key: Uint8Array): string[] | typeof SKIP_LABEL_SET {
-    const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-    const cached = this.#cache.get(id);
+  #decoded(key: Uint8Array): DecodedKey | typeof SKIP_LABEL_SET {
+    const cacheKey = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    const cached = this.#cache.get(cacheKey);
     if (cached !== undefined) return cached;
-    const decoded = this.decoders.decodeLabels(key, this.labels);
-    if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
-    this.#cache.set(id, decoded);
+    const values = this.decoders.decodeLabels(key, this.labels);
+    if (this.#cache.size >= MAX_CACHED_KEYS) {
+      this.#cache.clear();
+      this.#labelSets.clear();
+    }
+    let decoded: DecodedKey | typeof SKIP_LABEL_SET = SKIP_LABEL_SET;
+    if (values !== SKIP_LABEL_SET) {
+      const id = values.join('\u0000');
+      decoded = this.#labelSets.get(id) ?? { values, labels: labelObject(this.labels, values), read: 0, row: 0 };
+      this.#labelSets.set(id, decoded);
+    }
+    this.#cache.set(cacheKey, decoded);
     return decoded;
   }
 }
-
-const labelObject = (names: readonly LabelConfig[], values: readonly string[]): Labels => {
-  const out: Labels = {};
-  names.forEach((label, i) => (out[label.name] = values[i]!));
-  return out;
-};
 
 /** A family read from one map; read failures count as decode errors of its program, as in ebpf_exporter. */
 abstract class MapFamily<C extends CounterConfig | HistogramConfig> implements MetricFamily {
@@ -131,7 +163,7 @@ abstract class MapFamily<C extends CounterConfig | HistogramConfig> implements M
   }
 
   samples(): Sample[] {
-    let rows: Array<{ labels: string[]; value: number }>;
+    let rows: Array<{ key: DecodedKey; value: number }>;
     try {
       rows = this.reader.read();
     } catch (error) {
@@ -141,23 +173,24 @@ abstract class MapFamily<C extends CounterConfig | HistogramConfig> implements M
     return this.fromRows(rows);
   }
 
-  protected abstract fromRows(rows: Array<{ labels: string[]; value: number }>): Sample[];
+  protected abstract fromRows(rows: Array<{ key: DecodedKey; value: number }>): Sample[];
 }
 
 /** A counter read from a map of u64 counts. */
 export class CounterFamily extends MapFamily<CounterConfig> {
   readonly type = 'counter';
-  protected fromRows(rows: Array<{ labels: string[]; value: number }>): Sample[] {
-    return rows.map(({ labels, value }) => ({ labels: labelObject(this.config.labels, labels), value }));
+  protected fromRows(rows: Array<{ key: DecodedKey; value: number }>): Sample[] {
+    return rows.map(({ key, value }) => ({ labels: key.labels, value }));
   }
 }
 
 /** A histogram read from a map whose last key label is the bucket index. */
 export class HistogramFamily extends MapFamily<HistogramConfig> {
   readonly type = 'histogram';
-  protected fromRows(rows: Array<{ labels: string[]; value: number }>): Sample[] {
+  protected fromRows(rows: Array<{ key: DecodedKey; value: number }>): Sample[] {
     const sets = new Map<string, { labels: string[]; counts: Map<number, number> }>();
-    for (const { labels, value } of rows) {
+    for (const { key, value } of rows) {
+      const labels = key.values;
       const bucket = labels[labels.length - 1]!;
       if (!/^\d{1,15}$/.test(bucket)) {
         this.errors.decodeError(this.program, new ExportError(`${this.config.keyPath}: bucket label '${this.config.labels.at(-1)!.name}' decoded to '${bucket}', not a bucket index (decode it with uint)`));
@@ -174,10 +207,11 @@ export class HistogramFamily extends MapFamily<HistogramConfig> {
     for (const { labels, counts } of sets.values()) {
       const base = labelObject(names, labels);
       const histogram = toPromHistogram(this.config, counts);
-      for (const [le, count] of histogram.buckets) samples.push({ labels: { ...base, le: String(le) }, value: count, suffix: '_bucket' });
-      samples.push({ labels: { ...base, le: '+Inf' }, value: histogram.count, suffix: '_bucket' });
-      samples.push({ labels: base, value: histogram.sum, suffix: '_sum' });
-      samples.push({ labels: base, value: histogram.count, suffix: '_count' });
+      const [bucketName, sumName, countName] = ['_bucket', '_sum', '_count'].map((suffix) => `${this.name}${suffix}`) as [string, string, string];
+      for (const [le, count] of histogram.buckets) samples.push({ labels: { ...base, le: String(le) }, value: count, metricName: bucketName });
+      samples.push({ labels: { ...base, le: '+Inf' }, value: histogram.count, metricName: bucketName });
+      samples.push({ labels: base, value: histogram.sum, metricName: sumName });
+      samples.push({ labels: base, value: histogram.count, metricName: countName });
     }
     return samples;
   }
@@ -216,9 +250,8 @@ class RegistryView {
     this.type = family.type;
   }
 
-  get(): { name: string; help: string; type: FamilyType; aggregator: string; values: Array<{ labels: Labels; value: number; metricName?: string }> } {
-    const values = this.family.samples().map((s) => (s.suffix ? { labels: s.labels, value: s.value, metricName: `${this.#name}${s.suffix}` } : { labels: s.labels, value: s.value }));
-    return { name: this.#name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  get(): { name: string; help: string; type: FamilyType; aggregator: string; values: Sample[] } {
+    return { name: this.#name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.family.samples() };
   }
 
   reset(): void {
