@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Exporter, ExportError, loadExporterConfig } from '../../src/export/index.ts';
+import { spawnTsbpf } from '../support/cli.ts';
+import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
+import { checkNoKernelLeaks } from '../kernel/support.ts';
+import { parsePrometheusTextFormat, programDirectory } from './support.ts';
+
+checkNoKernelLeaks();
+
+const needs = { skip: skipWithoutKernel() || skipWithoutClang() };
+
+/** Writes `yaml` as a programs config using the compiled test object; returns its path. */
+function config(dir: string, name: string, yaml: string): string {
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(path, `programs:\n  - name: ${name}\n    object: syscalls.bpf.o\n${yaml}`);
+  return path;
+}
+
+test('problems found when loading name the file, the key path and the map, and leave nothing loaded', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid);
+  t.after(cleanup);
+  const rejects = async (path: string, pattern: RegExp) => {
+    await assert.rejects(Exporter.start(loadExporterConfig(path)), (error: unknown) => {
+      assert.ok(error instanceof ExportError, String(error));
+      assert.match(error.message, pattern);
+      return true;
+    });
+  };
+  const missing = config(dir, 'missing', '    metrics: { counters: [{ name: nosuch_total, help: x }] }\n');
+  await rejects(missing, new RegExp(`^${missing}: programs\\[0\\]\\.metrics\\.counters\\[0\\]: program 'missing' has no map 'nosuch_total'`));
+  const ringbuf = config(dir, 'ringbuf', '    metrics: { counters: [{ name: pwrite_spans, help: x }] }\n');
+  await rejects(ringbuf, /programs\[0\]\.metrics\.counters\[0\]: map 'pwrite_spans' has 0-byte values; metrics read u64 values/);
+  const spans = config(dir, 'spans', '    tracing: { spans: [{ ringbuf: pwrite_spans, labels: [{ name: size, size: 8, decoders: [{ name: uint }] }] }] }\n');
+  await rejects(spans, /tracing needs an OTLP receiver: set otlp\.endpoint/);
+  const noObject = join(dir, 'absent.yaml');
+  writeFileSync(noObject, 'programs:\n  - name: absent\n    object: absent.bpf.o\n    metrics: { counters: [{ name: a, help: a }] }\n');
+  await rejects(noObject, new RegExp(`program 'absent' \\(${join(dir, 'absent.bpf.o')}\\): .*ENOENT`));
+});
+
+test('keys that do not match the labels count as decoder errors; the scrape goes on', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid);
+  t.after(cleanup);
+  const path = config(
+    dir,
+    'mismatch',
+    `    metrics:
+      counters:
+        - { name: syscalls_total, help: x, labels: [{ name: syscall, size: 8, decoders: [{ name: uint }] }] }
+        - { name: getppid_calls_total, help: y }
+`,
+  );
+  const warnings: string[] = [];
+  const exporter = await Exporter.start(loadExporterConfig(path), { warn: (w) => warnings.push(w) });
+  t.after(() => exporter.close());
+  for (let i = 0; i < 5; i++) void process.ppid;
+  const first = await exporter.scrape();
+  const second = await exporter.scrape();
+  const value = (text: string, name: string) => Number(parsePrometheusTextFormat(text).find((f) => f.name === name)?.metrics[0]?.value);
+  assert.equal(value(first.body, 'ebpf_exporter_decoder_errors_total'), 1, 'the map families are read before the own metrics, so a scrape shows its own errors');
+  assert.equal(value(second.body, 'ebpf_exporter_decoder_errors_total'), 2);
+  assert.ok(value(second.body, 'ebpf_exporter_getppid_calls_total') >= 5, 'the other metric is still served');
+  assert.match(warnings[0]!, /decode error in 'mismatch': the labels \(syscall: 8\) cover 8 bytes, the key has 24/);
+});
+
+test('tsbpf exporter on the command line: --check, config errors with file and line, usage errors', async () => {
+  const ok = await spawnTsbpf(['exporter', '--config', fixturePath('export', 'syscalls.yaml'), '--check']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /syscalls\.yaml: 1 program\(s\), 3 metric\(s\), 0 event stream\(s\): ok/);
+  const bad = await spawnTsbpf(['exporter', '--config', fixturePath('export', 'syscalls.bpf.c'), '--check']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /syscalls\.bpf\.c:\d+: YAML syntax|syscalls\.bpf\.c(:\d+)?: .*(must be a YAML mapping|YAML)/);
+  const port = await spawnTsbpf(['exporter', '--config', 'x.yaml', '--port', '99999']);
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /--port needs a port number from 0 to 65535, got '99999'/);
+  const none = await spawnTsbpf(['exporter']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /--config FILE is required/);
+  const missing = await spawnTsbpf(['exporter', '--config', '/nonexistent/exporter.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /\/nonexistent\/exporter\.yaml: cannot read the config: ENOENT/);
+  assert.ok(!(missing.stderr.includes('    at ')), 'no stack trace');
+});
