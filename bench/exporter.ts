@@ -50,7 +50,7 @@ programs:
 `,
   '/bench/exporter.yaml',
 );
-const source: ProgramSource = { name: 'bench', programs: [], map: (name) => (name === 'requests_total' ? map : undefined), ringBuffer: () => undefined, close: () => undefined };
+const source: ProgramSource = { name: 'bench', programs: [], map: (name) => (name === 'requests_total' ? map : undefined), ringBuffer: () => undefined, perfEventArray: () => undefined, close: () => undefined };
 const exporter = await Exporter.start(config, { sources: { bench: source } });
 const { port } = await exporter.listen(0, '127.0.0.1');
 const url = `http://127.0.0.1:${port}/metrics`;

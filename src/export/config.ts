@@ -60,6 +60,10 @@ export interface CounterConfig {
   name: string;
   help: string;
   labels: LabelConfig[];
+  /** Counted from the samples of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map rather than read from a map of counts. */
+  perfEventArray: boolean;
+  /** perf_event_array counters start over this often (ebpf_exporter's flush_interval; default one hour). */
+  flushIntervalMs: number;
   /** Where it was declared, for errors found at run time. */
   keyPath: string;
 }
@@ -229,12 +233,12 @@ class ConfigReader {
   counter(value: Value, path: Path): CounterConfig {
     const entry = this.object(value, path);
     this.keys(entry, path, ['name', 'help', 'labels', 'perf_event_array', 'flush_interval']);
-    if (entry.perf_event_array !== undefined && this.boolean(entry.perf_event_array, [...path, 'perf_event_array'])) {
-      this.fail([...path, 'perf_event_array'], 'counters fed from a perf event array are not supported by tsbpf yet: count in a hash map');
-    }
-    if (entry.flush_interval !== undefined) this.fail([...path, 'flush_interval'], 'flush_interval only applies to perf_event_array counters, which tsbpf does not support yet');
+    const perfEventArray = entry.perf_event_array === undefined ? false : this.boolean(entry.perf_event_array, [...path, 'perf_event_array']);
+    if (entry.flush_interval !== undefined && !perfEventArray) this.fail([...path, 'flush_interval'], 'only applies to perf_event_array counters');
+    const flushIntervalMs = entry.flush_interval === undefined ? 3_600_000 : this.duration(entry.flush_interval, [...path, 'flush_interval']);
     const name = this.metricName(entry.name, [...path, 'name']);
-    return { name, help: this.string(entry.help, [...path, 'help']), labels: this.labels(entry.labels, [...path, 'labels'], false), keyPath: pathText(path) };
+    const labels = this.labels(entry.labels, [...path, 'labels'], false);
+    return { name, help: this.string(entry.help, [...path, 'help']), labels, perfEventArray, flushIntervalMs, keyPath: pathText(path) };
   }
 
   histogram(value: Value, path: Path): HistogramConfig {
@@ -362,6 +366,19 @@ class ConfigReader {
     if (previous !== undefined) this.fail(path, `metric '${name}' is already defined at ${previous}`);
     this.#metricNames.set(full, pathText(path));
     return name;
+  }
+
+  /** A Go duration as ebpf_exporter reads it ("90s", "1h30m", "250ms"; a bare number is nanoseconds), in milliseconds, at least 1 s. */
+  duration(value: Value, path: Path): number {
+    const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+    let ms: number;
+    if (typeof value === 'number' && Number.isFinite(value)) ms = value / 1e6;
+    else if (typeof value === 'string' && /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+      ms = 0;
+      for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(amount) * units[unit!]!;
+    } else return this.fail(path, `must be a duration like 30s, 5m or 1h, not ${describe(value)}`);
+    if (ms < 1000 || ms > 366 * 24 * 3_600_000) this.fail(path, `${String(value)} is out of range: from 1s to 366 days`);
+    return ms;
   }
 
   keys(entry: Record<string, Value>, path: Path, allowed: readonly string[]): void {

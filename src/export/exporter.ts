@@ -15,7 +15,7 @@ import { type ExporterConfig, METRIC_NAMESPACE } from './config.ts';
 import { DecoderSet, type DecoderEnvironment, SYSTEM_ENVIRONMENT } from './decoders.ts';
 import { ExportError } from './errors.ts';
 import { EventExporter } from './events.ts';
-import { ComputedFamily, CounterFamily, HistogramFamily, MapReader, MetricRegistries, type Sample } from './metrics.ts';
+import { ComputedFamily, CounterFamily, HistogramFamily, MapReader, MetricRegistries, PerfEventCounterFamily, type Sample } from './metrics.ts';
 import { ObjectProgramSource, type ProgramSource } from './source.ts';
 
 export interface ExporterOptions {
@@ -43,6 +43,7 @@ export class Exporter {
   readonly decoderErrors = new Map<string, number>();
   readonly decoders: DecoderSet;
   events: EventExporter | undefined;
+  readonly perfCounters: PerfEventCounterFamily[] = [];
   readonly #scrapeDuration: Histogram;
   #stats: ReturnType<typeof enableRunTimeStats> | undefined;
   #server: Server | undefined;
@@ -94,6 +95,16 @@ export class Exporter {
         return found;
       };
       for (const counter of program.counters) {
+        if (counter.perfEventArray) {
+          const perf = source.perfEventArray(counter.name);
+          if (perf === undefined) throw new ExportError(`${this.config.file}: ${counter.keyPath}: program '${program.name}' has no perf event array map '${counter.name}'`);
+          const family = new PerfEventCounterFamily(counter, perf, this.decoders, program.name, this);
+          this.perfCounters.push(family);
+          this.registries.add(family);
+          // ebpf_exporter's name for the samples a full ring dropped.
+          this.registries.add(new ComputedFamily(`dropped_perf_event_map_events_${counter.name}`, 'Dropped perf map events', 'counter', () => [{ labels: {}, value: family.lost }]));
+          continue;
+        }
         const reader = new MapReader(map(counter.name, counter.keyPath), counter.labels, this.decoders, `${this.config.file}: ${counter.keyPath}`);
         this.registries.add(new CounterFamily(counter, reader, program.name, this));
       }
@@ -194,6 +205,7 @@ export class Exporter {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     await this.events?.close();
+    await Promise.all(this.perfCounters.splice(0).map((family) => family.close()));
     for (const source of this.sources.splice(0)) source.close();
     this.#stats?.close();
   }

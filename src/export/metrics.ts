@@ -6,6 +6,7 @@
  */
 import { type OpenMetricsContentType, type PrometheusContentType, Registry } from 'prom-client';
 import type { BpfMap } from '../backend/index.ts';
+import { type KernelMap, PerfEventArrayReader } from '../kernel/index.ts';
 import { type CounterConfig, type HistogramConfig, type LabelConfig, METRIC_NAMESPACE } from './config.ts';
 import { type DecoderSet, SKIP_LABEL_SET } from './decoders.ts';
 import { ExportError } from './errors.ts';
@@ -60,11 +61,41 @@ const TWO_32 = 4294967296;
 const u64At = (bytes: Uint8Array, at: number): number =>
   (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 0x1000000 + (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16)) * TWO_32 + bytes[at + 7]! * 0x1000000 * TWO_32;
 
+/** Key bytes → decoded label set, each distinct set one shared DecodedKey. Bounded: past MAX_CACHED_KEYS it starts over. */
+class LabelSetCache {
+  readonly #cache = new Map<string, DecodedKey | typeof SKIP_LABEL_SET>();
+  readonly #labelSets = new Map<string, DecodedKey>();
+
+  /** `prefix`: the labels cover the start of the bytes (events), not all of them (map keys). */
+  constructor(
+    readonly labels: readonly LabelConfig[],
+    readonly decoders: DecoderSet,
+    readonly prefix: boolean,
+  ) {}
+
+  decode(key: Uint8Array): DecodedKey | typeof SKIP_LABEL_SET {
+    const cacheKey = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    const cached = this.#cache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const values = this.decoders.decodeLabels(key, this.labels, this.prefix);
+    if (this.#cache.size >= MAX_CACHED_KEYS) {
+      this.#cache.clear();
+      this.#labelSets.clear();
+    }
+    let decoded: DecodedKey | typeof SKIP_LABEL_SET = SKIP_LABEL_SET;
+    if (values !== SKIP_LABEL_SET) {
+      const id = values.join('\u0000');
+      decoded = this.#labelSets.get(id) ?? { values, labels: labelObject(this.labels, values), read: 0, row: 0 };
+      this.#labelSets.set(id, decoded);
+    }
+    this.#cache.set(cacheKey, decoded);
+    return decoded;
+  }
+}
+
 /** A map's keys decoded to label values (cached per key), with values summed over CPUs (or per CPU with a trailing `cpu` label). */
 export class MapReader {
-  readonly #cache = new Map<string, DecodedKey | typeof SKIP_LABEL_SET>();
-  /** One DecodedKey per distinct label set, so keys decoding alike share it. */
-  readonly #labelSets = new Map<string, DecodedKey>();
+  readonly #cache: LabelSetCache;
   readonly #noLabels: DecodedKey = { values: [], labels: {}, read: 0, row: 0 };
   #reads = 0;
   #batchWorks = true;
@@ -75,6 +106,7 @@ export class MapReader {
     readonly decoders: DecoderSet,
     readonly what: string,
   ) {
+    this.#cache = new LabelSetCache(labels, decoders, false);
     if (map.valueSize !== 8) throw new ExportError(`${what}: map '${map.name}' has ${map.valueSize}-byte values; metrics read u64 values (8 bytes)`);
   }
 
@@ -115,36 +147,18 @@ export class MapReader {
           withCpu.set(base);
           withCpu[base.length] = cpu & 0xff;
           withCpu[base.length + 1] = cpu >> 8;
-          add(this.#decoded(withCpu), u64At(value, cpu * 8));
+          add(this.#cache.decode(withCpu), u64At(value, cpu * 8));
         }
         continue;
       }
       let total = 0;
       if (this.map.perCpu) for (let at = 0; at + 8 <= value.length; at += 8) total += u64At(value, at);
       else total = u64At(value, 0);
-      add(this.labels.length === 0 && zeroKey(key) ? this.#noLabels : this.#decoded(key), total);
+      add(this.labels.length === 0 && zeroKey(key) ? this.#noLabels : this.#cache.decode(key), total);
     }
     return rows;
   }
 
-  #decoded(key: Uint8Array): DecodedKey | typeof SKIP_LABEL_SET {
-    const cacheKey = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-    const cached = this.#cache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    const values = this.decoders.decodeLabels(key, this.labels);
-    if (this.#cache.size >= MAX_CACHED_KEYS) {
-      this.#cache.clear();
-      this.#labelSets.clear();
-    }
-    let decoded: DecodedKey | typeof SKIP_LABEL_SET = SKIP_LABEL_SET;
-    if (values !== SKIP_LABEL_SET) {
-      const id = values.join('\u0000');
-      decoded = this.#labelSets.get(id) ?? { values, labels: labelObject(this.labels, values), read: 0, row: 0 };
-      this.#labelSets.set(id, decoded);
-    }
-    this.#cache.set(cacheKey, decoded);
-    return decoded;
-  }
 }
 
 /** A family read from one map; read failures count as decode errors of its program, as in ebpf_exporter. */
@@ -214,6 +228,76 @@ export class HistogramFamily extends MapFamily<HistogramConfig> {
       samples.push({ labels: base, value: histogram.count, metricName: countName });
     }
     return samples;
+  }
+}
+
+/**
+ * A counter fed by the samples of a perf event array (ebpf_exporter's
+ * `perf_event_array: true`): each sample's leading bytes are the labels, and
+ * counts one. Counts start over every flush interval; samples the kernel
+ * dropped because a ring was full are counted in `lost`.
+ */
+export class PerfEventCounterFamily implements MetricFamily {
+  readonly type = 'counter';
+  readonly name: string;
+  readonly help: string;
+  readonly #reader: PerfEventArrayReader;
+  readonly #cache: LabelSetCache;
+  readonly #labelBytes: number;
+  #counts = new Map<DecodedKey, Sample>();
+  readonly #abort = new AbortController();
+  readonly #flush: NodeJS.Timeout;
+  readonly #loop: Promise<void>;
+
+  constructor(
+    readonly config: CounterConfig,
+    map: KernelMap,
+    decoders: DecoderSet,
+    readonly program: string,
+    readonly errors: DecodeErrorSink,
+  ) {
+    this.name = `${METRIC_NAMESPACE}_${config.name}`;
+    this.help = config.help;
+    this.#cache = new LabelSetCache(config.labels, decoders, false);
+    this.#labelBytes = config.labels.reduce((sum, l) => sum + l.size + l.padding, 0);
+    this.#reader = new PerfEventArrayReader(map);
+    this.#flush = setInterval(() => (this.#counts = new Map()), config.flushIntervalMs).unref();
+    this.#loop = this.#reader.consume((sample) => this.#count(sample.data), { signal: this.#abort.signal }).catch((error: unknown) => this.errors.decodeError(this.program, error));
+  }
+
+  /** Samples the kernel dropped (PERF_RECORD_LOST). */
+  get lost(): number {
+    return this.#reader.lost;
+  }
+
+  #count(data: Uint8Array): void {
+    try {
+      if (data.length < this.#labelBytes) throw new ExportError(`${this.config.keyPath}: a ${data.length}-byte sample is shorter than the labels (${this.#labelBytes} bytes)`);
+      const key = this.#cache.decode(data.subarray(0, this.#labelBytes));
+      if (key === SKIP_LABEL_SET) return;
+      const sample = this.#counts.get(key);
+      if (sample) sample.value++;
+      else this.#counts.set(key, { labels: key.labels, value: 1 });
+    } catch (error) {
+      this.errors.decodeError(this.program, error);
+    }
+  }
+
+  /** Reads what is waiting in the rings now (scrapes see samples up to the moment they start). */
+  drain(): void {
+    this.#reader.poll((sample) => this.#count(sample.data));
+  }
+
+  samples(): Sample[] {
+    this.drain();
+    return [...this.#counts.values()];
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#flush);
+    this.#abort.abort();
+    await this.#loop;
+    this.#reader.close();
   }
 }
 

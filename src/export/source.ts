@@ -42,6 +42,8 @@ export interface ProgramSource {
   map(name: string): BpfMap | undefined;
   /** The BPF_MAP_TYPE_RINGBUF map named `name`, or undefined. */
   ringBuffer(name: string): KernelMap | undefined;
+  /** The BPF_MAP_TYPE_PERF_EVENT_ARRAY map named `name`, or undefined. */
+  perfEventArray(name: string): KernelMap | undefined;
   close(): void;
 }
 
@@ -138,8 +140,16 @@ export class ObjectProgramSource implements ProgramSource {
   }
 
   ringBuffer(name: string): KernelMap | undefined {
+    return this.#ofType(name, MapType.RINGBUF);
+  }
+
+  perfEventArray(name: string): KernelMap | undefined {
+    return this.#ofType(name, MapType.PERF_EVENT_ARRAY);
+  }
+
+  #ofType(name: string, type: number): KernelMap | undefined {
     const map = this.collection.maps[name];
-    return map !== undefined && map.type === MapType.RINGBUF ? map : undefined;
+    return map !== undefined && map.type === type ? map : undefined;
   }
 
   close(): void {

@@ -34,6 +34,7 @@ test('an ebpf_exporter config is one program named after its file, its object be
     [
       ['syscalls_total', ['syscall:8:uint>syscall', 'comm:16:string']],
       ['getppid_calls_total', []],
+      ['getppid_events_total', ['comm:16:string']],
     ],
   );
   const [histogram] = program!.histograms;
@@ -122,7 +123,10 @@ test('config errors name the file, the key path, the line and the problem', () =
   fails('metrics:\n  histograms:\n    - name: h\n      help: h\n      bucket_type: exp2\n      bucket_min: 0\n      bucket_max: 8\n      labels: []\n', 'metrics.histograms[0].labels', /the last one is the bucket/);
   fails('metrics: {}\n', '', /defines neither metrics/);
   fails('cgroup_id_map: { name: x }\nmetrics: { counters: [{ name: a, help: a }] }\n', 'cgroup_id_map', /not supported by tsbpf yet/);
-  fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true }] }\n', 'metrics.counters[0].perf_event_array', /not supported by tsbpf yet/);
+  fails('metrics: { counters: [{ name: a, help: a, flush_interval: 1m }] }\n', 'metrics.counters[0].flush_interval', /only applies to perf_event_array counters/);
+  fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: soon }] }\n', 'metrics.counters[0].flush_interval', /must be a duration like 30s, 5m or 1h, not the string 'soon'/);
+  fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: 10ms }] }\n', 'metrics.counters[0].flush_interval', /out of range: from 1s/);
+  assert.equal(parseExporterConfig('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: 1h30m }] }\n', FILE).programs[0]!.counters[0]!.flushIntervalMs, 5_400_000);
   fails('programs:\n  - name: a\n    script: a.bt\n    metrics: { counters: [{ name: a, help: a }] }\n', 'programs[0].script', /not wired into the exporter yet/);
   fails('programs:\n  - name: a\n    metrics: { counters: [{ name: a, help: a }] }\n  - name: a\n    metrics: { counters: [{ name: b, help: b }] }\n', 'programs[1].name', /a second program named 'a'/);
   fails('otlp: { endpoint: "udp://x:1" }\nprograms:\n  - name: a\n    metrics: { counters: [{ name: a, help: a }] }\n', 'otlp.endpoint', /needs an http or https URL/);

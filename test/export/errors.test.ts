@@ -68,7 +68,7 @@ test('keys that do not match the labels count as decoder errors; the scrape goes
 test('tsbpf exporter on the command line: --check, config errors with file and line, usage errors', async () => {
   const ok = await spawnTsbpf(['exporter', '--config', fixturePath('export', 'syscalls.yaml'), '--check']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /syscalls\.yaml: 1 program\(s\), 3 metric\(s\), 0 event stream\(s\): ok/);
+  assert.match(ok.stdout, /syscalls\.yaml: 1 program\(s\), 4 metric\(s\), 0 event stream\(s\): ok/);
   const bad = await spawnTsbpf(['exporter', '--config', fixturePath('export', 'syscalls.bpf.c'), '--check']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /syscalls\.bpf\.c:\d+: YAML syntax|syscalls\.bpf\.c(:\d+)?: .*(must be a YAML mapping|YAML)/);

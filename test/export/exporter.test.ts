@@ -60,6 +60,10 @@ test('an ebpf_exporter config: counters and an exp2 histogram scraped while the 
   const after = await scrape(url);
 
   assert.equal(counterValue(after.text, 'ebpf_exporter_getppid_calls_total') - counterValue(before.text, 'ebpf_exporter_getppid_calls_total'), 250, 'per-CPU counter summed over CPUs');
+  const events = (text: string) => counterValue(text, 'ebpf_exporter_getppid_events_total');
+  assert.equal(events(after.text) - events(before.text), 250, 'perf_event_array counter: one per sample');
+  assert.ok(family(after.text, 'ebpf_exporter_getppid_events_total').metrics.every((m) => m.labels?.comm !== undefined && m.labels.comm.length > 0));
+  assert.equal(counterValue(after.text, 'dropped_perf_event_map_events_getppid_events_total'), 0);
   const syscalls = (text: string) => counterValue(text, 'ebpf_exporter_syscalls_total', { syscall: 'getppid' });
   assert.equal(syscalls(after.text) - syscalls(before.text), 250, 'hash counter labelled by syscall name');
   assert.ok(family(after.text, 'ebpf_exporter_syscalls_total').metrics.every((m) => m.labels?.comm !== undefined && !m.labels.comm.includes('\u0000')));
