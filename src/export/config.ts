@@ -93,11 +93,21 @@ export interface EventConfig {
   keyPath: string;
 }
 
+/** ebpf_exporter's cgroup_id_map: a map the exporter fills with the ids of the cgroups whose path matches, for programs to filter on. */
+export interface CgroupIdMapConfig {
+  name: string;
+  /** `hash`: u64 cgroup id → 1; `cgrp_storage`: BPF_MAP_TYPE_CGRP_STORAGE set to 1 on matching cgroups. */
+  type: 'hash' | 'cgrp_storage';
+  regexps: RegExp[];
+  keyPath: string;
+}
+
 export interface ProgramConfig {
   name: string;
   /** Absolute path of the compiled BPF object. */
   object: string;
   kaddrs: string[];
+  cgroupIdMap?: CgroupIdMapConfig;
   counters: CounterConfig[];
   histograms: HistogramConfig[];
   spans: EventConfig[];
@@ -210,7 +220,6 @@ class ConfigReader {
     const entry = this.object(value, path);
     const sourceKeys = ['name', 'object', 'script', 'tool'];
     this.keys(entry, path, ['metrics', 'tracing', 'kaddrs', 'cgroup_id_map', ...(implicitName === undefined ? sourceKeys : [])]);
-    if (entry.cgroup_id_map !== undefined) this.fail([...path, 'cgroup_id_map'], 'cgroup_id_map is not supported by tsbpf yet: remove it and filter cgroups in the program');
     for (const key of ['script', 'tool'] as const) {
       if (entry[key] !== undefined) this.fail([...path, key], `${key === 'script' ? 'tsbpf trace scripts' : "tsbpf's tools"} as metric sources are not wired into the exporter yet; use a compiled object ('object')`);
     }
@@ -227,7 +236,17 @@ class ConfigReader {
     const logs = this.optionalArray(tracing.logs, [...path, 'tracing', 'logs']).map((s, i) => this.event(s, [...path, 'tracing', 'logs', i], 'log'));
     if (counters.length + histograms.length + spans.length + logs.length === 0) this.fail(path, 'defines neither metrics (counters, histograms) nor tracing (spans, logs)');
     const kaddrs = this.optionalArray(entry.kaddrs, [...path, 'kaddrs']).map((k, i) => this.string(k, [...path, 'kaddrs', i]));
-    return { name, object: resolve(directory, object), kaddrs, counters, histograms, spans, logs, keyPath: pathText(path) };
+    const cgroupIdMap = entry.cgroup_id_map === undefined ? undefined : this.cgroupIdMap(entry.cgroup_id_map, [...path, 'cgroup_id_map']);
+    return { name, object: resolve(directory, object), kaddrs, ...(cgroupIdMap ? { cgroupIdMap } : {}), counters, histograms, spans, logs, keyPath: pathText(path) };
+  }
+
+  cgroupIdMap(value: Value, path: Path): CgroupIdMapConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'type', 'regexps']);
+    const type = entry.type === undefined ? 'hash' : this.string(entry.type, [...path, 'type']);
+    if (type !== 'hash' && type !== 'cgrp_storage') this.fail([...path, 'type'], `unknown type '${type}' (hash or cgrp_storage)`);
+    const regexps = this.regexps(entry.regexps, [...path, 'regexps']);
+    return { name: this.string(entry.name, [...path, 'name']), type: type as CgroupIdMapConfig['type'], regexps, keyPath: pathText(path) };
   }
 
   counter(value: Value, path: Path): CounterConfig {
@@ -325,19 +344,22 @@ class ConfigReader {
         decoder.staticMap[key] = String(mapped);
       }
     } else if (entry.static_map !== undefined) this.fail([...path, 'static_map'], `is only read by the static_map decoder, not ${name}`);
-    if (name === 'regexp') {
-      const sources = this.array(entry.regexps, [...path, 'regexps']);
-      if (sources.length === 0) this.fail([...path, 'regexps'], 'needs at least one regular expression');
-      decoder.regexps = sources.map((source, i) => {
-        const text = this.string(source, [...path, 'regexps', i]);
-        try {
-          return new RegExp(text);
-        } catch (error) {
-          return this.fail([...path, 'regexps', i], `not a regular expression: ${(error as Error).message}`);
-        }
-      });
-    } else if (entry.regexps !== undefined) this.fail([...path, 'regexps'], `is only read by the regexp decoder, not ${name}`);
+    if (name === 'regexp') decoder.regexps = this.regexps(entry.regexps, [...path, 'regexps']);
+    else if (entry.regexps !== undefined) this.fail([...path, 'regexps'], `is only read by the regexp decoder, not ${name}`);
     return decoder;
+  }
+
+  regexps(value: Value, path: Path): RegExp[] {
+    const sources = this.array(value, path);
+    if (sources.length === 0) this.fail(path, 'needs at least one regular expression');
+    return sources.map((source, i) => {
+      const text = this.string(source, [...path, i]);
+      try {
+        return new RegExp(text);
+      } catch (error) {
+        return this.fail([...path, i], `not a regular expression: ${(error as Error).message}`);
+      }
+    });
   }
 
   otlp(value: Value, path: Path): OtlpConfig {

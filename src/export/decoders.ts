@@ -336,13 +336,20 @@ function dnsName(bytes: Uint8Array): string {
   return parts.join('.');
 }
 
-/** cgroup v2 id (the directory's inode number) → path, for every cgroup under `root`. */
-function cgroupIds(root: string): Map<bigint, string> {
+/** cgroup v2 id (the directory's inode number) → path, for every cgroup under `root` (also used to fill cgroup_id_map). */
+export function cgroupIds(root: string): Map<bigint, string> {
   const ids = new Map<bigint, string>();
   const walk = (dir: string, depth: number): void => {
-    ids.set(statSync(dir, { bigint: true }).ino, dir);
+    let entries;
+    try {
+      ids.set(statSync(dir, { bigint: true }).ino, dir);
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      if (depth === 0) throw error;
+      return; // removed while walking
+    }
     if (depth > 32) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name), depth + 1);
+    for (const entry of entries) if (entry.isDirectory()) walk(join(dir, entry.name), depth + 1);
   };
   walk(root, 0);
   return ids;

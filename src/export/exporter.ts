@@ -17,6 +17,7 @@ import { ExportError } from './errors.ts';
 import { EventExporter } from './events.ts';
 import { ComputedFamily, CounterFamily, HistogramFamily, MapReader, MetricRegistries, PerfEventCounterFamily, type Sample } from './metrics.ts';
 import { ObjectProgramSource, type ProgramSource } from './source.ts';
+import { CgroupIdMapUpdater } from './cgroups.ts';
 
 export interface ExporterOptions {
   /** Program sources by config name, instead of opening each program's object (for sources other than compiled objects). */
@@ -44,6 +45,7 @@ export class Exporter {
   readonly decoders: DecoderSet;
   events: EventExporter | undefined;
   readonly perfCounters: PerfEventCounterFamily[] = [];
+  readonly #cgroupMaps: CgroupIdMapUpdater[] = [];
   readonly #scrapeDuration: Histogram;
   #stats: ReturnType<typeof enableRunTimeStats> | undefined;
   #server: Server | undefined;
@@ -91,9 +93,14 @@ export class Exporter {
       for (const p of source.programs) if (!p.attachment.attached) this.#warn(`program '${source.name}:${p.name}' is not attached: ${p.attachment.reason}`);
       const map = (name: string, keyPath: string) => {
         const found = source.map(name);
-        if (found === undefined) throw new ExportError(`${this.config.file}: ${keyPath}: program '${program.name}' has no map '${name}' (the map name is the metric name)`);
+        if (found === undefined) throw new ExportError(`${this.config.file}: ${keyPath}: program '${program.name}' has no map '${name}'`);
         return found;
       };
+      if (program.cgroupIdMap) {
+        const updater = new CgroupIdMapUpdater(map(program.cgroupIdMap.name, program.cgroupIdMap.keyPath), program.cgroupIdMap, this.decoders.environment.cgroupRoot, (error) => this.decodeError(program.name, error));
+        this.#cgroupMaps.push(updater);
+        updater.start();
+      }
       for (const counter of program.counters) {
         if (counter.perfEventArray) {
           const perf = source.perfEventArray(counter.name);
@@ -206,6 +213,7 @@ export class Exporter {
     }
     await this.events?.close();
     await Promise.all(this.perfCounters.splice(0).map((family) => family.close()));
+    for (const updater of this.#cgroupMaps.splice(0)) updater.close();
     for (const source of this.sources.splice(0)) source.close();
     this.#stats?.close();
   }

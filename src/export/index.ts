@@ -16,10 +16,12 @@ export {
   type DecoderName,
   type BucketType,
   type OtlpConfig,
+  type CgroupIdMapConfig,
 } from './config.ts';
 export { DecoderSet, LabelDecodeError, SKIP_LABEL_SET, SYSTEM_ENVIRONMENT, parsePciIds, type DecoderEnvironment } from './decoders.ts';
 export { toPromHistogram, bucketIndexes, type PromHistogram } from './histogram.ts';
-export { MapReader, MetricRegistries, CounterFamily, HistogramFamily, ComputedFamily, type MetricFamily, type Sample } from './metrics.ts';
+export { MapReader, MetricRegistries, CounterFamily, HistogramFamily, PerfEventCounterFamily, ComputedFamily, type MetricFamily, type Sample } from './metrics.ts';
 export { EventExporter, type EventCounts } from './events.ts';
+export { CgroupIdMapUpdater } from './cgroups.ts';
 export { ObjectProgramSource, type ProgramSource, type ExportedProgram } from './source.ts';
 export { Exporter, type ExporterOptions } from './exporter.ts';

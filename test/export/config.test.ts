@@ -122,7 +122,8 @@ test('config errors name the file, the key path, the line and the problem', () =
   fails('metrics:\n  histograms:\n    - name: h\n      help: h\n      bucket_type: fixed\n      bucket_keys: [1, 1]\n      labels: [{ name: b, size: 4, decoders: [{ name: uint }] }]\n', 'metrics.histograms[0].bucket_keys[1]', /keys must increase/);
   fails('metrics:\n  histograms:\n    - name: h\n      help: h\n      bucket_type: exp2\n      bucket_min: 0\n      bucket_max: 8\n      labels: []\n', 'metrics.histograms[0].labels', /the last one is the bucket/);
   fails('metrics: {}\n', '', /defines neither metrics/);
-  fails('cgroup_id_map: { name: x }\nmetrics: { counters: [{ name: a, help: a }] }\n', 'cgroup_id_map', /not supported by tsbpf yet/);
+  fails('cgroup_id_map: { name: x }\nmetrics: { counters: [{ name: a, help: a }] }\n', 'cgroup_id_map.regexps', /is missing/);
+  fails('cgroup_id_map: { name: x, type: tree, regexps: [a] }\nmetrics: { counters: [{ name: a, help: a }] }\n', 'cgroup_id_map.type', /unknown type 'tree' \(hash or cgrp_storage\)/);
   fails('metrics: { counters: [{ name: a, help: a, flush_interval: 1m }] }\n', 'metrics.counters[0].flush_interval', /only applies to perf_event_array counters/);
   fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: soon }] }\n', 'metrics.counters[0].flush_interval', /must be a duration like 30s, 5m or 1h, not the string 'soon'/);
   fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: 10ms }] }\n', 'metrics.counters[0].flush_interval', /out of range: from 1s/);

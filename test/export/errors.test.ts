@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Exporter, ExportError, loadExporterConfig } from '../../src/export/index.ts';
 import { spawnTsbpf } from '../support/cli.ts';
 import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
-import { parsePrometheusTextFormat, programDirectory } from './support.ts';
+import { parsePrometheusTextFormat, programDirectory, waitFor } from './support.ts';
 
 checkNoKernelLeaks();
 
@@ -82,4 +82,32 @@ test('tsbpf exporter on the command line: --check, config errors with file and l
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /\/nonexistent\/exporter\.yaml: cannot read the config: ENOENT/);
   assert.ok(!(missing.stderr.includes('    at ')), 'no stack trace');
+});
+
+test('cgroup_id_map: the exporter keeps the matching cgroups in the map as they come and go', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid);
+  t.after(cleanup);
+  const cgroup = join('/sys/fs/cgroup', `tsbpf-export-test-${process.pid}`);
+  mkdirSync(cgroup);
+  // cgroupfs directories go with rmdir (their control files cannot be unlinked); the test removes it itself when it gets that far.
+  t.after(() => existsSync(cgroup) && rmdirSync(cgroup));
+  const path = config(
+    dir,
+    'cgroups',
+    `    cgroup_id_map:
+      name: cgroup_filter
+      regexps: ['/tsbpf-export-test-${process.pid}$']
+    metrics: { counters: [{ name: getppid_calls_total, help: y }] }
+`,
+  );
+  const exporter = await Exporter.start(loadExporterConfig(path));
+  t.after(() => exporter.close());
+  const source = exporter.sources[0]!;
+  const filter = source.map('cgroup_filter')!;
+  const id = statSync(cgroup, { bigint: true }).ino;
+  const key = new Uint8Array(new BigUint64Array([id]).buffer);
+  assert.deepEqual([...filter.keys()].map((k) => new DataView(k.buffer).getBigUint64(0, true)), [id], 'only the matching cgroup, filled at start');
+  assert.deepEqual(filter.lookup(key), new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]));
+  rmdirSync(cgroup);
+  await waitFor('the removed cgroup to leave the map', async () => (filter.lookup(key) === undefined ? true : undefined), 5000, 100);
 });
