@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Exporter, ExportError, loadExporterConfig } from '../../src/export/index.ts';
@@ -110,4 +112,63 @@ test('cgroup_id_map: the exporter keeps the matching cgroups in the map as they 
   assert.deepEqual(filter.lookup(key), new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]));
   rmdirSync(cgroup);
   await waitFor('the removed cgroup to leave the map', async () => (filter.lookup(key) === undefined ? true : undefined), 5000, 100);
+});
+
+test('kaddrs: const volatile kaddr_<symbol> gets its /proc/kallsyms address; an unknown symbol is an error', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid);
+  t.after(cleanup);
+  const exporter = await Exporter.start(loadExporterConfig(config(dir, 'kaddrs', '    kaddrs: [_stext]\n    metrics: { counters: [{ name: getppid_calls_total, help: y }] }\n')));
+  t.after(() => exporter.close());
+  const rodata = exporter.sources[0]!.map('.rodata')!.lookup(new Uint8Array(4))!;
+  const expected = readFileSync('/proc/kallsyms', 'utf8').split('\n').find((line) => line.endsWith(' _stext'))!.split(' ')[0]!;
+  assert.equal(new DataView(rodata.buffer, rodata.byteOffset).getBigUint64(0, true), BigInt(`0x${expected}`));
+  await assert.rejects(
+    Exporter.start(loadExporterConfig(config(dir, 'nosym', '    kaddrs: [no_such_symbol_xyz]\n    metrics: { counters: [{ name: getppid_calls_total, help: y }] }\n'))),
+    /kaddrs: no symbol 'no_such_symbol_xyz' in \/proc\/kallsyms/,
+  );
+});
+
+test('events that do not decode, and exports the receiver refuses, count as lost', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid);
+  t.after(cleanup);
+  const refusing = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(400, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => refusing.close(() => resolve())));
+  const path = join(dir, 'lost.yaml');
+  writeFileSync(
+    path,
+    `otlp: { endpoint: 'http://127.0.0.1:${(refusing.address() as AddressInfo).port}' }
+programs:
+  - name: lost
+    object: syscalls.bpf.o
+    tracing:
+      logs:
+        # 24 bytes of labels over 16-byte records: every record fails to decode.
+        - { ringbuf: pwrite_logs, labels: [{ name: a, size: 8, decoders: [{ name: uint }] }, { name: b, size: 16, decoders: [{ name: hex }] }] }
+      spans:
+        - { ringbuf: pwrite_spans, labels: [{ name: size, size: 8, decoders: [{ name: uint }] }] }
+`,
+  );
+  const exporter = await Exporter.start(loadExporterConfig(path));
+  t.after(() => exporter.close());
+  const fd = openSync(join(dir, 'scratch'), 'w');
+  for (const size of [5, 6]) writeSync(fd, new Uint8Array(size), 0, size, 0);
+  closeSync(fd);
+  const lost = async (reason: string, ringbuf: string) => {
+    const text = (await exporter.scrape()).body;
+    return parsePrometheusTextFormat(text)
+      .find((f) => f.name === 'ebpf_exporter_lost_events_total')
+      ?.metrics.find((m) => m.labels?.reason === reason && m.labels.ringbuf === ringbuf)?.value;
+  };
+  await waitFor('two undecodable log records', async () => {
+    await exporter.events!.flush().catch(() => undefined);
+    return (await lost('decode_error', 'pwrite_logs')) === '2' ? true : undefined;
+  });
+  await waitFor('two spans the receiver refused', async () => {
+    await exporter.events!.flush().catch(() => undefined);
+    return (await lost('export_failed', 'pwrite_spans')) === '2' ? true : undefined;
+  });
 });
