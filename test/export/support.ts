@@ -11,9 +11,9 @@ import { ROOT, fixturePath } from '../support/env.ts';
 
 export { parsePrometheusTextFormat };
 
-/** A directory with syscalls.bpf.o (counting only `tgid`'s calls) and its ebpf_exporter config; removed by cleanup(). */
-export function programDirectory(tgid: number): { dir: string; cleanup: () => void } {
-  return compiledProgram(fixturePath('export', 'syscalls.bpf.c'), fixturePath('export', 'syscalls.yaml'), [`-DTARGET_TGID=${tgid}`]);
+/** A directory with syscalls.bpf.o (counting only `tgid`'s calls; `extraArgs` for clang) and its ebpf_exporter config; removed by cleanup(). */
+export function programDirectory(tgid: number, extraArgs: string[] = []): { dir: string; cleanup: () => void } {
+  return compiledProgram(fixturePath('export', 'syscalls.bpf.c'), fixturePath('export', 'syscalls.yaml'), [`-DTARGET_TGID=${tgid}`, ...extraArgs]);
 }
 
 /** The fleet example program of deploy/programs (node-wide), compiled beside its config. */

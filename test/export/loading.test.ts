@@ -172,3 +172,22 @@ programs:
     return (await lost('export_failed', 'pwrite_spans')) === '2' ? true : undefined;
   });
 });
+
+test('programs attach by their section (a uprobe on node itself); one that cannot attach is reported and the rest keep running', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid, [`-DNODE_PATH="${process.execPath}"`]);
+  t.after(cleanup);
+  const warnings: string[] = [];
+  const exporter = await Exporter.start(loadExporterConfig(config(dir, 'uprobes', '    metrics: { counters: [{ name: uv_getppid_calls_total, help: y }] }\n')), { warn: (w) => warnings.push(w) });
+  t.after(() => exporter.close());
+  for (let i = 0; i < 40; i++) void process.ppid;
+  const text = (await exporter.scrape()).body;
+  const families = parsePrometheusTextFormat(text);
+  assert.equal(families.find((f) => f.name === 'ebpf_exporter_uv_getppid_calls_total')?.metrics[0]?.value, '40');
+  const programs = exporter.sources[0]!.programs;
+  assert.deepEqual(programs.find((p) => p.name === 'node_getppid')?.attachment.attached, true);
+  const never = programs.find((p) => p.name === 'never_attached')!;
+  assert.equal(never.attachment.attached, false);
+  const neverId = String(never.info()!.id);
+  assert.equal(families.find((f) => f.name === 'ebpf_exporter_ebpf_program_attached')?.metrics.find((m) => m.labels?.id === neverId)?.value, '0');
+  assert.ok(warnings.some((w) => w.startsWith("program 'uprobes:never_attached' is not attached: ") && w.includes('/nonexistent/tsbpf-test-binary')), warnings.join('\n'));
+});
