@@ -101,6 +101,8 @@ export class EventExporter {
   constructor(
     readonly otlp: OtlpConfig,
     readonly decoders: DecoderSet,
+    /** A reader that fails (not a record that does not decode: that is a lost event) is reported here. */
+    readonly onReaderError: (error: unknown) => void = () => undefined,
   ) {}
 
   /** Starts reading `config`'s ring buffer of `source` into spans (or logs). */
@@ -113,7 +115,7 @@ export class EventExporter {
     const pipeline: Pipeline = { config, key, reader, handle };
     this.#pipelines.push(pipeline);
     this.counts.exported.set(key, 0);
-    this.#loops.push(reader.consume((record) => this.#receive(pipeline, record), { signal: this.#abort.signal }).catch(() => undefined));
+    this.#loops.push(reader.consume((record) => this.#receive(pipeline, record), { signal: this.#abort.signal }).catch(this.onReaderError));
   }
 
   #receive(pipeline: Pipeline, record: Uint8Array): void {

@@ -28,6 +28,7 @@ export interface ExporterOptions {
 }
 
 const n = (name: string): string => `${METRIC_NAMESPACE}_${name}`;
+const WARNING_INTERVAL_MS = 60_000;
 
 /** Whether an admin turned the kernel.bpf_stats_enabled sysctl on (it does not show BPF_ENABLE_STATS fds like ours). */
 function statsSysctlEnabled(): boolean {
@@ -51,6 +52,9 @@ export class Exporter {
   #server: Server | undefined;
   #closed = false;
   readonly #warn: (message: string) => void;
+  readonly #lastWarning = new Map<string, { at: number; suppressed: number }>();
+  /** The scrape under way per format: concurrent requests share it instead of reading every map again. */
+  readonly #inFlight = new Map<string, Promise<{ body: string; contentType: string }>>();
 
   private constructor(
     readonly config: ExporterConfig,
@@ -81,11 +85,27 @@ export class Exporter {
 
   decodeError(config: string, error: unknown): void {
     this.decoderErrors.set(config, (this.decoderErrors.get(config) ?? 0) + 1);
-    this.#warn(`decode error in '${config}': ${(error as Error).message}`);
+    // A map full of undecodable keys fails once per key per scrape: say it once a minute per config, with the count in between.
+    const now = Date.now();
+    const last = this.#lastWarning.get(config);
+    if (last !== undefined && now - last.at < WARNING_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    const suppressed = last?.suppressed ? ` (${last.suppressed} more since the last warning)` : '';
+    this.#lastWarning.set(config, { at: now, suppressed: 0 });
+    this.#warn(`decode error in '${config}': ${(error as Error).message}${suppressed}`);
   }
 
   #open(options: ExporterOptions): void {
-    if (this.config.programStats) this.#stats = enableRunTimeStats();
+    if (this.config.programStats) {
+      try {
+        this.#stats = enableRunTimeStats();
+      } catch (error) {
+        // Without CAP_SYS_ADMIN the metrics still work; only run time and run count are missing.
+        this.#warn(`program statistics stay off: ${(error as Error).message}`);
+      }
+    }
     for (const program of this.config.programs) {
       const source = options.sources?.[program.name] ?? ObjectProgramSource.open(program);
       this.sources.push(source);
@@ -121,7 +141,7 @@ export class Exporter {
       }
       if (program.spans.length + program.logs.length > 0) {
         if (this.config.otlp === undefined) throw new ExportError(`${this.config.file}: ${program.keyPath || program.name}: tracing needs an OTLP receiver: set otlp.endpoint (a programs: config)`);
-        this.events ??= new EventExporter(this.config.otlp, this.decoders);
+        this.events ??= new EventExporter(this.config.otlp, this.decoders, (error) => this.#warn(`reading events stopped: ${(error as Error).message}`));
         for (const span of program.spans) this.events.add(source, span, 'span');
         for (const log of program.logs) this.events.add(source, log, 'log');
       }
@@ -166,11 +186,20 @@ export class Exporter {
   async scrape(accept?: string): Promise<{ body: string; contentType: string }> {
     if (this.#closed) throw new ExportError('the exporter is closed');
     const registry = this.registries.forAccept(accept);
-    const openMetrics = registry === this.registries.openMetrics;
-    const stop = this.#scrapeDuration.startTimer({ format: openMetrics ? 'openmetrics' : 'text' });
-    const body = await registry.metrics();
-    stop();
-    return { body, contentType: registry.contentType };
+    const format = registry === this.registries.openMetrics ? 'openmetrics' : 'text';
+    const running = this.#inFlight.get(format);
+    if (running) return running;
+    const scrape = (async () => {
+      const stop = this.#scrapeDuration.startTimer({ format });
+      try {
+        return { body: await registry.metrics(), contentType: registry.contentType };
+      } finally {
+        stop();
+        this.#inFlight.delete(format);
+      }
+    })();
+    this.#inFlight.set(format, scrape);
+    return scrape;
   }
 
   /** Serves /metrics on `host:port` (port 0: any free port); resolves with the bound address. */

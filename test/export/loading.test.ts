@@ -65,6 +65,12 @@ test('keys that do not match the labels count as decoder errors; the scrape goes
   assert.equal(value(second.body, 'ebpf_exporter_decoder_errors_total'), 2);
   assert.ok(value(second.body, 'ebpf_exporter_getppid_calls_total') >= 5, 'the other metric is still served');
   assert.match(warnings[0]!, /decode error in 'mismatch': the labels \(syscall: 8\) cover 8 bytes, the key has 24/);
+  const [a, b] = await Promise.all([exporter.scrape(), exporter.scrape()]);
+  assert.equal(a.body, b.body);
+  const third = await exporter.scrape();
+  assert.equal(value(a.body, 'ebpf_exporter_decoder_errors_total'), 3, 'two concurrent scrapes read the maps once');
+  assert.equal(value(third.body, 'ebpf_exporter_decoder_errors_total'), 4);
+  assert.equal(warnings.length, 1, 'the same decode error is not repeated within a minute');
 });
 
 test('tsbpf exporter on the command line: --check, config errors with file and line, usage errors', async () => {
