@@ -9,7 +9,7 @@
 // Needs root. `node --import tsx bench/exporter.ts`
 import { spawn, spawnSync } from 'node:child_process';
 import { Counter, Registry } from 'prom-client';
-import { Exporter, type ProgramSource, parseExporterConfig } from '../src/export/index.ts';
+import { Exporter, MapsProgramSource, parseExporterConfig } from '../src/export/index.ts';
 import { KernelMap, mapInfo } from '../src/kernel/index.ts';
 import { MapType } from '../src/uapi/index.ts';
 
@@ -50,7 +50,7 @@ programs:
 `,
   '/bench/exporter.yaml',
 );
-const source: ProgramSource = { name: 'bench', programs: [], map: (name) => (name === 'requests_total' ? map : undefined), ringBuffer: () => undefined, perfEventArray: () => undefined, close: () => undefined };
+const source = new MapsProgramSource('bench', { requests_total: map });
 const exporter = await Exporter.start(config, { sources: { bench: source } });
 const { port } = await exporter.listen(0, '127.0.0.1');
 const url = `http://127.0.0.1:${port}/metrics`;

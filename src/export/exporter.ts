@@ -170,7 +170,7 @@ export class Exporter {
     add('ebpf_program_attached', 'Whether a program is attached', 'gauge', () => programs().map(({ program, info }) => ({ labels: { id: String(info?.id ?? 0) }, value: program.attachment.attached ? 1 : 0 })));
     const statistics = (pick: (info: NonNullable<ReturnType<typeof programs>[number]['info']>) => number) => () =>
       this.#stats !== undefined || statsSysctlEnabled() ? programs().flatMap(({ info }) => (info ? [{ labels: { id: String(info.id) }, value: pick(info) }] : [])) : [];
-    add('ebpf_program_run_time_seconds', 'How long has the program been executing (kernel.bpf_stats_enabled)', 'counter', statistics((info) => Number(info.runTimeNs) / 1e9));
+    add('ebpf_program_run_time_seconds_total', 'How long has the program been executing (kernel.bpf_stats_enabled)', 'counter', statistics((info) => Number(info.runTimeNs) / 1e9));
     add('ebpf_program_run_count_total', 'How many times has the program been executed (kernel.bpf_stats_enabled)', 'counter', statistics((info) => Number(info.runCount)));
     add('decoder_errors_total', 'How many times has decoders encountered errors', 'counter', () => [...this.decoderErrors].map(([config, value]) => ({ labels: { config }, value })));
     const split = (key: string) => key.split('/');

@@ -23,5 +23,5 @@ export { toPromHistogram, bucketIndexes, type PromHistogram } from './histogram.
 export { MapReader, MetricRegistries, CounterFamily, HistogramFamily, PerfEventCounterFamily, ComputedFamily, type MetricFamily, type Sample } from './metrics.ts';
 export { EventExporter, type EventCounts } from './events.ts';
 export { CgroupIdMapUpdater } from './cgroups.ts';
-export { ObjectProgramSource, type ProgramSource, type ExportedProgram } from './source.ts';
+export { ObjectProgramSource, MapsProgramSource, type ProgramSource, type ExportedProgram } from './source.ts';
 export { Exporter, type ExporterOptions } from './exporter.ts';

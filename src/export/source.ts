@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { BpfMap } from '../backend/index.ts';
 import {
   type KernelCollection,
-  type KernelMap,
+  KernelMap,
   type KernelProgram,
   type Link,
   type ProgramInfo,
@@ -45,6 +45,43 @@ export interface ProgramSource {
   /** The BPF_MAP_TYPE_PERF_EVENT_ARRAY map named `name`, or undefined. */
   perfEventArray(name: string): KernelMap | undefined;
   close(): void;
+}
+
+/**
+ * A source over maps loaded by someone else: a tsbpf trace script's or
+ * tool's maps, a collection the caller attached itself, or VM maps (any
+ * `BpfMap`; ring buffers and perf event arrays must be kernel maps). This is
+ * how sources other than compiled objects plug into the exporter:
+ * `Exporter.start(config, { sources: { name: new MapsProgramSource(...) } })`.
+ */
+export class MapsProgramSource implements ProgramSource {
+  constructor(
+    readonly name: string,
+    readonly maps: Readonly<Record<string, BpfMap>>,
+    readonly programs: readonly ExportedProgram[] = [],
+    /** Called by close(): release what the source owns (the exporter closes its sources). */
+    readonly onClose: () => void = () => undefined,
+  ) {}
+
+  map(name: string): BpfMap | undefined {
+    return this.maps[name];
+  }
+
+  ringBuffer(name: string): KernelMap | undefined {
+    return kernelMapOfType(this.maps[name], MapType.RINGBUF);
+  }
+
+  perfEventArray(name: string): KernelMap | undefined {
+    return kernelMapOfType(this.maps[name], MapType.PERF_EVENT_ARRAY);
+  }
+
+  close(): void {
+    this.onClose();
+  }
+}
+
+function kernelMapOfType(map: BpfMap | undefined, type: number): KernelMap | undefined {
+  return map instanceof KernelMap && map.type === type ? map : undefined;
 }
 
 /** Programs that cannot be attached from their section alone say so; the source keeps the rest running, as ebpf_exporter does. */
@@ -140,16 +177,11 @@ export class ObjectProgramSource implements ProgramSource {
   }
 
   ringBuffer(name: string): KernelMap | undefined {
-    return this.#ofType(name, MapType.RINGBUF);
+    return kernelMapOfType(this.collection.maps[name], MapType.RINGBUF);
   }
 
   perfEventArray(name: string): KernelMap | undefined {
-    return this.#ofType(name, MapType.PERF_EVENT_ARRAY);
-  }
-
-  #ofType(name: string, type: number): KernelMap | undefined {
-    const map = this.collection.maps[name];
-    return map !== undefined && map.type === type ? map : undefined;
+    return kernelMapOfType(this.collection.maps[name], MapType.PERF_EVENT_ARRAY);
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,10 +88,15 @@ test('an ebpf_exporter config: counters and an exp2 histogram scraped while the 
   const runCounts = family(after.text, 'ebpf_exporter_ebpf_program_run_count_total').metrics;
   assert.equal(runCounts.length, 3, 'run statistics on while the exporter runs');
   assert.ok(runCounts.every((m) => Number(m.value) > 0));
-  assert.ok(family(after.text, 'ebpf_exporter_ebpf_program_run_time_seconds').metrics.some((m) => Number(m.value) > 0));
+  assert.ok(family(after.text, 'ebpf_exporter_ebpf_program_run_time_seconds_total').metrics.some((m) => Number(m.value) > 0));
   assert.equal(counterValue(after.text, 'ebpf_exporter_decoder_errors_total', { config: 'syscalls' }), 0);
   assert.equal(family(after.text, 'ebpf_exporter_scrape_duration_seconds').type, 'HISTOGRAM');
   assert.match(after.text, /^ebpf_exporter_scrape_duration_seconds_count\{format="text"\} 1$/m, 'the scrape before this one was timed');
+
+  if (!skipWithoutCommand('promtool', 'apt-get install prometheus')) {
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: after.text, encoding: 'utf8' });
+    assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
+  }
 
   const open = await scrape(url, 'application/openmetrics-text; version=1.0.0');
   assert.match(open.contentType, /^application\/openmetrics-text/);
