@@ -156,9 +156,11 @@ test('fuzz: random keys through every decoder give labels, a skip or a LabelDeco
     const size = chain[0] === 'uint' ? [1, 2, 4, 8][Math.floor(random() * 4)]! : chain[0] === 'kstack' ? 8 * (1 + Math.floor(random() * 3)) : 1 + Math.floor(random() * 40);
     const decoderYaml = chain.map((name) => (name === 'regexp' ? `{ name: regexp, regexps: ['(a+)b'] }` : name === 'static_map' ? `{ name: static_map, static_map: { 0: zero } }` : `{ name: ${name} }`)).join(', ');
     const set = labels(`        - { name: x, size: ${size}, decoders: [${decoderYaml}] }\n`);
-    const key = Uint8Array.from({ length: size }, () => Math.floor(random() * 256));
+    // Every other round a ring-buffer record: labels cover its start, and it may be shorter or longer than them.
+    const record = i % 2 === 1;
+    const key = Uint8Array.from({ length: record ? Math.floor(random() * (size + 16)) : size }, () => Math.floor(random() * 256));
     try {
-      const result = decoders.decodeLabels(key, set);
+      const result = decoders.decodeLabels(key, set, record);
       assert.ok(result === SKIP_LABEL_SET || (Array.isArray(result) && typeof result[0] === 'string'));
     } catch (error) {
       assert.ok(error instanceof LabelDecodeError, `${chain.join('>')} on ${key.join(',')}: ${String(error)}`);
