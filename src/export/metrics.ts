@@ -63,7 +63,13 @@ const u64At = (bytes: Uint8Array, at: number): number =>
 
 /** Key bytes → decoded label set, each distinct set one shared DecodedKey. Bounded: past MAX_CACHED_KEYS it starts over. */
 class LabelSetCache {
-  readonly #cache = new Map<string, DecodedKey | typeof SKIP_LABEL_SET>();
+  /**
+   * Decoded keys in a trie of Maps: the key's length, then each 4-byte chunk
+   * as a number. A lookup allocates nothing (a string of the key bytes per
+   * key and scrape was a fifth of a scrape's time with 10,000 keys).
+   */
+  #root: KeyTrie = new Map();
+  #size = 0;
   readonly #labelSets = new Map<string, DecodedKey>();
 
   /** `prefix`: the labels cover the start of the bytes (events), not all of them (map keys). */
@@ -74,24 +80,35 @@ class LabelSetCache {
   ) {}
 
   decode(key: Uint8Array): DecodedKey | typeof SKIP_LABEL_SET {
-    const cacheKey = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-    const cached = this.#cache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    const values = this.decoders.decodeLabels(key, this.labels, this.prefix);
-    if (this.#cache.size >= MAX_CACHED_KEYS) {
-      this.#cache.clear();
+    if (this.#size >= MAX_CACHED_KEYS) {
+      this.#root = new Map();
+      this.#size = 0;
       this.#labelSets.clear();
     }
+    let node = this.#root;
+    let part = key.length;
+    for (let at = 0; at < key.length; at += 4) {
+      let next = node.get(part) as KeyTrie | undefined;
+      if (next === undefined) node.set(part, (next = new Map()));
+      node = next;
+      part = (key[at]! | ((key[at + 1] ?? 0) << 8) | ((key[at + 2] ?? 0) << 16) | ((key[at + 3] ?? 0) << 24)) >>> 0;
+    }
+    const cached = node.get(part) as DecodedKey | typeof SKIP_LABEL_SET | undefined;
+    if (cached !== undefined) return cached;
+    const values = this.decoders.decodeLabels(key, this.labels, this.prefix);
     let decoded: DecodedKey | typeof SKIP_LABEL_SET = SKIP_LABEL_SET;
     if (values !== SKIP_LABEL_SET) {
       const id = values.join('\u0000');
       decoded = this.#labelSets.get(id) ?? { values, labels: labelObject(this.labels, values), read: 0, row: 0 };
       this.#labelSets.set(id, decoded);
     }
-    this.#cache.set(cacheKey, decoded);
+    node.set(part, decoded);
+    this.#size++;
     return decoded;
   }
 }
+
+type KeyTrie = Map<number, KeyTrie | DecodedKey | typeof SKIP_LABEL_SET>;
 
 /** A map's keys decoded to label values (cached per key), with values summed over CPUs (or per CPU with a trailing `cpu` label). */
 export class MapReader {
