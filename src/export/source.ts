@@ -155,7 +155,13 @@ export class ObjectProgramSource implements ProgramSource {
       throw new ExportError(`${where}: ${(error as Error).message}`, { cause: error });
     }
     setKaddrs(spec, config.kaddrs, where);
-    const collection = loadCollection(spec);
+    let collection: KernelCollection;
+    try {
+      collection = loadCollection(spec);
+    } catch (error) {
+      // The kernel's reason (verifier log tail, errno) stays in the message; the config's program comes first.
+      throw new ExportError(`${where}: ${(error as Error).message}`, { cause: error });
+    }
     const source = new ObjectProgramSource(config.name, collection);
     for (const [name, program] of Object.entries(collection.programs)) {
       const programSpec = spec.programs[name]!;

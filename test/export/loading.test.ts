@@ -197,3 +197,14 @@ test('programs attach by their section (a uprobe on node itself); one that canno
   assert.equal(families.find((f) => f.name === 'ebpf_exporter_ebpf_program_attached')?.metrics.find((m) => m.labels?.id === neverId)?.value, '0');
   assert.ok(warnings.some((w) => w.startsWith("program 'uprobes:never_attached' is not attached: ") && w.includes('/nonexistent/tsbpf-test-binary')), warnings.join('\n'));
 });
+
+test('a program the verifier refuses fails the start with the config program named and the verifier log kept', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid, ['-DBROKEN_PROGRAM']);
+  t.after(cleanup);
+  await assert.rejects(Exporter.start(loadExporterConfig(config(dir, 'broken', '    metrics: { counters: [{ name: getppid_calls_total, help: y }] }\n'))), (error: unknown) => {
+    assert.ok(error instanceof ExportError, String(error));
+    assert.match(error.message, new RegExp(`^program 'broken' \\(${join(dir, 'syscalls.bpf.o')}\\): .*broken`, 's'));
+    assert.match(error.message, /invalid mem access/);
+    return true;
+  });
+});
