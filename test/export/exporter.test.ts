@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { Exporter, loadExporterConfig } from '../../src/export/index.ts';
 import { skipWithoutClang, skipWithoutCommand, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
@@ -105,6 +106,29 @@ test('an ebpf_exporter config: counters and an exp2 histogram scraped while the 
   assert.ok(open.text.endsWith('# EOF\n'));
   const second = await scrape(url);
   assert.match(second.text, /^# TYPE ebpf_exporter_getppid_calls_total counter$/m, 'an OpenMetrics scrape leaves the text format names alone');
+
+  // Scrapes while a workload thread (same process, so the program counts it) makes getppid calls.
+  const WORKLOAD_CALLS = 20_000;
+  const start = counterValue((await scrape(url)).text, 'ebpf_exporter_getppid_calls_total');
+  const worker = new Worker(
+    `let left = ${WORKLOAD_CALLS};
+     const batch = () => { for (let i = 0; i < 200 && left > 0; i++, left--) void process.ppid; if (left > 0) setTimeout(batch, 1); };
+     batch();`,
+    { eval: true },
+  );
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  let running = true;
+  void exited.then(() => (running = false));
+  const seen: number[] = [];
+  while (running) {
+    seen.push(counterValue((await scrape(url)).text, 'ebpf_exporter_getppid_calls_total') - start);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await exited;
+  const final = counterValue((await scrape(url)).text, 'ebpf_exporter_getppid_calls_total') - start;
+  assert.equal(final, WORKLOAD_CALLS, 'every call of the workload counted');
+  assert.ok(seen.every((v, i) => v >= (seen[i - 1] ?? 0) && v <= WORKLOAD_CALLS), `counter never goes down: ${seen.join(' ')}`);
+  assert.ok(new Set(seen.filter((v) => v > 0 && v < WORKLOAD_CALLS)).size >= 2, `scrapes saw the counter move while the workload ran: ${seen.join(' ')}`);
 
   const missing = await fetch(`${url}/nothing`);
   assert.equal(missing.status, 404);
