@@ -31,6 +31,7 @@ export class CgroupIdMapUpdater {
     readonly map: BpfMap,
     readonly config: CgroupIdMapConfig,
     readonly cgroupRoot: string,
+    readonly cgroup2Only: boolean,
     readonly onError: (error: unknown) => void,
   ) {
     const keySize = config.type === 'hash' ? 8 : 4;
@@ -54,7 +55,7 @@ export class CgroupIdMapUpdater {
   /** One pass: adds the matching cgroups that appeared, removes (hash maps) those that went. */
   sync(): void {
     const matching = new Map<bigint, string>();
-    for (const [id, path] of cgroupIds(this.cgroupRoot)) if (this.config.regexps.some((r) => r.test(path))) matching.set(id, path);
+    for (const [id, path] of cgroupIds(this.cgroupRoot, this.cgroup2Only)) if (this.config.regexps.some((r) => r.test(path))) matching.set(id, path);
     for (const [id, path] of matching) {
       if (this.#present.has(id)) continue;
       if (this.config.type === 'hash') this.map.update(u64(id), ONE);

@@ -148,19 +148,27 @@ function pathText(path: Path): string {
   return out;
 }
 
+/** The environment variables the config falls back on, as OpenTelemetry SDKs (and ebpf_exporter) read them. */
+export type OtlpEnvironment = Partial<Record<'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_HEADERS', string>>;
+
 /** Reads and checks a config file; every problem names the file, the key path and the line. */
-export function loadExporterConfig(file: string): ExporterConfig {
+export function loadExporterConfig(file: string, environment: OtlpEnvironment = process.env): ExporterConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ExportConfigError(file, '', `cannot read the config: ${(error as Error).message}`);
   }
-  return parseExporterConfig(text, file);
+  return parseExporterConfig(text, file, environment);
 }
 
-/** Parses config text; `file` names it in errors and anchors relative object paths. */
-export function parseExporterConfig(text: string, file: string): ExporterConfig {
+/**
+ * Parses config text; `file` names it in errors and anchors relative object
+ * paths. Without an `otlp` key, OTEL_EXPORTER_OTLP_ENDPOINT (and _HEADERS,
+ * `key=value,...`) from `environment` say where spans and logs go, as for
+ * ebpf_exporter, whose configs have no such key.
+ */
+export function parseExporterConfig(text: string, file: string, environment: OtlpEnvironment = {}): ExporterConfig {
   if (text.length > MAX_CONFIG_BYTES) throw new ExportConfigError(file, '', `the config is ${text.length} bytes; more than ${MAX_CONFIG_BYTES} is not a config`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
@@ -184,7 +192,33 @@ export function parseExporterConfig(text: string, file: string): ExporterConfig 
     }
     throw new ExportConfigError(file, pathText(path), problem, line);
   };
-  return new ConfigReader(file, fail).root(root, isMap(doc.contents) || isSeq(doc.contents) || doc.contents === null);
+  const config = new ConfigReader(file, fail).root(root, isMap(doc.contents) || isSeq(doc.contents) || doc.contents === null);
+  const endpoint = environment.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (config.otlp === undefined && endpoint !== undefined && endpoint !== '') config.otlp = otlpFromEnvironment(endpoint, environment.OTEL_EXPORTER_OTLP_HEADERS ?? '');
+  return config;
+}
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS (`key=value,...`, URL-encoded), checked as the config's otlp key is. */
+function otlpFromEnvironment(endpoint: string, headerText: string): OtlpConfig {
+  const fail = (variable: string, problem: string): never => {
+    throw new ExportConfigError('(environment)', variable, problem);
+  };
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text.trim());
+    } catch {
+      return fail('OTEL_EXPORTER_OTLP_HEADERS', `'${text}' is not URL-encoded text`);
+    }
+  };
+  const headers: Record<string, string> = {};
+  for (const pair of headerText.split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    if (at <= 0) fail('OTEL_EXPORTER_OTLP_HEADERS', `'${pair}' is not key=value`);
+    headers[decode(pair.slice(0, at))] = decode(pair.slice(at + 1));
+  }
+  const reader = new ConfigReader('(environment)', (path) => fail(path[0] === 'headers' ? 'OTEL_EXPORTER_OTLP_HEADERS' : 'OTEL_EXPORTER_OTLP_ENDPOINT', 'is not an http or https URL'));
+  return reader.otlp({ endpoint, headers }, []);
 }
 
 class ConfigReader {
@@ -298,11 +332,12 @@ class ConfigReader {
     const name = entry.name === undefined ? ringbuf : this.string(entry.name, [...path, 'name']);
     const service = entry.service === undefined ? 'ebpf_exporter' : this.string(entry.service, [...path, 'service']);
     if (entry.labels === undefined) this.fail(path, `a ${kind} needs labels: how to decode the ring buffer's records`);
-    return { ringbuf, name, service, labels: this.labels(entry.labels, [...path, 'labels'], false), keyPath: pathText(path) };
+    return { ringbuf, name, service, labels: this.labels(entry.labels, [...path, 'labels'], false, 'attribute'), keyPath: pathText(path) };
   }
 
-  labels(value: Value, path: Path, histogram: boolean): LabelConfig[] {
-    const labels = (value === undefined && !histogram ? [] : this.array(value, path)).map((l, i) => this.label(l, [...path, i]));
+  /** `kind`: metric labels follow Prometheus' naming; span and log labels are OpenTelemetry attributes (`cpu.orig` is fine). */
+  labels(value: Value, path: Path, histogram: boolean, kind: 'label' | 'attribute' = 'label'): LabelConfig[] {
+    const labels = (value === undefined && !histogram ? [] : this.array(value, path)).map((l, i) => this.label(l, [...path, i], kind));
     if (histogram && labels.length === 0) this.fail(path, 'a histogram needs at least one label: the last one is the bucket');
     const names = new Set<string>();
     labels.forEach((l, i) => {
@@ -312,11 +347,11 @@ class ConfigReader {
     return labels;
   }
 
-  label(value: Value, path: Path): LabelConfig {
+  label(value: Value, path: Path, kind: 'label' | 'attribute'): LabelConfig {
     const entry = this.object(value, path);
     this.keys(entry, path, ['name', 'size', 'padding', 'decoders']);
     const name = this.string(entry.name, [...path, 'name']);
-    if (!LABEL_NAME.test(name) || name.startsWith('__')) this.fail([...path, 'name'], `'${name}' is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)`);
+    if (kind === 'label' && (!LABEL_NAME.test(name) || name.startsWith('__'))) this.fail([...path, 'name'], `'${name}' is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)`);
     const size = this.integer(entry.size, [...path, 'size'], 1, MAX_LABEL_SIZE);
     const padding = entry.padding === undefined ? 0 : this.integer(entry.padding, [...path, 'padding'], 0, MAX_LABEL_SIZE);
     const decoders = this.array(entry.decoders, [...path, 'decoders']).map((d, i) => this.decoder(d, [...path, 'decoders', i]));

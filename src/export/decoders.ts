@@ -7,7 +7,7 @@
  * cached, and re-read at most once a second when a value is missing, so a
  * new cgroup or interface shows up without a flood of file reads.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { formatIpv6 } from '../net/index.ts';
@@ -27,6 +27,12 @@ export const SKIP_LABEL_SET = Symbol('skip label set');
 export interface DecoderEnvironment {
   kallsyms: string;
   cgroupRoot: string;
+  /**
+   * Count only directories on cgroup2 filesystems as cgroups (true on a real
+   * system: with the hybrid layout /sys/fs/cgroup is a tmpfs holding v1
+   * hierarchies, whose inode numbers would collide with cgroup2 ids).
+   */
+  cgroup2Only: boolean;
   partitions: string;
   netClass: string;
   pciIds: readonly string[];
@@ -37,6 +43,7 @@ export interface DecoderEnvironment {
 export const SYSTEM_ENVIRONMENT: DecoderEnvironment = {
   kallsyms: '/proc/kallsyms',
   cgroupRoot: '/sys/fs/cgroup',
+  cgroup2Only: true,
   partitions: '/proc/partitions',
   netClass: '/sys/class/net',
   pciIds: ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids'],
@@ -178,7 +185,7 @@ export class DecoderSet {
 
   constructor(readonly environment: DecoderEnvironment = SYSTEM_ENVIRONMENT) {
     this.#ksyms = new KernelSymbols(environment.kallsyms);
-    this.#cgroups = new RescanningTable(() => cgroupIds(environment.cgroupRoot));
+    this.#cgroups = new RescanningTable(() => cgroupIds(environment.cgroupRoot, environment.cgroup2Only));
     this.#partitions = new RescanningTable(() => partitionNames(environment.partitions));
     this.#interfaces = new RescanningTable(() => interfaceNames(environment.netClass));
   }
@@ -336,13 +343,23 @@ function dnsName(bytes: Uint8Array): string {
   return parts.join('.');
 }
 
-/** cgroup v2 id (the directory's inode number) → path, for every cgroup under `root` (also used to fill cgroup_id_map). */
-export function cgroupIds(root: string): Map<bigint, string> {
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const CGROUP_SUPER_MAGIC = 0x27e0eb;
+
+/**
+ * cgroup v2 id (the directory's inode number) → path, for every cgroup under
+ * `root` (also used to fill cgroup_id_map). With `cgroup2Only`, directories
+ * of other filesystems are passed through but not recorded, and cgroup v1
+ * hierarchies are not entered.
+ */
+export function cgroupIds(root: string, cgroup2Only: boolean): Map<bigint, string> {
   const ids = new Map<bigint, string>();
   const walk = (dir: string, depth: number): void => {
     let entries;
     try {
-      ids.set(statSync(dir, { bigint: true }).ino, dir);
+      const type = cgroup2Only ? statfsSync(dir).type : CGROUP2_SUPER_MAGIC;
+      if (type === CGROUP_SUPER_MAGIC) return;
+      if (type === CGROUP2_SUPER_MAGIC) ids.set(statSync(dir, { bigint: true }).ino, dir);
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (error) {
       if (depth === 0) throw error;

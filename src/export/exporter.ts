@@ -117,7 +117,7 @@ export class Exporter {
         return found;
       };
       if (program.cgroupIdMap) {
-        const updater = new CgroupIdMapUpdater(map(program.cgroupIdMap.name, program.cgroupIdMap.keyPath), program.cgroupIdMap, this.decoders.environment.cgroupRoot, (error) => this.decodeError(program.name, error));
+        const updater = new CgroupIdMapUpdater(map(program.cgroupIdMap.name, program.cgroupIdMap.keyPath), program.cgroupIdMap, this.decoders.environment.cgroupRoot, this.decoders.environment.cgroup2Only, (error) => this.decodeError(program.name, error));
         this.#cgroupMaps.push(updater);
         updater.start();
       }
@@ -140,7 +140,7 @@ export class Exporter {
         this.registries.add(new HistogramFamily(histogram, reader, program.name, this));
       }
       if (program.spans.length + program.logs.length > 0) {
-        if (this.config.otlp === undefined) throw new ExportError(`${this.config.file}: ${program.keyPath || program.name}: tracing needs an OTLP receiver: set otlp.endpoint (a programs: config)`);
+        if (this.config.otlp === undefined) throw new ExportError(`${this.config.file}: ${program.keyPath || program.name}: tracing needs an OTLP receiver: set otlp.endpoint (in a programs: config) or OTEL_EXPORTER_OTLP_ENDPOINT`);
         this.events ??= new EventExporter(this.config.otlp, this.decoders, (error) => this.#warn(`reading events stopped: ${(error as Error).message}`));
         for (const span of program.spans) this.events.add(source, span, 'span');
         for (const log of program.logs) this.events.add(source, log, 'log');

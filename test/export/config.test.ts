@@ -171,3 +171,24 @@ test('fuzz: mutated configs give an ExportConfigError or a config, never anythin
   }
   assert.ok(accepted > 0 && accepted < 400, `${accepted} of 400 accepted: the fuzzer reaches both outcomes`);
 });
+
+test('without an otlp key, OTEL_EXPORTER_OTLP_ENDPOINT and _HEADERS say where spans go, as for ebpf_exporter', () => {
+  const tracing = 'tracing:\n  spans:\n    - { ringbuf: exec_spans, labels: [{ name: trace_id, size: 16, decoders: [{ name: hex }] }] }\n';
+  assert.equal(parseExporterConfig(tracing, FILE).otlp, undefined);
+  assert.deepEqual(parseExporterConfig(tracing, FILE, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=a%20b, auth=t' }).otlp, {
+    endpoint: 'http://collector:4318',
+    headers: { 'x-tenant': 'a b', auth: 't' },
+  });
+  const withKey = `otlp: { endpoint: 'http://mine:4318' }\nprograms:\n  - name: p\n    ${tracing.replace(/\n/g, '\n    ')}`;
+  assert.equal(parseExporterConfig(withKey, FILE, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://other:4318' }).otlp?.endpoint, 'http://mine:4318', 'the config wins');
+  for (const [environment, variable] of [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS: 'novalue' }, 'OTEL_EXPORTER_OTLP_HEADERS'],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS: 'a=%zz' }, 'OTEL_EXPORTER_OTLP_HEADERS'],
+  ] as const) {
+    assert.throws(
+      () => parseExporterConfig(tracing, FILE, environment),
+      (e: unknown) => e instanceof ExportConfigError && e.file === '(environment)' && e.keyPath === variable,
+    );
+  }
+});

@@ -18,7 +18,7 @@ function fakeSystem(t: { after: (fn: () => void) => void }): DecoderEnvironment 
   mkdirSync(join(root, 'net', 'eth0'), { recursive: true });
   writeFileSync(join(root, 'net', 'eth0', 'ifindex'), '2\n');
   writeFileSync(join(root, 'pci.ids'), '# pci.ids\n8086  Intel Corporation\n\t1533  I210 Gigabit Network Connection\n\t\t8086 0001  subsystem\n10de  NVIDIA Corporation\nC 02  Network controller\n\t00  Ethernet controller\n\t80  Network controller\n');
-  return { kallsyms: join(root, 'kallsyms'), cgroupRoot: join(root, 'cgroup'), partitions: join(root, 'partitions'), netClass: join(root, 'net'), pciIds: [join(root, 'missing.ids'), join(root, 'pci.ids')], arch: 'x64' };
+  return { kallsyms: join(root, 'kallsyms'), cgroupRoot: join(root, 'cgroup'), cgroup2Only: false, partitions: join(root, 'partitions'), netClass: join(root, 'net'), pciIds: [join(root, 'missing.ids'), join(root, 'pci.ids')], arch: 'x64' };
 }
 
 /** Labels from a YAML snippet, through the config parser (so tests use what users write). */

@@ -8,6 +8,7 @@ import { Exporter, ExportError, loadExporterConfig } from '../../src/export/inde
 import { spawnTsbpf } from '../support/cli.ts';
 import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
+import { cgroup2Mount } from '../../src/kernel/index.ts';
 import { parsePrometheusTextFormat, programDirectory, waitFor } from './support.ts';
 
 checkNoKernelLeaks();
@@ -95,7 +96,8 @@ test('tsbpf exporter on the command line: --check, config errors with file and l
 test('cgroup_id_map: the exporter keeps the matching cgroups in the map as they come and go', needs, async (t) => {
   const { dir, cleanup } = programDirectory(process.pid);
   t.after(cleanup);
-  const cgroup = join('/sys/fs/cgroup', `tsbpf-export-test-${process.pid}`);
+  // In the cgroup2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified in the hybrid layout).
+  const cgroup = join(cgroup2Mount(), `tsbpf-export-test-${process.pid}`);
   mkdirSync(cgroup);
   // cgroupfs directories go with rmdir (their control files cannot be unlinked); the test removes it itself when it gets that far.
   t.after(() => existsSync(cgroup) && rmdirSync(cgroup));
