@@ -104,6 +104,8 @@ export interface CgroupIdMapConfig {
 
 export interface ProgramConfig {
   name: string;
+  /** The config file it was read from (configs may be merged). */
+  file: string;
   /** Absolute path of the compiled BPF object. */
   object: string;
   kaddrs: string[];
@@ -198,6 +200,43 @@ export function parseExporterConfig(text: string, file: string, environment: Otl
   return config;
 }
 
+/**
+ * Several config files as one (ebpf_exporter's --config.names loads many):
+ * program and metric names must stay unique across files, and at most one
+ * OTLP receiver may be named. Errors name the later file and its key path.
+ */
+export function mergeExporterConfigs(configs: readonly ExporterConfig[]): ExporterConfig {
+  if (configs.length === 0) throw new ExportConfigError('(command line)', '', 'no config given');
+  const programs = new Map<string, string>();
+  const metrics = new Map<string, string>();
+  let otlp: { config: OtlpConfig; file: string } | undefined;
+  for (const config of configs) {
+    for (const program of config.programs) {
+      const where = `${config.file}${program.keyPath ? ` ${program.keyPath}` : ''}`;
+      const before = programs.get(program.name);
+      if (before !== undefined) throw new ExportConfigError(config.file, program.keyPath, `program '${program.name}' is also defined in ${before}`);
+      programs.set(program.name, where);
+      for (const metric of [...program.counters, ...program.histograms]) {
+        const first = metrics.get(metric.name);
+        if (first !== undefined) throw new ExportConfigError(config.file, `${metric.keyPath}.name`, `metric '${metric.name}' is also defined in ${first}`);
+        metrics.set(metric.name, `${config.file} ${metric.keyPath}`);
+      }
+    }
+    if (config.otlp !== undefined) {
+      if (otlp !== undefined && (otlp.config.endpoint !== config.otlp.endpoint || JSON.stringify(otlp.config.headers) !== JSON.stringify(config.otlp.headers))) {
+        throw new ExportConfigError(config.file, 'otlp', `names another OTLP receiver than ${otlp.file} (${otlp.config.endpoint}); the exporter sends to one`);
+      }
+      otlp ??= { config: config.otlp, file: config.file };
+    }
+  }
+  return {
+    file: configs.map((c) => c.file).join(', '),
+    programs: configs.flatMap((c) => c.programs),
+    ...(otlp ? { otlp: otlp.config } : {}),
+    programStats: configs.every((c) => c.programStats),
+  };
+}
+
 /** OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS (`key=value,...`, URL-encoded), checked as the config's otlp key is. */
 function otlpFromEnvironment(endpoint: string, headerText: string): OtlpConfig {
   const fail = (variable: string, problem: string): never => {
@@ -271,7 +310,7 @@ class ConfigReader {
     if (counters.length + histograms.length + spans.length + logs.length === 0) this.fail(path, 'defines neither metrics (counters, histograms) nor tracing (spans, logs)');
     const kaddrs = this.optionalArray(entry.kaddrs, [...path, 'kaddrs']).map((k, i) => this.string(k, [...path, 'kaddrs', i]));
     const cgroupIdMap = entry.cgroup_id_map === undefined ? undefined : this.cgroupIdMap(entry.cgroup_id_map, [...path, 'cgroup_id_map']);
-    return { name, object: resolve(directory, object), kaddrs, ...(cgroupIdMap ? { cgroupIdMap } : {}), counters, histograms, spans, logs, keyPath: pathText(path) };
+    return { name, file: this.file, object: resolve(directory, object), kaddrs, ...(cgroupIdMap ? { cgroupIdMap } : {}), counters, histograms, spans, logs, keyPath: pathText(path) };
   }
 
   cgroupIdMap(value: Value, path: Path): CgroupIdMapConfig {

@@ -113,7 +113,7 @@ export class Exporter {
       for (const p of source.programs) if (!p.attachment.attached) this.#warn(`program '${source.name}:${p.name}' is not attached: ${p.attachment.reason}`);
       const map = (name: string, keyPath: string) => {
         const found = source.map(name);
-        if (found === undefined) throw new ExportError(`${this.config.file}: ${keyPath}: program '${program.name}' has no map '${name}'`);
+        if (found === undefined) throw new ExportError(`${program.file}: ${keyPath}: program '${program.name}' has no map '${name}'`);
         return found;
       };
       if (program.cgroupIdMap) {
@@ -124,7 +124,7 @@ export class Exporter {
       for (const counter of program.counters) {
         if (counter.perfEventArray) {
           const perf = source.perfEventArray(counter.name);
-          if (perf === undefined) throw new ExportError(`${this.config.file}: ${counter.keyPath}: program '${program.name}' has no perf event array map '${counter.name}'`);
+          if (perf === undefined) throw new ExportError(`${program.file}: ${counter.keyPath}: program '${program.name}' has no perf event array map '${counter.name}'`);
           const family = new PerfEventCounterFamily(counter, perf, this.decoders, program.name, this);
           this.perfCounters.push(family);
           this.registries.add(family);
@@ -132,15 +132,15 @@ export class Exporter {
           this.registries.add(new ComputedFamily(`dropped_perf_event_map_events_${counter.name}`, 'Dropped perf map events', 'counter', () => [{ labels: {}, value: family.lost }]));
           continue;
         }
-        const reader = new MapReader(map(counter.name, counter.keyPath), counter.labels, this.decoders, `${this.config.file}: ${counter.keyPath}`);
+        const reader = new MapReader(map(counter.name, counter.keyPath), counter.labels, this.decoders, `${program.file}: ${counter.keyPath}`);
         this.registries.add(new CounterFamily(counter, reader, program.name, this));
       }
       for (const histogram of program.histograms) {
-        const reader = new MapReader(map(histogram.name, histogram.keyPath), histogram.labels, this.decoders, `${this.config.file}: ${histogram.keyPath}`);
+        const reader = new MapReader(map(histogram.name, histogram.keyPath), histogram.labels, this.decoders, `${program.file}: ${histogram.keyPath}`);
         this.registries.add(new HistogramFamily(histogram, reader, program.name, this));
       }
       if (program.spans.length + program.logs.length > 0) {
-        if (this.config.otlp === undefined) throw new ExportError(`${this.config.file}: ${program.keyPath || program.name}: tracing needs an OTLP receiver: set otlp.endpoint (in a programs: config) or OTEL_EXPORTER_OTLP_ENDPOINT`);
+        if (this.config.otlp === undefined) throw new ExportError(`${program.file}: ${program.keyPath || program.name}: tracing needs an OTLP receiver: set otlp.endpoint (in a programs: config) or OTEL_EXPORTER_OTLP_ENDPOINT`);
         this.events ??= new EventExporter(this.config.otlp, this.decoders, (error) => this.#warn(`reading events stopped: ${(error as Error).message}`));
         for (const span of program.spans) this.events.add(source, span, 'span');
         for (const log of program.logs) this.events.add(source, log, 'log');

@@ -2,6 +2,7 @@
 export { ExportConfigError, ExportError } from './errors.ts';
 export {
   loadExporterConfig,
+  mergeExporterConfigs,
   parseExporterConfig,
   DECODER_NAMES,
   BUCKET_TYPES,

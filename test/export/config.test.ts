@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import { ExportConfigError, parseExporterConfig } from '../../src/export/index.ts';
+import { ExportConfigError, mergeExporterConfigs, parseExporterConfig } from '../../src/export/index.ts';
 import { fixturePath } from '../support/env.ts';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
 
@@ -191,4 +191,26 @@ test('without an otlp key, OTEL_EXPORTER_OTLP_ENDPOINT and _HEADERS say where sp
       (e: unknown) => e instanceof ExportConfigError && e.file === '(environment)' && e.keyPath === variable,
     );
   }
+});
+
+test('several configs merge into one exporter: program and metric names stay unique, one OTLP receiver', () => {
+  const one = parseExporterConfig('metrics: { counters: [{ name: a_total, help: a }] }\n', '/c/one.yaml');
+  const two = parseExporterConfig('metrics: { counters: [{ name: b_total, help: b }] }\n', '/c/two.yaml');
+  const merged = mergeExporterConfigs([one, two]);
+  assert.deepEqual(
+    merged.programs.map((p) => [p.name, p.file, p.object]),
+    [
+      ['one', '/c/one.yaml', '/c/one.bpf.o'],
+      ['two', '/c/two.yaml', '/c/two.bpf.o'],
+    ],
+  );
+  const clash = parseExporterConfig('metrics: { counters: [{ name: a_total, help: again }] }\n', '/c/three.yaml');
+  assert.throws(
+    () => mergeExporterConfigs([one, clash]),
+    (e: unknown) => e instanceof ExportConfigError && e.file === '/c/three.yaml' && e.keyPath === 'metrics.counters[0].name' && /also defined in \/c\/one\.yaml metrics\.counters\[0\]/.test(e.problem),
+  );
+  const receiver = (endpoint: string, file: string) => parseExporterConfig(`otlp: { endpoint: '${endpoint}' }\nprograms:\n  - name: ${file}\n    metrics: { counters: [{ name: ${file}_total, help: x }] }\n`, `/c/${file}.yaml`);
+  assert.equal(mergeExporterConfigs([receiver('http://a:4318', 'p'), receiver('http://a:4318', 'q')]).otlp?.endpoint, 'http://a:4318');
+  assert.throws(() => mergeExporterConfigs([receiver('http://a:4318', 'p'), receiver('http://b:4318', 'q')]), /q\.yaml: otlp: names another OTLP receiver than \/c\/p\.yaml/);
+  assert.throws(() => mergeExporterConfigs([]), ExportConfigError);
 });

@@ -86,7 +86,16 @@ test('tsbpf exporter on the command line: --check, config errors with file and l
   assert.match(port.stderr, /--port needs a port number from 0 to 65535, got '99999'/);
   const none = await spawnTsbpf(['exporter']);
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /--config FILE is required/);
+  assert.match(none.stderr, /--config FILE \(or --config.dir with --config.names\) is required/);
+  const compat = await spawnTsbpf(['exporter', '--config.dir', fixturePath('export'), '--config.names', 'syscalls', '--web.listen-address', ':9999', '--check']);
+  assert.equal(compat.code, 0, compat.stderr);
+  assert.match(compat.stdout, /export\/syscalls\.yaml: 1 program\(s\), 4 metric\(s\)/);
+  const twice = await spawnTsbpf(['exporter', '--config', fixturePath('export', 'syscalls.yaml'), '--config', fixturePath('export', 'syscalls.yaml'), '--check']);
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /syscalls\.yaml: program 'syscalls' is also defined in .*syscalls\.yaml/);
+  const half = await spawnTsbpf(['exporter', '--config.dir', '/etc']);
+  assert.equal(half.code, 2);
+  assert.match(half.stderr, /--config.dir and --config.names go together/);
   const missing = await spawnTsbpf(['exporter', '--config', '/nonexistent/exporter.yaml']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /\/nonexistent\/exporter\.yaml: cannot read the config: ENOENT/);
@@ -209,4 +218,18 @@ test('a program the verifier refuses fails the start with the config program nam
     assert.match(error.message, /invalid mem access/);
     return true;
   });
+});
+
+test('tsbpf exporter --config.check loads and attaches every program, says so and unloads', needs, async (t) => {
+  const { dir, cleanup } = programDirectory(process.pid);
+  t.after(cleanup);
+  const check = await spawnTsbpf(['exporter', '--config', join(dir, 'syscalls.yaml'), '--config.check']);
+  assert.equal(check.code, 0, check.stderr);
+  assert.equal(check.stdout, 'syscalls: 3 of 3 program(s) attached\n');
+  const broken = programDirectory(process.pid, [`-DNODE_PATH="${process.execPath}"`]);
+  t.after(broken.cleanup);
+  const partial = await spawnTsbpf(['exporter', '--config', join(broken.dir, 'syscalls.yaml'), '--config.check']);
+  assert.equal(partial.code, 1);
+  assert.match(partial.stdout, /^syscalls: 4 of 5 program\(s\) attached; not attached: syscalls:never_attached\n$/);
+  assert.match(partial.stderr, /warning: program 'syscalls:never_attached' is not attached/);
 });
