@@ -6,3 +6,4 @@ export * from './enums.ts';
 export * from './helpers.ts';
 export * from './maps.ts';
 export * from './program-types.ts';
+export * from './syscalls.ts';

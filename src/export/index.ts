@@ -1,0 +1,28 @@
+/** Export: BPF maps as Prometheus metrics, ring buffers as OpenTelemetry spans and logs, in ebpf_exporter's config format. */
+export { ExportConfigError, ExportError } from './errors.ts';
+export {
+  loadExporterConfig,
+  mergeExporterConfigs,
+  parseExporterConfig,
+  DECODER_NAMES,
+  BUCKET_TYPES,
+  METRIC_NAMESPACE,
+  type ExporterConfig,
+  type ProgramConfig,
+  type CounterConfig,
+  type HistogramConfig,
+  type EventConfig,
+  type LabelConfig,
+  type DecoderConfig,
+  type DecoderName,
+  type BucketType,
+  type OtlpConfig,
+  type CgroupIdMapConfig,
+} from './config.ts';
+export { DecoderSet, LabelDecodeError, SKIP_LABEL_SET, SYSTEM_ENVIRONMENT, parsePciIds, type DecoderEnvironment } from './decoders.ts';
+export { toPromHistogram, bucketIndexes, type PromHistogram } from './histogram.ts';
+export { MapReader, MetricRegistries, CounterFamily, HistogramFamily, PerfEventCounterFamily, ComputedFamily, type MetricFamily, type Sample } from './metrics.ts';
+export { EventExporter, type EventCounts } from './events.ts';
+export { CgroupIdMapUpdater } from './cgroups.ts';
+export { ObjectProgramSource, MapsProgramSource, type ProgramSource, type ExportedProgram } from './source.ts';
+export { Exporter, type ExporterOptions } from './exporter.ts';
