@@ -68,9 +68,9 @@ export function soundnessProgram(seed: number): Instruction[] {
     callHelper(helperId('map_lookup_elem')),
     mov64Reg(9, 0),
   ];
-  if (rng.chance(0.8)) out.push(jmpImm(JmpOp.JNE, 9, 0, 2), mov64Imm(0, 2), exit());
+  if (rng.chance(0.95)) out.push(jmpImm(JmpOp.JNE, 9, 0, 2), mov64Imm(0, 2), exit());
   for (const r of SCALARS) out.push(mov64Imm(r, rng.below(8)));
-  const body = 6 + rng.below(18);
+  const body = 3 + rng.below(10);
   for (let n = 0; n < body; n++) out.push(...fragment(rng));
   out.push(mov64Imm(0, 2), exit());
   return out;
@@ -100,7 +100,8 @@ function fragment(rng: Rng): Instruction[] {
       const off = rng.below(8);
       const len = rng.pick([1, 2, 4, 8]);
       const checked = rng.chance(0.85);
-      const seq: Instruction[] = [mov64Reg(s, 7), alu64Reg(AluOp.ADD, s, t), mov64Reg(0, s), alu64Imm(AluOp.ADD, 0, off + len + (rng.chance(0.2) ? -1 : 0))];
+      const seq: Instruction[] = rng.chance(0.8) ? [alu64Imm(AluOp.AND, t, 15)] : [];
+      seq.push(mov64Reg(s, 7), alu64Reg(AluOp.ADD, s, t), mov64Reg(0, s), alu64Imm(AluOp.ADD, 0, off + len + (rng.chance(0.2) ? -1 : 0)));
       if (checked) seq.push(jmpReg(JmpOp.JGT, 0, 8, 1));
       seq.push(ldx(sizeOf(len), 0, s, off));
       return seq;
@@ -113,9 +114,9 @@ function fragment(rng: Rng): Instruction[] {
     }
     case 7:
       // A map value access at a constant offset (r9 may still be NULL).
-      return [ldx(rng.pick(SIZES), s, 9, rng.below(40) - 4)];
+      return [ldx(rng.pick(SIZES), s, 9, rng.chance(0.85) ? rng.below(25) : rng.below(40) - 4)];
     case 8:
-      return [stx(rng.pick(SIZES), 9, s, rng.below(36))];
+      return [stx(rng.pick(SIZES), 9, s, rng.chance(0.85) ? rng.below(25) : rng.below(36))];
     case 9: {
       // Stack at a random offset and width, through r10 or a derived pointer.
       const off = -8 * (1 + rng.below(8)) + (rng.chance(0.1) ? rng.below(8) : 0);
