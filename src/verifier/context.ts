@@ -11,6 +11,7 @@ import {
   contextFieldAccessible,
   contextFieldAt,
 } from '../uapi/index.ts';
+import { TypeFlag } from '../uapi/index.ts';
 import { MAYBE_NULL, RegType } from './state.ts';
 
 export interface ContextAccessResult {
@@ -51,7 +52,8 @@ export function contextAccess(spec: ProgramTypeSpec, off: number, size: number, 
     if (size !== want) return DENY;
     return { ok: true, regType: POINTER_TYPES[pointer] ?? RegType.SCALAR, btfName: pointer === 'btf_id' ? field.name : undefined };
   }
-  if (exact !== undefined) return size === exact && off === field.offset ? SCALAR : DENY;
+  // Fields read only at one width (pt_regs words, 64-bit timestamps): any aligned word inside them.
+  if (exact !== undefined) return size === exact && (off - field.offset) % exact === 0 ? SCALAR : DENY;
   const end = field.offset + field.size;
   if (off + size > end) return DENY;
   if (size === field.size || (field.size > 8 && size <= 8 && off % size === 0)) return off % Math.min(size, 8) === 0 ? SCALAR : DENY;
@@ -60,11 +62,40 @@ export function contextAccess(spec: ProgramTypeSpec, off: number, size: number, 
   return off % size === 0 ? SCALAR : DENY;
 }
 
-/** Tracepoint records, raw tracepoint and BTF arguments, pt_regs, syscall args: aligned reads inside the struct. */
+/**
+ * Tracepoint records, raw tracepoint and BTF arguments, syscall args:
+ * aligned reads inside the struct. BTF-typed arguments (tp_btf, fentry,
+ * iterators) may be pointers to kernel objects; without the target's BTF
+ * prototype every 8-byte argument is taken as one, which only a run-time
+ * check can confine (as the kernel's exception tables do).
+ */
 function genericAccess(spec: ProgramTypeSpec, off: number, size: number, write: boolean): ContextAccessResult {
   if (spec.type === ProgramType.SYSCALL) return SCALAR;
   if (write && spec.type !== ProgramType.RAW_TRACEPOINT_WRITABLE) return DENY;
   if (off < (spec.contextStart ?? 0)) return DENY;
   if (off % size !== 0) return DENY;
+  if ((spec.type === ProgramType.TRACING || spec.type === ProgramType.LSM) && size === 8) return { ok: true, regType: RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED };
   return SCALAR;
+}
+
+/** Sizes of struct bpf_sock's 32-bit fields and its one 16-bit field (dst_port at 48). */
+const BPF_SOCK_SIZE = 80;
+const BPF_TCP_SOCK_SIZE = 112;
+
+/**
+ * bpf_sock_is_valid_access / bpf_sock_common_is_valid_access /
+ * bpf_tcp_sock_is_valid_access: reads of socket pointers.
+ */
+export function socketAccessOk(type: number, off: number, size: number): boolean {
+  if (type === RegType.PTR_TO_TCP_SOCK) {
+    if (off < 0 || off >= BPF_TCP_SOCK_SIZE || off % size !== 0) return false;
+    return off === 80 || off === 88 ? size === 8 : size === 4;
+  }
+  if (off < 0 || off >= BPF_SOCK_SIZE || off % size !== 0) return false;
+  // sock_common has no type, protocol, mark or priority.
+  if (type === RegType.PTR_TO_SOCK_COMMON && off >= 8 && off < 24) return false;
+  const narrowOk = (fieldSize: number): boolean => size <= fieldSize && (size & (size - 1)) === 0;
+  if (off >= 48 && off < 52) return off < 50 ? narrowOk(size === 4 ? 4 : 2) : false;
+  if ([72, 4, 8, 12, 44, 76].includes(off) || (off >= 24 && off < 28) || (off >= 28 && off < 44) || (off >= 52 && off < 56) || (off >= 56 && off < 72)) return narrowOk(4);
+  return size === 4;
 }

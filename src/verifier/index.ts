@@ -8,7 +8,7 @@
  * if (!result.accepted) console.log(result.error.message, result.error.explanation.fix);
  * ```
  */
-import type { Btf } from '../btf/index.ts';
+import { type Btf, loadKernelBtf } from '../btf/index.ts';
 import type { Instruction } from '../isa/index.ts';
 import { LdImm64Src } from '../isa/index.ts';
 import { type CollectionSpec, type MapSpec, type ProgramSpec, applyProgramCore } from '../object/index.ts';
@@ -38,7 +38,7 @@ export interface VerifyOptions {
   programFlags?: number;
   /** Verify as a privileged (CAP_BPF + CAP_PERFMON) load, as root does. Default true. */
   privileged?: boolean;
-  /** BTF to resolve CO-RE relocations against before verifying (the running kernel's, usually). */
+  /** BTF to resolve CO-RE relocations against before verifying (default: the running kernel's /sys/kernel/btf/vmlinux). */
   targetBtf?: Btf;
 }
 
@@ -85,7 +85,12 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
   const type = options.type ?? (spec?.type || undefined);
   if (type === undefined) throw new VerifierError('verify: no program type (set options.type for bare instructions or an unknown section)', spec?.name ?? '', 0, '', '', '');
   let insns: readonly Instruction[] = spec ? spec.instructions : (program as readonly Instruction[]);
-  if (spec && spec.coreRelocations.length > 0 && options.targetBtf) insns = applyProgramCore(spec, options.targetBtf).instructions;
+  // CO-RE is resolved as the loaders do: against the given BTF, or the running kernel's (poisoned
+  // relocations become the `call 0xbad2310` the kernel then refuses).
+  if (spec && spec.coreRelocations.length > 0) {
+    const target = options.targetBtf ?? loadKernelBtf();
+    insns = applyProgramCore(spec, target).instructions;
+  }
   const mapByInsn = new Map<number, VerifierMap>();
   const byName = new Map<string, VerifierMap>();
   const wrap = (name: string, mapSpec: MapSpec): VerifierMap => {

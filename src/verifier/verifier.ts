@@ -49,7 +49,7 @@ import {
   type ProgramTypeSpec,
 } from '../uapi/index.ts';
 import { type ProgramShape, analyzeShape, isPseudoCall, jumpTarget } from './cfg.ts';
-import { contextAccess } from './context.ts';
+import { contextAccess, socketAccessOk } from './context.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
@@ -820,7 +820,8 @@ export class Verifier {
     } else if (t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_SOCK_COMMON || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK) {
       this.needsRuntimeChecks = true;
       if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
-      if (reg.off !== 0 || off < 0) throw new Rejection(idx, `R${regno} invalid ${regTypeName(t)} access off=${off} size=${size}`);
+      if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} invalid variable offset: off=${reg.off}, var_off=${tnumToString(reg.v.var)}`);
+      if (!socketAccessOk(t, off, size)) throw new Rejection(idx, `R${regno} invalid ${regTypeName(t)} access off=${off} size=${size}`);
     } else if (t === RegType.PTR_TO_TP_BUFFER) {
       this.needsRuntimeChecks = true;
       if (off < 0) throw new Rejection(idx, `R${regno} invalid tracepoint buffer access: off=${off}, size=${size}`);

@@ -1,0 +1,52 @@
+// tsbpf's verifier against the kernel's on the reference corpus (the
+// kernel's verifier selftests, samples/bpf and BPF objects shipped in
+// Debian packages): verdict agreement, unsafe accepts, how often the
+// rejection message is the kernel's, and per program the verification time
+// and processed instructions beside the kernel's own figures (its log's
+// stats line), with the ratios.
+//
+// As root the corpus is rebuilt first, so the kernel's figures come from
+// this run; `--cached` reuses .cache/verifier-corpus (as built by
+// scripts/verifier-corpus.ts). `--source selftests,samples,debian` narrows it.
+import { ProgramType } from '../src/uapi/index.ts';
+import { verify } from '../src/verifier/index.ts';
+import {
+  type CorpusSource,
+  CORPUS_SOURCES,
+  buildVerifierCorpus,
+  corpusProgram,
+  measureAgreement,
+  readCorpusRecords,
+} from '../test/support/verifier-corpus/index.ts';
+
+const args = process.argv.slice(2);
+const cached = args.includes('--cached');
+const sourceArg = args[args.indexOf('--source') + 1];
+const sources = (args.includes('--source') && sourceArg ? sourceArg.split(',') : CORPUS_SOURCES) as CorpusSource[];
+const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+if (!cached) {
+  if (!root) {
+    console.error('bench/verifier: loading the corpus into the kernel needs root; run as root or pass --cached');
+    process.exit(2);
+  }
+  const started = Date.now();
+  await buildVerifierCorpus({ sources });
+  console.log(`kernel verdicts for the corpus: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+const pct = (a: number, b: number): string => (b === 0 ? '-' : `${((100 * a) / b).toFixed(1)}%`);
+console.log('source      programs  agree           unsafe-accepts  false-rejects  kernel-message     time ours/kernel (median, p90)  processed ratio (median)');
+for (const source of sources) {
+  const records = readCorpusRecords(undefined, [source]);
+  const report = measureAgreement(records, (r) => corpusProgram(r), (program, spec, record) => {
+    const type = program.type || (ProgramType as Record<string, number>)[record.programType];
+    const result = verify(program, { maps: spec.maps, logLevel: 0, programFlags: record.programFlags, ...(type ? { type } : {}) });
+    return { accepted: result.accepted, processedInsns: result.processedInsns, verificationTimeUs: result.verificationTimeUs, ...(result.error ? { error: { message: result.error.message.split('\n').at(-1)!, insnIndex: result.error.insnIndex } } : {}) };
+  });
+  const time = report.timeRatio ? `${report.timeRatio.median.toFixed(2)}x, ${report.timeRatio.p90.toFixed(2)}x` : '-';
+  const processed = report.processedRatio ? `${report.processedRatio.median.toFixed(2)}` : '-';
+  console.log(
+    `${source.padEnd(11)} ${String(report.compared).padStart(8)}  ${`${report.agreeing} ${pct(report.agreeing, report.compared)}`.padEnd(15)} ${String(report.unsafeAccepts).padStart(14)}  ${String(report.falseRejects).padStart(13)}  ${`${report.kernelMessage}/${report.rejectionsCompared}`.padEnd(18)} ${time.padEnd(31)} ${processed}`,
+  );
+}
