@@ -14,6 +14,7 @@ export * as backend from './backend/index.ts';
 export * as uapi from './uapi/index.ts';
 export * as net from './net/index.ts';
 export * as gen from './gen/index.ts';
+export * as verifier from './verifier/index.ts';
 export { TsbpfError } from './errors.ts';
 export { HostUnavailableError, InputTooLargeError } from './host/errors.ts';
 

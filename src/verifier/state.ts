@@ -135,6 +135,11 @@ export interface CallbackInfo {
   retMin: number;
   retMax: number;
   helper: string;
+  /** The callback's arguments, for the next iteration. */
+  args: Reg[];
+  /** The caller's frames when this iteration started (widened from the previous one after the first). */
+  entry: Frame[];
+  iteration: number;
 }
 
 /** An acquired reference (ringbuf reservation, socket) that must be released on every path. */

@@ -68,6 +68,7 @@ import {
   scalarZext32,
 } from './scalar.ts';
 import {
+  type CallbackInfo,
   type Checkpoint,
   type Frame,
   type Reg,
@@ -80,6 +81,7 @@ import {
   RegType,
   Slot,
   baseOf,
+  cloneFrame,
   cloneState,
   isPacketPointer,
   isPointer,
@@ -97,6 +99,8 @@ import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumToString } from './
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 export const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 const MAX_CALL_FRAMES = 8;
+/** Callback iterations with widening before everything the callback touches is made unknown. */
+const CALLBACK_ITERATIONS_BEFORE_HAVOC = 8;
 /** Instructions of the current path remembered for explanations. */
 const PATH_KEPT = 256;
 const BPF_MAX_VAR_OFF = 1 << 29;
@@ -173,7 +177,7 @@ const CHANGES_PKT_DATA = new Set([
   'skb_store_bytes', 'skb_change_proto', 'skb_change_type', 'skb_change_head', 'skb_change_tail', 'skb_pull_data', 'skb_vlan_push',
   'skb_vlan_pop', 'skb_adjust_room', 'l3_csum_replace', 'l4_csum_replace', 'clone_redirect', 'xdp_adjust_head', 'xdp_adjust_meta',
   'xdp_adjust_tail', 'msg_pull_data', 'msg_push_data', 'msg_pop_data', 'lwt_push_encap', 'lwt_seg6_store_bytes', 'lwt_seg6_adjust_srh',
-  'lwt_seg6_action', 'store_hdr_opt', 'skb_ecn_set_ce', 'dynptr_write',
+  'lwt_seg6_action', 'store_hdr_opt', 'skb_ecn_set_ce', 'dynptr_write', 'tail_call',
 ]);
 /** is_ptr_cast_function: the result carries the argument's reference. */
 const PTR_CAST_HELPERS = new Set(['tcp_sock', 'sk_fullsock', 'skc_to_tcp_sock', 'skc_to_tcp6_sock', 'skc_to_udp6_sock', 'skc_to_mptcp_sock', 'skc_to_tcp_timewait_sock', 'skc_to_tcp_request_sock']);
@@ -629,6 +633,8 @@ export class Verifier {
       }
       return this.pointerArith(idx, insn, op, alu32, src, dst, false);
     }
+    // A BTF-typed argument whose prototype is unknown here may be a plain number: bit operations make a scalar.
+    if (baseOf(dst.type) === RegType.PTR_TO_BTF_ID && dst.btfName === undefined && op !== AluOp.ADD && op !== AluOp.SUB) return unknownScalar();
     if (dst.type !== RegType.SCALAR) return this.pointerArith(idx, insn, op, alu32, dst, src, true);
     return scalarReg(scalarAlu(op, dst.v, src.v, alu32, insn.offset === 1));
   }
@@ -830,6 +836,7 @@ export class Verifier {
       if (write) throw new Rejection(idx, `only read is supported`);
     } else if (t === RegType.CONST_PTR_TO_MAP) {
       if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
+      if (off < 0) throw new Rejection(idx, `R${regno} is ${mapStructName(reg.map!.spec.type)} invalid negative access: off=${off}`);
     } else if (base === RegType.PTR_TO_BUF && !mayBeNull(t)) {
       this.needsRuntimeChecks = true;
       if (write && t & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
@@ -1160,6 +1167,7 @@ export class Verifier {
     const ctx = this.readReg(idx, 6);
     if (mode === Mode.IND) this.readReg(idx, insn.src);
     if (this.cur.refs.length > 0) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be mixed with socket references', 'EINVAL');
+    if (this.cur.activeLock) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', 'EINVAL');
     if (ctx.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb', 'EINVAL');
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, scalarReg(scalarTruncate(SCALAR_UNKNOWN, sizeBytes(opSize(insn.opcode)) as 1 | 2 | 4)));
@@ -1386,6 +1394,7 @@ export class Verifier {
         }
         this.cur.frames.pop();
         caller.regs[0] = unknownScalar();
+        this.queueNextIteration(frame.callback, frame.callsite, frame.subprog);
       } else {
         this.cur.frames.pop();
         caller.regs[0] = r0;
@@ -1431,6 +1440,9 @@ export class Verifier {
     if (allowed === false) throw new Rejection(idx, `program of this type cannot use helper ${name}#${helper.id}`, 'EINVAL');
     if (!this.input.gplCompatible && helper.gplOnly) throw new Rejection(idx, 'cannot call GPL-restricted function from non-GPL compatible program', 'EINVAL');
     if (!this.input.sleepable && helper.mightSleep) throw new Rejection(idx, 'helper call might sleep in a non-sleepable prog', 'EINVAL');
+    if (this.cur.activeLock && helper.name !== 'spin_unlock' && helper.name !== 'spin_lock') {
+      throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
+    }
     const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0n };
     for (let arg = 0; arg < helper.args.length; arg++) this.checkFuncArg(idx, helper, arg, meta);
     // Helper writes to the stack (raw mode) initialise the bytes.
@@ -1480,12 +1492,34 @@ export class Verifier {
     if (this.cur.frames.length >= MAX_CALL_FRAMES) throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
     // The path where the callback is never called continues after the helper.
     const skip = cloneState(this.cur);
-    const callee = newFrame(this.cur.frames.length, idx, subprog);
-    args.forEach((r, i) => (callee.regs[i + 1] = r));
-    callee.callback = { retMin: callback.retMin, retMax: callback.retMax, helper: helperName };
-    this.cur.frames.push(callee);
+    const entry = this.cur.frames.map(cloneFrame);
+    this.cur.frames.push(this.callbackFrame(idx, subprog, args, { retMin: callback.retMin, retMax: callback.retMax, helper: helperName, args, entry, iteration: 1 }));
     this.pushBranch(idx + 1, skip);
     this.cur.insnIdx = this.shape.subprogs[subprog]!.start;
+  }
+
+  private callbackFrame(callsite: number, subprog: number, args: Reg[], info: CallbackInfo): Frame {
+    const callee = newFrame(this.cur.frames.length, callsite, subprog);
+    args.forEach((r, i) => (callee.regs[i + 1] = r));
+    callee.callback = info;
+    return callee;
+  }
+
+  /**
+   * After an iteration of a callback: the helper may call it again with
+   * whatever the callback left in the caller's frames. Values that changed
+   * since the iteration started are widened to unknown, and iterations go on
+   * until one adds nothing (the widened state is within the one before):
+   * the callback is then verified for every number of calls.
+   */
+  private queueNextIteration(info: CallbackInfo, callsite: number, subprog: number): void {
+    const havoc = info.iteration >= CALLBACK_ITERATIONS_BEFORE_HAVOC;
+    const widened = this.cur.frames.map((f, i) => widenFrame(havoc ? undefined : info.entry[i], f, havoc));
+    if (widened.every((f, i) => framesWithin(info.entry[i]!, f))) return;
+    const next = cloneState(this.cur);
+    next.frames = widened.map(cloneFrame);
+    next.frames.push(this.callbackFrame(callsite, subprog, info.args, { ...info, entry: widened.map(cloneFrame), iteration: info.iteration + 1 }));
+    this.pushBranch(this.shape.subprogs[subprog]!.start, next);
   }
 
   private helperResult(idx: number, helper: HelperSpec, meta: CallMeta, name: string): Reg {
@@ -1794,6 +1828,13 @@ const ALIGNMENT_DESC: Readonly<Record<number, string>> = {
   [RegType.PTR_TO_BUF]: '',
 };
 
+/** The kernel struct behind a map pointer, as check_ptr_to_map_access names it. */
+function mapStructName(type: number): string {
+  if (type === MapType.ARRAY || type === MapType.PERCPU_ARRAY || type === MapType.PROG_ARRAY || type === MapType.PERF_EVENT_ARRAY || type === MapType.CGROUP_ARRAY || type === MapType.ARRAY_OF_MAPS) return 'bpf_array';
+  if (type === MapType.HASH || type === MapType.PERCPU_HASH || type === MapType.LRU_HASH || type === MapType.LRU_PERCPU_HASH || type === MapType.HASH_OF_MAPS) return 'bpf_htab';
+  return 'bpf_map';
+}
+
 /** get_reg_width: bits needed for the register's largest unsigned value. */
 const regWidth = (r: Reg): number => (r.v.umax === 0n ? 0 : r.v.umax.toString(2).length);
 const isAnyPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
@@ -2039,3 +2080,46 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
   return true;
 }
 
+/** A scalar that differs between two iterations becomes unknown (widen_imprecise_scalars); other values stay. */
+function widenReg(old: Reg | undefined, cur: Reg): Reg {
+  if (old === undefined || old.type !== RegType.SCALAR || cur.type !== RegType.SCALAR) return cur;
+  return regsIdentical(old, cur) ? cur : unknownScalar();
+}
+
+/** `cur` widened against `old`; with `havoc`, every scalar becomes unknown. */
+function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
+  const out = cloneFrame(cur);
+  if (havoc) {
+    for (let r = 0; r <= 10; r++) if (out.regs[r]!.type === RegType.SCALAR) out.regs[r] = unknownScalar();
+    for (const slot of out.stack) {
+      if (slot === undefined) continue;
+      if (isSpilled(slot) && slot.spilled?.type === RegType.SCALAR) slot.spilled = unknownScalar();
+      for (let j = 0; j < 8; j++) if (slot.types[j] === Slot.ZERO) slot.types[j] = Slot.MISC;
+    }
+    return out;
+  }
+  if (old === undefined) return out;
+  for (let r = 0; r <= 10; r++) out.regs[r] = widenReg(old.regs[r], cur.regs[r]!);
+  for (let spi = 0; spi < out.stack.length; spi++) {
+    const slot = out.stack[spi];
+    if (slot === undefined) continue;
+    const before = old.stack[spi];
+    if (isSpilled(slot) && isSpilled(before)) slot.spilled = widenReg(before!.spilled, slot.spilled!);
+    else if (isSpilled(slot) && slot.spilled?.type === RegType.SCALAR && !isSpilled(before)) {
+      slot.spilled = unknownScalar();
+    } else {
+      for (let j = 0; j < 8; j++) {
+        const was = before?.types[j] ?? Slot.INVALID;
+        if (slot.types[j] !== was && slot.types[j] === Slot.ZERO) slot.types[j] = Slot.MISC;
+      }
+    }
+  }
+  return out;
+}
+
+/** Every value `cur` holds, `old` allows (regsafe/stacksafe without liveness). */
+function framesWithin(old: Frame, cur: Frame): boolean {
+  const ids = new IdMap();
+  for (let r = 0; r <= 10; r++) if (!regsafe(old.regs[r]!, cur.regs[r]!, ids)) return false;
+  return stacksafe(old, cur, ids);
+}

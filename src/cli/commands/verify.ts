@@ -73,7 +73,7 @@ function textReport(name: string, section: string, result: VerifyResult, logLeve
   const verdict = result.accepted ? 'accepted' : 'rejected';
   let out = `${name} (${section}): ${verdict}, ${result.processedInsns} insns processed, ${result.totalStates} states (peak ${result.peakStates}), stack ${result.stackDepth.join('+')} bytes, ${result.verificationTimeUs} us\n`;
   const showLog = logLevel === 2 || (!result.accepted && logLevel !== 0);
-  if (showLog) out += result.log.replace(/^/gm, '  ');
+  if (showLog) out += result.log.replace(/^(?=.)/gm, '  ');
   if (result.error) out += `${formatExplanation(result.error.explanation).replace(/^/gm, '  ')}\n`;
   return out;
 }
