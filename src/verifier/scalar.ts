@@ -548,6 +548,8 @@ function shiftsComputable(src: Work, alu32: boolean): boolean {
  */
 export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, signedDivMod = false): Scalar {
   void signedDivMod;
+  const folded = constantFold(op, dst, src, alu32);
+  if (folded !== undefined) return folded;
   const d = work(dst);
   const s = work(src);
   switch (op) {
@@ -593,6 +595,31 @@ export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, 
   if (alu32) zext32(d);
   sync(d);
   return freeze(d);
+}
+
+/**
+ * Both operands known: the result is the constant the kernel's bounds
+ * collapse to after reg_bounds_sync (DIV/MOD and out-of-range shifts stay
+ * unknown, as there). Computed directly because most scalars are constants.
+ */
+function constantFold(op: number, dst: Scalar, src: Scalar, alu32: boolean): Scalar | undefined {
+  if (!tnumIsConst(dst.var) || !tnumIsConst(src.var)) return undefined;
+  const bits = alu32 ? 32 : 64;
+  const a = alu32 ? u32(dst.var.value) : dst.var.value;
+  const b = alu32 ? u32(src.var.value) : src.var.value;
+  const wrap = (v: bigint): Scalar => scalarConst(alu32 ? u32(v) : u64(v));
+  switch (op) {
+    case AluOp.ADD: return wrap(a + b);
+    case AluOp.SUB: return wrap(a - b);
+    case AluOp.MUL: return wrap(a * b);
+    case AluOp.AND: return wrap(a & b);
+    case AluOp.OR: return wrap(a | b);
+    case AluOp.XOR: return wrap(a ^ b);
+    case AluOp.LSH: return b < BigInt(bits) ? wrap(a << b) : undefined;
+    case AluOp.RSH: return b < BigInt(bits) ? wrap(a >> b) : undefined;
+    case AluOp.ARSH: return b < BigInt(bits) ? wrap(BigInt.asIntN(bits, a) >> b) : undefined;
+    default: return undefined;
+  }
 }
 
 function shift(d: Work, s: Work, op: number, alu32: boolean): void {

@@ -1481,10 +1481,34 @@ export class Verifier {
     for (let r = 0; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, this.helperResult(idx, helper, meta, name));
     if (CHANGES_PKT_DATA.has(helper.name)) this.clearPacketPointers();
+    const sockMap = meta.map !== undefined && (meta.map.spec.type === MapType.SOCKMAP || meta.map.spec.type === MapType.SOCKHASH);
+    if (sockMap && (helper.name === 'map_update_elem' || helper.name === 'map_delete_elem') && !this.mayUpdateSockmap(helper.name)) {
+      throw new Rejection(idx, `cannot pass map_type ${meta.map!.spec.type} into func ${name}#${helper.id}`, 'EINVAL');
+    }
     if (helper.name !== 'tail_call' && meta.map !== undefined && !mapHelperCompatible(meta.map.spec.type, helper.name)) {
       throw new Rejection(idx, `cannot pass map_type ${meta.map.spec.type} into func ${name}#${helper.id}`, 'EINVAL');
     }
     if (callback && callbackArgs && meta.subprog >= 0) this.enterCallback(idx, meta.subprog, callbackArgs, callback, helper.name);
+  }
+
+  /** may_update_sockmap: which program types may change a sockmap or sockhash. */
+  private mayUpdateSockmap(helper: string): boolean {
+    switch (this.input.programType) {
+      case ProgramType.TRACING:
+        return this.input.expectedAttachType === AttachType.TRACE_ITER;
+      case ProgramType.SOCK_OPS:
+        return helper === 'map_delete_elem';
+      case ProgramType.SOCKET_FILTER:
+      case ProgramType.SCHED_CLS:
+      case ProgramType.SCHED_ACT:
+      case ProgramType.XDP:
+      case ProgramType.SK_REUSEPORT:
+      case ProgramType.FLOW_DISSECTOR:
+      case ProgramType.SK_LOOKUP:
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** Verifies a synchronous callback: the helper may call it zero or more times before returning. */
