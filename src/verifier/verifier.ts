@@ -307,14 +307,18 @@ export class Verifier {
       if (isLddw(i)) t++;
     }
     const own = this.stackDepth.map((d) => Math.ceil(d / 16) * 16);
-    const visit = (sp: number, total: number, frames: number, chain: readonly number[]): void => {
+    // Recursion has no bottom: the walk stops at the frame limit, as the kernel's does.
+    const visit = (sp: number, total: number, frame: number): void => {
       const depth = total + own[sp]!;
       if (depth > MAX_BPF_STACK) {
-        throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frames} calls is ${depth}. Too large`, 'EACCES');
+        throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`, 'EACCES');
       }
-      for (const c of callees[sp]!) if (!chain.includes(c)) visit(c, depth, frames + 1, [...chain, c]);
+      for (const c of callees[sp]!) {
+        if (frame + 1 >= MAX_CALL_FRAMES) throw new Rejection(subprogs[c]!.start, `the call stack of ${frame + 1} frames is too deep !`, 'E2BIG');
+        visit(c, depth, frame + 1);
+      }
     };
-    visit(0, 0, 1, [0]);
+    visit(0, 0, 0);
   }
 
   // ---- the main loop --------------------------------------------------------
