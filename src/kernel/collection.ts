@@ -19,6 +19,7 @@ import { ProgramType } from '../uapi/enums.ts';
 import { MAP_TYPES_WITHOUT_BTF, loadTimeMaxEntries } from '../uapi/maps.ts';
 import { BpfCommand, attr, bpfError, tryBpfCall } from './bpf.ts';
 import { BpfSyscallError, KernelArgumentError } from './errors.ts';
+import { type VerifyResult, assertAccepted, formatExplanation, verify } from '../verifier/index.ts';
 import { FdResource } from './fd.ts';
 import { NativeBuffer, errnoValue } from './ffi.ts';
 import { mapInfo } from './info.ts';
@@ -94,6 +95,14 @@ export class KernelBtf extends FdResource {
 }
 
 export interface CollectionOptions {
+  /**
+   * Run tsbpf's verifier on each program before the kernel sees it: a
+   * program it refuses fails with its VerifierError (the kernel's message,
+   * log and an explanation) without a BPF_PROG_LOAD. Whether or not this is
+   * set, a program the kernel refuses gets tsbpf's explanation appended to
+   * the error.
+   */
+  verify?: boolean;
   /** Load only these programs (default: all). */
   programs?: readonly string[];
   /** Program types for sections that do not determine one. */
@@ -261,6 +270,23 @@ function createMap(spec: MapSpec, btf: KernelBtf | undefined): KernelMap {
 }
 
 /**
+ * The kernel's verifier refused a program: add tsbpf's plain-words
+ * explanation of the same rejection (what was unsafe, the source lines that
+ * led there, the usual fix) to the error, when tsbpf's verifier agrees.
+ */
+function withVerifierExplanation(error: unknown, program: ProgramSpec, type: number, spec: CollectionSpec): unknown {
+  if (!(error instanceof BpfSyscallError) || (error.code !== 'EACCES' && error.code !== 'EINVAL' && error.code !== 'E2BIG')) return error;
+  let result: VerifyResult;
+  try {
+    result = verify(program, { type, maps: spec.maps, logLevel: 0 });
+  } catch {
+    return error; // tsbpf's verifier cannot judge this program (it says why when run directly)
+  }
+  if (result.error) error.message += `\ntsbpf's verifier: ${result.error.message.split('\n').at(-1)}\n${formatExplanation(result.error.explanation)}`;
+  return error;
+}
+
+/**
  * The verifier refuses a reachable instruction that CO-RE poisoned (a call
  * to unknown#195896080): say which relocation poisoned it and why, as
  * libbpf does, instead of the bare verifier message.
@@ -371,6 +397,8 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
       } else {
         instructions = p.instructions.map((i) => ({ ...i }));
       }
+      const verifiable = { ...p, instructions: instructions.map((i) => ({ ...i })), coreRelocations: [] };
+      if (options.verify) assertAccepted(p.name, verify(verifiable, { type, maps: spec.maps }));
       relocate(p, instructions, collection.maps, spec, ksyms);
       const hasBtfInfo = btf !== undefined && p.funcInfo.length > 0;
       try {
@@ -404,7 +432,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
             : {}),
         });
       } catch (error) {
-        throw explainPoisonedCoreAccess(explainPoisonedKfuncCall(error, spec, p.name), coreReport);
+        throw explainPoisonedCoreAccess(explainPoisonedKfuncCall(withVerifierExplanation(error, verifiable, type, spec), spec, p.name), coreReport);
       }
     }
     for (const m of Object.values(spec.maps)) {

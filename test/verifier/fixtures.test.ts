@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { BpfSyscallError, loadCollection } from '../../src/kernel/index.ts';
 import { type CollectionSpec, loadCollectionSpec } from '../../src/object/index.ts';
-import { verify } from '../../src/verifier/index.ts';
+import { VerifierError, verify } from '../../src/verifier/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
@@ -81,4 +81,13 @@ test('the kernel gives the same verdicts and messages on the same objects', { sk
     const spec = loadCollectionSpec(compileBpf(fixturePath('runtime', file)));
     for (const name of Object.keys(spec.programs)) assert.equal(kernelMessage(spec, name), KNOWN_REFUSED[`${file}:${name}`] ?? 'accept', `${file}: ${name}`);
   }
+});
+
+test('a kernel refusal carries tsbpf\'s explanation; verify: true refuses before BPF_PROG_LOAD', { skip: clangSkip || skipWithoutKernel() }, () => {
+  const spec = loadCollectionSpec(compileBpf(fixturePath('verifier', 'unsafe.c')));
+  assert.throws(
+    () => loadCollection(spec, { programs: ['unchecked_packet'] }),
+    (e: Error) => e instanceof BpfSyscallError && /tsbpf's verifier: R1 offset is outside of the packet\nwhy: .*\npath:\n {2}unsafe\.c:\d+: .*\n[\s\S]*fix: Compare against data_end/.test(e.message),
+  );
+  assert.throws(() => loadCollection(spec, { programs: ['missing_null_check'], verify: true }), (e: Error) => e instanceof VerifierError && e.kernelMessage === "R0 invalid mem access 'map_value_or_null'");
 });
