@@ -1,0 +1,38 @@
+/** `tsbpf verify` as a user runs it: verdicts, exit codes, the log, JSON and bad arguments. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawnTsbpf } from '../support/cli.ts';
+
+test('tsbpf verify accepts the example and exits 0', async () => {
+  const out = await spawnTsbpf(['verify', 'examples/xdp-drop-udp.s', '--type', 'xdp']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^xdp_drop_udp \(xdp\): accepted, \d+ insns processed/);
+});
+
+test('tsbpf verify explains a rejection and exits 1; --json carries the same', async () => {
+  const program = '*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = 0\nr0 = *(u64 *)(r1 + 0)\nexit\n';
+  const text = await spawnTsbpf(['verify', '-', '--type', 'xdp'], program);
+  assert.equal(text.code, 1, text.stderr);
+  assert.match(text.stdout, /R1 invalid mem access 'scalar'\n/);
+  assert.match(text.stdout, /processed \d+ insns \(limit 1000000\)/);
+  assert.match(text.stdout, /why: R1 holds a plain number/);
+  const json = await spawnTsbpf(['verify', '-', '--type', 'xdp', '--json'], program);
+  assert.equal(json.code, 1);
+  const result = JSON.parse(json.stdout) as { accepted: boolean; error: { insnIndex: number; message: string; explanation: { kind: string } } };
+  assert.equal(result.accepted, false);
+  assert.equal(result.error.insnIndex, 4);
+  assert.equal(result.error.explanation.kind, 'not-a-pointer');
+});
+
+test('tsbpf verify: bad arguments and bad input are clear errors', async () => {
+  const noType = await spawnTsbpf(['verify', 'examples/xdp-drop-udp.s']);
+  assert.equal(noType.code, 2);
+  assert.match(noType.stderr, /not an ELF object; to use it as assembly give --type SECTION/);
+  const level = await spawnTsbpf(['verify', 'examples/xdp-drop-udp.s', '--type', 'xdp', '--log-level', '3']);
+  assert.equal(level.code, 2);
+  assert.match(level.stderr, /--log-level takes 0, 1 or 2, not '3'/);
+  const garbage = await spawnTsbpf(['verify', '-', '--type', 'xdp'], 'r0 = = 1\n');
+  assert.notEqual(garbage.code, 0);
+  assert.match(garbage.stderr, /-:1:6: expected a register/);
+  assert.doesNotMatch(garbage.stderr, /at .*\.ts:\d+/, 'no stack trace');
+});
