@@ -14,7 +14,7 @@ import { LdImm64Src } from '../isa/index.ts';
 import { type CollectionSpec, type MapSpec, type ProgramSpec, applyProgramCore } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
-import type { VerifierMap } from './state.ts';
+import type { MapValueField, VerifierMap } from './state.ts';
 import { Verifier } from './verifier.ts';
 
 export { Rejection, VerifierError } from './errors.ts';
@@ -96,7 +96,8 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
   const wrap = (name: string, mapSpec: MapSpec): VerifierMap => {
     let m = byName.get(name);
     if (m === undefined) {
-      m = { name: name.length > 15 ? name.slice(0, 15) : name, spec: mapSpec, uid: ++mapUid };
+      const fields = spec?.btf !== undefined && mapSpec.btfValueTypeId ? specialFields(spec.btf, mapSpec.btfValueTypeId) : [];
+      m = { name: name.length > 15 ? name.slice(0, 15) : name, spec: mapSpec, uid: ++mapUid, fields };
       byName.set(name, m);
     }
     return m;
@@ -140,6 +141,42 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     result.error = { insnIndex: r.insnIndex, message: r.message, errno: r.errno, explanation: explain(r.message, outcome.failingPath, spec?.lineInfo ?? []) };
   }
   return result;
+}
+
+/** Kernel-managed fields a map value's BTF type contains (btf_parse_fields), with their offsets. */
+const SPECIAL_FIELDS: Readonly<Record<string, string>> = {
+  bpf_spin_lock: 'bpf_spin_lock',
+  bpf_res_spin_lock: 'bpf_res_spin_lock',
+  bpf_timer: 'bpf_timer',
+  bpf_wq: 'bpf_wq',
+  bpf_list_head: 'bpf_list_head',
+  bpf_list_node: 'bpf_list_node',
+  bpf_rb_root: 'bpf_rb_root',
+  bpf_rb_node: 'bpf_rb_node',
+  bpf_refcount: 'bpf_refcount',
+  bpf_task_work: 'bpf_task_work',
+};
+
+function specialFields(btf: Btf, typeId: number, base = 0, depth = 0): MapValueField[] {
+  if (depth > 8) return [];
+  let type;
+  try {
+    type = btf.resolve(typeId);
+  } catch {
+    return [];
+  }
+  if (type.kind === 'struct' || type.kind === 'union') {
+    const kind = SPECIAL_FIELDS[type.name];
+    if (kind !== undefined) return [{ kind, offset: base, size: type.size }];
+    return type.members.flatMap((m) => specialFields(btf, m.type, base + Math.floor(m.bitOffset / 8), depth + 1));
+  }
+  if (type.kind === 'array' && type.nelems > 0 && type.nelems <= 64) {
+    const elemSize = btf.sizeOf(type.elemType);
+    const inner = specialFields(btf, type.elemType, 0, depth + 1);
+    if (inner.length === 0) return [];
+    return Array.from({ length: type.nelems }, (_, i) => inner.map((f) => ({ ...f, offset: base + i * elemSize + f.offset }))).flat();
+  }
+  return [];
 }
 
 /** Verifies every program of a collection, by program name. */

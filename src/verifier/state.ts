@@ -45,6 +45,15 @@ export interface VerifierMap {
   readonly spec: MapSpec;
   /** Stable identity for pointer comparisons between states. */
   readonly uid: number;
+  /** Special fields of the value found in its BTF type (bpf_spin_lock, bpf_timer...), which programs may not read or write directly. */
+  readonly fields: readonly MapValueField[];
+}
+
+export interface MapValueField {
+  /** The kernel's name for the field type: 'bpf_spin_lock', 'bpf_timer'... */
+  readonly kind: string;
+  readonly offset: number;
+  readonly size: number;
 }
 
 export interface Reg {

@@ -790,6 +790,7 @@ export class Verifier {
       leak('map');
       this.checkMapAccessType(idx, reg, off, size, write);
       this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.valueSize, false, 'value');
+      this.checkSpecialFields(idx, reg, off, size);
       if (!write && tnumIsConst(reg.v.var)) {
         const constant = readOnlyMapValue(reg.map!, off + Number(reg.v.var.value), size, sx);
         if (constant !== undefined) loaded = knownScalar(constant);
@@ -900,6 +901,27 @@ export class Verifier {
     if (!tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off))), size)) {
       throw new Rejection(idx, `misaligned ${desc}access off ${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
     }
+  }
+
+  /** check_map_access: locks, timers and other kernel-managed fields are not plain memory. */
+  private checkSpecialFields(idx: number, reg: Reg, off: number, size: number): void {
+    for (const field of reg.map!.fields) {
+      if (reg.v.smin + BigInt(off) < BigInt(field.offset + field.size) && BigInt(field.offset) < reg.v.umax + BigInt(off + size)) {
+        throw new Rejection(idx, `${field.kind} cannot be accessed directly by load/store`);
+      }
+    }
+  }
+
+  /** process_spin_lock: the lock a bpf_spin_lock/unlock argument points to, as a key identifying it. */
+  private spinLockKey(idx: number, regno: number, reg: Reg): number {
+    const map = reg.map;
+    if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) return this.newId();
+    const lock = map.fields.find((f) => f.kind === 'bpf_spin_lock');
+    if (lock === undefined) throw new Rejection(idx, `map '${map.name}' has no valid bpf_spin_lock`, 'EINVAL');
+    if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
+    const off = Number(reg.v.var.value) + reg.off;
+    if (off !== lock.offset) throw new Rejection(idx, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, 'EINVAL');
+    return map.uid * 1_000_000 + reg.id;
   }
 
   private checkMapAccessType(idx: number, reg: Reg, off: number, size: number, write: boolean): void {
@@ -1308,7 +1330,9 @@ export class Verifier {
     forEachReg(state, (r) => {
       if (!mayBeNull(r.type) || r.id !== id) return r;
       if (isNull) return knownScalar(0n);
-      return { ...r, type: r.type & ~MAYBE_NULL, id: 0 };
+      // A map value holding a spin lock keeps its id: the lock is identified by it (reg_may_point_to_spin_lock).
+      const lockable = baseOf(r.type) === RegType.PTR_TO_MAP_VALUE && r.map?.fields.some((f) => f.kind === 'bpf_spin_lock');
+      return { ...r, type: r.type & ~MAYBE_NULL, id: lockable ? r.id : 0 };
     });
   }
 
@@ -1386,8 +1410,9 @@ export class Verifier {
     if (opSource(insn.opcode) !== Source.K || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || opClass(insn.opcode) === InsnClass.JMP32) {
       throw new Rejection(idx, 'BPF_EXIT uses reserved fields', 'EINVAL');
     }
-    if (this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     const frame = this.frame();
+    // A lock may be held across a subprogram's return; the main program must release it.
+    if (this.cur.activeLock && (this.cur.frames.length === 1 || frame.callback)) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     if (this.cur.frames.length > 1) {
       const r0 = this.readReg(idx, 0);
       const caller = this.cur.frames[this.cur.frames.length - 2]!;
@@ -1470,9 +1495,10 @@ export class Verifier {
     if (helper.name === 'get_local_storage' && !isNullReg(this.regs()[2]!)) throw new Rejection(idx, "get_local_storage() doesn't support non-zero flags", 'EINVAL');
     if (helper.name === 'spin_lock') {
       if (this.cur.activeLock) throw new Rejection(idx, 'Locking two bpf_spin_locks are not allowed', 'EINVAL');
-      this.cur.activeLock = this.newId();
+      this.cur.activeLock = this.spinLockKey(idx, 1, this.regs()[1]!);
     } else if (helper.name === 'spin_unlock') {
       if (!this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock without taking a lock', 'EINVAL');
+      if (this.spinLockKey(idx, 1, this.regs()[1]!) !== this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock of different lock', 'EINVAL');
       this.cur.activeLock = 0;
     }
     const callback = CALLBACK_HELPERS[helper.name];
@@ -1566,7 +1592,7 @@ export class Verifier {
         if (meta.map === undefined) throw new Rejection(idx, 'kernel subsystem misconfigured verifier', 'EINVAL');
         const inner = meta.map.spec.innerMap;
         if ((meta.map.spec.type === MapType.ARRAY_OF_MAPS || meta.map.spec.type === MapType.HASH_OF_MAPS) && inner) {
-          r0 = pointerReg(RegType.CONST_PTR_TO_MAP | (flags & MAYBE_NULL), { map: { name: inner.name, spec: inner, uid: meta.map.uid + 0.5 } });
+          r0 = pointerReg(RegType.CONST_PTR_TO_MAP | (flags & MAYBE_NULL), { map: { name: inner.name, spec: inner, uid: meta.map.uid + 0.5, fields: [] } });
         } else {
           r0 = pointerReg(RegType.PTR_TO_MAP_VALUE | (flags & MAYBE_NULL), { map: meta.map });
         }
@@ -1738,6 +1764,7 @@ export class Verifier {
       case RegType.PTR_TO_MAP_VALUE:
         this.checkMapAccessType(idx, reg, reg.off, size, write);
         this.checkMemRegion(idx, regno, reg, reg.off, size, reg.map!.spec.valueSize, zeroOk, 'value');
+        this.checkSpecialFields(idx, reg, reg.off, size);
         return;
       case RegType.PTR_TO_MEM:
         if (write && reg.type & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(reg.type)}`);
