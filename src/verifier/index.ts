@@ -123,6 +123,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     logLevel: options.logLevel ?? 1,
     lineInfo: spec?.lineInfo ?? [],
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
+    voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
   });
   const verificationTimeUs = Math.round((performance.now() - started) * 1000);
   const result: VerifyResult = {
@@ -141,6 +142,23 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     result.error = { insnIndex: r.insnIndex, message: r.message, errno: r.errno, explanation: explain(r.message, outcome.failingPath, spec?.lineInfo ?? []) };
   }
   return result;
+}
+
+/** Functions whose BTF prototype returns void, by first instruction (from func_info). */
+function voidFunctionStarts(spec: ProgramSpec): Set<number> {
+  const starts = new Set<number>();
+  if (spec.btf === undefined) return starts;
+  for (const info of spec.funcInfo) {
+    try {
+      const func = spec.btf.typeById(info.typeId);
+      if (func.kind !== 'func') continue;
+      const proto = spec.btf.typeById(func.type);
+      if (proto.kind === 'func_proto' && proto.returnType === 0) starts.add(info.insnIndex);
+    } catch {
+      // malformed func_info is the loader's concern; the kernel would refuse it there
+    }
+  }
+  return starts;
 }
 
 /** Kernel-managed fields a map value's BTF type contains (btf_parse_fields), with their offsets. */

@@ -124,6 +124,8 @@ export interface VerifierInput {
   lineInfo: readonly LineInfo[];
   /** Names of the functions starting at these instructions (for messages). */
   functionNames: ReadonlyMap<number, string>;
+  /** First instructions of functions whose BTF prototype returns void. */
+  voidFunctions: ReadonlySet<number>;
 }
 
 export interface VerifierStats {
@@ -252,6 +254,7 @@ export class Verifier {
     let rejection: Rejection | undefined;
     try {
       this.validateInstructions();
+      this.checkLdAbsFunctions();
       this.cur = this.initialState();
       if (this.log.level > 0) this.log.write(`0:${formatFrame(this.frame())}\n`);
       this.explore();
@@ -284,6 +287,22 @@ export class Verifier {
       const problem = instructionProblem(i, this.insns[t + 1]);
       if (problem !== undefined) throw new Rejection(t, problem, 'EINVAL');
       if (isLddw(i)) t++;
+    }
+  }
+
+  /** check_btf_func: a subprogram using LD_ABS/LD_IND (which may return 0 for it) must return a scalar. */
+  private checkLdAbsFunctions(): void {
+    const { subprogs } = this.shape;
+    for (let k = 1; k < subprogs.length; k++) {
+      const sp = subprogs[k]!;
+      if (!this.input.voidFunctions.has(sp.start)) continue;
+      for (let t = sp.start; t < sp.end; t++) {
+        const i = this.insns[t]!;
+        const mode = opMode(i.opcode);
+        if (opClass(i.opcode) === InsnClass.LD && (mode === Mode.ABS || mode === Mode.IND)) {
+          throw new Rejection(sp.start, "LD_ABS is only allowed in functions that return 'int'.", 'EINVAL');
+        }
+      }
     }
   }
 
@@ -515,8 +534,8 @@ export class Verifier {
           this.checkLdImm64(idx, insn);
           this.cur.insnIdx = idx + 2;
         } else {
-          this.checkLdAbs(idx, insn);
           this.cur.insnIdx = idx + 1;
+          this.checkLdAbs(idx, insn);
         }
         return false;
       default:
@@ -1180,23 +1199,40 @@ export class Verifier {
     }
   }
 
-  /** check_ld_abs: LD_ABS / LD_IND read packet bytes through the skb in r6; r0 gets the value. */
+  /**
+   * check_ld_abs: LD_ABS / LD_IND read packet bytes through the skb in r6;
+   * r0 gets the value. A failed read ends the program with 0, so inside a
+   * subprogram it may also return to the caller at once with r0 = 0.
+   */
   private checkLdAbs(idx: number, insn: Instruction): void {
     const t = this.input.programType;
     if (t !== ProgramType.SOCKET_FILTER && t !== ProgramType.SCHED_CLS && t !== ProgramType.SCHED_ACT) {
       throw new Rejection(idx, 'BPF_LD_[ABS|IND] instructions not allowed for this program type', 'EINVAL');
     }
+    if (this.cur.frames.some((f) => f.callback)) throw new Rejection(idx, 'cannot use BPF_LD_[ABS|IND] within callback', 'EINVAL');
     const mode = opMode(insn.opcode);
     if (insn.dst !== 0 || insn.offset !== 0 || opSize(insn.opcode) === Size.DW || (mode === Mode.ABS && insn.src !== 0)) {
       throw new Rejection(idx, 'BPF_LD_[ABS|IND] uses reserved fields', 'EINVAL');
     }
     const ctx = this.readReg(idx, 6);
-    if (mode === Mode.IND) this.readReg(idx, insn.src);
-    if (this.cur.refs.length > 0) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be mixed with socket references', 'EINVAL');
+    if (this.cur.refs.length > 0) {
+      const lines = this.cur.refs.map((ref) => `Unreleased reference id=${ref.id} alloc_insn=${ref.insnIdx}`);
+      throw new Rejection(idx, `${lines.join('\n')}\nBPF_LD_[ABS|IND] cannot be mixed with socket references`, 'EINVAL');
+    }
     if (this.cur.activeLock) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', 'EINVAL');
     if (ctx.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb', 'EINVAL');
+    if (mode === Mode.IND) this.readReg(idx, insn.src);
+    if (ctx.off !== 0 || !tnumIsConst(ctx.v.var) || ctx.v.var.value !== 0n) throw new Rejection(idx, `dereference of modified ctx ptr R6 off=${ctx.off} disallowed`);
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, scalarReg(scalarTruncate(SCALAR_UNKNOWN, sizeBytes(opSize(insn.opcode)) as 1 | 2 | 4)));
+    if (this.cur.frames.length > 1) {
+      this.pushBranch(idx + 1, cloneState(this.cur));
+      this.writeReg(0, knownScalar(0n));
+      const frame = this.cur.frames.pop()!;
+      const caller = this.frame();
+      caller.regs[0] = knownScalar(0n);
+      this.cur.insnIdx = frame.callsite + 1;
+    }
   }
 
   // ---- jumps, calls, exits -----------------------------------------------------------------
