@@ -1781,7 +1781,6 @@ export class Verifier {
     if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
     const memReg = this.regs()[regno - 1]!;
     if (zeroOk && v.umax === 0n && isNullReg(memReg)) return;
-    if (isNullReg(memReg) && memArgType & MAYBE_NULL) return;
     this.helperMemAccess(idx, regno - 1, memReg, Number(v.umax), (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
   }
 
