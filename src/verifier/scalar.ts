@@ -157,7 +157,6 @@ class Reg {
     this.smax = minBig(this.smax, toS64(value | (mask & S64_MAX)));
     this.umin = maxBig(this.umin, value);
     this.umax = minBig(this.umax, value | mask);
-    if (mask === 0n) return;
     // The u64 range and the tnum may share a single value: then that is the value.
     const next = tnumStep(this.var, this.umin);
     const uminInTnum = (this.umin & ~mask) === value;
@@ -302,8 +301,16 @@ class Reg {
     }
   }
 
-  isInvalid(): boolean {
-    return this.umin > this.umax || this.smin > this.smax || this.u32min > this.u32max || this.s32min > this.s32max;
+  /** reg_bounds_sanity_check: bounds that contradict each other or a constant tnum. */
+  violatesInvariants(): boolean {
+    if (this.umin > this.umax || this.smin > this.smax || this.u32min > this.u32max || this.s32min > this.s32max) return true;
+    const { value, mask } = this.var;
+    if (mask === 0n && (this.umin !== value || this.umax !== value || this.smin !== toS64(value) || this.smax !== toS64(value))) return true;
+    if ((mask & U32_MASK_BIG) === 0n) {
+      const u = lowU32(value);
+      if (this.u32min !== u || this.u32max !== u || this.s32min !== (u | 0) || this.s32max !== (u | 0)) return true;
+    }
+    return false;
   }
 }
 
@@ -685,6 +692,30 @@ export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, 
   return r.freeze();
 }
 
+/**
+ * The kernel's maybe_fork_scalars: before `dst &= K` or `dst |= K` with dst
+ * in [-1, 0] (64-bit, else 32-bit signed), the verifier splits the state.
+ * It continues with dst = -1 (`current`) and pushes a state that re-runs
+ * the same instruction with dst = 0 (`pushed`); masks built by `x s>>= 63`
+ * then stay exact. Undefined when the kernel does not fork. Call it before
+ * scalarAlu for AND and OR to explore what the kernel explores.
+ */
+export function scalarAluFork(op: number, dst: Scalar, src: Scalar): { current: Scalar; pushed: Scalar } | undefined {
+  if ((op !== AluOp.AND && op !== AluOp.OR) || src.var.mask !== 0n) return undefined;
+  const current = new Reg(dst);
+  const pushed = new Reg(dst);
+  if (dst.smin === -1n && dst.smax === 0n) {
+    current.markKnown(-1n);
+    pushed.markKnown(0n);
+  } else if (dst.s32min === -1 && dst.s32max === 0) {
+    current.markKnown32(-1);
+    pushed.markKnown32(0);
+  } else {
+    return undefined;
+  }
+  return { current: current.freeze(), pushed: pushed.freeze() };
+}
+
 /** dst = -dst (BPF_NEG), tracked as 0 - dst. */
 export function scalarNeg(s: Scalar, alu32: boolean): Scalar {
   return scalarAlu(AluOp.NEG, s, s, alu32);
@@ -1043,7 +1074,9 @@ function refine(r1: Reg, r2: Reg, op: number, is32: boolean): void {
  * The values of `a` and `b` on the side of `if a OP b` given by `taken`
  * (regs_refine_cond_op then reg_bounds_sync on both). Undefined when that
  * side cannot happen: branchTaken rules it out, or the refined bounds
- * contradict each other.
+ * contradict each other or the tnum (no value satisfies them). The 6.18
+ * kernel still explores some of the latter sides with registers it prints
+ * as 0; this model prunes them, which is sound.
  */
 export function refineBranch(a: Scalar, b: Scalar, op: number, is32: boolean, taken: boolean): { a: Scalar; b: Scalar } | undefined {
   const predicted = branchTaken(a, b, op, is32);
@@ -1055,8 +1088,26 @@ export function refineBranch(a: Scalar, b: Scalar, op: number, is32: boolean, ta
   refine(r1, r2, effective, is32);
   r1.sync();
   r2.sync();
-  if (r1.isInvalid() || r2.isInvalid()) return undefined;
+  if (r1.violatesInvariants() || r2.violatesInvariants()) return undefined;
   return { a: r1.freeze(), b: r2.freeze() };
+}
+
+/**
+ * refineBranch for `if rX OP rX`: branchTaken(a, a, ...) decides, and the
+ * 6.18 kernel refines the one register as both operands in turn (so a
+ * comparison that cannot hold, like rX < rX, still narrows it by one on
+ * its dead side). Undefined when the side cannot happen.
+ */
+export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, taken: boolean): Scalar | undefined {
+  const predicted = branchTaken(a, a, op, is32);
+  if (predicted !== -1) return (predicted === 1) === taken ? a : undefined;
+  const effective = taken ? op : REVERSED[op];
+  if (effective === undefined) return a;
+  const r = new Reg(a);
+  refine(r, r, effective, is32);
+  r.sync();
+  r.sync();
+  return r.violatesInvariants() ? undefined : r.freeze();
 }
 
 // ---------------------------------------------------------------- pruning and checks

@@ -12,7 +12,9 @@ import {
   SCALAR_UNKNOWN,
   branchTaken,
   refineBranch,
+  refineBranchSameRegister,
   scalarAlu,
+  scalarAluFork,
   scalarBswap,
   scalarConst,
   scalarMovSx,
@@ -96,6 +98,9 @@ export function generateProgram(rand: Rand, length: number): GeneratedProgram {
   };
   const alu = (op: number, dst: number, src: number | { imm: number }, is32: boolean, extra = ''): void => {
     const srcScalar = typeof src === 'number' ? regs[src]! : scalarConst(BigInt(src.imm));
+    // The kernel forks here; this path continues with the forked value of dst.
+    const fork = scalarAluFork(op, regs[dst]!, srcScalar);
+    if (fork) regs[dst] = fork.current;
     const instruction = typeof src === 'number' ? (is32 ? alu32Reg : alu64Reg)(op as AluOp, dst, src) : (is32 ? alu32Imm : alu64Imm)(op as AluOp, dst, src.imm);
     const at = emit([instruction]);
     const text = `${is32 ? 'w' : 'r'}${dst} ${ALU_NAMES[op]} ${typeof src === 'number' ? `${is32 ? 'w' : 'r'}${src}` : src.imm}${extra}`;
@@ -118,6 +123,7 @@ export function generateProgram(rand: Rand, length: number): GeneratedProgram {
       alu(AluOp.LSH, 0, { imm: 32 }, false);
       alu(AluOp.ARSH, 0, { imm: 32 }, false);
     } else if (shape < 0.8) alu(AluOp.AND, 0, { imm: randomImm(rand) }, true);
+    else if (shape < 0.9) alu(AluOp.ARSH, 0, { imm: rand() < 0.5 ? 63 : 62 }, false);
     const zero = emit([mov64Imm(reg, 0)]);
     record(zero, reg, scalarConst(0n), `r${reg} = 0`);
     alu(AluOp.OR, reg, 0, false);
@@ -175,7 +181,9 @@ export function generateProgram(rand: Rand, length: number): GeneratedProgram {
       const op = pick(rand, JMP_OPS);
       const useReg = rand() < 0.5;
       let src = pick(rand, WORK_REGS);
-      if (src === dst) src = dst === 9 ? 1 : dst + 1;
+      const sameRegister = useReg && rand() < 0.15;
+      if (sameRegister) src = dst;
+      else if (src === dst) src = dst === 9 ? 1 : dst + 1;
       const imm = randomImm(rand);
       const a = regs[dst]!;
       const b = useReg ? regs[src]! : scalarConst(BigInt(imm));
@@ -190,6 +198,15 @@ export function generateProgram(rand: Rand, length: number): GeneratedProgram {
         continue;
       }
       undecidedJumps.push(at);
+      if (sameRegister) {
+        const taken = refineBranchSameRegister(a, op, is32, true);
+        const fallThrough = refineBranchSameRegister(a, op, is32, false);
+        expectations.push({ slot: at, where: 'branch', reg: dst, expected: taken ? scalarToString(taken) : 'impossible', text: `${text} (taken)` });
+        expectations.push({ slot: at, where: 'insn', reg: dst, expected: fallThrough ? scalarToString(fallThrough) : 'impossible', text: `${text} (fall-through)` });
+        if (fallThrough === undefined) alive = false;
+        else regs[dst] = fallThrough;
+        continue;
+      }
       const taken = refineBranch(a, b, op, is32, true);
       const fallThrough = refineBranch(a, b, op, is32, false);
       const report = (where: 'insn' | 'branch', outcome: { a: Scalar; b: Scalar } | undefined): void => {
