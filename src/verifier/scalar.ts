@@ -73,6 +73,16 @@ const lowS32 = (v: bigint): number => Number(v & U32_MASK_BIG) | 0;
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
+/** max(v, (v & ~0xffffffff) | low) for an unsigned 64-bit v. */
+function withLowWordAtLeast(v: bigint, low: number): bigint {
+  return low > lowU32(v) ? (v & HIGH32) | BigInt(low) : v;
+}
+
+/** min(v, (v & ~0xffffffff) | low) for an unsigned 64-bit v. */
+function withLowWordAtMost(v: bigint, low: number): bigint {
+  return low < lowU32(v) ? (v & HIGH32) | BigInt(low) : v;
+}
+
 /** The mutable working copy of a scalar the kernel's steps operate on. */
 class Reg {
   var: Tnum;
@@ -173,36 +183,41 @@ class Reg {
 
   /** __reg32_deduce_bounds: 32-bit bounds from the 64-bit ones and signed from unsigned. */
   deduce32(): void {
-    if (this.umin >> 32n === this.umax >> 32n) {
-      const lo = lowU32(this.umin);
-      const hi = lowU32(this.umax);
-      this.u32min = Math.max(this.u32min, lo);
-      this.u32max = Math.min(this.u32max, hi);
-      if ((lo | 0) <= (hi | 0)) {
-        this.s32min = Math.max(this.s32min, lo | 0);
-        this.s32max = Math.min(this.s32max, hi | 0);
+    // Each 64-bit bound split once into its upper word (signed for smin/smax, as `>> 32` does) and low word.
+    const uminHi = Number(this.umin >> 32n);
+    const umaxHi = Number(this.umax >> 32n);
+    const sminHi = Number(this.smin >> 32n);
+    const smaxHi = Number(this.smax >> 32n);
+    const uminLo = lowU32(this.umin);
+    const umaxLo = lowU32(this.umax);
+    const sminLo = lowU32(this.smin);
+    const smaxLo = lowU32(this.smax);
+    if (uminHi === umaxHi) {
+      this.u32min = Math.max(this.u32min, uminLo);
+      this.u32max = Math.min(this.u32max, umaxLo);
+      if ((uminLo | 0) <= (umaxLo | 0)) {
+        this.s32min = Math.max(this.s32min, uminLo | 0);
+        this.s32max = Math.min(this.s32max, umaxLo | 0);
       }
     }
-    if (this.smin >> 32n === this.smax >> 32n) {
-      const lo = lowU32(this.smin);
-      const hi = lowU32(this.smax);
-      if (lo <= hi) {
-        this.u32min = Math.max(this.u32min, lo);
-        this.u32max = Math.min(this.u32max, hi);
+    if (sminHi === smaxHi) {
+      if (sminLo <= smaxLo) {
+        this.u32min = Math.max(this.u32min, sminLo);
+        this.u32max = Math.min(this.u32max, smaxLo);
       }
-      if ((lo | 0) <= (hi | 0)) {
-        this.s32min = Math.max(this.s32min, lo | 0);
-        this.s32max = Math.min(this.s32max, hi | 0);
+      if ((sminLo | 0) <= (smaxLo | 0)) {
+        this.s32min = Math.max(this.s32min, sminLo | 0);
+        this.s32max = Math.min(this.s32max, smaxLo | 0);
       }
     }
     // Upper words differing by one while the low words go from negative to non-negative: still one s32 range.
-    if (((lowU32(this.umin >> 32n) + 1) >>> 0) === lowU32(this.umax >> 32n) && lowS32(this.umin) < 0 && lowS32(this.umax) >= 0) {
-      this.s32min = Math.max(this.s32min, lowS32(this.umin));
-      this.s32max = Math.min(this.s32max, lowS32(this.umax));
+    if (((uminHi + 1) >>> 0) === umaxHi >>> 0 && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
+      this.s32min = Math.max(this.s32min, uminLo | 0);
+      this.s32max = Math.min(this.s32max, umaxLo | 0);
     }
-    if (((lowU32(this.smin >> 32n) + 1) >>> 0) === lowU32(this.smax >> 32n) && lowS32(this.smin) < 0 && lowS32(this.smax) >= 0) {
-      this.s32min = Math.max(this.s32min, lowS32(this.smin));
-      this.s32max = Math.min(this.s32max, lowS32(this.smax));
+    if (((sminHi + 1) >>> 0) === smaxHi >>> 0 && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
+      this.s32min = Math.max(this.s32min, sminLo | 0);
+      this.s32max = Math.min(this.s32max, smaxLo | 0);
     }
     if ((this.u32min | 0) <= (this.u32max | 0)) {
       this.s32min = Math.max(this.s32min, this.u32min | 0);
@@ -242,19 +257,18 @@ class Reg {
 
   /** __reg_deduce_mixed_bounds: 64-bit bounds tightened with the 32-bit ones. */
   deduceMixed(): void {
-    const u32min = BigInt(this.u32min);
-    const u32max = BigInt(this.u32max);
-    this.umin = maxBig(this.umin, (this.umin & HIGH32) | u32min);
-    this.umax = minBig(this.umax, (this.umax & HIGH32) | u32max);
-    this.smin = maxBig(this.smin, toS64((toU64(this.smin) & HIGH32) | u32min));
-    this.smax = minBig(this.smax, toS64((toU64(this.smax) & HIGH32) | u32max));
+    // Replacing a bound's low word keeps its upper word, so the new bound is tighter exactly when its low word is.
+    this.umin = withLowWordAtLeast(this.umin, this.u32min);
+    this.umax = withLowWordAtMost(this.umax, this.u32max);
+    this.smin = toS64(withLowWordAtLeast(toU64(this.smin), this.u32min));
+    this.smax = toS64(withLowWordAtMost(toU64(this.smax), this.u32max));
     if (this.s32min >>> 0 <= this.s32max >>> 0) {
-      const lo = BigInt(this.s32min >>> 0);
-      const hi = BigInt(this.s32max >>> 0);
-      this.umin = maxBig(this.umin, (this.umin & HIGH32) | lo);
-      this.umax = minBig(this.umax, (this.umax & HIGH32) | hi);
-      this.smin = maxBig(this.smin, toS64((toU64(this.smin) & HIGH32) | lo));
-      this.smax = minBig(this.smax, toS64((toU64(this.smax) & HIGH32) | hi));
+      const lo = this.s32min >>> 0;
+      const hi = this.s32max >>> 0;
+      this.umin = withLowWordAtLeast(this.umin, lo);
+      this.umax = withLowWordAtMost(this.umax, hi);
+      this.smin = toS64(withLowWordAtLeast(toU64(this.smin), lo));
+      this.smax = toS64(withLowWordAtMost(toU64(this.smax), hi));
     }
     // After a sign-extending load: a non-negative low word within [S32_MIN, S32_MAX] means the upper word is zero.
     if (this.s32min >= 0 && this.smin >= BigInt(S32_MIN) && this.smax <= BigInt(S32_MAX)) {
@@ -270,6 +284,17 @@ class Reg {
     this.deduceMixed();
   }
 
+  /** One round of deduceBounds; whether it changed anything. */
+  deduceChanges(): boolean {
+    const { smin, smax, umin, umax, s32min, s32max, u32min, u32max } = this;
+    const before = this.var;
+    this.deduceBounds();
+    return (
+      smin !== this.smin || smax !== this.smax || umin !== this.umin || umax !== this.umax ||
+      s32min !== this.s32min || s32max !== this.s32max || u32min !== this.u32min || u32max !== this.u32max || before !== this.var
+    );
+  }
+
   /** __reg_bound_offset: known bits from the unsigned ranges. */
   boundOffset(): void {
     const var64 = tnumIntersect(this.var, tnumRange(this.umin, this.umax));
@@ -280,9 +305,8 @@ class Reg {
   /** reg_bounds_sync */
   sync(): void {
     this.updateBounds();
-    this.deduceBounds();
-    this.deduceBounds();
-    this.deduceBounds();
+    // The kernel deduces three times; once a round changes nothing, the next ones cannot either.
+    for (let round = 0; round < 3 && this.deduceChanges(); round++);
     this.boundOffset();
     this.updateBounds();
   }
@@ -637,6 +661,30 @@ function isTracked(op: number, src: Scalar, alu32: boolean): boolean {
 }
 
 /**
+ * A tracked operation on two constants: the kernel's transfer functions give
+ * exactly the concrete result (32-bit ones zero-extended), so compute it.
+ */
+function constantAlu(op: number, a: bigint, b: bigint, alu32: boolean): bigint {
+  const width = alu32 ? 32 : 64;
+  if (alu32) {
+    a &= U32_MASK_BIG;
+    b &= U32_MASK_BIG;
+  }
+  switch (op) {
+    case AluOp.ADD: return BigInt.asUintN(width, a + b);
+    case AluOp.SUB: return BigInt.asUintN(width, a - b);
+    case AluOp.NEG: return BigInt.asUintN(width, -a);
+    case AluOp.MUL: return BigInt.asUintN(width, a * b);
+    case AluOp.AND: return a & b;
+    case AluOp.OR: return a | b;
+    case AluOp.XOR: return a ^ b;
+    case AluOp.LSH: return BigInt.asUintN(width, a << b);
+    case AluOp.RSH: return a >> b;
+    default: return BigInt.asUintN(width, BigInt.asIntN(width, a) >> b); // ARSH
+  }
+}
+
+/**
  * dst = dst OP src for scalars (adjust_scalar_min_max_vals). A 32-bit op
  * works on the low words and zero-extends. Operations the kernel does not
  * track (division, modulo, shifts by a non-constant or too large amount)
@@ -645,6 +693,7 @@ function isTracked(op: number, src: Scalar, alu32: boolean): boolean {
 export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, signedDivMod = false): Scalar {
   void signedDivMod; // 6.18 tracks neither signed nor unsigned division: both give unknown.
   if (!isTracked(op, src, alu32)) return SCALAR_UNKNOWN;
+  if (dst.var.mask === 0n && src.var.mask === 0n) return scalarConst(constantAlu(op, dst.var.value, src.var.value, alu32));
   const r = new Reg(dst);
   switch (op) {
     case AluOp.ADD:
