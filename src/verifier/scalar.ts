@@ -10,7 +10,7 @@
  * copies its input into a mutable working register, applies the kernel's
  * steps to it and freezes the result.
  */
-import { AluOp, JmpOp } from '../isa/opcodes.ts';
+import { AluOp, JmpOp } from '../isa/index.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
