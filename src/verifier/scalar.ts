@@ -14,8 +14,6 @@ import { AluOp, JmpOp } from '../isa/index.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
-  U32_MASK_BIG,
-  U64_MASK,
   formatUnsigned,
   hex,
   tnumAdd,
@@ -56,13 +54,14 @@ export interface Scalar {
   readonly u32max: number;
 }
 
+const U64_MASK = 0xffff_ffff_ffff_ffffn;
+const U32_MASK_BIG = 0xffff_ffffn;
 const S64_MIN = -(1n << 63n);
 const S64_MAX = (1n << 63n) - 1n;
 const U64_MAX = U64_MASK;
 const S32_MIN = -0x8000_0000;
 const S32_MAX = 0x7fff_ffff;
 const U32_MAX = 0xffff_ffff;
-const HIGH32 = U64_MASK ^ U32_MASK_BIG;
 
 const toS64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 const toU64 = (v: bigint): bigint => BigInt.asUintN(64, v);
@@ -73,14 +72,17 @@ const lowS32 = (v: bigint): number => Number(v & U32_MASK_BIG) | 0;
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
-/** max(v, (v & ~0xffffffff) | low) for an unsigned 64-bit v. */
+/** All bits but the low word, as an infinite two's complement mask: works on signed and unsigned bounds alike. */
+const CLEAR_LOW_WORD = -0x1_0000_0000n;
+
+/** max(v, (v & ~0xffffffff) | low), for a signed or unsigned 64-bit bound v. */
 function withLowWordAtLeast(v: bigint, low: number): bigint {
-  return low > lowU32(v) ? (v & HIGH32) | BigInt(low) : v;
+  return low > lowU32(v) ? (v & CLEAR_LOW_WORD) | BigInt(low) : v;
 }
 
-/** min(v, (v & ~0xffffffff) | low) for an unsigned 64-bit v. */
+/** min(v, (v & ~0xffffffff) | low), for a signed or unsigned 64-bit bound v. */
 function withLowWordAtMost(v: bigint, low: number): bigint {
-  return low < lowU32(v) ? (v & HIGH32) | BigInt(low) : v;
+  return low < lowU32(v) ? (v & CLEAR_LOW_WORD) | BigInt(low) : v;
 }
 
 /** The mutable working copy of a scalar the kernel's steps operate on. */
@@ -260,15 +262,15 @@ class Reg {
     // Replacing a bound's low word keeps its upper word, so the new bound is tighter exactly when its low word is.
     this.umin = withLowWordAtLeast(this.umin, this.u32min);
     this.umax = withLowWordAtMost(this.umax, this.u32max);
-    this.smin = toS64(withLowWordAtLeast(toU64(this.smin), this.u32min));
-    this.smax = toS64(withLowWordAtMost(toU64(this.smax), this.u32max));
+    this.smin = withLowWordAtLeast(this.smin, this.u32min);
+    this.smax = withLowWordAtMost(this.smax, this.u32max);
     if (this.s32min >>> 0 <= this.s32max >>> 0) {
       const lo = this.s32min >>> 0;
       const hi = this.s32max >>> 0;
       this.umin = withLowWordAtLeast(this.umin, lo);
       this.umax = withLowWordAtMost(this.umax, hi);
-      this.smin = toS64(withLowWordAtLeast(toU64(this.smin), lo));
-      this.smax = toS64(withLowWordAtMost(toU64(this.smax), hi));
+      this.smin = withLowWordAtLeast(this.smin, lo);
+      this.smax = withLowWordAtMost(this.smax, hi);
     }
     // After a sign-extending load: a non-negative low word within [S32_MIN, S32_MAX] means the upper word is zero.
     if (this.s32min >= 0 && this.smin >= BigInt(S32_MIN) && this.smax <= BigInt(S32_MAX)) {
