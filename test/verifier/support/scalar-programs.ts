@@ -286,7 +286,8 @@ export function parseLog(log: string): ParsedLog {
   for (const line of log.split('\n')) {
     const from = /^from (\d+) to (\d+): (.*)$/.exec(line);
     if (from) {
-      branches.set(Number(from[1]), parseRegisters(from[3]!));
+      // The first exploration of a jump is the main path's; later ones come from states the kernel forked.
+      if (!branches.has(Number(from[1]))) branches.set(Number(from[1]), parseRegisters(from[3]!));
       continue;
     }
     const step = /^(\d+): \([0-9a-f]{2}\)[^;]*(?:; (.*))?$/.exec(line);
