@@ -6,7 +6,9 @@ import {
   SCALAR_UNKNOWN,
   branchTaken,
   refineBranch,
+  refineBranchSameRegister,
   scalarAlu,
+  scalarAluFork,
   scalarBswap,
   scalarConst,
   scalarConstValue,
@@ -82,6 +84,25 @@ test('branches: prediction and refinement of both outcomes', () => {
   assert.equal(scalarConstValue(equal!.a), 7n);
   const bitSet = refineBranch(byte, scalarConst(0x80n), JmpOp.JSET, false, true);
   assert.equal(scalarToString(bitSet!.a), 'scalar(smin=umin=smin32=umin32=128,smax=umax=smax32=umax32=255,var_off=(0x80; 0x7f))');
+});
+
+test('the kernel forks AND/OR on a [-1, 0] mask; same-register comparisons refine the one register twice', () => {
+  const mask = scalarAlu(AluOp.ARSH, SCALAR_UNKNOWN, scalarConst(63n), false);
+  assert.equal(scalarToString(mask), 'scalar(smin=smin32=-1,smax=smax32=0)');
+  const fork = scalarAluFork(AluOp.AND, mask, scalarConst(0x4000n));
+  assert.ok(fork);
+  assert.equal(scalarConstValue(fork.current), U64);
+  assert.equal(scalarConstValue(fork.pushed), 0n);
+  assert.equal(scalarConstValue(scalarAlu(AluOp.AND, fork.current, scalarConst(0x4000n), false)), 0x4000n);
+  assert.equal(scalarAluFork(AluOp.ADD, mask, scalarConst(1n)), undefined);
+  assert.equal(scalarAluFork(AluOp.AND, scalarFromRange(0n, 1n), scalarConst(1n)), undefined);
+  const low = scalarAluFork(AluOp.OR, scalarZext32(mask), scalarConst(1n));
+  assert.equal(scalarConstValue32(low!.current), 0xffff_ffff);
+
+  const nonZero = refineBranchSameRegister(SCALAR_UNKNOWN, JmpOp.JLT, false, true);
+  assert.equal(scalarToString(nonZero!), 'scalar(umin=1,umax=0xfffffffffffffffe)');
+  assert.equal(refineBranchSameRegister(scalarConst(3n), JmpOp.JLT, false, true), undefined);
+  assert.equal(scalarConstValue(refineBranchSameRegister(scalarConst(3n), JmpOp.JLT, false, false)!), 3n);
 });
 
 test('pruning: scalarWithin is range_within plus tnum_in', () => {
