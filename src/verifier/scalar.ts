@@ -170,6 +170,12 @@ class Reg {
     this.umin = maxBig(this.umin, value);
     this.umax = minBig(this.umax, value | mask);
     // The u64 range and the tnum may share a single value: then that is the value.
+    if (mask === U64_MASK) {
+      // Every value is a member: the range alone decides (tnum_step gives umin + 1, or the maximum).
+      const next = this.umin < U64_MASK ? this.umin + 1n : U64_MASK;
+      if (next > this.umax) this.markKnown(this.umin);
+      return;
+    }
     const next = tnumStep(this.var, this.umin);
     const uminInTnum = (this.umin & ~mask) === value;
     const tmax = value | mask;
@@ -299,7 +305,12 @@ class Reg {
 
   /** __reg_bound_offset: known bits from the unsigned ranges. */
   boundOffset(): void {
-    const var64 = tnumIntersect(this.var, tnumRange(this.umin, this.umax));
+    // Full ranges teach nothing; skipping them saves the allocations of the common unbounded case.
+    const var64 = this.umin === 0n && this.umax === U64_MASK ? this.var : tnumIntersect(this.var, tnumRange(this.umin, this.umax));
+    if (this.u32min === 0 && this.u32max === U32_MAX) {
+      this.var = var64;
+      return;
+    }
     const var32 = tnumIntersect(tnumSubreg(var64), tnumRange(BigInt(this.u32min), BigInt(this.u32max)));
     this.var = tnumOr(tnumClearSubreg(var64), var32);
   }
