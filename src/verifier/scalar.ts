@@ -10,7 +10,7 @@
  * copies its input into a mutable working register, applies the kernel's
  * steps to it and freezes the result.
  */
-import { AluOp, JmpOp } from '../isa/index.ts';
+import { AluOp as ALU_OPS, JmpOp as JMP_OPS } from '../isa/index.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
@@ -53,6 +53,10 @@ export interface Scalar {
   readonly u32min: number;
   readonly u32max: number;
 }
+
+// Opcode tables bound once: some loaders turn every use of an imported binding into a getter call.
+const AluOp = { ...ALU_OPS };
+const JmpOp = { ...JMP_OPS };
 
 const U64_MASK = 0xffff_ffff_ffff_ffffn;
 const U32_MASK_BIG = 0xffff_ffffn;
