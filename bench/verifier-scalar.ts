@@ -34,9 +34,9 @@ function measure(what: string, rounds: number, body: () => number): number {
 }
 
 let sink = 0;
-const aluNs = measure('scalarAlu (8 ops x 8x8 operand pairs, 64- and 32-bit)', 15, () => {
+const aluNs = measure('scalarAlu (8 ops x 8x8 operand pairs, 64- and 32-bit)', 31, () => {
   let n = 0;
-  for (const op of aluOps) {
+  for (let repeat = 0; repeat < 4; repeat++) for (const op of aluOps) {
     for (const a of values) {
       for (const b of values) {
         const src = op === AluOp.LSH || op === AluOp.RSH ? shiftAmounts[n & 1]! : b;
@@ -47,7 +47,7 @@ const aluNs = measure('scalarAlu (8 ops x 8x8 operand pairs, 64- and 32-bit)', 1
   }
   return n;
 });
-const constNs = measure('scalarAlu on constants (fast path)', 15, () => {
+const constNs = measure('scalarAlu on constants (fast path)', 31, () => {
   let n = 0;
   for (const op of aluOps) {
     for (let i = 0; i < 64; i++) {
@@ -57,9 +57,9 @@ const constNs = measure('scalarAlu on constants (fast path)', 15, () => {
   }
   return n;
 });
-const refineNs = measure('refineBranch (8 ops x 8x8 pairs, both outcomes)', 15, () => {
+const refineNs = measure('refineBranch (8 ops x 8x8 pairs, both outcomes)', 31, () => {
   let n = 0;
-  for (const op of jmpOps) {
+  for (let repeat = 0; repeat < 4; repeat++) for (const op of jmpOps) {
     for (const a of values) {
       for (const b of values) {
         sink += refineBranch(a, b, op, (n & 3) === 0, (n & 1) === 0)?.a.u32max ?? 0;
