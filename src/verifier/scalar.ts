@@ -1,33 +1,41 @@
 /**
- * A scalar's abstract value as the kernel tracks it (the scalar part of
- * struct bpf_reg_state): known bits (a tnum) plus signed and unsigned
- * bounds in 64 and 32 bits, with the kernel's transfer functions for ALU
- * operations (adjust_scalar_min_max_vals), the bounds deductions between
- * the five views (reg_bounds_sync), branch decisions (is_scalar_branch_taken)
- * and branch refinement (regs_refine_cond_op), all from kernel/bpf/verifier.c.
+ * A scalar's abstract value as the Linux 6.18 verifier tracks it: a tnum
+ * (known bits) plus signed and unsigned bounds in 64 and 32 bits, the
+ * scalar part of struct bpf_reg_state. The transfer functions follow
+ * kernel/bpf/verifier.c (adjust_scalar_min_max_vals, reg_bounds_sync,
+ * is_scalar_branch_taken, regs_refine_cond_op, ...) step by step, because
+ * the verifier must print and decide exactly what the kernel does.
  *
- * Values are immutable: states share them. Work happens on a mutable
- * record of bigints (`Work`) converted at the boundaries.
+ * Scalars are immutable and shared between verifier states. Each operation
+ * copies its input into a mutable working register, applies the kernel's
+ * steps to it and freezes the result.
  */
-import { AluOp, JmpOp } from '../isa/index.ts';
+import { AluOp as ALU_OPS, JmpOp as JMP_OPS } from '../isa/index.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
+  formatUnsigned,
+  hex,
   tnumAdd,
   tnumAnd,
   tnumArshift,
-  tnumCast,
+  tnumBswap,
   tnumClearSubreg,
   tnumConst,
+  tnumConstSubreg,
+  tnumContains,
   tnumIn,
   tnumIntersect,
-  tnumIsConst,
+  tnumIsUnknown,
   tnumLshift,
   tnumMul,
+  tnumNeg,
   tnumOr,
+  tnumOverlap,
   tnumRange,
   tnumRshift,
   tnumSub,
+  tnumStep,
   tnumSubreg,
   tnumToString,
   tnumWithSubreg,
@@ -46,32 +54,305 @@ export interface Scalar {
   readonly u32max: number;
 }
 
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
-const S64_MAX = 0x7fff_ffff_ffff_ffffn;
-const S64_MIN = -0x8000_0000_0000_0000n;
-const U32_MAX = 0xffff_ffffn;
-const S32_MAX = 0x7fff_ffffn;
-const S32_MIN = -0x8000_0000n;
-const U16_MAX = 0xffffn;
+// Opcode tables bound once: some loaders turn every use of an imported binding into a getter call.
+const AluOp = { ...ALU_OPS };
+const JmpOp = { ...JMP_OPS };
 
-const s64 = (v: bigint): bigint => BigInt.asIntN(64, v);
-const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
-const s32 = (v: bigint): bigint => BigInt.asIntN(32, v);
-const u32 = (v: bigint): bigint => BigInt.asUintN(32, v);
-const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const U64_MASK = 0xffff_ffff_ffff_ffffn;
+const U32_MASK_BIG = 0xffff_ffffn;
+const S64_MIN = -(1n << 63n);
+const S64_MAX = (1n << 63n) - 1n;
+const U64_MAX = U64_MASK;
+const S32_MIN = -0x8000_0000;
+const S32_MAX = 0x7fff_ffff;
+const U32_MAX = 0xffff_ffff;
 
-/** Mutable working copy: every bound as a bigint in its own domain (signed ones signed). */
-interface Work {
+const toS64 = (v: bigint): bigint => BigInt.asIntN(64, v);
+const toU64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+/** Low 32 bits of a 64-bit value as u32. */
+const lowU32 = (v: bigint): number => Number(v & U32_MASK_BIG);
+/** Low 32 bits of a 64-bit value as s32. */
+const lowS32 = (v: bigint): number => Number(v & U32_MASK_BIG) | 0;
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** All bits but the low word, as an infinite two's complement mask: works on signed and unsigned bounds alike. */
+const CLEAR_LOW_WORD = -0x1_0000_0000n;
+
+/** max(v, (v & ~0xffffffff) | low), for a signed or unsigned 64-bit bound v. */
+function withLowWordAtLeast(v: bigint, low: number): bigint {
+  return low > lowU32(v) ? (v & CLEAR_LOW_WORD) | BigInt(low) : v;
+}
+
+/** min(v, (v & ~0xffffffff) | low), for a signed or unsigned 64-bit bound v. */
+function withLowWordAtMost(v: bigint, low: number): bigint {
+  return low < lowU32(v) ? (v & CLEAR_LOW_WORD) | BigInt(low) : v;
+}
+
+/** The mutable working copy of a scalar the kernel's steps operate on. */
+class Reg {
   var: Tnum;
   smin: bigint;
   smax: bigint;
   umin: bigint;
   umax: bigint;
-  s32min: bigint;
-  s32max: bigint;
-  u32min: bigint;
-  u32max: bigint;
+  s32min: number;
+  s32max: number;
+  u32min: number;
+  u32max: number;
+
+  constructor(s: Scalar) {
+    this.var = s.var;
+    this.smin = s.smin;
+    this.smax = s.smax;
+    this.umin = s.umin;
+    this.umax = s.umax;
+    this.s32min = s.s32min;
+    this.s32max = s.s32max;
+    this.u32min = s.u32min;
+    this.u32max = s.u32max;
+  }
+
+  freeze(): Scalar {
+    return {
+      var: this.var,
+      smin: this.smin,
+      smax: this.smax,
+      umin: this.umin,
+      umax: this.umax,
+      s32min: this.s32min,
+      s32max: this.s32max,
+      u32min: this.u32min,
+      u32max: this.u32max,
+    };
+  }
+
+  /** ___mark_reg_known */
+  markKnown(imm: bigint): void {
+    const v = toU64(imm);
+    this.var = tnumConst(v);
+    this.smin = this.smax = toS64(v);
+    this.umin = this.umax = v;
+    this.s32min = this.s32max = lowS32(v);
+    this.u32min = this.u32max = lowU32(v);
+  }
+
+  /** __mark_reg32_known */
+  markKnown32(imm: number): void {
+    this.var = tnumConstSubreg(this.var, imm);
+    this.s32min = this.s32max = imm | 0;
+    this.u32min = this.u32max = imm >>> 0;
+  }
+
+  markUnbounded64(): void {
+    this.smin = S64_MIN;
+    this.smax = S64_MAX;
+    this.umin = 0n;
+    this.umax = U64_MAX;
+  }
+
+  markUnbounded32(): void {
+    this.s32min = S32_MIN;
+    this.s32max = S32_MAX;
+    this.u32min = 0;
+    this.u32max = U32_MAX;
+  }
+
+  updateBounds32(): void {
+    const v = lowU32(this.var.value);
+    const m = lowU32(this.var.mask);
+    this.s32min = Math.max(this.s32min, (v | (m & 0x8000_0000)) | 0);
+    this.s32max = Math.min(this.s32max, (v | (m & S32_MAX)) | 0);
+    this.u32min = Math.max(this.u32min, v);
+    this.u32max = Math.min(this.u32max, (v | m) >>> 0);
+  }
+
+  updateBounds64(): void {
+    const { value, mask } = this.var;
+    this.smin = maxBig(this.smin, toS64(value | (mask & (1n << 63n))));
+    this.smax = minBig(this.smax, toS64(value | (mask & S64_MAX)));
+    this.umin = maxBig(this.umin, value);
+    this.umax = minBig(this.umax, value | mask);
+    // The u64 range and the tnum may share a single value: then that is the value.
+    if (mask === U64_MASK) {
+      // Every value is a member: the range alone decides (tnum_step gives umin + 1, or the maximum).
+      const next = this.umin < U64_MASK ? this.umin + 1n : U64_MASK;
+      if (next > this.umax) this.markKnown(this.umin);
+      return;
+    }
+    const next = tnumStep(this.var, this.umin);
+    const uminInTnum = (this.umin & ~mask) === value;
+    const tmax = value | mask;
+    if (uminInTnum && next > this.umax) this.markKnown(this.umin);
+    else if (!uminInTnum && next === tmax) this.markKnown(tmax);
+    else if (!uminInTnum && next <= this.umax && tnumStep(this.var, next) > this.umax) this.markKnown(next);
+  }
+
+  updateBounds(): void {
+    this.updateBounds32();
+    this.updateBounds64();
+  }
+
+  /** __reg32_deduce_bounds: 32-bit bounds from the 64-bit ones and signed from unsigned. */
+  deduce32(): void {
+    // Each 64-bit bound split once into its upper word (signed for smin/smax, as `>> 32` does) and low word.
+    const uminHi = Number(this.umin >> 32n);
+    const umaxHi = Number(this.umax >> 32n);
+    const sminHi = Number(this.smin >> 32n);
+    const smaxHi = Number(this.smax >> 32n);
+    const uminLo = lowU32(this.umin);
+    const umaxLo = lowU32(this.umax);
+    const sminLo = lowU32(this.smin);
+    const smaxLo = lowU32(this.smax);
+    if (uminHi === umaxHi) {
+      this.u32min = Math.max(this.u32min, uminLo);
+      this.u32max = Math.min(this.u32max, umaxLo);
+      if ((uminLo | 0) <= (umaxLo | 0)) {
+        this.s32min = Math.max(this.s32min, uminLo | 0);
+        this.s32max = Math.min(this.s32max, umaxLo | 0);
+      }
+    }
+    if (sminHi === smaxHi) {
+      if (sminLo <= smaxLo) {
+        this.u32min = Math.max(this.u32min, sminLo);
+        this.u32max = Math.min(this.u32max, smaxLo);
+      }
+      if ((sminLo | 0) <= (smaxLo | 0)) {
+        this.s32min = Math.max(this.s32min, sminLo | 0);
+        this.s32max = Math.min(this.s32max, smaxLo | 0);
+      }
+    }
+    // Upper words differing by one while the low words go from negative to non-negative: still one s32 range.
+    if (((uminHi + 1) >>> 0) === umaxHi >>> 0 && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
+      this.s32min = Math.max(this.s32min, uminLo | 0);
+      this.s32max = Math.min(this.s32max, umaxLo | 0);
+    }
+    if (((sminHi + 1) >>> 0) === smaxHi >>> 0 && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
+      this.s32min = Math.max(this.s32min, sminLo | 0);
+      this.s32max = Math.min(this.s32max, smaxLo | 0);
+    }
+    if ((this.u32min | 0) <= (this.u32max | 0)) {
+      this.s32min = Math.max(this.s32min, this.u32min | 0);
+      this.s32max = Math.min(this.s32max, this.u32max | 0);
+    }
+    if (this.s32min >>> 0 <= this.s32max >>> 0) {
+      this.u32min = Math.max(this.s32min >>> 0, this.u32min);
+      this.u32max = Math.min(this.s32max >>> 0, this.u32max);
+    } else if (this.u32max < this.s32min >>> 0) {
+      // The u32 range meets only the non-negative part of the s32 range.
+      this.s32min = this.u32min | 0;
+      this.u32max = Math.min(this.u32max, this.s32max >>> 0);
+    } else if (this.s32max >>> 0 < this.u32min) {
+      // The u32 range meets only the negative part of the s32 range.
+      this.s32max = this.u32max | 0;
+      this.u32min = Math.max(this.u32min, this.s32min >>> 0);
+    }
+  }
+
+  /** __reg64_deduce_bounds: signed from unsigned 64-bit bounds and back. */
+  deduce64(): void {
+    if (toS64(this.umin) <= toS64(this.umax)) {
+      this.smin = maxBig(this.smin, toS64(this.umin));
+      this.smax = minBig(this.smax, toS64(this.umax));
+    }
+    if (toU64(this.smin) <= toU64(this.smax)) {
+      this.umin = maxBig(toU64(this.smin), this.umin);
+      this.umax = minBig(toU64(this.smax), this.umax);
+    } else if (this.umax < toU64(this.smin)) {
+      this.smin = toS64(this.umin);
+      this.umax = minBig(this.umax, toU64(this.smax));
+    } else if (toU64(this.smax) < this.umin) {
+      this.smax = toS64(this.umax);
+      this.umin = maxBig(this.umin, toU64(this.smin));
+    }
+  }
+
+  /** __reg_deduce_mixed_bounds: 64-bit bounds tightened with the 32-bit ones. */
+  deduceMixed(): void {
+    // Replacing a bound's low word keeps its upper word, so the new bound is tighter exactly when its low word is.
+    this.umin = withLowWordAtLeast(this.umin, this.u32min);
+    this.umax = withLowWordAtMost(this.umax, this.u32max);
+    this.smin = withLowWordAtLeast(this.smin, this.u32min);
+    this.smax = withLowWordAtMost(this.smax, this.u32max);
+    if (this.s32min >>> 0 <= this.s32max >>> 0) {
+      const lo = this.s32min >>> 0;
+      const hi = this.s32max >>> 0;
+      this.umin = withLowWordAtLeast(this.umin, lo);
+      this.umax = withLowWordAtMost(this.umax, hi);
+      this.smin = withLowWordAtLeast(this.smin, lo);
+      this.smax = withLowWordAtMost(this.smax, hi);
+    }
+    // After a sign-extending load: a non-negative low word within [S32_MIN, S32_MAX] means the upper word is zero.
+    if (this.s32min >= 0 && this.smin >= BigInt(S32_MIN) && this.smax <= BigInt(S32_MAX)) {
+      this.smin = this.umin = BigInt(this.s32min);
+      this.smax = this.umax = BigInt(this.s32max);
+      this.var = tnumIntersect(this.var, tnumRange(this.smin, this.smax));
+    }
+  }
+
+  deduceBounds(): void {
+    this.deduce32();
+    this.deduce64();
+    this.deduceMixed();
+  }
+
+  /** One round of deduceBounds; whether it changed anything. */
+  deduceChanges(): boolean {
+    const { smin, smax, umin, umax, s32min, s32max, u32min, u32max } = this;
+    const before = this.var;
+    this.deduceBounds();
+    return (
+      smin !== this.smin || smax !== this.smax || umin !== this.umin || umax !== this.umax ||
+      s32min !== this.s32min || s32max !== this.s32max || u32min !== this.u32min || u32max !== this.u32max || before !== this.var
+    );
+  }
+
+  /** __reg_bound_offset: known bits from the unsigned ranges. */
+  boundOffset(): void {
+    // Full ranges teach nothing; skipping them saves the allocations of the common unbounded case.
+    const var64 = this.umin === 0n && this.umax === U64_MASK ? this.var : tnumIntersect(this.var, tnumRange(this.umin, this.umax));
+    if (this.u32min === 0 && this.u32max === U32_MAX) {
+      this.var = var64;
+      return;
+    }
+    const var32 = tnumIntersect(tnumSubreg(var64), tnumRange(BigInt(this.u32min), BigInt(this.u32max)));
+    this.var = tnumOr(tnumClearSubreg(var64), var32);
+  }
+
+  /** reg_bounds_sync */
+  sync(): void {
+    this.updateBounds();
+    // The kernel deduces three times; once a round changes nothing, the next ones cannot either.
+    for (let round = 0; round < 3 && this.deduceChanges(); round++);
+    this.boundOffset();
+    this.updateBounds();
+  }
+
+  /** zext_32_to_64 (with __reg_assign_32_into_64) */
+  zext32(): void {
+    this.var = tnumSubreg(this.var);
+    this.umin = BigInt(this.u32min);
+    this.umax = BigInt(this.u32max);
+    if (this.s32min >= 0 && this.s32max >= 0) {
+      this.smin = BigInt(this.s32min);
+      this.smax = BigInt(this.s32max);
+    } else {
+      this.smin = 0n;
+      this.smax = BigInt(U32_MAX);
+    }
+  }
+
+  /** reg_bounds_sanity_check: bounds that contradict each other or a constant tnum. */
+  violatesInvariants(): boolean {
+    if (this.umin > this.umax || this.smin > this.smax || this.u32min > this.u32max || this.s32min > this.s32max) return true;
+    const { value, mask } = this.var;
+    if (mask === 0n && (this.umin !== value || this.umax !== value || this.smin !== toS64(value) || this.smax !== toS64(value))) return true;
+    if ((mask & U32_MASK_BIG) === 0n) {
+      const u = lowU32(value);
+      if (this.u32min !== u || this.u32max !== u || this.s32min !== (u | 0) || this.s32max !== (u | 0)) return true;
+    }
+    return false;
+  }
 }
 
 export const SCALAR_UNKNOWN: Scalar = Object.freeze({
@@ -80,1003 +361,901 @@ export const SCALAR_UNKNOWN: Scalar = Object.freeze({
   smax: S64_MAX,
   umin: 0n,
   umax: U64_MAX,
-  s32min: Number(S32_MIN),
-  s32max: Number(S32_MAX),
+  s32min: S32_MIN,
+  s32max: S32_MAX,
   u32min: 0,
-  u32max: Number(U32_MAX),
+  u32max: U32_MAX,
 });
 
-function work(s: Scalar): Work {
-  return {
-    var: s.var,
-    smin: s.smin,
-    smax: s.smax,
-    umin: s.umin,
-    umax: s.umax,
-    s32min: BigInt(s.s32min),
-    s32max: BigInt(s.s32max),
-    u32min: BigInt(s.u32min),
-    u32max: BigInt(s.u32max),
-  };
+function makeConst(v: bigint): Scalar {
+  const s32 = lowS32(v);
+  return Object.freeze({ var: tnumConst(v), smin: toS64(v), smax: toS64(v), umin: v, umax: v, s32min: s32, s32max: s32, u32min: s32 >>> 0, u32max: s32 >>> 0 });
 }
 
-function freeze(w: Work): Scalar {
-  return {
-    var: w.var,
-    smin: w.smin,
-    smax: w.smax,
-    umin: w.umin,
-    umax: w.umax,
-    s32min: Number(w.s32min),
-    s32max: Number(w.s32max),
-    u32min: Number(w.u32min),
-    u32max: Number(w.u32max),
-  };
-}
+const SMALL_SCALARS: Scalar[] = Array.from({ length: 257 }, (_, i) => makeConst(BigInt(i)));
 
-const constCache = new Map<bigint, Scalar>();
-
-/** __mark_reg_known: every view is the constant. */
 export function scalarConst(v: bigint): Scalar {
-  const value = u64(v);
-  let c = constCache.get(value);
-  if (c === undefined) {
-    c = freeze(knownWork(value));
-    if (constCache.size < 4096) constCache.set(value, c);
-  }
-  return c;
-}
-
-function knownWork(value: bigint): Work {
-  return { var: tnumConst(value), smin: s64(value), smax: s64(value), umin: value, umax: value, s32min: s32(value), s32max: s32(value), u32min: u32(value), u32max: u32(value) };
-}
-
-function markKnown32(w: Work, v: bigint): void {
-  w.var = tnumWithSubreg(w.var, tnumConst(u32(v)));
-  w.s32min = w.s32max = s32(v);
-  w.u32min = w.u32max = u32(v);
-}
-
-function unbounded64(w: Work): void {
-  w.smin = S64_MIN;
-  w.smax = S64_MAX;
-  w.umin = 0n;
-  w.umax = U64_MAX;
-}
-
-function unbounded32(w: Work): void {
-  w.s32min = S32_MIN;
-  w.s32max = S32_MAX;
-  w.u32min = 0n;
-  w.u32max = U32_MAX;
+  const u = toU64(v);
+  return u <= 256n ? SMALL_SCALARS[Number(u)]! : makeConst(u);
 }
 
 export function scalarConstValue(s: Scalar): bigint | undefined {
-  return tnumIsConst(s.var) ? s.var.value : undefined;
+  return s.var.mask === 0n ? s.var.value : undefined;
 }
 
 export function scalarConstValue32(s: Scalar): number | undefined {
-  const sub = tnumSubreg(s.var);
-  return tnumIsConst(sub) ? Number(sub.value) : undefined;
+  return (s.var.mask & U32_MASK_BIG) === 0n ? lowU32(s.var.value) : undefined;
 }
 
 export function scalarIsUnknown(s: Scalar): boolean {
-  return s.var.mask === U64_MAX && s.smin === S64_MIN && s.smax === S64_MAX && s.umin === 0n && s.umax === U64_MAX && s.s32min === SCALAR_UNKNOWN.s32min && s.s32max === SCALAR_UNKNOWN.s32max && s.u32min === 0 && s.u32max === SCALAR_UNKNOWN.u32max;
-}
-
-// ---- reg_bounds_sync -------------------------------------------------------------
-
-function updateBounds32(w: Work): void {
-  const v = tnumSubreg(w.var);
-  w.s32min = max(w.s32min, s32(v.value | (v.mask & 0x8000_0000n)));
-  w.s32max = min(w.s32max, s32(v.value | (v.mask & S32_MAX)));
-  w.u32min = max(w.u32min, v.value);
-  w.u32max = min(w.u32max, v.value | v.mask);
-}
-
-function updateBounds64(w: Work): void {
-  w.smin = max(w.smin, s64(w.var.value | (w.var.mask & 0x8000_0000_0000_0000n)));
-  w.smax = min(w.smax, s64(w.var.value | (w.var.mask & S64_MAX)));
-  w.umin = max(w.umin, w.var.value);
-  w.umax = min(w.umax, w.var.value | w.var.mask);
-}
-
-function updateBounds(w: Work): void {
-  updateBounds32(w);
-  updateBounds64(w);
-}
-
-function deduce32(w: Work): void {
-  if (w.umin >> 32n === w.umax >> 32n) {
-    w.u32min = max(w.u32min, u32(w.umin));
-    w.u32max = min(w.u32max, u32(w.umax));
-    if (s32(w.umin) <= s32(w.umax)) {
-      w.s32min = max(w.s32min, s32(w.umin));
-      w.s32max = min(w.s32max, s32(w.umax));
-    }
-  }
-  if (w.smin >> 32n === w.smax >> 32n) {
-    if (u32(w.smin) <= u32(w.smax)) {
-      w.u32min = max(w.u32min, u32(w.smin));
-      w.u32max = min(w.u32max, u32(w.smax));
-    }
-    if (s32(w.smin) <= s32(w.smax)) {
-      w.s32min = max(w.s32min, s32(w.smin));
-      w.s32max = min(w.s32max, s32(w.smax));
-    }
-  }
-  if (u32(u32(w.umin >> 32n) + 1n) === u32(w.umax >> 32n) && s32(w.umin) < 0n && s32(w.umax) >= 0n) {
-    w.s32min = max(w.s32min, s32(w.umin));
-    w.s32max = min(w.s32max, s32(w.umax));
-  }
-  if (u32(u32(u64(w.smin) >> 32n) + 1n) === u32(u64(w.smax) >> 32n) && s32(w.smin) < 0n && s32(w.smax) >= 0n) {
-    w.s32min = max(w.s32min, s32(w.smin));
-    w.s32max = min(w.s32max, s32(w.smax));
-  }
-  if (s32(w.u32min) <= s32(w.u32max)) {
-    w.s32min = max(w.s32min, s32(w.u32min));
-    w.s32max = min(w.s32max, s32(w.u32max));
-  }
-  if (u32(w.s32min) <= u32(w.s32max)) {
-    w.u32min = max(u32(w.s32min), w.u32min);
-    w.u32max = min(u32(w.s32max), w.u32max);
-  } else if (w.u32max < u32(w.s32min)) {
-    w.s32min = s32(w.u32min);
-    w.u32max = min(w.u32max, u32(w.s32max));
-  } else if (u32(w.s32max) < w.u32min) {
-    w.s32max = s32(w.u32max);
-    w.u32min = max(w.u32min, u32(w.s32min));
-  }
-}
-
-function deduce64(w: Work): void {
-  if (s64(w.umin) <= s64(w.umax)) {
-    w.smin = max(w.smin, s64(w.umin));
-    w.smax = min(w.smax, s64(w.umax));
-  }
-  if (u64(w.smin) <= u64(w.smax)) {
-    w.umin = max(u64(w.smin), w.umin);
-    w.umax = min(u64(w.smax), w.umax);
-  } else if (w.umax < u64(w.smin)) {
-    w.smin = s64(w.umin);
-    w.umax = min(w.umax, u64(w.smax));
-  } else if (u64(w.smax) < w.umin) {
-    w.smax = s64(w.umax);
-    w.umin = max(w.umin, u64(w.smin));
-  }
-}
-
-function deduceMixed(w: Work): void {
-  const HIGH = ~U32_MAX & U64_MAX;
-  let newUmin = (w.umin & HIGH) | w.u32min;
-  let newUmax = (w.umax & HIGH) | w.u32max;
-  w.umin = max(w.umin, newUmin);
-  w.umax = min(w.umax, newUmax);
-  let newSmin = s64((u64(w.smin) & HIGH) | w.u32min);
-  let newSmax = s64((u64(w.smax) & HIGH) | w.u32max);
-  w.smin = max(w.smin, newSmin);
-  w.smax = min(w.smax, newSmax);
-  if (u32(w.s32min) <= u32(w.s32max)) {
-    newUmin = (w.umin & HIGH) | u32(w.s32min);
-    newUmax = (w.umax & HIGH) | u32(w.s32max);
-    w.umin = max(w.umin, newUmin);
-    w.umax = min(w.umax, newUmax);
-    newSmin = s64((u64(w.smin) & HIGH) | u32(w.s32min));
-    newSmax = s64((u64(w.smax) & HIGH) | u32(w.s32max));
-    w.smin = max(w.smin, newSmin);
-    w.smax = min(w.smax, newSmax);
-  }
-  if (w.s32min >= 0n && w.smin >= S32_MIN && w.smax <= S32_MAX) {
-    w.smin = w.s32min;
-    w.smax = w.s32max;
-    w.umin = w.s32min;
-    w.umax = w.s32max;
-    w.var = tnumIntersect(w.var, tnumRange(w.smin, w.smax));
-  }
-}
-
-function deduce(w: Work): void {
-  deduce32(w);
-  deduce64(w);
-  deduceMixed(w);
-}
-
-function boundOffset(w: Work): void {
-  const var64 = tnumIntersect(w.var, tnumRange(w.umin, w.umax));
-  const var32 = tnumIntersect(tnumSubreg(var64), tnumRange(w.u32min, w.u32max));
-  w.var = tnumOr(tnumClearSubreg(var64), var32);
-}
-
-function sync(w: Work): void {
-  updateBounds(w);
-  deduce(w);
-  deduce(w);
-  deduce(w);
-  boundOffset(w);
-  updateBounds(w);
+  return (
+    tnumIsUnknown(s.var) &&
+    s.smin === S64_MIN && s.smax === S64_MAX && s.umin === 0n && s.umax === U64_MAX &&
+    s.s32min === S32_MIN && s.s32max === S32_MAX && s.u32min === 0 && s.u32max === U32_MAX
+  );
 }
 
 export function scalarSync(s: Scalar): Scalar {
-  const w = work(s);
-  sync(w);
-  return freeze(w);
+  const r = new Reg(s);
+  r.sync();
+  return r.freeze();
 }
 
-/** Whether the bounds are contradictory (an impossible value, as after refining an untakeable branch). */
-function inconsistent(w: Work): boolean {
-  if (w.umin > w.umax || w.smin > w.smax || w.u32min > w.u32max || w.s32min > w.s32max) return true;
-  if (tnumIsConst(w.var)) {
-    const v = w.var.value;
-    if (w.umin !== v || w.umax !== v || w.smin !== s64(v) || w.smax !== s64(v)) return true;
+/** A value known only to lie in [umin, umax] (unsigned), bounds synced. */
+export function scalarFromRange(umin: bigint, umax: bigint): Scalar {
+  if (umin === umax) return scalarConst(umin);
+  const r = new Reg(SCALAR_UNKNOWN);
+  r.umin = toU64(umin);
+  r.umax = toU64(umax);
+  r.var = tnumRange(r.umin, r.umax);
+  r.sync();
+  return r.freeze();
+}
+
+// ---------------------------------------------------------------- ALU
+
+/*
+ * ADD and SUB (6.18's scalar(32)_min_max_add/sub): the signed bounds are
+ * lost when either end overflows; the unsigned ones only when one end wraps
+ * and the other does not (when both wrap, the wrapped range is still exact).
+ */
+function setSigned32(dst: Reg, lo: number, hi: number): void {
+  const overflow = lo < S32_MIN || lo > S32_MAX || hi < S32_MIN || hi > S32_MAX;
+  dst.s32min = overflow ? S32_MIN : lo;
+  dst.s32max = overflow ? S32_MAX : hi;
+}
+
+function setUnsigned32(dst: Reg, lo: number, hi: number): void {
+  const partialWrap = (lo < 0 || lo > U32_MAX) !== (hi < 0 || hi > U32_MAX);
+  dst.u32min = partialWrap ? 0 : lo >>> 0;
+  dst.u32max = partialWrap ? U32_MAX : hi >>> 0;
+}
+
+function setSigned64(dst: Reg, lo: bigint, hi: bigint): void {
+  const overflow = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
+  dst.smin = overflow ? S64_MIN : lo;
+  dst.smax = overflow ? S64_MAX : hi;
+}
+
+function setUnsigned64(dst: Reg, lo: bigint, hi: bigint): void {
+  const partialWrap = (lo < 0n || lo > U64_MAX) !== (hi < 0n || hi > U64_MAX);
+  dst.umin = partialWrap ? 0n : toU64(lo);
+  dst.umax = partialWrap ? U64_MAX : toU64(hi);
+}
+
+function add32(dst: Reg, src: Scalar): void {
+  setSigned32(dst, dst.s32min + src.s32min, dst.s32max + src.s32max);
+  setUnsigned32(dst, dst.u32min + src.u32min, dst.u32max + src.u32max);
+}
+
+function add64(dst: Reg, src: Scalar): void {
+  setSigned64(dst, dst.smin + src.smin, dst.smax + src.smax);
+  setUnsigned64(dst, dst.umin + src.umin, dst.umax + src.umax);
+}
+
+function sub32(dst: Reg, src: Scalar): void {
+  setSigned32(dst, dst.s32min - src.s32max, dst.s32max - src.s32min);
+  setUnsigned32(dst, dst.u32min - src.u32max, dst.u32max - src.u32min);
+}
+
+function sub64(dst: Reg, src: Scalar): void {
+  setSigned64(dst, dst.smin - src.smax, dst.smax - src.smin);
+  setUnsigned64(dst, dst.umin - src.umax, dst.umax - src.umin);
+}
+
+function mul32(dst: Reg, src: Scalar): void {
+  const umax = BigInt(dst.u32max) * BigInt(src.u32max);
+  const umin = BigInt(dst.u32min) * BigInt(src.u32min);
+  if (umax > BigInt(U32_MAX) || umin > BigInt(U32_MAX)) {
+    dst.u32min = 0;
+    dst.u32max = U32_MAX;
+  } else {
+    dst.u32min = Number(umin);
+    dst.u32max = Number(umax);
   }
-  const sub = tnumSubreg(w.var);
-  if (tnumIsConst(sub)) {
-    const v = sub.value;
-    if (w.u32min !== v || w.u32max !== v || w.s32min !== s32(v) || w.s32max !== s32(v)) return true;
+  // Products of 32-bit values are exact in a double below 2^53 only; compare in bigint.
+  const a = BigInt(dst.s32min);
+  const b = BigInt(dst.s32max);
+  const c = BigInt(src.s32min);
+  const d = BigInt(src.s32max);
+  const products = [a * c, a * d, b * c, b * d];
+  if (products.some((p) => p < BigInt(S32_MIN) || p > BigInt(S32_MAX))) {
+    dst.s32min = S32_MIN;
+    dst.s32max = S32_MAX;
+  } else {
+    dst.s32min = Number(products.reduce(minBig));
+    dst.s32max = Number(products.reduce(maxBig));
+  }
+}
+
+function mul64(dst: Reg, src: Scalar): void {
+  const umax = dst.umax * src.umax;
+  const umin = dst.umin * src.umin;
+  if (umax > U64_MAX || umin > U64_MAX) {
+    dst.umin = 0n;
+    dst.umax = U64_MAX;
+  } else {
+    dst.umin = umin;
+    dst.umax = umax;
+  }
+  const products = [dst.smin * src.smin, dst.smin * src.smax, dst.smax * src.smin, dst.smax * src.smax];
+  if (products.some((p) => p < S64_MIN || p > S64_MAX)) {
+    dst.smin = S64_MIN;
+    dst.smax = S64_MAX;
+  } else {
+    dst.smin = products.reduce(minBig);
+    dst.smax = products.reduce(maxBig);
+  }
+}
+
+/** s32 bounds from u32 bounds when they do not cross the sign boundary, else unbounded. */
+function s32FromU32(dst: Reg): void {
+  if ((dst.u32min | 0) <= (dst.u32max | 0)) {
+    dst.s32min = dst.u32min | 0;
+    dst.s32max = dst.u32max | 0;
+  } else {
+    dst.s32min = S32_MIN;
+    dst.s32max = S32_MAX;
+  }
+}
+
+function s64FromU64(dst: Reg): void {
+  if (toS64(dst.umin) <= toS64(dst.umax)) {
+    dst.smin = toS64(dst.umin);
+    dst.smax = toS64(dst.umax);
+  } else {
+    dst.smin = S64_MIN;
+    dst.smax = S64_MAX;
+  }
+}
+
+const subregIsConst = (t: Tnum): boolean => (t.mask & U32_MASK_BIG) === 0n;
+
+/** AND, OR and XOR share their shape: both constant gives a constant, else bounds from var_off and the operands. */
+function bitwise32(dst: Reg, src: Scalar, op: number): void {
+  if (subregIsConst(src.var) && subregIsConst(dst.var)) {
+    dst.markKnown32(lowU32(dst.var.value));
+    return;
+  }
+  const v = lowU32(dst.var.value);
+  const m = lowU32(dst.var.mask);
+  if (op === AluOp.AND) {
+    dst.u32min = v;
+    dst.u32max = Math.min(dst.u32max, src.u32max);
+  } else if (op === AluOp.OR) {
+    dst.u32min = Math.max(dst.u32min, src.u32min);
+    dst.u32max = (v | m) >>> 0;
+  } else {
+    dst.u32min = v;
+    dst.u32max = (v | m) >>> 0;
+  }
+  s32FromU32(dst);
+}
+
+function bitwise64(dst: Reg, src: Scalar, op: number): void {
+  if (src.var.mask === 0n && dst.var.mask === 0n) {
+    dst.markKnown(dst.var.value);
+    return;
+  }
+  const { value, mask } = dst.var;
+  if (op === AluOp.AND) {
+    dst.umin = value;
+    dst.umax = minBig(dst.umax, src.umax);
+  } else if (op === AluOp.OR) {
+    dst.umin = maxBig(dst.umin, src.umin);
+    dst.umax = value | mask;
+  } else {
+    dst.umin = value;
+    dst.umax = value | mask;
+  }
+  s64FromU64(dst);
+  dst.updateBounds();
+}
+
+function lsh32Bounds(dst: Reg, umin: bigint, umax: bigint): void {
+  dst.s32min = S32_MIN;
+  dst.s32max = S32_MAX;
+  if (umax > 31n || dst.u32max > 2 ** (31 - Number(umax))) {
+    dst.u32min = 0;
+    dst.u32max = U32_MAX;
+  } else {
+    dst.u32min = (dst.u32min << Number(umin)) >>> 0;
+    dst.u32max = (dst.u32max << Number(umax)) >>> 0;
+  }
+}
+
+function lsh64Bounds(dst: Reg, umin: bigint, umax: bigint): void {
+  // <<32 is the compilers' first half of a sign extension (<<32 s>>32): keep the s32 bounds, shifted.
+  if (umin === 32n && umax === 32n) {
+    dst.smax = BigInt(dst.s32max) << 32n;
+    dst.smin = BigInt(dst.s32min) << 32n;
+  } else {
+    dst.smax = S64_MAX;
+    dst.smin = S64_MIN;
+  }
+  if (dst.umax > 1n << (63n - umax)) {
+    dst.umin = 0n;
+    dst.umax = U64_MAX;
+  } else {
+    dst.umin = toU64(dst.umin << umin);
+    dst.umax = toU64(dst.umax << umax);
+  }
+}
+
+function shift(dst: Reg, src: Scalar, op: number, alu32: boolean): void {
+  if (alu32) {
+    const umin = src.u32min;
+    const umax = src.u32max;
+    const subreg = tnumSubreg(dst.var);
+    if (op === AluOp.LSH) {
+      lsh32Bounds(dst, BigInt(umin), BigInt(umax));
+      dst.var = tnumSubreg(tnumLshift(subreg, umin));
+      dst.markUnbounded64();
+    } else if (op === AluOp.RSH) {
+      dst.s32min = S32_MIN;
+      dst.s32max = S32_MAX;
+      dst.var = tnumRshift(subreg, umin);
+      dst.u32min = dst.u32min >>> umax;
+      dst.u32max = dst.u32max >>> umin;
+      dst.markUnbounded64();
+    } else {
+      dst.s32min = dst.s32min >> umin;
+      dst.s32max = dst.s32max >> umin;
+      dst.var = tnumArshift(subreg, umin, 32);
+      dst.u32min = 0;
+      dst.u32max = U32_MAX;
+      dst.markUnbounded64();
+    }
+    dst.updateBounds32();
+    return;
+  }
+  const umin = src.umin;
+  const umax = src.umax;
+  if (op === AluOp.LSH) {
+    lsh64Bounds(dst, umin, umax);
+    lsh32Bounds(dst, umin, umax);
+    dst.var = tnumLshift(dst.var, Number(umin));
+  } else if (op === AluOp.RSH) {
+    dst.smin = S64_MIN;
+    dst.smax = S64_MAX;
+    dst.var = tnumRshift(dst.var, Number(umin));
+    dst.umin >>= umax;
+    dst.umax >>= umin;
+    dst.markUnbounded32();
+  } else {
+    dst.smin >>= umin;
+    dst.smax >>= umin;
+    dst.var = tnumArshift(dst.var, Number(umin), 64);
+    dst.umin = 0n;
+    dst.umax = U64_MAX;
+    dst.markUnbounded32();
+  }
+  dst.updateBounds();
+}
+
+/** is_safe_to_compute_dst_reg_range: shifts are tracked only by a constant amount below the width. */
+function isTracked(op: number, src: Scalar, alu32: boolean): boolean {
+  switch (op) {
+    case AluOp.ADD:
+    case AluOp.SUB:
+    case AluOp.NEG:
+    case AluOp.AND:
+    case AluOp.XOR:
+    case AluOp.OR:
+    case AluOp.MUL:
+      return true;
+    case AluOp.LSH:
+    case AluOp.RSH:
+    case AluOp.ARSH: {
+      const known = alu32
+        ? subregIsConst(src.var) && src.s32min === src.s32max && src.u32min === src.u32max
+        : src.var.mask === 0n && src.smin === src.smax && src.umin === src.umax;
+      return known && src.umax < (alu32 ? 32n : 64n);
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * A tracked operation on two constants: the kernel's transfer functions give
+ * exactly the concrete result (32-bit ones zero-extended), so compute it.
+ */
+function constantAlu(op: number, a: bigint, b: bigint, alu32: boolean): bigint {
+  const width = alu32 ? 32 : 64;
+  if (alu32) {
+    a &= U32_MASK_BIG;
+    b &= U32_MASK_BIG;
+  }
+  switch (op) {
+    case AluOp.ADD: return BigInt.asUintN(width, a + b);
+    case AluOp.SUB: return BigInt.asUintN(width, a - b);
+    case AluOp.NEG: return BigInt.asUintN(width, -a);
+    case AluOp.MUL: return BigInt.asUintN(width, a * b);
+    case AluOp.AND: return a & b;
+    case AluOp.OR: return a | b;
+    case AluOp.XOR: return a ^ b;
+    case AluOp.LSH: return BigInt.asUintN(width, a << b);
+    case AluOp.RSH: return a >> b;
+    default: return BigInt.asUintN(width, BigInt.asIntN(width, a) >> b); // ARSH
+  }
+}
+
+/**
+ * dst = dst OP src for scalars (adjust_scalar_min_max_vals). A 32-bit op
+ * works on the low words and zero-extends. Operations the kernel does not
+ * track (division, modulo, shifts by a non-constant or too large amount)
+ * give an unknown scalar, as in the kernel.
+ */
+export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, signedDivMod = false): Scalar {
+  void signedDivMod; // 6.18 tracks neither signed nor unsigned division: both give unknown.
+  if (!isTracked(op, src, alu32)) return SCALAR_UNKNOWN;
+  if (dst.var.mask === 0n && src.var.mask === 0n) return scalarConst(constantAlu(op, dst.var.value, src.var.value, alu32));
+  const r = new Reg(dst);
+  switch (op) {
+    case AluOp.ADD:
+      add32(r, src);
+      add64(r, src);
+      r.var = tnumAdd(r.var, src.var);
+      break;
+    case AluOp.SUB:
+      sub32(r, src);
+      sub64(r, src);
+      r.var = tnumSub(r.var, src.var);
+      break;
+    case AluOp.NEG:
+      r.markKnown(0n);
+      sub32(r, dst);
+      sub64(r, dst);
+      r.var = tnumNeg(dst.var);
+      break;
+    case AluOp.MUL:
+      r.var = tnumMul(r.var, src.var);
+      mul32(r, src);
+      mul64(r, src);
+      break;
+    case AluOp.AND:
+      r.var = tnumAnd(r.var, src.var);
+      bitwise32(r, src, op);
+      bitwise64(r, src, op);
+      break;
+    case AluOp.OR:
+      r.var = tnumOr(r.var, src.var);
+      bitwise32(r, src, op);
+      bitwise64(r, src, op);
+      break;
+    case AluOp.XOR:
+      r.var = tnumXor(r.var, src.var);
+      bitwise32(r, src, op);
+      bitwise64(r, src, op);
+      break;
+    default:
+      shift(r, src, op, alu32);
+      break;
+  }
+  if (alu32) r.zext32();
+  r.sync();
+  return r.freeze();
+}
+
+/**
+ * The kernel's maybe_fork_scalars: before `dst &= K` or `dst |= K` with dst
+ * in [-1, 0] (64-bit, else 32-bit signed), the verifier splits the state.
+ * It continues with dst = -1 (`current`) and pushes a state that re-runs
+ * the same instruction with dst = 0 (`pushed`); masks built by `x s>>= 63`
+ * then stay exact. Undefined when the kernel does not fork. Call it before
+ * scalarAlu for AND and OR to explore what the kernel explores.
+ */
+export function scalarAluFork(op: number, dst: Scalar, src: Scalar): { current: Scalar; pushed: Scalar } | undefined {
+  if ((op !== AluOp.AND && op !== AluOp.OR) || src.var.mask !== 0n) return undefined;
+  const current = new Reg(dst);
+  const pushed = new Reg(dst);
+  if (dst.smin === -1n && dst.smax === 0n) {
+    current.markKnown(-1n);
+    pushed.markKnown(0n);
+  } else if (dst.s32min === -1 && dst.s32max === 0) {
+    current.markKnown32(-1);
+    pushed.markKnown32(0);
+  } else {
+    return undefined;
+  }
+  return { current: current.freeze(), pushed: pushed.freeze() };
+}
+
+/** dst = -dst (BPF_NEG), tracked as 0 - dst. */
+export function scalarNeg(s: Scalar, alu32: boolean): Scalar {
+  return scalarAlu(AluOp.NEG, s, s, alu32);
+}
+
+/**
+ * BPF_END (scalar_byte_swap). `swap` is true for ALU64 bswap and for the
+ * ALU conversion to the other byte order than the host's (to_be on x86);
+ * without it only the truncation to 16 or 32 bits happens.
+ */
+export function scalarBswap(s: Scalar, bits: 16 | 32 | 64, swap = true): Scalar {
+  const r = new Reg(s);
+  if (swap) {
+    r.var = tnumBswap(r.var, bits);
+    // Swapping scrambles the ranges: they are rebuilt from the swapped tnum.
+    r.markUnbounded64();
+    r.markUnbounded32();
+  }
+  if (bits !== 64) truncate(r, bits / 8);
+  r.sync();
+  return r.freeze();
+}
+
+/** A write to a w register: the upper 32 bits become zero (zext_32_to_64 + reg_bounds_sync). */
+export function scalarZext32(s: Scalar): Scalar {
+  const r = new Reg(s);
+  r.zext32();
+  r.sync();
+  return r.freeze();
+}
+
+const SIZE_MASK: Record<number, bigint> = { 1: 0xffn, 2: 0xffffn, 4: U32_MASK_BIG };
+
+/** coerce_reg_to_size: the value truncated to `sizeBytes` (a zero-extending load or a narrowing). */
+export function scalarTruncate(s: Scalar, sizeBytes: 1 | 2 | 4 | 8): Scalar {
+  if (sizeBytes === 8) return s;
+  const r = new Reg(s);
+  truncate(r, sizeBytes);
+  return r.freeze();
+}
+
+function truncate(r: Reg, sizeBytes: number): void {
+  const mask = SIZE_MASK[sizeBytes]!;
+  r.var = { value: r.var.value & mask, mask: r.var.mask & mask };
+  if ((r.umin & ~mask) === (r.umax & ~mask)) {
+    r.umin &= mask;
+    r.umax &= mask;
+  } else {
+    r.umin = 0n;
+    r.umax = mask;
+  }
+  r.smin = r.umin;
+  r.smax = r.umax;
+  if (sizeBytes < 4) r.markUnbounded32();
+  r.sync();
+}
+
+const SIGNED_LIMITS: Record<number, [number, number]> = { 1: [-0x80, 0x7f], 2: [-0x8000, 0x7fff], 4: [S32_MIN, S32_MAX] };
+
+/** coerce_reg_to_size_sx: the low `sizeBytes` sign-extended to 64 bits (ldsx, movsx into an r register). */
+export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
+  const bits = BigInt(sizeBytes * 8);
+  if (s.var.mask === 0n) return scalarConst(BigInt.asIntN(Number(bits), s.var.value));
+  const r = new Reg(s);
+  const topMax = toU64(r.smax) >> bits;
+  const topMin = toU64(r.smin) >> bits;
+  if (topMax === topMin) {
+    const a = BigInt.asIntN(Number(bits), r.smax);
+    const b = BigInt.asIntN(Number(bits), r.smin);
+    const hi = maxBig(a, b);
+    const lo = minBig(a, b);
+    if (hi >= 0n === lo >= 0n) {
+      r.smin = lo;
+      r.smax = hi;
+      r.s32min = Number(lo);
+      r.s32max = Number(hi);
+      r.umin = toU64(lo);
+      r.umax = toU64(hi);
+      r.u32min = lowU32(lo);
+      r.u32max = lowU32(hi);
+      r.var = tnumRange(toU64(lo), toU64(hi));
+      return r.freeze();
+    }
+  }
+  const [min, max] = SIGNED_LIMITS[sizeBytes]!;
+  if (r.s32min >= min && r.s32max <= max) {
+    // The low word already lies in the narrow signed range: sign extension keeps it, and its bounds bound the result.
+    r.smin = BigInt(r.s32min);
+    r.smax = BigInt(r.s32max);
+  } else {
+    r.smin = BigInt(min);
+    r.smax = BigInt(max);
+    r.s32min = min;
+    r.s32max = max;
+    r.u32min = 0;
+    r.u32max = U32_MAX;
+  }
+  r.umin = 0n;
+  r.umax = U64_MAX;
+  r.var = TNUM_UNKNOWN;
+  r.sync();
+  return r.freeze();
+}
+
+/** coerce_subreg_to_size_sx: the low `sizeBytes` of the w register sign-extended to 32 bits. */
+function signExtendSubreg(r: Reg, sizeBytes: 1 | 2): void {
+  const bits = sizeBytes * 8;
+  const shiftBack = 32 - bits;
+  if (r.var.mask === 0n) {
+    const v = (lowU32(r.var.value) << shiftBack) >> shiftBack;
+    r.var = tnumConst(BigInt(v));
+    r.s32min = r.s32max = v | 0;
+    r.u32min = r.u32max = v >>> 0;
+    return;
+  }
+  if (r.s32max >>> bits === r.s32min >>> bits) {
+    const a = (r.s32max << shiftBack) >> shiftBack;
+    const b = (r.s32min << shiftBack) >> shiftBack;
+    const hi = Math.max(a, b);
+    const lo = Math.min(a, b);
+    if (lo >= 0 === hi >= 0) {
+      r.s32min = lo;
+      r.s32max = hi;
+      r.u32min = lo >>> 0;
+      r.u32max = hi >>> 0;
+      r.var = tnumSubreg(tnumRange(toU64(BigInt(lo)), toU64(BigInt(hi))));
+      return;
+    }
+  }
+  const [min, max] = SIGNED_LIMITS[sizeBytes]!;
+  r.s32min = min;
+  r.s32max = max;
+  r.u32min = 0;
+  r.u32max = U32_MAX;
+  r.var = tnumSubreg(TNUM_UNKNOWN);
+}
+
+/** movsx: `r = (sN)r` (alu32 false) or `w = (sN)w` (alu32 true, N = 8 or 16; zero-extended into 64 bits). */
+export function scalarMovSx(s: Scalar, fromBits: 8 | 16 | 32, alu32: boolean): Scalar {
+  if (!alu32) return scalarSignExtend(s, (fromBits / 8) as 1 | 2 | 4);
+  const r = new Reg(s);
+  if (fromBits !== 32) signExtendSubreg(r, (fromBits / 8) as 1 | 2);
+  r.zext32();
+  r.sync();
+  return r.freeze();
+}
+
+// ---------------------------------------------------------------- branches
+
+interface Side {
+  t: Tnum;
+  umin: bigint;
+  umax: bigint;
+  smin: bigint;
+  smax: bigint;
+}
+
+function side(s: Scalar, is32: boolean): Side {
+  if (!is32) return { t: s.var, umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax };
+  return { t: tnumSubreg(s.var), umin: BigInt(s.u32min), umax: BigInt(s.u32max), smin: BigInt(s.s32min), smax: BigInt(s.s32max) };
+}
+
+const isConstIn = (s: Scalar, is32: boolean): boolean => (is32 ? subregIsConst(s.var) : s.var.mask === 0n);
+const constIn = (s: Scalar, is32: boolean): bigint => (is32 ? s.var.value & U32_MASK_BIG : s.var.value);
+
+/** Do the ranges exclude equality? (the shared part of JEQ/JNE in is_scalar_branch_taken) */
+function provablyDifferent(a: Scalar, b: Scalar, x: Side, y: Side, is32: boolean): boolean {
+  if (!tnumOverlap(x.t, y.t)) return true;
+  if (x.umin > y.umax || x.umax < y.umin) return true;
+  if (x.smin > y.smax || x.smax < y.smin) return true;
+  if (!is32) {
+    if (a.u32min > b.u32max || a.u32max < b.u32min) return true;
+    if (a.s32min > b.s32max || a.s32max < b.s32min) return true;
   }
   return false;
 }
 
-// ---- ALU ---------------------------------------------------------------------------
-
-function assign32Into64(w: Work): void {
-  w.umin = w.u32min;
-  w.umax = w.u32max;
-  if (w.s32min >= 0n && w.s32max >= 0n) {
-    w.smin = w.s32min;
-    w.smax = w.s32max;
-  } else {
-    w.smin = 0n;
-    w.smax = U32_MAX;
-  }
-}
-
-function zext32(w: Work): void {
-  w.var = tnumSubreg(w.var);
-  assign32Into64(w);
-}
-
-function add32(d: Work, s: Work): void {
-  const smin = d.s32min + s.s32min;
-  const smax = d.s32max + s.s32max;
-  if (smin !== s32(smin) || smax !== s32(smax)) {
-    d.s32min = S32_MIN;
-    d.s32max = S32_MAX;
-  } else {
-    d.s32min = smin;
-    d.s32max = smax;
-  }
-  const umin = d.u32min + s.u32min;
-  const umax = d.u32max + s.u32max;
-  if (umin > U32_MAX || umax > U32_MAX) {
-    d.u32min = 0n;
-    d.u32max = U32_MAX;
-  } else {
-    d.u32min = umin;
-    d.u32max = umax;
-  }
-}
-
-function add64(d: Work, s: Work): void {
-  const smin = d.smin + s.smin;
-  const smax = d.smax + s.smax;
-  if (smin !== s64(smin) || smax !== s64(smax)) {
-    d.smin = S64_MIN;
-    d.smax = S64_MAX;
-  } else {
-    d.smin = smin;
-    d.smax = smax;
-  }
-  const umin = d.umin + s.umin;
-  const umax = d.umax + s.umax;
-  if (umin > U64_MAX || umax > U64_MAX) {
-    d.umin = 0n;
-    d.umax = U64_MAX;
-  } else {
-    d.umin = umin;
-    d.umax = umax;
-  }
-}
-
-function sub32(d: Work, s: Work): void {
-  const smin = d.s32min - s.s32max;
-  const smax = d.s32max - s.s32min;
-  if (smin !== s32(smin) || smax !== s32(smax)) {
-    d.s32min = S32_MIN;
-    d.s32max = S32_MAX;
-  } else {
-    d.s32min = smin;
-    d.s32max = smax;
-  }
-  if (d.u32min < s.u32max) {
-    d.u32min = 0n;
-    d.u32max = U32_MAX;
-  } else {
-    d.u32min -= s.u32max;
-    d.u32max -= s.u32min;
-  }
-}
-
-function sub64(d: Work, s: Work): void {
-  const smin = d.smin - s.smax;
-  const smax = d.smax - s.smin;
-  if (smin !== s64(smin) || smax !== s64(smax)) {
-    d.smin = S64_MIN;
-    d.smax = S64_MAX;
-  } else {
-    d.smin = smin;
-    d.smax = smax;
-  }
-  if (d.umin < s.umax) {
-    d.umin = 0n;
-    d.umax = U64_MAX;
-  } else {
-    d.umin -= s.umax;
-    d.umax -= s.umin;
-  }
-}
-
-function mul32(d: Work, s: Work): void {
-  if (s.s32min < 0n || d.s32min < 0n || s.u32max > U16_MAX || d.u32max > U16_MAX) {
-    unbounded32(d);
-    return;
-  }
-  d.u32min *= s.u32min;
-  d.u32max *= s.u32max;
-  if (d.u32max > S32_MAX) {
-    d.s32min = S32_MIN;
-    d.s32max = S32_MAX;
-  } else {
-    d.s32min = d.u32min;
-    d.s32max = d.u32max;
-  }
-}
-
-function mul64(d: Work, s: Work): void {
-  if (s.smin < 0n || d.smin < 0n || s.umax > U32_MAX || d.umax > U32_MAX) {
-    unbounded64(d);
-    return;
-  }
-  d.umin *= s.umin;
-  d.umax *= s.umax;
-  if (d.umax > S64_MAX) {
-    d.smin = S64_MIN;
-    d.smax = S64_MAX;
-  } else {
-    d.smin = d.umin;
-    d.smax = d.umax;
-  }
-}
-
-/** AND/OR/XOR in 32 bits after the tnum was computed: bounds from the known bits. */
-function bitwise32(d: Work, s: Work, op: number): void {
-  const srcKnown = tnumIsConst(tnumSubreg(s.var));
-  const dstKnown = tnumIsConst(tnumSubreg(d.var));
-  const v = tnumSubreg(d.var);
-  if (srcKnown && dstKnown) {
-    markKnown32(d, v.value);
-    return;
-  }
-  if (op === AluOp.AND) {
-    d.u32min = v.value;
-    d.u32max = min(d.u32max, s.u32max);
-  } else if (op === AluOp.OR) {
-    d.u32min = max(d.u32min, s.u32min);
-    d.u32max = v.value | v.mask;
-  } else {
-    d.u32min = v.value;
-    d.u32max = v.value | v.mask;
-  }
-  if (s32(d.u32min) <= s32(d.u32max)) {
-    d.s32min = s32(d.u32min);
-    d.s32max = s32(d.u32max);
-  } else {
-    d.s32min = S32_MIN;
-    d.s32max = S32_MAX;
-  }
-}
-
-function bitwise64(d: Work, s: Work, op: number): void {
-  const srcKnown = tnumIsConst(s.var);
-  const dstKnown = tnumIsConst(d.var);
-  if (srcKnown && dstKnown) {
-    const k = knownWork(d.var.value);
-    d.smin = k.smin;
-    d.smax = k.smax;
-    d.umin = k.umin;
-    d.umax = k.umax;
-    return;
-  }
-  if (op === AluOp.AND) {
-    d.umin = d.var.value;
-    d.umax = min(d.umax, s.umax);
-  } else if (op === AluOp.OR) {
-    d.umin = max(d.umin, s.umin);
-    d.umax = d.var.value | d.var.mask;
-  } else {
-    d.umin = d.var.value;
-    d.umax = d.var.value | d.var.mask;
-  }
-  if (s64(d.umin) <= s64(d.umax)) {
-    d.smin = s64(d.umin);
-    d.smax = s64(d.umax);
-  } else {
-    d.smin = S64_MIN;
-    d.smax = S64_MAX;
-  }
-  updateBounds(d);
-}
-
-function lsh32Bounds(d: Work, umin: bigint, umax: bigint): void {
-  d.s32min = S32_MIN;
-  d.s32max = S32_MAX;
-  if (umax > 31n || d.u32max > 1n << (31n - umax)) {
-    d.u32min = 0n;
-    d.u32max = U32_MAX;
-  } else {
-    d.u32min = u32(d.u32min << umin);
-    d.u32max = u32(d.u32max << umax);
-  }
-}
-
-function lsh64Bounds(d: Work, umin: bigint, umax: bigint): void {
-  if (umin === 32n && umax === 32n) {
-    d.smax = d.s32max << 32n;
-    d.smin = d.s32min << 32n;
-  } else {
-    d.smax = S64_MAX;
-    d.smin = S64_MIN;
-  }
-  if (umax > 63n || d.umax > 1n << (63n - umax)) {
-    d.umin = 0n;
-    d.umax = U64_MAX;
-  } else {
-    d.umin = u64(d.umin << umin);
-    d.umax = u64(d.umax << umax);
-  }
-}
-
-function shiftsComputable(src: Work, alu32: boolean): boolean {
-  const bits = alu32 ? 32n : 64n;
-  if (alu32) return tnumIsConst(tnumSubreg(src.var)) && src.s32min === src.s32max && src.u32min === src.u32max && src.umax < bits;
-  return tnumIsConst(src.var) && src.smin === src.smax && src.umin === src.umax && src.umax < bits;
-}
-
 /**
- * adjust_scalar_min_max_vals: `dst OP src` for scalars. DIV and MOD (and
- * shifts by unknown amounts) give an unknown value, as in the kernel.
+ * is_scalar_branch_taken: 1 if `a OP b` holds for every value, 0 if for
+ * none, -1 if it depends. JMP32 compares the low words.
  */
-export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, signedDivMod = false): Scalar {
-  void signedDivMod;
-  const folded = constantFold(op, dst, src, alu32);
-  if (folded !== undefined) return folded;
-  const d = work(dst);
-  const s = work(src);
-  switch (op) {
-    case AluOp.ADD:
-      add32(d, s);
-      add64(d, s);
-      d.var = tnumAdd(d.var, s.var);
-      break;
-    case AluOp.SUB:
-      sub32(d, s);
-      sub64(d, s);
-      d.var = tnumSub(d.var, s.var);
-      break;
-    case AluOp.MUL:
-      d.var = tnumMul(d.var, s.var);
-      mul32(d, s);
-      mul64(d, s);
-      break;
-    case AluOp.AND:
-      d.var = tnumAnd(d.var, s.var);
-      bitwise32(d, s, op);
-      bitwise64(d, s, op);
-      break;
-    case AluOp.OR:
-      d.var = tnumOr(d.var, s.var);
-      bitwise32(d, s, op);
-      bitwise64(d, s, op);
-      break;
-    case AluOp.XOR:
-      d.var = tnumXor(d.var, s.var);
-      bitwise32(d, s, op);
-      bitwise64(d, s, op);
-      break;
-    case AluOp.LSH:
-    case AluOp.RSH:
-    case AluOp.ARSH:
-      if (!shiftsComputable(s, alu32)) return alu32 ? scalarZext32(SCALAR_UNKNOWN) : SCALAR_UNKNOWN;
-      shift(d, s, op, alu32);
-      break;
-    default:
-      return alu32 ? scalarZext32(SCALAR_UNKNOWN) : SCALAR_UNKNOWN;
-  }
-  if (alu32) zext32(d);
-  sync(d);
-  return freeze(d);
-}
-
-/**
- * Both operands known: the result is the constant the kernel's bounds
- * collapse to after reg_bounds_sync (DIV/MOD and out-of-range shifts stay
- * unknown, as there). Computed directly because most scalars are constants.
- */
-function constantFold(op: number, dst: Scalar, src: Scalar, alu32: boolean): Scalar | undefined {
-  if (!tnumIsConst(dst.var) || !tnumIsConst(src.var)) return undefined;
-  const bits = alu32 ? 32 : 64;
-  const a = alu32 ? u32(dst.var.value) : dst.var.value;
-  const b = alu32 ? u32(src.var.value) : src.var.value;
-  const wrap = (v: bigint): Scalar => scalarConst(alu32 ? u32(v) : u64(v));
-  switch (op) {
-    case AluOp.ADD: return wrap(a + b);
-    case AluOp.SUB: return wrap(a - b);
-    case AluOp.MUL: return wrap(a * b);
-    case AluOp.AND: return wrap(a & b);
-    case AluOp.OR: return wrap(a | b);
-    case AluOp.XOR: return wrap(a ^ b);
-    case AluOp.LSH: return b < BigInt(bits) ? wrap(a << b) : undefined;
-    case AluOp.RSH: return b < BigInt(bits) ? wrap(a >> b) : undefined;
-    case AluOp.ARSH: return b < BigInt(bits) ? wrap(BigInt.asIntN(bits, a) >> b) : undefined;
-    default: return undefined;
-  }
-}
-
-function shift(d: Work, s: Work, op: number, alu32: boolean): void {
-  if (op === AluOp.LSH) {
-    if (alu32) {
-      const sub = tnumSubreg(d.var);
-      lsh32Bounds(d, s.u32min, s.u32max);
-      d.var = tnumSubreg(tnumLshift(sub, Number(s.u32min)));
-      unbounded64(d);
-      updateBounds32(d);
-    } else {
-      lsh64Bounds(d, s.umin, s.umax);
-      lsh32Bounds(d, s.umin, s.umax);
-      d.var = tnumLshift(d.var, Number(s.umin));
-      updateBounds(d);
-    }
-  } else if (op === AluOp.RSH) {
-    if (alu32) {
-      const sub = tnumSubreg(d.var);
-      d.s32min = S32_MIN;
-      d.s32max = S32_MAX;
-      d.var = tnumRshift(sub, Number(s.u32min));
-      d.u32min >>= s.u32max;
-      d.u32max >>= s.u32min;
-      unbounded64(d);
-      updateBounds32(d);
-    } else {
-      d.smin = S64_MIN;
-      d.smax = S64_MAX;
-      d.var = tnumRshift(d.var, Number(s.umin));
-      d.umin >>= s.umax;
-      d.umax >>= s.umin;
-      unbounded32(d);
-      updateBounds(d);
-    }
-  } else if (alu32) {
-    const k = s.u32min;
-    d.s32min = s32(u32(d.s32min >> k));
-    d.s32max = s32(u32(d.s32max >> k));
-    d.var = tnumArshift(tnumSubreg(d.var), Number(k), 32);
-    d.u32min = 0n;
-    d.u32max = U32_MAX;
-    unbounded64(d);
-    updateBounds32(d);
-  } else {
-    const k = s.umin;
-    d.smin >>= k;
-    d.smax >>= k;
-    d.var = tnumArshift(d.var, Number(k), 64);
-    d.umin = 0n;
-    d.umax = U64_MAX;
-    unbounded32(d);
-    updateBounds(d);
-  }
-}
-
-/** BPF_NEG: the kernel tracks it as 0 - dst. */
-export function scalarNeg(s: Scalar, alu32: boolean): Scalar {
-  return scalarAlu(AluOp.SUB, scalarConst(0n), s, alu32);
-}
-
-/** BPF_END: a swap of a constant is a constant; anything else is unknown in the swapped width. */
-export function scalarBswap(s: Scalar, bits: 16 | 32 | 64): Scalar {
-  if (tnumIsConst(s.var)) {
-    let v = s.var.value;
-    let out = 0n;
-    for (let i = 0; i < bits / 8; i++) {
-      out = (out << 8n) | (v & 0xffn);
-      v >>= 8n;
-    }
-    return scalarConst(out);
-  }
-  return SCALAR_UNKNOWN;
-}
-
-/** Upper 32 bits cleared (a w-register write). */
-export function scalarZext32(s: Scalar): Scalar {
-  const w = work(s);
-  zext32(w);
-  sync(w);
-  return freeze(w);
-}
-
-/** coerce_reg_to_size: a zero-extending load or truncation to `sizeBytes`. */
-export function scalarTruncate(s: Scalar, sizeBytes: 1 | 2 | 4 | 8): Scalar {
-  if (sizeBytes === 8) return s;
-  const w = work(s);
-  w.var = tnumCast(w.var, sizeBytes);
-  const mask = (1n << BigInt(sizeBytes * 8)) - 1n;
-  if ((w.umin & ~mask) === (w.umax & ~mask)) {
-    w.umin &= mask;
-    w.umax &= mask;
-  } else {
-    w.umin = 0n;
-    w.umax = mask;
-  }
-  w.smin = w.umin;
-  w.smax = w.umax;
-  if (sizeBytes < 4) unbounded32(w);
-  sync(w);
-  return freeze(w);
-}
-
-/** coerce_reg_to_size_sx: a sign-extending load (or movsx from 64-bit) of `sizeBytes`. */
-export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
-  const bits = BigInt(sizeBytes * 8);
-  if (tnumIsConst(s.var)) return scalarConst(BigInt.asIntN(Number(bits), s.var.value));
-  const topMax = (u64(s.smax) >> bits) << bits;
-  const topMin = (u64(s.smin) >> bits) << bits;
-  if (topMax === topMin) {
-    const a = BigInt.asIntN(Number(bits), s.smax);
-    const b = BigInt.asIntN(Number(bits), s.smin);
-    const hi = max(a, b);
-    const lo = min(a, b);
-    if (hi >= 0n === lo >= 0n) {
-      const w: Work = { var: tnumRange(u64(lo), u64(hi)), smin: lo, smax: hi, umin: u64(lo), umax: u64(hi), s32min: s32(lo), s32max: s32(hi), u32min: u32(lo), u32max: u32(hi) };
-      return freeze(w);
-    }
-  }
-  const limit = 1n << (bits - 1n);
-  const w: Work = { var: TNUM_UNKNOWN, smin: -limit, smax: limit - 1n, umin: 0n, umax: U64_MAX, s32min: -limit, s32max: limit - 1n, u32min: 0n, u32max: U32_MAX };
-  return freeze(w);
-}
-
-/** movsx: `dst = (sN)src` in 64 bits, or `w = (sN)w` (zero-extended) in 32. */
-export function scalarMovSx(s: Scalar, fromBits: 8 | 16 | 32, alu32: boolean): Scalar {
-  const bytes = (fromBits / 8) as 1 | 2 | 4;
-  if (!alu32) return scalarSignExtend(s, bytes);
-  const w = work(s);
-  const bits = BigInt(fromBits);
-  if (tnumIsConst(w.var)) {
-    const v = u32(BigInt.asIntN(fromBits, w.var.value));
-    return scalarConst(v);
-  }
-  const topMax = (u32(w.s32max) >> bits) << bits;
-  const topMin = (u32(w.s32min) >> bits) << bits;
-  let out: Work;
-  if (topMax === topMin) {
-    const a = BigInt.asIntN(fromBits, w.s32max);
-    const b = BigInt.asIntN(fromBits, w.s32min);
-    const hi = max(a, b);
-    const lo = min(a, b);
-    if (hi >= 0n === lo >= 0n) {
-      out = { ...w, s32min: lo, s32max: hi, u32min: u32(lo), u32max: u32(hi), var: tnumRange(u32(lo), u32(hi)) };
-      zext32(out);
-      sync(out);
-      return freeze(out);
-    }
-  }
-  const limit = 1n << (bits - 1n);
-  out = { ...w, s32min: -limit, s32max: limit - 1n, u32min: 0n, u32max: U32_MAX, var: tnumSubreg(TNUM_UNKNOWN) };
-  zext32(out);
-  sync(out);
-  return freeze(out);
-}
-
-/** A scalar in [umin, umax] (unsigned). */
-export function scalarFromRange(umin: bigint, umax: bigint): Scalar {
-  const w: Work = { ...work(SCALAR_UNKNOWN), umin, umax, var: tnumRange(umin, umax) };
-  sync(w);
-  return freeze(w);
-}
-
-// ---- branches ------------------------------------------------------------------------
-
-function overlap(a: Tnum, b: Tnum): boolean {
-  const mu = ~a.mask & ~b.mask & U64_MAX;
-  return (a.value & mu) === (b.value & mu);
-}
-
-function isConstFor(s: Scalar, is32: boolean): boolean {
-  return tnumIsConst(is32 ? tnumSubreg(s.var) : s.var);
-}
-
-function constFor(s: Scalar, is32: boolean): bigint {
-  return is32 ? tnumSubreg(s.var).value : s.var.value;
-}
-
-/** is_scalar_branch_taken: 1 when the jump is always taken, 0 never, -1 when both can happen. */
 export function branchTaken(a: Scalar, b: Scalar, op: number, is32: boolean): 1 | 0 | -1 {
-  const t1 = is32 ? tnumSubreg(a.var) : a.var;
-  const t2 = is32 ? tnumSubreg(b.var) : b.var;
-  const umin1 = is32 ? BigInt(a.u32min) : a.umin;
-  const umax1 = is32 ? BigInt(a.u32max) : a.umax;
-  const smin1 = is32 ? BigInt(a.s32min) : a.smin;
-  const smax1 = is32 ? BigInt(a.s32max) : a.smax;
-  const umin2 = is32 ? BigInt(b.u32min) : b.umin;
-  const umax2 = is32 ? BigInt(b.u32max) : b.umax;
-  const smin2 = is32 ? BigInt(b.s32min) : b.smin;
-  const smax2 = is32 ? BigInt(b.s32max) : b.smax;
-  const disjoint = (): boolean =>
-    !overlap(t1, t2) ||
-    umin1 > umax2 || umax1 < umin2 || smin1 > smax2 || smax1 < smin2 ||
-    (!is32 && (a.u32min > b.u32max || a.u32max < b.u32min || a.s32min > b.s32max || a.s32max < b.s32min));
+  const x = side(a, is32);
+  const y = side(b, is32);
   switch (op) {
     case JmpOp.JEQ:
-      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? 1 : 0;
-      return disjoint() ? 0 : -1;
+      if (x.t.mask === 0n && y.t.mask === 0n) return x.t.value === y.t.value ? 1 : 0;
+      return provablyDifferent(a, b, x, y, is32) ? 0 : -1;
     case JmpOp.JNE:
-      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value !== t2.value ? 1 : 0;
-      return disjoint() ? 1 : -1;
+      if (x.t.mask === 0n && y.t.mask === 0n) return x.t.value !== y.t.value ? 1 : 0;
+      return provablyDifferent(a, b, x, y, is32) ? 1 : -1;
     case JmpOp.JSET: {
-      let x = t1;
-      let k = b;
-      if (!isConstFor(k, is32)) {
-        x = t2;
-        k = a;
+      let t1 = x.t;
+      let t2 = y.t;
+      if (!isConstIn(b, is32)) {
+        if (!isConstIn(a, is32)) return -1;
+        [t1, t2] = [t2, t1];
       }
-      if (!isConstFor(k, is32)) return -1;
-      const v = constFor(k, is32);
-      if ((~x.mask & x.value & v) !== 0n) return 1;
-      if (((x.mask | x.value) & v) === 0n) return 0;
+      if ((~t1.mask & t1.value & t2.value) !== 0n) return 1;
+      if (((t1.mask | t1.value) & t2.value) === 0n) return 0;
       return -1;
     }
     case JmpOp.JGT:
-      return umin1 > umax2 ? 1 : umax1 <= umin2 ? 0 : -1;
+      return x.umin > y.umax ? 1 : x.umax <= y.umin ? 0 : -1;
     case JmpOp.JSGT:
-      return smin1 > smax2 ? 1 : smax1 <= smin2 ? 0 : -1;
+      return x.smin > y.smax ? 1 : x.smax <= y.smin ? 0 : -1;
     case JmpOp.JLT:
-      return umax1 < umin2 ? 1 : umin1 >= umax2 ? 0 : -1;
+      return x.umax < y.umin ? 1 : x.umin >= y.umax ? 0 : -1;
     case JmpOp.JSLT:
-      return smax1 < smin2 ? 1 : smin1 >= smax2 ? 0 : -1;
+      return x.smax < y.smin ? 1 : x.smin >= y.smax ? 0 : -1;
     case JmpOp.JGE:
-      return umin1 >= umax2 ? 1 : umax1 < umin2 ? 0 : -1;
+      return x.umin >= y.umax ? 1 : x.umax < y.umin ? 0 : -1;
     case JmpOp.JSGE:
-      return smin1 >= smax2 ? 1 : smax1 < smin2 ? 0 : -1;
+      return x.smin >= y.smax ? 1 : x.smax < y.smin ? 0 : -1;
     case JmpOp.JLE:
-      return umax1 <= umin2 ? 1 : umin1 > umax2 ? 0 : -1;
+      return x.umax <= y.umin ? 1 : x.umin > y.umax ? 0 : -1;
     case JmpOp.JSLE:
-      return smax1 <= smin2 ? 1 : smin1 > smax2 ? 0 : -1;
+      return x.smax <= y.smin ? 1 : x.smin > y.smax ? 0 : -1;
     default:
       return -1;
   }
 }
 
-/** The opposite condition (rev_opcode); JSET's opposite is "no bit set". */
-const JSET_NONE = JmpOp.JSET | 0x08;
-function reverse(op: number): number {
-  switch (op) {
-    case JmpOp.JEQ: return JmpOp.JNE;
-    case JmpOp.JNE: return JmpOp.JEQ;
-    case JmpOp.JSET: return JSET_NONE;
-    case JmpOp.JGE: return JmpOp.JLT;
-    case JmpOp.JGT: return JmpOp.JLE;
-    case JmpOp.JLE: return JmpOp.JGT;
-    case JmpOp.JLT: return JmpOp.JGE;
-    case JmpOp.JSGE: return JmpOp.JSLT;
-    case JmpOp.JSGT: return JmpOp.JSLE;
-    case JmpOp.JSLE: return JmpOp.JSGT;
-    case JmpOp.JSLT: return JmpOp.JSGE;
-    default: return op;
-  }
-}
+/** Internal opcode for "JSET not taken" (the kernel's BPF_JSET | BPF_X in rev_opcode). */
+const JSET_FALSE = JmpOp.JSET | 0x08;
 
-function flip(op: number): number {
-  switch (op) {
-    case JmpOp.JGE: return JmpOp.JLE;
-    case JmpOp.JGT: return JmpOp.JLT;
-    case JmpOp.JLE: return JmpOp.JGE;
-    case JmpOp.JLT: return JmpOp.JGT;
-    case JmpOp.JSGE: return JmpOp.JSLE;
-    case JmpOp.JSGT: return JmpOp.JSLT;
-    case JmpOp.JSLE: return JmpOp.JSGE;
-    case JmpOp.JSLT: return JmpOp.JSGT;
-    default: return op;
-  }
-}
+const REVERSED: Record<number, number> = {
+  [JmpOp.JEQ]: JmpOp.JNE,
+  [JmpOp.JNE]: JmpOp.JEQ,
+  [JmpOp.JSET]: JSET_FALSE,
+  [JmpOp.JGE]: JmpOp.JLT,
+  [JmpOp.JGT]: JmpOp.JLE,
+  [JmpOp.JLE]: JmpOp.JGT,
+  [JmpOp.JLT]: JmpOp.JGE,
+  [JmpOp.JSGE]: JmpOp.JSLT,
+  [JmpOp.JSGT]: JmpOp.JSLE,
+  [JmpOp.JSLE]: JmpOp.JSGT,
+  [JmpOp.JSLT]: JmpOp.JSGE,
+};
 
-const workConst = (w: Work, is32: boolean): boolean => tnumIsConst(is32 ? tnumSubreg(w.var) : w.var);
-const workConstValue = (w: Work, is32: boolean): bigint => (is32 ? tnumSubreg(w.var).value : w.var.value);
+const FLIPPED: Record<number, number> = {
+  [JmpOp.JGE]: JmpOp.JLE,
+  [JmpOp.JGT]: JmpOp.JLT,
+  [JmpOp.JSGE]: JmpOp.JSLE,
+  [JmpOp.JSGT]: JmpOp.JSLT,
+};
 
-/** regs_refine_cond_op on working copies. */
-function refine(r1: Work, r2: Work, opcode: number, is32: boolean): void {
-  let a = r1;
-  let b = r2;
-  let op = opcode;
-  if (op === JmpOp.JGE || op === JmpOp.JGT || op === JmpOp.JSGE || op === JmpOp.JSGT) {
-    op = flip(op);
-    [a, b] = [b, a];
+const isPowerOfTwo = (v: bigint): boolean => v !== 0n && (v & (v - 1n)) === 0n;
+
+/** regs_refine_cond_op: what `r1 OP r2` being true teaches about both. */
+function refine(r1: Reg, r2: Reg, op: number, is32: boolean): void {
+  const flipped = FLIPPED[op];
+  if (flipped !== undefined) {
+    [r1, r2] = [r2, r1];
+    op = flipped;
   }
   switch (op) {
     case JmpOp.JEQ:
       if (is32) {
-        a.u32min = max(a.u32min, b.u32min);
-        a.u32max = min(a.u32max, b.u32max);
-        a.s32min = max(a.s32min, b.s32min);
-        a.s32max = min(a.s32max, b.s32max);
-        b.u32min = a.u32min;
-        b.u32max = a.u32max;
-        b.s32min = a.s32min;
-        b.s32max = a.s32max;
-        const t = tnumIntersect(tnumSubreg(a.var), tnumSubreg(b.var));
-        a.var = tnumWithSubreg(a.var, t);
-        b.var = tnumWithSubreg(b.var, t);
+        r1.u32min = Math.max(r1.u32min, r2.u32min);
+        r1.u32max = Math.min(r1.u32max, r2.u32max);
+        r1.s32min = Math.max(r1.s32min, r2.s32min);
+        r1.s32max = Math.min(r1.s32max, r2.s32max);
+        r2.u32min = r1.u32min;
+        r2.u32max = r1.u32max;
+        r2.s32min = r1.s32min;
+        r2.s32max = r1.s32max;
+        const t = tnumIntersect(tnumSubreg(r1.var), tnumSubreg(r2.var));
+        r1.var = tnumWithSubreg(r1.var, t);
+        r2.var = tnumWithSubreg(r2.var, t);
       } else {
-        a.umin = max(a.umin, b.umin);
-        a.umax = min(a.umax, b.umax);
-        a.smin = max(a.smin, b.smin);
-        a.smax = min(a.smax, b.smax);
-        b.umin = a.umin;
-        b.umax = a.umax;
-        b.smin = a.smin;
-        b.smax = a.smax;
-        a.var = tnumIntersect(a.var, b.var);
-        b.var = a.var;
+        r1.umin = maxBig(r1.umin, r2.umin);
+        r1.umax = minBig(r1.umax, r2.umax);
+        r1.smin = maxBig(r1.smin, r2.smin);
+        r1.smax = minBig(r1.smax, r2.smax);
+        r2.umin = r1.umin;
+        r2.umax = r1.umax;
+        r2.smin = r1.smin;
+        r2.smax = r1.smax;
+        r1.var = tnumIntersect(r1.var, r2.var);
+        r2.var = r1.var;
       }
       return;
     case JmpOp.JNE: {
-      if (!workConst(b, is32)) [a, b] = [b, a];
-      if (!workConst(b, is32)) return;
-      const val = workConstValue(b, is32);
+      if (!isConstIn(r2, is32)) [r1, r2] = [r2, r1];
+      if (!isConstIn(r2, is32)) return;
+      const val = constIn(r2, is32);
+      // A constant at the edge of the other's range shrinks it by one.
       if (is32) {
-        if (a.u32min === u32(val)) a.u32min++;
-        if (a.u32max === u32(val)) a.u32max--;
-        if (a.s32min === s32(val)) a.s32min++;
-        if (a.s32max === s32(val)) a.s32max--;
+        const u = lowU32(val);
+        const s = u | 0;
+        if (r1.u32min === u) r1.u32min++;
+        if (r1.u32max === u) r1.u32max--;
+        if (r1.s32min === s) r1.s32min++;
+        if (r1.s32max === s) r1.s32max--;
       } else {
-        if (a.umin === val) a.umin++;
-        if (a.umax === val) a.umax--;
-        if (a.smin === s64(val)) a.smin++;
-        if (a.smax === s64(val)) a.smax--;
+        if (r1.umin === val) r1.umin++;
+        if (r1.umax === val) r1.umax--;
+        if (r1.smin === toS64(val)) r1.smin++;
+        if (r1.smax === toS64(val)) r1.smax--;
       }
       return;
     }
     case JmpOp.JSET: {
-      if (!workConst(b, is32)) [a, b] = [b, a];
-      if (!workConst(b, is32)) return;
-      const val = workConstValue(b, is32);
-      if (val === 0n || (val & (val - 1n)) !== 0n) return;
-      if (is32) a.var = tnumWithSubreg(a.var, tnumOr(tnumSubreg(a.var), tnumConst(val)));
-      else a.var = tnumOr(a.var, tnumConst(val));
+      if (!isConstIn(r2, is32)) [r1, r2] = [r2, r1];
+      if (!isConstIn(r2, is32)) return;
+      const val = constIn(r2, is32);
+      // Only a single-bit test tells which bit is set.
+      if (!isPowerOfTwo(val)) return;
+      if (is32) r1.var = tnumWithSubreg(r1.var, tnumOr(tnumSubreg(r1.var), tnumConst(val)));
+      else r1.var = tnumOr(r1.var, tnumConst(val));
       return;
     }
-    case JSET_NONE: {
-      if (!workConst(b, is32)) [a, b] = [b, a];
-      if (!workConst(b, is32)) return;
-      const val = workConstValue(b, is32);
-      unbounded32(a);
-      unbounded64(a);
-      if (is32) a.var = tnumWithSubreg(a.var, tnumAnd(tnumSubreg(a.var), tnumConst(~val & U32_MAX)));
-      else a.var = tnumAnd(a.var, tnumConst(~val & U64_MAX));
+    case JSET_FALSE: {
+      if (!isConstIn(r2, is32)) [r1, r2] = [r2, r1];
+      if (!isConstIn(r2, is32)) return;
+      const notVal = tnumConst(~constIn(r2, is32));
+      // The kernel forgets the ranges first so that a dead branch cannot produce contradicting bounds.
+      r1.markUnbounded64();
+      r1.markUnbounded32();
+      if (is32) r1.var = tnumWithSubreg(r1.var, tnumAnd(tnumSubreg(r1.var), notVal));
+      else r1.var = tnumAnd(r1.var, notVal);
       return;
     }
     case JmpOp.JLE:
+    case JmpOp.JLT: {
+      // r1 <= r2 (or r1 < r2: one less/more at the edges).
+      const d = op === JmpOp.JLT ? 1 : 0;
       if (is32) {
-        a.u32max = min(a.u32max, b.u32max);
-        b.u32min = max(a.u32min, b.u32min);
+        r1.u32max = Math.min(r1.u32max, (r2.u32max - d) >>> 0);
+        r2.u32min = Math.max((r1.u32min + d) >>> 0, r2.u32min);
       } else {
-        a.umax = min(a.umax, b.umax);
-        b.umin = max(a.umin, b.umin);
+        r1.umax = minBig(r1.umax, toU64(r2.umax - BigInt(d)));
+        r2.umin = maxBig(toU64(r1.umin + BigInt(d)), r2.umin);
       }
       return;
-    case JmpOp.JLT:
-      if (is32) {
-        a.u32max = min(a.u32max, u32(b.u32max - 1n));
-        b.u32min = max(u32(a.u32min + 1n), b.u32min);
-      } else {
-        a.umax = min(a.umax, u64(b.umax - 1n));
-        b.umin = max(u64(a.umin + 1n), b.umin);
-      }
-      return;
+    }
     case JmpOp.JSLE:
+    case JmpOp.JSLT: {
+      const d = op === JmpOp.JSLT ? 1 : 0;
       if (is32) {
-        a.s32max = min(a.s32max, b.s32max);
-        b.s32min = max(a.s32min, b.s32min);
+        r1.s32max = Math.min(r1.s32max, (r2.s32max - d) | 0);
+        r2.s32min = Math.max((r1.s32min + d) | 0, r2.s32min);
       } else {
-        a.smax = min(a.smax, b.smax);
-        b.smin = max(a.smin, b.smin);
+        r1.smax = minBig(r1.smax, toS64(r2.smax - BigInt(d)));
+        r2.smin = maxBig(toS64(r1.smin + BigInt(d)), r2.smin);
       }
       return;
-    case JmpOp.JSLT:
-      if (is32) {
-        a.s32max = min(a.s32max, s32(b.s32max - 1n));
-        b.s32min = max(s32(a.s32min + 1n), b.s32min);
-      } else {
-        a.smax = min(a.smax, s64(b.smax - 1n));
-        b.smin = max(s64(a.smin + 1n), b.smin);
-      }
-      return;
+    }
     default:
       return;
   }
 }
 
 /**
- * The values of `a` and `b` on the side of the branch `a OP b` where the
- * condition is `taken` (or not); undefined when that side cannot happen.
+ * The values of `a` and `b` on the side of `if a OP b` given by `taken`
+ * (regs_refine_cond_op then reg_bounds_sync on both). Undefined when that
+ * side cannot happen: branchTaken rules it out, or the refined bounds
+ * contradict each other or the tnum (no value satisfies them). The 6.18
+ * kernel still explores some of the latter sides with registers it prints
+ * as 0; this model prunes them, which is sound.
  */
 export function refineBranch(a: Scalar, b: Scalar, op: number, is32: boolean, taken: boolean): { a: Scalar; b: Scalar } | undefined {
-  const w1 = work(a);
-  const w2 = work(b);
-  refine(w1, w2, taken ? op : reverse(op), is32);
-  sync(w1);
-  sync(w2);
-  if (inconsistent(w1) || inconsistent(w2)) return undefined;
-  return { a: freeze(w1), b: freeze(w2) };
+  const predicted = branchTaken(a, b, op, is32);
+  if (predicted !== -1) return (predicted === 1) === taken ? { a, b } : undefined;
+  const effective = taken ? op : REVERSED[op];
+  if (effective === undefined) return { a, b };
+  const r1 = new Reg(a);
+  const r2 = new Reg(b);
+  refine(r1, r2, effective, is32);
+  r1.sync();
+  r2.sync();
+  if (r1.violatesInvariants() || r2.violatesInvariants()) return undefined;
+  return { a: r1.freeze(), b: r2.freeze() };
 }
 
-/** range_within && tnum_in: every value of `cur` is a value of `old`. */
+/**
+ * refineBranch for `if rX OP rX`: branchTaken(a, a, ...) decides, and the
+ * 6.18 kernel refines the one register as both operands in turn (so a
+ * comparison that cannot hold, like rX < rX, still narrows it by one on
+ * its dead side). Undefined when the side cannot happen.
+ */
+export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, taken: boolean): Scalar | undefined {
+  const predicted = branchTaken(a, a, op, is32);
+  if (predicted !== -1) return (predicted === 1) === taken ? a : undefined;
+  const effective = taken ? op : REVERSED[op];
+  if (effective === undefined) return a;
+  const r = new Reg(a);
+  refine(r, r, effective, is32);
+  r.sync();
+  r.sync();
+  return r.violatesInvariants() ? undefined : r.freeze();
+}
+
+// ---------------------------------------------------------------- pruning and checks
+
+/** range_within && tnum_in: every value `cur` may hold, `old` may hold too (state pruning). */
 export function scalarWithin(old: Scalar, cur: Scalar): boolean {
   return (
-    old.umin <= cur.umin && old.umax >= cur.umax && old.smin <= cur.smin && old.smax >= cur.smax &&
-    old.u32min <= cur.u32min && old.u32max >= cur.u32max && old.s32min <= cur.s32min && old.s32max >= cur.s32max &&
+    old.umin <= cur.umin && old.umax >= cur.umax &&
+    old.smin <= cur.smin && old.smax >= cur.smax &&
+    old.u32min <= cur.u32min && old.u32max >= cur.u32max &&
+    old.s32min <= cur.s32min && old.s32max >= cur.s32max &&
     tnumIn(old.var, cur.var)
   );
 }
 
-/** Whether `value` (any 64-bit pattern) is one of the values `s` describes. */
+/** Is the concrete `value` (mod 2^64) a member of `s`? */
 export function scalarContains(s: Scalar, value: bigint): boolean {
-  const u = u64(value);
-  const v32 = u32(u);
+  const u = toU64(value);
+  const sv = toS64(u);
+  const u32 = lowU32(u);
+  const s32 = u32 | 0;
   return (
-    (u & ~s.var.mask & U64_MAX) === s.var.value &&
-    u >= s.umin && u <= s.umax && s64(u) >= s.smin && s64(u) <= s.smax &&
-    v32 >= BigInt(s.u32min) && v32 <= BigInt(s.u32max) && s32(v32) >= BigInt(s.s32min) && s32(v32) <= BigInt(s.s32max)
+    tnumContains(s.var, u) &&
+    u >= s.umin && u <= s.umax && sv >= s.smin && sv <= s.smax &&
+    u32 >= s.u32min && u32 <= s.u32max && s32 >= s.s32min && s32 <= s.s32max
   );
 }
 
-/** print_scalar_ranges (kernel/bpf/log.c): bounds that are not the defaults, equal ones merged, then var_off. */
+// ---------------------------------------------------------------- log format
+
+const SIGNED_DECIMAL_MIN = -0x8000n;
+const SIGNED_DECIMAL_MAX = 0x7fffn;
+
+/** verbose_snum: small values in decimal, others as the 64-bit pattern in hex. */
+function formatSigned(bits: bigint): string {
+  const v = toS64(bits);
+  return v >= SIGNED_DECIMAL_MIN && v <= SIGNED_DECIMAL_MAX ? v.toString() : hex(toU64(bits));
+}
+
+/**
+ * The scalar's ranges as the 6.18 kernel's print_scalar_ranges prints them,
+ * followed by ",var_off=..." unless var_off is entirely unknown: bounds at
+ * their type's extreme are left out, and a bound equal to a later one of
+ * the same kind (min or max) and sign is printed once under joined names
+ * ("smax=umax=255").
+ */
 export function scalarRangesToString(s: Scalar): string {
-  const snumDecimal = (v: bigint): boolean => v >= -32768n && v <= 32767n;
-  const entries = [
-    { name: 'smin', val: u64(s.smin), omit: s.smin === S64_MIN, signed: true },
-    { name: 'smax', val: u64(s.smax), omit: s.smax === S64_MAX, signed: true },
-    { name: 'umin', val: s.umin, omit: s.umin === 0n, signed: false },
-    { name: 'umax', val: s.umax, omit: s.umax === U64_MAX, signed: false },
-    { name: 'smin32', val: snumDecimal(BigInt(s.s32min)) ? u64(BigInt(s.s32min)) : u32(BigInt(s.s32min)), omit: BigInt(s.s32min) === S32_MIN, signed: true },
-    { name: 'smax32', val: snumDecimal(BigInt(s.s32max)) ? u64(BigInt(s.s32max)) : u32(BigInt(s.s32max)), omit: BigInt(s.s32max) === S32_MAX, signed: true },
-    { name: 'umin32', val: BigInt(s.u32min), omit: s.u32min === 0, signed: false },
-    { name: 'umax32', val: BigInt(s.u32max), omit: BigInt(s.u32max) === U32_MAX, signed: false },
+  const s32minVal = BigInt(s.s32min);
+  const s32maxVal = BigInt(s.s32max);
+  const entries: { name: string; val: bigint; omit: boolean }[] = [
+    { name: 'smin', val: toU64(s.smin), omit: s.smin === S64_MIN },
+    { name: 'smax', val: toU64(s.smax), omit: s.smax === S64_MAX },
+    { name: 'umin', val: s.umin, omit: s.umin === 0n },
+    { name: 'umax', val: s.umax, omit: s.umax === U64_MAX },
+    // Hex is printed without sign extension so that smin32=0xfffffffe does not read as a 64-bit number.
+    { name: 'smin32', val: s32minVal >= SIGNED_DECIMAL_MIN && s32minVal <= SIGNED_DECIMAL_MAX ? toU64(s32minVal) : BigInt(s.s32min >>> 0), omit: s.s32min === S32_MIN },
+    { name: 'smax32', val: s32maxVal >= SIGNED_DECIMAL_MIN && s32maxVal <= SIGNED_DECIMAL_MAX ? toU64(s32maxVal) : BigInt(s.s32max >>> 0), omit: s.s32max === S32_MAX },
+    { name: 'umin32', val: BigInt(s.u32min), omit: s.u32min === 0 },
+    { name: 'umax32', val: BigInt(s.u32max), omit: s.u32max === U32_MAX },
   ];
   const parts: string[] = [];
   for (let i = 0; i < entries.length; i++) {
-    const m1 = entries[i]!;
-    if (m1.omit) continue;
-    const neg1 = m1.signed && s64(m1.val) < 0n;
-    let text = `${m1.name}=`;
+    const first = entries[i]!;
+    if (first.omit) continue;
+    const negative = first.name[0] === 's' && toS64(first.val) < 0n;
+    let text = `${first.name}=`;
     for (let j = i + 2; j < entries.length; j += 2) {
-      const m2 = entries[j]!;
-      if (m2.omit || m2.val !== m1.val) continue;
-      const neg2 = m2.signed && s64(m2.val) < 0n;
-      if (neg2 !== neg1) continue;
-      m2.omit = true;
-      text += `${m2.name}=`;
+      const other = entries[j]!;
+      if (other.omit || other.val !== first.val) continue;
+      if ((other.name[0] === 's' && toS64(other.val) < 0n) !== negative) continue;
+      other.omit = true;
+      text += `${other.name}=`;
     }
-    text += m1.signed ? snum(m1.val) : unum(m1.val);
+    text += first.name[0] === 's' ? formatSigned(first.val) : formatUnsigned(first.val);
     parts.push(text);
   }
-  if (s.var.mask !== U64_MAX) parts.push(`var_off=${tnumToString(s.var)}`);
+  if (!tnumIsUnknown(s.var)) parts.push(`var_off=${tnumToString(s.var)}`);
   return parts.join(',');
 }
 
-function snum(v: bigint): string {
-  const x = s64(v);
-  return x >= -32768n && x <= 32767n ? String(x) : `0x${u64(v).toString(16)}`;
-}
-
-function unum(v: bigint): string {
-  return v <= U16_MAX ? String(v) : `0x${v.toString(16)}`;
+/** A scalar as the kernel prints a register holding it (without id or precision marks): "5" or "scalar(...)". */
+export function scalarToString(s: Scalar): string {
+  if (s.var.mask === 0n) return formatSigned(s.var.value);
+  return `scalar(${scalarRangesToString(s)})`;
 }

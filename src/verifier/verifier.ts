@@ -57,7 +57,9 @@ import {
   type Scalar,
   branchTaken,
   refineBranch,
+  refineBranchSameRegister,
   scalarAlu,
+  scalarAluFork,
   scalarBswap,
   scalarMovSx,
   scalarNeg,
@@ -659,7 +661,18 @@ export class Verifier {
     // A BTF-typed argument whose prototype is unknown here may be a plain number: bit operations make a scalar.
     if (baseOf(dst.type) === RegType.PTR_TO_BTF_ID && dst.btfName === undefined && op !== AluOp.ADD && op !== AluOp.SUB) return unknownScalar();
     if (dst.type !== RegType.SCALAR) return this.pointerArith(idx, insn, op, alu32, dst, src, true);
-    return scalarReg(scalarAlu(op, dst.v, src.v, alu32, insn.offset === 1));
+    let value = dst.v;
+    if (op === AluOp.AND || op === AluOp.OR) {
+      // maybe_fork_scalars: a [-1, 0] mask is split into its two values, the 0 side re-running this instruction.
+      const fork = scalarAluFork(op, dst.v, src.v);
+      if (fork !== undefined) {
+        const pushed = cloneState(this.cur);
+        pushed.frames[pushed.frames.length - 1]!.regs[insn.dst] = scalarReg(fork.pushed);
+        this.pushBranch(idx, pushed);
+        value = fork.current;
+      }
+    }
+    return scalarReg(scalarAlu(op, value, src.v, alu32, insn.offset === 1));
   }
 
   /** adjust_ptr_min_max_vals. */
@@ -1295,8 +1308,13 @@ export class Verifier {
     const otherRegs = other.frames[other.frames.length - 1]!.regs;
     const thisRegs = this.regs();
     if (dst.type === RegType.SCALAR && src.type === RegType.SCALAR) {
-      const taken = refineBranch(dst.v, src.v, op, is32, true);
-      const notTaken = refineBranch(dst.v, src.v, op, is32, false);
+      const same = x && insn.src === insn.dst;
+      const sameSide = (t: boolean): { a: Scalar; b: Scalar } | undefined => {
+        const v = refineBranchSameRegister(dst.v, op, is32, t);
+        return v === undefined ? undefined : { a: v, b: v };
+      };
+      const taken = same ? sameSide(true) : refineBranch(dst.v, src.v, op, is32, true);
+      const notTaken = same ? sameSide(false) : refineBranch(dst.v, src.v, op, is32, false);
       // An impossible side is pruned: it cannot execute.
       if (taken === undefined && notTaken === undefined) throw new Rejection(idx, 'verifier internal error: both branches impossible', 'EFAULT');
       if (taken === undefined) {
