@@ -48,7 +48,7 @@ import {
   type HelperSpec,
   type ProgramTypeSpec,
 } from '../uapi/index.ts';
-import { type ProgramShape, analyzeShape, isPseudoCall, jumpTarget } from './cfg.ts';
+import { type ProgramShape, analyzeShape, isPseudoCall, isPseudoFunc, jumpTarget } from './cfg.ts';
 import { contextAccess, socketAccessOk } from './context.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
@@ -324,7 +324,8 @@ export class Verifier {
     const callees = subprogs.map(() => new Set<number>());
     for (let t = 0; t < this.insns.length; t++) {
       const i = this.insns[t]!;
-      if (isPseudoCall(i)) callees[subprogOf[t]!]!.add(subprogOf[t + i.imm + 1]!);
+      // A callback passed to a helper runs on top of the frame that passed it.
+      if (isPseudoCall(i) || isPseudoFunc(i)) callees[subprogOf[t]!]!.add(subprogOf[t + i.imm + 1]!);
       if (isLddw(i)) t++;
     }
     const own = this.stackDepth.map((d) => Math.ceil(d / 16) * 16);
@@ -1152,7 +1153,8 @@ export class Verifier {
           else if (type === Slot.INVALID && !this.input.privileged) throw new Rejection(idx, `invalid read from stack off ${off}+${i} size ${size}`);
         }
         if (zeros === size) return knownScalar(0n);
-        return scalarReg(size === 8 ? SCALAR_UNKNOWN : scalarTruncate(SCALAR_UNKNOWN, size as 1 | 2 | 4));
+        if (size === 8) return unknownScalar();
+        return scalarReg(sx ? scalarSignExtend(SCALAR_UNKNOWN, size as 1 | 2 | 4) : scalarTruncate(SCALAR_UNKNOWN, size as 1 | 2 | 4));
       }
       return spilled;
     }
@@ -1469,6 +1471,7 @@ export class Verifier {
     if (this.cur.activeLock && (this.cur.frames.length === 1 || frame.callback)) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     if (this.cur.frames.length > 1) {
       const r0 = this.readReg(idx, 0);
+      if (r0.type === RegType.PTR_TO_STACK) throw new Rejection(idx, 'cannot return stack pointer to the caller', 'EINVAL');
       const caller = this.cur.frames[this.cur.frames.length - 2]!;
       if (frame.callback) {
         if (r0.type !== RegType.SCALAR) throw new Rejection(idx, 'R0 not a scalar value');
