@@ -15,5 +15,6 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   prog: { summary: 'list, show and dump programs loaded in the kernel', load: async () => (await import('./commands/prog.ts')).command },
   map: { summary: 'list maps in the kernel and dump their entries', load: async () => (await import('./commands/map.ts')).command },
   link: { summary: 'list BPF links in the kernel', load: async () => (await import('./commands/link.ts')).command },
+  trace: { summary: 'compile and run a bpftrace script (the bpftrace language, no LLVM): printf, maps, histograms', load: async () => (await import('./commands/trace.ts')).command },
   feature: { summary: 'probe the kernel for map types, program types, helpers and link kinds', load: async () => (await import('./commands/feature.ts')).command },
 };
