@@ -968,7 +968,7 @@ export class ProbeCompiler {
       const left = this.typeOf(expr.left);
       if (left.kind === 'string') {
         this.#stringEquality(expr.left, expr.right, expr.span);
-        e.jumpImm(expr.op === '==' ? JmpOp.JEQ : JmpOp.JNE, R0, 0, otherwise);
+        e.jumpImm(expr.op === '==' ? JmpOp.JNE : JmpOp.JEQ, R0, 0, otherwise);
         return;
       }
       const signed = this.#signedComparison(expr.left, expr.right);
@@ -1232,8 +1232,13 @@ export class ProbeCompiler {
         e.call('get_current_task');
         return;
       case 'probe':
-        if (this.#kind === 'tracepoint') e.emit(ldx(Size.H, R0, R6, 0));
-        else e.loadConstant(R0, BigInt(this.context.probeId));
+        if (this.#kind === 'tracepoint') {
+          // Probes sharing a program tell themselves apart by the cookie their link carries (the probe id).
+          e.emit(mov64Reg(R1, R6));
+          e.call('get_attach_cookie');
+        } else {
+          e.loadConstant(R0, BigInt(this.context.probeId));
+        }
         return;
       case 'kstack':
         this.state.usesStacks = true;

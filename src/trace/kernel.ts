@@ -47,7 +47,7 @@ function attach(collection: KernelCollection, probe: CompiledProbe, pid: number 
     case 'interval':
       return undefined;
     case 'tracepoint':
-      return attachTracepoint(program, t.category!, t.event!);
+      return attachTracepoint(program, t.category!, t.event!, BigInt(probe.probeId));
     case 'rawtracepoint':
       return attachRawTracepoint(program, t.event!);
     case 'uprobe':
@@ -103,7 +103,7 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
     const loaded: LoadedScript = {
       map: (name) => collection.maps[name],
       program: (name) => collection.programs[name]!,
-      poll: (callback) => reader?.poll(callback) ?? 0,
+      poll: (callback, max) => reader?.poll(callback, max) ?? 0,
       wait: async (ms) => {
         if (reader === undefined) await new Promise((resolve) => setTimeout(resolve, ms));
         else await reader.wait(ms);

@@ -18,8 +18,8 @@ import type { MapInfo } from './types.ts';
 export interface LoadedScript {
   map(name: string): BpfMap | undefined;
   program(name: string): BpfProgram;
-  /** Delivers the ring buffer records available now; returns how many. */
-  poll(callback: (record: Uint8Array) => void): number;
+  /** Delivers at most `max` of the ring buffer records available now; returns how many. */
+  poll(callback: (record: Uint8Array) => void, max: number): number;
   /** Resolves when records may be available or after `timeoutMs`. */
   wait(timeoutMs: number): Promise<void>;
   /** Values per element of per-CPU maps. */
@@ -37,6 +37,9 @@ export interface SessionOptions {
   kernelSymbols?: KernelSymbols;
   userSymbols?: UserSymbols;
 }
+
+/** Records handled between two checks for the end of the session. */
+const RECORDS_PER_TURN = 4096;
 
 /** Raw tracepoint programs run with BPF_PROG_TEST_RUN need a context of u64 arguments. */
 const TEST_RUN_CONTEXT = new Uint8Array(8);
@@ -99,11 +102,11 @@ export class TraceSession {
     }
   }
 
-  /** Handles every record available now. */
-  drain(): void {
+  /** Handles the records available now, at most `max` (so a flood of events cannot keep the loop from seeing a stop). */
+  drain(max = Infinity): void {
     this.loaded.poll((record) => {
       if (!this.#exited) this.#handle(record);
-    });
+    }, max);
   }
 
   #handle(record: Uint8Array): void {
@@ -227,7 +230,7 @@ export class TraceSession {
         timers.push(setInterval(() => program.run({ ctx: TEST_RUN_CONTEXT }), Math.max(1, probe.target.periodNs! / 1e6)));
       }
       while (!stop && !this.#exited) {
-        this.drain();
+        this.drain(RECORDS_PER_TURN);
         this.#reportLost();
         if (this.#exited || stop) break;
         const left = deadline - Date.now();

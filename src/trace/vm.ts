@@ -35,7 +35,7 @@ export async function runInVm(compiled: CompiledScript, options: VmRunOptions): 
         const program = collection.programs[name]!;
         return { type: program.type, name, run: (run) => program.run({ ...run, ...(event !== undefined ? { event } : {}) }), close: () => program.close() };
       },
-      poll: (callback) => reader?.poll(callback) ?? 0,
+      poll: (callback, max) => reader?.poll(callback, max) ?? 0,
       wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       cpus: 1,
     };
