@@ -4,7 +4,7 @@ import type { Relocation } from '../object/index.ts';
 import type { TracepointField, TracepointFormat } from '../vm/index.ts';
 import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
 import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
-import { type SourceSpan, traceError } from './errors.ts';
+import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
@@ -26,6 +26,8 @@ export interface ScriptState {
   usesStacks: boolean;
   usesRingbuf: boolean;
   readonly positional: readonly string[];
+  /** The first pass, which only learns map types: a statement that fails does not stop the ones after it. */
+  readonly learning: boolean;
   readonly startNs: bigint;
   readonly unsafe: boolean;
   /** Kernel symbol addresses for kaddr(). */
@@ -400,7 +402,11 @@ export class ProbeCompiler {
   #statements(statements: Statement[]): void {
     for (const s of statements) {
       const mark = this.#e.stackMark;
-      this.#statement(s);
+      try {
+        this.#statement(s);
+      } catch (error) {
+        if (!(this.state.learning && error instanceof TraceError)) throw error;
+      }
       this.#e.release(mark);
     }
   }

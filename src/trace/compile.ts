@@ -149,8 +149,9 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
     }),
   );
 
-  const newState = (maps: Map<string, MapInfo>): ScriptState => ({
+  const newState = (maps: Map<string, MapInfo>, learning: boolean): ScriptState => ({
     maps,
+    learning,
     events: [],
     usesStacks: false,
     usesRingbuf: false,
@@ -160,7 +161,7 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
     kernelSymbol: options.kernelSymbol ?? (() => undefined),
   });
   // First pass: learn every map's type, so a probe may read a map a later probe assigns.
-  const learning = newState(new Map());
+  const learning = newState(new Map(), true);
   expanded.forEach(({ probe }, i) => {
     try {
       new ProbeCompiler(learning, contexts[i]![0]!).compile(probe);
@@ -168,7 +169,7 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
       if (!(error instanceof TraceError)) throw error;
     }
   });
-  const state = newState(learning.maps);
+  const state = newState(learning.maps, false);
   const programs: Record<string, ProgramSpec> = {};
   const byCode = new Map<string, string>();
   const probes: CompiledProbe[] = [];

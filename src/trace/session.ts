@@ -227,7 +227,13 @@ export class TraceSession {
       for (const probe of this.compiled.probes) {
         if (probe.target.kind !== 'interval') continue;
         const program = this.loaded.program(probe.program);
-        timers.push(setInterval(() => program.run({ ctx: TEST_RUN_CONTEXT }), Math.max(1, probe.target.periodNs! / 1e6)));
+        // Records are handled right after each run, so an exit() stops the next firing.
+        const fire = (): void => {
+          if (stop || this.#exited) return;
+          program.run({ ctx: TEST_RUN_CONTEXT });
+          this.drain(RECORDS_PER_TURN);
+        };
+        timers.push(setInterval(fire, Math.max(1, probe.target.periodNs! / 1e6)));
       }
       while (!stop && !this.#exited) {
         this.drain(RECORDS_PER_TURN);
