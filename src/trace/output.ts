@@ -88,9 +88,9 @@ export function renderValue(bytes: Uint8Array, offset: number, type: TraceType, 
   }
 }
 
-/** bpftrace's stack text: one frame per line, indented by 8 spaces, between newlines. */
+/** bpftrace's stack text: one frame per line, indented by 4 spaces, between newlines; nothing for an empty stack. */
 function stackText(frames: string[]): string {
-  return `\n${frames.map((f) => `        ${f}\n`).join('')}`;
+  return frames.length === 0 ? '' : `\n${frames.map((f) => `    ${f}\n`).join('')}`;
 }
 
 /** The JSON form of a value: numbers stay numbers, everything else is a string. */
