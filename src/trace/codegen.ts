@@ -54,8 +54,10 @@ const PT_REGS_IP = 128;
 export interface ProbeContext {
   readonly target: ProbeTarget;
   readonly format: TracepointFormat | undefined;
-  /** The value `probe` yields for non-tracepoint probes (tracepoints read common_type). */
+  /** The value `probe` yields (tracepoints attached through perf events carry it in their link cookie). */
   readonly probeId: number;
+  /** A tracepoint run as a raw tracepoint (it does not read `args`): cheaper, no record is built for it. */
+  readonly raw?: boolean;
 }
 
 export interface GeneratedProgram {
@@ -1238,7 +1240,7 @@ export class ProbeCompiler {
         e.call('get_current_task');
         return;
       case 'probe':
-        if (this.#kind === 'tracepoint') {
+        if (this.#kind === 'tracepoint' && this.context.raw !== true) {
           // Probes sharing a program tell themselves apart by the cookie their link carries (the probe id).
           e.emit(mov64Reg(R1, R6));
           e.call('get_attach_cookie');

@@ -34,6 +34,8 @@ export interface CompiledProbe {
   program: string;
   /** The value of `probe` in this probe (tracepoints: their event id). */
   probeId: number;
+  /** A tracepoint attached as a raw tracepoint (its script does not read `args`). */
+  raw: boolean;
 }
 
 export interface CompiledScript {
@@ -52,9 +54,10 @@ export interface CompiledScript {
 /** Probe ids of non-tracepoint probes start above any tracepoint id (common_type is 16 bits). */
 const PROBE_ID_BASE = 1 << 20;
 
-function programType(target: ProbeTarget): { type: ProgramType; section: string } {
+function programType(target: ProbeTarget, raw = false): { type: ProgramType; section: string } {
   switch (target.kind) {
     case 'tracepoint':
+      if (raw) return { type: ProgramType.RAW_TRACEPOINT, section: `raw_tp/${target.event}` };
       return { type: ProgramType.TRACEPOINT, section: `tracepoint/${target.category}/${target.event}` };
     case 'rawtracepoint':
       return { type: ProgramType.RAW_TRACEPOINT, section: `raw_tp/${target.event}` };
@@ -80,8 +83,8 @@ function programType(target: ProbeTarget): { type: ProgramType; section: string 
   }
 }
 
-function programSpec(name: string, target: ProbeTarget, instructions: ProgramSpec['instructions'], relocations: ProgramSpec['relocations']): ProgramSpec {
-  const { type, section } = programType(target);
+function programSpec(name: string, context: ProbeContext, instructions: ProgramSpec['instructions'], relocations: ProgramSpec['relocations']): ProgramSpec {
+  const { type, section } = programType(context.target, context.raw);
   const info = classifySection(section);
   return {
     name,
@@ -125,8 +128,11 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
   const probeNames = new Map<number, string>();
   const formats = new Map<string, TracepointFormat>();
   let nextId = PROBE_ID_BASE;
-  const contexts = expanded.map(({ probe, targets }) =>
-    targets.map((target): ProbeContext => {
+  const contexts = expanded.map(({ probe, targets }) => {
+    // Raw tracepoints skip building the tracepoint record: use them when the probe reads no args. Syscall tracepoints have no raw
+    // tracepoint of their own (they all hang off sys_enter/sys_exit), so they stay perf tracepoints.
+    const readsArgs = JSON.stringify(probe, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)).includes('"name":"args"');
+    return targets.map((target): ProbeContext => {
       let format: TracepointFormat | undefined;
       let probeId: number;
       if (target.kind === 'tracepoint') {
@@ -145,9 +151,10 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
         probeId = nextId++;
       }
       probeNames.set(probeId, target.name);
-      return { target, format, probeId };
-    }),
-  );
+      const raw = target.kind === 'tracepoint' && !readsArgs && target.category !== 'syscalls';
+      return { target, format, probeId, raw };
+    });
+  });
 
   const newState = (maps: Map<string, MapInfo>, learning: boolean): ScriptState => ({
     maps,
@@ -176,16 +183,16 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
   expanded.forEach(({ probe }, i) => {
     for (const context of contexts[i]!) {
       const generated = new ProbeCompiler(state, context).compile(probe);
-      const { type } = programType(context.target);
+      const { type } = programType(context.target, context.raw);
       // Probes whose code is identical share one program (a wildcard over tracepoints that do not read args).
       const codeKey = `${type}:${context.target.kind === 'fentry' || context.target.kind === 'fexit' ? context.target.symbol : ''}:${JSON.stringify(generated.instructions)}:${JSON.stringify(generated.relocations)}`;
       let name = byCode.get(codeKey);
       if (name === undefined) {
         name = `probe_${Object.keys(programs).length}`;
-        programs[name] = programSpec(name, context.target, generated.instructions, generated.relocations);
+        programs[name] = programSpec(name, context, generated.instructions, generated.relocations);
         byCode.set(codeKey, name);
       }
-      probes.push({ target: context.target, program: name, probeId: context.probeId });
+      probes.push({ target: context.target, program: name, probeId: context.probeId, raw: context.raw === true });
     }
   });
   const maxEntries = options.maxMapKeys ?? Number(script.config.get('max_map_keys') ?? 4096);

@@ -47,6 +47,7 @@ function attach(collection: KernelCollection, probe: CompiledProbe, pid: number 
     case 'interval':
       return undefined;
     case 'tracepoint':
+      if (probe.raw) return attachRawTracepoint(program, t.event!);
       return attachTracepoint(program, t.category!, t.event!, BigInt(probe.probeId));
     case 'rawtracepoint':
       return attachRawTracepoint(program, t.event!);

@@ -188,7 +188,12 @@ export class TraceSession {
     }
   }
 
-  /** Events the probes could not write (ring buffer full), summed over CPUs. */
+  /** Events lost so far (ring buffer full), as last read: still valid after the session ended. */
+  get lost(): bigint {
+    return this.#lostReported;
+  }
+
+  /** Events the probes could not write (ring buffer full), summed over CPUs, read now. */
   lostEvents(): bigint {
     const map = this.loaded.map(LOST_MAP);
     const value = map?.lookup(new Uint8Array(4));
