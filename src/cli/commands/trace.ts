@@ -45,11 +45,17 @@ function parseArgs(args: string[]): TraceArgs {
     if (v === undefined) throw new UsageError(`${option} needs a value`);
     return v;
   };
+  let optionsEnded = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (out.program !== undefined || out.file !== undefined) {
-      if (arg === '--') continue;
-      out.positional.push(arg);
+    // As getopt: options may follow the program; words are the script file, then its arguments; `--` ends the options.
+    if (optionsEnded || !arg.startsWith('-') || arg === '-') {
+      if (out.program === undefined && out.file === undefined) out.file = arg;
+      else out.positional.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      optionsEnded = true;
       continue;
     }
     switch (arg) {
@@ -89,8 +95,7 @@ function parseArgs(args: string[]): TraceArgs {
         out.unsafe = true;
         break;
       default:
-        if (arg.startsWith('-') && arg !== '-') throw unknownOption(arg);
-        out.file = arg;
+        throw unknownOption(arg);
     }
   }
   return out;
