@@ -6,6 +6,7 @@ import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
 import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
+import { findMember, findType, traceTypeOf, typeSize } from './kernel-types.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
 import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
@@ -253,6 +254,7 @@ export class ProbeCompiler {
       }
       case 'cast': {
         const integer = INTEGER_TYPES[expr.type.base.replace(/^unsigned /, '')];
+        if (expr.type.pointer === 1 && /^(struct|union) /.test(expr.type.base)) return this.#structPointer(expr.type.base, ['uprobe', 'uretprobe', 'usdt'].includes(this.#kind), expr.type.span);
         if (expr.type.pointer > 0) return { kind: 'pointer', pointee: `${expr.type.base}${' *'.repeat(expr.type.pointer - 1)}`, user: false };
         if (integer === undefined) throw traceError(`Cannot cast to '${expr.type.base}': only integer and pointer casts are supported`, expr.type.span);
         this.#requireInteger(expr.operand, 'cast');
@@ -289,7 +291,7 @@ export class ProbeCompiler {
       case 'comm':
         return { kind: 'string', size: COMM_SIZE };
       case 'curtask':
-        return { kind: 'pointer', pointee: 'struct task_struct', user: false };
+        return this.#structPointer('struct task_struct', false, span);
       case 'probe':
         return { kind: 'probe' };
       case 'kstack':
@@ -342,7 +344,40 @@ export class ProbeCompiler {
       if (!Number.isInteger(index) || index < 0 || index >= base.elements.length) throw traceError(`Invalid tuple index: ${expr.field}. Found ${base.elements.length} elements in tuple.`, expr.span);
       return base.elements[index]!;
     }
-    throw traceError(`Can not access field '${expr.field}' on expression of type '${typeName(base)}'${base.kind === 'pointer' ? ' (fields of kernel structures are not supported yet)' : ''}`, expr.span);
+    const member = this.#kernelMember(expr, base);
+    if (member !== undefined) return member.type;
+    throw traceError(`Can not access field '${expr.field}' on expression of type '${typeName(base)}'`, expr.span);
+  }
+
+  /** A pointer to kernel struct `name` from BTF. */
+  #structPointer(name: string, user: boolean, span: SourceSpan): TraceType {
+    const btfId = findType(name);
+    if (btfId === undefined) throw traceError(`Unknown struct/union: '${name}'`, span);
+    return { kind: 'pointer', pointee: name, user, btfId };
+  }
+
+  /** A field of a kernel struct reached through a BTF-typed pointer (`->`) or an embedded struct (`.`): its type and offset. */
+  #kernelMember(expr: Expr & { kind: 'field' }, base: TraceType): { type: TraceType; offset: number } | undefined {
+    const btfId = base.kind === 'pointer' ? base.btfId : base.kind === 'record' ? base.btfId : undefined;
+    if (btfId === undefined || (base.kind === 'pointer' && base.pointee === 'void')) return undefined;
+    const found = findMember(btfId, expr.field);
+    if (typeof found === 'string') throw traceError(found, expr.span);
+    const type = traceTypeOf(found.member.type, base.kind === 'pointer' || base.kind === 'record' ? base.user : false);
+    if (typeof type === 'string') throw traceError(`field '${expr.field}': ${type}`, expr.span);
+    return { type, offset: found.offset };
+  }
+
+  /** R0 = the address of a kernel struct field. */
+  #fieldAddress(expr: Expr & { kind: 'field' }): void {
+    const base = this.typeOf(expr.base);
+    const member = this.#kernelMember(expr, base)!;
+    if (base.kind === 'record') {
+      if (expr.base.kind !== 'field') throw traceError('a struct value must be reached through a pointer', expr.base.span);
+      this.#fieldAddress(expr.base);
+    } else {
+      this.#scalar(expr.base);
+    }
+    if (member.offset !== 0) this.#e.emit(alu64Imm(AluOp.ADD, R0, member.offset));
   }
 
   #callType(expr: Expr & { kind: 'call' }): TraceType {
@@ -1138,6 +1173,7 @@ export class ProbeCompiler {
           const integer = INTEGER_TYPES[expr.type.base.replace(/^unsigned /, '')];
           if (expr.type.pointer > 0) e.emit(mov64Imm(R0, 8));
           else if (integer !== undefined) e.emit(mov64Imm(R0, integer.bits / 8));
+          else if (/^(struct|union) /.test(expr.type.base)) e.emit(mov64Imm(R0, typeSize((this.#structPointer(expr.type.base, false, expr.type.span) as { btfId: number }).btfId)));
           else throw traceError(`sizeof(${expr.type.base}) is not supported: only integer and pointer types`, expr.type.span);
         } else {
           const t = this.typeOf(expr.operand!);
@@ -1291,7 +1327,11 @@ export class ProbeCompiler {
       this.#e.emit(ldx(Size.DW, R0, FP, at));
       return;
     }
-    throw traceError(`cannot read field '${expr.field}'`, expr.span);
+    const type = this.typeOf(expr);
+    const user = base.kind === 'pointer' || base.kind === 'record' ? base.user : false;
+    this.#fieldAddress(expr);
+    this.#readPointer(R0, type.kind === 'int' ? type.bits / 8 : 8, { kind: 'pointer', pointee: '', user });
+    if (type.kind === 'int' && type.signed) this.#truncate(type.bits, true);
   }
 
   #indexScalar(expr: Expr & { kind: 'index' }): void {
@@ -1475,7 +1515,16 @@ export class ProbeCompiler {
         break;
       case 'field': {
         const field = this.#tracepointField(expr);
-        if (field === undefined) break;
+        if (field === undefined) {
+          const base = this.typeOf(expr.base);
+          if (base.kind !== 'pointer' && base.kind !== 'record') break;
+          e.zero(offset, size);
+          this.#fieldAddress(expr);
+          e.emit(mov64Reg(R3, R0), mov64Imm(R2, Math.min(size, type.size)));
+          e.stackAddress(R1, offset);
+          e.call(base.user ? 'probe_read_user_str' : 'probe_read_kernel_str');
+          return;
+        }
         e.zero(offset, size);
         e.stackAddress(R1, offset);
         e.emit(mov64Reg(R3, R6));

@@ -84,6 +84,7 @@ export function renderValue(bytes: Uint8Array, offset: number, type: TraceType, 
       return `(${parts.join(', ')})`;
     }
     case 'none':
+    case 'record':
       return '';
   }
 }

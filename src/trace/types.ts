@@ -3,7 +3,9 @@ export type TraceType =
   | { kind: 'int'; bits: 8 | 16 | 32 | 64; signed: boolean }
   | { kind: 'string'; size: number }
   /** A kernel or user address from a typed source: `pointee` names the C type when known. */
-  | { kind: 'pointer'; pointee: string; user: boolean }
+  | { kind: 'pointer'; pointee: string; user: boolean; btfId?: number }
+  /** A kernel struct or union reached through a pointer: only its fields can be read (never stored whole). */
+  | { kind: 'record'; btfId: number; name: string; user: boolean }
   /** The `probe` builtin: a number the runtime maps back to the probe's name. */
   | { kind: 'probe' }
   | { kind: 'kstack' }
@@ -37,6 +39,7 @@ export function sizeOf(type: TraceType): number {
     case 'tuple':
       return type.elements.reduce((total, e) => total + sizeOf(e), 0);
     case 'none':
+    case 'record':
       return 0;
     default:
       return 8;
@@ -61,6 +64,8 @@ export function typeName(type: TraceType): string {
       return `string[${type.size}]`;
     case 'pointer':
       return `${type.pointee} *`;
+    case 'record':
+      return type.name;
     case 'tuple':
       return `(${type.elements.map(typeName).join(',')})`;
     default:

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from '../support/env.ts';
+import { ROOT, skipWithoutKernel } from '../support/env.ts';
 import { runOnVm } from './support.ts';
 
 const fixture = (name: string): string => readFileSync(join(ROOT, 'test', 'trace', 'fixtures', name), 'utf8');
@@ -51,5 +51,14 @@ describe('trace output, byte for byte against bpftrace 0.17 (on the VM)', () => 
   it('printf integer conversions follow C varargs as bpftrace passes them', async () => {
     const out = await runOnVm('BEGIN { printf("%d|%ld|%x|%lx|%08.3d|%+d|%#o|%hhu|%c%c\\n", -1, -1, -1, -1, 42, 5, 8, 257, 72, 105); exit(); }');
     assert.equal(out, 'Attaching 1 probe...\n-1|-1|ffffffff|ffffffffffffffff|     042|+5|010|1|Hi\n\n\n');
+  });
+});
+
+describe('kernel struct fields from BTF', { skip: skipWithoutKernel() }, () => {
+  it('curtask->pid, a cast and a chain of pointers read the running task', async () => {
+    let out = '';
+    const { compileScript, runInKernel } = await import('../../src/trace/index.ts');
+    await runInKernel(compileScript('BEGIN { $t = (struct task_struct *)curtask; printf("%d %s %d %d\\n", curtask->tgid, $t->comm, $t->real_parent->tgid > 0, sizeof(struct task_struct) > 1000); exit(); }'), { write: (t) => void (out += t), format: 'text' });
+    assert.equal(out, `Attaching 1 probe...\n${process.pid} node 1 1\n\n\n`);
   });
 });
