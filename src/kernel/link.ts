@@ -120,12 +120,12 @@ function requireType(program: KernelProgram, types: number[], what: string): voi
   }
 }
 
-/** Attaches a TRACEPOINT program to `category/name` (e.g. `syscalls`, `sys_enter_openat`). */
-export function attachTracepoint(program: KernelProgram, category: string, name: string): KernelLink {
+/** Attaches a TRACEPOINT program to `category/name` (e.g. `syscalls`, `sys_enter_openat`); `cookie` is what bpf_get_attach_cookie returns in it. */
+export function attachTracepoint(program: KernelProgram, category: string, name: string, cookie = 0n): KernelLink {
   requireType(program, [ProgramType.TRACEPOINT], 'attachTracepoint');
   const id = tracepointId(category, name);
   const event = perfEventOpen(encodePerfAttr({ type: PerfType.TRACEPOINT, config: id }), { pid: -1, cpu: 0 }, `tracepoint ${category}/${name}`);
-  return attachToPerfEvent(program, event, `tracepoint ${category}/${name}`);
+  return attachToPerfEvent(program, event, `tracepoint ${category}/${name}`, cookie);
 }
 
 /** Attaches a RAW_TRACEPOINT program (BPF_RAW_TRACEPOINT_OPEN). */

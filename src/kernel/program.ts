@@ -240,8 +240,8 @@ function testRun(program: KernelProgram, options: RunOptions): RunResult {
   const data = options.data;
   const ctx = options.ctx;
   const dataOutSize = data ? (options.dataOutSize ?? data.length + 256) : 0;
-  // SYSCALL programs (bpf_prog_test_run_syscall) refuse repeat, data and ctx_out: they run once and write the ctx back into ctx_in.
-  const syscall = program.type === ProgramType.SYSCALL;
+  // SYSCALL and raw tracepoint programs (bpf_prog_test_run_syscall, _raw_tp) refuse repeat, data and ctx_out: they run once; syscall programs write the ctx back into ctx_in.
+  const syscall = program.type === ProgramType.SYSCALL || program.type === ProgramType.RAW_TRACEPOINT || program.type === ProgramType.RAW_TRACEPOINT_WRITABLE;
   const ctxOutSize = ctx && !syscall ? (options.ctxOutSize ?? ctx.length) : 0;
   const buffers = NativeBuffer.allocate((data?.length ?? 0) + dataOutSize + (ctx?.length ?? 0) + ctxOutSize + 32);
   try {

@@ -10,3 +10,4 @@ export { programListing, describeRelocation } from './listing.ts';
 export type { ListingOptions } from './listing.ts';
 export { collectionFromInstructions, type InstructionProgram } from './from-instructions.ts';
 export { KconfigError, kconfigData, parseKernelConfig, type KconfigSource } from './kconfig.ts';
+export { ElfFile, SymbolType, SegmentType, SegmentFlag, SHN_UNDEF, type ElfSymbol } from './elf.ts';

@@ -1,0 +1,122 @@
+/**
+ * Per-event overhead of `tsbpf trace` on a syscall-heavy load, against no
+ * tracing and, when it is installed, against bpftrace itself, in one run.
+ * A C child makes getppid() calls in a loop and reports the nanoseconds
+ * per call it measured; the overhead of a script is its figure minus the
+ * untraced one. Scripts:
+ *   count:  tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
+ *   printf: tracepoint:syscalls:sys_enter_getppid { printf("%d %s\n", pid, comm); }
+ * (printf output is consumed and discarded, as `> /dev/null` would).
+ *
+ *   node --import tsx bench/trace.ts [calls=1000000]
+ *
+ * Needs root and gcc; bpftrace (apt-get install bpftrace) for its column.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileScript, runInKernel } from '../src/trace/index.ts';
+
+if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+  console.log('trace bench skipped: needs Linux and root');
+  process.exit(0);
+}
+
+const calls = Number(process.argv[2] ?? 1_000_000);
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-trace-bench-'));
+const load = join(dir, 'getppid-load');
+writeFileSync(
+  `${load}.c`,
+  `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <time.h>
+int main(int argc, char **argv) {
+  long n = atol(argv[1]);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (long i = 0; i < n; i++) syscall(SYS_getppid);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("NS_PER_CALL %.1f\\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+  return 0;
+}
+`,
+);
+execFileSync('gcc', ['-O2', '-o', load, `${load}.c`]);
+
+/** Runs the load with `n` calls and returns its ns per call. */
+function runLoad(n: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(load, [String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', () => {
+      const m = /NS_PER_CALL ([\d.]+)/.exec(out);
+      if (m === null) reject(new Error(`load printed ${out}`));
+      else resolve(Number(m[1]));
+    });
+  });
+}
+
+async function underTsbpf(script: string, n: number): Promise<{ ns: number; lost: bigint }> {
+  let ns = 0;
+  const session = await runInKernel(compileScript(script), {
+    write: () => {},
+    format: 'text',
+    startCommand: async () => {
+      ns = await runLoad(n);
+    },
+  });
+  return { ns, lost: session.lost };
+}
+
+function bpftraceAvailable(): boolean {
+  try {
+    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function underBpftrace(script: string, n: number): number | undefined {
+  try {
+    const out = execFileSync('bpftrace', ['-e', script, '-c', `${load} ${n}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 30 });
+    const m = /NS_PER_CALL ([\d.]+)/.exec(out);
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+const SCRIPTS = [
+  { name: 'count', script: 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }', calls },
+  { name: 'printf', script: 'tracepoint:syscalls:sys_enter_getppid { printf("%d %s\\n", pid, comm); }', calls: Math.max(1000, Math.floor(calls / 5)) },
+];
+
+try {
+  const withBpftrace = bpftraceAvailable();
+  await runLoad(calls / 10); // warm-up
+  console.log(`getppid() load, ${calls} calls (printf: ${SCRIPTS[1]!.calls}); ns per call and overhead per event vs no tracing`);
+  for (const s of SCRIPTS) {
+    const base = await runLoad(s.calls);
+    const ours = await underTsbpf(s.script, s.calls);
+    const theirs = withBpftrace ? underBpftrace(s.script, s.calls) : undefined;
+    const baseAfter = await runLoad(s.calls);
+    const baseline = (base + baseAfter) / 2;
+    const oursOverhead = ours.ns - baseline;
+    let line = `${s.name.padEnd(7)} untraced ${baseline.toFixed(0)} ns  tsbpf ${ours.ns.toFixed(0)} ns (+${oursOverhead.toFixed(0)} ns/event, lost ${ours.lost})`;
+    if (theirs !== undefined) {
+      const theirOverhead = theirs - baseline;
+      line += `  bpftrace ${theirs.toFixed(0)} ns (+${theirOverhead.toFixed(0)} ns/event)  tsbpf/bpftrace overhead ${(oursOverhead / theirOverhead).toFixed(2)}`;
+    } else if (withBpftrace) {
+      line += '  bpftrace: failed';
+    }
+    console.log(line);
+  }
+  if (!withBpftrace) console.log('bpftrace not installed: apt-get install bpftrace for the comparison');
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

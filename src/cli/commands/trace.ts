@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { disassemble } from '../../isa/index.ts';
+import { KernelSymbols, TraceError, compileScript, listProbes, runInKernel } from '../../trace/index.ts';
+import { type CliCommand, type CliIo, UsageError, readInputFile, unknownOption } from '../command.ts';
+
+const usage = `usage: tsbpf trace [options] (-e PROGRAM | FILE.bt) [ARGS...]
+       tsbpf trace -l [PATTERN]
+
+Compiles a bpftrace script to eBPF (no LLVM, no bpftrace), runs it in the
+kernel and prints what bpftrace prints: printf output as events arrive,
+every map at exit (Ctrl-C or exit()).
+
+options:
+  -e PROGRAM   the script text (otherwise read from FILE.bt, '-' for stdin)
+  -l [PATTERN] list probes matching a wildcard pattern (-lv: with tracepoint fields)
+  -c CMD       run CMD after attaching; stop when it exits
+  -p PID       uprobes fire only in process PID
+  -f json      print events and maps as bpftrace's JSON lines
+  -o FILE      write the output to FILE
+  -d           print the generated eBPF of each program and exit
+  -v           print verifier statistics of each program
+  --unsafe     allow system(), cat() and signal()
+  ARGS         the script's $1, $2... ($# is their count)
+`;
+
+interface TraceArgs {
+  program?: string;
+  file?: string;
+  list?: string | true;
+  command?: string;
+  pid?: number;
+  format: 'text' | 'json';
+  output?: string;
+  dump: boolean;
+  verbose: boolean;
+  unsafe: boolean;
+  positional: string[];
+}
+
+function parseArgs(args: string[]): TraceArgs {
+  const out: TraceArgs = { format: 'text', dump: false, verbose: false, unsafe: false, positional: [] };
+  const value = (i: number, option: string): string => {
+    const v = args[i + 1];
+    if (v === undefined) throw new UsageError(`${option} needs a value`);
+    return v;
+  };
+  let optionsEnded = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    // As getopt: options may follow the program; words are the script file, then its arguments; `--` ends the options.
+    if (optionsEnded || !arg.startsWith('-') || arg === '-') {
+      if (out.program === undefined && out.file === undefined) out.file = arg;
+      else out.positional.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      optionsEnded = true;
+      continue;
+    }
+    switch (arg) {
+      case '-e':
+        out.program = value(i++, arg);
+        break;
+      case '-l':
+      case '-lv':
+        out.list = args[i + 1] !== undefined && !args[i + 1]!.startsWith('-') ? args[++i]! : true;
+        if (arg === '-lv') out.verbose = true;
+        break;
+      case '-c':
+        out.command = value(i++, arg);
+        break;
+      case '-p': {
+        const pid = Number(value(i++, arg));
+        if (!Number.isInteger(pid) || pid < 1) throw new UsageError(`-p needs a process id, got '${args[i]}'`);
+        out.pid = pid;
+        break;
+      }
+      case '-f': {
+        const format = value(i++, arg);
+        if (format !== 'json' && format !== 'text') throw new UsageError(`-f takes json or text, got '${format}'`);
+        out.format = format;
+        break;
+      }
+      case '-o':
+        out.output = value(i++, arg);
+        break;
+      case '-d':
+        out.dump = true;
+        break;
+      case '-v':
+        out.verbose = true;
+        break;
+      case '--unsafe':
+        out.unsafe = true;
+        break;
+      default:
+        throw unknownOption(arg);
+    }
+  }
+  return out;
+}
+
+async function run(args: string[], io: CliIo): Promise<number> {
+  const options = parseArgs(args);
+  if (options.list !== undefined) {
+    io.stdout(listProbes(options.list === true ? undefined : options.list, options.verbose));
+    return 0;
+  }
+  if (options.program === undefined && options.file === undefined) throw new UsageError('give a program with -e or a script file');
+  const source = options.program ?? new TextDecoder().decode(await readInputFile(options.file!, io));
+  const kernelSymbols = new KernelSymbols();
+  let compiled;
+  try {
+    compiled = compileScript(source, {
+      positional: options.positional,
+      startNs: process.hrtime.bigint(),
+      unsafe: options.unsafe,
+      file: options.file ?? 'stdin',
+      kernelSymbol: (name) => kernelSymbols.address(name),
+    });
+  } catch (error) {
+    if (error instanceof TraceError) {
+      io.stderr(error.format());
+      return 1;
+    }
+    throw error;
+  }
+  if (options.dump) {
+    for (const [name, program] of Object.entries(compiled.spec.programs)) {
+      const probes = compiled.probes.filter((p) => p.program === name);
+      io.stdout(`${name} (${probes.length === 1 ? probes[0]!.target.name : `${probes.length} probes: ${probes[0]!.target.name}, ...`}):\n${disassemble(program.instructions)}\n`);
+    }
+    return 0;
+  }
+  let written = '';
+  const write = options.output !== undefined ? (text: string): void => void (written += text) : io.stdout;
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const session = await runInKernel(compiled, {
+      write,
+      format: options.format,
+      signal: controller.signal,
+      kernelSymbols,
+      ...(options.pid !== undefined ? { pid: options.pid } : {}),
+      ...(options.verbose ? { verbose: io.stderr } : {}),
+      ...(options.command !== undefined ? { startCommand: () => runCommand(options.command!) } : {}),
+    });
+    void session;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (options.output !== undefined) writeFileSync(options.output, written);
+  }
+  return 0;
+}
+
+/** -c: the command through the shell, sharing our terminal; resolves when it exits. */
+function runCommand(command: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: 'inherit' });
+    child.on('exit', (code) => resolve(code ?? 1));
+    child.on('error', () => resolve(127));
+  });
+}
+
+export const command: CliCommand = { name: 'trace', summary: 'compile and run a bpftrace script (the bpftrace language, no LLVM): printf, maps, histograms', usage, run };

@@ -1,0 +1,1632 @@
+import type { Instruction } from '../isa/index.ts';
+import { AtomicOp, atomic } from '../isa/index.ts';
+import type { Relocation } from '../object/index.ts';
+import type { TracepointField, TracepointFormat } from '../vm/index.ts';
+import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
+import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
+import { type SourceSpan, TraceError, traceError } from './errors.ts';
+import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
+import { findMember, findType, traceTypeOf, typeSize } from './kernel-types.ts';
+import { INTEGER_TYPES } from './parser.ts';
+import type { ProbeTarget } from './probes.ts';
+import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
+
+/** What the runtime does with a ring buffer record, found by the record's first u64. */
+export type EventSpec =
+  | { kind: 'printf'; pieces: FormatPiece[]; args: TraceType[] }
+  | { kind: 'system' | 'cat'; pieces: FormatPiece[]; args: TraceType[] }
+  | { kind: 'exit' }
+  | { kind: 'print' | 'clear' | 'zero'; map: string }
+  | { kind: 'time'; format: string }
+  | { kind: 'join'; delimiter: string };
+
+/** Things shared by every program of a script: maps, events, stacks. */
+export interface ScriptState {
+  readonly maps: Map<string, MapInfo>;
+  readonly events: EventSpec[];
+  usesStacks: boolean;
+  usesRingbuf: boolean;
+  readonly positional: readonly string[];
+  /** The first pass, which only learns map types: a statement that fails does not stop the ones after it. */
+  readonly learning: boolean;
+  readonly startNs: bigint;
+  readonly unsafe: boolean;
+  /** Kernel symbol addresses for kaddr(). */
+  readonly kernelSymbol: (name: string) => bigint | undefined;
+}
+
+export const RINGBUF_MAP = 'ringbuf';
+export const LOST_MAP = 'lost';
+export const STACK_MAP = 'stacks';
+/** Stack frames kept per stack (bpftrace's perf_max_stack default). */
+export const STACK_DEPTH = 127;
+/** Arguments join() reads, and bytes per argument. */
+export const JOIN_ARGS = 16;
+export const JOIN_ARG_SIZE = 64;
+/** get_stackid's BPF_F_USER_STACK. */
+const USER_STACK = 1 << 8;
+
+/** x86-64 struct pt_regs offsets of the argument, return and instruction pointer registers. */
+const PT_REGS_ARGS = [112, 104, 96, 88, 72, 64];
+const PT_REGS_RETURN = 80;
+const PT_REGS_IP = 128;
+
+/** Where a probe's context comes from, which decides builtins and the program type. */
+export interface ProbeContext {
+  readonly target: ProbeTarget;
+  readonly format: TracepointFormat | undefined;
+  /** The value `probe` yields (tracepoints attached through perf events carry it in their link cookie). */
+  readonly probeId: number;
+  /** A tracepoint run as a raw tracepoint (it does not read `args`): cheaper, no record is built for it. */
+  readonly raw?: boolean;
+}
+
+export interface GeneratedProgram {
+  instructions: Instruction[];
+  relocations: Relocation[];
+  stackUsed: number;
+}
+
+export function kernelMapName(name: string): string {
+  return `AT_${name}`;
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19 };
+
+/** Field type of a tracepoint format as a bpftrace type. */
+export function fieldType(field: TracepointField, userPointers: boolean): TraceType {
+  if (field.dataLoc) return { kind: 'string', size: STRING_SIZE };
+  const base = field.type.replace(/\[.*$/, '').trim();
+  if (field.arrayLength !== undefined) {
+    if (/\bchar$/.test(base)) return { kind: 'string', size: field.arrayLength };
+    return { kind: 'tuple', elements: [] }; // arrays are read element by element or whole by ntop()
+  }
+  if (base.includes('*')) return { kind: 'pointer', pointee: base.replace(/\*\s*$/, '').trim(), user: userPointers };
+  const size = field.size === 1 || field.size === 2 || field.size === 4 ? field.size : 8;
+  return { kind: 'int', bits: (size * 8) as 8 | 16 | 32 | 64, signed: field.signed };
+}
+
+/**
+ * Code generation for one concrete probe: types are computed as the code
+ * is generated (a tracepoint's `args` depend on its format), maps and
+ * events go to the shared ScriptState.
+ */
+export class ProbeCompiler {
+  readonly #e = new Emitter();
+  readonly #vars = new Map<string, { type: TraceType; offset: number }>();
+  /** Loop exits for break/continue, innermost last. */
+  readonly #loops: { breakLabel: Label; continueLabel: Label }[] = [];
+  #returnLabel: Label | undefined;
+
+  constructor(
+    readonly state: ScriptState,
+    readonly context: ProbeContext,
+  ) {}
+
+  get #kind(): ProbeTarget['kind'] {
+    return this.context.target.kind;
+  }
+
+  compile(probe: Probe): GeneratedProgram {
+    const e = this.#e;
+    e.emit(mov64Reg(R6, R1));
+    this.#declareVariables(probe.body, probe.predicate);
+    this.#returnLabel = e.label();
+    if (probe.predicate !== undefined) this.#condition(probe.predicate, this.#returnLabel);
+    this.#statements(probe.body);
+    e.place(this.#returnLabel);
+    e.emit(mov64Imm(R0, 0), exit());
+    return { instructions: e.finish(), relocations: e.relocations, stackUsed: e.stackUsed };
+  }
+
+  /** Variables live for the whole probe: typed at their first assignment, zeroed at entry so every read is initialised. */
+  #declareVariables(body: Statement[], predicate: Expr | undefined): void {
+    if (predicate !== undefined) this.#scanExpr(predicate);
+    const visit = (statements: Statement[]): void => {
+      for (const s of statements) {
+        switch (s.kind) {
+          case 'assign':
+            this.#scanExpr(s.value);
+            if (s.target.kind === 'var') {
+              const type = s.op === 'declare' ? INT64 : s.op === '=' ? this.typeOf(s.value) : INT64;
+              this.#declare(s.target, type);
+            } else {
+              s.target.keys?.forEach((k) => this.#scanExpr(k));
+            }
+            break;
+          case 'expr':
+            this.#scanExpr(s.expr);
+            break;
+          case 'if':
+            this.#scanExpr(s.condition);
+            visit(s.then);
+            if (s.otherwise) visit(s.otherwise);
+            break;
+          case 'while':
+            this.#scanExpr(s.condition);
+            visit(s.body);
+            break;
+          case 'forRange':
+            this.#declare(s.variable, INT64);
+            visit(s.body);
+            break;
+          case 'forMap':
+            throw traceError('for loops over maps are not supported yet', s.span);
+          case 'unroll':
+          case 'block':
+            visit(s.body);
+            break;
+          case 'jump':
+            break;
+        }
+      }
+    };
+    visit(body);
+  }
+
+  /** Types of variables assigned inside expressions (`$x++`) are int64. */
+  #scanExpr(expr: Expr): void {
+    if (expr.kind === 'incdec' && expr.target.kind === 'var') this.#declare(expr.target, INT64);
+  }
+
+  #declare(v: VarRef, type: TraceType): void {
+    const existing = this.#vars.get(v.name);
+    if (existing !== undefined) {
+      if (!compatible(existing.type, type)) throw traceError(`Type mismatch for $${v.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(existing.type)}'`, v.span);
+      return;
+    }
+    if (type.kind === 'none') throw traceError(`Value of type none cannot be assigned to $${v.name}`, v.span);
+    const size = Math.max(8, sizeOf(type));
+    const offset = this.#e.alloc(size, v.span);
+    this.#e.zero(offset, size);
+    this.#vars.set(v.name, { type, offset });
+  }
+
+  // ---------------------------------------------------------------- types
+
+  typeOf(expr: Expr): TraceType {
+    switch (expr.kind) {
+      case 'int':
+        return INT64;
+      case 'string':
+        return { kind: 'string', size: Math.min(new TextEncoder().encode(expr.value).length + 1, 1024) };
+      case 'positional': {
+        if (expr.index === '#') return INT64;
+        const value = this.state.positional[expr.index - 1];
+        return value !== undefined && !/^-?\d+$/.test(value) ? { kind: 'string', size: Math.min(new TextEncoder().encode(value).length + 1, 1024) } : INT64;
+      }
+      case 'var': {
+        const v = this.#vars.get(expr.name);
+        if (v === undefined) throw traceError(`Undefined or undeclared variable: $${expr.name}`, expr.span);
+        return v.type;
+      }
+      case 'map': {
+        const info = this.state.maps.get(expr.name);
+        if (info === undefined) throw traceError(`Undefined map: @${expr.name}`, expr.span);
+        if (info.value.kind === 'value') return info.value.type;
+        if (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist' || info.value.aggregation === 'stats' || info.value.aggregation === 'avg') {
+          throw traceError(`the value of ${info.value.aggregation}() map @${expr.name} cannot be read in a probe`, expr.span);
+        }
+        return info.value.aggregation === 'count' ? UINT64 : INT64;
+      }
+      case 'builtin':
+        return this.#builtinType(expr.name, expr.span);
+      case 'unary':
+        if (expr.op === '*') return INT64;
+        if (expr.op === '&') throw traceError('the address-of operator is not supported', expr.span);
+        this.#requireInteger(expr.operand, expr.op);
+        return expr.op === '!' ? INT64 : this.typeOf(expr.operand);
+      case 'binary': {
+        const left = this.typeOf(expr.left);
+        const right = this.typeOf(expr.right);
+        if (['==', '!=', '<', '>', '<=', '>=', '&&', '||'].includes(expr.op)) {
+          if ((left.kind === 'string') !== (right.kind === 'string') && !['&&', '||'].includes(expr.op)) {
+            throw traceError(`Type mismatch for '${expr.op}': comparing '${typeName(left)}' with '${typeName(right)}'`, expr.span);
+          }
+          if (left.kind === 'string' && !['==', '!='].includes(expr.op)) throw traceError(`strings can only be compared with == and !=`, expr.span);
+          return INT64;
+        }
+        this.#requireInteger(expr.left, expr.op);
+        this.#requireInteger(expr.right, expr.op);
+        if (left.kind === 'pointer' && (expr.op === '+' || expr.op === '-')) return left;
+        return { kind: 'int', bits: 64, signed: !(left.kind === 'int' && !left.signed && expr.left.kind !== 'int') && !(right.kind === 'int' && !right.signed && expr.right.kind !== 'int') };
+      }
+      case 'ternary': {
+        const then = this.typeOf(expr.then);
+        const otherwise = this.typeOf(expr.otherwise);
+        if (!compatible(then, otherwise)) throw traceError(`Ternary operator branches have different types: '${typeName(then)}' and '${typeName(otherwise)}'`, expr.span);
+        if (then.kind === 'string' && otherwise.kind === 'string') return { kind: 'string', size: Math.max(then.size, otherwise.size) };
+        return then;
+      }
+      case 'incdec':
+        return INT64;
+      case 'field':
+        return this.#fieldType(expr);
+      case 'index': {
+        const base = this.typeOf(expr.base);
+        if (expr.base.kind === 'field' && this.#arrayField(expr.base) !== undefined) {
+          const field = this.#arrayField(expr.base)!;
+          const elementSize = field.size / field.arrayLength!;
+          return { kind: 'int', bits: (elementSize * 8) as 8 | 16 | 32 | 64, signed: field.signed };
+        }
+        if (base.kind === 'pointer') return INT64;
+        throw traceError(`The array index operator [] can only be used on arrays and pointers, found ${typeName(base)}`, expr.span);
+      }
+      case 'cast': {
+        const integer = INTEGER_TYPES[expr.type.base.replace(/^unsigned /, '')];
+        if (expr.type.pointer === 1 && /^(struct|union) /.test(expr.type.base)) return this.#structPointer(expr.type.base, ['uprobe', 'uretprobe', 'usdt'].includes(this.#kind), expr.type.span);
+        if (expr.type.pointer > 0) return { kind: 'pointer', pointee: `${expr.type.base}${' *'.repeat(expr.type.pointer - 1)}`, user: false };
+        if (integer === undefined) throw traceError(`Cannot cast to '${expr.type.base}': only integer and pointer casts are supported`, expr.type.span);
+        this.#requireInteger(expr.operand, 'cast');
+        return { kind: 'int', bits: integer.bits, signed: expr.type.base.startsWith('unsigned') ? false : integer.signed };
+      }
+      case 'sizeof':
+        return UINT64;
+      case 'tuple':
+        return { kind: 'tuple', elements: expr.elements.map((e) => this.typeOf(e)) };
+      case 'call':
+        return this.#callType(expr);
+    }
+  }
+
+  #requireInteger(expr: Expr, what: string): void {
+    const type = this.typeOf(expr);
+    if (!isInteger(type) && type.kind !== 'probe' && type.kind !== 'ksym' && type.kind !== 'kstack') throw traceError(`The ${what} operator can not be used on expressions of type '${typeName(type)}'`, expr.span);
+  }
+
+  #builtinType(name: string, span: SourceSpan): TraceType {
+    const kind = this.#kind;
+    switch (name) {
+      case 'pid':
+      case 'tid':
+      case 'uid':
+      case 'gid':
+      case 'cpu':
+      case 'rand':
+        return UINT32;
+      case 'nsecs':
+      case 'elapsed':
+      case 'cgroup':
+        return UINT64;
+      case 'comm':
+        return { kind: 'string', size: COMM_SIZE };
+      case 'curtask':
+        return this.#structPointer('struct task_struct', false, span);
+      case 'probe':
+        return { kind: 'probe' };
+      case 'kstack':
+        return { kind: 'kstack' };
+      case 'ustack':
+        return { kind: 'ustack' };
+      case 'func':
+        if (kind === 'uprobe' || kind === 'uretprobe') return { kind: 'usym' };
+        if (kind === 'kprobe' || kind === 'kretprobe' || kind === 'fentry' || kind === 'fexit') return { kind: 'ksym' };
+        throw traceError(`The func builtin can not be used with '${kind}' probes`, span);
+      case 'retval':
+        if (kind === 'uretprobe' || kind === 'kretprobe' || kind === 'fexit') return INT64;
+        throw traceError(`The retval builtin can only be used with 'kretprobe' and 'uretprobe' and 'kfunc' probes${kind === 'tracepoint' ? ' (try to use args->ret instead)' : ''}`, span);
+      case 'args':
+        throw traceError('args must be followed by a field: args->name or args.name', span);
+    }
+    const arg = /^arg(\d+)$/.exec(name);
+    if (arg !== null) {
+      const index = Number(arg[1]);
+      if (kind === 'uprobe' || kind === 'kprobe') {
+        if (index >= PT_REGS_ARGS.length) throw traceError(`${name} is beyond the ${PT_REGS_ARGS.length} register arguments of x86-64`, span);
+        return UINT64;
+      }
+      if (kind === 'rawtracepoint') return UINT64;
+      throw traceError(`The ${name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' probes${kind === 'tracepoint' ? ' (try to use args->... instead)' : ''}`, span);
+    }
+    throw traceError(`Unknown identifier: '${name}'`, span);
+  }
+
+  #tracepointField(expr: Expr & { kind: 'field' }): TracepointField | undefined {
+    if (expr.base.kind !== 'builtin' || expr.base.name !== 'args') return undefined;
+    if (this.#kind !== 'tracepoint') throw traceError(`The args builtin can only be used with tracepoint probes here (got ${this.#kind})`, expr.base.span);
+    const format = this.context.format!;
+    const field = format.fields.find((f) => f.name === expr.field);
+    if (field === undefined) throw traceError(`Struct/union of type 'struct _tracepoint_${this.context.target.category}_${this.context.target.event}' does not contain a field named '${expr.field}'`, expr.span);
+    return field;
+  }
+
+  #arrayField(expr: Expr & { kind: 'field' }): TracepointField | undefined {
+    const field = this.#tracepointField(expr);
+    return field?.arrayLength !== undefined && !field.dataLoc && fieldType(field, false).kind !== 'string' ? field : undefined;
+  }
+
+  #fieldType(expr: Expr & { kind: 'field' }): TraceType {
+    const field = this.#tracepointField(expr);
+    if (field !== undefined) return fieldType(field, this.context.target.category === 'syscalls');
+    const base = this.typeOf(expr.base);
+    if (base.kind === 'tuple') {
+      const index = Number(expr.field);
+      if (!Number.isInteger(index) || index < 0 || index >= base.elements.length) throw traceError(`Invalid tuple index: ${expr.field}. Found ${base.elements.length} elements in tuple.`, expr.span);
+      return base.elements[index]!;
+    }
+    const member = this.#kernelMember(expr, base);
+    if (member !== undefined) return member.type;
+    throw traceError(`Can not access field '${expr.field}' on expression of type '${typeName(base)}'`, expr.span);
+  }
+
+  /** A pointer to kernel struct `name` from BTF. */
+  #structPointer(name: string, user: boolean, span: SourceSpan): TraceType {
+    const btfId = findType(name);
+    if (btfId === undefined) throw traceError(`Unknown struct/union: '${name}'`, span);
+    return { kind: 'pointer', pointee: name, user, btfId };
+  }
+
+  /** A field of a kernel struct reached through a BTF-typed pointer (`->`) or an embedded struct (`.`): its type and offset. */
+  #kernelMember(expr: Expr & { kind: 'field' }, base: TraceType): { type: TraceType; offset: number } | undefined {
+    const btfId = base.kind === 'pointer' ? base.btfId : base.kind === 'record' ? base.btfId : undefined;
+    if (btfId === undefined || (base.kind === 'pointer' && base.pointee === 'void')) return undefined;
+    const found = findMember(btfId, expr.field);
+    if (typeof found === 'string') throw traceError(found, expr.span);
+    const type = traceTypeOf(found.member.type, base.kind === 'pointer' || base.kind === 'record' ? base.user : false);
+    if (typeof type === 'string') throw traceError(`field '${expr.field}': ${type}`, expr.span);
+    return { type, offset: found.offset };
+  }
+
+  /** R0 = the address of a kernel struct field. */
+  #fieldAddress(expr: Expr & { kind: 'field' }): void {
+    const base = this.typeOf(expr.base);
+    const member = this.#kernelMember(expr, base)!;
+    if (base.kind === 'record') {
+      if (expr.base.kind !== 'field') throw traceError('a struct value must be reached through a pointer', expr.base.span);
+      this.#fieldAddress(expr.base);
+    } else {
+      this.#scalar(expr.base);
+    }
+    if (member.offset !== 0) this.#e.emit(alu64Imm(AluOp.ADD, R0, member.offset));
+  }
+
+  #callType(expr: Expr & { kind: 'call' }): TraceType {
+    const args = expr.args;
+    const arity = (min: number, max = min): void => {
+      if (args.length < min || args.length > max) {
+        throw traceError(`${expr.name}() requires ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'} (${args.length} provided)`, expr.span);
+      }
+    };
+    switch (expr.name) {
+      case 'str':
+        arity(1, 2);
+        return { kind: 'string', size: args.length === 2 && args[1]!.kind === 'int' ? Math.max(1, Math.min(Number(args[1]!.value), STRING_SIZE)) : STRING_SIZE };
+      case 'ksym':
+        arity(1);
+        return { kind: 'ksym' };
+      case 'usym':
+        arity(1);
+        return { kind: 'usym' };
+      case 'kaddr':
+        arity(1);
+        if (args[0]!.kind !== 'string') throw traceError('kaddr() expects a string literal', args[0]!.span);
+        return UINT64;
+      case 'ntop':
+        arity(1, 2);
+        return { kind: 'inet' };
+      case 'strncmp':
+        arity(3);
+        return INT64;
+      case 'has_key':
+        if (args.length < 2) throw traceError('has_key() requires a map and a key', expr.span);
+        return INT64;
+      case 'bswap':
+        arity(1);
+        return this.typeOf(args[0]!);
+      case 'reg':
+        arity(1);
+        return UINT64;
+      case 'printf':
+      case 'exit':
+      case 'print':
+      case 'clear':
+      case 'zero':
+      case 'delete':
+      case 'time':
+      case 'join':
+      case 'system':
+      case 'cat':
+      case 'signal':
+        return NONE;
+      default:
+        if (AGGREGATIONS.has(expr.name)) throw traceError(`${expr.name}() should be directly assigned to a map`, expr.nameSpan);
+        throw traceError(`Unknown function: ${expr.name}`, expr.nameSpan);
+    }
+  }
+
+  // ---------------------------------------------------------------- statements
+
+  #statements(statements: Statement[]): void {
+    for (const s of statements) {
+      const mark = this.#e.stackMark;
+      try {
+        this.#statement(s);
+      } catch (error) {
+        if (!(this.state.learning && error instanceof TraceError)) throw error;
+      }
+      this.#e.release(mark);
+    }
+  }
+
+  #statement(s: Statement): void {
+    const e = this.#e;
+    switch (s.kind) {
+      case 'expr':
+        if (s.expr.kind === 'incdec') this.#incdec(s.expr);
+        else if (s.expr.kind === 'call') this.#callStatement(s.expr);
+        else this.#evaluate(s.expr);
+        return;
+      case 'assign':
+        if (s.target.kind === 'map') this.#assignMap(s.target, s.op, s.value, s.span);
+        else this.#assignVar(s.target, s.op, s.value);
+        return;
+      case 'if': {
+        const otherwise = e.label();
+        const end = e.label();
+        this.#condition(s.condition, otherwise);
+        this.#statements(s.then);
+        if (s.otherwise !== undefined) e.goto(end);
+        e.place(otherwise);
+        if (s.otherwise !== undefined) this.#statements(s.otherwise);
+        e.place(end);
+        return;
+      }
+      case 'while': {
+        const top = e.label();
+        const end = e.label();
+        e.place(top);
+        this.#condition(s.condition, end);
+        this.#loops.push({ breakLabel: end, continueLabel: top });
+        this.#statements(s.body);
+        this.#loops.pop();
+        e.goto(top);
+        e.place(end);
+        return;
+      }
+      case 'forRange': {
+        const v = this.#vars.get(s.variable.name)!;
+        const limit = e.alloc(8, s.span);
+        this.#scalar(s.to);
+        e.emit(stx(Size.DW, FP, limit, R0));
+        this.#scalar(s.from);
+        e.emit(stx(Size.DW, FP, v.offset, R0));
+        const top = e.label();
+        const next = e.label();
+        const end = e.label();
+        e.place(top);
+        e.emit(ldx(Size.DW, R0, FP, v.offset), ldx(Size.DW, R1, FP, limit));
+        e.jumpReg(JmpOp.JSGE, R0, R1, end);
+        this.#loops.push({ breakLabel: end, continueLabel: next });
+        this.#statements(s.body);
+        this.#loops.pop();
+        e.place(next);
+        e.emit(ldx(Size.DW, R0, FP, v.offset), alu64Imm(AluOp.ADD, R0, 1), stx(Size.DW, FP, v.offset, R0));
+        e.goto(top);
+        e.place(end);
+        return;
+      }
+      case 'unroll':
+        for (let i = 0; i < s.count; i++) this.#statements(s.body);
+        return;
+      case 'block':
+        this.#statements(s.body);
+        return;
+      case 'jump': {
+        if (s.jump === 'return') {
+          e.goto(this.#returnLabel!);
+          return;
+        }
+        const loop = this.#loops.at(-1);
+        if (loop === undefined) throw traceError(`${s.jump} used outside of a loop`, s.span);
+        e.goto(s.jump === 'break' ? loop.breakLabel : loop.continueLabel);
+        return;
+      }
+      case 'forMap':
+        throw traceError('for loops over maps are not supported yet', s.span);
+    }
+  }
+
+  /** Evaluates an expression for its effects. */
+  #evaluate(expr: Expr): void {
+    const type = this.typeOf(expr);
+    if (type.kind === 'none') return;
+    if (isScalar(type)) this.#scalar(expr);
+    else this.#into(expr, this.#e.alloc(sizeOf(type), expr.span));
+  }
+
+  #assignVar(target: VarRef, op: string, value: Expr): void {
+    const e = this.#e;
+    const v = this.#vars.get(target.name)!;
+    if (op === '=' || op === 'declare') {
+      if (op === 'declare') return;
+      const type = this.typeOf(value);
+      if (!compatible(v.type, type)) throw traceError(`Type mismatch for $${target.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(v.type)}'`, value.span);
+      if (isScalar(v.type)) {
+        this.#scalar(value);
+        e.emit(stx(Size.DW, FP, v.offset, R0));
+      } else {
+        this.#intoSized(value, v.offset, sizeOf(v.type));
+      }
+      return;
+    }
+    if (!isInteger(v.type)) throw traceError(`The ${op} operator can not be used on variables of type '${typeName(v.type)}'`, target.span);
+    this.#requireInteger(value, op);
+    this.#scalar(value);
+    e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, FP, v.offset));
+    this.#arithmetic(op.slice(0, -1), v.type.kind === 'int' && v.type.signed, target.span);
+    e.emit(stx(Size.DW, FP, v.offset, R0));
+  }
+
+  #incdec(expr: Expr & { kind: 'incdec' }): void {
+    const e = this.#e;
+    const delta = expr.op === '++' ? 1 : -1;
+    if (expr.target.kind === 'var') {
+      const v = this.#vars.get(expr.target.name)!;
+      if (!isInteger(v.type)) throw traceError(`The ${expr.op} operator can not be used on variables of type '${typeName(v.type)}'`, expr.span);
+      e.emit(ldx(Size.DW, R0, FP, v.offset), mov64Reg(R1, R0), alu64Imm(AluOp.ADD, R1, delta), stx(Size.DW, FP, v.offset, R1));
+      if (expr.prefix) e.emit(mov64Reg(R0, R1));
+      return;
+    }
+    this.#assignMap(expr.target, '+=', { kind: 'int', value: BigInt(delta), span: expr.span }, expr.span);
+  }
+
+  // ---------------------------------------------------------------- maps
+
+  /** The map's info, created on first assignment; a later assignment of another kind is an error. */
+  #mapFor(ref: MapRef, value: MapValue, span: SourceSpan): MapInfo {
+    const keys = ref.keys?.map((k) => this.typeOf(k));
+    keys?.forEach((k, i) => {
+      if (k.kind === 'none') throw traceError('a map key cannot be of type none', ref.keys![i]!.span);
+    });
+    const existing = this.state.maps.get(ref.name);
+    if (existing === undefined) {
+      const info: MapInfo = { name: ref.name, kernelName: kernelMapName(ref.name), keys, value };
+      this.state.maps.set(ref.name, info);
+      return info;
+    }
+    this.#checkKeys(ref, existing, keys);
+    const describe = (v: MapValue): string => (v.kind === 'aggregation' ? `${v.aggregation}()` : typeName(v.type));
+    const same = existing.value.kind === 'aggregation' ? value.kind === 'aggregation' && value.aggregation === existing.value.aggregation : value.kind === 'value' && compatible(existing.value.type, value.type);
+    if (!same) throw traceError(`Type mismatch for @${ref.name}: trying to assign value of type '${describe(value)}' when map already contains a value of type '${describe(existing.value)}'`, span);
+    if (existing.value.kind === 'value' && value.kind === 'value' && existing.value.type.kind === 'string' && value.type.kind === 'string' && value.type.size > existing.value.type.size) {
+      existing.value = { kind: 'value', type: value.type };
+    }
+    return existing;
+  }
+
+  #checkKeys(ref: MapRef, info: MapInfo, keys: TraceType[] | undefined): void {
+    const expected = info.keys?.map(typeName).join(', ') ?? 'none';
+    const got = keys?.map(typeName).join(', ') ?? 'none';
+    const same = keys === undefined ? info.keys === undefined : info.keys !== undefined && keys.length === info.keys.length && keys.every((k, i) => compatible(k, info.keys![i]!));
+    if (!same) throw traceError(`Argument mismatch for @${ref.name}: trying to access with arguments: [${got}] when map expects arguments: [${expected}]`, ref.span);
+    keys?.forEach((k, i) => {
+      const known = info.keys![i]!;
+      if (k.kind === 'string' && known.kind === 'string' && k.size > known.size) info.keys![i] = k;
+    });
+  }
+
+  /** Builds the key of `ref` in a zeroed stack buffer of the map's key size; returns its offset. */
+  #key(ref: MapRef, info: MapInfo): number {
+    const e = this.#e;
+    const size = mapKeySize(info);
+    const offset = e.alloc(size, ref.span);
+    e.zero(offset, size);
+    let at = offset;
+    ref.keys?.forEach((k, i) => {
+      const type = info.keys![i]!;
+      this.#intoSized(k, at, sizeOf(type));
+      at += sizeOf(type);
+    });
+    return offset;
+  }
+
+  #lookup(info: MapInfo, keyOffset: number): void {
+    this.#e.loadMap(R1, info.kernelName);
+    this.#e.stackAddress(R2, keyOffset);
+    this.#e.call('map_lookup_elem');
+  }
+
+  #update(mapName: string, keyOffset: number, valueOffset: number): void {
+    const e = this.#e;
+    e.loadMap(R1, mapName);
+    e.stackAddress(R2, keyOffset);
+    e.stackAddress(R3, valueOffset);
+    e.emit(mov64Imm(R4, 0));
+    e.call('map_update_elem');
+  }
+
+  #assignMap(ref: MapRef, op: string, value: Expr, span: SourceSpan): void {
+    const e = this.#e;
+    if (value.kind === 'call' && AGGREGATIONS.has(value.name)) {
+      if (op !== '=') throw traceError(`${value.name}() can only be assigned with =`, span);
+      this.#aggregate(ref, value);
+      return;
+    }
+    if (op !== '=') {
+      const info = this.state.maps.get(ref.name) ?? this.#mapFor(ref, { kind: 'value', type: INT64 }, span);
+      if (info.value.kind === 'aggregation' && info.value.aggregation !== 'count' && info.value.aggregation !== 'sum') throw traceError(`The ${op} operator can not be used on ${info.value.aggregation}() maps`, span);
+      if (info.value.kind === 'value' && !isInteger(info.value.type)) throw traceError(`The ${op} operator can not be used on maps of type '${typeName(info.value.type)}'`, span);
+      this.#checkKeys(ref, info, ref.keys?.map((k) => this.typeOf(k)));
+      this.#requireInteger(value, op);
+      const key = this.#key(ref, info);
+      const operand = e.alloc(8, span);
+      this.#scalar(value);
+      e.emit(stx(Size.DW, FP, operand, R0));
+      this.#lookup(info, key);
+      const missing = e.label();
+      const done = e.label();
+      e.jumpImm(JmpOp.JEQ, R0, 0, missing);
+      if (op === '+=' || op === '-=') {
+        e.emit(ldx(Size.DW, R1, FP, operand));
+        if (op === '-=') e.emit(alu64Imm(AluOp.NEG, R1, 0));
+        e.emit(atomic(Size.DW, AtomicOp.ADD, R0, 0, R1));
+      } else {
+        e.emit(mov64Reg(R7, R0), ldx(Size.DW, R1, FP, operand), ldx(Size.DW, R0, R7, 0));
+        this.#arithmetic(op.slice(0, -1), true, span);
+        e.emit(stx(Size.DW, R7, 0, R0));
+      }
+      e.goto(done);
+      e.place(missing);
+      // A missing entry counts as 0.
+      e.emit(mov64Imm(R0, 0), ldx(Size.DW, R1, FP, operand));
+      this.#arithmetic(op.slice(0, -1), true, span);
+      const initial = e.alloc(mapValueSize(info.value), span);
+      e.zero(initial, mapValueSize(info.value));
+      e.emit(stx(Size.DW, FP, initial, R0));
+      this.#update(info.kernelName, key, initial);
+      e.place(done);
+      return;
+    }
+    const type = this.typeOf(value);
+    if (type.kind === 'none') throw traceError(`Value of type none cannot be assigned to @${ref.name}`, value.span);
+    const info = this.#mapFor(ref, { kind: 'value', type }, span);
+    const key = this.#key(ref, info);
+    const size = mapValueSize(info.value);
+    const buffer = e.alloc(size, span);
+    e.zero(buffer, size);
+    this.#intoSized(value, buffer, sizeOf(info.value.kind === 'value' ? info.value.type : type));
+    this.#update(info.kernelName, key, buffer);
+  }
+
+  #aggregate(ref: MapRef, call: Expr & { kind: 'call' }): void {
+    const e = this.#e;
+    const aggregation = call.name as AggregationKind;
+    const args = call.args;
+    const expected = aggregation === 'count' ? 0 : aggregation === 'lhist' ? 4 : 1;
+    if (args.length !== expected) throw traceError(`${aggregation}() requires ${expected} argument${expected === 1 ? '' : 's'} (${args.length} provided)`, call.span);
+    let lhist: { min: number; max: number; step: number } | undefined;
+    if (aggregation === 'lhist') {
+      const [min, max, step] = args.slice(1).map((a) => {
+        if (a.kind !== 'int') throw traceError('lhist() min, max and step must be integer literals', a.span);
+        return Number(a.value);
+      }) as [number, number, number];
+      if (step < 1) throw traceError('lhist() step must be >= 1', args[3]!.span);
+      if (max <= min) throw traceError('lhist() max must be greater than min', args[2]!.span);
+      if ((max - min) / step > 1000) throw traceError('lhist() has too many buckets ((max - min) / step must be at most 1000)', call.span);
+      lhist = { min, max, step };
+    }
+    if (args[0] !== undefined) this.#requireInteger(args[0], `${aggregation}()`);
+    const info = this.#mapFor(ref, { kind: 'aggregation', aggregation, ...(lhist ? { lhist } : {}) }, call.span);
+    if (lhist && info.value.kind === 'aggregation' && JSON.stringify(info.value.lhist) !== JSON.stringify(lhist)) throw traceError(`lhist() parameters of @${ref.name} differ from an earlier assignment`, call.span);
+    const key = this.#key(ref, info);
+    const operand = e.alloc(8, call.span);
+    if (args[0] !== undefined) {
+      this.#scalar(args[0]);
+      e.emit(stx(Size.DW, FP, operand, R0));
+    }
+    if (aggregation === 'hist' || aggregation === 'lhist') {
+      e.emit(ldx(Size.DW, R1, FP, operand));
+      if (aggregation === 'hist') this.#log2Bucket();
+      else this.#linearBucket(lhist!);
+      e.emit(stx(Size.DW, FP, key + mapKeySize(info) - 8, R0));
+    }
+    this.#lookup(info, key);
+    const missing = e.label();
+    const done = e.label();
+    e.jumpImm(JmpOp.JEQ, R0, 0, missing);
+    e.emit(ldx(Size.DW, R2, FP, operand));
+    switch (aggregation) {
+      case 'count':
+      case 'hist':
+      case 'lhist':
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Imm(AluOp.ADD, R1, 1), stx(Size.DW, R0, 0, R1));
+        break;
+      case 'sum':
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R1, R2), stx(Size.DW, R0, 0, R1));
+        break;
+      case 'avg':
+      case 'stats':
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Imm(AluOp.ADD, R1, 1), stx(Size.DW, R0, 0, R1));
+        e.emit(ldx(Size.DW, R1, R0, 8), alu64Reg(AluOp.ADD, R1, R2), stx(Size.DW, R0, 8, R1));
+        break;
+      case 'min':
+      case 'max': {
+        // (value, set): this CPU's slot of an entry another CPU created starts unset.
+        const write = e.label();
+        e.emit(ldx(Size.DW, R1, R0, 8));
+        e.jumpImm(JmpOp.JEQ, R1, 0, write);
+        e.emit(ldx(Size.DW, R1, R0, 0));
+        e.jumpReg(aggregation === 'min' ? JmpOp.JSGE : JmpOp.JSLE, R2, R1, done);
+        e.place(write);
+        e.emit(stx(Size.DW, R0, 0, R2), st(Size.DW, R0, 8, 1));
+        break;
+      }
+    }
+    e.goto(done);
+    e.place(missing);
+    const size = mapValueSize(info.value);
+    const initial = e.alloc(size, call.span);
+    e.zero(initial, size);
+    e.emit(ldx(Size.DW, R2, FP, operand));
+    switch (aggregation) {
+      case 'count':
+      case 'hist':
+      case 'lhist':
+        e.emit(st(Size.DW, FP, initial, 1));
+        break;
+      case 'sum':
+        e.emit(stx(Size.DW, FP, initial, R2));
+        break;
+      case 'avg':
+      case 'stats':
+        e.emit(st(Size.DW, FP, initial, 1), stx(Size.DW, FP, initial + 8, R2));
+        break;
+      case 'min':
+      case 'max':
+        e.emit(stx(Size.DW, FP, initial, R2), st(Size.DW, FP, initial + 8, 1));
+        break;
+    }
+    this.#update(info.kernelName, key, initial);
+    e.place(done);
+  }
+
+  /** R0 = hist bucket of R1: 0 for negatives, 1 for 0, 2 + floor(log2(v)) otherwise (bpftrace's layout). */
+  #log2Bucket(): void {
+    const e = this.#e;
+    const done = e.label();
+    const positive = e.label();
+    e.emit(mov64Imm(R0, 0));
+    e.jumpImm(JmpOp.JSLT, R1, 0, done);
+    e.emit(mov64Imm(R0, 1));
+    e.jumpImm(JmpOp.JEQ, R1, 0, done);
+    e.place(positive);
+    e.emit(mov64Imm(R0, 2));
+    for (const shift of [32, 16, 8, 4, 2, 1]) {
+      const skip = e.label();
+      e.emit(mov64Reg(R3, R1), alu64Imm(AluOp.RSH, R3, shift));
+      e.jumpImm(JmpOp.JEQ, R3, 0, skip);
+      e.emit(mov64Reg(R1, R3), alu64Imm(AluOp.ADD, R0, shift));
+      e.place(skip);
+    }
+    e.place(done);
+  }
+
+  /** R0 = lhist bucket of R1: 0 below min, 1 + (v - min) / step inside, buckets + 1 from max up. */
+  #linearBucket(p: { min: number; max: number; step: number }): void {
+    const e = this.#e;
+    const buckets = Math.ceil((p.max - p.min) / p.step);
+    const done = e.label();
+    e.emit(mov64Imm(R0, 0));
+    e.loadConstant(R2, BigInt(p.min));
+    e.jumpReg(JmpOp.JSLT, R1, R2, done);
+    e.emit(mov64Imm(R0, buckets + 1));
+    e.loadConstant(R2, BigInt(p.max));
+    e.jumpReg(JmpOp.JSGE, R1, R2, done);
+    e.emit(mov64Reg(R0, R1));
+    e.loadConstant(R2, BigInt(p.min));
+    e.emit(alu64Reg(AluOp.SUB, R0, R2), alu64Imm(AluOp.DIV, R0, p.step), alu64Imm(AluOp.ADD, R0, 1));
+    e.place(done);
+  }
+
+  // ---------------------------------------------------------------- calls used as statements
+
+  #callStatement(call: Expr & { kind: 'call' }): void {
+    const e = this.#e;
+    const args = call.args;
+    switch (call.name) {
+      case 'printf':
+      case 'system':
+      case 'cat': {
+        if (call.name !== 'printf' && !this.state.unsafe) throw traceError(`${call.name}() is an unsafe function: run with --unsafe`, call.nameSpan);
+        const format = args[0];
+        if (format?.kind !== 'string') throw traceError(`${call.name}() expects a format string literal as its first argument`, call.span);
+        const pieces = parseFormat(format.value, call.span, call.name);
+        const expected = conversionCount(pieces);
+        if (args.length - 1 !== expected) {
+          throw traceError(`${call.name}: ${args.length - 1 < expected ? 'Not enough' : 'Too many'} arguments for format string (${args.length - 1} supplied, ${expected} expected)`, call.span);
+        }
+        const types = args.slice(1).map((a) => this.typeOf(a));
+        let i = 0;
+        for (const p of pieces) {
+          if (!('conversion' in p)) continue;
+          const type = types[i]!;
+          const numeric = 'diuxXoc'.includes(p.conversion);
+          if (numeric && !isInteger(type)) throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type integer (${typeName(type)} supplied)`, args[i + 1]!.span);
+          if (type.kind === 'none') throw traceError(`${call.name}: argument ${i + 1} has no value`, args[i + 1]!.span);
+          i++;
+        }
+        this.#event({ kind: call.name, pieces, args: types }, args.slice(1), call.span);
+        return;
+      }
+      case 'exit':
+        if (args.length > 1) throw traceError(`exit() takes at most 1 argument (${args.length} provided)`, call.span);
+        this.#event({ kind: 'exit' }, [], call.span);
+        e.goto(this.#returnLabel!);
+        return;
+      case 'print':
+      case 'clear':
+      case 'zero': {
+        const map = args[0];
+        if (args.length !== 1 || map?.kind !== 'map' || map.keys !== undefined) {
+          if (call.name === 'print' && args.length === 1 && map !== undefined && map.kind !== 'map') {
+            // print(value) prints one value as printf("%s\n") would.
+            const type = this.typeOf(map);
+            this.#event({ kind: 'printf', pieces: [{ flags: '', width: '', precision: '', length: '', conversion: isInteger(type) ? 'd' : 's' }, { text: '\n' }], args: [type] }, [map], call.span);
+            return;
+          }
+          throw traceError(`${call.name}() expects a map without keys as its argument`, call.span);
+        }
+        if (!this.state.maps.has(map.name)) throw traceError(`Undefined map: @${map.name}`, map.span);
+        this.#event({ kind: call.name, map: map.name }, [], call.span);
+        return;
+      }
+      case 'delete': {
+        const targets = args.length === 1 && args[0]!.kind === 'map' ? [args[0] as MapRef] : args.length === 2 && args[0]!.kind === 'map' && args[0].keys === undefined ? [{ ...(args[0] as MapRef), keys: [args[1]!] }] : undefined;
+        if (targets === undefined) throw traceError('delete() expects a map element: delete(@m[key]) or delete(@m, key)', call.span);
+        for (const ref of targets) {
+          const info = this.state.maps.get(ref.name);
+          if (info === undefined) throw traceError(`Undefined map: @${ref.name}`, ref.span);
+          this.#checkKeys(ref, info, ref.keys?.map((k) => this.typeOf(k)));
+          if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError('delete() of one histogram element is not supported; use clear()', call.span);
+          const key = this.#key(ref, info);
+          e.loadMap(R1, info.kernelName);
+          e.stackAddress(R2, key);
+          e.call('map_delete_elem');
+        }
+        return;
+      }
+      case 'time': {
+        const format = args[0];
+        if (args.length > 1 || (format !== undefined && format.kind !== 'string')) throw traceError('time() expects an optional format string literal', call.span);
+        this.#event({ kind: 'time', format: format?.kind === 'string' ? format.value : '%H:%M:%S\n' }, [], call.span);
+        return;
+      }
+      case 'join':
+        this.#join(call);
+        return;
+      case 'signal': {
+        if (!this.state.unsafe) throw traceError('signal() is an unsafe function: run with --unsafe', call.nameSpan);
+        if (args.length !== 1) throw traceError('signal() requires 1 argument', call.span);
+        const sig = args[0]!;
+        if (sig.kind === 'string') {
+          const number = SIGNALS[sig.value.startsWith('SIG') ? sig.value : `SIG${sig.value}`];
+          if (number === undefined) throw traceError(`signal(): unknown signal ${sig.value}`, sig.span);
+          e.emit(mov64Imm(R1, number));
+        } else {
+          this.#scalar(sig);
+          e.emit(mov64Reg(R1, R0));
+        }
+        e.call('send_signal');
+        return;
+      }
+      default:
+        this.#evaluate(call);
+    }
+  }
+
+  /** Writes a record (event index, then each argument) to the ring buffer, counting a failure as lost. */
+  #event(spec: EventSpec, args: Expr[], span: SourceSpan): void {
+    const e = this.#e;
+    this.state.usesRingbuf = true;
+    const index = this.#eventIndex(spec);
+    const types = args.map((a) => this.typeOf(a));
+    const size = 8 + types.reduce((total, t) => total + sizeOf(t), 0);
+    const record = e.alloc(size, span);
+    e.emit(st(Size.DW, FP, record, index));
+    let at = record + 8;
+    args.forEach((a, i) => {
+      this.#intoSized(a, at, sizeOf(types[i]!));
+      at += sizeOf(types[i]!);
+    });
+    e.loadMap(R1, RINGBUF_MAP);
+    e.stackAddress(R2, record);
+    e.emit(mov64Imm(R3, size), mov64Imm(R4, 0));
+    e.call('ringbuf_output');
+    const ok = e.label();
+    e.jumpImm(JmpOp.JEQ, R0, 0, ok);
+    this.#countLost(span);
+    e.place(ok);
+  }
+
+  /** Identical events share an index, so probes of a wildcard generate identical code and share a program. */
+  #eventIndex(spec: EventSpec): number {
+    const text = JSON.stringify(spec);
+    const known = this.state.events.findIndex((e) => JSON.stringify(e) === text);
+    if (known >= 0) return known;
+    this.state.events.push(spec);
+    return this.state.events.length - 1;
+  }
+
+  #countLost(span: SourceSpan): void {
+    const e = this.#e;
+    const key = e.alloc(8, span);
+    e.emit(st(Size.DW, FP, key, 0));
+    e.loadMap(R1, LOST_MAP);
+    e.stackAddress(R2, key);
+    e.call('map_lookup_elem');
+    const none = e.label();
+    e.jumpImm(JmpOp.JEQ, R0, 0, none);
+    e.emit(ldx(Size.DW, R1, R0, 0), alu64Imm(AluOp.ADD, R1, 1), stx(Size.DW, R0, 0, R1));
+    e.place(none);
+  }
+
+  /** join(argv[, delimiter]): up to 16 strings from a NULL-terminated user array, reserved in the ring buffer directly (too large for the stack). */
+  #join(call: Expr & { kind: 'call' }): void {
+    const e = this.#e;
+    const [array, delimiter] = call.args;
+    if (array === undefined || call.args.length > 2) throw traceError('join() requires 1 or 2 arguments', call.span);
+    if (delimiter !== undefined && delimiter.kind !== 'string') throw traceError('join() delimiter must be a string literal', delimiter.span);
+    const type = this.typeOf(array);
+    if (type.kind !== 'pointer') throw traceError(`join() expects an array of string pointers (char **), got '${typeName(type)}'`, array.span);
+    this.state.usesRingbuf = true;
+    const index = this.#eventIndex({ kind: 'join', delimiter: delimiter?.kind === 'string' ? delimiter.value : ' ' });
+    const slot = e.alloc(8, call.span);
+    this.#scalar(array);
+    e.emit(mov64Reg(R8, R0));
+    const size = 16 + JOIN_ARGS * JOIN_ARG_SIZE;
+    e.loadMap(R1, RINGBUF_MAP);
+    e.emit(mov64Imm(R2, size), mov64Imm(R3, 0));
+    e.call('ringbuf_reserve');
+    const reserved = e.label();
+    const finished = e.label();
+    const end = e.label();
+    e.jumpImm(JmpOp.JNE, R0, 0, reserved);
+    this.#countLost(call.span);
+    e.goto(end);
+    e.place(reserved);
+    e.emit(mov64Reg(R7, R0), st(Size.DW, R7, 0, index), st(Size.DW, R7, 8, 0));
+    for (let i = 0; i < JOIN_ARGS; i++) {
+      e.stackAddress(R1, slot);
+      e.emit(mov64Imm(R2, 8), mov64Reg(R3, R8), alu64Imm(AluOp.ADD, R3, i * 8));
+      e.call(type.user ? 'probe_read_user' : 'probe_read_kernel');
+      e.jumpImm(JmpOp.JNE, R0, 0, finished);
+      e.emit(ldx(Size.DW, R3, FP, slot));
+      e.jumpImm(JmpOp.JEQ, R3, 0, finished);
+      e.emit(mov64Reg(R1, R7), alu64Imm(AluOp.ADD, R1, 16 + i * JOIN_ARG_SIZE), mov64Imm(R2, JOIN_ARG_SIZE));
+      e.call(type.user ? 'probe_read_user_str' : 'probe_read_kernel_str');
+      e.emit(st(Size.DW, R7, 8, i + 1));
+    }
+    e.place(finished);
+    e.emit(mov64Reg(R1, R7), mov64Imm(R2, 0));
+    e.call('ringbuf_submit');
+    e.place(end);
+  }
+
+  // ---------------------------------------------------------------- conditions
+
+  /** Jumps to `otherwise` when `expr` is false. */
+  #condition(expr: Expr, otherwise: Label): void {
+    const e = this.#e;
+    if (expr.kind === 'binary' && ['==', '!=', '<', '>', '<=', '>='].includes(expr.op)) {
+      const left = this.typeOf(expr.left);
+      if (left.kind === 'string') {
+        this.#stringEquality(expr.left, expr.right, expr.span);
+        e.jumpImm(expr.op === '==' ? JmpOp.JNE : JmpOp.JEQ, R0, 0, otherwise);
+        return;
+      }
+      const signed = this.#signedComparison(expr.left, expr.right);
+      this.#operands(expr.left, expr.right);
+      const inverse: Record<string, number> = signed
+        ? { '==': JmpOp.JNE, '!=': JmpOp.JEQ, '<': JmpOp.JSGE, '>': JmpOp.JSLE, '<=': JmpOp.JSGT, '>=': JmpOp.JSLT }
+        : { '==': JmpOp.JNE, '!=': JmpOp.JEQ, '<': JmpOp.JGE, '>': JmpOp.JLE, '<=': JmpOp.JGT, '>=': JmpOp.JLT };
+      e.jumpReg(inverse[expr.op]!, R0, R1, otherwise);
+      return;
+    }
+    if (expr.kind === 'binary' && expr.op === '&&') {
+      this.#condition(expr.left, otherwise);
+      this.#condition(expr.right, otherwise);
+      return;
+    }
+    if (expr.kind === 'binary' && expr.op === '||') {
+      const yes = e.label();
+      const tryRight = e.label();
+      this.#condition(expr.left, tryRight);
+      e.goto(yes);
+      e.place(tryRight);
+      this.#condition(expr.right, otherwise);
+      e.place(yes);
+      return;
+    }
+    if (expr.kind === 'unary' && expr.op === '!') {
+      const yes = e.label();
+      this.#condition(expr.operand, yes);
+      e.goto(otherwise);
+      e.place(yes);
+      return;
+    }
+    const type = this.typeOf(expr);
+    if (!isScalar(type)) throw traceError(`a condition must be an integer, not '${typeName(type)}'`, expr.span);
+    this.#scalar(expr);
+    e.jumpImm(JmpOp.JEQ, R0, 0, otherwise);
+  }
+
+  /** Comparisons are signed unless a non-literal operand is unsigned. */
+  #signedComparison(left: Expr, right: Expr): boolean {
+    const unsigned = (x: Expr): boolean => {
+      const t = this.typeOf(x);
+      return x.kind !== 'int' && (t.kind === 'pointer' || (t.kind === 'int' && !t.signed && t.bits === 64));
+    };
+    return !unsigned(left) && !unsigned(right);
+  }
+
+  /** R0 = left, R1 = right. */
+  #operands(left: Expr, right: Expr): void {
+    const e = this.#e;
+    if (right.kind === 'int') {
+      this.#scalar(left);
+      e.loadConstant(R1, right.value);
+      return;
+    }
+    const slot = e.alloc(8, left.span);
+    this.#scalar(left);
+    e.emit(stx(Size.DW, FP, slot, R0));
+    this.#scalar(right);
+    e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, FP, slot));
+  }
+
+  /** R0 = 0 when the strings are equal up to their first NUL (or the shorter buffer), 1 otherwise. */
+  #stringEquality(left: Expr, right: Expr, span: SourceSpan, limit = Infinity): void {
+    const e = this.#e;
+    const a = this.typeOf(left);
+    const b = this.typeOf(right);
+    if (a.kind !== 'string' || b.kind !== 'string') throw traceError(`Type mismatch: comparing '${typeName(a)}' with '${typeName(b)}'`, span);
+    const left0 = e.alloc(sizeOf(a), span);
+    this.#intoSized(left, left0, sizeOf(a));
+    const right0 = e.alloc(sizeOf(b), span);
+    this.#intoSized(right, right0, sizeOf(b));
+    const length = Math.min(a.size, b.size, limit);
+    const differ = e.label();
+    const equal = e.label();
+    const end = e.label();
+    for (let i = 0; i < length; i++) {
+      e.emit(ldx(Size.B, R1, FP, left0 + i), ldx(Size.B, R2, FP, right0 + i));
+      e.jumpReg(JmpOp.JNE, R1, R2, differ);
+      e.jumpImm(JmpOp.JEQ, R1, 0, equal);
+    }
+    e.place(equal);
+    e.emit(mov64Imm(R0, 0));
+    e.goto(end);
+    e.place(differ);
+    e.emit(mov64Imm(R0, 1));
+    e.place(end);
+  }
+
+  // ---------------------------------------------------------------- scalar expressions
+
+  /** Evaluates an integer-like expression into R0. */
+  #scalar(expr: Expr): void {
+    const e = this.#e;
+    const type = this.typeOf(expr);
+    if (!isScalar(type)) throw traceError(`expected an integer, got '${typeName(type)}'`, expr.span);
+    switch (expr.kind) {
+      case 'int':
+        e.loadConstant(R0, expr.value);
+        return;
+      case 'positional':
+        e.loadConstant(R0, expr.index === '#' ? BigInt(this.state.positional.length) : BigInt(this.state.positional[expr.index - 1] ?? '0'));
+        return;
+      case 'var':
+        e.emit(ldx(Size.DW, R0, FP, this.#vars.get(expr.name)!.offset));
+        return;
+      case 'map': {
+        const info = this.state.maps.get(expr.name)!;
+        this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
+        const key = this.#key(expr, info);
+        this.#lookup(info, key);
+        const done = e.label();
+        e.jumpImm(JmpOp.JEQ, R0, 0, done);
+        e.emit(ldx(Size.DW, R0, R0, 0));
+        e.place(done);
+        return;
+      }
+      case 'builtin':
+        this.#builtinScalar(expr.name);
+        return;
+      case 'unary':
+        this.#scalar(expr.operand);
+        if (expr.op === '-') e.emit(alu64Imm(AluOp.NEG, R0, 0));
+        else if (expr.op === '~') e.emit(alu64Imm(AluOp.XOR, R0, -1));
+        else if (expr.op === '!') this.#booleanFromJump(JmpOp.JEQ);
+        else if (expr.op === '*') this.#readPointer(R0, 8, this.typeOf(expr.operand));
+        return;
+      case 'binary':
+        this.#binary(expr);
+        return;
+      case 'ternary': {
+        const otherwise = e.label();
+        const end = e.label();
+        this.#condition(expr.condition, otherwise);
+        this.#scalar(expr.then);
+        e.goto(end);
+        e.place(otherwise);
+        this.#scalar(expr.otherwise);
+        e.place(end);
+        return;
+      }
+      case 'incdec':
+        if (expr.target.kind === 'map') throw traceError('map ++/-- can only be used as a statement', expr.span);
+        this.#incdec(expr);
+        return;
+      case 'field':
+        this.#fieldScalar(expr);
+        return;
+      case 'index':
+        this.#indexScalar(expr);
+        return;
+      case 'cast': {
+        this.#scalar(expr.operand);
+        if (type.kind === 'int' && type.bits < 64) this.#truncate(type.bits, type.signed);
+        return;
+      }
+      case 'sizeof': {
+        if (expr.type !== undefined) {
+          const integer = INTEGER_TYPES[expr.type.base.replace(/^unsigned /, '')];
+          if (expr.type.pointer > 0) e.emit(mov64Imm(R0, 8));
+          else if (integer !== undefined) e.emit(mov64Imm(R0, integer.bits / 8));
+          else if (/^(struct|union) /.test(expr.type.base)) e.emit(mov64Imm(R0, typeSize((this.#structPointer(expr.type.base, false, expr.type.span) as { btfId: number }).btfId)));
+          else throw traceError(`sizeof(${expr.type.base}) is not supported: only integer and pointer types`, expr.type.span);
+        } else {
+          const t = this.typeOf(expr.operand!);
+          e.emit(mov64Imm(R0, t.kind === 'int' ? t.bits / 8 : t.kind === 'string' ? t.size : sizeOf(t)));
+        }
+        return;
+      }
+      case 'call':
+        this.#callScalar(expr);
+        return;
+      default:
+        throw traceError(`expected an integer expression`, expr.span);
+    }
+  }
+
+  /** Sign- or zero-extends the low `bits` of R0. */
+  #truncate(bits: number, signed: boolean): void {
+    if (bits >= 64) return;
+    this.#e.emit(alu64Imm(AluOp.LSH, R0, 64 - bits), alu64Imm(signed ? AluOp.ARSH : AluOp.RSH, R0, 64 - bits));
+  }
+
+  /** R0 = (R0 <op> 0) ? 1 : 0. */
+  #booleanFromJump(op: number): void {
+    const e = this.#e;
+    const yes = e.label();
+    const end = e.label();
+    e.jumpImm(op, R0, 0, yes);
+    e.emit(mov64Imm(R0, 0));
+    e.goto(end);
+    e.place(yes);
+    e.emit(mov64Imm(R0, 1));
+    e.place(end);
+  }
+
+  #binary(expr: Expr & { kind: 'binary' }): void {
+    const e = this.#e;
+    if (['==', '!=', '<', '>', '<=', '>=', '&&', '||'].includes(expr.op)) {
+      const no = e.label();
+      const end = e.label();
+      this.#condition(expr, no);
+      e.emit(mov64Imm(R0, 1));
+      e.goto(end);
+      e.place(no);
+      e.emit(mov64Imm(R0, 0));
+      e.place(end);
+      return;
+    }
+    this.#operands(expr.left, expr.right);
+    const type = this.typeOf(expr);
+    this.#arithmetic(expr.op, type.kind === 'int' && type.signed, expr.span);
+  }
+
+  /** R0 = R0 <op> R1. */
+  #arithmetic(op: string, signed: boolean, span: SourceSpan): void {
+    const ops: Record<string, number> = { '+': AluOp.ADD, '-': AluOp.SUB, '*': AluOp.MUL, '/': AluOp.DIV, '%': AluOp.MOD, '&': AluOp.AND, '|': AluOp.OR, '^': AluOp.XOR, '<<': AluOp.LSH, '>>': signed ? AluOp.ARSH : AluOp.RSH };
+    const alu = ops[op];
+    if (alu === undefined) throw traceError(`unknown operator ${op}`, span);
+    const insn = alu64Reg(alu as never, R0, R1);
+    // sdiv/smod are the same opcodes with offset 1 (BPF ISA v4).
+    this.#e.emit(signed && (op === '/' || op === '%') ? { ...insn, offset: 1 } : insn);
+  }
+
+  #builtinScalar(name: string): void {
+    const e = this.#e;
+    switch (name) {
+      case 'pid':
+        e.call('get_current_pid_tgid');
+        e.emit(alu64Imm(AluOp.RSH, R0, 32));
+        return;
+      case 'tid':
+        e.call('get_current_pid_tgid');
+        this.#truncate(32, false);
+        return;
+      case 'uid':
+        e.call('get_current_uid_gid');
+        this.#truncate(32, false);
+        return;
+      case 'gid':
+        e.call('get_current_uid_gid');
+        e.emit(alu64Imm(AluOp.RSH, R0, 32));
+        return;
+      case 'nsecs':
+        e.call('ktime_get_ns');
+        return;
+      case 'elapsed':
+        e.call('ktime_get_ns');
+        e.loadConstant(R1, this.state.startNs);
+        e.emit(alu64Reg(AluOp.SUB, R0, R1));
+        return;
+      case 'cpu':
+        e.call('get_smp_processor_id');
+        return;
+      case 'rand':
+        e.call('get_prandom_u32');
+        return;
+      case 'cgroup':
+        e.call('get_current_cgroup_id');
+        return;
+      case 'curtask':
+        e.call('get_current_task');
+        return;
+      case 'probe':
+        if (this.#kind === 'tracepoint' && this.context.raw !== true) {
+          // Probes sharing a program tell themselves apart by the cookie their link carries (the probe id).
+          e.emit(mov64Reg(R1, R6));
+          e.call('get_attach_cookie');
+        } else {
+          e.loadConstant(R0, BigInt(this.context.probeId));
+        }
+        return;
+      case 'kstack':
+        this.state.usesStacks = true;
+        e.emit(mov64Reg(R1, R6));
+        e.loadMap(R2, STACK_MAP);
+        e.emit(mov64Imm(R3, 0));
+        e.call('get_stackid');
+        return;
+      case 'func':
+        if (this.#kind === 'uretprobe' || this.#kind === 'kretprobe') throw traceError('func in return probes is not supported', undefined);
+        e.emit(ldx(Size.DW, R0, R6, PT_REGS_IP));
+        return;
+      case 'retval':
+        e.emit(ldx(Size.DW, R0, R6, PT_REGS_RETURN));
+        return;
+    }
+    const arg = /^arg(\d+)$/.exec(name);
+    if (arg !== null) {
+      const index = Number(arg[1]);
+      e.emit(ldx(Size.DW, R0, R6, this.#kind === 'rawtracepoint' ? index * 8 : PT_REGS_ARGS[index]!));
+      return;
+    }
+    throw new Error(`builtin ${name} has no scalar code`);
+  }
+
+  #fieldScalar(expr: Expr & { kind: 'field' }): void {
+    const field = this.#tracepointField(expr);
+    if (field !== undefined) {
+      const type = fieldType(field, false);
+      const size = type.kind === 'int' ? type.bits / 8 : 8;
+      const sizes: Record<number, Size> = { 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW };
+      this.#e.emit(ldx(sizes[size]!, R0, R6, field.offset));
+      if (type.kind === 'int' && type.signed) this.#truncate(type.bits, true);
+      return;
+    }
+    const base = this.typeOf(expr.base);
+    if (base.kind === 'tuple') {
+      const offset = this.#e.alloc(sizeOf(base), expr.span);
+      this.#into(expr.base, offset);
+      let at = offset;
+      for (let i = 0; i < Number(expr.field); i++) at += sizeOf(base.elements[i]!);
+      this.#e.emit(ldx(Size.DW, R0, FP, at));
+      return;
+    }
+    const type = this.typeOf(expr);
+    const user = base.kind === 'pointer' || base.kind === 'record' ? base.user : false;
+    this.#fieldAddress(expr);
+    this.#readPointer(R0, type.kind === 'int' ? type.bits / 8 : 8, { kind: 'pointer', pointee: '', user });
+    if (type.kind === 'int' && type.signed) this.#truncate(type.bits, true);
+  }
+
+  #indexScalar(expr: Expr & { kind: 'index' }): void {
+    const e = this.#e;
+    const type = this.typeOf(expr) as TraceType & { kind: 'int' };
+    const size = type.bits / 8;
+    if (expr.base.kind === 'field') {
+      const field = this.#arrayField(expr.base);
+      if (field !== undefined) {
+        if (expr.index.kind !== 'int') throw traceError('tracepoint array fields must be indexed with an integer literal', expr.index.span);
+        const index = Number(expr.index.value);
+        if (index >= field.arrayLength!) throw traceError(`index ${index} is out of bounds for array of size ${field.arrayLength}`, expr.index.span);
+        const sizes: Record<number, Size> = { 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW };
+        e.emit(ldx(sizes[size]!, R0, R6, field.offset + index * size));
+        if (type.signed) this.#truncate(type.bits, true);
+        return;
+      }
+    }
+    const pointer = this.typeOf(expr.base);
+    this.#operands(expr.base, expr.index);
+    e.emit(alu64Imm(AluOp.MUL, R1, 8), alu64Reg(AluOp.ADD, R0, R1));
+    this.#readPointer(R0, 8, pointer);
+  }
+
+  /** R0 = the `size`-byte value at address `reg`, read with probe_read (0 when unreadable). */
+  #readPointer(reg: number, size: number, pointer: TraceType): void {
+    const e = this.#e;
+    const slot = e.alloc(8, undefined);
+    e.emit(st(Size.DW, FP, slot, 0), mov64Reg(R3, reg));
+    e.stackAddress(R1, slot);
+    e.emit(mov64Imm(R2, size));
+    e.call(pointer.kind === 'pointer' && pointer.user ? 'probe_read_user' : 'probe_read_kernel');
+    e.emit(ldx(Size.DW, R0, FP, slot));
+  }
+
+  #callScalar(call: Expr & { kind: 'call' }): void {
+    const e = this.#e;
+    const args = call.args;
+    switch (call.name) {
+      case 'ksym':
+        this.#scalar(args[0]!);
+        return;
+      case 'kaddr': {
+        const name = (args[0] as Expr & { kind: 'string' }).value;
+        const address = this.state.kernelSymbol(name);
+        if (address === undefined) throw traceError(`Failed to resolve kernel symbol: ${name}`, args[0]!.span);
+        e.loadConstant(R0, address);
+        return;
+      }
+      case 'has_key': {
+        const [map, ...keys] = args;
+        if (map?.kind !== 'map' || map.keys !== undefined) throw traceError('has_key() expects a map as its first argument', call.span);
+        const info = this.state.maps.get(map.name);
+        if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
+        const ref: MapRef = { ...map, keys };
+        this.#checkKeys(ref, info, keys.map((k) => this.typeOf(k)));
+        this.#lookup(info, this.#key(ref, info));
+        this.#booleanFromJump(JmpOp.JNE);
+        return;
+      }
+      case 'strncmp': {
+        const n = args[2]!;
+        if (n.kind !== 'int') throw traceError('strncmp() length must be an integer literal', n.span);
+        this.#stringEquality(args[0]!, args[1]!, call.span, Number(n.value));
+        return;
+      }
+      case 'bswap': {
+        const type = this.typeOf(args[0]!);
+        const bits = type.kind === 'int' ? type.bits : 64;
+        this.#scalar(args[0]!);
+        if (bits > 8) e.emit({ opcode: 0xd7, dst: R0, src: 0, offset: 0, imm: bits }); // BPF_ALU64 | BPF_END: unconditional byte swap
+        return;
+      }
+      case 'reg': {
+        const name = args[0];
+        const registers: Record<string, number> = { r15: 0, r14: 8, r13: 16, r12: 24, bp: 32, bx: 40, r11: 48, r10: 56, r9: 64, r8: 72, ax: 80, cx: 88, dx: 96, si: 104, di: 112, orig_ax: 120, ip: 128, cs: 136, flags: 144, sp: 152, ss: 160 };
+        if (name?.kind !== 'string' || registers[name.value] === undefined) throw traceError(`reg() expects an x86-64 register name (${Object.keys(registers).join(', ')})`, call.span);
+        if (!['uprobe', 'uretprobe', 'kprobe', 'kretprobe', 'profile'].includes(this.#kind)) throw traceError(`reg() can not be used with '${this.#kind}' probes`, call.span);
+        e.emit(ldx(Size.DW, R0, R6, registers[name.value]!));
+        return;
+      }
+      default:
+        throw traceError(`${call.name}() does not return an integer`, call.span);
+    }
+  }
+
+  // ---------------------------------------------------------------- values in memory
+
+  #into(expr: Expr, offset: number): void {
+    this.#intoSized(expr, offset, sizeOf(this.typeOf(expr)));
+  }
+
+  /** Writes the value of `expr` to fp+offset, in a slot of `size` bytes (larger than the value's own for wider strings). */
+  #intoSized(expr: Expr, offset: number, size: number): void {
+    const e = this.#e;
+    const type = this.typeOf(expr);
+    if (isScalar(type)) {
+      this.#scalar(expr);
+      e.emit(stx(Size.DW, FP, offset, R0));
+      return;
+    }
+    switch (type.kind) {
+      case 'string':
+        this.#stringInto(expr, offset, size);
+        return;
+      case 'tuple': {
+        if (expr.kind !== 'tuple') break;
+        let at = offset;
+        expr.elements.forEach((element) => {
+          const t = this.typeOf(element);
+          this.#intoSized(element, at, sizeOf(t));
+          at += sizeOf(t);
+        });
+        return;
+      }
+      case 'ustack':
+        if (expr.kind !== 'builtin') break;
+        this.state.usesStacks = true;
+        e.emit(mov64Reg(R1, R6));
+        e.loadMap(R2, STACK_MAP);
+        e.emit(mov64Imm(R3, USER_STACK));
+        e.call('get_stackid');
+        e.emit(stx(Size.DW, FP, offset, R0));
+        e.call('get_current_pid_tgid');
+        e.emit(alu64Imm(AluOp.RSH, R0, 32), stx(Size.DW, FP, offset + 8, R0));
+        return;
+      case 'usym':
+        if (expr.kind === 'builtin') e.emit(ldx(Size.DW, R0, R6, PT_REGS_IP));
+        else if (expr.kind === 'call') this.#scalar(expr.args[0]!);
+        else break;
+        e.emit(stx(Size.DW, FP, offset, R0));
+        e.call('get_current_pid_tgid');
+        e.emit(alu64Imm(AluOp.RSH, R0, 32), stx(Size.DW, FP, offset + 8, R0));
+        return;
+      case 'inet':
+        if (expr.kind === 'call') {
+          this.#ntop(expr, offset);
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    if (expr.kind === 'var' || expr.kind === 'map' || expr.kind === 'ternary') {
+      this.#intoGeneric(expr, offset, size);
+      return;
+    }
+    if (expr.kind === 'field' && type.kind === 'tuple') {
+      const base = this.typeOf(expr.base) as TraceType & { kind: 'tuple' };
+      const whole = e.alloc(sizeOf(base), expr.span);
+      this.#into(expr.base, whole);
+      let at = whole;
+      for (let i = 0; i < Number(expr.field); i++) at += sizeOf(base.elements[i]!);
+      e.copy(FP, offset, FP, at, sizeOf(type));
+      return;
+    }
+    throw traceError(`cannot use a value of type '${typeName(type)}' here`, expr.span);
+  }
+
+  #stringInto(expr: Expr, offset: number, size: number): void {
+    const e = this.#e;
+    const type = this.typeOf(expr) as TraceType & { kind: 'string' };
+    switch (expr.kind) {
+      case 'string':
+      case 'positional': {
+        const text = expr.kind === 'string' ? expr.value : (this.state.positional[(expr.index as number) - 1] ?? '');
+        const bytes = new Uint8Array(size);
+        bytes.set(new TextEncoder().encode(text).subarray(0, size - 1));
+        const view = new DataView(bytes.buffer);
+        for (let at = 0; at < size; at += 4) e.emit(st(Size.W, FP, offset + at, view.getInt32(at, true)));
+        return;
+      }
+      case 'builtin':
+        if (expr.name === 'comm') {
+          e.zero(offset, size);
+          e.stackAddress(R1, offset);
+          e.emit(mov64Imm(R2, Math.min(size, COMM_SIZE)));
+          e.call('get_current_comm');
+          return;
+        }
+        break;
+      case 'field': {
+        const field = this.#tracepointField(expr);
+        if (field === undefined) {
+          const base = this.typeOf(expr.base);
+          if (base.kind !== 'pointer' && base.kind !== 'record') break;
+          e.zero(offset, size);
+          this.#fieldAddress(expr);
+          e.emit(mov64Reg(R3, R0), mov64Imm(R2, Math.min(size, type.size)));
+          e.stackAddress(R1, offset);
+          e.call(base.user ? 'probe_read_user_str' : 'probe_read_kernel_str');
+          return;
+        }
+        e.zero(offset, size);
+        e.stackAddress(R1, offset);
+        e.emit(mov64Reg(R3, R6));
+        if (field.dataLoc) {
+          e.emit(ldx(Size.W, R0, R6, field.offset), alu64Imm(AluOp.AND, R0, 0xffff), alu64Reg(AluOp.ADD, R3, R0), mov64Imm(R2, Math.min(size, type.size)));
+          e.call('probe_read_kernel_str');
+        } else {
+          e.emit(alu64Imm(AluOp.ADD, R3, field.offset), mov64Imm(R2, Math.min(size, field.arrayLength!)));
+          e.call('probe_read_kernel');
+        }
+        return;
+      }
+      case 'call':
+        if (expr.name === 'str') {
+          const [source, length] = expr.args;
+          const sourceType = this.typeOf(source!);
+          if (sourceType.kind === 'string') {
+            this.#stringInto(source!, offset, size);
+            return;
+          }
+          if (!isInteger(sourceType)) throw traceError(`str() expects a pointer or an integer address, got '${typeName(sourceType)}'`, source!.span);
+          e.zero(offset, size);
+          if (length !== undefined && length.kind !== 'int') {
+            const slot = e.alloc(8, expr.span);
+            this.#scalar(length);
+            e.emit(stx(Size.DW, FP, slot, R0));
+            this.#scalar(source!);
+            e.emit(mov64Reg(R3, R0), ldx(Size.DW, R2, FP, slot));
+            const ok = e.label();
+            e.jumpImm(JmpOp.JLE, R2, Math.min(size, type.size), ok);
+            e.emit(mov64Imm(R2, Math.min(size, type.size)));
+            e.place(ok);
+          } else {
+            this.#scalar(source!);
+            e.emit(mov64Reg(R3, R0), mov64Imm(R2, Math.min(size, type.size)));
+          }
+          e.stackAddress(R1, offset);
+          const user = sourceType.kind === 'pointer' ? sourceType.user : ['uprobe', 'uretprobe', 'usdt'].includes(this.#kind);
+          e.call(sourceType.kind === 'pointer' || user ? (user ? 'probe_read_user_str' : 'probe_read_kernel_str') : 'probe_read_str');
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    if (expr.kind === 'var' || expr.kind === 'map' || expr.kind === 'ternary') {
+      if (sizeOf(type) < size) e.zero(offset, size);
+      this.#intoGeneric(expr, offset, size);
+      return;
+    }
+    throw traceError(`cannot produce a string from this expression`, expr.span);
+  }
+
+  /** Variables, map values and ternaries of memory types (shared by strings and other memory values). */
+  #intoGeneric(expr: Expr, offset: number, size: number): void {
+    const e = this.#e;
+    const type = this.typeOf(expr);
+    if (expr.kind === 'var') {
+      e.copy(FP, offset, FP, this.#vars.get(expr.name)!.offset, Math.min(size, sizeOf(type)));
+    } else if (expr.kind === 'map') {
+      const info = this.state.maps.get(expr.name)!;
+      this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
+      e.zero(offset, size);
+      this.#lookup(info, this.#key(expr, info));
+      const missing = e.label();
+      e.jumpImm(JmpOp.JEQ, R0, 0, missing);
+      e.copy(FP, offset, R0, 0, Math.min(size, sizeOf(type)), R1);
+      e.place(missing);
+    } else if (expr.kind === 'ternary') {
+      const otherwise = e.label();
+      const end = e.label();
+      this.#condition(expr.condition, otherwise);
+      this.#intoSized(expr.then, offset, size);
+      e.goto(end);
+      e.place(otherwise);
+      this.#intoSized(expr.otherwise, offset, size);
+      e.place(end);
+    }
+  }
+
+  /** ntop([family,] address): family (8 bytes) then 16 address bytes; a 4- or 16-byte tracepoint array or an IPv4 integer. */
+  #ntop(call: Expr & { kind: 'call' }, offset: number): void {
+    const e = this.#e;
+    const address = call.args.at(-1)!;
+    e.zero(offset, 24);
+    const field = address.kind === 'field' ? this.#tracepointField(address) : undefined;
+    if (field !== undefined && field.arrayLength !== undefined) {
+      if (field.size !== 4 && field.size !== 16) throw traceError(`ntop() expects a 4- or 16-byte address, got ${field.size} bytes`, address.span);
+      e.emit(st(Size.DW, FP, offset, field.size === 4 ? 2 : 10));
+      e.stackAddress(R1, offset + 8);
+      e.emit(mov64Imm(R2, field.size), mov64Reg(R3, R6), alu64Imm(AluOp.ADD, R3, field.offset));
+      e.call('probe_read_kernel');
+      return;
+    }
+    const type = this.typeOf(address);
+    if (!isInteger(type)) throw traceError(`ntop() expects an integer or an address array, got '${typeName(type)}'`, address.span);
+    this.#scalar(address);
+    e.emit(stx(Size.W, FP, offset + 8, R0), st(Size.DW, FP, offset, 2));
+    if (call.args.length === 2) {
+      this.#scalar(call.args[0]!);
+      e.emit(stx(Size.DW, FP, offset, R0));
+    }
+  }
+}
+

@@ -1,0 +1,211 @@
+import type { CollectionSpec, MapSpec, ProgramSpec } from '../object/index.ts';
+import { classifySection } from '../object/index.ts';
+import { MapType, ProgramType } from '../uapi/index.ts';
+import { type TracepointFormat, readTracepointFormat } from '../vm/index.ts';
+import type { Probe, Script } from './ast.ts';
+import { type EventSpec, LOST_MAP, ProbeCompiler, type ProbeContext, RINGBUF_MAP, STACK_DEPTH, STACK_MAP, type ScriptState } from './codegen.ts';
+import { TraceError, traceError, withSource } from './errors.ts';
+import { parse } from './parser.ts';
+import { type ProbeTarget, TRACEFS_ROOT, expandAttachPoint } from './probes.ts';
+import { type MapInfo, mapKeySize, mapValueSize } from './types.ts';
+
+export interface CompileOptions {
+  /** $1, $2...: the script's arguments. */
+  positional?: readonly string[];
+  /** CLOCK_MONOTONIC nanoseconds that `elapsed` counts from. */
+  startNs?: bigint;
+  /** Allow system(), cat() and signal(). */
+  unsafe?: boolean;
+  /** Script name for error messages (default 'stdin', as bpftrace for -e). */
+  file?: string;
+  tracefsRoot?: string;
+  /** Tracepoint formats (default: read from tracefs); tests inject their own. */
+  readFormat?: (category: string, event: string) => TracepointFormat;
+  kernelSymbol?: (name: string) => bigint | undefined;
+  /** Entries per map (bpftrace's max_map_keys). */
+  maxMapKeys?: number;
+  /** Ring buffer bytes (a power of two, at least a page). */
+  ringBufferSize?: number;
+}
+
+/** One attach point of the script and the program it runs. */
+export interface CompiledProbe {
+  target: ProbeTarget;
+  program: string;
+  /** The value of `probe` in this probe (tracepoints: their event id). */
+  probeId: number;
+  /** A tracepoint attached as a raw tracepoint (its script does not read `args`). */
+  raw: boolean;
+}
+
+export interface CompiledScript {
+  script: Script;
+  spec: CollectionSpec;
+  probes: CompiledProbe[];
+  maps: Map<string, MapInfo>;
+  events: EventSpec[];
+  /** `probe` values to names. */
+  probeNames: Map<number, string>;
+  usesRingbuf: boolean;
+  usesStacks: boolean;
+  config: Map<string, bigint | string>;
+}
+
+/** Probe ids of non-tracepoint probes start above any tracepoint id (common_type is 16 bits). */
+const PROBE_ID_BASE = 1 << 20;
+
+function programType(target: ProbeTarget, raw = false): { type: ProgramType; section: string } {
+  switch (target.kind) {
+    case 'tracepoint':
+      if (raw) return { type: ProgramType.RAW_TRACEPOINT, section: `raw_tp/${target.event}` };
+      return { type: ProgramType.TRACEPOINT, section: `tracepoint/${target.category}/${target.event}` };
+    case 'rawtracepoint':
+      return { type: ProgramType.RAW_TRACEPOINT, section: `raw_tp/${target.event}` };
+    case 'begin':
+    case 'end':
+    case 'interval':
+      // Run by the runtime with BPF_PROG_TEST_RUN, which raw tracepoint programs support.
+      return { type: ProgramType.RAW_TRACEPOINT, section: 'raw_tp' };
+    case 'uprobe':
+    case 'uretprobe':
+    case 'kprobe':
+    case 'kretprobe':
+      return { type: ProgramType.KPROBE, section: target.kind === 'uprobe' || target.kind === 'uretprobe' ? 'uprobe' : 'kprobe' };
+    case 'fentry':
+    case 'fexit':
+      return { type: ProgramType.TRACING, section: `${target.kind}/${target.symbol}` };
+    case 'profile':
+    case 'software':
+    case 'hardware':
+      return { type: ProgramType.PERF_EVENT, section: 'perf_event' };
+    case 'usdt':
+      throw new Error('usdt probes are refused at expansion');
+  }
+}
+
+function programSpec(name: string, context: ProbeContext, instructions: ProgramSpec['instructions'], relocations: ProgramSpec['relocations']): ProgramSpec {
+  const { type, section } = programType(context.target, context.raw);
+  const info = classifySection(section);
+  return {
+    name,
+    section,
+    type,
+    ...(info?.expectedAttachType !== undefined ? { expectedAttachType: info.expectedAttachType } : {}),
+    ...(info?.attachTo !== undefined ? { attachTo: info.attachTo } : {}),
+    sleepable: false,
+    programFlags: 0,
+    instructions,
+    functions: [{ name, insnIndex: 0 }],
+    relocations,
+    coreRelocations: [],
+    funcInfo: [],
+    lineInfo: [],
+    license: 'GPL',
+    kernelVersion: 0,
+  };
+}
+
+function mapSpec(name: string, type: MapType, keySize: number, valueSize: number, maxEntries: number): MapSpec {
+  return { name, type, keySize, valueSize, maxEntries, flags: 0, pinning: 'none', contents: [], readOnly: false, frozen: false, section: '.maps' };
+}
+
+/** Compiles a bpftrace script to a collection of programs and maps, one program per distinct generated code. */
+export function compileScript(source: string, options: CompileOptions = {}): CompiledScript {
+  const file = options.file ?? 'stdin';
+  const script = parse(source, file);
+  try {
+    return compileParsed(script, options);
+  } catch (error) {
+    if (error instanceof TraceError) throw withSource(error, source, file);
+    throw error;
+  }
+}
+
+function compileParsed(script: Script, options: CompileOptions): CompiledScript {
+  const root = options.tracefsRoot ?? TRACEFS_ROOT;
+  const readFormat = options.readFormat ?? ((category: string, event: string) => readTracepointFormat(category, event, { tracefs: root }));
+  const expanded: { probe: Probe; targets: ProbeTarget[] }[] = script.probes.map((probe) => ({ probe, targets: probe.attachPoints.flatMap((p) => expandAttachPoint(p, root)) }));
+  const probeNames = new Map<number, string>();
+  const formats = new Map<string, TracepointFormat>();
+  let nextId = PROBE_ID_BASE;
+  const contexts = expanded.map(({ probe, targets }) => {
+    // Raw tracepoints skip building the tracepoint record: use them when the probe reads no args. Syscall tracepoints have no raw
+    // tracepoint of their own (they all hang off sys_enter/sys_exit), so they stay perf tracepoints.
+    const readsArgs = JSON.stringify(probe, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)).includes('"name":"args"');
+    return targets.map((target): ProbeContext => {
+      let format: TracepointFormat | undefined;
+      let probeId: number;
+      if (target.kind === 'tracepoint') {
+        const key = `${target.category}:${target.event}`;
+        format = formats.get(key);
+        if (format === undefined) {
+          try {
+            format = readFormat(target.category!, target.event!);
+          } catch (error) {
+            throw traceError(`cannot read the format of tracepoint ${key}: ${(error as Error).message}`, probe.attachPoints[0]!.span);
+          }
+          formats.set(key, format);
+        }
+        probeId = format.id;
+      } else {
+        probeId = nextId++;
+      }
+      probeNames.set(probeId, target.name);
+      const raw = target.kind === 'tracepoint' && !readsArgs && target.category !== 'syscalls';
+      return { target, format, probeId, raw };
+    });
+  });
+
+  const newState = (maps: Map<string, MapInfo>, learning: boolean): ScriptState => ({
+    maps,
+    learning,
+    events: [],
+    usesStacks: false,
+    usesRingbuf: false,
+    positional: options.positional ?? [],
+    startNs: options.startNs ?? 0n,
+    unsafe: options.unsafe ?? false,
+    kernelSymbol: options.kernelSymbol ?? (() => undefined),
+  });
+  // First pass: learn every map's type, so a probe may read a map a later probe assigns.
+  const learning = newState(new Map(), true);
+  expanded.forEach(({ probe }, i) => {
+    try {
+      new ProbeCompiler(learning, contexts[i]![0]!).compile(probe);
+    } catch (error) {
+      if (!(error instanceof TraceError)) throw error;
+    }
+  });
+  const state = newState(learning.maps, false);
+  const programs: Record<string, ProgramSpec> = {};
+  const byCode = new Map<string, string>();
+  const probes: CompiledProbe[] = [];
+  expanded.forEach(({ probe }, i) => {
+    for (const context of contexts[i]!) {
+      const generated = new ProbeCompiler(state, context).compile(probe);
+      const { type } = programType(context.target, context.raw);
+      // Probes whose code is identical share one program (a wildcard over tracepoints that do not read args).
+      const codeKey = `${type}:${context.target.kind === 'fentry' || context.target.kind === 'fexit' ? context.target.symbol : ''}:${JSON.stringify(generated.instructions)}:${JSON.stringify(generated.relocations)}`;
+      let name = byCode.get(codeKey);
+      if (name === undefined) {
+        name = `probe_${Object.keys(programs).length}`;
+        programs[name] = programSpec(name, context, generated.instructions, generated.relocations);
+        byCode.set(codeKey, name);
+      }
+      probes.push({ target: context.target, program: name, probeId: context.probeId, raw: context.raw === true });
+    }
+  });
+  const maxEntries = options.maxMapKeys ?? Number(script.config.get('max_map_keys') ?? 4096);
+  const maps: Record<string, MapSpec> = {};
+  for (const info of state.maps.values()) {
+    const perCpu = info.value.kind === 'aggregation';
+    maps[info.kernelName] = mapSpec(info.kernelName, perCpu ? MapType.PERCPU_HASH : MapType.HASH, mapKeySize(info), mapValueSize(info.value), maxEntries);
+  }
+  if (state.usesRingbuf) {
+    maps[RINGBUF_MAP] = mapSpec(RINGBUF_MAP, MapType.RINGBUF, 0, 0, options.ringBufferSize ?? 1 << 22);
+    maps[LOST_MAP] = mapSpec(LOST_MAP, MapType.PERCPU_ARRAY, 4, 8, 1);
+  }
+  if (state.usesStacks) maps[STACK_MAP] = mapSpec(STACK_MAP, MapType.STACK_TRACE, 4, STACK_DEPTH * 8, maxEntries);
+  const spec: CollectionSpec = { programs, maps, variables: {}, externs: {}, byteOrder: 'little', license: 'GPL', kernelVersion: 0 };
+  return { script, spec, probes, maps: state.maps, events: state.events, probeNames, usesRingbuf: state.usesRingbuf, usesStacks: state.usesStacks, config: script.config };
+}

@@ -1,0 +1,135 @@
+/**
+ * Running a compiled script in the kernel: load the collection, attach
+ * each probe, read the ring buffer, detach everything at the end.
+ */
+import type { CollectionSpec } from '../object/index.ts';
+import { existsSync } from 'node:fs';
+import { TsbpfError } from '../errors.ts';
+import { type KernelCollection, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, loadCollection, possibleCpus } from '../kernel/index.ts';
+import { RINGBUF_MAP } from './codegen.ts';
+import type { CompiledProbe, CompiledScript } from './compile.ts';
+import { TraceRuntimeError } from './errors.ts';
+import { tracepointEquivalent } from './probes.ts';
+import { type LoadedScript, type SessionOptions, TraceSession } from './session.ts';
+
+export interface KernelRunOptions extends SessionOptions {
+  /** -p: uprobes fire only in this process. */
+  pid?: number;
+  /**
+   * Checks the generated collection before the kernel sees it: the place
+   * for tsbpf's verifier (src/verifier) once it exists. Throw to refuse.
+   */
+  verify?: (spec: CollectionSpec) => void;
+  /** -c: started after the probes are attached; the session ends when it resolves. */
+  startCommand?: () => Promise<unknown>;
+  /** Verifier log level for -v (statistics are printed to `log`). */
+  verbose?: (text: string) => void;
+}
+
+/** A clear message for probes this kernel cannot attach, naming the tracepoint to use instead when one exists. */
+function attachFailure(probe: CompiledProbe, error: unknown): TraceRuntimeError {
+  const { target } = probe;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (target.kind === 'kprobe' || target.kind === 'kretprobe' || target.kind === 'fentry' || target.kind === 'fexit') {
+    const equivalent = tracepointEquivalent(target.symbol!);
+    const what = target.kind.startsWith('k') ? 'kprobes' : 'fentry/fexit (BPF trampolines)';
+    return new TraceRuntimeError(`${target.name}: ${what} are not available on this kernel (${reason})${equivalent !== undefined ? `; use ${equivalent} instead` : '; use a tracepoint (tsbpf trace -l) instead'}`, { cause: error });
+  }
+  return new TraceRuntimeError(`${target.name}: cannot attach: ${reason}`, { cause: error });
+}
+
+function attach(collection: KernelCollection, probe: CompiledProbe, pid: number | undefined): Link | undefined {
+  const program = collection.programs[probe.program]!;
+  const t = probe.target;
+  switch (t.kind) {
+    case 'begin':
+    case 'end':
+    case 'interval':
+      return undefined;
+    case 'tracepoint':
+      if (probe.raw) return attachRawTracepoint(program, t.event!);
+      return attachTracepoint(program, t.category!, t.event!, BigInt(probe.probeId));
+    case 'rawtracepoint':
+      return attachRawTracepoint(program, t.event!);
+    case 'uprobe':
+    case 'uretprobe':
+      return attachUprobe(program, { path: t.path!, ...(t.symbol !== undefined ? { symbol: t.symbol } : {}), ...(t.offset !== undefined ? { offset: t.offset } : {}), ...(pid !== undefined ? { pid } : {}), retprobe: t.kind === 'uretprobe' });
+    case 'kprobe':
+    case 'kretprobe':
+      return attachKprobe(program, { symbol: t.symbol!, retprobe: t.kind === 'kretprobe' });
+    case 'fentry':
+    case 'fexit':
+      return attachTracing(program);
+    case 'profile':
+      return attachCpuClockSampling(program, t.frequency ?? Math.max(1, Math.round(1e9 / t.periodNs!)));
+    case 'software':
+    case 'hardware':
+    case 'usdt':
+      throw new NotSupportedError(`${t.kind} probes are not supported yet`);
+  }
+}
+
+function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeError {
+  const tracing = compiled.probes.find((p) => p.target.kind === 'fentry' || p.target.kind === 'fexit');
+  if (tracing !== undefined) return attachFailure(tracing, error);
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TraceRuntimeError(`loading the generated programs failed: ${reason}`, { cause: error });
+}
+
+/** Runs a compiled script in the kernel until exit(), Ctrl-C (the signal), the duration or the command's end. */
+export async function runInKernel(compiled: CompiledScript, options: KernelRunOptions): Promise<TraceSession> {
+  options.verify?.(compiled.spec);
+  // kprobes: fail before loading anything when the kernel has no kprobe PMU.
+  const kprobe = compiled.probes.find((p) => p.target.kind === 'kprobe' || p.target.kind === 'kretprobe');
+  if (kprobe !== undefined && !existsSync('/sys/bus/event_source/devices/kprobe/type')) {
+    throw attachFailure(kprobe, new NotSupportedError('this kernel has no kprobe PMU: CONFIG_KPROBE_EVENTS is not built in'));
+  }
+  let collection: KernelCollection;
+  try {
+    collection = loadCollection(compiled.spec, options.verbose ? { logLevel: 1 } : {});
+  } catch (error) {
+    throw loadFailure(compiled, error);
+  }
+  const links: Link[] = [];
+  let reader: RingBufferReader | undefined;
+  try {
+    if (options.verbose) {
+      for (const [name, program] of Object.entries(collection.programs)) {
+        options.verbose(`${name}: ${compiled.spec.programs[name]!.instructions.length} instructions, ${program.stats.verifiedInstructions} processed by the verifier\n`);
+      }
+    }
+    const ringbuf = collection.maps[RINGBUF_MAP];
+    if (ringbuf !== undefined) reader = new RingBufferReader(ringbuf);
+    const cpus = possibleCpus();
+    const loaded: LoadedScript = {
+      map: (name) => collection.maps[name],
+      program: (name) => collection.programs[name]!,
+      poll: (callback, max) => reader?.poll(callback, max) ?? 0,
+      wait: async (ms) => {
+        if (reader === undefined) await new Promise((resolve) => setTimeout(resolve, ms));
+        else await reader.wait(ms);
+      },
+      cpus,
+    };
+    const session = new TraceSession(compiled, loaded, options);
+    options.write(session.attachingMessage());
+    for (const probe of compiled.probes) {
+      try {
+        const link = attach(collection, probe, options.pid);
+        if (link !== undefined) links.push(link);
+      } catch (error) {
+        if (error instanceof TsbpfError) throw attachFailure(probe, error);
+        throw error;
+      }
+    }
+    session.begin();
+    await session.loop(options.startCommand?.());
+    for (const link of links.splice(0)) link.close();
+    session.end();
+    return session;
+  } finally {
+    for (const link of links) link.close();
+    reader?.close();
+    collection.close();
+  }
+}

@@ -1,0 +1,72 @@
+import { traceError } from './errors.ts';
+
+/**
+ * The C-preprocessor subset bpftrace scripts use: `#!` on the first line,
+ * `#include` (dropped: types come from kernel BTF), object-like `#define`,
+ * and `#ifdef`/`#ifndef`/`#if defined(X)`/`#else`/`#endif` with
+ * BPFTRACE_HAVE_BTF defined (the official tools guard their C headers with
+ * it). Removed lines become empty so positions stay those of the file.
+ */
+export function preprocess(source: string): string {
+  const defines = new Map<string, string>([['BPFTRACE_HAVE_BTF', '1']]);
+  const lines = source.split('\n');
+  /** One entry per open conditional: whether its current branch is taken, and whether one was. */
+  const stack: { active: boolean; taken: boolean; line: number }[] = [];
+  const active = (): boolean => stack.every((s) => s.active);
+  const out = lines.map((raw, index) => {
+    const line = raw.trim();
+    const where = { line: index + 1, column: 1, endColumn: raw.length + 1 };
+    if (index === 0 && line.startsWith('#!')) return '';
+    if (!line.startsWith('#')) return active() && defines.size > 1 ? substitute(raw, defines) : active() ? raw : '';
+    const m = /^#\s*(\w+)\s*(.*)$/.exec(line);
+    if (m === null) throw traceError(`invalid preprocessor line`, where);
+    const [, directive, rest] = m as unknown as [string, string, string];
+    switch (directive) {
+      case 'include':
+        return '';
+      case 'define': {
+        if (!active()) return '';
+        const d = /^([A-Za-z_]\w*)(\s+(.*))?$/.exec(rest);
+        if (d === null || rest.includes('(') && /^[A-Za-z_]\w*\(/.test(rest)) throw traceError('only object-like #define is supported', where);
+        defines.set(d[1]!, (d[3] ?? '').trim());
+        return '';
+      }
+      case 'undef':
+        if (active()) defines.delete(rest.trim());
+        return '';
+      case 'ifdef':
+      case 'ifndef': {
+        const holds = defines.has(rest.trim()) === (directive === 'ifdef');
+        stack.push({ active: holds, taken: holds, line: index + 1 });
+        return '';
+      }
+      case 'if': {
+        const d = /^!?\s*defined\s*\(?\s*(\w+)\s*\)?$/.exec(rest.trim());
+        const holds = d !== null ? defines.has(d[1]!) !== rest.trim().startsWith('!') : /^[1-9]\d*$/.test(rest.trim());
+        if (d === null && !/^\d+$/.test(rest.trim())) throw traceError(`unsupported #if condition '${rest.trim()}'`, where);
+        stack.push({ active: holds, taken: holds, line: index + 1 });
+        return '';
+      }
+      case 'else': {
+        const top = stack.at(-1);
+        if (top === undefined) throw traceError('#else without #if', where);
+        top.active = !top.taken;
+        top.taken = true;
+        return '';
+      }
+      case 'endif':
+        if (stack.pop() === undefined) throw traceError('#endif without #if', where);
+        return '';
+      default:
+        throw traceError(`unsupported preprocessor directive #${directive}`, where);
+    }
+  });
+  const open = stack.at(-1);
+  if (open !== undefined) throw traceError('#if without #endif', { line: open.line, column: 1, endColumn: 2 });
+  return out.join('\n');
+}
+
+/** Replaces defined names outside string literals. */
+function substitute(line: string, defines: Map<string, string>): string {
+  return line.replace(/"(?:\\.|[^"\\])*"|[A-Za-z_]\w*/g, (word) => (word.startsWith('"') ? word : (defines.get(word) ?? word)));
+}

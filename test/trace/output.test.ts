@@ -1,0 +1,64 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT, skipWithoutKernel } from '../support/env.ts';
+import { runOnVm } from './support.ts';
+
+const fixture = (name: string): string => readFileSync(join(ROOT, 'test', 'trace', 'fixtures', name), 'utf8');
+
+describe('trace output, byte for byte against bpftrace 0.17 (on the VM)', () => {
+  for (const name of ['aggregations', 'values', 'control']) {
+    it(`${name}.bt prints what bpftrace printed`, async () => {
+      assert.equal(await runOnVm(fixture(`${name}.bt`)), fixture(`${name}.txt`));
+    });
+  }
+
+  it('json.bt with -f json prints what bpftrace -f json printed', async () => {
+    assert.equal(await runOnVm(fixture('json.bt'), 'json'), fixture('json.txt'));
+  });
+
+  it('builtins take the values of the process the VM simulates', async () => {
+    const out = await runOnVm('BEGIN { printf("%d %d %d %s\\n", pid, uid, gid, comm); exit(); }');
+    assert.equal(out, 'Attaching 1 probe...\n4242 1000 100 tester\n\n\n');
+  });
+
+  it('END runs after exit() and sees the maps BEGIN wrote', async () => {
+    const out = await runOnVm('BEGIN { @x = 3; exit(); } END { printf("end %d\\n", @x); delete(@x); }');
+    assert.equal(out, 'Attaching 2 probes...\nend 3\n\n\n');
+  });
+
+  it('interval probes fire until exit(), counting in a map', async () => {
+    const out = await runOnVm('interval:ms:10 { @n++; if (@n == 3) { exit(); } }');
+    assert.equal(out, 'Attaching 1 probe...\n\n\n@n: 3\n');
+  });
+
+  it('print(), clear() and zero() act in order with printf', async () => {
+    const out = await runOnVm('BEGIN { @a[1] = count(); @a[2] = count(); @a[2] = count(); print(@a); zero(@a); print(@a); clear(@a); printf("cleared\\n"); @b = 1; exit(); }');
+    assert.equal(out, 'Attaching 1 probe...\n@a[1]: 1\n@a[2]: 2\n@a[1]: 0\n@a[2]: 0\ncleared\n\n\n@b: 1\n');
+  });
+
+  it('strings compare, ternaries pick strings, $1 and $# come from the arguments', async () => {
+    const out = await runOnVm('BEGIN { $s = comm == "tester" ? "yes" : "no"; printf("%s %s %d %d\\n", $s, str($1), $2 + 1, $#); exit(); }', 'text', { positional: ['hello', '41'] });
+    assert.equal(out, 'Attaching 1 probe...\nyes hello 42 2\n\n\n');
+  });
+
+  it('for over a range, break and continue, unroll and compound assignment', async () => {
+    const out = await runOnVm('BEGIN { $t = 0; for ($i : 0..10) { if ($i == 2) { continue; } if ($i == 6) { break; } $t += $i; } unroll(3) { $t *= 2; } printf("%d\\n", $t); exit(); }');
+    assert.equal(out, `Attaching 1 probe...\n${(0 + 1 + 3 + 4 + 5) * 8}\n\n\n`);
+  });
+
+  it('printf integer conversions follow C varargs as bpftrace passes them', async () => {
+    const out = await runOnVm('BEGIN { printf("%d|%ld|%x|%lx|%08.3d|%+d|%#o|%hhu|%c%c\\n", -1, -1, -1, -1, 42, 5, 8, 257, 72, 105); exit(); }');
+    assert.equal(out, 'Attaching 1 probe...\n-1|-1|ffffffff|ffffffffffffffff|     042|+5|010|1|Hi\n\n\n');
+  });
+});
+
+describe('kernel struct fields from BTF', { skip: skipWithoutKernel() }, () => {
+  it('curtask->pid, a cast and a chain of pointers read the running task', async () => {
+    let out = '';
+    const { compileScript, runInKernel } = await import('../../src/trace/index.ts');
+    await runInKernel(compileScript('BEGIN { $t = (struct task_struct *)curtask; printf("%d %s %d %d\\n", curtask->tgid, $t->comm, $t->real_parent->tgid > 0, sizeof(struct task_struct) > 1000); exit(); }'), { write: (t) => void (out += t), format: 'text' });
+    assert.equal(out, `Attaching 1 probe...\n${process.pid} node 1 1\n\n\n`);
+  });
+});

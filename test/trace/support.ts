@@ -1,0 +1,33 @@
+import { type CompileOptions, compileScript, runInVm } from '../../src/trace/index.ts';
+import type { TracepointFormat } from '../../src/vm/index.ts';
+import { parseTracepointFormat } from '../../src/vm/index.ts';
+
+/** A tracefs format for tests that must not depend on the machine's tracefs. */
+export const OPENAT_FORMAT: TracepointFormat = parseTracepointFormat(`name: sys_enter_openat
+ID: 700
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
+	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:int __syscall_nr;	offset:8;	size:4;	signed:1;
+	field:int dfd;	offset:16;	size:8;	signed:0;
+	field:const char * filename;	offset:24;	size:8;	signed:0;
+	field:int flags;	offset:32;	size:8;	signed:0;
+	field:umode_t mode;	offset:40;	size:8;	signed:0;
+
+print fmt: "dfd: 0x%08lx", ((unsigned long)(REC->dfd))
+`);
+
+/** Compiles without tracefs: every tracepoint has the openat format. */
+export function compileOffline(source: string, options: CompileOptions = {}): ReturnType<typeof compileScript> {
+  return compileScript(source, { readFormat: () => OPENAT_FORMAT, ...options });
+}
+
+/** Runs a BEGIN/END/interval script on the VM and returns its whole output. */
+export async function runOnVm(source: string, format: 'text' | 'json' = 'text', options: CompileOptions = {}): Promise<string> {
+  let out = '';
+  await runInVm(compileScript(source, options), { write: (t) => void (out += t), format, durationMs: 2000, event: { process: { pid: 4242, uid: 1000, gid: 100, comm: 'tester' } } });
+  return out;
+}
