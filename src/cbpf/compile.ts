@@ -4,7 +4,8 @@
 import { DLT_EN10MB, DLT_RAW } from './codegen.ts';
 import { linearize } from './linearize.ts';
 import type { CbpfInstruction } from './opcodes.ts';
-import { optimize } from './optimize.ts';
+import { optimize, OptimizeError } from './optimize.ts';
+import { FilterSyntaxError } from './errors.ts';
 import { FilterParser } from './parser.ts';
 import { checkCbpf } from './checker.ts';
 
@@ -26,7 +27,13 @@ export interface CompileOptions {
 export function compileFilter(expression: string, options: CompileOptions = {}): CbpfInstruction[] {
   const parser = new FilterParser(expression, { linkType: options.linkType ?? DLT_EN10MB, netmask: options.netmask ?? 0, snaplen: options.snaplen ?? 262144 });
   const root = parser.parse();
-  const program = options.optimize === false ? linearize(root) : optimize(root);
+  let program: CbpfInstruction[];
+  try {
+    program = options.optimize === false ? linearize(root) : optimize(root);
+  } catch (error) {
+    if (error instanceof OptimizeError) throw new FilterSyntaxError(error.message, expression, 0);
+    throw error;
+  }
   checkCbpf(program);
   return program;
 }
