@@ -482,7 +482,8 @@ export class Codegen {
     this.freeReg(a1.regno);
     const regno = this.allocReg();
     stmts.push(stmt(Class.ST, regno));
-    return { stmts, regno, check: combineChecks(a0.check, a1.check) };
+    // libpcap's gen_arth keeps only the left operand's protocol checks (`ip[2:2] + tcp[0]` does not test for TCP): so do we.
+    return { stmts, regno, check: a0.check };
   }
 
   negate(a: Arith): Arith {

@@ -75,15 +75,11 @@ export class FilterParser {
     }
   }
 
-  /** The program's root block (an empty expression accepts everything). */
+  /** The program's root block (an empty expression is a lone `ret #snaplen`, as pcap_compile makes it). */
   parse(): Block {
-    let chunk: Chunk;
-    if (this.peek().kind === 'end') {
-      chunk = this.gen.blocks.constant(true);
-    } else {
-      chunk = this.parseExpr();
-      if (this.peek().kind !== 'end') throw this.syntaxError();
-    }
+    if (this.peek().kind === 'end') return this.gen.blocks.ret(this.options.snaplen);
+    const chunk = this.parseExpr();
+    if (this.peek().kind !== 'end') throw this.syntaxError();
     return finish(this.gen.blocks, chunk, this.options.snaplen);
   }
 
