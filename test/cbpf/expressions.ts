@@ -3,7 +3,8 @@
  * covers every primitive of pcap-filter(7) tsbpf supports, and a seeded
  * generator combining primitives with and/or/not and parentheses.
  */
-import { HOSTS_V4, HOSTS_V6, PORTS, random } from './traffic.ts';
+import { seededRandom } from '../support/random.ts';
+import { HOSTS_V4, HOSTS_V6, PORTS } from './traffic.ts';
 
 export const HANDWRITTEN = [
   '', 'ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp', 'icmp', 'icmp6', 'sctp', 'igmp', 'pim', 'vrrp', 'ah', 'esp',
@@ -39,7 +40,7 @@ export const HANDWRITTEN = [
 
 /** `count` expressions of up to `depth` nested and/or/not over the primitives tsbpf supports. */
 export function generateExpressions(count: number, seed: number): string[] {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const primitive = (): string => {
     switch (Math.floor(rand() * 16)) {

@@ -5,24 +5,13 @@
  * and QinQ tags, MPLS label stacks, ARP and RARP, LLC frames, broadcast
  * and multicast addresses, truncated captures and runt frames.
  */
+import { seededRandom } from '../support/random.ts';
 import { buildPacket, ethernet, icmp, icmpv6, ipv4, ipv6, payload, tcp, udp, vlan, type Layer, type PacketRecord } from '../../src/net/index.ts';
 
 export const HOSTS_V4 = ['10.0.0.1', '10.0.0.2', '10.1.2.3', '192.168.1.5', '192.168.7.9', '8.8.8.8', '172.16.0.10', '224.0.0.5', '255.255.255.255', '239.1.1.1'];
 export const HOSTS_V6 = ['2001:db8::1', '2001:db8::2', 'fe80::1', '2001:db8:1::42', 'ff02::1', '::1'];
 export const MACS = ['02:00:00:00:00:01', '02:00:00:00:00:02', '00:11:22:33:44:55', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:05', '33:33:00:00:00:01'];
 export const PORTS = [22, 53, 80, 443, 123, 1000, 1500, 2000, 8080, 5353, 65535, 0];
-
-/** Mulberry32: small, seeded, good enough to pick test cases. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface TrafficOptions {
   seed?: number;
@@ -63,7 +52,7 @@ function ipv6Fragment(next: number, offset: number, more: boolean, inner: Uint8A
 
 /** The packets, each with a distinct timestamp (its index in microseconds) so filtered copies can be matched back. */
 export function buildTraffic(options: TrafficOptions = {}): PacketRecord[] {
-  const rand = random(options.seed ?? 1);
+  const rand = seededRandom(options.seed ?? 1);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const count = options.count ?? 600;
   const packets: PacketRecord[] = [];
