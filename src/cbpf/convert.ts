@@ -66,9 +66,10 @@ export function convertCbpf(program: readonly CbpfInstruction[], target: Convert
   const emit = (i: Instruction, jumpTarget?: Target): void => {
     out.push(jumpTarget === undefined ? { insn: i } : { insn: i, target: jumpTarget });
   };
-  // Prologue: A = 0, X = 0, the context in r6 (and for XDP, data and data_end).
-  emit(alu32Reg(AluOp.XOR, R_A, R_A));
-  emit(alu32Reg(AluOp.XOR, R_X, R_X));
+  // Prologue: A = 0, X = 0, the context in r6 (and for XDP, data and data_end). The kernel clears
+  // A and X with xor; a loaded program may not read registers it never wrote, so here they are set.
+  emit(mov32Imm(R_A, 0));
+  emit(mov32Imm(R_X, 0));
   emit(mov64Reg(R_CTX, R_CTX_ARG));
   if (xdp) {
     emit(ldx(ESize.W, R_DATA, R_CTX, XDP_MD_DATA));

@@ -37,3 +37,16 @@ export const miscOp = (code: number): number => code & 0xf8;
 
 export const stmt = (code: number, k = 0): CbpfInstruction => ({ code, jt: 0, jf: 0, k: k >>> 0 });
 export const jump = (code: number, k: number, jt: number, jf: number): CbpfInstruction => ({ code, jt, jf, k: k >>> 0 });
+
+/** struct sock_filter[] as SO_ATTACH_FILTER takes it: 8 bytes an instruction, little-endian (the host order of every platform tsbpf's kernel backend runs on). */
+export function encodeCbpf(program: readonly CbpfInstruction[]): Uint8Array {
+  const bytes = new Uint8Array(program.length * 8);
+  const view = new DataView(bytes.buffer);
+  program.forEach((insn, i) => {
+    view.setUint16(i * 8, insn.code, true);
+    view.setUint8(i * 8 + 2, insn.jt);
+    view.setUint8(i * 8 + 3, insn.jf);
+    view.setUint32(i * 8 + 4, insn.k >>> 0, true);
+  });
+  return bytes;
+}
