@@ -15,6 +15,57 @@ export interface CbpfRunInput {
   wireLength?: number;
 }
 
+// Opcodes as module constants: the switch below compares plain numbers.
+const RET_K = Class.RET | RetSrc.K;
+const RET_A = Class.RET | RetSrc.A;
+const LD_ABS_W = Class.LD | Mode.ABS | Size.W;
+const LD_ABS_H = Class.LD | Mode.ABS | Size.H;
+const LD_ABS_B = Class.LD | Mode.ABS | Size.B;
+const LD_IND_W = Class.LD | Mode.IND | Size.W;
+const LD_IND_H = Class.LD | Mode.IND | Size.H;
+const LD_IND_B = Class.LD | Mode.IND | Size.B;
+const LD_W_LEN = Class.LD | Size.W | Mode.LEN;
+const LDX_W_LEN = Class.LDX | Size.W | Mode.LEN;
+const LD_IMM = Class.LD | Mode.IMM;
+const LDX_IMM = Class.LDX | Mode.IMM;
+const LDX_MSH_B = Class.LDX | Mode.MSH | Size.B;
+const LD_MEM = Class.LD | Mode.MEM;
+const LDX_MEM = Class.LDX | Mode.MEM;
+const ST = Class.ST;
+const STX = Class.STX;
+const ALU_ADD_K = Class.ALU | Alu.ADD | Src.K;
+const ALU_ADD_X = Class.ALU | Alu.ADD | Src.X;
+const ALU_SUB_K = Class.ALU | Alu.SUB | Src.K;
+const ALU_SUB_X = Class.ALU | Alu.SUB | Src.X;
+const ALU_MUL_K = Class.ALU | Alu.MUL | Src.K;
+const ALU_MUL_X = Class.ALU | Alu.MUL | Src.X;
+const ALU_DIV_K = Class.ALU | Alu.DIV | Src.K;
+const ALU_DIV_X = Class.ALU | Alu.DIV | Src.X;
+const ALU_MOD_K = Class.ALU | Alu.MOD | Src.K;
+const ALU_MOD_X = Class.ALU | Alu.MOD | Src.X;
+const ALU_AND_K = Class.ALU | Alu.AND | Src.K;
+const ALU_AND_X = Class.ALU | Alu.AND | Src.X;
+const ALU_OR_K = Class.ALU | Alu.OR | Src.K;
+const ALU_OR_X = Class.ALU | Alu.OR | Src.X;
+const ALU_XOR_K = Class.ALU | Alu.XOR | Src.K;
+const ALU_XOR_X = Class.ALU | Alu.XOR | Src.X;
+const ALU_LSH_K = Class.ALU | Alu.LSH | Src.K;
+const ALU_LSH_X = Class.ALU | Alu.LSH | Src.X;
+const ALU_RSH_K = Class.ALU | Alu.RSH | Src.K;
+const ALU_RSH_X = Class.ALU | Alu.RSH | Src.X;
+const ALU_NEG = Class.ALU | Alu.NEG;
+const MISC_TAX = Class.MISC | Misc.TAX;
+const MISC_TXA = Class.MISC | Misc.TXA;
+const JMP_JA = Class.JMP | Jmp.JA;
+const JMP_JEQ_K = Class.JMP | Jmp.JEQ | Src.K;
+const JMP_JEQ_X = Class.JMP | Jmp.JEQ | Src.X;
+const JMP_JGT_K = Class.JMP | Jmp.JGT | Src.K;
+const JMP_JGT_X = Class.JMP | Jmp.JGT | Src.X;
+const JMP_JGE_K = Class.JMP | Jmp.JGE | Src.K;
+const JMP_JGE_X = Class.JMP | Jmp.JGE | Src.X;
+const JMP_JSET_K = Class.JMP | Jmp.JSET | Src.K;
+const JMP_JSET_X = Class.JMP | Jmp.JSET | Src.X;
+
 /** A checked classic program, pre-decoded for running many packets. */
 export class CbpfProgram {
   private readonly codes: Uint16Array;
@@ -42,106 +93,106 @@ export class CbpfProgram {
     for (let pc = 0; ; pc++) {
       const k = ks[pc]!;
       switch (codes[pc]!) {
-        case Class.RET | RetSrc.K:
+        case RET_K:
           return k;
-        case Class.RET | RetSrc.A:
+        case RET_A:
           return a;
-        case Class.LD | Mode.ABS | Size.W:
+        case LD_ABS_W:
           if (k > length - 4 || length < 4) return 0;
           a = ((data[k]! << 24) | (data[k + 1]! << 16) | (data[k + 2]! << 8) | data[k + 3]!) >>> 0;
           break;
-        case Class.LD | Mode.ABS | Size.H:
+        case LD_ABS_H:
           if (k > length - 2 || length < 2) return 0;
           a = (data[k]! << 8) | data[k + 1]!;
           break;
-        case Class.LD | Mode.ABS | Size.B:
+        case LD_ABS_B:
           if (k >= length) return 0;
           a = data[k]!;
           break;
-        case Class.LD | Mode.IND | Size.W: {
+        case LD_IND_W: {
           const at = (x + k) >>> 0;
           if (at > length - 4 || length < 4) return 0;
           a = ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0;
           break;
         }
-        case Class.LD | Mode.IND | Size.H: {
+        case LD_IND_H: {
           const at = (x + k) >>> 0;
           if (at > length - 2 || length < 2) return 0;
           a = (data[at]! << 8) | data[at + 1]!;
           break;
         }
-        case Class.LD | Mode.IND | Size.B: {
+        case LD_IND_B: {
           const at = (x + k) >>> 0;
           if (at >= length) return 0;
           a = data[at]!;
           break;
         }
-        case Class.LD | Size.W | Mode.LEN:
+        case LD_W_LEN:
           a = wireLength >>> 0;
           break;
-        case Class.LDX | Size.W | Mode.LEN:
+        case LDX_W_LEN:
           x = wireLength >>> 0;
           break;
-        case Class.LD | Mode.IMM:
+        case LD_IMM:
           a = k;
           break;
-        case Class.LDX | Mode.IMM:
+        case LDX_IMM:
           x = k;
           break;
-        case Class.LDX | Mode.MSH | Size.B:
+        case LDX_MSH_B:
           if (k >= length) return 0;
           x = (data[k]! & 0xf) << 2;
           break;
-        case Class.LD | Mode.MEM:
+        case LD_MEM:
           a = m[k]!;
           break;
-        case Class.LDX | Mode.MEM:
+        case LDX_MEM:
           x = m[k]!;
           break;
-        case Class.ST:
+        case ST:
           m[k] = a;
           break;
-        case Class.STX:
+        case STX:
           m[k] = x;
           break;
-        case Class.ALU | Alu.ADD | Src.K: a = (a + k) >>> 0; break;
-        case Class.ALU | Alu.ADD | Src.X: a = (a + x) >>> 0; break;
-        case Class.ALU | Alu.SUB | Src.K: a = (a - k) >>> 0; break;
-        case Class.ALU | Alu.SUB | Src.X: a = (a - x) >>> 0; break;
-        case Class.ALU | Alu.MUL | Src.K: a = Math.imul(a, k) >>> 0; break;
-        case Class.ALU | Alu.MUL | Src.X: a = Math.imul(a, x) >>> 0; break;
-        case Class.ALU | Alu.DIV | Src.K: a = Math.floor(a / k) >>> 0; break;
-        case Class.ALU | Alu.DIV | Src.X:
+        case ALU_ADD_K: a = (a + k) >>> 0; break;
+        case ALU_ADD_X: a = (a + x) >>> 0; break;
+        case ALU_SUB_K: a = (a - k) >>> 0; break;
+        case ALU_SUB_X: a = (a - x) >>> 0; break;
+        case ALU_MUL_K: a = Math.imul(a, k) >>> 0; break;
+        case ALU_MUL_X: a = Math.imul(a, x) >>> 0; break;
+        case ALU_DIV_K: a = Math.floor(a / k) >>> 0; break;
+        case ALU_DIV_X:
           if (x === 0) return 0;
           a = Math.floor(a / x) >>> 0;
           break;
-        case Class.ALU | Alu.MOD | Src.K: a = a % k; break;
-        case Class.ALU | Alu.MOD | Src.X:
+        case ALU_MOD_K: a = a % k; break;
+        case ALU_MOD_X:
           if (x === 0) return 0;
           a = a % x;
           break;
-        case Class.ALU | Alu.AND | Src.K: a = (a & k) >>> 0; break;
-        case Class.ALU | Alu.AND | Src.X: a = (a & x) >>> 0; break;
-        case Class.ALU | Alu.OR | Src.K: a = (a | k) >>> 0; break;
-        case Class.ALU | Alu.OR | Src.X: a = (a | x) >>> 0; break;
-        case Class.ALU | Alu.XOR | Src.K: a = (a ^ k) >>> 0; break;
-        case Class.ALU | Alu.XOR | Src.X: a = (a ^ x) >>> 0; break;
-        case Class.ALU | Alu.LSH | Src.K: a = (a << k) >>> 0; break;
-        case Class.ALU | Alu.LSH | Src.X: a = (a << (x & 31)) >>> 0; break;
-        case Class.ALU | Alu.RSH | Src.K: a = a >>> k; break;
-        case Class.ALU | Alu.RSH | Src.X: a = a >>> (x & 31); break;
-        case Class.ALU | Alu.NEG: a = -a >>> 0; break;
-        case Class.MISC | Misc.TAX: x = a; break;
-        case Class.MISC | Misc.TXA: a = x; break;
-        case Class.JMP | Jmp.JA: pc += k; break;
-        case Class.JMP | Jmp.JEQ | Src.K: pc += a === k ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JEQ | Src.X: pc += a === x ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JGT | Src.K: pc += a > k ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JGT | Src.X: pc += a > x ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JGE | Src.K: pc += a >= k ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JGE | Src.X: pc += a >= x ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JSET | Src.K: pc += (a & k) !== 0 ? jts[pc]! : jfs[pc]!; break;
-        case Class.JMP | Jmp.JSET | Src.X: pc += (a & x) !== 0 ? jts[pc]! : jfs[pc]!; break;
+        case ALU_AND_K: a = (a & k) >>> 0; break;
+        case ALU_AND_X: a = (a & x) >>> 0; break;
+        case ALU_OR_K: a = (a | k) >>> 0; break;
+        case ALU_OR_X: a = (a | x) >>> 0; break;
+        case ALU_XOR_K: a = (a ^ k) >>> 0; break;
+        case ALU_XOR_X: a = (a ^ x) >>> 0; break;
+        case ALU_LSH_K: a = (a << k) >>> 0; break;
+        case ALU_LSH_X: a = (a << (x & 31)) >>> 0; break;
+        case ALU_RSH_K: a = a >>> k; break;
+        case ALU_RSH_X: a = a >>> (x & 31); break;
+        case ALU_NEG: a = -a >>> 0; break;
+        case MISC_TAX: x = a; break;
+        case MISC_TXA: a = x; break;
+        case JMP_JA: pc += k; break;
+        case JMP_JEQ_K: pc += a === k ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JEQ_X: pc += a === x ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JGT_K: pc += a > k ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JGT_X: pc += a > x ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JGE_K: pc += a >= k ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JGE_X: pc += a >= x ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JSET_K: pc += (a & k) !== 0 ? jts[pc]! : jfs[pc]!; break;
+        case JMP_JSET_X: pc += (a & x) !== 0 ? jts[pc]! : jfs[pc]!; break;
         default:
           // Unreachable: the checker allows only the opcodes above.
           return 0;

@@ -11,7 +11,20 @@
 import { isReturn, type Block } from './blocks.ts';
 import { CodegenError } from './codegen.ts';
 import { linearize } from './linearize.ts';
-import { Alu, Class, Jmp, MEMWORDS, Misc, Mode, RetSrc, Size, Src, type CbpfInstruction } from './opcodes.ts';
+import * as opcodes from './opcodes.ts';
+import type { CbpfInstruction } from './opcodes.ts';
+
+// Module-local copies of the opcode tables: the optimiser reads them in its inner loops, and a
+// local object's properties are cheaper than reads through an import binding under loaders that wrap them (tsx).
+const { MEMWORDS } = opcodes;
+const Alu = { ...opcodes.Alu };
+const Class = { ...opcodes.Class };
+const Jmp = { ...opcodes.Jmp };
+const Misc = { ...opcodes.Misc };
+const Mode = { ...opcodes.Mode };
+const RetSrc = { ...opcodes.RetSrc };
+const Size = { ...opcodes.Size };
+const Src = { ...opcodes.Src };
 
 const NOP = -1;
 const A_ATOM = MEMWORDS;
@@ -35,24 +48,41 @@ interface Edge {
   next: Edge | undefined;
 }
 
-interface OBlock extends Block {
-  jt: OBlock | undefined;
-  jf: OBlock | undefined;
-  index: number;
-  level: number;
-  val: Uint32Array;
-  oval: number;
-  outUse: number;
-  inUse: number;
-  kill: number;
-  dom: Uint32Array;
-  inEdges: Edge | undefined;
+const NO_EDGE_WORDS = new Uint32Array(0);
+
+/** A block as the optimiser sees it: one fixed shape for every block (V8 keeps such objects fast). */
+class OBlock implements Block {
+  id: number;
+  stmts: CbpfInstruction[];
+  code: number;
+  k: number;
+  jt: OBlock | undefined = undefined;
+  jf: OBlock | undefined = undefined;
+  index = -1;
+  level = 0;
+  val = new Uint32Array(N_ATOMS);
+  oval = 0;
+  outUse = 0;
+  inUse = 0;
+  kill = 0;
+  dom: Uint32Array = NO_EDGE_WORDS;
+  inEdges: Edge | undefined = undefined;
   et: Edge;
   ef: Edge;
+
+  constructor(b: Block) {
+    this.id = b.id;
+    this.stmts = b.stmts.map((s) => ({ code: s.code, jt: s.jt, jf: s.jf, k: s.k }));
+    this.code = b.code;
+    this.k = b.k;
+    this.et = { id: 0, pred: this, side: 'jt', code: 0, edom: NO_EDGE_WORDS, next: undefined };
+    this.ef = { id: 0, pred: this, side: 'jf', code: 0, edom: NO_EDGE_WORDS, next: undefined };
+  }
 }
 
-const atomBit = (atom: number): number => 2 ** atom;
-const has = (set: number, atom: number): boolean => Math.floor(set / atomBit(atom)) % 2 === 1;
+// Atom sets are bit masks: 18 atoms fit in a 32-bit integer.
+const atomBit = (atom: number): number => 1 << atom;
+const has = (set: number, atom: number): boolean => ((set >>> atom) & 1) === 1;
 
 function atomUse(s: { code: number; k: number }): number {
   const c = s.code;
@@ -103,7 +133,8 @@ class Optimizer {
   private done = true;
   private nonBranchMovement = false;
   // Value numbering.
-  private values = new Map<string, number>();
+  /** (code, v1) → v0 → value number. */
+  private values = new Map<number, Map<number, number>>();
   private constants = new Map<number, number>();
   private curVal = 0;
 
@@ -120,8 +151,10 @@ class Optimizer {
     this.nodeWords = Math.ceil(n / 32) || 1;
     this.edgeWords = Math.ceil((2 * n) / 32) || 1;
     for (const b of this.blocks) {
-      b.et = { id: b.index, pred: b, side: 'jt', code: 0, edom: new Uint32Array(this.edgeWords), next: undefined };
-      b.ef = { id: n + b.index, pred: b, side: 'jf', code: 0, edom: new Uint32Array(this.edgeWords), next: undefined };
+      b.et.id = b.index;
+      b.et.edom = new Uint32Array(this.edgeWords);
+      b.ef.id = n + b.index;
+      b.ef.edom = new Uint32Array(this.edgeWords);
       b.dom = new Uint32Array(this.nodeWords);
       this.edges[b.et.id] = b.et;
       this.edges[b.ef.id] = b.ef;
@@ -131,11 +164,16 @@ class Optimizer {
   // Value numbers (F and K).
 
   private F(code: number, v0: number, v1: number): number {
-    const key = `${code},${v0},${v1}`;
-    let val = this.values.get(key);
+    const key = code + v1 * 0x10000;
+    let byV0 = this.values.get(key);
+    if (byV0 === undefined) {
+      byV0 = new Map();
+      this.values.set(key, byV0);
+    }
+    let val = byV0.get(v0);
     if (val === undefined) {
       val = ++this.curVal;
-      this.values.set(key, val);
+      byV0.set(v0, val);
       if ((code & 0xe0) === Mode.IMM && ((code & 0x07) === Class.LD || (code & 0x07) === Class.LDX)) this.constants.set(val, v0);
     }
     return val;
@@ -204,10 +242,10 @@ class Optimizer {
     let kill = 0;
     const noteUse = (atom: number): void => {
       if (atom === AX_ATOM) {
-        if (!has(def, X_ATOM) && !has(use, X_ATOM)) use += atomBit(X_ATOM);
-        if (!has(def, A_ATOM) && !has(use, A_ATOM)) use += atomBit(A_ATOM);
-      } else if (atom >= 0 && !has(def, atom) && !has(use, atom)) {
-        use += atomBit(atom);
+        if (!has(def, X_ATOM)) use |= atomBit(X_ATOM);
+        if (!has(def, A_ATOM)) use |= atomBit(A_ATOM);
+      } else if (atom >= 0 && !has(def, atom)) {
+        use |= atomBit(atom);
       }
     };
     for (const s of b.stmts) {
@@ -215,8 +253,8 @@ class Optimizer {
       noteUse(atomUse(s));
       const atom = atomDef(s);
       if (atom >= 0) {
-        if (!has(use, atom) && !has(kill, atom)) kill += atomBit(atom);
-        if (!has(def, atom)) def += atomBit(atom);
+        if (!has(use, atom)) kill |= atomBit(atom);
+        def |= atomBit(atom);
       }
     }
     if ((b.code & 0x07) === Class.JMP) noteUse(atomUse(b));
@@ -233,8 +271,8 @@ class Optimizer {
     }
     for (let i = 1; i <= this.root.level; i++) {
       for (const p of this.levelList(i)) {
-        p.outUse = union(p.outUse, union(p.jt!.inUse, p.jf!.inUse));
-        p.inUse = union(p.inUse, minus(p.outUse, p.kill));
+        p.outUse |= p.jt!.inUse | p.jf!.inUse;
+        p.inUse |= p.outUse & ~p.kill;
       }
     }
   }
@@ -789,17 +827,6 @@ class Optimizer {
   }
 }
 
-const union = (a: number, b: number): number => {
-  let r = 0;
-  for (let atom = 0; atom < N_ATOMS; atom++) if (has(a, atom) || has(b, atom)) r += atomBit(atom);
-  return r;
-};
-const minus = (a: number, b: number): number => {
-  let r = 0;
-  for (let atom = 0; atom < N_ATOMS; atom++) if (has(a, atom) && !has(b, atom)) r += atomBit(atom);
-  return r;
-};
-
 function equalBlocks(a: OBlock, b: OBlock): boolean {
   if (a.code !== b.code || a.k !== b.k || a.jt !== b.jt || a.jf !== b.jf) return false;
   const sa = a.stmts.filter((s) => s.code !== NOP);
@@ -814,7 +841,7 @@ export function optimize(root: Block): CbpfInstruction[] {
     if (b === undefined) return undefined;
     let c = copies.get(b);
     if (c !== undefined) return c;
-    c = { ...b, stmts: b.stmts.map((s) => ({ ...s })), jt: undefined, jf: undefined, index: -1, level: 0, val: new Uint32Array(N_ATOMS), oval: 0, outUse: 0, inUse: 0, kill: 0 } as unknown as OBlock;
+    c = new OBlock(b);
     copies.set(b, c);
     c.jt = copy(b.jt);
     c.jf = copy(b.jf);
