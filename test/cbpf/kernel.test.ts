@@ -3,8 +3,9 @@
  * made by the test, packet sockets on the receiving side, one with the
  * classic program (SO_ATTACH_FILTER, which the kernel checks and converts
  * itself) and one with tsbpf's eBPF conversion (SO_ATTACH_BPF), count the
- * frames the VM's filter accepts; the XDP conversion loads in the kernel
- * and its BPF_PROG_TEST_RUN verdicts are the VM's.
+ * frames the VM's filter accepts; the XDP conversion loads in the kernel,
+ * its BPF_PROG_TEST_RUN verdicts are the VM's, and attached to the
+ * receiving interface it lets through those same frames.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { test } from 'node:test';
 import { compileFilter, convertCbpf, encodeCbpf, formatCbpf, PacketFilter } from '../../src/cbpf/index.ts';
 import { OwnedFd } from '../../src/kernel/fd.ts';
 import { sysBind, sysIfNameToIndex, sysRead, sysSetsockopt, sysSocket, sysWrite } from '../../src/kernel/ffi.ts';
-import { attachClassicFilter, attachSocketFilter } from '../../src/kernel/link.ts';
+import { attachClassicFilter, attachSocketFilter, attachXdp } from '../../src/kernel/link.ts';
 import { withNetworkNamespace } from '../../src/kernel/netns.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
@@ -57,7 +58,38 @@ const int = (n: number): Uint8Array => {
   return bytes;
 };
 
-test('a filter expression counts the same packets as a kernel socket filter (classic and eBPF) on a veth pair, and as XDP in the kernel', { ...kernel, timeout: 120_000 }, async (t) => {
+/** Sends `frames` on `sender` and counts what each receiving socket gets, until none gets more for 100 ms (after reaching `expected`) or 3 s pass. */
+async function sendAndCount(sender: OwnedFd, frames: Uint8Array[], receivers: OwnedFd[], expected: number): Promise<number[]> {
+  // Packet sockets start receiving at bind, before a filter is set: drain what slipped in.
+  const buffer = new Uint8Array(4096);
+  for (const s of receivers) while (sysRead(s.fd, buffer) >= 0);
+  for (const frame of frames) sysWrite(sender.fd, frame, 'send a frame on va');
+  const counts = receivers.map(() => 0);
+  let quiet = 0;
+  for (let waited = 0; waited < 3000 && quiet < 5; waited += 20) {
+    let got = 0;
+    receivers.forEach((s, i) => {
+      while (sysRead(s.fd, buffer) >= 0) {
+        counts[i]!++;
+        got++;
+      }
+    });
+    quiet = got === 0 && counts.every((c) => c >= expected) ? quiet + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return counts;
+}
+
+/** A packet socket on vb with a big receive buffer that ignores what vb sends. */
+function receiver(cleanup: Array<{ close(): void }>): OwnedFd {
+  const socket = packetSocket('vb');
+  cleanup.push(socket);
+  sysSetsockopt(socket.fd, SOL_SOCKET, SO_RCVBUFFORCE, int(8 << 20), 'SO_RCVBUFFORCE');
+  sysSetsockopt(socket.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, int(1), 'PACKET_IGNORE_OUTGOING');
+  return socket;
+}
+
+test('a filter expression counts the same packets as kernel socket filters (classic and eBPF) and XDP on a veth pair', { ...kernel, timeout: 120_000 }, async (t) => {
   const a = `tsbpf_cbpf_a${process.pid}`;
   const b = `tsbpf_cbpf_b${process.pid}`;
   t.after(() => {
@@ -83,35 +115,13 @@ test('a filter expression counts the same packets as a kernel socket filter (cla
     const cleanup: Array<{ close(): void }> = [];
     try {
       const [classic, extended] = withNetworkNamespace(b, () => {
-        const sockets = [packetSocket('vb'), packetSocket('vb')] as const;
-        cleanup.push(...sockets);
-        for (const s of sockets) {
-          sysSetsockopt(s.fd, SOL_SOCKET, SO_RCVBUFFORCE, int(8 << 20), 'SO_RCVBUFFORCE');
-          sysSetsockopt(s.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, int(1), 'PACKET_IGNORE_OUTGOING');
-        }
+        const sockets = [receiver(cleanup), receiver(cleanup)] as const;
         const ebpf = KernelProgram.load({ type: ProgramType.SOCKET_FILTER, name: 'tsbpf_tcpdump', instructions: convertCbpf(program, 'socket') });
         cleanup.push(ebpf);
         cleanup.push(attachClassicFilter(sockets[0].fd, encodeCbpf(program)), attachSocketFilter(ebpf, sockets[1].fd));
         return sockets;
       });
-      // Packet sockets start receiving at bind, before the filter is set: drain what slipped in.
-      const buffer = new Uint8Array(4096);
-      for (const s of [classic, extended]) while (sysRead(s.fd, buffer) >= 0);
-      for (const frame of frames) sysWrite(sender.fd, frame, 'send a frame on va');
-      const counts = [0, 0];
-      let quiet = 0;
-      for (let waited = 0; waited < 3000 && quiet < 5; waited += 20) {
-        let got = 0;
-        [classic, extended].forEach((s, i) => {
-          while (sysRead(s.fd, buffer) >= 0) {
-            counts[i]!++;
-            got++;
-          }
-        });
-        quiet = got === 0 && counts.every((c) => c >= expected) ? quiet + 1 : 0;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      t.diagnostic(`'${expression}': ${expected} of ${frames.length} frames in the VM, SO_ATTACH_FILTER and SO_ATTACH_BPF`);
+      const counts = await sendAndCount(sender, frames, [classic, extended], expected);
       assert.deepEqual(counts, [expected, expected], `'${expression}': VM ${expected}, SO_ATTACH_FILTER ${counts[0]}, SO_ATTACH_BPF ${counts[1]}\n${formatCbpf(program)}`);
     } finally {
       // Links before the programs and sockets they hold.
@@ -130,6 +140,20 @@ test('a filter expression counts the same packets as a kernel socket filter (cla
         if (verdict === 2) passed++;
       }
       assert.equal(passed, expected, `'${expression}': XDP_PASS in the kernel`);
+      // Attached to vb (generic mode: it runs before packet sockets see a frame), it lets through what the VM accepts.
+      const cleanup: Array<{ close(): void }> = [];
+      try {
+        const plain = withNetworkNamespace(b, () => {
+          const socket = receiver(cleanup);
+          cleanup.push(attachXdp(xdpKernel, 'vb', 'generic'));
+          return socket;
+        });
+        const [received] = await sendAndCount(sender, frames, [plain], expected);
+        assert.equal(received, expected, `'${expression}': frames past XDP on vb`);
+        t.diagnostic(`'${expression}': ${expected} of ${frames.length} frames in the VM, through SO_ATTACH_FILTER, SO_ATTACH_BPF and XDP on vb`);
+      } finally {
+        for (const resource of cleanup.reverse()) resource.close();
+      }
     } finally {
       xdpKernel.close();
       xdpVm.close();
