@@ -96,7 +96,7 @@ test('-dd and -ddd listings read back into the same program', () => {
   const program = compileFilter('vlan and (tcp[tcpflags] & tcp-syn != 0 or ip6)');
   assert.deepEqual(parseCbpf(formatCbpf(program, 'dd')), program);
   assert.deepEqual(parseCbpf(formatCbpf(program, 'ddd')), program);
-  assert.ok(formatCbpf(program, "d").startsWith("(000) ldh      [12]\n"));
+  assert.ok(formatCbpf(program, 'd').startsWith('(000) ldh      [12]\n'));
 });
 
 test('DLT_RAW: offsets from the IP header, link-level primitives refused', () => {
