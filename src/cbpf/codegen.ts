@@ -6,7 +6,7 @@
  * and payload 4 bytes on, `mpls` the network header, for every primitive
  * parsed after it.
  */
-import { and, BlockFactory, not, or, type Chunk } from './blocks.ts';
+import { and, BlockFactory, CodegenError, not, or, type Chunk } from './blocks.ts';
 import { Alu, Class, Jmp, MEMWORDS, Misc, Mode, Size, Src, stmt, type CbpfInstruction } from './opcodes.ts';
 
 export const DLT_EN10MB = 1;
@@ -39,8 +39,7 @@ export interface Arith {
   check?: Chunk;
 }
 
-/** An error at the current primitive; the parser adds the position. */
-export class CodegenError extends Error {}
+export { CodegenError };
 
 export interface CodegenOptions {
   linkType: number;

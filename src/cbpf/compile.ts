@@ -5,7 +5,7 @@ import { DLT_EN10MB, DLT_RAW } from './codegen.ts';
 import { linearize } from './linearize.ts';
 import type { CbpfInstruction } from './opcodes.ts';
 import { optimize, OptimizeError } from './optimize.ts';
-import { FilterSyntaxError } from './errors.ts';
+import { CbpfCheckError, FilterSyntaxError } from './errors.ts';
 import { FilterParser } from './parser.ts';
 import { checkCbpf } from './checker.ts';
 
@@ -34,6 +34,12 @@ export function compileFilter(expression: string, options: CompileOptions = {}):
     if (error instanceof OptimizeError) throw new FilterSyntaxError(error.message, expression, 0);
     throw error;
   }
-  checkCbpf(program);
+  try {
+    checkCbpf(program);
+  } catch (error) {
+    // The one rule generated code can break: the kernel's 4096-instruction limit.
+    if (error instanceof CbpfCheckError) throw new FilterSyntaxError(`expression too complex: ${error.message}`, expression, 0);
+    throw error;
+  }
   return program;
 }

@@ -4,22 +4,14 @@
  * branch reaches. A branch farther than 255 instructions goes through a
  * `ja` placed right after the jump, as libpcap's long jumps do.
  */
-import { isReturn, type Block } from './blocks.ts';
+import { isReturn, postOrder, type Block } from './blocks.ts';
 import { Class, Jmp, jump, stmt, type CbpfInstruction } from './opcodes.ts';
 import { CodegenError } from './codegen.ts';
 
 export function linearize(root: Block): CbpfInstruction[] {
   const order: Block[] = [];
-  const seen = new Set<Block>();
   // Post-order with the false branch first, reversed: block, true side, false side.
-  const visit = (b: Block | undefined): void => {
-    if (b === undefined || seen.has(b)) return;
-    seen.add(b);
-    visit(b.jf);
-    visit(b.jt);
-    order.push(b);
-  };
-  visit(root);
+  postOrder(root, 'jf', (b) => order.push(b));
   order.reverse();
   const longJt = new Set<Block>();
   const longJf = new Set<Block>();

@@ -8,7 +8,7 @@
  * libpcap, it works on a copy-free graph of its own and never mutates the
  * caller's blocks in ways visible outside.
  */
-import { isReturn, type Block } from './blocks.ts';
+import { isReturn, postOrder, preOrder, type Block } from './blocks.ts';
 import { CodegenError } from './codegen.ts';
 import { linearize } from './linearize.ts';
 import * as opcodes from './opcodes.ts';
@@ -32,6 +32,15 @@ const X_ATOM = MEMWORDS + 1;
 const N_ATOMS = MEMWORDS + 2;
 const AX_ATOM = N_ATOMS;
 const VAL_UNKNOWN = 0;
+/**
+ * libpcap's branch passes recompute dominators after every pull-up, which
+ * grows with the cube of the program (tcpdump takes seconds for a list of
+ * 400 hosts). Past this many dominator-set words, the optimiser stops
+ * moving branches and finishes with the statement passes: the program is
+ * as correct, only less optimised than libpcap's. Every test expression
+ * stays far below (a list of 150 hosts needs about 5e8).
+ */
+const WORK_BUDGET = 1e9;
 /** At most this many passes of nothing but branch movement (libpcap's loop detection). */
 const BRANCH_ONLY_PASS_LIMIT = 100;
 
@@ -131,6 +140,8 @@ class Optimizer {
   private readonly nodeWords: number;
   private readonly edgeWords: number;
   private done = true;
+  /** Dominator-set words computed so far: the measure of the branch passes' cost (see WORK_BUDGET). */
+  private work = 0;
   private nonBranchMovement = false;
   // Value numbering.
   /** (code, v1) → v0 → value number. */
@@ -139,14 +150,10 @@ class Optimizer {
   private curVal = 0;
 
   constructor(public root: OBlock) {
-    const number = (b: OBlock | undefined): void => {
-      if (b === undefined || b.index >= 0) return;
+    preOrder(root, (b) => {
       b.index = this.blocks.length;
       this.blocks.push(b);
-      number(b.jt);
-      number(b.jf);
-    };
-    number(root);
+    });
     const n = this.blocks.length;
     this.nodeWords = Math.ceil(n / 32) || 1;
     this.edgeWords = Math.ceil((2 * n) / 32) || 1;
@@ -201,20 +208,14 @@ class Optimizer {
 
   private findLevels(): void {
     this.levels = [];
-    const seen = new Set<OBlock>();
-    const visit = (b: OBlock): void => {
-      if (seen.has(b)) return;
-      seen.add(b);
-      let level = 0;
-      if (b.jt !== undefined) {
-        visit(b.jt);
-        visit(b.jf!);
-        level = Math.max(b.jt.level, b.jf!.level) + 1;
-      }
+    const lists: OBlock[][] = [];
+    postOrder(this.root, 'jt', (b) => {
+      const level = b.jt === undefined ? 0 : Math.max(b.jt.level, b.jf!.level) + 1;
       b.level = level;
-      (this.levels[level] ??= []).unshift(b);
-    };
-    visit(this.root);
+      (lists[level] ??= []).push(b);
+    });
+    // libpcap links each block in front of its level's list.
+    this.levels = lists.map((list) => list.reverse());
   }
 
   private levelList(level: number): OBlock[] {
@@ -222,6 +223,7 @@ class Optimizer {
   }
 
   private findDom(): void {
+    this.work += this.blocks.length * this.nodeWords;
     for (const b of this.blocks) b.dom.fill(0xffffffff);
     this.root.dom.fill(0);
     for (let level = this.root.level; level >= 0; level--) {
@@ -685,52 +687,61 @@ class Optimizer {
     }
   }
 
+  /** Dominator sets are stale after a pull-up until the next question (libpcap recomputes them at once; the answers are the same). */
+  private domStale = false;
+
   private dominates(b: OBlock, node: OBlock): boolean {
+    if (this.domStale) {
+      this.findDom();
+      this.domStale = false;
+    }
     return (node.dom[b.index >> 5]! & (1 << (b.index & 31))) !== 0;
   }
 
   /** or_pullup (side 'jf') and and_pullup (side 'jt'). */
   private pullup(b: OBlock, side: 'jt' | 'jf'): void {
+    if (this.work > WORK_BUDGET) return;
     const other = side === 'jf' ? 'jt' : 'jf';
     const first = b.inEdges;
     if (first === undefined) return;
     const val = first.pred.val[A_ATOM];
     for (let e = first.next; e !== undefined; e = e.next) if (val !== e.pred.val[A_ATOM]) return;
-    // diff: the slot (block, side) that points at the chain's current node.
-    let diff: { holder: OBlock; side: 'jt' | 'jf' } = { holder: first.pred, side: first.pred.jt === b ? 'jt' : 'jf' };
+    // The slot (holder, holderSide) that points at the chain's current node.
+    let diffHolder: OBlock = first.pred;
+    let diffSide: 'jt' | 'jf' = first.pred.jt === b ? 'jt' : 'jf';
     let atTop = true;
     for (;;) {
-      const node = diff.holder[diff.side];
+      const node = diffHolder[diffSide];
       if (node === undefined) return;
       if (node[other] !== b[other]) return;
       if (!this.dominates(b, node)) return;
       if (node.val[A_ATOM] !== val) break;
-      diff = { holder: node, side };
+      diffHolder = node;
+      diffSide = side;
       atTop = false;
     }
-    const diffNode = diff.holder[diff.side]!;
-    let same: { holder: OBlock; side: 'jt' | 'jf' } = { holder: diffNode, side };
+    let sameHolder: OBlock = diffHolder[diffSide]!;
     for (;;) {
-      const node = same.holder[same.side];
+      const node = sameHolder[side];
       if (node === undefined) return;
       if (node[other] !== b[other]) return;
       if (!this.dominates(b, node)) return;
       if (node.val[A_ATOM] === val) break;
-      same = { holder: node, side };
+      sameHolder = node;
     }
-    const pull = same.holder[same.side]!;
-    same.holder[same.side] = pull[side];
-    pull[side] = diff.holder[diff.side];
+    const pull = sameHolder[side]!;
+    sameHolder[side] = pull[side];
+    pull[side] = diffHolder[diffSide];
     if (atTop) {
       for (let e = b.inEdges; e !== undefined; e = e.next) {
         if (e.pred.jt === b) e.pred.jt = pull;
         else e.pred.jf = pull;
       }
     } else {
-      diff.holder[diff.side] = pull;
+      diffHolder[diffSide] = pull;
     }
     this.done = false;
-    this.findDom();
+    this.domStale = true;
   }
 
   private optBlks(doStmts: boolean): void {
@@ -761,10 +772,11 @@ class Optimizer {
       this.nonBranchMovement = false;
       this.findLevels();
       this.findDom();
+      this.domStale = false;
       this.findUd();
       this.findEdom();
       this.optBlks(doStmts);
-      if (this.done) return;
+      if (this.done || (!doStmts && this.work > WORK_BUDGET)) return;
       if (this.nonBranchMovement) branchOnlyPasses = 0;
       else if (++branchOnlyPasses >= BRANCH_ONLY_PASS_LIMIT) return;
     }
@@ -772,33 +784,28 @@ class Optimizer {
 
   reachable(): Set<OBlock> {
     const seen = new Set<OBlock>();
-    const visit = (b: OBlock | undefined): void => {
-      if (b === undefined || seen.has(b)) return;
-      seen.add(b);
-      visit(b.jt);
-      visit(b.jf);
-    };
-    visit(this.root);
+    preOrder(this.root, (b) => seen.add(b));
     return seen;
   }
 
+  /**
+   * intern_blocks: a block equal to another (same statements, jump and
+   * successors) is replaced by the member of its class with the highest
+   * number, as libpcap's pairwise scan ends up doing; found by hashing
+   * instead of comparing every pair.
+   */
   internBlocks(): void {
     for (;;) {
-      const link = new Map<OBlock, OBlock>();
       const marked = this.reachable();
-      const n = this.blocks.length;
-      for (let i = n - 1; i !== 0; ) {
-        --i;
-        const bi = this.blocks[i]!;
-        if (!marked.has(bi)) continue;
-        for (let j = i + 1; j < n; j++) {
-          const bj = this.blocks[j]!;
-          if (!marked.has(bj)) continue;
-          if (equalBlocks(bi, bj)) {
-            link.set(bi, link.get(bj) ?? bj);
-            break;
-          }
-        }
+      const representative = new Map<string, OBlock>();
+      const link = new Map<OBlock, OBlock>();
+      for (let i = this.blocks.length - 1; i >= 0; i--) {
+        const b = this.blocks[i]!;
+        if (!marked.has(b)) continue;
+        const key = blockKey(b);
+        const rep = representative.get(key);
+        if (rep === undefined) representative.set(key, b);
+        else link.set(b, rep);
       }
       let changed = false;
       for (const p of this.blocks) {
@@ -827,27 +834,22 @@ class Optimizer {
   }
 }
 
-function equalBlocks(a: OBlock, b: OBlock): boolean {
-  if (a.code !== b.code || a.k !== b.k || a.jt !== b.jt || a.jf !== b.jf) return false;
-  const sa = a.stmts.filter((s) => s.code !== NOP);
-  const sb = b.stmts.filter((s) => s.code !== NOP);
-  return sa.length === sb.length && sa.every((s, i) => s.code === sb[i]!.code && s.k === sb[i]!.k);
+/** What intern_blocks compares: the jump, its successors and the statements that are not NOPs. */
+function blockKey(b: OBlock): string {
+  let key = `${b.code},${b.k},${b.jt?.index ?? -1},${b.jf?.index ?? -1}`;
+  for (const s of b.stmts) if (s.code !== NOP) key += `;${s.code},${s.k}`;
+  return key;
 }
 
 /** Optimises the program rooted at `root` and lays it out; throws OptimizeError for an expression that rejects every packet. */
 export function optimize(root: Block): CbpfInstruction[] {
   const copies = new Map<Block, OBlock>();
-  const copy = (b: Block | undefined): OBlock | undefined => {
-    if (b === undefined) return undefined;
-    let c = copies.get(b);
-    if (c !== undefined) return c;
-    c = new OBlock(b);
-    copies.set(b, c);
-    c.jt = copy(b.jt);
-    c.jf = copy(b.jf);
-    return c;
-  };
-  const optimizer = new Optimizer(copy(root)!);
+  preOrder(root, (b) => copies.set(b, new OBlock(b)));
+  for (const [b, c] of copies) {
+    c.jt = b.jt === undefined ? undefined : copies.get(b.jt);
+    c.jf = b.jf === undefined ? undefined : copies.get(b.jf);
+  }
+  const optimizer = new Optimizer(copies.get(root)!);
   optimizer.optLoop(false);
   optimizer.optLoop(true);
   optimizer.internBlocks();

@@ -49,6 +49,9 @@ const ARITH_LEVELS: ReadonlyArray<Readonly<Record<string, number>>> = [
 ];
 const ARITH_CONTINUATION = new Set(['|', '&', '<<', '>>', '+', '-', '*', '/', '%', '^', ...Object.keys(RELOPS)]);
 
+/** Deepest nesting of parentheses, `not`s and unary minus an expression may have. */
+const MAX_NESTING = 500;
+
 export interface ParseOptions {
   linkType: number;
   netmask: number;
@@ -58,6 +61,7 @@ export interface ParseOptions {
 
 export class FilterParser {
   private readonly tokens: Token[];
+  private readonly closing: number[];
   private pos = 0;
   private readonly gen: Codegen;
   /** The qualifiers a bare id takes (libpcap's $<blk>0.q); undefined after a term that sets none. */
@@ -68,6 +72,14 @@ export class FilterParser {
     private readonly options: ParseOptions,
   ) {
     this.tokens = tokenize(expression);
+    // The token closing each '(' or '[' (-1 when unbalanced), found once: deciding what a '(' opens looks past its ')'.
+    const open: number[] = [];
+    this.closing = new Array<number>(this.tokens.length).fill(-1);
+    this.tokens.forEach((t, i) => {
+      if (t.kind !== 'op') return;
+      if (t.text === '(' || t.text === '[') open.push(i);
+      else if ((t.text === ')' || t.text === ']') && open.length > 0) this.closing[open.pop()!] = i;
+    });
     try {
       this.gen = new Codegen({ linkType: options.linkType, netmask: options.netmask });
     } catch (error) {
@@ -80,7 +92,7 @@ export class FilterParser {
     if (this.peek().kind === 'end') return this.gen.blocks.ret(this.options.snaplen);
     const chunk = this.parseExpr();
     if (this.peek().kind !== 'end') throw this.syntaxError();
-    return finish(this.gen.blocks, chunk, this.options.snaplen);
+    return this.at(this.peek(), () => finish(this.gen.blocks, chunk, this.options.snaplen));
   }
 
   // Tokens.
@@ -171,7 +183,23 @@ export class FilterParser {
     return false;
   }
 
+  /** Recursion depth of the parser: bounded so that no expression exhausts the stack. */
+  private depth = 0;
+
+  private nested<T>(parse: () => T): T {
+    if (++this.depth > MAX_NESTING) throw new FilterSyntaxError(`expression nested more than ${MAX_NESTING} deep`, this.expression, this.peek().position);
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
+  }
+
   private parseTerm(): Chunk {
+    return this.nested(() => this.parseTermAt());
+  }
+
+  private parseTermAt(): Chunk {
     const t = this.peek();
     if (this.isNot(t)) {
       this.next();
@@ -193,19 +221,10 @@ export class FilterParser {
 
   /** Whether the '(' here opens arithmetic: the token after its matching ')' continues an arithmetic expression or a relation. */
   private parenIsArithmetic(): boolean {
-    let depth = 0;
-    for (let i = 0; ; i++) {
-      const t = this.peek(i);
-      if (t.kind === 'end') return false;
-      if (this.isOp(t, '(', '[')) depth++;
-      else if (this.isOp(t, ')', ']')) {
-        depth--;
-        if (depth === 0) {
-          const after = this.peek(i + 1);
-          return after.kind === 'op' && ARITH_CONTINUATION.has(after.text);
-        }
-      }
-    }
+    const close = this.closing[this.pos];
+    if (close === undefined || close < 0) return false;
+    const after = this.tokens[close + 1]!;
+    return after.kind === 'op' && ARITH_CONTINUATION.has(after.text);
   }
 
   private parseKeywordTerm(t: Token): Chunk {
@@ -284,6 +303,10 @@ export class FilterParser {
 
   /** An id with its qualifiers: an address, a name, a number, `not id`, or `( id and|or id ... )`. */
   private parseId(quals: Qualifiers): Chunk {
+    return this.nested(() => this.parseIdAt(quals));
+  }
+
+  private parseIdAt(quals: Qualifiers): Chunk {
     this.lastQuals = quals;
     const t = this.peek();
     if (this.isNot(t)) {
@@ -541,6 +564,10 @@ export class FilterParser {
    * always shifts it: `a ^ rest` takes the whole rest of the arithmetic.
    */
   private parseOperand(): Arith {
+    return this.nested(() => this.parseOperandAt());
+  }
+
+  private parseOperandAt(): Arith {
     const t = this.peek();
     let value: Arith;
     if (this.isOp(t, '-')) {

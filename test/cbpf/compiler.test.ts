@@ -52,6 +52,14 @@ test('errors name the problem as libpcap does and the column where it is', () =>
   }
 });
 
+test('deep or huge expressions end in a FilterSyntaxError, not a stack overflow or a hang', () => {
+  assert.throws(() => compileFilter(`${'('.repeat(100_000)}tcp${')'.repeat(100_000)}`), /nested more than 500 deep/);
+  assert.throws(() => compileFilter(`${'not '.repeat(50_000)}tcp`), /nested more than 500 deep/);
+  assert.throws(() => compileFilter(`ip[${'-'.repeat(50_000)}1] = 1`), /nested more than 500 deep/);
+  const hosts = (n: number): string => Array.from({ length: n }, (_, i) => `host 10.0.${i >> 8}.${i & 255}`).join(' or ');
+  assert.throws(() => compileFilter(hosts(3000)), /expression too complex: more than 20000 blocks/);
+});
+
 test('the checker applies sk_chk_filter\'s rules', () => {
   const ret = (k = 0): CbpfInstruction => ({ code: Class.RET | RetSrc.K, jt: 0, jf: 0, k });
   const insn = (code: number, k = 0, jt = 0, jf = 0): CbpfInstruction => ({ code, jt, jf, k });

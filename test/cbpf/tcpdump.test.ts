@@ -116,7 +116,7 @@ test('tsbpf and tcpdump select the same packets for several hundred expressions'
   }
   t.diagnostic(`${expressions.length} expressions (${HANDWRITTEN.length} written, ${expressions.length - HANDWRITTEN.length} generated): ${compared} compared on ${traffic.length} packets, ${errors} refused by both`);
   t.diagnostic(`optimised programs identical to tcpdump's instruction for instruction: ${identical}/${compared} (${((100 * identical) / compared).toFixed(1)}%)`);
-  t.diagnostic(`refusals worded as libpcap words them: ${sameMessage}/${errors}${messageDifferences.map((m) => `\n  ${m}`).join('')}`);
+  t.diagnostic(`refusals worded as libpcap words them: ${sameMessage}/${errors}${messageDifferences.map((m) => `; ${m}`).join('')}`);
   assert.deepEqual(mismatches, []);
   assert.ok(compared >= 350, `only ${compared} expressions compiled on both sides`);
 });
