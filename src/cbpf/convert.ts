@@ -254,6 +254,9 @@ export function convertCbpf(program: readonly CbpfInstruction[], target: Convert
   return out.map((p, at) => {
     if (p.target === undefined) return p.insn;
     const to = p.target === 'drop' ? dropAt : addrs[p.target]!;
-    return { ...p.insn, offset: to - at - 1 };
+    const offset = to - at - 1;
+    // As the kernel's BPF_EMIT_JMP: an offset must fit the instruction's 16 bits.
+    if (offset > 0x7fff) throw new CbpfCheckError(`the converted jump at eBPF instruction ${at} spans ${offset} instructions, more than an eBPF jump can (32767)`, -1);
+    return { ...p.insn, offset };
   });
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CbpfCheckError, CbpfProgram, checkCbpf, compileFilter, filterCapture, FilterClosedError, FilterSyntaxError, formatCbpf, PacketFilter, parseCbpf, type CbpfInstruction } from '../../src/cbpf/index.ts';
+import { CbpfCheckError, CbpfProgram, checkCbpf, compileFilter, convertCbpf, filterCapture, FilterClosedError, FilterSyntaxError, formatCbpf, PacketFilter, parseCbpf, type CbpfInstruction } from '../../src/cbpf/index.ts';
 import { Alu, Class, Jmp, Mode, RetSrc, Size, Src } from '../../src/cbpf/opcodes.ts';
 import { buildPacket, CaptureReader, encodeCapture, ethernet, ipv4, ipv6, tcp, udp, payload } from '../../src/net/index.ts';
 import { spawnTsbpf } from '../support/cli.ts';
@@ -81,6 +81,10 @@ test('the checker applies sk_chk_filter\'s rules', () => {
   ];
   for (const [program, message] of refused) assert.throws(() => checkCbpf(program), (e: unknown) => e instanceof CbpfCheckError && message.test(e.message), String(message));
   checkCbpf([insn(Class.ST, 2), insn(Class.JMP | Jmp.JEQ | Src.K, 1, 0, 1), insn(Class.LDX | Mode.MEM, 2), ret(1)]);
+  // A jump over 4093 indexed loads fits classic BPF but not, once each load is a bounds-checked XDP access, an eBPF jump.
+  const long = [insn(Class.JMP | Jmp.JA, 4093), ...Array.from({ length: 4093 }, () => insn(Class.LD | Mode.IND | Size.B, 14)), ret(1), ret(0)];
+  assert.equal(convertCbpf(long, 'socket').length, 4101);
+  assert.throws(() => convertCbpf(long, 'xdp'), (e: unknown) => e instanceof CbpfCheckError && /more than an eBPF jump can/.test(e.message));
 });
 
 test('the interpreter: loads past the captured bytes reject, len is the wire length, division by X = 0 returns 0', () => {
