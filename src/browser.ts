@@ -15,6 +15,7 @@ export * as uapi from './uapi/index.ts';
 export * as net from './net/index.ts';
 export * as gen from './gen/index.ts';
 export * as verifier from './verifier/index.ts';
+export * as cbpf from './cbpf/index.ts';
 export { TsbpfError } from './errors.ts';
 export { HostUnavailableError, InputTooLargeError } from './host/errors.ts';
 

@@ -223,6 +223,11 @@ export function sysRead(fd: number, buf: Uint8Array): number {
   return n;
 }
 
+/** write(fd, buf) of the whole buffer in one call (a datagram, a frame); returns the byte count. */
+export function sysWrite(fd: number, buf: Uint8Array, what: string): number {
+  return check(what, libc().write(fd, buf, buf.length));
+}
+
 /** Interface index of `name`, or 0 when there is no such interface. */
 export function sysIfNameToIndex(name: string): number {
   return libc().ifNametoindex(name);

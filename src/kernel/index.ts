@@ -18,6 +18,7 @@ export {
   attachXdp,
   attachTcx,
   attachSocketFilter,
+  attachClassicFilter,
   attachCgroup,
   attachCgroupLegacy,
   ProgAttachFlags,

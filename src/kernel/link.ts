@@ -11,7 +11,7 @@ import type { BtfKind } from '../btf/types.ts';
 import { findFunctionOffset } from './elf-symbols.ts';
 import { KernelArgumentError, NotSupportedError, type Capability } from './errors.ts';
 import { FdResource, OwnedFd } from './fd.ts';
-import { sysIfIndexToName, sysIfNameToIndex, sysOpen, sysSetsockopt } from './ffi.ts';
+import { NativeBuffer, sysIfIndexToName, sysIfNameToIndex, sysOpen, sysSetsockopt } from './ffi.ts';
 import { linkInfo, type LinkInfo } from './info.ts';
 import { pinObject } from './map.ts';
 import { PerfSoftware, PerfType, encodePerfAttr, perfEventOpen, probePmu, tracepointId } from './perf.ts';
@@ -347,6 +347,31 @@ export function attachSocketFilter(program: KernelProgram, socketFd: number): Li
   new DataView(value.buffer).setInt32(0, program.fd, true);
   sysSetsockopt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, value, `setsockopt(${socketFd}, SO_ATTACH_BPF, program '${program.name}')`);
   return new SocketFilterLink(socketFd, `socket filter '${program.name}' on socket fd ${socketFd}`);
+}
+
+const SO_ATTACH_FILTER = 26;
+
+/**
+ * Attaches a classic BPF program (struct sock_filter[], host byte order,
+ * 8 bytes an instruction) with setsockopt(SO_ATTACH_FILTER): the kernel
+ * checks it (sk_chk_filter) and converts it to eBPF itself. close()
+ * detaches it (SO_DETACH_FILTER).
+ */
+export function attachClassicFilter(socketFd: number, filter: Uint8Array): Link {
+  if (filter.length === 0 || filter.length % 8 !== 0 || filter.length / 8 > 0xffff) throw new KernelArgumentError(`a classic filter is 1 to 65535 8-byte instructions, got ${filter.length} bytes`);
+  // struct sock_fprog { u16 len; struct sock_filter *filter; }: the kernel reads the instructions through the pointer, so they live in native memory.
+  const instructions = NativeBuffer.allocate(filter.length);
+  try {
+    instructions.bytes.set(filter);
+    const fprog = new Uint8Array(16);
+    const view = new DataView(fprog.buffer);
+    view.setUint16(0, filter.length / 8, true);
+    view.setBigUint64(8, instructions.address, true);
+    sysSetsockopt(socketFd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, `setsockopt(${socketFd}, SO_ATTACH_FILTER, ${filter.length / 8} instructions)`);
+  } finally {
+    instructions.free();
+  }
+  return new SocketFilterLink(socketFd, `classic filter of ${filter.length / 8} instructions on socket fd ${socketFd}`);
 }
 
 /** The cgroup v2 mount point, from /proc/mounts. */

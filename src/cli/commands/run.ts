@@ -25,12 +25,17 @@ const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data
                  [--backend vm|kernel] [--jit] [--repeat N] [-o|--out PASSED.pcap]
                  [--verbose] [--json]
        tsbpf run PROG.s --type SECTION (--pcap IN.pcap | --data HEX) [...]
+       tsbpf run --filter 'EXPRESSION' (--pcap IN.pcap | --data HEX) [...]
 
 Runs an XDP, tc (sched_cls/sched_act) or socket-filter program of FILE.o the
 way BPF_PROG_TEST_RUN does, with every map of the object created and filled.
 A file that is not an ELF object is read as assembly (llvm-objdump, kernel
 log or uBPF syntax, see 'tsbpf asm') and needs --type.
 
+  --filter EXPR   instead of FILE: a tcpdump filter expression, compiled to
+                  classic BPF and converted to an XDP program (see 'tsbpf
+                  filter'): XDP_PASS for the packets it accepts, XDP_DROP
+                  for the others, on either backend
   --program NAME  the program to run (needed when the object has several)
   --type SECTION  for an assembly source: the program type, as a libbpf
                   section name (xdp, tc, socket)
@@ -50,6 +55,7 @@ log or uBPF syntax, see 'tsbpf asm') and needs --type.
 
 interface Options {
   file: string;
+  filter?: string;
   program?: string;
   type?: string;
   pcap?: string;
@@ -78,6 +84,7 @@ function parseArgs(args: string[]): Options {
       return v;
     };
     if (arg === '--program') options.program = value();
+    else if (arg === '--filter') options.filter = value();
     else if (arg === '--type') options.type = value();
     else if (arg === '--pcap') options.pcap = value();
     else if (arg === '--data') options.data = parseHex(value());
@@ -97,6 +104,10 @@ function parseArgs(args: string[]): Options {
     else if (arg.startsWith('-')) throw unknownOption(arg);
     else if (options.file === undefined) options.file = arg;
     else throw unexpectedArgument(arg);
+  }
+  if (options.filter !== undefined) {
+    if (options.file !== undefined || options.type !== undefined) throw new UsageError('--filter replaces FILE and --type');
+    options.file = 'filter';
   }
   if (options.file === undefined) throw new UsageError('missing FILE.o or PROG.s');
   if ((options.pcap === undefined) === (options.data === undefined)) throw new UsageError('give exactly one of --pcap and --data');
@@ -175,6 +186,10 @@ const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 /** An ELF object as it is, anything else as an assembly source of the `--type` given. */
 async function loadSpec(options: Options, io: CliIo): Promise<CollectionSpec> {
+  if (options.filter !== undefined) {
+    const { compileFilter, convertCbpf } = await import('../../cbpf/index.ts');
+    return collectionFromInstructions({ name: options.program ?? 'filter', section: 'xdp', instructions: convertCbpf(compileFilter(options.filter), 'xdp') });
+  }
   const bytes = await readInputFile(options.file, io);
   if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {
     if (options.type !== undefined) throw new UsageError(`--type is for assembly sources: the sections of ${options.file} give the program types`);
