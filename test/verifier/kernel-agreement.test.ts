@@ -12,8 +12,9 @@ import { kernelVerdict, tsbpfVerdict } from './support.ts';
 
 checkNoKernelLeaks();
 
-for (const c of CASES) {
-  test(`kernel agrees: ${c.name}`, { skip: c.kernelSkip ?? skipWithoutKernel() }, () => {
+// Cases that cannot be loaded as bare instructions (kernelSkip says why) are checked by tsbpf alone.
+for (const c of CASES.filter((k) => k.kernelSkip === undefined)) {
+  test(`kernel agrees: ${c.name}`, { skip: skipWithoutKernel() }, () => {
     const kernel = kernelVerdict(c);
     const ours = tsbpfVerdict(c).verdict;
     assert.equal(kernel.accepted ? 'accept' : kernel.message, c.expect, `kernel log:\n${kernel.log}`);
