@@ -5,21 +5,18 @@
  * (BPF_PROG_TEST_RUN), and writes the packets the program let through to a
  * pcap.
  */
-import { basename, extname } from 'node:path';
-import { AsmError, assemble } from '../../isa/index.ts';
 import { BpfSyscallError } from '../../kernel/errors.ts';
 import type { BpfProgram, RunResult } from '../../backend/index.ts';
 import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
 import { collectionFromInstructions } from '../../object/from-instructions.ts';
-import { loadCollectionSpec } from '../../object/load.ts';
 import type { CollectionSpec } from '../../object/spec.ts';
 import { ProgramType, programTypeName } from '../../uapi/enums.ts';
 import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
 import { RunInputError, VmProgram } from '../../vm/runtime.ts';
-import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
-import { AsmFileError } from './asm.ts';
+import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { loadProgramSource } from '../program-source.ts';
 
 const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data HEX)
                  [--backend vm|kernel] [--jit] [--repeat N] [-o|--out PASSED.pcap]
@@ -182,7 +179,6 @@ async function openBackend(options: Options, spec: CollectionSpec, name: string)
   return { program: collection.programs[name]!, type, close: () => collection.close() };
 }
 
-const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 /** An ELF object as it is, anything else as an assembly source of the `--type` given. */
 async function loadSpec(options: Options, io: CliIo): Promise<CollectionSpec> {
@@ -190,21 +186,7 @@ async function loadSpec(options: Options, io: CliIo): Promise<CollectionSpec> {
     const { compileFilter, convertCbpf } = await import('../../cbpf/index.ts');
     return collectionFromInstructions({ name: options.program ?? 'filter', section: 'xdp', instructions: convertCbpf(compileFilter(options.filter), 'xdp') });
   }
-  const bytes = await readInputFile(options.file, io);
-  if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {
-    if (options.type !== undefined) throw new UsageError(`--type is for assembly sources: the sections of ${options.file} give the program types`);
-    return loadCollectionSpec(bytes);
-  }
-  if (options.type === undefined) throw new UsageError(`${options.file} is not an ELF object; to run it as assembly give --type SECTION (xdp, tc or socket)`);
-  let instructions;
-  try {
-    instructions = assemble(new TextDecoder().decode(bytes));
-  } catch (error) {
-    throw error instanceof AsmError ? new AsmFileError(options.file, error) : error;
-  }
-  // The file name as a C identifier, so the program has the same name on both backends (the kernel's must be one).
-  const name = options.program ?? basename(options.file, extname(options.file)).replace(/[^A-Za-z0-9_]/g, '_');
-  return collectionFromInstructions({ name, section: options.type, instructions });
+  return loadProgramSource(options.file, options.type, options.program, io);
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
