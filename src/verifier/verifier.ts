@@ -278,7 +278,7 @@ export class Verifier {
     this.log.write(
       `processed ${this.processed} insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0\n`,
     );
-    return { stats, log: this.log.toString(), rejection, failingPath: rejection ? [...this.path, rejection.insnIndex] : [], boundsProven: !this.needsRuntimeChecks };
+    return { stats, log: this.log.toString(), rejection, failingPath: rejection ? (this.path.at(-1) === rejection.insnIndex ? this.path.slice() : [...this.path, rejection.insnIndex]) : [], boundsProven: !this.needsRuntimeChecks };
   }
 
   // ---- set-up ---------------------------------------------------------------

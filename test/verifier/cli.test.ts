@@ -1,6 +1,9 @@
 /** `tsbpf verify` as a user runs it: verdicts, exit codes, the log, JSON and bad arguments. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { spawnTsbpf } from '../support/cli.ts';
 
 test('tsbpf verify accepts the example and exits 0', async () => {
@@ -35,4 +38,17 @@ test('tsbpf verify: bad arguments and bad input are clear errors', async () => {
   assert.notEqual(garbage.code, 0);
   assert.match(garbage.stderr, /-:1:6: expected a register/);
   assert.doesNotMatch(garbage.stderr, /at .*\.ts:\d+/, 'no stack trace');
+});
+
+test('tsbpf run verifies on the VM (--no-verify opts out) and explains the rejection', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-run-verify-'));
+  const file = join(dir, 'narrow_ctx.s');
+  writeFileSync(file, 'r0 = *(u8 *)(r1 + 0)\nr0 = 2\nexit\n');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const verified = await spawnTsbpf(['run', file, '--type', 'xdp', '--data', '00112233445566778899aabbccdd']);
+  assert.notEqual(verified.code, 0);
+  assert.match(verified.stderr, /the verifier rejected program .* at insn 0: invalid bpf_context access off=0 size=1\nwhy: /);
+  const unverified = await spawnTsbpf(['run', file, '--type', 'xdp', '--data', '00112233445566778899aabbccdd', '--no-verify']);
+  assert.notEqual(unverified.code, 0);
+  assert.match(unverified.stderr, /xdp_md->data must be read with a 4-byte load/, 'without the verifier the run-time check answers');
 });

@@ -19,7 +19,7 @@ import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOpt
 import { loadProgramSource } from '../program-source.ts';
 
 const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data HEX)
-                 [--backend vm|kernel] [--jit] [--repeat N] [-o|--out PASSED.pcap]
+                 [--backend vm|kernel] [--jit] [--[no-]verify] [--repeat N] [-o|--out PASSED.pcap]
                  [--verbose] [--json]
        tsbpf run PROG.s --type SECTION (--pcap IN.pcap | --data HEX) [...]
        tsbpf run --filter 'EXPRESSION' (--pcap IN.pcap | --data HEX) [...]
@@ -42,6 +42,11 @@ log or uBPF syntax, see 'tsbpf asm') and needs --type.
                   count per verdict and packets per second
   --backend B     vm (default: the userspace VM) or kernel (bpf(), needs root)
   --jit           VM backend: compile to WebAssembly instead of interpreting
+  --verify        kernel backend: check the program with tsbpf's verifier
+                  before the kernel sees it (a kernel refusal is explained
+                  by tsbpf's verifier either way)
+  --no-verify     VM backend: load without verifying (every access stays
+                  checked at run time)
   --repeat N      run each input N times (durations are the mean), default 1
   -o, --out FILE  write the packets that passed (XDP_PASS/XDP_TX, TC_ACT_OK,
                   socket filter non-zero, truncated to the returned length)
@@ -59,6 +64,8 @@ interface Options {
   data?: Uint8Array;
   backend: 'vm' | 'kernel';
   jit: boolean;
+  /** Undefined: the backend's default (the VM verifies, the kernel verifies by itself). */
+  verify?: boolean;
   repeat: number;
   out?: string;
   verbose: boolean;
@@ -90,6 +97,8 @@ function parseArgs(args: string[]): Options {
       if (b !== 'vm' && b !== 'kernel') throw new UsageError(`--backend is vm or kernel, got '${b}'`);
       options.backend = b;
     } else if (arg === '--jit') options.jit = true;
+    else if (arg === '--verify') options.verify = true;
+    else if (arg === '--no-verify') options.verify = false;
     else if (arg === '--repeat') {
       const text = value();
       const n = Number(text);
@@ -171,11 +180,11 @@ interface Backend {
 async function openBackend(options: Options, spec: CollectionSpec, name: string): Promise<Backend> {
   const type = spec.programs[name]!.type;
   if (options.backend === 'vm') {
-    const collection = loadVmCollection(spec, { jit: options.jit });
+    const collection = loadVmCollection(spec, { jit: options.jit, verify: options.verify !== false });
     return { program: collection.program(name), type, close: () => collection.close() };
   }
   const { loadCollection } = await import('../../kernel/collection.ts');
-  const collection = loadCollection(spec);
+  const collection = loadCollection(spec, { verify: options.verify === true });
   return { program: collection.programs[name]!, type, close: () => collection.close() };
 }
 
