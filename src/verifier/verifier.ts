@@ -166,6 +166,8 @@ interface CallMeta {
   refObjId: number;
   subprog: number;
   maxSize: bigint;
+  /** The key, when the key argument points at a stack slot holding a known constant. */
+  constKey?: bigint;
 }
 
 const ALU_NAMES: Readonly<Record<number, string>> = {
@@ -1651,7 +1653,9 @@ export class Verifier {
         if ((meta.map.spec.type === MapType.ARRAY_OF_MAPS || meta.map.spec.type === MapType.HASH_OF_MAPS) && inner) {
           r0 = pointerReg(RegType.CONST_PTR_TO_MAP | (flags & MAYBE_NULL), { map: { name: inner.name, spec: inner, uid: meta.map.uid + 0.5, fields: [] } });
         } else {
-          r0 = pointerReg(RegType.PTR_TO_MAP_VALUE | (flags & MAYBE_NULL), { map: meta.map });
+          // An array element at a constant index below max_entries always exists (can_elide_value_nullness).
+          const known = helper.name === 'map_lookup_elem' && (meta.map.spec.type === MapType.ARRAY || meta.map.spec.type === MapType.PERCPU_ARRAY) && meta.constKey !== undefined && meta.constKey < BigInt(meta.map.spec.maxEntries);
+          r0 = pointerReg(RegType.PTR_TO_MAP_VALUE | (known ? 0 : flags & MAYBE_NULL), { map: meta.map });
         }
         break;
       }
@@ -1729,6 +1733,7 @@ export class Verifier {
       case ArgType.PTR_TO_MAP_KEY:
         if (!meta.map) throw new Rejection(idx, 'invalid map_ptr to access map->key');
         this.helperMemAccess(idx, regno, reg, meta.map.spec.keySize, false, false, undefined);
+        meta.constKey = this.constantStackKey(reg, meta.map.spec.keySize);
         break;
       case ArgType.PTR_TO_MAP_VALUE:
         if (nullOk) break;
@@ -1763,6 +1768,31 @@ export class Verifier {
       default:
         break;
     }
+  }
+
+  /**
+   * get_constant_map_key: a key on the stack that is a spilled constant of
+   * exactly the key's size, or all zero bytes.
+   */
+  private constantStackKey(reg: Reg, keySize: number): bigint | undefined {
+    if (reg.type !== RegType.PTR_TO_STACK || !tnumIsConst(reg.v.var)) return undefined;
+    const off = Number(BigInt.asIntN(64, reg.v.var.value)) + reg.off;
+    const frame = this.stackFrameOf(reg);
+    const slotIdx = -off - 1;
+    const slot = frame.stack[slotIdx >> 3];
+    if (slot === undefined) return undefined;
+    if (isSpilled(slot) && off % 8 === 0) {
+      let spillSize = 1;
+      for (let i = 7; i > 0 && slot.types[i - 1] === Slot.SPILL; i--) spillSize++;
+      const v = slot.spilled!;
+      if (spillSize === keySize && v.type === RegType.SCALAR && tnumIsConst(v.v.var)) return v.v.var.value & ((1n << BigInt(keySize * 8)) - 1n);
+      return undefined;
+    }
+    for (let i = 0; i < keySize; i++) {
+      const byte = slotIdx - i;
+      if (byte < 0 || frame.stack[byte >> 3]?.types[byte & 7] !== Slot.ZERO) return undefined;
+    }
+    return 0n;
   }
 
   /** check_reg_type: the register must be one of the argument type's compatible register types. */

@@ -285,3 +285,16 @@ CASES.push(
     expect: 'cannot return stack pointer to the caller',
   },
 );
+
+/** Array lookups with a constant in-range key cannot fail (the kernel elides their NULL). */
+CASES.push(
+  { name: 'array lookup with a constant key needs no null check', section: 'xdp', maps: [array(16)], asm: `${LOOKUP}r0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: 'accept' },
+  {
+    name: 'array lookup with a key past max_entries may fail',
+    section: 'xdp',
+    maps: [array(16)],
+    asm: `*(u32 *)(r10 - 4) = 4\nr2 = r10\nr2 += -4\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: "R0 invalid mem access 'map_value_or_null'",
+  },
+  { name: 'hash lookup with a constant key may fail', section: 'xdp', maps: [hash()], asm: `${LOOKUP}r0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: "R0 invalid mem access 'map_value_or_null'" },
+);
