@@ -1656,6 +1656,8 @@ export class Verifier {
           // An array element at a constant index below max_entries always exists (can_elide_value_nullness).
           const known = helper.name === 'map_lookup_elem' && (meta.map.spec.type === MapType.ARRAY || meta.map.spec.type === MapType.PERCPU_ARRAY) && meta.constKey !== undefined && meta.constKey < BigInt(meta.map.spec.maxEntries);
           r0 = pointerReg(RegType.PTR_TO_MAP_VALUE | (known ? 0 : flags & MAYBE_NULL), { map: meta.map });
+          // A value holding a spin lock is told apart by its id, so the lock it holds can be matched at unlock.
+          if (!mayBeNull(r0.type) && meta.map.fields.some((f) => f.kind === 'bpf_spin_lock')) r0 = { ...r0, id: this.newId() };
         }
         break;
       }
