@@ -6,8 +6,8 @@
  */
 import type { LineInfo } from '../object/index.ts';
 import { TypeFlag } from '../uapi/index.ts';
-import { scalarRangesToString } from './scalar.ts';
-import { tnumIsConst } from './tnum.ts';
+import { formatSigned, scalarRangesToString } from './scalar.ts';
+import { formatUnsigned, tnumIsConst } from './tnum.ts';
 import { BASE_MASK, type Frame, type Reg, RegType, SLOT_CHAR, Slot, mayBeNull } from './state.ts';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -51,30 +51,15 @@ export function regTypeName(type: number): string {
   return `${prefix}${TYPE_NAMES[base] ?? `type${base}`}${postfix}`;
 }
 
-const U16_MAX = 0xffffn;
-
-/** verbose_snum: decimal within s16, otherwise hex of the 64-bit pattern. */
-export function snum(v: bigint): string {
-  const s = BigInt.asIntN(64, v);
-  if (s >= -32768n && s <= 32767n) return String(s);
-  return `0x${BigInt.asUintN(64, v).toString(16)}`;
-}
-
-/** verbose_unum: decimal up to u16, hex above. */
-export function unum(v: bigint): string {
-  const u = BigInt.asUintN(64, v);
-  return u <= U16_MAX ? String(u) : `0x${u.toString(16)}`;
-}
-
 /** print_reg_state. `frameno` is the frame being printed (stack pointers into other frames show `[N]`). */
 export function formatReg(r: Reg, frameno: number): string {
   const t = r.type;
-  if (t === RegType.SCALAR && tnumIsConst(r.v.var)) return snum(r.v.var.value);
+  if (t === RegType.SCALAR && tnumIsConst(r.v.var)) return formatSigned(r.v.var.value);
   let out = regTypeName(t);
   if (t === RegType.PTR_TO_ARENA) return out;
   if (t === RegType.PTR_TO_STACK) {
     if (frameno !== r.frameno) out += `[${r.frameno}]`;
-    if (tnumIsConst(r.v.var)) return out + snum(r.v.var.value + BigInt(r.off));
+    if (tnumIsConst(r.v.var)) return out + formatSigned(r.v.var.value + BigInt(r.off));
   }
   if ((t & BASE_MASK) === RegType.PTR_TO_BTF_ID) out += r.btfName ?? '';
   const parts: string[] = [];
@@ -85,11 +70,11 @@ export function formatReg(r: Reg, frameno: number): string {
     if (r.map.name) parts.push(`map=${r.map.name}`);
     parts.push(`ks=${r.map.spec.keySize},vs=${r.map.spec.valueSize}`);
   }
-  if (t !== RegType.SCALAR && r.off) parts.push(`off=${snum(BigInt(r.off))}`);
-  if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) parts.push(`r=${unum(BigInt(r.range))}`);
-  if (base === RegType.PTR_TO_MEM) parts.push(`sz=${unum(BigInt(r.memSize))}`);
+  if (t !== RegType.SCALAR && r.off) parts.push(`off=${formatSigned(BigInt(r.off))}`);
+  if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) parts.push(`r=${formatUnsigned(BigInt.asUintN(64, BigInt(r.range)))}`);
+  if (base === RegType.PTR_TO_MEM) parts.push(`sz=${formatUnsigned(BigInt(r.memSize))}`);
   if (tnumIsConst(r.v.var)) {
-    if (r.v.var.value !== 0n) parts.push(`imm=${snum(r.v.var.value)}`);
+    if (r.v.var.value !== 0n) parts.push(`imm=${formatSigned(r.v.var.value)}`);
   } else {
     const ranges = scalarRangesToString(r.v);
     if (ranges) parts.push(ranges);
@@ -152,10 +137,6 @@ export class VerifierLog {
     readonly level: 0 | 1 | 2,
     private readonly lineInfo: readonly LineInfo[],
   ) {}
-
-  get enabled(): boolean {
-    return this.level > 0;
-  }
 
   get length(): number {
     return this.total;

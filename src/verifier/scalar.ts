@@ -1208,7 +1208,7 @@ const SIGNED_DECIMAL_MIN = -0x8000n;
 const SIGNED_DECIMAL_MAX = 0x7fffn;
 
 /** verbose_snum: small values in decimal, others as the 64-bit pattern in hex. */
-function formatSigned(bits: bigint): string {
+export function formatSigned(bits: bigint): string {
   const v = toS64(bits);
   return v >= SIGNED_DECIMAL_MIN && v <= SIGNED_DECIMAL_MAX ? v.toString() : hex(toU64(bits));
 }

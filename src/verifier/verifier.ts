@@ -206,8 +206,6 @@ const CALLBACK_HELPERS: Readonly<Record<string, { args: (caller: Frame, meta: Ca
   user_ringbuf_drain: { args: (c) => [pointerReg(RegType.CONST_PTR_TO_DYNPTR), c.regs[3]!], retMin: 0, retMax: 1 },
 };
 
-/** Registers holding values a program may not see from a pointer (unprivileged rule). */
-const isPointerValue = (r: Reg): boolean => isPointer(r);
 
 export class Verifier {
   private readonly insns: readonly Instruction[];
@@ -228,8 +226,8 @@ export class Verifier {
   private prevJmpsProcessed = 0;
   private jmpsProcessed = 0;
   private readonly stackDepth: number[];
-  private scratchedRegs = new Set<number>();
-  private scratchedSlots = new Set<number>();
+  private readonly scratchedRegs = new Set<number>();
+  private readonly scratchedSlots = new Set<number>();
   private printFromState = false;
   /** Set when an access goes through a pointer whose target only run-time checks can confine. */
   private needsRuntimeChecks = false;
@@ -380,8 +378,8 @@ export class Verifier {
         this.log.sourceLine(idx);
         this.log.instruction(idx, `(${this.insns[idx]!.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(this.insns, idx, { style: 'kernel' })}`);
       }
-      this.scratchedRegs = new Set();
-      this.scratchedSlots = new Set();
+      this.scratchedRegs.clear();
+      this.scratchedSlots.clear();
       // Only the recent path is kept: explanations show its last source lines.
       if (this.path.length >= PATH_KEPT * 2) this.path = this.path.slice(-PATH_KEPT);
       this.path.push(idx);
@@ -570,7 +568,7 @@ export class Verifier {
   }
 
   private isLeak(r: Reg): boolean {
-    return !this.input.privileged && isPointerValue(r);
+    return !this.input.privileged && isPointer(r);
   }
 
   // ---- ALU --------------------------------------------------------------------
