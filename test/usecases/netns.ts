@@ -46,6 +46,11 @@ export function macOf(ns: string, device: string): string {
   return info!.address;
 }
 
+export function ifindexOf(ns: string, device: string): number {
+  const [info] = JSON.parse(ip('-n', ns, '-j', 'link', 'show', device)) as Array<{ ifindex: number }>;
+  return info!.ifindex;
+}
+
 /** An AF_PACKET socket bound to `device` of the current namespace, receiving every protocol but not what it sends. */
 export function packetSocket(device: string): OwnedFd {
   const socket = new OwnedFd(sysSocket(AF_PACKET, SOCK_RAW_NONBLOCK, ((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8)), 'packet socket');
