@@ -23,5 +23,6 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   trace: { summary: 'compile and run a bpftrace script (the bpftrace language, no LLVM): printf, maps, histograms', load: async () => (await import('./commands/trace.ts')).command },
   'xdp-guard': { summary: 'XDP DDoS mitigation: rate limits, allow/deny prefixes, SYN-flood dropping, reloadable config', load: async () => (await import('./commands/xdp-guard.ts')).command },
   lb: { summary: 'XDP L4 load balancer: Maglev hashing, IP-in-IP to backends, backends changed at run time', load: async () => (await import('./commands/lb.ts')).command },
+  audit: { summary: 'container exec auditing: execs with argv, user, cgroup and container id matched against rules, as JSON lines', load: async () => (await import('./commands/audit.ts')).command },
   feature: { summary: 'probe the kernel for map types, program types, helpers and link kinds', load: async () => (await import('./commands/feature.ts')).command },
 };
