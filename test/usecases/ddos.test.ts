@@ -6,7 +6,7 @@
  * made by the test, fed real frames and reconfigured while attached.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { seededRandom } from '../support/random.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
 import { GuardModel } from './guard-model.ts';
-import { namespace, onOneCpu, packetSocket, receiveFrames, sendFrames, vethPair } from './netns.ts';
+import { ip, namespace, onOneCpu, quietNamespaces, packetSocket, receiveFrames, sendFrames, vethPair } from './netns.ts';
 
 checkNoKernelLeaks();
 const CONFIG = join(ROOT, 'examples', 'ddos', 'guard.yaml');
@@ -215,7 +215,7 @@ function kernelTraffic(mac: string): Array<{ frame: Uint8Array; label: string }>
 test('in the kernel, on a veth between two namespaces: real frames are passed and dropped per reason, and a reload while attached takes effect', { skip: skipWithoutClang() || skipWithoutKernel(), timeout: 60_000 }, async (t) => {
   const sender = namespace(t, `tsbpf_guard_a${process.pid}`);
   const receiver = namespace(t, `tsbpf_guard_b${process.pid}`);
-  for (const ns of [sender, receiver]) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  quietNamespaces(sender, receiver);
   vethPair(sender, 'va', receiver, 'vb');
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-guard-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -272,4 +272,55 @@ test('in the kernel, on a veth between two namespaces: real frames are passed an
   assert.equal(after.denylisted - counters.denylisted, 1n, '10.1.0.1 denied after the reload');
   assert.equal(after.allowlisted, counters.allowlisted, '10.99.0.1 no longer allowlisted');
   assert.equal(after.passed - counters.passed, 1n, '10.99.0.1 now passes through its own bucket');
+});
+
+test('tsbpf xdp-guard --interface: counters per interval, reloads on file change and SIGHUP without detaching, keeps the old configuration on a bad edit, detaches on Ctrl-C', { skip: skipWithoutClang() || skipWithoutKernel(), timeout: 60_000 }, async (t) => {
+  const sender = namespace(t, `tsbpf_gcli_a${process.pid}`);
+  const receiver = namespace(t, `tsbpf_gcli_b${process.pid}`);
+  quietNamespaces(sender, receiver);
+  vethPair(sender, 'va', receiver, 'vb');
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-guard-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const configFile = join(dir, 'guard.yaml');
+  writeFileSync(configFile, 'deny: [192.0.2.0/24]\n');
+  const tool = spawn('ip', ['netns', 'exec', receiver, process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'xdp-guard', '--config', configFile, '--interface', 'vb', '--mode', 'generic', '--interval', '0.2', '--json', '--object', object()], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => tool.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  tool.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  tool.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => tool.on('exit', resolve));
+  const events = (): Array<Record<string, unknown>> => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
+    for (const start = Date.now(); !ok(); ) {
+      assert.ok(Date.now() - start < 30_000 && tool.exitCode === null, `waiting for ${what}:\n${stdout}\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const latest = (): Record<string, number> => (events().filter((e) => e.counters).at(-1)?.counters ?? {}) as Record<string, number>;
+  await waitFor('attachment', () => events().some((e) => e.event === 'attached'));
+  const outbound = withNetworkNamespace(sender, () => packetSocket('va'));
+  t.after(() => outbound.close());
+  const frames = (src: string) => Array.from({ length: 5 }, () => buildPacket(ethernet(), ipv4({ src, dst: '10.0.0.80' }), udp({ dport: 53 })));
+
+  sendFrames(outbound, frames('10.1.0.1'));
+  await waitFor('5 passed', () => latest().passed === 5);
+  writeFileSync(configFile, 'deny: [192.0.2.0/24, 10.1.0.0/16]\n');
+  await waitFor('the reload on file change', () => events().some((e) => e.event === 'reloaded' && e.reason === 'file changed'));
+  sendFrames(outbound, frames('10.1.0.1'));
+  await waitFor('5 denied', () => latest().denylisted === 5);
+  writeFileSync(configFile, 'deny: [10.1.0.0/99]\n');
+  await waitFor('the refusal of a bad edit', () => /not reloaded \(file changed\): .*guard\.yaml:1: deny\[0\]: '\/99' is not a prefix length/.test(stderr));
+  sendFrames(outbound, frames('10.1.0.1'));
+  await waitFor('10 denied: the old configuration holds', () => latest().denylisted === 10);
+  tool.kill('SIGHUP');
+  await waitFor('the SIGHUP reload attempt', () => (stderr.match(/not reloaded \(SIGHUP\)/g) ?? []).length === 1);
+  writeFileSync(configFile, 'allow: [10.1.0.0/16]\n');
+  await waitFor('the reload to an allow list', () => events().filter((e) => e.event === 'reloaded').length === 2);
+  sendFrames(outbound, frames('10.1.0.1'));
+  await waitFor('5 allowlisted', () => latest().allowlisted === 5);
+  tool.kill('SIGINT');
+  assert.equal(await exited, 0, stderr);
+  assert.deepEqual(events().at(-1), { event: 'detached', counters: { passed: 5, allowlisted: 5, denylisted: 10, rate_limited: 0, syn_flood: 0, malformed: 0 } });
+  assert.doesNotMatch(ip('-n', receiver, 'link', 'show', 'vb'), /xdp/, 'nothing left attached');
 });

@@ -33,6 +33,11 @@ export function namespace(t: Cleanup, name: string): string {
   return name;
 }
 
+/** No IPv6 in these namespaces: their interfaces then send nothing of their own that counters would see. */
+export function quietNamespaces(...names: string[]): void {
+  for (const ns of names) execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+}
+
 /** A veth pair: `a` in namespace `nsA`, `b` in `nsB`, both up (gone with the namespaces). */
 export function vethPair(nsA: string, a: string, nsB: string, b: string): void {
   ip('-n', nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB);
