@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cgroup2Mount, containerOf, decodeExecEvent, ExecEventError, parseAuditRules, ruleMatches, type ExecContext } from '../../src/tools/audit/index.ts';
+import { cgroup2Mount, containerOf, decodeExecEvent, ExecEventError, loadAuditRules, parseAuditRules, ruleMatches, type ExecContext } from '../../src/tools/audit/index.ts';
 import { ConfigFileError } from '../../src/tools/usecase-support/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
@@ -220,4 +220,15 @@ test('in the kernel: commands run in a Docker-like cgroup and a plain one give e
   assert.deepEqual(summary, {
     summary: { events: 13, alerts: { 'shell in a container': 1, 'reading shadow passwords': 2, 'long listing': 1, 'id as nobody': 1, 'marked echo': 2 }, lost: 0 },
   });
+});
+
+test('the shipped rule file parses, and its alternatives are single patterns that match each form', () => {
+  const rules = loadAuditRules(join(ROOT, 'examples', 'audit', 'rules.yaml'));
+  const shadow = rules.find((r) => r.name === 'reading shadow passwords')!;
+  const netcat = rules.find((r) => r.name === 'listening netcat')!;
+  const event = (filename: string, argv: string[]): ExecContext => ({ pid: 1, ppid: 0, uid: 0, gid: 0, cgroupId: 1n, comm: 'x', filename, argv, argsTruncated: false, cgroup: '/', container: undefined });
+  for (const file of ['/etc/shadow', '/etc/gshadow', '/etc/shadow-']) assert.equal(ruleMatches(shadow, event('/usr/bin/cat', ['cat', file])), true, file);
+  assert.equal(ruleMatches(shadow, event('/usr/bin/cat', ['cat', '/etc/passwd'])), false);
+  assert.equal(ruleMatches(netcat, event('/usr/bin/nc.openbsd', ['nc', '-lvp', '4444'])), true);
+  assert.equal(ruleMatches(netcat, event('/usr/bin/nc.openbsd', ['nc', 'example.com', '80'])), false);
 });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { loadCollectionSpec } from '../../src/object/index.ts';
 import { loadVmCollection } from '../../src/vm/index.ts';
 import { loadCollection } from '../../src/kernel/index.ts';
@@ -313,4 +314,17 @@ test('in the kernel across namespaces: datagrams to the VIP reach the chosen bac
   }
   t.diagnostic(`${FLOWS} flows over 3 backends: ${moved} were on be2 and moved; the other ${FLOWS - moved} stayed; counters ${JSON.stringify(balancer.counters())}`);
   assert.equal(balancer.counters().forwarded, 2 * FLOWS);
+});
+
+test('examples/lb/demo-netns.sh: tsbpf lb and tsbpf lb --decap in five namespaces; removing be2 from the file moves its flows only', { skip: skipWithoutClang() || skipWithoutKernel(), timeout: 120_000 }, () => {
+  // The CLI in the demo compiles the programs itself: into a cache of the tests.
+  const out = execFileSync('bash', [join(ROOT, 'examples', 'lb', 'demo-netns.sh')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TSBPF_CACHE_DIR: join(tmpdir(), 'tsbpf-usecases-test') } });
+  const before = /flows per backend before: (.*)/.exec(out)![1]!;
+  const onBe2 = Number(/(\d+) be2/.exec(before)![1]);
+  const moved = [...out.matchAll(/flow \d+: (be\d) -> (be\d)/g)];
+  assert.equal(moved.length, onBe2, out);
+  assert.ok(moved.every((m) => m[1] === 'be2' && m[2] !== 'be2'), out);
+  assert.match(out, new RegExp(`flows that stayed: ${30 - onBe2}\\n`));
+  assert.match(out, /removed be2; \d+ of 65537 slots changed/);
+  assert.match(out, /got flow \d+ from 10\.200\.0\.1:\d+/);
 });
