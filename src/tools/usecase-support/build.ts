@@ -1,8 +1,8 @@
 /**
- * The BPF objects of the use cases (examples/<case>/*.c), compiled on
- * demand with clang into a cache directory, keyed by the source's content,
- * so that `tsbpf xdp-guard`, `tsbpf lb` and `tsbpf audit` run from a
- * checkout or the npm package wherever clang 18+ is installed.
+ * The BPF objects of the use cases (examples/<case>/*.c): the ones the
+ * package was built with (dist/usecases/, made by `npm run build` where
+ * clang was present), or else compiled on demand with clang into a cache
+ * directory, keyed by the source's content.
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -49,6 +49,17 @@ function cacheDirectory(): string {
   }
 }
 
+/** The object `npm run build` made from `source` (dist/usecases/NAME.o), if it was made from this very source. */
+function prebuiltObject(source: string): string | undefined {
+  const object = join(PACKAGE_ROOT, 'dist', 'usecases', `${source.replace(/^.*\//, '').replace(/\.c$/, '')}.o`);
+  try {
+    const recorded = readFileSync(`${object}.sha256`, 'utf8').trim();
+    return recorded === createHash('sha256').update(readFileSync(source)).digest('hex') && existsSync(object) ? object : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The object built from C file `source` (`clang -O2 -g -target bpf`),
  * compiled once per source content; a BuildError says how to get clang
@@ -56,6 +67,8 @@ function cacheDirectory(): string {
  */
 export function buildBpfObject(source: string): string {
   if (!existsSync(source)) throw new BuildError(`BPF source ${source} not found`);
+  const prebuilt = prebuiltObject(source);
+  if (prebuilt !== undefined) return prebuilt;
   const clang = findClang();
   if (!clang) {
     throw new BuildError(`building ${source} needs clang 18 or newer with the BPF target and libbpf headers (Debian/Ubuntu: apt-get install clang-19 libbpf-dev); or build it yourself and pass --object FILE.o`);

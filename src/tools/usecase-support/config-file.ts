@@ -118,7 +118,7 @@ export function parseConfigText(text: string, file: string): ConfigNode {
   const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const [first] = document.errors;
   if (first) {
-    const line = first.linePos?.[0]?.line ?? 1;
+    const line = lines.linePos(first.pos[0]).line;
     throw new ConfigFileError(file, line, '', first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
   }
   const root = document.contents as Node | null;
