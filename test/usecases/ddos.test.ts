@@ -6,7 +6,7 @@
  * made by the test, fed real frames and reconfigured while attached.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -323,4 +323,13 @@ test('tsbpf xdp-guard --interface: counters per interval, reloads on file change
   assert.equal(await exited, 0, stderr);
   assert.deepEqual(events().at(-1), { event: 'detached', counters: { passed: 5, allowlisted: 5, denylisted: 10, rate_limited: 0, syn_flood: 0, malformed: 0 } });
   assert.doesNotMatch(ip('-n', receiver, 'link', 'show', 'vb'), /xdp/, 'nothing left attached');
+});
+
+test('examples/ddos/replay.ts reads the counters and the sources through typed maps', { skip: skipWithoutClang() }, () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/ddos/replay.ts', object()], { cwd: ROOT, encoding: 'utf8' });
+  const model = new GuardModel(loadGuardConfig(CONFIG));
+  const packets = buildAttackTraffic();
+  for (const p of packets) model.decide(p.data, p.timestamp);
+  assert.equal(out.split('\n')[0], `${packets.length} packets: ${COUNTER_NAMES.map((n) => `${n} ${model.counts[n]}`).join(', ')}`);
+  assert.match(out, /completed a handshake: 10\.1\.0\.1, 10\.1\.0\.2, 10\.1\.0\.3, 10\.1\.0\.4, 2001:db8:1::1, 2001:db8:1::2\n/);
 });
