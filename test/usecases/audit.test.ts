@@ -196,6 +196,19 @@ test('in the kernel: commands run in a Docker-like cgroup and a plain one give e
     assert.ok(Date.now() - start < 10_000, `only these alerts arrived:\n${stdout}\n${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  // SIGHUP reloads the rules: a new rule applies to the next exec.
+  writeFileSync(join(dir, 'rules.yaml'), `${RULES}  - name: true ran\n    command: 'true'\n`);
+  tool.kill('SIGHUP');
+  for (const start = Date.now(); !stderr.includes('reloaded 6 rules'); ) {
+    assert.ok(Date.now() - start < 10_000, `no reload: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  runIn(plain, ['true']);
+  expected.push({ rule: 'true ran', argv0: 'true', inContainer: false, uid: 0 });
+  for (const start = Date.now(); stdout.split('\n').filter(Boolean).length < expected.length; ) {
+    assert.ok(Date.now() - start < 10_000, `no alert after the reload:\n${stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   tool.kill('SIGINT');
   assert.equal(await exited, 0, stderr);
   const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -208,6 +221,7 @@ test('in the kernel: commands run in a Docker-like cgroup and a plain one give e
     assert.equal(alert.cgroup, alert.container_id ? `/tsbpf-test-${process.pid}.slice/docker-${HEX}.scope` : `/tsbpf-test-${process.pid}.slice/plain.scope`);
     assert.equal(alert.container_runtime, alert.container_id ? 'docker' : null);
     assert.ok(alert.pid > 0 && alert.ppid > 0);
+    assert.equal(alert.user, alert.uid === 65534 ? 'nobody' : 'root');
   }
   assert.deepEqual(lines[1].argv, ['cat', '/etc/shadow']);
   assert.equal(lines[1].priority, 'critical');
@@ -216,9 +230,9 @@ test('in the kernel: commands run in a Docker-like cgroup and a plain one give e
   assert.equal(lines[4].args_truncated, false);
   assert.equal(lines[5].args_truncated, true, 'over 4 KiB of arguments are cut and marked');
   assert.deepEqual(lines[5].argv.slice(0, 1), ['echo']);
-  // 13 execs in the two cgroups: the 12 commands and id after setpriv.
+  // 14 execs in the two cgroups: the 13 commands and id after setpriv.
   assert.deepEqual(summary, {
-    summary: { events: 13, alerts: { 'shell in a container': 1, 'reading shadow passwords': 2, 'long listing': 1, 'id as nobody': 1, 'marked echo': 2 }, lost: 0 },
+    summary: { events: 14, alerts: { 'shell in a container': 1, 'reading shadow passwords': 2, 'long listing': 1, 'id as nobody': 1, 'marked echo': 2, 'true ran': 1 }, lost: 0 },
   });
 });
 

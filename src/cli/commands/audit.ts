@@ -78,7 +78,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const context = auditor.context(decodeExecEvent(record));
     if (filter !== undefined && !ExecAuditor.inCgroup(context, filter)) return;
     const alerts = auditor.check(context);
-    if (options.all) io.stdout(`${JSON.stringify({ time: new Date().toISOString(), rules: alerts.map((a) => a.rule), ...execFields(context) })}\n`);
+    if (options.all) io.stdout(`${JSON.stringify({ time: new Date().toISOString(), rules: alerts.map((a) => a.rule), ...execFields(context, auditor.userNames) })}\n`);
     else for (const alert of alerts) io.stdout(`${JSON.stringify(alert)}\n`);
   };
   let links: { close(): void } | undefined;

@@ -3,7 +3,7 @@
  * and container, and every rule it satisfies gives an alert, printed as a
  * JSON line (Falco's output fields, flattened) and counted per rule.
  */
-import type { AuditRule, Priority } from './rules.ts';
+import { type AuditRule, passwdUids, type Priority } from './rules.ts';
 import { type CgroupPaths, type Container, containerOf } from './cgroups.ts';
 import type { ExecEvent } from './events.ts';
 
@@ -18,6 +18,8 @@ export interface ExecFields {
   pid: number;
   ppid: number;
   uid: number;
+  /** The uid's name in /etc/passwd (null when it has none). */
+  user: string | null;
   comm: string;
   filename: string;
   argv: string[];
@@ -35,11 +37,12 @@ export interface Alert extends ExecFields {
   priority: Priority;
 }
 
-export function execFields(context: ExecContext): ExecFields {
+export function execFields(context: ExecContext, userNames: ReadonlyMap<number, string> = new Map()): ExecFields {
   return {
     pid: context.pid,
     ppid: context.ppid,
     uid: context.uid,
+    user: userNames.get(context.uid) ?? null,
     comm: context.comm,
     filename: context.filename,
     argv: context.argv,
@@ -68,10 +71,18 @@ export class ExecAuditor {
   events = 0;
   readonly alerts = new Map<string, number>();
 
+  /** uid → user name, for the alerts' `user` field. */
+  readonly userNames: ReadonlyMap<number, string>;
+
   constructor(
     public rules: AuditRule[],
     readonly cgroups: CgroupPaths,
+    passwd = '/etc/passwd',
   ) {
+    const names = new Map<number, string>();
+    // The first name listed for a uid is its name, as getpwuid() answers.
+    for (const [name, uid] of passwdUids(passwd)) if (!names.has(uid)) names.set(uid, name);
+    this.userNames = names;
     for (const rule of rules) this.alerts.set(rule.name, 0);
   }
 
@@ -99,7 +110,7 @@ export class ExecAuditor {
     for (const rule of this.rules) {
       if (!ruleMatches(rule, context)) continue;
       this.alerts.set(rule.name, (this.alerts.get(rule.name) ?? 0) + 1);
-      alerts.push({ time: now.toISOString(), rule: rule.name, priority: rule.priority, ...execFields(context) });
+      alerts.push({ time: now.toISOString(), rule: rule.name, priority: rule.priority, ...execFields(context, this.userNames) });
     }
     return alerts;
   }

@@ -79,8 +79,8 @@ function pattern(node: ConfigNode): Pattern {
   return { source, test: (text) => re.test(text) };
 }
 
-/** User names from /etc/passwd. */
-function passwdUids(passwd: string): Map<string, number> {
+/** User names and their uids from /etc/passwd (empty when there is none). */
+export function passwdUids(passwd: string): Map<string, number> {
   const users = new Map<string, number>();
   try {
     for (const line of readFileSync(passwd, 'utf8').split('\n')) {
