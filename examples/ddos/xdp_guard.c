@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // xdp-guard: XDP DDoS mitigation in the style of Cloudflare's L4 drop
 // programs. Per packet, in order:
-//   1. malformed IPv4/IPv6/TCP headers are dropped;
+//   1. malformed IPv4/IPv6/TCP headers are dropped (behind up to two VLAN
+//      tags; a third tag is malformed too);
 //   2. a source in the allow LPM trie passes (allow beats deny);
 //   3. a source in the deny LPM trie is dropped;
 //   4. every source has a token bucket (LRU hash, refilled from
@@ -69,6 +70,17 @@ struct source_state {
 	struct bucket syns;
 	__u64 flags;
 };
+
+/* An 802.1Q or 802.1ad tag, after the MAC addresses. */
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+static __always_inline int is_vlan(__be16 proto)
+{
+	return proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD);
+}
 
 struct lpm_v4_key {
 	__u32 prefixlen;
@@ -166,14 +178,31 @@ int xdp_guard(struct xdp_md *ctx)
 	struct source_state *state;
 	struct tcphdr *tcp = 0;
 	__u32 zero = 0;
+	__be16 l3_proto;
+	void *l3, *l4;
 	__u64 now;
 	__u8 protocol;
-	void *l4;
 
 	if ((void *)(eth + 1) > data_end)
 		return count(COUNTER_MALFORMED, XDP_DROP);
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
+	/* Up to two VLAN tags (802.1ad outside 802.1Q): a tag must not be a way around the rules. */
+	l3 = eth + 1;
+	l3_proto = eth->h_proto;
+#pragma unroll
+	for (int tags = 0; tags < 2; tags++) {
+		struct vlan_tag *tag = l3;
+
+		if (!is_vlan(l3_proto))
+			break;
+		if ((void *)(tag + 1) > data_end)
+			return count(COUNTER_MALFORMED, XDP_DROP);
+		l3_proto = tag->proto;
+		l3 = tag + 1;
+	}
+	if (is_vlan(l3_proto))
+		return count(COUNTER_MALFORMED, XDP_DROP);
+	if (l3_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
 		struct lpm_v4_key lpm = { .prefixlen = 32 };
 
 		if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
@@ -190,8 +219,8 @@ int xdp_guard(struct xdp_md *ctx)
 		__builtin_memcpy(key.addr, &ip->saddr, 4);
 		/* Later fragments carry no TCP header. */
 		protocol = (ip->frag_off & bpf_htons(0x1fff)) ? 0 : ip->protocol;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+	} else if (l3_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
 		struct lpm_v6_key lpm = { .prefixlen = 128 };
 
 		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)

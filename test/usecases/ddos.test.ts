@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCollectionSpec } from '../../src/object/index.ts';
-import { buildPacket, encodeCapture, ethernet, ipv4, ipv6, payload, tcp, TcpFlag, udp } from '../../src/net/index.ts';
+import { buildPacket, encodeCapture, ethernet, ipv4, ipv6, payload, tcp, TcpFlag, udp, vlan } from '../../src/net/index.ts';
 import { withNetworkNamespace } from '../../src/kernel/netns.ts';
 import { loadCollection } from '../../src/kernel/index.ts';
 import { applyGuardConfig, loadGuardConfig, loadGuardOnVm, parseGuardConfig, readGuardCounters, RUNT, COUNTER_NAMES } from '../../src/tools/ddos/index.ts';
@@ -129,6 +129,7 @@ test('on the VM, random and truncated frames never fault the guard', { skip: ski
     buildPacket(ethernet(), ipv4({ src: '10.1.1.1', dst: '10.0.0.1' }), tcp({ flags: TcpFlag.SYN }), payload(20)),
     buildPacket(ethernet(), ipv6({ src: '2001:db8::1', dst: '2001:db8::2' }), tcp({ flags: TcpFlag.ACK }), payload(20)),
     buildPacket(ethernet(), ipv4({ src: '10.1.1.2', dst: '10.0.0.1', options: new Uint8Array(8) }), udp(), payload(10)),
+    buildPacket(ethernet(), vlan({ id: 7, tpid: 0x88a8 }), vlan({ id: 8 }), ipv4({ src: '192.0.2.9', dst: '10.0.0.1' }), tcp({ flags: TcpFlag.SYN })),
   ];
   try {
     applyGuardConfig(guard.collection, loadGuardConfig(CONFIG));
@@ -145,6 +146,27 @@ test('on the VM, random and truncated frames never fault the guard', { skip: ski
       const reason = model.decide(frame, now);
       assert.equal(action, reason === 'passed' || reason === 'allowlisted' ? XdpAction.PASS : XdpAction.DROP, `frame ${Buffer.from(frame).toString('hex')}: model ${reason}`);
     }
+  } finally {
+    guard.close();
+  }
+});
+
+test('on the VM, VLAN tags (802.1Q, 802.1ad outside 802.1Q) are looked through; a third tag is malformed', { skip: skipWithoutClang() }, () => {
+  const guard = loadGuardOnVm(loadCollectionSpec(object()));
+  try {
+    applyGuardConfig(guard.collection, loadGuardConfig(CONFIG));
+    const denied = [ipv4({ src: '192.0.2.1', dst: '10.0.0.1' }), udp({ dport: 53 })];
+    const cases: Array<[Uint8Array, number, string]> = [
+      [buildPacket(ethernet(), vlan({ id: 10 }), ...denied), XdpAction.DROP, 'denied behind 802.1Q'],
+      [buildPacket(ethernet(), vlan({ id: 10, tpid: 0x88a8 }), vlan({ id: 20 }), ...denied), XdpAction.DROP, 'denied behind QinQ'],
+      [buildPacket(ethernet(), vlan({ id: 10 }), ipv6({ src: '2001:db8:bad::1', dst: '2001:db8::1' }), udp()), XdpAction.DROP, 'IPv6 denied behind 802.1Q'],
+      [buildPacket(ethernet(), vlan({ id: 10 }), ipv4({ src: '10.99.0.1', dst: '10.0.0.1' }), udp()), XdpAction.PASS, 'allowlisted behind 802.1Q'],
+      [buildPacket(ethernet(), vlan({ id: 1, tpid: 0x88a8 }), vlan({ id: 2, tpid: 0x8100 }), vlan({ id: 3 }), ...denied), XdpAction.DROP, 'three tags'],
+      [buildPacket(ethernet(), vlan({ id: 10 }), ipv4({ src: '10.1.0.1', dst: '10.0.0.1' }), tcp({ flags: TcpFlag.SYN | TcpFlag.FIN })), XdpAction.DROP, 'SYN+FIN behind 802.1Q'],
+    ];
+    cases.forEach(([frame, action, what], n) => assert.equal(guard.run(frame, BigInt(n + 1) * 1000n), action, what));
+    const counters = readGuardCounters(guard.collection);
+    assert.deepEqual([counters.denylisted, counters.allowlisted, counters.malformed], [3n, 1n, 2n]);
   } finally {
     guard.close();
   }

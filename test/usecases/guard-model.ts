@@ -53,22 +53,30 @@ export class GuardModel {
   #decide(frame: Uint8Array, now: bigint): CounterName {
     if (frame.length < 14) return 'malformed';
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-    const etherType = view.getUint16(12);
+    const isVlan = (type: number): boolean => type === 0x8100 || type === 0x88a8;
+    let etherType = view.getUint16(12);
+    let l3 = 14;
+    for (let tags = 0; tags < 2 && isVlan(etherType); tags++) {
+      if (frame.length < l3 + 4) return 'malformed';
+      etherType = view.getUint16(l3 + 2);
+      l3 += 4;
+    }
+    if (isVlan(etherType)) return 'malformed';
     let source: Uint8Array;
     let protocol: number;
     let l4: number;
     if (etherType === 0x0800) {
-      if (frame.length < 34 || frame[14]! >> 4 !== 4 || (frame[14]! & 15) < 5) return 'malformed';
-      const headerLength = (frame[14]! & 15) * 4;
-      l4 = 14 + headerLength;
-      if (l4 > frame.length || view.getUint16(16) < headerLength) return 'malformed';
-      source = frame.slice(26, 30);
-      protocol = (view.getUint16(20) & 0x1fff) !== 0 ? 0 : frame[23]!;
+      if (frame.length < l3 + 20 || frame[l3]! >> 4 !== 4 || (frame[l3]! & 15) < 5) return 'malformed';
+      const headerLength = (frame[l3]! & 15) * 4;
+      l4 = l3 + headerLength;
+      if (l4 > frame.length || view.getUint16(l3 + 2) < headerLength) return 'malformed';
+      source = frame.slice(l3 + 12, l3 + 16);
+      protocol = (view.getUint16(l3 + 6) & 0x1fff) !== 0 ? 0 : frame[l3 + 9]!;
     } else if (etherType === 0x86dd) {
-      if (frame.length < 54 || frame[14]! >> 4 !== 6) return 'malformed';
-      l4 = 54;
-      source = frame.slice(22, 38);
-      protocol = frame[20]!;
+      if (frame.length < l3 + 40 || frame[l3]! >> 4 !== 6) return 'malformed';
+      l4 = l3 + 40;
+      source = frame.slice(l3 + 8, l3 + 24);
+      protocol = frame[l3 + 6]!;
     } else return 'passed';
     if (inPrefixes(source, this.config.allow)) return 'allowlisted';
     if (inPrefixes(source, this.config.deny)) return 'denylisted';
