@@ -16,7 +16,7 @@ import { loadVmCollection } from '../../src/vm/index.ts';
 import { loadCollection } from '../../src/kernel/index.ts';
 import { withNetworkNamespace } from '../../src/kernel/netns.ts';
 import { buildPacket, ethernet, ipv4, ipv6, payload, tcp, udp } from '../../src/net/index.ts';
-import { Balancer, buildMaglevTable, changedSlots, flowSlot, MaglevError, parseLbConfig, sizeLbSpec, type Backend, type Flow } from '../../src/tools/lb/index.ts';
+import { Balancer, buildMaglevTable, changedSlots, flowSlot, MaglevError, parseLbConfig, resolveBackend, sizeLbSpec, type Backend, type Flow } from '../../src/tools/lb/index.ts';
 import { ConfigFileError } from '../../src/tools/usecase-support/index.ts';
 import { XdpAction } from '../../src/uapi/index.ts';
 import { compileBpf } from '../support/clang.ts';
@@ -259,7 +259,11 @@ test('in the kernel across namespaces: datagrams to the VIP reach the chosen bac
     ip('-n', ns, 'addr', 'add', `10.201.${i}.2/24`, 'dev', 'e0');
     ip('-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
     execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.e0.rp_filter=0']);
-    resolved.push({ name: `be${i}`, address: `10.201.${i}.2`, localAddress: `10.201.${i}.1`, ifindex: ifindexOf(lb, `b${i}`), mac: macOf(ns, 'e0'), localMac: macOf(lb, `b${i}`) });
+    // What the balancer's configuration leaves out is read from the lb namespace: address, MAC and index of b<i>.
+    const backend = withNetworkNamespace(lb, () => resolveBackend({ name: `be${i}`, address: `10.201.${i}.2`, interface: `b${i}`, mac: macOf(ns, 'e0'), line: i }, 'lb.yaml', 'l0'));
+    assert.deepEqual(backend, { name: `be${i}`, address: `10.201.${i}.2`, localAddress: `10.201.${i}.1`, ifindex: ifindexOf(lb, `b${i}`), mac: macOf(ns, 'e0'), localMac: macOf(lb, `b${i}`) });
+    assert.throws(() => withNetworkNamespace(lb, () => resolveBackend({ name: 'x', address: `10.201.${i}.2`, interface: `b${i}`, line: 7 }, 'lb.yaml', 'l0')), /^ConfigFileError: lb\.yaml:7: backends 'x': no ARP entry for 10\.201\.\d\.2 on b\d/);
+    resolved.push(backend);
     const receiver = nodeIn(ns, RECEIVER, [VIP]);
     children.push(receiver.child);
     return receiver;

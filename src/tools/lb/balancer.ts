@@ -12,6 +12,7 @@ import type { CollectionSpec } from '../../object/index.ts';
 import { writeSpecVariable } from '../../backend/index.ts';
 import { parseIpv4, parseMac } from '../../net/index.ts';
 import { ConfigFileError } from '../usecase-support/index.ts';
+import { resolveInterface } from '../../kernel/index.ts';
 import { type BackendConfig, type LbConfig, MAX_BACKENDS, type Vip } from './config.ts';
 import { buildMaglevTable, changedSlots, MaglevError } from './maglev.ts';
 
@@ -171,7 +172,8 @@ export function resolveBackend(config: BackendConfig, file: string, lbInterface:
     const arp = readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/));
     mac = arp.find((f) => f[0] === config.address && f[5] === iface && f[3] !== '00:00:00:00:00:00')?.[3] ?? fail(`no ARP entry for ${config.address} on ${iface}: give mac, or reach it once (ping) first`);
   }
-  const ifindex = config.interface === undefined ? 0 : Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8'));
+  // if_nametoindex, not /sys/class/net: sysfs shows the namespace it was mounted in, not the caller's.
+  const ifindex = config.interface === undefined ? 0 : resolveInterface(iface).ifindex;
   return { name: config.name, address: config.address, localAddress, ifindex, mac, localMac };
 }
 
