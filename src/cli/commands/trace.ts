@@ -146,7 +146,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       signal: controller.signal,
       kernelSymbols,
       ...(options.pid !== undefined ? { pid: options.pid } : {}),
-      ...(options.verbose ? { verbose: io.stderr } : {}),
+      ...(options.verbose ? { verbose: write } : {}),
       ...(options.command !== undefined ? { startCommand: () => runCommand(options.command!) } : {}),
     });
     void session;
