@@ -27,6 +27,7 @@ export {
   type UprobeOptions,
   type XdpMode,
 } from './link.ts';
+export { closeLinksConcurrently, type CloseLinksOptions } from './detach.ts';
 export { RingBufferReader, type RecordCallback } from './ringbuf.ts';
 export { PerfEventArrayReader, type PerfReaderOptions, type PerfSample } from './perfbuf.ts';
 export { listIds, fdById, programInfo, programXlated, mapInfo, linkInfo, btfInfo, withObjectFd, enableRunTimeStats, type ProgramInfo, type MapInfo, type LinkInfo, type BtfInfo, type ObjectKind } from './info.ts';

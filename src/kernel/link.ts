@@ -34,10 +34,19 @@ export class KernelLink extends FdResource implements Link {
   protected readonly kind = 'link';
   readonly description: string;
 
+  readonly #auxiliary: OwnedFd[];
+
   /** `auxiliary` fds (the perf event of a tracepoint or uprobe link) are closed with the link. */
   constructor(fd: number, description: string, auxiliary: OwnedFd[] = []) {
     super(fd, () => auxiliary.forEach((a) => a.close()));
     this.description = description;
+    this.#auxiliary = auxiliary;
+  }
+
+  /** The link's fd and its auxiliary fds, now the caller's to close (closeLinksConcurrently). */
+  takeFds(): { link: number; auxiliary: number[] } {
+    const auxiliary = this.#auxiliary.filter((a) => !a.closed).map((a) => a.take());
+    return { link: this.disown(), auxiliary };
   }
 
   protected override describe(): string {

@@ -5,7 +5,7 @@
 import type { CollectionSpec } from '../object/index.ts';
 import { existsSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
-import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, loadCollection, possibleCpus, programInfo } from '../kernel/index.ts';
+import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, possibleCpus, programInfo } from '../kernel/index.ts';
 import { type VerifyResult, assertAccepted, verifyCollection } from '../verifier/index.ts';
 import { RINGBUF_MAP } from './codegen.ts';
 import type { CompiledProbe, CompiledScript } from './compile.ts';
@@ -22,6 +22,12 @@ export interface KernelRunOptions extends SessionOptions {
    * verifier's message, failing instruction and explanation.
    */
   verify?: boolean;
+  /**
+   * After the programs are detached, leave the kernel's slow, serial release
+   * of the probes' perf events to a background process (default true), so
+   * that exiting after hundreds of tracepoints does not take seconds.
+   */
+  releasePerfEventsInBackground?: boolean;
   /** -c: started after the probes are attached; the session ends when it resolves. */
   startCommand?: () => Promise<unknown>;
   /** -v: each program's id and verifier statistics, as bpftrace prints them, with tsbpf's verifier's. */
@@ -144,7 +150,7 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
     }
     session.begin();
     await session.loop(options.startCommand?.());
-    for (const link of links.splice(0)) link.close();
+    await closeLinksConcurrently(links.splice(0), { releasePerfEventsInBackground: options.releasePerfEventsInBackground ?? true });
     session.end();
     return session;
   } finally {
