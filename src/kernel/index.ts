@@ -38,4 +38,4 @@ export { attachFromSection, parseUprobeTarget, resolveUprobeBinary, type NoAttac
 export { withNetworkNamespace } from './netns.ts';
 export { findFunctionOffset, type SymbolLocation } from './elf-symbols.ts';
 export { tracefs, tracepointId } from './perf.ts';
-export { ElfSymbols, KernelSymbols, ProcessSymbols, formatSymbol, stackAddresses, symbolizeStack, type ResolvedSymbol } from './symbolize.ts';
+export { ElfSymbols, KernelSymbols, ProcessSymbols, ProcessSymbolsCache, formatSymbol, stackAddresses, symbolizeStack, type ResolvedSymbol } from './symbolize.ts';

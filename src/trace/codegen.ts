@@ -709,7 +709,7 @@ export class ProbeCompiler {
     const info = this.#mapFor(ref, { kind: 'aggregation', aggregation, ...(lhist ? { lhist } : {}) }, call.span);
     if (lhist && info.value.kind === 'aggregation' && JSON.stringify(info.value.lhist) !== JSON.stringify(lhist)) throw traceError(`lhist() parameters of @${ref.name} differ from an earlier assignment`, call.span);
     const key = this.#key(ref, info);
-    const operand = e.alloc(8, call.span);
+    const operand = args[0] !== undefined ? e.alloc(8, call.span) : 0;
     if (args[0] !== undefined) {
       this.#scalar(args[0]);
       e.emit(stx(Size.DW, FP, operand, R0));
@@ -724,7 +724,7 @@ export class ProbeCompiler {
     const missing = e.label();
     const done = e.label();
     e.jumpImm(JmpOp.JEQ, R0, 0, missing);
-    e.emit(ldx(Size.DW, R2, FP, operand));
+    if (args[0] !== undefined) e.emit(ldx(Size.DW, R2, FP, operand));
     switch (aggregation) {
       case 'count':
       case 'hist':
@@ -757,7 +757,7 @@ export class ProbeCompiler {
     const size = mapValueSize(info.value);
     const initial = e.alloc(size, call.span);
     e.zero(initial, size);
-    e.emit(ldx(Size.DW, R2, FP, operand));
+    if (args[0] !== undefined) e.emit(ldx(Size.DW, R2, FP, operand));
     switch (aggregation) {
       case 'count':
       case 'hist':
@@ -1506,7 +1506,8 @@ export class ProbeCompiler {
       }
       case 'builtin':
         if (expr.name === 'comm') {
-          e.zero(offset, size);
+          // bpf_get_current_comm pads its buffer with zeros itself.
+          if (size > COMM_SIZE) e.zero(offset + COMM_SIZE, size - COMM_SIZE);
           e.stackAddress(R1, offset);
           e.emit(mov64Imm(R2, Math.min(size, COMM_SIZE)));
           e.call('get_current_comm');
