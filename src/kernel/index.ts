@@ -15,6 +15,8 @@ export {
   attachUprobe,
   attachKprobe,
   attachCpuClockSampling,
+  attachPerfEventSampling,
+  type SamplingEvent,
   attachXdp,
   attachTcx,
   attachSocketFilter,
@@ -37,5 +39,5 @@ export { KsymError, POISON_CALL_KFUNC_BASE, applyKsym, kernelCompatibleBtf, reso
 export { attachFromSection, parseUprobeTarget, resolveUprobeBinary, type NoAttachPoint } from './section-attach.ts';
 export { withNetworkNamespace } from './netns.ts';
 export { findFunctionOffset, type SymbolLocation } from './elf-symbols.ts';
-export { tracefs, tracepointId } from './perf.ts';
+export { PerfType, tracefs, tracepointId } from './perf.ts';
 export { ElfSymbols, KernelSymbols, ProcessSymbols, ProcessSymbolsCache, formatSymbol, stackAddresses, symbolizeStack, type ResolvedSymbol } from './symbolize.ts';

@@ -256,8 +256,26 @@ export function attachKprobe(program: KernelProgram, options: { symbol: string; 
 
 /** Attaches a PERF_EVENT program to CPU-clock sampling at `frequency` Hz on every CPU, or on `cpus` (what profilers do). */
 export function attachCpuClockSampling(program: KernelProgram, frequency: number, cpus?: readonly number[]): LinkGroup {
-  requireType(program, [ProgramType.PERF_EVENT], 'attachCpuClockSampling');
   if (!Number.isInteger(frequency) || frequency < 1) throw new KernelArgumentError(`sampling frequency must be a positive integer (Hz), got ${frequency}`);
+  return attachPerfEventSampling(program, { type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, frequency, name: 'cpu-clock' }, cpus);
+}
+
+/** A sampling perf event: a software or hardware counter firing every `period` events, or `frequency` times a second. */
+export interface SamplingEvent {
+  type: number;
+  config: number;
+  period?: number;
+  frequency?: number;
+  /** Shown in errors and link descriptions (`page-faults`, `cycles`). */
+  name: string;
+}
+
+/** Attaches a PERF_EVENT program to a sampling perf event on every CPU (or on `cpus`), one event per CPU. */
+export function attachPerfEventSampling(program: KernelProgram, event: SamplingEvent, cpus?: readonly number[]): LinkGroup {
+  requireType(program, [ProgramType.PERF_EVENT], 'attachPerfEventSampling');
+  const rate = event.frequency ?? event.period;
+  if (rate === undefined || !Number.isInteger(rate) || rate < 1) throw new KernelArgumentError(`${event.name}: the sampling ${event.frequency !== undefined ? 'frequency' : 'period'} must be a positive integer, got ${rate}`);
+  const every = event.frequency !== undefined ? `${rate} Hz` : `every ${rate}`;
   const links: Link[] = [];
   try {
     const all = possibleCpus();
@@ -265,18 +283,15 @@ export function attachCpuClockSampling(program: KernelProgram, frequency: number
     const wrong = chosen.find((cpu) => !Number.isInteger(cpu) || cpu < 0 || cpu >= all);
     if (wrong !== undefined) throw new KernelArgumentError(`CPU ${wrong} does not exist (possible CPUs 0-${all - 1})`);
     for (const cpu of chosen) {
-      const event = perfEventOpen(
-        encodePerfAttr({ type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, samplePeriod: frequency, frequency: true }),
-        { pid: -1, cpu },
-        `cpu-clock ${frequency} Hz on CPU ${cpu}`,
-      );
-      links.push(attachToPerfEvent(program, event, `cpu-clock ${frequency} Hz on CPU ${cpu}`));
+      const description = `${event.name} ${every} on CPU ${cpu}`;
+      const fd = perfEventOpen(encodePerfAttr({ type: event.type, config: event.config, samplePeriod: rate, frequency: event.frequency !== undefined }), { pid: -1, cpu }, description);
+      links.push(attachToPerfEvent(program, fd, description));
     }
   } catch (error) {
     links.forEach((l) => l.close());
     throw error;
   }
-  return new LinkGroup(`cpu-clock sampling at ${frequency} Hz on ${links.length} CPUs`, links);
+  return new LinkGroup(`${event.name} sampling ${every} on ${links.length} CPUs`, links);
 }
 
 /** An interface index from a name (in this thread's network namespace) or an index. */

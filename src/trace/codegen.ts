@@ -6,7 +6,7 @@ import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
 import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
-import { findMember, findType, traceTypeOf, typeSize } from './kernel-types.ts';
+import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
 import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
@@ -16,7 +16,7 @@ export type EventSpec =
   | { kind: 'printf'; pieces: FormatPiece[]; args: TraceType[] }
   | { kind: 'system' | 'cat'; pieces: FormatPiece[]; args: TraceType[] }
   | { kind: 'exit' }
-  | { kind: 'print' | 'clear' | 'zero'; map: string }
+  | { kind: 'print' | 'clear' | 'zero'; map: string; top?: number }
   | { kind: 'time'; format: string }
   | { kind: 'join'; delimiter: string };
 
@@ -318,6 +318,7 @@ export class ProbeCompiler {
       if (kind === 'rawtracepoint') return UINT64;
       throw traceError(`The ${name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' probes${kind === 'tracepoint' ? ' (try to use args->... instead)' : ''}`, span);
     }
+    if (namedConstant(name) !== undefined) return INT64;
     throw traceError(`Unknown identifier: '${name}'`, span);
   }
 
@@ -394,6 +395,12 @@ export class ProbeCompiler {
       case 'ksym':
         arity(1);
         return { kind: 'ksym' };
+      case 'strftime': {
+        arity(2);
+        if (args[0]!.kind !== 'string') throw traceError('strftime() expects a format string literal as its first argument', args[0]!.span);
+        this.#requireInteger(args[1]!, 'strftime()');
+        return { kind: 'timestamp', format: args[0]!.value };
+      }
       case 'usym':
         arity(1);
         return { kind: 'usym' };
@@ -827,7 +834,7 @@ export class ProbeCompiler {
       case 'printf':
       case 'system':
       case 'cat': {
-        if (call.name !== 'printf' && !this.state.unsafe) throw traceError(`${call.name}() is an unsafe function: run with --unsafe`, call.nameSpan);
+        if (call.name === 'system' && !this.state.unsafe) throw traceError(`${call.name}() is an unsafe function: run with --unsafe`, call.nameSpan);
         const format = args[0];
         if (format?.kind !== 'string') throw traceError(`${call.name}() expects a format string literal as its first argument`, call.span);
         const pieces = parseFormat(format.value, call.span, call.name);
@@ -857,7 +864,9 @@ export class ProbeCompiler {
       case 'clear':
       case 'zero': {
         const map = args[0];
-        if (args.length !== 1 || map?.kind !== 'map' || map.keys !== undefined) {
+        const top = call.name === 'print' && args.length === 2 ? args[1]! : undefined;
+        if (top !== undefined && top.kind !== 'int') throw traceError('print(): the number of entries to print must be an integer literal', top.span);
+        if ((args.length !== 1 && top === undefined) || map?.kind !== 'map' || map.keys !== undefined) {
           if (call.name === 'print' && args.length === 1 && map !== undefined && map.kind !== 'map') {
             // print(value) prints one value as printf("%s\n") would.
             const type = this.typeOf(map);
@@ -867,7 +876,7 @@ export class ProbeCompiler {
           throw traceError(`${call.name}() expects a map without keys as its argument`, call.span);
         }
         if (!this.state.maps.has(map.name)) throw traceError(`Undefined map: @${map.name}`, map.span);
-        this.#event({ kind: call.name, map: map.name }, [], call.span);
+        this.#event({ kind: call.name, map: map.name, ...(top?.kind === 'int' ? { top: Number(top.value) } : {}) }, [], call.span);
         return;
       }
       case 'delete': {
@@ -1305,6 +1314,11 @@ export class ProbeCompiler {
       e.emit(ldx(Size.DW, R0, R6, this.#kind === 'rawtracepoint' ? index * 8 : PT_REGS_ARGS[index]!));
       return;
     }
+    const constant = namedConstant(name);
+    if (constant !== undefined) {
+      e.loadConstant(R0, constant);
+      return;
+    }
     throw new Error(`builtin ${name} has no scalar code`);
   }
 
@@ -1373,6 +1387,9 @@ export class ProbeCompiler {
     switch (call.name) {
       case 'ksym':
         this.#scalar(args[0]!);
+        return;
+      case 'strftime':
+        this.#scalar(args[1]!);
         return;
       case 'kaddr': {
         const name = (args[0] as Expr & { kind: 'string' }).value;

@@ -5,7 +5,7 @@
 import type { CollectionSpec } from '../object/index.ts';
 import { existsSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
-import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, possibleCpus, programInfo } from '../kernel/index.ts';
+import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
 import { type VerifyResult, assertAccepted, verifyCollection } from '../verifier/index.ts';
 import { RINGBUF_MAP } from './codegen.ts';
 import type { CompiledProbe, CompiledScript } from './compile.ts';
@@ -71,7 +71,9 @@ function attach(collection: KernelCollection, probe: CompiledProbe, pid: number 
     case 'profile':
       return attachCpuClockSampling(program, t.frequency ?? Math.max(1, Math.round(1e9 / t.periodNs!)));
     case 'software':
+      return attachPerfEventSampling(program, { type: PerfType.SOFTWARE, config: t.config!, period: t.count!, name: t.event! });
     case 'hardware':
+      return attachPerfEventSampling(program, { type: PerfType.HARDWARE, config: t.config!, period: t.count!, name: t.event! });
     case 'usdt':
       throw new NotSupportedError(`${t.kind} probes are not supported yet`);
   }
@@ -111,6 +113,10 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
   const kprobe = compiled.probes.find((p) => p.target.kind === 'kprobe' || p.target.kind === 'kretprobe');
   if (kprobe !== undefined && !existsSync('/sys/bus/event_source/devices/kprobe/type')) {
     throw attachFailure(kprobe, new NotSupportedError('this kernel has no kprobe PMU: CONFIG_KPROBE_EVENTS is not built in'));
+  }
+  const hardware = compiled.probes.find((p) => p.target.kind === 'hardware');
+  if (hardware !== undefined && !existsSync('/sys/bus/event_source/devices/cpu')) {
+    throw attachFailure(hardware, new NotSupportedError('this machine has no hardware performance counters (no CPU PMU in /sys/bus/event_source/devices): use a software event such as software:cpu-clock instead'));
   }
   let collection: KernelCollection;
   try {

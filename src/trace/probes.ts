@@ -20,6 +20,8 @@ export interface ProbeTarget {
   periodNs?: number;
   frequency?: number;
   count?: number;
+  /** software/hardware: the PERF_COUNT_SW_* / PERF_COUNT_HW_* counter. */
+  config?: number;
 }
 
 const ALIASES: Record<string, ProbeKind> = {
@@ -139,14 +141,53 @@ export function expandAttachPoint(point: AttachPoint, root = TRACEFS_ROOT): Prob
     case 'software':
     case 'hardware': {
       if (parts.length < 2 || parts[1] === '') fail(`${kind} probes need an event: ${kind}:event:count`);
-      const count = parts[2] !== undefined && parts[2] !== '' ? Number(parts[2]) : undefined;
-      if (count !== undefined && !(Number.isInteger(count) && count > 0)) fail(`${kind} count must be a positive integer`);
-      return [{ kind, name: `${kind}:${parts[1]}:${count ?? ''}`, event: parts[1]!, ...(count !== undefined ? { count } : {}) }];
+      const table = kind === 'software' ? SOFTWARE_EVENTS : HARDWARE_EVENTS;
+      const known = table.find((e) => e.names.includes(parts[1]!));
+      if (known === undefined) fail(`unknown ${kind} event '${parts[1]}': one of ${table.map((e) => e.names[0]).join(', ')}`);
+      const count = parts[2] !== undefined && parts[2] !== '' ? Number(parts[2]) : known!.defaultCount;
+      if (!(Number.isInteger(count) && count > 0)) fail(`${kind} count must be a positive integer`);
+      return [{ kind, name: `${kind}:${parts[1]}:${parts[2] ?? ''}`, event: parts[1]!, count, config: known!.config }];
     }
     case 'usdt':
       return fail('usdt probes are not supported yet');
   }
 }
+
+/** A perf counter `software:NAME:count` / `hardware:NAME:count` samples: its names, PERF_COUNT_* config and bpftrace's default count. */
+interface PerfCounter {
+  names: string[];
+  config: number;
+  defaultCount: number;
+}
+
+/** PERF_TYPE_SOFTWARE counters, with bpftrace's names and default sampling counts. */
+const SOFTWARE_EVENTS: readonly PerfCounter[] = [
+  { names: ['cpu-clock', 'cpu'], config: 0, defaultCount: 1_000_000 },
+  { names: ['task-clock'], config: 1, defaultCount: 1_000_000 },
+  { names: ['page-faults', 'faults'], config: 2, defaultCount: 100 },
+  { names: ['context-switches', 'cs'], config: 3, defaultCount: 1000 },
+  { names: ['cpu-migrations'], config: 4, defaultCount: 1 },
+  { names: ['minor-faults'], config: 5, defaultCount: 100 },
+  { names: ['major-faults'], config: 6, defaultCount: 1 },
+  { names: ['alignment-faults'], config: 7, defaultCount: 1 },
+  { names: ['emulation-faults'], config: 8, defaultCount: 1 },
+  { names: ['dummy'], config: 9, defaultCount: 1 },
+  { names: ['bpf-output'], config: 10, defaultCount: 1 },
+];
+
+/** PERF_TYPE_HARDWARE counters (they need a hardware PMU). */
+const HARDWARE_EVENTS: readonly PerfCounter[] = [
+  { names: ['cpu-cycles', 'cycles'], config: 0, defaultCount: 1_000_000 },
+  { names: ['instructions'], config: 1, defaultCount: 1_000_000 },
+  { names: ['cache-references'], config: 2, defaultCount: 1_000_000 },
+  { names: ['cache-misses'], config: 3, defaultCount: 1_000_000 },
+  { names: ['branch-instructions', 'branches'], config: 4, defaultCount: 100_000 },
+  { names: ['branch-misses'], config: 5, defaultCount: 100_000 },
+  { names: ['bus-cycles'], config: 6, defaultCount: 100_000 },
+  { names: ['frontend-stalls'], config: 7, defaultCount: 1_000_000 },
+  { names: ['backend-stalls'], config: 8, defaultCount: 1_000_000 },
+  { names: ['ref-cycles'], config: 9, defaultCount: 1_000_000 },
+];
 
 /**
  * Tracepoints that observe what a kprobe on a common kernel function

@@ -81,6 +81,7 @@ export class TraceSession {
       stack: (id, pid) => this.#stack(id, pid, symbolize),
       kernelSymbol: (address, withOffset) => symbolize(address, undefined, withOffset),
       userSymbol: (address, pid, withOffset) => symbolize(address, pid, withOffset),
+      timestamp: (monotonicNs, format) => strftime(format, wallClock(monotonicNs)),
     };
   }
 
@@ -162,7 +163,7 @@ export class TraceSession {
         this.#exited = true;
         return;
       case 'print':
-        this.#printMap(this.compiled.maps.get(event.map)!);
+        this.#printMap(this.compiled.maps.get(event.map)!, event.top);
         return;
       case 'clear':
       case 'zero':
@@ -193,9 +194,10 @@ export class TraceSession {
     return { info, entries };
   }
 
-  #printMap(info: MapInfo): void {
-    const entries = this.readMap(info);
-    this.options.write(this.options.format === 'json' ? formatMapJson(entries, this.#symbols) : formatMapText(entries, this.#symbols));
+  #printMap(info: MapInfo, top?: number): void {
+    const entries = { ...this.readMap(info), ...(top !== undefined && top > 0 ? { top } : {}) };
+    // bpftrace 0.17 ends a print with a count of entries with an empty line.
+    this.options.write(this.options.format === 'json' ? formatMapJson(entries, this.#symbols) : `${formatMapText(entries, this.#symbols)}${top !== undefined ? '\n' : ''}`);
   }
 
   #clearMap(info: MapInfo, zero: boolean): void {
@@ -292,6 +294,12 @@ const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
 /** The strftime conversions time() formats use, in local time. */
+/** The wall-clock time of a CLOCK_MONOTONIC instant (process.hrtime is CLOCK_MONOTONIC). */
+function wallClock(monotonicNs: bigint): Date {
+  const nowNs = process.hrtime.bigint();
+  return new Date(Date.now() - Number((nowNs - monotonicNs) / 1_000_000n));
+}
+
 export function strftime(format: string, date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');
   return format.replace(/%([a-zA-Z%])/g, (whole, c: string) => {

@@ -112,6 +112,18 @@ describe('tsbpf trace in the kernel: the seed one-liners', { skip }, () => {
     assert.match(out, /^\d+ +echo tsbpf-readline$/m);
   });
 
+  it('software:cs:1 and software:cpu-migrations count their events; hardware: names the missing PMU', async () => {
+    const out = await traceWhile('software:cs:1 { @cs = count(); } software:page-faults:1 { @faults[comm] = count(); }', () => run('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=50']));
+    assert.match(out, /^@cs: [1-9]\d*$/m);
+    assert.match(out, /^@faults\[dd\]: [1-9]\d*$/m);
+    if (!existsSync('/sys/bus/event_source/devices/cpu')) {
+      await assert.rejects(
+        runInKernel(compileScript('hardware:cycles:1000000 { @ = count(); }'), { write: () => {}, format: 'text' }),
+        (error: unknown) => error instanceof TraceRuntimeError && /^hardware:cycles:1000000: cannot attach: this machine has no hardware performance counters/.test(error.message),
+      );
+    }
+  });
+
   it('kprobe scripts compile; attaching names the tracepoint to use instead', async () => {
     const compiled = compileScript('kprobe:tcp_connect { @ = count(); }');
     await assert.rejects(
