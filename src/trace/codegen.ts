@@ -73,6 +73,15 @@ export function kernelMapName(name: string): string {
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19 };
 
+/** The BTF id of a kernel struct or union, or undefined (also when the kernel has no BTF). */
+function kernelTypeId(name: string): number | undefined {
+  try {
+    return findType(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Field type of a tracepoint format as a bpftrace type. */
 export function fieldType(field: TracepointField, userPointers: boolean): TraceType {
   if (field.dataLoc) return { kind: 'string', size: STRING_SIZE };
@@ -81,7 +90,13 @@ export function fieldType(field: TracepointField, userPointers: boolean): TraceT
     if (/\bchar$/.test(base)) return { kind: 'string', size: field.arrayLength };
     return { kind: 'tuple', elements: [] }; // arrays are read element by element or whole by ntop()
   }
-  if (base.includes('*')) return { kind: 'pointer', pointee: base.replace(/\*\s*$/, '').trim(), user: userPointers };
+  if (base.includes('*')) {
+    const pointee = base.replace(/\*\s*$/, '').trim();
+    // `struct __kernel_timespec * rqtp`: fields through it come from kernel BTF (naptime.bt's args->rqtp->tv_sec).
+    const record = /^(?:const\s+)?((?:struct|union)\s+\w+)$/.exec(pointee)?.[1];
+    const btfId = record !== undefined ? kernelTypeId(record) : undefined;
+    return { kind: 'pointer', pointee, user: userPointers, ...(btfId !== undefined ? { btfId } : {}) };
+  }
   const size = field.size === 1 || field.size === 2 || field.size === 4 ? field.size : 8;
   return { kind: 'int', bits: (size * 8) as 8 | 16 | 32 | 64, signed: field.signed };
 }
@@ -128,8 +143,9 @@ export class ProbeCompiler {
           case 'assign':
             this.#scanExpr(s.value);
             if (s.target.kind === 'var') {
-              const type = s.op === 'declare' ? INT64 : s.op === '=' ? this.typeOf(s.value) : INT64;
-              this.#declare(s.target, type);
+              const target = s.target;
+              // While learning, a value that reads a map not yet learned leaves the variable for a later round.
+              this.#whileLearning(() => this.#declare(target, s.op === '=' ? this.typeOf(s.value) : INT64));
             } else {
               s.target.keys?.forEach((k) => this.#scanExpr(k));
             }
@@ -446,12 +462,22 @@ export class ProbeCompiler {
   #statements(statements: Statement[]): void {
     for (const s of statements) {
       const mark = this.#e.stackMark;
-      try {
-        this.#statement(s);
-      } catch (error) {
-        if (!(this.state.learning && error instanceof TraceError)) throw error;
-      }
+      this.#whileLearning(() => this.#statement(s));
       this.#e.release(mark);
+    }
+  }
+
+  /**
+   * Runs `generate`; in the learning pass an error is ignored, so that a
+   * condition reading a map that its own body assigns first
+   * (`if (@birth[$sk] == 0) { @birth[$sk] = nsecs; }`) does not hide that
+   * assignment.
+   */
+  #whileLearning(generate: () => void): void {
+    try {
+      generate();
+    } catch (error) {
+      if (!(this.state.learning && error instanceof TraceError)) throw error;
     }
   }
 
@@ -470,7 +496,7 @@ export class ProbeCompiler {
       case 'if': {
         const otherwise = e.label();
         const end = e.label();
-        this.#condition(s.condition, otherwise);
+        this.#whileLearning(() => this.#condition(s.condition, otherwise));
         this.#statements(s.then);
         if (s.otherwise !== undefined) e.goto(end);
         e.place(otherwise);
@@ -482,7 +508,7 @@ export class ProbeCompiler {
         const top = e.label();
         const end = e.label();
         e.place(top);
-        this.#condition(s.condition, end);
+        this.#whileLearning(() => this.#condition(s.condition, end));
         this.#loops.push({ breakLabel: end, continueLabel: top });
         this.#statements(s.body);
         this.#loops.pop();
@@ -543,7 +569,9 @@ export class ProbeCompiler {
 
   #assignVar(target: VarRef, op: string, value: Expr): void {
     const e = this.#e;
-    const v = this.#vars.get(target.name)!;
+    const v = this.#vars.get(target.name);
+    // Only while learning: a variable whose value reads a map not learned yet is not declared.
+    if (v === undefined) throw traceError(`Undefined or undeclared variable: $${target.name}`, target.span);
     if (op === '=' || op === 'declare') {
       if (op === 'declare') return;
       const type = this.typeOf(value);
@@ -1638,6 +1666,15 @@ export class ProbeCompiler {
       return;
     }
     const type = this.typeOf(address);
+    if (address.kind === 'field' && type.kind === 'string' && (type.size === 4 || type.size === 16)) {
+      // A kernel struct's byte array (`skc_v6_daddr.in6_u.u6_addr8`): the BTF field's address.
+      const base = this.typeOf(address.base);
+      this.#fieldAddress(address);
+      e.emit(st(Size.DW, FP, offset, type.size === 4 ? 2 : 10), mov64Reg(R3, R0), mov64Imm(R2, type.size));
+      e.stackAddress(R1, offset + 8);
+      e.call((base.kind === 'pointer' || base.kind === 'record') && base.user ? 'probe_read_user' : 'probe_read_kernel');
+      return;
+    }
     if (!isInteger(type)) throw traceError(`ntop() expects an integer or an address array, got '${typeName(type)}'`, address.span);
     this.#scalar(address);
     e.emit(stx(Size.W, FP, offset + 8, R0), st(Size.DW, FP, offset, 2));

@@ -196,8 +196,14 @@ export class TraceSession {
 
   #printMap(info: MapInfo, top?: number): void {
     const entries = { ...this.readMap(info), ...(top !== undefined && top > 0 ? { top } : {}) };
-    // bpftrace 0.17 ends a print with a count of entries with an empty line.
-    this.options.write(this.options.format === 'json' ? formatMapJson(entries, this.#symbols) : `${formatMapText(entries, this.#symbols)}${top !== undefined ? '\n' : ''}`);
+    if (this.options.format === 'json') {
+      this.options.write(formatMapJson(entries, this.#symbols));
+      return;
+    }
+    // bpftrace 0.17 prints an empty map as an empty line, except a count or sum without keys, which reads as 0.
+    const value = info.value;
+    const zero = info.keys === undefined && value.kind === 'aggregation' && (value.aggregation === 'count' || value.aggregation === 'sum');
+    this.options.write(formatMapText(entries, this.#symbols) || (zero ? `@${info.name}: 0\n` : '\n'));
   }
 
   #clearMap(info: MapInfo, zero: boolean): void {
@@ -293,12 +299,13 @@ export class TraceSession {
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
-/** The strftime conversions time() formats use, in local time. */
 /** The wall-clock time of a CLOCK_MONOTONIC instant (process.hrtime is CLOCK_MONOTONIC). */
 function wallClock(monotonicNs: bigint): Date {
   const nowNs = process.hrtime.bigint();
   return new Date(Date.now() - Number((nowNs - monotonicNs) / 1_000_000n));
 }
+
+/** The strftime conversions time() formats use, in local time. */
 
 export function strftime(format: string, date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');
