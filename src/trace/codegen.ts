@@ -277,6 +277,7 @@ export class ProbeCompiler {
         return { kind: 'int', bits: integer.bits, signed: expr.type.base.startsWith('unsigned') ? false : integer.signed };
       }
       case 'sizeof':
+      case 'offsetof':
         return UINT64;
       case 'tuple':
         return { kind: 'tuple', elements: expr.elements.map((e) => this.typeOf(e)) };
@@ -366,6 +367,20 @@ export class ProbeCompiler {
     throw traceError(`Can not access field '${expr.field}' on expression of type '${typeName(base)}'`, expr.span);
   }
 
+  /** The byte offset of a (nested) field of a kernel struct or union, from BTF. */
+  #offsetOf(expr: Expr & { kind: 'offsetof' }): number {
+    if (expr.type.pointer > 0 || !/^(struct|union) /.test(expr.type.base)) throw traceError(`offsetof() expects a struct or union type, got '${expr.type.base}${' *'.repeat(expr.type.pointer)}'`, expr.type.span);
+    let btfId = (this.#structPointer(expr.type.base, false, expr.type.span) as { btfId: number }).btfId;
+    let offset = 0;
+    for (const field of expr.fields) {
+      const found = findMember(btfId, field.name);
+      if (typeof found === 'string') throw traceError(found, field.span);
+      offset += found.offset;
+      btfId = found.member.type;
+    }
+    return offset;
+  }
+
   /** A pointer to kernel struct `name` from BTF. */
   #structPointer(name: string, user: boolean, span: SourceSpan): TraceType {
     const btfId = findType(name);
@@ -430,6 +445,16 @@ export class ProbeCompiler {
       case 'strncmp':
         arity(3);
         return INT64;
+      case 'strcontains': {
+        arity(2);
+        const haystack = this.typeOf(args[0]!);
+        if (haystack.kind !== 'string') throw traceError(`strcontains() expects a string to search, got '${typeName(haystack)}'`, args[0]!.span);
+        if (args[1]!.kind !== 'string') throw traceError('strcontains() expects a string literal to look for', args[1]!.span);
+        return INT64;
+      }
+      case 'path':
+        if (this.#kind !== 'fentry' && this.#kind !== 'fexit') throw traceError(`path() can only be used with fentry/fexit probes (bpf_d_path), not '${this.#kind}' probes`, expr.span);
+        throw traceError('path() needs BPF trampolines (fentry/fexit), which this kernel refuses: print the dentry name instead, str(((struct path *)arg)->dentry->d_name.name)', expr.span);
       case 'has_key':
         if (args.length < 2) throw traceError('has_key() requires a map and a key', expr.span);
         return INT64;
@@ -1205,6 +1230,9 @@ export class ProbeCompiler {
         if (type.kind === 'int' && type.bits < 64) this.#truncate(type.bits, type.signed);
         return;
       }
+      case 'offsetof':
+        e.loadConstant(R0, BigInt(this.#offsetOf(expr)));
+        return;
       case 'sizeof': {
         if (expr.type !== undefined) {
           const integer = INTEGER_TYPES[expr.type.base.replace(/^unsigned /, '')];
@@ -1437,6 +1465,9 @@ export class ProbeCompiler {
         this.#booleanFromJump(JmpOp.JNE);
         return;
       }
+      case 'strcontains':
+        this.#strcontains(args[0]!, (args[1] as Expr & { kind: 'string' }).value, call.span);
+        return;
       case 'strncmp': {
         const n = args[2]!;
         if (n.kind !== 'int') throw traceError('strncmp() length must be an integer literal', n.span);
@@ -1461,6 +1492,42 @@ export class ProbeCompiler {
       default:
         throw traceError(`${call.name}() does not return an integer`, call.span);
     }
+  }
+
+  /**
+   * R0 = 1 when `needle` occurs in the string `haystack`, else 0. The search
+   * is unrolled over every start position (strings are at most 64 bytes),
+   * so it needs no loop and no variable stack offsets.
+   */
+  #strcontains(haystack: Expr, needle: string, span: SourceSpan): void {
+    const e = this.#e;
+    const bytes = new TextEncoder().encode(needle);
+    const size = (this.typeOf(haystack) as { size: number }).size;
+    const at = e.alloc(sizeOf(this.typeOf(haystack)), span);
+    this.#into(haystack, at);
+    const found = e.label();
+    const done = e.label();
+    e.emit(mov64Imm(R0, 0));
+    if (bytes.length === 0) {
+      e.emit(mov64Imm(R0, 1));
+      return;
+    }
+    for (let start = 0; start + bytes.length <= size; start++) {
+      const next = e.label();
+      // The haystack ends at its first NUL: no match can start there or later.
+      e.emit(ldx(Size.B, R1, FP, at + start));
+      e.jumpImm(JmpOp.JEQ, R1, 0, done);
+      bytes.forEach((byte, k) => {
+        if (k > 0) e.emit(ldx(Size.B, R1, FP, at + start + k));
+        e.jumpImm(JmpOp.JNE, R1, byte, next);
+      });
+      e.goto(found);
+      e.place(next);
+    }
+    e.goto(done);
+    e.place(found);
+    e.emit(mov64Imm(R0, 1));
+    e.place(done);
   }
 
   // ---------------------------------------------------------------- values in memory

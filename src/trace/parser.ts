@@ -299,6 +299,12 @@ class Parser {
     return this.#postfix();
   }
 
+  #fieldName(): { name: string; span: SourceSpan } {
+    const name = this.#next();
+    if (name.kind !== 'ident') throw this.#unexpected(name, 'a field name');
+    return { name: name.text, span: name.span };
+  }
+
   #postfix(): Expr {
     let expr = this.#primary();
     while (true) {
@@ -397,6 +403,19 @@ class Parser {
       const operand = type === undefined ? this.#expression() : undefined;
       const close = this.#expect(')');
       return { kind: 'sizeof', type, operand, span: join(t.span, close.span) };
+    }
+    if (t.text === 'offsetof' && this.#is('(')) {
+      this.#expect('(');
+      const type = this.#typeName();
+      if (type === undefined) throw traceError('offsetof() expects a struct type first: offsetof(struct x, field)', this.#peek().span);
+      this.#expect(',');
+      const fields = [this.#fieldName()];
+      while (this.#is('.')) {
+        this.#next();
+        fields.push(this.#fieldName());
+      }
+      const close = this.#expect(')');
+      return { kind: 'offsetof', type, fields, span: join(t.span, close.span) };
     }
     if (this.#is('(')) {
       this.#next();

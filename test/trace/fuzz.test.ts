@@ -15,7 +15,7 @@ const SEEDS = [
   'tracepoint:syscalls:sys_enter_openat { for ($i : 0..4) { if ($i == 2) { break; } @r[$i] = (uint8)$i << 2; } unroll(2) { @c++; } @d -= 1; }',
 ];
 
-const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:'];
+const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:', 'offsetof(struct sock, ', 'strcontains(', 'strftime("%H", ', 'software:cs:', 'print(@x, '];
 
 /** Inserts, deletes, duplicates and swaps pieces of a seed script. */
 function mutate(source: string, random: () => number): string {

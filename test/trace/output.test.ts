@@ -82,6 +82,16 @@ describe('trace output, byte for byte against bpftrace 0.17 (on the VM)', () => 
     assert.equal(out, 'Attaching 1 probe...\n1\n\n\n@b: 5\n');
   });
 
+  it('strcontains() finds a literal anywhere in a string, stopping at its end', async () => {
+    const out = await runOnVm('BEGIN { printf("%d %d %d %d %d\\n", strcontains("hello world", "o w"), strcontains(comm, "ster"), strcontains("hello", "low"), strcontains("ab\\0cd", "cd"), strcontains("ab", "")); exit(); }');
+    assert.equal(out, 'Attaching 1 probe...\n1 1 0 0 1\n\n\n');
+  });
+
+  it('offsetof() of kernel struct fields, nested with .', { skip: skipWithoutKernel() }, async () => {
+    const out = await runOnVm('BEGIN { printf("%d %d\\n", offsetof(struct sock, __sk_common.skc_family) == offsetof(struct sock_common, skc_family), offsetof(struct list_head, prev)); exit(); }');
+    assert.equal(out, 'Attaching 1 probe...\n1 8\n\n\n');
+  });
+
   it('printf integer conversions follow C varargs as bpftrace passes them', async () => {
     const out = await runOnVm('BEGIN { printf("%d|%ld|%x|%lx|%08.3d|%+d|%#o|%hhu|%c%c\\n", -1, -1, -1, -1, 42, 5, 8, 257, 72, 105); exit(); }');
     assert.equal(out, 'Attaching 1 probe...\n-1|-1|ffffffff|ffffffffffffffff|     042|+5|010|1|Hi\n\n\n');
