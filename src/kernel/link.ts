@@ -220,7 +220,16 @@ export interface UprobeOptions {
   pid?: number;
   retprobe?: boolean;
   cookie?: bigint;
+  /**
+   * File offset of a USDT semaphore (a u16 the probed program tests before
+   * preparing a probe's arguments): the kernel increments it in every
+   * process mapping the file while the uprobe is attached.
+   */
+  refCounterOffset?: number;
 }
+
+/** Bit of a uprobe perf event's config where the semaphore offset starts (PERF_UPROBE_REF_CTR_OFFSET_SHIFT). */
+const REF_CTR_OFFSET_SHIFT = 32n;
 
 /** Attaches a KPROBE-type program as a uprobe or uretprobe. */
 export function attachUprobe(program: KernelProgram, options: UprobeOptions): KernelLink {
@@ -233,7 +242,7 @@ export function attachUprobe(program: KernelProgram, options: UprobeOptions): Ke
   const pathAddress = scratch.put(options.path);
   const what = `${options.retprobe ? 'uretprobe' : 'uprobe'} ${options.path}:${options.symbol ?? ''}+0x${offset.toString(16)}${options.pid !== undefined ? ` pid ${options.pid}` : ''}`;
   const event = perfEventOpen(
-    encodePerfAttr({ type: pmu.type, config: options.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n, config1: pathAddress, config2: offset, samplePeriod: 1 }),
+    encodePerfAttr({ type: pmu.type, config: (options.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n) | (BigInt(options.refCounterOffset ?? 0) << REF_CTR_OFFSET_SHIFT), config1: pathAddress, config2: offset, samplePeriod: 1 }),
     options.pid !== undefined ? { pid: options.pid, cpu: -1 } : { pid: -1, cpu: 0 },
     what,
   );

@@ -7,6 +7,7 @@ import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, 
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
 import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
+import type { UsdtArgument } from './usdt.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
 import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
@@ -333,6 +334,12 @@ export class ProbeCompiler {
         return UINT64;
       }
       if (kind === 'rawtracepoint') return UINT64;
+      if (kind === 'usdt') {
+        const usdt = this.context.target.usdt!;
+        const spec = usdt.args[index];
+        if (spec === undefined) throw traceError(`usdt probe ${usdt.provider}:${usdt.name} has ${usdt.args.length} argument${usdt.args.length === 1 ? '' : 's'} (arg0-arg${usdt.args.length - 1})`, span);
+        return { kind: 'int', bits: (spec.size * 8) as 8 | 16 | 32 | 64, signed: spec.signed };
+      }
       throw traceError(`The ${name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' probes${kind === 'tracepoint' ? ' (try to use args->... instead)' : ''}`, span);
     }
     if (namedConstant(name) !== undefined) return INT64;
@@ -1367,7 +1374,8 @@ export class ProbeCompiler {
     const arg = /^arg(\d+)$/.exec(name);
     if (arg !== null) {
       const index = Number(arg[1]);
-      e.emit(ldx(Size.DW, R0, R6, this.#kind === 'rawtracepoint' ? index * 8 : PT_REGS_ARGS[index]!));
+      if (this.#kind === 'usdt') this.#usdtArgument(this.context.target.usdt!.args[index]!);
+      else e.emit(ldx(Size.DW, R0, R6, this.#kind === 'rawtracepoint' ? index * 8 : PT_REGS_ARGS[index]!));
       return;
     }
     const constant = namedConstant(name);
@@ -1427,6 +1435,22 @@ export class ProbeCompiler {
   }
 
   /** R0 = the `size`-byte value at address `reg`, read with probe_read (0 when unreadable). */
+  /** R0 = a USDT argument: a register, user memory at a register plus a displacement, or a constant, at its size and signedness. */
+  #usdtArgument(spec: UsdtArgument): void {
+    const e = this.#e;
+    const location = spec.location;
+    if (location.kind === 'constant') {
+      e.loadConstant(R0, location.value);
+      return;
+    }
+    e.emit(ldx(Size.DW, R0, R6, location.ptRegsOffset));
+    if (location.kind === 'memory') {
+      e.emit(alu64Imm(AluOp.ADD, R0, location.displacement));
+      this.#readPointer(R0, spec.size, { kind: 'pointer', pointee: '', user: true });
+    }
+    if (spec.size < 8) this.#truncate(spec.size * 8, spec.signed);
+  }
+
   #readPointer(reg: number, size: number, pointer: TraceType): void {
     const e = this.#e;
     const slot = e.alloc(8, undefined);

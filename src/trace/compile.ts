@@ -71,9 +71,10 @@ function programType(target: ProbeTarget, raw = false): { type: ProgramType; sec
       return { type: ProgramType.RAW_TRACEPOINT, section: 'raw_tp' };
     case 'uprobe':
     case 'uretprobe':
+    case 'usdt':
     case 'kprobe':
     case 'kretprobe':
-      return { type: ProgramType.KPROBE, section: target.kind === 'uprobe' || target.kind === 'uretprobe' ? 'uprobe' : 'kprobe' };
+      return { type: ProgramType.KPROBE, section: target.kind === 'kprobe' || target.kind === 'kretprobe' ? 'kprobe' : 'uprobe' };
     case 'fentry':
     case 'fexit':
       return { type: ProgramType.TRACING, section: `${target.kind}/${target.symbol}` };
@@ -81,8 +82,6 @@ function programType(target: ProbeTarget, raw = false): { type: ProgramType; sec
     case 'software':
     case 'hardware':
       return { type: ProgramType.PERF_EVENT, section: 'perf_event' };
-    case 'usdt':
-      throw new Error('usdt probes are refused at expansion');
   }
 }
 

@@ -75,7 +75,7 @@ function attach(collection: KernelCollection, probe: CompiledProbe, pid: number 
     case 'hardware':
       return attachPerfEventSampling(program, { type: PerfType.HARDWARE, config: t.config!, period: t.count!, name: t.event! });
     case 'usdt':
-      throw new NotSupportedError(`${t.kind} probes are not supported yet`);
+      return attachUprobe(program, { path: t.path!, offset: t.offset!, ...(t.usdt!.semaphoreOffset !== undefined ? { refCounterOffset: t.usdt!.semaphoreOffset } : {}), ...(pid !== undefined ? { pid } : {}) });
   }
 }
 
@@ -145,6 +145,8 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
     if (options.verbose) {
       for (const [name, program] of Object.entries(collection.programs)) options.verbose(verifierStatistics(program, verified[name]));
     }
+    // As bpftrace: BEGIN runs before the other probes are attached, so its output (a tool's header) comes first.
+    session.begin();
     for (const probe of compiled.probes) {
       try {
         const link = attach(collection, probe, options.pid);
@@ -154,7 +156,6 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
         throw error;
       }
     }
-    session.begin();
     await session.loop(options.startCommand?.());
     await closeLinksConcurrently(links.splice(0), { releasePerfEventsInBackground: options.releasePerfEventsInBackground ?? true });
     session.end();

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import type { AttachPoint } from './ast.ts';
 import { traceError } from './errors.ts';
+import { type UsdtProbe, UsdtError, readUsdtProbes } from './usdt.ts';
 
 export type ProbeKind =
   | 'begin' | 'end' | 'tracepoint' | 'rawtracepoint' | 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'fentry' | 'fexit' | 'profile' | 'interval' | 'software' | 'hardware' | 'usdt';
@@ -22,6 +23,8 @@ export interface ProbeTarget {
   count?: number;
   /** software/hardware: the PERF_COUNT_SW_* / PERF_COUNT_HW_* counter. */
   config?: number;
+  /** usdt: the probe from the binary's notes (location, semaphore, arguments). */
+  usdt?: UsdtProbe;
 }
 
 const ALIASES: Record<string, ProbeKind> = {
@@ -148,8 +151,22 @@ export function expandAttachPoint(point: AttachPoint, root = TRACEFS_ROOT): Prob
       if (!(Number.isInteger(count) && count > 0)) fail(`${kind} count must be a positive integer`);
       return [{ kind, name: `${kind}:${parts[1]}:${parts[2] ?? ''}`, event: parts[1]!, count, config: known!.config }];
     }
-    case 'usdt':
-      return fail('usdt probes are not supported yet');
+    case 'usdt': {
+      // usdt:binary:provider:name or usdt:binary:name; * and ? match in provider and name.
+      if ((parts.length !== 3 && parts.length !== 4) || parts.slice(1).some((p) => p === '')) fail('usdt probes need a binary and a probe: usdt:/path/to/binary:provider:name');
+      const path = resolveBinary(parts[1]!) ?? fail(`${parts[1]}: no such binary or library`);
+      const [providerPattern, namePattern] = parts.length === 4 ? [parts[2]!, parts[3]!] : ['*', parts[2]!];
+      let notes: UsdtProbe[];
+      try {
+        notes = readUsdtProbes(path);
+      } catch (error) {
+        if (error instanceof UsdtError) fail(error.message);
+        throw error;
+      }
+      const matches = notes.filter((n) => wildcard(providerPattern).test(n.provider) && wildcard(namePattern).test(n.name));
+      if (matches.length === 0) fail(`${path} has no USDT probe ${providerPattern}:${namePattern}${notes.length === 0 ? ' (it has no .note.stapsdt notes)' : ''}`);
+      return matches.map((usdt) => ({ kind, name: `usdt:${path}:${usdt.provider}:${usdt.name}`, path, offset: usdt.offset, usdt }));
+    }
   }
 }
 

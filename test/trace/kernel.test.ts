@@ -124,6 +124,13 @@ describe('tsbpf trace in the kernel: the seed one-liners', { skip }, () => {
     }
   });
 
+  it('usdt: python3\'s function__entry (semaphore-guarded) with its arguments read from registers', async () => {
+    // CPython 3.11 inlines Python-to-Python calls and fires function__entry for them only while its line probe is enabled too.
+    const script = 'usdt:/usr/bin/python3:python:function__entry /str(arg1) == "tsbpf_usdt_probe"/ { printf("%s line %d\\n", str(arg1), arg2); } usdt:/usr/bin/python3:python:line { @lines = count(); }';
+    const out = await traceWhile(script, () => run('/usr/bin/python3', ['-c', 'def tsbpf_usdt_probe(x):\n    pass\nlist(map(tsbpf_usdt_probe, [1, 2]))']));
+    assert.equal(out.match(/^tsbpf_usdt_probe line 1$/gm)?.length, 2, out);
+  });
+
   it('kprobe scripts compile; attaching names the tracepoint to use instead', async () => {
     const compiled = compileScript('kprobe:tcp_connect { @ = count(); }');
     await assert.rejects(

@@ -48,6 +48,9 @@ export const TEST_SCRIPTS: readonly string[] = [
   'kprobe:tcp_connect { @ = count(); }',
   'BEGIN { printf("hello %s\\n", str($1)); @n = $1; exit(); }',
   'tracepoint:syscalls:sys_enter_execve /comm == "sh"/ { join(args->argv); }',
+  'software:cs:1 { @cs = count(); } software:page-faults:1 { @faults[comm] = count(); }',
+  'usdt:/usr/bin/python3:python:function__entry /str(arg1) == "tsbpf_usdt_probe"/ { printf("%s line %d\\n", str(arg1), arg2); } usdt:/usr/bin/python3:python:line { @lines = count(); }',
+  'tracepoint:syscalls:sys_enter_openat /strcontains(str(args->filename), "hostname")/ { printf("%s %s\\n", strftime("%H:%M:%S", nsecs), str(args->filename)); }',
 ];
 
 /** The tools of Debian's bpftrace package (/usr/sbin/*.bt) as [name, path]; CI installs the package. */
