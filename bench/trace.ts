@@ -8,7 +8,7 @@
  *   printf: tracepoint:syscalls:sys_enter_getppid { printf("%d %s\n", pid, comm); }
  * (printf output is consumed and discarded, as `> /dev/null` would).
  * Then start-up and exit of the 361-probe wildcard through the CLI
- * (`tsbpf trace -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }' -c true`)
+ * (`tsbpf trace -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }' -c /bin/true`)
  * against the same bpftrace command: wall-clock from spawn to the
  * "Attaching" line and from there to the process's exit.
  *
@@ -123,10 +123,10 @@ const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 
 async function wildcardStartAndExit(withBpftrace: boolean): Promise<void> {
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-  const ours = await timeStartAndExit(process.execPath, ['--import', 'tsx', CLI, 'trace', '-e', WILDCARD, '-c', 'true']);
-  let line = `wildcard (${WILDCARD}, -c true): tsbpf start to "Attaching" ${seconds(ours.attaching)}, then attach + run + detach + exit ${seconds(ours.exit)} (exit code ${ours.code})`;
+  const ours = await timeStartAndExit(process.execPath, ['--import', 'tsx', CLI, 'trace', '-e', WILDCARD, '-c', '/bin/true']);
+  let line = `wildcard (${WILDCARD}, -c /bin/true): tsbpf start to "Attaching" ${seconds(ours.attaching)}, then attach + run + detach + exit ${seconds(ours.exit)} (exit code ${ours.code})`;
   if (withBpftrace) {
-    const theirs = await timeStartAndExit('bpftrace', ['-e', WILDCARD, '-c', 'true']);
+    const theirs = await timeStartAndExit('bpftrace', ['-e', WILDCARD, '-c', '/bin/true']);
     line += `; bpftrace ${seconds(theirs.attaching)}, then ${seconds(theirs.exit)} (exit code ${theirs.code}); total tsbpf/bpftrace ${((ours.attaching + ours.exit) / (theirs.attaching + theirs.exit)).toFixed(3)}`;
   }
   console.log(line);

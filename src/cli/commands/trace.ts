@@ -21,7 +21,7 @@ options:
   -o FILE      write the output to FILE
   -d           print the generated eBPF of each program and exit
   -v           print verifier statistics of each program
-  --unsafe     allow system(), cat() and signal()
+  --unsafe     allow system() and signal()
   ARGS         the script's $1, $2... ($# is their count)
 `;
 
