@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import type { AttachPoint } from './ast.ts';
 import { traceError } from './errors.ts';
@@ -70,6 +70,20 @@ export function matchTracepoints(category: string, event: string, root = TRACEFS
 const LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
 
 /** Resolves a uprobe target: an absolute path, a program on $PATH, or a library name (`libc`, `libc.so.6`). */
+/** Whether `path` starts with the ELF magic (a library rather than a linker script). */
+function isElf(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.toString('latin1') === '\x7fELF';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function resolveBinary(target: string): string | undefined {
   if (target.startsWith('/')) return existsSync(target) ? target : undefined;
   for (const dir of (process.env['PATH'] ?? '/usr/bin:/bin').split(delimiter)) {
@@ -78,7 +92,8 @@ export function resolveBinary(target: string): string | undefined {
   }
   const base = target.startsWith('lib') ? target : `lib${target}`;
   for (const dir of LIBRARY_DIRS) {
-    const names = listDirectory(dir).filter((n) => n === base || n.startsWith(`${base}.so`));
+    // The shortest name that is ELF: `libc.so` is often a linker script (libc6-dev), `libc.so.6` the library.
+    const names = listDirectory(dir).filter((n) => (n === base || n.startsWith(`${base}.so`)) && isElf(`${dir}/${n}`));
     names.sort((a, b) => a.length - b.length);
     if (names[0] !== undefined) return `${dir}/${names[0]}`;
   }

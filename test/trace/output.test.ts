@@ -92,6 +92,14 @@ describe('trace output, byte for byte against bpftrace 0.17 (on the VM)', () => 
     assert.equal(out, 'Attaching 1 probe...\n1 8\n\n\n');
   });
 
+  it('macros: $var, @map and expression parameters, values, statements, calls without parentheses, own variables', async () => {
+    const out = await runOnVm(
+      'macro add_one($x) { $x + 1 }\nmacro twice(e) { e * 2 }\nmacro limit() { 7 }\nmacro bump(@m, $k) { $t = $k + limit; @m[$k] = $t; }\n' +
+        'BEGIN { $a = 4; printf("%d %d %d\\n", add_one($a), twice($a + 1), limit); bump(@c, $a); $t = 100; $one = 1; bump(@c, $one); printf("%d\\n", $t); if limit > 5 { printf("big\\n"); } exit(); }',
+    );
+    assert.equal(out, 'Attaching 1 probe...\n5 10 7\n100\nbig\n\n\n@c[1]: 8\n@c[4]: 11\n');
+  });
+
   it('printf integer conversions follow C varargs as bpftrace passes them', async () => {
     const out = await runOnVm('BEGIN { printf("%d|%ld|%x|%lx|%08.3d|%+d|%#o|%hhu|%c%c\\n", -1, -1, -1, -1, 42, 5, 8, 257, 72, 105); exit(); }');
     assert.equal(out, 'Attaching 1 probe...\n-1|-1|ffffffff|ffffffffffffffff|     042|+5|010|1|Hi\n\n\n');

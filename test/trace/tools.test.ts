@@ -13,11 +13,10 @@ checkNoKernelLeaks();
 /**
  * The tools of Debian's bpftrace 0.17 whose probes exist on this kernel
  * (tracepoints, uprobes, profile: no kprobes), each with what it prints
- * when a small shell activity (an exec, an open, a stat, a sleep, a sync)
+ * when a small shell activity (an exec, an open, a stat, a name lookup, a sleep, a sync)
  * runs under it. The others attach kprobes, which this kernel lacks
  * (biolatency, capable, tcpconnect...), or name symbols or libraries it
- * does not have (loads: avenrun is not in kallsyms; gethostlatency:
- * libc.so is a linker script; ssl*: rsa_ossl_public_encrypt; threadsnoop:
+ * does not have (loads: avenrun is not in kallsyms; ssl*: rsa_ossl_public_encrypt; threadsnoop:
  * pthread_create is no longer in libpthread; runqlen: cfs_rq has no
  * nr_running since 6.14).
  */
@@ -26,6 +25,7 @@ const RUNNING: Record<string, RegExp> = {
   'bitesize.bt': /^Tracing block device I\/O\.\.\. Hit Ctrl-C to end\.\n/,
   'cpuwalk.bt': /^Sampling CPU at 99hz\.\.\. Hit Ctrl-C to end\.\n\n\n@cpu: \n\[\d/,
   'execsnoop.bt': /^TIME\(ms\) +PID +ARGS\n(.*\n)*\d+ +\d+ +cat \/etc\/hostname\n/,
+  'gethostlatency.bt': /^Tracing getaddr\/gethost calls\.\.\. Hit Ctrl-C to end\.\nTIME +PID +COMM +LATms HOST\n(.*\n)*\d\d:\d\d:\d\d +\d+ +getent +\d+ localhost\n/,
   'killsnoop.bt': /^Tracing kill\(\) signals\.\.\. Hit Ctrl-C to end\.\nTIME +PID +COMM +SIG +TPID +RESULT\n/,
   // sleep(1) calls clock_nanosleep, which naptime.bt does not trace.
   'naptime.bt': /^Tracing sleeps\. Hit Ctrl-C to end\.\nTIME +PPID +PCOMM +PID +COMM +SECONDS\n/,
@@ -41,10 +41,10 @@ const RUNNING: Record<string, RegExp> = {
   'writeback.bt': /^Tracing writeback\.\.\. Hit Ctrl-C to end\.\nTIME +DEVICE +PAGES +REASON +ms\n/,
 };
 
-/** What the tools see: an exec, an open, a stat, a short sleep and a sync. */
+/** What the tools see: an exec, an open, a stat, a name lookup, a short sleep and a sync. */
 function activity(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'cat /etc/hostname > /dev/null; stat /etc/hostname > /dev/null; sleep 0.02; sync'], { stdio: 'ignore' });
+    const child = spawn('/bin/sh', ['-c', 'cat /etc/hostname > /dev/null; stat /etc/hostname > /dev/null; getent ahosts localhost > /dev/null; sleep 0.02; sync'], { stdio: 'ignore' });
     child.on('exit', () => resolve());
     child.on('error', reject);
   });
