@@ -7,6 +7,10 @@
  *   count:  tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
  *   printf: tracepoint:syscalls:sys_enter_getppid { printf("%d %s\n", pid, comm); }
  * (printf output is consumed and discarded, as `> /dev/null` would).
+ * Then start-up and exit of the 361-probe wildcard through the CLI
+ * (`tsbpf trace -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }' -c /bin/true`)
+ * against the same bpftrace command: wall-clock from spawn to the
+ * "Attaching" line and from there to the process's exit.
  *
  *   node --import tsx bench/trace.ts [calls=1000000]
  *
@@ -16,6 +20,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compileScript, runInKernel } from '../src/trace/index.ts';
 
 if (process.platform !== 'linux' || process.getuid?.() !== 0) {
@@ -96,6 +101,37 @@ const SCRIPTS = [
   { name: 'printf', script: 'tracepoint:syscalls:sys_enter_getppid { printf("%d %s\\n", pid, comm); }', calls: Math.max(1000, Math.floor(calls / 5)) },
 ];
 
+/** Spawns `command`; returns ms until it printed "Attaching" and ms from then until it exited. */
+function timeStartAndExit(command: string, args: string[]): Promise<{ attaching: number; exit: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    let attaching = 0;
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', (d: Buffer) => {
+      if (attaching === 0 && d.toString().includes('Attaching')) attaching = performance.now();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const end = performance.now();
+      resolve({ attaching: (attaching || end) - start, exit: end - (attaching || end), code });
+    });
+  });
+}
+
+const WILDCARD = 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }';
+const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+async function wildcardStartAndExit(withBpftrace: boolean): Promise<void> {
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  const ours = await timeStartAndExit(process.execPath, ['--import', 'tsx', CLI, 'trace', '-e', WILDCARD, '-c', '/bin/true']);
+  let line = `wildcard (${WILDCARD}, -c /bin/true): tsbpf start to "Attaching" ${seconds(ours.attaching)}, then attach + run + detach + exit ${seconds(ours.exit)} (exit code ${ours.code})`;
+  if (withBpftrace) {
+    const theirs = await timeStartAndExit('bpftrace', ['-e', WILDCARD, '-c', '/bin/true']);
+    line += `; bpftrace ${seconds(theirs.attaching)}, then ${seconds(theirs.exit)} (exit code ${theirs.code}); total tsbpf/bpftrace ${((ours.attaching + ours.exit) / (theirs.attaching + theirs.exit)).toFixed(3)}`;
+  }
+  console.log(line);
+}
+
 try {
   const withBpftrace = bpftraceAvailable();
   await runLoad(calls / 10); // warm-up
@@ -116,6 +152,8 @@ try {
     }
     console.log(line);
   }
+  // Last: after tsbpf exits, the kernel still releases the wildcard's perf events in the background for a few seconds.
+  await wildcardStartAndExit(withBpftrace);
   if (!withBpftrace) console.log('bpftrace not installed: apt-get install bpftrace for the comparison');
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -108,6 +108,18 @@ export abstract class FdResource {
     return this.kind;
   }
 
+  /**
+   * Hands the raw fd to the caller, who must close it: this object is then
+   * closed, and neither its release step nor the exit hooks touch the fd.
+   */
+  protected disown(): number {
+    const fd = this.fd;
+    this.#fd = -1;
+    finalizer.unregister(this);
+    live.delete(fd);
+    return fd;
+  }
+
   /** Releases the fd (and anything attached to it). Closing twice does nothing. */
   close(): void {
     const fd = this.#fd;
@@ -124,5 +136,10 @@ export class OwnedFd extends FdResource {
   constructor(fd: number, kind: string, release?: () => void) {
     super(fd, release);
     this.kind = kind;
+  }
+
+  /** The raw fd, now the caller's to close (see FdResource.disown). */
+  take(): number {
+    return this.disown();
   }
 }

@@ -15,6 +15,8 @@ export {
   attachUprobe,
   attachKprobe,
   attachCpuClockSampling,
+  attachPerfEventSampling,
+  type SamplingEvent,
   attachXdp,
   attachTcx,
   attachSocketFilter,
@@ -27,6 +29,7 @@ export {
   type UprobeOptions,
   type XdpMode,
 } from './link.ts';
+export { closeLinksConcurrently, type CloseLinksOptions } from './detach.ts';
 export { RingBufferReader, type RecordCallback } from './ringbuf.ts';
 export { PerfEventArrayReader, type PerfReaderOptions, type PerfSample } from './perfbuf.ts';
 export { listIds, fdById, programInfo, programXlated, mapInfo, linkInfo, btfInfo, withObjectFd, enableRunTimeStats, type ProgramInfo, type MapInfo, type LinkInfo, type BtfInfo, type ObjectKind } from './info.ts';
@@ -36,5 +39,5 @@ export { KsymError, POISON_CALL_KFUNC_BASE, applyKsym, kernelCompatibleBtf, reso
 export { attachFromSection, parseUprobeTarget, resolveUprobeBinary, type NoAttachPoint } from './section-attach.ts';
 export { withNetworkNamespace } from './netns.ts';
 export { findFunctionOffset, type SymbolLocation } from './elf-symbols.ts';
-export { tracefs, tracepointId } from './perf.ts';
-export { ElfSymbols, KernelSymbols, ProcessSymbols, formatSymbol, stackAddresses, symbolizeStack, type ResolvedSymbol } from './symbolize.ts';
+export { PerfType, tracefs, tracepointId } from './perf.ts';
+export { ElfSymbols, KernelSymbols, ProcessSymbols, ProcessSymbolsCache, formatSymbol, stackAddresses, symbolizeStack, type ResolvedSymbol } from './symbolize.ts';

@@ -34,10 +34,19 @@ export class KernelLink extends FdResource implements Link {
   protected readonly kind = 'link';
   readonly description: string;
 
+  readonly #auxiliary: OwnedFd[];
+
   /** `auxiliary` fds (the perf event of a tracepoint or uprobe link) are closed with the link. */
   constructor(fd: number, description: string, auxiliary: OwnedFd[] = []) {
     super(fd, () => auxiliary.forEach((a) => a.close()));
     this.description = description;
+    this.#auxiliary = auxiliary;
+  }
+
+  /** The link's fd and its auxiliary fds, now the caller's to close (closeLinksConcurrently). */
+  takeFds(): { link: number; auxiliary: number[] } {
+    const auxiliary = this.#auxiliary.filter((a) => !a.closed).map((a) => a.take());
+    return { link: this.disown(), auxiliary };
   }
 
   protected override describe(): string {
@@ -211,7 +220,16 @@ export interface UprobeOptions {
   pid?: number;
   retprobe?: boolean;
   cookie?: bigint;
+  /**
+   * File offset of a USDT semaphore (a u16 the probed program tests before
+   * preparing a probe's arguments): the kernel increments it in every
+   * process mapping the file while the uprobe is attached.
+   */
+  refCounterOffset?: number;
 }
+
+/** Bit of a uprobe perf event's config where the semaphore offset starts (PERF_UPROBE_REF_CTR_OFFSET_SHIFT). */
+const REF_CTR_OFFSET_SHIFT = 32n;
 
 /** Attaches a KPROBE-type program as a uprobe or uretprobe. */
 export function attachUprobe(program: KernelProgram, options: UprobeOptions): KernelLink {
@@ -224,7 +242,7 @@ export function attachUprobe(program: KernelProgram, options: UprobeOptions): Ke
   const pathAddress = scratch.put(options.path);
   const what = `${options.retprobe ? 'uretprobe' : 'uprobe'} ${options.path}:${options.symbol ?? ''}+0x${offset.toString(16)}${options.pid !== undefined ? ` pid ${options.pid}` : ''}`;
   const event = perfEventOpen(
-    encodePerfAttr({ type: pmu.type, config: options.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n, config1: pathAddress, config2: offset, samplePeriod: 1 }),
+    encodePerfAttr({ type: pmu.type, config: (options.retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n) | (BigInt(options.refCounterOffset ?? 0) << REF_CTR_OFFSET_SHIFT), config1: pathAddress, config2: offset, samplePeriod: 1 }),
     options.pid !== undefined ? { pid: options.pid, cpu: -1 } : { pid: -1, cpu: 0 },
     what,
   );
@@ -247,8 +265,26 @@ export function attachKprobe(program: KernelProgram, options: { symbol: string; 
 
 /** Attaches a PERF_EVENT program to CPU-clock sampling at `frequency` Hz on every CPU, or on `cpus` (what profilers do). */
 export function attachCpuClockSampling(program: KernelProgram, frequency: number, cpus?: readonly number[]): LinkGroup {
-  requireType(program, [ProgramType.PERF_EVENT], 'attachCpuClockSampling');
   if (!Number.isInteger(frequency) || frequency < 1) throw new KernelArgumentError(`sampling frequency must be a positive integer (Hz), got ${frequency}`);
+  return attachPerfEventSampling(program, { type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, frequency, name: 'cpu-clock' }, cpus);
+}
+
+/** A sampling perf event: a software or hardware counter firing every `period` events, or `frequency` times a second. */
+export interface SamplingEvent {
+  type: number;
+  config: number;
+  period?: number;
+  frequency?: number;
+  /** Shown in errors and link descriptions (`page-faults`, `cycles`). */
+  name: string;
+}
+
+/** Attaches a PERF_EVENT program to a sampling perf event on every CPU (or on `cpus`), one event per CPU. */
+export function attachPerfEventSampling(program: KernelProgram, event: SamplingEvent, cpus?: readonly number[]): LinkGroup {
+  requireType(program, [ProgramType.PERF_EVENT], 'attachPerfEventSampling');
+  const rate = event.frequency ?? event.period;
+  if (rate === undefined || !Number.isInteger(rate) || rate < 1) throw new KernelArgumentError(`${event.name}: the sampling ${event.frequency !== undefined ? 'frequency' : 'period'} must be a positive integer, got ${rate}`);
+  const every = event.frequency !== undefined ? `${rate} Hz` : `every ${rate}`;
   const links: Link[] = [];
   try {
     const all = possibleCpus();
@@ -256,18 +292,15 @@ export function attachCpuClockSampling(program: KernelProgram, frequency: number
     const wrong = chosen.find((cpu) => !Number.isInteger(cpu) || cpu < 0 || cpu >= all);
     if (wrong !== undefined) throw new KernelArgumentError(`CPU ${wrong} does not exist (possible CPUs 0-${all - 1})`);
     for (const cpu of chosen) {
-      const event = perfEventOpen(
-        encodePerfAttr({ type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, samplePeriod: frequency, frequency: true }),
-        { pid: -1, cpu },
-        `cpu-clock ${frequency} Hz on CPU ${cpu}`,
-      );
-      links.push(attachToPerfEvent(program, event, `cpu-clock ${frequency} Hz on CPU ${cpu}`));
+      const description = `${event.name} ${every} on CPU ${cpu}`;
+      const fd = perfEventOpen(encodePerfAttr({ type: event.type, config: event.config, samplePeriod: rate, frequency: event.frequency !== undefined }), { pid: -1, cpu }, description);
+      links.push(attachToPerfEvent(program, fd, description));
     }
   } catch (error) {
     links.forEach((l) => l.close());
     throw error;
   }
-  return new LinkGroup(`cpu-clock sampling at ${frequency} Hz on ${links.length} CPUs`, links);
+  return new LinkGroup(`${event.name} sampling ${every} on ${links.length} CPUs`, links);
 }
 
 /** An interface index from a name (in this thread's network namespace) or an index. */

@@ -161,13 +161,24 @@ export class ProcessSymbols {
     }
   }
 
+  /** The function holding `address`; for a mapped file without a symbol there, the hex address as the name and the file as the module. */
   lookup(address: bigint): ResolvedSymbol | undefined {
-    const mapping = this.#mappings.find((m) => address >= m.start && address < m.end);
+    const mapping = this.#mapping(address);
     if (mapping === undefined) return undefined;
-    const elf = this.#elf(mapping.path);
-    if (elf === undefined) return { name: `0x${address.toString(16)}`, offset: 0n, module: mapping.path };
+    return this.resolve(address) ?? { name: `0x${address.toString(16)}`, offset: 0n, module: mapping.path };
+  }
+
+  /** The function holding `address`, or undefined when no symbol of a mapped file covers it. */
+  resolve(address: bigint): ResolvedSymbol | undefined {
+    const mapping = this.#mapping(address);
+    const elf = mapping && this.#elf(mapping.path);
+    if (mapping === undefined || elf === undefined) return undefined;
     const vaddr = elf.addressOfOffset(address - mapping.start + mapping.fileOffset);
-    return (vaddr !== undefined ? elf.lookup(vaddr) : undefined) ?? { name: `0x${address.toString(16)}`, offset: 0n, module: mapping.path };
+    return vaddr !== undefined ? elf.lookup(vaddr) : undefined;
+  }
+
+  #mapping(address: bigint): FileMapping | undefined {
+    return this.#mappings.find((m) => address >= m.start && address < m.end);
   }
 
   #elf(path: string): ElfSymbols | undefined {
@@ -181,6 +192,33 @@ export class ProcessSymbols {
       this.#files.set(path, symbols);
     }
     return this.#files.get(path);
+  }
+}
+
+/**
+ * ProcessSymbols of many processes, each read on first use (a tracer sees
+ * addresses of whatever processes its probes hit). A process that is gone
+ * or unreadable resolves nothing.
+ */
+export class ProcessSymbolsCache {
+  readonly #processes = new Map<number, ProcessSymbols | undefined>();
+
+  resolve(pid: number, address: bigint): ResolvedSymbol | undefined {
+    if (!this.#processes.has(pid)) {
+      let symbols: ProcessSymbols | undefined;
+      try {
+        symbols = new ProcessSymbols(pid);
+      } catch {
+        symbols = undefined;
+      }
+      this.#processes.set(pid, symbols);
+    }
+    return this.#processes.get(pid)?.resolve(address);
+  }
+
+  /** Forgets every process (pids are reused). */
+  reset(): void {
+    this.#processes.clear();
   }
 }
 

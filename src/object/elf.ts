@@ -66,6 +66,8 @@ export interface ElfSection {
   name: string;
   type: number;
   flags: number;
+  /** Virtual address when loaded (sh_addr; 0 in relocatable objects). */
+  address: number;
   /** File offset of the contents. */
   offset: number;
   size: number;
@@ -208,6 +210,7 @@ export class ElfFile {
         name: '',
         type: this.u32(at + 4),
         flags: this.u64(at + 8),
+        address: this.u64(at + 0x10),
         offset: this.u64(at + 0x18),
         size: this.u64(at + 0x20),
         link: this.u32(at + 0x28),

@@ -68,6 +68,8 @@ export type Expr =
   | { kind: 'index'; base: Expr; index: Expr; span: SourceSpan }
   | { kind: 'cast'; type: TypeName; operand: Expr; span: SourceSpan }
   | { kind: 'sizeof'; type: TypeName | undefined; operand: Expr | undefined; span: SourceSpan }
+  /** offsetof(struct x, field) or offsetof(struct x, a.b): a byte offset from kernel BTF. */
+  | { kind: 'offsetof'; type: TypeName; fields: { name: string; span: SourceSpan }[]; span: SourceSpan }
   | { kind: 'tuple'; elements: Expr[]; span: SourceSpan };
 
 /** A span from the start of `a` to the end of `b` (on a's line when they differ). */

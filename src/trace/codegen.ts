@@ -6,7 +6,8 @@ import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
 import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
-import { findMember, findType, traceTypeOf, typeSize } from './kernel-types.ts';
+import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
+import type { UsdtArgument } from './usdt.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
 import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
@@ -16,7 +17,7 @@ export type EventSpec =
   | { kind: 'printf'; pieces: FormatPiece[]; args: TraceType[] }
   | { kind: 'system' | 'cat'; pieces: FormatPiece[]; args: TraceType[] }
   | { kind: 'exit' }
-  | { kind: 'print' | 'clear' | 'zero'; map: string }
+  | { kind: 'print' | 'clear' | 'zero'; map: string; top?: number }
   | { kind: 'time'; format: string }
   | { kind: 'join'; delimiter: string };
 
@@ -73,6 +74,15 @@ export function kernelMapName(name: string): string {
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19 };
 
+/** The BTF id of a kernel struct or union, or undefined (also when the kernel has no BTF). */
+function kernelTypeId(name: string): number | undefined {
+  try {
+    return findType(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Field type of a tracepoint format as a bpftrace type. */
 export function fieldType(field: TracepointField, userPointers: boolean): TraceType {
   if (field.dataLoc) return { kind: 'string', size: STRING_SIZE };
@@ -81,7 +91,13 @@ export function fieldType(field: TracepointField, userPointers: boolean): TraceT
     if (/\bchar$/.test(base)) return { kind: 'string', size: field.arrayLength };
     return { kind: 'tuple', elements: [] }; // arrays are read element by element or whole by ntop()
   }
-  if (base.includes('*')) return { kind: 'pointer', pointee: base.replace(/\*\s*$/, '').trim(), user: userPointers };
+  if (base.includes('*')) {
+    const pointee = base.replace(/\*\s*$/, '').trim();
+    // `struct __kernel_timespec * rqtp`: fields through it come from kernel BTF (naptime.bt's args->rqtp->tv_sec).
+    const record = /^(?:const\s+)?((?:struct|union)\s+\w+)$/.exec(pointee)?.[1];
+    const btfId = record !== undefined ? kernelTypeId(record) : undefined;
+    return { kind: 'pointer', pointee, user: userPointers, ...(btfId !== undefined ? { btfId } : {}) };
+  }
   const size = field.size === 1 || field.size === 2 || field.size === 4 ? field.size : 8;
   return { kind: 'int', bits: (size * 8) as 8 | 16 | 32 | 64, signed: field.signed };
 }
@@ -128,8 +144,9 @@ export class ProbeCompiler {
           case 'assign':
             this.#scanExpr(s.value);
             if (s.target.kind === 'var') {
-              const type = s.op === 'declare' ? INT64 : s.op === '=' ? this.typeOf(s.value) : INT64;
-              this.#declare(s.target, type);
+              const target = s.target;
+              // While learning, a value that reads a map not yet learned leaves the variable for a later round.
+              this.#whileLearning(() => this.#declare(target, s.op === '=' ? this.typeOf(s.value) : INT64));
             } else {
               s.target.keys?.forEach((k) => this.#scanExpr(k));
             }
@@ -261,6 +278,7 @@ export class ProbeCompiler {
         return { kind: 'int', bits: integer.bits, signed: expr.type.base.startsWith('unsigned') ? false : integer.signed };
       }
       case 'sizeof':
+      case 'offsetof':
         return UINT64;
       case 'tuple':
         return { kind: 'tuple', elements: expr.elements.map((e) => this.typeOf(e)) };
@@ -316,8 +334,15 @@ export class ProbeCompiler {
         return UINT64;
       }
       if (kind === 'rawtracepoint') return UINT64;
+      if (kind === 'usdt') {
+        const usdt = this.context.target.usdt!;
+        const spec = usdt.args[index];
+        if (spec === undefined) throw traceError(`usdt probe ${usdt.provider}:${usdt.name} has ${usdt.args.length} argument${usdt.args.length === 1 ? '' : 's'} (arg0-arg${usdt.args.length - 1})`, span);
+        return { kind: 'int', bits: (spec.size * 8) as 8 | 16 | 32 | 64, signed: spec.signed };
+      }
       throw traceError(`The ${name} builtin can only be used with 'kprobes', 'uprobes' and 'usdt' probes${kind === 'tracepoint' ? ' (try to use args->... instead)' : ''}`, span);
     }
+    if (namedConstant(name) !== undefined) return INT64;
     throw traceError(`Unknown identifier: '${name}'`, span);
   }
 
@@ -347,6 +372,20 @@ export class ProbeCompiler {
     const member = this.#kernelMember(expr, base);
     if (member !== undefined) return member.type;
     throw traceError(`Can not access field '${expr.field}' on expression of type '${typeName(base)}'`, expr.span);
+  }
+
+  /** The byte offset of a (nested) field of a kernel struct or union, from BTF. */
+  #offsetOf(expr: Expr & { kind: 'offsetof' }): number {
+    if (expr.type.pointer > 0 || !/^(struct|union) /.test(expr.type.base)) throw traceError(`offsetof() expects a struct or union type, got '${expr.type.base}${' *'.repeat(expr.type.pointer)}'`, expr.type.span);
+    let btfId = (this.#structPointer(expr.type.base, false, expr.type.span) as { btfId: number }).btfId;
+    let offset = 0;
+    for (const field of expr.fields) {
+      const found = findMember(btfId, field.name);
+      if (typeof found === 'string') throw traceError(found, field.span);
+      offset += found.offset;
+      btfId = found.member.type;
+    }
+    return offset;
   }
 
   /** A pointer to kernel struct `name` from BTF. */
@@ -394,6 +433,12 @@ export class ProbeCompiler {
       case 'ksym':
         arity(1);
         return { kind: 'ksym' };
+      case 'strftime': {
+        arity(2);
+        if (args[0]!.kind !== 'string') throw traceError('strftime() expects a format string literal as its first argument', args[0]!.span);
+        this.#requireInteger(args[1]!, 'strftime()');
+        return { kind: 'timestamp', format: args[0]!.value };
+      }
       case 'usym':
         arity(1);
         return { kind: 'usym' };
@@ -407,6 +452,16 @@ export class ProbeCompiler {
       case 'strncmp':
         arity(3);
         return INT64;
+      case 'strcontains': {
+        arity(2);
+        const haystack = this.typeOf(args[0]!);
+        if (haystack.kind !== 'string') throw traceError(`strcontains() expects a string to search, got '${typeName(haystack)}'`, args[0]!.span);
+        if (args[1]!.kind !== 'string') throw traceError('strcontains() expects a string literal to look for', args[1]!.span);
+        return INT64;
+      }
+      case 'path':
+        if (this.#kind !== 'fentry' && this.#kind !== 'fexit') throw traceError(`path() can only be used with fentry/fexit probes (bpf_d_path), not '${this.#kind}' probes`, expr.span);
+        throw traceError('path() needs BPF trampolines (fentry/fexit), which this kernel refuses: print the dentry name instead, str(((struct path *)arg)->dentry->d_name.name)', expr.span);
       case 'has_key':
         if (args.length < 2) throw traceError('has_key() requires a map and a key', expr.span);
         return INT64;
@@ -439,12 +494,22 @@ export class ProbeCompiler {
   #statements(statements: Statement[]): void {
     for (const s of statements) {
       const mark = this.#e.stackMark;
-      try {
-        this.#statement(s);
-      } catch (error) {
-        if (!(this.state.learning && error instanceof TraceError)) throw error;
-      }
+      this.#whileLearning(() => this.#statement(s));
       this.#e.release(mark);
+    }
+  }
+
+  /**
+   * Runs `generate`; in the learning pass an error is ignored, so that a
+   * condition reading a map that its own body assigns first
+   * (`if (@birth[$sk] == 0) { @birth[$sk] = nsecs; }`) does not hide that
+   * assignment.
+   */
+  #whileLearning(generate: () => void): void {
+    try {
+      generate();
+    } catch (error) {
+      if (!(this.state.learning && error instanceof TraceError)) throw error;
     }
   }
 
@@ -463,7 +528,7 @@ export class ProbeCompiler {
       case 'if': {
         const otherwise = e.label();
         const end = e.label();
-        this.#condition(s.condition, otherwise);
+        this.#whileLearning(() => this.#condition(s.condition, otherwise));
         this.#statements(s.then);
         if (s.otherwise !== undefined) e.goto(end);
         e.place(otherwise);
@@ -475,7 +540,7 @@ export class ProbeCompiler {
         const top = e.label();
         const end = e.label();
         e.place(top);
-        this.#condition(s.condition, end);
+        this.#whileLearning(() => this.#condition(s.condition, end));
         this.#loops.push({ breakLabel: end, continueLabel: top });
         this.#statements(s.body);
         this.#loops.pop();
@@ -536,7 +601,9 @@ export class ProbeCompiler {
 
   #assignVar(target: VarRef, op: string, value: Expr): void {
     const e = this.#e;
-    const v = this.#vars.get(target.name)!;
+    const v = this.#vars.get(target.name);
+    // Only while learning: a variable whose value reads a map not learned yet is not declared.
+    if (v === undefined) throw traceError(`Undefined or undeclared variable: $${target.name}`, target.span);
     if (op === '=' || op === 'declare') {
       if (op === 'declare') return;
       const type = this.typeOf(value);
@@ -709,7 +776,7 @@ export class ProbeCompiler {
     const info = this.#mapFor(ref, { kind: 'aggregation', aggregation, ...(lhist ? { lhist } : {}) }, call.span);
     if (lhist && info.value.kind === 'aggregation' && JSON.stringify(info.value.lhist) !== JSON.stringify(lhist)) throw traceError(`lhist() parameters of @${ref.name} differ from an earlier assignment`, call.span);
     const key = this.#key(ref, info);
-    const operand = e.alloc(8, call.span);
+    const operand = args[0] !== undefined ? e.alloc(8, call.span) : 0;
     if (args[0] !== undefined) {
       this.#scalar(args[0]);
       e.emit(stx(Size.DW, FP, operand, R0));
@@ -724,7 +791,7 @@ export class ProbeCompiler {
     const missing = e.label();
     const done = e.label();
     e.jumpImm(JmpOp.JEQ, R0, 0, missing);
-    e.emit(ldx(Size.DW, R2, FP, operand));
+    if (args[0] !== undefined) e.emit(ldx(Size.DW, R2, FP, operand));
     switch (aggregation) {
       case 'count':
       case 'hist':
@@ -757,7 +824,7 @@ export class ProbeCompiler {
     const size = mapValueSize(info.value);
     const initial = e.alloc(size, call.span);
     e.zero(initial, size);
-    e.emit(ldx(Size.DW, R2, FP, operand));
+    if (args[0] !== undefined) e.emit(ldx(Size.DW, R2, FP, operand));
     switch (aggregation) {
       case 'count':
       case 'hist':
@@ -827,7 +894,7 @@ export class ProbeCompiler {
       case 'printf':
       case 'system':
       case 'cat': {
-        if (call.name !== 'printf' && !this.state.unsafe) throw traceError(`${call.name}() is an unsafe function: run with --unsafe`, call.nameSpan);
+        if (call.name === 'system' && !this.state.unsafe) throw traceError(`${call.name}() is an unsafe function: run with --unsafe`, call.nameSpan);
         const format = args[0];
         if (format?.kind !== 'string') throw traceError(`${call.name}() expects a format string literal as its first argument`, call.span);
         const pieces = parseFormat(format.value, call.span, call.name);
@@ -857,7 +924,9 @@ export class ProbeCompiler {
       case 'clear':
       case 'zero': {
         const map = args[0];
-        if (args.length !== 1 || map?.kind !== 'map' || map.keys !== undefined) {
+        const top = call.name === 'print' && args.length === 2 ? args[1]! : undefined;
+        if (top !== undefined && top.kind !== 'int') throw traceError('print(): the number of entries to print must be an integer literal', top.span);
+        if ((args.length !== 1 && top === undefined) || map?.kind !== 'map' || map.keys !== undefined) {
           if (call.name === 'print' && args.length === 1 && map !== undefined && map.kind !== 'map') {
             // print(value) prints one value as printf("%s\n") would.
             const type = this.typeOf(map);
@@ -867,7 +936,7 @@ export class ProbeCompiler {
           throw traceError(`${call.name}() expects a map without keys as its argument`, call.span);
         }
         if (!this.state.maps.has(map.name)) throw traceError(`Undefined map: @${map.name}`, map.span);
-        this.#event({ kind: call.name, map: map.name }, [], call.span);
+        this.#event({ kind: call.name, map: map.name, ...(top?.kind === 'int' ? { top: Number(top.value) } : {}) }, [], call.span);
         return;
       }
       case 'delete': {
@@ -1168,6 +1237,9 @@ export class ProbeCompiler {
         if (type.kind === 'int' && type.bits < 64) this.#truncate(type.bits, type.signed);
         return;
       }
+      case 'offsetof':
+        e.loadConstant(R0, BigInt(this.#offsetOf(expr)));
+        return;
       case 'sizeof': {
         if (expr.type !== undefined) {
           const integer = INTEGER_TYPES[expr.type.base.replace(/^unsigned /, '')];
@@ -1302,7 +1374,13 @@ export class ProbeCompiler {
     const arg = /^arg(\d+)$/.exec(name);
     if (arg !== null) {
       const index = Number(arg[1]);
-      e.emit(ldx(Size.DW, R0, R6, this.#kind === 'rawtracepoint' ? index * 8 : PT_REGS_ARGS[index]!));
+      if (this.#kind === 'usdt') this.#usdtArgument(this.context.target.usdt!.args[index]!);
+      else e.emit(ldx(Size.DW, R0, R6, this.#kind === 'rawtracepoint' ? index * 8 : PT_REGS_ARGS[index]!));
+      return;
+    }
+    const constant = namedConstant(name);
+    if (constant !== undefined) {
+      e.loadConstant(R0, constant);
       return;
     }
     throw new Error(`builtin ${name} has no scalar code`);
@@ -1357,6 +1435,22 @@ export class ProbeCompiler {
   }
 
   /** R0 = the `size`-byte value at address `reg`, read with probe_read (0 when unreadable). */
+  /** R0 = a USDT argument: a register, user memory at a register plus a displacement, or a constant, at its size and signedness. */
+  #usdtArgument(spec: UsdtArgument): void {
+    const e = this.#e;
+    const location = spec.location;
+    if (location.kind === 'constant') {
+      e.loadConstant(R0, location.value);
+      return;
+    }
+    e.emit(ldx(Size.DW, R0, R6, location.ptRegsOffset));
+    if (location.kind === 'memory') {
+      e.emit(alu64Imm(AluOp.ADD, R0, location.displacement));
+      this.#readPointer(R0, spec.size, { kind: 'pointer', pointee: '', user: true });
+    }
+    if (spec.size < 8) this.#truncate(spec.size * 8, spec.signed);
+  }
+
   #readPointer(reg: number, size: number, pointer: TraceType): void {
     const e = this.#e;
     const slot = e.alloc(8, undefined);
@@ -1373,6 +1467,9 @@ export class ProbeCompiler {
     switch (call.name) {
       case 'ksym':
         this.#scalar(args[0]!);
+        return;
+      case 'strftime':
+        this.#scalar(args[1]!);
         return;
       case 'kaddr': {
         const name = (args[0] as Expr & { kind: 'string' }).value;
@@ -1392,6 +1489,9 @@ export class ProbeCompiler {
         this.#booleanFromJump(JmpOp.JNE);
         return;
       }
+      case 'strcontains':
+        this.#strcontains(args[0]!, (args[1] as Expr & { kind: 'string' }).value, call.span);
+        return;
       case 'strncmp': {
         const n = args[2]!;
         if (n.kind !== 'int') throw traceError('strncmp() length must be an integer literal', n.span);
@@ -1416,6 +1516,42 @@ export class ProbeCompiler {
       default:
         throw traceError(`${call.name}() does not return an integer`, call.span);
     }
+  }
+
+  /**
+   * R0 = 1 when `needle` occurs in the string `haystack`, else 0. The search
+   * is unrolled over every start position (strings are at most 64 bytes),
+   * so it needs no loop and no variable stack offsets.
+   */
+  #strcontains(haystack: Expr, needle: string, span: SourceSpan): void {
+    const e = this.#e;
+    const bytes = new TextEncoder().encode(needle);
+    const size = (this.typeOf(haystack) as { size: number }).size;
+    const at = e.alloc(sizeOf(this.typeOf(haystack)), span);
+    this.#into(haystack, at);
+    const found = e.label();
+    const done = e.label();
+    e.emit(mov64Imm(R0, 0));
+    if (bytes.length === 0) {
+      e.emit(mov64Imm(R0, 1));
+      return;
+    }
+    for (let start = 0; start + bytes.length <= size; start++) {
+      const next = e.label();
+      // The haystack ends at its first NUL: no match can start there or later.
+      e.emit(ldx(Size.B, R1, FP, at + start));
+      e.jumpImm(JmpOp.JEQ, R1, 0, done);
+      bytes.forEach((byte, k) => {
+        if (k > 0) e.emit(ldx(Size.B, R1, FP, at + start + k));
+        e.jumpImm(JmpOp.JNE, R1, byte, next);
+      });
+      e.goto(found);
+      e.place(next);
+    }
+    e.goto(done);
+    e.place(found);
+    e.emit(mov64Imm(R0, 1));
+    e.place(done);
   }
 
   // ---------------------------------------------------------------- values in memory
@@ -1506,7 +1642,8 @@ export class ProbeCompiler {
       }
       case 'builtin':
         if (expr.name === 'comm') {
-          e.zero(offset, size);
+          // bpf_get_current_comm pads its buffer with zeros itself.
+          if (size > COMM_SIZE) e.zero(offset + COMM_SIZE, size - COMM_SIZE);
           e.stackAddress(R1, offset);
           e.emit(mov64Imm(R2, Math.min(size, COMM_SIZE)));
           e.call('get_current_comm');
@@ -1620,6 +1757,15 @@ export class ProbeCompiler {
       return;
     }
     const type = this.typeOf(address);
+    if (address.kind === 'field' && type.kind === 'string' && (type.size === 4 || type.size === 16)) {
+      // A kernel struct's byte array (`skc_v6_daddr.in6_u.u6_addr8`): the BTF field's address.
+      const base = this.typeOf(address.base);
+      this.#fieldAddress(address);
+      e.emit(st(Size.DW, FP, offset, type.size === 4 ? 2 : 10), mov64Reg(R3, R0), mov64Imm(R2, type.size));
+      e.stackAddress(R1, offset + 8);
+      e.call((base.kind === 'pointer' || base.kind === 'record') && base.user ? 'probe_read_user' : 'probe_read_kernel');
+      return;
+    }
     if (!isInteger(type)) throw traceError(`ntop() expects an integer or an address array, got '${typeName(type)}'`, address.span);
     this.#scalar(address);
     e.emit(stx(Size.W, FP, offset + 8, R0), st(Size.DW, FP, offset, 2));

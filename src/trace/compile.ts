@@ -51,6 +51,9 @@ export interface CompiledScript {
   config: Map<string, bigint | string>;
 }
 
+/** At most this many learning passes (each can only add maps; real scripts settle in two). */
+const LEARNING_ROUNDS = 4;
+
 /** Probe ids of non-tracepoint probes start above any tracepoint id (common_type is 16 bits). */
 const PROBE_ID_BASE = 1 << 20;
 
@@ -68,9 +71,10 @@ function programType(target: ProbeTarget, raw = false): { type: ProgramType; sec
       return { type: ProgramType.RAW_TRACEPOINT, section: 'raw_tp' };
     case 'uprobe':
     case 'uretprobe':
+    case 'usdt':
     case 'kprobe':
     case 'kretprobe':
-      return { type: ProgramType.KPROBE, section: target.kind === 'uprobe' || target.kind === 'uretprobe' ? 'uprobe' : 'kprobe' };
+      return { type: ProgramType.KPROBE, section: target.kind === 'kprobe' || target.kind === 'kretprobe' ? 'kprobe' : 'uprobe' };
     case 'fentry':
     case 'fexit':
       return { type: ProgramType.TRACING, section: `${target.kind}/${target.symbol}` };
@@ -78,8 +82,6 @@ function programType(target: ProbeTarget, raw = false): { type: ProgramType; sec
     case 'software':
     case 'hardware':
       return { type: ProgramType.PERF_EVENT, section: 'perf_event' };
-    case 'usdt':
-      throw new Error('usdt probes are refused at expansion');
   }
 }
 
@@ -167,15 +169,19 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
     unsafe: options.unsafe ?? false,
     kernelSymbol: options.kernelSymbol ?? (() => undefined),
   });
-  // First pass: learn every map's type, so a probe may read a map a later probe assigns.
+  // Learning passes: every map's type, so a probe may read a map a later probe (or a later statement) assigns.
+  // A map learned in one round can type a variable, and through it another map, in the next.
   const learning = newState(new Map(), true);
-  expanded.forEach(({ probe }, i) => {
-    try {
-      new ProbeCompiler(learning, contexts[i]![0]!).compile(probe);
-    } catch (error) {
-      if (!(error instanceof TraceError)) throw error;
-    }
-  });
+  for (let round = 0, known = -1; round < LEARNING_ROUNDS && learning.maps.size !== known; round++) {
+    known = learning.maps.size;
+    expanded.forEach(({ probe }, i) => {
+      try {
+        new ProbeCompiler(learning, contexts[i]![0]!).compile(probe);
+      } catch (error) {
+        if (!(error instanceof TraceError)) throw error;
+      }
+    });
+  }
   const state = newState(learning.maps, false);
   const programs: Record<string, ProgramSpec> = {};
   const byCode = new Map<string, string>();

@@ -7,6 +7,5 @@ export { runInKernel, type KernelRunOptions } from './kernel.ts';
 export { runInVm, type VmRunOptions } from './vm.ts';
 export { TraceSession, type SessionOptions, type LoadedScript } from './session.ts';
 export { listProbes } from './list.ts';
-export { KernelSymbols, UserSymbols } from './symbols.ts';
 export { formatMapText, formatMapJson, formatPrintf, type MapEntries, type Symbolizer } from './output.ts';
 export type { TraceType, MapInfo } from './types.ts';

@@ -16,6 +16,7 @@ export function kernelTypes(): Btf {
 
 export function useKernelTypes(btf: Btf | undefined): void {
   kernelBtf = btf;
+  enumValues = undefined;
 }
 
 /** The BTF id of `struct X` / `union X` / a typedef name, or undefined. */
@@ -81,4 +82,39 @@ export function findMember(id: number, name: string): { member: Member; offset: 
 
 export function typeSize(id: number): number {
   return kernelTypes().sizeOf(id);
+}
+
+/**
+ * C macros the official tools take from the headers they #include (bpftrace
+ * gets them through clang; tsbpf reads no headers): linux/sched.h's task
+ * states and linux/socket.h's address families.
+ */
+const HEADER_CONSTANTS = new Map<string, bigint>([
+  ['TASK_RUNNING', 0n],
+  ['TASK_INTERRUPTIBLE', 1n],
+  ['TASK_UNINTERRUPTIBLE', 2n],
+  ['AF_UNIX', 1n],
+  ['AF_INET', 2n],
+  ['AF_INET6', 10n],
+]);
+
+let enumValues: Map<string, bigint> | undefined;
+
+/** The value of a header constant or of a kernel enum value (BTF) named `name`, or undefined. */
+export function namedConstant(name: string): bigint | undefined {
+  const header = HEADER_CONSTANTS.get(name);
+  if (header !== undefined) return header;
+  if (enumValues === undefined) {
+    enumValues = new Map();
+    let btf: Btf;
+    try {
+      btf = kernelTypes();
+    } catch {
+      return undefined; // no kernel BTF: only the header constants are known
+    }
+    for (const t of btf.types) {
+      if (t.kind === 'enum' || t.kind === 'enum64') for (const v of t.values) if (!enumValues.has(v.name)) enumValues.set(v.name, v.value);
+    }
+  }
+  return enumValues.get(name);
 }

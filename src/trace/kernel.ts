@@ -5,7 +5,8 @@
 import type { CollectionSpec } from '../object/index.ts';
 import { existsSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
-import { type KernelCollection, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, loadCollection, possibleCpus } from '../kernel/index.ts';
+import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
+import { type VerifyResult, assertAccepted, verifyCollection } from '../verifier/index.ts';
 import { RINGBUF_MAP } from './codegen.ts';
 import type { CompiledProbe, CompiledScript } from './compile.ts';
 import { TraceRuntimeError } from './errors.ts';
@@ -16,13 +17,20 @@ export interface KernelRunOptions extends SessionOptions {
   /** -p: uprobes fire only in this process. */
   pid?: number;
   /**
-   * Checks the generated collection before the kernel sees it: the place
-   * for tsbpf's verifier (src/verifier) once it exists. Throw to refuse.
+   * Verify each generated program with tsbpf's verifier (src/verifier)
+   * before the kernel sees it (default true): a rejection fails with the
+   * verifier's message, failing instruction and explanation.
    */
-  verify?: (spec: CollectionSpec) => void;
+  verify?: boolean;
+  /**
+   * After the programs are detached, leave the kernel's slow, serial release
+   * of the probes' perf events to a background process (default true), so
+   * that exiting after hundreds of tracepoints does not take seconds.
+   */
+  releasePerfEventsInBackground?: boolean;
   /** -c: started after the probes are attached; the session ends when it resolves. */
   startCommand?: () => Promise<unknown>;
-  /** Verifier log level for -v (statistics are printed to `log`). */
+  /** -v: each program's id and verifier statistics, as bpftrace prints them, with tsbpf's verifier's. */
   verbose?: (text: string) => void;
 }
 
@@ -63,9 +71,11 @@ function attach(collection: KernelCollection, probe: CompiledProbe, pid: number 
     case 'profile':
       return attachCpuClockSampling(program, t.frequency ?? Math.max(1, Math.round(1e9 / t.periodNs!)));
     case 'software':
+      return attachPerfEventSampling(program, { type: PerfType.SOFTWARE, config: t.config!, period: t.count!, name: t.event! });
     case 'hardware':
+      return attachPerfEventSampling(program, { type: PerfType.HARDWARE, config: t.config!, period: t.count!, name: t.event! });
     case 'usdt':
-      throw new NotSupportedError(`${t.kind} probes are not supported yet`);
+      return attachUprobe(program, { path: t.path!, offset: t.offset!, ...(t.usdt!.semaphoreOffset !== undefined ? { refCounterOffset: t.usdt!.semaphoreOffset } : {}), ...(pid !== undefined ? { pid } : {}) });
   }
 }
 
@@ -76,13 +86,37 @@ function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeErro
   return new TraceRuntimeError(`loading the generated programs failed: ${reason}`, { cause: error });
 }
 
+/** tsbpf's verifier on every generated program; throws on the first rejection. */
+function verifyScript(spec: CollectionSpec): Record<string, VerifyResult> {
+  const results = verifyCollection(spec, { logLevel: 1 });
+  for (const [name, result] of Object.entries(results)) {
+    try {
+      assertAccepted(name, result);
+    } catch (error) {
+      throw new TraceRuntimeError(`tsbpf's verifier refused the generated program: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+  return results;
+}
+
+/** bpftrace -v's block for one program (its id and the kernel's last log line), then tsbpf's verifier's line. */
+function verifierStatistics(program: KernelProgram, ours: VerifyResult | undefined): string {
+  const kernelLine = program.verifierLog.trimEnd().split('\n').at(-1) ?? '';
+  const oursLine = ours === undefined ? '' : `tsbpf's verifier: processed ${ours.processedInsns} insns max_states_per_insn ${ours.maxStatesPerInsn} total_states ${ours.totalStates} peak_states ${ours.peakStates}\n`;
+  return `\nProgram ID: ${programInfo(program.fd).id}\n\nThe verifier log: \n${kernelLine}\n${oursLine}`;
+}
+
 /** Runs a compiled script in the kernel until exit(), Ctrl-C (the signal), the duration or the command's end. */
 export async function runInKernel(compiled: CompiledScript, options: KernelRunOptions): Promise<TraceSession> {
-  options.verify?.(compiled.spec);
+  const verified = options.verify === false ? {} : verifyScript(compiled.spec);
   // kprobes: fail before loading anything when the kernel has no kprobe PMU.
   const kprobe = compiled.probes.find((p) => p.target.kind === 'kprobe' || p.target.kind === 'kretprobe');
   if (kprobe !== undefined && !existsSync('/sys/bus/event_source/devices/kprobe/type')) {
     throw attachFailure(kprobe, new NotSupportedError('this kernel has no kprobe PMU: CONFIG_KPROBE_EVENTS is not built in'));
+  }
+  const hardware = compiled.probes.find((p) => p.target.kind === 'hardware');
+  if (hardware !== undefined && !existsSync('/sys/bus/event_source/devices/cpu')) {
+    throw attachFailure(hardware, new NotSupportedError('this machine has no hardware performance counters (no CPU PMU in /sys/bus/event_source/devices): use a software event such as software:cpu-clock instead'));
   }
   let collection: KernelCollection;
   try {
@@ -93,11 +127,6 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
   const links: Link[] = [];
   let reader: RingBufferReader | undefined;
   try {
-    if (options.verbose) {
-      for (const [name, program] of Object.entries(collection.programs)) {
-        options.verbose(`${name}: ${compiled.spec.programs[name]!.instructions.length} instructions, ${program.stats.verifiedInstructions} processed by the verifier\n`);
-      }
-    }
     const ringbuf = collection.maps[RINGBUF_MAP];
     if (ringbuf !== undefined) reader = new RingBufferReader(ringbuf);
     const cpus = possibleCpus();
@@ -113,6 +142,11 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
     };
     const session = new TraceSession(compiled, loaded, options);
     options.write(session.attachingMessage());
+    if (options.verbose) {
+      for (const [name, program] of Object.entries(collection.programs)) options.verbose(verifierStatistics(program, verified[name]));
+    }
+    // As bpftrace: BEGIN runs before the other probes are attached, so its output (a tool's header) comes first.
+    session.begin();
     for (const probe of compiled.probes) {
       try {
         const link = attach(collection, probe, options.pid);
@@ -122,9 +156,8 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
         throw error;
       }
     }
-    session.begin();
     await session.loop(options.startCommand?.());
-    for (const link of links.splice(0)) link.close();
+    await closeLinksConcurrently(links.splice(0), { releasePerfEventsInBackground: options.releasePerfEventsInBackground ?? true });
     session.end();
     return session;
   } finally {

@@ -13,6 +13,8 @@ export interface Symbolizer {
   stack(id: number, pid: number | undefined): string[];
   kernelSymbol(address: bigint, withOffset: boolean): string;
   userSymbol(address: bigint, pid: number, withOffset: boolean): string;
+  /** strftime(): CLOCK_MONOTONIC nanoseconds as wall-clock time in a strftime(3) format. */
+  timestamp(monotonicNs: bigint, format: string): string;
 }
 
 /** A decoded value. */
@@ -70,6 +72,8 @@ export function renderValue(bytes: Uint8Array, offset: number, type: TraceType, 
       return stackText(symbols.stack(Number(view.getBigInt64(offset, true)), Number(view.getBigUint64(offset + 8, true))));
     case 'ksym':
       return symbols.kernelSymbol(view.getBigUint64(offset, true), false);
+    case 'timestamp':
+      return symbols.timestamp(view.getBigUint64(offset, true), type.format);
     case 'usym':
       return symbols.userSymbol(view.getBigUint64(offset, true), Number(view.getBigUint64(offset + 8, true)), false);
     case 'inet':
@@ -189,6 +193,8 @@ export function formatPrintf(pieces: readonly FormatPiece[], args: readonly Trac
 export interface MapEntries {
   info: MapInfo;
   entries: { key: Uint8Array; values: Uint8Array[] }[];
+  /** print(@m, N): only the N entries with the largest values. */
+  top?: number;
 }
 
 interface Row {
@@ -347,7 +353,7 @@ function histogramText(buckets: Bucket[]): string {
 export function formatMapText(map: MapEntries, symbols: Symbolizer): string {
   const name = `@${map.info.name}`;
   const label = (row: Row): string => (row.keyText === undefined ? name : `${name}[${row.keyText}]`);
-  const all = rows(map, symbols);
+  const all = map.top !== undefined ? rows(map, symbols).slice(-map.top) : rows(map, symbols);
   if (all.length === 0) return '';
   const value = map.info.value;
   if (value.kind === 'aggregation' && (value.aggregation === 'hist' || value.aggregation === 'lhist')) {
@@ -370,7 +376,7 @@ export function formatMapText(map: MapEntries, symbols: Symbolizer): string {
 /** One map as bpftrace's `-f json` prints it: one line. */
 export function formatMapJson(map: MapEntries, symbols: Symbolizer): string {
   const name = jsonString(`@${map.info.name}`);
-  const all = rows(map, symbols);
+  const all = map.top !== undefined ? rows(map, symbols).slice(-map.top) : rows(map, symbols);
   if (all.length === 0) return '';
   const value = map.info.value;
   const kind = value.kind === 'value' ? 'map' : value.aggregation === 'hist' || value.aggregation === 'lhist' ? 'hist' : value.aggregation === 'avg' || value.aggregation === 'stats' ? 'stats' : 'map';

@@ -1,6 +1,7 @@
 import { type AttachPoint, type Expr, type MapRef, type Probe, type Script, type Statement, type TypeName, type VarRef, join } from './ast.ts';
 import { type SourceSpan, TraceError, traceError, withSource } from './errors.ts';
 import { Lexer, type Token } from './lexer.ts';
+import { type Macro, type MacroParam, expandMacros } from './macros.ts';
 import { preprocess } from './preprocess.ts';
 
 /** C and bpftrace integer type names usable in casts and sizeof. */
@@ -88,6 +89,7 @@ class Parser {
   script(): Script {
     const probes: Probe[] = [];
     const config = new Map<string, bigint | string>();
+    const macros = new Map<string, Macro>();
     while (this.#peek().kind !== 'eof') {
       const t = this.#peek();
       if (t.kind === 'ident' && t.text === 'config' && probes.length === 0) {
@@ -100,11 +102,37 @@ class Parser {
         this.#skipTypeDefinition();
         continue;
       }
-      if (t.kind === 'ident' && t.text === 'macro') throw traceError('macro definitions are not supported', t.span);
+      if (t.kind === 'ident' && t.text === 'macro') {
+        const macro = this.#macro();
+        if (macros.has(macro.name)) throw traceError(`macro ${macro.name}() is defined twice`, macro.nameSpan);
+        macros.set(macro.name, macro);
+        continue;
+      }
       probes.push(this.#probe());
     }
     if (probes.length === 0) throw traceError('no probes in the script', this.#peek().span);
-    return { probes, config };
+    return { probes: expandMacros(probes, macros), config };
+  }
+
+  /** `macro name($var, @map, expr) { statements; value }` */
+  #macro(): Macro {
+    const keyword = this.#next();
+    const name = this.#next();
+    if (name.kind !== 'ident') throw this.#unexpected(name, 'a macro name');
+    this.#expect('(');
+    const params: MacroParam[] = [];
+    while (!this.#accept(')')) {
+      if (params.length > 0) this.#expect(',');
+      const p = this.#next();
+      if (p.kind === 'var') params.push({ kind: 'var', name: p.text, span: p.span });
+      else if (p.kind === 'map') params.push({ kind: 'map', name: p.text, span: p.span });
+      else if (p.kind === 'ident') params.push({ kind: 'expr', name: p.text, span: p.span });
+      else throw this.#unexpected(p, 'a macro parameter ($var, @map or name)');
+      if (params.slice(0, -1).some((q) => q.name === params.at(-1)!.name && q.kind === params.at(-1)!.kind)) throw traceError(`macro ${name.text}(): parameter ${p.text} appears twice`, p.span);
+    }
+    if (!this.#is('{')) throw this.#unexpected(this.#peek(), '{');
+    const body = this.#block();
+    return { name: name.text, params, body, span: join(keyword.span, name.span), nameSpan: name.span };
   }
 
   #configBlock(config: Map<string, bigint | string>): void {
@@ -299,6 +327,12 @@ class Parser {
     return this.#postfix();
   }
 
+  #fieldName(): { name: string; span: SourceSpan } {
+    const name = this.#next();
+    if (name.kind !== 'ident') throw this.#unexpected(name, 'a field name');
+    return { name: name.text, span: name.span };
+  }
+
   #postfix(): Expr {
     let expr = this.#primary();
     while (true) {
@@ -397,6 +431,19 @@ class Parser {
       const operand = type === undefined ? this.#expression() : undefined;
       const close = this.#expect(')');
       return { kind: 'sizeof', type, operand, span: join(t.span, close.span) };
+    }
+    if (t.text === 'offsetof' && this.#is('(')) {
+      this.#expect('(');
+      const type = this.#typeName();
+      if (type === undefined) throw traceError('offsetof() expects a struct type first: offsetof(struct x, field)', this.#peek().span);
+      this.#expect(',');
+      const fields = [this.#fieldName()];
+      while (this.#is('.')) {
+        this.#next();
+        fields.push(this.#fieldName());
+      }
+      const close = this.#expect(')');
+      return { kind: 'offsetof', type, fields, span: join(t.span, close.span) };
     }
     if (this.#is('(')) {
       this.#next();

@@ -13,11 +13,15 @@ export function preprocess(source: string): string {
   /** One entry per open conditional: whether its current branch is taken, and whether one was. */
   const stack: { active: boolean; taken: boolean; line: number }[] = [];
   const active = (): boolean => stack.every((s) => s.active);
+  let inComment = false;
   const out = lines.map((raw, index) => {
     const line = raw.trim();
     const where = { line: index + 1, column: 1, endColumn: raw.length + 1 };
     if (index === 0 && line.startsWith('#!')) return '';
-    if (!line.startsWith('#')) return active() && defines.size > 1 ? substitute(raw, defines) : active() ? raw : '';
+    // A `#` line inside a /* */ comment is text (gethostlatency.bt's " # need modifications").
+    const commented = inComment;
+    inComment = endsInComment(raw, inComment);
+    if (commented || !line.startsWith('#')) return active() && defines.size > 1 ? substitute(raw, defines) : active() ? raw : '';
     const m = /^#\s*(\w+)\s*(.*)$/.exec(line);
     if (m === null) throw traceError(`invalid preprocessor line`, where);
     const [, directive, rest] = m as unknown as [string, string, string];
@@ -69,4 +73,25 @@ export function preprocess(source: string): string {
 /** Replaces defined names outside string literals. */
 function substitute(line: string, defines: Map<string, string>): string {
   return line.replace(/"(?:\\.|[^"\\])*"|[A-Za-z_]\w*/g, (word) => (word.startsWith('"') ? word : (defines.get(word) ?? word)));
+}
+
+/** Whether a /* comment is still open at the end of `line`, given whether one was open at its start. */
+function endsInComment(line: string, open: boolean): boolean {
+  let inComment = open;
+  for (let i = 0; i < line.length; i++) {
+    if (inComment) {
+      if (line.startsWith('*/', i)) {
+        inComment = false;
+        i++;
+      }
+    } else if (line[i] === '"') {
+      for (i++; i < line.length && line[i] !== '"'; i++) if (line[i] === '\\') i++;
+    } else if (line.startsWith('//', i)) {
+      return false;
+    } else if (line.startsWith('/*', i)) {
+      inComment = true;
+      i++;
+    }
+  }
+  return inComment;
 }

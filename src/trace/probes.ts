@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import type { AttachPoint } from './ast.ts';
 import { traceError } from './errors.ts';
+import { type UsdtProbe, UsdtError, readUsdtProbes } from './usdt.ts';
 
 export type ProbeKind =
   | 'begin' | 'end' | 'tracepoint' | 'rawtracepoint' | 'uprobe' | 'uretprobe' | 'kprobe' | 'kretprobe' | 'fentry' | 'fexit' | 'profile' | 'interval' | 'software' | 'hardware' | 'usdt';
@@ -20,6 +21,10 @@ export interface ProbeTarget {
   periodNs?: number;
   frequency?: number;
   count?: number;
+  /** software/hardware: the PERF_COUNT_SW_* / PERF_COUNT_HW_* counter. */
+  config?: number;
+  /** usdt: the probe from the binary's notes (location, semaphore, arguments). */
+  usdt?: UsdtProbe;
 }
 
 const ALIASES: Record<string, ProbeKind> = {
@@ -65,6 +70,20 @@ export function matchTracepoints(category: string, event: string, root = TRACEFS
 const LIBRARY_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
 
 /** Resolves a uprobe target: an absolute path, a program on $PATH, or a library name (`libc`, `libc.so.6`). */
+/** Whether `path` starts with the ELF magic (a library rather than a linker script). */
+function isElf(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.toString('latin1') === '\x7fELF';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function resolveBinary(target: string): string | undefined {
   if (target.startsWith('/')) return existsSync(target) ? target : undefined;
   for (const dir of (process.env['PATH'] ?? '/usr/bin:/bin').split(delimiter)) {
@@ -73,7 +92,8 @@ export function resolveBinary(target: string): string | undefined {
   }
   const base = target.startsWith('lib') ? target : `lib${target}`;
   for (const dir of LIBRARY_DIRS) {
-    const names = listDirectory(dir).filter((n) => n === base || n.startsWith(`${base}.so`));
+    // The shortest name that is ELF: `libc.so` is often a linker script (libc6-dev), `libc.so.6` the library.
+    const names = listDirectory(dir).filter((n) => (n === base || n.startsWith(`${base}.so`)) && isElf(`${dir}/${n}`));
     names.sort((a, b) => a.length - b.length);
     if (names[0] !== undefined) return `${dir}/${names[0]}`;
   }
@@ -139,14 +159,67 @@ export function expandAttachPoint(point: AttachPoint, root = TRACEFS_ROOT): Prob
     case 'software':
     case 'hardware': {
       if (parts.length < 2 || parts[1] === '') fail(`${kind} probes need an event: ${kind}:event:count`);
-      const count = parts[2] !== undefined && parts[2] !== '' ? Number(parts[2]) : undefined;
-      if (count !== undefined && !(Number.isInteger(count) && count > 0)) fail(`${kind} count must be a positive integer`);
-      return [{ kind, name: `${kind}:${parts[1]}:${count ?? ''}`, event: parts[1]!, ...(count !== undefined ? { count } : {}) }];
+      const table = kind === 'software' ? SOFTWARE_EVENTS : HARDWARE_EVENTS;
+      const known = table.find((e) => e.names.includes(parts[1]!));
+      if (known === undefined) fail(`unknown ${kind} event '${parts[1]}': one of ${table.map((e) => e.names[0]).join(', ')}`);
+      const count = parts[2] !== undefined && parts[2] !== '' ? Number(parts[2]) : known!.defaultCount;
+      if (!(Number.isInteger(count) && count > 0)) fail(`${kind} count must be a positive integer`);
+      return [{ kind, name: `${kind}:${parts[1]}:${parts[2] ?? ''}`, event: parts[1]!, count, config: known!.config }];
     }
-    case 'usdt':
-      return fail('usdt probes are not supported yet');
+    case 'usdt': {
+      // usdt:binary:provider:name or usdt:binary:name; * and ? match in provider and name.
+      if ((parts.length !== 3 && parts.length !== 4) || parts.slice(1).some((p) => p === '')) fail('usdt probes need a binary and a probe: usdt:/path/to/binary:provider:name');
+      const path = resolveBinary(parts[1]!) ?? fail(`${parts[1]}: no such binary or library`);
+      const [providerPattern, namePattern] = parts.length === 4 ? [parts[2]!, parts[3]!] : ['*', parts[2]!];
+      let notes: UsdtProbe[];
+      try {
+        notes = readUsdtProbes(path);
+      } catch (error) {
+        if (error instanceof UsdtError) fail(error.message);
+        throw error;
+      }
+      const matches = notes.filter((n) => wildcard(providerPattern).test(n.provider) && wildcard(namePattern).test(n.name));
+      if (matches.length === 0) fail(`${path} has no USDT probe ${providerPattern}:${namePattern}${notes.length === 0 ? ' (it has no .note.stapsdt notes)' : ''}`);
+      return matches.map((usdt) => ({ kind, name: `usdt:${path}:${usdt.provider}:${usdt.name}`, path, offset: usdt.offset, usdt }));
+    }
   }
 }
+
+/** A perf counter `software:NAME:count` / `hardware:NAME:count` samples: its names, PERF_COUNT_* config and bpftrace's default count. */
+interface PerfCounter {
+  names: string[];
+  config: number;
+  defaultCount: number;
+}
+
+/** PERF_TYPE_SOFTWARE counters, with bpftrace's names and default sampling counts. */
+const SOFTWARE_EVENTS: readonly PerfCounter[] = [
+  { names: ['cpu-clock', 'cpu'], config: 0, defaultCount: 1_000_000 },
+  { names: ['task-clock'], config: 1, defaultCount: 1_000_000 },
+  { names: ['page-faults', 'faults'], config: 2, defaultCount: 100 },
+  { names: ['context-switches', 'cs'], config: 3, defaultCount: 1000 },
+  { names: ['cpu-migrations'], config: 4, defaultCount: 1 },
+  { names: ['minor-faults'], config: 5, defaultCount: 100 },
+  { names: ['major-faults'], config: 6, defaultCount: 1 },
+  { names: ['alignment-faults'], config: 7, defaultCount: 1 },
+  { names: ['emulation-faults'], config: 8, defaultCount: 1 },
+  { names: ['dummy'], config: 9, defaultCount: 1 },
+  { names: ['bpf-output'], config: 10, defaultCount: 1 },
+];
+
+/** PERF_TYPE_HARDWARE counters (they need a hardware PMU). */
+const HARDWARE_EVENTS: readonly PerfCounter[] = [
+  { names: ['cpu-cycles', 'cycles'], config: 0, defaultCount: 1_000_000 },
+  { names: ['instructions'], config: 1, defaultCount: 1_000_000 },
+  { names: ['cache-references'], config: 2, defaultCount: 1_000_000 },
+  { names: ['cache-misses'], config: 3, defaultCount: 1_000_000 },
+  { names: ['branch-instructions', 'branches'], config: 4, defaultCount: 100_000 },
+  { names: ['branch-misses'], config: 5, defaultCount: 100_000 },
+  { names: ['bus-cycles'], config: 6, defaultCount: 100_000 },
+  { names: ['frontend-stalls'], config: 7, defaultCount: 1_000_000 },
+  { names: ['backend-stalls'], config: 8, defaultCount: 1_000_000 },
+  { names: ['ref-cycles'], config: 9, defaultCount: 1_000_000 },
+];
 
 /**
  * Tracepoints that observe what a kprobe on a common kernel function

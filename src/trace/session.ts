@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { BpfMap, BpfProgram } from '../backend/index.ts';
 import { splitPerCpuValues } from '../backend/index.ts';
+import { KernelSymbols, ProcessSymbolsCache, type ResolvedSymbol } from '../kernel/index.ts';
 import { type EventSpec, JOIN_ARG_SIZE, LOST_MAP, STACK_DEPTH, STACK_MAP } from './codegen.ts';
 import type { CompiledScript } from './compile.ts';
 import { TraceRuntimeError } from './errors.ts';
 import { type MapEntries, type Symbolizer, cString, formatMapJson, formatMapText, formatPrintf, jsonString } from './output.ts';
-import { KernelSymbols, UserSymbols } from './symbols.ts';
 import type { MapInfo } from './types.ts';
 
 /** What a backend gives a session: its maps and programs, and its ring buffer. */
@@ -34,8 +34,15 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Ends the session after this long (tests, benchmarks). */
   durationMs?: number;
+  /** Kernel symbols (default: /proc/kallsyms, read when first needed). */
   kernelSymbols?: KernelSymbols;
-  userSymbols?: UserSymbols;
+  userSymbols?: ProcessSymbolsCache;
+}
+
+/** bpftrace's frame text: `name+offset` in decimal (or the bare name), the hex address when nothing names it. */
+function frameText(address: bigint, symbol: ResolvedSymbol | undefined, withOffset = true): string {
+  if (symbol === undefined) return `0x${address.toString(16)}`;
+  return withOffset ? `${symbol.name}+${symbol.offset}` : symbol.name;
 }
 
 /** Records handled between two checks for the end of the session. */
@@ -54,17 +61,31 @@ export class TraceSession {
     readonly loaded: LoadedScript,
     readonly options: SessionOptions,
   ) {
-    const kernel = options.kernelSymbols ?? new KernelSymbols();
-    const user = options.userSymbols ?? new UserSymbols();
+    let kernel = options.kernelSymbols;
+    let kernelUnreadable = false;
+    const kernelSymbol = (address: bigint): ResolvedSymbol | undefined => {
+      if (kernel === undefined && !kernelUnreadable) {
+        try {
+          kernel = new KernelSymbols();
+        } catch {
+          // kallsyms hidden (kptr_restrict): kernel frames print as addresses, as bpftrace's do.
+          kernelUnreadable = true;
+        }
+      }
+      return kernel?.lookup(address);
+    };
+    const user = options.userSymbols ?? new ProcessSymbolsCache();
+    const symbolize = (address: bigint, pid: number | undefined, withOffset = true): string => frameText(address, pid === undefined ? kernelSymbol(address) : user.resolve(pid, address), withOffset);
     this.#symbols = {
       probeName: (id) => compiled.probeNames.get(id) ?? `probe ${id}`,
-      stack: (id, pid) => this.#stack(id, pid, kernel, user),
-      kernelSymbol: (address, withOffset) => kernel.symbolize(address, withOffset),
-      userSymbol: (address, pid, withOffset) => user.symbolize(address, pid, withOffset),
+      stack: (id, pid) => this.#stack(id, pid, symbolize),
+      kernelSymbol: (address, withOffset) => symbolize(address, undefined, withOffset),
+      userSymbol: (address, pid, withOffset) => symbolize(address, pid, withOffset),
+      timestamp: (monotonicNs, format) => strftime(format, wallClock(monotonicNs)),
     };
   }
 
-  #stack(id: number, pid: number | undefined, kernel: KernelSymbols, user: UserSymbols): string[] {
+  #stack(id: number, pid: number | undefined, symbolize: (address: bigint, pid: number | undefined) => string): string[] {
     const map = this.loaded.map(STACK_MAP);
     if (map === undefined || id < 0) return [];
     const key = new Uint8Array(4);
@@ -76,7 +97,7 @@ export class TraceSession {
     for (let i = 0; i < STACK_DEPTH; i++) {
       const address = view.getBigUint64(i * 8, true);
       if (address === 0n) break;
-      frames.push(pid === undefined ? kernel.symbolize(address) : user.symbolize(address, pid));
+      frames.push(symbolize(address, pid));
     }
     return frames;
   }
@@ -142,7 +163,7 @@ export class TraceSession {
         this.#exited = true;
         return;
       case 'print':
-        this.#printMap(this.compiled.maps.get(event.map)!);
+        this.#printMap(this.compiled.maps.get(event.map)!, event.top);
         return;
       case 'clear':
       case 'zero':
@@ -173,9 +194,16 @@ export class TraceSession {
     return { info, entries };
   }
 
-  #printMap(info: MapInfo): void {
-    const entries = this.readMap(info);
-    this.options.write(this.options.format === 'json' ? formatMapJson(entries, this.#symbols) : formatMapText(entries, this.#symbols));
+  #printMap(info: MapInfo, top?: number): void {
+    const entries = { ...this.readMap(info), ...(top !== undefined && top > 0 ? { top } : {}) };
+    if (this.options.format === 'json') {
+      this.options.write(formatMapJson(entries, this.#symbols));
+      return;
+    }
+    // bpftrace 0.17 prints an empty map as an empty line, except a count or sum without keys, which reads as 0.
+    const value = info.value;
+    const zero = info.keys === undefined && value.kind === 'aggregation' && (value.aggregation === 'count' || value.aggregation === 'sum');
+    this.options.write(formatMapText(entries, this.#symbols) || (zero ? `@${info.name}: 0\n` : '\n'));
   }
 
   #clearMap(info: MapInfo, zero: boolean): void {
@@ -271,7 +299,14 @@ export class TraceSession {
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
+/** The wall-clock time of a CLOCK_MONOTONIC instant (process.hrtime is CLOCK_MONOTONIC). */
+function wallClock(monotonicNs: bigint): Date {
+  const nowNs = process.hrtime.bigint();
+  return new Date(Date.now() - Number((nowNs - monotonicNs) / 1_000_000n));
+}
+
 /** The strftime conversions time() formats use, in local time. */
+
 export function strftime(format: string, date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');
   return format.replace(/%([a-zA-Z%])/g, (whole, c: string) => {

@@ -12,6 +12,8 @@ export type TraceType =
   /** Stack id and pid, so user frames are symbolised against the right process. */
   | { kind: 'ustack' }
   | { kind: 'ksym' }
+  /** strftime(): a CLOCK_MONOTONIC time in ns, printed as wall-clock time in `format`. */
+  | { kind: 'timestamp'; format: string }
   | { kind: 'usym' }
   | { kind: 'inet' }
   | { kind: 'tuple'; elements: TraceType[] }
@@ -48,7 +50,7 @@ export function sizeOf(type: TraceType): number {
 
 /** Values held in a register rather than in stack memory. */
 export function isScalar(type: TraceType): boolean {
-  return type.kind === 'int' || type.kind === 'pointer' || type.kind === 'probe' || type.kind === 'kstack' || type.kind === 'ksym';
+  return type.kind === 'int' || type.kind === 'pointer' || type.kind === 'probe' || type.kind === 'kstack' || type.kind === 'ksym' || type.kind === 'timestamp';
 }
 
 export function isInteger(type: TraceType): boolean {

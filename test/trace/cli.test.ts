@@ -55,4 +55,10 @@ describe('tsbpf trace CLI', () => {
     assert.match(r.stdout, /^Attaching 1 probe...\n/);
     assert.match(r.stdout, /^\/bin\/echo traced-by-tsbpf$/m);
   });
+
+  it('-v prints each program\'s id and verifier statistics after Attaching, as bpftrace does, with tsbpf\'s verifier\'s', { skip: skipWithoutKernel() }, async () => {
+    const r = await spawnTsbpf(['trace', '-v', '-e', 'BEGIN { printf("hi\\n"); exit(); }']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Attaching 1 probe...\n\nProgram ID: \d+\n\nThe verifier log: \nprocessed \d+ insns \(limit 1000000\) max_states_per_insn \d+ total_states \d+ peak_states \d+ mark_read \d+\ntsbpf's verifier: processed \d+ insns max_states_per_insn \d+ total_states \d+ peak_states \d+\nhi\n/);
+  });
 });

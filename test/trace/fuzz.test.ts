@@ -12,10 +12,11 @@ const SEEDS = [
   'interval:s:1 { time("%H:%M:%S\\n"); clear(@x); @x = max(nsecs); @y = min(-5) ; @z = avg(3); }',
   '#!/usr/bin/env bpftrace\n#ifndef BPFTRACE_HAVE_BTF\n#include <linux/sched.h>\n#endif\nBEGIN\n{\n\tprintf("Tracing... Hit Ctrl-C to end.\\n");\n}\n/* comment */ END { @x = 1; clear(@x); }',
   'profile:hz:99 /cpu == 0/ { @[kstack] = count(); @u[ustack, comm] = count(); }',
+  'macro twice(e) { e * 2 }\nmacro add(@m, $k) { @m[$k] = twice($k); }\nBEGIN { $v = 3; add(@x, $v); exit(); }',
   'tracepoint:syscalls:sys_enter_openat { for ($i : 0..4) { if ($i == 2) { break; } @r[$i] = (uint8)$i << 2; } unroll(2) { @c++; } @d -= 1; }',
 ];
 
-const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:'];
+const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:', 'offsetof(struct sock, ', 'strcontains(', 'strftime("%H", ', 'software:cs:', 'print(@x, ', 'macro m($a, @b, c) { ', 'm(1)'];
 
 /** Inserts, deletes, duplicates and swaps pieces of a seed script. */
 function mutate(source: string, random: () => number): string {

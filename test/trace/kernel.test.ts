@@ -112,6 +112,25 @@ describe('tsbpf trace in the kernel: the seed one-liners', { skip }, () => {
     assert.match(out, /^\d+ +echo tsbpf-readline$/m);
   });
 
+  it('software:cs:1 and software:cpu-migrations count their events; hardware: names the missing PMU', async () => {
+    const out = await traceWhile('software:cs:1 { @cs = count(); } software:page-faults:1 { @faults[comm] = count(); }', () => run('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=50']));
+    assert.match(out, /^@cs: [1-9]\d*$/m);
+    assert.match(out, /^@faults\[dd\]: [1-9]\d*$/m);
+    if (!existsSync('/sys/bus/event_source/devices/cpu')) {
+      await assert.rejects(
+        runInKernel(compileScript('hardware:cycles:1000000 { @ = count(); }'), { write: () => {}, format: 'text' }),
+        (error: unknown) => error instanceof TraceRuntimeError && /^hardware:cycles:1000000: cannot attach: this machine has no hardware performance counters/.test(error.message),
+      );
+    }
+  });
+
+  it('usdt: python3\'s function__entry (semaphore-guarded) with its arguments read from registers', async () => {
+    // CPython 3.11 inlines Python-to-Python calls and fires function__entry for them only while its line probe is enabled too.
+    const script = 'usdt:/usr/bin/python3:python:function__entry /str(arg1) == "tsbpf_usdt_probe"/ { printf("%s line %d\\n", str(arg1), arg2); } usdt:/usr/bin/python3:python:line { @lines = count(); }';
+    const out = await traceWhile(script, () => run('/usr/bin/python3', ['-c', 'def tsbpf_usdt_probe(x):\n    pass\nlist(map(tsbpf_usdt_probe, [1, 2]))']));
+    assert.equal(out.match(/^tsbpf_usdt_probe line 1$/gm)?.length, 2, out);
+  });
+
   it('kprobe scripts compile; attaching names the tracepoint to use instead', async () => {
     const compiled = compileScript('kprobe:tcp_connect { @ = count(); }');
     await assert.rejects(

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type CompileOptions, compileScript, runInVm } from '../../src/trace/index.ts';
 import type { TracepointFormat } from '../../src/vm/index.ts';
 import { parseTracepointFormat } from '../../src/vm/index.ts';
@@ -30,4 +32,33 @@ export async function runOnVm(source: string, format: 'text' | 'json' = 'text', 
   let out = '';
   await runInVm(compileScript(source, options), { write: (t) => void (out += t), format, durationMs: 2000, event: { process: { pid: 4242, uid: 1000, gid: 100, comm: 'tester' } } });
   return out;
+}
+
+/** Scripts the kernel tests run (the seed one-liners and the CLI's), for the verifier corpus. */
+export const TEST_SCRIPTS: readonly string[] = [
+  'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }',
+  'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }',
+  'tracepoint:syscalls:sys_enter_openat { printf("%s %s\\n", comm, str(args->filename)); }',
+  'tracepoint:syscalls:sys_exit_read /args->ret > 0/ { @bytes = hist(args->ret); }',
+  'profile:hz:99 { @[kstack] = count(); }',
+  'tracepoint:block:block_rq_issue { @start[args->dev, args->sector] = nsecs; } tracepoint:block:block_rq_complete /@start[args->dev, args->sector]/ { @usecs = hist((nsecs - @start[args->dev, args->sector]) / 1000); delete(@start[args->dev, args->sector]); }',
+  'tracepoint:syscalls:sys_enter_execve { join(args->argv); }',
+  'tracepoint:sock:inet_sock_set_state /args->newstate == 2/ { printf("%s %s:%d -> %s:%d\\n", comm, ntop(args->saddr), args->sport, ntop(args->daddr), args->dport); }',
+  'uretprobe:/bin/bash:readline { printf("%-6d %s\\n", pid, str(retval)); }',
+  'kprobe:tcp_connect { @ = count(); }',
+  'BEGIN { printf("hello %s\\n", str($1)); @n = $1; exit(); }',
+  'tracepoint:syscalls:sys_enter_execve /comm == "sh"/ { join(args->argv); }',
+  'software:cs:1 { @cs = count(); } software:page-faults:1 { @faults[comm] = count(); }',
+  'usdt:/usr/bin/python3:python:function__entry /str(arg1) == "tsbpf_usdt_probe"/ { printf("%s line %d\\n", str(arg1), arg2); } usdt:/usr/bin/python3:python:line { @lines = count(); }',
+  'tracepoint:syscalls:sys_enter_openat /strcontains(str(args->filename), "hostname")/ { printf("%s %s\\n", strftime("%H:%M:%S", nsecs), str(args->filename)); }',
+];
+
+/** The tools of Debian's bpftrace package (/usr/sbin/*.bt) as [name, path]; CI installs the package. */
+export function debianTools(): [string, string][] {
+  const dir = '/usr/sbin';
+  if (!existsSync('/usr/bin/bpftrace')) {
+    if (process.env.CI === 'true') throw new Error('CI=true but bpftrace is not installed (apt-get install bpftrace)');
+    return [];
+  }
+  return readdirSync(dir).filter((f) => f.endsWith('.bt')).sort().map((f) => [f, join(dir, f)]);
 }

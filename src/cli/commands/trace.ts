@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { disassemble } from '../../isa/index.ts';
-import { KernelSymbols, TraceError, compileScript, listProbes, runInKernel } from '../../trace/index.ts';
+import { KernelSymbols } from '../../kernel/index.ts';
+import { TraceError, compileScript, listProbes, runInKernel } from '../../trace/index.ts';
 import { type CliCommand, type CliIo, UsageError, readInputFile, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf trace [options] (-e PROGRAM | FILE.bt) [ARGS...]
@@ -20,7 +21,7 @@ options:
   -o FILE      write the output to FILE
   -d           print the generated eBPF of each program and exit
   -v           print verifier statistics of each program
-  --unsafe     allow system(), cat() and signal()
+  --unsafe     allow system() and signal()
   ARGS         the script's $1, $2... ($# is their count)
 `;
 
@@ -109,7 +110,16 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
   if (options.program === undefined && options.file === undefined) throw new UsageError('give a program with -e or a script file');
   const source = options.program ?? new TextDecoder().decode(await readInputFile(options.file!, io));
-  const kernelSymbols = new KernelSymbols();
+  // Read /proc/kallsyms only if the script names a kernel symbol (kaddr) or prints kernel addresses.
+  let kernelSymbols: KernelSymbols | undefined;
+  const kernelSymbol = (name: string): bigint | undefined => {
+    try {
+      kernelSymbols ??= new KernelSymbols();
+    } catch {
+      return undefined;
+    }
+    return kernelSymbols.address(name);
+  };
   let compiled;
   try {
     compiled = compileScript(source, {
@@ -117,7 +127,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       startNs: process.hrtime.bigint(),
       unsafe: options.unsafe,
       file: options.file ?? 'stdin',
-      kernelSymbol: (name) => kernelSymbols.address(name),
+      kernelSymbol,
     });
   } catch (error) {
     if (error instanceof TraceError) {
@@ -144,9 +154,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
       write,
       format: options.format,
       signal: controller.signal,
-      kernelSymbols,
+      ...(kernelSymbols !== undefined ? { kernelSymbols } : {}),
       ...(options.pid !== undefined ? { pid: options.pid } : {}),
-      ...(options.verbose ? { verbose: io.stderr } : {}),
+      ...(options.verbose ? { verbose: write } : {}),
       ...(options.command !== undefined ? { startCommand: () => runCommand(options.command!) } : {}),
     });
     void session;
