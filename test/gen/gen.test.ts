@@ -2,9 +2,10 @@
 // tsc together with code using them (and wrong uses are type errors), then
 // run against the kernel and the VM.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { generateTypes, GenerateError } from '../../src/gen/index.ts';
 import { loadCollectionSpec } from '../../src/object/load.ts';
@@ -18,7 +19,9 @@ import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 checkNoKernelLeaks();
 const clang = { skip: skipWithoutClang() };
 const kernel = { skip: skipWithoutClang() || skipWithoutKernel() };
-const DIR = '/tmp/library-gen-test';
+// Its own directory per run: concurrent runs (other checkouts, CI retries) must not share the generated files.
+const DIR = mkdtempSync(join(tmpdir(), 'tsbpf-gen-test-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 const object = (): string => compileBpf(join(ROOT, 'test/backend/fixtures/events.c'));
 
 /** What the README's execsnoop does, typed end to end; the @ts-expect-error lines must be errors for tsc to pass. */
@@ -80,7 +83,6 @@ let generated: Promise<void> | undefined;
 /** Generates the bindings with the CLI and type-checks them with the usage code under the project's strict tsconfig (once). */
 function generateAndCompile(): Promise<void> {
   generated ??= (async () => {
-    mkdirSync(DIR, { recursive: true });
     const result = await spawnTsbpf(['gen', 'types', object(), '-o', join(DIR, 'events.ts'), '--name', 'events', '--import-from', relative(DIR, join(ROOT, 'src'))]);
     assert.equal(result.code, 0, result.stderr);
     writeFileSync(join(DIR, 'usage.ts'), USAGE);
