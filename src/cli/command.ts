@@ -69,6 +69,38 @@ export function unexpectedArgument(arg: string): UsageError {
 }
 
 /**
+ * Walks a command's arguments: each option goes to `option(arg, value)`,
+ * which takes the option's value with `value()` (a UsageError naming the
+ * option when there is none) and returns false for an option the command
+ * does not have. Returns the positional arguments: those not starting with
+ * '-', '-' itself (standard input) and negative numbers.
+ */
+export function parseArguments(args: readonly string[], option: (arg: string, value: () => string) => boolean): string[] {
+  const positional: string[] = [];
+  for (let n = 0; n < args.length; n++) {
+    const arg = args[n]!;
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
+      positional.push(arg);
+      continue;
+    }
+    const value = (): string => {
+      const next = args[++n];
+      if (next === undefined) throw new UsageError(`${arg} needs a value`);
+      return next;
+    };
+    if (!option(arg, value)) throw unknownOption(arg);
+  }
+  return positional;
+}
+
+/** The one positional argument of a command (`missing` says what it is when absent; a second one is refused). */
+export function onePositional(positional: readonly string[], missing: string): string {
+  if (positional.length === 0) throw new UsageError(missing);
+  if (positional.length > 1) throw unexpectedArgument(positional[1]!);
+  return positional[0]!;
+}
+
+/**
  * Splits the arguments of a command without valued options into its
  * boolean flags (each one of `allowed`) and positional arguments, of which
  * there may be at most `maxPositional`.

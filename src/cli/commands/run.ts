@@ -15,7 +15,7 @@ import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
 import { RunInputError, VmProgram } from '../../vm/runtime.ts';
-import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, parseArguments, unexpectedArgument } from '../command.ts';
 import { loadProgramSource } from '../program-source.ts';
 
 const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data HEX)
@@ -80,13 +80,7 @@ function parseHex(text: string): Uint8Array {
 
 function parseArgs(args: string[]): Options {
   const options: Partial<Options> & { backend: 'vm' | 'kernel'; jit: boolean; repeat: number; verbose: boolean; json: boolean } = { backend: 'vm', jit: false, repeat: 1, verbose: false, json: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  const positional = parseArguments(args, (arg, value) => {
     if (arg === '--program') options.program = value();
     else if (arg === '--filter') options.filter = value();
     else if (arg === '--type') options.type = value();
@@ -107,10 +101,11 @@ function parseArgs(args: string[]): Options {
     } else if (arg === '--out' || arg === '-o') options.out = value();
     else if (arg === '--verbose') options.verbose = true;
     else if (arg === '--json') options.json = true;
-    else if (arg.startsWith('-')) throw unknownOption(arg);
-    else if (options.file === undefined) options.file = arg;
-    else throw unexpectedArgument(arg);
-  }
+    else return false;
+    return true;
+  });
+  if (positional.length > 1) throw unexpectedArgument(positional[1]!);
+  options.file = positional[0];
   if (options.filter !== undefined) {
     if (options.file !== undefined || options.type !== undefined) throw new UsageError('--filter replaces FILE and --type');
     options.file = 'filter';
