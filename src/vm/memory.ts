@@ -24,6 +24,8 @@ export interface Region {
  */
 export interface RegionView {
   reaches(region: Region): boolean;
+  /** Changes when what the view reaches changes without the regions changing (an inner map added or removed). */
+  readonly version?: number;
 }
 
 /** An access outside every region, or a write to a read-only one. */

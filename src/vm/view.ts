@@ -1,5 +1,5 @@
 import { type Instruction, isLddw } from '../isa/instruction.ts';
-import { VmMap, vmMapByHandle } from '../maps/base.ts';
+import { VmMap, innerMapsVersion, vmMapByHandle } from '../maps/index.ts';
 import type { Region, RegionView, VmMemory } from './memory.ts';
 
 /**
@@ -19,8 +19,9 @@ import type { Region, RegionView, VmMemory } from './memory.ts';
 export class ProgramView implements RegionView {
   /** The maps the instructions reference. */
   readonly maps: ReadonlySet<VmMap>;
-  /** Inner maps found in one of `maps` (a map of maps): reached through it once, kept. */
-  private readonly innerMaps = new WeakSet<object>();
+  /** Inner maps found in one of `maps` (a map of maps), while no map of maps changed (innerMapsVersion). */
+  private innerMaps = new WeakSet<object>();
+  private innerVersion = innerMapsVersion();
 
   constructor(memory: VmMemory, instructions: readonly Instruction[]) {
     const maps = new Set<VmMap>();
@@ -37,6 +38,10 @@ export class ProgramView implements RegionView {
     this.maps = maps;
   }
 
+  get version(): number {
+    return innerMapsVersion();
+  }
+
   reaches(region: Region): boolean {
     const owner = region.owner;
     return owner === undefined || (owner instanceof VmMap && this.reachesMap(owner));
@@ -44,7 +49,14 @@ export class ProgramView implements RegionView {
 
   /** Whether the program uses `map`: it references it, or a map of maps it references holds it. */
   reachesMap(map: VmMap): boolean {
-    if (this.maps.has(map) || this.innerMaps.has(map)) return true;
+    if (this.maps.has(map)) return true;
+    // An inner map removed from its map of maps is out of reach again, even through a handle the program kept.
+    const version = innerMapsVersion();
+    if (version !== this.innerVersion) {
+      this.innerMaps = new WeakSet<object>();
+      this.innerVersion = version;
+    }
+    if (this.innerMaps.has(map)) return true;
     for (const outer of this.maps) {
       if (outer.holdsInnerMap(map)) {
         this.innerMaps.add(map);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
-import { HashEntry, MapError, createVmMap, jhash, registerMapHelpers, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import { HashEntry, HashMap as HashMapClass, MapError, createVmMap, jhash, registerMapHelpers, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
 import type { VmMap } from '../../src/maps/base.ts';
 import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
 import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
@@ -229,5 +229,36 @@ if r0 == 0 goto out`;
     assert.equal(own.lookup(u32(0))![0], 9);
     own.close();
     other.close();
+  }
+});
+
+test('maps of maps: inner map handles cannot be rewritten or written through, and an inner map taken out is out of reach through a kept handle', () => {
+  for (const jit of engines) {
+    for (const type of [MapType.HASH_OF_MAPS, MapType.ARRAY_OF_MAPS]) {
+      const label = `${jit ? 'jit' : 'interpreter'}, ${type === MapType.HASH_OF_MAPS ? 'hash' : 'array'} of maps`;
+      const vm = new Vm();
+      const inner = (name: string): VmMap => createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, name });
+      const template = inner('template');
+      const held = inner('held');
+      const other = inner('other');
+      const outer = createVmMap(vm.memory, { type, keySize: 4, valueSize: 4, maxEntries: 2, innerMap: template, name: 'outer' });
+      outer.update(u32(0), u32(held.id));
+      const run = (body: string): number => new VmProgram(ProgramType.XDP, assemble(`${lookupAsm(outer.handle, 0)}\n${body}`), { vm, jit }).run({ data: frame }).retval;
+      // The handle a lookup returns is a read-only map pointer in the kernel (CONST_PTR_TO_MAP): no store through it.
+      assert.throws(() => run('if r0 == 0 goto out\nr1 = 7\n*(u32 *)(r0 + 0) = r1\nout:\nr0 = 2\nexit'), MemoryAccessError, label);
+      if (outer instanceof HashMapClass) {
+        // The entry holding the handle is not program memory: it cannot be rewritten to name another map.
+        const slot = outer.entryArray + outer.valueOffset;
+        assert.throws(() => run(`r1 = ${slot} ll\nr2 = ${other.handle} ll\n*(u32 *)(r1 + 0) = r2\nr0 = 2\nexit`), MemoryAccessError, label);
+        assert.equal(vm.memory.regionAt(slot, 4), undefined, `${label}: the entries are unmapped`);
+      }
+      // A handle kept as a number (computed, so not a reference of the program's own) reaches the inner map only while the outer map holds it.
+      const forgedLookup = (map: VmMap): string => `r1 = 0\n*(u32 *)(r10 - 4) = r1\nr1 = ${map.handle - 8} ll\nr1 += 8\nr2 = r10\nr2 += -4\ncall ${helperId('map_lookup_elem')}\nif r0 == 0 goto missing\nr0 = 1\nexit\nmissing:\nr0 = 0\nexit`;
+      assert.equal(run(forgedLookup(held)), 1, `${label}: an inner map the outer map holds is reached`);
+      assert.equal(run(forgedLookup(other)), 0, `${label}: a map of the VM no map of the program holds is not`);
+      outer.delete(u32(0));
+      assert.equal(run(forgedLookup(held)), 0, `${label}: taken out of the outer map, it is out of reach`);
+      for (const map of [outer, held, other, template]) map.close();
+    }
   }
 });

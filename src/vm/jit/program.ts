@@ -98,6 +98,7 @@ class JitRuntime {
   private tableVersion = -1;
   private tableExclude: Region | undefined;
   private tableView: RegionView | undefined;
+  private tableViewVersion: number | undefined;
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
   /**
@@ -127,7 +128,7 @@ class JitRuntime {
    */
   syncRegions(exclude: Region | undefined, programView: RegionView): void {
     const memory = this.memory;
-    if (exclude === this.tableExclude && programView === this.tableView) {
+    if (exclude === this.tableExclude && programView === this.tableView && programView.version === this.tableViewVersion) {
       if (memory.layoutVersion === this.tableVersion) return;
       // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
       const moved = memory.lastMoved;
@@ -148,6 +149,7 @@ class JitRuntime {
     this.tableVersion = memory.layoutVersion;
     this.tableExclude = exclude;
     this.tableView = programView;
+    this.tableViewVersion = programView.version;
     const regions = memory.listRegions();
     const known = this.tableRegions;
     let k = 0;
