@@ -186,12 +186,14 @@ export class VmProgram implements BpfProgram {
     const nested = this.running;
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
     this.running = true;
+    const outerScope = this.vm.memory.enterRun();
     try {
       if (this.type === ProgramType.XDP) return this.runXdp(options, env, Math.max(1, repeat), workspace);
       if (SKB_PROGRAM_TYPES.has(this.type)) return this.runSkb(options, env, Math.max(1, repeat), workspace);
       return this.runRaw(options, env, Math.max(1, repeat), workspace);
     } finally {
       workspace.endRun();
+      this.vm.memory.leaveRun(outerScope);
       if (nested) workspace.release();
       else this.running = false;
     }
@@ -280,11 +282,15 @@ export class VmProgram implements BpfProgram {
     if (this.type !== ProgramType.XDP || this.running) return new PerPacketStream(this, event);
     const env = this.environment(event);
     this.running = true;
+    const memory = this.vm.memory;
+    const outerScope = memory.enterRun();
     try {
-      return new XdpStream(this, (this.workspace ??= new RunWorkspace(this.vm.memory)), env, () => {
+      return new XdpStream(this, (this.workspace ??= new RunWorkspace(memory)), env, () => {
+        memory.leaveRun(outerScope);
         this.running = false;
       });
     } catch (error) {
+      memory.leaveRun(outerScope);
       this.running = false;
       throw error;
     }

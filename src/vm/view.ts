@@ -4,7 +4,8 @@ import type { Region, RegionView, VmMemory } from './memory.ts';
 
 /**
  * What one loaded program may reach, as the kernel's verifier allows it: its
- * stack, context and packet (regions without an owner), and the maps it
+ * run's stack, context and packet (regions without an owner, mapped by the
+ * run in progress or by none: VmMemory.enterRun), and the maps it
  * uses: those whose handle an ld_imm64 loads (a map reference, relocated to
  * the map's handle) or into whose storage one points (global data, relocated
  * to an address in the map's value), and the inner maps such a map of maps
@@ -23,7 +24,10 @@ export class ProgramView implements RegionView {
   private innerMaps = new WeakSet<object>();
   private innerVersion = innerMapsVersion();
 
-  constructor(memory: VmMemory, instructions: readonly Instruction[]) {
+  constructor(
+    private readonly memory: VmMemory,
+    instructions: readonly Instruction[],
+  ) {
     const maps = new Set<VmMap>();
     for (let pc = 0; pc + 1 < instructions.length; pc++) {
       const first = instructions[pc]!;
@@ -44,7 +48,8 @@ export class ProgramView implements RegionView {
 
   reaches(region: Region): boolean {
     const owner = region.owner;
-    return owner === undefined || (owner instanceof VmMap && this.reachesMap(owner));
+    if (owner === undefined) return this.memory.inRunScope(region);
+    return owner instanceof VmMap && this.reachesMap(owner);
   }
 
   /** Whether the program uses `map`: it references it, or a map of maps it references holds it. */

@@ -262,3 +262,53 @@ test('maps of maps: inner map handles cannot be rewritten or written through, an
     }
   }
 });
+
+test('a run started inside another run (from a helper) cannot reach the outer run\'s stack, context or packet; the outer run goes on with them', () => {
+  for (const jit of engines) {
+    const label = jit ? 'jit' : 'interpreter';
+    const outcomes: string[] = [];
+    const helpers = new HelperRegistry(standardHelpers).register(
+      TEST_HELPER_ID,
+      (call) => {
+        // The caller's own stack is its to hand to helpers.
+        assert.equal(call.memory.u8[call.pointer(1, 8, false)], 0x55, label);
+        for (const address of [call.arg(1), call.arg(2), call.arg(3)]) {
+          const inner = new VmProgram(ProgramType.XDP, assemble(`r1 = ${address} ll\nr0 = *(u8 *)(r1 + 0)\nexit`), { vm, jit });
+          try {
+            inner.run({ data: frame });
+            outcomes.push('reached');
+          } catch (error) {
+            outcomes.push(error instanceof MemoryAccessError && error.unreachable && /belongs to another run/.test(error.message) ? 'refused' : String(error));
+          } finally {
+            inner.close();
+          }
+        }
+        return 0;
+      },
+      'test_helper',
+    );
+    const vm = new Vm({ helpers });
+    const outer = new VmProgram(
+      ProgramType.XDP,
+      assemble(`
+        r6 = r1
+        r7 = *(u32 *)(r1 + 0)
+        r1 = 0x55
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -8
+        r2 = r6
+        r3 = r7
+        call ${TEST_HELPER_ID}
+        r0 = *(u64 *)(r10 - 8)
+        r1 = *(u8 *)(r7 + 0)
+        r0 += r1
+        exit`),
+      { vm, jit },
+    );
+    const packet = new Uint8Array(64).fill(1);
+    assert.equal(outer.run({ data: packet }).retval, 0x56, `${label}: the outer run still reads its stack and packet`);
+    assert.deepEqual(outcomes, ['refused', 'refused', 'refused'], `${label}: stack, context and packet of the outer run`);
+    outer.close();
+  }
+});

@@ -99,6 +99,7 @@ class JitRuntime {
   private tableExclude: Region | undefined;
   private tableView: RegionView | undefined;
   private tableViewVersion: number | undefined;
+  private tableScope: object | undefined;
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
   /**
@@ -128,7 +129,7 @@ class JitRuntime {
    */
   syncRegions(exclude: Region | undefined, programView: RegionView): void {
     const memory = this.memory;
-    if (exclude === this.tableExclude && programView === this.tableView && programView.version === this.tableViewVersion) {
+    if (exclude === this.tableExclude && programView === this.tableView && programView.version === this.tableViewVersion && memory.runScope === this.tableScope) {
       if (memory.layoutVersion === this.tableVersion) return;
       // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
       const moved = memory.lastMoved;
@@ -150,6 +151,7 @@ class JitRuntime {
     this.tableExclude = exclude;
     this.tableView = programView;
     this.tableViewVersion = programView.version;
+    this.tableScope = memory.runScope;
     const regions = memory.listRegions();
     const known = this.tableRegions;
     let k = 0;
