@@ -62,6 +62,8 @@ export class CaptureBatch {
   readonly linkType: Uint16Array;
   /** Byte offset of each packet's record in the file. */
   readonly offset: Float64Array;
+  /** pcapng: the packets as read, with their interface, comments and flags (pcap records have none of these). */
+  records: CapturedPacket[] | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a capture batch holds at least one packet, not ${capacity}`);
@@ -419,6 +421,7 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     }
     batch.bytes = bytes;
     batch.count = n;
+    batch.records = undefined;
     s.take(at);
     return n;
   }
@@ -459,6 +462,7 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     });
     batch.bytes = bytes;
     batch.count = packets.length;
+    batch.records = packets;
     return packets.length;
   }
 
