@@ -7,6 +7,7 @@
  * file's size. Malformed input raises PcapError with the byte offset.
  */
 import { PcapError } from './errors.ts';
+import { PcapScanner } from './pcap-scan.ts';
 import { ByteStream, type ByteSource } from './source.ts';
 import { linkTypeName } from './linktype.ts';
 
@@ -401,6 +402,19 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     const bytes = s.peek(s.buffered);
     const little = this.littleEndian;
     const iface = this.interfaces[0]!;
+    const scanner = this.scanner();
+    if (scanner !== undefined) {
+      const limit = Math.max(iface.snapLength, PCAP_MAX_CAPLEN);
+      const { count, consumed } = scanner.read(batch, bytes, s.generation, s.position, s.offset, limit, this.nanosecond, iface.linkType);
+      // None read: the first record is one the checks below report.
+      if (count > 0) {
+        batch.bytes = bytes;
+        batch.count = count;
+        batch.records = undefined;
+        s.take(consumed);
+        return count;
+      }
+    }
     const nanosPerUnit = this.nanosecond ? 1 : 1000;
     const unitsPerSecond = this.nanosecond ? 1e9 : 1e6;
     let at = 0;
@@ -424,6 +438,20 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     batch.records = undefined;
     s.take(at);
     return n;
+  }
+
+  private pcapScanner: PcapScanner | null | undefined;
+
+  /** The WebAssembly record walk, for little-endian classic pcap (null where WebAssembly cannot be compiled). */
+  private scanner(): PcapScanner | undefined {
+    if (this.pcapScanner === undefined) {
+      try {
+        this.pcapScanner = this.littleEndian && !this.modified ? new PcapScanner() : null;
+      } catch {
+        this.pcapScanner = null;
+      }
+    }
+    return this.pcapScanner ?? undefined;
   }
 
   /** Checks the pcap record header at `bytes[at]` (file offset `offset`) and returns its captured length. */

@@ -161,8 +161,10 @@ export interface RunSession {
 }
 
 /**
- * A batch for RunSession.runPackets, all addresses in VM memory: `count`
- * (address, length) pairs at `descriptors`; each packet is copied to `data`
+ * A batch for RunSession.runPackets, all addresses in VM memory: packet
+ * `i` of `count` is at `base + starts[i]` (u32 arrays at `starts` and
+ * `lengths`, so that a capture batch's columns are copied in whole), of
+ * `lengths[i]` bytes; each packet is copied to `data`
  * (the start of the mapped packet region `packetRegion`, which ends at
  * data + length), the xdp_md at `context` rewritten, and r0's low half
  * stored at `results + 4i`; `progress` holds the index being run (on an
@@ -171,7 +173,9 @@ export interface RunSession {
  */
 export interface PacketLoop {
   count: number;
-  descriptors: number;
+  base: number;
+  starts: number;
+  lengths: number;
   data: number;
   context: number;
   packetRegion: Region;

@@ -128,7 +128,7 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
   const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
   const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
-  const packetsFn = m.declareFunction(Array<ValType>(10).fill(I32), []);
+  const packetsFn = m.declareFunction(Array<ValType>(12).fill(I32), []);
 
   const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
@@ -293,7 +293,7 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
  */
 function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   const cb = ctx.options.controlBlock;
-  const [count, descriptors, data, context, tableEntry, results, progress, previous, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [count, base, starts, lengths, data, context, tableEntry, results, progress, previous, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const budget = f.local(I64);
   const i = f.local(I32);
   const source = f.local(I32);
@@ -303,8 +303,8 @@ function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   f.block(Op.block);
   f.block(Op.loop);
   f.get(i).get(count).op(Op.i32_ge_u).br(Op.br_if, 1);
-  f.get(descriptors).get(i).i32Const(3).op(Op.i32_shl).op(Op.i32_add).tee(source).mem(Op.i32_load, 4).set(length);
-  f.get(source).mem(Op.i32_load, 0).set(source);
+  f.get(lengths).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).set(length);
+  f.get(base).get(starts).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).op(Op.i32_add).set(source);
   f.get(progress).get(i).mem(Op.i32_store, 0);
   f.get(data).get(length).op(Op.i32_add).set(end);
   // Bytes of the previous packet past this one's end.

@@ -488,7 +488,7 @@ class JitRun implements HelperCall {
     this.runtime.syncRegions(this.regions.stack, this.root.view);
     const entry = this.runtime.tableEntryOf(loop.packetRegion);
     if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
-    this.root.packetsEntry(loop.count, loop.descriptors, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
+    this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
   }
 
   finish(): void {
