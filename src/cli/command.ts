@@ -7,6 +7,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** All of standard input; more than `limit` bytes is an InputTooLargeError (read no further). */
   stdin: (limit: number) => Promise<Uint8Array>;
+  /** Standard input as it arrives, for input that may not end (a capture from a pipe). */
+  stdinStream?: () => AsyncIterable<Uint8Array>;
 }
 
 export interface CliCommand {

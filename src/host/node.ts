@@ -74,8 +74,14 @@ export function openFileReads(path: string): FileReads {
     async read(into, offset, length) {
       if (closed) return 0;
       handle ??= open(path, 'r');
-      const { bytesRead } = await (await handle).read(into, offset, length, null);
-      return bytesRead;
+      try {
+        const { bytesRead } = await (await handle).read(into, offset, length, null);
+        return bytesRead;
+      } catch (error) {
+        // Node names the path on open failures only: name it on read failures too (EISDIR...).
+        if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} '${path}'`;
+        throw error;
+      }
     },
     async close() {
       closed = true;

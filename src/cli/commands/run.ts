@@ -7,7 +7,7 @@
  */
 import { BpfSyscallError } from '../../kernel/errors.ts';
 import type { BpfProgram, RunResult } from '../../backend/index.ts';
-import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
+import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type ByteSource, type CaptureWriter } from '../../net/index.ts';
 import { collectionFromInstructions } from '../../object/from-instructions.ts';
 import type { CollectionSpec } from '../../object/spec.ts';
 import { ProgramType, programTypeName } from '../../uapi/enums.ts';
@@ -38,7 +38,8 @@ log or uBPF syntax, see 'tsbpf asm') and needs --type.
                   section name (xdp, tc, socket)
   --data HEX      one frame (Ethernet header first) as hex; prints the return
                   value, the output frame and the duration
-  --pcap FILE     every packet of a pcap/pcapng capture, streamed; prints the
+  --pcap FILE     every packet of a pcap/pcapng capture, streamed ('-':
+                  standard input, e.g. from tcpdump -w -); prints the
                   count per verdict and packets per second
   --backend B     vm (default: the userspace VM) or kernel (bpf(), needs root)
   --jit           VM backend: compile to WebAssembly instead of interpreting
@@ -306,8 +307,8 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
     captured = new CaptureReport(backend, options, io, writer);
     if (program instanceof VmProgram && options.repeat === 1) {
       streamed = true;
-      await streamCapture(program, options.pcap!, captured, writer !== undefined, options.verbose);
-    } else await runEachPacket(backend, options, captured);
+      await streamCapture(program, captureSource(options.pcap!, io), captured, writer !== undefined, options.verbose);
+    } else await runEachPacket(backend, options, captured, io);
   } finally {
     writer?.close();
   }
@@ -330,10 +331,17 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
   return 0;
 }
 
+/** `--pcap`'s argument as a source: '-' is standard input, streamed (a capture piped from `tcpdump -w -` may never end). */
+function captureSource(path: string, io: CliIo): ByteSource {
+  if (path !== '-') return path;
+  if (io.stdinStream === undefined) throw new UsageError('--pcap -: standard input cannot be streamed here');
+  return io.stdinStream();
+}
+
 /** The VM's streaming path (VmProgram.runCapture): packets copied into VM memory in batches, one engine set-up per batch. */
-async function streamCapture(program: VmProgram, path: string, captured: CaptureReport, output: boolean, verbose: boolean): Promise<void> {
+async function streamCapture(program: VmProgram, source: ByteSource, captured: CaptureReport, output: boolean, verbose: boolean): Promise<void> {
   const verdictOnly = !output && !verbose && program.type !== ProgramType.SOCKET_FILTER;
-  for await (const batch of program.runCapture(path, { output })) {
+  for await (const batch of program.runCapture(source, { output })) {
     const packets = batch.packets;
     captured.programNs += batch.durationNs;
     for (let n = 0; n < packets.count; n++) {
@@ -353,8 +361,8 @@ async function streamCapture(program: VmProgram, path: string, captured: Capture
 }
 
 /** The per-packet path (the kernel's BPF_PROG_TEST_RUN, or --repeat): one run() per packet, each timed. */
-async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport): Promise<void> {
-  const reader = await CaptureReader.open(options.pcap!);
+async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport, io: CliIo): Promise<void> {
+  const reader = await CaptureReader.open(captureSource(options.pcap!, io));
   let index = 0;
   for await (const packet of reader) {
     let frame: Uint8Array = packet.data;
