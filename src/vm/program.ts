@@ -247,8 +247,7 @@ export function functionStackDepths(instructions: readonly Instruction[], starts
  * calls from the entry, the frames' stack together stay within 512 bytes.
  * Recursion is left to the run-time frame limit.
  */
-function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8Array): void {
-  const depths = functionStackDepths(instructions, starts);
+function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8Array, depths: ReadonlyMap<number, number>): void {
   if (depths.size === 1) return;
   const functions = [...depths.keys()].sort((a, b) => a - b);
   const functionOf = (pc: number): number => {
@@ -335,6 +334,15 @@ export interface PreparedProgram {
   readonly instructions: readonly Instruction[];
   /** The function each helper or kfunc call reaches, by instruction index. */
   readonly callees: ReadonlyMap<number, HelperEntry>;
+  /** Stack bytes of the function each instruction belongs to (functionStackDepths), by index. */
+  readonly frameBytes: Uint16Array;
+}
+
+function frameBytesByInstruction(length: number, depths: ReadonlyMap<number, number>): Uint16Array {
+  const bytes = new Uint16Array(length);
+  const entries = [...depths.keys()].sort((a, b) => a - b);
+  entries.forEach((entry, k) => bytes.fill(depths.get(entry)!, entry, entries[k + 1] ?? length));
+  return bytes;
 }
 
 /**
@@ -459,6 +467,7 @@ export function prepareProgram(instructions: readonly Instruction[], helpers: He
     checkTarget(pc, pc + 1 + (i.opcode === OPCODE_JA32 ? i.imm : i.offset), 'jump');
   }
   if (missing.length > 0) throw new UnknownHelperError(missing);
-  checkCombinedStack(instructions, starts);
-  return { name: options.name ?? 'program', instructions, callees };
+  const depths = functionStackDepths(instructions, starts);
+  checkCombinedStack(instructions, starts, depths);
+  return { name: options.name ?? 'program', instructions, callees, frameBytes: frameBytesByInstruction(n, depths) };
 }

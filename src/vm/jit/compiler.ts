@@ -21,7 +21,7 @@ import {
   opSource,
   sizeBytes,
 } from '../../isa/opcodes.ts';
-import { MAY_GOTO_LOOPS } from '../program.ts';
+import { MAX_COMBINED_STACK, MAY_GOTO_LOOPS } from '../program.ts';
 import { ProgramLoadError } from '../errors.ts';
 import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
@@ -47,6 +47,8 @@ export interface CompileOptions {
    * kernel's semantics (key read as `keySize` bytes at r2, value address or 0).
    */
   inlineMapLookup?: (pc: number, handle: number) => InlineMap | undefined;
+  /** Stack bytes of each instruction's function (PreparedProgram.frameBytes), for the run-time check of call chains. */
+  frameBytes: Uint16Array;
 }
 
 /** Traps raised through the `trap` import; the driver throws the interpreter's error for each. */
@@ -59,6 +61,8 @@ export const TrapKind = {
   noPacket: 2,
   /** An instruction the load checks should have refused. */
   invalid: 3,
+  /** A bpf-to-bpf call would take the call chain past 512 stack bytes; `arg` is the frames << 16 | the bytes. */
+  stackLimit: 4,
 } as const;
 
 export interface CompiledModule {
@@ -1306,6 +1310,18 @@ class FunctionCompiler {
     f.i32Const(TrapKind.callDepth).i32Const(pc).get(this.fp).call(IMPORT.trap);
     f.op(Op.unreachable);
     f.op(Op.end);
+    // The chain's stack with the callee's frame: past 512 bytes (recursion the load check cannot bound), the kernel's refusal.
+    const calleeBytes = this.ctx.options.frameBytes[pc + 1 + this.ctx.insns[pc]!.imm]!;
+    const chain = this.i32b;
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_add).tee(chain);
+    f.i32Const(MAX_COMBINED_STACK).op(Op.i32_gt_u);
+    f.block(Op.if);
+    f.i32Const(TrapKind.stackLimit).i32Const(pc);
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.stackTop).get(newFp).op(Op.i32_sub).i32Const(9).op(Op.i32_shr_u).i32Const(1).op(Op.i32_add);
+    f.i32Const(16).op(Op.i32_shl).get(chain).op(Op.i32_or).call(IMPORT.trap);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    f.i32Const(0).get(chain).mem(Op.i32_store, this.cb + CB.chainBytes);
     this.saveBudget();
     if (this.cc.exact) {
       for (let r = 0; r <= 9; r++) this.get(r);
@@ -1317,6 +1333,7 @@ class FunctionCompiler {
       this.set(0);
     }
     this.loadBudget();
+    f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.chainBytes);
     if (this.ctx.options.checked) {
       // Regions changed while the callee ran (it called a helper that mapped or unmapped some).
       f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).get(this.epoch).op(Op.i32_ne);
