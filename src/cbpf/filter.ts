@@ -124,15 +124,14 @@ export async function* filterCapture(source: ByteSource, expression: string, opt
   try {
     for await (const batch of program.runCapture(source)) {
       const packets = batch.packets;
+      const { retvals, errors } = batch;
+      const refused = errors.size > 0;
       for (let n = 0; n < packets.count; n++) {
-        const record = packets.records?.[n];
-        const length = packets.length[n]!;
-        const originalLength = packets.originalLength[n]!;
         const linkType = packets.linkType[n]!;
-        const judged = linkType === LinkType.ETHERNET && !batch.errors.has(n) && !(readsLength && length !== originalLength);
-        const accepted = judged ? batch.retvals[n] === XDP_PASS : classic.matches(linkType, packets.data(n), originalLength, packets.offset[n]!);
-        if (!accepted) continue;
-        yield record ?? { data: packets.data(n).slice(), originalLength, timestamp: packets.timestamp(n), interfaceId: 0, linkType, offset: packets.offset[n]! };
+        const originalLength = packets.originalLength[n]!;
+        const judged = linkType === LinkType.ETHERNET && !(refused && errors.has(n)) && !(readsLength && packets.length[n]! !== originalLength);
+        if (judged ? retvals[n] !== XDP_PASS : !classic.matches(linkType, packets.data(n), originalLength, packets.offset[n]!)) continue;
+        yield packets.records?.[n] ?? { data: packets.data(n).slice(), originalLength, timestamp: packets.timestamp(n), interfaceId: 0, linkType, offset: packets.offset[n]! };
       }
     }
   } finally {
