@@ -406,8 +406,13 @@ class DurationHistogram {
   }
 }
 
+/** Packets `--json --verbose` lists, at most (its document is written at the end). */
+const MAX_JSON_PACKETS = 1_000_000;
+
 function report(io: CliIo, options: Options, collected: object[], line: { packet: number; length: number; verdict: string; retval?: number; durationNs?: number; summary?: string; reason?: string }): void {
   if (options.json) {
+    // One JSON document holds every packet: a capture from a pipe may never end.
+    if (collected.length === MAX_JSON_PACKETS) throw new UsageError(`--json --verbose keeps every packet in memory and stops at ${MAX_JSON_PACKETS} packets; --verbose prints each packet's line as it comes`);
     collected.push(line);
     return;
   }
