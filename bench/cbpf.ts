@@ -7,7 +7,7 @@
 //   engines (classic interpreter; the kernel's eBPF conversion on the VM
 //   interpreter; the same through the WebAssembly JIT), the bare
 //   PacketFilter.matches loop over packets already in memory, and
-//   `tsbpf run --filter --jit` (the CLI) against
+//   `tsbpf run --filter --jit` (the CLI, built by tsc as installed) against
 //   `tcpdump -r FILE EXPR -w /dev/null` (libpcap reading and filtering the
 //   same file, process start included: its time for an empty capture is
 //   printed too).
@@ -21,6 +21,7 @@ import { compileFilter, filterCapture, PacketFilter, type FilterEngine } from '.
 import { encodeCapture, readCaptureAll } from '../src/net/index.ts';
 import { generateExpressions, HANDWRITTEN } from '../test/cbpf/expressions.ts';
 import { buildTraffic } from '../test/cbpf/traffic.ts';
+import { buildPackage, type BuiltPackage } from './support/built.ts';
 
 const PACKETS = 200_000;
 const EXPRESSIONS = ['tcp port 80', 'host 10.0.0.1 or net 192.168.0.0/16', 'tcp[tcpflags] & (tcp-syn|tcp-ack) != 0 and not port 22', 'vlan and ip6', '(tcp or udp) and portrange 1000-2000 and ip[8] < 128'];
@@ -50,7 +51,7 @@ function compileSpeed(): void {
   console.log(`reference: tcpdump -d, one process per expression: ${Math.round(40 / seconds(t0))} filters/s (process start included)\n`);
 }
 
-async function filterSpeed(): Promise<void> {
+async function filterSpeed(built: BuiltPackage): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-cbpf-'));
   try {
     const base = buildTraffic({ seed: 1, count: 2000 });
@@ -88,7 +89,7 @@ async function filterSpeed(): Promise<void> {
         filter.close();
       }
       t0 = process.hrtime.bigint();
-      const cli = execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'run', '--filter', expression, '--pcap', file, '--jit'], { encoding: 'utf8' });
+      const cli = execFileSync(process.execPath, built.cli(['run', '--filter', expression, '--pcap', file, '--jit']), { encoding: 'utf8' });
       rows.push(['tsbpf run --filter --jit (CLI)', PACKETS / seconds(t0), Number(/(\d+) passed/.exec(cli)?.[1] ?? -1)]);
       console.log(`'${expression}': tcpdump -r FILE EXPR -w /dev/null ${Math.round(reference)} packets/s`);
       for (const [what, rate, accepted] of rows) console.log(`  ${what.padEnd(34)} ${String(Math.round(rate)).padStart(9)} packets/s  ${(rate / reference).toFixed(2)}x tcpdump  (${accepted} accepted)`);
@@ -99,4 +100,9 @@ async function filterSpeed(): Promise<void> {
 }
 
 compileSpeed();
-await filterSpeed();
+const built = buildPackage();
+try {
+  await filterSpeed(built);
+} finally {
+  built.remove();
+}

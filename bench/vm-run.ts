@@ -14,11 +14,17 @@
 //    `tsbpf run --pcap` on the VM), packets/s beside
 //    `tcpdump -r FILE -w OUT 'udp port 9'` filtering the same file; both
 //    must find the same packets.
+// 5. The same capture cold, each run in a fresh process with the package
+//    built by tsc (as installed), interleaved with tcpdump: `tsbpf run
+//    examples/xdp-drop-udp.s --pcap FILE --jit` as a process (Node's start
+//    and module loading included), the rate that command reports (from
+//    opening the capture to its end), and a script's first
+//    `program.runCapture` (from loading the program to the last batch).
 //
 //   node --import tsx bench/vm-run.ts        (as root for the kernel column)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Instruction, LdImm64Src, assemble } from '../src/isa/index.ts';
@@ -32,6 +38,7 @@ import { Vm } from '../src/vm/index.ts';
 import { VmProgram } from '../src/vm/runtime.ts';
 import type { BpfProgram } from '../src/backend/index.ts';
 import { type Case, calibrate, cases, u32, u64, withMaps } from './support/programs.ts';
+import { buildPackage } from './support/built.ts';
 
 const EMPTY = assemble('r0 = 2\nexit');
 const DROP_UDP_9 = assemble(`
@@ -264,7 +271,65 @@ if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
       rows.push([`VM ${jit ? 'JIT' : 'interpreter'}, program.runCapture`, `${best.toFixed(0)} (${rates[0]!.toFixed(0)})`, tcpdumpRate > 0 ? `${(best / tcpdumpRate).toFixed(2)}x` : '-']);
     }
     table(rows);
+    coldCapture(file, COUNT, expectedDrops, dir, tcpdump.error === undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Section 5: the capture in fresh processes, interleaved with tcpdump; medians of ROUNDS (fastest in brackets). */
+function coldCapture(file: string, count: number, expectedDrops: number, dir: string, haveTcpdump: boolean): void {
+  const ROUNDS = 7;
+  const example = join(import.meta.dirname, '..', 'examples', 'xdp-drop-udp.s');
+  const built = buildPackage();
+  try {
+    const script = join(dir, 'first-capture.mjs');
+    writeFileSync(
+      script,
+      `import { readFileSync } from 'node:fs';
+const { VmProgram } = await import(${JSON.stringify(join(built.dist, 'vm', 'index.js'))});
+const { assemble } = await import(${JSON.stringify(join(built.dist, 'isa', 'index.js'))});
+const t0 = process.hrtime.bigint();
+const program = new VmProgram(6, assemble(readFileSync(${JSON.stringify(example)}, 'utf8')), { jit: true });
+let packets = 0, drops = 0;
+for await (const batch of program.runCapture(process.argv[2])) {
+  packets += batch.packets.count;
+  for (let n = 0; n < batch.packets.count; n++) if (batch.retvals[n] === 1) drops++;
+}
+console.log(JSON.stringify({ packets, drops, ns: Number(process.hrtime.bigint() - t0) }));
+`,
+    );
+    const samples: Record<string, number[]> = { tcpdump: [], process: [], reported: [], script: [] };
+    const wall = (command: string, args: string[]): { ns: number; stdout: string } => {
+      const t0 = process.hrtime.bigint();
+      const run = spawnSync(command, args, { encoding: 'utf8' });
+      const ns = Number(process.hrtime.bigint() - t0);
+      assert.equal(run.status, 0, run.stderr);
+      return { ns, stdout: run.stdout };
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      if (haveTcpdump) samples.tcpdump!.push(count / (wall('tcpdump', ['-r', file, '-w', '/dev/null', 'udp port 9']).ns / 1e9));
+      const cli = wall(process.execPath, built.cli(['run', example, '--type', 'xdp', '--pcap', file, '--jit']));
+      assert.match(cli.stdout, new RegExp(`XDP_DROP\\s+${expectedDrops}\\b`));
+      samples.process!.push(count / (cli.ns / 1e9));
+      samples.reported!.push(Number(/(\d+) packets\/s/.exec(cli.stdout)![1]));
+      const first = JSON.parse(wall(process.execPath, [script, file]).stdout) as { packets: number; drops: number; ns: number };
+      assert.deepEqual([first.packets, first.drops], [count, expectedDrops]);
+      samples.script!.push(count / (first.ns / 1e9));
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    const reference = haveTcpdump ? median(samples.tcpdump!) : 0;
+    console.log(`\ncold: each run in a fresh process (package built by tsc), packets/s, median of ${ROUNDS} (fastest in brackets)`);
+    const rows = [['run', 'packets/s', 'vs tcpdump']];
+    const row = (what: string, xs: number[]): void => {
+      if (xs.length > 0) rows.push([what, `${median(xs).toFixed(0)} (${Math.max(...xs).toFixed(0)})`, reference > 0 ? `${(median(xs) / reference).toFixed(2)}x` : '-']);
+    };
+    row("tcpdump -r FILE -w /dev/null 'udp port 9' (process)", samples.tcpdump!);
+    row('tsbpf run xdp-drop-udp.s --pcap FILE --jit (process: Node start, module loading)', samples.process!);
+    row('  the same, as it reports (capture open to end)', samples.reported!);
+    row("first program.runCapture of a fresh process (program load to last batch)", samples.script!);
+    table(rows);
+  } finally {
+    built.remove();
   }
 }

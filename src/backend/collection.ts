@@ -6,9 +6,9 @@
  */
 import type { BtfValue } from '../btf/value.ts';
 import { TsbpfError } from '../errors.ts';
-import type { CollectionSpec, VariableSpec } from '../object/spec.ts';
+import type { CollectionSpec, ProgramSpec, VariableSpec } from '../object/spec.ts';
 import type { BpfMap, BpfProgram } from './interface.ts';
-import type { PerCpuTypedMap, TypedMap } from './typed-map.ts';
+import { type PerCpuTypedMap, type TypedMap, typedSpecMap, typedSpecPerCpuMap } from './typed-map.ts';
 
 /** A name the collection does not have (program, map, variable), or a use its kind does not allow. */
 export class CollectionError extends TsbpfError {
@@ -94,6 +94,92 @@ export function lookupByName<T>(record: Readonly<Record<string, T>>, name: strin
   const found = Object.hasOwn(record, name) ? record[name] : undefined;
   if (found === undefined) throw new CollectionError(`no ${what} '${name}' in the collection (${what}s: ${Object.keys(record).join(', ') || 'none'})`);
   return found;
+}
+
+/**
+ * What both backends' collections do alike: programs and maps by name,
+ * maps typed from the spec's BTF, global variables through their section's
+ * map. Each backend adds its event readers, attach() and close().
+ */
+export abstract class LoadedCollection<P extends BpfProgram, M extends BpfMap> implements BpfCollection<P, M> {
+  readonly #variables: GlobalVariables;
+
+  constructor(
+    /** What was loaded: BTF, map definitions, sections, variables. */
+    readonly spec: CollectionSpec,
+    readonly programs: Record<string, P>,
+    readonly maps: Record<string, M>,
+  ) {
+    this.#variables = new GlobalVariables(spec.variables, maps);
+  }
+
+  /** Program `name`, or a CollectionError listing the programs there are. */
+  program(name: string): P {
+    return lookupByName(this.programs, name, 'program');
+  }
+
+  /** Map `name`, or a CollectionError listing the maps there are. */
+  map(name: string): M {
+    return lookupByName(this.maps, name, 'map');
+  }
+
+  /** Map `name` with keys and values decoded from and encoded to its BTF types (values `V`; see typedPerCpu). */
+  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
+    return typedSpecMap<K, V>(this.spec, name, this.map(name));
+  }
+
+  /** Per-CPU map `name` typed from BTF: values `V[]`, one per CPU. */
+  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
+    return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
+  }
+
+  /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
+  readVariable(name: string): Uint8Array {
+    return this.#variables.read(name);
+  }
+
+  /**
+   * Sets global variable `name`: bytes of its size, or an integer written
+   * little-endian in its size. `.rodata` is frozen after loading, so this
+   * fails for constants with the map's EPERM (set them in the spec first).
+   */
+  writeVariable(name: string, value: Uint8Array | number | bigint): void {
+    this.#variables.write(name, value);
+  }
+
+  abstract ringBuffer(name: string): RecordReader<Uint8Array>;
+  abstract perfBuffer(name: string): RecordReader<PerfSample>;
+  abstract attach(options?: AttachOptions): AttachedLinks;
+  abstract close(): void;
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Which programs of a collection to load, and as what: the load options both backends take. */
+export interface ProgramSelection {
+  /** Load only these programs (default all); each must be in the object. */
+  programs?: readonly string[];
+  /** Program types for programs whose section name does not give one. */
+  programTypes?: Record<string, number>;
+}
+
+/**
+ * The programs of `spec` that `options` selects, each with its program type
+ * (the section's, else `programTypes`). An unknown name in `programs`, or a
+ * program without a type, is an error made by `fail` (each backend's own).
+ */
+export function selectPrograms(spec: CollectionSpec, options: ProgramSelection, fail: (message: string) => Error): { program: ProgramSpec; type: number }[] {
+  const unknown = (options.programs ?? []).filter((name) => !Object.hasOwn(spec.programs, name));
+  if (unknown.length > 0) throw fail(`no program ${unknown.map((n) => `'${n}'`).join(', ')} in the object (programs: ${Object.keys(spec.programs).join(', ') || 'none'})`);
+  return Object.values(spec.programs)
+    .filter((program) => options.programs === undefined || options.programs.includes(program.name))
+    .map((program) => {
+      const type = program.type || options.programTypes?.[program.name];
+      if (!type) throw fail(`program '${program.name}' (section '${program.section}'): the section does not give a program type; set programTypes['${program.name}']`);
+      return { program, type };
+    });
 }
 
 /** Reads and writes global variables through the map holding their section (`.data`, `.bss`, `.rodata`). */

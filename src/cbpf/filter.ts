@@ -4,13 +4,14 @@
  * program (socket-filter form, LD_ABS/LD_IND) run by the tsbpf VM's
  * interpreter or its WebAssembly JIT.
  */
-import { Vm, loadJit, type LoadedProgram, type Region } from '../vm/index.ts';
+import { Vm, VmProgram, loadJit, type LoadedProgram, type Region } from '../vm/index.ts';
+import { ProgramType } from '../uapi/index.ts';
 import { CaptureReader, LinkType, toEthernet, type ByteSource, type CapturedPacket } from '../net/index.ts';
 import { TsbpfError } from '../errors.ts';
 import { compileFilter, FilterLinkType, type CompileOptions } from './compile.ts';
 import { convertCbpf } from './convert.ts';
 import { CbpfProgram } from './interpreter.ts';
-import type { CbpfInstruction } from './opcodes.ts';
+import { Class, Mode, type CbpfInstruction } from './opcodes.ts';
 
 export type FilterEngine = 'cbpf' | 'interpreter' | 'jit';
 
@@ -93,28 +94,76 @@ function filterLinkType(linkType: number): number {
 
 /**
  * The packets of a capture that `expression` accepts, streamed, as
- * `tcpdump -r FILE EXPR` selects them: the filter is compiled for the
- * capture's link type (Ethernet, or raw IP), `len` is the length on the
- * wire and loads past the captured bytes reject the packet. Captures of
- * other link types (Linux cooked, loopback...) are seen as Ethernet.
+ * `tcpdump -r FILE EXPR` selects them: `len` is the length on the wire and
+ * loads past the captured bytes reject the packet.
+ *
+ * With the 'jit' (default) and 'interpreter' engines the capture goes
+ * through the VM's batch path (VmProgram.runCapture): the filter converted
+ * to an XDP program runs over batches of Ethernet frames copied into VM
+ * memory. The packets that path cannot judge as tcpdump does go through
+ * the classic interpreter instead: other link types (raw IP is filtered as
+ * raw IP, others seen as Ethernet), frames an XDP test run refuses (shorter
+ * than an Ethernet header, longer than a page), and truncated packets when
+ * the filter reads `len` (XDP sees the captured length). The 'cbpf' engine
+ * filters every packet with the classic interpreter.
  */
 export async function* filterCapture(source: ByteSource, expression: string, options: PacketFilterOptions = {}): AsyncGenerator<CapturedPacket, void, undefined> {
-  const reader = await CaptureReader.open(source);
-  const filters = new Map<number, PacketFilter>();
+  const engine = options.engine ?? 'jit';
+  const classic = new ClassicFilters(expression, options);
+  if (engine === 'cbpf') {
+    try {
+      for await (const packet of await CaptureReader.open(source)) if (classic.matches(packet.linkType, packet.data, packet.originalLength, packet.offset)) yield packet;
+    } finally {
+      classic.close();
+    }
+    return;
+  }
+  const ethernet = compileFilter(expression, { ...options, linkType: FilterLinkType.EN10MB });
+  const readsLength = ethernet.some((i) => (i.code & 0x07) <= Class.LDX && (i.code & 0xe0) === Mode.LEN);
+  const program = new VmProgram(ProgramType.XDP, convertCbpf(ethernet, 'xdp'), { name: 'filter', jit: engine === 'jit' });
   try {
-    for await (const packet of reader) {
-      const linkType = filterLinkType(packet.linkType);
-      let filter = filters.get(linkType);
-      if (filter === undefined) {
-        filter = PacketFilter.compile(expression, { ...options, linkType });
-        filters.set(linkType, filter);
+    for await (const batch of program.runCapture(source)) {
+      const packets = batch.packets;
+      const { retvals, errors } = batch;
+      const refused = errors.size > 0;
+      for (let n = 0; n < packets.count; n++) {
+        const linkType = packets.linkType[n]!;
+        const originalLength = packets.originalLength[n]!;
+        const judged = linkType === LinkType.ETHERNET && !(refused && errors.has(n)) && !(readsLength && packets.length[n]! !== originalLength);
+        if (judged ? retvals[n] !== XDP_PASS : !classic.matches(linkType, packets.data(n), originalLength, packets.offset[n]!)) continue;
+        yield packets.records?.[n] ?? { data: packets.data(n).slice(), originalLength, timestamp: packets.timestamp(n), interfaceId: 0, linkType, offset: packets.offset[n]! };
       }
-      const native = packet.linkType === LinkType.ETHERNET || linkType === FilterLinkType.RAW;
-      const data = native ? packet.data : toEthernet(packet.linkType, packet.data, `packet at offset ${packet.offset}`);
-      const wire = packet.originalLength - (packet.data.length - data.length);
-      if (filter.matches(data, wire)) yield packet;
     }
   } finally {
-    for (const filter of filters.values()) filter.close();
+    program.close();
+    classic.close();
+  }
+}
+
+const XDP_PASS = 2;
+
+/** The classic interpreter's verdict per capture link type, each filter compiled on first use. */
+class ClassicFilters {
+  private readonly filters = new Map<number, PacketFilter>();
+
+  constructor(
+    private readonly expression: string,
+    private readonly options: CompileOptions,
+  ) {}
+
+  matches(captureLinkType: number, data: Uint8Array, originalLength: number, offset: number): boolean {
+    const linkType = filterLinkType(captureLinkType);
+    let filter = this.filters.get(linkType);
+    if (filter === undefined) {
+      filter = PacketFilter.compile(this.expression, { ...this.options, linkType, engine: 'cbpf' });
+      this.filters.set(linkType, filter);
+    }
+    const native = captureLinkType === LinkType.ETHERNET || linkType === FilterLinkType.RAW;
+    const frame = native ? data : toEthernet(captureLinkType, data, `packet at offset ${offset}`);
+    return filter.matches(frame, originalLength - (data.length - frame.length));
+  }
+
+  close(): void {
+    for (const filter of this.filters.values()) filter.close();
   }
 }

@@ -7,6 +7,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** All of standard input; more than `limit` bytes is an InputTooLargeError (read no further). */
   stdin: (limit: number) => Promise<Uint8Array>;
+  /** Standard input as it arrives, for input that may not end (a capture from a pipe). */
+  stdinStream?: () => AsyncIterable<Uint8Array>;
 }
 
 export interface CliCommand {
@@ -66,6 +68,38 @@ export function unknownOption(arg: string): UsageError {
 
 export function unexpectedArgument(arg: string): UsageError {
   return new UsageError(`unexpected argument '${arg}'`);
+}
+
+/**
+ * Walks a command's arguments: each option goes to `option(arg, value)`,
+ * which takes the option's value with `value()` (a UsageError naming the
+ * option when there is none) and returns false for an option the command
+ * does not have. Returns the positional arguments: those not starting with
+ * '-', '-' itself (standard input) and negative numbers.
+ */
+export function parseArguments(args: readonly string[], option: (arg: string, value: () => string) => boolean): string[] {
+  const positional: string[] = [];
+  for (let n = 0; n < args.length; n++) {
+    const arg = args[n]!;
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
+      positional.push(arg);
+      continue;
+    }
+    const value = (): string => {
+      const next = args[++n];
+      if (next === undefined) throw new UsageError(`${arg} needs a value`);
+      return next;
+    };
+    if (!option(arg, value)) throw unknownOption(arg);
+  }
+  return positional;
+}
+
+/** The one positional argument of a command (`missing` says what it is when absent; a second one is refused). */
+export function onePositional(positional: readonly string[], missing: string): string {
+  if (positional.length === 0) throw new UsageError(missing);
+  if (positional.length > 1) throw unexpectedArgument(positional[1]!);
+  return positional[0]!;
 }
 
 /**

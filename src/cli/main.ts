@@ -19,6 +19,7 @@ const io: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   stdin: readStdin,
+  stdinStream: () => process.stdin as AsyncIterable<Uint8Array>,
 };
 
 /** The package's version: package.json is two levels up from both src/cli/main.ts and dist/cli/main.js. */

@@ -27,7 +27,12 @@ export function readTextFile(path: string): string {
   throw new HostUnavailableError(`reading ${path}`, PASS_BYTES);
 }
 
-export function readFileChunks(path: string): AsyncIterator<Uint8Array> {
+export interface FileReads {
+  read(into: Uint8Array, offset: number, length: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function openFileReads(path: string): FileReads {
   throw new HostUnavailableError(`reading ${path}`, 'pass the bytes, a ReadableStream or an iterable of chunks');
 }
 

@@ -6,7 +6,8 @@
  * Keep the two in step: test/browser/bundle.test.ts checks they match.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, createReadStream, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { concatChunks } from './bounded.ts';
@@ -58,10 +59,35 @@ export function readTextFile(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
-/** The file at `path` as chunks of at most 64 KiB, read as they are pulled. */
-export function readFileChunks(path: string): AsyncIterator<Uint8Array> {
-  // 1 MiB reads: a capture streamed at millions of packets per second spends less on each read.
-  return createReadStream(path, { highWaterMark: 1 << 20 })[Symbol.asyncIterator]();
+/** Reads of one file into buffers the caller owns and reuses (no allocation per read). */
+export interface FileReads {
+  /** Reads up to `length` bytes into `into` at `offset`; resolves 0 at the end of the file (a pipe's writer gone). */
+  read(into: Uint8Array, offset: number, length: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Sequential reads of the file at `path` (a regular file, a pipe or a device), opened on the first read. */
+export function openFileReads(path: string): FileReads {
+  let handle: Promise<FileHandle> | undefined;
+  let closed = false;
+  return {
+    async read(into, offset, length) {
+      if (closed) return 0;
+      handle ??= open(path, 'r');
+      try {
+        const { bytesRead } = await (await handle).read(into, offset, length, null);
+        return bytesRead;
+      } catch (error) {
+        // Node names the path on open failures only: name it on read failures too (EISDIR...).
+        if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} '${path}'`;
+        throw error;
+      }
+    },
+    async close() {
+      closed = true;
+      if (handle !== undefined) await (await handle).close();
+    },
+  };
 }
 
 export function fileExists(path: string): boolean {

@@ -27,19 +27,7 @@ import { BPFFS, KernelMap, MapFlags, openPinned, possibleCpus } from './map.ts';
 import { type KsymResolution, applyKsym, explainPoisonedKfuncCall, kernelCompatibleBtf, resolveKsyms } from './ksyms.ts';
 import { loadTimeAttachBtfId } from './link.ts';
 import { KernelProgram } from './program.ts';
-import type { BtfValue } from '../btf/value.ts';
-import {
-  type AttachOptions,
-  type AttachedLinks,
-  type BpfCollection,
-  CollectionError,
-  GlobalVariables,
-  type PerCpuTypedMap,
-  type TypedMap,
-  lookupByName,
-  typedSpecMap,
-  typedSpecPerCpuMap,
-} from '../backend/index.ts';
+import { type AttachOptions, type AttachedLinks, CollectionError, LoadedCollection, type ProgramSelection, lookupByName, selectPrograms } from '../backend/index.ts';
 import type { Link } from './link.ts';
 import { PerfEventArrayReader, type PerfReaderOptions } from './perfbuf.ts';
 import { RingBufferReader } from './ringbuf.ts';
@@ -94,7 +82,7 @@ export class KernelBtf extends FdResource {
   }
 }
 
-export interface CollectionOptions {
+export interface CollectionOptions extends ProgramSelection {
   /**
    * Run tsbpf's verifier on each program before the kernel sees it: a
    * program it refuses fails with its VerifierError (the kernel's message,
@@ -103,10 +91,6 @@ export interface CollectionOptions {
    * the error.
    */
   verify?: boolean;
-  /** Load only these programs (default: all). */
-  programs?: readonly string[];
-  /** Program types for sections that do not determine one. */
-  programTypes?: Record<string, number>;
   /** Directory for maps with `pinning: 'by-name'` (default /sys/fs/bpf). */
   pinPath?: string;
   /** CO-RE target BTF (default: the running kernel's, when a program has CO-RE relocations). */
@@ -120,46 +104,13 @@ export interface CollectionOptions {
 }
 
 /** The kernel objects of a loaded collection. close() releases all of them (pins stay). */
-export class KernelCollection implements BpfCollection<KernelProgram, KernelMap> {
-  readonly programs: Record<string, KernelProgram> = {};
-  readonly maps: Record<string, KernelMap> = {};
+export class KernelCollection extends LoadedCollection<KernelProgram, KernelMap> {
   btf: KernelBtf | undefined;
   #closed = false;
-  readonly #variables: GlobalVariables;
 
   /** `spec` is what was loaded: its BTF types the maps (typed()). */
-  constructor(readonly spec: CollectionSpec) {
-    this.#variables = new GlobalVariables(spec.variables, this.maps);
-  }
-
-  /** Program `name`, or an error listing the programs there are. */
-  program(name: string): KernelProgram {
-    return lookupByName(this.programs, name, 'program');
-  }
-
-  /** Map `name`, or an error listing the maps there are. */
-  map(name: string): KernelMap {
-    return lookupByName(this.maps, name, 'map');
-  }
-
-  /** Map `name` with keys and values decoded from and encoded to its BTF types (values `V`; see typedPerCpu). */
-  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
-    return typedSpecMap<K, V>(this.spec, name, this.map(name));
-  }
-
-  /** Per-CPU map `name` typed from BTF: values `V[]`, one per possible CPU. */
-  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
-    return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
-  }
-
-  /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
-  readVariable(name: string): Uint8Array {
-    return this.#variables.read(name);
-  }
-
-  /** Sets global variable `name`; `.rodata` is frozen once loaded (the map's EPERM): set constants in the spec first. */
-  writeVariable(name: string, value: Uint8Array | number | bigint): void {
-    this.#variables.write(name, value);
+  constructor(spec: CollectionSpec) {
+    super(spec, {}, {});
   }
 
   /** A reader of ring buffer map `name` (mmap + epoll). */
@@ -208,10 +159,6 @@ export class KernelCollection implements BpfCollection<KernelProgram, KernelMap>
     for (const p of Object.values(this.programs)) p.close();
     for (const m of Object.values(this.maps)) m.close();
     this.btf?.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
@@ -352,8 +299,7 @@ function infoRecords<T>(items: readonly T[], size: number, write: (view: DataVie
 /** Loads a collection (a parsed spec, an ELF object's path or its bytes) into the kernel. */
 export function loadCollection(source: CollectionSpec | string | Uint8Array, options: CollectionOptions = {}): KernelCollection {
   const spec = typeof source === 'string' || source instanceof Uint8Array ? loadCollectionSpec(source) : source;
-  const unknown = (options.programs ?? []).filter((name) => spec.programs[name] === undefined);
-  if (unknown.length > 0) throw new CollectionLoadError(`no program ${unknown.map((n) => `'${n}'`).join(', ')} in the object (programs: ${Object.keys(spec.programs).join(', ') || 'none'})`);
+  const selected = selectPrograms(spec, options, (message) => new CollectionLoadError(message));
   const collection = new KernelCollection(spec);
   /** Pins this load created (not reused ones): removed again if the load fails, as libbpf does. */
   const createdPins: string[] = [];
@@ -379,10 +325,7 @@ export function loadCollection(source: CollectionSpec | string | Uint8Array, opt
       }
     }
     let coreTarget = options.coreTarget;
-    for (const p of Object.values(spec.programs)) {
-      if (options.programs && !options.programs.includes(p.name)) continue;
-      const type = p.type || options.programTypes?.[p.name];
-      if (!type) throw new CollectionLoadError(`program '${p.name}' (section '${p.section}') has no program type: pass programTypes`);
+    for (const { program: p, type } of selected) {
       if (type === ProgramType.STRUCT_OPS || type === ProgramType.EXT) {
         throw new CollectionLoadError(
           `program '${p.name}' (section '${p.section}'): ${type === ProgramType.EXT ? 'freplace programs need the program they replace' : 'struct_ops programs load with their struct_ops map'}, which loadCollection does not support yet; leave it out with the programs option`,

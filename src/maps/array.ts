@@ -3,7 +3,7 @@ import { MapFlag, UpdateFlag } from '../uapi/maps.ts';
 import type { VmMemory } from '../vm/memory.ts';
 import { VmMap, type VmMapOptions } from './base.ts';
 import { negErrno } from './errors.ts';
-import { checkInnerMap, innerMapFromValue } from './inner.ts';
+import { checkInnerMap, innerMapFromValue, innerMapsChanged } from './inner.ts';
 
 /** Descriptor words (after the common ones) of array maps. */
 export const ArrayDescriptor = {
@@ -166,6 +166,7 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
     if (!Number.isInteger(index) || index < 0 || index >= this.maxEntries) throw this.error('E2BIG', 'update', `index ${index} is out of range (max_entries ${this.maxEntries})`);
     this.slots[index] = { id, target };
     this.memory.view.setUint32(this.handles + index * 4, this.kind === 'map' ? (target as VmMap).handle : 0, true);
+    if (this.kind === 'map') innerMapsChanged();
   }
 
   /** The object at `index` (a tail call's target, an inner map...), or undefined. */
@@ -220,6 +221,7 @@ export class ReferenceArrayMap<T = unknown> extends VmMap {
     if (this.slots[index] === undefined) return false;
     this.slots[index] = undefined;
     this.memory.view.setUint32(this.handles + index * 4, 0, true);
+    if (this.kind === 'map') innerMapsChanged();
     return true;
   }
 

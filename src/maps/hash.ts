@@ -4,7 +4,7 @@ import type { VmMemory } from '../vm/memory.ts';
 import { VmMap, vmMapByHandle, type VmMapOptions } from './base.ts';
 import { negErrno } from './errors.ts';
 import { jhash } from './jhash.ts';
-import { checkInnerMap, innerMapFromValue } from './inner.ts';
+import { checkInnerMap, innerMapFromValue, innerMapsChanged } from './inner.ts';
 
 /**
  * Entry layout in VM memory (docs/maps.md): a 24-byte header, the key
@@ -81,7 +81,9 @@ export class HashMap extends VmMap {
     this.valueOffset = HashEntry.HEADER_SIZE + roundUp8(this.keySize);
     this.entryStride = roundUp8(this.valueOffset + (this.perCpu ? this.cpuStride * this.cpus : this.valueSize));
     this.buckets = this.reserveMemory(this.bucketCount * 4, 'buckets');
-    this.entryArray = this.reserveRegion(this.maxEntries * this.entryStride).start;
+    // A map of maps hands programs its inner maps' handles, never its storage: the entries stay unmapped (no program can rewrite a handle).
+    const entryBytes = this.maxEntries * this.entryStride;
+    this.entryArray = this.innerTemplate ? this.reserveMemory(entryBytes, 'entries') : this.reserveRegion(entryBytes).start;
     this.scratchKey = this.reserveMemory(Math.max(this.keySize, 8), 'scratch key');
     this.scratchValue = this.reserveMemory(Math.max(this.valueBufferSize, 8), 'scratch value');
     for (let i = this.maxEntries - 1; i >= 0; i--) this.free.push(i);
@@ -374,6 +376,7 @@ export class HashMap extends VmMap {
     this.memory.u8.set(stored, this.scratchValue);
     const result = this.updateAt(this.putKey(key!), this.scratchValue, flags, true, 0);
     if (result < 0) throw this.updateError(result, flags);
+    if (this.innerTemplate) innerMapsChanged();
   }
 
   private updateError(result: number, flags: number): Error {
@@ -392,7 +395,9 @@ export class HashMap extends VmMap {
   override delete(key: Uint8Array): boolean {
     this.checkKey(key, 'delete');
     this.checkUserWrite('delete');
-    return this.deleteAt(this.putKey(key)) === 0;
+    const deleted = this.deleteAt(this.putKey(key)) === 0;
+    if (deleted && this.innerTemplate) innerMapsChanged();
+    return deleted;
   }
 
   override holdsInnerMap(map: VmMap): boolean {

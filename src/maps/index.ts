@@ -10,3 +10,4 @@ export { PerfEventArrayMap, PerfRing, VmPerfEventArrayReader, type PerfSample } 
 export { StackTraceMap } from './stacktrace.ts';
 export { createVmMap, VM_MAP_TYPES } from './create.ts';
 export { jhash } from './jhash.ts';
+export { innerMapsVersion } from './inner.ts';

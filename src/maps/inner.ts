@@ -5,6 +5,18 @@ import { MapError } from './errors.ts';
 /** Maps that cannot be inner maps (kernel: map->ops->map_meta_equal is NULL for them). */
 const NOT_INNER = new Set<string>(['prog_array', 'array_of_maps', 'hash_of_maps', 'struct_ops', 'cgroup_storage', 'percpu_cgroup_storage']);
 
+let innerMapsGeneration = 0;
+
+/** Called whenever a map of maps gains or loses an inner map: what a program reaches through it changed. */
+export function innerMapsChanged(): void {
+  innerMapsGeneration++;
+}
+
+/** Counts changes of any map of maps' contents (see innerMapsChanged), for caches of what programs reach. */
+export function innerMapsVersion(): number {
+  return innerMapsGeneration;
+}
+
 /** Checks a template at map-in-map creation (bpf_map_meta_alloc). */
 export function checkInnerMap(outer: VmMap, template: VmMap): void {
   if (template.closed) throw new MapError('EBADF', outer.describe(), 'create', 'the inner map template is closed');

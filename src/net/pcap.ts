@@ -7,6 +7,7 @@
  * file's size. Malformed input raises PcapError with the byte offset.
  */
 import { PcapError } from './errors.ts';
+import { PcapScanner } from './pcap-scan.ts';
 import { ByteStream, type ByteSource } from './source.ts';
 import { linkTypeName } from './linktype.ts';
 
@@ -62,6 +63,8 @@ export class CaptureBatch {
   readonly linkType: Uint16Array;
   /** Byte offset of each packet's record in the file. */
   readonly offset: Float64Array;
+  /** pcapng: the packets as read, with their interface, comments and flags (pcap records have none of these). */
+  records: CapturedPacket[] | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a capture batch holds at least one packet, not ${capacity}`);
@@ -399,6 +402,19 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     const bytes = s.peek(s.buffered);
     const little = this.littleEndian;
     const iface = this.interfaces[0]!;
+    const scanner = this.scanner();
+    if (scanner !== undefined) {
+      const limit = Math.max(iface.snapLength, PCAP_MAX_CAPLEN);
+      const { count, consumed } = scanner.read(batch, bytes, s.generation, s.position, s.offset, limit, this.nanosecond, iface.linkType);
+      // None read: the first record is one the checks below report.
+      if (count > 0) {
+        batch.bytes = bytes;
+        batch.count = count;
+        batch.records = undefined;
+        s.take(consumed);
+        return count;
+      }
+    }
     const nanosPerUnit = this.nanosecond ? 1 : 1000;
     const unitsPerSecond = this.nanosecond ? 1e9 : 1e6;
     let at = 0;
@@ -419,8 +435,23 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     }
     batch.bytes = bytes;
     batch.count = n;
+    batch.records = undefined;
     s.take(at);
     return n;
+  }
+
+  private pcapScanner: PcapScanner | null | undefined;
+
+  /** The WebAssembly record walk, for little-endian classic pcap (null where WebAssembly cannot be compiled). */
+  private scanner(): PcapScanner | undefined {
+    if (this.pcapScanner === undefined) {
+      try {
+        this.pcapScanner = this.littleEndian && !this.modified ? new PcapScanner() : null;
+      } catch {
+        this.pcapScanner = null;
+      }
+    }
+    return this.pcapScanner ?? undefined;
   }
 
   /** Checks the pcap record header at `bytes[at]` (file offset `offset`) and returns its captured length. */
@@ -459,6 +490,7 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     });
     batch.bytes = bytes;
     batch.count = packets.length;
+    batch.records = packets;
     return packets.length;
   }
 

@@ -1,4 +1,4 @@
-import { readFileChunks } from '../host/node.ts';
+import { type FileReads, openFileReads } from '../host/node.ts';
 
 /**
  * Where a capture's bytes come from: a file path, the bytes themselves, or
@@ -7,8 +7,10 @@ import { readFileChunks } from '../host/node.ts';
  */
 export type ByteSource = string | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
-function chunksOf(source: ByteSource): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
-  if (typeof source === 'string') return readFileChunks(source);
+/** Bytes read from a file at once: few reads, into one buffer reused for the whole file. */
+const FILE_READ_BYTES = 4 << 20;
+
+function chunksOf(source: Exclude<ByteSource, string>): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
   if (source instanceof Uint8Array) return [source][Symbol.iterator]();
   if (Symbol.asyncIterator in source) return source[Symbol.asyncIterator]();
   return source[Symbol.iterator]();
@@ -21,16 +23,26 @@ function chunksOf(source: ByteSource): AsyncIterator<Uint8Array> | Iterator<Uint
  * byte, used in error messages.
  */
 export class ByteStream {
-  private readonly chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  private readonly chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array> | undefined;
+  /** A file path's reads, straight into `buffer` (then `chunks` is unset). */
+  private readonly file: FileReads | undefined;
   private buffer: Uint8Array = new Uint8Array(0);
   private start = 0;
   private end = 0;
   private done = false;
   /** Absolute offset of `buffer[start]`. */
   offset = 0;
+  /** Changes whenever the buffered bytes move or the buffer is replaced, so copies of it can be kept until then. */
+  generation = 0;
 
   constructor(source: ByteSource) {
-    this.chunks = chunksOf(source);
+    if (typeof source === 'string') this.file = openFileReads(source);
+    else this.chunks = chunksOf(source);
+  }
+
+  /** Where the unread bytes start in the current buffer (see generation). */
+  get position(): number {
+    return this.start;
   }
 
   get buffered(): number {
@@ -40,7 +52,11 @@ export class ByteStream {
   /** Fetches chunks until `n` bytes are buffered or the source ends. Returns whether `n` are available. */
   async fill(n: number): Promise<boolean> {
     while (this.end - this.start < n && !this.done) {
-      const next = await this.chunks.next();
+      if (this.file !== undefined) {
+        await this.readFile(this.file, n);
+        continue;
+      }
+      const next = await this.chunks!.next();
       if (next.done) {
         this.done = true;
         break;
@@ -50,11 +66,29 @@ export class ByteStream {
     return this.end - this.start >= n;
   }
 
+  /** One read of the file after the buffered bytes (moved to the front first), the buffer grown to hold `n`. */
+  private async readFile(file: FileReads, n: number): Promise<void> {
+    const have = this.end - this.start;
+    if (this.buffer.length < Math.max(n, FILE_READ_BYTES)) {
+      const next = new Uint8Array(Math.max(n, FILE_READ_BYTES));
+      next.set(this.buffer.subarray(this.start, this.end));
+      this.buffer = next;
+    } else if (this.start > 0) this.buffer.copyWithin(0, this.start, this.end);
+    this.start = 0;
+    this.end = have;
+    this.ownsBuffer = true;
+    this.generation++;
+    const read = await file.read(this.buffer, have, this.buffer.length - have);
+    if (read === 0) this.done = true;
+    this.end += read;
+  }
+
   /** True when `buffer` is our own allocation (may be written), false when it is a caller's chunk. */
   private ownsBuffer = false;
 
   private append(received: Uint8Array): void {
     if (received.length === 0) return;
+    this.generation++;
     // A plain view, so that subarray() never returns a Buffer (whose slice() does not copy).
     const chunk = new Uint8Array(received.buffer, received.byteOffset, received.length);
     const have = this.end - this.start;
@@ -105,6 +139,7 @@ export class ByteStream {
   /** Stops reading the source (closes a file stream early). */
   async close(): Promise<void> {
     this.done = true;
-    await this.chunks.return?.();
+    if (this.file !== undefined) await this.file.close();
+    else await this.chunks!.return?.();
   }
 }

@@ -29,19 +29,7 @@ import type { CollectionSpec, ExternSpec, MapEntry, MapSpec, ProgramSpec, Variab
 import type { ProgramType } from '../uapi/enums.ts';
 import { loadTimeMaxEntries } from '../uapi/maps.ts';
 import { type EventInput, REDIRECT_MAP_TYPES, RedirectMap, UnsupportedHelperError } from './helpers/index.ts';
-import {
-  type AttachOptions,
-  type AttachedLinks,
-  type BpfCollection,
-  CollectionError,
-  GlobalVariables,
-  type PerCpuTypedMap,
-  type TypedMap,
-  lookupByName,
-  typedSpecMap,
-  typedSpecPerCpuMap,
-} from '../backend/index.ts';
-import type { BtfValue } from '../btf/value.ts';
+import { type AttachOptions, type AttachedLinks, CollectionError, LoadedCollection, type ProgramSelection, lookupByName, selectPrograms } from '../backend/index.ts';
 import { PerfEventArrayMap, VmPerfEventArrayReader } from '../maps/perf.ts';
 import { RingBufMap, VmRingBufferReader } from '../maps/ringbuf.ts';
 import { mapTypeName } from '../uapi/enums.ts';
@@ -55,7 +43,7 @@ export class CollectionLoadError extends TsbpfError {
   override name = 'CollectionLoadError';
 }
 
-export interface VmCollectionOptions {
+export interface VmCollectionOptions extends ProgramSelection {
   /** The VM to load into (default a new one with the runtime helpers). */
   vm?: Vm;
   /** Run the programs with the WebAssembly JIT. */
@@ -83,10 +71,6 @@ export interface VmCollectionOptions {
    * externs are zero when __weak and an error otherwise.
    */
   kconfig?: KconfigSource;
-  /** Program types for programs whose section name does not say (type 0). */
-  programTypes?: Record<string, ProgramType>;
-  /** Load only these programs (default all). */
-  programs?: readonly string[];
   /** Hash seed of hash maps without BPF_F_ZERO_SEED (default random, like the kernel). */
   seed?: number;
   event?: EventInput;
@@ -96,7 +80,7 @@ export interface VmCollectionOptions {
 }
 
 /** The loaded collection: programs and maps by name, with the kernel backend's collection's members (BpfCollection). */
-export class VmCollection implements BpfCollection<VmProgram, VmMap> {
+export class VmCollection extends LoadedCollection<VmProgram, VmMap> {
   /** CO-RE results per program that had CO-RE relocations. */
   readonly coreReports: Record<string, CoreReport> = {};
   /**
@@ -106,17 +90,15 @@ export class VmCollection implements BpfCollection<VmProgram, VmMap> {
    */
   readonly unavailable: Record<string, UnsupportedHelperError> = {};
   private closed = false;
-  readonly #variables: GlobalVariables;
 
   constructor(
     readonly vm: Vm,
-    readonly programs: Record<string, VmProgram>,
-    readonly maps: Record<string, VmMap>,
+    programs: Record<string, VmProgram>,
+    maps: Record<string, VmMap>,
     private readonly templates: VmMap[],
-    /** What was loaded: BTF, map definitions, sections, variables. */
-    readonly spec: CollectionSpec,
+    spec: CollectionSpec,
   ) {
-    this.#variables = new GlobalVariables(spec.variables, maps);
+    super(spec, programs, maps);
   }
 
   /** Global variables by name: where they live in the global data maps. */
@@ -133,30 +115,6 @@ export class VmCollection implements BpfCollection<VmProgram, VmMap> {
         throw error;
       },
     });
-  }
-
-  /** The current bytes of global variable `name` (read from its `.data`/`.bss`/`.rodata` map). */
-  readVariable(name: string): Uint8Array {
-    return this.#variables.read(name);
-  }
-
-  /**
-   * Sets global variable `name`: bytes of its size, or an integer written
-   * little-endian in its size. `.rodata` is frozen after loading, so this
-   * fails for constants with the map's EPERM (set them in the spec first).
-   */
-  writeVariable(name: string, value: Uint8Array | number | bigint): void {
-    this.#variables.write(name, value);
-  }
-
-  /** Map `name` with keys and values decoded from its BTF types (values `V`; see typedPerCpu). */
-  typed<K = BtfValue, V = BtfValue>(name: string): TypedMap<K, V> {
-    return typedSpecMap<K, V>(this.spec, name, this.map(name));
-  }
-
-  /** Per-CPU map `name` typed from BTF: values `V[]`, one per virtual CPU. */
-  typedPerCpu<K = BtfValue, V = BtfValue>(name: string): PerCpuTypedMap<K, V> {
-    return typedSpecPerCpuMap<K, V>(this.spec, name, this.map(name));
   }
 
   /** A reader of ring buffer map `name`. */
@@ -189,26 +147,12 @@ export class VmCollection implements BpfCollection<VmProgram, VmMap> {
     return { links: {}, close: () => undefined, [Symbol.dispose]: () => undefined };
   }
 
-  /** The program named `name`, or an error listing the ones there are (or saying why the VM cannot run it). */
-  program(name: string): VmProgram {
-    return lookupByName(this.programs, name, 'program');
-  }
-
-  /** The map named `name`, or an error listing the ones there are. */
-  map(name: string): VmMap {
-    return lookupByName(this.maps, name, 'map');
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const program of Object.values(this.programs)) program.close();
     for (const map of Object.values(this.maps)) map.close();
     for (const map of this.templates) map.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
@@ -234,14 +178,8 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
     if (kconfig) kconfigMap.update(new Uint8Array(4), kconfig);
     for (const mapSpec of Object.values(spec.maps)) fillMap(mapSpec, maps, 'data');
 
-    const selected = Object.values(spec.programs).filter((p) => options.programs === undefined || options.programs.includes(p.name));
-    for (const name of options.programs ?? []) {
-      if (spec.programs[name] === undefined) throw new CollectionLoadError(`no program '${name}' in the object (programs: ${Object.keys(spec.programs).join(', ')})`);
-    }
     let coreTarget: Btf | undefined;
-    for (const program of selected) {
-      const type = program.type || options.programTypes?.[program.name];
-      if (!type) throw new CollectionLoadError(`program '${program.name}' (section '${program.section}'): the section does not give a program type; set programTypes['${program.name}']`);
+    for (const { program, type } of selectPrograms(spec, options, (message) => new CollectionLoadError(message))) {
       let instructions: Instruction[];
       if (program.coreRelocations.length > 0) {
         coreTarget ??= resolveCoreTarget(options.coreTarget);
@@ -251,7 +189,7 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
       } else {
         instructions = program.instructions.map((i) => ({ ...i }));
       }
-      const jit = verifiedJitOptions({ ...program, instructions, coreRelocations: [] }, type, spec, options);
+      const jit = verifiedJitOptions({ ...program, instructions, coreRelocations: [] }, type as ProgramType, spec, options);
       const referenced = resolveRelocations(program, instructions, maps, spec.externs);
       const loaded = loadProgram(program.name, () => new VmProgram(type, instructions, {
         holds: [...referenced],

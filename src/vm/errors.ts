@@ -93,3 +93,20 @@ export class HelperError extends VmRuntimeError {
     super(pc, `${helper} failed: ${describeCause(cause)}`);
   }
 }
+
+/**
+ * A bpf-to-bpf call that would take its call chain's frames past the
+ * kernel's MAX_BPF_STACK (512 bytes together): what the load-time check
+ * cannot follow (recursion) is checked when the call runs, with the
+ * kernel's message.
+ */
+export class StackLimitError extends VmRuntimeError {
+  override name = 'StackLimitError';
+  constructor(
+    pc: number,
+    readonly frames: number,
+    readonly bytes: number,
+  ) {
+    super(pc, `combined stack size of ${frames} calls is ${bytes}. Too large (the frames of a call chain share 512 bytes)`);
+  }
+}

@@ -3,9 +3,10 @@ import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/o
 import type { Region, VmMemory } from './memory.ts';
 import { ProgramView } from './view.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
-import { BudgetExceededError, CallDepthError, VmRuntimeError } from './errors.ts';
+import { BudgetExceededError, CallDepthError, StackLimitError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
+  MAX_COMBINED_STACK,
   MAY_GOTO_LOOPS,
   type LoadedProgram,
   type PacketData,
@@ -68,6 +69,8 @@ interface Decoded {
   /** Helper or kfunc entry per call instruction index. */
   readonly callees: readonly (HelperEntry | undefined)[];
   readonly length: number;
+  /** Stack bytes of each instruction's function (PreparedProgram.frameBytes). */
+  readonly frameBytes: Uint16Array;
 }
 
 function decodeProgram(prepared: PreparedProgram): Decoded {
@@ -87,7 +90,7 @@ function decodeProgram(prepared: PreparedProgram): Decoded {
     if (callee !== undefined) callees[pc] = callee;
   }
   code[(n + SYNTHETIC_EXIT) * 4] = 0x95;
-  return { code, callees, length: n };
+  return { code, callees, length: n, frameBytes: prepared.frameBytes };
 }
 
 function auxWord(i: Instruction, pc: number, next: Instruction | undefined): number {
@@ -230,6 +233,8 @@ class RunState implements HelperCall {
   private readonly returnPcs = new Int32Array(MAX_CALL_FRAMES);
   private readonly framePrograms: (InterpretedProgram | undefined)[] = new Array(MAX_CALL_FRAMES).fill(undefined);
   private readonly frameLoops = new Int32Array(MAX_CALL_FRAMES);
+  /** Stack bytes of the call chain down to each frame (see StackLimitError). */
+  private readonly chainBytes = new Int32Array(MAX_CALL_FRAMES);
   private readonly savedRegs = new Int32Array(MAX_CALL_FRAMES * 10);
 
   // The budget is handed to the main loop in chunks that fit in an int32.
@@ -316,6 +321,7 @@ class RunState implements HelperCall {
     this.tailCalls = 0;
     this.pc = 0;
     this.depth = 0;
+    this.chainBytes[0] = this.root.decoded.frameBytes[0]!;
     this.loops = MAY_GOTO_LOOPS;
     this.pendingExit = false;
     this.pendingTail = undefined;
@@ -341,9 +347,12 @@ class RunState implements HelperCall {
   }
 
   /** A bpf-to-bpf call returning to `returnPc`: a fresh frame below the caller's; r6-r9 (and r10) are callee-saved. */
-  enterFrame(returnPc: number): void {
+  enterFrame(returnPc: number, target: number): void {
     const depth = this.depth;
     if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthError(returnPc - 1, depth + 2, MAX_CALL_FRAMES);
+    const chain = this.chainBytes[depth]! + this.program.decoded.frameBytes[target]!;
+    if (chain > MAX_COMBINED_STACK) throw new StackLimitError(returnPc - 1, depth + 2, chain);
+    this.chainBytes[depth + 1] = chain;
     const at = depth * 10;
     for (let r = 0; r < 5; r++) {
       this.savedRegs[at + r * 2] = this.regs[12 + r * 2]!;
@@ -376,6 +385,9 @@ class RunState implements HelperCall {
   /** Performs the tail call a helper requested: the target runs in the current frame, zeroed. */
   enterTailCall(): void {
     this.program = this.pendingTail!;
+    // The target's frame replaces the caller's.
+    const depth = this.depth;
+    this.chainBytes[depth] = (depth === 0 ? 0 : this.chainBytes[depth - 1]!) + this.program.decoded.frameBytes[0]!;
     this.pendingTail = undefined;
     this.tailCalls++;
     this.loops = MAY_GOTO_LOOPS;
@@ -1244,7 +1256,7 @@ function execute(state: RunState): void {
               throw new VmRuntimeError(pc - 1, `callx r${d >> 1}: no helper with id ${toU64(R[d]!, R[d + 1]!)} is registered`);
             }
           } else if (s === 2) {
-            state.enterFrame(pc);
+            state.enterFrame(pc, code[at + 3]!);
             cStart = cEnd = cWEnd = 0;
             pc = code[at + 3]!;
             break;

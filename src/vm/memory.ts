@@ -24,6 +24,8 @@ export interface Region {
  */
 export interface RegionView {
   reaches(region: Region): boolean;
+  /** Changes when what the view reaches changes without the regions changing (an inner map added or removed). */
+  readonly version?: number;
 }
 
 /** An access outside every region, or a write to a read-only one. */
@@ -35,14 +37,14 @@ export class MemoryAccessError extends TsbpfError {
     readonly write: boolean,
     readonly pc: number,
     readonly region: Region | undefined,
-    /** The region exists but belongs to a map the program does not use. */
+    /** The region exists but belongs to a map the program does not use, or to another run. */
     readonly unreachable = false,
   ) {
     const what = `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${address.toString(16)}`;
     const where = !region
       ? 'outside every memory region'
       : unreachable
-        ? `${region.name} (0x${region.start.toString(16)}+${region.size}) is not a map this program uses`
+        ? `${region.name} (0x${region.start.toString(16)}+${region.size}) ${region.owner === undefined ? 'belongs to another run (one this run was started inside)' : 'is not a map this program uses'}`
         : `${region.name} is read-only (0x${region.start.toString(16)}+${region.size})`;
     super(`instruction ${pc}: invalid ${what}: ${where}`);
   }
@@ -93,6 +95,9 @@ export class VmMemory {
   private readonly free: FreeBlock[] = [];
   private top = NULL_GUARD;
   private cached: Region | undefined;
+  /** The run in progress (see enterRun): the regions mapped during it belong to it. */
+  private scope: object | undefined;
+  private readonly regionScopes = new WeakMap<Region, object>();
 
   constructor(initialBytes = 1 << 20) {
     this.wasm = new WebAssembly.Memory({ initial: Math.max(2, Math.ceil(initialBytes / PAGE)), maximum: MAX_PAGES });
@@ -165,6 +170,34 @@ export class VmMemory {
     this.refreshViews();
   }
 
+  /**
+   * Starts a run whose stack, context and packet no other run may reach: a
+   * run started inside it (from a helper, a trace callback) gets a scope of
+   * its own and cannot reach this one's regions, as each kernel run has its
+   * own frame. Regions mapped outside any run belong to every run. Returns
+   * the outer scope, for leaveRun.
+   */
+  enterRun(): object | undefined {
+    const outer = this.scope;
+    this.scope = {};
+    return outer;
+  }
+
+  leaveRun(outer: object | undefined): void {
+    this.scope = outer;
+  }
+
+  /** The run in progress (an identity for caches of what programs reach), or undefined. */
+  get runScope(): object | undefined {
+    return this.scope;
+  }
+
+  /** Whether `region` (one without an owner) belongs to the run in progress or to none. */
+  inRunScope(region: Region): boolean {
+    const scope = this.regionScopes.get(region);
+    return scope === undefined || scope === this.scope;
+  }
+
   /** Makes [start, start+size) accessible to programs. Regions never overlap. */
   map(region: Region): Region {
     if (region.start < NULL_GUARD || region.start + region.size > this.byteLength) {
@@ -178,6 +211,8 @@ export class VmMemory {
       throw new RangeError(`region ${region.name} overlaps ${(before && before.start + before.size > region.start ? before : after)!.name}`);
     }
     this.regions.splice(i, 0, region);
+    if (this.scope !== undefined) this.regionScopes.set(region, this.scope);
+    else this.regionScopes.delete(region);
     this.layoutVersion++;
     this.lastMoved = undefined;
     return region;

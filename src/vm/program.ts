@@ -161,8 +161,10 @@ export interface RunSession {
 }
 
 /**
- * A batch for RunSession.runPackets, all addresses in VM memory: `count`
- * (address, length) pairs at `descriptors`; each packet is copied to `data`
+ * A batch for RunSession.runPackets, all addresses in VM memory: packet
+ * `i` of `count` is at `base + starts[i]` (u32 arrays at `starts` and
+ * `lengths`, so that a capture batch's columns are copied in whole), of
+ * `lengths[i]` bytes; each packet is copied to `data`
  * (the start of the mapped packet region `packetRegion`, which ends at
  * data + length), the xdp_md at `context` rewritten, and r0's low half
  * stored at `results + 4i`; `progress` holds the index being run (on an
@@ -171,7 +173,9 @@ export interface RunSession {
  */
 export interface PacketLoop {
   count: number;
-  descriptors: number;
+  base: number;
+  starts: number;
+  lengths: number;
   data: number;
   context: number;
   packetRegion: Region;
@@ -243,8 +247,7 @@ export function functionStackDepths(instructions: readonly Instruction[], starts
  * calls from the entry, the frames' stack together stay within 512 bytes.
  * Recursion is left to the run-time frame limit.
  */
-function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8Array): void {
-  const depths = functionStackDepths(instructions, starts);
+function checkCombinedStack(instructions: readonly Instruction[], starts: Uint8Array, depths: ReadonlyMap<number, number>): void {
   if (depths.size === 1) return;
   const functions = [...depths.keys()].sort((a, b) => a - b);
   const functionOf = (pc: number): number => {
@@ -331,6 +334,15 @@ export interface PreparedProgram {
   readonly instructions: readonly Instruction[];
   /** The function each helper or kfunc call reaches, by instruction index. */
   readonly callees: ReadonlyMap<number, HelperEntry>;
+  /** Stack bytes of the function each instruction belongs to (functionStackDepths), by index. */
+  readonly frameBytes: Uint16Array;
+}
+
+function frameBytesByInstruction(length: number, depths: ReadonlyMap<number, number>): Uint16Array {
+  const bytes = new Uint16Array(length);
+  const entries = [...depths.keys()].sort((a, b) => a - b);
+  entries.forEach((entry, k) => bytes.fill(depths.get(entry)!, entry, entries[k + 1] ?? length));
+  return bytes;
 }
 
 /**
@@ -455,6 +467,7 @@ export function prepareProgram(instructions: readonly Instruction[], helpers: He
     checkTarget(pc, pc + 1 + (i.opcode === OPCODE_JA32 ? i.imm : i.offset), 'jump');
   }
   if (missing.length > 0) throw new UnknownHelperError(missing);
-  checkCombinedStack(instructions, starts);
-  return { name: options.name ?? 'program', instructions, callees };
+  const depths = functionStackDepths(instructions, starts);
+  checkCombinedStack(instructions, starts, depths);
+  return { name: options.name ?? 'program', instructions, callees, frameBytes: frameBytesByInstruction(n, depths) };
 }

@@ -186,12 +186,14 @@ export class VmProgram implements BpfProgram {
     const nested = this.running;
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
     this.running = true;
+    const outerScope = this.vm.memory.enterRun();
     try {
       if (this.type === ProgramType.XDP) return this.runXdp(options, env, Math.max(1, repeat), workspace);
       if (SKB_PROGRAM_TYPES.has(this.type)) return this.runSkb(options, env, Math.max(1, repeat), workspace);
       return this.runRaw(options, env, Math.max(1, repeat), workspace);
     } finally {
       workspace.endRun();
+      this.vm.memory.leaveRun(outerScope);
       if (nested) workspace.release();
       else this.running = false;
     }
@@ -244,9 +246,7 @@ export class VmProgram implements BpfProgram {
         try {
           const bytes = batch.bytes;
           if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
-            // The whole batch copied into VM memory at once: each packet is then a copy within the memory.
-            const workspace = this.workspace!;
-            stream.runStagedBatch(workspace.stage(bytes), batch, result, output, (size) => workspace.scratch(size));
+            stream.runCaptureBatch(batch, result, output, this.workspace!);
           } else for (let n = 0; n < batch.count; n++) {
             const linkType = batch.linkType[n]!;
             if (linkType === LinkType.ETHERNET) stream.runOne(bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
@@ -280,11 +280,15 @@ export class VmProgram implements BpfProgram {
     if (this.type !== ProgramType.XDP || this.running) return new PerPacketStream(this, event);
     const env = this.environment(event);
     this.running = true;
+    const memory = this.vm.memory;
+    const outerScope = memory.enterRun();
     try {
-      return new XdpStream(this, (this.workspace ??= new RunWorkspace(this.vm.memory)), env, () => {
+      return new XdpStream(this, (this.workspace ??= new RunWorkspace(memory)), env, () => {
+        memory.leaveRun(outerScope);
         this.running = false;
       });
     } catch (error) {
+      memory.leaveRun(outerScope);
       this.running = false;
       throw error;
     }
@@ -550,6 +554,22 @@ function xdpLengthError(length: number, metaLength: number): RunInputError | und
 }
 const XDP_MAX_DATA = XDP_FRAME_BYTES - XDP_HEADROOM - XDP_TAILROOM;
 
+/**
+ * The error of a packet of `length` bytes the streaming path refuses: data
+ * in a batch's `errors`, as many as a capture has runts, so built without
+ * a stack trace (which would only name this function, at the cost of
+ * tens of microseconds each).
+ */
+function refusedPacket(length: number): RunInputError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return xdpLengthError(length, 0)!;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 export interface VmBatchOptions {
   /** Return each packet as the program left it (`data`), as `run` does (default false: only the return values). */
   output?: boolean;
@@ -644,7 +664,7 @@ class XdpStream implements PacketStream {
     const length = end - start;
     if (length < ETH_HLEN || length > XDP_MAX_DATA) {
       result.retvals[n] = 0;
-      result.errors.set(n, xdpLengthError(length, 0)!);
+      result.errors.set(n, refusedPacket(length));
       return;
     }
     this.packet.reloadData(bytes, start, end);
@@ -655,7 +675,7 @@ class XdpStream implements PacketStream {
   runStaged(address: number, length: number, n: number, result: VmBatchResult, output: boolean): void {
     if (length < ETH_HLEN || length > XDP_MAX_DATA) {
       result.retvals[n] = 0;
-      result.errors.set(n, xdpLengthError(length, 0)!);
+      result.errors.set(n, refusedPacket(length));
       return;
     }
     this.packet.reloadData(this.packet.memory.u8, address, address + length);
@@ -663,54 +683,73 @@ class XdpStream implements PacketStream {
   }
 
   /**
-   * Runs packets `from`..`to` of a capture batch staged at `staged` in VM
-   * memory, in one engine call when the session has runPackets (the JIT, a
-   * program that calls nothing) and no output is wanted; else one by one.
-   * `scratch` gives unmapped VM memory for the loop's descriptors and results.
+   * Runs the packets of a capture batch of Ethernet frames: their bytes
+   * copied into VM memory in one piece (RunWorkspace.stage), then in one
+   * engine call when the session has runPackets (the JIT, a program that
+   * calls nothing) and no output is wanted, else one by one. The loop's
+   * columns (starts, lengths) are the batch's, copied whole into unmapped
+   * VM memory (RunWorkspace.scratch) when every packet is one a test run
+   * takes; results come back the same way.
    */
-  runStagedBatch(staged: number, batch: CaptureBatch, result: VmBatchResult, output: boolean, scratch: (bytes: number) => number): void {
+  runCaptureBatch(batch: CaptureBatch, result: VmBatchResult, output: boolean, workspace: RunWorkspace): void {
+    const count = batch.count;
+    const first = batch.start[0]!;
+    const base = workspace.stage(batch.bytes.subarray(first, batch.start[count - 1]! + batch.length[count - 1]!)) - first;
     const runPackets = this.session.runPackets;
     if (output || runPackets === undefined) {
-      for (let n = 0; n < batch.count; n++) this.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+      for (let n = 0; n < count; n++) this.runStaged(base + batch.start[n]!, batch.length[n]!, n, result, output);
       return;
     }
+    // The packets a test run takes, by index; refused ones are reported here.
+    let valid: Int32Array | undefined;
+    for (let n = 0; n < count; n++) {
+      const length = batch.length[n]!;
+      if (length >= ETH_HLEN && length <= XDP_MAX_DATA) continue;
+      valid = Int32Array.from({ length: count }, (_, k) => k).filter((k) => batch.length[k]! >= ETH_HLEN && batch.length[k]! <= XDP_MAX_DATA);
+      for (let k = n; k < count; k++) {
+        const refused = batch.length[k]!;
+        if (refused < ETH_HLEN || refused > XDP_MAX_DATA) {
+          result.retvals[k] = 0;
+          result.errors.set(k, refusedPacket(refused));
+        }
+      }
+      break;
+    }
+    const runs = valid?.length ?? count;
+    if (runs === 0) return;
     const packet = this.packet;
     const memory = packet.memory;
-    // Descriptors of the packets a test run accepts; refused ones are reported here.
-    const valid: number[] = [];
-    for (let n = 0; n < batch.count; n++) {
-      const length = batch.length[n]!;
-      if (length < ETH_HLEN || length > XDP_MAX_DATA) {
-        result.retvals[n] = 0;
-        result.errors.set(n, xdpLengthError(length, 0)!);
-      } else valid.push(n);
+    const starts = workspace.scratch(runs * 12 + 4);
+    const lengths = starts + runs * 4;
+    const results = lengths + runs * 4;
+    const progress = results + runs * 4;
+    const startColumn = new Int32Array(memory.wasm.buffer, starts, runs);
+    const lengthColumn = new Int32Array(memory.wasm.buffer, lengths, runs);
+    if (valid === undefined) {
+      startColumn.set(batch.start.subarray(0, count));
+      lengthColumn.set(batch.length.subarray(0, count));
+    } else {
+      for (let k = 0; k < runs; k++) {
+        startColumn[k] = batch.start[valid[k]!]!;
+        lengthColumn[k] = batch.length[valid[k]!]!;
+      }
     }
-    if (valid.length === 0) return;
-    const descriptors = scratch(valid.length * 12 + 4);
-    const results = descriptors + valid.length * 8;
-    const progress = results + valid.length * 4;
-    let view = memory.view;
-    valid.forEach((n, k) => {
-      view.setUint32(descriptors + 8 * k, staged + batch.start[n]!, true);
-      view.setUint32(descriptors + 8 * k + 4, batch.length[n]!, true);
-    });
+    const index = (k: number): number => (valid === undefined ? k : valid[k]!);
     const previousLength = packet.beginLoop();
-    const loop = { count: valid.length, descriptors, data: packet.data, context: this.context, packetRegion: packet.mappedRegion!, results, progress, previousLength };
+    const loop = { count: runs, base, starts, lengths, data: packet.data, context: this.context, packetRegion: packet.mappedRegion!, results, progress, previousLength };
     try {
       runPackets(loop);
     } catch (error) {
       // The packet that failed runs again on the per-packet path, for its exact error (a program that calls nothing does the same again).
-      const failed = memory.view.getUint32(progress, true);
-      packet.endLoop(batch.length[valid[failed]!]!);
-      const n = valid[failed]!;
-      this.runStaged(staged + batch.start[n]!, batch.length[n]!, n, result, output);
+      const n = index(memory.view.getUint32(progress, true));
+      packet.endLoop(batch.length[n]!);
+      this.runStaged(base + batch.start[n]!, batch.length[n]!, n, result, output);
       throw error;
     }
-    packet.endLoop(batch.length[valid[valid.length - 1]!]!);
-    view = memory.view;
-    valid.forEach((n, k) => {
-      result.retvals[n] = view.getUint32(results + 4 * k, true);
-    });
+    packet.endLoop(batch.length[index(runs - 1)]!);
+    const returned = new Uint32Array(memory.wasm.buffer, results, runs);
+    if (valid === undefined) result.retvals.set(returned);
+    else for (let k = 0; k < runs; k++) result.retvals[valid[k]!] = returned[k]!;
   }
 
   private runLoaded(n: number, result: VmBatchResult, output: boolean): void {

@@ -1,10 +1,11 @@
 import { type Instruction, isLddw } from '../isa/instruction.ts';
-import { VmMap, vmMapByHandle } from '../maps/base.ts';
+import { VmMap, innerMapsVersion, vmMapByHandle } from '../maps/index.ts';
 import type { Region, RegionView, VmMemory } from './memory.ts';
 
 /**
  * What one loaded program may reach, as the kernel's verifier allows it: its
- * stack, context and packet (regions without an owner), and the maps it
+ * run's stack, context and packet (regions without an owner, mapped by the
+ * run in progress or by none: VmMemory.enterRun), and the maps it
  * uses: those whose handle an ld_imm64 loads (a map reference, relocated to
  * the map's handle) or into whose storage one points (global data, relocated
  * to an address in the map's value), and the inner maps such a map of maps
@@ -19,10 +20,14 @@ import type { Region, RegionView, VmMemory } from './memory.ts';
 export class ProgramView implements RegionView {
   /** The maps the instructions reference. */
   readonly maps: ReadonlySet<VmMap>;
-  /** Inner maps found in one of `maps` (a map of maps): reached through it once, kept. */
-  private readonly innerMaps = new WeakSet<object>();
+  /** Inner maps found in one of `maps` (a map of maps), while no map of maps changed (innerMapsVersion). */
+  private innerMaps = new WeakSet<object>();
+  private innerVersion = innerMapsVersion();
 
-  constructor(memory: VmMemory, instructions: readonly Instruction[]) {
+  constructor(
+    private readonly memory: VmMemory,
+    instructions: readonly Instruction[],
+  ) {
     const maps = new Set<VmMap>();
     for (let pc = 0; pc + 1 < instructions.length; pc++) {
       const first = instructions[pc]!;
@@ -37,14 +42,26 @@ export class ProgramView implements RegionView {
     this.maps = maps;
   }
 
+  get version(): number {
+    return innerMapsVersion();
+  }
+
   reaches(region: Region): boolean {
     const owner = region.owner;
-    return owner === undefined || (owner instanceof VmMap && this.reachesMap(owner));
+    if (owner === undefined) return this.memory.inRunScope(region);
+    return owner instanceof VmMap && this.reachesMap(owner);
   }
 
   /** Whether the program uses `map`: it references it, or a map of maps it references holds it. */
   reachesMap(map: VmMap): boolean {
-    if (this.maps.has(map) || this.innerMaps.has(map)) return true;
+    if (this.maps.has(map)) return true;
+    // An inner map removed from its map of maps is out of reach again, even through a handle the program kept.
+    const version = innerMapsVersion();
+    if (version !== this.innerVersion) {
+      this.innerMaps = new WeakSet<object>();
+      this.innerVersion = version;
+    }
+    if (this.innerMaps.has(map)) return true;
     for (const outer of this.maps) {
       if (outer.holdsInnerMap(map)) {
         this.innerMaps.add(map);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CbpfCheckError, CbpfProgram, checkCbpf, compileFilter, convertCbpf, filterCapture, FilterClosedError, FilterSyntaxError, formatCbpf, PacketFilter, parseCbpf, type CbpfInstruction } from '../../src/cbpf/index.ts';
 import { Alu, Class, Jmp, Mode, RetSrc, Size, Src } from '../../src/cbpf/opcodes.ts';
-import { buildPacket, CaptureReader, encodeCapture, ethernet, ipv4, ipv6, tcp, udp, payload } from '../../src/net/index.ts';
+import { buildPacket, CaptureReader, encodeCapture, ethernet, ipv4, ipv6, tcp, udp, payload, type PacketRecord } from '../../src/net/index.ts';
 import { spawnTsbpf } from '../support/cli.ts';
 import { buildTraffic } from './traffic.ts';
 
@@ -140,6 +140,42 @@ test('filterCapture streams the packets a filter accepts, on every engine', asyn
     for await (const packet of filterCapture(capture, 'tcp or')) assert.ok(packet);
   }, FilterSyntaxError);
 });
+
+test('filterCapture through the VM batch path selects what the classic interpreter selects: truncated packets and len, runts, raw IP, pcapng records kept whole', async () => {
+  const traffic = buildTraffic({ seed: 11, count: 400 });
+  // Runts shorter than an Ethernet header, a frame longer than an XDP page, raw IP packets in a pcapng with comments.
+  const extra = [
+    { data: new Uint8Array(6).fill(0xff), originalLength: 60, timestamp: 1n },
+    { data: buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 1, dport: 53 }), payload(5000)), timestamp: 2n },
+  ];
+  const expressions = ['tcp or icmp', 'greater 100', 'len < 80 and ip', 'udp port 53', 'ip[0] & 0xf > 5', 'not ip6'];
+  const raw = traffic.filter((p) => p.data[12] === 0x08 && p.data[13] === 0x00).slice(0, 40).map((p, i) => ({ data: p.data.subarray(14), originalLength: (p.originalLength ?? p.data.length) - 14, timestamp: 10_000n + BigInt(i), linkType: 101, comments: [`raw ${i}`] }));
+  const captures: Array<[string, Uint8Array, PacketRecord[]]> = [
+    ['pcap', encodeCapture([...traffic, ...extra]), [...traffic, ...extra]],
+    ['pcapng with raw IP', encodeCapture([...traffic.slice(0, 100), ...raw], { format: 'pcapng' }), [...traffic.slice(0, 100), ...raw]],
+  ];
+  for (const [kind, capture, records] of captures) {
+    for (const expression of expressions) {
+      const classic = new Map<number, CbpfProgram>();
+      const expected = records.filter((p) => {
+        const linkType = p.linkType ?? 1;
+        if (!classic.has(linkType)) classic.set(linkType, new CbpfProgram(compileFilter(expression, { linkType })));
+        return classic.get(linkType)!.run(p.data, p.originalLength ?? p.data.length) !== 0;
+      });
+      for (const engine of ['cbpf', 'interpreter', 'jit'] as const) {
+        const got = [];
+        for await (const packet of filterCapture(capture, expression, { engine })) got.push(packet);
+        const label = `${kind}, '${expression}', ${engine}`;
+        assert.deepEqual(got.map((p) => p.timestamp), expected.map((p) => p.timestamp ?? 0n), label);
+        assert.deepEqual(got.map((p) => p.originalLength), expected.map((p) => p.originalLength ?? p.data.length), label);
+        got.forEach((p, n) => assert.deepEqual(p.data, expected[n]!.data, label));
+        if (kind !== 'pcap') got.forEach((p, n) => assert.deepEqual(p.comments, expected[n]!.comments, label));
+      }
+    }
+  }
+});
+
+
 
 test('CLI: tsbpf filter prints -d/-dd/-ddd and eBPF, run --filter writes the accepted packets', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cbpf-cli-'));

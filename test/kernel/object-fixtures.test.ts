@@ -64,7 +64,7 @@ test('sections: each program loads with its section-derived type, attach type an
   for (const program of Object.values(spec.programs)) {
     const attempt = (): void => load(spec, [program.name]);
     if (program.section === 'custom_name') {
-      assert.throws(attempt, /has no program type: pass programTypes/);
+      assert.throws(attempt, /does not give a program type; set programTypes/);
     } else if (program.section.startsWith('struct_ops')) {
       assert.throws(attempt, /struct_ops programs load with their struct_ops map/);
     } else if (/^(fentry|fexit|lsm)/.test(program.section)) {

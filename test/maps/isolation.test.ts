@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
-import { HashEntry, MapError, createVmMap, jhash, registerMapHelpers, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
+import { HashEntry, HashMap as HashMapClass, MapError, createVmMap, jhash, registerMapHelpers, type HashMap, type RingBufMap } from '../../src/maps/index.ts';
 import type { VmMap } from '../../src/maps/base.ts';
 import { RingBufferRecordError } from '../../src/maps/ringbuf.ts';
 import { MapType, ProgramType, helperId } from '../../src/uapi/index.ts';
@@ -230,4 +230,166 @@ if r0 == 0 goto out`;
     own.close();
     other.close();
   }
+});
+
+test('maps of maps: inner map handles cannot be rewritten or written through, and an inner map taken out is out of reach through a kept handle', () => {
+  for (const jit of engines) {
+    for (const type of [MapType.HASH_OF_MAPS, MapType.ARRAY_OF_MAPS]) {
+      const label = `${jit ? 'jit' : 'interpreter'}, ${type === MapType.HASH_OF_MAPS ? 'hash' : 'array'} of maps`;
+      const vm = new Vm();
+      const inner = (name: string): VmMap => createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, name });
+      const template = inner('template');
+      const held = inner('held');
+      const other = inner('other');
+      const outer = createVmMap(vm.memory, { type, keySize: 4, valueSize: 4, maxEntries: 2, innerMap: template, name: 'outer' });
+      outer.update(u32(0), u32(held.id));
+      const run = (body: string): number => new VmProgram(ProgramType.XDP, assemble(`${lookupAsm(outer.handle, 0)}\n${body}`), { vm, jit }).run({ data: frame }).retval;
+      // The handle a lookup returns is a read-only map pointer in the kernel (CONST_PTR_TO_MAP): no store through it.
+      assert.throws(() => run('if r0 == 0 goto out\nr1 = 7\n*(u32 *)(r0 + 0) = r1\nout:\nr0 = 2\nexit'), MemoryAccessError, label);
+      if (outer instanceof HashMapClass) {
+        // The entry holding the handle is not program memory: it cannot be rewritten to name another map.
+        const slot = outer.entryArray + outer.valueOffset;
+        assert.throws(() => run(`r1 = ${slot} ll\nr2 = ${other.handle} ll\n*(u32 *)(r1 + 0) = r2\nr0 = 2\nexit`), MemoryAccessError, label);
+        assert.equal(vm.memory.regionAt(slot, 4), undefined, `${label}: the entries are unmapped`);
+      }
+      // A handle kept as a number (computed, so not a reference of the program's own) reaches the inner map only while the outer map holds it.
+      const forgedLookup = (map: VmMap): string => `r1 = 0\n*(u32 *)(r10 - 4) = r1\nr1 = ${map.handle - 8} ll\nr1 += 8\nr2 = r10\nr2 += -4\ncall ${helperId('map_lookup_elem')}\nif r0 == 0 goto missing\nr0 = 1\nexit\nmissing:\nr0 = 0\nexit`;
+      assert.equal(run(forgedLookup(held)), 1, `${label}: an inner map the outer map holds is reached`);
+      assert.equal(run(forgedLookup(other)), 0, `${label}: a map of the VM no map of the program holds is not`);
+      outer.delete(u32(0));
+      assert.equal(run(forgedLookup(held)), 0, `${label}: taken out of the outer map, it is out of reach`);
+      for (const map of [outer, held, other, template]) map.close();
+    }
+  }
+});
+
+test('a run started inside another run (from a helper) cannot reach the outer run\'s stack, context or packet; the outer run goes on with them', () => {
+  for (const jit of engines) {
+    const label = jit ? 'jit' : 'interpreter';
+    const outcomes: string[] = [];
+    const helpers = new HelperRegistry(standardHelpers).register(
+      TEST_HELPER_ID,
+      (call) => {
+        // The caller's own stack is its to hand to helpers.
+        assert.equal(call.memory.u8[call.pointer(1, 8, false)], 0x55, label);
+        for (const address of [call.arg(1), call.arg(2), call.arg(3)]) {
+          const inner = new VmProgram(ProgramType.XDP, assemble(`r1 = ${address} ll\nr0 = *(u8 *)(r1 + 0)\nexit`), { vm, jit });
+          try {
+            inner.run({ data: frame });
+            outcomes.push('reached');
+          } catch (error) {
+            outcomes.push(error instanceof MemoryAccessError && error.unreachable && /belongs to another run/.test(error.message) ? 'refused' : String(error));
+          } finally {
+            inner.close();
+          }
+        }
+        return 0;
+      },
+      'test_helper',
+    );
+    const vm = new Vm({ helpers });
+    const outer = new VmProgram(
+      ProgramType.XDP,
+      assemble(`
+        r6 = r1
+        r7 = *(u32 *)(r1 + 0)
+        r1 = 0x55
+        *(u64 *)(r10 - 8) = r1
+        r1 = r10
+        r1 += -8
+        r2 = r6
+        r3 = r7
+        call ${TEST_HELPER_ID}
+        r0 = *(u64 *)(r10 - 8)
+        r1 = *(u8 *)(r7 + 0)
+        r0 += r1
+        exit`),
+      { vm, jit },
+    );
+    const packet = new Uint8Array(64).fill(1);
+    assert.equal(outer.run({ data: packet }).retval, 0x56, `${label}: the outer run still reads its stack and packet`);
+    assert.deepEqual(outcomes, ['refused', 'refused', 'refused'], `${label}: stack, context and packet of the outer run`);
+    outer.close();
+  }
+});
+
+test('isolation fuzz: random programs on maps of maps (writes through inner handles, forged and rewritten handles, stray addresses) and runs nested from a helper leave everything they do not own alone', () => {
+  let nestedRefused = 0;
+  let nestedTried = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    for (const jit of engines) {
+      const rng = new Rng(seed * 7919);
+      const helpers = new HelperRegistry(standardHelpers).register(
+        TEST_HELPER_ID,
+        (call) => {
+          // A run started from this helper aims at the calling run's stack (r2 is its r10) or at an address the program chose.
+          const atStack = rng.chance(0.5);
+          const target = atStack ? call.arg(2) - 8 : call.arg(1);
+          const inner = new VmProgram(ProgramType.XDP, assemble(`r1 = ${target} ll\nr2 = *(u64 *)(r1 + 0)\n*(u64 *)(r1 + 0) = r2\nr0 = 2\nexit`), { vm, jit });
+          if (atStack) nestedTried++;
+          try {
+            inner.run({ data: frame });
+          } catch (error) {
+            assert.ok(error instanceof TsbpfError, `seed ${seed}: ${String(error)}`);
+            if (atStack && error instanceof MemoryAccessError && error.unreachable) nestedRefused++;
+          } finally {
+            inner.close();
+          }
+          return 0;
+        },
+        'test_helper',
+      );
+      const vm = new Vm({ helpers, budget: 100_000 });
+      const inner = (name: string): VmMap => createVmMap(vm.memory, { type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 2, name });
+      const template = inner('template');
+      const held = inner('held');
+      const bystander = inner('bystander');
+      bystander.update(u32(1), new Uint8Array(16).fill(0xb7));
+      const outers = [MapType.HASH_OF_MAPS, MapType.ARRAY_OF_MAPS].map((type) => createVmMap(vm.memory, { type, keySize: 4, valueSize: 4, maxEntries: 2, innerMap: template, name: `outer${type}` }));
+      for (const outer of outers) outer.update(u32(0), u32(held.id));
+      // Stray numbers are plain immediates (not ld_imm64): the program does not reference what they point at.
+      const stray = (): number =>
+        rng.pick([bystander.handle, held.handle, held.handle + 4, (outers[0] as HashMap).entryArray + (outers[0] as HashMap).valueOffset, vm.memory.listRegions().find((r) => r.owner === bystander)!.start + 16, 0x10000 + rng.below(0x40000)]);
+      const lines: string[] = ['r9 = r10', 'r1 = 0', '*(u64 *)(r10 - 8) = r1'];
+      for (let op = 0; op < 12; op++) {
+        const outer = rng.pick(outers);
+        const label = `skip${op}`;
+        switch (rng.below(5)) {
+          case 0: // Through the handle a lookup returns: a store, a load, or the handle as a map argument with an offset.
+            lines.push(`r1 = 0\n*(u32 *)(r10 - 4) = r1\nr1 = ${outer.handle} ll\nr2 = r10\nr2 += -4\ncall ${helperId('map_lookup_elem')}\nif r0 == 0 goto ${label}`);
+            if (rng.chance(0.5)) lines.push(`r1 = ${rng.next() & 0xff}\n*(u${rng.pick([8, 16, 32, 64])} *)(r0 ${rng.chance(0.5) ? '+' : '-'} ${rng.below(32)}) = r1`);
+            else lines.push(`r1 = r0\nr1 += ${rng.pick([0, 0, 4, 8, -8, 64])}\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -8\nr4 = 0\ncall ${helperId('map_update_elem')}`);
+            break;
+          case 1: // A stray address: read and written.
+            lines.push(`r1 = ${stray()}\nr2 = *(u32 *)(r1 + 0)\nr2 += 1\n*(u32 *)(r1 + 0) = r2`);
+            break;
+          case 2: // A stray number as a map.
+            lines.push(`r1 = ${stray()}\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -8\nr4 = 0\ncall ${helperId(rng.pick(['map_update_elem', 'map_lookup_elem', 'map_delete_elem']))}`);
+            break;
+          case 3: // The outer map itself: programs cannot update or delete in maps of maps.
+            lines.push(`r1 = ${outer.handle} ll\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -8\nr4 = 0\ncall ${helperId(rng.pick(['map_update_elem', 'map_delete_elem']))}`);
+            break;
+          default: // A run nested in this one, from the helper.
+            lines.push(`r1 = ${stray()}\nr2 = r10\ncall ${TEST_HELPER_ID}`);
+        }
+        lines.push(`${label}:`);
+      }
+      lines.push('r0 = 2', 'exit');
+      const program = new VmProgram(ProgramType.XDP, assemble(lines.join('\n')), { vm, jit });
+      for (let run = 0; run < 2; run++) {
+        try {
+          program.run({ data: frame });
+        } catch (error) {
+          assert.ok(error instanceof TsbpfError, `seed ${seed}: ${String(error)}`);
+        }
+      }
+      program.close();
+      const label = `seed ${seed}, ${jit ? 'jit' : 'interpreter'}`;
+      assert.deepEqual(bystander.lookup(u32(1)), new Uint8Array(16).fill(0xb7), `${label}: the bystander map changed`);
+      for (const outer of outers) assert.deepEqual(outer.lookup(u32(0)), u32(held.id), `${label}: the outer map's inner map changed`);
+      for (const map of [...outers, held, bystander, template]) map.close();
+    }
+  }
+  assert.ok(nestedTried > 20, `only ${nestedTried} nested runs`);
+  assert.equal(nestedRefused, nestedTried, "every nested run aiming at the outer run's stack is refused as out of its reach");
 });

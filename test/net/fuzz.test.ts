@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
-import { PcapError, buildPacket, decodePacket, encodeCapture, ethernet, ipv4, ipv6, payload, readCaptureAll, tcp, udp } from '../../src/net/index.ts';
+import { CaptureBatch, CaptureReader, PcapError, buildPacket, decodePacket, encodeCapture, ethernet, ipv4, ipv6, payload, readCaptureAll, tcp, udp, type CapturedPacket } from '../../src/net/index.ts';
 
 function corpus(): Uint8Array[] {
   const packets = [
@@ -68,4 +68,46 @@ test('fuzz: decodePacket never throws on random frames', () => {
     const d = decodePacket(frame);
     assert.equal(typeof d.summary, 'string');
   }
+});
+
+test('fuzz: readBatch (the WebAssembly record walk for little-endian pcap) gives the iterator\'s packets and fails where it fails, with the same PcapError', async () => {
+  const seeds = corpus();
+  const seed = fuzzSeed(0xba7c4);
+  const random = seededRandom(seed);
+  let agreed = 0;
+  let failedAlike = 0;
+  for (let round = 0; round < 1500; round++) {
+    const bytes = seeds[round % 2]!.slice();
+    for (let m = 1 + Math.floor(random() * 3); m > 0; m--) {
+      const at = Math.floor(random() * bytes.length);
+      if (random() < 0.6) bytes[at] = Math.floor(random() * 256);
+      else if (at + 4 <= bytes.length) new DataView(bytes.buffer).setUint32(at, Math.floor(random() * 2 ** 32), true);
+    }
+    const outcome = async (read: () => Promise<CapturedPacket[]>): Promise<CapturedPacket[] | string> => {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof PcapError)) assert.fail(`seed ${seed} round ${round}: ${String(error)}`);
+        return error.message;
+      }
+    };
+    const iterated = await outcome(() => readCaptureAll(bytes));
+    const batched = await outcome(async () => {
+      const reader = await CaptureReader.open(bytes);
+      const batch = new CaptureBatch(1 + (round % 3));
+      const packets: CapturedPacket[] = [];
+      while ((await reader.readBatch(batch)) > 0) {
+        for (let n = 0; n < batch.count; n++) packets.push({ data: batch.data(n).slice(), originalLength: batch.originalLength[n]!, timestamp: batch.timestamp(n), interfaceId: 0, linkType: batch.linkType[n]!, offset: batch.offset[n]! });
+      }
+      return packets;
+    });
+    if (typeof iterated === 'string') {
+      assert.equal(batched, iterated, `seed ${seed} round ${round}`);
+      failedAlike++;
+    } else {
+      assert.deepEqual(batched, iterated, `seed ${seed} round ${round}`);
+      agreed++;
+    }
+  }
+  assert.ok(agreed > 100 && failedAlike > 100, `agreed ${agreed}, failed alike ${failedAlike}`);
 });

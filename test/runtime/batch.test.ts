@@ -1,5 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { assemble } from '../../src/isa/asm.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
 import { VmProgram, RunInputError } from '../../src/vm/runtime.ts';
@@ -249,5 +254,40 @@ test('runCapture without output: a program that calls nothing runs whole batches
     } finally {
       program.close();
     }
+  }
+});
+
+test('runCapture on a named pipe: batches come as the writer writes, not at its end; the capture ends when the writer closes', { skip: process.platform !== 'linux' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-fifo-'));
+  try {
+    const fifo = join(dir, 'live.pcap');
+    execFileSync('mkfifo', [fifo]);
+    const frame = buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 1, dport: 9 }), payload(10));
+    const capture = encodeCapture(Array.from({ length: 200 }, (_, i) => ({ data: frame, timestamp: BigInt(i) })));
+    const half = 24 + 100 * (16 + frame.length);
+    // Opening a pipe for writing waits for its reader: both opens run at once.
+    const writing = (async (): Promise<FileHandle> => {
+      const writer = await open(fifo, 'w');
+      await writer.write(capture.subarray(0, half));
+      return writer;
+    })();
+    const program = new VmProgram(ProgramType.XDP, assemble('r0 = 2\nexit'), { jit: true });
+    let seen = 0;
+    let wroteRest = false;
+    for await (const batch of program.runCapture(fifo)) {
+      seen += batch.packets.count;
+      if (!wroteRest) {
+        // The first packets arrived while the writer still holds the pipe open.
+        wroteRest = true;
+        const writer = await writing;
+        await writer.write(capture.subarray(half));
+        await writer.close();
+      }
+    }
+    assert.ok(wroteRest);
+    assert.equal(seen, 200);
+    program.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -8,6 +8,7 @@ import { UsageError, type CliIo } from '../../src/cli/command.ts';
 import { PcapError, PcapWriter, buildPacket, decodePacket, ethernet, icmp, ipv4, payload, readCaptureAll, tcp, udp } from '../../src/net/index.ts';
 import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import { fixture, hex } from './support.ts';
+import { spawnTsbpf } from '../support/cli.ts';
 
 async function runCli(args: string[]): Promise<{ code: number; out: string }> {
   let out = '';
@@ -154,6 +155,24 @@ test('tsbpf run on an assembly source: bad input is named', async () => {
     await assert.rejects(runCli([bad, '--data', '00']), (e: unknown) => e instanceof UsageError && /not an ELF object.*--type/.test(e.message));
     writeFileSync(bad, 'r0 = 2\nexit\n');
     await assert.rejects(runCli([bad, '--type', 'nonsense', '--data', '00']), /'nonsense' is not a section name/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tsbpf run --pcap -: a capture piped on standard input streams; a directory or a missing file is named", { skip: process.platform !== 'linux' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-run-stdin-'));
+  try {
+    const input = writeCapture(dir);
+    const source = join(ROOT, 'examples', 'xdp-drop-udp.s');
+    const piped = await spawnTsbpf(['run', source, '--type', 'xdp', '--pcap', '-', '--jit', '--json'], readFileSync(input));
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(JSON.parse(piped.stdout).verdicts, { XDP_PASS: 30, XDP_DROP: 10 });
+    for (const [path, problem] of [[dir, /EISDIR.*tsbpf-run-stdin-/], [join(dir, 'missing.pcap'), /ENOENT.*missing\.pcap/]] as const) {
+      const failed = await spawnTsbpf(['run', source, '--type', 'xdp', '--pcap', path]);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, problem);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

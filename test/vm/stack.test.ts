@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
-import { ProgramLoadError, Vm } from '../../src/vm/index.ts';
+import { ProgramLoadError, StackLimitError, Vm } from '../../src/vm/index.ts';
 import { loadJit } from '../../src/vm/jit/index.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
@@ -56,4 +56,34 @@ test('the kernel refuses the same call chains', { skip: skipWithoutKernel() }, (
   assert.equal(loads(chain(256, 128, 128)), true);
   assert.equal(loads(chain(304, 208, 8)), false);
   assert.equal(loads(chain(200, 200, 200)), false);
+});
+
+test('recursion, which the load check cannot bound: a call taking the chain past 512 bytes fails when it runs, with the kernel\'s message, on both engines', () => {
+  // f keeps 200 bytes (208, rounded as the kernel rounds frames) and calls itself until `depth` frames of it; r0 is that count.
+  const recursive = (depth: number): string => `
+    r1 = 0
+    call f
+    exit
+  f:
+    r6 = r1
+    r6 += 1
+    r1 = 7
+    *(u64 *)(r10 - 200) = r1
+    if r6 >= ${depth} goto done
+    r1 = r6
+    call f
+    exit
+  done:
+    r0 = r6
+    exit`;
+  const vm = new Vm();
+  for (const [engine, load] of [['interpreter', (p: ReturnType<typeof assemble>) => vm.load(p)], ['jit', (p: ReturnType<typeof assemble>) => loadJit(vm, p)]] as const) {
+    assert.equal(load(assemble(recursive(2))).run().r0, 2n, `${engine}: two frames of f (416 bytes with the caller's) fit`);
+    const deep = load(assemble(recursive(3)));
+    assert.throws(() => deep.run(), (e: unknown) => e instanceof StackLimitError && e.frames === 4 && e.bytes === 624 && /combined stack size of 4 calls is 624\. Too large/.test(e.message), engine);
+    // Each run of a session starts with the entry's frame alone.
+    const session = load(assemble(recursive(2))).openSession({});
+    for (let k = 0; k < 5; k++) assert.equal(session.run(), 2, `${engine}: session run ${k}`);
+    session.close();
+  }
 });

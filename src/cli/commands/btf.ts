@@ -1,7 +1,7 @@
 import { InputTooLargeError, readFile } from '../../host/node.ts';
 import { type Btf, BtfError, formatC, formatRaw, loadKernelBtf, parseBtf } from '../../btf/index.ts';
 import { ElfFile } from '../../object/elf.ts';
-import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, onePositional, parseArguments } from '../command.ts';
 
 const usage = `usage: tsbpf btf dump FILE|vmlinux [--format raw|c] [--type NAME] [--base FILE]
 
@@ -42,25 +42,17 @@ function loadBtf(source: string, base: Btf | undefined): Btf {
 async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'dump') throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`);
-  let file: string | undefined;
   let format = 'raw';
   let typeName: string | undefined;
   let basePath: string | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    const value = (): string => {
-      const v = rest[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  const positional = parseArguments(rest, (arg, value) => {
     if (arg === '--format') format = value();
     else if (arg === '--type') typeName = value();
     else if (arg === '--base') basePath = value();
-    else if (arg.startsWith('-')) throw unknownOption(arg);
-    else if (file === undefined) file = arg;
-    else throw unexpectedArgument(arg);
-  }
-  if (file === undefined) throw new UsageError('missing FILE');
+    else return false;
+    return true;
+  });
+  const file = onePositional(positional, 'missing FILE');
   if (format !== 'raw' && format !== 'c') throw new UsageError(`--format must be raw or c, not '${format}'`);
   const base = basePath === undefined ? undefined : loadBtf(basePath, undefined);
   const btf = loadBtf(file, base);

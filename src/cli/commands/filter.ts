@@ -5,7 +5,7 @@
  */
 import { compileFilter, convertCbpf, FilterLinkType, formatCbpf, type ListingFormat } from '../../cbpf/index.ts';
 import { disassemble } from '../../isa/index.ts';
-import { type CliCommand, type CliIo, UsageError, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, parseArguments } from '../command.ts';
 
 const usage = `usage: tsbpf filter 'EXPRESSION' [-d|-dd|-ddd] [-O] [--linktype EN10MB|RAW]
                     [--ebpf socket|xdp] [-s SNAPLEN]
@@ -31,19 +31,12 @@ libpcap's optimiser), and prints the classic BPF program.
 const LINK_TYPES: Readonly<Record<string, number>> = { en10mb: FilterLinkType.EN10MB, ethernet: FilterLinkType.EN10MB, '1': FilterLinkType.EN10MB, raw: FilterLinkType.RAW, '101': FilterLinkType.RAW };
 
 async function run(args: string[], io: CliIo): Promise<number> {
-  let expression: string | undefined;
   let format: ListingFormat = 'd';
   let optimize = true;
   let linkType: number = FilterLinkType.EN10MB;
   let ebpf: 'socket' | 'xdp' | undefined;
   let snaplen = 262144;
-  for (let n = 0; n < args.length; n++) {
-    const arg = args[n]!;
-    const value = (): string => {
-      const v = args[++n];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  const words = parseArguments(args, (arg, value) => {
     if (arg === '-d' || arg === '-dd' || arg === '-ddd') format = arg.slice(1) as ListingFormat;
     else if (arg === '-O') optimize = false;
     else if (arg === '--linktype') {
@@ -59,11 +52,11 @@ async function run(args: string[], io: CliIo): Promise<number> {
       const v = value();
       if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0xffffffff) throw new UsageError(`-s must be a positive 32-bit number, got '${v}'`);
       snaplen = Number(v);
-    } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) throw unknownOption(arg);
-    else if (expression === undefined) expression = arg;
-    else expression = `${expression} ${arg}`;
-  }
-  if (expression === undefined) throw new UsageError('missing the filter expression');
+    } else return false;
+    return true;
+  });
+  if (words.length === 0) throw new UsageError('missing the filter expression');
+  const expression = words.join(' ');
   const program = compileFilter(expression, { optimize, linkType, snaplen });
   if (ebpf !== undefined) {
     const listing = disassemble(convertCbpf(program, ebpf));

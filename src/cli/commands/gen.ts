@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { generateTypes } from '../../gen/types.ts';
 import { loadCollectionSpec } from '../../object/load.ts';
-import { type CliCommand, type CliIo, UsageError, readInputFile, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, onePositional, parseArguments, readInputFile } from '../command.ts';
 
 const usage = `usage: tsbpf gen types FILE.o [-o FILE.ts] [--name NAME] [--record MAP=STRUCT]... [--import-from SPEC]
 
@@ -23,30 +23,23 @@ and a loader \`loadNAME({ backend: 'kernel' | 'vm' })\` whose maps, readers
 async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'types') throw new UsageError(sub === undefined ? 'missing subcommand (types)' : `unknown subcommand '${sub}'`);
-  let file: string | undefined;
   let output: string | undefined;
   let name: string | undefined;
   let importFrom: string | undefined;
   const records: Record<string, string> = {};
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    const value = (): string => {
-      const next = rest[++i];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
+  const positional = parseArguments(rest, (arg, value) => {
     if (arg === '-o') output = value();
     else if (arg === '--name') name = value();
     else if (arg === '--import-from') importFrom = value();
     else if (arg === '--record') {
-      const match = /^([^=]+)=(\w+)$/.exec(value());
-      if (match === null) throw new UsageError(`--record takes MAP=STRUCT, got '${rest[i]}'`);
+      const text = value();
+      const match = /^([^=]+)=(\w+)$/.exec(text);
+      if (match === null) throw new UsageError(`--record takes MAP=STRUCT, got '${text}'`);
       records[match[1]!] = match[2]!;
-    } else if (arg.startsWith('-') && arg !== '-') throw unknownOption(arg);
-    else if (file !== undefined) throw unexpectedArgument(arg);
-    else file = arg;
-  }
-  if (file === undefined) throw new UsageError('missing object file');
+    } else return false;
+    return true;
+  });
+  const file = onePositional(positional, 'missing object file');
   const bytes = await readInputFile(file, io);
   const spec = loadCollectionSpec(bytes);
   const text = generateTypes(spec, { name: name ?? (file === '-' ? 'object' : basename(file).replace(/\.b?p?f?\.?o$/, '').replace(/\.o$/, '')), object: bytes, importFrom, records });

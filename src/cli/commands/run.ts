@@ -7,7 +7,7 @@
  */
 import { BpfSyscallError } from '../../kernel/errors.ts';
 import type { BpfProgram, RunResult } from '../../backend/index.ts';
-import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type CaptureWriter } from '../../net/index.ts';
+import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type ByteSource, type CaptureWriter } from '../../net/index.ts';
 import { collectionFromInstructions } from '../../object/from-instructions.ts';
 import type { CollectionSpec } from '../../object/spec.ts';
 import { ProgramType, programTypeName } from '../../uapi/enums.ts';
@@ -15,7 +15,7 @@ import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
 import { RunInputError, VmProgram } from '../../vm/runtime.ts';
-import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, parseArguments, unexpectedArgument } from '../command.ts';
 import { loadProgramSource } from '../program-source.ts';
 
 const usage = `usage: tsbpf run FILE.o [--program NAME] (--pcap IN.pcap | --data HEX)
@@ -38,7 +38,8 @@ log or uBPF syntax, see 'tsbpf asm') and needs --type.
                   section name (xdp, tc, socket)
   --data HEX      one frame (Ethernet header first) as hex; prints the return
                   value, the output frame and the duration
-  --pcap FILE     every packet of a pcap/pcapng capture, streamed; prints the
+  --pcap FILE     every packet of a pcap/pcapng capture, streamed ('-':
+                  standard input, e.g. from tcpdump -w -); prints the
                   count per verdict and packets per second
   --backend B     vm (default: the userspace VM) or kernel (bpf(), needs root)
   --jit           VM backend: compile to WebAssembly instead of interpreting
@@ -80,13 +81,7 @@ function parseHex(text: string): Uint8Array {
 
 function parseArgs(args: string[]): Options {
   const options: Partial<Options> & { backend: 'vm' | 'kernel'; jit: boolean; repeat: number; verbose: boolean; json: boolean } = { backend: 'vm', jit: false, repeat: 1, verbose: false, json: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  const positional = parseArguments(args, (arg, value) => {
     if (arg === '--program') options.program = value();
     else if (arg === '--filter') options.filter = value();
     else if (arg === '--type') options.type = value();
@@ -107,10 +102,11 @@ function parseArgs(args: string[]): Options {
     } else if (arg === '--out' || arg === '-o') options.out = value();
     else if (arg === '--verbose') options.verbose = true;
     else if (arg === '--json') options.json = true;
-    else if (arg.startsWith('-')) throw unknownOption(arg);
-    else if (options.file === undefined) options.file = arg;
-    else throw unexpectedArgument(arg);
-  }
+    else return false;
+    return true;
+  });
+  if (positional.length > 1) throw unexpectedArgument(positional[1]!);
+  options.file = positional[0];
   if (options.filter !== undefined) {
     if (options.file !== undefined || options.type !== undefined) throw new UsageError('--filter replaces FILE and --type');
     options.file = 'filter';
@@ -311,8 +307,8 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
     captured = new CaptureReport(backend, options, io, writer);
     if (program instanceof VmProgram && options.repeat === 1) {
       streamed = true;
-      await streamCapture(program, options.pcap!, captured, writer !== undefined, options.verbose);
-    } else await runEachPacket(backend, options, captured);
+      await streamCapture(program, captureSource(options.pcap!, io), captured, writer !== undefined, options.verbose);
+    } else await runEachPacket(backend, options, captured, io);
   } finally {
     writer?.close();
   }
@@ -335,10 +331,17 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
   return 0;
 }
 
+/** `--pcap`'s argument as a source: '-' is standard input, streamed (a capture piped from `tcpdump -w -` may never end). */
+function captureSource(path: string, io: CliIo): ByteSource {
+  if (path !== '-') return path;
+  if (io.stdinStream === undefined) throw new UsageError('--pcap -: standard input cannot be streamed here');
+  return io.stdinStream();
+}
+
 /** The VM's streaming path (VmProgram.runCapture): packets copied into VM memory in batches, one engine set-up per batch. */
-async function streamCapture(program: VmProgram, path: string, captured: CaptureReport, output: boolean, verbose: boolean): Promise<void> {
+async function streamCapture(program: VmProgram, source: ByteSource, captured: CaptureReport, output: boolean, verbose: boolean): Promise<void> {
   const verdictOnly = !output && !verbose && program.type !== ProgramType.SOCKET_FILTER;
-  for await (const batch of program.runCapture(path, { output })) {
+  for await (const batch of program.runCapture(source, { output })) {
     const packets = batch.packets;
     captured.programNs += batch.durationNs;
     for (let n = 0; n < packets.count; n++) {
@@ -358,8 +361,8 @@ async function streamCapture(program: VmProgram, path: string, captured: Capture
 }
 
 /** The per-packet path (the kernel's BPF_PROG_TEST_RUN, or --repeat): one run() per packet, each timed. */
-async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport): Promise<void> {
-  const reader = await CaptureReader.open(options.pcap!);
+async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport, io: CliIo): Promise<void> {
+  const reader = await CaptureReader.open(captureSource(options.pcap!, io));
   let index = 0;
   for await (const packet of reader) {
     let frame: Uint8Array = packet.data;
@@ -403,8 +406,13 @@ class DurationHistogram {
   }
 }
 
+/** Packets `--json --verbose` lists, at most (its document is written at the end). */
+const MAX_JSON_PACKETS = 1_000_000;
+
 function report(io: CliIo, options: Options, collected: object[], line: { packet: number; length: number; verdict: string; retval?: number; durationNs?: number; summary?: string; reason?: string }): void {
   if (options.json) {
+    // One JSON document holds every packet: a capture from a pipe may never end.
+    if (collected.length === MAX_JSON_PACKETS) throw new UsageError(`--json --verbose keeps every packet in memory and stops at ${MAX_JSON_PACKETS} packets; --verbose prints each packet's line as it comes`);
     collected.push(line);
     return;
   }

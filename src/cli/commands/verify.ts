@@ -1,7 +1,7 @@
 import type { CollectionSpec } from '../../object/index.ts';
 import { programTypeName } from '../../uapi/index.ts';
 import { type VerifyResult, formatExplanation, verify } from '../../verifier/index.ts';
-import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, onePositional, parseArguments } from '../command.ts';
 import { loadProgramSource } from '../program-source.ts';
 
 const usage = `usage: tsbpf verify FILE.o [--program NAME] [--log-level 0|1|2] [--json] [--unprivileged]
@@ -35,14 +35,8 @@ interface Options {
 }
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { json: false, privileged: true };
-  for (let n = 0; n < args.length; n++) {
-    const arg = args[n]!;
-    const value = (): string => {
-      const v = args[++n];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  const options: Omit<Options, 'file'> = { json: false, privileged: true };
+  const positional = parseArguments(args, (arg, value) => {
     if (arg === '--program') options.program = value();
     else if (arg === '--type') options.type = value();
     else if (arg === '--log-level') {
@@ -51,12 +45,10 @@ function parseArgs(args: string[]): Options {
       options.logLevel = Number(level) as 0 | 1 | 2;
     } else if (arg === '--json') options.json = true;
     else if (arg === '--unprivileged') options.privileged = false;
-    else if (arg.startsWith('-') && arg !== '-') throw unknownOption(arg);
-    else if (options.file !== undefined) throw unexpectedArgument(arg);
-    else options.file = arg;
-  }
-  if (options.file === undefined) throw new UsageError('missing FILE.o or PROG.s');
-  return options;
+    else return false;
+    return true;
+  });
+  return { ...options, file: onePositional(positional, 'missing FILE.o or PROG.s') };
 }
 
 function selectPrograms(spec: CollectionSpec, name: string | undefined, file: string): string[] {

@@ -21,7 +21,7 @@ import {
   opSource,
   sizeBytes,
 } from '../../isa/opcodes.ts';
-import { MAY_GOTO_LOOPS } from '../program.ts';
+import { MAX_COMBINED_STACK, MAY_GOTO_LOOPS } from '../program.ts';
 import { ProgramLoadError } from '../errors.ts';
 import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
@@ -47,6 +47,8 @@ export interface CompileOptions {
    * kernel's semantics (key read as `keySize` bytes at r2, value address or 0).
    */
   inlineMapLookup?: (pc: number, handle: number) => InlineMap | undefined;
+  /** Stack bytes of each instruction's function (PreparedProgram.frameBytes), for the run-time check of call chains. */
+  frameBytes: Uint16Array;
 }
 
 /** Traps raised through the `trap` import; the driver throws the interpreter's error for each. */
@@ -59,6 +61,8 @@ export const TrapKind = {
   noPacket: 2,
   /** An instruction the load checks should have refused. */
   invalid: 3,
+  /** A bpf-to-bpf call would take the call chain past 512 stack bytes; `arg` is the frames << 16 | the bytes. */
+  stackLimit: 4,
 } as const;
 
 export interface CompiledModule {
@@ -128,7 +132,7 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
   const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
   const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
-  const packetsFn = m.declareFunction(Array<ValType>(10).fill(I32), []);
+  const packetsFn = m.declareFunction(Array<ValType>(12).fill(I32), []);
 
   const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
@@ -293,7 +297,7 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
  */
 function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   const cb = ctx.options.controlBlock;
-  const [count, descriptors, data, context, tableEntry, results, progress, previous, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [count, base, starts, lengths, data, context, tableEntry, results, progress, previous, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const budget = f.local(I64);
   const i = f.local(I32);
   const source = f.local(I32);
@@ -303,8 +307,8 @@ function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   f.block(Op.block);
   f.block(Op.loop);
   f.get(i).get(count).op(Op.i32_ge_u).br(Op.br_if, 1);
-  f.get(descriptors).get(i).i32Const(3).op(Op.i32_shl).op(Op.i32_add).tee(source).mem(Op.i32_load, 4).set(length);
-  f.get(source).mem(Op.i32_load, 0).set(source);
+  f.get(lengths).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).set(length);
+  f.get(base).get(starts).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).op(Op.i32_add).set(source);
   f.get(progress).get(i).mem(Op.i32_store, 0);
   f.get(data).get(length).op(Op.i32_add).set(end);
   // Bytes of the previous packet past this one's end.
@@ -1306,6 +1310,18 @@ class FunctionCompiler {
     f.i32Const(TrapKind.callDepth).i32Const(pc).get(this.fp).call(IMPORT.trap);
     f.op(Op.unreachable);
     f.op(Op.end);
+    // The chain's stack with the callee's frame: past 512 bytes (recursion the load check cannot bound), the kernel's refusal.
+    const calleeBytes = this.ctx.options.frameBytes[pc + 1 + this.ctx.insns[pc]!.imm]!;
+    const chain = this.i32b;
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_add).tee(chain);
+    f.i32Const(MAX_COMBINED_STACK).op(Op.i32_gt_u);
+    f.block(Op.if);
+    f.i32Const(TrapKind.stackLimit).i32Const(pc);
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.stackTop).get(newFp).op(Op.i32_sub).i32Const(9).op(Op.i32_shr_u).i32Const(1).op(Op.i32_add);
+    f.i32Const(16).op(Op.i32_shl).get(chain).op(Op.i32_or).call(IMPORT.trap);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    f.i32Const(0).get(chain).mem(Op.i32_store, this.cb + CB.chainBytes);
     this.saveBudget();
     if (this.cc.exact) {
       for (let r = 0; r <= 9; r++) this.get(r);
@@ -1317,6 +1333,7 @@ class FunctionCompiler {
       this.set(0);
     }
     this.loadBudget();
+    f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.chainBytes);
     if (this.ctx.options.checked) {
       // Regions changed while the callee ran (it called a helper that mapped or unmapped some).
       f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).get(this.epoch).op(Op.i32_ne);

@@ -29,7 +29,9 @@ export const CB = {
   framePointer: 84,
   /** r6..r9 at a helper call (checked mode), which a tail-called program starts with, as in the interpreter. */
   calleeSaved: 88,
-  size: 120,
+  /** Stack bytes of the call chain's frames so far (see StackLimitError). */
+  chainBytes: 120,
+  size: 128,
 } as const;
 
 export const REGION_ENTRY_SIZE = 16;

@@ -1,7 +1,7 @@
 import type { Instruction } from '../../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_CALL, OPCODE_CALLX, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
-import { BudgetExceededError, CallDepthError, VmRuntimeError, describeCause } from '../errors.ts';
+import { BudgetExceededError, CallDepthError, StackLimitError, VmRuntimeError, describeCause } from '../errors.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
@@ -98,6 +98,8 @@ class JitRuntime {
   private tableVersion = -1;
   private tableExclude: Region | undefined;
   private tableView: RegionView | undefined;
+  private tableViewVersion: number | undefined;
+  private tableScope: object | undefined;
   /** The run in progress (the innermost one when a helper starts another run). */
   run: JitRun | undefined;
   /**
@@ -127,7 +129,7 @@ class JitRuntime {
    */
   syncRegions(exclude: Region | undefined, programView: RegionView): void {
     const memory = this.memory;
-    if (exclude === this.tableExclude && programView === this.tableView) {
+    if (exclude === this.tableExclude && programView === this.tableView && programView.version === this.tableViewVersion && memory.runScope === this.tableScope) {
       if (memory.layoutVersion === this.tableVersion) return;
       // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
       const moved = memory.lastMoved;
@@ -148,6 +150,8 @@ class JitRuntime {
     this.tableVersion = memory.layoutVersion;
     this.tableExclude = exclude;
     this.tableView = programView;
+    this.tableViewVersion = programView.version;
+    this.tableScope = memory.runScope;
     const regions = memory.listRegions();
     const known = this.tableRegions;
     let k = 0;
@@ -244,6 +248,8 @@ export class JitProgram implements LoadedProgram {
   /** @internal */
   readonly packetsEntry: (...args: number[]) => void;
   private readonly callees: ReadonlyMap<number, HelperEntry>;
+  /** Stack bytes of each instruction's function (PreparedProgram.frameBytes). */
+  readonly frameBytes: Uint16Array;
 
   constructor(
     readonly host: InterpreterHost,
@@ -253,6 +259,7 @@ export class JitProgram implements LoadedProgram {
     this.name = prepared.name;
     this.instructions = prepared.instructions;
     this.callees = prepared.callees;
+    this.frameBytes = prepared.frameBytes;
     this.runtime = runtimeFor(host.memory);
     this.view = new ProgramView(host.memory, prepared.instructions);
     const t0 = performance.now();
@@ -262,6 +269,7 @@ export class JitProgram implements LoadedProgram {
       memoryPages: 1,
       forceDispatch: options.controlFlow === 'dispatch',
       inlineMapLookup: options.inlineMaps === false ? undefined : (pc, handle) => (this.callees.get(pc)?.name === MAP_LOOKUP_NAME ? inlineMapAt(host.memory, handle) : undefined),
+      frameBytes: prepared.frameBytes,
     });
     const t1 = performance.now();
     let instance: WebAssembly.Instance;
@@ -361,6 +369,8 @@ export class JitProgram implements LoadedProgram {
             throw new VmRuntimeError(pc, 'execution fell off the end of the program (no exit)');
           case TrapKind.callDepth:
             throw new CallDepthError(pc, (run.stackTop - arg) / STACK_FRAME_SIZE + 2, MAX_CALL_FRAMES);
+          case TrapKind.stackLimit:
+            throw new StackLimitError(pc, arg >>> 16, arg & 0xffff);
           case TrapKind.noPacket:
             throw new VmRuntimeError(pc, 'LD_ABS/LD_IND needs packet data (RunOptions.packet)');
           default:
@@ -433,6 +443,7 @@ class JitRun implements HelperCall {
       view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
       view.setUint32(cb + CB.minFramePointer, this.stackTop - (MAX_CALL_FRAMES - 1) * STACK_FRAME_SIZE, true);
       view.setUint32(cb + CB.stackTop, this.stackTop, true);
+      view.setUint32(cb + CB.chainBytes, root.frameBytes[0]!, true);
       view.setUint32(cb + CB.packetStart, packet?.start ?? 0, true);
       view.setInt32(cb + CB.packetLength, packet === undefined ? -1 : packet.length, true);
     } catch (err) {
@@ -466,6 +477,7 @@ class JitRun implements HelperCall {
     this.tailCalls = 0;
     view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+    view.setUint32(cb + CB.chainBytes, this.root.frameBytes[0]!, true);
     if (zeroBytes > 0) memory.u8.fill(0, this.stackTop - zeroBytes, this.stackTop);
     this.runtime.syncRegions(this.regions.stack, this.root.view);
     const a = this.args;
@@ -481,10 +493,11 @@ class JitRun implements HelperCall {
     this.tailCalls = 0;
     view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
+    view.setUint32(cb + CB.chainBytes, this.root.frameBytes[0]!, true);
     this.runtime.syncRegions(this.regions.stack, this.root.view);
     const entry = this.runtime.tableEntryOf(loop.packetRegion);
     if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
-    this.root.packetsEntry(loop.count, loop.descriptors, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
+    this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
   }
 
   finish(): void {
@@ -537,8 +550,12 @@ class JitRun implements HelperCall {
     const arg = (k: number): number => view.getInt32(cb + CB.args + 4 * k, true);
     this.program = target;
     this.runtime.syncRegions(this.regions.stack, target.view);
+    // The target's frame replaces the caller's in the chain's stack.
+    const chain = view.getUint32(cb + CB.chainBytes, true);
+    view.setUint32(cb + CB.chainBytes, chain - program.frameBytes[pc]! + target.frameBytes[0]!, true);
     // inherit = 1: r0 (the helper's result) and r6-r9 carry over, as in the interpreter.
     const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp, 1);
+    this.memory.view.setUint32(cb + CB.chainBytes, chain, true);
     // The caller's callers (a tail call from a subprogram) go on with the caller's maps.
     this.program = program;
     this.runtime.syncRegions(this.regions.stack, program.view);

@@ -1,0 +1,32 @@
+// The package as users run it: src compiled by tsc (tsconfig.build.json)
+// into a temporary directory, so that benchmarks time `tsbpf` and the
+// library as installed, not TypeScript compiled on the fly by tsx.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..');
+
+export interface BuiltPackage {
+  /** The compiled `src` (dist layout): `${dist}/cli/main.js` is the `tsbpf` bin. */
+  readonly dist: string;
+  /** Argument vector of `tsbpf ...args` for spawn. */
+  cli(args: readonly string[]): string[];
+  remove(): void;
+}
+
+/** Compiles the package once into a temporary directory. */
+export function buildPackage(): BuiltPackage {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-build-'));
+  const dist = join(dir, 'dist');
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+  // The CLI reads ../../package.json from dist/cli; dependencies (koffi) resolve through node_modules.
+  symlinkSync(join(root, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  return {
+    dist,
+    cli: (args) => [join(dist, 'cli', 'main.js'), ...args],
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
