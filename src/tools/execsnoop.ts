@@ -17,7 +17,7 @@ export interface ExecEvent {
   comm: string;
   /** execve's return value: 0, or -errno. */
   ret: number;
-  /** argv, each argument up to 127 bytes, up to `maxArgs` of them. */
+  /** argv, up to `maxArgs` arguments (7680 bytes in all; a failed exec's arguments each up to 127 bytes). */
   argv: string[];
   /** argv had more arguments than were read. */
   truncated: boolean;
@@ -35,13 +35,25 @@ export interface ExecsnoopOptions extends ToolRunOptions {
 
 const MAX_ARGS = 60;
 
-function decode(record: Uint8Array, includeFailed: boolean): ExecEvent | undefined {
+/** args_count of arguments read whole from the new image, to be split here. */
+const UNCOUNTED = 0xffffffff;
+
+function decode(record: Uint8Array, includeFailed: boolean, maxArgs: number): ExecEvent | undefined {
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   const ret = view.getInt32(28, true);
   if (ret !== 0 && !includeFailed) return undefined;
   const count = view.getUint32(32, true);
   const size = Math.min(view.getUint32(36, true), record.length - 60);
-  const argv = Buffer.from(record.subarray(60, 60 + size)).toString('utf8').split('\0').slice(0, count);
+  const bytes = record.subarray(60, 60 + size);
+  // Each argument ends with a NUL; the last one may have been cut at the buffer's end.
+  let argv = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8').split('\0');
+  if (bytes.at(-1) === 0) argv.pop();
+  let truncated = view.getUint32(40, true) !== 0;
+  if (count !== UNCOUNTED) argv = argv.slice(0, count);
+  else if (argv.length > maxArgs) {
+    argv = argv.slice(0, maxArgs);
+    truncated = true;
+  }
   return {
     timestampNs: view.getBigUint64(0, true),
     cgroupId: view.getBigUint64(8, true),
@@ -49,7 +61,7 @@ function decode(record: Uint8Array, includeFailed: boolean): ExecEvent | undefin
     ppid: view.getUint32(20, true),
     uid: view.getUint32(24, true),
     ret,
-    truncated: view.getUint32(40, true) !== 0,
+    truncated,
     comm: cString(record, 44, 16),
     argv,
   };
@@ -87,7 +99,7 @@ function openExecsnoop(options: ExecsnoopOptions): OpenTool {
 
 /** execve() calls, one event each, until stopped. */
 export function execsnoop(options: ExecsnoopOptions = {}): AsyncGenerator<ExecEvent> {
-  return eventTool(() => openExecsnoop(options), (record) => decode(record, options.includeFailed ?? false), options);
+  return eventTool(() => openExecsnoop(options), (record) => decode(record, options.includeFailed ?? false, options.maxArgs ?? 20), options);
 }
 
 const OPTIONS: OptionSpec[] = [
@@ -135,6 +147,7 @@ async function run(args: readonly string[], write: (text: string) => void, signa
     uid: numberOption(values, 'uid'),
     maxArgs: numberOption(values, 'max-args'),
     duration: numberOption(values, 'duration'),
+    onLost: (count) => write(json ? jsonLine({ lost: count }) : `Possibly lost ${count} samples\n`),
     onReady: () => {
       if (!json) write(execsnoopHeader(time, timestamp, printUid));
     },

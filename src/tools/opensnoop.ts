@@ -95,6 +95,7 @@ async function run(args: readonly string[], write: (text: string) => void, signa
     failedOnly: flag(values, 'failed'),
     name: stringOption(values, 'name'),
     duration: numberOption(values, 'duration'),
+    onLost: (count) => write(json ? jsonLine({ lost: count }) : `Possibly lost ${count} samples\n`),
     onReady: () => {
       if (!json) write(opensnoopHeader(timestamp, printUid));
     },

@@ -19,6 +19,8 @@ export interface ToolRunOptions {
   duration?: number;
   /** Called once the programs are attached: activity from then on is traced. */
   onReady?: () => void;
+  /** Event tools: called when they stop, with the number of events dropped because the ring buffer was full (when any were). */
+  onLost?: (count: number) => void;
 }
 
 /** A `.rodata` value: an integer or flag, or the elements of an array variable with their size in bytes. */
@@ -130,6 +132,8 @@ export async function* eventTool<T>(open: () => OpenTool, decode: (record: Uint8
     options.onReady?.();
     yield* streamRecords(reader, decode, stop.signal);
   } finally {
+    const lost = new DataView(tool.collection.readVariable('lost_events').buffer).getBigUint64(0, true);
+    if (lost > 0n) options.onLost?.(Number(lost));
     reader.close();
     tool.close();
     stop.dispose();
@@ -166,7 +170,8 @@ export async function* intervalTool<T>(open: () => OpenTool, snapshot: (tool: Op
 export function cString(bytes: Uint8Array, offset: number, length: number): string {
   const field = bytes.subarray(offset, offset + length);
   const end = field.indexOf(0);
-  return Buffer.from(field.subarray(0, end < 0 ? field.length : end)).toString('utf8');
+  // A view on the record, not a copy: this runs for every event.
+  return Buffer.from(field.buffer, field.byteOffset, end < 0 ? field.length : end).toString('utf8');
 }
 
 /** Reads and clears a `{u32 id; u32 slot} -> u64 count` map: log2 slots per id (disk, pid, tid, or 0). */

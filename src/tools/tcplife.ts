@@ -118,6 +118,7 @@ async function run(args: readonly string[], write: (text: string) => void, signa
     remotePorts: listOption(values, 'remoteport'),
     ...(flag(values, 'ipv4') ? { ipVersion: 4 as const } : flag(values, 'ipv6') ? { ipVersion: 6 as const } : {}),
     duration: numberOption(values, 'duration'),
+    onLost: (count) => write(json ? jsonLine({ lost: count }) : `Possibly lost ${count} samples\n`),
     onReady: () => {
       if (!json) write(tcplifeHeader(layout, time, timestamp));
     },

@@ -99,6 +99,12 @@ describe('tools in the kernel', { skip }, () => {
     assert.equal(failed.ret, -2);
     assert.equal(execsnoopHeader(false, false, false), 'PCOMM            PID    PPID   RET ARGS\n');
 
+    // A forked child exec'ing with string literals: the arguments come whole from the new image.
+    const work = startWorkload('exec', '1');
+    const forked = await collect(execsnoop({ duration: 10, onReady: () => work.release() }), (seen) => seen.some((e) => e.ppid === work.pid));
+    await work.finished;
+    assert.deepEqual(forked.find((e) => e.ppid === work.pid)?.argv, ['echo', 'tsbpf-literal-arg']);
+
     const cgroup = join(cgroup2Mount(), `tsbpf-execsnoop-${process.pid}`);
     mkdirSync(cgroup);
     try {

@@ -1,8 +1,13 @@
-// execsnoop: one record per execve() with its full argument list (up to
-// MAX_ARGS arguments of ARG_SIZE bytes), the parent, the uid and the result.
+// execsnoop: one record per execve() with its full argument list, the
+// parent, the uid and the result. The arguments are read from the new
+// image's stack when the exec succeeds (sched_process_exec: the kernel has
+// just written them there, so they are all present), and from the caller's
+// argv at entry otherwise (which can miss pages not yet faulted in, such as
+// a forked child's string constants).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "common.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -10,6 +15,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define ARG_SIZE 128
 #define MAX_ARGS 60
 #define ARGS_BYTES (ARG_SIZE * MAX_ARGS)
+/* args_count when the arguments came whole from the new image: user space splits them. */
+#define MAX_ARGS_UNCOUNTED 0xffffffff
 
 const volatile __u32 max_args = 20;
 const volatile bool filter_cgroup = false;
@@ -57,6 +64,9 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
+
+/* Records dropped because the ring buffer was full (user space reads and reports it). */
+__u64 lost_events = 0;
 
 SEC("tracepoint/syscalls/sys_enter_execve")
 int enter_execve(struct trace_event_raw_sys_enter *ctx)
@@ -106,6 +116,33 @@ int enter_execve(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_event *e = bpf_map_lookup_elem(&pending, &tgid);
+	struct mm_struct *mm;
+	unsigned long start, end, size;
+
+	if (!e)
+		return 0;
+	mm = BPF_CORE_READ(p, mm);
+	start = BPF_CORE_READ(mm, arg_start);
+	end = BPF_CORE_READ(mm, arg_end);
+	if (end <= start)
+		return 0;
+	size = end - start;
+	e->truncated = size > ARGS_BYTES;
+	if (size > ARGS_BYTES)
+		size = ARGS_BYTES;
+	if (bpf_probe_read_user(e->args, size, (void *)start))
+		return 0;
+	e->args_size = size;
+	/* Counted in user space, up to max_args. */
+	e->args_count = MAX_ARGS_UNCOUNTED;
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_exit_execve")
 int exit_execve(struct trace_event_raw_sys_exit *ctx)
 {
@@ -118,8 +155,8 @@ int exit_execve(struct trace_event_raw_sys_exit *ctx)
 	e->ret = (__s32)ctx->ret;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	size = offsetof(struct exec_event, args) + e->args_size;
-	if (size <= sizeof(*e))
-		bpf_ringbuf_output(&events, e, size, 0);
+	if (size <= sizeof(*e) && bpf_ringbuf_output(&events, e, size, 0))
+		__sync_fetch_and_add(&lost_events, 1);
 	bpf_map_delete_elem(&pending, &tgid);
 	return 0;
 }

@@ -42,8 +42,11 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
+
+/* Records dropped because the ring buffer was full (user space reads and reports it). */
+__u64 lost_events = 0;
 
 static __always_inline int remember(const char *path, __s32 flags, __u32 mode)
 {
@@ -94,8 +97,10 @@ static __always_inline int report(long ret)
 	if (failed_only && ret >= 0)
 		goto done;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		__sync_fetch_and_add(&lost_events, 1);
 		goto done;
+	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
 	e->tid = tid;

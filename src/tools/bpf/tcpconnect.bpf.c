@@ -37,6 +37,9 @@ struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/* Records dropped because the ring buffer was full (user space reads and reports it). */
+__u64 lost_events = 0;
+
 static __always_inline bool port_wanted(__u16 port)
 {
 	__u32 i;
@@ -68,8 +71,10 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!port_wanted(ctx->dport))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		__sync_fetch_and_add(&lost_events, 1);
 		return 0;
+	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = tgid;
 	e->uid = (__u32)bpf_get_current_uid_gid();

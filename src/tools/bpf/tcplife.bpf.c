@@ -59,6 +59,9 @@ struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/* Records dropped because the ring buffer was full (user space reads and reports it). */
+__u64 lost_events = 0;
+
 static __always_inline bool port_in(__u16 port, const volatile __u16 *list, __u32 count)
 {
 	__u32 i;
@@ -113,8 +116,10 @@ int on_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (target_tgid && tgid != target_tgid)
 		goto done;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		__sync_fetch_and_add(&lost_events, 1);
 		goto done;
+	}
 	tp = (struct tcp_sock *)sk;
 	e->ts_ns = now;
 	e->span_ns = now - *born;
