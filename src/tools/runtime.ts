@@ -104,19 +104,28 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 /** How long one wait for records lasts before the stop signal is looked at again. */
 const WAIT_MS = 100;
 
-/** Decoded records of `reader` until `signal` aborts; records already submitted are delivered first. */
-export async function* streamRecords<T>(reader: RecordReader<Uint8Array>, decode: (record: Uint8Array) => T | undefined, signal: AbortSignal): AsyncGenerator<T> {
-  const batch: T[] = [];
+/**
+ * Decoded records of `reader`, in the batches one poll delivers, until
+ * `signal` aborts; records already submitted are delivered first. Batches
+ * keep the async-iteration cost per poll rather than per record.
+ */
+export async function* streamBatches<T>(reader: RecordReader<Uint8Array>, decode: (record: Uint8Array) => T | undefined, signal: AbortSignal): AsyncGenerator<T[]> {
+  let batch: T[] = [];
   const take = (record: Uint8Array): void => {
     const value = decode(record);
     if (value !== undefined) batch.push(value);
   };
+  const flush = (): T[] => {
+    const full = batch;
+    batch = [];
+    return full;
+  };
   while (!signal.aborted) {
     if (await reader.wait(WAIT_MS)) reader.poll(take);
-    yield* batch.splice(0);
+    if (batch.length > 0) yield flush();
   }
   reader.poll(take);
-  yield* batch.splice(0);
+  if (batch.length > 0) yield flush();
 }
 
 /**
@@ -130,7 +139,7 @@ export async function* eventTool<T>(open: () => OpenTool, decode: (record: Uint8
   const reader = tool.collection.ringBuffer('events');
   try {
     options.onReady?.();
-    yield* streamRecords(reader, decode, stop.signal);
+    for await (const batch of streamBatches(reader, decode, stop.signal)) yield* batch;
   } finally {
     const lost = new DataView(tool.collection.readVariable('lost_events').buffer).getBigUint64(0, true);
     if (lost > 0n) options.onLost?.(Number(lost));
