@@ -61,6 +61,16 @@ export class StackNamer {
   }
 }
 
+/** Frames of the tracing machinery itself, on top of stacks taken in a tracepoint (the program, its trampoline, the tracepoint's iterator). */
+const TRACING_FRAME = /^(bpf_prog_|bpf_trace_run\d|__bpf_trace_|__traceiter_)/;
+
+/** A kernel stack without the tracing frames on top: it starts where the traced code was (`__schedule` for sched_switch), as BCC's stacks do. */
+export function withoutTracingFrames(frames: readonly string[]): string[] {
+  let first = 0;
+  while (first < frames.length && TRACING_FRAME.test(frames[first]!)) first++;
+  return frames.slice(first);
+}
+
 /** Reads a stack-count map and names every frame. */
 export function readStackSamples(counts: BpfMap, stacks: BpfMap, namer: StackNamer): StackSample[] {
   const traces = new Map<number, bigint[] | undefined>();
@@ -88,7 +98,7 @@ export function readStackSamples(counts: BpfMap, stacks: BpfMap, namer: StackNam
       tgid,
       comm: cString(key, 16, 16),
       ...(userTrace ? { userStack: userTrace.map((a) => namer.user(tgid, a)) } : {}),
-      ...(kernelTrace ? { kernelStack: kernelTrace.map((a) => namer.kernel(a)) } : {}),
+      ...(kernelTrace ? { kernelStack: withoutTracingFrames(kernelTrace.map((a) => namer.kernel(a))) } : {}),
       userMissing: userId < -1 && userId !== -EFAULT,
       kernelMissing: kernelId < -1 && kernelId !== -EFAULT,
       value: Number(new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(0, true)),

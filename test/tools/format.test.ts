@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { parseToolArgs, type OptionSpec } from '../../src/tools/args.ts';
 import { ToolError, ToolUsageError, flameGraphSvg, formatLog2Histogram, log2Buckets, parseFolded, tcpconnectHeader, TOOLS } from '../../src/tools/index.ts';
 import { formatAddress } from '../../src/tools/format.ts';
-import { foldedLine, stackBlock, type StackSample } from '../../src/tools/stacks.ts';
+import { foldedLine, stackBlock, type StackSample, withoutTracingFrames } from '../../src/tools/stacks.ts';
 import { formatSession, tcplifeHeader } from '../../src/tools/tcplife.ts';
 import { formatSyscount } from '../../src/tools/syscount.ts';
 import { formatArgs } from '../../src/tools/execsnoop.ts';
@@ -58,6 +58,7 @@ test('BCC layouts: tcpconnect, tcplife, syscount, execsnoop ARGS, stacks multi-l
   const sample: StackSample = { pid: 7, tgid: 7, comm: 'app', userStack: ['inner', 'main'], kernelStack: ['schedule', 'do_sys'], userMissing: false, kernelMissing: false, value: 12 };
   assert.equal(foldedLine(sample, { userOnly: false, kernelOnly: false, delimited: true }), 'app;main;inner;-;do_sys;schedule 12');
   assert.equal(stackBlock(sample, { userOnly: false, kernelOnly: false, delimited: false }), '    schedule\n    do_sys\n    inner\n    main\n    -                app (7)\n        12\n\n');
+  assert.deepEqual(withoutTracingFrames(['bpf_prog_1807cab1826c8136_on_switch', 'bpf_trace_run4', '__traceiter_sched_switch', '__schedule', 'schedule']), ['__schedule', 'schedule']);
   assert.equal(foldedLine({ ...sample, userStack: undefined, userMissing: true }, { userOnly: true, kernelOnly: false, delimited: false }), 'app;[Missed User Stack] 12');
 });
 

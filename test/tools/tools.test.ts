@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,9 +27,9 @@ import {
 } from '../../src/tools/index.ts';
 import { command as toolCommand } from '../../src/cli/commands/tool.ts';
 import { foldedLine } from '../../src/tools/stacks.ts';
-import { cgroup2Mount } from '../../src/kernel/index.ts';
+import { cgroup2Mount, listIds, programInfo, withObjectFd } from '../../src/kernel/index.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
-import { skipWithoutKernel } from '../support/env.ts';
+import { ROOT, skipWithoutKernel } from '../support/env.ts';
 import { type Workload, removeWorkload, startWorkload } from './support.ts';
 
 checkNoKernelLeaks();
@@ -246,6 +246,14 @@ describe('tools in the kernel', { skip }, () => {
     assert.ok(process_.runqCount >= 1);
   });
 
+  test('examples/perfmon.ts (the performance-monitoring use case) prints per-process summaries', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'examples/perfmon.ts', '0.5', '1', '1000000'], { cwd: ROOT, encoding: 'utf8' });
+    const lines = out.trim().split('\n');
+    assert.match(lines[0]!, /^--- 0\.\d\d s, \d+ processes ran$/);
+    assert.ok(lines.length >= 2, out);
+    for (const line of lines.slice(1)) assert.match(line, /^\d+ +.+ cpu +[\d.]+% {2}blocked +\d+ ms {2}run-queue avg +\d+ us, max \d+ us$/);
+  });
+
   test('offcputime: the sleeps of a workload under nanosleep, in microseconds', async () => {
     const work = startWorkload('sleep', '20', '10');
     const samples = await offcputime({ pid: work.pid, signal: stopWhenDone(work), duration: 30, onReady: () => work.release() });
@@ -294,6 +302,33 @@ describe('tools in the kernel', { skip }, () => {
     assert.equal(program.type, 'tracepoint');
     assert.ok(program.runsPerSecond > 10, `${program.runsPerSecond} runs/s`);
     assert.ok(program.runTimeNsPerSecond > 0);
+  });
+
+  test('Ctrl-C: tsbpf execsnoop and tsbpf runqlat stop on SIGINT, runqlat prints its histogram, and their programs are gone', async () => {
+    const firstId = Math.max(0, ...listIds('prog'));
+    for (const [tool, expect] of [
+      ['execsnoop', /^PCOMM {12}PID {4}PPID {3}RET ARGS$/m],
+      ['runqlat', /usecs +: count {5}distribution/],
+    ] as const) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', tool], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (/PCOMM|Tracing/.test(out)) resolve();
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, `${tool} exits 0 on SIGINT`);
+      assert.match(out, expect);
+    }
+    const toolPrograms = new Set(['enter_execve', 'on_exec', 'exit_execve', 'on_wakeup', 'on_wakeup_new', 'on_switch']);
+    const ours = (): number[] => listIds('prog').filter((id) => id > firstId && toolPrograms.has(withObjectFd('prog', id, (fd) => programInfo(fd).name) ?? ''));
+    // The kernel frees programs after an RCU grace period.
+    for (let attempt = 0; attempt < 40 && ours().length > 0; attempt++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(ours(), []);
   });
 
   test('CLI: tsbpf tool opensnoop prints the header, the events and stops after -d', async () => {
