@@ -27,7 +27,7 @@ export function formatUsage(name: string, synopsis: string, description: string,
   const left = all.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.kind === 'flag' ? '' : ` ${o.value ?? o.long.toUpperCase()}`}`);
   const width = Math.max(...left.map((l) => l.length));
   const lines = all.map((o, i) => `  ${left[i]!.padEnd(width)}  ${o.help}`);
-  return `usage: tsbpf tool ${name} ${synopsis}\n       tsbpf ${name} ${synopsis}\n\n${description}\n\noptions:\n${lines.join('\n')}\n\nexamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`;
+  return `usage: tsbpf ${name} ${synopsis}\n       tsbpf tool ${name} ${synopsis}\n\n${description}\n\noptions:\n${lines.join('\n')}\n\nexamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`;
 }
 
 function parseValue(option: OptionSpec, text: string | undefined, flag: string): OptionValue {

@@ -113,7 +113,7 @@ test('every tool has --help with its options, and usage errors name the option',
   for (const tool of Object.values(TOOLS)) {
     let text = '';
     await tool.run(['--help'], (t) => (text += t), new AbortController().signal);
-    assert.match(text, new RegExp(`^usage: tsbpf tool ${tool.name} `), tool.name);
+    assert.match(text, new RegExp(`^usage: tsbpf ${tool.name} .*\n {7}tsbpf tool ${tool.name} `), tool.name);
     assert.match(text, /--json/);
     await assert.rejects(tool.run(['--no-such-option'], () => undefined, new AbortController().signal), (e: unknown) => e instanceof ToolUsageError && /--no-such-option/.test(e.message));
   }
