@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -346,6 +346,29 @@ describe('tools in the kernel', { skip }, () => {
     assert.ok(lines.some((l) => l.startsWith(String(process.pid).padEnd(6)) && l.endsWith(` -1   2 ${marker}`)), lines.slice(0, 5).join('\n'));
     out.length = 0;
     assert.equal(await toolCommand.run(['opensnoop', '--json', '-x', '-p', String(process.pid), '-d', '0.5'], io), 0);
+    out.length = 0;
+    assert.equal(await toolCommand.run(['execsnoop', '--help'], io), 0);
+    assert.match(out.join(''), /--cgroup PATH/);
+
+    // profile -f --svg: folded lines on stdout, the flame graph in the file.
+    const svg = join(tmpdir(), `tsbpf-profile-${process.pid}.svg`);
+    const work = startWorkload('spin', '800');
+    let released = false;
+    const started = setTimeout(() => {
+      released = true;
+      work.release();
+    }, 200);
+    try {
+      out.length = 0;
+      assert.equal(await toolCommand.run(['profile', '-F', '99', '-p', String(work.pid), '-f', '--svg', svg, '1'], io), 0);
+      assert.match(out.join(''), /^workload;.*tsbpf_hot_spin.* \d+$/m);
+      assert.match(readFileSync(svg, 'utf8'), /<title>tsbpf_hot_spin \(\d+ samples/);
+    } finally {
+      clearTimeout(started);
+      rmSync(svg, { force: true });
+      if (!released) work.child.kill();
+      await work.finished;
+    }
     out.length = 0;
     assert.equal(await toolCommand.run(['execsnoop', '--help'], io), 0);
     assert.match(out.join(''), /--cgroup PATH/);
