@@ -21,5 +21,6 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   gen: { summary: 'generate TypeScript bindings (types and a typed loader) for a BPF object', load: async () => (await import('./commands/gen.ts')).command },
   exporter: { summary: 'serve BPF maps as Prometheus metrics and ring buffers as OpenTelemetry spans (ebpf_exporter configs)', load: async () => (await import('./commands/exporter.ts')).command },
   trace: { summary: 'compile and run a bpftrace script (the bpftrace language, no LLVM): printf, maps, histograms', load: async () => (await import('./commands/trace.ts')).command },
+  playground: { summary: 'serve the playground: assemble, verify, run and step through BPF programs in the browser', load: async () => (await import('./commands/playground.ts')).command },
   feature: { summary: 'probe the kernel for map types, program types, helpers and link kinds', load: async () => (await import('./commands/feature.ts')).command },
 };
