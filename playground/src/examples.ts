@@ -119,7 +119,7 @@ pass:
 `;
 
 const REJECTED = `; Rejected by the verifier: the packet is read without a bounds check.
-; Verify to see why, then apply the fix: uncomment the two lines marked FIX.
+; Verify to see why, then apply the fix: uncomment the line marked FIX.
     r2 = *(u32 *)(r1 + 4)        ; data_end
     r1 = *(u32 *)(r1 + 0)        ; data
     r0 = 2
@@ -130,7 +130,6 @@ const REJECTED = `; Rejected by the verifier: the packet is read without a bound
     if r4 != 0x8 goto out
     r0 = 1
 out:
-;   r0 = r0                      ; FIX: (nothing to change here)
     exit
 `;
 
