@@ -182,7 +182,8 @@ function renderVerify(spec: CollectionSpec, name: string, result: VerifyResult):
     if (result.error?.insnIndex === index) row.classList.add('failed');
     if (entry === undefined) row.classList.add('unreached');
     const first = entry?.paths[0];
-    const summary = first === undefined ? 'not reached' : first.frames.at(-1)!.registers.map((r) => `R${r.regno}=${r.text}`).join(' ');
+    const frame = first?.frames.at(-1);
+    const summary = frame === undefined ? 'not reached' : [...frame.registers.map((r) => `R${r.regno}=${r.text}`), ...frame.stack.map((s) => `fp${s.offset}=${s.spilled !== undefined ? s.spilled.text : s.kinds}`)].join(' ');
     row.append(el('td', String(index)), el('td', text), el('td', `${summary}${entry && entry.paths.length > 1 ? `  (+${entry.paths.length - 1} paths)` : ''}`));
     row.addEventListener('click', () => showPaths(index));
     body.append(row);
@@ -249,12 +250,22 @@ function currentInput(spec: CollectionSpec): { data?: Uint8Array; ctx?: Uint8Arr
   return isPacketProgram(spec) ? { data: bytes } : { ctx: bytes };
 }
 
-function updateInputLabel(): void {
+/** Most context bytes the input box is prefilled with for program types without packets. */
+const MAX_PREFILLED_CONTEXT = 256;
+
+/** Shows the input the program type takes; `prefill` (on a change of section) puts a zeroed context in the box. */
+function updateInputLabel(prefill: boolean): void {
   try {
     const spec = state.mode === 'trace' ? undefined : currentSpec();
     const packet = spec === undefined || isPacketProgram(spec);
     $('input-label').textContent = packet ? 'packet (hex), from the Ethernet header' : 'context (hex): the bytes r1 points to';
     form.hidden = !packet;
+    if (!prefill || spec === undefined || packet) return;
+    // A context of the program type's size, zeroed, unless the box already holds one of that size.
+    const type = uapi.programTypeSpec((spec.programs[programName()] ?? Object.values(spec.programs)[0])!.type);
+    const size = Math.min(type?.contextSize ?? 0, MAX_PREFILLED_CONTEXT);
+    const box = $('input-hex') as HTMLTextAreaElement;
+    if (size > 0 && box.value.replace(/\s/g, '').length !== size * 2) box.value = '00'.repeat(size).replace(/(.{32})/g, '$1\n').trim();
   } catch {
     // the editor shows the problem
   }
@@ -266,7 +277,7 @@ async function runNow(): Promise<void> {
   const out = $('run-result');
   try {
     const spec = currentSpec();
-    updateInputLabel();
+    updateInputLabel(false);
     const collection = currentCollection();
     const name = programName() in collection.programs ? programName() : Object.keys(collection.programs)[0]!;
     const input = currentInput(spec);
@@ -605,8 +616,12 @@ async function start(): Promise<void> {
     }
     renderMaps();
   });
-  $('engine').addEventListener('change', () => void 0);
-  for (const id of ['section', 'syntax']) $(id).addEventListener('change', invalidate);
+  for (const id of ['section', 'syntax']) {
+    $(id).addEventListener('change', () => {
+      invalidate();
+      updateInputLabel(true);
+    });
+  }
   ($('object-file') as HTMLInputElement).addEventListener('change', (e) => {
     const file = (e.target as HTMLInputElement).files?.[0];
     if (file !== undefined) void loadObject(file);
