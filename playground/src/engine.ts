@@ -5,9 +5,9 @@
  * only displays these results, and the end-to-end tests compare them with
  * the library called directly in Node.
  */
-import { assemble, isa, loadCollectionSpec, loadVmCollection, object, uapi, verifier, vm, TsbpfError } from 'tsbpf';
+import { assemble, isa, loadCollectionSpec, loadVmCollection, object, uapi, verifier, TsbpfError } from 'tsbpf';
 import type { CollectionSpec, MapSpec, ProgramSpec } from 'tsbpf/object';
-import type { VmCollection, VmProgram, ExecutionStep } from 'tsbpf/vm';
+import { type ExecutionStep, JitProgram, type VmCollection, type VmProgram } from 'tsbpf/vm';
 import type { Instruction } from 'tsbpf/isa';
 import type { VerifyResult } from 'tsbpf/verifier';
 import { readCaptureAll } from 'tsbpf/net';
@@ -255,7 +255,7 @@ function runInput(input: RunInput): { data?: Uint8Array; ctx?: Uint8Array } {
 
 /** The JIT's module of a program, when it runs in the JIT. */
 export function jitModule(program: VmProgram): Uint8Array | undefined {
-  return (program as unknown as { loaded: { moduleBytes?: Uint8Array } }).loaded.moduleBytes;
+  return program.loaded instanceof JitProgram ? program.loaded.moduleBytes : undefined;
 }
 
 export interface MapSnapshot {
@@ -411,4 +411,3 @@ export function parseHex(text: string): Uint8Array {
   return bytes;
 }
 
-export { vm };
