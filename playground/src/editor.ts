@@ -69,7 +69,15 @@ export class Editor {
     const lines = highlight(this.textarea.value, this.language).split('\n');
     const byLine = new Map<number, SourceProblem[]>();
     for (const p of this.problems) byLine.set(p.line, [...(byLine.get(p.line) ?? []), p]);
-    this.layer.innerHTML = lines.map((line, i) => (byLine.has(i + 1) ? `<span class="error-line" title="${escapeHtml(byLine.get(i + 1)!.map((p) => p.message).join('\n'))}">${line || ' '}</span>` : line)).join('\n') + '\n';
+    // A problem's message is written after its line, where the textarea has no text over it.
+    this.layer.innerHTML =
+      lines
+        .map((line, i) => {
+          const problems = byLine.get(i + 1);
+          if (problems === undefined) return line;
+          return `<span class="error-line">${line || ' '}</span><span class="error-note">  ◀ ${escapeHtml(problems.map((p) => `col ${p.column}: ${p.message}`).join('; '))}</span>`;
+        })
+        .join('\n') + '\n';
     this.problemList.replaceChildren(
       ...this.problems.map((p) => {
         const item = document.createElement('li');

@@ -155,13 +155,15 @@ function renderVerify(spec: CollectionSpec, name: string, result: VerifyResult):
     : `rejected at instruction ${result.error!.insnIndex}: ${result.error!.message.split('\n').at(-1)}`;
   const explanation = $('explanation');
   explanation.textContent = '';
+  const lines = listing(program);
   if (result.error !== undefined) {
     const e = result.error.explanation;
-    explanation.textContent = `why: ${e.summary}\n${e.path.length > 0 ? `path:\n${e.path.map((p) => `  ${p}`).join('\n')}\n` : ''}fix: ${e.fix}`;
+    // Without BTF line info the path is instruction numbers: show each with its instruction.
+    const path = e.path.map((p) => p.replace(/^insn (\d+)$/, (whole, n: string) => (lines[Number(n)] ? `insn ${n}: ${lines[Number(n)]}` : whole)));
+    explanation.textContent = `why: ${e.summary}\n${path.length > 0 ? `path:\n${path.map((p) => `  ${p}`).join('\n')}\n` : ''}fix: ${e.fix}`;
   }
   $('log').textContent = result.log;
   const states = new Map((result.states ?? []).map((s) => [s.insnIndex, s]));
-  const lines = listing(program);
   const body = $('insns').querySelector('tbody')!;
   body.replaceChildren();
   let lastSource = '';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { assemble } from '../../src/isa/index.ts';
+import { type AsmError, assemble } from '../../src/isa/index.ts';
 import { verify } from '../../src/verifier/index.ts';
 import { VmProgram } from '../../src/vm/index.ts';
 import { ProgramType } from '../../src/uapi/index.ts';
@@ -76,6 +76,21 @@ test('type, verify, see the rejection explained, fix, step forwards and back, ru
   try {
     const ready = Number(await page.getAttribute('body', 'data-ready'));
     console.log(`time to first interaction: ${ready.toFixed(0)} ms after navigation start`);
+
+    await step(page, 'assembler-error-inline', async () => {
+      await typeProgram(page, 'r0 = 1\nr0 += r11\nexit');
+      await page.click('#verify');
+      let expected = '';
+      try {
+        assemble('r0 = 1\nr0 += r11\nexit');
+      } catch (error) {
+        expected = (error as AsmError).reason;
+        assert.equal((error as AsmError).line, 2);
+      }
+      assert.ok(expected !== '');
+      assert.match((await page.textContent('#highlight .error-note'))!, new RegExp(`col \\d+: ${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      assert.deepEqual(await page.locator('#problems li').allTextContents(), [`line 2, column ${(await page.textContent('#problems li'))!.split('column ')[1]!.split(':')[0]}: ${expected}`]);
+    });
 
     await step(page, 'verify-rejected', async () => {
       await typeProgram(page, UNCHECKED);
@@ -198,7 +213,9 @@ test('a shared link reopens the program and its input; the page works offline on
   let link = '';
   try {
     await step(page, 'share', async () => {
-      await typeProgram(page, CHECKED);
+      await page.selectOption('#example', 'counter');
+      await page.click('#run');
+      await typeProgram(page, `.map counts array key=4 value=8 entries=256\n${CHECKED}`);
       await page.click('#panels button[data-panel="input"]');
       await page.fill('#input-hex', hex(PACKET));
       await page.click('#share');
@@ -214,9 +231,12 @@ test('a shared link reopens the program and its input; the page works offline on
     await step(phone, 'open-shared-link', async () => {
       await phone.goto(link);
       await phone.waitForSelector('body[data-ready]');
-      assert.equal(await phone.inputValue('#source'), CHECKED);
+      assert.equal(await phone.inputValue('#source'), `.map counts array key=4 value=8 entries=256\n${CHECKED}`);
       await phone.click('#run');
       assert.equal(await phone.textContent('#run-verdict'), 'XDP_DROP (r0 = 1)');
+      // The map entry the counter example's run left travelled with the link.
+      await phone.click('#panels button[data-panel="maps"]');
+      assert.equal(await phone.locator('table[data-map="counts"] input[aria-label="counts[11000000]"]').inputValue(), '0100000000000000');
       const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 390 px screen`);
     });
