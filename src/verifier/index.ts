@@ -45,7 +45,8 @@ export interface VerifyOptions {
   /**
    * Return the state of every path at every instruction it reached
    * (VerifyResult.states), keeping at most this many arrivals per
-   * instruction (true: 64). Off by default: it copies each state.
+   * instruction (true: 64) and 100,000 in all; the others are counted.
+   * Off by default: it copies each state.
    */
   collectStates?: boolean | number;
 }

@@ -54,7 +54,7 @@ export interface InstructionStates {
   insnIndex: number;
   /** Every arrival, in the order the verifier explored them (at most `limit`). */
   paths: PathState[];
-  /** Arrivals not kept once `limit` was reached. */
+  /** Arrivals not kept once the per-instruction limit (or MAX_COLLECTED_STATES in all) was reached. */
   dropped: number;
 }
 
@@ -86,9 +86,13 @@ function frameState(frame: Frame): FrameState {
   return { frameno: frame.frameno, callsite: frame.callsite, registers, stack };
 }
 
-/** Collects the state of every arrival at every instruction, keeping at most `limit` per instruction. */
+/** Most path states kept in all, whatever the per-instruction limit: a copy is a few hundred bytes. */
+export const MAX_COLLECTED_STATES = 100_000;
+
+/** Collects the state of every arrival at every instruction, keeping at most `limit` per instruction and MAX_COLLECTED_STATES in all. */
 export class StateCollector {
   private readonly byInsn = new Map<number, InstructionStates>();
+  private kept = 0;
 
   constructor(private readonly limit: number) {}
 
@@ -98,10 +102,11 @@ export class StateCollector {
       entry = { insnIndex: insnIdx, paths: [], dropped: 0 };
       this.byInsn.set(insnIdx, entry);
     }
-    if (entry.paths.length >= this.limit) {
+    if (entry.paths.length >= this.limit || this.kept >= MAX_COLLECTED_STATES) {
       entry.dropped++;
       return;
     }
+    this.kept++;
     entry.paths.push({ from: state.prevInsnIdx, frames: state.frames.map(frameState), references: state.refs.map((r) => r.id) });
   };
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
 import { VerifierError, verify } from '../../src/verifier/index.ts';
+import { MAX_COLLECTED_STATES } from '../../src/verifier/states.ts';
 import { ProgramType } from '../../src/uapi/index.ts';
 
 // r0 is 1 or 2 depending on a packet byte; both paths meet at the exit, where each arrival is kept.
@@ -49,4 +50,16 @@ test('collectStates keeps at most the given number of arrivals, counts the rest,
   assert.equal(head.paths.length + head.dropped, 20);
   assert.equal(verify(loop, { type: ProgramType.XDP }).states, undefined);
   assert.throws(() => verify(loop, { type: ProgramType.XDP, collectStates: 0 }), VerifierError);
+});
+
+test('collectStates keeps at most MAX_COLLECTED_STATES in all, counting the rest per instruction', () => {
+  // A bounded loop unrolled by the verifier: each of its 3 instructions is reached once per iteration.
+  const iterations = 40_000;
+  const loop = assemble(`r1 = 0\nloop:\nr1 += 1\nr2 = r1\nif r1 < ${iterations} goto loop\nr0 = 0\nexit`);
+  const result = verify(loop, { type: ProgramType.XDP, collectStates: iterations });
+  assert.equal(result.accepted, true);
+  const kept = result.states!.reduce((n, s) => n + s.paths.length, 0);
+  const dropped = result.states!.reduce((n, s) => n + s.dropped, 0);
+  assert.equal(kept, MAX_COLLECTED_STATES);
+  assert.equal(kept + dropped, result.processedInsns);
 });
