@@ -341,7 +341,8 @@ function record(collection: VmCollection, name: string, input: RunInput): Record
     if (data === undefined) data = dataRegion(s, layout);
     const fp = Number(registers[10]!);
     if (mapsMayChange) maps = snapshotMaps(collection);
-    steps.push({ pc: s.pc, depth: s.depth, executed: s.executed, registers, stack: u8.slice(fp - STACK_BYTES, fp), data: u8.slice(data.start, data.end), maps });
+    const previous = steps.at(-1);
+    steps.push({ pc: s.pc, depth: s.depth, executed: s.executed, registers, stack: unlessUnchanged(u8.subarray(fp - STACK_BYTES, fp), previous?.stack), data: unlessUnchanged(u8.subarray(data.start, data.end), previous?.data), maps });
     const opcode = s.programName === program.name ? (instructions[s.pc]?.opcode ?? 0) : 0;
     const cls = opcode & 7;
     mapsMayChange = cls === 3 || cls === 2 || opcode === 0x85 || opcode === 0x8d;
@@ -353,6 +354,12 @@ function record(collection: VmCollection, name: string, input: RunInput): Record
     if (truncated) return { steps, truncated: true };
     return { steps, error: error instanceof Error ? error.message : String(error), truncated: false };
   }
+}
+
+/** A copy of `bytes`, or `previous` itself when equal: a recording holds each distinct stack and packet once. */
+function unlessUnchanged(bytes: Uint8Array, previous: Uint8Array | undefined): Uint8Array {
+  if (previous !== undefined && previous.length === bytes.length && previous.every((b, i) => b === bytes[i])) return previous;
+  return bytes.slice();
 }
 
 function contextLayoutOf(type: number): uapi.ContextLayout | undefined {
