@@ -24,6 +24,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   'xdp-guard': { summary: 'XDP DDoS mitigation: rate limits, allow/deny prefixes, SYN-flood dropping, reloadable config', load: async () => (await import('./commands/xdp-guard.ts')).command },
   lb: { summary: 'XDP L4 load balancer: Maglev hashing, IP-in-IP to backends, backends changed at run time', load: async () => (await import('./commands/lb.ts')).command },
   audit: { summary: 'container exec auditing: execs with argv, user, cgroup and container id matched against rules, as JSON lines', load: async () => (await import('./commands/audit.ts')).command },
+  playground: { summary: 'serve the playground: assemble, verify, run and step through BPF programs in the browser', load: async () => (await import('./commands/playground.ts')).command },
   feature: { summary: 'probe the kernel for map types, program types, helpers and link kinds', load: async () => (await import('./commands/feature.ts')).command },
   tool: { summary: 'BCC-style tools (opensnoop, execsnoop, biolatency, tcpconnect, tcplife, syscount, runqlat, offcputime, profile, perfmon, top)', load: async () => (await import('./commands/tool.ts')).command },
   opensnoop: { summary: 'trace open() syscalls: PID, COMM, FD, ERR, PATH (BCC opensnoop)', load: async () => (await import('./commands/tool.ts')).toolCommand('opensnoop') },

@@ -16,10 +16,12 @@ import { Rejection, VerifierError } from './errors.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
 import type { MapValueField, VerifierMap } from './state.ts';
 import { Verifier } from './verifier.ts';
+import { type InstructionStates, StateCollector } from './states.ts';
 
 export { Rejection, VerifierError } from './errors.ts';
 export { type Explanation, explain, formatExplanation } from './explain.ts';
 export { COMPLEXITY_LIMIT_INSNS } from './verifier.ts';
+export type { FrameState, InstructionStates, PathState, RegisterState, StackSlotState } from './states.ts';
 
 export interface VerifyOptions {
   /** Program type (defaults to the spec's; required for bare instructions). */
@@ -40,6 +42,13 @@ export interface VerifyOptions {
   privileged?: boolean;
   /** BTF to resolve CO-RE relocations against before verifying (default: the running kernel's /sys/kernel/btf/vmlinux). */
   targetBtf?: Btf;
+  /**
+   * Return the state of every path at every instruction it reached
+   * (VerifyResult.states), keeping at most this many arrivals per
+   * instruction (true: 64) and 100,000 in all; the others are counted.
+   * Off by default: it copies each state.
+   */
+  collectStates?: boolean | number;
 }
 
 export interface VerifyError {
@@ -70,6 +79,8 @@ export interface VerifyResult {
    */
   boundsProven: boolean;
   error?: VerifyError;
+  /** With VerifyOptions.collectStates: per instruction reached, each path's state before it. */
+  states?: InstructionStates[];
 }
 
 /** Licenses the kernel treats as GPL-compatible (license_is_gpl_compatible). */
@@ -110,6 +121,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
   const byFd = new Map<number, VerifierMap>();
   for (const [fd, mapSpec] of options.mapsByFd ?? []) byFd.set(fd, wrap(mapSpec.name || `fd${fd}`, mapSpec));
   const license = options.license ?? spec?.license ?? 'GPL';
+  const collector = collectingStates(options.collectStates);
   const started = performance.now();
   const outcome = Verifier.check({
     insns,
@@ -124,6 +136,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     lineInfo: spec?.lineInfo ?? [],
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
     voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
+    ...(collector !== undefined ? { onInstruction: collector.record } : {}),
   });
   const verificationTimeUs = Math.round((performance.now() - started) * 1000);
   const result: VerifyResult = {
@@ -136,12 +149,22 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     stackDepth: outcome.stats.stackDepth,
     log: outcome.log,
     boundsProven: outcome.rejection === undefined && outcome.boundsProven,
+    ...(collector !== undefined ? { states: collector.result() } : {}),
   };
   if (outcome.rejection) {
     const r: Rejection = outcome.rejection;
     result.error = { insnIndex: r.insnIndex, message: r.message, errno: r.errno, explanation: explain(r.message, outcome.failingPath, spec?.lineInfo ?? []) };
   }
   return result;
+}
+
+const DEFAULT_STATES_PER_INSN = 64;
+
+function collectingStates(option: boolean | number | undefined): StateCollector | undefined {
+  if (option === undefined || option === false) return undefined;
+  const limit = option === true ? DEFAULT_STATES_PER_INSN : option;
+  if (!Number.isInteger(limit) || limit < 1) throw new VerifierError(`verify: collectStates must be true or a positive integer, got ${limit}`, '', 0, '', '', '');
+  return new StateCollector(limit);
 }
 
 /** Functions whose BTF prototype returns void, by first instruction (from func_info). */

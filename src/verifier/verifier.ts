@@ -128,6 +128,8 @@ export interface VerifierInput {
   functionNames: ReadonlyMap<number, string>;
   /** First instructions of functions whose BTF prototype returns void. */
   voidFunctions: ReadonlySet<number>;
+  /** Called with the state of each path before each instruction it explores (for viewers). */
+  onInstruction?: (insnIdx: number, state: VerifierState) => void;
 }
 
 export interface VerifierStats {
@@ -374,6 +376,7 @@ export class Verifier {
         this.log.write(`${idx}:${state}\n`);
       }
       this.printFromState = false;
+      this.input.onInstruction?.(idx, this.cur);
       if (this.log.level > 0) {
         this.log.sourceLine(idx);
         this.log.instruction(idx, `(${this.insns[idx]!.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(this.insns, idx, { style: 'kernel' })}`);

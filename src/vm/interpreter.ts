@@ -3,9 +3,10 @@ import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/o
 import type { Region, VmMemory } from './memory.ts';
 import { ProgramView } from './view.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
-import { BudgetExceededError, CallDepthError, StackLimitError, VmRuntimeError } from './errors.ts';
+import { BudgetExceededError, CallDepthError, StackLimitError, VmOptionError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
+  type ExecutionStep,
   MAX_COMBINED_STACK,
   MAY_GOTO_LOOPS,
   type LoadedProgram,
@@ -246,6 +247,9 @@ class RunState implements HelperCall {
   /** Runs still to start after this one (a repeated run); a helper's exitProgram ends the repetition. */
   repeatsLeft = 0;
   pendingTail: InterpretedProgram | undefined;
+  /** RunOptions.onStep: when set, every budget chunk is one instruction, so nextChunk sees each one. */
+  private onStep: ((step: ExecutionStep) => void) | undefined;
+  private stepView: StepView | undefined;
 
   /** Start of this state's stack allocation (kept while the state is pooled); frames grow down from `stackTop`. */
   readonly stackBase: number;
@@ -267,6 +271,8 @@ class RunState implements HelperCall {
     this.context = options.context;
     this.budget = budget;
     this.packet = options.packet;
+    this.onStep = options.onStep;
+    if (this.onStep !== undefined) this.stepView ??= new StepView(this);
     this.regs.fill(0);
     this.resetRun();
     // A fresh stack: nothing of an earlier run (of any program) shows through.
@@ -286,7 +292,8 @@ class RunState implements HelperCall {
     this.program = this.root;
     this.resetCounters();
     const budgetLeft = this.budgetLeft;
-    this.chunk = budgetLeft < CHUNK ? budgetLeft : CHUNK;
+    // A traced run asks nextChunk before every instruction, the first one included.
+    this.chunk = this.onStep !== undefined ? 0 : budgetLeft < CHUNK ? budgetLeft : CHUNK;
     // Element by element: cheaper than fill/set calls for 22 words, and this runs once per repetition.
     const regs = this.regs;
     const args = this.initialArgs;
@@ -337,8 +344,19 @@ class RunState implements HelperCall {
     this.budgetLeft -= this.chunk;
     this.chunk = 0;
     if (this.budgetLeft <= 0) throw new BudgetExceededError(pc, this.budget);
+    if (this.onStep !== undefined) {
+      this.pc = pc;
+      this.chunk = 1;
+      this.onStep(this.stepView!);
+      return 0;
+    }
     this.chunk = Math.min(this.budgetLeft, CHUNK);
     return this.chunk - 1;
+  }
+
+  /** Instructions executed before the current one (during a traced run's nextChunk). */
+  executedBefore(): number {
+    return this.executed;
   }
 
   /** Records the final instruction count from the loop's `remaining`. */
@@ -408,6 +426,7 @@ class RunState implements HelperCall {
     this.context = undefined;
     this.packet = undefined;
     this.pendingTail = undefined;
+    this.onStep = undefined;
     this.framePrograms.fill(undefined);
   }
 
@@ -1301,6 +1320,36 @@ function execute(state: RunState): void {
     }
   } finally {
     state.settleCount(remaining);
+  }
+}
+
+/** What RunOptions.onStep sees of a RunState (read-only). */
+class StepView implements ExecutionStep {
+  constructor(private readonly state: RunState) {}
+
+  get pc(): number {
+    return this.state.pc;
+  }
+
+  get programName(): string {
+    return this.state.program.name;
+  }
+
+  get depth(): number {
+    return this.state.depth;
+  }
+
+  get executed(): number {
+    return this.state.executedBefore();
+  }
+
+  get memory(): VmMemory {
+    return this.state.memory;
+  }
+
+  register(n: number): bigint {
+    if (!Number.isInteger(n) || n < 0 || n > 10) throw new VmOptionError(`ExecutionStep.register: r${n} does not exist (r0-r10)`);
+    return toU64(this.state.regs[n * 2]!, this.state.regs[n * 2 + 1]!);
   }
 }
 

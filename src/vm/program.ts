@@ -25,7 +25,7 @@ import {
 import { type MissingFunction, ProgramLoadError, UnknownHelperError, VmOptionError } from './errors.ts';
 import type { HelperEntry, HelperRegistry } from './helper-registry.ts';
 import type { ProgramView } from './view.ts';
-import type { Region } from './memory.ts';
+import type { Region, VmMemory } from './memory.ts';
 
 /**
  * The run API shared by the VM's execution engines (interpreter, JIT):
@@ -113,6 +113,27 @@ export interface RunOptions {
   packet?: PacketData;
   /** Handed to helpers untouched as `HelperCall.context`. */
   context?: unknown;
+  /**
+   * Called before each instruction the interpreter executes, for debuggers
+   * and recorders (the JIT refuses it: compiled code has no place to stop).
+   * The hook makes a run several times slower; runs without it pay nothing.
+   */
+  onStep?: (step: ExecutionStep) => void;
+}
+
+/** The machine as it is before one instruction, handed to RunOptions.onStep (valid only during the call). */
+export interface ExecutionStep {
+  /** Index of the instruction about to execute in `programName`. */
+  readonly pc: number;
+  /** The program executing (after a tail call, not the one the run started with). */
+  readonly programName: string;
+  /** bpf-to-bpf call depth, 0 in the main program. */
+  readonly depth: number;
+  /** Instructions executed so far in this run (an lddw counts once). */
+  readonly executed: number;
+  readonly memory: VmMemory;
+  /** rN as an unsigned 64-bit value. */
+  register(n: number): bigint;
 }
 
 export interface RunResult {

@@ -21,7 +21,7 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import type { LoadedProgram, PacketData, RunSession } from './program.ts';
+import type { LoadedProgram, PacketData, RunOptions as EngineRunOptions, RunSession } from './program.ts';
 import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
@@ -51,6 +51,8 @@ export interface VmProgramOptions {
 
 export interface VmRunOptions extends RunOptions {
   event?: EventInput;
+  /** Called before each instruction (interpreter only; see the engine's RunOptions.onStep). */
+  onStep?: EngineRunOptions['onStep'];
 }
 
 export interface VmRunResult extends RunResult {
@@ -141,6 +143,8 @@ export class VmProgram implements BpfProgram {
   /** Packet and context memory reused from run to run (see RunWorkspace). */
   private workspace: RunWorkspace | undefined;
   private running = false;
+  /** The current run's RunOptions.onStep (set by run, read by execute). */
+  private onStep: VmRunOptions['onStep'];
 
   constructor(
     readonly type: number,
@@ -182,6 +186,7 @@ export class VmProgram implements BpfProgram {
     // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
     const env = this.environment(options.event);
+    this.onStep = options.onStep;
     // A run started from inside a run (a trace callback calling run) gets memory of its own.
     const nested = this.running;
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
@@ -317,7 +322,7 @@ export class VmProgram implements BpfProgram {
 
   private execute(contextAddress: number, env: RunEnvironment, repeat: number, packet?: PacketData): { retval: number; durationNs: number } {
     env.contextAddress = contextAddress;
-    const runOptions = { r1: contextAddress, context: env, packet };
+    const runOptions = { r1: contextAddress, context: env, packet, onStep: this.onStep };
     let r0 = 0n;
     // The engine loops (one WebAssembly call, or one interpreter set-up, per chunk); the duration is the mean over the measured total.
     const start = monotonicNs();

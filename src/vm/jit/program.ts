@@ -1,7 +1,7 @@
 import type { Instruction } from '../../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_CALL, OPCODE_CALLX, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
-import { BudgetExceededError, CallDepthError, StackLimitError, VmRuntimeError, describeCause } from '../errors.ts';
+import { BudgetExceededError, CallDepthError, StackLimitError, VmOptionError, VmRuntimeError, describeCause } from '../errors.ts';
 import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
@@ -33,6 +33,8 @@ export interface JitOptions {
    * value's address or 0), as the VM's standard one does.
    */
   inlineMaps?: boolean;
+  /** Keep the compiled WebAssembly module's bytes in `JitProgram.moduleBytes` (for viewers; default false). */
+  keepModule?: boolean;
 }
 
 const MAP_LOOKUP_NAME = 'bpf_map_lookup_elem';
@@ -199,6 +201,7 @@ class JitRuntime {
 
   /** A run of `root` set up with `options` (pooled: give it back with JitRun.finish). */
   takeRun(root: JitProgram, options: RunOptions): JitRun {
+    if (options.onStep !== undefined) throw new VmOptionError(`program '${root.name}': onStep needs the interpreter (compiled code cannot stop between instructions)`);
     const run = this.idleRuns.pop() ?? new JitRun(this, root.host);
     run.begin(root, options);
     return run;
@@ -250,6 +253,8 @@ export class JitProgram implements LoadedProgram {
   private readonly callees: ReadonlyMap<number, HelperEntry>;
   /** Stack bytes of each instruction's function (PreparedProgram.frameBytes). */
   readonly frameBytes: Uint16Array;
+  /** The compiled module, when JitOptions.keepModule asked for it. */
+  readonly moduleBytes: Uint8Array | undefined;
 
   constructor(
     readonly host: InterpreterHost,
@@ -279,6 +284,7 @@ export class JitProgram implements LoadedProgram {
       throw new JitCompileError(this.name, compiled.bytes.length, err);
     }
     const t2 = performance.now();
+    this.moduleBytes = options.keepModule === true ? compiled.bytes : undefined;
     this.entry = instance.exports.entry as EntryFn;
     this.repeatEntry = instance.exports.repeat as EntryFn;
     this.packetsEntry = instance.exports.packets as (...args: number[]) => void;
