@@ -11,17 +11,21 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Histogram } from 'prom-client';
 import { enableRunTimeStats } from '../kernel/index.ts';
-import { type ExporterConfig, METRIC_NAMESPACE } from './config.ts';
+import { type ExporterConfig, METRIC_NAMESPACE, type ProgramConfig } from './config.ts';
 import { DecoderSet, type DecoderEnvironment, SYSTEM_ENVIRONMENT } from './decoders.ts';
 import { ExportError } from './errors.ts';
 import { EventExporter } from './events.ts';
 import { ComputedFamily, CounterFamily, HistogramFamily, MapReader, MetricRegistries, PerfEventCounterFamily, type Sample } from './metrics.ts';
 import { ObjectProgramSource, type ProgramSource } from './source.ts';
 import { CgroupIdMapUpdater } from './cgroups.ts';
+import { ScriptProgramSource } from './script.ts';
+import { type ToolFactory, ToolProgramSource } from './tool.ts';
 
 export interface ExporterOptions {
-  /** Program sources by config name, instead of opening each program's object (for sources other than compiled objects). */
+  /** Program sources by config name, instead of opening each program's object, script or tool. */
   sources?: Record<string, ProgramSource>;
+  /** The tools a config's `tool:` may name (src/tools' table, passed in by whoever composes both). */
+  tools?: Readonly<Record<string, ToolFactory>>;
   decoderEnvironment?: DecoderEnvironment;
   /** Called with each problem that does not stop the exporter (a program that could not attach, a decode error). */
   warn?: (message: string) => void;
@@ -75,7 +79,7 @@ export class Exporter {
   static async start(config: ExporterConfig, options: ExporterOptions = {}): Promise<Exporter> {
     const exporter = new Exporter(config, options);
     try {
-      exporter.#open(options);
+      await exporter.#open(options);
     } catch (error) {
       await exporter.close();
       throw error;
@@ -86,18 +90,31 @@ export class Exporter {
   decodeError(config: string, error: unknown): void {
     this.decoderErrors.set(config, (this.decoderErrors.get(config) ?? 0) + 1);
     // A map full of undecodable keys fails once per key per scrape: say it once a minute per config, with the count in between.
+    this.#warnLimited(config, `decode error in '${config}': ${(error as Error).message}`);
+  }
+
+  /** Warns at most once a minute per `topic`, counting the warnings held back in between. */
+  #warnLimited(topic: string, message: string): void {
     const now = Date.now();
-    const last = this.#lastWarning.get(config);
+    const last = this.#lastWarning.get(topic);
     if (last !== undefined && now - last.at < WARNING_INTERVAL_MS) {
       last.suppressed++;
       return;
     }
     const suppressed = last?.suppressed ? ` (${last.suppressed} more since the last warning)` : '';
-    this.#lastWarning.set(config, { at: now, suppressed: 0 });
-    this.#warn(`decode error in '${config}': ${(error as Error).message}${suppressed}`);
+    this.#lastWarning.set(topic, { at: now, suppressed: 0 });
+    this.#warn(`${message}${suppressed}`);
   }
 
-  #open(options: ExporterOptions): void {
+  async #openSource(program: ProgramConfig, options: ExporterOptions): Promise<ProgramSource> {
+    const given = options.sources?.[program.name];
+    if (given !== undefined) return given;
+    if (program.tool !== undefined) return ToolProgramSource.open(program, options.tools ?? {});
+    if (program.script !== undefined) return ScriptProgramSource.open(program, (text) => this.#warnLimited(`${program.name}/output`, `script '${program.name}' printed: ${text.trimEnd()}`), this.#warn);
+    return ObjectProgramSource.open(program);
+  }
+
+  async #open(options: ExporterOptions): Promise<void> {
     if (this.config.programStats) {
       try {
         this.#stats = enableRunTimeStats();
@@ -107,10 +124,17 @@ export class Exporter {
       }
     }
     for (const program of this.config.programs) {
-      const source = options.sources?.[program.name] ?? ObjectProgramSource.open(program);
+      const source = await this.#openSource(program, options);
       this.sources.push(source);
       this.decoderErrors.set(program.name, 0);
       for (const p of source.programs) if (!p.attachment.attached) this.#warn(`program '${source.name}:${p.name}' is not attached: ${p.attachment.reason}`);
+      for (const family of source.families?.(this) ?? []) {
+        try {
+          this.registries.add(family);
+        } catch (error) {
+          throw new ExportError(`${program.file}: program '${program.name}': ${(error as Error).message}`, { cause: error });
+        }
+      }
       const map = (name: string, keyPath: string) => {
         const found = source.map(name);
         if (found === undefined) throw new ExportError(`${program.file}: ${keyPath}: program '${program.name}' has no map '${name}'`);
@@ -243,7 +267,7 @@ export class Exporter {
     await this.events?.close();
     await Promise.all(this.perfCounters.splice(0).map((family) => family.close()));
     for (const updater of this.#cgroupMaps.splice(0)) updater.close();
-    for (const source of this.sources.splice(0)) source.close();
+    for (const source of this.sources.splice(0)) await source.close();
     this.#stats?.close();
   }
 }

@@ -22,7 +22,16 @@ export interface Sample {
   metricName?: string;
 }
 
-export type FamilyType = 'counter' | 'gauge' | 'histogram';
+export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** A family's full name (the namespace added), checked: `where` names the config place it came from. */
+export function metricFamilyName(name: string, where: string): string {
+  const full = `${METRIC_NAMESPACE}_${name}`;
+  if (!METRIC_NAME.test(full)) throw new ExportError(`${where}: '${full}' is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)`);
+  return full;
+}
 
 /** A metric family whose samples are computed when scraped. */
 export interface MetricFamily {
@@ -372,7 +381,12 @@ export class MetricRegistries {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   }
 
+  readonly #names = new Set<string>();
+
+  /** Adds a family; a name already taken (two sources defining the same metric) is an ExportError. */
   add(family: MetricFamily): void {
+    if (this.#names.has(family.name)) throw new ExportError(`metric '${family.name}' is defined twice`);
+    this.#names.add(family.name);
     this.text.registerMetric(new RegistryView(family, false) as never);
     this.openMetrics.registerMetric(new RegistryView(family, true) as never);
   }

@@ -81,7 +81,10 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (options.check === 'config') {
     const metrics = config.programs.reduce((sum, p) => sum + p.counters.length + p.histograms.length, 0);
     const events = config.programs.reduce((sum, p) => sum + p.spans.length + p.logs.length, 0);
-    io.stdout(`${config.file}: ${config.programs.length} program(s), ${metrics} metric(s), ${events} event stream(s): ok\n`);
+    const scripts = config.programs.filter((p) => p.script !== undefined).length;
+    const tools = config.programs.filter((p) => p.tool !== undefined).length;
+    const generated = scripts + tools > 0 ? ` (${scripts} script(s) and ${tools} tool(s) define their metrics when loaded)` : '';
+    io.stdout(`${config.file}: ${config.programs.length} program(s), ${metrics} metric(s), ${events} event stream(s)${generated}: ok\n`);
     return 0;
   }
   const exporter = await Exporter.start(config, { warn: (message) => io.stderr(`warning: ${message}\n`) });
