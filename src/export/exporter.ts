@@ -228,46 +228,95 @@ export class Exporter {
 
   /** Serves /metrics on `host:port` (port 0: any free port); resolves with the bound address. */
   async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
-    const server = createServer((request, response) => {
-      const path = (request.url ?? '/').split('?')[0];
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        response.writeHead(405, { allow: 'GET, HEAD' }).end();
-        return;
-      }
-      if (path === '/') {
-        response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><a href="/metrics">/metrics</a></body></html>\n');
-        return;
-      }
-      if (path !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
-        return;
-      }
-      this.scrape(request.headers.accept).then(
-        ({ body, contentType }) => response.writeHead(200, { 'content-type': contentType }).end(request.method === 'HEAD' ? undefined : body),
-        (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`),
-      );
-    });
+    const { server, address } = await serveMetrics((accept) => this.scrape(accept), port, host);
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(new ExportError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`)));
-      server.listen(port, host, resolve);
-    });
-    return server.address() as AddressInfo;
+    return address;
   }
 
   /** Stops serving, flushes events, detaches and unloads every program. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const server = this.#server;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (this.#server) await closeServer(this.#server);
+    // A scrape under way reads maps to the end before they go (a reload closes the old exporter while it may be scraped).
+    await Promise.allSettled([...this.#inFlight.values()]);
     await this.events?.close();
     await Promise.all(this.perfCounters.splice(0).map((family) => family.close()));
     for (const updater of this.#cgroupMaps.splice(0)) updater.close();
     for (const source of this.sources.splice(0)) await source.close();
     this.#stats?.close();
+  }
+}
+
+type Scrape = (accept: string | undefined) => Promise<{ body: string; contentType: string }>;
+
+/** An HTTP server answering /metrics with `scrape`, listening on `host:port`. */
+async function serveMetrics(scrape: Scrape, port: number, host: string): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/') {
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><a href="/metrics">/metrics</a></body></html>\n');
+      return;
+    }
+    if (path !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
+      return;
+    }
+    scrape(request.headers.accept).then(
+      ({ body, contentType }) => response.writeHead(200, { 'content-type': contentType }).end(request.method === 'HEAD' ? undefined : body),
+      (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new ExportError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`)));
+    server.listen(port, host, resolve);
+  });
+  return { server, address: server.address() as AddressInfo };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * /metrics for whichever exporter is current, so a config reload (SIGHUP)
+ * swaps exporters behind one listening port: scrapes go to the old exporter
+ * until the new one has loaded everything, a scrape under way finishes on
+ * the exporter it started on, and a config that fails to load leaves the
+ * old exporter serving.
+ */
+export class MetricsServer {
+  #exporter: Exporter;
+  #server: Server | undefined;
+
+  constructor(exporter: Exporter) {
+    this.#exporter = exporter;
+  }
+
+  get exporter(): Exporter {
+    return this.#exporter;
+  }
+
+  async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    const { server, address } = await serveMetrics((accept) => this.#exporter.scrape(accept), port, host);
+    this.#server = server;
+    return address;
+  }
+
+  /** Serves `next` from now on, then closes the exporter it replaces. */
+  async swap(next: Exporter): Promise<void> {
+    const previous = this.#exporter;
+    this.#exporter = next;
+    await previous.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.#server) await closeServer(this.#server);
+    await this.#exporter.close();
   }
 }

@@ -30,4 +30,4 @@ export { CgroupIdMapUpdater } from './cgroups.ts';
 export { ObjectProgramSource, MapsProgramSource, type ProgramSource, type ExportedProgram } from './source.ts';
 export { ScriptProgramSource } from './script.ts';
 export { ToolProgramSource, ToolOptions, type MetricTool, type ToolFactory, type ToolMetric, type ToolCounter, type ToolGauge, type ToolHistogram, type ToolValue, type ToolHistogramValue } from './tool.ts';
-export { Exporter, type ExporterOptions } from './exporter.ts';
+export { Exporter, MetricsServer, type ExporterOptions } from './exporter.ts';
