@@ -49,8 +49,8 @@ export interface DecodeErrorSink {
 /** More cached label sets than this (per metric) and the cache starts over: keys churn, memory must not grow forever. */
 const MAX_CACHED_KEYS = 1_000_000;
 const BATCH_SIZE = 4096;
-/** Label sets a perf_event_array counter keeps between flushes: samples are untrusted input, memory must stay bounded. */
-const MAX_PERF_SERIES = 100_000;
+/** Label sets a family may show (a perf_event_array counter between flushes, a tool's metric): beyond, memory and the Prometheus server suffer. */
+export const MAX_SERIES = 100_000;
 
 const labelObject = (names: readonly LabelConfig[], values: readonly string[]): Labels => {
   const out: Labels = {};
@@ -305,7 +305,7 @@ export class PerfEventCounterFamily implements MetricFamily {
       if (key === SKIP_LABEL_SET) return;
       const sample = this.#counts.get(key);
       if (sample) sample.value++;
-      else if (this.#counts.size >= MAX_PERF_SERIES) throw new ExportError(`${this.config.keyPath}: more than ${MAX_PERF_SERIES} label sets since the last flush; the sample is not counted (shorten flush_interval or coarsen the labels)`);
+      else if (this.#counts.size >= MAX_SERIES) throw new ExportError(`${this.config.keyPath}: more than ${MAX_SERIES} label sets since the last flush; the sample is not counted (shorten flush_interval or coarsen the labels)`);
       else this.#counts.set(key, { labels: key.labels, value: 1 });
     } catch (error) {
       this.errors.decodeError(this.program, error);

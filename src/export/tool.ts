@@ -19,7 +19,7 @@
  */
 import type { ProgramConfig, ToolConfig } from './config.ts';
 import { ExportError } from './errors.ts';
-import { type DecodeErrorSink, type FamilyType, type MetricFamily, type Sample, metricFamilyName } from './metrics.ts';
+import { type DecodeErrorSink, type FamilyType, MAX_SERIES, type MetricFamily, type Sample, metricFamilyName } from './metrics.ts';
 import { type ExportedProgram, MetricsOnlySource } from './source.ts';
 
 interface ToolMetricBase {
@@ -153,9 +153,22 @@ class ToolFamily implements MetricFamily {
     return labels;
   }
 
+  /** At most MAX_SERIES label sets of `values`; more is reported, not exported. */
+  #bounded<T>(values: Iterable<T>): T[] {
+    const kept: T[] = [];
+    for (const value of values) {
+      if (kept.length === MAX_SERIES) {
+        this.errors.decodeError(this.program, new ExportError(`${this.name}: more than ${MAX_SERIES} label sets; the rest are left out (coarsen the tool's labels)`));
+        break;
+      }
+      kept.push(value);
+    }
+    return kept;
+  }
+
   samples(): Sample[] {
     try {
-      return this.metric.type === 'histogram' ? this.#histogram(this.metric) : [...this.metric.read()].map(({ labels, value }) => ({ labels: this.#labels(labels), value }));
+      return this.metric.type === 'histogram' ? this.#histogram(this.metric) : this.#bounded(this.metric.read()).map(({ labels, value }) => ({ labels: this.#labels(labels), value }));
     } catch (error) {
       this.errors.decodeError(this.program, error);
       return [];
@@ -164,7 +177,7 @@ class ToolFamily implements MetricFamily {
 
   #histogram(metric: ToolHistogram): Sample[] {
     const samples: Sample[] = [];
-    for (const { labels: values, counts, sum } of metric.read()) {
+    for (const { labels: values, counts, sum } of this.#bounded(metric.read())) {
       const labels = this.#labels(values);
       if (counts.length !== metric.bounds.length + 1) throw new ExportError(`${this.name}: ${counts.length} bucket counts for ${metric.bounds.length} bounds (want one more, for values above the last)`);
       let cumulative = 0;

@@ -108,6 +108,7 @@ test('tool problems: unknown tools and options, bad option values and a tool tha
           { type: 'counter', name: 'wrong_labels_total', help: 'x', labelNames: ['a'], read: () => [{ labels: [], value: 1 }] },
           { type: 'histogram', name: 'short', help: 'x', labelNames: [], bounds: [1, 2], read: () => [{ labels: [], counts: [1, 2] }] },
           { type: 'gauge', name: 'fine', help: 'x', labelNames: [], read: () => [{ labels: [], value: 3 }] },
+          { type: 'gauge', name: 'wide', help: 'x', labelNames: ['id'], read: () => Array.from({ length: 100_001 }, (_, i) => ({ labels: [String(i)], value: i })) },
         ],
       }),
     },
@@ -117,6 +118,7 @@ test('tool problems: unknown tools and options, bad option values and a tool tha
   await exporter.close();
   assert.match(text, /^ebpf_exporter_fine 3$/m, 'one bad metric does not take the others down');
   assert.doesNotMatch(text, /^ebpf_exporter_wrong_labels_total /m);
-  assert.match(text, /^ebpf_exporter_decoder_errors_total\{config="disk"\} 2$/m);
+  assert.match(text, /^ebpf_exporter_decoder_errors_total\{config="disk"\} 3$/m);
+  assert.equal(text.match(/^ebpf_exporter_wide\{/gm)?.length, 100_000, 'a tool cannot flood the scrape with label sets');
   assert.match(warnings.join('\n'), /0 label value\(s\) for 1 label\(s\) \(a\)/);
 });
