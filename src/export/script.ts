@@ -37,6 +37,7 @@ import {
   compileScript,
   formatMapJson,
 } from '../trace/index.ts';
+import { splitPerCpuValues } from '../backend/index.ts';
 import { MapType } from '../uapi/index.ts';
 import { type ProgramConfig, type ScriptConfig, type ScriptMapConfig } from './config.ts';
 import { ExportError } from './errors.ts';
@@ -45,6 +46,8 @@ import { metricFamilyName } from './metrics.ts';
 import { type ExportedProgram, MetricsOnlySource } from './source.ts';
 
 type MapValueKind = MapInfo['value'];
+
+const BATCH_SIZE = 4096;
 
 /** What a map's aggregation becomes in Prometheus. */
 function familyType(value: MapValueKind): FamilyType | undefined {
@@ -213,7 +216,7 @@ class ScriptMapFamily implements MetricFamily {
   }
 
   #read(): Sample[] {
-    const entries = this.source.session.readMap(this.info);
+    const entries = this.source.readMap(this.info);
     const data = jsonData(formatMapJson(entries, this.source.symbols));
     if (data === undefined) return [];
     if (this.info.keys === undefined) return this.#series({}, data);
@@ -282,6 +285,8 @@ export class ScriptProgramSource extends MetricsOnlySource {
   readonly #reader: RingBufferReader | undefined;
   readonly #stop = new AbortController();
   #loop: Promise<void> = Promise.resolve();
+  #batchWorks = true;
+  readonly #cpus = possibleCpus();
 
   private constructor(
     readonly name: string,
@@ -303,7 +308,7 @@ export class ScriptProgramSource extends MetricsOnlySource {
         if (reader === undefined) await new Promise((resolve) => setTimeout(resolve, ms));
         else await reader.wait(ms);
       },
-      cpus: possibleCpus(),
+      cpus: this.#cpus,
     };
     this.session = new TraceSession(compiled, loaded, { write: output, format: 'text', signal: this.#stop.signal });
   }
@@ -372,6 +377,26 @@ export class ScriptProgramSource extends MetricsOnlySource {
         attached.length > 0 ? { attached: true, description: attached.length === 1 ? attached[0]! : `${attached.length} attach points (${attached[0]}, ...)` } : { attached: false, reason: failed.join('; ') };
       this.programs.push({ name, attachment, info: () => program.info() });
     }
+  }
+
+  /**
+   * A script map's entries, per-CPU values split, as the session's readMap
+   * gives them, but read in batches: one bpf() call per 4096 entries
+   * instead of two per entry (a fifth of a 30,000-key scrape otherwise).
+   */
+  readMap(info: MapInfo): MapEntries {
+    const map = this.collection.maps[info.kernelName];
+    if (map === undefined || !this.#batchWorks) return this.session.readMap(info);
+    let rows: Array<[Uint8Array, Uint8Array]>;
+    try {
+      rows = map.lookupBatch({ batchSize: BATCH_SIZE });
+    } catch {
+      // Kernels before 5.6 and some map types have no batch lookup.
+      this.#batchWorks = false;
+      return this.session.readMap(info);
+    }
+    const layout = { valueSize: map.valueSize, valueStride: (map.valueSize + 7) & ~7, cpus: this.#cpus };
+    return { info, entries: rows.map(([key, value]) => ({ key, values: map.perCpu ? splitPerCpuValues(value, layout) : [value] })) };
   }
 
   /** One family per exported map, named and labelled as the config says. */
