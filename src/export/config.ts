@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import { TraceError, parse } from '../trace/index.ts';
 import { ExportConfigError } from './errors.ts';
 
 export const DECODER_NAMES = [
@@ -102,12 +103,45 @@ export interface CgroupIdMapConfig {
   keyPath: string;
 }
 
+/** How a script map becomes a metric (`maps.NAME` of a script program); every key is optional. */
+export interface ScriptMapConfig {
+  /** The metric's name without the namespace (default `<program>_<map>`, `_total` added to counters). */
+  name?: string;
+  help?: string;
+  /** One label name per map key (default `key`, or `key0`, `key1`... for several keys). */
+  labels?: string[];
+  keyPath: string;
+}
+
+/** A tsbpf trace script whose maps become metrics. */
+export interface ScriptConfig {
+  text: string;
+  /** The script's name in compile errors: its file, or `<config file>:<key path>` when inline. */
+  file: string;
+  /** $1, $2...: the script's positional arguments. */
+  args: string[];
+  /** Entries per map (bpftrace's max_map_keys): the bound on each metric's label sets. */
+  maxMapKeys?: number;
+  /** Per map (name without `@`, '' for `@`): how to export it, or false to keep it out of /metrics. */
+  maps: Record<string, ScriptMapConfig | false>;
+  keyPath: string;
+}
+
+/** One of tsbpf's tools (src/tools) run as a metric source, with its options as written. */
+export interface ToolConfig {
+  name: string;
+  options: Record<string, unknown>;
+  keyPath: string;
+}
+
 export interface ProgramConfig {
   name: string;
   /** The config file it was read from (configs may be merged). */
   file: string;
-  /** Absolute path of the compiled BPF object. */
+  /** Absolute path of the compiled BPF object (programs with neither script nor tool). */
   object: string;
+  script?: ScriptConfig;
+  tool?: ToolConfig;
   kaddrs: string[];
   cgroupIdMap?: CgroupIdMapConfig;
   counters: CounterConfig[];
@@ -140,6 +174,8 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const MAX_LABEL_SIZE = 4096;
 const MAX_BUCKETS = 1024;
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** A script map with more entries than this is no longer a metric a Prometheus server can hold. */
+const MAX_SCRIPT_MAP_KEYS = 1_000_000;
 
 type Value = unknown;
 type Path = ReadonlyArray<string | number>;
@@ -291,13 +327,11 @@ class ConfigReader {
   /** One program: `implicitName` is set for a single ebpf_exporter config (no name/object keys). */
   program(value: Value, path: Path, directory: string, implicitName: string | undefined): ProgramConfig {
     const entry = this.object(value, path);
-    const sourceKeys = ['name', 'object', 'script', 'tool'];
-    this.keys(entry, path, ['metrics', 'tracing', 'kaddrs', 'cgroup_id_map', ...(implicitName === undefined ? sourceKeys : [])]);
-    for (const key of ['script', 'tool'] as const) {
-      if (entry[key] !== undefined) this.fail([...path, key], `${key === 'script' ? 'tsbpf trace scripts' : "tsbpf's tools"} as metric sources are not wired into the exporter yet; use a compiled object ('object')`);
-    }
     const name = implicitName ?? this.string(entry.name, [...path, 'name']);
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) this.fail(implicitName === undefined ? [...path, 'name'] : [], `program name '${name}' may only hold letters, digits, '_', '.' and '-'`);
+    if (implicitName === undefined && (entry.script !== undefined || entry.tool !== undefined)) return this.generatedProgram(entry, path, directory, name);
+    const sourceKeys = ['name', 'object', 'script', 'tool'];
+    this.keys(entry, path, ['metrics', 'tracing', 'kaddrs', 'cgroup_id_map', ...(implicitName === undefined ? sourceKeys : [])]);
     const object = implicitName === undefined && entry.object !== undefined ? this.string(entry.object, [...path, 'object']) : `${name}.bpf.o`;
     const metrics = entry.metrics === undefined ? {} : this.object(entry.metrics, [...path, 'metrics']);
     this.keys(metrics, [...path, 'metrics'], ['counters', 'histograms']);
@@ -311,6 +345,70 @@ class ConfigReader {
     const kaddrs = this.optionalArray(entry.kaddrs, [...path, 'kaddrs']).map((k, i) => this.string(k, [...path, 'kaddrs', i]));
     const cgroupIdMap = entry.cgroup_id_map === undefined ? undefined : this.cgroupIdMap(entry.cgroup_id_map, [...path, 'cgroup_id_map']);
     return { name, file: this.file, object: resolve(directory, object), kaddrs, ...(cgroupIdMap ? { cgroupIdMap } : {}), counters, histograms, spans, logs, keyPath: pathText(path) };
+  }
+
+  /** A program whose metrics its source defines: a trace script's maps or a tool's output (no metrics/tracing keys of its own). */
+  generatedProgram(entry: Record<string, Value>, path: Path, directory: string, name: string): ProgramConfig {
+    const base = { name, file: this.file, object: '', kaddrs: [], counters: [], histograms: [], spans: [], logs: [], keyPath: pathText(path) };
+    if (entry.script !== undefined && entry.tool !== undefined) this.fail([...path, 'tool'], "a program takes one of 'object', 'script' and 'tool'");
+    if (entry.tool !== undefined) {
+      this.keys(entry, path, ['name', 'tool', 'options']);
+      const options = entry.options === undefined ? {} : this.object(entry.options, [...path, 'options']);
+      return { ...base, tool: { name: this.string(entry.tool, [...path, 'tool']), options, keyPath: pathText([...path, 'options']) } };
+    }
+    this.keys(entry, path, ['name', 'script', 'args', 'max_map_keys', 'maps']);
+    const scriptPath = [...path, 'script'];
+    const written = this.string(entry.script, scriptPath);
+    // A script always has a probe body in braces; a file name never does.
+    const inline = written.includes('{') || written.includes('\n');
+    let text = written;
+    const file = inline ? `${this.file}:${pathText(scriptPath)}` : resolve(directory, written);
+    if (!inline) {
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (error) {
+        this.fail(scriptPath, `'${written}' is neither a script (no probe body in braces) nor a readable file: ${(error as Error).message}`);
+      }
+      if (text.length > MAX_CONFIG_BYTES) this.fail(scriptPath, `${file} is ${text.length} bytes; more than ${MAX_CONFIG_BYTES} is not a script`);
+    }
+    try {
+      parse(text, file);
+    } catch (error) {
+      if (error instanceof TraceError) this.fail(scriptPath, error.message);
+      throw error;
+    }
+    const args = this.optionalArray(entry.args, [...path, 'args']).map((arg, i) => {
+      if (typeof arg !== 'string' && typeof arg !== 'number') this.fail([...path, 'args', i], `must be a string or a number, not ${describe(arg)}`);
+      return String(arg);
+    });
+    const maps: Record<string, ScriptMapConfig | false> = {};
+    const mapsPath = [...path, 'maps'];
+    for (const [written, setting] of Object.entries(entry.maps === undefined ? {} : this.object(entry.maps, mapsPath))) {
+      const mapName = written.replace(/^@/, '');
+      if (mapName in maps) this.fail([...mapsPath, written], `map '@${mapName}' is configured twice`);
+      maps[mapName] = setting === false ? false : this.scriptMap(setting, [...mapsPath, written]);
+    }
+    const maxMapKeys = entry.max_map_keys === undefined ? undefined : this.integer(entry.max_map_keys, [...path, 'max_map_keys'], 1, MAX_SCRIPT_MAP_KEYS);
+    return { ...base, script: { text, file, args, ...(maxMapKeys !== undefined ? { maxMapKeys } : {}), maps, keyPath: pathText(scriptPath) } };
+  }
+
+  scriptMap(value: Value, path: Path): ScriptMapConfig {
+    const entry = this.object(value, path);
+    this.keys(entry, path, ['name', 'help', 'labels']);
+    const map: ScriptMapConfig = { keyPath: pathText(path) };
+    if (entry.name !== undefined) map.name = this.metricName(entry.name, [...path, 'name']);
+    if (entry.help !== undefined) map.help = this.string(entry.help, [...path, 'help']);
+    if (entry.labels !== undefined) {
+      const labels: string[] = [];
+      this.array(entry.labels, [...path, 'labels']).forEach((label, i) => {
+        const text = this.string(label, [...path, 'labels', i]);
+        if (!LABEL_NAME.test(text) || text.startsWith('__')) this.fail([...path, 'labels', i], `'${text}' is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)`);
+        if (labels.includes(text)) this.fail([...path, 'labels', i], `label '${text}' appears twice`);
+        labels.push(text);
+      });
+      map.labels = labels;
+    }
+    return map;
   }
 
   cgroupIdMap(value: Value, path: Path): CgroupIdMapConfig {

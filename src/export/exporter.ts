@@ -11,17 +11,21 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { Histogram } from 'prom-client';
 import { enableRunTimeStats } from '../kernel/index.ts';
-import { type ExporterConfig, METRIC_NAMESPACE } from './config.ts';
+import { type ExporterConfig, METRIC_NAMESPACE, type ProgramConfig } from './config.ts';
 import { DecoderSet, type DecoderEnvironment, SYSTEM_ENVIRONMENT } from './decoders.ts';
 import { ExportError } from './errors.ts';
 import { EventExporter } from './events.ts';
 import { ComputedFamily, CounterFamily, HistogramFamily, MapReader, MetricRegistries, PerfEventCounterFamily, type Sample } from './metrics.ts';
 import { ObjectProgramSource, type ProgramSource } from './source.ts';
 import { CgroupIdMapUpdater } from './cgroups.ts';
+import { ScriptProgramSource } from './script.ts';
+import { type ToolFactory, ToolProgramSource } from './tool.ts';
 
 export interface ExporterOptions {
-  /** Program sources by config name, instead of opening each program's object (for sources other than compiled objects). */
+  /** Program sources by config name, instead of opening each program's object, script or tool. */
   sources?: Record<string, ProgramSource>;
+  /** The tools a config's `tool:` may name (src/tools' table, passed in by whoever composes both). */
+  tools?: Readonly<Record<string, ToolFactory>>;
   decoderEnvironment?: DecoderEnvironment;
   /** Called with each problem that does not stop the exporter (a program that could not attach, a decode error). */
   warn?: (message: string) => void;
@@ -75,7 +79,7 @@ export class Exporter {
   static async start(config: ExporterConfig, options: ExporterOptions = {}): Promise<Exporter> {
     const exporter = new Exporter(config, options);
     try {
-      exporter.#open(options);
+      await exporter.#open(options);
     } catch (error) {
       await exporter.close();
       throw error;
@@ -86,18 +90,31 @@ export class Exporter {
   decodeError(config: string, error: unknown): void {
     this.decoderErrors.set(config, (this.decoderErrors.get(config) ?? 0) + 1);
     // A map full of undecodable keys fails once per key per scrape: say it once a minute per config, with the count in between.
+    this.#warnLimited(config, `decode error in '${config}': ${(error as Error).message}`);
+  }
+
+  /** Warns at most once a minute per `topic`, counting the warnings held back in between. */
+  #warnLimited(topic: string, message: string): void {
     const now = Date.now();
-    const last = this.#lastWarning.get(config);
+    const last = this.#lastWarning.get(topic);
     if (last !== undefined && now - last.at < WARNING_INTERVAL_MS) {
       last.suppressed++;
       return;
     }
     const suppressed = last?.suppressed ? ` (${last.suppressed} more since the last warning)` : '';
-    this.#lastWarning.set(config, { at: now, suppressed: 0 });
-    this.#warn(`decode error in '${config}': ${(error as Error).message}${suppressed}`);
+    this.#lastWarning.set(topic, { at: now, suppressed: 0 });
+    this.#warn(`${message}${suppressed}`);
   }
 
-  #open(options: ExporterOptions): void {
+  async #openSource(program: ProgramConfig, options: ExporterOptions): Promise<ProgramSource> {
+    const given = options.sources?.[program.name];
+    if (given !== undefined) return given;
+    if (program.tool !== undefined) return ToolProgramSource.open(program, options.tools ?? {});
+    if (program.script !== undefined) return ScriptProgramSource.open(program, (text) => this.#warnLimited(`${program.name}/output`, `script '${program.name}' printed: ${text.trimEnd()}`), this.#warn);
+    return ObjectProgramSource.open(program);
+  }
+
+  async #open(options: ExporterOptions): Promise<void> {
     if (this.config.programStats) {
       try {
         this.#stats = enableRunTimeStats();
@@ -107,10 +124,17 @@ export class Exporter {
       }
     }
     for (const program of this.config.programs) {
-      const source = options.sources?.[program.name] ?? ObjectProgramSource.open(program);
+      const source = await this.#openSource(program, options);
       this.sources.push(source);
       this.decoderErrors.set(program.name, 0);
       for (const p of source.programs) if (!p.attachment.attached) this.#warn(`program '${source.name}:${p.name}' is not attached: ${p.attachment.reason}`);
+      for (const family of source.families?.(this) ?? []) {
+        try {
+          this.registries.add(family);
+        } catch (error) {
+          throw new ExportError(`${program.file}: program '${program.name}': ${(error as Error).message}`, { cause: error });
+        }
+      }
       const map = (name: string, keyPath: string) => {
         const found = source.map(name);
         if (found === undefined) throw new ExportError(`${program.file}: ${keyPath}: program '${program.name}' has no map '${name}'`);
@@ -204,46 +228,95 @@ export class Exporter {
 
   /** Serves /metrics on `host:port` (port 0: any free port); resolves with the bound address. */
   async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
-    const server = createServer((request, response) => {
-      const path = (request.url ?? '/').split('?')[0];
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        response.writeHead(405, { allow: 'GET, HEAD' }).end();
-        return;
-      }
-      if (path === '/') {
-        response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><a href="/metrics">/metrics</a></body></html>\n');
-        return;
-      }
-      if (path !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
-        return;
-      }
-      this.scrape(request.headers.accept).then(
-        ({ body, contentType }) => response.writeHead(200, { 'content-type': contentType }).end(request.method === 'HEAD' ? undefined : body),
-        (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`),
-      );
-    });
+    const { server, address } = await serveMetrics((accept) => this.scrape(accept), port, host);
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(new ExportError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`)));
-      server.listen(port, host, resolve);
-    });
-    return server.address() as AddressInfo;
+    return address;
   }
 
   /** Stops serving, flushes events, detaches and unloads every program. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const server = this.#server;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (this.#server) await closeServer(this.#server);
+    // A scrape under way reads maps to the end before they go (a reload closes the old exporter while it may be scraped).
+    await Promise.allSettled([...this.#inFlight.values()]);
     await this.events?.close();
     await Promise.all(this.perfCounters.splice(0).map((family) => family.close()));
     for (const updater of this.#cgroupMaps.splice(0)) updater.close();
-    for (const source of this.sources.splice(0)) source.close();
+    for (const source of this.sources.splice(0)) await source.close();
     this.#stats?.close();
+  }
+}
+
+type Scrape = (accept: string | undefined) => Promise<{ body: string; contentType: string }>;
+
+/** An HTTP server answering /metrics with `scrape`, listening on `host:port`. */
+async function serveMetrics(scrape: Scrape, port: number, host: string): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/') {
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<html><body><a href="/metrics">/metrics</a></body></html>\n');
+      return;
+    }
+    if (path !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
+      return;
+    }
+    scrape(request.headers.accept).then(
+      ({ body, contentType }) => response.writeHead(200, { 'content-type': contentType }).end(request.method === 'HEAD' ? undefined : body),
+      (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new ExportError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`)));
+    server.listen(port, host, resolve);
+  });
+  return { server, address: server.address() as AddressInfo };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * /metrics for whichever exporter is current, so a config reload (SIGHUP)
+ * swaps exporters behind one listening port: scrapes go to the old exporter
+ * until the new one has loaded everything, a scrape under way finishes on
+ * the exporter it started on, and a config that fails to load leaves the
+ * old exporter serving.
+ */
+export class MetricsServer {
+  #exporter: Exporter;
+  #server: Server | undefined;
+
+  constructor(exporter: Exporter) {
+    this.#exporter = exporter;
+  }
+
+  get exporter(): Exporter {
+    return this.#exporter;
+  }
+
+  async listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    const { server, address } = await serveMetrics((accept) => this.#exporter.scrape(accept), port, host);
+    this.#server = server;
+    return address;
+  }
+
+  /** Serves `next` from now on, then closes the exporter it replaces. */
+  async swap(next: Exporter): Promise<void> {
+    const previous = this.#exporter;
+    this.#exporter = next;
+    await previous.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.#server) await closeServer(this.#server);
+    await this.#exporter.close();
   }
 }

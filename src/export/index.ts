@@ -18,6 +18,9 @@ export {
   type BucketType,
   type OtlpConfig,
   type CgroupIdMapConfig,
+  type ScriptConfig,
+  type ScriptMapConfig,
+  type ToolConfig,
 } from './config.ts';
 export { DecoderSet, LabelDecodeError, SKIP_LABEL_SET, SYSTEM_ENVIRONMENT, parsePciIds, type DecoderEnvironment } from './decoders.ts';
 export { toPromHistogram, bucketIndexes, type PromHistogram } from './histogram.ts';
@@ -25,4 +28,6 @@ export { MapReader, MetricRegistries, CounterFamily, HistogramFamily, PerfEventC
 export { EventExporter, type EventCounts } from './events.ts';
 export { CgroupIdMapUpdater } from './cgroups.ts';
 export { ObjectProgramSource, MapsProgramSource, type ProgramSource, type ExportedProgram } from './source.ts';
-export { Exporter, type ExporterOptions } from './exporter.ts';
+export { ScriptProgramSource } from './script.ts';
+export { ToolProgramSource, ToolOptions, type MetricTool, type ToolFactory, type ToolMetric, type ToolCounter, type ToolGauge, type ToolHistogram, type ToolValue, type ToolHistogramValue } from './tool.ts';
+export { Exporter, MetricsServer, type ExporterOptions } from './exporter.ts';

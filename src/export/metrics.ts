@@ -22,7 +22,16 @@ export interface Sample {
   metricName?: string;
 }
 
-export type FamilyType = 'counter' | 'gauge' | 'histogram';
+export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** A family's full name (the namespace added), checked: `where` names the config place it came from. */
+export function metricFamilyName(name: string, where: string): string {
+  const full = `${METRIC_NAMESPACE}_${name}`;
+  if (!METRIC_NAME.test(full)) throw new ExportError(`${where}: '${full}' is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)`);
+  return full;
+}
 
 /** A metric family whose samples are computed when scraped. */
 export interface MetricFamily {
@@ -40,8 +49,8 @@ export interface DecodeErrorSink {
 /** More cached label sets than this (per metric) and the cache starts over: keys churn, memory must not grow forever. */
 const MAX_CACHED_KEYS = 1_000_000;
 const BATCH_SIZE = 4096;
-/** Label sets a perf_event_array counter keeps between flushes: samples are untrusted input, memory must stay bounded. */
-const MAX_PERF_SERIES = 100_000;
+/** Label sets a family may show (a perf_event_array counter between flushes, a tool's metric): beyond, memory and the Prometheus server suffer. */
+export const MAX_SERIES = 100_000;
 
 const labelObject = (names: readonly LabelConfig[], values: readonly string[]): Labels => {
   const out: Labels = {};
@@ -296,7 +305,7 @@ export class PerfEventCounterFamily implements MetricFamily {
       if (key === SKIP_LABEL_SET) return;
       const sample = this.#counts.get(key);
       if (sample) sample.value++;
-      else if (this.#counts.size >= MAX_PERF_SERIES) throw new ExportError(`${this.config.keyPath}: more than ${MAX_PERF_SERIES} label sets since the last flush; the sample is not counted (shorten flush_interval or coarsen the labels)`);
+      else if (this.#counts.size >= MAX_SERIES) throw new ExportError(`${this.config.keyPath}: more than ${MAX_SERIES} label sets since the last flush; the sample is not counted (shorten flush_interval or coarsen the labels)`);
       else this.#counts.set(key, { labels: key.labels, value: 1 });
     } catch (error) {
       this.errors.decodeError(this.program, error);
@@ -372,7 +381,12 @@ export class MetricRegistries {
     this.openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   }
 
+  readonly #names = new Set<string>();
+
+  /** Adds a family; a name already taken (two sources defining the same metric) is an ExportError. */
   add(family: MetricFamily): void {
+    if (this.#names.has(family.name)) throw new ExportError(`metric '${family.name}' is defined twice`);
+    this.#names.add(family.name);
     this.text.registerMetric(new RegistryView(family, false) as never);
     this.openMetrics.registerMetric(new RegistryView(family, true) as never);
   }

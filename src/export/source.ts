@@ -1,9 +1,8 @@
 /**
  * Where the exporter's numbers come from. A ProgramSource is anything that
- * owns loaded BPF programs and the maps and ring buffers the config names:
- * a compiled object (ObjectProgramSource, here), and later a tsbpf trace
- * script (its bpftrace maps) or one of tsbpf's tools, which only have to
- * implement this interface to be exported the same way.
+ * owns loaded BPF programs and the maps and ring buffers the config names,
+ * or metric families of its own: a compiled object (ObjectProgramSource,
+ * here), a tsbpf trace script (script.ts) or one of tsbpf's tools (tool.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { BpfMap } from '../backend/index.ts';
@@ -24,6 +23,7 @@ import { type CollectionSpec, loadCollectionSpec } from '../object/index.ts';
 import { MapType, ProgramType } from '../uapi/index.ts';
 import type { ProgramConfig } from './config.ts';
 import { ExportError } from './errors.ts';
+import type { DecodeErrorSink, MetricFamily } from './metrics.ts';
 
 /** One program of a source, for program_info / run statistics. */
 export interface ExportedProgram {
@@ -44,7 +44,9 @@ export interface ProgramSource {
   ringBuffer(name: string): KernelMap | undefined;
   /** The BPF_MAP_TYPE_PERF_EVENT_ARRAY map named `name`, or undefined. */
   perfEventArray(name: string): KernelMap | undefined;
-  close(): void;
+  /** Metric families the source defines itself (a trace script's maps, a tool's metrics), beside the config's counters and histograms. */
+  families?(errors: DecodeErrorSink): MetricFamily[];
+  close(): void | Promise<void>;
 }
 
 /**
@@ -60,7 +62,7 @@ export class MapsProgramSource implements ProgramSource {
     readonly maps: Readonly<Record<string, BpfMap>>,
     readonly programs: readonly ExportedProgram[] = [],
     /** Called by close(): release what the source owns (the exporter closes its sources). */
-    readonly onClose: () => void = () => undefined,
+    readonly onClose: () => void | Promise<void> = () => undefined,
   ) {}
 
   map(name: string): BpfMap | undefined {
@@ -75,8 +77,28 @@ export class MapsProgramSource implements ProgramSource {
     return kernelMapOfType(this.maps[name], MapType.PERF_EVENT_ARRAY);
   }
 
-  close(): void {
-    this.onClose();
+  close(): void | Promise<void> {
+    return this.onClose();
+  }
+}
+
+/** A source whose metrics are its own families (a script, a tool): it has no maps or event buffers for the config to name. */
+export abstract class MetricsOnlySource implements ProgramSource {
+  abstract readonly name: string;
+  abstract readonly programs: readonly ExportedProgram[];
+  abstract families(errors: DecodeErrorSink): MetricFamily[];
+  abstract close(): void | Promise<void>;
+
+  map(): undefined {
+    return undefined;
+  }
+
+  ringBuffer(): undefined {
+    return undefined;
+  }
+
+  perfEventArray(): undefined {
+    return undefined;
   }
 }
 

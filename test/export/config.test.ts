@@ -128,7 +128,16 @@ test('config errors name the file, the key path, the line and the problem', () =
   fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: soon }] }\n', 'metrics.counters[0].flush_interval', /must be a duration like 30s, 5m or 1h, not the string 'soon'/);
   fails('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: 10ms }] }\n', 'metrics.counters[0].flush_interval', /out of range: from 1s/);
   assert.equal(parseExporterConfig('metrics: { counters: [{ name: a, help: a, perf_event_array: true, flush_interval: 1h30m }] }\n', FILE).programs[0]!.counters[0]!.flushIntervalMs, 5_400_000);
-  fails('programs:\n  - name: a\n    script: a.bt\n    metrics: { counters: [{ name: a, help: a }] }\n', 'programs[0].script', /not wired into the exporter yet/);
+  fails('programs:\n  - name: a\n    script: "BEGIN { @x = count(); }"\n    metrics: { counters: [{ name: a, help: a }] }\n', 'programs[0].metrics', /unknown key \(expected one of name, script, args, max_map_keys, maps\)/, 4);
+  fails('programs:\n  - name: a\n    script: missing.bt\n', 'programs[0].script', /'missing.bt' is neither a script \(no probe body in braces\) nor a readable file: ENOENT/, 3);
+  fails('programs:\n  - name: a\n    script: |\n      BEGIN {\n        @x = count(\n      }\n', 'programs[0].script', new RegExp(`^${FILE}:programs\\[0\\]\\.script:3:`), 3);
+  fails('programs:\n  - name: a\n    script: "BEGIN { @x = count(); }"\n    tool: biolatency\n', 'programs[0].tool', /one of 'object', 'script' and 'tool'/);
+  fails('programs:\n  - name: a\n    script: "BEGIN { @x = count(); }"\n    maps: { x: { labels: [a, a] } }\n', 'programs[0].maps.x.labels[1]', /label 'a' appears twice/);
+  fails('programs:\n  - name: a\n    script: "BEGIN { @x = count(); }"\n    maps: { "@x": { name: "a-b" } }\n', 'programs[0].maps.@x.name', /not a Prometheus metric name/);
+  fails('programs:\n  - name: a\n    script: "BEGIN { @x = count(); }"\n    maps: { x: false, "@x": {} }\n', 'programs[0].maps.@x', /map '@x' is configured twice/);
+  fails('programs:\n  - name: a\n    script: "BEGIN { @x = count(); }"\n    max_map_keys: 0\n', 'programs[0].max_map_keys', /integer from 1 to 1000000/);
+  fails('programs:\n  - name: a\n    tool: biolatency\n    options: [1]\n', 'programs[0].options', /must be a mapping, not a list/);
+  fails('programs:\n  - name: a\n    tool: biolatency\n    metrics: {}\n', 'programs[0].metrics', /unknown key \(expected one of name, tool, options\)/);
   fails('programs:\n  - name: a\n    metrics: { counters: [{ name: a, help: a }] }\n  - name: a\n    metrics: { counters: [{ name: b, help: b }] }\n', 'programs[1].name', /a second program named 'a'/);
   fails('otlp: { endpoint: "udp://x:1" }\nprograms:\n  - name: a\n    metrics: { counters: [{ name: a, help: a }] }\n', 'otlp.endpoint', /needs an http or https URL/);
   fails('metrics:\n  counters: [\n', '', /YAML syntax/);

@@ -1,32 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Exporter, loadExporterConfig } from '../../src/export/index.ts';
 import { skipWithoutClang, skipWithoutCommand, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
-import { dashboardExpressions, fleetProgramDirectory, freePort, parsePrometheusTextFormat, programDirectory, startOtlpReceiver, waitFor } from './support.ts';
+import { dashboardExpressions, fleetProgramDirectory, getppid, pwrites, parsePrometheusTextFormat, programDirectory, startOtlpReceiver, startPrometheus, waitFor } from './support.ts';
 
 checkNoKernelLeaks();
 
 const needs = { skip: skipWithoutKernel() || skipWithoutClang() };
-
-function getppid(times: number): void {
-  for (let i = 0; i < times; i++) void process.ppid;
-}
-
-/** pwrite64 calls of these sizes to a scratch file. */
-function pwrites(dir: string, sizes: number[]): void {
-  const fd = openSync(join(dir, 'scratch'), 'w');
-  try {
-    for (const size of sizes) writeSync(fd, new Uint8Array(size), 0, size, 0);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function scrape(url: string, accept?: string): Promise<{ text: string; contentType: string }> {
   const response = await fetch(`${url}/metrics`, accept ? { headers: { accept } } : {});
@@ -142,38 +127,16 @@ test('a real Prometheus server scrapes the exporter (the fleet program), its HTT
   t.after(() => exporter.close());
   const { port } = await exporter.listen(0, '127.0.0.1');
 
-  const data = mkdtempSync(join(tmpdir(), 'tsbpf-prometheus-'));
-  t.after(() => rmSync(data, { recursive: true, force: true }));
-  writeFileSync(
-    join(data, 'prometheus.yml'),
-    `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tsbpf\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`,
-  );
-  const webPort = await freePort();
-  const server = spawn('prometheus', [`--config.file=${join(data, 'prometheus.yml')}`, `--storage.tsdb.path=${join(data, 'tsdb')}`, `--web.listen-address=127.0.0.1:${webPort}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  server.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
-  t.after(async () => {
-    if (server.exitCode === null) {
-      const exited = new Promise((resolve) => server.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
-  });
-
-  const api = async (promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
-    const response = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await response.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
-    assert.equal(body.status, 'success', `${promql}: ${body.error}`);
-    return body.data.result;
-  };
+  const prometheus = await startPrometheus(`127.0.0.1:${port}`);
+  t.after(prometheus.stop);
+  const api = prometheus.query;
+  const log = prometheus.log;
   const getppids = async (): Promise<number | undefined> => {
     const [first] = await api('ebpf_exporter_syscalls_total{job="tsbpf",syscall="getppid"}');
     return first === undefined ? undefined : Number(first.value[1]);
   };
   getppid(300);
-  const seen = await waitFor(`Prometheus to scrape getppid calls (log: ${log})`, async () => {
+  const seen = await waitFor(`Prometheus to scrape getppid calls (log: ${log()})`, async () => {
     const value = await getppids();
     return value !== undefined && value >= 300 ? value : undefined;
   });

@@ -1,7 +1,8 @@
 /** Shared pieces of the exporter tests: the compiled test program, an OTLP/HTTP receiver, free ports. */
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
@@ -93,3 +94,50 @@ export function dashboardExpressions(): { expressions: string[]; metrics: Set<st
   return { expressions, metrics };
 }
 
+
+/** A query answer of Prometheus' HTTP API. */
+export type PromSeries = Array<{ metric: Record<string, string>; value: [number, string] }>;
+
+/**
+ * Debian's Prometheus, started on 127.0.0.1 scraping `target` (host:port) every second as job `tsbpf`; stopped and its data
+ * removed by `stop()`. `query` runs PromQL through the HTTP API; `log()` is the end of its stderr, for timeouts.
+ */
+export async function startPrometheus(target: string): Promise<{ query: (promql: string) => Promise<PromSeries>; log: () => string; stop: () => Promise<void> }> {
+  const data = mkdtempSync(join(tmpdir(), 'tsbpf-prometheus-'));
+  writeFileSync(join(data, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: tsbpf\n    static_configs:\n      - targets: ['${target}']\n`);
+  const webPort = await freePort();
+  const server = spawn('prometheus', [`--config.file=${join(data, 'prometheus.yml')}`, `--storage.tsdb.path=${join(data, 'tsdb')}`, `--web.listen-address=127.0.0.1:${webPort}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  server.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+  const query = async (promql: string): Promise<PromSeries> => {
+    const response = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await response.json()) as { status: string; error?: string; data: { result: PromSeries } };
+    if (body.status !== 'success') throw new Error(`${promql}: ${body.error}`);
+    return body.data.result;
+  };
+  const stop = async (): Promise<void> => {
+    if (server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(data, { recursive: true, force: true });
+  };
+  return { query, log: () => log, stop };
+}
+
+export function getppid(times: number): void {
+  for (let i = 0; i < times; i++) void process.ppid;
+}
+
+/** pwrite64 calls of these sizes to a scratch file. */
+export function pwrites(dir: string, sizes: number[]): void {
+  const fd = openSync(join(dir, 'scratch'), 'w');
+  try {
+    for (const size of sizes) writeSync(fd, new Uint8Array(size), 0, size, 0);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Exporter, loadExporterConfig, mergeExporterConfigs } from '../../export/index.ts';
+import { Exporter, MetricsServer, loadExporterConfig, mergeExporterConfigs } from '../../export/index.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf exporter --config FILE [--config FILE...] [--port 9435] [--host 0.0.0.0] [--check]
@@ -10,7 +10,8 @@ Serves BPF map contents as Prometheus metrics on http://HOST:PORT/metrics
 ring-buffer events to OpenTelemetry over OTLP/HTTP. A config is a Cloudflare
 ebpf_exporter config (NAME.yaml beside NAME.bpf.o) or a tsbpf config with a
 'programs' list; several are served together. Needs root. Stops on SIGINT or
-SIGTERM, detaching everything it attached.
+SIGTERM, detaching everything it attached; SIGHUP reloads the configs (the
+previous ones keep serving if the new ones fail to load).
 
   --config FILE            a YAML config (repeatable)
   --config.dir DIR         with --config.names: ebpf_exporter's way, DIR/NAME.yaml for each NAME
@@ -81,10 +82,14 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (options.check === 'config') {
     const metrics = config.programs.reduce((sum, p) => sum + p.counters.length + p.histograms.length, 0);
     const events = config.programs.reduce((sum, p) => sum + p.spans.length + p.logs.length, 0);
-    io.stdout(`${config.file}: ${config.programs.length} program(s), ${metrics} metric(s), ${events} event stream(s): ok\n`);
+    const scripts = config.programs.filter((p) => p.script !== undefined).length;
+    const tools = config.programs.filter((p) => p.tool !== undefined).length;
+    const generated = scripts + tools > 0 ? ` (${scripts} script(s) and ${tools} tool(s) define their metrics when loaded)` : '';
+    io.stdout(`${config.file}: ${config.programs.length} program(s), ${metrics} metric(s), ${events} event stream(s)${generated}: ok\n`);
     return 0;
   }
-  const exporter = await Exporter.start(config, { warn: (message) => io.stderr(`warning: ${message}\n`) });
+  const warn = (message: string): void => io.stderr(`warning: ${message}\n`);
+  const exporter = await Exporter.start(config, { warn });
   if (options.check === 'attach') {
     const missed = exporter.sources.flatMap((s) => s.programs.filter((p) => !p.attachment.attached).map((p) => `${s.name}:${p.name}`));
     const total = exporter.sources.reduce((sum, s) => sum + s.programs.length, 0);
@@ -92,16 +97,33 @@ async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout(`${programs}: ${total - missed.length} of ${total} program(s) attached${missed.length ? `; not attached: ${missed.join(', ')}` : ''}\n`);
     return missed.length === 0 ? 0 : 1;
   }
-  const address = await exporter.listen(options.port, options.host).catch(async (error: unknown) => {
+  const server = new MetricsServer(exporter);
+  const address = await server.listen(options.port, options.host).catch(async (error: unknown) => {
     await exporter.close();
     throw error;
   });
   io.stderr(`tsbpf exporter: ${programs} on http://${address.address}:${address.port}/metrics\n`);
+  // SIGHUP reloads the configs: the new programs load beside the old ones, then scrapes move over; a bad config keeps the old.
+  let reloading = Promise.resolve();
+  const reload = (): void => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await Exporter.start(mergeExporterConfigs(options.files.map((file) => loadExporterConfig(file))), { warn });
+        await server.swap(next);
+        io.stderr(`tsbpf exporter: reloaded ${next.config.programs.map((p) => p.name).join(', ')}\n`);
+      } catch (error) {
+        io.stderr(`tsbpf exporter: reload failed, still serving the previous config: ${(error as Error).message}\n`);
+      }
+    });
+  };
+  process.on('SIGHUP', reload);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await exporter.close();
+  process.off('SIGHUP', reload);
+  await reloading;
+  await server.close();
   return 0;
 }
 
