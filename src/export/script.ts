@@ -14,26 +14,19 @@ import {
   type KernelCollection,
   type Link,
   RingBufferReader,
-  attachCpuClockSampling,
-  attachKprobe,
-  attachRawTracepoint,
-  attachTracepoint,
-  attachTracing,
-  attachUprobe,
   loadCollection,
   possibleCpus,
 } from '../kernel/index.ts';
 import {
   type CompiledProbe,
   type CompiledScript,
-  KernelSymbols,
   type LoadedScript,
   type MapEntries,
   type MapInfo,
   type Symbolizer,
   TraceError,
   TraceSession,
-  UserSymbols,
+  attachProbe,
   compileScript,
   formatMapJson,
 } from '../trace/index.ts';
@@ -69,59 +62,11 @@ function describeValue(value: MapValueKind): string {
   return value.kind === 'value' ? `${value.type.kind} values` : `${value.aggregation}()`;
 }
 
-/** The kernel symbolises stacks and addresses as `tsbpf trace` does; stack ids are read from the script's stack map. */
-function scriptSymbolizer(compiled: CompiledScript, collection: KernelCollection): Symbolizer {
-  const kernel = new KernelSymbols();
-  const user = new UserSymbols();
-  const stackMap = Object.entries(compiled.spec.maps).find(([, spec]) => spec.type === MapType.STACK_TRACE)?.[0];
-  return {
-    probeName: (id) => compiled.probeNames.get(id) ?? `probe ${id}`,
-    stack: (id, pid) => {
-      const map = stackMap === undefined ? undefined : collection.maps[stackMap];
-      const key = new Uint8Array(4);
-      new DataView(key.buffer).setUint32(0, id, true);
-      const value = map === undefined || id < 0 ? undefined : map.lookup(key);
-      if (value === undefined) return [];
-      const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-      const frames: string[] = [];
-      for (let at = 0; at + 8 <= value.length; at += 8) {
-        const address = view.getBigUint64(at, true);
-        if (address === 0n) break;
-        frames.push(pid === undefined ? kernel.symbolize(address) : user.symbolize(address, pid));
-      }
-      return frames;
-    },
-    kernelSymbol: (address, withOffset) => kernel.symbolize(address, withOffset),
-    userSymbol: (address, pid, withOffset) => user.symbolize(address, pid, withOffset),
-  };
-}
-
-function attachProbe(collection: KernelCollection, probe: CompiledProbe): Link | string {
-  const program = collection.programs[probe.program]!;
+/** What the exporter says of a probe that runs in user space instead of attaching. */
+function userSpaceProbe(probe: CompiledProbe): string {
   const t = probe.target;
-  switch (t.kind) {
-    case 'begin':
-      return 'BEGIN: run once when the exporter starts';
-    case 'interval':
-      return `${t.name}: run by the exporter`;
-    case 'tracepoint':
-      return probe.raw ? attachRawTracepoint(program, t.event!) : attachTracepoint(program, t.category!, t.event!, BigInt(probe.probeId));
-    case 'rawtracepoint':
-      return attachRawTracepoint(program, t.event!);
-    case 'uprobe':
-    case 'uretprobe':
-      return attachUprobe(program, { path: t.path!, ...(t.symbol !== undefined ? { symbol: t.symbol } : {}), ...(t.offset !== undefined ? { offset: t.offset } : {}), retprobe: t.kind === 'uretprobe' });
-    case 'kprobe':
-    case 'kretprobe':
-      return attachKprobe(program, { symbol: t.symbol!, retprobe: t.kind === 'kretprobe' });
-    case 'fentry':
-    case 'fexit':
-      return attachTracing(program);
-    case 'profile':
-      return attachCpuClockSampling(program, t.frequency ?? Math.max(1, Math.round(1e9 / t.periodNs!)));
-    default:
-      throw new ExportError(`${t.name}: ${t.kind} probes do not run in the exporter`);
-  }
+  if (t.kind === 'begin') return 'BEGIN: run once when the exporter starts';
+  return `${t.name}: run by the exporter`;
 }
 
 const sanitize = (text: string): string => text.replace(/[^a-zA-Z0-9_]/g, '_');
@@ -296,7 +241,6 @@ export class ScriptProgramSource extends MetricsOnlySource {
     output: (text: string) => void,
   ) {
     super();
-    this.symbols = scriptSymbolizer(compiled, collection);
     const ringbuf = Object.values(collection.maps).find((map) => map.type === MapType.RINGBUF);
     const reader = ringbuf === undefined ? undefined : new RingBufferReader(ringbuf);
     this.#reader = reader;
@@ -311,6 +255,8 @@ export class ScriptProgramSource extends MetricsOnlySource {
       cpus: this.#cpus,
     };
     this.session = new TraceSession(compiled, loaded, { write: output, format: 'text', signal: this.#stop.signal });
+    // The session's own symbolizer: stacks and addresses print as `tsbpf trace` prints them.
+    this.symbols = this.session.symbols;
   }
 
   /**
@@ -359,7 +305,7 @@ export class ScriptProgramSource extends MetricsOnlySource {
       }
       try {
         const link = attachProbe(this.collection, probe);
-        if (typeof link === 'string') state.attached.push(link);
+        if (link === undefined) state.attached.push(userSpaceProbe(probe));
         else {
           this.#links.push(link);
           state.attached.push(link.description);

@@ -3,7 +3,7 @@ export { TraceError, TraceRuntimeError, type SourceSpan } from './errors.ts';
 export { parse } from './parser.ts';
 export type { Script, Probe, Statement, Expr } from './ast.ts';
 export { compileScript, type CompileOptions, type CompiledScript, type CompiledProbe } from './compile.ts';
-export { runInKernel, type KernelRunOptions } from './kernel.ts';
+export { attachProbe, runInKernel, type KernelRunOptions } from './kernel.ts';
 export { runInVm, type VmRunOptions } from './vm.ts';
 export { TraceSession, type SessionOptions, type LoadedScript } from './session.ts';
 export { listProbes } from './list.ts';

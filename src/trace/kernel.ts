@@ -46,7 +46,8 @@ function attachFailure(probe: CompiledProbe, error: unknown): TraceRuntimeError 
   return new TraceRuntimeError(`${target.name}: cannot attach: ${reason}`, { cause: error });
 }
 
-function attach(collection: KernelCollection, probe: CompiledProbe, pid: number | undefined): Link | undefined {
+/** Attaches one probe where its target says; undefined for probes that run in user space (BEGIN, END, interval). */
+export function attachProbe(collection: KernelCollection, probe: CompiledProbe, pid?: number): Link | undefined {
   const program = collection.programs[probe.program]!;
   const t = probe.target;
   switch (t.kind) {
@@ -149,7 +150,7 @@ export async function runInKernel(compiled: CompiledScript, options: KernelRunOp
     session.begin();
     for (const probe of compiled.probes) {
       try {
-        const link = attach(collection, probe, options.pid);
+        const link = attachProbe(collection, probe, options.pid);
         if (link !== undefined) links.push(link);
       } catch (error) {
         if (error instanceof TsbpfError) throw attachFailure(probe, error);

@@ -85,6 +85,11 @@ export class TraceSession {
     };
   }
 
+  /** How this session names probes, stacks, addresses and timestamps (also used by the exporter's script sources). */
+  get symbols(): Symbolizer {
+    return this.#symbols;
+  }
+
   #stack(id: number, pid: number | undefined, symbolize: (address: bigint, pid: number | undefined) => string): string[] {
     const map = this.loaded.map(STACK_MAP);
     if (map === undefined || id < 0) return [];
