@@ -93,21 +93,23 @@ export const NOT_INIT_REG: Readonly<Reg> = Object.freeze({
   subprog: 0,
 });
 
+/** A scalar register holding `v` (every other field at its NOT_INIT value; one object shape for all registers). */
+export function scalarReg(v: Scalar): Reg {
+  return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0 };
+}
+
 export function unknownScalar(): Reg {
-  return { ...NOT_INIT_REG, type: RegType.SCALAR };
+  return scalarReg(SCALAR_UNKNOWN);
 }
 
 export function knownScalar(value: bigint): Reg {
-  return { ...NOT_INIT_REG, type: RegType.SCALAR, v: scalarConst(value) };
-}
-
-export function scalarReg(v: Scalar): Reg {
-  return { ...NOT_INIT_REG, type: RegType.SCALAR, v };
+  return scalarReg(scalarConst(value));
 }
 
 /** A pointer of `type` with offset 0 and a known-zero variable offset. */
-export function pointerReg(type: number, fields: Partial<Reg> = {}): Reg {
-  return { ...NOT_INIT_REG, type, v: ZERO, ...fields };
+export function pointerReg(type: number, fields?: Partial<Reg>): Reg {
+  const r: Reg = { type, off: 0, v: ZERO, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0 };
+  return fields === undefined ? r : Object.assign(r, fields);
 }
 
 export const ZERO: Scalar = scalarConst(0n);

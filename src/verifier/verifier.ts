@@ -329,18 +329,7 @@ export class Verifier {
       if (isLddw(i)) t++;
     }
     const own = this.stackDepth.map((d) => Math.ceil(d / 16) * 16);
-    // Recursion has no bottom: the walk stops at the frame limit, as the kernel's does.
-    const visit = (sp: number, total: number, frame: number): void => {
-      const depth = total + own[sp]!;
-      if (depth > MAX_BPF_STACK) {
-        throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`, 'EACCES');
-      }
-      for (const c of callees[sp]!) {
-        if (frame + 1 >= MAX_CALL_FRAMES) throw new Rejection(subprogs[c]!.start, `the call stack of ${frame + 1} frames is too deep !`, 'E2BIG');
-        visit(c, depth, frame + 1);
-      }
-    };
-    visit(0, 0, 0);
+    checkCallChainStack(subprogs, callees, own, 0, 0, 0);
   }
 
   // ---- the main loop --------------------------------------------------------
@@ -813,14 +802,11 @@ export class Verifier {
     const base = baseOf(reg.type);
     const t = reg.type;
     let loaded: Reg | undefined = write ? undefined : unknownScalar();
-    const leak = (where: string): void => {
-      if (store && store.regno >= 0 && this.isLeak(store.reg)) throw new Rejection(idx, `R${store.regno} leaks addr into ${where}`);
-    };
     if (t === RegType.PTR_TO_MAP_KEY) {
       if (write) throw new Rejection(idx, `write to change key R${regno} not allowed`);
       this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.keySize, false, 'key');
     } else if (t === RegType.PTR_TO_MAP_VALUE) {
-      leak('map');
+      this.checkStoreLeak(idx, store, 'map');
       this.checkMapAccessType(idx, reg, off, size, write);
       this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.valueSize, false, 'value');
       this.checkSpecialFields(idx, reg, off, size);
@@ -831,10 +817,10 @@ export class Verifier {
     } else if (base === RegType.PTR_TO_MEM) {
       if (mayBeNull(t)) throw new Rejection(idx, `R${regno} invalid mem access '${regTypeName(t)}'`);
       if (write && t & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
-      leak('mem');
+      this.checkStoreLeak(idx, store, 'mem');
       this.checkMemRegion(idx, regno, reg, off, size, reg.memSize, false, 'mem');
     } else if (t === RegType.PTR_TO_CTX) {
-      leak('ctx');
+      this.checkStoreLeak(idx, store, 'ctx');
       if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) {
         if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`);
         throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
@@ -855,10 +841,10 @@ export class Verifier {
       return this.stackAccess(idx, regno, reg, off, size, write, store, sx);
     } else if (isPacketPointer(t)) {
       if (write && !this.mayAccessPacket(true)) throw new Rejection(idx, 'cannot write into packet');
-      leak('packet');
+      this.checkStoreLeak(idx, store, 'packet');
       this.checkPacketAccess(idx, regno, reg, off, size, false);
     } else if (t === RegType.PTR_TO_FLOW_KEYS) {
-      leak('flow keys');
+      this.checkStoreLeak(idx, store, 'flow keys');
       this.needsRuntimeChecks = true;
       if (off < 0 || off + size > 56) throw new Rejection(idx, `invalid access to flow keys off=${off} size=${size}`);
     } else if (t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_SOCK_COMMON || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK) {
@@ -888,6 +874,10 @@ export class Verifier {
       loaded = scalarReg(sx ? scalarSignExtend(loaded.v, size as 1 | 2 | 4) : scalarTruncate(loaded.v, size as 1 | 2 | 4));
     }
     return loaded;
+  }
+
+  private checkStoreLeak(idx: number, store: { reg: Reg; regno: number } | undefined, where: string): void {
+    if (store && store.regno >= 0 && this.isLeak(store.reg)) throw new Rejection(idx, `R${store.regno} leaks addr into ${where}`);
   }
 
   private mayAccessPacket(write: boolean): boolean {
@@ -970,18 +960,10 @@ export class Verifier {
     if (smin < 0n && (smin === S64_MIN || BigInt(off) + smin !== BigInt.asIntN(32, BigInt(off) + smin) || smin + BigInt(off) < 0n)) {
       throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     }
-    const bad = (o: bigint): string | undefined => {
-      const sizeOk = size > 0 || (size === 0 && zeroOk);
-      if (o >= 0n && sizeOk && o + BigInt(size) <= BigInt(memSize)) return undefined;
-      const shown = Number(BigInt.asIntN(32, o));
-      if (what === 'key') return `invalid access to map key, key_size=${memSize} off=${shown} size=${size}`;
-      if (what === 'value') return `invalid access to map value, value_size=${memSize} off=${shown} size=${size}`;
-      return `invalid access to memory, mem_size=${memSize} off=${shown} size=${size}`;
-    };
-    const minProblem = bad(smin + BigInt(off));
+    const minProblem = memRegionProblem(smin + BigInt(off), size, zeroOk, memSize, what);
     if (minProblem) throw new Rejection(idx, `${minProblem}\nR${regno} min value is outside of the allowed memory range`);
     if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
-    const maxProblem = bad(v.umax + BigInt(off));
+    const maxProblem = memRegionProblem(v.umax + BigInt(off), size, zeroOk, memSize, what);
     if (maxProblem) throw new Rejection(idx, `${maxProblem}\nR${regno} max value is outside of the allowed memory range`);
   }
 
@@ -1306,17 +1288,14 @@ export class Verifier {
       this.cur.insnIdx = idx + 1;
       return;
     }
-    const other = cloneState(this.cur);
-    const otherRegs = other.frames[other.frames.length - 1]!.regs;
     const thisRegs = this.regs();
-    if (dst.type === RegType.SCALAR && src.type === RegType.SCALAR) {
+    const scalars = dst.type === RegType.SCALAR && src.type === RegType.SCALAR;
+    let taken: { a: Scalar; b: Scalar } | undefined;
+    let notTaken: { a: Scalar; b: Scalar } | undefined;
+    if (scalars) {
       const same = x && insn.src === insn.dst;
-      const sameSide = (t: boolean): { a: Scalar; b: Scalar } | undefined => {
-        const v = refineBranchSameRegister(dst.v, op, is32, t);
-        return v === undefined ? undefined : { a: v, b: v };
-      };
-      const taken = same ? sameSide(true) : refineBranch(dst.v, src.v, op, is32, true);
-      const notTaken = same ? sameSide(false) : refineBranch(dst.v, src.v, op, is32, false);
+      taken = same ? refineSameRegister(dst.v, op, is32, true) : refineBranch(dst.v, src.v, op, is32, true);
+      notTaken = same ? refineSameRegister(dst.v, op, is32, false) : refineBranch(dst.v, src.v, op, is32, false);
       // An impossible side is pruned: it cannot execute.
       if (taken === undefined && notTaken === undefined) throw new Rejection(idx, 'verifier internal error: both branches impossible', 'EFAULT');
       if (taken === undefined) {
@@ -1329,8 +1308,12 @@ export class Verifier {
         this.cur.insnIdx = target;
         return;
       }
-      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken);
-      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken);
+    }
+    const other = cloneState(this.cur);
+    const otherRegs = other.frames[other.frames.length - 1]!.regs;
+    if (scalars) {
+      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken!);
+      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!);
     }
     if (!is32 && x && isPointer(src) && isPointer(dst) && baseOf(src.type) !== RegType.PTR_TO_BTF_ID && baseOf(dst.type) !== RegType.PTR_TO_BTF_ID) {
       const eq = op === JmpOp.JEQ ? otherRegs : op === JmpOp.JNE ? thisRegs : undefined;
@@ -1970,6 +1953,34 @@ const ALIGNMENT_DESC: Readonly<Record<number, string>> = {
 };
 
 /** The kernel struct behind a map pointer, as check_ptr_to_map_access names it. */
+/** One step of check_max_stack_depth's walk; recursion has no bottom, so the walk stops at the frame limit, as the kernel's does. */
+/** A comparison of a register with itself refines one scalar, seen on both sides. */
+function refineSameRegister(v: Scalar, op: number, is32: boolean, taken: boolean): { a: Scalar; b: Scalar } | undefined {
+  const r = refineBranchSameRegister(v, op, is32, taken);
+  return r === undefined ? undefined : { a: r, b: r };
+}
+
+/** __check_mem_access: the message for an access at `o` of `size` bytes outside a `memSize`-byte region, or undefined when inside. */
+function memRegionProblem(o: bigint, size: number, zeroOk: boolean, memSize: number, what: 'key' | 'value' | 'mem'): string | undefined {
+  const sizeOk = size > 0 || (size === 0 && zeroOk);
+  if (o >= 0n && sizeOk && o + BigInt(size) <= BigInt(memSize)) return undefined;
+  const shown = Number(BigInt.asIntN(32, o));
+  if (what === 'key') return `invalid access to map key, key_size=${memSize} off=${shown} size=${size}`;
+  if (what === 'value') return `invalid access to map value, value_size=${memSize} off=${shown} size=${size}`;
+  return `invalid access to memory, mem_size=${memSize} off=${shown} size=${size}`;
+}
+
+function checkCallChainStack(subprogs: ProgramShape['subprogs'], callees: Set<number>[], own: number[], sp: number, total: number, frame: number): void {
+  const depth = total + own[sp]!;
+  if (depth > MAX_BPF_STACK) {
+    throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`, 'EACCES');
+  }
+  for (const c of callees[sp]!) {
+    if (frame + 1 >= MAX_CALL_FRAMES) throw new Rejection(subprogs[c]!.start, `the call stack of ${frame + 1} frames is too deep !`, 'E2BIG');
+    checkCallChainStack(subprogs, callees, own, c, depth, frame + 1);
+  }
+}
+
 function mapStructName(type: number): string {
   if (type === MapType.ARRAY || type === MapType.PERCPU_ARRAY || type === MapType.PROG_ARRAY || type === MapType.PERF_EVENT_ARRAY || type === MapType.CGROUP_ARRAY || type === MapType.ARRAY_OF_MAPS) return 'bpf_array';
   if (type === MapType.HASH || type === MapType.PERCPU_HASH || type === MapType.LRU_HASH || type === MapType.LRU_PERCPU_HASH || type === MapType.HASH_OF_MAPS) return 'bpf_htab';
