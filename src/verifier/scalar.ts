@@ -1015,6 +1015,7 @@ export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, t
 
 /** range_within && tnum_in: every value `cur` may hold, `old` may hold too (state pruning). */
 export function scalarWithin(old: Scalar, cur: Scalar): boolean {
+  if (old === cur) return true;
   return (
     old.umin <= cur.umin && old.umax >= cur.umax &&
     old.smin <= cur.smin && old.smax >= cur.smax &&

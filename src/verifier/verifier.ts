@@ -105,6 +105,7 @@ const MAX_CALL_FRAMES = 8;
 const CALLBACK_ITERATIONS_BEFORE_HAVOC = 8;
 /** Instructions of the current path remembered for explanations. */
 const PATH_KEPT = 256;
+const EMPTY_CHECKPOINTS: Checkpoint[] = [];
 const BPF_MAX_VAR_OFF = 1 << 29;
 const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
@@ -213,7 +214,8 @@ export class Verifier {
   private readonly progSpec: ProgramTypeSpec | undefined;
   private readonly log: VerifierLog;
   private readonly pending: PendingBranch[] = [];
-  private readonly explored = new Map<number, Checkpoint[]>();
+  /** Checkpoints stored per instruction (explored_states). */
+  private readonly explored: (Checkpoint[] | undefined)[];
   private cur!: VerifierState;
   private path: number[] = [];
   private idGen = 0;
@@ -226,7 +228,8 @@ export class Verifier {
   private prevJmpsProcessed = 0;
   private jmpsProcessed = 0;
   private readonly stackDepth: number[];
-  private readonly scratchedRegs = new Set<number>();
+  /** Registers and stack slots the current instruction touched (bit i: register i), printed after it in the log. */
+  private scratchedRegMask = 0;
   private readonly scratchedSlots = new Set<number>();
   private printFromState = false;
   /** Set when an access goes through a pointer whose target only run-time checks can confine. */
@@ -237,6 +240,7 @@ export class Verifier {
     this.log = new VerifierLog(input.logLevel, input.lineInfo);
     this.progSpec = programTypeSpec(input.programType);
     this.shape = analyzeShape(this.insns);
+    this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
   }
 
@@ -367,8 +371,8 @@ export class Verifier {
         this.log.sourceLine(idx);
         this.log.instruction(idx, `(${this.insns[idx]!.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(this.insns, idx, { style: 'kernel' })}`);
       }
-      this.scratchedRegs.clear();
-      this.scratchedSlots.clear();
+      this.scratchedRegMask = 0;
+      if (this.scratchedSlots.size > 0) this.scratchedSlots.clear();
       // Only the recent path is kept: explanations show its last source lines.
       if (this.path.length >= PATH_KEPT * 2) this.path = this.path.slice(-PATH_KEPT);
       this.path.push(idx);
@@ -378,8 +382,10 @@ export class Verifier {
         if (!this.finishPath()) return;
         continue;
       }
-      if (this.log.level > 0 && (this.scratchedRegs.size > 0 || this.scratchedSlots.size > 0)) {
-        this.log.stateAfter(idx, formatFrame(this.frame(), this.scratchedRegs, this.scratchedSlots));
+      if (this.log.level > 0 && (this.scratchedRegMask !== 0 || this.scratchedSlots.size > 0)) {
+        const regs = new Set<number>();
+        for (let r = 0; r <= 10; r++) if (this.scratchedRegMask & (1 << r)) regs.add(r);
+        this.log.stateAfter(idx, formatFrame(this.frame(), regs, this.scratchedSlots));
       }
     }
   }
@@ -423,7 +429,7 @@ export class Verifier {
 
   /** is_state_visited: prune when an explored state covers this one; store a checkpoint otherwise. */
   private isStateVisited(idx: number): boolean {
-    const list = this.explored.get(idx) ?? [];
+    const list = this.explored[idx] ?? EMPTY_CHECKPOINTS;
     const force = this.shape.forceCheckpoint[idx] === 1;
     const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const compared = list.length;
@@ -452,8 +458,8 @@ export class Verifier {
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     const checkpoint: Checkpoint = { state: cloneState(this.cur), branches: 1, parent: this.cur.parent, hits: 0, misses: 0 };
-    list.push(checkpoint);
-    this.explored.set(idx, list);
+    if (list === EMPTY_CHECKPOINTS) this.explored[idx] = [checkpoint];
+    else list.push(checkpoint);
     this.cur.parent = checkpoint;
     this.totalStates++;
     this.curStates++;
@@ -479,7 +485,7 @@ export class Verifier {
     if (old.frames.length !== cur.frames.length) return false;
     if (old.refs.length !== cur.refs.length) return false;
     if (old.activeLock !== cur.activeLock || old.mayGotoDepth !== cur.mayGotoDepth) return false;
-    const ids = new IdMap();
+    const ids = ID_MAP.reset();
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
       const fo = old.frames[f]!;
@@ -539,13 +545,13 @@ export class Verifier {
   private readReg(idx: number, regno: number): Reg {
     const r = this.regs()[regno]!;
     if (r.type === RegType.NOT_INIT) throw new Rejection(idx, `R${regno} !read_ok`);
-    this.scratchedRegs.add(regno);
+    this.scratchedRegMask |= 1 << regno;
     return r;
   }
 
   private writeReg(regno: number, r: Reg): void {
     this.regs()[regno] = r;
-    this.scratchedRegs.add(regno);
+    this.scratchedRegMask |= 1 << regno;
   }
 
   private checkDst(idx: number, regno: number): void {
@@ -1052,7 +1058,7 @@ export class Verifier {
       slot.spilled = undefined;
     }
     slot.types[slotIdx & 7] = type;
-    this.scratchedSlots.add(slotIdx >> 3);
+    if (this.log.level > 0) this.scratchedSlots.add(slotIdx >> 3);
   }
 
   /** check_stack_write_fixed_off. */
@@ -1065,7 +1071,7 @@ export class Verifier {
     }
     const value = store.reg;
     const slot = stackSlot(frame, spi, true)!;
-    this.scratchedSlots.add(spi);
+    if (this.log.level > 0) this.scratchedSlots.add(spi);
     const aligned = off % 8 === 0;
     if (aligned && value.type === RegType.SCALAR && (store.regno >= 0 || store.isImm)) {
       // save_register_state: the whole register is kept, even for a narrow spill; it stays linked
@@ -1109,7 +1115,7 @@ export class Verifier {
   /** check_stack_read_fixed_off. */
   private stackReadFixed(idx: number, frame: Frame, off: number, size: number, spi: number, sx: boolean): Reg {
     const slot = frame.stack[spi];
-    this.scratchedSlots.add(spi);
+    if (this.log.level > 0) this.scratchedSlots.add(spi);
     const slotIdx = -off - 1;
     if (isSpilled(slot)) {
       const spilled = slot!.spilled!;
@@ -2063,7 +2069,7 @@ function forEachReg(state: VerifierState, f: (r: Reg) => Reg): void {
       const slot = frame.stack[s];
       if (slot?.spilled && isSpilled(slot)) {
         const updated = f(slot.spilled);
-        if (updated !== slot.spilled) frame.stack[s] = { types: updated.type === RegType.NOT_INIT ? slot.types.map(() => Slot.MISC) : slot.types, spilled: updated.type === RegType.NOT_INIT ? undefined : updated };
+        if (updated !== slot.spilled) frame.stack[s] = { types: updated.type === RegType.NOT_INIT ? slot.types.map(() => Slot.MISC) : slot.types, spilled: updated.type === RegType.NOT_INIT ? undefined : updated, owner: 0 };
       }
     }
   }
@@ -2146,6 +2152,7 @@ function regsIdentical(a: Reg, b: Reg): boolean {
 }
 
 function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boolean {
+  if (a === b) return true;
   const ta = a?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
   const tb = b?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < 8; i++) if (ta[i] !== tb[i]) return false;
@@ -2153,23 +2160,31 @@ function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boo
   return !isSpilled(a) || regsIdentical(a!.spilled!, b!.spilled!);
 }
 
-/** check_ids: a consistent mapping between the ids of the old and the current state. */
+/** check_ids: a consistent mapping between the ids of the old and the current state (few per state: kept in two parallel lists). */
 class IdMap {
-  private readonly oldToCur = new Map<number, number>();
-  private readonly curToOld = new Map<number, number>();
+  private readonly oldIds: number[] = [];
+  private readonly curIds: number[] = [];
+  reset(): IdMap {
+    this.oldIds.length = 0;
+    this.curIds.length = 0;
+    return this;
+  }
   check(oldId: number, curId: number): boolean {
     if (!oldId && !curId) return true;
     if (!oldId || !curId) return false;
-    const mapped = this.oldToCur.get(oldId);
-    const back = this.curToOld.get(curId);
-    if (mapped === undefined && back === undefined) {
-      this.oldToCur.set(oldId, curId);
-      this.curToOld.set(curId, oldId);
+    const mapped = this.oldIds.indexOf(oldId);
+    const back = this.curIds.indexOf(curId);
+    if (mapped < 0 && back < 0) {
+      this.oldIds.push(oldId);
+      this.curIds.push(curId);
       return true;
     }
-    return mapped === curId && back === oldId;
+    return mapped >= 0 && mapped === back;
   }
 }
+
+/** One id map reused by every comparison (they do not nest). */
+const ID_MAP = new IdMap();
 
 /** regsafe: may `cur` stand in for `old`, which was proven safe from here? */
 function regsafe(old: Reg, cur: Reg, ids: IdMap): boolean {
@@ -2215,6 +2230,8 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
     const o = old.stack[spi];
     if (o === undefined) continue;
     const c = cur.stack[spi];
+    // A slot shared by both states holds the same bytes: only a spilled register's ids remain to check.
+    if (o === c && !isSpilled(o)) continue;
     for (let j = 0; j < 8; j++) {
       const ot = o.types[j]!;
       if (ot === Slot.INVALID) continue;
@@ -2243,8 +2260,9 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
   const out = cloneFrame(cur);
   if (havoc) {
     for (let r = 0; r <= 10; r++) if (out.regs[r]!.type === RegType.SCALAR) out.regs[r] = unknownScalar();
-    for (const slot of out.stack) {
-      if (slot === undefined) continue;
+    for (let spi = 0; spi < out.stack.length; spi++) {
+      if (out.stack[spi] === undefined) continue;
+      const slot = stackSlot(out, spi, true)!;
       if (isSpilled(slot) && slot.spilled?.type === RegType.SCALAR) slot.spilled = unknownScalar();
       for (let j = 0; j < 8; j++) if (slot.types[j] === Slot.ZERO) slot.types[j] = Slot.MISC;
     }
@@ -2253,8 +2271,8 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
   if (old === undefined) return out;
   for (let r = 0; r <= 10; r++) out.regs[r] = widenReg(old.regs[r], cur.regs[r]!);
   for (let spi = 0; spi < out.stack.length; spi++) {
-    const slot = out.stack[spi];
-    if (slot === undefined) continue;
+    if (out.stack[spi] === undefined) continue;
+    const slot = stackSlot(out, spi, true)!;
     const before = old.stack[spi];
     if (isSpilled(slot) && isSpilled(before)) slot.spilled = widenReg(before!.spilled, slot.spilled!);
     else if (isSpilled(slot) && slot.spilled?.type === RegType.SCALAR && !isSpilled(before)) {
