@@ -653,6 +653,8 @@ const SIZE_MASK: Record<number, bigint> = { 1: 0xffn, 2: 0xffffn, 4: U32_MASK_BI
 /** coerce_reg_to_size: the value truncated to `sizeBytes` (a zero-extending load or a narrowing). */
 export function scalarTruncate(s: Scalar, sizeBytes: 1 | 2 | 4 | 8): Scalar {
   if (sizeBytes === 8) return s;
+  // Narrow loads of unknown values are the common case: their result depends on the size only.
+  if (s === SCALAR_UNKNOWN) return (UNKNOWN_TRUNCATED[sizeBytes] ??= truncateUnknown(sizeBytes));
   const r = new Reg(s);
   truncate(r, sizeBytes);
   return r.freeze();
@@ -677,6 +679,14 @@ function truncate(r: Reg, sizeBytes: number): void {
 const SIGNED_LIMITS: Record<number, [number, number]> = { 1: [-0x80, 0x7f], 2: [-0x8000, 0x7fff], 4: [S32_MIN, S32_MAX] };
 
 /** coerce_reg_to_size_sx: the low `sizeBytes` sign-extended to 64 bits (ldsx, movsx into an r register). */
+const UNKNOWN_TRUNCATED: (Scalar | undefined)[] = [];
+
+function truncateUnknown(sizeBytes: 1 | 2 | 4): Scalar {
+  const r = new Reg(SCALAR_UNKNOWN);
+  truncate(r, sizeBytes);
+  return Object.freeze(r.freeze());
+}
+
 export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
   const bits = BigInt(sizeBytes * 8);
   if (s.var.mask === 0n) return scalarConst(BigInt.asIntN(Number(bits), s.var.value));
