@@ -2,9 +2,10 @@
 // tsc together with code using them (and wrong uses are type errors), then
 // run against the kernel and the VM.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { generateTypes, GenerateError } from '../../src/gen/index.ts';
 import { loadCollectionSpec } from '../../src/object/load.ts';
@@ -18,7 +19,9 @@ import { ROOT, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 checkNoKernelLeaks();
 const clang = { skip: skipWithoutClang() };
 const kernel = { skip: skipWithoutClang() || skipWithoutKernel() };
-const DIR = '/tmp/library-gen-test';
+// Per process: engineers and CI jobs running this file at once must not overwrite each other's bindings.
+const DIR = mkdtempSync(join(tmpdir(), 'library-gen-test-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
 const object = (): string => compileBpf(join(ROOT, 'test/backend/fixtures/events.c'));
 
 /** What the README's execsnoop does, typed end to end; the @ts-expect-error lines must be errors for tsc to pass. */
