@@ -28,9 +28,13 @@ import {
  * Returns the reason an instruction is malformed, or undefined when it is
  * well-formed. `next` is the following slot, needed for `lddw`.
  */
+/** The kernel's message for an opcode it does not know (built only when needed: validation runs on every instruction). */
+function unknownOpcode(i: Instruction): string {
+  return `unknown opcode ${hex2(i.opcode)}`;
+}
+
 export function instructionProblem(i: Instruction, next: Instruction | undefined): string | undefined {
   const cls = opClass(i.opcode);
-  const unknown = `unknown opcode ${hex2(i.opcode)}`;
   if (i.dst >= REG_COUNT) return `R${i.dst} is invalid`;
   if (i.src >= REG_COUNT && !usesSrcAsSelector(i)) return `R${i.src} is invalid`;
   switch (cls) {
@@ -44,23 +48,23 @@ export function instructionProblem(i: Instruction, next: Instruction | undefined
       return ldProblem(i, next);
     case InsnClass.LDX: {
       const mode = opMode(i.opcode);
-      if (mode === Mode.MEMSX && opSize(i.opcode) === Size.DW) return unknown;
-      if (mode !== Mode.MEM && mode !== Mode.MEMSX) return unknown;
+      if (mode === Mode.MEMSX && opSize(i.opcode) === Size.DW) return unknownOpcode(i);
+      if (mode !== Mode.MEM && mode !== Mode.MEMSX) return unknownOpcode(i);
       if (i.imm !== 0) return 'BPF_LDX uses reserved fields';
       return undefined;
     }
     case InsnClass.ST:
-      if (opMode(i.opcode) !== Mode.MEM) return unknown;
+      if (opMode(i.opcode) !== Mode.MEM) return unknownOpcode(i);
       if (i.src !== 0) return 'BPF_ST uses reserved fields';
       return undefined;
     case InsnClass.STX: {
       const mode = opMode(i.opcode);
       if (mode === Mode.MEM) return i.imm !== 0 ? 'BPF_STX uses reserved fields' : undefined;
       if (mode === Mode.ATOMIC) return atomicProblem(i);
-      return unknown;
+      return unknownOpcode(i);
     }
   }
-  return unknown;
+  return unknownOpcode(i);
 }
 
 /** Instructions whose `src` field selects a variant instead of naming a register. */

@@ -102,67 +102,83 @@ const SYNC_CALLBACK_HELPERS = new Set([181, 164, 180, 209]);
 const DISCOVERED = 1;
 const EXPLORED = 2;
 
+/**
+ * The successors of instruction `t` (at most two) into `out`, marking the
+ * prune points the kernel's visit_insn marks on the way; returns how many.
+ * Each is `to * 2 + 1` for a branch edge (its target is a prune point), `to * 2` otherwise.
+ */
+function cfgSuccessors(insns: readonly Instruction[], t: number, prunePoint: Uint8Array, forceCheckpoint: Uint8Array, out: Int32Array): number {
+  const i = insns[t]!;
+  const size = isLddw(i) ? 2 : 1;
+  if (isPseudoFunc(i)) {
+    out[0] = (t + size) * 2;
+    out[1] = (t + i.imm + 1) * 2 + 1;
+    return 2;
+  }
+  if (!isJmp(i)) {
+    out[0] = (t + size) * 2;
+    return 1;
+  }
+  const op = jmpOp(i.opcode);
+  if (op === JmpOp.EXIT) return 0;
+  if (op === JmpOp.CALL) {
+    prunePoint[t + 1] = 1;
+    if (i.src === CallSrc.HELPER && SYNC_CALLBACK_HELPERS.has(i.imm)) {
+      prunePoint[t] = 1;
+      forceCheckpoint[t] = 1;
+    }
+    out[0] = (t + 1) * 2;
+    if (i.src === CallSrc.LOCAL) {
+      prunePoint[t] = 1;
+      out[1] = (t + i.imm + 1) * 2 + 1;
+      return 2;
+    }
+    return 1;
+  }
+  if (op === JmpOp.JA) {
+    const to = jumpTarget(insns, t);
+    prunePoint[to] = 1;
+    out[0] = to * 2;
+    return 1;
+  }
+  prunePoint[t] = 1;
+  if (op === JmpOp.JCOND) forceCheckpoint[t] = 1;
+  out[0] = (t + 1) * 2;
+  out[1] = (t + i.offset + 1) * 2 + 1;
+  return 2;
+}
+
 /** check_cfg: depth-first over the CFG; records prune points and back-edges (loop heads). */
 function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCheckpoint: Uint8Array): void {
   const n = insns.length;
   const state = new Uint8Array(n);
   const stack: number[] = [];
   const edgesDone = new Uint8Array(n);
-  const successors = (t: number): Array<{ to: number; branch: boolean }> => {
-    const i = insns[t]!;
-    const size = isLddw(i) ? 2 : 1;
-    if (isPseudoFunc(i)) return [{ to: t + size, branch: false }, { to: t + i.imm + 1, branch: true }];
-    if (!isJmp(i)) return [{ to: t + size, branch: false }];
-    const op = jmpOp(i.opcode);
-    if (op === JmpOp.EXIT) return [];
-    if (op === JmpOp.CALL) {
-      prunePoint[t + 1] = 1;
-      if (i.src === CallSrc.HELPER && SYNC_CALLBACK_HELPERS.has(i.imm)) {
-        prunePoint[t] = 1;
-        forceCheckpoint[t] = 1;
-      }
-      if (i.src === CallSrc.LOCAL) {
-        prunePoint[t] = 1;
-        return [{ to: t + 1, branch: false }, { to: t + i.imm + 1, branch: true }];
-      }
-      return [{ to: t + 1, branch: false }];
-    }
-    if (op === JmpOp.JA) {
-      const to = jumpTarget(insns, t);
-      prunePoint[to] = 1;
-      return [{ to, branch: false }];
-    }
-    prunePoint[t] = 1;
-    if (op === JmpOp.JCOND) forceCheckpoint[t] = 1;
-    return [{ to: t + 1, branch: false }, { to: t + i.offset + 1, branch: true }];
-  };
-  const visitFrom = (root: number): void => {
-    if (state[root] !== 0) return;
-    state[root] = DISCOVERED;
-    stack.push(root);
-    while (stack.length > 0) {
-      const t = stack[stack.length - 1]!;
-      const succ = successors(t);
-      let pushed = false;
-      while (edgesDone[t]! < succ.length) {
-        const { to, branch } = succ[edgesDone[t]!]!;
-        edgesDone[t]!++;
-        if (to < 0 || to >= n) throw new Rejection(t, `jump out of range from insn ${t} to ${to}`);
-        if (branch) prunePoint[to] = 1;
-        if (state[to] === 0) {
-          state[to] = DISCOVERED;
-          stack.push(to);
-          pushed = true;
-          break;
-        }
-      }
-      if (!pushed) {
-        state[t] = EXPLORED;
-        stack.pop();
+  const succ = new Int32Array(2);
+  state[0] = DISCOVERED;
+  stack.push(0);
+  while (stack.length > 0) {
+    const t = stack[stack.length - 1]!;
+    const count = cfgSuccessors(insns, t, prunePoint, forceCheckpoint, succ);
+    let pushed = false;
+    while (edgesDone[t]! < count) {
+      const edge = succ[edgesDone[t]!]!;
+      edgesDone[t]!++;
+      const to = edge >> 1;
+      if (to < 0 || to >= n) throw new Rejection(t, `jump out of range from insn ${t} to ${to}`);
+      if (edge & 1) prunePoint[to] = 1;
+      if (state[to] === 0) {
+        state[to] = DISCOVERED;
+        stack.push(to);
+        pushed = true;
+        break;
       }
     }
-  };
-  visitFrom(0);
+    if (!pushed) {
+      state[t] = EXPLORED;
+      stack.pop();
+    }
+  }
   for (let t = 0; t < n; t++) {
     if (state[t] === 0) throw new Rejection(t, `unreachable insn ${t}`);
     const i = insns[t]!;
@@ -227,36 +243,43 @@ function useDef(insns: readonly Instruction[], t: number): { use: number; def: n
   }
 }
 
+/** `x` when it is an instruction index of an `n`-instruction program, else -1. */
+function insnOrNone(x: number, n: number): number {
+  return x >= 0 && x < n ? x : -1;
+}
+
 /** Backward dataflow to a fixed point within each function (calls are opaque: they use r1-r5). */
 function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subprogram[]): Uint16Array {
   const n = insns.length;
   const liveIn = new Uint16Array(n);
   const use = new Uint16Array(n);
   const def = new Uint16Array(n);
-  const succ: number[][] = [];
+  // At most two successors each; -1 when absent or outside the program.
+  const succA = new Int32Array(n).fill(-1);
+  const succB = new Int32Array(n).fill(-1);
   for (let t = 0; t < n; t++) {
     const ud = useDef(insns, t);
     use[t] = ud.use & 0x7ff;
     def[t] = ud.def & 0x7ff;
     const i = insns[t]!;
-    const s: number[] = [];
     if (isJmp(i)) {
       const op = jmpOp(i.opcode);
-      if (op === JmpOp.EXIT) {
-        // no successors
-      } else if (op === JmpOp.CALL) s.push(t + 1);
-      else if (op === JmpOp.JA) s.push(jumpTarget(insns, t));
-      else s.push(t + 1, t + i.offset + 1);
-    } else s.push(t + (isLddw(i) ? 2 : 1));
-    succ.push(s.filter((x) => x >= 0 && x < n));
+      if (op === JmpOp.CALL) succA[t] = insnOrNone(t + 1, n);
+      else if (op === JmpOp.JA) succA[t] = insnOrNone(jumpTarget(insns, t), n);
+      else if (op !== JmpOp.EXIT) {
+        succA[t] = insnOrNone(t + 1, n);
+        succB[t] = insnOrNone(t + i.offset + 1, n);
+      }
+    } else succA[t] = insnOrNone(t + (isLddw(i) ? 2 : 1), n);
   }
   for (const sp of subprogs) {
     let changed = true;
     while (changed) {
       changed = false;
       for (let t = sp.end - 1; t >= sp.start; t--) {
-        let out = 0;
-        for (const s of succ[t]!) out |= liveIn[s]!;
+        const a = succA[t]!;
+        const b = succB[t]!;
+        const out = (a >= 0 ? liveIn[a]! : 0) | (b >= 0 ? liveIn[b]! : 0);
         const value = use[t]! | (out & ~def[t]!);
         if (value !== liveIn[t]) {
           liveIn[t] = value;

@@ -11,6 +11,7 @@
  * steps to it and freezes the result.
  */
 import { AluOp as ALU_OPS, JmpOp as JMP_OPS } from '../isa/index.ts';
+import { syncBounds, updateBounds as updateBoundsOnHalves } from './bounds-sync.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
@@ -20,7 +21,6 @@ import {
   tnumAnd,
   tnumArshift,
   tnumBswap,
-  tnumClearSubreg,
   tnumConst,
   tnumConstSubreg,
   tnumContains,
@@ -35,7 +35,6 @@ import {
   tnumRange,
   tnumRshift,
   tnumSub,
-  tnumStep,
   tnumSubreg,
   tnumToString,
   tnumWithSubreg,
@@ -75,19 +74,6 @@ const lowU32 = (v: bigint): number => Number(v & U32_MASK_BIG);
 const lowS32 = (v: bigint): number => Number(v & U32_MASK_BIG) | 0;
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
-
-/** All bits but the low word, as an infinite two's complement mask: works on signed and unsigned bounds alike. */
-const CLEAR_LOW_WORD = -0x1_0000_0000n;
-
-/** max(v, (v & ~0xffffffff) | low), for a signed or unsigned 64-bit bound v. */
-function withLowWordAtLeast(v: bigint, low: number): bigint {
-  return low > lowU32(v) ? (v & CLEAR_LOW_WORD) | BigInt(low) : v;
-}
-
-/** min(v, (v & ~0xffffffff) | low), for a signed or unsigned 64-bit bound v. */
-function withLowWordAtMost(v: bigint, low: number): bigint {
-  return low < lowU32(v) ? (v & CLEAR_LOW_WORD) | BigInt(low) : v;
-}
 
 /** The mutable working copy of a scalar the kernel's steps operate on. */
 class Reg {
@@ -167,165 +153,14 @@ class Reg {
     this.u32max = Math.min(this.u32max, (v | m) >>> 0);
   }
 
-  updateBounds64(): void {
-    const { value, mask } = this.var;
-    this.smin = maxBig(this.smin, toS64(value | (mask & (1n << 63n))));
-    this.smax = minBig(this.smax, toS64(value | (mask & S64_MAX)));
-    this.umin = maxBig(this.umin, value);
-    this.umax = minBig(this.umax, value | mask);
-    // The u64 range and the tnum may share a single value: then that is the value.
-    if (mask === U64_MASK) {
-      // Every value is a member: the range alone decides (tnum_step gives umin + 1, or the maximum).
-      const next = this.umin < U64_MASK ? this.umin + 1n : U64_MASK;
-      if (next > this.umax) this.markKnown(this.umin);
-      return;
-    }
-    const next = tnumStep(this.var, this.umin);
-    const uminInTnum = (this.umin & ~mask) === value;
-    const tmax = value | mask;
-    if (uminInTnum && next > this.umax) this.markKnown(this.umin);
-    else if (!uminInTnum && next === tmax) this.markKnown(tmax);
-    else if (!uminInTnum && next <= this.umax && tnumStep(this.var, next) > this.umax) this.markKnown(next);
-  }
-
+  /** __update_reg_bounds (on numbers, bounds-sync.ts). */
   updateBounds(): void {
-    this.updateBounds32();
-    this.updateBounds64();
+    updateBoundsOnHalves(this);
   }
 
-  /** __reg32_deduce_bounds: 32-bit bounds from the 64-bit ones and signed from unsigned. */
-  deduce32(): void {
-    // Each 64-bit bound split once into its upper word (signed for smin/smax, as `>> 32` does) and low word.
-    const uminHi = Number(this.umin >> 32n);
-    const umaxHi = Number(this.umax >> 32n);
-    const sminHi = Number(this.smin >> 32n);
-    const smaxHi = Number(this.smax >> 32n);
-    const uminLo = lowU32(this.umin);
-    const umaxLo = lowU32(this.umax);
-    const sminLo = lowU32(this.smin);
-    const smaxLo = lowU32(this.smax);
-    if (uminHi === umaxHi) {
-      this.u32min = Math.max(this.u32min, uminLo);
-      this.u32max = Math.min(this.u32max, umaxLo);
-      if ((uminLo | 0) <= (umaxLo | 0)) {
-        this.s32min = Math.max(this.s32min, uminLo | 0);
-        this.s32max = Math.min(this.s32max, umaxLo | 0);
-      }
-    }
-    if (sminHi === smaxHi) {
-      if (sminLo <= smaxLo) {
-        this.u32min = Math.max(this.u32min, sminLo);
-        this.u32max = Math.min(this.u32max, smaxLo);
-      }
-      if ((sminLo | 0) <= (smaxLo | 0)) {
-        this.s32min = Math.max(this.s32min, sminLo | 0);
-        this.s32max = Math.min(this.s32max, smaxLo | 0);
-      }
-    }
-    // Upper words differing by one while the low words go from negative to non-negative: still one s32 range.
-    if (((uminHi + 1) >>> 0) === umaxHi >>> 0 && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
-      this.s32min = Math.max(this.s32min, uminLo | 0);
-      this.s32max = Math.min(this.s32max, umaxLo | 0);
-    }
-    if (((sminHi + 1) >>> 0) === smaxHi >>> 0 && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
-      this.s32min = Math.max(this.s32min, sminLo | 0);
-      this.s32max = Math.min(this.s32max, smaxLo | 0);
-    }
-    if ((this.u32min | 0) <= (this.u32max | 0)) {
-      this.s32min = Math.max(this.s32min, this.u32min | 0);
-      this.s32max = Math.min(this.s32max, this.u32max | 0);
-    }
-    if (this.s32min >>> 0 <= this.s32max >>> 0) {
-      this.u32min = Math.max(this.s32min >>> 0, this.u32min);
-      this.u32max = Math.min(this.s32max >>> 0, this.u32max);
-    } else if (this.u32max < this.s32min >>> 0) {
-      // The u32 range meets only the non-negative part of the s32 range.
-      this.s32min = this.u32min | 0;
-      this.u32max = Math.min(this.u32max, this.s32max >>> 0);
-    } else if (this.s32max >>> 0 < this.u32min) {
-      // The u32 range meets only the negative part of the s32 range.
-      this.s32max = this.u32max | 0;
-      this.u32min = Math.max(this.u32min, this.s32min >>> 0);
-    }
-  }
-
-  /** __reg64_deduce_bounds: signed from unsigned 64-bit bounds and back. */
-  deduce64(): void {
-    if (toS64(this.umin) <= toS64(this.umax)) {
-      this.smin = maxBig(this.smin, toS64(this.umin));
-      this.smax = minBig(this.smax, toS64(this.umax));
-    }
-    if (toU64(this.smin) <= toU64(this.smax)) {
-      this.umin = maxBig(toU64(this.smin), this.umin);
-      this.umax = minBig(toU64(this.smax), this.umax);
-    } else if (this.umax < toU64(this.smin)) {
-      this.smin = toS64(this.umin);
-      this.umax = minBig(this.umax, toU64(this.smax));
-    } else if (toU64(this.smax) < this.umin) {
-      this.smax = toS64(this.umax);
-      this.umin = maxBig(this.umin, toU64(this.smin));
-    }
-  }
-
-  /** __reg_deduce_mixed_bounds: 64-bit bounds tightened with the 32-bit ones. */
-  deduceMixed(): void {
-    // Replacing a bound's low word keeps its upper word, so the new bound is tighter exactly when its low word is.
-    this.umin = withLowWordAtLeast(this.umin, this.u32min);
-    this.umax = withLowWordAtMost(this.umax, this.u32max);
-    this.smin = withLowWordAtLeast(this.smin, this.u32min);
-    this.smax = withLowWordAtMost(this.smax, this.u32max);
-    if (this.s32min >>> 0 <= this.s32max >>> 0) {
-      const lo = this.s32min >>> 0;
-      const hi = this.s32max >>> 0;
-      this.umin = withLowWordAtLeast(this.umin, lo);
-      this.umax = withLowWordAtMost(this.umax, hi);
-      this.smin = withLowWordAtLeast(this.smin, lo);
-      this.smax = withLowWordAtMost(this.smax, hi);
-    }
-    // After a sign-extending load: a non-negative low word within [S32_MIN, S32_MAX] means the upper word is zero.
-    if (this.s32min >= 0 && this.smin >= BigInt(S32_MIN) && this.smax <= BigInt(S32_MAX)) {
-      this.smin = this.umin = BigInt(this.s32min);
-      this.smax = this.umax = BigInt(this.s32max);
-      this.var = tnumIntersect(this.var, tnumRange(this.smin, this.smax));
-    }
-  }
-
-  deduceBounds(): void {
-    this.deduce32();
-    this.deduce64();
-    this.deduceMixed();
-  }
-
-  /** One round of deduceBounds; whether it changed anything. */
-  deduceChanges(): boolean {
-    const { smin, smax, umin, umax, s32min, s32max, u32min, u32max } = this;
-    const before = this.var;
-    this.deduceBounds();
-    return (
-      smin !== this.smin || smax !== this.smax || umin !== this.umin || umax !== this.umax ||
-      s32min !== this.s32min || s32max !== this.s32max || u32min !== this.u32min || u32max !== this.u32max || before !== this.var
-    );
-  }
-
-  /** __reg_bound_offset: known bits from the unsigned ranges. */
-  boundOffset(): void {
-    // Full ranges teach nothing; skipping them saves the allocations of the common unbounded case.
-    const var64 = this.umin === 0n && this.umax === U64_MASK ? this.var : tnumIntersect(this.var, tnumRange(this.umin, this.umax));
-    if (this.u32min === 0 && this.u32max === U32_MAX) {
-      this.var = var64;
-      return;
-    }
-    const var32 = tnumIntersect(tnumSubreg(var64), tnumRange(BigInt(this.u32min), BigInt(this.u32max)));
-    this.var = tnumOr(tnumClearSubreg(var64), var32);
-  }
-
-  /** reg_bounds_sync */
+  /** reg_bounds_sync (on numbers, bounds-sync.ts). */
   sync(): void {
-    this.updateBounds();
-    // The kernel deduces three times; once a round changes nothing, the next ones cannot either.
-    for (let round = 0; round < 3 && this.deduceChanges(); round++);
-    this.boundOffset();
-    this.updateBounds();
+    syncBounds(this);
   }
 
   /** zext_32_to_64 (with __reg_assign_32_into_64) */
@@ -818,6 +653,8 @@ const SIZE_MASK: Record<number, bigint> = { 1: 0xffn, 2: 0xffffn, 4: U32_MASK_BI
 /** coerce_reg_to_size: the value truncated to `sizeBytes` (a zero-extending load or a narrowing). */
 export function scalarTruncate(s: Scalar, sizeBytes: 1 | 2 | 4 | 8): Scalar {
   if (sizeBytes === 8) return s;
+  // Narrow loads of unknown values are the common case: their result depends on the size only.
+  if (s === SCALAR_UNKNOWN) return (UNKNOWN_TRUNCATED[sizeBytes] ??= truncateUnknown(sizeBytes));
   const r = new Reg(s);
   truncate(r, sizeBytes);
   return r.freeze();
@@ -842,6 +679,14 @@ function truncate(r: Reg, sizeBytes: number): void {
 const SIGNED_LIMITS: Record<number, [number, number]> = { 1: [-0x80, 0x7f], 2: [-0x8000, 0x7fff], 4: [S32_MIN, S32_MAX] };
 
 /** coerce_reg_to_size_sx: the low `sizeBytes` sign-extended to 64 bits (ldsx, movsx into an r register). */
+const UNKNOWN_TRUNCATED: (Scalar | undefined)[] = [];
+
+function truncateUnknown(sizeBytes: 1 | 2 | 4): Scalar {
+  const r = new Reg(SCALAR_UNKNOWN);
+  truncate(r, sizeBytes);
+  return Object.freeze(r.freeze());
+}
+
 export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
   const bits = BigInt(sizeBytes * 8);
   if (s.var.mask === 0n) return scalarConst(BigInt.asIntN(Number(bits), s.var.value));
@@ -1180,6 +1025,7 @@ export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, t
 
 /** range_within && tnum_in: every value `cur` may hold, `old` may hold too (state pruning). */
 export function scalarWithin(old: Scalar, cur: Scalar): boolean {
+  if (old === cur) return true;
   return (
     old.umin <= cur.umin && old.umax >= cur.umax &&
     old.smin <= cur.smin && old.smax >= cur.smax &&

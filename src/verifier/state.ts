@@ -93,21 +93,23 @@ export const NOT_INIT_REG: Readonly<Reg> = Object.freeze({
   subprog: 0,
 });
 
+/** A scalar register holding `v` (every other field at its NOT_INIT value; one object shape for all registers). */
+export function scalarReg(v: Scalar): Reg {
+  return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0 };
+}
+
 export function unknownScalar(): Reg {
-  return { ...NOT_INIT_REG, type: RegType.SCALAR };
+  return scalarReg(SCALAR_UNKNOWN);
 }
 
 export function knownScalar(value: bigint): Reg {
-  return { ...NOT_INIT_REG, type: RegType.SCALAR, v: scalarConst(value) };
-}
-
-export function scalarReg(v: Scalar): Reg {
-  return { ...NOT_INIT_REG, type: RegType.SCALAR, v };
+  return scalarReg(scalarConst(value));
 }
 
 /** A pointer of `type` with offset 0 and a known-zero variable offset. */
-export function pointerReg(type: number, fields: Partial<Reg> = {}): Reg {
-  return { ...NOT_INIT_REG, type, v: ZERO, ...fields };
+export function pointerReg(type: number, fields?: Partial<Reg>): Reg {
+  const r: Reg = { type, off: 0, v: ZERO, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0 };
+  return fields === undefined ? r : Object.assign(r, fields);
 }
 
 export const ZERO: Scalar = scalarConst(0n);
@@ -123,6 +125,12 @@ export const SLOT_CHAR = '?rm0di';
 export interface StackSlot {
   types: number[];
   spilled: Reg | undefined;
+  /**
+   * The frame (Frame.owner) that may change this slot in place. Copies of a
+   * frame share its slots, so a frame writing a slot it does not own copies
+   * it first (stackSlot with `write`); 0 for a slot no frame owns.
+   */
+  owner: number;
 }
 
 export const MAX_BPF_STACK = 512;
@@ -137,6 +145,8 @@ export interface Frame {
   subprog: number;
   /** A callback frame (bpf_loop...): its return value is range-checked and it returns into the helper call. */
   callback: CallbackInfo | undefined;
+  /** This copy's identity for the slots it owns (StackSlot.owner). */
+  owner: number;
 }
 
 export interface CallbackInfo {
@@ -180,19 +190,19 @@ export interface Checkpoint {
   misses: number;
 }
 
+let lastOwner = 0;
+
 export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
   const regs: Reg[] = [];
   for (let i = 0; i <= 10; i++) regs.push(NOT_INIT_REG);
   regs[10] = pointerReg(RegType.PTR_TO_STACK, { frameno });
-  return { regs, stack: [], frameno, callsite, subprog, callback: undefined };
+  return { regs, stack: [], frameno, callsite, subprog, callback: undefined, owner: ++lastOwner };
 }
 
-function cloneSlot(s: StackSlot | undefined): StackSlot | undefined {
-  return s === undefined ? undefined : { types: s.types.slice(), spilled: s.spilled };
-}
-
+/** A copy of `f` sharing its stack slots: from now on neither `f` nor the copy owns them, and each copies a slot before changing it. */
 export function cloneFrame(f: Frame): Frame {
-  return { ...f, regs: f.regs.slice(), stack: f.stack.map(cloneSlot) };
+  f.owner = ++lastOwner;
+  return { regs: f.regs.slice(), stack: f.stack.slice(), frameno: f.frameno, callsite: f.callsite, subprog: f.subprog, callback: f.callback, owner: ++lastOwner };
 }
 
 export function cloneState(s: VerifierState): VerifierState {
@@ -208,12 +218,16 @@ export function allocatedStack(f: Frame): number {
   return f.stack.length * 8;
 }
 
-/** The slot holding byte `off` (negative, fp-relative), created when `create`. */
-export function stackSlot(f: Frame, spi: number, create: boolean): StackSlot | undefined {
+/** The slot at `spi`; with `write`, created when absent and owned by `f`, so that the caller may change it. */
+export function stackSlot(f: Frame, spi: number, write: boolean): StackSlot | undefined {
   let slot = f.stack[spi];
-  if (slot === undefined && create) {
+  if (!write) return slot;
+  if (slot === undefined) {
     while (f.stack.length <= spi) f.stack.push(undefined);
-    slot = { types: [0, 0, 0, 0, 0, 0, 0, 0], spilled: undefined };
+    slot = { types: [0, 0, 0, 0, 0, 0, 0, 0], spilled: undefined, owner: f.owner };
+    f.stack[spi] = slot;
+  } else if (slot.owner !== f.owner) {
+    slot = { types: slot.types.slice(), spilled: slot.spilled, owner: f.owner };
     f.stack[spi] = slot;
   }
   return slot;

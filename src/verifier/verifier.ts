@@ -105,6 +105,7 @@ const MAX_CALL_FRAMES = 8;
 const CALLBACK_ITERATIONS_BEFORE_HAVOC = 8;
 /** Instructions of the current path remembered for explanations. */
 const PATH_KEPT = 256;
+const EMPTY_CHECKPOINTS: Checkpoint[] = [];
 const BPF_MAX_VAR_OFF = 1 << 29;
 const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
@@ -215,7 +216,8 @@ export class Verifier {
   private readonly progSpec: ProgramTypeSpec | undefined;
   private readonly log: VerifierLog;
   private readonly pending: PendingBranch[] = [];
-  private readonly explored = new Map<number, Checkpoint[]>();
+  /** Checkpoints stored per instruction (explored_states). */
+  private readonly explored: (Checkpoint[] | undefined)[];
   private cur!: VerifierState;
   private path: number[] = [];
   private idGen = 0;
@@ -228,7 +230,8 @@ export class Verifier {
   private prevJmpsProcessed = 0;
   private jmpsProcessed = 0;
   private readonly stackDepth: number[];
-  private readonly scratchedRegs = new Set<number>();
+  /** Registers and stack slots the current instruction touched (bit i: register i), printed after it in the log. */
+  private scratchedRegMask = 0;
   private readonly scratchedSlots = new Set<number>();
   private printFromState = false;
   /** Set when an access goes through a pointer whose target only run-time checks can confine. */
@@ -239,6 +242,7 @@ export class Verifier {
     this.log = new VerifierLog(input.logLevel, input.lineInfo);
     this.progSpec = programTypeSpec(input.programType);
     this.shape = analyzeShape(this.insns);
+    this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
   }
 
@@ -331,18 +335,7 @@ export class Verifier {
       if (isLddw(i)) t++;
     }
     const own = this.stackDepth.map((d) => Math.ceil(d / 16) * 16);
-    // Recursion has no bottom: the walk stops at the frame limit, as the kernel's does.
-    const visit = (sp: number, total: number, frame: number): void => {
-      const depth = total + own[sp]!;
-      if (depth > MAX_BPF_STACK) {
-        throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`, 'EACCES');
-      }
-      for (const c of callees[sp]!) {
-        if (frame + 1 >= MAX_CALL_FRAMES) throw new Rejection(subprogs[c]!.start, `the call stack of ${frame + 1} frames is too deep !`, 'E2BIG');
-        visit(c, depth, frame + 1);
-      }
-    };
-    visit(0, 0, 0);
+    checkCallChainStack(subprogs, callees, own, 0, 0, 0);
   }
 
   // ---- the main loop --------------------------------------------------------
@@ -381,8 +374,8 @@ export class Verifier {
         this.log.sourceLine(idx);
         this.log.instruction(idx, `(${this.insns[idx]!.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(this.insns, idx, { style: 'kernel' })}`);
       }
-      this.scratchedRegs.clear();
-      this.scratchedSlots.clear();
+      this.scratchedRegMask = 0;
+      if (this.scratchedSlots.size > 0) this.scratchedSlots.clear();
       // Only the recent path is kept: explanations show its last source lines.
       if (this.path.length >= PATH_KEPT * 2) this.path = this.path.slice(-PATH_KEPT);
       this.path.push(idx);
@@ -392,8 +385,10 @@ export class Verifier {
         if (!this.finishPath()) return;
         continue;
       }
-      if (this.log.level > 0 && (this.scratchedRegs.size > 0 || this.scratchedSlots.size > 0)) {
-        this.log.stateAfter(idx, formatFrame(this.frame(), this.scratchedRegs, this.scratchedSlots));
+      if (this.log.level > 0 && (this.scratchedRegMask !== 0 || this.scratchedSlots.size > 0)) {
+        const regs = new Set<number>();
+        for (let r = 0; r <= 10; r++) if (this.scratchedRegMask & (1 << r)) regs.add(r);
+        this.log.stateAfter(idx, formatFrame(this.frame(), regs, this.scratchedSlots));
       }
     }
   }
@@ -437,7 +432,7 @@ export class Verifier {
 
   /** is_state_visited: prune when an explored state covers this one; store a checkpoint otherwise. */
   private isStateVisited(idx: number): boolean {
-    const list = this.explored.get(idx) ?? [];
+    const list = this.explored[idx] ?? EMPTY_CHECKPOINTS;
     const force = this.shape.forceCheckpoint[idx] === 1;
     const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const compared = list.length;
@@ -466,8 +461,8 @@ export class Verifier {
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     const checkpoint: Checkpoint = { state: cloneState(this.cur), branches: 1, parent: this.cur.parent, hits: 0, misses: 0 };
-    list.push(checkpoint);
-    this.explored.set(idx, list);
+    if (list === EMPTY_CHECKPOINTS) this.explored[idx] = [checkpoint];
+    else list.push(checkpoint);
     this.cur.parent = checkpoint;
     this.totalStates++;
     this.curStates++;
@@ -493,7 +488,7 @@ export class Verifier {
     if (old.frames.length !== cur.frames.length) return false;
     if (old.refs.length !== cur.refs.length) return false;
     if (old.activeLock !== cur.activeLock || old.mayGotoDepth !== cur.mayGotoDepth) return false;
-    const ids = new IdMap();
+    const ids = ID_MAP.reset();
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
       const fo = old.frames[f]!;
@@ -553,13 +548,13 @@ export class Verifier {
   private readReg(idx: number, regno: number): Reg {
     const r = this.regs()[regno]!;
     if (r.type === RegType.NOT_INIT) throw new Rejection(idx, `R${regno} !read_ok`);
-    this.scratchedRegs.add(regno);
+    this.scratchedRegMask |= 1 << regno;
     return r;
   }
 
   private writeReg(regno: number, r: Reg): void {
     this.regs()[regno] = r;
-    this.scratchedRegs.add(regno);
+    this.scratchedRegMask |= 1 << regno;
   }
 
   private checkDst(idx: number, regno: number): void {
@@ -816,14 +811,11 @@ export class Verifier {
     const base = baseOf(reg.type);
     const t = reg.type;
     let loaded: Reg | undefined = write ? undefined : unknownScalar();
-    const leak = (where: string): void => {
-      if (store && store.regno >= 0 && this.isLeak(store.reg)) throw new Rejection(idx, `R${store.regno} leaks addr into ${where}`);
-    };
     if (t === RegType.PTR_TO_MAP_KEY) {
       if (write) throw new Rejection(idx, `write to change key R${regno} not allowed`);
       this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.keySize, false, 'key');
     } else if (t === RegType.PTR_TO_MAP_VALUE) {
-      leak('map');
+      this.checkStoreLeak(idx, store, 'map');
       this.checkMapAccessType(idx, reg, off, size, write);
       this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.valueSize, false, 'value');
       this.checkSpecialFields(idx, reg, off, size);
@@ -834,10 +826,10 @@ export class Verifier {
     } else if (base === RegType.PTR_TO_MEM) {
       if (mayBeNull(t)) throw new Rejection(idx, `R${regno} invalid mem access '${regTypeName(t)}'`);
       if (write && t & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
-      leak('mem');
+      this.checkStoreLeak(idx, store, 'mem');
       this.checkMemRegion(idx, regno, reg, off, size, reg.memSize, false, 'mem');
     } else if (t === RegType.PTR_TO_CTX) {
-      leak('ctx');
+      this.checkStoreLeak(idx, store, 'ctx');
       if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) {
         if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`);
         throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
@@ -858,10 +850,10 @@ export class Verifier {
       return this.stackAccess(idx, regno, reg, off, size, write, store, sx);
     } else if (isPacketPointer(t)) {
       if (write && !this.mayAccessPacket(true)) throw new Rejection(idx, 'cannot write into packet');
-      leak('packet');
+      this.checkStoreLeak(idx, store, 'packet');
       this.checkPacketAccess(idx, regno, reg, off, size, false);
     } else if (t === RegType.PTR_TO_FLOW_KEYS) {
-      leak('flow keys');
+      this.checkStoreLeak(idx, store, 'flow keys');
       this.needsRuntimeChecks = true;
       if (off < 0 || off + size > 56) throw new Rejection(idx, `invalid access to flow keys off=${off} size=${size}`);
     } else if (t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_SOCK_COMMON || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK) {
@@ -891,6 +883,10 @@ export class Verifier {
       loaded = scalarReg(sx ? scalarSignExtend(loaded.v, size as 1 | 2 | 4) : scalarTruncate(loaded.v, size as 1 | 2 | 4));
     }
     return loaded;
+  }
+
+  private checkStoreLeak(idx: number, store: { reg: Reg; regno: number } | undefined, where: string): void {
+    if (store && store.regno >= 0 && this.isLeak(store.reg)) throw new Rejection(idx, `R${store.regno} leaks addr into ${where}`);
   }
 
   private mayAccessPacket(write: boolean): boolean {
@@ -973,18 +969,10 @@ export class Verifier {
     if (smin < 0n && (smin === S64_MIN || BigInt(off) + smin !== BigInt.asIntN(32, BigInt(off) + smin) || smin + BigInt(off) < 0n)) {
       throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     }
-    const bad = (o: bigint): string | undefined => {
-      const sizeOk = size > 0 || (size === 0 && zeroOk);
-      if (o >= 0n && sizeOk && o + BigInt(size) <= BigInt(memSize)) return undefined;
-      const shown = Number(BigInt.asIntN(32, o));
-      if (what === 'key') return `invalid access to map key, key_size=${memSize} off=${shown} size=${size}`;
-      if (what === 'value') return `invalid access to map value, value_size=${memSize} off=${shown} size=${size}`;
-      return `invalid access to memory, mem_size=${memSize} off=${shown} size=${size}`;
-    };
-    const minProblem = bad(smin + BigInt(off));
+    const minProblem = memRegionProblem(smin + BigInt(off), size, zeroOk, memSize, what);
     if (minProblem) throw new Rejection(idx, `${minProblem}\nR${regno} min value is outside of the allowed memory range`);
     if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
-    const maxProblem = bad(v.umax + BigInt(off));
+    const maxProblem = memRegionProblem(v.umax + BigInt(off), size, zeroOk, memSize, what);
     if (maxProblem) throw new Rejection(idx, `${maxProblem}\nR${regno} max value is outside of the allowed memory range`);
   }
 
@@ -1073,7 +1061,7 @@ export class Verifier {
       slot.spilled = undefined;
     }
     slot.types[slotIdx & 7] = type;
-    this.scratchedSlots.add(slotIdx >> 3);
+    if (this.log.level > 0) this.scratchedSlots.add(slotIdx >> 3);
   }
 
   /** check_stack_write_fixed_off. */
@@ -1086,7 +1074,7 @@ export class Verifier {
     }
     const value = store.reg;
     const slot = stackSlot(frame, spi, true)!;
-    this.scratchedSlots.add(spi);
+    if (this.log.level > 0) this.scratchedSlots.add(spi);
     const aligned = off % 8 === 0;
     if (aligned && value.type === RegType.SCALAR && (store.regno >= 0 || store.isImm)) {
       // save_register_state: the whole register is kept, even for a narrow spill; it stays linked
@@ -1130,7 +1118,7 @@ export class Verifier {
   /** check_stack_read_fixed_off. */
   private stackReadFixed(idx: number, frame: Frame, off: number, size: number, spi: number, sx: boolean): Reg {
     const slot = frame.stack[spi];
-    this.scratchedSlots.add(spi);
+    if (this.log.level > 0) this.scratchedSlots.add(spi);
     const slotIdx = -off - 1;
     if (isSpilled(slot)) {
       const spilled = slot!.spilled!;
@@ -1309,17 +1297,14 @@ export class Verifier {
       this.cur.insnIdx = idx + 1;
       return;
     }
-    const other = cloneState(this.cur);
-    const otherRegs = other.frames[other.frames.length - 1]!.regs;
     const thisRegs = this.regs();
-    if (dst.type === RegType.SCALAR && src.type === RegType.SCALAR) {
+    const scalars = dst.type === RegType.SCALAR && src.type === RegType.SCALAR;
+    let taken: { a: Scalar; b: Scalar } | undefined;
+    let notTaken: { a: Scalar; b: Scalar } | undefined;
+    if (scalars) {
       const same = x && insn.src === insn.dst;
-      const sameSide = (t: boolean): { a: Scalar; b: Scalar } | undefined => {
-        const v = refineBranchSameRegister(dst.v, op, is32, t);
-        return v === undefined ? undefined : { a: v, b: v };
-      };
-      const taken = same ? sameSide(true) : refineBranch(dst.v, src.v, op, is32, true);
-      const notTaken = same ? sameSide(false) : refineBranch(dst.v, src.v, op, is32, false);
+      taken = same ? refineSameRegister(dst.v, op, is32, true) : refineBranch(dst.v, src.v, op, is32, true);
+      notTaken = same ? refineSameRegister(dst.v, op, is32, false) : refineBranch(dst.v, src.v, op, is32, false);
       // An impossible side is pruned: it cannot execute.
       if (taken === undefined && notTaken === undefined) throw new Rejection(idx, 'verifier internal error: both branches impossible', 'EFAULT');
       if (taken === undefined) {
@@ -1332,8 +1317,12 @@ export class Verifier {
         this.cur.insnIdx = target;
         return;
       }
-      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken);
-      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken);
+    }
+    const other = cloneState(this.cur);
+    const otherRegs = other.frames[other.frames.length - 1]!.regs;
+    if (scalars) {
+      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken!);
+      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!);
     }
     if (!is32 && x && isPointer(src) && isPointer(dst) && baseOf(src.type) !== RegType.PTR_TO_BTF_ID && baseOf(dst.type) !== RegType.PTR_TO_BTF_ID) {
       const eq = op === JmpOp.JEQ ? otherRegs : op === JmpOp.JNE ? thisRegs : undefined;
@@ -1973,6 +1962,34 @@ const ALIGNMENT_DESC: Readonly<Record<number, string>> = {
 };
 
 /** The kernel struct behind a map pointer, as check_ptr_to_map_access names it. */
+/** One step of check_max_stack_depth's walk; recursion has no bottom, so the walk stops at the frame limit, as the kernel's does. */
+/** A comparison of a register with itself refines one scalar, seen on both sides. */
+function refineSameRegister(v: Scalar, op: number, is32: boolean, taken: boolean): { a: Scalar; b: Scalar } | undefined {
+  const r = refineBranchSameRegister(v, op, is32, taken);
+  return r === undefined ? undefined : { a: r, b: r };
+}
+
+/** __check_mem_access: the message for an access at `o` of `size` bytes outside a `memSize`-byte region, or undefined when inside. */
+function memRegionProblem(o: bigint, size: number, zeroOk: boolean, memSize: number, what: 'key' | 'value' | 'mem'): string | undefined {
+  const sizeOk = size > 0 || (size === 0 && zeroOk);
+  if (o >= 0n && sizeOk && o + BigInt(size) <= BigInt(memSize)) return undefined;
+  const shown = Number(BigInt.asIntN(32, o));
+  if (what === 'key') return `invalid access to map key, key_size=${memSize} off=${shown} size=${size}`;
+  if (what === 'value') return `invalid access to map value, value_size=${memSize} off=${shown} size=${size}`;
+  return `invalid access to memory, mem_size=${memSize} off=${shown} size=${size}`;
+}
+
+function checkCallChainStack(subprogs: ProgramShape['subprogs'], callees: Set<number>[], own: number[], sp: number, total: number, frame: number): void {
+  const depth = total + own[sp]!;
+  if (depth > MAX_BPF_STACK) {
+    throw new Rejection(subprogs[sp]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`, 'EACCES');
+  }
+  for (const c of callees[sp]!) {
+    if (frame + 1 >= MAX_CALL_FRAMES) throw new Rejection(subprogs[c]!.start, `the call stack of ${frame + 1} frames is too deep !`, 'E2BIG');
+    checkCallChainStack(subprogs, callees, own, c, depth, frame + 1);
+  }
+}
+
 function mapStructName(type: number): string {
   if (type === MapType.ARRAY || type === MapType.PERCPU_ARRAY || type === MapType.PROG_ARRAY || type === MapType.PERF_EVENT_ARRAY || type === MapType.CGROUP_ARRAY || type === MapType.ARRAY_OF_MAPS) return 'bpf_array';
   if (type === MapType.HASH || type === MapType.PERCPU_HASH || type === MapType.LRU_HASH || type === MapType.LRU_PERCPU_HASH || type === MapType.HASH_OF_MAPS) return 'bpf_htab';
@@ -2055,7 +2072,7 @@ function forEachReg(state: VerifierState, f: (r: Reg) => Reg): void {
       const slot = frame.stack[s];
       if (slot?.spilled && isSpilled(slot)) {
         const updated = f(slot.spilled);
-        if (updated !== slot.spilled) frame.stack[s] = { types: updated.type === RegType.NOT_INIT ? slot.types.map(() => Slot.MISC) : slot.types, spilled: updated.type === RegType.NOT_INIT ? undefined : updated };
+        if (updated !== slot.spilled) frame.stack[s] = { types: updated.type === RegType.NOT_INIT ? slot.types.map(() => Slot.MISC) : slot.types, spilled: updated.type === RegType.NOT_INIT ? undefined : updated, owner: 0 };
       }
     }
   }
@@ -2138,6 +2155,7 @@ function regsIdentical(a: Reg, b: Reg): boolean {
 }
 
 function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boolean {
+  if (a === b) return true;
   const ta = a?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
   const tb = b?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < 8; i++) if (ta[i] !== tb[i]) return false;
@@ -2145,23 +2163,31 @@ function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boo
   return !isSpilled(a) || regsIdentical(a!.spilled!, b!.spilled!);
 }
 
-/** check_ids: a consistent mapping between the ids of the old and the current state. */
+/** check_ids: a consistent mapping between the ids of the old and the current state (few per state: kept in two parallel lists). */
 class IdMap {
-  private readonly oldToCur = new Map<number, number>();
-  private readonly curToOld = new Map<number, number>();
+  private readonly oldIds: number[] = [];
+  private readonly curIds: number[] = [];
+  reset(): IdMap {
+    this.oldIds.length = 0;
+    this.curIds.length = 0;
+    return this;
+  }
   check(oldId: number, curId: number): boolean {
     if (!oldId && !curId) return true;
     if (!oldId || !curId) return false;
-    const mapped = this.oldToCur.get(oldId);
-    const back = this.curToOld.get(curId);
-    if (mapped === undefined && back === undefined) {
-      this.oldToCur.set(oldId, curId);
-      this.curToOld.set(curId, oldId);
+    const mapped = this.oldIds.indexOf(oldId);
+    const back = this.curIds.indexOf(curId);
+    if (mapped < 0 && back < 0) {
+      this.oldIds.push(oldId);
+      this.curIds.push(curId);
       return true;
     }
-    return mapped === curId && back === oldId;
+    return mapped >= 0 && mapped === back;
   }
 }
+
+/** One id map reused by every comparison (they do not nest). */
+const ID_MAP = new IdMap();
 
 /** regsafe: may `cur` stand in for `old`, which was proven safe from here? */
 function regsafe(old: Reg, cur: Reg, ids: IdMap): boolean {
@@ -2207,6 +2233,8 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
     const o = old.stack[spi];
     if (o === undefined) continue;
     const c = cur.stack[spi];
+    // A slot shared by both states holds the same bytes: only a spilled register's ids remain to check.
+    if (o === c && !isSpilled(o)) continue;
     for (let j = 0; j < 8; j++) {
       const ot = o.types[j]!;
       if (ot === Slot.INVALID) continue;
@@ -2235,8 +2263,9 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
   const out = cloneFrame(cur);
   if (havoc) {
     for (let r = 0; r <= 10; r++) if (out.regs[r]!.type === RegType.SCALAR) out.regs[r] = unknownScalar();
-    for (const slot of out.stack) {
-      if (slot === undefined) continue;
+    for (let spi = 0; spi < out.stack.length; spi++) {
+      if (out.stack[spi] === undefined) continue;
+      const slot = stackSlot(out, spi, true)!;
       if (isSpilled(slot) && slot.spilled?.type === RegType.SCALAR) slot.spilled = unknownScalar();
       for (let j = 0; j < 8; j++) if (slot.types[j] === Slot.ZERO) slot.types[j] = Slot.MISC;
     }
@@ -2245,8 +2274,8 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
   if (old === undefined) return out;
   for (let r = 0; r <= 10; r++) out.regs[r] = widenReg(old.regs[r], cur.regs[r]!);
   for (let spi = 0; spi < out.stack.length; spi++) {
-    const slot = out.stack[spi];
-    if (slot === undefined) continue;
+    if (out.stack[spi] === undefined) continue;
+    const slot = stackSlot(out, spi, true)!;
     const before = old.stack[spi];
     if (isSpilled(slot) && isSpilled(before)) slot.spilled = widenReg(before!.spilled, slot.spilled!);
     else if (isSpilled(slot) && slot.spilled?.type === RegType.SCALAR && !isSpilled(before)) {
