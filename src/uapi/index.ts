@@ -7,3 +7,4 @@ export * from './helpers.ts';
 export * from './maps.ts';
 export * from './program-types.ts';
 export * from './syscalls.ts';
+export * from './context-types.ts';

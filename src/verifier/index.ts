@@ -13,6 +13,7 @@ import type { Instruction } from '../isa/index.ts';
 import { LdImm64Src } from '../isa/index.ts';
 import { type CollectionSpec, type MapSpec, type ProgramSpec, applyProgramCore } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
+import { globalFunctions, type KernelStructLookup } from './global-func.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
 import type { MapValueField, VerifierMap } from './state.ts';
 import { Verifier } from './verifier.ts';
@@ -124,6 +125,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     lineInfo: spec?.lineInfo ?? [],
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
     voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
+    ...(spec?.btf ? { globalFunctions: globalFunctions(spec.btf, spec.funcInfo, type, options.expectedAttachType ?? spec.expectedAttachType, kernelStructLookup(options.targetBtf)) } : {}),
   });
   const verificationTimeUs = Math.round((performance.now() - started) * 1000);
   const result: VerifyResult = {
@@ -142,6 +144,21 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     result.error = { insnIndex: r.insnIndex, message: r.message, errno: r.errno, explanation: explain(r.message, outcome.failingPath, spec?.lineInfo ?? []) };
   }
   return result;
+}
+
+/** Kernel structs by name, from the given BTF or the running kernel's (undefined when neither is readable). */
+function kernelStructLookup(targetBtf: Btf | undefined): KernelStructLookup {
+  return (name) => {
+    let btf = targetBtf;
+    if (btf === undefined) {
+      try {
+        btf = loadKernelBtf();
+      } catch {
+        return undefined;
+      }
+    }
+    return btf.findByName(name, 'struct').length > 0;
+  };
 }
 
 /** Functions whose BTF prototype returns void, by first instruction (from func_info). */

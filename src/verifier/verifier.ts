@@ -50,6 +50,7 @@ import {
 } from '../uapi/index.ts';
 import { type ProgramShape, analyzeShape, isPseudoCall, isPseudoFunc, jumpTarget } from './cfg.ts';
 import { contextAccess, socketAccessOk } from './context.ts';
+import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
@@ -128,6 +129,8 @@ export interface VerifierInput {
   functionNames: ReadonlyMap<number, string>;
   /** First instructions of functions whose BTF prototype returns void. */
   voidFunctions: ReadonlySet<number>;
+  /** Global functions by first instruction: verified on their own, calls checked against their prototype. */
+  globalFunctions?: ReadonlyMap<number, GlobalFunction>;
 }
 
 export interface VerifierStats {
@@ -231,6 +234,8 @@ export class Verifier {
   private printFromState = false;
   /** Set when an access goes through a pointer whose target only run-time checks can confine. */
   private needsRuntimeChecks = false;
+  /** Global functions a verified path called, by subprogram index (verified after the main program). */
+  private readonly calledGlobals = new Set<number>();
 
   constructor(private readonly input: VerifierInput) {
     this.insns = input.insns;
@@ -260,6 +265,7 @@ export class Verifier {
       this.cur = this.initialState();
       if (this.log.level > 0) this.log.write(`0:${formatFrame(this.frame())}\n`);
       this.explore();
+      this.verifyGlobalFunctions();
       this.checkStackDepth();
     } catch (e) {
       if (!(e instanceof Rejection)) throw e;
@@ -1444,6 +1450,8 @@ export class Verifier {
 
   /** check_func_call: a bpf-to-bpf call gets a new frame with r1-r5 of the caller. */
   private checkFuncCall(idx: number, insn: Instruction): void {
+    const global = this.input.globalFunctions?.get(idx + insn.imm + 1);
+    if (global !== undefined) return this.callGlobalFunction(idx, idx + insn.imm + 1, global);
     if (this.cur.frames.length >= MAX_CALL_FRAMES) {
       throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
     }
@@ -1458,6 +1466,68 @@ export class Verifier {
     }
     for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT_REG;
     this.cur.insnIdx = target;
+  }
+
+  // ---- global functions (global-func.ts) ------------------------------------------------------
+
+  /** A call to a global function: its arguments are checked against its prototype, its result is an unknown scalar. */
+  private callGlobalFunction(idx: number, target: number, global: GlobalFunction): void {
+    const subprog = this.shape.subprogOf[target]!;
+    if (this.cur.activeLock) throw new Rejection(idx, 'global function calls are not allowed while holding a lock,\nuse static function instead', 'EINVAL');
+    checkGlobalCall(idx, subprog, global, this.regs(), {
+      argOffset: (regno, reg) => this.checkArgOffset(idx, regno, reg, 0),
+      memAccess: (regno, reg, size) => {
+        this.helperMemAccess(idx, regno, reg, size, false, true, undefined);
+        this.helperMemAccess(idx, regno, reg, size, true, true, undefined);
+      },
+    });
+    if (this.log.level > 0) this.log.write(`Func#${subprog} ('${global.name}') is global and assumed valid.\n`);
+    if (this.changesPacketData(subprog, new Set())) this.clearPacketPointers();
+    this.calledGlobals.add(subprog);
+    for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
+    this.writeReg(0, unknownScalar());
+    this.cur.insnIdx = idx + 1;
+  }
+
+  /** A subprogram calls, directly or through the functions it calls, a helper that changes packet data. */
+  private changesPacketData(subprog: number, seen: Set<number>): boolean {
+    if (seen.has(subprog)) return false;
+    seen.add(subprog);
+    const { start, end } = this.shape.subprogs[subprog]!;
+    for (let t = start; t < end; t++) {
+      const i = this.insns[t]!;
+      if (isPseudoCall(i) && this.changesPacketData(this.shape.subprogOf[t + i.imm + 1]!, seen)) return true;
+      if (opClass(i.opcode) === InsnClass.JMP && jmpOp(i.opcode) === JmpOp.CALL && i.src === 0 && CHANGES_PKT_DATA.has(helperById(i.imm)?.name ?? '')) return true;
+    }
+    return false;
+  }
+
+  /** do_check_subprogs: every global function a verified path called, each from its prototype, until no new one is called. */
+  private verifyGlobalFunctions(): void {
+    const verified = new Set<number>();
+    for (let next = this.nextGlobal(verified); next !== undefined; next = this.nextGlobal(verified)) {
+      const [subprog, global] = next;
+      verified.add(subprog);
+      if (this.log.level === 1) this.log.truncate(0);
+      this.explored.clear();
+      this.curStates = 0;
+      this.path = [];
+      const start = this.shape.subprogs[subprog]!.start;
+      if (this.log.level > 0) this.log.write(`Validating ${global.name}() func#${subprog}...\n`);
+      const frame = newFrame(0, -1, subprog);
+      globalEntryRegs(global.args ?? [], () => this.newId()).forEach((r, i) => (frame.regs[i + 1] = r));
+      this.cur = { frames: [frame], refs: [], insnIdx: start, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0 };
+      if (this.log.level > 0) this.log.write(`${start}:${formatFrame(frame)}\n`);
+      this.explore();
+      if (this.log.level > 0) this.log.write(`Func#${subprog} ('${global.name}') is safe for any args that match its prototype\n`);
+    }
+  }
+
+  private nextGlobal(verified: Set<number>): [number, GlobalFunction] | undefined {
+    for (const subprog of [...this.calledGlobals].sort((a, b) => a - b)) {
+      if (!verified.has(subprog)) return [subprog, this.input.globalFunctions!.get(this.shape.subprogs[subprog]!.start)!];
+    }
+    return undefined;
   }
 
   /** BPF_EXIT: return to the caller, or finish the path with the kernel's exit checks. */
@@ -1504,10 +1574,14 @@ export class Verifier {
     throw new Rejection(idx, `${lines.join('\n')}\n${what} would lead to reference leak`, 'EINVAL');
   }
 
-  /** check_return_code for the main program. */
+  /** check_return_code for the main program (and for a global function verified on its own). */
   private checkReturnCode(idx: number): void {
     const r0 = this.readReg(idx, 0);
     if (this.isLeak(r0)) throw new Rejection(idx, 'R0 leaks addr as return value');
+    if (this.frame().subprog !== 0) {
+      if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At subprogram exit the register R0 is not a scalar value (${regTypeName(r0.type)})`, 'EINVAL');
+      return;
+    }
     const range = returnRange(this.input.programType, this.input.expectedAttachType);
     if (range === undefined) return;
     if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At program exit the register R0 is not a known value (${regTypeName(r0.type)})`, 'EINVAL');

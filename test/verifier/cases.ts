@@ -7,6 +7,7 @@
  * running kernel and checks that the expectation is the kernel's.
  */
 import { MapType } from '../../src/uapi/index.ts';
+import type { CaseFunction } from './case-btf.ts';
 
 export interface CaseMap {
   type: number;
@@ -27,6 +28,8 @@ export interface VerifierCase {
   /** 'accept', or the kernel's final message (the last line before the statistics). */
   expect: 'accept' | string;
   license?: string;
+  /** BTF prototypes of the program's functions (func_info), for global functions and their argument tags. */
+  functions?: CaseFunction[];
   /** Why this case cannot be loaded into the kernel as bare instructions (checked in the kernel elsewhere). */
   kernelSkip?: string;
 }
@@ -297,4 +300,134 @@ CASES.push(
     expect: "R0 invalid mem access 'map_value_or_null'",
   },
   { name: 'hash lookup with a constant key may fail', section: 'xdp', maps: [hash()], asm: `${LOOKUP}r0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: "R0 invalid mem access 'map_value_or_null'" },
+);
+
+/** The entry function of an XDP case, for cases that declare their functions' BTF. */
+const XDP_MAIN: CaseFunction = { at: 0, name: 'prog', global: true, params: [{ type: 'struct xdp_md *' }] };
+/** Main: pass a pointer to 4 initialised stack bytes to the function at insn 6, return XDP_PASS. */
+const CALL_WITH_STACK_INT = '*(u32 *)(r10 - 4) = 42\nr1 = r10\nr1 += -4\ncall pc+2\nr0 = 2\nexit\n';
+const globalFn = (params: { type: string; tags?: string[] }[], extra: Partial<CaseFunction> = {}): CaseFunction[] => [XDP_MAIN, { at: 6, name: 'f', global: true, params, ...extra }];
+
+/** Global functions: verified on their own from their BTF prototype; calls checked against it (btf_check_func_arg_match). */
+CASES.push(
+  {
+    name: 'global function: a pointer argument may be NULL',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = *(u32 *)(r1 + 0)\nexit`,
+    expect: "R1 invalid mem access 'mem_or_null'",
+  },
+  {
+    name: 'global function: pointer argument checked for NULL',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = 0\nif r1 == 0 goto +1\nr0 = *(u32 *)(r1 + 0)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: __arg_nonnull needs no NULL check',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *', tags: ['nonnull'] }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = *(u32 *)(r1 + 0)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: memory argument sized by its BTF type',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *', tags: ['nonnull'] }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = *(u32 *)(r1 + 4)\nexit`,
+    expect: 'R1 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'global function: a scalar passed as memory',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `r1 = 5\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: NULL passed as nullable memory',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `r1 = 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: NULL-able map value passed as non-NULL memory',
+    section: 'xdp',
+    maps: [hash(16)],
+    functions: [XDP_MAIN, { at: 10, name: 'f', global: true, params: [{ type: 'struct pair *', tags: ['nonnull'] }] }],
+    asm: `${LOOKUP}r1 = r0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: a pointer passed as a scalar argument',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int' }]),
+    asm: `r1 = r10\nr1 += -8\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = r1\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: the context argument recognised by its struct name',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct xdp_md *' }]),
+    asm: `r1 += 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = *(u32 *)(r1 + 12)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: the stack passed as the context',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct xdp_md *' }]),
+    asm: `r1 = r10\nr1 += -8\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: __arg_ctx on another struct',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct pair *', tags: ['ctx'] }]),
+    asm: `r1 += 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: a void pointer argument has no size',
+    section: 'xdp',
+    functions: globalFn([{ type: 'void *' }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: must return a scalar type',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }], { returns: 'void' }),
+    asm: `${CALL_WITH_STACK_INT}r0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: returns a pointer',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct xdp_md *' }]),
+    asm: `r1 += 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = r1\nexit`,
+    expect: 'At subprogram exit the register R0 is not a scalar value (ctx)',
+  },
+  {
+    name: 'global function: its result is an unknown scalar to the caller',
+    section: 'cgroup_skb/ingress',
+    functions: [{ at: 0, name: 'prog', global: true, params: [{ type: 'struct __sk_buff *' }] }, { at: 2, name: 'f', global: true, params: [] }],
+    asm: 'call pc+1\nexit\nr0 = 1\nexit',
+    expect: 'At program exit the register R0 has unknown scalar value should have been in [0, 1]',
+  },
+  {
+    name: 'global function: a static one is verified with its caller',
+    section: 'xdp',
+    functions: [XDP_MAIN, { at: 2, name: 'f', params: [] }],
+    asm: 'call pc+1\nexit\nr0 = 2\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'global function: changing packet data invalidates the caller',
+    section: 'xdp',
+    functions: [XDP_MAIN, { at: 12, name: 'f', global: true, params: [{ type: 'struct xdp_md *' }] }],
+    asm: `${XDP_PKT}r7 = r2\nr6 = r2\nr6 += 1\nif r6 > r3 goto +4\ncall pc+5\nr0 = *(u8 *)(r7 + 0)\nr0 = 2\nexit\nr0 = 2\nexit\nr2 = 0\ncall bpf_xdp_adjust_head\nr0 = 0\nexit`,
+    expect: "R7 invalid mem access 'scalar'",
+  },
 );

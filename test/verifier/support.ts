@@ -3,11 +3,13 @@
  * kernel (BPF_PROG_LOAD), and reads the kernel's verdict and final message.
  */
 import { assemble } from '../../src/isa/index.ts';
+import { KernelBtf } from '../../src/kernel/collection.ts';
 import { KernelMap } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { BpfSyscallError } from '../../src/kernel/errors.ts';
-import { classifySection, type MapSpec } from '../../src/object/index.ts';
+import { classifySection, type MapSpec, type ProgramSpec } from '../../src/object/index.ts';
 import { type VerifyResult, verify } from '../../src/verifier/index.ts';
+import { caseBtf, funcInfoBytes } from './case-btf.ts';
 import type { CaseMap, VerifierCase } from './cases.ts';
 
 export interface Verdict {
@@ -51,17 +53,33 @@ function mapSpec(m: CaseMap, i: number): MapSpec {
 export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdict: Verdict; result: VerifyResult } {
   const { type, attach } = caseType(c);
   const maps = new Map((c.maps ?? []).map((m, i) => [i, mapSpec(m, i)]));
-  const result = verify(assemble(c.asm), { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel });
+  const insns = assemble(c.asm);
+  const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel };
+  let result: VerifyResult;
+  if (c.functions) {
+    // Declared functions travel as a program with BTF and func_info, as an object's would.
+    const { btf, funcInfo } = caseBtf(c.functions);
+    const spec: ProgramSpec = {
+      name: c.functions[0]?.name ?? 'case', section: c.section, type: type as ProgramSpec['type'], sleepable: false, programFlags: 0, instructions: insns,
+      functions: c.functions.map((f) => ({ name: f.name, insnIndex: f.at })), relocations: [], coreRelocations: [], funcInfo, lineInfo: [], license: c.license ?? 'GPL', kernelVersion: 0, btf,
+    };
+    result = verify(spec, options);
+  } else {
+    result = verify(insns, options);
+  }
   return { verdict: { accepted: result.accepted, message: result.accepted ? '' : finalMessage(result.log), log: result.log }, result };
 }
 
 export function kernelVerdict(c: VerifierCase): Verdict {
   const { type, attach } = caseType(c);
   const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}` }));
+  const declared = c.functions ? caseBtf(c.functions) : undefined;
+  const btf = declared ? KernelBtf.load(declared.btf.encode()) : undefined;
+  const btfOptions = declared && btf ? { btfFd: btf.fd, funcInfo: funcInfoBytes(declared.funcInfo), funcInfoRecordSize: 8 } : {};
   try {
     const asm = c.asm.replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`);
     try {
-      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: 1, ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
+      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: Number(process.env.TSBPF_CASE_LOG ?? 1) as 1, ...btfOptions, ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
       program.close();
       return { accepted: true, message: '', log: program.verifierLog };
     } catch (e) {
@@ -70,6 +88,7 @@ export function kernelVerdict(c: VerifierCase): Verdict {
       return { accepted: false, message: finalMessage(log), log };
     }
   } finally {
+    btf?.close();
     for (const m of maps) m.close();
   }
 }
