@@ -8,3 +8,4 @@ export * from './maps.ts';
 export * from './program-types.ts';
 export * from './syscalls.ts';
 export * from './context-types.ts';
+export * from './kfuncs.ts';

@@ -14,6 +14,7 @@ import { LdImm64Src } from '../isa/index.ts';
 import { type CollectionSpec, type MapSpec, type ProgramSpec, applyProgramCore } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
 import { globalFunctions, type KernelStructLookup } from './global-func.ts';
+import { type KfuncTarget, kfuncPrototype, structsAtZero } from './kfunc.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
 import type { MapValueField, VerifierMap } from './state.ts';
 import { Verifier } from './verifier.ts';
@@ -125,6 +126,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     lineInfo: spec?.lineInfo ?? [],
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
     voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
+    ...(spec ? { kfuncAt: kfuncTargets(spec, options.targetBtf) } : {}),
     ...(spec?.btf ? { globalFunctions: globalFunctions(spec.btf, spec.funcInfo, type, options.expectedAttachType ?? spec.expectedAttachType, kernelStructLookup(options.targetBtf)) } : {}),
   });
   const verificationTimeUs = Math.round((performance.now() - started) * 1000);
@@ -144,6 +146,34 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     result.error = { insnIndex: r.insnIndex, message: r.message, errno: r.errno, explanation: explain(r.message, outcome.failingPath, spec?.lineInfo ?? []) };
   }
   return result;
+}
+
+/** The kfunc each `.ksyms` function call calls, with its prototype from the kernel's BTF (else the program's extern). */
+function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: number) => KfuncTarget | undefined {
+  const names = new Map<number, string>();
+  for (const r of spec.relocations) if (r.kind === 'ksym' && r.isFunction) names.set(r.insnIndex, r.externName);
+  const cache = new Map<string, KfuncTarget>();
+  return (insnIdx) => {
+    const name = names.get(insnIdx);
+    if (name === undefined) return undefined;
+    let target = cache.get(name);
+    if (target === undefined) {
+      let kernel: Btf | undefined = targetBtf;
+      try {
+        kernel ??= loadKernelBtf();
+      } catch {
+        kernel = undefined;
+      }
+      const from = (btf: Btf | undefined) => {
+        const func = btf?.findByName(name, 'func')[0];
+        return func && btf ? kfuncPrototype(btf, func.id) : undefined;
+      };
+      const structs = kernel;
+      target = { name, prototype: from(kernel) ?? from(spec.btf), structsAtZero: (struct) => (structs ? structsAtZero(structs, struct) : [struct]) };
+      cache.set(name, target);
+    }
+    return target;
+  };
 }
 
 /** Kernel structs by name, from the given BTF or the running kernel's (undefined when neither is readable). */

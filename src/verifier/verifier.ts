@@ -51,6 +51,7 @@ import {
 import { type ProgramShape, analyzeShape, isPseudoCall, isPseudoFunc, jumpTarget } from './cfg.ts';
 import { contextAccess, socketAccessOk } from './context.ts';
 import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
+import { type KfuncTarget, checkKfuncCall } from './kfunc.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
@@ -131,6 +132,8 @@ export interface VerifierInput {
   voidFunctions: ReadonlySet<number>;
   /** Global functions by first instruction: verified on their own, calls checked against their prototype. */
   globalFunctions?: ReadonlyMap<number, GlobalFunction>;
+  /** The kfunc a `call` with src=BPF_PSEUDO_KFUNC_CALL at this instruction calls. */
+  kfuncAt?: (insnIdx: number) => KfuncTarget | undefined;
 }
 
 export interface VerifierStats {
@@ -1272,7 +1275,11 @@ export class Verifier {
         this.checkFuncCall(idx, insn);
         return false;
       }
-      if (insn.src === CallSrc.KFUNC) throw new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (call at insn ${idx})`, 'ENOTSUPP');
+      if (insn.src === CallSrc.KFUNC) {
+        this.callKfunc(idx);
+        this.cur.insnIdx = idx + 1;
+        return false;
+      }
       if (opSource(insn.opcode) === Source.X) throw new Rejection(idx, 'BPF_CALL uses reserved fields', 'EINVAL');
       // Set first: a callback-calling helper continues in the callback instead.
       this.cur.insnIdx = idx + 1;
@@ -1466,6 +1473,29 @@ export class Verifier {
     }
     for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT_REG;
     this.cur.insnIdx = target;
+  }
+
+  // ---- kfuncs (kfunc.ts) ----------------------------------------------------------------------
+
+  private callKfunc(idx: number): void {
+    const r0 = checkKfuncCall(idx, this.input.kfuncAt?.(idx), {
+      programType: this.input.programType,
+      sleepable: this.input.sleepable,
+      activeLock: this.cur.activeLock !== 0,
+      regs: this.regs(),
+      argOffsetZero: (regno, reg) => {
+        if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+      },
+      newId: () => this.newId(),
+      acquire: (at) => {
+        const id = this.newId();
+        this.cur.refs = [...this.cur.refs, { id, insnIdx: at, kind: 'other' }];
+        return id;
+      },
+      release: (id) => this.releaseReference(idx, id),
+    });
+    for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
+    this.writeReg(0, r0);
   }
 
   // ---- global functions (global-func.ts) ------------------------------------------------------
