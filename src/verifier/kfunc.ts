@@ -119,7 +119,9 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
     case 'object': {
       const isNull = reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
       if (isNull && param.nullable) return 0;
-      if (baseOf(reg.type) !== RegType.PTR_TO_BTF_ID) throw new Rejection(idx, `arg#${i} expected pointer to btf or socket`, 'EINVAL');
+      if (isNull) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      // Other pointers would be memory of the struct's size, which only structs of scalars may be (not modelled: refused).
+      if (baseOf(reg.type) !== RegType.PTR_TO_BTF_ID) throw new Rejection(idx, `arg#${i} pointer type STRUCT ${param.struct} must point to scalar, or struct with scalar`, 'EINVAL');
       if (reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
       const trusted = (reg.type & TypeFlag.PTR_TRUSTED) !== 0 || reg.refObjId !== 0;
       const rcu = (reg.type & TypeFlag.MEM_RCU) !== 0;

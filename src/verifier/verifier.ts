@@ -1798,7 +1798,8 @@ export class Verifier {
   private releaseReference(idx: number, id: number): void {
     if (!this.cur.refs.some((r) => r.id === id)) throw new Rejection(idx, `verifier internal error: reference ${id} not found`, 'EFAULT');
     this.cur.refs = this.cur.refs.filter((r) => r.id !== id);
-    forEachReg(this.cur, (r) => (r.refObjId === id ? NOT_INIT_REG : r));
+    // mark_reg_invalid: with pointer leaks allowed (root) the copies become unknown scalars.
+    forEachReg(this.cur, (r) => (r.refObjId === id ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
   }
 
   private clearPacketPointers(): void {

@@ -431,3 +431,26 @@ CASES.push(
     expect: "R7 invalid mem access 'scalar'",
   },
 );
+
+/** r0 = bpf_task_from_pid(1): an acquired, NULL-able task reference. */
+const TASK_FROM_PID = 'r1 = 1\ncall bpf_task_from_pid#0\n';
+
+/** kfunc calls: availability per program type, argument types, references acquired and released. */
+CASES.push(
+  { name: 'kfunc: acquire, check and release a task', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}if r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`, expect: 'accept' },
+  { name: 'kfunc: acquired task never released', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}r0 = 0\nexit`, expect: 'BPF_EXIT instruction in main prog would lead to reference leak' },
+  { name: 'kfunc: NULL-able result released unchecked', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}r1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`, expect: 'Possibly NULL pointer passed to trusted arg0' },
+  { name: 'kfunc: not available to socket filters', section: 'socket', asm: `${TASK_FROM_PID}r0 = 0\nexit`, expect: 'calling kernel function bpf_task_from_pid is not allowed' },
+  { name: 'kfunc: release of a pointer never acquired', section: 'tp/syscalls/sys_enter_getpid', asm: 'call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'release kernel function bpf_task_release expects refcounted PTR_TO_BTF_ID' },
+  { name: 'kfunc: a scalar passed as a task', section: 'tp/syscalls/sys_enter_getpid', asm: 'r1 = 0\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'Possibly NULL pointer passed to trusted arg0' },
+  { name: 'kfunc: the stack passed as a task', section: 'tp/syscalls/sys_enter_getpid', asm: 'r1 = r10\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'arg#0 pointer type STRUCT task_struct must point to scalar, or struct with scalar' },
+  { name: 'kfunc: a released task is no longer a pointer', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}if r0 == 0 goto +4\nr6 = r0\nr1 = r0\ncall bpf_task_release#0\nr0 = *(u32 *)(r6 + 0)\nr0 = 0\nexit`, expect: "R6 invalid mem access 'scalar'" },
+  { name: 'kfunc: acquire from a trusted task', section: 'tp/syscalls/sys_enter_getpid', asm: 'call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_acquire#0\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'kfunc: a scalar argument given a pointer', section: 'tp/syscalls/sys_enter_getpid', asm: 'r1 = r10\ncall bpf_task_from_pid#0\nr0 = 0\nexit', expect: 'R1 is not a scalar' },
+  {
+    name: 'kfunc: a bpf_cpumask passed where a cpumask is expected',
+    section: 'tp/syscalls/sys_enter_getpid',
+    asm: 'call bpf_cpumask_create#0\nif r0 == 0 goto +7\nr6 = r0\nr1 = 0\nr2 = r6\ncall bpf_cpumask_set_cpu#0\nr1 = r6\ncall bpf_cpumask_release#0\nr0 = 0\nexit',
+    expect: 'accept',
+  },
+);

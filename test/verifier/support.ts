@@ -2,7 +2,9 @@
  * Runs a verifier case through tsbpf's verifier and through the running
  * kernel (BPF_PROG_LOAD), and reads the kernel's verdict and final message.
  */
-import { assemble } from '../../src/isa/index.ts';
+import { loadKernelBtf } from '../../src/btf/index.ts';
+import { CallSrc, type Instruction, OPCODE_CALL, assemble } from '../../src/isa/index.ts';
+import { helperByName } from '../../src/uapi/index.ts';
 import { KernelBtf } from '../../src/kernel/collection.ts';
 import { KernelMap } from '../../src/kernel/map.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
@@ -56,12 +58,16 @@ export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdic
   const insns = assemble(c.asm);
   const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel };
   let result: VerifyResult;
-  if (c.functions) {
-    // Declared functions travel as a program with BTF and func_info, as an object's would.
-    const { btf, funcInfo } = caseBtf(c.functions);
+  const kfuncs = kfuncNames(c.asm);
+  if (c.functions || kfuncs.length > 0) {
+    // Declared functions and kfunc calls travel as a program with BTF, func_info and `.ksyms` relocations, as an object's would.
+    const declared = c.functions ? caseBtf(c.functions) : undefined;
+    const kfuncCalls = insns.flatMap((insn, i) => (isKfuncCall(insn) ? [i] : []));
     const spec: ProgramSpec = {
-      name: c.functions[0]?.name ?? 'case', section: c.section, type: type as ProgramSpec['type'], sleepable: false, programFlags: 0, instructions: insns,
-      functions: c.functions.map((f) => ({ name: f.name, insnIndex: f.at })), relocations: [], coreRelocations: [], funcInfo, lineInfo: [], license: c.license ?? 'GPL', kernelVersion: 0, btf,
+      name: c.functions?.[0]?.name ?? 'case', section: c.section, type: type as ProgramSpec['type'], sleepable: false, programFlags: 0, instructions: insns,
+      functions: (c.functions ?? []).map((f) => ({ name: f.name, insnIndex: f.at })),
+      relocations: kfuncCalls.map((insnIndex, k) => ({ kind: 'ksym' as const, insnIndex, externName: kfuncs[k]!, isFunction: true })),
+      coreRelocations: [], funcInfo: declared?.funcInfo ?? [], lineInfo: [], license: c.license ?? 'GPL', kernelVersion: 0, ...(declared ? { btf: declared.btf } : {}),
     };
     result = verify(spec, options);
   } else {
@@ -70,6 +76,13 @@ export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdic
   return { verdict: { accepted: result.accepted, message: result.accepted ? '' : finalMessage(result.log), log: result.log }, result };
 }
 
+/** The kfuncs a case calls, in order: `call NAME#0` where NAME is no helper. */
+function kfuncNames(asm: string): string[] {
+  return [...asm.matchAll(/call (\w+)#0\b/g)].map((m) => m[1]!).filter((name) => helperByName(name) === undefined);
+}
+
+const isKfuncCall = (insn: Instruction): boolean => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC;
+
 export function kernelVerdict(c: VerifierCase): Verdict {
   const { type, attach } = caseType(c);
   const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}` }));
@@ -77,7 +90,9 @@ export function kernelVerdict(c: VerifierCase): Verdict {
   const btf = declared ? KernelBtf.load(declared.btf.encode()) : undefined;
   const btfOptions = declared && btf ? { btfFd: btf.fd, funcInfo: funcInfoBytes(declared.funcInfo), funcInfoRecordSize: 8 } : {};
   try {
-    const asm = c.asm.replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`);
+    const asm = c.asm
+      .replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`)
+      .replace(/call (\w+)#0\b/g, (call, name: string) => (helperByName(name) === undefined ? `call ${name}#${loadKernelBtf().findByName(name, 'func')[0]?.id ?? 0}` : call));
     try {
       const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: Number(process.env.TSBPF_CASE_LOG ?? 1) as 1, ...btfOptions, ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
       program.close();
