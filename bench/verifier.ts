@@ -9,7 +9,7 @@
 // this run; `--cached` reuses .cache/verifier-corpus (as built by
 // scripts/verifier-corpus.ts). `--source selftests,samples,debian` narrows it.
 import { ProgramType } from '../src/uapi/index.ts';
-import { verify } from '../src/verifier/index.ts';
+import { loadTimeMaps, verify } from '../src/verifier/index.ts';
 import {
   type CorpusSource,
   CORPUS_SOURCES,
@@ -35,13 +35,20 @@ if (!cached) {
   console.log(`kernel verdicts for the corpus: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
+/** Maps as the loader gave them to the kernel (.kconfig filled), once per object. */
+const loadedMaps = new WeakMap<object, ReturnType<typeof loadTimeMaps>>();
+const mapsOf = (spec: Parameters<typeof loadTimeMaps>[0]): ReturnType<typeof loadTimeMaps> => {
+  let maps = loadedMaps.get(spec);
+  if (maps === undefined) loadedMaps.set(spec, (maps = loadTimeMaps(spec)));
+  return maps;
+};
 const pct = (a: number, b: number): string => (b === 0 ? '-' : `${((100 * a) / b).toFixed(1)}%`);
 console.log('source      programs  agree           unsafe-accepts  false-rejects  kernel-message     time ours/kernel (median, p90)  processed ratio (median)');
 for (const source of sources) {
   const records = readCorpusRecords(undefined, [source]);
   const report = measureAgreement(records, (r) => corpusProgram(r), (program, spec, record) => {
     const type = program.type || (ProgramType as Record<string, number>)[record.programType];
-    const result = verify(program, { maps: spec.maps, logLevel: 0, programFlags: record.programFlags, ...(type ? { type } : {}) });
+    const result = verify(program, { maps: mapsOf(spec), logLevel: 0, programFlags: record.programFlags, ...(type ? { type } : {}) });
     return { accepted: result.accepted, processedInsns: result.processedInsns, verificationTimeUs: result.verificationTimeUs, ...(result.error ? { error: { message: result.error.message.split('\n').at(-1)!, insnIndex: result.error.insnIndex } } : {}) };
   });
   const time = report.timeRatio ? `${report.timeRatio.median.toFixed(2)}x, ${report.timeRatio.p90.toFixed(2)}x` : '-';

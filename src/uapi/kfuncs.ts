@@ -40,6 +40,9 @@ const GENERIC = new Set<number>([...TRACING_HOOK, P.SCHED_CLS, P.XDP, P.STRUCT_O
 /** cpumask_kfunc_set: TRACING, STRUCT_OPS, SYSCALL. */
 const CPUMASK = new Set<number>([...TRACING_HOOK, P.STRUCT_OPS, P.SYSCALL]);
 
+/** common_kfunc_set, registered for BPF_PROG_TYPE_UNSPEC: every program type. */
+const COMMON = new Set<number>(Object.values(ProgramType));
+
 const F = KfuncFlag;
 const entries: [string, number, ReadonlySet<number>][] = [
   ['bpf_task_acquire', F.ACQUIRE | F.RCU | F.RET_NULL, GENERIC],
@@ -50,6 +53,8 @@ const entries: [string, number, ReadonlySet<number>][] = [
   ['bpf_cgroup_ancestor', F.ACQUIRE | F.RCU | F.RET_NULL, GENERIC],
   ['bpf_cgroup_from_id', F.ACQUIRE | F.RET_NULL, GENERIC],
   ['bpf_task_under_cgroup', F.RCU, GENERIC],
+  ['bpf_cast_to_kern_ctx', 0, COMMON],
+  ['bpf_rdonly_cast', 0, COMMON],
   ['bpf_cpumask_create', F.ACQUIRE | F.RET_NULL, CPUMASK],
   ['bpf_cpumask_release', F.RELEASE, CPUMASK],
   ['bpf_cpumask_acquire', F.ACQUIRE | F.TRUSTED_ARGS, CPUMASK],

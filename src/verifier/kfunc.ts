@@ -8,12 +8,13 @@
  * iterators, callbacks, contexts) refuse the call as not modelled.
  */
 import { type Btf, type BtfType } from '../btf/index.ts';
-import { KfuncFlag, type KfuncSpec, TypeFlag, kfuncByName } from '../uapi/index.ts';
+import { KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
+import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
 import { tnumIsConst } from './tnum.ts';
 
-export type KfuncParam = { kind: 'scalar'; constant: boolean } | { kind: 'object'; struct: string; nullable: boolean } | { kind: 'other'; what: string };
+export type KfuncParam = { kind: 'ignored' } | { kind: 'scalar'; constant: boolean } | { kind: 'object'; struct: string; nullable: boolean } | { kind: 'other'; what: string };
 export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'other'; what: string };
 
 export interface KfuncPrototype {
@@ -27,6 +28,8 @@ export interface KfuncTarget {
   prototype: KfuncPrototype | undefined;
   /** Structs found at offset 0 of a struct, walking first members (btf_struct_ids_match's non-strict walk). */
   structsAtZero: (struct: string) => readonly string[];
+  /** A kernel BTF type id's struct or union name ('' for void, undefined when it is neither). */
+  kernelTypeName: (id: number) => string | undefined;
 }
 
 /** The struct itself, then the struct its first member is (at offset 0), and so on. */
@@ -49,6 +52,7 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
   if (proto.kind !== 'func_proto') return undefined;
   const describe = (t: BtfType): string => `${t.kind} ${t.name}`.trim();
   const params = proto.params.map((p): KfuncParam => {
+    if (p.name.endsWith('__ign')) return { kind: 'ignored' };
     const t = btf.resolve(p.type);
     if (t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64') return { kind: 'scalar', constant: p.name.endsWith('__k') };
     if (t.kind === 'ptr') {
@@ -91,6 +95,8 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
   if (!spec.programTypes.has(ctx.programType)) throw new Rejection(idx, `calling kernel function ${target.name} is not allowed`, 'EACCES');
   if (spec.flags & KfuncFlag.SLEEPABLE && !ctx.sleepable) throw new Rejection(idx, `program must be sleepable to call sleepable kfunc ${target.name}`, 'EACCES');
   if (ctx.activeLock) throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
+  const special = SPECIAL_KFUNCS[target.name];
+  if (special) return special(idx, target, ctx);
   const { params, ret } = target.prototype;
   let released = 0;
   params.forEach((param, i) => {
@@ -110,6 +116,8 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
 /** One argument; returns the reference it holds (0 if none). */
 function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget): number {
   switch (param.kind) {
+    case 'ignored':
+      return 0;
     case 'other':
       throw notModelled(idx, `${spec.name} argument ${i}: ${param.what}`);
     case 'scalar':
@@ -161,3 +169,26 @@ function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncC
   }
 }
 
+
+/** kfuncs whose result the verifier derives from their arguments (the kernel's special_kfunc_list). */
+const SPECIAL_KFUNCS: Readonly<Record<string, (idx: number, target: KfuncTarget, ctx: KfuncCallContext) => Reg>> = {
+  /** The program's context as the kernel's own struct (sk_buff, xdp_buff...), trusted. */
+  bpf_cast_to_kern_ctx: (idx, _target, ctx) => {
+    const reg = ctx.regs[1] ?? NOT_INIT_REG;
+    if (reg.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, `arg#0 expected pointer to ctx, but got ${regTypeName(reg.type)}`, 'EINVAL');
+    ctx.argOffsetZero(1, reg);
+    const kernel = PROGRAM_CONTEXT_TYPES[ctx.programType]?.kernel;
+    if (kernel === undefined) throw notModelled(idx, `bpf_cast_to_kern_ctx for this program type`);
+    return pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED, { btfName: kernel });
+  },
+  /** Any value read as an untrusted pointer to the kernel type whose BTF id is the constant second argument. */
+  bpf_rdonly_cast: (idx, target, ctx) => {
+    const id = ctx.regs[2] ?? NOT_INIT_REG;
+    if (id.type !== RegType.SCALAR) throw new Rejection(idx, 'R2 is not a scalar', 'EINVAL');
+    if (!tnumIsConst(id.v.var)) throw new Rejection(idx, 'R2 must be a known constant', 'EINVAL');
+    const name = target.kernelTypeName(Number(id.v.var.value));
+    if (name === undefined) throw new Rejection(idx, 'kfunc bpf_rdonly_cast type ID argument must be of a struct or void', 'EINVAL');
+    if (name === '') return pointerReg(RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY | TypeFlag.PTR_UNTRUSTED);
+    return pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_UNTRUSTED, { btfName: name });
+  },
+};

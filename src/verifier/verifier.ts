@@ -49,6 +49,7 @@ import {
   type ProgramTypeSpec,
 } from '../uapi/index.ts';
 import { type ProgramShape, analyzeShape, isPseudoCall, isPseudoFunc, jumpTarget } from './cfg.ts';
+import { type BtfObject, type StructAccess, type TracingContext } from './btf-args.ts';
 import { contextAccess, socketAccessOk } from './context.ts';
 import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
 import { type KfuncTarget, checkKfuncCall } from './kfunc.ts';
@@ -134,6 +135,10 @@ export interface VerifierInput {
   globalFunctions?: ReadonlyMap<number, GlobalFunction>;
   /** The kfunc a `call` with src=BPF_PSEUDO_KFUNC_CALL at this instruction calls. */
   kfuncAt?: (insnIdx: number) => KfuncTarget | undefined;
+  /** A tracing program's arguments from its attach target's BTF prototype (btf_ctx_access). */
+  tracingContext?: TracingContext;
+  /** Reads through a pointer to a kernel struct (btf_struct_access); undefined for structs the kernel BTF lacks. */
+  btfStructAccess?: (struct: string, off: number, size: number) => StructAccess | undefined;
 }
 
 export interface VerifierStats {
@@ -851,13 +856,15 @@ export class Verifier {
       const spec = this.progSpec;
       if (spec?.access === undefined) this.needsRuntimeChecks = true;
       // Sign-extending loads from the context are refused (the is_valid_access callbacks reject is_ldsx).
-      const result = spec && !sx ? contextAccess(spec, off, size, write, this.input.expectedAttachType) : { ok: false, regType: RegType.SCALAR };
+      const result = spec && !sx ? (this.tracingArgAccess(off, size, write) ?? contextAccess(spec, off, size, write, this.input.expectedAttachType)) : { ok: false, regType: RegType.SCALAR };
       if (!result.ok) {
         this.log.sourceLine(idx);
         throw new Rejection(idx, `invalid bpf_context access off=${off} size=${size}`);
       }
       if (!write && result.regType !== RegType.SCALAR) {
         loaded = pointerReg(result.regType, { btfName: result.btfName });
+        const object = (result as { object?: BtfObject }).object;
+        if (object) loaded = this.btfObjectReg(object, RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED);
         if (mayBeNull(result.regType)) loaded.id = this.newId();
       }
     } else if (t === RegType.PTR_TO_STACK) {
@@ -881,6 +888,7 @@ export class Verifier {
     } else if (base === RegType.PTR_TO_BTF_ID && !mayBeNull(t)) {
       this.needsRuntimeChecks = true;
       if (write) throw new Rejection(idx, `only read is supported`);
+      loaded = this.btfStructLoad(idx, regno, reg, off, size) ?? loaded;
     } else if (t === RegType.CONST_PTR_TO_MAP) {
       if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
       if (off < 0) throw new Rejection(idx, `R${regno} is ${mapStructName(reg.map!.spec.type)} invalid negative access: off=${off}`);
@@ -1473,6 +1481,47 @@ export class Verifier {
     }
     for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT_REG;
     this.cur.insnIdx = target;
+  }
+
+  // ---- kernel objects through BTF (btf-args.ts) ------------------------------------------------
+
+  /** btf_ctx_access: a tracing program's context load, typed by the target's prototype (undefined: no prototype known). */
+  private tracingArgAccess(off: number, size: number, write: boolean): { ok: boolean; regType: number; btfName?: string; object?: BtfObject } | undefined {
+    const traced = this.input.tracingContext;
+    if (traced === undefined || write) return undefined;
+    const arg = traced.args[off / 8];
+    if (off % 8 !== 0 || arg === undefined) {
+      this.log.write(off % 8 !== 0 ? `func '${traced.func}' offset ${off} is not multiple of 8\n` : `func '${traced.func}' doesn't have ${off / 8 + 1}-th argument\n`);
+      return { ok: false, regType: RegType.SCALAR };
+    }
+    return arg.kind === 'object' && size === 8 ? { ok: true, regType: RegType.PTR_TO_BTF_ID, object: arg } : { ok: true, regType: RegType.SCALAR };
+  }
+
+  /** A register pointing to a kernel object, its BTF type tags and NULL-ability as flags. */
+  private btfObjectReg(object: BtfObject, type: number): Reg {
+    const tags = (object.user ? TypeFlag.MEM_USER : 0) | (object.percpu ? TypeFlag.MEM_PERCPU : 0);
+    const r = pointerReg(type | tags, { btfName: object.struct });
+    return mayBeNull(r.type) ? { ...r, id: this.newId() } : r;
+  }
+
+  /** check_ptr_to_btf_access for reads: inside the struct, a pointer member gives a pointer whose trust follows the kernel's rules. */
+  private btfStructLoad(idx: number, regno: number, reg: Reg, off: number, size: number): Reg | undefined {
+    const name = reg.btfName;
+    const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size) : undefined;
+    if (walk === undefined) return undefined;
+    if (off < 0) throw new Rejection(idx, `R${regno} is ptr_${name} invalid negative access: off=${off}`);
+    if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} is ptr_${name} invalid variable offset: off=${off}, var_off=${tnumToString(reg.v.var)}`);
+    if (reg.type & TypeFlag.MEM_USER) throw new Rejection(idx, `R${regno} is ptr_${name} access user memory: off=${off}`);
+    if (reg.type & TypeFlag.MEM_PERCPU) throw new Rejection(idx, `R${regno} is ptr_${name} access percpu memory: off=${off}`);
+    if (walk.kind === 'error') throw new Rejection(idx, walk.message);
+    if (walk.kind === 'scalar') return undefined;
+    // Trust of the loaded pointer: untrusted from an untrusted parent or outside RCU (sleepable), __rcu fields may be NULL,
+    // the rest are the plain pointers the kernel keeps for compatibility.
+    let type: number = RegType.PTR_TO_BTF_ID;
+    if (reg.type & TypeFlag.PTR_UNTRUSTED || this.input.sleepable) type |= TypeFlag.PTR_UNTRUSTED;
+    else if (walk.rcu) type |= TypeFlag.MEM_RCU | MAYBE_NULL;
+    else if (walk.maybeNull) type |= TypeFlag.PTR_TRUSTED | MAYBE_NULL;
+    return this.btfObjectReg(walk, type);
   }
 
   // ---- kfuncs (kfunc.ts) ----------------------------------------------------------------------
