@@ -17,21 +17,30 @@ export interface BtfObject {
   struct: string;
   user: boolean;
   percpu: boolean;
-  rcu: boolean;
-  /** The kernel may leave it NULL (BTF_TYPE_SAFE_TRUSTED_OR_NULL fields). */
-  maybeNull: boolean;
+  /** How a pointer read from a trusted parent is trusted (the kernel's BTF_TYPE_SAFE_* field lists and the `__rcu` tag); others are untrusted. */
+  trust: 'untrusted' | 'trusted' | 'trusted_or_null' | 'rcu' | 'rcu_or_null';
 }
 
 export type BtfArg = { kind: 'scalar' } | BtfObject;
 
-/** Pointer fields the kernel types as trusted-or-NULL (BTF_TYPE_SAFE_TRUSTED_OR_NULL): the program must check them for NULL. */
-const TRUSTED_OR_NULL_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  socket: ['sk'],
-  vm_area_struct: ['vm_mm', 'vm_file'],
+/** Pointer fields the kernel lists by how far it trusts them (BTF_TYPE_SAFE_RCU, _RCU_OR_NULL, _TRUSTED, _TRUSTED_OR_NULL in verifier.c). */
+const SAFE_FIELDS: Readonly<Record<string, Readonly<Record<string, BtfObject['trust']>>>> = {
+  task_struct: { cpus_ptr: 'rcu', cgroups: 'rcu', real_parent: 'rcu', group_leader: 'rcu' },
+  cgroup: { kn: 'rcu' },
+  css_set: { dfl_cgrp: 'rcu' },
+  mm_struct: { exe_file: 'rcu_or_null' },
+  sk_buff: { sk: 'rcu_or_null' },
+  request_sock: { sk: 'rcu_or_null' },
+  bpf_iter_meta: { seq: 'trusted' },
+  bpf_iter__task: { meta: 'trusted', task: 'trusted' },
+  linux_binprm: { file: 'trusted' },
+  file: { f_inode: 'trusted' },
+  dentry: { d_inode: 'trusted' },
+  socket: { sk: 'trusted_or_null' },
 };
 
 /** The object a pointer type points to, or undefined when it points to something else. */
-function pointedObject(btf: Btf, ptrId: number, maybeNull = false): BtfObject | undefined {
+function pointedObject(btf: Btf, ptrId: number, listed?: BtfObject['trust']): BtfObject | undefined {
   const ptr = btf.resolve(ptrId);
   if (ptr.kind !== 'ptr') return undefined;
   const tags = new Set<string>();
@@ -41,7 +50,9 @@ function pointedObject(btf: Btf, ptrId: number, maybeNull = false): BtfObject | 
     t = btf.typeById(t.type);
   }
   if (t.kind !== 'struct' || t.name === '') return undefined;
-  return { kind: 'object', struct: t.name, user: tags.has('user'), percpu: tags.has('percpu'), rcu: tags.has('rcu'), maybeNull };
+  // An __rcu field the kernel does not list may be NULL.
+  const trust = listed ?? (tags.has('rcu') ? 'rcu_or_null' : 'untrusted');
+  return { kind: 'object', struct: t.name, user: tags.has('user'), percpu: tags.has('percpu'), trust };
 }
 
 export interface TracingContext {
@@ -122,7 +133,7 @@ export function btfStructAccess(btf: Btf, name: string, off: number, size: numbe
       }
       if (mtype.kind === 'ptr') {
         if (msize !== size || off !== start) return { kind: 'error', message: `cannot access ptr member ${m.name} with moff ${start} in struct ${t.name || tname} with off ${off} size ${size}` };
-        return pointedObject(btf, mtype.id, (TRUSTED_OR_NULL_FIELDS[t.name] ?? []).includes(m.name)) ?? { kind: 'scalar' };
+        return pointedObject(btf, mtype.id, SAFE_FIELDS[t.name]?.[m.name]) ?? { kind: 'scalar' };
       }
       if (off + size > start + msize) return { kind: 'error', message: `access beyond the end of member ${m.name} (mend:${start + msize}) in struct ${t.name || tname} with off ${off} size ${size}` };
       return { kind: 'scalar' };

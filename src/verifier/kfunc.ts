@@ -134,8 +134,9 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       const trusted = (reg.type & TypeFlag.PTR_TRUSTED) !== 0 || reg.refObjId !== 0;
       const rcu = (reg.type & TypeFlag.MEM_RCU) !== 0;
       const needsTrusted = (spec.flags & (KfuncFlag.TRUSTED_ARGS | KfuncFlag.RELEASE)) !== 0;
-      if (reg.type & TypeFlag.PTR_UNTRUSTED || (needsTrusted && !trusted)) throw new Rejection(idx, `R${regno} must be referenced or trusted`, 'EINVAL');
+      if (needsTrusted && !trusted) throw new Rejection(idx, `R${regno} must be referenced or trusted`, 'EINVAL');
       if (spec.flags & KfuncFlag.RCU && !trusted && !rcu) throw new Rejection(idx, `R${regno} must be a rcu pointer`, 'EINVAL');
+      if (reg.type & TypeFlag.PTR_UNTRUSTED) throw new Rejection(idx, `R${regno} must be referenced or trusted`, 'EINVAL');
       // Releasing a reference needs the exact type; otherwise a struct that starts with the expected one will do.
       const strict = spec.flags & KfuncFlag.RELEASE && reg.refObjId !== 0;
       const matches = strict ? reg.btfName === param.struct : target.structsAtZero(reg.btfName ?? '').includes(param.struct);

@@ -1515,12 +1515,12 @@ export class Verifier {
     if (reg.type & TypeFlag.MEM_PERCPU) throw new Rejection(idx, `R${regno} is ptr_${name} access percpu memory: off=${off}`);
     if (walk.kind === 'error') throw new Rejection(idx, walk.message);
     if (walk.kind === 'scalar') return undefined;
-    // Trust of the loaded pointer: untrusted from an untrusted parent or outside RCU (sleepable), __rcu fields may be NULL,
-    // the rest are the plain pointers the kernel keeps for compatibility.
+    // Trust of the loaded pointer: untrusted from an untrusted parent or outside RCU (sleepable); from a trusted or RCU
+    // parent as the kernel lists the field (Linux 6.18 makes unlisted fields untrusted); from a plain parent plain.
     let type: number = RegType.PTR_TO_BTF_ID;
-    if (reg.type & TypeFlag.PTR_UNTRUSTED || this.input.sleepable) type |= TypeFlag.PTR_UNTRUSTED;
-    else if (walk.rcu) type |= TypeFlag.MEM_RCU | MAYBE_NULL;
-    else if (walk.maybeNull) type |= TypeFlag.PTR_TRUSTED | MAYBE_NULL;
+    const trustedParent = (reg.type & (TypeFlag.PTR_TRUSTED | TypeFlag.MEM_RCU)) !== 0 || reg.refObjId !== 0;
+    if (reg.type & TypeFlag.PTR_UNTRUSTED) type |= TypeFlag.PTR_UNTRUSTED;
+    else if (trustedParent) type |= walk.trust.startsWith('trusted') || !this.input.sleepable ? BTF_TRUST_FLAGS[walk.trust] : TypeFlag.PTR_UNTRUSTED;
     return this.btfObjectReg(walk, type);
   }
 
@@ -2072,6 +2072,15 @@ export class Verifier {
     if (data.indexOf(0, off) < 0) throw new Rejection(idx, 'string is not zero-terminated');
   }
 }
+
+/** Register flags of a pointer read from a trusted parent, by the field's trust (check_ptr_to_btf_access). */
+const BTF_TRUST_FLAGS: Readonly<Record<BtfObject['trust'], number>> = {
+  untrusted: TypeFlag.PTR_UNTRUSTED,
+  trusted: TypeFlag.PTR_TRUSTED,
+  trusted_or_null: TypeFlag.PTR_TRUSTED | MAYBE_NULL,
+  rcu: TypeFlag.MEM_RCU,
+  rcu_or_null: TypeFlag.MEM_RCU | MAYBE_NULL,
+};
 
 /** compatible_reg_types, keyed by base argument type. */
 const MEM_TYPES = [

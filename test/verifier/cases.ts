@@ -6,6 +6,8 @@
  * answer; test/verifier/kernel-agreement.test.ts loads every case into the
  * running kernel and checks that the expectation is the kernel's.
  */
+import { existsSync } from 'node:fs';
+import { loadKernelBtf } from '../../src/btf/index.ts';
 import { MapType } from '../../src/uapi/index.ts';
 import type { CaseFunction } from './case-btf.ts';
 
@@ -454,3 +456,67 @@ CASES.push(
     expect: 'accept',
   },
 );
+
+/** Byte offset of a member of a struct in the running kernel's BTF, and the struct's size (undefined without kernel BTF). */
+function kernelMember(struct: string, member: string): { offset: number; size: number } | undefined {
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return undefined;
+  const type = loadKernelBtf().findByName(struct, 'struct')[0];
+  const m = type?.kind === 'struct' ? type.members.find((k) => k.name === member) : undefined;
+  return type?.kind === 'struct' && m ? { offset: m.bitOffset / 8, size: type.size } : undefined;
+}
+
+/** Tracing contexts typed by the target's BTF prototype, and walks through kernel structs (btf_ctx_access, btf_struct_access). */
+const PID = kernelMember('task_struct', 'pid');
+const REAL_PARENT = kernelMember('task_struct', 'real_parent');
+const PARENT = kernelMember('task_struct', 'parent');
+if (PID && REAL_PARENT && PARENT) {
+  // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+  const EXEC = 'tp_btf/sched_process_exec';
+  CASES.push(
+    { name: 'tp_btf: a struct pointer argument is a kernel object', section: EXEC, asm: `r1 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r1 + ${PID.offset})\nr0 = 0\nexit`, expect: 'accept' },
+    { name: 'tp_btf: a scalar argument is no pointer', section: EXEC, asm: 'r1 = *(u64 *)(r1 + 8)\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit', expect: "R1 invalid mem access 'scalar'" },
+    { name: 'tp_btf: no argument past the prototype', section: EXEC, asm: 'r1 = *(u64 *)(r1 + 24)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=24 size=8' },
+    {
+      name: 'tp_btf: read past the end of a kernel struct',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr0 = *(u64 *)(r1 + ${PID.size})\nr0 = 0\nexit`,
+      expect: `access beyond struct task_struct at off ${PID.size} size 8`,
+    },
+    {
+      name: 'tp_btf: a pointer member the kernel does not list is readable',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${PARENT.offset})\nr0 = *(u32 *)(r1 + ${PID.offset})\nr0 = 0\nexit`,
+      expect: 'accept',
+    },
+    {
+      name: 'tp_btf: a pointer member the kernel does not list is untrusted',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${PARENT.offset})\ncall bpf_task_acquire#0\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`,
+      expect: 'R1 must be a rcu pointer',
+    },
+    {
+      name: 'tp_btf: a pointer member the kernel lists as RCU may be acquired',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${REAL_PARENT.offset})\ncall bpf_task_acquire#0\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`,
+      expect: 'accept',
+    },
+    {
+      name: 'tp_btf: an __rcu pointer member the kernel lists is not NULL',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${REAL_PARENT.offset})\nr0 = *(u32 *)(r1 + ${PID.offset})\nr0 = 0\nexit`,
+      expect: 'accept',
+    },
+    {
+      name: 'tp_btf: half of a pointer member',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r1 + ${REAL_PARENT.offset})\nr0 = 0\nexit`,
+      expect: `cannot access ptr member real_parent with moff ${REAL_PARENT.offset} in struct task_struct with off ${REAL_PARENT.offset} size 4`,
+    },
+    {
+      name: 'tp_btf: variable offset into a kernel struct',
+      section: EXEC,
+      asm: 'r2 = *(u64 *)(r1 + 8)\nr1 = *(u64 *)(r1 + 0)\nr2 &= 8\nr1 += r2\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit',
+      expect: 'R1 is ptr_task_struct invalid variable offset: off=0, var_off=(0x0; 0x8)',
+    },
+  );
+}

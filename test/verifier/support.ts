@@ -29,10 +29,10 @@ export function finalMessage(log: string): string {
   return lines.at(-1) ?? '';
 }
 
-function caseType(c: VerifierCase): { type: number; attach?: number } {
+function caseType(c: VerifierCase): { type: number; attach?: number; attachTo?: string } {
   const info = classifySection(c.section);
   if (info === undefined) throw new Error(`case '${c.name}': unknown section ${c.section}`);
-  return { type: info.programType, ...(info.expectedAttachType !== undefined ? { attach: info.expectedAttachType } : {}) };
+  return { type: info.programType, ...(info.expectedAttachType !== undefined ? { attach: info.expectedAttachType } : {}), ...(info.attachTo && c.section.startsWith('tp_btf/') ? { attachTo: info.attachTo } : {}) };
 }
 
 function mapSpec(m: CaseMap, i: number): MapSpec {
@@ -53,18 +53,18 @@ function mapSpec(m: CaseMap, i: number): MapSpec {
 }
 
 export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdict: Verdict; result: VerifyResult } {
-  const { type, attach } = caseType(c);
+  const { type, attach, attachTo } = caseType(c);
   const maps = new Map((c.maps ?? []).map((m, i) => [i, mapSpec(m, i)]));
   const insns = assemble(c.asm);
   const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel };
   let result: VerifyResult;
   const kfuncs = kfuncNames(c.asm);
-  if (c.functions || kfuncs.length > 0) {
+  if (c.functions || kfuncs.length > 0 || attachTo !== undefined) {
     // Declared functions and kfunc calls travel as a program with BTF, func_info and `.ksyms` relocations, as an object's would.
     const declared = c.functions ? caseBtf(c.functions) : undefined;
     const kfuncCalls = insns.flatMap((insn, i) => (isKfuncCall(insn) ? [i] : []));
     const spec: ProgramSpec = {
-      name: c.functions?.[0]?.name ?? 'case', section: c.section, type: type as ProgramSpec['type'], sleepable: false, programFlags: 0, instructions: insns,
+      name: c.functions?.[0]?.name ?? 'case', section: c.section, ...(attachTo !== undefined ? { attachTo } : {}), type: type as ProgramSpec['type'], sleepable: false, programFlags: 0, instructions: insns,
       functions: (c.functions ?? []).map((f) => ({ name: f.name, insnIndex: f.at })),
       relocations: kfuncCalls.map((insnIndex, k) => ({ kind: 'ksym' as const, insnIndex, externName: kfuncs[k]!, isFunction: true })),
       coreRelocations: [], funcInfo: declared?.funcInfo ?? [], lineInfo: [], license: c.license ?? 'GPL', kernelVersion: 0, ...(declared ? { btf: declared.btf } : {}),
@@ -84,7 +84,9 @@ function kfuncNames(asm: string): string[] {
 const isKfuncCall = (insn: Instruction): boolean => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC;
 
 export function kernelVerdict(c: VerifierCase): Verdict {
-  const { type, attach } = caseType(c);
+  const { type, attach, attachTo } = caseType(c);
+  // tp_btf programs name their tracepoint by the BTF id of its btf_trace_NAME typedef.
+  const attachBtfId = attachTo !== undefined ? loadKernelBtf().findByName(`btf_trace_${attachTo}`, 'typedef')[0]?.id : undefined;
   const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}` }));
   const declared = c.functions ? caseBtf(c.functions) : undefined;
   const btf = declared ? KernelBtf.load(declared.btf.encode()) : undefined;
@@ -94,7 +96,7 @@ export function kernelVerdict(c: VerifierCase): Verdict {
       .replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`)
       .replace(/call (\w+)#0\b/g, (call, name: string) => (helperByName(name) === undefined ? `call ${name}#${loadKernelBtf().findByName(name, 'func')[0]?.id ?? 0}` : call));
     try {
-      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: Number(process.env.TSBPF_CASE_LOG ?? 1) as 1, ...btfOptions, ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
+      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: Number(process.env.TSBPF_CASE_LOG ?? 1) as 1, ...btfOptions, ...(attachBtfId !== undefined ? { attachBtfId } : {}), ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
       program.close();
       return { accepted: true, message: '', log: program.verifierLog };
     } catch (e) {
