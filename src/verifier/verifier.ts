@@ -455,6 +455,11 @@ export class Verifier {
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
+        // A may_goto loop reaching its ancestor one level deeper and within it is done: deeper levels add nothing.
+        if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+          old.hits++;
+          return true;
+        }
         // An ancestor at the same instruction: the path looped back.
         if (this.statesExactlyEqual(old.state, this.cur)) {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
@@ -486,6 +491,11 @@ export class Verifier {
     return false;
   }
 
+  private isMayGoto(idx: number): boolean {
+    const i = this.insns[idx]!;
+    return opClass(i.opcode) === InsnClass.JMP && jmpOp(i.opcode) === JmpOp.JCOND;
+  }
+
   private statesExactlyEqual(a: VerifierState, b: VerifierState): boolean {
     if (a.frames.length !== b.frames.length || a.mayGotoDepth !== b.mayGotoDepth) return false;
     for (let f = 0; f < a.frames.length; f++) {
@@ -500,10 +510,10 @@ export class Verifier {
   }
 
   /** states_equal: every value `cur` may hold, `old` (already proven safe) may hold too. */
-  private statesEqual(old: VerifierState, cur: VerifierState, idx: number): boolean {
+  private statesEqual(old: VerifierState, cur: VerifierState, idx: number, anyMayGotoDepth = false): boolean {
     if (old.frames.length !== cur.frames.length) return false;
     if (old.refs.length !== cur.refs.length) return false;
-    if (old.activeLock !== cur.activeLock || old.mayGotoDepth !== cur.mayGotoDepth) return false;
+    if (old.activeLock !== cur.activeLock || (!anyMayGotoDepth && old.mayGotoDepth !== cur.mayGotoDepth)) return false;
     const ids = new IdMap();
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
@@ -1295,10 +1305,11 @@ export class Verifier {
       return false;
     }
     if (op === JmpOp.JCOND) {
+      // may_goto: the path that goes on looping (fall-through) is queued one level deeper; this one takes the jump out.
       const queued = cloneState(this.cur);
       queued.mayGotoDepth++;
-      this.pushBranch(idx + insn.offset + 1, queued);
-      this.cur.insnIdx = idx + 1;
+      this.pushBranch(idx + 1, queued);
+      this.cur.insnIdx = idx + insn.offset + 1;
       return false;
     }
     this.checkCondJmp(idx, insn);

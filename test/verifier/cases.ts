@@ -520,3 +520,15 @@ if (PID && REAL_PARENT && PARENT) {
     },
   );
 }
+
+/** may_goto loops: the looping path is explored one level deeper, and converges when it comes back within its ancestor. */
+CASES.push(
+  { name: 'may_goto: the simplest loop', section: 'xdp', asm: 'may_goto +1\ngoto -2\nr0 = 2\nexit', expect: 'accept' },
+  { name: 'may_goto: a loop whose state settles', section: 'xdp', asm: 'r1 = 0\nmay_goto +2\nr1 = 5\ngoto -3\nr0 = r1\nr0 &= 3\nexit', expect: 'accept' },
+  {
+    name: 'may_goto: the loop body is verified',
+    section: 'xdp',
+    asm: 'r1 = 0\nmay_goto +3\nr1 += 1\nr0 = *(u64 *)(r10 + 8)\ngoto -4\nr0 = 2\nexit',
+    expect: 'invalid read from stack R10 off=8 size=8',
+  },
+);
