@@ -532,3 +532,10 @@ CASES.push(
     expect: 'invalid read from stack R10 off=8 size=8',
   },
 );
+
+/** kprobe contexts: any read inside pt_regs aligned to its size (kprobe_prog_is_valid_access), whatever the register widths. */
+CASES.push(
+  { name: 'kprobe: 8-byte read of ss at offset 160', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u64 *)(r1 + 160)\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'kprobe: read past pt_regs', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u64 *)(r1 + 168)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=168 size=8' },
+  { name: 'kprobe: misaligned read', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u32 *)(r1 + 2)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=2 size=4' },
+);
