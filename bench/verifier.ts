@@ -11,7 +11,7 @@
 // this run; `--cached` reuses .cache/verifier-corpus (as built by
 // scripts/verifier-corpus.ts). `--source selftests,samples,debian` narrows it.
 import { ProgramType } from '../src/uapi/index.ts';
-import { verify } from '../src/verifier/index.ts';
+import { loadTimeMaps, verify } from '../src/verifier/index.ts';
 import {
   type AgreementReport,
   type CorpusSource,
@@ -39,10 +39,17 @@ if (!cached) {
   console.log(`kernel verdicts for the corpus: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
+/** Maps as the loader gave them to the kernel (.kconfig filled), once per object. */
+const loadedMaps = new WeakMap<object, ReturnType<typeof loadTimeMaps>>();
+const mapsOf = (spec: Parameters<typeof loadTimeMaps>[0]): ReturnType<typeof loadTimeMaps> => {
+  let maps = loadedMaps.get(spec);
+  if (maps === undefined) loadedMaps.set(spec, (maps = loadTimeMaps(spec)));
+  return maps;
+};
 const pct = (a: number, b: number): string => (b === 0 ? '-' : `${((100 * a) / b).toFixed(1)}%`);
 const verifyRecord: VerifyFunction = (program, spec, record) => {
   const type = program.type || (ProgramType as Record<string, number>)[record.programType];
-  const result = verify(program, { maps: spec.maps, logLevel: 0, programFlags: record.programFlags, ...(type ? { type } : {}) });
+  const result = verify(program, { maps: mapsOf(spec), logLevel: 0, programFlags: record.programFlags, ...(type ? { type } : {}) });
   return { accepted: result.accepted, processedInsns: result.processedInsns, verificationTimeUs: result.verificationTimeUs, ...(result.error ? { error: { message: result.error.message.split('\n').at(-1)!, insnIndex: result.error.insnIndex } } : {}) };
 };
 const ratios = (report: AgreementReport): string => (report.timeRatio ? `${report.timeRatio.median.toFixed(2)}x, ${report.timeRatio.p90.toFixed(2)}x` : '-');

@@ -7,3 +7,5 @@ export * from './helpers.ts';
 export * from './maps.ts';
 export * from './program-types.ts';
 export * from './syscalls.ts';
+export * from './context-types.ts';
+export * from './kfuncs.ts';

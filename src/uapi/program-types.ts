@@ -451,7 +451,8 @@ const L = CONTEXT_LAYOUTS;
 
 export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.SOCKET_FILTER, name: 'socket_filter', context: '__sk_buff', contextSize: L.__sk_buff.size, access: SOCKET_FILTER_ACCESS, packetAccess: false, testRun: true, testRunContext: '__sk_buff' },
-  { type: ProgramType.KPROBE, name: 'kprobe', context: 'pt_regs', contextSize: L.pt_regs.size, access: readOnly(L.pt_regs.fields, {}, [], names(L.pt_regs.fields)), packetAccess: false, testRun: false },
+  // kprobe_prog_is_valid_access: any read inside pt_regs aligned to its size, whatever the registers' own widths.
+  { type: ProgramType.KPROBE, name: 'kprobe', context: 'pt_regs', contextSize: L.pt_regs.size, packetAccess: false, testRun: false },
   { type: ProgramType.SCHED_CLS, name: 'sched_cls', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, actions: TcAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.SCHED_ACT, name: 'sched_act', context: '__sk_buff', contextSize: L.__sk_buff.size, access: TC_ACCESS, packetAccess: true, actions: TcAction, testRun: true, testRunContext: '__sk_buff' },
   { type: ProgramType.TRACEPOINT, name: 'tracepoint', context: 'tracepoint record', contextSize: 8192, contextStart: 8, packetAccess: false, testRun: false },

@@ -11,11 +11,14 @@
 import { type Btf, loadKernelBtf } from '../btf/index.ts';
 import type { Instruction } from '../isa/index.ts';
 import { LdImm64Src } from '../isa/index.ts';
-import { type CollectionSpec, type MapSpec, type ProgramSpec, applyProgramCore } from '../object/index.ts';
+import { type CollectionSpec, type KconfigSource, type MapSpec, type ProgramSpec, applyProgramCore, kconfigData } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
+import { btfStructAccess, tracingContext } from './btf-args.ts';
+import { globalFunctions, type KernelStructLookup } from './global-func.ts';
+import { type KfuncTarget, kfuncPrototype, structsAtZero } from './kfunc.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
 import type { MapValueField, VerifierMap } from './state.ts';
-import { Verifier } from './verifier.ts';
+import { Verifier, type VerifierInput } from './verifier.ts';
 import { type InstructionStates, StateCollector } from './states.ts';
 
 export { Rejection, VerifierError } from './errors.ts';
@@ -128,6 +131,9 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
     voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
     ...(collector !== undefined ? { onInstruction: collector.record } : {}),
+    ...(spec ? { kfuncAt: kfuncTargets(spec, options.targetBtf) } : {}),
+    ...kernelObjects(type, options.expectedAttachType ?? spec?.expectedAttachType, spec?.attachTo, options.targetBtf),
+    ...(spec?.btf ? { globalFunctions: globalFunctions(spec.btf, spec.funcInfo, type, options.expectedAttachType ?? spec.expectedAttachType, kernelStructLookup(options.targetBtf)) } : {}),
   });
   const verificationTimeUs = Math.round((performance.now() - started) * 1000);
   const result: VerifyResult = {
@@ -179,6 +185,71 @@ class ProgramMaps {
   mapAt(idx: number, insn: Instruction): VerifierMap | undefined {
     return this.byInsn.get(idx) ?? (insn.src === LdImm64Src.MAP_FD || insn.src === LdImm64Src.MAP_VALUE ? this.byFd.get(insn.imm) : undefined);
   }
+}
+
+/** The kfunc each `.ksyms` function call calls, with its prototype from the kernel's BTF (else the program's extern). */
+function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: number) => KfuncTarget | undefined {
+  const names = new Map<number, string>();
+  for (const r of spec.relocations) if (r.kind === 'ksym' && r.isFunction) names.set(r.insnIndex, r.externName);
+  const cache = new Map<string, KfuncTarget>();
+  return (insnIdx) => {
+    const name = names.get(insnIdx);
+    if (name === undefined) return undefined;
+    let target = cache.get(name);
+    if (target === undefined) {
+      let kernel: Btf | undefined = targetBtf;
+      try {
+        kernel ??= loadKernelBtf();
+      } catch {
+        kernel = undefined;
+      }
+      const from = (btf: Btf | undefined) => {
+        const func = btf?.findByName(name, 'func')[0];
+        return func && btf ? kfuncPrototype(btf, func.id) : undefined;
+      };
+      const structs = kernel;
+      target = {
+        name,
+        prototype: from(kernel) ?? from(spec.btf),
+        structsAtZero: (struct) => (structs ? structsAtZero(structs, struct) : [struct]),
+        kernelTypeName: (id) => {
+          const t = id === 0 ? undefined : structs?.types[id];
+          if (id === 0) return '';
+          return t !== undefined && (t.kind === 'struct' || t.kind === 'union') ? t.name : undefined;
+        },
+      };
+      cache.set(name, target);
+    }
+    return target;
+  };
+}
+
+/** The kernel's BTF for tracing arguments and struct walks (nothing when it cannot be read: those stay untyped). */
+function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess'> {
+  let btf = targetBtf;
+  try {
+    btf ??= loadKernelBtf();
+  } catch {
+    return {};
+  }
+  const kernel = btf;
+  const traced = tracingContext(kernel, type, attachType, attachTo);
+  return { ...(traced ? { tracingContext: traced } : {}), btfStructAccess: (struct, off, size) => btfStructAccess(kernel, struct, off, size) };
+}
+
+/** Kernel structs by name, from the given BTF or the running kernel's (undefined when neither is readable). */
+function kernelStructLookup(targetBtf: Btf | undefined): KernelStructLookup {
+  return (name) => {
+    let btf = targetBtf;
+    if (btf === undefined) {
+      try {
+        btf = loadKernelBtf();
+      } catch {
+        return undefined;
+      }
+    }
+    return btf.findByName(name, 'struct').length > 0;
+  };
 }
 
 /** Functions whose BTF prototype returns void, by first instruction (from func_info). */
@@ -234,12 +305,33 @@ function specialFields(btf: Btf, typeId: number, base = 0, depth = 0): MapValueF
   return [];
 }
 
+/**
+ * The collection's maps as a loader hands them to the kernel: the `.kconfig`
+ * map holds the values the loaders fill in (LINUX_KERNEL_VERSION, CONFIG_*),
+ * so the verifier, like the kernel's, knows them as constants. When they
+ * cannot be computed (no kernel configuration) the map is left as it is.
+ */
+export function loadTimeMaps(collection: CollectionSpec, kconfig?: KconfigSource): Record<string, MapSpec> {
+  const maps: Record<string, MapSpec> = { ...collection.maps };
+  for (const [name, m] of Object.entries(maps)) {
+    if (m.section !== '.kconfig') continue;
+    try {
+      const data = kconfigData(collection, m.valueSize, kconfig);
+      if (data !== undefined) maps[name] = { ...m, initialData: data };
+    } catch {
+      // the loader would refuse the object itself; the verifier keeps the map's own contents
+    }
+  }
+  return maps;
+}
+
 /** Verifies every program of a collection, by program name. */
 export function verifyCollection(collection: CollectionSpec, options: Omit<VerifyOptions, 'maps' | 'type'> = {}): Record<string, VerifyResult> {
   const out: Record<string, VerifyResult> = {};
+  const maps = loadTimeMaps(collection);
   for (const [name, program] of Object.entries(collection.programs)) {
     if (program.type === 0) continue;
-    out[name] = verify(program, { ...options, maps: collection.maps });
+    out[name] = verify(program, { ...options, maps });
   }
   return out;
 }

@@ -49,7 +49,10 @@ import {
   type ProgramTypeSpec,
 } from '../uapi/index.ts';
 import { type ProgramShape, analyzeShape, isPseudoCall, isPseudoFunc, jumpTarget } from './cfg.ts';
+import { type BtfObject, type StructAccess, type TracingContext } from './btf-args.ts';
 import { contextAccess, socketAccessOk } from './context.ts';
+import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
+import { type KfuncTarget, checkKfuncCall } from './kfunc.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
@@ -131,6 +134,14 @@ export interface VerifierInput {
   voidFunctions: ReadonlySet<number>;
   /** Called with the state of each path before each instruction it explores (for viewers). */
   onInstruction?: (insnIdx: number, state: VerifierState) => void;
+  /** Global functions by first instruction: verified on their own, calls checked against their prototype. */
+  globalFunctions?: ReadonlyMap<number, GlobalFunction>;
+  /** The kfunc a `call` with src=BPF_PSEUDO_KFUNC_CALL at this instruction calls. */
+  kfuncAt?: (insnIdx: number) => KfuncTarget | undefined;
+  /** A tracing program's arguments from its attach target's BTF prototype (btf_ctx_access). */
+  tracingContext?: TracingContext;
+  /** Reads through a pointer to a kernel struct (btf_struct_access); undefined for structs the kernel BTF lacks. */
+  btfStructAccess?: (struct: string, off: number, size: number) => StructAccess | undefined;
 }
 
 export interface VerifierStats {
@@ -236,6 +247,8 @@ export class Verifier {
   private printFromState = false;
   /** Set when an access goes through a pointer whose target only run-time checks can confine. */
   private needsRuntimeChecks = false;
+  /** Global functions a verified path called, by subprogram index (verified after the main program). */
+  private readonly calledGlobals = new Set<number>();
 
   constructor(private readonly input: VerifierInput) {
     this.insns = input.insns;
@@ -266,6 +279,7 @@ export class Verifier {
       this.cur = this.initialState();
       if (this.log.level > 0) this.log.write(`0:${formatFrame(this.frame())}\n`);
       this.explore();
+      this.verifyGlobalFunctions();
       this.checkStackDepth();
     } catch (e) {
       if (!(e instanceof Rejection)) throw e;
@@ -439,6 +453,11 @@ export class Verifier {
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
+        // A may_goto loop reaching its ancestor one level deeper and within it is done: deeper levels add nothing.
+        if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+          old.hits++;
+          return true;
+        }
         // An ancestor at the same instruction: the path looped back.
         if (this.statesExactlyEqual(old.state, this.cur)) {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
@@ -470,6 +489,11 @@ export class Verifier {
     return false;
   }
 
+  private isMayGoto(idx: number): boolean {
+    const i = this.insns[idx]!;
+    return opClass(i.opcode) === InsnClass.JMP && jmpOp(i.opcode) === JmpOp.JCOND;
+  }
+
   private statesExactlyEqual(a: VerifierState, b: VerifierState): boolean {
     if (a.frames.length !== b.frames.length || a.mayGotoDepth !== b.mayGotoDepth) return false;
     for (let f = 0; f < a.frames.length; f++) {
@@ -484,10 +508,10 @@ export class Verifier {
   }
 
   /** states_equal: every value `cur` may hold, `old` (already proven safe) may hold too. */
-  private statesEqual(old: VerifierState, cur: VerifierState, idx: number): boolean {
+  private statesEqual(old: VerifierState, cur: VerifierState, idx: number, anyMayGotoDepth = false): boolean {
     if (old.frames.length !== cur.frames.length) return false;
     if (old.refs.length !== cur.refs.length) return false;
-    if (old.activeLock !== cur.activeLock || old.mayGotoDepth !== cur.mayGotoDepth) return false;
+    if (old.activeLock !== cur.activeLock || (!anyMayGotoDepth && old.mayGotoDepth !== cur.mayGotoDepth)) return false;
     const ids = ID_MAP.reset();
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
@@ -837,13 +861,15 @@ export class Verifier {
       const spec = this.progSpec;
       if (spec?.access === undefined) this.needsRuntimeChecks = true;
       // Sign-extending loads from the context are refused (the is_valid_access callbacks reject is_ldsx).
-      const result = spec && !sx ? contextAccess(spec, off, size, write, this.input.expectedAttachType) : { ok: false, regType: RegType.SCALAR };
+      const result = spec && !sx ? (this.tracingArgAccess(off, size, write) ?? contextAccess(spec, off, size, write, this.input.expectedAttachType)) : { ok: false, regType: RegType.SCALAR };
       if (!result.ok) {
         this.log.sourceLine(idx);
         throw new Rejection(idx, `invalid bpf_context access off=${off} size=${size}`);
       }
       if (!write && result.regType !== RegType.SCALAR) {
         loaded = pointerReg(result.regType, { btfName: result.btfName });
+        const object = (result as { object?: BtfObject }).object;
+        if (object) loaded = this.btfObjectReg(object, RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED);
         if (mayBeNull(result.regType)) loaded.id = this.newId();
       }
     } else if (t === RegType.PTR_TO_STACK) {
@@ -867,6 +893,7 @@ export class Verifier {
     } else if (base === RegType.PTR_TO_BTF_ID && !mayBeNull(t)) {
       this.needsRuntimeChecks = true;
       if (write) throw new Rejection(idx, `only read is supported`);
+      loaded = this.btfStructLoad(idx, regno, reg, off, size) ?? loaded;
     } else if (t === RegType.CONST_PTR_TO_MAP) {
       if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
       if (off < 0) throw new Rejection(idx, `R${regno} is ${mapStructName(reg.map!.spec.type)} invalid negative access: off=${off}`);
@@ -1257,7 +1284,11 @@ export class Verifier {
         this.checkFuncCall(idx, insn);
         return false;
       }
-      if (insn.src === CallSrc.KFUNC) throw new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (call at insn ${idx})`, 'ENOTSUPP');
+      if (insn.src === CallSrc.KFUNC) {
+        this.callKfunc(idx);
+        this.cur.insnIdx = idx + 1;
+        return false;
+      }
       if (opSource(insn.opcode) === Source.X) throw new Rejection(idx, 'BPF_CALL uses reserved fields', 'EINVAL');
       // Set first: a callback-calling helper continues in the callback instead.
       this.cur.insnIdx = idx + 1;
@@ -1265,10 +1296,11 @@ export class Verifier {
       return false;
     }
     if (op === JmpOp.JCOND) {
+      // may_goto: the path that goes on looping (fall-through) is queued one level deeper; this one takes the jump out.
       const queued = cloneState(this.cur);
       queued.mayGotoDepth++;
-      this.pushBranch(idx + insn.offset + 1, queued);
-      this.cur.insnIdx = idx + 1;
+      this.pushBranch(idx + 1, queued);
+      this.cur.insnIdx = idx + insn.offset + 1;
       return false;
     }
     this.checkCondJmp(idx, insn);
@@ -1436,6 +1468,8 @@ export class Verifier {
 
   /** check_func_call: a bpf-to-bpf call gets a new frame with r1-r5 of the caller. */
   private checkFuncCall(idx: number, insn: Instruction): void {
+    const global = this.input.globalFunctions?.get(idx + insn.imm + 1);
+    if (global !== undefined) return this.callGlobalFunction(idx, idx + insn.imm + 1, global);
     if (this.cur.frames.length >= MAX_CALL_FRAMES) {
       throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
     }
@@ -1450,6 +1484,132 @@ export class Verifier {
     }
     for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT_REG;
     this.cur.insnIdx = target;
+  }
+
+  // ---- kernel objects through BTF (btf-args.ts) ------------------------------------------------
+
+  /** btf_ctx_access: a tracing program's context load, typed by the target's prototype (undefined: no prototype known). */
+  private tracingArgAccess(off: number, size: number, write: boolean): { ok: boolean; regType: number; btfName?: string; object?: BtfObject } | undefined {
+    const traced = this.input.tracingContext;
+    if (traced === undefined || write) return undefined;
+    const arg = traced.args[off / 8];
+    if (off % 8 !== 0 || arg === undefined) {
+      this.log.write(off % 8 !== 0 ? `func '${traced.func}' offset ${off} is not multiple of 8\n` : `func '${traced.func}' doesn't have ${off / 8 + 1}-th argument\n`);
+      return { ok: false, regType: RegType.SCALAR };
+    }
+    return arg.kind === 'object' && size === 8 ? { ok: true, regType: RegType.PTR_TO_BTF_ID, object: arg } : { ok: true, regType: RegType.SCALAR };
+  }
+
+  /** A register pointing to a kernel object, its BTF type tags and NULL-ability as flags. */
+  private btfObjectReg(object: BtfObject, type: number): Reg {
+    const tags = (object.user ? TypeFlag.MEM_USER : 0) | (object.percpu ? TypeFlag.MEM_PERCPU : 0);
+    const r = pointerReg(type | tags, { btfName: object.struct });
+    return mayBeNull(r.type) ? { ...r, id: this.newId() } : r;
+  }
+
+  /** check_ptr_to_btf_access for reads: inside the struct, a pointer member gives a pointer whose trust follows the kernel's rules. */
+  private btfStructLoad(idx: number, regno: number, reg: Reg, off: number, size: number): Reg | undefined {
+    const name = reg.btfName;
+    const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size) : undefined;
+    if (walk === undefined) return undefined;
+    if (off < 0) throw new Rejection(idx, `R${regno} is ptr_${name} invalid negative access: off=${off}`);
+    if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} is ptr_${name} invalid variable offset: off=${off}, var_off=${tnumToString(reg.v.var)}`);
+    if (reg.type & TypeFlag.MEM_USER) throw new Rejection(idx, `R${regno} is ptr_${name} access user memory: off=${off}`);
+    if (reg.type & TypeFlag.MEM_PERCPU) throw new Rejection(idx, `R${regno} is ptr_${name} access percpu memory: off=${off}`);
+    if (walk.kind === 'error') throw new Rejection(idx, walk.message);
+    if (walk.kind === 'scalar') return undefined;
+    // Trust of the loaded pointer: untrusted from an untrusted parent or outside RCU (sleepable); from a trusted or RCU
+    // parent as the kernel lists the field (Linux 6.18 makes unlisted fields untrusted); from a plain parent plain.
+    let type: number = RegType.PTR_TO_BTF_ID;
+    const trustedParent = (reg.type & (TypeFlag.PTR_TRUSTED | TypeFlag.MEM_RCU)) !== 0 || reg.refObjId !== 0;
+    if (reg.type & TypeFlag.PTR_UNTRUSTED) type |= TypeFlag.PTR_UNTRUSTED;
+    else if (trustedParent) type |= walk.trust.startsWith('trusted') || !this.input.sleepable ? BTF_TRUST_FLAGS[walk.trust] : TypeFlag.PTR_UNTRUSTED;
+    return this.btfObjectReg(walk, type);
+  }
+
+  // ---- kfuncs (kfunc.ts) ----------------------------------------------------------------------
+
+  private callKfunc(idx: number): void {
+    const r0 = checkKfuncCall(idx, this.input.kfuncAt?.(idx), {
+      programType: this.input.programType,
+      sleepable: this.input.sleepable,
+      activeLock: this.cur.activeLock !== 0,
+      regs: this.regs(),
+      argOffsetZero: (regno, reg) => {
+        if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+      },
+      newId: () => this.newId(),
+      acquire: (at) => {
+        const id = this.newId();
+        this.cur.refs = [...this.cur.refs, { id, insnIdx: at, kind: 'other' }];
+        return id;
+      },
+      release: (id) => this.releaseReference(idx, id),
+    });
+    for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
+    this.writeReg(0, r0);
+  }
+
+  // ---- global functions (global-func.ts) ------------------------------------------------------
+
+  /** A call to a global function: its arguments are checked against its prototype, its result is an unknown scalar. */
+  private callGlobalFunction(idx: number, target: number, global: GlobalFunction): void {
+    const subprog = this.shape.subprogOf[target]!;
+    if (this.cur.activeLock) throw new Rejection(idx, 'global function calls are not allowed while holding a lock,\nuse static function instead', 'EINVAL');
+    checkGlobalCall(idx, subprog, global, this.regs(), {
+      argOffset: (regno, reg) => this.checkArgOffset(idx, regno, reg, 0),
+      memAccess: (regno, reg, size) => {
+        this.helperMemAccess(idx, regno, reg, size, false, true, undefined);
+        this.helperMemAccess(idx, regno, reg, size, true, true, undefined);
+      },
+    });
+    if (this.log.level > 0) this.log.write(`Func#${subprog} ('${global.name}') is global and assumed valid.\n`);
+    if (this.changesPacketData(subprog, new Set())) this.clearPacketPointers();
+    this.calledGlobals.add(subprog);
+    for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
+    this.writeReg(0, unknownScalar());
+    this.cur.insnIdx = idx + 1;
+  }
+
+  /** A subprogram calls, directly or through the functions it calls, a helper that changes packet data. */
+  private changesPacketData(subprog: number, seen: Set<number>): boolean {
+    if (seen.has(subprog)) return false;
+    seen.add(subprog);
+    const { start, end } = this.shape.subprogs[subprog]!;
+    for (let t = start; t < end; t++) {
+      const i = this.insns[t]!;
+      if (isPseudoCall(i) && this.changesPacketData(this.shape.subprogOf[t + i.imm + 1]!, seen)) return true;
+      if (opClass(i.opcode) === InsnClass.JMP && jmpOp(i.opcode) === JmpOp.CALL && i.src === 0 && CHANGES_PKT_DATA.has(helperById(i.imm)?.name ?? '')) return true;
+    }
+    return false;
+  }
+
+  /** do_check_subprogs: every global function a verified path called, each from its prototype, until no new one is called. */
+  private verifyGlobalFunctions(): void {
+    const verified = new Set<number>();
+    for (let next = this.nextGlobal(verified); next !== undefined; next = this.nextGlobal(verified)) {
+      const [subprog, global] = next;
+      verified.add(subprog);
+      if (this.log.level === 1) this.log.truncate(0);
+      this.explored.fill(undefined);
+      this.curStates = 0;
+      this.path = [];
+      const start = this.shape.subprogs[subprog]!.start;
+      if (this.log.level > 0) this.log.write(`Validating ${global.name}() func#${subprog}...\n`);
+      const frame = newFrame(0, -1, subprog);
+      globalEntryRegs(global.args ?? [], () => this.newId()).forEach((r, i) => (frame.regs[i + 1] = r));
+      this.cur = { frames: [frame], refs: [], insnIdx: start, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0 };
+      if (this.log.level > 0) this.log.write(`${start}:${formatFrame(frame)}\n`);
+      this.explore();
+      if (this.log.level > 0) this.log.write(`Func#${subprog} ('${global.name}') is safe for any args that match its prototype\n`);
+    }
+  }
+
+  private nextGlobal(verified: Set<number>): [number, GlobalFunction] | undefined {
+    for (const subprog of [...this.calledGlobals].sort((a, b) => a - b)) {
+      if (!verified.has(subprog)) return [subprog, this.input.globalFunctions!.get(this.shape.subprogs[subprog]!.start)!];
+    }
+    return undefined;
   }
 
   /** BPF_EXIT: return to the caller, or finish the path with the kernel's exit checks. */
@@ -1496,10 +1656,14 @@ export class Verifier {
     throw new Rejection(idx, `${lines.join('\n')}\n${what} would lead to reference leak`, 'EINVAL');
   }
 
-  /** check_return_code for the main program. */
+  /** check_return_code for the main program (and for a global function verified on its own). */
   private checkReturnCode(idx: number): void {
     const r0 = this.readReg(idx, 0);
     if (this.isLeak(r0)) throw new Rejection(idx, 'R0 leaks addr as return value');
+    if (this.frame().subprog !== 0) {
+      if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At subprogram exit the register R0 is not a scalar value (${regTypeName(r0.type)})`, 'EINVAL');
+      return;
+    }
     const range = returnRange(this.input.programType, this.input.expectedAttachType);
     if (range === undefined) return;
     if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At program exit the register R0 is not a known value (${regTypeName(r0.type)})`, 'EINVAL');
@@ -1686,7 +1850,8 @@ export class Verifier {
   private releaseReference(idx: number, id: number): void {
     if (!this.cur.refs.some((r) => r.id === id)) throw new Rejection(idx, `verifier internal error: reference ${id} not found`, 'EFAULT');
     this.cur.refs = this.cur.refs.filter((r) => r.id !== id);
-    forEachReg(this.cur, (r) => (r.refObjId === id ? NOT_INIT_REG : r));
+    // mark_reg_invalid: with pointer leaks allowed (root) the copies become unknown scalars.
+    forEachReg(this.cur, (r) => (r.refObjId === id ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
   }
 
   private clearPacketPointers(): void {
@@ -1910,6 +2075,15 @@ export class Verifier {
     if (data.indexOf(0, off) < 0) throw new Rejection(idx, 'string is not zero-terminated');
   }
 }
+
+/** Register flags of a pointer read from a trusted parent, by the field's trust (check_ptr_to_btf_access). */
+const BTF_TRUST_FLAGS: Readonly<Record<BtfObject['trust'], number>> = {
+  untrusted: TypeFlag.PTR_UNTRUSTED,
+  trusted: TypeFlag.PTR_TRUSTED,
+  trusted_or_null: TypeFlag.PTR_TRUSTED | MAYBE_NULL,
+  rcu: TypeFlag.MEM_RCU,
+  rcu_or_null: TypeFlag.MEM_RCU | MAYBE_NULL,
+};
 
 /** compatible_reg_types, keyed by base argument type. */
 const MEM_TYPES = [

@@ -6,7 +6,10 @@
  * answer; test/verifier/kernel-agreement.test.ts loads every case into the
  * running kernel and checks that the expectation is the kernel's.
  */
+import { existsSync } from 'node:fs';
+import { loadKernelBtf } from '../../src/btf/index.ts';
 import { MapType } from '../../src/uapi/index.ts';
+import type { CaseFunction } from './case-btf.ts';
 
 export interface CaseMap {
   type: number;
@@ -27,6 +30,8 @@ export interface VerifierCase {
   /** 'accept', or the kernel's final message (the last line before the statistics). */
   expect: 'accept' | string;
   license?: string;
+  /** BTF prototypes of the program's functions (func_info), for global functions and their argument tags. */
+  functions?: CaseFunction[];
   /** Why this case cannot be loaded into the kernel as bare instructions (checked in the kernel elsewhere). */
   kernelSkip?: string;
 }
@@ -297,4 +302,240 @@ CASES.push(
     expect: "R0 invalid mem access 'map_value_or_null'",
   },
   { name: 'hash lookup with a constant key may fail', section: 'xdp', maps: [hash()], asm: `${LOOKUP}r0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: "R0 invalid mem access 'map_value_or_null'" },
+);
+
+/** The entry function of an XDP case, for cases that declare their functions' BTF. */
+const XDP_MAIN: CaseFunction = { at: 0, name: 'prog', global: true, params: [{ type: 'struct xdp_md *' }] };
+/** Main: pass a pointer to 4 initialised stack bytes to the function at insn 6, return XDP_PASS. */
+const CALL_WITH_STACK_INT = '*(u32 *)(r10 - 4) = 42\nr1 = r10\nr1 += -4\ncall pc+2\nr0 = 2\nexit\n';
+const globalFn = (params: { type: string; tags?: string[] }[], extra: Partial<CaseFunction> = {}): CaseFunction[] => [XDP_MAIN, { at: 6, name: 'f', global: true, params, ...extra }];
+
+/** Global functions: verified on their own from their BTF prototype; calls checked against it (btf_check_func_arg_match). */
+CASES.push(
+  {
+    name: 'global function: a pointer argument may be NULL',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = *(u32 *)(r1 + 0)\nexit`,
+    expect: "R1 invalid mem access 'mem_or_null'",
+  },
+  {
+    name: 'global function: pointer argument checked for NULL',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = 0\nif r1 == 0 goto +1\nr0 = *(u32 *)(r1 + 0)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: __arg_nonnull needs no NULL check',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *', tags: ['nonnull'] }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = *(u32 *)(r1 + 0)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: memory argument sized by its BTF type',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *', tags: ['nonnull'] }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = *(u32 *)(r1 + 4)\nexit`,
+    expect: 'R1 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'global function: a scalar passed as memory',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `r1 = 5\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: NULL passed as nullable memory',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }]),
+    asm: `r1 = 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: NULL-able map value passed as non-NULL memory',
+    section: 'xdp',
+    maps: [hash(16)],
+    functions: [XDP_MAIN, { at: 10, name: 'f', global: true, params: [{ type: 'struct pair *', tags: ['nonnull'] }] }],
+    asm: `${LOOKUP}r1 = r0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: a pointer passed as a scalar argument',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int' }]),
+    asm: `r1 = r10\nr1 += -8\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = r1\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: the context argument recognised by its struct name',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct xdp_md *' }]),
+    asm: `r1 += 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = *(u32 *)(r1 + 12)\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'global function: the stack passed as the context',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct xdp_md *' }]),
+    asm: `r1 = r10\nr1 += -8\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: __arg_ctx on another struct',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct pair *', tags: ['ctx'] }]),
+    asm: `r1 += 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: a void pointer argument has no size',
+    section: 'xdp',
+    functions: globalFn([{ type: 'void *' }]),
+    asm: `${CALL_WITH_STACK_INT}r0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: must return a scalar type',
+    section: 'xdp',
+    functions: globalFn([{ type: 'int *' }], { returns: 'void' }),
+    asm: `${CALL_WITH_STACK_INT}r0 = 0\nexit`,
+    expect: "Caller passes invalid args into func#1 ('f')",
+  },
+  {
+    name: 'global function: returns a pointer',
+    section: 'xdp',
+    functions: globalFn([{ type: 'struct xdp_md *' }]),
+    asm: `r1 += 0\nr1 += 0\nr1 += 0\ncall pc+2\nr0 = 2\nexit\nr0 = r1\nexit`,
+    expect: 'At subprogram exit the register R0 is not a scalar value (ctx)',
+  },
+  {
+    name: 'global function: its result is an unknown scalar to the caller',
+    section: 'cgroup_skb/ingress',
+    functions: [{ at: 0, name: 'prog', global: true, params: [{ type: 'struct __sk_buff *' }] }, { at: 2, name: 'f', global: true, params: [] }],
+    asm: 'call pc+1\nexit\nr0 = 1\nexit',
+    expect: 'At program exit the register R0 has unknown scalar value should have been in [0, 1]',
+  },
+  {
+    name: 'global function: a static one is verified with its caller',
+    section: 'xdp',
+    functions: [XDP_MAIN, { at: 2, name: 'f', params: [] }],
+    asm: 'call pc+1\nexit\nr0 = 2\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'global function: changing packet data invalidates the caller',
+    section: 'xdp',
+    functions: [XDP_MAIN, { at: 12, name: 'f', global: true, params: [{ type: 'struct xdp_md *' }] }],
+    asm: `${XDP_PKT}r7 = r2\nr6 = r2\nr6 += 1\nif r6 > r3 goto +4\ncall pc+5\nr0 = *(u8 *)(r7 + 0)\nr0 = 2\nexit\nr0 = 2\nexit\nr2 = 0\ncall bpf_xdp_adjust_head\nr0 = 0\nexit`,
+    expect: "R7 invalid mem access 'scalar'",
+  },
+);
+
+/** r0 = bpf_task_from_pid(1): an acquired, NULL-able task reference. */
+const TASK_FROM_PID = 'r1 = 1\ncall bpf_task_from_pid#0\n';
+
+/** kfunc calls: availability per program type, argument types, references acquired and released. */
+CASES.push(
+  { name: 'kfunc: acquire, check and release a task', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}if r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`, expect: 'accept' },
+  { name: 'kfunc: acquired task never released', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}r0 = 0\nexit`, expect: 'BPF_EXIT instruction in main prog would lead to reference leak' },
+  { name: 'kfunc: NULL-able result released unchecked', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}r1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`, expect: 'Possibly NULL pointer passed to trusted arg0' },
+  { name: 'kfunc: not available to socket filters', section: 'socket', asm: `${TASK_FROM_PID}r0 = 0\nexit`, expect: 'calling kernel function bpf_task_from_pid is not allowed' },
+  { name: 'kfunc: release of a pointer never acquired', section: 'tp/syscalls/sys_enter_getpid', asm: 'call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'release kernel function bpf_task_release expects refcounted PTR_TO_BTF_ID' },
+  { name: 'kfunc: a scalar passed as a task', section: 'tp/syscalls/sys_enter_getpid', asm: 'r1 = 0\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'Possibly NULL pointer passed to trusted arg0' },
+  { name: 'kfunc: the stack passed as a task', section: 'tp/syscalls/sys_enter_getpid', asm: 'r1 = r10\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'arg#0 pointer type STRUCT task_struct must point to scalar, or struct with scalar' },
+  { name: 'kfunc: a released task is no longer a pointer', section: 'tp/syscalls/sys_enter_getpid', asm: `${TASK_FROM_PID}if r0 == 0 goto +4\nr6 = r0\nr1 = r0\ncall bpf_task_release#0\nr0 = *(u32 *)(r6 + 0)\nr0 = 0\nexit`, expect: "R6 invalid mem access 'scalar'" },
+  { name: 'kfunc: acquire from a trusted task', section: 'tp/syscalls/sys_enter_getpid', asm: 'call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_acquire#0\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'kfunc: a scalar argument given a pointer', section: 'tp/syscalls/sys_enter_getpid', asm: 'r1 = r10\ncall bpf_task_from_pid#0\nr0 = 0\nexit', expect: 'R1 is not a scalar' },
+  {
+    name: 'kfunc: a bpf_cpumask passed where a cpumask is expected',
+    section: 'tp/syscalls/sys_enter_getpid',
+    asm: 'call bpf_cpumask_create#0\nif r0 == 0 goto +7\nr6 = r0\nr1 = 0\nr2 = r6\ncall bpf_cpumask_set_cpu#0\nr1 = r6\ncall bpf_cpumask_release#0\nr0 = 0\nexit',
+    expect: 'accept',
+  },
+);
+
+/** Byte offset of a member of a struct in the running kernel's BTF, and the struct's size (undefined without kernel BTF). */
+function kernelMember(struct: string, member: string): { offset: number; size: number } | undefined {
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return undefined;
+  const type = loadKernelBtf().findByName(struct, 'struct')[0];
+  const m = type?.kind === 'struct' ? type.members.find((k) => k.name === member) : undefined;
+  return type?.kind === 'struct' && m ? { offset: m.bitOffset / 8, size: type.size } : undefined;
+}
+
+/** Tracing contexts typed by the target's BTF prototype, and walks through kernel structs (btf_ctx_access, btf_struct_access). */
+const PID = kernelMember('task_struct', 'pid');
+const REAL_PARENT = kernelMember('task_struct', 'real_parent');
+const PARENT = kernelMember('task_struct', 'parent');
+if (PID && REAL_PARENT && PARENT) {
+  // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+  const EXEC = 'tp_btf/sched_process_exec';
+  CASES.push(
+    { name: 'tp_btf: a struct pointer argument is a kernel object', section: EXEC, asm: `r1 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r1 + ${PID.offset})\nr0 = 0\nexit`, expect: 'accept' },
+    { name: 'tp_btf: a scalar argument is no pointer', section: EXEC, asm: 'r1 = *(u64 *)(r1 + 8)\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit', expect: "R1 invalid mem access 'scalar'" },
+    { name: 'tp_btf: no argument past the prototype', section: EXEC, asm: 'r1 = *(u64 *)(r1 + 24)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=24 size=8' },
+    {
+      name: 'tp_btf: read past the end of a kernel struct',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr0 = *(u64 *)(r1 + ${PID.size})\nr0 = 0\nexit`,
+      expect: `access beyond struct task_struct at off ${PID.size} size 8`,
+    },
+    {
+      name: 'tp_btf: a pointer member the kernel does not list is readable',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${PARENT.offset})\nr0 = *(u32 *)(r1 + ${PID.offset})\nr0 = 0\nexit`,
+      expect: 'accept',
+    },
+    {
+      name: 'tp_btf: a pointer member the kernel does not list is untrusted',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${PARENT.offset})\ncall bpf_task_acquire#0\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`,
+      expect: 'R1 must be a rcu pointer',
+    },
+    {
+      name: 'tp_btf: a pointer member the kernel lists as RCU may be acquired',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${REAL_PARENT.offset})\ncall bpf_task_acquire#0\nif r0 == 0 goto +2\nr1 = r0\ncall bpf_task_release#0\nr0 = 0\nexit`,
+      expect: 'accept',
+    },
+    {
+      name: 'tp_btf: an __rcu pointer member the kernel lists is not NULL',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr1 = *(u64 *)(r1 + ${REAL_PARENT.offset})\nr0 = *(u32 *)(r1 + ${PID.offset})\nr0 = 0\nexit`,
+      expect: 'accept',
+    },
+    {
+      name: 'tp_btf: half of a pointer member',
+      section: EXEC,
+      asm: `r1 = *(u64 *)(r1 + 0)\nr0 = *(u32 *)(r1 + ${REAL_PARENT.offset})\nr0 = 0\nexit`,
+      expect: `cannot access ptr member real_parent with moff ${REAL_PARENT.offset} in struct task_struct with off ${REAL_PARENT.offset} size 4`,
+    },
+    {
+      name: 'tp_btf: variable offset into a kernel struct',
+      section: EXEC,
+      asm: 'r2 = *(u64 *)(r1 + 8)\nr1 = *(u64 *)(r1 + 0)\nr2 &= 8\nr1 += r2\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit',
+      expect: 'R1 is ptr_task_struct invalid variable offset: off=0, var_off=(0x0; 0x8)',
+    },
+  );
+}
+
+/** may_goto loops: the looping path is explored one level deeper, and converges when it comes back within its ancestor. */
+CASES.push(
+  { name: 'may_goto: the simplest loop', section: 'xdp', asm: 'may_goto +1\ngoto -2\nr0 = 2\nexit', expect: 'accept' },
+  { name: 'may_goto: a loop whose state settles', section: 'xdp', asm: 'r1 = 0\nmay_goto +2\nr1 = 5\ngoto -3\nr0 = r1\nr0 &= 3\nexit', expect: 'accept' },
+  {
+    name: 'may_goto: the loop body is verified',
+    section: 'xdp',
+    asm: 'r1 = 0\nmay_goto +3\nr1 += 1\nr0 = *(u64 *)(r10 + 8)\ngoto -4\nr0 = 2\nexit',
+    expect: 'invalid read from stack R10 off=8 size=8',
+  },
+);
+
+/** kprobe contexts: any read inside pt_regs aligned to its size (kprobe_prog_is_valid_access), whatever the register widths. */
+CASES.push(
+  { name: 'kprobe: 8-byte read of ss at offset 160', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u64 *)(r1 + 160)\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'kprobe: read past pt_regs', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u64 *)(r1 + 168)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=168 size=8' },
+  { name: 'kprobe: misaligned read', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u32 *)(r1 + 2)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=2 size=4' },
 );

@@ -1,0 +1,71 @@
+/**
+ * Kernel functions (kfuncs) BPF programs may call: the flags the kernel
+ * registers them with (BTF_ID_FLAGS in kernel/bpf/helpers.c, cpumask.c) and
+ * the program types their id sets are registered for
+ * (register_btf_kfunc_id_set, mapped to hooks as bpf_prog_type_to_kfunc_hook
+ * does). Prototypes come from BTF (vmlinux's FUNC of that name). Only the
+ * kfuncs listed here are known to the verifier; it refuses others as not
+ * modelled rather than guess.
+ */
+import { ProgramType } from './enums.ts';
+
+/** KF_* flags (include/linux/btf.h). */
+export const KfuncFlag = {
+  ACQUIRE: 1 << 0,
+  RELEASE: 1 << 1,
+  RET_NULL: 1 << 2,
+  TRUSTED_ARGS: 1 << 4,
+  SLEEPABLE: 1 << 5,
+  DESTRUCTIVE: 1 << 6,
+  RCU: 1 << 7,
+  ITER_NEW: 1 << 8,
+  ITER_NEXT: 1 << 9,
+  ITER_DESTROY: 1 << 10,
+  RCU_PROTECTED: 1 << 11,
+} as const;
+
+export interface KfuncSpec {
+  readonly name: string;
+  readonly flags: number;
+  /** Program types whose hook the kfunc's id set is registered for. */
+  readonly programTypes: ReadonlySet<number>;
+}
+
+const P = ProgramType;
+/** Program types sharing a kfunc hook (bpf_prog_type_to_kfunc_hook). */
+const TRACING_HOOK = [P.TRACING, P.TRACEPOINT, P.PERF_EVENT, P.LSM];
+const CGROUP_HOOK = [P.CGROUP_SKB, P.CGROUP_SOCK, P.CGROUP_DEVICE, P.CGROUP_SOCK_ADDR, P.CGROUP_SOCKOPT, P.CGROUP_SYSCTL];
+/** generic_kfunc_set: TRACING, SCHED_CLS, XDP, STRUCT_OPS, SYSCALL, CGROUP_SKB. */
+const GENERIC = new Set<number>([...TRACING_HOOK, P.SCHED_CLS, P.XDP, P.STRUCT_OPS, P.SYSCALL, ...CGROUP_HOOK]);
+/** cpumask_kfunc_set: TRACING, STRUCT_OPS, SYSCALL. */
+const CPUMASK = new Set<number>([...TRACING_HOOK, P.STRUCT_OPS, P.SYSCALL]);
+
+/** common_kfunc_set, registered for BPF_PROG_TYPE_UNSPEC: every program type. */
+const COMMON = new Set<number>(Object.values(ProgramType));
+
+const F = KfuncFlag;
+const entries: [string, number, ReadonlySet<number>][] = [
+  ['bpf_task_acquire', F.ACQUIRE | F.RCU | F.RET_NULL, GENERIC],
+  ['bpf_task_release', F.RELEASE, GENERIC],
+  ['bpf_task_from_pid', F.ACQUIRE | F.RET_NULL, GENERIC],
+  ['bpf_cgroup_acquire', F.ACQUIRE | F.RCU | F.RET_NULL, GENERIC],
+  ['bpf_cgroup_release', F.RELEASE, GENERIC],
+  ['bpf_cgroup_ancestor', F.ACQUIRE | F.RCU | F.RET_NULL, GENERIC],
+  ['bpf_cgroup_from_id', F.ACQUIRE | F.RET_NULL, GENERIC],
+  ['bpf_task_under_cgroup', F.RCU, GENERIC],
+  ['bpf_cast_to_kern_ctx', 0, COMMON],
+  ['bpf_rdonly_cast', 0, COMMON],
+  ['bpf_cpumask_create', F.ACQUIRE | F.RET_NULL, CPUMASK],
+  ['bpf_cpumask_release', F.RELEASE, CPUMASK],
+  ['bpf_cpumask_acquire', F.ACQUIRE | F.TRUSTED_ARGS, CPUMASK],
+  ...[
+    'first', 'first_zero', 'first_and', 'set_cpu', 'clear_cpu', 'test_cpu', 'test_and_set_cpu', 'test_and_clear_cpu', 'setall', 'clear', 'and', 'or', 'xor',
+    'equal', 'intersects', 'subset', 'empty', 'full', 'copy', 'any_distribute', 'any_and_distribute', 'weight',
+  ].map((op): [string, number, ReadonlySet<number>] => [`bpf_cpumask_${op}`, F.RCU, CPUMASK]),
+];
+
+export const KFUNCS: ReadonlyMap<string, KfuncSpec> = new Map(entries.map(([name, flags, programTypes]) => [name, { name, flags, programTypes }]));
+
+export function kfuncByName(name: string): KfuncSpec | undefined {
+  return KFUNCS.get(name);
+}

@@ -1,0 +1,195 @@
+/**
+ * kfunc calls (check_kfunc_call, check_kfunc_args), for the kfuncs src/uapi
+ * knows: availability per program type, scalar and kernel-object pointer
+ * arguments (trusted / RCU rules, NULL only for `__nullable`), acquired
+ * references and their release, NULL-able results. Prototypes come from
+ * BTF (the kernel's FUNC of that name, else the program's `.ksyms` extern).
+ * Argument kinds not modelled here (memory and size pairs, dynptrs,
+ * iterators, callbacks, contexts) refuse the call as not modelled.
+ */
+import { type Btf, type BtfType } from '../btf/index.ts';
+import { KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
+import { regTypeName } from './log.ts';
+import { Rejection } from './errors.ts';
+import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
+import { tnumIsConst } from './tnum.ts';
+
+export type KfuncParam = { kind: 'ignored' } | { kind: 'scalar'; constant: boolean } | { kind: 'object'; struct: string; nullable: boolean } | { kind: 'other'; what: string };
+export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'other'; what: string };
+
+export interface KfuncPrototype {
+  params: KfuncParam[];
+  ret: KfuncReturn;
+}
+
+/** A kfunc call site: the name the object's `.ksyms` relocation gives, and the prototype from BTF. */
+export interface KfuncTarget {
+  name: string;
+  prototype: KfuncPrototype | undefined;
+  /** Structs found at offset 0 of a struct, walking first members (btf_struct_ids_match's non-strict walk). */
+  structsAtZero: (struct: string) => readonly string[];
+  /** A kernel BTF type id's struct or union name ('' for void, undefined when it is neither). */
+  kernelTypeName: (id: number) => string | undefined;
+}
+
+/** The struct itself, then the struct its first member is (at offset 0), and so on. */
+export function structsAtZero(btf: Btf, struct: string): string[] {
+  const out = [struct];
+  let t: BtfType | undefined = btf.findByName(struct, 'struct')[0];
+  while (t !== undefined && t.kind === 'struct' && t.members[0] !== undefined && t.members[0].bitOffset === 0 && out.length < 16) {
+    t = btf.resolve(t.members[0].type);
+    if (t.kind !== 'struct') break;
+    out.push(t.name);
+  }
+  return out;
+}
+
+/** The prototype of the BTF FUNC `funcId`, in the terms the checks use. */
+export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undefined {
+  const func = btf.typeById(funcId);
+  if (func.kind !== 'func') return undefined;
+  const proto = btf.typeById(func.type);
+  if (proto.kind !== 'func_proto') return undefined;
+  const describe = (t: BtfType): string => `${t.kind} ${t.name}`.trim();
+  const params = proto.params.map((p): KfuncParam => {
+    if (p.name.endsWith('__ign')) return { kind: 'ignored' };
+    const t = btf.resolve(p.type);
+    if (t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64') return { kind: 'scalar', constant: p.name.endsWith('__k') };
+    if (t.kind === 'ptr') {
+      const pointee = btf.resolve(t.type);
+      if (pointee.kind === 'struct' && pointee.name !== '' && !pointee.name.startsWith('bpf_dynptr') && !pointee.name.startsWith('bpf_iter_')) {
+        return { kind: 'object', struct: pointee.name, nullable: p.name.endsWith('__nullable') || p.name.endsWith('__opt') };
+      }
+      return { kind: 'other', what: `pointer to ${describe(pointee)}` };
+    }
+    return { kind: 'other', what: describe(t) };
+  });
+  const r = btf.resolve(proto.returnType);
+  let ret: KfuncReturn;
+  if (r.kind === 'void') ret = { kind: 'void' };
+  else if (r.kind === 'int' || r.kind === 'enum' || r.kind === 'enum64') ret = { kind: 'scalar' };
+  else if (r.kind === 'ptr' && btf.resolve(r.type).kind === 'struct') ret = { kind: 'object', struct: btf.resolve(r.type).name };
+  else ret = { kind: 'other', what: describe(r) };
+  return { params, ret };
+}
+
+/** What the call needs from the verifier's state. */
+export interface KfuncCallContext {
+  programType: number;
+  sleepable: boolean;
+  activeLock: boolean;
+  regs: readonly Reg[];
+  argOffsetZero(regno: number, reg: Reg): void;
+  newId(): number;
+  acquire(insnIdx: number): number;
+  release(id: number): void;
+}
+
+const notModelled = (idx: number, what: string): Rejection => new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (${what})`, 'ENOTSUPP');
+
+/** Checks the call at `idx` and returns R0 after it (R1-R5 are the caller's to clear). */
+export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx: KfuncCallContext): Reg {
+  if (target === undefined) throw notModelled(idx, `call at insn ${idx}`);
+  const spec = kfuncByName(target.name);
+  if (spec === undefined || target.prototype === undefined) throw notModelled(idx, target.name);
+  if (!spec.programTypes.has(ctx.programType)) throw new Rejection(idx, `calling kernel function ${target.name} is not allowed`, 'EACCES');
+  if (spec.flags & KfuncFlag.SLEEPABLE && !ctx.sleepable) throw new Rejection(idx, `program must be sleepable to call sleepable kfunc ${target.name}`, 'EACCES');
+  if (ctx.activeLock) throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
+  const special = SPECIAL_KFUNCS[target.name];
+  if (special) return special(idx, target, ctx);
+  const { params, ret } = target.prototype;
+  let released = 0;
+  params.forEach((param, i) => {
+    const regno = i + 1;
+    const reg = ctx.regs[regno] ?? NOT_INIT_REG;
+    if (reg.type === RegType.NOT_INIT) throw new Rejection(idx, `R${regno} !read_ok`, 'EACCES');
+    const refId = checkArg(idx, spec, param, i, regno, reg, ctx, target);
+    if (spec.flags & KfuncFlag.RELEASE && param.kind === 'object' && released === 0) {
+      if (refId === 0) throw new Rejection(idx, `release kernel function ${spec.name} expects refcounted PTR_TO_BTF_ID`, 'EINVAL');
+      released = refId;
+    }
+  });
+  if (released) ctx.release(released);
+  return kfuncResult(idx, spec, ret, ctx);
+}
+
+/** One argument; returns the reference it holds (0 if none). */
+function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget): number {
+  switch (param.kind) {
+    case 'ignored':
+      return 0;
+    case 'other':
+      throw notModelled(idx, `${spec.name} argument ${i}: ${param.what}`);
+    case 'scalar':
+      if (reg.type !== RegType.SCALAR) throw new Rejection(idx, `R${regno} is not a scalar`, 'EINVAL');
+      if (param.constant && !tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} must be a known constant`, 'EINVAL');
+      return 0;
+    case 'object': {
+      const isNull = reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
+      if (isNull && param.nullable) return 0;
+      if (isNull) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      // Other pointers would be memory of the struct's size, which only structs of scalars may be (not modelled: refused).
+      if (baseOf(reg.type) !== RegType.PTR_TO_BTF_ID) throw new Rejection(idx, `arg#${i} pointer type STRUCT ${param.struct} must point to scalar, or struct with scalar`, 'EINVAL');
+      if (reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      const trusted = (reg.type & TypeFlag.PTR_TRUSTED) !== 0 || reg.refObjId !== 0;
+      const rcu = (reg.type & TypeFlag.MEM_RCU) !== 0;
+      const needsTrusted = (spec.flags & (KfuncFlag.TRUSTED_ARGS | KfuncFlag.RELEASE)) !== 0;
+      if (needsTrusted && !trusted) throw new Rejection(idx, `R${regno} must be referenced or trusted`, 'EINVAL');
+      if (spec.flags & KfuncFlag.RCU && !trusted && !rcu) throw new Rejection(idx, `R${regno} must be a rcu pointer`, 'EINVAL');
+      if (reg.type & TypeFlag.PTR_UNTRUSTED) throw new Rejection(idx, `R${regno} must be referenced or trusted`, 'EINVAL');
+      // Releasing a reference needs the exact type; otherwise a struct that starts with the expected one will do.
+      const strict = spec.flags & KfuncFlag.RELEASE && reg.refObjId !== 0;
+      const matches = strict ? reg.btfName === param.struct : target.structsAtZero(reg.btfName ?? '').includes(param.struct);
+      if (!matches) {
+        throw new Rejection(idx, `kernel function ${spec.name} args#${i} expected pointer to STRUCT ${param.struct} but R${regno} has a pointer to STRUCT ${reg.btfName ?? ''}`, 'EINVAL');
+      }
+      ctx.argOffsetZero(regno, reg);
+      return reg.refObjId;
+    }
+  }
+}
+
+function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncCallContext): Reg {
+  switch (ret.kind) {
+    case 'void':
+      return NOT_INIT_REG;
+    case 'scalar':
+      return unknownScalar();
+    case 'other':
+      throw notModelled(idx, `${spec.name} returns ${ret.what}`);
+    case 'object': {
+      const maybeNull = (spec.flags & KfuncFlag.RET_NULL) !== 0;
+      let r0 = pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED | (maybeNull ? MAYBE_NULL : 0), { btfName: ret.struct });
+      if (maybeNull) r0 = { ...r0, id: ctx.newId() };
+      if (spec.flags & KfuncFlag.ACQUIRE) {
+        const id = ctx.acquire(idx);
+        r0 = { ...r0, id: maybeNull ? id : r0.id, refObjId: id };
+      }
+      return r0;
+    }
+  }
+}
+
+
+/** kfuncs whose result the verifier derives from their arguments (the kernel's special_kfunc_list). */
+const SPECIAL_KFUNCS: Readonly<Record<string, (idx: number, target: KfuncTarget, ctx: KfuncCallContext) => Reg>> = {
+  /** The program's context as the kernel's own struct (sk_buff, xdp_buff...), trusted. */
+  bpf_cast_to_kern_ctx: (idx, _target, ctx) => {
+    const reg = ctx.regs[1] ?? NOT_INIT_REG;
+    if (reg.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, `arg#0 expected pointer to ctx, but got ${regTypeName(reg.type)}`, 'EINVAL');
+    ctx.argOffsetZero(1, reg);
+    const kernel = PROGRAM_CONTEXT_TYPES[ctx.programType]?.kernel;
+    if (kernel === undefined) throw notModelled(idx, `bpf_cast_to_kern_ctx for this program type`);
+    return pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED, { btfName: kernel });
+  },
+  /** Any value read as an untrusted pointer to the kernel type whose BTF id is the constant second argument. */
+  bpf_rdonly_cast: (idx, target, ctx) => {
+    const id = ctx.regs[2] ?? NOT_INIT_REG;
+    if (id.type !== RegType.SCALAR) throw new Rejection(idx, 'R2 is not a scalar', 'EINVAL');
+    if (!tnumIsConst(id.v.var)) throw new Rejection(idx, 'R2 must be a known constant', 'EINVAL');
+    const name = target.kernelTypeName(Number(id.v.var.value));
+    if (name === undefined) throw new Rejection(idx, 'kfunc bpf_rdonly_cast type ID argument must be of a struct or void', 'EINVAL');
+    if (name === '') return pointerReg(RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY | TypeFlag.PTR_UNTRUSTED);
+    return pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_UNTRUSTED, { btfName: name });
+  },
+};
