@@ -40,6 +40,8 @@ function tsbpfPackage(): Plugin {
         const replacement = replacements.get(resolve(dirname(importer), source));
         if (replacement !== undefined) return replacement;
       }
+      // The trace session takes only the symbolizers from the kernel backend's index; the rest of that index (the FFI, links) is Node-only.
+      if (importer === join(ROOT, 'src', 'trace', 'session.ts') && source === '../kernel/index.ts') return join(ROOT, 'src', 'kernel', 'symbolize.ts');
       // The trace front end reads tracefs and runs system() through node: modules, on paths the VM never takes.
       if (source === 'node:fs' || source === 'node:path' || source === 'node:child_process') return join(HERE, 'src', 'node-stubs.ts');
       return undefined;

@@ -14,11 +14,11 @@ import { constants as osConstants } from 'node:os';
 import type * as KoffiModule from 'koffi';
 import { SyscallError } from './errors.ts';
 
-const require = createRequire(import.meta.url);
 let koffiModule: typeof KoffiModule | undefined;
 
+// The require is made on first use: importing this module (as bundles of the trace front end do) must not need node:module.
 function koffi(): typeof KoffiModule {
-  koffiModule ??= require('koffi') as typeof KoffiModule;
+  koffiModule ??= createRequire(import.meta.url)('koffi') as typeof KoffiModule;
   return koffiModule;
 }
 
@@ -108,11 +108,12 @@ function syscallNumbers(): { bpf: number; perfEventOpen: number } {
   return numbers;
 }
 
-/** Node's table plus ENOTSUPP (524), which the kernel returns from bpf() but user space headers do not define. */
-const errnoNames = new Map<number, string>([...Object.entries(osConstants.errno).map(([name, value]) => [value, name] as [number, string]), [524, 'ENOTSUPP']]);
+/** Node's table plus ENOTSUPP (524), which the kernel returns from bpf() but user space headers do not define; built on first use, like koffi. */
+let errnoNames: Map<number, string> | undefined;
 
 /** `EPERM` for 1, ... (`errno N` when the number is unknown). */
 export function errnoName(errno: number): string {
+  errnoNames ??= new Map<number, string>([...Object.entries(osConstants.errno).map(([name, value]) => [value, name] as [number, string]), [524, 'ENOTSUPP']]);
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 

@@ -4,7 +4,7 @@ import { decode } from '../../isa/encoding.ts';
 import { programInfo, programXlated, listIds, withObjectFd, type ProgramInfo } from '../../kernel/info.ts';
 import { programTypeName } from '../../uapi/enums.ts';
 import { helperByName } from '../../uapi/helpers.ts';
-import { KernelSymbols } from '../../kernel/symbolize.ts';
+import { KernelSymbols } from '../../kernel/index.ts';
 import { TsbpfError } from '../../errors.ts';
 import { type CliCommand, type CliIo, UsageError, parseFlags, parseObjectId } from '../command.ts';
 import { bigintJson } from '../../kernel/format.ts';
