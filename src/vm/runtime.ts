@@ -140,6 +140,8 @@ export class VmProgram implements BpfProgram {
   private closed = false;
   /** Packet and context memory reused from run to run (see RunWorkspace). */
   private workspace: RunWorkspace | undefined;
+  /** The environment of runs without an event or clock of their own (reset before each). */
+  private plainEnvironment: RunEnvironment | undefined;
   private running = false;
 
   constructor(
@@ -186,9 +188,11 @@ export class VmProgram implements BpfProgram {
     const repeat = options.repeat ?? 1;
     // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
-    const env = this.environment(options.event, clock);
     // A run started from inside a run (a trace callback calling run) gets memory of its own.
     const nested = this.running;
+    // The environment of a plain run is kept from run to run: making one costs about as much as running a short program.
+    const env = nested || options.event !== undefined || clock !== undefined ? this.environment(options.event, clock) : (this.plainEnvironment ??= this.environment(undefined));
+    env.reset();
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
     this.running = true;
     const outerScope = this.vm.memory.enterRun();
