@@ -9,7 +9,9 @@
 //    with bench/jit.ts) through `program.run({ data, repeat })`, the VM's
 //    time over the kernel's.
 // 3. One `program.run({ data })` call: wall time per call for one packet
-//    (the VM's set-up and result copy; the kernel's system call).
+//    (the VM's set-up and result copy; the kernel's system call), for an
+//    empty program, a filter and a program using a map, beside the time of
+//    one iteration of a repeated run of the same program.
 // 4. A 200,000-packet capture through `program.runCapture` (the path of
 //    `tsbpf run --pcap` on the VM), packets/s beside
 //    `tcpdump -r FILE -w OUT 'udp port 9'` filtering the same file; both
@@ -62,6 +64,25 @@ pass:
     r0 = 2
     exit
 `);
+/** One array lookup and an increment: the per-run cost of a program that uses a map (map 0 is `hits`). */
+const MAP_COUNTER: Case = {
+  name: 'map counter',
+  packet: new Uint8Array(64),
+  maps: [{ name: 'hits', type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, fill: [] }],
+  source: `
+    *(u32 *)(r10 - 4) = 0
+    r1 = 0 ll
+    r2 = r10
+    r2 += -4
+    call 1
+    if r0 == 0 goto done
+    r1 = 1
+    lock *(u64 *)(r0 + 0) += r1
+done:
+    r0 = 2
+    exit
+`,
+};
 const PACKET_64 = buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 12345, dport: 80 }), payload(new Uint8Array(22)));
 
 /** ns per run of `program` on `data`, from the durations it reports for repeated runs (fastest of the samples). */
@@ -200,21 +221,35 @@ if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
   table(rows);
 }
 
-// 3. One run() call.
+// 3. One run() call, beside one iteration of a repeated run of the same program.
 {
-  console.log('\none program.run({ data: 64 bytes }) call, wall time (UDP/9 filter)');
-  const rows = [['engine', 'ns per call']];
-  for (const jit of [false, true]) {
-    const program = vmProgram(DROP_UDP_9, jit);
-    rows.push([jit ? 'VM JIT' : 'VM interpreter', fmt(singleCallNs(program, PACKET_64))]);
-    program.close();
-  }
-  if (typeof kernel !== 'string') {
-    const loaded = kernel.load(DROP_UDP_9);
-    try {
-      rows.push(['kernel BPF_PROG_TEST_RUN (one system call)', fmt(singleCallNs(loaded.program, PACKET_64))]);
-    } finally {
-      loaded.close();
+  console.log('\none program.run({ data: 64 bytes }) call (wall time), beside one iteration inside program.run({ data, repeat })');
+  const rows = [['program', 'engine', 'single run()', 'in repeat', 'single/repeat']];
+  const programs: Array<[string, Instruction[], Case | undefined]> = [
+    ['empty (r0 = XDP_PASS)', EMPTY, undefined],
+    ['UDP/9 filter', DROP_UDP_9, undefined],
+    ['map counter (1 array lookup)', assemble(MAP_COUNTER.source), MAP_COUNTER],
+  ];
+  for (const [name, instructions, c] of programs) {
+    for (const jit of [false, true]) {
+      const program = vmProgram(instructions, jit, c);
+      try {
+        const single = singleCallNs(program, PACKET_64);
+        const repeated = repeatedNs(program, PACKET_64).ns;
+        rows.push([name, jit ? 'VM JIT' : 'VM interpreter', fmt(single), fmt(repeated), `${(single / repeated).toFixed(1)}x`]);
+      } finally {
+        program.close();
+      }
+    }
+    if (typeof kernel !== 'string') {
+      const loaded = kernel.load(instructions, c);
+      try {
+        const single = singleCallNs(loaded.program, PACKET_64);
+        const repeated = repeatedNs(loaded.program, PACKET_64).ns;
+        rows.push([name, 'kernel (one system call)', fmt(single), fmt(repeated), `${(single / repeated).toFixed(1)}x`]);
+      } finally {
+        loaded.close();
+      }
     }
   }
   table(rows);

@@ -61,6 +61,11 @@ const ALIGN = 16;
 /** memory32 limit minus a page so that `start + size` always fits in a u32. */
 const MAX_PAGES = 65535;
 
+/** The identity of a run (VmMemory.enterRun), with the number of its regions still mapped. */
+interface RunScope {
+  mapped: number;
+}
+
 interface FreeBlock {
   start: number;
   size: number;
@@ -89,6 +94,8 @@ export class VmMemory {
   layoutVersion = 0;
   /** The region whose move made the current layoutVersion (undefined when the last change was a map or an unmap). */
   lastMoved: Region | undefined;
+  /** The region whose mapping made the current layoutVersion (undefined when the last change was an unmap or a move). */
+  lastMapped: Region | undefined;
   private movedIndex = 0;
 
   private readonly regions: Region[] = [];
@@ -96,8 +103,11 @@ export class VmMemory {
   private top = NULL_GUARD;
   private cached: Region | undefined;
   /** The run in progress (see enterRun): the regions mapped during it belong to it. */
-  private scope: object | undefined;
-  private readonly regionScopes = new WeakMap<Region, object>();
+  private scope: RunScope | undefined;
+  /** A scope whose run ended with none of its regions mapped, for the next run (see leaveRun). */
+  private spareScope: RunScope | undefined;
+  /** The run each region mapped during a run belongs to, while it is mapped (a Map: cheaper than a WeakMap to update on every run). */
+  private readonly regionScopes = new Map<Region, RunScope>();
 
   constructor(initialBytes = 1 << 20) {
     this.wasm = new WebAssembly.Memory({ initial: Math.max(2, Math.ceil(initialBytes / PAGE)), maximum: MAX_PAGES });
@@ -179,12 +189,21 @@ export class VmMemory {
    */
   enterRun(): object | undefined {
     const outer = this.scope;
-    this.scope = {};
+    this.scope = this.spareScope ?? { mapped: 0 };
+    this.spareScope = undefined;
     return outer;
   }
 
+  /**
+   * Ends the run in progress. A run that left none of its regions mapped
+   * hands its scope to the next run: no region can belong to it any more,
+   * so it is as good as a new one, and caches keyed by the scope (the JIT's
+   * region table) stay valid from one run to the next.
+   */
   leaveRun(outer: object | undefined): void {
-    this.scope = outer;
+    const ended = this.scope;
+    if (ended !== undefined && ended.mapped === 0) this.spareScope = ended;
+    this.scope = outer as RunScope | undefined;
   }
 
   /** The run in progress (an identity for caches of what programs reach), or undefined. */
@@ -200,7 +219,7 @@ export class VmMemory {
 
   /** Makes [start, start+size) accessible to programs. Regions never overlap. */
   map(region: Region): Region {
-    if (region.start < NULL_GUARD || region.start + region.size > this.byteLength) {
+    if (region.start < NULL_GUARD || region.start + region.size > this.u8.length) {
       throw new RangeError(`region ${region.name} at 0x${region.start.toString(16)}+${region.size} is outside allocated memory`);
     }
     let i = this.regions.length;
@@ -211,10 +230,13 @@ export class VmMemory {
       throw new RangeError(`region ${region.name} overlaps ${(before && before.start + before.size > region.start ? before : after)!.name}`);
     }
     this.regions.splice(i, 0, region);
-    if (this.scope !== undefined) this.regionScopes.set(region, this.scope);
-    else this.regionScopes.delete(region);
+    if (this.scope !== undefined) {
+      this.regionScopes.set(region, this.scope);
+      this.scope.mapped++;
+    } else this.regionScopes.delete(region);
     this.layoutVersion++;
     this.lastMoved = undefined;
+    this.lastMapped = region;
     return region;
   }
 
@@ -238,6 +260,7 @@ export class VmMemory {
     mutable.size = size;
     this.layoutVersion++;
     this.lastMoved = region;
+    this.lastMapped = undefined;
     this.movedIndex = i;
   }
 
@@ -250,8 +273,14 @@ export class VmMemory {
     const i = this.regions.indexOf(region);
     if (i >= 0) {
       this.regions.splice(i, 1);
+      const scope = this.regionScopes.get(region);
+      if (scope !== undefined) {
+        scope.mapped--;
+        this.regionScopes.delete(region);
+      }
       this.layoutVersion++;
       this.lastMoved = undefined;
+      this.lastMapped = undefined;
     }
     if (this.cached === region) this.cached = undefined;
   }

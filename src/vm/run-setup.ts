@@ -84,6 +84,9 @@ export class RunRegions {
 
   constructor(private readonly memory: VmMemory) {}
 
+  /** The last stack region mapped: mapped again for the same bounds, so that caches keyed by the region (the JIT's region table) hold. */
+  private lastStack: Region | undefined;
+
   /** Maps [low, top) as the stack in place of the previous mapping (kept if it is the same). */
   mapStack(low: number, top: number): void {
     const current = this.stack;
@@ -91,7 +94,9 @@ export class RunRegions {
       if (current.start === low && current.size === top - low) return;
       this.memory.unmap(current);
     }
-    this.stack = this.memory.map({ start: low, size: top - low, kind: 'stack', writable: true, name: 'stack' });
+    let region = this.lastStack;
+    if (region === undefined || region.start !== low || region.size !== top - low) region = this.lastStack = { start: low, size: top - low, kind: 'stack', writable: true, name: 'stack' };
+    this.stack = this.memory.map(region);
   }
 
   /** Ends the run (successful or not): input memory copied back into the caller's buffer and freed, the stack unmapped. */

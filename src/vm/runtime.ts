@@ -142,6 +142,8 @@ export class VmProgram implements BpfProgram {
   private closed = false;
   /** Packet and context memory reused from run to run (see RunWorkspace). */
   private workspace: RunWorkspace | undefined;
+  /** The environment of runs without an event or clock of their own (reset before each). */
+  private plainEnvironment: RunEnvironment | undefined;
   private running = false;
   /** The current run's RunOptions.onStep (set by run, read by execute). */
   private onStep: VmRunOptions['onStep'];
@@ -181,14 +183,21 @@ export class VmProgram implements BpfProgram {
   }
 
   run(options: VmRunOptions = {}): VmRunResult {
+    return this.runAt(options, undefined);
+  }
+
+  /** @internal `run` with the program's clock replaced by `clock` (the streaming path's per-packet clock). */
+  runAt(options: VmRunOptions, clock: (() => bigint) | undefined): VmRunResult {
     if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
     const repeat = options.repeat ?? 1;
     // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
-    const env = this.environment(options.event);
     this.onStep = options.onStep;
     // A run started from inside a run (a trace callback calling run) gets memory of its own.
     const nested = this.running;
+    // The environment of a plain run is kept from run to run: making one costs about as much as running a short program.
+    const env = nested || options.event !== undefined || clock !== undefined ? this.environment(options.event, clock) : (this.plainEnvironment ??= this.environment(undefined));
+    env.reset();
     const workspace = nested ? new RunWorkspace(this.vm.memory) : (this.workspace ??= new RunWorkspace(this.vm.memory));
     this.running = true;
     const outerScope = this.vm.memory.enterRun();
@@ -213,14 +222,20 @@ export class VmProgram implements BpfProgram {
    * too long) is reported in `errors`, not thrown; an error of the program
    * itself (a bad access...) is thrown.
    */
-  runBatch(packets: readonly Uint8Array[], options: VmBatchOptions = {}): VmBatchResult {
+  runBatch(packets: readonly Uint8Array[], options: VmBatchOptions & { timestamps?: ArrayLike<bigint> } = {}): VmBatchResult {
+    const timestamps = options.timestamps;
+    if (timestamps !== undefined && timestamps.length !== packets.length) throw new RunInputError(`runBatch: ${timestamps.length} timestamps for ${packets.length} packets (one per packet is needed)`);
     const result: VmBatchResult = { retvals: new Uint32Array(packets.length), errors: new Map(), redirects: new Map(), durationNs: 0 };
     if (options.output) result.data = new Array<Uint8Array | undefined>(packets.length).fill(undefined);
     const start = monotonicNs();
-    const stream = this.openStream(options.event);
+    const clock = timestamps === undefined ? undefined : new PacketClock();
+    const stream = this.openStream(options.event, clock);
     try {
       const output = options.output === true;
-      for (let n = 0; n < packets.length; n++) stream.runOne(packets[n]!, 0, packets[n]!.length, n, result, output);
+      for (let n = 0; n < packets.length; n++) {
+        if (clock !== undefined) clock.now = timestamps![n]!;
+        stream.runOne(packets[n]!, 0, packets[n]!.length, n, result, output);
+      }
     } finally {
       stream.close();
     }
@@ -233,26 +248,31 @@ export class VmProgram implements BpfProgram {
    * path, bytes or a stream of chunks; src/net), streamed in batches through
    * the path of `runBatch`. Frames of other link types are converted to
    * Ethernet first (a packet that cannot be is in `errors`). Yields one
-   * result per batch, valid until the next one is asked for.
+   * result per batch, valid until the next one is asked for. With
+   * `captureClock`, the program's clock (bpf_ktime_get_ns and its
+   * variants) reads each packet's capture timestamp while it runs, so that
+   * rates and timeouts follow the capture's timeline.
    */
-  async *runCapture(source: ByteSource, options: VmBatchOptions & { batchSize?: number } = {}): AsyncGenerator<VmCaptureBatch, void, undefined> {
+  async *runCapture(source: ByteSource, options: VmBatchOptions & { batchSize?: number; captureClock?: boolean } = {}): AsyncGenerator<VmCaptureBatch, void, undefined> {
     const reader = await CaptureReader.open(source);
     const capacity = options.batchSize ?? 4096;
     const batch = new CaptureBatch(capacity);
     const result: VmCaptureBatch = { packets: batch, retvals: new Uint32Array(capacity), errors: new Map(), redirects: new Map(), durationNs: 0 };
     const output = options.output === true;
+    const clock = options.captureClock === true ? new PacketClock() : undefined;
     try {
       while ((await reader.readBatch(batch)) > 0) {
         result.errors.clear();
         result.redirects.clear();
         if (output) result.data = new Array<Uint8Array | undefined>(batch.count).fill(undefined);
         const start = monotonicNs();
-        const stream = this.openStream(options.event);
+        const stream = this.openStream(options.event, clock);
         try {
           const bytes = batch.bytes;
           if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
-            stream.runCaptureBatch(batch, result, output, this.workspace!);
+            stream.runCaptureBatch(batch, result, output, this.workspace!, clock);
           } else for (let n = 0; n < batch.count; n++) {
+            if (clock !== undefined) clock.now = batch.timestamp(n);
             const linkType = batch.linkType[n]!;
             if (linkType === LinkType.ETHERNET) stream.runOne(bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
             else {
@@ -280,10 +300,10 @@ export class VmProgram implements BpfProgram {
   }
 
   /** The streaming path's runner: one engine session for XDP, plain runs for the other types. */
-  private openStream(event: EventInput | undefined): PacketStream {
+  private openStream(event: EventInput | undefined, clock: PacketClock | undefined): PacketStream {
     if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
-    if (this.type !== ProgramType.XDP || this.running) return new PerPacketStream(this, event);
-    const env = this.environment(event);
+    if (this.type !== ProgramType.XDP || this.running) return new PerPacketStream(this, event, clock?.read);
+    const env = this.environment(event, clock?.read);
     this.running = true;
     const memory = this.vm.memory;
     const outerScope = memory.enterRun();
@@ -299,8 +319,8 @@ export class VmProgram implements BpfProgram {
     }
   }
 
-  /** The environment of a run: the event's data, the program's trace, clock and random sources. */
-  private environment(runEvent: EventInput | undefined): RunEnvironment {
+  /** The environment of a run: the event's data, the program's trace, clock (or `clock`) and random sources. */
+  private environment(runEvent: EventInput | undefined, clock?: () => bigint): RunEnvironment {
     const event = runEvent ?? this.options.event ?? {};
     const cpus = this.options.cpus ?? 1;
     if (event.cpu !== undefined && (!Number.isInteger(event.cpu) || event.cpu < 0 || event.cpu >= cpus)) {
@@ -309,7 +329,7 @@ export class VmProgram implements BpfProgram {
     return new RunEnvironment({
       ...event,
       onTrace: this.options.onTrace,
-      clock: this.options.clock,
+      clock: clock ?? this.options.clock,
       random: this.options.random,
     });
   }
@@ -600,6 +620,12 @@ export interface VmCaptureBatch extends VmBatchResult {
   packets: CaptureBatch;
 }
 
+/** The clock of the streaming path when it follows the packets' timestamps: `now` is set before each packet runs. */
+class PacketClock {
+  now = 0n;
+  readonly read = (): bigint => this.now;
+}
+
 /** Runs packets one after another into a batch result. */
 interface PacketStream {
   /** Runs the program on `bytes[start, end)` and records the outcome as packet `n` of `result`. */
@@ -612,12 +638,13 @@ class PerPacketStream implements PacketStream {
   constructor(
     private readonly program: VmProgram,
     private readonly event: EventInput | undefined,
+    private readonly clock: (() => bigint) | undefined,
   ) {}
 
   runOne(bytes: Uint8Array, start: number, end: number, n: number, result: VmBatchResult, output: boolean): void {
     let run: VmRunResult;
     try {
-      run = this.program.run({ data: bytes.subarray(start, end), event: this.event });
+      run = this.program.runAt({ data: bytes.subarray(start, end), event: this.event }, this.clock);
     } catch (error) {
       if (!(error instanceof RunInputError)) throw error;
       result.retvals[n] = 0;
@@ -696,13 +723,17 @@ class XdpStream implements PacketStream {
    * VM memory (RunWorkspace.scratch) when every packet is one a test run
    * takes; results come back the same way.
    */
-  runCaptureBatch(batch: CaptureBatch, result: VmBatchResult, output: boolean, workspace: RunWorkspace): void {
+  runCaptureBatch(batch: CaptureBatch, result: VmBatchResult, output: boolean, workspace: RunWorkspace, clock: PacketClock | undefined): void {
     const count = batch.count;
     const first = batch.start[0]!;
     const base = workspace.stage(batch.bytes.subarray(first, batch.start[count - 1]! + batch.length[count - 1]!)) - first;
     const runPackets = this.session.runPackets;
+    // The engine's packet loop is for programs that call nothing, so that read no clock.
     if (output || runPackets === undefined) {
-      for (let n = 0; n < count; n++) this.runStaged(base + batch.start[n]!, batch.length[n]!, n, result, output);
+      for (let n = 0; n < count; n++) {
+        if (clock !== undefined) clock.now = batch.timestamp(n);
+        this.runStaged(base + batch.start[n]!, batch.length[n]!, n, result, output);
+      }
       return;
     }
     // The packets a test run takes, by index; refused ones are reported here.

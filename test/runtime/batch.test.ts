@@ -291,3 +291,32 @@ test('runCapture on a named pipe: batches come as the writer writes, not at its 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('per-packet clock: runBatch timestamps and runCapture captureClock are what bpf_ktime_get_ns reads while each packet runs', async () => {
+  const clockReader = assemble(`
+  call 5
+  exit
+`);
+  const frame = buildPacket(ethernet(), ipv4({ src: '10.0.0.1', dst: '10.0.0.2' }), udp({ sport: 5, dport: 9 }));
+  const packets = Array.from({ length: 5 }, () => frame);
+  const timestamps = [7n, 1_000_000_123n, 2n ** 40n + 5n, 3n, 0xfffffff0n];
+  const low32 = timestamps.map((t) => Number(t & 0xffffffffn));
+  const capture = encodeCapture(packets.map((data, n) => ({ data, timestamp: timestamps[n]! })), { format: 'pcapng' });
+  for (const type of [ProgramType.XDP, ProgramType.SOCKET_FILTER]) {
+    for (const jit of [false, true]) {
+      const program = new VmProgram(type, clockReader, { jit, clock: () => 42n });
+      try {
+        assert.deepEqual([...program.runBatch(packets, { timestamps }).retvals], low32, `runBatch, type ${type}, jit ${jit}`);
+        const seen: number[] = [];
+        for await (const batch of program.runCapture(capture, { captureClock: true, batchSize: 2 })) seen.push(...batch.retvals.subarray(0, batch.packets.count));
+        assert.deepEqual(seen, low32, `runCapture, type ${type}, jit ${jit}`);
+        // Without a per-packet clock the program's own clock is read, before and after.
+        assert.deepEqual([...program.runBatch(packets.slice(0, 2)).retvals], [42, 42]);
+        assert.equal(program.run({ data: frame }).retval, 42);
+        assert.throws(() => program.runBatch(packets, { timestamps: [1n] }), (e: unknown) => e instanceof RunInputError && /1 timestamps for 5 packets/.test(e.message));
+      } finally {
+        program.close();
+      }
+    }
+  }
+});

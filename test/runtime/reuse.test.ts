@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { assemble } from '../../src/isa/asm.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
-import { MemoryAccessError } from '../../src/vm/memory.ts';
+import { MemoryAccessError, VmMemory } from '../../src/vm/memory.ts';
 import { VmProgram } from '../../src/vm/runtime.ts';
 
 /** Moves data 32 bytes into the headroom; when the frame's first byte is 1, fills those 32 bytes with 0xff. */
@@ -95,5 +95,54 @@ test('a run started from inside a run (trace callback) gets its own packet and c
     assert.deepEqual(outer.trace, ['3\n']);
   } finally {
     program.close();
+  }
+});
+
+test('what one run kept for the next (run scope, environment, stack) carries nothing over: no region, redirect, trace line or stack byte', () => {
+  const memory = new VmMemory();
+  const outer = memory.enterRun();
+  const left = memory.allocateRegion(16, 'context', 'left mapped');
+  memory.leaveRun(outer);
+  memory.enterRun();
+  assert.equal(memory.inRunScope(left), false, 'a region an ended run left mapped belongs to no later run');
+  memory.unmap(left);
+  const cleanRun = memory.runScope;
+  memory.leaveRun(undefined);
+  memory.enterRun();
+  assert.equal(memory.runScope, cleanRun, 'a run that left nothing mapped hands its scope on');
+  memory.leaveRun(undefined);
+
+  // Redirects to ifindex 3, prints and writes a stack slot when the frame's first byte is 1; returns the slot as it found it.
+  const program = assemble(`
+    r6 = *(u64 *)(r10 - 8)
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u8 *)(r2 + 0)
+    if r3 != 1 goto out
+    r1 = 0x7e
+    *(u64 *)(r10 - 8) = r1
+    *(u64 *)(r10 - 16) = r1
+    r1 = r10
+    r1 += -16
+    r2 = 2
+    call 6
+    r1 = 3
+    r2 = 0
+    call 23
+    exit
+  out:
+    r0 = r6
+    exit
+  `);
+  const frame = (first: number): Uint8Array => Uint8Array.from({ length: 60 }, (_, i) => (i === 0 ? first : 0));
+  for (const jit of [false, true]) {
+    const vm = new VmProgram(ProgramType.XDP, program, { jit });
+    try {
+      const first = vm.run({ data: frame(1) });
+      assert.deepEqual([first.redirect?.target, first.trace], [3, ['~']], `jit ${jit}`);
+      const second = vm.run({ data: frame(0) });
+      assert.deepEqual([second.retval, second.redirect, second.trace], [0, undefined, []], `jit ${jit}`);
+    } finally {
+      vm.close();
+    }
   }
 });

@@ -7,8 +7,8 @@
  */
 import { watch } from 'node:fs';
 import { loadCollectionSpec, type CollectionSpec } from '../../object/index.ts';
-import { LinkType, PcapError, readCapture } from '../../net/index.ts';
-import { applyGuardConfig, COUNTER_NAMES, countersToJson, GUARD_SOURCE, loadGuardConfig, loadGuardOnVm, readGuardCounters, verdictName, type GuardConfig, type GuardCounters } from '../../tools/ddos/index.ts';
+import { LinkType, PcapError } from '../../net/index.ts';
+import { applyGuardConfig, batchVerdict, COUNTER_NAMES, countersToJson, GUARD_SOURCE, loadGuardConfig, loadGuardOnVm, readGuardCounters, verdictName, type GuardConfig, type GuardCounters } from '../../tools/ddos/index.ts';
 import { buildBpfObject, exampleSource } from '../../tools/usecase-support/index.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
@@ -105,15 +105,23 @@ async function runCapture(options: Options, io: CliIo): Promise<number> {
     applyGuardConfig(guard.collection, config);
     const byLabel = new Map<string, Map<string, number>>();
     let packets = 0;
-    for await (const packet of readCapture(options.pcap!)) {
-      if (packet.linkType !== LinkType.ETHERNET) throw new PcapError(`${options.pcap}: packet at offset ${packet.offset} is not Ethernet (link type ${packet.linkType}); XDP sees Ethernet frames`, packet.offset);
-      const verdict = verdictName(guard.run(packet.data, packet.timestamp));
-      packets++;
-      const label = packet.comments?.[0];
-      if (label === undefined) continue;
-      const verdicts = byLabel.get(label) ?? new Map<string, number>();
-      verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
-      byLabel.set(label, verdicts);
+    for await (const batch of guard.runCapture(options.pcap!)) {
+      const captured = batch.packets;
+      for (let n = 0; n < captured.count; n++) {
+        if (captured.linkType[n] !== LinkType.ETHERNET) throw new PcapError(`${options.pcap}: packet at offset ${captured.offset[n]} is not Ethernet (link type ${captured.linkType[n]}); XDP sees Ethernet frames`, captured.offset[n]!);
+        let verdict: string;
+        try {
+          verdict = verdictName(batchVerdict(batch, n));
+        } catch (error) {
+          throw new PcapError(`${options.pcap}: packet at offset ${captured.offset[n]}: ${(error as Error).message}`, captured.offset[n]!);
+        }
+        packets++;
+        const label = captured.records?.[n]?.comments?.[0];
+        if (label === undefined) continue;
+        const verdicts = byLabel.get(label) ?? new Map<string, number>();
+        verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
+        byLabel.set(label, verdicts);
+      }
     }
     const counters = readGuardCounters(guard.collection);
     if (options.json) {

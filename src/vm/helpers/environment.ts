@@ -103,6 +103,15 @@ export class RunEnvironment {
     this.onTrace = options.onTrace;
   }
 
+  /** Clears what a run left (trace, redirect, packet, context, held locks), for the next run with the same event and sources. */
+  reset(): void {
+    this.trace.length = 0;
+    this.redirect = undefined;
+    this.packet = undefined;
+    this.contextAddress = 0;
+    this.heldLocks.clear();
+  }
+
   print(line: string): void {
     const trace = this.trace;
     // A repeated run prints on every repetition: keep the latest lines, in bounded memory.

@@ -131,6 +131,12 @@ class JitRuntime {
    */
   syncRegions(exclude: Region | undefined, programView: RegionView): void {
     const memory = this.memory;
+    // The one change since the table was written is the mapping of the stack it now excludes (a run's first helper call): the table holds.
+    if (exclude !== undefined && this.tableExclude === undefined && memory.lastMapped === exclude && memory.layoutVersion === this.tableVersion + 1 && programView === this.tableView && programView.version === this.tableViewVersion && memory.runScope === this.tableScope) {
+      this.tableExclude = exclude;
+      this.tableVersion = memory.layoutVersion;
+      return;
+    }
     if (exclude === this.tableExclude && programView === this.tableView && programView.version === this.tableViewVersion && memory.runScope === this.tableScope) {
       if (memory.layoutVersion === this.tableVersion) return;
       // One region moved since the table was written (a packet from one run to the next): rewrite its entry only.
