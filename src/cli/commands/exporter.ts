@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Exporter, MetricsServer, loadExporterConfig, mergeExporterConfigs } from '../../export/index.ts';
+import { EXPORTER_TOOLS } from '../../tools/index.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf exporter --config FILE [--config FILE...] [--port 9435] [--host 0.0.0.0] [--check]
@@ -89,7 +90,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const warn = (message: string): void => io.stderr(`warning: ${message}\n`);
-  const exporter = await Exporter.start(config, { warn });
+  const exporter = await Exporter.start(config, { warn, tools: EXPORTER_TOOLS });
   if (options.check === 'attach') {
     const missed = exporter.sources.flatMap((s) => s.programs.filter((p) => !p.attachment.attached).map((p) => `${s.name}:${p.name}`));
     const total = exporter.sources.reduce((sum, s) => sum + s.programs.length, 0);
@@ -108,7 +109,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const reload = (): void => {
     reloading = reloading.then(async () => {
       try {
-        const next = await Exporter.start(mergeExporterConfigs(options.files.map((file) => loadExporterConfig(file))), { warn });
+        const next = await Exporter.start(mergeExporterConfigs(options.files.map((file) => loadExporterConfig(file))), { warn, tools: EXPORTER_TOOLS });
         await server.swap(next);
         io.stderr(`tsbpf exporter: reloaded ${next.config.programs.map((p) => p.name).join(', ')}\n`);
       } catch (error) {
