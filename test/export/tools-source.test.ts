@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { stringify } from 'yaml';
+import { ExportError, Exporter, parseExporterConfig } from '../../src/export/index.ts';
+import { EXPORTER_TOOLS } from '../../src/tools/index.ts';
+import { checkNoKernelLeaks } from '../kernel/support.ts';
+import { skipWithoutKernel } from '../support/env.ts';
+import { getppid, parsePrometheusTextFormat, waitFor } from './support.ts';
+
+checkNoKernelLeaks();
+const skip = skipWithoutKernel();
+const FILE = '/etc/tsbpf/tools.yaml';
+
+const config = (programs: object[]) => parseExporterConfig(stringify({ programs }), FILE);
+
+type Families = Map<string, { type: string; metrics: Array<{ labels?: Record<string, string>; value?: string; count?: string }> }>;
+
+async function scrape(exporter: Exporter): Promise<Families> {
+  return new Map(parsePrometheusTextFormat((await exporter.scrape()).body).map((f) => [f.name, f]) as Array<[string, Families extends Map<string, infer F> ? F : never]>);
+}
+
+test('syscount and runqlat run for the exporter: the syscalls a workload makes, run-queue waits, their programs', { skip }, async () => {
+  const calls = 500;
+  const exporter = await Exporter.start(
+    config([
+      { name: 'calls', tool: 'syscount', options: { pid: process.pid, interval: 1 } },
+      { name: 'sched', tool: 'runqlat', options: { interval: 1 } },
+    ]),
+    { tools: EXPORTER_TOOLS },
+  );
+  try {
+    getppid(calls);
+    const getppids = await waitFor('the getppid counter', async () => {
+      const count = Number((await scrape(exporter)).get('ebpf_exporter_syscalls_total')?.metrics.find((m) => m.labels?.syscall === 'getppid')?.value ?? 0);
+      return count >= calls ? count : undefined;
+    });
+    assert.ok(getppids >= calls, `${getppids} getppid calls counted`);
+
+    const families = await waitFor('run-queue waits', async () => {
+      const scraped = await scrape(exporter);
+      return Number(scraped.get('ebpf_exporter_run_queue_latency_seconds')?.metrics[0]?.count ?? 0) > 0 ? scraped : undefined;
+    });
+    assert.equal(families.get('ebpf_exporter_run_queue_latency_seconds')?.type, 'HISTOGRAM');
+    assert.equal(families.get('ebpf_exporter_syscalls_total')?.type, 'COUNTER');
+    // Totals are cumulative: a later scrape never shows fewer calls.
+    getppid(calls);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const later = Number((await scrape(exporter)).get('ebpf_exporter_syscalls_total')?.metrics.find((m) => m.labels?.syscall === 'getppid')?.value);
+    assert.ok(later >= getppids + calls, `${later} after ${getppids} and ${calls} more`);
+
+    const programs = exporter.sources.flatMap((source) => source.programs.map((program) => ({ source: source.name, program })));
+    assert.deepEqual([...new Set(programs.map((p) => p.source))].sort(), ['calls', 'sched']);
+    for (const { source, program } of programs) {
+      assert.ok(program.attachment.attached, `${source}:${program.name} attached`);
+      assert.ok((program.info()?.id ?? 0) > 0, `${source}:${program.name} has a kernel id`);
+    }
+  } finally {
+    await exporter.close();
+  }
+});
+
+test('a bad tool option is an error naming the config key, and loads nothing', { skip }, async () => {
+  await assert.rejects(Exporter.start(config([{ name: 'calls', tool: 'syscount', options: { pid: 'self' } }]), { tools: EXPORTER_TOOLS }), (error: Error) => {
+    assert.ok(error instanceof ExportError);
+    assert.match(error.message, /tools\.yaml: programs\[0\]\.options\.pid: must be an integer/);
+    return true;
+  });
+  await assert.rejects(Exporter.start(config([{ name: 'disk', tool: 'biolatency', options: { per_disks: true } }]), { tools: EXPORTER_TOOLS }), /programs\[0\]\.options\.per_disks: tool 'biolatency' has no such option/);
+  await assert.rejects(Exporter.start(config([{ name: 'x', tool: 'tcpconnect' }]), { tools: EXPORTER_TOOLS }), /programs\[0\]\.tool: no tool 'tcpconnect' \(tools: biolatency, execsnoop, opensnoop, runqlat, syscount\)/);
+});
