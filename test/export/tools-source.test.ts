@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { ExportError, Exporter, parseExporterConfig } from '../../src/export/index.ts';
+import { command as exporterCommand } from '../../src/cli/commands/exporter.ts';
 import { EXPORTER_TOOLS } from '../../src/tools/index.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
 import { skipWithoutKernel } from '../support/env.ts';
@@ -67,4 +72,51 @@ test('a bad tool option is an error naming the config key, and loads nothing', {
   });
   await assert.rejects(Exporter.start(config([{ name: 'disk', tool: 'biolatency', options: { per_disks: true } }]), { tools: EXPORTER_TOOLS }), /programs\[0\]\.options\.per_disks: tool 'biolatency' has no such option/);
   await assert.rejects(Exporter.start(config([{ name: 'x', tool: 'tcpconnect' }]), { tools: EXPORTER_TOOLS }), /programs\[0\]\.tool: no tool 'tcpconnect' \(tools: biolatency, execsnoop, opensnoop, runqlat, syscount\)/);
+});
+
+test('execsnoop and opensnoop: execs per command, failed opens per command and errno', { skip }, async () => {
+  const execs = 3;
+  const opens = 20;
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-tools-source-'));
+  const exporter = await Exporter.start(
+    config([
+      { name: 'execs', tool: 'execsnoop', options: { include_failed: true } },
+      { name: 'opens', tool: 'opensnoop', options: { pid: process.pid, failed_only: true } },
+    ]),
+    { tools: EXPORTER_TOOLS },
+  );
+  try {
+    for (let i = 0; i < execs; i++) assert.equal(spawnSync('true').status, 0);
+    assert.equal(spawnSync(join(dir, 'missing-binary')).error?.message.includes('ENOENT'), true);
+    for (let i = 0; i < opens; i++) assert.throws(() => openSync(join(dir, `missing-${i}`), 'r'), /ENOENT/);
+    const families = await waitFor('the exec and open counters', async () => {
+      const scraped = await scrape(exporter);
+      const trues = Number(scraped.get('ebpf_exporter_execs_total')?.metrics.find((m) => m.labels?.comm === 'true' && m.labels.error === '')?.value ?? 0);
+      const failed = scraped.get('ebpf_exporter_opens_total')?.metrics.filter((m) => m.labels?.error === 'ENOENT').reduce((sum, m) => sum + Number(m.value), 0) ?? 0;
+      return trues >= execs && failed >= opens ? scraped : undefined;
+    });
+    const failedExec = families.get('ebpf_exporter_execs_total')?.metrics.find((m) => m.labels?.error === 'ENOENT');
+    assert.ok(Number(failedExec?.value) >= 1, 'the failed exec is counted with its errno');
+    assert.ok(
+      families.get('ebpf_exporter_opens_total')?.metrics.every((m) => m.labels?.error !== ''),
+      'failed_only counts no successful open',
+    );
+  } finally {
+    await exporter.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tsbpf exporter --config.check starts the tools of a config and stops them', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-tools-source-'));
+  try {
+    const file = join(dir, 'tools.yaml');
+    writeFileSync(file, stringify({ programs: [{ name: 'calls', tool: 'syscount' }, { name: 'sched', tool: 'runqlat' }] }));
+    let stdout = '';
+    const io = { stdout: (text: string) => void (stdout += text), stderr: () => undefined, stdin: () => Promise.resolve(new Uint8Array()) };
+    assert.equal(await exporterCommand.run(['--config', file, '--config.check'], io), 0);
+    assert.match(stdout, /^calls, sched: (\d+) of \1 program\(s\) attached\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
