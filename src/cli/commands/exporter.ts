@@ -10,7 +10,9 @@ Serves BPF map contents as Prometheus metrics on http://HOST:PORT/metrics
 (text format, or OpenMetrics when the scraper asks for it), and sends
 ring-buffer events to OpenTelemetry over OTLP/HTTP. A config is a Cloudflare
 ebpf_exporter config (NAME.yaml beside NAME.bpf.o) or a tsbpf config with a
-'programs' list; several are served together. Needs root. Stops on SIGINT or
+'programs' list, whose entries may be objects, trace scripts ('script:') or
+tsbpf's tools ('tool:', see docs/export.md: ${Object.keys(EXPORTER_TOOLS).join(', ')});
+several are served together. Needs root. Stops on SIGINT or
 SIGTERM, detaching everything it attached; SIGHUP reloads the configs (the
 previous ones keep serving if the new ones fail to load).
 
