@@ -71,6 +71,10 @@ test('a bad tool option is an error naming the config key, and loads nothing', {
     return true;
   });
   await assert.rejects(Exporter.start(config([{ name: 'disk', tool: 'biolatency', options: { per_disks: true } }]), { tools: EXPORTER_TOOLS }), /programs\[0\]\.options\.per_disks: tool 'biolatency' has no such option/);
+  await assert.rejects(
+    Exporter.start(config([{ name: 'execs', tool: 'execsnoop', options: { cgroup: '/nonexistent/cgroup' } }]), { tools: EXPORTER_TOOLS }),
+    /tools\.yaml: programs\[0\]: tool 'execsnoop' did not start: .*\/nonexistent\/cgroup/,
+  );
   await assert.rejects(Exporter.start(config([{ name: 'x', tool: 'tcpconnect' }]), { tools: EXPORTER_TOOLS }), /programs\[0\]\.tool: no tool 'tcpconnect' \(tools: biolatency, execsnoop, opensnoop, runqlat, syscount\)/);
 });
 
@@ -119,4 +123,28 @@ test('tsbpf exporter --config.check starts the tools of a config and stops them'
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+const ITERATIONS = 25;
+
+test('fuzz: random tool options start the tool or fail with an ExportError, never a crash or a leak', { skip }, async () => {
+  const keys = ['per_disk', 'queued', 'interval', 'pid', 'per_process', 'latency', 'failures_only', 'include_failed', 'cgroup', 'failed_only', 'name', 'perdisk'];
+  const values: unknown[] = [true, false, 1, 0, -1, 1.5, 2 ** 40, 'x', '', '/nonexistent/cgroup', [], ['a'], null, { nested: 1 }];
+  let seed = 0x5eed;
+  const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const tools = Object.keys(EXPORTER_TOOLS);
+  let started = 0;
+  for (let i = 0; i < ITERATIONS; i++) {
+    const options = Object.fromEntries(Array.from({ length: 1 + random(3) }, () => [keys[random(keys.length)]!, values[random(values.length)]]));
+    const tool = tools[random(tools.length)]!;
+    try {
+      const exporter = await Exporter.start(config([{ name: 'fuzzed', tool, options }]), { tools: EXPORTER_TOOLS });
+      started++;
+      await exporter.close();
+    } catch (error) {
+      assert.ok(error instanceof ExportError, `${tool} ${JSON.stringify(options)}: ${(error as Error).stack}`);
+      assert.match(error.message, /tools\.yaml: programs\[0\]/);
+    }
+  }
+  assert.ok(started < ITERATIONS, 'most random options are rejected');
 });
