@@ -36,6 +36,7 @@ export { offcputime, type OffcputimeOptions } from './offcputime.ts';
 export { profile, type ProfileOptions } from './profile.ts';
 export { perfmon, type PerfmonInterval, type PerfmonOptions, type ProcessSummary } from './perfmon.ts';
 export { bpfTop, type ProgramActivity, type TopOptions, type TopSnapshot } from './top.ts';
+export { EXPORTER_TOOLS } from './exporter.ts';
 export * as ddos from './ddos/index.ts';
 export * as lb from './lb/index.ts';
 export * as audit from './audit/index.ts';

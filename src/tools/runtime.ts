@@ -17,8 +17,8 @@ export interface ToolRunOptions {
   signal?: AbortSignal;
   /** Seconds after which the tool stops by itself. */
   duration?: number;
-  /** Called once the programs are attached: activity from then on is traced. */
-  onReady?: () => void;
+  /** Called once the programs are attached, with them (none for top, which loads nothing): activity from then on is traced. */
+  onReady?: (loaded?: LoadedTool) => void;
   /** Event tools: called when they stop, with the number of events dropped because the ring buffer was full (when any were). */
   onLost?: (count: number) => void;
 }
@@ -38,10 +38,14 @@ function writeRodata(spec: CollectionSpec, name: string, value: RodataValue): vo
   });
 }
 
-/** A loaded and attached tool object; close() detaches and frees everything it made. */
-export interface OpenTool {
+/** The programs and links of a tool while it runs (the exporter reports them); the tool closes them. */
+export interface LoadedTool {
   readonly collection: KernelCollection;
   readonly links: KernelLinks;
+}
+
+/** A loaded and attached tool object; close() detaches and frees everything it made. */
+export interface OpenTool extends LoadedTool {
   close(): void;
 }
 
@@ -138,7 +142,7 @@ export async function* eventTool<T>(open: () => OpenTool, decode: (record: Uint8
   const tool = open();
   const reader = tool.collection.ringBuffer('events');
   try {
-    options.onReady?.();
+    options.onReady?.(tool);
     for await (const batch of streamBatches(reader, decode, stop.signal)) yield* batch;
   } finally {
     const lost = new DataView(tool.collection.readVariable('lost_events').buffer).getBigUint64(0, true);
@@ -161,7 +165,7 @@ export async function* intervalTool<T>(open: () => OpenTool, snapshot: (tool: Op
   const stop = stopSignal(options);
   const tool = open();
   try {
-    options.onReady?.();
+    options.onReady?.(tool);
     let reported = 0;
     for (;;) {
       const stopped = await sleep(options.interval !== undefined ? options.interval * 1000 : 2 ** 31 - 1, stop.signal);

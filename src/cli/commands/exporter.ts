@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Exporter, MetricsServer, loadExporterConfig, mergeExporterConfigs } from '../../export/index.ts';
+import { EXPORTER_TOOLS } from '../../tools/index.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
 const usage = `usage: tsbpf exporter --config FILE [--config FILE...] [--port 9435] [--host 0.0.0.0] [--check]
@@ -9,7 +10,9 @@ Serves BPF map contents as Prometheus metrics on http://HOST:PORT/metrics
 (text format, or OpenMetrics when the scraper asks for it), and sends
 ring-buffer events to OpenTelemetry over OTLP/HTTP. A config is a Cloudflare
 ebpf_exporter config (NAME.yaml beside NAME.bpf.o) or a tsbpf config with a
-'programs' list; several are served together. Needs root. Stops on SIGINT or
+'programs' list, whose entries may be objects, trace scripts ('script:') or
+tsbpf's tools ('tool:', see docs/export.md: ${Object.keys(EXPORTER_TOOLS).join(', ')});
+several are served together. Needs root. Stops on SIGINT or
 SIGTERM, detaching everything it attached; SIGHUP reloads the configs (the
 previous ones keep serving if the new ones fail to load).
 
@@ -89,7 +92,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const warn = (message: string): void => io.stderr(`warning: ${message}\n`);
-  const exporter = await Exporter.start(config, { warn });
+  const exporter = await Exporter.start(config, { warn, tools: EXPORTER_TOOLS });
   if (options.check === 'attach') {
     const missed = exporter.sources.flatMap((s) => s.programs.filter((p) => !p.attachment.attached).map((p) => `${s.name}:${p.name}`));
     const total = exporter.sources.reduce((sum, s) => sum + s.programs.length, 0);
@@ -108,7 +111,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const reload = (): void => {
     reloading = reloading.then(async () => {
       try {
-        const next = await Exporter.start(mergeExporterConfigs(options.files.map((file) => loadExporterConfig(file))), { warn });
+        const next = await Exporter.start(mergeExporterConfigs(options.files.map((file) => loadExporterConfig(file))), { warn, tools: EXPORTER_TOOLS });
         await server.swap(next);
         io.stderr(`tsbpf exporter: reloaded ${next.config.programs.map((p) => p.name).join(', ')}\n`);
       } catch (error) {
