@@ -95,6 +95,19 @@ export function parseArguments(args: readonly string[], option: (arg: string, va
   return positional;
 }
 
+/** A number of seconds given to `flag` (more than zero, at most a year), in milliseconds. */
+export function secondsOption(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || value > 86400 * 365) throw new UsageError(`${flag} needs a number of seconds, got '${text}'`);
+  return Math.round(value * 1000);
+}
+
+/** `--mode` of the commands that attach XDP programs themselves. */
+export function xdpMode(text: string): 'generic' | 'native' {
+  if (text !== 'generic' && text !== 'native') throw new UsageError(`--mode is generic or native, got '${text}'`);
+  return text;
+}
+
 /** The one positional argument of a command (`missing` says what it is when absent; a second one is refused). */
 export function onePositional(positional: readonly string[], missing: string): string {
   if (positional.length === 0) throw new UsageError(missing);

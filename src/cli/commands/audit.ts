@@ -7,7 +7,7 @@
 import { loadCollectionSpec } from '../../object/index.ts';
 import { AUDIT_SOURCE, CgroupPaths, cgroup2Mount, decodeExecEvent, ExecAuditor, execFields, loadAuditRules } from '../../tools/audit/index.ts';
 import { buildBpfObject, exampleSource } from '../../tools/usecase-support/index.ts';
-import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, parseArguments, unexpectedArgument } from '../command.ts';
 
 const usage = `usage: tsbpf audit --rules FILE [--cgroup PATH] [--all] [--duration SEC] [--object FILE.o]
 
@@ -36,13 +36,7 @@ interface Options {
 
 function parse(args: string[]): Options {
   const options: Partial<Options> & { all: boolean } = { all: false };
-  for (let n = 0; n < args.length; n++) {
-    const arg = args[n]!;
-    const value = (): string => {
-      const next = args[++n];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
+  const positional = parseArguments(args, (arg, value) => {
     if (arg === '--rules') options.rules = value();
     else if (arg === '--cgroup') options.cgroup = value();
     else if (arg === '--all') options.all = true;
@@ -52,9 +46,10 @@ function parse(args: string[]): Options {
       if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--duration needs a number of seconds, got '${text}'`);
       options.durationMs = Math.round(seconds * 1000);
     } else if (arg === '--object') options.object = value();
-    else if (arg.startsWith('-')) throw unknownOption(arg);
-    else throw unexpectedArgument(arg);
-  }
+    else return false;
+    return true;
+  });
+  if (positional.length > 0) throw unexpectedArgument(positional[0]!);
   if (options.rules === undefined) throw new UsageError('--rules FILE is required');
   return options as Options;
 }

@@ -10,7 +10,7 @@ import { loadCollectionSpec, type CollectionSpec } from '../../object/index.ts';
 import { LinkType, PcapError } from '../../net/index.ts';
 import { applyGuardConfig, batchVerdict, COUNTER_NAMES, countersToJson, GUARD_SOURCE, loadGuardConfig, loadGuardOnVm, readGuardCounters, verdictName, type GuardConfig, type GuardCounters } from '../../tools/ddos/index.ts';
 import { buildBpfObject, exampleSource } from '../../tools/usecase-support/index.ts';
-import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
+import { type CliCommand, type CliIo, UsageError, parseArguments, secondsOption, unexpectedArgument, xdpMode } from '../command.ts';
 
 const usage = `usage: tsbpf xdp-guard --config FILE --interface IF [--mode generic|native] [--interval SEC] [--duration SEC] [--json]
        tsbpf xdp-guard --config FILE --pcap CAPTURE [--jit] [--json]
@@ -47,36 +47,22 @@ interface Options {
   json: boolean;
 }
 
-function seconds(flag: string, text: string | undefined): number {
-  const value = Number(text);
-  if (text === undefined || !Number.isFinite(value) || value <= 0 || value > 86400 * 365) throw new UsageError(`${flag} needs a number of seconds, got '${text ?? ''}'`);
-  return Math.round(value * 1000);
-}
-
 function parse(args: string[]): Options {
   const options: Partial<Options> & { intervalMs: number; jit: boolean; json: boolean } = { intervalMs: 1000, jit: false, json: false };
-  for (let n = 0; n < args.length; n++) {
-    const arg = args[n]!;
-    const value = (): string => {
-      const next = args[++n];
-      if (next === undefined) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
+  const positional = parseArguments(args, (arg, value) => {
     if (arg === '--config') options.config = value();
     else if (arg === '--interface' || arg === '-i') options.iface = value();
-    else if (arg === '--mode') {
-      const mode = value();
-      if (mode !== 'generic' && mode !== 'native') throw new UsageError(`--mode is generic or native, got '${mode}'`);
-      options.mode = mode;
-    } else if (arg === '--interval') options.intervalMs = seconds(arg, args[++n]);
-    else if (arg === '--duration') options.durationMs = seconds(arg, args[++n]);
+    else if (arg === '--mode') options.mode = xdpMode(value());
+    else if (arg === '--interval') options.intervalMs = secondsOption(arg, value());
+    else if (arg === '--duration') options.durationMs = secondsOption(arg, value());
     else if (arg === '--pcap') options.pcap = value();
     else if (arg === '--jit') options.jit = true;
     else if (arg === '--object') options.object = value();
     else if (arg === '--json') options.json = true;
-    else if (arg.startsWith('-')) throw unknownOption(arg);
-    else throw unexpectedArgument(arg);
-  }
+    else return false;
+    return true;
+  });
+  if (positional.length > 0) throw unexpectedArgument(positional[0]!);
   if (options.config === undefined) throw new UsageError('--config FILE is required');
   if ((options.iface === undefined) === (options.pcap === undefined)) throw new UsageError('give either --interface IF or --pcap FILE');
   if (options.jit && options.pcap === undefined) throw new UsageError('--jit is for --pcap (the kernel JITs on its own)');
