@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbpfError } from '../../errors.ts';
+import { findClang } from '../objects.ts';
 
 /** clang is missing or failed on a use case's program. */
 export class BuildError extends TsbpfError {
@@ -23,19 +24,6 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 /** examples/<name> of the package, where each use case keeps its C sources. */
 export function exampleSource(relative: string): string {
   return join(PACKAGE_ROOT, 'examples', relative);
-}
-
-function findClang(): string | undefined {
-  for (const name of [process.env.TSBPF_CLANG, 'clang-19', 'clang-20', 'clang-18', 'clang']) {
-    if (!name) continue;
-    try {
-      const out = execFileSync(name, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      if (Number(/clang version (\d+)/.exec(out)?.[1] ?? 0) >= 18) return name;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
 }
 
 function cacheDirectory(): string {
