@@ -21,7 +21,8 @@ import { topTool } from './top.ts';
 export { ToolError, ToolUsageError } from './errors.ts';
 export type { ToolDefinition } from './definition.ts';
 export type { ToolRunOptions } from './runtime.ts';
-export { bpfSourceNames, compileToolObject, cannotCompileReason, toolObjectPath, writeVmlinuxHeader } from './objects.ts';
+export { toolObjectPath } from './objects.ts';
+export { BuildError, bpfSourceNames, buildBpfObject, cannotCompileReason, exampleSource, findClang, prebuildAll, writeVmlinuxHeader } from './bpf-build.ts';
 export { formatLog2Histogram, log2Buckets, type HistogramBucket } from './format.ts';
 export { flameGraphSvg, parseFolded } from './flamegraph.ts';
 export type { StackSample } from './stacks.ts';
@@ -40,7 +41,7 @@ export { EXPORTER_TOOLS } from './exporter.ts';
 export * as ddos from './ddos/index.ts';
 export * as lb from './lb/index.ts';
 export * as audit from './audit/index.ts';
-export { ConfigFileError, BuildError, buildBpfObject, exampleSource } from './usecase-support/index.ts';
+export { ConfigFileError } from './usecase-support/index.ts';
 
 /** Every tool by name, in the order `tsbpf tool` lists them. */
 export const TOOLS: Readonly<Record<string, ToolDefinition>> = Object.fromEntries(

@@ -1,6 +1,6 @@
 /** What the use cases share: configuration files (sizes, encodings, syntax errors) and builds of their programs. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -34,6 +34,14 @@ test('builds: a missing source is a BuildError; an example builds once and is re
   const source = exampleSource('ddos/xdp_guard.c');
   const first = buildBpfObject(source);
   assert.equal(buildBpfObject(source), first);
+  // An edited copy is compiled anew, never served the object of the old content.
+  const copy = join(cache, 'xdp_guard.c');
+  writeFileSync(copy, readFileSync(source));
+  const fromCopy = buildBpfObject(copy);
+  writeFileSync(copy, `${readFileSync(copy, 'utf8')}\n/* edited */\n`);
+  const edited = buildBpfObject(copy);
+  assert.notEqual(edited, fromCopy);
+  assert.ok(existsSync(edited) && existsSync(fromCopy));
   const broken = join(cache, 'broken.c');
   writeFileSync(broken, 'int f(void) { return undeclared; }\n');
   assert.throws(() => buildBpfObject(broken), (err: unknown) => err instanceof BuildError && /failed on .*broken\.c:\n.*undeclared/s.test(err.message));

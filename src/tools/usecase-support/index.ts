@@ -1,3 +1,3 @@
 /** What the use-case tools share: configuration files with positions and on-demand builds of their BPF programs. */
 export * from './config-file.ts';
-export * from './build.ts';
+export { BuildError, buildBpfObject, exampleSource } from '../bpf-build.ts';
