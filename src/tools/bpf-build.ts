@@ -174,7 +174,12 @@ function prebuiltObject(source: string, key: string): string | undefined {
  * missing, or shows clang's diagnostics.
  */
 export function buildBpfObject(source: string): string {
-  if (!existsSync(source)) throw new BuildError(`BPF source ${source} not found`);
+  if (!existsSync(source)) {
+    // A package installed without its C sources (an image's runtime stage) still has what it was built with.
+    const shipped = join(PREBUILT_DIR, `${objectName(source)}.o`);
+    if (existsSync(shipped)) return shipped;
+    throw new BuildError(`BPF source ${source} not found`);
+  }
   const key = sourceKey(source);
   const prebuilt = prebuiltObject(source, key);
   if (prebuilt !== undefined) return prebuilt;
