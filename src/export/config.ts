@@ -13,9 +13,9 @@
  * the line. Unknown keys are errors (ebpf_exporter's schema allows none), so
  * a misspelt key never silently does nothing.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import { readFile } from '../host/node.ts';
 import { TraceError, parse } from '../trace/index.ts';
 import { ExportConfigError } from './errors.ts';
 
@@ -189,11 +189,21 @@ function pathText(path: Path): string {
 /** The environment variables the config falls back on, as OpenTelemetry SDKs (and ebpf_exporter) read them. */
 export type OtlpEnvironment = Partial<Record<'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_HEADERS', string>>;
 
+/**
+ * A config or script file as UTF-8 text, read only up to the config limit:
+ * /dev/zero or a huge file is refused after 4 MiB instead of filling memory
+ * (and a synchronous read that never ends would also keep SIGTERM from
+ * being handled).
+ */
+function readBoundedText(file: string): string {
+  return new TextDecoder('utf-8', { fatal: true }).decode(readFile(file, MAX_CONFIG_BYTES));
+}
+
 /** Reads and checks a config file; every problem names the file, the key path and the line. */
 export function loadExporterConfig(file: string, environment: OtlpEnvironment = process.env): ExporterConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file);
   } catch (error) {
     throw new ExportConfigError(file, '', `cannot read the config: ${(error as Error).message}`);
   }
@@ -365,11 +375,10 @@ class ConfigReader {
     const file = inline ? `${this.file}:${pathText(scriptPath)}` : resolve(directory, written);
     if (!inline) {
       try {
-        text = readFileSync(file, 'utf8');
+        text = readBoundedText(file);
       } catch (error) {
         this.fail(scriptPath, `'${written}' is neither a script (no probe body in braces) nor a readable file: ${(error as Error).message}`);
       }
-      if (text.length > MAX_CONFIG_BYTES) this.fail(scriptPath, `${file} is ${text.length} bytes; more than ${MAX_CONFIG_BYTES} is not a script`);
     }
     try {
       parse(text, file);

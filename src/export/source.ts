@@ -19,6 +19,7 @@ import {
   attachKprobe,
   loadCollection,
 } from '../kernel/index.ts';
+import { readFile } from '../host/node.ts';
 import { type CollectionSpec, loadCollectionSpec } from '../object/index.ts';
 import { MapType, ProgramType } from '../uapi/index.ts';
 import type { ProgramConfig } from './config.ts';
@@ -172,7 +173,7 @@ export class ObjectProgramSource implements ProgramSource {
     const where = `program '${config.name}' (${config.object})`;
     let spec: CollectionSpec;
     try {
-      spec = loadCollectionSpec(readFileSync(config.object));
+      spec = loadCollectionSpec(readFile(config.object));
     } catch (error) {
       throw new ExportError(`${where}: ${(error as Error).message}`, { cause: error });
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import { ExportConfigError, mergeExporterConfigs, parseExporterConfig } from '../../src/export/index.ts';
+import { ExportConfigError, loadExporterConfig, mergeExporterConfigs, parseExporterConfig } from '../../src/export/index.ts';
 import { fixturePath } from '../support/env.ts';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
 
@@ -222,4 +222,10 @@ test('several configs merge into one exporter: program and metric names stay uni
   assert.equal(mergeExporterConfigs([receiver('http://a:4318', 'p'), receiver('http://a:4318', 'q')]).otlp?.endpoint, 'http://a:4318');
   assert.throws(() => mergeExporterConfigs([receiver('http://a:4318', 'p'), receiver('http://b:4318', 'q')]), /q\.yaml: otlp: names another OTLP receiver than \/c\/p\.yaml/);
   assert.throws(() => mergeExporterConfigs([]), ExportConfigError);
+});
+
+test('an endless or huge config or script file is refused at the config limit, not read into memory', () => {
+  for (const load of [() => loadExporterConfig('/dev/zero'), () => parseExporterConfig('programs:\n  - name: s\n    script: /dev/zero\n', FILE)]) {
+    assert.throws(load, (error: unknown) => error instanceof ExportConfigError && /larger than the input limit of 4194304 bytes/.test(error.message));
+  }
 });
