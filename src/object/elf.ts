@@ -219,10 +219,10 @@ export class ElfFile {
         entsize: this.u64(at + 0x38),
       };
       if (section.type !== SectionType.NOBITS && section.type !== SectionType.NULL) {
-        this.checkRange(section.offset, section.size, `contents of section ${i}`, `#${i}`, at + 0x18);
+        this.checkRange(section.offset, section.size, `contents of section ${i}`, `#${i}`, at + 0x18, at + 0x20);
       } else if (section.type === SectionType.NOBITS && section.size > MAX_NOBITS_SIZE) {
         // .bss takes no file space, so its size is the one count the file cannot bound: bound it here.
-        throw new ObjectError(`SHT_NOBITS section of ${section.size} bytes (more than ${MAX_NOBITS_SIZE})`, `#${i}`, at + 0x20);
+        throw new ObjectError(`SHT_NOBITS section of ${this.exactU64(section.size, at + 0x20)} bytes (more than ${MAX_NOBITS_SIZE})`, `#${i}`, at + 0x20);
       }
       this.sections.push(section);
     }
@@ -374,9 +374,19 @@ export class ElfFile {
     return this.sections.find((s) => s.name === name);
   }
 
-  private checkRange(offset: number, size: number, what: string, section: string, fieldOffset: number): void {
+  /** The 64-bit field at `at` as exact decimal text (u64() rounds values beyond 2^53). */
+  private exactU64(value: number, at: number | undefined): string {
+    return value > Number.MAX_SAFE_INTEGER && at !== undefined ? this.view.getBigUint64(at, this.little).toString() : String(value);
+  }
+
+  /** `size` bytes at `offset` (read from the fields at `fieldOffset` and `sizeAt`) lie inside the file. */
+  private checkRange(offset: number, size: number, what: string, section: string, fieldOffset: number, sizeAt?: number): void {
     if (offset > this.bytes.length || size > this.bytes.length - offset) {
-      throw new ObjectError(`${what} (${size} bytes at ${offset}) extends past the end of the ${this.bytes.length}-byte file`, section, fieldOffset);
+      throw new ObjectError(
+        `${what} (${this.exactU64(size, sizeAt)} bytes at ${this.exactU64(offset, fieldOffset)}) extends past the end of the ${this.bytes.length}-byte file`,
+        section,
+        fieldOffset,
+      );
     }
   }
 }

@@ -90,6 +90,8 @@ test('malformed objects give ObjectError naming the problem', { skip }, () => {
   expectObjectError(p().u32(p().header(text), 0xffffff).bytes, /name of section \d+: string offset 16777215 is beyond the string table/);
   expectObjectError(p().u64(p().header(text) + 0x18, 1n << 50n).bytes, /extends past the end/);
   expectObjectError(p().u64(p().header(text) + 0x20, 0xffffffffn).bytes, /extends past the end/);
+  // A size beyond 2^53 is printed exactly, not rounded through a JS number.
+  expectObjectError(p().u64(p().header(text) + 0x20, 10808639105689190844n).bytes, /\(10808639105689190844 bytes at \d+\) extends past the end/);
   const tc = p().section('tc');
   expectObjectError(p().u64(p().header(tc) + 0x18, BigInt(p().sectionOffset(text) + 8)).bytes, /overlaps section '.text'/);
   const symtab = p().section('.symtab');
