@@ -29,6 +29,13 @@ const PNAMES: Readonly<Record<string, ProtoQual>> = {
   igmp: 'igmp', igrp: 'igrp', pim: 'pim', vrrp: 'vrrp', carp: 'carp', ah: 'ah', esp: 'esp',
 };
 const UNSUPPORTED_PNAMES = new Set(['atalk', 'aarp', 'decnet', 'lat', 'sca', 'moprc', 'mopdl', 'iso', 'stp', 'ipx', 'netbeui']);
+/** libpcap's other keywords (scanner.l: LLC, tunnels, PPPoE, pflog, 802.11, ISO, SS7, ATM): tcpdump parses them, tsbpf names them as unsupported rather than a bare syntax error. */
+const LIBPCAP_ONLY_KEYWORDS = new Set([
+  'llc', 'geneve', 'vxlan', 'pppoed', 'pppoes', 'ifname', 'on', 'rnr', 'rulenum', 'reason', 'rset', 'srnr', 'subrulenum', 'action',
+  'type', 'subtype', 'dir', 'ra', 'ta', 'addr1', 'addr2', 'addr3', 'addr4', 'esis', 'es-is', 'isis', 'is-is', 'l1', 'l2', 'iih', 'lsp',
+  'snp', 'csnp', 'psnp', 'clnp', 'radio', 'fisu', 'lssu', 'msu', 'hfisu', 'hlssu', 'hmsu', 'sio', 'opc', 'dpc', 'sls', 'hsio', 'hopc',
+  'hdpc', 'hsls', 'vpi', 'vci', 'lane', 'oamf4', 'oamf4ec', 'oamf4sc', 'oam', 'metac', 'bcc', 'sc', 'ilmic', 'connectmsg', 'metaconnect',
+]);
 const AQUALS = new Set(['host', 'net', 'port', 'portrange', 'gateway']);
 const RELOPS: Readonly<Record<string, { op: number; reversed: boolean }>> = {
   '>': { op: Jmp.JGT, reversed: false },
@@ -134,6 +141,9 @@ export class FilterParser {
   }
 
   private syntaxError(t: Token = this.peek()): FilterSyntaxError {
+    if (t.kind === 'id' && LIBPCAP_ONLY_KEYWORDS.has(t.text.toLowerCase())) {
+      return new FilterSyntaxError(`'${t.text}' is a libpcap keyword that tsbpf does not support (only Ethernet, IPv4/IPv6, ARP and RARP, VLAN and MPLS)`, this.expression, t.position);
+    }
     return new FilterSyntaxError('syntax error', this.expression, t.position);
   }
 
@@ -156,6 +166,7 @@ export class FilterParser {
       const isAnd = this.isAnd(t);
       if (!isAnd && !this.isOr(t)) return left;
       this.next();
+      if (this.startsBareId() && this.lastQuals === undefined && LIBPCAP_ONLY_KEYWORDS.has(this.peek().text.toLowerCase())) throw this.syntaxError();
       const right = this.startsBareId() ? this.parseId(this.inheritedQuals(t)) : this.parseTerm();
       left = isAnd ? and(left, right) : or(left, right);
     }

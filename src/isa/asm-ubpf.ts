@@ -178,15 +178,23 @@ export function parseUbpfInstruction(c: Cursor, b: ProgramBuilder): void {
 
 function optionalRegister(c: Cursor): number | undefined {
   c.ws();
-  if (c.text[c.pos] !== '%') return undefined;
+  if (c.text[c.pos] !== '%' && !BARE_REGISTER.test(c.text.slice(c.pos))) return undefined;
   return register(c);
 }
+
+/** LLVM's way of writing a register, which the uBPF dialect spells `%rN`. */
+const BARE_REGISTER = /^r\d+(?![\w.])/;
 
 /** `%rN`, N in 0..15 (r11-r15 are encodable, for negative tests). */
 function register(c: Cursor): number {
   c.ws();
   const m = /^%r(\d+)(?![\w.])/.exec(c.text.slice(c.pos));
-  if (!m) c.expected('a register (%r0-%r10)');
+  if (!m) {
+    const bare = BARE_REGISTER.exec(c.text.slice(c.pos));
+    // `mov r0, 1` mixes the dialects: say how each one writes it.
+    if (bare) c.fail(`'${bare[0]}' needs a '%' in the uBPF dialect of this line's mnemonic (%${bare[0]}); LLVM's dialect writes '${bare[0]} = ...'`);
+    c.expected('a register (%r0-%r10)');
+  }
   const n = Number(m[1]);
   if (m[1]!.length > 2 || n > 15) c.fail(`register %r${m[1]} does not exist`);
   c.pos += m[0].length;

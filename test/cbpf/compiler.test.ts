@@ -123,6 +123,13 @@ test('DLT_RAW: offsets from the IP header, link-level primitives refused', () =>
   assert.throws(() => compileFilter('ip', { linkType: 105 }), /link type 105 is not supported/);
 });
 
+test("libpcap's keywords that tsbpf does not compile are named as unsupported, not a bare syntax error", () => {
+  for (const [expression, column] of [['geneve', 1], ['llc', 1], ['ip and vxlan', 8], ['tcp or pppoes', 8]] as const) {
+    assert.throws(() => compileFilter(expression), (error: unknown) => error instanceof FilterSyntaxError && /is a libpcap keyword that tsbpf does not support/.test(error.message) && error.message.includes(`at column ${column} `));
+  }
+  assert.throws(() => compileFilter('tcp and foo'), /syntax error in filter expression/);
+});
+
 test('filterCapture streams the packets a filter accepts, on every engine', async () => {
   const traffic = buildTraffic({ seed: 3, count: 200 });
   const capture = encodeCapture(traffic);

@@ -283,3 +283,8 @@ test('C-like syntax has registers r0-r10 only, as llvm-mc', () => {
   }
   assert.deepEqual(assemble('r10 = r10', { syntax: 'llvm' })[0]!.dst, 10);
 });
+
+test("a uBPF mnemonic with LLVM's bare registers says how each dialect writes them", () => {
+  rejects('mov r0, 1\nexit', 1, 5, /'r0' needs a '%' in the uBPF dialect of this line's mnemonic \(%r0\); LLVM's dialect writes 'r0 = \.\.\.'/);
+  rejects('mov %r0, 1\nadd %r0, r11', 2, 10, /'r11' needs a '%'/);
+});
