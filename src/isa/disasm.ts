@@ -17,6 +17,7 @@ import {
   LdImm64Src,
   Mode,
   OPCODE_CALLX,
+  OPCODE_EXIT,
   OPCODE_JA,
   OPCODE_JA32,
   OPCODE_MAY_GOTO,
@@ -137,6 +138,8 @@ export function formatInstruction(program: readonly Instruction[], index: number
   if (i === undefined) throw new DecodeError(index, `no instruction at this slot (program has ${program.length})`);
   const problem = instructionProblem(i, program[index + 1]);
   if (problem !== undefined) return rawInstruction(i, problem);
+  // The kernel runs an EXIT whose offset is set (it never reads it); `exit` would lose the field, so print it raw.
+  if (i.opcode === OPCODE_EXIT && i.offset !== 0) return rawInstruction(i, 'exit (its offset field is ignored)');
   return format(new Printer(options), i, program[index + 1]);
 }
 

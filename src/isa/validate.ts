@@ -125,7 +125,7 @@ function jmpProblem(i: Instruction, cls: number): string | undefined {
       if (i.src === CallSrc.LOCAL && i.offset !== 0) return 'BPF_CALL uses reserved fields';
       return undefined;
     case JmpOp.EXIT:
-      if (is32 || isX || i.imm !== 0 || i.src !== 0 || i.dst !== 0 || i.offset !== 0) return 'BPF_EXIT uses reserved fields';
+      if (is32 || isX || i.imm !== 0 || i.src !== 0 || i.dst !== 0) return 'BPF_EXIT uses reserved fields';
       return undefined;
     case JmpOp.JCOND:
       if (is32 || isX || i.src !== JcondSrc.MAY_GOTO || i.dst !== 0 || i.imm !== 0) return 'unknown conditional jump';

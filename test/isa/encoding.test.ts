@@ -40,6 +40,9 @@ test('validation names the instruction index and the kernel message', () => {
   // An lddw's second slot is skipped, so the index after it is counted in slots.
   check([insn(0x18, 1), insn(0), insn(0xff)], 2, 'unknown opcode ff');
   assert.doesNotThrow(() => validateProgram(assemble('r0 = 0\nexit')));
+  // Linux's check_cfg refuses an EXIT's imm, registers, source bit or JMP32 class, but never reads its offset.
+  check([insn(0xb7), insn(0x95, 0, 0, 0, 1)], 1, 'BPF_EXIT uses reserved fields');
+  assert.doesNotThrow(() => validateProgram([insn(0xb7), insn(0x95, 0, 0, 5, 0)]));
 });
 
 test('a truncated byte stream is a DecodeError at the partial slot', () => {
