@@ -142,6 +142,8 @@ export interface VerifierInput {
   tracingContext?: TracingContext;
   /** Reads through a pointer to a kernel struct (btf_struct_access); undefined for structs the kernel BTF lacks. */
   btfStructAccess?: (struct: string, off: number, size: number) => StructAccess | undefined;
+  /** The kernel struct and the structs at its offset 0 (btf_struct_ids_match's walk), for socket arguments given kernel pointers. */
+  structsAtZero?: (struct: string) => readonly string[];
 }
 
 export interface VerifierStats {
@@ -1622,7 +1624,8 @@ export class Verifier {
     // A lock may be held across a subprogram's return; the main program must release it.
     if (this.cur.activeLock && (this.cur.frames.length === 1 || frame.callback)) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     if (this.cur.frames.length > 1) {
-      const r0 = this.readReg(idx, 0);
+      // prepare_func_exit reads R0 without requiring it: a void subprogram returns NOT_INIT, refused only if the caller reads it.
+      const r0 = frame.regs[0]!;
       if (r0.type === RegType.PTR_TO_STACK) throw new Rejection(idx, 'cannot return stack pointer to the caller', 'EINVAL');
       const caller = this.cur.frames[this.cur.frames.length - 2]!;
       if (frame.callback) {
@@ -1862,21 +1865,23 @@ export class Verifier {
   private checkFuncArg(idx: number, helper: HelperSpec, arg: number, meta: CallMeta): void {
     const regno = arg + 1;
     const spec = helper.args[arg]!;
-    const argType = spec.type;
+    let argType = spec.type;
     if (argType === ArgType.DONTCARE) return;
     const reg = this.readReg(idx, regno);
     if (argType === ArgType.ANYTHING) {
       if (this.isLeak(reg)) throw new Rejection(idx, `R${regno} leaks addr into helper function`);
       return;
     }
-    const base = baseType(argType);
     if (isAnyPacket(reg) && !(this.mayAccessPacket(false) && helper.pktAccess)) {
       throw new Rejection(idx, 'helper access to the packet is not allowed');
     }
+    if (baseType(argType) === ArgType.PTR_TO_MAP_VALUE) argType = resolveMapArgType(idx, argType, meta);
+    const base = baseType(argType);
     const nullOk = isNullReg(reg) && (argType & MAYBE_NULL) !== 0;
     if (!nullOk) {
       this.checkRegType(idx, regno, reg, argType);
       this.checkArgOffset(idx, regno, reg, argType);
+      if (base === ArgType.PTR_TO_BTF_ID_SOCK_COMMON && baseOf(reg.type) === RegType.PTR_TO_BTF_ID) this.checkSockCommonStruct(idx, regno, reg, argType);
     }
     if (argType & TypeFlag.OBJ_RELEASE) {
       if (!reg.refObjId && !isNullReg(reg)) throw new Rejection(idx, `R${regno} must be referenced when passed to release function`, 'EINVAL');
@@ -1962,6 +1967,14 @@ export class Verifier {
     if (argType & MAYBE_NULL) type &= ~MAYBE_NULL;
     if (compatible.includes(type)) return;
     throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=${compatible.map(regTypeName).join(', ')}`);
+  }
+
+  /** check_reg_type's BTF match for a kernel socket pointer: the struct must start with a sock_common. */
+  private checkSockCommonStruct(idx: number, regno: number, reg: Reg, argType: number): void {
+    if (mayBeNull(reg.type) && !(argType & MAYBE_NULL)) throw new Rejection(idx, `Possibly NULL pointer passed to helper arg${regno}`);
+    const struct = reg.btfName ?? '';
+    const starts = this.input.structsAtZero?.(struct) ?? [struct];
+    if (!starts.includes('sock_common')) throw new Rejection(idx, `R${regno} is of type ${struct} but sock_common is expected`);
   }
 
   /** check_func_arg_reg_off: most pointer arguments must point at the start of their object. */
@@ -2118,6 +2131,15 @@ const COMPATIBLE: Readonly<Record<number, readonly number[]>> = {
   [ArgType.PTR_TO_TIMER]: [RegType.PTR_TO_MAP_VALUE],
   [ArgType.PTR_TO_DYNPTR]: [RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR],
 };
+
+/** resolve_map_arg_type: a sockmap's or sockhash's value is a socket, which only a plain map-value argument may take. */
+function resolveMapArgType(idx: number, argType: number, meta: CallMeta): number {
+  if (meta.map === undefined) throw new Rejection(idx, 'invalid map_ptr to access map->type');
+  const type = meta.map.spec.type;
+  if (type !== MapType.SOCKMAP && type !== MapType.SOCKHASH) return argType;
+  if (argType !== ArgType.PTR_TO_MAP_VALUE) throw new Rejection(idx, 'invalid arg_type for sockmap/sockhash', 'EINVAL');
+  return ArgType.PTR_TO_BTF_ID_SOCK_COMMON;
+}
 
 /** check_ptr_alignment's pointer_desc per register type. */
 const ALIGNMENT_DESC: Readonly<Record<number, string>> = {
