@@ -4,8 +4,9 @@
  * arguments (trusted / RCU rules, NULL only for `__nullable`), acquired
  * references and their release, NULL-able results. Prototypes come from
  * BTF (the kernel's FUNC of that name, else the program's `.ksyms` extern).
- * Argument kinds not modelled here (memory and size pairs, dynptrs,
- * iterators, callbacks, contexts) refuse the call as not modelled.
+ * Iterator arguments follow iter.ts. Argument kinds not modelled here
+ * (memory and size pairs, dynptrs, callbacks, contexts) refuse the call as
+ * not modelled.
  */
 import { type Btf, type BtfType } from '../btf/index.ts';
 import { KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
@@ -13,9 +14,19 @@ import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
 import { tnumIsConst } from './tnum.ts';
+import { type IterArgContext, type IterSlotRef, processIterArg } from './iter.ts';
 
-export type KfuncParam = { kind: 'ignored' } | { kind: 'scalar'; constant: boolean } | { kind: 'object'; struct: string; nullable: boolean } | { kind: 'other'; what: string };
-export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'other'; what: string };
+const isNullConstant = (reg: Reg): boolean => reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
+
+export type KfuncParam =
+  | { kind: 'ignored' }
+  | { kind: 'scalar'; constant: boolean }
+  | { kind: 'object'; struct: string; nullable: boolean }
+  /** A pointer to an iterator struct: the iterator argument of an iterator kfunc, or an `__iter` argument. */
+  | { kind: 'iter'; struct: string; size: number; tagged: boolean }
+  | { kind: 'other'; what: string };
+/** `mem`: a pointer to a sized non-struct type, read-only memory of that size (an `int *` is 4 bytes). */
+export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'mem'; size: number } | { kind: 'other'; what: string };
 
 export interface KfuncPrototype {
   params: KfuncParam[];
@@ -57,7 +68,8 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
     if (t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64') return { kind: 'scalar', constant: p.name.endsWith('__k') };
     if (t.kind === 'ptr') {
       const pointee = btf.resolve(t.type);
-      if (pointee.kind === 'struct' && pointee.name !== '' && !pointee.name.startsWith('bpf_dynptr') && !pointee.name.startsWith('bpf_iter_')) {
+      if (pointee.kind === 'struct' && pointee.name.startsWith('bpf_iter_')) return { kind: 'iter', struct: pointee.name, size: pointee.size, tagged: p.name.endsWith('__iter') };
+      if (pointee.kind === 'struct' && pointee.name !== '' && !pointee.name.startsWith('bpf_dynptr')) {
         return { kind: 'object', struct: pointee.name, nullable: p.name.endsWith('__nullable') || p.name.endsWith('__opt') };
       }
       return { kind: 'other', what: `pointer to ${describe(pointee)}` };
@@ -69,6 +81,8 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
   if (r.kind === 'void') ret = { kind: 'void' };
   else if (r.kind === 'int' || r.kind === 'enum' || r.kind === 'enum64') ret = { kind: 'scalar' };
   else if (r.kind === 'ptr' && btf.resolve(r.type).kind === 'struct') ret = { kind: 'object', struct: btf.resolve(r.type).name };
+  else if (r.kind === 'ptr' && btf.resolve(r.type).kind === 'void') ret = { kind: 'scalar' };
+  else if (r.kind === 'ptr' && ['int', 'enum', 'enum64', 'float'].includes(btf.resolve(r.type).kind)) ret = { kind: 'mem', size: btf.sizeOf(r.type) };
   else ret = { kind: 'other', what: describe(r) };
   return { params, ret };
 }
@@ -83,12 +97,20 @@ export interface KfuncCallContext {
   newId(): number;
   acquire(insnIdx: number): number;
   release(id: number): void;
+  /** Stack access for iterator arguments. */
+  iter: IterArgContext;
+}
+
+/** R0 after the call, and for an iterator's `_next` the iterator it advanced (the caller forks the path). */
+export interface KfuncCallResult {
+  r0: Reg;
+  iterNext?: IterSlotRef;
 }
 
 const notModelled = (idx: number, what: string): Rejection => new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (${what})`, 'ENOTSUPP');
 
 /** Checks the call at `idx` and returns R0 after it (R1-R5 are the caller's to clear). */
-export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx: KfuncCallContext): Reg {
+export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx: KfuncCallContext): KfuncCallResult {
   if (target === undefined) throw notModelled(idx, `call at insn ${idx}`);
   const spec = kfuncByName(target.name);
   if (spec === undefined || target.prototype === undefined) throw notModelled(idx, target.name);
@@ -96,28 +118,50 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
   if (spec.flags & KfuncFlag.SLEEPABLE && !ctx.sleepable) throw new Rejection(idx, `program must be sleepable to call sleepable kfunc ${target.name}`, 'EACCES');
   if (ctx.activeLock) throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
   const special = SPECIAL_KFUNCS[target.name];
-  if (special) return special(idx, target, ctx);
+  if (special) return { r0: special(idx, target, ctx) };
   const { params, ret } = target.prototype;
   let released = 0;
+  const meta: ArgMeta = { refObjId: 0, iter: undefined };
   params.forEach((param, i) => {
     const regno = i + 1;
     const reg = ctx.regs[regno] ?? NOT_INIT_REG;
     if (reg.type === RegType.NOT_INIT) throw new Rejection(idx, `R${regno} !read_ok`, 'EACCES');
-    const refId = checkArg(idx, spec, param, i, regno, reg, ctx, target);
+    const refId = checkArg(idx, spec, param, i, regno, reg, ctx, target, meta);
+    if (refId !== 0) meta.refObjId = refId;
     if (spec.flags & KfuncFlag.RELEASE && param.kind === 'object' && released === 0) {
       if (refId === 0) throw new Rejection(idx, `release kernel function ${spec.name} expects refcounted PTR_TO_BTF_ID`, 'EINVAL');
       released = refId;
     }
   });
   if (released) ctx.release(released);
-  return kfuncResult(idx, spec, ret, ctx);
+  const r0 = kfuncResult(idx, spec, ret, ctx, meta);
+  return spec.flags & KfuncFlag.ITER_NEXT && meta.iter !== undefined ? { r0, iterNext: meta.iter.slot } : { r0 };
 }
 
+/** What the arguments tell the result: the reference an argument holds, the iterator a `_next` advanced. */
+interface ArgMeta {
+  refObjId: number;
+  iter: { slot: IterSlotRef; flags: number } | undefined;
+}
+
+const ITER_KFUNC = KfuncFlag.ITER_NEW | KfuncFlag.ITER_NEXT | KfuncFlag.ITER_DESTROY;
+
 /** One argument; returns the reference it holds (0 if none). */
-function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget): number {
+function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget, meta: ArgMeta): number {
   switch (param.kind) {
     case 'ignored':
       return 0;
+    case 'iter': {
+      // Only the first argument of an iterator kfunc, or one tagged `__iter`, is an iterator (is_kfunc_arg_iter).
+      if (!(spec.flags & ITER_KFUNC && i === 0) && !param.tagged) throw notModelled(idx, `${spec.name} argument ${i}: pointer to struct ${param.struct}`);
+      // Linux 6.18 treats every iterator argument as trusted: NULL is refused before the stack check.
+      if (isNullConstant(reg) || reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      const used = processIterArg(idx, regno, reg, param.struct, param.size, spec.flags & ITER_KFUNC && i === 0 ? spec.flags : 0, spec.name, ctx.iter);
+      if (used === undefined) return 0;
+      const first = ctx.iter.frame(used.slot.frameno).stack[used.slot.spi]?.object;
+      meta.iter = { slot: used.slot, flags: first?.kind === 'iter' ? first.flags : 0 };
+      return used.refObjId;
+    }
     case 'other':
       throw notModelled(idx, `${spec.name} argument ${i}: ${param.what}`);
     case 'scalar':
@@ -125,7 +169,7 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       if (param.constant && !tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} must be a known constant`, 'EINVAL');
       return 0;
     case 'object': {
-      const isNull = reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
+      const isNull = isNullConstant(reg);
       if (isNull && param.nullable) return 0;
       if (isNull) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
       // Other pointers would be memory of the struct's size, which only structs of scalars may be (not modelled: refused).
@@ -149,7 +193,7 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
   }
 }
 
-function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncCallContext): Reg {
+function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncCallContext, meta: ArgMeta): Reg {
   switch (ret.kind) {
     case 'void':
       return NOT_INIT_REG;
@@ -157,9 +201,16 @@ function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncC
       return unknownScalar();
     case 'other':
       throw notModelled(idx, `${spec.name} returns ${ret.what}`);
+    case 'mem': {
+      // The memory lives as long as the reference an argument holds (an iterator's element dies with the iterator).
+      const maybeNull = (spec.flags & KfuncFlag.RET_NULL) !== 0;
+      return pointerReg(RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY | (maybeNull ? MAYBE_NULL : 0), { memSize: ret.size, refObjId: meta.refObjId, id: maybeNull ? ctx.newId() : 0 });
+    }
     case 'object': {
       const maybeNull = (spec.flags & KfuncFlag.RET_NULL) !== 0;
-      let r0 = pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED | (maybeNull ? MAYBE_NULL : 0), { btfName: ret.struct });
+      // An RCU-protected iterator's elements are RCU pointers; other iterators' and kfuncs' results are trusted.
+      const trust = meta.iter !== undefined && meta.iter.flags & TypeFlag.MEM_RCU ? TypeFlag.MEM_RCU : TypeFlag.PTR_TRUSTED;
+      let r0 = pointerReg(RegType.PTR_TO_BTF_ID | trust | (maybeNull ? MAYBE_NULL : 0), { btfName: ret.struct });
       if (maybeNull) r0 = { ...r0, id: ctx.newId() };
       if (spec.flags & KfuncFlag.ACQUIRE) {
         const id = ctx.acquire(idx);

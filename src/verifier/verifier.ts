@@ -53,6 +53,8 @@ import { type BtfObject, type StructAccess, type TracingContext } from './btf-ar
 import { contextAccess, socketAccessOk } from './context.ts';
 import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
 import { type KfuncTarget, checkKfuncCall } from './kfunc.ts';
+import { type DynptrArgContext, type DynptrUse, destroyDynptrAt, dynptrSlotsEquivalent, dynptrToRelease, freeDynptr, processDynptrArg } from './dynptr.ts';
+import { type IterSlotRef, iterActiveAtCall, iterActiveDepthsDiffer, iterSlotsEquivalent, markIterNextCalls, processIterNextCall, scrubIterSlot } from './iter.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
@@ -77,6 +79,8 @@ import {
   type Checkpoint,
   type Frame,
   type Reg,
+  type Reference,
+  type StackObject,
   type StackSlot,
   type VerifierMap,
   type VerifierState,
@@ -184,6 +188,8 @@ interface CallMeta {
   maxSize: bigint;
   /** The key, when the key argument points at a stack slot holding a known constant. */
   constKey?: bigint;
+  /** The initialised dynptr an argument named (dynptr.ts). */
+  dynptr?: DynptrUse;
 }
 
 const ALU_NAMES: Readonly<Record<number, string>> = {
@@ -251,12 +257,15 @@ export class Verifier {
   private needsRuntimeChecks = false;
   /** Global functions a verified path called, by subprogram index (verified after the main program). */
   private readonly calledGlobals = new Set<number>();
+  /** Instructions calling an iterator's `_next` kfunc (insn_aux_data.is_iter_next). */
+  private readonly iterNextInsn: Uint8Array;
 
   constructor(private readonly input: VerifierInput) {
     this.insns = input.insns;
     this.log = new VerifierLog(input.logLevel, input.lineInfo);
     this.progSpec = programTypeSpec(input.programType);
     this.shape = analyzeShape(this.insns);
+    this.iterNextInsn = markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint);
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
   }
@@ -455,13 +464,18 @@ export class Verifier {
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
-        // A may_goto loop reaching its ancestor one level deeper and within it is done: deeper levels add nothing.
-        if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+        // An iterator loop converges when its next iteration starts within this one (the iterator contract ends it).
+        if (this.iterNextInsn[idx] === 1) {
+          if (iterActiveAtCall(this.cur) && this.statesEqual(old.state, this.cur, idx)) {
+            old.hits++;
+            return true;
+          }
+        } else if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
           old.hits++;
           return true;
         }
         // An ancestor at the same instruction: the path looped back.
-        if (this.statesExactlyEqual(old.state, this.cur)) {
+        if (this.iterNextInsn[idx] !== 1 && this.statesExactlyEqual(old.state, this.cur) && !iterActiveDepthsDiffer(old.state, this.cur)) {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
           throw new Rejection(idx, `infinite loop detected at insn ${idx}`, 'EINVAL', `cur state:${dump(this.cur)}\nold state:${dump(old.state)}\n`);
         }
@@ -1083,6 +1097,7 @@ export class Verifier {
 
   private setStackByte(frame: Frame, off: number, type: number): void {
     const slotIdx = -off - 1;
+    if (frame.stack[slotIdx >> 3]?.object !== undefined) this.destroyStackObject(frame, slotIdx >> 3);
     const slot = stackSlot(frame, slotIdx >> 3, true)!;
     if (slot.types[7] === Slot.SPILL) {
       // Overwriting part of a spilled register turns the rest into plain data.
@@ -1091,6 +1106,29 @@ export class Verifier {
     }
     slot.types[slotIdx & 7] = type;
     if (this.log.level > 0) this.scratchedSlots.add(slotIdx >> 3);
+  }
+
+  /** A store over an iterator's or dynptr's slot (scrub_special_slot, destroy_if_dynptr_stack_slot). */
+  private destroyStackObject(frame: Frame, spi: number): void {
+    if (frame.stack[spi]!.object!.kind === 'dynptr') destroyDynptrAt(this.cur.prevInsnIdx, frame, spi);
+    else scrubIterSlot(stackSlot(frame, spi, true)!);
+  }
+
+  /** What iterator and dynptr arguments need: their frame, stack writes of 8 bytes (check_mem_access), new references. */
+  private stackObjectContext(idx: number, kind: Reference['kind']): DynptrArgContext {
+    return {
+      frame: (frameno) => this.cur.frames[frameno]!,
+      checkStackWrite: (regno, reg, off) => {
+        const [start] = this.stackBounds(idx, regno, reg, reg.off + off, 8, 'write to');
+        stackSlot(this.stackFrameOf(reg), (-start - 1) >> 3, true);
+      },
+      acquire: () => {
+        const id = this.newId();
+        this.cur.refs = [...this.cur.refs, { id, insnIdx: idx, kind }];
+        return id;
+      },
+      newId: () => this.newId(),
+    };
   }
 
   /** check_stack_write_fixed_off. */
@@ -1102,6 +1140,7 @@ export class Verifier {
       throw new Rejection(idx, 'attempt to corrupt spilled pointer on stack');
     }
     const value = store.reg;
+    if (existing?.object !== undefined) this.destroyStackObject(frame, spi);
     const slot = stackSlot(frame, spi, true)!;
     if (this.log.level > 0) this.scratchedSlots.add(spi);
     const aligned = off % 8 === 0;
@@ -1532,7 +1571,7 @@ export class Verifier {
   // ---- kfuncs (kfunc.ts) ----------------------------------------------------------------------
 
   private callKfunc(idx: number): void {
-    const r0 = checkKfuncCall(idx, this.input.kfuncAt?.(idx), {
+    const { r0, iterNext } = checkKfuncCall(idx, this.input.kfuncAt?.(idx), {
       programType: this.input.programType,
       sleepable: this.input.sleepable,
       activeLock: this.cur.activeLock !== 0,
@@ -1547,9 +1586,42 @@ export class Verifier {
         return id;
       },
       release: (id) => this.releaseReference(idx, id),
+      iter: { ...this.stackObjectContext(idx, 'other'), sleepable: this.input.sleepable, release: (id) => this.releaseReference(idx, id) },
     });
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, r0);
+    if (iterNext !== undefined) this.processIterNext(idx, iterNext);
+  }
+
+  /** process_iter_next_call: queue the path where the iterator yields an element, continue with the drained one. */
+  private processIterNext(idx: number, iter: IterSlotRef): void {
+    const queued = processIterNextCall(
+      this.cur,
+      iter,
+      () => cloneState(this.cur),
+      (state) => {
+        const previous = this.previousIterationEntry(idx);
+        if (previous === undefined) return;
+        state.frames = state.frames.map((f, i) => widenFrame(previous.frames[i], f));
+      },
+      (r0) => ({ ...r0, type: r0.type & ~MAYBE_NULL }),
+      knownScalar(0n),
+    );
+    if (queued !== undefined) this.pushBranch(idx + 1, queued);
+  }
+
+  /**
+   * find_prev_entry: the checkpoint where the previous iteration of this
+   * loop reached `idx` (above the checkpoint this path just took there),
+   * with the same call chain.
+   */
+  private previousIterationEntry(idx: number): VerifierState | undefined {
+    const callsites = (s: VerifierState): string => s.frames.map((f) => f.callsite).join(',');
+    const here = callsites(this.cur);
+    for (let p = this.cur.parent?.parent; p !== undefined; p = p.parent) {
+      if (p.state.insnIdx === idx && callsites(p.state) === here) return p.state;
+    }
+    return undefined;
   }
 
   // ---- global functions (global-func.ts) ------------------------------------------------------
@@ -1700,7 +1772,11 @@ export class Verifier {
         for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
       }
     }
+    if (helper.name === 'dynptr_from_mem' && baseOf(this.regs()[1]!.type) !== RegType.PTR_TO_MAP_VALUE) {
+      throw new Rejection(idx, `Unsupported reg type ${regTypeName(this.regs()[1]!.type)} for bpf_dynptr_from_mem data`);
+    }
     if (meta.releaseRegno) {
+      if (meta.dynptr !== undefined) freeDynptr(meta.dynptr, this.cur.frames[meta.dynptr.frameno]!);
       if (meta.refObjId) this.releaseReference(idx, meta.refObjId);
       else if (!isNullReg(this.regs()[meta.releaseRegno]!)) throw new Rejection(idx, `func ${name}#${helper.id} reference has not been acquired before`, 'EINVAL');
     }
@@ -1828,7 +1904,8 @@ export class Verifier {
         r0 = pointerReg(RegType.PTR_TO_TCP_SOCK | flags);
         break;
       case ReturnType.PTR_TO_MEM:
-        r0 = pointerReg(RegType.PTR_TO_MEM | flags, { memSize: meta.memSize });
+        // A dynptr's slice dies with the reservation the dynptr holds.
+        r0 = pointerReg(RegType.PTR_TO_MEM | flags, { memSize: meta.memSize, refObjId: meta.dynptr?.dynptr.refObjId ?? 0 });
         break;
       case ReturnType.PTR_TO_BTF_ID:
       case ReturnType.PTR_TO_MEM_OR_BTF_ID:
@@ -1884,7 +1961,8 @@ export class Verifier {
       if (base === ArgType.PTR_TO_BTF_ID_SOCK_COMMON && baseOf(reg.type) === RegType.PTR_TO_BTF_ID) this.checkSockCommonStruct(idx, regno, reg, argType);
     }
     if (argType & TypeFlag.OBJ_RELEASE) {
-      if (!reg.refObjId && !isNullReg(reg)) throw new Rejection(idx, `R${regno} must be referenced when passed to release function`, 'EINVAL');
+      if (base === ArgType.PTR_TO_DYNPTR) meta.refObjId = dynptrToRelease(idx, regno, reg, (frameno) => this.cur.frames[frameno]!);
+      else if (!reg.refObjId && !isNullReg(reg)) throw new Rejection(idx, `R${regno} must be referenced when passed to release function`, 'EINVAL');
       meta.releaseRegno = regno;
     }
     if (reg.refObjId) meta.refObjId = reg.refObjId;
@@ -1925,7 +2003,7 @@ export class Verifier {
         this.checkConstString(idx, regno, reg);
         break;
       case ArgType.PTR_TO_DYNPTR:
-        if (reg.type === RegType.PTR_TO_STACK) this.helperMemAccess(idx, regno, reg, 16, (argType & TypeFlag.MEM_UNINIT) !== 0, false, undefined);
+        meta.dynptr = processDynptrArg(idx, regno, reg, argType, this.stackObjectContext(idx, 'ringbuf'));
         break;
       default:
         break;
@@ -2356,7 +2434,16 @@ function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boo
   const tb = b?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < 8; i++) if (ta[i] !== tb[i]) return false;
   if (isSpilled(a) !== isSpilled(b)) return false;
+  if (a?.object !== undefined || b?.object !== undefined) return stackObjectsEquivalent(a?.object, b?.object, (x, y) => x === y);
   return !isSpilled(a) || regsIdentical(a!.spilled!, b!.spilled!);
+}
+
+/** The STACK_ITER and STACK_DYNPTR parts of stacksafe: the same object, references mapped by `idsMatch`. */
+function stackObjectsEquivalent(old: StackObject | undefined, cur: StackObject | undefined, idsMatch: (oldId: number, curId: number) => boolean): boolean {
+  if (old === undefined || cur === undefined || old.kind !== cur.kind) return old === cur;
+  if (old.kind === 'iter' && cur.kind === 'iter') return iterSlotsEquivalent(old, cur, idsMatch);
+  if (old.kind === 'dynptr' && cur.kind === 'dynptr') return dynptrSlotsEquivalent(old, cur, idsMatch);
+  return false;
 }
 
 /** check_ids: a consistent mapping between the ids of the old and the current state (few per state: kept in two parallel lists). */
@@ -2444,6 +2531,7 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
       if (!isSpilled(c)) return false;
       if (!regsafe(o.spilled!, c!.spilled!, ids)) return false;
     }
+    if (o.object !== undefined && !stackObjectsEquivalent(o.object, c?.object, (a, b) => ids.check(a, b))) return false;
   }
   return true;
 }
