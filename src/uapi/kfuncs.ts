@@ -40,6 +40,9 @@ const GENERIC = new Set<number>([...TRACING_HOOK, P.SCHED_CLS, P.XDP, P.STRUCT_O
 /** cpumask_kfunc_set: TRACING, STRUCT_OPS, SYSCALL. */
 const CPUMASK = new Set<number>([...TRACING_HOOK, P.STRUCT_OPS, P.SYSCALL]);
 
+/** bpf_kfunc_set_skb (net/core/filter.c): the skb program types, netfilter and tracing. */
+const SKB_DYNPTR = new Set<number>([P.SCHED_CLS, P.SCHED_ACT, P.SK_SKB, P.SOCKET_FILTER, P.CGROUP_SKB, P.LWT_OUT, P.LWT_IN, P.LWT_XMIT, P.LWT_SEG6LOCAL, P.NETFILTER, ...TRACING_HOOK]);
+
 /** common_kfunc_set, registered for BPF_PROG_TYPE_UNSPEC: every program type. */
 const COMMON = new Set<number>(Object.values(ProgramType));
 
@@ -71,6 +74,16 @@ const entries: [string, number, ReadonlySet<number>][] = [
   ['bpf_iter_task_new', F.ITER_NEW | F.TRUSTED_ARGS | F.RCU_PROTECTED, COMMON],
   ['bpf_iter_task_next', F.ITER_NEXT | F.RET_NULL, COMMON],
   ['bpf_iter_task_destroy', F.ITER_DESTROY, COMMON],
+  // Dynptrs (common_btf_ids; the skb and xdp constructors are net/core/filter.c's sets).
+  ['bpf_dynptr_slice', F.RET_NULL, COMMON],
+  ['bpf_dynptr_slice_rdwr', F.RET_NULL, COMMON],
+  ['bpf_dynptr_adjust', 0, COMMON],
+  ['bpf_dynptr_is_null', 0, COMMON],
+  ['bpf_dynptr_is_rdonly', 0, COMMON],
+  ['bpf_dynptr_size', 0, COMMON],
+  ['bpf_dynptr_clone', 0, COMMON],
+  ['bpf_dynptr_from_skb', F.TRUSTED_ARGS, SKB_DYNPTR],
+  ['bpf_dynptr_from_xdp', 0, new Set<number>([P.XDP])],
   ['bpf_cpumask_create', F.ACQUIRE | F.RET_NULL, CPUMASK],
   ['bpf_cpumask_release', F.RELEASE, CPUMASK],
   ['bpf_cpumask_acquire', F.ACQUIRE | F.TRUSTED_ARGS, CPUMASK],

@@ -20,6 +20,11 @@ const DYNPTR_TYPES: readonly [number, string][] = [
   [TypeFlag.DYNPTR_TYPE_XDP, 'xdp'],
 ];
 
+/** get_dynptr_type_flag: the argument-type flag of a dynptr type. */
+export function dynptrFlag(type: string): number {
+  return DYNPTR_TYPES.find(([, name]) => name === type)?.[0] ?? 0;
+}
+
 /** arg_to_dynptr_type: the dynptr type an argument type names ('' for any). */
 export function dynptrTypeOf(argType: number): string {
   return DYNPTR_TYPES.find(([flag]) => argType & flag)?.[1] ?? '';
@@ -54,9 +59,10 @@ export interface DynptrUse {
  * process_dynptr_func for a helper argument of type `argType`. A MEM_UNINIT
  * argument becomes a new dynptr; others must be initialised dynptrs of the
  * argument's type. Returns the dynptr used (undefined for a constructor or a
- * callback's const dynptr).
+ * callback's const dynptr). `cloneRefObjId` is the reference a clone shares
+ * with its parent.
  */
-export function processDynptrArg(idx: number, regno: number, reg: Reg, argType: number, ctx: DynptrArgContext): DynptrUse | undefined {
+export function processDynptrArg(idx: number, regno: number, reg: Reg, argType: number, ctx: DynptrArgContext, cloneRefObjId = 0): DynptrUse | undefined {
   if (reg.type !== RegType.PTR_TO_STACK && reg.type !== RegType.CONST_PTR_TO_DYNPTR) {
     throw new Rejection(idx, `arg#${regno - 1} expected pointer to stack or const struct bpf_dynptr`, 'EINVAL');
   }
@@ -73,7 +79,8 @@ export function processDynptrArg(idx: number, regno: number, reg: Reg, argType: 
     destroyDynptrAt(idx, frame, placed.spi);
     destroyDynptrAt(idx, frame, placed.spi - 1);
     const id = ctx.newId();
-    const refObjId = type === 'ringbuf' ? ctx.acquire() : 0;
+    // A clone of a ringbuf dynptr shares its parent's reservation.
+    const refObjId = type === 'ringbuf' ? cloneRefObjId || ctx.acquire() : 0;
     for (let i = 0; i < 2; i++) {
       const slot = stackSlot(frame, placed.spi - i, true)!;
       slot.types.fill(Slot.DYNPTR);

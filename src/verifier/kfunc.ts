@@ -9,12 +9,13 @@
  * not modelled.
  */
 import { type Btf, type BtfType } from '../btf/index.ts';
-import { KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
+import { ArgType, KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
 import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
-import { tnumIsConst } from './tnum.ts';
+import { tnumIsConst, tnumToString } from './tnum.ts';
 import { type IterArgContext, type IterSlotRef, processIterArg } from './iter.ts';
+import { type DynptrArgContext, type DynptrUse, dynptrFlag, processDynptrArg } from './dynptr.ts';
 
 const isNullConstant = (reg: Reg): boolean => reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
 
@@ -24,6 +25,17 @@ export type KfuncParam =
   | { kind: 'object'; struct: string; nullable: boolean }
   /** A pointer to an iterator struct: the iterator argument of an iterator kfunc, or an `__iter` argument. */
   | { kind: 'iter'; struct: string; size: number; tagged: boolean }
+  /** A pointer to struct bpf_dynptr: an initialised dynptr, or with `__uninit` one the kfunc creates. */
+  | { kind: 'dynptr'; uninit: boolean }
+  /**
+   * Memory the kfunc reads and writes: `size` bytes (a pointer to a sized
+   * scalar), or as many as the next argument says (`__sz`, `__szk` for a
+   * constant); `__opt` allows NULL for a sized buffer. `size` is the
+   * pointee's (0 for void), used when the size argument is no scalar.
+   */
+  | { kind: 'mem'; size: number; sized: 'sz' | 'szk' | undefined; optional: boolean }
+  /** The size argument of the `mem` argument before it. */
+  | { kind: 'size' }
   | { kind: 'other'; what: string };
 /** `mem`: a pointer to a sized non-struct type, read-only memory of that size (an `int *` is 4 bytes). */
 export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'mem'; size: number } | { kind: 'other'; what: string };
@@ -62,13 +74,24 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
   const proto = btf.typeById(func.type);
   if (proto.kind !== 'func_proto') return undefined;
   const describe = (t: BtfType): string => `${t.kind} ${t.name}`.trim();
-  const params = proto.params.map((p): KfuncParam => {
+  const isScalar = (t: BtfType): boolean => t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64';
+  const sizeSuffix = (i: number): 'sz' | 'szk' | undefined => {
+    const next = proto.params[i];
+    if (next === undefined || !isScalar(btf.resolve(next.type))) return undefined;
+    return next.name.endsWith('__szk') ? 'szk' : next.name.endsWith('__sz') ? 'sz' : undefined;
+  };
+  const params = proto.params.map((p, i): KfuncParam => {
     if (p.name.endsWith('__ign')) return { kind: 'ignored' };
     const t = btf.resolve(p.type);
-    if (t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64') return { kind: 'scalar', constant: p.name.endsWith('__k') };
+    if (isScalar(t)) return i > 0 && sizeSuffix(i) !== undefined && btf.resolve(proto.params[i - 1]!.type).kind === 'ptr' ? { kind: 'size' } : { kind: 'scalar', constant: p.name.endsWith('__k') };
     if (t.kind === 'ptr') {
       const pointee = btf.resolve(t.type);
+      const optional = p.name.endsWith('__opt');
+      if (pointee.kind === 'struct' && pointee.name === 'bpf_dynptr') return { kind: 'dynptr', uninit: p.name.endsWith('__uninit') };
       if (pointee.kind === 'struct' && pointee.name.startsWith('bpf_iter_')) return { kind: 'iter', struct: pointee.name, size: pointee.size, tagged: p.name.endsWith('__iter') };
+      const sized = sizeSuffix(i + 1);
+      if (sized !== undefined && (pointee.kind === 'void' || isScalar(pointee))) return { kind: 'mem', size: pointee.kind === 'void' ? 0 : btf.sizeOf(t.type), sized, optional };
+      if (isScalar(pointee) || pointee.kind === 'float') return { kind: 'mem', size: btf.sizeOf(t.type), sized: undefined, optional: false };
       if (pointee.kind === 'struct' && pointee.name !== '' && !pointee.name.startsWith('bpf_dynptr')) {
         return { kind: 'object', struct: pointee.name, nullable: p.name.endsWith('__nullable') || p.name.endsWith('__opt') };
       }
@@ -99,6 +122,12 @@ export interface KfuncCallContext {
   release(id: number): void;
   /** Stack access for iterator arguments. */
   iter: IterArgContext;
+  /** Stack access for dynptr arguments. */
+  dynptr: DynptrArgContext;
+  /** check_mem_reg / check_kfunc_mem_size_reg: the kfunc reads and writes `size` bytes at R`regno` (size from R`regno + 1` when undefined). */
+  memAccess(regno: number, size: number | undefined): void;
+  /** may_access_direct_pkt_data for writes (bpf_dynptr_slice_rdwr on a packet dynptr). */
+  mayWritePacket: boolean;
 }
 
 /** R0 after the call, and for an iterator's `_next` the iterator it advanced (the caller forks the path). */
@@ -121,7 +150,7 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
   if (special) return { r0: special(idx, target, ctx) };
   const { params, ret } = target.prototype;
   let released = 0;
-  const meta: ArgMeta = { refObjId: 0, iter: undefined };
+  const meta: ArgMeta = { refObjId: 0, iter: undefined, dynptr: undefined, constSize: undefined };
   params.forEach((param, i) => {
     const regno = i + 1;
     const reg = ctx.regs[regno] ?? NOT_INIT_REG;
@@ -134,7 +163,8 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
     }
   });
   if (released) ctx.release(released);
-  const r0 = kfuncResult(idx, spec, ret, ctx, meta);
+  const slice = DYNPTR_SLICES[spec.name];
+  const r0 = slice !== undefined ? dynptrSlice(idx, spec.name, slice, meta, ctx) : kfuncResult(idx, spec, ret, ctx, meta);
   return spec.flags & KfuncFlag.ITER_NEXT && meta.iter !== undefined ? { r0, iterNext: meta.iter.slot } : { r0 };
 }
 
@@ -142,6 +172,31 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
 interface ArgMeta {
   refObjId: number;
   iter: { slot: IterSlotRef; flags: number } | undefined;
+  /** The initialised dynptr an argument named. */
+  dynptr: DynptrUse | undefined;
+  /** A `__szk` argument's value. */
+  constSize: number | undefined;
+}
+
+/** Dynptr kfuncs whose dynptr argument has a fixed type (the kernel's special_kfunc_list). */
+const DYNPTR_CONSTRUCTOR_TYPE: Readonly<Record<string, number>> = {
+  bpf_dynptr_from_skb: TypeFlag.DYNPTR_TYPE_SKB,
+  bpf_dynptr_from_xdp: TypeFlag.DYNPTR_TYPE_XDP,
+};
+/** bpf_dynptr_slice (read-only) and bpf_dynptr_slice_rdwr: memory of the `__szk` size, NULL when the data is not contiguous. */
+const DYNPTR_SLICES: Readonly<Record<string, { writable: boolean }>> = {
+  bpf_dynptr_slice: { writable: false },
+  bpf_dynptr_slice_rdwr: { writable: true },
+};
+const PACKET_DYNPTR_FLAG: Readonly<Record<string, number>> = { skb: TypeFlag.DYNPTR_TYPE_SKB, xdp: TypeFlag.DYNPTR_TYPE_XDP };
+
+function dynptrSlice(idx: number, name: string, slice: { writable: boolean }, meta: ArgMeta, ctx: KfuncCallContext): Reg {
+  const dynptr = meta.dynptr?.dynptr;
+  if (dynptr === undefined || meta.constSize === undefined) throw notModelled(idx, `${name} without a dynptr on the stack`);
+  const packet = PACKET_DYNPTR_FLAG[dynptr.type] ?? 0;
+  if (slice.writable && !ctx.mayWritePacket) throw new Rejection(idx, 'the prog does not allow writes to packet data', 'EINVAL');
+  // A packet slice is invalidated with packet pointers; a ringbuf one dies with its reservation.
+  return pointerReg(RegType.PTR_TO_MEM | packet | (slice.writable ? 0 : TypeFlag.MEM_RDONLY) | MAYBE_NULL, { memSize: meta.constSize, refObjId: dynptr.refObjId, id: ctx.newId() });
 }
 
 const ITER_KFUNC = KfuncFlag.ITER_NEW | KfuncFlag.ITER_NEXT | KfuncFlag.ITER_DESTROY;
@@ -151,6 +206,47 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
   switch (param.kind) {
     case 'ignored':
       return 0;
+    case 'size':
+      // Consumed by the memory argument before it when a scalar; anything else is refused as a scalar argument would be.
+      if (reg.type !== RegType.SCALAR) throw new Rejection(idx, `R${regno} is not a scalar`, 'EINVAL');
+      return 0;
+    case 'dynptr': {
+      if (isNullConstant(reg) || reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      let argType = ArgType.PTR_TO_DYNPTR | (reg.type === RegType.CONST_PTR_TO_DYNPTR ? TypeFlag.MEM_RDONLY : 0) | (param.uninit ? TypeFlag.MEM_UNINIT : 0);
+      argType |= DYNPTR_CONSTRUCTOR_TYPE[spec.name] ?? 0;
+      // A clone has its parent's type and shares its reference.
+      if (param.uninit && meta.dynptr !== undefined) argType |= dynptrFlag(meta.dynptr.dynptr.type);
+      const used = processDynptrArg(idx, regno, reg, argType, ctx.dynptr, param.uninit && meta.dynptr !== undefined ? meta.dynptr.dynptr.refObjId : 0);
+      if (used !== undefined) meta.dynptr = used;
+      return 0;
+    }
+    case 'mem': {
+      if (param.sized === undefined) {
+        if (isNullConstant(reg) || reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+        ctx.memAccess(regno, param.size);
+        return reg.refObjId;
+      }
+      const sizeReg = ctx.regs[regno + 1] ?? NOT_INIT_REG;
+      // is_kfunc_arg_mem_size: without a scalar size, the pointer is plain memory of its pointee's size.
+      if (sizeReg.type !== RegType.SCALAR) {
+        if (param.size === 0) throw new Rejection(idx, `arg#${i} pointer type UNKNOWN  must point to scalar, or struct with scalar`, 'EINVAL');
+        ctx.memAccess(regno, param.size);
+        return reg.refObjId;
+      }
+      if (!(param.optional && isNullConstant(reg))) {
+        try {
+          ctx.memAccess(regno, undefined);
+        } catch (e) {
+          if (!(e instanceof Rejection)) throw e;
+          throw new Rejection(idx, `${e.message}\narg#${i} arg#${i + 1} memory, len pair leads to invalid memory access`, e.errno);
+        }
+      }
+      if (param.sized === 'szk') {
+        if (!tnumIsConst(sizeReg.v.var)) throw new Rejection(idx, `R${regno + 1} must be a known constant`, 'EINVAL');
+        meta.constSize = Number(sizeReg.v.var.value);
+      }
+      return reg.refObjId;
+    }
     case 'iter': {
       // Only the first argument of an iterator kfunc, or one tagged `__iter`, is an iterator (is_kfunc_arg_iter).
       if (!(spec.flags & ITER_KFUNC && i === 0) && !param.tagged) throw notModelled(idx, `${spec.name} argument ${i}: pointer to struct ${param.struct}`);
@@ -169,6 +265,13 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       if (param.constant && !tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} must be a known constant`, 'EINVAL');
       return 0;
     case 'object': {
+      if (param.struct === PROGRAM_CONTEXT_TYPES[ctx.programType]?.name) {
+        // KF_ARG_PTR_TO_CTX: the program's own context, unmodified.
+        if (reg.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, `arg#${i} expected pointer to ctx, but got ${regTypeName(reg.type)}`, 'EINVAL');
+        if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`, 'EACCES');
+        if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`, 'EACCES');
+        return 0;
+      }
       const isNull = isNullConstant(reg);
       if (isNull && param.nullable) return 0;
       if (isNull) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');

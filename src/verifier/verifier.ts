@@ -1587,10 +1587,42 @@ export class Verifier {
       },
       release: (id) => this.releaseReference(idx, id),
       iter: { ...this.stackObjectContext(idx, 'other'), sleepable: this.input.sleepable, release: (id) => this.releaseReference(idx, id) },
+      dynptr: this.stackObjectContext(idx, 'ringbuf'),
+      memAccess: (regno, size) => this.kfuncMemAccess(idx, regno, size),
+      mayWritePacket: this.mayAccessPacket(true),
     });
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, r0);
     if (iterNext !== undefined) this.processIterNext(idx, iterNext);
+  }
+
+  /**
+   * check_mem_reg / check_kfunc_mem_size_reg: a kfunc reads and writes
+   * memory at R`regno` (NULL-able pointers checked as if not NULL), `size`
+   * bytes or R`regno + 1`'s. Stack bytes written become plain data.
+   */
+  private kfuncMemAccess(idx: number, regno: number, size: number | undefined): void {
+    const regs = this.regs();
+    const saved = regs[regno]!;
+    regs[regno] = { ...saved, type: saved.type & ~MAYBE_NULL };
+    try {
+      const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0n };
+      if (size === undefined) {
+        for (const write of [0, TypeFlag.MEM_WRITE]) this.checkMemSize(idx, regno + 1, regs[regno + 1]!, write, true, meta);
+      } else {
+        for (const write of [false, true]) this.helperMemAccess(idx, regno, regs[regno]!, size, write, true, undefined);
+      }
+      const reg = regs[regno]!;
+      const bytes = size ?? Number(regs[regno + 1]!.v.umax);
+      if (reg.type === RegType.PTR_TO_STACK && bytes > 0) {
+        const frame = this.stackFrameOf(reg);
+        const start = Number(BigInt.asIntN(64, reg.v.smin)) + reg.off;
+        const end = Number(BigInt.asIntN(64, reg.v.smax)) + reg.off + bytes;
+        for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
+      }
+    } finally {
+      regs[regno] = saved;
+    }
   }
 
   /** process_iter_next_call: queue the path where the iterator yields an element, continue with the drained one. */
@@ -1935,7 +1967,7 @@ export class Verifier {
   }
 
   private clearPacketPointers(): void {
-    forEachReg(this.cur, (r) => (isAnyPacket(r) ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
+    forEachReg(this.cur, (r) => (isAnyPacket(r) || isPacketSlice(r) ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
   }
 
   /** check_func_arg for argument `arg` (register arg+1). */
@@ -2043,6 +2075,7 @@ export class Verifier {
     let type = reg.type;
     if (argType & TypeFlag.MEM_RDONLY) type &= ~TypeFlag.MEM_RDONLY;
     if (argType & MAYBE_NULL) type &= ~MAYBE_NULL;
+    if (base === ArgType.PTR_TO_MEM) type &= ~(TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_XDP);
     if (compatible.includes(type)) return;
     throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=${compatible.map(regTypeName).join(', ')}`);
   }
@@ -2274,6 +2307,8 @@ function mapStructName(type: number): string {
 const regWidth = (r: Reg): number => (r.v.umax === 0n ? 0 : r.v.umax.toString(2).length);
 const isAnyPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
 const isInitPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+/** A slice of an skb or xdp dynptr (reg_is_dynptr_slice_pkt): packet memory, gone when the packet changes. */
+const isPacketSlice = (r: Reg): boolean => baseOf(r.type) === RegType.PTR_TO_MEM && (r.type & (TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_XDP)) !== 0;
 const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(r.v.var) && r.v.var.value === 0n;
 
 function regNotNull(r: Reg): boolean {

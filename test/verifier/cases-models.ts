@@ -56,6 +56,10 @@ const array = { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 };
 /** bpf_dynptr_read(4 bytes into fp-32, 4, fp-16, 0, 0). */
 const READ = 'r1 = r10\nr1 += -32\nr2 = 4\nr3 = r10\nr3 += -16\nr4 = 0\nr5 = 0\ncall bpf_dynptr_read\n';
 
+/** An xdp dynptr at fp-16 over the packet (ctx kept in r6), then an 8-byte slice of it at offset 0 in r0 (buffer fp-32). */
+const FROM_XDP = 'r6 = r1\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_xdp#0\n';
+const SLICE = 'r1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\nr4 = 8\ncall bpf_dynptr_slice#0\n';
+
 export const MODEL_CASES: VerifierCase[] = [
   // --- subprogram return (prepare_func_exit copies R0 to the caller whatever it holds)
   { name: 'a void subprogram leaves R0 unset', section: 'xdp', asm: 'call pc+2\nr0 = 2\nexit\nr1 = 1\nexit', expect: 'accept' },
@@ -131,4 +135,39 @@ export const MODEL_CASES: VerifierCase[] = [
   { name: 'dynptr: a local dynptr overwritten is gone', section: 'xdp', maps: [array], asm: `${FROM_MEM}*(u64 *)(r10 - 16) = 0\n${READ}r0 = 2\nexit`, expect: 'Expected an initialized dynptr as arg #2' },
   { name: 'dynptr: at a misaligned offset', section: 'xdp', maps: [ringbuf], asm: 'r1 = map_fd(0) ll\nr2 = 8\nr3 = 0\nr4 = r10\nr4 += -20\ncall bpf_ringbuf_reserve_dynptr\nr0 = 2\nexit', expect: 'Dynptr has to be an uninitialized dynptr' },
   { name: 'dynptr: not on the stack', section: 'xdp', asm: `r1 = r10\nr1 += -32\nr2 = 4\nr3 = 1\nr4 = 0\nr5 = 0\ncall bpf_dynptr_read\nr0 = 2\nexit`, expect: 'R3 type=scalar expected=fp, dynptr_ptr' },
+
+  // --- kfunc dynptrs and memory/size pairs
+  { name: 'dynptr kfunc: an xdp slice read', section: 'xdp', asm: `${FROM_XDP}${SLICE}if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: 'accept' },
+  { name: 'dynptr kfunc: a slice read past its size', section: 'xdp', asm: `${FROM_XDP}${SLICE}if r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 8)\nr0 = 2\nexit`, expect: 'R0 min value is outside of the allowed memory range' },
+  { name: 'dynptr kfunc: a slice without its NULL check', section: 'xdp', asm: `${FROM_XDP}${SLICE}r0 = *(u64 *)(r0 + 0)\nr0 = 2\nexit`, expect: "R0 invalid mem access 'rdonly_mem_or_null'" },
+  {
+    name: 'dynptr kfunc: a slice size that is not constant',
+    section: 'xdp',
+    asm: `${FROM_XDP}call bpf_get_prandom_u32\nr4 = r0\nr1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`,
+    expect: 'arg#2 arg#3 memory, len pair leads to invalid memory access',
+  },
+  {
+    name: 'dynptr kfunc: a pointer as the slice size',
+    section: 'xdp',
+    asm: `${FROM_XDP}r1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\nr4 = *(u32 *)(r6 + 0)\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`,
+    expect: 'arg#2 pointer type UNKNOWN  must point to scalar, or struct with scalar',
+  },
+  {
+    name: 'dynptr kfunc: a slice too big for its buffer',
+    section: 'xdp',
+    asm: `${FROM_XDP}r1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\nr4 = 64\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`,
+    expect: 'arg#2 arg#3 memory, len pair leads to invalid memory access',
+  },
+  { name: 'dynptr kfunc: a slice with no buffer (__opt)', section: 'xdp', asm: `${FROM_XDP}r1 = r10\nr1 += -16\nr2 = 0\nr3 = 0\nr4 = 8\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`, expect: 'accept' },
+  {
+    name: 'dynptr kfunc: an xdp slice after bpf_xdp_adjust_head',
+    section: 'xdp',
+    asm: `${FROM_XDP}${SLICE}if r0 == 0 goto +5\nr7 = r0\nr1 = r6\nr2 = 0\ncall bpf_xdp_adjust_head\nr0 = *(u64 *)(r7 + 0)\nr0 = 2\nexit`,
+    expect: "R7 invalid mem access 'scalar'",
+  },
+  { name: 'dynptr kfunc: from_xdp given the stack', section: 'xdp', asm: 'r1 = r10\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_xdp#0\nr0 = 2\nexit', expect: 'arg#0 expected pointer to ctx, but got fp' },
+  { name: 'dynptr kfunc: from_xdp in a socket filter', section: 'socket', asm: `${FROM_XDP}r0 = 0\nexit`, expect: 'calling kernel function bpf_dynptr_from_xdp is not allowed' },
+  { name: 'dynptr kfunc: size of a ringbuf dynptr', section: 'xdp', maps: [ringbuf], asm: `${RESERVE}r1 = r10\nr1 += -16\ncall bpf_dynptr_size#0\n${SUBMIT}r0 = 2\nexit`, expect: 'accept' },
+  { name: 'dynptr kfunc: size of an uninitialised dynptr', section: 'xdp', asm: 'r1 = r10\nr1 += -16\ncall bpf_dynptr_size#0\nr0 = 2\nexit', expect: 'Expected an initialized dynptr as arg #0' },
+  { name: 'dynptr kfunc: a ringbuf dynptr cloned, the clone submitted', section: 'xdp', maps: [ringbuf], asm: `${RESERVE}r1 = r10\nr1 += -16\nr2 = r10\nr2 += -48\ncall bpf_dynptr_clone#0\nr1 = r10\nr1 += -48\nr2 = 0\ncall bpf_ringbuf_submit_dynptr\nr0 = 2\nexit`, expect: 'accept' },
 ];
