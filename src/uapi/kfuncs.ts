@@ -84,6 +84,9 @@ const entries: [string, number, ReadonlySet<number>][] = [
   ['bpf_dynptr_clone', 0, COMMON],
   ['bpf_dynptr_from_skb', F.TRUSTED_ARGS, SKB_DYNPTR],
   ['bpf_dynptr_from_xdp', 0, new Set<number>([P.XDP])],
+  // Arenas (kernel/bpf/arena.c, every program type): pages allocated and freed by sleepable programs.
+  ['bpf_arena_alloc_pages', F.TRUSTED_ARGS | F.SLEEPABLE, COMMON],
+  ['bpf_arena_free_pages', F.TRUSTED_ARGS | F.SLEEPABLE, COMMON],
   ['bpf_cpumask_create', F.ACQUIRE | F.RET_NULL, CPUMASK],
   ['bpf_cpumask_release', F.RELEASE, CPUMASK],
   ['bpf_cpumask_acquire', F.ACQUIRE | F.TRUSTED_ARGS, CPUMASK],

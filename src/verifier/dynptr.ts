@@ -58,8 +58,8 @@ export interface DynptrUse {
 /**
  * process_dynptr_func for a helper argument of type `argType`. A MEM_UNINIT
  * argument becomes a new dynptr; others must be initialised dynptrs of the
- * argument's type. Returns the dynptr used (undefined for a constructor or a
- * callback's const dynptr). `cloneRefObjId` is the reference a clone shares
+ * argument's type. Returns the dynptr used (undefined for a constructor;
+ * `spi` -1 for a const dynptr, which lives outside the program's stack). `cloneRefObjId` is the reference a clone shares
  * with its parent.
  */
 export function processDynptrArg(idx: number, regno: number, reg: Reg, argType: number, ctx: DynptrArgContext, cloneRefObjId = 0): DynptrUse | undefined {
@@ -91,7 +91,9 @@ export function processDynptrArg(idx: number, regno: number, reg: Reg, argType: 
   }
   if (reg.type === RegType.CONST_PTR_TO_DYNPTR) {
     if (!(argType & TypeFlag.MEM_RDONLY)) throw new Rejection(idx, 'cannot pass pointer to const bpf_dynptr, the helper mutates it', 'EINVAL');
-    return undefined;
+    // Callbacks and global functions receive a local dynptr, as the kernel assumes.
+    if (type !== '' && type !== 'local') throw new Rejection(idx, `Expected a dynptr of type ${type} as arg #${regno - 1}`, 'EINVAL');
+    return { frameno: reg.frameno, spi: -1, dynptr: { kind: 'dynptr', type: 'local', first: true, id: reg.id, refObjId: 0 } };
   }
   const frame = ctx.frame(reg.frameno);
   const at = stackObjectSpi(reg, frame, 'dynptr', 2);

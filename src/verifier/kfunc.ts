@@ -36,6 +36,8 @@ export type KfuncParam =
   | { kind: 'mem'; size: number; sized: 'sz' | 'szk' | undefined; optional: boolean }
   /** The size argument of the `mem` argument before it. */
   | { kind: 'size' }
+  /** `__map`: a map (struct bpf_map *), given as the map's address. */
+  | { kind: 'map' }
   | { kind: 'other'; what: string };
 /** `mem`: a pointer to a sized non-struct type, read-only memory of that size (an `int *` is 4 bytes). */
 export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'mem'; size: number } | { kind: 'other'; what: string };
@@ -87,6 +89,7 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
     if (t.kind === 'ptr') {
       const pointee = btf.resolve(t.type);
       const optional = p.name.endsWith('__opt');
+      if (p.name.endsWith('__map')) return { kind: 'map' };
       if (pointee.kind === 'struct' && pointee.name === 'bpf_dynptr') return { kind: 'dynptr', uninit: p.name.endsWith('__uninit') };
       if (pointee.kind === 'struct' && pointee.name.startsWith('bpf_iter_')) return { kind: 'iter', struct: pointee.name, size: pointee.size, tagged: p.name.endsWith('__iter') };
       const sized = sizeSuffix(i + 1);
@@ -205,6 +208,12 @@ const ITER_KFUNC = KfuncFlag.ITER_NEW | KfuncFlag.ITER_NEXT | KfuncFlag.ITER_DES
 function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget, meta: ArgMeta): number {
   switch (param.kind) {
     case 'ignored':
+      return 0;
+    case 'map':
+      if (spec.flags & (KfuncFlag.TRUSTED_ARGS | KfuncFlag.RCU) && isNullConstant(reg)) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      // A kernel pointer to a struct bpf_map is checked as an object argument of that type.
+      if (baseOf(reg.type) === RegType.PTR_TO_BTF_ID) return checkArg(idx, spec, { kind: 'object', struct: 'bpf_map', nullable: false }, i, regno, reg, ctx, target, meta);
+      if (reg.type !== RegType.CONST_PTR_TO_MAP) throw new Rejection(idx, `pointer in R${regno} isn't map pointer`, 'EINVAL');
       return 0;
     case 'size':
       // Consumed by the memory argument before it when a scalar; anything else is refused as a scalar argument would be.

@@ -53,6 +53,7 @@ import { type BtfObject, type StructAccess, type TracingContext } from './btf-ar
 import { contextAccess, socketAccessOk } from './context.ts';
 import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
 import { type KfuncTarget, checkKfuncCall } from './kfunc.ts';
+import { addrSpaceCast, arenaAluResult, programUsesArena } from './arena.ts';
 import { type DynptrArgContext, type DynptrUse, destroyDynptrAt, dynptrSlotsEquivalent, dynptrToRelease, freeDynptr, processDynptrArg } from './dynptr.ts';
 import { type IterSlotRef, iterActiveAtCall, iterActiveDepthsDiffer, iterSlotsEquivalent, markIterNextCalls, processIterNextCall, scrubIterSlot } from './iter.ts';
 import { Rejection } from './errors.ts';
@@ -257,6 +258,8 @@ export class Verifier {
   private needsRuntimeChecks = false;
   /** Global functions a verified path called, by subprogram index (verified after the main program). */
   private readonly calledGlobals = new Set<number>();
+  /** Some lddw loads an arena map (addr_space_cast is allowed). */
+  private readonly usesArena: boolean;
   /** Instructions calling an iterator's `_next` kfunc (insn_aux_data.is_iter_next). */
   private readonly iterNextInsn: Uint8Array;
 
@@ -265,6 +268,7 @@ export class Verifier {
     this.log = new VerifierLog(input.logLevel, input.lineInfo);
     this.progSpec = programTypeSpec(input.programType);
     this.shape = analyzeShape(this.insns);
+    this.usesArena = programUsesArena(this.insns, input.mapAt);
     this.iterNextInsn = markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint);
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
@@ -658,6 +662,10 @@ export class Verifier {
     const src = this.readReg(idx, insn.src);
     this.checkDst(idx, insn.dst);
     if (!alu32) {
+      if (insn.offset === 1) {
+        this.writeReg(insn.dst, addrSpaceCast(idx, insn, this.usesArena));
+        return;
+      }
       if (insn.offset === 0) {
         const copy = { ...src };
         if (src.type === RegType.SCALAR && !tnumIsConst(src.v.var)) {
@@ -690,6 +698,8 @@ export class Verifier {
   /** adjust_reg_min_max_vals: pointer arithmetic rules, then scalar bounds. */
   private aluResult(idx: number, insn: Instruction, op: number, alu32: boolean, dst: Reg, src: Reg): Reg {
     const x = opSource(insn.opcode) === Source.X;
+    const arena = arenaAluResult(dst, x ? src : undefined);
+    if (arena !== undefined) return arena;
     if (src.type !== RegType.SCALAR && x) {
       if (dst.type !== RegType.SCALAR) {
         if (op === AluOp.SUB && this.input.privileged) return unknownScalar();

@@ -8,6 +8,8 @@ import { MapType } from '../../src/uapi/index.ts';
 import type { VerifierCase } from './cases.ts';
 
 const ringbuf = { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 };
+/** An arena of 2 pages (BPF_F_MMAPABLE), mapped at a fixed user address. */
+const arena = { type: MapType.ARENA, keySize: 0, valueSize: 0, maxEntries: 2, flags: 1 << 10, mapExtra: 1n << 44n };
 const sockmap = { type: MapType.SOCKMAP, keySize: 4, valueSize: 4, maxEntries: 4 };
 
 /** r0 = bpf_sk_lookup_tcp(ctx in r1, zeroed IPv4 tuple at fp-16, current netns), r6 = ctx. */
@@ -170,4 +172,16 @@ export const MODEL_CASES: VerifierCase[] = [
   { name: 'dynptr kfunc: size of a ringbuf dynptr', section: 'xdp', maps: [ringbuf], asm: `${RESERVE}r1 = r10\nr1 += -16\ncall bpf_dynptr_size#0\n${SUBMIT}r0 = 2\nexit`, expect: 'accept' },
   { name: 'dynptr kfunc: size of an uninitialised dynptr', section: 'xdp', asm: 'r1 = r10\nr1 += -16\ncall bpf_dynptr_size#0\nr0 = 2\nexit', expect: 'Expected an initialized dynptr as arg #0' },
   { name: 'dynptr kfunc: a ringbuf dynptr cloned, the clone submitted', section: 'xdp', maps: [ringbuf], asm: `${RESERVE}r1 = r10\nr1 += -16\nr2 = r10\nr2 += -48\ncall bpf_dynptr_clone#0\nr1 = r10\nr1 += -48\nr2 = 0\ncall bpf_ringbuf_submit_dynptr\nr0 = 2\nexit`, expect: 'accept' },
+
+  // --- arenas (arena.ts)
+  { name: 'arena: a cast pointer reads and writes', section: 'xdp', maps: [arena], asm: 'r1 = map_fd(0) ll\nr2 = 0\nr2 = addr_space_cast(r2, 0, 1)\nr2 += 64\n*(u32 *)(r2 + 0) = 1\nr0 = *(u32 *)(r2 + 8)\nr0 = 2\nexit', expect: 'accept' },
+  { name: 'arena: addr_space_cast without an arena', section: 'xdp', asm: 'r2 = 0\nr2 = addr_space_cast(r2, 0, 1)\nr0 = 2\nexit', expect: 'addr_space_cast insn can only be used in a program that has an associated arena' },
+  { name: 'arena: a user address is a plain value', section: 'xdp', maps: [arena], asm: 'r1 = map_fd(0) ll\nr2 = 0\nr2 = addr_space_cast(r2, 1, 0)\nr0 = *(u32 *)(r2 + 0)\nr0 = 2\nexit', expect: "R2 invalid mem access 'scalar'" },
+  {
+    name: 'arena: pages allocated by a program that cannot sleep',
+    section: 'xdp',
+    maps: [arena],
+    asm: 'r1 = map_fd(0) ll\nr2 = 0\nr3 = 1\nr4 = -1\nr5 = 0\ncall bpf_arena_alloc_pages#0\nr0 = 2\nexit',
+    expect: 'program must be sleepable to call sleepable kfunc bpf_arena_alloc_pages',
+  },
 ];

@@ -20,6 +20,8 @@ export interface CaseMap {
   flags?: number;
   /** Initial value of a read-only array (frozen after filling). */
   rodata?: Uint8Array;
+  /** map_extra (an arena's user address). */
+  mapExtra?: bigint;
 }
 
 export interface VerifierCase {
