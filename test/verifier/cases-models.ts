@@ -173,6 +173,14 @@ export const MODEL_CASES: VerifierCase[] = [
   { name: 'dynptr kfunc: size of an uninitialised dynptr', section: 'xdp', asm: 'r1 = r10\nr1 += -16\ncall bpf_dynptr_size#0\nr0 = 2\nexit', expect: 'Expected an initialized dynptr as arg #0' },
   { name: 'dynptr kfunc: a ringbuf dynptr cloned, the clone submitted', section: 'xdp', maps: [ringbuf], asm: `${RESERVE}r1 = r10\nr1 += -16\nr2 = r10\nr2 += -48\ncall bpf_dynptr_clone#0\nr1 = r10\nr1 += -48\nr2 = 0\ncall bpf_ringbuf_submit_dynptr\nr0 = 2\nexit`, expect: 'accept' },
 
+  { name: 'dynptr kfunc: a scalar for the dynptr', section: 'xdp', asm: 'r1 = 1\ncall bpf_dynptr_size#0\nr0 = 2\nexit', expect: 'arg#0 expected pointer to stack or const struct bpf_dynptr' },
+  {
+    name: 'dynptr kfunc: a writable slice in a socket filter',
+    section: 'socket',
+    asm: 'r2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_skb#0\nr1 = r10\nr1 += -16\nr2 = 0\nr3 = 0\nr4 = 8\ncall bpf_dynptr_slice_rdwr#0\nr0 = 0\nexit',
+    expect: 'the prog does not allow writes to packet data',
+  },
+  { name: 'dynptr kfunc: from_skb given a modified context', section: 'tc', asm: 'r1 += 8\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_skb#0\nr0 = 0\nexit', expect: 'dereference of modified ctx ptr R1 off=8 disallowed' },
   // --- arenas (arena.ts)
   { name: 'arena: a cast pointer reads and writes', section: 'xdp', maps: [arena], asm: 'r1 = map_fd(0) ll\nr2 = 0\nr2 = addr_space_cast(r2, 0, 1)\nr2 += 64\n*(u32 *)(r2 + 0) = 1\nr0 = *(u32 *)(r2 + 8)\nr0 = 2\nexit', expect: 'accept' },
   { name: 'arena: addr_space_cast without an arena', section: 'xdp', asm: 'r2 = 0\nr2 = addr_space_cast(r2, 0, 1)\nr0 = 2\nexit', expect: 'addr_space_cast insn can only be used in a program that has an associated arena' },
