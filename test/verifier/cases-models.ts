@@ -181,6 +181,14 @@ export const MODEL_CASES: VerifierCase[] = [
     expect: 'the prog does not allow writes to packet data',
   },
   { name: 'dynptr kfunc: from_skb given a modified context', section: 'tc', asm: 'r1 += 8\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_skb#0\nr0 = 0\nexit', expect: 'dereference of modified ctx ptr R1 off=8 disallowed' },
+  {
+    name: 'dynptr kfunc: a bounded but unknown slice size',
+    section: 'xdp',
+    asm: `${FROM_XDP}call bpf_get_prandom_u32\nr4 = r0\nr4 &= 7\nr1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`,
+    expect: 'R4 must be a known constant',
+  },
+  { name: 'dynptr kfunc: from_xdp given a context at a variable offset', section: 'xdp', asm: 'r6 = r1\ncall bpf_get_prandom_u32\nr0 &= 8\nr1 = r6\nr1 += r0\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_xdp#0\nr0 = 2\nexit', expect: 'variable ctx access var_off=(0x0; 0x8) disallowed' },
+  { name: 'iter: at a variable offset', section: ITER, asm: 'call bpf_get_prandom_u32\nr0 &= 8\nr1 = r10\nr1 += -16\nr1 += r0\nr2 = 0\nr3 = 10\ncall bpf_iter_num_new#0\nr0 = 0\nexit', expect: 'expected uninitialized iter_num as arg #0' },
   // --- arenas (arena.ts)
   { name: 'arena: a cast pointer reads and writes', section: 'xdp', maps: [arena], asm: 'r1 = map_fd(0) ll\nr2 = 0\nr2 = addr_space_cast(r2, 0, 1)\nr2 += 64\n*(u32 *)(r2 + 0) = 1\nr0 = *(u32 *)(r2 + 8)\nr0 = 2\nexit', expect: 'accept' },
   { name: 'arena: addr_space_cast without an arena', section: 'xdp', asm: 'r2 = 0\nr2 = addr_space_cast(r2, 0, 1)\nr0 = 2\nexit', expect: 'addr_space_cast insn can only be used in a program that has an associated arena' },
@@ -192,4 +200,6 @@ export const MODEL_CASES: VerifierCase[] = [
     asm: 'r1 = map_fd(0) ll\nr2 = 0\nr3 = 1\nr4 = -1\nr5 = 0\ncall bpf_arena_alloc_pages#0\nr0 = 2\nexit',
     expect: 'program must be sleepable to call sleepable kfunc bpf_arena_alloc_pages',
   },
+
+  { name: 'arena: a cast between other address spaces', section: 'xdp', maps: [arena], asm: 'r1 = map_fd(0) ll\nr2 = 0\nr2 = addr_space_cast(r2, 0, 2)\nr0 = 2\nexit', expect: 'addr_space_cast insn can only convert between address space 1 and 0' },
 ];
