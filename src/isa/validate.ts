@@ -92,7 +92,7 @@ function aluProblem(i: Instruction, cls: number): string | undefined {
     if (!isX) return i.src !== 0 || i.offset !== 0 ? 'BPF_MOV uses reserved fields' : undefined;
     if (cls === InsnClass.ALU64 && i.offset === 1) {
       // addr_space_cast: imm = dst_addr_space << 16 | src_addr_space; the kernel accepts 1 -> 0 and 0 -> 1.
-      return i.imm === 1 || i.imm === 0x10000 ? undefined : 'invalid addr_space_cast';
+      return i.imm === 1 || i.imm === 0x10000 ? undefined : 'addr_space_cast insn can only convert between address space 1 and 0';
     }
     if (i.imm !== 0) return 'BPF_MOV uses reserved fields';
     const okOffsets = cls === InsnClass.ALU64 ? [0, 8, 16, 32] : [0, 8, 16];

@@ -40,6 +40,9 @@ const GENERIC = new Set<number>([...TRACING_HOOK, P.SCHED_CLS, P.XDP, P.STRUCT_O
 /** cpumask_kfunc_set: TRACING, STRUCT_OPS, SYSCALL. */
 const CPUMASK = new Set<number>([...TRACING_HOOK, P.STRUCT_OPS, P.SYSCALL]);
 
+/** bpf_kfunc_set_skb (net/core/filter.c): the skb program types, netfilter and tracing. */
+const SKB_DYNPTR = new Set<number>([P.SCHED_CLS, P.SCHED_ACT, P.SK_SKB, P.SOCKET_FILTER, P.CGROUP_SKB, P.LWT_OUT, P.LWT_IN, P.LWT_XMIT, P.LWT_SEG6LOCAL, P.NETFILTER, ...TRACING_HOOK]);
+
 /** common_kfunc_set, registered for BPF_PROG_TYPE_UNSPEC: every program type. */
 const COMMON = new Set<number>(Object.values(ProgramType));
 
@@ -55,6 +58,35 @@ const entries: [string, number, ReadonlySet<number>][] = [
   ['bpf_task_under_cgroup', F.RCU, GENERIC],
   ['bpf_cast_to_kern_ctx', 0, COMMON],
   ['bpf_rdonly_cast', 0, COMMON],
+  // Open-coded iterators (common_btf_ids): `_new` takes the iterator's slots, `_next` may return NULL, `_destroy` frees them.
+  ['bpf_iter_num_new', F.ITER_NEW, COMMON],
+  ['bpf_iter_num_next', F.ITER_NEXT | F.RET_NULL, COMMON],
+  ['bpf_iter_num_destroy', F.ITER_DESTROY, COMMON],
+  ['bpf_iter_bits_new', F.ITER_NEW, COMMON],
+  ['bpf_iter_bits_next', F.ITER_NEXT | F.RET_NULL, COMMON],
+  ['bpf_iter_bits_destroy', F.ITER_DESTROY, COMMON],
+  ['bpf_iter_task_vma_new', F.ITER_NEW | F.RCU, COMMON],
+  ['bpf_iter_task_vma_next', F.ITER_NEXT | F.RET_NULL, COMMON],
+  ['bpf_iter_task_vma_destroy', F.ITER_DESTROY, COMMON],
+  ['bpf_iter_css_new', F.ITER_NEW | F.TRUSTED_ARGS | F.RCU_PROTECTED, COMMON],
+  ['bpf_iter_css_next', F.ITER_NEXT | F.RET_NULL, COMMON],
+  ['bpf_iter_css_destroy', F.ITER_DESTROY, COMMON],
+  ['bpf_iter_task_new', F.ITER_NEW | F.TRUSTED_ARGS | F.RCU_PROTECTED, COMMON],
+  ['bpf_iter_task_next', F.ITER_NEXT | F.RET_NULL, COMMON],
+  ['bpf_iter_task_destroy', F.ITER_DESTROY, COMMON],
+  // Dynptrs (common_btf_ids; the skb and xdp constructors are net/core/filter.c's sets).
+  ['bpf_dynptr_slice', F.RET_NULL, COMMON],
+  ['bpf_dynptr_slice_rdwr', F.RET_NULL, COMMON],
+  ['bpf_dynptr_adjust', 0, COMMON],
+  ['bpf_dynptr_is_null', 0, COMMON],
+  ['bpf_dynptr_is_rdonly', 0, COMMON],
+  ['bpf_dynptr_size', 0, COMMON],
+  ['bpf_dynptr_clone', 0, COMMON],
+  ['bpf_dynptr_from_skb', F.TRUSTED_ARGS, SKB_DYNPTR],
+  ['bpf_dynptr_from_xdp', 0, new Set<number>([P.XDP])],
+  // Arenas (kernel/bpf/arena.c, every program type): pages allocated and freed by sleepable programs.
+  ['bpf_arena_alloc_pages', F.TRUSTED_ARGS | F.SLEEPABLE, COMMON],
+  ['bpf_arena_free_pages', F.TRUSTED_ARGS | F.SLEEPABLE, COMMON],
   ['bpf_cpumask_create', F.ACQUIRE | F.RET_NULL, CPUMASK],
   ['bpf_cpumask_release', F.RELEASE, CPUMASK],
   ['bpf_cpumask_acquire', F.ACQUIRE | F.TRUSTED_ARGS, CPUMASK],

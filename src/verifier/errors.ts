@@ -9,7 +9,7 @@ export class Rejection {
   constructor(
     readonly insnIndex: number,
     readonly message: string,
-    readonly errno: 'EACCES' | 'EINVAL' | 'E2BIG' | 'ENOTSUPP' | 'EFAULT' | 'EBADF' = 'EACCES',
+    readonly errno: 'EACCES' | 'EINVAL' | 'E2BIG' | 'ENOTSUPP' | 'EFAULT' | 'EBADF' | 'EPROTO' = 'EACCES',
     /** Lines the kernel logs after the message (state dumps), not part of it. */
     readonly logDetail = '',
   ) {}

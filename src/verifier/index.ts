@@ -225,7 +225,7 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: 
 }
 
 /** The kernel's BTF for tracing arguments and struct walks (nothing when it cannot be read: those stay untyped). */
-function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess'> {
+function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess' | 'structsAtZero'> {
   let btf = targetBtf;
   try {
     btf ??= loadKernelBtf();
@@ -234,7 +234,11 @@ function kernelObjects(type: number, attachType: number | undefined, attachTo: s
   }
   const kernel = btf;
   const traced = tracingContext(kernel, type, attachType, attachTo);
-  return { ...(traced ? { tracingContext: traced } : {}), btfStructAccess: (struct, off, size) => btfStructAccess(kernel, struct, off, size) };
+  return {
+    ...(traced ? { tracingContext: traced } : {}),
+    btfStructAccess: (struct, off, size) => btfStructAccess(kernel, struct, off, size),
+    structsAtZero: (struct) => structsAtZero(kernel, struct),
+  };
 }
 
 /** Kernel structs by name, from the given BTF or the running kernel's (undefined when neither is readable). */

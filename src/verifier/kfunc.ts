@@ -4,18 +4,43 @@
  * arguments (trusted / RCU rules, NULL only for `__nullable`), acquired
  * references and their release, NULL-able results. Prototypes come from
  * BTF (the kernel's FUNC of that name, else the program's `.ksyms` extern).
- * Argument kinds not modelled here (memory and size pairs, dynptrs,
- * iterators, callbacks, contexts) refuse the call as not modelled.
+ * Iterator arguments follow iter.ts. Argument kinds not modelled here
+ * (memory and size pairs, dynptrs, callbacks, contexts) refuse the call as
+ * not modelled.
  */
 import { type Btf, type BtfType } from '../btf/index.ts';
-import { KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
+import { ArgType, KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
 import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
-import { tnumIsConst } from './tnum.ts';
+import { tnumIsConst, tnumToString } from './tnum.ts';
+import { type IterArgContext, type IterSlotRef, processIterArg } from './iter.ts';
+import { type DynptrArgContext, type DynptrUse, dynptrFlag, processDynptrArg } from './dynptr.ts';
 
-export type KfuncParam = { kind: 'ignored' } | { kind: 'scalar'; constant: boolean } | { kind: 'object'; struct: string; nullable: boolean } | { kind: 'other'; what: string };
-export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'other'; what: string };
+const isNullConstant = (reg: Reg): boolean => reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
+
+export type KfuncParam =
+  | { kind: 'ignored' }
+  | { kind: 'scalar'; constant: boolean }
+  | { kind: 'object'; struct: string; nullable: boolean }
+  /** A pointer to an iterator struct: the iterator argument of an iterator kfunc, or an `__iter` argument. */
+  | { kind: 'iter'; struct: string; size: number; tagged: boolean }
+  /** A pointer to struct bpf_dynptr: an initialised dynptr, or with `__uninit` one the kfunc creates. */
+  | { kind: 'dynptr'; uninit: boolean }
+  /**
+   * Memory the kfunc reads and writes: `size` bytes (a pointer to a sized
+   * scalar), or as many as the next argument says (`__sz`, `__szk` for a
+   * constant); `__opt` allows NULL for a sized buffer. `size` is the
+   * pointee's (0 for void), used when the size argument is no scalar.
+   */
+  | { kind: 'mem'; size: number; sized: 'sz' | 'szk' | undefined; optional: boolean }
+  /** The size argument of the `mem` argument before it. */
+  | { kind: 'size' }
+  /** `__map`: a map (struct bpf_map *), given as the map's address. */
+  | { kind: 'map' }
+  | { kind: 'other'; what: string };
+/** `mem`: a pointer to a sized non-struct type, read-only memory of that size (an `int *` is 4 bytes). */
+export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'mem'; size: number } | { kind: 'other'; what: string };
 
 export interface KfuncPrototype {
   params: KfuncParam[];
@@ -51,13 +76,26 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
   const proto = btf.typeById(func.type);
   if (proto.kind !== 'func_proto') return undefined;
   const describe = (t: BtfType): string => `${t.kind} ${t.name}`.trim();
-  const params = proto.params.map((p): KfuncParam => {
+  const isScalar = (t: BtfType): boolean => t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64';
+  const sizeSuffix = (i: number): 'sz' | 'szk' | undefined => {
+    const next = proto.params[i];
+    if (next === undefined || !isScalar(btf.resolve(next.type))) return undefined;
+    return next.name.endsWith('__szk') ? 'szk' : next.name.endsWith('__sz') ? 'sz' : undefined;
+  };
+  const params = proto.params.map((p, i): KfuncParam => {
     if (p.name.endsWith('__ign')) return { kind: 'ignored' };
     const t = btf.resolve(p.type);
-    if (t.kind === 'int' || t.kind === 'enum' || t.kind === 'enum64') return { kind: 'scalar', constant: p.name.endsWith('__k') };
+    if (isScalar(t)) return i > 0 && sizeSuffix(i) !== undefined && btf.resolve(proto.params[i - 1]!.type).kind === 'ptr' ? { kind: 'size' } : { kind: 'scalar', constant: p.name.endsWith('__k') };
     if (t.kind === 'ptr') {
       const pointee = btf.resolve(t.type);
-      if (pointee.kind === 'struct' && pointee.name !== '' && !pointee.name.startsWith('bpf_dynptr') && !pointee.name.startsWith('bpf_iter_')) {
+      const optional = p.name.endsWith('__opt');
+      if (p.name.endsWith('__map')) return { kind: 'map' };
+      if (pointee.kind === 'struct' && pointee.name === 'bpf_dynptr') return { kind: 'dynptr', uninit: p.name.endsWith('__uninit') };
+      if (pointee.kind === 'struct' && pointee.name.startsWith('bpf_iter_')) return { kind: 'iter', struct: pointee.name, size: pointee.size, tagged: p.name.endsWith('__iter') };
+      const sized = sizeSuffix(i + 1);
+      if (sized !== undefined && (pointee.kind === 'void' || isScalar(pointee))) return { kind: 'mem', size: pointee.kind === 'void' ? 0 : btf.sizeOf(t.type), sized, optional };
+      if (isScalar(pointee) || pointee.kind === 'float') return { kind: 'mem', size: btf.sizeOf(t.type), sized: undefined, optional: false };
+      if (pointee.kind === 'struct' && pointee.name !== '' && !pointee.name.startsWith('bpf_dynptr')) {
         return { kind: 'object', struct: pointee.name, nullable: p.name.endsWith('__nullable') || p.name.endsWith('__opt') };
       }
       return { kind: 'other', what: `pointer to ${describe(pointee)}` };
@@ -69,6 +107,8 @@ export function kfuncPrototype(btf: Btf, funcId: number): KfuncPrototype | undef
   if (r.kind === 'void') ret = { kind: 'void' };
   else if (r.kind === 'int' || r.kind === 'enum' || r.kind === 'enum64') ret = { kind: 'scalar' };
   else if (r.kind === 'ptr' && btf.resolve(r.type).kind === 'struct') ret = { kind: 'object', struct: btf.resolve(r.type).name };
+  else if (r.kind === 'ptr' && btf.resolve(r.type).kind === 'void') ret = { kind: 'scalar' };
+  else if (r.kind === 'ptr' && ['int', 'enum', 'enum64', 'float'].includes(btf.resolve(r.type).kind)) ret = { kind: 'mem', size: btf.sizeOf(r.type) };
   else ret = { kind: 'other', what: describe(r) };
   return { params, ret };
 }
@@ -83,12 +123,26 @@ export interface KfuncCallContext {
   newId(): number;
   acquire(insnIdx: number): number;
   release(id: number): void;
+  /** Stack access for iterator arguments. */
+  iter: IterArgContext;
+  /** Stack access for dynptr arguments. */
+  dynptr: DynptrArgContext;
+  /** check_mem_reg / check_kfunc_mem_size_reg: the kfunc reads and writes `size` bytes at R`regno` (size from R`regno + 1` when undefined). */
+  memAccess(regno: number, size: number | undefined): void;
+  /** may_access_direct_pkt_data for writes (bpf_dynptr_slice_rdwr on a packet dynptr). */
+  mayWritePacket: boolean;
+}
+
+/** R0 after the call, and for an iterator's `_next` the iterator it advanced (the caller forks the path). */
+export interface KfuncCallResult {
+  r0: Reg;
+  iterNext?: IterSlotRef;
 }
 
 const notModelled = (idx: number, what: string): Rejection => new Rejection(idx, `kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (${what})`, 'ENOTSUPP');
 
 /** Checks the call at `idx` and returns R0 after it (R1-R5 are the caller's to clear). */
-export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx: KfuncCallContext): Reg {
+export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx: KfuncCallContext): KfuncCallResult {
   if (target === undefined) throw notModelled(idx, `call at insn ${idx}`);
   const spec = kfuncByName(target.name);
   if (spec === undefined || target.prototype === undefined) throw notModelled(idx, target.name);
@@ -96,28 +150,123 @@ export function checkKfuncCall(idx: number, target: KfuncTarget | undefined, ctx
   if (spec.flags & KfuncFlag.SLEEPABLE && !ctx.sleepable) throw new Rejection(idx, `program must be sleepable to call sleepable kfunc ${target.name}`, 'EACCES');
   if (ctx.activeLock) throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
   const special = SPECIAL_KFUNCS[target.name];
-  if (special) return special(idx, target, ctx);
+  if (special) return { r0: special(idx, target, ctx) };
   const { params, ret } = target.prototype;
   let released = 0;
+  const meta: ArgMeta = { refObjId: 0, iter: undefined, dynptr: undefined, constSize: undefined };
   params.forEach((param, i) => {
     const regno = i + 1;
     const reg = ctx.regs[regno] ?? NOT_INIT_REG;
     if (reg.type === RegType.NOT_INIT) throw new Rejection(idx, `R${regno} !read_ok`, 'EACCES');
-    const refId = checkArg(idx, spec, param, i, regno, reg, ctx, target);
+    const refId = checkArg(idx, spec, param, i, regno, reg, ctx, target, meta);
+    if (refId !== 0) meta.refObjId = refId;
     if (spec.flags & KfuncFlag.RELEASE && param.kind === 'object' && released === 0) {
       if (refId === 0) throw new Rejection(idx, `release kernel function ${spec.name} expects refcounted PTR_TO_BTF_ID`, 'EINVAL');
       released = refId;
     }
   });
   if (released) ctx.release(released);
-  return kfuncResult(idx, spec, ret, ctx);
+  const slice = DYNPTR_SLICES[spec.name];
+  const r0 = slice !== undefined ? dynptrSlice(idx, spec.name, slice, meta, ctx) : kfuncResult(idx, spec, ret, ctx, meta);
+  return spec.flags & KfuncFlag.ITER_NEXT && meta.iter !== undefined ? { r0, iterNext: meta.iter.slot } : { r0 };
 }
 
+/** What the arguments tell the result: the reference an argument holds, the iterator a `_next` advanced. */
+interface ArgMeta {
+  refObjId: number;
+  iter: { slot: IterSlotRef; flags: number } | undefined;
+  /** The initialised dynptr an argument named. */
+  dynptr: DynptrUse | undefined;
+  /** A `__szk` argument's value. */
+  constSize: number | undefined;
+}
+
+/** Dynptr kfuncs whose dynptr argument has a fixed type (the kernel's special_kfunc_list). */
+const DYNPTR_CONSTRUCTOR_TYPE: Readonly<Record<string, number>> = {
+  bpf_dynptr_from_skb: TypeFlag.DYNPTR_TYPE_SKB,
+  bpf_dynptr_from_xdp: TypeFlag.DYNPTR_TYPE_XDP,
+};
+/** bpf_dynptr_slice (read-only) and bpf_dynptr_slice_rdwr: memory of the `__szk` size, NULL when the data is not contiguous. */
+const DYNPTR_SLICES: Readonly<Record<string, { writable: boolean }>> = {
+  bpf_dynptr_slice: { writable: false },
+  bpf_dynptr_slice_rdwr: { writable: true },
+};
+const PACKET_DYNPTR_FLAG: Readonly<Record<string, number>> = { skb: TypeFlag.DYNPTR_TYPE_SKB, xdp: TypeFlag.DYNPTR_TYPE_XDP };
+
+function dynptrSlice(idx: number, name: string, slice: { writable: boolean }, meta: ArgMeta, ctx: KfuncCallContext): Reg {
+  const dynptr = meta.dynptr?.dynptr;
+  if (dynptr === undefined || meta.constSize === undefined) throw notModelled(idx, `${name} without a dynptr on the stack`);
+  const packet = PACKET_DYNPTR_FLAG[dynptr.type] ?? 0;
+  if (slice.writable && !ctx.mayWritePacket) throw new Rejection(idx, 'the prog does not allow writes to packet data', 'EINVAL');
+  // A packet slice is invalidated with packet pointers; a ringbuf one dies with its reservation.
+  return pointerReg(RegType.PTR_TO_MEM | packet | (slice.writable ? 0 : TypeFlag.MEM_RDONLY) | MAYBE_NULL, { memSize: meta.constSize, refObjId: dynptr.refObjId, id: ctx.newId() });
+}
+
+const ITER_KFUNC = KfuncFlag.ITER_NEW | KfuncFlag.ITER_NEXT | KfuncFlag.ITER_DESTROY;
+
 /** One argument; returns the reference it holds (0 if none). */
-function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget): number {
+function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, regno: number, reg: Reg, ctx: KfuncCallContext, target: KfuncTarget, meta: ArgMeta): number {
   switch (param.kind) {
     case 'ignored':
       return 0;
+    case 'map':
+      if (spec.flags & (KfuncFlag.TRUSTED_ARGS | KfuncFlag.RCU) && isNullConstant(reg)) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      // A kernel pointer to a struct bpf_map is checked as an object argument of that type.
+      if (baseOf(reg.type) === RegType.PTR_TO_BTF_ID) return checkArg(idx, spec, { kind: 'object', struct: 'bpf_map', nullable: false }, i, regno, reg, ctx, target, meta);
+      if (reg.type !== RegType.CONST_PTR_TO_MAP) throw new Rejection(idx, `pointer in R${regno} isn't map pointer`, 'EINVAL');
+      return 0;
+    case 'size':
+      // Consumed by the memory argument before it when a scalar; anything else is refused as a scalar argument would be.
+      if (reg.type !== RegType.SCALAR) throw new Rejection(idx, `R${regno} is not a scalar`, 'EINVAL');
+      return 0;
+    case 'dynptr': {
+      if (isNullConstant(reg) || reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      let argType = ArgType.PTR_TO_DYNPTR | (reg.type === RegType.CONST_PTR_TO_DYNPTR ? TypeFlag.MEM_RDONLY : 0) | (param.uninit ? TypeFlag.MEM_UNINIT : 0);
+      argType |= DYNPTR_CONSTRUCTOR_TYPE[spec.name] ?? 0;
+      // A clone has its parent's type and shares its reference.
+      if (param.uninit && meta.dynptr !== undefined) argType |= dynptrFlag(meta.dynptr.dynptr.type);
+      const used = processDynptrArg(idx, regno, reg, argType, ctx.dynptr, param.uninit && meta.dynptr !== undefined ? meta.dynptr.dynptr.refObjId : 0);
+      if (used !== undefined) meta.dynptr = used;
+      return 0;
+    }
+    case 'mem': {
+      if (param.sized === undefined) {
+        if (isNullConstant(reg) || reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+        ctx.memAccess(regno, param.size);
+        return reg.refObjId;
+      }
+      const sizeReg = ctx.regs[regno + 1] ?? NOT_INIT_REG;
+      // is_kfunc_arg_mem_size: without a scalar size, the pointer is plain memory of its pointee's size.
+      if (sizeReg.type !== RegType.SCALAR) {
+        if (param.size === 0) throw new Rejection(idx, `arg#${i} pointer type UNKNOWN  must point to scalar, or struct with scalar`, 'EINVAL');
+        ctx.memAccess(regno, param.size);
+        return reg.refObjId;
+      }
+      if (!(param.optional && isNullConstant(reg))) {
+        try {
+          ctx.memAccess(regno, undefined);
+        } catch (e) {
+          if (!(e instanceof Rejection)) throw e;
+          throw new Rejection(idx, `${e.message}\narg#${i} arg#${i + 1} memory, len pair leads to invalid memory access`, e.errno);
+        }
+      }
+      if (param.sized === 'szk') {
+        if (!tnumIsConst(sizeReg.v.var)) throw new Rejection(idx, `R${regno + 1} must be a known constant`, 'EINVAL');
+        meta.constSize = Number(sizeReg.v.var.value);
+      }
+      return reg.refObjId;
+    }
+    case 'iter': {
+      // Only the first argument of an iterator kfunc, or one tagged `__iter`, is an iterator (is_kfunc_arg_iter).
+      if (!(spec.flags & ITER_KFUNC && i === 0) && !param.tagged) throw notModelled(idx, `${spec.name} argument ${i}: pointer to struct ${param.struct}`);
+      // Linux 6.18 treats every iterator argument as trusted: NULL is refused before the stack check.
+      if (isNullConstant(reg) || reg.type & MAYBE_NULL) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
+      const used = processIterArg(idx, regno, reg, param.struct, param.size, spec.flags & ITER_KFUNC && i === 0 ? spec.flags : 0, spec.name, ctx.iter);
+      if (used === undefined) return 0;
+      const first = ctx.iter.frame(used.slot.frameno).stack[used.slot.spi]?.object;
+      meta.iter = { slot: used.slot, flags: first?.kind === 'iter' ? first.flags : 0 };
+      return used.refObjId;
+    }
     case 'other':
       throw notModelled(idx, `${spec.name} argument ${i}: ${param.what}`);
     case 'scalar':
@@ -125,7 +274,14 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       if (param.constant && !tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} must be a known constant`, 'EINVAL');
       return 0;
     case 'object': {
-      const isNull = reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
+      if (param.struct === PROGRAM_CONTEXT_TYPES[ctx.programType]?.name) {
+        // KF_ARG_PTR_TO_CTX: the program's own context, unmodified.
+        if (reg.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, `arg#${i} expected pointer to ctx, but got ${regTypeName(reg.type)}`, 'EINVAL');
+        if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`, 'EACCES');
+        if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`, 'EACCES');
+        return 0;
+      }
+      const isNull = isNullConstant(reg);
       if (isNull && param.nullable) return 0;
       if (isNull) throw new Rejection(idx, `Possibly NULL pointer passed to trusted arg${i}`, 'EACCES');
       // Other pointers would be memory of the struct's size, which only structs of scalars may be (not modelled: refused).
@@ -149,7 +305,7 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
   }
 }
 
-function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncCallContext): Reg {
+function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncCallContext, meta: ArgMeta): Reg {
   switch (ret.kind) {
     case 'void':
       return NOT_INIT_REG;
@@ -157,9 +313,16 @@ function kfuncResult(idx: number, spec: KfuncSpec, ret: KfuncReturn, ctx: KfuncC
       return unknownScalar();
     case 'other':
       throw notModelled(idx, `${spec.name} returns ${ret.what}`);
+    case 'mem': {
+      // The memory lives as long as the reference an argument holds (an iterator's element dies with the iterator).
+      const maybeNull = (spec.flags & KfuncFlag.RET_NULL) !== 0;
+      return pointerReg(RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY | (maybeNull ? MAYBE_NULL : 0), { memSize: ret.size, refObjId: meta.refObjId, id: maybeNull ? ctx.newId() : 0 });
+    }
     case 'object': {
       const maybeNull = (spec.flags & KfuncFlag.RET_NULL) !== 0;
-      let r0 = pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED | (maybeNull ? MAYBE_NULL : 0), { btfName: ret.struct });
+      // An RCU-protected iterator's elements are RCU pointers; other iterators' and kfuncs' results are trusted.
+      const trust = meta.iter !== undefined && meta.iter.flags & TypeFlag.MEM_RCU ? TypeFlag.MEM_RCU : TypeFlag.PTR_TRUSTED;
+      let r0 = pointerReg(RegType.PTR_TO_BTF_ID | trust | (maybeNull ? MAYBE_NULL : 0), { btfName: ret.struct });
       if (maybeNull) r0 = { ...r0, id: ctx.newId() };
       if (spec.flags & KfuncFlag.ACQUIRE) {
         const id = ctx.acquire(idx);

@@ -99,6 +99,17 @@ export function formatFrame(f: Frame, scratchedRegs?: ReadonlySet<number>, scrat
     if (slot === undefined) continue;
     if (scratchedSlots && !scratchedSlots.has(spi)) continue;
     if (slot.types.every((t) => t === Slot.INVALID)) continue;
+    const object = slot.object;
+    if (object !== undefined) {
+      // Iterators and dynptrs print once, at their first slot.
+      const off = -(spi + 1) * 8;
+      if (object.kind === 'iter' && object.refObjId !== 0) {
+        out += ` fp${off}=iter_${object.struct.replace(/^bpf_iter_/, '')}(ref_id=${object.refObjId},state=${object.drained ? 'drained' : 'active'},depth=${object.depth})`;
+      } else if (object.kind === 'dynptr' && object.first) {
+        out += ` fp${off}=dynptr_${object.type}(id=${object.id}${object.refObjId ? `,ref_id=${object.refObjId}` : ''})`;
+      }
+      continue;
+    }
     let types = slot.types.map((t) => SLOT_CHAR[t]).join('');
     const off = -(spi + 1) * 8;
     if (slot.types[7] === Slot.SPILL && slot.spilled) {

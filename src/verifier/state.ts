@@ -131,7 +131,38 @@ export interface StackSlot {
    * it first (stackSlot with `write`); 0 for a slot no frame owns.
    */
   owner: number;
+  /** STACK_ITER and STACK_DYNPTR slots: the object they hold (the kernel keeps it in the slot's spilled_ptr); see iter.ts, dynptr.ts. */
+  object?: StackObject;
 }
+
+/** An open-coded iterator (struct bpf_iter_*) on the stack: each of its slots carries this, the first with the reference. */
+export interface IterObject {
+  readonly kind: 'iter';
+  /** The iterator struct: 'bpf_iter_num', 'bpf_iter_bits'... */
+  readonly struct: string;
+  /** ACTIVE (next may return an element) or DRAINED (next returned NULL, and will again). */
+  readonly drained: boolean;
+  /** Iterations simulated so far; only tells loop detection apart from convergence, never compared for pruning. */
+  readonly depth: number;
+  /** The reference acquired by `_new` (first slot only, 0 in the others), released by `_destroy`. */
+  readonly refObjId: number;
+  /** MEM_RCU or PTR_UNTRUSTED for iterators created by KF_RCU_PROTECTED kfuncs. */
+  readonly flags: number;
+}
+
+/** A dynptr (struct bpf_dynptr, two slots) on the stack. */
+export interface DynptrObject {
+  readonly kind: 'dynptr';
+  /** BPF_DYNPTR_TYPE_*: 'local', 'ringbuf', 'skb', 'xdp'. */
+  readonly type: string;
+  readonly first: boolean;
+  /** Slices taken from it (bpf_dynptr_data, bpf_dynptr_slice) carry this id and die with it. */
+  readonly id: number;
+  /** Ringbuf dynptrs: the reservation they hold. */
+  readonly refObjId: number;
+}
+
+export type StackObject = IterObject | DynptrObject;
 
 export const MAX_BPF_STACK = 512;
 
@@ -227,7 +258,7 @@ export function stackSlot(f: Frame, spi: number, write: boolean): StackSlot | un
     slot = { types: [0, 0, 0, 0, 0, 0, 0, 0], spilled: undefined, owner: f.owner };
     f.stack[spi] = slot;
   } else if (slot.owner !== f.owner) {
-    slot = { types: slot.types.slice(), spilled: slot.spilled, owner: f.owner };
+    slot = slot.object === undefined ? { types: slot.types.slice(), spilled: slot.spilled, owner: f.owner } : { types: slot.types.slice(), spilled: slot.spilled, owner: f.owner, object: slot.object };
     f.stack[spi] = slot;
   }
   return slot;

@@ -53,6 +53,9 @@ import { type BtfObject, type StructAccess, type TracingContext } from './btf-ar
 import { contextAccess, socketAccessOk } from './context.ts';
 import { type GlobalFunction, checkGlobalCall, globalEntryRegs } from './global-func.ts';
 import { type KfuncTarget, checkKfuncCall } from './kfunc.ts';
+import { addrSpaceCast, arenaAluResult, programUsesArena } from './arena.ts';
+import { type DynptrArgContext, type DynptrUse, destroyDynptrAt, dynptrSlotsEquivalent, dynptrToRelease, freeDynptr, processDynptrArg } from './dynptr.ts';
+import { type IterSlotRef, iterActiveAtCall, iterActiveDepthsDiffer, iterSlotsEquivalent, markIterNextCalls, processIterNextCall, scrubIterSlot } from './iter.ts';
 import { Rejection } from './errors.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
@@ -77,6 +80,8 @@ import {
   type Checkpoint,
   type Frame,
   type Reg,
+  type Reference,
+  type StackObject,
   type StackSlot,
   type VerifierMap,
   type VerifierState,
@@ -142,6 +147,8 @@ export interface VerifierInput {
   tracingContext?: TracingContext;
   /** Reads through a pointer to a kernel struct (btf_struct_access); undefined for structs the kernel BTF lacks. */
   btfStructAccess?: (struct: string, off: number, size: number) => StructAccess | undefined;
+  /** The kernel struct and the structs at its offset 0 (btf_struct_ids_match's walk), for socket arguments given kernel pointers. */
+  structsAtZero?: (struct: string) => readonly string[];
 }
 
 export interface VerifierStats {
@@ -182,6 +189,8 @@ interface CallMeta {
   maxSize: bigint;
   /** The key, when the key argument points at a stack slot holding a known constant. */
   constKey?: bigint;
+  /** The initialised dynptr an argument named (dynptr.ts). */
+  dynptr?: DynptrUse;
 }
 
 const ALU_NAMES: Readonly<Record<number, string>> = {
@@ -249,12 +258,18 @@ export class Verifier {
   private needsRuntimeChecks = false;
   /** Global functions a verified path called, by subprogram index (verified after the main program). */
   private readonly calledGlobals = new Set<number>();
+  /** Some lddw loads an arena map (addr_space_cast is allowed). */
+  private readonly usesArena: boolean;
+  /** Instructions calling an iterator's `_next` kfunc (insn_aux_data.is_iter_next). */
+  private readonly iterNextInsn: Uint8Array;
 
   constructor(private readonly input: VerifierInput) {
     this.insns = input.insns;
     this.log = new VerifierLog(input.logLevel, input.lineInfo);
     this.progSpec = programTypeSpec(input.programType);
     this.shape = analyzeShape(this.insns);
+    this.usesArena = programUsesArena(this.insns, input.mapAt);
+    this.iterNextInsn = markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint);
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
   }
@@ -453,13 +468,18 @@ export class Verifier {
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
-        // A may_goto loop reaching its ancestor one level deeper and within it is done: deeper levels add nothing.
-        if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+        // An iterator loop converges when its next iteration starts within this one (the iterator contract ends it).
+        if (this.iterNextInsn[idx] === 1) {
+          if (iterActiveAtCall(this.cur) && this.statesEqual(old.state, this.cur, idx)) {
+            old.hits++;
+            return true;
+          }
+        } else if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
           old.hits++;
           return true;
         }
         // An ancestor at the same instruction: the path looped back.
-        if (this.statesExactlyEqual(old.state, this.cur)) {
+        if (this.iterNextInsn[idx] !== 1 && this.statesExactlyEqual(old.state, this.cur) && !iterActiveDepthsDiffer(old.state, this.cur)) {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
           throw new Rejection(idx, `infinite loop detected at insn ${idx}`, 'EINVAL', `cur state:${dump(this.cur)}\nold state:${dump(old.state)}\n`);
         }
@@ -642,6 +662,10 @@ export class Verifier {
     const src = this.readReg(idx, insn.src);
     this.checkDst(idx, insn.dst);
     if (!alu32) {
+      if (insn.offset === 1) {
+        this.writeReg(insn.dst, addrSpaceCast(idx, insn, this.usesArena));
+        return;
+      }
       if (insn.offset === 0) {
         const copy = { ...src };
         if (src.type === RegType.SCALAR && !tnumIsConst(src.v.var)) {
@@ -674,6 +698,8 @@ export class Verifier {
   /** adjust_reg_min_max_vals: pointer arithmetic rules, then scalar bounds. */
   private aluResult(idx: number, insn: Instruction, op: number, alu32: boolean, dst: Reg, src: Reg): Reg {
     const x = opSource(insn.opcode) === Source.X;
+    const arena = arenaAluResult(dst, x ? src : undefined);
+    if (arena !== undefined) return arena;
     if (src.type !== RegType.SCALAR && x) {
       if (dst.type !== RegType.SCALAR) {
         if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
@@ -1081,6 +1107,7 @@ export class Verifier {
 
   private setStackByte(frame: Frame, off: number, type: number): void {
     const slotIdx = -off - 1;
+    if (frame.stack[slotIdx >> 3]?.object !== undefined) this.destroyStackObject(frame, slotIdx >> 3);
     const slot = stackSlot(frame, slotIdx >> 3, true)!;
     if (slot.types[7] === Slot.SPILL) {
       // Overwriting part of a spilled register turns the rest into plain data.
@@ -1089,6 +1116,29 @@ export class Verifier {
     }
     slot.types[slotIdx & 7] = type;
     if (this.log.level > 0) this.scratchedSlots.add(slotIdx >> 3);
+  }
+
+  /** A store over an iterator's or dynptr's slot (scrub_special_slot, destroy_if_dynptr_stack_slot). */
+  private destroyStackObject(frame: Frame, spi: number): void {
+    if (frame.stack[spi]!.object!.kind === 'dynptr') destroyDynptrAt(this.cur.prevInsnIdx, frame, spi);
+    else scrubIterSlot(stackSlot(frame, spi, true)!);
+  }
+
+  /** What iterator and dynptr arguments need: their frame, stack writes of 8 bytes (check_mem_access), new references. */
+  private stackObjectContext(idx: number, kind: Reference['kind']): DynptrArgContext {
+    return {
+      frame: (frameno) => this.cur.frames[frameno]!,
+      checkStackWrite: (regno, reg, off) => {
+        const [start] = this.stackBounds(idx, regno, reg, reg.off + off, 8, 'write to');
+        stackSlot(this.stackFrameOf(reg), (-start - 1) >> 3, true);
+      },
+      acquire: () => {
+        const id = this.newId();
+        this.cur.refs = [...this.cur.refs, { id, insnIdx: idx, kind }];
+        return id;
+      },
+      newId: () => this.newId(),
+    };
   }
 
   /** check_stack_write_fixed_off. */
@@ -1100,6 +1150,7 @@ export class Verifier {
       throw new Rejection(idx, 'attempt to corrupt spilled pointer on stack');
     }
     const value = store.reg;
+    if (existing?.object !== undefined) this.destroyStackObject(frame, spi);
     const slot = stackSlot(frame, spi, true)!;
     if (this.log.level > 0) this.scratchedSlots.add(spi);
     const aligned = off % 8 === 0;
@@ -1530,7 +1581,7 @@ export class Verifier {
   // ---- kfuncs (kfunc.ts) ----------------------------------------------------------------------
 
   private callKfunc(idx: number): void {
-    const r0 = checkKfuncCall(idx, this.input.kfuncAt?.(idx), {
+    const { r0, iterNext } = checkKfuncCall(idx, this.input.kfuncAt?.(idx), {
       programType: this.input.programType,
       sleepable: this.input.sleepable,
       activeLock: this.cur.activeLock !== 0,
@@ -1545,9 +1596,74 @@ export class Verifier {
         return id;
       },
       release: (id) => this.releaseReference(idx, id),
+      iter: { ...this.stackObjectContext(idx, 'other'), sleepable: this.input.sleepable, release: (id) => this.releaseReference(idx, id) },
+      dynptr: this.stackObjectContext(idx, 'ringbuf'),
+      memAccess: (regno, size) => this.kfuncMemAccess(idx, regno, size),
+      mayWritePacket: this.mayAccessPacket(true),
     });
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, r0);
+    if (iterNext !== undefined) this.processIterNext(idx, iterNext);
+  }
+
+  /**
+   * check_mem_reg / check_kfunc_mem_size_reg: a kfunc reads and writes
+   * memory at R`regno` (NULL-able pointers checked as if not NULL), `size`
+   * bytes or R`regno + 1`'s. Stack bytes written become plain data.
+   */
+  private kfuncMemAccess(idx: number, regno: number, size: number | undefined): void {
+    const regs = this.regs();
+    const saved = regs[regno]!;
+    regs[regno] = { ...saved, type: saved.type & ~MAYBE_NULL };
+    try {
+      const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0n };
+      if (size === undefined) {
+        for (const write of [0, TypeFlag.MEM_WRITE]) this.checkMemSize(idx, regno + 1, regs[regno + 1]!, write, true, meta);
+      } else {
+        for (const write of [false, true]) this.helperMemAccess(idx, regno, regs[regno]!, size, write, true, undefined);
+      }
+      const reg = regs[regno]!;
+      const bytes = size ?? Number(regs[regno + 1]!.v.umax);
+      if (reg.type === RegType.PTR_TO_STACK && bytes > 0) {
+        const frame = this.stackFrameOf(reg);
+        const start = Number(BigInt.asIntN(64, reg.v.smin)) + reg.off;
+        const end = Number(BigInt.asIntN(64, reg.v.smax)) + reg.off + bytes;
+        for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
+      }
+    } finally {
+      regs[regno] = saved;
+    }
+  }
+
+  /** process_iter_next_call: queue the path where the iterator yields an element, continue with the drained one. */
+  private processIterNext(idx: number, iter: IterSlotRef): void {
+    const queued = processIterNextCall(
+      this.cur,
+      iter,
+      () => cloneState(this.cur),
+      (state) => {
+        const previous = this.previousIterationEntry(idx);
+        if (previous === undefined) return;
+        state.frames = state.frames.map((f, i) => widenFrame(previous.frames[i], f));
+      },
+      (r0) => ({ ...r0, type: r0.type & ~MAYBE_NULL }),
+      knownScalar(0n),
+    );
+    if (queued !== undefined) this.pushBranch(idx + 1, queued);
+  }
+
+  /**
+   * find_prev_entry: the checkpoint where the previous iteration of this
+   * loop reached `idx` (above the checkpoint this path just took there),
+   * with the same call chain.
+   */
+  private previousIterationEntry(idx: number): VerifierState | undefined {
+    const callsites = (s: VerifierState): string => s.frames.map((f) => f.callsite).join(',');
+    const here = callsites(this.cur);
+    for (let p = this.cur.parent?.parent; p !== undefined; p = p.parent) {
+      if (p.state.insnIdx === idx && callsites(p.state) === here) return p.state;
+    }
+    return undefined;
   }
 
   // ---- global functions (global-func.ts) ------------------------------------------------------
@@ -1622,7 +1738,8 @@ export class Verifier {
     // A lock may be held across a subprogram's return; the main program must release it.
     if (this.cur.activeLock && (this.cur.frames.length === 1 || frame.callback)) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     if (this.cur.frames.length > 1) {
-      const r0 = this.readReg(idx, 0);
+      // prepare_func_exit reads R0 without requiring it: a void subprogram returns NOT_INIT, refused only if the caller reads it.
+      const r0 = frame.regs[0]!;
       if (r0.type === RegType.PTR_TO_STACK) throw new Rejection(idx, 'cannot return stack pointer to the caller', 'EINVAL');
       const caller = this.cur.frames[this.cur.frames.length - 2]!;
       if (frame.callback) {
@@ -1697,7 +1814,11 @@ export class Verifier {
         for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
       }
     }
+    if (helper.name === 'dynptr_from_mem' && baseOf(this.regs()[1]!.type) !== RegType.PTR_TO_MAP_VALUE) {
+      throw new Rejection(idx, `Unsupported reg type ${regTypeName(this.regs()[1]!.type)} for bpf_dynptr_from_mem data`);
+    }
     if (meta.releaseRegno) {
+      if (meta.dynptr !== undefined) freeDynptr(meta.dynptr, this.cur.frames[meta.dynptr.frameno]!);
       if (meta.refObjId) this.releaseReference(idx, meta.refObjId);
       else if (!isNullReg(this.regs()[meta.releaseRegno]!)) throw new Rejection(idx, `func ${name}#${helper.id} reference has not been acquired before`, 'EINVAL');
     }
@@ -1825,7 +1946,8 @@ export class Verifier {
         r0 = pointerReg(RegType.PTR_TO_TCP_SOCK | flags);
         break;
       case ReturnType.PTR_TO_MEM:
-        r0 = pointerReg(RegType.PTR_TO_MEM | flags, { memSize: meta.memSize });
+        // A dynptr's slice dies with the reservation the dynptr holds.
+        r0 = pointerReg(RegType.PTR_TO_MEM | flags, { memSize: meta.memSize, refObjId: meta.dynptr?.dynptr.refObjId ?? 0 });
         break;
       case ReturnType.PTR_TO_BTF_ID:
       case ReturnType.PTR_TO_MEM_OR_BTF_ID:
@@ -1855,31 +1977,34 @@ export class Verifier {
   }
 
   private clearPacketPointers(): void {
-    forEachReg(this.cur, (r) => (isAnyPacket(r) ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
+    forEachReg(this.cur, (r) => (isAnyPacket(r) || isPacketSlice(r) ? (this.input.privileged ? unknownScalar() : NOT_INIT_REG) : r));
   }
 
   /** check_func_arg for argument `arg` (register arg+1). */
   private checkFuncArg(idx: number, helper: HelperSpec, arg: number, meta: CallMeta): void {
     const regno = arg + 1;
     const spec = helper.args[arg]!;
-    const argType = spec.type;
+    let argType = spec.type;
     if (argType === ArgType.DONTCARE) return;
     const reg = this.readReg(idx, regno);
     if (argType === ArgType.ANYTHING) {
       if (this.isLeak(reg)) throw new Rejection(idx, `R${regno} leaks addr into helper function`);
       return;
     }
-    const base = baseType(argType);
     if (isAnyPacket(reg) && !(this.mayAccessPacket(false) && helper.pktAccess)) {
       throw new Rejection(idx, 'helper access to the packet is not allowed');
     }
+    if (baseType(argType) === ArgType.PTR_TO_MAP_VALUE) argType = resolveMapArgType(idx, argType, meta);
+    const base = baseType(argType);
     const nullOk = isNullReg(reg) && (argType & MAYBE_NULL) !== 0;
     if (!nullOk) {
       this.checkRegType(idx, regno, reg, argType);
       this.checkArgOffset(idx, regno, reg, argType);
+      if (base === ArgType.PTR_TO_BTF_ID_SOCK_COMMON && baseOf(reg.type) === RegType.PTR_TO_BTF_ID) this.checkSockCommonStruct(idx, regno, reg, argType);
     }
     if (argType & TypeFlag.OBJ_RELEASE) {
-      if (!reg.refObjId && !isNullReg(reg)) throw new Rejection(idx, `R${regno} must be referenced when passed to release function`, 'EINVAL');
+      if (base === ArgType.PTR_TO_DYNPTR) meta.refObjId = dynptrToRelease(idx, regno, reg, (frameno) => this.cur.frames[frameno]!);
+      else if (!reg.refObjId && !isNullReg(reg)) throw new Rejection(idx, `R${regno} must be referenced when passed to release function`, 'EINVAL');
       meta.releaseRegno = regno;
     }
     if (reg.refObjId) meta.refObjId = reg.refObjId;
@@ -1920,7 +2045,7 @@ export class Verifier {
         this.checkConstString(idx, regno, reg);
         break;
       case ArgType.PTR_TO_DYNPTR:
-        if (reg.type === RegType.PTR_TO_STACK) this.helperMemAccess(idx, regno, reg, 16, (argType & TypeFlag.MEM_UNINIT) !== 0, false, undefined);
+        meta.dynptr = processDynptrArg(idx, regno, reg, argType, this.stackObjectContext(idx, 'ringbuf'));
         break;
       default:
         break;
@@ -1960,8 +2085,17 @@ export class Verifier {
     let type = reg.type;
     if (argType & TypeFlag.MEM_RDONLY) type &= ~TypeFlag.MEM_RDONLY;
     if (argType & MAYBE_NULL) type &= ~MAYBE_NULL;
+    if (base === ArgType.PTR_TO_MEM) type &= ~(TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_XDP);
     if (compatible.includes(type)) return;
     throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=${compatible.map(regTypeName).join(', ')}`);
+  }
+
+  /** check_reg_type's BTF match for a kernel socket pointer: the struct must start with a sock_common. */
+  private checkSockCommonStruct(idx: number, regno: number, reg: Reg, argType: number): void {
+    if (mayBeNull(reg.type) && !(argType & MAYBE_NULL)) throw new Rejection(idx, `Possibly NULL pointer passed to helper arg${regno}`);
+    const struct = reg.btfName ?? '';
+    const starts = this.input.structsAtZero?.(struct) ?? [struct];
+    if (!starts.includes('sock_common')) throw new Rejection(idx, `R${regno} is of type ${struct} but sock_common is expected`);
   }
 
   /** check_func_arg_reg_off: most pointer arguments must point at the start of their object. */
@@ -2119,6 +2253,15 @@ const COMPATIBLE: Readonly<Record<number, readonly number[]>> = {
   [ArgType.PTR_TO_DYNPTR]: [RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_DYNPTR],
 };
 
+/** resolve_map_arg_type: a sockmap's or sockhash's value is a socket, which only a plain map-value argument may take. */
+function resolveMapArgType(idx: number, argType: number, meta: CallMeta): number {
+  if (meta.map === undefined) throw new Rejection(idx, 'invalid map_ptr to access map->type');
+  const type = meta.map.spec.type;
+  if (type !== MapType.SOCKMAP && type !== MapType.SOCKHASH) return argType;
+  if (argType !== ArgType.PTR_TO_MAP_VALUE) throw new Rejection(idx, 'invalid arg_type for sockmap/sockhash', 'EINVAL');
+  return ArgType.PTR_TO_BTF_ID_SOCK_COMMON;
+}
+
 /** check_ptr_alignment's pointer_desc per register type. */
 const ALIGNMENT_DESC: Readonly<Record<number, string>> = {
   [RegType.PTR_TO_FLOW_KEYS]: 'flow keys ',
@@ -2174,6 +2317,8 @@ function mapStructName(type: number): string {
 const regWidth = (r: Reg): number => (r.v.umax === 0n ? 0 : r.v.umax.toString(2).length);
 const isAnyPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
 const isInitPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+/** A slice of an skb or xdp dynptr (reg_is_dynptr_slice_pkt): packet memory, gone when the packet changes. */
+const isPacketSlice = (r: Reg): boolean => baseOf(r.type) === RegType.PTR_TO_MEM && (r.type & (TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_XDP)) !== 0;
 const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(r.v.var) && r.v.var.value === 0n;
 
 function regNotNull(r: Reg): boolean {
@@ -2334,7 +2479,16 @@ function slotsIdentical(a: StackSlot | undefined, b: StackSlot | undefined): boo
   const tb = b?.types ?? [0, 0, 0, 0, 0, 0, 0, 0];
   for (let i = 0; i < 8; i++) if (ta[i] !== tb[i]) return false;
   if (isSpilled(a) !== isSpilled(b)) return false;
+  if (a?.object !== undefined || b?.object !== undefined) return stackObjectsEquivalent(a?.object, b?.object, (x, y) => x === y);
   return !isSpilled(a) || regsIdentical(a!.spilled!, b!.spilled!);
+}
+
+/** The STACK_ITER and STACK_DYNPTR parts of stacksafe: the same object, references mapped by `idsMatch`. */
+function stackObjectsEquivalent(old: StackObject | undefined, cur: StackObject | undefined, idsMatch: (oldId: number, curId: number) => boolean): boolean {
+  if (old === undefined || cur === undefined || old.kind !== cur.kind) return old === cur;
+  if (old.kind === 'iter' && cur.kind === 'iter') return iterSlotsEquivalent(old, cur, idsMatch);
+  if (old.kind === 'dynptr' && cur.kind === 'dynptr') return dynptrSlotsEquivalent(old, cur, idsMatch);
+  return false;
 }
 
 /** check_ids: a consistent mapping between the ids of the old and the current state (few per state: kept in two parallel lists). */
@@ -2422,6 +2576,7 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
       if (!isSpilled(c)) return false;
       if (!regsafe(o.spilled!, c!.spilled!, ids)) return false;
     }
+    if (o.object !== undefined && !stackObjectsEquivalent(o.object, c?.object, (a, b) => ids.check(a, b))) return false;
   }
   return true;
 }

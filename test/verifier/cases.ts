@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { loadKernelBtf } from '../../src/btf/index.ts';
 import { MapType } from '../../src/uapi/index.ts';
 import type { CaseFunction } from './case-btf.ts';
+import { MODEL_CASES } from './cases-models.ts';
 
 export interface CaseMap {
   type: number;
@@ -19,6 +20,8 @@ export interface CaseMap {
   flags?: number;
   /** Initial value of a read-only array (frozen after filling). */
   rodata?: Uint8Array;
+  /** map_extra (an arena's user address). */
+  mapExtra?: bigint;
 }
 
 export interface VerifierCase {
@@ -266,6 +269,9 @@ export const CASES: VerifierCase[] = [
   { name: 'multiply a pointer', section: 'xdp', asm: 'r1 *= 2\nr0 = 0\nexit', expect: 'R1 pointer arithmetic with *= operator prohibited' },
   { name: 'pointer minus pointer as root', section: 'xdp', asm: 'r2 = r10\nr2 -= r1\nr0 = 0\nexit', expect: 'accept' },
 ];
+
+/** Iterators, dynptrs, kfunc argument kinds, subprogram returns and sockmap values (cases-models.ts). */
+CASES.push(...MODEL_CASES);
 
 /** Found by review: each was accepted once, and the kernel refuses it. */
 CASES.push(

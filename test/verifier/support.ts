@@ -49,6 +49,7 @@ function mapSpec(m: CaseMap, i: number): MapSpec {
     frozen: m.rodata !== undefined,
     section: 'maps',
     ...(m.rodata ? { initialData: m.rodata } : {}),
+    ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}),
   };
 }
 
@@ -87,7 +88,7 @@ export function kernelVerdict(c: VerifierCase): Verdict {
   const { type, attach, attachTo } = caseType(c);
   // tp_btf programs name their tracepoint by the BTF id of its btf_trace_NAME typedef.
   const attachBtfId = attachTo !== undefined ? loadKernelBtf().findByName(`btf_trace_${attachTo}`, 'typedef')[0]?.id : undefined;
-  const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}` }));
+  const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}`, ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}) }));
   const declared = c.functions ? caseBtf(c.functions) : undefined;
   const btf = declared ? KernelBtf.load(declared.btf.encode()) : undefined;
   const btfOptions = declared && btf ? { btfFd: btf.fd, funcInfo: funcInfoBytes(declared.funcInfo), funcInfoRecordSize: 8 } : {};
