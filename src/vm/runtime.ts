@@ -21,7 +21,7 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import type { LoadedProgram, PacketData, RunOptions as EngineRunOptions, RunSession } from './program.ts';
+import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, functionFrames } from './program.ts';
 import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
@@ -36,6 +36,12 @@ export interface VmProgramOptions {
   vm?: Vm;
   /** Entry points of subprograms (for the context pass), default [0]. */
   functionStarts?: readonly number[];
+  /**
+   * Stack bytes of each function by entry instruction, as the verifier
+   * computed them (rounded to 16); others are sized from their
+   * instructions. Each frame reaches exactly its size when the program runs.
+   */
+  frames?: ReadonlyMap<number, number>;
   /** Event data for tracing helpers, used by every run unless a run gives its own. */
   event?: EventInput;
   onTrace?: (line: string) => void;
@@ -162,8 +168,12 @@ export class VmProgram implements BpfProgram {
     checkHelpers(this.name, instructions, this.vm.helpers);
     checkContextAccesses(instructions, spec, options.functionStarts);
     const jit = options.jit === true ? {} : options.jit === false ? undefined : options.jit;
-    const load = (code: readonly Instruction[]): LoadedProgram =>
-      jit !== undefined ? loadJit(this.vm, code, { ...jit, name: this.name }) : this.vm.load(code, { name: this.name });
+    const frames = functionFrames(instructions, options.frames);
+    const load = (code: readonly Instruction[], shift = 0): LoadedProgram => {
+      // A callback's trampoline puts `shift` instructions of its own, which use no stack, in front of the program.
+      const shifted = shift === 0 ? frames : new Map([[0, 0], ...[...frames].map(([entry, bytes]): [number, number] => [entry + shift, bytes])]);
+      return jit !== undefined ? loadJit(this.vm, code, { ...jit, name: this.name, frames: shifted }) : this.vm.load(code, { name: this.name, frames: shifted });
+    };
     const resolved = resolveFunctionPointers(this.vm.memory, this.name, instructions, load);
     this.releaseFunctionPointers = resolved.release;
     try {

@@ -10,8 +10,10 @@
  * instructions — in the program's engine, with r1-r5 as arguments and the
  * caller's run environment. Nothing in the interpreter or the JIT is
  * special-cased: the callback is an ordinary bpf-to-bpf call in a run of
- * its own, and pointers into the caller's stack (the usual callback_ctx)
- * stay valid because the caller's stack stays mapped during the helper.
+ * its own that continues its caller's call chain (RunOptions.chain: the
+ * caller's frames and stack bytes count toward the kernel's limits), and
+ * pointers into the caller's stack (the usual callback_ctx) stay valid
+ * because the caller's stack stays mapped during the helper.
  */
 import { TsbpfError } from '../../errors.ts';
 import { type Instruction, isLddw } from '../../isa/instruction.ts';
@@ -33,9 +35,16 @@ interface Callback {
   readonly program: string;
   readonly target: number;
   instructions: readonly Instruction[];
-  load: (instructions: readonly Instruction[]) => LoadedProgram;
+  load: TrampolineLoader;
   trampoline?: LoadedProgram;
 }
+
+/**
+ * Loads a trampoline in the caller's engine. `shift` is where the
+ * program's own instructions start in it (2): the program's frame sizes
+ * move by as much, and the trampoline's own frame takes no stack.
+ */
+export type TrampolineLoader = (instructions: readonly Instruction[], shift: number) => LoadedProgram;
 
 const tables = new WeakMap<VmMemory, Map<number, Callback>>();
 
@@ -67,7 +76,7 @@ export function resolveFunctionPointers(
   memory: VmMemory,
   program: string,
   instructions: readonly Instruction[],
-  load: (instructions: readonly Instruction[]) => LoadedProgram,
+  load: TrampolineLoader,
 ): ResolvedFunctionPointers {
   const table = tableOf(memory);
   const out = instructions.map((i) => ({ ...i }));
@@ -111,8 +120,9 @@ export function callFunctionPointer(call: HelperCall, pointer: bigint, args: rea
   if (callback.trampoline === undefined) {
     const call0: Instruction = { opcode: OPCODE_CALL, dst: 0, src: CallSrc.LOCAL, offset: 0, imm: callback.target + 1 };
     const exit: Instruction = { opcode: OPCODE_EXIT, dst: 0, src: 0, offset: 0, imm: 0 };
-    callback.trampoline = callback.load([call0, exit, ...callback.instructions]);
+    callback.trampoline = callback.load([call0, exit, ...callback.instructions], 2);
   }
   const [r1, r2, r3, r4, r5] = args;
-  return callback.trampoline.run({ r1, r2, r3, r4, r5, context: call.context }).r0;
+  // The callback's frame goes on top of its caller's chain: it counts toward the 512 bytes and the frame limit.
+  return callback.trampoline.run({ r1, r2, r3, r4, r5, context: call.context, chain: call.callbackChain() }).r0;
 }
