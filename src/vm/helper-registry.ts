@@ -51,6 +51,12 @@ export interface HelperCall {
    * (RunOptions.chain).
    */
   callbackChain(): StackChain;
+  /** The run's instruction budget (0 = unlimited). */
+  readonly budget: number;
+  /** Instructions the run may still execute at this call (0 = unlimited): a callback's run gets no more. */
+  remainingBudget(): number;
+  /** Counts `instructions` a callback ran against the run's budget (they are in its instruction count). */
+  chargeBudget(instructions: number): void;
 }
 
 /**

@@ -253,6 +253,9 @@ class RunState implements HelperCall {
   private budgetLeft = 0;
   private chunk = 0;
   private executed = 0;
+  /** The main loop's `remaining` at the helper call in progress, and instructions callbacks ran during it (see chargeBudget). */
+  remainingAtCall = 0;
+  charged = 0;
   /** Set by exitProgram / tailCall during a helper call. */
   pendingExit = false;
   /** Runs still to start after this one (a repeated run); a helper's exitProgram ends the repetition. */
@@ -368,6 +371,31 @@ class RunState implements HelperCall {
     }
     this.chunk = Math.min(this.budgetLeft, CHUNK);
     return this.chunk - 1;
+  }
+
+  remainingBudget(): number {
+    return this.budget === 0 ? 0 : this.budgetLeft - (this.chunk - this.remainingAtCall) - this.charged;
+  }
+
+  chargeBudget(instructions: number): void {
+    this.charged += instructions;
+  }
+
+  /**
+   * The main loop's `remaining` after a helper call whose callbacks ran
+   * `charged` instructions: they count in this chunk; past its end, the
+   * chunk is closed with them and the next one starts (empty once the
+   * budget is spent: the next instruction is BudgetExceededError).
+   */
+  afterCharge(remaining: number): number {
+    const left = remaining - this.charged;
+    this.charged = 0;
+    if (left >= 0) return left;
+    const used = this.chunk - left;
+    this.executed += used;
+    this.budgetLeft -= used;
+    this.chunk = this.budgetLeft <= 0 ? 0 : Math.min(this.budgetLeft, this.onStep !== undefined ? 1 : CHUNK);
+    return this.chunk;
   }
 
   /** Instructions executed before the current one (during a traced run's nextChunk). */
@@ -1335,7 +1363,9 @@ function execute(state: RunState): void {
           } else {
             entry = state.program.decoded.callees[pc - 1]!;
           }
+          state.remainingAtCall = remaining;
           state.invoke(entry, pc - 1);
+          if (state.charged !== 0) remaining = state.afterCharge(remaining);
           // The helper may have grown memory or changed the region map.
           view = state.memory.view;
           u8 = state.memory.u8;

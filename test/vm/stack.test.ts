@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { assemble } from '../../src/isa/index.ts';
 import { KernelProgram } from '../../src/kernel/program.ts';
 import { ProgramType } from '../../src/uapi/enums.ts';
-import { CallDepthError, ProgramLoadError, StackAccessError, StackLimitError, Vm, loadVmCollection } from '../../src/vm/index.ts';
+import { BudgetExceededError, CallDepthError, ProgramLoadError, StackAccessError, StackLimitError, Vm, loadVmCollection } from '../../src/vm/index.ts';
 import { collectionFromInstructions } from '../../src/object/index.ts';
 import { VerifierError } from '../../src/verifier/index.ts';
 import { loadJit } from '../../src/vm/jit/index.ts';
@@ -250,6 +250,33 @@ test('a callback\'s frames count toward the 8-frame limit of its caller\'s chain
     const collection = loadVmCollection(collectionFromInstructions({ name: 'deep', section: 'socket', instructions: assemble(source) }), { jit, verify: false });
     try {
       assert.throws(() => collection.program('deep').run({ data: new Uint8Array(64) }), (e: unknown) => e instanceof CallDepthError && e.frames === 9, jit ? 'jit' : 'interpreter');
+    } finally {
+      collection.close();
+    }
+  }
+});
+
+test('callbacks run on their caller\'s instruction budget: a bpf_loop of 2^23 iterations, nested in another, ends at the budget on both engines', () => {
+  // loop(2^23, outer); outer: loop(2^23, inner); inner: a few instructions. Each callback run used to get a fresh budget.
+  const loop = 'r1 = 8388608\nr2 = func(pc+5) ll\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\n';
+  const source = `${loop}${loop}r0 = 0\nexit`;
+  for (const jit of [false, true]) {
+    const engine = jit ? 'jit' : 'interpreter';
+    const collection = loadVmCollection(collectionFromInstructions({ name: 'loops', section: 'socket', instructions: assemble(source) }), { jit, verify: false, vm: new Vm({ budget: 100_000 }) });
+    try {
+      const program = collection.program('loops');
+      assert.throws(() => program.run({ data: new Uint8Array(64) }), (e: unknown) => e instanceof BudgetExceededError && e.budget === 100_000 && /instruction budget of 100000 exhausted/.test(e.message), engine);
+      // A loop within the budget counts its callbacks' instructions: 8 of the caller, 2 per callback run (the inner callback's r0 = 0; exit).
+      const small = (budget: number): number => {
+        const loaded = loadVmCollection(collectionFromInstructions({ name: 'small', section: 'socket', instructions: assemble('r1 = 100\nr2 = func(pc+5) ll\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\nr0 = 0\nexit') }), { jit, verify: false, vm: new Vm({ budget }) });
+        try {
+          return loaded.program('small').run({ data: new Uint8Array(64) }).retval;
+        } finally {
+          loaded.close();
+        }
+      };
+      assert.equal(small(206), 100, `${engine}: 6 + 200 instructions fit in 206`);
+      assert.throws(() => small(205), BudgetExceededError, `${engine}: not in 205`);
     } finally {
       collection.close();
     }

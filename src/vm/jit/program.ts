@@ -556,6 +556,21 @@ class JitRun implements HelperCall {
     return { frames: MAX_CALL_FRAMES - view.getInt32(cb + CB.framesLeft, true), bytes: view.getUint32(cb + CB.chainBytes, true) };
   }
 
+  remainingBudget(): number {
+    if (this.budget === 0) return 0;
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    return view.getUint32(cb + CB.budget + 4, true) * TWO32 + view.getUint32(cb + CB.budget, true);
+  }
+
+  chargeBudget(instructions: number): void {
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    const left = Math.max(0, view.getUint32(cb + CB.budget + 4, true) * TWO32 + view.getUint32(cb + CB.budget, true) - instructions);
+    view.setUint32(cb + CB.budget, left % TWO32, true);
+    view.setUint32(cb + CB.budget + 4, Math.floor(left / TWO32), true);
+  }
+
   /** `error` as a StackAccessError naming the frame of `program` at `top` (its r10), when it is an access to this run's stack outside the frames. */
   stackFault(error: unknown, program: JitProgram, top: number): unknown {
     const view = this.memory.view;
