@@ -240,7 +240,8 @@ function verifiedJitOptions(program: ProgramSpec, type: ProgramType, spec: Colle
     assertAccepted(program.name, verify(program, { type, maps: spec.maps, logLevel: 1 }));
   }
   const frames = verifiedFrames(program.instructions, result.stackDepth);
-  if (!options.jit || !result.boundsProven) return { jit: options.jit, frames };
+  // Unchecked code needs the frames the verifier proved the accesses against.
+  if (!options.jit || !result.boundsProven || frames === undefined) return { jit: options.jit, frames };
   const jit = options.jit === true ? {} : options.jit;
   return { jit: jit.checked === undefined ? { ...jit, checked: false } : jit, frames };
 }
