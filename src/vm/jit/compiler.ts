@@ -22,6 +22,7 @@ import {
   sizeBytes,
 } from '../../isa/opcodes.ts';
 import { MAX_COMBINED_STACK, MAY_GOTO_LOOPS } from '../program.ts';
+import { CHAIN_FRAME } from './layout.ts';
 import { ProgramLoadError } from '../errors.ts';
 import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
@@ -55,13 +56,13 @@ export interface CompileOptions {
 export const TrapKind = {
   /** Execution ran past the last slot; `pc` is the program length. */
   fellOff: 0,
-  /** A bpf-to-bpf call would exceed MAX_CALL_FRAMES. */
+  /** A bpf-to-bpf call would exceed MAX_CALL_FRAMES; `arg` is the chain with the callee (CB.chain). */
   callDepth: 1,
   /** LD_ABS/LD_IND in a run without packet data. */
   noPacket: 2,
   /** An instruction the load checks should have refused. */
   invalid: 3,
-  /** A bpf-to-bpf call would take the call chain past 512 stack bytes; `arg` is the frames << 16 | the bytes. */
+  /** A bpf-to-bpf call would take the call chain past 512 stack bytes; `arg` is the chain with the callee (CB.chain). */
   stackLimit: 4,
 } as const;
 
@@ -1314,36 +1315,30 @@ class FunctionCompiler {
     this.set(0);
   }
 
-  private addFramesLeft(delta: number): void {
-    this.f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.framesLeft).i32Const(delta).op(Op.i32_add).mem(Op.i32_store, this.cb + CB.framesLeft);
-  }
-
   private callLocal(pc: number, index: number): void {
     const { f } = this;
-    // The callee's frame starts where this one ends; past MAX_CALL_FRAMES frames (a callback's callers included), the kernel's refusal.
+    // The callee's frame starts where this one ends.
     const newFp = this.i32a;
     f.get(this.fp);
     if (this.frameSize !== 0) f.i32Const(this.frameSize).op(Op.i32_sub);
     f.set(newFp);
-    f.i32Const(0).mem(Op.i32_load, this.cb + CB.framesLeft).op(Op.i32_eqz);
-    f.block(Op.if);
-    f.i32Const(TrapKind.callDepth).i32Const(pc).i32Const(0).call(IMPORT.trap);
-    f.op(Op.unreachable);
-    f.op(Op.end);
-    // The chain's stack with the callee's frame: past 512 bytes (recursion the load check cannot bound), the kernel's refusal.
+    // The chain with the callee (CB.chain: frames << 16 | bytes): past MAX_CALL_FRAMES frames or 512 bytes (a
+    // callback's callers included; recursion, which the load check cannot bound), the kernel's refusals.
     const calleeBytes = this.ctx.options.frameBytes[pc + 1 + this.ctx.insns[pc]!.imm]!;
+    const step = CHAIN_FRAME | calleeBytes;
     const chain = this.i32b;
-    f.i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_add).tee(chain);
-    f.i32Const(MAX_COMBINED_STACK).op(Op.i32_gt_u);
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.chain).i32Const(step).op(Op.i32_add).tee(chain);
+    f.i32Const(MAX_CALL_FRAMES * CHAIN_FRAME + 0xffff).op(Op.i32_gt_u);
     f.block(Op.if);
-    f.i32Const(TrapKind.stackLimit).i32Const(pc);
-    // Frames with the callee's: MAX_CALL_FRAMES + 1 - framesLeft.
-    f.i32Const(MAX_CALL_FRAMES + 1).i32Const(0).mem(Op.i32_load, this.cb + CB.framesLeft).op(Op.i32_sub);
-    f.i32Const(16).op(Op.i32_shl).get(chain).op(Op.i32_or).call(IMPORT.trap);
+    f.i32Const(TrapKind.callDepth).i32Const(pc).get(chain).call(IMPORT.trap);
     f.op(Op.unreachable);
     f.op(Op.end);
-    f.i32Const(0).get(chain).mem(Op.i32_store, this.cb + CB.chainBytes);
-    this.addFramesLeft(-1);
+    f.get(chain).i32Const(0xffff).op(Op.i32_and).i32Const(MAX_COMBINED_STACK).op(Op.i32_gt_u);
+    f.block(Op.if);
+    f.i32Const(TrapKind.stackLimit).i32Const(pc).get(chain).call(IMPORT.trap);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    f.i32Const(0).get(chain).mem(Op.i32_store, this.cb + CB.chain);
     this.saveBudget();
     if (this.cc.exact) {
       for (let r = 0; r <= 9; r++) this.get(r);
@@ -1355,8 +1350,7 @@ class FunctionCompiler {
       this.set(0);
     }
     this.loadBudget();
-    f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.chainBytes);
-    this.addFramesLeft(1);
+    f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.chain).i32Const(step).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.chain);
     if (this.ctx.options.checked) {
       // Regions changed while the callee ran (it called a helper that mapped or unmapped some).
       f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).get(this.epoch).op(Op.i32_ne);

@@ -12,8 +12,6 @@ export const CB = {
   r0: 40,
   /** Remaining instruction budget (i64), decremented per basic block. */
   budget: 48,
-  /** Call frames that may still be added to the chain (MAX_CALL_FRAMES less the chain's, a callback's callers included). */
-  framesLeft: 56,
   /** Legacy packet access (LD_ABS/LD_IND): start, and length or -1 when the run has no packet. */
   packetStart: 60,
   packetLength: 64,
@@ -29,10 +27,17 @@ export const CB = {
   framePointer: 84,
   /** r6..r9 at a helper call (checked mode), which a tail-called program starts with, as in the interpreter. */
   calleeSaved: 88,
-  /** Stack bytes of the call chain's frames so far, a callback's callers included (see StackLimitError). */
-  chainBytes: 120,
+  /**
+   * The call chain so far, a callback's callers included: its frames << 16 |
+   * their stack bytes (see CallDepthError, StackLimitError), so that a call
+   * checks and updates both with one load and one store.
+   */
+  chain: 120,
   size: 128,
 } as const;
+
+/** One frame in CB.chain. */
+export const CHAIN_FRAME = 0x10000;
 
 export const REGION_ENTRY_SIZE = 16;
 

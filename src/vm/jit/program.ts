@@ -9,7 +9,7 @@ import type { Region, RegionView, VmMemory } from '../memory.ts';
 import { ProgramView } from '../view.ts';
 import { MAX_COMBINED_STACK, type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, type StackChain, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
-import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
+import { CB, CHAIN_FRAME, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
 
 export interface JitOptions {
@@ -383,7 +383,7 @@ export class JitProgram implements LoadedProgram {
           case TrapKind.fellOff:
             throw new VmRuntimeError(pc, 'execution fell off the end of the program (no exit)');
           case TrapKind.callDepth:
-            throw new CallDepthError(pc, MAX_CALL_FRAMES + 1, MAX_CALL_FRAMES);
+            throw new CallDepthError(pc, arg >>> 16, MAX_CALL_FRAMES);
           case TrapKind.stackLimit:
             throw new StackLimitError(pc, arg >>> 16, arg & 0xffff);
           case TrapKind.noPacket:
@@ -536,12 +536,15 @@ class JitRun implements HelperCall {
     }
   }
 
-  /** The call chain of a run at its entry frame: CB.framesLeft and CB.chainBytes (the entry's frame and a callback's callers). */
+  /** The call chain of a run at its entry frame (CB.chain): the entry's frame, on a callback's callers. */
   private resetChain(): void {
-    const view = this.memory.view;
-    const cb = this.runtime.controlBlock;
-    view.setInt32(cb + CB.framesLeft, MAX_CALL_FRAMES - 1 - this.baseFrames, true);
-    view.setUint32(cb + CB.chainBytes, this.baseBytes + this.root.frameBytes[0]!, true);
+    this.memory.view.setUint32(this.runtime.controlBlock + CB.chain, (this.baseFrames + 1) * CHAIN_FRAME + this.baseBytes + this.root.frameBytes[0]!, true);
+  }
+
+  /** The call chain now: frames and their stack bytes. */
+  private chain(): StackChain {
+    const chain = this.memory.view.getUint32(this.runtime.controlBlock + CB.chain, true);
+    return { frames: Math.floor(chain / CHAIN_FRAME), bytes: chain % CHAIN_FRAME };
   }
 
   /** Maps the stack region as the interpreter has it for the frame whose lowest byte is `low`: that frame and its callers. */
@@ -551,9 +554,7 @@ class JitRun implements HelperCall {
 
   /** The chain at a helper call, which a callback it runs continues (HelperCall.callbackChain). */
   callbackChain(): StackChain {
-    const view = this.memory.view;
-    const cb = this.runtime.controlBlock;
-    return { frames: MAX_CALL_FRAMES - view.getInt32(cb + CB.framesLeft, true), bytes: view.getUint32(cb + CB.chainBytes, true) };
+    return this.chain();
   }
 
   remainingBudget(): number {
@@ -573,17 +574,10 @@ class JitRun implements HelperCall {
 
   /** `error` as a StackAccessError naming the frame of `program` at `top` (its r10), when it is an access to this run's stack outside the frames. */
   stackFault(error: unknown, program: JitProgram, top: number): unknown {
-    const view = this.memory.view;
-    const cb = this.runtime.controlBlock;
     const stack = this.regions.stack;
     const low = stack === undefined ? this.stackTop : stack.start;
-    return describeStackFault(error, this.stackBase, STACK_ALLOCATION, {
-      frame: MAX_CALL_FRAMES - 1 - view.getInt32(cb + CB.framesLeft, true),
-      program: program.name,
-      top,
-      bytes: top - low,
-      chainBytes: view.getUint32(cb + CB.chainBytes, true),
-    });
+    const { frames, bytes } = this.chain();
+    return describeStackFault(error, this.stackBase, STACK_ALLOCATION, { frame: frames - 1, program: program.name, top, bytes: top - low, chainBytes: bytes });
   }
 
   /** A helper or kfunc call from `program` at `pc`: the interpreter's RunState.invoke plus tail calls. */
@@ -609,10 +603,10 @@ class JitRun implements HelperCall {
     // The target replaces the calling frame: same frame pointer, registers r1-r5 as they are.
     this.pendingTail = undefined;
     // The target's frame replaces the caller's in the chain's stack.
-    const chain = view.getUint32(cb + CB.chainBytes, true);
+    const chain = view.getUint32(cb + CB.chain, true);
     const targetBytes = target.frameBytes[0]!;
     const replaced = chain - program.frameBytes[pc]! + targetBytes;
-    if (replaced > MAX_COMBINED_STACK) throw new StackLimitError(pc, MAX_CALL_FRAMES - view.getInt32(cb + CB.framesLeft, true), replaced);
+    if (replaced % CHAIN_FRAME > MAX_COMBINED_STACK) throw new StackLimitError(pc, Math.floor(replaced / CHAIN_FRAME), replaced % CHAIN_FRAME);
     this.tailCalls++;
     const fp = view.getUint32(cb + CB.framePointer, true);
     this.memory.u8.fill(0, fp - targetBytes, fp);
@@ -620,10 +614,10 @@ class JitRun implements HelperCall {
     this.program = target;
     this.mapStack(fp - targetBytes);
     this.runtime.syncRegions(this.regions.stack, target.view);
-    view.setUint32(cb + CB.chainBytes, replaced, true);
+    view.setUint32(cb + CB.chain, replaced, true);
     // inherit = 1: r0 (the helper's result) and r6-r9 carry over, as in the interpreter.
     const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp, 1);
-    this.memory.view.setUint32(cb + CB.chainBytes, chain, true);
+    this.memory.view.setUint32(cb + CB.chain, chain, true);
     // The caller's callers (a tail call from a subprogram) go on with the caller's maps.
     this.program = program;
     this.mapStack(fp - program.frameBytes[pc]!);
