@@ -17,6 +17,7 @@
 import { type Btf, type CoreReport, loadKernelBtf, parseBtf } from '../btf/index.ts';
 import { TsbpfError } from '../errors.ts';
 import type { Instruction } from '../isa/instruction.ts';
+import { CallSrc, LdImm64Src, OPCODE_CALL, OPCODE_LDDW, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import { ArrayMap, ReferenceArrayMap } from '../maps/array.ts';
 import type { VmMap, VmMapOptions } from '../maps/base.ts';
 import { createVmMap } from '../maps/create.ts';
@@ -189,13 +190,14 @@ export function loadVmCollection(source: CollectionSpec | string | Uint8Array, o
       } else {
         instructions = program.instructions.map((i) => ({ ...i }));
       }
-      const jit = verifiedJitOptions({ ...program, instructions, coreRelocations: [] }, type as ProgramType, spec, options);
+      const { jit, frames } = verifiedJitOptions({ ...program, instructions, coreRelocations: [] }, type as ProgramType, spec, options);
       const referenced = resolveRelocations(program, instructions, maps, spec.externs);
       const loaded = loadProgram(program.name, () => new VmProgram(type, instructions, {
         holds: [...referenced],
         name: program.name,
         vm,
         functionStarts: program.functions.map((f) => f.insnIndex),
+        frames,
         event: options.event,
         onTrace: options.onTrace,
         clock: options.clock,
@@ -227,18 +229,38 @@ function loadProgram(name: string, load: () => VmProgram): VmProgram | Unsupport
 /**
  * The JIT options of one program: verified (unless `verify: false`), and
  * without run-time checks when the verifier proved every access in bounds
- * of regions the VM lays out exactly as the verifier assumes.
+ * of regions the VM lays out exactly as the verifier assumes; and the
+ * verifier's frame sizes, which the VM's frames then have.
  */
-function verifiedJitOptions(program: ProgramSpec, type: ProgramType, spec: CollectionSpec, options: VmCollectionOptions): boolean | JitOptions | undefined {
-  if (options.verify === false) return options.jit;
+function verifiedJitOptions(program: ProgramSpec, type: ProgramType, spec: CollectionSpec, options: VmCollectionOptions): { jit: boolean | JitOptions | undefined; frames?: Map<number, number> } {
+  if (options.verify === false) return { jit: options.jit };
   const result = verify(program, { type, maps: spec.maps, logLevel: 0 });
   if (!result.accepted) {
     // Log level 1 only for the error: the path that failed, as the kernel reports it.
     assertAccepted(program.name, verify(program, { type, maps: spec.maps, logLevel: 1 }));
   }
-  if (!options.jit || !result.boundsProven) return options.jit;
+  const frames = verifiedFrames(program.instructions, result.stackDepth);
+  // Unchecked code needs the frames the verifier proved the accesses against.
+  if (!options.jit || !result.boundsProven || frames === undefined) return { jit: options.jit, frames };
   const jit = options.jit === true ? {} : options.jit;
-  return jit.checked === undefined ? { ...jit, checked: false } : jit;
+  return { jit: jit.checked === undefined ? { ...jit, checked: false } : jit, frames };
+}
+
+/**
+ * The verifier's stack depth of each subprogram by its entry (the
+ * verifier's subprograms: the entry, call targets and callbacks, in
+ * order), rounded up to 16 bytes as the kernel does for the JIT.
+ */
+function verifiedFrames(instructions: readonly Instruction[], depths: readonly number[]): Map<number, number> | undefined {
+  const entries = new Set<number>([0]);
+  for (let pc = 0; pc < instructions.length; pc++) {
+    const i = instructions[pc]!;
+    if ((i.opcode === OPCODE_CALL && i.src === CallSrc.LOCAL) || (i.opcode === OPCODE_LDDW && i.src === LdImm64Src.FUNC)) entries.add(pc + 1 + i.imm);
+    if (i.opcode === OPCODE_LDDW) pc++;
+  }
+  const sorted = [...entries].sort((a, b) => a - b);
+  if (sorted.length !== depths.length) return undefined;
+  return new Map(sorted.map((entry, k) => [entry, Math.min(STACK_FRAME_SIZE, Math.ceil(depths[k]! / 16) * 16)]));
 }
 
 function createMap(vm: Vm, spec: MapSpec, cpus: number, seed: number | undefined, templates: VmMap[]): VmMap {

@@ -1,7 +1,7 @@
 import { TsbpfError } from '../errors.ts';
 import { helperById } from '../uapi/helpers.ts';
 import type { VmMemory } from './memory.ts';
-import type { LoadedProgram } from './program.ts';
+import type { LoadedProgram, StackChain } from './program.ts';
 
 /** Argument registers of a call: r1-r5. */
 export type ArgIndex = 1 | 2 | 3 | 4 | 5;
@@ -45,6 +45,18 @@ export interface HelperCall {
   tailCall(target: LoadedProgram): boolean;
   /** Ends the whole program with `r0` once this helper returns (used by uBPF's unwind helper). */
   exitProgram(r0: number | bigint): void;
+  /**
+   * The call chain at this call (frames and their stack bytes, the
+   * caller's included), which a callback the helper runs continues
+   * (RunOptions.chain).
+   */
+  callbackChain(): StackChain;
+  /** The run's instruction budget (0 = unlimited). */
+  readonly budget: number;
+  /** Instructions the run may still execute at this call (0 = unlimited): a callback's run gets no more. */
+  remainingBudget(): number;
+  /** Counts `instructions` a callback ran against the run's budget (they are in its instruction count). */
+  chargeBudget(instructions: number): void;
 }
 
 /**

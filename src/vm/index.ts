@@ -12,7 +12,7 @@ export { InterpretedProgram, STACK_SIZE, STACK_GUARD, STACK_ALLOCATION, type Int
 export * from './vm.ts';
 export * from './conformance.ts';
 export { ContextAccessError, checkContextAccesses } from './context.ts';
-export { RunInputError, VmProgram, vmProgramById, type VmProgramOptions, type VmRunOptions, type VmRunResult, type VmBatchOptions, type VmBatchResult, type VmCaptureBatch } from './runtime.ts';
+export { RunInputError, RunInterruptedError, VmProgram, vmProgramById, type VmProgramOptions, type VmRunOptions, type VmRunResult, type VmBatchOptions, type VmBatchResult, type VmCaptureBatch } from './runtime.ts';
 export { CollectionLoadError, VmCollection, loadVmCollection, type VmCollectionOptions } from './collection.ts';
 export * from './tracepoint.ts';
 export {

@@ -2,7 +2,7 @@ import type { Instruction } from '../isa/instruction.ts';
 import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, STACK_FRAME_SIZE } from '../isa/opcodes.ts';
 import type { Region, VmMemory } from './memory.ts';
 import { ProgramView } from './view.ts';
-import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
+import { RunRegions, callHelper, describeStackFault, marshalRunArguments, runBudget, writeRegister } from './run-setup.ts';
 import { BudgetExceededError, CallDepthError, StackLimitError, VmOptionError, VmRuntimeError } from './errors.ts';
 import type { ArgIndex, HelperCall, HelperEntry, HelperRegistry } from './helper-registry.ts';
 import {
@@ -15,6 +15,7 @@ import {
   type RunOptions,
   type RunResult,
   type RunSession,
+  type StackChain,
   loadLegacyPacket,
   runSession,
   sessionStackBytes,
@@ -48,8 +49,8 @@ export interface InterpreterHost {
   releaseStack(start: number): void;
 }
 
-/** Bytes of stack per run: MAX_CALL_FRAMES frames of 512 bytes. */
-export const STACK_SIZE = MAX_CALL_FRAMES * STACK_FRAME_SIZE;
+/** Bytes of stack per run: the frames of a call chain lie next to each other, each exactly its size, 512 bytes together. */
+export const STACK_SIZE = MAX_COMBINED_STACK;
 /**
  * Unmapped bytes kept below the deepest frame and above the top frame, so a
  * stack overflow or underflow faults instead of reaching a neighbour region.
@@ -141,7 +142,7 @@ export class InterpretedProgram implements LoadedProgram {
       idleRunStates.get(this.host)!.push(state);
       throw error;
     }
-    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    const frameBytes = sessionStackBytes(this.instructions, this.decoded.frameBytes[0]!);
     return runSession(
       this.name,
       (first) => {
@@ -234,14 +235,27 @@ class RunState implements HelperCall {
   private readonly returnPcs = new Int32Array(MAX_CALL_FRAMES);
   private readonly framePrograms: (InterpretedProgram | undefined)[] = new Array(MAX_CALL_FRAMES).fill(undefined);
   private readonly frameLoops = new Int32Array(MAX_CALL_FRAMES);
-  /** Stack bytes of the call chain down to each frame (see StackLimitError). */
+  /** Stack bytes of the call chain down to each frame, callers of a callback's run included (see StackLimitError). */
   private readonly chainBytes = new Int32Array(MAX_CALL_FRAMES);
+  /**
+   * Frame pointer (r10 as the frame started) and lowest address of each
+   * frame: frames lie next to each other, each exactly its function's
+   * size, and only [frameLows[depth], stackTop) is mapped.
+   */
+  private readonly frameTops = new Int32Array(MAX_CALL_FRAMES);
+  private readonly frameLows = new Int32Array(MAX_CALL_FRAMES);
+  /** Frames of the chain this run continues, beyond the one its depth 0 stands for (RunOptions.chain). */
+  private baseFrames = 0;
+  private baseBytes = 0;
   private readonly savedRegs = new Int32Array(MAX_CALL_FRAMES * 10);
 
   // The budget is handed to the main loop in chunks that fit in an int32.
   private budgetLeft = 0;
   private chunk = 0;
   private executed = 0;
+  /** The main loop's `remaining` at the helper call in progress, and instructions callbacks ran during it (see chargeBudget). */
+  remainingAtCall = 0;
+  charged = 0;
   /** Set by exitProgram / tailCall during a helper call. */
   pendingExit = false;
   /** Runs still to start after this one (a repeated run); a helper's exitProgram ends the repetition. */
@@ -272,6 +286,8 @@ class RunState implements HelperCall {
     this.budget = budget;
     this.packet = options.packet;
     this.onStep = options.onStep;
+    this.baseFrames = options.chain === undefined ? 0 : Math.max(0, options.chain.frames - 1);
+    this.baseBytes = options.chain?.bytes ?? 0;
     if (this.onStep !== undefined) this.stepView ??= new StepView(this);
     this.regs.fill(0);
     this.resetRun();
@@ -311,13 +327,13 @@ class RunState implements HelperCall {
     this.restart();
     // execute() starts by asking for its first chunk.
     this.chunk = 0;
-    this.mapStack(0);
+    this.mapStack(this.frameLows[0]!);
     this.memory.u8.fill(0, this.stackTop - frameBytes, this.stackTop);
   }
 
   private resetRun(): void {
     this.resetCounters();
-    this.mapStack(0);
+    this.mapStack(this.frameLows[0]!);
   }
 
   private resetCounters(): void {
@@ -328,7 +344,10 @@ class RunState implements HelperCall {
     this.tailCalls = 0;
     this.pc = 0;
     this.depth = 0;
-    this.chainBytes[0] = this.root.decoded.frameBytes[0]!;
+    const rootBytes = this.root.decoded.frameBytes[0]!;
+    this.chainBytes[0] = this.baseBytes + rootBytes;
+    this.frameTops[0] = this.stackTop;
+    this.frameLows[0] = this.stackTop - rootBytes;
     this.loops = MAY_GOTO_LOOPS;
     this.pendingExit = false;
     this.pendingTail = undefined;
@@ -354,6 +373,31 @@ class RunState implements HelperCall {
     return this.chunk - 1;
   }
 
+  remainingBudget(): number {
+    return this.budget === 0 ? 0 : this.budgetLeft - (this.chunk - this.remainingAtCall) - this.charged;
+  }
+
+  chargeBudget(instructions: number): void {
+    this.charged += instructions;
+  }
+
+  /**
+   * The main loop's `remaining` after a helper call whose callbacks ran
+   * `charged` instructions: they count in this chunk; past its end, the
+   * chunk is closed with them and the next one starts (empty once the
+   * budget is spent: the next instruction is BudgetExceededError).
+   */
+  afterCharge(remaining: number): number {
+    const left = remaining - this.charged;
+    this.charged = 0;
+    if (left >= 0) return left;
+    const used = this.chunk - left;
+    this.executed += used;
+    this.budgetLeft -= used;
+    this.chunk = this.budgetLeft <= 0 ? 0 : Math.min(this.budgetLeft, this.onStep !== undefined ? 1 : CHUNK);
+    return this.chunk;
+  }
+
   /** Instructions executed before the current one (during a traced run's nextChunk). */
   executedBefore(): number {
     return this.executed;
@@ -367,9 +411,11 @@ class RunState implements HelperCall {
   /** A bpf-to-bpf call returning to `returnPc`: a fresh frame below the caller's; r6-r9 (and r10) are callee-saved. */
   enterFrame(returnPc: number, target: number): void {
     const depth = this.depth;
-    if (depth + 1 >= MAX_CALL_FRAMES) throw new CallDepthError(returnPc - 1, depth + 2, MAX_CALL_FRAMES);
-    const chain = this.chainBytes[depth]! + this.program.decoded.frameBytes[target]!;
-    if (chain > MAX_COMBINED_STACK) throw new StackLimitError(returnPc - 1, depth + 2, chain);
+    const frames = this.baseFrames + depth + 2;
+    if (frames > MAX_CALL_FRAMES) throw new CallDepthError(returnPc - 1, frames, MAX_CALL_FRAMES);
+    const calleeBytes = this.program.decoded.frameBytes[target]!;
+    const chain = this.chainBytes[depth]! + calleeBytes;
+    if (chain > MAX_COMBINED_STACK) throw new StackLimitError(returnPc - 1, frames, chain);
     this.chainBytes[depth + 1] = chain;
     const at = depth * 10;
     for (let r = 0; r < 5; r++) {
@@ -381,9 +427,13 @@ class RunState implements HelperCall {
     this.frameLoops[depth] = this.loops;
     this.depth = depth + 1;
     this.loops = MAY_GOTO_LOOPS;
-    this.regs[20] = this.stackTop - this.depth * STACK_FRAME_SIZE;
+    // The callee's frame starts where its caller's ends.
+    const top = this.frameLows[depth]!;
+    this.frameTops[depth + 1] = top;
+    this.frameLows[depth + 1] = top - calleeBytes;
+    this.regs[20] = top;
     this.regs[21] = 0;
-    this.mapStack(this.depth);
+    this.mapStack(top - calleeBytes);
   }
 
   /** Exit from a subprogram: restores the caller's frame and returns the pc to continue at. */
@@ -396,28 +446,51 @@ class RunState implements HelperCall {
     }
     this.loops = this.frameLoops[depth]!;
     this.program = this.framePrograms[depth]!;
-    this.mapStack(depth);
+    this.mapStack(this.frameLows[depth]!);
     return this.returnPcs[depth]!;
   }
 
   /** Performs the tail call a helper requested: the target runs in the current frame, zeroed. */
   enterTailCall(): void {
-    this.program = this.pendingTail!;
+    const target = this.pendingTail!;
     // The target's frame replaces the caller's.
     const depth = this.depth;
-    this.chainBytes[depth] = (depth === 0 ? 0 : this.chainBytes[depth - 1]!) + this.program.decoded.frameBytes[0]!;
+    const bytes = target.decoded.frameBytes[0]!;
+    const chain = (depth === 0 ? this.baseBytes : this.chainBytes[depth - 1]!) + bytes;
+    if (chain > MAX_COMBINED_STACK) throw new StackLimitError(this.pc, this.baseFrames + depth + 1, chain);
+    this.program = target;
+    this.chainBytes[depth] = chain;
     this.pendingTail = undefined;
     this.tailCalls++;
     this.loops = MAY_GOTO_LOOPS;
-    const frameTop = this.stackTop - this.depth * STACK_FRAME_SIZE;
+    const frameTop = this.frameTops[depth]!;
+    this.frameLows[depth] = frameTop - bytes;
     this.regs[20] = frameTop;
     this.regs[21] = 0;
-    this.memory.u8.fill(0, frameTop - STACK_FRAME_SIZE, frameTop);
+    this.memory.u8.fill(0, frameTop - bytes, frameTop);
+    this.mapStack(frameTop - bytes);
   }
 
-  /** Maps the stack so that frames 0..depth are accessible and nothing below. */
-  mapStack(depth: number): void {
-    this.regions.mapStack(this.stackTop - (depth + 1) * STACK_FRAME_SIZE, this.stackTop);
+  /** Maps the stack from `low` (the current frame's lowest byte) up: that frame and its callers', nothing below. */
+  mapStack(low: number): void {
+    this.regions.mapStack(low, this.stackTop);
+  }
+
+  /** The chain at a helper call, which a callback it runs continues (HelperCall.callbackChain). */
+  callbackChain(): StackChain {
+    return { frames: this.baseFrames + this.depth + 1, bytes: this.chainBytes[this.depth]! };
+  }
+
+  /** `error` as a StackAccessError naming the frame, when it is an access to this run's stack outside the frames. */
+  private stackFault(error: unknown): unknown {
+    const depth = this.depth;
+    return describeStackFault(error, this.stackBase, STACK_ALLOCATION, {
+      frame: this.baseFrames + depth,
+      program: this.program.name,
+      top: this.frameTops[depth]!,
+      bytes: this.frameTops[depth]! - this.frameLows[depth]!,
+      chainBytes: this.chainBytes[depth]!,
+    });
   }
 
   /** Ends a run (successful or not): copies input memory back, unmaps it and the stack, drops references. */
@@ -443,7 +516,11 @@ class RunState implements HelperCall {
     const sum = (lo >>> 0) + offset;
     const address = sum >>> 0;
     const addressHi = (hi + Math.floor(sum / TWO32)) | 0;
-    this.memory.check(addressHi, address, size, write, pc, this.program.view);
+    try {
+      this.memory.check(addressHi, address, size, write, pc, this.program.view);
+    } catch (error) {
+      throw this.stackFault(error);
+    }
     return this.memory.regionAt(address, size)!;
   }
 
@@ -476,7 +553,11 @@ class RunState implements HelperCall {
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.regs[n * 2]! >>> 0;
-    if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc, this.program.view);
+    try {
+      if (size > 0) this.memory.check(this.regs[n * 2 + 1]!, lo, size, write, this.pc, this.program.view);
+    } catch (error) {
+      throw this.stackFault(error);
+    }
     return lo;
   }
 
@@ -1282,7 +1363,9 @@ function execute(state: RunState): void {
           } else {
             entry = state.program.decoded.callees[pc - 1]!;
           }
+          state.remainingAtCall = remaining;
           state.invoke(entry, pc - 1);
+          if (state.charged !== 0) remaining = state.afterCharge(remaining);
           // The helper may have grown memory or changed the region map.
           view = state.memory.view;
           u8 = state.memory.u8;

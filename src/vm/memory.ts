@@ -50,6 +50,44 @@ export class MemoryAccessError extends TsbpfError {
   }
 }
 
+/** Where a faulting stack access was: the frame the running function has, as StackAccessError names it. */
+export interface StackFrameInfo {
+  /** Frame index in the call chain (0: the entry of the outermost run; a callback's frames follow its caller's). */
+  readonly frame: number;
+  /** The program whose function runs in that frame. */
+  readonly program: string;
+  /** The frame's r10. */
+  readonly top: number;
+  /** The frame's size: it reaches [r10 - bytes, r10). */
+  readonly bytes: number;
+  /** Stack bytes of the chain's frames down to this one. */
+  readonly chainBytes: number;
+}
+
+/**
+ * An access to a run's stack outside its frames: below the running
+ * function's frame (each frame reaches exactly its own size, the frames of
+ * a call chain 512 bytes together) or above the first one.
+ */
+export class StackAccessError extends MemoryAccessError {
+  override name = 'StackAccessError';
+  /** The access's offset from the frame's r10. */
+  readonly offset: number;
+  constructor(
+    address: bigint,
+    size: number,
+    write: boolean,
+    pc: number,
+    readonly frame: StackFrameInfo,
+  ) {
+    super(address, size, write, pc, undefined);
+    this.offset = Number(address) - frame.top;
+    const at = this.offset < 0 ? `r10${this.offset}` : `r10+${this.offset}`;
+    this.message = `instruction ${pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at ${at} in frame ${frame.frame} ('${frame.program}'): ` +
+      `the frame is ${frame.bytes} bytes (r10-${frame.bytes}..r10), the call chain's frames ${frame.chainBytes} of ${512} bytes`;
+  }
+}
+
 export class OutOfMemoryError extends TsbpfError {
   override name = 'OutOfMemoryError';
 }

@@ -49,6 +49,25 @@ export interface LoadOptions {
   name?: string;
   /** Reject instructions newer than this version (default 4: everything). */
   isa?: IsaVersion;
+  /**
+   * Stack bytes of functions by entry instruction (a multiple of 16, at most
+   * 512), as a verifier computed them; an entry here is a function even if
+   * no call names it (a callback). Functions not listed are sized from their
+   * instructions (functionStackDepths). A frame reaches exactly its size.
+   */
+  frames?: ReadonlyMap<number, number>;
+}
+
+/**
+ * The call chain a run continues (a callback that a helper runs on top of
+ * its caller's frames): its frames and their stack bytes count toward
+ * MAX_CALL_FRAMES and the chain's 512 bytes, as in the kernel.
+ */
+export interface StackChain {
+  /** Frames of the chain so far, the helper's caller included. */
+  readonly frames: number;
+  /** Stack bytes of those frames. */
+  readonly bytes: number;
 }
 
 /** Bytes the legacy packet loads (LD_ABS / LD_IND) read: the skb's linear data. */
@@ -119,6 +138,8 @@ export interface RunOptions {
    * The hook makes a run several times slower; runs without it pay nothing.
    */
   onStep?: (step: ExecutionStep) => void;
+  /** The call chain this run continues (set by callFunctionPointer for callbacks). */
+  chain?: StackChain;
 }
 
 /** The machine as it is before one instruction, handed to RunOptions.onStep (valid only during the call). */
@@ -212,55 +233,121 @@ export const MAX_COMBINED_STACK = 512;
  * Bytes of stack each function (by entry instruction) uses, as far as its
  * instructions show: the deepest offset below r10 that a load, store or
  * atomic reaches, through r10 or a register holding r10 plus a constant
- * (including a pointer handed to a helper), rounded up to 16 bytes as the
- * kernel's verifier rounds a frame for the JIT. A pointer whose offset is
- * not a constant counts as the whole frame.
+ * (including a pointer handed to a helper, and one spilled to a stack slot
+ * and loaded back), rounded up to 16 bytes as the kernel's verifier rounds
+ * a frame for the JIT. A pointer whose offset is not a constant counts as
+ * the whole 512 bytes. Functions in `given` (a verifier's sizes) keep
+ * their size. The scan is linear, an estimate: a frame reaches exactly
+ * its size when the program runs, so an access it missed faults.
  */
-export function functionStackDepths(instructions: readonly Instruction[], starts: Uint8Array): Map<number, number> {
-  const entries = new Set<number>([0]);
+export function functionStackDepths(instructions: readonly Instruction[], starts: Uint8Array, given?: ReadonlyMap<number, number>): Map<number, number> {
+  const entries = new Set<number>([0, ...(given?.keys() ?? [])]);
   instructions.forEach((i, pc) => {
     if (starts[pc] && i.opcode === OPCODE_CALL && i.src === CallSrc.LOCAL) entries.add(pc + 1 + i.imm);
+    // A callback (lddw of a function, before the VM resolves it) is a function of its own.
+    if (starts[pc] && i.opcode === OPCODE_LDDW && i.src === LdImm64Src.FUNC && starts[pc + 1 + i.imm] === 1) entries.add(pc + 1 + i.imm);
   });
   const depths = new Map<number, number>();
   const sorted = [...entries].sort((a, b) => a - b);
   sorted.forEach((entry, k) => {
-    const end = sorted[k + 1] ?? instructions.length;
-    // Registers known to hold r10 + offset (linear scan: an estimate over every path, as a bound).
-    const offsets = new Map<number, number>([[10, 0]]);
-    let depth = 0;
-    const reach = (base: number, offset: number): void => {
-      const known = offsets.get(base);
-      // Accesses past the frame fault when they run (the verifier would refuse them): they size no frame.
-      if (known !== undefined && known + offset < 0 && -(known + offset) <= STACK_FRAME_SIZE) depth = Math.max(depth, -(known + offset));
-    };
-    for (let pc = entry; pc < end; pc++) {
-      if (!starts[pc]) continue;
-      const i = instructions[pc]!;
-      const cls = opClass(i.opcode);
-      if (cls === InsnClass.LDX) reach(i.src, i.offset);
-      else if (cls === InsnClass.ST || cls === InsnClass.STX) reach(i.dst, i.offset);
-      if (cls === InsnClass.ALU64 && aluOp(i.opcode) === AluOp.MOV && opSource(i.opcode) === Source.X && i.offset === 0) {
-        const from = offsets.get(i.src);
-        if (from !== undefined) offsets.set(i.dst, from);
-        else offsets.delete(i.dst);
-        continue;
-      }
-      if (cls === InsnClass.ALU64 && (aluOp(i.opcode) === AluOp.ADD || aluOp(i.opcode) === AluOp.SUB) && opSource(i.opcode) === Source.K && offsets.has(i.dst)) {
-        const next = offsets.get(i.dst)! + (aluOp(i.opcode) === AluOp.ADD ? i.imm : -i.imm);
-        offsets.set(i.dst, next);
-        if (next < 0 && -next <= STACK_FRAME_SIZE) depth = Math.max(depth, -next);
-        continue;
-      }
-      if ((cls === InsnClass.ALU64 || cls === InsnClass.ALU) && offsets.has(i.dst) && i.dst !== 10) {
-        // Arithmetic the scan cannot follow on a stack pointer: assume the whole frame.
-        if (opSource(i.opcode) === Source.X || aluOp(i.opcode) !== AluOp.MOV) depth = STACK_FRAME_SIZE;
-        offsets.delete(i.dst);
-      } else if (cls === InsnClass.LDX || i.opcode === OPCODE_LDDW) offsets.delete(i.dst);
-      else if (i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX) for (let r = 0; r <= 5; r++) offsets.delete(r);
+    const known = given?.get(entry);
+    if (known !== undefined) {
+      depths.set(entry, known);
+      return;
     }
-    depths.set(entry, Math.min(STACK_FRAME_SIZE, (depth + 15) & ~15));
+    depths.set(entry, scanFrame(instructions, starts, entry, sorted[k + 1] ?? instructions.length));
   });
   return depths;
+}
+
+/**
+ * The frame of every function of `instructions` (functionStackDepths),
+ * callbacks included, with `given` sizes kept: what LoadOptions.frames
+ * takes once function pointers are resolved.
+ */
+export function functionFrames(instructions: readonly Instruction[], given?: ReadonlyMap<number, number>): Map<number, number> {
+  const starts = new Uint8Array(instructions.length);
+  for (let pc = 0; pc < instructions.length; pc++) {
+    starts[pc] = 1;
+    if (instructions[pc]!.opcode === OPCODE_LDDW) pc++;
+  }
+  return functionStackDepths(instructions, starts, given);
+}
+
+/** functionStackDepths' scan of one function, instructions [entry, end). */
+function scanFrame(instructions: readonly Instruction[], starts: Uint8Array, entry: number, end: number): number {
+  // Registers known to hold r10 + offset, and stack slots (by offset) holding such a pointer.
+  const offsets = new Map<number, number>([[10, 0]]);
+  const spilled = new Map<number, number>();
+  let depth = 0;
+  const slotOf = (base: number, offset: number): number | undefined => {
+    const at = offsets.get(base);
+    return at === undefined ? undefined : at + offset;
+  };
+  const reach = (base: number, offset: number): void => {
+    const at = slotOf(base, offset);
+    // Accesses past the frame fault when they run (the verifier would refuse them): they size no frame.
+    if (at !== undefined && at < 0 && -at <= STACK_FRAME_SIZE) depth = Math.max(depth, -at);
+  };
+  for (let pc = entry; pc < end; pc++) {
+    if (!starts[pc]) continue;
+    const i = instructions[pc]!;
+    const cls = opClass(i.opcode);
+    const atomic = cls === InsnClass.STX && opMode(i.opcode) === Mode.ATOMIC;
+    if (atomic && i.imm === AtomicOp.LOAD_ACQ) {
+      // dst = load_acquire(src + off): src is the base, dst is loaded.
+      reach(i.src, i.offset);
+      offsets.delete(i.dst);
+      continue;
+    }
+    if (atomic && (i.imm & AtomicOp.FETCH) !== 0) {
+      // The old value goes to src (to r0 for cmpxchg).
+      reach(i.dst, i.offset);
+      offsets.delete(i.imm === AtomicOp.CMPXCHG ? 0 : i.src);
+      continue;
+    }
+    if (cls === InsnClass.LDX) reach(i.src, i.offset);
+    else if (cls === InsnClass.ST || cls === InsnClass.STX) {
+      reach(i.dst, i.offset);
+      const slot = slotOf(i.dst, i.offset);
+      if (slot !== undefined) {
+        const pointer = cls === InsnClass.STX && opMode(i.opcode) === Mode.MEM && i.offset % 8 === 0 ? offsets.get(i.src) : undefined;
+        if (pointer !== undefined && i.opcode === OPCODE_STX_DW) spilled.set(slot, pointer);
+        else for (let s = slot - 7; s < slot + 8; s++) spilled.delete(s);
+      }
+    }
+    if (cls === InsnClass.ALU64 && aluOp(i.opcode) === AluOp.MOV && opSource(i.opcode) === Source.X && i.offset === 0) {
+      const from = offsets.get(i.src);
+      if (from !== undefined) offsets.set(i.dst, from);
+      else offsets.delete(i.dst);
+      continue;
+    }
+    if (cls === InsnClass.ALU64 && (aluOp(i.opcode) === AluOp.ADD || aluOp(i.opcode) === AluOp.SUB) && opSource(i.opcode) === Source.K && offsets.has(i.dst)) {
+      const next = offsets.get(i.dst)! + (aluOp(i.opcode) === AluOp.ADD ? i.imm : -i.imm);
+      offsets.set(i.dst, next);
+      if (next < 0 && -next <= STACK_FRAME_SIZE) depth = Math.max(depth, -next);
+      continue;
+    }
+    if ((cls === InsnClass.ALU64 || cls === InsnClass.ALU) && offsets.has(i.dst) && i.dst !== 10) {
+      // Arithmetic the scan cannot follow on a stack pointer: assume the whole frame.
+      if (opSource(i.opcode) === Source.X || aluOp(i.opcode) !== AluOp.MOV) depth = STACK_FRAME_SIZE;
+      offsets.delete(i.dst);
+    } else if (i.opcode === OPCODE_LDX_DW && spilled.has(slotOf(i.src, i.offset) ?? NaN)) offsets.set(i.dst, spilled.get(slotOf(i.src, i.offset)!)!);
+    else if (cls === InsnClass.LDX || i.opcode === OPCODE_LDDW) offsets.delete(i.dst);
+    else if (i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX) for (let r = 0; r <= 5; r++) offsets.delete(r);
+  }
+  return Math.min(STACK_FRAME_SIZE, (depth + 15) & ~15);
+}
+
+/** Opcodes of the 8-byte register load and store, which spill and fill stack pointers. */
+const OPCODE_LDX_DW = 0x79;
+const OPCODE_STX_DW = 0x7b;
+
+function checkGivenFrames(frames: ReadonlyMap<number, number>, starts: Uint8Array): void {
+  for (const [entry, bytes] of frames) {
+    if (!Number.isInteger(entry) || starts[entry] !== 1) throw new ProgramLoadError(Math.max(0, Math.min(starts.length - 1, Math.trunc(entry) || 0)), `a function frame is given at ${entry}, which does not start an instruction`);
+    if (!Number.isInteger(bytes) || bytes < 0 || bytes > STACK_FRAME_SIZE || bytes % 16 !== 0) throw new ProgramLoadError(entry, `the frame of the function at ${entry} is given as ${bytes} bytes: a multiple of 16 up to ${STACK_FRAME_SIZE} is needed`);
+  }
 }
 
 /**
@@ -340,10 +427,11 @@ export function runSession(name: string, runOnce: (first: boolean) => number, re
  * which gets a zeroed frame of its own, can reach the stack); all the frames
  * when a bpf-to-bpf or tail call can reach deeper ones; else the first frame.
  */
-export function sessionStackBytes(program: readonly Instruction[], frameBytes: number, allFramesBytes: number): number {
+export function sessionStackBytes(program: readonly Instruction[], frameBytes: number): number {
   if (!program.some((i) => i.dst === 10 || i.src === 10)) return 0;
   const deeper = program.some((i) => i.opcode === OPCODE_CALLX || (i.opcode === OPCODE_CALL && (i.src === CallSrc.LOCAL || (i.src === CallSrc.HELPER && i.imm === TAIL_CALL_HELPER))));
-  return deeper ? allFramesBytes : frameBytes;
+  // Frames are laid out next to each other and a chain's take at most 512 bytes.
+  return deeper ? MAX_COMBINED_STACK : frameBytes;
 }
 
 /** bpf_tail_call's helper id. */
@@ -488,7 +576,8 @@ export function prepareProgram(instructions: readonly Instruction[], helpers: He
     checkTarget(pc, pc + 1 + (i.opcode === OPCODE_JA32 ? i.imm : i.offset), 'jump');
   }
   if (missing.length > 0) throw new UnknownHelperError(missing);
-  const depths = functionStackDepths(instructions, starts);
+  if (options.frames !== undefined) checkGivenFrames(options.frames, starts);
+  const depths = functionStackDepths(instructions, starts, options.frames);
   checkCombinedStack(instructions, starts, depths);
   return { name: options.name ?? 'program', instructions, callees, frameBytes: frameBytesByInstruction(n, depths) };
 }

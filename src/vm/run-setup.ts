@@ -1,7 +1,7 @@
 import { TsbpfError } from '../errors.ts';
 import { HelperError, VmOptionError } from './errors.ts';
 import type { HelperCall, HelperEntry } from './helper-registry.ts';
-import type { Region, VmMemory } from './memory.ts';
+import { MemoryAccessError, type Region, StackAccessError, type StackFrameInfo, type VmMemory } from './memory.ts';
 import type { RunOptions } from './program.ts';
 
 /**
@@ -112,6 +112,17 @@ export class RunRegions {
       this.stack = undefined;
     }
   }
+}
+
+/**
+ * `error` as a StackAccessError naming `frame` when it is a fault at an
+ * address of the run's stack allocation [base, base + bytes) (frames and
+ * their guards) that no region held; anything else unchanged.
+ */
+export function describeStackFault(error: unknown, base: number, bytes: number, frame: StackFrameInfo): unknown {
+  if (!(error instanceof MemoryAccessError) || error.region !== undefined || error instanceof StackAccessError) return error;
+  if (error.address < BigInt(base) || error.address >= BigInt(base + bytes)) return error;
+  return new StackAccessError(error.address, error.size, error.write, error.pc, frame);
 }
 
 /** Calls a helper or kfunc; anything it throws that is not a TsbpfError becomes a HelperError at `pc`. */

@@ -14,6 +14,7 @@ import type { BpfProgram, RunOptions, RunResult } from '../backend/index.ts';
 import { ProgramType } from '../uapi/enums.ts';
 import { type ContextLayout, type ProgramTypeSpec, CONTEXT_LAYOUTS, programTypeSpec } from '../uapi/program-types.ts';
 import { checkContextAccesses } from './context.ts';
+import { describeCause } from './errors.ts';
 import type { HelperRegistry } from './helper-registry.ts';
 import { type EventInput, type RedirectDecision, RunEnvironment } from './helpers/environment.ts';
 import { UnsupportedHelperError, helperName, installRuntimeHelpers, resolveFunctionPointers, unavailableReason } from './helpers/index.ts';
@@ -21,7 +22,7 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import type { LoadedProgram, PacketData, RunOptions as EngineRunOptions, RunSession } from './program.ts';
+import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, functionFrames } from './program.ts';
 import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
@@ -36,6 +37,12 @@ export interface VmProgramOptions {
   vm?: Vm;
   /** Entry points of subprograms (for the context pass), default [0]. */
   functionStarts?: readonly number[];
+  /**
+   * Stack bytes of each function by entry instruction, as the verifier
+   * computed them (rounded to 16); others are sized from their
+   * instructions. Each frame reaches exactly its size when the program runs.
+   */
+  frames?: ReadonlyMap<number, number>;
   /** Event data for tracing helpers, used by every run unless a run gives its own. */
   event?: EventInput;
   onTrace?: (line: string) => void;
@@ -53,6 +60,20 @@ export interface VmRunOptions extends RunOptions {
   event?: EventInput;
   /** Called before each instruction (interpreter only; see the engine's RunOptions.onStep). */
   onStep?: EngineRunOptions['onStep'];
+  /**
+   * Stops a repeated run between chunks of iterations (chunks of about
+   * 10 ms), as the kernel's test run stops on a pending signal (-EINTR):
+   * `RunInterruptedError`, carrying what was measured. A synchronous `run`
+   * sees an abort made during it (by a helper or trace callback) or before
+   * it; `runAsync` yields to the event loop between chunks, so timers and
+   * signal handlers can abort it.
+   */
+  signal?: AbortSignal;
+  /**
+   * Most milliseconds a repeated run may take: it ends after the chunk
+   * that reaches it, and `repeats` says how many runs were made.
+   */
+  timeLimitMs?: number;
 }
 
 export interface VmRunResult extends RunResult {
@@ -60,7 +81,42 @@ export interface VmRunResult extends RunResult {
   trace: string[];
   /** bpf_redirect / bpf_redirect_map decision, when the program made one. */
   redirect?: RedirectDecision;
+  /** Runs made: `repeat`, or fewer when `timeLimitMs` ended the run. */
+  repeats: number;
 }
+
+/**
+ * A repeated run stopped by its AbortSignal (the kernel's test run returns
+ * -EINTR on a pending signal); carries the measurement so far.
+ */
+export class RunInterruptedError extends TsbpfError {
+  override name = 'RunInterruptedError';
+  constructor(
+    readonly program: string,
+    /** Runs completed before the stop. */
+    readonly repeats: number,
+    /** Runs asked for. */
+    readonly requested: number,
+    /** Mean nanoseconds per completed run. */
+    readonly durationNs: number,
+    /** r0 of the last completed run (its low 32 bits). */
+    readonly retval: number,
+    override readonly cause: unknown,
+  ) {
+    super(`program '${program}': run interrupted after ${repeats} of ${requested} runs (${describeCause(cause)})`);
+  }
+}
+
+/** A repeated run's stop conditions. */
+interface RepeatStop {
+  readonly signal: AbortSignal | undefined;
+  readonly timeLimitNs: number;
+}
+
+/** The largest `repeat`: BPF_PROG_TEST_RUN's __u32, or any safe integer for a run that can be stopped (signal, timeLimitMs, runAsync). */
+const MAX_KERNEL_REPEAT = 0xffffffff;
+/** Time a chunk of a stoppable repeated run aims at: how late a stop can come. */
+const STOPPABLE_CHUNK_NS = 10_000_000;
 
 const XDP_MD = CONTEXT_LAYOUTS.xdp_md;
 const SKB = CONTEXT_LAYOUTS.__sk_buff;
@@ -147,6 +203,10 @@ export class VmProgram implements BpfProgram {
   private running = false;
   /** The current run's RunOptions.onStep (set by run, read by execute). */
   private onStep: VmRunOptions['onStep'];
+  /** The current run's stop conditions (signal, timeLimitMs), read by execute. */
+  private stop: RepeatStop | undefined;
+  /** Runs the current run has made (VmRunResult.repeats). */
+  private repeats = 0;
 
   constructor(
     readonly type: number,
@@ -162,8 +222,12 @@ export class VmProgram implements BpfProgram {
     checkHelpers(this.name, instructions, this.vm.helpers);
     checkContextAccesses(instructions, spec, options.functionStarts);
     const jit = options.jit === true ? {} : options.jit === false ? undefined : options.jit;
-    const load = (code: readonly Instruction[]): LoadedProgram =>
-      jit !== undefined ? loadJit(this.vm, code, { ...jit, name: this.name }) : this.vm.load(code, { name: this.name });
+    const frames = functionFrames(instructions, options.frames);
+    const load = (code: readonly Instruction[], shift = 0): LoadedProgram => {
+      // A callback's trampoline puts `shift` instructions of its own, which use no stack, in front of the program.
+      const shifted = shift === 0 ? frames : new Map([[0, 0], ...[...frames].map(([entry, bytes]): [number, number] => [entry + shift, bytes])]);
+      return jit !== undefined ? loadJit(this.vm, code, { ...jit, name: this.name, frames: shifted }) : this.vm.load(code, { name: this.name, frames: shifted });
+    };
     const resolved = resolveFunctionPointers(this.vm.memory, this.name, instructions, load);
     this.releaseFunctionPointers = resolved.release;
     try {
@@ -186,13 +250,54 @@ export class VmProgram implements BpfProgram {
     return this.runAt(options, undefined);
   }
 
+  /**
+   * `run` that yields to the event loop about every 10 ms of a repeated
+   * run, so that `signal` (an AbortController a SIGINT handler or a timer
+   * aborts) can stop it: then `RunInterruptedError` with the measurement so
+   * far. `repeat` may be any safe integer. Each stretch between yields is
+   * one `run` with its own set-up: maps carry over from stretch to
+   * stretch, the packet and context start afresh from `data`/`ctx` (within
+   * a stretch each repetition sees what the previous one left, as in
+   * `run`). The result is the last stretch's, with the mean duration and
+   * the total `repeats` of all.
+   */
+  async runAsync(options: VmRunOptions = {}): Promise<VmRunResult> {
+    const repeat = options.repeat ?? 1;
+    this.checkRepeat(repeat, { ...options, timeLimitMs: options.timeLimitMs ?? 0 });
+    const signal = options.signal;
+    const deadline = options.timeLimitMs === undefined ? Infinity : Number(monotonicNs()) + options.timeLimitMs * 1e6;
+    let done = 0;
+    let totalNs = 0;
+    let last: VmRunResult | undefined;
+    for (;;) {
+      if (signal?.aborted === true) throw new RunInterruptedError(this.name, done, repeat, done === 0 ? 0 : Math.floor(totalNs / done), last?.retval ?? 0, signal.reason);
+      let result: VmRunResult;
+      try {
+        const left = Math.max(0, deadline - Number(monotonicNs()));
+        result = this.run({ ...options, repeat: Math.max(1, repeat - done), timeLimitMs: Math.min(STOPPABLE_CHUNK_NS, left) / 1e6 });
+      } catch (error) {
+        if (!(error instanceof RunInterruptedError)) throw error;
+        const runs = done + error.repeats;
+        throw new RunInterruptedError(this.name, runs, repeat, runs === 0 ? 0 : Math.floor((totalNs + error.durationNs * error.repeats) / runs), error.retval, error.cause);
+      }
+      done += result.repeats;
+      totalNs += result.durationNs * result.repeats;
+      last = result;
+      if (done >= repeat || Number(monotonicNs()) >= deadline) return { ...result, durationNs: Math.floor(totalNs / done), repeats: done };
+      // A macrotask: signal handlers and timers run before the next stretch (setTimeout, which browsers have too).
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    }
+  }
+
   /** @internal `run` with the program's clock replaced by `clock` (the streaming path's per-packet clock). */
   runAt(options: VmRunOptions, clock: (() => bigint) | undefined): VmRunResult {
     if (this.closed) throw new RunInputError(`program '${this.name}' is closed`);
     const repeat = options.repeat ?? 1;
-    // BPF_PROG_TEST_RUN's repeat is a __u32; a larger number would only make a run that cannot be interrupted.
-    if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw new RunInputError(`repeat must be an integer in 0..2^32-1 (a __u32), got ${repeat}`);
+    this.checkRepeat(repeat, options);
+    if (options.signal?.aborted === true) throw new RunInterruptedError(this.name, 0, repeat, 0, 0, options.signal.reason);
     this.onStep = options.onStep;
+    this.stop = options.signal !== undefined || options.timeLimitMs !== undefined ? { signal: options.signal, timeLimitNs: options.timeLimitMs === undefined ? Infinity : options.timeLimitMs * 1e6 } : undefined;
+    this.repeats = 0;
     // A run started from inside a run (a trace callback calling run) gets memory of its own.
     const nested = this.running;
     // The environment of a plain run is kept from run to run: making one costs about as much as running a short program.
@@ -340,16 +445,59 @@ export class VmProgram implements BpfProgram {
     }
   }
 
+  /**
+   * `run`'s repeat (BPF_PROG_TEST_RUN's __u32), or any safe integer when
+   * the run can be stopped (RunOptions.signal or timeLimitMs).
+   */
+  private checkRepeat(repeat: number, options: VmRunOptions): void {
+    const stoppable = options.signal !== undefined || options.timeLimitMs !== undefined;
+    if (!Number.isSafeInteger(repeat) || repeat < 0) throw new RunInputError(`repeat must be a non-negative integer, got ${repeat}`);
+    if (repeat > MAX_KERNEL_REPEAT && !stoppable) throw new RunInputError(`repeat ${repeat} is more than 2^32-1 (BPF_PROG_TEST_RUN's __u32): give a signal or timeLimitMs so that the run can be stopped, or use runAsync`);
+    const limit = options.timeLimitMs;
+    if (limit !== undefined && !(Number.isFinite(limit) && limit >= 0)) throw new RunInputError(`timeLimitMs must be a non-negative number of milliseconds, got ${limit}`);
+  }
+
   private execute(contextAddress: number, env: RunEnvironment, repeat: number, packet?: PacketData): { retval: number; durationNs: number } {
     env.contextAddress = contextAddress;
     const runOptions = { r1: contextAddress, context: env, packet, onStep: this.onStep };
+    if (this.stop !== undefined && repeat > 1) return this.executeStoppable(runOptions, repeat, this.stop);
     let r0 = 0n;
     // The engine loops (one WebAssembly call, or one interpreter set-up, per chunk); the duration is the mean over the measured total.
     const start = monotonicNs();
     if (repeat === 1) r0 = this.loaded.run(runOptions).r0;
     else for (let left = repeat; left > 0; left -= REPEAT_CHUNK) r0 = this.loaded.runRepeated(runOptions, Math.min(left, REPEAT_CHUNK)).r0;
     const durationNs = Math.floor(Number(monotonicNs() - start) / repeat);
+    this.repeats = repeat;
     return { retval: Number(BigInt.asUintN(32, r0)), durationNs };
+  }
+
+  /**
+   * A repeated run that can be stopped: the engine loops over chunks sized
+   * to take about STOPPABLE_CHUNK_NS each (from one run, doubling until the
+   * time per run is known); between chunks the signal and the time limit
+   * are checked.
+   */
+  private executeStoppable(runOptions: EngineRunOptions, repeat: number, stop: RepeatStop): { retval: number; durationNs: number } {
+    const start = monotonicNs();
+    let done = 0;
+    let chunk = 1;
+    let r0 = 0n;
+    const measured = (): number => (done === 0 ? 0 : Math.floor(Number(monotonicNs() - start) / done));
+    while (done < repeat) {
+      if (stop.signal?.aborted === true) throw new RunInterruptedError(this.name, done, repeat, measured(), Number(BigInt.asUintN(32, r0)), stop.signal.reason);
+      const n = Math.min(chunk, repeat - done, REPEAT_CHUNK);
+      const before = monotonicNs();
+      r0 = n === 1 ? this.loaded.run(runOptions).r0 : this.loaded.runRepeated(runOptions, n).r0;
+      done += n;
+      this.repeats = done;
+      const now = monotonicNs();
+      const elapsed = Number(now - start);
+      if (elapsed >= stop.timeLimitNs) break;
+      const perRun = Number(now - before) / n;
+      const target = Math.min(STOPPABLE_CHUNK_NS, stop.timeLimitNs - elapsed);
+      chunk = perRun <= 0 ? chunk * 2 : Math.max(1, Math.min(chunk * 2, Math.floor(target / perRun)));
+    }
+    return { retval: Number(BigInt.asUintN(32, r0)), durationNs: measured() };
   }
 
   private runXdp(options: VmRunOptions, env: RunEnvironment, repeat: number, workspace: RunWorkspace): VmRunResult {
@@ -381,7 +529,7 @@ export class VmProgram implements BpfProgram {
     view.setUint32(context + XDP_INGRESS_IFINDEX, ingress, true);
     view.setUint32(context + XDP_RX_QUEUE_INDEX, rxQueue, true);
     const { retval, durationNs } = this.runOnPacket(packet, context, XDP_PACKET_FIELDS, env, repeat);
-    const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: env.traceLines() };
+    const result: VmRunResult = { retval, durationNs, data: packet.read(true), trace: env.traceLines(), repeats: this.repeats };
     if (options.ctx !== undefined) {
       const out = new DataView(new ArrayBuffer(XDP_MD.size));
       out.setUint32(XDP_DATA, packet.metaLength, true);
@@ -431,7 +579,7 @@ export class VmProgram implements BpfProgram {
     const output = copyBytes(memory.u8, packet.macHeader, packet.dataEnd);
     // Programs that start at L3 get the frame back with a zeroed Ethernet header, as the kernel returns it.
     if (!l2) output.fill(0, 0, ETH_HLEN);
-    const result: VmRunResult = { retval, durationNs, data: output, trace: env.traceLines() };
+    const result: VmRunResult = { retval, durationNs, data: output, trace: env.traceLines(), repeats: this.repeats };
     if (options.ctx !== undefined) {
       const out = new Uint8Array(SKB.size);
       const u8 = memory.u8;
@@ -465,7 +613,7 @@ export class VmProgram implements BpfProgram {
     const context = workspace.mapContext(Math.max(ctx.length, 1), `${this.spec.name} context`, true);
     memory.u8.set(ctx, context);
     const { retval, durationNs } = this.execute(context, env, repeat);
-    const result: VmRunResult = { retval, durationNs, trace: env.traceLines() };
+    const result: VmRunResult = { retval, durationNs, trace: env.traceLines(), repeats: this.repeats };
     if (options.ctx !== undefined) result.ctx = memory.u8.slice(context, context + ctx.length);
     return result;
   }

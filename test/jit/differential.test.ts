@@ -215,8 +215,9 @@ function check(seed: number): void {
     for (const { name, maps, jit } of variants) assert.deepEqual(runOnce(jit, jitEngine, maps, seed), expected, describe(name));
     // Again with a budget that runs out somewhere in the middle: the same
     // BudgetExceededError at the same instruction, after the same effects.
-    // (Not after a program corrupted a map: resetting it may fail, as it should.)
-    if (expected.instructions !== undefined && expected.instructions > 1 && !expected.maps.some((m) => /EFAULT/.test(m))) {
+    // (Not after a program corrupted a map: resetting it may fail, as it should.
+    // Nor after a spilled stack pointer: a run stopped before its slot is overwritten leaves an address there.)
+    if (expected.instructions !== undefined && expected.instructions > 1 && !expected.maps.some((m) => /EFAULT/.test(m)) && !generated.spillsPointers) {
       const budget = 1 + ((Math.imul(seed, 7919) >>> 0) % (expected.instructions - 1));
       referenceMaps.reset();
       const limited = runOnce(interpreted, reference, referenceMaps, seed, budget);

@@ -155,6 +155,8 @@ const sizeBytes = (s: number): number => (s === Size.B ? 1 : s === Size.H ? 2 : 
 class FunctionGen {
   readonly items: Item[] = [];
   private labels = 0;
+  /** Whether the function spills a stack pointer (spillPointer). */
+  spills = false;
   /** This function's stack bytes: the frames of a call chain share 512, as in the kernel. */
   private readonly frame: number;
   private readonly keyAreas: number;
@@ -266,9 +268,25 @@ class FunctionGen {
         const k = rng.below(this.frame / 2);
         this.emit(mov64Reg(9, 10));
         this.emit(alu64Imm(AluOp.ADD, 9, -k));
+        if (rng.chance(0.3)) this.spillPointer();
         return [9, -bytes - rng.below(this.frame - k - bytes + 1)];
       }
     }
+  }
+
+  /**
+   * The stack pointer in r9 spilled to a stack slot and filled back (the
+   * engines size the frame from where it points, and each frame reaches
+   * exactly its size); the slot then gets a constant, so that no address
+   * stays in data.
+   */
+  private spillPointer(): void {
+    const { rng } = this;
+    const slot = -8 * (1 + rng.below(this.frame / 8));
+    this.spills = true;
+    this.emit(stx(Size.DW, 10, slot, 9));
+    this.emit(ldx(Size.DW, 9, 10, slot));
+    this.emit(st(Size.DW, 10, slot, rng.imm()));
   }
 
   memory(busy: ReadonlySet<number>): void {
@@ -553,6 +571,12 @@ export function randomProgram(rng: Rng, size = 40, sharedRegisters = false): Ins
 export interface MapProgram {
   insns: Instruction[];
   mapSlots: { slot: number; map: number }[];
+  /**
+   * The program spills stack pointers: for the three instructions until the
+   * slot is overwritten, an address is in memory (a run stopped there by
+   * its budget leaves it, where the engines' stacks differ).
+   */
+  spillsPointers: boolean;
 }
 
 /**
@@ -608,7 +632,7 @@ export function randomMapProgram(rng: Rng, maps: readonly FuzzMapSpec[], size = 
     if (target < 0) i.imm = entryAt[-1 - target]! - at - 1;
     else i.offset = labelAt.get(target)! - at - 1;
   }
-  return { insns: slots, mapSlots };
+  return { insns: slots, mapSlots, spillsPointers: gens.some((g) => g.spills) };
 }
 
 /** The program with each map reference loading `handles[map]` (a plain lddw of the handle, as collections relocate maps). */

@@ -133,7 +133,7 @@ test('a callee may read its caller frame but not its own returned frame', () => 
   // f returns its own r10; main then reads below its frame: a fault.
   const leak = [mov64Reg(0, 10), exit()];
   const main2 = [callLocal(3), alu64Imm(AluOp.ADD, 0, -8), ldx(Size.DW, 0, 0, 0), exit()];
-  assert.match(same([...main2, ...leak]), /MemoryAccessError: instruction 2/);
+  assert.match(same([...main2, ...leak]), /StackAccessError: instruction 2: invalid read of 8 bytes at r10-8 in frame 0 \('program'\): the frame is 0 bytes/);
 });
 
 test('call depth: 8 frames run, a 9th is CallDepthError', () => {

@@ -125,7 +125,7 @@ test('XDP in the VM: packet pointers from xdp_md, adjust_head/meta, output data 
   assert.equal(program.run({ data: packets[2] }).retval, 1);
   assert.equal(program.run({ data: packets[0], repeat: 10 }).retval, 3);
   for (const repeat of [-1, 1.5, Number.NaN, 2 ** 32, 2 ** 40]) {
-    assert.throws(() => program.run({ data: packets[0], repeat }), (e: unknown) => e instanceof RunInputError && /repeat must be an integer in 0\.\.2\^32-1/.test(e.message), String(repeat));
+    assert.throws(() => program.run({ data: packets[0], repeat }), (e: unknown) => e instanceof RunInputError && /repeat must be a non-negative integer|is more than 2\^32-1 \(BPF_PROG_TEST_RUN's __u32\)/.test(e.message), String(repeat));
   }
 });
 

@@ -14,7 +14,7 @@ import { ProgramType, programTypeName } from '../../uapi/enums.ts';
 import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
-import { RunInputError, VmProgram } from '../../vm/runtime.ts';
+import { RunInputError, RunInterruptedError, VmProgram } from '../../vm/runtime.ts';
 import { type CliCommand, type CliIo, UsageError, parseArguments, unexpectedArgument } from '../command.ts';
 import { loadProgramSource } from '../program-source.ts';
 
@@ -48,7 +48,9 @@ log or uBPF syntax, see 'tsbpf asm') and needs --type.
                   by tsbpf's verifier either way)
   --no-verify     VM backend: load without verifying (every access stays
                   checked at run time)
-  --repeat N      run each input N times (durations are the mean), default 1
+  --repeat N      run each input N times (durations are the mean), default 1;
+                  on the VM any number (Ctrl-C stops the runs and prints
+                  what was measured), on the kernel up to 2^32-1
   -o, --out FILE  write the packets that passed (XDP_PASS/XDP_TX, TC_ACT_OK,
                   socket filter non-zero, truncated to the returned length)
                   to a pcap
@@ -97,7 +99,7 @@ function parseArgs(args: string[]): Options {
     else if (arg === '--repeat') {
       const text = value();
       const n = Number(text);
-      if (!/^\d+$/.test(text) || n < 1 || n > 1e9) throw new UsageError(`--repeat must be a positive integer, got '${text}'`);
+      if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n)) throw new UsageError(`--repeat must be a positive integer up to 2^53-1, got '${text}'`);
       options.repeat = n;
     } else if (arg === '--out' || arg === '-o') options.out = value();
     else if (arg === '--verbose') options.verbose = true;
@@ -115,7 +117,28 @@ function parseArgs(args: string[]): Options {
   if ((options.pcap === undefined) === (options.data === undefined)) throw new UsageError('give exactly one of --pcap and --data');
   if (options.jit && options.backend === 'kernel') throw new UsageError('--jit is for the vm backend (the kernel JITs on its own)');
   if (options.out !== undefined && options.pcap === undefined) throw new UsageError('--out needs --pcap');
+  if (options.backend === 'kernel' && options.repeat > KERNEL_MAX_REPEAT) throw new UsageError(`--repeat ${options.repeat}: the kernel's test run takes at most 2^32-1 (a __u32)`);
   return options as Options;
+}
+
+/** BPF_PROG_TEST_RUN's repeat is a __u32. */
+const KERNEL_MAX_REPEAT = 0xffffffff;
+/** A --repeat from which the run says on standard error how to stop it. */
+const LONG_REPEAT = 1_000_000;
+/** The shell's exit code for a command ended by SIGINT. */
+const EXIT_SIGINT = 130;
+
+/**
+ * Ctrl-C while --repeat runs: the VM's runs stop between chunks
+ * (VmProgram.runAsync with this signal), the kernel's test run returns
+ * EINTR; either way what was measured is printed. Other runs keep the
+ * default (the process ends).
+ */
+function interruptOnSigint(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort(new Error('SIGINT'));
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
 const RUNNABLE = new Set<number>([ProgramType.XDP, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.SOCKET_FILTER]);
@@ -201,16 +224,41 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const spec = await loadSpec(options, io);
   const name = pickProgram(spec, options.program);
   const backend = await openBackend(options, spec, name);
+  const interrupt = options.repeat > 1 ? interruptOnSigint() : undefined;
   try {
-    if (options.data !== undefined) return runOnce(backend, options, options.data, io);
-    return await runCapture(backend, options, io);
+    if (options.repeat >= LONG_REPEAT) io.stderr(`running ${options.repeat} times per input; Ctrl-C stops and prints what was measured\n`);
+    if (options.data !== undefined) return await runOnce(backend, options, options.data, io, interrupt?.signal);
+    return await runCapture(backend, options, io, interrupt?.signal);
   } finally {
+    interrupt?.dispose();
     backend.close();
   }
 }
 
-function runOnce(backend: Backend, options: Options, data: Uint8Array, io: CliIo): number {
-  const result = backend.program.run({ data, repeat: options.repeat });
+/**
+ * One run of --data, or --repeat runs: on the VM through runAsync, which
+ * Ctrl-C (`signal`) stops between chunks; on the kernel, one test run that
+ * a signal ends with EINTR.
+ */
+async function repeatedRun(program: BpfProgram, data: Uint8Array, repeat: number, signal: AbortSignal | undefined): Promise<RunResult> {
+  if (program instanceof VmProgram && signal !== undefined) return program.runAsync({ data, repeat, signal });
+  try {
+    return program.run({ data, repeat });
+  } catch (error) {
+    if (signal !== undefined && error instanceof BpfSyscallError && error.code === 'EINTR') throw new RunInterruptedError(program.name, 0, repeat, 0, 0, error);
+    throw error;
+  }
+}
+
+async function runOnce(backend: Backend, options: Options, data: Uint8Array, io: CliIo, signal: AbortSignal | undefined): Promise<number> {
+  let result: RunResult;
+  try {
+    result = await repeatedRun(backend.program, data, options.repeat, signal);
+  } catch (error) {
+    if (!(error instanceof RunInterruptedError)) throw error;
+    reportInterrupted(backend, options, error, io);
+    return EXIT_SIGINT;
+  }
   const verdict = verdictOf(backend.type, result, data.length);
   if (options.json) {
     io.stdout(`${JSON.stringify({ program: backend.program.name, backend: options.backend, retval: result.retval, verdict: verdict.label, data: result.data ? hex(result.data) : undefined, durationNs: result.durationNs })}\n`);
@@ -220,6 +268,19 @@ function runOnce(backend: Backend, options: Options, data: Uint8Array, io: CliIo
     io.stdout(`duration ${result.durationNs} ns${options.repeat > 1 ? ` (mean of ${options.repeat})` : ''}\n`);
   }
   return 0;
+}
+
+/** What --data --repeat measured before Ctrl-C (the kernel's test run reports nothing but EINTR). */
+function reportInterrupted(backend: Backend, options: Options, error: RunInterruptedError, io: CliIo): void {
+  const kernel = options.backend === 'kernel';
+  if (options.json) {
+    io.stdout(`${JSON.stringify({ program: backend.program.name, backend: options.backend, interrupted: true, repeats: error.repeats, requested: error.requested, ...(kernel ? {} : { retval: error.retval, durationNs: error.durationNs }) })}\n`);
+    return;
+  }
+  io.stdout(`interrupted (SIGINT) after ${kernel ? 'an unknown number' : error.repeats} of ${error.requested} runs\n`);
+  if (kernel || error.repeats === 0) return;
+  io.stdout(`retval ${error.retval} (${verdictOf(backend.type, { retval: error.retval, durationNs: error.durationNs }, 0).label}, the last run)\n`);
+  io.stdout(`duration ${error.durationNs} ns (mean of ${error.repeats})\n`);
 }
 
 /** One packet of a capture and what the program did with it. */
@@ -241,6 +302,8 @@ class CaptureReport {
   passed = 0;
   refused = 0;
   programNs = 0;
+  /** Ctrl-C stopped the --repeat runs: the counts are of the packets before it. */
+  interrupted = false;
   readonly durations = new DurationHistogram();
 
   constructor(
@@ -296,7 +359,7 @@ function isRefusedInput(error: unknown): boolean {
   return error instanceof RunInputError || error instanceof PcapError || (error instanceof BpfSyscallError && error.code === 'EINVAL');
 }
 
-async function runCapture(backend: Backend, options: Options, io: CliIo): Promise<number> {
+async function runCapture(backend: Backend, options: Options, io: CliIo, signal?: AbortSignal): Promise<number> {
   let writer: CaptureWriter | undefined;
   let streamed = false;
   const start = process.hrtime.bigint();
@@ -308,7 +371,7 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
     if (program instanceof VmProgram && options.repeat === 1) {
       streamed = true;
       await streamCapture(program, captureSource(options.pcap!, io), captured, writer !== undefined, options.verbose);
-    } else await runEachPacket(backend, options, captured, io);
+    } else await runEachPacket(backend, options, captured, io, signal);
   } finally {
     writer?.close();
   }
@@ -319,7 +382,7 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
   const meanProgramNs = runs > 0 ? Math.round(captured.programNs / runs) : 0;
   // The streaming path times batches (copies included), not single runs: it has a mean, no median.
   const medianProgramNs = streamed ? undefined : captured.durations.median();
-  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(captured.counts), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs };
+  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(captured.counts), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(captured.interrupted ? { interrupted: true } : {}) };
   if (options.json) {
     io.stdout(`${JSON.stringify(options.verbose ? { ...summary, perPacket: captured.lines } : summary)}\n`);
   } else {
@@ -327,8 +390,9 @@ async function runCapture(backend: Backend, options: Options, io: CliIo): Promis
     for (const [label, n] of [...captured.counts].sort((a, b) => b[1] - a[1])) io.stdout(`  ${label.padEnd(20)} ${n}\n`);
     const time = streamed ? `${meanProgramNs} ns/packet (streamed in batches, copies included)` : `${medianProgramNs} ns/packet (median; mean ${meanProgramNs}, with warm-up)`;
     io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${time}\n`);
+    if (captured.interrupted) io.stdout(`interrupted (SIGINT): the packets before it, each run ${options.repeat} times\n`);
   }
-  return 0;
+  return captured.interrupted ? EXIT_SIGINT : 0;
 }
 
 /** `--pcap`'s argument as a source: '-' is standard input, streamed (a capture piped from `tcpdump -w -` may never end). */
@@ -361,7 +425,7 @@ async function streamCapture(program: VmProgram, source: ByteSource, captured: C
 }
 
 /** The per-packet path (the kernel's BPF_PROG_TEST_RUN, or --repeat): one run() per packet, each timed. */
-async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport, io: CliIo): Promise<void> {
+async function runEachPacket(backend: Backend, options: Options, captured: CaptureReport, io: CliIo, signal?: AbortSignal): Promise<void> {
   const reader = await CaptureReader.open(captureSource(options.pcap!, io));
   let index = 0;
   for await (const packet of reader) {
@@ -369,10 +433,15 @@ async function runEachPacket(backend: Backend, options: Options, captured: Captu
     let result: RunResult | Error;
     try {
       frame = toEthernet(packet.linkType, packet.data, `packet ${index + 1} (offset ${packet.offset})`);
-      result = backend.program.run({ data: frame, repeat: options.repeat });
+      result = await repeatedRun(backend.program, frame, options.repeat, signal);
       captured.programNs += result.durationNs;
       captured.durations.add(result.durationNs);
     } catch (error) {
+      // Ctrl-C: the report covers the packets that ran to the end.
+      if (error instanceof RunInterruptedError) {
+        captured.interrupted = true;
+        break;
+      }
       if (!isRefusedInput(error)) throw error;
       result = error as Error;
     }

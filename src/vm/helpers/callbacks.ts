@@ -10,16 +10,24 @@
  * instructions — in the program's engine, with r1-r5 as arguments and the
  * caller's run environment. Nothing in the interpreter or the JIT is
  * special-cased: the callback is an ordinary bpf-to-bpf call in a run of
- * its own, and pointers into the caller's stack (the usual callback_ctx)
- * stay valid because the caller's stack stays mapped during the helper.
+ * its own that continues its caller's call chain (RunOptions.chain: the
+ * caller's frames and stack bytes count toward the kernel's limits), and
+ * pointers into the caller's stack (the usual callback_ctx) stay valid
+ * because the caller's stack stays mapped during the helper.
  */
 import { TsbpfError } from '../../errors.ts';
 import { type Instruction, isLddw } from '../../isa/instruction.ts';
 import { CallSrc, LdImm64Src, OPCODE_CALL, OPCODE_EXIT } from '../../isa/opcodes.ts';
-import { VmRuntimeError } from '../errors.ts';
+import { BudgetExceededError, VmRuntimeError } from '../errors.ts';
 import type { HelperCall } from '../helper-registry.ts';
 import type { VmMemory } from '../memory.ts';
 import type { LoadedProgram } from '../program.ts';
+
+/** Instructions of a trampoline in front of the program's: `call <target>; exit`. */
+const TRAMPOLINE_SLOTS = 2;
+
+/** BudgetExceededErrors whose pc is already the program's (from a callback inside a callback). */
+const callbackBudgetErrors = new WeakSet<BudgetExceededError>();
 
 /** Lowest token; tokens stay below the 64 KiB NULL guard. */
 export const FUNCTION_POINTER_BASE = 0x1000;
@@ -33,9 +41,16 @@ interface Callback {
   readonly program: string;
   readonly target: number;
   instructions: readonly Instruction[];
-  load: (instructions: readonly Instruction[]) => LoadedProgram;
+  load: TrampolineLoader;
   trampoline?: LoadedProgram;
 }
+
+/**
+ * Loads a trampoline in the caller's engine. `shift` is where the
+ * program's own instructions start in it (2): the program's frame sizes
+ * move by as much, and the trampoline's own frame takes no stack.
+ */
+export type TrampolineLoader = (instructions: readonly Instruction[], shift: number) => LoadedProgram;
 
 const tables = new WeakMap<VmMemory, Map<number, Callback>>();
 
@@ -67,7 +82,7 @@ export function resolveFunctionPointers(
   memory: VmMemory,
   program: string,
   instructions: readonly Instruction[],
-  load: (instructions: readonly Instruction[]) => LoadedProgram,
+  load: TrampolineLoader,
 ): ResolvedFunctionPointers {
   const table = tableOf(memory);
   const out = instructions.map((i) => ({ ...i }));
@@ -111,8 +126,27 @@ export function callFunctionPointer(call: HelperCall, pointer: bigint, args: rea
   if (callback.trampoline === undefined) {
     const call0: Instruction = { opcode: OPCODE_CALL, dst: 0, src: CallSrc.LOCAL, offset: 0, imm: callback.target + 1 };
     const exit: Instruction = { opcode: OPCODE_EXIT, dst: 0, src: 0, offset: 0, imm: 0 };
-    callback.trampoline = callback.load([call0, exit, ...callback.instructions]);
+    callback.trampoline = callback.load([call0, exit, ...callback.instructions], TRAMPOLINE_SLOTS);
   }
   const [r1, r2, r3, r4, r5] = args;
-  return callback.trampoline.run({ r1, r2, r3, r4, r5, context: call.context }).r0;
+  // The callback's frame goes on top of its caller's chain (it counts toward the 512 bytes and the frame limit),
+  // and its instructions count against the caller's budget, so that no number of callbacks outlasts it.
+  const budget = call.remainingBudget();
+  // Nothing left (0 would mean unlimited): the callback's first instruction is past the budget.
+  if (call.budget !== 0 && budget <= 0) throw new BudgetExceededError(callback.target, call.budget);
+  let result;
+  try {
+    result = callback.trampoline.run({ r1, r2, r3, r4, r5, context: call.context, chain: call.callbackChain(), budget: budget === 0 ? 0 : budget + TRAMPOLINE_SLOTS });
+  } catch (error) {
+    // The run's budget ran out inside the callback: the caller's error, at the callback's instruction (renumbered once, in the innermost callback).
+    if (!(error instanceof BudgetExceededError)) throw error;
+    // At the trampoline's exit: the callback's last instruction (its exit) was one too many; named by its entry.
+    const pc = callbackBudgetErrors.has(error) ? error.pc : error.pc < TRAMPOLINE_SLOTS ? callback.target : error.pc - TRAMPOLINE_SLOTS;
+    const outer = new BudgetExceededError(pc, call.budget);
+    callbackBudgetErrors.add(outer);
+    throw outer;
+  }
+  // The trampoline's call and exit are not the program's instructions.
+  call.chargeBudget(result.instructions - TRAMPOLINE_SLOTS);
+  return result.r0;
 }

@@ -7,11 +7,11 @@ import {
   InsnClass,
   JmpOp,
   Mode,
+  MAX_CALL_FRAMES,
   OPCODE_CALL,
   OPCODE_CALLX,
   OPCODE_LDDW,
   OPCODE_MAY_GOTO,
-  STACK_FRAME_SIZE,
   Source,
   aluOp,
   jmpOp,
@@ -22,6 +22,7 @@ import {
   sizeBytes,
 } from '../../isa/opcodes.ts';
 import { MAX_COMBINED_STACK, MAY_GOTO_LOOPS } from '../program.ts';
+import { CHAIN_FRAME } from './layout.ts';
 import { ProgramLoadError } from '../errors.ts';
 import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
 import type { BasicBlock, FunctionCfg } from './cfg.ts';
@@ -55,13 +56,13 @@ export interface CompileOptions {
 export const TrapKind = {
   /** Execution ran past the last slot; `pc` is the program length. */
   fellOff: 0,
-  /** A bpf-to-bpf call would exceed MAX_CALL_FRAMES; `arg` is the caller's frame pointer. */
+  /** A bpf-to-bpf call would exceed MAX_CALL_FRAMES; `arg` is the chain with the callee (CB.chain). */
   callDepth: 1,
   /** LD_ABS/LD_IND in a run without packet data. */
   noPacket: 2,
   /** An instruction the load checks should have refused. */
   invalid: 3,
-  /** A bpf-to-bpf call would take the call chain past 512 stack bytes; `arg` is the frames << 16 | the bytes. */
+  /** A bpf-to-bpf call would take the call chain past 512 stack bytes; `arg` is the chain with the callee (CB.chain). */
   stackLimit: 4,
 } as const;
 
@@ -168,9 +169,9 @@ interface ModuleContext {
 const cacheSlot = (size: number, write: boolean): number => (size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3) + (write ? 4 : 0);
 
 /**
- * `slowCheck(address, size, write, pc, fp) -> (start, limit)`: finds the
- * region holding the access (the stack from the calling frame up, then the
- * region table) and returns it in the form of the callers' last-hit cache
+ * `slowCheck(address, size, write, pc, low) -> (start, limit)`: finds the
+ * region holding the access (the stack from the calling frame's lowest
+ * byte `low` up, then the region table) and returns it in the form of the callers' last-hit cache
  * (an access of `size` bytes at `a` is inside iff `a - start < limit`,
  * unsigned), or calls `fault`, which throws the interpreter's
  * MemoryAccessError.
@@ -193,7 +194,7 @@ function emitSlowCheck(f: FunctionBody, cb: number): void {
   f.block(Op.block);
   // Addresses beyond 32 bits are outside every region.
   f.get(ADDR).i64Const(32).op(Op.i64_shr_u).op(Op.i64_eqz).op(Op.i32_eqz).br(Op.br_if, 0);
-  f.get(FRAME).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).op(Op.i64_extend_i32_u).set(start);
+  f.get(FRAME).op(Op.i64_extend_i32_u).set(start);
   f.i32Const(0).mem(Op.i64_load32_u, cb + CB.stackTop).set(end);
   inside();
   f.block(Op.if);
@@ -345,6 +346,8 @@ class FunctionCompiler {
   private readonly reg: number[];
   /** Local index of the frame pointer parameter. */
   private readonly fp: number;
+  /** Stack bytes of this function's frame: it reaches [fp - frameSize, fp), its callers' frames above. */
+  private readonly frameSize: number;
   private readonly cc: CallingConvention;
   private readonly r10IsFramePointer: boolean;
   private readonly loops: number;
@@ -376,6 +379,7 @@ class FunctionCompiler {
   ) {
     this.cc = ctx.cc;
     this.fp = this.cc.fp;
+    this.frameSize = ctx.options.frameBytes[cfg.entry]!;
     if (this.cc.exact) this.reg = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1];
     else this.reg = [f.local(I64), 0, 1, 2, 3, 4, f.local(I64), f.local(I64), f.local(I64), f.local(I64), -1];
     let writesR10 = false;
@@ -492,7 +496,7 @@ class FunctionCompiler {
       if (cls === InsnClass.ALU || cls === InsnClass.ALU64 || i.opcode === OPCODE_LDDW) continue;
       if (cls === InsnClass.LDX) {
         const size = sizeBytes(opSize(i.opcode));
-        const inFrame = i.src === 10 && this.r10IsFramePointer && i.offset < 0 && i.offset >= -STACK_FRAME_SIZE && i.offset + size <= 0;
+        const inFrame = i.src === 10 && this.r10IsFramePointer && i.offset < 0 && i.offset >= -this.frameSize && i.offset + size <= 0;
         if (!this.ctx.options.checked || inFrame) continue;
       }
       return true;
@@ -923,7 +927,7 @@ class FunctionCompiler {
    */
   private address(pc: number, base: number, offset: number, size: number, write: boolean): number {
     const { f } = this;
-    if (base === 10 && this.r10IsFramePointer && offset < 0 && offset >= -STACK_FRAME_SIZE && offset + size <= 0) {
+    if (base === 10 && this.r10IsFramePointer && offset < 0 && offset >= -this.frameSize && offset + size <= 0) {
       f.get(this.fp).i32Const(offset).op(Op.i32_add);
       return 0;
     }
@@ -940,11 +944,19 @@ class FunctionCompiler {
     if (offset !== 0) f.i64Const(offset).op(Op.i64_add);
     f.tee(this.addr).get(start).op(Op.i64_sub).get(limit).op(Op.i64_ge_u);
     f.block(Op.if);
-    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc).get(this.fp).call(this.ctx.slowCheck);
+    f.get(this.addr).i32Const(size).i32Const(write ? 1 : 0).i32Const(pc);
+    this.frameLow();
+    f.call(this.ctx.slowCheck);
     f.set(limit).set(start);
     f.op(Op.end);
     f.get(this.addr).op(Op.i32_wrap_i64);
     return 0;
+  }
+
+  /** Pushes the lowest address of this function's frame (slowCheck's last argument). */
+  private frameLow(): void {
+    this.f.get(this.fp);
+    if (this.frameSize !== 0) this.f.i32Const(this.frameSize).op(Op.i32_sub);
   }
 
   private load(pc: number, i: Instruction): void {
@@ -1101,7 +1113,9 @@ class FunctionCompiler {
       if (off !== 0) f.i32Const(off).op(Op.i32_add);
     } else if (this.ctx.options.checked) {
       this.get(2);
-      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc).get(this.fp).call(this.ctx.slowCheck);
+      f.tee(this.addr).i32Const(size).i32Const(0).i32Const(pc);
+      this.frameLow();
+      f.call(this.ctx.slowCheck);
       f.op(Op.drop).op(Op.drop);
       f.get(this.addr).op(Op.i32_wrap_i64);
     } else this.get32(2);
@@ -1303,25 +1317,28 @@ class FunctionCompiler {
 
   private callLocal(pc: number, index: number): void {
     const { f } = this;
+    // The callee's frame starts where this one ends.
     const newFp = this.i32a;
-    f.get(this.fp).i32Const(STACK_FRAME_SIZE).op(Op.i32_sub).tee(newFp);
-    f.i32Const(0).mem(Op.i32_load, this.cb + CB.minFramePointer).op(Op.i32_lt_s);
-    f.block(Op.if);
-    f.i32Const(TrapKind.callDepth).i32Const(pc).get(this.fp).call(IMPORT.trap);
-    f.op(Op.unreachable);
-    f.op(Op.end);
-    // The chain's stack with the callee's frame: past 512 bytes (recursion the load check cannot bound), the kernel's refusal.
+    f.get(this.fp);
+    if (this.frameSize !== 0) f.i32Const(this.frameSize).op(Op.i32_sub);
+    f.set(newFp);
+    // The chain with the callee (CB.chain: frames << 16 | bytes): past MAX_CALL_FRAMES frames or 512 bytes (a
+    // callback's callers included; recursion, which the load check cannot bound), the kernel's refusals.
     const calleeBytes = this.ctx.options.frameBytes[pc + 1 + this.ctx.insns[pc]!.imm]!;
+    const step = CHAIN_FRAME | calleeBytes;
     const chain = this.i32b;
-    f.i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_add).tee(chain);
-    f.i32Const(MAX_COMBINED_STACK).op(Op.i32_gt_u);
+    f.i32Const(0).mem(Op.i32_load, this.cb + CB.chain).i32Const(step).op(Op.i32_add).tee(chain);
+    f.i32Const(MAX_CALL_FRAMES * CHAIN_FRAME + 0xffff).op(Op.i32_gt_u);
     f.block(Op.if);
-    f.i32Const(TrapKind.stackLimit).i32Const(pc);
-    f.i32Const(0).mem(Op.i32_load, this.cb + CB.stackTop).get(newFp).op(Op.i32_sub).i32Const(9).op(Op.i32_shr_u).i32Const(1).op(Op.i32_add);
-    f.i32Const(16).op(Op.i32_shl).get(chain).op(Op.i32_or).call(IMPORT.trap);
+    f.i32Const(TrapKind.callDepth).i32Const(pc).get(chain).call(IMPORT.trap);
     f.op(Op.unreachable);
     f.op(Op.end);
-    f.i32Const(0).get(chain).mem(Op.i32_store, this.cb + CB.chainBytes);
+    f.get(chain).i32Const(0xffff).op(Op.i32_and).i32Const(MAX_COMBINED_STACK).op(Op.i32_gt_u);
+    f.block(Op.if);
+    f.i32Const(TrapKind.stackLimit).i32Const(pc).get(chain).call(IMPORT.trap);
+    f.op(Op.unreachable);
+    f.op(Op.end);
+    f.i32Const(0).get(chain).mem(Op.i32_store, this.cb + CB.chain);
     this.saveBudget();
     if (this.cc.exact) {
       for (let r = 0; r <= 9; r++) this.get(r);
@@ -1333,7 +1350,7 @@ class FunctionCompiler {
       this.set(0);
     }
     this.loadBudget();
-    f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.chainBytes).i32Const(calleeBytes).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.chainBytes);
+    f.i32Const(0).i32Const(0).mem(Op.i32_load, this.cb + CB.chain).i32Const(step).op(Op.i32_sub).mem(Op.i32_store, this.cb + CB.chain);
     if (this.ctx.options.checked) {
       // Regions changed while the callee ran (it called a helper that mapped or unmapped some).
       f.i32Const(0).mem(Op.i32_load, this.cb + CB.epoch).get(this.epoch).op(Op.i32_ne);

@@ -12,8 +12,6 @@ export const CB = {
   r0: 40,
   /** Remaining instruction budget (i64), decremented per basic block. */
   budget: 48,
-  /** Lowest frame pointer a new call frame may have. */
-  minFramePointer: 56,
   /** Legacy packet access (LD_ABS/LD_IND): start, and length or -1 when the run has no packet. */
   packetStart: 60,
   packetLength: 64,
@@ -23,16 +21,23 @@ export const CB = {
   regionTable: 72,
   /** Bumped by the driver whenever the region table changes, so compiled code drops its cached regions. */
   epoch: 76,
-  /** End of the stack frames; a frame with pointer fp may access [fp - 512, stackTop). */
+  /** End of the stack frames; a frame with pointer fp and size n reaches [fp - n, stackTop). */
   stackTop: 80,
   /** Frame pointer of the frame making a helper call (a tail call reuses that frame). */
   framePointer: 84,
   /** r6..r9 at a helper call (checked mode), which a tail-called program starts with, as in the interpreter. */
   calleeSaved: 88,
-  /** Stack bytes of the call chain's frames so far (see StackLimitError). */
-  chainBytes: 120,
+  /**
+   * The call chain so far, a callback's callers included: its frames << 16 |
+   * their stack bytes (see CallDepthError, StackLimitError), so that a call
+   * checks and updates both with one load and one store.
+   */
+  chain: 120,
   size: 128,
 } as const;
+
+/** One frame in CB.chain. */
+export const CHAIN_FRAME = 0x10000;
 
 export const REGION_ENTRY_SIZE = 16;
 

@@ -1,15 +1,15 @@
 import type { Instruction } from '../../isa/instruction.ts';
-import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_CALL, OPCODE_CALLX, OPCODE_LDDW, STACK_FRAME_SIZE } from '../../isa/opcodes.ts';
+import { MAX_CALL_FRAMES, MAX_TAIL_CALL_COUNT, OPCODE_CALL, OPCODE_CALLX, OPCODE_LDDW } from '../../isa/opcodes.ts';
 import { TsbpfError } from '../../errors.ts';
 import { BudgetExceededError, CallDepthError, StackLimitError, VmOptionError, VmRuntimeError, describeCause } from '../errors.ts';
-import { RunRegions, callHelper, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
+import { RunRegions, callHelper, describeStackFault, marshalRunArguments, runBudget, writeRegister } from '../run-setup.ts';
 import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, RegionView, VmMemory } from '../memory.ts';
 import { ProgramView } from '../view.ts';
-import { type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
+import { MAX_COMBINED_STACK, type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, type StackChain, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
 import { TrapKind, compileProgram } from './compiler.ts';
-import { CB, REGION_ENTRY_SIZE, Status } from './layout.ts';
+import { CB, CHAIN_FRAME, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
 
 export interface JitOptions {
@@ -316,7 +316,7 @@ export class JitProgram implements LoadedProgram {
 
   openSession(options: RunOptions): RunSession {
     const run = this.runtime.takeRun(this, options);
-    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    const frameBytes = sessionStackBytes(this.instructions, this.frameBytes[0]!);
     // Nothing can run in JavaScript in the middle of a program that calls nothing: its packet loop may stay in WebAssembly.
     const callsNothing = !this.instructions.some((i) => i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX);
     return runSession(
@@ -350,10 +350,14 @@ export class JitProgram implements LoadedProgram {
     const active = (): JitRun => this.runtime.run!;
     return {
       memory: this.host.memory.wasm,
-      fault: (pc: number, lo: number, hi: number, size: number, write: number, fp: number): void => {
+      fault: (pc: number, lo: number, hi: number, size: number, write: number, low: number): void => {
         const run = active();
-        run.mapStack(fp >>> 0);
-        this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc, this.view);
+        run.mapStack(low >>> 0);
+        try {
+          this.host.memory.check(hi, lo >>> 0, size, write !== 0, pc, this.view);
+        } catch (error) {
+          throw run.stackFault(error, this, (low >>> 0) + this.frameBytes[pc]!);
+        }
         throw new VmRuntimeError(pc, `JIT region table out of date at 0x${(lo >>> 0).toString(16)}`);
       },
       call: (pc: number): number => active().invoke(this, this.callees.get(pc)!, pc),
@@ -375,12 +379,11 @@ export class JitProgram implements LoadedProgram {
         return BigInt(packet === undefined ? -1 : loadLegacyPacket(this.host.memory.view, packet, offset, size));
       },
       trap: (kind: number, pc: number, arg: number): void => {
-        const run = active();
         switch (kind) {
           case TrapKind.fellOff:
             throw new VmRuntimeError(pc, 'execution fell off the end of the program (no exit)');
           case TrapKind.callDepth:
-            throw new CallDepthError(pc, (run.stackTop - arg) / STACK_FRAME_SIZE + 2, MAX_CALL_FRAMES);
+            throw new CallDepthError(pc, arg >>> 16, MAX_CALL_FRAMES);
           case TrapKind.stackLimit:
             throw new StackLimitError(pc, arg >>> 16, arg & 0xffff);
           case TrapKind.noPacket:
@@ -415,6 +418,9 @@ class JitRun implements HelperCall {
   private readonly r0Halves = new Int32Array(2);
   private pendingExit = false;
   private pendingTail: JitProgram | undefined;
+  /** The chain this run continues (RunOptions.chain): frames beyond its depth 0, and their bytes. */
+  private baseFrames = 0;
+  private baseBytes = 0;
 
   constructor(
     private readonly runtime: JitRuntime,
@@ -453,9 +459,10 @@ class JitRun implements HelperCall {
       const view = this.memory.view;
       view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
       view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
-      view.setUint32(cb + CB.minFramePointer, this.stackTop - (MAX_CALL_FRAMES - 1) * STACK_FRAME_SIZE, true);
+      this.baseFrames = options.chain === undefined ? 0 : Math.max(0, options.chain.frames - 1);
+      this.baseBytes = options.chain?.bytes ?? 0;
       view.setUint32(cb + CB.stackTop, this.stackTop, true);
-      view.setUint32(cb + CB.chainBytes, root.frameBytes[0]!, true);
+      this.resetChain();
       view.setUint32(cb + CB.packetStart, packet?.start ?? 0, true);
       view.setInt32(cb + CB.packetLength, packet === undefined ? -1 : packet.length, true);
     } catch (err) {
@@ -489,7 +496,7 @@ class JitRun implements HelperCall {
     this.tailCalls = 0;
     view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
-    view.setUint32(cb + CB.chainBytes, this.root.frameBytes[0]!, true);
+    this.resetChain();
     if (zeroBytes > 0) memory.u8.fill(0, this.stackTop - zeroBytes, this.stackTop);
     this.runtime.syncRegions(this.regions.stack, this.root.view);
     const a = this.args;
@@ -505,7 +512,7 @@ class JitRun implements HelperCall {
     this.tailCalls = 0;
     view.setUint32(cb + CB.budget, this.initialBudget % TWO32, true);
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
-    view.setUint32(cb + CB.chainBytes, this.root.frameBytes[0]!, true);
+    this.resetChain();
     this.runtime.syncRegions(this.regions.stack, this.root.view);
     const entry = this.runtime.tableEntryOf(loop.packetRegion);
     if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
@@ -529,9 +536,48 @@ class JitRun implements HelperCall {
     }
   }
 
-  /** Maps the stack region as the interpreter has it for the frame `fp`: that frame and its callers. */
-  mapStack(fp: number): void {
-    this.regions.mapStack(fp - STACK_FRAME_SIZE, this.stackTop);
+  /** The call chain of a run at its entry frame (CB.chain): the entry's frame, on a callback's callers. */
+  private resetChain(): void {
+    this.memory.view.setUint32(this.runtime.controlBlock + CB.chain, (this.baseFrames + 1) * CHAIN_FRAME + this.baseBytes + this.root.frameBytes[0]!, true);
+  }
+
+  /** The call chain now: frames and their stack bytes. */
+  private chain(): StackChain {
+    const chain = this.memory.view.getUint32(this.runtime.controlBlock + CB.chain, true);
+    return { frames: Math.floor(chain / CHAIN_FRAME), bytes: chain % CHAIN_FRAME };
+  }
+
+  /** Maps the stack region as the interpreter has it for the frame whose lowest byte is `low`: that frame and its callers. */
+  mapStack(low: number): void {
+    this.regions.mapStack(low, this.stackTop);
+  }
+
+  /** The chain at a helper call, which a callback it runs continues (HelperCall.callbackChain). */
+  callbackChain(): StackChain {
+    return this.chain();
+  }
+
+  remainingBudget(): number {
+    if (this.budget === 0) return 0;
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    return view.getUint32(cb + CB.budget + 4, true) * TWO32 + view.getUint32(cb + CB.budget, true);
+  }
+
+  chargeBudget(instructions: number): void {
+    const view = this.memory.view;
+    const cb = this.runtime.controlBlock;
+    const left = Math.max(0, view.getUint32(cb + CB.budget + 4, true) * TWO32 + view.getUint32(cb + CB.budget, true) - instructions);
+    view.setUint32(cb + CB.budget, left % TWO32, true);
+    view.setUint32(cb + CB.budget + 4, Math.floor(left / TWO32), true);
+  }
+
+  /** `error` as a StackAccessError naming the frame of `program` at `top` (its r10), when it is an access to this run's stack outside the frames. */
+  stackFault(error: unknown, program: JitProgram, top: number): unknown {
+    const stack = this.regions.stack;
+    const low = stack === undefined ? this.stackTop : stack.start;
+    const { frames, bytes } = this.chain();
+    return describeStackFault(error, this.stackBase, STACK_ALLOCATION, { frame: frames - 1, program: program.name, top, bytes: top - low, chainBytes: bytes });
   }
 
   /** A helper or kfunc call from `program` at `pc`: the interpreter's RunState.invoke plus tail calls. */
@@ -540,7 +586,7 @@ class JitRun implements HelperCall {
     this.program = program;
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
-    this.mapStack(view.getUint32(cb + CB.framePointer, true));
+    this.mapStack(view.getUint32(cb + CB.framePointer, true) - program.frameBytes[pc]!);
     let result: number | bigint | void;
     try {
       result = callHelper(entry, this, pc);
@@ -556,20 +602,25 @@ class JitRun implements HelperCall {
     if (target === undefined) return Status.ok;
     // The target replaces the calling frame: same frame pointer, registers r1-r5 as they are.
     this.pendingTail = undefined;
+    // The target's frame replaces the caller's in the chain's stack.
+    const chain = view.getUint32(cb + CB.chain, true);
+    const targetBytes = target.frameBytes[0]!;
+    const replaced = chain - program.frameBytes[pc]! + targetBytes;
+    if (replaced % CHAIN_FRAME > MAX_COMBINED_STACK) throw new StackLimitError(pc, Math.floor(replaced / CHAIN_FRAME), replaced % CHAIN_FRAME);
     this.tailCalls++;
     const fp = view.getUint32(cb + CB.framePointer, true);
-    this.memory.u8.fill(0, fp - STACK_FRAME_SIZE, fp);
+    this.memory.u8.fill(0, fp - targetBytes, fp);
     const arg = (k: number): number => view.getInt32(cb + CB.args + 4 * k, true);
     this.program = target;
+    this.mapStack(fp - targetBytes);
     this.runtime.syncRegions(this.regions.stack, target.view);
-    // The target's frame replaces the caller's in the chain's stack.
-    const chain = view.getUint32(cb + CB.chainBytes, true);
-    view.setUint32(cb + CB.chainBytes, chain - program.frameBytes[pc]! + target.frameBytes[0]!, true);
+    view.setUint32(cb + CB.chain, replaced, true);
     // inherit = 1: r0 (the helper's result) and r6-r9 carry over, as in the interpreter.
     const status = target.entry(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), fp, 1);
-    this.memory.view.setUint32(cb + CB.chainBytes, chain, true);
+    this.memory.view.setUint32(cb + CB.chain, chain, true);
     // The caller's callers (a tail call from a subprogram) go on with the caller's maps.
     this.program = program;
+    this.mapStack(fp - program.frameBytes[pc]!);
     this.runtime.syncRegions(this.regions.stack, program.view);
     return status === Status.exited ? Status.exited : Status.replaced;
   }
@@ -622,7 +673,12 @@ class JitRun implements HelperCall {
   pointer(n: ArgIndex, size: number, write: boolean): number {
     if (!Number.isInteger(size) || size < 0) throw new VmRuntimeError(this.pc, `helper asked for ${size} bytes at r${n}`);
     const lo = this.argLo(n) >>> 0;
-    if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc, this.program.view);
+    try {
+      if (size > 0) this.memory.check(this.argHi(n), lo, size, write, this.pc, this.program.view);
+    } catch (error) {
+      const stack = this.regions.stack;
+      throw this.stackFault(error, this.program, (stack === undefined ? this.stackTop : stack.start) + this.program.frameBytes[this.pc]!);
+    }
     return lo;
   }
 
