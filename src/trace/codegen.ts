@@ -1,9 +1,9 @@
 import type { Instruction } from '../isa/index.ts';
-import { AtomicOp, atomic } from '../isa/index.ts';
+import { AtomicOp, LdImm64Src, atomic, lddw } from '../isa/index.ts';
 import type { Relocation } from '../object/index.ts';
 import type { TracepointField, TracepointFormat } from '../vm/index.ts';
 import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
-import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
+import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, R9, STACK_LIMIT, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
 import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
@@ -32,6 +32,8 @@ export interface ScriptState {
   readonly learning: boolean;
   readonly startNs: bigint;
   readonly unsafe: boolean;
+  /** Possible CPUs: per-CPU aggregations read in a for loop are combined over this many slots at most. */
+  readonly cpus: number;
   /** Kernel symbol addresses for kaddr(). */
   readonly kernelSymbol: (name: string) => bigint | undefined;
 }
@@ -66,6 +68,15 @@ export interface GeneratedProgram {
   instructions: Instruction[];
   relocations: Relocation[];
   stackUsed: number;
+  /** Loop callbacks (subprograms after the probe's own code). */
+  functions: { name: string; insnIndex: number }[];
+}
+
+/** A `$name` variable: its type and stack slot, in the probe's frame (0) or a for loop callback's frame. */
+interface Variable {
+  type: TraceType;
+  offset: number;
+  frame: number;
 }
 
 export function kernelMapName(name: string): string {
@@ -108,11 +119,22 @@ export function fieldType(field: TracepointField, userPointers: boolean): TraceT
  * events go to the shared ScriptState.
  */
 export class ProbeCompiler {
-  readonly #e = new Emitter();
-  readonly #vars = new Map<string, { type: TraceType; offset: number }>();
+  #e = new Emitter();
+  readonly #vars = new Map<string, Variable>();
+  /** The variables of the enclosing for loops, innermost last (each lives in its loop's callback frame). */
+  readonly #loopScopes: Map<string, Variable>[] = [];
   /** Loop exits for break/continue, innermost last. */
-  readonly #loops: { breakLabel: Label; continueLabel: Label }[] = [];
+  #loops: { breakLabel: Label; continueLabel: Label }[] = [];
   #returnLabel: Label | undefined;
+  /** 0 while generating the probe's own code, n inside the callback of the n-th nested for loop. */
+  #frame = 0;
+  /** Per for-loop statement: main-frame slots written before the loop starts (a range's start value). */
+  readonly #loopSlots = new Map<Statement, number>();
+  /** Main-frame flag a loop callback sets when `return` or exit() must end the probe. */
+  #returnFlag: number | undefined;
+  /** Loop callbacks, appended after the probe's code, and the ld_imm64s that point at them. */
+  readonly #callbacks: { emitter: Emitter; name: string; frames: number[] }[] = [];
+  readonly #functionLoads: { emitter: Emitter; slot: number; callback: number }[] = [];
 
   constructor(
     readonly state: ScriptState,
@@ -132,7 +154,32 @@ export class ProbeCompiler {
     this.#statements(probe.body);
     e.place(this.#returnLabel);
     e.emit(mov64Imm(R0, 0), exit());
-    return { instructions: e.finish(), relocations: e.relocations, stackUsed: e.stackUsed };
+    return this.#link(probe.span);
+  }
+
+  /** Lays the loop callbacks out after the probe's code and points each callback load at its callback. */
+  #link(span: SourceSpan): GeneratedProgram {
+    const main = this.#e;
+    const instructions = [...main.finish()];
+    const relocations = [...main.relocations];
+    const functions = [];
+    const starts = new Map<Emitter, number>([[main, 0]]);
+    for (const callback of this.#callbacks) {
+      const start = instructions.length;
+      starts.set(callback.emitter, start);
+      functions.push({ name: callback.name, insnIndex: start });
+      instructions.push(...callback.emitter.finish());
+      relocations.push(...callback.emitter.relocations.map((r) => ({ ...r, insnIndex: r.insnIndex + start })));
+      // The kernel adds up the frames of a call chain, each rounded up to 32 bytes, against the 512-byte limit.
+      const chain = [main.stackUsed, ...callback.frames].reduce((total, used) => total + ((Math.max(used, 1) + 31) & ~31), 0);
+      if (chain > STACK_LIMIT) throw traceError(`the probe and its for loop callbacks need more than the kernel's ${STACK_LIMIT}-byte stack together (${chain} bytes): use fewer or smaller variables`, span);
+    }
+    for (const load of this.#functionLoads) {
+      const at = starts.get(load.emitter)! + load.slot;
+      const target = starts.get(this.#callbacks[load.callback]!.emitter)!;
+      instructions[at] = { ...instructions[at]!, imm: target - (at + 1) };
+    }
+    return { instructions, relocations, stackUsed: main.stackUsed, functions };
   }
 
   /** Variables live for the whole probe: typed at their first assignment, zeroed at entry so every read is initialised. */
@@ -164,11 +211,30 @@ export class ProbeCompiler {
             visit(s.body);
             break;
           case 'forRange':
-            this.#declare(s.variable, INT64);
-            visit(s.body);
+          case 'forMap': {
+            if (s.kind === 'forRange') {
+              this.#requireInteger(s.from, 'for range start');
+              this.#requireInteger(s.to, 'for range end');
+              // The start value, read by every iteration's callback.
+              const start = this.#e.alloc(8, s.span);
+              this.#loopSlots.set(s, start);
+            }
+            if (this.#returnFlag === undefined) {
+              this.#returnFlag = this.#e.alloc(8, s.span);
+              this.#e.zero(this.#returnFlag, 8);
+            }
+            if (this.#vars.has(s.variable.name)) throw traceError(`Loop declaration shadows existing variable: $${s.variable.name}`, s.variable.span);
+            let type: TraceType = INT64;
+            // While learning, a map not learned yet leaves the loop's variable untyped for this round.
+            if (s.kind === 'forMap') this.#whileLearning(() => (type = this.#loopEntryType(s.map)));
+            this.#loopScopes.push(new Map([[s.variable.name, { type, offset: 0, frame: -1 }]]));
+            try {
+              visit(s.body);
+            } finally {
+              this.#loopScopes.pop();
+            }
             break;
-          case 'forMap':
-            throw traceError('for loops over maps are not supported yet', s.span);
+          }
           case 'unroll':
           case 'block':
             visit(s.body);
@@ -187,6 +253,7 @@ export class ProbeCompiler {
   }
 
   #declare(v: VarRef, type: TraceType): void {
+    if (this.#loopScopes.some((scope) => scope.has(v.name))) throw traceError(`$${v.name} is the loop's variable and cannot be assigned`, v.span);
     const existing = this.#vars.get(v.name);
     if (existing !== undefined) {
       if (!compatible(existing.type, type)) throw traceError(`Type mismatch for $${v.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(existing.type)}'`, v.span);
@@ -196,7 +263,45 @@ export class ProbeCompiler {
     const size = Math.max(8, sizeOf(type));
     const offset = this.#e.alloc(size, v.span);
     this.#e.zero(offset, size);
-    this.#vars.set(v.name, { type, offset });
+    this.#vars.set(v.name, { type, offset, frame: 0 });
+  }
+
+  /** A variable in scope: the innermost loop's first, then the probe's. */
+  #variable(v: { name: string; span: SourceSpan }): Variable {
+    for (let i = this.#loopScopes.length - 1; i >= 0; i--) {
+      const found = this.#loopScopes[i]!.get(v.name);
+      if (found !== undefined) return found;
+    }
+    const found = this.#vars.get(v.name);
+    if (found === undefined) throw traceError(`Undefined or undeclared variable: $${v.name}`, v.span);
+    return found;
+  }
+
+  /**
+   * The register a variable's slot is addressed from: the frame pointer in
+   * its own frame; inside a loop callback, R9 holds the probe frame's
+   * pointer (the callback context the loop helper passes on).
+   */
+  #variableBase(v: Variable, span: SourceSpan): number {
+    if (v.frame === this.#frame) return FP;
+    if (v.frame === 0) return R9;
+    throw traceError('the variable of an enclosing for loop cannot be used inside a nested for loop: copy it to a variable first', span);
+  }
+
+  /** The type of `$kv` in `for ($kv : @map)`: (key, value), or ((key1, key2...), value). */
+  #loopEntryType(map: MapRef): TraceType {
+    const info = this.state.maps.get(map.name);
+    if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
+    if (info.keys === undefined) throw traceError(`@${map.name} has no explicit keys (scalar map), and cannot be used for iteration`, map.span);
+    const key: TraceType = info.keys.length === 1 ? info.keys[0]! : { kind: 'tuple', elements: info.keys };
+    return { kind: 'tuple', elements: [key, this.#loopValueType(info, map.span)] };
+  }
+
+  #loopValueType(info: MapInfo, span: SourceSpan): TraceType {
+    if (info.value.kind === 'value') return info.value.type;
+    const aggregation = info.value.aggregation;
+    if (aggregation === 'hist' || aggregation === 'lhist' || aggregation === 'stats') throw traceError(`Loop expression does not support type: ${aggregation}_t`, span);
+    return aggregation === 'count' ? UINT64 : INT64;
   }
 
   // ---------------------------------------------------------------- types
@@ -212,11 +317,8 @@ export class ProbeCompiler {
         const value = this.state.positional[expr.index - 1];
         return value !== undefined && !/^-?\d+$/.test(value) ? { kind: 'string', size: Math.min(new TextEncoder().encode(value).length + 1, 1024) } : INT64;
       }
-      case 'var': {
-        const v = this.#vars.get(expr.name);
-        if (v === undefined) throw traceError(`Undefined or undeclared variable: $${expr.name}`, expr.span);
-        return v.type;
-      }
+      case 'var':
+        return this.#variable(expr).type;
       case 'map': {
         const info = this.state.maps.get(expr.name);
         if (info === undefined) throw traceError(`Undefined map: @${expr.name}`, expr.span);
@@ -292,8 +394,14 @@ export class ProbeCompiler {
     if (!isInteger(type) && type.kind !== 'probe' && type.kind !== 'ksym' && type.kind !== 'kstack') throw traceError(`The ${what} operator can not be used on expressions of type '${typeName(type)}'`, expr.span);
   }
 
+  /** bpftrace passes no probe context to loop callbacks, so builtins read from it are refused there, with its message. */
+  #refuseInLoop(name: string, span: SourceSpan): void {
+    if (this.#loopScopes.length > 0) throw traceError(`'${name}' builtin is not allowed in a for-loop`, span);
+  }
+
   #builtinType(name: string, span: SourceSpan): TraceType {
     const kind = this.#kind;
+    if (/^(args|arg\d+|retval|func|kstack|ustack)$/.test(name) || (name === 'probe' && kind === 'tracepoint' && this.context.raw !== true)) this.#refuseInLoop(name, span);
     switch (name) {
       case 'pid':
       case 'tid':
@@ -348,6 +456,7 @@ export class ProbeCompiler {
 
   #tracepointField(expr: Expr & { kind: 'field' }): TracepointField | undefined {
     if (expr.base.kind !== 'builtin' || expr.base.name !== 'args') return undefined;
+    this.#refuseInLoop('args', expr.base.span);
     if (this.#kind !== 'tracepoint') throw traceError(`The args builtin can only be used with tracepoint probes here (got ${this.#kind})`, expr.base.span);
     const format = this.context.format!;
     const field = format.fields.find((f) => f.name === expr.field);
@@ -470,6 +579,7 @@ export class ProbeCompiler {
         return this.typeOf(args[0]!);
       case 'reg':
         arity(1);
+        this.#refuseInLoop('reg', expr.nameSpan);
         return UINT64;
       case 'printf':
       case 'exit':
@@ -548,28 +658,10 @@ export class ProbeCompiler {
         e.place(end);
         return;
       }
-      case 'forRange': {
-        const v = this.#vars.get(s.variable.name)!;
-        const limit = e.alloc(8, s.span);
-        this.#scalar(s.to);
-        e.emit(stx(Size.DW, FP, limit, R0));
-        this.#scalar(s.from);
-        e.emit(stx(Size.DW, FP, v.offset, R0));
-        const top = e.label();
-        const next = e.label();
-        const end = e.label();
-        e.place(top);
-        e.emit(ldx(Size.DW, R0, FP, v.offset), ldx(Size.DW, R1, FP, limit));
-        e.jumpReg(JmpOp.JSGE, R0, R1, end);
-        this.#loops.push({ breakLabel: end, continueLabel: next });
-        this.#statements(s.body);
-        this.#loops.pop();
-        e.place(next);
-        e.emit(ldx(Size.DW, R0, FP, v.offset), alu64Imm(AluOp.ADD, R0, 1), stx(Size.DW, FP, v.offset, R0));
-        e.goto(top);
-        e.place(end);
+      case 'forRange':
+      case 'forMap':
+        this.#forLoop(s);
         return;
-      }
       case 'unroll':
         for (let i = 0; i < s.count; i++) this.#statements(s.body);
         return;
@@ -586,9 +678,169 @@ export class ProbeCompiler {
         e.goto(s.jump === 'break' ? loop.breakLabel : loop.continueLabel);
         return;
       }
-      case 'forMap':
-        throw traceError('for loops over maps are not supported yet', s.span);
     }
+  }
+
+  /**
+   * `for ($i : a..b)` through bpf_loop and `for ($kv : @map)` through
+   * bpf_for_each_map_elem, as bpftrace compiles them: the body becomes a
+   * callback subprogram. The callback reaches the probe's variables
+   * through the context pointer the helper hands it (the probe frame's
+   * pointer, kept in R9); the loop variable lives in the callback's own
+   * frame. break returns 1 (stop), continue returns 0; `return` and exit()
+   * also set a flag the probe checks after the helper.
+   */
+  #forLoop(s: Statement & { kind: 'forRange' | 'forMap' }): void {
+    const e = this.#e;
+    const probeFrame = this.#frame === 0 ? FP : R9;
+    const index = this.#callbacks.length;
+    if (s.kind === 'forRange') {
+      const start = this.#loopSlots.get(s)!;
+      this.#scalar(s.from);
+      e.emit(stx(Size.DW, probeFrame, start, R0));
+      this.#scalar(s.to);
+      e.emit(ldx(Size.DW, R1, probeFrame, start), alu64Reg(AluOp.SUB, R0, R1), mov64Reg(R1, R0));
+      const skip = e.label();
+      // An empty or reversed range runs no iteration.
+      e.jumpImm(JmpOp.JSLE, R1, 0, skip);
+      this.#loadCallback(R2, index);
+      e.emit(mov64Reg(R3, probeFrame), mov64Imm(R4, 0));
+      e.call('loop');
+      this.#afterLoop();
+      e.place(skip);
+    } else {
+      const info = this.state.maps.get(s.map.name);
+      if (info === undefined) throw traceError(`Undefined map: @${s.map.name}`, s.map.span);
+      e.loadMap(R1, info.kernelName);
+      this.#loadCallback(R2, index);
+      e.emit(mov64Reg(R3, probeFrame), mov64Imm(R4, 0));
+      e.call('for_each_map_elem');
+      this.#afterLoop();
+    }
+    this.#callbackBody(s, index);
+  }
+
+  /** `reg` = the address of loop callback `index` (ld_imm64 with BPF_PSEUDO_FUNC, pointed at it when the program is laid out). */
+  #loadCallback(reg: number, index: number): void {
+    this.#functionLoads.push({ emitter: this.#e, slot: this.#e.instructions.length, callback: index });
+    this.#e.emit(...lddw(reg, 0, LdImm64Src.FUNC));
+  }
+
+  /** After a loop helper returns: a `return` or exit() inside the loop ends the probe (or the enclosing loop's callback). */
+  #afterLoop(): void {
+    const e = this.#e;
+    e.emit(ldx(Size.DW, R0, this.#frame === 0 ? FP : R9, this.#returnFlag!));
+    e.jumpImm(JmpOp.JNE, R0, 0, this.#returnLabel!);
+  }
+
+  /** Generates the callback of a loop in its own emitter (its own frame and labels). */
+  #callbackBody(s: Statement & { kind: 'forRange' | 'forMap' }, index: number): void {
+    const outer = { emitter: this.#e, loops: this.#loops, returnLabel: this.#returnLabel, frame: this.#frame };
+    const e = new Emitter();
+    const frames = [...(this.#callbacks.find((c) => c.emitter === outer.emitter)?.frames ?? [])];
+    const callback = { emitter: e, name: `${s.kind === 'forMap' ? 'map_for_each_cb' : 'loop_cb'}_${index}`, frames };
+    this.#callbacks.push(callback);
+    this.#e = e;
+    this.#frame = outer.frame + 1;
+    this.#loops = [];
+    const variable: Variable = { type: INT64, offset: 0, frame: this.#frame };
+    this.#loopScopes.push(new Map([[s.variable.name, variable]]));
+    try {
+      const stop = e.label();
+      const next = e.label();
+      const leave = e.label();
+      if (s.kind === 'forRange') {
+        // loop_cb(index, ctx): $i = start + index.
+        e.emit(mov64Reg(R9, R2));
+        variable.offset = e.alloc(8, s.span);
+        e.emit(ldx(Size.DW, R0, R9, this.#loopSlots.get(s)!), alu64Reg(AluOp.ADD, R0, R1), stx(Size.DW, FP, variable.offset, R0));
+      } else {
+        // map_for_each_cb(map, key, value, ctx): $kv = (key, value).
+        e.emit(mov64Reg(R9, R4), mov64Reg(R7, R2), mov64Reg(R8, R3));
+        this.#loopEntry(s.map, variable);
+      }
+      this.#returnLabel = leave;
+      this.#loops.push({ breakLabel: stop, continueLabel: next });
+      this.#statements(s.body);
+      // The kernel refuses unreachable code: each exit exists only when something reaches it.
+      if (e.targeted(next) || !e.endsWithGoto()) {
+        e.place(next);
+        e.emit(mov64Imm(R0, 0), exit());
+      }
+      if (e.targeted(stop)) {
+        e.place(stop);
+        e.emit(mov64Imm(R0, 1), exit());
+      }
+      if (e.targeted(leave)) {
+        e.place(leave);
+        e.emit(st(Size.DW, R9, this.#returnFlag!, 1), mov64Imm(R0, 1), exit());
+      }
+      frames.push(e.stackUsed);
+    } finally {
+      this.#loopScopes.pop();
+      this.#e = outer.emitter;
+      this.#loops = outer.loops;
+      this.#returnLabel = outer.returnLabel;
+      this.#frame = outer.frame;
+    }
+  }
+
+  /**
+   * Fills `$kv` from the callback's key (R7) and value (R8) pointers.
+   * Per-CPU aggregations are combined over every CPU's slot with
+   * map_lookup_percpu_elem, as bpftrace does (count and sum add, min and
+   * max compare, avg divides the totals).
+   */
+  #loopEntry(ref: MapRef, variable: Variable): void {
+    const e = this.#e;
+    const info = this.state.maps.get(ref.name)!;
+    variable.type = this.#loopEntryType(ref);
+    const [keyType, valueType] = (variable.type as TraceType & { kind: 'tuple' }).elements as [TraceType, TraceType];
+    const keySize = sizeOf(keyType);
+    variable.offset = e.alloc(keySize + sizeOf(valueType), ref.span);
+    e.copy(FP, variable.offset, R7, 0, keySize);
+    const value = variable.offset + keySize;
+    if (info.value.kind === 'value') {
+      e.copy(FP, value, R8, 0, sizeOf(valueType));
+      return;
+    }
+    const aggregation = info.value.aggregation;
+    const combine = aggregation === 'min' || aggregation === 'max';
+    // R7 = the combined value (or avg's total), R8 = avg's count, or min/max's "a CPU had a value".
+    e.emit(mov64Imm(R7, 0), mov64Imm(R8, 0));
+    const done = e.label();
+    for (let cpu = 0; cpu < this.state.cpus; cpu++) {
+      const absent = e.label();
+      e.loadMap(R1, info.kernelName);
+      e.stackAddress(R2, variable.offset);
+      e.emit(mov64Imm(R3, cpu));
+      e.call('map_lookup_percpu_elem');
+      // No slot for this CPU: the CPUs are all visited.
+      e.jumpImm(JmpOp.JEQ, R0, 0, done);
+      if (combine) {
+        const take = e.label();
+        e.emit(ldx(Size.DW, R1, R0, 8));
+        e.jumpImm(JmpOp.JEQ, R1, 0, absent);
+        e.emit(ldx(Size.DW, R1, R0, 0));
+        e.jumpImm(JmpOp.JEQ, R8, 0, take);
+        e.jumpReg(aggregation === 'min' ? JmpOp.JSGE : JmpOp.JSLE, R1, R7, absent);
+        e.place(take);
+        e.emit(mov64Reg(R7, R1), mov64Imm(R8, 1));
+      } else if (aggregation === 'avg') {
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R8, R1), ldx(Size.DW, R1, R0, 8), alu64Reg(AluOp.ADD, R7, R1));
+      } else {
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R7, R1));
+      }
+      e.place(absent);
+    }
+    e.place(done);
+    if (aggregation === 'avg') {
+      const empty = e.label();
+      e.jumpImm(JmpOp.JEQ, R8, 0, empty);
+      e.emit({ ...alu64Reg(AluOp.DIV, R7, R8), offset: 1 });
+      e.place(empty);
+    }
+    e.emit(stx(Size.DW, FP, value, R7));
   }
 
   /** Evaluates an expression for its effects. */
@@ -601,36 +853,45 @@ export class ProbeCompiler {
 
   #assignVar(target: VarRef, op: string, value: Expr): void {
     const e = this.#e;
+    if (this.#loopScopes.some((scope) => scope.has(target.name))) throw traceError(`$${target.name} is the loop's variable and cannot be assigned`, target.span);
     const v = this.#vars.get(target.name);
     // Only while learning: a variable whose value reads a map not learned yet is not declared.
     if (v === undefined) throw traceError(`Undefined or undeclared variable: $${target.name}`, target.span);
+    const base = this.#variableBase(v, target.span);
     if (op === '=' || op === 'declare') {
       if (op === 'declare') return;
       const type = this.typeOf(value);
       if (!compatible(v.type, type)) throw traceError(`Type mismatch for $${target.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(v.type)}'`, value.span);
       if (isScalar(v.type)) {
         this.#scalar(value);
-        e.emit(stx(Size.DW, FP, v.offset, R0));
-      } else {
+        e.emit(stx(Size.DW, base, v.offset, R0));
+      } else if (base === FP) {
         this.#intoSized(value, v.offset, sizeOf(v.type));
+      } else {
+        // Built in this frame, then copied to the probe's frame.
+        const scratch = e.alloc(sizeOf(v.type), value.span);
+        this.#intoSized(value, scratch, sizeOf(v.type));
+        e.copy(base, v.offset, FP, scratch, sizeOf(v.type));
       }
       return;
     }
     if (!isInteger(v.type)) throw traceError(`The ${op} operator can not be used on variables of type '${typeName(v.type)}'`, target.span);
     this.#requireInteger(value, op);
     this.#scalar(value);
-    e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, FP, v.offset));
+    e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, base, v.offset));
     this.#arithmetic(op.slice(0, -1), v.type.kind === 'int' && v.type.signed, target.span);
-    e.emit(stx(Size.DW, FP, v.offset, R0));
+    e.emit(stx(Size.DW, base, v.offset, R0));
   }
 
   #incdec(expr: Expr & { kind: 'incdec' }): void {
     const e = this.#e;
     const delta = expr.op === '++' ? 1 : -1;
     if (expr.target.kind === 'var') {
-      const v = this.#vars.get(expr.target.name)!;
+      if (this.#loopScopes.some((scope) => scope.has(expr.target.name))) throw traceError(`$${expr.target.name} is the loop's variable and cannot be assigned`, expr.span);
+      const v = this.#variable(expr.target);
       if (!isInteger(v.type)) throw traceError(`The ${expr.op} operator can not be used on variables of type '${typeName(v.type)}'`, expr.span);
-      e.emit(ldx(Size.DW, R0, FP, v.offset), mov64Reg(R1, R0), alu64Imm(AluOp.ADD, R1, delta), stx(Size.DW, FP, v.offset, R1));
+      const base = this.#variableBase(v, expr.span);
+      e.emit(ldx(Size.DW, R0, base, v.offset), mov64Reg(R1, R0), alu64Imm(AluOp.ADD, R1, delta), stx(Size.DW, base, v.offset, R1));
       if (expr.prefix) e.emit(mov64Reg(R0, R1));
       return;
     }
@@ -1185,7 +1446,10 @@ export class ProbeCompiler {
         e.loadConstant(R0, expr.index === '#' ? BigInt(this.state.positional.length) : BigInt(this.state.positional[expr.index - 1] ?? '0'));
         return;
       case 'var':
-        e.emit(ldx(Size.DW, R0, FP, this.#vars.get(expr.name)!.offset));
+        {
+          const v = this.#variable(expr);
+          e.emit(ldx(Size.DW, R0, this.#variableBase(v, expr.span), v.offset));
+        }
         return;
       case 'map': {
         const info = this.state.maps.get(expr.name)!;
@@ -1398,11 +1662,8 @@ export class ProbeCompiler {
     }
     const base = this.typeOf(expr.base);
     if (base.kind === 'tuple') {
-      const offset = this.#e.alloc(sizeOf(base), expr.span);
-      this.#into(expr.base, offset);
-      let at = offset;
-      for (let i = 0; i < Number(expr.field); i++) at += sizeOf(base.elements[i]!);
-      this.#e.emit(ldx(Size.DW, R0, FP, at));
+      const element = this.#tupleElement(expr);
+      this.#e.emit(ldx(Size.DW, R0, element.base, element.offset));
       return;
     }
     const type = this.typeOf(expr);
@@ -1410,6 +1671,27 @@ export class ProbeCompiler {
     this.#fieldAddress(expr);
     this.#readPointer(R0, type.kind === 'int' ? type.bits / 8 : 8, { kind: 'pointer', pointee: '', user });
     if (type.kind === 'int' && type.signed) this.#truncate(type.bits, true);
+  }
+
+  /**
+   * Where element `.N` of a tuple is: in place when the tuple is a variable
+   * (or an element of one, `$kv.0.1`), else in a stack copy of the tuple.
+   */
+  #tupleElement(expr: Expr & { kind: 'field' }): { base: number; offset: number } {
+    const tuple = this.typeOf(expr.base) as TraceType & { kind: 'tuple' };
+    let whole: { base: number; offset: number };
+    if (expr.base.kind === 'var') {
+      const v = this.#variable(expr.base);
+      whole = { base: this.#variableBase(v, expr.base.span), offset: v.offset };
+    } else if (expr.base.kind === 'field' && this.typeOf(expr.base.base).kind === 'tuple') {
+      whole = this.#tupleElement(expr.base);
+    } else {
+      whole = { base: FP, offset: this.#e.alloc(sizeOf(tuple), expr.span) };
+      this.#into(expr.base, whole.offset);
+    }
+    let at = whole.offset;
+    for (let i = 0; i < Number(expr.field); i++) at += sizeOf(tuple.elements[i]!);
+    return { base: whole.base, offset: at };
   }
 
   #indexScalar(expr: Expr & { kind: 'index' }): void {
@@ -1615,13 +1897,8 @@ export class ProbeCompiler {
       this.#intoGeneric(expr, offset, size);
       return;
     }
-    if (expr.kind === 'field' && type.kind === 'tuple') {
-      const base = this.typeOf(expr.base) as TraceType & { kind: 'tuple' };
-      const whole = e.alloc(sizeOf(base), expr.span);
-      this.#into(expr.base, whole);
-      let at = whole;
-      for (let i = 0; i < Number(expr.field); i++) at += sizeOf(base.elements[i]!);
-      e.copy(FP, offset, FP, at, sizeOf(type));
+    if (expr.kind === 'field' && this.typeOf(expr.base).kind === 'tuple') {
+      this.#tupleElementInto(expr, offset, size);
       return;
     }
     throw traceError(`cannot use a value of type '${typeName(type)}' here`, expr.span);
@@ -1712,7 +1989,19 @@ export class ProbeCompiler {
       this.#intoGeneric(expr, offset, size);
       return;
     }
+    if (expr.kind === 'field' && this.typeOf(expr.base).kind === 'tuple') {
+      this.#tupleElementInto(expr, offset, size);
+      return;
+    }
     throw traceError(`cannot produce a string from this expression`, expr.span);
+  }
+
+  /** Copies a tuple's element (a string, a tuple...) to fp+offset, zero-padded to `size`. */
+  #tupleElementInto(expr: Expr & { kind: 'field' }, offset: number, size: number): void {
+    const length = Math.min(size, sizeOf(this.typeOf(expr)));
+    if (length < size) this.#e.zero(offset, size);
+    const element = this.#tupleElement(expr);
+    this.#e.copy(FP, offset, element.base, element.offset, length);
   }
 
   /** Variables, map values and ternaries of memory types (shared by strings and other memory values). */
@@ -1720,7 +2009,8 @@ export class ProbeCompiler {
     const e = this.#e;
     const type = this.typeOf(expr);
     if (expr.kind === 'var') {
-      e.copy(FP, offset, FP, this.#vars.get(expr.name)!.offset, Math.min(size, sizeOf(type)));
+      const v = this.#variable(expr);
+      e.copy(FP, offset, this.#variableBase(v, expr.span), v.offset, Math.min(size, sizeOf(type)));
     } else if (expr.kind === 'map') {
       const info = this.state.maps.get(expr.name)!;
       this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
