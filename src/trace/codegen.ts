@@ -8,6 +8,7 @@ import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
 import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
 import type { UsdtArgument } from './usdt.ts';
+import { type UserSymbol, userSymbol, virtualAddressOf } from './uaddr.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
 import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
@@ -34,6 +35,10 @@ export interface ScriptState {
   readonly unsafe: boolean;
   /** Possible CPUs: per-CPU aggregations read in a for loop are combined over this many slots at most. */
   readonly cpus: number;
+  /** Named arguments (`-- --name=value`) for getopt(); '' for a flag given without a value. */
+  readonly namedArgs: ReadonlyMap<string, string>;
+  /** The names getopt() read, so an argument no getopt() reads is an error. */
+  readonly optionsRead: Set<string>;
   /** Kernel symbol addresses for kaddr(). */
   readonly kernelSymbol: (name: string) => bigint | undefined;
 }
@@ -113,6 +118,21 @@ export function fieldType(field: TracepointField, userPointers: boolean): TraceT
   return { kind: 'int', bits: (size * 8) as 8 | 16 | 32 | 64, signed: field.signed };
 }
 
+/** `task->real_parent->comm`: bpftrace's pcomm (the parent process's name). */
+function parentComm(task: Expr): Expr {
+  const span = task.span;
+  const asTask: Expr = { kind: 'cast', type: { base: 'struct task_struct', pointer: 1, span }, operand: task.kind === 'builtin' && task.name === 'pcomm' ? { kind: 'builtin', name: 'curtask', span } : task, span };
+  return { kind: 'field', base: { kind: 'field', base: asTask, field: 'real_parent', arrow: true, span }, field: 'comm', arrow: true, span };
+}
+
+/** `task->real_parent->tgid` as uint32: bpftrace's ppid (the parent process's id). */
+function parentPid(task: Expr): Expr {
+  const span = task.span;
+  const asTask: Expr = { kind: 'cast', type: { base: 'struct task_struct', pointer: 1, span }, operand: task, span };
+  const parent: Expr = { kind: 'field', base: asTask, field: 'real_parent', arrow: true, span };
+  return { kind: 'cast', type: { base: 'uint32', pointer: 0, span }, operand: { kind: 'field', base: parent, field: 'tgid', arrow: true, span }, span };
+}
+
 /**
  * Code generation for one concrete probe: types are computed as the code
  * is generated (a tracepoint's `args` depend on its format), maps and
@@ -185,12 +205,16 @@ export class ProbeCompiler {
   /** Variables live for the whole probe: typed at their first assignment, zeroed at entry so every read is initialised. */
   #declareVariables(body: Statement[], predicate: Expr | undefined): void {
     if (predicate !== undefined) this.#scanExpr(predicate);
+    // `let $x;` leaves $x's type to its first assignment (an int64 if it has none).
+    const untyped: VarRef[] = [];
     const visit = (statements: Statement[]): void => {
       for (const s of statements) {
         switch (s.kind) {
           case 'assign':
             this.#scanExpr(s.value);
-            if (s.target.kind === 'var') {
+            if (s.target.kind === 'var' && s.op === 'declare') {
+              untyped.push(s.target);
+            } else if (s.target.kind === 'var') {
               const target = s.target;
               // While learning, a value that reads a map not yet learned leaves the variable for a later round.
               this.#whileLearning(() => this.#declare(target, s.op === '=' ? this.typeOf(s.value) : INT64));
@@ -245,6 +269,7 @@ export class ProbeCompiler {
       }
     };
     visit(body);
+    for (const v of untyped) if (!this.#vars.has(v.name)) this.#declare(v, INT64);
   }
 
   /** Types of variables assigned inside expressions (`$x++`) are int64. */
@@ -331,7 +356,7 @@ export class ProbeCompiler {
       case 'builtin':
         return this.#builtinType(expr.name, expr.span);
       case 'unary':
-        if (expr.op === '*') return INT64;
+        if (expr.op === '*') return this.#pointeeInteger(this.typeOf(expr.operand)) ?? INT64;
         if (expr.op === '&') throw traceError('the address-of operator is not supported', expr.span);
         this.#requireInteger(expr.operand, expr.op);
         return expr.op === '!' ? INT64 : this.typeOf(expr.operand);
@@ -369,6 +394,8 @@ export class ProbeCompiler {
           return { kind: 'int', bits: (elementSize * 8) as 8 | 16 | 32 | 64, signed: field.signed };
         }
         if (base.kind === 'pointer') return INT64;
+        // A string's character (opensnoop.bt's `$path[0] != "/"[0]`).
+        if (base.kind === 'string') return { kind: 'int', bits: 8, signed: true };
         throw traceError(`The array index operator [] can only be used on arrays and pointers, found ${typeName(base)}`, expr.span);
       }
       case 'cast': {
@@ -387,6 +414,90 @@ export class ProbeCompiler {
       case 'call':
         return this.#callType(expr);
     }
+  }
+
+  /**
+   * getopt(name[, default[, description]]): the named argument `--name=value`
+   * given after `--`, as a literal of the default's type (bool without a
+   * default: `--name` alone is true).
+   */
+  #getopt(call: Expr & { kind: 'call' }): Expr {
+    const [name, fallback, description] = call.args;
+    if (name?.kind !== 'string' || call.args.length > 3) throw traceError('getopt() expects an option name string literal, an optional default and an optional description string', call.span);
+    if (description !== undefined && description.kind !== 'string') throw traceError('getopt(): the description must be a string literal', description.span);
+    const negative = fallback?.kind === 'unary' && fallback.op === '-' && fallback.operand.kind === 'int';
+    const bool = fallback === undefined || (fallback.kind === 'builtin' && (fallback.name === 'true' || fallback.name === 'false'));
+    if (!bool && fallback!.kind !== 'int' && fallback!.kind !== 'string' && !negative) throw traceError('getopt(): the default must be a literal: true, false, an integer or a string', fallback!.span);
+    this.state.optionsRead.add(name.value);
+    const given = this.state.namedArgs.get(name.value);
+    const span = call.span;
+    if (given === undefined) return fallback ?? { kind: 'int', value: 0n, span };
+    if (bool) {
+      if (given === '' || given === 'true' || given === '1') return { kind: 'int', value: 1n, span };
+      if (given === 'false' || given === '0') return { kind: 'int', value: 0n, span };
+      throw traceError(`--${name.value}=${given}: a boolean option takes true, false, 1 or 0`, call.span);
+    }
+    if (fallback!.kind === 'string') return { kind: 'string', value: given, span };
+    if (!/^-?(0x[0-9a-f]+|\d+)$/i.test(given)) throw traceError(`--${name.value}=${given}: an integer option takes an integer`, call.span);
+    return { kind: 'int', value: given.startsWith('-') ? -BigInt(given.slice(1)) : BigInt(given), span };
+  }
+
+  /** buf()'s byte count: its literal length, a whole array's size, else the string size (the length is then capped at run time). */
+  #bufferSize(call: Expr & { kind: 'call' }): number {
+    const [data, length] = call.args;
+    if (length !== undefined) {
+      if (length.kind !== 'int') return STRING_SIZE;
+      const n = Number(length.value);
+      if (n < 0 || n > STRING_SIZE) throw traceError(`buf(): length ${n} is out of range (0 to ${STRING_SIZE}, bpftrace's default string size)`, length.span);
+      return n;
+    }
+    const field = data?.kind === 'field' ? this.#arrayField(data) : undefined;
+    if (field !== undefined) return Math.min(field.size, STRING_SIZE);
+    const type = this.typeOf(data!);
+    if (type.kind === 'string') return Math.min(type.size, STRING_SIZE);
+    throw traceError('buf() needs a length unless its argument is an array: buf(pointer, length)', call.span);
+  }
+
+  /** uaddr("sym"): the symbol in the probed binary, and the link-time address of the probed instruction. */
+  #userSymbol(call: Expr & { kind: 'call' }): UserSymbol & { probed: bigint } {
+    const name = call.args[0];
+    if (name?.kind !== 'string') throw traceError('uaddr() expects a symbol name string literal', call.span);
+    const target = this.context.target;
+    if (target.kind === 'uretprobe') throw traceError('uaddr() needs the probed address, which uretprobes do not have: read the symbol in a uprobe', call.nameSpan);
+    if ((target.kind !== 'uprobe' && target.kind !== 'usdt') || target.path === undefined) throw traceError(`uaddr() can only be used with uprobes and usdt probes, not '${target.kind}' probes`, call.nameSpan);
+    const symbol = userSymbol(target.path, name.value);
+    if (typeof symbol === 'string') throw traceError(symbol, name.span);
+    let probed: bigint | string;
+    if (target.offset !== undefined) probed = virtualAddressOf(target.path, BigInt(target.offset));
+    else {
+      const probedSymbol = userSymbol(target.path, target.symbol!);
+      probed = typeof probedSymbol === 'string' ? probedSymbol : probedSymbol.address;
+    }
+    if (typeof probed === 'string') throw traceError(probed, call.span);
+    return { ...symbol, probed };
+  }
+
+  /** uaddr()'s type: a user pointer to an unsigned integer of the symbol's size (uint64 * when the size is not 1, 2, 4 or 8). */
+  #userSymbolPointer(symbol: UserSymbol): TraceType {
+    const bits = [1, 2, 4, 8].includes(symbol.size) ? symbol.size * 8 : 64;
+    return { kind: 'pointer', pointee: `uint${bits}`, user: true };
+  }
+
+  /** The integer a pointer points to, when its pointee is a named integer type (`uint32 *`). */
+  #pointeeInteger(type: TraceType): (TraceType & { kind: 'int' }) | undefined {
+    if (type.kind !== 'pointer') return undefined;
+    const integer = INTEGER_TYPES[type.pointee];
+    return integer !== undefined ? { kind: 'int', ...integer } : undefined;
+  }
+
+  /** A callback that only returns 0, so bpf_for_each_map_elem counts every element (len()). */
+  #countingCallback(): number {
+    const known = this.#callbacks.findIndex((c) => c.name === 'count_elements_cb');
+    if (known >= 0) return known;
+    const e = new Emitter();
+    e.emit(mov64Imm(R0, 0), exit());
+    this.#callbacks.push({ emitter: e, name: 'count_elements_cb', frames: [1] });
+    return this.#callbacks.length - 1;
   }
 
   #requireInteger(expr: Expr, what: string): void {
@@ -418,6 +529,10 @@ export class ProbeCompiler {
         return { kind: 'string', size: COMM_SIZE };
       case 'curtask':
         return this.#structPointer('struct task_struct', false, span);
+      case 'ppid':
+        return UINT32;
+      case 'pcomm':
+        return this.typeOf(parentComm({ kind: 'builtin', name: 'curtask', span }));
       case 'probe':
         return { kind: 'probe' };
       case 'kstack':
@@ -571,6 +686,45 @@ export class ProbeCompiler {
       case 'path':
         if (this.#kind !== 'fentry' && this.#kind !== 'fexit') throw traceError(`path() can only be used with fentry/fexit probes (bpf_d_path), not '${this.#kind}' probes`, expr.span);
         throw traceError('path() needs BPF trampolines (fentry/fexit), which this kernel refuses: print the dentry name instead, str(((struct path *)arg)->dentry->d_name.name)', expr.span);
+      case 'getopt':
+        return this.typeOf(this.#getopt(expr));
+      case 'buf':
+        arity(1, 2);
+        return { kind: 'buffer', size: this.#bufferSize(expr) };
+      case 'strerror':
+        arity(1);
+        this.#requireInteger(args[0]!, 'strerror()');
+        return { kind: 'errno' };
+      case 'syscall_name':
+        arity(1);
+        this.#requireInteger(args[0]!, 'syscall_name()');
+        return { kind: 'syscall' };
+      case 'cgroup_path': {
+        arity(1, 2);
+        this.#requireInteger(args[0]!, 'cgroup_path()');
+        const filter = args[1];
+        if (filter !== undefined && filter.kind !== 'string') throw traceError('cgroup_path(): the hierarchy filter must be a string literal', filter.span);
+        return { kind: 'cgroup_path', filter: filter?.kind === 'string' ? filter.value : '*' };
+      }
+      case 'len': {
+        arity(1);
+        const map = args[0]!;
+        if (map.kind !== 'map' || map.keys !== undefined) throw traceError('len() expects a map: len(@name)', map.span);
+        const info = this.state.maps.get(map.name);
+        if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
+        if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError(`len() of a ${info.value.aggregation}() map is not supported (its elements are buckets)`, map.span);
+        return INT64;
+      }
+      case 'uaddr':
+        arity(1);
+        return this.#userSymbolPointer(this.#userSymbol(expr));
+      case 'pcomm':
+        arity(0, 1);
+        return this.typeOf(parentComm(args[0] ?? { kind: 'builtin', name: 'curtask', span: expr.span }));
+      case 'ppid':
+        arity(0, 1);
+        if (args[0] !== undefined) this.#requireInteger(args[0], 'ppid()');
+        return UINT32;
       case 'has_key':
         if (args.length < 2) throw traceError('has_key() requires a map and a key', expr.span);
         return INT64;
@@ -583,10 +737,11 @@ export class ProbeCompiler {
         return UINT64;
       case 'printf':
       case 'exit':
+      case 'delete':
+        return INT64;
       case 'print':
       case 'clear':
       case 'zero':
-      case 'delete':
       case 'time':
       case 'join':
       case 'system':
@@ -902,9 +1057,9 @@ export class ProbeCompiler {
 
   /** The map's info, created on first assignment; a later assignment of another kind is an error. */
   #mapFor(ref: MapRef, value: MapValue, span: SourceSpan): MapInfo {
-    const keys = ref.keys?.map((k) => this.typeOf(k));
+    const keys = this.#keyTypes(ref);
     keys?.forEach((k, i) => {
-      if (k.kind === 'none') throw traceError('a map key cannot be of type none', ref.keys![i]!.span);
+      if (k.kind === 'none') throw traceError('a map key cannot be of type none', this.#keyExprs(ref)![i]!.span);
     });
     const existing = this.state.maps.get(ref.name);
     if (existing === undefined) {
@@ -933,6 +1088,24 @@ export class ProbeCompiler {
     });
   }
 
+  /**
+   * The key expressions of a map access. Several keys are a tuple, as in
+   * bpftrace: `@m[$t]` with `$t = (a, b)` is the same element as `@m[a, b]`.
+   */
+  #keyExprs(ref: MapRef): Expr[] | undefined {
+    const keys = ref.keys;
+    if (keys?.length !== 1) return keys;
+    const key = keys[0]!;
+    const type = this.typeOf(key);
+    if (type.kind !== 'tuple') return keys;
+    if (key.kind === 'tuple') return key.elements;
+    return type.elements.map((_, i): Expr => ({ kind: 'field', base: key, field: String(i), arrow: false, span: key.span }));
+  }
+
+  #keyTypes(ref: MapRef): TraceType[] | undefined {
+    return this.#keyExprs(ref)?.map((k) => this.typeOf(k));
+  }
+
   /** Builds the key of `ref` in a zeroed stack buffer of the map's key size; returns its offset. */
   #key(ref: MapRef, info: MapInfo): number {
     const e = this.#e;
@@ -940,7 +1113,7 @@ export class ProbeCompiler {
     const offset = e.alloc(size, ref.span);
     e.zero(offset, size);
     let at = offset;
-    ref.keys?.forEach((k, i) => {
+    this.#keyExprs(ref)?.forEach((k, i) => {
       const type = info.keys![i]!;
       this.#intoSized(k, at, sizeOf(type));
       at += sizeOf(type);
@@ -974,7 +1147,7 @@ export class ProbeCompiler {
       const info = this.state.maps.get(ref.name) ?? this.#mapFor(ref, { kind: 'value', type: INT64 }, span);
       if (info.value.kind === 'aggregation' && info.value.aggregation !== 'count' && info.value.aggregation !== 'sum') throw traceError(`The ${op} operator can not be used on ${info.value.aggregation}() maps`, span);
       if (info.value.kind === 'value' && !isInteger(info.value.type)) throw traceError(`The ${op} operator can not be used on maps of type '${typeName(info.value.type)}'`, span);
-      this.#checkKeys(ref, info, ref.keys?.map((k) => this.typeOf(k)));
+      this.#checkKeys(ref, info, this.#keyTypes(ref));
       this.#requireInteger(value, op);
       const key = this.#key(ref, info);
       const operand = e.alloc(8, span);
@@ -1200,21 +1373,9 @@ export class ProbeCompiler {
         this.#event({ kind: call.name, map: map.name, ...(top?.kind === 'int' ? { top: Number(top.value) } : {}) }, [], call.span);
         return;
       }
-      case 'delete': {
-        const targets = args.length === 1 && args[0]!.kind === 'map' ? [args[0] as MapRef] : args.length === 2 && args[0]!.kind === 'map' && args[0].keys === undefined ? [{ ...(args[0] as MapRef), keys: [args[1]!] }] : undefined;
-        if (targets === undefined) throw traceError('delete() expects a map element: delete(@m[key]) or delete(@m, key)', call.span);
-        for (const ref of targets) {
-          const info = this.state.maps.get(ref.name);
-          if (info === undefined) throw traceError(`Undefined map: @${ref.name}`, ref.span);
-          this.#checkKeys(ref, info, ref.keys?.map((k) => this.typeOf(k)));
-          if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError('delete() of one histogram element is not supported; use clear()', call.span);
-          const key = this.#key(ref, info);
-          e.loadMap(R1, info.kernelName);
-          e.stackAddress(R2, key);
-          e.call('map_delete_elem');
-        }
+      case 'delete':
+        this.#delete(call);
         return;
-      }
       case 'time': {
         const format = args[0];
         if (args.length > 1 || (format !== undefined && format.kind !== 'string')) throw traceError('time() expects an optional format string literal', call.span);
@@ -1242,6 +1403,25 @@ export class ProbeCompiler {
       default:
         this.#evaluate(call);
     }
+  }
+
+  /** delete(@m, key) or delete(@m[key]) (and delete(@scalar)): R0 = 1 when an element was deleted, else 0, as bpftrace's bool. */
+  #delete(call: Expr & { kind: 'call' }): void {
+    const e = this.#e;
+    const args = call.args;
+    const map = args[0];
+    const ref: MapRef | undefined = args.length === 1 && map?.kind === 'map' ? map : args.length === 2 && map?.kind === 'map' && map.keys === undefined ? { ...map, keys: [args[1]!] } : undefined;
+    if (ref === undefined) throw traceError('delete() expects a map element: delete(@m[key]) or delete(@m, key)', call.span);
+    const info = this.state.maps.get(ref.name);
+    if (info === undefined) throw traceError(`Undefined map: @${ref.name}`, ref.span);
+    if (info.keys !== undefined && ref.keys === undefined) throw traceError(`delete() of @${ref.name} needs a key: delete(@${ref.name}, key), or clear(@${ref.name}) for every element`, call.span);
+    this.#checkKeys(ref, info, this.#keyTypes(ref));
+    if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError('delete() of one histogram element is not supported; use clear()', call.span);
+    const key = this.#key(ref, info);
+    e.loadMap(R1, info.kernelName);
+    e.stackAddress(R2, key);
+    e.call('map_delete_elem');
+    this.#booleanFromJump(JmpOp.JEQ);
   }
 
   /** Writes a record (event index, then each argument) to the ring buffer, counting a failure as lost. */
@@ -1453,7 +1633,7 @@ export class ProbeCompiler {
         return;
       case 'map': {
         const info = this.state.maps.get(expr.name)!;
-        this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
+        this.#checkKeys(expr, info, this.#keyTypes(expr));
         const key = this.#key(expr, info);
         this.#lookup(info, key);
         const done = e.label();
@@ -1470,7 +1650,11 @@ export class ProbeCompiler {
         if (expr.op === '-') e.emit(alu64Imm(AluOp.NEG, R0, 0));
         else if (expr.op === '~') e.emit(alu64Imm(AluOp.XOR, R0, -1));
         else if (expr.op === '!') this.#booleanFromJump(JmpOp.JEQ);
-        else if (expr.op === '*') this.#readPointer(R0, 8, this.typeOf(expr.operand));
+        else if (expr.op === '*') {
+          const operand = this.typeOf(expr.operand);
+          this.#readPointer(R0, (this.#pointeeInteger(operand)?.bits ?? 64) / 8, operand);
+          if (type.kind === 'int' && type.signed && type.bits < 64) this.#truncate(type.bits, true);
+        }
         return;
       case 'binary':
         this.#binary(expr);
@@ -1611,6 +1795,9 @@ export class ProbeCompiler {
       case 'curtask':
         e.call('get_current_task');
         return;
+      case 'ppid':
+        this.#scalar(parentPid({ kind: 'builtin', name: 'curtask', span: { line: 0, column: 0, endColumn: 0 } }));
+        return;
       case 'probe':
         if (this.#kind === 'tracepoint' && this.context.raw !== true) {
           // Probes sharing a program tell themselves apart by the cookie their link carries (the probe id).
@@ -1698,6 +1885,23 @@ export class ProbeCompiler {
     const e = this.#e;
     const type = this.typeOf(expr) as TraceType & { kind: 'int' };
     const size = type.bits / 8;
+    const base = this.typeOf(expr.base);
+    if (base.kind === 'string') {
+      if (expr.index.kind !== 'int') throw traceError('a string must be indexed with an integer literal', expr.index.span);
+      const index = Number(expr.index.value);
+      if (index < 0 || index >= base.size) throw traceError(`index ${index} is out of bounds for a string of size ${base.size}`, expr.index.span);
+      let at: { base: number; offset: number };
+      if (expr.base.kind === 'var') {
+        const v = this.#variable(expr.base);
+        at = { base: this.#variableBase(v, expr.base.span), offset: v.offset };
+      } else {
+        at = { base: FP, offset: e.alloc(sizeOf(base), expr.span) };
+        this.#into(expr.base, at.offset);
+      }
+      e.emit(ldx(Size.B, R0, at.base, at.offset + index));
+      this.#truncate(8, true);
+      return;
+    }
     if (expr.base.kind === 'field') {
       const field = this.#arrayField(expr.base);
       if (field !== undefined) {
@@ -1760,13 +1964,45 @@ export class ProbeCompiler {
         e.loadConstant(R0, address);
         return;
       }
+      case 'delete':
+        this.#delete(call);
+        return;
+      case 'ppid':
+        this.#scalar(parentPid(args[0] ?? { kind: 'builtin', name: 'curtask', span: call.span }));
+        return;
+      case 'getopt':
+        this.#scalar(this.#getopt(call));
+        return;
+      case 'strerror':
+      case 'syscall_name':
+      case 'cgroup_path':
+        this.#scalar(args[0]!);
+        return;
+      case 'len': {
+        // bpf_for_each_map_elem returns the number of elements it visited; the callback visits all.
+        const info = this.state.maps.get((args[0] as MapRef).name)!;
+        e.loadMap(R1, info.kernelName);
+        this.#loadCallback(R2, this.#countingCallback());
+        e.emit(mov64Imm(R3, 0), mov64Imm(R4, 0));
+        e.call('for_each_map_elem');
+        return;
+      }
+      case 'uaddr': {
+        const symbol = this.#userSymbol(call);
+        // ip - probed + symbol: the symbol's run-time address, also in a relocated (PIE) binary.
+        this.#refuseInLoop('uaddr', call.nameSpan);
+        e.emit(ldx(Size.DW, R0, R6, PT_REGS_IP));
+        e.loadConstant(R1, symbol.address - symbol.probed);
+        e.emit(alu64Reg(AluOp.ADD, R0, R1));
+        return;
+      }
       case 'has_key': {
         const [map, ...keys] = args;
         if (map?.kind !== 'map' || map.keys !== undefined) throw traceError('has_key() expects a map as its first argument', call.span);
         const info = this.state.maps.get(map.name);
         if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
         const ref: MapRef = { ...map, keys };
-        this.#checkKeys(ref, info, keys.map((k) => this.typeOf(k)));
+        this.#checkKeys(ref, info, this.#keyTypes(ref));
         this.#lookup(info, this.#key(ref, info));
         this.#booleanFromJump(JmpOp.JNE);
         return;
@@ -1890,6 +2126,12 @@ export class ProbeCompiler {
           return;
         }
         break;
+      case 'buffer':
+        if (expr.kind === 'call' && expr.name === 'buf') {
+          this.#buffer(expr, type.size, offset);
+          return;
+        }
+        break;
       default:
         break;
     }
@@ -1918,6 +2160,10 @@ export class ProbeCompiler {
         return;
       }
       case 'builtin':
+        if (expr.name === 'pcomm') {
+          this.#stringInto(parentComm(expr), offset, size);
+          return;
+        }
         if (expr.name === 'comm') {
           // bpf_get_current_comm pads its buffer with zeros itself.
           if (size > COMM_SIZE) e.zero(offset + COMM_SIZE, size - COMM_SIZE);
@@ -1952,6 +2198,14 @@ export class ProbeCompiler {
         return;
       }
       case 'call':
+        if (expr.name === 'getopt') {
+          this.#stringInto(this.#getopt(expr), offset, size);
+          return;
+        }
+        if (expr.name === 'pcomm') {
+          this.#stringInto(parentComm(expr.args[0] ?? { kind: 'builtin', name: 'curtask', span: expr.span }), offset, size);
+          return;
+        }
         if (expr.name === 'str') {
           const [source, length] = expr.args;
           const sourceType = this.typeOf(source!);
@@ -2013,7 +2267,7 @@ export class ProbeCompiler {
       e.copy(FP, offset, this.#variableBase(v, expr.span), v.offset, Math.min(size, sizeOf(type)));
     } else if (expr.kind === 'map') {
       const info = this.state.maps.get(expr.name)!;
-      this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
+      this.#checkKeys(expr, info, this.#keyTypes(expr));
       e.zero(offset, size);
       this.#lookup(info, this.#key(expr, info));
       const missing = e.label();
@@ -2030,6 +2284,44 @@ export class ProbeCompiler {
       this.#intoSized(expr.otherwise, offset, size);
       e.place(end);
     }
+  }
+
+  /** buf(data[, length]): the length (capped at `size`), then the bytes read from `data` (user memory in uprobes and for user pointers). */
+  #buffer(call: Expr & { kind: 'call' }, size: number, offset: number): void {
+    const e = this.#e;
+    const [data, length] = call.args as [Expr, Expr | undefined];
+    e.zero(offset, sizeOf({ kind: 'buffer', size }));
+    const field = data.kind === 'field' ? this.#arrayField(data) : undefined;
+    if (field !== undefined) {
+      // A tracepoint array: bytes of the record.
+      e.emit(st(Size.DW, FP, offset, size), mov64Reg(R3, R6), alu64Imm(AluOp.ADD, R3, field.offset), mov64Imm(R2, size));
+      e.stackAddress(R1, offset + 8);
+      e.call('probe_read_kernel');
+      return;
+    }
+    const type = this.typeOf(data);
+    if (!isInteger(type)) throw traceError(`buf() expects a pointer or an array, got '${typeName(type)}'`, data.span);
+    const variable = length !== undefined && length.kind !== 'int';
+    if (variable) {
+      this.#requireInteger(length, 'buf()');
+      this.#scalar(length);
+      const within = e.label();
+      // Unsigned: a negative length is huge, and capped too.
+      e.jumpImm(JmpOp.JLE, R0, size, within);
+      e.emit(mov64Imm(R0, size));
+      e.place(within);
+      // A spilled register keeps its bounds, so the read's size below is known to fit.
+      e.emit(stx(Size.DW, FP, offset, R0));
+    } else {
+      e.emit(st(Size.DW, FP, offset, size));
+    }
+    this.#scalar(data);
+    e.emit(mov64Reg(R3, R0));
+    if (variable) e.emit(ldx(Size.DW, R2, FP, offset));
+    else e.emit(mov64Imm(R2, size));
+    e.stackAddress(R1, offset + 8);
+    const user = type.kind === 'pointer' ? type.user : ['uprobe', 'uretprobe', 'usdt'].includes(this.#kind);
+    e.call(user ? 'probe_read_user' : 'probe_read_kernel');
   }
 
   /** ntop([family,] address): family (8 bytes) then 16 address bytes; a 4- or 16-byte tracepoint array or an IPv4 integer. */

@@ -27,6 +27,8 @@ export interface CompileOptions {
   maxMapKeys?: number;
   /** Ring buffer bytes (a power of two, at least a page). */
   ringBufferSize?: number;
+  /** Named arguments for getopt(): `--depth=5` is { depth: '5' }, a bare `--flag` is { flag: '' }. */
+  namedArgs?: Readonly<Record<string, string>>;
   /** Possible CPUs, for per-CPU maps read in for loops (default: this machine's, from sysfs). */
   cpus?: number;
 }
@@ -197,6 +199,8 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
     unsafe: options.unsafe ?? false,
     kernelSymbol: options.kernelSymbol ?? (() => undefined),
     cpus: options.cpus ?? possibleCpuCount(),
+    namedArgs: new Map(Object.entries(options.namedArgs ?? {})),
+    optionsRead: new Set(),
   });
   // Learning passes: every map's type, so a probe may read a map a later probe (or a later statement) assigns.
   // A map learned in one round can type a variable, and through it another map, in the next.
@@ -234,13 +238,21 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
   const maps: Record<string, MapSpec> = {};
   for (const info of state.maps.values()) {
     const perCpu = info.value.kind === 'aggregation';
-    maps[info.kernelName] = mapSpec(info.kernelName, perCpu ? MapType.PERCPU_HASH : MapType.HASH, mapKeySize(info), mapValueSize(info.value), maxEntries);
+    const declared = script.mapDeclarations.get(info.name);
+    if (declared !== undefined && declared.kind.startsWith('percpu') && !perCpu) {
+      throw traceError(`@${info.name} is declared ${declared.kind}(), which holds aggregations (count(), sum()...), but it is assigned plain values: declare it ${declared.kind.replace('percpu', '')}()`, declared.span);
+    }
+    const lru = declared?.kind.includes('lru') === true;
+    const type = perCpu ? (lru ? MapType.LRU_PERCPU_HASH : MapType.PERCPU_HASH) : lru ? MapType.LRU_HASH : MapType.HASH;
+    maps[info.kernelName] = mapSpec(info.kernelName, type, mapKeySize(info), mapValueSize(info.value), declared?.maxEntries ?? maxEntries);
   }
   if (state.usesRingbuf) {
     maps[RINGBUF_MAP] = mapSpec(RINGBUF_MAP, MapType.RINGBUF, 0, 0, options.ringBufferSize ?? 1 << 22);
     maps[LOST_MAP] = mapSpec(LOST_MAP, MapType.PERCPU_ARRAY, 4, 8, 1);
   }
   if (state.usesStacks) maps[STACK_MAP] = mapSpec(STACK_MAP, MapType.STACK_TRACE, 4, STACK_DEPTH * 8, maxEntries);
+  const unread = Object.keys(options.namedArgs ?? {}).filter((name) => !state.optionsRead.has(name));
+  if (unread.length > 0) throw traceError(`the script reads no option ${unread.map((n) => `--${n}`).join(', ')} (getopt() reads${state.optionsRead.size === 0 ? ' none' : `: ${[...state.optionsRead].map((n) => `--${n}`).join(', ')}`})`, undefined);
   const btf = functionBtf(Object.values(programs));
   const spec: CollectionSpec = { programs, maps, variables: {}, externs: {}, byteOrder: 'little', license: 'GPL', kernelVersion: 0, ...(btf !== undefined ? { btf } : {}) };
   return { script, spec, probes, maps: state.maps, events: state.events, probeNames, usesRingbuf: state.usesRingbuf, usesStacks: state.usesStacks, config: script.config };

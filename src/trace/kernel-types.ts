@@ -96,6 +96,9 @@ const HEADER_CONSTANTS = new Map<string, bigint>([
   ['AF_UNIX', 1n],
   ['AF_INET', 2n],
   ['AF_INET6', 10n],
+  // bpftrace's bool literals, as integers.
+  ['true', 1n],
+  ['false', 0n],
 ]);
 
 let enumValues: Map<string, bigint> | undefined;
