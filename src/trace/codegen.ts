@@ -77,11 +77,10 @@ export interface GeneratedProgram {
   functions: { name: string; insnIndex: number }[];
 }
 
-/** A `$name` variable: its type and stack slot, in the probe's frame (0) or a for loop callback's frame. */
+/** A `$name` variable: its type and stack slot in the probe's frame. */
 interface Variable {
   type: TraceType;
   offset: number;
-  frame: number;
 }
 
 export function kernelMapName(name: string): string {
@@ -148,8 +147,11 @@ export class ProbeCompiler {
   #returnLabel: Label | undefined;
   /** 0 while generating the probe's own code, n inside the callback of the n-th nested for loop. */
   #frame = 0;
-  /** Per for-loop statement: main-frame slots written before the loop starts (a range's start value). */
-  readonly #loopSlots = new Map<Statement, number>();
+  /**
+   * Per for-loop statement, its probe-frame slots: the loop variable (kept
+   * in the probe's frame, so nested loops read it too) and a range's start.
+   */
+  readonly #loopSlots = new Map<Statement, { variable: number; start: number }>();
   /** Main-frame flag a loop callback sets when `return` or exit() must end the probe. */
   #returnFlag: number | undefined;
   /** Loop callbacks, appended after the probe's code, and the ld_imm64s that point at them. */
@@ -239,9 +241,6 @@ export class ProbeCompiler {
             if (s.kind === 'forRange') {
               this.#requireInteger(s.from, 'for range start');
               this.#requireInteger(s.to, 'for range end');
-              // The start value, read by every iteration's callback.
-              const start = this.#e.alloc(8, s.span);
-              this.#loopSlots.set(s, start);
             }
             if (this.#returnFlag === undefined) {
               this.#returnFlag = this.#e.alloc(8, s.span);
@@ -251,7 +250,8 @@ export class ProbeCompiler {
             let type: TraceType = INT64;
             // While learning, a map not learned yet leaves the loop's variable untyped for this round.
             if (s.kind === 'forMap') this.#whileLearning(() => (type = this.#loopEntryType(s.map)));
-            this.#loopScopes.push(new Map([[s.variable.name, { type, offset: 0, frame: -1 }]]));
+            this.#loopSlots.set(s, { variable: this.#e.alloc(sizeOf(type), s.variable.span), start: s.kind === 'forRange' ? this.#e.alloc(8, s.span) : 0 });
+            this.#loopScopes.push(new Map([[s.variable.name, { type, offset: 0 }]]));
             try {
               visit(s.body);
             } finally {
@@ -282,13 +282,19 @@ export class ProbeCompiler {
     const existing = this.#vars.get(v.name);
     if (existing !== undefined) {
       if (!compatible(existing.type, type)) throw traceError(`Type mismatch for $${v.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(existing.type)}'`, v.span);
+      if (existing.type.kind === 'string' && type.kind === 'string' && type.size > existing.type.size) {
+        // A longer string assigned later: the variable holds the longest (declaration happens before any code uses the slot).
+        existing.type = type;
+        existing.offset = this.#e.alloc(sizeOf(type), v.span);
+        this.#e.zero(existing.offset, sizeOf(type));
+      }
       return;
     }
     if (type.kind === 'none') throw traceError(`Value of type none cannot be assigned to $${v.name}`, v.span);
     const size = Math.max(8, sizeOf(type));
     const offset = this.#e.alloc(size, v.span);
     this.#e.zero(offset, size);
-    this.#vars.set(v.name, { type, offset, frame: 0 });
+    this.#vars.set(v.name, { type, offset });
   }
 
   /** A variable in scope: the innermost loop's first, then the probe's. */
@@ -303,14 +309,12 @@ export class ProbeCompiler {
   }
 
   /**
-   * The register a variable's slot is addressed from: the frame pointer in
-   * its own frame; inside a loop callback, R9 holds the probe frame's
-   * pointer (the callback context the loop helper passes on).
+   * The register variables are addressed from: the frame pointer in the
+   * probe's code; inside a loop callback, R9, the probe frame's pointer
+   * (the callback context the loop helper passes on).
    */
-  #variableBase(v: Variable, span: SourceSpan): number {
-    if (v.frame === this.#frame) return FP;
-    if (v.frame === 0) return R9;
-    throw traceError('the variable of an enclosing for loop cannot be used inside a nested for loop: copy it to a variable first', span);
+  #variableBase(): number {
+    return this.#frame === 0 ? FP : R9;
   }
 
   /** The type of `$kv` in `for ($kv : @map)`: (key, value), or ((key1, key2...), value). */
@@ -847,10 +851,10 @@ export class ProbeCompiler {
    */
   #forLoop(s: Statement & { kind: 'forRange' | 'forMap' }): void {
     const e = this.#e;
-    const probeFrame = this.#frame === 0 ? FP : R9;
+    const probeFrame = this.#variableBase();
     const index = this.#callbacks.length;
     if (s.kind === 'forRange') {
-      const start = this.#loopSlots.get(s)!;
+      const start = this.#loopSlots.get(s)!.start;
       this.#scalar(s.from);
       e.emit(stx(Size.DW, probeFrame, start, R0));
       this.#scalar(s.to);
@@ -884,7 +888,7 @@ export class ProbeCompiler {
   /** After a loop helper returns: a `return` or exit() inside the loop ends the probe (or the enclosing loop's callback). */
   #afterLoop(): void {
     const e = this.#e;
-    e.emit(ldx(Size.DW, R0, this.#frame === 0 ? FP : R9, this.#returnFlag!));
+    e.emit(ldx(Size.DW, R0, this.#variableBase(), this.#returnFlag!));
     e.jumpImm(JmpOp.JNE, R0, 0, this.#returnLabel!);
   }
 
@@ -898,7 +902,8 @@ export class ProbeCompiler {
     this.#e = e;
     this.#frame = outer.frame + 1;
     this.#loops = [];
-    const variable: Variable = { type: INT64, offset: 0, frame: this.#frame };
+    const slots = this.#loopSlots.get(s)!;
+    const variable: Variable = { type: INT64, offset: slots.variable };
     this.#loopScopes.push(new Map([[s.variable.name, variable]]));
     try {
       const stop = e.label();
@@ -906,9 +911,7 @@ export class ProbeCompiler {
       const leave = e.label();
       if (s.kind === 'forRange') {
         // loop_cb(index, ctx): $i = start + index.
-        e.emit(mov64Reg(R9, R2));
-        variable.offset = e.alloc(8, s.span);
-        e.emit(ldx(Size.DW, R0, R9, this.#loopSlots.get(s)!), alu64Reg(AluOp.ADD, R0, R1), stx(Size.DW, FP, variable.offset, R0));
+        e.emit(mov64Reg(R9, R2), ldx(Size.DW, R0, R9, slots.start), alu64Reg(AluOp.ADD, R0, R1), stx(Size.DW, R9, variable.offset, R0));
       } else {
         // map_for_each_cb(map, key, value, ctx): $kv = (key, value).
         e.emit(mov64Reg(R9, R4), mov64Reg(R7, R2), mov64Reg(R8, R3));
@@ -941,10 +944,10 @@ export class ProbeCompiler {
   }
 
   /**
-   * Fills `$kv` from the callback's key (R7) and value (R8) pointers.
-   * Per-CPU aggregations are combined over every CPU's slot with
-   * map_lookup_percpu_elem, as bpftrace does (count and sum add, min and
-   * max compare, avg divides the totals).
+   * Fills `$kv` (in the probe's frame) from the callback's key (R7) and
+   * value (R8) pointers. Per-CPU aggregations are combined over every
+   * CPU's slot with map_lookup_percpu_elem, as bpftrace does (count and sum
+   * add, min and max compare, avg divides the totals).
    */
   #loopEntry(ref: MapRef, variable: Variable): void {
     const e = this.#e;
@@ -952,23 +955,21 @@ export class ProbeCompiler {
     variable.type = this.#loopEntryType(ref);
     const [keyType, valueType] = (variable.type as TraceType & { kind: 'tuple' }).elements as [TraceType, TraceType];
     const keySize = sizeOf(keyType);
-    variable.offset = e.alloc(keySize + sizeOf(valueType), ref.span);
-    e.copy(FP, variable.offset, R7, 0, keySize);
+    e.copy(R9, variable.offset, R7, 0, keySize);
     const value = variable.offset + keySize;
     if (info.value.kind === 'value') {
-      e.copy(FP, value, R8, 0, sizeOf(valueType));
+      e.copy(R9, value, R8, 0, sizeOf(valueType));
       return;
     }
     const aggregation = info.value.aggregation;
     const combine = aggregation === 'min' || aggregation === 'max';
-    // R7 = the combined value (or avg's total), R8 = avg's count, or min/max's "a CPU had a value".
-    e.emit(mov64Imm(R7, 0), mov64Imm(R8, 0));
+    // R6 = the combined value (or avg's total), R8 = avg's count, or min/max's "a CPU had a value".
+    e.emit(mov64Imm(R6, 0), mov64Imm(R8, 0));
     const done = e.label();
     for (let cpu = 0; cpu < this.state.cpus; cpu++) {
       const absent = e.label();
       e.loadMap(R1, info.kernelName);
-      e.stackAddress(R2, variable.offset);
-      e.emit(mov64Imm(R3, cpu));
+      e.emit(mov64Reg(R2, R7), mov64Imm(R3, cpu));
       e.call('map_lookup_percpu_elem');
       // No slot for this CPU: the CPUs are all visited.
       e.jumpImm(JmpOp.JEQ, R0, 0, done);
@@ -978,13 +979,13 @@ export class ProbeCompiler {
         e.jumpImm(JmpOp.JEQ, R1, 0, absent);
         e.emit(ldx(Size.DW, R1, R0, 0));
         e.jumpImm(JmpOp.JEQ, R8, 0, take);
-        e.jumpReg(aggregation === 'min' ? JmpOp.JSGE : JmpOp.JSLE, R1, R7, absent);
+        e.jumpReg(aggregation === 'min' ? JmpOp.JSGE : JmpOp.JSLE, R1, R6, absent);
         e.place(take);
-        e.emit(mov64Reg(R7, R1), mov64Imm(R8, 1));
+        e.emit(mov64Reg(R6, R1), mov64Imm(R8, 1));
       } else if (aggregation === 'avg') {
-        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R8, R1), ldx(Size.DW, R1, R0, 8), alu64Reg(AluOp.ADD, R7, R1));
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R8, R1), ldx(Size.DW, R1, R0, 8), alu64Reg(AluOp.ADD, R6, R1));
       } else {
-        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R7, R1));
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R6, R1));
       }
       e.place(absent);
     }
@@ -992,10 +993,10 @@ export class ProbeCompiler {
     if (aggregation === 'avg') {
       const empty = e.label();
       e.jumpImm(JmpOp.JEQ, R8, 0, empty);
-      e.emit({ ...alu64Reg(AluOp.DIV, R7, R8), offset: 1 });
+      e.emit({ ...alu64Reg(AluOp.DIV, R6, R8), offset: 1 });
       e.place(empty);
     }
-    e.emit(stx(Size.DW, FP, value, R7));
+    e.emit(stx(Size.DW, R9, value, R6));
   }
 
   /** Evaluates an expression for its effects. */
@@ -1012,7 +1013,7 @@ export class ProbeCompiler {
     const v = this.#vars.get(target.name);
     // Only while learning: a variable whose value reads a map not learned yet is not declared.
     if (v === undefined) throw traceError(`Undefined or undeclared variable: $${target.name}`, target.span);
-    const base = this.#variableBase(v, target.span);
+    const base = this.#variableBase();
     if (op === '=' || op === 'declare') {
       if (op === 'declare') return;
       const type = this.typeOf(value);
@@ -1045,7 +1046,7 @@ export class ProbeCompiler {
       if (this.#loopScopes.some((scope) => scope.has(expr.target.name))) throw traceError(`$${expr.target.name} is the loop's variable and cannot be assigned`, expr.span);
       const v = this.#variable(expr.target);
       if (!isInteger(v.type)) throw traceError(`The ${expr.op} operator can not be used on variables of type '${typeName(v.type)}'`, expr.span);
-      const base = this.#variableBase(v, expr.span);
+      const base = this.#variableBase();
       e.emit(ldx(Size.DW, R0, base, v.offset), mov64Reg(R1, R0), alu64Imm(AluOp.ADD, R1, delta), stx(Size.DW, base, v.offset, R1));
       if (expr.prefix) e.emit(mov64Reg(R0, R1));
       return;
@@ -1628,7 +1629,7 @@ export class ProbeCompiler {
       case 'var':
         {
           const v = this.#variable(expr);
-          e.emit(ldx(Size.DW, R0, this.#variableBase(v, expr.span), v.offset));
+          e.emit(ldx(Size.DW, R0, this.#variableBase(), v.offset));
         }
         return;
       case 'map': {
@@ -1869,7 +1870,7 @@ export class ProbeCompiler {
     let whole: { base: number; offset: number };
     if (expr.base.kind === 'var') {
       const v = this.#variable(expr.base);
-      whole = { base: this.#variableBase(v, expr.base.span), offset: v.offset };
+      whole = { base: this.#variableBase(), offset: v.offset };
     } else if (expr.base.kind === 'field' && this.typeOf(expr.base.base).kind === 'tuple') {
       whole = this.#tupleElement(expr.base);
     } else {
@@ -1893,7 +1894,7 @@ export class ProbeCompiler {
       let at: { base: number; offset: number };
       if (expr.base.kind === 'var') {
         const v = this.#variable(expr.base);
-        at = { base: this.#variableBase(v, expr.base.span), offset: v.offset };
+        at = { base: this.#variableBase(), offset: v.offset };
       } else {
         at = { base: FP, offset: e.alloc(sizeOf(base), expr.span) };
         this.#into(expr.base, at.offset);
@@ -2264,7 +2265,7 @@ export class ProbeCompiler {
     const type = this.typeOf(expr);
     if (expr.kind === 'var') {
       const v = this.#variable(expr);
-      e.copy(FP, offset, this.#variableBase(v, expr.span), v.offset, Math.min(size, sizeOf(type)));
+      e.copy(FP, offset, this.#variableBase(), v.offset, Math.min(size, sizeOf(type)));
     } else if (expr.kind === 'map') {
       const info = this.state.maps.get(expr.name)!;
       this.#checkKeys(expr, info, this.#keyTypes(expr));
@@ -2300,6 +2301,15 @@ export class ProbeCompiler {
       return;
     }
     const type = this.typeOf(data);
+    if (type.kind === 'string') {
+      // A string value's bytes (NULs included, as for an array).
+      const copy = e.alloc(Math.max(sizeOf(type), sizeOf({ kind: 'buffer', size }) - 8), call.span);
+      e.zero(copy, Math.max(sizeOf(type), sizeOf({ kind: 'buffer', size }) - 8));
+      this.#into(data, copy);
+      e.emit(st(Size.DW, FP, offset, size));
+      e.copy(FP, offset + 8, FP, copy, sizeOf({ kind: 'buffer', size }) - 8);
+      return;
+    }
     if (!isInteger(type)) throw traceError(`buf() expects a pointer or an array, got '${typeName(type)}'`, data.span);
     const variable = length !== undefined && length.kind !== 'int';
     if (variable) {

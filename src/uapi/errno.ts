@@ -3,6 +3,7 @@
  * (bpftrace's strerror() prints these).
  */
 export const ERRNO_MESSAGES: ReadonlyMap<number, string> = new Map([
+  [0, 'Success'],
   [1, 'Operation not permitted'],
   [2, 'No such file or directory'],
   [3, 'No such process'],

@@ -432,6 +432,13 @@ export class Verifier {
     }
   }
 
+  /** Whether the current path runs a later iteration of the same callback call than `old` does. */
+  private laterCallbackIteration(old: VerifierState): boolean {
+    const mine = this.cur.frames[this.cur.frames.length - 1]?.callback;
+    const theirs = old.frames[old.frames.length - 1]?.callback;
+    return mine !== undefined && theirs !== undefined && old.frames.length === this.cur.frames.length && mine.helper === theirs.helper && mine.iteration > theirs.iteration;
+  }
+
   /** Queue the other side of a branch, continuing at `insnIdx`. */
   private pushBranch(insnIdx: number, state: VerifierState): void {
     state.insnIdx = insnIdx;
@@ -455,6 +462,12 @@ export class Verifier {
       if (old.branches > 0) {
         // A may_goto loop reaching its ancestor one level deeper and within it is done: deeper levels add nothing.
         if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+          old.hits++;
+          return true;
+        }
+        // A later iteration of a callback in the state an earlier iteration had here: the callback's
+        // iterations have converged (the kernel prunes these at the callback's call site), not looped.
+        if (this.laterCallbackIteration(old.state) && this.statesEqual(old.state, this.cur, idx)) {
           old.hits++;
           return true;
         }
