@@ -239,8 +239,11 @@ export class ProbeCompiler {
           case 'forRange':
           case 'forMap': {
             if (s.kind === 'forRange') {
-              this.#requireInteger(s.from, 'for range start');
-              this.#requireInteger(s.to, 'for range end');
+              const range = s;
+              this.#whileLearning(() => {
+                this.#requireInteger(range.from, 'for range start');
+                this.#requireInteger(range.to, 'for range end');
+              });
             }
             if (this.#returnFlag === undefined) {
               this.#returnFlag = this.#e.alloc(8, s.span);
@@ -1343,8 +1346,12 @@ export class ProbeCompiler {
           if (!('conversion' in p)) continue;
           const type = types[i]!;
           const numeric = 'diuxXoc'.includes(p.conversion);
-          if (numeric && !isInteger(type)) throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type integer (${typeName(type)} supplied)`, args[i + 1]!.span);
           if (type.kind === 'none') throw traceError(`${call.name}: argument ${i + 1} has no value`, args[i + 1]!.span);
+          // As bpftrace: %r (and %rx, %rh) takes a buffer, and a buffer prints only with them.
+          const category = isInteger(type) ? 'integer' : type.kind;
+          if (p.conversion.startsWith('r') && type.kind !== 'buffer') throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type buffer (${category} supplied)`, call.span);
+          if (!p.conversion.startsWith('r') && type.kind === 'buffer') throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type ${numeric ? 'integer' : 'string'} (buffer supplied)`, call.span);
+          if (numeric && !isInteger(type)) throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type integer (${typeName(type)} supplied)`, args[i + 1]!.span);
           i++;
         }
         this.#event({ kind: call.name, pieces, args: types }, args.slice(1), call.span);
