@@ -1,12 +1,12 @@
 import type { Instruction } from '../isa/index.ts';
-import { AtomicOp, LdImm64Src, atomic, lddw } from '../isa/index.ts';
+import { AtomicOp, CallSrc, LdImm64Src, OPCODE_CALL, atomic, lddw } from '../isa/index.ts';
 import type { Relocation } from '../object/index.ts';
 import type { TracepointField, TracepointFormat } from '../vm/index.ts';
 import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
 import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, R9, STACK_LIMIT, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
-import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
+import { findMember, findType, kernelFunctionId, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
 import type { UsdtArgument } from './usdt.ts';
 import { type UserSymbol, userSymbol, virtualAddressOf } from './uaddr.ts';
 import { INTEGER_TYPES } from './parser.ts';
@@ -495,6 +495,23 @@ export class ProbeCompiler {
     if (type.kind !== 'pointer') return undefined;
     const integer = INTEGER_TYPES[type.pointee];
     return integer !== undefined ? { kind: 'int', ...integer } : undefined;
+  }
+
+  /**
+   * What reading `comm` straight from the current task needs: the BTF ids
+   * of bpf_rdonly_cast and struct task_struct, and comm's offset. Only for
+   * probes that run in the kernel (BEGIN, END and interval also run on the
+   * VM, which has no tasks); undefined without kernel BTF.
+   */
+  get #currentComm(): { castKfunc: number; task: number; offset: number } | undefined {
+    if (['begin', 'end', 'interval'].includes(this.#kind)) return undefined;
+    const task = kernelTypeId('struct task_struct');
+    const castKfunc = kernelFunctionId('bpf_rdonly_cast');
+    if (task === undefined || castKfunc === undefined) return undefined;
+    const comm = findMember(task, 'comm');
+    if (typeof comm === 'string') return undefined;
+    const type = traceTypeOf(comm.member.type, false);
+    return typeof type !== 'string' && type.kind === 'string' && type.size === COMM_SIZE ? { castKfunc, task, offset: comm.offset } : undefined;
   }
 
   /** A callback that only returns 0, so bpf_for_each_map_elem counts every element (len()). */
@@ -2170,6 +2187,16 @@ export class ProbeCompiler {
       case 'builtin':
         if (expr.name === 'pcomm') {
           this.#stringInto(parentComm(expr), offset, size);
+          return;
+        }
+        if (expr.name === 'comm' && size === COMM_SIZE && this.#currentComm !== undefined) {
+          // The hot path of `@[comm] = count()`: bpf_get_current_task (inlined by the JIT) read through
+          // bpf_rdonly_cast (inlined by the verifier) as an untrusted task_struct, and comm read with two
+          // 8-byte loads instead of bpf_get_current_comm's padded copy. The kernel keeps comm NUL-padded.
+          const { castKfunc, task, offset: at } = this.#currentComm;
+          e.call('get_current_task');
+          e.emit(mov64Reg(R1, R0), mov64Imm(R2, task), { opcode: OPCODE_CALL, dst: 0, src: CallSrc.KFUNC, offset: 0, imm: castKfunc });
+          e.emit(ldx(Size.DW, R1, R0, at), stx(Size.DW, FP, offset, R1), ldx(Size.DW, R1, R0, at + 8), stx(Size.DW, FP, offset + 8, R1));
           return;
         }
         if (expr.name === 'comm') {

@@ -141,7 +141,7 @@ export interface VerifierInput {
   /** A tracing program's arguments from its attach target's BTF prototype (btf_ctx_access). */
   tracingContext?: TracingContext;
   /** Reads through a pointer to a kernel struct (btf_struct_access); undefined for structs the kernel BTF lacks. */
-  btfStructAccess?: (struct: string, off: number, size: number) => StructAccess | undefined;
+  btfStructAccess?: (struct: string, off: number, size: number, untrusted: boolean) => StructAccess | undefined;
 }
 
 export interface VerifierStats {
@@ -1523,7 +1523,7 @@ export class Verifier {
   /** check_ptr_to_btf_access for reads: inside the struct, a pointer member gives a pointer whose trust follows the kernel's rules. */
   private btfStructLoad(idx: number, regno: number, reg: Reg, off: number, size: number): Reg | undefined {
     const name = reg.btfName;
-    const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size) : undefined;
+    const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size, (reg.type & TypeFlag.PTR_UNTRUSTED) !== 0) : undefined;
     if (walk === undefined) return undefined;
     if (off < 0) throw new Rejection(idx, `R${regno} is ptr_${name} invalid negative access: off=${off}`);
     if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} is ptr_${name} invalid variable offset: off=${off}, var_off=${tnumToString(reg.v.var)}`);
