@@ -1,18 +1,24 @@
 /**
  * Per-event overhead of `tsbpf trace` on a syscall-heavy load, against no
  * tracing and, when it is installed, against bpftrace itself, in one run.
- * A C child makes getppid() calls in a loop and reports the nanoseconds
- * per call it measured; the overhead of a script is its figure minus the
- * untraced one. Scripts:
+ * A C child makes getppid() calls in a loop and reports the CPU time it
+ * spent per call (CLOCK_PROCESS_CPUTIME_ID: the BPF program runs inside
+ * the traced syscall, so its cost is the process's system time, and time
+ * the process spends preempted by other work on a shared machine does not
+ * count). The overhead of a script is its figure minus the untraced one.
+ * Scripts:
  *   count:  tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }
  *   printf: tracepoint:syscalls:sys_enter_getppid { printf("%d %s\n", pid, comm); }
  * (printf output is consumed and discarded, as `> /dev/null` would).
+ * Each round runs untraced, tsbpf and bpftrace back to back, in an order
+ * that rotates from round to round; the figures are the medians over the
+ * rounds, with every round's ratio printed too.
  * Then start-up and exit of the 361-probe wildcard through the CLI
  * (`tsbpf trace -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }' -c /bin/true`)
  * against the same bpftrace command: wall-clock from spawn to the
  * "Attaching" line and from there to the process's exit.
  *
- *   node --import tsx bench/trace.ts [calls=1000000]
+ *   node --import tsx bench/trace.ts [calls=1000000] [rounds=5] [--no-wildcard]
  *
  * Needs root and gcc; bpftrace (apt-get install bpftrace) for its column.
  */
@@ -28,7 +34,10 @@ if (process.platform !== 'linux' || process.getuid?.() !== 0) {
   process.exit(0);
 }
 
-const calls = Number(process.argv[2] ?? 1_000_000);
+const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+const calls = numbers[0] ?? 1_000_000;
+const rounds = numbers[1] ?? 5;
+const wildcard = !process.argv.includes('--no-wildcard');
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-trace-bench-'));
 const load = join(dir, 'getppid-load');
 writeFileSync(
@@ -41,9 +50,9 @@ writeFileSync(
 int main(int argc, char **argv) {
   long n = atol(argv[1]);
   struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
   for (long i = 0; i < n; i++) syscall(SYS_getppid);
-  clock_gettime(CLOCK_MONOTONIC, &b);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
   printf("NS_PER_CALL %.1f\\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
   return 0;
 }
@@ -132,28 +141,56 @@ async function wildcardStartAndExit(withBpftrace: boolean): Promise<void> {
   console.log(line);
 }
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
 try {
   const withBpftrace = bpftraceAvailable();
+  console.log(`load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
   await runLoad(calls / 10); // warm-up
-  console.log(`getppid() load, ${calls} calls (printf: ${SCRIPTS[1]!.calls}); ns per call and overhead per event vs no tracing`);
+  console.log(`getppid() load, ${calls} calls (printf: ${SCRIPTS[1]!.calls}), ${rounds} rounds; CPU ns per call of the load, overhead per event vs no tracing`);
   for (const s of SCRIPTS) {
-    const base = await runLoad(s.calls);
-    const ours = await underTsbpf(s.script, s.calls);
-    const theirs = withBpftrace ? underBpftrace(s.script, s.calls) : undefined;
-    const baseAfter = await runLoad(s.calls);
-    const baseline = (base + baseAfter) / 2;
-    const oursOverhead = ours.ns - baseline;
-    let line = `${s.name.padEnd(7)} untraced ${baseline.toFixed(0)} ns  tsbpf ${ours.ns.toFixed(0)} ns (+${oursOverhead.toFixed(0)} ns/event, lost ${ours.lost})`;
-    if (theirs !== undefined) {
-      const theirOverhead = theirs - baseline;
-      line += `  bpftrace ${theirs.toFixed(0)} ns (+${theirOverhead.toFixed(0)} ns/event)  tsbpf/bpftrace overhead ${(oursOverhead / theirOverhead).toFixed(2)}`;
+    const figures = { base: [] as number[], ours: [] as number[], theirs: [] as number[], ratios: [] as number[] };
+    let lost = 0n;
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order, so a drift in the machine's load does not favour one side.
+      const steps: (() => Promise<void>)[] = [
+        async () => void figures.base.push(await runLoad(s.calls)),
+        async () => {
+          const ours = await underTsbpf(s.script, s.calls);
+          figures.ours.push(ours.ns);
+          lost += ours.lost;
+        },
+        ...(withBpftrace
+          ? [
+              async () => {
+                const theirs = underBpftrace(s.script, s.calls);
+                if (theirs !== undefined) figures.theirs.push(theirs);
+              },
+            ]
+          : []),
+      ];
+      for (let i = 0; i < steps.length; i++) await steps[(i + round) % steps.length]!();
+      const base = figures.base.at(-1)!;
+      if (figures.theirs.length === round + 1) figures.ratios.push((figures.ours.at(-1)! - base) / (figures.theirs.at(-1)! - base));
+    }
+    const baseline = median(figures.base);
+    const ours = median(figures.ours) - baseline;
+    let line = `${s.name.padEnd(7)} untraced ${baseline.toFixed(0)} ns  tsbpf +${ours.toFixed(0)} ns/event (lost ${lost})`;
+    if (figures.theirs.length > 0) {
+      const theirs = median(figures.theirs) - baseline;
+      line += `  bpftrace +${theirs.toFixed(0)} ns/event  tsbpf/bpftrace overhead ${(ours / theirs).toFixed(2)} (per round: ${figures.ratios.map((r) => r.toFixed(2)).join(', ')})`;
     } else if (withBpftrace) {
       line += '  bpftrace: failed';
     }
     console.log(line);
   }
+  console.log(`load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
   // Last: after tsbpf exits, the kernel still releases the wildcard's perf events in the background for a few seconds.
-  await wildcardStartAndExit(withBpftrace);
+  if (wildcard) await wildcardStartAndExit(withBpftrace);
   if (!withBpftrace) console.log('bpftrace not installed: apt-get install bpftrace for the comparison');
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,17 @@ export interface Script {
   readonly probes: Probe[];
   /** `config = { name = value; ... }` entries. */
   readonly config: Map<string, bigint | string>;
+  /** `let @name = lruhash(N);` declarations before the probes, by map name. */
+  readonly mapDeclarations: Map<string, MapDeclaration>;
+}
+
+/** The kernel map types a declaration may ask for. */
+export type DeclaredMapKind = 'hash' | 'lruhash' | 'percpuhash' | 'percpulruhash';
+
+export interface MapDeclaration {
+  readonly kind: DeclaredMapKind;
+  readonly maxEntries: number;
+  readonly span: SourceSpan;
 }
 
 export interface AttachPoint {

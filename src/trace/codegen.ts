@@ -1,13 +1,14 @@
 import type { Instruction } from '../isa/index.ts';
-import { AtomicOp, atomic } from '../isa/index.ts';
+import { AtomicOp, CallSrc, LdImm64Src, OPCODE_CALL, atomic, lddw } from '../isa/index.ts';
 import type { Relocation } from '../object/index.ts';
 import type { TracepointField, TracepointFormat } from '../vm/index.ts';
 import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
-import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
+import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, R9, STACK_LIMIT, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
 import { type SourceSpan, TraceError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
-import { findMember, findType, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
+import { findMember, findType, kernelFunctionId, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
 import type { UsdtArgument } from './usdt.ts';
+import { type UserSymbol, userSymbol, virtualAddressOf } from './uaddr.ts';
 import { INTEGER_TYPES } from './parser.ts';
 import type { ProbeTarget } from './probes.ts';
 import { AGGREGATIONS, type AggregationKind, COMM_SIZE, INT64, type MapInfo, type MapValue, NONE, STRING_SIZE, type TraceType, UINT32, UINT64, compatible, isInteger, isScalar, mapKeySize, mapValueSize, sizeOf, typeName } from './types.ts';
@@ -32,6 +33,12 @@ export interface ScriptState {
   readonly learning: boolean;
   readonly startNs: bigint;
   readonly unsafe: boolean;
+  /** Possible CPUs: per-CPU aggregations read in a for loop are combined over this many slots at most. */
+  readonly cpus: number;
+  /** Named arguments (`-- --name=value`) for getopt(); '' for a flag given without a value. */
+  readonly namedArgs: ReadonlyMap<string, string>;
+  /** The names getopt() read, so an argument no getopt() reads is an error. */
+  readonly optionsRead: Set<string>;
   /** Kernel symbol addresses for kaddr(). */
   readonly kernelSymbol: (name: string) => bigint | undefined;
 }
@@ -66,6 +73,14 @@ export interface GeneratedProgram {
   instructions: Instruction[];
   relocations: Relocation[];
   stackUsed: number;
+  /** Loop callbacks (subprograms after the probe's own code). */
+  functions: { name: string; insnIndex: number }[];
+}
+
+/** A `$name` variable: its type and stack slot in the probe's frame. */
+interface Variable {
+  type: TraceType;
+  offset: number;
 }
 
 export function kernelMapName(name: string): string {
@@ -102,17 +117,46 @@ export function fieldType(field: TracepointField, userPointers: boolean): TraceT
   return { kind: 'int', bits: (size * 8) as 8 | 16 | 32 | 64, signed: field.signed };
 }
 
+/** `task->real_parent->comm`: bpftrace's pcomm (the parent process's name). */
+function parentComm(task: Expr): Expr {
+  const span = task.span;
+  const asTask: Expr = { kind: 'cast', type: { base: 'struct task_struct', pointer: 1, span }, operand: task.kind === 'builtin' && task.name === 'pcomm' ? { kind: 'builtin', name: 'curtask', span } : task, span };
+  return { kind: 'field', base: { kind: 'field', base: asTask, field: 'real_parent', arrow: true, span }, field: 'comm', arrow: true, span };
+}
+
+/** `task->real_parent->tgid` as uint32: bpftrace's ppid (the parent process's id). */
+function parentPid(task: Expr): Expr {
+  const span = task.span;
+  const asTask: Expr = { kind: 'cast', type: { base: 'struct task_struct', pointer: 1, span }, operand: task, span };
+  const parent: Expr = { kind: 'field', base: asTask, field: 'real_parent', arrow: true, span };
+  return { kind: 'cast', type: { base: 'uint32', pointer: 0, span }, operand: { kind: 'field', base: parent, field: 'tgid', arrow: true, span }, span };
+}
+
 /**
  * Code generation for one concrete probe: types are computed as the code
  * is generated (a tracepoint's `args` depend on its format), maps and
  * events go to the shared ScriptState.
  */
 export class ProbeCompiler {
-  readonly #e = new Emitter();
-  readonly #vars = new Map<string, { type: TraceType; offset: number }>();
+  #e = new Emitter();
+  readonly #vars = new Map<string, Variable>();
+  /** The variables of the enclosing for loops, innermost last (each lives in its loop's callback frame). */
+  readonly #loopScopes: Map<string, Variable>[] = [];
   /** Loop exits for break/continue, innermost last. */
-  readonly #loops: { breakLabel: Label; continueLabel: Label }[] = [];
+  #loops: { breakLabel: Label; continueLabel: Label }[] = [];
   #returnLabel: Label | undefined;
+  /** 0 while generating the probe's own code, n inside the callback of the n-th nested for loop. */
+  #frame = 0;
+  /**
+   * Per for-loop statement, its probe-frame slots: the loop variable (kept
+   * in the probe's frame, so nested loops read it too) and a range's start.
+   */
+  readonly #loopSlots = new Map<Statement, { variable: number; start: number }>();
+  /** Main-frame flag a loop callback sets when `return` or exit() must end the probe. */
+  #returnFlag: number | undefined;
+  /** Loop callbacks, appended after the probe's code, and the ld_imm64s that point at them. */
+  readonly #callbacks: { emitter: Emitter; name: string; frames: number[] }[] = [];
+  readonly #functionLoads: { emitter: Emitter; slot: number; callback: number }[] = [];
 
   constructor(
     readonly state: ScriptState,
@@ -132,18 +176,47 @@ export class ProbeCompiler {
     this.#statements(probe.body);
     e.place(this.#returnLabel);
     e.emit(mov64Imm(R0, 0), exit());
-    return { instructions: e.finish(), relocations: e.relocations, stackUsed: e.stackUsed };
+    return this.#link(probe.span);
+  }
+
+  /** Lays the loop callbacks out after the probe's code and points each callback load at its callback. */
+  #link(span: SourceSpan): GeneratedProgram {
+    const main = this.#e;
+    const instructions = [...main.finish()];
+    const relocations = [...main.relocations];
+    const functions = [];
+    const starts = new Map<Emitter, number>([[main, 0]]);
+    for (const callback of this.#callbacks) {
+      const start = instructions.length;
+      starts.set(callback.emitter, start);
+      functions.push({ name: callback.name, insnIndex: start });
+      instructions.push(...callback.emitter.finish());
+      relocations.push(...callback.emitter.relocations.map((r) => ({ ...r, insnIndex: r.insnIndex + start })));
+      // The kernel adds up the frames of a call chain, each rounded up to 32 bytes, against the 512-byte limit.
+      const chain = [main.stackUsed, ...callback.frames].reduce((total, used) => total + ((Math.max(used, 1) + 31) & ~31), 0);
+      if (chain > STACK_LIMIT) throw traceError(`the probe and its for loop callbacks need more than the kernel's ${STACK_LIMIT}-byte stack together (${chain} bytes): use fewer or smaller variables`, span);
+    }
+    for (const load of this.#functionLoads) {
+      const at = starts.get(load.emitter)! + load.slot;
+      const target = starts.get(this.#callbacks[load.callback]!.emitter)!;
+      instructions[at] = { ...instructions[at]!, imm: target - (at + 1) };
+    }
+    return { instructions, relocations, stackUsed: main.stackUsed, functions };
   }
 
   /** Variables live for the whole probe: typed at their first assignment, zeroed at entry so every read is initialised. */
   #declareVariables(body: Statement[], predicate: Expr | undefined): void {
     if (predicate !== undefined) this.#scanExpr(predicate);
+    // `let $x;` leaves $x's type to its first assignment (an int64 if it has none).
+    const untyped: VarRef[] = [];
     const visit = (statements: Statement[]): void => {
       for (const s of statements) {
         switch (s.kind) {
           case 'assign':
             this.#scanExpr(s.value);
-            if (s.target.kind === 'var') {
+            if (s.target.kind === 'var' && s.op === 'declare') {
+              untyped.push(s.target);
+            } else if (s.target.kind === 'var') {
               const target = s.target;
               // While learning, a value that reads a map not yet learned leaves the variable for a later round.
               this.#whileLearning(() => this.#declare(target, s.op === '=' ? this.typeOf(s.value) : INT64));
@@ -164,11 +237,31 @@ export class ProbeCompiler {
             visit(s.body);
             break;
           case 'forRange':
-            this.#declare(s.variable, INT64);
-            visit(s.body);
+          case 'forMap': {
+            if (s.kind === 'forRange') {
+              const range = s;
+              this.#whileLearning(() => {
+                this.#requireInteger(range.from, 'for range start');
+                this.#requireInteger(range.to, 'for range end');
+              });
+            }
+            if (this.#returnFlag === undefined) {
+              this.#returnFlag = this.#e.alloc(8, s.span);
+              this.#e.zero(this.#returnFlag, 8);
+            }
+            if (this.#vars.has(s.variable.name)) throw traceError(`Loop declaration shadows existing variable: $${s.variable.name}`, s.variable.span);
+            let type: TraceType = INT64;
+            // While learning, a map not learned yet leaves the loop's variable untyped for this round.
+            if (s.kind === 'forMap') this.#whileLearning(() => (type = this.#loopEntryType(s.map)));
+            this.#loopSlots.set(s, { variable: this.#e.alloc(sizeOf(type), s.variable.span), start: s.kind === 'forRange' ? this.#e.alloc(8, s.span) : 0 });
+            this.#loopScopes.push(new Map([[s.variable.name, { type, offset: 0 }]]));
+            try {
+              visit(s.body);
+            } finally {
+              this.#loopScopes.pop();
+            }
             break;
-          case 'forMap':
-            throw traceError('for loops over maps are not supported yet', s.span);
+          }
           case 'unroll':
           case 'block':
             visit(s.body);
@@ -179,6 +272,7 @@ export class ProbeCompiler {
       }
     };
     visit(body);
+    for (const v of untyped) if (!this.#vars.has(v.name)) this.#declare(v, INT64);
   }
 
   /** Types of variables assigned inside expressions (`$x++`) are int64. */
@@ -187,9 +281,16 @@ export class ProbeCompiler {
   }
 
   #declare(v: VarRef, type: TraceType): void {
+    if (this.#loopScopes.some((scope) => scope.has(v.name))) throw traceError(`$${v.name} is the loop's variable and cannot be assigned`, v.span);
     const existing = this.#vars.get(v.name);
     if (existing !== undefined) {
       if (!compatible(existing.type, type)) throw traceError(`Type mismatch for $${v.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(existing.type)}'`, v.span);
+      if (existing.type.kind === 'string' && type.kind === 'string' && type.size > existing.type.size) {
+        // A longer string assigned later: the variable holds the longest (declaration happens before any code uses the slot).
+        existing.type = type;
+        existing.offset = this.#e.alloc(sizeOf(type), v.span);
+        this.#e.zero(existing.offset, sizeOf(type));
+      }
       return;
     }
     if (type.kind === 'none') throw traceError(`Value of type none cannot be assigned to $${v.name}`, v.span);
@@ -197,6 +298,42 @@ export class ProbeCompiler {
     const offset = this.#e.alloc(size, v.span);
     this.#e.zero(offset, size);
     this.#vars.set(v.name, { type, offset });
+  }
+
+  /** A variable in scope: the innermost loop's first, then the probe's. */
+  #variable(v: { name: string; span: SourceSpan }): Variable {
+    for (let i = this.#loopScopes.length - 1; i >= 0; i--) {
+      const found = this.#loopScopes[i]!.get(v.name);
+      if (found !== undefined) return found;
+    }
+    const found = this.#vars.get(v.name);
+    if (found === undefined) throw traceError(`Undefined or undeclared variable: $${v.name}`, v.span);
+    return found;
+  }
+
+  /**
+   * The register variables are addressed from: the frame pointer in the
+   * probe's code; inside a loop callback, R9, the probe frame's pointer
+   * (the callback context the loop helper passes on).
+   */
+  #variableBase(): number {
+    return this.#frame === 0 ? FP : R9;
+  }
+
+  /** The type of `$kv` in `for ($kv : @map)`: (key, value), or ((key1, key2...), value). */
+  #loopEntryType(map: MapRef): TraceType {
+    const info = this.state.maps.get(map.name);
+    if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
+    if (info.keys === undefined) throw traceError(`@${map.name} has no explicit keys (scalar map), and cannot be used for iteration`, map.span);
+    const key: TraceType = info.keys.length === 1 ? info.keys[0]! : { kind: 'tuple', elements: info.keys };
+    return { kind: 'tuple', elements: [key, this.#loopValueType(info, map.span)] };
+  }
+
+  #loopValueType(info: MapInfo, span: SourceSpan): TraceType {
+    if (info.value.kind === 'value') return info.value.type;
+    const aggregation = info.value.aggregation;
+    if (aggregation === 'hist' || aggregation === 'lhist' || aggregation === 'stats') throw traceError(`Loop expression does not support type: ${aggregation}_t`, span);
+    return aggregation === 'count' ? UINT64 : INT64;
   }
 
   // ---------------------------------------------------------------- types
@@ -212,11 +349,8 @@ export class ProbeCompiler {
         const value = this.state.positional[expr.index - 1];
         return value !== undefined && !/^-?\d+$/.test(value) ? { kind: 'string', size: Math.min(new TextEncoder().encode(value).length + 1, 1024) } : INT64;
       }
-      case 'var': {
-        const v = this.#vars.get(expr.name);
-        if (v === undefined) throw traceError(`Undefined or undeclared variable: $${expr.name}`, expr.span);
-        return v.type;
-      }
+      case 'var':
+        return this.#variable(expr).type;
       case 'map': {
         const info = this.state.maps.get(expr.name);
         if (info === undefined) throw traceError(`Undefined map: @${expr.name}`, expr.span);
@@ -229,7 +363,7 @@ export class ProbeCompiler {
       case 'builtin':
         return this.#builtinType(expr.name, expr.span);
       case 'unary':
-        if (expr.op === '*') return INT64;
+        if (expr.op === '*') return this.#pointeeInteger(this.typeOf(expr.operand)) ?? INT64;
         if (expr.op === '&') throw traceError('the address-of operator is not supported', expr.span);
         this.#requireInteger(expr.operand, expr.op);
         return expr.op === '!' ? INT64 : this.typeOf(expr.operand);
@@ -267,6 +401,8 @@ export class ProbeCompiler {
           return { kind: 'int', bits: (elementSize * 8) as 8 | 16 | 32 | 64, signed: field.signed };
         }
         if (base.kind === 'pointer') return INT64;
+        // A string's character (opensnoop.bt's `$path[0] != "/"[0]`).
+        if (base.kind === 'string') return { kind: 'int', bits: 8, signed: true };
         throw traceError(`The array index operator [] can only be used on arrays and pointers, found ${typeName(base)}`, expr.span);
       }
       case 'cast': {
@@ -287,13 +423,120 @@ export class ProbeCompiler {
     }
   }
 
+  /**
+   * getopt(name[, default[, description]]): the named argument `--name=value`
+   * given after `--`, as a literal of the default's type (bool without a
+   * default: `--name` alone is true).
+   */
+  #getopt(call: Expr & { kind: 'call' }): Expr {
+    const [name, fallback, description] = call.args;
+    if (name?.kind !== 'string' || call.args.length > 3) throw traceError('getopt() expects an option name string literal, an optional default and an optional description string', call.span);
+    if (description !== undefined && description.kind !== 'string') throw traceError('getopt(): the description must be a string literal', description.span);
+    const negative = fallback?.kind === 'unary' && fallback.op === '-' && fallback.operand.kind === 'int';
+    const bool = fallback === undefined || (fallback.kind === 'builtin' && (fallback.name === 'true' || fallback.name === 'false'));
+    if (!bool && fallback!.kind !== 'int' && fallback!.kind !== 'string' && !negative) throw traceError('getopt(): the default must be a literal: true, false, an integer or a string', fallback!.span);
+    this.state.optionsRead.add(name.value);
+    const given = this.state.namedArgs.get(name.value);
+    const span = call.span;
+    if (given === undefined) return fallback ?? { kind: 'int', value: 0n, span };
+    if (bool) {
+      if (given === '' || given === 'true' || given === '1') return { kind: 'int', value: 1n, span };
+      if (given === 'false' || given === '0') return { kind: 'int', value: 0n, span };
+      throw traceError(`--${name.value}=${given}: a boolean option takes true, false, 1 or 0`, call.span);
+    }
+    if (fallback!.kind === 'string') return { kind: 'string', value: given, span };
+    if (!/^-?(0x[0-9a-f]+|\d+)$/i.test(given)) throw traceError(`--${name.value}=${given}: an integer option takes an integer`, call.span);
+    return { kind: 'int', value: given.startsWith('-') ? -BigInt(given.slice(1)) : BigInt(given), span };
+  }
+
+  /** buf()'s byte count: its literal length, a whole array's size, else the string size (the length is then capped at run time). */
+  #bufferSize(call: Expr & { kind: 'call' }): number {
+    const [data, length] = call.args;
+    if (length !== undefined) {
+      if (length.kind !== 'int') return STRING_SIZE;
+      const n = Number(length.value);
+      if (n < 0 || n > STRING_SIZE) throw traceError(`buf(): length ${n} is out of range (0 to ${STRING_SIZE}, bpftrace's default string size)`, length.span);
+      return n;
+    }
+    const field = data?.kind === 'field' ? this.#arrayField(data) : undefined;
+    if (field !== undefined) return Math.min(field.size, STRING_SIZE);
+    const type = this.typeOf(data!);
+    if (type.kind === 'string') return Math.min(type.size, STRING_SIZE);
+    throw traceError('buf() needs a length unless its argument is an array: buf(pointer, length)', call.span);
+  }
+
+  /** uaddr("sym"): the symbol in the probed binary, and the link-time address of the probed instruction. */
+  #userSymbol(call: Expr & { kind: 'call' }): UserSymbol & { probed: bigint } {
+    const name = call.args[0];
+    if (name?.kind !== 'string') throw traceError('uaddr() expects a symbol name string literal', call.span);
+    const target = this.context.target;
+    if (target.kind === 'uretprobe') throw traceError('uaddr() needs the probed address, which uretprobes do not have: read the symbol in a uprobe', call.nameSpan);
+    if ((target.kind !== 'uprobe' && target.kind !== 'usdt') || target.path === undefined) throw traceError(`uaddr() can only be used with uprobes and usdt probes, not '${target.kind}' probes`, call.nameSpan);
+    const symbol = userSymbol(target.path, name.value);
+    if (typeof symbol === 'string') throw traceError(symbol, name.span);
+    let probed: bigint | string;
+    if (target.offset !== undefined) probed = virtualAddressOf(target.path, BigInt(target.offset));
+    else {
+      const probedSymbol = userSymbol(target.path, target.symbol!);
+      probed = typeof probedSymbol === 'string' ? probedSymbol : probedSymbol.address;
+    }
+    if (typeof probed === 'string') throw traceError(probed, call.span);
+    return { ...symbol, probed };
+  }
+
+  /** uaddr()'s type: a user pointer to an unsigned integer of the symbol's size (uint64 * when the size is not 1, 2, 4 or 8). */
+  #userSymbolPointer(symbol: UserSymbol): TraceType {
+    const bits = [1, 2, 4, 8].includes(symbol.size) ? symbol.size * 8 : 64;
+    return { kind: 'pointer', pointee: `uint${bits}`, user: true };
+  }
+
+  /** The integer a pointer points to, when its pointee is a named integer type (`uint32 *`). */
+  #pointeeInteger(type: TraceType): (TraceType & { kind: 'int' }) | undefined {
+    if (type.kind !== 'pointer') return undefined;
+    const integer = INTEGER_TYPES[type.pointee];
+    return integer !== undefined ? { kind: 'int', ...integer } : undefined;
+  }
+
+  /**
+   * What reading `comm` straight from the current task needs: the BTF ids
+   * of bpf_rdonly_cast and struct task_struct, and comm's offset. Only for
+   * probes that run in the kernel (BEGIN, END and interval also run on the
+   * VM, which has no tasks); undefined without kernel BTF.
+   */
+  get #currentComm(): { castKfunc: number; task: number; offset: number } | undefined {
+    if (['begin', 'end', 'interval'].includes(this.#kind)) return undefined;
+    const task = kernelTypeId('struct task_struct');
+    const castKfunc = kernelFunctionId('bpf_rdonly_cast');
+    if (task === undefined || castKfunc === undefined) return undefined;
+    const comm = findMember(task, 'comm');
+    if (typeof comm === 'string') return undefined;
+    const type = traceTypeOf(comm.member.type, false);
+    return typeof type !== 'string' && type.kind === 'string' && type.size === COMM_SIZE ? { castKfunc, task, offset: comm.offset } : undefined;
+  }
+
+  /** A callback that only returns 0, so bpf_for_each_map_elem counts every element (len()). */
+  #countingCallback(): number {
+    const known = this.#callbacks.findIndex((c) => c.name === 'count_elements_cb');
+    if (known >= 0) return known;
+    const e = new Emitter();
+    e.emit(mov64Imm(R0, 0), exit());
+    this.#callbacks.push({ emitter: e, name: 'count_elements_cb', frames: [1] });
+    return this.#callbacks.length - 1;
+  }
+
   #requireInteger(expr: Expr, what: string): void {
     const type = this.typeOf(expr);
     if (!isInteger(type) && type.kind !== 'probe' && type.kind !== 'ksym' && type.kind !== 'kstack') throw traceError(`The ${what} operator can not be used on expressions of type '${typeName(type)}'`, expr.span);
   }
 
+  /** bpftrace passes no probe context to loop callbacks, so builtins read from it are refused there, with its message. */
+  #refuseInLoop(name: string, span: SourceSpan): void {
+    if (this.#loopScopes.length > 0) throw traceError(`'${name}' builtin is not allowed in a for-loop`, span);
+  }
+
   #builtinType(name: string, span: SourceSpan): TraceType {
     const kind = this.#kind;
+    if (/^(args|arg\d+|retval|func|kstack|ustack)$/.test(name) || (name === 'probe' && kind === 'tracepoint' && this.context.raw !== true)) this.#refuseInLoop(name, span);
     switch (name) {
       case 'pid':
       case 'tid':
@@ -310,6 +553,10 @@ export class ProbeCompiler {
         return { kind: 'string', size: COMM_SIZE };
       case 'curtask':
         return this.#structPointer('struct task_struct', false, span);
+      case 'ppid':
+        return UINT32;
+      case 'pcomm':
+        return this.typeOf(parentComm({ kind: 'builtin', name: 'curtask', span }));
       case 'probe':
         return { kind: 'probe' };
       case 'kstack':
@@ -348,6 +595,7 @@ export class ProbeCompiler {
 
   #tracepointField(expr: Expr & { kind: 'field' }): TracepointField | undefined {
     if (expr.base.kind !== 'builtin' || expr.base.name !== 'args') return undefined;
+    this.#refuseInLoop('args', expr.base.span);
     if (this.#kind !== 'tracepoint') throw traceError(`The args builtin can only be used with tracepoint probes here (got ${this.#kind})`, expr.base.span);
     const format = this.context.format!;
     const field = format.fields.find((f) => f.name === expr.field);
@@ -462,6 +710,45 @@ export class ProbeCompiler {
       case 'path':
         if (this.#kind !== 'fentry' && this.#kind !== 'fexit') throw traceError(`path() can only be used with fentry/fexit probes (bpf_d_path), not '${this.#kind}' probes`, expr.span);
         throw traceError('path() needs BPF trampolines (fentry/fexit), which this kernel refuses: print the dentry name instead, str(((struct path *)arg)->dentry->d_name.name)', expr.span);
+      case 'getopt':
+        return this.typeOf(this.#getopt(expr));
+      case 'buf':
+        arity(1, 2);
+        return { kind: 'buffer', size: this.#bufferSize(expr) };
+      case 'strerror':
+        arity(1);
+        this.#requireInteger(args[0]!, 'strerror()');
+        return { kind: 'errno' };
+      case 'syscall_name':
+        arity(1);
+        this.#requireInteger(args[0]!, 'syscall_name()');
+        return { kind: 'syscall' };
+      case 'cgroup_path': {
+        arity(1, 2);
+        this.#requireInteger(args[0]!, 'cgroup_path()');
+        const filter = args[1];
+        if (filter !== undefined && filter.kind !== 'string') throw traceError('cgroup_path(): the hierarchy filter must be a string literal', filter.span);
+        return { kind: 'cgroup_path', filter: filter?.kind === 'string' ? filter.value : '*' };
+      }
+      case 'len': {
+        arity(1);
+        const map = args[0]!;
+        if (map.kind !== 'map' || map.keys !== undefined) throw traceError('len() expects a map: len(@name)', map.span);
+        const info = this.state.maps.get(map.name);
+        if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
+        if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError(`len() of a ${info.value.aggregation}() map is not supported (its elements are buckets)`, map.span);
+        return INT64;
+      }
+      case 'uaddr':
+        arity(1);
+        return this.#userSymbolPointer(this.#userSymbol(expr));
+      case 'pcomm':
+        arity(0, 1);
+        return this.typeOf(parentComm(args[0] ?? { kind: 'builtin', name: 'curtask', span: expr.span }));
+      case 'ppid':
+        arity(0, 1);
+        if (args[0] !== undefined) this.#requireInteger(args[0], 'ppid()');
+        return UINT32;
       case 'has_key':
         if (args.length < 2) throw traceError('has_key() requires a map and a key', expr.span);
         return INT64;
@@ -470,13 +757,15 @@ export class ProbeCompiler {
         return this.typeOf(args[0]!);
       case 'reg':
         arity(1);
+        this.#refuseInLoop('reg', expr.nameSpan);
         return UINT64;
       case 'printf':
       case 'exit':
+      case 'delete':
+        return INT64;
       case 'print':
       case 'clear':
       case 'zero':
-      case 'delete':
       case 'time':
       case 'join':
       case 'system':
@@ -548,28 +837,10 @@ export class ProbeCompiler {
         e.place(end);
         return;
       }
-      case 'forRange': {
-        const v = this.#vars.get(s.variable.name)!;
-        const limit = e.alloc(8, s.span);
-        this.#scalar(s.to);
-        e.emit(stx(Size.DW, FP, limit, R0));
-        this.#scalar(s.from);
-        e.emit(stx(Size.DW, FP, v.offset, R0));
-        const top = e.label();
-        const next = e.label();
-        const end = e.label();
-        e.place(top);
-        e.emit(ldx(Size.DW, R0, FP, v.offset), ldx(Size.DW, R1, FP, limit));
-        e.jumpReg(JmpOp.JSGE, R0, R1, end);
-        this.#loops.push({ breakLabel: end, continueLabel: next });
-        this.#statements(s.body);
-        this.#loops.pop();
-        e.place(next);
-        e.emit(ldx(Size.DW, R0, FP, v.offset), alu64Imm(AluOp.ADD, R0, 1), stx(Size.DW, FP, v.offset, R0));
-        e.goto(top);
-        e.place(end);
+      case 'forRange':
+      case 'forMap':
+        this.#forLoop(s);
         return;
-      }
       case 'unroll':
         for (let i = 0; i < s.count; i++) this.#statements(s.body);
         return;
@@ -586,9 +857,166 @@ export class ProbeCompiler {
         e.goto(s.jump === 'break' ? loop.breakLabel : loop.continueLabel);
         return;
       }
-      case 'forMap':
-        throw traceError('for loops over maps are not supported yet', s.span);
     }
+  }
+
+  /**
+   * `for ($i : a..b)` through bpf_loop and `for ($kv : @map)` through
+   * bpf_for_each_map_elem, as bpftrace compiles them: the body becomes a
+   * callback subprogram. The callback reaches the probe's variables
+   * through the context pointer the helper hands it (the probe frame's
+   * pointer, kept in R9); the loop variable lives in the callback's own
+   * frame. break returns 1 (stop), continue returns 0; `return` and exit()
+   * also set a flag the probe checks after the helper.
+   */
+  #forLoop(s: Statement & { kind: 'forRange' | 'forMap' }): void {
+    const e = this.#e;
+    const probeFrame = this.#variableBase();
+    const index = this.#callbacks.length;
+    if (s.kind === 'forRange') {
+      const start = this.#loopSlots.get(s)!.start;
+      this.#scalar(s.from);
+      e.emit(stx(Size.DW, probeFrame, start, R0));
+      this.#scalar(s.to);
+      e.emit(ldx(Size.DW, R1, probeFrame, start), alu64Reg(AluOp.SUB, R0, R1), mov64Reg(R1, R0));
+      const skip = e.label();
+      // An empty or reversed range runs no iteration.
+      e.jumpImm(JmpOp.JSLE, R1, 0, skip);
+      this.#loadCallback(R2, index);
+      e.emit(mov64Reg(R3, probeFrame), mov64Imm(R4, 0));
+      e.call('loop');
+      this.#afterLoop();
+      e.place(skip);
+    } else {
+      const info = this.state.maps.get(s.map.name);
+      if (info === undefined) throw traceError(`Undefined map: @${s.map.name}`, s.map.span);
+      e.loadMap(R1, info.kernelName);
+      this.#loadCallback(R2, index);
+      e.emit(mov64Reg(R3, probeFrame), mov64Imm(R4, 0));
+      e.call('for_each_map_elem');
+      this.#afterLoop();
+    }
+    this.#callbackBody(s, index);
+  }
+
+  /** `reg` = the address of loop callback `index` (ld_imm64 with BPF_PSEUDO_FUNC, pointed at it when the program is laid out). */
+  #loadCallback(reg: number, index: number): void {
+    this.#functionLoads.push({ emitter: this.#e, slot: this.#e.instructions.length, callback: index });
+    this.#e.emit(...lddw(reg, 0, LdImm64Src.FUNC));
+  }
+
+  /** After a loop helper returns: a `return` or exit() inside the loop ends the probe (or the enclosing loop's callback). */
+  #afterLoop(): void {
+    const e = this.#e;
+    e.emit(ldx(Size.DW, R0, this.#variableBase(), this.#returnFlag!));
+    e.jumpImm(JmpOp.JNE, R0, 0, this.#returnLabel!);
+  }
+
+  /** Generates the callback of a loop in its own emitter (its own frame and labels). */
+  #callbackBody(s: Statement & { kind: 'forRange' | 'forMap' }, index: number): void {
+    const outer = { emitter: this.#e, loops: this.#loops, returnLabel: this.#returnLabel, frame: this.#frame };
+    const e = new Emitter();
+    const frames = [...(this.#callbacks.find((c) => c.emitter === outer.emitter)?.frames ?? [])];
+    const callback = { emitter: e, name: `${s.kind === 'forMap' ? 'map_for_each_cb' : 'loop_cb'}_${index}`, frames };
+    this.#callbacks.push(callback);
+    this.#e = e;
+    this.#frame = outer.frame + 1;
+    this.#loops = [];
+    const slots = this.#loopSlots.get(s)!;
+    const variable: Variable = { type: INT64, offset: slots.variable };
+    this.#loopScopes.push(new Map([[s.variable.name, variable]]));
+    try {
+      const stop = e.label();
+      const next = e.label();
+      const leave = e.label();
+      if (s.kind === 'forRange') {
+        // loop_cb(index, ctx): $i = start + index.
+        e.emit(mov64Reg(R9, R2), ldx(Size.DW, R0, R9, slots.start), alu64Reg(AluOp.ADD, R0, R1), stx(Size.DW, R9, variable.offset, R0));
+      } else {
+        // map_for_each_cb(map, key, value, ctx): $kv = (key, value).
+        e.emit(mov64Reg(R9, R4), mov64Reg(R7, R2), mov64Reg(R8, R3));
+        this.#loopEntry(s.map, variable);
+      }
+      this.#returnLabel = leave;
+      this.#loops.push({ breakLabel: stop, continueLabel: next });
+      this.#statements(s.body);
+      // The kernel refuses unreachable code: each exit exists only when something reaches it.
+      if (e.targeted(next) || !e.endsWithGoto()) {
+        e.place(next);
+        e.emit(mov64Imm(R0, 0), exit());
+      }
+      if (e.targeted(stop)) {
+        e.place(stop);
+        e.emit(mov64Imm(R0, 1), exit());
+      }
+      if (e.targeted(leave)) {
+        e.place(leave);
+        e.emit(st(Size.DW, R9, this.#returnFlag!, 1), mov64Imm(R0, 1), exit());
+      }
+      frames.push(e.stackUsed);
+    } finally {
+      this.#loopScopes.pop();
+      this.#e = outer.emitter;
+      this.#loops = outer.loops;
+      this.#returnLabel = outer.returnLabel;
+      this.#frame = outer.frame;
+    }
+  }
+
+  /**
+   * Fills `$kv` (in the probe's frame) from the callback's key (R7) and
+   * value (R8) pointers. Per-CPU aggregations are combined over every
+   * CPU's slot with map_lookup_percpu_elem, as bpftrace does (count and sum
+   * add, min and max compare, avg divides the totals).
+   */
+  #loopEntry(ref: MapRef, variable: Variable): void {
+    const e = this.#e;
+    const info = this.state.maps.get(ref.name)!;
+    variable.type = this.#loopEntryType(ref);
+    const [keyType, valueType] = (variable.type as TraceType & { kind: 'tuple' }).elements as [TraceType, TraceType];
+    const keySize = sizeOf(keyType);
+    e.copy(R9, variable.offset, R7, 0, keySize);
+    const value = variable.offset + keySize;
+    if (info.value.kind === 'value') {
+      e.copy(R9, value, R8, 0, sizeOf(valueType));
+      return;
+    }
+    const aggregation = info.value.aggregation;
+    const combine = aggregation === 'min' || aggregation === 'max';
+    // R6 = the combined value (or avg's total), R8 = avg's count, or min/max's "a CPU had a value".
+    e.emit(mov64Imm(R6, 0), mov64Imm(R8, 0));
+    const done = e.label();
+    for (let cpu = 0; cpu < this.state.cpus; cpu++) {
+      const absent = e.label();
+      e.loadMap(R1, info.kernelName);
+      e.emit(mov64Reg(R2, R7), mov64Imm(R3, cpu));
+      e.call('map_lookup_percpu_elem');
+      // No slot for this CPU: the CPUs are all visited.
+      e.jumpImm(JmpOp.JEQ, R0, 0, done);
+      if (combine) {
+        const take = e.label();
+        e.emit(ldx(Size.DW, R1, R0, 8));
+        e.jumpImm(JmpOp.JEQ, R1, 0, absent);
+        e.emit(ldx(Size.DW, R1, R0, 0));
+        e.jumpImm(JmpOp.JEQ, R8, 0, take);
+        e.jumpReg(aggregation === 'min' ? JmpOp.JSGE : JmpOp.JSLE, R1, R6, absent);
+        e.place(take);
+        e.emit(mov64Reg(R6, R1), mov64Imm(R8, 1));
+      } else if (aggregation === 'avg') {
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R8, R1), ldx(Size.DW, R1, R0, 8), alu64Reg(AluOp.ADD, R6, R1));
+      } else {
+        e.emit(ldx(Size.DW, R1, R0, 0), alu64Reg(AluOp.ADD, R6, R1));
+      }
+      e.place(absent);
+    }
+    e.place(done);
+    if (aggregation === 'avg') {
+      const empty = e.label();
+      e.jumpImm(JmpOp.JEQ, R8, 0, empty);
+      e.emit({ ...alu64Reg(AluOp.DIV, R6, R8), offset: 1 });
+      e.place(empty);
+    }
+    e.emit(stx(Size.DW, R9, value, R6));
   }
 
   /** Evaluates an expression for its effects. */
@@ -601,36 +1029,45 @@ export class ProbeCompiler {
 
   #assignVar(target: VarRef, op: string, value: Expr): void {
     const e = this.#e;
+    if (this.#loopScopes.some((scope) => scope.has(target.name))) throw traceError(`$${target.name} is the loop's variable and cannot be assigned`, target.span);
     const v = this.#vars.get(target.name);
     // Only while learning: a variable whose value reads a map not learned yet is not declared.
     if (v === undefined) throw traceError(`Undefined or undeclared variable: $${target.name}`, target.span);
+    const base = this.#variableBase();
     if (op === '=' || op === 'declare') {
       if (op === 'declare') return;
       const type = this.typeOf(value);
       if (!compatible(v.type, type)) throw traceError(`Type mismatch for $${target.name}: trying to assign value of type '${typeName(type)}' when variable already contains a value of type '${typeName(v.type)}'`, value.span);
       if (isScalar(v.type)) {
         this.#scalar(value);
-        e.emit(stx(Size.DW, FP, v.offset, R0));
-      } else {
+        e.emit(stx(Size.DW, base, v.offset, R0));
+      } else if (base === FP) {
         this.#intoSized(value, v.offset, sizeOf(v.type));
+      } else {
+        // Built in this frame, then copied to the probe's frame.
+        const scratch = e.alloc(sizeOf(v.type), value.span);
+        this.#intoSized(value, scratch, sizeOf(v.type));
+        e.copy(base, v.offset, FP, scratch, sizeOf(v.type));
       }
       return;
     }
     if (!isInteger(v.type)) throw traceError(`The ${op} operator can not be used on variables of type '${typeName(v.type)}'`, target.span);
     this.#requireInteger(value, op);
     this.#scalar(value);
-    e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, FP, v.offset));
+    e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, base, v.offset));
     this.#arithmetic(op.slice(0, -1), v.type.kind === 'int' && v.type.signed, target.span);
-    e.emit(stx(Size.DW, FP, v.offset, R0));
+    e.emit(stx(Size.DW, base, v.offset, R0));
   }
 
   #incdec(expr: Expr & { kind: 'incdec' }): void {
     const e = this.#e;
     const delta = expr.op === '++' ? 1 : -1;
     if (expr.target.kind === 'var') {
-      const v = this.#vars.get(expr.target.name)!;
+      if (this.#loopScopes.some((scope) => scope.has(expr.target.name))) throw traceError(`$${expr.target.name} is the loop's variable and cannot be assigned`, expr.span);
+      const v = this.#variable(expr.target);
       if (!isInteger(v.type)) throw traceError(`The ${expr.op} operator can not be used on variables of type '${typeName(v.type)}'`, expr.span);
-      e.emit(ldx(Size.DW, R0, FP, v.offset), mov64Reg(R1, R0), alu64Imm(AluOp.ADD, R1, delta), stx(Size.DW, FP, v.offset, R1));
+      const base = this.#variableBase();
+      e.emit(ldx(Size.DW, R0, base, v.offset), mov64Reg(R1, R0), alu64Imm(AluOp.ADD, R1, delta), stx(Size.DW, base, v.offset, R1));
       if (expr.prefix) e.emit(mov64Reg(R0, R1));
       return;
     }
@@ -641,9 +1078,9 @@ export class ProbeCompiler {
 
   /** The map's info, created on first assignment; a later assignment of another kind is an error. */
   #mapFor(ref: MapRef, value: MapValue, span: SourceSpan): MapInfo {
-    const keys = ref.keys?.map((k) => this.typeOf(k));
+    const keys = this.#keyTypes(ref);
     keys?.forEach((k, i) => {
-      if (k.kind === 'none') throw traceError('a map key cannot be of type none', ref.keys![i]!.span);
+      if (k.kind === 'none') throw traceError('a map key cannot be of type none', this.#keyExprs(ref)![i]!.span);
     });
     const existing = this.state.maps.get(ref.name);
     if (existing === undefined) {
@@ -672,6 +1109,24 @@ export class ProbeCompiler {
     });
   }
 
+  /**
+   * The key expressions of a map access. Several keys are a tuple, as in
+   * bpftrace: `@m[$t]` with `$t = (a, b)` is the same element as `@m[a, b]`.
+   */
+  #keyExprs(ref: MapRef): Expr[] | undefined {
+    const keys = ref.keys;
+    if (keys?.length !== 1) return keys;
+    const key = keys[0]!;
+    const type = this.typeOf(key);
+    if (type.kind !== 'tuple') return keys;
+    if (key.kind === 'tuple') return key.elements;
+    return type.elements.map((_, i): Expr => ({ kind: 'field', base: key, field: String(i), arrow: false, span: key.span }));
+  }
+
+  #keyTypes(ref: MapRef): TraceType[] | undefined {
+    return this.#keyExprs(ref)?.map((k) => this.typeOf(k));
+  }
+
   /** Builds the key of `ref` in a zeroed stack buffer of the map's key size; returns its offset. */
   #key(ref: MapRef, info: MapInfo): number {
     const e = this.#e;
@@ -679,7 +1134,7 @@ export class ProbeCompiler {
     const offset = e.alloc(size, ref.span);
     e.zero(offset, size);
     let at = offset;
-    ref.keys?.forEach((k, i) => {
+    this.#keyExprs(ref)?.forEach((k, i) => {
       const type = info.keys![i]!;
       this.#intoSized(k, at, sizeOf(type));
       at += sizeOf(type);
@@ -713,7 +1168,7 @@ export class ProbeCompiler {
       const info = this.state.maps.get(ref.name) ?? this.#mapFor(ref, { kind: 'value', type: INT64 }, span);
       if (info.value.kind === 'aggregation' && info.value.aggregation !== 'count' && info.value.aggregation !== 'sum') throw traceError(`The ${op} operator can not be used on ${info.value.aggregation}() maps`, span);
       if (info.value.kind === 'value' && !isInteger(info.value.type)) throw traceError(`The ${op} operator can not be used on maps of type '${typeName(info.value.type)}'`, span);
-      this.#checkKeys(ref, info, ref.keys?.map((k) => this.typeOf(k)));
+      this.#checkKeys(ref, info, this.#keyTypes(ref));
       this.#requireInteger(value, op);
       const key = this.#key(ref, info);
       const operand = e.alloc(8, span);
@@ -908,8 +1363,12 @@ export class ProbeCompiler {
           if (!('conversion' in p)) continue;
           const type = types[i]!;
           const numeric = 'diuxXoc'.includes(p.conversion);
-          if (numeric && !isInteger(type)) throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type integer (${typeName(type)} supplied)`, args[i + 1]!.span);
           if (type.kind === 'none') throw traceError(`${call.name}: argument ${i + 1} has no value`, args[i + 1]!.span);
+          // As bpftrace: %r (and %rx, %rh) takes a buffer, and a buffer prints only with them.
+          const category = isInteger(type) ? 'integer' : type.kind;
+          if (p.conversion.startsWith('r') && type.kind !== 'buffer') throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type buffer (${category} supplied)`, call.span);
+          if (!p.conversion.startsWith('r') && type.kind === 'buffer') throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type ${numeric ? 'integer' : 'string'} (buffer supplied)`, call.span);
+          if (numeric && !isInteger(type)) throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type integer (${typeName(type)} supplied)`, args[i + 1]!.span);
           i++;
         }
         this.#event({ kind: call.name, pieces, args: types }, args.slice(1), call.span);
@@ -939,21 +1398,9 @@ export class ProbeCompiler {
         this.#event({ kind: call.name, map: map.name, ...(top?.kind === 'int' ? { top: Number(top.value) } : {}) }, [], call.span);
         return;
       }
-      case 'delete': {
-        const targets = args.length === 1 && args[0]!.kind === 'map' ? [args[0] as MapRef] : args.length === 2 && args[0]!.kind === 'map' && args[0].keys === undefined ? [{ ...(args[0] as MapRef), keys: [args[1]!] }] : undefined;
-        if (targets === undefined) throw traceError('delete() expects a map element: delete(@m[key]) or delete(@m, key)', call.span);
-        for (const ref of targets) {
-          const info = this.state.maps.get(ref.name);
-          if (info === undefined) throw traceError(`Undefined map: @${ref.name}`, ref.span);
-          this.#checkKeys(ref, info, ref.keys?.map((k) => this.typeOf(k)));
-          if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError('delete() of one histogram element is not supported; use clear()', call.span);
-          const key = this.#key(ref, info);
-          e.loadMap(R1, info.kernelName);
-          e.stackAddress(R2, key);
-          e.call('map_delete_elem');
-        }
+      case 'delete':
+        this.#delete(call);
         return;
-      }
       case 'time': {
         const format = args[0];
         if (args.length > 1 || (format !== undefined && format.kind !== 'string')) throw traceError('time() expects an optional format string literal', call.span);
@@ -981,6 +1428,25 @@ export class ProbeCompiler {
       default:
         this.#evaluate(call);
     }
+  }
+
+  /** delete(@m, key) or delete(@m[key]) (and delete(@scalar)): R0 = 1 when an element was deleted, else 0, as bpftrace's bool. */
+  #delete(call: Expr & { kind: 'call' }): void {
+    const e = this.#e;
+    const args = call.args;
+    const map = args[0];
+    const ref: MapRef | undefined = args.length === 1 && map?.kind === 'map' ? map : args.length === 2 && map?.kind === 'map' && map.keys === undefined ? { ...map, keys: [args[1]!] } : undefined;
+    if (ref === undefined) throw traceError('delete() expects a map element: delete(@m[key]) or delete(@m, key)', call.span);
+    const info = this.state.maps.get(ref.name);
+    if (info === undefined) throw traceError(`Undefined map: @${ref.name}`, ref.span);
+    if (info.keys !== undefined && ref.keys === undefined) throw traceError(`delete() of @${ref.name} needs a key: delete(@${ref.name}, key), or clear(@${ref.name}) for every element`, call.span);
+    this.#checkKeys(ref, info, this.#keyTypes(ref));
+    if (info.value.kind === 'aggregation' && (info.value.aggregation === 'hist' || info.value.aggregation === 'lhist')) throw traceError('delete() of one histogram element is not supported; use clear()', call.span);
+    const key = this.#key(ref, info);
+    e.loadMap(R1, info.kernelName);
+    e.stackAddress(R2, key);
+    e.call('map_delete_elem');
+    this.#booleanFromJump(JmpOp.JEQ);
   }
 
   /** Writes a record (event index, then each argument) to the ring buffer, counting a failure as lost. */
@@ -1185,11 +1651,14 @@ export class ProbeCompiler {
         e.loadConstant(R0, expr.index === '#' ? BigInt(this.state.positional.length) : BigInt(this.state.positional[expr.index - 1] ?? '0'));
         return;
       case 'var':
-        e.emit(ldx(Size.DW, R0, FP, this.#vars.get(expr.name)!.offset));
+        {
+          const v = this.#variable(expr);
+          e.emit(ldx(Size.DW, R0, this.#variableBase(), v.offset));
+        }
         return;
       case 'map': {
         const info = this.state.maps.get(expr.name)!;
-        this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
+        this.#checkKeys(expr, info, this.#keyTypes(expr));
         const key = this.#key(expr, info);
         this.#lookup(info, key);
         const done = e.label();
@@ -1206,7 +1675,11 @@ export class ProbeCompiler {
         if (expr.op === '-') e.emit(alu64Imm(AluOp.NEG, R0, 0));
         else if (expr.op === '~') e.emit(alu64Imm(AluOp.XOR, R0, -1));
         else if (expr.op === '!') this.#booleanFromJump(JmpOp.JEQ);
-        else if (expr.op === '*') this.#readPointer(R0, 8, this.typeOf(expr.operand));
+        else if (expr.op === '*') {
+          const operand = this.typeOf(expr.operand);
+          this.#readPointer(R0, (this.#pointeeInteger(operand)?.bits ?? 64) / 8, operand);
+          if (type.kind === 'int' && type.signed && type.bits < 64) this.#truncate(type.bits, true);
+        }
         return;
       case 'binary':
         this.#binary(expr);
@@ -1347,6 +1820,9 @@ export class ProbeCompiler {
       case 'curtask':
         e.call('get_current_task');
         return;
+      case 'ppid':
+        this.#scalar(parentPid({ kind: 'builtin', name: 'curtask', span: { line: 0, column: 0, endColumn: 0 } }));
+        return;
       case 'probe':
         if (this.#kind === 'tracepoint' && this.context.raw !== true) {
           // Probes sharing a program tell themselves apart by the cookie their link carries (the probe id).
@@ -1398,11 +1874,8 @@ export class ProbeCompiler {
     }
     const base = this.typeOf(expr.base);
     if (base.kind === 'tuple') {
-      const offset = this.#e.alloc(sizeOf(base), expr.span);
-      this.#into(expr.base, offset);
-      let at = offset;
-      for (let i = 0; i < Number(expr.field); i++) at += sizeOf(base.elements[i]!);
-      this.#e.emit(ldx(Size.DW, R0, FP, at));
+      const element = this.#tupleElement(expr);
+      this.#e.emit(ldx(Size.DW, R0, element.base, element.offset));
       return;
     }
     const type = this.typeOf(expr);
@@ -1412,10 +1885,48 @@ export class ProbeCompiler {
     if (type.kind === 'int' && type.signed) this.#truncate(type.bits, true);
   }
 
+  /**
+   * Where element `.N` of a tuple is: in place when the tuple is a variable
+   * (or an element of one, `$kv.0.1`), else in a stack copy of the tuple.
+   */
+  #tupleElement(expr: Expr & { kind: 'field' }): { base: number; offset: number } {
+    const tuple = this.typeOf(expr.base) as TraceType & { kind: 'tuple' };
+    let whole: { base: number; offset: number };
+    if (expr.base.kind === 'var') {
+      const v = this.#variable(expr.base);
+      whole = { base: this.#variableBase(), offset: v.offset };
+    } else if (expr.base.kind === 'field' && this.typeOf(expr.base.base).kind === 'tuple') {
+      whole = this.#tupleElement(expr.base);
+    } else {
+      whole = { base: FP, offset: this.#e.alloc(sizeOf(tuple), expr.span) };
+      this.#into(expr.base, whole.offset);
+    }
+    let at = whole.offset;
+    for (let i = 0; i < Number(expr.field); i++) at += sizeOf(tuple.elements[i]!);
+    return { base: whole.base, offset: at };
+  }
+
   #indexScalar(expr: Expr & { kind: 'index' }): void {
     const e = this.#e;
     const type = this.typeOf(expr) as TraceType & { kind: 'int' };
     const size = type.bits / 8;
+    const base = this.typeOf(expr.base);
+    if (base.kind === 'string') {
+      if (expr.index.kind !== 'int') throw traceError('a string must be indexed with an integer literal', expr.index.span);
+      const index = Number(expr.index.value);
+      if (index < 0 || index >= base.size) throw traceError(`index ${index} is out of bounds for a string of size ${base.size}`, expr.index.span);
+      let at: { base: number; offset: number };
+      if (expr.base.kind === 'var') {
+        const v = this.#variable(expr.base);
+        at = { base: this.#variableBase(), offset: v.offset };
+      } else {
+        at = { base: FP, offset: e.alloc(sizeOf(base), expr.span) };
+        this.#into(expr.base, at.offset);
+      }
+      e.emit(ldx(Size.B, R0, at.base, at.offset + index));
+      this.#truncate(8, true);
+      return;
+    }
     if (expr.base.kind === 'field') {
       const field = this.#arrayField(expr.base);
       if (field !== undefined) {
@@ -1478,13 +1989,45 @@ export class ProbeCompiler {
         e.loadConstant(R0, address);
         return;
       }
+      case 'delete':
+        this.#delete(call);
+        return;
+      case 'ppid':
+        this.#scalar(parentPid(args[0] ?? { kind: 'builtin', name: 'curtask', span: call.span }));
+        return;
+      case 'getopt':
+        this.#scalar(this.#getopt(call));
+        return;
+      case 'strerror':
+      case 'syscall_name':
+      case 'cgroup_path':
+        this.#scalar(args[0]!);
+        return;
+      case 'len': {
+        // bpf_for_each_map_elem returns the number of elements it visited; the callback visits all.
+        const info = this.state.maps.get((args[0] as MapRef).name)!;
+        e.loadMap(R1, info.kernelName);
+        this.#loadCallback(R2, this.#countingCallback());
+        e.emit(mov64Imm(R3, 0), mov64Imm(R4, 0));
+        e.call('for_each_map_elem');
+        return;
+      }
+      case 'uaddr': {
+        const symbol = this.#userSymbol(call);
+        // ip - probed + symbol: the symbol's run-time address, also in a relocated (PIE) binary.
+        this.#refuseInLoop('uaddr', call.nameSpan);
+        e.emit(ldx(Size.DW, R0, R6, PT_REGS_IP));
+        e.loadConstant(R1, symbol.address - symbol.probed);
+        e.emit(alu64Reg(AluOp.ADD, R0, R1));
+        return;
+      }
       case 'has_key': {
         const [map, ...keys] = args;
         if (map?.kind !== 'map' || map.keys !== undefined) throw traceError('has_key() expects a map as its first argument', call.span);
         const info = this.state.maps.get(map.name);
         if (info === undefined) throw traceError(`Undefined map: @${map.name}`, map.span);
         const ref: MapRef = { ...map, keys };
-        this.#checkKeys(ref, info, keys.map((k) => this.typeOf(k)));
+        this.#checkKeys(ref, info, this.#keyTypes(ref));
         this.#lookup(info, this.#key(ref, info));
         this.#booleanFromJump(JmpOp.JNE);
         return;
@@ -1608,6 +2151,12 @@ export class ProbeCompiler {
           return;
         }
         break;
+      case 'buffer':
+        if (expr.kind === 'call' && expr.name === 'buf') {
+          this.#buffer(expr, type.size, offset);
+          return;
+        }
+        break;
       default:
         break;
     }
@@ -1615,13 +2164,8 @@ export class ProbeCompiler {
       this.#intoGeneric(expr, offset, size);
       return;
     }
-    if (expr.kind === 'field' && type.kind === 'tuple') {
-      const base = this.typeOf(expr.base) as TraceType & { kind: 'tuple' };
-      const whole = e.alloc(sizeOf(base), expr.span);
-      this.#into(expr.base, whole);
-      let at = whole;
-      for (let i = 0; i < Number(expr.field); i++) at += sizeOf(base.elements[i]!);
-      e.copy(FP, offset, FP, at, sizeOf(type));
+    if (expr.kind === 'field' && this.typeOf(expr.base).kind === 'tuple') {
+      this.#tupleElementInto(expr, offset, size);
       return;
     }
     throw traceError(`cannot use a value of type '${typeName(type)}' here`, expr.span);
@@ -1641,6 +2185,20 @@ export class ProbeCompiler {
         return;
       }
       case 'builtin':
+        if (expr.name === 'pcomm') {
+          this.#stringInto(parentComm(expr), offset, size);
+          return;
+        }
+        if (expr.name === 'comm' && size === COMM_SIZE && this.#currentComm !== undefined) {
+          // The hot path of `@[comm] = count()`: bpf_get_current_task (inlined by the JIT) read through
+          // bpf_rdonly_cast (inlined by the verifier) as an untrusted task_struct, and comm read with two
+          // 8-byte loads instead of bpf_get_current_comm's padded copy. The kernel keeps comm NUL-padded.
+          const { castKfunc, task, offset: at } = this.#currentComm;
+          e.call('get_current_task');
+          e.emit(mov64Reg(R1, R0), mov64Imm(R2, task), { opcode: OPCODE_CALL, dst: 0, src: CallSrc.KFUNC, offset: 0, imm: castKfunc });
+          e.emit(ldx(Size.DW, R1, R0, at), stx(Size.DW, FP, offset, R1), ldx(Size.DW, R1, R0, at + 8), stx(Size.DW, FP, offset + 8, R1));
+          return;
+        }
         if (expr.name === 'comm') {
           // bpf_get_current_comm pads its buffer with zeros itself.
           if (size > COMM_SIZE) e.zero(offset + COMM_SIZE, size - COMM_SIZE);
@@ -1675,6 +2233,14 @@ export class ProbeCompiler {
         return;
       }
       case 'call':
+        if (expr.name === 'getopt') {
+          this.#stringInto(this.#getopt(expr), offset, size);
+          return;
+        }
+        if (expr.name === 'pcomm') {
+          this.#stringInto(parentComm(expr.args[0] ?? { kind: 'builtin', name: 'curtask', span: expr.span }), offset, size);
+          return;
+        }
         if (expr.name === 'str') {
           const [source, length] = expr.args;
           const sourceType = this.typeOf(source!);
@@ -1712,7 +2278,19 @@ export class ProbeCompiler {
       this.#intoGeneric(expr, offset, size);
       return;
     }
+    if (expr.kind === 'field' && this.typeOf(expr.base).kind === 'tuple') {
+      this.#tupleElementInto(expr, offset, size);
+      return;
+    }
     throw traceError(`cannot produce a string from this expression`, expr.span);
+  }
+
+  /** Copies a tuple's element (a string, a tuple...) to fp+offset, zero-padded to `size`. */
+  #tupleElementInto(expr: Expr & { kind: 'field' }, offset: number, size: number): void {
+    const length = Math.min(size, sizeOf(this.typeOf(expr)));
+    if (length < size) this.#e.zero(offset, size);
+    const element = this.#tupleElement(expr);
+    this.#e.copy(FP, offset, element.base, element.offset, length);
   }
 
   /** Variables, map values and ternaries of memory types (shared by strings and other memory values). */
@@ -1720,10 +2298,11 @@ export class ProbeCompiler {
     const e = this.#e;
     const type = this.typeOf(expr);
     if (expr.kind === 'var') {
-      e.copy(FP, offset, FP, this.#vars.get(expr.name)!.offset, Math.min(size, sizeOf(type)));
+      const v = this.#variable(expr);
+      e.copy(FP, offset, this.#variableBase(), v.offset, Math.min(size, sizeOf(type)));
     } else if (expr.kind === 'map') {
       const info = this.state.maps.get(expr.name)!;
-      this.#checkKeys(expr, info, expr.keys?.map((k) => this.typeOf(k)));
+      this.#checkKeys(expr, info, this.#keyTypes(expr));
       e.zero(offset, size);
       this.#lookup(info, this.#key(expr, info));
       const missing = e.label();
@@ -1740,6 +2319,53 @@ export class ProbeCompiler {
       this.#intoSized(expr.otherwise, offset, size);
       e.place(end);
     }
+  }
+
+  /** buf(data[, length]): the length (capped at `size`), then the bytes read from `data` (user memory in uprobes and for user pointers). */
+  #buffer(call: Expr & { kind: 'call' }, size: number, offset: number): void {
+    const e = this.#e;
+    const [data, length] = call.args as [Expr, Expr | undefined];
+    e.zero(offset, sizeOf({ kind: 'buffer', size }));
+    const field = data.kind === 'field' ? this.#arrayField(data) : undefined;
+    if (field !== undefined) {
+      // A tracepoint array: bytes of the record.
+      e.emit(st(Size.DW, FP, offset, size), mov64Reg(R3, R6), alu64Imm(AluOp.ADD, R3, field.offset), mov64Imm(R2, size));
+      e.stackAddress(R1, offset + 8);
+      e.call('probe_read_kernel');
+      return;
+    }
+    const type = this.typeOf(data);
+    if (type.kind === 'string') {
+      // A string value's bytes (NULs included, as for an array).
+      const copy = e.alloc(Math.max(sizeOf(type), sizeOf({ kind: 'buffer', size }) - 8), call.span);
+      e.zero(copy, Math.max(sizeOf(type), sizeOf({ kind: 'buffer', size }) - 8));
+      this.#into(data, copy);
+      e.emit(st(Size.DW, FP, offset, size));
+      e.copy(FP, offset + 8, FP, copy, sizeOf({ kind: 'buffer', size }) - 8);
+      return;
+    }
+    if (!isInteger(type)) throw traceError(`buf() expects a pointer or an array, got '${typeName(type)}'`, data.span);
+    const variable = length !== undefined && length.kind !== 'int';
+    if (variable) {
+      this.#requireInteger(length, 'buf()');
+      this.#scalar(length);
+      const within = e.label();
+      // Unsigned: a negative length is huge, and capped too.
+      e.jumpImm(JmpOp.JLE, R0, size, within);
+      e.emit(mov64Imm(R0, size));
+      e.place(within);
+      // A spilled register keeps its bounds, so the read's size below is known to fit.
+      e.emit(stx(Size.DW, FP, offset, R0));
+    } else {
+      e.emit(st(Size.DW, FP, offset, size));
+    }
+    this.#scalar(data);
+    e.emit(mov64Reg(R3, R0));
+    if (variable) e.emit(ldx(Size.DW, R2, FP, offset));
+    else e.emit(mov64Imm(R2, size));
+    e.stackAddress(R1, offset + 8);
+    const user = type.kind === 'pointer' ? type.user : ['uprobe', 'uretprobe', 'usdt'].includes(this.#kind);
+    e.call(user ? 'probe_read_user' : 'probe_read_kernel');
   }
 
   /** ntop([family,] address): family (8 bytes) then 16 address bytes; a 4- or 16-byte tracepoint array or an IPv4 integer. */

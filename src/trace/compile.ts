@@ -1,12 +1,13 @@
+import { type Btf, type BtfType, createBtf } from '../btf/index.ts';
 import type { CollectionSpec, MapSpec, ProgramSpec } from '../object/index.ts';
 import { classifySection } from '../object/index.ts';
 import { MapType, ProgramType } from '../uapi/index.ts';
 import { type TracepointFormat, readTracepointFormat } from '../vm/index.ts';
 import type { Probe, Script } from './ast.ts';
-import { type EventSpec, LOST_MAP, ProbeCompiler, type ProbeContext, RINGBUF_MAP, STACK_DEPTH, STACK_MAP, type ScriptState } from './codegen.ts';
+import { type EventSpec, type GeneratedProgram, LOST_MAP, ProbeCompiler, type ProbeContext, RINGBUF_MAP, STACK_DEPTH, STACK_MAP, type ScriptState } from './codegen.ts';
 import { TraceError, traceError, withSource } from './errors.ts';
 import { parse } from './parser.ts';
-import { type ProbeTarget, TRACEFS_ROOT, expandAttachPoint } from './probes.ts';
+import { type ProbeTarget, TRACEFS_ROOT, expandAttachPoint, possibleCpuCount } from './probes.ts';
 import { type MapInfo, mapKeySize, mapValueSize } from './types.ts';
 
 export interface CompileOptions {
@@ -26,6 +27,10 @@ export interface CompileOptions {
   maxMapKeys?: number;
   /** Ring buffer bytes (a power of two, at least a page). */
   ringBufferSize?: number;
+  /** Named arguments for getopt(): `--depth=5` is { depth: '5' }, a bare `--flag` is { flag: '' }. */
+  namedArgs?: Readonly<Record<string, string>>;
+  /** Possible CPUs, for per-CPU maps read in for loops (default: this machine's, from sysfs). */
+  cpus?: number;
 }
 
 /** One attach point of the script and the program it runs. */
@@ -85,7 +90,7 @@ function programType(target: ProbeTarget, raw = false): { type: ProgramType; sec
   }
 }
 
-function programSpec(name: string, context: ProbeContext, instructions: ProgramSpec['instructions'], relocations: ProgramSpec['relocations']): ProgramSpec {
+function programSpec(name: string, context: ProbeContext, generated: GeneratedProgram): ProgramSpec {
   const { type, section } = programType(context.target, context.raw);
   const info = classifySection(section);
   return {
@@ -96,9 +101,9 @@ function programSpec(name: string, context: ProbeContext, instructions: ProgramS
     ...(info?.attachTo !== undefined ? { attachTo: info.attachTo } : {}),
     sleepable: false,
     programFlags: 0,
-    instructions,
-    functions: [{ name, insnIndex: 0 }],
-    relocations,
+    instructions: generated.instructions,
+    functions: [{ name, insnIndex: 0 }, ...generated.functions],
+    relocations: generated.relocations,
     coreRelocations: [],
     funcInfo: [],
     lineInfo: [],
@@ -109,6 +114,31 @@ function programSpec(name: string, context: ProbeContext, instructions: ProgramS
 
 function mapSpec(name: string, type: MapType, keySize: number, valueSize: number, maxEntries: number): MapSpec {
   return { name, type, keySize, valueSize, maxEntries, flags: 0, pinning: 'none', contents: [], readOnly: false, frozen: false, section: '.maps' };
+}
+
+/**
+ * BTF for programs with for-loop callbacks: the kernel takes a
+ * BPF_PSEUDO_FUNC callback only from a program whose func_info names each
+ * subprogram, and the callbacks must be static functions. Every function
+ * gets `long f(void)`; the kernel types a callback's arguments from the
+ * helper that calls it, not from BTF. Programs without callbacks get none.
+ */
+function functionBtf(programs: ProgramSpec[]): Btf | undefined {
+  if (!programs.some((p) => p.functions.length > 1)) return undefined;
+  const types: BtfType[] = [
+    { id: 1, kind: 'int', name: 'long', size: 8, encoding: 'signed', offset: 0, bits: 64 },
+    { id: 2, kind: 'func_proto', name: '', returnType: 1, params: [] },
+  ];
+  for (const program of programs) {
+    program.funcInfo = program.functions.map((f, i) => {
+      const id = types.length + 1;
+      types.push({ id, kind: 'func', name: f.name, type: 2, linkage: i === 0 ? 'global' : 'static' });
+      return { insnIndex: f.insnIndex, typeId: id };
+    });
+  }
+  const btf = createBtf(types);
+  for (const program of programs) program.btf = btf;
+  return btf;
 }
 
 /** Compiles a bpftrace script to a collection of programs and maps, one program per distinct generated code. */
@@ -168,6 +198,9 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
     startNs: options.startNs ?? 0n,
     unsafe: options.unsafe ?? false,
     kernelSymbol: options.kernelSymbol ?? (() => undefined),
+    cpus: options.cpus ?? possibleCpuCount(),
+    namedArgs: new Map(Object.entries(options.namedArgs ?? {})),
+    optionsRead: new Set(),
   });
   // Learning passes: every map's type, so a probe may read a map a later probe (or a later statement) assigns.
   // A map learned in one round can type a variable, and through it another map, in the next.
@@ -195,7 +228,7 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
       let name = byCode.get(codeKey);
       if (name === undefined) {
         name = `probe_${Object.keys(programs).length}`;
-        programs[name] = programSpec(name, context, generated.instructions, generated.relocations);
+        programs[name] = programSpec(name, context, generated);
         byCode.set(codeKey, name);
       }
       probes.push({ target: context.target, program: name, probeId: context.probeId, raw: context.raw === true });
@@ -205,13 +238,22 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
   const maps: Record<string, MapSpec> = {};
   for (const info of state.maps.values()) {
     const perCpu = info.value.kind === 'aggregation';
-    maps[info.kernelName] = mapSpec(info.kernelName, perCpu ? MapType.PERCPU_HASH : MapType.HASH, mapKeySize(info), mapValueSize(info.value), maxEntries);
+    const declared = script.mapDeclarations.get(info.name);
+    if (declared !== undefined && declared.kind.startsWith('percpu') && !perCpu) {
+      throw traceError(`@${info.name} is declared ${declared.kind}(), which holds aggregations (count(), sum()...), but it is assigned plain values: declare it ${declared.kind.replace('percpu', '')}()`, declared.span);
+    }
+    const lru = declared?.kind.includes('lru') === true;
+    const type = perCpu ? (lru ? MapType.LRU_PERCPU_HASH : MapType.PERCPU_HASH) : lru ? MapType.LRU_HASH : MapType.HASH;
+    maps[info.kernelName] = mapSpec(info.kernelName, type, mapKeySize(info), mapValueSize(info.value), declared?.maxEntries ?? maxEntries);
   }
   if (state.usesRingbuf) {
     maps[RINGBUF_MAP] = mapSpec(RINGBUF_MAP, MapType.RINGBUF, 0, 0, options.ringBufferSize ?? 1 << 22);
     maps[LOST_MAP] = mapSpec(LOST_MAP, MapType.PERCPU_ARRAY, 4, 8, 1);
   }
   if (state.usesStacks) maps[STACK_MAP] = mapSpec(STACK_MAP, MapType.STACK_TRACE, 4, STACK_DEPTH * 8, maxEntries);
-  const spec: CollectionSpec = { programs, maps, variables: {}, externs: {}, byteOrder: 'little', license: 'GPL', kernelVersion: 0 };
+  const unread = Object.keys(options.namedArgs ?? {}).filter((name) => !state.optionsRead.has(name));
+  if (unread.length > 0) throw traceError(`the script reads no option ${unread.map((n) => `--${n}`).join(', ')} (getopt() reads${state.optionsRead.size === 0 ? ' none' : `: ${[...state.optionsRead].map((n) => `--${n}`).join(', ')}`})`, undefined);
+  const btf = functionBtf(Object.values(programs));
+  const spec: CollectionSpec = { programs, maps, variables: {}, externs: {}, byteOrder: 'little', license: 'GPL', kernelVersion: 0, ...(btf !== undefined ? { btf } : {}) };
   return { script, spec, probes, maps: state.maps, events: state.events, probeNames, usesRingbuf: state.usesRingbuf, usesStacks: state.usesStacks, config: script.config };
 }

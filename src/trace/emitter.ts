@@ -45,6 +45,17 @@ export class Emitter {
     this.emit(jmpReg(op as never, reg, src, 0));
   }
 
+  /** Whether a jump to `label` was emitted. */
+  targeted(label: Label): boolean {
+    return this.#fixups.some((f) => f.label === label);
+  }
+
+  /** Whether the last instruction is an unconditional jump (so code placed next is reached only through a label). */
+  endsWithGoto(): boolean {
+    const last = this.#fixups.at(-1);
+    return last !== undefined && last.slot === this.instructions.length - 1 && this.instructions[last.slot]!.opcode === ja(0).opcode;
+  }
+
   goto(label: Label): void {
     this.#fixups.push({ slot: this.instructions.length, label });
     this.emit(ja(0));

@@ -27,6 +27,15 @@ export function findType(name: string): number | undefined {
   return found === undefined ? undefined : btf.resolveId(found.id);
 }
 
+/** The BTF id of kernel function (kfunc) `name`, or undefined (also without kernel BTF). */
+export function kernelFunctionId(name: string): number | undefined {
+  try {
+    return kernelTypes().findByName(name, 'func')[0]?.id;
+  } catch {
+    return undefined;
+  }
+}
+
 function cName(t: BtfType): string {
   return isComposite(t) ? `${t.kind} ${t.name}` : t.name || t.kind;
 }
@@ -96,6 +105,9 @@ const HEADER_CONSTANTS = new Map<string, bigint>([
   ['AF_UNIX', 1n],
   ['AF_INET', 2n],
   ['AF_INET6', 10n],
+  // bpftrace's bool literals, as integers.
+  ['true', 1n],
+  ['false', 0n],
 ]);
 
 let enumValues: Map<string, bigint> | undefined;

@@ -3,6 +3,7 @@
  * (scalars, keyed maps sorted by value, hist/lhist bars, avg, stats) in
  * text and in `-f json`.
  */
+import { errnoMessage, syscallName } from '../uapi/index.ts';
 import type { Conversion, FormatPiece } from './format-string.ts';
 import { type MapInfo, type TraceType, sizeOf } from './types.ts';
 
@@ -15,6 +16,21 @@ export interface Symbolizer {
   userSymbol(address: bigint, pid: number, withOffset: boolean): string;
   /** strftime(): CLOCK_MONOTONIC nanoseconds as wall-clock time in a strftime(3) format. */
   timestamp(monotonicNs: bigint, format: string): string;
+  /** cgroup_path(): `unified:/path` (and `name:/path` per cgroup v1 hierarchy) of a cgroup id, '' when not found. */
+  cgroupPath(id: bigint, filter: string): string;
+}
+
+/** How buf() bytes print: `%r` (printable ASCII as is, other bytes `\xNN`), `%rx` (every byte `\xNN`), `%rh` (`0a fe`). */
+export function formatBuffer(bytes: Uint8Array, style: 'r' | 'rx' | 'rh' = 'r'): string {
+  const hex = (b: number): string => b.toString(16).padStart(2, '0');
+  if (style === 'rh') return Array.from(bytes, hex).join(' ');
+  return Array.from(bytes, (b) => (style === 'r' && b >= 32 && b <= 126 ? String.fromCharCode(b) : `\\x${hex(b)}`)).join('');
+}
+
+/** The bytes of a buffer value: its length (capped at its size), then the bytes. */
+function bufferBytes(bytes: Uint8Array, offset: number, size: number): Uint8Array {
+  const length = Math.min(Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, true)), size);
+  return bytes.subarray(offset + 8, offset + 8 + length);
 }
 
 /** A decoded value. */
@@ -78,6 +94,16 @@ export function renderValue(bytes: Uint8Array, offset: number, type: TraceType, 
       return symbols.userSymbol(view.getBigUint64(offset, true), Number(view.getBigUint64(offset + 8, true)), false);
     case 'inet':
       return formatInet(bytes.subarray(offset, offset + 24));
+    case 'buffer':
+      return formatBuffer(bufferBytes(bytes, offset, type.size));
+    case 'errno':
+      return errnoMessage(Number(view.getBigInt64(offset, true)));
+    case 'syscall': {
+      const number = Number(view.getBigInt64(offset, true));
+      return syscallName(number, 'x64') ?? String(number);
+    }
+    case 'cgroup_path':
+      return symbols.cgroupPath(view.getBigUint64(offset, true), type.filter);
     case 'tuple': {
       const parts: string[] = [];
       let at = offset;
@@ -175,6 +201,8 @@ export function formatPrintf(pieces: readonly FormatPiece[], args: readonly Trac
     const type = args[i++]!;
     if ('diuxXoc'.includes(piece.conversion) && (type.kind === 'int' || type.kind === 'pointer')) {
       out += formatInteger(readInt(view, at, type), piece);
+    } else if (piece.conversion.startsWith('r') && type.kind === 'buffer') {
+      out += pad(formatBuffer(bufferBytes(record, at, type.size), piece.conversion as 'r' | 'rx' | 'rh'), piece.flags, piece.width, false);
     } else if (piece.conversion === 'p') {
       out += pad(`0x${view.getBigUint64(at, true).toString(16)}`, piece.flags, piece.width, false);
     } else {

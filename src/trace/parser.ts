@@ -1,4 +1,4 @@
-import { type AttachPoint, type Expr, type MapRef, type Probe, type Script, type Statement, type TypeName, type VarRef, join } from './ast.ts';
+import { type AttachPoint, type DeclaredMapKind, type Expr, type MapDeclaration, type MapRef, type Probe, type Script, type Statement, type TypeName, type VarRef, join } from './ast.ts';
 import { type SourceSpan, TraceError, traceError, withSource } from './errors.ts';
 import { Lexer, type Token } from './lexer.ts';
 import { type Macro, type MacroParam, expandMacros } from './macros.ts';
@@ -15,6 +15,8 @@ export const INTEGER_TYPES: Record<string, { bits: 8 | 16 | 32 | 64; signed: boo
   char: { bits: 8, signed: true }, short: { bits: 16, signed: true }, int: { bits: 32, signed: true }, long: { bits: 64, signed: true },
   unsigned: { bits: 32, signed: false }, bool: { bits: 8, signed: false }, size_t: { bits: 64, signed: false }, pid_t: { bits: 32, signed: true },
 };
+
+const DECLARED_MAP_KINDS: readonly DeclaredMapKind[] = ['hash', 'lruhash', 'percpuhash', 'percpulruhash'];
 
 const ASSIGN_OPS = new Set(['=', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '<<=', '>>=']);
 
@@ -90,8 +92,13 @@ class Parser {
     const probes: Probe[] = [];
     const config = new Map<string, bigint | string>();
     const macros = new Map<string, Macro>();
+    const mapDeclarations = new Map<string, MapDeclaration>();
     while (this.#peek().kind !== 'eof') {
       const t = this.#peek();
+      if (t.kind === 'ident' && t.text === 'let') {
+        this.#mapDeclaration(mapDeclarations);
+        continue;
+      }
       if (t.kind === 'ident' && t.text === 'config' && probes.length === 0) {
         this.#next();
         this.#expect('=');
@@ -111,7 +118,24 @@ class Parser {
       probes.push(this.#probe());
     }
     if (probes.length === 0) throw traceError('no probes in the script', this.#peek().span);
-    return { probes: expandMacros(probes, macros), config };
+    return { probes: expandMacros(probes, macros), config, mapDeclarations };
+  }
+
+  /** `let @name = lruhash(N);`: the kernel map type and size of a map. */
+  #mapDeclaration(declarations: Map<string, MapDeclaration>): void {
+    this.#next();
+    const map = this.#next();
+    if (map.kind !== 'map') throw this.#unexpected(map, 'a map (let @name = hash(N);)');
+    this.#expect('=');
+    const kind = this.#next();
+    if (kind.kind !== 'ident' || !DECLARED_MAP_KINDS.includes(kind.text as DeclaredMapKind)) throw traceError(`${kind.kind === 'ident' ? `'${kind.text}' is not a map type` : 'expected a map type'}: use ${DECLARED_MAP_KINDS.join(', ')}`, kind.span);
+    this.#expect('(');
+    const size = this.#next();
+    if (size.kind !== 'int' || size.value! < 1n || size.value! > 1n << 24n) throw traceError('a map declaration takes the maximum number of entries, an integer from 1 to 16777216', size.span);
+    const close = this.#expect(')');
+    this.#expect(';');
+    if (declarations.has(map.text)) throw traceError(`@${map.text} is declared twice`, map.span);
+    declarations.set(map.text, { kind: kind.text as DeclaredMapKind, maxEntries: Number(size.value), span: join(map.span, close.span) });
   }
 
   /** `macro name($var, @map, expr) { statements; value }` */

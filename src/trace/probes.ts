@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import type { AttachPoint } from './ast.ts';
 import { traceError } from './errors.ts';
@@ -274,4 +274,20 @@ export function tracepointEquivalent(symbol: string, root = TRACEFS_ROOT): strin
   const syscall = /^(?:__x64_sys_|__ia32_sys_|__se_sys_|__do_sys_|ksys_|sys_)(\w+)$/.exec(symbol);
   if (syscall !== null && existsSync(`${root}/events/syscalls/sys_enter_${syscall[1]}`)) return `tracepoint:syscalls:sys_enter_${syscall[1]}`;
   return undefined;
+}
+
+/** Possible CPUs from sysfs ("0-3,5" is 6), or 1 where it cannot be read (the browser, a sandbox). */
+export function possibleCpuCount(path = '/sys/devices/system/cpu/possible'): number {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return 1;
+  }
+  let highest = 0;
+  for (const part of text.trim().split(',')) {
+    const last = Number(part.split('-').at(-1));
+    if (Number.isInteger(last) && last >= 0) highest = Math.max(highest, last + 1);
+  }
+  return Math.min(Math.max(highest, 1), 8192);
 }

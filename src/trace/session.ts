@@ -10,6 +10,7 @@ import { splitPerCpuValues } from '../backend/index.ts';
 import { KernelSymbols, ProcessSymbolsCache, type ResolvedSymbol } from '../kernel/index.ts';
 import { type EventSpec, JOIN_ARG_SIZE, LOST_MAP, STACK_DEPTH, STACK_MAP } from './codegen.ts';
 import type { CompiledScript } from './compile.ts';
+import { CgroupPaths } from './cgroup.ts';
 import { TraceRuntimeError } from './errors.ts';
 import { type MapEntries, type Symbolizer, cString, formatMapJson, formatMapText, formatPrintf, jsonString } from './output.ts';
 import type { MapInfo } from './types.ts';
@@ -75,13 +76,18 @@ export class TraceSession {
       return kernel?.lookup(address);
     };
     const user = options.userSymbols ?? new ProcessSymbolsCache();
+    const cgroups = new CgroupPaths();
     const symbolize = (address: bigint, pid: number | undefined, withOffset = true): string => frameText(address, pid === undefined ? kernelSymbol(address) : user.resolve(pid, address), withOffset);
     this.#symbols = {
       probeName: (id) => compiled.probeNames.get(id) ?? `probe ${id}`,
       stack: (id, pid) => this.#stack(id, pid, symbolize),
       kernelSymbol: (address, withOffset) => symbolize(address, undefined, withOffset),
       userSymbol: (address, pid, withOffset) => symbolize(address, pid, withOffset),
-      timestamp: (monotonicNs, format) => strftime(format, wallClock(monotonicNs)),
+      timestamp: (monotonicNs, format) => {
+        const us = wallClockMicroseconds(monotonicNs);
+        return strftime(format, new Date(Number(us / 1000n)), Number(us % 1_000_000n));
+      },
+      cgroupPath: (id, filter) => cgroups.path(id, filter),
     };
   }
 
@@ -304,15 +310,13 @@ export class TraceSession {
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
-/** The wall-clock time of a CLOCK_MONOTONIC instant (process.hrtime is CLOCK_MONOTONIC). */
-function wallClock(monotonicNs: bigint): Date {
-  const nowNs = process.hrtime.bigint();
-  return new Date(Date.now() - Number((nowNs - monotonicNs) / 1_000_000n));
+/** The wall-clock time, in microseconds since the epoch, of a CLOCK_MONOTONIC instant (process.hrtime is CLOCK_MONOTONIC). */
+function wallClockMicroseconds(monotonicNs: bigint): bigint {
+  return BigInt(Date.now()) * 1000n - (process.hrtime.bigint() - monotonicNs) / 1000n;
 }
 
-/** The strftime conversions time() formats use, in local time. */
-
-export function strftime(format: string, date: Date): string {
+/** The strftime conversions time() formats use, in local time, and bpftrace's %f (microseconds). */
+export function strftime(format: string, date: Date, microseconds = date.getMilliseconds() * 1000): string {
   const two = (n: number): string => String(n).padStart(2, '0');
   return format.replace(/%([a-zA-Z%])/g, (whole, c: string) => {
     switch (c) {
@@ -336,6 +340,7 @@ export function strftime(format: string, date: Date): string {
       case 'D': return `${two(date.getMonth() + 1)}/${two(date.getDate())}/${two(date.getFullYear() % 100)}`;
       case 'F': return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
       case '%': return '%';
+      case 'f': return String(microseconds).padStart(6, '0');
       default: return whole;
     }
   });

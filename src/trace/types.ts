@@ -16,6 +16,14 @@ export type TraceType =
   | { kind: 'timestamp'; format: string }
   | { kind: 'usym' }
   | { kind: 'inet' }
+  /** buf(): a length (8 bytes), then up to `size` bytes, printed with \x escapes. */
+  | { kind: 'buffer'; size: number }
+  /** strerror(): an errno value printed as its message. */
+  | { kind: 'errno' }
+  /** syscall_name(): a syscall number printed as its name. */
+  | { kind: 'syscall' }
+  /** cgroup_path(): a cgroup id printed as its path(s) under /sys/fs/cgroup, found when printed. */
+  | { kind: 'cgroup_path'; filter: string }
   | { kind: 'tuple'; elements: TraceType[] }
   | { kind: 'none' };
 
@@ -38,6 +46,8 @@ export function sizeOf(type: TraceType): number {
       return 16;
     case 'inet':
       return 24;
+    case 'buffer':
+      return 8 + ((type.size + 7) & ~7);
     case 'tuple':
       return type.elements.reduce((total, e) => total + sizeOf(e), 0);
     case 'none':
@@ -50,7 +60,7 @@ export function sizeOf(type: TraceType): number {
 
 /** Values held in a register rather than in stack memory. */
 export function isScalar(type: TraceType): boolean {
-  return type.kind === 'int' || type.kind === 'pointer' || type.kind === 'probe' || type.kind === 'kstack' || type.kind === 'ksym' || type.kind === 'timestamp';
+  return ['int', 'pointer', 'probe', 'kstack', 'ksym', 'timestamp', 'errno', 'syscall', 'cgroup_path'].includes(type.kind);
 }
 
 export function isInteger(type: TraceType): boolean {

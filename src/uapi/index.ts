@@ -9,3 +9,4 @@ export * from './program-types.ts';
 export * from './syscalls.ts';
 export * from './context-types.ts';
 export * from './kfuncs.ts';
+export * from './errno.ts';

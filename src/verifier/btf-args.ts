@@ -94,8 +94,13 @@ function argKind(btf: Btf, id: number): BtfArg {
 
 export type StructAccess = { kind: 'scalar' } | BtfObject | { kind: 'error'; message: string };
 
-/** btf_struct_walk: what reading `size` bytes at `off` of kernel struct `name` gives; undefined when the struct is unknown. */
-export function btfStructAccess(btf: Btf, name: string, off: number, size: number): StructAccess | undefined {
+/**
+ * btf_struct_walk: what reading `size` bytes at `off` of kernel struct
+ * `name` gives; undefined when the struct is unknown. Through an untrusted
+ * pointer a read may run past the end of a member (the kernel skips that
+ * check for PTR_UNTRUSTED: such reads are probe reads).
+ */
+export function btfStructAccess(btf: Btf, name: string, off: number, size: number, untrusted = false): StructAccess | undefined {
   let t: BtfType | undefined = btf.findByName(name, 'struct')[0] ?? btf.findByName(name, 'union')[0];
   if (t === undefined) return undefined;
   const tname = name;
@@ -135,7 +140,7 @@ export function btfStructAccess(btf: Btf, name: string, off: number, size: numbe
         if (msize !== size || off !== start) return { kind: 'error', message: `cannot access ptr member ${m.name} with moff ${start} in struct ${t.name || tname} with off ${off} size ${size}` };
         return pointedObject(btf, mtype.id, SAFE_FIELDS[t.name]?.[m.name]) ?? { kind: 'scalar' };
       }
-      if (off + size > start + msize) return { kind: 'error', message: `access beyond the end of member ${m.name} (mend:${start + msize}) in struct ${t.name || tname} with off ${off} size ${size}` };
+      if (off + size > start + msize && !untrusted) return { kind: 'error', message: `access beyond the end of member ${m.name} (mend:${start + msize}) in struct ${t.name || tname} with off ${off} size ${size}` };
       return { kind: 'scalar' };
     }
     if (next === undefined) return { kind: 'error', message: `struct ${t.name || tname} doesn't have field at offset ${off}` };

@@ -10,7 +10,7 @@
  */
 import { type Btf, loadKernelBtf } from '../btf/index.ts';
 import type { Instruction } from '../isa/index.ts';
-import { LdImm64Src } from '../isa/index.ts';
+import { CallSrc, LdImm64Src, OPCODE_CALL } from '../isa/index.ts';
 import { type CollectionSpec, type KconfigSource, type MapSpec, type ProgramSpec, applyProgramCore, kconfigData } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
 import { btfStructAccess, tracingContext } from './btf-args.ts';
@@ -187,22 +187,41 @@ class ProgramMaps {
   }
 }
 
-/** The kfunc each `.ksyms` function call calls, with its prototype from the kernel's BTF (else the program's extern). */
+/**
+ * The kfunc each `.ksyms` function call calls, with its prototype from the
+ * kernel's BTF (else the program's extern). A call already resolved to a
+ * vmlinux BTF id (src BPF_PSEUDO_KFUNC_CALL, as code generators emit it)
+ * calls the function of that id.
+ */
 function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: number) => KfuncTarget | undefined {
   const names = new Map<number, string>();
   for (const r of spec.relocations) if (r.kind === 'ksym' && r.isFunction) names.set(r.insnIndex, r.externName);
   const cache = new Map<string, KfuncTarget>();
-  return (insnIdx) => {
-    const name = names.get(insnIdx);
-    if (name === undefined) return undefined;
-    let target = cache.get(name);
-    if (target === undefined) {
-      let kernel: Btf | undefined = targetBtf;
+  let kernel: Btf | undefined = targetBtf;
+  let kernelRead = targetBtf !== undefined;
+  const kernelBtf = (): Btf | undefined => {
+    if (!kernelRead) {
+      kernelRead = true;
       try {
-        kernel ??= loadKernelBtf();
+        kernel = loadKernelBtf();
       } catch {
         kernel = undefined;
       }
+    }
+    return kernel;
+  };
+  const resolvedName = (insnIdx: number): string | undefined => {
+    const insn = spec.instructions[insnIdx];
+    if (insn === undefined || insn.opcode !== OPCODE_CALL || insn.src !== CallSrc.KFUNC || insn.offset !== 0 || insn.imm <= 0) return undefined;
+    const func = kernelBtf()?.types[insn.imm];
+    return func?.kind === 'func' ? func.name : undefined;
+  };
+  return (insnIdx) => {
+    const name = names.get(insnIdx) ?? resolvedName(insnIdx);
+    if (name === undefined) return undefined;
+    let target = cache.get(name);
+    if (target === undefined) {
+      const kernel = kernelBtf();
       const from = (btf: Btf | undefined) => {
         const func = btf?.findByName(name, 'func')[0];
         return func && btf ? kfuncPrototype(btf, func.id) : undefined;
@@ -236,7 +255,7 @@ function kernelObjects(type: number, attachType: number | undefined, attachTo: s
   const traced = tracingContext(kernel, type, attachType, attachTo);
   return {
     ...(traced ? { tracingContext: traced } : {}),
-    btfStructAccess: (struct, off, size) => btfStructAccess(kernel, struct, off, size),
+    btfStructAccess: (struct, off, size, untrusted) => btfStructAccess(kernel, struct, off, size, untrusted),
     structsAtZero: (struct) => structsAtZero(kernel, struct),
   };
 }

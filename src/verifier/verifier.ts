@@ -146,7 +146,7 @@ export interface VerifierInput {
   /** A tracing program's arguments from its attach target's BTF prototype (btf_ctx_access). */
   tracingContext?: TracingContext;
   /** Reads through a pointer to a kernel struct (btf_struct_access); undefined for structs the kernel BTF lacks. */
-  btfStructAccess?: (struct: string, off: number, size: number) => StructAccess | undefined;
+  btfStructAccess?: (struct: string, off: number, size: number, untrusted: boolean) => StructAccess | undefined;
   /** The kernel struct and the structs at its offset 0 (btf_struct_ids_match's walk), for socket arguments given kernel pointers. */
   structsAtZero?: (struct: string) => readonly string[];
 }
@@ -447,6 +447,13 @@ export class Verifier {
     }
   }
 
+  /** Whether the current path runs a later iteration of the same callback call than `old` does. */
+  private laterCallbackIteration(old: VerifierState): boolean {
+    const mine = this.cur.frames[this.cur.frames.length - 1]?.callback;
+    const theirs = old.frames[old.frames.length - 1]?.callback;
+    return mine !== undefined && theirs !== undefined && old.frames.length === this.cur.frames.length && mine.helper === theirs.helper && mine.iteration > theirs.iteration;
+  }
+
   /** Queue the other side of a branch, continuing at `insnIdx`. */
   private pushBranch(insnIdx: number, state: VerifierState): void {
     state.insnIdx = insnIdx;
@@ -475,6 +482,12 @@ export class Verifier {
             return true;
           }
         } else if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+          old.hits++;
+          return true;
+        }
+        // A later iteration of a callback in the state an earlier iteration had here: the callback's
+        // iterations have converged (the kernel prunes these at the callback's call site), not looped.
+        if (this.laterCallbackIteration(old.state) && this.statesEqual(old.state, this.cur, idx)) {
           old.hits++;
           return true;
         }
@@ -1561,7 +1574,7 @@ export class Verifier {
   /** check_ptr_to_btf_access for reads: inside the struct, a pointer member gives a pointer whose trust follows the kernel's rules. */
   private btfStructLoad(idx: number, regno: number, reg: Reg, off: number, size: number): Reg | undefined {
     const name = reg.btfName;
-    const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size) : undefined;
+    const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size, (reg.type & TypeFlag.PTR_UNTRUSTED) !== 0) : undefined;
     if (walk === undefined) return undefined;
     if (off < 0) throw new Rejection(idx, `R${regno} is ptr_${name} invalid negative access: off=${off}`);
     if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} is ptr_${name} invalid variable offset: off=${off}, var_off=${tnumToString(reg.v.var)}`);

@@ -14,9 +14,11 @@ const SEEDS = [
   'profile:hz:99 /cpu == 0/ { @[kstack] = count(); @u[ustack, comm] = count(); }',
   'macro twice(e) { e * 2 }\nmacro add(@m, $k) { @m[$k] = twice($k); }\nBEGIN { $v = 3; add(@x, $v); exit(); }',
   'tracepoint:syscalls:sys_enter_openat { for ($i : 0..4) { if ($i == 2) { break; } @r[$i] = (uint8)$i << 2; } unroll(2) { @c++; } @d -= 1; }',
+  'let @m = lruhash(8); BEGIN { @m[1, "a"] = count(); for ($kv : @m) { printf("%s %d %d\\n", $kv.0.1, $kv.1, len(@m)); for ($j : 0..$kv.0.0) { continue; } } $t = (1, "a"); delete(@m, $t); }',
+  'BEGIN { printf("%r %s %s %d\\n", buf("ab", 2), strerror(2), cgroup_path(cgroup), getopt("n", 3)); let $x; $x = ppid; @[pcomm] = $x; }',
 ];
 
-const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:', 'offsetof(struct sock, ', 'strcontains(', 'strftime("%H", ', 'software:cs:', 'print(@x, ', 'macro m($a, @b, c) { ', 'm(1)'];
+const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:', 'offsetof(struct sock, ', 'strcontains(', 'strftime("%H", ', 'software:cs:', 'print(@x, ', 'macro m($a, @b, c) { ', 'm(1)', 'for ($kv : @m) ', 'buf(', 'len(@m)', 'getopt("x", ', 'let @q = lruhash(4);', '%r'];
 
 /** Inserts, deletes, duplicates and swaps pieces of a seed script. */
 function mutate(source: string, random: () => number): string {

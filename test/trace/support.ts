@@ -51,6 +51,8 @@ export const TEST_SCRIPTS: readonly string[] = [
   'software:cs:1 { @cs = count(); } software:page-faults:1 { @faults[comm] = count(); }',
   'usdt:/usr/bin/python3:python:function__entry /str(arg1) == "tsbpf_usdt_probe"/ { printf("%s line %d\\n", str(arg1), arg2); } usdt:/usr/bin/python3:python:line { @lines = count(); }',
   'tracepoint:syscalls:sys_enter_openat /strcontains(str(args->filename), "hostname")/ { printf("%s %s\\n", strftime("%H:%M:%S", nsecs), str(args->filename)); }',
+  'tracepoint:syscalls:sys_enter_getppid { @calls[comm] = count(); @cpu[cpu] = count(); } interval:ms:100 { $t = 0; for ($kv : @cpu) { $t += $kv.1; if ($t > 100) { break; } } for ($kv : @calls) { for ($i : 0..$kv.1) { if ($i > 3) { return; } printf("%s %d %d\\n", $kv.0, $i, len(@calls)); } } }',
+  'tracepoint:syscalls:sys_enter_write { printf("%r %s %s\\n", buf(args->buf, args->count), cgroup_path(cgroup), strerror(2)); @[ppid, pcomm] = count(); }',
 ];
 
 /** The tools of Debian's bpftrace package (/usr/sbin/*.bt) as [name, path]; CI installs the package. */

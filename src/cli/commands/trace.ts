@@ -23,6 +23,7 @@ options:
   -v           print verifier statistics of each program
   --unsafe     allow system() and signal()
   ARGS         the script's $1, $2... ($# is their count)
+  -- --NAME[=VALUE]  a named argument the script reads with getopt("NAME", default)
 `;
 
 interface TraceArgs {
@@ -37,10 +38,11 @@ interface TraceArgs {
   verbose: boolean;
   unsafe: boolean;
   positional: string[];
+  namedArgs: Record<string, string>;
 }
 
 function parseArgs(args: string[]): TraceArgs {
-  const out: TraceArgs = { format: 'text', dump: false, verbose: false, unsafe: false, positional: [] };
+  const out: TraceArgs = { format: 'text', dump: false, verbose: false, unsafe: false, positional: [], namedArgs: {} };
   const value = (i: number, option: string): string => {
     const v = args[i + 1];
     if (v === undefined) throw new UsageError(`${option} needs a value`);
@@ -50,6 +52,11 @@ function parseArgs(args: string[]): TraceArgs {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     // As getopt: options may follow the program; words are the script file, then its arguments; `--` ends the options.
+    const named = optionsEnded ? /^--([A-Za-z_][\w-]*)(?:=(.*))?$/s.exec(arg) : null;
+    if (named !== null) {
+      out.namedArgs[named[1]!] = named[2] ?? '';
+      continue;
+    }
     if (optionsEnded || !arg.startsWith('-') || arg === '-') {
       if (out.program === undefined && out.file === undefined) out.file = arg;
       else out.positional.push(arg);
@@ -124,6 +131,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   try {
     compiled = compileScript(source, {
       positional: options.positional,
+      namedArgs: options.namedArgs,
       startNs: process.hrtime.bigint(),
       unsafe: options.unsafe,
       file: options.file ?? 'stdin',
