@@ -214,6 +214,22 @@ export function scalarConst(v: bigint): Scalar {
   return u <= 256n ? SMALL_SCALARS[Number(u)]! : makeConst(u);
 }
 
+/** Constants from instruction immediates, shared (scalars are immutable); cleared when full so it stays small. */
+const IMMEDIATES = new Map<number, Scalar>();
+const IMMEDIATES_KEPT = 4096;
+
+/** scalarConst of an integer number (an instruction's immediate), without a bigint when it is small or seen before. */
+export function scalarConstNumber(v: number): Scalar {
+  if (v >= 0 && v <= 256) return SMALL_SCALARS[v]!;
+  let s = IMMEDIATES.get(v);
+  if (s === undefined) {
+    if (IMMEDIATES.size >= IMMEDIATES_KEPT) IMMEDIATES.clear();
+    s = scalarConst(BigInt(v));
+    IMMEDIATES.set(v, s);
+  }
+  return s;
+}
+
 export function scalarConstValue(s: Scalar): bigint | undefined {
   return s.var.mask === 0n ? s.var.value : undefined;
 }
