@@ -204,7 +204,8 @@ export const SCALAR_UNKNOWN: Scalar = Object.freeze({
 
 function makeConst(v: bigint): Scalar {
   const s32 = lowS32(v);
-  return Object.freeze({ var: tnumConst(v), smin: toS64(v), smax: toS64(v), umin: v, umax: v, s32min: s32, s32max: s32, u32min: s32 >>> 0, u32max: s32 >>> 0 });
+  // Not frozen (as no scalar an operation returns is): freezing costs more than the object, and gives it another shape.
+  return { var: tnumConst(v), smin: toS64(v), smax: toS64(v), umin: v, umax: v, s32min: s32, s32max: s32, u32min: s32 >>> 0, u32max: s32 >>> 0 };
 }
 
 const SMALL_SCALARS: Scalar[] = Array.from({ length: 257 }, (_, i) => makeConst(BigInt(i)));
