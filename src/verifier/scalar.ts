@@ -12,6 +12,7 @@
  */
 import { AluOp as ALU_OPS, JmpOp as JMP_OPS } from '../isa/index.ts';
 import { syncBounds, updateBounds as updateBoundsOnHalves } from './bounds-sync.ts';
+import * as halves from './halves.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
@@ -53,8 +54,9 @@ export interface Scalar {
   readonly u32max: number;
 }
 
-// Opcode tables bound once: some loaders turn every use of an imported binding into a getter call.
+// Opcode tables and helpers bound once: some loaders turn every use of an imported binding into a getter call.
 const AluOp = { ...ALU_OPS };
+const { bigint } = halves;
 const JmpOp = { ...JMP_OPS };
 
 const U64_MASK = 0xffff_ffff_ffff_ffffn;
@@ -166,14 +168,14 @@ class Reg {
   /** zext_32_to_64 (with __reg_assign_32_into_64) */
   zext32(): void {
     this.var = tnumSubreg(this.var);
-    this.umin = BigInt(this.u32min);
-    this.umax = BigInt(this.u32max);
+    this.umin = bigint(this.u32min);
+    this.umax = bigint(this.u32max);
     if (this.s32min >= 0 && this.s32max >= 0) {
-      this.smin = BigInt(this.s32min);
-      this.smax = BigInt(this.s32max);
+      this.smin = bigint(this.s32min);
+      this.smax = bigint(this.s32max);
     } else {
       this.smin = 0n;
-      this.smax = BigInt(U32_MAX);
+      this.smax = bigint(U32_MAX);
     }
   }
 
@@ -731,8 +733,8 @@ export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
   const [min, max] = SIGNED_LIMITS[sizeBytes]!;
   if (r.s32min >= min && r.s32max <= max) {
     // The low word already lies in the narrow signed range: sign extension keeps it, and its bounds bound the result.
-    r.smin = BigInt(r.s32min);
-    r.smax = BigInt(r.s32max);
+    r.smin = bigint(r.s32min);
+    r.smax = bigint(r.s32max);
   } else {
     r.smin = BigInt(min);
     r.smax = BigInt(max);
