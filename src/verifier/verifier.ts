@@ -112,6 +112,7 @@ const PATH_KEPT = 256;
 const EMPTY_CHECKPOINTS: Checkpoint[] = [];
 const BPF_MAX_VAR_OFF = 1 << 29;
 const BPF_MAX_VAR_OFF_BIG = BigInt(BPF_MAX_VAR_OFF);
+const BPF_MIN_VAR_OFF_BIG = -BPF_MAX_VAR_OFF_BIG;
 const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -716,8 +717,7 @@ export class Verifier {
       if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
       throw new Rejection(idx, `R${dstno} 32-bit pointer arithmetic prohibited`);
     }
-    const typeName = regTypeName(ptr.type);
-    if (mayBeNull(ptr.type)) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${typeName} prohibited, null-check it first`);
+    if (mayBeNull(ptr.type)) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${regTypeName(ptr.type)} prohibited, null-check it first`);
     const base = baseOf(ptr.type);
     const allowed =
       base === RegType.PTR_TO_CTX || base === RegType.PTR_TO_MAP_VALUE || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_STACK ||
@@ -725,7 +725,7 @@ export class Verifier {
       base === RegType.PTR_TO_BTF_ID || base === RegType.PTR_TO_MEM || base === RegType.PTR_TO_BUF || base === RegType.PTR_TO_FUNC ||
       base === RegType.CONST_PTR_TO_DYNPTR || (base === RegType.PTR_TO_FLOW_KEYS && known) ||
       (base === RegType.CONST_PTR_TO_MAP && known && off.v.smin === 0n && op === AluOp.ADD);
-    if (!allowed) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${typeName} prohibited`);
+    if (!allowed) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${regTypeName(ptr.type)} prohibited`);
     this.checkSaneOffset(idx, off, ptr.type);
     this.checkSaneOffset(idx, ptr, ptr.type);
     let result: Reg;
@@ -758,14 +758,13 @@ export class Verifier {
 
   /** check_reg_sane_offset. */
   private checkSaneOffset(idx: number, r: Reg, type: number): void {
-    const name = regTypeName(type);
     const known = tnumIsConst(r.v.var);
     const val = BigInt.asIntN(64, r.v.var.value);
     const limit = BPF_MAX_VAR_OFF_BIG;
-    if (known && (val >= limit || val <= -limit)) throw new Rejection(idx, `math between ${name} pointer and ${val} is not allowed`);
-    if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${name} pointer offset ${r.off} is not allowed`);
-    if (r.v.smin === S64_MIN) throw new Rejection(idx, `math between ${name} pointer and register with unbounded min value is not allowed`);
-    if (r.v.smin >= limit || r.v.smin <= -limit) throw new Rejection(idx, `value ${r.v.smin} makes ${name} pointer be out of bounds`);
+    if (known && (val >= limit || val <= BPF_MIN_VAR_OFF_BIG)) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and ${val} is not allowed`);
+    if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${regTypeName(type)} pointer offset ${r.off} is not allowed`);
+    if (r.v.smin === S64_MIN) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and register with unbounded min value is not allowed`);
+    if (r.v.smin >= limit || r.v.smin <= BPF_MIN_VAR_OFF_BIG) throw new Rejection(idx, `value ${r.v.smin} makes ${regTypeName(type)} pointer be out of bounds`);
   }
 
   // ---- loads and stores -------------------------------------------------------
@@ -1038,7 +1037,7 @@ export class Verifier {
       minOff = Number(BigInt.asIntN(64, reg.v.var.value)) + off;
       maxOff = minOff + size;
     } else {
-      if (reg.v.smax >= BPF_MAX_VAR_OFF_BIG || reg.v.smin <= -BPF_MAX_VAR_OFF_BIG) {
+      if (reg.v.smax >= BPF_MAX_VAR_OFF_BIG || reg.v.smin <= BPF_MIN_VAR_OFF_BIG) {
         throw new Rejection(idx, `invalid unbounded variable-offset ${kind} stack R${regno}`);
       }
       minOff = Number(reg.v.smin) + off;
@@ -2190,7 +2189,7 @@ const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(
 
 function regNotNull(r: Reg): boolean {
   if (mayBeNull(r.type)) return false;
-  if (r.v.smin <= -BPF_MAX_VAR_OFF_BIG || r.v.smax >= BPF_MAX_VAR_OFF_BIG) return false;
+  if (r.v.smin <= BPF_MIN_VAR_OFF_BIG || r.v.smax >= BPF_MAX_VAR_OFF_BIG) return false;
   const t = baseOf(r.type);
   return (
     t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK || t === RegType.PTR_TO_BUF ||
