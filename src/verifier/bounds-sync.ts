@@ -9,56 +9,14 @@
  * steps in scalar.ts (and of the kernel).
  */
 import type { Scalar } from './scalar.ts';
+import * as halves from './halves.ts';
 import { tnumConst } from './tnum.ts';
+
+// Bound once: some loaders turn every use of an imported binding into a getter call.
+const { U32, joinSigned, joinUnsigned, split, SPLIT } = halves;
 
 /** The scalar fields reg_bounds_sync reads and writes (scalar.ts's working register). */
 export type SyncedBounds = { -readonly [K in keyof Scalar]: Scalar[K] };
-
-const U32 = 0xffff_ffff;
-const TWO_32 = 4294967296;
-const SAFE_HI = 0x20_0000; // hi words below this (and above its negation, signed) fit a double exactly
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
-const S64_MIN = -(1n << 63n);
-const S64_MAX = (1n << 63n) - 1n;
-const SAFE_BIG = 1n << 53n;
-
-// The halves of the last bigint split (module scratch: no allocation per conversion).
-let splitHi = 0;
-let splitLo = 0;
-
-function split(x: bigint): void {
-  if (x < SAFE_BIG && x > -SAFE_BIG) {
-    const n = Number(x);
-    splitLo = n >>> 0;
-    splitHi = Math.floor(n / TWO_32) >>> 0;
-  } else if (x === U64_MAX) {
-    splitHi = U32;
-    splitLo = U32;
-  } else if (x === S64_MIN) {
-    splitHi = 0x8000_0000;
-    splitLo = 0;
-  } else if (x === S64_MAX) {
-    splitHi = 0x7fff_ffff;
-    splitLo = U32;
-  } else {
-    splitLo = Number(BigInt.asUintN(32, x));
-    splitHi = Number(BigInt.asUintN(32, x >> 32n));
-  }
-}
-
-function joinUnsigned(hi: number, lo: number): bigint {
-  if (hi < SAFE_HI) return BigInt(hi * TWO_32 + lo);
-  if (hi === U32 && lo === U32) return U64_MAX;
-  return (BigInt(hi) << 32n) | BigInt(lo);
-}
-
-function joinSigned(hi: number, lo: number): bigint {
-  const h = hi | 0;
-  if (h < SAFE_HI && h >= -SAFE_HI) return BigInt(h * TWO_32 + lo);
-  if (hi === 0x8000_0000 && lo === 0) return S64_MIN;
-  if (hi === 0x7fff_ffff && lo === U32) return S64_MAX;
-  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
-}
 
 const ltU = (ah: number, al: number, bh: number, bl: number): boolean => ah < bh || (ah === bh && al < bl);
 const ltS = (ah: number, al: number, bh: number, bl: number): boolean => (ah | 0) < (bh | 0) || (ah === bh && al < bl);
@@ -87,12 +45,12 @@ class Halves {
   private stepL = 0;
 
   load(r: SyncedBounds): void {
-    split(r.smin); this.sminH = this.sminH0 = splitHi; this.sminL = this.sminL0 = splitLo;
-    split(r.smax); this.smaxH = this.smaxH0 = splitHi; this.smaxL = this.smaxL0 = splitLo;
-    split(r.umin); this.uminH = this.uminH0 = splitHi; this.uminL = this.uminL0 = splitLo;
-    split(r.umax); this.umaxH = this.umaxH0 = splitHi; this.umaxL = this.umaxL0 = splitLo;
-    split(r.var.value); this.vH = splitHi; this.vL = splitLo;
-    split(r.var.mask); this.mH = splitHi; this.mL = splitLo;
+    split(r.smin); this.sminH = this.sminH0 = SPLIT.hi; this.sminL = this.sminL0 = SPLIT.lo;
+    split(r.smax); this.smaxH = this.smaxH0 = SPLIT.hi; this.smaxL = this.smaxL0 = SPLIT.lo;
+    split(r.umin); this.uminH = this.uminH0 = SPLIT.hi; this.uminL = this.uminL0 = SPLIT.lo;
+    split(r.umax); this.umaxH = this.umaxH0 = SPLIT.hi; this.umaxL = this.umaxL0 = SPLIT.lo;
+    split(r.var.value); this.vH = SPLIT.hi; this.vL = SPLIT.lo;
+    split(r.var.mask); this.mH = SPLIT.hi; this.mL = SPLIT.lo;
     this.s32min = r.s32min; this.s32max = r.s32max; this.u32min = r.u32min; this.u32max = r.u32max;
     this.varChanged = false;
   }

@@ -89,12 +89,51 @@ export function analyzeShape(insns: readonly Instruction[]): ProgramShape {
     if (!isExit(last) && !isUncondJump(last)) throw new Rejection(sp.end - 1, 'last insn is not an exit or jmp');
   }
 
-  const prunePoint = new Uint8Array(n);
-  const forceCheckpoint = new Uint8Array(n);
+  // One allocation for both byte tables (a typed array each costs more than filling it).
+  const bytes = new Uint8Array(2 * n);
+  const prunePoint = bytes.subarray(0, n);
+  const forceCheckpoint = bytes.subarray(n);
   checkCfg(insns, prunePoint, forceCheckpoint);
   const liveIn = computeLiveness(insns, subprogs);
   return { subprogs, subprogOf, prunePoint, forceCheckpoint, liveIn };
 }
+
+/**
+ * Working tables of checkCfg and computeLiveness, kept between programs and
+ * grown as needed: allocating them per program cost more than the analyses.
+ */
+class Scratch {
+  size = 0;
+  state = new Uint8Array(0);
+  edgesDone = new Uint8Array(0);
+  use = new Uint16Array(0);
+  def = new Uint16Array(0);
+  succA = new Int32Array(0);
+  succB = new Int32Array(0);
+  readonly succ = new Int32Array(2);
+  readonly stack: number[] = [];
+
+  /** Tables for `n` instructions, zeroed (succA/succB: -1) up to n. */
+  take(n: number): this {
+    if (n > this.size) {
+      this.size = Math.max(n, this.size * 2, 64);
+      this.state = new Uint8Array(this.size);
+      this.edgesDone = new Uint8Array(this.size);
+      this.use = new Uint16Array(this.size);
+      this.def = new Uint16Array(this.size);
+      this.succA = new Int32Array(this.size);
+      this.succB = new Int32Array(this.size);
+    }
+    this.state.fill(0, 0, n);
+    this.edgesDone.fill(0, 0, n);
+    this.succA.fill(-1, 0, n);
+    this.succB.fill(-1, 0, n);
+    this.stack.length = 0;
+    return this;
+  }
+}
+
+const scratch = new Scratch();
 
 /** bpf_loop, for_each_map_elem, find_vma, user_ringbuf_drain: their calls are loop heads (is_sync_callback_calling_insn). */
 const SYNC_CALLBACK_HELPERS = new Set([181, 164, 180, 209]);
@@ -151,10 +190,7 @@ function cfgSuccessors(insns: readonly Instruction[], t: number, prunePoint: Uin
 /** check_cfg: depth-first over the CFG; records prune points and back-edges (loop heads). */
 function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCheckpoint: Uint8Array): void {
   const n = insns.length;
-  const state = new Uint8Array(n);
-  const stack: number[] = [];
-  const edgesDone = new Uint8Array(n);
-  const succ = new Int32Array(2);
+  const { state, stack, edgesDone, succ } = scratch.take(n);
   state[0] = DISCOVERED;
   stack.push(0);
   while (stack.length > 0) {
@@ -192,8 +228,17 @@ function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCh
 const ALL_ARGS = 0b111110;
 const CALLER_SAVED = 0b111111;
 
+// useDef's result (module scratch: no object per instruction).
+let used = 0;
+let defined = 0;
+
+const setUseDef = (use: number, def: number): void => {
+  used = use;
+  defined = def;
+};
+
 /** Registers an instruction reads (use) and writes (def), as bit masks. */
-function useDef(insns: readonly Instruction[], t: number): { use: number; def: number } {
+function useDef(insns: readonly Instruction[], t: number): void {
   const i = insns[t]!;
   const cls = opClass(i.opcode);
   const dst = 1 << i.dst;
@@ -203,43 +248,43 @@ function useDef(insns: readonly Instruction[], t: number): { use: number; def: n
     case InsnClass.ALU64: {
       const op = i.opcode & 0xf0;
       const x = opSource(i.opcode) === Source.X;
-      if (op === 0xb0) return { use: x ? src : 0, def: dst };
-      if (op === 0x80 || op === 0xd0) return { use: dst, def: dst };
-      return { use: dst | (x ? src : 0), def: dst };
+      if (op === 0xb0) return setUseDef(x ? src : 0, dst);
+      if (op === 0x80 || op === 0xd0) return setUseDef(dst, dst);
+      return setUseDef(dst | (x ? src : 0), dst);
     }
     case InsnClass.LDX:
-      return { use: src, def: dst };
+      return setUseDef(src, dst);
     case InsnClass.ST:
-      return { use: dst, def: 0 };
+      return setUseDef(dst, 0);
     case InsnClass.STX:
       if (opMode(i.opcode) === Mode.ATOMIC) {
         const fetch = (i.imm & 1) !== 0;
         const cmpxchg = i.imm === 0xf1;
-        if (i.imm === 0x100) return { use: src, def: dst };
-        return { use: dst | src | (cmpxchg ? 1 : 0), def: cmpxchg ? 1 : fetch ? src : 0 };
+        if (i.imm === 0x100) return setUseDef(src, dst);
+        return setUseDef(dst | src | (cmpxchg ? 1 : 0), cmpxchg ? 1 : fetch ? src : 0);
       }
-      return { use: dst | src, def: 0 };
+      return setUseDef(dst | src, 0);
     case InsnClass.LD:
-      if (isLddw(i)) return { use: 0, def: dst };
+      if (isLddw(i)) return setUseDef(0, dst);
       // LD_ABS / LD_IND read the context in r6 (and src for IND), clobber r0-r5.
-      return { use: (1 << 6) | (opMode(i.opcode) === Mode.IND ? src : 0), def: CALLER_SAVED };
+      return setUseDef((1 << 6) | (opMode(i.opcode) === Mode.IND ? src : 0), CALLER_SAVED);
     case InsnClass.JMP:
     case InsnClass.JMP32: {
       const op = jmpOp(i.opcode);
-      if (op === JmpOp.EXIT) return { use: 1, def: 0 };
+      if (op === JmpOp.EXIT) return setUseDef(1, 0);
       if (op === JmpOp.CALL) {
         if (i.src === CallSrc.HELPER) {
           const helper = helperById(i.imm);
           const args = helper ? helper.args.length : 5;
-          return { use: ALL_ARGS & ((1 << (args + 1)) - 1), def: CALLER_SAVED };
+          return setUseDef(ALL_ARGS & ((1 << (args + 1)) - 1), CALLER_SAVED);
         }
-        return { use: ALL_ARGS, def: CALLER_SAVED };
+        return setUseDef(ALL_ARGS, CALLER_SAVED);
       }
-      if (op === JmpOp.JA || op === JmpOp.JCOND) return { use: 0, def: 0 };
-      return { use: dst | (opSource(i.opcode) === Source.X ? src : 0), def: 0 };
+      if (op === JmpOp.JA || op === JmpOp.JCOND) return setUseDef(0, 0);
+      return setUseDef(dst | (opSource(i.opcode) === Source.X ? src : 0), 0);
     }
     default:
-      return { use: 0, def: 0 };
+      return setUseDef(0, 0);
   }
 }
 
@@ -252,15 +297,12 @@ function insnOrNone(x: number, n: number): number {
 function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subprogram[]): Uint16Array {
   const n = insns.length;
   const liveIn = new Uint16Array(n);
-  const use = new Uint16Array(n);
-  const def = new Uint16Array(n);
   // At most two successors each; -1 when absent or outside the program.
-  const succA = new Int32Array(n).fill(-1);
-  const succB = new Int32Array(n).fill(-1);
+  const { use, def, succA, succB } = scratch.take(n);
   for (let t = 0; t < n; t++) {
-    const ud = useDef(insns, t);
-    use[t] = ud.use & 0x7ff;
-    def[t] = ud.def & 0x7ff;
+    useDef(insns, t);
+    use[t] = used & 0x7ff;
+    def[t] = defined & 0x7ff;
     const i = insns[t]!;
     if (isJmp(i)) {
       const op = jmpOp(i.opcode);

@@ -56,8 +56,9 @@ export type KernelStructLookup = (name: string) => boolean | undefined;
  * (instruction 0) is not one of them.
  */
 export function globalFunctions(btf: Btf, funcInfo: readonly FuncInfo[], programType: number, attachType: number | undefined, kernelStruct: KernelStructLookup): Map<number, GlobalFunction> {
-  const tags = argTagsByFunction(btf);
   const out = new Map<number, GlobalFunction>();
+  // Read only when the program has a global function (a walk over every type of the object).
+  let tags: Map<number, Map<number, string[]>> | undefined;
   for (const info of funcInfo) {
     if (info.insnIndex === 0) continue;
     let func: BtfType;
@@ -70,7 +71,7 @@ export function globalFunctions(btf: Btf, funcInfo: readonly FuncInfo[], program
     let args: GlobalArg[] | undefined;
     let problem: string | undefined;
     try {
-      args = prepareArgs(btf, func.id, func.name, tags.get(func.id) ?? new Map(), programType, attachType, kernelStruct);
+      args = prepareArgs(btf, func.id, func.name, (tags ??= argTagsByFunction(btf)).get(func.id) ?? new Map(), programType, attachType, kernelStruct);
     } catch (e) {
       if (!(e instanceof PrepareError)) throw e;
       problem = e.message;

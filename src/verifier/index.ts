@@ -131,7 +131,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
     voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
     ...(collector !== undefined ? { onInstruction: collector.record } : {}),
-    ...(spec ? { kfuncAt: kfuncTargets(spec, options.targetBtf) } : {}),
+    ...kfuncOption(spec, options.targetBtf),
     ...kernelObjects(type, options.expectedAttachType ?? spec?.expectedAttachType, spec?.attachTo, options.targetBtf),
     ...(spec?.btf ? { globalFunctions: globalFunctions(spec.btf, spec.funcInfo, type, options.expectedAttachType ?? spec.expectedAttachType, kernelStructLookup(options.targetBtf)) } : {}),
   });
@@ -191,11 +191,12 @@ class ProgramMaps {
  * The kfunc each `.ksyms` function call calls, with its prototype from the
  * kernel's BTF (else the program's extern). A call already resolved to a
  * vmlinux BTF id (src BPF_PSEUDO_KFUNC_CALL, as code generators emit it)
- * calls the function of that id.
+ * calls the function of that id. Undefined for a program without kfunc calls.
  */
-function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: number) => KfuncTarget | undefined {
+function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx: number) => KfuncTarget | undefined) | undefined {
   const names = new Map<number, string>();
   for (const r of spec.relocations) if (r.kind === 'ksym' && r.isFunction) names.set(r.insnIndex, r.externName);
+  if (names.size === 0 && !spec.instructions.some((insn) => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC && insn.imm > 0)) return undefined;
   const cache = new Map<string, KfuncTarget>();
   let kernel: Btf | undefined = targetBtf;
   let kernelRead = targetBtf !== undefined;
@@ -243,15 +244,36 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: 
   };
 }
 
+/** The running kernel's BTF, or undefined when it cannot be read. */
+function kernelBtfIfReadable(): Btf | undefined {
+  try {
+    return loadKernelBtf();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Struct walks through the running kernel's BTF, read on the first walk only (most programs never walk one). */
+const kernelStructAccess: NonNullable<VerifierInput['btfStructAccess']> = (struct, off, size, untrusted) => {
+  const kernel = kernelBtfIfReadable();
+  return kernel !== undefined ? btfStructAccess(kernel, struct, off, size, untrusted) : undefined;
+};
+
+/** The structs at offset 0 of a kernel struct, from the running kernel's BTF read on first use. */
+const kernelStructsAtZero: NonNullable<VerifierInput['structsAtZero']> = (struct) => {
+  const kernel = kernelBtfIfReadable();
+  return kernel !== undefined ? structsAtZero(kernel, struct) : [struct];
+};
+
+function kfuncOption(spec: ProgramSpec | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'kfuncAt'> {
+  const kfuncAt = spec ? kfuncTargets(spec, targetBtf) : undefined;
+  return kfuncAt ? { kfuncAt } : {};
+}
+
 /** The kernel's BTF for tracing arguments and struct walks (nothing when it cannot be read: those stay untyped). */
 function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess' | 'structsAtZero'> {
-  let btf = targetBtf;
-  try {
-    btf ??= loadKernelBtf();
-  } catch {
-    return {};
-  }
-  const kernel = btf;
+  const kernel = attachTo === undefined || attachTo === '' ? targetBtf : (targetBtf ?? kernelBtfIfReadable());
+  if (kernel === undefined) return { btfStructAccess: kernelStructAccess, structsAtZero: kernelStructsAtZero };
   const traced = tracingContext(kernel, type, attachType, attachTo);
   return {
     ...(traced ? { tracingContext: traced } : {}),

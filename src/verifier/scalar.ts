@@ -12,6 +12,7 @@
  */
 import { AluOp as ALU_OPS, JmpOp as JMP_OPS } from '../isa/index.ts';
 import { syncBounds, updateBounds as updateBoundsOnHalves } from './bounds-sync.ts';
+import * as halves from './halves.ts';
 import {
   type Tnum,
   TNUM_UNKNOWN,
@@ -53,8 +54,9 @@ export interface Scalar {
   readonly u32max: number;
 }
 
-// Opcode tables bound once: some loaders turn every use of an imported binding into a getter call.
+// Opcode tables and helpers bound once: some loaders turn every use of an imported binding into a getter call.
 const AluOp = { ...ALU_OPS };
+const { bigint } = halves;
 const JmpOp = { ...JMP_OPS };
 
 const U64_MASK = 0xffff_ffff_ffff_ffffn;
@@ -166,14 +168,14 @@ class Reg {
   /** zext_32_to_64 (with __reg_assign_32_into_64) */
   zext32(): void {
     this.var = tnumSubreg(this.var);
-    this.umin = BigInt(this.u32min);
-    this.umax = BigInt(this.u32max);
+    this.umin = bigint(this.u32min);
+    this.umax = bigint(this.u32max);
     if (this.s32min >= 0 && this.s32max >= 0) {
-      this.smin = BigInt(this.s32min);
-      this.smax = BigInt(this.s32max);
+      this.smin = bigint(this.s32min);
+      this.smax = bigint(this.s32max);
     } else {
       this.smin = 0n;
-      this.smax = BigInt(U32_MAX);
+      this.smax = bigint(U32_MAX);
     }
   }
 
@@ -204,7 +206,8 @@ export const SCALAR_UNKNOWN: Scalar = Object.freeze({
 
 function makeConst(v: bigint): Scalar {
   const s32 = lowS32(v);
-  return Object.freeze({ var: tnumConst(v), smin: toS64(v), smax: toS64(v), umin: v, umax: v, s32min: s32, s32max: s32, u32min: s32 >>> 0, u32max: s32 >>> 0 });
+  // Not frozen (as no scalar an operation returns is): freezing costs more than the object, and gives it another shape.
+  return { var: tnumConst(v), smin: toS64(v), smax: toS64(v), umin: v, umax: v, s32min: s32, s32max: s32, u32min: s32 >>> 0, u32max: s32 >>> 0 };
 }
 
 const SMALL_SCALARS: Scalar[] = Array.from({ length: 257 }, (_, i) => makeConst(BigInt(i)));
@@ -212,6 +215,22 @@ const SMALL_SCALARS: Scalar[] = Array.from({ length: 257 }, (_, i) => makeConst(
 export function scalarConst(v: bigint): Scalar {
   const u = toU64(v);
   return u <= 256n ? SMALL_SCALARS[Number(u)]! : makeConst(u);
+}
+
+/** Constants from instruction immediates, shared (scalars are immutable); cleared when full so it stays small. */
+const IMMEDIATES = new Map<number, Scalar>();
+const IMMEDIATES_KEPT = 4096;
+
+/** scalarConst of an integer number (an instruction's immediate), without a bigint when it is small or seen before. */
+export function scalarConstNumber(v: number): Scalar {
+  if (v >= 0 && v <= 256) return SMALL_SCALARS[v]!;
+  let s = IMMEDIATES.get(v);
+  if (s === undefined) {
+    if (IMMEDIATES.size >= IMMEDIATES_KEPT) IMMEDIATES.clear();
+    s = scalarConst(BigInt(v));
+    IMMEDIATES.set(v, s);
+  }
+  return s;
 }
 
 export function scalarConstValue(s: Scalar): bigint | undefined {
@@ -714,8 +733,8 @@ export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
   const [min, max] = SIGNED_LIMITS[sizeBytes]!;
   if (r.s32min >= min && r.s32max <= max) {
     // The low word already lies in the narrow signed range: sign extension keeps it, and its bounds bound the result.
-    r.smin = BigInt(r.s32min);
-    r.smax = BigInt(r.s32max);
+    r.smin = bigint(r.s32min);
+    r.smax = bigint(r.s32max);
   } else {
     r.smin = BigInt(min);
     r.smax = BigInt(max);

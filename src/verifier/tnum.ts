@@ -7,6 +7,11 @@
  * Results are fresh frozen-by-convention objects; callers share them freely.
  */
 
+import * as halves from './halves.ts';
+
+// Bound once: some loaders turn every use of an imported binding into a getter call.
+const { U32, joinUnsigned, split, SPLIT } = halves;
+
 export interface Tnum {
   readonly value: bigint;
   readonly mask: bigint;
@@ -67,24 +72,70 @@ export function tnumArshift(a: Tnum, shift: number, insnBitness: 32 | 64): Tnum 
   return make(BigInt.asUintN(64, BigInt.asIntN(64, a.value) >> s), BigInt.asUintN(64, BigInt.asIntN(64, a.mask) >> s));
 }
 
+/*
+ * Addition, subtraction and multiplication run on 32-bit halves (mod 2^64,
+ * which is all the kernel's u64 arithmetic keeps): the same bits as the
+ * bigint formulas, without their allocations.
+ */
+
+// Operands and result of the halves arithmetic below (module scratch).
+let avH = 0, avL = 0, amH = 0, amL = 0, bvH = 0, bvL = 0, bmH = 0, bmL = 0;
+let rvH = 0, rvL = 0, rmH = 0, rmL = 0;
+
+function loadOperands(a: Tnum, b: Tnum): void {
+  split(a.value); avH = SPLIT.hi; avL = SPLIT.lo;
+  split(a.mask); amH = SPLIT.hi; amL = SPLIT.lo;
+  split(b.value); bvH = SPLIT.hi; bvL = SPLIT.lo;
+  split(b.mask); bmH = SPLIT.hi; bmL = SPLIT.lo;
+}
+
+function resultTnum(): Tnum {
+  const value = joinUnsigned(rvH, rvL);
+  return rmH === 0 && rmL === 0 ? tnumConst(value) : make(value, joinUnsigned(rmH, rmL));
+}
+
+/** tnum_add on (avH..bmL) into (rvH..rmL). */
+function addHalves(): void {
+  let l = amL + bmL;
+  const smL = l >>> 0;
+  const smH = (amH + bmH + (l > U32 ? 1 : 0)) >>> 0;
+  l = avL + bvL;
+  const svL = l >>> 0;
+  const svH = (avH + bvH + (l > U32 ? 1 : 0)) >>> 0;
+  l = smL + svL;
+  const sigmaL = l >>> 0;
+  const sigmaH = (smH + svH + (l > U32 ? 1 : 0)) >>> 0;
+  rmH = ((sigmaH ^ svH) | amH | bmH) >>> 0;
+  rmL = ((sigmaL ^ svL) | amL | bmL) >>> 0;
+  rvH = (svH & ~rmH) >>> 0;
+  rvL = (svL & ~rmL) >>> 0;
+}
+
 export function tnumAdd(a: Tnum, b: Tnum): Tnum {
   if (a.mask === 0n && b.mask === 0n) return tnumConst(a.value + b.value);
-  const sm = a.mask + b.mask;
-  const sv = a.value + b.value;
-  const sigma = sm + sv;
-  const chi = (sigma ^ sv) & U64_MASK;
-  const mu = chi | a.mask | b.mask;
-  return make(sv & ~mu & U64_MASK, mu);
+  loadOperands(a, b);
+  addHalves();
+  return resultTnum();
 }
 
 export function tnumSub(a: Tnum, b: Tnum): Tnum {
   if (a.mask === 0n && b.mask === 0n) return tnumConst(a.value - b.value);
-  const dv = a.value - b.value;
-  const alpha = dv + a.mask;
-  const beta = dv - b.mask;
-  const chi = BigInt.asUintN(64, alpha ^ beta);
-  const mu = chi | a.mask | b.mask;
-  return make(BigInt.asUintN(64, dv) & ~mu, mu);
+  loadOperands(a, b);
+  // dv = av - bv, alpha = dv + am, beta = dv - bm, mu = (alpha ^ beta) | am | bm.
+  let l = avL - bvL;
+  const dvL = l >>> 0;
+  const dvH = (avH - bvH - (l < 0 ? 1 : 0)) >>> 0;
+  l = dvL + amL;
+  const alphaL = l >>> 0;
+  const alphaH = (dvH + amH + (l > U32 ? 1 : 0)) >>> 0;
+  l = dvL - bmL;
+  const betaL = l >>> 0;
+  const betaH = (dvH - bmH - (l < 0 ? 1 : 0)) >>> 0;
+  rmH = ((alphaH ^ betaH) | amH | bmH) >>> 0;
+  rmL = ((alphaL ^ betaL) | amL | bmL) >>> 0;
+  rvH = (dvH & ~rmH) >>> 0;
+  rvL = (dvL & ~rmL) >>> 0;
+  return resultTnum();
 }
 
 export function tnumNeg(a: Tnum): Tnum {
@@ -123,18 +174,35 @@ export function tnumUnion(a: Tnum, b: Tnum): Tnum {
  */
 export function tnumMul(a: Tnum, b: Tnum): Tnum {
   if (a.mask === 0n && b.mask === 0n) return tnumConst(a.value * b.value);
-  let acc = TNUM_ZERO;
-  let av = a.value;
-  let am = a.mask;
-  let shifted = b;
-  while (av !== 0n || am !== 0n) {
-    if ((av & 1n) !== 0n) acc = tnumAdd(acc, shifted);
-    else if ((am & 1n) !== 0n) acc = tnumUnion(acc, tnumAdd(acc, shifted));
-    av >>= 1n;
-    am >>= 1n;
-    shifted = make((shifted.value << 1n) & U64_MASK, (shifted.mask << 1n) & U64_MASK);
+  loadOperands(a, b);
+  // The multiplier's bits, consumed from the bottom; the accumulator is tnum_add's left operand.
+  let xvH = avH, xvL = avL, xmH = amH, xmL = amL;
+  avH = avL = amH = amL = 0;
+  while ((xvH | xvL | xmH | xmL) !== 0) {
+    if ((xvL & 1) !== 0) {
+      addHalves();
+      avH = rvH; avL = rvL; amH = rmH; amL = rmL;
+    } else if ((xmL & 1) !== 0) {
+      addHalves();
+      // tnum_union(acc, acc + shifted)
+      const muH = (amH | rmH | (avH ^ rvH)) >>> 0;
+      const muL = (amL | rmL | (avL ^ rvL)) >>> 0;
+      avH = (avH & rvH & ~muH) >>> 0;
+      avL = (avL & rvL & ~muL) >>> 0;
+      amH = muH;
+      amL = muL;
+    }
+    xvL = ((xvL >>> 1) | (xvH << 31)) >>> 0;
+    xvH >>>= 1;
+    xmL = ((xmL >>> 1) | (xmH << 31)) >>> 0;
+    xmH >>>= 1;
+    bvH = ((bvH << 1) | (bvL >>> 31)) >>> 0;
+    bvL = (bvL << 1) >>> 0;
+    bmH = ((bmH << 1) | (bmL >>> 31)) >>> 0;
+    bmL = (bmL << 1) >>> 0;
   }
-  return acc;
+  rvH = avH; rvL = avL; rmH = amH; rmL = amL;
+  return resultTnum();
 }
 
 /** Do `a` and `b` share at least one value? (They agree on every bit both know.) */
@@ -164,8 +232,16 @@ export function tnumIsAligned(a: Tnum, size: number): boolean {
 
 /** Is every value of `inner` a value of `outer`? */
 export function tnumIn(outer: Tnum, inner: Tnum): boolean {
-  if ((inner.mask & ~outer.mask) !== 0n) return false;
-  return outer.value === (inner.value & ~outer.mask);
+  if (outer.mask === 0n) return inner.mask === 0n && outer.value === inner.value;
+  // On halves: the state comparison asks this for every scalar it compares.
+  split(outer.mask);
+  const omH = SPLIT.hi, omL = SPLIT.lo;
+  split(inner.mask);
+  if (((SPLIT.hi & ~omH) | (SPLIT.lo & ~omL)) !== 0) return false;
+  split(inner.value);
+  const ivH = SPLIT.hi, ivL = SPLIT.lo;
+  split(outer.value);
+  return SPLIT.hi === ((ivH & ~omH) >>> 0) && SPLIT.lo === ((ivL & ~omL) >>> 0);
 }
 
 export function tnumSubreg(a: Tnum): Tnum {

@@ -66,6 +66,7 @@ import {
   refineBranchSameRegister,
   scalarAlu,
   scalarAluFork,
+  scalarConstNumber,
   scalarBswap,
   scalarMovSx,
   scalarNeg,
@@ -115,6 +116,8 @@ const CALLBACK_ITERATIONS_BEFORE_HAVOC = 8;
 const PATH_KEPT = 256;
 const EMPTY_CHECKPOINTS: Checkpoint[] = [];
 const BPF_MAX_VAR_OFF = 1 << 29;
+const BPF_MAX_VAR_OFF_BIG = BigInt(BPF_MAX_VAR_OFF);
+const BPF_MIN_VAR_OFF_BIG = -BPF_MAX_VAR_OFF_BIG;
 const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -173,8 +176,14 @@ export interface VerifierOutcome {
 interface PendingBranch {
   state: VerifierState;
   logLength: number;
-  /** Path so far (instruction indexes), for explanations of failures found later. */
+  /**
+   * Path so far (instruction indexes), for explanations of failures found
+   * later: the first `pathLength` entries of `path`. Paths only grow at the
+   * end and pending branches resume last-in first-out, so a branch shares
+   * the array instead of copying it.
+   */
   path: number[];
+  pathLength: number;
 }
 
 interface CallMeta {
@@ -434,6 +443,7 @@ export class Verifier {
     if (this.log.level === 1) this.log.truncate(next.logLength);
     this.cur = next.state;
     this.path = next.path;
+    this.path.length = next.pathLength;
     this.printFromState = true;
     return true;
   }
@@ -458,7 +468,7 @@ export class Verifier {
   private pushBranch(insnIdx: number, state: VerifierState): void {
     state.insnIdx = insnIdx;
     if (state.parent) state.parent.branches++;
-    this.pending.push({ state, logLength: this.log.length, path: this.path.slice() });
+    this.pending.push({ state, logLength: this.log.length, path: this.path, pathLength: this.path.length });
     if (this.pending.length > COMPLEXITY_LIMIT_JMP_SEQ) {
       throw new Rejection(this.cur.prevInsnIdx, `The sequence of ${this.pending.length} jumps is too complex.`, 'E2BIG');
     }
@@ -655,7 +665,7 @@ export class Verifier {
       return;
     }
     if (op > AluOp.END) throw new Rejection(idx, `invalid BPF_ALU opcode ${(op >> 4).toString(16)}`, 'EINVAL');
-    const src = x ? this.readReg(idx, insn.src) : knownScalar(BigInt(insn.imm));
+    const src = x ? this.readReg(idx, insn.src) : scalarReg(scalarConstNumber(insn.imm));
     const dst = this.readReg(idx, insn.dst);
     if ((op === AluOp.MOD || op === AluOp.DIV) && !x && insn.imm === 0) throw new Rejection(idx, 'div by zero', 'EINVAL');
     if ((op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH) && !x) {
@@ -669,7 +679,7 @@ export class Verifier {
   private checkMov(idx: number, insn: Instruction, alu32: boolean, x: boolean): void {
     if (!x) {
       this.checkDst(idx, insn.dst);
-      this.writeReg(insn.dst, knownScalar(alu32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)));
+      this.writeReg(insn.dst, scalarReg(scalarConstNumber(alu32 ? insn.imm >>> 0 : insn.imm)));
       return;
     }
     const src = this.readReg(idx, insn.src);
@@ -746,8 +756,7 @@ export class Verifier {
       if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
       throw new Rejection(idx, `R${dstno} 32-bit pointer arithmetic prohibited`);
     }
-    const typeName = regTypeName(ptr.type);
-    if (mayBeNull(ptr.type)) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${typeName} prohibited, null-check it first`);
+    if (mayBeNull(ptr.type)) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${regTypeName(ptr.type)} prohibited, null-check it first`);
     const base = baseOf(ptr.type);
     const allowed =
       base === RegType.PTR_TO_CTX || base === RegType.PTR_TO_MAP_VALUE || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_STACK ||
@@ -755,7 +764,7 @@ export class Verifier {
       base === RegType.PTR_TO_BTF_ID || base === RegType.PTR_TO_MEM || base === RegType.PTR_TO_BUF || base === RegType.PTR_TO_FUNC ||
       base === RegType.CONST_PTR_TO_DYNPTR || (base === RegType.PTR_TO_FLOW_KEYS && known) ||
       (base === RegType.CONST_PTR_TO_MAP && known && off.v.smin === 0n && op === AluOp.ADD);
-    if (!allowed) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${typeName} prohibited`);
+    if (!allowed) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${regTypeName(ptr.type)} prohibited`);
     this.checkSaneOffset(idx, off, ptr.type);
     this.checkSaneOffset(idx, ptr, ptr.type);
     let result: Reg;
@@ -788,14 +797,13 @@ export class Verifier {
 
   /** check_reg_sane_offset. */
   private checkSaneOffset(idx: number, r: Reg, type: number): void {
-    const name = regTypeName(type);
     const known = tnumIsConst(r.v.var);
     const val = BigInt.asIntN(64, r.v.var.value);
-    const limit = BigInt(BPF_MAX_VAR_OFF);
-    if (known && (val >= limit || val <= -limit)) throw new Rejection(idx, `math between ${name} pointer and ${val} is not allowed`);
-    if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${name} pointer offset ${r.off} is not allowed`);
-    if (r.v.smin === S64_MIN) throw new Rejection(idx, `math between ${name} pointer and register with unbounded min value is not allowed`);
-    if (r.v.smin >= limit || r.v.smin <= -limit) throw new Rejection(idx, `value ${r.v.smin} makes ${name} pointer be out of bounds`);
+    const limit = BPF_MAX_VAR_OFF_BIG;
+    if (known && (val >= limit || val <= BPF_MIN_VAR_OFF_BIG)) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and ${val} is not allowed`);
+    if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${regTypeName(type)} pointer offset ${r.off} is not allowed`);
+    if (r.v.smin === S64_MIN) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and register with unbounded min value is not allowed`);
+    if (r.v.smin >= limit || r.v.smin <= BPF_MIN_VAR_OFF_BIG) throw new Rejection(idx, `value ${r.v.smin} makes ${regTypeName(type)} pointer be out of bounds`);
   }
 
   // ---- loads and stores -------------------------------------------------------
@@ -814,7 +822,7 @@ export class Verifier {
       if (opMode(insn.opcode) !== Mode.MEM || insn.imm !== 0) throw new Rejection(idx, 'BPF_STX uses reserved fields', 'EINVAL');
       value = this.readReg(idx, insn.src);
     } else {
-      value = knownScalar(BigInt(insn.imm));
+      value = scalarReg(scalarConstNumber(insn.imm));
     }
     this.readReg(idx, insn.dst);
     this.memAccess(idx, insn.dst, insn.offset, sizeBytes(opSize(insn.opcode)), true, { reg: value, regno: fromReg ? insn.src : -1, isImm: !fromReg }, false);
@@ -996,7 +1004,9 @@ export class Verifier {
     const desc = ALIGNMENT_DESC[base];
     if (desc === undefined || base === RegType.PTR_TO_ARENA) return;
     if (!strict && base !== RegType.PTR_TO_STACK) return;
-    if (!tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off))), size)) {
+    // A pointer with no variable part (the usual fp-N) is aligned when its fixed offset is.
+    const fixedOnly = reg.v.var.mask === 0n && reg.v.var.value === 0n;
+    if (fixedOnly ? ((reg.off + off) & (size - 1)) !== 0 : !tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off))), size)) {
       throw new Rejection(idx, `misaligned ${desc}access off ${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
     }
   }
@@ -1037,7 +1047,7 @@ export class Verifier {
     }
     const minProblem = memRegionProblem(smin + BigInt(off), size, zeroOk, memSize, what);
     if (minProblem) throw new Rejection(idx, `${minProblem}\nR${regno} min value is outside of the allowed memory range`);
-    if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    if (v.umax >= BPF_MAX_VAR_OFF_BIG) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
     const maxProblem = memRegionProblem(v.umax + BigInt(off), size, zeroOk, memSize, what);
     if (maxProblem) throw new Rejection(idx, `${maxProblem}\nR${regno} max value is outside of the allowed memory range`);
   }
@@ -1066,7 +1076,7 @@ export class Verifier {
       minOff = Number(BigInt.asIntN(64, reg.v.var.value)) + off;
       maxOff = minOff + size;
     } else {
-      if (reg.v.smax >= BigInt(BPF_MAX_VAR_OFF) || reg.v.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+      if (reg.v.smax >= BPF_MAX_VAR_OFF_BIG || reg.v.smin <= BPF_MIN_VAR_OFF_BIG) {
         throw new Rejection(idx, `invalid unbounded variable-offset ${kind} stack R${regno}`);
       }
       minOff = Number(reg.v.smin) + off;
@@ -1381,7 +1391,7 @@ export class Verifier {
       src = this.readReg(idx, insn.src);
       if (!(isAnyPacket(dst) && isAnyPacket(src)) && this.isLeak(src)) throw new Rejection(idx, `R${insn.src} pointer comparison prohibited`);
     } else {
-      src = knownScalar(BigInt(insn.imm));
+      src = scalarReg(scalarConstNumber(insn.imm));
     }
     const target = idx + insn.offset + 1;
     const pred = this.isBranchTaken(dst, src, op, is32);
@@ -1715,6 +1725,7 @@ export class Verifier {
 
   /** do_check_subprogs: every global function a verified path called, each from its prototype, until no new one is called. */
   private verifyGlobalFunctions(): void {
+    if (this.calledGlobals.size === 0) return;
     const verified = new Set<number>();
     for (let next = this.nextGlobal(verified); next !== undefined; next = this.nextGlobal(verified)) {
       const [subprog, global] = next;
@@ -2133,7 +2144,7 @@ export class Verifier {
     meta.maxSize = v.umax;
     if (v.smin < 0n) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
     if (v.umin === 0n && !zeroOk) throw new Rejection(idx, `R${regno} invalid zero-sized read: u64=[${v.umin},${v.umax}]`);
-    if (v.umax >= BigInt(BPF_MAX_VAR_OFF)) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+    if (v.umax >= BPF_MAX_VAR_OFF_BIG) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
     const memReg = this.regs()[regno - 1]!;
     if (zeroOk && v.umax === 0n && isNullReg(memReg)) return;
     this.helperMemAccess(idx, regno - 1, memReg, Number(v.umax), (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
@@ -2336,7 +2347,7 @@ const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(
 
 function regNotNull(r: Reg): boolean {
   if (mayBeNull(r.type)) return false;
-  if (r.v.smin <= -BigInt(BPF_MAX_VAR_OFF) || r.v.smax >= BigInt(BPF_MAX_VAR_OFF)) return false;
+  if (r.v.smin <= BPF_MIN_VAR_OFF_BIG || r.v.smax >= BPF_MAX_VAR_OFF_BIG) return false;
   const t = baseOf(r.type);
   return (
     t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK || t === RegType.PTR_TO_BUF ||
