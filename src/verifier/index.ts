@@ -13,7 +13,7 @@ import type { Instruction } from '../isa/index.ts';
 import { LdImm64Src } from '../isa/index.ts';
 import { type CollectionSpec, type KconfigSource, type MapSpec, type ProgramSpec, applyProgramCore, kconfigData } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
-import { btfStructAccess, tracingContext } from './btf-args.ts';
+import { type StructAccess, btfStructAccess, tracingContext } from './btf-args.ts';
 import { globalFunctions, type KernelStructLookup } from './global-func.ts';
 import { type KfuncTarget, kfuncPrototype, structsAtZero } from './kfunc.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
@@ -224,17 +224,29 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): (insnIdx: 
   };
 }
 
-/** The kernel's BTF for tracing arguments and struct walks (nothing when it cannot be read: those stay untyped). */
+/**
+ * The kernel's BTF for tracing arguments and struct walks (nothing when it
+ * cannot be read: those stay untyped). Parsing vmlinux's BTF takes a
+ * fifth of a second, so it is read only when the program has an attach
+ * target to type, or its first load through a kernel pointer.
+ */
 function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess'> {
   let btf = targetBtf;
-  try {
-    btf ??= loadKernelBtf();
-  } catch {
-    return {};
-  }
-  const kernel = btf;
-  const traced = tracingContext(kernel, type, attachType, attachTo);
-  return { ...(traced ? { tracingContext: traced } : {}), btfStructAccess: (struct, off, size) => btfStructAccess(kernel, struct, off, size) };
+  const kernel = (): Btf | undefined => {
+    try {
+      btf ??= loadKernelBtf();
+    } catch {
+      return undefined;
+    }
+    return btf;
+  };
+  const target = attachTo !== undefined && attachTo !== '' ? kernel() : undefined;
+  const traced = target !== undefined ? tracingContext(target, type, attachType, attachTo) : undefined;
+  const btfStructAccessLazily = (struct: string, off: number, size: number): StructAccess | undefined => {
+    const loaded = kernel();
+    return loaded !== undefined ? btfStructAccess(loaded, struct, off, size) : undefined;
+  };
+  return { ...(traced ? { tracingContext: traced } : {}), btfStructAccess: btfStructAccessLazily };
 }
 
 /** Kernel structs by name, from the given BTF or the running kernel's (undefined when neither is readable). */

@@ -259,6 +259,8 @@ export class JitProgram implements LoadedProgram {
   private readonly callees: ReadonlyMap<number, HelperEntry>;
   /** Stack bytes of each instruction's function (PreparedProgram.frameBytes). */
   readonly frameBytes: Uint16Array;
+  /** The top bytes of the stack a run zeroes first: what the program can reach (sessionStackBytes), not the whole stack. */
+  readonly stackZeroBytes: number;
   /** The compiled module, when JitOptions.keepModule asked for it. */
   readonly moduleBytes: Uint8Array | undefined;
 
@@ -271,6 +273,7 @@ export class JitProgram implements LoadedProgram {
     this.instructions = prepared.instructions;
     this.callees = prepared.callees;
     this.frameBytes = prepared.frameBytes;
+    this.stackZeroBytes = sessionStackBytes(prepared.instructions, STACK_FRAME_SIZE, STACK_SIZE);
     this.runtime = runtimeFor(host.memory);
     this.view = new ProgramView(host.memory, prepared.instructions);
     const t0 = performance.now();
@@ -316,7 +319,7 @@ export class JitProgram implements LoadedProgram {
 
   openSession(options: RunOptions): RunSession {
     const run = this.runtime.takeRun(this, options);
-    const frameBytes = sessionStackBytes(this.instructions, STACK_FRAME_SIZE, STACK_SIZE);
+    const frameBytes = this.stackZeroBytes;
     // Nothing can run in JavaScript in the middle of a program that calls nothing: its packet loop may stay in WebAssembly.
     const callsNothing = !this.instructions.some((i) => i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX);
     return runSession(
@@ -444,8 +447,8 @@ class JitRun implements HelperCall {
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
     this.savedControlBlock = this.outer !== undefined ? this.memory.u8.slice(cb, cb + CB.size) : undefined;
-    // A fresh stack: nothing of an earlier run (of any program) shows through.
-    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
+    // A fresh stack: nothing of an earlier run (of any program) shows through where this program can look.
+    if (root.stackZeroBytes > 0) this.memory.u8.fill(0, this.stackTop - root.stackZeroBytes, this.stackTop);
     this.runtime.run = this;
     try {
       this.regions.input = marshalRunArguments(this.memory, options, this.args, 0);
@@ -497,7 +500,11 @@ class JitRun implements HelperCall {
     return memory.view.getUint32(cb + CB.r0, true);
   }
 
-  /** RunSession.runPackets: the budget reset and the region table brought up to date, then the module's packet loop. */
+  /**
+   * RunSession.runPackets: the budget reset and the region table brought up
+   * to date, then the module's packet loop; the packet region's table entry,
+   * which the loop points at each packet, is given back its bounds after.
+   */
   runPackets(loop: PacketLoop, stackZero: number): void {
     const cb = this.runtime.controlBlock;
     const view = this.memory.view;
@@ -507,9 +514,16 @@ class JitRun implements HelperCall {
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
     view.setUint32(cb + CB.chainBytes, this.root.frameBytes[0]!, true);
     this.runtime.syncRegions(this.regions.stack, this.root.view);
-    const entry = this.runtime.tableEntryOf(loop.packetRegion);
+    const region = loop.packetRegion;
+    const entry = this.runtime.tableEntryOf(region);
     if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
-    this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
+    try {
+      this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.context, entry, loop.results, loop.progress, this.stackTop, stackZero);
+    } finally {
+      view.setUint32(entry, region.start, true);
+      view.setUint32(entry + 4, region.start + region.size, true);
+      view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
+    }
   }
 
   finish(): void {
