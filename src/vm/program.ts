@@ -336,7 +336,7 @@ export function runSession(name: string, runOnce: (first: boolean) => number, re
  * through: none when no instruction names r10 (then only a tail call target,
  * which gets a zeroed frame of its own, can reach the stack); all the frames
  * when a bpf-to-bpf call, a tail call or a callback (bpf_loop...) can reach
- * deeper ones; else the first frame. A single run() zeroes the same.
+ * deeper ones; else the first frame.
  */
 export function sessionStackBytes(program: readonly Instruction[], frameBytes: number, allFramesBytes: number): number {
   if (!program.some((i) => i.dst === 10 || i.src === 10)) return 0;

@@ -259,7 +259,7 @@ export class JitProgram implements LoadedProgram {
   private readonly callees: ReadonlyMap<number, HelperEntry>;
   /** Stack bytes of each instruction's function (PreparedProgram.frameBytes). */
   readonly frameBytes: Uint16Array;
-  /** The top bytes of the stack a run zeroes first: what the program can reach (sessionStackBytes), not the whole stack. */
+  /** The top bytes of the stack a session's run zeroes first (sessionStackBytes). */
   readonly stackZeroBytes: number;
   /** The compiled module, when JitOptions.keepModule asked for it. */
   readonly moduleBytes: Uint8Array | undefined;
@@ -447,8 +447,8 @@ class JitRun implements HelperCall {
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
     this.savedControlBlock = this.outer !== undefined ? this.memory.u8.slice(cb, cb + CB.size) : undefined;
-    // A fresh stack: nothing of an earlier run (of any program) shows through where this program can look.
-    if (root.stackZeroBytes > 0) this.memory.u8.fill(0, this.stackTop - root.stackZeroBytes, this.stackTop);
+    // A fresh stack: nothing of an earlier run (of any program) shows through.
+    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
     this.runtime.run = this;
     try {
       this.regions.input = marshalRunArguments(this.memory, options, this.args, 0);
