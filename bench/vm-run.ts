@@ -15,15 +15,17 @@
 // 4. A 200,000-packet capture through `program.runCapture` (the path of
 //    `tsbpf run --pcap` on the VM), packets/s beside
 //    `tcpdump -r FILE -w OUT 'udp port 9'` filtering the same file; both
-//    must find the same packets.
+//    must find the same packets; and `filterCapture(FILE, 'udp port 9')`.
 // 5. The same capture cold, each run in a fresh process with the package
 //    built by tsc (as installed), interleaved with tcpdump: `tsbpf run
 //    examples/xdp-drop-udp.s --pcap FILE --jit` as a process (Node's start
 //    and module loading included), the rate that command reports (from
-//    opening the capture to its end), and a script's first
-//    `program.runCapture` (from loading the program to the last batch).
+//    opening the capture to its end), a script's first
+//    `program.runCapture` (from loading the program to the last batch) and
+//    its first `filterCapture(FILE, 'udp port 9')` (src/cbpf, the same
+//    path; from compiling the filter to the last packet).
 //
-//   node --import tsx bench/vm-run.ts        (as root for the kernel column)
+//   node --import tsx bench/vm-run.ts [capture]   (as root for the kernel column; `capture`: sections 4 and 5 only)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { MapType, ProgramType } from '../src/uapi/enums.ts';
 import { XdpAction } from '../src/uapi/program-types.ts';
 import { Vm } from '../src/vm/index.ts';
 import { VmProgram } from '../src/vm/runtime.ts';
+import { filterCapture } from '../src/cbpf/index.ts';
 import type { BpfProgram } from '../src/backend/index.ts';
 import { type Case, calibrate, cases, u32, u64, withMaps } from './support/programs.ts';
 import { buildPackage } from './support/built.ts';
@@ -159,11 +162,13 @@ function table(rows: string[][]): void {
   for (const r of rows) console.log(r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
 }
 
+// `node bench/vm-run.ts capture` runs sections 4 and 5 only.
+const captureOnly = process.argv[2] === 'capture';
 const kernel = await kernelSide();
 if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
 
 // 1. Per-run overhead.
-{
+if (!captureOnly) {
   console.log('\nper-run overhead: empty XDP program, program.run({ data: 64 bytes, repeat }), durationNs');
   const rows = [['engine', 'ns per run']];
   for (const jit of [false, true]) {
@@ -185,7 +190,7 @@ if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
 }
 
 // 2. Repeated runs of the bench programs.
-{
+if (!captureOnly) {
   console.log('\nbench programs, program.run({ data, repeat }): ns per run');
   const rows = [['program', 'kernel', 'VM interpreter', 'VM JIT', 'JIT/kernel', 'JIT/interpreter']];
   const ratios: number[] = [];
@@ -222,7 +227,7 @@ if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
 }
 
 // 3. One run() call, beside one iteration of a repeated run of the same program.
-{
+if (!captureOnly) {
   console.log('\none program.run({ data: 64 bytes }) call (wall time), beside one iteration inside program.run({ data, repeat })');
   const rows = [['program', 'engine', 'single run()', 'in repeat', 'single/repeat']];
   const programs: Array<[string, Instruction[], Case | undefined]> = [
@@ -305,6 +310,16 @@ if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
       const best = Math.max(...rates);
       rows.push([`VM ${jit ? 'JIT' : 'interpreter'}, program.runCapture`, `${best.toFixed(0)} (${rates[0]!.toFixed(0)})`, tcpdumpRate > 0 ? `${(best / tcpdumpRate).toFixed(2)}x` : '-']);
     }
+    const filterRates: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      let matched = 0;
+      const t0 = process.hrtime.bigint();
+      for await (const packet of filterCapture(file, 'udp port 9')) matched += packet.data.length > 0 ? 1 : 0;
+      filterRates.push(COUNT / (Number(process.hrtime.bigint() - t0) / 1e9));
+      assert.equal(matched, expectedDrops, 'filterCapture and tcpdump find the same packets');
+    }
+    const bestFilter = Math.max(...filterRates);
+    rows.push(["filterCapture(FILE, 'udp port 9') (JIT)", `${bestFilter.toFixed(0)} (${filterRates[0]!.toFixed(0)})`, tcpdumpRate > 0 ? `${(bestFilter / tcpdumpRate).toFixed(2)}x` : '-']);
     table(rows);
     coldCapture(file, COUNT, expectedDrops, dir, tcpdump.error === undefined);
   } finally {
@@ -334,7 +349,17 @@ for await (const batch of program.runCapture(process.argv[2])) {
 console.log(JSON.stringify({ packets, drops, ns: Number(process.hrtime.bigint() - t0) }));
 `,
     );
-    const samples: Record<string, number[]> = { tcpdump: [], process: [], reported: [], script: [] };
+    const filterScript = join(dir, 'first-filter.mjs');
+    writeFileSync(
+      filterScript,
+      `const { filterCapture } = await import(${JSON.stringify(join(built.dist, 'cbpf', 'index.js'))});
+const t0 = process.hrtime.bigint();
+let matched = 0;
+for await (const packet of filterCapture(process.argv[2], 'udp port 9')) matched += packet.data.length > 0 ? 1 : 0;
+console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }));
+`,
+    );
+    const samples: Record<string, number[]> = { tcpdump: [], process: [], reported: [], script: [], filter: [] };
     const wall = (command: string, args: string[]): { ns: number; stdout: string } => {
       const t0 = process.hrtime.bigint();
       const run = spawnSync(command, args, { encoding: 'utf8' });
@@ -351,6 +376,9 @@ console.log(JSON.stringify({ packets, drops, ns: Number(process.hrtime.bigint() 
       const first = JSON.parse(wall(process.execPath, [script, file]).stdout) as { packets: number; drops: number; ns: number };
       assert.deepEqual([first.packets, first.drops], [count, expectedDrops]);
       samples.script!.push(count / (first.ns / 1e9));
+      const filtered = JSON.parse(wall(process.execPath, [filterScript, file]).stdout) as { matched: number; ns: number };
+      assert.equal(filtered.matched, expectedDrops);
+      samples.filter!.push(count / (filtered.ns / 1e9));
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     const reference = haveTcpdump ? median(samples.tcpdump!) : 0;
@@ -363,6 +391,7 @@ console.log(JSON.stringify({ packets, drops, ns: Number(process.hrtime.bigint() 
     row('tsbpf run xdp-drop-udp.s --pcap FILE --jit (process: Node start, module loading)', samples.process!);
     row('  the same, as it reports (capture open to end)', samples.reported!);
     row("first program.runCapture of a fresh process (program load to last batch)", samples.script!);
+    row("first filterCapture(FILE, 'udp port 9') of a fresh process (compile to last packet)", samples.filter!);
     table(rows);
   } finally {
     built.remove();

@@ -6,3 +6,4 @@ export { ByteStream, type ByteSource } from './source.ts';
 export * from './pcap.ts';
 export * from './writer.ts';
 export * from './packet.ts';
+export type { ScanArea, ScanPlacement } from './pcap-scan.ts';

@@ -7,7 +7,7 @@
  * file's size. Malformed input raises PcapError with the byte offset.
  */
 import { PcapError } from './errors.ts';
-import { PcapScanner } from './pcap-scan.ts';
+import { PcapScanner, type ScanArea, type ScanPlacement } from './pcap-scan.ts';
 import { ByteStream, type ByteSource } from './source.ts';
 import { linkTypeName } from './linktype.ts';
 
@@ -65,6 +65,12 @@ export class CaptureBatch {
   readonly offset: Float64Array;
   /** pcapng: the packets as read, with their interface, comments and flags (pcap records have none of these). */
   records: CapturedPacket[] | undefined;
+  /**
+   * Set when `readBatch` was given a ScanArea and parsed the batch there:
+   * where `bytes[0]` and the start and length columns (u32) also lie in that
+   * memory, until the next `readBatch`.
+   */
+  placement: ScanPlacement | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a capture batch holds at least one packet, not ${capacity}`);
@@ -91,6 +97,13 @@ export class CaptureBatch {
 /** Captured lengths above this are corrupt, not big packets (libpcap uses 256 KiB; pcapng blocks are kept under 64 MiB). */
 const MAX_RECORD = 64 << 20;
 const PCAP_MAX_CAPLEN = 262144;
+
+/**
+ * The largest captured length a pcap record may declare: the file's snap
+ * length (at least libpcap's 256 KiB), but never past MAX_RECORD, so that
+ * a header claiming a 4 GiB snap length cannot make a stream buffer that much.
+ */
+const recordLimit = (snapLength: number): number => Math.max(Math.min(snapLength, MAX_RECORD), PCAP_MAX_CAPLEN);
 
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -387,10 +400,12 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
    * buffered, at least one): returns how many, 0 at the end of the capture.
    * A classic pcap is parsed in place in the read buffer, with no
    * allocation per packet; pcapng packets are read one by one and copied.
-   * Do not mix with iterating the reader.
+   * With `area`, little-endian pcap records are parsed in that memory
+   * (`batch.placement` says where). Do not mix with iterating the reader.
    */
-  async readBatch(batch: CaptureBatch): Promise<number> {
+  async readBatch(batch: CaptureBatch, area?: ScanArea): Promise<number> {
     batch.count = 0;
+    batch.placement = undefined;
     if (this.format === 'pcapng') return this.readPcapngBatch(batch);
     const s = this.stream;
     const headerLength = this.modified ? 24 : 16;
@@ -402,15 +417,16 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     const bytes = s.peek(s.buffered);
     const little = this.littleEndian;
     const iface = this.interfaces[0]!;
-    const scanner = this.scanner();
+    const scanner = this.scanner(area);
     if (scanner !== undefined) {
-      const limit = Math.max(iface.snapLength, PCAP_MAX_CAPLEN);
+      const limit = recordLimit(iface.snapLength);
       const { count, consumed } = scanner.read(batch, bytes, s.generation, s.position, s.offset, limit, this.nanosecond, iface.linkType);
       // None read: the first record is one the checks below report.
       if (count > 0) {
         batch.bytes = bytes;
         batch.count = count;
         batch.records = undefined;
+        batch.placement = scanner.placement;
         s.take(consumed);
         return count;
       }
@@ -442,11 +458,11 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
 
   private pcapScanner: PcapScanner | null | undefined;
 
-  /** The WebAssembly record walk, for little-endian classic pcap (null where WebAssembly cannot be compiled). */
-  private scanner(): PcapScanner | undefined {
-    if (this.pcapScanner === undefined) {
+  /** The WebAssembly record walk in `area` (or its own memory), for little-endian classic pcap (null where WebAssembly cannot be compiled). */
+  private scanner(area: ScanArea | undefined): PcapScanner | undefined {
+    if (this.pcapScanner === undefined || (this.pcapScanner !== null && this.pcapScanner.area !== area)) {
       try {
-        this.pcapScanner = this.littleEndian && !this.modified ? new PcapScanner() : null;
+        this.pcapScanner = this.littleEndian && !this.modified ? new PcapScanner(area) : null;
       } catch {
         this.pcapScanner = null;
       }
@@ -459,8 +475,8 @@ export class CaptureReader implements AsyncIterable<CapturedPacket> {
     const captured = u32(bytes, at + 8, this.littleEndian);
     const original = u32(bytes, at + 12, this.littleEndian);
     const iface = this.interfaces[0]!;
-    const limit = Math.max(iface.snapLength, PCAP_MAX_CAPLEN);
-    if (captured > limit) throw new PcapError(`captured length ${captured} is larger than the snap length ${iface.snapLength} allows`, offset + 8);
+    const limit = recordLimit(iface.snapLength);
+    if (captured > limit) throw new PcapError(`captured length ${captured} is larger than the snap length ${iface.snapLength} allows${limit < iface.snapLength ? ` (records are read up to ${limit} bytes)` : ''}`, offset + 8);
     if (captured > original) throw new PcapError(`captured length ${captured} exceeds the original length ${original}`, offset + 8);
     return captured;
   }

@@ -204,26 +204,23 @@ export interface RunSession {
 
 /**
  * A batch for RunSession.runPackets, all addresses in VM memory: packet
- * `i` of `count` is at `base + starts[i]` (u32 arrays at `starts` and
- * `lengths`, so that a capture batch's columns are copied in whole), of
- * `lengths[i]` bytes; each packet is copied to `data`
- * (the start of the mapped packet region `packetRegion`, which ends at
- * data + length), the xdp_md at `context` rewritten, and r0's low half
- * stored at `results + 4i`; `progress` holds the index being run (on an
- * error, the packet that failed); `previousLength` bytes at `data` may be
- * non-zero before the first.
+ * `i` of `count` is the `lengths[i]` bytes at `base + starts[i]` (u32
+ * arrays at `starts` and `lengths`, so that a capture batch's columns are
+ * copied in whole), memory no program reaches otherwise. Each is run where
+ * it lies: the packet region `packetRegion` and the xdp_md at `context`
+ * point at it while it runs (the region is as it was after the loop), and
+ * r0's low half is stored at `results + 4i`; `progress` holds the index
+ * being run (on an error, the packet that failed).
  */
 export interface PacketLoop {
   count: number;
   base: number;
   starts: number;
   lengths: number;
-  data: number;
   context: number;
   packetRegion: Region;
   results: number;
   progress: number;
-  previousLength: number;
 }
 
 /** The kernel's MAX_BPF_STACK: the stack of a whole call chain, all frames together. */
@@ -425,11 +422,17 @@ export function runSession(name: string, runOnce: (first: boolean) => number, re
  * LoadedProgram.openSession), so that nothing of the previous run shows
  * through: none when no instruction names r10 (then only a tail call target,
  * which gets a zeroed frame of its own, can reach the stack); all the frames
- * when a bpf-to-bpf or tail call can reach deeper ones; else the first frame.
+ * when a bpf-to-bpf call, a tail call or a callback (bpf_loop...) can reach
+ * deeper ones; else the first frame.
  */
 export function sessionStackBytes(program: readonly Instruction[], frameBytes: number): number {
   if (!program.some((i) => i.dst === 10 || i.src === 10)) return 0;
-  const deeper = program.some((i) => i.opcode === OPCODE_CALLX || (i.opcode === OPCODE_CALL && (i.src === CallSrc.LOCAL || (i.src === CallSrc.HELPER && i.imm === TAIL_CALL_HELPER))));
+  const deeper = program.some(
+    (i) =>
+      i.opcode === OPCODE_CALLX ||
+      (i.opcode === OPCODE_LDDW && i.src === LdImm64Src.FUNC) ||
+      (i.opcode === OPCODE_CALL && (i.src === CallSrc.LOCAL || (i.src === CallSrc.HELPER && i.imm === TAIL_CALL_HELPER))),
+  );
   // Frames are laid out next to each other and a chain's take at most 512 bytes.
   return deeper ? MAX_COMBINED_STACK : frameBytes;
 }

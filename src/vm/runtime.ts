@@ -23,7 +23,7 @@ import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
 import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, functionFrames } from './program.ts';
-import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource } from '../net/index.ts';
+import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource, type ScanArea } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
 /** A run's input the kernel would refuse (BPF_PROG_TEST_RUN's -EINVAL / -E2BIG cases), named. */
@@ -365,8 +365,9 @@ export class VmProgram implements BpfProgram {
     const result: VmCaptureBatch = { packets: batch, retvals: new Uint32Array(capacity), errors: new Map(), redirects: new Map(), durationNs: 0 };
     const output = options.output === true;
     const clock = options.captureClock === true ? new PacketClock() : undefined;
+    const area = new CaptureArea(this.vm.memory);
     try {
-      while ((await reader.readBatch(batch)) > 0) {
+      while ((await reader.readBatch(batch, area)) > 0) {
         result.errors.clear();
         result.redirects.clear();
         if (output) result.data = new Array<Uint8Array | undefined>(batch.count).fill(undefined);
@@ -400,6 +401,7 @@ export class VmProgram implements BpfProgram {
         yield result;
       }
     } finally {
+      area.release();
       await reader.close();
     }
   }
@@ -768,6 +770,37 @@ export interface VmCaptureBatch extends VmBatchResult {
   packets: CaptureBatch;
 }
 
+/**
+ * The VM memory where runCapture has its capture's records parsed (the
+ * ScanArea of CaptureReader.readBatch): allocated, never mapped, so no
+ * program reaches it but through the packet region the packet loop points
+ * at the packet being run. One per runCapture call, so that streams of the
+ * same program do not share it.
+ */
+class CaptureArea implements ScanArea {
+  readonly memory: WebAssembly.Memory;
+  private start = 0;
+  private capacity = 0;
+
+  constructor(private readonly vmMemory: VmMemory) {
+    this.memory = vmMemory.wasm;
+  }
+
+  reserve(bytes: number): number {
+    if (bytes > this.capacity) {
+      this.release();
+      this.start = this.vmMemory.allocate(bytes);
+      this.capacity = bytes;
+    }
+    return this.start;
+  }
+
+  release(): void {
+    if (this.capacity > 0) this.vmMemory.release(this.start, this.capacity);
+    this.capacity = 0;
+  }
+}
+
 /** The clock of the streaming path when it follows the packets' timestamps: `now` is set before each packet runs. */
 class PacketClock {
   now = 0n;
@@ -851,7 +884,7 @@ class XdpStream implements PacketStream {
     this.runLoaded(n, result, output);
   }
 
-  /** As runOne, for a packet of `length` bytes at `address` in VM memory (staged by RunWorkspace.stage). */
+  /** As runOne, for a packet of `length` bytes at `address` in VM memory (staged, or parsed there). */
   runStaged(address: number, length: number, n: number, result: VmBatchResult, output: boolean): void {
     if (length < ETH_HLEN || length > XDP_MAX_DATA) {
       result.retvals[n] = 0;
@@ -863,18 +896,23 @@ class XdpStream implements PacketStream {
   }
 
   /**
-   * Runs the packets of a capture batch of Ethernet frames: their bytes
-   * copied into VM memory in one piece (RunWorkspace.stage), then in one
-   * engine call when the session has runPackets (the JIT, a program that
-   * calls nothing) and no output is wanted, else one by one. The loop's
-   * columns (starts, lengths) are the batch's, copied whole into unmapped
-   * VM memory (RunWorkspace.scratch) when every packet is one a test run
-   * takes; results come back the same way.
+   * Runs the packets of a capture batch of Ethernet frames, from VM memory:
+   * where the reader parsed them (a CaptureArea), else copied there in one
+   * piece (RunWorkspace.stage). Then in one engine call when the session has
+   * runPackets (the JIT, a program that calls nothing) and no output is
+   * wanted, each packet run where it lies, else one by one through the
+   * frame. The loop reads the batch's start and length columns where the
+   * reader left them, or copies of them in unmapped VM memory
+   * (RunWorkspace.scratch) when some packets are refused; results come back
+   * in one copy.
    */
   runCaptureBatch(batch: CaptureBatch, result: VmBatchResult, output: boolean, workspace: RunWorkspace, clock: PacketClock | undefined): void {
     const count = batch.count;
+    const memory = this.packet.memory;
+    // Parsed in this VM's memory (a CaptureArea): the packets are run where they lie, else they are staged first.
+    const placed = batch.placement?.memory === memory.wasm ? batch.placement : undefined;
     const first = batch.start[0]!;
-    const base = workspace.stage(batch.bytes.subarray(first, batch.start[count - 1]! + batch.length[count - 1]!)) - first;
+    const base = placed !== undefined ? placed.bytes : workspace.stage(batch.bytes.subarray(first, batch.start[count - 1]! + batch.length[count - 1]!)) - first;
     const runPackets = this.session.runPackets;
     // The engine's packet loop is for programs that call nothing, so that read no clock.
     if (output || runPackets === undefined) {
@@ -902,35 +940,37 @@ class XdpStream implements PacketStream {
     const runs = valid?.length ?? count;
     if (runs === 0) return;
     const packet = this.packet;
-    const memory = packet.memory;
-    const starts = workspace.scratch(runs * 12 + 4);
-    const lengths = starts + runs * 4;
-    const results = lengths + runs * 4;
+    const results = workspace.scratch(runs * 12 + 4);
     const progress = results + runs * 4;
-    const startColumn = new Int32Array(memory.wasm.buffer, starts, runs);
-    const lengthColumn = new Int32Array(memory.wasm.buffer, lengths, runs);
-    if (valid === undefined) {
-      startColumn.set(batch.start.subarray(0, count));
-      lengthColumn.set(batch.length.subarray(0, count));
+    let starts = progress + 4;
+    let lengths = starts + runs * 4;
+    if (placed !== undefined && valid === undefined) {
+      starts = placed.starts;
+      lengths = placed.lengths;
     } else {
-      for (let k = 0; k < runs; k++) {
-        startColumn[k] = batch.start[valid[k]!]!;
-        lengthColumn[k] = batch.length[valid[k]!]!;
+      const startColumn = new Int32Array(memory.wasm.buffer, starts, runs);
+      const lengthColumn = new Int32Array(memory.wasm.buffer, lengths, runs);
+      if (valid === undefined) {
+        startColumn.set(batch.start.subarray(0, count));
+        lengthColumn.set(batch.length.subarray(0, count));
+      } else {
+        for (let k = 0; k < runs; k++) {
+          startColumn[k] = batch.start[valid[k]!]!;
+          lengthColumn[k] = batch.length[valid[k]!]!;
+        }
       }
     }
     const index = (k: number): number => (valid === undefined ? k : valid[k]!);
-    const previousLength = packet.beginLoop();
-    const loop = { count: runs, base, starts, lengths, data: packet.data, context: this.context, packetRegion: packet.mappedRegion!, results, progress, previousLength };
+    const loop = { count: runs, base, starts, lengths, context: this.context, packetRegion: packet.mappedRegion!, results, progress };
     try {
       runPackets(loop);
     } catch (error) {
-      // The packet that failed runs again on the per-packet path, for its exact error (a program that calls nothing does the same again).
+      // The packet that failed runs again on the per-packet path, for its exact error (a program that calls nothing
+      // does the same again), from the bytes as read: the loop ran it where it was staged, which it may have written.
       const n = index(memory.view.getUint32(progress, true));
-      packet.endLoop(batch.length[n]!);
-      this.runStaged(base + batch.start[n]!, batch.length[n]!, n, result, output);
+      this.runOne(batch.bytes, batch.start[n]!, batch.start[n]! + batch.length[n]!, n, result, output);
       throw error;
     }
-    packet.endLoop(batch.length[index(runs - 1)]!);
     const returned = new Uint32Array(memory.wasm.buffer, results, runs);
     if (valid === undefined) result.retvals.set(returned);
     else for (let k = 0; k < runs; k++) result.retvals[valid[k]!] = returned[k]!;

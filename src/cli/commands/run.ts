@@ -317,15 +317,15 @@ class CaptureReport {
    * A run whose verdict depends on its return value only (XDP, tc) and that
    * is neither written nor reported: counted through a per-value cache.
    */
-  addVerdictOnly(retval: number): void {
-    this.packets++;
+  addVerdictOnly(retval: number, runs = 1): void {
+    this.packets += runs;
     let cached = this.byRetval.get(retval);
     if (cached === undefined) {
       cached = verdictOf(this.backend.type, { retval, durationNs: 0 }, 0);
       this.byRetval.set(retval, cached);
     }
-    this.counts.set(cached.label, (this.counts.get(cached.label) ?? 0) + 1);
-    if (cached.passBytes !== undefined) this.passed++;
+    this.counts.set(cached.label, (this.counts.get(cached.label) ?? 0) + runs);
+    if (cached.passBytes !== undefined) this.passed += runs;
   }
 
   private readonly byRetval = new Map<number, Verdict>();
@@ -408,6 +408,10 @@ async function streamCapture(program: VmProgram, source: ByteSource, captured: C
   for await (const batch of program.runCapture(source, { output })) {
     const packets = batch.packets;
     captured.programNs += batch.durationNs;
+    if (verdictOnly && batch.errors.size === 0) {
+      tallyVerdicts(batch.retvals, packets.count, captured);
+      continue;
+    }
     for (let n = 0; n < packets.count; n++) {
       if (verdictOnly && !batch.errors.has(n)) {
         captured.addVerdictOnly(batch.retvals[n]!);
@@ -422,6 +426,21 @@ async function streamCapture(program: VmProgram, source: ByteSource, captured: C
       captured.add({ index: captured.packets, frame, timestamp: () => packets.timestamp(n), result });
     }
   }
+}
+
+/** Return values below this are tallied in an array; XDP's and tc's verdicts all are. */
+const TALLIED_RETVALS = 16;
+const tally = new Float64Array(TALLIED_RETVALS);
+
+/** Counts the verdicts of a batch's first `count` return values: an array increment per packet, one report update per value. */
+function tallyVerdicts(retvals: Uint32Array, count: number, captured: CaptureReport): void {
+  tally.fill(0);
+  for (let n = 0; n < count; n++) {
+    const retval = retvals[n]!;
+    if (retval < TALLIED_RETVALS) tally[retval]!++;
+    else captured.addVerdictOnly(retval);
+  }
+  for (let retval = 0; retval < TALLIED_RETVALS; retval++) if (tally[retval]! > 0) captured.addVerdictOnly(retval, tally[retval]!);
 }
 
 /** The per-packet path (the kernel's BPF_PROG_TEST_RUN, or --repeat): one run() per packet, each timed. */

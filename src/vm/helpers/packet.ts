@@ -153,27 +153,6 @@ export class PacketBuffer {
     this.remap();
   }
 
-  /**
-   * Before compiled code copies packets in itself (RunSession.runPackets):
-   * the frame's bytes outside [data, data_end) zeroed; returns data_end - data,
-   * the bytes the loop must clear past a shorter packet.
-   */
-  beginLoop(): number {
-    const u8 = this.memory.u8;
-    if (this.dirtyStart < this.dataMeta) u8.fill(0, this.dirtyStart, this.dataMeta);
-    if (this.dirtyEnd > this.dataEnd) u8.fill(0, this.dataEnd, this.dirtyEnd);
-    this.dirtyStart = this.dataMeta;
-    this.dirtyEnd = this.dataEnd;
-    return this.dataEnd - this.data;
-  }
-
-  /** After such a loop: the frame holds the last packet, `length` bytes at data (zeros after). */
-  endLoop(length: number): void {
-    this.dataEnd = this.data + length;
-    this.dirtyEnd = Math.max(this.dirtyEnd, this.dataEnd);
-    this.remap();
-  }
-
   /** The packet region while mapped. */
   get mappedRegion(): Region | undefined {
     return this.region;

@@ -133,7 +133,7 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
   const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
   const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
-  const packetsFn = m.declareFunction(Array<ValType>(12).fill(I32), []);
+  const packetsFn = m.declareFunction(Array<ValType>(10).fill(I32), []);
 
   const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
@@ -285,51 +285,48 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
 }
 
 /**
- * `packets(count, descriptors, data, context, tableEntry, results, progress,
- * previousLength, stackTop, stackZero)`: the streaming path's loop for XDP
- * programs that call nothing (no helper can move the packet meanwhile). Per
- * packet `i`, described by (address, length) at `descriptors + 8i` in VM
- * memory: the bytes the previous packet left past the new end zeroed, the
- * packet copied to `data`, xdp_md's data / data_end / data_meta and the
- * packet's region table entry (its end) rewritten, the top `stackZero` bytes
- * of the stack zeroed, the budget reset, the program run with r1 = context;
+ * `packets(count, base, starts, lengths, context, tableEntry, results,
+ * progress, stackTop, stackZero)`: the streaming path's loop for XDP
+ * programs that call nothing (no helper can move or resize the packet
+ * meanwhile), run on the packets where they lie. Packet `i` is the
+ * `lengths[i]` bytes at `base + starts[i]` (u32 columns at `starts` and
+ * `lengths`): xdp_md's data / data_end / data_meta and the packet's region
+ * table entry (both ends) point at it, the top `stackZero` bytes of the
+ * stack are zeroed, the budget reset, the program run with r1 = context;
  * r0's low half goes to `results + 4i`. `progress` holds the index of the
  * packet being run, so that the driver knows which one failed.
  */
 function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   const cb = ctx.options.controlBlock;
-  const [count, base, starts, lengths, data, context, tableEntry, results, progress, previous, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [count, base, starts, lengths, context, tableEntry, results, progress, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const budget = f.local(I64);
   const i = f.local(I32);
-  const source = f.local(I32);
-  const length = f.local(I32);
+  const data = f.local(I32);
   const end = f.local(I32);
+  const column = f.local(I32);
   f.i32Const(0).mem(Op.i64_load, cb + CB.budget).set(budget);
   f.block(Op.block);
   f.block(Op.loop);
   f.get(i).get(count).op(Op.i32_ge_u).br(Op.br_if, 1);
-  f.get(lengths).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).set(length);
-  f.get(base).get(starts).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0).op(Op.i32_add).set(source);
+  f.get(i).i32Const(2).op(Op.i32_shl).set(column);
+  f.get(base).get(starts).get(column).op(Op.i32_add).mem(Op.i32_load, 0).op(Op.i32_add).set(data);
+  f.get(data).get(lengths).get(column).op(Op.i32_add).mem(Op.i32_load, 0).op(Op.i32_add).set(end);
   f.get(progress).get(i).mem(Op.i32_store, 0);
-  f.get(data).get(length).op(Op.i32_add).set(end);
-  // Bytes of the previous packet past this one's end.
-  f.get(previous).get(length).op(Op.i32_gt_u);
-  f.block(Op.if);
-  f.get(end).i32Const(0).get(previous).get(length).op(Op.i32_sub).memoryFill();
-  f.op(Op.end);
-  f.get(data).get(source).get(length).memoryCopy();
   f.get(context).get(data).mem(Op.i32_store, XDP_MD_DATA);
   f.get(context).get(end).mem(Op.i32_store, XDP_MD_DATA_END);
   f.get(context).get(data).mem(Op.i32_store, XDP_MD_DATA_META);
+  f.get(tableEntry).get(data).mem(Op.i32_store, 0);
   f.get(tableEntry).get(end).mem(Op.i32_store, 4);
   f.i32Const(0).i32Const(0).mem(Op.i32_load, cb + CB.epoch).i32Const(1).op(Op.i32_add).mem(Op.i32_store, cb + CB.epoch);
+  f.get(stackZero);
+  f.block(Op.if);
   f.get(stackTop).get(stackZero).op(Op.i32_sub).i32Const(0).get(stackZero).memoryFill();
+  f.op(Op.end);
   f.i32Const(0).get(budget).mem(Op.i64_store, cb + CB.budget);
   f.get(context);
   for (let k = 1; k < 10; k++) f.i32Const(0);
   f.get(stackTop).i32Const(0).call(entry).op(Op.drop);
-  f.get(results).get(i).i32Const(2).op(Op.i32_shl).op(Op.i32_add).i32Const(0).mem(Op.i32_load, cb + CB.r0).mem(Op.i32_store, 0);
-  f.get(length).set(previous);
+  f.get(results).get(column).op(Op.i32_add).i32Const(0).mem(Op.i32_load, cb + CB.r0).mem(Op.i32_store, 0);
   f.get(i).i32Const(1).op(Op.i32_add).set(i);
   f.br(Op.br, 0);
   f.op(Op.end);

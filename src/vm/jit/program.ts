@@ -259,6 +259,8 @@ export class JitProgram implements LoadedProgram {
   private readonly callees: ReadonlyMap<number, HelperEntry>;
   /** Stack bytes of each instruction's function (PreparedProgram.frameBytes). */
   readonly frameBytes: Uint16Array;
+  /** The top bytes of the stack a session's run zeroes first (sessionStackBytes). */
+  readonly stackZeroBytes: number;
   /** The compiled module, when JitOptions.keepModule asked for it. */
   readonly moduleBytes: Uint8Array | undefined;
 
@@ -271,6 +273,7 @@ export class JitProgram implements LoadedProgram {
     this.instructions = prepared.instructions;
     this.callees = prepared.callees;
     this.frameBytes = prepared.frameBytes;
+    this.stackZeroBytes = sessionStackBytes(prepared.instructions, prepared.frameBytes[0]!);
     this.runtime = runtimeFor(host.memory);
     this.view = new ProgramView(host.memory, prepared.instructions);
     const t0 = performance.now();
@@ -316,7 +319,7 @@ export class JitProgram implements LoadedProgram {
 
   openSession(options: RunOptions): RunSession {
     const run = this.runtime.takeRun(this, options);
-    const frameBytes = sessionStackBytes(this.instructions, this.frameBytes[0]!);
+    const frameBytes = this.stackZeroBytes;
     // Nothing can run in JavaScript in the middle of a program that calls nothing: its packet loop may stay in WebAssembly.
     const callsNothing = !this.instructions.some((i) => i.opcode === OPCODE_CALL || i.opcode === OPCODE_CALLX);
     return runSession(
@@ -504,7 +507,11 @@ class JitRun implements HelperCall {
     return memory.view.getUint32(cb + CB.r0, true);
   }
 
-  /** RunSession.runPackets: the budget reset and the region table brought up to date, then the module's packet loop. */
+  /**
+   * RunSession.runPackets: the budget reset and the region table brought up
+   * to date, then the module's packet loop; the packet region's table entry,
+   * which the loop points at each packet, is given back its bounds after.
+   */
   runPackets(loop: PacketLoop, stackZero: number): void {
     const cb = this.runtime.controlBlock;
     const view = this.memory.view;
@@ -514,9 +521,16 @@ class JitRun implements HelperCall {
     view.setUint32(cb + CB.budget + 4, Math.floor(this.initialBudget / TWO32), true);
     this.resetChain();
     this.runtime.syncRegions(this.regions.stack, this.root.view);
-    const entry = this.runtime.tableEntryOf(loop.packetRegion);
+    const region = loop.packetRegion;
+    const entry = this.runtime.tableEntryOf(region);
     if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
-    this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.data, loop.context, entry, loop.results, loop.progress, loop.previousLength, this.stackTop, stackZero);
+    try {
+      this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.context, entry, loop.results, loop.progress, this.stackTop, stackZero);
+    } finally {
+      view.setUint32(entry, region.start, true);
+      view.setUint32(entry + 4, region.start + region.size, true);
+      view.setUint32(cb + CB.epoch, (view.getUint32(cb + CB.epoch, true) + 1) >>> 0, true);
+    }
   }
 
   finish(): void {
