@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '../../src/cli/commands.ts';
@@ -142,6 +142,24 @@ test('asm, disasm --raw and run on the VM (interpreter and JIT) give what the li
       assert.ok(!dropsRule(packet.data), 'only packets the program passes are written');
     }
     assert.equal(written, packets - dropped);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run --pcap on a capture no program can be given says why each packet was refused, and fails when none ran', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-'));
+  try {
+    const bytes = readFileSync(TRAFFIC);
+    // A classic pcap's link type is the global header's last field.
+    assert.ok([0xa1b2c3d4, 0xa1b23c4d].includes(bytes.readUInt32LE(0)), 'a little-endian classic pcap');
+    bytes.writeUInt32LE(999, 20);
+    const odd = join(dir, 'linktype999.pcap');
+    writeFileSync(odd, bytes);
+    const outcome = await tsbpf(['run', EXAMPLE, '--type', 'xdp', '--pcap', odd]);
+    assert.equal(outcome.code, 1, outcome.stderr);
+    assert.match(outcome.stdout, /^(\d+) packets, 0 passed, \1 refused by the test run\n/);
+    assert.match(outcome.stderr, /^refused (\d+) of \1: link type .*999 cannot be converted to Ethernet\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -305,6 +305,8 @@ class CaptureReport {
   /** Ctrl-C stopped the --repeat runs: the counts are of the packets before it. */
   interrupted = false;
   readonly durations = new DurationHistogram();
+  /** Why inputs were refused, with how many each. */
+  readonly refusedReasons = new Map<string, number>();
 
   constructor(
     private readonly backend: Backend,
@@ -337,6 +339,9 @@ class CaptureReport {
     if (result instanceof Error) {
       this.refused++;
       this.counts.set('refused', (this.counts.get('refused') ?? 0) + 1);
+      // Grouped without the packet's own place, so that one cause over a whole capture is one line.
+      const reason = result.message.replace(/^packet at offset \d+: /, '');
+      this.refusedReasons.set(reason, (this.refusedReasons.get(reason) ?? 0) + 1);
       if (options.verbose) report(this.io, options, this.lines, { packet: index + 1, length: frame.length, verdict: 'refused', reason: result.message });
       return;
     }
@@ -358,6 +363,9 @@ class CaptureReport {
 function isRefusedInput(error: unknown): boolean {
   return error instanceof RunInputError || error instanceof PcapError || (error instanceof BpfSyscallError && error.code === 'EINVAL');
 }
+
+/** Distinct refusal reasons printed after a capture's summary. */
+const MAX_REASONS_SHOWN = 3;
 
 async function runCapture(backend: Backend, options: Options, io: CliIo, signal?: AbortSignal): Promise<number> {
   let writer: CaptureWriter | undefined;
@@ -392,7 +400,12 @@ async function runCapture(backend: Backend, options: Options, io: CliIo, signal?
     io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${time}\n`);
     if (captured.interrupted) io.stdout(`interrupted (SIGINT): the packets before it, each run ${options.repeat} times\n`);
   }
-  return captured.interrupted ? EXIT_SIGINT : 0;
+  const reasons = [...captured.refusedReasons].sort((a, b) => b[1] - a[1]);
+  for (const [reason, n] of reasons.slice(0, MAX_REASONS_SHOWN)) io.stderr(`refused ${n} of ${packets}: ${reason}\n`);
+  if (reasons.length > MAX_REASONS_SHOWN) io.stderr(`(${reasons.length - MAX_REASONS_SHOWN} more reasons: --verbose lists each packet's)\n`);
+  if (captured.interrupted) return EXIT_SIGINT;
+  // Nothing ran (a link type no program can be given, frames too short...): the reasons above say why.
+  return packets > 0 && refused === packets ? 1 : 0;
 }
 
 /** `--pcap`'s argument as a source: '-' is standard input, streamed (a capture piped from `tcpdump -w -` may never end). */
