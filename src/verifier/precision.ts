@@ -69,18 +69,31 @@ export class Backtrack {
   /** Registers and slots newly marked precise in stored states since the last reset. */
   marked = 0;
   readonly regs: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
-  readonly stack: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n];
+  /** Stack slots 0-31 and 32-63 of each frame (two 32-bit halves: no bigint on this path). */
+  readonly stackLo: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  readonly stackHi: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 
   reset(frame: number): void {
     this.frame = frame;
     this.marked = 0;
     this.regs.fill(0);
-    this.stack.fill(0n);
+    this.stackLo.fill(0);
+    this.stackHi.fill(0);
   }
 
   empty(): boolean {
-    for (let f = 0; f <= this.frame; f++) if (this.regs[f] !== 0 || this.stack[f] !== 0n) return false;
+    for (let f = 0; f <= this.frame; f++) if (this.regs[f] !== 0 || this.stackLo[f] !== 0 || this.stackHi[f] !== 0) return false;
     return true;
+  }
+
+  hasStack(frame: number): boolean {
+    return this.stackLo[frame] !== 0 || this.stackHi[frame] !== 0;
+  }
+
+  clearFrame(frame: number): void {
+    this.regs[frame] = 0;
+    this.stackLo[frame] = 0;
+    this.stackHi[frame] = 0;
   }
 
   setReg(frame: number, regno: number): void {
@@ -96,15 +109,24 @@ export class Backtrack {
   }
 
   setSlot(frame: number, spi: number): void {
-    this.stack[frame] = this.stack[frame]! | (1n << BigInt(spi));
+    if (spi < 32) this.stackLo[frame]! |= 1 << spi;
+    else this.stackHi[frame]! |= 1 << (spi - 32);
   }
 
   clearSlot(frame: number, spi: number): void {
-    this.stack[frame] = this.stack[frame]! & ~(1n << BigInt(spi));
+    if (spi < 32) this.stackLo[frame]! &= ~(1 << spi);
+    else this.stackHi[frame]! &= ~(1 << (spi - 32));
   }
 
   hasSlot(frame: number, spi: number): boolean {
-    return (this.stack[frame]! & (1n << BigInt(spi))) !== 0n;
+    return spi < 32 ? (this.stackLo[frame]! & (1 << spi)) !== 0 : (this.stackHi[frame]! & (1 << (spi - 32))) !== 0;
+  }
+
+  /** fmt_stack_mask: `-8,-24`. */
+  stackString(frame: number): string {
+    const out: string[] = [];
+    for (let spi = 0; spi < 64; spi++) if (this.hasSlot(frame, spi)) out.push(`${-(spi + 1) * 8}`);
+    return out.join(',');
   }
 }
 
@@ -116,13 +138,6 @@ const UNSUPPORTED = new Unsupported();
 function regMaskString(mask: number): string {
   const out: string[] = [];
   for (let r = 0; r < 32; r++) if (mask & (1 << r)) out.push(`r${r}`);
-  return out.join(',');
-}
-
-/** fmt_stack_mask: `-8,-24`. */
-function stackMaskString(mask: bigint): string {
-  const out: string[] = [];
-  for (let spi = 0; spi < 64; spi++) if (mask & (1n << BigInt(spi))) out.push(`${-(spi + 1) * 8}`);
   return out.join(',');
 }
 
@@ -167,7 +182,7 @@ function backtrackInsn(ctx: PrecisionContext, idx: number, subseq: number, hist:
   const f = bt.frame;
   if (ctx.logLevel > 1) {
     ctx.write(
-      `mark_precise: frame${f}: regs=${regMaskString(bt.regs[f]!)} stack=${stackMaskString(bt.stack[f]!)} before ${idx}: (${insn.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(insns, idx, { style: 'kernel' })}\n`,
+      `mark_precise: frame${f}: regs=${regMaskString(bt.regs[f]!)} stack=${bt.stackString(f)} before ${idx}: (${insn.opcode.toString(16).padStart(2, '0')}) ${formatInstruction(insns, idx, { style: 'kernel' })}\n`,
     );
   }
   syncLinked(bt, hist);
@@ -211,7 +226,7 @@ function backtrackInsn(ctx: PrecisionContext, idx: number, subseq: number, hist:
         return;
       }
       // Going back out of a static subprogram through its call: only its arguments can remain.
-      if (bt.regs[f]! & ~ARG_REGS || bt.stack[f] !== 0n || f === 0) throw UNSUPPORTED;
+      if (bt.regs[f]! & ~ARG_REGS || bt.hasStack(f) || f === 0) throw UNSUPPORTED;
       for (let r = 1; r <= 5; r++) {
         if (bt.hasReg(f, r)) {
           bt.clearReg(f, r);
@@ -224,7 +239,7 @@ function backtrackInsn(ctx: PrecisionContext, idx: number, subseq: number, hist:
     if (op === JmpOp.CALL) {
       if (subseq !== idx + 1) {
         // Backwards out of a callback into the helper that called it: the callback's arguments came from the helper, not the caller.
-        if (bt.regs[f]! & ~ARG_REGS || bt.stack[f] !== 0n || f === 0) throw UNSUPPORTED;
+        if (bt.regs[f]! & ~ARG_REGS || bt.hasStack(f) || f === 0) throw UNSUPPORTED;
         bt.regs[f] = 0;
         bt.frame--;
         return;
@@ -240,8 +255,7 @@ function backtrackInsn(ctx: PrecisionContext, idx: number, subseq: number, hist:
       const r0 = bt.hasReg(f, 0);
       bt.clearReg(f, 0);
       bt.frame++;
-      bt.regs[bt.frame] = 0;
-      bt.stack[bt.frame] = 0n;
+      bt.clearFrame(bt.frame);
       if (r0) bt.setReg(bt.frame, 0);
       return;
     }
@@ -314,7 +328,7 @@ export function markChainPrecisionBatch(ctx: PrecisionContext, cur: VerifierStat
       if (lastIdx < 0) {
         // The entry of a global function verified on its own: its arguments r1-r5 are where precision starts.
         const f0 = st.frames[0]!;
-        if (st.frames.length === 1 && f0.subprog > 0 && f0.callsite === -1 && bt.stack[0] === 0n && (bt.regs[0]! & ~ARG_REGS) === 0) {
+        if (st.frames.length === 1 && f0.subprog > 0 && f0.callsite === -1 && !bt.hasStack(0) && (bt.regs[0]! & ~ARG_REGS) === 0) {
           for (let r = 1; r <= 5; r++) if (bt.hasReg(0, r) && markReg(f0, r)) bt.marked++;
           return;
         }
@@ -339,13 +353,13 @@ export function markChainPrecisionBatch(ctx: PrecisionContext, cur: VerifierStat
       if (bt.frame >= st.frames.length) throw UNSUPPORTED;
       for (let fr = bt.frame; fr >= 0; fr--) {
         const frame = st.frames[fr]!;
-        for (let r = 0; r <= 10; r++) {
+        for (let r = 0; r <= 10 && bt.regs[fr] !== 0; r++) {
           if (!bt.hasReg(fr, r)) continue;
           const reg = frame.regs[r]!;
           if (reg.type !== RegType.SCALAR || reg.precise) bt.clearReg(fr, r);
           else if (markReg(frame, r)) bt.marked++;
         }
-        for (let spi = 0; spi < 64; spi++) {
+        for (let spi = 0; spi < 64 && bt.hasStack(fr); spi++) {
           if (!bt.hasSlot(fr, spi)) continue;
           if (spi >= frame.stack.length) throw UNSUPPORTED;
           const spilled = isScalarSpill(frame, spi);
@@ -353,7 +367,7 @@ export function markChainPrecisionBatch(ctx: PrecisionContext, cur: VerifierStat
           else if (markSlot(frame, spi)) bt.marked++;
         }
         if (ctx.logLevel > 1) {
-          ctx.write(`mark_precise: frame${fr}: parent state regs=${regMaskString(bt.regs[fr]!)} stack=${stackMaskString(bt.stack[fr]!)}: ${formatFrame(frame)}\n`);
+          ctx.write(`mark_precise: frame${fr}: parent state regs=${regMaskString(bt.regs[fr]!)} stack=${bt.stackString(fr)}: ${formatFrame(frame)}\n`);
         }
       }
       if (bt.empty()) return;
@@ -431,11 +445,11 @@ export function propagatePrecision(ctx: PrecisionContext, old: VerifierState, cu
   for (let fr = old.frames.length - 1; fr >= 0; fr--) {
     const frame = old.frames[fr]!;
     const live = liveRegs(fr);
-    const names: string[] = [];
+    const names: string[] | undefined = ctx.logLevel > 1 ? [] : undefined;
     for (let r = 0; r < 10; r++) {
       const reg = frame.regs[r]!;
       if (reg.type !== RegType.SCALAR || !reg.precise || !(live & (1 << r))) continue;
-      names.push(`r${r}`);
+      names?.push(`r${r}`);
       bt.setReg(fr, r);
     }
     for (let spi = 0; spi < frame.stack.length; spi++) {
@@ -443,10 +457,10 @@ export function propagatePrecision(ctx: PrecisionContext, old: VerifierState, cu
       if (slot === undefined || slot.types[7] !== Slot.SPILL) continue;
       const reg = slot.spilled;
       if (reg === undefined || reg.type !== RegType.SCALAR || !reg.precise) continue;
-      names.push(`fp${-(spi + 1) * 8}`);
+      names?.push(`fp${-(spi + 1) * 8}`);
       bt.setSlot(fr, spi);
     }
-    if (names.length > 0 && ctx.logLevel > 1) ctx.write(`frame ${fr}: propagating ${names.join(',')}\n`);
+    if (names !== undefined && names.length > 0) ctx.write(`frame ${fr}: propagating ${names.join(',')}\n`);
   }
   markChainPrecisionBatch(ctx, cur, insnIdx, bt);
   return bt.marked;
