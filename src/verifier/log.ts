@@ -54,8 +54,10 @@ export function regTypeName(type: number): string {
 /** print_reg_state. `frameno` is the frame being printed (stack pointers into other frames show `[N]`). */
 export function formatReg(r: Reg, frameno: number): string {
   const t = r.type;
-  if (t === RegType.SCALAR && tnumIsConst(r.v.var)) return formatSigned(r.v.var.value);
-  let out = regTypeName(t);
+  // A scalar some stored state's continuation relies on exactly prints as `P` first.
+  const precise = t === RegType.SCALAR && r.precise ? 'P' : '';
+  if (t === RegType.SCALAR && tnumIsConst(r.v.var)) return precise + formatSigned(r.v.var.value);
+  let out = precise + regTypeName(t);
   if (t === RegType.PTR_TO_ARENA) return out;
   if (t === RegType.PTR_TO_STACK) {
     if (frameno !== r.frameno) out += `[${r.frameno}]`;

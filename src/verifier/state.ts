@@ -77,6 +77,13 @@ export interface Reg {
   frameno: number;
   /** PTR_TO_FUNC: the subprogram it points to. */
   subprog: number;
+  /**
+   * A scalar whose exact range some later instruction relied on (the kernel's
+   * reg->precise): only precise scalars of a stored state are compared when
+   * pruning. Set by backtracking (precision.ts) in checkpoints, never needed
+   * in the state being explored.
+   */
+  precise: boolean;
 }
 
 export const NOT_INIT_REG: Readonly<Reg> = Object.freeze({
@@ -91,11 +98,12 @@ export const NOT_INIT_REG: Readonly<Reg> = Object.freeze({
   btfName: undefined,
   frameno: 0,
   subprog: 0,
+  precise: false,
 });
 
 /** A scalar register holding `v` (every other field at its NOT_INIT value; one object shape for all registers). */
 export function scalarReg(v: Scalar): Reg {
-  return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0 };
+  return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0, precise: false };
 }
 
 export function unknownScalar(): Reg {
@@ -108,7 +116,7 @@ export function knownScalar(value: bigint): Reg {
 
 /** A pointer of `type` with offset 0 and a known-zero variable offset. */
 export function pointerReg(type: number, fields?: Partial<Reg>): Reg {
-  const r: Reg = { type, off: 0, v: ZERO, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0 };
+  const r: Reg = { type, off: 0, v: ZERO, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0, precise: false };
   return fields === undefined ? r : Object.assign(r, fields);
 }
 
@@ -199,6 +207,21 @@ export interface Reference {
   kind: 'ringbuf' | 'socket' | 'other';
 }
 
+/**
+ * One entry of a state's instruction history (struct bpf_insn_hist_entry):
+ * an instruction reached other than by falling through from the one before
+ * it, a stack spill or fill, or a branch that refined linked registers.
+ * Backtracking walks a state's instructions backwards with it.
+ */
+export interface HistoryEntry {
+  idx: number;
+  prev: number;
+  /** INSN_F_* bits: a fill or spill of stack slot `spi` of frame `frameno` (see precision.ts). */
+  flags: number;
+  /** Registers and stack slots refined together by this branch (linkedRegKey values). */
+  linked: readonly number[] | undefined;
+}
+
 export interface VerifierState {
   frames: Frame[];
   refs: Reference[];
@@ -209,6 +232,25 @@ export interface VerifierState {
   /** may_goto's per-state depth (bpf_verifier_state.may_goto_depth). */
   mayGotoDepth: number;
   activeLock: number;
+  /** The instruction this state started at: its checkpoint's, or the entry (first_insn_idx). */
+  firstInsnIdx: number;
+  /** The last instruction executed before the state was checkpointed (last_insn_idx; -1 at a function's entry). */
+  lastInsnIdx: number;
+  /** Jumps, spills and fills since firstInsnIdx, oldest first (a copy per state: branches extend their own). */
+  history: HistoryEntry[];
+  /** The loop header (a stored state still being explored) this path is inside of, once a loop closed on it (loop_entry). */
+  loopEntry: Checkpoint | undefined;
+  /** Stored states above this one on its path (dfs_depth). */
+  dfsDepth: number;
+}
+
+/** A path pruned against a state whose precision marks were not final yet: replayed when its loop is done. */
+export interface Backedge {
+  /** The pruned path's state (its history and parents, for backtracking). */
+  state: VerifierState;
+  /** The stored state it was found equal to, at instruction `insnIdx`. */
+  old: VerifierState;
+  insnIdx: number;
 }
 
 /** A stored state at a prune point (struct bpf_verifier_state_list). */
@@ -219,6 +261,11 @@ export interface Checkpoint {
   parent: Checkpoint | undefined;
   hits: number;
   misses: number;
+  /** The loop header whose exploration this state is part of (loop_entry): while it runs, this state is compared on every scalar. */
+  loopEntry: Checkpoint | undefined;
+  dfsDepth: number;
+  /** Paths pruned inside this loop header's loop, whose precision is propagated again once it is done. */
+  backedges: Backedge[] | undefined;
 }
 
 let lastOwner = 0;
@@ -237,7 +284,7 @@ export function cloneFrame(f: Frame): Frame {
 }
 
 export function cloneState(s: VerifierState): VerifierState {
-  return { ...s, frames: s.frames.map(cloneFrame), refs: s.refs.slice() };
+  return { ...s, frames: s.frames.map(cloneFrame), refs: s.refs.slice(), history: s.history.slice() };
 }
 
 export function currentFrame(s: VerifierState): Frame {

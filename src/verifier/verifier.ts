@@ -79,6 +79,7 @@ import {
 import {
   type CallbackInfo,
   type Checkpoint,
+  type HistoryEntry,
   type Frame,
   type Reg,
   type Reference,
@@ -106,6 +107,17 @@ import {
   unknownScalar,
 } from './state.ts';
 import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumToString } from './tnum.ts';
+import {
+  type PrecisionContext,
+  Backtrack,
+  linkedRegKey,
+  markAllScalarsImprecise,
+  markChainPrecision,
+  markSlotPrecision,
+  propagatePrecision,
+  stackAccessFlags,
+  widenImpreciseScalars,
+} from './precision.ts';
 
 export const COMPLEXITY_LIMIT_INSNS = 1_000_000;
 export const COMPLEXITY_LIMIT_JMP_SEQ = 8192;
@@ -271,6 +283,13 @@ export class Verifier {
   private readonly usesArena: boolean;
   /** Instructions calling an iterator's `_next` kfunc (insn_aux_data.is_iter_next). */
   private readonly iterNextInsn: Uint8Array;
+  /** Precision tracking's view of this verifier (precision.ts), and its reusable masks. */
+  private readonly precision: PrecisionContext;
+  private readonly backtrack = new Backtrack();
+  /** The history entry the current instruction added, which its later spills, fills and links join (cur_hist_ent). */
+  private histEntry: HistoryEntry | undefined;
+  /** The instruction the path came from into the current one. */
+  private arrivedFrom = -1;
 
   constructor(private readonly input: VerifierInput) {
     this.insns = input.insns;
@@ -281,6 +300,12 @@ export class Verifier {
     this.iterNextInsn = markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint);
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
+    this.precision = {
+      insns: this.insns,
+      logLevel: input.logLevel,
+      write: (line) => this.log.write(line),
+      isGlobalFunction: (insnIdx) => input.globalFunctions?.has(insnIdx) ?? false,
+    };
   }
 
   static check(input: VerifierInput): VerifierOutcome {
@@ -355,7 +380,7 @@ export class Verifier {
   private initialState(): VerifierState {
     const frame = newFrame(0, -1, 0);
     frame.regs[1] = pointerReg(RegType.PTR_TO_CTX);
-    return { frames: [frame], refs: [], insnIdx: 0, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0 };
+    return { frames: [frame], refs: [], insnIdx: 0, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, firstInsnIdx: 0, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
   }
 
   /**
@@ -393,6 +418,7 @@ export class Verifier {
       if (++this.processed > COMPLEXITY_LIMIT_INSNS) {
         throw new Rejection(idx, `BPF program is too large. Processed ${this.processed} insn`, 'E2BIG');
       }
+      this.histEntry = undefined;
       if (this.shape.prunePoint[idx] && this.isStateVisited(idx)) {
         if (this.log.level > 0) {
           this.log.write(this.printFromState ? `\nfrom ${this.cur.prevInsnIdx} to ${idx}: safe\n` : `${idx}: safe\n`);
@@ -407,6 +433,7 @@ export class Verifier {
         this.log.write(`${idx}:${state}\n`);
       }
       this.printFromState = false;
+      this.recordJump(idx);
       this.input.onInstruction?.(idx, this.cur);
       if (this.log.level > 0) {
         this.log.sourceLine(idx);
@@ -453,6 +480,9 @@ export class Verifier {
     while (p !== undefined) {
       p.branches--;
       if (p.branches > 0) break;
+      // A finished state inside a loop puts its parent inside it too; a finished loop header settles its loop's precision.
+      if (p.parent !== undefined && p.loopEntry !== undefined) updateLoopEntry(p.parent, p.loopEntry);
+      if (p.backedges !== undefined) this.settleLoop(p);
       p = p.parent;
     }
   }
@@ -474,31 +504,115 @@ export class Verifier {
     }
   }
 
+  // ---- precision tracking (precision.ts) ---------------------------------------
+
+  /** push_insn_history for an instruction reached by a jump, call or return (a jmp point): backtracking needs to know where from. */
+  private recordJump(idx: number): void {
+    const prev = this.cur.prevInsnIdx;
+    this.arrivedFrom = prev;
+    if (prev >= 0 && prev !== idx - 1) this.pushHistory(idx, 0, undefined);
+  }
+
+  /** push_insn_history: a spill or fill (flags) or registers refined together (linked) at instruction `idx`. */
+  private pushHistory(idx: number, flags: number, linked: readonly number[] | undefined): void {
+    const entry = this.histEntry;
+    if (entry !== undefined) {
+      entry.flags |= flags;
+      if (linked !== undefined) entry.linked = linked;
+      return;
+    }
+    this.histEntry = { idx, prev: this.arrivedFrom, flags, linked };
+    this.cur.history.push(this.histEntry);
+  }
+
+  /** mark_chain_precision: instruction `idx` relies on the exact range of scalar `regno`. Unprivileged, every scalar is precise already. */
+  private markPrecise(idx: number, regno: number): void {
+    if (!this.input.privileged || this.regs()[regno]!.type !== RegType.SCALAR) return;
+    markChainPrecision(this.precision, this.cur, idx, regno, this.backtrack);
+  }
+
+  /** collect_linked_regs: every register and spilled slot sharing scalar id `id`, as history keys. */
+  private linkedRegs(id: number, into: number[]): void {
+    this.cur.frames.forEach((frame, fr) => {
+      for (let r = 0; r < 10; r++) {
+        const reg = frame.regs[r]!;
+        if (reg.type === RegType.SCALAR && reg.id === id) into.push(linkedRegKey(fr, true, r));
+      }
+      for (let spi = 0; spi < frame.stack.length; spi++) {
+        const slot = frame.stack[spi];
+        if (isSpilled(slot) && slot!.spilled!.type === RegType.SCALAR && slot!.spilled!.id === id) into.push(linkedRegKey(fr, false, spi));
+      }
+    });
+  }
+
+  /**
+   * The path closed a loop on `old`, whose precision marks are not final yet:
+   * what it needs now is propagated, and the hit is kept to be propagated
+   * again when the loop is done (the kernel's backedges).
+   */
+  private loopHit(old: Checkpoint, idx: number): void {
+    this.recordJump(idx);
+    const live = (f: number): number => this.liveRegsAt(old.state, f, idx);
+    propagatePrecision(this.precision, old.state, this.cur, idx, live, this.backtrack);
+    const header = getLoopEntry(old) ?? old;
+    (header.backedges ??= []).push({ state: this.cur, old: old.state, insnIdx: idx });
+  }
+
+  /**
+   * A loop header's exploration is done: the precision its loop's pruned
+   * paths need is propagated until nothing changes, so the states inside the
+   * loop have final marks. An enclosing loop still running replays them too.
+   */
+  private settleLoop(header: Checkpoint): void {
+    const backedges = header.backedges!;
+    header.backedges = undefined;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const edge of backedges) {
+        const live = (f: number): number => this.liveRegsAt(edge.old, f, edge.insnIdx);
+        if (propagatePrecision(this.precision, edge.old, edge.state, edge.insnIdx, live, this.backtrack) > 0) changed = true;
+      }
+    }
+    const outer = getLoopEntry(header);
+    if (outer !== undefined && outer !== header && outer.branches > 0) (outer.backedges ??= []).push(...backedges);
+  }
+
+  /** The previous iteration's stored state of the loop at `idx` (find_prev_entry): an ancestor above the newest checkpoint, with the same call chain. */
+  private previousIteration(idx: number): VerifierState | undefined {
+    const cur = this.cur;
+    for (let c = cur.parent?.parent; c !== undefined; c = c.parent) {
+      const st = c.state;
+      if (st.insnIdx !== idx || st.frames.length !== cur.frames.length) continue;
+      if (st.frames.every((f, i) => f.callsite === cur.frames[i]!.callsite)) return st;
+    }
+    return undefined;
+  }
+
   // ---- state pruning ----------------------------------------------------------
 
   /** is_state_visited: prune when an explored state covers this one; store a checkpoint otherwise. */
   private isStateVisited(idx: number): boolean {
     const list = this.explored[idx] ?? EMPTY_CHECKPOINTS;
-    const force = this.shape.forceCheckpoint[idx] === 1;
+    // A long history is cut by a checkpoint, as in the kernel (it keeps backtracking short).
+    const force = this.shape.forceCheckpoint[idx] === 1 || this.cur.history.length > 40;
     const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const compared = list.length;
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
-        // An iterator loop converges when its next iteration starts within this one (the iterator contract ends it).
-        if (this.iterNextInsn[idx] === 1) {
-          if (iterActiveAtCall(this.cur) && this.statesEqual(old.state, this.cur, idx)) {
-            old.hits++;
-            return true;
-          }
-        } else if (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true)) {
+        // The kernel's three loop convergences, each compared with RANGE_WITHIN (imprecise scalars too):
+        // an iterator's next iteration starting within this one (the iterator contract ends it),
+        // a may_goto loop reaching its ancestor one level deeper (deeper levels add nothing),
+        // and a later iteration of a callback in a state an earlier iteration had (pruned at the call site).
+        const converged =
+          this.iterNextInsn[idx] === 1
+            ? iterActiveAtCall(this.cur) && this.statesEqual(old.state, this.cur, idx, true)
+            : (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true, true)) ||
+              (this.laterCallbackIteration(old.state) && this.statesEqual(old.state, this.cur, idx, true));
+        if (converged) {
           old.hits++;
-          return true;
-        }
-        // A later iteration of a callback in the state an earlier iteration had here: the callback's
-        // iterations have converged (the kernel prunes these at the callback's call site), not looped.
-        if (this.laterCallbackIteration(old.state) && this.statesEqual(old.state, this.cur, idx)) {
-          old.hits++;
+          updateLoopEntry(this.cur, old);
+          this.loopHit(old, idx);
           return true;
         }
         // An ancestor at the same instruction: the path looped back.
@@ -506,9 +620,21 @@ export class Verifier {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
           throw new Rejection(idx, `infinite loop detected at insn ${idx}`, 'EINVAL', `cur state:${dump(this.cur)}\nold state:${dump(old.state)}\n`);
         }
-      } else if (this.statesEqual(old.state, this.cur, idx)) {
-        old.hits++;
-        return true;
+      } else {
+        // A state inside a loop still being explored has precision marks that are not final: it is compared on every scalar.
+        const loopEntry = getLoopEntry(old);
+        const forceExact = loopEntry !== undefined && loopEntry.branches > 0;
+        if (this.statesEqual(old.state, this.cur, idx, forceExact)) {
+          old.hits++;
+          if (forceExact) {
+            updateLoopEntry(this.cur, loopEntry);
+            this.loopHit(old, idx);
+          } else {
+            this.recordJump(idx);
+            propagatePrecision(this.precision, old.state, this.cur, idx, (f) => this.liveRegsAt(old.state, f, idx), this.backtrack);
+          }
+          return true;
+        }
       }
       old.misses++;
       // The kernel's heuristic: a state that keeps missing is dropped to keep comparisons cheap.
@@ -522,7 +648,13 @@ export class Verifier {
     if (!addNew) return false;
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
-    const checkpoint: Checkpoint = { state: cloneState(this.cur), branches: 1, parent: this.cur.parent, hits: 0, misses: 0 };
+    if (this.input.privileged) markAllScalarsImprecise(this.cur);
+    const stored = cloneState(this.cur);
+    stored.lastInsnIdx = this.cur.prevInsnIdx;
+    const checkpoint: Checkpoint = { state: stored, branches: 1, parent: this.cur.parent, hits: 0, misses: 0, loopEntry: this.cur.loopEntry, dfsDepth: this.cur.dfsDepth, backedges: undefined };
+    this.cur.firstInsnIdx = idx;
+    this.cur.history = [];
+    this.cur.dfsDepth = checkpoint.dfsDepth + 1;
     if (list === EMPTY_CHECKPOINTS) this.explored[idx] = [checkpoint];
     else list.push(checkpoint);
     this.cur.parent = checkpoint;
@@ -550,8 +682,20 @@ export class Verifier {
     return true;
   }
 
-  /** states_equal: every value `cur` may hold, `old` (already proven safe) may hold too. */
-  private statesEqual(old: VerifierState, cur: VerifierState, idx: number, anyMayGotoDepth = false): boolean {
+  /** Liveness of the innermost frame is at idx; callers resume after their call instruction. */
+  private liveRegsAt(st: VerifierState, f: number, idx: number): number {
+    return f === st.frames.length - 1 ? this.shape.liveIn[idx]! : this.shape.liveIn[st.frames[f + 1]!.callsite + 1]! | 0x3c0;
+  }
+
+  /**
+   * states_equal: every value `cur` may hold, `old` (already proven safe) may
+   * hold too. With `rangeWithin` every scalar is compared by range (the
+   * kernel's RANGE_WITHIN, for loops); otherwise an imprecise scalar of `old`
+   * matches anything (NOT_EXACT), unless the program is unprivileged.
+   * `anyMayGotoDepth` is the may_goto loop check.
+   */
+  private statesEqual(old: VerifierState, cur: VerifierState, idx: number, rangeWithin = false, anyMayGotoDepth = false): boolean {
+    const exact = rangeWithin || !this.input.privileged;
     if (old.frames.length !== cur.frames.length) return false;
     if (old.refs.length !== cur.refs.length) return false;
     if (old.activeLock !== cur.activeLock || (!anyMayGotoDepth && old.mayGotoDepth !== cur.mayGotoDepth)) return false;
@@ -561,13 +705,12 @@ export class Verifier {
       const fo = old.frames[f]!;
       const fc = cur.frames[f]!;
       if (fo.callsite !== fc.callsite) return false;
-      // Liveness of the innermost frame is at idx; callers resume after their call instruction.
-      const live = f === old.frames.length - 1 ? this.shape.liveIn[idx]! : this.shape.liveIn[old.frames[f + 1]!.callsite + 1]! | 0x3c0;
+      const live = this.liveRegsAt(old, f, idx);
       for (let r = 0; r <= 10; r++) {
         if (!(live & (1 << r)) && r !== 10) continue;
-        if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids)) return false;
+        if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact)) return false;
       }
-      if (!stacksafe(fo, fc, ids)) return false;
+      if (!stacksafe(fo, fc, ids, exact)) return false;
     }
     return true;
   }
@@ -728,11 +871,16 @@ export class Verifier {
         if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
         throw new Rejection(idx, `R${insn.dst} pointer ${ALU_NAMES[op]} pointer prohibited`);
       }
+      // scalar += pointer: the scalar's range becomes the pointer's offset.
+      this.markPrecise(idx, insn.dst);
       return this.pointerArith(idx, insn, op, alu32, src, dst, false);
     }
     // A BTF-typed argument whose prototype is unknown here may be a plain number: bit operations make a scalar.
     if (baseOf(dst.type) === RegType.PTR_TO_BTF_ID && dst.btfName === undefined && op !== AluOp.ADD && op !== AluOp.SUB) return unknownScalar();
-    if (dst.type !== RegType.SCALAR) return this.pointerArith(idx, insn, op, alu32, dst, src, true);
+    if (dst.type !== RegType.SCALAR) {
+      if (x) this.markPrecise(idx, insn.src);
+      return this.pointerArith(idx, insn, op, alu32, dst, src, true);
+    }
     let value = dst.v;
     if (op === AluOp.AND || op === AluOp.OR) {
       // maybe_fork_scalars: a [-1, 0] mask is split into its two values, the 0 side re-running this instruction.
@@ -1107,7 +1255,9 @@ export class Verifier {
     if (!tnumIsConst(reg.v.var)) {
       if (!this.input.privileged) throw new Rejection(idx, `R${regno} variable offset stack access prohibited for !root, var_off=${tnumToString(reg.v.var)}`);
       if (write) {
-        for (let o = minOff; o < maxOff; o++) this.setStackByte(frame, o, store?.reg.type === RegType.SCALAR && tnumIsConst(store.reg.v.var) && store.reg.v.var.value === 0n ? Slot.ZERO : Slot.MISC);
+        const zero = store?.reg.type === RegType.SCALAR && tnumIsConst(store.reg.v.var) && store.reg.v.var.value === 0n;
+        for (let o = minOff; o < maxOff; o++) this.setStackByte(frame, o, zero ? Slot.ZERO : Slot.MISC);
+        if (zero && store!.regno >= 0) this.markPrecise(idx, store!.regno);
         return undefined;
       }
       for (let o = minOff; o < maxOff; o++) {
@@ -1192,6 +1342,7 @@ export class Verifier {
         if (j >= 8 - size) slot.types[j] = Slot.SPILL;
         else if (slot.types[j] === Slot.SPILL) slot.types[j] = Slot.MISC;
       }
+      if (this.input.privileged) this.pushHistory(idx, stackAccessFlags(frame.frameno, spi), undefined);
       return;
     }
     if (isPointer(value) && store.regno >= 0) {
@@ -1209,11 +1360,19 @@ export class Verifier {
       }
       slot.spilled = value;
       slot.types.fill(Slot.SPILL);
+      if (this.input.privileged) this.pushHistory(idx, stackAccessFlags(frame.frameno, spi), undefined);
       return;
     }
     const zero = value.type === RegType.SCALAR && tnumIsConst(value.v.var) && value.v.var.value === 0n;
+    // Zero bytes (STACK_ZERO) are kept only because the register is exactly 0.
+    if (zero && store.regno >= 0) this.markPrecise(idx, store.regno);
     if (size === 8) slot.spilled = undefined;
     for (let i = 0; i < size; i++) this.setStackByte(frame, off + i, zero ? Slot.ZERO : Slot.MISC);
+  }
+
+  /** A load that gives back a spilled register: backtracking follows its precision into the slot. */
+  private recordFill(idx: number, frame: Frame, spi: number): void {
+    if (this.input.privileged) this.pushHistory(idx, stackAccessFlags(frame.frameno, spi), undefined);
   }
 
   /** check_stack_read_fixed_off. */
@@ -1234,6 +1393,7 @@ export class Verifier {
         // the load is; it keeps its link to other copies when its value fits the load.
         const lowBytes = off === -(spi + 1) * 8;
         if (size <= spillSize && lowBytes) {
+          this.recordFill(idx, frame, spi);
           const id = regWidth(spilled) > size * 8 ? 0 : spilled.id;
           if (size === 8) return { ...spilled, id };
           return { ...spilled, id, v: sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : scalarTruncate(spilled.v, size as 1 | 2 | 4) };
@@ -1248,6 +1408,7 @@ export class Verifier {
         if (size === 8) return unknownScalar();
         return scalarReg(sx ? scalarSignExtend(SCALAR_UNKNOWN, size as 1 | 2 | 4) : scalarTruncate(SCALAR_UNKNOWN, size as 1 | 2 | 4));
       }
+      this.recordFill(idx, frame, spi);
       return spilled;
     }
     let zeros = 0;
@@ -1373,6 +1534,8 @@ export class Verifier {
       // may_goto: the path that goes on looping (fall-through) is queued one level deeper; this one takes the jump out.
       const queued = cloneState(this.cur);
       queued.mayGotoDepth++;
+      const previous = this.previousIteration(idx);
+      if (previous !== undefined && this.input.privileged) widenImpreciseScalars(previous, queued, unknownScalar);
       this.pushBranch(idx + 1, queued);
       this.cur.insnIdx = idx + insn.offset + 1;
       return false;
@@ -1395,6 +1558,7 @@ export class Verifier {
     }
     const target = idx + insn.offset + 1;
     const pred = this.isBranchTaken(dst, src, op, is32);
+    if (pred !== -1) this.markComparedPrecise(idx, insn, x, dst, src);
     if (pred === 1) {
       this.cur.insnIdx = target;
       return;
@@ -1402,6 +1566,13 @@ export class Verifier {
     if (pred === 0) {
       this.cur.insnIdx = idx + 1;
       return;
+    }
+    if (this.input.privileged && ((dst.type === RegType.SCALAR && dst.id) || (x && src.type === RegType.SCALAR && src.id))) {
+      // The registers this branch refines together, for backtracking (collect_linked_regs).
+      const linked: number[] = [];
+      if (x && src.type === RegType.SCALAR && src.id) this.linkedRegs(src.id, linked);
+      if (dst.type === RegType.SCALAR && dst.id && !(x && src.type === RegType.SCALAR && src.id === dst.id)) this.linkedRegs(dst.id, linked);
+      if (linked.length > 1) this.pushHistory(idx, 0, linked);
     }
     const thisRegs = this.regs();
     const scalars = dst.type === RegType.SCALAR && src.type === RegType.SCALAR;
@@ -1413,6 +1584,7 @@ export class Verifier {
       notTaken = same ? refineSameRegister(dst.v, op, is32, false) : refineBranch(dst.v, src.v, op, is32, false);
       // An impossible side is pruned: it cannot execute.
       if (taken === undefined && notTaken === undefined) throw new Rejection(idx, 'verifier internal error: both branches impossible', 'EFAULT');
+      if (taken === undefined || notTaken === undefined) this.markComparedPrecise(idx, insn, x, dst, src);
       if (taken === undefined) {
         this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!);
         this.cur.insnIdx = idx + 1;
@@ -1445,6 +1617,34 @@ export class Verifier {
     }
     this.pushBranch(target, other);
     this.cur.insnIdx = idx + 1;
+  }
+
+  /** Helper arguments whose exact value the kernel relies on beyond their prototype (check_helper_call). */
+  private markHelperConstantsPrecise(idx: number, helper: string, meta: CallMeta): void {
+    const regs = this.regs();
+    if (helper === 'get_local_storage') this.markPrecise(idx, 2);
+    else if (helper === 'loop') {
+      if (isNullReg(regs[4]!)) this.markPrecise(idx, 4);
+      this.markPrecise(idx, 1);
+    } else if (helper === 'tail_call' && meta.map !== undefined) {
+      // record_func_key: a constant index below max_entries lets the kernel patch a direct jump.
+      const key = regs[3]!;
+      if (key.type === RegType.SCALAR && tnumIsConst(key.v.var) && key.v.var.value < BigInt(meta.map.spec.maxEntries)) this.markPrecise(idx, 3);
+    }
+  }
+
+  /** get_constant_map_key relies on the spilled constant it read: that slot becomes precise. */
+  private markConstantKeyPrecise(idx: number, reg: Reg): void {
+    if (!this.input.privileged) return;
+    const off = Number(BigInt.asIntN(64, reg.v.var.value)) + reg.off;
+    const spi = (-off - 1) >> 3;
+    if (isSpilled(this.stackFrameOf(reg).stack[spi])) markSlotPrecision(this.precision, this.cur, idx, reg.frameno, spi, this.backtrack);
+  }
+
+  /** A branch decided by the operands' ranges relies on them: both scalars become precise (check_cond_jmp_op). */
+  private markComparedPrecise(idx: number, insn: Instruction, x: boolean, dst: Reg, src: Reg): void {
+    if (dst.type === RegType.SCALAR) this.markPrecise(idx, insn.dst);
+    if (x && src.type === RegType.SCALAR) this.markPrecise(idx, insn.src);
   }
 
   private applyRefinement(regs: Reg[], state: VerifierState, insn: Instruction, x: boolean, dst: Reg, src: Reg, r: { a: Scalar; b: Scalar }): void {
@@ -1738,7 +1938,7 @@ export class Verifier {
       if (this.log.level > 0) this.log.write(`Validating ${global.name}() func#${subprog}...\n`);
       const frame = newFrame(0, -1, subprog);
       globalEntryRegs(global.args ?? [], () => this.newId()).forEach((r, i) => (frame.regs[i + 1] = r));
-      this.cur = { frames: [frame], refs: [], insnIdx: start, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0 };
+      this.cur = { frames: [frame], refs: [], insnIdx: start, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, firstInsnIdx: start, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
       if (this.log.level > 0) this.log.write(`${start}:${formatFrame(frame)}\n`);
       this.explore();
       if (this.log.level > 0) this.log.write(`Func#${subprog} ('${global.name}') is safe for any args that match its prototype\n`);
@@ -1768,6 +1968,7 @@ export class Verifier {
       const caller = this.cur.frames[this.cur.frames.length - 2]!;
       if (frame.callback) {
         if (r0.type !== RegType.SCALAR) throw new Rejection(idx, 'R0 not a scalar value');
+        this.markPrecise(idx, 0);
         if (r0.v.smin < BigInt(frame.callback.retMin) || r0.v.smax > BigInt(frame.callback.retMax)) {
           throw new Rejection(idx, invalidScalarMessage(r0.v, frame.callback.retMin, frame.callback.retMax, 'At callback return', 'R0'), 'EINVAL');
         }
@@ -1808,6 +2009,7 @@ export class Verifier {
     const range = returnRange(this.input.programType, this.input.expectedAttachType);
     if (range === undefined) return;
     if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At program exit the register R0 is not a known value (${regTypeName(r0.type)})`, 'EINVAL');
+    this.markPrecise(idx, 0);
     if (r0.v.smin < BigInt(range[0]) || r0.v.smax > BigInt(range[1])) {
       throw new Rejection(idx, invalidScalarMessage(r0.v, range[0], range[1], 'At program exit', 'R0'), 'EINVAL');
     }
@@ -1865,6 +2067,7 @@ export class Verifier {
     }
     const caller = this.frame();
     const callbackArgs = callback && meta.subprog >= 0 ? callback.args(caller, meta) : undefined;
+    this.markHelperConstantsPrecise(idx, helper.name, meta);
     // Caller-saved registers are clobbered.
     for (let r = 0; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, this.helperResult(idx, helper, meta, name));
@@ -2021,7 +2224,9 @@ export class Verifier {
     if (baseType(argType) === ArgType.PTR_TO_MAP_VALUE) argType = resolveMapArgType(idx, argType, meta);
     const base = baseType(argType);
     const nullOk = isNullReg(reg) && (argType & MAYBE_NULL) !== 0;
-    if (!nullOk) {
+    // A NULL argument is accepted for being exactly 0.
+    if (nullOk) this.markPrecise(idx, regno);
+    else {
       this.checkRegType(idx, regno, reg, argType);
       this.checkArgOffset(idx, regno, reg, argType);
       if (base === ArgType.PTR_TO_BTF_ID_SOCK_COMMON && baseOf(reg.type) === RegType.PTR_TO_BTF_ID) this.checkSockCommonStruct(idx, regno, reg, argType);
@@ -2040,6 +2245,7 @@ export class Verifier {
         if (!meta.map) throw new Rejection(idx, 'invalid map_ptr to access map->key');
         this.helperMemAccess(idx, regno, reg, meta.map.spec.keySize, false, false, undefined);
         meta.constKey = this.constantStackKey(reg, meta.map.spec.keySize);
+        if (meta.constKey !== undefined && (meta.map.spec.type === MapType.ARRAY || meta.map.spec.type === MapType.PERCPU_ARRAY)) this.markConstantKeyPrecise(idx, reg);
         break;
       case ArgType.PTR_TO_MAP_VALUE:
         if (nullOk) break;
@@ -2064,6 +2270,7 @@ export class Verifier {
       case ArgType.CONST_ALLOC_SIZE_OR_ZERO:
         if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} is not a known constant'`);
         meta.memSize = Number(reg.v.var.value);
+        this.markPrecise(idx, regno);
         break;
       case ArgType.PTR_TO_CONST_STR:
         this.checkConstString(idx, regno, reg);
@@ -2146,8 +2353,8 @@ export class Verifier {
     if (v.umin === 0n && !zeroOk) throw new Rejection(idx, `R${regno} invalid zero-sized read: u64=[${v.umin},${v.umax}]`);
     if (v.umax >= BPF_MAX_VAR_OFF_BIG) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
     const memReg = this.regs()[regno - 1]!;
-    if (zeroOk && v.umax === 0n && isNullReg(memReg)) return;
-    this.helperMemAccess(idx, regno - 1, memReg, Number(v.umax), (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
+    if (!(zeroOk && v.umax === 0n && isNullReg(memReg))) this.helperMemAccess(idx, regno - 1, memReg, Number(v.umax), (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
+    this.markPrecise(idx, regno);
   }
 
   /** check_helper_mem_access: a helper reads or writes `size` bytes at the register. */
@@ -2538,15 +2745,39 @@ class IdMap {
   }
 }
 
+/** get_loop_entry: the outermost loop header `st` is inside of (shortening the chain on the way). */
+function getLoopEntry(st: { loopEntry: Checkpoint | undefined }): Checkpoint | undefined {
+  let top = st.loopEntry;
+  while (top !== undefined && top.loopEntry !== undefined && top !== top.loopEntry) top = top.loopEntry;
+  for (let s: { loopEntry: Checkpoint | undefined } | undefined = st; s !== undefined && s.loopEntry !== top; ) {
+    const next: Checkpoint | undefined = s.loopEntry;
+    s.loopEntry = top;
+    s = next;
+  }
+  return top;
+}
+
+/** update_loop_entry: `cur` is inside the loop of `header` when that loop is still being explored above it. */
+function updateLoopEntry(cur: { loopEntry: Checkpoint | undefined; dfsDepth: number }, header: Checkpoint): void {
+  const cur1 = getLoopEntry(cur) ?? cur;
+  const header1 = getLoopEntry(header) ?? header;
+  if (header1.branches > 0 && header1.dfsDepth <= cur1.dfsDepth) cur.loopEntry = header;
+}
+
 /** One id map reused by every comparison (they do not nest). */
 const ID_MAP = new IdMap();
 
-/** regsafe: may `cur` stand in for `old`, which was proven safe from here? */
-function regsafe(old: Reg, cur: Reg, ids: IdMap): boolean {
+/**
+ * regsafe: may `cur` stand in for `old`, which was proven safe from here?
+ * Unless `exact`, a scalar of `old` that no path from there needed precise
+ * matches any scalar.
+ */
+function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   if (old.type === RegType.NOT_INIT) return true;
   if (cur.type === RegType.NOT_INIT) return false;
   if (old.type === RegType.SCALAR) {
     if (cur.type !== RegType.SCALAR) return false;
+    if (!old.precise && !exact) return true;
     if (old.id && !ids.check(old.id, cur.id)) {
       // Linked scalars must stay linked the same way.
       return false;
@@ -2580,13 +2811,20 @@ function regsafe(old: Reg, cur: Reg, ids: IdMap): boolean {
 }
 
 /** stacksafe: every stack byte the old state relied on holds something at least as good now. */
-function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
+function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean {
   for (let spi = 0; spi < old.stack.length; spi++) {
     const o = old.stack[spi];
     if (o === undefined) continue;
     const c = cur.stack[spi];
     // A slot shared by both states holds the same bytes: only a spilled register's ids remain to check.
     if (o === c && !isSpilled(o)) continue;
+    // A 64-bit scalar spill and eight bytes of data (an unknown scalar when loaded) compare as scalars (scalar_reg_for_stack).
+    const oldScalar = slotScalar(o, true);
+    const curScalar = slotScalar(c, false);
+    if (oldScalar !== undefined && curScalar !== undefined) {
+      if (!regsafe(oldScalar, curScalar, ids, exact)) return false;
+      continue;
+    }
     for (let j = 0; j < 8; j++) {
       const ot = o.types[j]!;
       if (ot === Slot.INVALID) continue;
@@ -2598,11 +2836,30 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap): boolean {
     }
     if (isSpilled(o)) {
       if (!isSpilled(c)) return false;
-      if (!regsafe(o.spilled!, c!.spilled!, ids)) return false;
+      if (!regsafe(o.spilled!, c!.spilled!, ids, exact)) return false;
     }
     if (o.object !== undefined && !stackObjectsEquivalent(o.object, c?.object, (a, b) => ids.check(a, b))) return false;
   }
   return true;
+}
+
+const UNBOUND_SCALAR = scalarReg(SCALAR_UNKNOWN);
+
+/**
+ * scalar_reg_for_stack: the scalar a slot holds when it is a full 64-bit
+ * scalar spill or data bytes (an unknown scalar when loaded). Unwritten bytes
+ * count as data only in the old state, whose unwritten bytes nothing read.
+ */
+function slotScalar(slot: StackSlot | undefined, unwrittenOk: boolean): Reg | undefined {
+  if (slot === undefined) return undefined;
+  if (slot.types[0] === Slot.SPILL) return slot.spilled?.type === RegType.SCALAR ? slot.spilled : undefined;
+  let data = false;
+  for (let j = 0; j < 8; j++) {
+    const t = slot.types[j];
+    if (t === Slot.MISC) data = true;
+    else if (t !== Slot.INVALID || !unwrittenOk) return undefined;
+  }
+  return data ? UNBOUND_SCALAR : undefined;
 }
 
 /** A scalar that differs between two iterations becomes unknown (widen_imprecise_scalars); other values stay. */
@@ -2646,6 +2903,6 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
 /** Every value `cur` holds, `old` allows (regsafe/stacksafe without liveness). */
 function framesWithin(old: Frame, cur: Frame): boolean {
   const ids = new IdMap();
-  for (let r = 0; r <= 10; r++) if (!regsafe(old.regs[r]!, cur.regs[r]!, ids)) return false;
-  return stacksafe(old, cur, ids);
+  for (let r = 0; r <= 10; r++) if (!regsafe(old.regs[r]!, cur.regs[r]!, ids, true)) return false;
+  return stacksafe(old, cur, ids, true);
 }

@@ -545,3 +545,92 @@ CASES.push(
   { name: 'kprobe: read past pt_regs', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u64 *)(r1 + 168)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=168 size=8' },
   { name: 'kprobe: misaligned read', section: 'kprobe/do_nanosleep', asm: 'r0 = *(u32 *)(r1 + 2)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=2 size=4' },
 );
+
+/**
+ * Precision tracking: a value is safe on the path explored first and unsafe
+ * on the other; both meet at a join whose stored state first holds it
+ * imprecise. Only if the later use marks its sources precise back through
+ * the instructions (ALU, spill and fill, calls, branches) does the second
+ * path get explored instead of pruned, and rejected as in the kernel.
+ * XDP's rx_queue_index (offset 16) picks the path; ingress_ifindex
+ * (offset 12) is the value.
+ */
+const TWO_PATHS = `
+r6 = *(u32 *)(r1 + 12)
+r6 &= 7
+r7 = *(u32 *)(r1 + 16)
+r8 = 0
+r8 += 1
+r8 += 1
+r8 += 1
+if r7 > 5 goto +1
+goto +1
+r6 += 100
+r9 = 0
+if r8 == 3 goto +1
+r9 = 1
+`;
+/** r0 = lookup(map 0, key 0); a NULL result returns (the jump lands on `r0 = 2` of the case's tail). */
+const lookupOrReturn = (skip: number): string => `*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\nif r0 == 0 goto +${skip}\n`;
+CASES.push(
+  {
+    name: 'precision: through a spill and a fill',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `${TWO_PATHS}*(u64 *)(r10 - 16) = r6\n${lookupOrReturn(3)}r7 = *(u64 *)(r10 - 16)\nr0 += r7\nr0 = *(u8 *)(r0 + 56)\nr0 = 2\nexit`,
+    expect: 'R0 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'precision: through ALU and a copy',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `${TWO_PATHS}r7 = r6\nr7 <<= 2\nr7 += 3\n${lookupOrReturn(2)}r0 += r7\nr0 = *(u8 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'R0 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'precision: through a static function call and its return value',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `${TWO_PATHS}r1 = r6\ncall pc+12\nr6 = r0\n${lookupOrReturn(2)}r0 += r6\nr0 = *(u8 *)(r0 + 0)\nr0 = 2\nexit\nr0 = r1\nr0 += 8\nexit`,
+    expect: 'R0 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'precision: a branch the first path never takes',
+    section: 'xdp',
+    asm: `${TWO_PATHS}if r6 > 10 goto +2\nr0 = 2\nexit\nr0 = *(u64 *)(r10 + 8)\nexit`,
+    expect: 'invalid read from stack R10 off=8 size=8',
+  },
+  {
+    name: 'precision: a helper size argument',
+    section: 'xdp',
+    asm: `${TWO_PATHS}r2 = r6\nr2 += 1\nr1 = r10\nr1 += -16\nr3 = 0\ncall bpf_probe_read_kernel\nr0 = 2\nexit`,
+    expect: 'invalid write to stack R1 off=-16 size=108',
+  },
+  {
+    name: 'precision: the register linked to a checked one',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `${TWO_PATHS}r7 = r6\nif r7 > 60 goto +9\n${lookupOrReturn(2)}r0 += r6\nr0 = *(u8 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'accept',
+  },
+  {
+    name: 'precision: the register linked to a checked one, without the check',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `${TWO_PATHS}r7 = r6\nif r7 > 160 goto +9\n${lookupOrReturn(2)}r0 += r6\nr0 = *(u8 *)(r0 + 0)\nr0 = 2\nexit`,
+    expect: 'R0 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'precision: a may_goto loop whose counter nothing relies on converges',
+    section: 'xdp',
+    asm: 'r1 = 0\nr2 = 0\nmay_goto +3\nr1 += 1\nr2 += r1\ngoto -4\nr0 = 2\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'precision: a may_goto loop indexing a map value with its checked counter',
+    section: 'xdp',
+    maps: [array(64)],
+    asm: `${lookupOrReturn(1)}goto +2\nr0 = 2\nexit\nr6 = r0\nr7 = 0\nr8 = 0\nmay_goto +7\nif r7 > 63 goto +6\nr1 = r6\nr1 += r7\nr2 = *(u8 *)(r1 + 0)\nr8 += r2\nr7 += 1\ngoto -8\nr0 = 2\nexit`,
+    expect: 'accept',
+  },
+);

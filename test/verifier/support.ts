@@ -84,7 +84,7 @@ function kfuncNames(asm: string): string[] {
 
 const isKfuncCall = (insn: Instruction): boolean => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC;
 
-export function kernelVerdict(c: VerifierCase): Verdict {
+export function kernelVerdict(c: VerifierCase, logLevel: 1 | 2 = Number(process.env.TSBPF_CASE_LOG ?? 1) as 1 | 2): Verdict {
   const { type, attach, attachTo } = caseType(c);
   // tp_btf programs name their tracepoint by the BTF id of its btf_trace_NAME typedef.
   const attachBtfId = attachTo !== undefined ? loadKernelBtf().findByName(`btf_trace_${attachTo}`, 'typedef')[0]?.id : undefined;
@@ -97,7 +97,7 @@ export function kernelVerdict(c: VerifierCase): Verdict {
       .replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`)
       .replace(/call (\w+)#0\b/g, (call, name: string) => (helperByName(name) === undefined ? `call ${name}#${loadKernelBtf().findByName(name, 'func')[0]?.id ?? 0}` : call));
     try {
-      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel: Number(process.env.TSBPF_CASE_LOG ?? 1) as 1, ...btfOptions, ...(attachBtfId !== undefined ? { attachBtfId } : {}), ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
+      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel, ...btfOptions, ...(attachBtfId !== undefined ? { attachBtfId } : {}), ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
       program.close();
       return { accepted: true, message: '', log: program.verifierLog };
     } catch (e) {
