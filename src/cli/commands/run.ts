@@ -390,7 +390,7 @@ async function runCapture(backend: Backend, options: Options, io: CliIo, signal?
   const meanProgramNs = runs > 0 ? Math.round(captured.programNs / runs) : 0;
   // The streaming path times batches (copies included), not single runs: it has a mean, no median.
   const medianProgramNs = streamed ? undefined : captured.durations.median();
-  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(captured.counts), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(captured.interrupted ? { interrupted: true } : {}) };
+  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(captured.counts), ...(refused > 0 ? { refusedReasons: Object.fromEntries(captured.refusedReasons) } : {}), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(captured.interrupted ? { interrupted: true } : {}) };
   if (options.json) {
     io.stdout(`${JSON.stringify(options.verbose ? { ...summary, perPacket: captured.lines } : summary)}\n`);
   } else {
@@ -400,9 +400,11 @@ async function runCapture(backend: Backend, options: Options, io: CliIo, signal?
     io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${time}\n`);
     if (captured.interrupted) io.stdout(`interrupted (SIGINT): the packets before it, each run ${options.repeat} times\n`);
   }
-  const reasons = [...captured.refusedReasons].sort((a, b) => b[1] - a[1]);
-  for (const [reason, n] of reasons.slice(0, MAX_REASONS_SHOWN)) io.stderr(`refused ${n} of ${packets}: ${reason}\n`);
-  if (reasons.length > MAX_REASONS_SHOWN) io.stderr(`(${reasons.length - MAX_REASONS_SHOWN} more reasons: --verbose lists each packet's)\n`);
+  if (!options.json) {
+    const reasons = [...captured.refusedReasons].sort((a, b) => b[1] - a[1]);
+    for (const [reason, n] of reasons.slice(0, MAX_REASONS_SHOWN)) io.stderr(`refused ${n} of ${packets}: ${reason}\n`);
+    if (reasons.length > MAX_REASONS_SHOWN) io.stderr(`(${reasons.length - MAX_REASONS_SHOWN} more reasons: --verbose lists each packet's)\n`);
+  }
   if (captured.interrupted) return EXIT_SIGINT;
   // Nothing ran (a link type no program can be given, frames too short...): the reasons above say why.
   return packets > 0 && refused === packets ? 1 : 0;
