@@ -83,7 +83,9 @@ export function checkNoKernelLeaks(): void {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.deepEqual(left, [], 'objects created by this file are still in the kernel');
-    assert.ok(created.length > 0, 'the leak check saw the objects the tests created');
+    // A run narrowed by name (--test-name-pattern, --test-only) may have skipped every test that creates something.
+    const narrowed = process.execArgv.some((arg) => arg.startsWith('--test-name-pattern') || arg.startsWith('--test-skip-pattern') || arg === '--test-only');
+    if (!narrowed) assert.ok(created.length > 0, 'the leak check saw the objects the tests created');
   });
 }
 
