@@ -2,13 +2,12 @@
  * Running a compiled script in the kernel: load the collection, attach
  * each probe, read the ring buffer, detach everything at the end.
  */
-import type { CollectionSpec } from '../object/index.ts';
 import { existsSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
 import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
 import { type VerifyResult, assertAccepted, verifyCollection } from '../verifier/index.ts';
 import { RINGBUF_MAP } from './codegen.ts';
-import type { CompiledProbe, CompiledScript } from './compile.ts';
+import { type CompiledProbe, type CompiledScript, errorAtInstruction } from './compile.ts';
 import { TraceRuntimeError } from './errors.ts';
 import { tracepointEquivalent } from './probes.ts';
 import { type LoadedScript, type SessionOptions, TraceSession } from './session.ts';
@@ -87,14 +86,20 @@ function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeErro
   return new TraceRuntimeError(`loading the generated programs failed: ${reason}`, { cause: error });
 }
 
-/** tsbpf's verifier on every generated program; throws on the first rejection. */
-function verifyScript(spec: CollectionSpec): Record<string, VerifyResult> {
-  const results = verifyCollection(spec, { logLevel: 1 });
+/**
+ * tsbpf's verifier on every generated program; the first rejection is a
+ * TraceError at the script line the refused instruction was generated
+ * from (the verifier's own report follows it).
+ */
+function verifyScript(compiled: CompiledScript): Record<string, VerifyResult> {
+  const results = verifyCollection(compiled.spec, { logLevel: 1 });
   for (const [name, result] of Object.entries(results)) {
     try {
       assertAccepted(name, result);
     } catch (error) {
-      throw new TraceRuntimeError(`tsbpf's verifier refused the generated program: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      const refusal = result.error;
+      if (refusal === undefined) throw error;
+      throw errorAtInstruction(compiled, name, refusal.insnIndex, `tsbpf's verifier refused the code generated here (program ${name}, insn ${refusal.insnIndex}): ${refusal.message.split('\n').at(-1)}`);
     }
   }
   return results;
@@ -109,7 +114,7 @@ function verifierStatistics(program: KernelProgram, ours: VerifyResult | undefin
 
 /** Runs a compiled script in the kernel until exit(), Ctrl-C (the signal), the duration or the command's end. */
 export async function runInKernel(compiled: CompiledScript, options: KernelRunOptions): Promise<TraceSession> {
-  const verified = options.verify === false ? {} : verifyScript(compiled.spec);
+  const verified = options.verify === false ? {} : verifyScript(compiled);
   // kprobes: fail before loading anything when the kernel has no kprobe PMU.
   const kprobe = compiled.probes.find((p) => p.target.kind === 'kprobe' || p.target.kind === 'kretprobe');
   if (kprobe !== undefined && !existsSync('/sys/bus/event_source/devices/kprobe/type')) {
