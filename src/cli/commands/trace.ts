@@ -137,6 +137,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       unsafe: options.unsafe,
       file: options.file ?? 'stdin',
       kernelSymbol,
+      ...(process.env.BPFTRACE_MAX_PROBES !== undefined ? { maxProbes: maxProbesFromEnvironment(process.env.BPFTRACE_MAX_PROBES) } : {}),
     });
   } catch (error) {
     if (error instanceof TraceError) {
@@ -186,6 +187,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
     if (options.output !== undefined) writeFileSync(options.output, written);
   }
   return 0;
+}
+
+/** BPFTRACE_MAX_PROBES, bpftrace's variable for the attach point limit. */
+function maxProbesFromEnvironment(value: string): number {
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`BPFTRACE_MAX_PROBES must be a positive integer, got '${value}'`);
+  return limit;
 }
 
 /** bpftrace's largest pid (PID_MAX_LIMIT on 64-bit kernels). */
