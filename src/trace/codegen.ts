@@ -212,6 +212,8 @@ export class ProbeCompiler {
     e.at(probe.span);
     e.place(this.#returnLabel);
     e.emit(mov64Imm(R0, 0), exit());
+    // A learning pass only learns map types; its code, with the statements that failed left half-generated, is dropped.
+    if (this.state.learning) return { instructions: [], relocations: [], stackUsed: 0, functions: [], positions: [] };
     return this.#link(probe.span);
   }
 
@@ -1649,8 +1651,11 @@ export class ProbeCompiler {
       e.jumpReg(inverse[expr.op]!, R0, R1, otherwise);
       return;
     }
+    // A condition leaves only a jump: the stack its operands used is free again for the next one (`a == "x" || b == "y" || ...`).
+    const mark = e.stackMark;
     if (expr.kind === 'binary' && expr.op === '&&') {
       this.#condition(expr.left, otherwise);
+      e.release(mark);
       this.#condition(expr.right, otherwise);
       return;
     }
@@ -1658,6 +1663,7 @@ export class ProbeCompiler {
       const yes = e.label();
       const tryRight = e.label();
       this.#condition(expr.left, tryRight);
+      e.release(mark);
       e.goto(yes);
       e.place(tryRight);
       this.#condition(expr.right, otherwise);
@@ -1694,8 +1700,11 @@ export class ProbeCompiler {
       e.loadConstant(R1, right.value);
       return;
     }
-    const slot = e.alloc(8, left.span);
+    // The left value's temporaries are dead once it is in R0: its slot reuses them, so a chain `a + b + c...` needs one slot, not one per operator.
+    const mark = e.stackMark;
     this.#scalar(left);
+    e.release(mark);
+    const slot = e.alloc(8, left.span);
     e.emit(stx(Size.DW, FP, slot, R0));
     this.#scalar(right);
     e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, FP, slot));

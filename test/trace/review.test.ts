@@ -25,6 +25,11 @@ describe('trace review: long expressions', () => {
     assert.ok(Object.keys(compiled.spec.programs).length === 1);
   });
 
+  it('a chain of 25 string comparisons reuses its stack (it crashed the learning pass with an unplaced label)', async () => {
+    const source = `BEGIN { @x = ${'comm == "a" || '.repeat(24)}comm == "tester"; exit(); }`;
+    assert.equal(await verifiedRun(source), 'Attaching 1 probe...\n\n\n@x: 1\n');
+  });
+
   it('a 5,000-term chain is refused at the operator past the nesting limit, with the place', () => {
     const error = compileError(`BEGIN { @x = ${'1+'.repeat(5000)}1; exit(); }`);
     const head = error.split('\n')[0];
