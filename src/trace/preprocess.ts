@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { traceError } from './errors.ts';
 
 /** Where `#include <x>` is looked for (clang's defaults on Debian, and the running kernel's headers when installed). */
@@ -38,7 +37,7 @@ export function preprocess(source: string): string {
         if (header === null) throw traceError('#include expects "FILE" or <FILE>', where);
         const name = header[2]!;
         const dirs = header[1] === '"' ? ['.', ...INCLUDE_DIRS] : INCLUDE_DIRS;
-        if (!name.startsWith('/') ? !dirs.some((dir) => existsSync(join(dir, name))) : !existsSync(name)) {
+        if (!name.startsWith('/') ? !dirs.some((dir) => existsSync(`${dir}/${name}`)) : !existsSync(name)) {
           const column = raw.indexOf(name) + 1;
           throw traceError(`'${name}' file not found`, { line: index + 1, column, endColumn: column + name.length });
         }
