@@ -4,11 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
-import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
+import { BpfSyscallError, type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
 import { type VerifyResult, assertAccepted, verifyCollection } from '../verifier/index.ts';
 import { RINGBUF_MAP } from './codegen.ts';
 import { type CompiledProbe, type CompiledScript, errorAtInstruction } from './compile.ts';
-import { TraceRuntimeError } from './errors.ts';
+import { type TraceError, TraceRuntimeError } from './errors.ts';
 import { tracepointEquivalent } from './probes.ts';
 import { type LoadedScript, type SessionOptions, TraceSession } from './session.ts';
 
@@ -79,11 +79,27 @@ export function attachProbe(collection: KernelCollection, probe: CompiledProbe, 
   }
 }
 
-function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeError {
+function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeError | TraceError {
   const tracing = compiled.probes.find((p) => p.target.kind === 'fentry' || p.target.kind === 'fexit');
   if (tracing !== undefined) return attachFailure(tracing, error);
+  const refusal = kernelRefusal(error);
+  if (refusal !== undefined && compiled.spec.programs[refusal.program] !== undefined) {
+    return errorAtInstruction(compiled, refusal.program, refusal.insnIndex, `the kernel's verifier refused the code generated here (program ${refusal.program}, insn ${refusal.insnIndex}): ${refusal.reason}`);
+  }
   const reason = error instanceof Error ? error.message : String(error);
   return new TraceRuntimeError(`loading the generated programs failed: ${reason}`, { cause: error });
+}
+
+/** The program, instruction and reason of a kernel verifier rejection, from its log (the last `N: (op) ...` line is the refused instruction). */
+function kernelRefusal(error: unknown): { program: string; insnIndex: number; reason: string } | undefined {
+  if (!(error instanceof BpfSyscallError) || error.command !== 'PROG_LOAD' || error.log === undefined) return undefined;
+  const program = /program '([^']+)'/.exec(error.message)?.[1];
+  const lines = error.log.trimEnd().split('\n');
+  let last = lines.length - 1;
+  while (last >= 0 && !/^\d+: \(/.test(lines[last]!)) last--;
+  if (program === undefined || last < 0) return undefined;
+  const reason = lines.slice(last + 1).find((line) => line.trim() !== '' && !/^processed \d+ insns/.test(line)) ?? lines[last]!;
+  return { program, insnIndex: Number(/^(\d+):/.exec(lines[last]!)![1]), reason };
 }
 
 /**

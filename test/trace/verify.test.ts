@@ -78,4 +78,15 @@ describe('every generated program: tsbpf\'s verifier agrees with the kernel', { 
       return true;
     });
   });
+
+  it('a kernel refusal (tsbpf\'s verifier turned off) names the script line too, from the kernel log\'s instruction', async () => {
+    const compiled = compileScript('BEGIN {\n  @x = 1;\n  @y = 2;\n}');
+    const secondStatement = compiled.positions.probe_0!.find((p) => p.span.line === 3)!.insnIndex;
+    compiled.spec.programs.probe_0!.instructions[secondStatement] = mov64Reg(0, 7);
+    await assert.rejects(runInKernel(compiled, { write: () => {}, format: 'text', verify: false }), (error: unknown) => {
+      assert.ok(error instanceof TraceError);
+      assert.equal(error.format(), `stdin:3:3-9: ERROR: the kernel's verifier refused the code generated here (program probe_0, insn ${secondStatement}): R7 !read_ok\n  @y = 2;\n  ~~~~~~\n`);
+      return true;
+    });
+  });
 });
