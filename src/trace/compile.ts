@@ -150,6 +150,26 @@ function functionBtf(programs: ProgramSpec[]): Btf | undefined {
   return btf;
 }
 
+/**
+ * Whether a probe's syntax tree reads the `args` builtin. A walk with an
+ * explicit stack that visits each node once: macro arguments are shared
+ * nodes, so the tree of `m(m(m(...)))` with `macro m(a) { a + a }` is a
+ * small graph whose paths are exponentially many.
+ */
+function mentionsArgs(probe: Probe): boolean {
+  const seen = new Set<object>();
+  const pending: unknown[] = [probe];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null || seen.has(node)) continue;
+    seen.add(node);
+    const { kind, name } = node as { kind?: unknown; name?: unknown };
+    if (kind === 'builtin' && name === 'args') return true;
+    pending.push(...Object.values(node));
+  }
+  return false;
+}
+
 /** Warnings without repeats: a probe with several attach points is compiled once per attach point. */
 function onePerPlace(warnings: TraceError[]): TraceError[] {
   const seen = new Set<string>();
@@ -193,7 +213,7 @@ function compileParsed(script: Script, options: CompileOptions): Omit<CompiledSc
   const contexts = expanded.map(({ probe, targets }) => {
     // Raw tracepoints skip building the tracepoint record: use them when the probe reads no args. Syscall tracepoints have no raw
     // tracepoint of their own (they all hang off sys_enter/sys_exit), so they stay perf tracepoints.
-    const readsArgs = JSON.stringify(probe, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)).includes('"name":"args"');
+    const readsArgs = mentionsArgs(probe);
     return targets.map((target): ProbeContext => {
       let format: TracepointFormat | undefined;
       let probeId: number;

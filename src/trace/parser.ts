@@ -43,6 +43,27 @@ export function tooManyProbes(count: number | string, limit: number): string {
   return `Can't attach to ${count} probes because it exceeds the current limit of ${limit} probes. You can increase the limit through the BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a high number of probes attached can cause your system to crash.`;
 }
 
+/** Object levels (an expression and its child arrays) an expanded probe may nest: about MAX_DEPTH macros each as deep as the parser allows. */
+const MAX_EXPANDED_NESTING = 1200;
+
+/**
+ * Macros nest their bodies in each other, beyond what the parser saw:
+ * refuse a probe whose expanded tree is deeper than the compiler can walk.
+ * An explicit stack, visiting a node again only when reached deeper
+ * (macro arguments are shared nodes).
+ */
+function refuseDeepExpansion(probe: Probe): void {
+  const depthOf = new Map<object, number>();
+  const pending: [unknown, number][] = [[probe, 0]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (typeof node !== 'object' || node === null || (depthOf.get(node) ?? -1) >= depth) continue;
+    depthOf.set(node, depth);
+    if (depth > MAX_EXPANDED_NESTING) throw traceError(`macro expansion nests deeper than the compiler allows (${MAX_EXPANDED_NESTING} levels)`, probe.span);
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+}
+
 /** Parses a script. Every error is a TraceError pointing at the script text. */
 export function parse(source: string, file = 'stdin', maxProbes = DEFAULT_MAX_PROBES): Script {
   try {
@@ -140,7 +161,9 @@ class Parser {
       probes.push(this.#probe());
     }
     if (probes.length === 0) throw traceError('no probes in the script', this.#peek().span);
-    return { probes: expandMacros(probes, macros), config, mapDeclarations };
+    const expanded = expandMacros(probes, macros);
+    if (macros.size > 0) for (const probe of expanded) refuseDeepExpansion(probe);
+    return { probes: expanded, config, mapDeclarations };
   }
 
   /** `let @name = lruhash(N);`: the kernel map type and size of a map. */

@@ -38,6 +38,14 @@ describe('trace review: long expressions', () => {
     assert.ok(error.length < 500, error);
   });
 
+  it('macros nested in each other: a shared argument is walked once, and a too-deep expansion is refused, not a stack overflow', () => {
+    // m(m(...40...)) with `a + a` is 2^40 additions: refused at the kernel's instruction limit, after a million of them.
+    const doubling = compileError(`macro m(a) { a + a }\nBEGIN { @x = ${'m('.repeat(40)}1${')'.repeat(40)}; exit(); }`);
+    assert.match(doubling.split('\n')[0]!, /^stdin:2:9-\d+: ERROR: the probe's program exceeds the kernel's limit of 1000000 instructions/);
+    const deep = compileError(`macro m(a) { a${' + 1'.repeat(150)} }\nBEGIN { @x = ${'m('.repeat(150)}1${')'.repeat(150)}; exit(); }`);
+    assert.equal(deep.split('\n')[0], 'stdin:2:1-8: ERROR: macro expansion nests deeper than the compiler allows (1200 levels)');
+  });
+
   it('field and index chains count toward the limit too', () => {
     assert.match(compileError(`BEGIN { @x = $t${'.0'.repeat(3000)}; }`), /ERROR: nesting deeper than 200 levels/);
     assert.match(compileError(`BEGIN { @x = $t${'[1]'.repeat(3000)}; }`), /ERROR: nesting deeper than 200 levels/);
