@@ -3,8 +3,8 @@ import { AtomicOp, CallSrc, LdImm64Src, OPCODE_CALL, atomic, lddw } from '../isa
 import type { Relocation } from '../object/index.ts';
 import type { TracepointField, TracepointFormat } from '../vm/index.ts';
 import type { Expr, MapRef, Probe, Statement, VarRef } from './ast.ts';
-import { AluOp, Emitter, FP, JmpOp, type Label, R0, R1, R2, R3, R4, R6, R7, R8, R9, STACK_LIMIT, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
-import { type SourceSpan, TraceError, traceError } from './errors.ts';
+import { AluOp, Emitter, FP, JmpOp, type Label, MAX_INSNS, R0, R1, R2, R3, R4, R6, R7, R8, R9, STACK_LIMIT, Size, alu64Imm, alu64Reg, exit, ldx, mov64Imm, mov64Reg, st, stx } from './emitter.ts';
+import { type SourceSpan, TraceError, TraceLimitError, traceError } from './errors.ts';
 import { type FormatPiece, conversionCount, parseFormat } from './format-string.ts';
 import { findMember, findType, kernelFunctionId, namedConstant, traceTypeOf, typeSize } from './kernel-types.ts';
 import type { UsdtArgument } from './usdt.ts';
@@ -41,6 +41,8 @@ export interface ScriptState {
   readonly optionsRead: Set<string>;
   /** Kernel symbol addresses for kaddr(). */
   readonly kernelSymbol: (name: string) => bigint | undefined;
+  /** Warnings of the final pass (bpftrace's `WARNING:` lines), printed before the probes attach. */
+  readonly warnings: TraceError[];
 }
 
 export const RINGBUF_MAP = 'ringbuf';
@@ -75,6 +77,8 @@ export interface GeneratedProgram {
   stackUsed: number;
   /** Loop callbacks (subprograms after the probe's own code). */
   functions: { name: string; insnIndex: number }[];
+  /** The script place of each run of instructions, by first instruction, in order. */
+  positions: { insnIndex: number; span: SourceSpan }[];
 }
 
 /** A `$name` variable: its type and stack slot in the probe's frame. */
@@ -117,6 +121,32 @@ export function fieldType(field: TracepointField, userPointers: boolean): TraceT
   return { kind: 'int', bits: (size * 8) as 8 | 16 | 32 | 64, signed: field.signed };
 }
 
+/** A positional argument's value as bpftrace reads it numerically (decimal or 0x hex, in int64's range), or undefined. */
+export function positionalInteger(text: string): bigint | undefined {
+  const match = /^(-?)(0x[0-9a-f]+|\d+)$/i.exec(text);
+  if (match === null) return undefined;
+  const value = match[1] === '-' ? -BigInt(match[2]!) : BigInt(match[2]!);
+  return value >= -(1n << 63n) && value < 1n << 63n ? value : undefined;
+}
+
+/** Whether control never goes on after `s`: exit(), a jump, or an if or block every path of which ends so. */
+function ends(s: Statement): boolean {
+  switch (s.kind) {
+    case 'jump':
+      return true;
+    case 'expr':
+      return s.expr.kind === 'call' && s.expr.name === 'exit';
+    case 'if':
+      return s.otherwise !== undefined && s.then.some(ends) && s.otherwise.some(ends);
+    case 'block':
+      return s.body.some(ends);
+    case 'unroll':
+      return s.count > 0 && s.body.some(ends);
+    default:
+      return false;
+  }
+}
+
 /** `task->real_parent->comm`: bpftrace's pcomm (the parent process's name). */
 function parentComm(task: Expr): Expr {
   const span = task.span;
@@ -139,6 +169,7 @@ function parentPid(task: Expr): Expr {
  */
 export class ProbeCompiler {
   #e = new Emitter();
+  #types = new WeakMap<Expr, TraceType>();
   readonly #vars = new Map<string, Variable>();
   /** The variables of the enclosing for loops, innermost last (each lives in its loop's callback frame). */
   readonly #loopScopes: Map<string, Variable>[] = [];
@@ -169,13 +200,20 @@ export class ProbeCompiler {
 
   compile(probe: Probe): GeneratedProgram {
     const e = this.#e;
+    e.at(probe.span);
     e.emit(mov64Reg(R6, R1));
     this.#declareVariables(probe.body, probe.predicate);
     this.#returnLabel = e.label();
-    if (probe.predicate !== undefined) this.#condition(probe.predicate, this.#returnLabel);
+    if (probe.predicate !== undefined) {
+      e.at(probe.predicate.span);
+      this.#condition(probe.predicate, this.#returnLabel);
+    }
     this.#statements(probe.body);
+    e.at(probe.span);
     e.place(this.#returnLabel);
     e.emit(mov64Imm(R0, 0), exit());
+    // A learning pass only learns map types; its code, with the statements that failed left half-generated, is dropped.
+    if (this.state.learning) return { instructions: [], relocations: [], stackUsed: 0, functions: [], positions: [] };
     return this.#link(probe.span);
   }
 
@@ -184,6 +222,7 @@ export class ProbeCompiler {
     const main = this.#e;
     const instructions = [...main.finish()];
     const relocations = [...main.relocations];
+    const positions = [...main.positions];
     const functions = [];
     const starts = new Map<Emitter, number>([[main, 0]]);
     for (const callback of this.#callbacks) {
@@ -192,16 +231,18 @@ export class ProbeCompiler {
       functions.push({ name: callback.name, insnIndex: start });
       instructions.push(...callback.emitter.finish());
       relocations.push(...callback.emitter.relocations.map((r) => ({ ...r, insnIndex: r.insnIndex + start })));
+      positions.push(...callback.emitter.positions.map((p) => ({ ...p, insnIndex: p.insnIndex + start })));
       // The kernel adds up the frames of a call chain, each rounded up to 32 bytes, against the 512-byte limit.
       const chain = [main.stackUsed, ...callback.frames].reduce((total, used) => total + ((Math.max(used, 1) + 31) & ~31), 0);
       if (chain > STACK_LIMIT) throw traceError(`the probe and its for loop callbacks need more than the kernel's ${STACK_LIMIT}-byte stack together (${chain} bytes): use fewer or smaller variables`, span);
     }
+    if (instructions.length > MAX_INSNS) throw new TraceLimitError(`the probe's program and its loop callbacks exceed the kernel's limit of ${MAX_INSNS} instructions together`, span);
     for (const load of this.#functionLoads) {
       const at = starts.get(load.emitter)! + load.slot;
       const target = starts.get(this.#callbacks[load.callback]!.emitter)!;
       instructions[at] = { ...instructions[at]!, imm: target - (at + 1) };
     }
-    return { instructions, relocations, stackUsed: main.stackUsed, functions };
+    return { instructions, relocations, stackUsed: main.stackUsed, functions, positions };
   }
 
   /** Variables live for the whole probe: typed at their first assignment, zeroed at entry so every read is initialised. */
@@ -255,10 +296,12 @@ export class ProbeCompiler {
             if (s.kind === 'forMap') this.#whileLearning(() => (type = this.#loopEntryType(s.map)));
             this.#loopSlots.set(s, { variable: this.#e.alloc(sizeOf(type), s.variable.span), start: s.kind === 'forRange' ? this.#e.alloc(8, s.span) : 0 });
             this.#loopScopes.push(new Map([[s.variable.name, { type, offset: 0 }]]));
+            this.#forgetTypes();
             try {
               visit(s.body);
             } finally {
               this.#loopScopes.pop();
+              this.#forgetTypes();
             }
             break;
           }
@@ -288,6 +331,7 @@ export class ProbeCompiler {
       if (existing.type.kind === 'string' && type.kind === 'string' && type.size > existing.type.size) {
         // A longer string assigned later: the variable holds the longest (declaration happens before any code uses the slot).
         existing.type = type;
+        this.#forgetTypes();
         existing.offset = this.#e.alloc(sizeOf(type), v.span);
         this.#e.zero(existing.offset, sizeOf(type));
       }
@@ -298,6 +342,7 @@ export class ProbeCompiler {
     const offset = this.#e.alloc(size, v.span);
     this.#e.zero(offset, size);
     this.#vars.set(v.name, { type, offset });
+    this.#forgetTypes();
   }
 
   /** A variable in scope: the innermost loop's first, then the probe's. */
@@ -338,7 +383,25 @@ export class ProbeCompiler {
 
   // ---------------------------------------------------------------- types
 
+  /**
+   * An expression's type, computed once per node: code generation asks for
+   * the types of subtrees again and again (a chain of n operators would
+   * otherwise cost 2^n). Anything that can change a type (a variable
+   * declared or widened, a loop scope, a map learned) clears the cache.
+   */
   typeOf(expr: Expr): TraceType {
+    const known = this.#types.get(expr);
+    if (known !== undefined) return known;
+    const type = this.#computeType(expr);
+    this.#types.set(expr, type);
+    return type;
+  }
+
+  #forgetTypes(): void {
+    this.#types = new WeakMap();
+  }
+
+  #computeType(expr: Expr): TraceType {
     switch (expr.kind) {
       case 'int':
         return INT64;
@@ -347,7 +410,7 @@ export class ProbeCompiler {
       case 'positional': {
         if (expr.index === '#') return INT64;
         const value = this.state.positional[expr.index - 1];
-        return value !== undefined && !/^-?\d+$/.test(value) ? { kind: 'string', size: Math.min(new TextEncoder().encode(value).length + 1, 1024) } : INT64;
+        return value !== undefined && positionalInteger(value) === undefined ? { kind: 'string', size: Math.min(new TextEncoder().encode(value).length + 1, 1024) } : INT64;
       }
       case 'var':
         return this.#variable(expr).type;
@@ -525,8 +588,16 @@ export class ProbeCompiler {
   }
 
   #requireInteger(expr: Expr, what: string): void {
+    this.#requireNumericPositional(expr);
     const type = this.typeOf(expr);
     if (!isInteger(type) && type.kind !== 'probe' && type.kind !== 'ksym' && type.kind !== 'kstack') throw traceError(`The ${what} operator can not be used on expressions of type '${typeName(type)}'`, expr.span);
+  }
+
+  /** bpftrace's error for `$1` used as a number when its value is not one. */
+  #requireNumericPositional(expr: Expr): void {
+    if (expr.kind !== 'positional' || expr.index === '#') return;
+    const value = this.state.positional[expr.index - 1];
+    if (value !== undefined && positionalInteger(value) === undefined) throw traceError(`$${expr.index} used numerically but given "${value}". Try using str($${expr.index}).`, expr.span);
   }
 
   /** bpftrace passes no probe context to loop callbacks, so builtins read from it are refused there, with its message. */
@@ -677,6 +748,7 @@ export class ProbeCompiler {
     switch (expr.name) {
       case 'str':
         arity(1, 2);
+        if (args[1]?.kind === 'unary' && args[1].op === '-' && args[1].operand.kind === 'int') throw traceError(`str(): cannot use negative length (-${args[1].operand.value})`, args[1].span);
         return { kind: 'string', size: args.length === 2 && args[1]!.kind === 'int' ? Math.max(1, Math.min(Number(args[1]!.value), STRING_SIZE)) : STRING_SIZE };
       case 'ksym':
         arity(1);
@@ -780,11 +852,24 @@ export class ProbeCompiler {
 
   // ---------------------------------------------------------------- statements
 
+  /**
+   * The statements up to the first one after which control cannot go on
+   * (exit(), return, break, continue, or an if whose branches all end so):
+   * code after it is never run, and the verifier refuses unreachable
+   * instructions, so it is not generated. As bpftrace, only code after
+   * break and continue gets a warning.
+   */
   #statements(statements: Statement[]): void {
-    for (const s of statements) {
+    for (const [i, s] of statements.entries()) {
+      this.#e.at(s.span);
       const mark = this.#e.stackMark;
       this.#whileLearning(() => this.#statement(s));
       this.#e.release(mark);
+      if (!ends(s)) continue;
+      if (s.kind === 'jump' && s.jump !== 'return' && i < statements.length - 1 && !this.state.learning) {
+        this.state.warnings.push(traceError(`All code after a '${s.jump}' is unreachable.`, s.span));
+      }
+      return;
     }
   }
 
@@ -798,7 +883,7 @@ export class ProbeCompiler {
     try {
       generate();
     } catch (error) {
-      if (!(this.state.learning && error instanceof TraceError)) throw error;
+      if (!(this.state.learning && error instanceof TraceError) || error instanceof TraceLimitError) throw error;
     }
   }
 
@@ -819,7 +904,7 @@ export class ProbeCompiler {
         const end = e.label();
         this.#whileLearning(() => this.#condition(s.condition, otherwise));
         this.#statements(s.then);
-        if (s.otherwise !== undefined) e.goto(end);
+        if (s.otherwise !== undefined && !s.then.some(ends)) e.goto(end);
         e.place(otherwise);
         if (s.otherwise !== undefined) this.#statements(s.otherwise);
         e.place(end);
@@ -833,7 +918,7 @@ export class ProbeCompiler {
         this.#loops.push({ breakLabel: end, continueLabel: top });
         this.#statements(s.body);
         this.#loops.pop();
-        e.goto(top);
+        if (!s.body.some(ends)) e.goto(top);
         e.place(end);
         return;
       }
@@ -842,7 +927,8 @@ export class ProbeCompiler {
         this.#forLoop(s);
         return;
       case 'unroll':
-        for (let i = 0; i < s.count; i++) this.#statements(s.body);
+        // A body that always ends (exit(), return...) runs once: its copies would be unreachable.
+        for (let i = 0; i < (s.body.some(ends) ? Math.min(s.count, 1) : s.count); i++) this.#statements(s.body);
         return;
       case 'block':
         this.#statements(s.body);
@@ -916,6 +1002,7 @@ export class ProbeCompiler {
   #callbackBody(s: Statement & { kind: 'forRange' | 'forMap' }, index: number): void {
     const outer = { emitter: this.#e, loops: this.#loops, returnLabel: this.#returnLabel, frame: this.#frame };
     const e = new Emitter();
+    e.at(s.span);
     const frames = [...(this.#callbacks.find((c) => c.emitter === outer.emitter)?.frames ?? [])];
     const callback = { emitter: e, name: `${s.kind === 'forMap' ? 'map_for_each_cb' : 'loop_cb'}_${index}`, frames };
     this.#callbacks.push(callback);
@@ -925,6 +1012,7 @@ export class ProbeCompiler {
     const slots = this.#loopSlots.get(s)!;
     const variable: Variable = { type: INT64, offset: slots.variable };
     this.#loopScopes.push(new Map([[s.variable.name, variable]]));
+    this.#forgetTypes();
     try {
       const stop = e.label();
       const next = e.label();
@@ -956,6 +1044,7 @@ export class ProbeCompiler {
       frames.push(e.stackUsed);
     } finally {
       this.#loopScopes.pop();
+      this.#forgetTypes();
       this.#e = outer.emitter;
       this.#loops = outer.loops;
       this.#returnLabel = outer.returnLabel;
@@ -973,6 +1062,7 @@ export class ProbeCompiler {
     const e = this.#e;
     const info = this.state.maps.get(ref.name)!;
     variable.type = this.#loopEntryType(ref);
+    this.#forgetTypes();
     const [keyType, valueType] = (variable.type as TraceType & { kind: 'tuple' }).elements as [TraceType, TraceType];
     const keySize = sizeOf(keyType);
     e.copy(R9, variable.offset, R7, 0, keySize);
@@ -1055,7 +1145,7 @@ export class ProbeCompiler {
     this.#requireInteger(value, op);
     this.#scalar(value);
     e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, base, v.offset));
-    this.#arithmetic(op.slice(0, -1), v.type.kind === 'int' && v.type.signed, target.span);
+    this.#arithmetic(op.slice(0, -1), (v.type.kind === 'int' && v.type.signed) || this.#signedOperand(value), target.span);
     e.emit(stx(Size.DW, base, v.offset, R0));
   }
 
@@ -1086,6 +1176,7 @@ export class ProbeCompiler {
     if (existing === undefined) {
       const info: MapInfo = { name: ref.name, kernelName: kernelMapName(ref.name), keys, value };
       this.state.maps.set(ref.name, info);
+      this.#forgetTypes();
       return info;
     }
     this.#checkKeys(ref, existing, keys);
@@ -1094,6 +1185,7 @@ export class ProbeCompiler {
     if (!same) throw traceError(`Type mismatch for @${ref.name}: trying to assign value of type '${describe(value)}' when map already contains a value of type '${describe(existing.value)}'`, span);
     if (existing.value.kind === 'value' && value.kind === 'value' && existing.value.type.kind === 'string' && value.type.kind === 'string' && value.type.size > existing.value.type.size) {
       existing.value = { kind: 'value', type: value.type };
+      this.#forgetTypes();
     }
     return existing;
   }
@@ -1368,6 +1460,8 @@ export class ProbeCompiler {
           const category = isInteger(type) ? 'integer' : type.kind;
           if (p.conversion.startsWith('r') && type.kind !== 'buffer') throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type buffer (${category} supplied)`, call.span);
           if (!p.conversion.startsWith('r') && type.kind === 'buffer') throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type ${numeric ? 'integer' : 'string'} (buffer supplied)`, call.span);
+          if (numeric) this.#requireNumericPositional(args[i + 1]!);
+          if (p.conversion === 's' && isInteger(type)) throw traceError(`${call.name}: %s specifier expects a value of type string (integer supplied)`, args[i + 1]!.span);
           if (numeric && !isInteger(type)) throw traceError(`${call.name}: %${p.conversion} specifier expects a value of type integer (${typeName(type)} supplied)`, args[i + 1]!.span);
           i++;
         }
@@ -1557,8 +1651,11 @@ export class ProbeCompiler {
       e.jumpReg(inverse[expr.op]!, R0, R1, otherwise);
       return;
     }
+    // A condition leaves only a jump: the stack its operands used is free again for the next one (`a == "x" || b == "y" || ...`).
+    const mark = e.stackMark;
     if (expr.kind === 'binary' && expr.op === '&&') {
       this.#condition(expr.left, otherwise);
+      e.release(mark);
       this.#condition(expr.right, otherwise);
       return;
     }
@@ -1566,6 +1663,7 @@ export class ProbeCompiler {
       const yes = e.label();
       const tryRight = e.label();
       this.#condition(expr.left, tryRight);
+      e.release(mark);
       e.goto(yes);
       e.place(tryRight);
       this.#condition(expr.right, otherwise);
@@ -1602,8 +1700,11 @@ export class ProbeCompiler {
       e.loadConstant(R1, right.value);
       return;
     }
-    const slot = e.alloc(8, left.span);
+    // The left value's temporaries are dead once it is in R0: its slot reuses them, so a chain `a + b + c...` needs one slot, not one per operator.
+    const mark = e.stackMark;
     this.#scalar(left);
+    e.release(mark);
+    const slot = e.alloc(8, left.span);
     e.emit(stx(Size.DW, FP, slot, R0));
     this.#scalar(right);
     e.emit(mov64Reg(R1, R0), ldx(Size.DW, R0, FP, slot));
@@ -1648,7 +1749,8 @@ export class ProbeCompiler {
         e.loadConstant(R0, expr.value);
         return;
       case 'positional':
-        e.loadConstant(R0, expr.index === '#' ? BigInt(this.state.positional.length) : BigInt(this.state.positional[expr.index - 1] ?? '0'));
+        this.#requireNumericPositional(expr);
+        e.loadConstant(R0, expr.index === '#' ? BigInt(this.state.positional.length) : (positionalInteger(this.state.positional[expr.index - 1] ?? '0') ?? 0n));
         return;
       case 'var':
         {
@@ -1767,18 +1869,42 @@ export class ProbeCompiler {
       return;
     }
     this.#operands(expr.left, expr.right);
-    const type = this.typeOf(expr);
-    this.#arithmetic(expr.op, type.kind === 'int' && type.signed, expr.span);
+    this.#arithmetic(expr.op, this.#signedOperand(expr.left) || this.#signedOperand(expr.right), expr.span);
   }
 
-  /** R0 = R0 <op> R1. */
-  #arithmetic(op: string, signed: boolean, span: SourceSpan): void {
-    const ops: Record<string, number> = { '+': AluOp.ADD, '-': AluOp.SUB, '*': AluOp.MUL, '/': AluOp.DIV, '%': AluOp.MOD, '&': AluOp.AND, '|': AluOp.OR, '^': AluOp.XOR, '<<': AluOp.LSH, '>>': signed ? AluOp.ARSH : AluOp.RSH };
+  /**
+   * R0 = R0 <op> R1 with bpftrace's semantics (0.17 and current): `/` and
+   * `%` are unsigned (with its warning when an operand is signed: -7/2 is
+   * 2^63-4), `>>` is a logical shift, and a shift by 64 or more gives 0
+   * (the BPF instruction would use the count modulo 64).
+   */
+  #arithmetic(op: string, signedOperands: boolean, span: SourceSpan): void {
+    const e = this.#e;
+    const ops: Record<string, number> = { '+': AluOp.ADD, '-': AluOp.SUB, '*': AluOp.MUL, '/': AluOp.DIV, '%': AluOp.MOD, '&': AluOp.AND, '|': AluOp.OR, '^': AluOp.XOR, '<<': AluOp.LSH, '>>': AluOp.RSH };
     const alu = ops[op];
     if (alu === undefined) throw traceError(`unknown operator ${op}`, span);
-    const insn = alu64Reg(alu as never, R0, R1);
-    // sdiv/smod are the same opcodes with offset 1 (BPF ISA v4).
-    this.#e.emit(signed && (op === '/' || op === '%') ? { ...insn, offset: 1 } : insn);
+    if ((op === '/' || op === '%') && signedOperands && !this.state.learning) {
+      this.state.warnings.push(traceError(`signed operands for '${op}' can lead to undefined behavior (cast to unsigned to silence warning)`, span));
+    }
+    if (op !== '<<' && op !== '>>') {
+      e.emit(alu64Reg(alu as never, R0, R1));
+      return;
+    }
+    const tooFar = e.label();
+    const end = e.label();
+    e.jumpImm(JmpOp.JGT, R1, 63, tooFar);
+    e.emit(alu64Reg(alu as never, R0, R1));
+    e.goto(end);
+    e.place(tooFar);
+    e.emit(mov64Imm(R0, 0));
+    e.place(end);
+  }
+
+  /** Whether bpftrace counts `expr` as a signed operand: a signed type, unless it is a non-negative literal. */
+  #signedOperand(expr: Expr): boolean {
+    if (expr.kind === 'int' && expr.value >= 0n) return false;
+    const type = this.typeOf(expr);
+    return type.kind === 'int' && type.signed;
   }
 
   #builtinScalar(name: string): void {
@@ -2244,7 +2370,8 @@ export class ProbeCompiler {
         if (expr.name === 'str') {
           const [source, length] = expr.args;
           const sourceType = this.typeOf(source!);
-          if (sourceType.kind === 'string') {
+          // str($1) is the argument's text, numeric or not, as in bpftrace.
+          if (sourceType.kind === 'string' || (source!.kind === 'positional' && source!.index !== '#')) {
             this.#stringInto(source!, offset, size);
             return;
           }

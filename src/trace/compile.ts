@@ -5,8 +5,8 @@ import { MapType, ProgramType } from '../uapi/index.ts';
 import { type TracepointFormat, readTracepointFormat } from '../vm/index.ts';
 import type { Probe, Script } from './ast.ts';
 import { type EventSpec, type GeneratedProgram, LOST_MAP, ProbeCompiler, type ProbeContext, RINGBUF_MAP, STACK_DEPTH, STACK_MAP, type ScriptState } from './codegen.ts';
-import { TraceError, traceError, withSource } from './errors.ts';
-import { parse } from './parser.ts';
+import { TraceError, TraceLimitError, traceError, withSource } from './errors.ts';
+import { DEFAULT_MAX_PROBES, parse, tooManyProbes } from './parser.ts';
 import { type ProbeTarget, TRACEFS_ROOT, expandAttachPoint, possibleCpuCount } from './probes.ts';
 import { type MapInfo, mapKeySize, mapValueSize } from './types.ts';
 
@@ -31,6 +31,8 @@ export interface CompileOptions {
   namedArgs?: Readonly<Record<string, string>>;
   /** Possible CPUs, for per-CPU maps read in for loops (default: this machine's, from sysfs). */
   cpus?: number;
+  /** The most attach points a script may have after wildcards expand (bpftrace's BPFTRACE_MAX_PROBES, default 512). */
+  maxProbes?: number;
 }
 
 /** One attach point of the script and the program it runs. */
@@ -54,6 +56,13 @@ export interface CompiledScript {
   usesRingbuf: boolean;
   usesStacks: boolean;
   config: Map<string, bigint | string>;
+  /** Warnings to print before attaching (each once, with its source line). */
+  warnings: TraceError[];
+  /** Per program, the script place of its instructions (GeneratedProgram's positions). */
+  positions: Record<string, GeneratedProgram['positions']>;
+  /** The script's text and name, so a later failure at an instruction can show the script's line. */
+  source: string;
+  file: string;
 }
 
 /** At most this many learning passes (each can only add maps; real scripts settle in two). */
@@ -141,29 +150,70 @@ function functionBtf(programs: ProgramSpec[]): Btf | undefined {
   return btf;
 }
 
+/**
+ * Whether a probe's syntax tree reads the `args` builtin. A walk with an
+ * explicit stack that visits each node once: macro arguments are shared
+ * nodes, so the tree of `m(m(m(...)))` with `macro m(a) { a + a }` is a
+ * small graph whose paths are exponentially many.
+ */
+function mentionsArgs(probe: Probe): boolean {
+  const seen = new Set<object>();
+  const pending: unknown[] = [probe];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null || seen.has(node)) continue;
+    seen.add(node);
+    const { kind, name } = node as { kind?: unknown; name?: unknown };
+    if (kind === 'builtin' && name === 'args') return true;
+    pending.push(...Object.values(node));
+  }
+  return false;
+}
+
+/** Warnings without repeats: a probe with several attach points is compiled once per attach point. */
+function onePerPlace(warnings: TraceError[]): TraceError[] {
+  const seen = new Set<string>();
+  return warnings.filter((w) => {
+    const key = `${w.span?.line}:${w.span?.column}:${w.problem}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The script place that instruction `insnIndex` of `program` was generated from, as an error saying `problem` there. */
+export function errorAtInstruction(compiled: CompiledScript, program: string, insnIndex: number, problem: string): TraceError {
+  const position = (compiled.positions[program] ?? []).filter((p) => p.insnIndex <= insnIndex).at(-1);
+  return withSource(traceError(problem, position?.span), compiled.source, compiled.file);
+}
+
 /** Compiles a bpftrace script to a collection of programs and maps, one program per distinct generated code. */
 export function compileScript(source: string, options: CompileOptions = {}): CompiledScript {
   const file = options.file ?? 'stdin';
-  const script = parse(source, file);
+  const script = parse(source, file, options.maxProbes ?? DEFAULT_MAX_PROBES);
   try {
-    return compileParsed(script, options);
+    const compiled = compileParsed(script, options);
+    return { ...compiled, warnings: compiled.warnings.map((w) => withSource(w, source, file)), source, file };
   } catch (error) {
     if (error instanceof TraceError) throw withSource(error, source, file);
     throw error;
   }
 }
 
-function compileParsed(script: Script, options: CompileOptions): CompiledScript {
+function compileParsed(script: Script, options: CompileOptions): Omit<CompiledScript, 'source' | 'file'> {
   const root = options.tracefsRoot ?? TRACEFS_ROOT;
   const readFormat = options.readFormat ?? ((category: string, event: string) => readTracepointFormat(category, event, { tracefs: root }));
   const expanded: { probe: Probe; targets: ProbeTarget[] }[] = script.probes.map((probe) => ({ probe, targets: probe.attachPoints.flatMap((p) => expandAttachPoint(p, root)) }));
+  const attachPoints = expanded.reduce((total, e) => total + e.targets.length, 0);
+  const maxProbes = options.maxProbes ?? DEFAULT_MAX_PROBES;
+  if (attachPoints > maxProbes) throw traceError(tooManyProbes(attachPoints, maxProbes), undefined);
   const probeNames = new Map<number, string>();
   const formats = new Map<string, TracepointFormat>();
   let nextId = PROBE_ID_BASE;
   const contexts = expanded.map(({ probe, targets }) => {
     // Raw tracepoints skip building the tracepoint record: use them when the probe reads no args. Syscall tracepoints have no raw
     // tracepoint of their own (they all hang off sys_enter/sys_exit), so they stay perf tracepoints.
-    const readsArgs = JSON.stringify(probe, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)).includes('"name":"args"');
+    const readsArgs = mentionsArgs(probe);
     return targets.map((target): ProbeContext => {
       let format: TracepointFormat | undefined;
       let probeId: number;
@@ -201,6 +251,7 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
     cpus: options.cpus ?? possibleCpuCount(),
     namedArgs: new Map(Object.entries(options.namedArgs ?? {})),
     optionsRead: new Set(),
+    warnings: [],
   });
   // Learning passes: every map's type, so a probe may read a map a later probe (or a later statement) assigns.
   // A map learned in one round can type a variable, and through it another map, in the next.
@@ -211,13 +262,14 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
       try {
         new ProbeCompiler(learning, contexts[i]![0]!).compile(probe);
       } catch (error) {
-        if (!(error instanceof TraceError)) throw error;
+        if (!(error instanceof TraceError) || error instanceof TraceLimitError) throw error;
       }
     });
   }
   const state = newState(learning.maps, false);
   const programs: Record<string, ProgramSpec> = {};
   const byCode = new Map<string, string>();
+  const positions: Record<string, GeneratedProgram['positions']> = {};
   const probes: CompiledProbe[] = [];
   expanded.forEach(({ probe }, i) => {
     for (const context of contexts[i]!) {
@@ -229,6 +281,7 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
       if (name === undefined) {
         name = `probe_${Object.keys(programs).length}`;
         programs[name] = programSpec(name, context, generated);
+        positions[name] = generated.positions;
         byCode.set(codeKey, name);
       }
       probes.push({ target: context.target, program: name, probeId: context.probeId, raw: context.raw === true });
@@ -255,5 +308,5 @@ function compileParsed(script: Script, options: CompileOptions): CompiledScript 
   if (unread.length > 0) throw traceError(`the script reads no option ${unread.map((n) => `--${n}`).join(', ')} (getopt() reads${state.optionsRead.size === 0 ? ' none' : `: ${[...state.optionsRead].map((n) => `--${n}`).join(', ')}`})`, undefined);
   const btf = functionBtf(Object.values(programs));
   const spec: CollectionSpec = { programs, maps, variables: {}, externs: {}, byteOrder: 'little', license: 'GPL', kernelVersion: 0, ...(btf !== undefined ? { btf } : {}) };
-  return { script, spec, probes, maps: state.maps, events: state.events, probeNames, usesRingbuf: state.usesRingbuf, usesStacks: state.usesStacks, config: script.config };
+  return { script, spec, probes, maps: state.maps, events: state.events, probeNames, usesRingbuf: state.usesRingbuf, usesStacks: state.usesStacks, config: script.config, warnings: onePerPlace(state.warnings), positions };
 }

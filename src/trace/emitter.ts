@@ -1,9 +1,12 @@
 import { AluOp, JmpOp, LdImm64Src, Size, alu64Imm, alu64Reg, callHelper, exit, ja, jmpImm, jmpReg, lddw, ldx, mov64Imm, mov64Reg, st, stx, type Instruction } from '../isa/index.ts';
 import type { Relocation } from '../object/index.ts';
 import { helperByName } from '../uapi/index.ts';
-import { type SourceSpan, traceError } from './errors.ts';
+import { type SourceSpan, TraceLimitError, traceError } from './errors.ts';
 
 export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R9 = 9, FP = 10;
+
+/** The kernel's limit on a program's instructions (BPF_COMPLEXITY_LIMIT_INSNS, for privileged loaders). */
+export const MAX_INSNS = 1_000_000;
 
 /** The kernel's BPF stack limit per program. */
 export const STACK_LIMIT = 512;
@@ -20,11 +23,21 @@ export class Emitter {
   readonly instructions: Instruction[] = [];
   readonly relocations: Relocation[] = [];
   readonly #fixups: { slot: number; label: Label }[] = [];
+  /** Where in the script each run of instructions comes from, so a verifier refusal can name the script's line. */
+  readonly positions: { insnIndex: number; span: SourceSpan }[] = [];
   #stackTop = 0;
   #stackHigh = 0;
 
   emit(...slots: Instruction[]): void {
     this.instructions.push(...slots);
+    if (this.instructions.length > MAX_INSNS) throw new TraceLimitError(`the probe's program exceeds the kernel's limit of ${MAX_INSNS} instructions: split the work over several probes or use loops`, this.positions.at(-1)?.span);
+  }
+
+  /** The instructions emitted from now on come from `span`. */
+  at(span: SourceSpan): void {
+    const last = this.positions.at(-1);
+    if (last?.insnIndex === this.instructions.length) last.span = span;
+    else this.positions.push({ insnIndex: this.instructions.length, span });
   }
 
   label(): Label {

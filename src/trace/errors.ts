@@ -7,6 +7,10 @@ export interface SourceSpan {
   readonly endColumn: number;
 }
 
+/** Source lines longer than this are shown cut to CONTEXT characters either side of the error. */
+const LONG_LINE = 400;
+const CONTEXT = 80;
+
 /**
  * A problem in a bpftrace script (syntax, types, an unknown probe...). Its
  * `format()` is bpftrace's: `stdin:L:C-E: ERROR: message`, the line, and a
@@ -23,13 +27,23 @@ export class TraceError extends TsbpfError {
     super(span === undefined ? problem : `${file}:${span.line}:${span.column}-${span.endColumn}: ${problem}`);
   }
 
-  /** The message as bpftrace prints it, underline included. */
-  format(): string {
-    if (this.span === undefined) return `ERROR: ${this.problem}\n`;
+  /** The message as bpftrace prints it, underline included (`WARNING` for a warning the compiler collected). */
+  format(level: 'ERROR' | 'WARNING' = 'ERROR'): string {
+    if (this.span === undefined) return `${level}: ${this.problem}\n`;
     const { line, column, endColumn } = this.span;
-    const width = Math.max(1, endColumn - column);
-    return `${this.file}:${line}:${column}-${endColumn}: ERROR: ${this.problem}\n${this.sourceLine}\n${' '.repeat(Math.max(0, column - 1))}${'~'.repeat(width)}\n`;
+    // A very long line (a generated script) is shown around the place only, with `...` where it is cut.
+    const start = this.sourceLine.length > LONG_LINE ? Math.max(0, column - 1 - CONTEXT) : 0;
+    const end = this.sourceLine.length > LONG_LINE ? Math.min(this.sourceLine.length, Math.max(endColumn - 1, column) + CONTEXT) : this.sourceLine.length;
+    const shown = `${start > 0 ? '...' : ''}${this.sourceLine.slice(start, end)}${end < this.sourceLine.length ? '...' : ''}`;
+    const indent = column - 1 - start + (start > 0 ? 3 : 0);
+    const width = Math.max(1, Math.min(endColumn, end + 1) - column);
+    return `${this.file}:${line}:${column}-${endColumn}: ${level}: ${this.problem}\n${shown}\n${' '.repeat(Math.max(0, indent))}${'~'.repeat(width)}\n`;
   }
+}
+
+/** A limit (the kernel's program size...) the script exceeds: it ends compilation at once, even in a learning pass. */
+export class TraceLimitError extends TraceError {
+  override name = 'TraceLimitError';
 }
 
 /** Raised while compiling; the compiler front end adds the source line and file name. */

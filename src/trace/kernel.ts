@@ -2,14 +2,13 @@
  * Running a compiled script in the kernel: load the collection, attach
  * each probe, read the ring buffer, detach everything at the end.
  */
-import type { CollectionSpec } from '../object/index.ts';
 import { existsSync } from 'node:fs';
 import { TsbpfError } from '../errors.ts';
-import { type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
+import { BpfSyscallError, type KernelCollection, type KernelProgram, type Link, NotSupportedError, RingBufferReader, attachCpuClockSampling, attachKprobe, attachPerfEventSampling, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, closeLinksConcurrently, loadCollection, PerfType, possibleCpus, programInfo } from '../kernel/index.ts';
 import { type VerifyResult, assertAccepted, verifyCollection } from '../verifier/index.ts';
 import { RINGBUF_MAP } from './codegen.ts';
-import type { CompiledProbe, CompiledScript } from './compile.ts';
-import { TraceRuntimeError } from './errors.ts';
+import { type CompiledProbe, type CompiledScript, errorAtInstruction } from './compile.ts';
+import { type TraceError, TraceRuntimeError } from './errors.ts';
 import { tracepointEquivalent } from './probes.ts';
 import { type LoadedScript, type SessionOptions, TraceSession } from './session.ts';
 
@@ -80,21 +79,43 @@ export function attachProbe(collection: KernelCollection, probe: CompiledProbe, 
   }
 }
 
-function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeError {
+function loadFailure(compiled: CompiledScript, error: unknown): TraceRuntimeError | TraceError {
   const tracing = compiled.probes.find((p) => p.target.kind === 'fentry' || p.target.kind === 'fexit');
   if (tracing !== undefined) return attachFailure(tracing, error);
+  const refusal = kernelRefusal(error);
+  if (refusal !== undefined && compiled.spec.programs[refusal.program] !== undefined) {
+    return errorAtInstruction(compiled, refusal.program, refusal.insnIndex, `the kernel's verifier refused the code generated here (program ${refusal.program}, insn ${refusal.insnIndex}): ${refusal.reason}`);
+  }
   const reason = error instanceof Error ? error.message : String(error);
   return new TraceRuntimeError(`loading the generated programs failed: ${reason}`, { cause: error });
 }
 
-/** tsbpf's verifier on every generated program; throws on the first rejection. */
-function verifyScript(spec: CollectionSpec): Record<string, VerifyResult> {
-  const results = verifyCollection(spec, { logLevel: 1 });
+/** The program, instruction and reason of a kernel verifier rejection, from its log (the last `N: (op) ...` line is the refused instruction). */
+function kernelRefusal(error: unknown): { program: string; insnIndex: number; reason: string } | undefined {
+  if (!(error instanceof BpfSyscallError) || error.command !== 'PROG_LOAD' || error.log === undefined) return undefined;
+  const program = /program '([^']+)'/.exec(error.message)?.[1];
+  const lines = error.log.trimEnd().split('\n');
+  let last = lines.length - 1;
+  while (last >= 0 && !/^\d+: \(/.test(lines[last]!)) last--;
+  if (program === undefined || last < 0) return undefined;
+  const reason = lines.slice(last + 1).find((line) => line.trim() !== '' && !/^processed \d+ insns/.test(line)) ?? lines[last]!;
+  return { program, insnIndex: Number(/^(\d+):/.exec(lines[last]!)![1]), reason };
+}
+
+/**
+ * tsbpf's verifier on every generated program; the first rejection is a
+ * TraceError at the script line the refused instruction was generated
+ * from (the verifier's own report follows it).
+ */
+function verifyScript(compiled: CompiledScript): Record<string, VerifyResult> {
+  const results = verifyCollection(compiled.spec, { logLevel: 1 });
   for (const [name, result] of Object.entries(results)) {
     try {
       assertAccepted(name, result);
     } catch (error) {
-      throw new TraceRuntimeError(`tsbpf's verifier refused the generated program: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      const refusal = result.error;
+      if (refusal === undefined) throw error;
+      throw errorAtInstruction(compiled, name, refusal.insnIndex, `tsbpf's verifier refused the code generated here (program ${name}, insn ${refusal.insnIndex}): ${refusal.message.split('\n').at(-1)}`);
     }
   }
   return results;
@@ -109,7 +130,7 @@ function verifierStatistics(program: KernelProgram, ours: VerifyResult | undefin
 
 /** Runs a compiled script in the kernel until exit(), Ctrl-C (the signal), the duration or the command's end. */
 export async function runInKernel(compiled: CompiledScript, options: KernelRunOptions): Promise<TraceSession> {
-  const verified = options.verify === false ? {} : verifyScript(compiled.spec);
+  const verified = options.verify === false ? {} : verifyScript(compiled);
   // kprobes: fail before loading anything when the kernel has no kprobe PMU.
   const kprobe = compiled.probes.find((p) => p.target.kind === 'kprobe' || p.target.kind === 'kretprobe');
   if (kprobe !== undefined && !existsSync('/sys/bus/event_source/devices/kprobe/type')) {

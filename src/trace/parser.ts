@@ -25,11 +25,49 @@ const BINARY_LEVELS: readonly (readonly string[])[] = [['||'], ['&&'], ['|'], ['
 
 /** Nesting beyond this is refused, so a hostile script cannot exhaust the JS stack. */
 const MAX_DEPTH = 200;
+const INT64_MAX = (1n << 63n) - 1n;
+
+/**
+ * Statements a script may have: far beyond real scripts (bpftrace's tools
+ * have a few hundred), low enough that a runaway or hostile script is
+ * refused before its syntax tree and code take gigabytes (one probe's
+ * program cannot exceed the kernel's million instructions anyway).
+ */
+export const MAX_STATEMENTS = 100_000;
+
+/** bpftrace's default limit on attached probes (BPFTRACE_MAX_PROBES). */
+export const DEFAULT_MAX_PROBES = 512;
+
+/** The bpftrace error for a script with more probes than allowed. */
+export function tooManyProbes(count: number | string, limit: number): string {
+  return `Can't attach to ${count} probes because it exceeds the current limit of ${limit} probes. You can increase the limit through the BPFTRACE_MAX_PROBES environment variable, but BE CAREFUL since a high number of probes attached can cause your system to crash.`;
+}
+
+/** Object levels (an expression and its child arrays) an expanded probe may nest: about MAX_DEPTH macros each as deep as the parser allows. */
+const MAX_EXPANDED_NESTING = 1200;
+
+/**
+ * Macros nest their bodies in each other, beyond what the parser saw:
+ * refuse a probe whose expanded tree is deeper than the compiler can walk.
+ * An explicit stack, visiting a node again only when reached deeper
+ * (macro arguments are shared nodes).
+ */
+function refuseDeepExpansion(probe: Probe): void {
+  const depthOf = new Map<object, number>();
+  const pending: [unknown, number][] = [[probe, 0]];
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (typeof node !== 'object' || node === null || (depthOf.get(node) ?? -1) >= depth) continue;
+    depthOf.set(node, depth);
+    if (depth > MAX_EXPANDED_NESTING) throw traceError(`macro expansion nests deeper than the compiler allows (${MAX_EXPANDED_NESTING} levels)`, probe.span);
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+}
 
 /** Parses a script. Every error is a TraceError pointing at the script text. */
-export function parse(source: string, file = 'stdin'): Script {
+export function parse(source: string, file = 'stdin', maxProbes = DEFAULT_MAX_PROBES): Script {
   try {
-    return new Parser(preprocess(source)).script();
+    return new Parser(preprocess(source), maxProbes).script();
   } catch (error) {
     if (error instanceof TraceError) throw withSource(error, source, file);
     throw error;
@@ -52,9 +90,12 @@ class Parser {
   /** Inside a predicate a bare `/` ends it instead of dividing. */
   #predicate = false;
   #parens = 0;
+  #statements = 0;
+  readonly #maxProbes: number;
 
-  constructor(source: string) {
+  constructor(source: string, maxProbes: number) {
     this.#lexer = new Lexer(source);
+    this.#maxProbes = maxProbes;
   }
 
   #peek(): Token {
@@ -115,10 +156,14 @@ class Parser {
         macros.set(macro.name, macro);
         continue;
       }
+      // Each probe attaches at least once: stop parsing as soon as the script is bound to exceed the limit.
+      if (probes.length === this.#maxProbes) throw traceError(tooManyProbes(`more than ${this.#maxProbes}`, this.#maxProbes), t.span);
       probes.push(this.#probe());
     }
     if (probes.length === 0) throw traceError('no probes in the script', this.#peek().span);
-    return { probes: expandMacros(probes, macros), config, mapDeclarations };
+    const expanded = expandMacros(probes, macros);
+    if (macros.size > 0) for (const probe of expanded) refuseDeepExpansion(probe);
+    return { probes: expanded, config, mapDeclarations };
   }
 
   /** `let @name = lruhash(N);`: the kernel map type and size of a map. */
@@ -223,6 +268,7 @@ class Parser {
 
   #statement(): Statement {
     const t = this.#peek();
+    if (++this.#statements > MAX_STATEMENTS) throw traceError(`the script has more than ${MAX_STATEMENTS} statements, which tsbpf refuses (a probe's program is limited to the kernel's 1,000,000 instructions)`, t.span);
     if (t.kind === 'punct' && t.text === '{') return { kind: 'block', body: this.#block(), span: t.span };
     if (t.kind === 'ident') {
       switch (t.text) {
@@ -323,13 +369,20 @@ class Parser {
   #binary(level: number): Expr {
     if (level >= BINARY_LEVELS.length) return this.#unary();
     let left = this.#binary(level + 1);
-    while (true) {
-      const t = this.#peek();
-      if (t.kind !== 'punct' || !BINARY_LEVELS[level]!.includes(t.text)) return left;
-      if (t.text === '/' && this.#predicate && this.#parens === 0) return left;
-      this.#next();
-      const right = this.#binary(level + 1);
-      left = { kind: 'binary', op: t.text, left, right, span: join(left.span, right.span) };
+    // A chain `a + b + c...` nests to the left: each operator is one more level for the compiler's recursion.
+    const entered = this.#depth;
+    try {
+      while (true) {
+        const t = this.#peek();
+        if (t.kind !== 'punct' || !BINARY_LEVELS[level]!.includes(t.text)) return left;
+        if (t.text === '/' && this.#predicate && this.#parens === 0) return left;
+        this.#next();
+        this.#enter(t.span);
+        const right = this.#binary(level + 1);
+        left = { kind: 'binary', op: t.text, left, right, span: join(left.span, right.span) };
+      }
+    } finally {
+      this.#depth = entered;
     }
   }
 
@@ -358,10 +411,22 @@ class Parser {
   }
 
   #postfix(): Expr {
-    let expr = this.#primary();
+    const expr = this.#primary();
+    // Like binary chains, `a.b.c...` and `a[1][2]...` nest one level per operator.
+    const entered = this.#depth;
+    try {
+      return this.#postfixChain(expr);
+    } finally {
+      this.#depth = entered;
+    }
+  }
+
+  #postfixChain(first: Expr): Expr {
+    let expr = first;
     while (true) {
       const t = this.#peek();
       if (t.kind !== 'punct') return expr;
+      if (t.text === '.' || t.text === '->' || t.text === '[') this.#enter(t.span);
       if (t.text === '.' || t.text === '->') {
         this.#next();
         const name = this.#next();
@@ -417,6 +482,7 @@ class Parser {
       case 'string':
         return { kind: 'string', value: t.text, span: t.span };
       case 'positional':
+        if (t.text !== '#' && BigInt(t.text) > INT64_MAX) throw traceError(`param $${t.text} is out of integer range [1, ${INT64_MAX}]`, t.span);
         return { kind: 'positional', index: t.text === '#' ? '#' : Number(t.text), span: t.span };
       case 'var':
         return { kind: 'var', name: t.text, span: t.span };

@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
 import { traceError } from './errors.ts';
+
+/** Where `#include <x>` is looked for (clang's defaults on Debian, and the running kernel's headers when installed). */
+const INCLUDE_DIRS = ['/usr/local/include', '/usr/include/x86_64-linux-gnu', '/usr/include', '/usr/include/aarch64-linux-gnu'];
 
 /**
  * The C-preprocessor subset bpftrace scripts use: `#!` on the first line,
@@ -26,8 +30,19 @@ export function preprocess(source: string): string {
     if (m === null) throw traceError(`invalid preprocessor line`, where);
     const [, directive, rest] = m as unknown as [string, string, string];
     switch (directive) {
-      case 'include':
+      case 'include': {
+        // The header's types come from kernel BTF, but as in bpftrace a header that cannot be found is an error.
+        if (!active()) return '';
+        const header = /^([<"])([^>"]+)[>"]$/.exec(rest.trim());
+        if (header === null) throw traceError('#include expects "FILE" or <FILE>', where);
+        const name = header[2]!;
+        const dirs = header[1] === '"' ? ['.', ...INCLUDE_DIRS] : INCLUDE_DIRS;
+        if (!name.startsWith('/') ? !dirs.some((dir) => existsSync(`${dir}/${name}`)) : !existsSync(name)) {
+          const column = raw.indexOf(name) + 1;
+          throw traceError(`'${name}' file not found`, { line: index + 1, column, endColumn: column + name.length });
+        }
         return '';
+      }
       case 'define': {
         if (!active()) return '';
         const d = /^([A-Za-z_]\w*)(\s+(.*))?$/.exec(rest);

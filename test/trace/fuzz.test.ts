@@ -18,7 +18,7 @@ const SEEDS = [
   'BEGIN { printf("%r %s %s %d\\n", buf("ab", 2), strerror(2), cgroup_path(cgroup), getopt("n", 3)); let $x; $x = ppid; @[pcomm] = $x; }',
 ];
 
-const PIECES = ['{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:', 'offsetof(struct sock, ', 'strcontains(', 'strftime("%H", ', 'software:cs:', 'print(@x, ', 'macro m($a, @b, c) { ', 'm(1)', 'for ($kv : @m) ', 'buf(', 'len(@m)', 'getopt("x", ', 'let @q = lruhash(4);', '%r'];
+const PIECES = ['1+1+1+1+1+1+1+1+', ' && pid > 1 || ', ' << 70 ', ' / -3 % ', '{', '}', '(', ')', '[', ']', ';', ',', '/', '"', '@', '$', '->', '.', '?', ':', '==', '++', '=', 'count()', 'hist(', 'str(', 'args', 'comm', '$1', '0x', '#', '\n', ' ', 'if', 'else', 'while', 'printf("%d', '(uint64)', '(struct task_struct *)', '..', "'", '\\', '/*', '//', 'BEGIN', 'tracepoint:', 'offsetof(struct sock, ', 'strcontains(', 'strftime("%H", ', 'software:cs:', 'print(@x, ', 'macro m($a, @b, c) { ', 'm(1)', 'for ($kv : @m) ', 'buf(', 'len(@m)', 'getopt("x", ', 'let @q = lruhash(4);', '%r'];
 
 /** Inserts, deletes, duplicates and swaps pieces of a seed script. */
 function mutate(source: string, random: () => number): string {
@@ -65,9 +65,13 @@ describe('trace parser and compiler fuzz', () => {
   });
 
   it('deep nesting and huge inputs are refused, not a stack overflow', () => {
-    for (const source of [`BEGIN { @x = ${'('.repeat(5000)}1${')'.repeat(5000)}; }`, `BEGIN { ${'if (1) { '.repeat(3000)} }`, `BEGIN { @x = ${'-'.repeat(5000)}1; }`]) {
-      assert.throws(() => compileOffline(source), TraceError);
+    const chains = ['1+', 'pid * ', '$x && ', '1 << ', '@a[1] - ', '"a" == '].map((link) => `BEGIN { $x = 1; @a[1] = 2; @x = ${link.repeat(6000)}1; }`);
+    const postfix = [`BEGIN { $t = (1, 2); @x = $t${'.0'.repeat(6000)}; }`, `BEGIN { @x = args${'->f'.repeat(6000)}; }`, `BEGIN { @x = $s${'[0]'.repeat(6000)}; }`];
+    for (const source of [`BEGIN { @x = ${'('.repeat(5000)}1${')'.repeat(5000)}; }`, `BEGIN { ${'if (1) { '.repeat(3000)} }`, `BEGIN { @x = ${'!'.repeat(5000)}1; }`, ...chains, ...postfix]) {
+      assert.throws(() => compileOffline(source), (error: unknown) => error instanceof TraceError && error.span !== undefined && /nesting deeper than 200 levels/.test(error.problem));
     }
+    // `--` is a decrement: a run of minus signs is a syntax error, not a deep nesting.
+    assert.throws(() => compileOffline(`BEGIN { @x = ${'-'.repeat(5000)}1; }`), TraceError);
   });
 
   it('every seed compiles', () => {

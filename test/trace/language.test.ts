@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MapType } from '../../src/uapi/index.ts';
-import { TraceError, compileScript, runInKernel } from '../../src/trace/index.ts';
+import { compileScript, runInKernel } from '../../src/trace/index.ts';
 import { skipWithoutCommand, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
-import { compileOffline, runOnVm } from './support.ts';
+import { compileError, compileOffline, runOnVm } from './support.ts';
 
 /** The output of a BEGIN script on the VM, without the attach line and the trailing newlines. */
 async function printed(source: string, options: Parameters<typeof runOnVm>[2] = {}): Promise<string> {
@@ -24,15 +24,6 @@ async function printed(source: string, options: Parameters<typeof runOnVm>[2] = 
   return out.slice(out.indexOf('\n') + 1);
 }
 
-function compileError(source: string, options: Parameters<typeof compileOffline>[1] = {}): string {
-  try {
-    compileOffline(source, options);
-  } catch (error) {
-    if (error instanceof TraceError) return error.format();
-    throw error;
-  }
-  return assert.fail(`no error for ${source}`);
-}
 
 describe('for loops (on the VM)', () => {
   it('for ($kv : @map) sees each (key, value); continue skips one, the body adds to a probe variable', async () => {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CompileOptions, compileScript, runInVm } from '../../src/trace/index.ts';
+import { type CompileOptions, TraceError, compileScript, runInVm } from '../../src/trace/index.ts';
 import type { TracepointFormat } from '../../src/vm/index.ts';
 import { parseTracepointFormat } from '../../src/vm/index.ts';
 
@@ -25,6 +25,17 @@ print fmt: "dfd: 0x%08lx", ((unsigned long)(REC->dfd))
 /** Compiles without tracefs: every tracepoint has the openat format. */
 export function compileOffline(source: string, options: CompileOptions = {}): ReturnType<typeof compileScript> {
   return compileScript(source, { readFormat: () => OPENAT_FORMAT, ...options });
+}
+
+/** The error (as bpftrace prints it) that compiling `source` offline gives; fails when it compiles. */
+export function compileError(source: string, options: CompileOptions = {}): string {
+  try {
+    compileOffline(source, options);
+  } catch (error) {
+    if (error instanceof TraceError) return error.format();
+    throw error;
+  }
+  throw new Error(`no error for ${JSON.stringify(source)}`);
 }
 
 /** Runs a BEGIN/END/interval script on the VM and returns its whole output. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { exit, mov64Reg } from '../../src/isa/index.ts';
 import { loadCollection } from '../../src/kernel/index.ts';
-import { TraceError, TraceRuntimeError, compileScript, runInKernel } from '../../src/trace/index.ts';
+import { TraceError, compileScript, runInKernel } from '../../src/trace/index.ts';
 import { verify } from '../../src/verifier/index.ts';
 import { ROOT, skipWithoutKernel } from '../support/env.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
@@ -62,6 +62,31 @@ describe('every generated program: tsbpf\'s verifier agrees with the kernel', { 
     const program = Object.values(compiled.spec.programs)[0]!;
     // Reading r2 before anything writes it: the kernel's "R2 !read_ok".
     program.instructions = [mov64Reg(0, 2), exit()];
-    await assert.rejects(runInKernel(compiled, { write: () => {}, format: 'text' }), (error: unknown) => error instanceof TraceRuntimeError && /tsbpf's verifier refused the generated program: .*insn 0: R2 !read_ok/.test(error.message));
+    await assert.rejects(runInKernel(compiled, { write: () => {}, format: 'text' }), (error: unknown) => error instanceof TraceError && error.format() === "stdin:1:1-8: ERROR: tsbpf's verifier refused the code generated here (program probe_0, insn 0): R2 !read_ok\nBEGIN { @x = 1; }\n~~~~~~~\n");
+  });
+
+  it('a refusal names the script line the refused instruction was generated from', async () => {
+    const source = 'BEGIN {\n  @x = 1;\n  @y = 2;\n}';
+    const compiled = compileScript(source);
+    const program = Object.values(compiled.spec.programs)[0]!;
+    const secondStatement = compiled.positions.probe_0!.find((p) => p.span.line === 3)!.insnIndex;
+    // R7 is never written by this probe: reading it is the kernel's "R7 !read_ok".
+    program.instructions[secondStatement] = mov64Reg(0, 7);
+    await assert.rejects(runInKernel(compiled, { write: () => {}, format: 'text' }), (error: unknown) => {
+      assert.ok(error instanceof TraceError);
+      assert.equal(error.format(), `stdin:3:3-9: ERROR: tsbpf's verifier refused the code generated here (program probe_0, insn ${secondStatement}): R7 !read_ok\n  @y = 2;\n  ~~~~~~\n`);
+      return true;
+    });
+  });
+
+  it('a kernel refusal (tsbpf\'s verifier turned off) names the script line too, from the kernel log\'s instruction', async () => {
+    const compiled = compileScript('BEGIN {\n  @x = 1;\n  @y = 2;\n}');
+    const secondStatement = compiled.positions.probe_0!.find((p) => p.span.line === 3)!.insnIndex;
+    compiled.spec.programs.probe_0!.instructions[secondStatement] = mov64Reg(0, 7);
+    await assert.rejects(runInKernel(compiled, { write: () => {}, format: 'text', verify: false }), (error: unknown) => {
+      assert.ok(error instanceof TraceError);
+      assert.equal(error.format(), `stdin:3:3-9: ERROR: the kernel's verifier refused the code generated here (program probe_0, insn ${secondStatement}): R7 !read_ok\n  @y = 2;\n  ~~~~~~\n`);
+      return true;
+    });
   });
 });

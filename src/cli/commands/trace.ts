@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { disassemble } from '../../isa/index.ts';
 import { KernelSymbols } from '../../kernel/index.ts';
 import { TraceError, compileScript, listProbes, runInKernel } from '../../trace/index.ts';
@@ -136,6 +137,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       unsafe: options.unsafe,
       file: options.file ?? 'stdin',
       kernelSymbol,
+      ...(process.env.BPFTRACE_MAX_PROBES !== undefined ? { maxProbes: maxProbesFromEnvironment(process.env.BPFTRACE_MAX_PROBES) } : {}),
     });
   } catch (error) {
     if (error instanceof TraceError) {
@@ -143,6 +145,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
       return 1;
     }
     throw error;
+  }
+  for (const warning of compiled.warnings) io.stderr(warning.format('WARNING'));
+  // As bpftrace: a process to trace must exist, and a command to run must be found, before anything is loaded.
+  const targetProblem = (options.pid !== undefined ? pidProblem(options.pid) : undefined) ?? (options.command !== undefined ? commandProblem(options.command) : undefined);
+  if (targetProblem !== undefined && !options.dump) {
+    io.stderr(`ERROR: ${targetProblem}\n`);
+    return 1;
   }
   if (options.dump) {
     for (const [name, program] of Object.entries(compiled.spec.programs)) {
@@ -168,12 +177,48 @@ async function run(args: string[], io: CliIo): Promise<number> {
       ...(options.command !== undefined ? { startCommand: () => runCommand(options.command!) } : {}),
     });
     void session;
+  } catch (error) {
+    if (!(error instanceof TraceError)) throw error;
+    io.stderr(error.format());
+    return 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (options.output !== undefined) writeFileSync(options.output, written);
   }
   return 0;
+}
+
+/** BPFTRACE_MAX_PROBES, bpftrace's variable for the attach point limit. */
+function maxProbesFromEnvironment(value: string): number {
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`BPFTRACE_MAX_PROBES must be a positive integer, got '${value}'`);
+  return limit;
+}
+
+/** bpftrace's largest pid (PID_MAX_LIMIT on 64-bit kernels). */
+const PID_LIMIT = 4194304;
+
+/** Why -p PID cannot be traced, or undefined. */
+function pidProblem(pid: number): string | undefined {
+  if (pid > PID_LIMIT) return `pid '${pid}' out of valid pid range [1,${PID_LIMIT}]`;
+  if (!existsSync(`/proc/${pid}`)) return `pid '${pid}': no such process`;
+  return undefined;
+}
+
+/** Why -c CMD cannot be run (its program is not an executable file, by path or on $PATH), or undefined. */
+function commandProblem(command: string): string | undefined {
+  const program = command.trim().split(/\s+/)[0] ?? '';
+  const executable = (path: string): boolean => {
+    try {
+      accessSync(path, constants.X_OK);
+      return statSync(path).isFile();
+    } catch {
+      return false;
+    }
+  };
+  const found = program.includes('/') ? executable(program) : (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, program)));
+  return found ? undefined : `Failed to fork child: path '${program}' does not exist or is not executable`;
 }
 
 /** -c: the command through the shell, sharing our terminal; resolves when it exits. */
