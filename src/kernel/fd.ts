@@ -54,7 +54,8 @@ function installExitHooks(): void {
       process.removeListener(signal, onSignal);
       process.kill(process.pid, signal);
     };
-    process.on(signal, onSignal);
+    // First in line, so that it counts a handler that `process.once` removes as it is called.
+    process.prependListener(signal, onSignal);
   }
 }
 

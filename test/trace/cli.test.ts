@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { spawnTsbpf } from '../support/cli.ts';
-import { skipWithoutKernel } from '../support/env.ts';
+import { ROOT, skipWithoutKernel } from '../support/env.ts';
 
 describe('tsbpf trace CLI', () => {
   it('a compile error prints bpftrace\'s message with the caret line and exits 1', async () => {
@@ -61,4 +62,28 @@ describe('tsbpf trace CLI', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Attaching 1 probe...\n\nProgram ID: \d+\n\nThe verifier log: \nprocessed \d+ insns \(limit 1000000\) max_states_per_insn \d+ total_states \d+ peak_states \d+ mark_read \d+\ntsbpf's verifier: processed \d+ insns max_states_per_insn \d+ total_states \d+ peak_states \d+\nhi\n/);
   });
+
+  it('Ctrl-C (SIGINT) prints the maps as bpftrace does and exits 0', { skip: skipWithoutKernel() }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'trace', '-e', 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    const attached = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('Attaching 1 probe...\n')) resolve();
+      });
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await attached;
+      child.kill('SIGINT');
+      assert.equal(await closed, 0, stderr);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    // At least this process's own syscalls were counted, printed after a blank line as `@[comm]: N`.
+    assert.match(stdout, /^Attaching 1 probe\.\.\.\n\n\n(@\[.+\]: \d+\n)+$/);
+  });
 });
+
