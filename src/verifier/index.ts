@@ -198,19 +198,9 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx:
   for (const r of spec.relocations) if (r.kind === 'ksym' && r.isFunction) names.set(r.insnIndex, r.externName);
   if (names.size === 0 && !spec.instructions.some((insn) => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC && insn.imm > 0)) return undefined;
   const cache = new Map<string, KfuncTarget>();
-  let kernel: Btf | undefined = targetBtf;
-  let kernelRead = targetBtf !== undefined;
-  const kernelBtf = (): Btf | undefined => {
-    if (!kernelRead) {
-      kernelRead = true;
-      try {
-        kernel = loadKernelBtf();
-      } catch {
-        kernel = undefined;
-      }
-    }
-    return kernel;
-  };
+  // null until first needed: the running kernel's BTF is read at most once per program.
+  let kernel: Btf | undefined | null = targetBtf ?? null;
+  const kernelBtf = (): Btf | undefined => (kernel === null ? (kernel = kernelBtfIfReadable()) : kernel);
   const resolvedName = (insnIdx: number): string | undefined => {
     const insn = spec.instructions[insnIdx];
     if (insn === undefined || insn.opcode !== OPCODE_CALL || insn.src !== CallSrc.KFUNC || insn.offset !== 0 || insn.imm <= 0) return undefined;
@@ -285,15 +275,8 @@ function kernelObjects(type: number, attachType: number | undefined, attachTo: s
 /** Kernel structs by name, from the given BTF or the running kernel's (undefined when neither is readable). */
 function kernelStructLookup(targetBtf: Btf | undefined): KernelStructLookup {
   return (name) => {
-    let btf = targetBtf;
-    if (btf === undefined) {
-      try {
-        btf = loadKernelBtf();
-      } catch {
-        return undefined;
-      }
-    }
-    return btf.findByName(name, 'struct').length > 0;
+    const btf = targetBtf ?? kernelBtfIfReadable();
+    return btf === undefined ? undefined : btf.findByName(name, 'struct').length > 0;
   };
 }
 
