@@ -198,9 +198,10 @@ export function buildBpfObject(source: string): string {
 export function prebuildAll(): string[] {
   const tools = existsSync(KERNEL_BTF) ? bpfSourceNames().map(toolSource) : [];
   const sources = [...tools, ...USE_CASE_SOURCES.map(exampleSource)];
+  const cache = cacheDirectory();
   for (const source of sources) {
     const output = join(PREBUILT_DIR, `${objectName(source)}.o`);
-    compile(source, output, cacheDirectory());
+    compile(source, output, cache);
     writeAtomically(`${output}.sha256`, sourceKey(source));
   }
   return sources.map(objectName);
