@@ -18,3 +18,20 @@ export const listOption = (values: Record<string, OptionValue>, name: string): n
 
 /** A line of JSON. */
 export const jsonLine = (value: unknown): string => `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}\n`;
+
+/**
+ * The print loop of an event tool: each event as a JSON line with --json,
+ * else the tool's own line, given the seconds since the first event printed
+ * (what BCC's -t columns show).
+ */
+export async function printEvents<E extends { timestampNs: bigint }>(events: AsyncIterable<E>, write: (text: string) => void, json: boolean, line: (event: E, secondsSinceFirst: number) => string): Promise<void> {
+  let first: bigint | undefined;
+  for await (const event of events) {
+    if (json) {
+      write(jsonLine(event));
+      continue;
+    }
+    first ??= event.timestampNs;
+    write(line(event, Number(event.timestampNs - first) / 1e9));
+  }
+}

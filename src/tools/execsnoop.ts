@@ -1,7 +1,7 @@
 /** execsnoop: new processes (execve) with their full argument list. */
 import { closeSync, openSync } from 'node:fs';
 import { formatUsage, type OptionSpec, parseToolArgs } from './args.ts';
-import { type ToolDefinition, flag, jsonLine, numberOption, stringOption } from './definition.ts';
+import { type ToolDefinition, flag, jsonLine, printEvents, numberOption, stringOption } from './definition.ts';
 import { ToolError } from './errors.ts';
 import { left, right } from './format.ts';
 import { type OpenTool, type ToolRunOptions, cString, eventTool, openTool } from './runtime.ts';
@@ -152,19 +152,16 @@ async function run(args: readonly string[], write: (text: string) => void, signa
       if (!json) write(execsnoopHeader(time, timestamp, printUid));
     },
   });
-  let first: bigint | undefined;
-  for await (const e of events) {
-    if (name !== undefined && !e.comm.includes(name) && !e.argv.some((a) => a.includes(name))) continue;
-    if (line !== undefined && !e.argv.some((a) => a.includes(line))) continue;
-    if (json) {
-      write(jsonLine(e));
-      continue;
-    }
-    first ??= e.timestampNs;
+  const matching = filterEvents(events, (e) => (name === undefined || e.comm.includes(name) || e.argv.some((a) => a.includes(name))) && (line === undefined || e.argv.some((a) => a.includes(line))));
+  await printEvents(matching, write, json, (e, secondsSinceFirst) => {
     const clock = time ? left(new Date().toTimeString().slice(0, 8), 9) : '';
-    const seconds = timestamp ? `${left((Number(e.timestampNs - first) / 1e9).toFixed(3), 8)} ` : '';
-    write(`${clock}${seconds}${printUid ? `${left(e.uid, 6)} ` : ''}${left(e.comm, 16)} ${left(e.pid, 6)} ${left(e.ppid, 6)} ${right(e.ret, 3)} ${formatArgs(e, quote)}\n`);
-  }
+    const seconds = timestamp ? `${left(secondsSinceFirst.toFixed(3), 8)} ` : '';
+    return `${clock}${seconds}${printUid ? `${left(e.uid, 6)} ` : ''}${left(e.comm, 16)} ${left(e.pid, 6)} ${left(e.ppid, 6)} ${right(e.ret, 3)} ${formatArgs(e, quote)}\n`;
+  });
+}
+
+async function* filterEvents<E>(events: AsyncIterable<E>, keep: (event: E) => boolean): AsyncGenerator<E> {
+  for await (const event of events) if (keep(event)) yield event;
 }
 
 export const execsnoopTool: ToolDefinition = { name: 'execsnoop', summary: 'trace exec() syscalls with their full argv: PCOMM, PID, PPID, RET, ARGS (BCC execsnoop)', usage, run };

@@ -1,6 +1,6 @@
 /** opensnoop: file opens as they return (open, openat, openat2). */
 import { formatUsage, type OptionSpec, parseToolArgs } from './args.ts';
-import { type ToolDefinition, flag, jsonLine, numberOption, stringOption } from './definition.ts';
+import { type ToolDefinition, flag, jsonLine, printEvents, numberOption, stringOption } from './definition.ts';
 import { left, right } from './format.ts';
 import { type ToolRunOptions, cString, eventTool, openTool } from './runtime.ts';
 
@@ -100,16 +100,10 @@ async function run(args: readonly string[], write: (text: string) => void, signa
       if (!json) write(opensnoopHeader(timestamp, printUid));
     },
   });
-  let first: bigint | undefined;
-  for await (const e of events) {
-    if (json) {
-      write(jsonLine(e));
-      continue;
-    }
-    first ??= e.timestampNs;
-    const time = timestamp ? left((Number(e.timestampNs - first) / 1e9).toFixed(9), 14) : '';
-    write(`${time}${printUid ? left(e.uid, 6) : ''}${left(e.pid, 6)} ${left(e.comm, 16)} ${right(e.fd, 4)} ${right(e.errno, 3)} ${e.path}\n`);
-  }
+  await printEvents(events, write, json, (e, seconds) => {
+    const time = timestamp ? left(seconds.toFixed(9), 14) : '';
+    return `${time}${printUid ? left(e.uid, 6) : ''}${left(e.pid, 6)} ${left(e.comm, 16)} ${right(e.fd, 4)} ${right(e.errno, 3)} ${e.path}\n`;
+  });
 }
 
 export const opensnoopTool: ToolDefinition = { name: 'opensnoop', summary: 'trace open() syscalls: PID, COMM, FD, ERR, PATH (BCC opensnoop)', usage, run };

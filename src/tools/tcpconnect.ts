@@ -1,6 +1,6 @@
 /** tcpconnect: active TCP connections (connect()), IPv4 and IPv6, from sock:inet_sock_set_state. */
 import { formatUsage, type OptionSpec, parseToolArgs } from './args.ts';
-import { type ToolDefinition, flag, jsonLine, listOption, numberOption } from './definition.ts';
+import { type ToolDefinition, flag, jsonLine, printEvents, listOption, numberOption } from './definition.ts';
 import { ToolUsageError } from './errors.ts';
 import { formatAddress, left, leftCut } from './format.ts';
 import { type ToolRunOptions, cString, eventTool, openTool } from './runtime.ts';
@@ -101,16 +101,10 @@ async function run(args: readonly string[], write: (text: string) => void, signa
       if (!json) write(tcpconnectHeader(timestamp, printUid, lport));
     },
   });
-  let first: bigint | undefined;
-  for await (const e of events) {
-    if (json) {
-      write(jsonLine(e));
-      continue;
-    }
-    first ??= e.timestampNs;
-    const time = timestamp ? left((Number(e.timestampNs - first) / 1e9).toFixed(3), 9) : '';
-    write(`${time}${printUid ? left(e.uid, 6) : ''}${left(e.pid, 6)} ${leftCut(e.comm, 12)} ${left(e.ipVersion, 2)} ${left(e.saddr, 16)} ${lport ? `${left(e.sport, 6)} ` : ''}${left(e.daddr, 16)} ${left(e.dport, 4)}\n`);
-  }
+  await printEvents(events, write, json, (e, seconds) => {
+    const time = timestamp ? left(seconds.toFixed(3), 9) : '';
+    return `${time}${printUid ? left(e.uid, 6) : ''}${left(e.pid, 6)} ${leftCut(e.comm, 12)} ${left(e.ipVersion, 2)} ${left(e.saddr, 16)} ${lport ? `${left(e.sport, 6)} ` : ''}${left(e.daddr, 16)} ${left(e.dport, 4)}\n`;
+  });
 }
 
 export const tcpconnectTool: ToolDefinition = { name: 'tcpconnect', summary: 'trace TCP connect()s, IPv4 and IPv6: PID, COMM, IP, SADDR, DADDR, DPORT (BCC tcpconnect)', usage, run };

@@ -1,6 +1,6 @@
 /** tcplife: TCP sessions when they close, with bytes each way and their lifespan. */
 import { formatUsage, type OptionSpec, parseToolArgs } from './args.ts';
-import { type ToolDefinition, flag, jsonLine, listOption, numberOption } from './definition.ts';
+import { type ToolDefinition, flag, jsonLine, printEvents, listOption, numberOption } from './definition.ts';
 import { ToolUsageError } from './errors.ts';
 import { clockTime, formatAddress, left, leftCut, right } from './format.ts';
 import { type ToolRunOptions, cString, eventTool, openTool } from './runtime.ts';
@@ -123,17 +123,11 @@ async function run(args: readonly string[], write: (text: string) => void, signa
       if (!json) write(tcplifeHeader(layout, time, timestamp));
     },
   });
-  let first: bigint | undefined;
-  for await (const s of sessions) {
-    if (json) {
-      write(jsonLine(s));
-      continue;
-    }
-    first ??= s.timestampNs;
-    const seconds = (Number(s.timestampNs - first) / 1e9).toFixed(6);
+  await printEvents(sessions, write, json, (s, secondsSinceFirst) => {
+    const seconds = secondsSinceFirst.toFixed(6);
     const prefix = layout === 'csv' ? `${time ? `${clockTime()},` : ''}${timestamp ? `${seconds},` : ''}` : `${time ? `${left(clockTime(), 8)} ` : ''}${timestamp ? `${left(seconds, 9)} ` : ''}`;
-    write(`${prefix}${formatSession(s, layout)}\n`);
-  }
+    return `${prefix}${formatSession(s, layout)}\n`;
+  });
 }
 
 export const tcplifeTool: ToolDefinition = { name: 'tcplife', summary: 'trace TCP sessions when they close: addresses, ports, TX_KB, RX_KB, MS (BCC tcplife)', usage, run };
