@@ -5,10 +5,9 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "common.h"
+#include "stacks.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-#define MAX_STACK_DEPTH 127
 
 const volatile __u32 target_tgid = 0;
 const volatile __u32 target_tid = 0;
@@ -46,13 +45,6 @@ struct {
 	__type(key, struct offcpu_key);
 	__type(value, __u64);
 } offcpu_us SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384);
-} stacks SEC(".maps");
 
 static __always_inline bool wanted(struct task_struct *t)
 {

@@ -4,10 +4,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "common.h"
+#include "stacks.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-#define MAX_STACK_DEPTH 127
 
 const volatile __u32 target_tgid = 0;
 const volatile __u32 target_tid = 0;
@@ -30,13 +29,6 @@ struct {
 	__type(key, struct sample_key);
 	__type(value, __u64);
 } counts SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384);
-} stacks SEC(".maps");
 
 SEC("perf_event")
 int on_sample(struct bpf_perf_event_data *ctx)
