@@ -14,9 +14,9 @@
  * a misspelt key never silently does nothing.
  */
 import { basename, dirname, extname, resolve } from 'node:path';
-import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { readFile } from '../host/node.ts';
-import { TraceError, parse } from '../trace/index.ts';
+import { type ScriptOrigin, TraceError, parse } from '../trace/index.ts';
 import { ExportConfigError } from './errors.ts';
 
 export const DECODER_NAMES = [
@@ -116,8 +116,10 @@ export interface ScriptMapConfig {
 /** A tsbpf trace script whose maps become metrics. */
 export interface ScriptConfig {
   text: string;
-  /** The script's name in compile errors: its file, or `<config file>:<key path>` when inline. */
+  /** The script's name in compile errors: its file, the config file when inline (with `origin`), else `<config file>:<key path>`. */
   file: string;
+  /** An inline script whose text is exactly as written in the config: where it starts there, so errors give the config's lines. */
+  origin?: ScriptOrigin;
   /** $1, $2...: the script's positional arguments. */
   args: string[];
   /** Entries per map (bpftrace's max_map_keys): the bound on each metric's label sets. */
@@ -240,10 +242,40 @@ export function parseExporterConfig(text: string, file: string, environment: Otl
     }
     throw new ExportConfigError(file, pathText(path), problem, line);
   };
-  const config = new ConfigReader(file, fail).root(root, isMap(doc.contents) || isSeq(doc.contents) || doc.contents === null);
+  const config = new ConfigReader(file, fail, (path, script) => scriptOrigin(text, doc.getIn(path, true), lines, script)).root(root, isMap(doc.contents) || isSeq(doc.contents) || doc.contents === null);
   const endpoint = environment.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (config.otlp === undefined && endpoint !== undefined && endpoint !== '') config.otlp = otlpFromEnvironment(endpoint, environment.OTEL_EXPORTER_OTLP_HEADERS ?? '');
   return config;
+}
+
+/**
+ * Where an inline script starts in the config text, when the config holds it
+ * verbatim: a literal block (`|`) whose every line is the script's line
+ * indented alike, or a one-line plain or quoted scalar without escapes.
+ * Folded and escaped scalars change the text, so their errors stay in script
+ * lines.
+ */
+function scriptOrigin(text: string, node: unknown, lines: LineCounter, script: string): ScriptOrigin | undefined {
+  if (!isScalar(node) || node.range === undefined || node.range === null) return undefined;
+  const [start, valueEnd] = node.range;
+  if (node.type === 'PLAIN' || node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE') {
+    const quote = node.type === 'PLAIN' ? '' : text[start]!;
+    if (script.includes('\n') || text.slice(start, valueEnd) !== `${quote}${script}${quote}`) return undefined;
+    const { line, col } = lines.linePos(start + quote.length);
+    return { line, column: col };
+  }
+  if (node.type !== 'BLOCK_LITERAL') return undefined;
+  const header = text.indexOf('\n', start);
+  if (header < 0) return undefined;
+  const written = text.slice(header + 1).split('\n');
+  // The block's last line break ends its last line; it starts no line of its own.
+  const scriptLines = script.replace(/\n$/, '').split('\n');
+  const first = scriptLines.findIndex((line) => line !== '');
+  if (first < 0 || written[first] === undefined) return undefined;
+  const indent = written[first].length - scriptLines[first]!.length;
+  if (indent < 0 || written[first] !== ' '.repeat(indent) + scriptLines[first]) return undefined;
+  const exact = scriptLines.every((line, i) => (line === '' ? (written[i] ?? '').trim() === '' : written[i] === ' '.repeat(indent) + line));
+  return exact ? { line: lines.linePos(header + 1).line, column: indent + 1 } : undefined;
 }
 
 /**
@@ -312,6 +344,8 @@ class ConfigReader {
   constructor(
     readonly file: string,
     readonly fail: (path: Path, problem: string) => never,
+    /** Where an inline script starts in the config text (none for configs without text, such as the environment). */
+    readonly scriptOrigin: (path: Path, script: string) => ScriptOrigin | undefined = () => undefined,
   ) {}
 
   root(value: Value, structured: boolean): ExporterConfig {
@@ -372,7 +406,8 @@ class ConfigReader {
     // A script always has a probe body in braces; a file name never does.
     const inline = written.includes('{') || written.includes('\n');
     let text = written;
-    const file = inline ? `${this.file}:${pathText(scriptPath)}` : resolve(directory, written);
+    const origin = inline ? this.scriptOrigin(scriptPath, written) : undefined;
+    const file = !inline ? resolve(directory, written) : origin !== undefined ? this.file : `${this.file}:${pathText(scriptPath)}`;
     if (!inline) {
       try {
         text = readBoundedText(file);
@@ -381,7 +416,7 @@ class ConfigReader {
       }
     }
     try {
-      parse(text, file);
+      parse(text, file, undefined, origin);
     } catch (error) {
       if (error instanceof TraceError) this.fail(scriptPath, error.message);
       throw error;
@@ -398,7 +433,7 @@ class ConfigReader {
       maps[mapName] = setting === false ? false : this.scriptMap(setting, [...mapsPath, written]);
     }
     const maxMapKeys = entry.max_map_keys === undefined ? undefined : this.integer(entry.max_map_keys, [...path, 'max_map_keys'], 1, MAX_SCRIPT_MAP_KEYS);
-    return { ...base, script: { text, file, args, ...(maxMapKeys !== undefined ? { maxMapKeys } : {}), maps, keyPath: pathText(scriptPath) } };
+    return { ...base, script: { text, file, ...(origin !== undefined ? { origin } : {}), args, ...(maxMapKeys !== undefined ? { maxMapKeys } : {}), maps, keyPath: pathText(scriptPath) } };
   }
 
   scriptMap(value: Value, path: Path): ScriptMapConfig {

@@ -270,7 +270,7 @@ export class ScriptProgramSource extends MetricsOnlySource {
     const where = `${program.file}: ${script.keyPath}`;
     let compiled: CompiledScript;
     try {
-      compiled = compileScript(script.text, { positional: script.args, startNs: process.hrtime.bigint(), file: script.file, ...(script.maxMapKeys !== undefined ? { maxMapKeys: script.maxMapKeys } : {}) });
+      compiled = compileScript(script.text, { positional: script.args, startNs: process.hrtime.bigint(), file: script.file, ...(script.origin !== undefined ? { origin: script.origin } : {}), ...(script.maxMapKeys !== undefined ? { maxMapKeys: script.maxMapKeys } : {}) });
     } catch (error) {
       // A located error already names the config file and key (inline) or the script file.
       if (error instanceof TraceError) throw new ExportError(error.span === undefined ? `${where}: ${error.message}` : `program '${program.name}': ${error.message}`, { cause: error });

@@ -5,7 +5,7 @@ import { MapType, ProgramType } from '../uapi/index.ts';
 import { type TracepointFormat, readTracepointFormat } from '../vm/index.ts';
 import type { Probe, Script } from './ast.ts';
 import { type EventSpec, type GeneratedProgram, LOST_MAP, ProbeCompiler, type ProbeContext, RINGBUF_MAP, STACK_DEPTH, STACK_MAP, type ScriptState } from './codegen.ts';
-import { TraceError, TraceLimitError, traceError, withSource } from './errors.ts';
+import { type ScriptOrigin, TraceError, TraceLimitError, traceError, withSource } from './errors.ts';
 import { DEFAULT_MAX_PROBES, parse, tooManyProbes } from './parser.ts';
 import { type ProbeTarget, TRACEFS_ROOT, expandAttachPoint, possibleCpuCount } from './probes.ts';
 import { type MapInfo, mapKeySize, mapValueSize } from './types.ts';
@@ -19,6 +19,8 @@ export interface CompileOptions {
   unsafe?: boolean;
   /** Script name for error messages (default 'stdin', as bpftrace for -e). */
   file?: string;
+  /** Where the script starts inside `file`, when it is part of a larger file: errors then give that file's lines. */
+  origin?: ScriptOrigin;
   tracefsRoot?: string;
   /** Tracepoint formats (default: read from tracefs); tests inject their own. */
   readFormat?: (category: string, event: string) => TracepointFormat;
@@ -63,6 +65,7 @@ export interface CompiledScript {
   /** The script's text and name, so a later failure at an instruction can show the script's line. */
   source: string;
   file: string;
+  origin?: ScriptOrigin;
 }
 
 /** At most this many learning passes (each can only add maps; real scripts settle in two). */
@@ -184,18 +187,19 @@ function onePerPlace(warnings: TraceError[]): TraceError[] {
 /** The script place that instruction `insnIndex` of `program` was generated from, as an error saying `problem` there. */
 export function errorAtInstruction(compiled: CompiledScript, program: string, insnIndex: number, problem: string): TraceError {
   const position = (compiled.positions[program] ?? []).filter((p) => p.insnIndex <= insnIndex).at(-1);
-  return withSource(traceError(problem, position?.span), compiled.source, compiled.file);
+  return withSource(traceError(problem, position?.span), compiled.source, compiled.file, compiled.origin);
 }
 
 /** Compiles a bpftrace script to a collection of programs and maps, one program per distinct generated code. */
 export function compileScript(source: string, options: CompileOptions = {}): CompiledScript {
   const file = options.file ?? 'stdin';
-  const script = parse(source, file, options.maxProbes ?? DEFAULT_MAX_PROBES);
+  const { origin } = options;
+  const script = parse(source, file, options.maxProbes ?? DEFAULT_MAX_PROBES, origin);
   try {
     const compiled = compileParsed(script, options);
-    return { ...compiled, warnings: compiled.warnings.map((w) => withSource(w, source, file)), source, file };
+    return { ...compiled, warnings: compiled.warnings.map((w) => withSource(w, source, file, origin)), source, file, ...(origin !== undefined ? { origin } : {}) };
   } catch (error) {
-    if (error instanceof TraceError) throw withSource(error, source, file);
+    if (error instanceof TraceError) throw withSource(error, source, file, origin);
     throw error;
   }
 }

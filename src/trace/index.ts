@@ -1,5 +1,5 @@
 /** `tsbpf trace`: the bpftrace language compiled by tsbpf to eBPF, run in the kernel or the VM. */
-export { TraceError, TraceRuntimeError, type SourceSpan } from './errors.ts';
+export { TraceError, TraceRuntimeError, type ScriptOrigin, type SourceSpan } from './errors.ts';
 export { parse } from './parser.ts';
 export type { Script, Probe, Statement, Expr } from './ast.ts';
 export { compileScript, type CompileOptions, type CompiledScript, type CompiledProbe } from './compile.ts';

@@ -1,5 +1,5 @@
 import { type AttachPoint, type DeclaredMapKind, type Expr, type MapDeclaration, type MapRef, type Probe, type Script, type Statement, type TypeName, type VarRef, join } from './ast.ts';
-import { type SourceSpan, TraceError, traceError, withSource } from './errors.ts';
+import { type ScriptOrigin, type SourceSpan, TraceError, traceError, withSource } from './errors.ts';
 import { Lexer, type Token } from './lexer.ts';
 import { type Macro, type MacroParam, expandMacros } from './macros.ts';
 import { preprocess } from './preprocess.ts';
@@ -65,11 +65,11 @@ function refuseDeepExpansion(probe: Probe): void {
 }
 
 /** Parses a script. Every error is a TraceError pointing at the script text. */
-export function parse(source: string, file = 'stdin', maxProbes = DEFAULT_MAX_PROBES): Script {
+export function parse(source: string, file = 'stdin', maxProbes = DEFAULT_MAX_PROBES, origin?: ScriptOrigin): Script {
   try {
     return new Parser(preprocess(source), maxProbes).script();
   } catch (error) {
-    if (error instanceof TraceError) throw withSource(error, source, file);
+    if (error instanceof TraceError) throw withSource(error, source, file, origin);
     throw error;
   }
 }

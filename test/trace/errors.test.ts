@@ -46,6 +46,17 @@ describe('trace compile errors', () => {
     }
   });
 
+  it('places an error in the file that holds the script (an exporter config), the line shown as indented there', () => {
+    try {
+      compileOffline('BEGIN {\n  @x = 1;\n  @x = nope();\n}\n', { file: 'app.yaml', origin: { line: 4, column: 7 } });
+      assert.fail('compiled');
+    } catch (error) {
+      assert.ok(error instanceof TraceError);
+      assert.equal(error.message, 'app.yaml:6:14-18: Unknown function: nope');
+      assert.equal(error.format(), 'app.yaml:6:14-18: ERROR: Unknown function: nope\n        @x = nope();\n             ~~~~\n');
+    }
+  });
+
   it('refuses a probe that needs more than the 512-byte BPF stack', () => {
     const args = Array.from({ length: 9 }, () => 'str(arg0)').join(', ');
     assert.match(compileError(`uprobe:/bin/sh:main { printf("${'%s'.repeat(9)}", ${args}); }`), /more than the kernel's 512-byte stack/);
