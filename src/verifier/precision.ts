@@ -35,7 +35,7 @@ import {
   opSource,
 } from '../isa/index.ts';
 import { formatFrame } from './log.ts';
-import { type Checkpoint, type Frame, type HistoryEntry, type Reg, type VerifierState, RegType, Slot, stackSlot } from './state.ts';
+import { type Checkpoint, type Frame, type HistoryEntry, type Reg, type VerifierState, RegType, Slot, copyReg, stackSlot } from './state.ts';
 
 /** INSN_F_STACK_ACCESS: the instruction spilled to or filled from a stack slot (frame and slot in the low bits). */
 export const HIST_STACK_ACCESS = 0x400;
@@ -76,9 +76,12 @@ export class Backtrack {
   reset(frame: number): void {
     this.frame = frame;
     this.marked = 0;
-    this.regs.fill(0);
-    this.stackLo.fill(0);
-    this.stackHi.fill(0);
+    // A loop, not fill(): this runs for every precision request, and fill on an 8-element array costs a call into the runtime.
+    for (let f = 0; f < 8; f++) {
+      this.regs[f] = 0;
+      this.stackLo[f] = 0;
+      this.stackHi[f] = 0;
+    }
   }
 
   empty(): boolean {
@@ -278,19 +281,25 @@ function backtrackInsn(ctx: PrecisionContext, idx: number, subseq: number, hist:
   syncLinked(bt, hist);
 }
 
+function withPrecise(reg: Reg, precise: boolean): Reg {
+  const copy = copyReg(reg);
+  copy.precise = precise;
+  return copy;
+}
+
 /** The frames of a stored state, for marking: each frame's registers and slots are its own copies. */
 function markReg(frame: Frame, regno: number): boolean {
   const reg = frame.regs[regno]!;
   if (reg.type !== RegType.SCALAR) return false;
   if (reg.precise) return false;
-  frame.regs[regno] = { ...reg, precise: true };
+  frame.regs[regno] = withPrecise(reg, true);
   return true;
 }
 
 function markSlot(frame: Frame, spi: number): boolean {
   const spilled = isScalarSpill(frame, spi);
   if (spilled === undefined || spilled.precise) return false;
-  stackSlot(frame, spi, true)!.spilled = { ...spilled, precise: true };
+  stackSlot(frame, spi, true)!.spilled = withPrecise(spilled, true);
   return true;
 }
 
@@ -426,11 +435,11 @@ export function markAllScalarsImprecise(st: VerifierState): void {
   for (const frame of st.frames) {
     for (let r = 0; r < 10; r++) {
       const reg = frame.regs[r]!;
-      if (reg.precise) frame.regs[r] = { ...reg, precise: false };
+      if (reg.precise) frame.regs[r] = withPrecise(reg, false);
     }
     for (let spi = 0; spi < frame.stack.length; spi++) {
       const slot = frame.stack[spi];
-      if (slot?.spilled?.precise && slot.types[7] === Slot.SPILL) stackSlot(frame, spi, true)!.spilled = { ...slot.spilled, precise: false };
+      if (slot?.spilled?.precise && slot.types[7] === Slot.SPILL) stackSlot(frame, spi, true)!.spilled = withPrecise(slot.spilled, false);
     }
   }
 }

@@ -106,6 +106,11 @@ export function scalarReg(v: Scalar): Reg {
   return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0, precise: false };
 }
 
+/** A copy of `r` to change, every field listed (a spread makes copies of several shapes, and slower). */
+export function copyReg(r: Reg): Reg {
+  return { type: r.type, off: r.off, v: r.v, id: r.id, refObjId: r.refObjId, range: r.range, map: r.map, memSize: r.memSize, btfName: r.btfName, frameno: r.frameno, subprog: r.subprog, precise: r.precise };
+}
+
 export function unknownScalar(): Reg {
   return scalarReg(SCALAR_UNKNOWN);
 }
@@ -283,8 +288,25 @@ export function cloneFrame(f: Frame): Frame {
   return { regs: f.regs.slice(), stack: f.stack.slice(), frameno: f.frameno, callsite: f.callsite, subprog: f.subprog, callback: f.callback, owner: ++lastOwner };
 }
 
+/** A copy of `s` whose frames, references and history it may change without touching `s` (registers and slots stay shared until written). */
 export function cloneState(s: VerifierState): VerifierState {
-  return { ...s, frames: s.frames.map(cloneFrame), refs: s.refs.slice(), history: s.history.slice() };
+  const frames: Frame[] = new Array<Frame>(s.frames.length);
+  for (let i = 0; i < frames.length; i++) frames[i] = cloneFrame(s.frames[i]!);
+  // Every field listed rather than spread: one object shape for all states keeps the code that reads them monomorphic.
+  return {
+    frames,
+    refs: s.refs.length === 0 ? [] : s.refs.slice(),
+    insnIdx: s.insnIdx,
+    prevInsnIdx: s.prevInsnIdx,
+    parent: s.parent,
+    mayGotoDepth: s.mayGotoDepth,
+    activeLock: s.activeLock,
+    firstInsnIdx: s.firstInsnIdx,
+    lastInsnIdx: s.lastInsnIdx,
+    history: s.history.length === 0 ? [] : s.history.slice(),
+    loopEntry: s.loopEntry,
+    dfsDepth: s.dfsDepth,
+  };
 }
 
 export function currentFrame(s: VerifierState): Frame {
