@@ -672,7 +672,8 @@ export class Verifier {
 
   private statesExactlyEqual(a: VerifierState, b: VerifierState): boolean {
     if (a.frames.length !== b.frames.length || a.mayGotoDepth !== b.mayGotoDepth) return false;
-    for (let f = 0; f < a.frames.length; f++) {
+    // Innermost frame first: where a loop's states differ (the kernel's states_maybe_looping looks there first too).
+    for (let f = a.frames.length - 1; f >= 0; f--) {
       const fa = a.frames[f]!;
       const fb = b.frames[f]!;
       if (fa.callsite !== fb.callsite) return false;
@@ -2771,24 +2772,27 @@ function stackObjectsEquivalent(old: StackObject | undefined, cur: StackObject |
 
 /** check_ids: a consistent mapping between the ids of the old and the current state (few per state: kept in two parallel lists). */
 class IdMap {
+  // Grown, never shrunk: reset only forgets the pairs (setting an array's length calls into the runtime).
   private readonly oldIds: number[] = [];
   private readonly curIds: number[] = [];
+  private size = 0;
   reset(): IdMap {
-    this.oldIds.length = 0;
-    this.curIds.length = 0;
+    this.size = 0;
     return this;
   }
   check(oldId: number, curId: number): boolean {
     if (!oldId && !curId) return true;
     if (!oldId || !curId) return false;
-    const mapped = this.oldIds.indexOf(oldId);
-    const back = this.curIds.indexOf(curId);
-    if (mapped < 0 && back < 0) {
-      this.oldIds.push(oldId);
-      this.curIds.push(curId);
-      return true;
+    const n = this.size;
+    for (let i = 0; i < n; i++) {
+      const o = this.oldIds[i] === oldId;
+      const c = this.curIds[i] === curId;
+      if (o || c) return o && c;
     }
-    return mapped >= 0 && mapped === back;
+    this.oldIds[n] = oldId;
+    this.curIds[n] = curId;
+    this.size = n + 1;
+    return true;
   }
 }
 
