@@ -534,7 +534,9 @@ export class Verifier {
 
   /** collect_linked_regs: every register and spilled slot sharing scalar id `id`, as history keys. */
   private linkedRegs(id: number, into: number[]): void {
-    this.cur.frames.forEach((frame, fr) => {
+    const frames = this.cur.frames;
+    for (let fr = 0; fr < frames.length; fr++) {
+      const frame = frames[fr]!;
       for (let r = 0; r < 10; r++) {
         const reg = frame.regs[r]!;
         if (reg.type === RegType.SCALAR && reg.id === id) into.push(linkedRegKey(fr, true, r));
@@ -543,7 +545,7 @@ export class Verifier {
         const slot = frame.stack[spi];
         if (isSpilled(slot) && slot!.spilled!.type === RegType.SCALAR && slot!.spilled!.id === id) into.push(linkedRegKey(fr, false, spi));
       }
-    });
+    }
   }
 
   /**
@@ -810,7 +812,7 @@ export class Verifier {
       return;
     }
     if (op > AluOp.END) throw new Rejection(idx, `invalid BPF_ALU opcode ${(op >> 4).toString(16)}`, 'EINVAL');
-    const src = x ? this.readReg(idx, insn.src) : scalarReg(scalarConstNumber(insn.imm));
+    const src = x ? this.readReg(idx, insn.src) : immediateReg(insn.imm);
     const dst = this.readReg(idx, insn.dst);
     if ((op === AluOp.MOD || op === AluOp.DIV) && !x && insn.imm === 0) throw new Rejection(idx, 'div by zero', 'EINVAL');
     if ((op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH) && !x) {
@@ -824,7 +826,7 @@ export class Verifier {
   private checkMov(idx: number, insn: Instruction, alu32: boolean, x: boolean): void {
     if (!x) {
       this.checkDst(idx, insn.dst);
-      this.writeReg(insn.dst, scalarReg(scalarConstNumber(alu32 ? insn.imm >>> 0 : insn.imm)));
+      this.writeReg(insn.dst, immediateReg(alu32 ? insn.imm >>> 0 : insn.imm));
       return;
     }
     const src = this.readReg(idx, insn.src);
@@ -980,7 +982,7 @@ export class Verifier {
       if (opMode(insn.opcode) !== Mode.MEM || insn.imm !== 0) throw new Rejection(idx, 'BPF_STX uses reserved fields', 'EINVAL');
       value = this.readReg(idx, insn.src);
     } else {
-      value = scalarReg(scalarConstNumber(insn.imm));
+      value = immediateReg(insn.imm);
     }
     this.readReg(idx, insn.dst);
     this.memAccess(idx, insn.dst, insn.offset, sizeBytes(opSize(insn.opcode)), true, { reg: value, regno: fromReg ? insn.src : -1, isImm: !fromReg }, false);
@@ -1565,7 +1567,7 @@ export class Verifier {
       src = this.readReg(idx, insn.src);
       if (!(isAnyPacket(dst) && isAnyPacket(src)) && this.isLeak(src)) throw new Rejection(idx, `R${insn.src} pointer comparison prohibited`);
     } else {
-      src = scalarReg(scalarConstNumber(insn.imm));
+      src = immediateReg(insn.imm);
     }
     const target = idx + insn.offset + 1;
     const pred = this.isBranchTaken(dst, src, op, is32);
@@ -2656,6 +2658,14 @@ function syncLinked(state: VerifierState, id: number, v: Scalar): void {
       if (spilled !== undefined && spilled.type === RegType.SCALAR && spilled.id === id && isSpilled(slot)) frame.stack[s] = { types: slot!.types, spilled: withValue(spilled, v), owner: 0 };
     }
   }
+}
+
+/** Registers holding the immediates 0-256, shared by every use: registers are never changed in place. */
+const SMALL_IMMEDIATE_REGS: readonly Reg[] = Array.from({ length: 257 }, (_, i) => scalarReg(scalarConstNumber(i)));
+
+/** A scalar register holding immediate `v`. */
+function immediateReg(v: number): Reg {
+  return v >= 0 && v <= 256 ? SMALL_IMMEDIATE_REGS[v]! : scalarReg(scalarConstNumber(v));
 }
 
 /** Packet pointer `r` with `range` bytes proven (or a data_end marker). */
