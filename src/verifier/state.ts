@@ -229,7 +229,8 @@ export interface HistoryEntry {
 
 export interface VerifierState {
   frames: Frame[];
-  refs: Reference[];
+  /** Never changed in place (replaced instead), so copies of a state share it. */
+  refs: readonly Reference[];
   insnIdx: number;
   prevInsnIdx: number;
   /** The checkpoint this path last passed (for branch counting and loop detection). */
@@ -288,14 +289,14 @@ export function cloneFrame(f: Frame): Frame {
   return { regs: f.regs.slice(), stack: f.stack.slice(), frameno: f.frameno, callsite: f.callsite, subprog: f.subprog, callback: f.callback, owner: ++lastOwner };
 }
 
-/** A copy of `s` whose frames, references and history it may change without touching `s` (registers and slots stay shared until written). */
-export function cloneState(s: VerifierState): VerifierState {
+/** A copy of `s` whose frames and history it may change without touching `s` (registers and slots stay shared until written); `history` hands it one instead of a copy. */
+export function cloneState(s: VerifierState, history: HistoryEntry[] = s.history.length === 0 ? [] : s.history.slice()): VerifierState {
   const frames: Frame[] = new Array<Frame>(s.frames.length);
   for (let i = 0; i < frames.length; i++) frames[i] = cloneFrame(s.frames[i]!);
   // Every field listed rather than spread: one object shape for all states keeps the code that reads them monomorphic.
   return {
     frames,
-    refs: s.refs.length === 0 ? [] : s.refs.slice(),
+    refs: s.refs,
     insnIdx: s.insnIdx,
     prevInsnIdx: s.prevInsnIdx,
     parent: s.parent,
@@ -303,7 +304,7 @@ export function cloneState(s: VerifierState): VerifierState {
     activeLock: s.activeLock,
     firstInsnIdx: s.firstInsnIdx,
     lastInsnIdx: s.lastInsnIdx,
-    history: s.history.length === 0 ? [] : s.history.slice(),
+    history,
     loopEntry: s.loopEntry,
     dfsDepth: s.dfsDepth,
   };

@@ -652,7 +652,8 @@ export class Verifier {
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     if (this.input.privileged) markAllScalarsImprecise(this.cur);
-    const stored = cloneState(this.cur);
+    // The stored state takes the path's history; the path starts a new one from here.
+    const stored = cloneState(this.cur, this.cur.history);
     stored.lastInsnIdx = this.cur.prevInsnIdx;
     const checkpoint: Checkpoint = { state: stored, branches: 1, parent: this.cur.parent, hits: 0, misses: 0, loopEntry: this.cur.loopEntry, dfsDepth: this.cur.dfsDepth, backedges: undefined };
     this.cur.firstInsnIdx = idx;
