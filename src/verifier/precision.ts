@@ -61,6 +61,8 @@ export interface PrecisionContext {
   write(line: string): void;
   /** The subprogram starting at `insnIdx` is a global function (verified on its own). */
   isGlobalFunction(insnIdx: number): boolean;
+  /** Registers of frame `frame` of `st` live at `insnIdx` (a mask). */
+  liveRegsAt(st: VerifierState, frame: number, insnIdx: number): number;
 }
 
 /** The kernel's struct backtrack_state: registers and stack slots still to be explained, per frame. */
@@ -303,20 +305,6 @@ function markSlot(frame: Frame, spi: number): boolean {
   return true;
 }
 
-/** get_prev_insn_idx: the instruction before `idx` on this state's path, or -1 at the state's start. */
-function prevInsn(st: VerifierState, idx: number, histEnd: { n: number }): number {
-  const h = st.history;
-  if (idx === st.firstInsnIdx) {
-    if (histEnd.n === 0) return -1;
-    if (histEnd.n === 1 && h[0]!.idx === idx) return -1;
-  }
-  if (histEnd.n > 0 && h[histEnd.n - 1]!.idx === idx) {
-    histEnd.n--;
-    return h[histEnd.n]!.prev;
-  }
-  return idx - 1;
-}
-
 /**
  * __mark_chain_precision with the marks already in `bt`: walks `cur`'s
  * instructions back from `insnIdx` (which is not itself walked), then each
@@ -343,16 +331,17 @@ export function markChainPrecisionBatch(ctx: PrecisionContext, cur: VerifierStat
         }
         throw UNSUPPORTED;
       }
-      const histEnd = { n: st.history.length };
+      const hist = st.history;
+      let histEnd = hist.length;
       for (let i = lastIdx; ; ) {
         if (skipFirst) skipFirst = false;
-        else {
-          const h = histEnd.n > 0 && st.history[histEnd.n - 1]!.idx === i ? st.history[histEnd.n - 1] : undefined;
-          backtrackInsn(ctx, i, subseq, h, bt);
-        }
+        else backtrackInsn(ctx, i, subseq, histEnd > 0 && hist[histEnd - 1]!.idx === i ? hist[histEnd - 1] : undefined, bt);
         if (bt.empty()) return;
         subseq = i;
-        i = prevInsn(st, i, histEnd);
+        // get_prev_insn_idx: the instruction before `i` on this state's path; none at the state's start.
+        if (i === st.firstInsnIdx && (histEnd === 0 || (histEnd === 1 && hist[0]!.idx === i))) break;
+        if (histEnd > 0 && hist[histEnd - 1]!.idx === i) i = hist[--histEnd]!.prev;
+        else i--;
         if (i < 0) break;
         if (i >= ctx.insns.length) throw UNSUPPORTED;
       }
@@ -447,13 +436,13 @@ export function markAllScalarsImprecise(st: VerifierState): void {
 /**
  * propagate_precision: the current path was pruned against `old`, so what
  * `old`'s continuation needed precise, this path needs too (registers live
- * at the pruning point, `liveRegs` per frame, and spilled scalars).
+ * at the pruning point, and spilled scalars).
  */
-export function propagatePrecision(ctx: PrecisionContext, old: VerifierState, cur: VerifierState, insnIdx: number, liveRegs: (frame: number) => number, bt: Backtrack): number {
+export function propagatePrecision(ctx: PrecisionContext, old: VerifierState, cur: VerifierState, insnIdx: number, bt: Backtrack): number {
   bt.reset(cur.frames.length - 1);
   for (let fr = old.frames.length - 1; fr >= 0; fr--) {
     const frame = old.frames[fr]!;
-    const live = liveRegs(fr);
+    const live = ctx.liveRegsAt(old, fr, insnIdx);
     const names: string[] | undefined = ctx.logLevel > 1 ? [] : undefined;
     for (let r = 0; r < 10; r++) {
       const reg = frame.regs[r]!;

@@ -306,6 +306,7 @@ export class Verifier {
       logLevel: input.logLevel,
       write: (line) => this.log.write(line),
       isGlobalFunction: (insnIdx) => input.globalFunctions?.has(insnIdx) ?? false,
+      liveRegsAt: (st, f, insnIdx) => this.liveRegsAt(st, f, insnIdx),
     };
   }
 
@@ -555,8 +556,7 @@ export class Verifier {
    */
   private loopHit(old: Checkpoint, idx: number): void {
     this.recordJump(idx);
-    const live = (f: number): number => this.liveRegsAt(old.state, f, idx);
-    propagatePrecision(this.precision, old.state, this.cur, idx, live, this.backtrack);
+    propagatePrecision(this.precision, old.state, this.cur, idx, this.backtrack);
     const header = getLoopEntry(old) ?? old;
     (header.backedges ??= []).push({ state: this.cur, old: old.state, insnIdx: idx });
   }
@@ -572,8 +572,7 @@ export class Verifier {
     for (let changed = true; changed; ) {
       changed = false;
       for (const edge of backedges) {
-        const live = (f: number): number => this.liveRegsAt(edge.old, f, edge.insnIdx);
-        if (propagatePrecision(this.precision, edge.old, edge.state, edge.insnIdx, live, this.backtrack) > 0) changed = true;
+        if (propagatePrecision(this.precision, edge.old, edge.state, edge.insnIdx, this.backtrack) > 0) changed = true;
       }
     }
     const outer = getLoopEntry(header);
@@ -634,7 +633,7 @@ export class Verifier {
             this.loopHit(old, idx);
           } else {
             this.recordJump(idx);
-            propagatePrecision(this.precision, old.state, this.cur, idx, (f) => this.liveRegsAt(old.state, f, idx), this.backtrack);
+            propagatePrecision(this.precision, old.state, this.cur, idx, this.backtrack);
           }
           return true;
         }
