@@ -35,7 +35,7 @@ import {
   opSource,
 } from '../isa/index.ts';
 import { formatFrame } from './log.ts';
-import { type Checkpoint, type Frame, type HistoryEntry, type Reg, type VerifierState, RegType, Slot, stackSlot } from './state.ts';
+import { type Checkpoint, type Frame, type HistoryEntry, type Reg, type VerifierState, RegType, Slot, copyReg, stackSlot } from './state.ts';
 
 /** INSN_F_STACK_ACCESS: the instruction spilled to or filled from a stack slot (frame and slot in the low bits). */
 export const HIST_STACK_ACCESS = 0x400;
@@ -61,6 +61,8 @@ export interface PrecisionContext {
   write(line: string): void;
   /** The subprogram starting at `insnIdx` is a global function (verified on its own). */
   isGlobalFunction(insnIdx: number): boolean;
+  /** Registers of frame `frame` of `st` live at `insnIdx` (a mask). */
+  liveRegsAt(st: VerifierState, frame: number, insnIdx: number): number;
 }
 
 /** The kernel's struct backtrack_state: registers and stack slots still to be explained, per frame. */
@@ -76,9 +78,12 @@ export class Backtrack {
   reset(frame: number): void {
     this.frame = frame;
     this.marked = 0;
-    this.regs.fill(0);
-    this.stackLo.fill(0);
-    this.stackHi.fill(0);
+    // A loop, not fill(): this runs for every precision request, and fill on an 8-element array costs a call into the runtime.
+    for (let f = 0; f < 8; f++) {
+      this.regs[f] = 0;
+      this.stackLo[f] = 0;
+      this.stackHi[f] = 0;
+    }
   }
 
   empty(): boolean {
@@ -278,34 +283,26 @@ function backtrackInsn(ctx: PrecisionContext, idx: number, subseq: number, hist:
   syncLinked(bt, hist);
 }
 
+function withPrecise(reg: Reg, precise: boolean): Reg {
+  const copy = copyReg(reg);
+  copy.precise = precise;
+  return copy;
+}
+
 /** The frames of a stored state, for marking: each frame's registers and slots are its own copies. */
 function markReg(frame: Frame, regno: number): boolean {
   const reg = frame.regs[regno]!;
   if (reg.type !== RegType.SCALAR) return false;
   if (reg.precise) return false;
-  frame.regs[regno] = { ...reg, precise: true };
+  frame.regs[regno] = withPrecise(reg, true);
   return true;
 }
 
 function markSlot(frame: Frame, spi: number): boolean {
   const spilled = isScalarSpill(frame, spi);
   if (spilled === undefined || spilled.precise) return false;
-  stackSlot(frame, spi, true)!.spilled = { ...spilled, precise: true };
+  stackSlot(frame, spi, true)!.spilled = withPrecise(spilled, true);
   return true;
-}
-
-/** get_prev_insn_idx: the instruction before `idx` on this state's path, or -1 at the state's start. */
-function prevInsn(st: VerifierState, idx: number, histEnd: { n: number }): number {
-  const h = st.history;
-  if (idx === st.firstInsnIdx) {
-    if (histEnd.n === 0) return -1;
-    if (histEnd.n === 1 && h[0]!.idx === idx) return -1;
-  }
-  if (histEnd.n > 0 && h[histEnd.n - 1]!.idx === idx) {
-    histEnd.n--;
-    return h[histEnd.n]!.prev;
-  }
-  return idx - 1;
 }
 
 /**
@@ -334,16 +331,17 @@ export function markChainPrecisionBatch(ctx: PrecisionContext, cur: VerifierStat
         }
         throw UNSUPPORTED;
       }
-      const histEnd = { n: st.history.length };
+      const hist = st.history;
+      let histEnd = hist.length;
       for (let i = lastIdx; ; ) {
         if (skipFirst) skipFirst = false;
-        else {
-          const h = histEnd.n > 0 && st.history[histEnd.n - 1]!.idx === i ? st.history[histEnd.n - 1] : undefined;
-          backtrackInsn(ctx, i, subseq, h, bt);
-        }
+        else backtrackInsn(ctx, i, subseq, histEnd > 0 && hist[histEnd - 1]!.idx === i ? hist[histEnd - 1] : undefined, bt);
         if (bt.empty()) return;
         subseq = i;
-        i = prevInsn(st, i, histEnd);
+        // get_prev_insn_idx: the instruction before `i` on this state's path; none at the state's start.
+        if (i === st.firstInsnIdx && (histEnd === 0 || (histEnd === 1 && hist[0]!.idx === i))) break;
+        if (histEnd > 0 && hist[histEnd - 1]!.idx === i) i = hist[--histEnd]!.prev;
+        else i--;
         if (i < 0) break;
         if (i >= ctx.insns.length) throw UNSUPPORTED;
       }
@@ -426,11 +424,11 @@ export function markAllScalarsImprecise(st: VerifierState): void {
   for (const frame of st.frames) {
     for (let r = 0; r < 10; r++) {
       const reg = frame.regs[r]!;
-      if (reg.precise) frame.regs[r] = { ...reg, precise: false };
+      if (reg.precise) frame.regs[r] = withPrecise(reg, false);
     }
     for (let spi = 0; spi < frame.stack.length; spi++) {
       const slot = frame.stack[spi];
-      if (slot?.spilled?.precise && slot.types[7] === Slot.SPILL) stackSlot(frame, spi, true)!.spilled = { ...slot.spilled, precise: false };
+      if (slot?.spilled?.precise && slot.types[7] === Slot.SPILL) stackSlot(frame, spi, true)!.spilled = withPrecise(slot.spilled, false);
     }
   }
 }
@@ -438,13 +436,13 @@ export function markAllScalarsImprecise(st: VerifierState): void {
 /**
  * propagate_precision: the current path was pruned against `old`, so what
  * `old`'s continuation needed precise, this path needs too (registers live
- * at the pruning point, `liveRegs` per frame, and spilled scalars).
+ * at the pruning point, and spilled scalars).
  */
-export function propagatePrecision(ctx: PrecisionContext, old: VerifierState, cur: VerifierState, insnIdx: number, liveRegs: (frame: number) => number, bt: Backtrack): number {
+export function propagatePrecision(ctx: PrecisionContext, old: VerifierState, cur: VerifierState, insnIdx: number, bt: Backtrack): number {
   bt.reset(cur.frames.length - 1);
   for (let fr = old.frames.length - 1; fr >= 0; fr--) {
     const frame = old.frames[fr]!;
-    const live = liveRegs(fr);
+    const live = ctx.liveRegsAt(old, fr, insnIdx);
     const names: string[] | undefined = ctx.logLevel > 1 ? [] : undefined;
     for (let r = 0; r < 10; r++) {
       const reg = frame.regs[r]!;

@@ -106,6 +106,11 @@ export function scalarReg(v: Scalar): Reg {
   return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0, precise: false };
 }
 
+/** A copy of `r` to change, every field listed (a spread makes copies of several shapes, and slower). */
+export function copyReg(r: Reg): Reg {
+  return { type: r.type, off: r.off, v: r.v, id: r.id, refObjId: r.refObjId, range: r.range, map: r.map, memSize: r.memSize, btfName: r.btfName, frameno: r.frameno, subprog: r.subprog, precise: r.precise };
+}
+
 export function unknownScalar(): Reg {
   return scalarReg(SCALAR_UNKNOWN);
 }
@@ -224,7 +229,8 @@ export interface HistoryEntry {
 
 export interface VerifierState {
   frames: Frame[];
-  refs: Reference[];
+  /** Never changed in place (replaced instead), so copies of a state share it. */
+  refs: readonly Reference[];
   insnIdx: number;
   prevInsnIdx: number;
   /** The checkpoint this path last passed (for branch counting and loop detection). */
@@ -283,8 +289,25 @@ export function cloneFrame(f: Frame): Frame {
   return { regs: f.regs.slice(), stack: f.stack.slice(), frameno: f.frameno, callsite: f.callsite, subprog: f.subprog, callback: f.callback, owner: ++lastOwner };
 }
 
-export function cloneState(s: VerifierState): VerifierState {
-  return { ...s, frames: s.frames.map(cloneFrame), refs: s.refs.slice(), history: s.history.slice() };
+/** A copy of `s` whose frames and history it may change without touching `s` (registers and slots stay shared until written); `history` hands it one instead of a copy. */
+export function cloneState(s: VerifierState, history: HistoryEntry[] = s.history.length === 0 ? [] : s.history.slice()): VerifierState {
+  const frames: Frame[] = new Array<Frame>(s.frames.length);
+  for (let i = 0; i < frames.length; i++) frames[i] = cloneFrame(s.frames[i]!);
+  // Every field listed rather than spread: one object shape for all states keeps the code that reads them monomorphic.
+  return {
+    frames,
+    refs: s.refs,
+    insnIdx: s.insnIdx,
+    prevInsnIdx: s.prevInsnIdx,
+    parent: s.parent,
+    mayGotoDepth: s.mayGotoDepth,
+    activeLock: s.activeLock,
+    firstInsnIdx: s.firstInsnIdx,
+    lastInsnIdx: s.lastInsnIdx,
+    history,
+    loopEntry: s.loopEntry,
+    dfsDepth: s.dfsDepth,
+  };
 }
 
 export function currentFrame(s: VerifierState): Frame {

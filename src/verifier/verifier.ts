@@ -94,6 +94,7 @@ import {
   Slot,
   baseOf,
   cloneFrame,
+  copyReg,
   cloneState,
   isPacketPointer,
   isPointer,
@@ -305,6 +306,7 @@ export class Verifier {
       logLevel: input.logLevel,
       write: (line) => this.log.write(line),
       isGlobalFunction: (insnIdx) => input.globalFunctions?.has(insnIdx) ?? false,
+      liveRegsAt: (st, f, insnIdx) => this.liveRegsAt(st, f, insnIdx),
     };
   }
 
@@ -533,7 +535,9 @@ export class Verifier {
 
   /** collect_linked_regs: every register and spilled slot sharing scalar id `id`, as history keys. */
   private linkedRegs(id: number, into: number[]): void {
-    this.cur.frames.forEach((frame, fr) => {
+    const frames = this.cur.frames;
+    for (let fr = 0; fr < frames.length; fr++) {
+      const frame = frames[fr]!;
       for (let r = 0; r < 10; r++) {
         const reg = frame.regs[r]!;
         if (reg.type === RegType.SCALAR && reg.id === id) into.push(linkedRegKey(fr, true, r));
@@ -542,7 +546,7 @@ export class Verifier {
         const slot = frame.stack[spi];
         if (isSpilled(slot) && slot!.spilled!.type === RegType.SCALAR && slot!.spilled!.id === id) into.push(linkedRegKey(fr, false, spi));
       }
-    });
+    }
   }
 
   /**
@@ -552,8 +556,7 @@ export class Verifier {
    */
   private loopHit(old: Checkpoint, idx: number): void {
     this.recordJump(idx);
-    const live = (f: number): number => this.liveRegsAt(old.state, f, idx);
-    propagatePrecision(this.precision, old.state, this.cur, idx, live, this.backtrack);
+    propagatePrecision(this.precision, old.state, this.cur, idx, this.backtrack);
     const header = getLoopEntry(old) ?? old;
     (header.backedges ??= []).push({ state: this.cur, old: old.state, insnIdx: idx });
   }
@@ -569,8 +572,7 @@ export class Verifier {
     for (let changed = true; changed; ) {
       changed = false;
       for (const edge of backedges) {
-        const live = (f: number): number => this.liveRegsAt(edge.old, f, edge.insnIdx);
-        if (propagatePrecision(this.precision, edge.old, edge.state, edge.insnIdx, live, this.backtrack) > 0) changed = true;
+        if (propagatePrecision(this.precision, edge.old, edge.state, edge.insnIdx, this.backtrack) > 0) changed = true;
       }
     }
     const outer = getLoopEntry(header);
@@ -631,7 +633,7 @@ export class Verifier {
             this.loopHit(old, idx);
           } else {
             this.recordJump(idx);
-            propagatePrecision(this.precision, old.state, this.cur, idx, (f) => this.liveRegsAt(old.state, f, idx), this.backtrack);
+            propagatePrecision(this.precision, old.state, this.cur, idx, this.backtrack);
           }
           return true;
         }
@@ -649,7 +651,8 @@ export class Verifier {
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     if (this.input.privileged) markAllScalarsImprecise(this.cur);
-    const stored = cloneState(this.cur);
+    // The stored state takes the path's history; the path starts a new one from here.
+    const stored = cloneState(this.cur, this.cur.history);
     stored.lastInsnIdx = this.cur.prevInsnIdx;
     const checkpoint: Checkpoint = { state: stored, branches: 1, parent: this.cur.parent, hits: 0, misses: 0, loopEntry: this.cur.loopEntry, dfsDepth: this.cur.dfsDepth, backedges: undefined };
     this.cur.firstInsnIdx = idx;
@@ -671,7 +674,8 @@ export class Verifier {
 
   private statesExactlyEqual(a: VerifierState, b: VerifierState): boolean {
     if (a.frames.length !== b.frames.length || a.mayGotoDepth !== b.mayGotoDepth) return false;
-    for (let f = 0; f < a.frames.length; f++) {
+    // Innermost frame first: where a loop's states differ (the kernel's states_maybe_looping looks there first too).
+    for (let f = a.frames.length - 1; f >= 0; f--) {
       const fa = a.frames[f]!;
       const fb = b.frames[f]!;
       if (fa.callsite !== fb.callsite) return false;
@@ -808,7 +812,7 @@ export class Verifier {
       return;
     }
     if (op > AluOp.END) throw new Rejection(idx, `invalid BPF_ALU opcode ${(op >> 4).toString(16)}`, 'EINVAL');
-    const src = x ? this.readReg(idx, insn.src) : scalarReg(scalarConstNumber(insn.imm));
+    const src = x ? this.readReg(idx, insn.src) : immediateReg(insn.imm);
     const dst = this.readReg(idx, insn.dst);
     if ((op === AluOp.MOD || op === AluOp.DIV) && !x && insn.imm === 0) throw new Rejection(idx, 'div by zero', 'EINVAL');
     if ((op === AluOp.LSH || op === AluOp.RSH || op === AluOp.ARSH) && !x) {
@@ -822,7 +826,7 @@ export class Verifier {
   private checkMov(idx: number, insn: Instruction, alu32: boolean, x: boolean): void {
     if (!x) {
       this.checkDst(idx, insn.dst);
-      this.writeReg(insn.dst, scalarReg(scalarConstNumber(alu32 ? insn.imm >>> 0 : insn.imm)));
+      this.writeReg(insn.dst, immediateReg(alu32 ? insn.imm >>> 0 : insn.imm));
       return;
     }
     const src = this.readReg(idx, insn.src);
@@ -833,12 +837,12 @@ export class Verifier {
         return;
       }
       if (insn.offset === 0) {
-        const copy = { ...src };
+        const copy = copyReg(src);
         if (src.type === RegType.SCALAR && !tnumIsConst(src.v.var)) {
           // assign_scalar_id_before_mov: link both registers so a later check on one bounds the other.
           if (copy.id === 0) {
             copy.id = this.newId();
-            this.regs()[insn.src] = { ...src, id: copy.id };
+            this.regs()[insn.src] = withId(src, copy.id);
           }
         }
         this.writeReg(insn.dst, copy);
@@ -919,20 +923,28 @@ export class Verifier {
     if (op === AluOp.ADD) {
       const k = known ? Number(BigInt.asIntN(64, off.v.var.value)) : 0;
       if (known && Number.isSafeInteger(ptr.off + k) && ptr.off + k === ((ptr.off + k) | 0)) {
-        result = { ...ptr, off: ptr.off + k };
+        result = copyReg(ptr);
+        result.off = ptr.off + k;
       } else {
-        result = { ...ptr, v: scalarAlu(AluOp.ADD, ptr.v, off.v, false) };
-        if (isPacketPointer(base)) result = { ...result, id: this.newId(), range: 0 };
+        result = withValue(ptr, scalarAlu(AluOp.ADD, ptr.v, off.v, false));
+        if (isPacketPointer(base)) {
+          result.id = this.newId();
+          result.range = 0;
+        }
       }
     } else if (op === AluOp.SUB) {
       if (!ptrIsDst) throw new Rejection(idx, `R${dstno} tried to subtract pointer from scalar`);
       if (base === RegType.PTR_TO_STACK) throw new Rejection(idx, `R${dstno} subtraction from stack pointer prohibited`);
       const k = known ? Number(BigInt.asIntN(64, off.v.var.value)) : 0;
       if (known && ptr.off - k === ((ptr.off - k) | 0)) {
-        result = { ...ptr, off: ptr.off - k };
+        result = copyReg(ptr);
+        result.off = ptr.off - k;
       } else {
-        result = { ...ptr, v: scalarAlu(AluOp.SUB, ptr.v, off.v, false) };
-        if (isPacketPointer(base)) result = { ...result, id: this.newId(), range: off.v.smin < 0n ? 0 : ptr.range };
+        result = withValue(ptr, scalarAlu(AluOp.SUB, ptr.v, off.v, false));
+        if (isPacketPointer(base)) {
+          result.id = this.newId();
+          result.range = off.v.smin < 0n ? 0 : ptr.range;
+        }
       }
     } else if (op === AluOp.AND || op === AluOp.OR || op === AluOp.XOR) {
       throw new Rejection(idx, `R${dstno} bitwise operator ${ALU_NAMES[op]} on pointer prohibited`);
@@ -970,7 +982,7 @@ export class Verifier {
       if (opMode(insn.opcode) !== Mode.MEM || insn.imm !== 0) throw new Rejection(idx, 'BPF_STX uses reserved fields', 'EINVAL');
       value = this.readReg(idx, insn.src);
     } else {
-      value = scalarReg(scalarConstNumber(insn.imm));
+      value = immediateReg(insn.imm);
     }
     this.readReg(idx, insn.dst);
     this.memAccess(idx, insn.dst, insn.offset, sizeBytes(opSize(insn.opcode)), true, { reg: value, regno: fromReg ? insn.src : -1, isImm: !fromReg }, false);
@@ -1333,10 +1345,10 @@ export class Verifier {
       const fits = regWidth(value) <= size * 8;
       if (store.regno >= 0 && fits && value.id === 0 && !tnumIsConst(value.v.var)) {
         const id = this.newId();
-        this.regs()[store.regno] = { ...value, id };
-        slot.spilled = { ...value, id };
+        this.regs()[store.regno] = withId(value, id);
+        slot.spilled = withId(value, id);
       } else {
-        slot.spilled = fits ? value : { ...value, id: 0 };
+        slot.spilled = fits ? value : withId(value, 0);
       }
       for (let j = 0; j < 8; j++) {
         if (j >= 8 - size) slot.types[j] = Slot.SPILL;
@@ -1395,8 +1407,9 @@ export class Verifier {
         if (size <= spillSize && lowBytes) {
           this.recordFill(idx, frame, spi);
           const id = regWidth(spilled) > size * 8 ? 0 : spilled.id;
-          if (size === 8) return { ...spilled, id };
-          return { ...spilled, id, v: sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : scalarTruncate(spilled.v, size as 1 | 2 | 4) };
+          const filled = withId(spilled, id);
+          if (size !== 8) filled.v = sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : scalarTruncate(spilled.v, size as 1 | 2 | 4);
+          return filled;
         }
         let zeros = 0;
         for (let i = 0; i < size; i++) {
@@ -1554,7 +1567,7 @@ export class Verifier {
       src = this.readReg(idx, insn.src);
       if (!(isAnyPacket(dst) && isAnyPacket(src)) && this.isLeak(src)) throw new Rejection(idx, `R${insn.src} pointer comparison prohibited`);
     } else {
-      src = scalarReg(scalarConstNumber(insn.imm));
+      src = immediateReg(insn.imm);
     }
     const target = idx + insn.offset + 1;
     const pred = this.isBranchTaken(dst, src, op, is32);
@@ -1648,8 +1661,8 @@ export class Verifier {
   }
 
   private applyRefinement(regs: Reg[], state: VerifierState, insn: Instruction, x: boolean, dst: Reg, src: Reg, r: { a: Scalar; b: Scalar }): void {
-    regs[insn.dst] = { ...regs[insn.dst]!, v: r.a };
-    if (x) regs[insn.src] = { ...regs[insn.src]!, v: r.b };
+    regs[insn.dst] = withValue(regs[insn.dst]!, r.a);
+    if (x) regs[insn.src] = withValue(regs[insn.src]!, r.b);
     // sync_linked_regs: registers copied from the compared one learn the same bounds.
     if (dst.id) syncLinked(state, dst.id, r.a);
     if (x && src.id) syncLinked(state, src.id, r.b);
@@ -1686,7 +1699,10 @@ export class Verifier {
       if (isNull) return knownScalar(0n);
       // A map value holding a spin lock keeps its id: the lock is identified by it (reg_may_point_to_spin_lock).
       const lockable = baseOf(r.type) === RegType.PTR_TO_MAP_VALUE && r.map?.fields.some((f) => f.kind === 'bpf_spin_lock');
-      return { ...r, type: r.type & ~MAYBE_NULL, id: lockable ? r.id : 0 };
+      const checked = copyReg(r);
+      checked.type = r.type & ~MAYBE_NULL;
+      if (!lockable) checked.id = 0;
+      return checked;
     });
   }
 
@@ -2604,14 +2620,14 @@ function findGoodPacketPointers(state: VerifierState, dst: Reg, rangeRightOpen: 
   if (dst.off < 0 || (dst.off === 0 && rangeRightOpen)) return;
   if (dst.v.umax > BigInt(MAX_PACKET_OFF) || dst.v.umax + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
   const newRange = dst.off + (rangeRightOpen ? 1 : 0);
-  forEachReg(state, (r) => (r.type === dst.type && r.id === dst.id ? { ...r, range: Math.max(r.range, newRange) } : r));
+  forEachReg(state, (r) => (r.type === dst.type && r.id === dst.id ? withRange(r, Math.max(r.range, newRange)) : r));
 }
 
 function markPacketEnd(state: VerifierState, regno: number, rangeOpen: boolean): void {
   const regs = state.frames[state.frames.length - 1]!.regs;
   const r = regs[regno]!;
   if (r.type !== RegType.PTR_TO_PACKET) return;
-  regs[regno] = { ...r, range: rangeOpen ? BEYOND_PKT_END : AT_PKT_END };
+  regs[regno] = withRange(r, rangeOpen ? BEYOND_PKT_END : AT_PKT_END);
 }
 
 /** Applies `f` to every register and spilled register of every frame. */
@@ -2630,7 +2646,47 @@ function forEachReg(state: VerifierState, f: (r: Reg) => Reg): void {
 
 /** sync_linked_regs: scalars sharing an id get the refined value. */
 function syncLinked(state: VerifierState, id: number, v: Scalar): void {
-  forEachReg(state, (r) => (r.type === RegType.SCALAR && r.id === id ? { ...r, v } : r));
+  for (const frame of state.frames) {
+    const regs = frame.regs;
+    for (let i = 0; i <= 10; i++) {
+      const r = regs[i]!;
+      if (r.type === RegType.SCALAR && r.id === id) regs[i] = withValue(r, v);
+    }
+    for (let s = 0; s < frame.stack.length; s++) {
+      const slot = frame.stack[s];
+      const spilled = slot?.spilled;
+      if (spilled !== undefined && spilled.type === RegType.SCALAR && spilled.id === id && isSpilled(slot)) frame.stack[s] = { types: slot!.types, spilled: withValue(spilled, v), owner: 0 };
+    }
+  }
+}
+
+/** Registers holding the immediates 0-256, shared by every use: registers are never changed in place. */
+const SMALL_IMMEDIATE_REGS: readonly Reg[] = Array.from({ length: 257 }, (_, i) => scalarReg(scalarConstNumber(i)));
+
+/** A scalar register holding immediate `v`. */
+function immediateReg(v: number): Reg {
+  return v >= 0 && v <= 256 ? SMALL_IMMEDIATE_REGS[v]! : scalarReg(scalarConstNumber(v));
+}
+
+/** Packet pointer `r` with `range` bytes proven (or a data_end marker). */
+function withRange(r: Reg, range: number): Reg {
+  const copy = copyReg(r);
+  copy.range = range;
+  return copy;
+}
+
+/** `r` linked by scalar or pointer id `id`. */
+function withId(r: Reg, id: number): Reg {
+  const copy = copyReg(r);
+  copy.id = id;
+  return copy;
+}
+
+/** `r` with the scalar value (or variable offset) `v`. */
+function withValue(r: Reg, v: Scalar): Reg {
+  const copy = copyReg(r);
+  copy.v = v;
+  return copy;
 }
 
 /** do_refine_retval_range: string and stack helpers return at most the buffer size, or a negative errno. */
@@ -2697,6 +2753,8 @@ function readOnlyMapValue(map: VerifierMap, off: number, size: number, sx: boole
 }
 
 function regsIdentical(a: Reg, b: Reg): boolean {
+  // Copies of a state share the registers neither changed.
+  if (a === b) return true;
   return (
     a.type === b.type && a.off === b.off && a.range === b.range && a.map?.uid === b.map?.uid && a.memSize === b.memSize && a.frameno === b.frameno &&
     a.v.var.value === b.v.var.value && a.v.var.mask === b.v.var.mask && a.v.smin === b.v.smin && a.v.smax === b.v.smax && a.v.umin === b.v.umin && a.v.umax === b.v.umax &&
@@ -2724,24 +2782,27 @@ function stackObjectsEquivalent(old: StackObject | undefined, cur: StackObject |
 
 /** check_ids: a consistent mapping between the ids of the old and the current state (few per state: kept in two parallel lists). */
 class IdMap {
+  // Grown, never shrunk: reset only forgets the pairs (setting an array's length calls into the runtime).
   private readonly oldIds: number[] = [];
   private readonly curIds: number[] = [];
+  private size = 0;
   reset(): IdMap {
-    this.oldIds.length = 0;
-    this.curIds.length = 0;
+    this.size = 0;
     return this;
   }
   check(oldId: number, curId: number): boolean {
     if (!oldId && !curId) return true;
     if (!oldId || !curId) return false;
-    const mapped = this.oldIds.indexOf(oldId);
-    const back = this.curIds.indexOf(curId);
-    if (mapped < 0 && back < 0) {
-      this.oldIds.push(oldId);
-      this.curIds.push(curId);
-      return true;
+    const n = this.size;
+    for (let i = 0; i < n; i++) {
+      const o = this.oldIds[i] === oldId;
+      const c = this.curIds[i] === curId;
+      if (o || c) return o && c;
     }
-    return mapped >= 0 && mapped === back;
+    this.oldIds[n] = oldId;
+    this.curIds[n] = curId;
+    this.size = n + 1;
+    return true;
   }
 }
 
@@ -2774,6 +2835,8 @@ const ID_MAP = new IdMap();
  */
 function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   if (old.type === RegType.NOT_INIT) return true;
+  // A register both states share holds the same value; only ids need the mapping checked.
+  if (old === cur && old.id === 0 && old.refObjId === 0) return true;
   if (cur.type === RegType.NOT_INIT) return false;
   if (old.type === RegType.SCALAR) {
     if (cur.type !== RegType.SCALAR) return false;
