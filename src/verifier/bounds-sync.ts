@@ -44,6 +44,16 @@ export class WorkingScalar {
     };
   }
 
+  /** freeze(), or `s` itself when nothing differs from it: no allocation, and pruning's identity check holds. */
+  freezeOr(s: Scalar): Scalar {
+    const same =
+      (this.vH | 0) === s.vH && (this.vL | 0) === s.vL && (this.mH | 0) === s.mH && (this.mL | 0) === s.mL &&
+      (this.sminH | 0) === s.sminH && (this.sminL | 0) === s.sminL && (this.smaxH | 0) === s.smaxH && (this.smaxL | 0) === s.smaxL &&
+      (this.uminH | 0) === s.uminH && (this.uminL | 0) === s.uminL && (this.umaxH | 0) === s.umaxH && (this.umaxL | 0) === s.umaxL &&
+      (this.s32min | 0) === s.s32min && (this.s32max | 0) === s.s32max && (this.u32min | 0) === s.u32min && (this.u32max | 0) === s.u32max;
+    return same ? s : this.freeze();
+  }
+
   /** var_off = the tnum last computed (tnum.ts's TNUM). */
   setVar(t: { vH: number; vL: number; mH: number; mL: number }): void {
     this.vH = t.vH; this.vL = t.vL; this.mH = t.mH; this.mL = t.mL;

@@ -171,7 +171,7 @@ export function scalarIsUnknown(s: Scalar): boolean {
 export function scalarSync(s: Scalar): Scalar {
   const r = W1.load(s);
   r.sync();
-  return r.freeze();
+  return r.freezeOr(s);
 }
 
 /** A value known only to lie in the signed range [min, max] (both within s32), bounds synced. */
@@ -629,7 +629,7 @@ export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, 
   }
   if (alu32) r.zext32();
   r.sync();
-  return r.freeze();
+  return r.freezeOr(dst);
 }
 
 /**
@@ -685,7 +685,7 @@ export function scalarZext32(s: Scalar): Scalar {
   const r = W1.load(s);
   r.zext32();
   r.sync();
-  return r.freeze();
+  return r.freezeOr(s);
 }
 
 /** coerce_reg_to_size: the value truncated to `sizeBytes` (a zero-extending load or a narrowing). */
@@ -695,7 +695,7 @@ export function scalarTruncate(s: Scalar, sizeBytes: 1 | 2 | 4 | 8): Scalar {
   if (s === SCALAR_UNKNOWN) return (UNKNOWN_TRUNCATED[sizeBytes] ??= truncateUnknown(sizeBytes));
   const r = W1.load(s);
   truncate(r, sizeBytes);
-  return r.freeze();
+  return r.freezeOr(s);
 }
 
 function truncate(r: WorkingScalar, sizeBytes: number): void {
@@ -1088,7 +1088,7 @@ export function refineBranch(a: Scalar, b: Scalar, op: number, is32: boolean, ta
   r1.sync();
   r2.sync();
   if (r1.violatesInvariants() || r2.violatesInvariants()) return undefined;
-  return { a: r1.freeze(), b: r2.freeze() };
+  return { a: r1.freezeOr(a), b: r2.freezeOr(b) };
 }
 
 /**
@@ -1106,7 +1106,7 @@ export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, t
   refine(r, r, effective, is32);
   r.sync();
   r.sync();
-  return r.violatesInvariants() ? undefined : r.freeze();
+  return r.violatesInvariants() ? undefined : r.freezeOr(a);
 }
 
 // ---------------------------------------------------------------- pruning and checks

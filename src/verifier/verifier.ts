@@ -25,7 +25,6 @@ import {
   instructionProblem,
   isLddw,
   jmpOp,
-  lddwValue,
   opClass,
   opMode,
   opSize,
@@ -72,6 +71,7 @@ import {
   scalarConstSigned,
   scalarConstUnsigned,
   scalarConstValue,
+  scalarConstWords,
   scalarEquals,
   scalarIsAligned,
   scalarIsConst,
@@ -1456,7 +1456,7 @@ export class Verifier {
     const next = this.insns[idx + 1]!;
     switch (insn.src) {
       case LdImm64Src.IMM64:
-        this.writeReg(insn.dst, knownScalar(lddwValue(insn, next)));
+        this.writeReg(insn.dst, scalarReg(scalarConstWords(next.imm, insn.imm)));
         return;
       case LdImm64Src.MAP_FD:
       case LdImm64Src.MAP_IDX: {
