@@ -1,76 +1,117 @@
 /**
- * reg_bounds_sync on numbers. The kernel's deductions between a scalar's
- * tnum and its five ranges (__update_reg_bounds, __reg_deduce_bounds,
- * __reg_bound_offset) run after every ALU operation and on both sides of
- * every branch; on bigints they were most of the verifier's time. Here each
- * 64-bit quantity is a pair of unsigned 32-bit halves (hi, lo) holding its
- * two's complement bits, compared signed or unsigned as the kernel's s64
- * and u64 fields are, so the results are bit for bit those of the bigint
- * steps in scalar.ts (and of the kernel).
+ * The scalar being computed on (scalar.ts's working register) and
+ * reg_bounds_sync: the kernel's deductions between a scalar's tnum and its
+ * five ranges (__update_reg_bounds, __reg_deduce_bounds,
+ * __reg_bound_offset), run after every ALU operation and on both sides of
+ * every branch. Each 64-bit quantity is a pair of unsigned 32-bit halves
+ * (hi, lo) holding its two's complement bits, compared signed or unsigned as
+ * the kernel's s64 and u64 fields are, so the results are bit for bit the
+ * kernel's.
  */
 import type { Scalar } from './scalar.ts';
 import * as halves from './halves.ts';
-import { tnumConst } from './tnum.ts';
+import { tnumStep } from './tnum.ts';
 
 // Bound once: some loaders turn every use of an imported binding into a getter call.
-const { U32, joinSigned, joinUnsigned, split, SPLIT } = halves;
+const { U32, bitLength, lowOnes, ltS, ltU, RESULT } = halves;
 
-/** The scalar fields reg_bounds_sync reads and writes (scalar.ts's working register). */
-export type SyncedBounds = { -readonly [K in keyof Scalar]: Scalar[K] };
-
-const ltU = (ah: number, al: number, bh: number, bl: number): boolean => ah < bh || (ah === bh && al < bl);
-const ltS = (ah: number, al: number, bh: number, bl: number): boolean => (ah | 0) < (bh | 0) || (ah === bh && al < bl);
-
-/** Number of significant bits of (hi, lo) (fls64). */
-function bitLength(hi: number, lo: number): number {
-  if (hi !== 0) return 64 - Math.clz32(hi);
-  return lo === 0 ? 0 : 32 - Math.clz32(lo);
-}
-
-/** 2^bits - 1 for bits in [0, 32], as an unsigned 32-bit number. */
-const lowOnes = (bits: number): number => (bits >= 32 ? U32 : ((1 << bits) - 1) >>> 0);
-
-/** The working scalar: 64-bit fields as halves, plus what they were when loaded. */
-class Halves {
+/**
+ * A scalar being computed on: 64-bit fields as unsigned halves, u32 bounds
+ * unsigned, s32 bounds signed. load() reads a frozen Scalar, freeze() makes
+ * one (words stored signed, see halves.ts).
+ */
+export class WorkingScalar {
   sminH = 0; sminL = 0; smaxH = 0; smaxL = 0;
   uminH = 0; uminL = 0; umaxH = 0; umaxL = 0;
   vH = 0; vL = 0; mH = 0; mL = 0;
   s32min = 0; s32max = 0; u32min = 0; u32max = 0;
-  varChanged = false;
-  // As loaded, to keep unchanged bigints (and the tnum object) when storing back.
-  private sminH0 = 0; private sminL0 = 0; private smaxH0 = 0; private smaxL0 = 0;
-  private uminH0 = 0; private uminL0 = 0; private umaxH0 = 0; private umaxL0 = 0;
-  // tnum_step's result.
-  private stepH = 0;
-  private stepL = 0;
 
-  load(r: SyncedBounds): void {
-    split(r.smin); this.sminH = this.sminH0 = SPLIT.hi; this.sminL = this.sminL0 = SPLIT.lo;
-    split(r.smax); this.smaxH = this.smaxH0 = SPLIT.hi; this.smaxL = this.smaxL0 = SPLIT.lo;
-    split(r.umin); this.uminH = this.uminH0 = SPLIT.hi; this.uminL = this.uminL0 = SPLIT.lo;
-    split(r.umax); this.umaxH = this.umaxH0 = SPLIT.hi; this.umaxL = this.umaxL0 = SPLIT.lo;
-    split(r.var.value); this.vH = SPLIT.hi; this.vL = SPLIT.lo;
-    split(r.var.mask); this.mH = SPLIT.hi; this.mL = SPLIT.lo;
-    this.s32min = r.s32min; this.s32max = r.s32max; this.u32min = r.u32min; this.u32max = r.u32max;
-    this.varChanged = false;
+  load(s: Scalar): this {
+    this.vH = s.vH >>> 0; this.vL = s.vL >>> 0; this.mH = s.mH >>> 0; this.mL = s.mL >>> 0;
+    this.sminH = s.sminH >>> 0; this.sminL = s.sminL >>> 0; this.smaxH = s.smaxH >>> 0; this.smaxL = s.smaxL >>> 0;
+    this.uminH = s.uminH >>> 0; this.uminL = s.uminL >>> 0; this.umaxH = s.umaxH >>> 0; this.umaxL = s.umaxL >>> 0;
+    this.s32min = s.s32min; this.s32max = s.s32max; this.u32min = s.u32min >>> 0; this.u32max = s.u32max >>> 0;
+    return this;
   }
 
-  store(r: SyncedBounds): void {
-    if (this.sminH !== this.sminH0 || this.sminL !== this.sminL0) r.smin = joinSigned(this.sminH, this.sminL);
-    if (this.smaxH !== this.smaxH0 || this.smaxL !== this.smaxL0) r.smax = joinSigned(this.smaxH, this.smaxL);
-    if (this.uminH !== this.uminH0 || this.uminL !== this.uminL0) r.umin = joinUnsigned(this.uminH, this.uminL);
-    if (this.umaxH !== this.umaxH0 || this.umaxL !== this.umaxL0) r.umax = joinUnsigned(this.umaxH, this.umaxL);
-    if (this.varChanged) {
-      const value = joinUnsigned(this.vH, this.vL);
-      r.var = this.mH === 0 && this.mL === 0 ? tnumConst(value) : { value, mask: joinUnsigned(this.mH, this.mL) };
+  freeze(): Scalar {
+    // Not frozen (as no scalar an operation returns is): freezing costs more than the object, and gives it another shape.
+    return {
+      vH: this.vH | 0, vL: this.vL | 0, mH: this.mH | 0, mL: this.mL | 0,
+      sminH: this.sminH | 0, sminL: this.sminL | 0, smaxH: this.smaxH | 0, smaxL: this.smaxL | 0,
+      uminH: this.uminH | 0, uminL: this.uminL | 0, umaxH: this.umaxH | 0, umaxL: this.umaxL | 0,
+      s32min: this.s32min | 0, s32max: this.s32max | 0, u32min: this.u32min | 0, u32max: this.u32max | 0,
+    };
+  }
+
+  /** freeze(), or `s` itself when nothing differs from it: no allocation, and pruning's identity check holds. */
+  freezeOr(s: Scalar): Scalar {
+    const same =
+      (this.vH | 0) === s.vH && (this.vL | 0) === s.vL && (this.mH | 0) === s.mH && (this.mL | 0) === s.mL &&
+      (this.sminH | 0) === s.sminH && (this.sminL | 0) === s.sminL && (this.smaxH | 0) === s.smaxH && (this.smaxL | 0) === s.smaxL &&
+      (this.uminH | 0) === s.uminH && (this.uminL | 0) === s.uminL && (this.umaxH | 0) === s.umaxH && (this.umaxL | 0) === s.umaxL &&
+      (this.s32min | 0) === s.s32min && (this.s32max | 0) === s.s32max && (this.u32min | 0) === s.u32min && (this.u32max | 0) === s.u32max;
+    return same ? s : this.freeze();
+  }
+
+  /** var_off = the tnum last computed (tnum.ts's TNUM). */
+  setVar(t: { vH: number; vL: number; mH: number; mL: number }): void {
+    this.vH = t.vH; this.vL = t.vL; this.mH = t.mH; this.mL = t.mL;
+  }
+
+  markUnbounded64(): void {
+    this.sminH = 0x8000_0000; this.sminL = 0;
+    this.smaxH = 0x7fff_ffff; this.smaxL = U32;
+    this.uminH = 0; this.uminL = 0;
+    this.umaxH = U32; this.umaxL = U32;
+  }
+
+  markUnbounded32(): void {
+    this.s32min = -0x8000_0000;
+    this.s32max = 0x7fff_ffff;
+    this.u32min = 0;
+    this.u32max = U32;
+  }
+
+  /** __mark_reg32_known: the low word is `lo` (var_off's low word too). */
+  markKnown32(lo: number): void {
+    this.vL = lo >>> 0;
+    this.mL = 0;
+    this.s32min = this.s32max = lo | 0;
+    this.u32min = this.u32max = lo >>> 0;
+  }
+
+  /** zext_32_to_64 (with __reg_assign_32_into_64) */
+  zext32(): void {
+    this.vH = 0;
+    this.mH = 0;
+    this.uminH = 0; this.uminL = this.u32min;
+    this.umaxH = 0; this.umaxL = this.u32max;
+    if (this.s32min >= 0 && this.s32max >= 0) {
+      this.sminH = 0; this.sminL = this.s32min;
+      this.smaxH = 0; this.smaxL = this.s32max;
+    } else {
+      this.sminH = 0; this.sminL = 0;
+      this.smaxH = 0; this.smaxL = U32;
     }
-    r.s32min = this.s32min; r.s32max = this.s32max; r.u32min = this.u32min; r.u32max = this.u32max;
+  }
+
+  /** reg_bounds_sanity_check: bounds that contradict each other or a constant tnum. */
+  violatesInvariants(): boolean {
+    if (ltU(this.umaxH, this.umaxL, this.uminH, this.uminL) || ltS(this.smaxH, this.smaxL, this.sminH, this.sminL)) return true;
+    if (this.u32min > this.u32max || this.s32min > this.s32max) return true;
+    const { vH, vL } = this;
+    if (this.mH === 0 && this.mL === 0) {
+      if (this.uminH !== vH || this.uminL !== vL || this.umaxH !== vH || this.umaxL !== vL) return true;
+      if (this.sminH !== vH || this.sminL !== vL || this.smaxH !== vH || this.smaxL !== vL) return true;
+    }
+    if (this.mL === 0 && (this.u32min !== vL || this.u32max !== vL || this.s32min !== (vL | 0) || this.s32max !== (vL | 0))) return true;
+    return false;
   }
 
   /** ___mark_reg_known */
-  private markKnown(hi: number, lo: number): void {
+  markKnown(hi: number, lo: number): void {
     this.vH = hi; this.vL = lo; this.mH = 0; this.mL = 0;
-    this.varChanged = true;
     this.sminH = this.smaxH = this.uminH = this.umaxH = hi;
     this.sminL = this.smaxL = this.uminL = this.umaxL = lo;
     this.s32min = this.s32max = lo | 0;
@@ -93,7 +134,6 @@ class Halves {
     this.vL = ((this.vL | rvL) & ~muL) >>> 0;
     this.mH = muH;
     this.mL = muL;
-    this.varChanged = true;
   }
 
   updateBounds32(): void {
@@ -103,49 +143,6 @@ class Halves {
     this.s32max = Math.min(this.s32max, (v | (m & 0x7fff_ffff)) | 0);
     this.u32min = Math.max(this.u32min, v);
     this.u32max = Math.min(this.u32max, (v | m) >>> 0);
-  }
-
-  /** tnum_step(var_off, z) into stepH/stepL. */
-  private tnumStep(zH: number, zL: number): void {
-    const { vH, vL, mH, mL } = this;
-    const tmaxH = (vH | mH) >>> 0;
-    const tmaxL = (vL | mL) >>> 0;
-    if (!ltU(zH, zL, tmaxH, tmaxL)) { this.stepH = tmaxH; this.stepL = tmaxL; return; }
-    if (ltU(zH, zL, vH, vL)) { this.stepH = vH; this.stepL = vL; return; }
-    // z < tmax, so z + 1 does not wrap.
-    const yL = (zL + 1) >>> 0;
-    const yH = yL === 0 ? (zH + 1) >>> 0 : zH;
-    const cH = (yH ^ vH) & ~mH;
-    const cL = (yL ^ vL) & ~mL;
-    if (cH === 0 && cL === 0) { this.stepH = yH; this.stepL = yL; return; }
-    const k = bitLength(cH >>> 0, cL >>> 0) - 1;
-    // Bits above k.
-    const aboveL = k >= 31 ? 0 : (U32 << (k + 1)) >>> 0;
-    const aboveH = k >= 63 ? 0 : k >= 31 ? (U32 << (k - 31)) >>> 0 : U32;
-    const bitK = k >= 32 ? (vH >>> (k - 32)) & 1 : (vL >>> k) & 1;
-    if (bitK === 1) {
-      this.stepH = ((yH & aboveH) | (vH & ~aboveH)) >>> 0;
-      this.stepL = ((yL & aboveL) | (vL & ~aboveL)) >>> 0;
-      return;
-    }
-    const freeH = (mH & ~yH & aboveH) >>> 0;
-    const freeL = (mL & ~yL & aboveL) >>> 0;
-    if (freeH === 0 && freeL === 0) { this.stepH = tmaxH; this.stepL = tmaxL; return; }
-    // j: the lowest free bit; keep y above it, set it, take t's known bits below it.
-    let jH = 0, jL = 0, upToJH = 0, upToJL = 0, belowJH = 0, belowJL = 0;
-    if (freeL !== 0) {
-      jL = (freeL & -freeL) >>> 0;
-      upToJL = jL * 2 - 1;
-      belowJL = jL - 1;
-    } else {
-      jH = (freeH & -freeH) >>> 0;
-      upToJL = U32;
-      belowJL = U32;
-      upToJH = jH * 2 - 1;
-      belowJH = jH - 1;
-    }
-    this.stepH = ((yH & ~upToJH) | jH | (vH & belowJH)) >>> 0;
-    this.stepL = ((yL & ~upToJL) | jL | (vL & belowJL)) >>> 0;
   }
 
   updateBounds64(): void {
@@ -169,17 +166,17 @@ class Halves {
     }
     const uminH = this.uminH;
     const uminL = this.uminL;
-    this.tnumStep(uminH, uminL);
-    const nextH = this.stepH;
-    const nextL = this.stepL;
+    tnumStep(vH, vL, mH, mL, uminH, uminL);
+    const nextH = RESULT.hi;
+    const nextL = RESULT.lo;
     const uminInTnum = ((uminH & ~mH) >>> 0) === vH && ((uminL & ~mL) >>> 0) === vL;
     if (uminInTnum) {
       if (ltU(this.umaxH, this.umaxL, nextH, nextL)) this.markKnown(uminH, uminL);
     } else if (nextH === tmaxH && nextL === tmaxL) {
       this.markKnown(tmaxH, tmaxL);
     } else if (!ltU(this.umaxH, this.umaxL, nextH, nextL)) {
-      this.tnumStep(nextH, nextL);
-      if (ltU(this.umaxH, this.umaxL, this.stepH, this.stepL)) this.markKnown(nextH, nextL);
+      tnumStep(vH, vL, mH, mL, nextH, nextL);
+      if (ltU(this.umaxH, this.umaxL, RESULT.hi, RESULT.lo)) this.markKnown(nextH, nextL);
     }
   }
 
@@ -315,7 +312,6 @@ class Halves {
     this.mH = (this.mH & ~this.vH) >>> 0;
     this.vL = v32;
     this.mL = (mu & ~v32) >>> 0;
-    this.varChanged = true;
   }
 
   /** reg_bounds_sync */
@@ -328,18 +324,3 @@ class Halves {
   }
 }
 
-const work = new Halves();
-
-/** reg_bounds_sync on `r`, in place. */
-export function syncBounds(r: SyncedBounds): void {
-  work.load(r);
-  work.sync();
-  work.store(r);
-}
-
-/** __update_reg_bounds on `r`, in place. */
-export function updateBounds(r: SyncedBounds): void {
-  work.load(r);
-  work.updateBounds();
-  work.store(r);
-}

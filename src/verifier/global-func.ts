@@ -10,12 +10,12 @@ import { type Btf, type BtfType, type FuncInfo, isModifier } from '../btf/index.
 import { AttachType, PROGRAM_CONTEXT_TYPES, ProgramType, TypeFlag } from '../uapi/index.ts';
 import { Rejection } from './errors.ts';
 import { regTypeName } from './log.ts';
-import { tnumIsConst } from './tnum.ts';
+import { scalarIsZero } from './scalar.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, pointerReg, unknownScalar } from './state.ts';
 
 const TRUSTED = TypeFlag.PTR_TRUSTED;
 const BTF_PTR_TYPES: readonly number[] = [RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | TRUSTED, RegType.PTR_TO_BTF_ID | TypeFlag.MEM_RCU];
-const isNullScalar = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+const isNullScalar = (r: Reg): boolean => r.type === RegType.SCALAR && scalarIsZero(r.v);
 
 /** What a global function's argument is verified as (struct bpf_subprog_arg_info). */
 export type GlobalArg =

@@ -14,7 +14,7 @@ import { KfuncFlag, TypeFlag, kfuncByName } from '../uapi/index.ts';
 import { Rejection } from './errors.ts';
 import type { KfuncTarget } from './kfunc.ts';
 import { type Frame, type IterObject, type Reg, RegType, Slot, type StackSlot, type VerifierState, stackSlot } from './state.ts';
-import { tnumIsConst } from './tnum.ts';
+import { scalarConstSigned, scalarIsConst } from './scalar.ts';
 
 /** Where the iterator a `_next` call advanced lives, for process_iter_next_call. */
 export interface IterSlotRef {
@@ -44,8 +44,8 @@ const iterTypeName = (struct: string): string => struct.replace(/^bpf_iter_/, ''
  * the kernel's line saying why the register cannot hold one.
  */
 export function stackObjectSpi(reg: Reg, frame: Frame, kind: 'iter' | 'dynptr', nrSlots: number): { spi: number } | { outside: true } | { problem: string } {
-  if (!tnumIsConst(reg.v.var)) return { problem: `${kind} has to be at a constant offset` };
-  const off = reg.off + Number(BigInt.asIntN(64, reg.v.var.value));
+  if (!scalarIsConst(reg.v)) return { problem: `${kind} has to be at a constant offset` };
+  const off = reg.off + scalarConstSigned(reg.v);
   const spi = Math.trunc((-off - 1) / 8);
   if (off % 8 !== 0 || spi + 1 < nrSlots) return { problem: `cannot pass in ${kind} at an offset=${off}` };
   return spi - nrSlots + 1 >= 0 && spi < frame.stack.length ? { spi } : { outside: true };
@@ -159,8 +159,8 @@ export function processIterNextCall(
 /** is_state_visited at a `_next` call: the iterator R1 points to is ACTIVE (the path may converge). */
 export function iterActiveAtCall(state: VerifierState): boolean {
   const r1 = state.frames[state.frames.length - 1]!.regs[1]!;
-  if (r1.type !== RegType.PTR_TO_STACK || !tnumIsConst(r1.v.var)) return false;
-  const spi = (-(r1.off + Number(BigInt.asIntN(64, r1.v.var.value))) - 1) >> 3;
+  if (r1.type !== RegType.PTR_TO_STACK || !scalarIsConst(r1.v)) return false;
+  const spi = (-(r1.off + scalarConstSigned(r1.v)) - 1) >> 3;
   const it = iterObject(state.frames[r1.frameno]?.stack[spi]);
   return it !== undefined && !it.drained;
 }

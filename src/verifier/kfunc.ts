@@ -13,11 +13,11 @@ import { ArgType, KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kf
 import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
-import { tnumIsConst, tnumToString } from './tnum.ts';
+import { scalarConstUnsigned, scalarIsConst, scalarIsZero, scalarVarOffString } from './scalar.ts';
 import { type IterArgContext, type IterSlotRef, processIterArg } from './iter.ts';
 import { type DynptrArgContext, type DynptrUse, dynptrFlag, processDynptrArg } from './dynptr.ts';
 
-const isNullConstant = (reg: Reg): boolean => reg.type === RegType.SCALAR && tnumIsConst(reg.v.var) && reg.v.var.value === 0n;
+const isNullConstant = (reg: Reg): boolean => reg.type === RegType.SCALAR && scalarIsZero(reg.v);
 
 export type KfuncParam =
   | { kind: 'ignored' }
@@ -251,8 +251,8 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
         }
       }
       if (param.sized === 'szk') {
-        if (!tnumIsConst(sizeReg.v.var)) throw new Rejection(idx, `R${regno + 1} must be a known constant`, 'EINVAL');
-        meta.constSize = Number(sizeReg.v.var.value);
+        if (!scalarIsConst(sizeReg.v)) throw new Rejection(idx, `R${regno + 1} must be a known constant`, 'EINVAL');
+        meta.constSize = scalarConstUnsigned(sizeReg.v);
       }
       return reg.refObjId;
     }
@@ -271,14 +271,14 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       throw notModelled(idx, `${spec.name} argument ${i}: ${param.what}`);
     case 'scalar':
       if (reg.type !== RegType.SCALAR) throw new Rejection(idx, `R${regno} is not a scalar`, 'EINVAL');
-      if (param.constant && !tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} must be a known constant`, 'EINVAL');
+      if (param.constant && !scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} must be a known constant`, 'EINVAL');
       return 0;
     case 'object': {
       if (param.struct === PROGRAM_CONTEXT_TYPES[ctx.programType]?.name) {
         // KF_ARG_PTR_TO_CTX: the program's own context, unmodified.
         if (reg.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, `arg#${i} expected pointer to ctx, but got ${regTypeName(reg.type)}`, 'EINVAL');
         if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`, 'EACCES');
-        if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`, 'EACCES');
+        if (!scalarIsZero(reg.v)) throw new Rejection(idx, `variable ctx access var_off=${scalarVarOffString(reg.v)} disallowed`, 'EACCES');
         return 0;
       }
       const isNull = isNullConstant(reg);
@@ -349,8 +349,8 @@ const SPECIAL_KFUNCS: Readonly<Record<string, (idx: number, target: KfuncTarget,
   bpf_rdonly_cast: (idx, target, ctx) => {
     const id = ctx.regs[2] ?? NOT_INIT_REG;
     if (id.type !== RegType.SCALAR) throw new Rejection(idx, 'R2 is not a scalar', 'EINVAL');
-    if (!tnumIsConst(id.v.var)) throw new Rejection(idx, 'R2 must be a known constant', 'EINVAL');
-    const name = target.kernelTypeName(Number(id.v.var.value));
+    if (!scalarIsConst(id.v)) throw new Rejection(idx, 'R2 must be a known constant', 'EINVAL');
+    const name = target.kernelTypeName(scalarConstUnsigned(id.v));
     if (name === undefined) throw new Rejection(idx, 'kfunc bpf_rdonly_cast type ID argument must be of a struct or void', 'EINVAL');
     if (name === '') return pointerReg(RegType.PTR_TO_MEM | TypeFlag.MEM_RDONLY | TypeFlag.PTR_UNTRUSTED);
     return pointerReg(RegType.PTR_TO_BTF_ID | TypeFlag.PTR_UNTRUSTED, { btfName: name });

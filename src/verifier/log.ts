@@ -6,8 +6,8 @@
  */
 import type { LineInfo } from '../object/index.ts';
 import { TypeFlag } from '../uapi/index.ts';
-import { formatSigned, scalarRangesToString } from './scalar.ts';
-import { formatUnsigned, tnumIsConst } from './tnum.ts';
+import { formatSigned, scalarConstValue, scalarIsConst, scalarIsZero, scalarRangesToString } from './scalar.ts';
+import { formatUnsigned } from './tnum.ts';
 import { BASE_MASK, type Frame, type Reg, RegType, SLOT_CHAR, Slot, mayBeNull } from './state.ts';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -56,12 +56,12 @@ export function formatReg(r: Reg, frameno: number): string {
   const t = r.type;
   // A scalar some stored state's continuation relies on exactly prints as `P` first.
   const precise = t === RegType.SCALAR && r.precise ? 'P' : '';
-  if (t === RegType.SCALAR && tnumIsConst(r.v.var)) return precise + formatSigned(r.v.var.value);
+  if (t === RegType.SCALAR && scalarIsConst(r.v)) return precise + formatSigned(scalarConstValue(r.v)!);
   let out = precise + regTypeName(t);
   if (t === RegType.PTR_TO_ARENA) return out;
   if (t === RegType.PTR_TO_STACK) {
     if (frameno !== r.frameno) out += `[${r.frameno}]`;
-    if (tnumIsConst(r.v.var)) return out + formatSigned(r.v.var.value + BigInt(r.off));
+    if (scalarIsConst(r.v)) return out + formatSigned(scalarConstValue(r.v)! + BigInt(r.off));
   }
   if ((t & BASE_MASK) === RegType.PTR_TO_BTF_ID) out += r.btfName ?? '';
   const parts: string[] = [];
@@ -75,8 +75,8 @@ export function formatReg(r: Reg, frameno: number): string {
   if (t !== RegType.SCALAR && r.off) parts.push(`off=${formatSigned(BigInt(r.off))}`);
   if (base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_PACKET_META) parts.push(`r=${formatUnsigned(BigInt.asUintN(64, BigInt(r.range)))}`);
   if (base === RegType.PTR_TO_MEM) parts.push(`sz=${formatUnsigned(BigInt(r.memSize))}`);
-  if (tnumIsConst(r.v.var)) {
-    if (r.v.var.value !== 0n) parts.push(`imm=${formatSigned(r.v.var.value)}`);
+  if (scalarIsConst(r.v)) {
+    if (!scalarIsZero(r.v)) parts.push(`imm=${formatSigned(scalarConstValue(r.v)!)}`);
   } else {
     const ranges = scalarRangesToString(r.v);
     if (ranges) parts.push(ranges);

@@ -36,6 +36,7 @@ import {
 } from '../isa/index.ts';
 import { formatFrame } from './log.ts';
 import { type Checkpoint, type Frame, type HistoryEntry, type Reg, type VerifierState, RegType, Slot, copyReg, stackSlot } from './state.ts';
+import { scalarEquals } from './scalar.ts';
 
 /** INSN_F_STACK_ACCESS: the instruction spilled to or filled from a stack slot (frame and slot in the low bits). */
 export const HIST_STACK_ACCESS = 0x400;
@@ -469,17 +470,7 @@ function scalarsIdentical(a: Reg, b: Reg): boolean {
   const x = a.v;
   const y = b.v;
   return (
-    a.id === b.id &&
-    x.var.value === y.var.value &&
-    x.var.mask === y.var.mask &&
-    x.smin === y.smin &&
-    x.smax === y.smax &&
-    x.umin === y.umin &&
-    x.umax === y.umax &&
-    x.s32min === y.s32min &&
-    x.s32max === y.s32max &&
-    x.u32min === y.u32min &&
-    x.u32max === y.u32max
+    a.id === b.id && scalarEquals(x, y)
   );
 }
 

@@ -6,48 +6,37 @@
  * is_scalar_branch_taken, regs_refine_cond_op, ...) step by step, because
  * the verifier must print and decide exactly what the kernel does.
  *
+ * Every 64-bit quantity is two 32-bit words (hi, lo) of its two's
+ * complement bits (halves.ts), so the hot paths neither allocate nor touch
+ * a bigint; bigints appear only at the edges (the log, bigint arguments).
  * Scalars are immutable and shared between verifier states. Each operation
- * copies its input into a mutable working register, applies the kernel's
- * steps to it and freezes the result.
+ * loads its input into a working register (bounds-sync.ts), applies the
+ * kernel's steps to it and freezes the result.
  */
 import { AluOp as ALU_OPS, JmpOp as JMP_OPS } from '../isa/index.ts';
-import { syncBounds, updateBounds as updateBoundsOnHalves } from './bounds-sync.ts';
+import { WorkingScalar } from './bounds-sync.ts';
 import * as halves from './halves.ts';
-import {
-  type Tnum,
-  TNUM_UNKNOWN,
-  formatUnsigned,
-  hex,
-  tnumAdd,
-  tnumAnd,
-  tnumArshift,
-  tnumBswap,
-  tnumConst,
-  tnumConstSubreg,
-  tnumContains,
-  tnumIn,
-  tnumIntersect,
-  tnumIsUnknown,
-  tnumLshift,
-  tnumMul,
-  tnumNeg,
-  tnumOr,
-  tnumOverlap,
-  tnumRange,
-  tnumRshift,
-  tnumSub,
-  tnumSubreg,
-  tnumToString,
-  tnumWithSubreg,
-  tnumXor,
-} from './tnum.ts';
+import * as tnums from './tnum.ts';
+import { formatUnsigned, hex } from './tnum.ts';
 
+/**
+ * The scalar's words, each stored signed (x | 0, see halves.ts): the tnum
+ * (vH, vL; mH, mL), the 64-bit bounds as (hi, lo) pairs and the 32-bit
+ * bounds. Code outside this module reads them through the functions below.
+ */
 export interface Scalar {
-  readonly var: Tnum;
-  readonly smin: bigint;
-  readonly smax: bigint;
-  readonly umin: bigint;
-  readonly umax: bigint;
+  readonly vH: number;
+  readonly vL: number;
+  readonly mH: number;
+  readonly mL: number;
+  readonly sminH: number;
+  readonly sminL: number;
+  readonly smaxH: number;
+  readonly smaxL: number;
+  readonly uminH: number;
+  readonly uminL: number;
+  readonly umaxH: number;
+  readonly umaxL: number;
   readonly s32min: number;
   readonly s32max: number;
   readonly u32min: number;
@@ -56,201 +45,144 @@ export interface Scalar {
 
 // Opcode tables and helpers bound once: some loaders turn every use of an imported binding into a getter call.
 const AluOp = { ...ALU_OPS };
-const { bigint } = halves;
 const JmpOp = { ...JMP_OPS };
+const { U32, RESULT, ltS, ltU } = halves;
+const { TNUM } = tnums;
 
-const U64_MASK = 0xffff_ffff_ffff_ffffn;
-const U32_MASK_BIG = 0xffff_ffffn;
-const S64_MIN = -(1n << 63n);
-const S64_MAX = (1n << 63n) - 1n;
-const U64_MAX = U64_MASK;
 const S32_MIN = -0x8000_0000;
 const S32_MAX = 0x7fff_ffff;
-const U32_MAX = 0xffff_ffff;
+const SIGN = 0x8000_0000;
 
-const toS64 = (v: bigint): bigint => BigInt.asIntN(64, v);
-const toU64 = (v: bigint): bigint => BigInt.asUintN(64, v);
-/** Low 32 bits of a 64-bit value as u32. */
-const lowU32 = (v: bigint): number => Number(v & U32_MASK_BIG);
-/** Low 32 bits of a 64-bit value as s32. */
-const lowS32 = (v: bigint): number => Number(v & U32_MASK_BIG) | 0;
-const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-const minBig = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+/** Unsigned a <= b on stored (signed) words. */
+const leStoredU = (ah: number, al: number, bh: number, bl: number): boolean => (ah !== bh ? ah >>> 0 < bh >>> 0 : al >>> 0 <= bl >>> 0);
+/** Signed a <= b on stored (signed) words. */
+const leStoredS = (ah: number, al: number, bh: number, bl: number): boolean => (ah !== bh ? ah < bh : al >>> 0 <= bl >>> 0);
 
-/** The mutable working copy of a scalar the kernel's steps operate on. */
-class Reg {
-  var: Tnum;
-  smin: bigint;
-  smax: bigint;
-  umin: bigint;
-  umax: bigint;
-  s32min: number;
-  s32max: number;
-  u32min: number;
-  u32max: number;
+/** The working registers every operation computes in (an operation uses at most two, and calls no other operation meanwhile). */
+const W1 = new WorkingScalar();
+const W2 = new WorkingScalar();
 
-  constructor(s: Scalar) {
-    this.var = s.var;
-    this.smin = s.smin;
-    this.smax = s.smax;
-    this.umin = s.umin;
-    this.umax = s.umax;
-    this.s32min = s.s32min;
-    this.s32max = s.s32max;
-    this.u32min = s.u32min;
-    this.u32max = s.u32max;
-  }
-
-  freeze(): Scalar {
-    return {
-      var: this.var,
-      smin: this.smin,
-      smax: this.smax,
-      umin: this.umin,
-      umax: this.umax,
-      s32min: this.s32min,
-      s32max: this.s32max,
-      u32min: this.u32min,
-      u32max: this.u32max,
-    };
-  }
-
-  /** ___mark_reg_known */
-  markKnown(imm: bigint): void {
-    const v = toU64(imm);
-    this.var = tnumConst(v);
-    this.smin = this.smax = toS64(v);
-    this.umin = this.umax = v;
-    this.s32min = this.s32max = lowS32(v);
-    this.u32min = this.u32max = lowU32(v);
-  }
-
-  /** __mark_reg32_known */
-  markKnown32(imm: number): void {
-    this.var = tnumConstSubreg(this.var, imm);
-    this.s32min = this.s32max = imm | 0;
-    this.u32min = this.u32max = imm >>> 0;
-  }
-
-  markUnbounded64(): void {
-    this.smin = S64_MIN;
-    this.smax = S64_MAX;
-    this.umin = 0n;
-    this.umax = U64_MAX;
-  }
-
-  markUnbounded32(): void {
-    this.s32min = S32_MIN;
-    this.s32max = S32_MAX;
-    this.u32min = 0;
-    this.u32max = U32_MAX;
-  }
-
-  updateBounds32(): void {
-    const v = lowU32(this.var.value);
-    const m = lowU32(this.var.mask);
-    this.s32min = Math.max(this.s32min, (v | (m & 0x8000_0000)) | 0);
-    this.s32max = Math.min(this.s32max, (v | (m & S32_MAX)) | 0);
-    this.u32min = Math.max(this.u32min, v);
-    this.u32max = Math.min(this.u32max, (v | m) >>> 0);
-  }
-
-  /** __update_reg_bounds (on numbers, bounds-sync.ts). */
-  updateBounds(): void {
-    updateBoundsOnHalves(this);
-  }
-
-  /** reg_bounds_sync (on numbers, bounds-sync.ts). */
-  sync(): void {
-    syncBounds(this);
-  }
-
-  /** zext_32_to_64 (with __reg_assign_32_into_64) */
-  zext32(): void {
-    this.var = tnumSubreg(this.var);
-    this.umin = bigint(this.u32min);
-    this.umax = bigint(this.u32max);
-    if (this.s32min >= 0 && this.s32max >= 0) {
-      this.smin = bigint(this.s32min);
-      this.smax = bigint(this.s32max);
-    } else {
-      this.smin = 0n;
-      this.smax = bigint(U32_MAX);
-    }
-  }
-
-  /** reg_bounds_sanity_check: bounds that contradict each other or a constant tnum. */
-  violatesInvariants(): boolean {
-    if (this.umin > this.umax || this.smin > this.smax || this.u32min > this.u32max || this.s32min > this.s32max) return true;
-    const { value, mask } = this.var;
-    if (mask === 0n && (this.umin !== value || this.umax !== value || this.smin !== toS64(value) || this.smax !== toS64(value))) return true;
-    if ((mask & U32_MASK_BIG) === 0n) {
-      const u = lowU32(value);
-      if (this.u32min !== u || this.u32max !== u || this.s32min !== (u | 0) || this.s32max !== (u | 0)) return true;
-    }
-    return false;
-  }
+function makeScalar(vH: number, vL: number, mH: number, mL: number, sminH: number, sminL: number, smaxH: number, smaxL: number,
+  uminH: number, uminL: number, umaxH: number, umaxL: number, s32min: number, s32max: number, u32min: number, u32max: number): Scalar {
+  return {
+    vH: vH | 0, vL: vL | 0, mH: mH | 0, mL: mL | 0,
+    sminH: sminH | 0, sminL: sminL | 0, smaxH: smaxH | 0, smaxL: smaxL | 0,
+    uminH: uminH | 0, uminL: uminL | 0, umaxH: umaxH | 0, umaxL: umaxL | 0,
+    s32min: s32min | 0, s32max: s32max | 0, u32min: u32min | 0, u32max: u32max | 0,
+  };
 }
 
-export const SCALAR_UNKNOWN: Scalar = Object.freeze({
-  var: TNUM_UNKNOWN,
-  smin: S64_MIN,
-  smax: S64_MAX,
-  umin: 0n,
-  umax: U64_MAX,
-  s32min: S32_MIN,
-  s32max: S32_MAX,
-  u32min: 0,
-  u32max: U32_MAX,
-});
+/** Not frozen (same shape as every other scalar); its type keeps it read-only. */
+export const SCALAR_UNKNOWN: Scalar = makeScalar(0, 0, U32, U32, SIGN, 0, S32_MAX, U32, 0, 0, U32, U32, S32_MIN, S32_MAX, 0, U32);
 
-function makeConst(v: bigint): Scalar {
-  const s32 = lowS32(v);
-  // Not frozen (as no scalar an operation returns is): freezing costs more than the object, and gives it another shape.
-  return { var: tnumConst(v), smin: toS64(v), smax: toS64(v), umin: v, umax: v, s32min: s32, s32max: s32, u32min: s32 >>> 0, u32max: s32 >>> 0 };
+const makeConst = (hi: number, lo: number): Scalar => makeScalar(hi, lo, 0, 0, hi, lo, hi, lo, hi, lo, hi, lo, lo, lo, lo, lo);
+
+const SMALL_SCALARS: Scalar[] = Array.from({ length: 257 }, (_, i) => makeConst(0, i));
+
+/** The constant (hi, lo) (words in either signedness). */
+export function scalarConstWords(hi: number, lo: number): Scalar {
+  return hi === 0 && lo >>> 0 <= 256 ? SMALL_SCALARS[lo >>> 0]! : makeConst(hi, lo);
 }
-
-const SMALL_SCALARS: Scalar[] = Array.from({ length: 257 }, (_, i) => makeConst(BigInt(i)));
 
 export function scalarConst(v: bigint): Scalar {
-  const u = toU64(v);
-  return u <= 256n ? SMALL_SCALARS[Number(u)]! : makeConst(u);
+  halves.split(v);
+  return scalarConstWords(RESULT.hi, RESULT.lo);
 }
 
-/** Constants from instruction immediates, shared (scalars are immutable); cleared when full so it stays small. */
-const IMMEDIATES = new Map<number, Scalar>();
-const IMMEDIATES_KEPT = 4096;
-
-/** scalarConst of an integer number (an instruction's immediate), without a bigint when it is small or seen before. */
+/** scalarConst of an integer number of at most 53 bits (an instruction's immediate), negative ones sign-extended. */
 export function scalarConstNumber(v: number): Scalar {
   if (v >= 0 && v <= 256) return SMALL_SCALARS[v]!;
-  let s = IMMEDIATES.get(v);
-  if (s === undefined) {
-    if (IMMEDIATES.size >= IMMEDIATES_KEPT) IMMEDIATES.clear();
-    s = scalarConst(BigInt(v));
-    IMMEDIATES.set(v, s);
-  }
-  return s;
+  return makeConst(Math.floor(v / halves.TWO_32), v);
 }
 
+// ---------------------------------------------------------------- reading a scalar
+
+export const scalarIsConst = (s: Scalar): boolean => (s.mH | s.mL) === 0;
+/** The constant 0 (a NULL, or a pointer's zero variable offset). */
+export const scalarIsZero = (s: Scalar): boolean => (s.mH | s.mL | s.vH | s.vL) === 0;
+
 export function scalarConstValue(s: Scalar): bigint | undefined {
-  return s.var.mask === 0n ? s.var.value : undefined;
+  return scalarIsConst(s) ? halves.joinUnsigned(s.vH, s.vL) : undefined;
 }
 
 export function scalarConstValue32(s: Scalar): number | undefined {
-  return (s.var.mask & U32_MASK_BIG) === 0n ? lowU32(s.var.value) : undefined;
+  return s.mL === 0 ? s.vL >>> 0 : undefined;
 }
 
-export function scalarIsUnknown(s: Scalar): boolean {
+/** A constant's value as a signed number (exact below 2^53 in magnitude; the caller checks scalarIsConst). */
+export const scalarConstSigned = (s: Scalar): number => halves.toSignedNumber(s.vH, s.vL);
+/** A constant's value as an unsigned number (exact below 2^53). */
+export const scalarConstUnsigned = (s: Scalar): number => halves.toUnsignedNumber(s.vH, s.vL);
+
+/*
+ * The 64-bit bounds as numbers: exact below 2^53 in magnitude, rounded
+ * beyond, which keeps their order and every comparison with a smaller
+ * constant (the verifier's limits are all far below 2^53).
+ */
+export const scalarSmin = (s: Scalar): number => halves.toSignedNumber(s.sminH, s.sminL);
+export const scalarSmax = (s: Scalar): number => halves.toSignedNumber(s.smaxH, s.smaxL);
+export const scalarUmin = (s: Scalar): number => halves.toUnsignedNumber(s.uminH, s.uminL);
+export const scalarUmax = (s: Scalar): number => halves.toUnsignedNumber(s.umaxH, s.umaxL);
+
+/** The 64-bit bounds exactly, for messages. */
+export const scalarSminExact = (s: Scalar): bigint => halves.joinSigned(s.sminH, s.sminL);
+export const scalarUmaxExact = (s: Scalar): bigint => halves.joinUnsigned(s.umaxH, s.umaxL);
+export const scalarUminExact = (s: Scalar): bigint => halves.joinUnsigned(s.uminH, s.uminL);
+export const scalarSmaxExact = (s: Scalar): bigint => halves.joinSigned(s.smaxH, s.smaxL);
+
+/** smin is S64_MIN: nothing bounds the scalar from below. */
+export const scalarSminUnbounded = (s: Scalar): boolean => s.sminH === (SIGN | 0) && s.sminL === 0;
+
+/** smin > smax or umin > umax: bounds no value satisfies. */
+export const scalarBoundsInverted = (s: Scalar): boolean =>
+  !leStoredS(s.sminH, s.sminL, s.smaxH, s.smaxL) || !leStoredU(s.uminH, s.uminL, s.umaxH, s.umaxL);
+
+/** The number of significant bits of umax (fls64). */
+export const scalarUmaxBits = (s: Scalar): number => halves.bitLength(s.umaxH >>> 0, s.umaxL >>> 0);
+
+/** var_off as the kernel's log prints it. */
+export const scalarVarOffString = (s: Scalar): string => tnums.tnumToString(s.vH >>> 0, s.vL >>> 0, s.mH >>> 0, s.mL >>> 0);
+
+/** Is every value of var_off + `add` a multiple of `size` (a power of two)? (tnum_is_aligned(tnum_add(var_off, add), size)) */
+export function scalarIsAligned(s: Scalar, add: number, size: number): boolean {
+  if (size === 0) return true;
+  const addL = add >>> 0;
+  const addH = Math.floor(add / halves.TWO_32) >>> 0;
+  tnums.tnumAdd(s.vH >>> 0, s.vL >>> 0, s.mH >>> 0, s.mL >>> 0, addH, addL, 0, 0);
+  // size is at most 8: only the low word's low bits matter.
+  return ((TNUM.vL | TNUM.mL) & (size - 1)) === 0;
+}
+
+/** The same abstract value, field by field. */
+export function scalarEquals(a: Scalar, b: Scalar): boolean {
   return (
-    tnumIsUnknown(s.var) &&
-    s.smin === S64_MIN && s.smax === S64_MAX && s.umin === 0n && s.umax === U64_MAX &&
-    s.s32min === S32_MIN && s.s32max === S32_MAX && s.u32min === 0 && s.u32max === U32_MAX
+    a === b ||
+    (a.vH === b.vH && a.vL === b.vL && a.mH === b.mH && a.mL === b.mL &&
+      a.sminH === b.sminH && a.sminL === b.sminL && a.smaxH === b.smaxH && a.smaxL === b.smaxL &&
+      a.uminH === b.uminH && a.uminL === b.uminL && a.umaxH === b.umaxH && a.umaxL === b.umaxL &&
+      a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max)
   );
 }
 
+export function scalarIsUnknown(s: Scalar): boolean {
+  return scalarEquals(s, SCALAR_UNKNOWN);
+}
+
 export function scalarSync(s: Scalar): Scalar {
-  const r = new Reg(s);
+  const r = W1.load(s);
+  r.sync();
+  return r.freezeOr(s);
+}
+
+/** A value known only to lie in the signed range [min, max] (both within s32), bounds synced. */
+export function scalarSignedRange(min: number, max: number): Scalar {
+  const r = W1.load(SCALAR_UNKNOWN);
+  r.sminH = upperOf(min);
+  r.sminL = min >>> 0;
+  r.smaxH = upperOf(max);
+  r.smaxL = max >>> 0;
+  r.s32min = min;
+  r.s32max = max;
   r.sync();
   return r.freeze();
 }
@@ -258,10 +190,15 @@ export function scalarSync(s: Scalar): Scalar {
 /** A value known only to lie in [umin, umax] (unsigned), bounds synced. */
 export function scalarFromRange(umin: bigint, umax: bigint): Scalar {
   if (umin === umax) return scalarConst(umin);
-  const r = new Reg(SCALAR_UNKNOWN);
-  r.umin = toU64(umin);
-  r.umax = toU64(umax);
-  r.var = tnumRange(r.umin, r.umax);
+  const r = W1.load(SCALAR_UNKNOWN);
+  halves.split(umin);
+  r.uminH = RESULT.hi;
+  r.uminL = RESULT.lo;
+  halves.split(umax);
+  r.umaxH = RESULT.hi;
+  r.umaxL = RESULT.lo;
+  tnums.tnumRange(r.uminH, r.uminL, r.umaxH, r.umaxL);
+  r.setVar(TNUM);
   r.sync();
   return r.freeze();
 }
@@ -273,97 +210,140 @@ export function scalarFromRange(umin: bigint, umax: bigint): Scalar {
  * lost when either end overflows; the unsigned ones only when one end wraps
  * and the other does not (when both wrap, the wrapped range is still exact).
  */
-function setSigned32(dst: Reg, lo: number, hi: number): void {
+function setSigned32(dst: WorkingScalar, lo: number, hi: number): void {
   const overflow = lo < S32_MIN || lo > S32_MAX || hi < S32_MIN || hi > S32_MAX;
   dst.s32min = overflow ? S32_MIN : lo;
   dst.s32max = overflow ? S32_MAX : hi;
 }
 
-function setUnsigned32(dst: Reg, lo: number, hi: number): void {
-  const partialWrap = (lo < 0 || lo > U32_MAX) !== (hi < 0 || hi > U32_MAX);
+function setUnsigned32(dst: WorkingScalar, lo: number, hi: number): void {
+  const partialWrap = (lo < 0 || lo > U32) !== (hi < 0 || hi > U32);
   dst.u32min = partialWrap ? 0 : lo >>> 0;
-  dst.u32max = partialWrap ? U32_MAX : hi >>> 0;
+  dst.u32max = partialWrap ? U32 : hi >>> 0;
 }
 
-function setSigned64(dst: Reg, lo: bigint, hi: bigint): void {
-  const overflow = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
-  dst.smin = overflow ? S64_MIN : lo;
-  dst.smax = overflow ? S64_MAX : hi;
+function markSignedUnbounded64(dst: WorkingScalar): void {
+  dst.sminH = SIGN; dst.sminL = 0;
+  dst.smaxH = S32_MAX; dst.smaxL = U32;
 }
 
-function setUnsigned64(dst: Reg, lo: bigint, hi: bigint): void {
-  const partialWrap = (lo < 0n || lo > U64_MAX) !== (hi < 0n || hi > U64_MAX);
-  dst.umin = partialWrap ? 0n : toU64(lo);
-  dst.umax = partialWrap ? U64_MAX : toU64(hi);
+function markUnsignedUnbounded64(dst: WorkingScalar): void {
+  dst.uminH = 0; dst.uminL = 0;
+  dst.umaxH = U32; dst.umaxL = U32;
 }
 
-function add32(dst: Reg, src: Scalar): void {
+function add32(dst: WorkingScalar, src: Scalar): void {
   setSigned32(dst, dst.s32min + src.s32min, dst.s32max + src.s32max);
-  setUnsigned32(dst, dst.u32min + src.u32min, dst.u32max + src.u32max);
+  setUnsigned32(dst, dst.u32min + (src.u32min >>> 0), dst.u32max + (src.u32max >>> 0));
 }
 
-function add64(dst: Reg, src: Scalar): void {
-  setSigned64(dst, dst.smin + src.smin, dst.smax + src.smax);
-  setUnsigned64(dst, dst.umin + src.umin, dst.umax + src.umax);
-}
-
-function sub32(dst: Reg, src: Scalar): void {
+function sub32(dst: WorkingScalar, src: Scalar): void {
   setSigned32(dst, dst.s32min - src.s32max, dst.s32max - src.s32min);
-  setUnsigned32(dst, dst.u32min - src.u32max, dst.u32max - src.u32min);
+  setUnsigned32(dst, dst.u32min - (src.u32max >>> 0), dst.u32max - (src.u32min >>> 0));
 }
 
-function sub64(dst: Reg, src: Scalar): void {
-  setSigned64(dst, dst.smin - src.smax, dst.smax - src.smin);
-  setUnsigned64(dst, dst.umin - src.umax, dst.umax - src.umin);
+/** The signed bounds computed by add or sub: (loH, loL) and RESULT, or unbounded when either end overflowed. */
+function assignSigned64(dst: WorkingScalar, loH: number, loL: number, overflow: boolean): void {
+  if (overflow) return markSignedUnbounded64(dst);
+  dst.sminH = loH; dst.sminL = loL;
+  dst.smaxH = RESULT.hi; dst.smaxL = RESULT.lo;
 }
 
-function mul32(dst: Reg, src: Scalar): void {
-  const umax = BigInt(dst.u32max) * BigInt(src.u32max);
-  const umin = BigInt(dst.u32min) * BigInt(src.u32min);
-  if (umax > BigInt(U32_MAX) || umin > BigInt(U32_MAX)) {
+/** The unsigned bounds computed by add or sub: (loH, loL) and RESULT, or unbounded when only one end wrapped. */
+function assignUnsigned64(dst: WorkingScalar, loH: number, loL: number, partialWrap: boolean): void {
+  if (partialWrap) return markUnsignedUnbounded64(dst);
+  dst.uminH = loH; dst.uminL = loL;
+  dst.umaxH = RESULT.hi; dst.umaxL = RESULT.lo;
+}
+
+function add64(dst: WorkingScalar, src: Scalar): void {
+  const minH = src.sminH >>> 0;
+  const maxH = src.smaxH >>> 0;
+  halves.add64(dst.sminH, dst.sminL, minH, src.sminL >>> 0);
+  const minOverflow = halves.addOverflowed(dst.sminH, minH);
+  const sminH = RESULT.hi, sminL = RESULT.lo;
+  halves.add64(dst.smaxH, dst.smaxL, maxH, src.smaxL >>> 0);
+  assignSigned64(dst, sminH, sminL, minOverflow || halves.addOverflowed(dst.smaxH, maxH));
+  const minWrapped = halves.add64(dst.uminH, dst.uminL, src.uminH >>> 0, src.uminL >>> 0);
+  const uminH = RESULT.hi, uminL = RESULT.lo;
+  assignUnsigned64(dst, uminH, uminL, minWrapped !== halves.add64(dst.umaxH, dst.umaxL, src.umaxH >>> 0, src.umaxL >>> 0));
+}
+
+function sub64(dst: WorkingScalar, src: Scalar): void {
+  const minH = src.sminH >>> 0;
+  const maxH = src.smaxH >>> 0;
+  halves.sub64(dst.sminH, dst.sminL, maxH, src.smaxL >>> 0);
+  const minOverflow = halves.subOverflowed(dst.sminH, maxH);
+  const sminH = RESULT.hi, sminL = RESULT.lo;
+  halves.sub64(dst.smaxH, dst.smaxL, minH, src.sminL >>> 0);
+  assignSigned64(dst, sminH, sminL, minOverflow || halves.subOverflowed(dst.smaxH, minH));
+  const minWrapped = halves.sub64(dst.uminH, dst.uminL, src.umaxH >>> 0, src.umaxL >>> 0);
+  const uminH = RESULT.hi, uminL = RESULT.lo;
+  assignUnsigned64(dst, uminH, uminL, minWrapped !== halves.sub64(dst.umaxH, dst.umaxL, src.uminH >>> 0, src.uminL >>> 0));
+}
+
+function mul32(dst: WorkingScalar, src: Scalar): void {
+  // Products of 32-bit values pass 2^53; rounding is monotone, so a product over a 32-bit limit still compares over it, and one within is exact.
+  const umax = dst.u32max * (src.u32max >>> 0);
+  const umin = dst.u32min * (src.u32min >>> 0);
+  if (umax > U32 || umin > U32) {
     dst.u32min = 0;
-    dst.u32max = U32_MAX;
+    dst.u32max = U32;
   } else {
-    dst.u32min = Number(umin);
-    dst.u32max = Number(umax);
+    dst.u32min = umin;
+    dst.u32max = umax;
   }
-  // Products of 32-bit values are exact in a double below 2^53 only; compare in bigint.
-  const a = BigInt(dst.s32min);
-  const b = BigInt(dst.s32max);
-  const c = BigInt(src.s32min);
-  const d = BigInt(src.s32max);
-  const products = [a * c, a * d, b * c, b * d];
-  if (products.some((p) => p < BigInt(S32_MIN) || p > BigInt(S32_MAX))) {
+  const p0 = dst.s32min * src.s32min;
+  const p1 = dst.s32min * src.s32max;
+  const p2 = dst.s32max * src.s32min;
+  const p3 = dst.s32max * src.s32max;
+  const lo = Math.min(p0, p1, p2, p3);
+  const hi = Math.max(p0, p1, p2, p3);
+  if (lo < S32_MIN || hi > S32_MAX) {
     dst.s32min = S32_MIN;
     dst.s32max = S32_MAX;
   } else {
-    dst.s32min = Number(products.reduce(minBig));
-    dst.s32max = Number(products.reduce(maxBig));
+    dst.s32min = lo;
+    dst.s32max = hi;
   }
 }
 
-function mul64(dst: Reg, src: Scalar): void {
-  const umax = dst.umax * src.umax;
-  const umin = dst.umin * src.umin;
-  if (umax > U64_MAX || umin > U64_MAX) {
-    dst.umin = 0n;
-    dst.umax = U64_MAX;
+// The four signed products of mul64 (scratch).
+const productsH = [0, 0, 0, 0];
+const productsL = [0, 0, 0, 0];
+
+function mul64(dst: WorkingScalar, src: Scalar): void {
+  const maxOverflow = halves.mulU64Overflows(dst.umaxH, dst.umaxL, src.umaxH >>> 0, src.umaxL >>> 0);
+  const umaxH = RESULT.hi, umaxL = RESULT.lo;
+  if (maxOverflow || halves.mulU64Overflows(dst.uminH, dst.uminL, src.uminH >>> 0, src.uminL >>> 0)) {
+    markUnsignedUnbounded64(dst);
   } else {
-    dst.umin = umin;
-    dst.umax = umax;
+    dst.uminH = RESULT.hi; dst.uminL = RESULT.lo;
+    dst.umaxH = umaxH; dst.umaxL = umaxL;
   }
-  const products = [dst.smin * src.smin, dst.smin * src.smax, dst.smax * src.smin, dst.smax * src.smax];
-  if (products.some((p) => p < S64_MIN || p > S64_MAX)) {
-    dst.smin = S64_MIN;
-    dst.smax = S64_MAX;
-  } else {
-    dst.smin = products.reduce(minBig);
-    dst.smax = products.reduce(maxBig);
+  const aH = [dst.sminH, dst.sminH, dst.smaxH, dst.smaxH];
+  const aL = [dst.sminL, dst.sminL, dst.smaxL, dst.smaxL];
+  for (let i = 0; i < 4; i++) {
+    const useMax = (i & 1) === 1;
+    if (halves.mulS64Overflows(aH[i]!, aL[i]!, (useMax ? src.smaxH : src.sminH) >>> 0, (useMax ? src.smaxL : src.sminL) >>> 0)) {
+      markSignedUnbounded64(dst);
+      return;
+    }
+    productsH[i] = RESULT.hi;
+    productsL[i] = RESULT.lo;
   }
+  let lo = 0;
+  let hi = 0;
+  for (let i = 1; i < 4; i++) {
+    if (ltS(productsH[i]!, productsL[i]!, productsH[lo]!, productsL[lo]!)) lo = i;
+    if (ltS(productsH[hi]!, productsL[hi]!, productsH[i]!, productsL[i]!)) hi = i;
+  }
+  dst.sminH = productsH[lo]!; dst.sminL = productsL[lo]!;
+  dst.smaxH = productsH[hi]!; dst.smaxL = productsL[hi]!;
 }
 
 /** s32 bounds from u32 bounds when they do not cross the sign boundary, else unbounded. */
-function s32FromU32(dst: Reg): void {
+function s32FromU32(dst: WorkingScalar): void {
   if ((dst.u32min | 0) <= (dst.u32max | 0)) {
     dst.s32min = dst.u32min | 0;
     dst.s32max = dst.u32max | 0;
@@ -373,31 +353,28 @@ function s32FromU32(dst: Reg): void {
   }
 }
 
-function s64FromU64(dst: Reg): void {
-  if (toS64(dst.umin) <= toS64(dst.umax)) {
-    dst.smin = toS64(dst.umin);
-    dst.smax = toS64(dst.umax);
+function s64FromU64(dst: WorkingScalar): void {
+  if (!ltS(dst.umaxH, dst.umaxL, dst.uminH, dst.uminL)) {
+    dst.sminH = dst.uminH; dst.sminL = dst.uminL;
+    dst.smaxH = dst.umaxH; dst.smaxL = dst.umaxL;
   } else {
-    dst.smin = S64_MIN;
-    dst.smax = S64_MAX;
+    markSignedUnbounded64(dst);
   }
 }
 
-const subregIsConst = (t: Tnum): boolean => (t.mask & U32_MASK_BIG) === 0n;
-
 /** AND, OR and XOR share their shape: both constant gives a constant, else bounds from var_off and the operands. */
-function bitwise32(dst: Reg, src: Scalar, op: number): void {
-  if (subregIsConst(src.var) && subregIsConst(dst.var)) {
-    dst.markKnown32(lowU32(dst.var.value));
+function bitwise32(dst: WorkingScalar, src: Scalar, op: number): void {
+  if (src.mL === 0 && dst.mL === 0) {
+    dst.markKnown32(dst.vL);
     return;
   }
-  const v = lowU32(dst.var.value);
-  const m = lowU32(dst.var.mask);
+  const v = dst.vL;
+  const m = dst.mL;
   if (op === AluOp.AND) {
     dst.u32min = v;
-    dst.u32max = Math.min(dst.u32max, src.u32max);
+    dst.u32max = Math.min(dst.u32max, src.u32max >>> 0);
   } else if (op === AluOp.OR) {
-    dst.u32min = Math.max(dst.u32min, src.u32min);
+    dst.u32min = Math.max(dst.u32min, src.u32min >>> 0);
     dst.u32max = (v | m) >>> 0;
   } else {
     dst.u32min = v;
@@ -406,102 +383,121 @@ function bitwise32(dst: Reg, src: Scalar, op: number): void {
   s32FromU32(dst);
 }
 
-function bitwise64(dst: Reg, src: Scalar, op: number): void {
-  if (src.var.mask === 0n && dst.var.mask === 0n) {
-    dst.markKnown(dst.var.value);
+function bitwise64(dst: WorkingScalar, src: Scalar, op: number): void {
+  if ((src.mH | src.mL) === 0 && (dst.mH | dst.mL) === 0) {
+    dst.markKnown(dst.vH, dst.vL);
     return;
   }
-  const { value, mask } = dst.var;
+  const { vH, vL, mH, mL } = dst;
   if (op === AluOp.AND) {
-    dst.umin = value;
-    dst.umax = minBig(dst.umax, src.umax);
-  } else if (op === AluOp.OR) {
-    dst.umin = maxBig(dst.umin, src.umin);
-    dst.umax = value | mask;
+    dst.uminH = vH; dst.uminL = vL;
+    const bH = src.umaxH >>> 0, bL = src.umaxL >>> 0;
+    if (ltU(bH, bL, dst.umaxH, dst.umaxL)) { dst.umaxH = bH; dst.umaxL = bL; }
   } else {
-    dst.umin = value;
-    dst.umax = value | mask;
+    if (op === AluOp.OR) {
+      const bH = src.uminH >>> 0, bL = src.uminL >>> 0;
+      if (ltU(dst.uminH, dst.uminL, bH, bL)) { dst.uminH = bH; dst.uminL = bL; }
+    } else {
+      dst.uminH = vH; dst.uminL = vL;
+    }
+    dst.umaxH = (vH | mH) >>> 0;
+    dst.umaxL = (vL | mL) >>> 0;
   }
   s64FromU64(dst);
   dst.updateBounds();
 }
 
-function lsh32Bounds(dst: Reg, umin: bigint, umax: bigint): void {
+function lsh32Bounds(dst: WorkingScalar, umin: number, umax: number): void {
   dst.s32min = S32_MIN;
   dst.s32max = S32_MAX;
-  if (umax > 31n || dst.u32max > 2 ** (31 - Number(umax))) {
+  if (umax > 31 || dst.u32max > 2 ** (31 - umax)) {
     dst.u32min = 0;
-    dst.u32max = U32_MAX;
+    dst.u32max = U32;
   } else {
-    dst.u32min = (dst.u32min << Number(umin)) >>> 0;
-    dst.u32max = (dst.u32max << Number(umax)) >>> 0;
+    dst.u32min = (dst.u32min << umin) >>> 0;
+    dst.u32max = (dst.u32max << umax) >>> 0;
   }
 }
 
-function lsh64Bounds(dst: Reg, umin: bigint, umax: bigint): void {
+function lsh64Bounds(dst: WorkingScalar, umin: number, umax: number): void {
   // <<32 is the compilers' first half of a sign extension (<<32 s>>32): keep the s32 bounds, shifted.
-  if (umin === 32n && umax === 32n) {
-    dst.smax = BigInt(dst.s32max) << 32n;
-    dst.smin = BigInt(dst.s32min) << 32n;
+  if (umin === 32 && umax === 32) {
+    dst.smaxH = dst.s32max >>> 0; dst.smaxL = 0;
+    dst.sminH = dst.s32min >>> 0; dst.sminL = 0;
   } else {
-    dst.smax = S64_MAX;
-    dst.smin = S64_MIN;
+    markSignedUnbounded64(dst);
   }
-  if (dst.umax > 1n << (63n - umax)) {
-    dst.umin = 0n;
-    dst.umax = U64_MAX;
+  // umax > 2^(63 - umax): the shift may carry bits out.
+  const k = 63 - umax;
+  const limitH = k >= 32 ? 2 ** (k - 32) : 0;
+  const limitL = k >= 32 ? 0 : 2 ** k;
+  if (ltU(limitH, limitL, dst.umaxH, dst.umaxL)) {
+    markUnsignedUnbounded64(dst);
   } else {
-    dst.umin = toU64(dst.umin << umin);
-    dst.umax = toU64(dst.umax << umax);
+    halves.shl64(dst.uminH, dst.uminL, umin);
+    dst.uminH = RESULT.hi; dst.uminL = RESULT.lo;
+    halves.shl64(dst.umaxH, dst.umaxL, umax);
+    dst.umaxH = RESULT.hi; dst.umaxL = RESULT.lo;
   }
 }
 
-function shift(dst: Reg, src: Scalar, op: number, alu32: boolean): void {
+function shift(dst: WorkingScalar, src: Scalar, op: number, alu32: boolean): void {
   if (alu32) {
-    const umin = src.u32min;
-    const umax = src.u32max;
-    const subreg = tnumSubreg(dst.var);
+    const umin = src.u32min >>> 0;
+    const umax = src.u32max >>> 0;
+    const { vL, mL } = dst;
     if (op === AluOp.LSH) {
-      lsh32Bounds(dst, BigInt(umin), BigInt(umax));
-      dst.var = tnumSubreg(tnumLshift(subreg, umin));
-      dst.markUnbounded64();
+      lsh32Bounds(dst, umin, umax);
+      dst.vL = (vL << umin) >>> 0;
+      dst.mL = (mL << umin) >>> 0;
     } else if (op === AluOp.RSH) {
       dst.s32min = S32_MIN;
       dst.s32max = S32_MAX;
-      dst.var = tnumRshift(subreg, umin);
+      dst.vL = vL >>> umin;
+      dst.mL = mL >>> umin;
       dst.u32min = dst.u32min >>> umax;
       dst.u32max = dst.u32max >>> umin;
-      dst.markUnbounded64();
     } else {
       dst.s32min = dst.s32min >> umin;
       dst.s32max = dst.s32max >> umin;
-      dst.var = tnumArshift(subreg, umin, 32);
+      tnums.tnumArshift(0, vL, 0, mL, umin, 32);
+      dst.vL = TNUM.vL;
+      dst.mL = TNUM.mL;
       dst.u32min = 0;
-      dst.u32max = U32_MAX;
-      dst.markUnbounded64();
+      dst.u32max = U32;
     }
+    // The shift works on the low word: the upper word of var_off becomes known zeros.
+    dst.vH = 0;
+    dst.mH = 0;
+    dst.markUnbounded64();
     dst.updateBounds32();
     return;
   }
-  const umin = src.umin;
-  const umax = src.umax;
+  // Tracked shifts are by a constant below 64.
+  const umin = src.uminL >>> 0;
+  const umax = src.umaxL >>> 0;
   if (op === AluOp.LSH) {
     lsh64Bounds(dst, umin, umax);
     lsh32Bounds(dst, umin, umax);
-    dst.var = tnumLshift(dst.var, Number(umin));
+    tnums.tnumLshift(dst.vH, dst.vL, dst.mH, dst.mL, umin);
+    dst.setVar(TNUM);
   } else if (op === AluOp.RSH) {
-    dst.smin = S64_MIN;
-    dst.smax = S64_MAX;
-    dst.var = tnumRshift(dst.var, Number(umin));
-    dst.umin >>= umax;
-    dst.umax >>= umin;
+    markSignedUnbounded64(dst);
+    tnums.tnumRshift(dst.vH, dst.vL, dst.mH, dst.mL, umin);
+    dst.setVar(TNUM);
+    halves.shr64(dst.uminH, dst.uminL, umax);
+    dst.uminH = RESULT.hi; dst.uminL = RESULT.lo;
+    halves.shr64(dst.umaxH, dst.umaxL, umin);
+    dst.umaxH = RESULT.hi; dst.umaxL = RESULT.lo;
     dst.markUnbounded32();
   } else {
-    dst.smin >>= umin;
-    dst.smax >>= umin;
-    dst.var = tnumArshift(dst.var, Number(umin), 64);
-    dst.umin = 0n;
-    dst.umax = U64_MAX;
+    halves.sar64(dst.sminH, dst.sminL, umin);
+    dst.sminH = RESULT.hi; dst.sminL = RESULT.lo;
+    halves.sar64(dst.smaxH, dst.smaxL, umin);
+    dst.smaxH = RESULT.hi; dst.smaxL = RESULT.lo;
+    tnums.tnumArshift(dst.vH, dst.vL, dst.mH, dst.mL, umin, 64);
+    dst.setVar(TNUM);
+    markUnsignedUnbounded64(dst);
     dst.markUnbounded32();
   }
   dst.updateBounds();
@@ -522,9 +518,10 @@ function isTracked(op: number, src: Scalar, alu32: boolean): boolean {
     case AluOp.RSH:
     case AluOp.ARSH: {
       const known = alu32
-        ? subregIsConst(src.var) && src.s32min === src.s32max && src.u32min === src.u32max
-        : src.var.mask === 0n && src.smin === src.smax && src.umin === src.umax;
-      return known && src.umax < (alu32 ? 32n : 64n);
+        ? src.mL === 0 && src.s32min === src.s32max && src.u32min === src.u32max
+        : (src.mH | src.mL) === 0 && src.sminH === src.smaxH && src.sminL === src.smaxL && src.uminH === src.umaxH && src.uminL === src.umaxL;
+      // The kernel compares the 64-bit umax with the width, for 32-bit shifts too.
+      return known && src.umaxH === 0 && src.umaxL >>> 0 < (alu32 ? 32 : 64);
     }
     default:
       return false;
@@ -532,26 +529,37 @@ function isTracked(op: number, src: Scalar, alu32: boolean): boolean {
 }
 
 /**
- * A tracked operation on two constants: the kernel's transfer functions give
- * exactly the concrete result (32-bit ones zero-extended), so compute it.
+ * A tracked operation on two constants (a, b as unsigned words) into
+ * RESULT: the kernel's transfer functions give exactly the concrete result
+ * (32-bit ones zero-extended), so compute it.
  */
-function constantAlu(op: number, a: bigint, b: bigint, alu32: boolean): bigint {
-  const width = alu32 ? 32 : 64;
+function constantAlu(op: number, aH: number, aL: number, bH: number, bL: number, alu32: boolean): void {
   if (alu32) {
-    a &= U32_MASK_BIG;
-    b &= U32_MASK_BIG;
+    RESULT.hi = 0;
+    switch (op) {
+      case AluOp.ADD: RESULT.lo = (aL + bL) >>> 0; return;
+      case AluOp.SUB: RESULT.lo = (aL - bL) >>> 0; return;
+      case AluOp.NEG: RESULT.lo = -aL >>> 0; return;
+      case AluOp.MUL: RESULT.lo = Math.imul(aL, bL) >>> 0; return;
+      case AluOp.AND: RESULT.lo = (aL & bL) >>> 0; return;
+      case AluOp.OR: RESULT.lo = (aL | bL) >>> 0; return;
+      case AluOp.XOR: RESULT.lo = (aL ^ bL) >>> 0; return;
+      case AluOp.LSH: RESULT.lo = (aL << bL) >>> 0; return;
+      case AluOp.RSH: RESULT.lo = aL >>> bL; return;
+      default: RESULT.lo = ((aL | 0) >> bL) >>> 0; return; // ARSH
+    }
   }
   switch (op) {
-    case AluOp.ADD: return BigInt.asUintN(width, a + b);
-    case AluOp.SUB: return BigInt.asUintN(width, a - b);
-    case AluOp.NEG: return BigInt.asUintN(width, -a);
-    case AluOp.MUL: return BigInt.asUintN(width, a * b);
-    case AluOp.AND: return a & b;
-    case AluOp.OR: return a | b;
-    case AluOp.XOR: return a ^ b;
-    case AluOp.LSH: return BigInt.asUintN(width, a << b);
-    case AluOp.RSH: return a >> b;
-    default: return BigInt.asUintN(width, BigInt.asIntN(width, a) >> b); // ARSH
+    case AluOp.ADD: halves.add64(aH, aL, bH, bL); return;
+    case AluOp.SUB: halves.sub64(aH, aL, bH, bL); return;
+    case AluOp.NEG: halves.sub64(0, 0, aH, aL); return;
+    case AluOp.MUL: halves.mulLow64(aH, aL, bH, bL); return;
+    case AluOp.AND: RESULT.hi = (aH & bH) >>> 0; RESULT.lo = (aL & bL) >>> 0; return;
+    case AluOp.OR: RESULT.hi = (aH | bH) >>> 0; RESULT.lo = (aL | bL) >>> 0; return;
+    case AluOp.XOR: RESULT.hi = (aH ^ bH) >>> 0; RESULT.lo = (aL ^ bL) >>> 0; return;
+    case AluOp.LSH: halves.shl64(aH, aL, bL); return;
+    case AluOp.RSH: halves.shr64(aH, aL, bL); return;
+    default: halves.sar64(aH, aL, bL); return; // ARSH
   }
 }
 
@@ -564,42 +572,54 @@ function constantAlu(op: number, a: bigint, b: bigint, alu32: boolean): bigint {
 export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, signedDivMod = false): Scalar {
   void signedDivMod; // 6.18 tracks neither signed nor unsigned division: both give unknown.
   if (!isTracked(op, src, alu32)) return SCALAR_UNKNOWN;
-  if (dst.var.mask === 0n && src.var.mask === 0n) return scalarConst(constantAlu(op, dst.var.value, src.var.value, alu32));
-  const r = new Reg(dst);
+  if ((dst.mH | dst.mL | src.mH | src.mL) === 0) {
+    constantAlu(op, dst.vH >>> 0, dst.vL >>> 0, src.vH >>> 0, src.vL >>> 0, alu32);
+    return scalarConstWords(RESULT.hi, RESULT.lo);
+  }
+  const r = W1.load(dst);
+  const bvH = src.vH >>> 0, bvL = src.vL >>> 0, bmH = src.mH >>> 0, bmL = src.mL >>> 0;
   switch (op) {
     case AluOp.ADD:
       add32(r, src);
       add64(r, src);
-      r.var = tnumAdd(r.var, src.var);
+      tnums.tnumAdd(r.vH, r.vL, r.mH, r.mL, bvH, bvL, bmH, bmL);
+      r.setVar(TNUM);
       break;
     case AluOp.SUB:
       sub32(r, src);
       sub64(r, src);
-      r.var = tnumSub(r.var, src.var);
+      tnums.tnumSub(r.vH, r.vL, r.mH, r.mL, bvH, bvL, bmH, bmL);
+      r.setVar(TNUM);
       break;
     case AluOp.NEG:
-      r.markKnown(0n);
+      // 0 - dst
+      r.markKnown(0, 0);
       sub32(r, dst);
       sub64(r, dst);
-      r.var = tnumNeg(dst.var);
+      tnums.tnumSub(0, 0, 0, 0, dst.vH >>> 0, dst.vL >>> 0, dst.mH >>> 0, dst.mL >>> 0);
+      r.setVar(TNUM);
       break;
     case AluOp.MUL:
-      r.var = tnumMul(r.var, src.var);
+      tnums.tnumMul(r.vH, r.vL, r.mH, r.mL, bvH, bvL, bmH, bmL);
+      r.setVar(TNUM);
       mul32(r, src);
       mul64(r, src);
       break;
     case AluOp.AND:
-      r.var = tnumAnd(r.var, src.var);
+      tnums.tnumAnd(r.vH, r.vL, r.mH, r.mL, bvH, bvL, bmH, bmL);
+      r.setVar(TNUM);
       bitwise32(r, src, op);
       bitwise64(r, src, op);
       break;
     case AluOp.OR:
-      r.var = tnumOr(r.var, src.var);
+      tnums.tnumOr(r.vH, r.vL, r.mH, r.mL, bvH, bvL, bmH, bmL);
+      r.setVar(TNUM);
       bitwise32(r, src, op);
       bitwise64(r, src, op);
       break;
     case AluOp.XOR:
-      r.var = tnumXor(r.var, src.var);
+      tnums.tnumXor(r.vH, r.vL, r.mH, r.mL, bvH, bvL, bmH, bmL);
+      r.setVar(TNUM);
       bitwise32(r, src, op);
       bitwise64(r, src, op);
       break;
@@ -609,7 +629,7 @@ export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, 
   }
   if (alu32) r.zext32();
   r.sync();
-  return r.freeze();
+  return r.freezeOr(dst);
 }
 
 /**
@@ -621,12 +641,12 @@ export function scalarAlu(op: number, dst: Scalar, src: Scalar, alu32: boolean, 
  * scalarAlu for AND and OR to explore what the kernel explores.
  */
 export function scalarAluFork(op: number, dst: Scalar, src: Scalar): { current: Scalar; pushed: Scalar } | undefined {
-  if ((op !== AluOp.AND && op !== AluOp.OR) || src.var.mask !== 0n) return undefined;
-  const current = new Reg(dst);
-  const pushed = new Reg(dst);
-  if (dst.smin === -1n && dst.smax === 0n) {
-    current.markKnown(-1n);
-    pushed.markKnown(0n);
+  if ((op !== AluOp.AND && op !== AluOp.OR) || (src.mH | src.mL) !== 0) return undefined;
+  const current = W1.load(dst);
+  const pushed = W2.load(dst);
+  if (dst.sminH === -1 && dst.sminL === -1 && dst.smaxH === 0 && dst.smaxL === 0) {
+    current.markKnown(U32, U32);
+    pushed.markKnown(0, 0);
   } else if (dst.s32min === -1 && dst.s32max === 0) {
     current.markKnown32(-1);
     pushed.markKnown32(0);
@@ -647,9 +667,10 @@ export function scalarNeg(s: Scalar, alu32: boolean): Scalar {
  * without it only the truncation to 16 or 32 bits happens.
  */
 export function scalarBswap(s: Scalar, bits: 16 | 32 | 64, swap = true): Scalar {
-  const r = new Reg(s);
+  const r = W1.load(s);
   if (swap) {
-    r.var = tnumBswap(r.var, bits);
+    tnums.tnumBswap(r.vH, r.vL, r.mH, r.mL, bits);
+    r.setVar(TNUM);
     // Swapping scrambles the ranges: they are rebuilt from the swapped tnum.
     r.markUnbounded64();
     r.markUnbounded32();
@@ -661,109 +682,122 @@ export function scalarBswap(s: Scalar, bits: 16 | 32 | 64, swap = true): Scalar 
 
 /** A write to a w register: the upper 32 bits become zero (zext_32_to_64 + reg_bounds_sync). */
 export function scalarZext32(s: Scalar): Scalar {
-  const r = new Reg(s);
+  const r = W1.load(s);
   r.zext32();
   r.sync();
-  return r.freeze();
+  return r.freezeOr(s);
 }
-
-const SIZE_MASK: Record<number, bigint> = { 1: 0xffn, 2: 0xffffn, 4: U32_MASK_BIG };
 
 /** coerce_reg_to_size: the value truncated to `sizeBytes` (a zero-extending load or a narrowing). */
 export function scalarTruncate(s: Scalar, sizeBytes: 1 | 2 | 4 | 8): Scalar {
   if (sizeBytes === 8) return s;
   // Narrow loads of unknown values are the common case: their result depends on the size only.
   if (s === SCALAR_UNKNOWN) return (UNKNOWN_TRUNCATED[sizeBytes] ??= truncateUnknown(sizeBytes));
-  const r = new Reg(s);
+  const r = W1.load(s);
   truncate(r, sizeBytes);
-  return r.freeze();
+  return r.freezeOr(s);
 }
 
-function truncate(r: Reg, sizeBytes: number): void {
-  const mask = SIZE_MASK[sizeBytes]!;
-  r.var = { value: r.var.value & mask, mask: r.var.mask & mask };
-  if ((r.umin & ~mask) === (r.umax & ~mask)) {
-    r.umin &= mask;
-    r.umax &= mask;
+function truncate(r: WorkingScalar, sizeBytes: number): void {
+  const mask = sizeBytes === 1 ? 0xff : sizeBytes === 2 ? 0xffff : U32;
+  r.vH = 0;
+  r.mH = 0;
+  r.vL = (r.vL & mask) >>> 0;
+  r.mL = (r.mL & mask) >>> 0;
+  if (r.uminH === r.umaxH && (r.uminL & ~mask) === (r.umaxL & ~mask)) {
+    r.uminL = (r.uminL & mask) >>> 0;
+    r.umaxL = (r.umaxL & mask) >>> 0;
   } else {
-    r.umin = 0n;
-    r.umax = mask;
+    r.uminL = 0;
+    r.umaxL = mask;
   }
-  r.smin = r.umin;
-  r.smax = r.umax;
+  r.uminH = 0;
+  r.umaxH = 0;
+  r.sminH = 0; r.sminL = r.uminL;
+  r.smaxH = 0; r.smaxL = r.umaxL;
   if (sizeBytes < 4) r.markUnbounded32();
   r.sync();
 }
 
-const SIGNED_LIMITS: Record<number, [number, number]> = { 1: [-0x80, 0x7f], 2: [-0x8000, 0x7fff], 4: [S32_MIN, S32_MAX] };
-
-/** coerce_reg_to_size_sx: the low `sizeBytes` sign-extended to 64 bits (ldsx, movsx into an r register). */
 const UNKNOWN_TRUNCATED: (Scalar | undefined)[] = [];
 
 function truncateUnknown(sizeBytes: 1 | 2 | 4): Scalar {
-  const r = new Reg(SCALAR_UNKNOWN);
+  const r = W1.load(SCALAR_UNKNOWN);
   truncate(r, sizeBytes);
-  return Object.freeze(r.freeze());
+  return r.freeze();
 }
 
+const SIGNED_LIMITS: Record<number, [number, number]> = { 1: [-0x80, 0x7f], 2: [-0x8000, 0x7fff], 4: [S32_MIN, S32_MAX] };
+
+/** The low `bits` (8, 16 or 32) of a word sign-extended to an int32. */
+const signExtendWord = (x: number, bits: number): number => (bits === 32 ? x | 0 : (x << (32 - bits)) >> (32 - bits));
+
+/** The upper word of the int32 `v` sign-extended to 64 bits. */
+const upperOf = (v: number): number => (v < 0 ? U32 : 0);
+
+/** coerce_reg_to_size_sx: the low `sizeBytes` sign-extended to 64 bits (ldsx, movsx into an r register). */
 export function scalarSignExtend(s: Scalar, sizeBytes: 1 | 2 | 4): Scalar {
-  const bits = BigInt(sizeBytes * 8);
-  if (s.var.mask === 0n) return scalarConst(BigInt.asIntN(Number(bits), s.var.value));
-  const r = new Reg(s);
-  const topMax = toU64(r.smax) >> bits;
-  const topMin = toU64(r.smin) >> bits;
-  if (topMax === topMin) {
-    const a = BigInt.asIntN(Number(bits), r.smax);
-    const b = BigInt.asIntN(Number(bits), r.smin);
-    const hi = maxBig(a, b);
-    const lo = minBig(a, b);
-    if (hi >= 0n === lo >= 0n) {
-      r.smin = lo;
-      r.smax = hi;
-      r.s32min = Number(lo);
-      r.s32max = Number(hi);
-      r.umin = toU64(lo);
-      r.umax = toU64(hi);
-      r.u32min = lowU32(lo);
-      r.u32max = lowU32(hi);
-      r.var = tnumRange(toU64(lo), toU64(hi));
+  const bits = sizeBytes * 8;
+  if ((s.mH | s.mL) === 0) {
+    const v = signExtendWord(s.vL, bits);
+    return scalarConstWords(upperOf(v), v >>> 0);
+  }
+  const r = W1.load(s);
+  const sameTop = r.smaxH === r.sminH && (bits === 32 || r.smaxL >>> bits === r.sminL >>> bits);
+  if (sameTop) {
+    const a = signExtendWord(r.smaxL, bits);
+    const b = signExtendWord(r.sminL, bits);
+    const hi = Math.max(a, b);
+    const lo = Math.min(a, b);
+    if (lo >= 0 === hi >= 0) {
+      r.sminH = r.uminH = upperOf(lo);
+      r.sminL = r.uminL = lo >>> 0;
+      r.smaxH = r.umaxH = upperOf(hi);
+      r.smaxL = r.umaxL = hi >>> 0;
+      r.s32min = lo;
+      r.s32max = hi;
+      r.u32min = lo >>> 0;
+      r.u32max = hi >>> 0;
+      tnums.tnumRange(r.uminH, r.uminL, r.umaxH, r.umaxL);
+      r.setVar(TNUM);
       return r.freeze();
     }
   }
   const [min, max] = SIGNED_LIMITS[sizeBytes]!;
   if (r.s32min >= min && r.s32max <= max) {
     // The low word already lies in the narrow signed range: sign extension keeps it, and its bounds bound the result.
-    r.smin = bigint(r.s32min);
-    r.smax = bigint(r.s32max);
+    r.sminH = upperOf(r.s32min); r.sminL = r.s32min >>> 0;
+    r.smaxH = upperOf(r.s32max); r.smaxL = r.s32max >>> 0;
   } else {
-    r.smin = BigInt(min);
-    r.smax = BigInt(max);
+    r.sminH = upperOf(min); r.sminL = min >>> 0;
+    r.smaxH = upperOf(max); r.smaxL = max >>> 0;
     r.s32min = min;
     r.s32max = max;
     r.u32min = 0;
-    r.u32max = U32_MAX;
+    r.u32max = U32;
   }
-  r.umin = 0n;
-  r.umax = U64_MAX;
-  r.var = TNUM_UNKNOWN;
+  r.uminH = 0; r.uminL = 0;
+  r.umaxH = U32; r.umaxL = U32;
+  r.vH = 0; r.vL = 0; r.mH = U32; r.mL = U32;
   r.sync();
   return r.freeze();
 }
 
 /** coerce_subreg_to_size_sx: the low `sizeBytes` of the w register sign-extended to 32 bits. */
-function signExtendSubreg(r: Reg, sizeBytes: 1 | 2): void {
+function signExtendSubreg(r: WorkingScalar, sizeBytes: 1 | 2): void {
   const bits = sizeBytes * 8;
-  const shiftBack = 32 - bits;
-  if (r.var.mask === 0n) {
-    const v = (lowU32(r.var.value) << shiftBack) >> shiftBack;
-    r.var = tnumConst(BigInt(v));
-    r.s32min = r.s32max = v | 0;
+  if ((r.mH | r.mL) === 0) {
+    const v = signExtendWord(r.vL, bits);
+    // tnum_const of the sign-extended value: its upper word too (zext32 clears it next).
+    r.vH = upperOf(v);
+    r.vL = v >>> 0;
+    r.s32min = r.s32max = v;
     r.u32min = r.u32max = v >>> 0;
     return;
   }
   if (r.s32max >>> bits === r.s32min >>> bits) {
-    const a = (r.s32max << shiftBack) >> shiftBack;
-    const b = (r.s32min << shiftBack) >> shiftBack;
+    const a = signExtendWord(r.s32max, bits);
+    const b = signExtendWord(r.s32min, bits);
     const hi = Math.max(a, b);
     const lo = Math.min(a, b);
     if (lo >= 0 === hi >= 0) {
@@ -771,7 +805,9 @@ function signExtendSubreg(r: Reg, sizeBytes: 1 | 2): void {
       r.s32max = hi;
       r.u32min = lo >>> 0;
       r.u32max = hi >>> 0;
-      r.var = tnumSubreg(tnumRange(toU64(BigInt(lo)), toU64(BigInt(hi))));
+      tnums.tnumRange(upperOf(lo), lo >>> 0, upperOf(hi), hi >>> 0);
+      r.vH = 0; r.vL = TNUM.vL;
+      r.mH = 0; r.mL = TNUM.mL;
       return;
     }
   }
@@ -779,14 +815,15 @@ function signExtendSubreg(r: Reg, sizeBytes: 1 | 2): void {
   r.s32min = min;
   r.s32max = max;
   r.u32min = 0;
-  r.u32max = U32_MAX;
-  r.var = tnumSubreg(TNUM_UNKNOWN);
+  r.u32max = U32;
+  r.vH = 0; r.vL = 0;
+  r.mH = 0; r.mL = U32;
 }
 
 /** movsx: `r = (sN)r` (alu32 false) or `w = (sN)w` (alu32 true, N = 8 or 16; zero-extended into 64 bits). */
 export function scalarMovSx(s: Scalar, fromBits: 8 | 16 | 32, alu32: boolean): Scalar {
   if (!alu32) return scalarSignExtend(s, (fromBits / 8) as 1 | 2 | 4);
-  const r = new Reg(s);
+  const r = W1.load(s);
   if (fromBits !== 32) signExtendSubreg(r, (fromBits / 8) as 1 | 2);
   r.zext32();
   r.sync();
@@ -795,29 +832,40 @@ export function scalarMovSx(s: Scalar, fromBits: 8 | 16 | 32, alu32: boolean): S
 
 // ---------------------------------------------------------------- branches
 
-interface Side {
-  t: Tnum;
-  umin: bigint;
-  umax: bigint;
-  smin: bigint;
-  smax: bigint;
+/** One operand of a comparison as 64-bit words (unsigned): the whole register, or (JMP32) its low word extended. */
+class Side {
+  vH = 0; vL = 0; mH = 0; mL = 0;
+  uminH = 0; uminL = 0; umaxH = 0; umaxL = 0;
+  sminH = 0; sminL = 0; smaxH = 0; smaxL = 0;
+
+  load(s: Scalar, is32: boolean): this {
+    if (!is32) {
+      this.vH = s.vH >>> 0; this.vL = s.vL >>> 0; this.mH = s.mH >>> 0; this.mL = s.mL >>> 0;
+      this.uminH = s.uminH >>> 0; this.uminL = s.uminL >>> 0; this.umaxH = s.umaxH >>> 0; this.umaxL = s.umaxL >>> 0;
+      this.sminH = s.sminH >>> 0; this.sminL = s.sminL >>> 0; this.smaxH = s.smaxH >>> 0; this.smaxL = s.smaxL >>> 0;
+      return this;
+    }
+    this.vH = 0; this.vL = s.vL >>> 0; this.mH = 0; this.mL = s.mL >>> 0;
+    this.uminH = 0; this.uminL = s.u32min >>> 0; this.umaxH = 0; this.umaxL = s.u32max >>> 0;
+    this.sminH = upperOf(s.s32min); this.sminL = s.s32min >>> 0; this.smaxH = upperOf(s.s32max); this.smaxL = s.s32max >>> 0;
+    return this;
+  }
+
+  isConst(): boolean {
+    return (this.mH | this.mL) === 0;
+  }
 }
 
-function side(s: Scalar, is32: boolean): Side {
-  if (!is32) return { t: s.var, umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax };
-  return { t: tnumSubreg(s.var), umin: BigInt(s.u32min), umax: BigInt(s.u32max), smin: BigInt(s.s32min), smax: BigInt(s.s32max) };
-}
-
-const isConstIn = (s: Scalar, is32: boolean): boolean => (is32 ? subregIsConst(s.var) : s.var.mask === 0n);
-const constIn = (s: Scalar, is32: boolean): bigint => (is32 ? s.var.value & U32_MASK_BIG : s.var.value);
+const SIDE_A = new Side();
+const SIDE_B = new Side();
 
 /** Do the ranges exclude equality? (the shared part of JEQ/JNE in is_scalar_branch_taken) */
 function provablyDifferent(a: Scalar, b: Scalar, x: Side, y: Side, is32: boolean): boolean {
-  if (!tnumOverlap(x.t, y.t)) return true;
-  if (x.umin > y.umax || x.umax < y.umin) return true;
-  if (x.smin > y.smax || x.smax < y.smin) return true;
+  if (!tnums.tnumOverlap(x.vH, x.vL, x.mH, x.mL, y.vH, y.vL, y.mH, y.mL)) return true;
+  if (ltU(y.umaxH, y.umaxL, x.uminH, x.uminL) || ltU(x.umaxH, x.umaxL, y.uminH, y.uminL)) return true;
+  if (ltS(y.smaxH, y.smaxL, x.sminH, x.sminL) || ltS(x.smaxH, x.smaxL, y.sminH, y.sminL)) return true;
   if (!is32) {
-    if (a.u32min > b.u32max || a.u32max < b.u32min) return true;
+    if (a.u32min >>> 0 > b.u32max >>> 0 || a.u32max >>> 0 < b.u32min >>> 0) return true;
     if (a.s32min > b.s32max || a.s32max < b.s32min) return true;
   }
   return false;
@@ -828,42 +876,42 @@ function provablyDifferent(a: Scalar, b: Scalar, x: Side, y: Side, is32: boolean
  * none, -1 if it depends. JMP32 compares the low words.
  */
 export function branchTaken(a: Scalar, b: Scalar, op: number, is32: boolean): 1 | 0 | -1 {
-  const x = side(a, is32);
-  const y = side(b, is32);
+  const x = SIDE_A.load(a, is32);
+  const y = SIDE_B.load(b, is32);
   switch (op) {
     case JmpOp.JEQ:
-      if (x.t.mask === 0n && y.t.mask === 0n) return x.t.value === y.t.value ? 1 : 0;
+      if (x.isConst() && y.isConst()) return x.vH === y.vH && x.vL === y.vL ? 1 : 0;
       return provablyDifferent(a, b, x, y, is32) ? 0 : -1;
     case JmpOp.JNE:
-      if (x.t.mask === 0n && y.t.mask === 0n) return x.t.value !== y.t.value ? 1 : 0;
+      if (x.isConst() && y.isConst()) return x.vH !== y.vH || x.vL !== y.vL ? 1 : 0;
       return provablyDifferent(a, b, x, y, is32) ? 1 : -1;
     case JmpOp.JSET: {
-      let t1 = x.t;
-      let t2 = y.t;
-      if (!isConstIn(b, is32)) {
-        if (!isConstIn(a, is32)) return -1;
+      let t1 = x;
+      let t2 = y;
+      if (!y.isConst()) {
+        if (!x.isConst()) return -1;
         [t1, t2] = [t2, t1];
       }
-      if ((~t1.mask & t1.value & t2.value) !== 0n) return 1;
-      if (((t1.mask | t1.value) & t2.value) === 0n) return 0;
+      if (((~t1.mH & t1.vH & t2.vH) | (~t1.mL & t1.vL & t2.vL)) !== 0) return 1;
+      if ((((t1.mH | t1.vH) & t2.vH) | ((t1.mL | t1.vL) & t2.vL)) === 0) return 0;
       return -1;
     }
     case JmpOp.JGT:
-      return x.umin > y.umax ? 1 : x.umax <= y.umin ? 0 : -1;
+      return ltU(y.umaxH, y.umaxL, x.uminH, x.uminL) ? 1 : !ltU(y.uminH, y.uminL, x.umaxH, x.umaxL) ? 0 : -1;
     case JmpOp.JSGT:
-      return x.smin > y.smax ? 1 : x.smax <= y.smin ? 0 : -1;
+      return ltS(y.smaxH, y.smaxL, x.sminH, x.sminL) ? 1 : !ltS(y.sminH, y.sminL, x.smaxH, x.smaxL) ? 0 : -1;
     case JmpOp.JLT:
-      return x.umax < y.umin ? 1 : x.umin >= y.umax ? 0 : -1;
+      return ltU(x.umaxH, x.umaxL, y.uminH, y.uminL) ? 1 : !ltU(x.uminH, x.uminL, y.umaxH, y.umaxL) ? 0 : -1;
     case JmpOp.JSLT:
-      return x.smax < y.smin ? 1 : x.smin >= y.smax ? 0 : -1;
+      return ltS(x.smaxH, x.smaxL, y.sminH, y.sminL) ? 1 : !ltS(x.sminH, x.sminL, y.smaxH, y.smaxL) ? 0 : -1;
     case JmpOp.JGE:
-      return x.umin >= y.umax ? 1 : x.umax < y.umin ? 0 : -1;
+      return !ltU(x.uminH, x.uminL, y.umaxH, y.umaxL) ? 1 : ltU(x.umaxH, x.umaxL, y.uminH, y.uminL) ? 0 : -1;
     case JmpOp.JSGE:
-      return x.smin >= y.smax ? 1 : x.smax < y.smin ? 0 : -1;
+      return !ltS(x.sminH, x.sminL, y.smaxH, y.smaxL) ? 1 : ltS(x.smaxH, x.smaxL, y.sminH, y.sminL) ? 0 : -1;
     case JmpOp.JLE:
-      return x.umax <= y.umin ? 1 : x.umin > y.umax ? 0 : -1;
+      return !ltU(y.uminH, y.uminL, x.umaxH, x.umaxL) ? 1 : ltU(y.umaxH, y.umaxL, x.uminH, x.uminL) ? 0 : -1;
     case JmpOp.JSLE:
-      return x.smax <= y.smin ? 1 : x.smin > y.smax ? 0 : -1;
+      return !ltS(y.sminH, y.sminL, x.smaxH, x.smaxL) ? 1 : ltS(y.smaxH, y.smaxL, x.sminH, x.sminL) ? 0 : -1;
     default:
       return -1;
   }
@@ -893,10 +941,10 @@ const FLIPPED: Record<number, number> = {
   [JmpOp.JSGT]: JmpOp.JSLT,
 };
 
-const isPowerOfTwo = (v: bigint): boolean => v !== 0n && (v & (v - 1n)) === 0n;
+const isConstIn = (r: WorkingScalar, is32: boolean): boolean => (is32 ? r.mL === 0 : (r.mH | r.mL) === 0);
 
 /** regs_refine_cond_op: what `r1 OP r2` being true teaches about both. */
-function refine(r1: Reg, r2: Reg, op: number, is32: boolean): void {
+function refine(r1: WorkingScalar, r2: WorkingScalar, op: number, is32: boolean): void {
   const flipped = FLIPPED[op];
   if (flipped !== undefined) {
     [r1, r2] = [r2, r1];
@@ -913,61 +961,78 @@ function refine(r1: Reg, r2: Reg, op: number, is32: boolean): void {
         r2.u32max = r1.u32max;
         r2.s32min = r1.s32min;
         r2.s32max = r1.s32max;
-        const t = tnumIntersect(tnumSubreg(r1.var), tnumSubreg(r2.var));
-        r1.var = tnumWithSubreg(r1.var, t);
-        r2.var = tnumWithSubreg(r2.var, t);
+        tnums.tnumIntersect(0, r1.vL, 0, r1.mL, 0, r2.vL, 0, r2.mL);
+        r1.vL = r2.vL = TNUM.vL;
+        r1.mL = r2.mL = TNUM.mL;
       } else {
-        r1.umin = maxBig(r1.umin, r2.umin);
-        r1.umax = minBig(r1.umax, r2.umax);
-        r1.smin = maxBig(r1.smin, r2.smin);
-        r1.smax = minBig(r1.smax, r2.smax);
-        r2.umin = r1.umin;
-        r2.umax = r1.umax;
-        r2.smin = r1.smin;
-        r2.smax = r1.smax;
-        r1.var = tnumIntersect(r1.var, r2.var);
-        r2.var = r1.var;
+        if (ltU(r1.uminH, r1.uminL, r2.uminH, r2.uminL)) { r1.uminH = r2.uminH; r1.uminL = r2.uminL; }
+        if (ltU(r2.umaxH, r2.umaxL, r1.umaxH, r1.umaxL)) { r1.umaxH = r2.umaxH; r1.umaxL = r2.umaxL; }
+        if (ltS(r1.sminH, r1.sminL, r2.sminH, r2.sminL)) { r1.sminH = r2.sminH; r1.sminL = r2.sminL; }
+        if (ltS(r2.smaxH, r2.smaxL, r1.smaxH, r1.smaxL)) { r1.smaxH = r2.smaxH; r1.smaxL = r2.smaxL; }
+        r2.uminH = r1.uminH; r2.uminL = r1.uminL;
+        r2.umaxH = r1.umaxH; r2.umaxL = r1.umaxL;
+        r2.sminH = r1.sminH; r2.sminL = r1.sminL;
+        r2.smaxH = r1.smaxH; r2.smaxL = r1.smaxL;
+        tnums.tnumIntersect(r1.vH, r1.vL, r1.mH, r1.mL, r2.vH, r2.vL, r2.mH, r2.mL);
+        r1.setVar(TNUM);
+        r2.setVar(TNUM);
       }
       return;
     case JmpOp.JNE: {
       if (!isConstIn(r2, is32)) [r1, r2] = [r2, r1];
       if (!isConstIn(r2, is32)) return;
-      const val = constIn(r2, is32);
-      // A constant at the edge of the other's range shrinks it by one.
+      // A constant at the edge of the other's range shrinks it by one (never past a limit: the branch would have been predicted).
       if (is32) {
-        const u = lowU32(val);
+        const u = r2.vL;
         const s = u | 0;
         if (r1.u32min === u) r1.u32min++;
         if (r1.u32max === u) r1.u32max--;
         if (r1.s32min === s) r1.s32min++;
         if (r1.s32max === s) r1.s32max--;
       } else {
-        if (r1.umin === val) r1.umin++;
-        if (r1.umax === val) r1.umax--;
-        if (r1.smin === toS64(val)) r1.smin++;
-        if (r1.smax === toS64(val)) r1.smax--;
+        const vH = r2.vH;
+        const vL = r2.vL;
+        if (r1.uminH === vH && r1.uminL === vL) { halves.add64(vH, vL, 0, 1); r1.uminH = RESULT.hi; r1.uminL = RESULT.lo; }
+        if (r1.umaxH === vH && r1.umaxL === vL) { halves.sub64(vH, vL, 0, 1); r1.umaxH = RESULT.hi; r1.umaxL = RESULT.lo; }
+        if (r1.sminH === vH && r1.sminL === vL) { halves.add64(vH, vL, 0, 1); r1.sminH = RESULT.hi; r1.sminL = RESULT.lo; }
+        if (r1.smaxH === vH && r1.smaxL === vL) { halves.sub64(vH, vL, 0, 1); r1.smaxH = RESULT.hi; r1.smaxL = RESULT.lo; }
       }
       return;
     }
     case JmpOp.JSET: {
       if (!isConstIn(r2, is32)) [r1, r2] = [r2, r1];
       if (!isConstIn(r2, is32)) return;
-      const val = constIn(r2, is32);
+      const valH = is32 ? 0 : r2.vH;
+      const valL = r2.vL;
       // Only a single-bit test tells which bit is set.
-      if (!isPowerOfTwo(val)) return;
-      if (is32) r1.var = tnumWithSubreg(r1.var, tnumOr(tnumSubreg(r1.var), tnumConst(val)));
-      else r1.var = tnumOr(r1.var, tnumConst(val));
+      const singleBit = valH === 0 ? valL !== 0 && (valL & (valL - 1)) === 0 : valL === 0 && (valH & (valH - 1)) === 0;
+      if (!singleBit) return;
+      if (is32) {
+        tnums.tnumOr(0, r1.vL, 0, r1.mL, 0, valL, 0, 0);
+        r1.vL = TNUM.vL;
+        r1.mL = TNUM.mL;
+      } else {
+        tnums.tnumOr(r1.vH, r1.vL, r1.mH, r1.mL, valH, valL, 0, 0);
+        r1.setVar(TNUM);
+      }
       return;
     }
     case JSET_FALSE: {
       if (!isConstIn(r2, is32)) [r1, r2] = [r2, r1];
       if (!isConstIn(r2, is32)) return;
-      const notVal = tnumConst(~constIn(r2, is32));
+      const notH = is32 ? U32 : ~r2.vH >>> 0;
+      const notL = ~r2.vL >>> 0;
       // The kernel forgets the ranges first so that a dead branch cannot produce contradicting bounds.
       r1.markUnbounded64();
       r1.markUnbounded32();
-      if (is32) r1.var = tnumWithSubreg(r1.var, tnumAnd(tnumSubreg(r1.var), notVal));
-      else r1.var = tnumAnd(r1.var, notVal);
+      if (is32) {
+        tnums.tnumAnd(0, r1.vL, 0, r1.mL, notH, notL, 0, 0);
+        r1.vL = TNUM.vL;
+        r1.mL = TNUM.mL;
+      } else {
+        tnums.tnumAnd(r1.vH, r1.vL, r1.mH, r1.mL, notH, notL, 0, 0);
+        r1.setVar(TNUM);
+      }
       return;
     }
     case JmpOp.JLE:
@@ -978,8 +1043,10 @@ function refine(r1: Reg, r2: Reg, op: number, is32: boolean): void {
         r1.u32max = Math.min(r1.u32max, (r2.u32max - d) >>> 0);
         r2.u32min = Math.max((r1.u32min + d) >>> 0, r2.u32min);
       } else {
-        r1.umax = minBig(r1.umax, toU64(r2.umax - BigInt(d)));
-        r2.umin = maxBig(toU64(r1.umin + BigInt(d)), r2.umin);
+        halves.sub64(r2.umaxH, r2.umaxL, 0, d);
+        if (ltU(RESULT.hi, RESULT.lo, r1.umaxH, r1.umaxL)) { r1.umaxH = RESULT.hi; r1.umaxL = RESULT.lo; }
+        halves.add64(r1.uminH, r1.uminL, 0, d);
+        if (ltU(r2.uminH, r2.uminL, RESULT.hi, RESULT.lo)) { r2.uminH = RESULT.hi; r2.uminL = RESULT.lo; }
       }
       return;
     }
@@ -990,8 +1057,10 @@ function refine(r1: Reg, r2: Reg, op: number, is32: boolean): void {
         r1.s32max = Math.min(r1.s32max, (r2.s32max - d) | 0);
         r2.s32min = Math.max((r1.s32min + d) | 0, r2.s32min);
       } else {
-        r1.smax = minBig(r1.smax, toS64(r2.smax - BigInt(d)));
-        r2.smin = maxBig(toS64(r1.smin + BigInt(d)), r2.smin);
+        halves.sub64(r2.smaxH, r2.smaxL, 0, d);
+        if (ltS(RESULT.hi, RESULT.lo, r1.smaxH, r1.smaxL)) { r1.smaxH = RESULT.hi; r1.smaxL = RESULT.lo; }
+        halves.add64(r1.sminH, r1.sminL, 0, d);
+        if (ltS(r2.sminH, r2.sminL, RESULT.hi, RESULT.lo)) { r2.sminH = RESULT.hi; r2.sminL = RESULT.lo; }
       }
       return;
     }
@@ -1013,13 +1082,13 @@ export function refineBranch(a: Scalar, b: Scalar, op: number, is32: boolean, ta
   if (predicted !== -1) return (predicted === 1) === taken ? { a, b } : undefined;
   const effective = taken ? op : REVERSED[op];
   if (effective === undefined) return { a, b };
-  const r1 = new Reg(a);
-  const r2 = new Reg(b);
+  const r1 = W1.load(a);
+  const r2 = W2.load(b);
   refine(r1, r2, effective, is32);
   r1.sync();
   r2.sync();
   if (r1.violatesInvariants() || r2.violatesInvariants()) return undefined;
-  return { a: r1.freeze(), b: r2.freeze() };
+  return { a: r1.freezeOr(a), b: r2.freezeOr(b) };
 }
 
 /**
@@ -1033,11 +1102,11 @@ export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, t
   if (predicted !== -1) return (predicted === 1) === taken ? a : undefined;
   const effective = taken ? op : REVERSED[op];
   if (effective === undefined) return a;
-  const r = new Reg(a);
+  const r = W1.load(a);
   refine(r, r, effective, is32);
   r.sync();
   r.sync();
-  return r.violatesInvariants() ? undefined : r.freeze();
+  return r.violatesInvariants() ? undefined : r.freezeOr(a);
 }
 
 // ---------------------------------------------------------------- pruning and checks
@@ -1046,24 +1115,24 @@ export function refineBranchSameRegister(a: Scalar, op: number, is32: boolean, t
 export function scalarWithin(old: Scalar, cur: Scalar): boolean {
   if (old === cur) return true;
   return (
-    old.umin <= cur.umin && old.umax >= cur.umax &&
-    old.smin <= cur.smin && old.smax >= cur.smax &&
-    old.u32min <= cur.u32min && old.u32max >= cur.u32max &&
-    old.s32min <= cur.s32min && old.s32max >= cur.s32max &&
-    tnumIn(old.var, cur.var)
+    leStoredU(old.uminH, old.uminL, cur.uminH, cur.uminL) && leStoredU(cur.umaxH, cur.umaxL, old.umaxH, old.umaxL) &&
+    leStoredS(old.sminH, old.sminL, cur.sminH, cur.sminL) && leStoredS(cur.smaxH, cur.smaxL, old.smaxH, old.smaxL) &&
+    old.u32min >>> 0 <= cur.u32min >>> 0 && cur.u32max >>> 0 <= old.u32max >>> 0 &&
+    old.s32min <= cur.s32min && cur.s32max <= old.s32max &&
+    tnums.tnumIn(old.vH, old.vL, old.mH, old.mL, cur.vH, cur.vL, cur.mH, cur.mL)
   );
 }
 
 /** Is the concrete `value` (mod 2^64) a member of `s`? */
 export function scalarContains(s: Scalar, value: bigint): boolean {
-  const u = toU64(value);
-  const sv = toS64(u);
-  const u32 = lowU32(u);
-  const s32 = u32 | 0;
+  halves.split(value);
+  const h = RESULT.hi | 0;
+  const l = RESULT.lo | 0;
   return (
-    tnumContains(s.var, u) &&
-    u >= s.umin && u <= s.umax && sv >= s.smin && sv <= s.smax &&
-    u32 >= s.u32min && u32 <= s.u32max && s32 >= s.s32min && s32 <= s.s32max
+    tnums.tnumIn(s.vH, s.vL, s.mH, s.mL, h, l, 0, 0) &&
+    leStoredU(s.uminH, s.uminL, h, l) && leStoredU(h, l, s.umaxH, s.umaxL) &&
+    leStoredS(s.sminH, s.sminL, h, l) && leStoredS(h, l, s.smaxH, s.smaxL) &&
+    s.u32min >>> 0 <= l >>> 0 && l >>> 0 <= s.u32max >>> 0 && s.s32min <= l && l <= s.s32max
   );
 }
 
@@ -1071,11 +1140,14 @@ export function scalarContains(s: Scalar, value: bigint): boolean {
 
 const SIGNED_DECIMAL_MIN = -0x8000n;
 const SIGNED_DECIMAL_MAX = 0x7fffn;
+const S64_MIN_BIG = -(1n << 63n);
+const S64_MAX_BIG = (1n << 63n) - 1n;
+const U64_MAX_BIG = (1n << 64n) - 1n;
 
 /** verbose_snum: small values in decimal, others as the 64-bit pattern in hex. */
 export function formatSigned(bits: bigint): string {
-  const v = toS64(bits);
-  return v >= SIGNED_DECIMAL_MIN && v <= SIGNED_DECIMAL_MAX ? v.toString() : hex(toU64(bits));
+  const v = BigInt.asIntN(64, bits);
+  return v >= SIGNED_DECIMAL_MIN && v <= SIGNED_DECIMAL_MAX ? v.toString() : hex(BigInt.asUintN(64, bits));
 }
 
 /**
@@ -1086,41 +1158,46 @@ export function formatSigned(bits: bigint): string {
  * ("smax=umax=255").
  */
 export function scalarRangesToString(s: Scalar): string {
+  const toU64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+  const smin = halves.joinSigned(s.sminH, s.sminL);
+  const smax = halves.joinSigned(s.smaxH, s.smaxL);
+  const umin = halves.joinUnsigned(s.uminH, s.uminL);
+  const umax = halves.joinUnsigned(s.umaxH, s.umaxL);
   const s32minVal = BigInt(s.s32min);
   const s32maxVal = BigInt(s.s32max);
   const entries: { name: string; val: bigint; omit: boolean }[] = [
-    { name: 'smin', val: toU64(s.smin), omit: s.smin === S64_MIN },
-    { name: 'smax', val: toU64(s.smax), omit: s.smax === S64_MAX },
-    { name: 'umin', val: s.umin, omit: s.umin === 0n },
-    { name: 'umax', val: s.umax, omit: s.umax === U64_MAX },
+    { name: 'smin', val: toU64(smin), omit: smin === S64_MIN_BIG },
+    { name: 'smax', val: toU64(smax), omit: smax === S64_MAX_BIG },
+    { name: 'umin', val: umin, omit: umin === 0n },
+    { name: 'umax', val: umax, omit: umax === U64_MAX_BIG },
     // Hex is printed without sign extension so that smin32=0xfffffffe does not read as a 64-bit number.
     { name: 'smin32', val: s32minVal >= SIGNED_DECIMAL_MIN && s32minVal <= SIGNED_DECIMAL_MAX ? toU64(s32minVal) : BigInt(s.s32min >>> 0), omit: s.s32min === S32_MIN },
     { name: 'smax32', val: s32maxVal >= SIGNED_DECIMAL_MIN && s32maxVal <= SIGNED_DECIMAL_MAX ? toU64(s32maxVal) : BigInt(s.s32max >>> 0), omit: s.s32max === S32_MAX },
-    { name: 'umin32', val: BigInt(s.u32min), omit: s.u32min === 0 },
-    { name: 'umax32', val: BigInt(s.u32max), omit: s.u32max === U32_MAX },
+    { name: 'umin32', val: BigInt(s.u32min >>> 0), omit: s.u32min === 0 },
+    { name: 'umax32', val: BigInt(s.u32max >>> 0), omit: s.u32max >>> 0 === U32 },
   ];
   const parts: string[] = [];
   for (let i = 0; i < entries.length; i++) {
     const first = entries[i]!;
     if (first.omit) continue;
-    const negative = first.name[0] === 's' && toS64(first.val) < 0n;
+    const negative = first.name[0] === 's' && BigInt.asIntN(64, first.val) < 0n;
     let text = `${first.name}=`;
     for (let j = i + 2; j < entries.length; j += 2) {
       const other = entries[j]!;
       if (other.omit || other.val !== first.val) continue;
-      if ((other.name[0] === 's' && toS64(other.val) < 0n) !== negative) continue;
+      if ((other.name[0] === 's' && BigInt.asIntN(64, other.val) < 0n) !== negative) continue;
       other.omit = true;
       text += `${other.name}=`;
     }
     text += first.name[0] === 's' ? formatSigned(first.val) : formatUnsigned(first.val);
     parts.push(text);
   }
-  if (!tnumIsUnknown(s.var)) parts.push(`var_off=${tnumToString(s.var)}`);
+  if ((s.mH & s.mL) !== -1) parts.push(`var_off=${scalarVarOffString(s)}`);
   return parts.join(',');
 }
 
 /** A scalar as the kernel prints a register holding it (without id or precision marks): "5" or "scalar(...)". */
 export function scalarToString(s: Scalar): string {
-  if (s.var.mask === 0n) return formatSigned(s.var.value);
+  if (scalarIsConst(s)) return formatSigned(halves.joinUnsigned(s.vH, s.vL));
   return `scalar(${scalarRangesToString(s)})`;
 }

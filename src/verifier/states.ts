@@ -7,7 +7,7 @@
  */
 import { formatReg, regTypeName } from './log.ts';
 import { type Frame, RegType, SLOT_CHAR, Slot, type VerifierState } from './state.ts';
-import { tnumIsConst } from './tnum.ts';
+import { scalarConstValue, scalarIsConst, scalarSminExact, scalarSmaxExact, scalarUminExact, scalarUmaxExact } from './scalar.ts';
 
 export interface RegisterState {
   regno: number;
@@ -64,11 +64,11 @@ function registerState(regno: number, reg: Frame['regs'][number], frameno: numbe
     regno,
     type: regTypeName(reg.type),
     text: formatReg(reg, frameno),
-    ...(reg.type === RegType.SCALAR && tnumIsConst(v.var) ? { value: BigInt.asIntN(64, v.var.value).toString() } : {}),
-    smin: v.smin.toString(),
-    smax: v.smax.toString(),
-    umin: v.umin.toString(),
-    umax: v.umax.toString(),
+    ...(reg.type === RegType.SCALAR && scalarIsConst(v) ? { value: BigInt.asIntN(64, scalarConstValue(v)!).toString() } : {}),
+    smin: scalarSminExact(v).toString(),
+    smax: scalarSmaxExact(v).toString(),
+    umin: scalarUminExact(v).toString(),
+    umax: scalarUmaxExact(v).toString(),
   };
 }
 

@@ -25,7 +25,6 @@ import {
   instructionProblem,
   isLddw,
   jmpOp,
-  lddwValue,
   opClass,
   opMode,
   opSize,
@@ -66,12 +65,32 @@ import {
   refineBranchSameRegister,
   scalarAlu,
   scalarAluFork,
-  scalarConstNumber,
+  scalarBoundsInverted,
   scalarBswap,
+  scalarConstNumber,
+  scalarConstSigned,
+  scalarConstUnsigned,
+  scalarConstValue,
+  scalarConstWords,
+  scalarEquals,
+  scalarIsAligned,
+  scalarIsConst,
+  scalarIsZero,
+  scalarSmax,
+  scalarSmin,
+  scalarSminExact,
+  scalarSminUnbounded,
+  scalarUmax,
+  scalarUmaxBits,
+  scalarUmaxExact,
+  scalarUmin,
+  scalarUminExact,
+  scalarSignedRange,
+  scalarSmaxExact,
+  scalarVarOffString,
   scalarMovSx,
   scalarNeg,
   scalarSignExtend,
-  scalarSync,
   scalarTruncate,
   scalarWithin,
   scalarZext32,
@@ -107,7 +126,6 @@ import {
   stackSlot,
   unknownScalar,
 } from './state.ts';
-import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumToString } from './tnum.ts';
 import {
   type PrecisionContext,
   Backtrack,
@@ -129,8 +147,6 @@ const CALLBACK_ITERATIONS_BEFORE_HAVOC = 8;
 const PATH_KEPT = 256;
 const EMPTY_CHECKPOINTS: Checkpoint[] = [];
 const BPF_MAX_VAR_OFF = 1 << 29;
-const BPF_MAX_VAR_OFF_BIG = BigInt(BPF_MAX_VAR_OFF);
-const BPF_MIN_VAR_OFF_BIG = -BPF_MAX_VAR_OFF_BIG;
 const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -208,7 +224,7 @@ interface CallMeta {
   releaseRegno: number;
   refObjId: number;
   subprog: number;
-  maxSize: bigint;
+  maxSize: number;
   /** The key, when the key argument points at a stack slot holding a known constant. */
   constKey?: bigint;
   /** The initialised dynptr an argument named (dynptr.ts). */
@@ -838,7 +854,7 @@ export class Verifier {
       }
       if (insn.offset === 0) {
         const copy = copyReg(src);
-        if (src.type === RegType.SCALAR && !tnumIsConst(src.v.var)) {
+        if (src.type === RegType.SCALAR && !scalarIsConst(src.v)) {
           // assign_scalar_id_before_mov: link both registers so a later check on one bounds the other.
           if (copy.id === 0) {
             copy.id = this.newId();
@@ -902,8 +918,8 @@ export class Verifier {
   /** adjust_ptr_min_max_vals. */
   private pointerArith(idx: number, insn: Instruction, op: number, alu32: boolean, ptr: Reg, off: Reg, ptrIsDst: boolean): Reg {
     const dstno = insn.dst;
-    const known = tnumIsConst(off.v.var);
-    if (off.v.smin > off.v.smax || off.v.umin > off.v.umax) return unknownScalar();
+    const known = scalarIsConst(off.v);
+    if (scalarBoundsInverted(off.v)) return unknownScalar();
     if (alu32) {
       if (op === AluOp.SUB && this.input.privileged) return unknownScalar();
       throw new Rejection(idx, `R${dstno} 32-bit pointer arithmetic prohibited`);
@@ -915,13 +931,13 @@ export class Verifier {
       base === RegType.PTR_TO_PACKET_META || base === RegType.PTR_TO_PACKET || base === RegType.PTR_TO_TP_BUFFER ||
       base === RegType.PTR_TO_BTF_ID || base === RegType.PTR_TO_MEM || base === RegType.PTR_TO_BUF || base === RegType.PTR_TO_FUNC ||
       base === RegType.CONST_PTR_TO_DYNPTR || (base === RegType.PTR_TO_FLOW_KEYS && known) ||
-      (base === RegType.CONST_PTR_TO_MAP && known && off.v.smin === 0n && op === AluOp.ADD);
+      (base === RegType.CONST_PTR_TO_MAP && known && scalarIsZero(off.v) && op === AluOp.ADD);
     if (!allowed) throw new Rejection(idx, `R${dstno} pointer arithmetic on ${regTypeName(ptr.type)} prohibited`);
     this.checkSaneOffset(idx, off, ptr.type);
     this.checkSaneOffset(idx, ptr, ptr.type);
     let result: Reg;
     if (op === AluOp.ADD) {
-      const k = known ? Number(BigInt.asIntN(64, off.v.var.value)) : 0;
+      const k = known ? scalarConstSigned(off.v) : 0;
       if (known && Number.isSafeInteger(ptr.off + k) && ptr.off + k === ((ptr.off + k) | 0)) {
         result = copyReg(ptr);
         result.off = ptr.off + k;
@@ -935,7 +951,7 @@ export class Verifier {
     } else if (op === AluOp.SUB) {
       if (!ptrIsDst) throw new Rejection(idx, `R${dstno} tried to subtract pointer from scalar`);
       if (base === RegType.PTR_TO_STACK) throw new Rejection(idx, `R${dstno} subtraction from stack pointer prohibited`);
-      const k = known ? Number(BigInt.asIntN(64, off.v.var.value)) : 0;
+      const k = known ? scalarConstSigned(off.v) : 0;
       if (known && ptr.off - k === ((ptr.off - k) | 0)) {
         result = copyReg(ptr);
         result.off = ptr.off - k;
@@ -943,7 +959,7 @@ export class Verifier {
         result = withValue(ptr, scalarAlu(AluOp.SUB, ptr.v, off.v, false));
         if (isPacketPointer(base)) {
           result.id = this.newId();
-          result.range = off.v.smin < 0n ? 0 : ptr.range;
+          result.range = scalarSmin(off.v) < 0 ? 0 : ptr.range;
         }
       }
     } else if (op === AluOp.AND || op === AluOp.OR || op === AluOp.XOR) {
@@ -957,13 +973,14 @@ export class Verifier {
 
   /** check_reg_sane_offset. */
   private checkSaneOffset(idx: number, r: Reg, type: number): void {
-    const known = tnumIsConst(r.v.var);
-    const val = BigInt.asIntN(64, r.v.var.value);
-    const limit = BPF_MAX_VAR_OFF_BIG;
-    if (known && (val >= limit || val <= BPF_MIN_VAR_OFF_BIG)) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and ${val} is not allowed`);
+    if (scalarIsConst(r.v)) {
+      const val = scalarConstSigned(r.v);
+      if (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and ${BigInt.asIntN(64, scalarConstValue(r.v)!)} is not allowed`);
+    }
     if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${regTypeName(type)} pointer offset ${r.off} is not allowed`);
-    if (r.v.smin === S64_MIN) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and register with unbounded min value is not allowed`);
-    if (r.v.smin >= limit || r.v.smin <= BPF_MIN_VAR_OFF_BIG) throw new Rejection(idx, `value ${r.v.smin} makes ${regTypeName(type)} pointer be out of bounds`);
+    if (scalarSminUnbounded(r.v)) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and register with unbounded min value is not allowed`);
+    const smin = scalarSmin(r.v);
+    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `value ${scalarSminExact(r.v)} makes ${regTypeName(type)} pointer be out of bounds`);
   }
 
   // ---- loads and stores -------------------------------------------------------
@@ -1050,8 +1067,8 @@ export class Verifier {
       this.checkMapAccessType(idx, reg, off, size, write);
       this.checkMemRegion(idx, regno, reg, off, size, reg.map!.spec.valueSize, false, 'value');
       this.checkSpecialFields(idx, reg, off, size);
-      if (!write && tnumIsConst(reg.v.var)) {
-        const constant = readOnlyMapValue(reg.map!, off + Number(reg.v.var.value), size, sx);
+      if (!write && scalarIsConst(reg.v)) {
+        const constant = readOnlyMapValue(reg.map!, off + scalarConstUnsigned(reg.v), size, sx);
         if (constant !== undefined) loaded = knownScalar(constant);
       }
     } else if (base === RegType.PTR_TO_MEM) {
@@ -1061,8 +1078,8 @@ export class Verifier {
       this.checkMemRegion(idx, regno, reg, off, size, reg.memSize, false, 'mem');
     } else if (t === RegType.PTR_TO_CTX) {
       this.checkStoreLeak(idx, store, 'ctx');
-      if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) {
-        if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `variable ctx access var_off=${tnumToString(reg.v.var)} disallowed`);
+      if (reg.off !== 0 || !scalarIsZero(reg.v)) {
+        if (!scalarIsConst(reg.v)) throw new Rejection(idx, `variable ctx access var_off=${scalarVarOffString(reg.v)} disallowed`);
         throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
       }
       const spec = this.progSpec;
@@ -1092,7 +1109,7 @@ export class Verifier {
     } else if (t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_SOCK_COMMON || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK) {
       this.needsRuntimeChecks = true;
       if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
-      if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} invalid variable offset: off=${reg.off}, var_off=${tnumToString(reg.v.var)}`);
+      if (!scalarIsZero(reg.v)) throw new Rejection(idx, `R${regno} invalid variable offset: off=${reg.off}, var_off=${scalarVarOffString(reg.v)}`);
       if (!socketAccessOk(t, off, size)) throw new Rejection(idx, `R${regno} invalid ${regTypeName(t)} access off=${off} size=${size}`);
     } else if (t === RegType.PTR_TO_TP_BUFFER) {
       this.needsRuntimeChecks = true;
@@ -1156,8 +1173,8 @@ export class Verifier {
     if (isPacketPointer(base)) {
       if (!strict) return;
       // NET_IP_ALIGN: the IP header sits 2 bytes into the buffer.
-      if (!tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(2 + reg.off + off))), size)) {
-        throw new Rejection(idx, `misaligned packet access off 2+${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
+      if (!scalarIsAligned(reg.v, 2 + reg.off + off, size)) {
+        throw new Rejection(idx, `misaligned packet access off 2+${scalarVarOffString(reg.v)}+${reg.off}+${off} size ${size}`);
       }
       return;
     }
@@ -1165,16 +1182,16 @@ export class Verifier {
     if (desc === undefined || base === RegType.PTR_TO_ARENA) return;
     if (!strict && base !== RegType.PTR_TO_STACK) return;
     // A pointer with no variable part (the usual fp-N) is aligned when its fixed offset is.
-    const fixedOnly = reg.v.var.mask === 0n && reg.v.var.value === 0n;
-    if (fixedOnly ? ((reg.off + off) & (size - 1)) !== 0 : !tnumIsAligned(tnumAdd(reg.v.var, tnumConst(BigInt(reg.off + off))), size)) {
-      throw new Rejection(idx, `misaligned ${desc}access off ${tnumToString(reg.v.var)}+${reg.off}+${off} size ${size}`);
+    const fixedOnly = scalarIsZero(reg.v);
+    if (fixedOnly ? ((reg.off + off) & (size - 1)) !== 0 : !scalarIsAligned(reg.v, reg.off + off, size)) {
+      throw new Rejection(idx, `misaligned ${desc}access off ${scalarVarOffString(reg.v)}+${reg.off}+${off} size ${size}`);
     }
   }
 
   /** check_map_access: locks, timers and other kernel-managed fields are not plain memory. */
   private checkSpecialFields(idx: number, reg: Reg, off: number, size: number): void {
     for (const field of reg.map!.fields) {
-      if (reg.v.smin + BigInt(off) < BigInt(field.offset + field.size) && BigInt(field.offset) < reg.v.umax + BigInt(off + size)) {
+      if (scalarSmin(reg.v) + off < field.offset + field.size && field.offset < scalarUmax(reg.v) + off + size) {
         throw new Rejection(idx, `${field.kind} cannot be accessed directly by load/store`);
       }
     }
@@ -1186,8 +1203,8 @@ export class Verifier {
     if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) return this.newId();
     const lock = map.fields.find((f) => f.kind === 'bpf_spin_lock');
     if (lock === undefined) throw new Rejection(idx, `map '${map.name}' has no valid bpf_spin_lock`, 'EINVAL');
-    if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
-    const off = Number(reg.v.var.value) + reg.off;
+    if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
+    const off = scalarConstUnsigned(reg.v) + reg.off;
     if (off !== lock.offset) throw new Rejection(idx, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, 'EINVAL');
     return map.uid * 1_000_000 + reg.id;
   }
@@ -1201,20 +1218,26 @@ export class Verifier {
   /** check_mem_region_access with __check_mem_access's messages. */
   private checkMemRegion(idx: number, regno: number, reg: Reg, off: number, size: number, memSize: number, zeroOk: boolean, what: 'key' | 'value' | 'mem'): void {
     const v = reg.v;
-    const smin = v.smin;
-    if (smin < 0n && (smin === S64_MIN || BigInt(off) + smin !== BigInt.asIntN(32, BigInt(off) + smin) || smin + BigInt(off) < 0n)) {
+    // Bounds as numbers: exact below 2^53, and beyond that still on the same side of every limit compared here.
+    const smin = scalarSmin(v);
+    if (smin < 0 && (scalarSminUnbounded(v) || off + smin !== ((off + smin) | 0) || smin + off < 0)) {
       throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     }
-    const minProblem = memRegionProblem(smin + BigInt(off), size, zeroOk, memSize, what);
-    if (minProblem) throw new Rejection(idx, `${minProblem}\nR${regno} min value is outside of the allowed memory range`);
-    if (v.umax >= BPF_MAX_VAR_OFF_BIG) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
-    const maxProblem = memRegionProblem(v.umax + BigInt(off), size, zeroOk, memSize, what);
-    if (maxProblem) throw new Rejection(idx, `${maxProblem}\nR${regno} max value is outside of the allowed memory range`);
+    if (!inMemRegion(smin + off, size, zeroOk, memSize)) {
+      const minProblem = memRegionProblem(scalarSminExact(v) + BigInt(off), size, memSize, what);
+      throw new Rejection(idx, `${minProblem}\nR${regno} min value is outside of the allowed memory range`);
+    }
+    const umax = scalarUmax(v);
+    if (umax >= BPF_MAX_VAR_OFF) throw new Rejection(idx, `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    if (!inMemRegion(umax + off, size, zeroOk, memSize)) {
+      const maxProblem = memRegionProblem(BigInt(umax + off), size, memSize, what);
+      throw new Rejection(idx, `${maxProblem}\nR${regno} max value is outside of the allowed memory range`);
+    }
   }
 
   /** check_packet_access. */
   private checkPacketAccess(idx: number, regno: number, reg: Reg, off: number, size: number, zeroOk: boolean): void {
-    if (reg.v.smin < 0n) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    if (scalarSmin(reg.v) < 0) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     const sizeOk = size > 0 || (size === 0 && zeroOk);
     if (reg.range < 0 || !(off >= 0 && sizeOk && off + size <= reg.range)) {
       const detail = `invalid access to packet, off=${off} size=${size}, R${regno}(id=${reg.id},off=${off},r=${reg.range})`;
@@ -1232,19 +1255,19 @@ export class Verifier {
   private stackBounds(idx: number, regno: number, reg: Reg, off: number, size: number, kind: 'read from' | 'write to'): [number, number] {
     let minOff: number;
     let maxOff: number;
-    if (tnumIsConst(reg.v.var)) {
-      minOff = Number(BigInt.asIntN(64, reg.v.var.value)) + off;
+    if (scalarIsConst(reg.v)) {
+      minOff = scalarConstSigned(reg.v) + off;
       maxOff = minOff + size;
     } else {
-      if (reg.v.smax >= BPF_MAX_VAR_OFF_BIG || reg.v.smin <= BPF_MIN_VAR_OFF_BIG) {
+      if (scalarSmax(reg.v) >= BPF_MAX_VAR_OFF || scalarSmin(reg.v) <= -BPF_MAX_VAR_OFF) {
         throw new Rejection(idx, `invalid unbounded variable-offset ${kind} stack R${regno}`);
       }
-      minOff = Number(reg.v.smin) + off;
-      maxOff = Number(reg.v.smax) + off + size;
+      minOff = scalarSmin(reg.v) + off;
+      maxOff = scalarSmax(reg.v) + off + size;
     }
     if (minOff < -MAX_BPF_STACK || minOff > -1 || maxOff > 0 || size < 0) {
-      if (tnumIsConst(reg.v.var)) throw new Rejection(idx, `invalid ${kind} stack R${regno} off=${off} size=${size}`);
-      throw new Rejection(idx, `invalid variable-offset ${kind} stack R${regno} var_off=${tnumToString(reg.v.var)} off=${off} size=${size}`);
+      if (scalarIsConst(reg.v)) throw new Rejection(idx, `invalid ${kind} stack R${regno} off=${off} size=${size}`);
+      throw new Rejection(idx, `invalid variable-offset ${kind} stack R${regno} var_off=${scalarVarOffString(reg.v)} off=${off} size=${size}`);
     }
     const frame = this.stackFrameOf(reg);
     const sp = frame.subprog;
@@ -1264,10 +1287,10 @@ export class Verifier {
   ): Reg | undefined {
     const [minOff, maxOff] = this.stackBounds(idx, regno, reg, off, size, write ? 'write to' : 'read from');
     const frame = this.stackFrameOf(reg);
-    if (!tnumIsConst(reg.v.var)) {
-      if (!this.input.privileged) throw new Rejection(idx, `R${regno} variable offset stack access prohibited for !root, var_off=${tnumToString(reg.v.var)}`);
+    if (!scalarIsConst(reg.v)) {
+      if (!this.input.privileged) throw new Rejection(idx, `R${regno} variable offset stack access prohibited for !root, var_off=${scalarVarOffString(reg.v)}`);
       if (write) {
-        const zero = store?.reg.type === RegType.SCALAR && tnumIsConst(store.reg.v.var) && store.reg.v.var.value === 0n;
+        const zero = store?.reg.type === RegType.SCALAR && scalarIsZero(store.reg.v);
         for (let o = minOff; o < maxOff; o++) this.setStackByte(frame, o, zero ? Slot.ZERO : Slot.MISC);
         if (zero && store!.regno >= 0) this.markPrecise(idx, store!.regno);
         return undefined;
@@ -1276,7 +1299,7 @@ export class Verifier {
         const slot = frame.stack[(-o - 1) >> 3];
         const type = slot?.types[(-o - 1) & 7] ?? Slot.INVALID;
         if (type === Slot.INVALID && !this.input.privileged) {
-          throw new Rejection(idx, `invalid variable-offset read from stack R${regno} var_off=${tnumToString(reg.v.var)} off=${o} size=${size}`);
+          throw new Rejection(idx, `invalid variable-offset read from stack R${regno} var_off=${scalarVarOffString(reg.v)} off=${o} size=${size}`);
         }
       }
       return unknownScalar();
@@ -1343,7 +1366,7 @@ export class Verifier {
       // save_register_state: the whole register is kept, even for a narrow spill; it stays linked
       // to its source register only when its value fits the bytes stored.
       const fits = regWidth(value) <= size * 8;
-      if (store.regno >= 0 && fits && value.id === 0 && !tnumIsConst(value.v.var)) {
+      if (store.regno >= 0 && fits && value.id === 0 && !scalarIsConst(value.v)) {
         const id = this.newId();
         this.regs()[store.regno] = withId(value, id);
         slot.spilled = withId(value, id);
@@ -1375,7 +1398,7 @@ export class Verifier {
       if (this.input.privileged) this.pushHistory(idx, stackAccessFlags(frame.frameno, spi), undefined);
       return;
     }
-    const zero = value.type === RegType.SCALAR && tnumIsConst(value.v.var) && value.v.var.value === 0n;
+    const zero = value.type === RegType.SCALAR && scalarIsZero(value.v);
     // Zero bytes (STACK_ZERO) are kept only because the register is exactly 0.
     if (zero && store.regno >= 0) this.markPrecise(idx, store.regno);
     if (size === 8) slot.spilled = undefined;
@@ -1446,7 +1469,7 @@ export class Verifier {
     const next = this.insns[idx + 1]!;
     switch (insn.src) {
       case LdImm64Src.IMM64:
-        this.writeReg(insn.dst, knownScalar(lddwValue(insn, next)));
+        this.writeReg(insn.dst, scalarReg(scalarConstWords(next.imm, insn.imm)));
         return;
       case LdImm64Src.MAP_FD:
       case LdImm64Src.MAP_IDX: {
@@ -1503,7 +1526,7 @@ export class Verifier {
     if (this.cur.activeLock) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', 'EINVAL');
     if (ctx.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb', 'EINVAL');
     if (mode === Mode.IND) this.readReg(idx, insn.src);
-    if (ctx.off !== 0 || !tnumIsConst(ctx.v.var) || ctx.v.var.value !== 0n) throw new Rejection(idx, `dereference of modified ctx ptr R6 off=${ctx.off} disallowed`);
+    if (ctx.off !== 0 || !scalarIsZero(ctx.v)) throw new Rejection(idx, `dereference of modified ctx ptr R6 off=${ctx.off} disallowed`);
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     this.writeReg(0, scalarReg(scalarTruncate(SCALAR_UNKNOWN, sizeBytes(opSize(insn.opcode)) as 1 | 2 | 4)));
     if (this.cur.frames.length > 1) {
@@ -1642,14 +1665,14 @@ export class Verifier {
     } else if (helper === 'tail_call' && meta.map !== undefined) {
       // record_func_key: a constant index below max_entries lets the kernel patch a direct jump.
       const key = regs[3]!;
-      if (key.type === RegType.SCALAR && tnumIsConst(key.v.var) && key.v.var.value < BigInt(meta.map.spec.maxEntries)) this.markPrecise(idx, 3);
+      if (key.type === RegType.SCALAR && scalarIsConst(key.v) && scalarConstUnsigned(key.v) < meta.map.spec.maxEntries) this.markPrecise(idx, 3);
     }
   }
 
   /** get_constant_map_key relies on the spilled constant it read: that slot becomes precise. */
   private markConstantKeyPrecise(idx: number, reg: Reg): void {
     if (!this.input.privileged) return;
-    const off = Number(BigInt.asIntN(64, reg.v.var.value)) + reg.off;
+    const off = scalarConstSigned(reg.v) + reg.off;
     const spi = (-off - 1) >> 3;
     if (isSpilled(this.stackFrameOf(reg).stack[spi])) markSlotPrecision(this.precision, this.cur, idx, reg.frameno, spi, this.backtrack);
   }
@@ -1675,13 +1698,13 @@ export class Verifier {
       let a = dst;
       let b = src;
       let o = op;
-      if (!(b.type === RegType.SCALAR && tnumIsConst(b.v.var))) {
+      if (!(b.type === RegType.SCALAR && scalarIsConst(b.v))) {
         [a, b] = [b, a];
         o = flipOpcode(op);
       }
-      if (!(b.type === RegType.SCALAR && tnumIsConst(b.v.var))) return -1;
+      if (!(b.type === RegType.SCALAR && scalarIsConst(b.v))) return -1;
       if (!regNotNull(a)) return -1;
-      if (b.v.var.value !== 0n) return -1;
+      if (!scalarIsZero(b.v)) return -1;
       if (o === JmpOp.JEQ) return 0;
       if (o === JmpOp.JNE) return 1;
       return -1;
@@ -1803,7 +1826,7 @@ export class Verifier {
     const walk = name !== undefined ? this.input.btfStructAccess?.(name, off, size, (reg.type & TypeFlag.PTR_UNTRUSTED) !== 0) : undefined;
     if (walk === undefined) return undefined;
     if (off < 0) throw new Rejection(idx, `R${regno} is ptr_${name} invalid negative access: off=${off}`);
-    if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} is ptr_${name} invalid variable offset: off=${off}, var_off=${tnumToString(reg.v.var)}`);
+    if (!scalarIsZero(reg.v)) throw new Rejection(idx, `R${regno} is ptr_${name} invalid variable offset: off=${off}, var_off=${scalarVarOffString(reg.v)}`);
     if (reg.type & TypeFlag.MEM_USER) throw new Rejection(idx, `R${regno} is ptr_${name} access user memory: off=${off}`);
     if (reg.type & TypeFlag.MEM_PERCPU) throw new Rejection(idx, `R${regno} is ptr_${name} access percpu memory: off=${off}`);
     if (walk.kind === 'error') throw new Rejection(idx, walk.message);
@@ -1826,7 +1849,7 @@ export class Verifier {
       activeLock: this.cur.activeLock !== 0,
       regs: this.regs(),
       argOffsetZero: (regno, reg) => {
-        if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+        if (reg.off !== 0 || !scalarIsZero(reg.v)) throw new Rejection(idx, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
       },
       newId: () => this.newId(),
       acquire: (at) => {
@@ -1855,18 +1878,18 @@ export class Verifier {
     const saved = regs[regno]!;
     regs[regno] = { ...saved, type: saved.type & ~MAYBE_NULL };
     try {
-      const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0n };
+      const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0 };
       if (size === undefined) {
         for (const write of [0, TypeFlag.MEM_WRITE]) this.checkMemSize(idx, regno + 1, regs[regno + 1]!, write, true, meta);
       } else {
         for (const write of [false, true]) this.helperMemAccess(idx, regno, regs[regno]!, size, write, true, undefined);
       }
       const reg = regs[regno]!;
-      const bytes = size ?? Number(regs[regno + 1]!.v.umax);
+      const bytes = size ?? scalarUmax(regs[regno + 1]!.v);
       if (reg.type === RegType.PTR_TO_STACK && bytes > 0) {
         const frame = this.stackFrameOf(reg);
-        const start = Number(BigInt.asIntN(64, reg.v.smin)) + reg.off;
-        const end = Number(BigInt.asIntN(64, reg.v.smax)) + reg.off + bytes;
+        const start = scalarSmin(reg.v) + reg.off;
+        const end = scalarSmax(reg.v) + reg.off + bytes;
         for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
       }
     } finally {
@@ -1985,7 +2008,7 @@ export class Verifier {
       if (frame.callback) {
         if (r0.type !== RegType.SCALAR) throw new Rejection(idx, 'R0 not a scalar value');
         this.markPrecise(idx, 0);
-        if (r0.v.smin < BigInt(frame.callback.retMin) || r0.v.smax > BigInt(frame.callback.retMax)) {
+        if (scalarSmin(r0.v) < frame.callback.retMin || scalarSmax(r0.v) > frame.callback.retMax) {
           throw new Rejection(idx, invalidScalarMessage(r0.v, frame.callback.retMin, frame.callback.retMax, 'At callback return', 'R0'), 'EINVAL');
         }
         this.cur.frames.pop();
@@ -2026,7 +2049,7 @@ export class Verifier {
     if (range === undefined) return;
     if (r0.type !== RegType.SCALAR) throw new Rejection(idx, `At program exit the register R0 is not a known value (${regTypeName(r0.type)})`, 'EINVAL');
     this.markPrecise(idx, 0);
-    if (r0.v.smin < BigInt(range[0]) || r0.v.smax > BigInt(range[1])) {
+    if (scalarSmin(r0.v) < range[0] || scalarSmax(r0.v) > range[1]) {
       throw new Rejection(idx, invalidScalarMessage(r0.v, range[0], range[1], 'At program exit', 'R0'), 'EINVAL');
     }
   }
@@ -2044,15 +2067,15 @@ export class Verifier {
     if (this.cur.activeLock && helper.name !== 'spin_unlock' && helper.name !== 'spin_lock') {
       throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
     }
-    const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0n };
+    const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0 };
     for (let arg = 0; arg < helper.args.length; arg++) this.checkFuncArg(idx, helper, arg, meta);
     // Helper writes to the stack (raw mode) initialise the bytes.
     if (meta.rawMode && meta.rawRegno > 0) {
       const reg = this.regs()[meta.rawRegno]!;
       if (reg.type === RegType.PTR_TO_STACK) {
         const frame = this.stackFrameOf(reg);
-        const start = Number(BigInt.asIntN(64, reg.v.smin)) + reg.off;
-        const end = Number(BigInt.asIntN(64, reg.v.smax)) + reg.off + meta.accessSize;
+        const start = scalarSmin(reg.v) + reg.off;
+        const end = scalarSmax(reg.v) + reg.off + meta.accessSize;
         for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
       }
     }
@@ -2284,8 +2307,8 @@ export class Verifier {
         this.checkMemSize(idx, regno, reg, helper.args[arg - 1]!.type, base === ArgType.CONST_SIZE_OR_ZERO, meta);
         break;
       case ArgType.CONST_ALLOC_SIZE_OR_ZERO:
-        if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} is not a known constant'`);
-        meta.memSize = Number(reg.v.var.value);
+        if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} is not a known constant'`);
+        meta.memSize = scalarConstUnsigned(reg.v);
         this.markPrecise(idx, regno);
         break;
       case ArgType.PTR_TO_CONST_STR:
@@ -2304,8 +2327,8 @@ export class Verifier {
    * exactly the key's size, or all zero bytes.
    */
   private constantStackKey(reg: Reg, keySize: number): bigint | undefined {
-    if (reg.type !== RegType.PTR_TO_STACK || !tnumIsConst(reg.v.var)) return undefined;
-    const off = Number(BigInt.asIntN(64, reg.v.var.value)) + reg.off;
+    if (reg.type !== RegType.PTR_TO_STACK || !scalarIsConst(reg.v)) return undefined;
+    const off = scalarConstSigned(reg.v) + reg.off;
     const frame = this.stackFrameOf(reg);
     const slotIdx = -off - 1;
     const slot = frame.stack[slotIdx >> 3];
@@ -2314,7 +2337,7 @@ export class Verifier {
       let spillSize = 1;
       for (let i = 7; i > 0 && slot.types[i - 1] === Slot.SPILL; i--) spillSize++;
       const v = slot.spilled!;
-      if (spillSize === keySize && v.type === RegType.SCALAR && tnumIsConst(v.v.var)) return v.v.var.value & ((1n << BigInt(keySize * 8)) - 1n);
+      if (spillSize === keySize && v.type === RegType.SCALAR && scalarIsConst(v.v)) return scalarConstValue(v.v)! & ((1n << BigInt(keySize * 8)) - 1n);
       return undefined;
     }
     for (let i = 0; i < keySize; i++) {
@@ -2350,7 +2373,7 @@ export class Verifier {
     const base = baseOf(reg.type);
     if (base === RegType.PTR_TO_STACK || isPacketPointer(base) || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_MAP_VALUE || base === RegType.PTR_TO_MEM || base === RegType.PTR_TO_BUF) {
       if (reg.type & TypeFlag.MEM_RINGBUF && argType & TypeFlag.OBJ_RELEASE) {
-        if (reg.off !== 0 || !tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) {
+        if (reg.off !== 0 || !scalarIsZero(reg.v)) {
           throw new Rejection(idx, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
         }
       }
@@ -2358,18 +2381,19 @@ export class Verifier {
     }
     if (base === RegType.SCALAR) return;
     if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ${regTypeName(reg.type)} ptr R${regno} off=${reg.off} disallowed`);
-    if (!tnumIsConst(reg.v.var) || reg.v.var.value !== 0n) throw new Rejection(idx, `variable ${regTypeName(reg.type)} access var_off=${tnumToString(reg.v.var)} disallowed`);
+    if (!scalarIsZero(reg.v)) throw new Rejection(idx, `variable ${regTypeName(reg.type)} access var_off=${scalarVarOffString(reg.v)} disallowed`);
   }
 
   /** check_mem_size_reg. */
   private checkMemSize(idx: number, regno: number, reg: Reg, memArgType: number, zeroOk: boolean, meta: CallMeta): void {
     const v = reg.v;
-    meta.maxSize = v.umax;
-    if (v.smin < 0n) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
-    if (v.umin === 0n && !zeroOk) throw new Rejection(idx, `R${regno} invalid zero-sized read: u64=[${v.umin},${v.umax}]`);
-    if (v.umax >= BPF_MAX_VAR_OFF_BIG) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+    const umax = scalarUmax(v);
+    meta.maxSize = umax;
+    if (scalarSmin(v) < 0) throw new Rejection(idx, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+    if (scalarUmin(v) === 0 && !zeroOk) throw new Rejection(idx, `R${regno} invalid zero-sized read: u64=[${scalarUminExact(v)},${scalarUmaxExact(v)}]`);
+    if (umax >= BPF_MAX_VAR_OFF) throw new Rejection(idx, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
     const memReg = this.regs()[regno - 1]!;
-    if (!(zeroOk && v.umax === 0n && isNullReg(memReg))) this.helperMemAccess(idx, regno - 1, memReg, Number(v.umax), (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
+    if (!(zeroOk && umax === 0 && isNullReg(memReg))) this.helperMemAccess(idx, regno - 1, memReg, umax, (memArgType & TypeFlag.MEM_WRITE) !== 0, zeroOk, meta);
     this.markPrecise(idx, regno);
   }
 
@@ -2419,12 +2443,12 @@ export class Verifier {
     this.stackBounds(idx, regno, reg, reg.off, size, write ? 'write to' : 'read from');
     let lo: number;
     let hi: number;
-    if (tnumIsConst(reg.v.var)) {
-      lo = hi = Number(BigInt.asIntN(64, reg.v.var.value)) + reg.off;
+    if (scalarIsConst(reg.v)) {
+      lo = hi = scalarConstSigned(reg.v) + reg.off;
     } else {
-      if (!this.input.privileged) throw new Rejection(idx, `R${regno} indirect variable offset stack access prohibited for !root, var_off=${tnumToString(reg.v.var)}`);
-      lo = Number(reg.v.smin) + reg.off;
-      hi = Number(reg.v.smax) + reg.off;
+      if (!this.input.privileged) throw new Rejection(idx, `R${regno} indirect variable offset stack access prohibited for !root, var_off=${scalarVarOffString(reg.v)}`);
+      lo = scalarSmin(reg.v) + reg.off;
+      hi = scalarSmax(reg.v) + reg.off;
     }
     if (meta && meta.rawMode) {
       meta.accessSize = size;
@@ -2439,8 +2463,8 @@ export class Verifier {
       if (type === Slot.MISC || type === Slot.ZERO) continue;
       if (type === Slot.INVALID && this.input.privileged) continue;
       if (isSpilled(slot) && (slot!.spilled!.type === RegType.SCALAR || this.input.privileged)) continue;
-      if (tnumIsConst(reg.v.var)) throw new Rejection(idx, `invalid indirect read from stack R${regno} off ${lo}+${i - lo} size ${size}`);
-      throw new Rejection(idx, `invalid indirect read from stack R${regno} var_off ${tnumToString(reg.v.var)}+${i - lo} size ${size}`);
+      if (scalarIsConst(reg.v)) throw new Rejection(idx, `invalid indirect read from stack R${regno} off ${lo}+${i - lo} size ${size}`);
+      throw new Rejection(idx, `invalid indirect read from stack R${regno} var_off ${scalarVarOffString(reg.v)}+${i - lo} size ${size}`);
     }
   }
 
@@ -2449,8 +2473,8 @@ export class Verifier {
     const map = reg.map;
     if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=map_value`);
     if (!map.spec.readOnly) throw new Rejection(idx, `R${regno} does not point to a readonly map'`);
-    if (!tnumIsConst(reg.v.var)) throw new Rejection(idx, `R${regno} is not a constant address'`);
-    const off = reg.off + Number(reg.v.var.value);
+    if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} is not a constant address'`);
+    const off = reg.off + scalarConstUnsigned(reg.v);
     const data = map.spec.initialData;
     if (data === undefined) return;
     if (data.indexOf(0, off) < 0) throw new Rejection(idx, 'string is not zero-terminated');
@@ -2534,9 +2558,11 @@ function refineSameRegister(v: Scalar, op: number, is32: boolean, taken: boolean
 }
 
 /** __check_mem_access: the message for an access at `o` of `size` bytes outside a `memSize`-byte region, or undefined when inside. */
-function memRegionProblem(o: bigint, size: number, zeroOk: boolean, memSize: number, what: 'key' | 'value' | 'mem'): string | undefined {
-  const sizeOk = size > 0 || (size === 0 && zeroOk);
-  if (o >= 0n && sizeOk && o + BigInt(size) <= BigInt(memSize)) return undefined;
+/** Is [o, o + size) inside a region of memSize bytes? */
+const inMemRegion = (o: number, size: number, zeroOk: boolean, memSize: number): boolean => (size > 0 || (size === 0 && zeroOk)) && o >= 0 && o + size <= memSize;
+
+/** __check_mem_access's message for an access at the exact offset o that inMemRegion refused. */
+function memRegionProblem(o: bigint, size: number, memSize: number, what: 'key' | 'value' | 'mem'): string {
   const shown = Number(BigInt.asIntN(32, o));
   if (what === 'key') return `invalid access to map key, key_size=${memSize} off=${shown} size=${size}`;
   if (what === 'value') return `invalid access to map value, value_size=${memSize} off=${shown} size=${size}`;
@@ -2561,16 +2587,16 @@ function mapStructName(type: number): string {
 }
 
 /** get_reg_width: bits needed for the register's largest unsigned value. */
-const regWidth = (r: Reg): number => (r.v.umax === 0n ? 0 : r.v.umax.toString(2).length);
+const regWidth = (r: Reg): number => scalarUmaxBits(r.v);
 const isAnyPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET || r.type === RegType.PTR_TO_PACKET_META || r.type === RegType.PTR_TO_PACKET_END;
-const isInitPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+const isInitPacket = (r: Reg): boolean => r.type === RegType.PTR_TO_PACKET && r.off === 0 && scalarIsZero(r.v);
 /** A slice of an skb or xdp dynptr (reg_is_dynptr_slice_pkt): packet memory, gone when the packet changes. */
 const isPacketSlice = (r: Reg): boolean => baseOf(r.type) === RegType.PTR_TO_MEM && (r.type & (TypeFlag.DYNPTR_TYPE_SKB | TypeFlag.DYNPTR_TYPE_XDP)) !== 0;
-const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && tnumIsConst(r.v.var) && r.v.var.value === 0n;
+const isNullReg = (r: Reg): boolean => r.type === RegType.SCALAR && scalarIsZero(r.v);
 
 function regNotNull(r: Reg): boolean {
   if (mayBeNull(r.type)) return false;
-  if (r.v.smin <= BPF_MIN_VAR_OFF_BIG || r.v.smax >= BPF_MAX_VAR_OFF_BIG) return false;
+  if (scalarSmin(r.v) <= -BPF_MAX_VAR_OFF || scalarSmax(r.v) >= BPF_MAX_VAR_OFF) return false;
   const t = baseOf(r.type);
   return (
     t === RegType.PTR_TO_SOCKET || t === RegType.PTR_TO_TCP_SOCK || t === RegType.PTR_TO_XDP_SOCK || t === RegType.PTR_TO_BUF ||
@@ -2618,7 +2644,7 @@ function packetBranchTaken(dst: Reg, src: Reg, op: number): 1 | 0 | -1 {
 
 function findGoodPacketPointers(state: VerifierState, dst: Reg, rangeRightOpen: boolean): void {
   if (dst.off < 0 || (dst.off === 0 && rangeRightOpen)) return;
-  if (dst.v.umax > BigInt(MAX_PACKET_OFF) || dst.v.umax + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
+  if (scalarUmax(dst.v) > MAX_PACKET_OFF || scalarUmax(dst.v) + dst.off > MAX_PACKET_OFF) return;
   const newRange = dst.off + (rangeRightOpen ? 1 : 0);
   forEachReg(state, (r) => (r.type === dst.type && r.id === dst.id ? withRange(r, Math.max(r.range, newRange)) : r));
 }
@@ -2690,20 +2716,22 @@ function withValue(r: Reg, v: Scalar): Reg {
 }
 
 /** do_refine_retval_range: string and stack helpers return at most the buffer size, or a negative errno. */
-function sizedReturn(max: bigint): Scalar {
-  const MAX_ERRNO = 4095n;
-  return scalarSync({ ...SCALAR_UNKNOWN, smin: -MAX_ERRNO, smax: max, s32min: -Number(MAX_ERRNO), s32max: Number(max) });
+function sizedReturn(max: number): Scalar {
+  const MAX_ERRNO = 4095;
+  return scalarSignedRange(-MAX_ERRNO, max);
 }
 
 function invalidScalarMessage(v: Scalar, min: number, max: number, ctx: string, name: string): string {
   let out = `${ctx} the register ${name} has`;
   let unknown = true;
-  if (v.smin > S64_MIN) {
-    out += ` smin=${v.smin}`;
+  const smin = scalarSminExact(v);
+  const smax = scalarSmaxExact(v);
+  if (smin > S64_MIN) {
+    out += ` smin=${smin}`;
     unknown = false;
   }
-  if (v.smax < (1n << 63n) - 1n) {
-    out += ` smax=${v.smax}`;
+  if (smax < (1n << 63n) - 1n) {
+    out += ` smax=${smax}`;
     unknown = false;
   }
   if (unknown) out += ' unknown scalar value';
@@ -2757,8 +2785,7 @@ function regsIdentical(a: Reg, b: Reg): boolean {
   if (a === b) return true;
   return (
     a.type === b.type && a.off === b.off && a.range === b.range && a.map?.uid === b.map?.uid && a.memSize === b.memSize && a.frameno === b.frameno &&
-    a.v.var.value === b.v.var.value && a.v.var.mask === b.v.var.mask && a.v.smin === b.v.smin && a.v.smax === b.v.smax && a.v.umin === b.v.umin && a.v.umax === b.v.umax &&
-    a.v.s32min === b.v.s32min && a.v.s32max === b.v.s32max && a.v.u32min === b.v.u32min && a.v.u32max === b.v.u32max
+    scalarEquals(a.v, b.v)
   );
 }
 
