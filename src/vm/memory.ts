@@ -139,6 +139,8 @@ export class VmMemory {
   private readonly regions: Region[] = [];
   private readonly free: FreeBlock[] = [];
   private top = NULL_GUARD;
+  /** Bytes at and above this address were never handed out: still the zeros the memory grew with. */
+  private untouched = NULL_GUARD;
   private cached: Region | undefined;
   /** The run in progress (see enterRun): the regions mapped during it belong to it. */
   private scope: RunScope | undefined;
@@ -180,7 +182,10 @@ export class VmMemory {
       this.ensure(start + need);
       this.top += need;
     }
-    this.u8.fill(0, start, start + need);
+    // Memory never handed out is still zero: filling it would only fault in pages (megabytes for a capture's read area).
+    const end = start + need;
+    if (start < this.untouched) this.u8.fill(0, start, Math.min(end, this.untouched));
+    if (end > this.untouched) this.untouched = end;
     return start;
   }
 

@@ -375,7 +375,7 @@ export class VmProgram implements BpfProgram {
         const stream = this.openStream(options.event, clock);
         try {
           const bytes = batch.bytes;
-          if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
+          if (stream instanceof XdpStream && allEthernet(batch)) {
             stream.runCaptureBatch(batch, result, output, this.workspace!, clock);
           } else for (let n = 0; n < batch.count; n++) {
             if (clock !== undefined) clock.now = batch.timestamp(n);
@@ -788,9 +788,11 @@ class CaptureArea implements ScanArea {
 
   reserve(bytes: number): number {
     if (bytes > this.capacity) {
+      // Doubled: a read buffer holding a few more bytes than the last (a record cut at its end) moves at most a few times.
+      const capacity = Math.max(bytes, 2 * this.capacity);
       this.release();
-      this.start = this.vmMemory.allocate(bytes);
-      this.capacity = bytes;
+      this.start = this.vmMemory.allocate(capacity);
+      this.capacity = capacity;
     }
     return this.start;
   }
@@ -922,9 +924,10 @@ class XdpStream implements PacketStream {
       }
       return;
     }
-    // The packets a test run takes, by index; refused ones are reported here.
+    // The packets a test run takes, by index; refused ones are reported here. A batch parsed in place says whether all are taken.
     let valid: Int32Array | undefined;
-    for (let n = 0; n < count; n++) {
+    const allTaken = placed !== undefined && placed.shortest >= ETH_HLEN && placed.longest <= XDP_MAX_DATA;
+    for (let n = allTaken ? count : 0; n < count; n++) {
       const length = batch.length[n]!;
       if (length >= ETH_HLEN && length <= XDP_MAX_DATA) continue;
       valid = Int32Array.from({ length: count }, (_, k) => k).filter((k) => batch.length[k]! >= ETH_HLEN && batch.length[k]! <= XDP_MAX_DATA);
@@ -993,6 +996,13 @@ class XdpStream implements PacketStream {
     this.workspace.endRun();
     this.onClose();
   }
+}
+
+/** Whether every packet of `batch` is an Ethernet frame (a batch parsed in place has one link type: no need to look at each). */
+function allEthernet(batch: CaptureBatch): boolean {
+  if (batch.placement !== undefined) return batch.placement.linkType === LinkType.ETHERNET;
+  for (let n = 0; n < batch.count; n++) if (batch.linkType[n] !== LinkType.ETHERNET) return false;
+  return true;
 }
 
 /** Writes the packet's bounds into the context at `context`. */
