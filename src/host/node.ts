@@ -67,7 +67,7 @@ export interface FileReads {
 }
 
 /** Longest stretch of synchronous reads before a read waits for the event loop's next turn. */
-const SYNC_READS_MS = 20;
+const SYNC_READS_NS = 20_000_000n;
 
 /**
  * Sequential reads of the file at `path` (a regular file, a pipe or a
@@ -75,15 +75,15 @@ const SYNC_READS_MS = 20;
  * as tcpdump reads one: it cannot block the way a pipe can, and a read from
  * the page cache costs less than the hand-off to Node's thread pool, which
  * the first batches of a capture wait on. So that timers and signal
- * handlers still run during a long file, a read after SYNC_READS_MS of
- * them waits for the event loop's next turn. Pipes and devices are read
+ * handlers still run during a long file, a read after 20 ms of
+ * them (SYNC_READS_NS) waits for the event loop's next turn. Pipes and devices are read
  * asynchronously.
  */
 export function openFileReads(path: string): FileReads {
   let handle: Promise<FileHandle> | undefined;
   let fd: number | undefined;
   let closed = false;
-  let yielded = performance.now();
+  let yielded = monotonicNs();
   const named = (error: unknown): unknown => {
     // Node names the path on open failures only: name it on read failures too (EISDIR...).
     if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} '${path}'`;
@@ -111,9 +111,9 @@ export function openFileReads(path: string): FileReads {
       }
       try {
         if (fd !== undefined) {
-          if (performance.now() - yielded > SYNC_READS_MS) {
+          if (monotonicNs() - yielded > SYNC_READS_NS) {
             await new Promise<void>((resolve) => setImmediate(resolve));
-            yielded = performance.now();
+            yielded = monotonicNs();
             if (closed) return 0;
           }
           return readSync(fd, into, offset, length, null);

@@ -148,6 +148,12 @@ const SKB_CTX_OUT_FIELDS = SKB.fields.filter((f) => SKB_CTX_FIELDS.includes(f.na
 const SKB_CTX_IN_BYTES = new Uint8Array(SKB.size);
 for (const f of SKB_CTX_OUT_FIELDS) SKB_CTX_IN_BYTES.fill(1, f.offset, f.offset + f.size);
 const EMPTY = new Uint8Array(0);
+/**
+ * Packets in a runCapture batch by default: every packet of a 1 MiB read
+ * of common traffic, so that what is done per batch (the engine's set-up,
+ * a consumer's turn) is done about once per read.
+ */
+const DEFAULT_CAPTURE_BATCH = 16384;
 /** Most runs handed to the engine at once (a WebAssembly i32 count). */
 const REPEAT_CHUNK = 0x40000000;
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
@@ -356,11 +362,13 @@ export class VmProgram implements BpfProgram {
    * result per batch, valid until the next one is asked for. With
    * `captureClock`, the program's clock (bpf_ktime_get_ns and its
    * variants) reads each packet's capture timestamp while it runs, so that
-   * rates and timeouts follow the capture's timeline.
+   * rates and timeouts follow the capture's timeline. A batch holds at most
+   * `batchSize` packets (default DEFAULT_CAPTURE_BATCH, 16384), and no more
+   * than were read at once (a file is read 1 MiB at a time).
    */
   async *runCapture(source: ByteSource, options: VmBatchOptions & { batchSize?: number; captureClock?: boolean } = {}): AsyncGenerator<VmCaptureBatch, void, undefined> {
     const reader = await CaptureReader.open(source);
-    const capacity = options.batchSize ?? 4096;
+    const capacity = options.batchSize ?? DEFAULT_CAPTURE_BATCH;
     const batch = new CaptureBatch(capacity);
     const result: VmCaptureBatch = { packets: batch, retvals: new Uint32Array(capacity), errors: new Map(), redirects: new Map(), durationNs: 0 };
     const output = options.output === true;
