@@ -455,8 +455,9 @@ class JitRun implements HelperCall {
     // A helper may start another run on the same memory: keep the outer run's control block.
     this.outer = this.runtime.run;
     this.savedControlBlock = this.outer !== undefined ? this.memory.u8.slice(cb, cb + CB.size) : undefined;
-    // A fresh stack: nothing of an earlier run (of any program) shows through.
-    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
+    // A fresh stack where the program can reach (each frame reaches exactly its own bytes): nothing of an earlier run, of any program, shows through.
+    const reachable = root.stackZeroBytes;
+    if (reachable > 0) this.memory.u8.fill(0, this.stackTop - reachable, this.stackTop);
     this.runtime.run = this;
     try {
       this.regions.input = marshalRunArguments(this.memory, options, this.args, 0);
