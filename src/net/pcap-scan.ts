@@ -35,8 +35,8 @@ const name = (text: string): number[] => [...uleb(text.length), ...[...text].map
 
 // Parameters, then locals, by index.
 const [AT, END, CAP, DELTA, LIMIT, UNITS, SCALE, OFFSET_BASE, COLUMNS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const [N, CAPTURED, ORIGINAL, NEXT, FRACTION, K4, K8, SECONDS_COLUMN, OFFSET_COLUMN, START_COLUMN, LENGTH_COLUMN, NANOS_COLUMN, SHORTEST, LONGEST] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22];
-const LOCALS = 14;
+const [N, CAPTURED, ORIGINAL, NEXT, FRACTION, K4, K8, SECONDS_COLUMN, OFFSET_COLUMN, START_COLUMN, LENGTH_COLUMN, NANOS_COLUMN, SHORTEST, LONGEST, CARRY] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+const LOCALS = 15;
 
 const get = (local: number): number[] => [0x20, local];
 const set = (local: number): number[] => [0x21, local];
@@ -96,11 +96,19 @@ const body: number[] = [
   ...get(N), ...i32(2), SHL, ...set(K4),
   ...get(N), ...i32(3), SHL, ...set(K8),
   ...column(COLUMNS, K8), ...get(ORIGINAL), F64_FROM_U32, ...storeF64,
-  ...column(SECONDS_COLUMN, K8), ...get(AT), ...load32(0), I64_EXTEND_U, ...get(FRACTION), ...get(UNITS), DIV_U, I64_EXTEND_U, I64_ADD, F64_FROM_U64, ...storeF64,
+  // A fraction of a whole second or more (a writer's bug, read as libpcap does) carries into the seconds; the divisions only then.
+  ...get(FRACTION), ...get(UNITS), GE_U,
+  0x04, 0x40, // if
+  ...get(FRACTION), ...get(UNITS), DIV_U, ...set(CARRY),
+  ...get(FRACTION), ...get(UNITS), REM_U, ...set(FRACTION),
+  0x05, // else
+  ...i32(0), ...set(CARRY),
+  0x0b, // end if
+  ...column(SECONDS_COLUMN, K8), ...get(AT), ...load32(0), I64_EXTEND_U, ...get(CARRY), I64_EXTEND_U, I64_ADD, F64_FROM_U64, ...storeF64,
   ...column(OFFSET_COLUMN, K8), ...get(OFFSET_BASE), ...get(AT), ...get(DELTA), SUB, F64_FROM_U32, F64_ADD, ...storeF64,
   ...column(START_COLUMN, K4), ...get(AT), ...i32(16), ADD, ...get(DELTA), SUB, ...store32,
   ...column(LENGTH_COLUMN, K4), ...get(CAPTURED), ...store32,
-  ...column(NANOS_COLUMN, K4), ...get(FRACTION), ...get(UNITS), REM_U, ...get(SCALE), MUL, ...store32,
+  ...column(NANOS_COLUMN, K4), ...get(FRACTION), ...get(SCALE), MUL, ...store32,
   ...get(NEXT), ...set(AT),
   ...get(N), ...i32(1), ADD, ...set(N),
   0x0c, 0, // br loop
