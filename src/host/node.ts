@@ -66,8 +66,14 @@ export interface FileReads {
   close(): Promise<void>;
 }
 
-/** Longest stretch of synchronous reads before a read waits for the event loop's next turn. */
-const SYNC_READS_NS = 20_000_000n;
+/**
+ * Longest stretch of synchronous reads before a read waits for the event
+ * loop's next turn. Not shorter: the turn also runs the tasks V8 has
+ * queued meanwhile (garbage collection steps), measured at 3-13 ms each in
+ * the first capture of a fresh `tsbpf run`, which a capture read in a few
+ * tens of milliseconds would otherwise not wait for.
+ */
+const SYNC_READS_NS = 100_000_000n;
 
 /**
  * Sequential reads of the file at `path` (a regular file, a pipe or a
@@ -75,9 +81,9 @@ const SYNC_READS_NS = 20_000_000n;
  * as tcpdump reads one: it cannot block the way a pipe can, and a read from
  * the page cache costs less than the hand-off to Node's thread pool, which
  * the first batches of a capture wait on. So that timers and signal
- * handlers still run during a long file, a read after 20 ms of
- * them (SYNC_READS_NS) waits for the event loop's next turn. Pipes and devices are read
- * asynchronously.
+ * handlers still run during a long file, a read after 100 ms of them
+ * (SYNC_READS_NS) waits for the event loop's next turn. Pipes and devices
+ * are read asynchronously.
  */
 export function openFileReads(path: string): FileReads {
   let handle: Promise<FileHandle> | undefined;
