@@ -32,7 +32,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Instruction, LdImm64Src, assemble } from '../src/isa/index.ts';
 import { ArrayMap } from '../src/maps/array.ts';
@@ -332,7 +332,7 @@ if (!captureOnly) {
 
 /** Section 5: the capture in fresh processes, interleaved with tcpdump; medians of ROUNDS (fastest in brackets). */
 function coldCapture(file: string, count: number, expectedDrops: number, dir: string, haveTcpdump: boolean): void {
-  const ROUNDS = 7;
+  const ROUNDS = 11;
   const example = join(import.meta.dirname, '..', 'examples', 'xdp-drop-udp.s');
   const built = buildPackage();
   try {
@@ -371,6 +371,7 @@ console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }
       assert.equal(run.status, 0, run.stderr);
       return { ns, stdout: run.stdout };
     };
+    const loadBefore = loadavg()[0]!.toFixed(1);
     for (let round = 0; round < ROUNDS; round++) {
       if (haveTcpdump) samples.tcpdump!.push(wall('tcpdump', ['-r', file, '-w', '/dev/null', 'udp port 9']).ns);
       samples.node!.push(wall(process.execPath, ['-e', '0']).ns);
@@ -387,7 +388,7 @@ console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     const reference = haveTcpdump ? median(samples.tcpdump!) : 0;
-    console.log(`\ncold: each run in a fresh process (package built by tsc), median of ${ROUNDS} interleaved rounds (fastest in brackets); vs tcpdump: its whole command's median time over the row's`);
+    console.log(`\ncold: each run in a fresh process (package built by tsc), median of ${ROUNDS} interleaved rounds (fastest in brackets); vs tcpdump: its whole command's median time over the row's; load average ${loadBefore} before, ${loadavg()[0]!.toFixed(1)} after`);
     const rows = [['run', 'ms', 'packets/s', 'vs tcpdump']];
     const row = (what: string, xs: number[]): void => {
       if (xs.length === 0) return;
