@@ -22,7 +22,7 @@ import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTE
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, functionFrames } from './program.ts';
+import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, TALLIED_RETVALS, functionFrames } from './program.ts';
 import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource, type ScanArea } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
@@ -154,6 +154,8 @@ const EMPTY = new Uint8Array(0);
  * a consumer's turn) is done about once per read.
  */
 const DEFAULT_CAPTURE_BATCH = 16384;
+/** The counters of VmBatchResult.verdicts: one per return value below TALLIED_RETVALS, one for the rest. */
+const VERDICT_COUNTERS = TALLIED_RETVALS + 1;
 /** Most runs handed to the engine at once (a WebAssembly i32 count). */
 const REPEAT_CHUNK = 0x40000000;
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
@@ -378,6 +380,7 @@ export class VmProgram implements BpfProgram {
       while ((await reader.readBatch(batch, area)) > 0) {
         result.errors.clear();
         result.redirects.clear();
+        result.verdicts = undefined;
         if (output) result.data = new Array<Uint8Array | undefined>(batch.count).fill(undefined);
         const start = monotonicNs();
         const stream = this.openStream(options.event, clock);
@@ -769,6 +772,14 @@ export interface VmBatchResult {
   redirects: Map<number, RedirectDecision>;
   /** With `output`: each packet after its run (undefined for a refused one). */
   data?: (Uint8Array | undefined)[];
+  /**
+   * Set when the engine's packet loop ran every packet of the batch
+   * (runCapture with the JIT, a program that calls nothing, no refused
+   * packet, no output): how many packets returned each value below 16 (the
+   * index), and at index 16 how many returned a larger one. Counting
+   * verdicts from it saves a loop over `retvals`.
+   */
+  verdicts?: Uint32Array;
   /** Wall time of the batch (set-up, copies and runs), in nanoseconds. */
   durationNs: number;
 }
@@ -951,8 +962,10 @@ class XdpStream implements PacketStream {
     const runs = valid?.length ?? count;
     if (runs === 0) return;
     const packet = this.packet;
-    const results = workspace.scratch(runs * 12 + 4);
+    const results = workspace.scratch(runs * 12 + 4 + VERDICT_COUNTERS * 4);
     const progress = results + runs * 4;
+    const tally = results + runs * 12 + 4;
+    memory.u8.fill(0, tally, tally + VERDICT_COUNTERS * 4);
     let starts = progress + 4;
     let lengths = starts + runs * 4;
     if (placed !== undefined && valid === undefined) {
@@ -972,7 +985,7 @@ class XdpStream implements PacketStream {
       }
     }
     const index = (k: number): number => (valid === undefined ? k : valid[k]!);
-    const loop = { count: runs, base, starts, lengths, context: this.context, packetRegion: packet.mappedRegion!, results, progress };
+    const loop = { count: runs, base, starts, lengths, context: this.context, packetRegion: packet.mappedRegion!, results, progress, tally };
     try {
       runPackets(loop);
     } catch (error) {
@@ -983,8 +996,11 @@ class XdpStream implements PacketStream {
       throw error;
     }
     const returned = new Uint32Array(memory.wasm.buffer, results, runs);
-    if (valid === undefined) result.retvals.set(returned);
-    else for (let k = 0; k < runs; k++) result.retvals[valid[k]!] = returned[k]!;
+    if (valid === undefined) {
+      result.retvals.set(returned);
+      result.verdicts = new Uint32Array(VERDICT_COUNTERS);
+      result.verdicts.set(new Uint32Array(memory.wasm.buffer, tally, VERDICT_COUNTERS));
+    } else for (let k = 0; k < runs; k++) result.retvals[valid[k]!] = returned[k]!;
   }
 
   private runLoaded(n: number, result: VmBatchResult, output: boolean): void {

@@ -528,7 +528,7 @@ class JitRun implements HelperCall {
     const entry = this.runtime.tableEntryOf(region);
     if (entry === undefined) throw new VmRuntimeError(0, `program '${this.root.name}': the packet region is not in the region table`);
     try {
-      this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.context, entry, loop.results, loop.progress, this.stackTop, stackZero);
+      this.root.packetsEntry(loop.count, loop.base, loop.starts, loop.lengths, loop.context, entry, loop.results, loop.progress, this.stackTop, stackZero, loop.tally);
     } finally {
       view.setUint32(entry, region.start, true);
       view.setUint32(entry + 4, region.start + region.size, true);
