@@ -23,8 +23,8 @@
 //    start and module loading included; `node -e 0` beside it), the time
 //    that command reports (from opening the capture to its end), a
 //    script's first `program.runCapture` (from assembling and loading the
-//    program to the last batch, the consumer's loop over the verdicts
-//    included) and its first `filterCapture(FILE, 'udp port 9')` (src/cbpf,
+//    program to the last batch, the consumer's loop over the return values
+//    included; again counting drops from `batch.verdicts`) and its first `filterCapture(FILE, 'udp port 9')` (src/cbpf,
 //    the same path; from compiling the filter to the last packet). Times
 //    in ms, rates in packets/s, ratios tcpdump's time over the row's.
 //
@@ -345,9 +345,11 @@ const { assemble } = await import(${JSON.stringify(join(built.dist, 'isa', 'inde
 const t0 = process.hrtime.bigint();
 const program = new VmProgram(6, assemble(readFileSync(${JSON.stringify(example)}, 'utf8')), { jit: true });
 let packets = 0, drops = 0;
+const counted = process.argv[3] === 'verdicts';
 for await (const batch of program.runCapture(process.argv[2])) {
   packets += batch.packets.count;
-  for (let n = 0; n < batch.packets.count; n++) if (batch.retvals[n] === 1) drops++;
+  if (counted && batch.verdicts !== undefined) drops += batch.verdicts[1];
+  else for (let n = 0; n < batch.packets.count; n++) if (batch.retvals[n] === 1) drops++;
 }
 console.log(JSON.stringify({ packets, drops, ns: Number(process.hrtime.bigint() - t0) }));
 `,
@@ -363,7 +365,7 @@ console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }
 `,
     );
     // Nanoseconds per whole capture: each row's rate is `count` over it.
-    const samples: Record<string, number[]> = { tcpdump: [], node: [], process: [], reported: [], script: [], filter: [] };
+    const samples: Record<string, number[]> = { tcpdump: [], node: [], process: [], reported: [], script: [], verdicts: [], filter: [] };
     const wall = (command: string, args: string[]): { ns: number; stdout: string } => {
       const t0 = process.hrtime.bigint();
       const run = spawnSync(command, args, { encoding: 'utf8' });
@@ -382,6 +384,9 @@ console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }
       const first = JSON.parse(wall(process.execPath, [script, file]).stdout) as { packets: number; drops: number; ns: number };
       assert.deepEqual([first.packets, first.drops], [count, expectedDrops]);
       samples.script!.push(first.ns);
+      const counting = JSON.parse(wall(process.execPath, [script, file, 'verdicts']).stdout) as { packets: number; drops: number; ns: number };
+      assert.deepEqual([counting.packets, counting.drops], [count, expectedDrops]);
+      samples.verdicts!.push(counting.ns);
       const filtered = JSON.parse(wall(process.execPath, [filterScript, file]).stdout) as { matched: number; ns: number };
       assert.equal(filtered.matched, expectedDrops);
       samples.filter!.push(filtered.ns);
@@ -399,7 +404,8 @@ console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }
     row("node -e '0' (Node's own start and exit, no capture)", samples.node!);
     row('tsbpf run xdp-drop-udp.s --pcap FILE --jit (whole command: Node start, module loading, verify, load)', samples.process!);
     row('  the same, the time it reports (capture open to end)', samples.reported!);
-    row("first program.runCapture of a fresh process (program load to last batch)", samples.script!);
+    row('first program.runCapture of a fresh process (program load to last batch, a loop over retvals)', samples.script!);
+    row('  the same, drops counted from batch.verdicts', samples.verdicts!);
     row("first filterCapture(FILE, 'udp port 9') of a fresh process (compile to last packet)", samples.filter!);
     table(rows);
   } finally {
