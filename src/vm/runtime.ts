@@ -18,12 +18,12 @@ import { describeCause } from './errors.ts';
 import type { HelperRegistry } from './helper-registry.ts';
 import { type EventInput, type RedirectDecision, RunEnvironment } from './helpers/environment.ts';
 import { UnsupportedHelperError, helperName, installRuntimeHelpers, resolveFunctionPointers, unavailableReason } from './helpers/index.ts';
-import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTES, XDP_HEADROOM, XDP_TAILROOM, copyBytes } from './helpers/packet.ts';
+import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTES, XDP_HEADROOM, XDP_TAILROOM } from './helpers/packet.ts';
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
 import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, TALLIED_RETVALS, functionFrames } from './program.ts';
-import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource, type ScanArea } from '../net/index.ts';
+import { CaptureBatch, CaptureReader, LinkType, PcapError, copyBytes, toEthernet, type ByteSource, type ScanArea } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
 /** A run's input the kernel would refuse (BPF_PROG_TEST_RUN's -EINVAL / -E2BIG cases), named. */
