@@ -17,19 +17,22 @@
 //    `tcpdump -r FILE -w OUT 'udp port 9'` filtering the same file; both
 //    must find the same packets; and `filterCapture(FILE, 'udp port 9')`.
 // 5. The same capture cold, each run in a fresh process with the package
-//    built by tsc (as installed), interleaved with tcpdump: `tsbpf run
-//    examples/xdp-drop-udp.s --pcap FILE --jit` as a process (Node's start
-//    and module loading included), the rate that command reports (from
-//    opening the capture to its end), a script's first
-//    `program.runCapture` (from loading the program to the last batch) and
-//    its first `filterCapture(FILE, 'udp port 9')` (src/cbpf, the same
-//    path; from compiling the filter to the last packet).
+//    built by tsc (as installed), interleaved with tcpdump's whole command
+//    (`tcpdump -r FILE -w /dev/null 'udp port 9'`): `tsbpf run
+//    examples/xdp-drop-udp.s --pcap FILE --jit` as a whole command (Node's
+//    start and module loading included; `node -e 0` beside it), the time
+//    that command reports (from opening the capture to its end), a
+//    script's first `program.runCapture` (from assembling and loading the
+//    program to the last batch, the consumer's loop over the return values
+//    included; again counting drops from `batch.verdicts`) and its first `filterCapture(FILE, 'udp port 9')` (src/cbpf,
+//    the same path; from compiling the filter to the last packet). Times
+//    in ms, rates in packets/s, ratios tcpdump's time over the row's.
 //
 //   node --import tsx bench/vm-run.ts [capture]   (as root for the kernel column; `capture`: sections 4 and 5 only)
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Instruction, LdImm64Src, assemble } from '../src/isa/index.ts';
 import { ArrayMap } from '../src/maps/array.ts';
@@ -329,7 +332,7 @@ if (!captureOnly) {
 
 /** Section 5: the capture in fresh processes, interleaved with tcpdump; medians of ROUNDS (fastest in brackets). */
 function coldCapture(file: string, count: number, expectedDrops: number, dir: string, haveTcpdump: boolean): void {
-  const ROUNDS = 7;
+  const ROUNDS = 11;
   const example = join(import.meta.dirname, '..', 'examples', 'xdp-drop-udp.s');
   const built = buildPackage();
   try {
@@ -342,9 +345,11 @@ const { assemble } = await import(${JSON.stringify(join(built.dist, 'isa', 'inde
 const t0 = process.hrtime.bigint();
 const program = new VmProgram(6, assemble(readFileSync(${JSON.stringify(example)}, 'utf8')), { jit: true });
 let packets = 0, drops = 0;
+const counted = process.argv[3] === 'verdicts';
 for await (const batch of program.runCapture(process.argv[2])) {
   packets += batch.packets.count;
-  for (let n = 0; n < batch.packets.count; n++) if (batch.retvals[n] === 1) drops++;
+  if (counted && batch.verdicts !== undefined) drops += batch.verdicts[1];
+  else for (let n = 0; n < batch.packets.count; n++) if (batch.retvals[n] === 1) drops++;
 }
 console.log(JSON.stringify({ packets, drops, ns: Number(process.hrtime.bigint() - t0) }));
 `,
@@ -359,7 +364,8 @@ for await (const packet of filterCapture(process.argv[2], 'udp port 9')) matched
 console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }));
 `,
     );
-    const samples: Record<string, number[]> = { tcpdump: [], process: [], reported: [], script: [], filter: [] };
+    // Nanoseconds per whole capture: each row's rate is `count` over it.
+    const samples: Record<string, number[]> = { tcpdump: [], node: [], process: [], reported: [], script: [], verdicts: [], filter: [] };
     const wall = (command: string, args: string[]): { ns: number; stdout: string } => {
       const t0 = process.hrtime.bigint();
       const run = spawnSync(command, args, { encoding: 'utf8' });
@@ -367,30 +373,39 @@ console.log(JSON.stringify({ matched, ns: Number(process.hrtime.bigint() - t0) }
       assert.equal(run.status, 0, run.stderr);
       return { ns, stdout: run.stdout };
     };
+    const loadBefore = loadavg()[0]!.toFixed(1);
     for (let round = 0; round < ROUNDS; round++) {
-      if (haveTcpdump) samples.tcpdump!.push(count / (wall('tcpdump', ['-r', file, '-w', '/dev/null', 'udp port 9']).ns / 1e9));
+      if (haveTcpdump) samples.tcpdump!.push(wall('tcpdump', ['-r', file, '-w', '/dev/null', 'udp port 9']).ns);
+      samples.node!.push(wall(process.execPath, ['-e', '0']).ns);
       const cli = wall(process.execPath, built.cli(['run', example, '--type', 'xdp', '--pcap', file, '--jit']));
       assert.match(cli.stdout, new RegExp(`XDP_DROP\\s+${expectedDrops}\\b`));
-      samples.process!.push(count / (cli.ns / 1e9));
-      samples.reported!.push(Number(/(\d+) packets\/s/.exec(cli.stdout)![1]));
+      samples.process!.push(cli.ns);
+      samples.reported!.push(Number(/\((\d+\.\d+) s\)/.exec(cli.stdout)![1]) * 1e9);
       const first = JSON.parse(wall(process.execPath, [script, file]).stdout) as { packets: number; drops: number; ns: number };
       assert.deepEqual([first.packets, first.drops], [count, expectedDrops]);
-      samples.script!.push(count / (first.ns / 1e9));
+      samples.script!.push(first.ns);
+      const counting = JSON.parse(wall(process.execPath, [script, file, 'verdicts']).stdout) as { packets: number; drops: number; ns: number };
+      assert.deepEqual([counting.packets, counting.drops], [count, expectedDrops]);
+      samples.verdicts!.push(counting.ns);
       const filtered = JSON.parse(wall(process.execPath, [filterScript, file]).stdout) as { matched: number; ns: number };
       assert.equal(filtered.matched, expectedDrops);
-      samples.filter!.push(count / (filtered.ns / 1e9));
+      samples.filter!.push(filtered.ns);
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     const reference = haveTcpdump ? median(samples.tcpdump!) : 0;
-    console.log(`\ncold: each run in a fresh process (package built by tsc), packets/s, median of ${ROUNDS} (fastest in brackets)`);
-    const rows = [['run', 'packets/s', 'vs tcpdump']];
+    console.log(`\ncold: each run in a fresh process (package built by tsc), median of ${ROUNDS} interleaved rounds (fastest in brackets); vs tcpdump: its whole command's median time over the row's; load average ${loadBefore} before, ${loadavg()[0]!.toFixed(1)} after`);
+    const rows = [['run', 'ms', 'packets/s', 'vs tcpdump']];
     const row = (what: string, xs: number[]): void => {
-      if (xs.length > 0) rows.push([what, `${median(xs).toFixed(0)} (${Math.max(...xs).toFixed(0)})`, reference > 0 ? `${(median(xs) / reference).toFixed(2)}x` : '-']);
+      if (xs.length === 0) return;
+      const [typical, fastest] = [median(xs), Math.min(...xs)];
+      rows.push([what, `${(typical / 1e6).toFixed(1)} (${(fastest / 1e6).toFixed(1)})`, `${(count / (typical / 1e9)).toFixed(0)} (${(count / (fastest / 1e9)).toFixed(0)})`, reference > 0 ? `${(reference / typical).toFixed(2)}x` : '-']);
     };
-    row("tcpdump -r FILE -w /dev/null 'udp port 9' (process)", samples.tcpdump!);
-    row('tsbpf run xdp-drop-udp.s --pcap FILE --jit (process: Node start, module loading)', samples.process!);
-    row('  the same, as it reports (capture open to end)', samples.reported!);
-    row("first program.runCapture of a fresh process (program load to last batch)", samples.script!);
+    row("tcpdump -r FILE -w /dev/null 'udp port 9' (whole command)", samples.tcpdump!);
+    row("node -e '0' (Node's own start and exit, no capture)", samples.node!);
+    row('tsbpf run xdp-drop-udp.s --pcap FILE --jit (whole command: Node start, module loading, verify, load)', samples.process!);
+    row('  the same, the time it reports (capture open to end)', samples.reported!);
+    row('first program.runCapture of a fresh process (program load to last batch, a loop over retvals)', samples.script!);
+    row('  the same, drops counted from batch.verdicts', samples.verdicts!);
     row("first filterCapture(FILE, 'udp port 9') of a fresh process (compile to last packet)", samples.filter!);
     table(rows);
   } finally {

@@ -6,7 +6,7 @@
  * Keep the two in step: test/browser/bundle.test.ts checks they match.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
@@ -66,25 +66,74 @@ export interface FileReads {
   close(): Promise<void>;
 }
 
-/** Sequential reads of the file at `path` (a regular file, a pipe or a device), opened on the first read. */
+/**
+ * Longest stretch of synchronous reads before a read waits for the event
+ * loop's next turn. Not shorter: the turn also runs the tasks V8 has
+ * queued meanwhile (garbage collection steps), measured at 3-13 ms each in
+ * the first capture of a fresh `tsbpf run`, which a capture read in a few
+ * tens of milliseconds would otherwise not wait for.
+ */
+const SYNC_READS_NS = 100_000_000n;
+
+/**
+ * Sequential reads of the file at `path` (a regular file, a pipe or a
+ * device), opened on the first read. A regular file is read synchronously,
+ * as tcpdump reads one: it cannot block the way a pipe can, and a read from
+ * the page cache costs less than the hand-off to Node's thread pool, which
+ * the first batches of a capture wait on. So that timers and signal
+ * handlers still run during a long file, a read after 100 ms of them
+ * (SYNC_READS_NS) waits for the event loop's next turn. Pipes and devices
+ * are read asynchronously.
+ */
 export function openFileReads(path: string): FileReads {
   let handle: Promise<FileHandle> | undefined;
+  let fd: number | undefined;
   let closed = false;
+  let yielded = monotonicNs();
+  const named = (error: unknown): unknown => {
+    // Node names the path on open failures only: name it on read failures too (EISDIR...).
+    if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} '${path}'`;
+    return error;
+  };
+  const openRegular = (): number | undefined => {
+    let opened: number;
+    try {
+      if (!statSync(path).isFile()) return undefined;
+      opened = openSync(path, 'r');
+    } catch {
+      // Missing, unreadable...: the asynchronous open reports it as it always has.
+      return undefined;
+    }
+    if (fstatSync(opened).isFile()) return opened;
+    closeSync(opened);
+    return undefined;
+  };
   return {
     async read(into, offset, length) {
       if (closed) return 0;
-      handle ??= open(path, 'r');
+      if (handle === undefined && fd === undefined) {
+        fd = openRegular();
+        if (fd === undefined) handle = open(path, 'r');
+      }
       try {
-        const { bytesRead } = await (await handle).read(into, offset, length, null);
+        if (fd !== undefined) {
+          if (monotonicNs() - yielded > SYNC_READS_NS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            yielded = monotonicNs();
+            if (closed) return 0;
+          }
+          return readSync(fd, into, offset, length, null);
+        }
+        const { bytesRead } = await (await handle!).read(into, offset, length, null);
         return bytesRead;
       } catch (error) {
-        // Node names the path on open failures only: name it on read failures too (EISDIR...).
-        if (error instanceof Error && !error.message.includes(path)) error.message = `${error.message} '${path}'`;
-        throw error;
+        throw named(error);
       }
     },
     async close() {
       closed = true;
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
       if (handle !== undefined) await (await handle).close();
     },
   };

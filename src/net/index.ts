@@ -6,4 +6,5 @@ export { ByteStream, type ByteSource } from './source.ts';
 export * from './pcap.ts';
 export * from './writer.ts';
 export * from './packet.ts';
+export { copyBytes } from './copy.ts';
 export type { ScanArea, ScanPlacement } from './pcap-scan.ts';

@@ -10,7 +10,8 @@
  * Layout of the scanner's area (the start of its own memory, or a ScanArea
  * of the caller's) for a batch capacity `cap`: the columns originalLength,
  * seconds and offset (f64, 8·cap bytes each), then start, length and
- * nanoseconds (u32, 4·cap bytes each), then the bytes.
+ * nanoseconds (u32, 4·cap bytes each), the shortest and the longest
+ * captured length (u32), then the bytes.
  */
 import type { CaptureBatch } from './pcap.ts';
 
@@ -34,8 +35,8 @@ const name = (text: string): number[] => [...uleb(text.length), ...[...text].map
 
 // Parameters, then locals, by index.
 const [AT, END, CAP, DELTA, LIMIT, UNITS, SCALE, OFFSET_BASE, COLUMNS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-const [N, CAPTURED, ORIGINAL, NEXT, FRACTION, K4, K8, SECONDS_COLUMN, OFFSET_COLUMN, START_COLUMN, LENGTH_COLUMN, NANOS_COLUMN] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
-const LOCALS = 12;
+const [N, CAPTURED, ORIGINAL, NEXT, FRACTION, K4, K8, SECONDS_COLUMN, OFFSET_COLUMN, START_COLUMN, LENGTH_COLUMN, NANOS_COLUMN, SHORTEST, LONGEST, CARRY] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
+const LOCALS = 15;
 
 const get = (local: number): number[] => [0x20, local];
 const set = (local: number): number[] => [0x21, local];
@@ -56,10 +57,13 @@ const sleb = (value: number): number[] => {
 const load32 = (offset: number): number[] => [0x28, 0, ...uleb(offset)];
 const store32 = [0x36, 2, 0];
 const storeF64 = [0x39, 3, 0];
-const [ADD, SUB, MUL, DIV_U, REM_U, SHL, GT_U, GE_U] = [0x6a, 0x6b, 0x6c, 0x6e, 0x70, 0x74, 0x4b, 0x4f];
+const [ADD, SUB, MUL, DIV_U, REM_U, SHL, LT_U, GT_U, GE_U] = [0x6a, 0x6b, 0x6c, 0x6e, 0x70, 0x74, 0x49, 0x4b, 0x4f];
+const SELECT = 0x1b;
 const [I64_EXTEND_U, I64_ADD, F64_FROM_U32, F64_FROM_U64, F64_ADD] = [0xad, 0x7c, 0xb8, 0xba, 0xa0];
 const breakIf = [0x0d, 1];
 const column = (base: number, scaled: number): number[] => [...get(scaled), ...get(base), ADD];
+/** `local` = CAPTURED when `compare`(CAPTURED, local) holds. */
+const keep = (local: number, compare: number): number[] => [...get(CAPTURED), ...get(local), ...get(CAPTURED), ...get(local), compare, SELECT, ...set(local)];
 
 /**
  * scan(at, end, cap, delta, limit, unitsPerSecond, nanosPerUnit, offsetBase, columns) -> count:
@@ -67,7 +71,8 @@ const column = (base: number, scaled: number): number[] => [...get(scaled), ...g
  * captured length is within `limit` and the original length, and fewer than
  * `cap` are read, into the columns laid out from `columns`. Starts and
  * offsets are written relative to `delta` (the address of the caller's
- * first byte), offsets plus `offsetBase`.
+ * first byte), offsets plus `offsetBase`. The shortest and the longest
+ * captured length read (u32) follow the columns.
  */
 const body: number[] = [
   ...get(CAP), ...i32(8), MUL, ...get(COLUMNS), ADD, ...set(SECONDS_COLUMN),
@@ -75,6 +80,7 @@ const body: number[] = [
   ...get(CAP), ...i32(24), MUL, ...get(COLUMNS), ADD, ...set(START_COLUMN),
   ...get(CAP), ...i32(28), MUL, ...get(COLUMNS), ADD, ...set(LENGTH_COLUMN),
   ...get(CAP), ...i32(32), MUL, ...get(COLUMNS), ADD, ...set(NANOS_COLUMN),
+  ...i32(-1), ...set(SHORTEST),
   0x02, 0x40, // block
   0x03, 0x40, // loop
   ...get(N), ...get(CAP), GE_U, ...breakIf,
@@ -85,19 +91,31 @@ const body: number[] = [
   ...get(CAPTURED), ...get(ORIGINAL), GT_U, ...breakIf,
   ...get(AT), ...i32(16), ADD, ...get(CAPTURED), ADD, ...tee(NEXT), ...get(END), GT_U, ...breakIf,
   ...get(AT), ...load32(4), ...set(FRACTION),
+  ...keep(SHORTEST, LT_U),
+  ...keep(LONGEST, GT_U),
   ...get(N), ...i32(2), SHL, ...set(K4),
   ...get(N), ...i32(3), SHL, ...set(K8),
   ...column(COLUMNS, K8), ...get(ORIGINAL), F64_FROM_U32, ...storeF64,
-  ...column(SECONDS_COLUMN, K8), ...get(AT), ...load32(0), I64_EXTEND_U, ...get(FRACTION), ...get(UNITS), DIV_U, I64_EXTEND_U, I64_ADD, F64_FROM_U64, ...storeF64,
+  // A fraction of a whole second or more (a writer's bug, read as libpcap does) carries into the seconds; the divisions only then.
+  ...get(FRACTION), ...get(UNITS), GE_U,
+  0x04, 0x40, // if
+  ...get(FRACTION), ...get(UNITS), DIV_U, ...set(CARRY),
+  ...get(FRACTION), ...get(UNITS), REM_U, ...set(FRACTION),
+  0x05, // else
+  ...i32(0), ...set(CARRY),
+  0x0b, // end if
+  ...column(SECONDS_COLUMN, K8), ...get(AT), ...load32(0), I64_EXTEND_U, ...get(CARRY), I64_EXTEND_U, I64_ADD, F64_FROM_U64, ...storeF64,
   ...column(OFFSET_COLUMN, K8), ...get(OFFSET_BASE), ...get(AT), ...get(DELTA), SUB, F64_FROM_U32, F64_ADD, ...storeF64,
   ...column(START_COLUMN, K4), ...get(AT), ...i32(16), ADD, ...get(DELTA), SUB, ...store32,
   ...column(LENGTH_COLUMN, K4), ...get(CAPTURED), ...store32,
-  ...column(NANOS_COLUMN, K4), ...get(FRACTION), ...get(UNITS), REM_U, ...get(SCALE), MUL, ...store32,
+  ...column(NANOS_COLUMN, K4), ...get(FRACTION), ...get(SCALE), MUL, ...store32,
   ...get(NEXT), ...set(AT),
   ...get(N), ...i32(1), ADD, ...set(N),
   0x0c, 0, // br loop
   0x0b, // end loop
   0x0b, // end block
+  ...get(CAP), ...i32(36), MUL, ...get(COLUMNS), ADD, ...get(SHORTEST), ...store32,
+  ...get(CAP), ...i32(36), MUL, ...get(COLUMNS), ADD, ...get(LONGEST), 0x36, 2, 4,
   ...get(N),
   0x0b,
 ];
@@ -124,6 +142,8 @@ const compiled: { own?: WebAssembly.Module; imported?: WebAssembly.Module } = {}
 
 /** Column bytes per packet of capacity: three f64 and three u32 columns. */
 const COLUMN_BYTES = 36;
+/** After the columns: the shortest and the longest captured length of the batch. */
+const EXTREMES_BYTES = 8;
 
 /**
  * Where a scanner works in a caller's WebAssembly memory (the VM's, so that
@@ -136,12 +156,21 @@ export interface ScanArea {
   reserve(bytes: number): number;
 }
 
-/** Where the last `read` left the batch in the scanner's memory: the address of `bytes[0]` and of the u32 start and length columns. */
+/**
+ * Where the last `read` left the batch in the scanner's memory: the address
+ * of `bytes[0]` and of the u32 start and length columns; and what holds for
+ * all its packets, so that a caller need not look at each.
+ */
 export interface ScanPlacement {
   readonly memory: WebAssembly.Memory;
   readonly bytes: number;
   readonly starts: number;
   readonly lengths: number;
+  /** The shortest and the longest captured length. */
+  readonly shortest: number;
+  readonly longest: number;
+  /** The link type of every packet. */
+  readonly linkType: number;
 }
 
 /**
@@ -191,7 +220,7 @@ export class PcapScanner {
    */
   read(batch: CaptureBatch, bytes: Uint8Array, generation: number, position: number, fileOffset: number, limit: number, nanosecond: boolean, linkType: number): { count: number; consumed: number } {
     const cap = batch.capacity;
-    const dataStart = Math.ceil((cap * COLUMN_BYTES) / 8) * 8;
+    const dataStart = Math.ceil((cap * COLUMN_BYTES + EXTREMES_BYTES) / 8) * 8;
     if (generation !== this.generation || dataStart !== this.dataStart || position < this.copiedFrom || position + bytes.length > this.copiedTo) {
       this.origin = this.reserve(dataStart + bytes.length);
       new Uint8Array(this.memory.buffer).set(bytes, this.origin + dataStart);
@@ -211,7 +240,8 @@ export class PcapScanner {
     batch.length.set(new Int32Array(memory, origin + cap * 28, count));
     batch.nanoseconds.set(new Uint32Array(memory, origin + cap * 32, count));
     batch.linkType.fill(linkType, 0, count);
-    this.placement = { memory: this.memory, bytes: at, starts: origin + cap * 24, lengths: origin + cap * 28 };
+    const extremes = new Uint32Array(memory, origin + cap * COLUMN_BYTES, 2);
+    this.placement = { memory: this.memory, bytes: at, starts: origin + cap * 24, lengths: origin + cap * 28, shortest: extremes[0]!, longest: extremes[1]!, linkType };
     const consumed = count === 0 ? 0 : batch.start[count - 1]! + batch.length[count - 1]!;
     return { count, consumed };
   }

@@ -7,8 +7,8 @@ import { type FileReads, openFileReads } from '../host/node.ts';
  */
 export type ByteSource = string | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
-/** Bytes read from a file at once: few reads, into one buffer reused for the whole file. */
-const FILE_READ_BYTES = 4 << 20;
+/** Bytes read from a file at once, into one buffer reused for the whole file: few reads, and a chunk still in the cache while its packets are parsed and run. */
+const FILE_READ_BYTES = 1 << 20;
 
 function chunksOf(source: Exclude<ByteSource, string>): AsyncIterator<Uint8Array> | Iterator<Uint8Array> {
   if (source instanceof Uint8Array) return [source][Symbol.iterator]();

@@ -118,6 +118,8 @@ export class InterpretedProgram implements LoadedProgram {
   /** @internal */
   readonly decoded: Decoded;
   readonly view: ProgramView;
+  /** The top bytes of the stack a run can reach, which it zeroes first (sessionStackBytes). */
+  readonly stackZeroBytes: number;
 
   constructor(
     readonly host: InterpreterHost,
@@ -127,6 +129,7 @@ export class InterpretedProgram implements LoadedProgram {
     this.instructions = prepared.instructions;
     this.decoded = decodeProgram(prepared);
     this.view = new ProgramView(host.memory, prepared.instructions);
+    this.stackZeroBytes = sessionStackBytes(prepared.instructions, this.decoded.frameBytes[0]!);
   }
 
   run(options: RunOptions = {}): RunResult {
@@ -142,7 +145,7 @@ export class InterpretedProgram implements LoadedProgram {
       idleRunStates.get(this.host)!.push(state);
       throw error;
     }
-    const frameBytes = sessionStackBytes(this.instructions, this.decoded.frameBytes[0]!);
+    const frameBytes = this.stackZeroBytes;
     return runSession(
       this.name,
       (first) => {
@@ -291,8 +294,9 @@ class RunState implements HelperCall {
     if (this.onStep !== undefined) this.stepView ??= new StepView(this);
     this.regs.fill(0);
     this.resetRun();
-    // A fresh stack: nothing of an earlier run (of any program) shows through.
-    this.memory.u8.fill(0, this.stackTop - STACK_SIZE, this.stackTop);
+    // A fresh stack where the program can reach (each frame reaches exactly its own bytes): nothing of an earlier run, of any program, shows through.
+    const reachable = root.stackZeroBytes;
+    if (reachable > 0) this.memory.u8.fill(0, this.stackTop - reachable, this.stackTop);
     this.regions.input = marshalRunArguments(this.memory, options, this.regs, 2);
     this.regs[20] = this.stackTop;
     this.initialArgs.set(this.regs.subarray(2, 12));

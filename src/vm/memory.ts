@@ -139,6 +139,8 @@ export class VmMemory {
   private readonly regions: Region[] = [];
   private readonly free: FreeBlock[] = [];
   private top = NULL_GUARD;
+  /** Bytes at and above this address were never handed out: still the zeros the memory grew with. */
+  private untouched = NULL_GUARD;
   private cached: Region | undefined;
   /** The run in progress (see enterRun): the regions mapped during it belong to it. */
   private scope: RunScope | undefined;
@@ -180,7 +182,10 @@ export class VmMemory {
       this.ensure(start + need);
       this.top += need;
     }
-    this.u8.fill(0, start, start + need);
+    // Memory never handed out is still zero: filling it would only fault in pages (megabytes for a capture's read area).
+    const end = start + need;
+    if (start < this.untouched) this.u8.fill(0, start, Math.min(end, this.untouched));
+    if (end > this.untouched) this.untouched = end;
     return start;
   }
 
@@ -267,7 +272,11 @@ export class VmMemory {
     if ((before && before.start + before.size > region.start) || (after && region.start + region.size > after.start)) {
       throw new RangeError(`region ${region.name} overlaps ${(before && before.start + before.size > region.start ? before : after)!.name}`);
     }
-    this.regions.splice(i, 0, region);
+    // By hand: splice allocates an array of the removed elements on every call, and maps happen on every run.
+    const regions = this.regions;
+    regions.push(region);
+    for (let k = regions.length - 1; k > i; k--) regions[k] = regions[k - 1]!;
+    regions[i] = region;
     if (this.scope !== undefined) {
       this.regionScopes.set(region, this.scope);
       this.scope.mapped++;
@@ -308,9 +317,11 @@ export class VmMemory {
   }
 
   unmap(region: Region): void {
-    const i = this.regions.indexOf(region);
+    const regions = this.regions;
+    const i = regions.indexOf(region);
     if (i >= 0) {
-      this.regions.splice(i, 1);
+      for (let k = i + 1; k < regions.length; k++) regions[k - 1] = regions[k]!;
+      regions.pop();
       const scope = this.regionScopes.get(region);
       if (scope !== undefined) {
         scope.mapped--;

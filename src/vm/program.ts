@@ -210,7 +210,9 @@ export interface RunSession {
  * it lies: the packet region `packetRegion` and the xdp_md at `context`
  * point at it while it runs (the region is as it was after the loop), and
  * r0's low half is stored at `results + 4i`; `progress` holds the index
- * being run (on an error, the packet that failed).
+ * being run (on an error, the packet that failed). `tally` points at
+ * TALLIED_RETVALS + 1 u32 counters, zeroed by the caller: the loop counts
+ * each return value below TALLIED_RETVALS in its own, the others in the last.
  */
 export interface PacketLoop {
   count: number;
@@ -221,7 +223,11 @@ export interface PacketLoop {
   packetRegion: Region;
   results: number;
   progress: number;
+  tally: number;
 }
+
+/** Return values a packet loop counts one by one (every XDP and tc verdict); larger ones share one counter. */
+export const TALLIED_RETVALS = 16;
 
 /** The kernel's MAX_BPF_STACK: the stack of a whole call chain, all frames together. */
 export const MAX_COMBINED_STACK = 512;

@@ -18,12 +18,12 @@ import { describeCause } from './errors.ts';
 import type { HelperRegistry } from './helper-registry.ts';
 import { type EventInput, type RedirectDecision, RunEnvironment } from './helpers/environment.ts';
 import { UnsupportedHelperError, helperName, installRuntimeHelpers, resolveFunctionPointers, unavailableReason } from './helpers/index.ts';
-import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTES, XDP_HEADROOM, XDP_TAILROOM, copyBytes } from './helpers/packet.ts';
+import { ETH_HLEN, type PacketBounds, PacketBuffer, SKB_HEADROOM, XDP_FRAME_BYTES, XDP_HEADROOM, XDP_TAILROOM } from './helpers/packet.ts';
 import { type JitOptions, loadJit } from './jit/index.ts';
 import type { VmMap } from '../maps/base.ts';
 import type { Region, VmMemory } from './memory.ts';
-import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, functionFrames } from './program.ts';
-import { CaptureBatch, CaptureReader, LinkType, PcapError, toEthernet, type ByteSource, type ScanArea } from '../net/index.ts';
+import { type LoadedProgram, type PacketData, type RunOptions as EngineRunOptions, type RunSession, TALLIED_RETVALS, functionFrames } from './program.ts';
+import { CaptureBatch, CaptureReader, LinkType, PcapError, copyBytes, toEthernet, type ByteSource, type ScanArea } from '../net/index.ts';
 import { Vm } from './vm.ts';
 
 /** A run's input the kernel would refuse (BPF_PROG_TEST_RUN's -EINVAL / -E2BIG cases), named. */
@@ -148,6 +148,14 @@ const SKB_CTX_OUT_FIELDS = SKB.fields.filter((f) => SKB_CTX_FIELDS.includes(f.na
 const SKB_CTX_IN_BYTES = new Uint8Array(SKB.size);
 for (const f of SKB_CTX_OUT_FIELDS) SKB_CTX_IN_BYTES.fill(1, f.offset, f.offset + f.size);
 const EMPTY = new Uint8Array(0);
+/**
+ * Packets in a runCapture batch by default: every packet of a 1 MiB read
+ * of common traffic, so that what is done per batch (the engine's set-up,
+ * a consumer's turn) is done about once per read.
+ */
+const DEFAULT_CAPTURE_BATCH = 16384;
+/** The counters of VmBatchResult.verdicts: one per return value below TALLIED_RETVALS, one for the rest. */
+const VERDICT_COUNTERS = TALLIED_RETVALS + 1;
 /** Most runs handed to the engine at once (a WebAssembly i32 count). */
 const REPEAT_CHUNK = 0x40000000;
 const SKB_PROGRAM_TYPES = new Set<number>([ProgramType.SOCKET_FILTER, ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.CGROUP_SKB, ProgramType.LWT_IN, ProgramType.LWT_OUT, ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL]);
@@ -356,11 +364,13 @@ export class VmProgram implements BpfProgram {
    * result per batch, valid until the next one is asked for. With
    * `captureClock`, the program's clock (bpf_ktime_get_ns and its
    * variants) reads each packet's capture timestamp while it runs, so that
-   * rates and timeouts follow the capture's timeline.
+   * rates and timeouts follow the capture's timeline. A batch holds at most
+   * `batchSize` packets (default DEFAULT_CAPTURE_BATCH, 16384), and no more
+   * than were read at once (a file is read 1 MiB at a time).
    */
   async *runCapture(source: ByteSource, options: VmBatchOptions & { batchSize?: number; captureClock?: boolean } = {}): AsyncGenerator<VmCaptureBatch, void, undefined> {
     const reader = await CaptureReader.open(source);
-    const capacity = options.batchSize ?? 4096;
+    const capacity = options.batchSize ?? DEFAULT_CAPTURE_BATCH;
     const batch = new CaptureBatch(capacity);
     const result: VmCaptureBatch = { packets: batch, retvals: new Uint32Array(capacity), errors: new Map(), redirects: new Map(), durationNs: 0 };
     const output = options.output === true;
@@ -370,12 +380,13 @@ export class VmProgram implements BpfProgram {
       while ((await reader.readBatch(batch, area)) > 0) {
         result.errors.clear();
         result.redirects.clear();
+        result.verdicts = undefined;
         if (output) result.data = new Array<Uint8Array | undefined>(batch.count).fill(undefined);
         const start = monotonicNs();
         const stream = this.openStream(options.event, clock);
         try {
           const bytes = batch.bytes;
-          if (stream instanceof XdpStream && batch.linkType.subarray(0, batch.count).every((t) => t === LinkType.ETHERNET)) {
+          if (stream instanceof XdpStream && allEthernet(batch)) {
             stream.runCaptureBatch(batch, result, output, this.workspace!, clock);
           } else for (let n = 0; n < batch.count; n++) {
             if (clock !== undefined) clock.now = batch.timestamp(n);
@@ -761,6 +772,14 @@ export interface VmBatchResult {
   redirects: Map<number, RedirectDecision>;
   /** With `output`: each packet after its run (undefined for a refused one). */
   data?: (Uint8Array | undefined)[];
+  /**
+   * Set when the engine's packet loop ran every packet of the batch
+   * (runCapture with the JIT, a program that calls nothing, no refused
+   * packet, no output): how many packets returned each value below 16 (the
+   * index), and at index 16 how many returned a larger one. Counting
+   * verdicts from it saves a loop over `retvals`.
+   */
+  verdicts?: Uint32Array;
   /** Wall time of the batch (set-up, copies and runs), in nanoseconds. */
   durationNs: number;
 }
@@ -788,9 +807,11 @@ class CaptureArea implements ScanArea {
 
   reserve(bytes: number): number {
     if (bytes > this.capacity) {
+      // Doubled: a read buffer holding a few more bytes than the last (a record cut at its end) moves at most a few times.
+      const capacity = Math.max(bytes, 2 * this.capacity);
       this.release();
-      this.start = this.vmMemory.allocate(bytes);
-      this.capacity = bytes;
+      this.start = this.vmMemory.allocate(capacity);
+      this.capacity = capacity;
     }
     return this.start;
   }
@@ -922,9 +943,10 @@ class XdpStream implements PacketStream {
       }
       return;
     }
-    // The packets a test run takes, by index; refused ones are reported here.
+    // The packets a test run takes, by index; refused ones are reported here. A batch parsed in place says whether all are taken.
     let valid: Int32Array | undefined;
-    for (let n = 0; n < count; n++) {
+    const allTaken = placed !== undefined && placed.shortest >= ETH_HLEN && placed.longest <= XDP_MAX_DATA;
+    for (let n = allTaken ? count : 0; n < count; n++) {
       const length = batch.length[n]!;
       if (length >= ETH_HLEN && length <= XDP_MAX_DATA) continue;
       valid = Int32Array.from({ length: count }, (_, k) => k).filter((k) => batch.length[k]! >= ETH_HLEN && batch.length[k]! <= XDP_MAX_DATA);
@@ -940,8 +962,10 @@ class XdpStream implements PacketStream {
     const runs = valid?.length ?? count;
     if (runs === 0) return;
     const packet = this.packet;
-    const results = workspace.scratch(runs * 12 + 4);
+    const results = workspace.scratch(runs * 12 + 4 + VERDICT_COUNTERS * 4);
     const progress = results + runs * 4;
+    const tally = results + runs * 12 + 4;
+    memory.u8.fill(0, tally, tally + VERDICT_COUNTERS * 4);
     let starts = progress + 4;
     let lengths = starts + runs * 4;
     if (placed !== undefined && valid === undefined) {
@@ -961,7 +985,7 @@ class XdpStream implements PacketStream {
       }
     }
     const index = (k: number): number => (valid === undefined ? k : valid[k]!);
-    const loop = { count: runs, base, starts, lengths, context: this.context, packetRegion: packet.mappedRegion!, results, progress };
+    const loop = { count: runs, base, starts, lengths, context: this.context, packetRegion: packet.mappedRegion!, results, progress, tally };
     try {
       runPackets(loop);
     } catch (error) {
@@ -972,8 +996,11 @@ class XdpStream implements PacketStream {
       throw error;
     }
     const returned = new Uint32Array(memory.wasm.buffer, results, runs);
-    if (valid === undefined) result.retvals.set(returned);
-    else for (let k = 0; k < runs; k++) result.retvals[valid[k]!] = returned[k]!;
+    if (valid === undefined) {
+      result.retvals.set(returned);
+      result.verdicts = new Uint32Array(VERDICT_COUNTERS);
+      result.verdicts.set(new Uint32Array(memory.wasm.buffer, tally, VERDICT_COUNTERS));
+    } else for (let k = 0; k < runs; k++) result.retvals[valid[k]!] = returned[k]!;
   }
 
   private runLoaded(n: number, result: VmBatchResult, output: boolean): void {
@@ -993,6 +1020,13 @@ class XdpStream implements PacketStream {
     this.workspace.endRun();
     this.onClose();
   }
+}
+
+/** Whether every packet of `batch` is an Ethernet frame (a batch parsed in place has one link type: no need to look at each). */
+function allEthernet(batch: CaptureBatch): boolean {
+  if (batch.placement !== undefined) return batch.placement.linkType === LinkType.ETHERNET;
+  for (let n = 0; n < batch.count; n++) if (batch.linkType[n] !== LinkType.ETHERNET) return false;
+  return true;
 }
 
 /** Writes the packet's bounds into the context at `context`. */

@@ -97,6 +97,13 @@ test('fuzz: readBatch (the WebAssembly record walk for little-endian pcap) gives
       const batch = new CaptureBatch(1 + (round % 3));
       const packets: CapturedPacket[] = [];
       while ((await reader.readBatch(batch)) > 0) {
+        // A batch the record walk parsed says what holds for all its packets: callers skip looking at each.
+        const placed = batch.placement;
+        if (placed !== undefined) {
+          const lengths = [...batch.length.subarray(0, batch.count)];
+          assert.deepEqual([placed.shortest, placed.longest, placed.linkType], [Math.min(...lengths), Math.max(...lengths), batch.linkType[0]], `seed ${seed} round ${round}`);
+          assert.ok(batch.linkType.subarray(0, batch.count).every((t) => t === placed.linkType));
+        }
         for (let n = 0; n < batch.count; n++) packets.push({ data: batch.data(n).slice(), originalLength: batch.originalLength[n]!, timestamp: batch.timestamp(n), interfaceId: 0, linkType: batch.linkType[n]!, offset: batch.offset[n]! });
       }
       return packets;

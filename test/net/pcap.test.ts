@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CaptureBatch,
   CaptureReader,
   LinkType,
   PcapError,
@@ -309,6 +310,43 @@ test('reads a file by path', async () => {
     writeFileSync(path, encodeCapture([{ data: Uint8Array.of(5) }], { format: 'pcapng' }));
     const packets = await readCaptureAll(path);
     assert.deepEqual(packets[0]!.data, Uint8Array.of(5));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a capture file read in 1 MiB reads: records cut at every read boundary, and records longer than a read, come out as from the bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-reads-'));
+  try {
+    const path = join(dir, 'big.pcap');
+    const writer = new PcapWriter(path, { snapLength: 4 << 20 });
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) >>> 0);
+    // About 4.5 MiB: small records of every length cut at the 1 MiB read boundaries, and a few of 300 KiB to 1.5 MiB.
+    for (let i = 0; i < 9000; i++) {
+      const length = i % 1500 === 700 ? (300 << 10) + ((next() % 5) << 18) : 14 + (next() % 400);
+      const data = new Uint8Array(length);
+      for (let k = 0; k < length; k += 97) data[k] = next() & 0xff;
+      data[length - 1] = i & 0xff;
+      writer.write({ data, timestamp: BigInt(i) * 1_000_123n });
+    }
+    writer.close();
+    const fromFile = await readCaptureAll(path);
+    const fromBytes = await readCaptureAll(readFileSync(path));
+    assert.equal(fromFile.length, 9000);
+    assert.deepEqual(fromFile, fromBytes);
+    // The batch path (the record walk) over the same file, closed early once, then to the end.
+    for (const stopAfter of [3, Infinity]) {
+      const reader = await CaptureReader.open(path);
+      const batch = new CaptureBatch(1000);
+      let n = 0;
+      let batches = 0;
+      while (batches++ < stopAfter && (await reader.readBatch(batch)) > 0) {
+        for (let k = 0; k < batch.count; k++, n++) assert.deepEqual(batch.data(k), fromBytes[n]!.data, `packet ${n}`);
+      }
+      await reader.close();
+      if (stopAfter === Infinity) assert.equal(n, 9000);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

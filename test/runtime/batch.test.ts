@@ -249,6 +249,18 @@ test('runCapture without output: a program that calls nothing runs whole batches
         for (let n = 0; n < batch.packets.count; n++) all.push(batch.errors.has(n) ? batch.errors.get(n)!.name : batch.retvals[n]!);
       }
       assert.deepEqual(all, cleanExpected);
+      // The JIT's loop counts the verdicts of a batch it ran whole (no runt refused): each value below 16, the rest together.
+      let counted = 0;
+      for await (const batch of program.runCapture(encodeCapture(clean.filter((p) => p.length >= 34).map((data) => ({ data }))), { batchSize: 8 })) {
+        if (batch.verdicts === undefined) continue;
+        assert.ok(jit && batch.errors.size === 0);
+        const expectedCounts = new Array<number>(17).fill(0);
+        for (const r of batch.retvals.subarray(0, batch.packets.count)) expectedCounts[Math.min(r, 16)]!++;
+        assert.deepEqual([...batch.verdicts], expectedCounts);
+        assert.ok(expectedCounts[16]! > 0 && expectedCounts[16]! < batch.packets.count, 'both kinds of value counted');
+        counted++;
+      }
+      assert.equal(counted > 0, jit, 'only the JIT counts, in its loop');
       const last = clean.filter((p) => p.length >= 34).at(-1)!;
       assert.deepEqual(program.run({ data: last }).data![0], (last[0]! + 1) & 0xff);
     } finally {

@@ -282,3 +282,34 @@ test('callbacks run on their caller\'s instruction budget: a bpf_loop of 2^23 it
     }
   }
 });
+
+test('a run zeroes only the stack its program can reach, and no byte an earlier run of another program wrote shows through it', () => {
+  // Fills every byte of its 512-byte call chain (main's and f's frames) with 0xff, through a callee's frame too.
+  const dirty = `
+    r1 = -1
+    ${Array.from({ length: 32 }, (_, k) => `*(u64 *)(r10 - ${8 * (k + 1)}) = r1`).join('\n')}
+    call f
+    r0 = 0
+    exit
+  f:
+    r1 = -1
+    ${Array.from({ length: 32 }, (_, k) => `*(u64 *)(r10 - ${8 * (k + 1)}) = r1`).join('\n')}
+    r0 = 0
+    exit`;
+  // Reads its whole 64-byte frame without writing it, and a program whose frame is deeper still: r0 = OR of all.
+  const reader = (bytes: number): string => `
+    r0 = 0
+    ${Array.from({ length: bytes / 8 }, (_, k) => `r1 = *(u64 *)(r10 - ${8 * (k + 1)})\nr0 |= r1`).join('\n')}
+    exit`;
+  const vm = new Vm();
+  for (const load of [(p: ReturnType<typeof assemble>) => vm.load(p), (p: ReturnType<typeof assemble>) => loadJit(vm, p)]) {
+    const writer = load(assemble(dirty));
+    for (const bytes of [64, 256, 512]) {
+      const read = load(assemble(reader(bytes)));
+      assert.equal(writer.run().r0, 0n);
+      assert.equal(read.run().r0, 0n, `${bytes}-byte frame after a run that left 0xff in 512 bytes (${read.engine})`);
+      // A session's next run zeroes its frame too: what the previous run of the same program left is gone.
+      assert.equal(read.run().r0, 0n);
+    }
+  }
+});

@@ -424,7 +424,13 @@ async function streamCapture(program: VmProgram, source: ByteSource, captured: C
     const packets = batch.packets;
     captured.programNs += batch.durationNs;
     if (verdictOnly && batch.errors.size === 0) {
-      tallyVerdicts(batch.retvals, packets.count, captured);
+      // The engine's packet loop counted them, each value below its last counter (which counts the rest, none here):
+      // no loop over the packets in JavaScript.
+      const counted = batch.verdicts;
+      const rest = counted === undefined ? 0 : counted.length - 1;
+      if (counted !== undefined && counted[rest] === 0) {
+        for (let retval = 0; retval < rest; retval++) if (counted[retval]! > 0) captured.addVerdictOnly(retval, counted[retval]!);
+      } else tallyVerdicts(batch.retvals, packets.count, captured);
       continue;
     }
     for (let n = 0; n < packets.count; n++) {

@@ -21,7 +21,7 @@ import {
   opSource,
   sizeBytes,
 } from '../../isa/opcodes.ts';
-import { MAX_COMBINED_STACK, MAY_GOTO_LOOPS } from '../program.ts';
+import { MAX_COMBINED_STACK, MAY_GOTO_LOOPS, TALLIED_RETVALS } from '../program.ts';
 import { CHAIN_FRAME } from './layout.ts';
 import { ProgramLoadError } from '../errors.ts';
 import { blockLeaders, buildCfg, endsBlock, functionEntries, isLocalCall } from './cfg.ts';
@@ -133,7 +133,7 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
   const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
   const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
-  const packetsFn = m.declareFunction(Array<ValType>(10).fill(I32), []);
+  const packetsFn = m.declareFunction(Array<ValType>(11).fill(I32), []);
 
   const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
@@ -286,24 +286,28 @@ function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
 
 /**
  * `packets(count, base, starts, lengths, context, tableEntry, results,
- * progress, stackTop, stackZero)`: the streaming path's loop for XDP
+ * progress, stackTop, stackZero, tally)`: the streaming path's loop for XDP
  * programs that call nothing (no helper can move or resize the packet
  * meanwhile), run on the packets where they lie. Packet `i` is the
  * `lengths[i]` bytes at `base + starts[i]` (u32 columns at `starts` and
  * `lengths`): xdp_md's data / data_end / data_meta and the packet's region
  * table entry (both ends) point at it, the top `stackZero` bytes of the
  * stack are zeroed, the budget reset, the program run with r1 = context;
- * r0's low half goes to `results + 4i`. `progress` holds the index of the
- * packet being run, so that the driver knows which one failed.
+ * r0's low half goes to `results + 4i`, and the u32 at `tally + 4·min(r0,
+ * TALLIED_RETVALS)` counts it (the verdicts of a batch without a loop over
+ * them in JavaScript). `progress` holds the index of the packet being run,
+ * so that the driver knows which one failed.
  */
 function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   const cb = ctx.options.controlBlock;
-  const [count, base, starts, lengths, context, tableEntry, results, progress, stackTop, stackZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [count, base, starts, lengths, context, tableEntry, results, progress, stackTop, stackZero, tally] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const budget = f.local(I64);
   const i = f.local(I32);
   const data = f.local(I32);
   const end = f.local(I32);
   const column = f.local(I32);
+  const r0 = f.local(I32);
+  const counter = f.local(I32);
   f.i32Const(0).mem(Op.i64_load, cb + CB.budget).set(budget);
   f.block(Op.block);
   f.block(Op.loop);
@@ -326,7 +330,11 @@ function emitPackets(f: FunctionBody, ctx: ModuleContext, entry: number): void {
   f.get(context);
   for (let k = 1; k < 10; k++) f.i32Const(0);
   f.get(stackTop).i32Const(0).call(entry).op(Op.drop);
-  f.get(results).get(column).op(Op.i32_add).i32Const(0).mem(Op.i32_load, cb + CB.r0).mem(Op.i32_store, 0);
+  f.get(results).get(column).op(Op.i32_add).i32Const(0).mem(Op.i32_load, cb + CB.r0).tee(r0).mem(Op.i32_store, 0);
+  // counter = tally + 4 * min(r0, TALLIED_RETVALS), unsigned.
+  f.get(r0).i32Const(TALLIED_RETVALS).get(r0).i32Const(TALLIED_RETVALS).op(Op.i32_lt_u).op(Op.select);
+  f.i32Const(2).op(Op.i32_shl).get(tally).op(Op.i32_add).tee(counter);
+  f.get(counter).mem(Op.i32_load, 0).i32Const(1).op(Op.i32_add).mem(Op.i32_store, 0);
   f.get(i).i32Const(1).op(Op.i32_add).set(i);
   f.br(Op.br, 0);
   f.op(Op.end);
