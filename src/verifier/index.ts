@@ -204,7 +204,7 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx:
   const resolvedName = (insnIdx: number): string | undefined => {
     const insn = spec.instructions[insnIdx];
     if (insn === undefined || insn.opcode !== OPCODE_CALL || insn.src !== CallSrc.KFUNC || insn.offset !== 0 || insn.imm <= 0) return undefined;
-    const func = kernelBtf()?.types[insn.imm];
+    const func = kernelBtf()?.typeAt(insn.imm);
     return func?.kind === 'func' ? func.name : undefined;
   };
   return (insnIdx) => {
@@ -223,8 +223,8 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx:
         prototype: from(kernel) ?? from(spec.btf),
         structsAtZero: (struct) => (structs ? structsAtZero(structs, struct) : [struct]),
         kernelTypeName: (id) => {
-          const t = id === 0 ? undefined : structs?.types[id];
           if (id === 0) return '';
+          const t = structs?.typeAt(id);
           return t !== undefined && (t.kind === 'struct' || t.kind === 'union') ? t.name : undefined;
         },
       };
