@@ -891,6 +891,31 @@ function indexTypes(r: TypeReader): LazyTypes {
   return new LazyTypes(r, list, offsets.subarray(0, id), nameOffsets.subarray(0, id), kinds.subarray(0, id));
 }
 
+/** Searches of the string section answered before a lookup builds a full index instead (~3 ms each against ~50 ms, for vmlinux). */
+const SEARCHES_BEFORE_INDEX = 16;
+
+/** Name lookups of a lazy BTF: each answered by a search, memoised, until enough distinct ones make an index worth building. */
+class NameLookups {
+  private readonly found = new Map<string, number[]>();
+  private index: Map<string, number[]> | undefined;
+
+  constructor(private readonly buildIndex: () => Map<string, number[]>) {}
+
+  find(name: string, search: () => number[]): number[] {
+    if (name === '') return [];
+    if (this.index !== undefined) return this.index.get(name) ?? [];
+    let ids = this.found.get(name);
+    if (ids === undefined) {
+      if (this.found.size >= SEARCHES_BEFORE_INDEX) {
+        this.index = this.buildIndex();
+        return this.index.get(name) ?? [];
+      }
+      this.found.set(name, (ids = search()));
+    }
+    return ids;
+  }
+}
+
 /** Lazy type states: not decoded, decoded with its ids in range, on the validation walk's stack, validated with everything it holds by value. */
 const UNREAD = 0;
 const DECODED = 1;
@@ -900,7 +925,8 @@ const VALID = 3;
 /** The types of a lazily parsed BTF, decoded and validated on first use. */
 class LazyTypes {
   private readonly state: Uint8Array;
-  private readonly idsByName = new Map<string, number[]>();
+  private readonly byName = new NameLookups(() => this.indexNames((name) => name));
+  private readonly byEssentialName = new NameLookups(() => this.indexNames(essentialName));
 
   constructor(
     private readonly reader: TypeReader,
@@ -971,13 +997,9 @@ class LazyTypes {
     return list[root]!;
   }
 
-  /** Ids of the types named `name` (of `kind`), found through the string section without decoding the types. */
+  /** Ids of the types named `name` (of `kind`), found without decoding the types. */
   findByName(name: string, kind?: BtfKind): number[] {
-    let ids = this.idsByName.get(name);
-    if (ids === undefined) {
-      ids = name === '' ? [] : this.idsNamedAt(this.nameOffsetsOf(name, (found) => found === name));
-      this.idsByName.set(name, ids);
-    }
+    const ids = this.byName.find(name, () => this.idsNamedAt(this.nameOffsetsOf(name, (found) => found === name)));
     if (kind === undefined) return ids;
     const kindNo = KIND_NUMBER[kind];
     return ids.filter((id) => this.kinds[id] === kindNo);
@@ -986,17 +1008,32 @@ class LazyTypes {
   /** Ids of the types whose essential name is `essential` (the name itself, or it followed by `___flavour`). */
   findByEssentialName(essential: string): number[] {
     const matches = (found: string): boolean => essentialName(found) === essential;
-    return this.idsNamedAt([...this.nameOffsetsOf(essential, matches), ...this.nameOffsetsOf(`${essential}___`, matches)]);
+    return this.byEssentialName.find(essential, () => this.idsNamedAt([...this.nameOffsetsOf(essential, matches), ...this.nameOffsetsOf(`${essential}___`, matches)]));
+  }
+
+  /** Every named type's id by `key(name)`, names read from the string section (an invalid offset is the type's error, when reached). */
+  private indexNames(key: (name: string) => string): Map<string, number[]> {
+    const index = new Map<string, number[]>();
+    const strings = this.reader.strings;
+    for (let id = 1; id < this.nameOffsets.length; id++) {
+      const name = strings.at(this.nameOffsets[id]!);
+      if (name === undefined || name === '') continue;
+      const k = key(name);
+      const list = index.get(k);
+      if (list) list.push(id);
+      else index.set(k, [id]);
+    }
+    return index;
   }
 
   /**
    * String offsets where a string starting with `prefix` that passes `accept`
-   * begins: a search of the section's text for ASCII (names are), else a
+   * begins: a search of the section's text for printable ASCII (names are), else a
    * scan of every type's name, decoded as `stringAt` decodes it.
    */
   private nameOffsetsOf(prefix: string, accept: (found: string) => boolean): number[] {
     const strings = this.reader.strings;
-    if (/^[\x01-\x7f]*$/.test(prefix)) {
+    if (/^[ -~]*$/.test(prefix)) {
       const pattern = prefix.endsWith('___') ? prefix : `${prefix}\0`;
       return strings.occurrences(pattern).filter((at) => accept(strings.at(at)!));
     }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { type Btf, BtfError, createBtf, findCoreCandidates, loadKernelBtf, parseBtf } from '../../src/btf/index.ts';
+import { type Btf, type BtfType, BtfError, createBtf, findCoreCandidates, loadKernelBtf, parseBtf } from '../../src/btf/index.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
@@ -90,6 +90,21 @@ test('lazy: names are found through the string section, including names that sta
   assert.deepEqual(btf.findByEssentialName('task').map((t) => t.id), [3, 4, 5]);
   assert.equal(btf.typeAt(99), undefined);
   assert.equal(btf.typeAt(-1), undefined);
+});
+
+test('lazy: past a few distinct lookups, names come from an index, with the same answers', () => {
+  const types: BtfType[] = [{ id: 1, kind: 'int', name: 'int', size: 4, encoding: 'signed', offset: 0, bits: 32 }];
+  for (let i = 0; i < 60; i++) types.push({ id: types.length + 1, kind: 'typedef', name: i % 3 === 0 ? `t${i % 7}___v${i}` : `t${i % 7}`, type: 1 });
+  const eager = createBtf(types);
+  const lazy = lazily(eager.encode());
+  const names = ['int', 'missing', ...Array.from({ length: 7 }, (_, i) => `t${i}`), ...types.map((t) => t.name)];
+  for (let round = 0; round < 2; round++) {
+    for (const name of names) {
+      assert.deepEqual(lazy.findByName(name).map((t) => t.id), eager.findByName(name).map((t) => t.id), name);
+      assert.deepEqual(lazy.findByName(name, 'typedef').map((t) => t.id), eager.findByName(name, 'typedef').map((t) => t.id), name);
+      assert.deepEqual(lazy.findByEssentialName(name).map((t) => t.id), eager.findByEssentialName(name).map((t) => t.id), name);
+    }
+  }
 });
 
 /**
