@@ -70,7 +70,7 @@ try {
     const walls: number[] = [];
     const processed: number[] = [];
     let objects = 0;
-    let disagreeing = 0;
+    const disagreeing: string[] = [];
     for (const [object, records] of objectsOf(source)) {
       if (objects >= limit) break;
       objects++;
@@ -81,7 +81,7 @@ try {
       records.forEach((record) => {
         const ours = byName.get(record.program);
         if (ours === undefined) return;
-        if (ours.accepted !== (record.kernel.verdict === 'accepted')) disagreeing++;
+        if (ours.accepted !== (record.kernel.verdict === 'accepted')) disagreeing.push(`${object}:${record.program}`);
         const ratio = ours.verificationTimeUs / record.kernel.verificationTimeUs!;
         all.push(ratio);
         if (ours === results[0]) first.push(ratio);
@@ -89,7 +89,7 @@ try {
       });
     }
     console.log(
-      `${source.padEnd(10)} ${String(objects).padStart(7)}  ${String(all.length).padStart(8)}  ${summary(all).padEnd(30)} ${summary(first).padEnd(29)} ${summary(walls, '').padEnd(30)} ${processed.length > 0 ? quantile(processed, 0.5).toFixed(2) : '-'}${disagreeing > 0 ? `  (${disagreeing} verdicts differ from the kernel's: tsbpf verify gives .kconfig no load-time values)` : ''}`,
+      `${source.padEnd(10)} ${String(objects).padStart(7)}  ${String(all.length).padStart(8)}  ${summary(all).padEnd(30)} ${summary(first).padEnd(29)} ${summary(walls, '').padEnd(30)} ${processed.length > 0 ? quantile(processed, 0.5).toFixed(2) : '-'}${disagreeing.length > 0 ? `  verdicts differing from the kernel's record: ${disagreeing.join(', ')}` : ''}`,
     );
   }
 } finally {

@@ -12,8 +12,9 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-/** Runs `load` (a dynamic import) with V8's lazy compilation off, restored afterwards. */
+/** Runs `load` (a dynamic import) with V8's lazy compilation off, restored afterwards (unless node was started with --no-lazy). */
 export async function importEagerlyCompiled<T>(load: () => Promise<T>): Promise<T> {
+  if ([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--no-lazy')) return load();
   setFlagsFromString('--no-lazy');
   try {
     return await load();
