@@ -16,14 +16,14 @@ export interface BuiltPackage {
   remove(): void;
 }
 
-/** Compiles the package once into a temporary directory. */
-export function buildPackage(): BuiltPackage {
+/** Compiles the package (this checkout's, or the one at `packageRoot`, to compare two) once into a temporary directory. */
+export function buildPackage(packageRoot = root): BuiltPackage {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-build-'));
   const dist = join(dir, 'dist');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(packageRoot, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
   // The CLI reads ../../package.json from dist/cli; dependencies (koffi) resolve through node_modules.
-  symlinkSync(join(root, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  symlinkSync(join(packageRoot, 'package.json'), join(dir, 'package.json'));
+  symlinkSync(join(packageRoot, 'node_modules'), join(dir, 'node_modules'));
   return {
     dist,
     cli: (args) => [join(dist, 'cli', 'main.js'), ...args],

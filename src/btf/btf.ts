@@ -35,6 +35,17 @@ export interface ParseBtfOptions {
   endianness?: Endianness;
   /** Base BTF of split BTF (a kernel module's BTF on top of vmlinux). */
   base?: Btf;
+  /**
+   * Decode and validate each type when it is first reached (`typeById`,
+   * `findByName`, `resolve`...) rather than all of them at parse: for a large
+   * BTF read to look up a few types (the running kernel's, ~150k types).
+   * The header, the sections and the record layout (truncated records,
+   * unknown kinds) are still checked at parse; a type's other errors are
+   * thrown when it, or a type containing it by value, is reached, and all of
+   * them, as the eager parse gives them, on the first read of `types`.
+   * Not for split BTF.
+   */
+  lazy?: boolean;
 }
 
 export const BTF_MAGIC = 0xeb9f;
@@ -72,6 +83,13 @@ class StringTable {
     return this.bytes.length;
   }
 
+  /** Every offset (relative to this table) where `pattern` occurs, `pattern` given as UTF-8 bytes read as latin1. */
+  occurrences(pattern: string): number[] {
+    const found: number[] = [];
+    for (let at = this.text.indexOf(pattern); at >= 0; at = this.text.indexOf(pattern, at + 1)) found.push(at);
+    return found;
+  }
+
   /** The string at `offset` (relative to this table), or undefined when out of range. */
   at(offset: number): string | undefined {
     if (offset < 0 || offset >= this.bytes.length) return undefined;
@@ -86,11 +104,16 @@ function kindError(id: number, kind: string, problem: string): BtfError {
 }
 
 export class Btf {
-  /** Index = type id; 0 is void. For split BTF, the base's types come first. */
-  readonly types: readonly BtfType[];
   /** First type id defined by this blob (1, or the base's type count for split BTF). */
   readonly startId: number;
+  /** Index = type id. Lazy: a type is filled in when first decoded. */
+  private readonly list: BtfType[];
+  /** Set while types are decoded on demand (ParseBtfOptions.lazy). */
+  private lazy: LazyTypes | undefined;
+  /** Why the full validation of a lazy BTF failed, thrown again on every later read of `types`. */
+  private fullValidationError: unknown;
   private nameIndex: Map<string, number[]> | undefined;
+  private essentialNameIndex: Map<string, number[]> | undefined;
   private pointerSizeCache: number | undefined;
   private readonly alignCache = new Map<number, number>();
 
@@ -100,9 +123,40 @@ export class Btf {
     private readonly strings: StringTable,
     readonly endianness: Endianness,
     readonly base: Btf | undefined,
+    lazy?: LazyTypes,
   ) {
-    this.types = types;
+    this.list = types;
+    this.lazy = lazy;
     this.startId = base ? base.types.length : 1;
+  }
+
+  /**
+   * Index = type id; 0 is void. For split BTF, the base's types come first.
+   * A lazily parsed BTF decodes and validates all its types on the first
+   * read, as the eager parse does (and throws its error).
+   */
+  get types(): readonly BtfType[] {
+    if (this.lazy !== undefined) this.validateAll(this.lazy);
+    return this.list;
+  }
+
+  /** Number of type ids, void included (`types.length`, without decoding a lazy BTF). */
+  get typeCount(): number {
+    return this.list.length;
+  }
+
+  private validateAll(lazy: LazyTypes): void {
+    if (this.fullValidationError !== undefined) throw this.fullValidationError;
+    try {
+      // Decoded in id order and validated by the eager parser's own passes, so the first error is the one it gives.
+      for (let id = 1; id < this.list.length; id++) this.list[id] ??= lazy.read(id);
+      this.lazy = undefined;
+      validateReferences(this, this.startId);
+    } catch (error) {
+      this.lazy = lazy;
+      this.fullValidationError = error;
+      throw error;
+    }
   }
 
   /** Total size of the string space (base strings + own strings). */
@@ -119,27 +173,33 @@ export class Btf {
   }
 
   typeById(id: number): BtfType {
-    const t = Number.isInteger(id) ? this.types[id] : undefined;
-    if (t === undefined) throw new BtfError(`BTF type id ${id} is out of range (${this.types.length} types)`, { typeId: id });
-    return t;
+    const t = this.list[id];
+    const lazy = this.lazy;
+    if (lazy === undefined) {
+      if (t !== undefined && Number.isInteger(id)) return t;
+    } else if (Number.isInteger(id) && id >= 0 && id < this.list.length) {
+      return t !== undefined && lazy.isValid(id) ? t : lazy.validate(this, id);
+    }
+    throw new BtfError(`BTF type id ${id} is out of range (${this.list.length} types)`, { typeId: id });
+  }
+
+  /** The type of id `id`, or undefined when there is no such id (`typeById` throws). */
+  typeAt(id: number): BtfType | undefined {
+    return Number.isInteger(id) && id >= 0 && id < this.list.length ? this.typeById(id) : undefined;
   }
 
   /** Every type named `name` (optionally only of `kind`), in id order. */
   findByName(name: string, kind?: BtfKind): BtfType[] {
-    if (this.nameIndex === undefined) {
-      const index = new Map<string, number[]>();
-      for (let id = 1; id < this.types.length; id++) {
-        const n = this.types[id]!.name;
-        if (n === '') continue;
-        const list = index.get(n);
-        if (list) list.push(id);
-        else index.set(n, [id]);
-      }
-      this.nameIndex = index;
-    }
-    const ids = this.nameIndex.get(name) ?? [];
-    const found = ids.map((id) => this.types[id]!);
+    if (this.lazy !== undefined) return this.lazy.findByName(name, kind).map((id) => this.typeById(id));
+    const found = (this.nameIndex ??= indexNames(this.list, (n) => n)).get(name)?.map((id) => this.list[id]!) ?? [];
     return kind === undefined ? found : found.filter((t) => t.kind === kind);
+  }
+
+  /** Every type whose essential name (the name without a `___flavour` suffix, see `essentialName`) is `essential`, in id order. */
+  findByEssentialName(essential: string): BtfType[] {
+    if (essential === '') return [];
+    if (this.lazy !== undefined) return this.lazy.findByEssentialName(essential).map((id) => this.typeById(id));
+    return (this.essentialNameIndex ??= indexNames(this.list, essentialName)).get(essential)?.map((id) => this.list[id]!) ?? [];
   }
 
   /** The type behind typedef/const/volatile/restrict/type_tag chains. */
@@ -235,9 +295,13 @@ export class Btf {
 
   /** Pointer size: the size of `long` in this BTF (8 when there is none), as libbpf guesses it. */
   pointerSize(): number {
+    if (this.pointerSizeCache === undefined && this.lazy !== undefined) {
+      const long = [...this.findByName('long int', 'int'), ...this.findByName('long unsigned int', 'int')].sort((a, b) => a.id - b.id)[0];
+      this.pointerSizeCache = long?.kind === 'int' ? long.size : 8;
+    }
     if (this.pointerSizeCache === undefined) {
       this.pointerSizeCache = 8;
-      for (const t of this.types) {
+      for (const t of this.list) {
         if (t.kind === 'int' && (t.name === 'long int' || t.name === 'long unsigned int')) {
           this.pointerSizeCache = t.size;
           break;
@@ -777,13 +841,258 @@ export function parseBtf(bytes: Uint8Array, options: ParseBtfOptions = {}): Btf 
   const strings = new StringTable(strBytes, baseStrLen);
 
   const startId = base ? base.types.length : 1;
-  const types: BtfType[] = base ? base.types.slice() : [VOID];
   const reader: TypeReader = { view, le, pos: hdrLen + typeOff, end: hdrLen + typeOff + typeLen, strings, base, baseStrLen };
+  if (options.lazy === true && base === undefined) {
+    const lazy = indexTypes(reader);
+    return new Btf(lazy.list, strings, endianness, undefined, lazy);
+  }
+  const types: BtfType[] = base ? base.types.slice() : [VOID];
   while (reader.pos < reader.end) types.push(readType(reader, types.length));
   const btf = new Btf(types, strings, endianness, base);
   validateReferences(btf, startId);
   return btf;
 }
+
+/** Bytes of each record that follows a type's header, by kind number, and whether there are vlen of them (else one). */
+const RECORD_BYTES: Readonly<Record<number, number>> = { 1: 4, 3: 12, 4: 12, 5: 12, 6: 8, 13: 8, 14: 4, 15: 12, 17: 4, 19: 12 };
+const RECORDS_PER_VLEN: ReadonlySet<number> = new Set([4, 5, 6, 13, 15, 19]);
+
+/**
+ * The lazy parse's one pass over the type section: where each type starts,
+ * its name offset and kind, with the checks that finding the next type needs
+ * (the eager parser's messages for a truncated record, an unknown kind, too many types).
+ */
+function indexTypes(r: TypeReader): LazyTypes {
+  const { view, le, end } = r;
+  const maxCount = Math.floor((end - r.pos) / TYPE_HEADER_SIZE) + 1;
+  const offsets = new Uint32Array(maxCount);
+  const nameOffsets = new Uint32Array(maxCount);
+  const kinds = new Uint8Array(maxCount);
+  let id = 1;
+  for (let pos = r.pos; pos < end; id++) {
+    if (id > MAX_TYPE_ID) throw new BtfError(`.BTF: more than ${MAX_TYPE_ID} types`, { section: '.BTF', offset: pos, typeId: id });
+    if (end - pos < TYPE_HEADER_SIZE) throw new BtfError(`.BTF: type [${id}] at offset ${pos} is truncated (${end - pos} bytes left)`, { section: '.BTF', offset: pos, typeId: id });
+    const info = view.getUint32(pos + 4, le);
+    const kindNo = (info >>> 24) & 0x1f;
+    const kind = KIND_BY_NUMBER[kindNo];
+    if (kind === undefined || kind === 'unknown') throw new BtfError(`.BTF: type [${id}] at offset ${pos} has unknown kind ${kindNo}`, { section: '.BTF', offset: pos, typeId: id });
+    offsets[id] = pos;
+    nameOffsets[id] = view.getUint32(pos, le);
+    kinds[id] = kindNo;
+    pos += TYPE_HEADER_SIZE;
+    const recordBytes = RECORD_BYTES[kindNo] ?? 0;
+    const records = RECORDS_PER_VLEN.has(kindNo) ? info & 0xffff : recordBytes === 0 ? 0 : 1;
+    r.pos = pos;
+    needRecords(r, id, kind, records, recordBytes);
+    pos += records * recordBytes;
+  }
+  const list: BtfType[] = new Array<BtfType>(id);
+  list[0] = VOID;
+  return new LazyTypes(r, list, offsets.subarray(0, id), nameOffsets.subarray(0, id), kinds.subarray(0, id));
+}
+
+/** Searches of the string section answered before a lookup builds a full index instead (~3 ms each against ~50 ms, for vmlinux). */
+const SEARCHES_BEFORE_INDEX = 16;
+
+/** Name lookups of a lazy BTF: each answered by a search, memoised, until enough distinct ones make an index worth building. */
+class NameLookups {
+  private readonly found = new Map<string, number[]>();
+  private index: Map<string, number[]> | undefined;
+
+  constructor(private readonly buildIndex: () => Map<string, number[]>) {}
+
+  find(name: string, search: () => number[]): number[] {
+    if (name === '') return [];
+    if (this.index !== undefined) return this.index.get(name) ?? [];
+    let ids = this.found.get(name);
+    if (ids === undefined) {
+      if (this.found.size >= SEARCHES_BEFORE_INDEX) {
+        this.index = this.buildIndex();
+        return this.index.get(name) ?? [];
+      }
+      this.found.set(name, (ids = search()));
+    }
+    return ids;
+  }
+}
+
+/** Lazy type states: not decoded, decoded with its ids in range, on the validation walk's stack, validated with everything it holds by value. */
+const UNREAD = 0;
+const DECODED = 1;
+const VISITING = 2;
+const VALID = 3;
+
+/** The types of a lazily parsed BTF, decoded and validated on first use. */
+class LazyTypes {
+  private readonly state: Uint8Array;
+  private readonly byName = new NameLookups(() => this.indexNames((name) => name));
+  private readonly byEssentialName = new NameLookups(() => this.indexNames(essentialName));
+
+  constructor(
+    private readonly reader: TypeReader,
+    readonly list: BtfType[],
+    private readonly offsets: Uint32Array,
+    private readonly nameOffsets: Uint32Array,
+    private readonly kinds: Uint8Array,
+  ) {
+    this.state = new Uint8Array(list.length);
+    this.state[0] = VALID;
+  }
+
+  isValid(id: number): boolean {
+    return this.state[id] === VALID;
+  }
+
+  /** Decodes type `id` with the eager parser's checks of the type itself. */
+  read(id: number): BtfType {
+    this.reader.pos = this.offsets[id]!;
+    return readType(this.reader, id);
+  }
+
+  private reach(id: number): BtfType {
+    const t = (this.list[id] ??= this.read(id));
+    if (this.state[id] === UNREAD) {
+      checkReferenceRange(t, this.list.length);
+      this.state[id] = DECODED;
+    }
+    return t;
+  }
+
+  /**
+   * Validates `root` and what it holds by value, children first, as the
+   * eager parse validates every type: the same cycle walk (from `root`, so a
+   * cycle is named from where it was entered) and the same per-type checks.
+   */
+  validate(btf: Btf, root: number): BtfType {
+    const { list, state } = this;
+    this.reach(root);
+    state[root] = VISITING;
+    const stackIds = [root];
+    const stackNext = [0];
+    try {
+      while (stackIds.length > 0) {
+        const top = stackIds.length - 1;
+        const t = list[stackIds[top]!]!;
+        const next = stackNext[top]!;
+        if (next === valueEdgeCount(t)) {
+          checkType(btf, t);
+          state[t.id] = VALID;
+          stackIds.pop();
+          stackNext.pop();
+          continue;
+        }
+        stackNext[top] = next + 1;
+        const child = valueEdge(t, next);
+        if (state[child] === VALID) continue;
+        if (state[child] === VISITING) throw kindError(child, list[child]!.kind, `contains itself by value: ${cyclePath(list, stackIds, child)}`);
+        this.reach(child);
+        state[child] = VISITING;
+        stackIds.push(child);
+        stackNext.push(0);
+      }
+    } catch (error) {
+      for (const id of stackIds) if (state[id] === VISITING) state[id] = DECODED;
+      throw error;
+    }
+    return list[root]!;
+  }
+
+  /** Ids of the types named `name` (of `kind`), found without decoding the types. */
+  findByName(name: string, kind?: BtfKind): number[] {
+    const ids = this.byName.find(name, () => this.idsNamedAt(this.nameOffsetsOf(name, (found) => found === name)));
+    if (kind === undefined) return ids;
+    const kindNo = KIND_NUMBER[kind];
+    return ids.filter((id) => this.kinds[id] === kindNo);
+  }
+
+  /** Ids of the types whose essential name is `essential` (the name itself, or it followed by `___flavour`). */
+  findByEssentialName(essential: string): number[] {
+    const matches = (found: string): boolean => essentialName(found) === essential;
+    return this.byEssentialName.find(essential, () => this.idsNamedAt([...this.nameOffsetsOf(essential, matches), ...this.nameOffsetsOf(`${essential}___`, matches)]));
+  }
+
+  /** Every named type's id by `key(name)`, names read from the string section (an invalid offset is the type's error, when reached). */
+  private indexNames(key: (name: string) => string): Map<string, number[]> {
+    const index = new Map<string, number[]>();
+    const strings = this.reader.strings;
+    for (let id = 1; id < this.nameOffsets.length; id++) {
+      const name = strings.at(this.nameOffsets[id]!);
+      if (name === undefined || name === '') continue;
+      const k = key(name);
+      const list = index.get(k);
+      if (list) list.push(id);
+      else index.set(k, [id]);
+    }
+    return index;
+  }
+
+  /**
+   * String offsets where a string starting with `prefix` that passes `accept`
+   * begins: a search of the section's text for printable ASCII (names are), else a
+   * scan of every type's name, decoded as `stringAt` decodes it.
+   */
+  private nameOffsetsOf(prefix: string, accept: (found: string) => boolean): number[] {
+    const strings = this.reader.strings;
+    if (/^[ -~]*$/.test(prefix)) {
+      const pattern = prefix.endsWith('___') ? prefix : `${prefix}\0`;
+      return strings.occurrences(pattern).filter((at) => accept(strings.at(at)!));
+    }
+    return [...new Set(this.nameOffsets)].filter((at) => {
+      const found = strings.at(at);
+      return found !== undefined && found.startsWith(prefix) && accept(found);
+    });
+  }
+
+  /** Ids whose name starts at one of these string offsets (non-split BTF: own offsets are absolute). */
+  private idsNamedAt(offsets: readonly number[]): number[] {
+    const ids: number[] = [];
+    if (offsets.length === 0) return ids;
+    const wanted = new Set(offsets);
+    const nameOffsets = this.nameOffsets;
+    for (let id = 1; id < nameOffsets.length; id++) if (wanted.has(nameOffsets[id]!)) ids.push(id);
+    return ids;
+  }
+}
+
+function cyclePath(types: readonly BtfType[], stackIds: readonly number[], child: number): string {
+  return [...stackIds.slice(stackIds.indexOf(child)), child].map((i) => `[${i}] ${types[i]!.kind.toUpperCase()}`).join(' -> ');
+}
+
+/** Every id a type refers to, pointers included, must be a type (later walks index types freely). */
+function checkReferenceRange(t: BtfType, count: number): void {
+  const n = t.kind === 'ptr' ? 1 : valueEdgeCount(t);
+  for (let i = 0; i < n; i++) {
+    const ref = t.kind === 'ptr' ? t.type : valueEdge(t, i);
+    if (ref >= count) throw kindError(t.id, t.kind, `refers to type id ${ref}, but there are only ${count} types`);
+  }
+}
+
+function indexNames(types: readonly BtfType[], key: (name: string) => string): Map<string, number[]> {
+  const index = new Map<string, number[]>();
+  for (let id = 1; id < types.length; id++) {
+    const name = types[id]!.name;
+    if (name === '') continue;
+    const k = key(name);
+    const list = index.get(k);
+    if (list) list.push(id);
+    else index.set(k, [id]);
+  }
+  return index;
+}
+
+/**
+ * Length of a name's essential part: without its last `___flavour` suffix
+ * (libbpf's bpf_core_essential_name_len), so `task_struct___v2` matches `task_struct`.
+ */
+export function essentialNameLength(name: string): number {
+  const n = name.length;
+  for (let i = n - 5; i >= 0; i--) {
+    if (name[i] !== '_' && name[i + 1] === '_' && name[i + 2] === '_' && name[i + 3] === '_' && name[i + 4] !== '_') return i + 1;
+  }
+  return n;
+}
+
+export const essentialName = (name: string): string => name.slice(0, essentialNameLength(name));
 
 /** Number of ids a type depends on by value: everything but what a pointer points at. */
 function valueEdgeCount(t: BtfType): number {
@@ -841,14 +1150,7 @@ function validateReferences(btf: Btf, startId: number): void {
   const types = btf.types;
   const count = types.length;
   // Range checks first: every later walk may then index types freely.
-  for (let id = startId; id < count; id++) {
-    const t = types[id]!;
-    const n = t.kind === 'ptr' ? 1 : valueEdgeCount(t);
-    for (let i = 0; i < n; i++) {
-      const ref = t.kind === 'ptr' ? t.type : valueEdge(t, i);
-      if (ref >= count) throw kindError(id, t.kind, `refers to type id ${ref}, but there are only ${count} types`);
-    }
-  }
+  for (let id = startId; id < count; id++) checkReferenceRange(types[id]!, count);
   findValueCycle(types, startId);
   // Kind constraints that need the referenced types (the graph is now known to be acyclic).
   for (let id = startId; id < count; id++) checkType(btf, types[id]!);
@@ -882,8 +1184,7 @@ function findValueCycle(types: readonly BtfType[], startId: number): void {
       const c = state[child - startId];
       if (c === DONE) continue;
       if (c === ON_STACK) {
-        const path = [...stackIds.slice(stackIds.indexOf(child)), child].map((i) => `[${i}] ${types[i]!.kind.toUpperCase()}`).join(' -> ');
-        throw kindError(child, types[child]!.kind, `contains itself by value: ${path}`);
+        throw kindError(child, types[child]!.kind, `contains itself by value: ${cyclePath(types, stackIds, child)}`);
       }
       state[child - startId] = ON_STACK;
       stackIds.push(child);

@@ -12,7 +12,7 @@ import { readFile } from '../host/node.ts';
 import { TsbpfError } from '../errors.ts';
 import { InsnClass, OPCODE_CALL, OPCODE_LDDW, SOURCE_MASK, Size, Source, opClass } from '../isa/opcodes.ts';
 import type { Instruction } from '../isa/instruction.ts';
-import { type Btf, parseBtf } from './btf.ts';
+import { type Btf, essentialName, essentialNameLength, parseBtf } from './btf.ts';
 import type { CoreRelocation, CoreRelocationKind } from './ext.ts';
 import { type BtfType, BtfError, type CompositeType, isComposite, isEnum } from './types.ts';
 
@@ -78,16 +78,6 @@ const isFieldBased = (k: CoreRelocationKind): boolean => k.startsWith('field_');
 const isTypeBased = (k: CoreRelocationKind): boolean => k.startsWith('type_');
 const isEnumValueBased = (k: CoreRelocationKind): boolean => k === 'enum_value_exists' || k === 'enum_value';
 
-/** Length of `name` without its `___flavor` suffix (libbpf's bpf_core_essential_name_len). */
-export function essentialNameLength(name: string): number {
-  const n = name.length;
-  for (let i = n - 5; i >= 0; i--) {
-    if (name[i] !== '_' && name[i + 1] === '_' && name[i + 2] === '_' && name[i + 3] === '_' && name[i + 4] !== '_') return i + 1;
-  }
-  return n;
-}
-
-export const essentialName = (name: string): string => name.slice(0, essentialNameLength(name));
 
 /** btf_kind_core_compat: same kind, with ENUM and ENUM64 interchangeable. */
 function kindsCompatible(a: BtfType, b: BtfType): boolean {
@@ -569,26 +559,10 @@ function calcRelocation(local: Spec, target: Spec | undefined, relo: CoreRelocat
   return res;
 }
 
-const candidateIndexes = new WeakMap<Btf, Map<string, number[]>>();
-
 /** Target types whose essential name equals the local type's, with a compatible kind (bpf_core_add_cands). */
 export function findCoreCandidates(local: Btf, localTypeId: number, target: Btf): BtfType[] {
   const localType = local.typeById(localTypeId);
-  let index = candidateIndexes.get(target);
-  if (index === undefined) {
-    index = new Map();
-    for (let id = 1; id < target.types.length; id++) {
-      const name = target.types[id]!.name;
-      if (name === '') continue;
-      const key = essentialName(name);
-      const list = index.get(key);
-      if (list) list.push(id);
-      else index.set(key, [id]);
-    }
-    candidateIndexes.set(target, index);
-  }
-  const ids = index.get(essentialName(localType.name)) ?? [];
-  return ids.map((id) => target.types[id]!).filter((t) => kindsCompatible(t, localType));
+  return target.findByEssentialName(essentialName(localType.name)).filter((t) => kindsCompatible(t, localType));
 }
 
 /**
@@ -793,7 +767,8 @@ export function loadKernelBtf(path = '/sys/kernel/btf/vmlinux'): Btf {
       if (err instanceof TsbpfError) throw err;
       throw Object.assign(new BtfError(`cannot read kernel BTF ${path}: ${(err as Error).message}`, { section: path }), { cause: err });
     }
-    btf = parseBtf(bytes);
+    // Lazy: the kernel validated its BTF at boot, and a program needs a few of its ~150k types.
+    btf = parseBtf(bytes, { lazy: true });
     kernelBtfCache.set(path, btf);
   }
   return btf;

@@ -61,7 +61,7 @@ export function formatRawType(btf: Btf, t: BtfType): string {
       s += ` size=${t.size} vlen=${t.vars.length}`;
       for (const v of t.vars) {
         s += `\n\ttype_id=${v.type} offset=${v.offset} size=${v.size}`;
-        const vt = btf.types[v.type];
+        const vt = btf.typeAt(v.type);
         if (vt !== undefined) s += ` (${vt.kind.toUpperCase()} ${quoted(vt.name)})`;
       }
       break;

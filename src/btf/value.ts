@@ -427,8 +427,8 @@ const builders = new WeakMap<Btf, LayoutBuilder>();
 /** The codec of type `typeId` of `btf` (layouts are built once per BTF and cached). */
 export function btfValueCodec(btf: Btf, typeId: number, what = 'value'): BtfValueCodec {
   if (typeof btf !== 'object' || btf === null || typeof btf.resolve !== 'function') throw new BtfValueError(`expected a Btf (from parseBtf or a collection spec's btf), got ${describeValue(btf)}`, what, 0);
-  if (typeof typeId !== 'number' || !Number.isInteger(typeId) || typeId < 0 || typeId >= btf.types.length) {
-    throw new BtfValueError(`the type id must be an integer from 1 to ${btf.types.length - 1}, got ${describeValue(typeId)}`, what, 0);
+  if (typeof typeId !== 'number' || !Number.isInteger(typeId) || typeId < 0 || typeId >= btf.typeCount) {
+    throw new BtfValueError(`the type id must be an integer from 1 to ${btf.typeCount - 1}, got ${describeValue(typeId)}`, what, 0);
   }
   let builder = builders.get(btf);
   if (builder === undefined) {

@@ -1,4 +1,5 @@
 import type { CliCommand } from './command.ts';
+import { importEagerlyCompiled } from './eager.ts';
 
 /**
  * Every CLI command, one line each. A command module exports a CliCommand
@@ -11,7 +12,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Cli
   object: { summary: 'list the programs, maps, variables and relocations of a BPF object', load: async () => (await import('./commands/object.ts')).command },
   disasm: { summary: 'disassemble the linked programs of a BPF object (with source lines) or raw bytecode', load: async () => (await import('./commands/disasm.ts')).command },
   btf: { summary: 'dump BTF (raw file, object .BTF or the kernel) like bpftool, raw or as C / vmlinux.h', load: async () => (await import('./commands/btf.ts')).command },
-  verify: { summary: "check programs with tsbpf's verifier (the kernel's rules, log and messages) and explain rejections", load: async () => (await import('./commands/verify.ts')).command },
+  verify: { summary: "check programs with tsbpf's verifier (the kernel's rules, log and messages) and explain rejections", load: async () => (await importEagerlyCompiled(() => import('./commands/verify.ts'))).command },
   filter: { summary: "compile a tcpdump filter expression to classic BPF, printed as 'tcpdump -d/-dd/-ddd' (or its eBPF conversion)", load: async () => (await import('./commands/filter.ts')).command },
   run: { summary: 'run an XDP, tc or socket-filter program of an object over a packet or a pcap (VM or kernel)', load: async () => (await import('./commands/run.ts')).command },
   prog: { summary: 'list, show and dump programs loaded in the kernel', load: async () => (await import('./commands/prog.ts')).command },

@@ -22,7 +22,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Btf } from '../btf/btf.ts';
-import { coreTypesAreCompatible, essentialName, loadKernelBtf } from '../btf/core.ts';
+import { coreTypesAreCompatible, loadKernelBtf } from '../btf/core.ts';
+import { essentialName } from '../btf/btf.ts';
 import { parseBtf } from '../btf/btf.ts';
 import type { BtfType, VarType } from '../btf/types.ts';
 import type { Instruction } from '../isa/instruction.ts';

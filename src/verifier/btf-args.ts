@@ -61,9 +61,14 @@ export interface TracingContext {
   args: readonly BtfArg[];
 }
 
+/** Program types whose arguments are typed by their attach target's BTF prototype (raw tracepoints, fentry/fexit/fmod_ret, LSM). */
+export function typedByAttachTarget(programType: number, attachType: number | undefined): boolean {
+  return programType === ProgramType.LSM || (programType === ProgramType.TRACING && (attachType === AttachType.TRACE_RAW_TP || attachType === AttachType.TRACE_FENTRY || attachType === AttachType.TRACE_FEXIT || attachType === AttachType.MODIFY_RETURN));
+}
+
 /** The arguments a tracing program of this attach type sees at `target`, or undefined when its BTF prototype cannot be found. */
 export function tracingContext(btf: Btf, programType: number, attachType: number | undefined, target: string | undefined): TracingContext | undefined {
-  if (target === undefined || target === '') return undefined;
+  if (target === undefined || target === '' || !typedByAttachTarget(programType, attachType)) return undefined;
   let params: readonly { type: number }[] | undefined;
   let returnType: number | undefined;
   if (programType === ProgramType.TRACING && attachType === AttachType.TRACE_RAW_TP) {
@@ -71,10 +76,7 @@ export function tracingContext(btf: Btf, programType: number, attachType: number
     const ptr = typedef !== undefined ? btf.resolve(typedef.id) : undefined;
     const proto = ptr?.kind === 'ptr' ? btf.typeById(ptr.type) : undefined;
     if (proto?.kind === 'func_proto') params = proto.params.slice(1);
-  } else if (
-    (programType === ProgramType.TRACING && (attachType === AttachType.TRACE_FENTRY || attachType === AttachType.TRACE_FEXIT || attachType === AttachType.MODIFY_RETURN)) ||
-    programType === ProgramType.LSM
-  ) {
+  } else {
     const name = programType === ProgramType.LSM ? `bpf_lsm_${target}` : target;
     const func = btf.findByName(name, 'func')[0];
     const proto = func?.kind === 'func' ? btf.typeById(func.type) : undefined;

@@ -13,7 +13,7 @@ import type { Instruction } from '../isa/index.ts';
 import { CallSrc, LdImm64Src, OPCODE_CALL } from '../isa/index.ts';
 import { type CollectionSpec, type KconfigSource, type MapSpec, type ProgramSpec, applyProgramCore, kconfigData } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
-import { btfStructAccess, tracingContext } from './btf-args.ts';
+import { btfStructAccess, tracingContext, typedByAttachTarget } from './btf-args.ts';
 import { globalFunctions, type KernelStructLookup } from './global-func.ts';
 import { type KfuncTarget, kfuncPrototype, structsAtZero } from './kfunc.ts';
 import { type Explanation, explain, formatExplanation } from './explain.ts';
@@ -204,7 +204,7 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx:
   const resolvedName = (insnIdx: number): string | undefined => {
     const insn = spec.instructions[insnIdx];
     if (insn === undefined || insn.opcode !== OPCODE_CALL || insn.src !== CallSrc.KFUNC || insn.offset !== 0 || insn.imm <= 0) return undefined;
-    const func = kernelBtf()?.types[insn.imm];
+    const func = kernelBtf()?.typeAt(insn.imm);
     return func?.kind === 'func' ? func.name : undefined;
   };
   return (insnIdx) => {
@@ -223,8 +223,8 @@ function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx:
         prototype: from(kernel) ?? from(spec.btf),
         structsAtZero: (struct) => (structs ? structsAtZero(structs, struct) : [struct]),
         kernelTypeName: (id) => {
-          const t = id === 0 ? undefined : structs?.types[id];
           if (id === 0) return '';
+          const t = structs?.typeAt(id);
           return t !== undefined && (t.kind === 'struct' || t.kind === 'union') ? t.name : undefined;
         },
       };
@@ -262,7 +262,7 @@ function kfuncOption(spec: ProgramSpec | undefined, targetBtf: Btf | undefined):
 
 /** The kernel's BTF for tracing arguments and struct walks (nothing when it cannot be read: those stay untyped). */
 function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess' | 'structsAtZero'> {
-  const kernel = attachTo === undefined || attachTo === '' ? targetBtf : (targetBtf ?? kernelBtfIfReadable());
+  const kernel = attachTo === undefined || attachTo === '' || !typedByAttachTarget(type, attachType) ? targetBtf : (targetBtf ?? kernelBtfIfReadable());
   if (kernel === undefined) return { btfStructAccess: kernelStructAccess, structsAtZero: kernelStructsAtZero };
   const traced = tracingContext(kernel, type, attachType, attachTo);
   return {

@@ -1,33 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type BtfType, BtfError, btfValueCodec, createBtf, formatC, formatRaw, parseBtf, parseBtfExt, resolveCoreRelocation } from '../../src/btf/index.ts';
+import { BtfError, btfValueCodec, formatC, formatRaw, parseBtf, parseBtfExt, resolveCoreRelocation } from '../../src/btf/index.ts';
+import { INT, KIND, blob, info, mutateBlob, syntheticSeed } from './blobs.ts';
 import { compileBpf } from '../support/clang.ts';
 import { fixturePath, skipWithoutClang } from '../support/env.ts';
 import { fuzzSeed, seededRandom } from '../support/random.ts';
 import { readElfSections, section } from './elf-sections.ts';
-
-const KIND = { int: 1, ptr: 2, array: 3, struct: 4, union: 5, enum: 6, typedef: 8, const: 10, func: 12, func_proto: 13 } as const;
-
-/** A BTF blob from raw type words and a string section. */
-function blob(typeWords: number[], strings = '\0int\0s\0', patch?: (view: DataView) => void): Uint8Array {
-  const strBytes = new TextEncoder().encode(strings);
-  const out = new Uint8Array(24 + typeWords.length * 4 + strBytes.length);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, 0xeb9f, true);
-  v.setUint8(2, 1);
-  v.setUint32(4, 24, true);
-  v.setUint32(8, 0, true);
-  v.setUint32(12, typeWords.length * 4, true);
-  v.setUint32(16, typeWords.length * 4, true);
-  v.setUint32(20, strBytes.length, true);
-  typeWords.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
-  out.set(strBytes, 24 + typeWords.length * 4);
-  patch?.(v);
-  return out;
-}
-const info = (kind: number, vlen = 0, kflag = 0): number => ((kflag << 31) | (kind << 24) | vlen) >>> 0;
-/** [1] int 'int' size 4, 32 bits signed. */
-const INT = [1, info(KIND.int), 4, (1 << 24) | 32];
 
 const HANG_MS = 5_000;
 
@@ -170,23 +148,10 @@ function decodeEveryValue(btf: ReturnType<typeof parseBtf>, id: number): void {
 
 function fuzz(seedBlob: Uint8Array, iterations: number, seed: number): { parsed: number; rejected: number } {
   const random = seededRandom(seed);
-  const interesting = [0, 1, 2, 0xff, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 24, 12, 0x04000001, 0x80000003];
   let parsed = 0;
   let rejected = 0;
   for (let i = 0; i < iterations; i++) {
-    const bytes = seedBlob.slice();
-    const view = new DataView(bytes.buffer);
-    const mutations = 1 + Math.floor(random() * 4);
-    let length = bytes.length;
-    for (let m = 0; m < mutations; m++) {
-      const choice = random();
-      const pos = Math.floor(random() * bytes.length);
-      if (choice < 0.4) bytes[pos] = Math.floor(random() * 256);
-      else if (choice < 0.8 && pos + 4 <= bytes.length) view.setUint32(pos & ~3, interesting[Math.floor(random() * interesting.length)]!, true);
-      else if (choice < 0.9) bytes[pos] ^= 1 << Math.floor(random() * 8);
-      else length = Math.floor(random() * bytes.length);
-    }
-    const input = bytes.subarray(0, length);
+    const input = mutateBlob(seedBlob, random);
     try {
       useEverything(parseBtf(input));
       parsed++;
@@ -198,32 +163,6 @@ function fuzz(seedBlob: Uint8Array, iterations: number, seed: number): { parsed:
     }
   }
   return { parsed, rejected };
-}
-
-function syntheticSeed(): Uint8Array {
-  const types: BtfType[] = [
-    { id: 1, kind: 'int', name: 'int', size: 4, encoding: 'signed', offset: 0, bits: 32 },
-    { id: 2, kind: 'ptr', name: '', type: 3 },
-    { id: 3, kind: 'struct', name: 'node', size: 24, bitfieldEncoding: true, members: [
-      { name: 'next', type: 2, bitOffset: 0, bitSize: 0 },
-      { name: 'a', type: 1, bitOffset: 64, bitSize: 3 },
-      { name: 'arr', type: 4, bitOffset: 96, bitSize: 0 },
-    ] },
-    { id: 4, kind: 'array', name: '', elemType: 1, indexType: 1, nelems: 3 },
-    { id: 5, kind: 'enum', name: 'e', size: 4, signed: false, values: [{ name: 'X', value: 1n }] },
-    { id: 6, kind: 'typedef', name: 'node_t', type: 3 },
-    { id: 7, kind: 'const', name: '', type: 6 },
-    { id: 8, kind: 'func_proto', name: '', returnType: 1, params: [{ name: 'n', type: 2 }] },
-    { id: 9, kind: 'func', name: 'f', type: 8, linkage: 'global' },
-    { id: 10, kind: 'var', name: 'v', type: 7, linkage: 'global' },
-    { id: 11, kind: 'datasec', name: '.data', size: 0, vars: [{ type: 10, offset: 0, size: 24 }] },
-    { id: 12, kind: 'enum64', name: 'e64', size: 8, signed: true, values: [{ name: 'Y', value: -5n }] },
-    { id: 13, kind: 'decl_tag', name: 'tag', type: 3, componentIdx: 1, attribute: false },
-    { id: 14, kind: 'union', name: 'u', size: 8, bitfieldEncoding: false, members: [{ name: 'p', type: 2, bitOffset: 0, bitSize: 0 }] },
-    { id: 15, kind: 'fwd', name: 'opaque', fwdKind: 'union' },
-    { id: 16, kind: 'float', name: 'double', size: 8 },
-  ];
-  return createBtf(types).encode();
 }
 
 test('fuzz: mutated BTF blobs only ever raise BtfError, never hang', () => {

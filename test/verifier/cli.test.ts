@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { spawnTsbpf } from '../support/cli.ts';
+import { compileBpf } from '../support/clang.ts';
+import { fixturePath, skipWithoutClang } from '../support/env.ts';
 
 test('tsbpf verify accepts the example and exits 0', async () => {
   const out = await spawnTsbpf(['verify', 'examples/xdp-drop-udp.s', '--type', 'xdp']);
@@ -51,4 +53,11 @@ test('tsbpf run verifies on the VM (--no-verify opts out) and explains the rejec
   const unverified = await spawnTsbpf(['run', file, '--type', 'xdp', '--data', '00112233445566778899aabbccdd', '--no-verify']);
   assert.notEqual(unverified.code, 0);
   assert.match(unverified.stderr, /xdp_md->data must be read with a 4-byte load/, 'without the verifier the run-time check answers');
+});
+
+test('tsbpf verify knows .kconfig values as the loader fills them (LINUX_KERNEL_VERSION), as the kernel does', { skip: skipWithoutClang() }, async () => {
+  const object = compileBpf(fixturePath('verifier', 'kconfig_version.c'));
+  const out = await spawnTsbpf(['verify', object, '--json']);
+  assert.equal(out.code, 0, out.stdout + out.stderr);
+  assert.equal((JSON.parse(out.stdout) as { accepted: boolean }).accepted, true);
 });

@@ -1,6 +1,6 @@
 import type { CollectionSpec } from '../../object/index.ts';
 import { programTypeName } from '../../uapi/index.ts';
-import { type VerifyResult, formatExplanation, verify } from '../../verifier/index.ts';
+import { type VerifyResult, formatExplanation, loadTimeMaps, verify } from '../../verifier/index.ts';
 import { type CliCommand, type CliIo, UsageError, onePositional, parseArguments } from '../command.ts';
 import { loadProgramSource } from '../program-source.ts';
 
@@ -74,13 +74,15 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const options = parseArgs(args);
   const spec = await loadProgramSource(options.file!, options.type, undefined, io);
   let rejected = 0;
+  // As a loader hands them to the kernel: .kconfig filled (LINUX_KERNEL_VERSION, CONFIG_*), so the verifier knows those constants.
+  const maps = loadTimeMaps(spec);
   for (const name of selectPrograms(spec, options.program, options.file!)) {
     const program = spec.programs[name]!;
     if (program.type === 0) {
       throw new UsageError(`program '${name}' is in section '${program.section}', which names no program type; give the type with a known section name`);
     }
     const logLevel = options.logLevel ?? (options.json ? 0 : 1);
-    const result = verify(program, { maps: spec.maps, logLevel, privileged: options.privileged });
+    const result = verify(program, { maps, logLevel, privileged: options.privileged });
     if (!result.accepted) rejected++;
     if (options.json) {
       io.stdout(`${JSON.stringify({ program: name, section: program.section, type: programTypeName(program.type), ...result, log: logLevel > 0 ? result.log : undefined })}\n`);
