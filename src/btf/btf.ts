@@ -12,6 +12,7 @@
  */
 import { latin1Text } from '../host/node.ts';
 import {
+  type ArrayType,
   type BtfKind,
   type BtfType,
   type CompositeType,
@@ -54,6 +55,8 @@ const TYPE_HEADER_SIZE = 12;
 /** BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, BTF_MAX_VLEN. */
 const MAX_NAME_OFFSET = 0xffffff;
 const MAX_TYPE_ID = 0xfffff;
+/** How many structs and unions deep alignOf follows members held by value; real kernel types nest a few dozen deep. */
+const MAX_NESTING = 1024;
 
 const INT_SIGNED = 1;
 const INT_CHAR = 2;
@@ -116,6 +119,7 @@ export class Btf {
   private essentialNameIndex: Map<string, number[]> | undefined;
   private pointerSizeCache: number | undefined;
   private readonly alignCache = new Map<number, number>();
+  private readonly arraySizeCache = new Map<number, number>();
 
   /** Use `parseBtf` or `createBtf`. */
   constructor(
@@ -217,9 +221,12 @@ export class Btf {
 
   /** Size in bytes, like libbpf's btf__resolve_size. Throws for sizeless types (void, func, fwd). */
   sizeOf(id: number): number {
-    let multiplier = 1;
+    // Arrays walked on the way, outermost first: each one's size is cached, so that validating a
+    // chain of N nested arrays costs N steps, not N^2 (arrays are never edited in place; DATASECs are).
+    const arrays: ArrayType[] = [];
     let t = this.resolve(id);
-    for (;;) {
+    let size: number | undefined;
+    while (size === undefined) {
       switch (t.kind) {
         case 'int':
         case 'float':
@@ -228,12 +235,17 @@ export class Btf {
         case 'enum':
         case 'enum64':
         case 'datasec':
-          return multiplier * t.size;
+          size = t.size;
+          break;
         case 'ptr':
-          return multiplier * this.pointerSize();
+          size = this.pointerSize();
+          break;
         case 'array':
-          multiplier *= t.nelems;
-          t = this.resolve(t.elemType);
+          size = this.arraySizeCache.get(t.id);
+          if (size === undefined) {
+            arrays.push(t);
+            t = this.resolve(t.elemType);
+          }
           break;
         case 'var':
           t = this.resolve(t.type);
@@ -242,6 +254,11 @@ export class Btf {
           throw new BtfError(`BTF type [${id}] ${this.describe(id)} has no size (it is ${t.kind === 'void' ? 'void' : `a ${t.kind.toUpperCase()}`})`, { typeId: id });
       }
     }
+    for (let i = arrays.length - 1; i >= 0; i--) {
+      size *= arrays[i]!.nelems;
+      if (t.kind !== 'datasec') this.arraySizeCache.set(arrays[i]!.id, size);
+    }
+    return size;
   }
 
   /**
@@ -250,46 +267,55 @@ export class Btf {
    * (it was declared packed) has alignment 1.
    */
   alignOf(id: number): number {
-    const cached = this.alignCache.get(id);
-    if (cached !== undefined) return cached;
-    const t = this.typeById(id);
-    let align: number;
-    switch (t.kind) {
-      case 'int':
-      case 'float':
-      case 'enum':
-      case 'enum64':
-        align = Math.min(this.pointerSize(), t.size);
-        break;
-      case 'ptr':
-        align = this.pointerSize();
-        break;
-      case 'typedef':
-      case 'const':
-      case 'volatile':
-      case 'restrict':
-      case 'type_tag':
-        align = this.alignOf(t.type);
-        break;
-      case 'array':
-        align = this.alignOf(t.elemType);
-        break;
-      case 'struct':
-      case 'union': {
-        let max = 1;
-        let packed = false;
-        for (const m of t.members) {
-          const a = this.alignOf(m.type);
-          max = Math.max(max, a);
-          if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) packed = true;
+    return this.alignAt(id, 0);
+  }
+
+  /** `depth`: structs and unions entered by value so far (modifier and array chains are followed in a loop). */
+  private alignAt(id: number, depth: number): number {
+    const chain: number[] = [];
+    let t = this.typeById(id);
+    let align = this.alignCache.get(id);
+    while (align === undefined) {
+      switch (t.kind) {
+        case 'int':
+        case 'float':
+        case 'enum':
+        case 'enum64':
+          align = Math.min(this.pointerSize(), t.size);
+          break;
+        case 'ptr':
+          align = this.pointerSize();
+          break;
+        case 'typedef':
+        case 'const':
+        case 'volatile':
+        case 'restrict':
+        case 'type_tag':
+        case 'array':
+          chain.push(t.id);
+          t = this.typeById(t.kind === 'array' ? t.elemType : t.type);
+          align = this.alignCache.get(t.id);
+          break;
+        case 'struct':
+        case 'union': {
+          // Named by id and kind only: describing a type this deep could recurse as deep again.
+          if (depth >= MAX_NESTING) throw new BtfError(`BTF type [${t.id}] (${t.kind.toUpperCase()}) is nested more than ${MAX_NESTING} structs or unions deep`, { typeId: t.id });
+          let max = 1;
+          let packed = false;
+          for (const m of t.members) {
+            const a = this.alignAt(m.type, depth + 1);
+            max = Math.max(max, a);
+            if (m.bitSize === 0 && m.bitOffset % (8 * a) !== 0) packed = true;
+          }
+          align = packed || t.size % max !== 0 ? 1 : max;
+          break;
         }
-        align = packed || t.size % max !== 0 ? 1 : max;
-        break;
+        default:
+          throw new BtfError(`BTF type [${t.id}] ${this.describe(t.id)} has no alignment`, { typeId: t.id });
       }
-      default:
-        throw new BtfError(`BTF type [${id}] ${this.describe(id)} has no alignment`, { typeId: id });
     }
-    this.alignCache.set(id, align);
+    this.alignCache.set(t.id, align);
+    for (const walked of chain) this.alignCache.set(walked, align);
     return align;
   }
 

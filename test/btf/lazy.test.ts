@@ -207,3 +207,21 @@ test("the running kernel's BTF read lazily equals the eager parse on what progra
   }
   assert.deepEqual(lazy.findByEssentialName('task_struct'), eager.findByEssentialName('task_struct'));
 });
+
+test('long chains (a hostile blob): 150,000 typedefs and 100,000 nested arrays are walked without recursion or quadratic time; structs nested 1,025 deep by value are a BtfError', () => {
+  const typedefs = [...INT];
+  for (let i = 0; i < 150_000; i++) typedefs.push(5, info(KIND.typedef), i + 1);
+  const arrays = [...INT];
+  for (let i = 0; i < 100_000; i++) arrays.push(0, info(KIND.array), 0, i + 1, 1, 1);
+  const structs = [...INT];
+  for (let i = 0; i < 1_025; i++) structs.push(5, info(KIND.struct, 1), 4, 5, i + 1, 0);
+  for (const lazy of [true, false]) {
+    assert.equal(parseBtf(blob(typedefs), { lazy }).alignOf(150_001), 4);
+    const nested = parseBtf(blob(arrays), { lazy });
+    assert.equal(nested.typeById(100_001).kind, 'array');
+    assert.equal(nested.sizeOf(100_001), 4);
+    assert.equal(nested.alignOf(100_001), 4);
+    assert.equal(parseBtf(blob(structs), { lazy }).alignOf(1_025), 4);
+    assert.match(btfError(() => parseBtf(blob(structs), { lazy }).alignOf(1_026)).message, /^BTF type \[\d+\] \(STRUCT\) is nested more than 1024 structs or unions deep/);
+  }
+});
