@@ -12,9 +12,12 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-/** Runs `load` (a dynamic import) with V8's lazy compilation off, restored afterwards (unless node was started with --no-lazy). */
+/** V8's spellings of the flag on node's command line (NODE_OPTIONS does not allow it). */
+const LAZY_OFF = new Set(['--no-lazy', '--nolazy', '--no_lazy']);
+
+/** Runs `load` (a dynamic import) with V8's lazy compilation off, restored afterwards (unless node was started with it off). */
 export async function importEagerlyCompiled<T>(load: () => Promise<T>): Promise<T> {
-  if ([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].includes('--no-lazy')) return load();
+  if (process.execArgv.some((arg) => LAZY_OFF.has(arg))) return load();
   setFlagsFromString('--no-lazy');
   try {
     return await load();

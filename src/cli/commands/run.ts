@@ -390,12 +390,12 @@ async function runCapture(backend: Backend, options: Options, io: CliIo, signal?
   const meanProgramNs = runs > 0 ? Math.round(captured.programNs / runs) : 0;
   // The streaming path times batches (copies included), not single runs: it has a mean, no median.
   const medianProgramNs = streamed ? undefined : captured.durations.median();
-  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(captured.counts), ...(refused > 0 ? { refusedReasons: Object.fromEntries(captured.refusedReasons) } : {}), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(captured.interrupted ? { interrupted: true } : {}) };
+  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(byCount(captured.counts)), ...(refused > 0 ? { refusedReasons: Object.fromEntries(captured.refusedReasons) } : {}), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(captured.interrupted ? { interrupted: true } : {}) };
   if (options.json) {
     io.stdout(`${JSON.stringify(options.verbose ? { ...summary, perPacket: captured.lines } : summary)}\n`);
   } else {
     io.stdout(`${packets} packets, ${passed} passed${refused ? `, ${refused} refused by the test run` : ''}${options.out ? ` (written to ${options.out})` : ''}\n`);
-    for (const [label, n] of [...captured.counts].sort((a, b) => b[1] - a[1])) io.stdout(`  ${label.padEnd(20)} ${n}\n`);
+    for (const [label, n] of byCount(captured.counts)) io.stdout(`  ${label.padEnd(20)} ${n}\n`);
     const time = streamed ? `${meanProgramNs} ns/packet (streamed in batches, copies included)` : `${medianProgramNs} ns/packet (median; mean ${meanProgramNs}, with warm-up)`;
     io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${time}\n`);
     if (captured.interrupted) io.stdout(`interrupted (SIGINT): the packets before it, each run ${options.repeat} times\n`);
@@ -447,6 +447,11 @@ async function streamCapture(program: VmProgram, source: ByteSource, captured: C
       captured.add({ index: captured.packets, frame, timestamp: () => packets.timestamp(n), result });
     }
   }
+}
+
+/** Verdict counts, most frequent first (ties by label): the same order whichever path counted them. */
+function byCount(counts: ReadonlyMap<string, number>): Array<[string, number]> {
+  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 /** Return values below this are tallied in an array; XDP's and tc's verdicts all are. */
