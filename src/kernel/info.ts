@@ -277,13 +277,20 @@ export function btfInfo(fd: number): BtfInfo {
   return { size: u32(v, 8), id: u32(v, 12), name: cstr(name, 0, BTF_NAME_SIZE), kernelBtf: u32(v, 28) !== 0 };
 }
 
-/** Runs `use` with a temporary fd for the object `id`; closes it afterwards. Returns undefined if the object vanished. */
+/**
+ * Errnos of an id lookup that mean "not there now": ENOENT for an object
+ * released since its id was listed, EAGAIN (EWOULDBLOCK) for a link still
+ * being created, whose id the kernel does not hand out until it is settled.
+ */
+const NOT_THERE = new Set(['ENOENT', 'EAGAIN', 'EWOULDBLOCK']);
+
+/** Runs `use` with a temporary fd for the object `id`; closes it afterwards. Returns undefined if the object vanished or is not yet there. */
 export function withObjectFd<T>(kind: ObjectKind, id: number, use: (fd: number) => T): T | undefined {
   let fd: number;
   try {
     fd = fdById(kind, id);
   } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return undefined;
+    if (NOT_THERE.has((error as { code?: string }).code ?? '')) return undefined;
     throw error;
   }
   try {
