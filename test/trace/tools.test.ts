@@ -41,10 +41,14 @@ const RUNNING: Record<string, RegExp> = {
   'writeback.bt': /^Tracing writeback\.\.\. Hit Ctrl-C to end\.\nTIME +DEVICE +PAGES +REASON +ms\n/,
 };
 
-/** What the tools see: an exec, an open, a stat, a name lookup, a short sleep and a sync. */
+/**
+ * What the tools see: an exec, an open, a stat, a name lookup, a short sleep, a sync, and ~0.2 s on the CPU
+ * (cpuwalk samples at 99 Hz only tasks that run: on an idle machine the rest can fall between two samples).
+ */
 function activity(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'cat /etc/hostname > /dev/null; stat /etc/hostname > /dev/null; getent ahosts localhost > /dev/null; sleep 0.02; sync'], { stdio: 'ignore' });
+    const busy = 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done';
+    const child = spawn('/bin/sh', ['-c', `cat /etc/hostname > /dev/null; stat /etc/hostname > /dev/null; getent ahosts localhost > /dev/null; sleep 0.02; sync; ${busy}`], { stdio: 'ignore' });
     child.on('exit', () => resolve());
     child.on('error', reject);
   });
