@@ -32,7 +32,7 @@ export {
 export { closeLinksConcurrently, type CloseLinksOptions } from './detach.ts';
 export { RingBufferReader, type RecordCallback } from './ringbuf.ts';
 export { PerfEventArrayReader, type PerfReaderOptions, type PerfSample } from './perfbuf.ts';
-export { listIds, fdById, programInfo, programXlated, mapInfo, linkInfo, btfInfo, withObjectFd, enableRunTimeStats, type ProgramInfo, type MapInfo, type LinkInfo, type BtfInfo, type ObjectKind } from './info.ts';
+export { listIds, fdById, programInfo, programXlated, mapInfo, linkInfo, btfInfo, btfData, withObjectFd, enableRunTimeStats, PERF_EVENT_TYPE_NAMES, type ProgramInfo, type MapInfo, type LinkInfo, type BtfInfo, type ObjectKind } from './info.ts';
 export { probeAll, probeMapTypes, probeProgramTypes, probeHelpers, probeLinkKinds, type FeatureReport, type FeatureResult, type FeatureState } from './features.ts';
 export { loadCollection, KernelCollection, KernelLinks, KernelBtf, CollectionLoadError, kernelObjectName, type CollectionOptions } from './collection.ts';
 export { KsymError, POISON_CALL_KFUNC_BASE, applyKsym, kernelCompatibleBtf, resolveKsyms, type KsymResolution } from './ksyms.ts';
@@ -41,3 +41,4 @@ export { withNetworkNamespace } from './netns.ts';
 export { findFunctionOffset, type SymbolLocation } from './elf-symbols.ts';
 export { PerfType, tracefs, tracepointId } from './perf.ts';
 export { ElfSymbols, KernelSymbols, ProcessSymbols, ProcessSymbolsCache, formatSymbol, stackAddresses, symbolizeStack, type ResolvedSymbol } from './symbolize.ts';
+export { bigintJson, hex as hexBytes } from './format.ts';

@@ -1,4 +1,4 @@
-import { probeAll, type FeatureResult } from '../../kernel/features.ts';
+import { probeAll, type FeatureResult } from '../../kernel/index.ts';
 import { ProgramType } from '../../uapi/enums.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 

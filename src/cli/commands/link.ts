@@ -1,7 +1,6 @@
-import { PERF_EVENT_TYPE_NAMES, linkInfo, listIds, withObjectFd, type LinkInfo } from '../../kernel/info.ts';
+import { PERF_EVENT_TYPE_NAMES, linkInfo, listIds, withObjectFd, type LinkInfo, bigintJson } from '../../kernel/index.ts';
 import { attachTypeName, linkTypeName } from '../../uapi/enums.ts';
 import { type CliCommand, type CliIo, UsageError, parseFlags } from '../command.ts';
-import { bigintJson } from '../../kernel/format.ts';
 
 const usage = `usage: tsbpf link list [--json]
 

@@ -1,13 +1,10 @@
-import { btfData, fdById, listIds, mapInfo, withObjectFd, type MapInfo } from '../../kernel/info.ts';
+import { btfData, fdById, listIds, mapInfo, withObjectFd, type MapInfo, KernelSymbols, stackAddresses, symbolizeStack, KernelMap, openPinned, possibleCpus, bigintJson, hexBytes as hex } from '../../kernel/index.ts';
 import { parseBtf } from '../../btf/btf.ts';
 import { type BtfValue, type BtfValueCodec, btfValueCodec } from '../../btf/value.ts';
 import { MapType } from '../../uapi/enums.ts';
-import { KernelSymbols, stackAddresses, symbolizeStack } from '../../kernel/symbolize.ts';
-import { KernelMap, openPinned, possibleCpus } from '../../kernel/map.ts';
 import { mapTypeName } from '../../uapi/enums.ts';
 import { TsbpfError } from '../../errors.ts';
 import { type CliCommand, type CliIo, UsageError, parseFlags, parseObjectId } from '../command.ts';
-import { bigintJson, hex } from '../../kernel/format.ts';
 
 const usage = `usage: tsbpf map list [--json]
        tsbpf map dump ID|PINNED_PATH [--json]

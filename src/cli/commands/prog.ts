@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { disassemble } from '../../isa/disasm.ts';
 import { decode } from '../../isa/encoding.ts';
-import { programInfo, programXlated, listIds, withObjectFd, type ProgramInfo } from '../../kernel/info.ts';
+import { programInfo, programXlated, listIds, withObjectFd, type ProgramInfo, KernelSymbols, bigintJson } from '../../kernel/index.ts';
 import { programTypeName } from '../../uapi/enums.ts';
 import { helperByName } from '../../uapi/helpers.ts';
-import { KernelSymbols } from '../../kernel/index.ts';
 import { TsbpfError } from '../../errors.ts';
 import { type CliCommand, type CliIo, UsageError, parseFlags, parseObjectId } from '../command.ts';
-import { bigintJson } from '../../kernel/format.ts';
 
 const usage = `usage: tsbpf prog list [--json]
        tsbpf prog show ID [--json]

@@ -5,7 +5,7 @@
  * (BPF_PROG_TEST_RUN), and writes the packets the program let through to a
  * pcap.
  */
-import { BpfSyscallError } from '../../kernel/errors.ts';
+import { BpfSyscallError } from '../../kernel/index.ts';
 import type { BpfProgram, RunResult } from '../../backend/index.ts';
 import { CaptureReader, LinkType, PcapError, PcapWriter, decodePacket, toEthernet, type ByteSource, type CaptureWriter } from '../../net/index.ts';
 import { collectionFromInstructions } from '../../object/from-instructions.ts';

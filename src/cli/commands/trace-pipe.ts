@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { tracefs } from '../../kernel/perf.ts';
+import { tracefs } from '../../kernel/index.ts';
 import { TsbpfError } from '../../errors.ts';
 import { type CliCommand, type CliIo, UsageError, unexpectedArgument, unknownOption } from '../command.ts';
 
