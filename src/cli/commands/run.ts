@@ -15,6 +15,7 @@ import { TcAction, XdpAction } from '../../uapi/program-types.ts';
 import { loadVmCollection } from '../../vm/collection.ts';
 import { ETH_HLEN } from '../../vm/helpers/packet.ts';
 import { RunInputError, RunInterruptedError, VmProgram } from '../../vm/runtime.ts';
+import { TALLIED_RETVALS } from '../../vm/index.ts';
 import { type CliCommand, type CliIo, UsageError, parseArguments, unexpectedArgument } from '../command.ts';
 import { loadProgramSource } from '../program-source.ts';
 
@@ -454,8 +455,7 @@ function byCount(counts: ReadonlyMap<string, number>): Array<[string, number]> {
   return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-/** Return values below this are tallied in an array; XDP's and tc's verdicts all are. */
-const TALLIED_RETVALS = 16;
+/** Return values below TALLIED_RETVALS (the packet loop's own bound) are tallied in an array; XDP's and tc's verdicts all are. */
 const tally = new Float64Array(TALLIED_RETVALS);
 
 /** Counts the verdicts of a batch's first `count` return values: an array increment per packet, one report update per value. */
