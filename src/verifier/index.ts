@@ -187,6 +187,9 @@ class ProgramMaps {
   }
 }
 
+/** A kfunc call already resolved to a function of vmlinux's BTF (offset 0: no module BTF fd). */
+const isVmlinuxKfuncCall = (insn: Instruction): boolean => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC && insn.offset === 0 && insn.imm > 0;
+
 /**
  * The kfunc each `.ksyms` function call calls, with its prototype from the
  * kernel's BTF (else the program's extern). A call already resolved to a
@@ -196,14 +199,14 @@ class ProgramMaps {
 function kfuncTargets(spec: ProgramSpec, targetBtf: Btf | undefined): ((insnIdx: number) => KfuncTarget | undefined) | undefined {
   const names = new Map<number, string>();
   for (const r of spec.relocations) if (r.kind === 'ksym' && r.isFunction) names.set(r.insnIndex, r.externName);
-  if (names.size === 0 && !spec.instructions.some((insn) => insn.opcode === OPCODE_CALL && insn.src === CallSrc.KFUNC && insn.imm > 0)) return undefined;
+  if (names.size === 0 && !spec.instructions.some(isVmlinuxKfuncCall)) return undefined;
   const cache = new Map<string, KfuncTarget>();
   // null until first needed: the running kernel's BTF is read at most once per program.
   let kernel: Btf | undefined | null = targetBtf ?? null;
   const kernelBtf = (): Btf | undefined => (kernel === null ? (kernel = kernelBtfIfReadable()) : kernel);
   const resolvedName = (insnIdx: number): string | undefined => {
     const insn = spec.instructions[insnIdx];
-    if (insn === undefined || insn.opcode !== OPCODE_CALL || insn.src !== CallSrc.KFUNC || insn.offset !== 0 || insn.imm <= 0) return undefined;
+    if (insn === undefined || !isVmlinuxKfuncCall(insn)) return undefined;
     const func = kernelBtf()?.typeAt(insn.imm);
     return func?.kind === 'func' ? func.name : undefined;
   };
