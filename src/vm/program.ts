@@ -443,6 +443,38 @@ export function sessionStackBytes(program: readonly Instruction[], frameBytes: n
   return deeper ? MAX_COMBINED_STACK : frameBytes;
 }
 
+/**
+ * The most instructions one run can execute, bpf-to-bpf calls included, or
+ * undefined when the program shows no such bound: a jump that does not go
+ * forward, a call to a function that does not come later (recursion), or a
+ * helper, kfunc or callx call (a tail call or a callback runs more code on
+ * the same budget). With only forward jumps an instruction runs at most
+ * once per call of its function, so the sum over the instructions, each
+ * call counting its callee's bound, is a bound; it is capped at 2^53.
+ */
+export function instructionBound(program: readonly Instruction[]): number | undefined {
+  const starts: number[] = [];
+  for (let pc = 0; pc < program.length; pc += program[pc]!.opcode === OPCODE_LDDW ? 2 : 1) starts.push(pc);
+  // atMost[pc]: instructions a run entering at pc executes at most (each one at or after pc once).
+  const atMost = new Float64Array(program.length + 2);
+  for (let k = starts.length - 1; k >= 0; k--) {
+    const pc = starts[k]!;
+    const i = program[pc]!;
+    const cls = opClass(i.opcode);
+    let callee = 0;
+    if (i.opcode === OPCODE_CALL) {
+      if (i.src !== CallSrc.LOCAL || i.imm < 0) return undefined;
+      callee = atMost[pc + 1 + i.imm] ?? 0;
+    } else if (i.opcode === OPCODE_CALLX) {
+      return undefined;
+    } else if ((cls === InsnClass.JMP || cls === InsnClass.JMP32) && jmpOp(i.opcode) !== JmpOp.EXIT) {
+      if ((i.opcode === OPCODE_JA32 ? i.imm : i.offset) < 0) return undefined;
+    }
+    atMost[pc] = Math.min(2 ** 53, 1 + callee + atMost[starts[k + 1] ?? program.length]!);
+  }
+  return atMost[0];
+}
+
 /** bpf_tail_call's helper id. */
 const TAIL_CALL_HELPER = 12;
 

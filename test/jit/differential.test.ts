@@ -17,7 +17,7 @@ import { BUFFER_SIZE, FUZZ_CPU, type FuzzMapSpec, Rng, TEST_HELPER_ID, randomMap
 // Differential fuzzing: random valid programs (see fuzz.ts) run through the
 // interpreter and the JIT (checked, unchecked for programs that follow the
 // kernel's calling convention, and with every function through the
-// irreducible-CFG dispatch fallback) must agree on r0, the
+// irreducible-CFG dispatch fallback), once and three times in a row, must agree on r0, the
 // instruction count, the final buffer and stack contents, the trace of
 // helper calls and the full contents of the VM maps the program used
 // (an array, a hash and an LRU hash, whose lookups the JIT inlines, and a
@@ -157,13 +157,13 @@ class CaseMaps {
   }
 }
 
-function runOnce(program: LoadedProgram, engine: Engine, maps: CaseMaps, seed: number, budget?: number): Outcome {
+function runOnce(program: LoadedProgram, engine: Engine, maps: CaseMaps, seed: number, budget?: number, repeat = 1): Outcome {
   engine.trace.length = 0;
   const rng = new Rng(seed ^ 0x5bd1e995);
   const buffer = Uint8Array.from({ length: BUFFER_SIZE }, () => rng.below(256));
   const out: Outcome = { buffer: [], stack: [], trace: [], maps: [] };
   try {
-    const result = program.run({ mem: buffer, budget });
+    const result = program.runRepeated({ mem: buffer, budget }, repeat);
     out.r0 = result.r0;
     out.instructions = result.instructions;
   } catch (err) {
@@ -224,6 +224,16 @@ function check(seed: number): void {
       for (const { name, maps, jit } of variants) {
         maps.reset();
         assert.deepEqual(runOnce(jit, jitEngine, maps, seed, budget), limited, describe(`${name}, budget ${budget}`));
+      }
+    }
+    // Three runs after one set-up, each seeing what the one before left in memory (last: a run may
+    // leave a map corrupt).
+    if (!expected.maps.some((m) => /EFAULT/.test(m))) {
+      referenceMaps.reset();
+      const repeated = runOnce(interpreted, reference, referenceMaps, seed, undefined, 3);
+      for (const { name, maps, jit } of variants) {
+        maps.reset();
+        assert.deepEqual(runOnce(jit, jitEngine, maps, seed, undefined, 3), repeated, describe(`${name}, repeated`));
       }
     }
   } finally {

@@ -26,7 +26,7 @@ import {
 } from '../../src/isa/index.ts';
 import { HelperRegistry, standardHelpers } from '../../src/vm/helper-registry.ts';
 import { Vm } from '../../src/vm/vm.ts';
-import type { LoadedProgram, RunOptions } from '../../src/vm/program.ts';
+import { type LoadedProgram, type RunOptions, instructionBound } from '../../src/vm/program.ts';
 import { loadJit } from '../../src/vm/jit/index.ts';
 import { ByteWriter } from '../../src/vm/jit/wasm.ts';
 
@@ -386,4 +386,48 @@ test('a helper may run another program (nested run) in the middle of a run', () 
   });
   assert.equal(outcomes[1], outcomes[0]);
   assert.equal(outcomes[0], `r0=${5 + (21 + 1000) + (14 + 1000) + (7 + 1000)} insns=${3 + 3 * 5 + 3}`);
+});
+
+test('repeated runs of a program with an instruction bound (no budget counted but in the last run) match the interpreter: memory carried over, the fault of a later run, a budget below the bound', () => {
+  // Each run adds 1 to the u64 at mem[0] through a bpf-to-bpf call and returns it; the third run reads 64 KiB past the buffer.
+  const insns: Instruction[] = [
+    mov64Reg(6, 1),
+    callLocal(7),
+    ldx(Size.DW, 2, 6, 0),
+    jmpImm(JmpOp.JLT, 2, 3, 3),
+    mov64Reg(3, 6),
+    alu64Imm(AluOp.ADD, 3, 0x10000),
+    ldx(Size.B, 4, 3, 0),
+    mov64Reg(0, 2),
+    exit(),
+    ldx(Size.DW, 2, 1, 0),
+    alu64Imm(AluOp.ADD, 2, 1),
+    stx(Size.DW, 1, 0, 2),
+    exit(),
+  ];
+  // Every instruction once, and the callee's four again for the call.
+  assert.equal(instructionBound(insns), 17);
+  for (const checked of [true, false]) {
+    const jit = loadJit(new Vm(), insns, { checked });
+    // The interpreter's VM gets the same layout (a JIT's control block), so that addresses in messages coincide.
+    const reference = new Vm();
+    loadJit(reference, insns, { checked });
+    const interpreted = reference.load(insns);
+    const outcome = (p: LoadedProgram, repeat: number, budget?: number): string => {
+      const mem = new Uint8Array(16);
+      try {
+        const r = p.runRepeated({ mem, budget }, repeat);
+        return `r0=${r.r0} insns=${r.instructions} mem=${mem[0]}`;
+      } catch (err) {
+        return `${(err as Error).name}: ${(err as Error).message} mem=${mem[0]}`;
+      }
+    };
+    assert.equal(outcome(jit, 2), 'r0=2 insns=10 mem=2');
+    if (checked) {
+      assert.equal(outcome(jit, 5), outcome(interpreted, 5));
+      assert.match(outcome(jit, 5), /^MemoryAccessError: .* mem=3$/);
+    }
+    for (const budget of [17, 10, 9]) assert.equal(outcome(jit, 2, budget), outcome(interpreted, 2, budget));
+    assert.match(outcome(jit, 2, 9), /^BudgetExceededError: .* mem=1$/);
+  }
 });

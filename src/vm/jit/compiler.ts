@@ -50,6 +50,12 @@ export interface CompileOptions {
   inlineMapLookup?: (pc: number, handle: number) => InlineMap | undefined;
   /** Stack bytes of each instruction's function (PreparedProgram.frameBytes), for the run-time check of call chains. */
   frameBytes: Uint16Array;
+  /**
+   * Count the instruction budget (default). Off only for a program whose
+   * runs cannot exhaust it (instructionBound within the budget): then the
+   * module exports `repeat` alone, whose runs leave the budget as it was.
+   */
+  countBudget?: boolean;
 }
 
 /** Traps raised through the `trap` import; the driver throws the interpreter's error for each. */
@@ -131,9 +137,10 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
     bodies.push(fn.body);
   }
   const slowCheck = m.declareFunction([I64, I32, I32, I32, I32], [I64, I64]);
-  const entryFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
+  const counted = options.countBudget !== false;
+  const entryFn = counted ? m.declareFunction(Array<ValType>(12).fill(I32), [I32]) : undefined;
   const repeatFn = m.declareFunction(Array<ValType>(12).fill(I32), [I32]);
-  const packetsFn = m.declareFunction(Array<ValType>(11).fill(I32), []);
+  const packetsFn = counted ? m.declareFunction(Array<ValType>(11).fill(I32), []) : undefined;
 
   const ctx: ModuleContext = { insns, options, cc, globals, functions, slowCheck: slowCheck.index };
   const leaders = blockLeaders(insns);
@@ -142,12 +149,14 @@ export function compileProgram(insns: readonly Instruction[], options: CompileOp
     strategies.set(entry, new FunctionCompiler(ctx, buildCfg(insns, entry, leaders), bodies[k]!).compile());
   });
   emitSlowCheck(slowCheck.body, options.controlBlock);
-  emitEntry(entryFn.body, ctx);
-  emitRepeat(repeatFn.body, ctx, entryFn.index);
-  emitPackets(packetsFn.body, ctx, entryFn.index);
-  m.exportFunction('entry', entryFn.index);
+  emitRepeat(repeatFn.body, ctx);
   m.exportFunction('repeat', repeatFn.index);
-  m.exportFunction('packets', packetsFn.index);
+  if (entryFn !== undefined && packetsFn !== undefined) {
+    emitEntry(entryFn.body, ctx);
+    emitPackets(packetsFn.body, ctx, entryFn.index);
+    m.exportFunction('entry', entryFn.index);
+    m.exportFunction('packets', packetsFn.index);
+  }
   return { bytes: m.encode(), strategies };
 }
 
@@ -264,24 +273,39 @@ function emitEntry(f: FunctionBody, ctx: ModuleContext): void {
  * `repeat(n, r1lo, ..., r5hi, fp) -> status`: runs the program n times with
  * the same arguments and budget, as BPF_PROG_TEST_RUN's `repeat` does,
  * stopping early if a run ends through exitProgram. r0 of the last run is
- * in CB.r0.
+ * in CB.r0. The loop calls the main function itself, as `entry` would with
+ * no tail call to inherit from; what does not change from run to run (r1-r5
+ * from their halves, the budget's initial value, the unwinding flag, which
+ * ends the loop once set) is prepared once.
  */
-function emitRepeat(f: FunctionBody, ctx: ModuleContext, entry: number): void {
+function emitRepeat(f: FunctionBody, ctx: ModuleContext): void {
   const cb = ctx.options.controlBlock;
-  const budget = f.local(I64);
-  const status = f.local(I32);
-  f.i32Const(0).mem(Op.i64_load, cb + CB.budget).set(budget);
+  const counted = ctx.options.countBudget !== false;
+  const args = [f.local(I64), f.local(I64), f.local(I64), f.local(I64), f.local(I64)];
+  const budget = counted ? f.local(I64) : -1;
+  const r0 = f.local(I64);
+  for (let r = 0; r < 5; r++) {
+    f.get(1 + 2 * r).op(Op.i64_extend_i32_u).get(2 + 2 * r).op(Op.i64_extend_i32_u).i64Const(32).op(Op.i64_shl).op(Op.i64_or).set(args[r]!);
+  }
+  if (counted) f.i32Const(0).mem(Op.i64_load, cb + CB.budget).set(budget);
+  f.i32Const(0).globalSet(ctx.globals.unwinding);
   f.block(Op.block);
+  f.get(0).op(Op.i32_eqz).br(Op.br_if, 0);
   f.block(Op.loop);
-  f.get(0).op(Op.i32_eqz).br(Op.br_if, 1);
-  f.i32Const(0).get(budget).mem(Op.i64_store, cb + CB.budget);
-  for (let k = 1; k <= 11; k++) f.get(k);
-  f.i32Const(0).call(entry).tee(status).br(Op.br_if, 1);
-  f.get(0).i32Const(1).op(Op.i32_sub).set(0);
-  f.br(Op.br, 0);
+  if (counted) f.i32Const(0).get(budget).mem(Op.i64_store, cb + CB.budget);
+  if (ctx.cc.exact) f.i64Const(0);
+  for (const arg of args) f.get(arg);
+  if (ctx.cc.exact) for (let r = 6; r <= 9; r++) f.i64Const(0);
+  f.get(11).call(ctx.functions.get(0)!);
+  // Exact convention: r1-r5 come back above r0, and only a frame a tail call replaced needs them.
+  if (ctx.cc.exact) for (let r = 1; r <= 5; r++) f.op(Op.drop);
+  f.set(r0);
+  f.globalGet(ctx.globals.unwinding).br(Op.br_if, 1);
+  f.get(0).i32Const(1).op(Op.i32_sub).tee(0).br(Op.br_if, 0);
   f.op(Op.end);
   f.op(Op.end);
-  f.get(status);
+  f.i32Const(0).get(r0).mem(Op.i64_store, cb + CB.r0);
+  f.globalGet(ctx.globals.unwinding).i32Const(Status.exited).op(Op.i32_mul);
 }
 
 /**
@@ -376,6 +400,8 @@ class FunctionCompiler {
   private block!: BasicBlock;
   /** Compiling a block's per-instruction budget path (see countBudget). */
   private precise = false;
+  /** Whether the budget is counted (CompileOptions.countBudget). */
+  private readonly counted: boolean;
 
   constructor(
     private readonly ctx: ModuleContext,
@@ -407,6 +433,7 @@ class FunctionCompiler {
     this.i32a = f.local(I32);
     this.i32b = f.local(I32);
     this.budget = f.local(I64);
+    this.counted = ctx.options.countBudget !== false;
     if (ctx.options.checked) {
       for (let k = 0; k < 8; k++) {
         this.cacheStart.push(f.local(I64));
@@ -456,7 +483,7 @@ class FunctionCompiler {
 
   private body(b: BasicBlock): void {
     this.block = b;
-    if (b.insnCount > 0) this.countBudget(b);
+    if (b.insnCount > 0 && this.counted) this.countBudget(b);
     this.instructions(b);
   }
 
@@ -559,10 +586,12 @@ class FunctionCompiler {
   }
 
   private saveBudget(): void {
+    if (!this.counted) return;
     this.f.i32Const(0).get(this.budget).mem(Op.i64_store, this.cb + CB.budget);
   }
 
   private loadBudget(): void {
+    if (!this.counted) return;
     this.f.i32Const(0).mem(Op.i64_load, this.cb + CB.budget).set(this.budget);
   }
 
@@ -571,7 +600,7 @@ class FunctionCompiler {
     const insns = this.ctx.insns;
     let rest = 0;
     // The precise path charges each instruction as it runs: nothing to refund there.
-    if (!this.precise) {
+    if (!this.precise && this.counted) {
       for (let p = pc + (insns[pc]!.opcode === OPCODE_LDDW ? 2 : 1); p < this.block.end; p += insns[p]!.opcode === OPCODE_LDDW ? 2 : 1) rest++;
     }
     if (rest > 0) this.f.get(this.budget).i64Const(rest).op(Op.i64_add).set(this.budget);

@@ -8,8 +8,8 @@ import type { ArgIndex, HelperCall, HelperEntry } from '../helper-registry.ts';
 import { STACK_ALLOCATION, STACK_GUARD, STACK_SIZE, type InterpreterHost } from '../interpreter.ts';
 import type { Region, RegionView, VmMemory } from '../memory.ts';
 import { ProgramView } from '../view.ts';
-import { MAX_COMBINED_STACK, type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, type StackChain, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
-import { TrapKind, compileProgram } from './compiler.ts';
+import { MAX_COMBINED_STACK, type LoadedProgram, type PacketData, type PacketLoop, type PreparedProgram, type RunOptions, type RunResult, type RunSession, type StackChain, instructionBound, loadLegacyPacket, runSession, sessionStackBytes } from '../program.ts';
+import { type CompileOptions, TrapKind, compileProgram } from './compiler.ts';
 import { CB, CHAIN_FRAME, REGION_ENTRY_SIZE, Status } from './layout.ts';
 import { inlineMapAt } from './maps.ts';
 
@@ -264,6 +264,11 @@ export class JitProgram implements LoadedProgram {
   readonly stackZeroBytes: number;
   /** The compiled module, when JitOptions.keepModule asked for it. */
   readonly moduleBytes: Uint8Array | undefined;
+  /** The most instructions a run can execute (instructionBound), when the program shows a bound. */
+  readonly instructionBound: number | undefined;
+  private readonly compileOptions: CompileOptions;
+  /** `repeat` of the program compiled without the budget, made by the first repeated run that may use it. */
+  private uncountedRepeat: EntryFn | undefined;
 
   constructor(
     readonly host: InterpreterHost,
@@ -279,22 +284,19 @@ export class JitProgram implements LoadedProgram {
     this.view = new ProgramView(host.memory, prepared.instructions);
     // monotonicNs, not performance.now(): Node loads perf_hooks on the first use of `performance`, 0.7 ms of a fresh process's first program load.
     const t0 = monotonicNs();
-    const compiled = compileProgram(prepared.instructions, {
+    this.compileOptions = {
       controlBlock: this.runtime.controlBlock,
       checked: options.checked ?? true,
       memoryPages: 1,
       forceDispatch: options.controlFlow === 'dispatch',
       inlineMapLookup: options.inlineMaps === false ? undefined : (pc, handle) => (this.callees.get(pc)?.name === MAP_LOOKUP_NAME ? inlineMapAt(host.memory, handle) : undefined),
       frameBytes: prepared.frameBytes,
-    });
+    };
+    const compiled = compileProgram(prepared.instructions, this.compileOptions);
     const t1 = monotonicNs();
-    let instance: WebAssembly.Instance;
-    try {
-      instance = new WebAssembly.Instance(new WebAssembly.Module(compiled.bytes), { env: this.imports() });
-    } catch (err) {
-      throw new JitCompileError(this.name, compiled.bytes.length, err);
-    }
+    const instance = this.instantiate(compiled.bytes);
     const t2 = monotonicNs();
+    this.instructionBound = instructionBound(prepared.instructions);
     this.moduleBytes = options.keepModule === true ? compiled.bytes : undefined;
     this.entry = instance.exports.entry as EntryFn;
     this.repeatEntry = instance.exports.repeat as EntryFn;
@@ -349,6 +351,28 @@ export class JitProgram implements LoadedProgram {
     } finally {
       run.finish();
     }
+  }
+
+  private instantiate(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Instance {
+    try {
+      return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: this.imports() });
+    } catch (err) {
+      throw new JitCompileError(this.name, bytes.length, err);
+    }
+  }
+
+  /**
+   * `repeat` without the budget, for runs that cannot exhaust a budget of
+   * `budget` instructions (undefined when they might): the budget's count
+   * is pure overhead there, and leaving it out changes no result.
+   */
+  uncountedRepeatWithin(budget: number): EntryFn | undefined {
+    if (this.instructionBound === undefined || this.instructionBound > budget) return undefined;
+    if (this.uncountedRepeat === undefined) {
+      const instance = this.instantiate(compileProgram(this.instructions, { ...this.compileOptions, countBudget: false }).bytes);
+      this.uncountedRepeat = instance.exports.repeat as EntryFn;
+    }
+    return this.uncountedRepeat;
   }
 
   private imports(): WebAssembly.ModuleImports {
@@ -480,8 +504,16 @@ class JitRun implements HelperCall {
   execute(repeat: number): RunResult {
     this.runtime.syncRegions(this.regions.stack, this.root.view);
     const a = this.args;
-    if (repeat === 1) this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
-    else this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+    const uncounted = repeat === 1 ? undefined : this.root.uncountedRepeatWithin(this.initialBudget);
+    if (repeat === 1) {
+      this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
+    } else if (uncounted !== undefined) {
+      // All runs but the last without the budget (no helper call can end one early); the last counted, for its instruction count.
+      uncounted(repeat - 1, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+      this.root.entry(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop, 0);
+    } else {
+      this.root.repeatEntry(repeat, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, this.stackTop);
+    }
     const view = this.memory.view;
     const cb = this.runtime.controlBlock;
     const r0 = (BigInt(view.getUint32(cb + CB.r0 + 4, true)) << 32n) | BigInt(view.getUint32(cb + CB.r0, true));
