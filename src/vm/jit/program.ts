@@ -264,8 +264,8 @@ export class JitProgram implements LoadedProgram {
   readonly stackZeroBytes: number;
   /** The compiled module, when JitOptions.keepModule asked for it. */
   readonly moduleBytes: Uint8Array | undefined;
-  /** The most instructions a run can execute (instructionBound), when the program shows a bound. */
-  readonly instructionBound: number | undefined;
+  /** The most instructions a run can execute (instructionBound; null: no bound), found by the first repeated run. */
+  private bound: number | null | undefined;
   private readonly compileOptions: CompileOptions;
   /** `repeat` of the program compiled without the budget, made by the first repeated run that may use it. */
   private uncountedRepeat: EntryFn | undefined;
@@ -296,7 +296,6 @@ export class JitProgram implements LoadedProgram {
     const t1 = monotonicNs();
     const instance = this.instantiate(compiled.bytes);
     const t2 = monotonicNs();
-    this.instructionBound = instructionBound(prepared.instructions);
     this.moduleBytes = options.keepModule === true ? compiled.bytes : undefined;
     this.entry = instance.exports.entry as EntryFn;
     this.repeatEntry = instance.exports.repeat as EntryFn;
@@ -367,7 +366,8 @@ export class JitProgram implements LoadedProgram {
    * is pure overhead there, and leaving it out changes no result.
    */
   uncountedRepeatWithin(budget: number): EntryFn | undefined {
-    if (this.instructionBound === undefined || this.instructionBound > budget) return undefined;
+    this.bound ??= instructionBound(this.instructions) ?? null;
+    if (this.bound === null || this.bound > budget) return undefined;
     if (this.uncountedRepeat === undefined) {
       const instance = this.instantiate(compileProgram(this.instructions, { ...this.compileOptions, countBudget: false }).bytes);
       this.uncountedRepeat = instance.exports.repeat as EntryFn;
