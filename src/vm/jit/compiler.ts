@@ -394,8 +394,6 @@ class FunctionCompiler {
    */
   private readonly cacheStart: number[] = [];
   private readonly cacheLimit: number[] = [];
-  /** A limit being derived for another size (fillOtherSizes). */
-  private readonly cacheFill: number;
   private readonly epoch: number;
   private readonly cb: number;
   /** The block being compiled (for the budget of early exits). */
@@ -442,7 +440,6 @@ class FunctionCompiler {
         this.cacheLimit.push(f.local(I64));
       }
     }
-    this.cacheFill = ctx.options.checked ? f.local(I64) : -1;
     this.epoch = f.local(I32);
     this.cb = ctx.options.controlBlock;
   }
@@ -985,29 +982,9 @@ class FunctionCompiler {
     this.frameLow();
     f.call(this.ctx.slowCheck);
     f.set(limit).set(start);
-    this.fillOtherSizes(size, write);
     f.op(Op.end);
     f.get(this.addr).op(Op.i32_wrap_i64);
     return 0;
-  }
-
-  /**
-   * After a miss that cached a region for `size`-byte accesses: the same
-   * region for the other sizes (limit + size - other, empty when the region
-   * is shorter), so that accesses of mixed sizes to one region, as a
-   * parser's to a packet's headers, miss once per run rather than once per
-   * size.
-   */
-  private fillOtherSizes(size: number, write: boolean): void {
-    const { f } = this;
-    const slot = cacheSlot(size, write);
-    for (const other of [1, 2, 4, 8]) {
-      if (other === size) continue;
-      const k = cacheSlot(other, write);
-      f.get(this.cacheStart[slot]!).set(this.cacheStart[k]!);
-      f.get(this.cacheLimit[slot]!).i64Const(size - other).op(Op.i64_add).tee(this.cacheFill);
-      f.i64Const(0).get(this.cacheFill).i64Const(0).op(Op.i64_gt_s).op(Op.select).set(this.cacheLimit[k]!);
-    }
   }
 
   /** Pushes the lowest address of this function's frame (slowCheck's last argument). */
