@@ -1,4 +1,7 @@
-// The VM as users call it, beside the kernel and tcpdump in the same run:
+// The VM as users call it, beside the kernel and tcpdump in the same run.
+// Sections 1-3 load each program as loadVmCollection does by default
+// (verified: an accepted program runs the JIT without per-access checks),
+// and section 2 also with `verify: false` (every access checked).
 //
 // 1. Per-run overhead: an empty XDP program (r0 = XDP_PASS; exit) through
 //    `program.run({ data, repeat })` on the interpreter, the JIT and the
@@ -35,17 +38,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Instruction, LdImm64Src, assemble } from '../src/isa/index.ts';
-import { ArrayMap } from '../src/maps/array.ts';
-import { HashMap } from '../src/maps/hash.ts';
-import type { VmMap } from '../src/maps/base.ts';
 import { PcapWriter, buildPacket, ethernet, ipv4, payload, readCaptureAll, tcp, udp } from '../src/net/index.ts';
 import { MapType, ProgramType } from '../src/uapi/enums.ts';
 import { XdpAction } from '../src/uapi/program-types.ts';
-import { Vm } from '../src/vm/index.ts';
-import { VmProgram } from '../src/vm/runtime.ts';
 import { filterCapture } from '../src/cbpf/index.ts';
 import type { BpfProgram } from '../src/backend/index.ts';
-import { type Case, calibrate, cases, u32, u64, withMaps } from './support/programs.ts';
+import { type CollectionSpec, collectionFromInstructions } from '../src/object/index.ts';
+import { type VmProgram, loadVmCollection } from '../src/vm/index.ts';
+import { type Case, calibrate, cases, mapRelocations, u32, u64, withMaps } from './support/programs.ts';
 import { buildPackage } from './support/built.ts';
 
 const EMPTY = assemble('r0 = 2\nexit');
@@ -147,15 +147,22 @@ async function kernelSide(): Promise<KernelSide | string> {
   }
 }
 
-/** A VmProgram of `instructions` on a VM of its own holding the case's maps. */
-function vmProgram(instructions: Instruction[], jit: boolean, c?: Case): VmProgram {
-  const vm = new Vm({ budget: 0 });
-  const maps: VmMap[] = (c?.maps ?? []).map((m) => {
-    const map = m.type === MapType.ARRAY ? new ArrayMap(vm.memory, m) : new HashMap(vm.memory, { ...m, seed: 0 });
-    for (const [k, v] of m.fill) map.update(u32(k), u64(v));
-    return map;
-  });
-  return new VmProgram(ProgramType.XDP, withMaps(instructions, c?.maps, (k) => [0, maps[k]!.handle]), { vm, jit, holds: maps, name: 'bench' });
+/** How a row loads its program: as loadVmCollection does by default (verified; an accepted program runs the JIT without per-access checks), or with `verify: false` (every access checked at run time). */
+type Engine = { name: string; jit: boolean; verify: boolean };
+const INTERPRETER: Engine = { name: 'VM interpreter', jit: false, verify: true };
+const JIT: Engine = { name: 'VM JIT', jit: true, verify: true };
+const JIT_UNVERIFIED: Engine = { name: 'VM JIT, verify: false', jit: true, verify: false };
+
+/** The program as users load it: a one-program CollectionSpec (the case's maps, with their entries, referenced by relocations) through loadVmCollection. */
+function loadedProgram(instructions: Instruction[], engine: Engine, c?: Case): { program: VmProgram; close(): void } {
+  const spec: CollectionSpec = collectionFromInstructions({ name: 'bench', section: 'xdp', instructions });
+  spec.programs.bench!.relocations.push(...mapRelocations(instructions, c?.maps));
+  for (const m of c?.maps ?? []) {
+    const contents = m.fill.map(([k, v]) => ({ key: u32(k), value: u64(v) }));
+    spec.maps[m.name] = { name: m.name, type: m.type as MapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: 0, pinning: 'none', contents, readOnly: false, frozen: false, section: '.maps' };
+  }
+  const collection = loadVmCollection(spec, { jit: engine.jit, verify: engine.verify });
+  return { program: collection.programs.bench!, close: () => collection.close() };
 }
 
 const fmt = (ns: number): string => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
@@ -174,12 +181,15 @@ if (typeof kernel === 'string') console.log(`kernel column skipped: ${kernel}`);
 if (!captureOnly) {
   console.log('\nper-run overhead: empty XDP program, program.run({ data: 64 bytes, repeat }), durationNs');
   const rows = [['engine', 'ns per run']];
-  for (const jit of [false, true]) {
-    const program = vmProgram(EMPTY, jit);
-    const { ns, retval } = repeatedNs(program, PACKET_64);
-    assert.equal(retval, XdpAction.PASS);
-    rows.push([jit ? 'VM JIT' : 'VM interpreter', fmt(ns)]);
-    program.close();
+  for (const engine of [INTERPRETER, JIT, JIT_UNVERIFIED]) {
+    const loaded = loadedProgram(EMPTY, engine);
+    try {
+      const { ns, retval } = repeatedNs(loaded.program, PACKET_64);
+      assert.equal(retval, XdpAction.PASS);
+      rows.push([engine.name, fmt(ns)]);
+    } finally {
+      loaded.close();
+    }
   }
   if (typeof kernel !== 'string') {
     const loaded = kernel.load(EMPTY);
@@ -195,22 +205,24 @@ if (!captureOnly) {
 // 2. Repeated runs of the bench programs.
 if (!captureOnly) {
   console.log('\nbench programs, program.run({ data, repeat }): ns per run');
-  const rows = [['program', 'kernel', 'VM interpreter', 'VM JIT', 'JIT/kernel', 'JIT/interpreter']];
+  const rows = [['program', 'kernel', 'VM interpreter', 'VM JIT', 'JIT/kernel', 'JIT, verify: false', 'its /kernel', 'JIT/interpreter']];
   const ratios: number[] = [];
+  const uncheckedRatios: number[] = [];
   for (const c of cases) {
     const instructions = assemble(c.source, { syntax: 'ubpf' });
-    const results = [false, true].map((jit) => {
-      const program = vmProgram(instructions, jit, c);
+    const [interp, jit, unverified] = [INTERPRETER, JIT, JIT_UNVERIFIED].map((engine) => {
+      const loaded = loadedProgram(instructions, engine, c);
       try {
-        return repeatedNs(program, c.packet);
+        return repeatedNs(loaded.program, c.packet);
       } finally {
-        program.close();
+        loaded.close();
       }
-    });
-    const [interp, jit] = results as [{ ns: number; retval: number }, { ns: number; retval: number }];
+    }) as [{ ns: number; retval: number }, { ns: number; retval: number }, { ns: number; retval: number }];
     assert.equal(jit.retval, interp.retval, `${c.name}: JIT and interpreter disagree`);
+    assert.equal(unverified.retval, interp.retval, `${c.name}: the unverified JIT and the interpreter disagree`);
     let kernelCell = '-';
     let ratio = '-';
+    let uncheckedRatio = '-';
     if (typeof kernel !== 'string') {
       const loaded = kernel.load(instructions, c);
       try {
@@ -218,14 +230,16 @@ if (!captureOnly) {
         assert.equal(k.retval, jit.retval, `${c.name}: kernel returned ${k.retval}, the VM ${jit.retval}`);
         kernelCell = fmt(k.ns);
         ratios.push(jit.ns / k.ns);
+        uncheckedRatios.push(unverified.ns / k.ns);
         ratio = `${(jit.ns / k.ns).toFixed(2)}x`;
+        uncheckedRatio = `${(unverified.ns / k.ns).toFixed(2)}x`;
       } finally {
         loaded.close();
       }
     }
-    rows.push([c.name, kernelCell, fmt(interp.ns), fmt(jit.ns), ratio, `${(jit.ns / interp.ns).toFixed(2)}x`]);
+    rows.push([c.name, kernelCell, fmt(interp.ns), fmt(jit.ns), ratio, fmt(unverified.ns), uncheckedRatio, `${(jit.ns / interp.ns).toFixed(2)}x`]);
   }
-  if (ratios.length > 0) rows.push(['geometric mean', '', '', '', `${geomean(ratios).toFixed(2)}x`, '']);
+  if (ratios.length > 0) rows.push(['geometric mean', '', '', '', `${geomean(ratios).toFixed(2)}x`, '', `${geomean(uncheckedRatios).toFixed(2)}x`, '']);
   table(rows);
 }
 
@@ -239,14 +253,14 @@ if (!captureOnly) {
     ['map counter (1 array lookup)', assemble(MAP_COUNTER.source), MAP_COUNTER],
   ];
   for (const [name, instructions, c] of programs) {
-    for (const jit of [false, true]) {
-      const program = vmProgram(instructions, jit, c);
+    for (const engine of [INTERPRETER, JIT]) {
+      const loaded = loadedProgram(instructions, engine, c);
       try {
-        const single = singleCallNs(program, PACKET_64);
-        const repeated = repeatedNs(program, PACKET_64).ns;
-        rows.push([name, jit ? 'VM JIT' : 'VM interpreter', fmt(single), fmt(repeated), `${(single / repeated).toFixed(1)}x`]);
+        const single = singleCallNs(loaded.program, PACKET_64);
+        const repeated = repeatedNs(loaded.program, PACKET_64).ns;
+        rows.push([name, engine.name, fmt(single), fmt(repeated), `${(single / repeated).toFixed(1)}x`]);
       } finally {
-        program.close();
+        loaded.close();
       }
     }
     if (typeof kernel !== 'string') {
@@ -294,8 +308,8 @@ if (!captureOnly) {
       rows.push(["tcpdump -r FILE -w OUT 'udp port 9' (process included)", tcpdumpRate.toFixed(0), '1.00x']);
     }
     const expectedDrops = tcpdump.error === undefined ? (await readCaptureAll(matched)).length : COUNT / 4;
-    for (const jit of [false, true]) {
-      const program = vmProgram(DROP_UDP_9, jit);
+    for (const engine of [INTERPRETER, JIT]) {
+      const { program, close } = loadedProgram(DROP_UDP_9, engine);
       const rates: number[] = [];
       for (let k = 0; k < 3; k++) {
         let packets = 0;
@@ -309,9 +323,9 @@ if (!captureOnly) {
         assert.equal(packets, COUNT);
         assert.equal(drops, expectedDrops, 'the VM and tcpdump find the same packets');
       }
-      program.close();
+      close();
       const best = Math.max(...rates);
-      rows.push([`VM ${jit ? 'JIT' : 'interpreter'}, program.runCapture`, `${best.toFixed(0)} (${rates[0]!.toFixed(0)})`, tcpdumpRate > 0 ? `${(best / tcpdumpRate).toFixed(2)}x` : '-']);
+      rows.push([`${engine.name}, program.runCapture`, `${best.toFixed(0)} (${rates[0]!.toFixed(0)})`, tcpdumpRate > 0 ? `${(best / tcpdumpRate).toFixed(2)}x` : '-']);
     }
     const filterRates: number[] = [];
     for (let k = 0; k < 3; k++) {
@@ -340,10 +354,12 @@ function coldCapture(file: string, count: number, expectedDrops: number, dir: st
     writeFileSync(
       script,
       `import { readFileSync } from 'node:fs';
-const { VmProgram } = await import(${JSON.stringify(join(built.dist, 'vm', 'index.js'))});
+const { loadVmCollection } = await import(${JSON.stringify(join(built.dist, 'vm', 'index.js'))});
+const { collectionFromInstructions } = await import(${JSON.stringify(join(built.dist, 'object', 'index.js'))});
 const { assemble } = await import(${JSON.stringify(join(built.dist, 'isa', 'index.js'))});
 const t0 = process.hrtime.bigint();
-const program = new VmProgram(6, assemble(readFileSync(${JSON.stringify(example)}, 'utf8')), { jit: true });
+const spec = collectionFromInstructions({ name: 'drop', section: 'xdp', instructions: assemble(readFileSync(${JSON.stringify(example)}, 'utf8')) });
+const program = loadVmCollection(spec, { jit: true }).programs.drop;
 let packets = 0, drops = 0;
 const counted = process.argv[3] === 'verdicts';
 for await (const batch of program.runCapture(process.argv[2])) {

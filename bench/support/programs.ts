@@ -262,7 +262,16 @@ export const cases: Case[] = [
 /** Program with lddw #k (map placeholders) replaced: `resolve(k)` gives [src, imm]. */
 export function withMaps(insns: Instruction[], maps: MapDef[] | undefined, resolve: (k: number) => [number, number]): Instruction[] {
   if (!maps) return insns;
-  return insns.map((i) => (i.opcode === OPCODE_LDDW && i.src === 0 && i.imm < maps.length && i.dst === 1 ? { ...i, src: resolve(i.imm)[0], imm: resolve(i.imm)[1] } : i));
+  return insns.map((i) => (isMapPlaceholder(i, maps) ? { ...i, src: resolve(i.imm)[0], imm: resolve(i.imm)[1] } : i));
+}
+
+/** `lddw r1, K`: the case's map K, which withMaps resolves and mapRelocations names. */
+const isMapPlaceholder = (i: Instruction, maps: MapDef[]): boolean => i.opcode === OPCODE_LDDW && i.src === 0 && i.imm < maps.length && i.dst === 1;
+
+/** The case's map references as an object's relocations (map K by name at each placeholder), for loading through a CollectionSpec. */
+export function mapRelocations(insns: Instruction[], maps: MapDef[] | undefined): { kind: 'map'; insnIndex: number; mapName: string }[] {
+  if (!maps) return [];
+  return insns.flatMap((i, insnIndex) => (isMapPlaceholder(i, maps) ? [{ kind: 'map' as const, insnIndex, mapName: maps[i.imm]!.name }] : []));
 }
 
 export const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
