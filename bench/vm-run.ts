@@ -155,7 +155,7 @@ const JIT_UNVERIFIED: Engine = { name: 'VM JIT, verify: false', jit: true, verif
 
 /** The program as users load it: a one-program CollectionSpec (the case's maps, with their entries, referenced by relocations) through loadVmCollection. */
 function loadedProgram(instructions: Instruction[], engine: Engine, c?: Case): { program: VmProgram; close(): void } {
-  const spec: CollectionSpec = collectionFromInstructions({ name: 'bench', section: 'xdp', instructions });
+  const spec: CollectionSpec = collectionFromInstructions({ name: 'bench', section: 'xdp', instructions: withMaps(instructions, c?.maps, () => [LdImm64Src.MAP_FD, 0]) });
   spec.programs.bench!.relocations.push(...mapRelocations(instructions, c?.maps));
   for (const m of c?.maps ?? []) {
     const contents = m.fill.map(([k, v]) => ({ key: u32(k), value: u64(v) }));

@@ -268,7 +268,7 @@ export function withMaps(insns: Instruction[], maps: MapDef[] | undefined, resol
 /** `lddw r1, K`: the case's map K, which withMaps resolves and mapRelocations names. */
 const isMapPlaceholder = (i: Instruction, maps: MapDef[]): boolean => i.opcode === OPCODE_LDDW && i.src === 0 && i.imm < maps.length && i.dst === 1;
 
-/** The case's map references as an object's relocations (map K by name at each placeholder), for loading through a CollectionSpec. */
+/** The case's map references as an object's relocations (map K by name at each placeholder), for loading through a CollectionSpec; the instructions must carry src = BPF_PSEUDO_MAP_FD there (withMaps). */
 export function mapRelocations(insns: Instruction[], maps: MapDef[] | undefined): { kind: 'map'; insnIndex: number; mapName: string }[] {
   if (!maps) return [];
   return insns.flatMap((i, insnIndex) => (isMapPlaceholder(i, maps) ? [{ kind: 'map' as const, insnIndex, mapName: maps[i.imm]!.name }] : []));
