@@ -39,6 +39,10 @@ export interface ProgramShape {
   forceCheckpoint: Uint8Array;
   /** Bit i set: register i may be read before it is written, from this instruction on. */
   liveIn: Uint16Array;
+  /** Instructions calling an iterator's `_next` kfunc (insn_aux_data.is_iter_next), zeroed for the verifier to mark. */
+  iterNext: Uint8Array;
+  /** Gives the tables back for the next program's shape: the shape is not used after this. */
+  release(): void;
 }
 
 const isJmp = (i: Instruction): boolean => {
@@ -72,31 +76,99 @@ export function analyzeShape(insns: readonly Instruction[]): ProgramShape {
   }
   const sorted = [...starts].sort((a, b) => a - b);
   const subprogs = sorted.map((start, k) => ({ start, end: sorted[k + 1] ?? n }));
-  const subprogOf = new Int32Array(n);
-  for (let k = 0; k < subprogs.length; k++) subprogOf.fill(k, subprogs[k]!.start, subprogs[k]!.end);
+  const tables = shapeTables.acquire(n);
+  const { subprogOf, liveIn, prunePoint, forceCheckpoint, iterNext } = tables;
+  try {
+    for (let k = 0; k < subprogs.length; k++) subprogOf.fill(k, subprogs[k]!.start, subprogs[k]!.end);
 
-  // check_subprogs: jumps stay in their function; each function ends in exit or ja.
-  for (const sp of subprogs) {
-    for (let t = sp.start; t < sp.end; t++) {
-      const i = insns[t]!;
-      if (isJmp(i) && !isCall(i) && !isExit(i)) {
-        const target = jumpTarget(insns, t);
-        if (target < sp.start || target >= sp.end) throw new Rejection(t, `jump out of range from insn ${t} to ${target}`);
+    // check_subprogs: jumps stay in their function; each function ends in exit or ja.
+    for (const sp of subprogs) {
+      for (let t = sp.start; t < sp.end; t++) {
+        const i = insns[t]!;
+        if (isJmp(i) && !isCall(i) && !isExit(i)) {
+          const target = jumpTarget(insns, t);
+          if (target < sp.start || target >= sp.end) throw new Rejection(t, `jump out of range from insn ${t} to ${target}`);
+        }
+        if (isLddw(i)) t++;
       }
-      if (isLddw(i)) t++;
+      const last = insns[sp.end - 1]!;
+      if (!isExit(last) && !isUncondJump(last)) throw new Rejection(sp.end - 1, 'last insn is not an exit or jmp');
     }
-    const last = insns[sp.end - 1]!;
-    if (!isExit(last) && !isUncondJump(last)) throw new Rejection(sp.end - 1, 'last insn is not an exit or jmp');
+
+    checkCfg(insns, prunePoint, forceCheckpoint);
+    computeLiveness(insns, subprogs, liveIn);
+  } catch (error) {
+    tables.release();
+    throw error;
+  }
+  return { subprogs, subprogOf, prunePoint, forceCheckpoint, liveIn, iterNext, release: tables.release };
+}
+
+interface ShapeTableSet {
+  subprogOf: Int32Array;
+  liveIn: Uint16Array;
+  prunePoint: Uint8Array;
+  forceCheckpoint: Uint8Array;
+  iterNext: Uint8Array;
+  release: () => void;
+}
+
+/**
+ * The per-instruction tables of a ProgramShape, zeroed, as views of one
+ * buffer kept between programs: a typed array costs about half a
+ * microsecond to allocate, several times a small program's analysis. A
+ * shape taken while another is still in use gets tables of its own.
+ */
+class ShapeTablePool {
+  private capacity = 0;
+  private inUse = false;
+  private int32 = new Int32Array(0);
+  private uint16 = new Uint16Array(0);
+  private bytes = new Uint8Array(0);
+  private readonly releasePooled = (): void => {
+    this.inUse = false;
+  };
+
+  acquire(n: number): ShapeTableSet {
+    if (this.inUse) return ShapeTablePool.fresh(n);
+    if (n > this.capacity) {
+      this.capacity = Math.max(n, this.capacity * 2, 256);
+      const buffer = new ArrayBuffer(this.capacity * 9);
+      this.int32 = new Int32Array(buffer, 0, this.capacity);
+      this.uint16 = new Uint16Array(buffer, this.capacity * 4, this.capacity);
+      this.bytes = new Uint8Array(buffer, this.capacity * 6, this.capacity * 3);
+    }
+    this.inUse = true;
+    const cap = this.capacity;
+    this.int32.fill(0, 0, n);
+    this.uint16.fill(0, 0, n);
+    this.bytes.fill(0, 0, n);
+    this.bytes.fill(0, cap, cap + n);
+    this.bytes.fill(0, 2 * cap, 2 * cap + n);
+    return {
+      subprogOf: this.int32.subarray(0, n),
+      liveIn: this.uint16.subarray(0, n),
+      prunePoint: this.bytes.subarray(0, n),
+      forceCheckpoint: this.bytes.subarray(cap, cap + n),
+      iterNext: this.bytes.subarray(2 * cap, 2 * cap + n),
+      release: this.releasePooled,
+    };
   }
 
-  // One allocation for both byte tables (a typed array each costs more than filling it).
-  const bytes = new Uint8Array(2 * n);
-  const prunePoint = bytes.subarray(0, n);
-  const forceCheckpoint = bytes.subarray(n);
-  checkCfg(insns, prunePoint, forceCheckpoint);
-  const liveIn = computeLiveness(insns, subprogs);
-  return { subprogs, subprogOf, prunePoint, forceCheckpoint, liveIn };
+  private static fresh(n: number): ShapeTableSet {
+    const bytes = new Uint8Array(3 * n);
+    return {
+      subprogOf: new Int32Array(n),
+      liveIn: new Uint16Array(n),
+      prunePoint: bytes.subarray(0, n),
+      forceCheckpoint: bytes.subarray(n, 2 * n),
+      iterNext: bytes.subarray(2 * n),
+      release: () => {},
+    };
+  }
 }
+
+const shapeTables = new ShapeTablePool();
 
 /**
  * Working tables of checkCfg and computeLiveness, kept between programs and
@@ -294,9 +366,8 @@ function insnOrNone(x: number, n: number): number {
 }
 
 /** Backward dataflow to a fixed point within each function (calls are opaque: they use r1-r5). */
-function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subprogram[]): Uint16Array {
+function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subprogram[], liveIn: Uint16Array): void {
   const n = insns.length;
-  const liveIn = new Uint16Array(n);
   // At most two successors each; -1 when absent or outside the program.
   const { use, def, succA, succB } = scratch.take(n);
   for (let t = 0; t < n; t++) {
@@ -330,5 +401,4 @@ function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subpr
       }
     }
   }
-  return liveIn;
 }

@@ -11,7 +11,7 @@ import { AttachType, PROGRAM_CONTEXT_TYPES, ProgramType, TypeFlag } from '../uap
 import { Rejection } from './errors.ts';
 import { regTypeName } from './log.ts';
 import { scalarIsZero } from './scalar.ts';
-import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, pointerReg, unknownScalar } from './state.ts';
+import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, copyReg, pointerReg, unknownScalar } from './state.ts';
 
 const TRUSTED = TypeFlag.PTR_TRUSTED;
 const BTF_PTR_TYPES: readonly number[] = [RegType.PTR_TO_BTF_ID, RegType.PTR_TO_BTF_ID | TRUSTED, RegType.PTR_TO_BTF_ID | TypeFlag.MEM_RCU];
@@ -283,7 +283,7 @@ function checkArg(arg: GlobalArg, i: number, regno: number, reg: Reg, checks: Gl
     case 'mem':
       checks.argOffset(regno, reg);
       if (isNullScalar(reg)) return;
-      checks.memAccess(regno, { ...reg, type: reg.type & ~MAYBE_NULL }, arg.size);
+      checks.memAccess(regno, nonNull(reg), arg.size);
       if (!arg.nullable && reg.type & MAYBE_NULL) reject(`arg#${i} is expected to be non-NULL`);
       return;
     case 'arena':
@@ -300,4 +300,11 @@ function checkArg(arg: GlobalArg, i: number, regno: number, reg: Reg, checks: Gl
       checks.argOffset(regno, reg);
       return;
   }
+}
+
+/** `reg` without its or-null flag (a copy: registers are not changed in place). */
+function nonNull(reg: Reg): Reg {
+  const r = copyReg(reg);
+  r.type = reg.type & ~MAYBE_NULL;
+  return r;
 }

@@ -9,7 +9,7 @@
  * (is_state_visited's iterator rule), which the iterator contract (`_next`
  * eventually returns NULL, then always does) makes safe.
  */
-import type { Instruction } from '../isa/index.ts';
+import { type Instruction, OPCODE_CALL } from '../isa/index.ts';
 import { KfuncFlag, TypeFlag, kfuncByName } from '../uapi/index.ts';
 import { Rejection } from './errors.ts';
 import type { KfuncTarget } from './kfunc.ts';
@@ -188,10 +188,16 @@ export function iterSlotsEquivalent(old: IterObject, cur: IterObject, idsMatch: 
  * check_cfg's rule for iterator loops: every `_next` call is a prune point
  * where a checkpoint is always taken, so that the next iteration meets it.
  */
-export function markIterNextCalls(insns: readonly Instruction[], kfuncAt: ((idx: number) => KfuncTarget | undefined) | undefined, prunePoint: Uint8Array, forceCheckpoint: Uint8Array): Uint8Array {
-  const iterNext = new Uint8Array(insns.length);
-  if (kfuncAt === undefined) return iterNext;
+export function markIterNextCalls(
+  insns: readonly Instruction[],
+  kfuncAt: ((idx: number) => KfuncTarget | undefined) | undefined,
+  prunePoint: Uint8Array,
+  forceCheckpoint: Uint8Array,
+  iterNext: Uint8Array,
+): void {
+  if (kfuncAt === undefined) return;
   for (let i = 0; i < insns.length; i++) {
+    if (insns[i]!.opcode !== OPCODE_CALL) continue;
     const target = kfuncAt(i);
     if (target === undefined) continue;
     const spec = kfuncByName(target.name);
@@ -201,7 +207,6 @@ export function markIterNextCalls(insns: readonly Instruction[], kfuncAt: ((idx:
       iterNext[i] = 1;
     }
   }
-  return iterNext;
 }
 
 /** A normal store over an iterator's slot turns it into plain data (scrub_special_slot); the reference it held then leaks. */

@@ -86,20 +86,18 @@ export interface Reg {
   precise: boolean;
 }
 
-export const NOT_INIT_REG: Readonly<Reg> = Object.freeze({
-  type: RegType.NOT_INIT,
-  off: 0,
-  v: SCALAR_UNKNOWN,
-  id: 0,
-  refObjId: 0,
-  range: 0,
-  map: undefined,
-  memSize: 0,
-  btfName: undefined,
-  frameno: 0,
-  subprog: 0,
-  precise: false,
-});
+/**
+ * The register nothing was written to. Not frozen: a frozen object has a
+ * map of its own, and a fifth register map turns every register read into a
+ * megamorphic lookup. Registers are never changed in place (copyReg first).
+ */
+export const NOT_INIT_REG: Readonly<Reg> = notInitReg();
+
+function notInitReg(): Reg {
+  const r = scalarReg(SCALAR_UNKNOWN);
+  r.type = RegType.NOT_INIT;
+  return r;
+}
 
 /** A scalar register holding `v` (every other field at its NOT_INIT value; one object shape for all registers). */
 export function scalarReg(v: Scalar): Reg {

@@ -313,8 +313,14 @@ export class Verifier {
     this.log = new VerifierLog(input.logLevel, input.lineInfo);
     this.progSpec = programTypeSpec(input.programType);
     this.shape = analyzeShape(this.insns);
-    this.usesArena = programUsesArena(this.insns, input.mapAt);
-    this.iterNextInsn = markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint);
+    try {
+      this.usesArena = programUsesArena(this.insns, input.mapAt);
+      this.iterNextInsn = this.shape.iterNext;
+      markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint, this.iterNextInsn);
+    } catch (error) {
+      this.shape.release();
+      throw error;
+    }
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
     this.precision = {
@@ -335,7 +341,11 @@ export class Verifier {
       const log = `${e.message}\nprocessed 0 insns (limit ${COMPLEXITY_LIMIT_INSNS}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n`;
       return { stats: { processedInsns: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, stackDepth: [] }, log, rejection: e, failingPath: [e.insnIndex], boundsProven: false };
     }
-    return verifier.run();
+    try {
+      return verifier.run();
+    } finally {
+      verifier.shape.release();
+    }
   }
 
   private run(): VerifierOutcome {
@@ -1817,7 +1827,8 @@ export class Verifier {
   private btfObjectReg(object: BtfObject, type: number): Reg {
     const tags = (object.user ? TypeFlag.MEM_USER : 0) | (object.percpu ? TypeFlag.MEM_PERCPU : 0);
     const r = pointerReg(type | tags, { btfName: object.struct });
-    return mayBeNull(r.type) ? { ...r, id: this.newId() } : r;
+    if (mayBeNull(r.type)) r.id = this.newId();
+    return r;
   }
 
   /** check_ptr_to_btf_access for reads: inside the struct, a pointer member gives a pointer whose trust follows the kernel's rules. */
