@@ -39,12 +39,14 @@ export interface AgreementReport {
   kernelMessage: number;
   /** verifier time / kernel time, over records where both are known and the kernel's is above 0. */
   timeRatio?: { median: number; p90: number; count: number };
+  /** The ratios `timeRatio` summarises, in record order (the same records on every run over the same list). */
+  timeRatios: number[];
   /** verifier processed instructions / kernel's, same selection. */
   processedRatio?: { median: number; p90: number; count: number };
   disagreements: Disagreement[];
 }
 
-function quantiles(values: number[]): { median: number; p90: number; count: number } | undefined {
+export function quantiles(values: readonly number[]): { median: number; p90: number; count: number } | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -62,8 +64,8 @@ export function measureAgreement(
   verify: VerifyFunction,
   options: { includeExcluded?: boolean } = {},
 ): AgreementReport {
-  const report: AgreementReport = { compared: 0, agreeing: 0, unsafeAccepts: 0, falseRejects: 0, threw: 0, rejectionsCompared: 0, kernelMessage: 0, disagreements: [] };
-  const times: number[] = [];
+  const report: AgreementReport = { compared: 0, agreeing: 0, unsafeAccepts: 0, falseRejects: 0, threw: 0, rejectionsCompared: 0, kernelMessage: 0, disagreements: [], timeRatios: [] };
+  const times = report.timeRatios;
   const processed: number[] = [];
   for (const record of records) {
     if (record.kernel.verdict === 'not-loadable') continue;

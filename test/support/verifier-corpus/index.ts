@@ -19,7 +19,7 @@ export { annotationsFromTags, compileExpectedMessage, firstUnmatchedMessage, par
 export { parseVerifierLog, type ParsedVerifierLog } from './kernel-log.ts';
 export { kernelVerdict, type KernelVerdict } from './kernel-verdict.ts';
 export { CorpusSourceError } from './debian.ts';
-export { measureAgreement, type AgreementReport, type Disagreement, type VerifierOutcome, type VerifyFunction } from './agreement.ts';
+export { measureAgreement, quantiles, type AgreementReport, type Disagreement, type VerifierOutcome, type VerifyFunction } from './agreement.ts';
 
 export interface BuildCorpusOptions {
   /** Default .cache/verifier-corpus in the repository. */

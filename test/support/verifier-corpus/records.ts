@@ -166,18 +166,23 @@ export function readCorpusFiles(dir: string = DEFAULT_CORPUS_DIR, source: Corpus
   return readJsonLines<FileRecord>(filesPath(dir, source));
 }
 
-const specCache = new Map<string, CollectionSpec>();
+/** Loaded specs by object path, per loader. */
+const specCaches = new WeakMap<typeof loadCollectionSpec, Map<string, CollectionSpec>>();
 
 /**
  * The spec and program a record describes (its object under the corpus
  * directory `dir`, with the map contents the record's test ran with),
  * ready for `verify()` or a backend: each object is read once and cached.
+ * `load` is the object loader (a built package's, so that its `verify` gets
+ * specs made by the same modules).
  */
-export function corpusProgram(record: ProgramRecord, dir: string = DEFAULT_CORPUS_DIR): { spec: CollectionSpec; program: ProgramSpec } {
+export function corpusProgram(record: ProgramRecord, dir: string = DEFAULT_CORPUS_DIR, load: typeof loadCollectionSpec = loadCollectionSpec): { spec: CollectionSpec; program: ProgramSpec } {
   const path = join(dir, record.object);
+  let specCache = specCaches.get(load);
+  if (specCache === undefined) specCaches.set(load, (specCache = new Map()));
   let spec = specCache.get(path);
   if (spec === undefined) {
-    spec = loadCollectionSpec(path);
+    spec = load(path);
     specCache.set(path, spec);
     for (const { map, key, value } of record.mapContents ?? []) spec.maps[map]?.contents.push({ key, value: Uint8Array.from(Buffer.from(value, 'hex')) });
   }
