@@ -75,7 +75,8 @@ export function analyzeShape(insns: readonly Instruction[]): ProgramShape {
     if (isLddw(i)) t++;
   }
   const sorted = [...starts].sort((a, b) => a - b);
-  const subprogs = sorted.map((start, k) => ({ start, end: sorted[k + 1] ?? n }));
+  const subprogs: Subprogram[] = [];
+  for (let k = 0; k < sorted.length; k++) subprogs.push({ start: sorted[k]!, end: k + 1 < sorted.length ? sorted[k + 1]! : n });
   const tables = shapeTables.acquire(n);
   const { subprogOf, liveIn, prunePoint, forceCheckpoint, iterNext } = tables;
   try {

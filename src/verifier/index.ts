@@ -117,6 +117,8 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
   }
   for (const [fd, mapSpec] of options.mapsByFd ?? []) maps.byFd.set(fd, maps.wrap(mapSpec.name || `fd${fd}`, mapSpec));
   const license = options.license ?? spec?.license ?? 'GPL';
+  const kernel = kernelObjects(type, options.expectedAttachType ?? spec?.expectedAttachType, spec?.attachTo, options.targetBtf);
+  // Every key present, absent ones undefined: one object shape for every program, so that the verifier's reads of its input stay monomorphic.
   const outcome = Verifier.check({
     insns,
     programType: type,
@@ -130,10 +132,12 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     lineInfo: spec?.lineInfo ?? [],
     functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
     voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
-    ...(collector !== undefined ? { onInstruction: collector.record } : {}),
-    ...kfuncOption(spec, options.targetBtf),
-    ...kernelObjects(type, options.expectedAttachType ?? spec?.expectedAttachType, spec?.attachTo, options.targetBtf),
-    ...(spec?.btf ? { globalFunctions: globalFunctions(spec.btf, spec.funcInfo, type, options.expectedAttachType ?? spec.expectedAttachType, kernelStructLookup(options.targetBtf)) } : {}),
+    onInstruction: collector?.record,
+    kfuncAt: spec ? kfuncTargets(spec, options.targetBtf) : undefined,
+    tracingContext: kernel.tracingContext,
+    btfStructAccess: kernel.btfStructAccess,
+    structsAtZero: kernel.structsAtZero,
+    globalFunctions: spec?.btf ? globalFunctions(spec.btf, spec.funcInfo, type, options.expectedAttachType ?? spec.expectedAttachType, kernelStructLookup(options.targetBtf)) : undefined,
   });
   const verificationTimeUs = Math.round((performance.now() - started) * 1000);
   const result: VerifyResult = {
@@ -258,18 +262,12 @@ const kernelStructsAtZero: NonNullable<VerifierInput['structsAtZero']> = (struct
   return kernel !== undefined ? structsAtZero(kernel, struct) : [struct];
 };
 
-function kfuncOption(spec: ProgramSpec | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'kfuncAt'> {
-  const kfuncAt = spec ? kfuncTargets(spec, targetBtf) : undefined;
-  return kfuncAt ? { kfuncAt } : {};
-}
-
 /** The kernel's BTF for tracing arguments and struct walks (nothing when it cannot be read: those stay untyped). */
 function kernelObjects(type: number, attachType: number | undefined, attachTo: string | undefined, targetBtf: Btf | undefined): Pick<VerifierInput, 'tracingContext' | 'btfStructAccess' | 'structsAtZero'> {
   const kernel = attachTo === undefined || attachTo === '' || !typedByAttachTarget(type, attachType) ? targetBtf : (targetBtf ?? kernelBtfIfReadable());
   if (kernel === undefined) return { btfStructAccess: kernelStructAccess, structsAtZero: kernelStructsAtZero };
-  const traced = tracingContext(kernel, type, attachType, attachTo);
   return {
-    ...(traced ? { tracingContext: traced } : {}),
+    tracingContext: tracingContext(kernel, type, attachType, attachTo),
     btfStructAccess: (struct, off, size, untrusted) => btfStructAccess(kernel, struct, off, size, untrusted),
     structsAtZero: (struct) => structsAtZero(kernel, struct),
   };

@@ -425,7 +425,9 @@ export class Verifier {
       if (isPseudoCall(i) || isPseudoFunc(i)) callees[subprogOf[t]!]!.add(subprogOf[t + i.imm + 1]!);
       if (isLddw(i)) t++;
     }
-    const own = this.stackDepth.map((d) => Math.ceil(d / 16) * 16);
+    // Whole numbers only (Math.ceil gives doubles): an array of doubles has another map, which deoptimised this every few programs.
+    const own: number[] = [];
+    for (const depth of this.stackDepth) own.push((depth + 15) & ~15);
     checkCallChainStack(subprogs, callees, own, 0, 0, 0);
   }
 
