@@ -285,7 +285,11 @@ export const u64 = (n: number): Uint8Array => new Uint8Array(new BigUint64Array(
  * reschedule.
  */
 export function calibrate(fn: (repeat: number) => number, sampleMs = 4, samples = 40): number {
-  fn(1000); // warm up: lets the engine tier the code up
+  // Warm up for 100 ms at least: V8 optimises a large function (the interpreter's loop) only after some tens of
+  // milliseconds, and samples taken before measure its bytecode, not the engine users run for long.
+  const warmUntil = performance.now() + 100;
+  do fn(1000);
+  while (performance.now() < warmUntil);
   const probe = fn(100);
   const repeat = Math.max(10, Math.min(50_000_000, Math.round((sampleMs * 1e6) / Math.max(probe, 1))));
   let best = Infinity;
