@@ -114,32 +114,36 @@ interface ShapeTableSet {
   release: () => void;
 }
 
+/** Programs up to this many instructions take their shape tables from the pool (larger ones, rare, allocate their own). */
+const POOLED_INSNS = 1 << 16;
+
 /**
  * The per-instruction tables of a ProgramShape, zeroed, as views of one
  * buffer kept between programs: a typed array costs about half a
  * microsecond to allocate, several times a small program's analysis. A
- * shape taken while another is still in use gets tables of its own.
+ * shape taken while another is still in use gets tables of its own, as
+ * does a program too large to keep a buffer for.
  */
 class ShapeTablePool {
   private capacity = 0;
   private inUse = false;
+  /** Counts acquisitions: a release from an earlier one (called twice, or late) frees nothing. */
+  private generation = 0;
   private int32 = new Int32Array(0);
   private uint16 = new Uint16Array(0);
   private bytes = new Uint8Array(0);
-  private readonly releasePooled = (): void => {
-    this.inUse = false;
-  };
 
   acquire(n: number): ShapeTableSet {
-    if (this.inUse) return ShapeTablePool.fresh(n);
+    if (this.inUse || n > POOLED_INSNS) return ShapeTablePool.fresh(n);
     if (n > this.capacity) {
-      this.capacity = Math.max(n, this.capacity * 2, 256);
+      this.capacity = Math.min(POOLED_INSNS, Math.max(n, this.capacity * 2, 256));
       const buffer = new ArrayBuffer(this.capacity * 9);
       this.int32 = new Int32Array(buffer, 0, this.capacity);
       this.uint16 = new Uint16Array(buffer, this.capacity * 4, this.capacity);
       this.bytes = new Uint8Array(buffer, this.capacity * 6, this.capacity * 3);
     }
     this.inUse = true;
+    const generation = ++this.generation;
     const cap = this.capacity;
     this.int32.fill(0, 0, n);
     this.uint16.fill(0, 0, n);
@@ -152,7 +156,9 @@ class ShapeTablePool {
       prunePoint: this.bytes.subarray(0, n),
       forceCheckpoint: this.bytes.subarray(cap, cap + n),
       iterNext: this.bytes.subarray(2 * cap, 2 * cap + n),
-      release: this.releasePooled,
+      release: () => {
+        if (this.generation === generation) this.inUse = false;
+      },
     };
   }
 

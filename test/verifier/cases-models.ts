@@ -179,7 +179,8 @@ export const MODEL_CASES: VerifierCase[] = [
     section: 'socket',
     asm: 'r2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_skb#0\nr1 = r10\nr1 += -16\nr2 = 0\nr3 = 0\nr4 = 8\ncall bpf_dynptr_slice_rdwr#0\nr0 = 0\nexit',
     expect: 'the prog does not allow writes to packet data',
-    // 6.18.44 refuses the kfunc itself for this program type.
+    // This machine's 6.18.44 build refuses bpf_dynptr_slice_rdwr in every program type and for every dynptr kind
+    // (tc and xdp included), a restriction of that build, as its refusal of ARENA maps is.
     kernelAlso: ['bpf_dynptr_slice_rdwr() is not allowed'],
   },
   { name: 'dynptr kfunc: from_skb given a modified context', section: 'tc', asm: 'r1 += 8\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_skb#0\nr0 = 0\nexit', expect: 'dereference of modified ctx ptr R1 off=8 disallowed' },

@@ -38,9 +38,9 @@ export interface VerifierCase {
   /** Why this case cannot be loaded into the kernel as bare instructions (checked in the kernel elsewhere). */
   kernelSkip?: string;
   /**
-   * Other final messages that 6.18 stable releases give for this program
-   * (the verdict is the same): `expect` is tsbpf's, and the kernel's where
-   * the case was written.
+   * Final messages a kernel gives for this program by a policy of its own
+   * build (the verdict is the same); `expect` is upstream 6.18's, and
+   * tsbpf's.
    */
   kernelAlso?: string[];
 }
