@@ -51,6 +51,8 @@ if (!cached) {
 
 const built = buildPackage();
 process.on('exit', () => built.remove());
+// An interrupted run removes the build too ('exit' does not run on a signal).
+process.on('SIGINT', () => process.exit(130));
 const importBuilt = async <T>(module: string): Promise<T> => (await import(pathToFileURL(join(built.dist, module, 'index.js')).href)) as T;
 const { ProgramType } = await importBuilt<typeof UapiModule>('uapi');
 const { loadTimeMaps, verify } = await importBuilt<typeof VerifierModule>('verifier');

@@ -20,7 +20,12 @@ export interface BuiltPackage {
 export function buildPackage(packageRoot = root): BuiltPackage {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-build-'));
   const dist = join(dir, 'dist');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(packageRoot, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(packageRoot, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   // The CLI reads ../../package.json from dist/cli; dependencies (koffi) resolve through node_modules.
   symlinkSync(join(packageRoot, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(packageRoot, 'node_modules'), join(dir, 'node_modules'));
