@@ -303,6 +303,8 @@ class CaptureReport {
   passed = 0;
   refused = 0;
   programNs = 0;
+  /** Batches of the streaming path (the first one's time includes the engine's first run: compilation, cold code). */
+  batches = 0;
   /** Ctrl-C stopped the --repeat runs: the counts are of the packets before it. */
   interrupted = false;
   readonly durations = new DurationHistogram();
@@ -391,13 +393,14 @@ async function runCapture(backend: Backend, options: Options, io: CliIo, signal?
   const meanProgramNs = runs > 0 ? Math.round(captured.programNs / runs) : 0;
   // The streaming path times batches (copies included), not single runs: it has a mean, no median.
   const medianProgramNs = streamed ? undefined : captured.durations.median();
-  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(byCount(captured.counts)), ...(refused > 0 ? { refusedReasons: Object.fromEntries(captured.refusedReasons) } : {}), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(captured.interrupted ? { interrupted: true } : {}) };
+  const summary = { program: backend.program.name, backend: options.backend, packets, passed, refused, verdicts: Object.fromEntries(byCount(captured.counts)), ...(refused > 0 ? { refusedReasons: Object.fromEntries(captured.refusedReasons) } : {}), seconds, packetsPerSecond: perSecond, meanProgramNs, medianProgramNs, ...(streamed ? { batches: captured.batches } : {}), ...(captured.interrupted ? { interrupted: true } : {}) };
   if (options.json) {
     io.stdout(`${JSON.stringify(options.verbose ? { ...summary, perPacket: captured.lines } : summary)}\n`);
   } else {
     io.stdout(`${packets} packets, ${passed} passed${refused ? `, ${refused} refused by the test run` : ''}${options.out ? ` (written to ${options.out})` : ''}\n`);
     for (const [label, n] of byCount(captured.counts)) io.stdout(`  ${label.padEnd(20)} ${n}\n`);
-    const time = streamed ? `${meanProgramNs} ns/packet (streamed in batches, copies included)` : `${medianProgramNs} ns/packet (median; mean ${meanProgramNs}, with warm-up)`;
+    const batches = `${captured.batches} batch${captured.batches === 1 ? '' : 'es'}`;
+    const time = streamed ? `${meanProgramNs} ns/packet (streamed in ${batches}, copies and the engine's start-up included)` : `${medianProgramNs} ns/packet (median; mean ${meanProgramNs}, with warm-up)`;
     io.stdout(`${perSecond} packets/s (${seconds.toFixed(3)} s), program ${time}\n`);
     if (captured.interrupted) io.stdout(`interrupted (SIGINT): the packets before it, each run ${options.repeat} times\n`);
   }
@@ -424,6 +427,7 @@ async function streamCapture(program: VmProgram, source: ByteSource, captured: C
   for await (const batch of program.runCapture(source, { output })) {
     const packets = batch.packets;
     captured.programNs += batch.durationNs;
+    captured.batches++;
     if (verdictOnly && batch.errors.size === 0) {
       // The engine's packet loop counted them, each value below its last counter (which counts the rest, none here):
       // no loop over the packets in JavaScript.
