@@ -133,8 +133,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     privileged: options.privileged ?? true,
     logLevel: options.logLevel ?? 1,
     lineInfo: spec?.lineInfo ?? [],
-    functionNames: new Map((spec?.functions ?? []).map((f) => [f.insnIndex, f.name])),
-    voidFunctions: spec ? voidFunctionStarts(spec) : new Set(),
+    isVoidFunction: spec ? voidFunctionTest(spec) : () => false,
     onInstruction: collector?.record,
     kfuncAt: spec ? kfuncTargets(spec, options.targetBtf) : undefined,
     tracingContext: kernel.tracingContext,
@@ -282,6 +281,16 @@ function kernelStructLookup(targetBtf: Btf | undefined): KernelStructLookup {
     const btf = targetBtf ?? kernelBtfIfReadable();
     return btf === undefined ? undefined : btf.findByName(name, 'struct').length > 0;
   };
+}
+
+/**
+ * Whether a function returns void by its BTF prototype (from func_info), by
+ * first instruction; func_info is read on the first question only (only
+ * programs with subprograms ask).
+ */
+function voidFunctionTest(spec: ProgramSpec): (insnIdx: number) => boolean {
+  let starts: Set<number> | undefined;
+  return (insnIdx) => (starts ??= voidFunctionStarts(spec)).has(insnIdx);
 }
 
 /** Functions whose BTF prototype returns void, by first instruction (from func_info). */

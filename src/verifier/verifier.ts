@@ -165,10 +165,8 @@ export interface VerifierInput {
   privileged: boolean;
   logLevel: 0 | 1 | 2;
   lineInfo: readonly LineInfo[];
-  /** Names of the functions starting at these instructions (for messages). */
-  functionNames: ReadonlyMap<number, string>;
-  /** First instructions of functions whose BTF prototype returns void. */
-  voidFunctions: ReadonlySet<number>;
+  /** Whether the function starting at this instruction returns void by its BTF prototype. */
+  isVoidFunction: (insnIdx: number) => boolean;
   /** Called with the state of each path before each instruction it explores (for viewers). */
   onInstruction?: (insnIdx: number, state: VerifierState) => void;
   /** Global functions by first instruction: verified on their own, calls checked against their prototype. */
@@ -394,7 +392,7 @@ export class Verifier {
     const { subprogs } = this.shape;
     for (let k = 1; k < subprogs.length; k++) {
       const sp = subprogs[k]!;
-      if (!this.input.voidFunctions.has(sp.start)) continue;
+      if (!this.input.isVoidFunction(sp.start)) continue;
       for (let t = sp.start; t < sp.end; t++) {
         const i = this.insns[t]!;
         const mode = opMode(i.opcode);
