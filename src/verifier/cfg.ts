@@ -64,17 +64,18 @@ export function jumpTarget(insns: readonly Instruction[], t: number): number {
 
 export function analyzeShape(insns: readonly Instruction[]): ProgramShape {
   const n = insns.length;
-  const starts = new Set<number>([0]);
+  // Subprogram starts: most programs have none but 0, so the set is made only for a program with calls.
+  let starts: Set<number> | undefined;
   for (let t = 0; t < n; t++) {
     const i = insns[t]!;
     if (isPseudoCall(i) || isPseudoFunc(i)) {
       const target = t + i.imm + 1;
       if (target < 0 || target >= n) throw new Rejection(t, 'call to invalid destination');
-      starts.add(target);
+      (starts ??= new Set<number>([0])).add(target);
     }
     if (isLddw(i)) t++;
   }
-  const sorted = [...starts].sort((a, b) => a - b);
+  const sorted = starts === undefined ? [0] : [...starts].sort((a, b) => a - b);
   const subprogs: Subprogram[] = [];
   for (let k = 0; k < sorted.length; k++) subprogs.push({ start: sorted[k]!, end: k + 1 < sorted.length ? sorted[k + 1]! : n });
   const tables = shapeTables.acquire(n);
