@@ -397,6 +397,7 @@ function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subpr
   const n = insns.length;
   // At most two successors each; -1 when absent or outside the program.
   const { use, def, succA, succB } = scratch.forLiveness(n);
+  let backward = false;
   for (let t = 0; t < n; t++) {
     useDef(insns, t);
     use[t] = used & 0x7ff;
@@ -411,7 +412,9 @@ function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subpr
         succB[t] = insnOrNone(t + i.offset + 1, n);
       }
     } else succA[t] = insnOrNone(t + (isLddw(i) ? 2 : 1), n);
+    if ((succA[t]! >= 0 && succA[t]! <= t) || (succB[t]! >= 0 && succB[t]! <= t)) backward = true;
   }
+  // Without a backward edge, one pass from the end sees every successor final: no second pass to confirm it.
   for (const sp of subprogs) {
     let changed = true;
     while (changed) {
@@ -423,7 +426,7 @@ function computeLiveness(insns: readonly Instruction[], subprogs: readonly Subpr
         const value = use[t]! | (out & ~def[t]!);
         if (value !== liveIn[t]) {
           liveIn[t] = value;
-          changed = true;
+          changed = backward;
         }
       }
     }
