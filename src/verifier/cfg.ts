@@ -119,7 +119,9 @@ interface ShapeTableSet {
 const POOLED_INSNS = 1 << 16;
 
 /**
- * The per-instruction tables of a ProgramShape, zeroed, as views of one
+ * The per-instruction tables of a ProgramShape, zeroed (but subprogOf,
+ * which analyzeShape writes whole: its subprograms cover every
+ * instruction), as views of one
  * buffer kept between programs: a typed array costs about half a
  * microsecond to allocate, several times a small program's analysis. A
  * shape taken while another is still in use gets tables of its own, as
@@ -146,7 +148,6 @@ class ShapeTablePool {
     this.inUse = true;
     const generation = ++this.generation;
     const cap = this.capacity;
-    fillPrefix(this.int32, 0, n);
     fillPrefix(this.uint16, 0, n);
     fillPrefix(this.bytes, 0, n);
     fillPrefix(this.bytes, 0, n, cap);

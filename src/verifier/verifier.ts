@@ -296,8 +296,6 @@ export class Verifier {
   private readonly calledGlobals = new Set<number>();
   /** Some lddw loads an arena map (addr_space_cast is allowed). */
   private readonly usesArena: boolean;
-  /** Instructions calling an iterator's `_next` kfunc (insn_aux_data.is_iter_next). */
-  private readonly iterNextInsn: Uint8Array;
   /** Precision tracking's view of this verifier (precision.ts), and its reusable masks. */
   private readonly precision: PrecisionContext;
   private readonly backtrack = new Backtrack();
@@ -313,8 +311,7 @@ export class Verifier {
     this.shape = analyzeShape(this.insns);
     try {
       this.usesArena = programUsesArena(this.insns, input.mapAt);
-      this.iterNextInsn = this.shape.iterNext;
-      markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint, this.iterNextInsn);
+      markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint, this.shape.iterNext);
     } catch (error) {
       this.shape.release();
       throw error;
@@ -633,7 +630,7 @@ export class Verifier {
         // a may_goto loop reaching its ancestor one level deeper (deeper levels add nothing),
         // and a later iteration of a callback in a state an earlier iteration had (pruned at the call site).
         const converged =
-          this.iterNextInsn[idx] === 1
+          this.shape.iterNext[idx] === 1
             ? iterActiveAtCall(this.cur) && this.statesEqual(old.state, this.cur, idx, true)
             : (this.isMayGoto(idx) && old.state.mayGotoDepth !== this.cur.mayGotoDepth && this.statesEqual(old.state, this.cur, idx, true, true)) ||
               (this.laterCallbackIteration(old.state) && this.statesEqual(old.state, this.cur, idx, true));
@@ -644,7 +641,7 @@ export class Verifier {
           return true;
         }
         // An ancestor at the same instruction: the path looped back.
-        if (this.iterNextInsn[idx] !== 1 && this.statesExactlyEqual(old.state, this.cur) && !iterActiveDepthsDiffer(old.state, this.cur)) {
+        if (this.shape.iterNext[idx] !== 1 && this.statesExactlyEqual(old.state, this.cur) && !iterActiveDepthsDiffer(old.state, this.cur)) {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
           throw new Rejection(idx, `infinite loop detected at insn ${idx}`, 'EINVAL', `cur state:${dump(this.cur)}\nold state:${dump(old.state)}\n`);
         }
