@@ -27,7 +27,7 @@ const missingHere = new Set(
     .flatMap(([, helpers]) => helpers),
 );
 /** helperAllowed, for the running kernel's configuration. */
-const allowedHere = (type: number, id: number, attach?: number): boolean | undefined => helperAllowed(type, id, attach) && !missingHere.has(HELPERS.find((h) => h.id === id)!.name);
+const allowedHere = (type: number, helper: (typeof HELPERS)[number], attach?: number): boolean | undefined => helperAllowed(type, helper.id, attach) && !missingHere.has(helper.name);
 
 /** An expected attach type each program type loads with (the ones the kernel requires one for). */
 const LOADABLE: [number, number | undefined][] = [
@@ -69,7 +69,7 @@ test('helper availability per program type matches the running kernel', { skip: 
   for (const [type, attach] of LOADABLE) {
     for (const h of HELPERS) {
       const kernel = verdict(type, attach, h.id) === 'ok';
-      if (kernel !== allowedHere(type, h.id, attach)) mismatches.push(`${programTypeName(type)} ${h.name}: kernel ${kernel}`);
+      if (kernel !== allowedHere(type, h, attach)) mismatches.push(`${programTypeName(type)} ${h.name}: kernel ${kernel}`);
     }
   }
   for (const r of HELPER_ATTACH_RESTRICTIONS) {
@@ -119,7 +119,7 @@ test('prototypes agree with the running kernel verifier: the first argument refu
   let checked = 0;
   for (const h of HELPERS) {
     if (h.mightSleep) continue; // the sleepable check comes before the arguments
-    const entry = LOADABLE.find(([type, attach]) => allowedHere(type, h.id, attach));
+    const entry = LOADABLE.find(([type, attach]) => allowedHere(type, h, attach));
     if (entry === undefined) continue;
     let outcome = 'accepted';
     try {
