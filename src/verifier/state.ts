@@ -87,6 +87,28 @@ export interface Reg {
 }
 
 /**
+ * Every register is made by this constructor: one object shape for all of them. Not object literals: memSize may be any
+ * u64, so its field's representation widens from small integer to double, and a literal's boilerplate would go on
+ * making registers of the deprecated shape, each migrated on first use.
+ */
+class RegisterValue implements Reg {
+  constructor(
+    public type: number,
+    public off: number,
+    public v: Scalar,
+    public id: number,
+    public refObjId: number,
+    public range: number,
+    public map: VerifierMap | undefined,
+    public memSize: number,
+    public btfName: string | undefined,
+    public frameno: number,
+    public subprog: number,
+    public precise: boolean,
+  ) {}
+}
+
+/**
  * The register nothing was written to. Not frozen: a frozen object has a
  * map of its own, and a fifth register map turns every register read into a
  * megamorphic lookup. Registers are never changed in place (copyReg first).
@@ -99,14 +121,14 @@ function notInitReg(): Reg {
   return r;
 }
 
-/** A scalar register holding `v` (every other field at its NOT_INIT value; one object shape for all registers). */
+/** A scalar register holding `v` (every other field at its NOT_INIT value). */
 export function scalarReg(v: Scalar): Reg {
-  return { type: RegType.SCALAR, off: 0, v, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0, precise: false };
+  return new RegisterValue(RegType.SCALAR, 0, v, 0, 0, 0, undefined, 0, undefined, 0, 0, false);
 }
 
-/** A copy of `r` to change, every field listed (a spread makes copies of several shapes, and slower). */
+/** A copy of `r` to change. */
 export function copyReg(r: Reg): Reg {
-  return { type: r.type, off: r.off, v: r.v, id: r.id, refObjId: r.refObjId, range: r.range, map: r.map, memSize: r.memSize, btfName: r.btfName, frameno: r.frameno, subprog: r.subprog, precise: r.precise };
+  return new RegisterValue(r.type, r.off, r.v, r.id, r.refObjId, r.range, r.map, r.memSize, r.btfName, r.frameno, r.subprog, r.precise);
 }
 
 export function unknownScalar(): Reg {
@@ -119,7 +141,7 @@ export function knownScalar(value: bigint): Reg {
 
 /** A pointer of `type` with offset 0 and a known-zero variable offset. */
 export function pointerReg(type: number, fields?: Partial<Reg>): Reg {
-  const r: Reg = { type, off: 0, v: ZERO, id: 0, refObjId: 0, range: 0, map: undefined, memSize: 0, btfName: undefined, frameno: 0, subprog: 0, precise: false };
+  const r = new RegisterValue(type, 0, ZERO, 0, 0, 0, undefined, 0, undefined, 0, 0, false);
   return fields === undefined ? r : Object.assign(r, fields);
 }
 

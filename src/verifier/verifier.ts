@@ -213,20 +213,25 @@ interface PendingBranch {
   pathLength: number;
 }
 
-interface CallMeta {
-  map: VerifierMap | undefined;
-  rawMode: boolean;
-  accessSize: number;
-  rawRegno: number;
-  memSize: number;
-  releaseRegno: number;
-  refObjId: number;
-  subprog: number;
-  maxSize: number;
+/**
+ * What a helper call's arguments tell about its result. A class, not an object literal: memSize may be any u64, so its
+ * field's representation widens from small integer to double, and a literal's boilerplate would keep making objects of
+ * the deprecated map, each migrated on first use (about a microsecond per helper call).
+ */
+class CallMeta {
+  map: VerifierMap | undefined = undefined;
+  rawMode = false;
+  accessSize = 0;
+  rawRegno = -1;
+  memSize = 0;
+  releaseRegno = 0;
+  refObjId = 0;
+  subprog = -1;
+  maxSize = 0;
   /** The key, when the key argument points at a stack slot holding a known constant. */
-  constKey?: bigint;
+  constKey: bigint | undefined = undefined;
   /** The initialised dynptr an argument named (dynptr.ts). */
-  dynptr?: DynptrUse;
+  dynptr: DynptrUse | undefined = undefined;
 }
 
 const ALU_NAMES: Readonly<Record<number, string>> = {
@@ -1884,9 +1889,11 @@ export class Verifier {
   private kfuncMemAccess(idx: number, regno: number, size: number | undefined): void {
     const regs = this.regs();
     const saved = regs[regno]!;
-    regs[regno] = { ...saved, type: saved.type & ~MAYBE_NULL };
+    const notNull = copyReg(saved);
+    notNull.type &= ~MAYBE_NULL;
+    regs[regno] = notNull;
     try {
-      const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0 };
+      const meta = new CallMeta();
       if (size === undefined) {
         for (const write of [0, TypeFlag.MEM_WRITE]) this.checkMemSize(idx, regno + 1, regs[regno + 1]!, write, true, meta);
       } else {
@@ -2075,7 +2082,7 @@ export class Verifier {
     if (this.cur.activeLock && helper.name !== 'spin_unlock' && helper.name !== 'spin_lock') {
       throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
     }
-    const meta: CallMeta = { map: undefined, rawMode: false, accessSize: 0, rawRegno: -1, memSize: 0, releaseRegno: 0, refObjId: 0, subprog: -1, maxSize: 0 };
+    const meta = new CallMeta();
     for (let arg = 0; arg < helper.args.length; arg++) this.checkFuncArg(idx, helper, arg, meta);
     // Helper writes to the stack (raw mode) initialise the bytes.
     if (meta.rawMode && meta.rawRegno > 0) {
