@@ -292,6 +292,8 @@ export interface Checkpoint {
   dfsDepth: number;
   /** Paths pruned inside this loop header's loop, whose precision is propagated again once it is done. */
   backedges: Backedge[] | undefined;
+  /** Its dead stack slots were dropped (clean_verifier_state; done once, when all its paths were explored). */
+  cleaned: boolean;
 }
 
 let lastOwner = 0;

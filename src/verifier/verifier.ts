@@ -56,6 +56,7 @@ import { addrSpaceCast, arenaAluResult, programUsesArena } from './arena.ts';
 import { type DynptrArgContext, type DynptrUse, destroyDynptrAt, dynptrSlotsEquivalent, dynptrToRelease, freeDynptr, processDynptrArg } from './dynptr.ts';
 import { type IterSlotRef, iterActiveAtCall, iterActiveDepthsDiffer, iterSlotsEquivalent, markIterNextCalls, processIterNextCall, scrubIterSlot } from './iter.ts';
 import { Rejection } from './errors.ts';
+import { StackLiveness } from './stack-liveness.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
   SCALAR_UNKNOWN,
@@ -304,6 +305,8 @@ export class Verifier {
   /** Precision tracking's view of this verifier (precision.ts), and its reusable masks. */
   private readonly precision: PrecisionContext;
   private readonly backtrack = new Backtrack();
+  /** Which stack slots explored paths may still read (liveness.c): stored states compare only those. */
+  private readonly stackLiveness: StackLiveness;
   /** The history entry the current instruction added, which its later spills, fills and links join (cur_hist_ent). */
   private histEntry: HistoryEntry | undefined;
   /** The instruction the path came from into the current one. */
@@ -323,6 +326,7 @@ export class Verifier {
     }
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     this.stackDepth = this.shape.subprogs.map(() => 0);
+    this.stackLiveness = new StackLiveness(this.insns, this.shape.subprogs);
     this.precision = {
       insns: this.insns,
       logLevel: input.logLevel,
@@ -475,7 +479,9 @@ export class Verifier {
       if (this.path.length >= PATH_KEPT * 2) this.path = this.path.slice(-PATH_KEPT);
       this.path.push(idx);
       this.cur.prevInsnIdx = idx;
+      this.stackLiveness.resetWriteMarks(this.cur, idx);
       const done = this.step(idx);
+      this.stackLiveness.commitWriteMarks(this.cur);
       if (done) {
         if (!this.finishPath()) return;
         continue;
@@ -495,6 +501,7 @@ export class Verifier {
   /** A path ended (exit of the main program, or pruned). Returns false when nothing is left to explore. */
   private finishPath(): boolean {
     this.updateBranchCounts(this.cur.parent);
+    this.stackLiveness.update(this.cur);
     const next = this.pending.pop();
     if (next === undefined) return false;
     if (this.log.level === 1) this.log.truncate(next.logLength);
@@ -627,6 +634,7 @@ export class Verifier {
     const force = this.shape.forceCheckpoint[idx] === 1 || this.cur.history.length > 40;
     const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const compared = list.length;
+    this.cleanLiveStates(list);
     for (let k = 0; k < list.length; k++) {
       const old = list[k]!;
       if (old.branches > 0) {
@@ -682,7 +690,7 @@ export class Verifier {
     // The stored state takes the path's history; the path starts a new one from here.
     const stored = cloneState(this.cur, this.cur.history);
     stored.lastInsnIdx = this.cur.prevInsnIdx;
-    const checkpoint: Checkpoint = { state: stored, branches: 1, parent: this.cur.parent, hits: 0, misses: 0, loopEntry: this.cur.loopEntry, dfsDepth: this.cur.dfsDepth, backedges: undefined };
+    const checkpoint: Checkpoint = { state: stored, branches: 1, parent: this.cur.parent, hits: 0, misses: 0, loopEntry: this.cur.loopEntry, dfsDepth: this.cur.dfsDepth, backedges: undefined, cleaned: false };
     this.cur.firstInsnIdx = idx;
     this.cur.history = [];
     this.cur.dfsDepth = checkpoint.dfsDepth + 1;
@@ -693,6 +701,25 @@ export class Verifier {
     this.curStates++;
     this.peakStates = Math.max(this.peakStates, this.curStates);
     return false;
+  }
+
+  /**
+   * clean_live_states: stored states here whose paths are all explored forget the stack slots no
+   * path from them may read, once; a state inside a loop still being explored keeps them (its
+   * paths' reads are not all known yet).
+   */
+  private cleanLiveStates(list: readonly Checkpoint[]): void {
+    for (let k = 0; k < list.length; k++) {
+      const old = list[k]!;
+      if (old.branches > 0 || old.cleaned || !sameCallsites(old.state, this.cur)) continue;
+      const loopEntry = getLoopEntry(old);
+      if (loopEntry !== undefined && loopEntry.branches > 0) continue;
+      old.cleaned = true;
+      const frames = old.state.frames;
+      this.stackLiveness.deadSlots(old.state, (frame, spi) => {
+        frames[frame]!.stack[spi] = undefined;
+      });
+    }
   }
 
   private isMayGoto(idx: number): boolean {
@@ -742,7 +769,7 @@ export class Verifier {
         if (!(live & (1 << r)) && r !== 10) continue;
         if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, exact)) return false;
       }
-      if (!stacksafe(fo, fc, ids, exact)) return false;
+      if (!stacksafe(fo, fc, ids, exact, this.input.privileged)) return false;
     }
     return true;
   }
@@ -1308,6 +1335,7 @@ export class Verifier {
         return undefined;
       }
       for (let o = minOff; o < maxOff; o++) {
+        this.stackLiveness.markRead(this.cur, frame.frameno, idx, (-o - 1) >> 3);
         const slot = frame.stack[(-o - 1) >> 3];
         const type = slot?.types[(-o - 1) & 7] ?? Slot.INVALID;
         if (type === Slot.INVALID && !this.input.privileged) {
@@ -1370,6 +1398,8 @@ export class Verifier {
       throw new Rejection(idx, 'attempt to corrupt spilled pointer on stack');
     }
     const value = store.reg;
+    // Only a write of all 8 bytes ends the slot's liveness (a narrower one leaves bytes a later read may see).
+    if (off % 8 === 0 && size === 8) this.stackLiveness.markWrite(frame.frameno, spi);
     if (existing?.object !== undefined) this.destroyStackObject(frame, spi);
     const slot = stackSlot(frame, spi, true)!;
     if (this.log.level > 0) this.scratchedSlots.add(spi);
@@ -1425,6 +1455,7 @@ export class Verifier {
   /** check_stack_read_fixed_off. */
   private stackReadFixed(idx: number, frame: Frame, off: number, size: number, spi: number, sx: boolean): Reg {
     const slot = frame.stack[spi];
+    this.stackLiveness.markRead(this.cur, frame.frameno, idx, spi);
     if (this.log.level > 0) this.scratchedSlots.add(spi);
     const slotIdx = -off - 1;
     if (isSpilled(slot)) {
@@ -2016,6 +2047,7 @@ export class Verifier {
     // A lock may be held across a subprogram's return; the main program must release it.
     if (this.cur.activeLock && (this.cur.frames.length === 1 || frame.callback)) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     if (this.cur.frames.length > 1) {
+      this.stackLiveness.update(this.cur);
       // prepare_func_exit reads R0 without requiring it: a void subprogram returns NOT_INIT, refused only if the caller reads it.
       const r0 = frame.regs[0]!;
       if (r0.type === RegType.PTR_TO_STACK) throw new Rejection(idx, 'cannot return stack pointer to the caller', 'EINVAL');
@@ -2473,6 +2505,7 @@ export class Verifier {
     const frame = this.stackFrameOf(reg);
     for (let i = lo; i < hi + size; i++) {
       const byte = -i - 1;
+      this.stackLiveness.markRead(this.cur, frame.frameno, idx, byte >> 3);
       const slot = frame.stack[byte >> 3];
       const type = slot?.types[byte & 7] ?? Slot.INVALID;
       if (type === Slot.MISC || type === Slot.ZERO) continue;
@@ -2916,7 +2949,7 @@ function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
 }
 
 /** stacksafe: every stack byte the old state relied on holds something at least as good now. */
-function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean {
+function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean, uninitReadable: boolean): boolean {
   for (let spi = 0; spi < old.stack.length; spi++) {
     const o = old.stack[spi];
     if (o === undefined) continue;
@@ -2924,8 +2957,8 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean): boolean 
     // A slot shared by both states holds the same bytes: only a spilled register's ids remain to check.
     if (o === c && !isSpilled(o)) continue;
     // A 64-bit scalar spill and eight bytes of data (an unknown scalar when loaded) compare as scalars (scalar_reg_for_stack).
-    const oldScalar = slotScalar(o, true);
-    const curScalar = slotScalar(c, false);
+    const oldScalar = slotScalar(o, uninitReadable);
+    const curScalar = slotScalar(c, uninitReadable);
     if (oldScalar !== undefined && curScalar !== undefined) {
       if (!regsafe(oldScalar, curScalar, ids, exact)) return false;
       continue;
@@ -2953,18 +2986,17 @@ const UNBOUND_SCALAR = scalarReg(SCALAR_UNKNOWN);
 /**
  * scalar_reg_for_stack: the scalar a slot holds when it is a full 64-bit
  * scalar spill or data bytes (an unknown scalar when loaded). Unwritten bytes
- * count as data only in the old state, whose unwritten bytes nothing read.
+ * count as data where reading them is allowed (is_stack_all_misc with
+ * allow_uninit_stack: privileged programs read them as unknown scalars).
  */
-function slotScalar(slot: StackSlot | undefined, unwrittenOk: boolean): Reg | undefined {
-  if (slot === undefined) return undefined;
+function slotScalar(slot: StackSlot | undefined, uninitReadable: boolean): Reg | undefined {
+  if (slot === undefined) return uninitReadable ? UNBOUND_SCALAR : undefined;
   if (slot.types[0] === Slot.SPILL) return slot.spilled?.type === RegType.SCALAR ? slot.spilled : undefined;
-  let data = false;
   for (let j = 0; j < 8; j++) {
     const t = slot.types[j];
-    if (t === Slot.MISC) data = true;
-    else if (t !== Slot.INVALID || !unwrittenOk) return undefined;
+    if (t !== Slot.MISC && (t !== Slot.INVALID || !uninitReadable)) return undefined;
   }
-  return data ? UNBOUND_SCALAR : undefined;
+  return UNBOUND_SCALAR;
 }
 
 /** A scalar that differs between two iterations becomes unknown (widen_imprecise_scalars); other values stay. */
@@ -3005,9 +3037,16 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
   return out;
 }
 
+/** Same number of frames, each entered from the same call instruction. */
+function sameCallsites(a: VerifierState, b: VerifierState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let f = 0; f < a.frames.length; f++) if (a.frames[f]!.callsite !== b.frames[f]!.callsite) return false;
+  return true;
+}
+
 /** Every value `cur` holds, `old` allows (regsafe/stacksafe without liveness). */
 function framesWithin(old: Frame, cur: Frame): boolean {
   const ids = new IdMap();
   for (let r = 0; r <= 10; r++) if (!regsafe(old.regs[r]!, cur.regs[r]!, ids, true)) return false;
-  return stacksafe(old, cur, ids, true);
+  return stacksafe(old, cur, ids, true, false);
 }

@@ -5,10 +5,12 @@ import { VerifierError, verify } from '../../src/verifier/index.ts';
 import { MAX_COLLECTED_STATES } from '../../src/verifier/states.ts';
 import { ProgramType } from '../../src/uapi/index.ts';
 
-// r0 is 1 or 2 depending on a packet byte; both paths meet at the exit, where each arrival is kept.
+// r0 is 1 or 2 depending on a packet byte. fp-8, read after `out`, holds the context pointer on the path that fails
+// the bounds check and the packet byte on the others: that path is not pruned at `out`, which two paths reach.
 const BRANCHES = assemble(`
   r2 = *(u32 *)(r1 + 4)
   r3 = *(u32 *)(r1 + 0)
+  *(u64 *)(r10 - 8) = r1
   r4 = r3
   r4 += 1
   r0 = 2
@@ -18,6 +20,7 @@ const BRANCHES = assemble(`
   if r5 == 7 goto out
   r0 = 1
 out:
+  r6 = *(u64 *)(r10 - 8)
   exit`);
 
 test('collectStates returns each path state before each instruction, as the log prints it', () => {
@@ -25,19 +28,19 @@ test('collectStates returns each path state before each instruction, as the log 
   assert.equal(result.accepted, true);
   const states = result.states!;
   assert.deepEqual(states.map((s) => s.insnIndex), [...new Set(states.map((s) => s.insnIndex))].sort((a, b) => a - b));
-  const exit = states.find((s) => s.insnIndex === 10)!;
-  // Three arrivals: the bounds check failing, r5 == 7 and the fall-through, unless pruned.
-  assert.ok(exit.paths.length >= 2, `${exit.paths.length} paths reached the exit`);
-  const r0s = exit.paths.map((p) => p.frames[0]!.registers.find((r) => r.regno === 0)!.value).sort();
+  const atOut = states.find((s) => s.insnIndex === 11)!;
+  // At `out`: the fall-through and the failed bounds check (r5 == 7 is pruned there against the fall-through).
+  assert.ok(atOut.paths.length >= 2, `${atOut.paths.length} paths reached out`);
+  const r0s = atOut.paths.map((p) => p.frames[0]!.registers.find((r) => r.regno === 0)!.value).sort();
   assert.ok(r0s.includes('1') && r0s.includes('2'), `r0 values at exit: ${r0s.join(',')}`);
-  assert.deepEqual(exit.paths.map((p) => p.from).sort(), [...new Set(exit.paths.map((p) => p.from))].sort());
+  assert.deepEqual(atOut.paths.map((p) => p.from).sort(), [...new Set(atOut.paths.map((p) => p.from))].sort());
   // The packet pointer after the bounds check: the same text as the level-2 log's state line.
-  const load = states.find((s) => s.insnIndex === 6)!.paths[0]!.frames[0]!;
+  const load = states.find((s) => s.insnIndex === 7)!.paths[0]!.frames[0]!;
   const r3 = load.registers.find((r) => r.regno === 3)!;
   assert.equal(r3.type, 'pkt');
   assert.equal(r3.text, 'pkt(r=1)');
   assert.match(result.log, /R3=pkt\(r=1\)/);
-  const store = states.find((s) => s.insnIndex === 8)!.paths[0]!.frames[0]!;
+  const store = states.find((s) => s.insnIndex === 9)!.paths[0]!.frames[0]!;
   assert.deepEqual(store.stack.map((s) => [s.offset, s.kinds]), [[-8, 'rrrrrrrr']]);
   assert.equal(store.stack[0]!.spilled!.umax, '255');
 });
