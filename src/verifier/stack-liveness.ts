@@ -22,20 +22,38 @@ import { type Instruction, InsnClass, JmpOp, isLddw, jmpOp, opClass } from '../i
 import { jumpTarget, type Subprogram } from './cfg.ts';
 import type { VerifierState } from './state.ts';
 
-/** Per instruction and frame: may_read, must_write, must_write_acc and live_before, each as lo and hi words. */
-const FIELDS = 8;
+/**
+ * Per instruction and frame: may_read, must_write, must_write_acc and live_before, each as lo and hi words, and (in
+ * frame 0's table only) whether must_write has been set once.
+ */
+const FIELDS = 9;
 const MAY_READ = 0;
 const MUST_WRITE = 2;
 const WRITE_ACC = 4;
 const LIVE = 6;
+const MUST_WRITE_SET = 8;
 const MAX_FRAMES = 8;
+
+/** The current instruction's full-slot writes per frame (verification is synchronous: one scratch serves every verifier). */
+const WRITE_ACC_SCRATCH = new Int32Array(MAX_FRAMES * 2);
+/** Successors of one instruction (bpf_insn_successors' out array). */
+const SUCCESSORS_SCRATCH = new Int32Array(2);
+/** Depth-first search scratch for the postorder (grown as needed). */
+let searchScratch = new Int32Array(256);
+
+/**
+ * The tables of one verification at a time come from this buffer (zeroed as they are handed out): a new typed array
+ * per table was a fifth of the analysis' cost on small programs. Verification is synchronous; while one holds the
+ * buffer, any other allocates its own.
+ */
+let tablePool = new Int32Array(4096);
+let tablePoolTaken = false;
+const TABLE_POOL_MAX = 1 << 20;
 
 /** One subprogram as reached through one chain of calls. */
 class FuncInstance {
   /** Masks per frame of the chain, allocated when a mark first touches the frame. */
   readonly frames: (Int32Array | undefined)[] = [];
-  /** Whether the instruction's must_write has been set once (later visits intersect with it). */
-  readonly mustWriteSet: Uint8Array;
   updated = false;
   mustWriteDropped = false;
   readonly start: number;
@@ -49,10 +67,12 @@ class FuncInstance {
     readonly callsites: readonly number[],
     readonly subprogs: readonly number[],
     subprog: Subprogram,
+    /** The instance of the chain one frame up (the caller's); undefined for a chain of one frame. */
+    readonly outer: FuncInstance | undefined,
+    private readonly tables: StackLiveness,
   ) {
     this.start = subprog.start;
     this.end = subprog.end;
-    this.mustWriteSet = new Uint8Array(this.end - this.start);
   }
 
   get depth(): number {
@@ -61,7 +81,7 @@ class FuncInstance {
 
   masks(frame: number): Int32Array {
     let masks = this.frames[frame];
-    if (masks === undefined) this.frames[frame] = masks = new Int32Array((this.end - this.start) * FIELDS);
+    if (masks === undefined) this.frames[frame] = masks = this.tables.table((this.end - this.start) * FIELDS);
     return masks;
   }
 
@@ -75,29 +95,68 @@ class FuncInstance {
 }
 
 export class StackLiveness {
-  private readonly instances = new Map<string, FuncInstance>();
+  /** Instances of call chains through other subprograms, by chain. */
+  private instances: Map<string, FuncInstance> | undefined;
+  /** Instances of subprograms entered directly (the main program, global functions), by subprogram. */
+  private readonly roots: (FuncInstance | undefined)[] = [];
+  /** The innermost instance last looked up: the state being explored stays in one chain for long. */
+  private recent: FuncInstance | undefined;
+  /** Any full-slot write since resetWriteMarks. */
+  private wrote = true;
   /** The instance of the state being explored (cur_instance); undefined after its call chain changed. */
   private cur: FuncInstance | undefined;
+  /** The instance the current instruction's writes go to; undefined once the instruction changed the call chain. */
+  private writeInstance: FuncInstance | undefined;
   private writeInsn = 0;
-  private readonly writeAcc = new Int32Array(MAX_FRAMES * 2);
-  /** Per subprogram, its instructions in the order the data flow visits them (successors first). */
-  private readonly postorders = new Map<number, Int32Array>();
+  private readonly writeAcc = WRITE_ACC_SCRATCH;
+  /** Per subprogram, its instructions in the order the data flow visits them (successors first), and their successors. */
+  private readonly flows: (Int32Array | undefined)[] = [];
+  /** Whether this verification holds the table pool, how much of it is handed out, and how much it would have needed. */
+  private holdsPool = false;
+  private poolUsed = 0;
+  private poolWanted = 0;
 
   constructor(
     private readonly insns: readonly Instruction[],
     private readonly subprogs: readonly Subprogram[],
   ) {}
 
+  /** A zeroed table of `size` words, from the pool when it is free and large enough. */
+  table(size: number): Int32Array {
+    if (!this.holdsPool && !tablePoolTaken) {
+      tablePoolTaken = true;
+      this.holdsPool = true;
+    }
+    this.poolWanted += size;
+    if (!this.holdsPool || this.poolUsed + size > tablePool.length) return new Int32Array(size);
+    const table = tablePool.subarray(this.poolUsed, this.poolUsed + size);
+    table.fill(0);
+    this.poolUsed += size;
+    return table;
+  }
+
+  /** The verification is over: its tables go back to the pool (grown for the next one when this one needed more). */
+  release(): void {
+    if (!this.holdsPool) return;
+    this.holdsPool = false;
+    tablePoolTaken = false;
+    if (this.poolWanted > tablePool.length && this.poolWanted <= TABLE_POOL_MAX) tablePool = new Int32Array(this.poolWanted);
+  }
+
   /** bpf_reset_stack_write_marks: instruction `insnIdx` of `st` starts; its full-slot writes gather until commit. */
   resetWriteMarks(st: VerifierState, insnIdx: number): void {
-    const instance = this.ensureCurrent(st);
+    this.writeInstance = this.ensureCurrent(st);
     this.writeInsn = insnIdx;
-    this.writeAcc.fill(0, 0, instance.depth * 2);
+    if (this.wrote) {
+      this.writeAcc.fill(0);
+      this.wrote = false;
+    }
   }
 
   /** bpf_mark_stack_write: the current instruction writes all 8 bytes of slot `spi` of `frame`. */
   markWrite(frame: number, spi: number): void {
     this.writeAcc[frame * 2 + (spi >> 5)]! |= 1 << (spi & 31);
+    this.wrote = true;
   }
 
   /** bpf_mark_stack_read: instruction `insnIdx` of `st` may read slot `spi` of `frame`. */
@@ -105,15 +164,29 @@ export class StackLiveness {
     markRead(this.ensureCurrent(st), frame, insnIdx, spi >> 5, 1 << (spi & 31));
   }
 
+  /** markRead for the slots holding stack bytes [minOff, maxOff) (offsets from the frame pointer, negative). */
+  markReadBytes(st: VerifierState, frame: number, insnIdx: number, minOff: number, maxOff: number): void {
+    if (maxOff <= minOff) return;
+    const instance = this.ensureCurrent(st);
+    const highSpi = (-minOff - 1) >> 3;
+    for (let spi = (-(maxOff - 1) - 1) >> 3; spi <= highSpi; spi++) markRead(instance, frame, insnIdx, spi >> 5, 1 << (spi & 31));
+  }
+
   /**
-   * bpf_commit_stack_write_marks, after the instruction ran. An instruction that
-   * entered or left a subprogram changed the call chain (the kernel resets its
-   * current instance there): its marks are not committed.
+   * bpf_commit_stack_write_marks, after the instruction ran, unless it entered a
+   * subprogram or returned from one (resetCallchain, update: the kernel resets
+   * its current instance there).
    */
-  commitWriteMarks(st: VerifierState): void {
-    const instance = this.cur;
-    if (instance === undefined || !sameChain(instance, st)) return;
-    this.commit(instance);
+  commitWriteMarks(): void {
+    if (this.writeInstance === undefined) return;
+    this.commit(this.writeInstance);
+    this.writeInstance = undefined;
+  }
+
+  /** bpf_reset_live_stack_callchain: a call entered a subprogram. */
+  resetCallchain(): void {
+    this.cur = undefined;
+    this.writeInstance = undefined;
   }
 
   /**
@@ -122,9 +195,8 @@ export class StackLiveness {
    * result feeds its caller's).
    */
   update(st: VerifierState): void {
-    this.cur = undefined;
-    for (let frame = st.frames.length - 1; frame >= 0; frame--) {
-      const instance = this.instanceOf(st, frame);
+    this.resetCallchain();
+    for (let instance: FuncInstance | undefined = this.innermost(st); instance !== undefined; instance = instance.outer) {
       if (!instance.updated) continue;
       this.updateInstance(instance);
       instance.updated = false;
@@ -140,9 +212,7 @@ export class StackLiveness {
    */
   deadSlots(st: VerifierState, visit: (frame: number, spi: number) => void): void {
     const depth = st.frames.length;
-    const chain: FuncInstance[] = [];
-    for (let f = 0; f < depth; f++) chain.push(this.instanceOf(st, f));
-    const innermost = chain[depth - 1]!;
+    const innermost = this.innermost(st);
     for (let frameno = 0; frameno < depth; frameno++) {
       const stack = st.frames[frameno]!.stack;
       for (let spi = 0; spi < stack.length; spi++) {
@@ -150,10 +220,12 @@ export class StackLiveness {
         if (slot === undefined || slot.object !== undefined) continue;
         if (innermost.liveBefore(st.insnIdx, frameno, spi)) continue;
         let alive = false;
-        for (let i = frameno; i < depth - 1 && !alive; i++) {
+        // The callers from frame depth - 2 down to frameno, each checked after its call.
+        let caller = innermost.outer;
+        for (let i = depth - 2; i >= frameno && !alive; i--, caller = caller!.outer) {
           const callee = st.frames[i + 1]!;
           // A callback may run again: what it reads is live before the helper call, not only after.
-          alive = chain[i]!.liveBefore(callee.callback !== undefined ? callee.callsite : callee.callsite + 1, frameno, spi);
+          alive = caller!.liveBefore(callee.callback !== undefined ? callee.callsite : callee.callsite + 1, frameno, spi);
         }
         if (!alive) visit(frameno, spi);
       }
@@ -162,12 +234,19 @@ export class StackLiveness {
 
   private ensureCurrent(st: VerifierState): FuncInstance {
     let instance = this.cur;
-    if (instance === undefined || !sameChain(instance, st)) this.cur = instance = this.instanceOf(st, st.frames.length - 1);
+    if (instance === undefined || !sameChain(instance, st)) this.cur = instance = this.innermost(st);
     return instance;
+  }
+
+  private innermost(st: VerifierState): FuncInstance {
+    const recent = this.recent;
+    if (recent !== undefined && sameChain(recent, st)) return recent;
+    return (this.recent = this.instanceOf(st, st.frames.length - 1));
   }
 
   /** The instance for frames 0..frame of `st` (lookup_instance). */
   private instanceOf(st: VerifierState, frame: number): FuncInstance {
+    if (frame === 0) return this.root(st.frames[0]!.subprog);
     const callsites: number[] = [];
     const subprogs: number[] = [];
     let key = '';
@@ -180,10 +259,22 @@ export class StackLiveness {
     return this.lookup(key, callsites, subprogs);
   }
 
+  private root(subprog: number): FuncInstance {
+    let root = this.roots[subprog];
+    if (root === undefined) this.roots[subprog] = root = new FuncInstance([], [subprog], this.subprogs[subprog]!, undefined, this);
+    return root;
+  }
+
   private lookup(key: string, callsites: readonly number[], subprogs: readonly number[]): FuncInstance {
+    this.instances ??= new Map();
     let instance = this.instances.get(key);
     if (instance === undefined) {
-      instance = new FuncInstance(callsites, subprogs, this.subprogs[subprogs[subprogs.length - 1]!]!);
+      const outerSubprogs = subprogs.slice(0, -1);
+      const outerCallsites = callsites.slice(0, -1);
+      let outerKey = `${outerSubprogs[0]}`;
+      for (let f = 1; f < outerSubprogs.length; f++) outerKey += `,${outerCallsites[f - 1]}:${outerSubprogs[f]}`;
+      const outer = outerSubprogs.length === 1 ? this.root(outerSubprogs[0]!) : this.lookup(outerKey, outerCallsites, outerSubprogs);
+      instance = new FuncInstance(callsites, subprogs, this.subprogs[subprogs[subprogs.length - 1]!]!, outer, this);
       this.instances.set(key, instance);
     }
     return instance;
@@ -191,7 +282,24 @@ export class StackLiveness {
 
   private commit(instance: FuncInstance): void {
     const rel = this.writeInsn - instance.start;
-    const wasSet = instance.mustWriteSet[rel] === 1;
+    const setTable = instance.masks(0);
+    const wasSet = setTable[rel * FIELDS + MUST_WRITE_SET] === 1;
+    setTable[rel * FIELDS + MUST_WRITE_SET] = 1;
+    if (!this.wrote) {
+      // Nothing written (most instructions): must_write stays or becomes empty.
+      if (!wasSet) return;
+      for (let frame = 0; frame < instance.depth; frame++) {
+        const masks = instance.frames[frame];
+        if (masks === undefined) continue;
+        const at = rel * FIELDS + MUST_WRITE;
+        if (masks[at] !== 0 || masks[at + 1] !== 0) {
+          masks[at] = masks[at + 1] = 0;
+          instance.updated = true;
+          instance.mustWriteDropped = true;
+        }
+      }
+      return;
+    }
     for (let frame = 0; frame < instance.depth; frame++) {
       for (let w = 0; w < 2; w++) {
         let mask = this.writeAcc[frame * 2 + w]!;
@@ -207,7 +315,6 @@ export class StackLiveness {
         if ((old & ~mask) !== 0) instance.mustWriteDropped = true;
       }
     }
-    instance.mustWriteSet[rel] = 1;
   }
 
   /** update_instance: live_before and must_write_acc to a fixed point, then the entry's marks to the caller. */
@@ -219,26 +326,27 @@ export class StackLiveness {
         for (let i = 0; i < count; i++) masks[i * FIELDS + WRITE_ACC] = masks[i * FIELDS + WRITE_ACC + 1] = 0;
       }
     }
-    const order = this.postorder(instance.subprogs[instance.depth - 1]!);
-    const successors = new Int32Array(2);
+    const flow = this.flow(instance.subprogs[instance.depth - 1]!);
+    const order = count * 2;
     let changed: boolean;
     do {
       changed = false;
       for (let frame = 0; frame < instance.depth; frame++) {
         const masks = instance.frames[frame];
         if (masks === undefined) continue;
-        for (let k = 0; k < order.length; k++) {
-          const insnIdx = order[k]!;
-          const n = this.successors(insnIdx, successors);
-          if (n === 0) continue;
-          const at = (insnIdx - instance.start) * FIELDS;
+        for (let k = order; k < flow.length; k++) {
+          const rel = flow[k]!;
+          if (rel < 0) break;
+          const first = flow[rel * 2]!;
+          if (first < 0) continue;
+          const second = flow[rel * 2 + 1]!;
+          const at = rel * FIELDS;
           for (let w = 0; w < 2; w++) {
-            let after = 0;
-            let acc = -1;
-            for (let s = 0; s < n; s++) {
-              const succ = (successors[s]! - instance.start) * FIELDS;
-              after |= masks[succ + LIVE + w]!;
-              acc &= masks[succ + WRITE_ACC + w]!;
+            let after = masks[first * FIELDS + LIVE + w]!;
+            let acc = masks[first * FIELDS + WRITE_ACC + w]!;
+            if (second >= 0) {
+              after |= masks[second * FIELDS + LIVE + w]!;
+              acc &= masks[second * FIELDS + WRITE_ACC + w]!;
             }
             acc |= masks[at + MUST_WRITE + w]!;
             const before = (after & ~masks[at + MUST_WRITE + w]!) | masks[at + MAY_READ + w]!;
@@ -255,14 +363,11 @@ export class StackLiveness {
   /** propagate_to_outer_instance: the callee's entry liveness is read, and its certain writes written, at the call. */
   private propagateToCaller(instance: FuncInstance): void {
     const depth = instance.depth;
-    const outerCallsites = instance.callsites.slice(0, depth - 2);
-    const outerSubprogs = instance.subprogs.slice(0, depth - 1);
-    let key = `${outerSubprogs[0]}`;
-    for (let f = 1; f < outerSubprogs.length; f++) key += `,${outerCallsites[f - 1]}:${outerSubprogs[f]}`;
-    const outer = this.lookup(key, outerCallsites, outerSubprogs);
+    const outer = instance.outer!;
     const callsite = instance.callsites[depth - 2]!;
     this.writeInsn = callsite;
-    this.writeAcc.fill(0, 0, outer.depth * 2);
+    this.writeAcc.fill(0);
+    this.wrote = true;
     for (let frame = 0; frame < depth - 1; frame++) {
       const masks = instance.frames[frame];
       if (masks === undefined) continue;
@@ -297,35 +402,46 @@ export class StackLiveness {
     return 2;
   }
 
-  /** The subprogram's instructions in depth-first postorder from its entry (the kernel's insn_postorder). */
-  private postorder(subprog: number): Int32Array {
-    let order = this.postorders.get(subprog);
-    if (order !== undefined) return order;
+  /**
+   * For the subprogram, one table: each instruction's successors (relative indexes, -1 for none; two per instruction),
+   * then its instructions in depth-first postorder from its entry (the kernel's insn_postorder).
+   */
+  private flow(subprog: number): Int32Array {
+    let flow = this.flows[subprog];
+    if (flow !== undefined) return flow;
     const { start, end } = this.subprogs[subprog]!;
-    const state = new Uint8Array(end - start);
-    const out: number[] = [];
-    const stack: number[] = [start];
-    const successors = new Int32Array(2);
-    state[0] = 1;
-    while (stack.length > 0) {
-      const t = stack[stack.length - 1]!;
-      const n = this.successors(t, successors);
+    const count = end - start;
+    flow = this.table(count * 3).fill(-1);
+    const out = SUCCESSORS_SCRATCH;
+    for (let t = start; t < end; t++) {
+      const n = this.successors(t, out);
+      for (let k = 0; k < n; k++) if (out[k]! >= start && out[k]! < end) flow[(t - start) * 2 + k] = out[k]! - start;
+    }
+    // Postorder by an explicit stack; a slot of the scratch's second half marks an instruction visited.
+    if (searchScratch.length < count * 2) searchScratch = new Int32Array(count * 2);
+    const stack = searchScratch;
+    stack.fill(0, count, count * 2);
+    let top = 0;
+    let emitted = count * 2;
+    stack[top++] = 0;
+    stack[count] = 1;
+    while (top > 0) {
+      const t = stack[top - 1]!;
       let pushed = false;
-      for (let s = 0; s < n && !pushed; s++) {
-        const next = successors[s]!;
-        if (next < start || next >= end || state[next - start] !== 0) continue;
-        state[next - start] = 1;
-        stack.push(next);
+      for (let k = 0; k < 2 && !pushed; k++) {
+        const next = flow[t * 2 + k]!;
+        if (next < 0 || stack[count + next] !== 0) continue;
+        stack[count + next] = 1;
+        stack[top++] = next;
         pushed = true;
       }
       if (!pushed) {
-        stack.pop();
-        out.push(t);
+        top--;
+        flow[emitted++] = t;
       }
     }
-    order = Int32Array.from(out);
-    this.postorders.set(subprog, order);
-    return order;
+    this.flows[subprog] = flow;
+    return flow;
   }
 }
 

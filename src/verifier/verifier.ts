@@ -349,6 +349,7 @@ export class Verifier {
       return verifier.run();
     } finally {
       verifier.shape.release();
+      verifier.stackLiveness.release();
     }
   }
 
@@ -479,9 +480,12 @@ export class Verifier {
       if (this.path.length >= PATH_KEPT * 2) this.path = this.path.slice(-PATH_KEPT);
       this.path.push(idx);
       this.cur.prevInsnIdx = idx;
-      this.stackLiveness.resetWriteMarks(this.cur, idx);
+      // Only stores write a stack slot in full, and a helper or kfunc call may take a callback whose writes reach the
+      // call: every other instruction's must_write stays empty, so it needs no marks (the kernel's reset and commit).
+      const marksWrites = writesStackMarks(this.insns[idx]!);
+      if (marksWrites) this.stackLiveness.resetWriteMarks(this.cur, idx);
       const done = this.step(idx);
-      this.stackLiveness.commitWriteMarks(this.cur);
+      if (marksWrites) this.stackLiveness.commitWriteMarks();
       if (done) {
         if (!this.finishPath()) return;
         continue;
@@ -1334,8 +1338,8 @@ export class Verifier {
         if (zero && store!.regno >= 0) this.markPrecise(idx, store!.regno);
         return undefined;
       }
+      this.stackLiveness.markReadBytes(this.cur, frame.frameno, idx, minOff, maxOff);
       for (let o = minOff; o < maxOff; o++) {
-        this.stackLiveness.markRead(this.cur, frame.frameno, idx, (-o - 1) >> 3);
         const slot = frame.stack[(-o - 1) >> 3];
         const type = slot?.types[(-o - 1) & 7] ?? Slot.INVALID;
         if (type === Slot.INVALID && !this.input.privileged) {
@@ -1835,6 +1839,7 @@ export class Verifier {
     const caller = this.frame();
     for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
     this.cur.frames.push(callee);
+    this.stackLiveness.resetCallchain();
     if (this.log.level > 0) {
       this.log.write(`caller:${formatFrame(caller, undefined, undefined, this.refIds())}\ncallee:${formatFrame(callee)}\n`);
     }
@@ -2503,9 +2508,9 @@ export class Verifier {
       return;
     }
     const frame = this.stackFrameOf(reg);
+    this.stackLiveness.markReadBytes(this.cur, frame.frameno, idx, lo, hi + size);
     for (let i = lo; i < hi + size; i++) {
       const byte = -i - 1;
-      this.stackLiveness.markRead(this.cur, frame.frameno, idx, byte >> 3);
       const slot = frame.stack[byte >> 3];
       const type = slot?.types[byte & 7] ?? Slot.INVALID;
       if (type === Slot.MISC || type === Slot.ZERO) continue;
@@ -3035,6 +3040,12 @@ function widenFrame(old: Frame | undefined, cur: Frame, havoc = false): Frame {
     }
   }
   return out;
+}
+
+/** Stores and helper or kfunc calls: the instructions whose stack writes the liveness analysis records. */
+function writesStackMarks(insn: Instruction): boolean {
+  const cls = opClass(insn.opcode);
+  return cls === InsnClass.ST || cls === InsnClass.STX || (cls === InsnClass.JMP && jmpOp(insn.opcode) === JmpOp.CALL && insn.src !== CallSrc.LOCAL);
 }
 
 /** Same number of frames, each entered from the same call instruction. */
