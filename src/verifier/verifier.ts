@@ -504,6 +504,9 @@ export class Verifier {
 
   /** A path ended (exit of the main program, or pruned). Returns false when nothing is left to explore. */
   private finishPath(): boolean {
+    // update_branch_counts starts at the ending state: a loop it closed puts its parent inside the loop too (without
+    // that, the parent counts as complete and its stack slots could be dropped before the loop's reads are known).
+    if (this.cur.parent !== undefined && this.cur.loopEntry !== undefined) updateLoopEntry(this.cur.parent, this.cur.loopEntry);
     this.updateBranchCounts(this.cur.parent);
     this.stackLiveness.update(this.cur);
     const next = this.pending.pop();
