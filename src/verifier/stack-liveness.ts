@@ -249,14 +249,11 @@ export class StackLiveness {
     if (frame === 0) return this.root(st.frames[0]!.subprog);
     const callsites: number[] = [];
     const subprogs: number[] = [];
-    let key = '';
     for (let f = 0; f <= frame; f++) {
-      const fr = st.frames[f]!;
-      subprogs.push(fr.subprog);
-      if (f > 0) callsites.push(fr.callsite);
-      key += f > 0 ? `,${fr.callsite}:${fr.subprog}` : `${fr.subprog}`;
+      subprogs.push(st.frames[f]!.subprog);
+      if (f > 0) callsites.push(st.frames[f]!.callsite);
     }
-    return this.lookup(key, callsites, subprogs);
+    return this.lookup(callsites, subprogs);
   }
 
   private root(subprog: number): FuncInstance {
@@ -265,15 +262,15 @@ export class StackLiveness {
     return root;
   }
 
-  private lookup(key: string, callsites: readonly number[], subprogs: readonly number[]): FuncInstance {
+  /** The instance of the chain through `callsites` into `subprogs` (one more subprogram than call sites). */
+  private lookup(callsites: readonly number[], subprogs: readonly number[]): FuncInstance {
+    if (subprogs.length === 1) return this.root(subprogs[0]!);
+    let key = `${subprogs[0]}`;
+    for (let f = 1; f < subprogs.length; f++) key += `,${callsites[f - 1]}:${subprogs[f]}`;
     this.instances ??= new Map();
     let instance = this.instances.get(key);
     if (instance === undefined) {
-      const outerSubprogs = subprogs.slice(0, -1);
-      const outerCallsites = callsites.slice(0, -1);
-      let outerKey = `${outerSubprogs[0]}`;
-      for (let f = 1; f < outerSubprogs.length; f++) outerKey += `,${outerCallsites[f - 1]}:${outerSubprogs[f]}`;
-      const outer = outerSubprogs.length === 1 ? this.root(outerSubprogs[0]!) : this.lookup(outerKey, outerCallsites, outerSubprogs);
+      const outer = this.lookup(callsites.slice(0, -1), subprogs.slice(0, -1));
       instance = new FuncInstance(callsites, subprogs, this.subprogs[subprogs[subprogs.length - 1]!]!, outer, this);
       this.instances.set(key, instance);
     }
