@@ -2516,9 +2516,14 @@ export class Verifier {
       const byte = -i - 1;
       const slot = frame.stack[byte >> 3];
       const type = slot?.types[byte & 7] ?? Slot.INVALID;
-      if (type === Slot.MISC || type === Slot.ZERO) continue;
-      if (type === Slot.INVALID && this.input.privileged) continue;
-      if (isSpilled(slot) && (slot!.spilled!.type === RegType.SCALAR || this.input.privileged)) continue;
+      if (type === Slot.MISC) continue;
+      const readable =
+        type === Slot.ZERO || (type === Slot.INVALID && this.input.privileged) || (isSpilled(slot) && (slot!.spilled!.type === RegType.SCALAR || this.input.privileged));
+      if (readable) {
+        // The callee may write anything there: a spilled register or a known zero becomes plain data.
+        if (write) this.setStackByte(frame, i, Slot.MISC);
+        continue;
+      }
       if (scalarIsConst(reg.v)) throw new Rejection(idx, `invalid indirect read from stack R${regno} off ${lo}+${i - lo} size ${size}`);
       throw new Rejection(idx, `invalid indirect read from stack R${regno} var_off ${scalarVarOffString(reg.v)}+${i - lo} size ${size}`);
     }

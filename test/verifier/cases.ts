@@ -101,6 +101,27 @@ export const CASES: VerifierCase[] = [
   { name: 'uninitialised stack read as root', section: 'xdp', asm: 'r0 = *(u64 *)(r10 - 8)\nexit', expect: 'accept' },
   { name: 'spill and fill a pointer', section: 'xdp', asm: '*(u64 *)(r10 - 8) = r1\nr1 = *(u64 *)(r10 - 8)\nr0 = *(u32 *)(r1 + 0)\nexit', expect: 'accept' },
   { name: 'narrow fill of a spilled pointer', section: 'xdp', asm: '*(u64 *)(r10 - 8) = r1\nr1 = *(u32 *)(r10 - 8)\nr0 = 0\nexit', expect: 'invalid size of register fill' },
+  {
+    // check_stack_range_initialized's clobber: the helper may write anything over the spilled map value pointer.
+    name: 'a helper writing over a spilled pointer leaves a number there',
+    section: 'tc',
+    maps: [array()],
+    asm: `r6 = r1${LOOKUP}if r0 == 0 goto out
+*(u64 *)(r10 - 16) = r0
+r1 = r6
+r2 = 0
+r3 = r10
+r3 += -16
+r4 = 0
+r5 = 0
+call bpf_check_mtu
+r1 = *(u64 *)(r10 - 16)
+r0 = *(u32 *)(r1 + 0)
+out:
+r0 = 0
+exit`,
+    expect: "R1 invalid mem access 'scalar'",
+  },
   { name: 'stack pointer subtraction', section: 'xdp', asm: 'r1 = r10\nr2 = 8\nr1 -= r2\nr0 = 0\nexit', expect: 'R1 subtraction from stack pointer prohibited' },
   // --- context
   { name: 'xdp reads ingress_ifindex', section: 'xdp', asm: 'r0 = *(u32 *)(r1 + 12)\nexit', expect: 'accept' },

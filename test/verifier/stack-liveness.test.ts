@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MapType } from '../../src/uapi/index.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
 import { skipWithoutKernel } from '../support/env.ts';
 import type { VerifierCase } from './cases.ts';
@@ -85,6 +86,52 @@ const CASES: LivenessCase[] = [
       exit`,
     expect: "R2 invalid mem access 'scalar'",
     processed: 23,
+  },
+  {
+    name: 'a slot an iterator loop body overwrites with a number is compared when another iteration reads it',
+    section: 'tp/syscalls/sys_enter_getpid',
+    maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 4 }],
+    // fp-24 holds a map value pointer before the loop; one branch of the body stores 7 there, another dereferences it.
+    asm: `
+      *(u32 *)(r10 - 4) = 0
+      r2 = r10
+      r2 += -4
+      r1 = map_fd(0) ll
+      call bpf_map_lookup_elem
+      if r0 == 0 goto out
+      *(u64 *)(r10 - 24) = r0
+      r1 = r10
+      r1 += -16
+      r2 = 0
+      r3 = 10
+      call bpf_iter_num_new#0
+    loop:
+      r1 = r10
+      r1 += -16
+      call bpf_iter_num_next#0
+      if r0 == 0 goto done
+      call bpf_get_prandom_u32
+      if r0 == 0 goto store
+      call bpf_get_prandom_u32
+      if r0 == 0 goto read
+      goto loop
+    store:
+      r1 = 7
+      *(u64 *)(r10 - 24) = r1
+      goto loop
+    read:
+      r1 = *(u64 *)(r10 - 24)
+      r0 = *(u32 *)(r1 + 0)
+      goto loop
+    done:
+      r1 = r10
+      r1 += -16
+      call bpf_iter_num_destroy#0
+    out:
+      r0 = 0
+      exit`,
+    expect: "R1 invalid mem access 'scalar'",
+    processed: 59,
   },
 ];
 
