@@ -311,6 +311,8 @@ export class Verifier {
   private histEntry: HistoryEntry | undefined;
   /** The instruction the path came from into the current one. */
   private arrivedFrom = -1;
+  /** Per load or store, the pointer type its address register had on the first path through it (insn_aux_data's ptr_type). */
+  private readonly accessPtrType: Int32Array;
 
   constructor(private readonly input: VerifierInput) {
     this.insns = input.insns;
@@ -325,6 +327,7 @@ export class Verifier {
       throw error;
     }
     this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
+    this.accessPtrType = new Int32Array(this.insns.length);
     this.stackDepth = this.shape.subprogs.map(() => 0);
     this.stackLiveness = new StackLiveness(this.insns, this.shape.subprogs);
     this.precision = {
@@ -1032,11 +1035,34 @@ export class Verifier {
   // ---- loads and stores -------------------------------------------------------
 
   private checkLoad(idx: number, insn: Instruction): void {
-    this.readReg(idx, insn.src);
+    const srcType = this.readReg(idx, insn.src).type;
     this.checkDst(idx, insn.dst);
     const sx = opMode(insn.opcode) === Mode.MEMSX;
     const value = this.memAccess(idx, insn.src, insn.offset, sizeBytes(opSize(insn.opcode)), false, undefined, sx);
     this.writeReg(insn.dst, value!);
+    this.saveAccessPtrType(idx, srcType, true);
+  }
+
+  /**
+   * save_aux_ptr_type: the kernel rewrites a context or socket access for
+   * the pointer type it was verified with, so one instruction may not take
+   * such a pointer on one path and another pointer on another. Loads
+   * through kernel memory of differing trust fall back to the weakest.
+   */
+  private saveAccessPtrType(idx: number, type: number, allowTrustMismatch: boolean): void {
+    const prev = this.accessPtrType[idx]!;
+    if (prev === RegType.NOT_INIT) {
+      this.accessPtrType[idx] = type;
+      return;
+    }
+    if (type === prev || (typeMismatchOk(type) && typeMismatchOk(prev))) return;
+    if (allowTrustMismatch && isMemOrBtfId(type) && isMemOrBtfId(prev)) {
+      let merged: number = baseOf(type) === RegType.PTR_TO_MEM || baseOf(prev) === RegType.PTR_TO_MEM ? RegType.PTR_TO_MEM : RegType.PTR_TO_BTF_ID;
+      merged |= (type | prev) & (TypeFlag.PTR_UNTRUSTED | TypeFlag.MEM_RDONLY);
+      this.accessPtrType[idx] = merged;
+      return;
+    }
+    throw new Rejection(idx, 'same insn cannot be used with different pointers', 'EINVAL');
   }
 
   private checkStore(idx: number, insn: Instruction, fromReg: boolean): void {
@@ -1047,22 +1073,25 @@ export class Verifier {
     } else {
       value = immediateReg(insn.imm);
     }
-    this.readReg(idx, insn.dst);
+    const dstType = this.readReg(idx, insn.dst).type;
     this.memAccess(idx, insn.dst, insn.offset, sizeBytes(opSize(insn.opcode)), true, { reg: value, regno: fromReg ? insn.src : -1, isImm: !fromReg }, false);
+    this.saveAccessPtrType(idx, dstType, false);
   }
 
   private checkAtomic(idx: number, insn: Instruction): void {
     const size = opSize(insn.opcode);
     if (insn.imm === AtomicOp.LOAD_ACQ) {
-      this.readReg(idx, insn.src);
+      const srcType = this.readReg(idx, insn.src).type;
       this.checkDst(idx, insn.dst);
       this.writeReg(insn.dst, this.memAccess(idx, insn.src, insn.offset, sizeBytes(size), false, undefined, false)!);
+      this.saveAccessPtrType(idx, srcType, false);
       return;
     }
     if (insn.imm === AtomicOp.STORE_REL) {
       const value = this.readReg(idx, insn.src);
-      this.readReg(idx, insn.dst);
+      const dstType = this.readReg(idx, insn.dst).type;
       this.memAccess(idx, insn.dst, insn.offset, sizeBytes(size), true, { reg: value, regno: insn.src, isImm: false }, false);
+      this.saveAccessPtrType(idx, dstType, false);
       return;
     }
     if (size !== Size.W && size !== Size.DW) throw new Rejection(idx, 'invalid atomic operand size', 'EINVAL');
@@ -2593,6 +2622,24 @@ function resolveMapArgType(idx: number, argType: number, meta: CallMeta): number
   if (argType !== ArgType.PTR_TO_MAP_VALUE) throw new Rejection(idx, 'invalid arg_type for sockmap/sockhash', 'EINVAL');
   return ArgType.PTR_TO_BTF_ID_SOCK_COMMON;
 }
+
+/** reg_type_mismatch_ok: pointer types whose accesses the kernel does not rewrite per type. */
+function typeMismatchOk(type: number): boolean {
+  switch (baseOf(type)) {
+    case RegType.PTR_TO_CTX:
+    case RegType.PTR_TO_SOCKET:
+    case RegType.PTR_TO_SOCK_COMMON:
+    case RegType.PTR_TO_TCP_SOCK:
+    case RegType.PTR_TO_XDP_SOCK:
+    case RegType.PTR_TO_BTF_ID:
+    case RegType.PTR_TO_ARENA:
+      return false;
+    default:
+      return true;
+  }
+}
+
+const isMemOrBtfId = (type: number): boolean => baseOf(type) === RegType.PTR_TO_MEM || baseOf(type) === RegType.PTR_TO_BTF_ID;
 
 /** check_ptr_alignment's pointer_desc per register type. */
 const ALIGNMENT_DESC: Readonly<Record<number, string>> = {

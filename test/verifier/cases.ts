@@ -102,6 +102,37 @@ export const CASES: VerifierCase[] = [
   { name: 'spill and fill a pointer', section: 'xdp', asm: '*(u64 *)(r10 - 8) = r1\nr1 = *(u64 *)(r10 - 8)\nr0 = *(u32 *)(r1 + 0)\nexit', expect: 'accept' },
   { name: 'narrow fill of a spilled pointer', section: 'xdp', asm: '*(u64 *)(r10 - 8) = r1\nr1 = *(u32 *)(r10 - 8)\nr0 = 0\nexit', expect: 'invalid size of register fill' },
   {
+    // save_aux_ptr_type: a context load is rewritten for the context, so the same load may not read the stack.
+    name: 'one load through the context on one path and the stack on another',
+    section: 'xdp',
+    asm: `r6 = r1
+call bpf_get_prandom_u32
+*(u64 *)(r10 - 8) = 0
+r2 = r10
+r2 += -8
+if r0 == 0 goto l
+r2 = r6
+l:
+r0 = *(u32 *)(r2 + 0)
+r0 = 2
+exit`,
+    expect: 'same insn cannot be used with different pointers',
+  },
+  {
+    name: 'one store through a map value on one path and the stack on another',
+    section: 'xdp',
+    maps: [array()],
+    asm: `*(u64 *)(r10 - 16) = 0${LOOKUP}r2 = r10
+r2 += -16
+if r0 == 0 goto l
+r2 = r0
+l:
+*(u64 *)(r2 + 0) = 1
+r0 = 2
+exit`,
+    expect: 'accept',
+  },
+  {
     // check_stack_range_initialized's clobber: the helper may write anything over the spilled map value pointer.
     name: 'a helper writing over a spilled pointer leaves a number there',
     section: 'tc',
