@@ -1952,7 +1952,8 @@ export class Verifier {
   /**
    * check_mem_reg / check_kfunc_mem_size_reg: a kfunc reads and writes
    * memory at R`regno` (NULL-able pointers checked as if not NULL), `size`
-   * bytes or R`regno + 1`'s. Stack bytes written become plain data.
+   * bytes or R`regno + 1`'s. Stack bytes written become plain data (the
+   * write check clobbers them, stackRangeInitialized).
    */
   private kfuncMemAccess(idx: number, regno: number, size: number | undefined): void {
     const regs = this.regs();
@@ -1966,14 +1967,6 @@ export class Verifier {
         for (const write of [0, TypeFlag.MEM_WRITE]) this.checkMemSize(idx, regno + 1, regs[regno + 1]!, write, true, meta);
       } else {
         for (const write of [false, true]) this.helperMemAccess(idx, regno, regs[regno]!, size, write, true, undefined);
-      }
-      const reg = regs[regno]!;
-      const bytes = size ?? scalarUmax(regs[regno + 1]!.v);
-      if (reg.type === RegType.PTR_TO_STACK && bytes > 0) {
-        const frame = this.stackFrameOf(reg);
-        const start = scalarSmin(reg.v) + reg.off;
-        const end = scalarSmax(reg.v) + reg.off + bytes;
-        for (let o = start; o < end; o++) this.setStackByte(frame, o, Slot.MISC);
       }
     } finally {
       regs[regno] = saved;
