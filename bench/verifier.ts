@@ -14,12 +14,7 @@
 // As root the corpus is rebuilt first, so the kernel's figures come from
 // this run; `--cached` reuses .cache/verifier-corpus (as built by
 // scripts/verifier-corpus.ts). `--source selftests,samples,debian` narrows it.
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type * as ObjectModule from '../src/object/index.ts';
-import type * as UapiModule from '../src/uapi/index.ts';
-import type * as VerifierModule from '../src/verifier/index.ts';
-import { buildPackage } from './support/built.ts';
+import { buildVerifier } from './support/built.ts';
 import {
   type AgreementReport,
   type CorpusSource,
@@ -49,14 +44,7 @@ if (!cached) {
   console.log(`kernel verdicts for the corpus: ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
-const built = buildPackage();
-process.on('exit', () => built.remove());
-// An interrupted run removes the build too ('exit' does not run on a signal).
-process.on('SIGINT', () => process.exit(130));
-const importBuilt = async <T>(module: string): Promise<T> => (await import(pathToFileURL(join(built.dist, module, 'index.js')).href)) as T;
-const { ProgramType } = await importBuilt<typeof UapiModule>('uapi');
-const { loadTimeMaps, verify } = await importBuilt<typeof VerifierModule>('verifier');
-const { loadCollectionSpec } = await importBuilt<typeof ObjectModule>('object');
+const { ProgramType, loadTimeMaps, verify, loadCollectionSpec } = await buildVerifier();
 const load = (record: Parameters<typeof corpusProgram>[0]): ReturnType<typeof corpusProgram> => corpusProgram(record, DEFAULT_CORPUS_DIR, loadCollectionSpec);
 
 /** Maps as the loader gave them to the kernel (.kconfig filled), once per object. */

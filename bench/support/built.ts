@@ -5,6 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as ObjectModule from '../../src/object/index.ts';
+import type * as UapiModule from '../../src/uapi/index.ts';
+import type * as VerifierModule from '../../src/verifier/index.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -34,4 +38,25 @@ export function buildPackage(packageRoot = root): BuiltPackage {
     cli: (args) => [join(dist, 'cli', 'main.js'), ...args],
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** What the verifier benchmarks time: the built package's verifier, its object loader and program types. */
+export interface BuiltVerifier {
+  ProgramType: typeof UapiModule.ProgramType;
+  verify: typeof VerifierModule.verify;
+  loadTimeMaps: typeof VerifierModule.loadTimeMaps;
+  loadCollectionSpec: typeof ObjectModule.loadCollectionSpec;
+}
+
+/** Builds the package and imports its verifier; the build is removed when the process exits (an interrupt too). */
+export async function buildVerifier(): Promise<BuiltVerifier> {
+  const built = buildPackage();
+  process.on('exit', () => built.remove());
+  // 'exit' does not run on a signal.
+  process.on('SIGINT', () => process.exit(130));
+  const load = async <T>(module: string): Promise<T> => (await import(pathToFileURL(join(built.dist, module, 'index.js')).href)) as T;
+  const { ProgramType } = await load<typeof UapiModule>('uapi');
+  const { loadTimeMaps, verify } = await load<typeof VerifierModule>('verifier');
+  const { loadCollectionSpec } = await load<typeof ObjectModule>('object');
+  return { ProgramType, verify, loadTimeMaps, loadCollectionSpec };
 }
