@@ -30,6 +30,7 @@ export interface Subprogram {
   end: number;
 }
 
+/** Per-instruction tables are indexed by instruction: pooled ones are longer than the program (entries past it are stale). */
 export interface ProgramShape {
   subprogs: Subprogram[];
   /** subprog index of each instruction. */
@@ -119,45 +120,51 @@ interface ShapeTableSet {
 const POOLED_INSNS = 1 << 16;
 
 /**
- * The per-instruction tables of a ProgramShape, zeroed (but subprogOf,
- * which analyzeShape writes whole: its subprograms cover every
- * instruction), as views of one
- * buffer kept between programs: a typed array costs about half a
- * microsecond to allocate, several times a small program's analysis. A
- * shape taken while another is still in use gets tables of its own, as
- * does a program too large to keep a buffer for.
+ * The per-instruction tables of a ProgramShape, their first n entries
+ * zeroed (but subprogOf, which analyzeShape writes whole: its subprograms
+ * cover every instruction), as views of one buffer kept between programs,
+ * made once per size of the buffer: a typed array or a subarray view
+ * costs about half a microsecond to make, and several microseconds when
+ * its code is no longer in the CPU's caches, several times a small
+ * program's analysis. A shape taken while another is still in use gets
+ * tables of its own, as does a program too large to keep a buffer for.
  */
 class ShapeTablePool {
   private capacity = 0;
   private inUse = false;
   /** Counts acquisitions: a release from an earlier one (called twice, or late) frees nothing. */
   private generation = 0;
-  private int32 = new Int32Array(0);
-  private uint16 = new Uint16Array(0);
+  private views: Omit<ShapeTableSet, 'release'> = ShapeTablePool.fresh(0);
   private bytes = new Uint8Array(0);
 
   acquire(n: number): ShapeTableSet {
     if (this.inUse || n > POOLED_INSNS) return ShapeTablePool.fresh(n);
     if (n > this.capacity) {
-      this.capacity = Math.min(POOLED_INSNS, Math.max(n, this.capacity * 2, 256));
-      const buffer = new ArrayBuffer(this.capacity * 9);
-      this.int32 = new Int32Array(buffer, 0, this.capacity);
-      this.uint16 = new Uint16Array(buffer, this.capacity * 4, this.capacity);
-      this.bytes = new Uint8Array(buffer, this.capacity * 6, this.capacity * 3);
+      const cap = (this.capacity = Math.min(POOLED_INSNS, Math.max(n, this.capacity * 2, 256)));
+      const buffer = new ArrayBuffer(cap * 9);
+      this.bytes = new Uint8Array(buffer, cap * 6, cap * 3);
+      this.views = {
+        subprogOf: new Int32Array(buffer, 0, cap),
+        liveIn: new Uint16Array(buffer, cap * 4, cap),
+        prunePoint: this.bytes.subarray(0, cap),
+        forceCheckpoint: this.bytes.subarray(cap, 2 * cap),
+        iterNext: this.bytes.subarray(2 * cap),
+      };
     }
     this.inUse = true;
     const generation = ++this.generation;
     const cap = this.capacity;
-    fillPrefix(this.uint16, 0, n);
+    fillPrefix(this.views.liveIn, 0, n);
     fillPrefix(this.bytes, 0, n);
     fillPrefix(this.bytes, 0, n, cap);
     fillPrefix(this.bytes, 0, n, 2 * cap);
+    const { subprogOf, liveIn, prunePoint, forceCheckpoint, iterNext } = this.views;
     return {
-      subprogOf: this.int32.subarray(0, n),
-      liveIn: this.uint16.subarray(0, n),
-      prunePoint: this.bytes.subarray(0, n),
-      forceCheckpoint: this.bytes.subarray(cap, cap + n),
-      iterNext: this.bytes.subarray(2 * cap, 2 * cap + n),
+      subprogOf,
+      liveIn,
+      prunePoint,
+      forceCheckpoint,
+      iterNext,
       release: () => {
         if (this.generation === generation) this.inUse = false;
       },
@@ -211,7 +218,8 @@ class Scratch {
     this.reserve(n);
     fillPrefix(this.state, 0, n);
     fillPrefix(this.edgesDone, 0, n);
-    this.stack.length = 0;
+    // Empty unless a rejection left the walk midway; setting the length is a call into the runtime.
+    if (this.stack.length !== 0) this.stack.length = 0;
     return this;
   }
 
