@@ -641,11 +641,15 @@ export class Verifier {
   private isStateVisited(idx: number): boolean {
     const list = this.explored[idx] ?? EMPTY_CHECKPOINTS;
     // A long history is cut by a checkpoint, as in the kernel (it keeps backtracking short).
-    const force = this.shape.forceCheckpoint[idx] === 1 || this.cur.history.length > 40;
-    const addNew = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
+    const forceCheckpoint = this.shape.forceCheckpoint[idx] === 1;
+    const force = forceCheckpoint || this.cur.history.length > 40;
+    const jmpsSince = this.jmpsProcessed - this.prevJmpsProcessed;
+    const insnsSince = this.processed - this.prevInsnProcessed;
+    let addNew = force || (jmpsSince >= 2 && insnsSince >= 8);
     const compared = list.length;
     this.cleanLiveStates(list);
-    for (let k = 0; k < list.length; k++) {
+    // Newest first, as the kernel's list (new states go to its head): the first equivalent state is the one pruned against.
+    for (let k = list.length - 1; k >= 0; k--) {
       const old = list[k]!;
       if (old.branches > 0) {
         // The kernel's three loop convergences, each compared with RANGE_WITHIN (imprecise scalars too):
@@ -668,6 +672,9 @@ export class Verifier {
           const dump = (st: VerifierState): string => formatFrame(st.frames[st.frames.length - 1]!, undefined, undefined, st.refs.map((r) => r.id));
           throw new Rejection(idx, `infinite loop detected at insn ${idx}`, 'EINVAL', `cur state:${dump(this.cur)}\nold state:${dump(old.state)}\n`);
         }
+        // Inside a loop being explored, each iteration's state differs: a new one is stored only now and then (the
+        // kernel's skip_inf_loop_check), so that a long loop is refused quickly and states from its start and end stay.
+        if (!force && jmpsSince < 20 && insnsSince < 100) addNew = false;
       } else {
         // A state inside a loop still being explored has precision marks that are not final: it is compared on every scalar.
         const loopEntry = getLoopEntry(old);
@@ -684,11 +691,12 @@ export class Verifier {
           return true;
         }
       }
-      old.misses++;
+      // Misses count only when the current state is to be stored, so that loop iterations do not evict the states kept from earlier ones.
+      if (addNew) old.misses++;
       // The kernel's heuristic: a state that keeps missing is dropped to keep comparisons cheap.
-      const n = force && old.branches > 0 ? 64 : 3;
+      const n = forceCheckpoint && old.branches > 0 ? 64 : 3;
       if (old.misses > old.hits * n + n) {
-        list.splice(k--, 1);
+        list.splice(k, 1);
         this.curStates--;
       }
     }
