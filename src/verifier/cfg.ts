@@ -335,6 +335,7 @@ function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCh
 
 const ALL_ARGS = 0b111110;
 const CALLER_SAVED = 0b111111;
+const ALL_REGS = 0x7ff;
 
 // useDef's result (module scratch: no object per instruction).
 let used = 0;
@@ -374,8 +375,9 @@ function useDef(insns: readonly Instruction[], t: number): void {
       return setUseDef(dst | src, 0);
     case InsnClass.LD:
       if (isLddw(i)) return setUseDef(0, dst);
-      // LD_ABS / LD_IND read the context in r6 (and src for IND), clobber r0-r5.
-      return setUseDef((1 << 6) | (opMode(i.opcode) === Mode.IND ? src : 0), CALLER_SAVED);
+      // LD_ABS / LD_IND: the kernel takes every register as read and none as written (its conservative default),
+      // so a register live across one is compared when pruning, though the load itself clobbers r0-r5.
+      return setUseDef(ALL_REGS, 0);
     case InsnClass.JMP:
     case InsnClass.JMP32: {
       const op = jmpOp(i.opcode);

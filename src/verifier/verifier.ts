@@ -1615,7 +1615,8 @@ export class Verifier {
     if (mode === Mode.IND) this.readReg(idx, insn.src);
     if (ctx.off !== 0 || !scalarIsZero(ctx.v)) throw new Rejection(idx, `dereference of modified ctx ptr R6 off=${ctx.off} disallowed`);
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
-    this.writeReg(0, scalarReg(scalarTruncate(SCALAR_UNKNOWN, sizeBytes(opSize(insn.opcode)) as 1 | 2 | 4)));
+    // Unknown in all 64 bits, as the kernel's mark_reg_unknown leaves it: not narrowed to the load's width.
+    this.writeReg(0, unknownScalar());
     if (this.cur.frames.length > 1) {
       this.pushBranch(idx + 1, cloneState(this.cur));
       this.writeReg(0, knownScalar(0n));

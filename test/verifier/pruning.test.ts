@@ -2,7 +2,8 @@
  * When states are stored and compared (the kernel's is_state_visited):
  * inside a loop still being explored a new state is stored only after 20
  * jumps or 100 instructions, and a stored state's misses count only when
- * the current state is to be stored. Each program's verdict and
+ * the current state is to be stored; registers live across an LD_ABS are
+ * compared (compute_live_registers takes them all as read there). Each program's verdict and
  * processed-instruction count are the kernel's (Linux 6.18), checked
  * against the running kernel where there is one. Pruning against the
  * newest equivalent state first is checked on shipped programs, whose
@@ -45,6 +46,32 @@ const CASES: PruningCase[] = [
       exit`,
     expect: 'accept',
     processed: 85,
+  },
+  {
+    // r9 is set on one path only and never read, but an LD_ABS follows the join: the kernel's liveness takes every
+    // register as read by LD_ABS/LD_IND, so the paths differ in a live register and the second is not pruned.
+    name: 'every register is live before an LD_ABS',
+    section: 'socket',
+    // (The arithmetic on r7 takes the first path past the 8 instructions after which a state is stored at the join.)
+    asm: `
+      r6 = r1
+      r7 = 8
+      r7 <<= 1
+      r7 >>= 1
+      r7 += 8
+      call bpf_ktime_get_ns
+      r7 = r0
+      if r7 > 1000 goto other
+      r9 = 1
+      goto join
+    other:
+      r8 = 5
+    join:
+      r0 = *(u8 *)skb[0]
+      r0 = 0
+      exit`,
+    expect: 'accept',
+    processed: 17,
   },
 ];
 
