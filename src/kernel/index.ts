@@ -3,7 +3,8 @@ export * from '../backend/index.ts';
 export { BpfSyscallError, SyscallError, ClosedError, NotSupportedError, KernelArgumentError, type Capability } from './errors.ts';
 export { closeAll, openFdCount } from './fd.ts';
 export { KernelMap, MapFlags, possibleCpus, parseCpuList, pinObject, openPinned, ensureBpffs, BPFFS, type MapOptions } from './map.ts';
-export { KernelProgram, ProgramFlags, TestRunFlags, type ProgramOptions, type VerifierStats } from './program.ts';
+export { KernelProgram, TestRunFlags, type ProgramOptions, type VerifierStats } from './program.ts';
+export { ProgramFlags } from '../uapi/enums.ts';
 export {
   type Link,
   KernelLink,

@@ -16,16 +16,6 @@ const PL = {
   lineInfo: 96, lineInfoCount: 104, attachBtfId: 108, attachBtfObjFd: 112, fdArray: 120, logTrueSize: 140, size: 148,
 };
 
-/** BPF_F_* prog_flags. */
-export const ProgramFlags = {
-  STRICT_ALIGNMENT: 1 << 0,
-  ANY_ALIGNMENT: 1 << 1,
-  TEST_RND_HI32: 1 << 2,
-  TEST_STATE_FREQ: 1 << 3,
-  SLEEPABLE: 1 << 4,
-  XDP_HAS_FRAGS: 1 << 5,
-  XDP_DEV_BOUND_ONLY: 1 << 6,
-} as const;
 
 export interface ProgramOptions {
   type: number;

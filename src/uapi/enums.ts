@@ -46,6 +46,17 @@ export function programTypeName(value: number): string {
   return programTypeNames.get(value) ?? `unknown(${value})`;
 }
 
+/** BPF_F_* prog_flags of BPF_PROG_LOAD (the loader sets them, the verifier honours some). */
+export const ProgramFlags = {
+  STRICT_ALIGNMENT: 1 << 0,
+  ANY_ALIGNMENT: 1 << 1,
+  TEST_RND_HI32: 1 << 2,
+  TEST_STATE_FREQ: 1 << 3,
+  SLEEPABLE: 1 << 4,
+  XDP_HAS_FRAGS: 1 << 5,
+  XDP_DEV_BOUND_ONLY: 1 << 6,
+} as const;
+
 /** enum bpf_attach_type (BPF_*). */
 export const AttachType = {
   CGROUP_INET_INGRESS: 0,

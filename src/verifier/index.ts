@@ -11,6 +11,7 @@
 import { type Btf, loadKernelBtf } from '../btf/index.ts';
 import type { Instruction } from '../isa/index.ts';
 import { CallSrc, LdImm64Src, OPCODE_CALL } from '../isa/index.ts';
+import { ProgramFlags } from '../uapi/index.ts';
 import { type CollectionSpec, type KconfigSource, type MapSpec, type ProgramSpec, applyProgramCore, kconfigData } from '../object/index.ts';
 import { Rejection, VerifierError } from './errors.ts';
 import { btfStructAccess, tracingContext, typedByAttachTarget } from './btf-args.ts';
@@ -39,7 +40,7 @@ export interface VerifyOptions {
   /** License, for GPL-only helpers (defaults to the spec's; 'GPL' for bare instructions). */
   license?: string;
   sleepable?: boolean;
-  /** BPF_PROG_LOAD prog_flags (defaults to the spec's): BPF_F_STRICT_ALIGNMENT (1) is honoured. */
+  /** BPF_PROG_LOAD prog_flags (defaults to the spec's): BPF_F_STRICT_ALIGNMENT and BPF_F_TEST_STATE_FREQ are honoured. */
   programFlags?: number;
   /** Verify as a privileged (CAP_BPF + CAP_PERFMON) load, as root does. Default true. */
   privileged?: boolean;
@@ -89,8 +90,6 @@ export interface VerifyResult {
 /** Licenses the kernel treats as GPL-compatible (license_is_gpl_compatible). */
 const GPL_COMPATIBLE = new Set(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL']);
 
-const BPF_F_STRICT_ALIGNMENT = 1;
-
 let mapUid = 0;
 
 /** Verifies one program: a ProgramSpec from an object or assembly, or bare instructions. */
@@ -120,6 +119,7 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
   // BPF_PROG_LOAD).
   const started = performance.now();
   const license = options.license ?? spec?.license ?? 'GPL';
+  const programFlags = options.programFlags ?? spec?.programFlags ?? 0;
   const kernel = kernelObjects(type, options.expectedAttachType ?? spec?.expectedAttachType, spec?.attachTo, options.targetBtf);
   // Every key present, absent ones undefined: one object shape for every program, so that the verifier's reads of its input stay monomorphic.
   const outcome = Verifier.check({
@@ -129,7 +129,8 @@ export function verify(program: ProgramSpec | readonly Instruction[], options: V
     mapAt: maps.mapAt.bind(maps),
     gplCompatible: GPL_COMPATIBLE.has(license),
     sleepable: options.sleepable ?? spec?.sleepable ?? false,
-    strictAlignment: ((options.programFlags ?? spec?.programFlags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0,
+    strictAlignment: (programFlags & ProgramFlags.STRICT_ALIGNMENT) !== 0,
+    testStateFreq: (programFlags & ProgramFlags.TEST_STATE_FREQ) !== 0,
     privileged: options.privileged ?? true,
     logLevel: options.logLevel ?? 1,
     lineInfo: spec?.lineInfo ?? [],

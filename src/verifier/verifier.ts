@@ -163,6 +163,8 @@ export interface VerifierInput {
   sleepable: boolean;
   /** BPF_F_STRICT_ALIGNMENT: every access aligned to its size, packet accesses to NET_IP_ALIGN. */
   strictAlignment: boolean;
+  /** BPF_F_TEST_STATE_FREQ (a selftest flag): a state is stored at every prune point. */
+  testStateFreq: boolean;
   privileged: boolean;
   logLevel: 0 | 1 | 2;
   lineInfo: readonly LineInfo[];
@@ -642,7 +644,7 @@ export class Verifier {
     const list = this.explored[idx] ?? EMPTY_CHECKPOINTS;
     // A long history is cut by a checkpoint, as in the kernel (it keeps backtracking short).
     const forceCheckpoint = this.shape.forceCheckpoint[idx] === 1;
-    const force = forceCheckpoint || this.cur.history.length > 40;
+    const force = this.input.testStateFreq || forceCheckpoint || this.cur.history.length > 40;
     const jmpsSince = this.jmpsProcessed - this.prevJmpsProcessed;
     const insnsSince = this.processed - this.prevInsnProcessed;
     let addNew = force || (jmpsSince >= 2 && insnsSince >= 8);
@@ -775,8 +777,9 @@ export class Verifier {
     const exact = rangeWithin || !this.input.privileged;
     if (old.frames.length !== cur.frames.length) return false;
     if (old.refs.length !== cur.refs.length) return false;
-    if (old.activeLock !== cur.activeLock || (!anyMayGotoDepth && old.mayGotoDepth !== cur.mayGotoDepth)) return false;
+    if (!anyMayGotoDepth && old.mayGotoDepth !== cur.mayGotoDepth) return false;
     const ids = ID_MAP.reset();
+    if (old.activeLock !== cur.activeLock) return false;
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
       const fo = old.frames[f]!;

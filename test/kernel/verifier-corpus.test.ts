@@ -41,6 +41,13 @@ test('selftests: the kernel agrees with every annotation, logs hold the expected
     assert.ok(selftests.withRetval! > 30, `__retval() tests ran: ${selftests.withRetval}`);
     assert.ok(records.some((r) => r.mapContents !== undefined && r.retvalMatched), 'a test reading the map prog_tests/verifier.c fills passes');
     assert.ok(selftests.accepted > 20 && selftests.rejected > 20, JSON.stringify(selftests));
+    // tsbpf's verdict is the kernel's on each of them, verified with the prog_flags the kernel load used.
+    for (const r of records) {
+      const { spec, program } = corpusProgram(r, cacheDir);
+      const type = program.type || (ProgramType as Record<string, number>)[r.programType]!;
+      const result = verify(program, { maps: loadTimeMaps(spec), programFlags: r.programFlags, logLevel: 0, type });
+      assert.equal(result.accepted, r.kernel.verdict === 'accepted', `${r.file} ${r.program}: tsbpf ${result.error?.message ?? 'accepts'}, the kernel ${r.kernel.message ?? 'accepts'}`);
+    }
     const { spec, program } = corpusProgram(records.find((r) => r.program === 'invalid_and_of_negative_number')!, cacheDir);
     assert.equal(program.section, 'socket');
     assert.ok(Object.keys(spec.maps).includes('map_hash_48b'));

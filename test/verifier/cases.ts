@@ -32,6 +32,8 @@ export interface VerifierCase {
   maps?: CaseMap[];
   /** 'accept', or the kernel's final message (the last line before the statistics). */
   expect: 'accept' | string;
+  /** BPF_PROG_LOAD prog_flags (ProgramFlags: BPF_F_TEST_STATE_FREQ...), for tsbpf and the kernel alike. */
+  programFlags?: number;
   license?: string;
   /** BTF prototypes of the program's functions (func_info), for global functions and their argument tags. */
   functions?: CaseFunction[];

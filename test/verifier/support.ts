@@ -57,7 +57,7 @@ export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdic
   const { type, attach, attachTo } = caseType(c);
   const maps = new Map((c.maps ?? []).map((m, i) => [i, mapSpec(m, i)]));
   const insns = assemble(c.asm);
-  const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel };
+  const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel, programFlags: c.programFlags ?? 0 };
   let result: VerifyResult;
   const kfuncs = kfuncNames(c.asm);
   if (c.functions || kfuncs.length > 0 || attachTo !== undefined) {
@@ -65,7 +65,7 @@ export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdic
     const declared = c.functions ? caseBtf(c.functions) : undefined;
     const kfuncCalls = insns.flatMap((insn, i) => (isKfuncCall(insn) ? [i] : []));
     const spec: ProgramSpec = {
-      name: c.functions?.[0]?.name ?? 'case', section: c.section, ...(attachTo !== undefined ? { attachTo } : {}), type: type as ProgramSpec['type'], sleepable: false, programFlags: 0, instructions: insns,
+      name: c.functions?.[0]?.name ?? 'case', section: c.section, ...(attachTo !== undefined ? { attachTo } : {}), type: type as ProgramSpec['type'], sleepable: false, programFlags: c.programFlags ?? 0, instructions: insns,
       functions: (c.functions ?? []).map((f) => ({ name: f.name, insnIndex: f.at })),
       relocations: kfuncCalls.map((insnIndex, k) => ({ kind: 'ksym' as const, insnIndex, externName: kfuncs[k]!, isFunction: true })),
       coreRelocations: [], funcInfo: declared?.funcInfo ?? [], lineInfo: [], license: c.license ?? 'GPL', kernelVersion: 0, ...(declared ? { btf: declared.btf } : {}),
@@ -97,7 +97,7 @@ export function kernelVerdict(c: VerifierCase, logLevel: 1 | 2 = Number(process.
       .replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`)
       .replace(/call (\w+)#0\b/g, (call, name: string) => (helperByName(name) === undefined ? `call ${name}#${loadKernelBtf().findByName(name, 'func')[0]?.id ?? 0}` : call));
     try {
-      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel, ...btfOptions, ...(attachBtfId !== undefined ? { attachBtfId } : {}), ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
+      const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel, flags: c.programFlags ?? 0, ...btfOptions, ...(attachBtfId !== undefined ? { attachBtfId } : {}), ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
       program.close();
       return { accepted: true, message: '', log: program.verifierLog };
     } catch (e) {
