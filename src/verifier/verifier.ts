@@ -779,7 +779,12 @@ export class Verifier {
     if (old.refs.length !== cur.refs.length) return false;
     if (!anyMayGotoDepth && old.mayGotoDepth !== cur.mayGotoDepth) return false;
     const ids = ID_MAP.reset();
-    if (old.activeLock !== cur.activeLock) return false;
+    // The held lock: the same map (active_lock_ptr), and its id mapped as the registers' ids are (active_lock_id), so
+    // that a path holding one map value's lock does not stand for a path unlocking another value of the same map.
+    if ((old.activeLock === 0) !== (cur.activeLock === 0)) return false;
+    if (old.activeLock !== 0) {
+      if (lockedMap(old.activeLock) !== lockedMap(cur.activeLock) || !ids.check(lockedId(old.activeLock), lockedId(cur.activeLock))) return false;
+    }
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
       const fo = old.frames[f]!;
@@ -1292,7 +1297,7 @@ export class Verifier {
     if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
     const off = scalarConstUnsigned(reg.v) + reg.off;
     if (off !== lock.offset) throw new Rejection(idx, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, 'EINVAL');
-    return map.uid * 1_000_000 + reg.id;
+    return map.uid * LOCK_KEY_ID_RANGE + reg.id;
   }
 
   private checkMapAccessType(idx: number, reg: Reg, off: number, size: number, write: boolean): void {
@@ -3047,6 +3052,11 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean, uninitRea
 }
 
 const UNBOUND_SCALAR = scalarReg(SCALAR_UNKNOWN);
+
+/** A held spin lock's key (spinLockKey): its map's uid times this, plus the id of the map value it was taken through. */
+const LOCK_KEY_ID_RANGE = 1_000_000;
+const lockedMap = (key: number): number => Math.floor(key / LOCK_KEY_ID_RANGE);
+const lockedId = (key: number): number => key % LOCK_KEY_ID_RANGE;
 
 /**
  * scalar_reg_for_stack: the scalar a slot holds when it is a full 64-bit

@@ -11,10 +11,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BpfSyscallError, ProgramFlags, loadCollection } from '../../src/kernel/index.ts';
+import { loadCollectionSpec } from '../../src/object/index.ts';
+import { verify } from '../../src/verifier/index.ts';
 import { checkNoKernelLeaks } from '../kernel/support.ts';
-import { skipWithoutKernel } from '../support/env.ts';
+import { compileBpf } from '../support/clang.ts';
+import { fixturePath, skipWithoutClang, skipWithoutKernel } from '../support/env.ts';
 import type { VerifierCase } from './cases.ts';
-import { kernelVerdict, tsbpfVerdict } from './support.ts';
+import { finalMessage, kernelVerdict, tsbpfVerdict } from './support.ts';
 
 checkNoKernelLeaks();
 
@@ -89,3 +93,19 @@ for (const c of CASES) {
     assert.equal(Number(processed), c.processed, kernel.log);
   });
 }
+
+// BPF_F_TEST_STATE_FREQ stores a state at every prune point: at the unlock, the path that releases the other value's
+// lock meets a stored state holding the same map's lock through another id, which must not prune it.
+test('pruning: a held spin lock is compared with its id, as the registers are', { skip: skipWithoutClang() }, () => {
+  const spec = loadCollectionSpec(compileBpf(fixturePath('verifier', 'spin_lock_ids.c')));
+  const result = verify(spec.programs.unlock_other_value!, { maps: spec.maps, programFlags: ProgramFlags.TEST_STATE_FREQ });
+  assert.equal(result.error?.message, 'bpf_spin_unlock of different lock', result.log);
+});
+
+test('pruning, the kernel agrees: a held spin lock is compared with its id', { skip: skipWithoutClang() || skipWithoutKernel() }, () => {
+  const spec = loadCollectionSpec(compileBpf(fixturePath('verifier', 'spin_lock_ids.c')));
+  assert.throws(
+    () => loadCollection(spec, { programs: ['unlock_other_value'], programFlags: ProgramFlags.TEST_STATE_FREQ }).close(),
+    (error: unknown) => error instanceof BpfSyscallError && finalMessage(error.log ?? '') === 'bpf_spin_unlock of different lock',
+  );
+});
