@@ -112,6 +112,7 @@ import {
   NOT_INIT_REG,
   RegType,
   Slot,
+  allocatedStack,
   baseOf,
   cloneFrame,
   copyReg,
@@ -1362,7 +1363,10 @@ export class Verifier {
     }
     const frame = this.stackFrameOf(reg);
     const sp = frame.subprog;
-    this.stackDepth[sp] = Math.max(this.stackDepth[sp]!, Math.ceil(-minOff / 8) * 8);
+    const slots = Math.ceil(-minOff / 8);
+    this.stackDepth[sp] = Math.max(this.stackDepth[sp]!, slots * 8);
+    // Any access in bounds, a read too, allocates the stack down to it (grow_stack_state): pruning compares that extent.
+    while (frame.stack.length < slots) frame.stack.push(undefined);
     return [minOff, maxOff];
   }
 
@@ -3026,6 +3030,9 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean, uninitRea
     const c = cur.stack[spi];
     // A slot shared by both states holds the same bytes: only a spilled register's ids remain to check.
     if (o === c && !isSpilled(o)) continue;
+    // Stack the current state never allocated differs from any the old one relied on (its uninitialised bytes, and
+    // where reading them is allowed its data bytes, rely on nothing).
+    if (spi * 8 >= allocatedStack(cur) && o.types.some((t) => t !== Slot.INVALID && (t !== Slot.MISC || !uninitReadable))) return false;
     // A 64-bit scalar spill and eight bytes of data (an unknown scalar when loaded) compare as scalars (scalar_reg_for_stack).
     const oldScalar = slotScalar(o, uninitReadable);
     const curScalar = slotScalar(c, uninitReadable);

@@ -77,6 +77,29 @@ const CASES: PruningCase[] = [
     expect: 'accept',
     processed: 17,
   },
+  {
+    // The kernel's selftest verifier_search_pruning.c and_register_parent_chain_bug. BPF_F_TEST_STATE_FREQ stores a
+    // state at every prune point; the path that never wrote fp-8 does not prune against the one that spilled to it,
+    // though uninitialised stack reads as a scalar to root: stack the current state never allocated differs from any.
+    name: 'stack a path never allocated does not match a stored state that spilled there (BPF_F_TEST_STATE_FREQ)',
+    section: 'socket',
+    programFlags: ProgramFlags.TEST_STATE_FREQ,
+    asm: `
+      call bpf_ktime_get_ns
+      r6 = r0
+      call bpf_ktime_get_ns
+      if r0 > r6 goto join
+      r0 = 0xdeadbeef
+      *(u64 *)(r10 - 8) = r0
+    join:
+      r1 = 42
+      *(u8 *)(r10 - 8) = r1
+      r2 = *(u64 *)(r10 - 8)
+      r0 = 0
+      exit`,
+    expect: 'accept',
+    processed: 16,
+  },
 ];
 
 for (const c of CASES) {
