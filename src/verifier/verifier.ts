@@ -919,15 +919,8 @@ export class Verifier {
         return;
       }
       if (insn.offset === 0) {
-        const copy = copyReg(src);
-        if (src.type === RegType.SCALAR && !scalarIsConst(src.v)) {
-          // assign_scalar_id_before_mov: link both registers so a later check on one bounds the other.
-          if (copy.id === 0) {
-            copy.id = this.newId();
-            this.regs()[insn.src] = withId(src, copy.id);
-          }
-        }
-        this.writeReg(insn.dst, copy);
+        if (src.type === RegType.SCALAR) this.linkedMove(insn, src);
+        else this.writeReg(insn.dst, copyReg(src));
         return;
       }
       if (this.isLeak(src)) throw new Rejection(idx, `R${insn.src} sign-extension part of pointer`);
@@ -943,8 +936,24 @@ export class Verifier {
       this.writeReg(insn.dst, scalarReg(scalarZext32(SCALAR_UNKNOWN)));
       return;
     }
+    if (insn.offset === 0 && src.v.umaxH === 0) {
+      // A value that fits in 32 bits is unchanged by the move: both registers are linked, as by a 64-bit move, so
+      // that a check on the subregister bounds the other (the kernel's get_reg_width() <= 32 case).
+      this.linkedMove(insn, src);
+      return;
+    }
     const v = insn.offset === 0 ? scalarZext32(src.v) : scalarMovSx(src.v, insn.offset as 8 | 16, true);
     this.writeReg(insn.dst, scalarReg(v));
+  }
+
+  /** rX = rY of a scalar: the copy shares rY's id (assign_scalar_id_before_mov gives rY one when it has none and is not constant). */
+  private linkedMove(insn: Instruction, src: Reg): void {
+    const copy = copyReg(src);
+    if (copy.id === 0 && !scalarIsConst(src.v)) {
+      copy.id = this.newId();
+      this.regs()[insn.src] = withId(src, copy.id);
+    }
+    this.writeReg(insn.dst, copy);
   }
 
   /** adjust_reg_min_max_vals: pointer arithmetic rules, then scalar bounds. */

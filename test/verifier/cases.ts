@@ -74,6 +74,20 @@ export const CASES: VerifierCase[] = [
   { name: 'write to frame pointer', section: 'xdp', asm: 'r10 = 0\nr0 = 0\nexit', expect: 'frame pointer is read only' },
   { name: 'r1-r5 clobbered by a call', section: 'xdp', asm: 'r6 = r1\ncall bpf_ktime_get_ns\nr0 = r1\nexit', expect: 'R1 !read_ok' },
   {
+    // The kernel's selftests verifier_reg_equal.c subreg_equality_1 and _2: w3 = w2 links both registers when r2's
+    // value fits in 32 bits, so the check on w2 bounds r3 too and the read of r1 is unreachable; not otherwise.
+    name: 'a 32-bit move of a value that fits in 32 bits links both registers',
+    section: 'socket',
+    asm: 'call bpf_ktime_get_ns\n*(u64 *)(r10 - 8) = r0\nr2 = *(u32 *)(r10 - 8)\nw3 = w2\nif w2 < 9 goto small\nexit\nsmall:\nif r3 < 9 goto out\nr0 -= r1\nout:\nexit',
+    expect: 'accept',
+  },
+  {
+    name: 'a 32-bit move of a wider value links nothing',
+    section: 'socket',
+    asm: 'call bpf_ktime_get_ns\nr2 = r0\nw3 = w2\nif w2 < 9 goto small\nexit\nsmall:\nif r3 < 9 goto out\nr0 -= r1\nout:\nexit',
+    expect: 'R1 !read_ok',
+  },
+  {
     // check_ld_abs marks r0 unknown in all 64 bits, not narrowed to the load's width: the path past 255 is explored.
     name: 'a byte loaded by LD_ABS is an unknown scalar to the verifier',
     section: 'socket',
