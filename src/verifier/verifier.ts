@@ -1543,10 +1543,17 @@ export class Verifier {
           return filled;
         }
         let zeros = 0;
+        let spills = 0;
         for (let i = 0; i < size; i++) {
           const type = slot!.types[(slotIdx - i) & 7]!;
-          if (type === Slot.ZERO) zeros++;
+          if (type === Slot.SPILL) spills++;
+          else if (type === Slot.ZERO) zeros++;
           else if (type === Slot.INVALID && !this.input.privileged) throw new Rejection(idx, `invalid read from stack off ${off}+${i} size ${size}`);
+        }
+        // Bytes of a spilled zero are zero wherever the load starts: a fill of the register (precision follows the slot).
+        if (spills === size && scalarIsZero(spilled.v)) {
+          this.recordFill(idx, frame, spi);
+          return knownScalar(0n);
         }
         if (zeros === size) return knownScalar(0n);
         if (size === 8) return unknownScalar();
