@@ -274,7 +274,8 @@ export type ContextPointer =
   | 'sock_or_null'
   | 'sock'
   | 'flow_keys'
-  | 'btf_id';
+  /** A trusted pointer to the named kernel struct (PTR_TO_BTF_ID | PTR_TRUSTED). */
+  | `trusted_btf_id:${string}`;
 
 export interface ContextAccess {
   /** Fields that may be read; every other byte of the struct is rejected ("invalid bpf_context access"). */
@@ -483,7 +484,7 @@ export const PROGRAM_TYPES: readonly ProgramTypeSpec[] = [
   { type: ProgramType.LSM, name: 'lsm', context: 'btf function arguments', contextSize: 8 * 12, packetAccess: false, testRun: false },
   { type: ProgramType.SK_LOOKUP, name: 'sk_lookup', context: 'bpf_sk_lookup', contextSize: L.bpf_sk_lookup.size, access: readOnly(L.bpf_sk_lookup.fields, { sk: 'sock_or_null' }, [], names(L.bpf_sk_lookup.fields, ['sk', 'cookie'])), packetAccess: false, returnRange: [0, 1], testRun: true, testRunContext: 'bpf_sk_lookup' },
   { type: ProgramType.SYSCALL, name: 'syscall', context: 'syscall arguments', contextSize: 65535, packetAccess: false, testRun: true },
-  { type: ProgramType.NETFILTER, name: 'netfilter', context: 'bpf_nf_ctx', contextSize: L.bpf_nf_ctx.size, access: readOnly(L.bpf_nf_ctx.fields, { state: 'btf_id', skb: 'btf_id' }), packetAccess: false, returnRange: [0, 1], testRun: true },
+  { type: ProgramType.NETFILTER, name: 'netfilter', context: 'bpf_nf_ctx', contextSize: L.bpf_nf_ctx.size, access: readOnly(L.bpf_nf_ctx.fields, { state: 'trusted_btf_id:nf_hook_state', skb: 'trusted_btf_id:sk_buff' }), packetAccess: false, returnRange: [0, 1], testRun: true },
 ];
 
 const byType = new Map<number, ProgramTypeSpec>(PROGRAM_TYPES.map((p) => [p.type, p]));

@@ -61,9 +61,13 @@ export interface TracingContext {
   args: readonly BtfArg[];
 }
 
-/** Program types whose arguments are typed by their attach target's BTF prototype (raw tracepoints, fentry/fexit/fmod_ret, LSM). */
+/** Program types whose arguments are typed by their attach target's BTF prototype (raw tracepoints, fentry/fexit/fmod_ret, iterators, LSM). */
 export function typedByAttachTarget(programType: number, attachType: number | undefined): boolean {
-  return programType === ProgramType.LSM || (programType === ProgramType.TRACING && (attachType === AttachType.TRACE_RAW_TP || attachType === AttachType.TRACE_FENTRY || attachType === AttachType.TRACE_FEXIT || attachType === AttachType.MODIFY_RETURN));
+  return (
+    programType === ProgramType.LSM ||
+    (programType === ProgramType.TRACING &&
+      (attachType === AttachType.TRACE_RAW_TP || attachType === AttachType.TRACE_FENTRY || attachType === AttachType.TRACE_FEXIT || attachType === AttachType.MODIFY_RETURN || attachType === AttachType.TRACE_ITER))
+  );
 }
 
 /** The arguments a tracing program of this attach type sees at `target`, or undefined when its BTF prototype cannot be found. */
@@ -76,6 +80,13 @@ export function tracingContext(btf: Btf, programType: number, attachType: number
     const ptr = typedef !== undefined ? btf.resolve(typedef.id) : undefined;
     const proto = ptr?.kind === 'ptr' ? btf.typeById(ptr.type) : undefined;
     if (proto?.kind === 'func_proto') params = proto.params.slice(1);
+  } else if (programType === ProgramType.TRACING && attachType === AttachType.TRACE_ITER) {
+    // An iterator's context is its bpf_iter_TARGET prototype: the iteration's meta, then the objects it visits, each
+    // NULL once the iteration ends (the target's ctx_arg_info: PTR_TO_BTF_ID_OR_NULL | PTR_TRUSTED).
+    const func = btf.findByName(`bpf_iter_${target}`, 'func')[0];
+    const proto = func?.kind === 'func' ? btf.typeById(func.type) : undefined;
+    if (proto?.kind !== 'func_proto') return undefined;
+    return { func: `bpf_iter_${target}`, args: proto.params.map((p, i) => pointedObject(btf, p.type, i === 0 ? 'trusted' : 'trusted_or_null') ?? { kind: 'scalar' }) };
   } else {
     const name = programType === ProgramType.LSM ? `bpf_lsm_${target}` : target;
     const func = btf.findByName(name, 'func')[0];
@@ -140,7 +151,9 @@ export function btfStructAccess(btf: Btf, name: string, off: number, size: numbe
       }
       if (mtype.kind === 'ptr') {
         if (msize !== size || off !== start) return { kind: 'error', message: `cannot access ptr member ${m.name} with moff ${start} in struct ${t.name || tname} with off ${off} size ${size}` };
-        return pointedObject(btf, mtype.id, SAFE_FIELDS[t.name]?.[m.name]) ?? { kind: 'scalar' };
+        // The kernel's safe-field lists are by the struct the register points to, whatever member the field sits in
+        // (bpf_iter_meta's seq is inside an anonymous union).
+        return pointedObject(btf, mtype.id, SAFE_FIELDS[tname]?.[m.name]) ?? { kind: 'scalar' };
       }
       if (off + size > start + msize && !untrusted) return { kind: 'error', message: `access beyond the end of member ${m.name} (mend:${start + msize}) in struct ${t.name || tname} with off ${off} size ${size}` };
       return { kind: 'scalar' };

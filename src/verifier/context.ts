@@ -32,8 +32,8 @@ const POINTER_TYPES: Readonly<Record<string, number>> = {
   sock_or_null: RegType.PTR_TO_SOCKET | MAYBE_NULL,
   sock: RegType.PTR_TO_SOCKET,
   flow_keys: RegType.PTR_TO_FLOW_KEYS,
-  btf_id: RegType.PTR_TO_BTF_ID,
 };
+const TRUSTED_BTF_ID = 'trusted_btf_id:';
 
 /** Whether `[off, off+size)` of the context may be read (or written) by a program of `spec`'s type. */
 export function contextAccess(spec: ProgramTypeSpec, off: number, size: number, write: boolean, attachType: number | undefined): ContextAccessResult {
@@ -50,7 +50,8 @@ export function contextAccess(spec: ProgramTypeSpec, off: number, size: number, 
     if (write || off !== field.offset) return DENY;
     const want = exact ?? field.size;
     if (size !== want) return DENY;
-    return { ok: true, regType: POINTER_TYPES[pointer] ?? RegType.SCALAR, btfName: pointer === 'btf_id' ? field.name : undefined };
+    if (pointer.startsWith(TRUSTED_BTF_ID)) return { ok: true, regType: RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED, btfName: pointer.slice(TRUSTED_BTF_ID.length) };
+    return { ok: true, regType: POINTER_TYPES[pointer] ?? RegType.SCALAR };
   }
   // Fields read only at one width (pt_regs words, 64-bit timestamps): any aligned word inside them.
   if (exact !== undefined) return size === exact && (off - field.offset) % exact === 0 ? SCALAR : DENY;

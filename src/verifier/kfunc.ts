@@ -42,6 +42,9 @@ export type KfuncParam =
 /** `mem`: a pointer to a sized non-struct type, read-only memory of that size (an `int *` is 4 bytes). */
 export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'mem'; size: number } | { kind: 'other'; what: string };
 
+/** btf_is_projection_of: the UAPI context struct a kfunc may name, and the kernel struct behind it. */
+const PROJECTIONS: Readonly<Record<string, string>> = { __sk_buff: 'sk_buff', xdp_md: 'xdp_buff' };
+
 export interface KfuncPrototype {
   params: KfuncParam[];
   ret: KfuncReturn;
@@ -296,7 +299,8 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       // Releasing a reference needs the exact type; otherwise a struct that starts with the expected one will do.
       const strict = spec.flags & KfuncFlag.RELEASE && reg.refObjId !== 0;
       const matches = strict ? reg.btfName === param.struct : target.structsAtZero(reg.btfName ?? '').includes(param.struct);
-      if (!matches) {
+      // A kfunc taking a context's projection (__sk_buff, xdp_md) casts it to the kernel struct: that struct will do.
+      if (!matches && PROJECTIONS[param.struct] !== reg.btfName) {
         throw new Rejection(idx, `kernel function ${spec.name} args#${i} expected pointer to STRUCT ${param.struct} but R${regno} has a pointer to STRUCT ${reg.btfName ?? ''}`, 'EINVAL');
       }
       ctx.argOffsetZero(regno, reg);

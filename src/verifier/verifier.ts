@@ -1194,7 +1194,7 @@ export class Verifier {
       if (!write && result.regType !== RegType.SCALAR) {
         loaded = pointerReg(result.regType, { btfName: result.btfName });
         const object = (result as { object?: BtfObject }).object;
-        if (object) loaded = this.btfObjectReg(object, RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED);
+        if (object) loaded = this.btfObjectReg(object, RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED | (object.trust === 'trusted_or_null' ? MAYBE_NULL : 0));
         if (mayBeNull(result.regType)) loaded.id = this.newId();
       }
     } else if (t === RegType.PTR_TO_STACK) {

@@ -74,6 +74,22 @@ export const CASES: VerifierCase[] = [
   { name: 'write to frame pointer', section: 'xdp', asm: 'r10 = 0\nr0 = 0\nexit', expect: 'frame pointer is read only' },
   { name: 'r1-r5 clobbered by a call', section: 'xdp', asm: 'r6 = r1\ncall bpf_ktime_get_ns\nr0 = r1\nexit', expect: 'R1 !read_ok' },
   {
+    // An iterator's context is its bpf_iter_task prototype: the meta (whose seq, inside an anonymous union, is a
+    // trusted field), then the task, NULL when the iteration ends.
+    name: 'iter/task: the meta gives a trusted seq_file, the task once checked against NULL',
+    section: 'iter/task',
+    asm: 'r6 = *(u64 *)(r1 + 0)\nr6 = *(u64 *)(r6 + 0)\nr7 = *(u64 *)(r1 + 8)\nif r7 == 0 goto out\n*(u64 *)(r10 - 8) = 0\nr1 = r6\nr2 = r10\nr2 += -8\nr3 = 8\ncall bpf_seq_write\nout:\nr0 = 0\nexit',
+    expect: 'accept',
+  },
+  { name: 'iter/task: the task may be NULL', section: 'iter/task', asm: 'r7 = *(u64 *)(r1 + 8)\nr0 = *(u32 *)(r7 + 0)\nr0 = 0\nexit', expect: "R7 invalid mem access 'trusted_ptr_or_null_'" },
+  {
+    // nf_is_valid_access: skb and state are trusted kernel structs; a kfunc taking a __sk_buff takes the sk_buff.
+    name: 'netfilter: the context skb is a trusted sk_buff, which a __sk_buff kfunc argument takes',
+    section: 'netfilter',
+    asm: 'r6 = *(u64 *)(r1 + 8)\nr2 = *(u32 *)(r6 + 112)\nr1 = r6\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_skb#0\nr0 = 1\nexit',
+    expect: 'accept',
+  },
+  {
     // check_stack_read_fixed_off: a narrow load inside a spilled zero, at any offset, is a zero (the selftest
     // partial_stack_load_preserves_zeros), so the path taken on a non-zero byte is never explored.
     name: 'a byte loaded from the middle of a spilled zero is zero',

@@ -32,7 +32,8 @@ export function finalMessage(log: string): string {
 function caseType(c: VerifierCase): { type: number; attach?: number; attachTo?: string } {
   const info = classifySection(c.section);
   if (info === undefined) throw new Error(`case '${c.name}': unknown section ${c.section}`);
-  return { type: info.programType, ...(info.expectedAttachType !== undefined ? { attach: info.expectedAttachType } : {}), ...(info.attachTo && c.section.startsWith('tp_btf/') ? { attachTo: info.attachTo } : {}) };
+  const typedByTarget = c.section.startsWith('tp_btf/') || c.section.startsWith('iter/');
+  return { type: info.programType, ...(info.expectedAttachType !== undefined ? { attach: info.expectedAttachType } : {}), ...(info.attachTo && typedByTarget ? { attachTo: info.attachTo } : {}) };
 }
 
 function mapSpec(m: CaseMap, i: number): MapSpec {
@@ -86,8 +87,9 @@ const isKfuncCall = (insn: Instruction): boolean => insn.opcode === OPCODE_CALL 
 
 export function kernelVerdict(c: VerifierCase, logLevel: 1 | 2 = Number(process.env.TSBPF_CASE_LOG ?? 1) as 1 | 2): Verdict {
   const { type, attach, attachTo } = caseType(c);
-  // tp_btf programs name their tracepoint by the BTF id of its btf_trace_NAME typedef.
-  const attachBtfId = attachTo !== undefined ? loadKernelBtf().findByName(`btf_trace_${attachTo}`, 'typedef')[0]?.id : undefined;
+  // tp_btf programs name their tracepoint by the BTF id of its btf_trace_NAME typedef, iterators their target by its bpf_iter_NAME function.
+  const attachBtfId =
+    attachTo === undefined ? undefined : c.section.startsWith('iter/') ? loadKernelBtf().findByName(`bpf_iter_${attachTo}`, 'func')[0]?.id : loadKernelBtf().findByName(`btf_trace_${attachTo}`, 'typedef')[0]?.id;
   const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}`, ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}) }));
   const declared = c.functions ? caseBtf(c.functions) : undefined;
   const btf = declared ? KernelBtf.load(declared.btf.encode()) : undefined;
