@@ -133,7 +133,10 @@ export function kernelVerdict(spec: CollectionSpec, program: string, options: Ke
   if (!first.ok) {
     const error = first.error;
     if (error instanceof BpfSyscallError) out.errno = error.code;
-    if (!(error instanceof BpfSyscallError) || error.command !== 'PROG_LOAD' || parsed.stats === undefined) {
+    // EPERM with no message before the first instruction: the kernel refused the attach target (this machine's kernel
+    // refuses some tracing targets to root), not the program; nothing the verifier said.
+    const refusedTarget = error instanceof BpfSyscallError && error.code === 'EPERM' && parsed.stats?.processedInsns === 0 && parsed.lastMessage === undefined;
+    if (!(error instanceof BpfSyscallError) || error.command !== 'PROG_LOAD' || parsed.stats === undefined || refusedTarget) {
       out.verdict = 'not-loadable';
       out.reason = notLoadableReason(error, parsed.lastMessage);
     } else if (parsed.lastMessage !== undefined) {
