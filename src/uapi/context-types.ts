@@ -57,3 +57,10 @@ export const PROGRAM_CONTEXT_TYPES: Readonly<Record<number, ContextTypeName>> = 
   [ProgramType.SYSCALL]: VOID,
   [ProgramType.NETFILTER]: { name: 'bpf_nf_ctx', kernel: 'bpf_nf_ctx' },
 };
+
+const PROJECTIONS = new Map<string, string>(Object.values(PROGRAM_CONTEXT_TYPES).flatMap((c) => (c.projection !== undefined ? [[c.name, c.projection] as const] : [])));
+
+/** btf_is_projection_of: the kernel struct behind a UAPI context struct (sk_buff for __sk_buff, xdp_buff for xdp_md). */
+export function contextProjection(name: string): string | undefined {
+  return PROJECTIONS.get(name);
+}

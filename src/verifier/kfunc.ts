@@ -9,7 +9,7 @@
  * not modelled.
  */
 import { type Btf, type BtfType } from '../btf/index.ts';
-import { ArgType, KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, kfuncByName } from '../uapi/index.ts';
+import { ArgType, KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, contextProjection, kfuncByName } from '../uapi/index.ts';
 import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
@@ -41,9 +41,6 @@ export type KfuncParam =
   | { kind: 'other'; what: string };
 /** `mem`: a pointer to a sized non-struct type, read-only memory of that size (an `int *` is 4 bytes). */
 export type KfuncReturn = { kind: 'void' } | { kind: 'scalar' } | { kind: 'object'; struct: string } | { kind: 'mem'; size: number } | { kind: 'other'; what: string };
-
-/** btf_is_projection_of: the UAPI context struct a kfunc may name, and the kernel struct behind it. */
-const PROJECTIONS: Readonly<Record<string, string>> = { __sk_buff: 'sk_buff', xdp_md: 'xdp_buff' };
 
 export interface KfuncPrototype {
   params: KfuncParam[];
@@ -300,7 +297,8 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       const strict = spec.flags & KfuncFlag.RELEASE && reg.refObjId !== 0;
       const matches = strict ? reg.btfName === param.struct : target.structsAtZero(reg.btfName ?? '').includes(param.struct);
       // A kfunc taking a context's projection (__sk_buff, xdp_md) casts it to the kernel struct: that struct will do.
-      if (!matches && PROJECTIONS[param.struct] !== reg.btfName) {
+      const projected = contextProjection(param.struct);
+      if (!matches && (projected === undefined || projected !== reg.btfName)) {
         throw new Rejection(idx, `kernel function ${spec.name} args#${i} expected pointer to STRUCT ${param.struct} but R${regno} has a pointer to STRUCT ${reg.btfName ?? ''}`, 'EINVAL');
       }
       ctx.argOffsetZero(regno, reg);
