@@ -257,7 +257,10 @@ export interface VerifierState {
   parent: Checkpoint | undefined;
   /** may_goto's per-state depth (bpf_verifier_state.may_goto_depth). */
   mayGotoDepth: number;
+  /** The held spin lock: its map's uid (a negative id for a lock not in a map value), 0 when none (active_lock_ptr). */
   activeLock: number;
+  /** The id of the map value the held lock was taken through (active_lock_id). */
+  activeLockId: number;
   /** The instruction this state started at: its checkpoint's, or the entry (first_insn_idx). */
   firstInsnIdx: number;
   /** The last instruction executed before the state was checkpointed (last_insn_idx; -1 at a function's entry). */
@@ -324,6 +327,7 @@ export function cloneState(s: VerifierState, history: HistoryEntry[] = s.history
     parent: s.parent,
     mayGotoDepth: s.mayGotoDepth,
     activeLock: s.activeLock,
+    activeLockId: s.activeLockId,
     firstInsnIdx: s.firstInsnIdx,
     lastInsnIdx: s.lastInsnIdx,
     history,

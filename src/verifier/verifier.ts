@@ -419,7 +419,7 @@ export class Verifier {
   private initialState(): VerifierState {
     const frame = newFrame(0, -1, 0);
     frame.regs[1] = pointerReg(RegType.PTR_TO_CTX);
-    return { frames: [frame], refs: [], insnIdx: 0, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, firstInsnIdx: 0, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
+    return { frames: [frame], refs: [], insnIdx: 0, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, activeLockId: 0, firstInsnIdx: 0, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
   }
 
   /**
@@ -782,10 +782,7 @@ export class Verifier {
     const ids = ID_MAP.reset();
     // The held lock: the same map (active_lock_ptr), and its id mapped as the registers' ids are (active_lock_id), so
     // that a path holding one map value's lock does not stand for a path unlocking another value of the same map.
-    if ((old.activeLock === 0) !== (cur.activeLock === 0)) return false;
-    if (old.activeLock !== 0) {
-      if (lockedMap(old.activeLock) !== lockedMap(cur.activeLock) || !ids.check(lockedId(old.activeLock), lockedId(cur.activeLock))) return false;
-    }
+    if (old.activeLock !== cur.activeLock || (old.activeLock !== 0 && !ids.check(old.activeLockId, cur.activeLockId))) return false;
     for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
     for (let f = 0; f < old.frames.length; f++) {
       const fo = old.frames[f]!;
@@ -1298,16 +1295,16 @@ export class Verifier {
     }
   }
 
-  /** process_spin_lock: the lock a bpf_spin_lock/unlock argument points to, as a key identifying it. */
-  private spinLockKey(idx: number, regno: number, reg: Reg): number {
+  /** process_spin_lock: the map whose value's lock a bpf_spin_lock/unlock argument points to (a fresh negative id for any other lock). */
+  private spinLockMap(idx: number, regno: number, reg: Reg): number {
     const map = reg.map;
-    if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) return this.newId();
+    if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) return -this.newId();
     const lock = map.fields.find((f) => f.kind === 'bpf_spin_lock');
     if (lock === undefined) throw new Rejection(idx, `map '${map.name}' has no valid bpf_spin_lock`, 'EINVAL');
     if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
     const off = scalarConstUnsigned(reg.v) + reg.off;
     if (off !== lock.offset) throw new Rejection(idx, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, 'EINVAL');
-    return map.uid * LOCK_KEY_ID_RANGE + reg.id;
+    return map.uid;
   }
 
   private checkMapAccessType(idx: number, reg: Reg, off: number, size: number, write: boolean): void {
@@ -2090,7 +2087,7 @@ export class Verifier {
       if (this.log.level > 0) this.log.write(`Validating ${global.name}() func#${subprog}...\n`);
       const frame = newFrame(0, -1, subprog);
       globalEntryRegs(global.args ?? [], () => this.newId()).forEach((r, i) => (frame.regs[i + 1] = r));
-      this.cur = { frames: [frame], refs: [], insnIdx: start, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, firstInsnIdx: start, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
+      this.cur = { frames: [frame], refs: [], insnIdx: start, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, activeLockId: 0, firstInsnIdx: start, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
       if (this.log.level > 0) this.log.write(`${start}:${formatFrame(frame)}\n`);
       this.explore();
       if (this.log.level > 0) this.log.write(`Func#${subprog} ('${global.name}') is safe for any args that match its prototype\n`);
@@ -2208,11 +2205,15 @@ export class Verifier {
     if (helper.name === 'get_local_storage' && !isNullReg(this.regs()[2]!)) throw new Rejection(idx, "get_local_storage() doesn't support non-zero flags", 'EINVAL');
     if (helper.name === 'spin_lock') {
       if (this.cur.activeLock) throw new Rejection(idx, 'Locking two bpf_spin_locks are not allowed', 'EINVAL');
-      this.cur.activeLock = this.spinLockKey(idx, 1, this.regs()[1]!);
+      const reg = this.regs()[1]!;
+      this.cur.activeLock = this.spinLockMap(idx, 1, reg);
+      this.cur.activeLockId = reg.id;
     } else if (helper.name === 'spin_unlock') {
       if (!this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock without taking a lock', 'EINVAL');
-      if (this.spinLockKey(idx, 1, this.regs()[1]!) !== this.cur.activeLock) throw new Rejection(idx, 'bpf_spin_unlock of different lock', 'EINVAL');
+      const reg = this.regs()[1]!;
+      if (this.spinLockMap(idx, 1, reg) !== this.cur.activeLock || reg.id !== this.cur.activeLockId) throw new Rejection(idx, 'bpf_spin_unlock of different lock', 'EINVAL');
       this.cur.activeLock = 0;
+      this.cur.activeLockId = 0;
     }
     const callback = CALLBACK_HELPERS[helper.name];
     if (helper.name === 'for_each_map_elem' && meta.map !== undefined && !mapHelperCompatible(meta.map.spec.type, helper.name)) {
@@ -3075,11 +3076,6 @@ function stacksafe(old: Frame, cur: Frame, ids: IdMap, exact: boolean, uninitRea
 }
 
 const UNBOUND_SCALAR = scalarReg(SCALAR_UNKNOWN);
-
-/** A held spin lock's key (spinLockKey): its map's uid times this, plus the id of the map value it was taken through. */
-const LOCK_KEY_ID_RANGE = 1_000_000;
-const lockedMap = (key: number): number => Math.floor(key / LOCK_KEY_ID_RANGE);
-const lockedId = (key: number): number => key % LOCK_KEY_ID_RANGE;
 
 /**
  * scalar_reg_for_stack: the scalar a slot holds when it is a full 64-bit
