@@ -2013,29 +2013,14 @@ export class Verifier {
       this.cur,
       iter,
       () => cloneState(this.cur),
-      (state) => {
-        const previous = this.previousIterationEntry(idx);
-        if (previous === undefined) return;
-        state.frames = state.frames.map((f, i) => widenFrame(previous.frames[i], f));
+      (queued) => {
+        const previous = this.previousIteration(idx);
+        if (previous !== undefined && this.input.privileged) widenImpreciseScalars(previous, queued, unknownScalar);
       },
       (r0) => ({ ...r0, type: r0.type & ~MAYBE_NULL }),
       knownScalar(0n),
     );
     if (queued !== undefined) this.pushBranch(idx + 1, queued);
-  }
-
-  /**
-   * find_prev_entry: the checkpoint where the previous iteration of this
-   * loop reached `idx` (above the checkpoint this path just took there),
-   * with the same call chain.
-   */
-  private previousIterationEntry(idx: number): VerifierState | undefined {
-    const callsites = (s: VerifierState): string => s.frames.map((f) => f.callsite).join(',');
-    const here = callsites(this.cur);
-    for (let p = this.cur.parent?.parent; p !== undefined; p = p.parent) {
-      if (p.state.insnIdx === idx && callsites(p.state) === here) return p.state;
-    }
-    return undefined;
   }
 
   // ---- global functions (global-func.ts) ------------------------------------------------------

@@ -3,7 +3,8 @@
  * inside a loop still being explored a new state is stored only after 20
  * jumps or 100 instructions, and a stored state's misses count only when
  * the current state is to be stored; registers live across an LD_ABS are
- * compared (compute_live_registers takes them all as read there). Each program's verdict and
+ * compared (compute_live_registers takes them all as read there); an iterator's next iteration
+ * widens only scalars nothing made precise. Each program's verdict and
  * processed-instruction count are the kernel's (Linux 6.18), checked
  * against the running kernel where there is one. Pruning against the
  * newest equivalent state first is checked on shipped programs, whose
@@ -99,6 +100,36 @@ const CASES: PruningCase[] = [
       exit`,
     expect: 'accept',
     processed: 16,
+  },
+  {
+    // The kernel's selftest verifier_iterating_callbacks.c loop_inside_iter, smaller: the first `i < 10` is decided,
+    // which makes i precise, so each iteration's i is kept (widen_imprecise_scalars leaves precise scalars alone) and
+    // the loop is walked once per value of i. Widening i as an imprecise scalar would end it after two iterations.
+    name: 'an iterator loop keeps a counter that a decided branch made precise',
+    section: 'socket',
+    asm: `
+      r6 = 0
+      r1 = r10
+      r1 += -8
+      r2 = 0
+      r3 = 100
+      call bpf_iter_num_new#0
+    loop:
+      r1 = r10
+      r1 += -8
+      call bpf_iter_num_next#0
+      if r0 == 0 goto out
+      if r6 > 9 goto loop
+      r6 += 1
+      goto loop
+    out:
+      r1 = r10
+      r1 += -8
+      call bpf_iter_num_destroy#0
+      r0 = 0
+      exit`,
+    expect: 'accept',
+    processed: 150,
   },
 ];
 
