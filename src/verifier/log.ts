@@ -8,7 +8,7 @@ import type { LineInfo } from '../object/index.ts';
 import { TypeFlag } from '../uapi/index.ts';
 import { formatSigned, scalarConstValue, scalarIsConst, scalarIsZero, scalarRangesToString } from './scalar.ts';
 import { formatUnsigned } from './tnum.ts';
-import { BASE_MASK, type Frame, type Reg, RegType, SLOT_CHAR, Slot, mayBeNull } from './state.ts';
+import { ADD_CONST, BASE_MASK, type Frame, type Reg, RegType, SLOT_CHAR, Slot, linkBaseId, mayBeNull } from './state.ts';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
   [RegType.NOT_INIT]: '?',
@@ -65,7 +65,11 @@ export function formatReg(r: Reg, frameno: number): string {
   }
   if ((t & BASE_MASK) === RegType.PTR_TO_BTF_ID) out += r.btfName ?? '';
   const parts: string[] = [];
-  if (r.id) parts.push(`id=${r.id}`);
+  if (r.id) {
+    // A scalar linked with a delta prints it after its id: `id=1+4`, `id=1-4`.
+    const delta = t === RegType.SCALAR && r.id & ADD_CONST ? `${r.off < 0 ? '' : '+'}${r.off}` : '';
+    parts.push(`id=${linkBaseId(r.id)}${delta}`);
+  }
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
   const base = t & BASE_MASK;
   if (r.map !== undefined && (base === RegType.CONST_PTR_TO_MAP || base === RegType.PTR_TO_MAP_KEY || base === RegType.PTR_TO_MAP_VALUE)) {

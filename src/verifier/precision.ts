@@ -470,7 +470,7 @@ function scalarsIdentical(a: Reg, b: Reg): boolean {
   const x = a.v;
   const y = b.v;
   return (
-    a.id === b.id && scalarEquals(x, y)
+    a.id === b.id && a.off === b.off && scalarEquals(x, y)
   );
 }
 

@@ -105,6 +105,11 @@ export function scalarConstValue(s: Scalar): bigint | undefined {
   return scalarIsConst(s) ? halves.joinUnsigned(s.vH, s.vL) : undefined;
 }
 
+/** A constant within s32, as a number (undefined for anything else). */
+export function scalarConstS32(s: Scalar): number | undefined {
+  return scalarIsConst(s) && s.vH === s.vL >> 31 ? s.vL : undefined;
+}
+
 export function scalarConstValue32(s: Scalar): number | undefined {
   return s.mL === 0 ? s.vL >>> 0 : undefined;
 }

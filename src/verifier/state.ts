@@ -56,9 +56,20 @@ export interface MapValueField {
   readonly size: number;
 }
 
+/**
+ * BPF_ADD_CONST64 / BPF_ADD_CONST32 in a scalar's id: the register is `rX + off` (or, for the 32-bit form, the
+ * zero-extended `wX + off`) of the registers holding the id without these bits, its delta in Reg.off. A branch
+ * that bounds one of them bounds the others, shifted by the difference of their deltas (sync_linked_regs).
+ */
+export const ADD_CONST64 = 1 << 29;
+export const ADD_CONST32 = 1 << 28;
+export const ADD_CONST = ADD_CONST64 | ADD_CONST32;
+/** The id a linked scalar shares with the registers it was copied from (its delta flags cleared). */
+export const linkBaseId = (id: number): number => id & ~ADD_CONST;
+
 export interface Reg {
   type: number;
-  /** Fixed part of a pointer's offset (reg->off). */
+  /** Fixed part of a pointer's offset (reg->off); for a scalar whose id has ADD_CONST, its delta from the linked registers. */
   off: number;
   /** A scalar's value, or a pointer's variable offset (var_off and bounds). */
   v: Scalar;

@@ -69,9 +69,11 @@ import {
   scalarBoundsInverted,
   scalarBswap,
   scalarConstNumber,
+  scalarConstS32,
   scalarConstSigned,
   scalarConstUnsigned,
   scalarConstValue,
+  scalarConstValue32,
   scalarConstWords,
   scalarEquals,
   scalarIsAligned,
@@ -97,6 +99,9 @@ import {
   scalarZext32,
 } from './scalar.ts';
 import {
+  ADD_CONST,
+  ADD_CONST32,
+  ADD_CONST64,
   type CallbackInfo,
   type Checkpoint,
   type HistoryEntry,
@@ -121,6 +126,7 @@ import {
   isPointer,
   isSpilled,
   knownScalar,
+  linkBaseId,
   mayBeNull,
   newFrame,
   pointerReg,
@@ -581,18 +587,24 @@ export class Verifier {
     markChainPrecision(this.precision, this.cur, idx, regno, this.backtrack);
   }
 
-  /** collect_linked_regs: every register and spilled slot sharing scalar id `id`, as history keys. */
+  /**
+   * collect_linked_regs: the live registers and the spilled slots linked to scalar id `id` (with or without a
+   * delta), innermost frame first, as history keys; at most LINKED_REGS_MAX in all, as the kernel keeps.
+   */
   private linkedRegs(id: number, into: number[]): void {
+    const base = linkBaseId(id);
     const frames = this.cur.frames;
-    for (let fr = 0; fr < frames.length; fr++) {
+    for (let fr = frames.length - 1; fr >= 0; fr--) {
       const frame = frames[fr]!;
+      // A caller's registers as live at its call instruction.
+      const live = this.shape.liveIn[fr === frames.length - 1 ? this.cur.insnIdx : frames[fr + 1]!.callsite]!;
       for (let r = 0; r < 10; r++) {
         const reg = frame.regs[r]!;
-        if (reg.type === RegType.SCALAR && reg.id === id) into.push(linkedRegKey(fr, true, r));
+        if (live & (1 << r) && reg.type === RegType.SCALAR && linkBaseId(reg.id) === base && into.length < LINKED_REGS_MAX) into.push(linkedRegKey(fr, true, r));
       }
       for (let spi = 0; spi < frame.stack.length; spi++) {
         const slot = frame.stack[spi];
-        if (isSpilled(slot) && slot!.spilled!.type === RegType.SCALAR && slot!.spilled!.id === id) into.push(linkedRegKey(fr, false, spi));
+        if (isSpilled(slot) && slot!.spilled!.type === RegType.SCALAR && linkBaseId(slot!.spilled!.id) === base && into.length < LINKED_REGS_MAX) into.push(linkedRegKey(fr, false, spi));
       }
     }
   }
@@ -925,7 +937,7 @@ export class Verifier {
         this.writeReg(insn.dst, unknownScalar());
         return;
       }
-      this.writeReg(insn.dst, scalarReg(scalarMovSx(src.v, insn.offset as 8 | 16 | 32, false)));
+      this.signExtendingMove(insn, src, false);
       return;
     }
     if (this.isLeak(src)) throw new Rejection(idx, `R${insn.src} partial copy of pointer`);
@@ -939,18 +951,40 @@ export class Verifier {
       this.linkedMove(insn, src);
       return;
     }
-    const v = insn.offset === 0 ? scalarZext32(src.v) : scalarMovSx(src.v, insn.offset as 8 | 16, true);
-    this.writeReg(insn.dst, scalarReg(v));
+    if (insn.offset !== 0) {
+      this.signExtendingMove(insn, src, true);
+      return;
+    }
+    this.writeReg(insn.dst, scalarReg(scalarZext32(src.v)));
   }
 
-  /** rX = rY of a scalar: the copy shares rY's id (assign_scalar_id_before_mov gives rY one when it has none and is not constant). */
+  /** rX = rY of a scalar: the copy shares rY's id. */
   private linkedMove(insn: Instruction, src: Reg): void {
-    const copy = copyReg(src);
-    if (copy.id === 0 && !scalarIsConst(src.v)) {
-      copy.id = this.newId();
-      this.regs()[insn.src] = withId(src, copy.id);
-    }
-    this.writeReg(insn.dst, copy);
+    this.writeReg(insn.dst, copyReg(this.linkSource(insn.src, src)));
+  }
+
+  /**
+   * rX = (s8/s16/s32)rY, wX = (s8/s16)wY: a value the sign extension leaves unchanged (below 2^(bits-1)) stays linked
+   * to its source, as by a plain move; any other gets no id.
+   */
+  private signExtendingMove(insn: Instruction, src: Reg, alu32: boolean): void {
+    const bits = insn.offset as 8 | 16 | 32;
+    const unchanged = scalarUmaxBits(src.v) < bits;
+    const from = unchanged ? this.linkSource(insn.src, src) : src;
+    const moved = withValue(from, scalarMovSx(src.v, bits, alu32));
+    this.writeReg(insn.dst, unchanged ? moved : withoutLink(moved));
+  }
+
+  /**
+   * assign_scalar_id_before_mov: scalar register `regno`, about to be copied, loses a delta link (one copy cannot
+   * carry two deltas) and gets an id unless it is constant, so that the copy is linked to it. Returns it.
+   */
+  private linkSource(regno: number, src: Reg): Reg {
+    let reg = src;
+    if (reg.id & ADD_CONST) reg = withoutLink(reg);
+    if (reg.id === 0 && !scalarIsConst(reg.v)) reg = withId(reg, this.newId());
+    if (reg !== src) this.regs()[regno] = reg;
+    return reg;
   }
 
   /** adjust_reg_min_max_vals: pointer arithmetic rules, then scalar bounds. */
@@ -984,7 +1018,9 @@ export class Verifier {
         value = fork.current;
       }
     }
-    return scalarReg(scalarAlu(op, value, src.v, alu32, insn.offset === 1));
+    const result = scalarReg(scalarAlu(op, value, src.v, alu32, insn.offset === 1));
+    if ((op === AluOp.ADD || op === AluOp.SUB) && dst.id !== 0 && this.input.privileged) linkWithDelta(result, dst, src, op, alu32);
+    return result;
   }
 
   /** adjust_ptr_min_max_vals. */
@@ -1470,13 +1506,8 @@ export class Verifier {
       // save_register_state: the whole register is kept, even for a narrow spill; it stays linked
       // to its source register only when its value fits the bytes stored.
       const fits = regWidth(value) <= size * 8;
-      if (store.regno >= 0 && fits && value.id === 0 && !scalarIsConst(value.v)) {
-        const id = this.newId();
-        this.regs()[store.regno] = withId(value, id);
-        slot.spilled = withId(value, id);
-      } else {
-        slot.spilled = fits ? value : withId(value, 0);
-      }
+      if (store.regno >= 0 && fits) slot.spilled = this.linkSource(store.regno, value);
+      else slot.spilled = fits ? value : withoutLink(value);
       for (let j = 0; j < 8; j++) {
         if (j >= 8 - size) slot.types[j] = Slot.SPILL;
         else if (slot.types[j] === Slot.SPILL) slot.types[j] = Slot.MISC;
@@ -1534,8 +1565,7 @@ export class Verifier {
         const lowBytes = off === -(spi + 1) * 8;
         if (size <= spillSize && lowBytes) {
           this.recordFill(idx, frame, spi);
-          const id = regWidth(spilled) > size * 8 ? 0 : spilled.id;
-          const filled = withId(spilled, id);
+          const filled = regWidth(spilled) > size * 8 ? withoutLink(spilled) : copyReg(spilled);
           if (size !== 8) filled.v = sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : scalarTruncate(spilled.v, size as 1 | 2 | 4);
           return filled;
         }
@@ -1716,12 +1746,15 @@ export class Verifier {
       this.cur.insnIdx = idx + 1;
       return;
     }
-    if (this.input.privileged && ((dst.type === RegType.SCALAR && dst.id) || (x && src.type === RegType.SCALAR && src.id))) {
-      // The registers this branch refines together, for backtracking (collect_linked_regs).
-      const linked: number[] = [];
-      if (x && src.type === RegType.SCALAR && src.id) this.linkedRegs(src.id, linked);
-      if (dst.type === RegType.SCALAR && dst.id && !(x && src.type === RegType.SCALAR && src.id === dst.id)) this.linkedRegs(dst.id, linked);
-      if (linked.length > 1) this.pushHistory(idx, 0, linked);
+    // The registers this branch refines together (collect_linked_regs), recorded for backtracking.
+    let linked: number[] | undefined;
+    const srcLinked = x && src.type === RegType.SCALAR && src.id !== 0;
+    const dstLinked = dst.type === RegType.SCALAR && dst.id !== 0;
+    if (srcLinked || dstLinked) {
+      linked = [];
+      if (srcLinked) this.linkedRegs(src.id, linked);
+      if (dstLinked && !(srcLinked && linkBaseId(src.id) === linkBaseId(dst.id))) this.linkedRegs(dst.id, linked);
+      if (linked.length > 1 && this.input.privileged) this.pushHistory(idx, 0, linked);
     }
     const thisRegs = this.regs();
     const scalars = dst.type === RegType.SCALAR && src.type === RegType.SCALAR;
@@ -1735,12 +1768,12 @@ export class Verifier {
       if (taken === undefined && notTaken === undefined) throw new Rejection(idx, 'verifier internal error: both branches impossible', 'EFAULT');
       if (taken === undefined || notTaken === undefined) this.markComparedPrecise(idx, insn, x, dst, src);
       if (taken === undefined) {
-        this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!);
+        this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!, linked);
         this.cur.insnIdx = idx + 1;
         return;
       }
       if (notTaken === undefined) {
-        this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, taken);
+        this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, taken, linked);
         this.cur.insnIdx = target;
         return;
       }
@@ -1748,8 +1781,8 @@ export class Verifier {
     const other = cloneState(this.cur);
     const otherRegs = other.frames[other.frames.length - 1]!.regs;
     if (scalars) {
-      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken!);
-      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!);
+      this.applyRefinement(otherRegs, other, insn, x, dst, src, taken!, linked);
+      this.applyRefinement(thisRegs, this.cur, insn, x, dst, src, notTaken!, linked);
     }
     if (!is32 && x && isPointer(src) && isPointer(dst) && baseOf(src.type) !== RegType.PTR_TO_BTF_ID && baseOf(dst.type) !== RegType.PTR_TO_BTF_ID) {
       const eq = op === JmpOp.JEQ ? otherRegs : op === JmpOp.JNE ? thisRegs : undefined;
@@ -1796,12 +1829,13 @@ export class Verifier {
     if (x && src.type === RegType.SCALAR) this.markPrecise(idx, insn.src);
   }
 
-  private applyRefinement(regs: Reg[], state: VerifierState, insn: Instruction, x: boolean, dst: Reg, src: Reg, r: { a: Scalar; b: Scalar }): void {
+  private applyRefinement(regs: Reg[], state: VerifierState, insn: Instruction, x: boolean, dst: Reg, src: Reg, r: { a: Scalar; b: Scalar }, linked: readonly number[] | undefined): void {
     regs[insn.dst] = withValue(regs[insn.dst]!, r.a);
     if (x) regs[insn.src] = withValue(regs[insn.src]!, r.b);
-    // sync_linked_regs: registers copied from the compared one learn the same bounds.
-    if (dst.id) syncLinked(state, dst.id, r.a);
-    if (x && src.id) syncLinked(state, src.id, r.b);
+    if (linked === undefined) return;
+    // The registers linked to a compared one learn its new bounds, the source's first (as the kernel orders them).
+    if (x && src.id) syncLinkedRegs(state, insn.src, linked);
+    if (dst.id) syncLinkedRegs(state, insn.dst, linked);
   }
 
   private isBranchTaken(dst: Reg, src: Reg, op: number, is32: boolean): 1 | 0 | -1 {
@@ -2794,19 +2828,36 @@ function forEachReg(state: VerifierState, f: (r: Reg) => Reg): void {
   }
 }
 
-/** sync_linked_regs: scalars sharing an id get the refined value. */
-function syncLinked(state: VerifierState, id: number, v: Scalar): void {
-  for (const frame of state.frames) {
-    const regs = frame.regs;
-    for (let i = 0; i <= 10; i++) {
-      const r = regs[i]!;
-      if (r.type === RegType.SCALAR && r.id === id) regs[i] = withValue(r, v);
+/**
+ * sync_linked_regs: each register and spilled slot of `linked` (history keys) that shares the id of register
+ * `knownRegno` of the current frame, just refined by a branch, learns its bounds: as a copy when both carry the
+ * same delta, else shifted by the difference of their deltas (zero-extended when either is a 32-bit link).
+ */
+function syncLinkedRegs(state: VerifierState, knownRegno: number, linked: readonly number[]): void {
+  const innermost = state.frames.length - 1;
+  const known = state.frames[innermost]!.regs[knownRegno]!;
+  const base = linkBaseId(known.id);
+  for (const key of linked) {
+    const fr = key >> 8;
+    const isReg = (key & 0x80) !== 0;
+    const index = key & 0x7f;
+    if (isReg && fr === innermost && index === knownRegno) continue;
+    const frame = state.frames[fr]!;
+    const slot = isReg ? undefined : frame.stack[index];
+    const reg = isReg ? frame.regs[index]! : slot?.spilled;
+    if (reg === undefined || reg.type !== RegType.SCALAR || linkBaseId(reg.id) !== base) continue;
+    // A 32-bit and a 64-bit delta of the same register do not bound each other (one wraps at 2^32, one does not).
+    if (((reg.id ^ known.id) & ADD_CONST) === ADD_CONST) continue;
+    let synced: Reg;
+    if ((!(reg.id & ADD_CONST) && !(known.id & ADD_CONST)) || reg.off === known.off) {
+      synced = copyReg(known);
+    } else {
+      const shifted = scalarAlu(AluOp.ADD, known.v, scalarConstNumber(reg.off - known.off), false, false);
+      // Either side being a 32-bit add makes the relation hold on the low 32 bits only.
+      synced = withValue(reg, (reg.id | known.id) & ADD_CONST32 ? scalarZext32(shifted) : shifted);
     }
-    for (let s = 0; s < frame.stack.length; s++) {
-      const slot = frame.stack[s];
-      const spilled = slot?.spilled;
-      if (spilled !== undefined && spilled.type === RegType.SCALAR && spilled.id === id && isSpilled(slot)) frame.stack[s] = { types: slot!.types, spilled: withValue(spilled, v), owner: 0 };
-    }
+    if (isReg) frame.regs[index] = synced;
+    else frame.stack[index] = { types: slot!.types, spilled: synced, owner: 0 };
   }
 }
 
@@ -2825,11 +2876,40 @@ function withRange(r: Reg, range: number): Reg {
   return copy;
 }
 
+/** collect_linked_regs keeps at most this many registers and slots. */
+const LINKED_REGS_MAX = 6;
+
 /** `r` linked by scalar or pointer id `id`. */
 function withId(r: Reg, id: number): Reg {
   const copy = copyReg(r);
   copy.id = id;
   return copy;
+}
+
+/** Scalar `r` linked to no other register. */
+function withoutLink(r: Reg): Reg {
+  const copy = copyReg(r);
+  copy.id = 0;
+  copy.off = 0;
+  return copy;
+}
+
+/**
+ * adjust_reg_min_max_vals: `result` of rX += K or rX -= K (K a constant, rX `dst` linked by id) stays linked to
+ * rX's copies with delta K: a branch on either then bounds both. Once only: a register already carrying a delta,
+ * a K outside s32, or a 32-bit add on a value above 32 bits loses the link instead.
+ */
+function linkWithDelta(result: Reg, dst: Reg, src: Reg, op: number, alu32: boolean): void {
+  if (src.type !== RegType.SCALAR || dst.id & ADD_CONST) return;
+  let delta = alu32 ? scalarConstValue32(src.v) : scalarConstS32(src.v);
+  if (delta === undefined || (alu32 && scalarUmaxBits(dst.v) > 32)) return;
+  delta |= 0;
+  if (op === AluOp.SUB) {
+    if (delta === -0x8000_0000) return;
+    delta = -delta;
+  }
+  result.id = dst.id | (alu32 ? ADD_CONST32 : ADD_CONST64);
+  result.off = delta;
 }
 
 /** `r` with the scalar value (or variable offset) `v`. */
@@ -2937,9 +3017,16 @@ class IdMap {
   private readonly oldIds: number[] = [];
   private readonly curIds: number[] = [];
   private size = 0;
+  /** Stand-ins for cur scalars without an id, each unique (negative: never a real id). */
+  private tmpId = 0;
   reset(): IdMap {
     this.size = 0;
+    this.tmpId = 0;
     return this;
+  }
+  /** check_scalar_ids: an old scalar without id matches any; a cur scalar without id is unlinked, so it may stand for one old id only. */
+  checkScalar(oldId: number, curId: number): boolean {
+    return !oldId || this.check(oldId, curId || --this.tmpId);
   }
   check(oldId: number, curId: number): boolean {
     if (!oldId && !curId) return true;
@@ -2992,11 +3079,10 @@ function regsafe(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   if (old.type === RegType.SCALAR) {
     if (cur.type !== RegType.SCALAR) return false;
     if (!old.precise && !exact) return true;
-    if (old.id && !ids.check(old.id, cur.id)) {
-      // Linked scalars must stay linked the same way.
-      return false;
-    }
-    return scalarWithin(old.v, cur.v);
+    // A linked scalar must be linked the same way: no delta, or a delta of the same width and size.
+    if (old.id && ((old.id & ADD_CONST) !== (cur.id & ADD_CONST) || (old.id & ADD_CONST && old.off !== cur.off))) return false;
+    // Linked scalars must stay linked the same way.
+    return ids.checkScalar(old.id, cur.id) && scalarWithin(old.v, cur.v);
   }
   if (old.type !== cur.type) return false;
   const base = baseOf(old.type);

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { loadKernelBtf } from '../../src/btf/index.ts';
-import { MapType } from '../../src/uapi/index.ts';
+import { MapType, ProgramFlags } from '../../src/uapi/index.ts';
 import type { CaseFunction } from './case-btf.ts';
 import { MODEL_CASES } from './cases-models.ts';
 
@@ -376,6 +376,66 @@ exit`,
 ];
 
 /** Iterators, dynptrs, kfunc argument kinds, subprogram returns and sockmap values (cases-models.ts). */
+// Linked scalars with a delta (BPF_ADD_CONST64/32: `r7 = r6; r7 += K` keeps r7 = r6 + K): a branch on one bounds the
+// other. The unsafe variants are what a looser rule would accept: a 32-bit link must zero-extend, 32- and 64-bit
+// deltas of one register must not bound each other, and states whose deltas differ must not prune each other.
+const LOOKUP_TO_R9 = `*(u32 *)(r10 - 4) = 0\nr2 = r10\nr2 += -4\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\nif r0 == 0 goto out\nr9 = r0\n`;
+const RANDOM_TO_R6 = 'call bpf_get_prandom_u32\nr6 = r0\n';
+const READ_R9 = 'r0 = *(u8 *)(r9 + 0)\nout:\nr0 = 0\nexit';
+CASES.push(
+  {
+    name: 'linked scalars: a negative delta carries the bound back (r7 = r6 - 8 <= 55, so r6 <= 63)',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${RANDOM_TO_R6}r6 &= 0xff\nr7 = r6\nr7 += -8\nif r7 > 55 goto out\n${LOOKUP_TO_R9}r9 += r6\n${READ_R9}`,
+    expect: 'accept',
+  },
+  {
+    name: 'linked scalars: a negative delta, one byte past the value',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${RANDOM_TO_R6}r6 &= 0xff\nr7 = r6\nr7 += -8\nif r7 > 56 goto out\n${LOOKUP_TO_R9}r9 += r6\n${READ_R9}`,
+    expect: 'R9 max value is outside of the allowed memory range',
+  },
+  {
+    name: 'linked scalars: a subtracted constant is a negative delta',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${RANDOM_TO_R6}r7 = r6\nr7 -= 3\nif r7 > 60 goto out\n${LOOKUP_TO_R9}r9 += r6\n${READ_R9}`,
+    expect: 'accept',
+  },
+  {
+    name: 'linked scalars: a 32-bit delta bounds its source modulo 2^32 only (w6 = 0xffffffff passes w7 = w6 + 1 <= 10)',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${RANDOM_TO_R6}w6 = w6\nr7 = r6\nw7 += 1\nif r7 > 10 goto out\n${LOOKUP_TO_R9}r9 += r6\n${READ_R9}`,
+    expect: 'R9 unbounded memory access, make sure to bounds check any such access',
+  },
+  {
+    name: 'linked scalars: a 32-bit delta does not bound a 64-bit delta of the same register',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${RANDOM_TO_R6}w6 = w6\nr7 = r6\nw7 += 1\nr8 = r6\nr8 += 2\nif r7 > 10 goto out\n${LOOKUP_TO_R9}r9 += r8\n${READ_R9}`,
+    expect: 'R9 unbounded memory access, make sure to bounds check any such access',
+  },
+  {
+    name: 'linked scalars: copying a register with a delta links the copy to it alone',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${RANDOM_TO_R6}r7 = r6\nr7 += 4\nr8 = r7\nif r6 > 10 goto out\n${LOOKUP_TO_R9}r9 += r8\n${READ_R9}`,
+    expect: 'math between map_value pointer and register with unbounded min value is not allowed',
+  },
+  {
+    // The kernel's check_add_const_regsafe_off: the path with r1 = r0 + 50 reaches the join after the one with
+    // r1 = r0 + 1 was stored there, and must not be pruned by it.
+    name: 'linked scalars: a state whose delta differs is not pruned (BPF_F_TEST_STATE_FREQ)',
+    section: 'socket',
+    maps: [array(10)],
+    programFlags: ProgramFlags.TEST_STATE_FREQ,
+    asm: `${LOOKUP_TO_R9}call bpf_ktime_get_ns\nr6 = r0\ncall bpf_ktime_get_ns\nr7 = r0\ncall bpf_ktime_get_ns\nr1 = r0\nif r6 > r7 goto one\nr1 += 1\ngoto two\none:\nr1 += 50\ngoto +0\ntwo:\nif r0 > 8 goto out\nr9 += r1\n*(u8 *)(r9 + 0) = r0\nout:\nr0 = 0\nexit`,
+    expect: 'R9 min value is outside of the allowed memory range',
+  },
+);
 CASES.push(...MODEL_CASES);
 
 /** Found by review: each was accepted once, and the kernel refuses it. */
