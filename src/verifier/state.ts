@@ -234,6 +234,8 @@ export interface CallbackInfo {
   /** The caller's frames when this iteration started (widened from the previous one after the first). */
   entry: Frame[];
   iteration: number;
+  /** The most calls the helper makes (bpf_loop's nr_loops, at most its umax); Infinity for the others. */
+  maxIterations: number;
 }
 
 /** An acquired reference (ringbuf reservation, socket) that must be released on every path. */

@@ -800,6 +800,8 @@ export class Verifier {
       const fo = old.frames[f]!;
       const fc = cur.frames[f]!;
       if (fo.callsite !== fc.callsite) return false;
+      // A state more calls into a callback loop has fewer calls left than one fewer in (func_states_equal's callback_depth).
+      if (fo.callback !== undefined && fc.callback !== undefined && fo.callback.iteration > fc.callback.iteration) return false;
       const live = this.liveRegsAt(old, f, idx);
       for (let r = 0; r <= 10; r++) {
         if (!(live & (1 << r)) && r !== 10) continue;
@@ -2240,6 +2242,8 @@ export class Verifier {
     }
     const caller = this.frame();
     const callbackArgs = callback && meta.subprog >= 0 ? callback.args(caller, meta) : undefined;
+    // bpf_loop calls the callback at most nr_loops times (R1, made precise): the kernel counts iterations up to its umax.
+    const maxIterations = helper.name === 'loop' ? scalarUmax(caller.regs[1]!.v) : Infinity;
     this.markHelperConstantsPrecise(idx, helper.name, meta);
     // Caller-saved registers are clobbered.
     for (let r = 0; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
@@ -2252,7 +2256,7 @@ export class Verifier {
     if (helper.name !== 'tail_call' && meta.map !== undefined && !mapHelperCompatible(meta.map.spec.type, helper.name)) {
       throw new Rejection(idx, `cannot pass map_type ${meta.map.spec.type} into func ${name}#${helper.id}`, 'EINVAL');
     }
-    if (callback && callbackArgs && meta.subprog >= 0) this.enterCallback(idx, meta.subprog, callbackArgs, callback, helper.name);
+    if (callback && callbackArgs && meta.subprog >= 0) this.enterCallback(idx, meta.subprog, callbackArgs, callback, helper.name, maxIterations);
   }
 
   /** may_update_sockmap: which program types may change a sockmap or sockhash. */
@@ -2276,12 +2280,14 @@ export class Verifier {
   }
 
   /** Verifies a synchronous callback: the helper may call it zero or more times before returning. */
-  private enterCallback(idx: number, subprog: number, args: Reg[], callback: { retMin: number; retMax: number }, helperName: string): void {
+  private enterCallback(idx: number, subprog: number, args: Reg[], callback: { retMin: number; retMax: number }, helperName: string, maxIterations: number): void {
+    // bpf_loop(0, ...) never calls it: the kernel does not visit the callback from here.
+    if (maxIterations < 1) return;
     if (this.cur.frames.length >= MAX_CALL_FRAMES) throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
     // The path where the callback is never called continues after the helper.
     const skip = cloneState(this.cur);
     const entry = this.cur.frames.map(cloneFrame);
-    this.cur.frames.push(this.callbackFrame(idx, subprog, args, { retMin: callback.retMin, retMax: callback.retMax, helper: helperName, args, entry, iteration: 1 }));
+    this.cur.frames.push(this.callbackFrame(idx, subprog, args, { retMin: callback.retMin, retMax: callback.retMax, helper: helperName, args, entry, iteration: 1, maxIterations }));
     this.pushBranch(idx + 1, skip);
     this.cur.insnIdx = this.shape.subprogs[subprog]!.start;
   }
@@ -2301,8 +2307,12 @@ export class Verifier {
    * the callback is then verified for every number of calls.
    */
   private queueNextIteration(info: CallbackInfo, callsite: number, subprog: number): void {
-    const havoc = info.iteration >= CALLBACK_ITERATIONS_BEFORE_HAVOC;
-    const widened = this.cur.frames.map((f, i) => widenFrame(havoc ? undefined : info.entry[i], f, havoc));
+    // bpf_loop's iteration limit reached: no further call.
+    if (info.iteration >= info.maxIterations) return;
+    // A bpf_loop of a few calls is followed call by call, as the kernel does any; other callbacks are widened to converge.
+    const exact = info.maxIterations <= CALLBACK_ITERATIONS_BEFORE_HAVOC;
+    const havoc = !exact && info.iteration >= CALLBACK_ITERATIONS_BEFORE_HAVOC;
+    const widened = exact ? this.cur.frames : this.cur.frames.map((f, i) => widenFrame(havoc ? undefined : info.entry[i], f, havoc));
     if (widened.every((f, i) => framesWithin(info.entry[i]!, f))) return;
     const next = cloneState(this.cur);
     next.frames = widened.map(cloneFrame);

@@ -799,3 +799,55 @@ CASES.push(
     expect: 'accept',
   },
 );
+
+// bpf_loop calls its callback at most nr_loops times: the kernel verifies each count of calls up to R1's umax (its
+// callback_depth), so a callback's effect is exact for a small constant and never happens for 0.
+const LOOP_CALLBACK_FUNCTIONS = (callbackAt: number): CaseFunction[] => [
+  XDP_MAIN,
+  { at: callbackAt, name: 'cb', returns: 'u64', params: [{ type: 'u64' }, { type: 'u64 *' }] },
+];
+const COUNTING_LOOP = (loops: number, expected: number): string =>
+  `*(u64 *)(r10 - 8) = 0\nr1 = ${loops}\nr2 = func(pc+10) ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\nr1 = *(u64 *)(r10 - 8)\nif r1 <= ${expected} goto +1\nr0 /= 0\nr0 = 2\nexit\n` +
+  'r1 = *(u64 *)(r2 + 0)\nr1 += 1\n*(u64 *)(r2 + 0) = r1\nr0 = 0\nexit';
+CASES.push(
+  {
+    name: 'bpf_loop: a callback counting calls runs at most nr_loops times',
+    section: 'xdp',
+    asm: COUNTING_LOOP(3, 3),
+    functions: LOOP_CALLBACK_FUNCTIONS(13),
+    expect: 'accept',
+  },
+  {
+    name: 'bpf_loop: a callback counting calls, one more call than the check allows',
+    section: 'xdp',
+    asm: COUNTING_LOOP(3, 2),
+    functions: LOOP_CALLBACK_FUNCTIONS(13),
+    expect: 'div by zero',
+  },
+  {
+    // The kernel's selftest iter_limit_bug: the first call sets a, the second b, and only then is c still 7. A state in
+    // the second call, with no call left after it, must not stand for one in the first (func_states_equal's callback_depth).
+    name: 'bpf_loop: a state of a later call does not prune one of an earlier call (BPF_F_TEST_STATE_FREQ)',
+    section: 'xdp',
+    programFlags: ProgramFlags.TEST_STATE_FREQ,
+    asm: `*(u64 *)(r10 - 8) = 7\n*(u64 *)(r10 - 16) = 7\n*(u64 *)(r10 - 24) = 7\nr1 = 2\nr2 = func(pc+14) ll\nr3 = r10\nr3 += -24\nr4 = 0\ncall bpf_loop
+r1 = *(u64 *)(r10 - 24)\nif r1 != 42 goto out\nr1 = *(u64 *)(r10 - 16)\nif r1 != 42 goto out\nr1 = *(u64 *)(r10 - 8)\nif r1 != 7 goto out\nr1 /= 0\nout:\nr0 = 2\nexit
+r9 = r2\ncall bpf_get_prandom_u32\nr1 = r0\nr2 = 42\nr0 = 0\nif r1 == 1 goto one\nif r1 == 2 goto two\n*(u64 *)(r9 + 16) = r2\nexit\none:\n*(u64 *)(r9 + 0) = r2\nexit\ntwo:\n*(u64 *)(r9 + 8) = r2\nexit`,
+    functions: LOOP_CALLBACK_FUNCTIONS(19),
+    expect: 'div by zero',
+  },
+  {
+    name: 'bpf_loop: a callback nr_loops 0 never calls is not verified from there',
+    section: 'xdp',
+    asm: 'r1 = 0\nr2 = func(pc+6) ll\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 2\nexit\nr0 = 0\nr0 /= 0\nexit',
+    functions: LOOP_CALLBACK_FUNCTIONS(8),
+    expect: 'accept',
+  },
+  {
+    name: 'bpf_loop: the same callback called once is verified',
+    section: 'xdp',
+    asm: 'r1 = 1\nr2 = func(pc+6) ll\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 2\nexit\nr0 = 0\nr0 /= 0\nexit',
+    functions: LOOP_CALLBACK_FUNCTIONS(8),
+    expect: 'div by zero',
+  },
+);
