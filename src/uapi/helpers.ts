@@ -15,6 +15,10 @@ import { ProgramType } from './enums.ts';
  *   sources (kernel/, net/, security/, drivers/media/rc/); `source` names the
  *   file and variable each entry comes from. Normalized to Linux 6.18, where
  *   ARG_SCALAR was folded back into ARG_ANYTHING (bpf_loop's first argument).
+ * - `allowFastcall`: the proto's allow_fastcall, for helpers the kernel also
+ *   inlines on x86-64 (verifier_inlines_helper_call): measured on Linux 6.18
+ *   by whether a subprogram's bpf_fastcall spill and fill around the call
+ *   still count toward the 512-byte call-chain stack limit.
  *   `gplOnly` was also measured on Linux 6.18 by loading a non-GPL program
  *   calling each helper: it agreed for all 194 helpers loadable there.
  * - Availability per program type (`HELPER_AVAILABILITY`): measured on Linux
@@ -152,6 +156,11 @@ export interface HelperSpec {
   readonly pktAccess: boolean;
   /** Only callable from sleepable programs (the proto's might_sleep). */
   readonly mightSleep: boolean;
+  /**
+   * A bpf_fastcall function the kernel inlines (allow_fastcall): it keeps the caller-saved registers it neither takes
+   * nor returns, so the spills and fills clang puts around it are removed after verification.
+   */
+  readonly allowFastcall: boolean;
   /** `file:variable` of the kernel's bpf_func_proto this entry was taken from. */
   readonly source: string;
   /** Other bpf_func_proto variables for this helper whose prototype differs (per program type). */
@@ -167,6 +176,7 @@ interface HelperRow {
   args: readonly (number | HelperArg)[];
   pktAccess?: boolean;
   mightSleep?: boolean;
+  allowFastcall?: boolean;
   source: string;
   variants?: readonly string[];
 }
@@ -179,7 +189,7 @@ const ROWS: readonly HelperRow[] = [
   { id: 5, name: 'ktime_get_ns', gplOnly: false, ret: R.INTEGER, args: [], source: 'kernel/bpf/helpers.c:bpf_ktime_get_ns_proto' },
   { id: 6, name: 'trace_printk', gplOnly: true, ret: R.INTEGER, args: [A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE], source: 'kernel/trace/bpf_trace.c:bpf_trace_printk_proto' },
   { id: 7, name: 'get_prandom_u32', gplOnly: false, ret: R.INTEGER, args: [], source: 'kernel/bpf/helpers.c:bpf_get_prandom_u32_proto' },
-  { id: 8, name: 'get_smp_processor_id', gplOnly: false, ret: R.INTEGER, args: [], source: 'kernel/bpf/helpers.c:bpf_get_smp_processor_id_proto' },
+  { id: 8, name: 'get_smp_processor_id', gplOnly: false, ret: R.INTEGER, args: [], allowFastcall: true, source: 'kernel/bpf/helpers.c:bpf_get_smp_processor_id_proto' },
   { id: 9, name: 'skb_store_bytes', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING, A.PTR_TO_MEM | F.MEM_RDONLY, A.CONST_SIZE, A.ANYTHING], source: 'net/core/filter.c:bpf_skb_store_bytes_proto' },
   { id: 10, name: 'l3_csum_replace', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING, A.ANYTHING, A.ANYTHING, A.ANYTHING], source: 'net/core/filter.c:bpf_l3_csum_replace_proto' },
   { id: 11, name: 'l4_csum_replace', gplOnly: false, ret: R.INTEGER, args: [A.PTR_TO_CTX, A.ANYTHING, A.ANYTHING, A.ANYTHING, A.ANYTHING], source: 'net/core/filter.c:bpf_l4_csum_replace_proto' },
@@ -394,6 +404,7 @@ export const HELPERS: readonly HelperSpec[] = ROWS.map((row) => ({
   args: row.args.map((a) => (typeof a === 'number' ? { type: a } : a)),
   pktAccess: row.pktAccess ?? false,
   mightSleep: row.mightSleep ?? false,
+  allowFastcall: row.allowFastcall ?? false,
   source: row.source,
   variants: row.variants ?? [],
 }));

@@ -57,6 +57,7 @@ import { type DynptrArgContext, type DynptrUse, destroyDynptrAt, dynptrSlotsEqui
 import { type IterSlotRef, iterActiveAtCall, iterActiveDepthsDiffer, iterSlotsEquivalent, markIterNextCalls, processIterNextCall, scrubIterSlot } from './iter.ts';
 import { Rejection } from './errors.ts';
 import { StackLiveness } from './stack-liveness.ts';
+import { type FastcallCallee, FastcallPatterns, fastcallClobbers } from './fastcall.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
   SCALAR_UNKNOWN,
@@ -316,6 +317,8 @@ export class Verifier {
   private readonly backtrack = new Backtrack();
   /** Which stack slots explored paths may still read (liveness.c): stored states compare only those. */
   private readonly stackLiveness: StackLiveness;
+  /** bpf_fastcall spill and fill pairs the kernel removes after verification (undefined: the program has none). */
+  private readonly fastcall: FastcallPatterns | undefined;
   /** The history entry the current instruction added, which its later spills, fills and links join (cur_hist_ent). */
   private histEntry: HistoryEntry | undefined;
   /** The instruction the path came from into the current one. */
@@ -331,6 +334,7 @@ export class Verifier {
     try {
       this.usesArena = programUsesArena(this.insns, input.mapAt);
       markIterNextCalls(this.insns, input.kfuncAt, this.shape.prunePoint, this.shape.forceCheckpoint, this.shape.iterNext);
+      this.fastcall = FastcallPatterns.find(this.insns, this.shape.subprogs, (t) => this.fastcallCallee(t));
     } catch (error) {
       this.shape.release();
       throw error;
@@ -428,6 +432,19 @@ export class Verifier {
     return { frames: [frame], refs: [], insnIdx: 0, prevInsnIdx: -1, parent: undefined, mayGotoDepth: 0, activeLock: 0, activeLockId: 0, firstInsnIdx: 0, lastInsnIdx: -1, history: [], loopEntry: undefined, dfsDepth: 0 };
   }
 
+  /** What the helper or kfunc called at `idx` clobbers under the bpf_fastcall contract, and whether the kernel inlines it. */
+  private fastcallCallee(idx: number): FastcallCallee | undefined {
+    const insn = this.insns[idx]!;
+    if (insn.src === CallSrc.KFUNC) {
+      const target = this.input.kfuncAt?.(idx);
+      if (target?.prototype === undefined) return undefined;
+      return { clobbers: fastcallClobbers(target.prototype.params.length, target.prototype.ret.kind !== 'void'), inlined: FASTCALL_KFUNCS.has(target.name) };
+    }
+    const helper = helperById(insn.imm);
+    if (helper === undefined) return undefined;
+    return { clobbers: fastcallClobbers(helper.args.length, baseType(helper.ret) !== ReturnType.VOID), inlined: helper.allowFastcall };
+  }
+
   /**
    * check_max_stack_depth, after exploration: along every chain of
    * bpf-to-bpf calls the functions' stack use (as verified, rounded up to 16
@@ -442,6 +459,8 @@ export class Verifier {
       if (isPseudoCall(i) || isPseudoFunc(i)) callees[subprogOf[t]!]!.add(subprogOf[t + i.imm + 1]!);
       if (isLddw(i)) t++;
     }
+    // remove_fastcall_spills_fills runs first: the removed spill slots no longer count.
+    this.fastcall?.applyToStackDepths(this.stackDepth);
     // Whole numbers only (Math.ceil gives doubles): an array of doubles has another map, which deoptimised this every few programs.
     const own: number[] = [];
     for (const depth of this.stackDepth) own.push((depth + 15) & ~15);
@@ -1428,6 +1447,7 @@ export class Verifier {
     const frame = this.stackFrameOf(reg);
     if (!scalarIsConst(reg.v)) {
       if (!this.input.privileged) throw new Rejection(idx, `R${regno} variable offset stack access prohibited for !root, var_off=${scalarVarOffString(reg.v)}`);
+      this.fastcall?.checkAccess(frame.subprog, idx, minOff);
       if (write) {
         const zero = store?.reg.type === RegType.SCALAR && scalarIsZero(store.reg.v);
         for (let o = minOff; o < maxOff; o++) this.setStackByte(frame, o, zero ? Slot.ZERO : Slot.MISC);
@@ -1491,6 +1511,7 @@ export class Verifier {
 
   /** check_stack_write_fixed_off. */
   private stackWriteFixed(idx: number, frame: Frame, off: number, size: number, store: { reg: Reg; regno: number; isImm: boolean }): void {
+    this.fastcall?.checkAccess(frame.subprog, idx, off);
     const slotIdx = -off - 1;
     const spi = slotIdx >> 3;
     const existing = frame.stack[spi];
@@ -1549,6 +1570,8 @@ export class Verifier {
 
   /** check_stack_read_fixed_off. */
   private stackReadFixed(idx: number, frame: Frame, off: number, size: number, spi: number, sx: boolean): Reg {
+    // check_stack_read_fixed_off checks the contract of the reading frame's subprogram, not the one read from.
+    this.fastcall?.checkAccess(this.frame().subprog, idx, off);
     const slot = frame.stack[spi];
     this.stackLiveness.markRead(this.cur, frame.frameno, idx, spi);
     if (this.log.level > 0) this.scratchedSlots.add(spi);
@@ -2885,6 +2908,9 @@ function withRange(r: Reg, range: number): Reg {
   copy.range = range;
   return copy;
 }
+
+/** The kfuncs the kernel inlines as bpf_fastcall calls (is_fastcall_kfunc_call). */
+const FASTCALL_KFUNCS = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
 
 /** collect_linked_regs keeps at most this many registers and slots. */
 const LINKED_REGS_MAX = 6;

@@ -851,3 +851,35 @@ r9 = r2\ncall bpf_get_prandom_u32\nr1 = r0\nr2 = 42\nr0 = 0\nif r1 == 1 goto one
     expect: 'div by zero',
   },
 );
+
+// bpf_fastcall: clang spills the caller-saved registers a bpf_fastcall helper keeps around its call; the kernel
+// inlines the call and removes the pairs after verification, so their stack no longer counts toward the 512 bytes a
+// call chain may use. Only for a helper it inlines, and only while nothing else touches those slots.
+const FASTCALL_CHAIN = (callee: string): string =>
+  `r1 = 42\n*(u64 *)(r10 - 512) = r1\ncall pc+2\nr0 = 0\nexit\n*(u64 *)(r10 - 8) = r1\n${callee}\nr0 = 0\nexit`;
+CASES.push(
+  {
+    name: 'bpf_fastcall: the spill and fill around an inlined helper do not count toward the call chain stack',
+    section: 'raw_tp',
+    asm: FASTCALL_CHAIN('call bpf_get_smp_processor_id\nr1 = *(u64 *)(r10 - 8)'),
+    expect: 'accept',
+  },
+  {
+    name: 'bpf_fastcall: a helper the kernel does not inline keeps its spill slot',
+    section: 'raw_tp',
+    asm: FASTCALL_CHAIN('call bpf_get_prandom_u32\nr1 = *(u64 *)(r10 - 8)'),
+    expect: 'combined stack size of 2 calls is 528. Too large',
+  },
+  {
+    name: 'bpf_fastcall: another read of the spill slot keeps it',
+    section: 'raw_tp',
+    asm: FASTCALL_CHAIN('call bpf_get_smp_processor_id\nr1 = *(u64 *)(r10 - 8)\nr2 = *(u64 *)(r10 - 8)'),
+    expect: 'combined stack size of 2 calls is 528. Too large',
+  },
+  {
+    name: 'bpf_fastcall: a register the helper returns in is no fastcall spill',
+    section: 'raw_tp',
+    asm: 'r1 = 42\n*(u64 *)(r10 - 512) = r1\ncall pc+2\nr0 = 0\nexit\nr0 = 1\n*(u64 *)(r10 - 8) = r0\ncall bpf_get_smp_processor_id\nr0 = *(u64 *)(r10 - 8)\nr0 = 0\nexit',
+    expect: 'combined stack size of 2 calls is 528. Too large',
+  },
+);
