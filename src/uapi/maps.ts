@@ -1,4 +1,4 @@
-import { MapType } from './enums.ts';
+import { MapType, ProgramType } from './enums.ts';
 
 /**
  * Map-type rules of the kernel as data: the sizes and flags each map type
@@ -281,6 +281,57 @@ export function mapHelperCompatible(mapType: number, helperName: string): boolea
   if (rule !== undefined && rule.programHelpers !== 'any' && !rule.programHelpers.includes(helperName)) return false;
   const types = HELPER_MAP_TYPES[helperName];
   return types === undefined || (types as readonly number[]).includes(mapType);
+}
+
+/** Program types the kernel calls tracing (is_tracing_prog_type): no spin locks, timers, workqueues or graph roots in their maps. */
+const TRACING_PROGRAM_TYPES: ReadonlySet<number> = new Set([
+  ProgramType.KPROBE,
+  ProgramType.TRACEPOINT,
+  ProgramType.PERF_EVENT,
+  ProgramType.RAW_TRACEPOINT,
+  ProgramType.RAW_TRACEPOINT_WRITABLE,
+]);
+
+/** Map types a sleepable program may reference. */
+const SLEEPABLE_MAP_TYPES: ReadonlySet<number> = new Set([
+  MapType.HASH,
+  MapType.LRU_HASH,
+  MapType.ARRAY,
+  MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY,
+  MapType.LRU_PERCPU_HASH,
+  MapType.ARRAY_OF_MAPS,
+  MapType.HASH_OF_MAPS,
+  MapType.RINGBUF,
+  MapType.USER_RINGBUF,
+  MapType.INODE_STORAGE,
+  MapType.SK_STORAGE,
+  MapType.TASK_STORAGE,
+  MapType.CGRP_STORAGE,
+  MapType.QUEUE,
+  MapType.STACK,
+  MapType.ARENA,
+]);
+
+/**
+ * check_map_prog_compatibility: why a program of `programType` may not
+ * reference a map of `mapType` whose value holds the kernel-managed fields
+ * `fieldKinds` ('bpf_spin_lock', 'bpf_timer'...), in the kernel's words, or
+ * undefined when it may. The kernel asks when the program is loaded, for
+ * each map its instructions reference, before verifying any instruction.
+ */
+export function mapProgramProblem(mapType: number, fieldKinds: readonly string[], programType: number, sleepable: boolean): string | undefined {
+  const tracing = TRACING_PROGRAM_TYPES.has(programType);
+  if (tracing && (fieldKinds.includes('bpf_list_head') || fieldKinds.includes('bpf_rb_root'))) return 'tracing progs cannot use bpf_{list_head,rb_root} yet';
+  if (fieldKinds.includes('bpf_spin_lock')) {
+    if (programType === ProgramType.SOCKET_FILTER) return 'socket filter progs cannot use bpf_spin_lock yet';
+    if (tracing) return 'tracing progs cannot use bpf_spin_lock yet';
+  }
+  if (tracing && fieldKinds.includes('bpf_timer')) return 'tracing progs cannot use bpf_timer yet';
+  if (tracing && fieldKinds.includes('bpf_wq')) return 'tracing progs cannot use bpf_wq yet';
+  if (mapType === MapType.STRUCT_OPS) return 'bpf_struct_ops map cannot be used in prog';
+  if (sleepable && !SLEEPABLE_MAP_TYPES.has(mapType)) return 'Sleepable programs can only use array, hash, ringbuf and local storage maps';
+  return undefined;
 }
 
 /** Bytes user space sees per CPU for a per-CPU value: round_up(value_size, 8). */

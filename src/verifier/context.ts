@@ -23,6 +23,7 @@ export interface ContextAccessResult {
 
 const DENY: ContextAccessResult = { ok: false, regType: RegType.SCALAR };
 const SCALAR: ContextAccessResult = { ok: true, regType: RegType.SCALAR };
+const TP_BUFFER: ContextAccessResult = { ok: true, regType: RegType.PTR_TO_TP_BUFFER };
 
 const POINTER_TYPES: Readonly<Record<string, number>> = {
   packet: RegType.PTR_TO_PACKET,
@@ -72,7 +73,9 @@ export function contextAccess(spec: ProgramTypeSpec, off: number, size: number, 
  */
 function genericAccess(spec: ProgramTypeSpec, off: number, size: number, write: boolean): ContextAccessResult {
   if (spec.type === ProgramType.SYSCALL) return SCALAR;
-  if (write && spec.type !== ProgramType.RAW_TRACEPOINT_WRITABLE) return DENY;
+  if (write) return DENY;
+  // raw_tp_writable_prog_is_valid_access: the first argument is the tracepoint's writable buffer.
+  if (spec.type === ProgramType.RAW_TRACEPOINT_WRITABLE && off === 0) return size === 8 ? TP_BUFFER : DENY;
   if (off < (spec.contextStart ?? 0)) return DENY;
   if (off % size !== 0) return DENY;
   if ((spec.type === ProgramType.TRACING || spec.type === ProgramType.LSM) && size === 8) return { ok: true, regType: RegType.PTR_TO_BTF_ID | TypeFlag.PTR_TRUSTED };

@@ -153,6 +153,36 @@ const RULES: readonly Rule[] = [
     fix: 'Divide by a non-zero constant or by a register (division by a zero register gives 0 at run time).',
   },
   {
+    test: /^(.+) cannot be used inside bpf_spin_lock-ed region/,
+    kind: 'spin-lock',
+    summary: (m) => `${m[1] === 'BPF_EXIT instruction in main prog' ? 'The program can return' : `${m[1]} is reached`} while a bpf_spin_lock is held: the lock would never be released.`,
+    fix: 'Call bpf_spin_unlock() on every path before returning, tail-calling or loading from the packet; keep the locked region short and straight-line.',
+  },
+  {
+    test: /function calls are not allowed while holding a lock/,
+    kind: 'spin-lock',
+    summary: () => 'A function is called while a bpf_spin_lock is held; only bpf_spin_unlock() may be (a second bpf_spin_lock() would deadlock).',
+    fix: 'Release the lock before calling helpers or functions, and take it once: copy what you need under the lock, then work on the copy.',
+  },
+  {
+    test: /^(tracing|socket filter) progs cannot use (\S+) yet/,
+    kind: 'map-compatibility',
+    summary: (m) => `The program uses a map whose value contains a ${m[2].replace(/[{}]/g, '')}, which ${m[1]} programs may not use.`,
+    fix: 'Keep the lock or timer in a map used by other program types (tc, XDP, cgroup), or use a map value without it here (e.g. per-CPU data instead of a lock).',
+  },
+  {
+    test: /Sleepable programs can only use array, hash, ringbuf and local storage maps|bpf_struct_ops map cannot be used in prog/,
+    kind: 'map-compatibility',
+    summary: (m) => (m[0].startsWith('Sleepable') ? 'A sleepable program references a map type it may not use.' : 'A struct_ops map is referenced from a program.'),
+    fix: 'Use an array, hash, ring buffer or local-storage map from sleepable programs; struct_ops maps are only attached, never read by programs.',
+  },
+  {
+    test: /^only read from (\S+) is supported/,
+    kind: 'context-access',
+    summary: (m) => `The program writes into the map's kernel struct (${m[1]}), which programs may only read.`,
+    fix: 'Write into map values (through bpf_map_lookup_elem), not into the map pointer itself.',
+  },
+  {
     test: /kfuncs\) are not modelled/,
     kind: 'unsupported',
     summary: () => "The program calls a kernel function (kfunc); tsbpf's verifier does not check kfunc calls yet.",

@@ -12,8 +12,9 @@ import { type Btf, type BtfType } from '../btf/index.ts';
 import { ArgType, KfuncFlag, type KfuncSpec, PROGRAM_CONTEXT_TYPES, TypeFlag, contextProjection, kfuncByName } from '../uapi/index.ts';
 import { regTypeName } from './log.ts';
 import { Rejection } from './errors.ts';
+import { checkPtrOffReg } from './ptr-off.ts';
 import { MAYBE_NULL, NOT_INIT_REG, type Reg, RegType, baseOf, pointerReg, unknownScalar } from './state.ts';
-import { scalarConstUnsigned, scalarIsConst, scalarIsZero, scalarVarOffString } from './scalar.ts';
+import { scalarConstUnsigned, scalarIsConst, scalarIsZero } from './scalar.ts';
 import { type IterArgContext, type IterSlotRef, processIterArg } from './iter.ts';
 import { type DynptrArgContext, type DynptrUse, dynptrFlag, processDynptrArg } from './dynptr.ts';
 
@@ -277,8 +278,7 @@ function checkArg(idx: number, spec: KfuncSpec, param: KfuncParam, i: number, re
       if (param.struct === PROGRAM_CONTEXT_TYPES[ctx.programType]?.name) {
         // KF_ARG_PTR_TO_CTX: the program's own context, unmodified.
         if (reg.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, `arg#${i} expected pointer to ctx, but got ${regTypeName(reg.type)}`, 'EINVAL');
-        if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`, 'EACCES');
-        if (!scalarIsZero(reg.v)) throw new Rejection(idx, `variable ctx access var_off=${scalarVarOffString(reg.v)} disallowed`, 'EACCES');
+        checkPtrOffReg(idx, regno, reg, false);
         return 0;
       }
       const isNull = isNullConstant(reg);

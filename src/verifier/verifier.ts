@@ -43,6 +43,7 @@ import {
   helperAllowed,
   helperById,
   mapHelperCompatible,
+  mapProgramProblem,
   programTypeSpec,
   type HelperSpec,
   type ProgramTypeSpec,
@@ -58,6 +59,7 @@ import { type IterSlotRef, iterActiveAtCall, iterActiveDepthsDiffer, iterSlotsEq
 import { Rejection } from './errors.ts';
 import { StackLiveness } from './stack-liveness.ts';
 import { type FastcallCallee, FastcallPatterns, fastcallClobbers } from './fastcall.ts';
+import { checkPtrOffReg } from './ptr-off.ts';
 import { VerifierLog, formatFrame, regTypeName } from './log.ts';
 import {
   SCALAR_UNKNOWN,
@@ -373,6 +375,7 @@ export class Verifier {
     let rejection: Rejection | undefined;
     try {
       this.validateInstructions();
+      this.checkMapCompatibility();
       this.checkLdAbsFunctions();
       this.cur = this.initialState();
       if (this.log.level > 0) this.log.write(`0:${formatFrame(this.frame())}\n`);
@@ -1233,10 +1236,7 @@ export class Verifier {
       this.checkMemRegion(idx, regno, reg, off, size, reg.memSize, false, 'mem');
     } else if (t === RegType.PTR_TO_CTX) {
       this.checkStoreLeak(idx, store, 'ctx');
-      if (reg.off !== 0 || !scalarIsZero(reg.v)) {
-        if (!scalarIsConst(reg.v)) throw new Rejection(idx, `variable ctx access var_off=${scalarVarOffString(reg.v)} disallowed`);
-        throw new Rejection(idx, `dereference of modified ctx ptr R${regno} off=${reg.off} disallowed`);
-      }
+      checkPtrOffReg(idx, regno, reg, false);
       const spec = this.progSpec;
       if (spec?.access === undefined) this.needsRuntimeChecks = true;
       // Sign-extending loads from the context are refused (the is_valid_access callbacks reject is_ldsx).
@@ -1269,13 +1269,16 @@ export class Verifier {
     } else if (t === RegType.PTR_TO_TP_BUFFER) {
       this.needsRuntimeChecks = true;
       if (off < 0) throw new Rejection(idx, `R${regno} invalid tracepoint buffer access: off=${off}, size=${size}`);
+      if (!scalarIsZero(reg.v)) throw new Rejection(idx, `R${regno} invalid variable buffer offset: off=${off}, var_off=${scalarVarOffString(reg.v)}`);
     } else if (base === RegType.PTR_TO_BTF_ID && !mayBeNull(t)) {
       this.needsRuntimeChecks = true;
       if (write) throw new Rejection(idx, `only read is supported`);
       loaded = this.btfStructLoad(idx, regno, reg, off, size) ?? loaded;
     } else if (t === RegType.CONST_PTR_TO_MAP) {
-      if (write) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
-      if (off < 0) throw new Rejection(idx, `R${regno} is ${mapStructName(reg.map!.spec.type)} invalid negative access: off=${off}`);
+      // check_ptr_to_map_access: the map's kernel struct is readable only, and not before its start.
+      const struct = mapStructName(reg.map!.spec.type);
+      if (off < 0) throw new Rejection(idx, `R${regno} is ${struct} invalid negative access: off=${off}`);
+      if (write) throw new Rejection(idx, `only read from ${struct} is supported`);
     } else if (base === RegType.PTR_TO_BUF && !mayBeNull(t)) {
       this.needsRuntimeChecks = true;
       if (write && t & TypeFlag.MEM_RDONLY) throw new Rejection(idx, `R${regno} cannot write into ${regTypeName(t)}`);
@@ -1631,6 +1634,23 @@ export class Verifier {
 
   // ---- lddw and legacy packet loads ----------------------------------------------------
 
+  /**
+   * check_map_prog_compatibility, as resolve_pseudo_ldimm64 runs it when the
+   * program is loaded: each map an instruction references, in program order,
+   * before any instruction is verified.
+   */
+  private checkMapCompatibility(): void {
+    for (let t = 0; t < this.insns.length; t++) {
+      const insn = this.insns[t]!;
+      if (!isLddw(insn)) continue;
+      const referencesMap = insn.src === LdImm64Src.MAP_FD || insn.src === LdImm64Src.MAP_IDX || insn.src === LdImm64Src.MAP_VALUE || insn.src === LdImm64Src.MAP_IDX_VALUE;
+      const map = referencesMap ? this.input.mapAt(t, insn) : undefined;
+      const problem = map && mapProgramProblem(map.spec.type, map.fields.map((f) => f.kind), this.input.programType, this.input.sleepable);
+      if (problem !== undefined) throw new Rejection(t, problem, 'EINVAL');
+      t++;
+    }
+  }
+
   private checkLdImm64(idx: number, insn: Instruction): void {
     this.checkDst(idx, insn.dst);
     const next = this.insns[idx + 1]!;
@@ -1686,14 +1706,11 @@ export class Verifier {
       throw new Rejection(idx, 'BPF_LD_[ABS|IND] uses reserved fields', 'EINVAL');
     }
     const ctx = this.readReg(idx, 6);
-    if (this.cur.refs.length > 0) {
-      const lines = this.cur.refs.map((ref) => `Unreleased reference id=${ref.id} alloc_insn=${ref.insnIdx}`);
-      throw new Rejection(idx, `${lines.join('\n')}\nBPF_LD_[ABS|IND] cannot be mixed with socket references`, 'EINVAL');
-    }
-    if (this.cur.activeLock) throw new Rejection(idx, 'BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', 'EINVAL');
+    // gen_ld_abs may end the program at run time: nothing may be held then.
+    this.checkResourceLeak(idx, true, 'BPF_LD_[ABS|IND]');
     if (ctx.type !== RegType.PTR_TO_CTX) throw new Rejection(idx, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb', 'EINVAL');
     if (mode === Mode.IND) this.readReg(idx, insn.src);
-    if (ctx.off !== 0 || !scalarIsZero(ctx.v)) throw new Rejection(idx, `dereference of modified ctx ptr R6 off=${ctx.off} disallowed`);
+    checkPtrOffReg(idx, 6, ctx, false);
     for (let r = 1; r <= 5; r++) this.writeReg(r, NOT_INIT_REG);
     // Unknown in all 64 bits, as the kernel's mark_reg_unknown leaves it: not narrowed to the load's width.
     this.writeReg(0, unknownScalar());
@@ -2153,7 +2170,8 @@ export class Verifier {
     }
     const frame = this.frame();
     // A lock may be held across a subprogram's return; the main program must release it.
-    if (this.cur.activeLock && (this.cur.frames.length === 1 || frame.callback)) throw new Rejection(idx, 'bpf_spin_unlock is missing');
+    // A callback must release a lock it took; the main program's exit is checked below with its references.
+    if (this.cur.activeLock && this.cur.frames.length > 1 && frame.callback) throw new Rejection(idx, 'bpf_spin_unlock is missing');
     if (this.cur.frames.length > 1) {
       this.stackLiveness.update(this.cur);
       // prepare_func_exit reads R0 without requiring it: a void subprogram returns NOT_INIT, refused only if the caller reads it.
@@ -2180,13 +2198,14 @@ export class Verifier {
       this.printFromState = false;
       return false;
     }
-    this.checkReferenceLeak(idx, 'BPF_EXIT instruction in main prog');
+    this.checkResourceLeak(idx, true, 'BPF_EXIT instruction in main prog');
     this.checkReturnCode(idx);
     return true;
   }
 
-  /** check_resource_leak: every acquired reference must be released before `what`. */
-  private checkReferenceLeak(idx: number, what: string): void {
+  /** check_resource_leak: no lock held (when `checkLock`), and every acquired reference released, before `what`. */
+  private checkResourceLeak(idx: number, checkLock: boolean, what: string): void {
+    if (checkLock && this.cur.activeLock) throw new Rejection(idx, `${what} cannot be used inside bpf_spin_lock-ed region`, 'EINVAL');
     if (this.cur.refs.length === 0) return;
     const lines = this.cur.refs.map((ref) => `Unreleased reference id=${ref.id} alloc_insn=${ref.insnIdx}`);
     throw new Rejection(idx, `${lines.join('\n')}\n${what} would lead to reference leak`, 'EINVAL');
@@ -2219,7 +2238,8 @@ export class Verifier {
     if (allowed === false) throw new Rejection(idx, `program of this type cannot use helper ${name}#${helper.id}`, 'EINVAL');
     if (!this.input.gplCompatible && helper.gplOnly) throw new Rejection(idx, 'cannot call GPL-restricted function from non-GPL compatible program', 'EINVAL');
     if (!this.input.sleepable && helper.mightSleep) throw new Rejection(idx, 'helper call might sleep in a non-sleepable prog', 'EINVAL');
-    if (this.cur.activeLock && helper.name !== 'spin_unlock' && helper.name !== 'spin_lock') {
+    // Only the unlock may be called with a lock held (a second bpf_spin_lock included).
+    if (this.cur.activeLock && helper.name !== 'spin_unlock') {
       throw new Rejection(idx, 'function calls are not allowed while holding a lock', 'EINVAL');
     }
     const meta = new CallMeta();
@@ -2243,12 +2263,10 @@ export class Verifier {
       else if (!isNullReg(this.regs()[meta.releaseRegno]!)) throw new Rejection(idx, `func ${name}#${helper.id} reference has not been acquired before`, 'EINVAL');
     }
     if (helper.name === 'tail_call') {
-      if (this.cur.activeLock) throw new Rejection(idx, 'tail_call cannot be used inside bpf_spin_lock-ed region', 'EINVAL');
-      this.checkReferenceLeak(idx, 'tail_call');
+      this.checkResourceLeak(idx, true, 'tail_call');
     }
     if (helper.name === 'get_local_storage' && !isNullReg(this.regs()[2]!)) throw new Rejection(idx, "get_local_storage() doesn't support non-zero flags", 'EINVAL');
     if (helper.name === 'spin_lock') {
-      if (this.cur.activeLock) throw new Rejection(idx, 'Locking two bpf_spin_locks are not allowed', 'EINVAL');
       const reg = this.regs()[1]!;
       this.cur.activeLock = this.spinLockMap(idx, 1, reg);
       this.cur.activeLockId = reg.id;
@@ -2547,8 +2565,7 @@ export class Verifier {
       return;
     }
     if (base === RegType.SCALAR) return;
-    if (reg.off !== 0) throw new Rejection(idx, `dereference of modified ${regTypeName(reg.type)} ptr R${regno} off=${reg.off} disallowed`);
-    if (!scalarIsZero(reg.v)) throw new Rejection(idx, `variable ${regTypeName(reg.type)} access var_off=${scalarVarOffString(reg.v)} disallowed`);
+    checkPtrOffReg(idx, regno, reg, false);
   }
 
   /** check_mem_size_reg. */

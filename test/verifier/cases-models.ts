@@ -63,6 +63,23 @@ const FROM_XDP = 'r6 = r1\nr2 = 0\nr3 = r10\nr3 += -16\ncall bpf_dynptr_from_xdp
 const SLICE = 'r1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\nr4 = 8\ncall bpf_dynptr_slice#0\n';
 
 export const MODEL_CASES: VerifierCase[] = [
+  // check_resource_leak (Linux 6.18): gen_ld_abs may end the program at run time, so nothing may be held there.
+  {
+    name: 'references: LD_ABS while holding a socket reference',
+    section: 'tc',
+    asm: `${SK_LOOKUP}r7 = r0\nr0 = *(u8 *)skb[0]\nif r7 == 0 goto +2\nr1 = r7\ncall bpf_sk_release\nr0 = 0\nexit`,
+    expect: 'BPF_LD_[ABS|IND] would lead to reference leak',
+  },
+  // raw_tp_writable_prog_is_valid_access: the first argument is the writable tracepoint buffer; the context itself is read-only.
+  { name: 'raw_tp.w: the tracepoint buffer is writable', section: 'raw_tp.w', asm: 'r6 = *(u64 *)(r1 + 0)\nr7 = 4242\n*(u64 *)(r6 + 8) = r7\nr0 = 0\nexit', expect: 'accept' },
+  { name: 'raw_tp.w: the context is not', section: 'raw_tp.w', asm: 'r0 = 0\n*(u64 *)(r1 + 8) = r0\nexit', expect: 'invalid bpf_context access off=8 size=8' },
+  { name: 'raw_tp.w: the buffer pointer is read whole', section: 'raw_tp.w', asm: 'r6 = *(u32 *)(r1 + 0)\nr0 = 0\nexit', expect: 'invalid bpf_context access off=0 size=4' },
+  {
+    name: 'raw_tp.w: a variable offset into the buffer',
+    section: 'raw_tp.w',
+    asm: 'r6 = *(u64 *)(r1 + 0)\nr0 = *(u64 *)(r1 + 8)\nr0 &= 0xff\nr6 += r0\nr7 = 4242\n*(u64 *)(r6 + 0) = r7\nr0 = 0\nexit',
+    expect: 'R6 invalid variable buffer offset: off=0, var_off=(0x0; 0xff)',
+  },
   // --- subprogram return (prepare_func_exit copies R0 to the caller whatever it holds)
   { name: 'a void subprogram leaves R0 unset', section: 'xdp', asm: 'call pc+2\nr0 = 2\nexit\nr1 = 1\nexit', expect: 'accept' },
   { name: "the caller reads a void subprogram's R0", section: 'xdp', asm: 'call pc+1\nexit\nr1 = 1\nexit', expect: 'R0 !read_ok' },

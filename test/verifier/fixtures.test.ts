@@ -26,6 +26,9 @@ const UNSAFE: Record<string, string> = {
   wrong_helper_argument: 'R2 type=scalar expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_',
   leaked_reservation: 'BPF_EXIT instruction in main prog would lead to reference leak',
   bad_return_code: 'At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]',
+  missing_unlock: 'BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region',
+  double_lock: 'function calls are not allowed while holding a lock',
+  lock_in_tracing: 'tracing progs cannot use bpf_spin_lock yet',
 };
 
 /** kconfig_core.c's own CONFIG_TSBPF_* externs, which no kernel config has. */
