@@ -611,7 +611,8 @@ export class Verifier {
 
   /**
    * collect_linked_regs: the live registers and the spilled slots linked to scalar id `id` (with or without a
-   * delta), innermost frame first, as history keys; at most LINKED_REGS_MAX in all, as the kernel keeps.
+   * delta), innermost frame first, as history keys. The kernel keeps LINKED_REGS_MAX of them: any further one
+   * loses its id, so that no branch bounds it without the others.
    */
   private linkedRegs(id: number, into: number[]): void {
     const base = linkBaseId(id);
@@ -622,11 +623,15 @@ export class Verifier {
       const live = this.shape.liveIn[fr === frames.length - 1 ? this.cur.insnIdx : frames[fr + 1]!.callsite]!;
       for (let r = 0; r < 10; r++) {
         const reg = frame.regs[r]!;
-        if (live & (1 << r) && reg.type === RegType.SCALAR && linkBaseId(reg.id) === base && into.length < LINKED_REGS_MAX) into.push(linkedRegKey(fr, true, r));
+        if (!(live & (1 << r)) || reg.type !== RegType.SCALAR || linkBaseId(reg.id) !== base) continue;
+        if (into.length < LINKED_REGS_MAX) into.push(linkedRegKey(fr, true, r));
+        else frame.regs[r] = withoutLink(reg);
       }
       for (let spi = 0; spi < frame.stack.length; spi++) {
         const slot = frame.stack[spi];
-        if (isSpilled(slot) && slot!.spilled!.type === RegType.SCALAR && linkBaseId(slot!.spilled!.id) === base && into.length < LINKED_REGS_MAX) into.push(linkedRegKey(fr, false, spi));
+        if (!isSpilled(slot) || slot!.spilled!.type !== RegType.SCALAR || linkBaseId(slot!.spilled!.id) !== base) continue;
+        if (into.length < LINKED_REGS_MAX) into.push(linkedRegKey(fr, false, spi));
+        else stackSlot(frame, spi, true)!.spilled = withoutLink(slot!.spilled!);
       }
     }
   }
@@ -823,7 +828,7 @@ export class Verifier {
       const fc = cur.frames[f]!;
       if (fo.callsite !== fc.callsite) return false;
       // A state more calls into a callback loop has fewer calls left than one fewer in (func_states_equal's callback_depth).
-      if (fo.callback !== undefined && fc.callback !== undefined && fo.callback.iteration > fc.callback.iteration) return false;
+      if (fo.callback !== undefined && fc.callback !== undefined && !callsLeftCover(fo.callback, fc.callback)) return false;
       const live = this.liveRegsAt(old, f, idx);
       for (let r = 0; r <= 10; r++) {
         if (!(live & (1 << r)) && r !== 10) continue;
@@ -1043,7 +1048,8 @@ export class Verifier {
       }
     }
     const result = scalarReg(scalarAlu(op, value, src.v, alu32, insn.offset === 1));
-    if ((op === AluOp.ADD || op === AluOp.SUB) && dst.id !== 0 && this.input.privileged) linkWithDelta(result, dst, src, op, alu32);
+    // rX += rX is no constant delta from rX's copies (the kernel drops the link when source and destination are one register).
+    if ((op === AluOp.ADD || op === AluOp.SUB) && dst.id !== 0 && this.input.privileged && !(x && insn.src === insn.dst)) linkWithDelta(result, dst, src, op, alu32);
     return result;
   }
 
@@ -1109,7 +1115,8 @@ export class Verifier {
       const val = scalarConstSigned(r.v);
       if (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and ${BigInt.asIntN(64, scalarConstValue(r.v)!)} is not allowed`);
     }
-    if (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `${regTypeName(type)} pointer offset ${r.off} is not allowed`);
+    // A pointer's fixed offset; a scalar's off is its linked-register delta, no offset (Linux 6.18 ignores it here).
+    if (r.type !== RegType.SCALAR && (r.off >= BPF_MAX_VAR_OFF || r.off <= -BPF_MAX_VAR_OFF)) throw new Rejection(idx, `${regTypeName(type)} pointer offset ${r.off} is not allowed`);
     if (scalarSminUnbounded(r.v)) throw new Rejection(idx, `math between ${regTypeName(type)} pointer and register with unbounded min value is not allowed`);
     const smin = scalarSmin(r.v);
     if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) throw new Rejection(idx, `value ${scalarSminExact(r.v)} makes ${regTypeName(type)} pointer be out of bounds`);
@@ -1501,7 +1508,9 @@ export class Verifier {
       frame: (frameno) => this.cur.frames[frameno]!,
       checkStackWrite: (regno, reg, off) => {
         const [start] = this.stackBounds(idx, regno, reg, reg.off + off, 8, 'write to');
-        stackSlot(this.stackFrameOf(reg), (-start - 1) >> 3, true);
+        const frame = this.stackFrameOf(reg);
+        this.fastcall?.checkAccess(frame.subprog, idx, start);
+        stackSlot(frame, (-start - 1) >> 3, true);
       },
       acquire: () => {
         const id = this.newId();
@@ -1593,7 +1602,9 @@ export class Verifier {
         const lowBytes = off === -(spi + 1) * 8;
         if (size <= spillSize && lowBytes) {
           this.recordFill(idx, frame, spi);
-          const filled = regWidth(spilled) > size * 8 ? withoutLink(spilled) : copyReg(spilled);
+          // A sign-extending load changes a value with the load's top bit set: only values below it stay the same.
+          const unchanged = sx ? regWidth(spilled) < size * 8 : regWidth(spilled) <= size * 8;
+          const filled = unchanged ? copyReg(spilled) : withoutLink(spilled);
           if (size !== 8) filled.v = sx ? scalarSignExtend(spilled.v, size as 1 | 2 | 4) : scalarTruncate(spilled.v, size as 1 | 2 | 4);
           return filled;
         }
@@ -1788,14 +1799,15 @@ export class Verifier {
       this.cur.insnIdx = idx + 1;
       return;
     }
-    // The registers this branch refines together (collect_linked_regs), recorded for backtracking.
+    // The registers this branch refines together (collect_linked_regs), recorded for backtracking. Collected for the
+    // source, then for the destination, even when they share an id (the kernel's list then holds them twice).
     let linked: number[] | undefined;
     const srcLinked = x && src.type === RegType.SCALAR && src.id !== 0;
     const dstLinked = dst.type === RegType.SCALAR && dst.id !== 0;
     if (srcLinked || dstLinked) {
       linked = [];
       if (srcLinked) this.linkedRegs(src.id, linked);
-      if (dstLinked && !(srcLinked && linkBaseId(src.id) === linkBaseId(dst.id))) this.linkedRegs(dst.id, linked);
+      if (dstLinked) this.linkedRegs(dst.id, linked);
       if (linked.length > 1 && this.input.privileged) this.pushHistory(idx, 0, linked);
     }
     const thisRegs = this.regs();
@@ -2354,7 +2366,7 @@ export class Verifier {
     const exact = info.maxIterations <= CALLBACK_ITERATIONS_BEFORE_HAVOC;
     const havoc = !exact && info.iteration >= CALLBACK_ITERATIONS_BEFORE_HAVOC;
     const widened = exact ? this.cur.frames : this.cur.frames.map((f, i) => widenFrame(havoc ? undefined : info.entry[i], f, havoc));
-    if (widened.every((f, i) => framesWithin(info.entry[i]!, f))) return;
+    if (framesWithin(info.entry, widened)) return;
     const next = cloneState(this.cur);
     next.frames = widened.map(cloneFrame);
     next.frames.push(this.callbackFrame(callsite, subprog, info.args, { ...info, entry: widened.map(cloneFrame), iteration: info.iteration + 1 }));
@@ -2634,6 +2646,8 @@ export class Verifier {
       lo = scalarSmin(reg.v) + reg.off;
       hi = scalarSmax(reg.v) + reg.off;
     }
+    // The helper reads or writes these stack bytes: bpf_fastcall slots among them keep their spills.
+    this.fastcall?.checkAccess(this.stackFrameOf(reg).subprog, idx, lo);
     if (meta && meta.rawMode) {
       meta.accessSize = size;
       meta.rawRegno = regno;
@@ -2926,6 +2940,15 @@ function withRange(r: Reg, range: number): Reg {
   return copy;
 }
 
+/**
+ * A state inside call `old.iteration` of a callback covers one inside call `cur.iteration` only if it is no more calls in
+ * (func_states_equal's callback_depth) and has at least as many calls left: bpf_loop's limit is the caller's precise R1
+ * in the kernel, which tsbpf's callback frame carries instead.
+ */
+function callsLeftCover(old: CallbackInfo, cur: CallbackInfo): boolean {
+  return old.iteration <= cur.iteration && old.maxIterations - old.iteration >= cur.maxIterations - cur.iteration;
+}
+
 /** The kfuncs the kernel inlines as bpf_fastcall calls (is_fastcall_kfunc_call). */
 const FASTCALL_KFUNCS = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
 
@@ -3077,9 +3100,15 @@ class IdMap {
     this.tmpId = 0;
     return this;
   }
-  /** check_scalar_ids: an old scalar without id matches any; a cur scalar without id is unlinked, so it may stand for one old id only. */
+  /**
+   * check_scalar_ids: an old scalar without id matches any; a cur scalar without id is unlinked, so it may stand for one
+   * old id only; and a delta link maps its base id too, so that `rA + 5` of one old group is `rB + 5` of one cur group.
+   */
   checkScalar(oldId: number, curId: number): boolean {
-    return !oldId || this.check(oldId, curId || --this.tmpId);
+    if (!oldId) return true;
+    const cur = curId || --this.tmpId;
+    if (!this.check(oldId, cur)) return false;
+    return !(oldId & ADD_CONST) || this.check(linkBaseId(oldId), linkBaseId(cur));
   }
   check(oldId: number, curId: number): boolean {
     if (!oldId && !curId) return true;
@@ -3269,8 +3298,14 @@ function sameCallsites(a: VerifierState, b: VerifierState): boolean {
 }
 
 /** Every value `cur` holds, `old` allows (regsafe/stacksafe without liveness). */
-function framesWithin(old: Frame, cur: Frame): boolean {
+function framesWithin(old: readonly Frame[], cur: readonly Frame[]): boolean {
+  // One id map for every frame: a link between frames must hold in both.
   const ids = new IdMap();
-  for (let r = 0; r <= 10; r++) if (!regsafe(old.regs[r]!, cur.regs[r]!, ids, true)) return false;
-  return stacksafe(old, cur, ids, true, false);
+  for (let f = 0; f < old.length; f++) {
+    const fo = old[f]!;
+    const fc = cur[f]!;
+    for (let r = 0; r <= 10; r++) if (!regsafe(fo.regs[r]!, fc.regs[r]!, ids, true)) return false;
+    if (!stacksafe(fo, fc, ids, true, false)) return false;
+  }
+  return true;
 }

@@ -883,3 +883,71 @@ CASES.push(
     expect: 'combined stack size of 2 calls is 528. Too large',
   },
 );
+
+// Found by review (each accepted by an earlier version, refused by the kernel): pruning must respect how many bpf_loop
+// calls a state has left; a delta link's base id is mapped too; a sign-extending fill keeps a link only for values the
+// extension leaves unchanged; a helper's or iterator's access to a bpf_fastcall slot keeps the spills; registers two
+// compared ids collect twice, past the kernel's six.
+const LOOP_LIMITS = (taken: number, other: number): string =>
+  `*(u64 *)(r10 - 8) = 0\ncall bpf_get_prandom_u32\nr1 = ${other}\nif r0 > 5 goto +1\nr1 = ${taken}\nr2 = func(pc+10) ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\n` +
+  'r1 = *(u64 *)(r10 - 8)\nif r1 <= 1 goto +1\nr0 /= 0\nr0 = 2\nexit\nr1 = *(u64 *)(r2 + 0)\nr1 += 1\n*(u64 *)(r2 + 0) = r1\nr0 = 0\nexit';
+const FASTCALL_SUBPROG_WITH = (access: string): string =>
+  `r1 = 42\n*(u64 *)(r10 - 512) = r1\ncall pc+2\nr0 = 0\nexit\n*(u64 *)(r10 - 8) = r1\ncall bpf_get_smp_processor_id\nr1 = *(u64 *)(r10 - 8)\n${access}r0 = 0\nexit`;
+CASES.push(
+  {
+    name: 'bpf_loop: a state with fewer calls left does not prune one with more (BPF_F_TEST_STATE_FREQ)',
+    section: 'xdp',
+    programFlags: ProgramFlags.TEST_STATE_FREQ,
+    asm: LOOP_LIMITS(3, 1),
+    functions: LOOP_CALLBACK_FUNCTIONS(16),
+    expect: 'div by zero',
+  },
+  {
+    name: 'bpf_loop: a state with more calls left prunes one with fewer (BPF_F_TEST_STATE_FREQ)',
+    section: 'xdp',
+    programFlags: ProgramFlags.TEST_STATE_FREQ,
+    asm: LOOP_LIMITS(1, 1),
+    functions: LOOP_CALLBACK_FUNCTIONS(16),
+    expect: 'accept',
+  },
+  {
+    name: 'linked scalars: two paths whose deltas hang off different registers do not prune each other',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${LOOKUP_TO_R9}call bpf_get_prandom_u32\nr6 = r0\ncall bpf_get_prandom_u32\nr7 = r0\ncall bpf_get_prandom_u32\nif r0 > 100 goto alt\nr8 = r6\nr8 += 5\ngoto join\nalt:\nr8 = r7\nr8 += 5\njoin:\nif r6 > 10 goto out\nr9 += r8\n${READ_R9}`,
+    expect: 'math between map_value pointer and register with unbounded min value is not allowed',
+  },
+  {
+    name: 'linked scalars: an s8 fill of an 8-bit value is not linked to it (the extension changes 128-255)',
+    section: 'socket',
+    maps: [array(128)],
+    asm: `${RANDOM_TO_R6}r6 &= 0xff\n*(u64 *)(r10 - 16) = r6\nr1 = *(s8 *)(r10 - 16)\nif r1 s< 0 goto neg\ngoto out\nneg:\n${LOOKUP_TO_R9}r6 += 128\nr9 += r6\n${READ_R9}`,
+    expect: 'R9 min value is outside of the allowed memory range',
+  },
+  {
+    name: 'linked scalars: a delta is no pointer offset (r6 - 2^31 bounded through its link indexes a value)',
+    section: 'socket',
+    maps: [array(128)],
+    asm: `${RANDOM_TO_R6}r6 <<= 32\nr6 >>= 32\n*(u64 *)(r10 - 16) = r6\nr1 = *(s32 *)(r10 - 16)\nif r1 s< 0 goto neg\ngoto out\nneg:\n${LOOKUP_TO_R9}r6 += 0x80000000\nif r6 > 10 goto out\nr9 += r6\n${READ_R9}`,
+    expect: 'accept',
+  },
+  {
+    name: 'linked scalars: compared registers of one id are collected twice, and those past six lose their link',
+    section: 'socket',
+    maps: [array(64)],
+    asm: `${LOOKUP_TO_R9}${RANDOM_TO_R6}r6 &= 0xff\nr7 = r6\nr7 += 1\nr8 = r6\nr5 = r6\nr4 = r6\nif r7 > r6 goto next\nnext:\nif r6 > 10 goto out\nr9 += r8\nr9 += r4\nr9 += r5\n${READ_R9}`,
+    expect: 'R9 max value is outside of the allowed memory range',
+  },
+  {
+    name: 'bpf_fastcall: a helper writing the spill slot keeps it',
+    section: 'raw_tp',
+    asm: FASTCALL_SUBPROG_WITH('r1 = r10\nr1 += -8\nr2 = 8\nr3 = 0\ncall bpf_probe_read_kernel\n'),
+    expect: 'combined stack size of 2 calls is 528. Too large',
+  },
+  {
+    name: 'bpf_fastcall: an iterator created in the spill slot keeps it',
+    section: 'raw_tp',
+    asm: FASTCALL_SUBPROG_WITH('r1 = r10\nr1 += -8\nr2 = 0\nr3 = 10\ncall bpf_iter_num_new#0\nr1 = r10\nr1 += -8\ncall bpf_iter_num_destroy#0\n'),
+    expect: 'combined stack size of 2 calls is 528. Too large',
+  },
+);
