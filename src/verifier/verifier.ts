@@ -1537,7 +1537,8 @@ export class Verifier {
     const slot = stackSlot(frame, spi, true)!;
     if (this.log.level > 0) this.scratchedSlots.add(spi);
     const aligned = off % 8 === 0;
-    if (aligned && value.type === RegType.SCALAR && (store.regno >= 0 || store.isImm)) {
+    // Only a privileged (bpf_capable) load tracks spilled scalars; otherwise the bytes are plain data or zeros.
+    if (aligned && value.type === RegType.SCALAR && (store.regno >= 0 || store.isImm) && this.input.privileged) {
       // save_register_state: the whole register is kept, even for a narrow spill; it stays linked
       // to its source register only when its value fits the bytes stored.
       const fits = regWidth(value) <= size * 8;
