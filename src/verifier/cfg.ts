@@ -327,7 +327,7 @@ function checkCfg(insns: readonly Instruction[], prunePoint: Uint8Array, forceCh
     if (state[t] === 0) throw new Rejection(t, `unreachable insn ${t}`);
     const i = insns[t]!;
     if (isLddw(i)) {
-      if (t + 1 < n && state[t + 1] !== 0) throw new Rejection(t + 1, `jump into the middle of ldimm64 insn ${t + 1}`);
+      if (t + 1 < n && state[t + 1] !== 0) throw new Rejection(t, `jump into the middle of ldimm64 insn ${t}`);
       t++;
     }
   }

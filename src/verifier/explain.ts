@@ -159,6 +159,30 @@ const RULES: readonly Rule[] = [
     fix: 'Call bpf_spin_unlock() on every path before returning, tail-calling or loading from the packet; keep the locked region short and straight-line.',
   },
   {
+    test: /^(bpf_\w+) cannot be accessed directly by load\/store/,
+    kind: 'special-field',
+    summary: (m) => `The program reads or writes the ${m[1]} inside a map value directly; the kernel manages that field and only its helpers may touch it.`,
+    fix: 'Use the field only through its helpers (bpf_spin_lock()/bpf_spin_unlock(), bpf_timer_*()), and keep your data in the other members of the value.',
+  },
+  {
+    test: /bpf_spin_unlock without taking a lock|bpf_spin_unlock of different lock/,
+    kind: 'spin-lock',
+    summary: () => 'bpf_spin_unlock() is reached on a path that did not take this lock (or took another value\'s lock).',
+    fix: 'Take and release the lock on the same pointer, in the same block: bpf_spin_lock(&v->lock); ...; bpf_spin_unlock(&v->lock);',
+  },
+  {
+    test: /doesn't point to 'struct bpf_spin_lock'|has no valid bpf_spin_lock|has to have BTF in order to use bpf_spin_lock|bpf_spin_lock has to be at the constant offset/,
+    kind: 'spin-lock',
+    summary: () => "The pointer passed to bpf_spin_lock()/bpf_spin_unlock() is not the struct bpf_spin_lock member of a BTF-described map value.",
+    fix: 'Declare the map with BTF (libbpf\'s SEC(".maps") syntax), put one struct bpf_spin_lock in its value type, and pass &value->lock.',
+  },
+  {
+    test: /global function calls are not allowed while holding a lock|use static function instead/,
+    kind: 'spin-lock',
+    summary: () => 'A global (non-static) function, verified on its own, is called while a bpf_spin_lock is held.',
+    fix: 'Make the function static (or __always_inline), or call it after bpf_spin_unlock().',
+  },
+  {
     test: /function calls are not allowed while holding a lock/,
     kind: 'spin-lock',
     summary: () => 'A function is called while a bpf_spin_lock is held; only bpf_spin_unlock() may be (a second bpf_spin_lock() would deadlock).',

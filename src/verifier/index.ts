@@ -182,8 +182,9 @@ class ProgramMaps {
   wrap(name: string, mapSpec: MapSpec): VerifierMap {
     let m = this.byName.get(name);
     if (m === undefined) {
-      const fields = this.spec?.btf !== undefined && mapSpec.btfValueTypeId ? specialFields(this.spec.btf, mapSpec.btfValueTypeId) : [];
-      m = { name: name.length > 15 ? name.slice(0, 15) : name, spec: mapSpec, uid: ++mapUid, fields };
+      const hasBtf = this.spec?.btf !== undefined && mapSpec.btfValueTypeId !== undefined && mapSpec.btfValueTypeId !== 0;
+      const fields = hasBtf ? specialFields(this.spec!.btf!, mapSpec.btfValueTypeId!) : [];
+      m = { name: name.length > 15 ? name.slice(0, 15) : name, spec: mapSpec, uid: ++mapUid, fields, hasBtf };
       this.byName.set(name, m);
     }
     return m;

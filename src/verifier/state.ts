@@ -47,6 +47,8 @@ export interface VerifierMap {
   readonly uid: number;
   /** Special fields of the value found in its BTF type (bpf_spin_lock, bpf_timer...), which programs may not read or write directly. */
   readonly fields: readonly MapValueField[];
+  /** The map was created with BTF for its value (a bpf_spin_lock needs it). */
+  readonly hasBtf: boolean;
 }
 
 export interface MapValueField {

@@ -82,6 +82,7 @@ import {
   scalarIsAligned,
   scalarIsConst,
   scalarIsZero,
+  scalarKnownLow32,
   scalarSmax,
   scalarSmin,
   scalarSminExact,
@@ -357,6 +358,7 @@ export class Verifier {
   static check(input: VerifierInput): VerifierOutcome {
     let verifier: Verifier;
     try {
+      checkOpcodeTable(input.insns);
       verifier = new Verifier(input);
     } catch (e) {
       if (!(e instanceof Rejection)) throw e;
@@ -1106,7 +1108,28 @@ export class Verifier {
       throw new Rejection(idx, `R${dstno} pointer arithmetic with ${ALU_NAMES[op]} operator prohibited`);
     }
     this.checkSaneOffset(idx, result, ptr.type);
+    if (!this.input.privileged) this.sanitizeCheckBounds(idx, dstno, result);
     return result;
+  }
+
+  /**
+   * sanitize_check_bounds: without bypass_spec_v1 (unprivileged), pointer arithmetic must leave a stack pointer at a
+   * constant offset inside the stack and a map value pointer inside the value, so that later accesses can be masked.
+   */
+  private sanitizeCheckBounds(idx: number, regno: number, r: Reg): void {
+    const base = baseOf(r.type);
+    if (base === RegType.PTR_TO_STACK) {
+      const off = (r.off + scalarKnownLow32(r.v)) | 0;
+      if (!scalarIsConst(r.v)) throw new Rejection(idx, `R${regno} variable stack access prohibited for !root, var_off=${scalarVarOffString(r.v)} off=${off}`);
+      if (off >= 0 || off < -MAX_BPF_STACK) throw new Rejection(idx, `R${regno} stack pointer arithmetic goes out of range, prohibited for pointer arithmetic`);
+    } else if (base === RegType.PTR_TO_MAP_VALUE) {
+      try {
+        this.checkMemRegion(idx, regno, r, r.off, 1, r.map!.spec.valueSize, false, 'value');
+      } catch (e) {
+        if (!(e instanceof Rejection)) throw e;
+        throw new Rejection(idx, `${e.message}\nR${regno} pointer arithmetic of map value goes out of range, prohibited for !root`);
+      }
+    }
   }
 
   /** check_reg_sane_offset. */
@@ -1366,9 +1389,11 @@ export class Verifier {
   private spinLockMap(idx: number, regno: number, reg: Reg): number {
     const map = reg.map;
     if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) return -this.newId();
+    // process_spin_lock: the offset must be constant before the map is asked for its lock.
+    if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
+    if (!map.hasBtf) throw new Rejection(idx, `map '${map.name}' has to have BTF in order to use bpf_spin_lock`, 'EINVAL');
     const lock = map.fields.find((f) => f.kind === 'bpf_spin_lock');
     if (lock === undefined) throw new Rejection(idx, `map '${map.name}' has no valid bpf_spin_lock`, 'EINVAL');
-    if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`, 'EINVAL');
     const off = scalarConstUnsigned(reg.v) + reg.off;
     if (off !== lock.offset) throw new Rejection(idx, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${lock.offset}`, 'EINVAL');
     return map.uid;
@@ -1465,12 +1490,14 @@ export class Verifier {
         return undefined;
       }
       this.stackLiveness.markReadBytes(this.cur, frame.frameno, idx, minOff, maxOff);
+      // check_stack_range_initialized for a direct read: data, zeros, uninitialised bytes (root) and spilled registers
+      // may be read; an iterator's or dynptr's slots may not.
       for (let o = minOff; o < maxOff; o++) {
         const slot = frame.stack[(-o - 1) >> 3];
         const type = slot?.types[(-o - 1) & 7] ?? Slot.INVALID;
-        if (type === Slot.INVALID && !this.input.privileged) {
-          throw new Rejection(idx, `invalid variable-offset read from stack R${regno} var_off=${scalarVarOffString(reg.v)} off=${o} size=${size}`);
-        }
+        if (type === Slot.MISC || type === Slot.ZERO || (type === Slot.INVALID && this.input.privileged)) continue;
+        if (isSpilled(slot) && (slot!.spilled!.type === RegType.SCALAR || this.input.privileged)) continue;
+        throw new Rejection(idx, `invalid read from stack R${regno} var_off ${scalarVarOffString(reg.v)}+${o - minOff} size ${size}`);
       }
       return unknownScalar();
     }
@@ -1553,12 +1580,8 @@ export class Verifier {
     }
     if (isPointer(value) && store.regno >= 0) {
       if (size !== 8) {
-        if (!this.input.privileged) {
-          this.log.sourceLine(idx);
-          throw new Rejection(idx, 'invalid size of register spill');
-        }
-        for (let i = 0; i < size; i++) this.setStackByte(frame, off + i, Slot.MISC);
-        return;
+        this.log.sourceLine(idx);
+        throw new Rejection(idx, 'invalid size of register spill');
       }
       if (!aligned) throw new Rejection(idx, 'invalid size of register spill');
       if (frame !== this.frame() && value.type === RegType.PTR_TO_STACK) {
@@ -1681,11 +1704,14 @@ export class Verifier {
       case LdImm64Src.MAP_IDX_VALUE: {
         const map = this.input.mapAt(idx, insn);
         if (map === undefined) throw new Rejection(idx, `fd ${insn.imm} is not pointing to valid bpf_map`, 'EBADF');
+        // resolve_pseudo_ldimm64: the offset, then whether the map type has a direct value address (only arrays),
+        // then the array's own rule (one element, offset inside the value).
         const offset = next.imm >>> 0;
-        if (map.spec.type !== MapType.ARRAY || map.spec.maxEntries !== 1) {
-          throw new Rejection(idx, 'map_direct_value_addr not supported for this map type', 'EINVAL');
+        if (offset >= BPF_MAX_VAR_OFF) throw new Rejection(idx, `direct value offset of ${offset} is not allowed`, 'EINVAL');
+        if (map.spec.type !== MapType.ARRAY) throw new Rejection(idx, 'no direct value access support for this map type', 'EINVAL');
+        if (map.spec.maxEntries !== 1 || offset >= map.spec.valueSize) {
+          throw new Rejection(idx, `invalid access to map value pointer, value_size=${map.spec.valueSize} off=${offset}`, 'EINVAL');
         }
-        if (offset >= map.spec.valueSize) throw new Rejection(idx, `invalid access to map value pointer, value_size=${map.spec.valueSize} off=${offset}`, 'EINVAL');
         this.writeReg(insn.dst, pointerReg(RegType.PTR_TO_MAP_VALUE, { map, off: offset }));
         return;
       }
@@ -1986,7 +2012,7 @@ export class Verifier {
     const global = this.input.globalFunctions?.get(idx + insn.imm + 1);
     if (global !== undefined) return this.callGlobalFunction(idx, idx + insn.imm + 1, global);
     if (this.cur.frames.length >= MAX_CALL_FRAMES) {
-      throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
+      throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep`, 'E2BIG');
     }
     if (this.cur.activeLock) throw new Rejection(idx, 'function calls are not allowed while holding a lock');
     const target = idx + insn.imm + 1;
@@ -2337,7 +2363,8 @@ export class Verifier {
   private enterCallback(idx: number, subprog: number, args: Reg[], callback: { retMin: number; retMax: number }, helperName: string, maxIterations: number): void {
     // bpf_loop(0, ...) never calls it: the kernel does not visit the callback from here.
     if (maxIterations < 1) return;
-    if (this.cur.frames.length >= MAX_CALL_FRAMES) throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep !`, 'E2BIG');
+    // setup_func_entry's wording (check_max_stack_depth's ends with ' !').
+    if (this.cur.frames.length >= MAX_CALL_FRAMES) throw new Rejection(idx, `the call stack of ${this.cur.frames.length + 1} frames is too deep`, 'E2BIG');
     // The path where the callback is never called continues after the helper.
     const skip = cloneState(this.cur);
     const entry = this.cur.frames.map(cloneFrame);
@@ -2390,7 +2417,7 @@ export class Verifier {
         if (meta.map === undefined) throw new Rejection(idx, 'kernel subsystem misconfigured verifier', 'EINVAL');
         const inner = meta.map.spec.innerMap;
         if ((meta.map.spec.type === MapType.ARRAY_OF_MAPS || meta.map.spec.type === MapType.HASH_OF_MAPS) && inner) {
-          r0 = pointerReg(RegType.CONST_PTR_TO_MAP | (flags & MAYBE_NULL), { map: { name: inner.name, spec: inner, uid: meta.map.uid + 0.5, fields: [] } });
+          r0 = pointerReg(RegType.CONST_PTR_TO_MAP | (flags & MAYBE_NULL), { map: { name: inner.name, spec: inner, uid: meta.map.uid + 0.5, fields: [], hasBtf: false } });
         } else {
           // An array element at a constant index below max_entries always exists (can_elide_value_nullness).
           const known = helper.name === 'map_lookup_elem' && (meta.map.spec.type === MapType.ARRAY || meta.map.spec.type === MapType.PERCPU_ARRAY) && meta.constKey !== undefined && meta.constKey < BigInt(meta.map.spec.maxEntries);
@@ -2643,7 +2670,7 @@ export class Verifier {
     if (scalarIsConst(reg.v)) {
       lo = hi = scalarConstSigned(reg.v) + reg.off;
     } else {
-      if (!this.input.privileged) throw new Rejection(idx, `R${regno} indirect variable offset stack access prohibited for !root, var_off=${scalarVarOffString(reg.v)}`);
+      if (!this.input.privileged) throw new Rejection(idx, `R${regno} variable offset stack access prohibited for !root, var_off=${scalarVarOffString(reg.v)}`);
       lo = scalarSmin(reg.v) + reg.off;
       hi = scalarSmax(reg.v) + reg.off;
     }
@@ -2668,8 +2695,8 @@ export class Verifier {
         if (write) this.setStackByte(frame, i, Slot.MISC);
         continue;
       }
-      if (scalarIsConst(reg.v)) throw new Rejection(idx, `invalid indirect read from stack R${regno} off ${lo}+${i - lo} size ${size}`);
-      throw new Rejection(idx, `invalid indirect read from stack R${regno} var_off ${scalarVarOffString(reg.v)}+${i - lo} size ${size}`);
+      if (scalarIsConst(reg.v)) throw new Rejection(idx, `invalid read from stack R${regno} off ${lo}+${i - lo} size ${size}`);
+      throw new Rejection(idx, `invalid read from stack R${regno} var_off ${scalarVarOffString(reg.v)}+${i - lo} size ${size}`);
     }
   }
 
@@ -2677,7 +2704,8 @@ export class Verifier {
   private checkConstString(idx: number, regno: number, reg: Reg): void {
     const map = reg.map;
     if (reg.type !== RegType.PTR_TO_MAP_VALUE || map === undefined) throw new Rejection(idx, `R${regno} type=${regTypeName(reg.type)} expected=map_value`);
-    if (!map.spec.readOnly) throw new Rejection(idx, `R${regno} does not point to a readonly map'`);
+    // bpf_map_is_rdonly: read-only for programs, and frozen (libbpf freezes .rodata once written).
+    if (!map.spec.readOnly || !map.spec.frozen) throw new Rejection(idx, `R${regno} does not point to a readonly map'`);
     if (!scalarIsConst(reg.v)) throw new Rejection(idx, `R${regno} is not a constant address'`);
     const off = reg.off + scalarConstUnsigned(reg.v);
     const data = map.spec.initialData;
@@ -2952,6 +2980,24 @@ function callsLeftCover(old: CallbackInfo, cur: CallbackInfo): boolean {
 
 /** The kfuncs the kernel inlines as bpf_fastcall calls (is_fastcall_kfunc_call). */
 const FASTCALL_KFUNCS = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
+
+/**
+ * resolve_pseudo_ldimm64's sanity check, before the control flow is looked at: jump encodings the kernel's instruction
+ * table lacks (callx, 32-bit calls and exits...) are unknown opcodes to it. The ISA's validator, shared with the VM,
+ * words them as reserved fields later.
+ */
+function checkOpcodeTable(insns: readonly Instruction[]): void {
+  for (let t = 0; t < insns.length; t++) {
+    const opcode = insns[t]!.opcode;
+    if (KERNEL_UNKNOWN_JUMPS.has(opcode)) throw new Rejection(t, `unknown opcode ${opcode.toString(16).padStart(2, '0')}`, 'EINVAL');
+  }
+}
+
+/**
+ * Jump opcodes absent from the kernel's bpf_opcode_in_insntable: JA, CALL, EXIT and JCOND with a register source,
+ * and CALL, EXIT, JCOND in the 32-bit class (0xf0 ones are unknown to the ISA's validator too).
+ */
+const KERNEL_UNKNOWN_JUMPS: ReadonlySet<number> = new Set([0x0d, 0x8d, 0x9d, 0xed, 0x0e, 0x86, 0x8e, 0x96, 0x9e, 0xe6, 0xee]);
 
 /** collect_linked_regs keeps at most this many registers and slots. */
 const LINKED_REGS_MAX = 6;

@@ -177,6 +177,7 @@ export const MODEL_CASES: VerifierCase[] = [
     asm: `${FROM_XDP}r1 = r10\nr1 += -16\nr2 = 0\nr3 = r10\nr3 += -32\nr4 = 64\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`,
     expect: 'arg#2 arg#3 memory, len pair leads to invalid memory access',
   },
+  { name: 'dynptr kfunc: a number as the slice buffer', section: 'xdp', asm: `${FROM_XDP}r1 = r10\nr1 += -16\nr2 = 0\nr3 = 5\nr4 = 8\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`, expect: 'arg#2 arg#3 memory, len pair leads to invalid memory access' },
   { name: 'dynptr kfunc: a slice with no buffer (__opt)', section: 'xdp', asm: `${FROM_XDP}r1 = r10\nr1 += -16\nr2 = 0\nr3 = 0\nr4 = 8\ncall bpf_dynptr_slice#0\nr0 = 2\nexit`, expect: 'accept' },
   {
     name: 'dynptr kfunc: an xdp slice after bpf_xdp_adjust_head',

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { loadKernelBtf } from '../../src/btf/index.ts';
 import { MapType, ProgramFlags } from '../../src/uapi/index.ts';
 import type { CaseFunction } from './case-btf.ts';
+import { MESSAGE_CASES } from './cases-messages.ts';
 import { MODEL_CASES } from './cases-models.ts';
 
 export interface CaseMap {
@@ -37,6 +38,8 @@ export interface VerifierCase {
   license?: string;
   /** BTF prototypes of the program's functions (func_info), for global functions and their argument tags. */
   functions?: CaseFunction[];
+  /** Verified as an unprivileged load (no CAP_BPF/CAP_PERFMON), which this machine's kernel does not allow (kernelSkip says so). */
+  unprivileged?: boolean;
   /** Why this case cannot be loaded into the kernel as bare instructions (checked in the kernel elsewhere). */
   kernelSkip?: string;
   /**
@@ -437,6 +440,7 @@ CASES.push(
   },
 );
 CASES.push(...MODEL_CASES);
+CASES.push(...MESSAGE_CASES);
 
 /** Found by review: each was accepted once, and the kernel refuses it. */
 CASES.push(
@@ -949,5 +953,143 @@ CASES.push(
     section: 'raw_tp',
     asm: FASTCALL_SUBPROG_WITH('r1 = r10\nr1 += -8\nr2 = 0\nr3 = 10\ncall bpf_iter_num_new#0\nr1 = r10\nr1 += -8\ncall bpf_iter_num_destroy#0\n'),
     expect: 'combined stack size of 2 calls is 528. Too large',
+  },
+);
+
+// What the kernel checks before it looks at the control flow or any state.
+CASES.push(
+  { name: 'callx (0x8d) is not in the kernel\'s instruction table', section: 'xdp', asm: '.insn 0x8d,0,0,0,0\nr0 = 2\nexit', expect: 'unknown opcode 8d' },
+  { name: 'a 32-bit exit (0x96) is not in the kernel\'s instruction table', section: 'xdp', asm: '.insn 0x96,0,0,0,0\nr0 = 2\nexit', expect: 'unknown opcode 96' },
+  { name: 'a jump into the second half of an ld_imm64 names the ld_imm64', section: 'xdp', asm: 'r0 = 2\nif r0 == 0 goto +1\nr1 = 0 ll\nexit', expect: 'jump into the middle of ldimm64 insn 2' },
+  {
+    // bpf_map_is_rdonly: read-only and frozen; the string must also be at a constant offset.
+    name: 'a constant string at a variable offset of frozen read-only data',
+    section: 'xdp',
+    maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0x80, rodata: new TextEncoder().encode('abcdefg\0abcdefg\0') }],
+    asm: `r6 = r1\n${LOOKUP}if r0 == 0 goto out\nr3 = *(u32 *)(r6 + 12)\nr3 &= 7\nr3 += r0\n*(u64 *)(r10 - 16) = 0\nr1 = r10\nr1 += -16\nr2 = 8\ncall bpf_strncmp\nout:\nr0 = 2\nexit`,
+    expect: "R3 is not a constant address'",
+  },
+);
+
+// Unprivileged loads (no CAP_BPF/CAP_PERFMON) may not let a pointer's value reach a map, a helper, the return value or a
+// comparison, nor use variable stack offsets (allow_ptr_leaks, bypass_spec_v1). This machine's kernel refuses such loads
+// altogether (kernel.unprivileged_bpf_disabled=2), so these are checked by tsbpf only, with the kernel's words.
+const UNPRIVILEGED_SKIP = 'unprivileged loads are disabled on this kernel (kernel.unprivileged_bpf_disabled=2)';
+CASES.push(
+  { name: 'unprivileged: a stack pointer returned', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: 'r0 = r10\nexit', expect: 'R0 leaks addr as return value' },
+  {
+    name: 'unprivileged: a stack pointer stored into a map value',
+    section: 'socket',
+    unprivileged: true,
+    kernelSkip: UNPRIVILEGED_SKIP,
+    maps: [array()],
+    asm: `${LOOKUP}if r0 == 0 goto +2\n*(u64 *)(r0 + 0) = r10\nr0 = 0\nexit`,
+    expect: 'R10 leaks addr into map',
+  },
+  {
+    name: 'unprivileged: a stack pointer added atomically into a map value',
+    section: 'socket',
+    unprivileged: true,
+    kernelSkip: UNPRIVILEGED_SKIP,
+    maps: [array()],
+    asm: `${LOOKUP}if r0 == 0 goto +3\nr1 = r10\nlock *(u64 *)(r0 + 0) += r1\nr0 = 0\nexit`,
+    expect: 'R1 leaks addr into mem',
+  },
+  {
+    name: 'unprivileged: a stack pointer passed as a helper scalar',
+    section: 'socket',
+    unprivileged: true,
+    kernelSkip: UNPRIVILEGED_SKIP,
+    asm: 'r2 = r10\nr3 = r10\nr3 += -8\nr4 = 4\ncall bpf_skb_load_bytes\nr0 = 0\nexit',
+    expect: 'R2 leaks addr into helper function',
+  },
+  { name: 'unprivileged: a pointer copied as 32 bits', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: 'w0 = w10\nr0 = 0\nexit', expect: 'R10 partial copy of pointer' },
+  { name: 'unprivileged: a pointer sign-extended', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: 'r0 = (s32)r10\nr0 = 0\nexit', expect: 'R10 sign-extension part of pointer' },
+  { name: 'unprivileged: a pointer compared with a scalar', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: 'r1 = 0\nif r1 > r10 goto +0\nr0 = 0\nexit', expect: 'R10 pointer comparison prohibited' },
+  { name: 'unprivileged: a pointer compared with a constant', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: 'r1 = r10\nif r1 > 3 goto +0\nr0 = 0\nexit', expect: 'R1 pointer comparison prohibited' },
+  {
+    name: 'unprivileged: a variable stack offset',
+    section: 'socket',
+    unprivileged: true,
+    kernelSkip: UNPRIVILEGED_SKIP,
+    asm: 'r2 = *(u32 *)(r1 + 0)\nr2 &= 7\nr2 -= 16\nr2 += r10\nr0 = *(u8 *)(r2 + 0)\nr0 = 0\nexit',
+    expect: 'R2 variable stack access prohibited for !root, var_off=(0xfffffffffffffff0; 0x7) off=-16',
+  },
+  { name: 'unprivileged: part of a spilled pointer overwritten', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: '*(u64 *)(r10 - 8) = r1\nr0 = 0\n*(u32 *)(r10 - 8) = r0\nexit', expect: 'attempt to corrupt spilled pointer on stack' },
+  { name: 'unprivileged: a stack pointer moved above the frame', section: 'socket', unprivileged: true, kernelSkip: UNPRIVILEGED_SKIP, asm: 'r1 = r10\nr1 += 8\nr0 = 0\nexit', expect: 'R1 stack pointer arithmetic goes out of range, prohibited for pointer arithmetic' },
+  {
+    name: 'unprivileged: a map value pointer moved past the value',
+    section: 'socket',
+    unprivileged: true,
+    kernelSkip: UNPRIVILEGED_SKIP,
+    maps: [array()],
+    asm: `${LOOKUP}if r0 == 0 goto +2\nr0 += 16\nr0 = 0\nexit`,
+    expect: 'R0 pointer arithmetic of map value goes out of range, prohibited for !root',
+  },
+);
+
+CASES.push({
+  name: 'a kfunc tsbpf does not model is refused as such, naming it',
+  section: 'tp/syscalls/sys_enter_getpid',
+  asm: 'call bpf_rcu_read_lock#0\ncall bpf_rcu_read_unlock#0\nr0 = 0\nexit',
+  expect: "kernel function calls (kfuncs) are not modelled by tsbpf's verifier yet (bpf_rcu_read_lock)",
+  kernelSkip: "tsbpf's own refusal: the kernel verifies this kfunc (RCU read sections are not modelled, docs/verifier.md)",
+});
+
+// Found while writing a case for every message (each one differed from the kernel before).
+const ITER_AT_FP16 = 'r1 = r10\nr1 += -16\nr2 = 0\nr3 = 10\ncall bpf_iter_num_new#0\n';
+const ITER_AT_FP16_DESTROY = 'r1 = r10\nr1 += -16\ncall bpf_iter_num_destroy#0\n';
+CASES.push(
+  {
+    name: "a helper reads an iterator's slots",
+    section: 'tp/syscalls/sys_enter_getpid',
+    maps: [hash()],
+    asm: `${ITER_AT_FP16}r2 = r10\nr2 += -16\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\n${ITER_AT_FP16_DESTROY}r0 = 0\nexit`,
+    expect: 'invalid read from stack R2 off -16+0 size 4',
+  },
+  {
+    name: "a helper reads an iterator's slots at a variable offset",
+    section: 'tp/syscalls/sys_enter_getpid',
+    maps: [hash()],
+    asm: `${ITER_AT_FP16}call bpf_get_prandom_u32\nr0 &= 8\nr2 = r10\nr2 += -16\nr2 += r0\nr1 = map_fd(0) ll\ncall bpf_map_lookup_elem\n${ITER_AT_FP16_DESTROY}r0 = 0\nexit`,
+    expect: 'invalid read from stack R2 var_off (0x0; 0x8)+0 size 4',
+  },
+  { name: 'a call chain of nine frames, run', section: 'xdp', asm: `${'call pc+2\nr0 = 0\nexit\n'.repeat(8)}r0 = 0\nexit`, expect: 'the call stack of 9 frames is too deep' },
+  {
+    name: 'bpf_spin_lock at a variable offset, checked before the map',
+    section: 'xdp',
+    maps: [array()],
+    asm: `r6 = r1\n${LOOKUP}if r0 == 0 goto +6\nr1 = *(u32 *)(r6 + 12)\nr1 &= 4\nr1 += r0\ncall bpf_spin_lock\nr0 = 2\nexit\nr0 = 2\nexit`,
+    expect: "R1 doesn't have constant offset. bpf_spin_lock has to be at the constant offset",
+  },
+  {
+    name: 'a direct value offset past the verifier bound',
+    section: 'xdp',
+    maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1 }],
+    asm: 'r1 = map_value(0)+536870912 ll\nr0 = 2\nexit',
+    expect: 'direct value offset of 536870912 is not allowed',
+  },
+  { name: 'a pointer spilled in 4 bytes, privileged too', section: 'xdp', asm: '*(u32 *)(r10 - 8) = r1\nr0 = 2\nexit', expect: 'invalid size of register spill' },
+  {
+    name: 'a variable-offset read over an iterator',
+    section: 'tp/syscalls/sys_enter_getpid',
+    asm: `${ITER_AT_FP16}call bpf_get_prandom_u32\nr0 &= 8\nr2 = r10\nr2 += -16\nr2 += r0\nr0 = *(u8 *)(r2 + 0)\n${ITER_AT_FP16_DESTROY}r0 = 0\nexit`,
+    expect: 'invalid read from stack R2 var_off (0x0; 0x8)+0 size 1',
+  },
+  {
+    name: 'bpf_spin_lock on a map created without BTF',
+    section: 'tc',
+    maps: [array()],
+    asm: `${LOOKUP}if r0 == 0 goto +3\nr1 = r0\ncall bpf_spin_lock\nr0 = 0\nexit`,
+    expect: "map 'm0' has to have BTF in order to use bpf_spin_lock",
+  },
+  { name: 'a direct value address of a hash map', section: 'xdp', maps: [hash()], asm: 'r1 = map_value(0)+0 ll\nr0 = 2\nexit', expect: 'no direct value access support for this map type' },
+  { name: 'a direct value address of an array of four', section: 'xdp', maps: [array()], asm: 'r1 = map_value(0)+0 ll\nr0 = 2\nexit', expect: 'invalid access to map value pointer, value_size=16 off=0' },
+  {
+    name: 'a direct value address past the value',
+    section: 'xdp',
+    maps: [{ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1 }],
+    asm: 'r1 = map_value(0)+16 ll\nr0 = 2\nexit',
+    expect: 'invalid access to map value pointer, value_size=16 off=16',
   },
 );

@@ -29,6 +29,12 @@ const UNSAFE: Record<string, string> = {
   missing_unlock: 'BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region',
   double_lock: 'function calls are not allowed while holding a lock',
   lock_in_tracing: 'tracing progs cannot use bpf_spin_lock yet',
+  lock_read_directly: 'bpf_spin_lock cannot be accessed directly by load/store',
+  unlock_without_lock: 'bpf_spin_unlock without taking a lock',
+  lock_wrong_member: "off 8 doesn't point to 'struct bpf_spin_lock' that is at 0",
+  lock_without_lock_field: "map 'table' has no valid bpf_spin_lock",
+  // The kernel's message is two lines: 'global function calls are not allowed while holding a lock,' then this.
+  global_call_under_lock: 'use static function instead',
 };
 
 /** kconfig_core.c's own CONFIG_TSBPF_* externs, which no kernel config has. */

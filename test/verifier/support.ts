@@ -58,7 +58,7 @@ export function tsbpfVerdict(c: VerifierCase, logLevel: 0 | 1 | 2 = 1): { verdic
   const { type, attach, attachTo } = caseType(c);
   const maps = new Map((c.maps ?? []).map((m, i) => [i, mapSpec(m, i)]));
   const insns = assemble(c.asm);
-  const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel, programFlags: c.programFlags ?? 0 };
+  const options = { type, expectedAttachType: attach, mapsByFd: maps, license: c.license ?? 'GPL', logLevel, programFlags: c.programFlags ?? 0, privileged: c.unprivileged !== true };
   let result: VerifyResult;
   const kfuncs = kfuncNames(c.asm);
   if (c.functions || kfuncs.length > 0 || attachTo !== undefined) {
@@ -90,13 +90,21 @@ export function kernelVerdict(c: VerifierCase, logLevel: 1 | 2 = Number(process.
   // tp_btf programs name their tracepoint by the BTF id of its btf_trace_NAME typedef, iterators their target by its bpf_iter_NAME function.
   const attachBtfId =
     attachTo === undefined ? undefined : c.section.startsWith('iter/') ? loadKernelBtf().findByName(`bpf_iter_${attachTo}`, 'func')[0]?.id : loadKernelBtf().findByName(`btf_trace_${attachTo}`, 'typedef')[0]?.id;
-  const maps = (c.maps ?? []).map((m, i) => KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}`, ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}) }));
+  const maps = (c.maps ?? []).map((m, i) => {
+    const map = KernelMap.create({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags ?? 0, name: `m${i}`, ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}) });
+    // Global data as libbpf loads it: written, then frozen, so that the verifier takes its contents as constants.
+    if (m.rodata !== undefined) {
+      map.update(new Uint8Array(4), m.rodata);
+      map.freeze();
+    }
+    return map;
+  });
   const declared = c.functions ? caseBtf(c.functions) : undefined;
   const btf = declared ? KernelBtf.load(declared.btf.encode()) : undefined;
   const btfOptions = declared && btf ? { btfFd: btf.fd, funcInfo: funcInfoBytes(declared.funcInfo), funcInfoRecordSize: 8 } : {};
   try {
     const asm = c.asm
-      .replace(/map_fd\((\d+)\)/g, (_, n: string) => `map_fd(${maps[Number(n)]!.fd})`)
+      .replace(/map_(fd|value)\((\d+)\)/g, (_, kind: string, n: string) => `map_${kind}(${maps[Number(n)]!.fd})`)
       .replace(/call (\w+)#0\b/g, (call, name: string) => (helperByName(name) === undefined ? `call ${name}#${loadKernelBtf().findByName(name, 'func')[0]?.id ?? 0}` : call));
     try {
       const program = KernelProgram.load({ type, instructions: assemble(asm), license: c.license ?? 'GPL', logLevel, flags: c.programFlags ?? 0, ...btfOptions, ...(attachBtfId !== undefined ? { attachBtfId } : {}), ...(attach !== undefined ? { expectedAttachType: attach } : {}) });
