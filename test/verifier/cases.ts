@@ -1093,3 +1093,17 @@ CASES.push(
     expect: 'invalid access to map value pointer, value_size=16 off=16',
   },
 );
+
+CASES.push({
+  // Upstream's selftest ld_abs_callback_reject. This kernel (6.18.44) reports a verifier bug here instead, one later
+  // kernels fix by refusing LD_ABS/LD_IND anywhere under a callback, as tsbpf does.
+  name: 'LD_ABS inside a bpf_loop callback',
+  section: 'socket',
+  asm: '*(u64 *)(r10 - 8) = r1\nr1 = 1\nr2 = func(pc+7) ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\nr6 = *(u64 *)(r2 + 0)\nr0 = *(u32 *)skb[0]\nr0 = 0\nexit',
+  functions: [
+    { at: 0, name: 'prog', global: true, params: [{ type: 'struct __sk_buff *' }] },
+    { at: 10, name: 'cb', returns: 'u64', params: [{ type: 'u64' }, { type: 'u64 *' }] },
+  ],
+  expect: 'cannot use BPF_LD_[ABS|IND] within callback',
+  kernelSkip: "this kernel reports 'verifier bug: callback unexpected regs 1' here, a bug later kernels fix (upstream selftest ld_abs_callback_reject)",
+});

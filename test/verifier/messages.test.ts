@@ -42,7 +42,6 @@ const WITHOUT_CASE: Record<string, string> = {
   'R${regno} type=${regTypeName(reg.type)} expected=fp':
     "printed before the final 'arg#N arg#M memory, len pair leads to invalid memory access' of a kfunc memory argument, which cases check (helpers stop at their argument type check first)",
   'bpf_spin_unlock is missing': "a callback's exit with the lock held; Linux 6.18's wording for that path is not established (the main program's exit has its own message)",
-  'cannot use BPF_LD_[ABS|IND] within callback': 'this kernel accepts LD_ABS in a function a callback calls, a bug later kernels fix (selftest ld_ind_callback_subprog_reject); tsbpf refuses it as they do',
 };
 
 interface SourceMessage {
