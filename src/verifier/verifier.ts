@@ -2989,7 +2989,7 @@ const FASTCALL_KFUNCS = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
 function checkOpcodeTable(insns: readonly Instruction[]): void {
   for (let t = 0; t < insns.length; t++) {
     const opcode = insns[t]!.opcode;
-    if (KERNEL_UNKNOWN_JUMPS.has(opcode)) throw new Rejection(t, `unknown opcode ${opcode.toString(16).padStart(2, '0')}`, 'EINVAL');
+    if (KERNEL_UNKNOWN_JUMPS[opcode] === 1) throw new Rejection(t, `unknown opcode ${opcode.toString(16).padStart(2, '0')}`, 'EINVAL');
   }
 }
 
@@ -2997,7 +2997,8 @@ function checkOpcodeTable(insns: readonly Instruction[]): void {
  * Jump opcodes absent from the kernel's bpf_opcode_in_insntable: JA, CALL, EXIT and JCOND with a register source,
  * and CALL, EXIT, JCOND in the 32-bit class (0xf0 ones are unknown to the ISA's validator too).
  */
-const KERNEL_UNKNOWN_JUMPS: ReadonlySet<number> = new Set([0x0d, 0x8d, 0x9d, 0xed, 0x0e, 0x86, 0x8e, 0x96, 0x9e, 0xe6, 0xee]);
+const KERNEL_UNKNOWN_JUMPS = new Uint8Array(256);
+for (const opcode of [0x0d, 0x8d, 0x9d, 0xed, 0x0e, 0x86, 0x8e, 0x96, 0x9e, 0xe6, 0xee]) KERNEL_UNKNOWN_JUMPS[opcode] = 1;
 
 /** collect_linked_regs keeps at most this many registers and slots. */
 const LINKED_REGS_MAX = 6;
