@@ -53,6 +53,10 @@ export const stackAccessFlags = (frameno: number, spi: number): number => HIST_S
 
 /** A linked register or stack slot in a history entry: frame, kind and index in one number. */
 export const linkedRegKey = (frameno: number, isReg: boolean, index: number): number => (frameno << 8) | (isReg ? 0x80 : 0) | index;
+/** A linked key's frame, whether it names a register (else a stack slot), and the register or slot number. */
+export const linkedKeyFrame = (key: number): number => key >> 8;
+export const linkedKeyIsReg = (key: number): boolean => (key & 0x80) !== 0;
+export const linkedKeyIndex = (key: number): number => key & 0x7f;
 
 /** What the walk needs from the verifier. */
 export interface PrecisionContext {
@@ -158,20 +162,20 @@ function syncLinked(bt: Backtrack, hist: HistoryEntry | undefined): void {
   if (linked === undefined) return;
   let some = false;
   for (const key of linked) {
-    const frame = key >> 8;
-    const index = key & 0x7f;
+    const frame = linkedKeyFrame(key);
+    const index = linkedKeyIndex(key);
     if (frame > bt.frame) continue;
-    if (key & 0x80 ? bt.hasReg(frame, index) : bt.hasSlot(frame, index)) {
+    if (linkedKeyIsReg(key) ? bt.hasReg(frame, index) : bt.hasSlot(frame, index)) {
       some = true;
       break;
     }
   }
   if (!some) return;
   for (const key of linked) {
-    const frame = key >> 8;
+    const frame = linkedKeyFrame(key);
     if (frame > bt.frame) continue;
-    if (key & 0x80) bt.setReg(frame, key & 0x7f);
-    else bt.setSlot(frame, key & 0x7f);
+    if (linkedKeyIsReg(key)) bt.setReg(frame, linkedKeyIndex(key));
+    else bt.setSlot(frame, linkedKeyIndex(key));
   }
 }
 

@@ -145,9 +145,9 @@ export const scalarBoundsInverted = (s: Scalar): boolean =>
 /** The number of significant bits of umax (fls64). */
 export const scalarUmaxBits = (s: Scalar): number => halves.bitLength(s.umaxH >>> 0, s.umaxL >>> 0);
 
-/** var_off as the kernel's log prints it. */
 /** The low 32 bits of a value's known bits (tnum value), as a signed number: what the kernel adds to an int offset. */
 export const scalarKnownLow32 = (s: Scalar): number => s.vL | 0;
+/** var_off as the kernel's log prints it. */
 export const scalarVarOffString = (s: Scalar): string => tnums.tnumToString(s.vH >>> 0, s.vL >>> 0, s.mH >>> 0, s.mL >>> 0);
 
 /** Is every value of var_off + `add` a multiple of `size` (a power of two)? (tnum_is_aligned(tnum_add(var_off, add), size)) */

@@ -141,6 +141,9 @@ import {
 import {
   type PrecisionContext,
   Backtrack,
+  linkedKeyFrame,
+  linkedKeyIndex,
+  linkedKeyIsReg,
   linkedRegKey,
   markAllScalarsImprecise,
   markChainPrecision,
@@ -2931,9 +2934,9 @@ function syncLinkedRegs(state: VerifierState, knownRegno: number, linked: readon
   const known = state.frames[innermost]!.regs[knownRegno]!;
   const base = linkBaseId(known.id);
   for (const key of linked) {
-    const fr = key >> 8;
-    const isReg = (key & 0x80) !== 0;
-    const index = key & 0x7f;
+    const fr = linkedKeyFrame(key);
+    const isReg = linkedKeyIsReg(key);
+    const index = linkedKeyIndex(key);
     if (isReg && fr === innermost && index === knownRegno) continue;
     const frame = state.frames[fr]!;
     const slot = isReg ? undefined : frame.stack[index];
